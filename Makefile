@@ -1,0 +1,59 @@
+# flowdoc: `make demo` builds and analyses a bundled capture; `make test`
+# runs every test. Both install what they need first (see `deps`).
+
+GO      ?= go
+BIN     ?= bin/flowdoc
+PKGS    := ./...
+BENCHDIR ?= $(CURDIR)/bench-data
+
+.PHONY: all build build-static demo test bench fuzz lab deps clean
+
+all: build
+
+# libpcap's headers, for the live-capture build (cgo). A static
+# CGO_ENABLED=0 build needs nothing.
+deps:
+	@if [ "$$(go env CGO_ENABLED)" = 1 ] && ! [ -f /usr/include/pcap/pcap.h ] && ! [ -f /usr/include/pcap.h ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "deps: installing libpcap-dev"; \
+			(apt-get install -y -qq libpcap-dev >/dev/null 2>&1 || \
+			 (apt-get update -qq >/dev/null && apt-get install -y -qq libpcap-dev >/dev/null)) || \
+			{ echo "deps: apt-get install libpcap-dev failed; install it, or build with CGO_ENABLED=0"; exit 1; }; \
+		else \
+			echo "deps: libpcap headers missing: install libpcap-dev (Debian/Ubuntu) or libpcap-devel (Fedora), or build with CGO_ENABLED=0"; exit 1; \
+		fi; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/flowdoc
+
+# A static binary that reads files only (no libpcap): for desktops.
+build-static:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)-static ./cmd/flowdoc
+
+demo: build
+	./$(BIN) analyze testdata/keepalive-leak.pcap
+
+test: deps
+	$(GO) vet $(PKGS)
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
+	$(GO) test -count=1 $(PKGS)
+
+# Throughput and memory on a synthetic capture of millions of packets,
+# against the bare read+decode loop and, when installed, tshark.
+bench: build
+	BENCHDIR=$(BENCHDIR) ./testdata/bench.sh ./$(BIN)
+	$(GO) test -run '^$$' -bench . -benchmem ./flow
+
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME)
+
+# Re-record the lab captures and their ground truth (root; not in CI).
+lab:
+	./testdata/lab/run.sh
+
+clean:
+	rm -rf bin $(BENCHDIR)

@@ -1,0 +1,179 @@
+// Package analyze turns the connections that flow tracked into a Report:
+// the flows with their endpoint states, per-host state counts, and the
+// verdicts and findings that explain them. It sorts; renderers in package
+// report only lay the Report out.
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Names from package flow that renderers need to spell.
+type (
+	State  = flow.State
+	Side   = flow.Side
+	Record = flow.Record
+	Half   = flow.Half
+	Event  = flow.Event
+	Input  = flow.Input
+	Note   = flow.Note
+)
+
+// Schema names the JSON layout a Report is rendered in.
+const Schema = "flowdoc/v1"
+
+// Report is the whole analysis of one run.
+type Report struct {
+	Inputs []Input
+	// End is the moment the endpoint states stand at.
+	End time.Time
+	// Flows are in order of first packet; every one of them.
+	Flows []Flow
+	// Hosts are the endpoint-state counts per IP address, busiest first.
+	Hosts    []HostStates
+	Findings []Finding
+	Totals   Totals
+}
+
+// Flow is one connection and what was concluded about it.
+type Flow struct {
+	*Record
+	Verdicts []Verdict
+}
+
+// Clean reports whether the connection opened and closed in order: a
+// handshake seen, both FINs sent and acknowledged, no RST, each endpoint
+// closed or in TIME_WAIT.
+func (f *Flow) Clean() bool {
+	r := f.Record
+	if r.Midstream || r.OneSided || r.Client.RSTs > 0 || r.Server.RSTs > 0 {
+		return false
+	}
+	if r.Client.FinPacket == 0 || r.Server.FinPacket == 0 {
+		return false
+	}
+	done := func(s State) bool { return s == flow.Closed || s == flow.TimeWait }
+	return done(r.Client.State) && done(r.Server.State)
+}
+
+// Verdict is a conclusion about one flow.
+type Verdict struct {
+	Class      string
+	Side       Side
+	Severity   string
+	Confidence float64
+	Summary    string
+	Evidence   []Evidence
+}
+
+// Evidence is a packet that supports a verdict or finding.
+type Evidence struct {
+	Input  int
+	Packet int
+	At     time.Time
+	What   string
+}
+
+// Finding is a conclusion about a host or endpoint across flows.
+type Finding struct {
+	Class    string
+	Severity string
+	Endpoint netip.AddrPort
+	Flows    []int
+	Summary  string
+	Remedy   string
+	Evidence []Evidence
+}
+
+// HostStates counts the endpoint states of one IP address, whether it was
+// the client or the server of each flow.
+type HostStates struct {
+	Host    netip.Addr
+	Counts  [16]int // by State
+	Total   int
+	Clients int // flows where the host was the client
+	Servers int // ... the server
+}
+
+// Count returns the number of endpoints of the host in state s.
+func (h *HostStates) Count(s State) int { return h.Counts[s] }
+
+// Totals are whole-report counts.
+type Totals struct {
+	Flows, Midstream, OneSided, Reused, Clean int
+	Packets, TCPPackets, BadPackets           int
+}
+
+// Build makes a Report from a flow pass.
+func Build(res *flow.Result) *Report {
+	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows))}
+	hosts := map[netip.Addr]*HostStates{}
+	host := func(a netip.Addr) *HostStates {
+		h := hosts[a]
+		if h == nil {
+			h = &HostStates{Host: a}
+			hosts[a] = h
+		}
+		return h
+	}
+	for i := range res.Flows {
+		r := &res.Flows[i]
+		f := Flow{Record: r, Verdicts: []Verdict{}}
+		rep.Flows[i] = f
+		t := &rep.Totals
+		t.Flows++
+		if r.Midstream {
+			t.Midstream++
+		}
+		if r.OneSided {
+			t.OneSided++
+		}
+		if r.Reused {
+			t.Reused++
+		}
+		if f.Clean() {
+			t.Clean++
+		}
+		c, s := host(r.Key.Client.Addr()), host(r.Key.Server.Addr())
+		c.Counts[r.Client.State]++
+		c.Total++
+		c.Clients++
+		s.Counts[r.Server.State]++
+		s.Total++
+		s.Servers++
+	}
+	for _, in := range res.Inputs {
+		rep.Totals.Packets += in.Packets
+		rep.Totals.TCPPackets += in.TCPPackets
+		rep.Totals.BadPackets += in.BadPackets
+	}
+	for _, h := range hosts {
+		rep.Hosts = append(rep.Hosts, *h)
+	}
+	slices.SortFunc(rep.Hosts, func(a, b HostStates) int {
+		if a.Total != b.Total {
+			return b.Total - a.Total
+		}
+		return a.Host.Compare(b.Host)
+	})
+	rep.Findings = []Finding{}
+	return rep
+}
+
+// Warnings lists every input warning, each prefixed with its input's path.
+func (r *Report) Warnings() []string {
+	var w []string
+	for _, in := range r.Inputs {
+		for _, s := range in.Warnings {
+			w = append(w, in.Path+": "+s)
+		}
+	}
+	return w
+}
+
+// States lists the states in display order, for tables.
+func States() []State { return flow.States() }

@@ -1,0 +1,223 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/flowdoc/flowdoc/analyze"
+	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/report"
+)
+
+type analyzeOptions struct {
+	Out, ErrOut io.Writer
+
+	Inputs     []string
+	Format     string
+	Output     string
+	All        bool
+	At         string
+	TimeWait   time.Duration
+	FinTimeout time.Duration
+	Progress   string // auto, always, never
+}
+
+func newAnalyzeCmd(out, errOut io.Writer, runF func(context.Context, *analyzeOptions) error) *cobra.Command {
+	o := &analyzeOptions{Out: out, ErrOut: errOut}
+	c := &cobra.Command{
+		Use:   "analyze CAPTURE...",
+		Short: "Analyse pcap or pcapng captures",
+		Long: `Analyse one or more captures (pcap or pcapng, optionally gzip-compressed;
+"-" reads standard input). Several files are merged in timestamp order, as
+when each side of a connection was captured on its own host.
+
+Every TCP connection is followed from both ends. The report starts with the
+endpoint states per host, as netstat would count them on each host at the
+end of the capture, then lists the connections that did not close cleanly.
+
+Timers count: an endpoint whose TIME_WAIT (or orphaned FIN_WAIT_2) ran out
+before the end of the capture is CLOSED. CLOSE_WAIT never ends by itself:
+only the application can close the socket.
+
+Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
+		Example: `  # The report for a capture attached to a ticket
+  flowdoc analyze incident.pcapng
+
+  # Straight from tcpdump on the suspect host
+  tcpdump -i any -w - 'tcp port 8080' | flowdoc analyze -
+
+  # Both hosts' captures together, every flow, as JSON
+  flowdoc analyze --all --format json -o report.json client.pcap server.pcap.gz
+
+  # States as they stood at a given moment, with Windows' 240 s TIME_WAIT
+  flowdoc analyze --at 2026-01-02T03:05:00Z --time-wait 240s capture.pcap`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return flagErrorf("no capture given: name one or more files, or - for standard input")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Inputs = args
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runAnalyze(cmd.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.Format, "format", "F", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: from the -o extension, else text)")
+	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	f.BoolVarP(&o.All, "all", "a", false, "list every flow, not only those that did not close cleanly")
+	f.StringVar(&o.At, "at", "", "report states as they stand at `TIME` (RFC 3339, or Unix seconds) instead of the last packet")
+	f.DurationVar(&o.TimeWait, "time-wait", flow.DefaultTimeWait, "how long TIME_WAIT lasts (Linux 60s, Windows 240s)")
+	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
+	f.StringVar(&o.Progress, "progress", "auto", "progress on standard error: auto (when it is a terminal), always, never")
+	return c
+}
+
+func (o *analyzeOptions) validate() error {
+	if o.Format == "" {
+		o.Format = "text"
+		if strings.HasSuffix(strings.ToLower(o.Output), ".json") {
+			o.Format = "json"
+		}
+	}
+	if _, err := report.New(o.Format, report.Options{}); err != nil {
+		return &FlagError{Err: err}
+	}
+	if o.TimeWait <= 0 || o.FinTimeout <= 0 {
+		return flagErrorf("--time-wait and --fin-timeout must be positive")
+	}
+	switch o.Progress {
+	case "auto", "always", "never":
+	default:
+		return flagErrorf("--progress must be auto, always or never, not %q", o.Progress)
+	}
+	if o.At != "" {
+		if _, err := parseTime(o.At); err != nil {
+			return &FlagError{Err: err}
+		}
+	}
+	stdin := 0
+	for _, in := range o.Inputs {
+		if in == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return flagErrorf("standard input (-) can be read only once")
+	}
+	return nil
+}
+
+// parseTime accepts RFC 3339 or Unix seconds with a fraction.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds", s)
+}
+
+func runAnalyze(ctx context.Context, o *analyzeOptions) error {
+	var srcs []*flow.Source
+	var failed []flow.Input
+	for _, path := range o.Inputs {
+		s, err := flow.Open(path)
+		if err != nil {
+			msg := openError(path, err)
+			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{msg}})
+			continue
+		}
+		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
+			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback)", path, flow.LinkTypeName(s.LinkType()))
+			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{flow.LinkTypeName(s.LinkType())}, Warnings: []string{msg}})
+			s.Close()
+			continue
+		}
+		defer s.Close()
+		srcs = append(srcs, s)
+	}
+	if len(srcs) == 0 {
+		if len(o.Inputs) == 1 {
+			return errors.New(failed[0].Warnings[0])
+		}
+		return errors.New("none of the captures could be read")
+	}
+	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout}}
+	if o.At != "" {
+		ropt.At, _ = parseTime(o.At)
+	}
+	prog := newProgress(o.ErrOut, o.Progress)
+	if prog != nil {
+		ropt.OnProgress = prog.update
+	}
+	res, err := flow.Read(ctx, srcs, ropt)
+	if prog != nil {
+		prog.done()
+	}
+	if err != nil {
+		// Interrupted: report what was read, then say so.
+		fmt.Fprintf(o.ErrOut, "flowdoc: interrupted; reporting the %d connections read so far\n", len(res.Flows))
+	}
+	for i := range res.Inputs {
+		in := &res.Inputs[i]
+		for _, w := range in.Warnings {
+			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
+		}
+		if in.TCPPackets == 0 {
+			w := fmt.Sprintf("no TCP packets among its %d packets", in.Packets)
+			in.Warnings = append(in.Warnings, w)
+			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
+		}
+	}
+	res.Inputs = append(res.Inputs, failed...)
+
+	rep := analyze.Build(res)
+	r, _ := report.New(o.Format, report.Options{All: o.All})
+	out := o.Out
+	if o.Output != "" && o.Output != "-" {
+		f, err := os.Create(o.Output)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+		if err := r.Render(out, rep); err != nil {
+			return fmt.Errorf("writing %s: %w", o.Output, err)
+		}
+		return f.Close()
+	}
+	return r.Render(out, rep)
+}
+
+// openError says in one line why a capture could not be opened.
+func openError(path string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("%s: no such file", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("%s: permission denied", path)
+	case errors.Is(err, flow.ErrNotCapture):
+		return fmt.Sprintf("%s: not a pcap or pcapng capture: %v", path, err)
+	}
+	return fmt.Sprintf("%s: %v", path, err)
+}

@@ -1,0 +1,20 @@
+// Package flow reads packet captures, decodes their TCP segments and follows
+// every TCP connection from both ends.
+//
+// What goes in: pcap or pcapng captures (files, gzip-compressed files or
+// streams), opened with Open and read in one streaming pass by Read.
+//
+// What comes out: a Result with one Record per TCP connection. A Record holds
+// the connection's 4-tuple with the client and server roles, each endpoint's
+// RFC 793 state as it stands at the end of the capture (the last packet, or
+// Config.At), per-direction counters, a Zeek-style history string and a
+// bounded list of the packets that changed an endpoint's state, which the
+// analyze package cites as evidence.
+//
+// The state machine is driven by every segment seen, in both directions, and
+// does not depend on payload reassembly: a half-closed connection never
+// "completes" in a reassembler, yet its states are exactly what matters.
+//
+// Packet numbers are 1-based frame numbers within each input file, as
+// Wireshark numbers them, so evidence can be found with "Go to Packet".
+package flow

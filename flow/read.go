@@ -1,0 +1,234 @@
+package flow
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Result is what one pass over the inputs produced.
+type Result struct {
+	Inputs []Input
+	Flows  []Record
+	// End is the moment the states are reported for: Config.At, or the
+	// last packet's time.
+	End time.Time
+}
+
+// Progress reports how far a pass has come; it is called every few
+// thousand packets from the reading goroutine.
+type Progress struct {
+	Packets   uint64
+	BytesRead int64 // of the input files, compressed if they are
+	Total     int64 // the input files' sizes; -1 if any is unknown (a pipe)
+	Open      int   // connections in the table
+}
+
+// ReadOptions tunes Read.
+type ReadOptions struct {
+	Config
+	// OnProgress, if not nil, is called now and then during the pass.
+	OnProgress func(Progress)
+}
+
+// Read reads every packet of srcs in timestamp order (several inputs are
+// merged), tracks the TCP connections and returns them. A packet that
+// cannot be decoded is counted and warned about in its Input; a record
+// that cannot be read ends that input with a warning, and what was read
+// before it still counts. Read returns an error only when ctx ends, along
+// with the result so far.
+func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error) {
+	p := &pass{
+		tracker: NewTracker(opt.Config),
+		dec:     NewDecoder(),
+		inputs:  make([]Input, len(srcs)),
+		srcs:    srcs,
+		onProg:  opt.OnProgress,
+		total:   0,
+	}
+	for i, s := range srcs {
+		p.inputs[i] = Input{Path: s.Name, Format: s.Format.String(), Compressed: s.Compressed, LinkTypes: []string{}, Warnings: []string{}}
+		if s.Size() < 0 {
+			p.total = -1
+		} else if p.total >= 0 {
+			p.total += s.Size()
+		}
+	}
+	err := p.run(ctx)
+	// The capture ends with its last packet, TCP or not.
+	for _, in := range p.inputs {
+		if ts := TS(in.Last); ts > p.tracker.last {
+			p.tracker.last = ts
+		}
+	}
+	flows, end := p.tracker.Finish()
+	return &Result{Inputs: p.inputs, Flows: flows, End: end}, err
+}
+
+type pass struct {
+	tracker *Tracker
+	dec     *Decoder
+	inputs  []Input
+	srcs    []*Source
+	seg     Segment
+	onProg  func(Progress)
+	total   int64
+	packets uint64
+}
+
+// cursor is an input's next packet during a merge.
+type cursor struct {
+	i    int
+	data []byte
+	ci   gopacket.CaptureInfo
+	lt   layers.LinkType
+}
+
+type cursors []*cursor
+
+func (h cursors) Len() int { return len(h) }
+func (h cursors) Less(a, b int) bool {
+	if !h[a].ci.Timestamp.Equal(h[b].ci.Timestamp) {
+		return h[a].ci.Timestamp.Before(h[b].ci.Timestamp)
+	}
+	return h[a].i < h[b].i
+}
+func (h cursors) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *cursors) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursors) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (p *pass) run(ctx context.Context) error {
+	if len(p.srcs) == 1 {
+		for {
+			data, ci, lt, ok := p.next(0)
+			if !ok {
+				return nil
+			}
+			p.handle(0, data, ci, lt)
+			if p.packets&0x3fff == 0 {
+				if err := p.tick(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Several inputs: always process the earliest pending packet. A
+	// source's buffer stays valid until that source is read again.
+	h := make(cursors, 0, len(p.srcs))
+	for i := range p.srcs {
+		if data, ci, lt, ok := p.next(i); ok {
+			h = append(h, &cursor{i: i, data: data, ci: ci, lt: lt})
+		}
+	}
+	heap.Init(&h)
+	for h.Len() > 0 {
+		c := h[0]
+		p.handle(c.i, c.data, c.ci, c.lt)
+		if data, ci, lt, ok := p.next(c.i); ok {
+			c.data, c.ci, c.lt = data, ci, lt
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+		if p.packets&0x3fff == 0 {
+			if err := p.tick(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *pass) tick(ctx context.Context) error {
+	if p.onProg != nil {
+		var read int64
+		for _, s := range p.srcs {
+			read += s.BytesRead()
+		}
+		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: p.tracker.Open()})
+	}
+	return ctx.Err()
+}
+
+// next reads the next record of input i; a read error ends the input with
+// a warning naming the packet it stopped at.
+func (p *pass) next(i int) ([]byte, gopacket.CaptureInfo, layers.LinkType, bool) {
+	in := &p.inputs[i]
+	data, ci, lt, err := p.srcs[i].next()
+	if err == nil {
+		return data, ci, lt, true
+	}
+	if err != io.EOF {
+		in.Incomplete = true
+		what := "unreadable record"
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			what = "truncated record"
+		}
+		in.warn("packet %d: %s (%v); stopped reading, the %d packets before it were analysed", in.Packets+1, what, err, in.Packets)
+	}
+	return nil, ci, 0, false
+}
+
+func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+	in := &p.inputs[i]
+	in.Packets++
+	p.packets++
+	in.Bytes += int64(len(data))
+	ts := ci.Timestamp
+	if in.First.IsZero() || ts.Before(in.First) {
+		in.First = ts
+	}
+	if ts.After(in.Last) {
+		in.Last = ts
+	}
+	in.sawLinkType(lt)
+	ok, err := p.dec.Decode(lt, data, &p.seg)
+	if err != nil {
+		in.BadPackets++
+		var de *DecodeError
+		if errors.As(err, &de) {
+			de.Packet = in.Packets
+			if errors.Is(de.Err, ErrUnknownLinkType) {
+				if in.BadPackets == 1 || !in.linkWarned(lt) {
+					in.warn("packet %d: link type %s is not supported; its packets are skipped", in.Packets, LinkTypeName(lt))
+				}
+				return
+			}
+		}
+		in.warn("%v", err)
+		return
+	}
+	if !ok {
+		in.NonTCP++
+		return
+	}
+	in.TCPPackets++
+	wire := ci.Length
+	if wire == 0 {
+		wire = len(data)
+	}
+	p.tracker.Add(&p.seg, Meta{At: TS(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire})
+}
+
+// linkWarned reports whether an unsupported link type was warned about
+// already, and remembers it was.
+func (in *Input) linkWarned(lt layers.LinkType) bool {
+	key := fmt.Sprintf("link type %s", LinkTypeName(lt))
+	for _, w := range in.Warnings {
+		if containsFold(w, key) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,168 @@
+package flow
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Key identifies a connection by its endpoints, client first.
+type Key struct {
+	Client, Server netip.AddrPort
+}
+
+func (k Key) String() string { return k.Client.String() + " > " + k.Server.String() }
+
+// Timestamp is a capture time in Unix nanoseconds. Records store times this
+// way to stay small: a capture may hold millions of connections.
+type Timestamp int64
+
+// TS converts t to a Timestamp.
+func TS(t time.Time) Timestamp { return Timestamp(t.UnixNano()) }
+
+// Time returns ts as a time.Time in UTC; the zero Timestamp gives the zero
+// time.Time.
+func (ts Timestamp) Time() time.Time {
+	if ts == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(ts)).UTC()
+}
+
+// Sub returns ts-u.
+func (ts Timestamp) Sub(u Timestamp) time.Duration { return time.Duration(ts - u) }
+
+// IsZero reports whether ts is unset.
+func (ts Timestamp) IsZero() bool { return ts == 0 }
+
+// Note says why an Event was kept.
+type Note uint8
+
+const (
+	NoteRetransmit     Note = 1 << iota // a SYN, FIN or data segment sent again
+	NoteKeepAlive                       // a TCP keep-alive probe
+	NoteWindowProbe                     // a zero-window probe
+	NoteZeroWindow                      // the sender advertised a zero window
+	NoteRSTIgnored                      // an RST outside the receiver's window
+	NoteListenOverflow                  // a SYN-ACK sent again after the client's ACK
+	NoteStateChange                     // an endpoint changed state
+)
+
+var noteNames = [...]string{"retransmission", "keepalive", "window_probe", "zero_window", "rst_ignored", "listen_overflow", "state_change"}
+
+// Names spells the notes set in n, in bit order.
+func (n Note) Names() []string {
+	var out []string
+	for i, name := range noteNames {
+		if n&(1<<i) != 0 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Event is one packet worth citing: a SYN, FIN or RST, one that changed an
+// endpoint's state, or the first of a kind (zero window, keep-alive). It is
+// kept compact: a record holds several.
+type Event struct {
+	At     Timestamp
+	Packet uint32 // 1-based frame number in input Input
+	Seq    uint32
+	Ack    uint32
+	Len    uint32 // payload bytes
+	Input  uint16
+	From   Side
+	Flags  Flags
+	Note   Note
+	// The endpoints' states after this packet.
+	ClientState, ServerState State
+}
+
+// Half is one endpoint of a connection and what it sent.
+type Half struct {
+	// State is the endpoint's state at the end of the capture, its timers
+	// applied. Expired is the state whose timer ran out to make it Closed
+	// (TimeWait, FinWait2, or SynSent/SynRecv when the handshake was given
+	// up), or Unknown.
+	State, Expired State
+	// Since is when the endpoint entered the state it was last seen in
+	// (for an expired one, the state that expired).
+	Since Timestamp
+
+	Packets     uint64
+	Bytes       uint64 // payload bytes, each sequence number counted once
+	WireBytes   uint64 // frame lengths on the wire, as tshark counts them
+	Retrans     uint32 // segments carrying a SYN, FIN or data already sent
+	RSTs        uint32
+	ZeroWindows uint32 // segments advertising a zero receive window
+	KeepAlives  uint32
+	WinProbes   uint32 // zero-window probes
+
+	MSS    uint16 // from the SYN; 0 if not seen
+	WScale int8   // from the SYN; -1 if not seen
+
+	FirstPacket       Timestamp
+	LastPacket        Timestamp
+	LastPayload       Timestamp // last new payload; 0 if none
+	LastPayloadPacket uint32
+	LastPayloadInput  uint16
+	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
+	FinAt     Timestamp
+	FinPacket uint32
+	FinInput  uint16
+
+	// HalfClosed is set when the endpoint acknowledged data after sending
+	// its FIN: it shut down only its sending side (shutdown(SHUT_WR)), so
+	// its FIN_WAIT_2 is not orphaned and does not time out.
+	HalfClosed bool
+
+	raw      State // the state machine's state, timers not applied
+	synCount uint8 // SYNs (or SYN-ACKs) sent
+	synLast  Timestamp
+	synGap   time.Duration // interval before the last SYN retransmission
+}
+
+// Record is one TCP connection.
+type Record struct {
+	ID  int // 1-based, in order of first packet
+	Key Key
+	// RolesInferred is set when no SYN told which side is the client.
+	RolesInferred bool
+	// Midstream is set when the capture began after the handshake: the
+	// states started from an assumed ESTABLISHED.
+	Midstream bool
+	// OneSided is set when packets of only one direction were captured
+	// although the other side clearly sent some: states then are Unknown.
+	OneSided bool
+	// Reused is set when this connection reused the 4-tuple of an earlier
+	// one in the capture.
+	Reused bool
+
+	First, Last    Timestamp
+	Client, Server Half
+	// History is Zeek's conn.log history: one letter per event kind and
+	// direction, upper case from the client (S SYN, H SYN-ACK, A pure ACK,
+	// D data, F FIN, R RST, T retransmission, W zero window, ^ roles
+	// flipped by inference).
+	History       string
+	Events        []Event
+	EventsDropped int // events past the cap, not kept
+}
+
+// Half returns the endpoint on side s.
+func (r *Record) Half(s Side) *Half {
+	if s == Client {
+		return &r.Client
+	}
+	return &r.Server
+}
+
+// Endpoint returns the address of side s.
+func (r *Record) Endpoint(s Side) netip.AddrPort {
+	if s == Client {
+		return r.Key.Client
+	}
+	return r.Key.Server
+}
+
+// Duration is the time between the first and the last packet.
+func (r *Record) Duration() time.Duration { return r.Last.Sub(r.First) }

@@ -1,0 +1,241 @@
+package flow
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// ErrNotCapture is returned by Open for input that is neither pcap nor
+// pcapng (nor either of them gzip-compressed).
+var ErrNotCapture = errors.New("flow: not a pcap or pcapng capture")
+
+// Format is the container format of a capture.
+type Format uint8
+
+const (
+	FormatPcap Format = iota + 1
+	FormatPcapNG
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatPcap:
+		return "pcap"
+	case FormatPcapNG:
+		return "pcapng"
+	}
+	return "unknown"
+}
+
+// packetReader is what pcapgo's two readers have in common.
+type packetReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// Source is one opened capture, read packet by packet.
+type Source struct {
+	Name       string // the path, or "-" for standard input
+	Format     Format
+	Compressed bool // gzip
+
+	r        packetReader
+	linkType layers.LinkType // of a pcap file, or the first pcapng interface
+	mixed    bool            // pcapng: each packet carries its link type
+	size     int64           // bytes on disk, or -1
+	counted  *countingReader
+	closers  []io.Closer
+}
+
+// Open opens the capture at path ("-" for standard input), detecting pcap,
+// pcapng and gzip compression by their magic bytes.
+func Open(path string) (*Source, error) {
+	var f io.ReadCloser
+	size := int64(-1)
+	if path == "-" {
+		f = io.NopCloser(os.Stdin)
+	} else {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		f = file
+	}
+	s, err := NewSource(path, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.size = size
+	s.closers = append(s.closers, f)
+	return s, nil
+}
+
+// NewSource reads a capture from r, which it does not close.
+func NewSource(name string, r io.Reader) (*Source, error) {
+	s := &Source{Name: name, size: -1}
+	s.counted = &countingReader{r: r}
+	br := bufio.NewReaderSize(s.counted, 1<<16)
+	magic, err := br.Peek(4)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty or shorter than a capture header", ErrNotCapture)
+		}
+		return nil, err
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		s.Compressed = true
+		s.closers = append(s.closers, zr)
+		br = bufio.NewReaderSize(zr, 1<<16)
+		if magic, err = br.Peek(4); err != nil {
+			return nil, fmt.Errorf("%w: gzip stream shorter than a capture header", ErrNotCapture)
+		}
+	}
+	switch m := binary.BigEndian.Uint32(magic); m {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("pcap header: %w", err)
+		}
+		s.Format, s.r, s.linkType = FormatPcap, pr, pr.LinkType()
+	case 0x0a0d0d0a:
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		if err != nil {
+			return nil, fmt.Errorf("pcapng header: %w", err)
+		}
+		s.Format, s.r, s.linkType, s.mixed = FormatPcapNG, nr, nr.LinkType(), true
+	default:
+		return nil, fmt.Errorf("%w (magic bytes %x)", ErrNotCapture, magic)
+	}
+	return s, nil
+}
+
+// LinkType is the link type of a pcap file, or of a pcapng file's first
+// interface.
+func (s *Source) LinkType() layers.LinkType { return s.linkType }
+
+// Size is the file's size in bytes, or -1 when not known (a pipe).
+func (s *Source) Size() int64 { return s.size }
+
+// BytesRead is how many bytes of the file (compressed, if it is) were read.
+func (s *Source) BytesRead() int64 { return s.counted.n }
+
+// Close closes the file.
+func (s *Source) Close() error {
+	var first error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.closers = nil
+	return first
+}
+
+// next reads a packet. data is valid until the next call.
+func (s *Source) next() (data []byte, ci gopacket.CaptureInfo, lt layers.LinkType, err error) {
+	data, ci, err = s.r.ZeroCopyReadPacketData()
+	if err != nil {
+		return nil, ci, 0, err
+	}
+	lt = s.linkType
+	if s.mixed && len(ci.AncillaryData) > 0 {
+		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			lt = l
+		}
+	}
+	return data, ci, lt, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Input describes one capture as it was read.
+type Input struct {
+	Path       string    `json:"path"`
+	Format     string    `json:"format"`
+	Compressed bool      `json:"compressed,omitempty"`
+	LinkTypes  []string  `json:"link_types"`
+	Packets    int       `json:"packets"`
+	TCPPackets int       `json:"tcp_packets"`
+	NonTCP     int       `json:"non_tcp_packets"`
+	BadPackets int       `json:"bad_packets"`
+	Bytes      int64     `json:"bytes"` // captured bytes of all packets
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+	Warnings   []string  `json:"warnings"`
+	// Incomplete is true when reading stopped before the end of the file
+	// (a truncated or corrupt record): what came before was analysed.
+	Incomplete bool `json:"incomplete,omitempty"`
+
+	linkSeen map[layers.LinkType]bool
+}
+
+// maxWarnings caps the warnings kept per input; the rest are counted.
+const maxWarnings = 20
+
+func (in *Input) warn(format string, args ...any) {
+	if len(in.Warnings) < maxWarnings {
+		in.Warnings = append(in.Warnings, fmt.Sprintf(format, args...))
+	} else if len(in.Warnings) == maxWarnings {
+		in.Warnings = append(in.Warnings, "further warnings omitted")
+	}
+}
+
+func (in *Input) sawLinkType(lt layers.LinkType) {
+	if in.linkSeen[lt] {
+		return
+	}
+	if in.linkSeen == nil {
+		in.linkSeen = map[layers.LinkType]bool{}
+	}
+	in.linkSeen[lt] = true
+	in.LinkTypes = append(in.LinkTypes, LinkTypeName(lt))
+}
+
+// LinkTypeName is the libpcap name of a link type (tcpdump's "link-type").
+func LinkTypeName(lt layers.LinkType) string {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return "EN10MB"
+	case layers.LinkTypeLinuxSLL:
+		return "LINUX_SLL"
+	case layers.LinkTypeLinuxSLL2:
+		return "LINUX_SLL2"
+	case layers.LinkTypeNull:
+		return "NULL"
+	case layers.LinkTypeLoop:
+		return "LOOP"
+	case layers.LinkTypeRaw, 12, 14:
+		return "RAW"
+	case layers.LinkTypeIPv4:
+		return "IPV4"
+	case layers.LinkTypeIPv6:
+		return "IPV6"
+	}
+	return fmt.Sprintf("DLT_%d", uint32(lt))
+}

@@ -1,0 +1,37 @@
+// Package report lays out an *analyze.Report in the formats people read
+// and tools load: a terminal report and JSON. Renderers neither sort nor
+// compute: the order and every figure come from the analyze package.
+package report
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/flowdoc/flowdoc/analyze"
+)
+
+// Renderer writes a report in one format.
+type Renderer interface {
+	Render(w io.Writer, rep *analyze.Report) error
+}
+
+// Formats lists the names New accepts.
+var Formats = []string{"text", "json"}
+
+// Options are the choices a renderer may honour.
+type Options struct {
+	// All lists every flow in the text report, not only those that did
+	// not close cleanly.
+	All bool
+}
+
+// New returns the renderer for format.
+func New(format string, opt Options) (Renderer, error) {
+	switch format {
+	case "text", "":
+		return &Text{All: opt.All}, nil
+	case "json":
+		return &JSON{}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
+}

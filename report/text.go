@@ -1,0 +1,155 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flowdoc/flowdoc/analyze"
+)
+
+// Text is the terminal report: a headline, the endpoint states per host,
+// then the flows that did not close cleanly (every flow with All).
+type Text struct {
+	All bool
+}
+
+// Render implements Renderer.
+func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	tot := rep.Totals
+
+	for _, in := range rep.Inputs {
+		span := ""
+		if !in.First.IsZero() {
+			span = fmt.Sprintf(", %s to %s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
+				in.Last.UTC().Format("15:04:05.000"), dur(in.Last.Sub(in.First)))
+		}
+		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
+	}
+	p("%d TCP connections: %d closed cleanly, %d not", tot.Flows, tot.Clean, tot.Flows-tot.Clean)
+	var extra []string
+	if tot.Midstream > 0 {
+		extra = append(extra, fmt.Sprintf("%d began before the capture", tot.Midstream))
+	}
+	if tot.OneSided > 0 {
+		extra = append(extra, fmt.Sprintf("%d seen in one direction only", tot.OneSided))
+	}
+	if tot.Reused > 0 {
+		extra = append(extra, fmt.Sprintf("%d reused a 4-tuple", tot.Reused))
+	}
+	if len(extra) > 0 {
+		p(" (%s)", strings.Join(extra, ", "))
+	}
+	p(".\nEndpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+
+	// Endpoint states per host: only the states that occur get a column.
+	var cols []analyze.State
+	for _, s := range analyze.States() {
+		for _, h := range rep.Hosts {
+			if h.Count(s) > 0 {
+				cols = append(cols, s)
+				break
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "HOST\tCONNS\t")
+	for _, s := range cols {
+		fmt.Fprintf(tw, "%s\t", s)
+	}
+	fmt.Fprintln(tw)
+	for _, h := range rep.Hosts {
+		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
+		for _, s := range cols {
+			fmt.Fprintf(tw, "%d\t", h.Count(s))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+
+	for _, f := range rep.Findings {
+		p("\n[%s] %s: %s\n  Remedy: %s\n", strings.ToUpper(f.Severity), f.Class, f.Summary, f.Remedy)
+	}
+
+	listed := 0
+	for i := range rep.Flows {
+		if t.All || !rep.Flows[i].Clean() {
+			listed++
+		}
+	}
+	if listed > 0 {
+		if t.All {
+			p("\nFlows:\n")
+		} else {
+			p("\nFlows not closed cleanly (--all lists every flow):\n")
+		}
+		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCLIENT\tSERVER\tCLIENT STATE\tSERVER STATE\tDURATION\tPKTS\tHISTORY\tNOTES")
+		for i := range rep.Flows {
+			f := &rep.Flows[i]
+			if !t.All && f.Clean() {
+				continue
+			}
+			r := f.Record
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Key.Client, r.Key.Server,
+				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()),
+				r.Client.Packets, r.Server.Packets, r.History, flowNotes(f))
+		}
+		tw.Flush()
+	}
+	if w := rep.Warnings(); len(w) > 0 {
+		p("\nWarnings:\n")
+		for _, s := range w {
+			p("  %s\n", s)
+		}
+	}
+	return bw.Flush()
+}
+
+func stateText(h *analyze.Half) string {
+	if h.Expired != 0 {
+		return fmt.Sprintf("%s (%s ended)", h.State, h.Expired)
+	}
+	return h.State.String()
+}
+
+func flowNotes(f *analyze.Flow) string {
+	var n []string
+	r := f.Record
+	if r.Midstream {
+		n = append(n, "midstream")
+	}
+	if r.RolesInferred {
+		n = append(n, "roles inferred")
+	}
+	if r.OneSided {
+		n = append(n, "one-sided")
+	}
+	if r.Reused {
+		n = append(n, "port reused")
+	}
+	for _, v := range f.Verdicts {
+		n = append(n, v.Class)
+	}
+	return strings.Join(n, ", ")
+}
+
+// dur prints a duration the way people read them: 35.2s, 3m12s, 1h4m.
+func dur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}

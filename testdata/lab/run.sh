@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# The flowdoc lab: real kernel TCP traffic between network namespaces,
+# captured with tcpdump, with `ss -tan` on every host at the moment the
+# capture ended as ground truth.
+#
+# Usage (as root): testdata/lab/run.sh [SCENARIO...]   (default: all)
+#
+# For each scenario it writes, next to the other test captures:
+#   testdata/NAME.pcap[ng]     the capture
+#   testdata/NAME.truth        when the capture ended, each host's addresses
+#                              and its `ss -tanH` lines
+#   testdata/NAME.tshark       `tshark -q -z conv,tcp` on the capture
+# Traffic stays inside namespaces named flowdoc-lab-<pid>-*, deleted by
+# name on exit, as are the processes started (by PID).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+out=${LAB_OUT:-$(cd "$here/.." && pwd)}
+tag=flowdoc-lab-$$
+work=$(mktemp -d)
+pids=()
+namespaces=()
+capture_pid=
+net=0
+
+die() { echo "lab: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, tcpdump)"
+for t in ip tcpdump ss go; do command -v $t >/dev/null || die "needs $t"; done
+
+cleanup() {
+	for p in "${pids[@]}" $capture_pid; do kill "$p" 2>/dev/null || true; done
+	for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$here/../.." && go build -o "$work/peer" ./testdata/lab/peer)
+peer=$work/peer
+
+# host NAME: a namespace standing for one host.
+host() {
+	ip netns add "$tag-$1"
+	ip -n "$tag-$1" link set lo up
+	namespaces+=("$tag-$1")
+	declare -g "addrs_$1="
+}
+
+# wire A B [v6]: a veth link between hosts A and B, each with an address on
+# a subnet of its own; sets ${A}_ip and ${B}_ip (IPv6 with v6).
+wire() {
+	local a=$1 b=$2 v6=${3:-}
+	net=$((net + 1))
+	ip link add "$b$net" netns "$tag-$a" type veth peer name "$a$net" netns "$tag-$b"
+	local ia=10.99.$net.1 ib=10.99.$net.2 plen=24
+	if [ -n "$v6" ]; then ia=fd00:99:$net::1 ib=fd00:99:$net::2 plen=64; fi
+	ip -n "$tag-$a" addr add "$ia/$plen" dev "$b$net" nodad 2>/dev/null || ip -n "$tag-$a" addr add "$ia/$plen" dev "$b$net"
+	ip -n "$tag-$b" addr add "$ib/$plen" dev "$a$net" nodad 2>/dev/null || ip -n "$tag-$b" addr add "$ib/$plen" dev "$a$net"
+	ip -n "$tag-$a" link set "$b$net" up
+	ip -n "$tag-$b" link set "$a$net" up
+	declare -g "${a}_ip=$ia" "${b}_ip=$ib" "${a}_if=$b$net" "${b}_if=$a$net"
+	declare -g "addrs_$a=$(eval echo \$addrs_$a) $ia" "addrs_$b=$(eval echo \$addrs_$b) $ib"
+}
+
+# on HOST CMD...: run a command in a host, in the background, keeping its PID.
+on() {
+	local h=$1
+	shift
+	ip netns exec "$tag-$h" "$@" >>"$work/log" 2>&1 &
+	pids+=($!)
+}
+
+# capture HOST IFACE FILE [tcpdump options]: start tcpdump and wait until
+# it listens.
+capture() {
+	local h=$1 ifc=$2 file=$3
+	shift 3
+	ip netns exec "$tag-$h" tcpdump -i "$ifc" --immediate-mode -U -s 0 "$@" -w "$file" 2>"$work/tcpdump.err" &
+	capture_pid=$!
+	for _ in $(seq 50); do
+		grep -q "listening on" "$work/tcpdump.err" && return 0
+		sleep 0.1
+	done
+	die "tcpdump did not start: $(cat "$work/tcpdump.err")"
+}
+
+# finish NAME FILE HOST...: stop the capture, take the truth on each host,
+# stop the peers and remove the hosts.
+finish() {
+	local name=$1 file=$2
+	shift 2
+	kill -INT "$capture_pid"
+	wait "$capture_pid" 2>/dev/null || true
+	capture_pid=
+	local truth=$out/$name.truth
+	{
+		echo "# flowdoc lab ground truth: ss -tan on each host when the capture ended."
+		echo "scenario $name"
+		echo "at $(date -u +%Y-%m-%dT%H:%M:%S.%NZ)"
+		for h in "$@"; do
+			echo "host $h $(eval echo \$addrs_$h)"
+			ip netns exec "$tag-$h" ss -tanH | sed 's/  */ /g'
+		done
+	} >"$truth"
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+	for n in "${namespaces[@]}"; do ip netns del "$n"; done
+	namespaces=()
+	case $file in
+	*.pcapng) editcap -F pcapng "$file" "$out/$(basename "$file")" ;; # tcpdump writes pcap
+	*) cp "$file" "$out/$(basename "$file")" ;;
+	esac
+	if command -v tshark >/dev/null; then
+		tshark -q -z conv,tcp -r "$file" >"$out/$name.tshark" 2>/dev/null
+	fi
+	if [ -s "$work/log" ]; then sed 's/^/  /' "$work/log"; : >"$work/log"; fi
+	printf 'lab: %-16s %5d packets  %s\n' "$name" "$(tcpdump -r "$file" 2>/dev/null | wc -l)" "$(basename "$file")"
+}
+
+# Incident 1: a server closes idle keep-alive connections (its keep-alive
+# timeout, 2 s here for Tomcat's 20 s); the client never closes any socket,
+# so each sits in CLOSE_WAIT.
+sc_keepalive_leak() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -idle 2s
+	sleep 0.3
+	capture client "$client_if" "$work/keepalive-leak.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 6 -interval 300ms -paths /upload -leak all
+	sleep 4.5
+	finish keepalive-leak "$work/keepalive-leak.pcap" client server
+}
+
+# Incident 2: the client releases connections only on 200; after a 404 or
+# 500 it returns early and the socket is never closed.
+sc_non200_leak() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -idle 1500ms
+	sleep 0.3
+	capture client "$client_if" "$work/non200-leak.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 8 -interval 200ms -paths /ok,/status/404,/ok,/status/500 -leak non200
+	sleep 4
+	finish non200-leak "$work/non200-leak.pcap" client server
+}
+
+# Incident 3: a client that opens a connection per request and closes it
+# first holds each port in TIME_WAIT; with a narrow port range it runs out.
+sc_timewait_storm() {
+	host client; host server; wire client server
+	ip netns exec "$tag-client" sysctl -qw net.ipv4.ip_local_port_range="40000 40039"
+	on server "$peer" server -listen "$server_ip:8080"
+	sleep 0.3
+	capture client "$client_if" "$work/timewait-storm.pcap" --time-stamp-precision=nano
+	on client "$peer" client -connect "$server_ip:8080" -n 60 -interval 20ms
+	sleep 3
+	finish timewait-storm "$work/timewait-storm.pcap" client server
+}
+
+# Incident 4: a server at its per-client connection cap accepts and closes
+# at once; the client reconnects in a loop.
+sc_accept_close() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:2181" -accept-close
+	sleep 0.3
+	capture client "$client_if" "$work/accept-close.pcap"
+	on client "$peer" client -connect "$server_ip:2181" -n 25 -interval 60ms -close-order server
+	sleep 3
+	finish accept-close "$work/accept-close.pcap" client server
+}
+
+# Incident 5: a proxy waits on its upstream with no timeout; its caller
+# gives up after 2 s and closes, but the proxy never closes the caller's
+# socket. Captured on the proxy with `tcpdump -i any` (LINUX_SLL2).
+sc_proxy() {
+	host caller; host proxy; host upstream
+	wire caller proxy
+	local front=$proxy_ip # the address callers use; the next link sets another
+	wire proxy upstream
+	on upstream "$peer" server -listen "$upstream_ip:9000" -delay 60s
+	on proxy "$peer" proxy -listen "$front:8080" -upstream "$upstream_ip:9000"
+	sleep 0.3
+	capture proxy any "$work/proxy-any.pcap"
+	on caller "$peer" client -connect "$front:8080" -n 3 -interval 200ms -timeout 2s
+	sleep 4
+	finish proxy-any "$work/proxy-any.pcap" caller proxy upstream
+}
+
+# A port nobody listens on: SYN answered by RST.
+sc_refused() {
+	host client; host server; wire client server
+	capture client "$client_if" "$work/refused.pcap"
+	on client "$peer" client -connect "$server_ip:8081" -n 3 -interval 200ms
+	sleep 1.5
+	finish refused "$work/refused.pcap" client server
+}
+
+# SYNs dropped by a firewall on the server: one client gives up after 2 s,
+# the other is still retrying when the capture ends.
+sc_unanswered() {
+	host client; host server; wire client server
+	ip netns exec "$tag-server" nft add table inet flowdoc
+	ip netns exec "$tag-server" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-server" nft add rule inet flowdoc in tcp dport 8080 drop
+	on server "$peer" server -listen "$server_ip:8080"
+	sleep 0.3
+	capture client "$client_if" "$work/unanswered.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 1 -timeout 2s
+	on client "$peer" client -connect "$server_ip:8080" -n 1
+	sleep 6
+	finish unanswered "$work/unanswered.pcap" client server
+}
+
+# A server that never accepts: with backlog 1 its accept queue holds two
+# connections; the ACKs of the rest are dropped and the server sends its
+# SYN-ACK again.
+sc_listen_overflow() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -no-accept -backlog 1
+	sleep 0.3
+	capture client "$client_if" "$work/listen-overflow.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 5 -parallel -timeout 30s
+	sleep 5
+	finish listen-overflow "$work/listen-overflow.pcap" client server
+}
+
+# A pooled connection reused after the server's idle timeout closed it:
+# the request is answered with RST.
+sc_stale_reuse() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -idle 1s
+	sleep 0.3
+	capture client "$client_if" "$work/stale-reuse.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 2 -parallel -reuse-after 2s
+	sleep 3
+	finish stale-reuse "$work/stale-reuse.pcap" client server
+}
+
+# A server that stops reading: its receive window closes and the client
+# probes the zero window.
+sc_zero_window() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -no-read
+	sleep 0.3
+	capture client "$client_if" "$work/zero-window.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 1 -flood 4000000
+	sleep 4
+	finish zero-window "$work/zero-window.pcap" client server
+}
+
+# A legitimate half-close: the client shuts down its sending side after the
+# request; the server reads to EOF, answers and closes.
+sc_half_close() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -half-close
+	sleep 0.3
+	capture client "$client_if" "$work/half-close.pcap"
+	on client "$peer" client -connect "$server_ip:8080" -n 3 -interval 100ms -half-close -close-order server
+	sleep 1.5
+	finish half-close "$work/half-close.pcap" client server
+}
+
+# Healthy traffic: client-closed, server-closed (idle timeout, the client
+# closes at once), aborted with RST, and connections still open.
+sc_clean() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:80" -idle 1s
+	on server "$peer" server -listen "$server_ip:8443"
+	sleep 0.3
+	capture client "$client_if" "$work/clean.pcapng" --time-stamp-precision=nano
+	on client "$peer" client -connect "$server_ip:80" -n 4 -interval 50ms
+	on client "$peer" client -connect "$server_ip:80" -n 2 -interval 50ms -close-order server
+	on client "$peer" client -connect "$server_ip:8443" -n 1 -abort
+	on client "$peer" client -connect "$server_ip:8443" -n 2 -leak all
+	sleep 2.5
+	finish clean "$work/clean.pcapng" client server
+}
+
+# The capture starts after the connections were made: all it sees of them
+# is the server's FIN after its idle timeout and the client's ACK.
+sc_midstream() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:8080" -idle 3s
+	sleep 0.3
+	on client "$peer" client -connect "$server_ip:8080" -n 4 -interval 100ms -leak all
+	sleep 1.5
+	capture client "$client_if" "$work/midstream.pcap"
+	sleep 3.5
+	finish midstream "$work/midstream.pcap" client server
+}
+
+# IPv6: leaks and clean closes.
+sc_ipv6() {
+	host client; host server; wire client server v6
+	on server "$peer" server -listen "[$server_ip]:8080" -idle 1s
+	sleep 0.5
+	capture client "$client_if" "$work/ipv6.pcap"
+	on client "$peer" client -connect "[$server_ip]:8080" -n 3 -interval 100ms -leak all
+	on client "$peer" client -connect "[$server_ip]:8080" -n 3 -interval 100ms
+	sleep 3
+	finish ipv6 "$work/ipv6.pcap" client server
+}
+
+all="keepalive_leak non200_leak timewait_storm accept_close proxy refused unanswered listen_overflow stale_reuse zero_window half_close clean midstream ipv6"
+for s in ${@:-$all}; do
+	s=${s//-/_}
+	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"
+	net=0
+	"sc_$s"
+done
+
+# One pcapng with two interfaces of different link types: the IPv6
+# capture (Ethernet) and the proxy's (Linux cooked v2) merged.
+if command -v mergecap >/dev/null && [ -f "$out/ipv6.pcap" ] && [ -f "$out/proxy-any.pcap" ]; then
+	mergecap -F pcapng -w "$out/mixed-link.pcapng" "$out/ipv6.pcap" "$out/proxy-any.pcap"
+	tshark -q -z conv,tcp -r "$out/mixed-link.pcapng" >"$out/mixed-link.tshark" 2>/dev/null
+fi
