@@ -161,7 +161,8 @@ func (d *Decoder) errorAt(data []byte, err error) *DecodeError {
 		}
 		layer = "after " + last.String()
 		switch last {
-		case layers.LayerTypeIPv4, layers.LayerTypeIPv6, ipv6ExtType:
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination,
+			layers.LayerTypeIPv6Fragment, layers.LayerTypeIPSecAH:
 			layer = "TCP"
 			if d.ip4.Protocol != layers.IPProtocolTCP && last == layers.LayerTypeIPv4 {
 				layer = "IPv4 payload"
@@ -231,7 +232,7 @@ func (d *Decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 		return &d.ip4
 	case layers.LayerTypeIPv6:
 		return &d.ip6
-	case ipv6ExtType:
+	case layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Fragment, layers.LayerTypeIPSecAH:
 		return &d.ext
 	case layers.LayerTypeTCP:
 		return &d.tcp
@@ -259,7 +260,7 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 			if d.ip6.HopByHop != nil {
 				segLen -= len(d.ip6.HopByHop.Contents)
 			}
-			if i+1 < tcpAt && d.decoded[i+1] == ipv6ExtType {
+			if i+1 < tcpAt && isIPv6Ext(d.decoded[i+1]) {
 				segLen -= d.ext.total
 			}
 			if d.ip6.Length == 0 { // jumbogram or TSO: trust what was captured
@@ -346,6 +347,16 @@ func addr16(ip []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.AddrFrom16([16]byte(ip))
+}
+
+// isIPv6Ext reports whether t is one of the layer types ipv6Ext decodes.
+// DecodingLayerParser records the type it asked for, not the layer's own.
+func isIPv6Ext(t gopacket.LayerType) bool {
+	switch t {
+	case layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Fragment, layers.LayerTypeIPSecAH:
+		return true
+	}
+	return false
 }
 
 // ipv6ExtType is the layer type of ipv6Ext, registered once.

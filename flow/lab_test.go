@@ -16,7 +16,7 @@ import (
 type truth struct {
 	scenario string
 	at       time.Time
-	hostOf   map[netip.Addr]string                // address -> host
+	hostOf   map[netip.Addr]string                  // address -> host
 	sockets  map[string]map[[2]netip.AddrPort]State // host -> (local, peer) -> state
 }
 

@@ -75,6 +75,8 @@ type track struct {
 	ackOK     bool
 	finSent   bool
 	gotFin    bool // has received the peer's FIN
+	synAck    bool // has sent a SYN-ACK
+	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
 	isn       uint32
@@ -280,6 +282,13 @@ func (c *conn) add(seg *Segment, m Meta) {
 		ts.zeroWin = zero
 	}
 
+	if ts.overflow && f&SYN == 0 && hs.raw == SynRecv {
+		// The server sends something other than its SYN-ACK: it
+		// accepted the connection at last.
+		ts.overflow = false
+		c.set(s, Established, m.At)
+	}
+
 	// The acknowledgement: what the sender has received of the other side.
 	if f.Has(ACK) {
 		if !ts.ackOK || seqGT(seg.Ack, ts.ack) {
@@ -297,7 +306,9 @@ func (c *conn) add(seg *Segment, m Meta) {
 					c.set(o, Established, m.At) // SYN-ACK received
 				}
 			case SynRecv:
-				c.set(o, Established, m.At) // the handshake's ACK
+				if !to.overflow {
+					c.set(o, Established, m.At) // the handshake's ACK
+				}
 			}
 		}
 		if to.finSent && seqGE(seg.Ack, to.finSeq+1) {
@@ -344,7 +355,9 @@ func (c *conn) add(seg *Segment, m Meta) {
 				}
 			}
 		case span > 0 && seqLE(end, ts.nxt):
-			if !(f.Has(SYN) && !ts.synSeen) {
+			// A SYN-ACK that repeats a bare SYN's number answers a
+			// simultaneous open; it is not sent again.
+			if !(f.Has(SYN|ACK) && !ts.synAck) {
 				hs.Retrans++
 				ts.retransN++
 				c.logCounted(s, 'T', ts.retransN)
@@ -374,6 +387,9 @@ func (c *conn) add(seg *Segment, m Meta) {
 	}
 	if f.Has(SYN) {
 		ts.synSeen = true
+		if f.Has(ACK) {
+			ts.synAck = true
+		}
 	}
 
 	if f.Has(FIN) {
@@ -418,11 +434,12 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 		if hs.synCount < 255 {
 			hs.synCount++
 		}
-		if seg.Flags.Has(ACK) && to.ackOK && seqGE(to.ack, ts.isn+1) && hs.raw == Established {
+		if seg.Flags.Has(ACK) && ts.synAck && to.ackOK && seqGE(to.ack, ts.isn+1) && hs.raw == Established {
 			// The client acknowledged our SYN, yet the SYN-ACK comes
 			// again: the server dropped that ACK because its accept
 			// queue was full, and sits in SYN_RECV.
 			*note |= NoteListenOverflow
+			ts.overflow = true
 			c.set(s, SynRecv, m.At)
 		}
 		return
@@ -445,8 +462,13 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 	case Closed, Unknown:
 		c.set(s, SynSent, m.At)
 	}
-	if c.rec.Half(s.Other()).raw == SynSent {
-		c.set(s.Other(), SynRecv, m.At) // simultaneous open
+	if to.synSeen && !to.synAck {
+		// Both sent a bare SYN before receiving the other's: a
+		// simultaneous open, where each answers with a SYN-ACK.
+		c.set(s, SynRecv, m.At)
+		if c.rec.Half(s.Other()).raw == SynSent {
+			c.set(s.Other(), SynRecv, m.At)
+		}
 	}
 }
 

@@ -1,0 +1,417 @@
+package flow
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// summary is what must not change when the same packets arrive in another
+// container or encapsulation.
+func summary(res *Result) string {
+	var b strings.Builder
+	for _, r := range res.Flows {
+		b.WriteString(r.Key.String() + " " + r.Client.State.String() + "/" + r.Server.State.String() + " " + r.History)
+		b.WriteString(" " + itoa(r.Client.Packets) + "/" + itoa(r.Server.Packets) + " " + itoa(r.Client.Bytes) + "/" + itoa(r.Server.Bytes) + "\n")
+	}
+	return b.String()
+}
+
+func itoa(n uint64) string { return strings.TrimSpace(strings.Repeat(" ", 0) + uintStr(n)) }
+
+func uintStr(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var d [20]byte
+	i := len(d)
+	for n > 0 {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(d[i:])
+}
+
+func readAll(t *testing.T, r io.Reader, name string) *Result {
+	t.Helper()
+	s, err := NewSource(name, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+type frame struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+func readFrames(t testing.TB, path string) ([]frame, layers.LinkType) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out, r.LinkType()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, frame{ci, data})
+	}
+}
+
+// writePcap writes frames, each rewritten by fn, as a pcap of link type
+// lt; fn returns nil to leave a frame out.
+func writePcap(t testing.TB, frames []frame, lt layers.LinkType, fn func([]byte) []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	if err := w.WriteFileHeader(65536, lt); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		d := fn(append([]byte(nil), f.data...))
+		if d == nil {
+			continue
+		}
+		ci := f.ci
+		ci.CaptureLength, ci.Length = len(d), len(d)+(f.ci.Length-len(f.data))
+		if err := w.WritePacket(ci, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func TestContainers(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/keepalive-leak.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summary(analyzeFile(t, "../testdata/keepalive-leak.pcap", Config{}))
+
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"big-endian pcap", bigEndianPcap(t, raw)},
+		{"gzip", gz.Bytes()},
+		{"nanosecond pcap", func() []byte {
+			fr, lt := readFrames(t, "../testdata/keepalive-leak.pcap")
+			return writePcap(t, fr, lt, func(b []byte) []byte { return b })
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Through a pipe, as from standard input: no size, no seeking.
+			pr, pw := io.Pipe()
+			go func() { pw.Write(tt.data); pw.Close() }()
+			res := readAll(t, pr, "-")
+			if got := summary(res); got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// bigEndianPcap re-encodes a little-endian microsecond pcap big-endian.
+func bigEndianPcap(t *testing.T, le []byte) []byte {
+	if binary.LittleEndian.Uint32(le) != 0xa1b2c3d4 {
+		t.Fatal("want a little-endian microsecond pcap")
+	}
+	be := make([]byte, 0, len(le))
+	swap := func(b []byte, sizes ...int) {
+		for _, n := range sizes {
+			switch n {
+			case 2:
+				be = binary.BigEndian.AppendUint16(be, binary.LittleEndian.Uint16(b))
+			case 4:
+				be = binary.BigEndian.AppendUint32(be, binary.LittleEndian.Uint32(b))
+			}
+			b = b[n:]
+		}
+	}
+	swap(le[:24], 4, 2, 2, 4, 4, 4, 4)
+	for p := le[24:]; len(p) >= 16; {
+		incl := int(binary.LittleEndian.Uint32(p[8:]))
+		swap(p[:16], 4, 4, 4, 4)
+		be = append(be, p[16:16+incl]...)
+		p = p[16+incl:]
+	}
+	return be
+}
+
+// TestLinkTypes re-encapsulates real Ethernet frames in every supported
+// link layer and checks nothing changes.
+func TestLinkTypes(t *testing.T) {
+	for _, capture := range []string{"../testdata/keepalive-leak.pcap", "../testdata/ipv6.pcap"} {
+		frames, lt := readFrames(t, capture)
+		if lt != layers.LinkTypeEthernet {
+			t.Fatalf("%s: want Ethernet", capture)
+		}
+		want := summary(analyzeFile(t, capture, Config{}))
+		ethType := func(b []byte) uint16 { return binary.BigEndian.Uint16(b[12:14]) }
+		// Only IP can be carried without an Ethernet header.
+		ipOnly := func(fn func([]byte) []byte) func([]byte) []byte {
+			return func(b []byte) []byte {
+				if t := ethType(b); t != 0x0800 && t != 0x86dd {
+					return nil
+				}
+				return fn(b)
+			}
+		}
+		family := func(b []byte) uint32 {
+			if ethType(b) == 0x86dd {
+				return 24 // BSD AF_INET6 on the wire in NetBSD/OpenBSD captures
+			}
+			return 2
+		}
+		tests := []struct {
+			name string
+			lt   layers.LinkType
+			fn   func([]byte) []byte
+		}{
+			{"raw", layers.LinkTypeRaw, ipOnly(func(b []byte) []byte { return b[14:] })},
+			{"ipv4/ipv6 link type", ipLinkType(frames), ipOnly(func(b []byte) []byte { return b[14:] })},
+			{"null (host order)", layers.LinkTypeNull, ipOnly(func(b []byte) []byte {
+				return append(binary.LittleEndian.AppendUint32(nil, family(b)), b[14:]...)
+			})},
+			{"loop (network order)", layers.LinkTypeLoop, ipOnly(func(b []byte) []byte {
+				return append(binary.BigEndian.AppendUint32(nil, family(b)), b[14:]...)
+			})},
+			{"linux sll", layers.LinkTypeLinuxSLL, ipOnly(func(b []byte) []byte {
+				h := make([]byte, 16)
+				binary.BigEndian.PutUint16(h[2:], 1) // ARPHRD_ETHER
+				binary.BigEndian.PutUint16(h[4:], 6)
+				copy(h[6:], b[6:12])
+				binary.BigEndian.PutUint16(h[14:], ethType(b))
+				return append(h, b[14:]...)
+			})},
+			{"802.1Q", layers.LinkTypeEthernet, func(b []byte) []byte {
+				return vlanTag(b, 0x8100, 100)
+			}},
+			{"QinQ 802.1ad", layers.LinkTypeEthernet, func(b []byte) []byte {
+				return vlanTag(vlanTag(b, 0x8100, 300), 0x88a8, 200)
+			}},
+		}
+		if strings.Contains(capture, "ipv6") {
+			tests = append(tests, struct {
+				name string
+				lt   layers.LinkType
+				fn   func([]byte) []byte
+			}{"ipv6 extension headers", layers.LinkTypeEthernet, ipv6DestOpts})
+		}
+		for _, tt := range tests {
+			t.Run(filepath.Base(capture)+"/"+tt.name, func(t *testing.T) {
+				if tt.lt == 0 {
+					t.Skip("mixed IP versions")
+				}
+				data := writePcap(t, frames, tt.lt, tt.fn)
+				res := readAll(t, bytes.NewReader(data), tt.name)
+				if got := summary(res); got != want {
+					t.Errorf("got\n%s\nwant\n%s", got, want)
+				}
+				if res.Inputs[0].BadPackets != 0 {
+					t.Errorf("bad packets: %v", res.Inputs[0].Warnings)
+				}
+			})
+		}
+	}
+}
+
+func ipLinkType(frames []frame) layers.LinkType {
+	v4, v6 := false, false
+	for _, f := range frames {
+		switch binary.BigEndian.Uint16(f.data[12:14]) {
+		case 0x0800:
+			v4 = true
+		case 0x86dd:
+			v6 = true
+		}
+	}
+	switch {
+	case v4 && !v6:
+		return layers.LinkTypeIPv4
+	case v6 && !v4:
+		return layers.LinkTypeIPv6
+	}
+	return 0
+}
+
+func vlanTag(b []byte, tpid, vid uint16) []byte {
+	out := append([]byte(nil), b[:12]...)
+	out = binary.BigEndian.AppendUint16(out, tpid)
+	out = binary.BigEndian.AppendUint16(out, vid)
+	return append(out, b[12:]...)
+}
+
+// ipv6DestOpts inserts a routing header and a destination options header
+// (each padding only) between the IPv6 header and TCP.
+func ipv6DestOpts(b []byte) []byte {
+	if binary.BigEndian.Uint16(b[12:14]) != 0x86dd || b[14+6] != 6 {
+		return b
+	}
+	ip := b[14:]
+	ext := []byte{
+		60, 0, 0, 0, 0, 0, 0, 0, // routing: next = dest opts, len 0, type 0, segments left 0
+		6, 0, 1, 4, 0, 0, 0, 0, // dest opts: next = TCP, PadN
+	}
+	ext[2] = 4 // routing type 4 (SRH-like, unknown types are fine with segments left 0)
+	out := append([]byte(nil), b[:14+40]...)
+	out[14+6] = 43
+	binary.BigEndian.PutUint16(out[14+4:], binary.BigEndian.Uint16(ip[4:])+uint16(len(ext)))
+	out = append(out, ext...)
+	return append(out, ip[40:]...)
+}
+
+func TestBadInput(t *testing.T) {
+	good, err := os.ReadFile("../testdata/keepalive-leak.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := analyzeFile(t, "../testdata/keepalive-leak.pcap", Config{})
+
+	t.Run("not a capture", func(t *testing.T) {
+		_, err := NewSource("x.txt", strings.NewReader("GET / HTTP/1.1\r\n\r\n"))
+		if !errors.Is(err, ErrNotCapture) {
+			t.Errorf("err = %v, want ErrNotCapture", err)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		_, err := NewSource("empty", strings.NewReader(""))
+		if !errors.Is(err, ErrNotCapture) {
+			t.Errorf("err = %v, want ErrNotCapture", err)
+		}
+	})
+	t.Run("missing file", func(t *testing.T) {
+		_, err := Open(filepath.Join(t.TempDir(), "nope.pcap"))
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("err = %v, want not exist", err)
+		}
+	})
+	t.Run("truncated last record", func(t *testing.T) {
+		res := readAll(t, bytes.NewReader(good[:len(good)-20]), "cut.pcap")
+		in := res.Inputs[0]
+		if !in.Incomplete || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], "packet 66: truncated record") {
+			t.Errorf("incomplete=%v warnings=%q", in.Incomplete, in.Warnings)
+		}
+		if in.Packets != 65 || len(res.Flows) != len(all.Flows) {
+			t.Errorf("read %d packets, %d flows; want 65 and %d", in.Packets, len(res.Flows), len(all.Flows))
+		}
+	})
+	t.Run("corrupt TCP header", func(t *testing.T) {
+		frames, lt := readFrames(t, "../testdata/keepalive-leak.pcap")
+		n := 0
+		data := writePcap(t, frames, lt, func(b []byte) []byte {
+			n++
+			if n == 10 {
+				ihl := int(b[14]&0x0f) * 4
+				b[14+ihl+12] = 0x20 // TCP data offset 2: shorter than a header
+			}
+			return b
+		})
+		res := readAll(t, bytes.NewReader(data), "corrupt.pcap")
+		in := res.Inputs[0]
+		if in.BadPackets != 1 || len(in.Warnings) != 1 || !strings.HasPrefix(in.Warnings[0], "packet 10: TCP") {
+			t.Errorf("bad=%d warnings=%q", in.BadPackets, in.Warnings)
+		}
+		if in.Packets != 66 || len(res.Flows) != len(all.Flows) {
+			t.Errorf("read %d packets, %d flows", in.Packets, len(res.Flows))
+		}
+	})
+	t.Run("unsupported link type", func(t *testing.T) {
+		frames, _ := readFrames(t, "../testdata/keepalive-leak.pcap")
+		data := writePcap(t, frames, layers.LinkTypeIEEE802_11, func(b []byte) []byte { return b })
+		if SupportedLinkType(layers.LinkTypeIEEE802_11) {
+			t.Fatal("802.11 claimed supported")
+		}
+		res := readAll(t, bytes.NewReader(data), "wifi.pcap")
+		in := res.Inputs[0]
+		if len(res.Flows) != 0 || in.BadPackets != 66 || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], "not supported") {
+			t.Errorf("flows=%d bad=%d warnings=%q", len(res.Flows), in.BadPackets, in.Warnings)
+		}
+	})
+	t.Run("capture without TCP", func(t *testing.T) {
+		frames, lt := readFrames(t, "../testdata/ipv6.pcap")
+		var icmp []frame
+		for _, f := range frames {
+			if f.data[14+6] == 58 { // ICMPv6
+				icmp = append(icmp, f)
+			}
+		}
+		res := readAll(t, bytes.NewReader(writePcap(t, icmp, lt, func(b []byte) []byte { return b })), "icmp.pcap")
+		in := res.Inputs[0]
+		if len(icmp) == 0 || len(res.Flows) != 0 || in.NonTCP != len(icmp) || in.TCPPackets != 0 {
+			t.Errorf("%d ICMPv6 frames: flows=%d nonTCP=%d", len(icmp), len(res.Flows), in.NonTCP)
+		}
+	})
+}
+
+// TestMerge reads two captures as two inputs and compares with the pcapng
+// mergecap made of them (two interfaces, two link types).
+func TestMerge(t *testing.T) {
+	a, err := Open("../testdata/ipv6.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open("../testdata/proxy-any.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res, err := Read(context.Background(), []*Source{a, b}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := analyzeFile(t, "../testdata/mixed-link.pcapng", Config{})
+	if got, want := summary(res), summary(merged); got != want {
+		t.Errorf("two inputs:\n%s\nmergecap's pcapng:\n%s", got, want)
+	}
+	if got := merged.Inputs[0].LinkTypes; len(got) != 2 {
+		t.Errorf("link types %v, want two", got)
+	}
+	// Evidence points into the right file.
+	for _, r := range res.Flows {
+		for _, e := range r.Events {
+			want := uint16(0)
+			if r.Key.Client.Addr().Is4() {
+				want = 1
+			}
+			if e.Input != want {
+				t.Fatalf("flow %s: event in input %d", r.Key, e.Input)
+			}
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package flow
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:80")
+	t0  = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+// pkt is a segment in a test conversation; at is seconds after t0.
+type pkt struct {
+	from  Side
+	flags Flags
+	seq   uint32
+	ack   uint32
+	len   int
+	at    float64
+	win   uint16
+}
+
+const (
+	S  = SYN
+	SA = SYN | ACK
+	A  = ACK
+	PA = PSH | ACK
+	FA = FIN | ACK
+	R  = RST
+	RA = RST | ACK
+)
+
+func run(pkts []pkt, cfg Config) []Record {
+	tr := NewTracker(cfg)
+	for i, p := range pkts {
+		src, dst := cli, srv
+		if p.from == Server {
+			src, dst = srv, cli
+		}
+		win := p.win
+		if win == 0 && p.flags&RST == 0 {
+			win = 500
+		}
+		if p.win == 0xffff {
+			win = 0 // a zero window, spelled out
+		}
+		seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: win, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: 54 + p.len})
+	}
+	recs, _ := tr.Finish()
+	return recs
+}
+
+// handshake opens a connection with ISNs c and s.
+func handshake(c, s uint32) []pkt {
+	return []pkt{
+		{Client, S, c, 0, 0, 0, 0},
+		{Server, SA, s, c + 1, 0, 0.001, 0},
+		{Client, A, c + 1, s + 1, 0, 0.002, 0},
+	}
+}
+
+func cat(parts ...[]pkt) []pkt {
+	var out []pkt
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestTransitions(t *testing.T) {
+	const c, s = 1000, 5000
+	// request of 100 bytes, response of 200
+	exchange := []pkt{
+		{Client, PA, c + 1, s + 1, 100, 0.01, 0},
+		{Server, A, s + 1, c + 101, 0, 0.011, 0},
+		{Server, PA, s + 1, c + 101, 200, 0.02, 0},
+		{Client, A, c + 101, s + 201, 0, 0.021, 0},
+	}
+	tests := []struct {
+		name        string
+		pkts        []pkt
+		at          float64 // seconds after t0 to report at; 0: last packet
+		client, srv State
+		check       func(t *testing.T, r *Record)
+	}{
+		{name: "handshake", pkts: handshake(c, s), client: Established, srv: Established},
+		{name: "SYN only", pkts: handshake(c, s)[:1], client: SynSent, srv: Closed},
+		{name: "SYN, SYN-ACK", pkts: handshake(c, s)[:2], client: Established, srv: SynRecv},
+		{name: "client closes first", pkts: cat(handshake(c, s), exchange, []pkt{
+			{Client, FA, c + 101, s + 201, 0, 1, 0},
+			{Server, A, s + 201, c + 102, 0, 1.001, 0},
+			{Server, FA, s + 201, c + 102, 0, 1.002, 0},
+			{Client, A, c + 102, s + 202, 0, 1.003, 0},
+		}), client: TimeWait, srv: Closed},
+		{name: "server idle close, client never closes", pkts: cat(handshake(c, s), exchange, []pkt{
+			{Server, FA, s + 201, c + 101, 0, 20.02, 0},
+			{Client, A, c + 101, s + 202, 0, 20.021, 0},
+		}), client: CloseWait, srv: FinWait2, check: func(t *testing.T, r *Record) {
+			if r.Server.FinPacket != 8 || r.Server.LastPayloadPacket != 6 {
+				t.Errorf("fin packet %d, last payload packet %d", r.Server.FinPacket, r.Server.LastPayloadPacket)
+			}
+			if got := r.Server.FinAt.Sub(r.Server.LastPayload); got != 20*time.Second {
+				t.Errorf("idle before FIN %v", got)
+			}
+		}},
+		{name: "orphaned FIN_WAIT_2 times out, CLOSE_WAIT does not", pkts: cat(handshake(c, s), []pkt{
+			{Server, FA, s + 1, c + 1, 0, 1, 0},
+			{Client, A, c + 1, s + 2, 0, 1.001, 0},
+		}), at: 62, client: CloseWait, srv: Closed, check: func(t *testing.T, r *Record) {
+			if r.Server.Expired != FinWait2 {
+				t.Errorf("expired %v", r.Server.Expired)
+			}
+		}},
+		{name: "half-closed FIN_WAIT_2 does not time out", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, A, s + 1, c + 2, 0, 1.001, 0},
+			{Server, PA, s + 1, c + 2, 300, 2, 0},
+			{Client, A, c + 2, s + 301, 0, 2.001, 0},
+		}), at: 300, client: FinWait2, srv: CloseWait, check: func(t *testing.T, r *Record) {
+			if !r.Client.HalfClosed {
+				t.Error("client not marked half-closed")
+			}
+		}},
+		{name: "TIME_WAIT runs out", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 2, 0, 1.001, 0},
+			{Client, A, c + 2, s + 2, 0, 1.002, 0},
+		}), at: 61.002, client: Closed, srv: Closed, check: func(t *testing.T, r *Record) {
+			if r.Client.Expired != TimeWait {
+				t.Errorf("expired %v", r.Client.Expired)
+			}
+		}},
+		{name: "TIME_WAIT not yet run out", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 2, 0, 1.001, 0},
+			{Client, A, c + 2, s + 2, 0, 1.002, 0},
+		}), at: 60.9, client: TimeWait, srv: Closed},
+		{name: "FIN not acknowledged", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+		}), client: FinWait1, srv: CloseWait},
+		{name: "ACK short of the FIN does not acknowledge it", pkts: cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 50, 1, 0},
+			{Client, FA, c + 51, s + 1, 0, 1.0001, 0},
+			{Server, A, s + 1, c + 51, 0, 1.001, 0},
+		}), client: FinWait1, srv: CloseWait},
+		{name: "FIN retransmitted, then acknowledged", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Client, FA, c + 1, s + 1, 0, 1.2, 0},
+			{Server, A, s + 1, c + 2, 0, 1.201, 0},
+		}), client: FinWait2, srv: CloseWait, check: func(t *testing.T, r *Record) {
+			if r.Client.Retrans != 1 || r.History != "ShAFTa" {
+				t.Errorf("retrans %d, history %s", r.Client.Retrans, r.History)
+			}
+		}},
+		{name: "LAST_ACK waits for its ACK", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, A, s + 1, c + 2, 0, 1.001, 0},
+			{Server, FA, s + 1, c + 2, 0, 1.5, 0},
+		}), client: TimeWait, srv: LastAck},
+		{name: "simultaneous close", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 1, 0, 1.0001, 0}, // sent before the client's FIN arrived
+			{Client, A, c + 2, s + 2, 0, 1.001, 0},
+			{Server, A, s + 2, c + 2, 0, 1.001, 0},
+		}), client: TimeWait, srv: TimeWait},
+		{name: "simultaneous close, ACKs not yet seen", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 1, 0, 1.0001, 0},
+		}), client: Closing, srv: Closing},
+		{name: "FIN with the ACK of the peer's FIN", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 2, 0, 1.001, 0},
+		}), client: TimeWait, srv: LastAck},
+		{name: "accepted at last after a full queue", pkts: cat(handshake(c, s), []pkt{
+			{Server, SA, s, c + 1, 0, 1.001, 0},
+			{Client, A, c + 1, s + 1, 0, 1.002, 0},
+			{Server, A, s + 1, c + 1, 0, 3, 0},
+		}), client: Established, srv: Established},
+		{name: "simultaneous open", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Server, S, s, 0, 0, 0.0001, 0},
+			{Client, SA, c, s + 1, 0, 0.001, 0},
+			{Server, SA, s, c + 1, 0, 0.001, 0},
+		}, client: Established, srv: Established},
+		{name: "refused", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Server, RA, 0, c + 1, 0, 0.001, 0},
+		}, client: Closed, srv: Closed},
+		{name: "RST with a wrong ACK in SYN_SENT is ignored", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Server, RA, 0, c + 77, 0, 0.001, 0},
+		}, client: SynSent, srv: Closed},
+		{name: "RST in window", pkts: cat(handshake(c, s), exchange, []pkt{
+			{Server, R, s + 201, 0, 0, 1, 0},
+		}), client: Closed, srv: Closed},
+		{name: "RST out of window is ignored", pkts: cat(handshake(c, s), exchange, []pkt{
+			{Server, R, s + 201 + 100000, 0, 0, 1, 0},
+		}), client: Established, srv: Established, check: func(t *testing.T, r *Record) {
+			if n := r.Events[len(r.Events)-1].Note; n&NoteRSTIgnored == 0 {
+				t.Errorf("note %v", n.Names())
+			}
+		}},
+		{name: "RST kills TIME_WAIT (rfc1337 off)", pkts: cat(handshake(c, s), []pkt{
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+			{Server, FA, s + 1, c + 2, 0, 1.001, 0},
+			{Client, A, c + 2, s + 2, 0, 1.002, 0},
+			{Server, R, s + 2, 0, 0, 2, 0},
+		}), client: Closed, srv: Closed},
+		{name: "sequence numbers wrap", pkts: cat(handshake(0xffffff00, 0xfffffff0), []pkt{
+			{Client, PA, 0xffffff01, 0xfffffff1, 0x200, 1, 0}, // crosses 2^32
+			{Server, A, 0xfffffff1, 0x101, 0, 1.001, 0},
+			{Server, PA, 0xfffffff1, 0x101, 0x100, 1.002, 0},
+			{Client, FA, 0x101, 0xf1, 0, 2, 0},
+			{Server, A, 0xf1, 0x102, 0, 2.001, 0},
+		}), client: FinWait2, srv: CloseWait, check: func(t *testing.T, r *Record) {
+			if r.Client.Bytes != 0x200 || r.Server.Bytes != 0x100 {
+				t.Errorf("bytes %d/%d", r.Client.Bytes, r.Server.Bytes)
+			}
+		}},
+		{name: "data retransmission", pkts: cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 100, 1, 0},
+			{Client, PA, c + 1, s + 1, 100, 1.3, 0},
+			{Server, A, s + 1, c + 101, 0, 1.301, 0},
+		}), client: Established, srv: Established, check: func(t *testing.T, r *Record) {
+			if r.Client.Retrans != 1 || r.Client.Bytes != 100 {
+				t.Errorf("retrans %d bytes %d", r.Client.Retrans, r.Client.Bytes)
+			}
+		}},
+		{name: "keep-alive probes", pkts: cat(handshake(c, s), []pkt{
+			{Client, A, c, s + 1, 0, 75, 0},
+			{Server, A, s + 1, c + 1, 0, 75.001, 0},
+			{Client, A, c, s + 1, 0, 150, 0},
+			{Server, A, s + 1, c + 1, 0, 150.001, 0},
+		}), client: Established, srv: Established, check: func(t *testing.T, r *Record) {
+			if r.Client.KeepAlives != 2 || r.Client.WinProbes != 0 || r.Client.Retrans != 0 {
+				t.Errorf("keepalives %d probes %d retrans %d", r.Client.KeepAlives, r.Client.WinProbes, r.Client.Retrans)
+			}
+		}},
+		{name: "zero-window probes are not keep-alives", pkts: cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 1000, 1, 0},
+			{Server, A, s + 1, c + 1001, 0, 1.001, 0xffff},
+			{Client, A, c + 1000, s + 1, 0, 1.2, 0},
+			{Server, A, s + 1, c + 1001, 0, 1.201, 0xffff},
+		}), client: Established, srv: Established, check: func(t *testing.T, r *Record) {
+			if r.Client.WinProbes != 1 || r.Client.KeepAlives != 0 || r.Server.ZeroWindows != 2 {
+				t.Errorf("probes %d keepalives %d zero windows %d", r.Client.WinProbes, r.Client.KeepAlives, r.Server.ZeroWindows)
+			}
+		}},
+		{name: "listen queue full: SYN-ACK again after the ACK", pkts: cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 100, 0.003, 0},
+			{Server, SA, s, c + 1, 0, 1.001, 0},
+			{Client, A, c + 101, s + 1, 0, 1.002, 0},
+		}), client: Established, srv: SynRecv, check: func(t *testing.T, r *Record) {
+			found := false
+			for _, e := range r.Events {
+				found = found || e.Note&NoteListenOverflow != 0
+			}
+			if !found {
+				t.Error("no listen_overflow note")
+			}
+		}},
+		{name: "SYN retransmitted, still trying", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Client, S, c, 0, 0, 1, 0},
+			{Client, S, c, 0, 0, 3, 0},
+		}, at: 8, client: SynSent, srv: Closed},
+		{name: "SYN retransmitted, given up", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Client, S, c, 0, 0, 1, 0},
+			{Client, S, c, 0, 0, 3, 0},
+		}, at: 9.5, client: Closed, srv: Closed, check: func(t *testing.T, r *Record) {
+			if r.Client.Expired != SynSent {
+				t.Errorf("expired %v", r.Client.Expired)
+			}
+		}},
+		{name: "midstream: the two-packet FIN, ACK stream", pkts: []pkt{
+			{Server, FA, s, c, 0, 0, 0},
+			{Client, A, c, s + 1, 0, 0.001, 0},
+		}, client: CloseWait, srv: FinWait2, check: func(t *testing.T, r *Record) {
+			if !r.Midstream || !r.RolesInferred || r.Key.Server != srv {
+				t.Errorf("midstream %v inferred %v key %v", r.Midstream, r.RolesInferred, r.Key)
+			}
+		}},
+		{name: "one-sided: the server's packets were not captured", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Client, A, c + 1, s + 1, 0, 0.002, 0},
+			{Client, FA, c + 1, s + 1, 0, 1, 0},
+		}, client: Unknown, srv: Unknown, check: func(t *testing.T, r *Record) {
+			if !r.OneSided {
+				t.Error("not one-sided")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{}
+			if tt.at > 0 {
+				cfg.At = t0.Add(time.Duration(tt.at * float64(time.Second)))
+			}
+			recs := run(tt.pkts, cfg)
+			if len(recs) != 1 {
+				t.Fatalf("%d flows, want 1", len(recs))
+			}
+			r := &recs[0]
+			if r.Client.State != tt.client || r.Server.State != tt.srv {
+				t.Errorf("states %s/%s, want %s/%s (history %s)", r.Client.State, r.Server.State, tt.client, tt.srv, r.History)
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+		})
+	}
+}
+
+func TestPortReuse(t *testing.T) {
+	first := cat(handshake(1000, 5000), []pkt{
+		{Client, FA, 1001, 5001, 0, 1, 0},
+		{Server, FA, 5001, 1002, 0, 1.001, 0},
+		{Client, A, 1002, 5002, 0, 1.002, 0},
+	})
+	second := handshake(900000, 700000)
+	for i := range second {
+		second[i].at += 2
+	}
+	recs := run(cat(first, second, []pkt{{Client, S, 900000, 0, 0, 2.5, 0}}), Config{})
+	if len(recs) != 2 {
+		t.Fatalf("%d flows, want 2", len(recs))
+	}
+	if recs[0].Reused || !recs[1].Reused {
+		t.Errorf("reused flags %v %v", recs[0].Reused, recs[1].Reused)
+	}
+	if recs[0].Client.State != TimeWait || recs[1].Client.State != Established {
+		t.Errorf("states %v %v", recs[0].Client.State, recs[1].Client.State)
+	}
+	if recs[1].Client.Retrans != 1 {
+		t.Errorf("the repeated SYN is a retransmission: %d", recs[1].Client.Retrans)
+	}
+}
+
+func TestServerLike(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"10.0.0.1:80", "10.0.0.2:51000", true},
+		{"10.0.0.1:51000", "10.0.0.2:443", false},
+		{"10.0.0.1:8080", "10.0.0.2:40000", true},
+		{"10.0.0.1:50000", "10.0.0.2:9000", false},
+		{"10.0.0.1:3306", "10.0.0.2:5432", true},
+	}
+	for _, tt := range tests {
+		if got := serverLike(netip.MustParseAddrPort(tt.a), netip.MustParseAddrPort(tt.b)); got != tt.want {
+			t.Errorf("serverLike(%s, %s) = %v", tt.a, tt.b, got)
+		}
+	}
+}
+
+// TestInferRoles: an endpoint that accepted a handshake elsewhere in the
+// capture is the server of a midstream flow, whatever the ports say.
+func TestInferRoles(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.2:40001") // a server on a high port
+	b := netip.MustParseAddrPort("10.0.0.1:30000")
+	tr := NewTracker(Config{})
+	add := func(src, dst netip.AddrPort, f Flags, seq, ack uint32, at float64) {
+		seg := Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Window: 100, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second))))})
+	}
+	other := netip.MustParseAddrPort("10.0.0.3:30001")
+	add(other, a, S, 1, 0, 0)
+	add(a, other, SA, 9, 2, 0.001)
+	add(a, b, FA, 100, 200, 1) // midstream: ports alone would make b the server
+	add(b, a, A, 200, 101, 1.001)
+	recs, _ := tr.Finish()
+	if recs[1].Key.Server != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
+		t.Errorf("key %v states %v/%v history %s", recs[1].Key, recs[1].Client.State, recs[1].Server.State, recs[1].History)
+	}
+}
