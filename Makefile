@@ -47,9 +47,9 @@ bench: build
 
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 
 # Re-record the lab captures and their ground truth (root; not in CI).
 lab:

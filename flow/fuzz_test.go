@@ -1,0 +1,156 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// fuzzLinkTypes are chosen by the first byte of a fuzz input.
+var fuzzLinkTypes = []layers.LinkType{
+	layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2, layers.LinkTypeNull,
+	layers.LinkTypeLoop, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6,
+}
+
+// seedFrames are real frames from the lab captures, each prefixed with
+// the index of its link type.
+func seedFrames(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, name := range []string{"keepalive-leak.pcap", "ipv6.pcap", "proxy-any.pcap"} {
+		frames, lt := readFrames(f, filepath.Join("..", "testdata", name))
+		idx := 0
+		for i, l := range fuzzLinkTypes {
+			if l == lt {
+				idx = i
+			}
+		}
+		for i, fr := range frames {
+			if i%7 == 0 {
+				out = append(out, append([]byte{byte(idx)}, fr.data...))
+			}
+		}
+	}
+	return out
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, fr := range seedFrames(f) {
+		f.Add(fr)
+	}
+	d := NewDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		lt := fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)]
+		var seg Segment
+		ok, err := d.Decode(lt, b[1:], &seg)
+		var de *DecodeError
+		if err != nil && !errors.As(err, &de) {
+			t.Fatalf("untyped error: %v", err)
+		}
+		if ok && (seg.Len < 0 || !seg.Src.IsValid() || !seg.Dst.IsValid()) {
+			t.Fatalf("bad segment %+v", seg)
+		}
+	})
+}
+
+func FuzzSource(f *testing.F) {
+	for _, name := range []string{"refused.pcap", "clean.pcapng", "midstream.pcap"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := NewSource("fuzz", bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := res.Inputs[0]
+		if in.TCPPackets+in.NonTCP+in.BadPackets != in.Packets {
+			t.Fatalf("packets %d != tcp %d + other %d + bad %d", in.Packets, in.TCPPackets, in.NonTCP, in.BadPackets)
+		}
+	})
+}
+
+// FuzzTracker drives the state machine with arbitrary segments: 12 bytes
+// each (side and flags, time step, sequence and acknowledgement offsets,
+// length) between two endpoints, and checks its invariants.
+func FuzzTracker(f *testing.F) {
+	f.Add(encodeSegs(cat(handshake(1000, 5000), []pkt{
+		{Client, FA, 1001, 5001, 0, 1, 0}, {Server, FA, 5001, 1002, 0, 1.1, 0}, {Client, A, 1002, 5002, 0, 1.2, 0},
+	})))
+	f.Add(encodeSegs([]pkt{{Server, FA, 5000, 1000, 0, 0, 0}, {Client, A, 1000, 5001, 0, 0.1, 0}}))
+	f.Add(encodeSegs(cat(handshake(0xffffff00, 7), []pkt{{Server, R, 8, 0, 0, 1, 0}})))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr := NewTracker(Config{})
+		at := TS(t0)
+		var sent uint64
+		for ; len(b) >= 12; b = b[12:] {
+			src, dst := cli, srv
+			if b[0]&0x80 != 0 {
+				src, dst = srv, cli
+			}
+			at += Timestamp(time.Duration(b[1]) * 50 * time.Millisecond)
+			seg := Segment{
+				Src: src, Dst: dst, Flags: Flags(b[0] & 0x1f), Seq: binary.BigEndian.Uint32(b[2:]),
+				Ack: binary.BigEndian.Uint32(b[6:]), Len: int(binary.BigEndian.Uint16(b[10:]) % 2000), Window: uint16(b[3]), WScale: -1,
+			}
+			tr.Add(&seg, Meta{At: at, Packet: uint32(sent + 1), WireLen: 54 + seg.Len})
+			sent++
+		}
+		recs, _ := tr.Finish()
+		var pkts uint64
+		for _, r := range recs {
+			pkts += r.Client.Packets + r.Server.Packets
+			for _, h := range []*Half{&r.Client, &r.Server} {
+				if h.State >= numStates || h.State.String() == "" {
+					t.Fatalf("bad state %d", h.State)
+				}
+				if h.Expired != Unknown && h.State != Closed {
+					t.Fatalf("expired %v but %v", h.Expired, h.State)
+				}
+			}
+			if r.OneSided && (r.Client.State != Unknown && r.Client.RSTs == 0 || r.Server.State != Unknown && r.Server.RSTs == 0) {
+				t.Fatalf("one-sided flow with known states %v/%v", r.Client.State, r.Server.State)
+			}
+			if len(r.Events) > maxEvents {
+				t.Fatalf("%d events", len(r.Events))
+			}
+		}
+		if pkts != sent {
+			t.Fatalf("%d packets in flows, %d sent", pkts, sent)
+		}
+	})
+}
+
+func encodeSegs(ps []pkt) []byte {
+	var b []byte
+	prev := 0.0
+	for _, p := range ps {
+		head := byte(p.flags) & 0x1f
+		if p.from == Server {
+			head |= 0x80
+		}
+		step := byte((p.at - prev) / 0.05)
+		prev = p.at
+		b = append(b, head, step)
+		b = binary.BigEndian.AppendUint32(b, p.seq)
+		b = binary.BigEndian.AppendUint32(b, p.ack)
+		b = binary.BigEndian.AppendUint16(b, uint16(p.len))
+	}
+	return b
+}
