@@ -121,7 +121,7 @@ func Build(res *flow.Result) *Report {
 		return h
 	}
 	for i := range res.Flows {
-		r := &res.Flows[i]
+		r := res.Flows[i]
 		f := Flow{Record: r, Verdicts: []Verdict{}}
 		rep.Flows[i] = f
 		t := &rep.Totals

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +26,12 @@ type analyzeOptions struct {
 	Format     string
 	Output     string
 	All        bool
+	Events     bool
 	At         string
 	TimeWait   time.Duration
 	FinTimeout time.Duration
 	Progress   string // auto, always, never
+	CPUProfile string
 }
 
 func newAnalyzeCmd(out, errOut io.Writer, runF func(context.Context, *analyzeOptions) error) *cobra.Command {
@@ -81,9 +84,12 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 	f.StringVarP(&o.Format, "format", "F", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: from the -o extension, else text)")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	f.BoolVarP(&o.All, "all", "a", false, "list every flow, not only those that did not close cleanly")
+	f.BoolVar(&o.Events, "events", false, "JSON: add each flow's notable packets (SYN, FIN, RST, state changes) with their numbers")
 	f.StringVar(&o.At, "at", "", "report states as they stand at `TIME` (RFC 3339, or Unix seconds) instead of the last packet")
 	f.DurationVar(&o.TimeWait, "time-wait", flow.DefaultTimeWait, "how long TIME_WAIT lasts (Linux 60s, Windows 240s)")
 	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.Progress, "progress", "auto", "progress on standard error: auto (when it is a terminal), always, never")
 	return c
 }
@@ -136,6 +142,17 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func runAnalyze(ctx context.Context, o *analyzeOptions) error {
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var srcs []*flow.Source
 	var failed []flow.Input
 	for _, path := range o.Inputs {
@@ -192,7 +209,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	res.Inputs = append(res.Inputs, failed...)
 
 	rep := analyze.Build(res)
-	r, _ := report.New(o.Format, report.Options{All: o.All})
+	r, _ := report.New(o.Format, report.Options{All: o.All, Events: o.Events})
 	out := o.Out
 	if o.Output != "" && o.Output != "-" {
 		f, err := os.Create(o.Output)

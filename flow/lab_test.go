@@ -130,7 +130,7 @@ func TestLabStatesMatchSS(t *testing.T) {
 			}
 			seen := map[string]map[[2]netip.AddrPort]bool{}
 			for i := range res.Flows {
-				r := &res.Flows[i]
+				r := res.Flows[i]
 				for _, s := range []Side{Client, Server} {
 					local, peer := r.Endpoint(s), r.Endpoint(s.Other())
 					host, ok := tr.hostOf[local.Addr()]

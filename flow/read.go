@@ -15,7 +15,7 @@ import (
 // Result is what one pass over the inputs produced.
 type Result struct {
 	Inputs []Input
-	Flows  []Record
+	Flows  []*Record // in order of first packet
 	// End is the moment the states are reported for: Config.At, or the
 	// last packet's time.
 	End time.Time
@@ -61,9 +61,13 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		}
 	}
 	err := p.run(ctx)
-	// The capture ends with its last packet, TCP or not.
-	for _, in := range p.inputs {
-		if ts := TS(in.Last); ts > p.tracker.last {
+	for i := range p.inputs {
+		in := &p.inputs[i]
+		if in.Packets > 0 {
+			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
+		}
+		// The capture ends with its last packet, TCP or not.
+		if ts := Timestamp(in.last); ts > p.tracker.last {
 			p.tracker.last = ts
 		}
 	}
@@ -185,12 +189,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	in.Packets++
 	p.packets++
 	in.Bytes += int64(len(data))
-	ts := ci.Timestamp
-	if in.First.IsZero() || ts.Before(in.First) {
-		in.First = ts
+	ts := ci.Timestamp.UnixNano()
+	if in.Packets == 1 || ts < in.first {
+		in.first = ts
 	}
-	if ts.After(in.Last) {
-		in.Last = ts
+	if ts > in.last {
+		in.last = ts
 	}
 	in.sawLinkType(lt)
 	ok, err := p.dec.Decode(lt, data, &p.seg)
@@ -218,7 +222,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if wire == 0 {
 		wire = len(data)
 	}
-	p.tracker.Add(&p.seg, Meta{At: TS(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire})
+	p.tracker.Add(&p.seg, Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire})
 }
 
 // linkWarned reports whether an unsupported link type was warned about

@@ -87,7 +87,7 @@ func Open(path string) (*Source, error) {
 func NewSource(name string, r io.Reader) (*Source, error) {
 	s := &Source{Name: name, size: -1}
 	s.counted = &countingReader{r: r}
-	br := bufio.NewReaderSize(s.counted, 1<<16)
+	br := bufio.NewReaderSize(s.counted, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -102,7 +102,7 @@ func NewSource(name string, r io.Reader) (*Source, error) {
 		}
 		s.Compressed = true
 		s.closers = append(s.closers, zr)
-		br = bufio.NewReaderSize(zr, 1<<16)
+		br = bufio.NewReaderSize(zr, 1<<20)
 		if magic, err = br.Peek(4); err != nil {
 			return nil, fmt.Errorf("%w: gzip stream shorter than a capture header", ErrNotCapture)
 		}
@@ -193,6 +193,9 @@ type Input struct {
 	Incomplete bool `json:"incomplete,omitempty"`
 
 	linkSeen map[layers.LinkType]bool
+	lastLink layers.LinkType
+	first    int64 // Unix nanoseconds of First and Last, while reading
+	last     int64
 }
 
 // maxWarnings caps the warnings kept per input; the rest are counted.
@@ -207,6 +210,10 @@ func (in *Input) warn(format string, args ...any) {
 }
 
 func (in *Input) sawLinkType(lt layers.LinkType) {
+	if lt == in.lastLink && in.linkSeen != nil {
+		return
+	}
+	in.lastLink = lt
 	if in.linkSeen[lt] {
 		return
 	}

@@ -1,8 +1,8 @@
 package flow
 
 import (
+	"encoding/binary"
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -49,14 +49,20 @@ type Meta struct {
 }
 
 // tuple is a connection's endpoints in a canonical order, so both
-// directions find the same flow.
-type tuple struct{ a, b netip.AddrPort }
+// directions find the same flow. It holds no pointers, so hashing and
+// comparing it is a plain memory operation.
+type tuple struct {
+	a, b   [16]byte
+	pa, pb uint16
+}
 
-func makeTuple(src, dst netip.AddrPort) tuple {
+// makeTuple returns the tuple of a segment from src to dst, and whether
+// src is its first endpoint.
+func makeTuple(src, dst netip.AddrPort) (tuple, bool) {
 	if less(dst, src) {
-		return tuple{dst, src}
+		return tuple{dst.Addr().As16(), src.Addr().As16(), dst.Port(), src.Port()}, false
 	}
-	return tuple{src, dst}
+	return tuple{src.Addr().As16(), dst.Addr().As16(), src.Port(), dst.Port()}, true
 }
 
 func less(x, y netip.AddrPort) bool {
@@ -90,19 +96,42 @@ type track struct {
 }
 
 type conn struct {
-	rec  Record
-	t    [2]track
-	hist [20]byte
-	nh   uint8
+	key      tuple
+	next     *conn   // another connection whose tuple has the same hash
+	rec      *Record // in the tracker's arena
+	clientA  bool    // the client is the tuple's first endpoint
+	t        [2]track
+	hist     [20]byte
+	nh       uint8
+	nev      uint8
+	ev       [inlineEvents]Event // the first events, copied out when retired
+	overflow []Event             // events past inlineEvents
 }
+
+// inlineEvents is how many events a connection keeps without allocating;
+// most connections have fewer.
+const inlineEvents = 8
+
+// arenaChunk is how many records or events are allocated at once.
+const arenaChunk = 256
 
 // Tracker follows TCP connections through a stream of segments. Feed it
 // with Add in capture order, then call Finish once.
 type Tracker struct {
-	cfg       Config
-	flows     map[tuple]*conn
-	done      []Record
-	nextID    int
+	cfg Config
+	// flows holds the connections in progress by the hash of their
+	// tuple; the rare tuples that share a hash are chained.
+	flows map[uint64]*conn
+	open  int // connections in flows
+	// retired remembers connections taken out of the table while their
+	// tuple may still carry late packets (retransmitted FINs, RSTs): those
+	// are counted on the record, and a new SYN is port reuse.
+	retired   map[tuple]*Record
+	expiry    []retiredAt // retired tuples in order of retirement
+	records   []*Record   // every connection, in order of ID
+	recChunk  []Record    // arena the records are carved from
+	evChunk   []Event     // arena retired connections' events are copied to
+	free      []*conn     // retired connection state, for reuse
 	last      Timestamp
 	lastSweep Timestamp
 	added     uint64
@@ -110,11 +139,62 @@ type Tracker struct {
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, flows: make(map[tuple]*conn, 1024)}
+	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]*Record, 1024)}
 }
 
 // Open is the number of connections in the table now.
-func (t *Tracker) Open() int { return len(t.flows) }
+func (t *Tracker) Open() int { return t.open }
+
+// hash mixes a tuple into 64 bits (a multiply-xorshift over its words).
+func (k *tuple) hash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := uint64(k.pa)<<16 | uint64(k.pb)
+	for _, w := range [4]uint64{
+		binary.LittleEndian.Uint64(k.a[:8]), binary.LittleEndian.Uint64(k.a[8:]),
+		binary.LittleEndian.Uint64(k.b[:8]), binary.LittleEndian.Uint64(k.b[8:]),
+	} {
+		h = (h ^ w) * m
+		h ^= h >> 32
+	}
+	return h
+}
+
+// lookup finds the connection on tuple k, whose hash is h.
+func (t *Tracker) lookup(h uint64, k *tuple) *conn {
+	for c := t.flows[h]; c != nil; c = c.next {
+		if c.key == *k {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *Tracker) insert(h uint64, c *conn) {
+	c.next = t.flows[h]
+	t.flows[h] = c
+	t.open++
+}
+
+func (t *Tracker) remove(c *conn) {
+	h := c.key.hash()
+	p := t.flows[h]
+	if p == c {
+		if c.next == nil {
+			delete(t.flows, h)
+		} else {
+			t.flows[h] = c.next
+		}
+	} else {
+		for p != nil && p.next != c {
+			p = p.next
+		}
+		if p != nil {
+			p.next = c.next
+		}
+	}
+	c.next = nil
+	t.open--
+}
 
 // Add feeds one segment.
 func (t *Tracker) Add(seg *Segment, m Meta) {
@@ -122,26 +202,46 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 		t.last = m.At
 	}
 	t.added++
-	if t.added&0xffff == 0 && t.last-t.lastSweep > Timestamp(10*time.Second) {
+	if t.added&0x3fff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) {
 		t.sweep()
 	}
-	k := makeTuple(seg.Src, seg.Dst)
-	c := t.flows[k]
-	if c != nil && seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(seg) {
-		t.retire(k, c)
-		c = nil
+	k, srcA := makeTuple(seg.Src, seg.Dst)
+	h := k.hash()
+	c := t.lookup(h, &k)
+	reused := false
+	if c != nil && seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
+		t.retire(c)
+		c, reused = nil, true
 	}
 	if c == nil {
-		c = t.newConn(seg, m)
-		t.flows[k] = c
+		if r := t.retired[k]; r != nil {
+			if seg.Flags&(SYN|ACK) != SYN {
+				late(r, seg, m)
+				return
+			}
+			delete(t.retired, k)
+			reused = true
+		}
+		c = t.newConn(seg, m, srcA)
+		c.key = k
+		c.rec.Reused = reused
+		t.insert(h, c)
 	}
-	c.add(seg, m)
+	c.add(c.sideOf(srcA), seg, m)
+}
+
+// sideOf returns the side that sent a segment, given whether its source
+// is the tuple's first endpoint.
+func (c *conn) sideOf(srcA bool) Side {
+	if srcA == c.clientA {
+		return Client
+	}
+	return Server
 }
 
 // startsNew reports whether a SYN (without ACK) opens a new connection on
 // the tuple of c rather than continuing it.
-func (c *conn) startsNew(seg *Segment) bool {
-	s := c.side(seg.Src)
+func (c *conn) startsNew(s Side, seg *Segment) bool {
 	ts := &c.t[s]
 	if s == Client {
 		if ts.synSeen {
@@ -154,28 +254,44 @@ func (c *conn) startsNew(seg *Segment) bool {
 	return !(c.rec.Client.raw == SynSent && !ts.sent)
 }
 
-func (t *Tracker) newConn(seg *Segment, m Meta) *conn {
-	t.nextID++
-	c := &conn{}
-	r := &c.rec
-	r.ID = t.nextID
+func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
+	var c *conn
+	if n := len(t.free); n > 0 {
+		c = t.free[n-1]
+		t.free = t.free[:n-1]
+		*c = conn{}
+	} else {
+		c = &conn{}
+	}
+	if len(t.recChunk) == 0 {
+		t.recChunk = make([]Record, arenaChunk)
+	}
+	r := &t.recChunk[0]
+	t.recChunk = t.recChunk[1:]
+	t.records = append(t.records, r)
+	c.rec = r
+	r.ID = len(t.records)
 	r.First, r.Last = m.At, m.At
 	r.Client.WScale, r.Server.WScale = -1, -1
 	switch {
 	case seg.Flags&(SYN|ACK) == SYN:
 		r.Key = Key{Client: seg.Src, Server: seg.Dst}
+		c.clientA = srcA
 		r.Client.raw, r.Server.raw = Closed, Closed
 	case seg.Flags&(SYN|ACK) == SYN|ACK:
 		// The SYN was not captured; the client must have sent one.
 		r.Key = Key{Client: seg.Dst, Server: seg.Src}
+		c.clientA = !srcA
 		r.Client.raw, r.Server.raw = SynSent, Closed
 		r.Client.Since = m.At
 	default:
 		r.Midstream, r.RolesInferred = true, true
 		if serverLike(seg.Src, seg.Dst) {
 			r.Key = Key{Client: seg.Dst, Server: seg.Src}
+			c.clientA = !srcA
 		} else {
 			r.Key = Key{Client: seg.Src, Server: seg.Dst}
+			c.clientA = srcA
 		}
 		r.Client.raw, r.Server.raw = Established, Established
 		r.Client.Since, r.Server.Since = m.At, m.At
@@ -202,22 +318,14 @@ func serverLike(a, b netip.AddrPort) bool {
 // (32768-60999) or of Windows and the IANA (49152-65535).
 func ephemeral(p uint16) bool { return p >= 32768 }
 
-func (c *conn) side(src netip.AddrPort) Side {
-	if src == c.rec.Key.Client {
-		return Client
-	}
-	return Server
-}
-
 // Seq arithmetic modulo 2^32 (RFC 9293, 3.4).
 func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
 func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
 func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
 
-func (c *conn) add(seg *Segment, m Meta) {
-	r := &c.rec
-	s := c.side(seg.Src)
+func (c *conn) add(s Side, seg *Segment, m Meta) {
+	r := c.rec
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
 	hs, ho := r.Half(s), r.Half(o)
@@ -546,22 +654,24 @@ func (c *conn) set(s Side, st State, at Timestamp) {
 }
 
 func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
-	r := &c.rec
+	r := c.rec
 	if before != [2]State{r.Client.raw, r.Server.raw} {
 		note |= NoteStateChange
 	}
-	if len(r.Events) >= maxEvents {
-		r.EventsDropped++
-		return
-	}
-	if r.Events == nil {
-		r.Events = make([]Event, 0, 8)
-	}
-	r.Events = append(r.Events, Event{
+	e := Event{
 		At: m.At, Packet: m.Packet, Input: m.Input, From: s, Flags: seg.Flags,
 		Seq: seg.Seq, Ack: seg.Ack, Len: uint32(seg.Len), Note: note,
 		ClientState: r.Client.raw, ServerState: r.Server.raw,
-	})
+	}
+	switch {
+	case c.nev < inlineEvents:
+		c.ev[c.nev] = e
+		c.nev++
+	case len(c.overflow) < maxEvents-inlineEvents:
+		c.overflow = append(c.overflow, e)
+	default:
+		r.EventsDropped++
+	}
 }
 
 // History letters: each logged once per direction.
@@ -606,15 +716,48 @@ func indexByte(s string, b byte) int {
 	return 0
 }
 
-// retire moves a connection out of the table into the finished records.
-func (t *Tracker) retire(k tuple, c *conn) {
-	delete(t.flows, k)
-	t.finishConn(c, false)
+type retiredAt struct {
+	k  tuple
+	r  *Record
+	at Timestamp
 }
 
-func (t *Tracker) finishConn(c *conn, reused bool) {
-	r := &c.rec
+// late counts a packet that arrived for a connection already retired.
+func late(r *Record, seg *Segment, m Meta) {
+	s := Client
+	if seg.Src == r.Key.Server {
+		s = Server
+	}
+	h := r.Half(s)
+	h.Packets++
+	h.WireBytes += uint64(m.WireLen)
+	h.LastPacket = m.At
+	if seg.Flags.Has(RST) {
+		h.RSTs++
+	} else if seg.Flags&FIN != 0 || seg.Len > 0 {
+		h.Retrans++
+	}
+	if m.At > r.Last {
+		r.Last = m.At
+	}
+}
+
+// retire takes a connection out of the table: its record keeps what is
+// needed for the report, its tracking state is reused.
+func (t *Tracker) retire(c *conn) {
+	t.remove(c)
+	r := c.rec
 	r.History = string(c.hist[:c.nh])
+	if n := int(c.nev) + len(c.overflow); n > 0 {
+		if len(t.evChunk) < n {
+			t.evChunk = make([]Event, max(arenaChunk, n))
+		}
+		ev := t.evChunk[:n:n]
+		t.evChunk = t.evChunk[n:]
+		copy(ev, c.ev[:c.nev])
+		copy(ev[c.nev:], c.overflow)
+		r.Events = ev
+	}
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
 		// something evidently heard from the other: its packets were
@@ -625,29 +768,48 @@ func (t *Tracker) finishConn(c *conn, reused bool) {
 			}
 		}
 	}
-	if len(r.Events) < cap(r.Events) {
-		r.Events = slices.Clip(r.Events)
-	}
-	t.done = append(t.done, *r)
+	c.rec, c.overflow = nil, nil
+	t.free = append(t.free, c)
 }
 
+// Sweeps: how often, how long a finished connection stays in the table
+// (for its last ACKs and retransmissions), and how long its tuple is
+// remembered after that.
+const (
+	sweepEvery  = time.Second
+	quietBefore = 2 * time.Second
+)
+
 // sweep retires connections that are over: nothing open on either side
-// and quiet for longer than any timer. It keeps the table, and memory,
-// proportional to the connections open at once.
+// (closed, or only a timer left) and quiet for a moment. It keeps the
+// table, and memory, proportional to the connections open at once.
 func (t *Tracker) sweep() {
 	t.lastSweep = t.last
-	horizon := t.cfg.timeWait()
-	if ft := t.cfg.finTimeout(); ft > horizon {
-		horizon = ft
+	var done []*conn
+	for _, c := range t.flows {
+		for ; c != nil; c = c.next {
+			if t.last.Sub(c.rec.Last) >= quietBefore && over(c.rec.Client.raw) && over(c.rec.Server.raw) {
+				done = append(done, c)
+			}
+		}
 	}
-	horizon += 30 * time.Second
-	for k, c := range t.flows {
-		if t.last.Sub(c.rec.Last) < horizon {
-			continue
+	for _, c := range done {
+		k, r := c.key, c.rec
+		t.retire(c)
+		t.retired[k] = r
+		t.expiry = append(t.expiry, retiredAt{k, r, t.last})
+	}
+	// Forget tuples retired longer ago than any timer lasts.
+	horizon := max(t.cfg.timeWait(), t.cfg.finTimeout()) + quietBefore
+	n := 0
+	for n < len(t.expiry) && t.last.Sub(t.expiry[n].at) > horizon {
+		if e := t.expiry[n]; t.retired[e.k] == e.r {
+			delete(t.retired, e.k)
 		}
-		if over(c.rec.Client.raw) && over(c.rec.Server.raw) {
-			t.retire(k, c)
-		}
+		n++
+	}
+	if n > 0 {
+		t.expiry = append(t.expiry[:0], t.expiry[n:]...)
 	}
 }
 
@@ -658,35 +820,25 @@ func over(s State) bool {
 // Finish ends the pass and returns every connection, in order of first
 // packet, with the states as they stand at cfg.At (or the last packet).
 // It returns the moment the states were taken at.
-func (t *Tracker) Finish() ([]Record, time.Time) {
-	for k, c := range t.flows {
-		t.retire(k, c)
+func (t *Tracker) Finish() ([]*Record, time.Time) {
+	for _, c := range t.flows {
+		for c != nil {
+			next := c.next
+			t.retire(c)
+			c = next
+		}
 	}
 	at := t.last
 	if !t.cfg.At.IsZero() {
 		at = TS(t.cfg.At)
 	}
-	recs := t.done
-	t.done = nil
-	slices.SortFunc(recs, func(a, b Record) int { return a.ID - b.ID })
-	markReuse(recs)
-	for i := range recs {
-		t.finalize(&recs[i], at)
+	recs := t.records
+	t.records, t.free, t.retired, t.expiry = nil, nil, nil, nil
+	for _, r := range recs {
+		t.finalize(r, at)
 	}
 	inferRoles(recs)
 	return recs, at.Time()
-}
-
-// markReuse flags connections that reused an earlier one's 4-tuple.
-func markReuse(recs []Record) {
-	seen := make(map[tuple]struct{}, len(recs))
-	for i := range recs {
-		k := makeTuple(recs[i].Key.Client, recs[i].Key.Server)
-		if _, ok := seen[k]; ok {
-			recs[i].Reused = true
-		}
-		seen[k] = struct{}{}
-	}
 }
 
 // finalize applies the timers at time at, and the rules for what a
@@ -739,15 +891,14 @@ func gaveUp(h *Half, at Timestamp) bool {
 
 // inferRoles fixes the roles of midstream connections: an endpoint that
 // accepted a handshake elsewhere in the capture is a server.
-func inferRoles(recs []Record) {
+func inferRoles(recs []*Record) {
 	servers := map[netip.AddrPort]bool{}
-	for i := range recs {
-		if !recs[i].RolesInferred {
-			servers[recs[i].Key.Server] = true
+	for _, r := range recs {
+		if !r.RolesInferred {
+			servers[r.Key.Server] = true
 		}
 	}
-	for i := range recs {
-		r := &recs[i]
+	for _, r := range recs {
 		if r.RolesInferred && servers[r.Key.Client] && !servers[r.Key.Server] {
 			r.swap()
 		}

@@ -33,7 +33,7 @@ const (
 	RA = RST | ACK
 )
 
-func run(pkts []pkt, cfg Config) []Record {
+func run(pkts []pkt, cfg Config) []*Record {
 	tr := NewTracker(cfg)
 	for i, p := range pkts {
 		src, dst := cli, srv
@@ -305,7 +305,7 @@ func TestTransitions(t *testing.T) {
 			if len(recs) != 1 {
 				t.Fatalf("%d flows, want 1", len(recs))
 			}
-			r := &recs[0]
+			r := recs[0]
 			if r.Client.State != tt.client || r.Server.State != tt.srv {
 				t.Errorf("states %s/%s, want %s/%s (history %s)", r.Client.State, r.Server.State, tt.client, tt.srv, r.History)
 			}

@@ -109,7 +109,7 @@ func TestTsharkConversations(t *testing.T) {
 			}
 			ours := map[[2]netip.AddrPort][]dir{}
 			for i := range res.Flows {
-				r := &res.Flows[i]
+				r := res.Flows[i]
 				for _, s := range []Side{Client, Server} {
 					h := r.Half(s)
 					d := dir{r.Endpoint(s), r.Endpoint(s.Other()), h.Packets, h.WireBytes}

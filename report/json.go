@@ -12,7 +12,11 @@ import (
 
 // JSON writes the flowdoc/v1 schema. Flows are encoded one at a time, so
 // a report of millions of flows is never held as one document in memory.
-type JSON struct{}
+type JSON struct {
+	// Events adds each flow's notable packets (SYN, FIN, RST, state
+	// changes, first probes) as "events".
+	Events bool
+}
 
 type jsonEndpoint struct {
 	IP   string `json:"ip"`
@@ -24,83 +28,11 @@ type jsonPair[T any] struct {
 	Server T `json:"server"`
 }
 
-type jsonRef struct {
-	Input  int    `json:"input"`
-	Packet uint32 `json:"packet"`
-	Time   string `json:"time"`
-}
-
-type jsonEnd struct {
-	State        string   `json:"state"`
-	Since        string   `json:"since,omitempty"`
-	Expired      string   `json:"expired,omitempty"`
-	HalfClosed   bool     `json:"half_closed,omitempty"`
-	Packets      uint64   `json:"packets"`
-	Bytes        uint64   `json:"bytes"`
-	WireBytes    uint64   `json:"wire_bytes"`
-	Retransmits  uint32   `json:"retransmissions"`
-	RSTs         uint32   `json:"rsts"`
-	ZeroWindows  uint32   `json:"zero_windows"`
-	KeepAlives   uint32   `json:"keepalives"`
-	WindowProbes uint32   `json:"window_probes"`
-	MSS          uint16   `json:"mss,omitempty"`
-	WScale       *int8    `json:"wscale,omitempty"`
-	First        string   `json:"first,omitempty"`
-	Last         string   `json:"last,omitempty"`
-	LastPayload  *jsonRef `json:"last_payload,omitempty"`
-	FIN          *jsonRef `json:"fin,omitempty"`
-}
-
-type jsonEvent struct {
-	Input       int      `json:"input"`
-	Packet      uint32   `json:"packet"`
-	Time        string   `json:"time"`
-	From        string   `json:"from"`
-	Flags       string   `json:"flags"`
-	Seq         uint32   `json:"seq"`
-	Ack         uint32   `json:"ack"`
-	Len         uint32   `json:"len"`
-	Notes       []string `json:"notes,omitempty"`
-	ClientState string   `json:"client_state"`
-	ServerState string   `json:"server_state"`
-}
-
 type jsonEvidence struct {
 	Input  int    `json:"input"`
 	Packet int    `json:"packet"`
 	Time   string `json:"time"`
 	What   string `json:"what"`
-}
-
-type jsonVerdict struct {
-	Class      string         `json:"class"`
-	Side       string         `json:"side"`
-	Severity   string         `json:"severity"`
-	Confidence float64        `json:"confidence"`
-	Summary    string         `json:"summary"`
-	Evidence   []jsonEvidence `json:"evidence"`
-}
-
-type jsonFlow struct {
-	ID            int               `json:"id"`
-	Client        jsonEndpoint      `json:"client"`
-	Server        jsonEndpoint      `json:"server"`
-	RolesInferred bool              `json:"roles_inferred"`
-	Midstream     bool              `json:"midstream"`
-	OneSided      bool              `json:"one_sided"`
-	Reused        bool              `json:"reused"`
-	First         string            `json:"first"`
-	Last          string            `json:"last"`
-	DurationS     float64           `json:"duration_s"`
-	Packets       jsonPair[uint64]  `json:"packets"`
-	Bytes         jsonPair[uint64]  `json:"bytes"`
-	ClientState   string            `json:"client_state"`
-	ServerState   string            `json:"server_state"`
-	History       string            `json:"history"`
-	Ends          jsonPair[jsonEnd] `json:"ends"`
-	Events        []jsonEvent       `json:"events"`
-	EventsDropped int               `json:"events_dropped,omitempty"`
-	Verdicts      []jsonVerdict     `json:"verdicts"`
 }
 
 type jsonHost struct {
@@ -144,7 +76,7 @@ func endpoint(a netip.AddrPort) jsonEndpoint {
 }
 
 // Render implements Renderer.
-func (JSON) Render(w io.Writer, rep *analyze.Report) error {
+func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	put := func(s string) { bw.WriteString(s) }
 	enc := func(prefix string, v any) error {
@@ -179,14 +111,16 @@ func (JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"flows\": [")
+	// One flow per line: the flows are the bulk of a report, so they are
+	// appended by hand rather than through reflection.
+	var line []byte
 	for i := range rep.Flows {
 		if i > 0 {
 			put(",")
 		}
 		put("\n    ")
-		if err := enc("    ", jsonFlowOf(&rep.Flows[i])); err != nil {
-			return err
-		}
+		line = appendFlow(line[:0], &rep.Flows[i], j.Events)
+		bw.Write(line)
 	}
 	if len(rep.Flows) > 0 {
 		put("\n  ")
@@ -210,55 +144,4 @@ func evidence(ev []analyze.Evidence) []jsonEvidence {
 		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At), What: e.What})
 	}
 	return out
-}
-
-func jsonFlowOf(f *analyze.Flow) jsonFlow {
-	r := f.Record
-	jf := jsonFlow{
-		ID: r.ID, Client: endpoint(r.Key.Client), Server: endpoint(r.Key.Server),
-		RolesInferred: r.RolesInferred, Midstream: r.Midstream, OneSided: r.OneSided, Reused: r.Reused,
-		First: ts(r.First.Time()), Last: ts(r.Last.Time()), DurationS: r.Duration().Seconds(),
-		Packets:     jsonPair[uint64]{r.Client.Packets, r.Server.Packets},
-		Bytes:       jsonPair[uint64]{r.Client.Bytes, r.Server.Bytes},
-		ClientState: r.Client.State.String(), ServerState: r.Server.State.String(),
-		History: r.History,
-		Ends:    jsonPair[jsonEnd]{jsonEndOf(&r.Client), jsonEndOf(&r.Server)},
-		Events:  make([]jsonEvent, 0, len(r.Events)), EventsDropped: r.EventsDropped,
-		Verdicts: make([]jsonVerdict, 0, len(f.Verdicts)),
-	}
-	for _, e := range r.Events {
-		jf.Events = append(jf.Events, jsonEvent{
-			Input: int(e.Input), Packet: e.Packet, Time: ts(e.At.Time()), From: e.From.String(),
-			Flags: e.Flags.String(), Seq: e.Seq, Ack: e.Ack, Len: e.Len, Notes: e.Note.Names(),
-			ClientState: e.ClientState.String(), ServerState: e.ServerState.String(),
-		})
-	}
-	for _, v := range f.Verdicts {
-		jf.Verdicts = append(jf.Verdicts, jsonVerdict{Class: v.Class, Side: v.Side.String(), Severity: v.Severity,
-			Confidence: v.Confidence, Summary: v.Summary, Evidence: evidence(v.Evidence)})
-	}
-	return jf
-}
-
-func jsonEndOf(h *analyze.Half) jsonEnd {
-	e := jsonEnd{
-		State: h.State.String(), Since: ts(h.Since.Time()), HalfClosed: h.HalfClosed,
-		Packets: h.Packets, Bytes: h.Bytes, WireBytes: h.WireBytes, Retransmits: h.Retrans,
-		RSTs: h.RSTs, ZeroWindows: h.ZeroWindows, KeepAlives: h.KeepAlives, WindowProbes: h.WinProbes,
-		MSS: h.MSS, First: ts(h.FirstPacket.Time()), Last: ts(h.LastPacket.Time()),
-	}
-	if h.Expired != 0 {
-		e.Expired = h.Expired.String()
-	}
-	if h.WScale >= 0 {
-		ws := h.WScale
-		e.WScale = &ws
-	}
-	if h.LastPayloadPacket > 0 {
-		e.LastPayload = &jsonRef{Input: int(h.LastPayloadInput), Packet: h.LastPayloadPacket, Time: ts(h.LastPayload.Time())}
-	}
-	if h.FinPacket > 0 {
-		e.FIN = &jsonRef{Input: int(h.FinInput), Packet: h.FinPacket, Time: ts(h.FinAt.Time())}
-	}
-	return e
 }

@@ -23,6 +23,8 @@ type Options struct {
 	// All lists every flow in the text report, not only those that did
 	// not close cleanly.
 	All bool
+	// Events adds each flow's notable packets to the JSON report.
+	Events bool
 }
 
 // New returns the renderer for format.
@@ -31,7 +33,7 @@ func New(format string, opt Options) (Renderer, error) {
 	case "text", "":
 		return &Text{All: opt.All}, nil
 	case "json":
-		return &JSON{}, nil
+		return &JSON{Events: opt.Events}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }

@@ -1,0 +1,94 @@
+package flow
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// benchFile is the capture benchmarks read: FLOWDOC_BENCH_FILE (make
+// bench sets it to its synthetic capture), else a lab capture replayed.
+func benchFile(b *testing.B) []byte {
+	b.Helper()
+	path := os.Getenv("FLOWDOC_BENCH_FILE")
+	if path == "" {
+		path = "../testdata/timewait-storm.pcap"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkReadDecode is the reference: pcapgo and a DecodingLayerParser
+// over Ethernet, IPv4 and TCP, nothing more.
+func BenchmarkReadDecode(b *testing.B) {
+	data := benchFile(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var packets int
+	for b.Loop() {
+		r, err := pcapgo.NewReader(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var eth layers.Ethernet
+		var ip layers.IPv4
+		var tcp layers.TCP
+		var pl gopacket.Payload
+		p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip, &tcp, &pl)
+		decoded := make([]gopacket.LayerType, 0, 4)
+		for {
+			frame, _, err := r.ZeroCopyReadPacketData()
+			if err == io.EOF {
+				break
+			}
+			packets++
+			p.DecodeLayers(frame, &decoded)
+		}
+	}
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkRead is flowdoc's whole pass: read, decode, track, finish.
+func BenchmarkRead(b *testing.B) {
+	data := benchFile(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var packets int
+	for b.Loop() {
+		s, err := NewSource("bench", bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		packets += res.Inputs[0].Packets
+	}
+	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkDecode is the decoder alone, on frames in memory.
+func BenchmarkDecode(b *testing.B) {
+	frames, lt := readFrames(b, "../testdata/timewait-storm.pcap")
+	d := NewDecoder()
+	var seg Segment
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, f := range frames {
+			d.Decode(lt, f.data, &seg)
+			n++
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
+}

@@ -1,0 +1,24 @@
+package report
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowdoc/flowdoc/analyze"
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// labReport analyses a lab capture as the CLI would.
+func labReport(t testing.TB, path string) *analyze.Report {
+	t.Helper()
+	s, err := flow.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := flow.Read(context.Background(), []*flow.Source{s}, flow.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return analyze.Build(res)
+}

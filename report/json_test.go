@@ -1,0 +1,49 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowdoc/flowdoc/analyze"
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// TestAppendFlowMatchesEncodingJSON holds the hand-written flow encoder to
+// encoding/json's encoding of the same data, on real flows and on one with
+// every optional field and awkward strings.
+func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
+	rep := labReport(t, "../testdata/stale-reuse.pcap")
+	odd := *rep.Flows[0].Record
+	odd.History = "ShAD\"<script>&\u2028\x01\xff"
+	odd.EventsDropped = 3
+	odd.Client.Expired, odd.Client.HalfClosed = flow.TimeWait, true
+	odd.Key.Client = netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")
+	flows := append(rep.Flows, analyze.Flow{Record: &odd, Verdicts: []analyze.Verdict{{
+		Class: "close_wait_leak", Side: flow.Client, Severity: "error", Confidence: 0.95,
+		Summary: "a \"quoted\" <b>summary</b>", Evidence: []analyze.Evidence{{Input: 0, Packet: 7, At: time.Unix(1, 5).UTC(), What: "FIN"}},
+	}}})
+	for _, events := range []bool{false, true} {
+		for _, f := range flows {
+			want, err := json.Marshal(jsonFlowOf(&f, events))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := appendFlow(nil, &f, events)
+			if !bytes.Equal(got, want) {
+				t.Errorf("flow %d, events %v:\n got %s\nwant %s", f.ID, events, got, want)
+			}
+		}
+	}
+}
+
+func TestAppendFloat(t *testing.T) {
+	for _, f := range []float64{0, 1, 0.5, 35.2, 1e-7, 123456789.125, 1e21, 3.0000000001} {
+		want, _ := json.Marshal(f)
+		if got := appendFloat(nil, f); !bytes.Equal(got, want) {
+			t.Errorf("%v: got %s want %s", f, got, want)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package report
+
+import (
+	"github.com/flowdoc/flowdoc/analyze"
+)
+
+// The schema of a flow, for encoding/json: the reference appendFlow is
+// held to.
+
+type jsonRef struct {
+	Input  int    `json:"input"`
+	Packet uint32 `json:"packet"`
+	Time   string `json:"time"`
+}
+
+type jsonEnd struct {
+	State        string   `json:"state"`
+	Since        string   `json:"since,omitempty"`
+	Expired      string   `json:"expired,omitempty"`
+	HalfClosed   bool     `json:"half_closed,omitempty"`
+	Packets      uint64   `json:"packets"`
+	Bytes        uint64   `json:"bytes"`
+	WireBytes    uint64   `json:"wire_bytes"`
+	Retransmits  uint32   `json:"retransmissions"`
+	RSTs         uint32   `json:"rsts"`
+	ZeroWindows  uint32   `json:"zero_windows"`
+	KeepAlives   uint32   `json:"keepalives"`
+	WindowProbes uint32   `json:"window_probes"`
+	MSS          uint16   `json:"mss,omitempty"`
+	WScale       *int8    `json:"wscale,omitempty"`
+	First        string   `json:"first,omitempty"`
+	Last         string   `json:"last,omitempty"`
+	LastPayload  *jsonRef `json:"last_payload,omitempty"`
+	FIN          *jsonRef `json:"fin,omitempty"`
+}
+
+type jsonEvent struct {
+	Input       int      `json:"input"`
+	Packet      uint32   `json:"packet"`
+	Time        string   `json:"time"`
+	From        string   `json:"from"`
+	Flags       string   `json:"flags"`
+	Seq         uint32   `json:"seq"`
+	Ack         uint32   `json:"ack"`
+	Len         uint32   `json:"len"`
+	Notes       []string `json:"notes,omitempty"`
+	ClientState string   `json:"client_state"`
+	ServerState string   `json:"server_state"`
+}
+
+type jsonVerdict struct {
+	Class      string         `json:"class"`
+	Side       string         `json:"side"`
+	Severity   string         `json:"severity"`
+	Confidence float64        `json:"confidence"`
+	Summary    string         `json:"summary"`
+	Evidence   []jsonEvidence `json:"evidence"`
+}
+
+type jsonFlow struct {
+	ID            int               `json:"id"`
+	Client        jsonEndpoint      `json:"client"`
+	Server        jsonEndpoint      `json:"server"`
+	RolesInferred bool              `json:"roles_inferred"`
+	Midstream     bool              `json:"midstream"`
+	OneSided      bool              `json:"one_sided"`
+	Reused        bool              `json:"reused"`
+	First         string            `json:"first"`
+	Last          string            `json:"last"`
+	DurationS     float64           `json:"duration_s"`
+	Packets       jsonPair[uint64]  `json:"packets"`
+	Bytes         jsonPair[uint64]  `json:"bytes"`
+	ClientState   string            `json:"client_state"`
+	ServerState   string            `json:"server_state"`
+	History       string            `json:"history"`
+	Ends          jsonPair[jsonEnd] `json:"ends"`
+	Events        *[]jsonEvent      `json:"events,omitempty"`
+	EventsDropped int               `json:"events_dropped,omitempty"`
+	Verdicts      []jsonVerdict     `json:"verdicts"`
+}
+
+// jsonFlowOf is the reference encoding of a flow, through encoding/json.
+func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
+	r := f.Record
+	jf := jsonFlow{
+		ID: r.ID, Client: endpoint(r.Key.Client), Server: endpoint(r.Key.Server),
+		RolesInferred: r.RolesInferred, Midstream: r.Midstream, OneSided: r.OneSided, Reused: r.Reused,
+		First: ts(r.First.Time()), Last: ts(r.Last.Time()), DurationS: r.Duration().Seconds(),
+		Packets:     jsonPair[uint64]{r.Client.Packets, r.Server.Packets},
+		Bytes:       jsonPair[uint64]{r.Client.Bytes, r.Server.Bytes},
+		ClientState: r.Client.State.String(), ServerState: r.Server.State.String(),
+		History:  r.History,
+		Ends:     jsonPair[jsonEnd]{jsonEndOf(&r.Client), jsonEndOf(&r.Server)},
+		Verdicts: make([]jsonVerdict, 0, len(f.Verdicts)),
+	}
+	if events {
+		ev := make([]jsonEvent, 0, len(r.Events))
+		jf.Events, jf.EventsDropped = &ev, r.EventsDropped
+	}
+	for _, e := range r.Events {
+		if !events {
+			break
+		}
+		*jf.Events = append(*jf.Events, jsonEvent{
+			Input: int(e.Input), Packet: e.Packet, Time: ts(e.At.Time()), From: e.From.String(),
+			Flags: e.Flags.String(), Seq: e.Seq, Ack: e.Ack, Len: e.Len, Notes: e.Note.Names(),
+			ClientState: e.ClientState.String(), ServerState: e.ServerState.String(),
+		})
+	}
+	for _, v := range f.Verdicts {
+		jf.Verdicts = append(jf.Verdicts, jsonVerdict{Class: v.Class, Side: v.Side.String(), Severity: v.Severity,
+			Confidence: v.Confidence, Summary: v.Summary, Evidence: evidence(v.Evidence)})
+	}
+	return jf
+}
+
+func jsonEndOf(h *analyze.Half) jsonEnd {
+	e := jsonEnd{
+		State: h.State.String(), Since: ts(h.Since.Time()), HalfClosed: h.HalfClosed,
+		Packets: h.Packets, Bytes: h.Bytes, WireBytes: h.WireBytes, Retransmits: h.Retrans,
+		RSTs: h.RSTs, ZeroWindows: h.ZeroWindows, KeepAlives: h.KeepAlives, WindowProbes: h.WinProbes,
+		MSS: h.MSS, First: ts(h.FirstPacket.Time()), Last: ts(h.LastPacket.Time()),
+	}
+	if h.Expired != 0 {
+		e.Expired = h.Expired.String()
+	}
+	if h.WScale >= 0 {
+		ws := h.WScale
+		e.WScale = &ws
+	}
+	if h.LastPayloadPacket > 0 {
+		e.LastPayload = &jsonRef{Input: int(h.LastPayloadInput), Packet: h.LastPayloadPacket, Time: ts(h.LastPayload.Time())}
+	}
+	if h.FinPacket > 0 {
+		e.FIN = &jsonRef{Input: int(h.FinInput), Packet: h.FinPacket, Time: ts(h.FinAt.Time())}
+	}
+	return e
+}

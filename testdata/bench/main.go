@@ -1,0 +1,349 @@
+// Command bench measures flowdoc on a large synthetic capture.
+//
+//	bench gen -o FILE [-packets N]      write the capture (deterministic)
+//	bench run -file FILE -flowdoc BIN   measure flowdoc, the bare read+decode
+//	                                    loop, and tshark when installed
+//
+// The generator interleaves many connections, each ending one of the ways
+// flowdoc's verdicts care about: clean closes from either side, CLOSE_WAIT
+// leaks, resets, refusals, unanswered SYNs, keep-alive probes, zero-window
+// stalls, connections still open, and connections begun before the capture.
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	if len(os.Args) < 2 {
+		log.Fatal("usage: bench gen|run ...")
+	}
+	switch os.Args[1] {
+	case "gen":
+		fs := flag.NewFlagSet("gen", flag.ExitOnError)
+		out := fs.String("o", "", "output file")
+		packets := fs.Int("packets", 5_000_000, "packets to write")
+		fs.Parse(os.Args[2:])
+		if err := gen(*out, *packets); err != nil {
+			log.Fatal(err)
+		}
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ExitOnError)
+		file := fs.String("file", "", "capture")
+		bin := fs.String("flowdoc", "bin/flowdoc", "flowdoc binary")
+		fs.Parse(os.Args[2:])
+		if err := run(*file, *bin); err != nil {
+			log.Fatal(err)
+		}
+	default:
+		log.Fatalf("unknown command %q", os.Args[1])
+	}
+}
+
+// conn is one scripted connection: its packets are produced one at a time.
+type conn struct {
+	cli, srv [4]byte
+	cport    uint16
+	sport    uint16
+	script   []step
+	next     int
+	cseq     uint32
+	sseq     uint32
+}
+
+// step is one packet: from the server?, flags, payload length, and
+// whether it is a keep-alive or window probe (sequence one below).
+type step struct {
+	fromServer bool
+	flags      uint8
+	n          int
+	probe      bool
+	zeroWin    bool
+}
+
+const (
+	fFIN = 0x01
+	fSYN = 0x02
+	fRST = 0x04
+	fPSH = 0x08
+	fACK = 0x10
+)
+
+func handshake() []step {
+	return []step{{false, fSYN, 0, false, false}, {true, fSYN | fACK, 0, false, false}, {false, fACK, 0, false, false}}
+}
+
+// exchange is a request and a response of n full segments, the client
+// acknowledging every second one.
+func exchange(rng *rand.Rand) []step {
+	s := []step{{false, fPSH | fACK, 200 + rng.IntN(400), false, false}, {true, fACK, 0, false, false}}
+	n := 1 + rng.IntN(8)
+	for i := range n {
+		size := 1448
+		if i == n-1 {
+			size = 100 + rng.IntN(1300)
+		}
+		s = append(s, step{true, fPSH | fACK, size, false, false})
+		if i%2 == 1 || i == n-1 {
+			s = append(s, step{false, fACK, 0, false, false})
+		}
+	}
+	return s
+}
+
+func script(rng *rand.Rand) []step {
+	var s []step
+	c := func(parts ...[]step) {
+		for _, p := range parts {
+			s = append(s, p...)
+		}
+	}
+	switch k := rng.IntN(100); {
+	case k < 45: // client closes first
+		c(handshake(), exchange(rng), exchange(rng), []step{{false, fFIN | fACK, 0, false, false}, {true, fFIN | fACK, 0, false, false}, {false, fACK, 0, false, false}})
+	case k < 60: // server closes first (idle timeout), client closes too
+		c(handshake(), exchange(rng), []step{{true, fFIN | fACK, 0, false, false}, {false, fFIN | fACK, 0, false, false}, {true, fACK, 0, false, false}})
+	case k < 70: // CLOSE_WAIT leak
+		c(handshake(), exchange(rng), []step{{true, fFIN | fACK, 0, false, false}, {false, fACK, 0, false, false}})
+	case k < 75: // reset
+		c(handshake(), exchange(rng), []step{{false, fPSH | fACK, 300, false, false}, {true, fRST, 0, false, false}})
+	case k < 80: // refused
+		c([]step{{false, fSYN, 0, false, false}, {true, fRST | fACK, 0, false, false}})
+	case k < 83: // unanswered
+		c([]step{{false, fSYN, 0, false, false}, {false, fSYN, 0, false, false}, {false, fSYN, 0, false, false}})
+	case k < 90: // open, with keep-alive probes
+		c(handshake(), exchange(rng), []step{{false, fACK, 0, true, false}, {true, fACK, 0, false, false}})
+	case k < 95: // zero-window stall
+		c(handshake(), []step{{false, fPSH | fACK, 1448, false, false}, {true, fACK, 0, false, true}, {false, fACK, 0, true, false}, {true, fACK, 0, false, true}})
+	default: // begun before the capture
+		c(exchange(rng), []step{{false, fFIN | fACK, 0, false, false}, {true, fFIN | fACK, 0, false, false}, {false, fACK, 0, false, false}})
+	}
+	return s
+}
+
+func gen(path string, packets int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w := pcapgo.NewWriter(bw)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const active = 4000
+	conns := make([]*conn, 0, active)
+	var made int
+	newConn := func() *conn {
+		made++
+		host := made / 28000
+		return &conn{
+			cli:    [4]byte{10, 1, byte(host >> 8), byte(host)},
+			srv:    [4]byte{10, 2, 0, byte(1 + made%16)},
+			cport:  uint16(32768 + made%28000),
+			sport:  []uint16{80, 443, 8080, 5432}[made%4],
+			script: script(rng),
+			cseq:   rng.Uint32(),
+			sseq:   rng.Uint32(),
+		}
+	}
+	for range active {
+		conns = append(conns, newConn())
+	}
+	buf := make([]byte, 14+20+32+1448)
+	ts := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	payload := make([]byte, 1448)
+	for i := range payload {
+		payload[i] = byte('a' + i%26)
+	}
+	for written := 0; written < packets; written++ {
+		i := rng.IntN(len(conns))
+		c := conns[i]
+		st := c.script[c.next]
+		c.next++
+		n := frame(buf, c, st, payload)
+		ts = ts.Add(time.Duration(5+rng.IntN(10)) * time.Microsecond)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: n, Length: n}, buf[:n]); err != nil {
+			return err
+		}
+		if c.next == len(c.script) {
+			conns[i] = newConn()
+		}
+	}
+	log.Printf("wrote %s: %d packets, %d connections begun", path, packets, made)
+	return bw.Flush()
+}
+
+// frame writes one Ethernet/IPv4/TCP frame with a timestamps option.
+func frame(b []byte, c *conn, st step, payload []byte) int {
+	src, dst, sp, dp := c.cli, c.srv, c.cport, c.sport
+	seq, ack := &c.cseq, &c.sseq
+	if st.fromServer {
+		src, dst, sp, dp = c.srv, c.cli, c.sport, c.cport
+		seq, ack = &c.sseq, &c.cseq
+	}
+	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
+	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	total := 20 + 32 + st.n
+	ip[0], ip[1] = 0x45, 0
+	binary.BigEndian.PutUint16(ip[2:], uint16(total))
+	binary.BigEndian.PutUint32(ip[4:], 0x40000000)
+	ip[8], ip[9] = 64, 6
+	binary.BigEndian.PutUint16(ip[10:], 0)
+	copy(ip[12:16], src[:])
+	copy(ip[16:20], dst[:])
+	tcp := ip[20:]
+	binary.BigEndian.PutUint16(tcp[0:], sp)
+	binary.BigEndian.PutUint16(tcp[2:], dp)
+	s := *seq
+	if st.probe {
+		s--
+	}
+	binary.BigEndian.PutUint32(tcp[4:], s)
+	a := *ack
+	if st.flags&fACK == 0 {
+		a = 0
+	}
+	binary.BigEndian.PutUint32(tcp[8:], a)
+	tcp[12], tcp[13] = 8<<4, st.flags
+	win := uint16(502)
+	if st.zeroWin {
+		win = 0
+	}
+	binary.BigEndian.PutUint16(tcp[14:], win)
+	binary.BigEndian.PutUint32(tcp[16:], 0)
+	copy(tcp[20:32], []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 1})
+	copy(tcp[32:], payload[:st.n])
+	if !st.probe {
+		*seq += uint32(st.n)
+		if st.flags&(fSYN|fFIN) != 0 {
+			*seq++
+		}
+	}
+	return 14 + total
+}
+
+// result is one measured command.
+type result struct {
+	name    string
+	seconds float64
+	rssMiB  float64
+}
+
+func run(file, bin string) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	packets, ref, err := readDecode(file)
+	if err != nil {
+		return err
+	}
+	results := []result{ref}
+	r, err := measure("flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
+	if err != nil {
+		return err
+	}
+	results = append(results, r)
+	if _, err := exec.LookPath("tshark"); err == nil {
+		r, err := measure("tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	} else {
+		fmt.Println("tshark not installed: no comparison with it")
+	}
+	mb := float64(st.Size()) / 1e6
+	fmt.Printf("\n%s: %d packets, %.0f MB\n\n", file, packets, mb)
+	fmt.Printf("%-34s %9s %12s %9s %10s\n", "", "seconds", "packets/s", "MB/s", "peak RSS")
+	for _, r := range results {
+		rss := "-"
+		if r.rssMiB > 0 {
+			rss = fmt.Sprintf("%.0f MiB", r.rssMiB)
+		}
+		fmt.Printf("%-34s %9.2f %12.0f %9.0f %10s\n", r.name, r.seconds, float64(packets)/r.seconds, mb/r.seconds, rss)
+	}
+	fd := results[1]
+	fmt.Printf("\nflowdoc throughput: %.0f%% of the bare read+decode loop (target >= 50%%)\n", 100*ref.seconds/fd.seconds)
+	if len(results) > 2 {
+		fmt.Printf("flowdoc vs tshark: %.1fx faster, %.1fx less memory\n", results[2].seconds/fd.seconds, results[2].rssMiB/fd.rssMiB)
+	}
+	fmt.Printf("flowdoc peak RSS: %.0f MiB (target <= 300 MiB)\n", fd.rssMiB)
+	return nil
+}
+
+// readDecode is the reference: pcapgo's reader and a DecodingLayerParser
+// over Ethernet, IPv4 and TCP, and nothing else.
+func readDecode(file string) (int, result, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, result{}, err
+	}
+	defer f.Close()
+	start := time.Now()
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		return 0, result{}, err
+	}
+	var eth layers.Ethernet
+	var ip layers.IPv4
+	var tcp layers.TCP
+	var pl gopacket.Payload
+	p := gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &eth, &ip, &tcp, &pl)
+	decoded := make([]gopacket.LayerType, 0, 4)
+	n, syns := 0, 0
+	for {
+		data, _, err := r.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, result{}, err
+		}
+		n++
+		if p.DecodeLayers(data, &decoded) == nil && tcp.SYN {
+			syns++
+		}
+	}
+	_ = syns
+	return n, result{name: "reference: pcapgo + DecodingLayerParser", seconds: time.Since(start).Seconds()}, nil
+}
+
+func measure(name, bin string, args ...string) (result, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s: %v: %s", name, err, stderr.String())
+	}
+	el := time.Since(start).Seconds()
+	var rss float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return result{name: name, seconds: el, rssMiB: rss}, nil
+}
