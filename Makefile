@@ -41,14 +41,20 @@ test: deps
 
 # Throughput and memory on a synthetic capture of millions of packets,
 # against the bare read+decode loop and, when installed, tshark.
+BENCHPACKETS ?= 5000000
 bench: build
-	BENCHDIR=$(BENCHDIR) ./testdata/bench.sh ./$(BIN)
-	$(GO) test -run '^$$' -bench . -benchmem ./flow
+	@mkdir -p $(BENCHDIR)
+	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
+	@test -f $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap || \
+		$(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap
+	$(BENCHDIR)/bench run -file $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap -flowdoc ./$(BIN)
+	FLOWDOC_BENCH_FILE=$(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
 
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 
 # Re-record the lab captures and their ground truth (root; not in CI).

@@ -122,6 +122,15 @@ func firstLayer(lt layers.LinkType, data []byte) gopacket.LayerType {
 // a frame that is TCP, or cannot be told, but is malformed gives a
 // *DecodeError with Packet left 0 for the caller to fill in.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
+	if fastDecode(lt, data, seg) {
+		return true, nil
+	}
+	return d.decodeLayers(lt, data, seg)
+}
+
+// decodeLayers decodes with gopacket's layers: every case the fast path
+// leaves to it, and every malformed frame, whose error it describes.
+func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
 	first := firstLayer(lt, data)
 	p := d.byFirst[first]
 	if p == nil {

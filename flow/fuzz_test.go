@@ -154,3 +154,29 @@ func encodeSegs(ps []pkt) []byte {
 	}
 	return b
 }
+
+// FuzzFastPath holds the fast path to gopacket's: for every frame it
+// takes, both must give the same segment.
+func FuzzFastPath(f *testing.F) {
+	for _, fr := range seedFrames(f) {
+		f.Add(fr)
+	}
+	d := NewDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		lt := fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)]
+		var fast, slow Segment
+		if !fastDecode(lt, b[1:], &fast) {
+			return
+		}
+		ok, err := d.decodeLayers(lt, b[1:], &slow)
+		if err != nil || !ok {
+			t.Fatalf("fast path took a frame gopacket rejects (ok %v, %v)", ok, err)
+		}
+		if fast != slow {
+			t.Fatalf("fast path %+v\ngopacket  %+v", fast, slow)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -51,7 +52,17 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		srcs:    srcs,
 		onProg:  opt.OnProgress,
 		total:   0,
+		full:    make(chan *batch, batches),
+		free:    make(chan *batch, batches),
+		done:    make(chan struct{}),
 	}
+	for range batches {
+		p.free <- new(batch)
+	}
+	p.cur = <-p.free
+	// The tracker runs on its own goroutine, fed in order with batches of
+	// decoded segments, while this one reads and decodes.
+	go p.track()
 	for i, s := range srcs {
 		p.inputs[i] = Input{Path: s.Name, Format: s.Format.String(), Compressed: s.Compressed, LinkTypes: []string{}, Warnings: []string{}}
 		if s.Size() < 0 {
@@ -61,6 +72,9 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		}
 	}
 	err := p.run(ctx)
+	p.flush()
+	close(p.full)
+	<-p.done
 	for i := range p.inputs {
 		in := &p.inputs[i]
 		if in.Packets > 0 {
@@ -80,10 +94,46 @@ type pass struct {
 	dec     *Decoder
 	inputs  []Input
 	srcs    []*Source
-	seg     Segment
 	onProg  func(Progress)
 	total   int64
 	packets uint64
+
+	cur        *batch      // being filled by the reader
+	full, free chan *batch // to the tracker, and back
+	done       chan struct{}
+	open       atomic.Int64 // connections in the table, for progress
+}
+
+// batch carries decoded segments from the reader to the tracker.
+type batch struct {
+	n    int
+	segs [batchSize]Segment
+	meta [batchSize]Meta
+}
+
+const (
+	batchSize = 256
+	batches   = 8
+)
+
+func (p *pass) track() {
+	defer close(p.done)
+	for b := range p.full {
+		for i := range b.n {
+			p.tracker.Add(&b.segs[i], b.meta[i])
+		}
+		p.open.Store(int64(p.tracker.Open()))
+		b.n = 0
+		p.free <- b
+	}
+}
+
+// flush hands the batch being filled to the tracker.
+func (p *pass) flush() {
+	if p.cur.n > 0 {
+		p.full <- p.cur
+		p.cur = <-p.free
+	}
 }
 
 // cursor is an input's next packet during a merge.
@@ -160,7 +210,7 @@ func (p *pass) tick(ctx context.Context) error {
 		for _, s := range p.srcs {
 			read += s.BytesRead()
 		}
-		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: p.tracker.Open()})
+		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: int(p.open.Load())})
 	}
 	return ctx.Err()
 }
@@ -197,7 +247,8 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.last = ts
 	}
 	in.sawLinkType(lt)
-	ok, err := p.dec.Decode(lt, data, &p.seg)
+	b := p.cur
+	ok, err := p.dec.Decode(lt, data, &b.segs[b.n])
 	if err != nil {
 		in.BadPackets++
 		var de *DecodeError
@@ -222,7 +273,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if wire == 0 {
 		wire = len(data)
 	}
-	p.tracker.Add(&p.seg, Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire})
+	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire}
+	b.n++
+	if b.n == batchSize {
+		p.full <- b
+		p.cur = <-p.free
+	}
 }
 
 // linkWarned reports whether an unsupported link type was warned about

@@ -133,8 +133,9 @@ type Record struct {
 	// OneSided is set when packets of only one direction were captured
 	// although the other side clearly sent some: states then are Unknown.
 	OneSided bool
-	// Reused is set when this connection reused the 4-tuple of an earlier
-	// one in the capture.
+	// Reused is set when this connection took over the 4-tuple of an
+	// earlier one that was still open, or closed less than TIME_WAIT plus
+	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
 
 	First, Last    Timestamp

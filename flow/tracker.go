@@ -97,6 +97,7 @@ type track struct {
 
 type conn struct {
 	key      tuple
+	queued   bool    // in Tracker.ending
 	next     *conn   // another connection whose tuple has the same hash
 	rec      *Record // in the tracker's arena
 	clientA  bool    // the client is the tuple's first endpoint
@@ -126,8 +127,11 @@ type Tracker struct {
 	// retired remembers connections taken out of the table while their
 	// tuple may still carry late packets (retransmitted FINs, RSTs): those
 	// are counted on the record, and a new SYN is port reuse.
-	retired   map[tuple]*Record
+	retired   map[tuple]retiredConn
 	expiry    []retiredAt // retired tuples in order of retirement
+	// ending holds connections that finished on both ends, in the order
+	// they did: the only ones a sweep needs to look at.
+	ending []*conn
 	records   []*Record   // every connection, in order of ID
 	recChunk  []Record    // arena the records are carved from
 	evChunk   []Event     // arena retired connections' events are copied to
@@ -135,11 +139,13 @@ type Tracker struct {
 	last      Timestamp
 	lastSweep Timestamp
 	added     uint64
+	noSweep   bool // tests: keep every connection in the table
+	revived   int  // retired connections taken up again by a late packet
 }
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]*Record, 1024)}
+	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
 }
 
 // Open is the number of connections in the table now.
@@ -202,7 +208,7 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 		t.last = m.At
 	}
 	t.added++
-	if t.added&0x3fff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) {
+	if t.added&0x3ff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) && !t.noSweep {
 		t.sweep()
 	}
 	k, srcA := makeTuple(seg.Src, seg.Dst)
@@ -214,20 +220,26 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 		c, reused = nil, true
 	}
 	if c == nil {
-		if r := t.retired[k]; r != nil {
-			if seg.Flags&(SYN|ACK) != SYN {
-				late(r, seg, m)
-				return
-			}
+		if rc, ok := t.retired[k]; ok {
 			delete(t.retired, k)
-			reused = true
+			c = t.revive(k, h, &rc)
+			if seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
+				t.retire(c)
+				c, reused = nil, true
+			}
 		}
+	}
+	if c == nil {
 		c = t.newConn(seg, m, srcA)
 		c.key = k
 		c.rec.Reused = reused
 		t.insert(h, c)
 	}
 	c.add(c.sideOf(srcA), seg, m)
+	if !c.queued && over(c.rec.Client.raw) && over(c.rec.Server.raw) {
+		c.queued = true
+		t.ending = append(t.ending, c)
+	}
 }
 
 // sideOf returns the side that sent a segment, given whether its source
@@ -254,15 +266,19 @@ func (c *conn) startsNew(s Side, seg *Segment) bool {
 	return !(c.rec.Client.raw == SynSent && !ts.sent)
 }
 
-func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
-	var c *conn
+// alloc returns a zeroed conn, recycled if one is free.
+func (t *Tracker) alloc() *conn {
 	if n := len(t.free); n > 0 {
-		c = t.free[n-1]
+		c := t.free[n-1]
 		t.free = t.free[:n-1]
 		*c = conn{}
-	} else {
-		c = &conn{}
+		return c
 	}
+	return &conn{}
+}
+
+func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
+	c := t.alloc()
 	if len(t.recChunk) == 0 {
 		t.recChunk = make([]Record, arenaChunk)
 	}
@@ -664,6 +680,8 @@ func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
 		ClientState: r.Client.raw, ServerState: r.Server.raw,
 	}
 	switch {
+	case len(r.Events)+int(c.nev)+len(c.overflow) >= maxEvents:
+		r.EventsDropped++
 	case c.nev < inlineEvents:
 		c.ev[c.nev] = e
 		c.nev++
@@ -716,30 +734,28 @@ func indexByte(s string, b byte) int {
 	return 0
 }
 
+// retiredConn is what is kept of a retired connection: enough to take it
+// up again, exactly where it was, should a late packet come.
+type retiredConn struct {
+	r       *Record
+	t       [2]track
+	clientA bool
+}
+
 type retiredAt struct {
 	k  tuple
 	r  *Record
 	at Timestamp
 }
 
-// late counts a packet that arrived for a connection already retired.
-func late(r *Record, seg *Segment, m Meta) {
-	s := Client
-	if seg.Src == r.Key.Server {
-		s = Server
-	}
-	h := r.Half(s)
-	h.Packets++
-	h.WireBytes += uint64(m.WireLen)
-	h.LastPacket = m.At
-	if seg.Flags.Has(RST) {
-		h.RSTs++
-	} else if seg.Flags&FIN != 0 || seg.Len > 0 {
-		h.Retrans++
-	}
-	if m.At > r.Last {
-		r.Last = m.At
-	}
+// revive puts a retired connection back in the table.
+func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn) *conn {
+	t.revived++
+	c := t.alloc()
+	c.key, c.rec, c.t, c.clientA = k, rc.r, rc.t, rc.clientA
+	c.nh = uint8(copy(c.hist[:], c.rec.History))
+	t.insert(h, c)
+	return c
 }
 
 // retire takes a connection out of the table: its record keeps what is
@@ -748,14 +764,18 @@ func (t *Tracker) retire(c *conn) {
 	t.remove(c)
 	r := c.rec
 	r.History = string(c.hist[:c.nh])
-	if n := int(c.nev) + len(c.overflow); n > 0 {
+	if added := int(c.nev) + len(c.overflow); added > 0 {
+		// A revived connection already has events in the arena.
+		old := len(r.Events)
+		n := old + added
 		if len(t.evChunk) < n {
 			t.evChunk = make([]Event, max(arenaChunk, n))
 		}
 		ev := t.evChunk[:n:n]
 		t.evChunk = t.evChunk[n:]
-		copy(ev, c.ev[:c.nev])
-		copy(ev[c.nev:], c.overflow)
+		copy(ev, r.Events)
+		copy(ev[old:], c.ev[:c.nev])
+		copy(ev[old+int(c.nev):], c.overflow)
 		r.Events = ev
 	}
 	if !c.t[Client].sent != !c.t[Server].sent {
@@ -769,7 +789,9 @@ func (t *Tracker) retire(c *conn) {
 		}
 	}
 	c.rec, c.overflow = nil, nil
-	t.free = append(t.free, c)
+	if !c.queued {
+		t.free = append(t.free, c)
+	}
 }
 
 // Sweeps: how often, how long a finished connection stays in the table
@@ -785,25 +807,29 @@ const (
 // table, and memory, proportional to the connections open at once.
 func (t *Tracker) sweep() {
 	t.lastSweep = t.last
-	var done []*conn
-	for _, c := range t.flows {
-		for ; c != nil; c = c.next {
-			if t.last.Sub(c.rec.Last) >= quietBefore && over(c.rec.Client.raw) && over(c.rec.Server.raw) {
-				done = append(done, c)
-			}
+	keep := t.ending[:0]
+	for _, c := range t.ending {
+		switch {
+		case c.rec == nil: // retired already (port reuse)
+		case !over(c.rec.Client.raw) || !over(c.rec.Server.raw):
+			c.queued = false // not over after all (a late SYN): add queues it again
+		case t.last.Sub(c.rec.Last) < quietBefore:
+			keep = append(keep, c)
+		default:
+			k, r := c.key, c.rec
+			t.retired[k] = retiredConn{r: r, t: c.t, clientA: c.clientA}
+			c.queued = false
+			t.retire(c)
+			t.expiry = append(t.expiry, retiredAt{k, r, t.last})
 		}
 	}
-	for _, c := range done {
-		k, r := c.key, c.rec
-		t.retire(c)
-		t.retired[k] = r
-		t.expiry = append(t.expiry, retiredAt{k, r, t.last})
-	}
+	clear(t.ending[len(keep):])
+	t.ending = keep
 	// Forget tuples retired longer ago than any timer lasts.
 	horizon := max(t.cfg.timeWait(), t.cfg.finTimeout()) + quietBefore
 	n := 0
 	for n < len(t.expiry) && t.last.Sub(t.expiry[n].at) > horizon {
-		if e := t.expiry[n]; t.retired[e.k] == e.r {
+		if e := t.expiry[n]; t.retired[e.k].r == e.r {
 			delete(t.retired, e.k)
 		}
 		n++
@@ -833,7 +859,7 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 		at = TS(t.cfg.At)
 	}
 	recs := t.records
-	t.records, t.free, t.retired, t.expiry = nil, nil, nil, nil
+	t.records, t.free, t.retired, t.expiry, t.ending = nil, nil, nil, nil, nil
 	for _, r := range recs {
 		t.finalize(r, at)
 	}

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -377,5 +378,89 @@ func TestInferRoles(t *testing.T) {
 	recs, _ := tr.Finish()
 	if recs[1].Key.Server != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
 		t.Errorf("key %v states %v/%v history %s", recs[1].Key, recs[1].Client.State, recs[1].Server.State, recs[1].History)
+	}
+}
+
+// TestSweepChangesNothing runs a long capture with many connections, late
+// packets after they finished, and reused ports, through a tracker that
+// retires finished connections and one that keeps all of them: the
+// records must be the same.
+func TestSweepChangesNothing(t *testing.T) {
+	type timed struct {
+		seg Segment
+		at  Timestamp
+	}
+	var pkts []timed
+	add := func(at Timestamp, src, dst netip.AddrPort, f Flags, seq, ack uint32, n int) {
+		pkts = append(pkts, timed{Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Len: n, Window: 1000, WScale: -1}, at})
+	}
+	server := netip.MustParseAddrPort("10.9.0.1:80")
+	for i := 0; i < 3000; i++ {
+		// 7 hosts x 300 ports: each tuple comes back after 21 s.
+		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, 0, byte(i % 7)}), uint16(40000+i%300))
+		c, s := uint32(i*7919), uint32(i*104729)
+		at := TS(t0) + Timestamp(time.Duration(i)*10*time.Millisecond)
+		add(at, client, server, S, c, 0, 0)
+		add(at, server, client, SA, s, c+1, 0)
+		add(at, client, server, A, c+1, s+1, 0)
+		add(at, client, server, PA, c+1, s+1, 100)
+		add(at, server, client, PA, s+1, c+101, 300)
+		late := at + Timestamp(3500*time.Millisecond) // after the connection is retired
+		switch i % 4 {
+		case 0: // client closes
+			add(at, client, server, FA, c+101, s+301, 0)
+			add(at, server, client, FA, s+301, c+102, 0)
+			add(at, client, server, A, c+102, s+302, 0)
+			if i%8 == 0 { // the last ACK was lost: the FIN again, late
+				add(late, server, client, FA, s+301, c+102, 0)
+				add(late, client, server, A, c+102, s+302, 0)
+			}
+		case 1: // server closes, the client leaks
+			add(at, server, client, FA, s+301, c+101, 0)
+			add(at, client, server, A, c+101, s+302, 0)
+		case 2: // reset, then a stray segment
+			add(at, server, client, R, s+301, 0, 0)
+			add(late, client, server, PA, c+101, s+301, 50)
+		}
+	}
+	slices.SortStableFunc(pkts, func(a, b timed) int { return int(a.at - b.at) })
+	segs := make([]Segment, len(pkts))
+	metas := make([]Meta, len(pkts))
+	for i, p := range pkts {
+		segs[i] = p.seg
+		metas[i] = Meta{At: p.at, Packet: uint32(i + 1), WireLen: 54 + p.seg.Len}
+	}
+	run := func(sweep bool) []*Record {
+		tr := NewTracker(Config{})
+		tr.noSweep = !sweep
+		for i := range segs {
+			tr.Add(&segs[i], metas[i])
+		}
+		recs, _ := tr.Finish()
+		return recs
+	}
+	swept, kept := run(true), run(false)
+	sweeps := NewTracker(Config{})
+	for i := range segs {
+		sweeps.Add(&segs[i], metas[i])
+	}
+	if len(sweeps.retired) == 0 || sweeps.revived < 500 {
+		t.Fatalf("%d retired, %d revived: the test does not exercise sweeping", len(sweeps.retired), sweeps.revived)
+	}
+	if len(swept) != len(kept) {
+		t.Fatalf("%d flows swept, %d kept", len(swept), len(kept))
+	}
+	reused := 0
+	for i := range swept {
+		a, b := *swept[i], *kept[i]
+		if a.Reused {
+			reused++
+		}
+		if a.Key != b.Key || a.Client != b.Client || a.Server != b.Server || a.History != b.History || a.Reused != b.Reused || a.Last != b.Last {
+			t.Fatalf("flow %d differs:\nswept %+v\nkept  %+v", a.ID, a, b)
+		}
+	}
+	if reused == 0 {
+		t.Error("no port reuse in the test: it tests less than it claims")
 	}
 }
