@@ -21,6 +21,8 @@ type (
 	Event  = flow.Event
 	Input  = flow.Input
 	Note   = flow.Note
+	// Timestamp is a capture time in Unix nanoseconds.
+	Timestamp = flow.Timestamp
 )
 
 // Schema names the JSON layout a Report is rendered in.

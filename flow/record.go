@@ -77,38 +77,46 @@ type Event struct {
 	ClientState, ServerState State
 }
 
-// Half is one endpoint of a connection and what it sent.
+// Half is one endpoint of a connection and what it sent. (Fields are
+// ordered by size, so a record has no padding.)
 type Half struct {
-	// State is the endpoint's state at the end of the capture, its timers
-	// applied. Expired is the state whose timer ran out to make it Closed
-	// (TimeWait, FinWait2, or SynSent/SynRecv when the handshake was given
-	// up), or Unknown.
-	State, Expired State
 	// Since is when the endpoint entered the state it was last seen in
 	// (for an expired one, the state that expired).
 	Since Timestamp
 
-	Packets     uint64
-	Bytes       uint64 // payload bytes, each sequence number counted once
-	WireBytes   uint64 // frame lengths on the wire, as tshark counts them
+	Packets   uint64
+	Bytes     uint64 // payload bytes, each sequence number counted once
+	WireBytes uint64 // frame lengths on the wire, as tshark counts them
+
+	FirstPacket Timestamp
+	LastPacket  Timestamp
+	LastPayload Timestamp // last new payload; 0 if none
+	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
+	FinAt Timestamp
+
+	synLast Timestamp
+	synGap  time.Duration // interval before the last SYN retransmission
+
 	Retrans     uint32 // segments carrying a SYN, FIN or data already sent
 	RSTs        uint32
 	ZeroWindows uint32 // segments advertising a zero receive window
 	KeepAlives  uint32
 	WinProbes   uint32 // zero-window probes
 
-	MSS    uint16 // from the SYN; 0 if not seen
-	WScale int8   // from the SYN; -1 if not seen
-
-	FirstPacket       Timestamp
-	LastPacket        Timestamp
-	LastPayload       Timestamp // last new payload; 0 if none
 	LastPayloadPacket uint32
+	FinPacket         uint32
 	LastPayloadInput  uint16
-	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
-	FinAt     Timestamp
-	FinPacket uint32
-	FinInput  uint16
+	FinInput          uint16
+
+	MSS uint16 // from the SYN; 0 if not seen
+
+	// State is the endpoint's state at the end of the capture, its timers
+	// applied. Expired is the state whose timer ran out to make it Closed
+	// (TimeWait, FinWait2, or SynSent/SynRecv when the handshake was given
+	// up), or Unknown.
+	State, Expired State
+
+	WScale int8 // from the SYN; -1 if not seen
 
 	// HalfClosed is set when the endpoint acknowledged data after sending
 	// its FIN: it shut down only its sending side (shutdown(SHUT_WR)), so
@@ -117,14 +125,22 @@ type Half struct {
 
 	raw      State // the state machine's state, timers not applied
 	synCount uint8 // SYNs (or SYN-ACKs) sent
-	synLast  Timestamp
-	synGap   time.Duration // interval before the last SYN retransmission
 }
 
 // Record is one TCP connection.
 type Record struct {
-	ID  int // 1-based, in order of first packet
+	// The fields holding pointers come first: the garbage collector then
+	// reads only the start of each record, of which there are millions.
 	Key Key
+	// History is Zeek's conn.log history: one letter per event kind and
+	// direction, upper case from the client (S SYN, H SYN-ACK, A pure ACK,
+	// D data, F FIN, R RST, T retransmission, W zero window, ^ roles
+	// flipped by inference).
+	History       string
+	Events        []Event
+	EventsDropped int // events past the cap, not kept
+
+	ID int // 1-based, in order of first packet
 	// RolesInferred is set when no SYN told which side is the client.
 	RolesInferred bool
 	// Midstream is set when the capture began after the handshake: the
@@ -140,13 +156,6 @@ type Record struct {
 
 	First, Last    Timestamp
 	Client, Server Half
-	// History is Zeek's conn.log history: one letter per event kind and
-	// direction, upper case from the client (S SYN, H SYN-ACK, A pure ACK,
-	// D data, F FIN, R RST, T retransmission, W zero window, ^ roles
-	// flipped by inference).
-	History       string
-	Events        []Event
-	EventsDropped int // events past the cap, not kept
 }
 
 // Half returns the endpoint on side s.

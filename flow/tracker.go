@@ -95,7 +95,24 @@ type track struct {
 	hist      uint16 // history letters already logged
 }
 
+// hot is what every packet of a side touches, kept with the connection
+// (not in its record) while it is in the table so that a packet touches
+// as little memory as possible; retire writes it to the record.
+type hot struct {
+	raw               State
+	since             Timestamp
+	first, last       Timestamp
+	lastPayload       Timestamp
+	packets           uint64
+	bytes             uint64
+	wire              uint64
+	lastPayloadPacket uint32
+	lastPayloadInput  uint16
+}
+
 type conn struct {
+	h        [2]hot
+	last     Timestamp // of the last packet either way
 	key      tuple
 	queued   bool    // in Tracker.ending
 	next     *conn   // another connection whose tuple has the same hash
@@ -127,25 +144,32 @@ type Tracker struct {
 	// retired remembers connections taken out of the table while their
 	// tuple may still carry late packets (retransmitted FINs, RSTs): those
 	// are counted on the record, and a new SYN is port reuse.
-	retired   map[tuple]retiredConn
-	expiry    []retiredAt // retired tuples in order of retirement
+	retired map[tuple]retiredConn
+	// past holds tuples retired longer ago than lateWindow, for port
+	// reuse only: a late packet for one is taken up without its sequence
+	// state, as if the connection were met midstream.
+	past   map[tuple]*Record
+	expiry []retiredAt // retired tuples in order of retirement
+	pastN  int         // how many of expiry moved to past
 	// ending holds connections that finished on both ends, in the order
 	// they did: the only ones a sweep needs to look at.
-	ending []*conn
-	records   []*Record   // every connection, in order of ID
-	recChunk  []Record    // arena the records are carved from
-	evChunk   []Event     // arena retired connections' events are copied to
-	free      []*conn     // retired connection state, for reuse
-	last      Timestamp
-	lastSweep Timestamp
-	added     uint64
-	noSweep   bool // tests: keep every connection in the table
-	revived   int  // retired connections taken up again by a late packet
+	ending     []*conn
+	records    []*Record // every connection, in order of ID
+	recChunk   []Record  // arena the records are carved from
+	evChunk    []Event   // arena retired connections' events are copied to
+	free       []*conn   // retired connection state, for reuse
+	last       Timestamp
+	lastSweep  Timestamp
+	lastFreeze Timestamp
+	added      uint64
+	noSweep    bool // tests: keep every connection in the table
+	revived    int  // retired connections taken up again by a late packet
+	frozen     int  // connections retired for being idle
 }
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
+	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024), past: make(map[tuple]*Record, 1024)}
 }
 
 // Open is the number of connections in the table now.
@@ -227,6 +251,20 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 				t.retire(c)
 				c, reused = nil, true
 			}
+		} else if r := t.past[k]; r != nil {
+			delete(t.past, k)
+			if seg.Flags&(SYN|ACK|RST) == SYN {
+				reused = true
+			} else {
+				// Long after it ended: the sequence state is gone.
+				rc := retiredConn{r: r, clientA: k.a == r.Key.Client.Addr().As16() && k.pa == r.Key.Client.Port()}
+				c = t.revive(k, h, &rc)
+				for s := Client; s <= Server; s++ {
+					c.t[s].sent = c.h[s].packets > 0
+					c.t[s].finSent = r.Half(s).FinPacket > 0
+					c.t[s].gotFin = r.Half(s.Other()).FinPacket > 0
+				}
+			}
 		}
 	}
 	if c == nil {
@@ -236,7 +274,7 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 		t.insert(h, c)
 	}
 	c.add(c.sideOf(srcA), seg, m)
-	if !c.queued && over(c.rec.Client.raw) && over(c.rec.Server.raw) {
+	if !c.queued && over(c.h[Client].raw) && over(c.h[Server].raw) {
 		c.queued = true
 		t.ending = append(t.ending, c)
 	}
@@ -263,7 +301,7 @@ func (c *conn) startsNew(s Side, seg *Segment) bool {
 	}
 	// A SYN from the server's endpoint: simultaneous open while the client
 	// waits for an answer, otherwise a new connection the other way.
-	return !(c.rec.Client.raw == SynSent && !ts.sent)
+	return !(c.h[Client].raw == SynSent && !ts.sent)
 }
 
 // alloc returns a zeroed conn, recycled if one is free.
@@ -287,19 +325,19 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 	t.records = append(t.records, r)
 	c.rec = r
 	r.ID = len(t.records)
-	r.First, r.Last = m.At, m.At
+	r.First, c.last = m.At, m.At
 	r.Client.WScale, r.Server.WScale = -1, -1
 	switch {
 	case seg.Flags&(SYN|ACK) == SYN:
 		r.Key = Key{Client: seg.Src, Server: seg.Dst}
 		c.clientA = srcA
-		r.Client.raw, r.Server.raw = Closed, Closed
+		c.h[Client].raw, c.h[Server].raw = Closed, Closed
 	case seg.Flags&(SYN|ACK) == SYN|ACK:
 		// The SYN was not captured; the client must have sent one.
 		r.Key = Key{Client: seg.Dst, Server: seg.Src}
 		c.clientA = !srcA
-		r.Client.raw, r.Server.raw = SynSent, Closed
-		r.Client.Since = m.At
+		c.h[Client].raw, c.h[Server].raw = SynSent, Closed
+		c.h[Client].since = m.At
 	default:
 		r.Midstream, r.RolesInferred = true, true
 		if serverLike(seg.Src, seg.Dst) {
@@ -309,8 +347,8 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 			r.Key = Key{Client: seg.Src, Server: seg.Dst}
 			c.clientA = srcA
 		}
-		r.Client.raw, r.Server.raw = Established, Established
-		r.Client.Since, r.Server.Since = m.At, m.At
+		c.h[Client].raw, c.h[Server].raw = Established, Established
+		c.h[Client].since, c.h[Server].since = m.At, m.At
 	}
 	return c
 }
@@ -341,23 +379,23 @@ func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
 func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
 
 func (c *conn) add(s Side, seg *Segment, m Meta) {
-	r := c.rec
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
-	hs, ho := r.Half(s), r.Half(o)
+	hs := c.rec.Half(s) // only for what few packets touch
 	f := seg.Flags
 
-	if m.At > r.Last {
-		r.Last = m.At
+	hh := &c.h[s]
+	if m.At > c.last {
+		c.last = m.At
 	}
-	if hs.Packets == 0 {
-		hs.FirstPacket = m.At
+	if hh.packets == 0 {
+		hh.first = m.At
 	}
-	hs.LastPacket = m.At
-	hs.Packets++
-	hs.WireBytes += uint64(m.WireLen)
+	hh.last = m.At
+	hh.packets++
+	hh.wire += uint64(m.WireLen)
 	ts.sent = true
-	before := [2]State{r.Client.raw, r.Server.raw}
+	before := c.states()
 	var note Note
 	keep := f&(SYN|FIN|RST) != 0
 
@@ -406,7 +444,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		ts.zeroWin = zero
 	}
 
-	if ts.overflow && f&SYN == 0 && hs.raw == SynRecv {
+	if ts.overflow && f&SYN == 0 && hh.raw == SynRecv {
 		// The server sends something other than its SYN-ACK: it
 		// accepted the connection at last.
 		ts.overflow = false
@@ -424,7 +462,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			ts.ack, ts.ackOK = seg.Ack, true
 		}
 		if to.synSeen && seqGE(seg.Ack, to.isn+1) {
-			switch ho.raw {
+			switch c.h[o].raw {
 			case SynSent:
 				if f.Has(SYN) {
 					c.set(o, Established, m.At) // SYN-ACK received
@@ -436,7 +474,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			}
 		}
 		if to.finSent && seqGE(seg.Ack, to.finSeq+1) {
-			switch ho.raw {
+			switch c.h[o].raw {
 			case FinWait1:
 				c.set(o, FinWait2, m.At)
 			case Closing:
@@ -518,14 +556,14 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 
 	if f.Has(FIN) {
 		if ts.finSent {
-			if seg.Seq+uint32(seg.Len) == ts.finSeq && ho.raw == TimeWait {
-				ho.Since = m.At // a FIN sent again restarts TIME_WAIT
+			if seg.Seq+uint32(seg.Len) == ts.finSeq && c.h[o].raw == TimeWait {
+				c.h[o].since = m.At // a FIN sent again restarts TIME_WAIT
 			}
 		} else {
 			ts.finSent = true
 			ts.finSeq = seg.Seq + uint32(seg.Len)
 			hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
-			switch hs.raw {
+			switch hh.raw {
 			case CloseWait:
 				if ts.ackOK && seqGE(ts.ack, to.finSeq+1) {
 					c.set(s, LastAck, m.At)
@@ -541,9 +579,16 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		}
 	}
 
-	if keep || probe && note != 0 || before != [2]State{r.Client.raw, r.Server.raw} {
+	if after := c.states(); keep || probe && note != 0 || before != after && !handshakeDone(before, after) {
 		c.event(seg, m, s, note, before)
 	}
+}
+
+// handshakeDone reports whether the only change is the server completing
+// the handshake, which the SYN-ACK before it already shows: not an event
+// worth keeping.
+func handshakeDone(before, after [2]State) bool {
+	return before[Client] == after[Client] && before[Server] == SynRecv && after[Server] == Established
 }
 
 // syn handles a SYN or SYN-ACK sent by s.
@@ -558,7 +603,7 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 		if hs.synCount < 255 {
 			hs.synCount++
 		}
-		if seg.Flags.Has(ACK) && ts.synAck && to.ackOK && seqGE(to.ack, ts.isn+1) && hs.raw == Established {
+		if seg.Flags.Has(ACK) && ts.synAck && to.ackOK && seqGE(to.ack, ts.isn+1) && c.h[s].raw == Established {
 			// The client acknowledged our SYN, yet the SYN-ACK comes
 			// again: the server dropped that ACK because its accept
 			// queue was full, and sits in SYN_RECV.
@@ -576,13 +621,13 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 	}
 	hs.WScale = seg.WScale
 	if seg.Flags.Has(ACK) {
-		switch hs.raw {
+		switch c.h[s].raw {
 		case Closed, SynSent, Unknown:
 			c.set(s, SynRecv, m.At)
 		}
 		return
 	}
-	switch hs.raw {
+	switch c.h[s].raw {
 	case Closed, Unknown:
 		c.set(s, SynSent, m.At)
 	}
@@ -590,7 +635,7 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 		// Both sent a bare SYN before receiving the other's: a
 		// simultaneous open, where each answers with a SYN-ACK.
 		c.set(s, SynRecv, m.At)
-		if c.rec.Half(s.Other()).raw == SynSent {
+		if c.h[s.Other()].raw == SynSent {
 			c.set(s.Other(), SynRecv, m.At)
 		}
 	}
@@ -603,7 +648,7 @@ func (c *conn) receiveFin(s Side, at Timestamp) {
 		return
 	}
 	ts.gotFin = true
-	switch c.rec.Half(s).raw {
+	switch c.h[s].raw {
 	case Established, SynRecv:
 		c.set(s, CloseWait, at)
 	case FinWait1:
@@ -619,7 +664,7 @@ func (c *conn) receiveFin(s Side, at Timestamp) {
 func (c *conn) rstAcceptable(s Side, seg *Segment) bool {
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
-	if c.rec.Half(o).raw == SynSent {
+	if c.h[o].raw == SynSent {
 		return seg.Flags.Has(ACK) && to.synSeen && seg.Ack == to.isn+1
 	}
 	var next uint32
@@ -653,9 +698,9 @@ func (c *conn) payload(s Side, n uint32, m Meta) {
 	if n == 0 {
 		return
 	}
-	h := c.rec.Half(s)
-	h.Bytes += uint64(n)
-	h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = m.At, m.Packet, m.Input
+	h := &c.h[s]
+	h.bytes += uint64(n)
+	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input
 	c.log(s, 'D')
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
@@ -663,21 +708,49 @@ func (c *conn) payload(s Side, n uint32, m Meta) {
 }
 
 func (c *conn) set(s Side, st State, at Timestamp) {
-	h := c.rec.Half(s)
+	h := &c.h[s]
 	if h.raw != st {
-		h.raw, h.Since = st, at
+		h.raw, h.since = st, at
+	}
+}
+
+// states returns both sides' states.
+func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
+
+// flush writes the hot state to the record.
+func (c *conn) flush() {
+	r := c.rec
+	r.Last = c.last
+	for s := Client; s <= Server; s++ {
+		h, x := r.Half(s), &c.h[s]
+		h.raw, h.Since = x.raw, x.since
+		h.FirstPacket, h.LastPacket = x.first, x.last
+		h.Packets, h.Bytes, h.WireBytes = x.packets, x.bytes, x.wire
+		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
+	}
+}
+
+// load reads the hot state back from the record.
+func (c *conn) load() {
+	r := c.rec
+	c.last = r.Last
+	for s := Client; s <= Server; s++ {
+		h := r.Half(s)
+		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
+			packets: h.Packets, bytes: h.Bytes, wire: h.WireBytes,
+			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput}
 	}
 }
 
 func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
 	r := c.rec
-	if before != [2]State{r.Client.raw, r.Server.raw} {
+	if before != c.states() {
 		note |= NoteStateChange
 	}
 	e := Event{
 		At: m.At, Packet: m.Packet, Input: m.Input, From: s, Flags: seg.Flags,
 		Seq: seg.Seq, Ack: seg.Ack, Len: uint32(seg.Len), Note: note,
-		ClientState: r.Client.raw, ServerState: r.Server.raw,
+		ClientState: c.h[Client].raw, ServerState: c.h[Server].raw,
 	}
 	switch {
 	case len(r.Events)+int(c.nev)+len(c.overflow) >= maxEvents:
@@ -743,7 +816,6 @@ type retiredConn struct {
 }
 
 type retiredAt struct {
-	k  tuple
 	r  *Record
 	at Timestamp
 }
@@ -754,6 +826,7 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn) *conn {
 	c := t.alloc()
 	c.key, c.rec, c.t, c.clientA = k, rc.r, rc.t, rc.clientA
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
+	c.load()
 	t.insert(h, c)
 	return c
 }
@@ -762,6 +835,7 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn) *conn {
 // needed for the report, its tracking state is reused.
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
+	c.flush()
 	r := c.rec
 	r.History = string(c.hist[:c.nh])
 	if added := int(c.nev) + len(c.overflow); added > 0 {
@@ -800,6 +874,13 @@ func (t *Tracker) retire(c *conn) {
 const (
 	sweepEvery  = time.Second
 	quietBefore = 2 * time.Second
+	// A connection idle this long leaves the table whatever its state
+	// (a leaked CLOSE_WAIT can sit for hours) and is kept in its compact
+	// retired form until a packet takes it up again.
+	freezeAfter = 5 * time.Second
+	// lateWindow is how long a retired connection keeps its sequence
+	// state for late packets: retransmissions come within seconds.
+	lateWindow = 10 * time.Second
 )
 
 // sweep retires connections that are over: nothing open on either side
@@ -811,31 +892,61 @@ func (t *Tracker) sweep() {
 	for _, c := range t.ending {
 		switch {
 		case c.rec == nil: // retired already (port reuse)
-		case !over(c.rec.Client.raw) || !over(c.rec.Server.raw):
+		case !over(c.h[Client].raw) || !over(c.h[Server].raw):
 			c.queued = false // not over after all (a late SYN): add queues it again
-		case t.last.Sub(c.rec.Last) < quietBefore:
+		case t.last.Sub(c.last) < quietBefore:
 			keep = append(keep, c)
 		default:
 			k, r := c.key, c.rec
 			t.retired[k] = retiredConn{r: r, t: c.t, clientA: c.clientA}
 			c.queued = false
 			t.retire(c)
-			t.expiry = append(t.expiry, retiredAt{k, r, t.last})
+			t.expiry = append(t.expiry, retiredAt{r, t.last})
 		}
 	}
 	clear(t.ending[len(keep):])
 	t.ending = keep
-	// Forget tuples retired longer ago than any timer lasts.
+
+	if t.last.Sub(t.lastFreeze) >= freezeAfter {
+		t.lastFreeze = t.last
+		for _, c := range t.flows {
+			for c != nil {
+				next := c.next
+				if !c.queued && t.last.Sub(c.last) >= freezeAfter {
+					t.retired[c.key] = retiredConn{r: c.rec, t: c.t, clientA: c.clientA}
+					t.retire(c)
+					t.frozen++
+				}
+				c = next
+			}
+		}
+	}
+	// Retired connections drop their sequence state after lateWindow, and
+	// are forgotten once no timer of theirs can be running.
 	horizon := max(t.cfg.timeWait(), t.cfg.finTimeout()) + quietBefore
+	for _, e := range t.expiry[t.pastN:] {
+		if t.last.Sub(e.at) <= lateWindow {
+			break
+		}
+		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
+		if rc, ok := t.retired[k]; ok && rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
+			delete(t.retired, k)
+			t.past[k] = e.r
+		}
+		t.pastN++
+	}
 	n := 0
-	for n < len(t.expiry) && t.last.Sub(t.expiry[n].at) > horizon {
-		if e := t.expiry[n]; t.retired[e.k].r == e.r {
-			delete(t.retired, e.k)
+	for n < t.pastN && t.last.Sub(t.expiry[n].at) > horizon {
+		e := t.expiry[n]
+		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
+		if t.past[k] == e.r {
+			delete(t.past, k)
 		}
 		n++
 	}
 	if n > 0 {
 		t.expiry = append(t.expiry[:0], t.expiry[n:]...)
+		t.pastN -= n
 	}
 }
 
@@ -859,7 +970,7 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 		at = TS(t.cfg.At)
 	}
 	recs := t.records
-	t.records, t.free, t.retired, t.expiry, t.ending = nil, nil, nil, nil, nil
+	t.records, t.free, t.retired, t.past, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
 	for _, r := range recs {
 		t.finalize(r, at)
 	}

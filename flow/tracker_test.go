@@ -415,9 +415,20 @@ func TestSweepChangesNothing(t *testing.T) {
 				add(late, server, client, FA, s+301, c+102, 0)
 				add(late, client, server, A, c+102, s+302, 0)
 			}
-		case 1: // server closes, the client leaks
+		case 1: // server closes, the client leaks; some close half a minute later
 			add(at, server, client, FA, s+301, c+101, 0)
 			add(at, client, server, A, c+101, s+302, 0)
+			if i%20 == 1 {
+				later := at + Timestamp(30*time.Second)
+				add(later, client, server, FA, c+101, s+302, 0)
+				add(later, server, client, A, s+302, c+102, 0)
+			}
+		case 3: // open and idle, then a keep-alive much later
+			if i%10 == 3 {
+				later := at + Timestamp(25*time.Second)
+				add(later, client, server, A, c+100, s+301, 0)
+				add(later, server, client, A, s+301, c+101, 0)
+			}
 		case 2: // reset, then a stray segment
 			add(at, server, client, R, s+301, 0, 0)
 			add(late, client, server, PA, c+101, s+301, 50)
@@ -444,8 +455,8 @@ func TestSweepChangesNothing(t *testing.T) {
 	for i := range segs {
 		sweeps.Add(&segs[i], metas[i])
 	}
-	if len(sweeps.retired) == 0 || sweeps.revived < 500 {
-		t.Fatalf("%d retired, %d revived: the test does not exercise sweeping", len(sweeps.retired), sweeps.revived)
+	if len(sweeps.retired) == 0 || sweeps.revived < 500 || sweeps.frozen < 100 {
+		t.Fatalf("%d retired, %d revived, %d frozen: the test does not exercise sweeping", len(sweeps.retired), sweeps.revived, sweeps.frozen)
 	}
 	if len(swept) != len(kept) {
 		t.Fatalf("%d flows swept, %d kept", len(swept), len(kept))
@@ -462,5 +473,46 @@ func TestSweepChangesNothing(t *testing.T) {
 	}
 	if reused == 0 {
 		t.Error("no port reuse in the test: it tests less than it claims")
+	}
+}
+
+// TestVeryLatePacket: a FIN sent again long after the connection ended
+// (past the window in which its sequence state is kept) counts on the
+// same flow and changes neither its states nor its recorded FIN.
+func TestVeryLatePacket(t *testing.T) {
+	pkts := cat(handshake(1000, 5000), []pkt{
+		{Client, FA, 1001, 5001, 0, 1, 0},
+		{Server, FA, 5001, 1002, 0, 1.001, 0},
+		{Client, A, 1002, 5002, 0, 1.002, 0},
+	})
+	// Other traffic keeps the capture going so that sweeps run.
+	tr := NewTracker(Config{})
+	add := func(p pkt, src, dst netip.AddrPort, n int) {
+		seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 100, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(n)})
+	}
+	n := 0
+	for _, p := range pkts {
+		n++
+		if p.from == Client {
+			add(p, cli, srv, n)
+		} else {
+			add(p, srv, cli, n)
+		}
+	}
+	other := netip.MustParseAddrPort("10.0.0.3:50000")
+	for i := 0; i < 40000; i++ {
+		n++
+		add(pkt{Client, A, 7, 7, 0, 2 + float64(i)/1000, 0}, other, srv, n)
+	}
+	n++
+	add(pkt{Server, FA, 5001, 1002, 0, 45, 0}, srv, cli, n)
+	if tr.revived != 1 {
+		t.Fatalf("revived %d connections, want 1", tr.revived)
+	}
+	recs, _ := tr.Finish()
+	r := recs[0]
+	if len(recs) != 2 || r.Server.Packets != 3 || r.Server.FinPacket != 5 || r.Client.State != TimeWait || r.Server.State != Closed {
+		t.Errorf("%d flows; server packets %d, FIN packet %d, states %v/%v", len(recs), r.Server.Packets, r.Server.FinPacket, r.Client.State, r.Server.State)
 	}
 }

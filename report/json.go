@@ -114,12 +114,13 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	// One flow per line: the flows are the bulk of a report, so they are
 	// appended by hand rather than through reflection.
 	var line []byte
+	var fe flowEncoder
 	for i := range rep.Flows {
 		if i > 0 {
 			put(",")
 		}
 		put("\n    ")
-		line = appendFlow(line[:0], &rep.Flows[i], j.Events)
+		line = fe.appendFlow(line[:0], &rep.Flows[i], j.Events)
 		bw.Write(line)
 	}
 	if len(rep.Flows) > 0 {

@@ -20,6 +20,8 @@ func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
 	odd.History = "ShAD\"<script>&\u2028\x01\xff"
 	odd.EventsDropped = 3
 	odd.Client.Expired, odd.Client.HalfClosed = flow.TimeWait, true
+	odd.Client.Since = flow.TS(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))         // no fraction
+	odd.Server.Since = flow.TS(time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC)) // trailing zeros
 	odd.Key.Client = netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")
 	flows := append(rep.Flows, analyze.Flow{Record: &odd, Verdicts: []analyze.Verdict{{
 		Class: "close_wait_leak", Side: flow.Client, Severity: "error", Confidence: 0.95,

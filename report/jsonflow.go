@@ -9,10 +9,54 @@ import (
 	"github.com/flowdoc/flowdoc/analyze"
 )
 
-// appendFlow appends one flow as compact JSON, exactly as encoding/json
+// flowEncoder appends flows as compact JSON, exactly as encoding/json
 // would encode jsonFlow (TestAppendFlowMatchesEncodingJSON holds it to
-// that).
+// that). It remembers the last second it formatted: a capture's
+// timestamps come in runs of the same second.
+type flowEncoder struct {
+	sec    int64
+	prefix []byte // "2006-01-02T15:04:05" of sec
+}
+
 func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
+	var e flowEncoder
+	return e.appendFlow(b, f, events)
+}
+
+// appendTS appends a capture timestamp as encoding/json would the
+// string of ts(t): RFC 3339 with the fraction trimmed, "" for none.
+func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
+	if ts == 0 {
+		return append(b, `""`...)
+	}
+	ns := int64(ts)
+	sec, frac := ns/1e9, ns%1e9
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e9
+	}
+	if sec != e.sec || e.prefix == nil {
+		e.sec = sec
+		e.prefix = time.Unix(sec, 0).UTC().AppendFormat(e.prefix[:0], "2006-01-02T15:04:05")
+	}
+	b = append(b, '"')
+	b = append(b, e.prefix...)
+	if frac != 0 {
+		var d [10]byte
+		d[0] = '.'
+		for i := 9; i >= 1; i-- {
+			d[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := 10
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return append(b, 'Z', '"')
+}
+
+func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
 	r := f.Record
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, int64(r.ID), 10)
@@ -25,9 +69,9 @@ func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
 	b = appendBoolField(b, "one_sided", r.OneSided)
 	b = appendBoolField(b, "reused", r.Reused)
 	b = append(b, `,"first":`...)
-	b = appendTime(b, r.First.Time())
+	b = e.appendTS(b, r.First)
 	b = append(b, `,"last":`...)
-	b = appendTime(b, r.Last.Time())
+	b = e.appendTS(b, r.Last)
 	b = append(b, `,"duration_s":`...)
 	b = appendFloat(b, r.Duration().Seconds())
 	b = append(b, `,"packets":{"client":`...)
@@ -45,12 +89,12 @@ func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
 	b = append(b, `,"history":`...)
 	b = appendString(b, r.History)
 	b = append(b, `,"ends":{"client":`...)
-	b = appendEnd(b, &r.Client)
+	b = e.appendEnd(b, &r.Client)
 	b = append(b, `,"server":`...)
-	b = appendEnd(b, &r.Server)
+	b = e.appendEnd(b, &r.Server)
 	b = append(b, '}')
 	if events {
-		b = appendEvents(b, r.Events)
+		b = e.appendEvents(b, r.Events)
 	}
 	if r.EventsDropped > 0 && events {
 		b = append(b, `,"events_dropped":`...)
@@ -78,29 +122,29 @@ func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
 	return append(b, "]}"...)
 }
 
-func appendEvents(b []byte, events []analyze.Event) []byte {
+func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
 	b = append(b, `,"events":[`...)
-	for i, e := range events {
+	for i, ev := range events {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(e.Input), 10)
+		b = strconv.AppendInt(b, int64(ev.Input), 10)
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendUint(b, uint64(e.Packet), 10)
+		b = strconv.AppendUint(b, uint64(ev.Packet), 10)
 		b = append(b, `,"time":`...)
-		b = appendTime(b, e.At.Time())
+		b = e.appendTS(b, ev.At)
 		b = append(b, `,"from":`...)
-		b = appendString(b, e.From.String())
+		b = appendString(b, ev.From.String())
 		b = append(b, `,"flags":`...)
-		b = appendString(b, e.Flags.String())
+		b = appendString(b, ev.Flags.String())
 		b = append(b, `,"seq":`...)
-		b = strconv.AppendUint(b, uint64(e.Seq), 10)
+		b = strconv.AppendUint(b, uint64(ev.Seq), 10)
 		b = append(b, `,"ack":`...)
-		b = strconv.AppendUint(b, uint64(e.Ack), 10)
+		b = strconv.AppendUint(b, uint64(ev.Ack), 10)
 		b = append(b, `,"len":`...)
-		b = strconv.AppendUint(b, uint64(e.Len), 10)
-		if names := e.Note.Names(); len(names) > 0 {
+		b = strconv.AppendUint(b, uint64(ev.Len), 10)
+		if names := ev.Note.Names(); len(names) > 0 {
 			b = append(b, `,"notes":[`...)
 			for j, n := range names {
 				if j > 0 {
@@ -111,9 +155,9 @@ func appendEvents(b []byte, events []analyze.Event) []byte {
 			b = append(b, ']')
 		}
 		b = append(b, `,"client_state":`...)
-		b = appendString(b, e.ClientState.String())
+		b = appendString(b, ev.ClientState.String())
 		b = append(b, `,"server_state":`...)
-		b = appendString(b, e.ServerState.String())
+		b = appendString(b, ev.ServerState.String())
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -138,12 +182,12 @@ func appendEvidence(b []byte, ev []analyze.Evidence) []byte {
 	return append(b, ']')
 }
 
-func appendEnd(b []byte, h *analyze.Half) []byte {
+func (e *flowEncoder) appendEnd(b []byte, h *analyze.Half) []byte {
 	b = append(b, `{"state":`...)
 	b = appendString(b, h.State.String())
 	if !h.Since.IsZero() {
 		b = append(b, `,"since":`...)
-		b = appendTime(b, h.Since.Time())
+		b = e.appendTS(b, h.Since)
 	}
 	if h.Expired != 0 {
 		b = append(b, `,"expired":`...)
@@ -175,30 +219,30 @@ func appendEnd(b []byte, h *analyze.Half) []byte {
 	}
 	if !h.FirstPacket.IsZero() {
 		b = append(b, `,"first":`...)
-		b = appendTime(b, h.FirstPacket.Time())
+		b = e.appendTS(b, h.FirstPacket)
 	}
 	if !h.LastPacket.IsZero() {
 		b = append(b, `,"last":`...)
-		b = appendTime(b, h.LastPacket.Time())
+		b = e.appendTS(b, h.LastPacket)
 	}
 	if h.LastPayloadPacket > 0 {
 		b = append(b, `,"last_payload":`...)
-		b = appendRef(b, int(h.LastPayloadInput), h.LastPayloadPacket, h.LastPayload.Time())
+		b = e.appendRef(b, int(h.LastPayloadInput), h.LastPayloadPacket, h.LastPayload)
 	}
 	if h.FinPacket > 0 {
 		b = append(b, `,"fin":`...)
-		b = appendRef(b, int(h.FinInput), h.FinPacket, h.FinAt.Time())
+		b = e.appendRef(b, int(h.FinInput), h.FinPacket, h.FinAt)
 	}
 	return append(b, '}')
 }
 
-func appendRef(b []byte, input int, packet uint32, t time.Time) []byte {
+func (e *flowEncoder) appendRef(b []byte, input int, packet uint32, t flowTS) []byte {
 	b = append(b, `{"input":`...)
 	b = strconv.AppendInt(b, int64(input), 10)
 	b = append(b, `,"packet":`...)
 	b = strconv.AppendUint(b, uint64(packet), 10)
 	b = append(b, `,"time":`...)
-	b = appendTime(b, t)
+	b = e.appendTS(b, t)
 	return append(b, '}')
 }
 
@@ -215,16 +259,6 @@ func appendBoolField(b []byte, name string, v bool) []byte {
 	b = append(b, name...)
 	b = append(b, '"', ':')
 	return strconv.AppendBool(b, v)
-}
-
-// appendTime appends t as encoding/json's string of ts(t).
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, `""`...)
-	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
 }
 
 // appendFloat formats like encoding/json.
@@ -296,3 +330,6 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// flowTS is a capture timestamp as records hold it.
+type flowTS = analyze.Timestamp

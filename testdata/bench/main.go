@@ -256,16 +256,28 @@ func run(file, bin string) error {
 	if err != nil {
 		return err
 	}
-	packets, ref, err := readDecode(file)
-	if err != nil {
-		return err
+	// The machine is shared and noisy: run the reference and flowdoc in
+	// turn, three times each, and keep the best of each.
+	var packets int
+	ref, fd := result{seconds: 1e9}, result{seconds: 1e9}
+	for range 3 {
+		n, r, err := readDecode(file)
+		if err != nil {
+			return err
+		}
+		packets = n
+		if r.seconds < ref.seconds {
+			ref = r
+		}
+		r, err = measure("flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
+		if err != nil {
+			return err
+		}
+		if r.seconds < fd.seconds {
+			fd = r
+		}
 	}
-	results := []result{ref}
-	r, err := measure("flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
+	results := []result{ref, fd}
 	if _, err := exec.LookPath("tshark"); err == nil {
 		r, err := measure("tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
 		if err != nil {
@@ -277,15 +289,14 @@ func run(file, bin string) error {
 	}
 	mb := float64(st.Size()) / 1e6
 	fmt.Printf("\n%s: %d packets, %.0f MB\n\n", file, packets, mb)
-	fmt.Printf("%-34s %9s %12s %9s %10s\n", "", "seconds", "packets/s", "MB/s", "peak RSS")
+	fmt.Printf("%-42s %9s %12s %9s %10s\n", "best of 3 (tshark: 1)", "seconds", "packets/s", "MB/s", "peak RSS")
 	for _, r := range results {
 		rss := "-"
 		if r.rssMiB > 0 {
 			rss = fmt.Sprintf("%.0f MiB", r.rssMiB)
 		}
-		fmt.Printf("%-34s %9.2f %12.0f %9.0f %10s\n", r.name, r.seconds, float64(packets)/r.seconds, mb/r.seconds, rss)
+		fmt.Printf("%-42s %9.2f %12.0f %9.0f %10s\n", r.name, r.seconds, float64(packets)/r.seconds, mb/r.seconds, rss)
 	}
-	fd := results[1]
 	fmt.Printf("\nflowdoc throughput: %.0f%% of the bare read+decode loop (target >= 50%%)\n", 100*ref.seconds/fd.seconds)
 	if len(results) > 2 {
 		fmt.Printf("flowdoc vs tshark: %.1fx faster, %.1fx less memory\n", results[2].seconds/fd.seconds, results[2].rssMiB/fd.rssMiB)
