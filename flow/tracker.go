@@ -145,12 +145,12 @@ type Tracker struct {
 	// tuple may still carry late packets (retransmitted FINs, RSTs): those
 	// are counted on the record, and a new SYN is port reuse.
 	retired map[tuple]retiredConn
-	// past holds tuples retired longer ago than lateWindow, for port
-	// reuse only: a late packet for one is taken up without its sequence
-	// state, as if the connection were met midstream.
-	past   map[tuple]*Record
-	expiry []retiredAt // retired tuples in order of retirement
-	pastN  int         // how many of expiry moved to past
+	// slots hold retired connections' sequence state, for lateWindow
+	// (or, for frozen ones, until they are taken up again).
+	slots     []seqSlot
+	freeSlots []int32
+	expiry    []retiredAt // retired connections in order of retirement
+	pastN     int         // how many of expiry have no sequence state left
 	// ending holds connections that finished on both ends, in the order
 	// they did: the only ones a sweep needs to look at.
 	ending     []*conn
@@ -169,7 +169,7 @@ type Tracker struct {
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024), past: make(map[tuple]*Record, 1024)}
+	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
 }
 
 // Open is the number of connections in the table now.
@@ -246,24 +246,26 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 	if c == nil {
 		if rc, ok := t.retired[k]; ok {
 			delete(t.retired, k)
-			c = t.revive(k, h, &rc)
-			if seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
-				t.retire(c)
-				c, reused = nil, true
-			}
-		} else if r := t.past[k]; r != nil {
-			delete(t.past, k)
-			if seg.Flags&(SYN|ACK|RST) == SYN {
-				reused = true
-			} else {
-				// Long after it ended: the sequence state is gone.
-				rc := retiredConn{r: r, clientA: k.a == r.Key.Client.Addr().As16() && k.pa == r.Key.Client.Port()}
-				c = t.revive(k, h, &rc)
-				for s := Client; s <= Server; s++ {
-					c.t[s].sent = c.h[s].packets > 0
-					c.t[s].finSent = r.Half(s).FinPacket > 0
-					c.t[s].gotFin = r.Half(s.Other()).FinPacket > 0
+			tracks, exact := t.unpark(&rc)
+			switch {
+			case exact:
+				c = t.revive(k, h, &rc, tracks)
+				if seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
+					t.retire(c)
+					c, reused = nil, true
 				}
+			case seg.Flags&(SYN|ACK|RST) == SYN:
+				reused = true
+			default:
+				// Long after it ended: the sequence state is gone, and the
+				// connection is taken up as if met midstream.
+				for s := Client; s <= Server; s++ {
+					h := rc.r.Half(s)
+					tracks[s].sent = h.Packets > 0
+					tracks[s].finSent = h.FinPacket > 0
+					tracks[s].gotFin = rc.r.Half(s.Other()).FinPacket > 0
+				}
+				c = t.revive(k, h, &rc, tracks)
 			}
 		}
 	}
@@ -807,24 +809,70 @@ func indexByte(s string, b byte) int {
 	return 0
 }
 
-// retiredConn is what is kept of a retired connection: enough to take it
-// up again, exactly where it was, should a late packet come.
+// retiredConn is what is kept of a retired connection: its record, and
+// while the slot is valid its sequence state, enough to take it up again
+// exactly where it was should a late packet come.
 type retiredConn struct {
 	r       *Record
-	t       [2]track
+	slot    int32 // in Tracker.slots; valid while the slot's gen matches
+	gen     uint32
 	clientA bool
 }
 
+type seqSlot struct {
+	t   [2]track
+	gen uint32
+}
+
 type retiredAt struct {
-	r  *Record
-	at Timestamp
+	r    *Record
+	at   Timestamp
+	slot int32
+	gen  uint32
+}
+
+// park retires c into the retired map, its sequence state in a slot.
+func (t *Tracker) park(c *conn) retiredConn {
+	var i int32
+	if n := len(t.freeSlots); n > 0 {
+		i = t.freeSlots[n-1]
+		t.freeSlots = t.freeSlots[:n-1]
+	} else {
+		t.slots = append(t.slots, seqSlot{})
+		i = int32(len(t.slots) - 1)
+	}
+	sl := &t.slots[i]
+	sl.gen++
+	sl.t = c.t
+	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen, clientA: c.clientA}
+	t.retired[c.key] = rc
+	return rc
+}
+
+// unpark returns a retired connection's sequence state and frees its
+// slot; exact is false when the state was already dropped.
+func (t *Tracker) unpark(rc *retiredConn) (tracks [2]track, exact bool) {
+	if !t.freeSlot(rc.slot, rc.gen) {
+		return tracks, false
+	}
+	return t.slots[rc.slot].t, true
+}
+
+// freeSlot frees slot i if it still holds generation gen.
+func (t *Tracker) freeSlot(i int32, gen uint32) bool {
+	if t.slots[i].gen != gen {
+		return false
+	}
+	t.slots[i].gen++
+	t.freeSlots = append(t.freeSlots, i)
+	return true
 }
 
 // revive puts a retired connection back in the table.
-func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn) *conn {
+func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *conn {
 	t.revived++
 	c := t.alloc()
-	c.key, c.rec, c.t, c.clientA = k, rc.r, rc.t, rc.clientA
+	c.key, c.rec, c.t, c.clientA = k, rc.r, tracks, rc.clientA
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
 	t.insert(h, c)
@@ -897,11 +945,10 @@ func (t *Tracker) sweep() {
 		case t.last.Sub(c.last) < quietBefore:
 			keep = append(keep, c)
 		default:
-			k, r := c.key, c.rec
-			t.retired[k] = retiredConn{r: r, t: c.t, clientA: c.clientA}
+			rc := t.park(c)
 			c.queued = false
 			t.retire(c)
-			t.expiry = append(t.expiry, retiredAt{r, t.last})
+			t.expiry = append(t.expiry, retiredAt{r: rc.r, at: t.last, slot: rc.slot, gen: rc.gen})
 		}
 	}
 	clear(t.ending[len(keep):])
@@ -913,7 +960,7 @@ func (t *Tracker) sweep() {
 			for c != nil {
 				next := c.next
 				if !c.queued && t.last.Sub(c.last) >= freezeAfter {
-					t.retired[c.key] = retiredConn{r: c.rec, t: c.t, clientA: c.clientA}
+					t.park(c)
 					t.retire(c)
 					t.frozen++
 				}
@@ -928,19 +975,15 @@ func (t *Tracker) sweep() {
 		if t.last.Sub(e.at) <= lateWindow {
 			break
 		}
-		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
-		if rc, ok := t.retired[k]; ok && rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
-			delete(t.retired, k)
-			t.past[k] = e.r
-		}
+		t.freeSlot(e.slot, e.gen) // unless revived since
 		t.pastN++
 	}
 	n := 0
 	for n < t.pastN && t.last.Sub(t.expiry[n].at) > horizon {
 		e := t.expiry[n]
 		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
-		if t.past[k] == e.r {
-			delete(t.past, k)
+		if rc, ok := t.retired[k]; ok && rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
+			delete(t.retired, k)
 		}
 		n++
 	}
@@ -970,7 +1013,7 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 		at = TS(t.cfg.At)
 	}
 	recs := t.records
-	t.records, t.free, t.retired, t.past, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
+	t.records, t.free, t.retired, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil, nil
 	for _, r := range recs {
 		t.finalize(r, at)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
@@ -111,18 +112,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"flows\": [")
-	// One flow per line: the flows are the bulk of a report, so they are
-	// appended by hand rather than through reflection.
-	var line []byte
-	var fe flowEncoder
-	for i := range rep.Flows {
-		if i > 0 {
-			put(",")
-		}
-		put("\n    ")
-		line = fe.appendFlow(line[:0], &rep.Flows[i], j.Events)
-		bw.Write(line)
-	}
+	j.writeFlows(bw, rep.Flows)
 	if len(rep.Flows) > 0 {
 		put("\n  ")
 	}
@@ -145,4 +135,67 @@ func evidence(ev []analyze.Evidence) []jsonEvidence {
 		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At), What: e.What})
 	}
 	return out
+}
+
+// flowChunk is how many flows one worker renders at a time.
+const flowChunk = 512
+
+// writeFlows writes the flows, one per line, rendering chunks of them on
+// every core and writing the chunks in order: for millions of flows this
+// is most of a report's time.
+func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
+	type job struct {
+		lo, hi int
+		out    chan []byte
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(flows)+flowChunk-1)/flowChunk)
+	if workers <= 1 {
+		var fe flowEncoder
+		w.Write(fe.appendFlows(nil, flows, 0, j.Events))
+		return
+	}
+	jobs := make(chan job, workers)
+	order := make(chan job, 2*workers)
+	// At most this many chunks are rendered or waiting at once; their
+	// buffers go round, so rendering allocates next to nothing.
+	inFlight := 2*workers + workers + 2
+	bufs := make(chan []byte, inFlight)
+	for range inFlight {
+		bufs <- make([]byte, 0, flowChunk*1024)
+	}
+	go func() {
+		for lo := 0; lo < len(flows); lo += flowChunk {
+			jb := job{lo, min(lo+flowChunk, len(flows)), make(chan []byte, 1)}
+			order <- jb
+			jobs <- jb
+		}
+		close(jobs)
+		close(order)
+	}()
+	for range workers {
+		go func() {
+			var fe flowEncoder
+			for jb := range jobs {
+				jb.out <- fe.appendFlows((<-bufs)[:0], flows[jb.lo:jb.hi], jb.lo, j.Events)
+			}
+		}()
+	}
+	for jb := range order {
+		b := <-jb.out
+		w.Write(b)
+		bufs <- b
+	}
+}
+
+// appendFlows appends flows, each on a line of its own and all but the
+// very first (index 0 of the report) after a comma.
+func (e *flowEncoder) appendFlows(b []byte, flows []analyze.Flow, first int, events bool) []byte {
+	for i := range flows {
+		if first+i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    "...)
+		b = e.appendFlow(b, &flows[i], events)
+	}
+	return b
 }

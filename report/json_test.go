@@ -49,3 +49,26 @@ func TestAppendFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFlowsParallel renders enough flows for several workers and
+// compares with one encoder doing them all in order.
+func TestWriteFlowsParallel(t *testing.T) {
+	base := labReport(t, "../testdata/timewait-storm.pcap")
+	var flows []analyze.Flow
+	for len(flows) < 5*flowChunk+17 {
+		flows = append(flows, base.Flows...)
+	}
+	for _, events := range []bool{false, true} {
+		var got bytes.Buffer
+		(&JSON{Events: events}).writeFlows(&got, flows)
+		var fe flowEncoder
+		want := fe.appendFlows(nil, flows, 0, events)
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("events %v: parallel output differs (%d bytes, want %d)", events, got.Len(), len(want))
+		}
+		var parsed []json.RawMessage
+		if err := json.Unmarshal(append(append([]byte("["), want...), ']'), &parsed); err != nil || len(parsed) != len(flows) {
+			t.Fatalf("events %v: %d flows parsed, %v", events, len(parsed), err)
+		}
+	}
+}
