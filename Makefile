@@ -38,6 +38,8 @@ test: deps
 	$(GO) vet $(PKGS)
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
 	$(GO) test -count=1 $(PKGS)
+	@# The race detector needs cgo: the reader and tracker run concurrently.
+	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then $(GO) test -count=1 -race ./flow ./report; fi
 
 # Throughput and memory on a synthetic capture of millions of packets,
 # against the bare read+decode loop and, when installed, tshark.

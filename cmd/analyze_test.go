@@ -1,0 +1,120 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes flowdoc with args and returns its exit code and outputs.
+func run(t *testing.T, args ...string) (exitCode, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRootCmd(&out, &errOut)
+	root.SetArgs(args)
+	code := execute(context.Background(), root, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notCapture, []byte("these are not packets\n"), 0o644)
+	const good = "../testdata/keepalive-leak.pcap"
+	tests := []struct {
+		name     string
+		args     []string
+		code     exitCode
+		stderr   string // a substring
+		stdout   string // a substring
+		noStdout bool
+	}{
+		{name: "no capture", args: []string{"analyze"}, code: exitUsage, stderr: "no capture given"},
+		{name: "unknown flag", args: []string{"analyze", "--bogus", good}, code: exitUsage, stderr: "unknown flag: --bogus"},
+		{name: "unknown format", args: []string{"analyze", "-F", "xml", good}, code: exitUsage, stderr: `unknown format "xml"`},
+		{name: "bad --at", args: []string{"analyze", "--at", "yesterday", good}, code: exitUsage, stderr: `--at "yesterday"`},
+		{name: "stdin twice", args: []string{"analyze", "-", "-"}, code: exitUsage, stderr: "only once"},
+		{name: "unknown command", args: []string{"analyse", good}, code: exitUsage, stderr: "unknown command"},
+		{name: "missing file", args: []string{"analyze", filepath.Join(dir, "nope.pcap")}, code: exitError, stderr: "nope.pcap: no such file", noStdout: true},
+		{name: "not a capture", args: []string{"analyze", notCapture}, code: exitError, stderr: "notes.txt: not a pcap or pcapng capture", noStdout: true},
+		{name: "good", args: []string{"analyze", good}, code: exitOK, stdout: "6 TCP connections"},
+		{name: "one good, one missing", args: []string{"analyze", good, filepath.Join(dir, "gone.pcap")}, code: exitOK,
+			stderr: "gone.pcap: no such file", stdout: "gone.pcap: no such file"},
+		{name: "version", args: []string{"--version"}, code: exitOK, stdout: "flowdoc version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, tt.code, errOut)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q, want it to contain %q", errOut, tt.stderr)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q, want it to contain %q", out, tt.stdout)
+			}
+			if tt.noStdout && out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if code == exitUsage && !strings.Contains(errOut, "--help") {
+				t.Errorf("a usage error should point to --help: %q", errOut)
+			}
+			if strings.Count(strings.TrimSpace(errOut), "\n") > 5 {
+				t.Errorf("errors should be short: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestJSONOutputFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.json")
+	// The format comes from the extension.
+	code, out, errOut := run(t, "analyze", "-o", path, "--at", "2026-11-21T17:41:20Z", "../testdata/clean.pcapng")
+	if code != exitOK || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Schema     string `json:"schema"`
+		CaptureEnd string `json:"capture_end"`
+		Flows      []struct {
+			ClientState string `json:"client_state"`
+		} `json:"flows"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Schema != "flowdoc/v1" || rep.CaptureEnd != "2026-11-21T17:41:20Z" || len(rep.Flows) != 9 {
+		t.Errorf("schema %q, end %q, %d flows", rep.Schema, rep.CaptureEnd, len(rep.Flows))
+	}
+}
+
+func TestStdin(t *testing.T) {
+	f, err := os.Open("../testdata/refused.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old }()
+	code, out, errOut := run(t, "analyze", "-")
+	if code != exitOK || !strings.Contains(out, "-: pcap EN10MB") || !strings.Contains(out, "3 TCP connections") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	code, out, _ := run(t, "analyze", "--help")
+	if code != exitOK || !strings.Contains(out, "Examples:") || !strings.Contains(out, "tcpdump -i any -w -") {
+		t.Errorf("exit %d, help:\n%s", code, out)
+	}
+}
