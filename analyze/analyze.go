@@ -62,35 +62,6 @@ func (f *Flow) Clean() bool {
 	return done(r.Client.State) && done(r.Server.State)
 }
 
-// Verdict is a conclusion about one flow.
-type Verdict struct {
-	Class      string
-	Side       Side
-	Severity   string
-	Confidence float64
-	Summary    string
-	Evidence   []Evidence
-}
-
-// Evidence is a packet that supports a verdict or finding.
-type Evidence struct {
-	Input  int
-	Packet int
-	At     time.Time
-	What   string
-}
-
-// Finding is a conclusion about a host or endpoint across flows.
-type Finding struct {
-	Class    string
-	Severity string
-	Endpoint netip.AddrPort
-	Flows    []int
-	Summary  string
-	Remedy   string
-	Evidence []Evidence
-}
-
 // HostStates counts the endpoint states of one IP address, whether it was
 // the client or the server of each flow.
 type HostStates struct {
@@ -110,9 +81,39 @@ type Totals struct {
 	Packets, TCPPackets, BadPackets           int
 }
 
-// Build makes a Report from a flow pass.
-func Build(res *flow.Result) *Report {
+// Options tune the analysis. The zero Options uses the defaults.
+type Options struct {
+	// CloseWaitGrace is how long a CLOSE_WAIT may last before it is a
+	// leak: applications close a moment after the peer does.
+	CloseWaitGrace time.Duration
+	// PortRange is the clients' ephemeral port range.
+	PortRange PortRange
+	// TimeWait is how long TIME_WAIT lasts (the flow pass's setting).
+	TimeWait time.Duration
+}
+
+// DefaultCloseWaitGrace is the default Options.CloseWaitGrace.
+const DefaultCloseWaitGrace = time.Second
+
+func (o Options) withDefaults() Options {
+	if o.CloseWaitGrace <= 0 {
+		o.CloseWaitGrace = DefaultCloseWaitGrace
+	}
+	if o.PortRange == (PortRange{}) || o.PortRange.Size() <= 0 {
+		o.PortRange = LinuxPortRange
+	}
+	if o.TimeWait <= 0 {
+		o.TimeWait = flow.DefaultTimeWait
+	}
+	return o
+}
+
+// Build makes a Report from a flow pass: verdicts on every flow, findings
+// across them, most severe first.
+func Build(res *flow.Result, opt Options) *Report {
+	opt = opt.withDefaults()
 	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows))}
+	in := &inspector{end: flow.TS(res.End), grace: opt.CloseWaitGrace}
 	hosts := map[netip.Addr]*HostStates{}
 	host := func(a netip.Addr) *HostStates {
 		h := hosts[a]
@@ -124,7 +125,7 @@ func Build(res *flow.Result) *Report {
 	}
 	for i := range res.Flows {
 		r := res.Flows[i]
-		f := Flow{Record: r, Verdicts: []Verdict{}}
+		f := Flow{Record: r, Verdicts: in.inspect(r)}
 		rep.Flows[i] = f
 		t := &rep.Totals
 		t.Flows++
@@ -162,7 +163,7 @@ func Build(res *flow.Result) *Report {
 		}
 		return a.Host.Compare(b.Host)
 	})
-	rep.Findings = []Finding{}
+	rep.Findings = findings(rep, opt)
 	return rep
 }
 

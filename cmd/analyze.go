@@ -32,6 +32,9 @@ type analyzeOptions struct {
 	At         string
 	TimeWait   time.Duration
 	FinTimeout time.Duration
+	Grace      time.Duration
+	PortRange  string
+	ports      analyze.PortRange
 	Progress   string // auto, always, never
 	CPUProfile string
 	MemProfile string
@@ -91,6 +94,8 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 	f.StringVar(&o.At, "at", "", "report states as they stand at `TIME` (RFC 3339, or Unix seconds) instead of the last packet")
 	f.DurationVar(&o.TimeWait, "time-wait", flow.DefaultTimeWait, "how long TIME_WAIT lasts (Linux 60s, Windows 240s)")
 	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
+	f.DurationVar(&o.Grace, "close-wait-grace", analyze.DefaultCloseWaitGrace, "a CLOSE_WAIT younger than this at the end is not a leak yet")
+	f.StringVar(&o.PortRange, "port-range", analyze.LinuxPortRange.String(), "the clients' ephemeral port range `LOW-HIGH`, for TIME_WAIT pressure (Windows: 49152-65535)")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
 	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile taken after the analysis to `FILE`")
@@ -109,8 +114,12 @@ func (o *analyzeOptions) validate() error {
 	if _, err := report.New(o.Format, report.Options{}); err != nil {
 		return &FlagError{Err: err}
 	}
-	if o.TimeWait <= 0 || o.FinTimeout <= 0 {
-		return flagErrorf("--time-wait and --fin-timeout must be positive")
+	if o.TimeWait <= 0 || o.FinTimeout <= 0 || o.Grace < 0 {
+		return flagErrorf("--time-wait and --fin-timeout must be positive, --close-wait-grace not negative")
+	}
+	if _, err := fmt.Sscanf(o.PortRange, "%d-%d", &o.ports.Low, &o.ports.High); err != nil ||
+		o.ports.Low < 1 || o.ports.High > 65535 || o.ports.Size() < 1 {
+		return flagErrorf("--port-range %q: want LOW-HIGH, as 32768-60999", o.PortRange)
 	}
 	switch o.Progress {
 	case "auto", "always", "never":
@@ -222,7 +231,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	}
 	res.Inputs = append(res.Inputs, failed...)
 
-	rep := analyze.Build(res)
+	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait})
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return err

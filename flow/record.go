@@ -94,6 +94,10 @@ type Half struct {
 	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
 	FinAt Timestamp
 
+	// KeepAliveFirst and KeepAliveLast are the first and last keep-alive
+	// probes the endpoint sent; 0 if none.
+	KeepAliveFirst, KeepAliveLast Timestamp
+
 	synLast Timestamp
 	synGap  time.Duration // interval before the last SYN retransmission
 
@@ -122,6 +126,9 @@ type Half struct {
 	// its FIN: it shut down only its sending side (shutdown(SHUT_WR)), so
 	// its FIN_WAIT_2 is not orphaned and does not time out.
 	HalfClosed bool
+	// ZeroWindowAtEnd is set when the last window the endpoint advertised
+	// was zero: it had stopped reading, and still had at the end.
+	ZeroWindowAtEnd bool
 
 	raw      State // the state machine's state, timers not applied
 	synCount uint8 // SYNs (or SYN-ACKs) sent

@@ -516,7 +516,9 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 				hs.KeepAlives++
 				if hs.KeepAlives == 1 {
 					note |= NoteKeepAlive
+					hs.KeepAliveFirst = m.At
 				}
+				hs.KeepAliveLast = m.At
 			}
 		case span > 0 && seqLE(end, ts.nxt):
 			// A SYN-ACK that repeats a bare SYN's number answers a
@@ -884,6 +886,7 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *c
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
 	c.flush()
+	c.rec.Client.ZeroWindowAtEnd, c.rec.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
 	r := c.rec
 	r.History = string(c.hist[:c.nh])
 	if added := int(c.nev) + len(c.overflow); added > 0 {

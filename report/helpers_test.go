@@ -20,5 +20,5 @@ func labReport(t testing.TB, path string) *analyze.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return analyze.Build(res)
+	return analyze.Build(res, analyze.Options{})
 }

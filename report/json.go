@@ -44,14 +44,20 @@ type jsonHost struct {
 	States  map[string]int `json:"states"`
 }
 
+type jsonScope struct {
+	Hosts     []string `json:"hosts"`
+	Endpoints []string `json:"endpoints"`
+}
+
 type jsonFinding struct {
-	Class    string         `json:"class"`
-	Severity string         `json:"severity"`
-	Endpoint string         `json:"endpoint"`
-	Flows    []int          `json:"flows"`
-	Summary  string         `json:"summary"`
-	Remedy   string         `json:"remedy"`
-	Evidence []jsonEvidence `json:"evidence"`
+	Class    string             `json:"class"`
+	Severity string             `json:"severity"`
+	Scope    jsonScope          `json:"scope"`
+	Flows    []int              `json:"flows"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Summary  string             `json:"summary"`
+	Remedy   string             `json:"remedy"`
+	Evidence []jsonEvidence     `json:"evidence"`
 }
 
 type jsonTotals struct {
@@ -119,8 +125,19 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	put("],\n  \"findings\": ")
 	fs := make([]jsonFinding, 0, len(rep.Findings))
 	for _, f := range rep.Findings {
-		fs = append(fs, jsonFinding{Class: f.Class, Severity: f.Severity, Endpoint: f.Endpoint.String(),
-			Flows: f.Flows, Summary: f.Summary, Remedy: f.Remedy, Evidence: evidence(f.Evidence)})
+		jf := jsonFinding{Class: string(f.Class), Severity: f.Severity.String(),
+			Scope: jsonScope{Hosts: []string{}, Endpoints: []string{}}, Flows: f.Flows, Metrics: map[string]float64{},
+			Summary: f.Summary, Remedy: f.Remedy, Evidence: evidence(f.Evidence)}
+		for _, h := range f.Hosts {
+			jf.Scope.Hosts = append(jf.Scope.Hosts, h.Unmap().String())
+		}
+		for _, e := range f.Endpoints {
+			jf.Scope.Endpoints = append(jf.Scope.Endpoints, e.String())
+		}
+		for _, m := range f.Metrics {
+			jf.Metrics[m.Name] = m.Value
+		}
+		fs = append(fs, jf)
 	}
 	if err := enc("  ", fs); err != nil {
 		return err

@@ -24,7 +24,8 @@ func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
 	odd.Server.Since = flow.TS(time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC)) // trailing zeros
 	odd.Key.Client = netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")
 	flows := append(rep.Flows, analyze.Flow{Record: &odd, Verdicts: []analyze.Verdict{{
-		Class: "close_wait_leak", Side: flow.Client, Severity: "error", Confidence: 0.95,
+		Class: analyze.CloseWaitLeak, Side: flow.Client, Severity: analyze.Error, Confidence: 0.95,
+		Since: time.Date(2026, 1, 2, 3, 4, 5, 500, time.UTC), Age: 1500 * time.Millisecond,
 		Summary: "a \"quoted\" <b>summary</b>", Evidence: []analyze.Evidence{{Input: 0, Packet: 7, At: time.Unix(1, 5).UTC(), What: "FIN"}},
 	}}})
 	for _, events := range []bool{false, true} {

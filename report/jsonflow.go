@@ -106,13 +106,19 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 			b = append(b, ',')
 		}
 		b = append(b, `{"class":`...)
-		b = appendString(b, v.Class)
+		b = appendString(b, string(v.Class))
 		b = append(b, `,"side":`...)
 		b = appendString(b, v.Side.String())
 		b = append(b, `,"severity":`...)
-		b = appendString(b, v.Severity)
+		b = appendString(b, v.Severity.String())
 		b = append(b, `,"confidence":`...)
 		b = appendFloat(b, v.Confidence)
+		if !v.Since.IsZero() {
+			b = append(b, `,"since":`...)
+			b = e.appendTS(b, flowTS(v.Since.UnixNano()))
+			b = append(b, `,"age_s":`...)
+			b = appendFloat(b, v.Age.Seconds())
+		}
 		b = append(b, `,"summary":`...)
 		b = appendString(b, v.Summary)
 		b = append(b, `,"evidence":`...)

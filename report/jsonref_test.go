@@ -53,6 +53,8 @@ type jsonVerdict struct {
 	Side       string         `json:"side"`
 	Severity   string         `json:"severity"`
 	Confidence float64        `json:"confidence"`
+	Since      string         `json:"since,omitempty"`
+	AgeS       *float64       `json:"age_s,omitempty"`
 	Summary    string         `json:"summary"`
 	Evidence   []jsonEvidence `json:"evidence"`
 }
@@ -108,8 +110,13 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 		})
 	}
 	for _, v := range f.Verdicts {
-		jf.Verdicts = append(jf.Verdicts, jsonVerdict{Class: v.Class, Side: v.Side.String(), Severity: v.Severity,
-			Confidence: v.Confidence, Summary: v.Summary, Evidence: evidence(v.Evidence)})
+		jv := jsonVerdict{Class: string(v.Class), Side: v.Side.String(), Severity: v.Severity.String(),
+			Confidence: v.Confidence, Summary: v.Summary, Evidence: evidence(v.Evidence)}
+		if !v.Since.IsZero() {
+			age := v.Age.Seconds()
+			jv.Since, jv.AgeS = ts(v.Since), &age
+		}
+		jf.Verdicts = append(jf.Verdicts, jv)
 	}
 	return jf
 }

@@ -31,7 +31,7 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
 	}
-	p("%d TCP connections: %d closed cleanly, %d not", tot.Flows, tot.Clean, tot.Flows-tot.Clean)
+	p("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
 	var extra []string
 	if tot.Midstream > 0 {
 		extra = append(extra, fmt.Sprintf("%d began before the capture", tot.Midstream))
@@ -72,8 +72,32 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	tw.Flush()
 
+	if len(rep.Findings) > 0 {
+		p("\nFindings, most severe first:\n")
+	}
 	for _, f := range rep.Findings {
-		p("\n[%s] %s: %s\n  Remedy: %s\n", strings.ToUpper(f.Severity), f.Class, f.Summary, f.Remedy)
+		var scope []string
+		for _, h := range f.Hosts {
+			scope = append(scope, h.Unmap().String())
+		}
+		for _, e := range f.Endpoints {
+			scope = append(scope, e.String())
+		}
+		p("\n%-7s %s", strings.ToUpper(f.Severity.String()), f.Class)
+		if len(scope) > 0 {
+			p("  %s", strings.Join(scope, " > "))
+		}
+		p("  (%s)\n", plural(len(f.Flows), "flow"))
+		wrap(bw, "  ", f.Summary)
+		if len(f.Evidence) > 0 {
+			var ev []string
+			for _, e := range f.Evidence {
+				ev = append(ev, evidenceText(rep, e))
+			}
+			wrap(bw, "  ", "Evidence: "+strings.Join(ev, "; "))
+		}
+		wrap(bw, "  ", "Remedy: "+f.Remedy)
+		p("  More: flowdoc explain %s\n", f.Class)
 	}
 
 	listed := 0
@@ -134,22 +158,64 @@ func flowNotes(f *analyze.Flow) string {
 		n = append(n, "port reused")
 	}
 	for _, v := range f.Verdicts {
-		n = append(n, v.Class)
+		if v.Class == analyze.MidstreamClass {
+			continue
+		}
+		n = append(n, string(v.Class)+"("+v.Side.String()+")")
 	}
 	return strings.Join(n, ", ")
 }
 
-// dur prints a duration the way people read them: 35.2s, 3m12s, 1h4m.
-func dur(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+// evidenceText is "#12 17:39:21.648 FIN from server", with the input's
+// name when there are several.
+func evidenceText(rep *analyze.Report, e analyze.Evidence) string {
+	s := fmt.Sprintf("#%d %s %s", e.Packet, e.At.UTC().Format("15:04:05.000"), e.What)
+	if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
+		s = rep.Inputs[e.Input].Path + s
 	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	return s
 }
+
+// wrap writes text as lines of at most 100 columns, each after indent.
+func wrap(w io.Writer, indent, text string) {
+	const width = 100
+	line := indent
+	for _, word := range keepUnits(strings.Fields(text)) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line = indent + "  "
+		}
+		if len(line) > len(indent) && !strings.HasSuffix(line, "  ") {
+			line += " "
+		}
+		line += word
+	}
+	fmt.Fprintln(w, line)
+}
+
+// keepUnits joins a unit to the number before it ("3.1", "s," becomes
+// "3.1 s,"), so that wrapping never separates them.
+func keepUnits(words []string) []string {
+	var out []string
+	for _, w := range words {
+		unit := strings.TrimRight(w, ").,;:")
+		switch unit {
+		case "s", "ms", "µs", "min", "h":
+			if n := len(out); n > 0 {
+				out[n-1] += " " + w
+				continue
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
+func dur(d time.Duration) string { return analyze.FormatDuration(d) }

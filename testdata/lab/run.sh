@@ -126,7 +126,7 @@ sc_keepalive_leak() {
 	sleep 0.3
 	capture client "$client_if" "$work/keepalive-leak.pcap"
 	on client "$peer" client -connect "$server_ip:8080" -n 6 -interval 300ms -paths /upload -leak all
-	sleep 4.5
+	sleep 6.5 # the last leak is a few seconds old when the capture ends
 	finish keepalive-leak "$work/keepalive-leak.pcap" client server
 }
 
@@ -138,7 +138,7 @@ sc_non200_leak() {
 	sleep 0.3
 	capture client "$client_if" "$work/non200-leak.pcap"
 	on client "$peer" client -connect "$server_ip:8080" -n 8 -interval 200ms -paths /ok,/status/404,/ok,/status/500 -leak non200
-	sleep 4
+	sleep 6
 	finish non200-leak "$work/non200-leak.pcap" client server
 }
 
@@ -283,7 +283,7 @@ sc_midstream() {
 	on client "$peer" client -connect "$server_ip:8080" -n 4 -interval 100ms -leak all
 	sleep 1.5
 	capture client "$client_if" "$work/midstream.pcap"
-	sleep 3.5
+	sleep 5
 	finish midstream "$work/midstream.pcap" client server
 }
 
@@ -295,11 +295,24 @@ sc_ipv6() {
 	capture client "$client_if" "$work/ipv6.pcap"
 	on client "$peer" client -connect "[$server_ip]:8080" -n 3 -interval 100ms -leak all
 	on client "$peer" client -connect "[$server_ip]:8080" -n 3 -interval 100ms
-	sleep 3
+	sleep 4.5
 	finish ipv6 "$work/ipv6.pcap" client server
 }
 
-all="keepalive_leak non200_leak timewait_storm accept_close proxy refused unanswered listen_overflow stale_reuse zero_window half_close clean midstream ipv6"
+# TCP keep-alive: an idle connection probed every second (the client's
+# socket option), and one idle without probes.
+sc_keepalive() {
+	host client; host server; wire client server
+	on server "$peer" server -listen "$server_ip:5432"
+	sleep 0.3
+	capture client "$client_if" "$work/keepalive.pcap"
+	on client "$peer" client -connect "$server_ip:5432" -n 1 -leak all -keepalive 1s
+	on client "$peer" client -connect "$server_ip:5432" -n 1 -leak all
+	sleep 4.5
+	finish keepalive "$work/keepalive.pcap" client server
+}
+
+all="keepalive_leak non200_leak timewait_storm accept_close proxy refused unanswered listen_overflow stale_reuse zero_window half_close clean midstream ipv6 keepalive"
 for s in ${@:-$all}; do
 	s=${s//-/_}
 	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"

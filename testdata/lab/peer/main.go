@@ -218,6 +218,9 @@ func client(args []string) {
 		run := func() {
 			defer wg.Done()
 			d := net.Dialer{Timeout: *timeout, KeepAlive: *keepalive}
+			if *keepalive > 0 {
+				d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: *keepalive, Interval: *keepalive, Count: 9}
+			}
 			c, err := d.Dial("tcp", *connect)
 			if err != nil {
 				log.Printf("connection %d: %v", i+1, err)

@@ -1,0 +1,59 @@
+package analyze
+
+import "fmt"
+
+// Class names what a verdict or finding says, as the JSON spells it.
+type Class string
+
+// Verdict classes: one flow each.
+const (
+	CloseWaitLeak    Class = "close_wait_leak"
+	IdleTimeoutClose Class = "idle_timeout_close"
+	TimeWaitClass    Class = "time_wait"
+	Refused          Class = "refused"
+	UnansweredSYN    Class = "unanswered_syn"
+	ListenOverflow   Class = "listen_overflow"
+	AcceptThenClose  Class = "accept_then_close"
+	StaleReuseReset  Class = "stale_reuse_reset"
+	ZeroWindowStall  Class = "zero_window_stall"
+	HalfCloseOK      Class = "half_close_ok"
+	ResetClass       Class = "reset"
+	CleanClass       Class = "clean"
+	OpenClass        Class = "open"
+	MidstreamClass   Class = "midstream"
+)
+
+// Classes only findings have: they are about many flows at once.
+const (
+	TimeWaitPressure Class = "time_wait_pressure"
+	ReconnectStorm   Class = "reconnect_storm"
+	KeepAliveClass   Class = "tcp_keepalive"
+)
+
+// Severity orders verdicts and findings: what to look at first.
+type Severity uint8
+
+const (
+	Info Severity = iota
+	Warning
+	Error
+)
+
+var severityNames = [...]string{"info", "warning", "error"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("Severity(%d)", uint8(s))
+}
+
+// ParseSeverity reads a severity as String spells it.
+func ParseSeverity(s string) (Severity, bool) {
+	for i, n := range severityNames {
+		if n == s {
+			return Severity(i), true
+		}
+	}
+	return Info, false
+}

@@ -1,0 +1,149 @@
+package analyze
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// ServerDefault is an idle or keep-alive timeout a common server closes
+// connections after, unless configured otherwise.
+type ServerDefault struct {
+	Server  string
+	Setting string
+	Timeout time.Duration
+}
+
+func (d ServerDefault) String() string {
+	return fmt.Sprintf("%s %s (%s)", d.Server, d.Setting, fmtDur(d.Timeout))
+}
+
+// serverDefaults are the defaults an idle close is compared with. Sources
+// are each project's reference documentation for the setting named.
+var serverDefaults = []ServerDefault{
+	// Apache httpd core: KeepAliveTimeout, default 5 seconds.
+	{"Apache httpd", "KeepAliveTimeout", 5 * time.Second},
+	// Node.js http: server.keepAliveTimeout, default 5000 ms.
+	{"Node.js", "server.keepAliveTimeout", 5 * time.Second},
+	// gunicorn settings: keepalive, default 2 seconds.
+	{"gunicorn", "--keep-alive", 2 * time.Second},
+	// Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout,
+	// 20000 ms in the shipped server.xml (60 s when unset).
+	{"Tomcat", "keepAliveTimeout/connectionTimeout", 20 * time.Second},
+	// nginx ngx_http_core_module: keepalive_timeout 75s.
+	{"nginx", "keepalive_timeout", 75 * time.Second},
+	// AWS Application Load Balancer: idle_timeout.timeout_seconds, 60.
+	{"AWS ALB", "idle timeout", 60 * time.Second},
+	// Go net/http: Server.IdleTimeout falls back to ReadTimeout; none set
+	// means no idle timeout, but many services set 60-120 s.
+	// HAProxy: timeout http-keep-alive falls back to timeout http-request,
+	// commonly configured to 10 s in the shipped examples.
+	{"HAProxy", "timeout http-keep-alive (common 10 s)", 10 * time.Second},
+	// Envoy HTTP connection manager: common_http_protocol_options
+	// idle_timeout, default 1 hour.
+	{"Envoy", "idle_timeout", time.Hour},
+	// IIS: connectionTimeout, 120 seconds.
+	{"IIS", "connectionTimeout", 120 * time.Second},
+	// Jetty: idleTimeout, 30000 ms.
+	{"Jetty", "idleTimeout", 30 * time.Second},
+}
+
+// MatchDefaults returns the server defaults within tolerance of an idle
+// time d: 10 % of the default or 300 ms, whichever is more (timers fire a
+// little late; the last payload seen is not always the last one read).
+func MatchDefaults(d time.Duration) []ServerDefault {
+	var out []ServerDefault
+	for _, s := range serverDefaults {
+		tol := max(s.Timeout/10, 300*time.Millisecond)
+		if diff := d - s.Timeout; diff >= -tol && diff <= tol {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Cluster is a group of close values.
+type Cluster struct {
+	Values   []time.Duration // sorted
+	Median   time.Duration
+	Min, Max time.Duration
+}
+
+// ClusterDurations groups durations that lie within 10 % (or 200 ms) of
+// their neighbours, largest group first (ties: shorter durations first).
+// Idle times before a server's FINs cluster around its timeout; other
+// values come from connections closed for other reasons.
+func ClusterDurations(ds []time.Duration) []Cluster {
+	if len(ds) == 0 {
+		return nil
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	var out []Cluster
+	start := 0
+	for i := 1; i <= len(s); i++ {
+		if i < len(s) {
+			gap := s[i] - s[i-1]
+			if gap <= max(s[i-1]/10, 200*time.Millisecond) {
+				continue
+			}
+		}
+		v := s[start:i]
+		out = append(out, Cluster{Values: v, Median: median(v), Min: v[0], Max: v[len(v)-1]})
+		start = i
+	}
+	slices.SortStableFunc(out, func(a, b Cluster) int { return len(b.Values) - len(a.Values) })
+	return out
+}
+
+func median(v []time.Duration) time.Duration {
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// PortRange is an ephemeral port range, both ends included.
+type PortRange struct{ Low, High int }
+
+// Size is the number of ports in r.
+func (r PortRange) Size() int { return r.High - r.Low + 1 }
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Low, r.High) }
+
+// Default ephemeral port ranges and TIME_WAIT durations.
+var (
+	LinuxPortRange   = PortRange{32768, 60999} // net.ipv4.ip_local_port_range
+	WindowsPortRange = PortRange{49152, 65535} // netsh int ipv4 show dynamicport tcp
+)
+
+const windowsTimeWait = 240 * time.Second // TcpTimedWaitDelay default
+
+// PortPressure is the TIME_WAIT arithmetic for one client towards one
+// server endpoint: with connections closed (actively, by the client) at
+// Rate per second and each held for TimeWait, Rate x TimeWait ports are
+// busy at any time.
+type PortPressure struct {
+	Rate     float64 // connections per second
+	TimeWait time.Duration
+	Ports    int
+}
+
+// Implied is the steady-state TIME_WAIT population.
+func (p PortPressure) Implied() float64 { return p.Rate * p.TimeWait.Seconds() }
+
+// Share is Implied as a fraction of the ports.
+func (p PortPressure) Share() float64 {
+	if p.Ports <= 0 {
+		return math.Inf(1)
+	}
+	return p.Implied() / float64(p.Ports)
+}
+
+// Exhausted reports whether the steady state needs more ports than exist.
+func (p PortPressure) Exhausted() bool { return p.Implied() >= float64(p.Ports) }
+
+// MaxRate is the connection rate that would use every port.
+func (p PortPressure) MaxRate() float64 { return float64(p.Ports) / p.TimeWait.Seconds() }
