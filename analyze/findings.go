@@ -522,7 +522,10 @@ func timeWaitFinding(g *group, rep *Report, opt Options) (Finding, bool) {
 		return Finding{}, false
 	}
 	sev := Info
-	if share >= 0.25 {
+	switch {
+	case share >= 1:
+		sev = Error // connects fail
+	case share >= 0.25:
 		sev = Warning
 	}
 	var sb strings.Builder

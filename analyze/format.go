@@ -18,7 +18,10 @@ func FormatDuration(d time.Duration) string {
 	case d < time.Minute:
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	case d < time.Hour:
-		return fmt.Sprintf("%d min %02d s", int(d.Minutes()), int(d.Seconds())%60)
+		if sec := int(d.Seconds()) % 60; sec != 0 {
+			return fmt.Sprintf("%d min %02d s", int(d.Minutes()), sec)
+		}
+		return fmt.Sprintf("%d min", int(d.Minutes()))
 	}
 	return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
 }

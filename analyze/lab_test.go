@@ -109,7 +109,7 @@ var labExpectations = map[string]labExpect{
 		flows: map[string]int{
 			"time_wait(client) clean(client)": 40,
 		},
-		findings: []string{"warning time_wait_pressure 40"},
+		findings: []string{"error time_wait_pressure 40"},
 	},
 	"unanswered": {
 		flows: map[string]int{

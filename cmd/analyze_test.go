@@ -118,3 +118,31 @@ func TestHelpHasExamples(t *testing.T) {
 		t.Errorf("exit %d, help:\n%s", code, out)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	code, out, _ := run(t, "explain")
+	if code != exitOK || !strings.Contains(out, "close_wait_leak") || !strings.Contains(out, "reconnect_storm") {
+		t.Errorf("exit %d, list:\n%s", code, out)
+	}
+	code, out, _ = run(t, "explain", "close_wait_leak")
+	for _, want := range []string{"What it means", "ss -tanp state close-wait", "netstat -ano", "Fix"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("exit %d, explain close_wait_leak lacks %q:\n%s", code, want, out)
+		}
+	}
+	code, _, errOut := run(t, "explain", "nonsense")
+	if code != exitUsage || !strings.Contains(errOut, `no class "nonsense"`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestPortRangeFlag(t *testing.T) {
+	code, _, errOut := run(t, "analyze", "--port-range", "60999-32768", "../testdata/refused.pcap")
+	if code != exitUsage || !strings.Contains(errOut, "--port-range") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ := run(t, "analyze", "--port-range", "40000-40039", "../testdata/timewait-storm.pcap")
+	if code != exitOK || !strings.Contains(out, "time_wait_pressure") || !strings.Contains(out, "ephemeral ports (40000-40039)") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
