@@ -6,7 +6,9 @@ package analyze
 
 import (
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -113,7 +115,7 @@ func (o Options) withDefaults() Options {
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows))}
-	in := &inspector{end: flow.TS(res.End), grace: opt.CloseWaitGrace}
+	inspectAll(res.Flows, rep.Flows, flow.TS(res.End), opt.CloseWaitGrace)
 	hosts := map[netip.Addr]*HostStates{}
 	host := func(a netip.Addr) *HostStates {
 		h := hosts[a]
@@ -125,8 +127,7 @@ func Build(res *flow.Result, opt Options) *Report {
 	}
 	for i := range res.Flows {
 		r := res.Flows[i]
-		f := Flow{Record: r, Verdicts: in.inspect(r)}
-		rep.Flows[i] = f
+		f := rep.Flows[i]
 		t := &rep.Totals
 		t.Flows++
 		if r.Midstream {
@@ -165,6 +166,28 @@ func Build(res *flow.Result, opt Options) *Report {
 	})
 	rep.Findings = findings(rep, opt)
 	return rep
+}
+
+// inspectAll gives every flow its verdicts, the flows split across cores.
+func inspectAll(recs []*Record, flows []Flow, end flow.Timestamp, grace time.Duration) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/4096))
+	var wg sync.WaitGroup
+	per := (len(recs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(recs))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := &inspector{end: end, grace: grace}
+			for i := lo; i < hi; i++ {
+				flows[i] = Flow{Record: recs[i], Verdicts: in.inspect(recs[i])}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Warnings lists every input warning, each prefixed with its input's path.

@@ -37,19 +37,27 @@ const maxEvidence = 4
 
 // group collects the flows with a verdict of one class under one key.
 type group struct {
-	key   string
+	key   groupKey
 	flows []*Flow
 	vs    []*Verdict
 }
 
-type grouper struct {
-	order  []string
-	groups map[string]*group
+// groupKey is what a finding is about: a host, an endpoint, or both, and
+// for idle closes whether they ended a wait.
+type groupKey struct {
+	host     netip.Addr
+	endpoint netip.AddrPort
+	waiting  bool
 }
 
-func (g *grouper) add(key string, f *Flow, v *Verdict) {
+type grouper struct {
+	order  []groupKey
+	groups map[groupKey]*group
+}
+
+func (g *grouper) add(key groupKey, f *Flow, v *Verdict) {
 	if g.groups == nil {
-		g.groups = map[string]*group{}
+		g.groups = map[groupKey]*group{}
 	}
 	gr := g.groups[key]
 	if gr == nil {
@@ -149,28 +157,24 @@ func findings(rep *Report, opt Options) []Finding {
 			v := &f.Verdicts[j]
 			switch v.Class {
 			case CloseWaitLeak:
-				leaks.add(f.Endpoint(v.Side).Addr().String(), f, v)
+				leaks.add(groupKey{host: f.Endpoint(v.Side).Addr()}, f, v)
 			case IdleTimeoutClose:
-				kind := "idle"
-				if waitedFor(v.Side, lastDataFrom(f)) {
-					kind = "waiting"
-				}
-				idles.add(f.Endpoint(v.Side).String()+" "+kind, f, v)
+				idles.add(groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, lastDataFrom(f))}, f, v)
 			case Refused:
-				refused.add(f.Key.Server.String(), f, v)
+				refused.add(groupKey{endpoint: f.Key.Server}, f, v)
 			case UnansweredSYN:
-				unanswered.add(f.Key.Server.String(), f, v)
+				unanswered.add(groupKey{endpoint: f.Key.Server}, f, v)
 			case ListenOverflow:
-				overflow.add(f.Key.Server.String(), f, v)
+				overflow.add(groupKey{endpoint: f.Key.Server}, f, v)
 			case AcceptThenClose:
-				acceptClose.add(f.Key.Client.Addr().String()+" "+f.Key.Server.String(), f, v)
+				acceptClose.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
 			case StaleReuseReset:
-				stale.add(f.Endpoint(v.Side).Addr().String()+" "+f.Endpoint(v.Side.Other()).String(), f, v)
+				stale.add(groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, f, v)
 			case ZeroWindowStall:
-				stalls.add(f.Endpoint(v.Side).String(), f, v)
+				stalls.add(groupKey{endpoint: f.Endpoint(v.Side)}, f, v)
 			case TimeWaitClass:
 				if v.Side == flow.Client {
-					timeWait.add(f.Key.Client.Addr().String()+" "+f.Key.Server.String(), f, v)
+					timeWait.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
 				}
 			}
 		}
@@ -194,7 +198,7 @@ func findings(rep *Report, opt Options) []Finding {
 					v.Class, v.Confidence = ListenOverflow, 0.7
 					v.Summary += "; the server accepted other connections meanwhile, so its listen queue was most likely full and dropped the SYN"
 					*g.vs[i] = v
-					overflow.add(srv.String(), f, g.vs[i])
+					overflow.add(groupKey{endpoint: srv}, f, g.vs[i])
 				}
 				g.flows = nil
 				return
@@ -204,8 +208,16 @@ func findings(rep *Report, opt Options) []Finding {
 
 	leaks.each(func(g *group) { out = append(out, leakFinding(g, rep, &idles)) })
 	idles.each(func(g *group) { out = append(out, idleFinding(g)) })
+	// CLOSE_WAIT sockets per client and server endpoint: they hold ports
+	// too.
+	closeWait := map[pairKey]int{}
+	for i := range rep.Flows {
+		if f := &rep.Flows[i]; f.Client.State == flow.CloseWait {
+			closeWait[pairKey{f.Key.Client.Addr(), f.Key.Server}]++
+		}
+	}
 	timeWait.each(func(g *group) {
-		if f, ok := timeWaitFinding(g, rep, opt); ok {
+		if f, ok := timeWaitFinding(g, rep, opt, closeWait); ok {
 			out = append(out, f)
 		}
 	})
@@ -495,7 +507,13 @@ func rate(n int, first, last flow.Timestamp) float64 {
 	return float64(n) / span.Seconds()
 }
 
-func timeWaitFinding(g *group, rep *Report, opt Options) (Finding, bool) {
+// pairKey is a client host and the server endpoint it connects to.
+type pairKey struct {
+	client netip.Addr
+	server netip.AddrPort
+}
+
+func timeWaitFinding(g *group, rep *Report, opt Options, closeWaits map[pairKey]int) (Finding, bool) {
 	f0 := g.flows[0]
 	client, server := f0.Key.Client.Addr(), f0.Key.Server
 	n := len(g.flows)
@@ -510,13 +528,7 @@ func timeWaitFinding(g *group, rep *Report, opt Options) (Finding, bool) {
 	}
 	p := PortPressure{Rate: rate(n, first, last), TimeWait: opt.TimeWait, Ports: opt.PortRange.Size()}
 	peak := peakConcurrent(since, opt.TimeWait, flow.TS(rep.End))
-	closeWait := 0
-	for i := range rep.Flows {
-		f := &rep.Flows[i]
-		if f.Key.Client.Addr() == client && f.Key.Server == server && f.Client.State == flow.CloseWait {
-			closeWait++
-		}
-	}
+	closeWait := closeWaits[pairKey{client, server}]
 	share := max(p.Share(), float64(peak+closeWait)/float64(p.Ports))
 	if n < 10 && share < 0.25 {
 		return Finding{}, false

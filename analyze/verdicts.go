@@ -59,8 +59,10 @@ func waitedFor(closer, last Side) bool {
 
 // inspector holds what the per-flow rules need besides the flow.
 type inspector struct {
-	end   flow.Timestamp
-	grace time.Duration
+	end     flow.Timestamp
+	grace   time.Duration
+	scratch []Verdict
+	shared  map[uint64][]Verdict
 }
 
 // has reports whether side s did what history letter l (upper case)
@@ -97,10 +99,12 @@ func lastEvent(r *Record, f func(*Event) bool) *Event {
 	return nil
 }
 
-// inspect returns the verdicts on one flow, most severe first.
+// inspect returns the verdicts on one flow, most severe first. Flows with
+// only the verdicts of healthy traffic share one read-only slice.
 func (in *inspector) inspect(r *Record) []Verdict {
-	var vs []Verdict
+	vs := in.scratch[:0]
 	add := func(v Verdict) { vs = append(vs, v) }
+	defer func() { in.scratch = vs[:0] }()
 	C, S := &r.Client, &r.Server
 	end := in.end
 
@@ -322,20 +326,21 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	for _, s := range []Side{flow.Client, flow.Server} {
 		h := r.Half(s)
 		if h.HalfClosed && done(C.State) && done(S.State) && C.RSTs == 0 && S.RSTs == 0 {
-			add(Verdict{Class: HalfCloseOK, Side: s, Severity: Info, Confidence: 0.9, Since: h.FinAt.Time(),
-				Summary: fmt.Sprintf("the %s shut down its sending side and went on reading; the connection then closed cleanly", sideName(s))})
+			add(Verdict{Class: HalfCloseOK, Side: s, Severity: Info, Confidence: 0.9,
+				Summary: "the " + sideName(s) + " shut down its sending side and went on reading; the connection then closed cleanly"})
 		}
 	}
 
-	// TIME_WAIT on the active closer.
+	// TIME_WAIT on the active closer. (When it began is the side's
+	// "since"; healthy verdicts carry no per-flow text, so that flows can
+	// share them.)
 	for _, s := range []Side{flow.Client, flow.Server} {
 		h := r.Half(s)
 		if h.State == flow.TimeWait || h.Expired == flow.TimeWait {
-			v := Verdict{Class: TimeWaitClass, Side: s, Severity: Info, Confidence: 0.95, Since: h.Since.Time(), Age: end.Sub(h.Since)}
-			if h.State == flow.TimeWait {
-				v.Summary = fmt.Sprintf("the %s closed first and is in TIME_WAIT (%s so far), holding the 4-tuple", sideName(s), fmtDur(v.Age))
-			} else {
-				v.Summary = fmt.Sprintf("the %s closed first; its TIME_WAIT ran out before the end of the capture", sideName(s))
+			v := Verdict{Class: TimeWaitClass, Side: s, Severity: Info, Confidence: 0.95,
+				Summary: "the " + sideName(s) + " closed first and is in TIME_WAIT, holding the 4-tuple"}
+			if h.State != flow.TimeWait {
+				v.Summary = "the " + sideName(s) + " closed first; its TIME_WAIT ran out before the end of the capture"
 			}
 			add(v)
 		}
@@ -355,7 +360,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 
 	if (&Flow{Record: r}).Clean() && !acceptClose {
 		add(Verdict{Class: CleanClass, Side: closer, Severity: Info, Confidence: 0.95,
-			Summary: fmt.Sprintf("orderly close, the %s first", sideName(closer))})
+			Summary: "orderly close, the " + sideName(closer) + " first"})
 	}
 	if C.State == flow.Established && S.State == flow.Established {
 		sum := "established and healthy at the end of the capture"
@@ -370,5 +375,49 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	}
 
 	slices.SortStableFunc(vs, func(a, b Verdict) int { return int(b.Severity) - int(a.Severity) })
-	return vs
+	return in.keep(vs)
+}
+
+// keep returns vs in memory of its own, or a shared copy when every
+// verdict is one whose text does not depend on the flow.
+func (in *inspector) keep(vs []Verdict) []Verdict {
+	// The key: each verdict's class, side and text variant, a few bits each.
+	var key uint64
+	shared := len(vs) <= 4
+	for i := range vs {
+		if !shared {
+			break
+		}
+		v := &vs[i]
+		var c uint64
+		switch v.Class {
+		case TimeWaitClass:
+			c = 1
+		case CleanClass:
+			c = 2
+		case MidstreamClass:
+			c = 3
+		case HalfCloseOK:
+			c = 4
+		case OpenClass:
+			c = 5
+			shared = v.Since.IsZero()
+		default:
+			shared = false
+		}
+		variant := uint64(len(v.Summary)) & 0xff // the texts of one class differ in length
+		key = key<<16 | c<<12 | uint64(v.Side)<<8 | variant
+	}
+	if !shared {
+		return slices.Clone(vs)
+	}
+	if in.shared == nil {
+		in.shared = map[uint64][]Verdict{}
+	}
+	if s, ok := in.shared[key]; ok {
+		return s
+	}
+	s := slices.Clip(slices.Clone(vs))
+	in.shared[key] = s
+	return s
 }

@@ -202,7 +202,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		return errors.New("none of the captures could be read")
 	}
-	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout}}
+	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events}}
 	if o.At != "" {
 		ropt.At, _ = parseTime(o.At)
 	}
@@ -230,6 +230,13 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 	}
 	res.Inputs = append(res.Inputs, failed...)
+	// The pass's connection tables are garbage now: collect them before
+	// the report grows on top of them, and collect often from here on
+	// (little is allocated), so that peak memory stays near what is live.
+	runtime.GC()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
+	}
 
 	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait})
 	if o.MemProfile != "" {

@@ -109,6 +109,9 @@ type batch struct {
 	n    int
 	segs [batchSize]Segment
 	meta [batchSize]Meta
+	keys [batchSize]tuple
+	hash [batchSize]uint64
+	srcA [batchSize]bool
 }
 
 const (
@@ -120,7 +123,7 @@ func (p *pass) track() {
 	defer close(p.done)
 	for b := range p.full {
 		for i := range b.n {
-			p.tracker.Add(&b.segs[i], b.meta[i])
+			p.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
 		p.open.Store(int64(p.tracker.Open()))
 		b.n = 0
@@ -274,6 +277,8 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		wire = len(data)
 	}
 	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire}
+	k, srcA := makeTuple(b.segs[b.n].Src, b.segs[b.n].Dst)
+	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, k.hash(), srcA
 	b.n++
 	if b.n == batchSize {
 		p.full <- b

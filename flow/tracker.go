@@ -24,6 +24,10 @@ type Config struct {
 	// At is the moment states are reported for; zero means the last
 	// packet's time.
 	At time.Time
+	// AllEvents keeps the events of connections that closed cleanly (both
+	// FINs acknowledged, no RST), which are otherwise dropped when the
+	// connection leaves the table: nothing is wrong with them to cite.
+	AllEvents bool
 }
 
 func (c Config) timeWait() time.Duration {
@@ -228,6 +232,13 @@ func (t *Tracker) remove(c *conn) {
 
 // Add feeds one segment.
 func (t *Tracker) Add(seg *Segment, m Meta) {
+	k, srcA := makeTuple(seg.Src, seg.Dst)
+	t.add(seg, m, &k, k.hash(), srcA)
+}
+
+// add is Add with the segment's tuple, hash and direction worked out
+// (by the reading goroutine, off the tracker's path).
+func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	if m.At > t.last {
 		t.last = m.At
 	}
@@ -235,8 +246,7 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 	if t.added&0x3ff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) && !t.noSweep {
 		t.sweep()
 	}
-	k, srcA := makeTuple(seg.Src, seg.Dst)
-	h := k.hash()
+	k := *kp
 	c := t.lookup(h, &k)
 	reused := false
 	if c != nil && seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
@@ -718,6 +728,14 @@ func (c *conn) set(s Side, st State, at Timestamp) {
 	}
 }
 
+// closedCleanly reports whether both sides sent a FIN the other
+// acknowledged, with no RST, and nothing is left open.
+func (c *conn) closedCleanly() bool {
+	cl, sv := &c.t[Client], &c.t[Server]
+	return cl.finSent && sv.finSent && cl.synSeen && sv.synSeen && c.rec.Client.RSTs == 0 && c.rec.Server.RSTs == 0 &&
+		(c.h[Client].raw == Closed || c.h[Client].raw == TimeWait) && (c.h[Server].raw == Closed || c.h[Server].raw == TimeWait)
+}
+
 // states returns both sides' states.
 func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
 
@@ -889,6 +907,9 @@ func (t *Tracker) retire(c *conn) {
 	c.rec.Client.ZeroWindowAtEnd, c.rec.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
 	r := c.rec
 	r.History = string(c.hist[:c.nh])
+	if !t.cfg.AllEvents && c.closedCleanly() {
+		r.Events, c.nev, c.overflow = nil, 0, nil
+	}
 	if added := int(c.nev) + len(c.overflow); added > 0 {
 		// A revived connection already has events in the arena.
 		old := len(r.Events)

@@ -16,7 +16,8 @@ func labReport(t testing.TB, path string) *analyze.Report {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := flow.Read(context.Background(), []*flow.Source{s}, flow.ReadOptions{})
+	// As --events reads: every flow keeps its events.
+	res, err := flow.Read(context.Background(), []*flow.Source{s}, flow.ReadOptions{Config: flow.Config{AllEvents: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
