@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,9 @@ type Progress struct {
 // ReadOptions tunes Read.
 type ReadOptions struct {
 	Config
+	// Trackers is how many goroutines follow connections, each its share
+	// of them; 0 means one per CPU beyond the reading goroutine's.
+	Trackers int
 	// OnProgress, if not nil, is called now and then during the pass.
 	OnProgress func(Progress)
 }
@@ -45,24 +49,35 @@ type ReadOptions struct {
 // before it still counts. Read returns an error only when ctx ends, along
 // with the result so far.
 func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error) {
+	n := opt.Trackers
+	if n <= 0 {
+		// The reading goroutine keeps a CPU busy; the trackers share the
+		// rest.
+		n = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	p := &pass{
-		tracker: NewTracker(opt.Config),
-		dec:     NewDecoder(),
-		inputs:  make([]Input, len(srcs)),
-		srcs:    srcs,
-		onProg:  opt.OnProgress,
-		total:   0,
-		full:    make(chan *batch, batches),
-		free:    make(chan *batch, batches),
-		done:    make(chan struct{}),
+		dec:    NewDecoder(),
+		inputs: make([]Input, len(srcs)),
+		srcs:   srcs,
+		onProg: opt.OnProgress,
 	}
-	for range batches {
-		p.free <- new(batch)
+	// Trackers run on goroutines of their own, each fed in order with the
+	// connections whose tuple hashes to it, while this one reads and
+	// decodes.
+	for range n {
+		sh := &shard{
+			tracker: NewTracker(opt.Config),
+			full:    make(chan *batch, batches),
+			free:    make(chan *batch, batches),
+			done:    make(chan struct{}),
+		}
+		for range batches {
+			sh.free <- new(batch)
+		}
+		sh.cur = <-sh.free
+		p.shards = append(p.shards, sh)
+		go sh.track()
 	}
-	p.cur = <-p.free
-	// The tracker runs on its own goroutine, fed in order with batches of
-	// decoded segments, while this one reads and decodes.
-	go p.track()
 	for i, s := range srcs {
 		p.inputs[i] = Input{Path: s.Name, Format: s.Format.String(), Compressed: s.Compressed, LinkTypes: []string{}, Warnings: []string{}}
 		if s.Size() < 0 {
@@ -72,39 +87,81 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		}
 	}
 	err := p.run(ctx)
-	p.flush()
-	close(p.full)
-	<-p.done
+	for _, sh := range p.shards {
+		sh.flush()
+		close(sh.full)
+	}
+	// The capture ends with its last packet, TCP or not.
+	var end Timestamp
 	for i := range p.inputs {
 		in := &p.inputs[i]
 		if in.Packets > 0 {
 			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
 		}
-		// The capture ends with its last packet, TCP or not.
-		if ts := Timestamp(in.last); ts > p.tracker.last {
-			p.tracker.last = ts
-		}
+		end = max(end, Timestamp(in.last))
 	}
-	flows, end := p.tracker.Finish()
-	return &Result{Inputs: p.inputs, Flows: flows, End: end}, err
+	var lists [][]*Record
+	var at time.Time
+	for _, sh := range p.shards {
+		<-sh.done
+		sh.tracker.last = max(sh.tracker.last, end)
+		var recs []*Record
+		recs, at = sh.tracker.finish()
+		lists = append(lists, recs)
+	}
+	flows := mergeRecords(lists)
+	inferRoles(flows)
+	return &Result{Inputs: p.inputs, Flows: flows, End: at}, err
+}
+
+// mergeRecords merges the trackers' records, each list in order of first
+// packet, into one in that order, and numbers them.
+func mergeRecords(lists [][]*Record) []*Record {
+	if len(lists) == 1 {
+		return lists[0]
+	}
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	out := make([]*Record, 0, total)
+	for len(out) < total {
+		best := -1
+		for i, l := range lists {
+			if len(l) > 0 && (best < 0 || l[0].order < lists[best][0].order) {
+				best = i
+			}
+		}
+		out = append(out, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+	for i, r := range out {
+		r.ID = i + 1
+	}
+	return out
 }
 
 type pass struct {
-	tracker *Tracker
 	dec     *Decoder
 	inputs  []Input
 	srcs    []*Source
 	onProg  func(Progress)
 	total   int64
 	packets uint64
+	shards  []*shard
+	seg     Segment
+}
 
+// shard is one tracker and the batches that feed it.
+type shard struct {
+	tracker    *Tracker
 	cur        *batch      // being filled by the reader
 	full, free chan *batch // to the tracker, and back
 	done       chan struct{}
 	open       atomic.Int64 // connections in the table, for progress
 }
 
-// batch carries decoded segments from the reader to the tracker.
+// batch carries decoded segments from the reader to a tracker.
 type batch struct {
 	n    int
 	segs [batchSize]Segment
@@ -119,23 +176,23 @@ const (
 	batches   = 8
 )
 
-func (p *pass) track() {
-	defer close(p.done)
-	for b := range p.full {
+func (sh *shard) track() {
+	defer close(sh.done)
+	for b := range sh.full {
 		for i := range b.n {
-			p.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
+			sh.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
-		p.open.Store(int64(p.tracker.Open()))
+		sh.open.Store(int64(sh.tracker.Open()))
 		b.n = 0
-		p.free <- b
+		sh.free <- b
 	}
 }
 
 // flush hands the batch being filled to the tracker.
-func (p *pass) flush() {
-	if p.cur.n > 0 {
-		p.full <- p.cur
-		p.cur = <-p.free
+func (sh *shard) flush() {
+	if sh.cur.n > 0 {
+		sh.full <- sh.cur
+		sh.cur = <-sh.free
 	}
 }
 
@@ -213,7 +270,11 @@ func (p *pass) tick(ctx context.Context) error {
 		for _, s := range p.srcs {
 			read += s.BytesRead()
 		}
-		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: int(p.open.Load())})
+		open := 0
+		for _, sh := range p.shards {
+			open += int(sh.open.Load())
+		}
+		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: open})
 	}
 	return ctx.Err()
 }
@@ -250,8 +311,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.last = ts
 	}
 	in.sawLinkType(lt)
-	b := p.cur
-	ok, err := p.dec.Decode(lt, data, &b.segs[b.n])
+	ok, err := p.dec.Decode(lt, data, &p.seg)
 	if err != nil {
 		in.BadPackets++
 		var de *DecodeError
@@ -276,13 +336,20 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if wire == 0 {
 		wire = len(data)
 	}
-	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire}
-	k, srcA := makeTuple(b.segs[b.n].Src, b.segs[b.n].Dst)
-	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, k.hash(), srcA
+	k, srcA := makeTuple(p.seg.Src, p.seg.Dst)
+	h := k.hash()
+	sh := p.shards[0]
+	if len(p.shards) > 1 {
+		sh = p.shards[(h>>32)%uint64(len(p.shards))]
+	}
+	b := sh.cur
+	b.segs[b.n] = p.seg
+	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire, Order: p.packets}
+	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, h, srcA
 	b.n++
 	if b.n == batchSize {
-		p.full <- b
-		p.cur = <-p.free
+		sh.full <- b
+		sh.cur = <-sh.free
 	}
 }
 

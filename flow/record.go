@@ -163,6 +163,8 @@ type Record struct {
 
 	First, Last    Timestamp
 	Client, Server Half
+
+	order uint64 // Meta.Order of the first packet
 }
 
 // Half returns the endpoint on side s.

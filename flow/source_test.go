@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -414,6 +415,35 @@ func TestMerge(t *testing.T) {
 			}
 			if e.Input != want {
 				t.Fatalf("flow %s: event in input %d", r.Key, e.Input)
+			}
+		}
+	}
+}
+
+// TestTrackersChangeNothing reads every capture with one tracker and with
+// several: the records, their order and IDs included, must be the same.
+func TestTrackersChangeNothing(t *testing.T) {
+	captures, _ := filepath.Glob("../testdata/*.pcap*")
+	for _, c := range captures {
+		read := func(n int) *Result {
+			s, err := Open(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			res, err := Read(context.Background(), []*Source{s}, ReadOptions{Trackers: n, Config: Config{AllEvents: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		one, three := read(1), read(3)
+		if len(one.Flows) != len(three.Flows) || !one.End.Equal(three.End) {
+			t.Fatalf("%s: %d flows with one tracker, %d with three", c, len(one.Flows), len(three.Flows))
+		}
+		for i := range one.Flows {
+			if !reflect.DeepEqual(one.Flows[i], three.Flows[i]) {
+				t.Errorf("%s: flow %d differs:\none   %+v\nthree %+v", c, i+1, one.Flows[i], three.Flows[i])
 			}
 		}
 	}

@@ -50,6 +50,9 @@ type Meta struct {
 	Input   uint16
 	Packet  uint32
 	WireLen int
+	// Order is the packet's position in the whole pass; records from
+	// several trackers are merged by it.
+	Order uint64
 }
 
 // tuple is a connection's endpoints in a canonical order, so both
@@ -337,6 +340,7 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 	t.records = append(t.records, r)
 	c.rec = r
 	r.ID = len(t.records)
+	r.order = m.Order
 	r.First, c.last = m.At, m.At
 	r.Client.WScale, r.Server.WScale = -1, -1
 	switch {
@@ -1025,6 +1029,13 @@ func over(s State) bool {
 // packet, with the states as they stand at cfg.At (or the last packet).
 // It returns the moment the states were taken at.
 func (t *Tracker) Finish() ([]*Record, time.Time) {
+	recs, at := t.finish()
+	inferRoles(recs)
+	return recs, at
+}
+
+// finish is Finish but for the roles, which need every tracker's records.
+func (t *Tracker) finish() ([]*Record, time.Time) {
 	for _, c := range t.flows {
 		for c != nil {
 			next := c.next
@@ -1041,7 +1052,6 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 	for _, r := range recs {
 		t.finalize(r, at)
 	}
-	inferRoles(recs)
 	return recs, at.Time()
 }
 
