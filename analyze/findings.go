@@ -222,29 +222,25 @@ func findings(rep *Report, opt Options) []Finding {
 		}
 	})
 	acceptClose.each(func(g *group) { out = append(out, acceptCloseFinding(g, rep, opt)) })
-	overflow.each(func(g *group) {
-		out = append(out, Finding{Class: ListenOverflow, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server},
+	// Findings about one server endpoint and how many connections to it.
+	perServer := func(c Class, g *group, summary string) {
+		out = append(out, Finding{Class: c, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server},
 			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
-			Summary: fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough.",
-				g.flows[0].Key.Server, plural(len(g.flows), "connection")),
-			Remedy: remedy(ListenOverflow), Evidence: evidence(g.vs)})
+			Summary: summary, Remedy: remedy(c), Evidence: evidence(g.vs)})
+	}
+	overflow.each(func(g *group) {
+		perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough.",
+			g.flows[0].Key.Server, plural(len(g.flows), "connection")))
 	})
 	refused.each(func(g *group) {
-		out = append(out, Finding{Class: Refused, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server},
-			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
-			Summary: fmt.Sprintf("%s refused %s (SYN answered by RST) from %s: nothing listens on that port, or a firewall rejects.",
-				g.flows[0].Key.Server, plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client)),
-			Remedy: remedy(Refused), Evidence: evidence(g.vs)})
+		perServer(Refused, g, fmt.Sprintf("%s refused %s (SYN answered by RST) from %s: nothing listens on that port, or a firewall rejects.",
+			g.flows[0].Key.Server, plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client)))
 	})
 	unanswered.each(func(g *group) {
-		if len(g.flows) == 0 {
-			return
+		if len(g.flows) > 0 { // none left when they turned out to be listen overflows
+			perServer(UnansweredSYN, g, fmt.Sprintf("%s did not answer %s from %s at all (no SYN-ACK, no RST): a firewall drops them, or the host or route is down.",
+				g.flows[0].Key.Server, plural(len(g.flows), "connection attempt"), hostsOf(g.flows, flow.Client)))
 		}
-		out = append(out, Finding{Class: UnansweredSYN, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server},
-			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
-			Summary: fmt.Sprintf("%s did not answer %s from %s at all (no SYN-ACK, no RST): a firewall drops them, or the host or route is down.",
-				g.flows[0].Key.Server, plural(len(g.flows), "connection attempt"), hostsOf(g.flows, flow.Client)),
-			Remedy: remedy(UnansweredSYN), Evidence: evidence(g.vs)})
 	})
 	stale.each(func(g *group) {
 		v := g.vs[0]
