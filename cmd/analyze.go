@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -155,16 +156,8 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds", s)
 }
 
-// gcPercent is the garbage collector's target while analysing: the heap is
-// nearly all connection records kept to the end, so collecting earlier
-// than the default 100% keeps peak memory near what is live, at little
-// cost (records are mostly pointer-free). GOGC in the environment wins.
-const gcPercent = 40
-
 func runAnalyze(ctx context.Context, o *analyzeOptions) error {
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
-	}
+	defer tuneGC()()
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
 		if err != nil {
@@ -231,12 +224,8 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	}
 	res.Inputs = append(res.Inputs, failed...)
 	// The pass's connection tables are garbage now: collect them before
-	// the report grows on top of them, and collect often from here on
-	// (little is allocated), so that peak memory stays near what is live.
+	// the report grows on top of them.
 	runtime.GC()
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 
 	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait})
 	if o.MemProfile != "" {
@@ -282,4 +271,51 @@ func writeHeapProfile(path string) error {
 	defer f.Close()
 	runtime.GC()
 	return pprof.WriteHeapProfile(f)
+}
+
+// GC pacing while analysing. The heap is nearly all connection records,
+// kept to the end: collecting them over and over as it grows costs CPU
+// and frees nothing. So the collector runs rarely (GOGC 200) under a soft
+// memory limit that keeps the heap within gcSlack of what is live, and at
+// least gcFloor.
+const (
+	gcPercent = 200
+	gcFloor   = 256 << 20
+	gcSlack   = 1.5
+)
+
+// tuneGC applies that pacing until the returned func is called, unless
+// GOGC or GOMEMLIMIT in the environment say otherwise.
+func tuneGC() (stop func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	oldPercent := debug.SetGCPercent(gcPercent)
+	oldLimit := debug.SetMemoryLimit(gcFloor)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				metrics.Read(sample)
+				if sample[0].Value.Kind() == metrics.KindUint64 {
+					live := float64(sample[0].Value.Uint64())
+					debug.SetMemoryLimit(max(gcFloor, int64(live*gcSlack)))
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		debug.SetMemoryLimit(oldLimit)
+		debug.SetGCPercent(oldPercent)
+	}
 }
