@@ -154,7 +154,8 @@ type Tracker struct {
 	retired map[tuple]retiredConn
 	// slots hold retired connections' sequence state, for lateWindow
 	// (or, for frozen ones, until they are taken up again).
-	slots     []seqSlot
+	slots     []*[slotChunk]seqSlot
+	nslots    int32
 	freeSlots []int32
 	expiry    []retiredAt // retired connections in order of retirement
 	pastN     int         // how many of expiry have no sequence state left
@@ -843,6 +844,12 @@ type retiredConn struct {
 	clientA bool
 }
 
+// slotChunk is how many slots are allocated at once: chunks never move,
+// so the slab grows without copying.
+const slotChunk = 4096
+
+func (t *Tracker) slot(i int32) *seqSlot { return &t.slots[i/slotChunk][i%slotChunk] }
+
 type seqSlot struct {
 	t   [2]track
 	gen uint32
@@ -862,10 +869,13 @@ func (t *Tracker) park(c *conn) retiredConn {
 		i = t.freeSlots[n-1]
 		t.freeSlots = t.freeSlots[:n-1]
 	} else {
-		t.slots = append(t.slots, seqSlot{})
-		i = int32(len(t.slots) - 1)
+		if t.nslots%slotChunk == 0 {
+			t.slots = append(t.slots, new([slotChunk]seqSlot))
+		}
+		i = t.nslots
+		t.nslots++
 	}
-	sl := &t.slots[i]
+	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
 	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen, clientA: c.clientA}
@@ -879,15 +889,16 @@ func (t *Tracker) unpark(rc *retiredConn) (tracks [2]track, exact bool) {
 	if !t.freeSlot(rc.slot, rc.gen) {
 		return tracks, false
 	}
-	return t.slots[rc.slot].t, true
+	return t.slot(rc.slot).t, true
 }
 
 // freeSlot frees slot i if it still holds generation gen.
 func (t *Tracker) freeSlot(i int32, gen uint32) bool {
-	if t.slots[i].gen != gen {
+	sl := t.slot(i)
+	if sl.gen != gen {
 		return false
 	}
-	t.slots[i].gen++
+	sl.gen++
 	t.freeSlots = append(t.freeSlots, i)
 	return true
 }
