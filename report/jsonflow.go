@@ -41,17 +41,14 @@ func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
 	b = append(b, '"')
 	b = append(b, e.prefix...)
 	if frac != 0 {
-		var d [10]byte
-		d[0] = '.'
-		for i := 9; i >= 1; i-- {
-			d[i] = byte('0' + frac%10)
-			frac /= 10
+		// ".123456789" with trailing zeros trimmed: format 1e9+frac and
+		// replace its leading 1.
+		n := len(b)
+		b = strconv.AppendInt(b, 1e9+frac, 10)
+		b[n] = '.'
+		for b[len(b)-1] == '0' {
+			b = b[:len(b)-1]
 		}
-		n := 10
-		for d[n-1] == '0' {
-			n--
-		}
-		b = append(b, d[:n]...)
 	}
 	return append(b, 'Z', '"')
 }
