@@ -41,6 +41,9 @@ type Report struct {
 	Hosts    []HostStates
 	Findings []Finding
 	Totals   Totals
+	// LocalAddrs are the capturing host's addresses, when the capture
+	// recorded packet directions.
+	LocalAddrs []netip.Addr
 }
 
 // Flow is one connection and what was concluded about it.
@@ -114,7 +117,7 @@ func (o Options) withDefaults() Options {
 // across them, most severe first.
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
-	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows))}
+	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
 	inspectAll(res.Flows, rep.Flows, flow.TS(res.End), opt.CloseWaitGrace)
 	hosts := map[netip.Addr]*HostStates{}
 	host := func(a netip.Addr) *HostStates {

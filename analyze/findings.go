@@ -319,14 +319,27 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 	slices.Sort(ages)
 	n := len(g.flows)
 	role := "client"
+	var upstream []*Flow // a proxy's own connections
+	waiting := 0         // ... still without an answer
 	if asClient == 0 {
 		role = "server"
 		// A host that leaks accepted connections while it opens its own
-		// upstream ones is a proxy.
+		// upstream ones is a proxy; it may open them from another of its
+		// addresses, which a capture on it shows.
+		self := map[netip.Addr]bool{host: true}
+		if slices.Contains(rep.LocalAddrs, host) {
+			for _, a := range rep.LocalAddrs {
+				self[a] = true
+			}
+		}
 		for i := range rep.Flows {
-			if rep.Flows[i].Key.Client.Addr() == host {
+			f := &rep.Flows[i]
+			if self[f.Key.Client.Addr()] {
 				role = "proxy"
-				break
+				upstream = append(upstream, f)
+				if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
+					waiting++
+				}
 			}
 		}
 	} else if asClient < n {
@@ -383,7 +396,12 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		sb.WriteString(" Fix the client: close or release the connection after each response.")
 		fix = "Close or release the connection after every response, error responses included (read the body to the end or abort the request), and close it when a read returns EOF. A pooled client must evict connections the server has closed, and its idle timeout should be shorter than the server's keep-alive timeout."
 	case "proxy":
-		sb.WriteString(" It also opens connections of its own: a proxy that does not close its side when its caller closes.")
+		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(upstream), "connection"),
+			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server }))
+		if waiting > 0 {
+			fmt.Fprintf(&sb, ", %d of them still waiting for an answer", waiting)
+		}
+		sb.WriteString("): a proxy that does not close its side when its caller closes.")
 		fix = "The proxy must close the caller's connection when the caller closes it (a read returning EOF), even while it waits on the upstream; put timeouts on upstream calls so that no worker blocks forever."
 	case "server":
 		sb.WriteString(" Fix the server: close the socket when the client has closed it.")

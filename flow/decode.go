@@ -46,6 +46,29 @@ type Segment struct {
 	// Options, meaningful on SYN segments.
 	MSS    uint16
 	WScale int8 // -1 when absent
+	// Dir is the packet's direction relative to the capturing host, where
+	// the link layer records it (Linux cooked captures).
+	Dir Direction
+}
+
+// Direction is where a packet went relative to the capturing host.
+type Direction uint8
+
+const (
+	DirUnknown  Direction = iota
+	DirIncoming           // addressed to the capturing host
+	DirOutgoing           // sent by it
+)
+
+// sllDirection maps a Linux cooked capture's packet type to a Direction.
+func sllDirection(packetType uint16) Direction {
+	switch packetType {
+	case 0: // PACKET_HOST
+		return DirIncoming
+	case 4: // PACKET_OUTGOING
+		return DirOutgoing
+	}
+	return DirUnknown
 }
 
 // Decoder turns link-layer frames into Segments. It reuses its buffers: a
@@ -327,6 +350,14 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 		f |= CWR
 	}
 	seg.Flags = f
+	for _, l := range d.decoded[:tcpAt] {
+		switch l {
+		case layers.LayerTypeLinuxSLL:
+			seg.Dir = sllDirection(uint16(d.sll.PacketType))
+		case layers.LayerTypeLinuxSLL2:
+			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
+		}
+	}
 	if tcp.SYN {
 		for _, o := range tcp.Options {
 			switch o.OptionType {

@@ -16,6 +16,7 @@ import (
 // holds it to that).
 func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 	var et uint16
+	dir := DirUnknown
 	switch lt {
 	case layers.LinkTypeEthernet:
 		if len(b) < 14 {
@@ -35,6 +36,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		if len(b) < 16 || binary.BigEndian.Uint16(b[4:6]) > 8 {
 			return false
 		}
+		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
 		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case layers.LinkTypeLinuxSLL2:
 		if len(b) < 20 || b[11] > 8 {
@@ -45,6 +47,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		default:
 			return false
 		}
+		dir = sllDirection(uint16(b[10]))
 		et, b = binary.BigEndian.Uint16(b[0:2]), b[20:]
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
 		if len(b) < 4 {
@@ -132,6 +135,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		Window: binary.BigEndian.Uint16(tcp[14:16]),
 		Len:    segLen - hdr,
 		WScale: -1,
+		Dir:    dir,
 	}
 	if seg.Flags.Has(SYN) {
 		return synOptions(tcp[20:hdr], seg)

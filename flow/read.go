@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +20,11 @@ import (
 type Result struct {
 	Inputs []Input
 	Flows  []*Record // in order of first packet
+	// LocalAddrs are the capturing host's addresses, where the link layer
+	// recorded packet directions (Linux cooked captures, tcpdump -i any);
+	// sorted. A host with several addresses (a proxy's two sides) is
+	// known to be one host by them.
+	LocalAddrs []netip.Addr
 	// End is the moment the states are reported for: Config.At, or the
 	// last packet's time.
 	End time.Time
@@ -111,7 +118,12 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: p.inputs, Flows: flows, End: at}, err
+	var local []netip.Addr
+	for a := range p.local {
+		local = append(local, a)
+	}
+	slices.SortFunc(local, netip.Addr.Compare)
+	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: local}, err
 }
 
 // mergeRecords merges the trackers' records, each list in order of first
@@ -150,6 +162,8 @@ type pass struct {
 	packets uint64
 	shards  []*shard
 	seg     Segment
+	local   map[netip.Addr]bool
+	last    netip.Addr // the local address seen last, to skip the map
 }
 
 // shard is one tracker and the batches that feed it.
@@ -335,6 +349,19 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	wire := ci.Length
 	if wire == 0 {
 		wire = len(data)
+	}
+	if p.seg.Dir != DirUnknown {
+		a := p.seg.Dst.Addr()
+		if p.seg.Dir == DirOutgoing {
+			a = p.seg.Src.Addr()
+		}
+		if a != p.last {
+			p.last = a
+			if p.local == nil {
+				p.local = map[netip.Addr]bool{}
+			}
+			p.local[a] = true
+		}
 	}
 	k, srcA := makeTuple(p.seg.Src, p.seg.Dst)
 	h := k.hash()

@@ -98,7 +98,15 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	if err := enc("  ", rep.Inputs); err != nil {
 		return err
 	}
-	put(",\n  \"capture_end\": \"" + ts(rep.End) + "\",\n  \"totals\": ")
+	put(",\n  \"capture_end\": \"" + ts(rep.End) + "\",\n  \"local_addresses\": ")
+	local := make([]string, 0, len(rep.LocalAddrs))
+	for _, a := range rep.LocalAddrs {
+		local = append(local, a.Unmap().String())
+	}
+	if err := enc("  ", local); err != nil {
+		return err
+	}
+	put(",\n  \"totals\": ")
 	t := rep.Totals
 	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
 		return err

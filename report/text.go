@@ -31,6 +31,13 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
 	}
+	if len(rep.LocalAddrs) > 0 {
+		var a []string
+		for _, l := range rep.LocalAddrs {
+			a = append(a, l.Unmap().String())
+		}
+		p("Captured on the host with %s %s (from the packets' directions).\n", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", "))
+	}
 	p("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
 	var extra []string
 	if tot.Midstream > 0 {
