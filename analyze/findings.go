@@ -159,7 +159,7 @@ func findings(rep *Report, opt Options) []Finding {
 			case CloseWaitLeak:
 				leaks.add(groupKey{host: f.Endpoint(v.Side).Addr()}, f, v)
 			case IdleTimeoutClose:
-				idles.add(groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, lastDataFrom(f))}, f, v)
+				idles.add(groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, f.Half(v.Side).DataBeforeFinFrom)}, f, v)
 			case Refused:
 				refused.add(groupKey{endpoint: f.Key.Server}, f, v)
 			case UnansweredSYN:
@@ -245,11 +245,26 @@ func findings(rep *Report, opt Options) []Finding {
 	stale.each(func(g *group) {
 		v := g.vs[0]
 		f := g.flows[0]
+		peer := f.Endpoint(v.Side.Other())
+		sum := fmt.Sprintf("%s sent requests on %s that %s had already closed, and got RST: it reuses pooled connections after the peer closed them.",
+			f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), peer)
+		fix := remedy(StaleReuseReset)
+		var idle []time.Duration
+		for i, fl := range g.flows {
+			if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == g.vs[i].Side.Other() {
+				idle = append(idle, idleOf(fl, iv.Side))
+			}
+		}
+		ms := []Metric{{"connections", float64(len(g.flows))}}
+		if cl := ClusterDurations(idle); len(cl) > 0 {
+			t := cl[0].Median
+			sum = fmt.Sprintf("%s sent requests on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
+				f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), peer, fmtDur(t))
+			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
+			ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
+		}
 		out = append(out, Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
-			Endpoints: []netip.AddrPort{f.Endpoint(v.Side.Other())}, Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
-			Summary: fmt.Sprintf("%s sent requests on %s that %s had already closed, and got RST: it reuses pooled connections after the peer's idle timeout closed them.",
-				f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), f.Endpoint(v.Side.Other())),
-			Remedy: remedy(StaleReuseReset), Evidence: evidence(g.vs)})
+			Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)})
 	})
 	stalls.each(func(g *group) {
 		sev, stuck := Warning, 0
@@ -273,12 +288,24 @@ func findings(rep *Report, opt Options) []Finding {
 	out = append(out, keepAliveFindings(rep)...)
 
 	slices.SortStableFunc(out, func(a, b Finding) int {
-		return cmp.Or(int(b.Severity)-int(a.Severity), len(b.Flows)-len(a.Flows))
+		return cmp.Or(int(b.Severity)-int(a.Severity), priority(a.Class)-priority(b.Class), len(b.Flows)-len(a.Flows))
 	})
 	if out == nil {
 		out = []Finding{}
 	}
 	return out
+}
+
+// priority orders findings of equal severity: problems before the
+// context that explains them (an idle timeout, TIME_WAIT).
+func priority(c Class) int {
+	switch c {
+	case IdleTimeoutClose, KeepAliveClass:
+		return 2
+	case TimeWaitPressure:
+		return 1
+	}
+	return 0
 }
 
 // hostsOf lists the distinct addresses on side s of the flows.
@@ -311,7 +338,7 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		if iv := verdictOf(f, IdleTimeoutClose); iv != nil && iv.Side == g.vs[i].Side.Other() {
 			idleClosed++
 			idleTimes = append(idleTimes, idleOf(f, iv.Side))
-			if waitedFor(iv.Side, lastDataFrom(f)) {
+			if waitedFor(iv.Side, f.Half(iv.Side).DataBeforeFinFrom) {
 				gaveUp++
 			}
 		}
@@ -416,30 +443,24 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 // idleOf is how long the connection was quiet before side s's FIN.
 func idleOf(f *Flow, s Side) time.Duration {
 	h := f.Half(s)
-	last := max(f.Client.LastPayload, f.Server.LastPayload)
-	return h.FinAt.Sub(last)
-}
-
-// lastDataFrom is the side that sent the connection's last new payload.
-func lastDataFrom(f *Flow) Side {
-	if f.Server.LastPayload > f.Client.LastPayload {
-		return flow.Server
-	}
-	return flow.Client
+	return h.FinAt.Sub(h.DataBeforeFin)
 }
 
 func idleFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	ep := f0.Endpoint(v0.Side)
-	if waitedFor(v0.Side, lastDataFrom(f0)) {
+	if waitedFor(v0.Side, f0.Half(v0.Side).DataBeforeFinFrom) {
 		return waitFinding(g)
 	}
 	var idle []time.Duration
-	leaked := 0
+	leaked, reused := 0, 0
 	for i, f := range g.flows {
 		idle = append(idle, idleOf(f, g.vs[i].Side))
 		if lv := verdictOf(f, CloseWaitLeak); lv != nil && lv.Side == g.vs[i].Side.Other() {
 			leaked++
+		}
+		if sv := verdictOf(f, StaleReuseReset); sv != nil && sv.Side == g.vs[i].Side.Other() {
+			reused++
 		}
 	}
 	cl := ClusterDurations(idle)
@@ -478,9 +499,15 @@ func idleFinding(g *group) Finding {
 			fmt.Fprintf(&sb, " %d of them were then leaked by their peer in CLOSE_WAIT.", leaked)
 		}
 	}
+	if reused > 0 {
+		sev = Warning
+		fmt.Fprintf(&sb, " %s then reused by the peer anyway, and reset: its pool keeps connections idle longer than this.",
+			map[bool]string{true: "Every one was", false: fmt.Sprintf("%d of them were", reused)}[reused == len(g.flows)])
+	}
 	return Finding{Class: IdleTimeoutClose, Severity: sev, Endpoints: []netip.AddrPort{ep}, Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
-			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)}},
+			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
+			{"reused_after", float64(reused)}},
 		Summary: sb.String(), Remedy: remedy(IdleTimeoutClose), Evidence: evidence(g.vs[:1])}
 }
 

@@ -99,9 +99,9 @@ var labExpectations = map[string]labExpect{
 	},
 	"stale-reuse": {
 		flows: map[string]int{
-			"stale_reuse_reset(client)": 2,
+			"stale_reuse_reset(client) idle_timeout_close(server)": 2,
 		},
-		findings: []string{"warning stale_reuse_reset 2"},
+		findings: []string{"warning stale_reuse_reset 2", "warning idle_timeout_close 2"},
 	},
 	"timewait-storm": {
 		// The lab narrows the client's port range to 40 ports, as its user would tell flowdoc.

@@ -45,14 +45,6 @@ const acceptCloseWithin = time.Second
 // client whose request went unanswered, or a server whose request never
 // completed. A server closing after its own response, or a client after
 // the server's, closes an idle connection.
-// lastFrom is the side that sent the last new payload.
-func lastFrom(r *Record) Side {
-	if r.Server.LastPayload > r.Client.LastPayload {
-		return flow.Server
-	}
-	return flow.Client
-}
-
 func waitedFor(closer, last Side) bool {
 	return closer == flow.Client && last == flow.Client || closer == flow.Server && last == flow.Client
 }
@@ -190,9 +182,8 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		closer = flow.Server
 	}
 	ch := r.Half(closer)
-	lastData := max(C.LastPayload, S.LastPayload)
-	if ch.FinPacket > 0 && lastData > 0 && lastData <= ch.FinAt {
-		idle, idleKnown = ch.FinAt.Sub(lastData), true
+	if ch.FinPacket > 0 && ch.DataBeforeFin > 0 {
+		idle, idleKnown = ch.FinAt.Sub(ch.DataBeforeFin), true
 	}
 
 	// CLOSE_WAIT: received the FIN, acknowledged it, never closed.
@@ -224,7 +215,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		quiet := ""
 		if idleKnown && closer == s.Other() && idle >= minIdle {
 			quiet = fmt.Sprintf(" after %s idle", fmtDur(idle))
-			if waitedFor(closer, lastFrom(r)) {
+			if waitedFor(closer, ch.DataBeforeFinFrom) {
 				quiet = fmt.Sprintf(" %s after its own last data (it gave up waiting)", fmtDur(idle))
 			}
 		}
@@ -255,10 +246,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		if leaked[closer.Other()] {
 			sev = Warning
 		}
-		data, dataFrom := r.Half(flow.Client), flow.Client
-		if S.LastPayload > C.LastPayload {
-			data, dataFrom = S, flow.Server
-		}
+		dataFrom := ch.DataBeforeFinFrom
 		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
 		if waitedFor(closer, dataFrom) {
@@ -267,7 +255,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		}
 		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt.Time(), Summary: sum}
 		v.Evidence = append(v.Evidence,
-			Evidence{Input: int(data.LastPayloadInput), Packet: int(data.LastPayloadPacket), At: data.LastPayload.Time(), What: "last data"},
+			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin.Time(), What: "last data from " + sideName(dataFrom)},
 			Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt.Time(), What: what})
 		add(v)
 	}

@@ -93,6 +93,9 @@ type Half struct {
 	LastPayload Timestamp // last new payload; 0 if none
 	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
 	FinAt Timestamp
+	// DataBeforeFin is the last new payload, either way, before that FIN:
+	// how long the connection was quiet when this side closed it.
+	DataBeforeFin Timestamp
 
 	// KeepAliveFirst and KeepAliveLast are the first and last keep-alive
 	// probes the endpoint sent; 0 if none.
@@ -107,10 +110,12 @@ type Half struct {
 	KeepAlives  uint32
 	WinProbes   uint32 // zero-window probes
 
-	LastPayloadPacket uint32
-	FinPacket         uint32
-	LastPayloadInput  uint16
-	FinInput          uint16
+	LastPayloadPacket   uint32
+	FinPacket           uint32
+	DataBeforeFinPacket uint32
+	LastPayloadInput    uint16
+	FinInput            uint16
+	DataBeforeFinInput  uint16
 
 	MSS uint16 // from the SYN; 0 if not seen
 
@@ -121,6 +126,8 @@ type Half struct {
 	State, Expired State
 
 	WScale int8 // from the SYN; -1 if not seen
+
+	DataBeforeFinFrom Side // who sent the DataBeforeFin payload
 
 	// HalfClosed is set when the endpoint acknowledged data after sending
 	// its FIN: it shut down only its sending side (shutdown(SHUT_WR)), so

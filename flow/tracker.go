@@ -582,6 +582,14 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			ts.finSent = true
 			ts.finSeq = seg.Seq + uint32(seg.Len)
 			hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
+			from := Client
+			if c.h[Server].lastPayload > c.h[Client].lastPayload {
+				from = Server
+			}
+			if last := &c.h[from]; last.lastPayload > 0 {
+				hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
+				hs.DataBeforeFinFrom = from
+			}
 			switch hh.raw {
 			case CloseWait:
 				if ts.ackOK && seqGE(ts.ack, to.finSeq+1) {
