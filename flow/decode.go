@@ -176,7 +176,7 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 				return false, nil // not TCP, or a non-first IP fragment
 			}
 		} else if tcpAt < 0 {
-			return false, d.errorAt(data, err)
+			return false, d.errorAt(data, err, p.Truncated)
 		}
 		// TCP decoded; a failure in what follows (payload) does not matter.
 	}
@@ -188,7 +188,7 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 
 // errorAt builds the DecodeError for a failure in the layer after the last
 // one decoded.
-func (d *Decoder) errorAt(data []byte, err error) *DecodeError {
+func (d *Decoder) errorAt(data []byte, err error, truncated bool) *DecodeError {
 	off, layer := 0, "link layer"
 	if n := len(d.decoded); n > 0 {
 		last := d.decoded[n-1]
@@ -212,44 +212,10 @@ func (d *Decoder) errorAt(data []byte, err error) *DecodeError {
 		off = 0
 	}
 	cause := ErrBadHeader
-	if isTruncation(err) {
+	if truncated {
 		cause = ErrTruncated
 	}
 	return &DecodeError{Offset: off, Layer: layer, Err: fmt.Errorf("%w: %v", cause, err)}
-}
-
-func isTruncation(err error) bool {
-	s := err.Error()
-	for _, w := range []string{"too small", "too short", "truncated", "Invalid TCP data offset", "out of range", "index out of range"} {
-		if containsFold(s, w) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsFold(s, sub string) bool {
-	n := len(sub)
-	for i := 0; i+n <= len(s); i++ {
-		match := true
-		for j := 0; j < n; j++ {
-			a, b := s[i+j], sub[j]
-			if 'A' <= a && a <= 'Z' {
-				a += 'a' - 'A'
-			}
-			if 'A' <= b && b <= 'Z' {
-				b += 'a' - 'A'
-			}
-			if a != b {
-				match = false
-				break
-			}
-		}
-		if match {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *Decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {

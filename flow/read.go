@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"runtime"
@@ -332,7 +331,11 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		if errors.As(err, &de) {
 			de.Packet = in.Packets
 			if errors.Is(de.Err, ErrUnknownLinkType) {
-				if in.BadPackets == 1 || !in.linkWarned(lt) {
+				if !in.unsupported[lt] {
+					if in.unsupported == nil {
+						in.unsupported = map[layers.LinkType]bool{}
+					}
+					in.unsupported[lt] = true
 					in.warn("packet %d: link type %s is not supported; its packets are skipped", in.Packets, LinkTypeName(lt))
 				}
 				return
@@ -378,16 +381,4 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		sh.full <- b
 		sh.cur = <-sh.free
 	}
-}
-
-// linkWarned reports whether an unsupported link type was warned about
-// already, and remembers it was.
-func (in *Input) linkWarned(lt layers.LinkType) bool {
-	key := fmt.Sprintf("link type %s", LinkTypeName(lt))
-	for _, w := range in.Warnings {
-		if containsFold(w, key) {
-			return true
-		}
-	}
-	return false
 }

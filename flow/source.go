@@ -192,10 +192,11 @@ type Input struct {
 	// (a truncated or corrupt record): what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
 
-	linkSeen map[layers.LinkType]bool
-	lastLink layers.LinkType
-	first    int64 // Unix nanoseconds of First and Last, while reading
-	last     int64
+	linkSeen    map[layers.LinkType]bool
+	unsupported map[layers.LinkType]bool // warned about
+	lastLink    layers.LinkType
+	first       int64 // Unix nanoseconds of First and Last, while reading
+	last        int64
 }
 
 // maxWarnings caps the warnings kept per input; the rest are counted.

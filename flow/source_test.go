@@ -24,26 +24,10 @@ import (
 func summary(res *Result) string {
 	var b strings.Builder
 	for _, r := range res.Flows {
-		b.WriteString(r.Key.String() + " " + r.Client.State.String() + "/" + r.Server.State.String() + " " + r.History)
-		b.WriteString(" " + itoa(r.Client.Packets) + "/" + itoa(r.Server.Packets) + " " + itoa(r.Client.Bytes) + "/" + itoa(r.Server.Bytes) + "\n")
+		fmt.Fprintf(&b, "%s %s/%s %s %d/%d %d/%d\n", r.Key, r.Client.State, r.Server.State, r.History,
+			r.Client.Packets, r.Server.Packets, r.Client.Bytes, r.Server.Bytes)
 	}
 	return b.String()
-}
-
-func itoa(n uint64) string { return strings.TrimSpace(strings.Repeat(" ", 0) + uintStr(n)) }
-
-func uintStr(n uint64) string {
-	if n == 0 {
-		return "0"
-	}
-	var d [20]byte
-	i := len(d)
-	for n > 0 {
-		i--
-		d[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(d[i:])
 }
 
 func readAll(t *testing.T, r io.Reader, name string) *Result {

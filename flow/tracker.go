@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -804,7 +805,7 @@ func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
 const histLetters = "SHADFRTW"
 
 func (c *conn) log(s Side, letter byte) {
-	i := indexByte(histLetters, letter)
+	i := strings.IndexByte(histLetters, letter)
 	bit := uint16(1) << i
 	if c.t[s].hist&bit != 0 {
 		return
@@ -831,15 +832,6 @@ func (c *conn) appendHist(s Side, letter byte) {
 	}
 	c.hist[c.nh] = letter
 	c.nh++
-}
-
-func indexByte(s string, b byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return i
-		}
-	}
-	return 0
 }
 
 // retiredConn is what is kept of a retired connection: its record, and
