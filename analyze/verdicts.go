@@ -189,7 +189,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	// CLOSE_WAIT: received the FIN, acknowledged it, never closed.
 	leaked := map[Side]bool{}
 	for _, s := range []Side{flow.Client, flow.Server} {
-		h, peer := r.Half(s), r.Half(s.Other())
+		h := r.Half(s)
 		if h.State != flow.CloseWait {
 			continue
 		}
@@ -236,7 +236,6 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		if ack != nil {
 			v.Evidence = append(v.Evidence, ev(ack, "ACK of FIN from "+sideName(s)))
 		}
-		_ = peer
 		add(v)
 	}
 
