@@ -44,6 +44,8 @@ type Report struct {
 	// LocalAddrs are the capturing host's addresses, when the capture
 	// recorded packet directions.
 	LocalAddrs []netip.Addr
+	// Filter is what the report was narrowed to; zero for everything.
+	Filter Filter
 }
 
 // Flow is one connection and what was concluded about it.
@@ -119,6 +121,14 @@ func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
 	inspectAll(res.Flows, rep.Flows, flow.TS(res.End), opt.CloseWaitGrace)
+	rep.count()
+	rep.Findings = findings(rep, opt)
+	return rep
+}
+
+// count works out the totals and the endpoint states per host from the
+// flows.
+func (rep *Report) count() {
 	hosts := map[netip.Addr]*HostStates{}
 	host := func(a netip.Addr) *HostStates {
 		h := hosts[a]
@@ -128,36 +138,37 @@ func Build(res *flow.Result, opt Options) *Report {
 		}
 		return h
 	}
-	for i := range res.Flows {
-		r := res.Flows[i]
-		f := rep.Flows[i]
-		t := &rep.Totals
+	rep.Totals = Totals{}
+	t := &rep.Totals
+	for i := range rep.Flows {
+		f := &rep.Flows[i]
 		t.Flows++
-		if r.Midstream {
+		if f.Midstream {
 			t.Midstream++
 		}
-		if r.OneSided {
+		if f.OneSided {
 			t.OneSided++
 		}
-		if r.Reused {
+		if f.Reused {
 			t.Reused++
 		}
 		if f.Clean() {
 			t.Clean++
 		}
-		c, s := host(r.Key.Client.Addr()), host(r.Key.Server.Addr())
-		c.Counts[r.Client.State]++
+		c, s := host(f.Key.Client.Addr()), host(f.Key.Server.Addr())
+		c.Counts[f.Client.State]++
 		c.Total++
 		c.Clients++
-		s.Counts[r.Server.State]++
+		s.Counts[f.Server.State]++
 		s.Total++
 		s.Servers++
 	}
-	for _, in := range res.Inputs {
-		rep.Totals.Packets += in.Packets
-		rep.Totals.TCPPackets += in.TCPPackets
-		rep.Totals.BadPackets += in.BadPackets
+	for _, in := range rep.Inputs {
+		t.Packets += in.Packets
+		t.TCPPackets += in.TCPPackets
+		t.BadPackets += in.BadPackets
 	}
+	rep.Hosts = rep.Hosts[:0]
 	for _, h := range hosts {
 		rep.Hosts = append(rep.Hosts, *h)
 	}
@@ -167,8 +178,6 @@ func Build(res *flow.Result, opt Options) *Report {
 		}
 		return a.Host.Compare(b.Host)
 	})
-	rep.Findings = findings(rep, opt)
-	return rep
 }
 
 // inspectAll gives every flow its verdicts, the flows split across cores.

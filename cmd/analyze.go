@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -36,9 +37,17 @@ type analyzeOptions struct {
 	Grace      time.Duration
 	PortRange  string
 	ports      analyze.PortRange
-	Progress   string // auto, always, never
-	CPUProfile string
-	MemProfile string
+
+	Host        string
+	Port        uint16
+	Verdicts    []string
+	MinSeverity string
+	FailOn      string
+	filter      analyze.Filter
+	failOn      analyze.Severity
+	Progress    string // auto, always, never
+	CPUProfile  string
+	MemProfile  string
 }
 
 func newAnalyzeCmd(out, errOut io.Writer, runF func(context.Context, *analyzeOptions) error) *cobra.Command {
@@ -97,6 +106,11 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
 	f.DurationVar(&o.Grace, "close-wait-grace", analyze.DefaultCloseWaitGrace, "a CLOSE_WAIT younger than this at the end is not a leak yet")
 	f.StringVar(&o.PortRange, "port-range", analyze.LinuxPortRange.String(), "the clients' ephemeral port range `LOW-HIGH`, for TIME_WAIT pressure (Windows: 49152-65535)")
+	f.StringVar(&o.Host, "host", "", "only flows with this `IP` at either end, and findings about them")
+	f.Uint16Var(&o.Port, "port", 0, "only flows with this `PORT` at either end")
+	f.StringSliceVar(&o.Verdicts, "verdict", nil, "only flows with a verdict of these `CLASS`es, and findings of them (flowdoc explain lists them)")
+	f.StringVar(&o.MinSeverity, "min-severity", "info", "only flows and findings at least this severe: info, warning, error")
+	f.StringVar(&o.FailOn, "fail-on", "", "exit with status 3 when a finding at least this severe remains: warning, error")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
 	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile taken after the analysis to `FILE`")
@@ -117,6 +131,31 @@ func (o *analyzeOptions) validate() error {
 	}
 	if o.TimeWait <= 0 || o.FinTimeout <= 0 || o.Grace < 0 {
 		return flagErrorf("--time-wait and --fin-timeout must be positive, --close-wait-grace not negative")
+	}
+	if o.Host != "" {
+		a, err := netip.ParseAddr(o.Host)
+		if err != nil {
+			return flagErrorf("--host %q: not an IP address", o.Host)
+		}
+		o.filter.Host = a.Unmap()
+	}
+	o.filter.Port = o.Port
+	for _, v := range o.Verdicts {
+		c := analyze.Class(strings.TrimSpace(strings.ToLower(v)))
+		if _, ok := analyze.Explain(c); !ok {
+			return flagErrorf("--verdict %q: no such class (flowdoc explain lists them)", v)
+		}
+		o.filter.Classes = append(o.filter.Classes, c)
+	}
+	sev, ok := analyze.ParseSeverity(o.MinSeverity)
+	if !ok {
+		return flagErrorf("--min-severity %q: want info, warning or error", o.MinSeverity)
+	}
+	o.filter.MinSeverity = sev
+	if o.FailOn != "" {
+		if o.failOn, ok = analyze.ParseSeverity(o.FailOn); !ok || o.failOn == analyze.Info {
+			return flagErrorf("--fail-on %q: want warning or error", o.FailOn)
+		}
 	}
 	if _, err := fmt.Sscanf(o.PortRange, "%d-%d", &o.ports.Low, &o.ports.High); err != nil ||
 		o.ports.Low < 1 || o.ports.High > 65535 || o.ports.Size() < 1 {
@@ -227,7 +266,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	// the report grows on top of them.
 	runtime.GC()
 
-	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait})
+	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait}).Filtered(o.filter)
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return err
@@ -245,9 +284,43 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		if err := r.Render(out, rep); err != nil {
 			return fmt.Errorf("writing %s: %w", o.Output, err)
 		}
-		return f.Close()
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return o.failed(rep)
 	}
-	return r.Render(out, rep)
+	if err := r.Render(out, rep); err != nil {
+		return err
+	}
+	return o.failed(rep)
+}
+
+// FindingsError is --fail-on matching: exit status 3.
+type FindingsError struct {
+	N        int
+	Severity analyze.Severity
+}
+
+func (e *FindingsError) Error() string {
+	return fmt.Sprintf("%d %s at %s or worse (--fail-on %s)", e.N, map[bool]string{true: "finding", false: "findings"}[e.N == 1], e.Severity, e.Severity)
+}
+
+// failed returns a *FindingsError when --fail-on is set and a finding at
+// least that severe is in the report.
+func (o *analyzeOptions) failed(rep *analyze.Report) error {
+	if o.FailOn == "" {
+		return nil
+	}
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Severity >= o.failOn {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &FindingsError{N: n, Severity: o.failOn}
 }
 
 // openError says in one line why a capture could not be opened.

@@ -146,3 +146,48 @@ func TestPortRangeFlag(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
+
+func TestFailOn(t *testing.T) {
+	tests := []struct {
+		args []string
+		code exitCode
+	}{
+		{[]string{"analyze", "--fail-on", "error", "../testdata/keepalive-leak.pcap"}, exitFindings},
+		{[]string{"analyze", "--fail-on", "warning", "../testdata/stale-reuse.pcap"}, exitFindings},
+		{[]string{"analyze", "--fail-on", "error", "../testdata/stale-reuse.pcap"}, exitOK},
+		{[]string{"analyze", "--fail-on", "warning", "../testdata/half-close.pcap"}, exitOK},
+		// A filter that leaves the leak out leaves nothing to fail on.
+		{[]string{"analyze", "--fail-on", "error", "--port", "9", "../testdata/keepalive-leak.pcap"}, exitOK},
+		{[]string{"analyze", "--fail-on", "info", "../testdata/clean.pcapng"}, exitUsage},
+	}
+	for _, tt := range tests {
+		code, _, errOut := run(t, tt.args...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tt.args, code, tt.code, errOut)
+		}
+		if code == exitFindings && !strings.Contains(errOut, "--fail-on") {
+			t.Errorf("%v: stderr %q", tt.args, errOut)
+		}
+	}
+}
+
+func TestFilterFlags(t *testing.T) {
+	code, out, _ := run(t, "analyze", "--format", "json", "--host", "10.99.1.2", "--verdict", "close_wait_leak", "../testdata/non200-leak.pcap")
+	var rep struct {
+		Filter   string `json:"filter"`
+		Flows    []struct{ Verdicts []struct{ Class string } }
+		Findings []struct{ Class string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	if rep.Filter != "host 10.99.1.2, verdict close_wait_leak" || len(rep.Flows) != 4 || len(rep.Findings) != 1 || rep.Findings[0].Class != "close_wait_leak" {
+		t.Errorf("filter %q, %d flows, findings %v", rep.Filter, len(rep.Flows), rep.Findings)
+	}
+	for _, bad := range [][]string{{"--host", "nonsense"}, {"--verdict", "nosuch"}, {"--min-severity", "loud"}} {
+		code, _, errOut := run(t, append(append([]string{"analyze"}, bad...), "../testdata/refused.pcap")...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d (%s)", bad, code, errOut)
+		}
+	}
+}

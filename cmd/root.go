@@ -22,7 +22,7 @@ const (
 	exitOK       exitCode = 0
 	exitError    exitCode = 1 // could not analyse
 	exitUsage    exitCode = 2 // bad flags or arguments
-	exitFindings exitCode = 3 // reserved: --fail-on matched
+	exitFindings exitCode = 3 // --fail-on matched a finding
 )
 
 // FlagError is a usage mistake: it is printed with a hint to --help.
@@ -50,7 +50,11 @@ func execute(ctx context.Context, root *cobra.Command, errOut io.Writer) exitCod
 		return exitOK
 	}
 	var fe *FlagError
+	var fd *FindingsError
 	switch {
+	case errors.As(err, &fd):
+		fmt.Fprintf(errOut, "flowdoc: %v\n", err)
+		return exitFindings
 	case errors.As(err, &fe) || isCobraUsage(err):
 		fmt.Fprintf(errOut, "flowdoc: %v\n", err)
 		if c != nil {

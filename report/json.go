@@ -98,7 +98,11 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	if err := enc("  ", rep.Inputs); err != nil {
 		return err
 	}
-	put(",\n  \"capture_end\": \"" + ts(rep.End) + "\",\n  \"local_addresses\": ")
+	put(",\n  \"capture_end\": \"" + ts(rep.End) + "\",")
+	if !rep.Filter.IsZero() {
+		put("\n  \"filter\": " + string(appendString(nil, rep.Filter.String())) + ",")
+	}
+	put("\n  \"local_addresses\": ")
 	local := make([]string, 0, len(rep.LocalAddrs))
 	for _, a := range rep.LocalAddrs {
 		local = append(local, a.Unmap().String())

@@ -31,6 +31,9 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
 	}
+	if !rep.Filter.IsZero() {
+		p("Showing only: %s.\n", rep.Filter)
+	}
 	if len(rep.LocalAddrs) > 0 {
 		var a []string
 		for _, l := range rep.LocalAddrs {

@@ -1,0 +1,123 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Filter narrows a report. The zero Filter keeps everything.
+type Filter struct {
+	// Host keeps the flows with this address at either end, and the
+	// findings about them.
+	Host netip.Addr
+	// Port keeps the flows with this port at either end.
+	Port uint16
+	// Classes keeps the flows with a verdict of one of these classes, and
+	// the findings of these classes.
+	Classes []Class
+	// MinSeverity keeps the flows with a verdict at least this severe,
+	// and the findings too.
+	MinSeverity Severity
+}
+
+// IsZero reports whether f keeps everything.
+func (f Filter) IsZero() bool {
+	return !f.Host.IsValid() && f.Port == 0 && len(f.Classes) == 0 && f.MinSeverity == Info
+}
+
+func (f Filter) String() string {
+	var parts []string
+	if f.Host.IsValid() {
+		parts = append(parts, "host "+f.Host.String())
+	}
+	if f.Port != 0 {
+		parts = append(parts, fmt.Sprintf("port %d", f.Port))
+	}
+	if len(f.Classes) > 0 {
+		var cs []string
+		for _, c := range f.Classes {
+			cs = append(cs, string(c))
+		}
+		parts = append(parts, "verdict "+strings.Join(cs, ","))
+	}
+	if f.MinSeverity > Info {
+		parts = append(parts, "severity "+f.MinSeverity.String()+" or worse")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// inScope reports whether a flow is about f's host and port.
+func (f Filter) inScope(fl *Flow) bool {
+	if f.Host.IsValid() && fl.Key.Client.Addr().Unmap() != f.Host && fl.Key.Server.Addr().Unmap() != f.Host {
+		return false
+	}
+	if f.Port != 0 && fl.Key.Client.Port() != f.Port && fl.Key.Server.Port() != f.Port {
+		return false
+	}
+	return true
+}
+
+// keepsVerdicts reports whether a flow has a verdict f asks for.
+func (f Filter) keepsVerdicts(fl *Flow) bool {
+	if len(f.Classes) == 0 && f.MinSeverity == Info {
+		return true
+	}
+	for _, v := range fl.Verdicts {
+		if (len(f.Classes) == 0 || slices.Contains(f.Classes, v.Class)) && v.Severity >= f.MinSeverity {
+			return true
+		}
+	}
+	return false
+}
+
+// Filtered returns the report narrowed by f: the flows it selects, the
+// findings about them, and the totals and host states counted again over
+// what is left. The flows and findings are shared with rep.
+func (rep *Report) Filtered(f Filter) *Report {
+	if f.IsZero() {
+		return rep
+	}
+	out := *rep
+	out.Filter = f
+	out.Flows = nil
+	out.Hosts = nil
+	scope := map[int]bool{}
+	for i := range rep.Flows {
+		fl := &rep.Flows[i]
+		if !f.inScope(fl) {
+			continue
+		}
+		scope[fl.ID] = true
+		if f.keepsVerdicts(fl) {
+			out.Flows = append(out.Flows, *fl)
+		}
+	}
+	out.Findings = []Finding{}
+	for _, fd := range rep.Findings {
+		if len(f.Classes) > 0 && !slices.Contains(f.Classes, fd.Class) || fd.Severity < f.MinSeverity {
+			continue
+		}
+		if f.Host.IsValid() || f.Port != 0 {
+			if !slices.ContainsFunc(fd.Flows, func(id int) bool { return scope[id] }) {
+				continue
+			}
+		}
+		out.Findings = append(out.Findings, fd)
+	}
+	out.count()
+	return &out
+}
+
+// Worst is the most severe finding's severity, and whether there is any.
+func (rep *Report) Worst() (Severity, bool) {
+	if len(rep.Findings) == 0 {
+		return Info, false
+	}
+	w := Info
+	for _, f := range rep.Findings {
+		w = max(w, f.Severity)
+	}
+	return w, true
+}
