@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -122,8 +123,13 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 func (o *analyzeOptions) validate() error {
 	if o.Format == "" {
 		o.Format = "text"
-		if strings.HasSuffix(strings.ToLower(o.Output), ".json") {
+		switch strings.ToLower(filepath.Ext(o.Output)) {
+		case ".json":
 			o.Format = "json"
+		case ".jsonl", ".ndjson":
+			o.Format = "jsonl"
+		case ".csv":
+			o.Format = "csv"
 		}
 	}
 	if _, err := report.New(o.Format, report.Options{}); err != nil {

@@ -26,6 +26,8 @@ func TestGolden(t *testing.T) {
 		{"txt", &Text{}},
 		{"all.txt", &Text{All: true}},
 		{"json", &JSON{Events: true}},
+		{"jsonl", &JSONLines{}},
+		{"csv", CSV{}},
 	}
 	for _, c := range captures {
 		rep := labReport(t, c)

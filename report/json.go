@@ -135,6 +135,24 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		put("\n  ")
 	}
 	put("],\n  \"findings\": ")
+	fs := findingsJSON(rep)
+	if err := enc("  ", fs); err != nil {
+		return err
+	}
+	put("\n}\n")
+	return bw.Flush()
+}
+
+func evidence(ev []analyze.Evidence) []jsonEvidence {
+	out := make([]jsonEvidence, 0, len(ev))
+	for _, e := range ev {
+		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At), What: e.What})
+	}
+	return out
+}
+
+// findingsJSON lays out the findings for encoding/json.
+func findingsJSON(rep *analyze.Report) []jsonFinding {
 	fs := make([]jsonFinding, 0, len(rep.Findings))
 	for _, f := range rep.Findings {
 		jf := jsonFinding{Class: string(f.Class), Severity: f.Severity.String(),
@@ -151,19 +169,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		fs = append(fs, jf)
 	}
-	if err := enc("  ", fs); err != nil {
-		return err
-	}
-	put("\n}\n")
-	return bw.Flush()
-}
-
-func evidence(ev []analyze.Evidence) []jsonEvidence {
-	out := make([]jsonEvidence, 0, len(ev))
-	for _, e := range ev {
-		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At), What: e.What})
-	}
-	return out
+	return fs
 }
 
 // flowChunk is how many flows one worker renders at a time.

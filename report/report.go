@@ -16,7 +16,7 @@ type Renderer interface {
 }
 
 // Formats lists the names New accepts.
-var Formats = []string{"text", "json"}
+var Formats = []string{"text", "json", "jsonl", "csv"}
 
 // Options are the choices a renderer may honour.
 type Options struct {
@@ -34,6 +34,10 @@ func New(format string, opt Options) (Renderer, error) {
 		return &Text{All: opt.All}, nil
 	case "json":
 		return &JSON{Events: opt.Events}, nil
+	case "jsonl":
+		return &JSONLines{Events: opt.Events}, nil
+	case "csv":
+		return CSV{}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }

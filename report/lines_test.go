@@ -1,0 +1,98 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// TestLinesAgreeWithJSON parses the JSON Lines and CSV reports of every
+// capture back and compares them with the JSON report.
+func TestLinesAgreeWithJSON(t *testing.T) {
+	captures, _ := filepath.Glob("../testdata/*.pcap*")
+	for _, c := range captures {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			rep := labReport(t, c)
+			var js bytes.Buffer
+			if err := (&JSON{}).Render(&js, rep); err != nil {
+				t.Fatal(err)
+			}
+			type flowRow struct {
+				ID          int    `json:"id"`
+				ClientState string `json:"client_state"`
+				ServerState string `json:"server_state"`
+				History     string `json:"history"`
+			}
+			var whole struct {
+				Flows    []flowRow         `json:"flows"`
+				Findings []json.RawMessage `json:"findings"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &whole); err != nil {
+				t.Fatal(err)
+			}
+
+			var jl bytes.Buffer
+			if err := (&JSONLines{}).Render(&jl, rep); err != nil {
+				t.Fatal(err)
+			}
+			var flows []flowRow
+			findings := 0
+			sc := bufio.NewScanner(&jl)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				var head struct{ Type string }
+				if err := json.Unmarshal(sc.Bytes(), &head); err != nil {
+					t.Fatalf("line %q: %v", sc.Text(), err)
+				}
+				switch head.Type {
+				case "flow":
+					if findings > 0 {
+						t.Fatal("a flow after the findings")
+					}
+					var f flowRow
+					json.Unmarshal(sc.Bytes(), &f)
+					flows = append(flows, f)
+				case "finding":
+					findings++
+				default:
+					t.Fatalf("type %q", head.Type)
+				}
+			}
+			if len(flows) != len(whole.Flows) || findings != len(whole.Findings) {
+				t.Fatalf("jsonl: %d flows, %d findings; json: %d, %d", len(flows), findings, len(whole.Flows), len(whole.Findings))
+			}
+			for i := range flows {
+				if flows[i] != whole.Flows[i] {
+					t.Errorf("jsonl flow %+v, json %+v", flows[i], whole.Flows[i])
+				}
+			}
+
+			var cb bytes.Buffer
+			if err := (CSV{}).Render(&cb, rep); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := csv.NewReader(&cb).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != len(whole.Flows)+1 || len(rows[0]) != len(csvColumns) {
+				t.Fatalf("csv: %d rows of %d columns for %d flows", len(rows), len(rows[0]), len(whole.Flows))
+			}
+			col := map[string]int{}
+			for i, name := range rows[0] {
+				col[name] = i
+			}
+			for i, row := range rows[1:] {
+				id, _ := strconv.Atoi(row[col["id"]])
+				got := flowRow{id, row[col["client_state"]], row[col["server_state"]], row[col["history"]]}
+				if got != whole.Flows[i] {
+					t.Errorf("csv flow %+v, json %+v", got, whole.Flows[i])
+				}
+			}
+		})
+	}
+}
