@@ -130,6 +130,8 @@ func (o *analyzeOptions) validate() error {
 			o.Format = "jsonl"
 		case ".csv":
 			o.Format = "csv"
+		case ".md", ".markdown":
+			o.Format = "md"
 		}
 	}
 	if _, err := report.New(o.Format, report.Options{}); err != nil {

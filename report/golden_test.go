@@ -28,6 +28,7 @@ func TestGolden(t *testing.T) {
 		{"json", &JSON{Events: true}},
 		{"jsonl", &JSONLines{}},
 		{"csv", CSV{}},
+		{"md", &Markdown{}},
 	}
 	for _, c := range captures {
 		rep := labReport(t, c)

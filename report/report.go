@@ -16,7 +16,7 @@ type Renderer interface {
 }
 
 // Formats lists the names New accepts.
-var Formats = []string{"text", "json", "jsonl", "csv"}
+var Formats = []string{"text", "json", "jsonl", "csv", "md"}
 
 // Options are the choices a renderer may honour.
 type Options struct {
@@ -38,6 +38,8 @@ func New(format string, opt Options) (Renderer, error) {
 		return &JSONLines{Events: opt.Events}, nil
 	case "csv":
 		return CSV{}, nil
+	case "md", "markdown":
+		return &Markdown{}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }

@@ -1,0 +1,170 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/flowdoc/flowdoc/analyze"
+)
+
+// Markdown is a report to attach to a GitHub, GitLab or Jira ticket: the
+// findings as sections with their evidence, the endpoint states per host,
+// and the flows that did not close cleanly (at most MaxFlows of them).
+type Markdown struct {
+	// MaxFlows caps the flow table; 0 means 100.
+	MaxFlows int
+}
+
+// Render implements Renderer.
+func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	var names []string
+	for _, in := range rep.Inputs {
+		names = append(names, filepath.Base(in.Path))
+	}
+	p("# flowdoc report: %s\n\n", mdText(strings.Join(names, ", ")))
+	for _, in := range rep.Inputs {
+		p("- Capture `%s`: %s %s, %d packets, %d TCP", mdCode(in.Path), in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
+		if !in.First.IsZero() {
+			p(", %s to %s UTC (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"), in.Last.UTC().Format("15:04:05.000"), dur(in.Last.Sub(in.First)))
+		}
+		p("\n")
+		for _, warning := range in.Warnings {
+			p("  - warning: %s\n", mdText(warning))
+		}
+	}
+	tot := rep.Totals
+	p("- %s: %d closed cleanly, %d not; states as at %s\n", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean,
+		rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	if !rep.Filter.IsZero() {
+		p("- Showing only: %s\n", mdText(rep.Filter.String()))
+	}
+	if len(rep.LocalAddrs) > 0 {
+		var a []string
+		for _, l := range rep.LocalAddrs {
+			a = append(a, l.Unmap().String())
+		}
+		p("- Captured on the host with addresses %s\n", strings.Join(a, ", "))
+	}
+
+	p("\n## Findings\n\n")
+	if len(rep.Findings) == 0 {
+		p("None.\n")
+	}
+	for _, f := range rep.Findings {
+		var scope []string
+		for _, h := range f.Hosts {
+			scope = append(scope, h.Unmap().String())
+		}
+		for _, e := range f.Endpoints {
+			scope = append(scope, e.String())
+		}
+		p("### %s: %s", strings.ToUpper(f.Severity.String()), mdText(string(f.Class)))
+		if len(scope) > 0 {
+			p(" (%s)", mdText(strings.Join(scope, " > ")))
+		}
+		p("\n\n%s\n\n", mdText(f.Summary))
+		if len(f.Evidence) > 0 {
+			p("| Packet | Time (UTC) | What |\n| ---: | --- | --- |\n")
+			for _, e := range f.Evidence {
+				pkt := fmt.Sprint(e.Packet)
+				if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
+					pkt = mdCell(filepath.Base(rep.Inputs[e.Input].Path)) + " #" + pkt
+				}
+				p("| %s | %s | %s |\n", pkt, e.At.UTC().Format("15:04:05.000000"), mdCell(e.What))
+			}
+			p("\n")
+		}
+		p("**Remedy:** %s\n\n", mdText(f.Remedy))
+		p("Flows: %s. More: `flowdoc explain %s`.\n\n", flowList(f.Flows), f.Class)
+	}
+
+	p("## Endpoint states per host\n\n")
+	var cols []analyze.State
+	for _, s := range analyze.States() {
+		for _, h := range rep.Hosts {
+			if h.Count(s) > 0 {
+				cols = append(cols, s)
+				break
+			}
+		}
+	}
+	p("| Host | Connections |")
+	for _, s := range cols {
+		p(" %s |", s)
+	}
+	p("\n| --- | ---: |%s\n", strings.Repeat(" ---: |", len(cols)))
+	for _, h := range rep.Hosts {
+		p("| %s | %d |", mdCell(h.Host.Unmap().String()), h.Total)
+		for _, s := range cols {
+			p(" %d |", h.Count(s))
+		}
+		p("\n")
+	}
+
+	var shown []*analyze.Flow
+	notClean := 0
+	limit := m.MaxFlows
+	if limit <= 0 {
+		limit = 100
+	}
+	for i := range rep.Flows {
+		if f := &rep.Flows[i]; !f.Clean() {
+			notClean++
+			if len(shown) < limit {
+				shown = append(shown, f)
+			}
+		}
+	}
+	p("\n## Flows not closed cleanly\n\n")
+	if notClean == 0 {
+		p("None.\n")
+	} else {
+		p("| ID | Client | Server | Client state | Server state | Duration | Packets | History | Verdicts |\n")
+		p("| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n")
+		for _, f := range shown {
+			r := f.Record
+			p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", r.ID, mdCell(r.Key.Client.String()), mdCell(r.Key.Server.String()),
+				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()), r.Client.Packets, r.Server.Packets,
+				mdCode(r.History), mdCell(flowNotes(f)))
+		}
+		if more := notClean - len(shown); more > 0 {
+			p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)
+		}
+	}
+	return bw.Flush()
+}
+
+// flowList spells flow IDs, shortened when there are many.
+func flowList(ids []int) string {
+	var s []string
+	for i, id := range ids {
+		if i == 20 {
+			s = append(s, fmt.Sprintf("and %d more", len(ids)-20))
+			break
+		}
+		s = append(s, fmt.Sprint(id))
+	}
+	return strings.Join(s, ", ")
+}
+
+// mdText escapes what Markdown would otherwise take for markup, and what
+// an HTML renderer would take for tags: text from packets stays text.
+var mdReplacer = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "#", `\#`,
+	"<", "&lt;", ">", "&gt;", "&", "&amp;", "|", `\|`, "\n", " ",
+)
+
+func mdText(s string) string { return mdReplacer.Replace(s) }
+
+// mdCell is mdText for a table cell.
+func mdCell(s string) string { return mdText(s) }
+
+// mdCode makes s safe inside a code span: no backquotes, no line breaks.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ", "|", `\|`).Replace(s)
+}
