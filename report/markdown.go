@@ -56,13 +56,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		p("None.\n")
 	}
 	for _, f := range rep.Findings {
-		var scope []string
-		for _, h := range f.Hosts {
-			scope = append(scope, h.Unmap().String())
-		}
-		for _, e := range f.Endpoints {
-			scope = append(scope, e.String())
-		}
+		scope := scopeOf(&f)
 		p("### %s: %s", strings.ToUpper(f.Severity.String()), mdText(string(f.Class)))
 		if len(scope) > 0 {
 			p(" (%s)", mdText(strings.Join(scope, " > ")))
@@ -84,15 +78,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	}
 
 	p("## Endpoint states per host\n\n")
-	var cols []analyze.State
-	for _, s := range analyze.States() {
-		for _, h := range rep.Hosts {
-			if h.Count(s) > 0 {
-				cols = append(cols, s)
-				break
-			}
-		}
-	}
+	cols := stateColumns(rep)
 	p("| Host | Connections |")
 	for _, s := range cols {
 		p(" %s |", s)

@@ -43,3 +43,30 @@ func New(format string, opt Options) (Renderer, error) {
 	}
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }
+
+// stateColumns lists the states some host is in, in order: the columns
+// of an endpoint-state table.
+func stateColumns(rep *analyze.Report) []analyze.State {
+	var cols []analyze.State
+	for _, s := range analyze.States() {
+		for _, h := range rep.Hosts {
+			if h.Count(s) > 0 {
+				cols = append(cols, s)
+				break
+			}
+		}
+	}
+	return cols
+}
+
+// scopeOf spells what a finding is about: its hosts, then its endpoints.
+func scopeOf(f *analyze.Finding) []string {
+	var scope []string
+	for _, h := range f.Hosts {
+		scope = append(scope, h.Unmap().String())
+	}
+	for _, e := range f.Endpoints {
+		scope = append(scope, e.String())
+	}
+	return scope
+}

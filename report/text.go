@@ -58,15 +58,7 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	p(".\nEndpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
 
 	// Endpoint states per host: only the states that occur get a column.
-	var cols []analyze.State
-	for _, s := range analyze.States() {
-		for _, h := range rep.Hosts {
-			if h.Count(s) > 0 {
-				cols = append(cols, s)
-				break
-			}
-		}
-	}
+	cols := stateColumns(rep)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "HOST\tCONNS\t")
 	for _, s := range cols {
@@ -86,13 +78,7 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		p("\nFindings, most severe first:\n")
 	}
 	for _, f := range rep.Findings {
-		var scope []string
-		for _, h := range f.Hosts {
-			scope = append(scope, h.Unmap().String())
-		}
-		for _, e := range f.Endpoints {
-			scope = append(scope, e.String())
-		}
+		scope := scopeOf(&f)
 		p("\n%-7s %s", strings.ToUpper(f.Severity.String()), f.Class)
 		if len(scope) > 0 {
 			p("  %s", strings.Join(scope, " > "))
