@@ -365,6 +365,15 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	return in.keep(vs)
 }
 
+// sameVerdicts reports whether two verdict lists say the same.
+func sameVerdicts(a, b []Verdict) bool {
+	return slices.EqualFunc(a, b, func(x, y Verdict) bool {
+		return x.Class == y.Class && x.Side == y.Side && x.Severity == y.Severity &&
+			x.Confidence == y.Confidence && x.Summary == y.Summary && x.Since.Equal(y.Since) && x.Age == y.Age &&
+			len(x.Evidence) == 0 && len(y.Evidence) == 0
+	})
+}
+
 // keep returns vs in memory of its own, or a shared copy when every
 // verdict is one whose text does not depend on the flow.
 func (in *inspector) keep(vs []Verdict) []Verdict {
@@ -392,7 +401,7 @@ func (in *inspector) keep(vs []Verdict) []Verdict {
 		default:
 			shared = false
 		}
-		variant := uint64(len(v.Summary)) & 0xff // the texts of one class differ in length
+		variant := uint64(len(v.Summary)) & 0xff // a hint; keep checks the texts
 		key = key<<16 | c<<12 | uint64(v.Side)<<8 | variant
 	}
 	if !shared {
@@ -401,8 +410,10 @@ func (in *inspector) keep(vs []Verdict) []Verdict {
 	if in.shared == nil {
 		in.shared = map[uint64][]Verdict{}
 	}
-	if s, ok := in.shared[key]; ok {
+	if s, ok := in.shared[key]; ok && sameVerdicts(s, vs) {
 		return s
+	} else if ok {
+		return slices.Clone(vs) // the key is only a hint: never share unlike verdicts
 	}
 	s := slices.Clip(slices.Clone(vs))
 	in.shared[key] = s

@@ -40,18 +40,31 @@ func seedFrames(f *testing.F) [][]byte {
 	return out
 }
 
-func FuzzDecode(f *testing.F) {
+// fuzzFrame splits a decoder fuzz input into its link type (the first
+// byte) and frame.
+func fuzzFrame(b []byte) (layers.LinkType, []byte, bool) {
+	if len(b) == 0 {
+		return 0, nil, false
+	}
+	return fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)], b[1:], true
+}
+
+func addSeedFrames(f *testing.F) {
 	for _, fr := range seedFrames(f) {
 		f.Add(fr)
 	}
+}
+
+func FuzzDecode(f *testing.F) {
+	addSeedFrames(f)
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) == 0 {
+		lt, frame, ok := fuzzFrame(b)
+		if !ok {
 			return
 		}
-		lt := fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)]
 		var seg Segment
-		ok, err := d.Decode(lt, b[1:], &seg)
+		ok, err := d.Decode(lt, frame, &seg)
 		var de *DecodeError
 		if err != nil && !errors.As(err, &de) {
 			t.Fatalf("untyped error: %v", err)
@@ -158,20 +171,18 @@ func encodeSegs(ps []pkt) []byte {
 // FuzzFastPath holds the fast path to gopacket's: for every frame it
 // takes, both must give the same segment.
 func FuzzFastPath(f *testing.F) {
-	for _, fr := range seedFrames(f) {
-		f.Add(fr)
-	}
+	addSeedFrames(f)
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) == 0 {
+		lt, frame, ok := fuzzFrame(b)
+		if !ok {
 			return
 		}
-		lt := fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)]
 		var fast, slow Segment
-		if !fastDecode(lt, b[1:], &fast) {
+		if !fastDecode(lt, frame, &fast) {
 			return
 		}
-		ok, err := d.decodeLayers(lt, b[1:], &slow)
+		ok, err := d.decodeLayers(lt, frame, &slow)
 		if err != nil || !ok {
 			t.Fatalf("fast path took a frame gopacket rejects (ok %v, %v)", ok, err)
 		}
