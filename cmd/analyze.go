@@ -78,6 +78,9 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
   # Both hosts' captures together, every flow, as JSON
   flowdoc analyze --all --format json -o report.json client.pcap server.pcap.gz
 
+  # A Zeek-style conn.log, for tools that already read Zeek's logs
+  flowdoc analyze --all -o conn.log capture.pcap
+
   # States as they stood at a given moment, with Windows' 240 s TIME_WAIT
   flowdoc analyze --at 2026-01-02T03:05:00Z --time-wait 240s capture.pcap`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -132,6 +135,8 @@ func (o *analyzeOptions) validate() error {
 			o.Format = "csv"
 		case ".md", ".markdown":
 			o.Format = "md"
+		case ".log": // conn.log
+			o.Format = "zeek"
 		}
 	}
 	if _, err := report.New(o.Format, report.Options{}); err != nil {

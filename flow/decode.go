@@ -43,6 +43,9 @@ type Segment struct {
 	// captured bytes (snap length) and the MSS (TSO/GSO on the capturing
 	// host).
 	Len int
+	// IPLen is the IP datagram's length: Len plus the IP and TCP headers
+	// (Zeek's ip_bytes count these).
+	IPLen int
 	// Options, meaningful on SYN segments.
 	MSS    uint16
 	WScale int8 // -1 when absent
@@ -248,23 +251,25 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 	tcp := &d.tcp
 	hdr := int(tcp.DataOffset) * 4
 	var src, dst netip.Addr
-	segLen := -1
+	segLen, ipHdr := -1, 0
 	for i := tcpAt - 1; i >= 0; i-- {
 		switch d.decoded[i] {
 		case layers.LayerTypeIPv4:
 			src = addr4(d.ip4.SrcIP)
 			dst = addr4(d.ip4.DstIP)
-			segLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
+			ipHdr = int(d.ip4.IHL) * 4
+			segLen = int(d.ip4.Length) - ipHdr
 		case layers.LayerTypeIPv6:
 			src = addr16(d.ip6.SrcIP)
 			dst = addr16(d.ip6.DstIP)
-			segLen = int(d.ip6.Length)
+			ipHdr = 40
 			if d.ip6.HopByHop != nil {
-				segLen -= len(d.ip6.HopByHop.Contents)
+				ipHdr += len(d.ip6.HopByHop.Contents)
 			}
 			if i+1 < tcpAt && isIPv6Ext(d.decoded[i+1]) {
-				segLen -= d.ext.total
+				ipHdr += d.ext.total
 			}
+			segLen = 40 + int(d.ip6.Length) - ipHdr
 			if d.ip6.Length == 0 { // jumbogram or TSO: trust what was captured
 				segLen = len(tcp.Contents) + len(tcp.Payload)
 			}
@@ -288,6 +293,7 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 		Ack:    tcp.Ack,
 		Window: tcp.Window,
 		Len:    segLen - hdr,
+		IPLen:  ipHdr + segLen,
 		WScale: -1,
 	}
 	var f Flags

@@ -84,7 +84,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 
 	var src, dst netip.Addr
 	var tcp []byte
-	var segLen int
+	var segLen, ipHdr int
 	switch et {
 	case 0x0800:
 		// No options, not a fragment, TCP.
@@ -99,7 +99,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			return false
 		}
 		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
-		segLen = length - 20
+		segLen, ipHdr = length-20, 20
 		tcp = b[20:min(len(b), max(length, 20))]
 	case 0x86dd:
 		if len(b) < 40 || b[0]>>4 != 6 || b[6] != 6 {
@@ -110,7 +110,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			return false
 		}
 		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
-		segLen = plen
+		segLen, ipHdr = plen, 40
 		tcp = b[40:min(len(b), 40+plen)]
 	default:
 		return false
@@ -134,6 +134,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		Flags:  Flags(tcp[13]),
 		Window: binary.BigEndian.Uint16(tcp[14:16]),
 		Len:    segLen - hdr,
+		IPLen:  ipHdr + segLen,
 		WScale: -1,
 		Dir:    dir,
 	}

@@ -87,6 +87,7 @@ type Half struct {
 	Packets   uint64
 	Bytes     uint64 // payload bytes, each sequence number counted once
 	WireBytes uint64 // frame lengths on the wire, as tshark counts them
+	IPBytes   uint64 // IP datagram lengths, as Zeek's ip_bytes counts them
 
 	FirstPacket Timestamp
 	LastPacket  Timestamp

@@ -114,6 +114,7 @@ type hot struct {
 	packets           uint64
 	bytes             uint64
 	wire              uint64
+	ip                uint64
 	lastPayloadPacket uint32
 	lastPayloadInput  uint16
 }
@@ -412,6 +413,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	hh.last = m.At
 	hh.packets++
 	hh.wire += uint64(m.WireLen)
+	hh.ip += uint64(seg.IPLen)
 	ts.sent = true
 	before := c.states()
 	var note Note
@@ -761,7 +763,7 @@ func (c *conn) flush() {
 		h, x := r.Half(s), &c.h[s]
 		h.raw, h.Since = x.raw, x.since
 		h.FirstPacket, h.LastPacket = x.first, x.last
-		h.Packets, h.Bytes, h.WireBytes = x.packets, x.bytes, x.wire
+		h.Packets, h.Bytes, h.WireBytes, h.IPBytes = x.packets, x.bytes, x.wire, x.ip
 		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
 	}
 }
@@ -773,7 +775,7 @@ func (c *conn) load() {
 	for s := Client; s <= Server; s++ {
 		h := r.Half(s)
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
-			packets: h.Packets, bytes: h.Bytes, wire: h.WireBytes,
+			packets: h.Packets, bytes: h.Bytes, wire: h.WireBytes, ip: h.IPBytes,
 			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput}
 	}
 }

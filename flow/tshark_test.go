@@ -165,3 +165,56 @@ func fmtDirs[T any](ds []T) string {
 	}
 	return b.String()
 }
+
+// TestTsharkIPBytes checks the IP bytes and packets of every direction
+// (summed over the flows of each 4-tuple) against tshark's sums of ip.len
+// and ipv6.plen, written by testdata/lab/ipbytes.sh.
+func TestTsharkIPBytes(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/*.ipbytes")
+	if len(files) == 0 {
+		t.Fatal("no ipbytes files in ../testdata")
+	}
+	for _, tf := range files {
+		base := strings.TrimSuffix(tf, ".ipbytes")
+		capture := base + ".pcap"
+		if _, err := os.Stat(capture); err != nil {
+			capture = base + ".pcapng"
+		}
+		t.Run(filepath.Base(capture), func(t *testing.T) {
+			data, err := os.ReadFile(tf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type sums struct{ packets, ipBytes uint64 }
+			want := map[string]sums{}
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				fl := strings.Fields(line)
+				if len(fl) != 6 {
+					t.Fatalf("%s: bad line %q", tf, line)
+				}
+				from := netip.AddrPortFrom(netip.MustParseAddr(fl[0]), uint16(atou(t, fl[1])))
+				to := netip.AddrPortFrom(netip.MustParseAddr(fl[2]), uint16(atou(t, fl[3])))
+				want[from.String()+" > "+to.String()] = sums{atou(t, fl[4]), atou(t, fl[5])}
+			}
+			got := map[string]sums{}
+			res := analyzeFile(t, capture, Config{})
+			for _, r := range res.Flows {
+				for _, s := range []Side{Client, Server} {
+					if h := r.Half(s); h.Packets > 0 {
+						k := r.Endpoint(s).String() + " > " + r.Endpoint(s.Other()).String()
+						g := got[k]
+						got[k] = sums{g.packets + h.Packets, g.ipBytes + h.IPBytes}
+					}
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d directions, tshark has %d", len(got), len(want))
+			}
+			for k, w := range want {
+				if got[k] != w {
+					t.Errorf("%s: %d packets, %d IP bytes; tshark: %d, %d", k, got[k].packets, got[k].ipBytes, w.packets, w.ipBytes)
+				}
+			}
+		})
+	}
+}

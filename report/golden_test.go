@@ -29,6 +29,7 @@ func TestGolden(t *testing.T) {
 		{"jsonl", &JSONLines{}},
 		{"csv", CSV{}},
 		{"md", &Markdown{}},
+		{"zeek.log", Zeek{}},
 	}
 	for _, c := range captures {
 		rep := labReport(t, c)

@@ -7,11 +7,62 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
-// TestLinesAgreeWithJSON parses the JSON Lines and CSV reports of every
-// capture back and compares them with the JSON report.
+// parseZeek reads a conn.log as Zeek's readers do: the separator and the
+// field names from the header, then one map per line. It checks that the
+// header is complete and each line has as many fields as #fields.
+func parseZeek(t *testing.T, log string) []map[string]string {
+	t.Helper()
+	var fields, types []string
+	var rows []map[string]string
+	closed := false
+	for _, line := range strings.Split(strings.TrimSuffix(log, "\n"), "\n") {
+		if closed {
+			t.Fatalf("line after #close: %q", line)
+		}
+		if rest, ok := strings.CutPrefix(line, "#"); ok {
+			key, val, _ := strings.Cut(rest, "\t")
+			switch {
+			case strings.HasPrefix(rest, "separator "):
+				if rest != `separator \x09` {
+					t.Fatalf("separator line %q", line)
+				}
+			case key == "fields":
+				fields = strings.Split(val, "\t")
+			case key == "types":
+				types = strings.Split(val, "\t")
+			case key == "close":
+				closed = true
+			}
+			continue
+		}
+		if len(fields) == 0 || len(types) != len(fields) {
+			t.Fatalf("data before a complete header (%d fields, %d types)", len(fields), len(types))
+		}
+		vals := strings.Split(line, "\t")
+		if len(vals) != len(fields) {
+			t.Fatalf("%d values for %d fields: %q", len(vals), len(fields), line)
+		}
+		row := map[string]string{}
+		for i, f := range fields {
+			if vals[i] == "" {
+				t.Fatalf("field %s empty (Zeek writes - or (empty)): %q", f, line)
+			}
+			row[f] = vals[i]
+		}
+		rows = append(rows, row)
+	}
+	if !closed {
+		t.Fatal("no #close line")
+	}
+	return rows
+}
+
+// TestLinesAgreeWithJSON parses the JSON Lines, CSV and Zeek reports of
+// every capture back and compares them with the JSON report.
 func TestLinesAgreeWithJSON(t *testing.T) {
 	captures, _ := filepath.Glob("../testdata/*.pcap*")
 	for _, c := range captures {
@@ -91,6 +142,26 @@ func TestLinesAgreeWithJSON(t *testing.T) {
 				got := flowRow{id, row[col["client_state"]], row[col["server_state"]], row[col["history"]]}
 				if got != whole.Flows[i] {
 					t.Errorf("csv flow %+v, json %+v", got, whole.Flows[i])
+				}
+			}
+
+			var zb bytes.Buffer
+			if err := (Zeek{}).Render(&zb, rep); err != nil {
+				t.Fatal(err)
+			}
+			zrows := parseZeek(t, zb.String())
+			if len(zrows) != len(whole.Flows) {
+				t.Fatalf("zeek: %d rows for %d flows", len(zrows), len(whole.Flows))
+			}
+			for i, row := range zrows {
+				id, _ := strconv.Atoi(row["flowdoc_id"])
+				hist := row["history"]
+				if hist == "(empty)" {
+					hist = ""
+				}
+				got := flowRow{id, row["flowdoc_client_state"], row["flowdoc_server_state"], hist}
+				if got != whole.Flows[i] {
+					t.Errorf("zeek flow %+v, json %+v", got, whole.Flows[i])
 				}
 			}
 		})

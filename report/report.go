@@ -16,7 +16,7 @@ type Renderer interface {
 }
 
 // Formats lists the names New accepts.
-var Formats = []string{"text", "json", "jsonl", "csv", "md"}
+var Formats = []string{"text", "json", "jsonl", "csv", "md", "zeek"}
 
 // Options are the choices a renderer may honour.
 type Options struct {
@@ -40,6 +40,8 @@ func New(format string, opt Options) (Renderer, error) {
 		return CSV{}, nil
 	case "md", "markdown":
 		return &Markdown{}, nil
+	case "zeek":
+		return Zeek{}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }

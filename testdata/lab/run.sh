@@ -10,6 +10,7 @@
 #   testdata/NAME.truth        when the capture ended, each host's addresses
 #                              and its `ss -tanH` lines
 #   testdata/NAME.tshark       `tshark -q -z conv,tcp` on the capture
+#   testdata/NAME.ipbytes      IP bytes per direction, from tshark (ipbytes.sh)
 # Traffic stays inside namespaces named flowdoc-lab-<pid>-*, deleted by
 # name on exit, as are the processes started (by PID).
 set -euo pipefail
@@ -112,6 +113,7 @@ finish() {
 	esac
 	if command -v tshark >/dev/null; then
 		tshark -q -z conv,tcp -r "$file" >"$out/$name.tshark" 2>/dev/null
+		"$here/ipbytes.sh" "$file" >"$out/$name.ipbytes"
 	fi
 	if [ -s "$work/log" ]; then sed 's/^/  /' "$work/log"; : >"$work/log"; fi
 	printf 'lab: %-16s %5d packets  %s\n' "$name" "$(tcpdump -r "$file" 2>/dev/null | wc -l)" "$(basename "$file")"
@@ -325,4 +327,5 @@ done
 if command -v mergecap >/dev/null && [ -f "$out/ipv6.pcap" ] && [ -f "$out/proxy-any.pcap" ]; then
 	mergecap -F pcapng -w "$out/mixed-link.pcapng" "$out/ipv6.pcap" "$out/proxy-any.pcap"
 	tshark -q -z conv,tcp -r "$out/mixed-link.pcapng" >"$out/mixed-link.tshark" 2>/dev/null
+	"$here/ipbytes.sh" "$out/mixed-link.pcapng" >"$out/mixed-link.ipbytes"
 fi
