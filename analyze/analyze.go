@@ -27,6 +27,12 @@ type (
 	Timestamp = flow.Timestamp
 )
 
+// The sides of a connection.
+const (
+	Client = flow.Client
+	Server = flow.Server
+)
+
 // Schema names the JSON layout a Report is rendered in.
 const Schema = "flowdoc/v1"
 

@@ -47,6 +47,7 @@ type analyzeOptions struct {
 	filter      analyze.Filter
 	failOn      analyze.Severity
 	Progress    string // auto, always, never
+	Color       string // auto, always, never
 	CPUProfile  string
 	MemProfile  string
 }
@@ -120,6 +121,7 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile taken after the analysis to `FILE`")
 	f.MarkHidden("memprofile")
 	f.StringVar(&o.Progress, "progress", "auto", "progress on standard error: auto (when it is a terminal), always, never")
+	f.StringVar(&o.Color, "color", "auto", "colour in the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	return c
 }
 
@@ -173,6 +175,11 @@ func (o *analyzeOptions) validate() error {
 	if _, err := fmt.Sscanf(o.PortRange, "%d-%d", &o.ports.Low, &o.ports.High); err != nil ||
 		o.ports.Low < 1 || o.ports.High > 65535 || o.ports.Size() < 1 {
 		return flagErrorf("--port-range %q: want LOW-HIGH, as 32768-60999", o.PortRange)
+	}
+	switch o.Color {
+	case "auto", "always", "never":
+	default:
+		return flagErrorf("--color must be auto, always or never, not %q", o.Color)
 	}
 	switch o.Progress {
 	case "auto", "always", "never":
@@ -285,9 +292,16 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			return err
 		}
 	}
-	r, _ := report.New(o.Format, report.Options{All: o.All, Events: o.Events})
+	ropts := report.Options{All: o.All, Events: o.Events}
+	toFile := o.Output != "" && o.Output != "-"
+	if !toFile {
+		ropts.Color, ropts.Width = terminalStyle(o.Out, o.Color)
+	} else {
+		ropts.Color = o.Color == "always"
+	}
+	r, _ := report.New(o.Format, ropts)
 	out := o.Out
-	if o.Output != "" && o.Output != "-" {
+	if toFile {
 		f, err := os.Create(o.Output)
 		if err != nil {
 			return err

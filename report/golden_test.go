@@ -25,6 +25,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"txt", &Text{}},
 		{"all.txt", &Text{All: true}},
+		{"color80.txt", &Text{Color: true, Width: 80}},
 		{"json", &JSON{Events: true}},
 		{"jsonl", &JSONLines{}},
 		{"csv", CSV{}},
@@ -59,4 +60,29 @@ func TestGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestTextFitsWidth renders every capture for an 80-column terminal and
+// checks that no line is wider, but for words that cannot be broken.
+func TestTextFitsWidth(t *testing.T) {
+	captures, _ := filepath.Glob("../testdata/*.pcap*")
+	for _, c := range captures {
+		rep := labReport(t, c)
+		var buf bytes.Buffer
+		if err := (&Text{All: true, Color: true, Width: 80}).Render(&buf, rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(buf.String(), "\n") {
+			if n := visibleLen(line); n > 80 && strings.Count(strings.TrimSpace(line), " ") > 0 && !strings.HasPrefix(line, "../") && !isTableRow(line) {
+				t.Errorf("%s: %d columns: %q", filepath.Base(c), n, line)
+			}
+		}
+	}
+}
+
+// isTableRow reports whether line is a row of the flow or host table,
+// whose columns cannot wrap (they are as wide as their widest cell).
+func isTableRow(line string) bool {
+	f := strings.Fields(line)
+	return len(f) > 0 && (f[0] == "ID" || f[0] == "HOST" || strings.Trim(f[0], "0123456789") == "" || strings.Contains(f[0], "."))
 }

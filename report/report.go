@@ -25,13 +25,16 @@ type Options struct {
 	All bool
 	// Events adds each flow's notable packets to the JSON report.
 	Events bool
+	// Color and Width are the terminal's, for the text report (see Text).
+	Color bool
+	Width int
 }
 
 // New returns the renderer for format.
 func New(format string, opt Options) (Renderer, error) {
 	switch format {
 	case "text", "":
-		return &Text{All: opt.All}, nil
+		return &Text{All: opt.All, Color: opt.Color, Width: opt.Width}, nil
 	case "json":
 		return &JSON{Events: opt.Events}, nil
 	case "jsonl":

@@ -4,17 +4,28 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
 )
 
 // Text is the terminal report: a headline, the endpoint states per host,
-// then the flows that did not close cleanly (every flow with All).
+// the findings, then the flows that did not close cleanly (every flow with
+// All).
 type Text struct {
 	All bool
+	// Color marks severities and the endpoints verdicts are about with
+	// ANSI colours.
+	Color bool
+	// Width is the terminal's width in columns. Text wraps to it, and a
+	// flow table wider than it puts each flow's notes on a line of their
+	// own. 0 (not a terminal) wraps text at 100 columns and keeps each
+	// flow on one line, for grep.
+	Width int
 }
 
 // Render implements Renderer.
@@ -22,6 +33,12 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	tot := rep.Totals
+	width := t.Width
+	if width <= 0 {
+		width = 100
+	}
+	width = max(width, 40)
+	c := painter(t.Color)
 
 	for _, in := range rep.Inputs {
 		span := ""
@@ -32,16 +49,16 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
 	}
 	if !rep.Filter.IsZero() {
-		p("Showing only: %s.\n", rep.Filter)
+		wrap(bw, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
 	}
 	if len(rep.LocalAddrs) > 0 {
 		var a []string
 		for _, l := range rep.LocalAddrs {
 			a = append(a, l.Unmap().String())
 		}
-		p("Captured on the host with %s %s (from the packets' directions).\n", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", "))
+		wrap(bw, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
 	}
-	p("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
+	head := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
 	var extra []string
 	if tot.Midstream > 0 {
 		extra = append(extra, fmt.Sprintf("%d began before the capture", tot.Midstream))
@@ -53,9 +70,10 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		extra = append(extra, fmt.Sprintf("%d reused a 4-tuple", tot.Reused))
 	}
 	if len(extra) > 0 {
-		p(" (%s)", strings.Join(extra, ", "))
+		head += " (" + strings.Join(extra, ", ") + ")"
 	}
-	p(".\nEndpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	wrap(bw, width, "", head+".")
+	p("Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
 
 	// Endpoint states per host: only the states that occur get a column.
 	cols := stateColumns(rep)
@@ -79,20 +97,20 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	for _, f := range rep.Findings {
 		scope := scopeOf(&f)
-		p("\n%-7s %s", strings.ToUpper(f.Severity.String()), f.Class)
+		p("\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
 		if len(scope) > 0 {
 			p("  %s", strings.Join(scope, " > "))
 		}
 		p("  (%s)\n", plural(len(f.Flows), "flow"))
-		wrap(bw, "  ", f.Summary)
+		wrap(bw, width, "  ", f.Summary)
 		if len(f.Evidence) > 0 {
 			var ev []string
 			for _, e := range f.Evidence {
 				ev = append(ev, evidenceText(rep, e))
 			}
-			wrap(bw, "  ", "Evidence: "+strings.Join(ev, "; "))
+			wrap(bw, width, "  ", "Evidence: "+strings.Join(ev, "; "))
 		}
-		wrap(bw, "  ", "Remedy: "+f.Remedy)
+		wrap(bw, width, "  ", "Remedy: "+f.Remedy)
 		p("  More: flowdoc explain %s\n", f.Class)
 	}
 
@@ -108,27 +126,102 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		} else {
 			p("\nFlows not closed cleanly (--all lists every flow):\n")
 		}
-		tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCLIENT\tSERVER\tCLIENT STATE\tSERVER STATE\tDURATION\tPKTS\tHISTORY\tNOTES")
-		for i := range rep.Flows {
-			f := &rep.Flows[i]
-			if !t.All && f.Clean() {
-				continue
-			}
-			r := f.Record
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Key.Client, r.Key.Server,
-				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()),
-				r.Client.Packets, r.Server.Packets, r.History, flowNotes(f))
-		}
-		tw.Flush()
+		t.flowTable(bw, rep, width, c)
 	}
 	if w := rep.Warnings(); len(w) > 0 {
-		p("\nWarnings:\n")
+		p("\n%s\n", c.severity("Warnings:", analyze.Warning))
 		for _, s := range w {
 			p("  %s\n", s)
 		}
 	}
 	return bw.Flush()
+}
+
+// flowTable lists the flows, one line each; when that is wider than
+// width, each flow's notes go on a line of their own below it.
+func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter) {
+	type row struct {
+		cells []string
+		notes string
+	}
+	var rows []row
+	widest := 0
+	for i := range rep.Flows {
+		f := &rep.Flows[i]
+		if !t.All && f.Clean() {
+			continue
+		}
+		r := f.Record
+		// The endpoint a verdict is about takes the verdict's colour.
+		var sev [2]analyze.Severity
+		var bad [2]bool
+		for _, v := range f.Verdicts {
+			if !bad[v.Side] || v.Severity > sev[v.Side] {
+				sev[v.Side], bad[v.Side] = v.Severity, true
+			}
+		}
+		state := func(s analyze.Side) string {
+			text := stateText(r.Half(s))
+			return c.cell(text, sev[s], bad[s])
+		}
+		cells := []string{strconv.Itoa(r.ID), r.Key.Client.String(), r.Key.Server.String(),
+			state(analyze.Client), state(analyze.Server), dur(r.Duration()),
+			strconv.FormatUint(r.Client.Packets, 10) + "/" + strconv.FormatUint(r.Server.Packets, 10), r.History}
+		n := flowNotes(f)
+		rows = append(rows, row{cells, n})
+		widest = max(widest, len(n))
+	}
+	header := []string{"ID", "CLIENT", "SERVER", "CLIENT STATE", "SERVER STATE", "DURATION", "PKTS", "HISTORY"}
+	// Each column as wide as its widest cell, two spaces apart; colour
+	// codes take no room on the screen.
+	widths := make([]int, len(header))
+	total := 0
+	for col := range header {
+		widths[col] = visibleLen(header[col])
+		for _, r := range rows {
+			widths[col] = max(widths[col], visibleLen(r.cells[col]))
+		}
+		total += widths[col] + 2
+	}
+	// Notes stay on the flow's line unless that is wider than the
+	// terminal; then the history joins them if the line is still too wide.
+	inline := t.Width <= 0 || total+max(widest, len("NOTES")) <= width
+	if !inline && total > width {
+		last := len(header) - 1
+		total -= widths[last] + 2
+		header, widths = header[:last], widths[:last]
+		for i := range rows {
+			r := &rows[i]
+			r.notes = strings.TrimSuffix("history "+r.cells[last]+", "+r.notes, ", ")
+			r.cells = r.cells[:last]
+		}
+	}
+	line := func(cells []string, notes string) {
+		var b strings.Builder
+		for col, cell := range cells {
+			b.WriteString(cell)
+			if col < len(cells)-1 || notes != "" {
+				b.WriteString(strings.Repeat(" ", widths[col]-visibleLen(cell)+2))
+			}
+		}
+		b.WriteString(notes)
+		fmt.Fprintln(w, b.String())
+	}
+	if inline {
+		line(header, "NOTES")
+	} else {
+		line(header, "")
+	}
+	for _, r := range rows {
+		if inline {
+			line(r.cells, r.notes)
+			continue
+		}
+		line(r.cells, "")
+		if r.notes != "" {
+			wrap(w, width, "    ", r.notes)
+		}
+	}
 }
 
 func stateText(h *analyze.Half) string {
@@ -172,9 +265,8 @@ func evidenceText(rep *analyze.Report, e analyze.Evidence) string {
 	return s
 }
 
-// wrap writes text as lines of at most 100 columns, each after indent.
-func wrap(w io.Writer, indent, text string) {
-	const width = 100
+// wrap writes text as lines of at most width columns, each after indent.
+func wrap(w io.Writer, width int, indent, text string) {
 	line := indent
 	for _, word := range keepUnits(strings.Fields(text)) {
 		if len(line) > len(indent) && len(line)+1+len(word) > width {
@@ -215,3 +307,54 @@ func plural(n int, one string) string {
 }
 
 func dur(d time.Duration) string { return analyze.FormatDuration(d) }
+
+// painter adds ANSI colours when set, and nothing otherwise.
+type painter bool
+
+const ansiReset = "\x1b[0m"
+
+var severityColor = map[analyze.Severity]string{
+	analyze.Info:    "\x1b[36m", // cyan
+	analyze.Warning: "\x1b[33m", // yellow
+	analyze.Error:   "\x1b[31m", // red
+}
+
+func (c painter) bold(s string) string {
+	if !c {
+		return s
+	}
+	return "\x1b[1m" + s + ansiReset
+}
+
+func (c painter) severity(s string, sev analyze.Severity) string {
+	if !c {
+		return s
+	}
+	return "\x1b[1m" + severityColor[sev] + s + ansiReset
+}
+
+// cell colours a table cell by a severity, when colored.
+func (c painter) cell(s string, sev analyze.Severity, colored bool) string {
+	if !bool(c) || !colored {
+		return s
+	}
+	return severityColor[sev] + s + ansiReset
+}
+
+// visibleLen is the number of columns s takes on a terminal: its runes,
+// less ANSI colour codes.
+func visibleLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		if s[i] == 0x1b {
+			if j := strings.IndexByte(s[i:], 'm'); j > 0 {
+				i += j + 1
+				continue
+			}
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		n++
+	}
+	return n
+}

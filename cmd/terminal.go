@@ -1,0 +1,29 @@
+package cmd
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// terminalStyle decides colour and width for a report written to w: a
+// terminal gets its width, and colour unless mode is never, NO_COLOR is
+// set and not empty
+// (https://no-color.org) or TERM is dumb; mode always colours anything.
+func terminalStyle(w io.Writer, mode string) (color bool, width int) {
+	f, ok := w.(*os.File)
+	tty := ok && term.IsTerminal(int(f.Fd()))
+	if tty {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			width = cols
+		}
+	}
+	switch mode {
+	case "always":
+		return true, width
+	case "never":
+		return false, width
+	}
+	return tty && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb", width
+}
