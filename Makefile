@@ -6,7 +6,7 @@ BIN     ?= bin/flowdoc
 PKGS    := ./...
 BENCHDIR ?= $(CURDIR)/bench-data
 
-.PHONY: all build build-static demo test bench fuzz lab deps clean
+.PHONY: all build build-static demo test test-browser bench fuzz lab deps browser clean
 
 all: build
 
@@ -24,6 +24,16 @@ deps:
 		fi; \
 	fi
 
+# Chromium, for the test that opens the HTML report in a real browser.
+# Best effort: without it that test skips and says why.
+browser:
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser: installing chromium for the HTML report's browser test"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+		echo "browser: could not install chromium; the browser test will skip"; \
+	fi
+
 build: deps
 	$(GO) build -o $(BIN) ./cmd/flowdoc
 
@@ -34,12 +44,19 @@ build-static:
 demo: build
 	./$(BIN) analyze testdata/keepalive-leak.pcap
 
-test: deps
+test: deps browser
 	$(GO) vet $(PKGS)
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
 	$(GO) test -count=1 $(PKGS)
 	@# The race detector needs cgo: the reader and tracker run concurrently.
 	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then $(GO) test -count=1 -race ./flow ./report; fi
+
+# The HTML report in headless Chromium; the screenshot is left in
+# bench-data/ to look at.
+test-browser: browser
+	@mkdir -p $(BENCHDIR)
+	FLOWDOC_SCREENSHOT_DIR=$(BENCHDIR) $(GO) test -count=1 -run 'HTML' -v ./report
+	@echo "screenshot: $(BENCHDIR)/keepalive-leak.png"
 
 # Throughput and memory on a synthetic capture of millions of packets,
 # against the bare read+decode loop and, when installed, tshark.

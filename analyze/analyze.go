@@ -23,14 +23,26 @@ type (
 	Event  = flow.Event
 	Input  = flow.Input
 	Note   = flow.Note
+	Flags  = flow.Flags
 	// Timestamp is a capture time in Unix nanoseconds.
 	Timestamp = flow.Timestamp
 )
 
-// The sides of a connection.
+// The sides of a connection, and the TCP flags renderers draw.
 const (
 	Client = flow.Client
 	Server = flow.Server
+
+	Unknown   = flow.Unknown
+	Closed    = flow.Closed
+	SynSent   = flow.SynSent
+	CloseWait = flow.CloseWait
+	TimeWait  = flow.TimeWait
+
+	SYN = flow.SYN
+	FIN = flow.FIN
+	RST = flow.RST
+	ACK = flow.ACK
 )
 
 // Schema names the JSON layout a Report is rendered in.

@@ -137,6 +137,8 @@ func (o *analyzeOptions) validate() error {
 			o.Format = "csv"
 		case ".md", ".markdown":
 			o.Format = "md"
+		case ".html", ".htm":
+			o.Format = "html"
 		case ".log": // conn.log
 			o.Format = "zeek"
 		}

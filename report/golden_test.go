@@ -31,6 +31,7 @@ func TestGolden(t *testing.T) {
 		{"csv", CSV{}},
 		{"md", &Markdown{}},
 		{"zeek.log", Zeek{}},
+		{"html", &HTML{}},
 	}
 	for _, c := range captures {
 		rep := labReport(t, c)

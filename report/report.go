@@ -16,7 +16,7 @@ type Renderer interface {
 }
 
 // Formats lists the names New accepts.
-var Formats = []string{"text", "json", "jsonl", "csv", "md", "zeek"}
+var Formats = []string{"text", "json", "jsonl", "csv", "md", "html", "zeek"}
 
 // Options are the choices a renderer may honour.
 type Options struct {
@@ -43,6 +43,8 @@ func New(format string, opt Options) (Renderer, error) {
 		return CSV{}, nil
 	case "md", "markdown":
 		return &Markdown{}, nil
+	case "html":
+		return &HTML{}, nil
 	case "zeek":
 		return Zeek{}, nil
 	}

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowdoc/flowdoc/analyze"
 )
