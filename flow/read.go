@@ -46,6 +46,10 @@ type ReadOptions struct {
 	Trackers int
 	// OnProgress, if not nil, is called now and then during the pass.
 	OnProgress func(Progress)
+	// Snapshots, if not nil, asks for the result so far: the pass sends
+	// one to each channel it receives, soon (within a few hundred
+	// packets, or when a live source is idle), and goes on.
+	Snapshots <-chan chan<- *Result
 }
 
 // Read reads every packet of srcs in timestamp order (several inputs are
@@ -66,6 +70,8 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		inputs: make([]Input, len(srcs)),
 		srcs:   srcs,
 		onProg: opt.OnProgress,
+		snaps:  opt.Snapshots,
+		at:     opt.Config.At,
 	}
 	// Trackers run on goroutines of their own, each fed in order with the
 	// connections whose tuple hashes to it, while this one reads and
@@ -97,15 +103,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		sh.flush()
 		close(sh.full)
 	}
-	// The capture ends with its last packet, TCP or not.
-	var end Timestamp
-	for i := range p.inputs {
-		in := &p.inputs[i]
-		if in.Packets > 0 {
-			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
-		}
-		end = max(end, Timestamp(in.last))
-	}
+	end := p.closeInputs(p.inputs)
 	var lists [][]*Record
 	var at time.Time
 	for _, sh := range p.shards {
@@ -117,12 +115,73 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
+	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: p.localAddrs()}, err
+}
+
+// closeInputs sets each input's first and last packet times and returns
+// the end of the capture: its last packet, TCP or not.
+func (p *pass) closeInputs(inputs []Input) Timestamp {
+	var end Timestamp
+	for i := range inputs {
+		in := &inputs[i]
+		if in.Packets > 0 {
+			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
+		}
+		end = max(end, Timestamp(in.last))
+	}
+	return end
+}
+
+func (p *pass) localAddrs() []netip.Addr {
 	var local []netip.Addr
 	for a := range p.local {
 		local = append(local, a)
 	}
 	slices.SortFunc(local, netip.Addr.Compare)
-	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: local}, err
+	return local
+}
+
+// snapshot is the result so far, from copies of the trackers' records:
+// the pass goes on undisturbed.
+func (p *pass) snapshot() *Result {
+	replies := make([]chan []*Record, len(p.shards))
+	for i, sh := range p.shards {
+		sh.flush()
+		b := <-sh.free
+		b.snap = make(chan []*Record, 1)
+		replies[i] = b.snap
+		sh.full <- b
+	}
+	inputs := slices.Clone(p.inputs)
+	end := p.closeInputs(inputs)
+	at := end
+	if !p.at.IsZero() {
+		at = TS(p.at)
+	}
+	lists := make([][]*Record, len(replies))
+	for i, r := range replies {
+		lists[i] = <-r
+	}
+	for _, l := range lists {
+		for _, r := range l {
+			p.shards[0].tracker.finalize(r, at)
+		}
+	}
+	flows := mergeRecords(lists)
+	inferRoles(flows)
+	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs()}
+}
+
+// service answers the snapshot requests waiting.
+func (p *pass) service() {
+	for {
+		select {
+		case reply := <-p.snaps:
+			reply <- p.snapshot()
+		default:
+			return
+		}
+	}
 }
 
 // mergeRecords merges the trackers' records, each list in order of first
@@ -157,12 +216,15 @@ type pass struct {
 	inputs  []Input
 	srcs    []*Source
 	onProg  func(Progress)
+	snaps   <-chan chan<- *Result
+	at      time.Time // Config.At
 	total   int64
 	packets uint64
 	shards  []*shard
 	seg     Segment
 	local   map[netip.Addr]bool
 	last    netip.Addr // the local address seen last, to skip the map
+	idle    bool       // the last read found no packet yet (live)
 }
 
 // shard is one tracker and the batches that feed it.
@@ -182,6 +244,9 @@ type batch struct {
 	keys [batchSize]tuple
 	hash [batchSize]uint64
 	srcA [batchSize]bool
+	// snap, when set, asks the tracker for a snapshot of its records
+	// once it has added the segments.
+	snap chan []*Record
 }
 
 const (
@@ -196,6 +261,10 @@ func (sh *shard) track() {
 			sh.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
 		sh.open.Store(int64(sh.tracker.Open()))
+		if b.snap != nil {
+			b.snap <- sh.tracker.snapshot()
+			b.snap = nil
+		}
 		b.n = 0
 		sh.free <- b
 	}
@@ -237,13 +306,25 @@ func (h *cursors) Pop() any {
 
 func (p *pass) run(ctx context.Context) error {
 	if len(p.srcs) == 1 {
+		// Live sources are checked on often: their packets come slowly.
+		mask := uint64(0x3fff)
+		if p.srcs[0].Format == FormatLive {
+			mask = 0xff
+		}
 		for {
 			data, ci, lt, ok := p.next(0)
 			if !ok {
+				if p.idle {
+					p.idle = false
+					if err := p.tick(ctx); err != nil {
+						return err
+					}
+					continue
+				}
 				return nil
 			}
 			p.handle(0, data, ci, lt)
-			if p.packets&0x3fff == 0 {
+			if p.packets&mask == 0 {
 				if err := p.tick(ctx); err != nil {
 					return err
 				}
@@ -289,6 +370,9 @@ func (p *pass) tick(ctx context.Context) error {
 		}
 		p.onProg(Progress{Packets: p.packets, BytesRead: read, Total: p.total, Open: open})
 	}
+	if p.snaps != nil {
+		p.service()
+	}
 	return ctx.Err()
 }
 
@@ -299,6 +383,10 @@ func (p *pass) next(i int) ([]byte, gopacket.CaptureInfo, layers.LinkType, bool)
 	data, ci, lt, err := p.srcs[i].next()
 	if err == nil {
 		return data, ci, lt, true
+	}
+	if err == ErrIdle {
+		p.idle = true
+		return nil, ci, 0, false
 	}
 	if err != io.EOF {
 		in.Incomplete = true

@@ -25,6 +25,7 @@ type Format uint8
 const (
 	FormatPcap Format = iota + 1
 	FormatPcapNG
+	FormatLive // packets from a network interface
 )
 
 func (f Format) String() string {
@@ -33,6 +34,8 @@ func (f Format) String() string {
 		return "pcap"
 	case FormatPcapNG:
 		return "pcapng"
+	case FormatLive:
+		return "live"
 	}
 	return "unknown"
 }
@@ -40,6 +43,23 @@ func (f Format) String() string {
 // packetReader is what pcapgo's two readers have in common.
 type packetReader interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// PacketReader is where a live Source gets its packets: a libpcap handle,
+// say. ZeroCopyReadPacketData returns ErrIdle when no packet came for a
+// while (so that the pass can do what it has to in the meantime), and
+// io.EOF when the capture is over.
+type PacketReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// ErrIdle is returned by a PacketReader that has no packet yet.
+var ErrIdle = errors.New("flow: no packet yet")
+
+// NewPacketSource makes a Source of packets of link type lt read from r:
+// a live capture named name (the interface).
+func NewPacketSource(name string, r PacketReader, lt layers.LinkType) *Source {
+	return &Source{Name: name, Format: FormatLive, r: r, linkType: lt, size: -1, counted: &countingReader{}}
 }
 
 // Source is one opened capture, read packet by packet.

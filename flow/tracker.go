@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -755,9 +756,8 @@ func (c *conn) closedCleanly() bool {
 // states returns both sides' states.
 func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
 
-// flush writes the hot state to the record.
-func (c *conn) flush() {
-	r := c.rec
+// flushTo writes the hot state to r: the connection's record, or a copy.
+func (c *conn) flushTo(r *Record) {
 	r.Last = c.last
 	for s := Client; s <= Server; s++ {
 		h, x := r.Half(s), &c.h[s]
@@ -920,10 +920,8 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *c
 // needed for the report, its tracking state is reused.
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
-	c.flush()
-	c.rec.Client.ZeroWindowAtEnd, c.rec.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
 	r := c.rec
-	r.History = string(c.hist[:c.nh])
+	c.summarize(r)
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
 	}
@@ -941,6 +939,19 @@ func (t *Tracker) retire(c *conn) {
 		copy(ev[old+int(c.nev):], c.overflow)
 		r.Events = ev
 	}
+	c.rec, c.overflow = nil, nil
+	if !c.queued {
+		t.free = append(t.free, c)
+	}
+}
+
+// summarize writes what the connection knows to r (its record, or a copy
+// of it): the hot state, the history, and what only the sequence state
+// tells. Events are left to the caller.
+func (c *conn) summarize(r *Record) {
+	c.flushTo(r)
+	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
+	r.History = string(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
 		// something evidently heard from the other: its packets were
@@ -951,10 +962,38 @@ func (t *Tracker) retire(c *conn) {
 			}
 		}
 	}
-	c.rec, c.overflow = nil, nil
-	if !c.queued {
-		t.free = append(t.free, c)
+}
+
+// snapshot returns a copy of every connection's record as it stands now,
+// without disturbing the pass: what Finish would return (before its
+// timers are applied) if the capture ended here.
+func (t *Tracker) snapshot() []*Record {
+	inTable := make(map[*Record]*conn, t.open)
+	for _, c := range t.flows {
+		for ; c != nil; c = c.next {
+			inTable[c.rec] = c
+		}
 	}
+	copies := make([]Record, len(t.records))
+	out := make([]*Record, len(t.records))
+	for i, r := range t.records {
+		cp := &copies[i]
+		*cp = *r
+		if c := inTable[r]; c != nil {
+			// As retire would leave it.
+			c.summarize(cp)
+			switch {
+			case !t.cfg.AllEvents && c.closedCleanly():
+				cp.Events = nil
+			case c.nev > 0:
+				cp.Events = slices.Concat(r.Events, c.ev[:c.nev], c.overflow)
+			}
+		} else if cp.RolesInferred {
+			cp.Events = slices.Clone(cp.Events) // inferRoles may swap them
+		}
+		out[i] = cp
+	}
+	return out
 }
 
 // Sweeps: how often, how long a finished connection stays in the table

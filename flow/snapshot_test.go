@@ -1,0 +1,130 @@
+package flow
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// stepReader replays a capture as a live source would deliver it, and at
+// packet `at` asks the pass for a snapshot (then reports itself idle, as
+// a live reader does between packets).
+type stepReader struct {
+	r       *pcapgo.Reader
+	n, at   int
+	asked   bool
+	snaps   chan chan<- *Result
+	reply   chan *Result
+	stopped bool
+}
+
+func (s *stepReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if s.n == s.at && !s.asked {
+		s.asked = true
+		s.snaps <- s.reply
+		return nil, gopacket.CaptureInfo{}, ErrIdle
+	}
+	data, ci, err := s.r.ZeroCopyReadPacketData()
+	if err == nil {
+		s.n++
+	}
+	return data, ci, err
+}
+
+// TestSnapshotIsReadSoFar takes a snapshot in the middle of a pass, as
+// flowdoc live does at every interval, and holds it equal to reading only
+// the packets before it; the pass itself must end as if no snapshot had
+// been taken.
+func TestSnapshotIsReadSoFar(t *testing.T) {
+	for _, name := range []string{"keepalive-leak.pcap", "stale-reuse.pcap", "listen-overflow.pcap", "timewait-storm.pcap", "midstream.pcap"} {
+		path := filepath.Join("../testdata", name)
+		whole := analyzeFile(t, path, Config{})
+		total := 0
+		for _, in := range whole.Inputs {
+			total += in.Packets
+		}
+		for _, at := range []int{1, total / 3, total / 2, total - 1} {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := pcapgo.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps := make(chan chan<- *Result, 1)
+			sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
+			src := NewPacketSource(path, sr, pr.LinkType())
+			src.Format = FormatPcap // as the file would read
+			res, err := Read(context.Background(), []*Source{src}, ReadOptions{Snapshots: snaps})
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(res.Flows, whole.Flows) {
+				t.Errorf("%s: the pass with a snapshot at packet %d ends differently", name, at)
+			}
+			var snap *Result
+			select {
+			case snap = <-sr.reply:
+			default:
+				t.Fatalf("%s: no snapshot at packet %d", name, at)
+			}
+			prefix := analyzeFirst(t, path, at)
+			if len(snap.Flows)+len(prefix.Flows) > 0 && !reflect.DeepEqual(snap.Flows, prefix.Flows) {
+				t.Errorf("%s: snapshot at packet %d: %d flows, reading %d packets: %d flows, or they differ", name, at, len(snap.Flows), at, len(prefix.Flows))
+				for i := range min(len(snap.Flows), len(prefix.Flows)) {
+					if !reflect.DeepEqual(snap.Flows[i], prefix.Flows[i]) {
+						t.Logf("first difference:\nsnapshot %+v\nprefix   %+v", *snap.Flows[i], *prefix.Flows[i])
+						break
+					}
+				}
+			}
+			if !snap.End.Equal(prefix.End) {
+				t.Errorf("%s: snapshot at packet %d ends at %v, the prefix at %v", name, at, snap.End, prefix.End)
+			}
+		}
+	}
+}
+
+// analyzeFirst reads the first n packets of a pcap file.
+func analyzeFirst(t *testing.T, path string, n int) *Result {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipeR, pipeW := io.Pipe()
+	go func() {
+		w := pcapgo.NewWriterNanos(pipeW)
+		w.WriteFileHeader(pr.Snaplen(), pr.LinkType())
+		for range n {
+			data, ci, err := pr.ReadPacketData()
+			if err != nil {
+				break
+			}
+			w.WritePacket(ci, data)
+		}
+		pipeW.Close()
+	}()
+	src, err := NewSource(path, pipeR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(context.Background(), []*Source{src}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
