@@ -412,6 +412,10 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.last = ts
 	}
 	in.sawLinkType(lt)
+	if f := p.srcs[i].filter; f != nil && !f.Matches(lt, ci, data) {
+		in.Filtered++
+		return
+	}
 	ok, err := p.dec.Decode(lt, data, &p.seg)
 	if err != nil {
 		in.BadPackets++

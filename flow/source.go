@@ -74,6 +74,7 @@ type Source struct {
 	size     int64           // bytes on disk, or -1
 	counted  *countingReader
 	closers  []io.Closer
+	filter   PacketFilter
 }
 
 // Open opens the capture at path ("-" for standard input), detecting pcap,
@@ -204,6 +205,7 @@ type Input struct {
 	TCPPackets int       `json:"tcp_packets"`
 	NonTCP     int       `json:"non_tcp_packets"`
 	BadPackets int       `json:"bad_packets"`
+	Filtered   int       `json:"filtered_packets,omitempty"` // left out by a BPF filter
 	Bytes      int64     `json:"bytes"` // captured bytes of all packets
 	First      time.Time `json:"first"`
 	Last       time.Time `json:"last"`

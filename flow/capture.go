@@ -1,0 +1,60 @@
+package flow
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// ErrNoLibpcap is returned for live capture and BPF filters by a flowdoc
+// built without cgo: those need libpcap.
+var ErrNoLibpcap = errors.New("this flowdoc was built without libpcap (CGO_ENABLED=0): live capture and -f filters need a build with cgo and libpcap; it reads capture files only")
+
+// ErrPermission is returned when the process may not capture.
+var ErrPermission = errors.New("no permission to capture")
+
+// LiveOptions configure a live capture.
+type LiveOptions struct {
+	// Filter is a BPF filter in tcpdump's syntax; empty for every packet.
+	Filter string
+	// Snaplen is how many bytes of each packet are kept; 0 means 262144.
+	// TCP headers need about 128 bytes; payload analysis needs more.
+	Snaplen int
+	// Promisc puts the interface in promiscuous mode.
+	Promisc bool
+	// BufferSize is the kernel's capture buffer, in bytes; 0 means 16 MiB.
+	BufferSize int
+	// Poll is how long a read waits for a packet before the pass gets to
+	// do its chores; 0 means 200 ms.
+	Poll time.Duration
+}
+
+// CaptureStats are the capture's counters, as libpcap reports them.
+type CaptureStats struct {
+	Received  int // packets the filter passed
+	Dropped   int // dropped by the kernel: its buffer was full
+	IfDropped int // dropped by the interface or its driver
+}
+
+// Interface is a network interface packets can be captured on.
+type Interface struct {
+	Name        string
+	Description string
+	Addrs       []netip.Addr
+	Up, Running bool
+	Loopback    bool
+}
+
+// A PacketFilter decides which packets of a capture file are analysed:
+// a compiled BPF filter (CompileFilter).
+type PacketFilter interface {
+	Matches(lt layers.LinkType, ci gopacket.CaptureInfo, data []byte) bool
+}
+
+// SetFilter makes the pass analyse only the packets f matches. The others
+// still count in the input's packet numbers (so that evidence names the
+// file's frame numbers), as Input.Filtered.
+func (s *Source) SetFilter(f PacketFilter) { s.filter = f }

@@ -1,0 +1,191 @@
+//go:build cgo
+
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcap"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// LiveCaptureAvailable reports whether this build can capture (it has
+// libpcap).
+const LiveCaptureAvailable = true
+
+// Capture is a live capture on one interface.
+type Capture struct {
+	// Source is what Read reads the packets from.
+	Source *Source
+	handle *pcap.Handle
+	reader *liveReader
+}
+
+// OpenLive starts capturing on iface ("any" for every interface). The
+// capture ends, and its Source reports the end of input, when ctx ends. If
+// w is not nil every packet is also written to it as a pcap file.
+func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (*Capture, error) {
+	if opt.Snaplen <= 0 {
+		opt.Snaplen = 262144
+	}
+	if opt.BufferSize <= 0 {
+		opt.BufferSize = 16 << 20
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = 200 * time.Millisecond
+	}
+	in, err := pcap.NewInactiveHandle(iface)
+	if err != nil {
+		return nil, liveError(iface, err)
+	}
+	defer in.CleanUp()
+	for _, set := range []error{in.SetSnapLen(opt.Snaplen), in.SetPromisc(opt.Promisc), in.SetTimeout(opt.Poll), in.SetBufferSize(opt.BufferSize)} {
+		if set != nil {
+			return nil, liveError(iface, set)
+		}
+	}
+	h, err := in.Activate()
+	if err != nil {
+		return nil, liveError(iface, err)
+	}
+	if opt.Filter != "" {
+		if err := h.SetBPFFilter(opt.Filter); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("filter %q: %w", opt.Filter, err)
+		}
+	}
+	lr := &liveReader{h: h, ctx: ctx}
+	if w != nil {
+		lr.w = pcapgo.NewWriterNanos(w)
+		if err := lr.w.WriteFileHeader(uint32(opt.Snaplen), h.LinkType()); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	return &Capture{Source: NewPacketSource(iface, lr, h.LinkType()), handle: h, reader: lr}, nil
+}
+
+// liveError makes libpcap's errors say what to do.
+func liveError(iface string, err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) ||
+		strings.Contains(msg, "ermission") || strings.Contains(msg, "not permitted"):
+		exe, _ := os.Executable()
+		if exe == "" {
+			exe = "$(command -v flowdoc)"
+		}
+		return fmt.Errorf("capturing on %s: %w (%s): run as root, or grant the capability once with: sudo setcap cap_net_raw,cap_net_admin=eip %s", iface, ErrPermission, msg, exe)
+	case strings.Contains(msg, "No such device") || strings.Contains(msg, "doesn't exist"):
+		return fmt.Errorf("capturing on %s: no such interface (flowdoc interfaces lists them)", iface)
+	}
+	return fmt.Errorf("capturing on %s: %w", iface, err)
+}
+
+// Stats returns libpcap's counters so far.
+func (c *Capture) Stats() (CaptureStats, error) {
+	s, err := c.handle.Stats()
+	if err != nil {
+		return CaptureStats{}, err
+	}
+	return CaptureStats{Received: s.PacketsReceived, Dropped: s.PacketsDropped, IfDropped: s.PacketsIfDropped}, nil
+}
+
+// Close stops the capture. Call it after Read returned.
+func (c *Capture) Close() { c.handle.Close() }
+
+// liveReader delivers a handle's packets to the pass: ErrIdle when the
+// poll interval passed without one, io.EOF once ctx has ended.
+type liveReader struct {
+	h   *pcap.Handle
+	ctx context.Context
+	w   *pcapgo.Writer
+	err error // a write error, reported once the capture ends
+}
+
+func (r *liveReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	if r.ctx.Err() != nil {
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	data, ci, err := r.h.ZeroCopyReadPacketData()
+	switch {
+	case err == nil:
+		if r.w != nil && r.err == nil {
+			r.err = r.w.WritePacket(ci, data)
+		}
+		return data, ci, nil
+	case errors.Is(err, pcap.NextErrorTimeoutExpired):
+		return nil, ci, ErrIdle
+	case errors.Is(err, io.EOF), errors.Is(err, pcap.NextErrorNoMorePackets):
+		return nil, ci, io.EOF
+	}
+	return nil, ci, err
+}
+
+// WriteError is the error writing the packets to the -w file hit, if any.
+func (c *Capture) WriteError() error { return c.reader.err }
+
+// Interfaces lists what libpcap can capture on.
+func Interfaces() ([]Interface, error) {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return nil, err
+	}
+	var out []Interface
+	for _, d := range devs {
+		i := Interface{Name: d.Name, Description: d.Description,
+			Up: d.Flags&0x2 != 0, Running: d.Flags&0x4 != 0, Loopback: d.Flags&0x1 != 0}
+		for _, a := range d.Addresses {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok {
+				i.Addrs = append(i.Addrs, ip.Unmap())
+			}
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// bpfFilter is a BPF filter compiled for each link type it meets.
+type bpfFilter struct {
+	expr   string
+	byLink map[layers.LinkType]*pcap.BPF
+}
+
+// CompileFilter compiles a BPF filter (tcpdump's syntax) for capture
+// files: it is checked now, and compiled for each link type as packets of
+// that type come.
+func CompileFilter(expr string) (PacketFilter, error) {
+	b, err := pcap.NewBPF(layers.LinkTypeEthernet, 262144, expr)
+	if err != nil {
+		return nil, fmt.Errorf("filter %q: %w", expr, err)
+	}
+	return &bpfFilter{expr: expr, byLink: map[layers.LinkType]*pcap.BPF{layers.LinkTypeEthernet: b}}, nil
+}
+
+func (f *bpfFilter) Matches(lt layers.LinkType, ci gopacket.CaptureInfo, data []byte) bool {
+	b, ok := f.byLink[lt]
+	if !ok {
+		b, _ = pcap.NewBPF(lt, 262144, f.expr) // nil: the filter cannot apply to this link type
+		f.byLink[lt] = b
+	}
+	if b == nil {
+		return false
+	}
+	if ci.CaptureLength == 0 {
+		ci.CaptureLength = len(data)
+	}
+	if ci.Length == 0 {
+		ci.Length = len(data)
+	}
+	return b.Matches(ci, data)
+}
