@@ -5,6 +5,7 @@
 package analyze
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -64,12 +65,32 @@ type Report struct {
 	LocalAddrs []netip.Addr
 	// Filter is what the report was narrowed to; zero for everything.
 	Filter Filter
+	// Kernel is the capturing host's own socket table, joined to the
+	// flows (flowdoc live); nil otherwise.
+	Kernel *KernelView
+	// Capture holds a live capture's counters; nil for files.
+	Capture *CaptureStats
+}
+
+// CaptureStats are a live capture's counters.
+type CaptureStats struct {
+	Interface string
+	Filter    string
+	Received  int // packets the filter passed
+	Dropped   int // by the kernel (buffer full)
+	IfDropped int // by the interface
+	Duration  time.Duration
 }
 
 // Flow is one connection and what was concluded about it.
 type Flow struct {
 	*Record
 	Verdicts []Verdict
+	// Kernel is, for each side on the capturing host, its socket in the
+	// kernel's table when flowdoc live read it (nil: no socket, CLOSED);
+	// KernelKnown says for which sides the table was read.
+	Kernel      [2]*flow.Socket
+	KernelKnown [2]bool
 }
 
 // Clean reports whether the connection opened and closed in order: a
@@ -227,6 +248,13 @@ func (r *Report) Warnings() []string {
 		for _, s := range in.Warnings {
 			w = append(w, in.Path+": "+s)
 		}
+	}
+	if c := r.Capture; c != nil && c.Dropped+c.IfDropped > 0 {
+		w = append(w, fmt.Sprintf("%s: libpcap dropped %d of %d packets (%d by the kernel, %d by the interface): some states may be wrong; capture less (-f), or raise the buffer",
+			c.Interface, c.Dropped+c.IfDropped, c.Received+c.Dropped+c.IfDropped, c.Dropped, c.IfDropped))
+	}
+	if k := r.Kernel; k != nil && len(k.Disagreements) > 0 {
+		w = append(w, fmt.Sprintf("the kernel's socket table disagrees with the inferred state of %d endpoints (see the kernel section)", len(k.Disagreements)))
 	}
 	return w
 }

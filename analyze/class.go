@@ -28,6 +28,8 @@ const (
 	TimeWaitPressure Class = "time_wait_pressure"
 	ReconnectStorm   Class = "reconnect_storm"
 	KeepAliveClass   Class = "tcp_keepalive"
+	// From the host's own socket table (flowdoc live).
+	KernelCloseWait Class = "kernel_close_wait"
 )
 
 // Severity orders verdicts and findings: what to look at first.

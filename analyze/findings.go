@@ -287,13 +287,18 @@ func findings(rep *Report, opt Options) []Finding {
 	})
 	out = append(out, keepAliveFindings(rep)...)
 
-	slices.SortStableFunc(out, func(a, b Finding) int {
-		return cmp.Or(int(b.Severity)-int(a.Severity), priority(a.Class)-priority(b.Class), len(b.Flows)-len(a.Flows))
-	})
+	sortFindings(out)
 	if out == nil {
 		out = []Finding{}
 	}
 	return out
+}
+
+// sortFindings puts the most severe first; problems before context.
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(int(b.Severity)-int(a.Severity), priority(a.Class)-priority(b.Class), len(b.Flows)-len(a.Flows))
+	})
 }
 
 // priority orders findings of equal severity: problems before the

@@ -74,6 +74,18 @@ type (
 		MoreFlows    int
 		Warnings     []string
 		Legend       []htmlLegend
+		Capture      string
+		Kernel       *htmlKernel
+	}
+	htmlKernel struct {
+		Line          string
+		Disagreements []string
+		Unseen        []htmlSocketGroup
+	}
+	htmlSocketGroup struct {
+		State, Process, Local, Peer string
+		Count                       int
+		RxQueue, TxQueue            uint64
 	}
 	htmlInput struct {
 		Name, Detail string
@@ -253,6 +265,23 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 			}
 		}
 		v.Flows = append(v.Flows, hf)
+	}
+	if c := rep.Capture; c != nil {
+		v.Capture = captureLine(c)
+	}
+	if k := rep.Kernel; k != nil {
+		hk := &htmlKernel{Line: kernelLine(k)}
+		for _, d := range k.Disagreements {
+			hk.Disagreements = append(hk.Disagreements, fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
+		}
+		for _, g := range k.Unseen {
+			local := "*"
+			if g.Local.IsValid() {
+				local = g.Local.String()
+			}
+			hk.Unseen = append(hk.Unseen, htmlSocketGroup{g.State.String(), g.Process(), local, peerText(g.Peer), g.Count, g.RxQueue, g.TxQueue})
+		}
+		v.Kernel = hk
 	}
 	v.Warnings = rep.Warnings()
 	return v

@@ -60,6 +60,89 @@ type jsonFinding struct {
 	Evidence []jsonEvidence     `json:"evidence"`
 }
 
+// jsonSocket is a side's socket in the kernel's table; a side on the
+// host with no socket is {"state": "CLOSED"}.
+type jsonSocket struct {
+	State   string `json:"state"`
+	PID     int    `json:"pid,omitempty"`
+	Command string `json:"command,omitempty"`
+	RxQueue uint32 `json:"rx_queue"`
+	TxQueue uint32 `json:"tx_queue"`
+	Timer   string `json:"timer,omitempty"`
+}
+
+func jsonSocketOf(s *analyze.Socket) *jsonSocket {
+	if s == nil {
+		return &jsonSocket{State: "CLOSED"}
+	}
+	return &jsonSocket{State: s.State.String(), PID: s.PID, Command: s.Command, RxQueue: s.RxQueue, TxQueue: s.TxQueue, Timer: s.Timer}
+}
+
+type jsonCapture struct {
+	Interface string  `json:"interface"`
+	Filter    string  `json:"filter,omitempty"`
+	Received  int     `json:"received"`
+	Dropped   int     `json:"dropped"`
+	IfDropped int     `json:"if_dropped"`
+	DurationS float64 `json:"duration_s"`
+}
+
+type jsonKernel struct {
+	Time          string             `json:"time"`
+	Local         []string           `json:"local_addresses"`
+	Sockets       int                `json:"sockets"`
+	Matched       int                `json:"with_packets"`
+	Disagreements []jsonDisagreement `json:"disagreements"`
+	Unseen        []jsonSocketGroup  `json:"without_packets"`
+}
+
+type jsonDisagreement struct {
+	Flow     int    `json:"flow"`
+	Side     string `json:"side"`
+	Endpoint string `json:"endpoint"`
+	Inferred string `json:"inferred"`
+	Kernel   string `json:"kernel"`
+}
+
+type jsonSocketGroup struct {
+	State   string `json:"state"`
+	Count   int    `json:"count"`
+	PID     int    `json:"pid,omitempty"`
+	Command string `json:"command,omitempty"`
+	Local   string `json:"local,omitempty"`
+	Peer    string `json:"peer"`
+	RxQueue uint64 `json:"rx_queue"`
+	TxQueue uint64 `json:"tx_queue"`
+}
+
+func kernelJSON(k *analyze.KernelView) jsonKernel {
+	j := jsonKernel{Time: ts(k.At), Local: []string{}, Sockets: k.Sockets, Matched: k.Matched,
+		Disagreements: []jsonDisagreement{}, Unseen: []jsonSocketGroup{}}
+	for _, a := range k.Local {
+		j.Local = append(j.Local, a.Unmap().String())
+	}
+	for _, d := range k.Disagreements {
+		j.Disagreements = append(j.Disagreements, jsonDisagreement{d.Flow, d.Side.String(), d.Endpoint.String(), d.Inferred.String(), d.Kernel.String()})
+	}
+	for _, g := range k.Unseen {
+		jg := jsonSocketGroup{State: g.State.String(), Count: g.Count, PID: g.PID, Command: g.Command, Peer: peerText(g.Peer), RxQueue: g.RxQueue, TxQueue: g.TxQueue}
+		if g.Local.IsValid() {
+			jg.Local = g.Local.String()
+		}
+		j.Unseen = append(j.Unseen, jg)
+	}
+	return j
+}
+
+// peerText spells a socket group's peer: an address alone when its port
+// varies.
+func peerText(p netip.AddrPort) string {
+	if p.Port() == 0 {
+		return p.Addr().Unmap().String()
+	}
+	return p.String()
+}
+
 type jsonTotals struct {
 	Flows      int `json:"flows"`
 	Clean      int `json:"clean"`
@@ -109,6 +192,18 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	if err := enc("  ", local); err != nil {
 		return err
+	}
+	if c := rep.Capture; c != nil {
+		put(",\n  \"capture\": ")
+		if err := enc("  ", jsonCapture{c.Interface, c.Filter, c.Received, c.Dropped, c.IfDropped, c.Duration.Seconds()}); err != nil {
+			return err
+		}
+	}
+	if k := rep.Kernel; k != nil {
+		put(",\n  \"kernel\": ")
+		if err := enc("  ", kernelJSON(k)); err != nil {
+			return err
+		}
 	}
 	put(",\n  \"totals\": ")
 	t := rep.Totals

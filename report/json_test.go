@@ -28,6 +28,14 @@ func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
 		Since: time.Date(2026, 1, 2, 3, 4, 5, 500, time.UTC), Age: 1500 * time.Millisecond,
 		Summary: "a \"quoted\" <b>summary</b>", Evidence: []analyze.Evidence{{Input: 0, Packet: 7, At: time.Unix(1, 5).UTC(), What: "FIN"}},
 	}}})
+	// Kernel sockets: one side known with a socket, one known without,
+	// and one known with a process named oddly.
+	k1, k2 := flows[0], flows[1]
+	k1.KernelKnown = [2]bool{true, false}
+	k1.Kernel[0] = &analyze.Socket{State: flow.CloseWait, PID: 42, Command: "ja\"va", RxQueue: 3, Timer: "keepalive"}
+	k2.KernelKnown = [2]bool{true, true}
+	k2.Kernel[1] = &analyze.Socket{State: flow.Established}
+	flows = append(flows, k1, k2)
 	for _, events := range []bool{false, true} {
 		for _, f := range flows {
 			want, err := json.Marshal(jsonFlowOf(&f, events))

@@ -90,6 +90,21 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 	b = append(b, `,"server":`...)
 	b = e.appendEnd(b, &r.Server)
 	b = append(b, '}')
+	if f.KernelKnown[analyze.Client] || f.KernelKnown[analyze.Server] {
+		b = append(b, `,"kernel":{`...)
+		if f.KernelKnown[analyze.Client] {
+			b = append(b, `"client":`...)
+			b = appendSocket(b, f.Kernel[analyze.Client])
+		}
+		if f.KernelKnown[analyze.Server] {
+			if f.KernelKnown[analyze.Client] {
+				b = append(b, ',')
+			}
+			b = append(b, `"server":`...)
+			b = appendSocket(b, f.Kernel[analyze.Server])
+		}
+		b = append(b, '}')
+	}
 	if events {
 		b = e.appendEvents(b, r.Events)
 	}
@@ -336,3 +351,29 @@ func appendString(b []byte, s string) []byte {
 
 // flowTS is a capture timestamp as records hold it.
 type flowTS = analyze.Timestamp
+
+// appendSocket encodes a side's kernel socket as jsonSocket does.
+func appendSocket(b []byte, s *analyze.Socket) []byte {
+	if s == nil {
+		return append(b, `{"state":"CLOSED","rx_queue":0,"tx_queue":0}`...)
+	}
+	b = append(b, `{"state":`...)
+	b = appendString(b, s.State.String())
+	if s.PID != 0 {
+		b = append(b, `,"pid":`...)
+		b = strconv.AppendInt(b, int64(s.PID), 10)
+	}
+	if s.Command != "" {
+		b = append(b, `,"command":`...)
+		b = appendString(b, s.Command)
+	}
+	b = append(b, `,"rx_queue":`...)
+	b = strconv.AppendUint(b, uint64(s.RxQueue), 10)
+	b = append(b, `,"tx_queue":`...)
+	b = strconv.AppendUint(b, uint64(s.TxQueue), 10)
+	if s.Timer != "" {
+		b = append(b, `,"timer":`...)
+		b = appendString(b, s.Timer)
+	}
+	return append(b, '}')
+}

@@ -76,6 +76,7 @@ type jsonFlow struct {
 	ServerState   string            `json:"server_state"`
 	History       string            `json:"history"`
 	Ends          jsonPair[jsonEnd] `json:"ends"`
+	Kernel        *jsonFlowKernel   `json:"kernel,omitempty"`
 	Events        *[]jsonEvent      `json:"events,omitempty"`
 	EventsDropped int               `json:"events_dropped,omitempty"`
 	Verdicts      []jsonVerdict     `json:"verdicts"`
@@ -94,6 +95,15 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 		History:  r.History,
 		Ends:     jsonPair[jsonEnd]{jsonEndOf(&r.Client), jsonEndOf(&r.Server)},
 		Verdicts: make([]jsonVerdict, 0, len(f.Verdicts)),
+	}
+	if f.KernelKnown[analyze.Client] || f.KernelKnown[analyze.Server] {
+		jf.Kernel = &jsonFlowKernel{}
+		if f.KernelKnown[analyze.Client] {
+			jf.Kernel.Client = jsonSocketOf(f.Kernel[analyze.Client])
+		}
+		if f.KernelKnown[analyze.Server] {
+			jf.Kernel.Server = jsonSocketOf(f.Kernel[analyze.Server])
+		}
 	}
 	if events {
 		ev := make([]jsonEvent, 0, len(r.Events))
@@ -142,4 +152,9 @@ func jsonEndOf(h *analyze.Half) jsonEnd {
 		e.FIN = &jsonRef{Input: int(h.FinInput), Packet: h.FinPacket, Time: ts(h.FinAt.Time())}
 	}
 	return e
+}
+
+type jsonFlowKernel struct {
+	Client *jsonSocket `json:"client,omitempty"`
+	Server *jsonSocket `json:"server,omitempty"`
 }

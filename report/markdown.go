@@ -40,6 +40,9 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	tot := rep.Totals
 	p("- %s: %d closed cleanly, %d not; states as at %s\n", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean,
 		rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	if c := rep.Capture; c != nil {
+		p("- %s\n", mdText(captureLine(c)))
+	}
 	if !rep.Filter.IsZero() {
 		p("- Showing only: %s\n", mdText(rep.Filter.String()))
 	}
@@ -77,6 +80,27 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		p("Flows: %s. More: `flowdoc explain %s`.\n\n", flowList(f.Flows), f.Class)
 	}
 
+	if k := rep.Kernel; k != nil {
+		p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
+		if len(k.Disagreements) > 0 {
+			p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
+			for _, d := range k.Disagreements {
+				p("| %d | %s %s | %s | %s |\n", d.Flow, d.Side, mdCell(d.Endpoint.String()), d.Inferred, d.Kernel)
+			}
+			p("\n")
+		}
+		if len(k.Unseen) > 0 {
+			p("Sockets without packets in the capture:\n\n| State | Sockets | Process | Local | Peer | Recv-Q | Send-Q |\n| --- | ---: | --- | --- | --- | ---: | ---: |\n")
+			for _, g := range k.Unseen {
+				local := "*"
+				if g.Local.IsValid() {
+					local = g.Local.String()
+				}
+				p("| %s | %d | %s | %s | %s | %d | %d |\n", g.State, g.Count, mdCell(g.Process()), mdCell(local), mdCell(peerText(g.Peer)), g.RxQueue, g.TxQueue)
+			}
+			p("\n")
+		}
+	}
 	p("## Endpoint states per host\n\n")
 	cols := stateColumns(rep)
 	p("| Host | Connections |")

@@ -48,6 +48,9 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
 	}
+	if c := rep.Capture; c != nil {
+		wrap(bw, width, "", captureLine(c)+".")
+	}
 	if !rep.Filter.IsZero() {
 		wrap(bw, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
 	}
@@ -112,6 +115,31 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		wrap(bw, width, "  ", "Remedy: "+f.Remedy)
 		p("  More: flowdoc explain %s\n", f.Class)
+	}
+
+	if k := rep.Kernel; k != nil {
+		p("\n")
+		wrap(bw, width, "", kernelLine(k)+":")
+		for _, d := range k.Disagreements {
+			wrap(bw, width, "  ", fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
+		}
+		if len(k.Unseen) > 0 {
+			p("Sockets without packets in the capture (quiet since before it started, or not captured):\n")
+			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  STATE\tSOCKETS\tPROCESS\tLOCAL\tPEER\tRECV-Q\tSEND-Q")
+			for i, g := range k.Unseen {
+				if i == 30 {
+					fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
+					break
+				}
+				local := "*"
+				if g.Local.IsValid() {
+					local = g.Local.String()
+				}
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), local, peerText(g.Peer), g.RxQueue, g.TxQueue)
+			}
+			tw.Flush()
+		}
 	}
 
 	listed := 0
@@ -224,6 +252,22 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 	}
 }
 
+// captureLine describes a live capture and its losses.
+func captureLine(c *analyze.CaptureStats) string {
+	s := fmt.Sprintf("Live capture on %s", c.Interface)
+	if c.Filter != "" {
+		s += fmt.Sprintf(" (filter %q)", c.Filter)
+	}
+	s += fmt.Sprintf(" for %s: %d packets received, %d dropped", dur(c.Duration), c.Received, c.Dropped+c.IfDropped)
+	return s
+}
+
+// kernelLine describes the kernel's socket table as joined.
+func kernelLine(k *analyze.KernelView) string {
+	return fmt.Sprintf("The host's socket table at %s: %s, %d of them with packets in the capture, %d disagreeing with the inferred state",
+		k.At.UTC().Format("15:04:05"), plural(k.Sockets, "connection socket"), k.Matched, len(k.Disagreements))
+}
+
 func stateText(h *analyze.Half) string {
 	if h.Expired != 0 {
 		return fmt.Sprintf("%s (%s ended)", h.State, h.Expired)
@@ -251,6 +295,21 @@ func flowNotes(f *analyze.Flow) string {
 			continue
 		}
 		n = append(n, string(v.Class)+"("+v.Side.String()+")")
+	}
+	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {
+		if !f.KernelKnown[side] {
+			continue
+		}
+		k := "kernel: " + side.String() + " "
+		if s := f.Kernel[side]; s == nil {
+			k += "no socket"
+		} else {
+			k += s.State.String()
+			if s.PID > 0 {
+				k += fmt.Sprintf(" pid %d (%s)", s.PID, s.Command)
+			}
+		}
+		n = append(n, k)
 	}
 	return strings.Join(n, ", ")
 }

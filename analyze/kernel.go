@@ -1,0 +1,299 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Socket is a socket of the capturing host's kernel.
+type Socket = flow.Socket
+
+// KernelView is the capturing host's own socket table, read by flowdoc
+// live, joined to the captured flows.
+type KernelView struct {
+	// At is when the table was read.
+	At time.Time
+	// Local are the host's addresses.
+	Local []netip.Addr
+	// Sockets counts the connection sockets read (listeners left out);
+	// Matched those a captured flow has.
+	Sockets, Matched int
+	// Disagreements are endpoints whose inferred state is not the
+	// kernel's (timers aside: see JoinKernel).
+	Disagreements []Disagreement
+	// Unseen groups the sockets no captured packet touched, most first:
+	// connections that went quiet before the capture started.
+	Unseen []SocketGroup
+}
+
+// Disagreement is an endpoint whose state the capture and the kernel see
+// differently.
+type Disagreement struct {
+	Flow             int
+	Side             Side
+	Endpoint         netip.AddrPort
+	Inferred, Kernel State
+}
+
+// SocketGroup is sockets alike: one state, one process, one peer.
+type SocketGroup struct {
+	State   State
+	PID     int
+	Command string
+	// Local is the local endpoint when the sockets were accepted on a
+	// listening port (the port, address unset if several); else unset.
+	Local netip.AddrPort
+	// Peer is the remote endpoint; its port is 0 when the sockets go to
+	// many ports of one address (clients of a local server).
+	Peer  netip.AddrPort
+	Count int
+	// RxQueue and TxQueue are the bytes waiting, summed over the sockets.
+	RxQueue, TxQueue uint64
+}
+
+// Process spells who holds the sockets: "pid 4242 (java)", or "no
+// process" when the kernel alone holds them (TIME_WAIT, orphans), or
+// "an unknown process" when /proc did not say (permissions).
+func (g *SocketGroup) Process() string {
+	switch {
+	case g.PID > 0:
+		return fmt.Sprintf("pid %d (%s)", g.PID, g.Command)
+	case g.State == flow.TimeWait || g.State == flow.FinWait2 || g.State == flow.LastAck || g.State == flow.Closing:
+		return "no process (the kernel's)"
+	}
+	return "an unknown process"
+}
+
+// JoinKernel joins the host's socket table to the report's flows: each
+// side of a flow whose address is the host's gets its socket (or none:
+// CLOSED), differences between inferred and kernel states are listed,
+// sockets without packets are grouped, and CLOSE_WAIT sockets become a
+// finding that names the processes holding them. The table is read a
+// moment after the last packet, so a state whose timer may have run out
+// since (TIME_WAIT, FIN_WAIT_2, a SYN given up) is not a disagreement
+// when the kernel has moved on from it.
+func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time) {
+	k := &KernelView{At: at, Local: slices.Clone(local)}
+	isLocal := map[netip.Addr]bool{}
+	for _, a := range local {
+		isLocal[a.Unmap()] = true
+	}
+	type key struct{ local, remote netip.AddrPort }
+	bySock := map[key]*Socket{}
+	listening := map[uint16]bool{}
+	for i := range socks {
+		s := &socks[i]
+		if s.Listen {
+			listening[s.Local.Port()] = true
+			isLocal[s.Local.Addr()] = true
+			continue
+		}
+		isLocal[s.Local.Addr()] = true
+		k.Sockets++
+		bySock[key{s.Local, s.Remote}] = s
+	}
+	matched := map[*Socket]bool{}
+	// The latest flow of a reused 4-tuple is the one with the socket.
+	latest := map[flow.Key]int{}
+	for i := range rep.Flows {
+		latest[rep.Flows[i].Key] = i
+	}
+	for i := range rep.Flows {
+		f := &rep.Flows[i]
+		for _, side := range []Side{flow.Client, flow.Server} {
+			ep, peer := f.Endpoint(side), f.Endpoint(side.Other())
+			ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
+			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+			if !isLocal[ep.Addr()] {
+				continue
+			}
+			f.KernelKnown[side] = true
+			var s *Socket
+			if latest[f.Key] == i {
+				s = bySock[key{ep, peer}]
+			}
+			f.Kernel[side] = s
+			if s != nil {
+				matched[s] = true
+			}
+			kernel := flow.Closed
+			if s != nil {
+				kernel = s.State
+			}
+			inferred := f.Half(side).State
+			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) {
+				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side, Endpoint: ep, Inferred: inferred, Kernel: kernel})
+			}
+		}
+	}
+	k.Matched = len(matched)
+
+	// The sockets without packets, grouped.
+	type gkey struct {
+		state       State
+		pid         int
+		comm        string
+		local, peer netip.AddrPort
+	}
+	groups := map[gkey]*SocketGroup{}
+	for i := range socks {
+		s := &socks[i]
+		if s.Listen || matched[s] {
+			continue
+		}
+		gk := gkey{state: s.State, pid: s.PID, comm: s.Command, peer: s.Remote}
+		if listening[s.Local.Port()] {
+			gk.local, gk.peer = s.Local, netip.AddrPortFrom(s.Remote.Addr(), 0)
+		}
+		g := groups[gk]
+		if g == nil {
+			g = &SocketGroup{State: s.State, PID: s.PID, Command: s.Command, Local: gk.local, Peer: gk.peer}
+			groups[gk] = g
+		}
+		g.Count++
+		g.RxQueue += uint64(s.RxQueue)
+		g.TxQueue += uint64(s.TxQueue)
+	}
+	for _, g := range groups {
+		k.Unseen = append(k.Unseen, *g)
+	}
+	slices.SortFunc(k.Unseen, func(a, b SocketGroup) int {
+		return cmp.Or(b.Count-a.Count, int(a.State)-int(b.State), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
+	})
+	rep.Kernel = k
+	rep.kernelFindings(socks, matched)
+}
+
+// timerMayEnd reports whether the kernel's state can follow the inferred
+// one with no packet: a timer ran out (TIME_WAIT, FIN_WAIT_2, a SYN given
+// up) between the last packet and the reading of the table.
+func timerMayEnd(inferred, kernel State) bool {
+	switch inferred {
+	case flow.TimeWait, flow.FinWait2, flow.SynSent, flow.SynRecv, flow.LastAck, flow.FinWait1, flow.Closing:
+		return kernel == flow.Closed || kernel == flow.TimeWait && inferred != flow.TimeWait
+	}
+	return false
+}
+
+// kernelFindings names the processes that hold CLOSE_WAIT sockets: one
+// finding per process and peer, with how many of the sockets the capture
+// saw and how many were silent since before it started.
+func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
+	type key struct {
+		pid  int
+		comm string
+		peer netip.AddrPort
+	}
+	type acc struct {
+		n, seen int
+		flows   []int
+		local   netip.Addr
+	}
+	byKey := map[key]*acc{}
+	var order []key
+	flowOf := map[*Socket]int{}
+	for i := range rep.Flows {
+		for _, s := range rep.Flows[i].Kernel {
+			if s != nil {
+				flowOf[s] = rep.Flows[i].ID
+			}
+		}
+	}
+	for i := range socks {
+		s := &socks[i]
+		if s.Listen || s.State != flow.CloseWait {
+			continue
+		}
+		k := key{s.PID, s.Command, s.Remote}
+		a := byKey[k]
+		if a == nil {
+			a = &acc{local: s.Local.Addr()}
+			byKey[k] = a
+			order = append(order, k)
+		}
+		a.n++
+		if matched[s] {
+			a.seen++
+			a.flows = append(a.flows, flowOf[s])
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	slices.SortStableFunc(order, func(a, b key) int { return byKey[b].n - byKey[a].n })
+	for _, k := range order {
+		a := byKey[k]
+		g := SocketGroup{State: flow.CloseWait, PID: k.pid, Command: k.comm}
+		sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
+			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
+		switch {
+		case a.seen == a.n:
+			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", idList(a.flows))
+		case a.seen > 0:
+			sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", a.seen, a.n-a.seen)
+		default:
+			sum += "; none sent a packet during the capture: they went quiet before it started"
+		}
+		slices.Sort(a.flows)
+		rep.Findings = append(rep.Findings, Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{a.local},
+			Endpoints: []netip.AddrPort{k.peer}, Flows: a.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
+			Metrics: []Metric{{"sockets", float64(a.n)}, {"in_capture", float64(a.seen)}, {"pid", float64(k.pid)}}})
+	}
+	// A leak the capture found gets the name of the process behind it.
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.Class != CloseWaitLeak {
+			continue
+		}
+		procs := map[string]int{}
+		for _, id := range f.Flows {
+			if fl := rep.flowByID(id); fl != nil {
+				for _, s := range fl.Kernel {
+					if s != nil && s.State == flow.CloseWait {
+						g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
+						procs[g.Process()]++
+					}
+				}
+			}
+		}
+		if len(procs) > 0 {
+			var ps []string
+			for p, n := range procs {
+				ps = append(ps, fmt.Sprintf("%s (%d)", p, n))
+			}
+			slices.Sort(ps)
+			f.Summary += " The kernel shows the sockets held by " + strings.Join(ps, ", ") + "."
+		}
+	}
+	sortFindings(rep.Findings)
+}
+
+func (rep *Report) flowByID(id int) *Flow {
+	if i := id - 1; i >= 0 && i < len(rep.Flows) && rep.Flows[i].ID == id {
+		return &rep.Flows[i]
+	}
+	for i := range rep.Flows {
+		if rep.Flows[i].ID == id {
+			return &rep.Flows[i]
+		}
+	}
+	return nil
+}
+
+func idList(ids []int) string {
+	var s []string
+	for i, id := range ids {
+		if i == 10 {
+			s = append(s, fmt.Sprintf("and %d more", len(ids)-10))
+			break
+		}
+		s = append(s, fmt.Sprint(id))
+	}
+	return strings.Join(s, ", ")
+}
