@@ -27,6 +27,9 @@ type Result struct {
 	// End is the moment the states are reported for: Config.At, or the
 	// last packet's time.
 	End time.Time
+	// Evicted counts the connections dropped to stay under
+	// Config.MaxFlows: they are not in Flows.
+	Evicted int
 }
 
 // Progress reports how far a pass has come; it is called every few
@@ -106,8 +109,10 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 	end := p.closeInputs(p.inputs)
 	var lists [][]*Record
 	var at time.Time
+	evicted := 0
 	for _, sh := range p.shards {
 		<-sh.done
+		evicted += sh.tracker.evicted
 		sh.tracker.last = max(sh.tracker.last, end)
 		var recs []*Record
 		recs, at = sh.tracker.finish()
@@ -115,7 +120,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: p.localAddrs()}, err
+	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: p.localAddrs(), Evicted: evicted}, err
 }
 
 // closeInputs sets each input's first and last packet times and returns
@@ -159,8 +164,10 @@ func (p *pass) snapshot() *Result {
 		at = TS(p.at)
 	}
 	lists := make([][]*Record, len(replies))
+	var evicted int64
 	for i, r := range replies {
 		lists[i] = <-r
+		evicted += p.shards[i].evictedSeen.Load()
 	}
 	for _, l := range lists {
 		for _, r := range l {
@@ -169,7 +176,7 @@ func (p *pass) snapshot() *Result {
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs()}
+	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: int(evicted)}
 }
 
 // service answers the snapshot requests waiting.
@@ -234,6 +241,8 @@ type shard struct {
 	full, free chan *batch // to the tracker, and back
 	done       chan struct{}
 	open       atomic.Int64 // connections in the table, for progress
+	// evictedSeen is the tracker's eviction count as of its last batch.
+	evictedSeen atomic.Int64
 }
 
 // batch carries decoded segments from the reader to a tracker.
@@ -261,6 +270,7 @@ func (sh *shard) track() {
 			sh.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
 		sh.open.Store(int64(sh.tracker.Open()))
+		sh.evictedSeen.Store(int64(sh.tracker.evicted))
 		if b.snap != nil {
 			b.snap <- sh.tracker.snapshot()
 			b.snap = nil

@@ -173,6 +173,7 @@ type Record struct {
 	Client, Server Half
 
 	order uint64 // Meta.Order of the first packet
+	held  bool   // its connection is in the tracker's table
 }
 
 // Half returns the endpoint on side s.

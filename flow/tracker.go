@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"encoding/binary"
 	"net/netip"
 	"slices"
@@ -30,6 +31,22 @@ type Config struct {
 	// FINs acknowledged, no RST), which are otherwise dropped when the
 	// connection leaves the table: nothing is wrong with them to cite.
 	AllEvents bool
+	// IdleEvict is how long a connection may go without a packet before
+	// it leaves the table for its compact record (taken up again exactly
+	// if a packet comes); 0 means 5 s.
+	IdleEvict time.Duration
+	// MaxFlows caps the connections kept in memory, records included;
+	// past it the oldest ones no longer in the table are dropped from the
+	// result (counted in Result.Evicted), and if the table alone is too
+	// big, the connections idle the longest leave it first. 0: no cap.
+	MaxFlows int
+}
+
+func (c Config) idleEvict() time.Duration {
+	if c.IdleEvict > 0 {
+		return c.IdleEvict
+	}
+	return freezeAfter
 }
 
 func (c Config) timeWait() time.Duration {
@@ -176,6 +193,7 @@ type Tracker struct {
 	noSweep    bool // tests: keep every connection in the table
 	revived    int  // retired connections taken up again by a late packet
 	frozen     int  // connections retired for being idle
+	evicted    int  // records dropped for Config.MaxFlows
 }
 
 // NewTracker returns an empty Tracker.
@@ -343,6 +361,7 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 	t.recChunk = t.recChunk[1:]
 	t.records = append(t.records, r)
 	c.rec = r
+	r.held = true
 	r.ID = len(t.records)
 	r.order = m.Order
 	r.First, c.last = m.At, m.At
@@ -910,6 +929,7 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *c
 	t.revived++
 	c := t.alloc()
 	c.key, c.rec, c.t, c.clientA = k, rc.r, tracks, rc.clientA
+	c.rec.held = true
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
 	t.insert(h, c)
@@ -921,6 +941,7 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *c
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
 	r := c.rec
+	r.held = false
 	c.summarize(r)
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
@@ -979,6 +1000,7 @@ func (t *Tracker) snapshot() []*Record {
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
+		cp.held = false // as Finish leaves it
 		if c := inTable[r]; c != nil {
 			// As retire would leave it.
 			c.summarize(cp)
@@ -1034,12 +1056,12 @@ func (t *Tracker) sweep() {
 	clear(t.ending[len(keep):])
 	t.ending = keep
 
-	if t.last.Sub(t.lastFreeze) >= freezeAfter {
+	if t.last.Sub(t.lastFreeze) >= min(t.cfg.idleEvict(), freezeAfter) {
 		t.lastFreeze = t.last
 		for _, c := range t.flows {
 			for c != nil {
 				next := c.next
-				if !c.queued && t.last.Sub(c.last) >= freezeAfter {
+				if !c.queued && t.last.Sub(c.last) >= t.cfg.idleEvict() {
 					t.park(c)
 					t.retire(c)
 					t.frozen++
@@ -1071,7 +1093,47 @@ func (t *Tracker) sweep() {
 		t.expiry = append(t.expiry[:0], t.expiry[n:]...)
 		t.pastN -= n
 	}
+	if t.cfg.MaxFlows > 0 && len(t.records) > t.cfg.MaxFlows {
+		t.evict()
+	}
 }
+func (t *Tracker) evict() {
+	target := t.cfg.MaxFlows - t.cfg.MaxFlows/10
+	if t.open > target {
+		var conns []*conn
+		for _, c := range t.flows {
+			for ; c != nil; c = c.next {
+				conns = append(conns, c)
+			}
+		}
+		slices.SortFunc(conns, func(a, b *conn) int { return cmp.Compare(a.last, b.last) })
+		for _, c := range conns[:t.open-target] {
+			t.park(c)
+			t.retire(c)
+			t.frozen++
+		}
+	}
+	drop := len(t.records) - target
+	keep := t.records[:0]
+	for _, r := range t.records {
+		if drop > 0 && !r.held {
+			k, _ := makeTuple(r.Key.Client, r.Key.Server)
+			if rc, ok := t.retired[k]; ok && rc.r == r {
+				delete(t.retired, k)
+				t.freeSlot(rc.slot, rc.gen)
+			}
+			drop--
+			t.evicted++
+			continue
+		}
+		keep = append(keep, r)
+	}
+	clear(t.records[len(keep):])
+	t.records = keep
+}
+
+// Evicted is how many connections were dropped for Config.MaxFlows.
+func (t *Tracker) Evicted() int { return t.evicted }
 
 func over(s State) bool {
 	return s == Closed || s == TimeWait || s == FinWait2

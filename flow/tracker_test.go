@@ -474,6 +474,40 @@ func TestSweepChangesNothing(t *testing.T) {
 	if reused == 0 {
 		t.Error("no port reuse in the test: it tests less than it claims")
 	}
+
+	// Under a cap (flowdoc live --max-flows) memory holds the newest
+	// connections; the oldest are dropped and counted, and the newest
+	// come out as they would without the cap.
+	capped := NewTracker(Config{MaxFlows: 500})
+	for i := range segs {
+		capped.Add(&segs[i], metas[i])
+	}
+	recs, _ := capped.Finish()
+	if len(recs) > 500 || capped.Evicted() == 0 || len(recs)+capped.Evicted() < len(kept) {
+		t.Fatalf("capped at 500: %d flows, %d evicted, of %d", len(recs), capped.Evicted(), len(kept))
+	}
+	// A late packet of a dropped connection starts a flow of its own
+	// (midstream): those aside, the newest flows are as without the cap.
+	type id struct {
+		k Key
+		t Timestamp
+	}
+	uncapped := map[id]*Record{}
+	for _, r := range kept {
+		uncapped[id{r.Key, r.First}] = r
+	}
+	compared := 0
+	for i := len(recs) - 1; i >= 0 && compared < 150; i-- {
+		a := recs[i]
+		if a.Midstream {
+			continue
+		}
+		compared++
+		b := uncapped[id{a.Key, a.First}]
+		if b == nil || a.Client.State != b.Client.State || a.Server.State != b.Server.State || a.History != b.History || a.Last != b.Last {
+			t.Fatalf("capped: flow %v from %v differs:\ncapped %+v\nkept   %+v", a.Key, a.First, *a, b)
+		}
+	}
 }
 
 // TestVeryLatePacket: a FIN sent again long after the connection ended
