@@ -194,6 +194,7 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 		n, seen int
 		flows   []int
 		local   netip.Addr
+		oldest  time.Time // the earliest a socket was seen in CLOSE_WAIT
 	}
 	byKey := map[key]*acc{}
 	var order []key
@@ -218,6 +219,9 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 			order = append(order, k)
 		}
 		a.n++
+		if !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)) {
+			a.oldest = s.Seen
+		}
 		if matched[s] {
 			a.seen++
 			a.flows = append(a.flows, flowOf[s])
@@ -232,6 +236,9 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 		g := SocketGroup{State: flow.CloseWait, PID: k.pid, Command: k.comm}
 		sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
 			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
+		if age := rep.Kernel.At.Sub(a.oldest); !a.oldest.IsZero() && age >= time.Second {
+			sum += fmt.Sprintf(", the oldest for at least %s (seen in CLOSE_WAIT since flowdoc started watching)", FormatDuration(age))
+		}
 		switch {
 		case a.seen == a.n:
 			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", idList(a.flows))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
@@ -48,6 +49,7 @@ type analyzeOptions struct {
 	failOn      analyze.Severity
 	Progress    string // auto, always, never
 	Color       string // auto, always, never
+	BPF         string // -f
 	CPUProfile  string
 	MemProfile  string
 }
@@ -102,11 +104,22 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 		},
 	}
 	f := c.Flags()
+	o.addReportFlags(f)
+	f.StringVarP(&o.BPF, "filter", "f", "", "analyse only the packets this BPF `FILTER` matches (tcpdump's syntax; needs a libpcap build)")
+	f.StringVar(&o.At, "at", "", "report states as they stand at `TIME` (RFC 3339, or Unix seconds) instead of the last packet")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
+	f.MarkHidden("cpuprofile")
+	f.StringVar(&o.Progress, "progress", "auto", "progress on standard error: auto (when it is a terminal), always, never")
+	return c
+}
+
+// addReportFlags adds the flags analyze and live share: the report's
+// format and destination, the timers, the filters.
+func (o *analyzeOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Format, "format", "F", "", "output format: "+strings.Join(report.Formats, ", ")+" (default: from the -o extension, else text)")
 	f.StringVarP(&o.Output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	f.BoolVarP(&o.All, "all", "a", false, "list every flow, not only those that did not close cleanly")
 	f.BoolVar(&o.Events, "events", false, "JSON: add each flow's notable packets (SYN, FIN, RST, state changes) with their numbers")
-	f.StringVar(&o.At, "at", "", "report states as they stand at `TIME` (RFC 3339, or Unix seconds) instead of the last packet")
 	f.DurationVar(&o.TimeWait, "time-wait", flow.DefaultTimeWait, "how long TIME_WAIT lasts (Linux 60s, Windows 240s)")
 	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
 	f.DurationVar(&o.Grace, "close-wait-grace", analyze.DefaultCloseWaitGrace, "a CLOSE_WAIT younger than this at the end is not a leak yet")
@@ -116,13 +129,9 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
 	f.StringSliceVar(&o.Verdicts, "verdict", nil, "only flows with a verdict of these `CLASS`es, and findings of them (flowdoc explain lists them)")
 	f.StringVar(&o.MinSeverity, "min-severity", "info", "only flows and findings at least this severe: info, warning, error")
 	f.StringVar(&o.FailOn, "fail-on", "", "exit with status 3 when a finding at least this severe remains: warning, error")
-	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile to `FILE`")
-	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile taken after the analysis to `FILE`")
 	f.MarkHidden("memprofile")
-	f.StringVar(&o.Progress, "progress", "auto", "progress on standard error: auto (when it is a terminal), always, never")
 	f.StringVar(&o.Color, "color", "auto", "colour in the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
-	return c
 }
 
 func (o *analyzeOptions) validate() error {
@@ -248,6 +257,13 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			continue
 		}
 		defer s.Close()
+		if o.BPF != "" {
+			f, err := flow.CompileFilter(o.BPF)
+			if err != nil {
+				return err
+			}
+			s.SetFilter(f)
+		}
 		srcs = append(srcs, s)
 	}
 	if len(srcs) == 0 {
@@ -284,11 +300,22 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 	}
 	res.Inputs = append(res.Inputs, failed...)
+	return o.report(res, nil)
+}
+
+// report builds the report from a pass's result, lets decorate add to it
+// (the kernel's view, for live), filters and renders it: the same for
+// analyze and live.
+func (o *analyzeOptions) report(res *flow.Result, decorate func(*analyze.Report)) error {
 	// The pass's connection tables are garbage now: collect them before
 	// the report grows on top of them.
 	runtime.GC()
 
-	rep := analyze.Build(res, analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait}).Filtered(o.filter)
+	rep := analyze.Build(res, o.analyzeOptions())
+	if decorate != nil {
+		decorate(rep)
+	}
+	rep = rep.Filtered(o.filter)
 	if o.MemProfile != "" {
 		if err := writeHeapProfile(o.MemProfile); err != nil {
 			return err
@@ -302,15 +329,13 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		ropts.Color = o.Color == "always"
 	}
 	r, _ := report.New(o.Format, ropts)
-	out := o.Out
 	if toFile {
 		f, err := os.Create(o.Output)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		out = f
-		if err := r.Render(out, rep); err != nil {
+		if err := r.Render(f, rep); err != nil {
 			return fmt.Errorf("writing %s: %w", o.Output, err)
 		}
 		if err := f.Close(); err != nil {
@@ -318,10 +343,14 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		return o.failed(rep)
 	}
-	if err := r.Render(out, rep); err != nil {
+	if err := r.Render(o.Out, rep); err != nil {
 		return err
 	}
 	return o.failed(rep)
+}
+
+func (o *analyzeOptions) analyzeOptions() analyze.Options {
+	return analyze.Options{CloseWaitGrace: o.Grace, PortRange: o.ports, TimeWait: o.TimeWait}
 }
 
 // FindingsError is --fail-on matching: exit status 3.

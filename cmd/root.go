@@ -97,7 +97,7 @@ pile-up of a reconnecting client, the handshakes nobody answered.`,
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &FlagError{Err: err} })
-	root.AddCommand(newAnalyzeCmd(out, errOut, nil), newExplainCmd(out))
+	root.AddCommand(newAnalyzeCmd(out, errOut, nil), newLiveCmd(out, errOut), newInterfacesCmd(out), newExplainCmd(out))
 	return root
 }
 

@@ -30,6 +30,10 @@ type LiveOptions struct {
 	// Poll is how long a read waits for a packet before the pass gets to
 	// do its chores; 0 means 200 ms.
 	Poll time.Duration
+	// PcapNG writes the copy of the packets (OpenLive's w) as pcapng, with
+	// the interface's name and filter and, at FinishWrite, its statistics:
+	// when the capture ended and what it dropped. Otherwise it is pcap.
+	PcapNG bool
 }
 
 // CaptureStats are the capture's counters, as libpcap reports them.

@@ -27,8 +27,8 @@ func (c *Capture) Stats() (CaptureStats, error) { return CaptureStats{}, ErrNoLi
 // Close is never reached in this build.
 func (c *Capture) Close() {}
 
-// WriteError is never reached in this build.
-func (c *Capture) WriteError() error { return nil }
+// FinishWrite is never reached in this build.
+func (c *Capture) FinishWrite() error { return nil }
 
 // Interfaces needs libpcap: this build returns ErrNoLibpcap.
 func Interfaces() ([]Interface, error) { return nil, ErrNoLibpcap }

@@ -64,13 +64,23 @@ func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (
 			return nil, fmt.Errorf("filter %q: %w", opt.Filter, err)
 		}
 	}
-	lr := &liveReader{h: h, ctx: ctx}
-	if w != nil {
-		lr.w = pcapgo.NewWriterNanos(w)
-		if err := lr.w.WriteFileHeader(uint32(opt.Snaplen), h.LinkType()); err != nil {
+	lr := &liveReader{h: h, ctx: ctx, start: time.Now()}
+	switch {
+	case w != nil && opt.PcapNG:
+		ng, err := pcapgo.NewNgWriterInterface(w, pcapgo.NgInterface{Name: iface, Filter: opt.Filter, LinkType: h.LinkType(),
+			SnapLength: uint32(opt.Snaplen), TimestampResolution: 9}, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "flowdoc live"}})
+		if err != nil {
 			h.Close()
 			return nil, err
 		}
+		lr.ng = ng
+	case w != nil:
+		pw := pcapgo.NewWriterNanos(w)
+		if err := pw.WriteFileHeader(uint32(opt.Snaplen), h.LinkType()); err != nil {
+			h.Close()
+			return nil, err
+		}
+		lr.w = pw
 	}
 	return &Capture{Source: NewPacketSource(iface, lr, h.LinkType()), handle: h, reader: lr}, nil
 }
@@ -107,21 +117,40 @@ func (c *Capture) Close() { c.handle.Close() }
 // liveReader delivers a handle's packets to the pass: ErrIdle when the
 // poll interval passed without one, io.EOF once ctx has ended.
 type liveReader struct {
-	h   *pcap.Handle
-	ctx context.Context
-	w   *pcapgo.Writer
-	err error // a write error, reported once the capture ends
+	h          *pcap.Handle
+	ctx        context.Context
+	w          *pcapgo.Writer
+	ng         *pcapgo.NgWriter
+	err        error // a write error, reported once the capture ends
+	start, end time.Time
+}
+
+// CaptureEnd is when the capture stopped; zero while it runs.
+func (r *liveReader) CaptureEnd() time.Time {
+	if r.end.IsZero() && r.ctx.Err() != nil {
+		r.end = time.Now() // the pass saw ctx end before this reader did
+	}
+	return r.end
 }
 
 func (r *liveReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	if r.ctx.Err() != nil {
+		if r.end.IsZero() {
+			r.end = time.Now()
+		}
 		return nil, gopacket.CaptureInfo{}, io.EOF
 	}
 	data, ci, err := r.h.ZeroCopyReadPacketData()
 	switch {
 	case err == nil:
-		if r.w != nil && r.err == nil {
-			r.err = r.w.WritePacket(ci, data)
+		if r.err == nil {
+			switch {
+			case r.w != nil:
+				r.err = r.w.WritePacket(ci, data)
+			case r.ng != nil:
+				ci.InterfaceIndex = 0
+				r.err = r.ng.WritePacket(ci, data)
+			}
 		}
 		return data, ci, nil
 	case errors.Is(err, pcap.NextErrorTimeoutExpired):
@@ -132,8 +161,28 @@ func (r *liveReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	return nil, ci, err
 }
 
-// WriteError is the error writing the packets to the -w file hit, if any.
-func (c *Capture) WriteError() error { return c.reader.err }
+// FinishWrite completes the copy of the packets: for pcapng, the
+// interface's statistics (start and end of the capture, packets received
+// and dropped). Call it after Read returned; it returns the first error
+// writing the copy met.
+func (c *Capture) FinishWrite() error {
+	r := c.reader
+	if r.ng != nil && r.err == nil {
+		st := pcapgo.NgInterfaceStatistics{StartTime: r.start, EndTime: r.end, LastUpdate: r.end,
+			PacketsReceived: pcapgo.NgNoValue64, PacketsDropped: pcapgo.NgNoValue64}
+		if r.end.IsZero() {
+			st.EndTime, st.LastUpdate = time.Now(), time.Now()
+		}
+		if s, err := c.handle.Stats(); err == nil {
+			st.PacketsReceived, st.PacketsDropped = uint64(s.PacketsReceived), uint64(s.PacketsDropped+s.PacketsIfDropped)
+		}
+		r.err = r.ng.WriteInterfaceStats(0, st)
+		if r.err == nil {
+			r.err = r.ng.Flush()
+		}
+	}
+	return r.err
+}
 
 // Interfaces lists what libpcap can capture on.
 func Interfaces() ([]Interface, error) {

@@ -106,7 +106,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		sh.flush()
 		close(sh.full)
 	}
-	end := p.closeInputs(p.inputs)
+	end := p.closeInputs(p.inputs, false)
 	var lists [][]*Record
 	var at time.Time
 	evicted := 0
@@ -124,8 +124,9 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 }
 
 // closeInputs sets each input's first and last packet times and returns
-// the end of the capture: its last packet, TCP or not.
-func (p *pass) closeInputs(inputs []Input) Timestamp {
+// the end of the capture: its recorded end where it has one, else its last
+// packet, TCP or not. A live capture still running (now) ends now.
+func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 	var end Timestamp
 	for i := range inputs {
 		in := &inputs[i]
@@ -133,6 +134,18 @@ func (p *pass) closeInputs(inputs []Input) Timestamp {
 			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
 		}
 		end = max(end, Timestamp(in.last))
+		e := p.srcs[i].captureEnd()
+		if now && p.srcs[i].Format == FormatLive {
+			e = time.Now().UnixNano()
+		}
+		if e > in.last {
+			in.End = time.Unix(0, e).UTC()
+			end = max(end, Timestamp(e))
+		}
+		if d := p.srcs[i].dropped; d > 0 && in.Dropped != d {
+			in.Dropped = d
+			in.warn("the capture's statistics say %d packets were dropped while capturing: some states may be wrong", d)
+		}
 	}
 	return end
 }
@@ -158,7 +171,10 @@ func (p *pass) snapshot() *Result {
 		sh.full <- b
 	}
 	inputs := slices.Clone(p.inputs)
-	end := p.closeInputs(inputs)
+	for i := range inputs {
+		inputs[i].Warnings = slices.Clone(inputs[i].Warnings)
+	}
+	end := p.closeInputs(inputs, true)
 	at := end
 	if !p.at.IsZero() {
 		at = TS(p.at)

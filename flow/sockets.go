@@ -36,6 +36,9 @@ type Socket struct {
 	// permission, or no process: TIME_WAIT and orphans have none).
 	PID     int
 	Command string
+	// Seen is when this socket was first seen in its state by whoever
+	// read the table repeatedly (flowdoc live); zero if not known.
+	Seen time.Time
 }
 
 // kernelStates maps the kernel's TCP states (include/net/tcp_states.h).

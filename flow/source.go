@@ -75,6 +75,23 @@ type Source struct {
 	counted  *countingReader
 	closers  []io.Closer
 	filter   PacketFilter
+	// end is the capture's recorded end (pcapng interface statistics), in
+	// Unix nanoseconds; dropped the packets its statistics say were lost.
+	end     int64
+	dropped uint64
+}
+
+// captureEnder is a PacketReader that knows when its capture ended.
+type captureEnder interface{ CaptureEnd() time.Time }
+
+// captureEnd is when the capture ended, if it says: 0 if not.
+func (s *Source) captureEnd() int64 {
+	if ce, ok := s.r.(captureEnder); ok {
+		if t := ce.CaptureEnd(); !t.IsZero() {
+			return t.UnixNano()
+		}
+	}
+	return s.end
 }
 
 // Open opens the capture at path ("-" for standard input), detecting pcap,
@@ -136,7 +153,18 @@ func NewSource(name string, r io.Reader) (*Source, error) {
 		}
 		s.Format, s.r, s.linkType = FormatPcap, pr, pr.LinkType()
 	case 0x0a0d0d0a:
-		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		// Interface statistics (at the end of the file, as dumpcap and
+		// flowdoc live write them) say when the capture ended and what
+		// it lost.
+		stats := func(_ int, st pcapgo.NgInterfaceStatistics) {
+			if !st.EndTime.IsZero() {
+				s.end = max(s.end, st.EndTime.UnixNano())
+			}
+			if st.PacketsDropped != pcapgo.NgNoValue64 {
+				s.dropped += st.PacketsDropped
+			}
+		}
+		nr, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true, StatisticsCallback: stats})
 		if err != nil {
 			return nil, fmt.Errorf("pcapng header: %w", err)
 		}
@@ -209,6 +237,12 @@ type Input struct {
 	Bytes      int64     `json:"bytes"` // captured bytes of all packets
 	First      time.Time `json:"first"`
 	Last       time.Time `json:"last"`
+	// End is when the capture ended, where it says (pcapng interface
+	// statistics; the moment flowdoc live stopped): a quiet tail after
+	// the last packet counts. Zero when not recorded.
+	End time.Time `json:"end,omitzero"`
+	// Dropped is what the capture's statistics say it lost.
+	Dropped uint64 `json:"dropped_packets,omitempty"`
 	Warnings   []string  `json:"warnings"`
 	// Incomplete is true when reading stopped before the end of the file
 	// (a truncated or corrupt record): what came before was analysed.

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -429,6 +430,60 @@ func TestTrackersChangeNothing(t *testing.T) {
 			if !reflect.DeepEqual(one.Flows[i], three.Flows[i]) {
 				t.Errorf("%s: flow %d differs:\none   %+v\nthree %+v", c, i+1, one.Flows[i], three.Flows[i])
 			}
+		}
+	}
+}
+
+// TestPcapNGEndTime: a pcapng whose interface statistics record the end
+// of the capture (and drops) ends there, not at its last packet: a quiet
+// tail ages the states. dumpcap and flowdoc live write these.
+func TestPcapNGEndTime(t *testing.T) {
+	f, err := os.Open("../testdata/keepalive-leak.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	ng, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "veth0", LinkType: pr.LinkType(), TimestampResolution: 9}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	for {
+		data, ci, err := pr.ReadPacketData()
+		if err != nil {
+			break
+		}
+		ng.WritePacket(ci, data)
+		last = ci.Timestamp
+	}
+	end := last.Add(90 * time.Second)
+	if err := ng.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{EndTime: end, LastUpdate: end, PacketsReceived: 70, PacketsDropped: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ng.Flush()
+	src, err := NewSource("with-end.pcapng", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(context.Background(), []*Source{src}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := res.Inputs[0]
+	if !res.End.Equal(end) || !in.End.Equal(end) || in.Dropped != 2 || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], "2 packets were dropped") {
+		t.Errorf("end %v (input %v), want %v; dropped %d; warnings %q", res.End, in.End, end, in.Dropped, in.Warnings)
+	}
+	for _, r := range res.Flows {
+		if r.Client.State != CloseWait {
+			t.Errorf("flow %d: client %s, want CLOSE_WAIT", r.ID, r.Client.State)
+		}
+		if r.Server.State != Closed || r.Server.Expired != FinWait2 {
+			t.Errorf("flow %d: server %s (expired %s): the orphaned FIN_WAIT_2 should have ended in the 90 s tail", r.ID, r.Server.State, r.Server.Expired)
 		}
 	}
 }
