@@ -241,7 +241,7 @@ var explanations = []Explanation{
 			"quiet before the capture started show only here, with the process that holds them.",
 		Detection: "Sockets in state CLOSE_WAIT (08) in /proc/net/tcp and /proc/net/tcp6, grouped by process and peer; " +
 			"the owning process from /proc/PID/fd (as root, or for the user's own processes).",
-		Causes: "The causes of a CLOSE_WAIT leak: see flowdoc explain close_wait_leak.",
+		Causes:  "The causes of a CLOSE_WAIT leak: see flowdoc explain close_wait_leak.",
 		Confirm: "ss -tanp state close-wait; ls -l /proc/PID/fd | grep -c socket; lsof -p PID -a -i TCP.",
 		Fix: "Close or release the connection after every response, error responses included, and close it when a " +
 			"read returns EOF. Restarting the process frees the sockets until the leak fills the table again.",

@@ -234,7 +234,7 @@ type Input struct {
 	NonTCP     int       `json:"non_tcp_packets"`
 	BadPackets int       `json:"bad_packets"`
 	Filtered   int       `json:"filtered_packets,omitempty"` // left out by a BPF filter
-	Bytes      int64     `json:"bytes"` // captured bytes of all packets
+	Bytes      int64     `json:"bytes"`                      // captured bytes of all packets
 	First      time.Time `json:"first"`
 	Last       time.Time `json:"last"`
 	// End is when the capture ended, where it says (pcapng interface
@@ -242,8 +242,8 @@ type Input struct {
 	// the last packet counts. Zero when not recorded.
 	End time.Time `json:"end,omitzero"`
 	// Dropped is what the capture's statistics say it lost.
-	Dropped uint64 `json:"dropped_packets,omitempty"`
-	Warnings   []string  `json:"warnings"`
+	Dropped  uint64   `json:"dropped_packets,omitempty"`
+	Warnings []string `json:"warnings"`
 	// Incomplete is true when reading stopped before the end of the file
 	// (a truncated or corrupt record): what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
