@@ -6,7 +6,7 @@ BIN     ?= bin/flowdoc
 PKGS    := ./...
 BENCHDIR ?= $(CURDIR)/bench-data
 
-.PHONY: all build build-static demo test test-browser bench fuzz lab deps browser clean
+.PHONY: all build build-static demo test test-browser bench soak fuzz lab deps browser clean
 
 all: build
 
@@ -68,6 +68,13 @@ bench: build
 		$(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap
 	$(BENCHDIR)/bench run -file $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap -flowdoc ./$(BIN)
 	FLOWDOC_BENCH_FILE=$(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
+
+# flowdoc live on loopback for a minute under a bounded churn of real
+# connections: its memory every 5 s, and libpcap's drops (root).
+SOAKRATE ?= 500
+soak: build
+	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
+	$(BENCHDIR)/bench soak -flowdoc ./$(BIN) -duration 60s -rate $(SOAKRATE) -max-flows 10000
 
 FUZZTIME ?= 20s
 fuzz:

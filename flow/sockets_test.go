@@ -70,13 +70,14 @@ func TestReadSocketsOwnSocket(t *testing.T) {
 	}
 	defer s.Close()
 	local := netip.MustParseAddrPort(c.LocalAddr().String())
+	remote := netip.MustParseAddrPort(c.RemoteAddr().String())
 	socks, err := ReadSockets("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := 0
 	for _, sk := range socks {
-		if sk.Local == local || sk.Remote == local {
+		if sk.Local == local && sk.Remote == remote || sk.Local == remote && sk.Remote == local {
 			found++
 			if sk.State != Established || sk.PID != os.Getpid() {
 				t.Errorf("%+v: want ESTABLISHED, pid %d", sk, os.Getpid())

@@ -3,6 +3,10 @@
 //	bench gen -o FILE [-packets N]      write the capture (deterministic)
 //	bench run -file FILE -flowdoc BIN   measure flowdoc, the bare read+decode
 //	                                    loop, and tshark when installed
+//	bench soak -flowdoc BIN [-duration D] [-rate N]
+//	                                    flowdoc live on loopback under a
+//	                                    bounded churn of real connections:
+//	                                    its memory over time, and drops
 //
 // The generator interleaves many connections, each ending one of the ways
 // flowdoc's verdicts care about: clean closes from either side, CLOSE_WAIT
@@ -50,6 +54,16 @@ func main() {
 		bin := fs.String("flowdoc", "bin/flowdoc", "flowdoc binary")
 		fs.Parse(os.Args[2:])
 		if err := run(*file, *bin); err != nil {
+			log.Fatal(err)
+		}
+	case "soak":
+		fs := flag.NewFlagSet("soak", flag.ExitOnError)
+		bin := fs.String("flowdoc", "bin/flowdoc", "flowdoc binary (a libpcap build)")
+		d := fs.Duration("duration", time.Minute, "how long the traffic runs")
+		rate := fs.Int("rate", 500, "connections opened per second")
+		maxFlows := fs.Int("max-flows", 20000, "flowdoc live --max-flows")
+		fs.Parse(os.Args[2:])
+		if err := soak(*bin, *d, *rate, *maxFlows); err != nil {
 			log.Fatal(err)
 		}
 	default:
