@@ -226,4 +226,18 @@ func TestLiveErrors(t *testing.T) {
 	if code, _, errOut := run(t, "live", "-i", "lo", "-f", "tcp port", "--duration", "1s"); code != exitError || !strings.Contains(errOut, "filter") {
 		t.Errorf("bad filter: exit %d, %q", code, errOut)
 	}
+
+	// Without the right to capture: as nobody, with no capabilities.
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Log("not root, or no setpriv(1): the no-permission case is not tested")
+		return
+	}
+	bin := buildFlowdoc(t)
+	c := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin, "live", "-i", "lo", "--duration", "1s")
+	out, err := c.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "no permission to capture") || !strings.Contains(string(out), "setcap cap_net_raw") {
+		t.Errorf("as nobody: %v, %q; want exit 1 and how to grant the capability", err, out)
+	}
 }

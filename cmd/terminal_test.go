@@ -11,6 +11,21 @@ import (
 	"unicode/utf8"
 )
 
+// buildFlowdoc builds the binary, for tests that need a process of its
+// own (a terminal, other credentials).
+func buildFlowdoc(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flowdoc")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goBin, "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // TestTerminal runs flowdoc on a real pseudo-terminal of 80 columns (with
@@ -20,14 +35,7 @@ func TestTerminal(t *testing.T) {
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Skip("script(1) not installed (util-linux): no pseudo-terminal to test on")
 	}
-	bin := filepath.Join(t.TempDir(), "flowdoc")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildFlowdoc(t)
 	capture, _ := filepath.Abs("../testdata/keepalive-leak.pcap")
 	onTTY := func(env, flags string) string {
 		t.Helper()

@@ -58,6 +58,11 @@ func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (
 	if err != nil {
 		return nil, liveError(iface, err)
 	}
+	if iface == "any" {
+		// Linux cooked v2 names the interface of each packet; libpcap
+		// still defaults to v1. Kept as it is where v2 is not offered.
+		_ = h.SetLinkType(layers.LinkTypeLinuxSLL2)
+	}
 	if opt.Filter != "" {
 		if err := h.SetBPFFilter(opt.Filter); err != nil {
 			h.Close()
