@@ -86,11 +86,17 @@ type CaptureStats struct {
 type Flow struct {
 	*Record
 	Verdicts []Verdict
-	// Kernel is, for each side on the capturing host, its socket in the
-	// kernel's table when flowdoc live read it (nil: no socket, CLOSED);
-	// KernelKnown says for which sides the table was read.
-	Kernel      [2]*flow.Socket
-	KernelKnown [2]bool
+	// Kernel is the kernel's view of the sides on the capturing host
+	// (flowdoc live); nil otherwise.
+	Kernel *FlowKernel
+}
+
+// FlowKernel is a flow's sockets in the capturing host's kernel.
+type FlowKernel struct {
+	// Known says for which sides the table was read (the side's address
+	// is the host's); Sockets holds their sockets (nil: none, CLOSED).
+	Known   [2]bool
+	Sockets [2]*flow.Socket
 }
 
 // Clean reports whether the connection opened and closed in order: a

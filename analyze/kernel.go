@@ -113,12 +113,15 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time) 
 			if !isLocal[ep.Addr()] {
 				continue
 			}
-			f.KernelKnown[side] = true
+			if f.Kernel == nil {
+				f.Kernel = &FlowKernel{}
+			}
+			f.Kernel.Known[side] = true
 			var s *Socket
 			if latest[f.Key] == i {
 				s = bySock[key{ep, peer}]
 			}
-			f.Kernel[side] = s
+			f.Kernel.Sockets[side] = s
 			if s != nil {
 				matched[s] = true
 			}
@@ -200,9 +203,11 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 	var order []key
 	flowOf := map[*Socket]int{}
 	for i := range rep.Flows {
-		for _, s := range rep.Flows[i].Kernel {
-			if s != nil {
-				flowOf[s] = rep.Flows[i].ID
+		if k := rep.Flows[i].Kernel; k != nil {
+			for _, s := range k.Sockets {
+				if s != nil {
+					flowOf[s] = rep.Flows[i].ID
+				}
 			}
 		}
 	}
@@ -260,8 +265,8 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 		}
 		procs := map[string]int{}
 		for _, id := range f.Flows {
-			if fl := rep.flowByID(id); fl != nil {
-				for _, s := range fl.Kernel {
+			if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
+				for _, s := range fl.Kernel.Sockets {
 					if s != nil && s.State == flow.CloseWait {
 						g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
 						procs[g.Process()]++

@@ -45,8 +45,8 @@ func TestJoinKernel(t *testing.T) {
 		t.Errorf("unseen %+v", k.Unseen)
 	}
 	for i, f := range rep.Flows {
-		if !f.KernelKnown[flow.Client] || f.KernelKnown[flow.Server] || f.Kernel[flow.Client] == nil || f.Kernel[flow.Client].Inode != uint64(100+i) {
-			t.Errorf("flow %d: kernel %v known %v", f.ID, f.Kernel, f.KernelKnown)
+		if k := f.Kernel; k == nil || !k.Known[flow.Client] || k.Known[flow.Server] || k.Sockets[flow.Client] == nil || k.Sockets[flow.Client].Inode != uint64(100+i) {
+			t.Errorf("flow %d: kernel %+v", f.ID, f.Kernel)
 		}
 	}
 	var kf, leak *Finding

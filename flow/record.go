@@ -168,12 +168,12 @@ type Record struct {
 	// earlier one that was still open, or closed less than TIME_WAIT plus
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
+	held   bool // its connection is in the tracker's table (with the other bools: no padding)
 
 	First, Last    Timestamp
 	Client, Server Half
 
 	order uint64 // Meta.Order of the first packet
-	held  bool   // its connection is in the tracker's table
 }
 
 // Half returns the endpoint on side s.

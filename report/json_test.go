@@ -31,10 +31,10 @@ func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
 	// Kernel sockets: one side known with a socket, one known without,
 	// and one known with a process named oddly.
 	k1, k2 := flows[0], flows[1]
-	k1.KernelKnown = [2]bool{true, false}
-	k1.Kernel[0] = &analyze.Socket{State: flow.CloseWait, PID: 42, Command: "ja\"va", RxQueue: 3, Timer: "keepalive"}
-	k2.KernelKnown = [2]bool{true, true}
-	k2.Kernel[1] = &analyze.Socket{State: flow.Established}
+	k1.Kernel = &analyze.FlowKernel{Known: [2]bool{true, false}}
+	k1.Kernel.Sockets[0] = &analyze.Socket{State: flow.CloseWait, PID: 42, Command: "ja\"va", RxQueue: 3, Timer: "keepalive"}
+	k2.Kernel = &analyze.FlowKernel{Known: [2]bool{true, true}}
+	k2.Kernel.Sockets[1] = &analyze.Socket{State: flow.Established}
 	flows = append(flows, k1, k2)
 	for _, events := range []bool{false, true} {
 		for _, f := range flows {

@@ -90,18 +90,18 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 	b = append(b, `,"server":`...)
 	b = e.appendEnd(b, &r.Server)
 	b = append(b, '}')
-	if f.KernelKnown[analyze.Client] || f.KernelKnown[analyze.Server] {
+	if k := f.Kernel; k != nil && (k.Known[analyze.Client] || k.Known[analyze.Server]) {
 		b = append(b, `,"kernel":{`...)
-		if f.KernelKnown[analyze.Client] {
+		if k.Known[analyze.Client] {
 			b = append(b, `"client":`...)
-			b = appendSocket(b, f.Kernel[analyze.Client])
+			b = appendSocket(b, k.Sockets[analyze.Client])
 		}
-		if f.KernelKnown[analyze.Server] {
-			if f.KernelKnown[analyze.Client] {
+		if k.Known[analyze.Server] {
+			if k.Known[analyze.Client] {
 				b = append(b, ',')
 			}
 			b = append(b, `"server":`...)
-			b = appendSocket(b, f.Kernel[analyze.Server])
+			b = appendSocket(b, k.Sockets[analyze.Server])
 		}
 		b = append(b, '}')
 	}

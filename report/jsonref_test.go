@@ -96,13 +96,13 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 		Ends:     jsonPair[jsonEnd]{jsonEndOf(&r.Client), jsonEndOf(&r.Server)},
 		Verdicts: make([]jsonVerdict, 0, len(f.Verdicts)),
 	}
-	if f.KernelKnown[analyze.Client] || f.KernelKnown[analyze.Server] {
+	if k := f.Kernel; k != nil && (k.Known[analyze.Client] || k.Known[analyze.Server]) {
 		jf.Kernel = &jsonFlowKernel{}
-		if f.KernelKnown[analyze.Client] {
-			jf.Kernel.Client = jsonSocketOf(f.Kernel[analyze.Client])
+		if k.Known[analyze.Client] {
+			jf.Kernel.Client = jsonSocketOf(k.Sockets[analyze.Client])
 		}
-		if f.KernelKnown[analyze.Server] {
-			jf.Kernel.Server = jsonSocketOf(f.Kernel[analyze.Server])
+		if k.Known[analyze.Server] {
+			jf.Kernel.Server = jsonSocketOf(k.Sockets[analyze.Server])
 		}
 	}
 	if events {

@@ -297,11 +297,11 @@ func flowNotes(f *analyze.Flow) string {
 		n = append(n, string(v.Class)+"("+v.Side.String()+")")
 	}
 	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {
-		if !f.KernelKnown[side] {
+		if f.Kernel == nil || !f.Kernel.Known[side] {
 			continue
 		}
 		k := "kernel: " + side.String() + " "
-		if s := f.Kernel[side]; s == nil {
+		if s := f.Kernel.Sockets[side]; s == nil {
 			k += "no socket"
 		} else {
 			k += s.State.String()
