@@ -690,8 +690,8 @@ func keepAliveFindings(rep *Report) []Finding {
 				order = append(order, a)
 			}
 			p.flows = append(p.flows, f)
-			if h.KeepAlives > 1 {
-				p.intervals = append(p.intervals, h.KeepAliveLast.Sub(h.KeepAliveFirst)/time.Duration(h.KeepAlives-1))
+			if ka := f.KeepAlive; h.KeepAlives > 1 && ka != nil {
+				p.intervals = append(p.intervals, ka.Last[s].Sub(ka.First[s])/time.Duration(h.KeepAlives-1))
 			}
 			if e := firstEvent(f.Record, func(e *Event) bool { return e.From == s && e.Note&flow.NoteKeepAlive != 0 }); e != nil && len(p.ev) < maxEvidence {
 				p.ev = append(p.ev, ev(e, "keep-alive probe from "+sideName(s)))

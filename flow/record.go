@@ -98,10 +98,6 @@ type Half struct {
 	// how long the connection was quiet when this side closed it.
 	DataBeforeFin Timestamp
 
-	// KeepAliveFirst and KeepAliveLast are the first and last keep-alive
-	// probes the endpoint sent; 0 if none.
-	KeepAliveFirst, KeepAliveLast Timestamp
-
 	synLast Timestamp
 	synGap  time.Duration // interval before the last SYN retransmission
 
@@ -151,8 +147,11 @@ type Record struct {
 	// direction, upper case from the client (S SYN, H SYN-ACK, A pure ACK,
 	// D data, F FIN, R RST, T retransmission, W zero window, ^ roles
 	// flipped by inference).
-	History       string
-	Events        []Event
+	History string
+	// KeepAlive holds when each side sent its first and last TCP
+	// keep-alive probe; nil when neither sent one (most connections).
+	KeepAlive *KeepAliveTimes
+	Events    []Event
 	EventsDropped int // events past the cap, not kept
 
 	ID int // 1-based, in order of first packet
@@ -174,6 +173,12 @@ type Record struct {
 	Client, Server Half
 
 	order uint64 // Meta.Order of the first packet
+}
+
+// KeepAliveTimes are the first and last keep-alive probes of each side
+// (indexed by Side); 0 for a side that sent none.
+type KeepAliveTimes struct {
+	First, Last [2]Timestamp
 }
 
 // Half returns the endpoint on side s.

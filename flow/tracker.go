@@ -552,11 +552,16 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 				}
 			} else {
 				hs.KeepAlives++
+				ka := c.rec.KeepAlive
+				if ka == nil {
+					ka = &KeepAliveTimes{}
+					c.rec.KeepAlive = ka
+				}
 				if hs.KeepAlives == 1 {
 					note |= NoteKeepAlive
-					hs.KeepAliveFirst = m.At
+					ka.First[s] = m.At
 				}
-				hs.KeepAliveLast = m.At
+				ka.Last[s] = m.At
 			}
 		case span > 0 && seqLE(end, ts.nxt):
 			// A SYN-ACK that repeats a bare SYN's number answers a
@@ -1001,6 +1006,10 @@ func (t *Tracker) snapshot() []*Record {
 		cp := &copies[i]
 		*cp = *r
 		cp.held = false // as Finish leaves it
+		if cp.KeepAlive != nil {
+			ka := *cp.KeepAlive // the tracker goes on updating its own
+			cp.KeepAlive = &ka
+		}
 		if c := inTable[r]; c != nil {
 			// As retire would leave it.
 			c.summarize(cp)
@@ -1237,6 +1246,10 @@ func inferRoles(recs []*Record) {
 func (r *Record) swap() {
 	r.Key.Client, r.Key.Server = r.Key.Server, r.Key.Client
 	r.Client, r.Server = r.Server, r.Client
+	if ka := r.KeepAlive; ka != nil {
+		ka.First[0], ka.First[1] = ka.First[1], ka.First[0]
+		ka.Last[0], ka.Last[1] = ka.Last[1], ka.Last[0]
+	}
 	for i := range r.Events {
 		e := &r.Events[i]
 		e.From = e.From.Other()
