@@ -246,7 +246,7 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 		}
 		switch {
 		case a.seen == a.n:
-			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", idList(a.flows))
+			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", IDList(a.flows, 10))
 		case a.seen > 0:
 			sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", a.seen, a.n-a.seen)
 		default:
@@ -298,11 +298,12 @@ func (rep *Report) flowByID(id int) *Flow {
 	return nil
 }
 
-func idList(ids []int) string {
+// IDList spells flow IDs, the first limit of them and how many more.
+func IDList(ids []int, limit int) string {
 	var s []string
 	for i, id := range ids {
-		if i == 10 {
-			s = append(s, fmt.Sprintf("and %d more", len(ids)-10))
+		if i == limit {
+			s = append(s, fmt.Sprintf("and %d more", len(ids)-limit))
 			break
 		}
 		s = append(s, fmt.Sprint(id))

@@ -150,8 +150,8 @@ type Record struct {
 	History string
 	// KeepAlive holds when each side sent its first and last TCP
 	// keep-alive probe; nil when neither sent one (most connections).
-	KeepAlive *KeepAliveTimes
-	Events    []Event
+	KeepAlive     *KeepAliveTimes
+	Events        []Event
 	EventsDropped int // events past the cap, not kept
 
 	ID int // 1-based, in order of first packet

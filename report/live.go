@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
@@ -36,25 +35,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, clear bool) error
 		fmt.Fprintf(bw, ", %d dropped from memory (--max-flows)", st.Evicted)
 	}
 	bw.WriteString("\n\n")
-	cols := stateColumns(rep)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "HOST\tCONNS\t")
-	for _, s := range cols {
-		fmt.Fprintf(tw, "%s\t", s)
-	}
-	fmt.Fprintln(tw)
-	for i, h := range rep.Hosts {
-		if i == 10 {
-			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(rep.Hosts)-10)
-			break
-		}
-		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
-		for _, s := range cols {
-			fmt.Fprintf(tw, "%d\t", h.Count(s))
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
+	hostTable(bw, rep, 10)
 	if k := rep.Kernel; k != nil {
 		fmt.Fprintf(bw, "\n%s.\n", kernelLine(k))
 	}

@@ -150,17 +150,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 }
 
 // flowList spells flow IDs, shortened when there are many.
-func flowList(ids []int) string {
-	var s []string
-	for i, id := range ids {
-		if i == 20 {
-			s = append(s, fmt.Sprintf("and %d more", len(ids)-20))
-			break
-		}
-		s = append(s, fmt.Sprint(id))
-	}
-	return strings.Join(s, ", ")
-}
+func flowList(ids []int) string { return analyze.IDList(ids, 20) }
 
 // mdText escapes what Markdown would otherwise take for markup, and what
 // an HTML renderer would take for tags: text from packets stays text.

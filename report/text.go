@@ -78,22 +78,7 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	wrap(bw, width, "", head+".")
 	p("Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
 
-	// Endpoint states per host: only the states that occur get a column.
-	cols := stateColumns(rep)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "HOST\tCONNS\t")
-	for _, s := range cols {
-		fmt.Fprintf(tw, "%s\t", s)
-	}
-	fmt.Fprintln(tw)
-	for _, h := range rep.Hosts {
-		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
-		for _, s := range cols {
-			fmt.Fprintf(tw, "%d\t", h.Count(s))
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
+	hostTable(bw, rep, 0)
 
 	if len(rep.Findings) > 0 {
 		p("\nFindings, most severe first:\n")
@@ -163,6 +148,30 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// hostTable writes the endpoint states per host, a column for each state
+// that occurs; at most limit hosts, busiest first (0: all).
+func hostTable(w io.Writer, rep *analyze.Report, limit int) {
+	cols := stateColumns(rep)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "HOST\tCONNS\t")
+	for _, s := range cols {
+		fmt.Fprintf(tw, "%s\t", s)
+	}
+	fmt.Fprintln(tw)
+	for i, h := range rep.Hosts {
+		if limit > 0 && i == limit {
+			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(rep.Hosts)-limit)
+			break
+		}
+		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
+		for _, s := range cols {
+			fmt.Fprintf(tw, "%d\t", h.Count(s))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
 
 // flowTable lists the flows, one line each; when that is wider than
