@@ -78,7 +78,11 @@ func (g *SocketGroup) Process() string {
 // moment after the last packet, so a state whose timer may have run out
 // since (TIME_WAIT, FIN_WAIT_2, a SYN given up) is not a disagreement
 // when the kernel has moved on from it.
-func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time) {
+//
+// A CLOSE_WAIT socket makes a finding once it has been seen in that state
+// for grace (Options.CloseWaitGrace): applications close a moment after
+// the peer does. A socket whose Seen is unset counts at once.
+func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, grace time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
 	isLocal := map[netip.Addr]bool{}
 	for _, a := range local {
@@ -170,7 +174,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time) 
 		return cmp.Or(b.Count-a.Count, int(a.State)-int(b.State), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
 	})
 	rep.Kernel = k
-	rep.kernelFindings(socks, matched)
+	rep.kernelFindings(socks, matched, grace)
 }
 
 // timerMayEnd reports whether the kernel's state can follow the inferred
@@ -187,7 +191,7 @@ func timerMayEnd(inferred, kernel State) bool {
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
 // saw and how many were silent since before it started.
-func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
+func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grace time.Duration) {
 	type key struct {
 		pid  int
 		comm string
@@ -213,7 +217,7 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool) {
 	}
 	for i := range socks {
 		s := &socks[i]
-		if s.Listen || s.State != flow.CloseWait {
+		if s.Listen || s.State != flow.CloseWait || !s.Seen.IsZero() && rep.Kernel.At.Sub(s.Seen) < grace {
 			continue
 		}
 		k := key{s.PID, s.Command, s.Remote}

@@ -29,18 +29,20 @@ func TestJoinKernel(t *testing.T) {
 		socks = append(socks, Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})
 	}
 	socks = append(socks,
+		// Just seen in CLOSE_WAIT: within the grace, not a leak yet.
+		Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
 		Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
 		Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
-	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0))
+	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second)
 
 	k := rep.Kernel
-	if k.Sockets != 9 || k.Matched != len(rep.Flows) {
-		t.Errorf("%d sockets, %d matched; want 9, %d", k.Sockets, k.Matched, len(rep.Flows))
+	if k.Sockets != 10 || k.Matched != len(rep.Flows) {
+		t.Errorf("%d sockets, %d matched; want 10, %d", k.Sockets, k.Matched, len(rep.Flows))
 	}
 	if len(k.Disagreements) != 1 || k.Disagreements[0].Flow != rep.Flows[0].ID || k.Disagreements[0].Kernel != flow.Established || k.Disagreements[0].Inferred != flow.CloseWait {
 		t.Errorf("disagreements %+v", k.Disagreements)
 	}
-	if len(k.Unseen) != 2 || k.Unseen[0].State != flow.CloseWait || k.Unseen[0].Count != 2 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
+	if len(k.Unseen) != 2 || k.Unseen[0].State != flow.CloseWait || k.Unseen[0].Count != 3 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
 		k.Unseen[1].State != flow.TimeWait || k.Unseen[1].Process() != "no process (the kernel's)" {
 		t.Errorf("unseen %+v", k.Unseen)
 	}

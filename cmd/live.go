@@ -195,7 +195,7 @@ loop:
 			}
 			rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
 			if sockets != nil {
-				sockets.join(rep)
+				sockets.join(rep, o.Grace)
 			}
 			now := time.Now()
 			st := liveStatus(o, capture, res, now.Sub(start))
@@ -236,7 +236,7 @@ loop:
 		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
 			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
 		if sockets != nil {
-			sockets.join(rep)
+			sockets.join(rep, o.Grace)
 		}
 	})
 }
@@ -329,12 +329,12 @@ func (w *socketWatch) read() ([]flow.Socket, error) {
 	return socks, nil
 }
 
-func (w *socketWatch) join(rep *analyze.Report) {
+func (w *socketWatch) join(rep *analyze.Report, grace time.Duration) {
 	socks, err := w.read()
 	if err != nil {
 		return
 	}
-	rep.JoinKernel(socks, w.local, time.Now())
+	rep.JoinKernel(socks, w.local, time.Now(), grace)
 }
 
 func newInterfacesCmd(out io.Writer) *cobra.Command {
