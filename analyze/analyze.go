@@ -110,8 +110,7 @@ func (f *Flow) Clean() bool {
 	if r.Client.FinPacket == 0 || r.Server.FinPacket == 0 {
 		return false
 	}
-	done := func(s State) bool { return s == flow.Closed || s == flow.TimeWait }
-	return done(r.Client.State) && done(r.Server.State)
+	return r.Client.State.Ended() && r.Server.State.Ended()
 }
 
 // HostStates counts the endpoint states of one IP address, whether it was

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
@@ -249,19 +248,7 @@ func liveStatus(o *liveOptions, c *flow.Capture, res *flow.Result, elapsed time.
 	if s, err := c.Stats(); err == nil {
 		st.Dropped = s.Dropped + s.IfDropped
 	}
-	for _, r := range res.Flows {
-		if holds(r.Client.State) || holds(r.Server.State) {
-			st.Open++
-		}
-	}
 	return st
-}
-
-func holds(s flow.State) bool { return s != flow.Closed && s != flow.TimeWait && s != flow.Unknown }
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // socketWatch reads the host's socket table and remembers since when each

@@ -7,15 +7,19 @@ import (
 	"golang.org/x/term"
 )
 
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // terminalStyle decides colour and width for a report written to w: a
 // terminal gets its width, and colour unless mode is never, NO_COLOR is
 // set and not empty
 // (https://no-color.org) or TERM is dumb; mode always colours anything.
 func terminalStyle(w io.Writer, mode string) (color bool, width int) {
-	f, ok := w.(*os.File)
-	tty := ok && term.IsTerminal(int(f.Fd()))
+	tty := isTerminal(w)
 	if tty {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+		if cols, _, err := term.GetSize(int(w.(*os.File).Fd())); err == nil && cols > 0 {
 			width = cols
 		}
 	}

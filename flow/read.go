@@ -142,7 +142,7 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 			in.End = time.Unix(0, e).UTC()
 			end = max(end, Timestamp(e))
 		}
-		if d := p.srcs[i].dropped; d > 0 && in.Dropped != d {
+		if d := p.srcs[i].dropped; d > 0 {
 			in.Dropped = d
 			in.warn("the capture's statistics say %d packets were dropped while capturing: some states may be wrong", d)
 		}
@@ -162,11 +162,11 @@ func (p *pass) localAddrs() []netip.Addr {
 // snapshot is the result so far, from copies of the trackers' records:
 // the pass goes on undisturbed.
 func (p *pass) snapshot() *Result {
-	replies := make([]chan []*Record, len(p.shards))
+	replies := make([]chan snapReply, len(p.shards))
 	for i, sh := range p.shards {
 		sh.flush()
 		b := <-sh.free
-		b.snap = make(chan []*Record, 1)
+		b.snap = make(chan snapReply, 1)
 		replies[i] = b.snap
 		sh.full <- b
 	}
@@ -180,10 +180,10 @@ func (p *pass) snapshot() *Result {
 		at = TS(p.at)
 	}
 	lists := make([][]*Record, len(replies))
-	var evicted int64
+	evicted := 0
 	for i, r := range replies {
-		lists[i] = <-r
-		evicted += p.shards[i].evictedSeen.Load()
+		reply := <-r
+		lists[i], evicted = reply.recs, evicted+reply.evicted
 	}
 	for _, l := range lists {
 		for _, r := range l {
@@ -192,7 +192,7 @@ func (p *pass) snapshot() *Result {
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: int(evicted)}
+	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: evicted}
 }
 
 // service answers the snapshot requests waiting.
@@ -257,8 +257,12 @@ type shard struct {
 	full, free chan *batch // to the tracker, and back
 	done       chan struct{}
 	open       atomic.Int64 // connections in the table, for progress
-	// evictedSeen is the tracker's eviction count as of its last batch.
-	evictedSeen atomic.Int64
+}
+
+// snapReply is a tracker's part of a snapshot.
+type snapReply struct {
+	recs    []*Record
+	evicted int
 }
 
 // batch carries decoded segments from the reader to a tracker.
@@ -271,7 +275,7 @@ type batch struct {
 	srcA [batchSize]bool
 	// snap, when set, asks the tracker for a snapshot of its records
 	// once it has added the segments.
-	snap chan []*Record
+	snap chan snapReply
 }
 
 const (
@@ -286,9 +290,8 @@ func (sh *shard) track() {
 			sh.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
 		sh.open.Store(int64(sh.tracker.Open()))
-		sh.evictedSeen.Store(int64(sh.tracker.evicted))
 		if b.snap != nil {
-			b.snap <- sh.tracker.snapshot()
+			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.evicted}
 			b.snap = nil
 		}
 		b.n = 0

@@ -103,9 +103,9 @@ func States() []State {
 // MarshalText implements encoding.TextMarshaler.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// closedOrWaiting reports whether an endpoint in s holds no live
-// connection: only a timer (or nothing) is left.
-func (s State) closedOrWaiting() bool {
+// Ended reports whether an endpoint in s holds no live connection: only
+// a timer (TIME_WAIT) or nothing is left.
+func (s State) Ended() bool {
 	return s == Closed || s == TimeWait
 }
 

@@ -1106,6 +1106,10 @@ func (t *Tracker) sweep() {
 		t.evict()
 	}
 }
+
+// evict keeps memory under Config.MaxFlows: the connections idle the
+// longest leave the table if it alone is over the cap, then the oldest
+// records of connections out of the table are dropped, down to 90% of it.
 func (t *Tracker) evict() {
 	target := t.cfg.MaxFlows - t.cfg.MaxFlows/10
 	if t.open > target {

@@ -82,20 +82,31 @@ func size(t *testing.T, n, unit string) (float64, float64) {
 	return v * u, u
 }
 
-// TestTsharkConversations checks flow counts and per-direction frames and
-// bytes against tshark's on the same captures (kept next to them, so CI
-// does not need tshark).
-func TestTsharkConversations(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/*.tshark")
+// sidecars maps each testdata file with extension ext (tshark's outputs)
+// to the capture beside it.
+func sidecars(t *testing.T, ext string) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob("../testdata/*" + ext)
 	if len(files) == 0 {
-		t.Fatal("no tshark outputs in ../testdata")
+		t.Fatalf("no %s files in ../testdata", ext)
 	}
-	for _, tf := range files {
-		base := strings.TrimSuffix(tf, ".tshark")
+	out := map[string]string{}
+	for _, f := range files {
+		base := strings.TrimSuffix(f, ext)
 		capture := base + ".pcap"
 		if _, err := os.Stat(capture); err != nil {
 			capture = base + ".pcapng"
 		}
+		out[f] = capture
+	}
+	return out
+}
+
+// TestTsharkConversations checks flow counts and per-direction frames and
+// bytes against tshark's on the same captures (kept next to them, so CI
+// does not need tshark).
+func TestTsharkConversations(t *testing.T) {
+	for tf, capture := range sidecars(t, ".tshark") {
 		t.Run(filepath.Base(capture), func(t *testing.T) {
 			want := parseTsharkConv(t, tf)
 			res := analyzeFile(t, capture, Config{})
@@ -170,16 +181,7 @@ func fmtDirs[T any](ds []T) string {
 // (summed over the flows of each 4-tuple) against tshark's sums of ip.len
 // and ipv6.plen, written by testdata/lab/ipbytes.sh.
 func TestTsharkIPBytes(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/*.ipbytes")
-	if len(files) == 0 {
-		t.Fatal("no ipbytes files in ../testdata")
-	}
-	for _, tf := range files {
-		base := strings.TrimSuffix(tf, ".ipbytes")
-		capture := base + ".pcap"
-		if _, err := os.Stat(capture); err != nil {
-			capture = base + ".pcapng"
-		}
+	for tf, capture := range sidecars(t, ".ipbytes") {
 		t.Run(filepath.Base(capture), func(t *testing.T) {
 			data, err := os.ReadFile(tf)
 			if err != nil {

@@ -165,13 +165,9 @@ var (
 func (h *HTML) view(rep *analyze.Report) *htmlView {
 	v := &htmlView{End: rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST")}
 	var names []string
-	for _, in := range rep.Inputs {
+	for i, in := range rep.Inputs {
 		names = append(names, filepath.Base(in.Path))
-		d := fmt.Sprintf("%s %s, %d packets, %d TCP", in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
-		if !in.First.IsZero() {
-			d += fmt.Sprintf(", %s to %s UTC (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"), in.Last.UTC().Format("15:04:05.000"), dur(in.Last.Sub(in.First)))
-		}
-		v.Inputs = append(v.Inputs, htmlInput{Name: in.Path, Detail: d, Warnings: in.Warnings})
+		v.Inputs = append(v.Inputs, htmlInput{Name: in.Path, Detail: inputDetail(&rep.Inputs[i], " UTC"), Warnings: in.Warnings})
 	}
 	v.Title = "flowdoc report: " + strings.Join(names, ", ")
 	tot := rep.Totals
@@ -198,10 +194,7 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 			Summary: f.Summary, Remedy: f.Remedy, Flows: flowList(f.Flows),
 		}
 		for _, e := range f.Evidence {
-			pkt := fmt.Sprint(e.Packet)
-			if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
-				pkt = filepath.Base(rep.Inputs[e.Input].Path) + " #" + pkt
-			}
+			pkt := evidencePacket(rep, e, func(s string) string { return s })
 			hf.Evidence = append(hf.Evidence, htmlEvidence{pkt, e.At.UTC().Format("15:04:05.000000"), e.What})
 		}
 		// One flow drawn per finding, not one drawn for an earlier one.
@@ -432,10 +425,9 @@ func (h *HTML) timeline(rep *analyze.Report) (svgChart, string) {
 	return c, note
 }
 
-// holdsSocket reports whether an endpoint in state s is still open.
-func holdsSocket(s analyze.State) bool {
-	return s != analyze.Closed && s != analyze.TimeWait && s != analyze.Unknown
-}
+// holdsSocket reports whether an endpoint in state s is still open (as
+// far as the capture can tell).
+func holdsSocket(s analyze.State) bool { return !s.Ended() && s != analyze.Unknown }
 
 // firstFin is the time of the first FIN either way; 0 if none.
 func firstFin(r *analyze.Record) analyze.Timestamp {

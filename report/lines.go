@@ -72,12 +72,9 @@ func (CSV) Render(w io.Writer, rep *analyze.Report) error {
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		r := f.Record
-		sev, vs := "", make([]string, 0, len(f.Verdicts))
-		for j, v := range f.Verdicts {
-			if j == 0 {
-				sev = v.Severity.String()
-			}
-			vs = append(vs, string(v.Class)+"("+v.Side.String()+")")
+		sev := ""
+		if len(f.Verdicts) > 0 {
+			sev = f.Verdicts[0].Severity.String()
 		}
 		rec = append(rec[:0],
 			strconv.Itoa(r.ID), r.Key.Client.Addr().Unmap().String(), strconv.Itoa(int(r.Key.Client.Port())),
@@ -87,7 +84,7 @@ func (CSV) Render(w io.Writer, rep *analyze.Report) error {
 			u(r.Client.Packets), u(r.Server.Packets), u(r.Client.Bytes), u(r.Server.Bytes),
 			u(uint64(r.Client.Retrans)), u(uint64(r.Server.Retrans)), u(uint64(r.Client.RSTs)), u(uint64(r.Server.RSTs)),
 			strconv.FormatBool(r.RolesInferred), strconv.FormatBool(r.Midstream), strconv.FormatBool(r.OneSided), strconv.FormatBool(r.Reused),
-			sev, strings.Join(vs, " "),
+			sev, strings.Join(verdictNames(f), " "),
 		)
 		if err := cw.Write(rec); err != nil {
 			return err

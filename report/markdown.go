@@ -27,12 +27,8 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		names = append(names, filepath.Base(in.Path))
 	}
 	p("# flowdoc report: %s\n\n", mdText(strings.Join(names, ", ")))
-	for _, in := range rep.Inputs {
-		p("- Capture `%s`: %s %s, %d packets, %d TCP", mdCode(in.Path), in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
-		if !in.First.IsZero() {
-			p(", %s to %s UTC (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"), in.Last.UTC().Format("15:04:05.000"), dur(in.Last.Sub(in.First)))
-		}
-		p("\n")
+	for i, in := range rep.Inputs {
+		p("- Capture `%s`: %s\n", mdCode(in.Path), inputDetail(&rep.Inputs[i], " UTC"))
 		for _, warning := range in.Warnings {
 			p("  - warning: %s\n", mdText(warning))
 		}
@@ -68,11 +64,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		if len(f.Evidence) > 0 {
 			p("| Packet | Time (UTC) | What |\n| ---: | --- | --- |\n")
 			for _, e := range f.Evidence {
-				pkt := fmt.Sprint(e.Packet)
-				if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
-					pkt = mdCell(filepath.Base(rep.Inputs[e.Input].Path)) + " #" + pkt
-				}
-				p("| %s | %s | %s |\n", pkt, e.At.UTC().Format("15:04:05.000000"), mdCell(e.What))
+				p("| %s | %s | %s |\n", evidencePacket(rep, e, mdCell), e.At.UTC().Format("15:04:05.000000"), mdCell(e.What))
 			}
 			p("\n")
 		}

@@ -6,6 +6,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	"github.com/flowdoc/flowdoc/analyze"
 )
@@ -64,6 +66,37 @@ func stateColumns(rep *analyze.Report) []analyze.State {
 		}
 	}
 	return cols
+}
+
+// inputDetail describes an input as read: "pcap EN10MB, 68 packets, 54
+// TCP, 2026-01-02 03:04:05.000 to 03:04:11.000 (6.0 s)", the times with
+// zone appended (" UTC" where the reader cannot assume it).
+func inputDetail(in *analyze.Input, zone string) string {
+	s := fmt.Sprintf("%s %s, %d packets, %d TCP", in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
+	if !in.First.IsZero() {
+		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
+			in.Last.UTC().Format("15:04:05.000"), zone, dur(in.Last.Sub(in.First)))
+	}
+	return s
+}
+
+// evidencePacket spells an evidence packet's number, with its input's
+// file name (through name) when there are several inputs.
+func evidencePacket(rep *analyze.Report, e analyze.Evidence, name func(string) string) string {
+	pkt := fmt.Sprint(e.Packet)
+	if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
+		pkt = name(filepath.Base(rep.Inputs[e.Input].Path)) + " #" + pkt
+	}
+	return pkt
+}
+
+// verdictNames lists a flow's verdicts as class(side), most severe first.
+func verdictNames(f *analyze.Flow) []string {
+	vs := make([]string, 0, len(f.Verdicts))
+	for _, v := range f.Verdicts {
+		vs = append(vs, string(v.Class)+"("+v.Side.String()+")")
+	}
+	return vs
 }
 
 // scopeOf spells what a finding is about: its hosts, then its endpoints.

@@ -40,13 +40,8 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	width = max(width, 40)
 	c := painter(t.Color)
 
-	for _, in := range rep.Inputs {
-		span := ""
-		if !in.First.IsZero() {
-			span = fmt.Sprintf(", %s to %s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
-				in.Last.UTC().Format("15:04:05.000"), dur(in.Last.Sub(in.First)))
-		}
-		p("%s: %s %s, %d packets, %d TCP%s\n", in.Path, in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets, span)
+	for i := range rep.Inputs {
+		p("%s: %s\n", rep.Inputs[i].Path, inputDetail(&rep.Inputs[i], ""))
 	}
 	if c := rep.Capture; c != nil {
 		wrap(bw, width, "", captureLine(c)+".")

@@ -109,13 +109,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 			tab("(empty)")
 		} else {
 			tab(f.Verdicts[0].Severity.String())
-			line = append(line, '\t')
-			for j, v := range f.Verdicts {
-				if j > 0 {
-					line = append(line, ',')
-				}
-				line = append(line, string(v.Class)+"("+v.Side.String()+")"...)
-			}
+			tab(strings.Join(verdictNames(f), ","))
 		}
 		line = append(line, '\n')
 		if _, err := bw.Write(line); err != nil {
