@@ -82,6 +82,7 @@ fuzz:
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./flow -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 
 # Re-record the lab captures and their ground truth (root; not in CI).
 lab:

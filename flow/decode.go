@@ -52,6 +52,10 @@ type Segment struct {
 	// Dir is the packet's direction relative to the capturing host, where
 	// the link layer records it (Linux cooked captures).
 	Dir Direction
+	// Payload is the captured part of the payload: Len bytes, or fewer
+	// when the snap length cut the packet. It points into the packet's
+	// buffer, valid until the next packet is read.
+	Payload []byte
 }
 
 // Direction is where a packet went relative to the capturing host.
@@ -296,6 +300,7 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 		IPLen:  ipHdr + segLen,
 		WScale: -1,
 	}
+	seg.Payload = tcp.Payload[:min(len(tcp.Payload), max(seg.Len, 0))]
 	var f Flags
 	if tcp.FIN {
 		f |= FIN

@@ -138,6 +138,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		WScale: -1,
 		Dir:    dir,
 	}
+	seg.Payload = tcp[hdr:min(len(tcp), hdr+max(seg.Len, 0))]
 	if seg.Flags.Has(SYN) {
 		return synOptions(tcp[20:hdr], seg)
 	}

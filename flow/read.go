@@ -69,19 +69,25 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		n = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	p := &pass{
-		dec:    NewDecoder(),
-		inputs: make([]Input, len(srcs)),
-		srcs:   srcs,
-		onProg: opt.OnProgress,
-		snaps:  opt.Snapshots,
-		at:     opt.Config.At,
+		dec:     NewDecoder(),
+		inputs:  make([]Input, len(srcs)),
+		srcs:    srcs,
+		onProg:  opt.OnProgress,
+		snaps:   opt.Snapshots,
+		at:      opt.Config.At,
+		payload: !opt.Config.Payload.Off,
 	}
+	cfg := opt.Config
+	if cfg.Payload.Buffer == 0 {
+		cfg.Payload.Buffer = DefaultBuffer
+	}
+	cfg.Payload.Buffer /= n // the trackers share the cap
 	// Trackers run on goroutines of their own, each fed in order with the
 	// connections whose tuple hashes to it, while this one reads and
 	// decodes.
 	for range n {
 		sh := &shard{
-			tracker: NewTracker(opt.Config),
+			tracker: NewTracker(cfg),
 			full:    make(chan *batch, batches),
 			free:    make(chan *batch, batches),
 			done:    make(chan struct{}),
@@ -248,6 +254,7 @@ type pass struct {
 	local   map[netip.Addr]bool
 	last    netip.Addr // the local address seen last, to skip the map
 	idle    bool       // the last read found no packet yet (live)
+	payload bool       // payloads go to the trackers
 }
 
 // shard is one tracker and the batches that feed it.
@@ -273,6 +280,10 @@ type batch struct {
 	keys [batchSize]tuple
 	hash [batchSize]uint64
 	srcA [batchSize]bool
+	// payload holds the segments' payloads one after another (the
+	// packets' buffers are reused); pend[i] is where segment i's ends.
+	payload []byte
+	pend    [batchSize]int32
 	// snap, when set, asks the tracker for a snapshot of its records
 	// once it has added the segments.
 	snap chan snapReply
@@ -286,9 +297,16 @@ const (
 func (sh *shard) track() {
 	defer close(sh.done)
 	for b := range sh.full {
+		start := int32(0)
 		for i := range b.n {
-			sh.tracker.add(&b.segs[i], b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
+			seg := &b.segs[i]
+			if seg.Payload != nil {
+				seg.Payload = b.payload[start:b.pend[i]:b.pend[i]]
+			}
+			start = b.pend[i]
+			sh.tracker.add(seg, b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 		}
+		b.payload = b.payload[:0]
 		sh.open.Store(int64(sh.tracker.Open()))
 		if b.snap != nil {
 			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.evicted}
@@ -495,6 +513,13 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	}
 	b := sh.cur
 	b.segs[b.n] = p.seg
+	if p.payload && len(p.seg.Payload) > 0 && p.seg.Flags&RST == 0 {
+		b.payload = append(b.payload, p.seg.Payload...)
+		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: set by the tracker
+	} else {
+		b.segs[b.n].Payload = nil
+	}
+	b.pend[b.n] = int32(len(b.payload))
 	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire, Order: p.packets}
 	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, h, srcA
 	b.n++

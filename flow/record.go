@@ -150,9 +150,13 @@ type Record struct {
 	History string
 	// KeepAlive holds when each side sent its first and last TCP
 	// keep-alive probe; nil when neither sent one (most connections).
-	KeepAlive     *KeepAliveTimes
-	Events        []Event
-	EventsDropped int // events past the cap, not kept
+	KeepAlive *KeepAliveTimes
+	Events    []Event
+	// Payload is what was read in the byte streams: the protocol, HTTP
+	// exchanges, bytes never captured. nil when nothing was read.
+	Payload       *Payload
+	stream        *stream // reading state, while the connection lasts
+	EventsDropped int     // events past the cap, not kept
 
 	ID int // 1-based, in order of first packet
 	// RolesInferred is set when no SYN told which side is the client.

@@ -35,6 +35,8 @@ type Config struct {
 	// it leaves the table for its compact record (taken up again exactly
 	// if a packet comes); 0 means 5 s.
 	IdleEvict time.Duration
+	// Payload bounds reassembly, or turns it off.
+	Payload PayloadConfig
 	// MaxFlows caps the connections kept in memory, records included;
 	// past it the oldest ones no longer in the table are dropped from the
 	// result (counted in Result.Evicted), and if the table alone is too
@@ -190,15 +192,20 @@ type Tracker struct {
 	lastSweep  Timestamp
 	lastFreeze Timestamp
 	added      uint64
-	noSweep    bool // tests: keep every connection in the table
-	revived    int  // retired connections taken up again by a late packet
-	frozen     int  // connections retired for being idle
-	evicted    int  // records dropped for Config.MaxFlows
+	noSweep    bool       // tests: keep every connection in the table
+	revived    int        // retired connections taken up again by a late packet
+	frozen     int        // connections retired for being idle
+	evicted    int        // records dropped for Config.MaxFlows
+	pay        *payloader // nil with Config.Payload.Off
 }
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
+	t := &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
+	if !cfg.Payload.Off {
+		t.pay = newPayloader(cfg.Payload)
+	}
+	return t
 }
 
 // Open is the number of connections in the table now.
@@ -310,7 +317,11 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 		c.rec.Reused = reused
 		t.insert(h, c)
 	}
-	c.add(c.sideOf(srcA), seg, m)
+	side := c.sideOf(srcA)
+	c.add(side, seg, m)
+	if t.pay != nil && seg.Len > 0 && seg.Flags&RST == 0 {
+		t.pay.feed(c, side, seg, m)
+	}
 	if !c.queued && over(c.h[Client].raw) && over(c.h[Server].raw) {
 		c.queued = true
 		t.ending = append(t.ending, c)
@@ -948,6 +959,12 @@ func (t *Tracker) retire(c *conn) {
 	r := c.rec
 	r.held = false
 	c.summarize(r)
+	if st := r.stream; st != nil {
+		st.acked(&c.t)
+		if over(c.h[Client].raw) && over(c.h[Server].raw) {
+			st.finish(r) // nothing more is coming
+		}
+	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
 	}
@@ -1006,6 +1023,13 @@ func (t *Tracker) snapshot() []*Record {
 		cp := &copies[i]
 		*cp = *r
 		cp.held = false // as Finish leaves it
+		cp.stream = nil
+		if c := inTable[r]; c != nil && r.stream != nil {
+			r.stream.acked(&c.t)
+		}
+		if cp.Payload != nil {
+			cp.Payload = cp.Payload.clone()
+		}
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
 			cp.KeepAlive = &ka
@@ -1047,6 +1071,9 @@ const (
 // table, and memory, proportional to the connections open at once.
 func (t *Tracker) sweep() {
 	t.lastSweep = t.last
+	if t.pay != nil {
+		t.pay.flush(t.last)
+	}
 	keep := t.ending[:0]
 	for _, c := range t.ending {
 		switch {
@@ -1163,6 +1190,9 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 
 // finish is Finish but for the roles, which need every tracker's records.
 func (t *Tracker) finish() ([]*Record, time.Time) {
+	if t.pay != nil {
+		t.pay.flushAll()
+	}
 	for _, c := range t.flows {
 		for c != nil {
 			next := c.next
@@ -1175,6 +1205,11 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		at = TS(t.cfg.At)
 	}
 	recs := t.records
+	for _, r := range recs {
+		if r.stream != nil {
+			r.stream.finish(r)
+		}
+	}
 	t.records, t.free, t.retired, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil, nil
 	for _, r := range recs {
 		t.finalize(r, at)

@@ -1,0 +1,459 @@
+package flow
+
+import (
+	"slices"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+)
+
+// Payload is what was read in a connection's two byte streams. Arrays are
+// indexed by Side.
+type Payload struct {
+	// Protocol is "http" or "tls", or "" when the streams were not
+	// recognised (or held nothing).
+	Protocol string
+	HTTP     *HTTP // when Protocol is "http"
+	TLS      *TLS  // when Protocol is "tls"
+
+	// Missing counts the bytes of each stream that were never captured:
+	// gaps in the sequence space that no retransmission filled.
+	Missing [2]uint64
+	// MissingPacket is the packet just after the first gap; 0 if none.
+	MissingPacket [2]uint32
+	// Truncated is the first packet whose payload the capture's snap
+	// length cut; the rest of that stream is not read. 0 if none.
+	Truncated [2]uint32
+	// Limited is set when the out-of-order buffer caps made the
+	// reassembler give up waiting for missing bytes of that stream.
+	Limited [2]bool
+}
+
+// PayloadConfig bounds reassembly.
+type PayloadConfig struct {
+	// Off skips reassembly and protocol parsing: endpoint states only.
+	Off bool
+	// FlowBuffer caps the out-of-order bytes buffered for one connection
+	// while a missing segment is awaited; 0 means DefaultFlowBuffer.
+	FlowBuffer int
+	// Buffer caps them across all connections; 0 means DefaultBuffer.
+	Buffer int
+}
+
+// Default reassembly buffer caps.
+const (
+	DefaultFlowBuffer = 256 << 10
+	DefaultBuffer     = 64 << 20
+)
+
+// How long out-of-order data waits for the bytes before it, and how long
+// a connection may be quiet before the reassembler lets go of it (its
+// parsing state stays with the record; a later packet takes it up).
+const (
+	gapWait        = 10 * time.Second
+	reassemblyIdle = 10 * time.Second
+)
+
+// stream is the reading state of one connection's payload: the
+// reassembler's Stream, and the protocol reading its bytes. It lives with
+// the connection's record until the connection is over.
+type stream struct {
+	p     *Payload
+	proto protocol // nil until recognised
+	asm   *payloader
+	// c2s is the side whose packet created the reassembler's connection,
+	// which it calls client to server.
+	c2s Side
+	// startSeq is the sequence number at which a stream (re)starts in the
+	// reassembler: it tells where the first bytes it delivers belong.
+	startSeq uint32
+	next     [2]uint32 // sequence number after the last byte delivered
+	nextOK   [2]bool
+	started  [2]bool // the side's SYN was given to the reassembler
+	cut      [2]bool // truncated: the side is no longer read
+	pre      [2][]byte
+	done     bool // nothing more to read
+}
+
+// protocol reads one connection's two byte streams.
+type protocol interface {
+	// data gives the next bytes side s sent, in order. It returns false
+	// when the protocol wants no more of either stream.
+	data(s Side, c *chunk) bool
+	// gap says n bytes side s sent were never captured.
+	gap(s Side, n int)
+	// end says side s sent nothing more; fin if it closed.
+	end(s Side, fin bool)
+	// ack says side s acknowledged everything before sequence number ack.
+	ack(s Side, ack uint32)
+}
+
+// detectors recognise protocols from the first bytes of a stream.
+var detectors = []struct {
+	name   string
+	detect func(s Side, b []byte) verdict
+	start  func(p *Payload) protocol
+}{
+	{"http", detectHTTP, startHTTP},
+	{"tls", detectTLS, startTLS},
+}
+
+// verdict is what a detector makes of a stream's first bytes.
+type verdict uint8
+
+const (
+	notThis  verdict = iota
+	needMore         // too few bytes to tell
+	isThis
+)
+
+// detectBytes is the most a detector needs to see.
+const detectBytes = 16
+
+// chunk is a run of in-order bytes of one stream.
+type chunk struct {
+	data []byte
+	seq  uint32 // of data[0]
+	// sg, when not nil, tells the packet each byte came in; else all came
+	// in the one at.
+	sg  reassembly.ScatterGather
+	off int // of data[0] in sg
+	at  packetAt
+}
+
+// packetAt is a packet's time and place in the capture.
+type packetAt struct {
+	At     Timestamp
+	Packet uint32
+	Input  uint16
+}
+
+// where returns the packet byte i of c came in.
+func (c *chunk) where(i int) packetAt {
+	if c.sg == nil {
+		return c.at
+	}
+	return fromCaptureInfo(c.sg.CaptureInfo(c.off + i))
+}
+
+// The reassembler keeps a gopacket.CaptureInfo with out-of-order data;
+// flowdoc's packet number and input travel in it in two fields the
+// reassembler does not use.
+func toCaptureInfo(m Meta) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: m.At.Time(), InterfaceIndex: int(m.Packet), CaptureLength: int(m.Input)}
+}
+
+func fromCaptureInfo(ci gopacket.CaptureInfo) packetAt {
+	return packetAt{At: TS(ci.Timestamp), Packet: uint32(ci.InterfaceIndex), Input: uint16(ci.CaptureLength)}
+}
+
+// payloader feeds a tracker's connections' payload through a reassembler.
+type payloader struct {
+	asm       *reassembly.Assembler
+	ctx       segContext
+	tcp       layers.TCP
+	flushing  bool // Flush is running: a gap it skips was never captured
+	lastFlush Timestamp
+}
+
+// segContext is the reassembler's context for one segment.
+type segContext struct {
+	ci   gopacket.CaptureInfo
+	st   *stream
+	side Side
+}
+
+func (c *segContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+
+func newPayloader(cfg PayloadConfig) *payloader {
+	p := &payloader{}
+	p.asm = reassembly.NewAssembler(reassembly.NewStreamPool(p))
+	flow := cmpOr(cfg.FlowBuffer, DefaultFlowBuffer)
+	all := cmpOr(cfg.Buffer, DefaultBuffer)
+	p.asm.MaxBufferedPagesPerConnection = max(1, flow/pageBytes)
+	p.asm.MaxBufferedPagesTotal = max(1, all/pageBytes)
+	return p
+}
+
+// pageBytes is the reassembler's page size, by which its caps count.
+const pageBytes = 1900
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// New is the reassembler's StreamFactory: the stream is the record's.
+func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	c := ac.(*segContext)
+	if c.st.done {
+		return nil
+	}
+	c.st.c2s = c.side
+	return c.st
+}
+
+// endpointConn marks the reassembler's keys: each connection gets its own
+// (its record's order in the pass and the side), so that a new connection
+// on an old 4-tuple is never mistaken for the old one.
+const endpointConn = gopacket.EndpointType(0x7f1d)
+
+func streamFlow(order uint64, s Side) gopacket.Flow {
+	var a, b [9]byte
+	for i := range 8 {
+		a[i] = byte(order >> (8 * i))
+	}
+	b = a
+	a[8], b[8] = byte(s), byte(s.Other())
+	return gopacket.NewFlow(endpointConn, a[:], b[:])
+}
+
+// feed gives the reassembler a segment that carries payload.
+func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
+	r := c.rec
+	st := r.stream
+	if st == nil {
+		if r.Payload != nil {
+			return // read to the end already
+		}
+		st = &stream{p: &Payload{}, asm: p}
+		r.stream, r.Payload = st, st.p
+	}
+	if st.done || st.cut[s] {
+		return
+	}
+	if len(seg.Payload) < seg.Len {
+		// Cut by the snap length: what follows cannot be read.
+		st.p.Truncated[s] = m.Packet
+		st.cut[s] = true
+		if st.proto != nil {
+			st.proto.end(s, false)
+		}
+		return
+	}
+	if !st.started[s] {
+		// The reassembler starts a stream at its SYN, wherever the first
+		// data lands; the tracker has seen the SYN.
+		st.started[s] = true
+		if c.t[s].synSeen {
+			p.segment(st, r.order, s, c.t[s].isn, nil, SYN, m)
+		}
+	}
+	p.segment(st, r.order, s, seg.Seq, seg.Payload, seg.Flags&(SYN|ACK), m)
+}
+
+func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f Flags, m Meta) {
+	ctx := &p.ctx
+	if st.nextOK[s] && seq != st.next[s] {
+		// Out of order: the reassembler may keep it, and its context
+		// with it.
+		ctx = &segContext{}
+	}
+	ctx.ci, ctx.st, ctx.side = toCaptureInfo(m), st, s
+	t := &p.tcp
+	t.Seq, t.SYN, t.ACK = seq, f.Has(SYN), f.Has(ACK)
+	t.Payload = data
+	p.asm.AssembleWithContext(streamFlow(order, s), t, ctx)
+	t.Payload = nil
+}
+
+// flush lets go of connections quiet for a while, skipping the gaps that
+// no retransmission filled.
+func (p *payloader) flush(now Timestamp) {
+	if now.Sub(p.lastFlush) < gapWait {
+		return
+	}
+	p.lastFlush = now
+	p.flushing = true
+	p.asm.FlushWithOptions(reassembly.FlushOptions{T: (now - Timestamp(gapWait)).Time(), TC: (now - Timestamp(reassemblyIdle)).Time()})
+	p.flushing = false
+}
+
+// flushAll ends reassembly: what waits for missing bytes is delivered.
+func (p *payloader) flushAll() {
+	p.flushing = true
+	p.asm.FlushAll()
+	p.flushing = false
+}
+
+// Accept is the reassembler asking whether to take a segment.
+func (st *stream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
+	if st.done {
+		return false
+	}
+	if nextSeq == invalidSequence {
+		st.startSeq = t.Seq
+		if t.SYN {
+			st.startSeq++
+		} else {
+			*start = true // no SYN: the stream starts here
+		}
+	}
+	return true
+}
+
+// invalidSequence is the reassembler's "no sequence number yet".
+const invalidSequence = reassembly.Sequence(-1)
+
+// ReassembledSG takes in-order bytes from the reassembler.
+func (st *stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
+	dir, _, _, skip := sg.Info()
+	s := st.c2s
+	if dir == reassembly.TCPDirServerToClient {
+		s = s.Other()
+	}
+	n, _ := sg.Lengths()
+	if st.done || st.cut[s] {
+		return
+	}
+	var seq uint32
+	trim := 0
+	switch {
+	case skip < 0 || !st.nextOK[s]:
+		seq = st.startSeq
+		if st.nextOK[s] {
+			// Taken up again after the reassembler let go.
+			switch d := int32(seq - st.next[s]); {
+			case d > 0:
+				st.missing(s, int(d), sg)
+			case d < 0:
+				trim = int(-d)
+			}
+		}
+	case skip > 0:
+		st.missing(s, skip, sg)
+		seq = st.next[s] + uint32(skip)
+	default:
+		seq = st.next[s]
+	}
+	if !st.nextOK[s] || seqGT(seq+uint32(n), st.next[s]) {
+		st.next[s], st.nextOK[s] = seq+uint32(n), true
+	}
+	if n <= trim {
+		return
+	}
+	st.deliver(s, &chunk{data: sg.Fetch(n)[trim:], seq: seq + uint32(trim), sg: sg, off: trim})
+}
+
+// missing notes n bytes of side s that will never come.
+func (st *stream) missing(s Side, n int, sg reassembly.ScatterGather) {
+	st.p.Missing[s] += uint64(n)
+	if st.p.MissingPacket[s] == 0 {
+		st.p.MissingPacket[s] = fromCaptureInfo(sg.CaptureInfo(0)).Packet
+	}
+	if !st.asm.flushing {
+		st.p.Limited[s] = true
+	}
+	if st.proto != nil {
+		st.proto.gap(s, n)
+	}
+}
+
+// ReassemblyComplete is the reassembler letting go of the connection; a
+// later packet makes it anew.
+func (st *stream) ReassemblyComplete(reassembly.AssemblerContext) bool { return true }
+
+// deliver hands in-order bytes to the protocol, recognising it first.
+func (st *stream) deliver(s Side, c *chunk) {
+	if st.proto == nil {
+		b := c.data
+		if len(st.pre[s]) > 0 {
+			b = append(st.pre[s], b...)
+		}
+		for _, d := range detectors {
+			switch d.detect(s, b) {
+			case isThis:
+				st.p.Protocol = d.name
+				st.proto = d.start(st.p)
+			case needMore:
+				if len(b) < detectBytes {
+					st.pre[s] = append(st.pre[s][:0], b...)
+					return
+				}
+			}
+			if st.proto != nil {
+				break
+			}
+		}
+		if st.proto == nil {
+			st.stop() // not a protocol flowdoc reads
+			return
+		}
+		if pre := st.pre[s]; len(pre) > 0 {
+			st.pre[s] = nil
+			if !st.proto.data(s, &chunk{data: pre, seq: c.seq - uint32(len(pre)), at: c.where(0)}) {
+				st.stop()
+				return
+			}
+		}
+	}
+	if !st.proto.data(s, c) {
+		st.stop()
+	}
+}
+
+// stop ends reading: the stream is not wanted any more.
+func (st *stream) stop() {
+	st.done = true
+	st.pre = [2][]byte{}
+}
+
+// finish ends both streams once the connection is over (or the pass).
+func (st *stream) finish(r *Record) {
+	if st.proto != nil && !st.done {
+		for s := Client; s <= Server; s++ {
+			if !st.cut[s] {
+				st.proto.end(s, r.Half(s).FinPacket > 0)
+			}
+		}
+	}
+	st.stop()
+	st.proto = nil
+	r.stream = nil
+	if st.p.Protocol == "" && st.p.Missing == [2]uint64{} && st.p.Truncated == [2]uint32{} {
+		r.Payload = nil // nothing worth reporting
+	}
+}
+
+// acked tells the protocol how far each side acknowledged.
+func (st *stream) acked(t *[2]track) {
+	if st.proto == nil {
+		return
+	}
+	for s := Client; s <= Server; s++ {
+		if t[s].ackOK {
+			st.proto.ack(s, t[s].ack)
+		}
+	}
+}
+
+// clone copies a payload result, for a snapshot: the tracker goes on
+// updating its own.
+func (p *Payload) clone() *Payload {
+	cp := *p
+	if p.HTTP != nil {
+		h := *p.HTTP
+		h.Exchanges = slices.Clone(h.Exchanges)
+		cp.HTTP = &h
+	}
+	if p.TLS != nil {
+		t := *p.TLS
+		cp.TLS = &t
+	}
+	return &cp
+}
+
+// swap exchanges the sides of a payload result.
+func (p *Payload) swap() {
+	p.Missing[0], p.Missing[1] = p.Missing[1], p.Missing[0]
+	p.MissingPacket[0], p.MissingPacket[1] = p.MissingPacket[1], p.MissingPacket[0]
+	p.Truncated[0], p.Truncated[1] = p.Truncated[1], p.Truncated[0]
+	p.Limited[0], p.Limited[1] = p.Limited[1], p.Limited[0]
+	if p.HTTP != nil {
+		p.HTTP.Client = p.HTTP.Client.Other()
+	}
+}
