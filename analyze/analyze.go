@@ -25,6 +25,11 @@ type (
 	Input  = flow.Input
 	Note   = flow.Note
 	Flags  = flow.Flags
+	// Payload is what was read in a flow's byte streams; Exchange is one
+	// HTTP request and its response.
+	Payload  = flow.Payload
+	HTTP     = flow.HTTP
+	Exchange = flow.Exchange
 	// Timestamp is a capture time in Unix nanoseconds.
 	Timestamp = flow.Timestamp
 )

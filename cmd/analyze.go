@@ -52,6 +52,11 @@ type analyzeOptions struct {
 	BPF         string // -f
 	CPUProfile  string
 	MemProfile  string
+
+	NoPayload  bool
+	FlowBuffer string // sizes, as 256KiB
+	Buffer     string
+	payload    flow.PayloadConfig
 }
 
 func newAnalyzeCmd(out, errOut io.Writer, runF func(context.Context, *analyzeOptions) error) *cobra.Command {
@@ -132,6 +137,50 @@ func (o *analyzeOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile taken after the analysis to `FILE`")
 	f.MarkHidden("memprofile")
 	f.StringVar(&o.Color, "color", "auto", "colour in the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.BoolVar(&o.NoPayload, "no-payload", false, "do not reassemble or read payload (HTTP, TLS): endpoint states only, fastest")
+	f.StringVar(&o.FlowBuffer, "flow-buffer", formatSize(flow.DefaultFlowBuffer), "out-of-order bytes buffered per connection while a missing segment is awaited (`SIZE`: 512KiB, 4MiB)")
+	f.StringVar(&o.Buffer, "buffer", formatSize(flow.DefaultBuffer), "out-of-order bytes buffered across all connections (`SIZE`)")
+}
+
+// parseSize reads a byte count: a number with an optional unit (k/KiB,
+// M/MiB, G/GiB: powers of 1024).
+func parseSize(s string) (int, bool) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok && rest != "" {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+// sizeUnits are tried in order: longer suffixes first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int
+}{
+	{"gib", 1 << 30}, {"gb", 1 << 30}, {"g", 1 << 30},
+	{"mib", 1 << 20}, {"mb", 1 << 20}, {"m", 1 << 20},
+	{"kib", 1 << 10}, {"kb", 1 << 10}, {"k", 1 << 10},
+	{"b", 1},
+}
+
+func formatSize(n int) string {
+	switch {
+	case n%(1<<30) == 0:
+		return strconv.Itoa(n>>30) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "MiB"
+	case n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + "KiB"
+	}
+	return strconv.Itoa(n)
 }
 
 func (o *analyzeOptions) validate() error {
@@ -186,6 +235,13 @@ func (o *analyzeOptions) validate() error {
 	if _, err := fmt.Sscanf(o.PortRange, "%d-%d", &o.ports.Low, &o.ports.High); err != nil ||
 		o.ports.Low < 1 || o.ports.High > 65535 || o.ports.Size() < 1 {
 		return flagErrorf("--port-range %q: want LOW-HIGH, as 32768-60999", o.PortRange)
+	}
+	o.payload.Off = o.NoPayload
+	var okF, okB bool
+	o.payload.FlowBuffer, okF = parseSize(o.FlowBuffer)
+	o.payload.Buffer, okB = parseSize(o.Buffer)
+	if !okF || !okB {
+		return flagErrorf("--flow-buffer %q, --buffer %q: want a size, as 256KiB or 64MiB", o.FlowBuffer, o.Buffer)
 	}
 	switch o.Color {
 	case "auto", "always", "never":
@@ -272,7 +328,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		return errors.New("none of the captures could be read")
 	}
-	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events}}
+	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, Payload: o.payload}}
 	if o.At != "" {
 		ropt.At, _ = parseTime(o.At)
 	}

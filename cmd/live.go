@@ -163,7 +163,7 @@ func runLive(ctx context.Context, o *liveOptions) error {
 		err error
 	}
 	finished := make(chan done, 1)
-	cfg := flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, IdleEvict: o.IdleEvict, MaxFlows: o.MaxFlows}
+	cfg := flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, IdleEvict: o.IdleEvict, MaxFlows: o.MaxFlows, Payload: o.payload}
 	go func() {
 		res, err := flow.Read(ctx, []*flow.Source{capture.Source}, flow.ReadOptions{Config: cfg, Snapshots: snaps})
 		finished <- done{res, err}

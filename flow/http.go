@@ -35,6 +35,16 @@ func (h *HTTP) Last() *Exchange {
 	return &h.Exchanges[len(h.Exchanges)-1]
 }
 
+// LastResponse returns the last exchange that got a response, or nil.
+func (h *HTTP) LastResponse() *Exchange {
+	for i := len(h.Exchanges) - 1; i >= 0; i-- {
+		if h.Exchanges[i].Status != 0 {
+			return &h.Exchanges[i]
+		}
+	}
+	return nil
+}
+
 // Exchange is one request and its response.
 type Exchange struct {
 	// From the request line; empty when only the response was captured.
@@ -186,6 +196,10 @@ func (r *httpReader) data(s Side, c *chunk) bool {
 				if i == len(b) {
 					break
 				}
+				if !tchar(b[i]) {
+					r.fail(s, "bytes that are not HTTP (0x%02x) where a message should start", b[i])
+					break
+				}
 				d.start = c.where(i)
 			}
 			j := bytes.IndexByte(b[i:], '\n')
@@ -296,7 +310,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 			r.fail(s, "a status line among requests")
 			return
 		}
-		d.version, d.status, d.reason = string(v), st, string(clip(reason, maxReason))
+		d.version, d.status, d.reason = string(v), st, printableASCII(clip(reason, maxReason))
 		if r.h.Requests == 0 && r.h.Responses == 0 {
 			r.h.Client = s.Other()
 		}
@@ -305,7 +319,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 	// GET /path HTTP/1.1
 	m, rest, ok1 := bytes.Cut(line, []byte{' '})
 	target, v, ok2 := bytes.Cut(rest, []byte{' '})
-	if !ok1 || !ok2 || !token(m) || len(target) == 0 || !version(v) || bytes.ContainsAny(target, " \t\x00") {
+	if !ok1 || !ok2 || !token(m) || len(target) == 0 || !version(v) || !visible(target) {
 		r.fail(s, "a malformed request line %q", clip(line, 64))
 		return
 	}
@@ -330,11 +344,38 @@ func token(b []byte) bool {
 		return false
 	}
 	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
+		if !tchar(c) {
 			return false
 		}
 	}
 	return true
+}
+
+func tchar(c byte) bool {
+	return c > ' ' && c < 0x7f && bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) < 0
+}
+
+// visible reports whether b is all visible ASCII, as a request target
+// is (RFC 9112: non-ASCII is percent-encoded).
+func visible(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// printableASCII returns b with every byte that is not printable ASCII
+// replaced by '?': what a report shows must not drive a terminal.
+func printableASCII(b []byte) string {
+	out := []byte(string(b))
+	for i, c := range out {
+		if c < ' ' || c >= 0x7f {
+			out[i] = '?'
+		}
+	}
+	return string(out)
 }
 
 func internMethod(m []byte) string {

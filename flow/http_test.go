@@ -153,7 +153,8 @@ func TestHTTPMalformed(t *testing.T) {
 		{"two lengths", []said{{Client, "GET / HTTP/1.1\r\n\r\n"}, {Server, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"}}, "bad Content-Length"},
 		{"status", []said{{Client, "GET / HTTP/1.1\r\n\r\n"}, {Server, "HTTP/1.1 2000 OK\r\n\r\n"}}, "malformed status line"},
 		{"chunk size", []said{{Client, "GET / HTTP/1.1\r\n\r\n"}, {Server, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}}, "malformed chunk size"},
-		{"binary after", []said{{Client, "GET / HTTP/1.1\r\n\r\n\x16\x03\x01\x00\xff\n"}}, "malformed request line"},
+		{"binary after", []said{{Client, "GET / HTTP/1.1\r\n\r\n\x16\x03\x01\x00\xff\n"}}, "not HTTP (0x16)"},
+		{"zeros after", []said{{Client, "GET / HTTP/1.1\r\n\r\n\x00\x00\x00"}}, "not HTTP (0x00)"},
 		{"long line", []said{{Client, "GET /" + strings.Repeat("a", maxLine) + " HTTP/1.1\r\n\r\n"}}, "longer than"},
 		{"response first on the client side", []said{{Client, "GET / HTTP/1.1\r\n\r\n"}, {Client, "HTTP/1.1 200 OK\r\n\r\n"}}, "status line among requests"},
 	} {

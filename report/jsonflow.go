@@ -105,6 +105,9 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 		}
 		b = append(b, '}')
 	}
+	if r.Payload != nil {
+		b = e.appendPayload(b, r.Payload)
+	}
 	if events {
 		b = e.appendEvents(b, r.Events)
 	}
@@ -138,6 +141,164 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// appendPayload appends a flow's "payload", "http" and "tls" fields.
+func (e *flowEncoder) appendPayload(b []byte, p *analyze.Payload) []byte {
+	b = append(b, `,"payload":{`...)
+	n := len(b)
+	if p.Protocol != "" {
+		b = append(b, `"protocol":`...)
+		b = appendString(b, p.Protocol)
+	}
+	gaps := 0
+	for s := analyze.Client; s <= analyze.Server; s++ {
+		if p.Missing[s] == 0 && p.Truncated[s] == 0 {
+			continue
+		}
+		switch {
+		case gaps > 0:
+			b = append(b, ',')
+		case len(b) > n:
+			b = append(b, `,"gaps":[`...)
+		default:
+			b = append(b, `"gaps":[`...)
+		}
+		gaps++
+		b = append(b, `{"side":`...)
+		b = appendString(b, s.String())
+		b = append(b, `,"missing_bytes":`...)
+		b = strconv.AppendUint(b, p.Missing[s], 10)
+		if p.MissingPacket[s] > 0 {
+			b = append(b, `,"packet":`...)
+			b = strconv.AppendUint(b, uint64(p.MissingPacket[s]), 10)
+		}
+		if p.Limited[s] {
+			b = append(b, `,"buffer_limited":true`...)
+		}
+		if p.Truncated[s] > 0 {
+			b = append(b, `,"truncated":{"packet":`...)
+			b = strconv.AppendUint(b, uint64(p.Truncated[s]), 10)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	if gaps > 0 {
+		b = append(b, ']')
+	}
+	b = append(b, '}')
+	if h := p.HTTP; h != nil {
+		b = append(b, `,"http":{"requests":`...)
+		b = strconv.AppendInt(b, int64(h.Requests), 10)
+		b = append(b, `,"responses":`...)
+		b = strconv.AppendInt(b, int64(h.Responses), 10)
+		if h.Earlier > 0 {
+			b = append(b, `,"earlier_exchanges":`...)
+			b = strconv.AppendInt(b, int64(h.Earlier), 10)
+		}
+		if h.KeepAlive > 0 {
+			b = append(b, `,"keep_alive_timeout_s":`...)
+			b = appendFloat(b, h.KeepAlive.Seconds())
+		}
+		if l := h.LastResponse(); l != nil {
+			b = append(b, `,"last_status":`...)
+			b = strconv.AppendInt(b, int64(l.Status), 10)
+		}
+		if h.Upgraded {
+			b = append(b, `,"upgraded":true`...)
+		}
+		if h.Error != "" {
+			b = append(b, `,"error":`...)
+			b = appendString(b, h.Error)
+		}
+		b = append(b, `,"exchanges":[`...)
+		for i := range h.Exchanges {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendExchange(b, &h.Exchanges[i])
+		}
+		b = append(b, "]}"...)
+	}
+	if t := p.TLS; t != nil {
+		b = append(b, `,"tls":{`...)
+		if t.ServerName != "" {
+			b = append(b, `"server_name":`...)
+			b = appendString(b, t.ServerName)
+			b = append(b, ',')
+		}
+		b = append(b, `"client_hello":`...)
+		b = strconv.AppendBool(b, t.ClientHello)
+		b = append(b, `,"server_hello":`...)
+		b = strconv.AppendBool(b, t.ServerHello)
+		b = append(b, '}')
+	}
+	return b
+}
+
+func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
+	b = append(b, '{')
+	n := len(b)
+	field := func(name string) {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+	}
+	str := func(name, v string) {
+		if v != "" {
+			field(name)
+			b = appendString(b, v)
+		}
+	}
+	flag := func(name string, v bool) {
+		if v {
+			field(name)
+			b = append(b, "true"...)
+		}
+	}
+	str("method", x.Method)
+	str("target", x.Target)
+	str("version", x.Version)
+	if x.RequestPacket > 0 {
+		field("request")
+		b = e.appendRef(b, int(x.RequestInput), x.RequestPacket, x.RequestAt)
+	}
+	flag("request_close", x.RequestClose)
+	flag("continue", x.Continue)
+	if x.Status != 0 {
+		field("status")
+		b = strconv.AppendInt(b, int64(x.Status), 10)
+	}
+	str("reason", x.Reason)
+	if x.ResponsePacket > 0 {
+		field("response")
+		b = e.appendRef(b, int(x.ResponseInput), x.ResponsePacket, x.ResponseAt)
+	}
+	if x.ResponseEnd != 0 {
+		field("response_end")
+		b = e.appendTS(b, x.ResponseEnd)
+	}
+	if x.ContentLength >= 0 && x.Status != 0 {
+		field("content_length")
+		b = strconv.AppendInt(b, x.ContentLength, 10)
+	}
+	flag("chunked", x.Chunked)
+	field("body_bytes")
+	b = strconv.AppendInt(b, x.BodyBytes, 10)
+	field("complete")
+	b = strconv.AppendBool(b, x.Complete)
+	field("acked")
+	b = strconv.AppendBool(b, x.Acked)
+	flag("response_close", x.ResponseClose)
+	if x.KeepAlive > 0 {
+		field("keep_alive_s")
+		b = appendFloat(b, x.KeepAlive.Seconds())
+	}
+	flag("missing", x.Missing)
+	return append(b, '}')
 }
 
 func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {

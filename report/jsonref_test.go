@@ -77,6 +77,9 @@ type jsonFlow struct {
 	History       string            `json:"history"`
 	Ends          jsonPair[jsonEnd] `json:"ends"`
 	Kernel        *jsonFlowKernel   `json:"kernel,omitempty"`
+	Payload       *jsonPayload      `json:"payload,omitempty"`
+	HTTP          *jsonHTTP         `json:"http,omitempty"`
+	TLS           *jsonTLS          `json:"tls,omitempty"`
 	Events        *[]jsonEvent      `json:"events,omitempty"`
 	EventsDropped int               `json:"events_dropped,omitempty"`
 	Verdicts      []jsonVerdict     `json:"verdicts"`
@@ -103,6 +106,53 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 		}
 		if k.Known[analyze.Server] {
 			jf.Kernel.Server = jsonSocketOf(k.Sockets[analyze.Server])
+		}
+	}
+	if p := r.Payload; p != nil {
+		jf.Payload = &jsonPayload{Protocol: p.Protocol}
+		for s := analyze.Client; s <= analyze.Server; s++ {
+			if p.Missing[s] > 0 || p.Truncated[s] > 0 {
+				g := jsonGap{Side: s.String(), MissingBytes: p.Missing[s], Packet: p.MissingPacket[s], BufferLimited: p.Limited[s]}
+				if p.Truncated[s] > 0 {
+					g.Truncated = &jsonRefPacket{Packet: p.Truncated[s]}
+				}
+				jf.Payload.Gaps = append(jf.Payload.Gaps, g)
+			}
+		}
+		if h := p.HTTP; h != nil {
+			jh := &jsonHTTP{Requests: h.Requests, Responses: h.Responses, Earlier: h.Earlier, Upgraded: h.Upgraded, Error: h.Error,
+				Exchanges: []jsonExchange{}}
+			if h.KeepAlive > 0 {
+				ka := h.KeepAlive.Seconds()
+				jh.KeepAliveS = &ka
+			}
+			if l := h.LastResponse(); l != nil {
+				jh.LastStatus = l.Status
+			}
+			for _, e := range h.Exchanges {
+				je := jsonExchange{Method: e.Method, Target: e.Target, Version: e.Version, RequestClose: e.RequestClose, Continue: e.Continue,
+					Status: e.Status, Reason: e.Reason, ResponseEnd: ts(e.ResponseEnd.Time()), Chunked: e.Chunked, BodyBytes: e.BodyBytes,
+					Complete: e.Complete, Acked: e.Acked, ResponseClose: e.ResponseClose, Missing: e.Missing}
+				if e.RequestPacket > 0 {
+					je.Request = &jsonRef{Input: int(e.RequestInput), Packet: e.RequestPacket, Time: ts(e.RequestAt.Time())}
+				}
+				if e.ResponsePacket > 0 {
+					je.Response = &jsonRef{Input: int(e.ResponseInput), Packet: e.ResponsePacket, Time: ts(e.ResponseAt.Time())}
+				}
+				if e.ContentLength >= 0 && e.Status != 0 {
+					cl := e.ContentLength
+					je.ContentLength = &cl
+				}
+				if e.KeepAlive > 0 {
+					ka := e.KeepAlive.Seconds()
+					je.KeepAliveS = &ka
+				}
+				jh.Exchanges = append(jh.Exchanges, je)
+			}
+			jf.HTTP = jh
+		}
+		if t := p.TLS; t != nil {
+			jf.TLS = &jsonTLS{ServerName: t.ServerName, ClientHello: t.ClientHello, ServerHello: t.ServerHello}
 		}
 	}
 	if events {
@@ -157,4 +207,59 @@ func jsonEndOf(h *analyze.Half) jsonEnd {
 type jsonFlowKernel struct {
 	Client *jsonSocket `json:"client,omitempty"`
 	Server *jsonSocket `json:"server,omitempty"`
+}
+
+type jsonPayload struct {
+	Protocol string    `json:"protocol,omitempty"`
+	Gaps     []jsonGap `json:"gaps,omitempty"`
+}
+
+type jsonRefPacket struct {
+	Packet uint32 `json:"packet"`
+}
+
+type jsonGap struct {
+	Side          string         `json:"side"`
+	MissingBytes  uint64         `json:"missing_bytes"`
+	Packet        uint32         `json:"packet,omitempty"`
+	BufferLimited bool           `json:"buffer_limited,omitempty"`
+	Truncated     *jsonRefPacket `json:"truncated,omitempty"`
+}
+
+type jsonHTTP struct {
+	Requests   int            `json:"requests"`
+	Responses  int            `json:"responses"`
+	Earlier    int            `json:"earlier_exchanges,omitempty"`
+	KeepAliveS *float64       `json:"keep_alive_timeout_s,omitempty"`
+	LastStatus int            `json:"last_status,omitempty"`
+	Upgraded   bool           `json:"upgraded,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Exchanges  []jsonExchange `json:"exchanges"`
+}
+
+type jsonExchange struct {
+	Method        string   `json:"method,omitempty"`
+	Target        string   `json:"target,omitempty"`
+	Version       string   `json:"version,omitempty"`
+	Request       *jsonRef `json:"request,omitempty"`
+	RequestClose  bool     `json:"request_close,omitempty"`
+	Continue      bool     `json:"continue,omitempty"`
+	Status        int      `json:"status,omitempty"`
+	Reason        string   `json:"reason,omitempty"`
+	Response      *jsonRef `json:"response,omitempty"`
+	ResponseEnd   string   `json:"response_end,omitempty"`
+	ContentLength *int64   `json:"content_length,omitempty"`
+	Chunked       bool     `json:"chunked,omitempty"`
+	BodyBytes     int64    `json:"body_bytes"`
+	Complete      bool     `json:"complete"`
+	Acked         bool     `json:"acked"`
+	ResponseClose bool     `json:"response_close,omitempty"`
+	KeepAliveS    *float64 `json:"keep_alive_s,omitempty"`
+	Missing       bool     `json:"missing,omitempty"`
+}
+
+type jsonTLS struct {
+	ServerName  string `json:"server_name,omitempty"`
+	ClientHello bool   `json:"client_hello"`
+	ServerHello bool   `json:"server_hello"`
 }

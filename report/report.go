@@ -110,3 +110,57 @@ func scopeOf(f *analyze.Finding) []string {
 	}
 	return scope
 }
+
+// payloadNote sums up what was read in a flow's payload: the last HTTP
+// exchange ("GET /upload -> 404 Not Found"), the TLS server name, and
+// bytes the capture missed.
+func payloadNote(p *analyze.Payload) string {
+	if p == nil {
+		return ""
+	}
+	var n []string
+	switch {
+	case p.HTTP != nil:
+		h := p.HTTP
+		if x := h.Last(); x != nil {
+			s := "http "
+			if h.Requests > 1 {
+				s += fmt.Sprintf("(%d requests, last) ", h.Requests)
+			}
+			s += exchangeText(x)
+			n = append(n, s)
+		} else {
+			n = append(n, "http")
+		}
+	case p.TLS != nil:
+		s := "tls"
+		if p.TLS.ServerName != "" {
+			s += " " + p.TLS.ServerName
+		}
+		n = append(n, s)
+	}
+	for s := analyze.Client; s <= analyze.Server; s++ {
+		if p.Truncated[s] > 0 {
+			n = append(n, fmt.Sprintf("%s payload cut by the snap length", s))
+		} else if p.Missing[s] > 0 {
+			n = append(n, fmt.Sprintf("%s stream: %s not captured", s, plural(int(p.Missing[s]), "byte")))
+		}
+	}
+	return strings.Join(n, ", ")
+}
+
+// exchangeText is "GET /upload -> 404 Not Found", or "GET / -> no
+// response".
+func exchangeText(x *analyze.Exchange) string {
+	req := "(request not captured)"
+	if x.Method != "" {
+		req = x.Method + " " + x.Target
+	}
+	switch {
+	case x.Status == 0:
+		return req + " -> no response"
+	case x.Reason != "":
+		return fmt.Sprintf("%s -> %d %s", req, x.Status, x.Reason)
+	}
+	return fmt.Sprintf("%s -> %d", req, x.Status)
+}

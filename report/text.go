@@ -300,6 +300,9 @@ func flowNotes(f *analyze.Flow) string {
 		}
 		n = append(n, string(v.Class)+"("+v.Side.String()+")")
 	}
+	if p := payloadNote(r.Payload); p != "" {
+		n = append(n, p)
+	}
 	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {
 		if f.Kernel == nil || !f.Kernel.Known[side] {
 			continue

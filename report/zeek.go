@@ -33,8 +33,9 @@ var zeekFields = []struct{ name, typ string }{
 // verdicts follow in columns named flowdoc_*. Tools that read conn.log
 // (zeek-cut, log shippers) load it as it is.
 //
-// Where flowdoc knows less than Zeek would: service is unset, and
-// missed_bytes is 0 (sequence gaps are not measured). local_orig and
+// service is "http" or "ssl" (Zeek's name for TLS) when the payload was
+// recognised, and missed_bytes counts the bytes of both streams the
+// capture missed; both are unset and 0 with --no-payload. local_orig and
 // local_resp are set only when the capture recorded packet directions.
 // #open and #close carry the capture's first and last packet times, not
 // the time the file was written, so the output is the same every run.
@@ -78,7 +79,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(r.Key.Server.Addr().Unmap().String())
 		count(uint64(r.Key.Server.Port()))
 		tab("tcp")
-		tab("-")
+		tab(zeekService(r.Payload))
 		// Zeek leaves duration and the byte counts unset for a connection
 		// of a single instant.
 		if d := r.Duration(); d > 0 {
@@ -93,7 +94,11 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(analyze.ZeekConnState(r))
 		tab(local(r.Key.Client))
 		tab(local(r.Key.Server))
-		tab("0")
+		if p := r.Payload; p != nil {
+			count(p.Missing[analyze.Client] + p.Missing[analyze.Server])
+		} else {
+			tab("0")
+		}
 		tab(zeekString(r.History))
 		count(r.Client.Packets)
 		count(r.Client.IPBytes)
@@ -118,6 +123,17 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	bw.WriteString("#close\t" + last.Format(zeekTime) + "\n")
 	return bw.Flush()
+}
+
+// zeekService names a recognised protocol as Zeek's service column does.
+func zeekService(p *analyze.Payload) string {
+	switch {
+	case p == nil || p.Protocol == "":
+		return "-"
+	case p.Protocol == "tls":
+		return "ssl"
+	}
+	return p.Protocol
 }
 
 // captureSpan returns the first and last packet times over all inputs.
