@@ -21,6 +21,8 @@ const (
 	CleanClass       Class = "clean"
 	OpenClass        Class = "open"
 	MidstreamClass   Class = "midstream"
+	// From the HTTP in the payload.
+	CloseIgnored Class = "connection_close_ignored"
 )
 
 // Classes only findings have: they are about many flows at once.

@@ -170,6 +170,17 @@ var explanations = []Explanation{
 			"after inactivity (e.g. Apache HttpClient setValidateAfterInactivity); retry idempotent requests once.",
 	},
 	{
+		Class: CloseIgnored, Title: "Connection: close ignored",
+		Meaning: "The server answered a request with Connection: close (it will close the connection after the " +
+			"response), yet the client sent another request on the same connection. That request is lost: the " +
+			"server has closed, or answers with RST.",
+		Detection: "HTTP read from the payload: a request on a connection after a response carrying Connection: close.",
+		Causes: "A hand-written or pooled HTTP client that does not honour Connection: close and returns the " +
+			"connection to its pool anyway.",
+		Confirm: "Client errors on the request after a Connection: close response (connection reset, empty reply).",
+		Fix: "Honour Connection: close: close the connection after that response and never return it to the pool.",
+	},
+	{
 		Class: ZeroWindowStall, Title: "Zero-window stall",
 		Meaning: "A receiver advertised a zero receive window: its application stopped reading, its socket buffer " +
 			"is full, and the sender can only probe.",

@@ -141,7 +141,7 @@ func verdictOf(f *Flow, c Class) *Verdict {
 // findings groups the flows' verdicts into findings, most severe first.
 func findings(rep *Report, opt Options) []Finding {
 	var out []Finding
-	var leaks, idles, refused, unanswered, overflow, acceptClose, stale, stalls, timeWait grouper
+	var leaks, idles, refused, unanswered, overflow, acceptClose, stale, stalls, timeWait, ignored grouper
 	// Server endpoints that completed handshakes, for telling dropped SYNs
 	// from a firewall's.
 	accepted := map[netip.AddrPort][]flow.Timestamp{}
@@ -172,6 +172,8 @@ func findings(rep *Report, opt Options) []Finding {
 				stale.add(groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, f, v)
 			case ZeroWindowStall:
 				stalls.add(groupKey{endpoint: f.Endpoint(v.Side)}, f, v)
+			case CloseIgnored:
+				ignored.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
 			case TimeWaitClass:
 				if v.Side == flow.Client {
 					timeWait.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
@@ -256,12 +258,27 @@ func findings(rep *Report, opt Options) []Finding {
 			}
 		}
 		ms := []Metric{{"connections", float64(len(g.flows))}}
+		var reqs []string
+		for i, fl := range g.flows {
+			if x, ok := staleRequest(fl.Record, g.vs[i].Side, fl.Half(g.vs[i].Side.Other()).FinAt); ok && !slices.Contains(reqs, request(x)) {
+				reqs = append(reqs, request(x))
+			}
+		}
+		if len(reqs) > 0 {
+			if len(reqs) > 3 {
+				reqs = append(reqs[:3], "…")
+			}
+			sum = strings.Replace(sum, "sent requests", "sent requests ("+strings.Join(reqs, ", ")+")", 1)
+		}
 		if cl := ClusterDurations(idle); len(cl) > 0 {
 			t := cl[0].Median
 			sum = fmt.Sprintf("%s sent requests on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
 				f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), peer, fmtDur(t))
 			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 			ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
+			if len(reqs) > 0 {
+				sum = strings.Replace(sum, "sent requests on", "sent requests ("+strings.Join(reqs, ", ")+") on", 1)
+			}
 		}
 		out = append(out, Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 			Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)})
@@ -285,6 +302,7 @@ func findings(rep *Report, opt Options) []Finding {
 			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}, {"stalled_at_end", float64(stuck)}},
 			Summary: sum + ".", Remedy: remedy(ZeroWindowStall), Evidence: evidence(g.vs)})
 	})
+	ignored.each(func(g *group) { out = append(out, closeIgnoredFinding(g)) })
 	out = append(out, keepAliveFindings(rep)...)
 
 	sortFindings(out)
@@ -423,10 +441,15 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		fmt.Fprintf(&sb, "%s closed each one and %s acknowledged the FIN, but its application never closed the socket.", upperFirst(other), host)
 	}
 	fix := remedy(CloseWaitLeak)
+	statuses, statusMetrics, errorsOnly := leakStatuses(g, rep)
 	switch role {
 	case "client":
+		sb.WriteString(statuses)
 		sb.WriteString(" Fix the client: close or release the connection after each response.")
 		fix = "Close or release the connection after every response, error responses included (read the body to the end or abort the request), and close it when a read returns EOF. A pooled client must evict connections the server has closed, and its idle timeout should be shorter than the server's keep-alive timeout."
+		if errorsOnly {
+			fix = "Release the connection on error responses too: the code path that handles a 4xx or 5xx returns without closing the response (read or discard its body and close it, e.g. in a finally block or defer). Also close the connection when a read returns EOF."
+		}
 	case "proxy":
 		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(upstream), "connection"),
 			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server }))
@@ -440,8 +463,8 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		fix = "The server application must close its socket when a read returns EOF (the client has closed), also while it is busy with the request: put timeouts on what it waits on (upstream calls, locks, queues), so that a worker is never blocked longer than its callers wait."
 	}
 	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
-		Metrics: []Metric{{"sockets", float64(n)}, {"oldest_s", ages[n-1].Seconds()}, {"median_age_s", median(ages).Seconds()},
-			{"closed_by_idle_timeout", float64(idleClosed)}},
+		Metrics: append([]Metric{{"sockets", float64(n)}, {"oldest_s", ages[n-1].Seconds()}, {"median_age_s", median(ages).Seconds()},
+			{"closed_by_idle_timeout", float64(idleClosed)}}, statusMetrics...),
 		Summary: sb.String(), Remedy: fix, Evidence: evidence(g.vs[:1])}
 }
 
@@ -495,6 +518,12 @@ func idleFinding(g *group) Finding {
 		fmt.Fprintf(&sb, ", which matches the default of %s", strings.Join(names, ", or "))
 	}
 	sb.WriteString(".")
+	anyHTTP := false
+	for i, f := range g.flows {
+		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other()) != nil
+	}
+	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
+	sb.WriteString(kaText)
 	sev := Info
 	if leaked > 0 {
 		sev = Warning
@@ -510,9 +539,9 @@ func idleFinding(g *group) Finding {
 			map[bool]string{true: "Every one was", false: fmt.Sprintf("%d of them were", reused)}[reused == len(g.flows)])
 	}
 	return Finding{Class: IdleTimeoutClose, Severity: sev, Endpoints: []netip.AddrPort{ep}, Flows: ids(g.flows),
-		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
+		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
 			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
-			{"reused_after", float64(reused)}},
+			{"reused_after", float64(reused)}}, kaMetrics...),
 		Summary: sb.String(), Remedy: remedy(IdleTimeoutClose), Evidence: evidence(g.vs[:1])}
 }
 

@@ -236,6 +236,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		if ack != nil {
 			v.Evidence = append(v.Evidence, ev(ack, "ACK of FIN from "+sideName(s)))
 		}
+		leakExchange(r, s, &v)
 		add(v)
 	}
 
@@ -271,13 +272,23 @@ func (in *inspector) inspect(r *Record) []Verdict {
 			continue
 		}
 		stale = true
+		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
+		after := h.LastPayload.Sub(peer.FinAt)
+		if x, ok := staleRequest(r, s, peer.FinAt); ok {
+			sent = request(x)
+			after = x.RequestAt.Sub(peer.FinAt)
+			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}
+		}
 		v := Verdict{Class: StaleReuseReset, Side: s, Severity: Warning, Confidence: 0.9, Since: h.LastPayload.Time(),
-			Summary: fmt.Sprintf("the %s sent data %s after the %s had closed the connection, and got RST: a connection reused after the peer closed it",
-				sideName(s), fmtDur(h.LastPayload.Sub(peer.FinAt)), sideName(s.Other()))}
+			Summary: fmt.Sprintf("the %s sent %s %s after the %s had closed the connection, and got RST: a connection reused after the peer closed it",
+				sideName(s), sent, fmtDur(after), sideName(s.Other()))}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(peer.FinInput), Packet: int(peer.FinPacket), At: peer.FinAt.Time(), What: "FIN from " + sideName(s.Other())},
-			Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"},
-			ev(rst, "RST from "+sideName(s.Other())))
+			data, ev(rst, "RST from "+sideName(s.Other())))
+		add(v)
+	}
+
+	if v, ok := closeIgnored(r); ok {
 		add(v)
 	}
 

@@ -123,11 +123,10 @@ func payloadNote(p *analyze.Payload) string {
 	case p.HTTP != nil:
 		h := p.HTTP
 		if x := h.Last(); x != nil {
-			s := "http "
+			s := "http " + exchangeText(x)
 			if h.Requests > 1 {
-				s += fmt.Sprintf("(%d requests, last) ", h.Requests)
+				s += fmt.Sprintf(" (last of %d requests)", h.Requests)
 			}
-			s += exchangeText(x)
 			n = append(n, s)
 		} else {
 			n = append(n, "http")

@@ -1,0 +1,259 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// What the HTTP read in a flow's payload adds to its verdicts and to the
+// findings: the request behind a leak or a reset, the Keep-Alive timeout
+// a server advertised, a Connection: close the client ignored.
+
+// httpOf returns a flow's HTTP conversation if side s sent its requests.
+func httpOf(r *Record, s Side) *HTTP {
+	if r.Payload == nil || r.Payload.HTTP == nil || r.Payload.HTTP.Client != s {
+		return nil
+	}
+	return r.Payload.HTTP
+}
+
+// request is "GET /upload".
+func request(x *Exchange) string {
+	if x.Method == "" {
+		return "a request not captured"
+	}
+	return x.Method + " " + x.Target
+}
+
+// status is "404 Not Found".
+func status(x *Exchange) string {
+	if x.Reason == "" {
+		return strconv.Itoa(x.Status)
+	}
+	return strconv.Itoa(x.Status) + " " + x.Reason
+}
+
+// leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
+// response it got before the peer closed.
+func leakExchange(r *Record, s Side, v *Verdict) {
+	h := httpOf(r, s)
+	if h == nil {
+		return
+	}
+	x := h.LastResponse()
+	if x == nil {
+		return
+	}
+	read := ""
+	switch {
+	case x.Complete && x.Acked:
+		read = ", and its TCP acknowledged the whole response"
+	case x.Complete:
+		read = ", the end of which its TCP never acknowledged"
+	}
+	v.Summary += fmt.Sprintf("; its last request, %s, got %s%s", request(x), status(x), read)
+	v.Evidence = append(v.Evidence, Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(),
+		What: fmt.Sprintf("%s in answer to %s", status(x), request(x))})
+}
+
+// staleRequest names the request a side sent on a connection the peer had
+// closed (at fin); "" when the payload does not tell.
+func staleRequest(r *Record, s Side, fin Timestamp) (*Exchange, bool) {
+	h := httpOf(r, s)
+	if h == nil {
+		return nil, false
+	}
+	for i := len(h.Exchanges) - 1; i >= 0; i-- {
+		x := &h.Exchanges[i]
+		if x.RequestPacket > 0 && x.RequestAt > fin {
+			return x, true
+		}
+	}
+	return nil, false
+}
+
+// closeIgnored returns the verdict for a client that sent a request after
+// a response saying Connection: close.
+func closeIgnored(r *Record) (Verdict, bool) {
+	h := httpOf(r, flow.Client)
+	if h == nil {
+		return Verdict{}, false
+	}
+	for i := range h.Exchanges {
+		x := &h.Exchanges[i]
+		if !x.ResponseClose || x.ResponsePacket == 0 {
+			continue
+		}
+		for j := i + 1; j < len(h.Exchanges); j++ {
+			y := &h.Exchanges[j]
+			if y.RequestPacket == 0 || y.RequestAt < x.ResponseAt {
+				continue
+			}
+			answer := "and got no answer"
+			if y.Status != 0 {
+				answer = "and got " + status(y)
+			} else if r.Server.RSTs > 0 {
+				answer = "and got RST"
+			}
+			return Verdict{Class: CloseIgnored, Side: flow.Client, Severity: Warning, Confidence: 0.9, Since: y.RequestAt.Time(),
+				Summary: fmt.Sprintf("the server answered %s with Connection: close, yet the client sent %s on the connection %s later, %s",
+					request(x), request(y), fmtDur(y.RequestAt.Sub(x.ResponseAt)), answer),
+				Evidence: []Evidence{
+					{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(), What: status(x) + " with Connection: close"},
+					{Input: int(y.RequestInput), Packet: int(y.RequestPacket), At: y.RequestAt.Time(), What: request(y) + " on the same connection"},
+				}}, true
+		}
+	}
+	return Verdict{}, false
+}
+
+// statusCounts tallies the status of the last response on each flow, for
+// the side that sent the requests: "404 ×2, 500 ×2".
+type statusCounts map[int]int
+
+func (c statusCounts) add(r *Record, s Side) bool {
+	h := httpOf(r, s)
+	if h == nil {
+		return false
+	}
+	x := h.LastResponse()
+	if x == nil {
+		return false
+	}
+	c[x.Status]++
+	return true
+}
+
+func (c statusCounts) total() int {
+	n := 0
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// success counts the 2xx and 3xx.
+func (c statusCounts) success() int {
+	n := 0
+	for st, v := range c {
+		if st < 400 {
+			n += v
+		}
+	}
+	return n
+}
+
+func (c statusCounts) String() string {
+	codes := make([]int, 0, len(c))
+	for st := range c {
+		codes = append(codes, st)
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, st := range codes {
+		parts = append(parts, fmt.Sprintf("%d ×%d", st, c[st]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// leakStatuses explains a CLOSE_WAIT leak by the responses: which
+// statuses the leaked connections got last, against the connections the
+// same client released. It returns "" when the payload does not tell.
+func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
+	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
+	leaked := statusCounts{}
+	isLeak := map[*Record]bool{}
+	for i, f := range g.flows {
+		if leaked.add(f.Record, g.vs[i].Side) {
+			isLeak[f.Record] = true
+		}
+	}
+	if leaked.total() == 0 {
+		return "", nil, false
+	}
+	released := statusCounts{}
+	for i := range rep.Flows {
+		f := &rep.Flows[i]
+		if f.Key.Client.Addr() == host && !isLeak[f.Record] && f.Client.FinPacket > 0 {
+			released.add(f.Record, flow.Client)
+		}
+	}
+	var ms []Metric
+	for st, n := range leaked {
+		ms = append(ms, Metric{fmt.Sprintf("leaked_after_status_%d", st), float64(n)})
+	}
+	slices.SortFunc(ms, func(a, b Metric) int { return strings.Compare(a.Name, b.Name) })
+	n := leaked.total()
+	errorsOnly := leaked.success() == 0 && released.total() > 0 && released.success() == released.total()
+	var sb strings.Builder
+	switch {
+	case errorsOnly:
+		fmt.Fprintf(&sb, " The last response on %s was an error (%s), while the %s it closed got %s: the client releases connections only after a success.",
+			map[bool]string{true: "the leaked connection", false: "every leaked connection"}[n == 1], leaked, plural(released.total(), "connection"), released)
+	case n == 1:
+		fmt.Fprintf(&sb, " The last response on the leaked connection was %s.", leaked)
+	default:
+		fmt.Fprintf(&sb, " The last responses on the leaked connections: %s.", leaked)
+		if released.total() > 0 {
+			fmt.Fprintf(&sb, " On the %s it closed: %s.", plural(released.total(), "connection"), released)
+		}
+	}
+	return sb.String(), ms, errorsOnly
+}
+
+// advertisedKeepAlive returns the Keep-Alive timeouts the server side of
+// the flows advertised, most common first.
+func advertisedKeepAlive(fs []*Flow, server Side) []time.Duration {
+	n := map[time.Duration]int{}
+	for _, f := range fs {
+		if h := httpOf(f.Record, server.Other()); h != nil && h.KeepAlive > 0 {
+			n[h.KeepAlive]++
+		}
+	}
+	var out []time.Duration
+	for d := range n {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b time.Duration) int { return n[b] - n[a] })
+	return out
+}
+
+// keepAliveText compares a measured idle timeout with the advertised one.
+func keepAliveText(measured time.Duration, advertised []time.Duration, anyHTTP bool) (string, []Metric) {
+	if len(advertised) == 0 {
+		if anyHTTP {
+			return " Its responses advertised no Keep-Alive timeout, so clients cannot know it.", nil
+		}
+		return "", nil
+	}
+	a := advertised[0]
+	ms := []Metric{{"advertised_keep_alive_s", a.Seconds()}}
+	diff := measured - a
+	if diff < 0 {
+		diff = -diff
+	}
+	// Header values are whole seconds, and servers check their idle
+	// timers now and then.
+	if diff <= max(time.Second, a/10) {
+		return fmt.Sprintf(" Its responses advertised it (Keep-Alive: timeout=%d).", int(a.Seconds())), ms
+	}
+	return fmt.Sprintf(" Its responses advertised Keep-Alive: timeout=%d, but it closed after %s: clients that trust the header reuse connections the server has already closed.",
+		int(a.Seconds()), fmtDur(measured)), ms
+}
+
+// closeIgnoredFinding sums up the clients that ignored Connection: close.
+func closeIgnoredFinding(g *group) Finding {
+	f := g.flows[0]
+	client, server := f.Key.Client.Addr(), f.Key.Server
+	return Finding{Class: CloseIgnored, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
+		Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
+		Summary: fmt.Sprintf("%s sent requests on %s after %s answered with Connection: close: it reuses connections the server said it would close, and those requests fail.",
+			client, plural(len(g.flows), "connection"), server),
+		Remedy: remedy(CloseIgnored), Evidence: evidence(g.vs)}
+}
