@@ -178,7 +178,7 @@ var explanations = []Explanation{
 		Causes: "A hand-written or pooled HTTP client that does not honour Connection: close and returns the " +
 			"connection to its pool anyway.",
 		Confirm: "Client errors on the request after a Connection: close response (connection reset, empty reply).",
-		Fix: "Honour Connection: close: close the connection after that response and never return it to the pool.",
+		Fix:     "Honour Connection: close: close the connection after that response and never return it to the pool.",
 	},
 	{
 		Class: ZeroWindowStall, Title: "Zero-window stall",
