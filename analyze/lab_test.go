@@ -21,9 +21,53 @@ type labExpect struct {
 	flows    map[string]int
 	findings []string
 	options  Options
+	// says are phrases the findings must hold (summaries, remedies and
+	// evidence): what the payload adds.
+	says []string
 }
 
 var labExpectations = map[string]labExpect{
+	"http-keepalive": {
+		flows: map[string]int{
+			"close_wait_leak(client) idle_timeout_close(server)": 4,
+			"time_wait(client) clean(client)":                    3,
+		},
+		findings: []string{"error close_wait_leak 4", "warning idle_timeout_close 4"},
+		says: []string{
+			"The last response on every leaked connection was an error (404 ×2, 503 ×2), while the 3 connections it closed got 200 ×3: the client releases connections only after a success.",
+			"404 Not Found in answer to GET /status/404",
+			"Release the connection on error responses too",
+			"Its responses advertised it (Keep-Alive: timeout=2).",
+		},
+	},
+	"http-stale": {
+		flows: map[string]int{
+			"stale_reuse_reset(client) idle_timeout_close(server)": 1,
+		},
+		findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 1"},
+		says: []string{
+			"10.99.1.1 sent requests (POST /orders) on 1 connection",
+			"POST /orders from client on the closed connection",
+			"Its responses advertised Keep-Alive: timeout=5, but it closed after 2.0 s",
+		},
+	},
+	"http-pipeline": {
+		flows:    map[string]int{"time_wait(client) clean(client)": 1},
+		findings: []string{},
+	},
+	"http-lossy": {
+		flows:    map[string]int{"time_wait(client) clean(client)": 1},
+		findings: []string{},
+	},
+	"http-close": {
+		flows:    map[string]int{"connection_close_ignored(client) reset(server)": 1},
+		findings: []string{"warning connection_close_ignored 1"},
+		says:     []string{"200 OK with Connection: close", "GET /3 on the same connection"},
+	},
+	"tls": {
+		flows:    map[string]int{"reset(client)": 2},
+		findings: []string{},
+	},
 	"accept-close": {
 		flows: map[string]int{
 			"accept_then_close(server)": 25,
@@ -205,7 +249,12 @@ func TestLabVerdicts(t *testing.T) {
 				}
 			}
 			var findings []string
+			var said strings.Builder
 			for _, f := range rep.Findings {
+				said.WriteString(f.Summary + "\n" + f.Remedy + "\n")
+				for _, e := range f.Evidence {
+					said.WriteString(e.What + "\n")
+				}
 				findings = append(findings, fmt.Sprintf("%s %s %d", f.Severity, f.Class, len(f.Flows)))
 				if f.Summary == "" || f.Remedy == "" {
 					t.Errorf("finding %s without summary or remedy", f.Class)
@@ -219,6 +268,11 @@ func TestLabVerdicts(t *testing.T) {
 			}
 			if !slices.Equal(findings, want.findings) {
 				t.Errorf("findings %q, want %q", findings, want.findings)
+			}
+			for _, phrase := range want.says {
+				if !strings.Contains(said.String(), phrase) {
+					t.Errorf("the findings do not say %q; they say:\n%s", phrase, said.String())
+				}
 			}
 		})
 	}

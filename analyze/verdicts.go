@@ -260,11 +260,18 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		add(v)
 	}
 
-	// Data on a connection the peer had closed, answered by RST.
+	// Data on a connection the peer had closed, answered by RST. A server
+	// does not reuse connections: data it sends after the client closed
+	// (a TLS close_notify, a response too late) is a plain reset. A client
+	// that ignored Connection: close has a verdict that says more.
 	stale := false
+	ignored, isIgnored := closeIgnored(r)
 	for _, s := range []Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt || peer.RSTs == 0 {
+			continue
+		}
+		if s == flow.Server && !r.RolesInferred || s == flow.Client && isIgnored {
 			continue
 		}
 		rst := lastEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Flags.Has(flow.RST) && e.At >= h.LastPayload })
@@ -288,8 +295,8 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		add(v)
 	}
 
-	if v, ok := closeIgnored(r); ok {
-		add(v)
+	if isIgnored {
+		add(ignored)
 	}
 
 	// A receiver that stopped reading.

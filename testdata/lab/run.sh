@@ -314,7 +314,77 @@ sc_keepalive() {
 	finish keepalive "$work/keepalive.pcap" client server
 }
 
-all="keepalive_leak non200_leak timewait_storm accept_close proxy refused unanswered listen_overflow stale_reuse zero_window half_close clean midstream ipv6 keepalive"
+# HTTP with a Keep-Alive header: the server advertises its real idle
+# timeout (2 s); the client leaks the connections that got an error.
+sc_http_keepalive() {
+	host client; host server; wire client server
+	on server "$peer" httpd -listen "$server_ip:8080" -idle 2s -advertise 2s
+	sleep 0.3
+	capture client "$client_if" "$work/http-keepalive.pcap"
+	on client "$peer" http -connect "$server_ip:8080" -n 6 -interval 200ms -requests "GET /ok,GET /status/404,GET /status/503" -leak non200
+	sleep 4.5 # the leaks are a few seconds old when a last request comes
+	on client "$peer" http -connect "$server_ip:8080" -requests "GET /health"
+	sleep 0.5
+	finish http-keepalive "$work/http-keepalive.pcap" client server
+}
+
+# The server advertises Keep-Alive: timeout=5 but closes after 2 s; the
+# client trusts the header and sends its next request after 3 s: RST.
+sc_http_stale() {
+	host client; host server; wire client server
+	on server "$peer" httpd -listen "$server_ip:8080" -idle 2s -advertise 5s
+	sleep 0.3
+	capture client "$client_if" "$work/http-stale.pcap"
+	on client "$peer" http -connect "$server_ip:8080" -requests "GET /orders,POST /orders" -pause 3s
+	sleep 4
+	finish http-stale "$work/http-stale.pcap" client server
+}
+
+# One connection: four pipelined requests (a HEAD, a POST with Expect:
+# 100-continue) answered with bodies of several segments, two of them
+# chunked; the client closes. http-lossy is derived from it (testdata/lab/mangle):
+# the same traffic with a segment lost, two reordered and one repeated.
+sc_http_pipeline() {
+	host client; host server; wire client server
+	on server "$peer" httpd -listen "$server_ip:8080" -chunked -body 12000
+	sleep 0.3
+	capture client "$client_if" "$work/http-pipeline.pcap"
+	on client "$peer" http -connect "$server_ip:8080" -requests "GET /a,HEAD /b,POST /chunked,GET /chunked/d" -pipeline
+	sleep 1.5
+	finish http-pipeline "$work/http-pipeline.pcap" client server
+	(cd "$here/../.." && go run ./testdata/lab/mangle -in "$out/http-pipeline.pcap" -out "$out/http-lossy.pcap")
+	sed 's/^scenario http-pipeline$/scenario http-lossy/' "$out/http-pipeline.truth" >"$out/http-lossy.truth"
+	if command -v tshark >/dev/null; then
+		tshark -q -z conv,tcp -r "$out/http-lossy.pcap" >"$out/http-lossy.tshark" 2>/dev/null
+		"$here/ipbytes.sh" "$out/http-lossy.pcap" >"$out/http-lossy.ipbytes"
+	fi
+}
+
+# The server answers the second request with Connection: close and
+# closes; the client sends a third on the same connection anyway.
+sc_http_close() {
+	host client; host server; wire client server
+	on server "$peer" httpd -listen "$server_ip:8080" -close-every 2
+	sleep 0.3
+	capture client "$client_if" "$work/http-close.pcap"
+	on client "$peer" http -connect "$server_ip:8080" -requests "GET /1,GET /2,GET /3" -pause 200ms
+	sleep 1.5
+	finish http-close "$work/http-close.pcap" client server
+}
+
+# TLS: two connections asking for lab.flowdoc.test (SNI), one request
+# each, closed by the client.
+sc_tls() {
+	host client; host server; wire client server
+	on server "$peer" tls-server -listen "$server_ip:8443"
+	sleep 0.3
+	capture client "$client_if" "$work/tls.pcap"
+	on client "$peer" tls-client -connect "$server_ip:8443" -name lab.flowdoc.test -n 2
+	sleep 1.5
+	finish tls "$work/tls.pcap" client server
+}
+
+all="keepalive_leak non200_leak timewait_storm accept_close proxy refused unanswered listen_overflow stale_reuse zero_window half_close clean midstream ipv6 keepalive http_keepalive http_stale http_pipeline http_close tls"
 for s in ${@:-$all}; do
 	s=${s//-/_}
 	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"

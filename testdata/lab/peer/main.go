@@ -6,6 +6,7 @@
 //	peer client -connect ADDR [-n N] [-interval D] [-paths P,...] [-leak none|all|non200]
 //	            [-reuse-after D] [-timeout D] [-half-close] [-flood BYTES] [-close-order client|server] [-abort]
 //	peer proxy  -listen ADDR -upstream ADDR
+//	peer httpd|http|tls-server|tls-client ... (http.go: the payload scenarios)
 //
 // Every mode runs until it is killed (the lab keeps each PID and kills it
 // after the capture), so sockets an application "leaks" stay open.
@@ -29,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: peer server|client|proxy ...")
+		log.Fatal("usage: peer server|client|proxy|httpd|http|tls-server|tls-client ...")
 	}
 	log.SetPrefix("peer " + os.Args[1] + ": ")
 	switch os.Args[1] {
@@ -39,6 +40,14 @@ func main() {
 		client(os.Args[2:])
 	case "proxy":
 		proxy(os.Args[2:])
+	case "httpd":
+		httpd(os.Args[2:])
+	case "http":
+		httpClient(os.Args[2:])
+	case "tls-server":
+		tlsServer(os.Args[2:])
+	case "tls-client":
+		tlsClient(os.Args[2:])
 	default:
 		log.Fatalf("unknown mode %q", os.Args[1])
 	}

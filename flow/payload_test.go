@@ -1,0 +1,216 @@
+package flow
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// brief is what a test checks of an exchange.
+type brief struct {
+	Method, Target string
+	Status         int
+	CL, Body       int64
+	Chunked        bool
+	Continue       bool
+	Close          bool
+	Complete       bool
+	Acked          bool
+	Missing        bool
+}
+
+func briefs(h *HTTP) []brief {
+	var out []brief
+	for _, x := range h.Exchanges {
+		out = append(out, brief{x.Method, x.Target, x.Status, x.ContentLength, x.BodyBytes, x.Chunked, x.Continue, x.ResponseClose, x.Complete, x.Acked, x.Missing})
+	}
+	return out
+}
+
+// onlyFlowHTTP returns the HTTP of a capture's one connection.
+func onlyFlow(t *testing.T, res *Result) *Record {
+	t.Helper()
+	if len(res.Flows) != 1 {
+		t.Fatalf("%d flows, want 1", len(res.Flows))
+	}
+	return res.Flows[0]
+}
+
+// The lab's pipelined connection: four requests sent at once, the
+// responses 12000 bytes each over several segments; a HEAD, a POST
+// answered with 100 Continue first, two chunked bodies.
+var pipelineExchanges = []brief{
+	{"GET", "/a", 200, 12000, 12000, false, false, false, true, true, false},
+	{"HEAD", "/b", 200, 12000, 0, false, false, false, true, true, false},
+	{"POST", "/chunked", 200, -1, 12000, true, true, false, true, true, false},
+	{"GET", "/chunked/d", 200, -1, 12000, true, false, false, true, true, false},
+}
+
+func TestLabHTTPPipeline(t *testing.T) {
+	r := onlyFlow(t, analyzeFile(t, "../testdata/http-pipeline.pcap", Config{}))
+	p := r.Payload
+	if p == nil || p.Protocol != "http" || p.HTTP == nil {
+		t.Fatalf("payload %+v", p)
+	}
+	h := p.HTTP
+	if h.Requests != 4 || h.Responses != 4 || h.Error != "" || h.Client != Client || p.Missing != [2]uint64{} {
+		t.Errorf("requests %d responses %d error %q client %v missing %v", h.Requests, h.Responses, h.Error, h.Client, p.Missing)
+	}
+	if got := briefs(h); !reflect.DeepEqual(got, pipelineExchanges) {
+		t.Errorf("exchanges\n got %+v\nwant %+v", got, pipelineExchanges)
+	}
+	// Pipelined: every request went out before the first response.
+	if last := h.Exchanges[3].RequestAt; last > h.Exchanges[0].ResponseAt {
+		t.Errorf("the last request (%v) came after the first response (%v): not pipelined", last, h.Exchanges[0].ResponseAt)
+	}
+	for i, x := range h.Exchanges {
+		if x.RequestPacket == 0 || x.ResponsePacket <= x.RequestPacket || x.ResponseEnd < x.ResponseAt {
+			t.Errorf("exchange %d: request #%d, response #%d, response %v to %v", i, x.RequestPacket, x.ResponsePacket, x.ResponseAt, x.ResponseEnd)
+		}
+	}
+}
+
+// http-lossy is http-pipeline with a server segment dropped (packet 18,
+// 4096 bytes by tshark's tcp.len, inside GET /a's body), two segments
+// arriving the other way round and one sent twice (testdata/lab/mangle).
+// Reordering and the repeat change nothing; the loss is counted, the
+// body it fell in is marked, and reading goes on.
+func TestLabHTTPLossy(t *testing.T) {
+	r := onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{}))
+	p := r.Payload
+	if p == nil || p.HTTP == nil {
+		t.Fatalf("payload %+v", p)
+	}
+	if p.Missing != [2]uint64{0, 4096} || p.MissingPacket[Server] == 0 || p.Limited != [2]bool{} {
+		t.Errorf("missing %v at #%v, limited %v; want 4096 bytes of the server's", p.Missing, p.MissingPacket, p.Limited)
+	}
+	if r.Server.Retrans == 0 {
+		t.Errorf("the repeated segment is not counted as a retransmission")
+	}
+	want := append([]brief(nil), pipelineExchanges...)
+	want[0].Missing = true
+	if got := briefs(p.HTTP); !reflect.DeepEqual(got, want) || p.HTTP.Error != "" {
+		t.Errorf("exchanges (error %q)\n got %+v\nwant %+v", p.HTTP.Error, got, want)
+	}
+
+	// With room for a single out-of-order page, the reassembler gives up
+	// waiting at once: the flow says a limit dropped data.
+	r = onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{Payload: PayloadConfig{FlowBuffer: 1}}))
+	if !r.Payload.Limited[Server] || r.Payload.Missing[Server] == 0 {
+		t.Errorf("one-page buffer: limited %v, missing %v", r.Payload.Limited, r.Payload.Missing)
+	}
+}
+
+func TestLabHTTPKeepAlive(t *testing.T) {
+	res := analyzeFile(t, "../testdata/http-keepalive.pcap", Config{})
+	var statuses []int
+	for _, r := range res.Flows {
+		h := r.Payload.HTTP
+		if h.KeepAlive != 2*time.Second || h.Requests != 1 || h.Responses != 1 || !h.Exchanges[0].Acked {
+			t.Errorf("flow %d: keep-alive %v, %d requests, %d responses, acked %v", r.ID, h.KeepAlive, h.Requests, h.Responses, h.Exchanges[0].Acked)
+		}
+		statuses = append(statuses, h.Exchanges[0].Status)
+	}
+	if want := []int{200, 404, 503, 200, 404, 503, 200}; !reflect.DeepEqual(statuses, want) {
+		t.Errorf("statuses %v, want %v", statuses, want)
+	}
+}
+
+func TestLabHTTPStaleAndClose(t *testing.T) {
+	h := onlyFlow(t, analyzeFile(t, "../testdata/http-stale.pcap", Config{})).Payload.HTTP
+	want := []brief{
+		{"GET", "/orders", 200, 23, 23, false, false, false, true, true, false},
+		{"POST", "/orders", 0, -1, 0, false, false, false, false, false, false}, // sent on the dead connection
+	}
+	if got := briefs(h); !reflect.DeepEqual(got, want) || h.KeepAlive != 5*time.Second {
+		t.Errorf("http-stale: keep-alive %v\n got %+v\nwant %+v", h.KeepAlive, got, want)
+	}
+
+	h = onlyFlow(t, analyzeFile(t, "../testdata/http-close.pcap", Config{})).Payload.HTTP
+	want = []brief{
+		{"GET", "/1", 200, 18, 18, false, false, false, true, true, false},
+		{"GET", "/2", 200, 18, 18, false, false, true, true, true, false}, // Connection: close
+		{"GET", "/3", 0, -1, 0, false, false, false, false, false, false},
+	}
+	if got := briefs(h); !reflect.DeepEqual(got, want) {
+		t.Errorf("http-close\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestLabTLS(t *testing.T) {
+	res := analyzeFile(t, "../testdata/tls.pcap", Config{})
+	for _, r := range res.Flows {
+		if p := r.Payload; p == nil || p.Protocol != "tls" || p.HTTP != nil ||
+			*p.TLS != (TLS{ServerName: "lab.flowdoc.test", ClientHello: true, ServerHello: true}) {
+			t.Errorf("flow %d: %+v", r.ID, p)
+		}
+	}
+}
+
+// TestNoPayload: with reassembly off nothing is read, and the states are
+// the same.
+func TestNoPayload(t *testing.T) {
+	for _, name := range []string{"http-pipeline.pcap", "http-keepalive.pcap", "tls.pcap"} {
+		with := analyzeFile(t, filepath.Join("../testdata", name), Config{})
+		without := analyzeFile(t, filepath.Join("../testdata", name), Config{Payload: PayloadConfig{Off: true}})
+		for i, r := range without.Flows {
+			if r.Payload != nil {
+				t.Errorf("%s flow %d: payload read with --no-payload", name, r.ID)
+			}
+			w := *with.Flows[i]
+			w.Payload = nil
+			if !reflect.DeepEqual(*r, w) {
+				t.Errorf("%s flow %d differs without payload", name, r.ID)
+			}
+		}
+	}
+}
+
+// TestSnapLength: a capture cut at 200 bytes a packet says the payload
+// was cut, and reads nothing from the cut stream rather than misreading.
+func TestSnapLength(t *testing.T) {
+	in, err := os.Open("../testdata/http-pipeline.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	pr, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "snap200.pcap")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(out)
+	w.WriteFileHeader(200, pr.LinkType())
+	firstCut := 0
+	for n := 1; ; n++ {
+		data, ci, err := pr.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if len(data) > 200 {
+			data = data[:200]
+			ci.CaptureLength = 200
+			if firstCut == 0 {
+				firstCut = n
+			}
+		}
+		w.WritePacket(ci, data)
+	}
+	out.Close()
+	r := onlyFlow(t, analyzeFile(t, path, Config{}))
+	p := r.Payload
+	if p == nil || p.Truncated != [2]uint32{0, uint32(firstCut)} {
+		t.Fatalf("truncated %+v, want the server's stream from #%d", p, firstCut)
+	}
+	if h := p.HTTP; h.Requests != 4 || h.Responses != 0 || h.Error != "" {
+		t.Errorf("requests %d responses %d error %q: the cut responses must not be read", h.Requests, h.Responses, h.Error)
+	}
+}
