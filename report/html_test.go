@@ -100,6 +100,42 @@ func TestHTMLEscapes(t *testing.T) {
 	}
 }
 
+// TestHTMLEscapesHTTP: markup in a request target and a reason phrase
+// read from the payload reaches the page (in the flow notes, the leak's
+// summary and evidence) only escaped. The capture is the lab's, with the
+// bytes replaced in place (same lengths, so the streams still line up).
+func TestHTMLEscapesHTTP(t *testing.T) {
+	data, err := os.ReadFile("../testdata/http-keepalive.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("/status/404"), []byte("/<script>a/"))
+	data = bytes.ReplaceAll(data, []byte("Not Found"), []byte("<img/src>"))
+	hostile := filepath.Join(t.TempDir(), "hostile.pcap")
+	if err := os.WriteFile(hostile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := labReport(t, hostile)
+	var buf bytes.Buffer
+	if err := (&HTML{}).Render(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if strings.Contains(page, "<img") || strings.Contains(page, "<script") {
+		t.Fatalf("markup from the HTTP payload reached the page unescaped")
+	}
+	if !strings.Contains(page, "GET /&lt;script&gt;a/") || !strings.Contains(page, "&lt;img/src&gt;") {
+		t.Errorf("the request and the reason are not shown, escaped")
+	}
+	var md bytes.Buffer
+	if err := (&Markdown{}).Render(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "<script>") || strings.Contains(md.String(), "<img/src>") {
+		t.Errorf("markup from the HTTP payload reached the Markdown unescaped")
+	}
+}
+
 // TestHTMLInBrowser loads a page in headless Chromium, when it is
 // installed, and checks what it drew: the DOM after loading has the
 // pictures, and the screenshot is a picture (not blank) with the
