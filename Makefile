@@ -64,10 +64,10 @@ BENCHPACKETS ?= 5000000
 bench: build
 	@mkdir -p $(BENCHDIR)
 	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
-	@test -f $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap || \
-		$(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap
-	$(BENCHDIR)/bench run -file $(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap -flowdoc ./$(BIN)
-	FLOWDOC_BENCH_FILE=$(BENCHDIR)/synthetic-$(BENCHPACKETS).pcap $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
+	@test -f $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap || \
+		$(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
+	$(BENCHDIR)/bench run -file $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap -flowdoc ./$(BIN)
+	FLOWDOC_BENCH_FILE=$(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
 
 # flowdoc live on loopback for a minute under a bounded churn of real
 # connections: its memory every 5 s, and libpcap's drops (root).

@@ -71,6 +71,9 @@ when each side of a connection was captured on its own host.
 Every TCP connection is followed from both ends. The report starts with the
 endpoint states per host, as netstat would count them on each host at the
 end of the capture, then lists the connections that did not close cleanly.
+The byte streams are reassembled in the same pass: HTTP/1.x requests and
+responses are read (a leak is tied to the request behind it) and TLS is
+recognised; --no-payload skips that.
 
 Timers count: an endpoint whose TIME_WAIT (or orphaned FIN_WAIT_2) ran out
 before the end of the capture is CLOSED. CLOSE_WAIT never ends by itself:
@@ -90,7 +93,10 @@ Exit status: 0 analysed (even with warnings), 1 could not analyse, 2 usage.`,
   flowdoc analyze --all -o conn.log capture.pcap
 
   # States as they stood at a given moment, with Windows' 240 s TIME_WAIT
-  flowdoc analyze --at 2026-01-02T03:05:00Z --time-wait 240s capture.pcap`,
+  flowdoc analyze --at 2026-01-02T03:05:00Z --time-wait 240s capture.pcap
+
+  # A huge capture, states only: no reassembly, no HTTP
+  flowdoc analyze --no-payload big.pcap`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return flagErrorf("no capture given: name one or more files, or - for standard input")

@@ -191,3 +191,27 @@ func TestFilterFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"256KiB", 256 << 10, true}, {"4MiB", 4 << 20, true}, {"1g", 1 << 30, true}, {"512k", 512 << 10, true},
+		{"1900", 1900, true}, {"64 MB", 64 << 20, true}, {"0", 0, false}, {"-1k", 0, false}, {"KiB", 0, false}, {"lots", 0, false},
+	} {
+		if n, ok := parseSize(tc.in); n != tc.want || ok != tc.ok {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, %v", tc.in, n, ok, tc.want, tc.ok)
+		}
+	}
+	code, _, errOut := run(t, "analyze", "--flow-buffer", "lots", "../testdata/http-close.pcap")
+	if code != exitUsage || !strings.Contains(errOut, "--flow-buffer") {
+		t.Errorf("bad --flow-buffer: exit %d, %q", code, errOut)
+	}
+	_, with, _ := run(t, "analyze", "--all", "../testdata/http-close.pcap")
+	_, without, _ := run(t, "analyze", "--all", "--no-payload", "../testdata/http-close.pcap")
+	if !strings.Contains(with, "GET /3 -> no response") || strings.Contains(without, "GET /") {
+		t.Errorf("--no-payload: with payload\n%s\nwithout\n%s", with, without)
+	}
+}

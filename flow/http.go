@@ -310,7 +310,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 			r.fail(s, "a status line among requests")
 			return
 		}
-		d.version, d.status, d.reason = string(v), st, printableASCII(clip(reason, maxReason))
+		d.version, d.status, d.reason = internVersion(v), st, internReason(clip(reason, maxReason))
 		if r.h.Requests == 0 && r.h.Responses == 0 {
 			r.h.Client = s.Other()
 		}
@@ -330,7 +330,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 		return
 	}
 	d.request = true
-	d.method, d.target, d.version = internMethod(m), string(clip(target, maxTarget)), string(v)
+	d.method, d.target, d.version = internMethod(m), string(clip(target, maxTarget)), internVersion(v)
 }
 
 // version reports whether v is HTTP/1.0 or HTTP/1.1.
@@ -376,6 +376,28 @@ func printableASCII(b []byte) string {
 		}
 	}
 	return string(out)
+}
+
+// internVersion and internReason return the common strings without
+// allocating: a capture holds millions of messages.
+func internVersion(v []byte) string {
+	if v[7] == '1' {
+		return "HTTP/1.1"
+	}
+	return "HTTP/1.0"
+}
+
+var reasons = []string{"OK", "Created", "Accepted", "No Content", "Moved Permanently", "Found", "Not Modified",
+	"Bad Request", "Unauthorized", "Forbidden", "Not Found", "Method Not Allowed", "Request Timeout", "Conflict",
+	"Too Many Requests", "Internal Server Error", "Bad Gateway", "Service Unavailable", "Gateway Timeout", "Continue"}
+
+func internReason(b []byte) string {
+	for _, r := range reasons {
+		if string(b) == r {
+			return r
+		}
+	}
+	return printableASCII(b)
 }
 
 func internMethod(m []byte) string {

@@ -75,6 +75,13 @@ type stream struct {
 	cut      [2]bool // truncated: the side is no longer read
 	pre      [2][]byte
 	done     bool // nothing more to read
+	inPool   bool // the reassembler holds a connection for it
+	closing  bool // being taken out of the reassembler
+	// sorted is set for a side once a segment came out of order: from
+	// then on the reassembler puts its bytes in order. Before, in-order
+	// segments go straight to the protocol, the common case, which
+	// spares the reassembler's lookups.
+	sorted [2]bool
 }
 
 // protocol reads one connection's two byte streams.
@@ -194,6 +201,7 @@ func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.Assembl
 		return nil
 	}
 	c.st.c2s = c.side
+	c.st.inPool = true
 	return c.st
 }
 
@@ -236,14 +244,24 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		return
 	}
 	if !st.started[s] {
-		// The reassembler starts a stream at its SYN, wherever the first
-		// data lands; the tracker has seen the SYN.
+		// The stream starts after the SYN, wherever the first data lands.
 		st.started[s] = true
-		if c.t[s].synSeen {
-			p.segment(st, r.order, s, c.t[s].isn, nil, SYN, m)
+		if c.t[s].synSeen && !st.nextOK[s] {
+			st.next[s], st.nextOK[s] = c.t[s].isn+1, true
 		}
 	}
-	p.segment(st, r.order, s, seg.Seq, seg.Payload, seg.Flags&(SYN|ACK), m)
+	if !st.sorted[s] {
+		if !st.nextOK[s] || seg.Seq == st.next[s] {
+			st.next[s], st.nextOK[s] = seg.Seq+uint32(len(seg.Payload)), true
+			st.deliver(s, &chunk{data: seg.Payload, seq: seg.Seq, at: packetAt{At: m.At, Packet: m.Packet, Input: m.Input}})
+			return
+		}
+		// Out of order: the reassembler takes this side from where the
+		// stream stands (a SYN just before it says where).
+		st.sorted[s] = true
+		p.segment(st, r.order, s, st.next[s]-1, nil, SYN, m)
+	}
+	p.segment(st, r.order, s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
 }
 
 func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f Flags, m Meta) {
@@ -255,10 +273,21 @@ func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data [
 	}
 	ctx.ci, ctx.st, ctx.side = toCaptureInfo(m), st, s
 	t := &p.tcp
-	t.Seq, t.SYN, t.ACK = seq, f.Has(SYN), f.Has(ACK)
+	t.Seq, t.SYN, t.ACK, t.RST = seq, f.Has(SYN), f.Has(ACK), f.Has(RST)
 	t.Payload = data
 	p.asm.AssembleWithContext(streamFlow(order, s), t, ctx)
 	t.Payload = nil
+}
+
+// release takes a finished connection out of the reassembler at once (it
+// has no call for that): an RST on each half at its next sequence number
+// closes both, and the reassembler lets go of a connection closed both
+// ways. Its map stays as small as the connections still open.
+func (p *payloader) release(st *stream, order uint64, at Timestamp) {
+	st.closing = true
+	for s := Client; s <= Server && st.inPool; s++ {
+		p.segment(st, order, s, st.next[s], nil, RST, Meta{At: at})
+	}
 }
 
 // flush lets go of connections quiet for a while, skipping the gaps that
@@ -282,6 +311,10 @@ func (p *payloader) flushAll() {
 
 // Accept is the reassembler asking whether to take a segment.
 func (st *stream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
+	if st.closing {
+		*start = nextSeq == invalidSequence
+		return true
+	}
 	if st.done {
 		return false
 	}
@@ -307,7 +340,7 @@ func (st *stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Assemb
 		s = s.Other()
 	}
 	n, _ := sg.Lengths()
-	if st.done || st.cut[s] {
+	if st.done || st.cut[s] || st.closing {
 		return
 	}
 	var seq uint32
@@ -355,7 +388,11 @@ func (st *stream) missing(s Side, n int, sg reassembly.ScatterGather) {
 
 // ReassemblyComplete is the reassembler letting go of the connection; a
 // later packet makes it anew.
-func (st *stream) ReassemblyComplete(reassembly.AssemblerContext) bool { return true }
+func (st *stream) ReassemblyComplete(reassembly.AssemblerContext) bool {
+	st.inPool = false
+	st.sorted = [2]bool{} // a later segment is compared with st.next again
+	return true
+}
 
 // deliver hands in-order bytes to the protocol, recognising it first.
 func (st *stream) deliver(s Side, c *chunk) {
@@ -414,6 +451,9 @@ func (st *stream) finish(r *Record) {
 	st.stop()
 	st.proto = nil
 	r.stream = nil
+	if st.inPool {
+		st.asm.release(st, r.order, r.Last)
+	}
 	if st.p.Protocol == "" && st.p.Missing == [2]uint64{} && st.p.Truncated == [2]uint32{} {
 		r.Payload = nil // nothing worth reporting
 	}
