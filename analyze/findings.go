@@ -248,37 +248,34 @@ func findings(rep *Report, opt Options) []Finding {
 		v := g.vs[0]
 		f := g.flows[0]
 		peer := f.Endpoint(v.Side.Other())
-		sum := fmt.Sprintf("%s sent requests on %s that %s had already closed, and got RST: it reuses pooled connections after the peer closed them.",
-			f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), peer)
-		fix := remedy(StaleReuseReset)
 		var idle []time.Duration
-		for i, fl := range g.flows {
-			if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == g.vs[i].Side.Other() {
-				idle = append(idle, idleOf(fl, iv.Side))
-			}
-		}
-		ms := []Metric{{"connections", float64(len(g.flows))}}
 		var reqs []string
 		for i, fl := range g.flows {
-			if x, ok := staleRequest(fl.Record, g.vs[i].Side, fl.Half(g.vs[i].Side.Other()).FinAt); ok && !slices.Contains(reqs, request(x)) {
+			s := g.vs[i].Side
+			if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
+				idle = append(idle, idleOf(fl, iv.Side))
+			}
+			if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt); x != nil && !slices.Contains(reqs, request(x)) {
 				reqs = append(reqs, request(x))
 			}
 		}
+		sent := "requests"
 		if len(reqs) > 0 {
 			if len(reqs) > 3 {
 				reqs = append(reqs[:3], "…")
 			}
-			sum = strings.Replace(sum, "sent requests", "sent requests ("+strings.Join(reqs, ", ")+")", 1)
+			sent = "requests (" + strings.Join(reqs, ", ") + ")"
 		}
+		sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and got RST: it reuses pooled connections after the peer closed them.",
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer)
+		fix := remedy(StaleReuseReset)
+		ms := []Metric{{"connections", float64(len(g.flows))}}
 		if cl := ClusterDurations(idle); len(cl) > 0 {
 			t := cl[0].Median
-			sum = fmt.Sprintf("%s sent requests on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
-				f.Endpoint(v.Side).Addr(), plural(len(g.flows), "connection"), peer, fmtDur(t))
+			sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
+				f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t))
 			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 			ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
-			if len(reqs) > 0 {
-				sum = strings.Replace(sum, "sent requests on", "sent requests ("+strings.Join(reqs, ", ")+") on", 1)
-			}
 		}
 		out = append(out, Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 			Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)})

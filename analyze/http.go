@@ -1,10 +1,10 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,20 +23,9 @@ func httpOf(r *Record, s Side) *HTTP {
 	return r.Payload.HTTP
 }
 
-// request is "GET /upload".
+// request is "GET /upload", as prose says it.
 func request(x *Exchange) string {
-	if x.Method == "" {
-		return "a request not captured"
-	}
-	return x.Method + " " + x.Target
-}
-
-// status is "404 Not Found".
-func status(x *Exchange) string {
-	if x.Reason == "" {
-		return strconv.Itoa(x.Status)
-	}
-	return strconv.Itoa(x.Status) + " " + x.Reason
+	return cmp.Or(x.RequestLine(), "a request not captured")
 }
 
 // leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
@@ -57,25 +46,25 @@ func leakExchange(r *Record, s Side, v *Verdict) {
 	case x.Complete:
 		read = ", the end of which its TCP never acknowledged"
 	}
-	v.Summary += fmt.Sprintf("; its last request, %s, got %s%s", request(x), status(x), read)
+	v.Summary += fmt.Sprintf("; its last request, %s, got %s%s", request(x), x.StatusLine(), read)
 	v.Evidence = append(v.Evidence, Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(),
-		What: fmt.Sprintf("%s in answer to %s", status(x), request(x))})
+		What: fmt.Sprintf("%s in answer to %s", x.StatusLine(), request(x))})
 }
 
-// staleRequest names the request a side sent on a connection the peer had
-// closed (at fin); "" when the payload does not tell.
-func staleRequest(r *Record, s Side, fin Timestamp) (*Exchange, bool) {
+// staleRequest returns the request a side sent on a connection the peer
+// had closed (at fin); nil when the payload does not tell.
+func staleRequest(r *Record, s Side, fin Timestamp) *Exchange {
 	h := httpOf(r, s)
 	if h == nil {
-		return nil, false
+		return nil
 	}
 	for i := len(h.Exchanges) - 1; i >= 0; i-- {
 		x := &h.Exchanges[i]
 		if x.RequestPacket > 0 && x.RequestAt > fin {
-			return x, true
+			return x
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // closeIgnored returns the verdict for a client that sent a request after
@@ -97,7 +86,7 @@ func closeIgnored(r *Record) (Verdict, bool) {
 			}
 			answer := "and got no answer"
 			if y.Status != 0 {
-				answer = "and got " + status(y)
+				answer = "and got " + y.StatusLine()
 			} else if r.Server.RSTs > 0 {
 				answer = "and got RST"
 			}
@@ -105,7 +94,7 @@ func closeIgnored(r *Record) (Verdict, bool) {
 				Summary: fmt.Sprintf("the server answered %s with Connection: close, yet the client sent %s on the connection %s later, %s",
 					request(x), request(y), fmtDur(y.RequestAt.Sub(x.ResponseAt)), answer),
 				Evidence: []Evidence{
-					{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(), What: status(x) + " with Connection: close"},
+					{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(), What: x.StatusLine() + " with Connection: close"},
 					{Input: int(y.RequestInput), Packet: int(y.RequestPacket), At: y.RequestAt.Time(), What: request(y) + " on the same connection"},
 				}}, true
 		}
@@ -220,7 +209,7 @@ func advertisedKeepAlive(fs []*Flow, server Side) []time.Duration {
 	for d := range n {
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b time.Duration) int { return n[b] - n[a] })
+	slices.SortFunc(out, func(a, b time.Duration) int { return cmp.Or(n[b]-n[a], cmp.Compare(a, b)) })
 	return out
 }
 

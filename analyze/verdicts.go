@@ -281,7 +281,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		stale = true
 		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
-		if x, ok := staleRequest(r, s, peer.FinAt); ok {
+		if x := staleRequest(r, s, peer.FinAt); x != nil {
 			sent = request(x)
 			after = x.RequestAt.Sub(peer.FinAt)
 			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}

@@ -45,6 +45,26 @@ func (h *HTTP) LastResponse() *Exchange {
 	return nil
 }
 
+// RequestLine is "GET /upload"; "" when the request was not captured.
+func (x *Exchange) RequestLine() string {
+	if x.Method == "" {
+		return ""
+	}
+	return x.Method + " " + x.Target
+}
+
+// StatusLine is "404 Not Found", or "404" without a reason; "" while no
+// response came.
+func (x *Exchange) StatusLine() string {
+	switch {
+	case x.Status == 0:
+		return ""
+	case x.Reason == "":
+		return strconv.Itoa(x.Status)
+	}
+	return strconv.Itoa(x.Status) + " " + x.Reason
+}
+
 // Exchange is one request and its response.
 type Exchange struct {
 	// From the request line; empty when only the response was captured.
@@ -113,15 +133,14 @@ type httpReader struct {
 
 // httpDir is the reading state of one direction.
 type httpDir struct {
-	state   uint8
-	request bool // this direction carries requests
-	line    []byte
-	hdrLen  int
-	left    int64 // of the body or chunk
-	start   packetAt
+	state  uint8
+	line   []byte
+	hdrLen int
+	left   int64 // of the body or chunk
+	start  packetAt
 	// The message being read.
 	ex      *Exchange // the response's exchange; nil for requests
-	method  string
+	method  string    // set for a request, not for a response
 	target  string
 	version string
 	status  int
@@ -129,7 +148,6 @@ type httpDir struct {
 	clen    int64
 	chunked bool
 	close   bool
-	upgrade bool
 	ka      time.Duration
 }
 
@@ -296,7 +314,7 @@ func (r *httpReader) line(s Side, line []byte, c *chunk, end int) {
 // startLine reads a request line or a status line.
 func (r *httpReader) startLine(s Side, line []byte) {
 	d := &r.dir[s]
-	*d = httpDir{state: hHeaders, request: d.request, line: d.line, start: d.start, clen: -1}
+	*d = httpDir{state: hHeaders, line: d.line, start: d.start, clen: -1}
 	if bytes.HasPrefix(line, []byte("HTTP/")) {
 		// HTTP/1.1 200 OK
 		v, rest, _ := bytes.Cut(line, []byte{' '})
@@ -329,7 +347,6 @@ func (r *httpReader) startLine(s Side, line []byte) {
 		r.fail(s, "a request line among responses")
 		return
 	}
-	d.request = true
 	d.method, d.target, d.version = internMethod(m), string(clip(target, maxTarget)), internVersion(v)
 }
 
@@ -369,7 +386,7 @@ func visible(b []byte) bool {
 // printableASCII returns b with every byte that is not printable ASCII
 // replaced by '?': what a report shows must not drive a terminal.
 func printableASCII(b []byte) string {
-	out := []byte(string(b))
+	out := bytes.Clone(b)
 	for i, c := range out {
 		if c < ' ' || c >= 0x7f {
 			out[i] = '?'
@@ -437,27 +454,29 @@ func (r *httpReader) header(s Side, line []byte) {
 		}
 		d.clen = n
 	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-		codings := bytes.Split(value, []byte{','})
-		d.chunked = bytes.EqualFold(bytes.TrimSpace(codings[len(codings)-1]), []byte("chunked"))
+		// Chunked when it is the last coding.
+		eachItem(value, func(c []byte) { d.chunked = bytes.EqualFold(c, []byte("chunked")) })
 	case bytes.EqualFold(name, []byte("Connection")):
-		for _, t := range bytes.Split(value, []byte{','}) {
-			t = bytes.TrimSpace(t)
-			switch {
-			case bytes.EqualFold(t, []byte("close")):
-				d.close = true
-			case bytes.EqualFold(t, []byte("upgrade")):
-				d.upgrade = true
-			}
-		}
+		eachItem(value, func(t []byte) { d.close = d.close || bytes.EqualFold(t, []byte("close")) })
 	case bytes.EqualFold(name, []byte("Keep-Alive")):
-		for _, p := range bytes.Split(value, []byte{','}) {
-			k, v, _ := bytes.Cut(bytes.TrimSpace(p), []byte{'='})
+		eachItem(value, func(p []byte) {
+			k, v, _ := bytes.Cut(p, []byte{'='})
 			if bytes.EqualFold(bytes.TrimSpace(k), []byte("timeout")) {
 				if n, err := strconv.Atoi(string(bytes.TrimSpace(v))); err == nil && n >= 0 && n < 1<<20 {
 					d.ka = time.Duration(n) * time.Second
 				}
 			}
-		}
+		})
+	}
+}
+
+// eachItem calls fn with each item of a comma-separated header value,
+// trimmed.
+func eachItem(value []byte, fn func([]byte)) {
+	for len(value) > 0 {
+		var item []byte
+		item, value, _ = bytes.Cut(value, []byte{','})
+		fn(bytes.TrimSpace(item))
 	}
 }
 
@@ -465,7 +484,7 @@ func (r *httpReader) header(s Side, line []byte) {
 func (r *httpReader) endHeaders(s Side, c *chunk, end int) {
 	d := &r.dir[s]
 	h := r.h
-	if d.request {
+	if d.method != "" {
 		h.Requests++
 		if len(h.Exchanges) == maxExchanges {
 			copy(h.Exchanges, h.Exchanges[1:])

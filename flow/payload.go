@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -71,7 +72,6 @@ type stream struct {
 	startSeq uint32
 	next     [2]uint32 // sequence number after the last byte delivered
 	nextOK   [2]bool
-	started  [2]bool // the side's SYN was given to the reassembler
 	cut      [2]bool // truncated: the side is no longer read
 	pre      [2][]byte
 	done     bool // nothing more to read
@@ -137,6 +137,9 @@ type packetAt struct {
 	Input  uint16
 }
 
+// at returns where a segment's packet is.
+func (m Meta) at() packetAt { return packetAt{At: m.At, Packet: m.Packet, Input: m.Input} }
+
 // where returns the packet byte i of c came in.
 func (c *chunk) where(i int) packetAt {
 	if c.sg == nil {
@@ -158,9 +161,13 @@ func fromCaptureInfo(ci gopacket.CaptureInfo) packetAt {
 
 // payloader feeds a tracker's connections' payload through a reassembler.
 type payloader struct {
-	asm       *reassembly.Assembler
-	ctx       segContext
-	tcp       layers.TCP
+	asm *reassembly.Assembler
+	ctx segContext
+	tcp layers.TCP
+	// chunks are handed to the protocol, which keeps none: reused, they
+	// spare an allocation per segment. [1] holds bytes kept back until
+	// the protocol was recognised.
+	chunks    [2]chunk
 	flushing  bool // Flush is running: a gap it skips was never captured
 	lastFlush Timestamp
 }
@@ -177,8 +184,8 @@ func (c *segContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
 func newPayloader(cfg PayloadConfig) *payloader {
 	p := &payloader{}
 	p.asm = reassembly.NewAssembler(reassembly.NewStreamPool(p))
-	flow := cmpOr(cfg.FlowBuffer, DefaultFlowBuffer)
-	all := cmpOr(cfg.Buffer, DefaultBuffer)
+	flow := cmp.Or(cfg.FlowBuffer, DefaultFlowBuffer)
+	all := cmp.Or(cfg.Buffer, DefaultBuffer)
 	p.asm.MaxBufferedPagesPerConnection = max(1, flow/pageBytes)
 	p.asm.MaxBufferedPagesTotal = max(1, all/pageBytes)
 	return p
@@ -186,13 +193,6 @@ func newPayloader(cfg PayloadConfig) *payloader {
 
 // pageBytes is the reassembler's page size, by which its caps count.
 const pageBytes = 1900
-
-func cmpOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
-}
 
 // New is the reassembler's StreamFactory: the stream is the record's.
 func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
@@ -243,17 +243,16 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		}
 		return
 	}
-	if !st.started[s] {
+	if !st.nextOK[s] && c.t[s].synSeen {
 		// The stream starts after the SYN, wherever the first data lands.
-		st.started[s] = true
-		if c.t[s].synSeen && !st.nextOK[s] {
-			st.next[s], st.nextOK[s] = c.t[s].isn+1, true
-		}
+		st.next[s], st.nextOK[s] = c.t[s].isn+1, true
 	}
 	if !st.sorted[s] {
 		if !st.nextOK[s] || seg.Seq == st.next[s] {
 			st.next[s], st.nextOK[s] = seg.Seq+uint32(len(seg.Payload)), true
-			st.deliver(s, &chunk{data: seg.Payload, seq: seg.Seq, at: packetAt{At: m.At, Packet: m.Packet, Input: m.Input}})
+			ch := &p.chunks[0]
+			*ch = chunk{data: seg.Payload, seq: seg.Seq, at: m.at()}
+			st.deliver(s, ch)
 			return
 		}
 		// Out of order: the reassembler takes this side from where the
@@ -369,7 +368,9 @@ func (st *stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Assemb
 	if n <= trim {
 		return
 	}
-	st.deliver(s, &chunk{data: sg.Fetch(n)[trim:], seq: seq + uint32(trim), sg: sg, off: trim})
+	ch := &st.asm.chunks[0]
+	*ch = chunk{data: sg.Fetch(n)[trim:], seq: seq + uint32(trim), sg: sg, off: trim}
+	st.deliver(s, ch)
 }
 
 // missing notes n bytes of side s that will never come.
@@ -422,7 +423,9 @@ func (st *stream) deliver(s Side, c *chunk) {
 		}
 		if pre := st.pre[s]; len(pre) > 0 {
 			st.pre[s] = nil
-			if !st.proto.data(s, &chunk{data: pre, seq: c.seq - uint32(len(pre)), at: c.where(0)}) {
+			pc := &st.asm.chunks[1]
+			*pc = chunk{data: pre, seq: c.seq - uint32(len(pre)), at: c.where(0)}
+			if !st.proto.data(s, pc) {
 				st.stop()
 				return
 			}

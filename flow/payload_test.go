@@ -1,7 +1,7 @@
 package flow
 
 import (
-	"os"
+	"bytes"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -173,39 +173,22 @@ func TestNoPayload(t *testing.T) {
 // TestSnapLength: a capture cut at 200 bytes a packet says the payload
 // was cut, and reads nothing from the cut stream rather than misreading.
 func TestSnapLength(t *testing.T) {
-	in, err := os.Open("../testdata/http-pipeline.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	pr, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "snap200.pcap")
-	out, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(out)
-	w.WriteFileHeader(200, pr.LinkType())
+	frames, lt := readFrames(t, "../testdata/http-pipeline.pcap")
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	w.WriteFileHeader(200, lt)
 	firstCut := 0
-	for n := 1; ; n++ {
-		data, ci, err := pr.ReadPacketData()
-		if err != nil {
-			break
-		}
+	for i, f := range frames {
+		data, ci := f.data, f.ci
 		if len(data) > 200 {
-			data = data[:200]
-			ci.CaptureLength = 200
+			data, ci.CaptureLength = data[:200], 200
 			if firstCut == 0 {
-				firstCut = n
+				firstCut = i + 1
 			}
 		}
 		w.WritePacket(ci, data)
 	}
-	out.Close()
-	r := onlyFlow(t, analyzeFile(t, path, Config{}))
+	r := onlyFlow(t, readAll(t, &buf, "snap200.pcap"))
 	p := r.Payload
 	if p == nil || p.Truncated != [2]uint32{0, uint32(firstCut)} {
 		t.Fatalf("truncated %+v, want the server's stream from #%d", p, firstCut)

@@ -4,6 +4,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -151,15 +152,6 @@ func payloadNote(p *analyze.Payload) string {
 // exchangeText is "GET /upload -> 404 Not Found", or "GET / -> no
 // response".
 func exchangeText(x *analyze.Exchange) string {
-	req := "(request not captured)"
-	if x.Method != "" {
-		req = x.Method + " " + x.Target
-	}
-	switch {
-	case x.Status == 0:
-		return req + " -> no response"
-	case x.Reason != "":
-		return fmt.Sprintf("%s -> %d %s", req, x.Status, x.Reason)
-	}
-	return fmt.Sprintf("%s -> %d", req, x.Status)
+	req := cmp.Or(x.RequestLine(), "(request not captured)")
+	return req + " -> " + cmp.Or(x.StatusLine(), "no response")
 }
