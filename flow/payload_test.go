@@ -2,6 +2,9 @@ package flow
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -195,5 +198,76 @@ func TestSnapLength(t *testing.T) {
 	}
 	if h := p.HTTP; h.Requests != 4 || h.Responses != 0 || h.Error != "" {
 		t.Errorf("requests %d responses %d error %q: the cut responses must not be read", h.Requests, h.Responses, h.Error)
+	}
+}
+
+// TestMidstreamRolesFromHTTP: the lab's keep-alive capture with every
+// handshake cut and the server moved to port 61080, above its clients'
+// ports, so that the ports alone point the wrong way. The side that sent
+// the requests is the client; a connection that carried no request during
+// the capture (its data cut too) gets its roles from its siblings, whose
+// requests showed which endpoint serves.
+func TestMidstreamRolesFromHTTP(t *testing.T) {
+	frames, lt := readFrames(t, "../testdata/http-keepalive.pcap")
+	const idle = 60394 // the client port whose connection loses its data
+	mangled := writePcap(t, frames, lt, func(d []byte) []byte {
+		// Ethernet, IPv4, TCP: ports at the TCP header's start, flags at 13.
+		if len(d) < 34 || d[12] != 0x08 || d[13] != 0x00 || d[23] != 6 {
+			return d
+		}
+		ihl := int(d[14]&0x0f) * 4
+		tcp := d[14+ihl:]
+		if tcp[13]&0x02 != 0 {
+			return nil // a SYN: the capture begins after the handshakes
+		}
+		for _, off := range []int{0, 2} {
+			switch binary.BigEndian.Uint16(tcp[off:]) {
+			case 8080:
+				binary.BigEndian.PutUint16(tcp[off:], 61080)
+			case idle:
+				if total := int(binary.BigEndian.Uint16(d[16:])); total > ihl+int(tcp[12]>>4)*4 {
+					return nil // data on the idle connection
+				}
+			}
+		}
+		return d
+	})
+	server := netip.MustParseAddrPort("10.99.1.2:61080")
+	read := func(cfg Config) []*Record {
+		s, err := NewSource("midstream-http.pcap", bytes.NewReader(mangled))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Read(context.Background(), []*Source{s}, ReadOptions{Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Flows) != 7 {
+			t.Fatalf("%d flows, want 7", len(res.Flows))
+		}
+		return res.Flows
+	}
+	for _, r := range read(Config{}) {
+		if r.Key.Server != server || !r.Midstream || !r.RolesInferred {
+			t.Errorf("%v: midstream %v, roles inferred %v; want %v as the server", r.Key, r.Midstream, r.RolesInferred, server)
+		}
+		h := r.httpRoles()
+		switch {
+		case r.Key.Client.Port() == idle && h != nil:
+			t.Errorf("%v: HTTP read on the connection whose data was cut", r.Key)
+		case r.Key.Client.Port() != idle && (h == nil || h.Client != Client):
+			t.Errorf("%v: HTTP %+v, want requests from the client", r.Key, h)
+		}
+	}
+	// Without the payload the ports decide, wrongly here: the test above
+	// shows what reading HTTP adds.
+	wrong := 0
+	for _, r := range read(Config{Payload: PayloadConfig{Off: true}}) {
+		if r.Key.Client == server {
+			wrong++
+		}
+	}
+	if wrong != 7 {
+		t.Errorf("without payload %d of 7 flows have the server as client; the port heuristic was expected to fail on all", wrong)
 	}
 }

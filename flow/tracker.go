@@ -1265,20 +1265,41 @@ func gaveUp(h *Half, at Timestamp) bool {
 	return at.Sub(h.synLast) > next+next/2
 }
 
-// inferRoles fixes the roles of midstream connections: an endpoint that
-// accepted a handshake elsewhere in the capture is a server.
+// inferRoles fixes the roles of midstream connections. The side that sent
+// HTTP requests is the client, whatever the ports say; an endpoint that
+// accepted a handshake, or answered HTTP requests, elsewhere in the
+// capture is a server (the idle pooled connections of a keep-alive leak
+// carry nothing, but their busy siblings do).
 func inferRoles(recs []*Record) {
 	servers := map[netip.AddrPort]bool{}
+	byHTTP := map[*Record]bool{}
 	for _, r := range recs {
 		if !r.RolesInferred {
+			servers[r.Key.Server] = true
+			continue
+		}
+		if h := r.httpRoles(); h != nil {
+			if h.Client != Client {
+				r.swap()
+			}
+			byHTTP[r] = true
 			servers[r.Key.Server] = true
 		}
 	}
 	for _, r := range recs {
-		if r.RolesInferred && servers[r.Key.Client] && !servers[r.Key.Server] {
+		if r.RolesInferred && !byHTTP[r] && servers[r.Key.Client] && !servers[r.Key.Server] {
 			r.swap()
 		}
 	}
+}
+
+// httpRoles returns the HTTP read on a connection when it tells the roles:
+// one side sent requests, or the other answered.
+func (r *Record) httpRoles() *HTTP {
+	if r.Payload == nil || r.Payload.HTTP == nil || r.Payload.HTTP.Requests+r.Payload.HTTP.Responses == 0 {
+		return nil
+	}
+	return r.Payload.HTTP
 }
 
 // swap exchanges the roles of client and server.
@@ -1304,4 +1325,7 @@ func (r *Record) swap() {
 		}
 	}
 	r.History = "^" + string(h)
+	if r.Payload != nil {
+		r.Payload.swap()
+	}
 }
