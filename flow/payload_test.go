@@ -2,7 +2,6 @@ package flow
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"net/netip"
 	"path/filepath"
@@ -234,14 +233,7 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 	})
 	server := netip.MustParseAddrPort("10.99.1.2:61080")
 	read := func(cfg Config) []*Record {
-		s, err := NewSource("midstream-http.pcap", bytes.NewReader(mangled))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Read(context.Background(), []*Source{s}, ReadOptions{Config: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := readWith(t, bytes.NewReader(mangled), "midstream-http.pcap", cfg)
 		if len(res.Flows) != 7 {
 			t.Fatalf("%d flows, want 7", len(res.Flows))
 		}

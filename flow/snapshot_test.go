@@ -16,12 +16,11 @@ import (
 // packet `at` asks the pass for a snapshot (then reports itself idle, as
 // a live reader does between packets).
 type stepReader struct {
-	r       *pcapgo.Reader
-	n, at   int
-	asked   bool
-	snaps   chan chan<- *Result
-	reply   chan *Result
-	stopped bool
+	r     *pcapgo.Reader
+	n, at int
+	asked bool
+	snaps chan chan<- *Result
+	reply chan *Result
 }
 
 func (s *stepReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
@@ -118,13 +117,5 @@ func analyzeFirst(t *testing.T, path string, n int) *Result {
 		}
 		pipeW.Close()
 	}()
-	src, err := NewSource(path, pipeR)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(context.Background(), []*Source{src}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return readAll(t, pipeR, path)
 }

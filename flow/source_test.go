@@ -33,11 +33,17 @@ func summary(res *Result) string {
 
 func readAll(t *testing.T, r io.Reader, name string) *Result {
 	t.Helper()
+	return readWith(t, r, name, Config{})
+}
+
+// readWith is readAll with a tracker configuration.
+func readWith(t *testing.T, r io.Reader, name string, cfg Config) *Result {
+	t.Helper()
 	s, err := NewSource(name, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+	res, err := Read(context.Background(), []*Source{s}, ReadOptions{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,16 +81,6 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// ParseState returns the State named name, as String prints it.
-func ParseState(name string) (State, bool) {
-	for i, n := range stateNames {
-		if n == name {
-			return State(i), true
-		}
-	}
-	return Unknown, false
-}
-
 // States lists every state in order, Unknown first.
 func States() []State {
 	s := make([]State, numStates)

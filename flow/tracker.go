@@ -1272,7 +1272,6 @@ func gaveUp(h *Half, at Timestamp) bool {
 // carry nothing, but their busy siblings do).
 func inferRoles(recs []*Record) {
 	servers := map[netip.AddrPort]bool{}
-	byHTTP := map[*Record]bool{}
 	for _, r := range recs {
 		if !r.RolesInferred {
 			servers[r.Key.Server] = true
@@ -1282,12 +1281,11 @@ func inferRoles(recs []*Record) {
 			if h.Client != Client {
 				r.swap()
 			}
-			byHTTP[r] = true
 			servers[r.Key.Server] = true
 		}
 	}
 	for _, r := range recs {
-		if r.RolesInferred && !byHTTP[r] && servers[r.Key.Client] && !servers[r.Key.Server] {
+		if r.RolesInferred && r.httpRoles() == nil && servers[r.Key.Client] && !servers[r.Key.Server] {
 			r.swap()
 		}
 	}

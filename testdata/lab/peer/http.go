@@ -82,6 +82,65 @@ func httpd(args []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	serveConns(ln, func(c net.Conn, br *bufio.Reader) {
+		for n := 1; ; n++ {
+			if *idle > 0 {
+				c.SetReadDeadline(time.Now().Add(*idle))
+			}
+			rq, err := readHTTPRequest(br)
+			if err != nil {
+				return
+			}
+			if rq.expect {
+				io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			}
+			if _, err := io.CopyN(io.Discard, br, int64(rq.length)); err != nil {
+				return
+			}
+			status := 200
+			if s, ok := strings.CutPrefix(rq.path, "/status/"); ok {
+				status, _ = strconv.Atoi(s)
+			}
+			text := fmt.Sprintf("%d %s for %s %s\n", status, statusText(status), rq.method, rq.path)
+			if *body > 0 {
+				text = strings.Repeat(text, *body/len(text)+1)[:*body]
+			}
+			var hdr strings.Builder
+			fmt.Fprintf(&hdr, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n", status, statusText(status))
+			if *advertise > 0 {
+				fmt.Fprintf(&hdr, "Connection: keep-alive\r\nKeep-Alive: timeout=%d\r\n", int(advertise.Seconds()))
+			}
+			closing := *closeEvery > 0 && n%*closeEvery == 0
+			if closing {
+				hdr.WriteString("Connection: close\r\n")
+			}
+			w := bufio.NewWriter(c)
+			switch {
+			case *chunked && strings.Contains(rq.path, "chunk") && rq.method != "HEAD":
+				hdr.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+				w.WriteString(hdr.String())
+				half := len(text) / 2
+				for _, part := range []string{text[:half], text[half:]} {
+					fmt.Fprintf(w, "%x\r\n%s\r\n", len(part), part)
+				}
+				w.WriteString("0\r\n\r\n")
+			default:
+				fmt.Fprintf(&hdr, "Content-Length: %d\r\n\r\n", len(text))
+				w.WriteString(hdr.String())
+				if rq.method != "HEAD" {
+					w.WriteString(text)
+				}
+			}
+			if w.Flush() != nil || closing {
+				return
+			}
+		}
+	})
+}
+
+// serveConns accepts connections on ln for ever, each handled on a
+// goroutine of its own and closed when handle returns.
+func serveConns(ln net.Listener, handle func(c net.Conn, br *bufio.Reader)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -89,59 +148,7 @@ func httpd(args []string) {
 		}
 		go func() {
 			defer c.Close()
-			br := bufio.NewReader(c)
-			for n := 1; ; n++ {
-				if *idle > 0 {
-					c.SetReadDeadline(time.Now().Add(*idle))
-				}
-				rq, err := readHTTPRequest(br)
-				if err != nil {
-					return
-				}
-				if rq.expect {
-					io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
-				}
-				if _, err := io.CopyN(io.Discard, br, int64(rq.length)); err != nil {
-					return
-				}
-				status := 200
-				if s, ok := strings.CutPrefix(rq.path, "/status/"); ok {
-					status, _ = strconv.Atoi(s)
-				}
-				text := fmt.Sprintf("%d %s for %s %s\n", status, statusText(status), rq.method, rq.path)
-				if *body > 0 {
-					text = strings.Repeat(text, *body/len(text)+1)[:*body]
-				}
-				var hdr strings.Builder
-				fmt.Fprintf(&hdr, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n", status, statusText(status))
-				if *advertise > 0 {
-					fmt.Fprintf(&hdr, "Connection: keep-alive\r\nKeep-Alive: timeout=%d\r\n", int(advertise.Seconds()))
-				}
-				closing := *closeEvery > 0 && n%*closeEvery == 0
-				if closing {
-					hdr.WriteString("Connection: close\r\n")
-				}
-				w := bufio.NewWriter(c)
-				switch {
-				case *chunked && strings.Contains(rq.path, "chunk") && rq.method != "HEAD":
-					hdr.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-					w.WriteString(hdr.String())
-					half := len(text) / 2
-					for _, part := range []string{text[:half], text[half:]} {
-						fmt.Fprintf(w, "%x\r\n%s\r\n", len(part), part)
-					}
-					w.WriteString("0\r\n\r\n")
-				default:
-					fmt.Fprintf(&hdr, "Content-Length: %d\r\n\r\n", len(text))
-					w.WriteString(hdr.String())
-					if rq.method != "HEAD" {
-						w.WriteString(text)
-					}
-				}
-				if w.Flush() != nil || closing {
-					return
-				}
-			}
+			handle(c, bufio.NewReader(c))
 		}()
 	}
 }
@@ -313,23 +320,15 @@ func tlsServer(args []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			log.Fatal(err)
-		}
-		go func() {
-			defer c.Close()
-			br := bufio.NewReader(c)
-			for {
-				rq, err := readHTTPRequest(br)
-				if err != nil {
-					return
-				}
-				respond(c, 200, len(rq.path))
+	serveConns(ln, func(c net.Conn, br *bufio.Reader) {
+		for {
+			rq, err := readHTTPRequest(br)
+			if err != nil {
+				return
 			}
-		}()
-	}
+			respond(c, 200, len(rq.path))
+		}
+	})
 }
 
 func tlsClient(args []string) {
