@@ -124,7 +124,8 @@ const (
 
 // httpReader reads both directions of an HTTP/1.x connection.
 type httpReader struct {
-	h   *HTTP
+	h    *HTTP
+	strs *interner // for request targets
 	dir [2]httpDir
 	// acked is how far each side acknowledged the other's bytes.
 	acked   [2]uint32
@@ -174,9 +175,51 @@ func detectHTTP(_ Side, b []byte) verdict {
 // methods are those a stream may start with to be read as HTTP.
 var methods = []string{"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"}
 
-func startHTTP(p *Payload) protocol {
-	p.HTTP = &HTTP{}
-	return &httpReader{h: p.HTTP}
+// httpPayload is a payload result with its HTTP result and room for its
+// first exchanges, allocated as one object: a capture holds hundreds of
+// thousands of them, and the garbage collector visits every object on
+// each cycle.
+type httpPayload struct {
+	p  Payload
+	h  HTTP
+	ex [2]Exchange
+}
+
+func growHTTP(p Payload) *Payload {
+	hp := &httpPayload{p: p}
+	hp.p.HTTP = &hp.h
+	hp.h.Exchanges = hp.ex[:0]
+	return &hp.p
+}
+
+func startHTTP(a *payloader, p *Payload) protocol {
+	if p.HTTP == nil {
+		p.HTTP = &HTTP{}
+	}
+	if a != nil {
+		if n := len(a.freeHTTP); n > 0 {
+			r := a.freeHTTP[n-1]
+			a.freeHTTP = a.freeHTTP[:n-1]
+			r.h, r.strs = p.HTTP, &a.strs
+			return r
+		}
+		return &httpReader{h: p.HTTP, strs: &a.strs}
+	}
+	return &httpReader{h: p.HTTP, strs: &interner{}}
+}
+
+// reset clears r for another connection, keeping its line buffers
+// unless a long line grew them.
+func (r *httpReader) reset() *httpReader {
+	var keep [2][]byte
+	for s := range r.dir {
+		if l := r.dir[s].line; cap(l) <= 1<<10 {
+			keep[s] = l[:0]
+		}
+	}
+	*r = httpReader{}
+	r.dir[0].line, r.dir[1].line = keep[0], keep[1]
+	return r
 }
 
 func (r *httpReader) data(s Side, c *chunk) bool {
@@ -347,7 +390,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 		r.fail(s, "a request line among responses")
 		return
 	}
-	d.method, d.target, d.version = internMethod(m), string(clip(target, maxTarget)), internVersion(v)
+	d.method, d.target, d.version = internMethod(m), r.strs.get(clip(target, maxTarget)), internVersion(v)
 }
 
 // version reports whether v is HTTP/1.0 or HTTP/1.1.

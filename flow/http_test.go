@@ -32,7 +32,7 @@ func readHTTP(t *testing.T, conv []said, piece int) *HTTP {
 				if detectHTTP(s.from, b) != isThis {
 					t.Fatalf("not recognised as HTTP: %q", b)
 				}
-				proto = startHTTP(p)
+				proto = startHTTP(nil, p)
 			}
 			c := &chunk{data: b[:n], seq: seq[s.from], at: packetAt{At: at, Packet: uint32(at)}}
 			proto.data(s.from, c)
@@ -129,7 +129,7 @@ func TestHTTPTimesAndPackets(t *testing.T) {
 func TestHTTPBodyUntilClose(t *testing.T) {
 	for _, fin := range []bool{true, false} {
 		p := &Payload{}
-		r := startHTTP(p)
+		r := startHTTP(nil, p)
 		r.data(Client, &chunk{data: []byte("GET / HTTP/1.0\r\n\r\n")})
 		r.data(Server, &chunk{data: []byte("HTTP/1.0 200 OK\r\n\r\nbody bytes")})
 		r.end(Server, fin)
@@ -169,7 +169,7 @@ func TestHTTPMalformed(t *testing.T) {
 
 func TestHTTPGapInBody(t *testing.T) {
 	p := &Payload{}
-	r := startHTTP(p)
+	r := startHTTP(nil, p)
 	r.data(Client, &chunk{data: []byte("GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n")})
 	r.data(Server, &chunk{data: []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")})
 	r.gap(Server, 5) // lost inside the body: reading goes on
@@ -203,7 +203,7 @@ func TestHTTPPipelineKeepsLast(t *testing.T) {
 
 func TestHTTPUpgrade(t *testing.T) {
 	p := &Payload{}
-	r := startHTTP(p)
+	r := startHTTP(nil, p)
 	r.data(Client, &chunk{data: []byte("GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")})
 	more := r.data(Server, &chunk{data: []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")})
 	if more || !p.HTTP.Upgraded || p.HTTP.Error != "" {
@@ -241,7 +241,7 @@ func FuzzHTTP(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"), uint8(7))
 	f.Fuzz(func(t *testing.T, client, server []byte, cut uint8) {
 		p := &Payload{}
-		r := startHTTP(p)
+		r := startHTTP(nil, p)
 		n := int(cut%16) + 1
 		for len(client) > 0 || len(server) > 0 {
 			for s, b := range [2]*[]byte{&client, &server} {

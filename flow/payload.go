@@ -61,7 +61,8 @@ const (
 // reassembler's Stream, and the protocol reading its bytes. It lives with
 // the connection's record until the connection is over.
 type stream struct {
-	p     *Payload
+	r     *Record
+	p     *Payload // r.Payload
 	proto protocol // nil until recognised
 	asm   *payloader
 	// c2s is the side whose packet created the reassembler's connection,
@@ -76,6 +77,9 @@ type stream struct {
 	pre      [2][]byte
 	done     bool // nothing more to read
 	inPool   bool // the reassembler holds a connection for it
+	// pooled is set once the reassembler had it: it may still hold
+	// references, so the stream is not reused.
+	pooled  bool
 	closing  bool // being taken out of the reassembler
 	// sorted is set for a side once a segment came out of order: from
 	// then on the reassembler puts its bytes in order. Before, in-order
@@ -101,10 +105,13 @@ type protocol interface {
 var detectors = []struct {
 	name   string
 	detect func(s Side, b []byte) verdict
-	start  func(p *Payload) protocol
+	start  func(a *payloader, p *Payload) protocol
+	// grow, if not nil, moves the payload result into one with room for
+	// the protocol's result, allocated together.
+	grow func(Payload) *Payload
 }{
-	{"http", detectHTTP, startHTTP},
-	{"tls", detectTLS, startTLS},
+	{"http", detectHTTP, startHTTP, growHTTP},
+	{"tls", detectTLS, startTLS, nil},
 }
 
 // verdict is what a detector makes of a stream's first bytes.
@@ -170,6 +177,12 @@ type payloader struct {
 	chunks    [2]chunk
 	flushing  bool // Flush is running: a gap it skips was never captured
 	lastFlush Timestamp
+	// Reading state of finished connections, for reuse: a capture holds
+	// hundreds of thousands of connections, and allocating it anew for
+	// each one makes garbage the collector must chase.
+	freeStreams []*stream
+	freeHTTP    []*httpReader
+	strs        interner
 }
 
 // segContext is the reassembler's context for one segment.
@@ -201,7 +214,7 @@ func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.Assembl
 		return nil
 	}
 	c.st.c2s = c.side
-	c.st.inPool = true
+	c.st.inPool, c.st.pooled = true, true
 	return c.st
 }
 
@@ -220,6 +233,18 @@ func streamFlow(order uint64, s Side) gopacket.Flow {
 	return gopacket.NewFlow(endpointConn, a[:], b[:])
 }
 
+// newStream returns reading state for a new connection, reused where a
+// finished one left some.
+func (p *payloader) newStream() *stream {
+	if n := len(p.freeStreams); n > 0 {
+		st := p.freeStreams[n-1]
+		p.freeStreams = p.freeStreams[:n-1]
+		st.p = &Payload{}
+		return st
+	}
+	return &stream{p: &Payload{}, asm: p}
+}
+
 // feed gives the reassembler a segment that carries payload.
 func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 	r := c.rec
@@ -228,7 +253,8 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		if r.Payload != nil {
 			return // read to the end already
 		}
-		st = &stream{p: &Payload{}, asm: p}
+		st = p.newStream()
+		st.r = r
 		r.stream, r.Payload = st, st.p
 	}
 	if st.done || st.cut[s] {
@@ -405,8 +431,12 @@ func (st *stream) deliver(s Side, c *chunk) {
 		for _, d := range detectors {
 			switch d.detect(s, b) {
 			case isThis:
+				if d.grow != nil {
+					st.p = d.grow(*st.p)
+					st.r.Payload = st.p
+				}
 				st.p.Protocol = d.name
-				st.proto = d.start(st.p)
+				st.proto = d.start(st.asm, st.p)
 			case needMore:
 				if len(b) < detectBytes {
 					st.pre[s] = append(st.pre[s][:0], b...)
@@ -452,13 +482,21 @@ func (st *stream) finish(r *Record) {
 		}
 	}
 	st.stop()
+	a := st.asm
+	if h, ok := st.proto.(*httpReader); ok {
+		a.freeHTTP = append(a.freeHTTP, h.reset())
+	}
 	st.proto = nil
 	r.stream = nil
 	if st.inPool {
-		st.asm.release(st, r.order, r.Last)
+		a.release(st, r.order, r.Last)
 	}
 	if st.p.Protocol == "" && st.p.Missing == [2]uint64{} && st.p.Truncated == [2]uint32{} {
 		r.Payload = nil // nothing worth reporting
+	}
+	if !st.pooled {
+		*st = stream{asm: a}
+		a.freeStreams = append(a.freeStreams, st)
 	}
 }
 

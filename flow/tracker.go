@@ -197,6 +197,7 @@ type Tracker struct {
 	frozen     int        // connections retired for being idle
 	evicted    int        // records dropped for Config.MaxFlows
 	pay        *payloader // nil with Config.Payload.Off
+	strs       interner   // for histories
 }
 
 // NewTracker returns an empty Tracker.
@@ -958,7 +959,7 @@ func (t *Tracker) retire(c *conn) {
 	t.remove(c)
 	r := c.rec
 	r.held = false
-	c.summarize(r)
+	c.summarize(r, &t.strs)
 	if st := r.stream; st != nil {
 		st.acked(&c.t)
 		if over(c.h[Client].raw) && over(c.h[Server].raw) {
@@ -991,10 +992,10 @@ func (t *Tracker) retire(c *conn) {
 // summarize writes what the connection knows to r (its record, or a copy
 // of it): the hot state, the history, and what only the sequence state
 // tells. Events are left to the caller.
-func (c *conn) summarize(r *Record) {
+func (c *conn) summarize(r *Record, strs *interner) {
 	c.flushTo(r)
 	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
-	r.History = string(c.hist[:c.nh])
+	r.History = strs.get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
 		// something evidently heard from the other: its packets were
@@ -1036,7 +1037,7 @@ func (t *Tracker) snapshot() []*Record {
 		}
 		if c := inTable[r]; c != nil {
 			// As retire would leave it.
-			c.summarize(cp)
+			c.summarize(cp, &t.strs)
 			switch {
 			case !t.cfg.AllEvents && c.closedCleanly():
 				cp.Events = nil
