@@ -183,7 +183,7 @@ type Tracker struct {
 	pastN     int         // how many of expiry have no sequence state left
 	// ending holds connections that finished on both ends, in the order
 	// they did: the only ones a sweep needs to look at.
-	ending     []*conn
+	ending     []endingConn
 	records    []*Record // every connection, in order of ID
 	recChunk   []Record  // arena the records are carved from
 	evChunk    []Event   // arena retired connections' events are copied to
@@ -325,7 +325,7 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	}
 	if !c.queued && over(c.h[Client].raw) && over(c.h[Server].raw) {
 		c.queued = true
-		t.ending = append(t.ending, c)
+		t.ending = append(t.ending, endingConn{c, t.last})
 	}
 }
 
@@ -953,6 +953,12 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *c
 	return c
 }
 
+// endingConn is a connection that finished on both ends, and when.
+type endingConn struct {
+	c  *conn
+	at Timestamp
+}
+
 // retire takes a connection out of the table: its record keeps what is
 // needed for the report, its tracking state is reused.
 func (t *Tracker) retire(c *conn) {
@@ -1076,13 +1082,19 @@ func (t *Tracker) sweep() {
 		t.pay.flush(t.last)
 	}
 	keep := t.ending[:0]
-	for _, c := range t.ending {
+	for i, e := range t.ending {
+		if t.last.Sub(e.at) < quietBefore {
+			// It and those after it finished too recently to be quiet.
+			keep = append(keep, t.ending[i:]...)
+			break
+		}
+		c := e.c
 		switch {
 		case c.rec == nil: // retired already (port reuse)
 		case !over(c.h[Client].raw) || !over(c.h[Server].raw):
 			c.queued = false // not over after all (a late SYN): add queues it again
 		case t.last.Sub(c.last) < quietBefore:
-			keep = append(keep, c)
+			keep = append(keep, e)
 		default:
 			rc := t.park(c)
 			c.queued = false

@@ -81,3 +81,23 @@ func TestWriteFlowsParallel(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTS holds the timestamp encoder to time's RFC 3339 formatting
+// across days, midnight, before 1970 and one encoder reused in between.
+func TestAppendTS(t *testing.T) {
+	var e flowEncoder
+	for _, at := range []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 3, 0, 0, 0, 1000, time.UTC),
+		time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 58, 500000000, time.UTC),
+		time.Date(1960, 6, 1, 10, 20, 30, 0, time.UTC),
+		time.Date(2100, 2, 28, 7, 8, 9, 10, time.UTC),
+	} {
+		want, _ := json.Marshal(ts(at))
+		if got := e.appendTS(nil, flowTS(flow.TS(at))); !bytes.Equal(got, want) {
+			t.Errorf("%v: got %s want %s", at, got, want)
+		}
+	}
+}

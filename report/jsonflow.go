@@ -11,11 +11,11 @@ import (
 
 // flowEncoder appends flows as compact JSON, exactly as encoding/json
 // would encode jsonFlow (TestAppendFlowMatchesEncodingJSON holds it to
-// that). It remembers the last second it formatted: a capture's
-// timestamps come in runs of the same second.
+// that). It remembers the last day it formatted: a capture's timestamps
+// mostly fall on the same day.
 type flowEncoder struct {
-	sec    int64
-	prefix []byte // "2006-01-02T15:04:05" of sec
+	day    int64  // since the Unix epoch
+	prefix []byte // "2006-01-02T" of day
 }
 
 func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
@@ -34,12 +34,18 @@ func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
 	if frac < 0 {
 		sec, frac = sec-1, frac+1e9
 	}
-	if sec != e.sec || e.prefix == nil {
-		e.sec = sec
-		e.prefix = time.Unix(sec, 0).UTC().AppendFormat(e.prefix[:0], "2006-01-02T15:04:05")
+	day, tod := sec/86400, sec%86400
+	if tod < 0 {
+		day, tod = day-1, tod+86400
+	}
+	if day != e.day || e.prefix == nil {
+		e.day = day
+		e.prefix = time.Unix(day*86400, 0).UTC().AppendFormat(e.prefix[:0], "2006-01-02T")
 	}
 	b = append(b, '"')
 	b = append(b, e.prefix...)
+	h, m, s := tod/3600, tod/60%60, tod%60
+	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
 	if frac != 0 {
 		// ".123456789" with trailing zeros trimmed: format 1e9+frac and
 		// replace its leading 1.
