@@ -168,12 +168,12 @@ type Tracker struct {
 	cfg Config
 	// flows holds the connections in progress by the hash of their
 	// tuple; the rare tuples that share a hash are chained.
-	flows map[uint64]*conn
+	flows hashTable[*conn]
 	open  int // connections in flows
 	// retired remembers connections taken out of the table while their
 	// tuple may still carry late packets (retransmitted FINs, RSTs): those
 	// are counted on the record, and a new SYN is port reuse.
-	retired map[tuple]retiredConn
+	retired hashTable[retiredConn]
 	// slots hold retired connections' sequence state, for lateWindow
 	// (or, for frozen ones, until they are taken up again).
 	slots     []*[slotChunk]seqSlot
@@ -202,7 +202,7 @@ type Tracker struct {
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	t := &Tracker{cfg: cfg, flows: make(map[uint64]*conn, 1024), retired: make(map[tuple]retiredConn, 1024)}
+	t := &Tracker{cfg: cfg}
 	if !cfg.Payload.Off {
 		t.pay = newPayloader(cfg.Payload)
 	}
@@ -228,7 +228,7 @@ func (k *tuple) hash() uint64 {
 
 // lookup finds the connection on tuple k, whose hash is h.
 func (t *Tracker) lookup(h uint64, k *tuple) *conn {
-	for c := t.flows[h]; c != nil; c = c.next {
+	for c := t.flows.get(h); c != nil; c = c.next {
 		if c.key == *k {
 			return c
 		}
@@ -237,19 +237,19 @@ func (t *Tracker) lookup(h uint64, k *tuple) *conn {
 }
 
 func (t *Tracker) insert(h uint64, c *conn) {
-	c.next = t.flows[h]
-	t.flows[h] = c
+	c.next = t.flows.get(h)
+	t.flows.set(h, c)
 	t.open++
 }
 
 func (t *Tracker) remove(c *conn) {
 	h := c.key.hash()
-	p := t.flows[h]
+	p := t.flows.get(h)
 	if p == c {
 		if c.next == nil {
-			delete(t.flows, h)
+			t.flows.del(h)
 		} else {
-			t.flows[h] = c.next
+			t.flows.set(h, c.next)
 		}
 	} else {
 		for p != nil && p.next != c {
@@ -287,8 +287,8 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 		c, reused = nil, true
 	}
 	if c == nil {
-		if rc, ok := t.retired[k]; ok {
-			delete(t.retired, k)
+		if rc := t.retired.get(h); rc.r != nil && rc.is(&k) {
+			t.retired.del(h)
 			tracks, exact := t.unpark(&rc)
 			switch {
 			case exact:
@@ -882,6 +882,24 @@ type retiredConn struct {
 	clientA bool
 }
 
+// is reports whether rc is the connection of tuple k: the table that
+// holds it goes by the tuple's hash, which another tuple may share.
+func (rc *retiredConn) is(k *tuple) bool {
+	rk, _ := makeTuple(rc.r.Key.Client, rc.r.Key.Server)
+	return rk == *k
+}
+
+// conns returns every connection in the table, chains included.
+func (t *Tracker) conns() []*conn {
+	var out []*conn
+	for _, c := range t.flows.values() {
+		for ; c != nil; c = c.next {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // slotChunk is how many slots are allocated at once: chunks never move,
 // so the slab grows without copying.
 const slotChunk = 4096
@@ -917,7 +935,7 @@ func (t *Tracker) park(c *conn) retiredConn {
 	sl.gen++
 	sl.t = c.t
 	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen, clientA: c.clientA}
-	t.retired[c.key] = rc
+	t.retired.set(c.key.hash(), rc)
 	return rc
 }
 
@@ -1019,10 +1037,8 @@ func (c *conn) summarize(r *Record, strs *interner) {
 // timers are applied) if the capture ended here.
 func (t *Tracker) snapshot() []*Record {
 	inTable := make(map[*Record]*conn, t.open)
-	for _, c := range t.flows {
-		for ; c != nil; c = c.next {
-			inTable[c.rec] = c
-		}
+	for _, c := range t.conns() {
+		inTable[c.rec] = c
 	}
 	copies := make([]Record, len(t.records))
 	out := make([]*Record, len(t.records))
@@ -1107,15 +1123,11 @@ func (t *Tracker) sweep() {
 
 	if t.last.Sub(t.lastFreeze) >= min(t.cfg.idleEvict(), freezeAfter) {
 		t.lastFreeze = t.last
-		for _, c := range t.flows {
-			for c != nil {
-				next := c.next
-				if !c.queued && t.last.Sub(c.last) >= t.cfg.idleEvict() {
-					t.park(c)
-					t.retire(c)
-					t.frozen++
-				}
-				c = next
+		for _, c := range t.conns() {
+			if !c.queued && t.last.Sub(c.last) >= t.cfg.idleEvict() {
+				t.park(c)
+				t.retire(c)
+				t.frozen++
 			}
 		}
 	}
@@ -1133,8 +1145,9 @@ func (t *Tracker) sweep() {
 	for n < t.pastN && t.last.Sub(t.expiry[n].at) > horizon {
 		e := t.expiry[n]
 		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
-		if rc, ok := t.retired[k]; ok && rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
-			delete(t.retired, k)
+		h := k.hash()
+		if rc := t.retired.get(h); rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
+			t.retired.del(h)
 		}
 		n++
 	}
@@ -1153,12 +1166,7 @@ func (t *Tracker) sweep() {
 func (t *Tracker) evict() {
 	target := t.cfg.MaxFlows - t.cfg.MaxFlows/10
 	if t.open > target {
-		var conns []*conn
-		for _, c := range t.flows {
-			for ; c != nil; c = c.next {
-				conns = append(conns, c)
-			}
-		}
+		conns := t.conns()
 		slices.SortFunc(conns, func(a, b *conn) int { return cmp.Compare(a.last, b.last) })
 		for _, c := range conns[:t.open-target] {
 			t.park(c)
@@ -1171,8 +1179,9 @@ func (t *Tracker) evict() {
 	for _, r := range t.records {
 		if drop > 0 && !r.held {
 			k, _ := makeTuple(r.Key.Client, r.Key.Server)
-			if rc, ok := t.retired[k]; ok && rc.r == r {
-				delete(t.retired, k)
+			h := k.hash()
+			if rc := t.retired.get(h); rc.r == r {
+				t.retired.del(h)
 				t.freeSlot(rc.slot, rc.gen)
 			}
 			drop--
@@ -1206,12 +1215,8 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 	if t.pay != nil {
 		t.pay.flushAll()
 	}
-	for _, c := range t.flows {
-		for c != nil {
-			next := c.next
-			t.retire(c)
-			c = next
-		}
+	for _, c := range t.conns() {
+		t.retire(c)
 	}
 	at := t.last
 	if !t.cfg.At.IsZero() {
@@ -1223,7 +1228,8 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 			r.stream.finish(r)
 		}
 	}
-	t.records, t.free, t.retired, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil, nil
+	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
+	t.flows, t.retired = hashTable[*conn]{}, hashTable[retiredConn]{}
 	for _, r := range recs {
 		t.finalize(r, at)
 	}

@@ -455,8 +455,8 @@ func TestSweepChangesNothing(t *testing.T) {
 	for i := range segs {
 		sweeps.Add(&segs[i], metas[i])
 	}
-	if len(sweeps.retired) == 0 || sweeps.revived < 500 || sweeps.frozen < 100 {
-		t.Fatalf("%d retired, %d revived, %d frozen: the test does not exercise sweeping", len(sweeps.retired), sweeps.revived, sweeps.frozen)
+	if sweeps.retired.n == 0 || sweeps.revived < 500 || sweeps.frozen < 100 {
+		t.Fatalf("%d retired, %d revived, %d frozen: the test does not exercise sweeping", sweeps.retired.n, sweeps.revived, sweeps.frozen)
 	}
 	if len(swept) != len(kept) {
 		t.Fatalf("%d flows swept, %d kept", len(swept), len(kept))

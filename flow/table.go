@@ -1,0 +1,110 @@
+package flow
+
+// hashTable maps a tuple's hash to a value: the connection in progress
+// (connections whose tuples share a hash are chained through conn.next),
+// or a retired one. It is an open-addressing table with linear probing
+// that keeps each hash beside its value: a lookup reads one slot, usually
+// one cache line, before the connection itself. (A Go map spends a
+// second cache miss on its control word, on every packet, and hashes the
+// tuple again.) The zero V marks a free slot and is never stored.
+type hashTable[V comparable] struct {
+	slots []hashSlot[V] // a power of two of them
+	n     int           // slots in use
+}
+
+type hashSlot[V comparable] struct {
+	h uint64
+	v V
+}
+
+const minTableSlots = 1 << 10
+
+// get returns the value of hash h, or the zero V.
+func (t *hashTable[V]) get(h uint64) V {
+	var zero V
+	if len(t.slots) == 0 {
+		return zero
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.v == zero {
+			return zero
+		}
+		if s.h == h {
+			return s.v
+		}
+	}
+}
+
+// set makes v the value of hash h.
+func (t *hashTable[V]) set(h uint64, v V) {
+	var zero V
+	if (t.n+1)*4 > len(t.slots)*3 {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.v == zero {
+			*s = hashSlot[V]{h, v}
+			t.n++
+			return
+		}
+		if s.h == h {
+			s.v = v
+			return
+		}
+	}
+}
+
+// del removes hash h. The slots after it in its probe run move back
+// (no tombstones: lookups stay as short as the load allows).
+func (t *hashTable[V]) del(h uint64) {
+	var zero V
+	if len(t.slots) == 0 {
+		return
+	}
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for ; t.slots[i].h != h || t.slots[i].v == zero; i = (i + 1) & mask {
+		if t.slots[i].v == zero {
+			return
+		}
+	}
+	t.n--
+	for j := (i + 1) & mask; t.slots[j].v != zero; j = (j + 1) & mask {
+		// The slot at j may fill the hole at i unless its home lies
+		// cyclically in (i, j].
+		if home := t.slots[j].h & mask; (j-home)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = hashSlot[V]{}
+}
+
+func (t *hashTable[V]) grow() {
+	var zero V
+	old := t.slots
+	t.slots = make([]hashSlot[V], max(minTableSlots, 2*len(old)))
+	t.n = 0
+	for _, s := range old {
+		if s.v != zero {
+			t.set(s.h, s.v)
+		}
+	}
+}
+
+// values returns every value in the table: a copy, so that the caller
+// may take them out as it goes.
+func (t *hashTable[V]) values() []V {
+	var zero V
+	out := make([]V, 0, t.n)
+	for _, s := range t.slots {
+		if s.v != zero {
+			out = append(out, s.v)
+		}
+	}
+	return out
+}
