@@ -192,34 +192,17 @@ func growHTTP(p Payload) *Payload {
 	return &hp.p
 }
 
-func startHTTP(a *payloader, p *Payload) protocol {
+// startHTTP starts reading HTTP into p, with the stream's reader (nil in
+// tests: a reader of its own).
+func startHTTP(st *stream, p *Payload) protocol {
 	if p.HTTP == nil {
 		p.HTTP = &HTTP{}
 	}
-	if a != nil {
-		if n := len(a.freeHTTP); n > 0 {
-			r := a.freeHTTP[n-1]
-			a.freeHTTP = a.freeHTTP[:n-1]
-			r.h, r.strs = p.HTTP, &a.strs
-			return r
-		}
-		return &httpReader{h: p.HTTP, strs: &a.strs}
+	if st == nil {
+		return &httpReader{h: p.HTTP, strs: &interner{}}
 	}
-	return &httpReader{h: p.HTTP, strs: &interner{}}
-}
-
-// reset clears r for another connection, keeping its line buffers
-// unless a long line grew them.
-func (r *httpReader) reset() *httpReader {
-	var keep [2][]byte
-	for s := range r.dir {
-		if l := r.dir[s].line; cap(l) <= 1<<10 {
-			keep[s] = l[:0]
-		}
-	}
-	*r = httpReader{}
-	r.dir[0].line, r.dir[1].line = keep[0], keep[1]
-	return r
+	st.http = httpReader{h: p.HTTP, strs: &st.asm.strs}
+	return &st.http
 }
 
 func (r *httpReader) data(s Side, c *chunk) bool {

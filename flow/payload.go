@@ -86,6 +86,9 @@ type stream struct {
 	// segments go straight to the protocol, the common case, which
 	// spares the reassembler's lookups.
 	sorted [2]bool
+	// http reads HTTP, when that is the protocol: it lives in the stream
+	// so that a packet's reading touches one object, not two.
+	http httpReader
 }
 
 // protocol reads one connection's two byte streams.
@@ -105,7 +108,7 @@ type protocol interface {
 var detectors = []struct {
 	name   string
 	detect func(s Side, b []byte) verdict
-	start  func(a *payloader, p *Payload) protocol
+	start  func(st *stream, p *Payload) protocol
 	// grow, if not nil, moves the payload result into one with room for
 	// the protocol's result, allocated together.
 	grow func(Payload) *Payload
@@ -181,7 +184,6 @@ type payloader struct {
 	// hundreds of thousands of connections, and allocating it anew for
 	// each one makes garbage the collector must chase.
 	freeStreams []*stream
-	freeHTTP    []*httpReader
 	strs        interner
 }
 
@@ -436,7 +438,7 @@ func (st *stream) deliver(s Side, c *chunk) {
 					st.r.Payload = st.p
 				}
 				st.p.Protocol = d.name
-				st.proto = d.start(st.asm, st.p)
+				st.proto = d.start(st, st.p)
 			case needMore:
 				if len(b) < detectBytes {
 					st.pre[s] = append(st.pre[s][:0], b...)
@@ -483,9 +485,6 @@ func (st *stream) finish(r *Record) {
 	}
 	st.stop()
 	a := st.asm
-	if h, ok := st.proto.(*httpReader); ok {
-		a.freeHTTP = append(a.freeHTTP, h.reset())
-	}
 	st.proto = nil
 	r.stream = nil
 	if st.inPool {

@@ -36,7 +36,7 @@ func detectTLS(_ Side, b []byte) verdict {
 	return isThis
 }
 
-func startTLS(_ *payloader, p *Payload) protocol {
+func startTLS(_ *stream, p *Payload) protocol {
 	p.TLS = &TLS{}
 	return &tlsReader{t: p.TLS}
 }
