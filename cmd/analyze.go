@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -159,12 +160,16 @@ func parseSize(s string) (int, bool) {
 			break
 		}
 	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > maxSize/int64(mult) {
 		return 0, false
 	}
-	return n * mult, true
+	return int(n) * mult, true
 }
+
+// maxSize is the largest size taken: 1 TiB, or what an int holds on a
+// 32-bit platform.
+const maxSize = min(1<<40, math.MaxInt)
 
 // sizeUnits are tried in order: longer suffixes first.
 var sizeUnits = []struct {

@@ -126,7 +126,7 @@ const (
 type httpReader struct {
 	h    *HTTP
 	strs *interner // for request targets
-	dir [2]httpDir
+	dir  [2]httpDir
 	// acked is how far each side acknowledged the other's bytes.
 	acked   [2]uint32
 	ackedOK [2]bool

@@ -80,7 +80,7 @@ type stream struct {
 	// pooled is set once the reassembler had it: it may still hold
 	// references, so the stream is not reused.
 	pooled  bool
-	closing  bool // being taken out of the reassembler
+	closing bool // being taken out of the reassembler
 	// sorted is set for a side once a segment came out of order: from
 	// then on the reassembler puts its bytes in order. Before, in-order
 	// segments go straight to the protocol, the common case, which
