@@ -185,23 +185,19 @@ type httpPayload struct {
 	ex [2]Exchange
 }
 
-func growHTTP(p Payload) *Payload {
-	hp := &httpPayload{p: p}
-	hp.p.HTTP = &hp.h
-	hp.h.Exchanges = hp.ex[:0]
-	return &hp.p
-}
-
-// startHTTP starts reading HTTP into p, with the stream's reader (nil in
-// tests: a reader of its own).
+// startHTTP starts reading HTTP into p. With a stream (p is its payload
+// result), the result moves into an httpPayload and the stream's own
+// reader reads; without (in tests), they are allocated apart.
 func startHTTP(st *stream, p *Payload) protocol {
-	if p.HTTP == nil {
-		p.HTTP = &HTTP{}
-	}
 	if st == nil {
+		p.HTTP = &HTTP{}
 		return &httpReader{h: p.HTTP, strs: &interner{}}
 	}
-	st.http = httpReader{h: p.HTTP, strs: &st.asm.strs}
+	hp := &httpPayload{p: *p}
+	hp.p.HTTP = &hp.h
+	hp.h.Exchanges = hp.ex[:0]
+	st.p, st.r.Payload = &hp.p, &hp.p
+	st.http = httpReader{h: &hp.h, strs: st.asm.strs}
 	return &st.http
 }
 

@@ -109,12 +109,9 @@ var detectors = []struct {
 	name   string
 	detect func(s Side, b []byte) verdict
 	start  func(st *stream, p *Payload) protocol
-	// grow, if not nil, moves the payload result into one with room for
-	// the protocol's result, allocated together.
-	grow func(Payload) *Payload
 }{
-	{"http", detectHTTP, startHTTP, growHTTP},
-	{"tls", detectTLS, startTLS, nil},
+	{"http", detectHTTP, startHTTP},
+	{"tls", detectTLS, startTLS},
 }
 
 // verdict is what a detector makes of a stream's first bytes.
@@ -184,7 +181,7 @@ type payloader struct {
 	// hundreds of thousands of connections, and allocating it anew for
 	// each one makes garbage the collector must chase.
 	freeStreams []*stream
-	strs        interner
+	strs        *interner // the tracker's
 }
 
 // segContext is the reassembler's context for one segment.
@@ -196,8 +193,8 @@ type segContext struct {
 
 func (c *segContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
 
-func newPayloader(cfg PayloadConfig) *payloader {
-	p := &payloader{}
+func newPayloader(cfg PayloadConfig, strs *interner) *payloader {
+	p := &payloader{strs: strs}
 	p.asm = reassembly.NewAssembler(reassembly.NewStreamPool(p))
 	flow := cmp.Or(cfg.FlowBuffer, DefaultFlowBuffer)
 	all := cmp.Or(cfg.Buffer, DefaultBuffer)
@@ -433,10 +430,6 @@ func (st *stream) deliver(s Side, c *chunk) {
 		for _, d := range detectors {
 			switch d.detect(s, b) {
 			case isThis:
-				if d.grow != nil {
-					st.p = d.grow(*st.p)
-					st.r.Payload = st.p
-				}
 				st.p.Protocol = d.name
 				st.proto = d.start(st, st.p)
 			case needMore:

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,12 +117,19 @@ func (f *pcapFile) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureInf
 	}
 	n := int(caplen)
 	if n > f.br.Size() {
-		if cap(f.big) < n {
-			f.big = make([]byte, n)
+		// Grown with the bytes that come, not to the length the header
+		// claims: a short corrupt file must not make the reader allocate
+		// gigabytes (as pcapgo's readFull guards too).
+		buf := bytes.NewBuffer(f.big[:0])
+		got, err := io.CopyN(buf, f.br, int64(n))
+		f.big = buf.Bytes()
+		if got < int64(n) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, ci, err
 		}
-		data = f.big[:n]
-		_, err = io.ReadFull(f.br, data)
-		return data, ci, err
+		return f.big, ci, nil
 	}
 	data, err = f.br.Peek(n)
 	if err != nil {

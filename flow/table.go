@@ -19,43 +19,41 @@ type hashSlot[V comparable] struct {
 
 const minTableSlots = 1 << 10
 
-// get returns the value of hash h, or the zero V.
-func (t *hashTable[V]) get(h uint64) V {
+// find returns the index of hash h's slot, or of the free slot that ends
+// its probe run (found false). The table must have slots.
+func (t *hashTable[V]) find(h uint64) (i uint64, found bool) {
 	var zero V
-	if len(t.slots) == 0 {
-		return zero
-	}
 	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.v == zero {
-			return zero
-		}
-		if s.h == h {
-			return s.v
+	for i = h & mask; ; i = (i + 1) & mask {
+		switch s := &t.slots[i]; {
+		case s.v == zero:
+			return i, false
+		case s.h == h:
+			return i, true
 		}
 	}
 }
 
+// get returns the value of hash h, or the zero V.
+func (t *hashTable[V]) get(h uint64) V {
+	if len(t.slots) == 0 {
+		var zero V
+		return zero
+	}
+	i, _ := t.find(h)
+	return t.slots[i].v // zero when not found
+}
+
 // set makes v the value of hash h.
 func (t *hashTable[V]) set(h uint64, v V) {
-	var zero V
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
-	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.v == zero {
-			*s = hashSlot[V]{h, v}
-			t.n++
-			return
-		}
-		if s.h == h {
-			s.v = v
-			return
-		}
+	i, found := t.find(h)
+	if !found {
+		t.n++
 	}
+	t.slots[i] = hashSlot[V]{h, v}
 }
 
 // del removes hash h. The slots after it in its probe run move back
@@ -65,14 +63,12 @@ func (t *hashTable[V]) del(h uint64) {
 	if len(t.slots) == 0 {
 		return
 	}
-	mask := uint64(len(t.slots) - 1)
-	i := h & mask
-	for ; t.slots[i].h != h || t.slots[i].v == zero; i = (i + 1) & mask {
-		if t.slots[i].v == zero {
-			return
-		}
+	i, found := t.find(h)
+	if !found {
+		return
 	}
 	t.n--
+	mask := uint64(len(t.slots) - 1)
 	for j := (i + 1) & mask; t.slots[j].v != zero; j = (j + 1) & mask {
 		// The slot at j may fill the hole at i unless its home lies
 		// cyclically in (i, j].

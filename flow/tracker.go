@@ -197,14 +197,14 @@ type Tracker struct {
 	frozen     int        // connections retired for being idle
 	evicted    int        // records dropped for Config.MaxFlows
 	pay        *payloader // nil with Config.Payload.Off
-	strs       interner   // for histories
+	strs       interner   // histories and request targets
 }
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
 	t := &Tracker{cfg: cfg}
 	if !cfg.Payload.Off {
-		t.pay = newPayloader(cfg.Payload)
+		t.pay = newPayloader(cfg.Payload, &t.strs)
 	}
 	return t
 }
@@ -885,8 +885,13 @@ type retiredConn struct {
 // is reports whether rc is the connection of tuple k: the table that
 // holds it goes by the tuple's hash, which another tuple may share.
 func (rc *retiredConn) is(k *tuple) bool {
-	rk, _ := makeTuple(rc.r.Key.Client, rc.r.Key.Server)
-	return rk == *k
+	return rc.r.tuple() == *k
+}
+
+// tuple is the tuple of r's connection.
+func (r *Record) tuple() tuple {
+	k, _ := makeTuple(r.Key.Client, r.Key.Server)
+	return k
 }
 
 // conns returns every connection in the table, chains included.
@@ -1144,7 +1149,7 @@ func (t *Tracker) sweep() {
 	n := 0
 	for n < t.pastN && t.last.Sub(t.expiry[n].at) > horizon {
 		e := t.expiry[n]
-		k, _ := makeTuple(e.r.Key.Client, e.r.Key.Server)
+		k := e.r.tuple()
 		h := k.hash()
 		if rc := t.retired.get(h); rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
 			t.retired.del(h)
@@ -1178,7 +1183,7 @@ func (t *Tracker) evict() {
 	keep := t.records[:0]
 	for _, r := range t.records {
 		if drop > 0 && !r.held {
-			k, _ := makeTuple(r.Key.Client, r.Key.Server)
+			k := r.tuple()
 			h := k.hash()
 			if rc := t.retired.get(h); rc.r == r {
 				t.retired.del(h)
