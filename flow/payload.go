@@ -18,6 +18,10 @@ type Payload struct {
 	Protocol string
 	HTTP     *HTTP // when Protocol is "http"
 	TLS      *TLS  // when Protocol is "tls"
+	// rest holds where reading stood when the connection left the
+	// tracker's table open and its stream was let go (see stream.rest);
+	// nil otherwise, and always once the pass is over.
+	rest *restState
 
 	// Missing counts the bytes of each stream that were never captured:
 	// gaps in the sequence space that no retransmission filled.
@@ -182,6 +186,9 @@ type payloader struct {
 	// each one makes garbage the collector must chase.
 	freeStreams []*stream
 	strs        *interner // the tracker's
+	// Streams let go of while their connections were open, and taken
+	// up again (tests).
+	rested, resumed int
 }
 
 // segContext is the reassembler's context for one segment.
@@ -249,12 +256,16 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 	r := c.rec
 	st := r.stream
 	if st == nil {
-		if r.Payload != nil {
+		switch {
+		case r.Payload == nil:
+			st = p.newStream()
+			st.r = r
+			r.stream, r.Payload = st, st.p
+		case r.Payload.rest != nil && !r.Payload.rest.done:
+			st = p.resume(r)
+		default:
 			return // read to the end already
 		}
-		st = p.newStream()
-		st.r = r
-		r.stream, r.Payload = st, st.p
 	}
 	if st.done || st.cut[s] {
 		return
@@ -467,6 +478,98 @@ func (st *stream) stop() {
 	st.pre = [2][]byte{}
 }
 
+// restState is what reading needs to go on where it stood, kept in place
+// of the stream of a connection that left the tracker's table while open
+// (idle for a while, or not over yet when its tuple was reused). A stream
+// is hundreds of bytes, and a capture of a connection leak holds
+// connections by the hundred thousand that went idle and were never closed.
+type restState struct {
+	next    [2]uint32 // sequence number after the last byte delivered
+	nextOK  [2]bool
+	cut     [2]bool
+	httpEnd [2]bool // the HTTP reader had stopped reading that side
+	done    bool    // nothing more to read
+}
+
+// restDone is the rest of every stream that has nothing more to read.
+var restDone = &restState{done: true}
+
+// rest lets go of the stream of a connection leaving the table while open,
+// keeping only a restState, when nothing is pending in it: the
+// reassembler holds nothing of it, the protocol is recognised (or reading
+// stopped), and an HTTP reader stands between messages. It reports
+// whether it did; if not, the stream stays with the record.
+func (st *stream) rest(r *Record) bool {
+	if st.inPool {
+		return false
+	}
+	rs := restDone
+	if !st.done {
+		if st.proto != protocol(&st.http) {
+			return false
+		}
+		rs = &restState{next: st.next, nextOK: st.nextOK, cut: st.cut}
+		for s := range st.http.dir {
+			switch d := &st.http.dir[s]; {
+			case d.state == hDone:
+				rs.httpEnd[s] = true
+			case d.state != hStart || len(d.line) > 0:
+				return false
+			}
+		}
+	}
+	st.p.rest = rs
+	r.stream = nil
+	st.asm.rested++
+	if !st.pooled {
+		a := st.asm
+		*st = stream{asm: a}
+		a.freeStreams = append(a.freeStreams, st)
+	}
+	return true
+}
+
+// resume takes reading up again where a connection's restState says it
+// stood, when a packet brings it back to the table with more bytes.
+func (p *payloader) resume(r *Record) *stream {
+	var st *stream
+	if n := len(p.freeStreams); n > 0 {
+		st = p.freeStreams[n-1]
+		p.freeStreams = p.freeStreams[:n-1]
+	} else {
+		st = &stream{asm: p}
+	}
+	rs := r.Payload.rest
+	r.Payload.rest = nil
+	st.r, st.p = r, r.Payload
+	st.next, st.nextOK, st.cut = rs.next, rs.nextOK, rs.cut
+	st.http = httpReader{h: r.Payload.HTTP, strs: p.strs}
+	for s, end := range rs.httpEnd {
+		if end {
+			st.http.dir[s].state = hDone
+		}
+	}
+	st.proto = &st.http
+	r.stream = st
+	p.resumed++
+	return st
+}
+
+// finishRest is finish for a connection whose stream rests: there is
+// nothing pending to end.
+func finishRest(r *Record) {
+	p := r.Payload
+	p.rest = nil
+	if p.empty() {
+		r.Payload = nil
+	}
+}
+
+// empty reports whether p holds nothing worth reporting.
+func (p *Payload) empty() bool {
+	return p.Protocol == "" && p.Missing == [2]uint64{} && p.Truncated == [2]uint32{}
+}
+
 // finish ends both streams once the connection is over (or the pass).
 func (st *stream) finish(r *Record) {
 	if st.proto != nil && !st.done {
@@ -483,7 +586,7 @@ func (st *stream) finish(r *Record) {
 	if st.inPool {
 		a.release(st, r.order, r.Last)
 	}
-	if st.p.Protocol == "" && st.p.Missing == [2]uint64{} && st.p.Truncated == [2]uint32{} {
+	if st.p.empty() {
 		r.Payload = nil // nothing worth reporting
 	}
 	if !st.pooled {
@@ -508,6 +611,7 @@ func (st *stream) acked(t *[2]track) {
 // updating its own.
 func (p *Payload) clone() *Payload {
 	cp := *p
+	cp.rest = nil
 	if p.HTTP != nil {
 		h := *p.HTTP
 		h.Exchanges = slices.Clone(h.Exchanges)

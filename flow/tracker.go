@@ -993,6 +993,8 @@ func (t *Tracker) retire(c *conn) {
 		st.acked(&c.t)
 		if over(c.h[Client].raw) && over(c.h[Server].raw) {
 			st.finish(r) // nothing more is coming
+		} else {
+			st.rest(r)
 		}
 	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
@@ -1229,8 +1231,11 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 	}
 	recs := t.records
 	for _, r := range recs {
-		if r.stream != nil {
+		switch {
+		case r.stream != nil:
 			r.stream.finish(r)
+		case r.Payload != nil && r.Payload.rest != nil:
+			finishRest(r)
 		}
 	}
 	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
