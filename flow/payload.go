@@ -555,6 +555,21 @@ func (p *payloader) resume(r *Record) *stream {
 	return st
 }
 
+// ackedRest is acked for a connection whose stream rests: an
+// acknowledgement that came after the stream was let go still tells
+// whether the client received a response.
+func ackedRest(p *Payload, t *[2]track) {
+	if p.HTTP == nil {
+		return
+	}
+	r := httpReader{h: p.HTTP}
+	for s := Client; s <= Server; s++ {
+		if t[s].ackOK {
+			r.ack(s, t[s].ack)
+		}
+	}
+}
+
 // finishRest is finish for a connection whose stream rests: there is
 // nothing pending to end.
 func finishRest(r *Record) {

@@ -59,8 +59,15 @@ func TestRestingStreamsResume(t *testing.T) {
 		send(Client, A, "")
 		send(Client, PA, request(1))
 		send(Server, PA, response)
+		if i%8 == 7 {
+			// The client acknowledges the response only after an idle
+			// spell, and sends nothing more.
+			at += Timestamp(idle)
+			send(Client, A, "")
+			continue
+		}
 		send(Client, A, "")
-		if i%7 == 5 {
+		if i%8 == 5 {
 			// A request's second half, its first only after an idle
 			// spell shorter than gapWait: the reassembler holds the
 			// connection, waiting, when it leaves the table.
@@ -77,7 +84,7 @@ func TestRestingStreamsResume(t *testing.T) {
 			continue
 		}
 		at += Timestamp(idle)
-		switch i % 7 {
+		switch i % 8 {
 		case 0: // another request, then the client closes
 			send(Client, PA, request(2))
 			send(Server, PA, response)
@@ -160,12 +167,15 @@ func TestRestingStreamsResume(t *testing.T) {
 			t.Errorf("%v: swept\n%+v\n%+v\nkept\n%+v\n%+v", a.Key, pa, ha, pb, hb)
 		}
 		want := 2
-		switch (a.Key.Client.Port() - 40000) % 7 {
-		case 2, 6:
+		switch (a.Key.Client.Port() - 40000) % 8 {
+		case 2, 6, 7:
 			want = 1
 		}
 		if ha.Requests != want {
 			t.Errorf("%v: %d requests, want %d", a.Key, ha.Requests, want)
+		}
+		if x := ha.LastResponse(); x == nil || !x.Acked {
+			t.Errorf("%v: the last response is not acknowledged: %+v", a.Key, x)
 		}
 	}
 }

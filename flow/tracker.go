@@ -996,6 +996,8 @@ func (t *Tracker) retire(c *conn) {
 		} else {
 			st.rest(r)
 		}
+	} else if r.Payload != nil && r.Payload.rest != nil {
+		ackedRest(r.Payload, &c.t)
 	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
@@ -1054,8 +1056,13 @@ func (t *Tracker) snapshot() []*Record {
 		*cp = *r
 		cp.held = false // as Finish leaves it
 		cp.stream = nil
-		if c := inTable[r]; c != nil && r.stream != nil {
-			r.stream.acked(&c.t)
+		if c := inTable[r]; c != nil {
+			switch {
+			case r.stream != nil:
+				r.stream.acked(&c.t)
+			case r.Payload != nil && r.Payload.rest != nil:
+				ackedRest(r.Payload, &c.t)
+			}
 		}
 		if cp.Payload != nil {
 			cp.Payload = cp.Payload.clone()
