@@ -130,18 +130,39 @@ func TestRestingStreamsResume(t *testing.T) {
 		pkts = append(pkts, timed{seg, at})
 	}
 	slices.SortStableFunc(pkts, func(a, b timed) int { return int(a.at - b.at) })
-	run := func(sweep bool) ([]*Record, *Tracker) {
-		tr := NewTracker(Config{IdleEvict: time.Second})
+	run := func(sweep bool) (recs []*Record, snaps [][]*Record, tr *Tracker) {
+		tr = NewTracker(Config{IdleEvict: time.Second})
 		tr.noSweep = !sweep
 		for i := range pkts {
 			p := &pkts[i]
 			tr.Add(&p.seg, Meta{At: p.at, Packet: uint32(i + 1), Order: uint64(i + 1), WireLen: 54 + p.seg.Len})
+			if i%997 == 0 {
+				snaps = append(snaps, tr.snapshot())
+			}
 		}
-		recs, _ := tr.Finish()
-		return recs, tr
+		recs, _ = tr.Finish()
+		return recs, snaps, tr
 	}
-	swept, tr := run(true)
-	kept, _ := run(false)
+	swept, sweptSnaps, tr := run(true)
+	kept, keptSnaps, _ := run(false)
+	// A snapshot, as flowdoc live takes, applies the acknowledgements too.
+	// (Only those are compared: a snapshot does not end the streams of
+	// connections still in the table, where retiring them did.)
+	acked := func(r *Record) (out []bool) {
+		if r.Payload != nil && r.Payload.HTTP != nil {
+			for _, x := range r.Payload.HTTP.Exchanges {
+				out = append(out, x.Acked)
+			}
+		}
+		return out
+	}
+	for n, snap := range sweptSnaps {
+		for i, a := range snap {
+			if b := keptSnaps[n][i]; !slices.Equal(acked(a), acked(b)) {
+				t.Errorf("%v: snapshot %d: responses acknowledged %v swept, %v kept", a.Key, n, acked(a), acked(b))
+			}
+		}
+	}
 	t.Logf("%d frozen, %d revived, %d streams rested, %d resumed", tr.frozen, tr.revived, tr.pay.rested, tr.pay.resumed)
 	if tr.frozen < 400 || tr.pay.rested < 300 || tr.pay.resumed < 200 {
 		t.Fatalf("%d frozen, %d streams rested, %d resumed: the test does not exercise resting", tr.frozen, tr.pay.rested, tr.pay.resumed)
