@@ -622,6 +622,29 @@ func (st *stream) acked(t *[2]track) {
 	}
 }
 
+// snapshotEnd gives cp, a snapshot's copy of the stream's payload result,
+// what finish would add if the capture ended now: a response read until
+// the connection closed is complete once its sender's FIN came.
+func (st *stream) snapshotEnd(cp *Payload, r *Record) {
+	if st.done || st.proto != protocol(&st.http) || cp.HTTP == nil {
+		return
+	}
+	for s := Client; s <= Server; s++ {
+		d := &st.http.dir[s]
+		if d.state != hUntilEnd || d.ex == nil || st.cut[s] || r.Half(s).FinPacket == 0 {
+			continue
+		}
+		for i := range st.p.HTTP.Exchanges {
+			if &st.p.HTTP.Exchanges[i] == d.ex {
+				x := &cp.HTTP.Exchanges[i]
+				x.Complete = true
+				rd := httpReader{h: cp.HTTP, acked: st.http.acked, ackedOK: st.http.ackedOK}
+				rd.checkAck(x)
+			}
+		}
+	}
+}
+
 // clone copies a payload result, for a snapshot: the tracker goes on
 // updating its own.
 func (p *Payload) clone() *Payload {

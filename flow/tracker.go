@@ -1066,6 +1066,9 @@ func (t *Tracker) snapshot() []*Record {
 		}
 		if cp.Payload != nil {
 			cp.Payload = cp.Payload.clone()
+			if r.stream != nil && inTable[r] != nil {
+				r.stream.snapshotEnd(cp.Payload, r)
+			}
 		}
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
