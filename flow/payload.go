@@ -239,16 +239,29 @@ func streamFlow(order uint64, s Side) gopacket.Flow {
 	return gopacket.NewFlow(endpointConn, a[:], b[:])
 }
 
-// newStream returns reading state for a new connection, reused where a
-// finished one left some.
-func (p *payloader) newStream() *stream {
+// newStream returns reading state for r, reading into its payload result
+// pl, reused where a finished connection left some.
+func (p *payloader) newStream(r *Record, pl *Payload) *stream {
+	var st *stream
 	if n := len(p.freeStreams); n > 0 {
-		st := p.freeStreams[n-1]
+		st = p.freeStreams[n-1]
 		p.freeStreams = p.freeStreams[:n-1]
-		st.p = &Payload{}
-		return st
+	} else {
+		st = &stream{asm: p}
 	}
-	return &stream{p: &Payload{}, asm: p}
+	st.r, st.p = r, pl
+	r.stream, r.Payload = st, pl
+	return st
+}
+
+// recycle keeps a stream that is done with for a later connection, unless
+// the reassembler had it (it may still hold references to it).
+func (st *stream) recycle() {
+	if !st.pooled {
+		a := st.asm
+		*st = stream{asm: a}
+		a.freeStreams = append(a.freeStreams, st)
+	}
 }
 
 // feed gives the reassembler a segment that carries payload.
@@ -258,9 +271,7 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 	if st == nil {
 		switch {
 		case r.Payload == nil:
-			st = p.newStream()
-			st.r = r
-			r.stream, r.Payload = st, st.p
+			st = p.newStream(r, &Payload{})
 		case r.Payload.rest != nil && !r.Payload.rest.done:
 			st = p.resume(r)
 		default:
@@ -521,27 +532,16 @@ func (st *stream) rest(r *Record) bool {
 	st.p.rest = rs
 	r.stream = nil
 	st.asm.rested++
-	if !st.pooled {
-		a := st.asm
-		*st = stream{asm: a}
-		a.freeStreams = append(a.freeStreams, st)
-	}
+	st.recycle()
 	return true
 }
 
 // resume takes reading up again where a connection's restState says it
 // stood, when a packet brings it back to the table with more bytes.
 func (p *payloader) resume(r *Record) *stream {
-	var st *stream
-	if n := len(p.freeStreams); n > 0 {
-		st = p.freeStreams[n-1]
-		p.freeStreams = p.freeStreams[:n-1]
-	} else {
-		st = &stream{asm: p}
-	}
 	rs := r.Payload.rest
 	r.Payload.rest = nil
-	st.r, st.p = r, r.Payload
+	st := p.newStream(r, r.Payload)
 	st.next, st.nextOK, st.cut = rs.next, rs.nextOK, rs.cut
 	st.http = httpReader{h: r.Payload.HTTP, strs: p.strs}
 	for s, end := range rs.httpEnd {
@@ -550,7 +550,6 @@ func (p *payloader) resume(r *Record) *stream {
 		}
 	}
 	st.proto = &st.http
-	r.stream = st
 	p.resumed++
 	return st
 }
@@ -569,6 +568,10 @@ func ackedRest(p *Payload, t *[2]track) {
 		}
 	}
 }
+
+// resting reports whether r's stream was let go of while the connection
+// was open (see stream.rest).
+func (r *Record) resting() bool { return r.stream == nil && r.Payload != nil && r.Payload.rest != nil }
 
 // finishRest is finish for a connection whose stream rests: there is
 // nothing pending to end.
@@ -604,10 +607,7 @@ func (st *stream) finish(r *Record) {
 	if st.p.empty() {
 		r.Payload = nil // nothing worth reporting
 	}
-	if !st.pooled {
-		*st = stream{asm: a}
-		a.freeStreams = append(a.freeStreams, st)
-	}
+	st.recycle()
 }
 
 // acked tells the protocol how far each side acknowledged.

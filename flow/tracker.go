@@ -996,7 +996,7 @@ func (t *Tracker) retire(c *conn) {
 		} else {
 			st.rest(r)
 		}
-	} else if r.Payload != nil && r.Payload.rest != nil {
+	} else if r.resting() {
 		ackedRest(r.Payload, &c.t)
 	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
@@ -1060,7 +1060,7 @@ func (t *Tracker) snapshot() []*Record {
 			switch {
 			case r.stream != nil:
 				r.stream.acked(&c.t)
-			case r.Payload != nil && r.Payload.rest != nil:
+			case r.resting():
 				ackedRest(r.Payload, &c.t)
 			}
 		}
@@ -1244,7 +1244,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		switch {
 		case r.stream != nil:
 			r.stream.finish(r)
-		case r.Payload != nil && r.Payload.rest != nil:
+		case r.resting():
 			finishRest(r)
 		}
 	}
