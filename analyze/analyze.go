@@ -30,6 +30,8 @@ type (
 	Payload  = flow.Payload
 	HTTP     = flow.HTTP
 	Exchange = flow.Exchange
+	// PayloadBuffer is room to decode a payload into (Record.ReadPayload).
+	PayloadBuffer = flow.PayloadBuffer
 	// Timestamp is a capture time in Unix nanoseconds.
 	Timestamp = flow.Timestamp
 )

@@ -250,12 +250,13 @@ func findings(rep *Report, opt Options) []Finding {
 		peer := f.Endpoint(v.Side.Other())
 		var idle []time.Duration
 		var reqs []string
+		var pb PayloadBuffer
 		for i, fl := range g.flows {
 			s := g.vs[i].Side
 			if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
 				idle = append(idle, idleOf(fl, iv.Side))
 			}
-			if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt); x != nil && !slices.Contains(reqs, request(x)) {
+			if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil && !slices.Contains(reqs, request(x)) {
 				reqs = append(reqs, request(x))
 			}
 		}
@@ -516,8 +517,9 @@ func idleFinding(g *group) Finding {
 	}
 	sb.WriteString(".")
 	anyHTTP := false
+	var pb PayloadBuffer
 	for i, f := range g.flows {
-		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other()) != nil
+		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other(), &pb) != nil
 	}
 	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
 	sb.WriteString(kaText)

@@ -15,12 +15,14 @@ import (
 // findings: the request behind a leak or a reset, the Keep-Alive timeout
 // a server advertised, a Connection: close the client ignored.
 
-// httpOf returns a flow's HTTP conversation if side s sent its requests.
-func httpOf(r *Record, s Side) *HTTP {
-	if r.Payload == nil || r.Payload.HTTP == nil || r.Payload.HTTP.Client != s {
+// httpOf returns a flow's HTTP conversation if side s sent its requests,
+// decoded into pb: valid until pb's next use.
+func httpOf(r *Record, s Side, pb *PayloadBuffer) *HTTP {
+	p := r.ReadPayload(pb)
+	if p == nil || p.HTTP == nil || p.HTTP.Client != s {
 		return nil
 	}
-	return r.Payload.HTTP
+	return p.HTTP
 }
 
 // request is "GET /upload", as prose says it.
@@ -30,8 +32,8 @@ func request(x *Exchange) string {
 
 // leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
 // response it got before the peer closed.
-func leakExchange(r *Record, s Side, v *Verdict) {
-	h := httpOf(r, s)
+func leakExchange(r *Record, s Side, v *Verdict, pb *PayloadBuffer) {
+	h := httpOf(r, s, pb)
 	if h == nil {
 		return
 	}
@@ -53,8 +55,8 @@ func leakExchange(r *Record, s Side, v *Verdict) {
 
 // staleRequest returns the request a side sent on a connection the peer
 // had closed (at fin); nil when the payload does not tell.
-func staleRequest(r *Record, s Side, fin Timestamp) *Exchange {
-	h := httpOf(r, s)
+func staleRequest(r *Record, s Side, fin Timestamp, pb *PayloadBuffer) *Exchange {
+	h := httpOf(r, s, pb)
 	if h == nil {
 		return nil
 	}
@@ -69,8 +71,8 @@ func staleRequest(r *Record, s Side, fin Timestamp) *Exchange {
 
 // closeIgnored returns the verdict for a client that sent a request after
 // a response saying Connection: close.
-func closeIgnored(r *Record) (Verdict, bool) {
-	h := httpOf(r, flow.Client)
+func closeIgnored(r *Record, pb *PayloadBuffer) (Verdict, bool) {
+	h := httpOf(r, flow.Client, pb)
 	if h == nil {
 		return Verdict{}, false
 	}
@@ -106,8 +108,8 @@ func closeIgnored(r *Record) (Verdict, bool) {
 // the side that sent the requests: "404 ×2, 500 ×2".
 type statusCounts map[int]int
 
-func (c statusCounts) add(r *Record, s Side) bool {
-	h := httpOf(r, s)
+func (c statusCounts) add(r *Record, s Side, pb *PayloadBuffer) bool {
+	h := httpOf(r, s, pb)
 	if h == nil {
 		return false
 	}
@@ -158,8 +160,9 @@ func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
 	leaked := statusCounts{}
 	isLeak := map[*Record]bool{}
+	var pb PayloadBuffer
 	for i, f := range g.flows {
-		if leaked.add(f.Record, g.vs[i].Side) {
+		if leaked.add(f.Record, g.vs[i].Side, &pb) {
 			isLeak[f.Record] = true
 		}
 	}
@@ -170,7 +173,7 @@ func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		if f.Key.Client.Addr() == host && !isLeak[f.Record] && f.Client.FinPacket > 0 {
-			released.add(f.Record, flow.Client)
+			released.add(f.Record, flow.Client, &pb)
 		}
 	}
 	var ms []Metric
@@ -200,8 +203,9 @@ func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
 // the flows advertised, most common first.
 func advertisedKeepAlive(fs []*Flow, server Side) []time.Duration {
 	n := map[time.Duration]int{}
+	var pb PayloadBuffer
 	for _, f := range fs {
-		if h := httpOf(f.Record, server.Other()); h != nil && h.KeepAlive > 0 {
+		if h := httpOf(f.Record, server.Other(), &pb); h != nil && h.KeepAlive > 0 {
 			n[h.KeepAlive]++
 		}
 	}

@@ -55,6 +55,7 @@ type inspector struct {
 	grace   time.Duration
 	scratch []Verdict
 	shared  map[uint64][]Verdict
+	pb      PayloadBuffer
 }
 
 // has reports whether side s did what history letter l (upper case)
@@ -236,7 +237,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		if ack != nil {
 			v.Evidence = append(v.Evidence, ev(ack, "ACK of FIN from "+sideName(s)))
 		}
-		leakExchange(r, s, &v)
+		leakExchange(r, s, &v, &in.pb)
 		add(v)
 	}
 
@@ -265,7 +266,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	// (a TLS close_notify, a response too late) is a plain reset. A client
 	// that ignored Connection: close has a verdict that says more.
 	stale := false
-	ignored, isIgnored := closeIgnored(r)
+	ignored, isIgnored := closeIgnored(r, &in.pb)
 	for _, s := range []Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt || peer.RSTs == 0 {
@@ -281,7 +282,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		stale = true
 		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
-		if x := staleRequest(r, s, peer.FinAt); x != nil {
+		if x := staleRequest(r, s, peer.FinAt, &in.pb); x != nil {
 			sent = request(x)
 			after = x.RequestAt.Sub(peer.FinAt)
 			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}

@@ -176,9 +176,9 @@ func detectHTTP(_ Side, b []byte) verdict {
 var methods = []string{"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"}
 
 // httpPayload is a payload result with its HTTP result and room for its
-// first exchanges, allocated as one object: a capture holds hundreds of
-// thousands of them, and the garbage collector visits every object on
-// each cycle.
+// first exchanges, in one object. It lives while the connection is read;
+// once the result is packed, the next connection reuses it (see
+// stream.finish), so reading HTTP allocates next to nothing.
 type httpPayload struct {
 	p  Payload
 	h  HTTP
@@ -193,10 +193,18 @@ func startHTTP(st *stream, p *Payload) protocol {
 		p.HTTP = &HTTP{}
 		return &httpReader{h: p.HTTP, strs: &interner{}}
 	}
-	hp := &httpPayload{p: *p}
+	var hp *httpPayload
+	if n := len(st.asm.freeHTTP); n > 0 {
+		hp = st.asm.freeHTTP[n-1]
+		st.asm.freeHTTP = st.asm.freeHTTP[:n-1]
+		hp.p = *p
+	} else {
+		hp = &httpPayload{p: *p}
+	}
+	st.hp = hp
 	hp.p.HTTP = &hp.h
 	hp.h.Exchanges = hp.ex[:0]
-	st.p, st.r.Payload = &hp.p, &hp.p
+	st.p, st.r.payload = &hp.p, &hp.p
 	st.http = httpReader{h: &hp.h, strs: st.asm.strs}
 	return &st.http
 }

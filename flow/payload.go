@@ -65,8 +65,11 @@ const (
 // reassembler's Stream, and the protocol reading its bytes. It lives with
 // the connection's record until the connection is over.
 type stream struct {
-	r     *Record
-	p     *Payload // r.Payload
+	r *Record
+	p *Payload // r.payload
+	// hp holds p when startHTTP took it from the free list: it goes
+	// back there once p is packed.
+	hp    *httpPayload
 	proto protocol // nil until recognised
 	asm   *payloader
 	// c2s is the side whose packet created the reassembler's connection,
@@ -185,7 +188,9 @@ type payloader struct {
 	// hundreds of thousands of connections, and allocating it anew for
 	// each one makes garbage the collector must chase.
 	freeStreams []*stream
-	strs        *interner // the tracker's
+	freeHTTP    []*httpPayload // results packed, for reuse by startHTTP
+	strs        *interner      // the tracker's
+	packBuf     []byte         // reused by pack
 	// Streams let go of while their connections were open, and taken
 	// up again (tests).
 	rested, resumed int
@@ -250,7 +255,7 @@ func (p *payloader) newStream(r *Record, pl *Payload) *stream {
 		st = &stream{asm: p}
 	}
 	st.r, st.p = r, pl
-	r.stream, r.Payload = st, pl
+	r.stream, r.payload = st, pl
 	return st
 }
 
@@ -270,9 +275,11 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 	st := r.stream
 	if st == nil {
 		switch {
-		case r.Payload == nil:
+		case r.packed != "":
+			return // read to the end already
+		case r.payload == nil:
 			st = p.newStream(r, &Payload{})
-		case r.Payload.rest != nil && !r.Payload.rest.done:
+		case r.payload.rest != nil && !r.payload.rest.done:
 			st = p.resume(r)
 		default:
 			return // read to the end already
@@ -539,11 +546,11 @@ func (st *stream) rest(r *Record) bool {
 // resume takes reading up again where a connection's restState says it
 // stood, when a packet brings it back to the table with more bytes.
 func (p *payloader) resume(r *Record) *stream {
-	rs := r.Payload.rest
-	r.Payload.rest = nil
-	st := p.newStream(r, r.Payload)
+	rs := r.payload.rest
+	r.payload.rest = nil
+	st := p.newStream(r, r.payload)
 	st.next, st.nextOK, st.cut = rs.next, rs.nextOK, rs.cut
-	st.http = httpReader{h: r.Payload.HTTP, strs: p.strs}
+	st.http = httpReader{h: r.payload.HTTP, strs: p.strs}
 	for s, end := range rs.httpEnd {
 		if end {
 			st.http.dir[s].state = hDone
@@ -571,16 +578,17 @@ func ackedRest(p *Payload, t *[2]track) {
 
 // resting reports whether r's stream was let go of while the connection
 // was open (see stream.rest).
-func (r *Record) resting() bool { return r.stream == nil && r.Payload != nil && r.Payload.rest != nil }
+func (r *Record) resting() bool { return r.stream == nil && r.payload != nil && r.payload.rest != nil }
 
 // finishRest is finish for a connection whose stream rests: there is
 // nothing pending to end.
-func finishRest(r *Record) {
-	p := r.Payload
+func finishRest(r *Record, scratch *[]byte) {
+	p := r.payload
 	p.rest = nil
 	if p.empty() {
-		r.Payload = nil
+		r.payload = nil
 	}
+	r.packPayload(scratch)
 }
 
 // empty reports whether p holds nothing worth reporting.
@@ -605,7 +613,12 @@ func (st *stream) finish(r *Record) {
 		a.release(st, r.order, r.Last)
 	}
 	if st.p.empty() {
-		r.Payload = nil // nothing worth reporting
+		r.payload = nil // nothing worth reporting
+	}
+	r.packPayload(&a.packBuf)
+	if hp := st.hp; hp != nil {
+		*hp = httpPayload{}
+		a.freeHTTP = append(a.freeHTTP, hp)
 	}
 	st.recycle()
 }

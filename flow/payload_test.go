@@ -54,7 +54,7 @@ var pipelineExchanges = []brief{
 
 func TestLabHTTPPipeline(t *testing.T) {
 	r := onlyFlow(t, analyzeFile(t, "../testdata/http-pipeline.pcap", Config{}))
-	p := r.Payload
+	p := r.Payload()
 	if p == nil || p.Protocol != "http" || p.HTTP == nil {
 		t.Fatalf("payload %+v", p)
 	}
@@ -83,7 +83,7 @@ func TestLabHTTPPipeline(t *testing.T) {
 // body it fell in is marked, and reading goes on.
 func TestLabHTTPLossy(t *testing.T) {
 	r := onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{}))
-	p := r.Payload
+	p := r.Payload()
 	if p == nil || p.HTTP == nil {
 		t.Fatalf("payload %+v", p)
 	}
@@ -102,8 +102,8 @@ func TestLabHTTPLossy(t *testing.T) {
 	// With room for a single out-of-order page, the reassembler gives up
 	// waiting at once: the flow says a limit dropped data.
 	r = onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{Payload: PayloadConfig{FlowBuffer: 1}}))
-	if !r.Payload.Limited[Server] || r.Payload.Missing[Server] == 0 {
-		t.Errorf("one-page buffer: limited %v, missing %v", r.Payload.Limited, r.Payload.Missing)
+	if !r.Payload().Limited[Server] || r.Payload().Missing[Server] == 0 {
+		t.Errorf("one-page buffer: limited %v, missing %v", r.Payload().Limited, r.Payload().Missing)
 	}
 }
 
@@ -111,7 +111,7 @@ func TestLabHTTPKeepAlive(t *testing.T) {
 	res := analyzeFile(t, "../testdata/http-keepalive.pcap", Config{})
 	var statuses []int
 	for _, r := range res.Flows {
-		h := r.Payload.HTTP
+		h := r.Payload().HTTP
 		if h.KeepAlive != 2*time.Second || h.Requests != 1 || h.Responses != 1 || !h.Exchanges[0].Acked {
 			t.Errorf("flow %d: keep-alive %v, %d requests, %d responses, acked %v", r.ID, h.KeepAlive, h.Requests, h.Responses, h.Exchanges[0].Acked)
 		}
@@ -123,7 +123,7 @@ func TestLabHTTPKeepAlive(t *testing.T) {
 }
 
 func TestLabHTTPStaleAndClose(t *testing.T) {
-	h := onlyFlow(t, analyzeFile(t, "../testdata/http-stale.pcap", Config{})).Payload.HTTP
+	h := onlyFlow(t, analyzeFile(t, "../testdata/http-stale.pcap", Config{})).Payload().HTTP
 	want := []brief{
 		{"GET", "/orders", 200, 23, 23, false, false, false, true, true, false},
 		{"POST", "/orders", 0, -1, 0, false, false, false, false, false, false}, // sent on the dead connection
@@ -132,7 +132,7 @@ func TestLabHTTPStaleAndClose(t *testing.T) {
 		t.Errorf("http-stale: keep-alive %v\n got %+v\nwant %+v", h.KeepAlive, got, want)
 	}
 
-	h = onlyFlow(t, analyzeFile(t, "../testdata/http-close.pcap", Config{})).Payload.HTTP
+	h = onlyFlow(t, analyzeFile(t, "../testdata/http-close.pcap", Config{})).Payload().HTTP
 	want = []brief{
 		{"GET", "/1", 200, 18, 18, false, false, false, true, true, false},
 		{"GET", "/2", 200, 18, 18, false, false, true, true, true, false}, // Connection: close
@@ -146,7 +146,7 @@ func TestLabHTTPStaleAndClose(t *testing.T) {
 func TestLabTLS(t *testing.T) {
 	res := analyzeFile(t, "../testdata/tls.pcap", Config{})
 	for _, r := range res.Flows {
-		if p := r.Payload; p == nil || p.Protocol != "tls" || p.HTTP != nil ||
+		if p := r.Payload(); p == nil || p.Protocol != "tls" || p.HTTP != nil ||
 			*p.TLS != (TLS{ServerName: "lab.flowdoc.test", ClientHello: true, ServerHello: true}) {
 			t.Errorf("flow %d: %+v", r.ID, p)
 		}
@@ -160,11 +160,11 @@ func TestNoPayload(t *testing.T) {
 		with := analyzeFile(t, filepath.Join("../testdata", name), Config{})
 		without := analyzeFile(t, filepath.Join("../testdata", name), Config{Payload: PayloadConfig{Off: true}})
 		for i, r := range without.Flows {
-			if r.Payload != nil {
+			if r.Payload() != nil {
 				t.Errorf("%s flow %d: payload read with --no-payload", name, r.ID)
 			}
 			w := *with.Flows[i]
-			w.Payload = nil
+			w.payload, w.packed = nil, ""
 			if !reflect.DeepEqual(*r, w) {
 				t.Errorf("%s flow %d differs without payload", name, r.ID)
 			}
@@ -191,7 +191,7 @@ func TestSnapLength(t *testing.T) {
 		w.WritePacket(ci, data)
 	}
 	r := onlyFlow(t, readAll(t, &buf, "snap200.pcap"))
-	p := r.Payload
+	p := r.Payload()
 	if p == nil || p.Truncated != [2]uint32{0, uint32(firstCut)} {
 		t.Fatalf("truncated %+v, want the server's stream from #%d", p, firstCut)
 	}
@@ -243,7 +243,7 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 		if r.Key.Server != server || !r.Midstream || !r.RolesInferred {
 			t.Errorf("%v: midstream %v, roles inferred %v; want %v as the server", r.Key, r.Midstream, r.RolesInferred, server)
 		}
-		h := r.httpRoles()
+		h := r.httpRoles(nil)
 		switch {
 		case r.Key.Client.Port() == idle && h != nil:
 			t.Errorf("%v: HTTP read on the connection whose data was cut", r.Key)

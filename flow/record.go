@@ -152,10 +152,12 @@ type Record struct {
 	// keep-alive probe; nil when neither sent one (most connections).
 	KeepAlive *KeepAliveTimes
 	Events    []Event
-	// Payload is what was read in the byte streams: the protocol, HTTP
-	// exchanges, bytes never captured. nil when nothing was read.
-	Payload       *Payload
+	// payload is what was read in the byte streams (the protocol, HTTP
+	// exchanges, bytes never captured) while it can still change; once
+	// the streams are finished it is packed, and nil. See Payload.
+	payload       *Payload
 	stream        *stream // reading state, while the connection lasts
+	packed        string  // the finished payload, packed (see pack)
 	EventsDropped int     // events past the cap, not kept
 
 	ID int // 1-based, in order of first packet

@@ -149,13 +149,13 @@ func TestRestingStreamsResume(t *testing.T) {
 	for n, snap := range sweptSnaps {
 		for i, a := range snap {
 			b := keptSnaps[n][i]
-			if a.Payload == nil && b.Payload == nil {
+			if a.Payload() == nil && b.Payload() == nil {
 				continue // the busy connection, or no payload yet
 			}
-			if a.Payload == nil || b.Payload == nil || a.Payload.HTTP == nil || b.Payload.HTTP == nil {
-				t.Fatalf("%v: snapshot %d: payload %+v swept, %+v kept", a.Key, n, a.Payload, b.Payload)
+			if a.Payload() == nil || b.Payload() == nil || a.Payload().HTTP == nil || b.Payload().HTTP == nil {
+				t.Fatalf("%v: snapshot %d: payload %+v swept, %+v kept", a.Key, n, a.Payload(), b.Payload())
 			}
-			if ha, hb := *a.Payload.HTTP, *b.Payload.HTTP; !reflect.DeepEqual(ha, hb) {
+			if ha, hb := *a.Payload().HTTP, *b.Payload().HTTP; !reflect.DeepEqual(ha, hb) {
 				t.Errorf("%v: snapshot %d: swept\n%+v\nkept\n%+v", a.Key, n, ha, hb)
 			}
 		}
@@ -172,14 +172,14 @@ func TestRestingStreamsResume(t *testing.T) {
 		if a.Key.Client == busy {
 			continue
 		}
-		if a.Payload == nil || b.Payload == nil || a.Payload.HTTP == nil {
-			t.Fatalf("%v: payload %+v swept, %+v kept", a.Key, a.Payload, b.Payload)
+		if a.Payload() == nil || b.Payload() == nil || a.Payload().HTTP == nil {
+			t.Fatalf("%v: payload %+v swept, %+v kept", a.Key, a.Payload(), b.Payload())
 		}
-		if a.Payload.rest != nil {
-			t.Errorf("%v: a rest state left after the pass", a.Key)
+		if a.payload != nil {
+			t.Errorf("%v: a payload left unpacked after the pass", a.Key)
 		}
-		ha, hb := *a.Payload.HTTP, *b.Payload.HTTP
-		pa, pb := *a.Payload, *b.Payload
+		ha, hb := *a.Payload().HTTP, *b.Payload().HTTP
+		pa, pb := *a.Payload(), *b.Payload()
 		pa.HTTP, pb.HTTP = nil, nil
 		if !reflect.DeepEqual(pa, pb) || !reflect.DeepEqual(ha, hb) {
 			t.Errorf("%v: swept\n%+v\n%+v\nkept\n%+v\n%+v", a.Key, pa, ha, pb, hb)

@@ -997,7 +997,7 @@ func (t *Tracker) retire(c *conn) {
 			st.rest(r)
 		}
 	} else if r.resting() {
-		ackedRest(r.Payload, &c.t)
+		ackedRest(r.payload, &c.t)
 	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
@@ -1051,6 +1051,7 @@ func (t *Tracker) snapshot() []*Record {
 	}
 	copies := make([]Record, len(t.records))
 	out := make([]*Record, len(t.records))
+	var scratch []byte
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
@@ -1061,14 +1062,19 @@ func (t *Tracker) snapshot() []*Record {
 			case r.stream != nil:
 				r.stream.acked(&c.t)
 			case r.resting():
-				ackedRest(r.Payload, &c.t)
+				ackedRest(r.payload, &c.t)
 			}
 		}
-		if cp.Payload != nil {
-			cp.Payload = cp.Payload.clone()
+		if cp.payload != nil {
+			cp.payload = cp.payload.clone()
 			if r.stream != nil && inTable[r] != nil {
-				r.stream.snapshotEnd(cp.Payload, r)
+				r.stream.snapshotEnd(cp.payload, r)
 			}
+			cp.payload.rest = nil
+			if cp.payload.empty() {
+				cp.payload = nil
+			}
+			cp.packPayload(&scratch) // as Finish leaves it
 		}
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
@@ -1245,7 +1251,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		case r.stream != nil:
 			r.stream.finish(r)
 		case r.resting():
-			finishRest(r)
+			finishRest(r, &t.pay.packBuf)
 		}
 	}
 	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
@@ -1311,12 +1317,13 @@ func gaveUp(h *Half, at Timestamp) bool {
 // carry nothing, but their busy siblings do).
 func inferRoles(recs []*Record) {
 	servers := map[netip.AddrPort]bool{}
+	var buf PayloadBuffer
 	for _, r := range recs {
 		if !r.RolesInferred {
 			servers[r.Key.Server] = true
 			continue
 		}
-		if h := r.httpRoles(); h != nil {
+		if h := r.httpRoles(&buf); h != nil {
 			if h.Client != Client {
 				r.swap()
 			}
@@ -1324,7 +1331,7 @@ func inferRoles(recs []*Record) {
 		}
 	}
 	for _, r := range recs {
-		if r.RolesInferred && r.httpRoles() == nil && servers[r.Key.Client] && !servers[r.Key.Server] {
+		if r.RolesInferred && r.httpRoles(&buf) == nil && servers[r.Key.Client] && !servers[r.Key.Server] {
 			r.swap()
 		}
 	}
@@ -1332,11 +1339,12 @@ func inferRoles(recs []*Record) {
 
 // httpRoles returns the HTTP read on a connection when it tells the roles:
 // one side sent requests, or the other answered.
-func (r *Record) httpRoles() *HTTP {
-	if r.Payload == nil || r.Payload.HTTP == nil || r.Payload.HTTP.Requests+r.Payload.HTTP.Responses == 0 {
+func (r *Record) httpRoles(buf *PayloadBuffer) *HTTP {
+	p := r.ReadPayload(buf)
+	if p == nil || p.HTTP == nil || p.HTTP.Requests+p.HTTP.Responses == 0 {
 		return nil
 	}
-	return r.Payload.HTTP
+	return p.HTTP
 }
 
 // swap exchanges the roles of client and server.
@@ -1362,7 +1370,13 @@ func (r *Record) swap() {
 		}
 	}
 	r.History = "^" + string(h)
-	if r.Payload != nil {
-		r.Payload.swap()
+	switch {
+	case r.payload != nil:
+		r.payload.swap()
+	case r.packed != "":
+		p := r.Payload()
+		p.swap()
+		var scratch []byte
+		r.packed = pack(p, &scratch)
 	}
 }

@@ -14,8 +14,9 @@ import (
 // that). It remembers the last day it formatted: a capture's timestamps
 // mostly fall on the same day.
 type flowEncoder struct {
-	day    int64  // since the Unix epoch
-	prefix []byte // "2006-01-02T" of day
+	day     int64  // since the Unix epoch
+	prefix  []byte // "2006-01-02T" of day
+	payload analyze.PayloadBuffer
 }
 
 func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
@@ -111,8 +112,8 @@ func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte 
 		}
 		b = append(b, '}')
 	}
-	if r.Payload != nil {
-		b = e.appendPayload(b, r.Payload)
+	if p := r.ReadPayload(&e.payload); p != nil {
+		b = e.appendPayload(b, p)
 	}
 	if events {
 		b = e.appendEvents(b, r.Events)

@@ -108,7 +108,7 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 			jf.Kernel.Server = jsonSocketOf(k.Sockets[analyze.Server])
 		}
 	}
-	if p := r.Payload; p != nil {
+	if p := r.Payload(); p != nil {
 		jf.Payload = &jsonPayload{Protocol: p.Protocol}
 		for s := analyze.Client; s <= analyze.Server; s++ {
 			if p.Missing[s] > 0 || p.Truncated[s] > 0 {

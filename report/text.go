@@ -300,7 +300,7 @@ func flowNotes(f *analyze.Flow) string {
 		}
 		n = append(n, string(v.Class)+"("+v.Side.String()+")")
 	}
-	if p := payloadNote(r.Payload); p != "" {
+	if p := payloadNote(r.Payload()); p != "" {
 		n = append(n, p)
 	}
 	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {

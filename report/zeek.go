@@ -65,9 +65,11 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		return zeekBool(slices.Contains(rep.LocalAddrs, a.Addr()))
 	}
 	var line []byte
+	var pb analyze.PayloadBuffer
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		r := f.Record
+		payload := r.ReadPayload(&pb)
 		line = line[:0]
 		tab := func(s string) { line = append(append(line, '\t'), s...) }
 		count := func(n uint64) { line = strconv.AppendUint(append(line, '\t'), n, 10) }
@@ -79,7 +81,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(r.Key.Server.Addr().Unmap().String())
 		count(uint64(r.Key.Server.Port()))
 		tab("tcp")
-		tab(zeekService(r.Payload))
+		tab(zeekService(payload))
 		// Zeek leaves duration and the byte counts unset for a connection
 		// of a single instant.
 		if d := r.Duration(); d > 0 {
@@ -94,7 +96,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(analyze.ZeekConnState(r))
 		tab(local(r.Key.Client))
 		tab(local(r.Key.Server))
-		if p := r.Payload; p != nil {
+		if p := payload; p != nil {
 			count(p.Missing[analyze.Client] + p.Missing[analyze.Server])
 		} else {
 			tab("0")
