@@ -193,15 +193,11 @@ func startHTTP(st *stream, p *Payload) protocol {
 		p.HTTP = &HTTP{}
 		return &httpReader{h: p.HTTP, strs: &interner{}}
 	}
-	var hp *httpPayload
-	if n := len(st.asm.freeHTTP); n > 0 {
-		hp = st.asm.freeHTTP[n-1]
-		st.asm.freeHTTP = st.asm.freeHTTP[:n-1]
-		hp.p = *p
-	} else {
-		hp = &httpPayload{p: *p}
-	}
+	hp := st.asm.newHTTPPayload()
+	hp.p = *p
 	st.hp = hp
+	*p = Payload{}
+	st.asm.freeResults = append(st.asm.freeResults, p)
 	hp.p.HTTP = &hp.h
 	hp.h.Exchanges = hp.ex[:0]
 	st.p, st.r.payload = &hp.p, &hp.p

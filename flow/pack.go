@@ -18,6 +18,9 @@ import (
 //	        packTruncated: Truncated of both sides
 //	        packLimited0, packLimited1: Limited
 //	        packHTTP, packTLS: the protocol result follows
+//	        packRest: the stream rests (see stream.rest): its restState
+//	        follows, and each exchange's end sequence number
+//	rest    next of both sides, then the flags (restNextOK0 ...)
 //	Protocol string
 //	HTTP:   Earlier, Requests, Responses, KeepAlive, Client|Upgraded<<1,
 //	        Error, the number of exchanges, each exchange
@@ -33,6 +36,18 @@ const (
 	packLimited1
 	packHTTP
 	packTLS
+	packRest
+)
+
+// The flags byte of a restState.
+const (
+	restNextOK0 = 1 << iota
+	restNextOK1
+	restCut0
+	restCut1
+	restHTTPEnd0
+	restHTTPEnd1
+	restDoneFlag
 )
 
 // The flags byte of an exchange.
@@ -44,6 +59,7 @@ const (
 	xResponseClose
 	xContinue
 	xMissing
+	xEndOK
 )
 
 // wellKnown are strings most payloads hold, packed as one byte each.
@@ -70,6 +86,7 @@ var wellKnownIndex = func() map[string]int {
 type packer struct {
 	b    []byte
 	prev Timestamp
+	rest bool // the exchanges' end sequence numbers go in too
 }
 
 func (w *packer) writeUint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
@@ -116,7 +133,20 @@ func pack(p *Payload, scratch *[]byte) string {
 	if p.TLS != nil {
 		flags |= packTLS
 	}
+	if rs := p.rest; rs != nil {
+		flags |= packRest
+		w.rest = true
+	}
 	w.b = append(w.b, flags)
+	if rs := p.rest; rs != nil {
+		w.writeUint(uint64(rs.next[0]))
+		w.writeUint(uint64(rs.next[1]))
+		var f byte
+		for i, b := range [...]bool{rs.nextOK[0], rs.nextOK[1], rs.cut[0], rs.cut[1], rs.httpEnd[0], rs.httpEnd[1], rs.done} {
+			f |= byte(b2i(b)) << i
+		}
+		w.b = append(w.b, f)
+	}
 	w.writeStr(p.Protocol)
 	if flags&packMissing != 0 {
 		w.writeUint(p.Missing[0])
@@ -165,10 +195,13 @@ func (w *packer) writeExchange(x *Exchange) {
 	w.writeInt(x.BodyBytes)
 	w.writeInt(int64(x.KeepAlive))
 	var f byte
-	for i, b := range [...]bool{x.Chunked, x.Complete, x.Acked, x.RequestClose, x.ResponseClose, x.Continue, x.Missing} {
+	for i, b := range [...]bool{x.Chunked, x.Complete, x.Acked, x.RequestClose, x.ResponseClose, x.Continue, x.Missing, x.endOK} {
 		f |= byte(b2i(b)) << i
 	}
 	w.b = append(w.b, f)
+	if w.rest {
+		w.writeUint(uint64(x.endSeq))
+	}
 }
 
 func b2i(b bool) int {
@@ -184,6 +217,7 @@ func b2i(b bool) int {
 type unpacker struct {
 	s    string
 	prev Timestamp
+	rest bool
 }
 
 func (r *unpacker) readByte() byte {
@@ -243,6 +277,7 @@ type PayloadBuffer struct {
 	p  Payload
 	h  HTTP
 	t  TLS
+	rs restState
 	ex []Exchange // room for the exchanges, kept from call to call
 }
 
@@ -253,6 +288,11 @@ func unpack(s string, buf *PayloadBuffer) *Payload {
 	ex := buf.ex[:0]
 	*buf = PayloadBuffer{}
 	p := &buf.p
+	if flags&packRest != 0 {
+		r.rest = true
+		buf.rs = r.readRest()
+		p.rest = &buf.rs
+	}
 	p.Protocol = r.readStr()
 	if flags&packMissing != 0 {
 		p.Missing[0], p.Missing[1] = r.readUint(), r.readUint()
@@ -310,6 +350,40 @@ func (r *unpacker) readExchange(x *Exchange) {
 	x.Chunked, x.Complete, x.Acked = f&xChunked != 0, f&xComplete != 0, f&xAcked != 0
 	x.RequestClose, x.ResponseClose = f&xRequestClose != 0, f&xResponseClose != 0
 	x.Continue, x.Missing = f&xContinue != 0, f&xMissing != 0
+	if r.rest {
+		x.endSeq, x.endOK = uint32(r.readUint()), f&xEndOK != 0
+	}
+}
+
+func (r *unpacker) readRest() restState {
+	var rs restState
+	rs.next[0], rs.next[1] = uint32(r.readUint()), uint32(r.readUint())
+	f := r.readByte()
+	rs.nextOK = [2]bool{f&restNextOK0 != 0, f&restNextOK1 != 0}
+	rs.cut = [2]bool{f&restCut0 != 0, f&restCut1 != 0}
+	rs.httpEnd = [2]bool{f&restHTTPEnd0 != 0, f&restHTTPEnd1 != 0}
+	rs.done = f&restDoneFlag != 0
+	return rs
+}
+
+// restOf returns the rest state a resting record's packed payload holds.
+func (r *Record) restOf() (restState, bool) {
+	if r.packed == "" || r.packed[0]&packRest == 0 {
+		return restState{}, false
+	}
+	u := unpacker{s: r.packed[1:]}
+	return u.readRest(), true
+}
+
+// unrest packs r's payload again without its rest state, as Finish
+// leaves it; nil if it holds nothing worth reporting.
+func (r *Record) unrest(scratch *[]byte) {
+	p := r.Payload()
+	p.rest = nil
+	r.packed = ""
+	if !p.empty() {
+		r.packed = pack(p, scratch)
+	}
 }
 
 // Payload returns what was read in the connection's byte streams; nil

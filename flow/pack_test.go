@@ -89,6 +89,17 @@ func TestPackRoundTrip(t *testing.T) {
 		if i%11 == 0 && p.HTTP != nil {
 			p.HTTP.Exchanges = nil
 		}
+		if i%3 == 0 {
+			// A resting stream's result: its rest state and where each
+			// response ends go in too.
+			p.rest = &restState{next: [2]uint32{rnd.Uint32(), rnd.Uint32()}, nextOK: [2]bool{true, i%2 == 0},
+				cut: [2]bool{i%4 == 0, false}, httpEnd: [2]bool{false, i%5 == 0}, done: i%6 == 0}
+			if p.HTTP != nil {
+				for j := range p.HTTP.Exchanges {
+					p.HTTP.Exchanges[j].endSeq, p.HTTP.Exchanges[j].endOK = rnd.Uint32(), j%2 == 0
+				}
+			}
+		}
 		r := Record{payload: &p}
 		r.packPayload(&scratch)
 		if r.payload != nil || r.packed == "" {
@@ -97,6 +108,9 @@ func TestPackRoundTrip(t *testing.T) {
 		got := r.ReadPayload(&buf)
 		if !reflect.DeepEqual(*got, p) {
 			t.Fatalf("payload %d differs after packing:\n%s", i, diffFields(reflect.ValueOf(p), reflect.ValueOf(*got), "Payload"))
+		}
+		if rs, ok := r.restOf(); ok != (p.rest != nil) || ok && rs != *p.rest {
+			t.Fatalf("payload %d: rest state %+v, %v; packed %+v", i, rs, ok, p.rest)
 		}
 		if fresh := r.Payload(); !reflect.DeepEqual(fresh, got) || fresh == got {
 			t.Fatalf("payload %d: Payload differs from ReadPayload, or is not a copy", i)

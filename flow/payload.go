@@ -19,8 +19,9 @@ type Payload struct {
 	HTTP     *HTTP // when Protocol is "http"
 	TLS      *TLS  // when Protocol is "tls"
 	// rest holds where reading stood when the connection left the
-	// tracker's table open and its stream was let go (see stream.rest);
-	// nil otherwise, and always once the pass is over.
+	// tracker's table open and its stream was let go (see stream.rest):
+	// it is packed with the result, and decoded with it until the
+	// stream resumes or the pass ends. nil otherwise.
 	rest *restState
 
 	// Missing counts the bytes of each stream that were never captured:
@@ -189,6 +190,7 @@ type payloader struct {
 	// each one makes garbage the collector must chase.
 	freeStreams []*stream
 	freeHTTP    []*httpPayload // results packed, for reuse by startHTTP
+	freeResults []*Payload     // results startHTTP moved out of
 	strs        *interner      // the tracker's
 	packBuf     []byte         // reused by pack
 	// Streams let go of while their connections were open, and taken
@@ -244,14 +246,41 @@ func streamFlow(order uint64, s Side) gopacket.Flow {
 	return gopacket.NewFlow(endpointConn, a[:], b[:])
 }
 
+// newPayload returns an empty payload result.
+func (p *payloader) newPayload() *Payload {
+	if pl := takeFree(&p.freeResults); pl != nil {
+		return pl
+	}
+	return &Payload{}
+}
+
+// newHTTPPayload returns an empty httpPayload.
+func (p *payloader) newHTTPPayload() *httpPayload {
+	if hp := takeFree(&p.freeHTTP); hp != nil {
+		return hp
+	}
+	return new(httpPayload)
+}
+
+// recycleResult keeps the stream's payload result for a later connection
+// once the record holds it packed: nothing refers to it any more.
+func (st *stream) recycleResult() {
+	a := st.asm
+	if hp := st.hp; hp != nil {
+		*hp = httpPayload{}
+		a.freeHTTP = append(a.freeHTTP, hp)
+	} else if pl := st.p; pl != nil {
+		*pl = Payload{}
+		a.freeResults = append(a.freeResults, pl)
+	}
+	st.hp, st.p = nil, nil
+}
+
 // newStream returns reading state for r, reading into its payload result
 // pl, reused where a finished connection left some.
 func (p *payloader) newStream(r *Record, pl *Payload) *stream {
-	var st *stream
-	if n := len(p.freeStreams); n > 0 {
-		st = p.freeStreams[n-1]
-		p.freeStreams = p.freeStreams[:n-1]
-	} else {
+	st := takeFree(&p.freeStreams)
+	if st == nil {
 		st = &stream{asm: p}
 	}
 	st.r, st.p = r, pl
@@ -276,11 +305,14 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 	if st == nil {
 		switch {
 		case r.packed != "":
-			return // read to the end already
+			if rs, ok := r.restOf(); !ok || rs.done {
+				return // read to the end already
+			}
+			if st = p.resume(r); st == nil {
+				return
+			}
 		case r.payload == nil:
-			st = p.newStream(r, &Payload{})
-		case r.payload.rest != nil && !r.payload.rest.done:
-			st = p.resume(r)
+			st = p.newStream(r, p.newPayload())
 		default:
 			return // read to the end already
 		}
@@ -512,11 +544,12 @@ type restState struct {
 // restDone is the rest of every stream that has nothing more to read.
 var restDone = &restState{done: true}
 
-// rest lets go of the stream of a connection leaving the table while open,
-// keeping only a restState, when nothing is pending in it: the
-// reassembler holds nothing of it, the protocol is recognised (or reading
-// stopped), and an HTTP reader stands between messages. It reports
-// whether it did; if not, the stream stays with the record.
+// rest lets go of the stream of a connection leaving the table while
+// open, packing its payload result with a restState, when nothing is
+// pending in it: the reassembler holds nothing of it, the protocol is
+// recognised (or reading stopped), and an HTTP reader stands between
+// messages. It reports whether it did; if not, the stream stays with the
+// record.
 func (st *stream) rest(r *Record) bool {
 	if st.inPool {
 		return false
@@ -538,6 +571,8 @@ func (st *stream) rest(r *Record) bool {
 	}
 	st.p.rest = rs
 	r.stream = nil
+	r.packPayload(&st.asm.packBuf)
+	st.recycleResult()
 	st.asm.rested++
 	st.recycle()
 	return true
@@ -546,11 +581,21 @@ func (st *stream) rest(r *Record) bool {
 // resume takes reading up again where a connection's restState says it
 // stood, when a packet brings it back to the table with more bytes.
 func (p *payloader) resume(r *Record) *stream {
-	rs := r.payload.rest
-	r.payload.rest = nil
-	st := p.newStream(r, r.payload)
+	var buf PayloadBuffer
+	d := unpack(r.packed, &buf)
+	if d.HTTP == nil || d.rest == nil {
+		return nil // rests only where HTTP is read
+	}
+	rs := *d.rest
+	hp := p.newHTTPPayload()
+	hp.p, hp.h = *d, *d.HTTP
+	hp.p.rest, hp.p.HTTP = nil, &hp.h
+	hp.h.Exchanges = append(hp.ex[:0], d.HTTP.Exchanges...)
+	r.packed = ""
+	st := p.newStream(r, &hp.p)
+	st.hp = hp
 	st.next, st.nextOK, st.cut = rs.next, rs.nextOK, rs.cut
-	st.http = httpReader{h: r.payload.HTTP, strs: p.strs}
+	st.http = httpReader{h: &hp.h, strs: p.strs}
 	for s, end := range rs.httpEnd {
 		if end {
 			st.http.dir[s].state = hDone
@@ -564,31 +609,34 @@ func (p *payloader) resume(r *Record) *stream {
 // ackedRest is acked for a connection whose stream rests: an
 // acknowledgement that came after the stream was let go still tells
 // whether the client received a response.
-func ackedRest(p *Payload, t *[2]track) {
+func ackedRest(r *Record, t *[2]track, scratch *[]byte) {
+	p := r.Payload()
 	if p.HTTP == nil {
 		return
 	}
-	r := httpReader{h: p.HTTP}
+	acked := func() (n int) {
+		for i := range p.HTTP.Exchanges {
+			n += b2i(p.HTTP.Exchanges[i].Acked)
+		}
+		return n
+	}
+	before := acked()
+	rd := httpReader{h: p.HTTP}
 	for s := Client; s <= Server; s++ {
 		if t[s].ackOK {
-			r.ack(s, t[s].ack)
+			rd.ack(s, t[s].ack)
 		}
+	}
+	if acked() != before {
+		r.packed = pack(p, scratch)
 	}
 }
 
 // resting reports whether r's stream was let go of while the connection
 // was open (see stream.rest).
-func (r *Record) resting() bool { return r.stream == nil && r.payload != nil && r.payload.rest != nil }
-
-// finishRest is finish for a connection whose stream rests: there is
-// nothing pending to end.
-func finishRest(r *Record, scratch *[]byte) {
-	p := r.payload
-	p.rest = nil
-	if p.empty() {
-		r.payload = nil
-	}
-	r.packPayload(scratch)
+func (r *Record) resting() bool {
+	_, ok := r.restOf()
+	return r.stream == nil && ok
 }
 
 // empty reports whether p holds nothing worth reporting.
@@ -616,10 +664,7 @@ func (st *stream) finish(r *Record) {
 		r.payload = nil // nothing worth reporting
 	}
 	r.packPayload(&a.packBuf)
-	if hp := st.hp; hp != nil {
-		*hp = httpPayload{}
-		a.freeHTTP = append(a.freeHTTP, hp)
-	}
+	st.recycleResult()
 	st.recycle()
 }
 

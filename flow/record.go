@@ -155,12 +155,12 @@ type Record struct {
 	// payload is what was read in the byte streams (the protocol, HTTP
 	// exchanges, bytes never captured) while it can still change; once
 	// the streams are finished it is packed, and nil. See Payload.
-	payload       *Payload
-	stream        *stream // reading state, while the connection lasts
-	packed        string  // the finished payload, packed (see pack)
-	EventsDropped int     // events past the cap, not kept
+	payload *Payload
+	stream  *stream // reading state, while the connection lasts
+	packed  string  // the finished payload, packed (see pack)
 
-	ID int // 1-based, in order of first packet
+	ID            int   // 1-based, in order of first packet
+	EventsDropped int32 // events past the cap, not kept
 	// RolesInferred is set when no SYN told which side is the client.
 	RolesInferred bool
 	// Midstream is set when the capture began after the handshake: the
@@ -173,7 +173,7 @@ type Record struct {
 	// earlier one that was still open, or closed less than TIME_WAIT plus
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
-	held   bool // its connection is in the tracker's table (with the other bools: no padding)
+	held   bool // its connection is in the tracker's table (with EventsDropped and the other bools: no padding)
 
 	First, Last    Timestamp
 	Client, Server Half

@@ -168,8 +168,9 @@ type Tracker struct {
 	cfg Config
 	// flows holds the connections in progress by the hash of their
 	// tuple; the rare tuples that share a hash are chained.
-	flows hashTable[*conn]
-	open  int // connections in flows
+	flows   hashTable[*conn]
+	open    int     // connections in flows
+	connBuf []*conn // reused by conns
 	// retired remembers connections taken out of the table while their
 	// tuple may still carry late packets (retransmitted FINs, RSTs): those
 	// are counted on the record, and a new SYN is port reuse.
@@ -355,13 +356,22 @@ func (c *conn) startsNew(s Side, seg *Segment) bool {
 
 // alloc returns a zeroed conn, recycled if one is free.
 func (t *Tracker) alloc() *conn {
-	if n := len(t.free); n > 0 {
-		c := t.free[n-1]
-		t.free = t.free[:n-1]
+	if c := takeFree(&t.free); c != nil {
 		*c = conn{}
 		return c
 	}
 	return &conn{}
+}
+
+// takeFree takes the last object off a free list; nil when it is empty.
+func takeFree[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return nil
+	}
+	x := (*free)[n-1]
+	*free = (*free)[:n-1]
+	return x
 }
 
 func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
@@ -894,14 +904,16 @@ func (r *Record) tuple() tuple {
 	return k
 }
 
-// conns returns every connection in the table, chains included.
+// conns returns every connection in the table, chains included, in a
+// slice the next call reuses.
 func (t *Tracker) conns() []*conn {
-	var out []*conn
-	for _, c := range t.flows.values() {
-		for ; c != nil; c = c.next {
+	out := t.connBuf[:0]
+	for i := range t.flows.slots {
+		for c := t.flows.slots[i].v; c != nil; c = c.next {
 			out = append(out, c)
 		}
 	}
+	t.connBuf = out
 	return out
 }
 
@@ -997,7 +1009,7 @@ func (t *Tracker) retire(c *conn) {
 			st.rest(r)
 		}
 	} else if r.resting() {
-		ackedRest(r.payload, &c.t)
+		ackedRest(r, &c.t, &t.pay.packBuf)
 	}
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
@@ -1062,7 +1074,8 @@ func (t *Tracker) snapshot() []*Record {
 			case r.stream != nil:
 				r.stream.acked(&c.t)
 			case r.resting():
-				ackedRest(r.payload, &c.t)
+				ackedRest(r, &c.t, &scratch)
+				cp.packed = r.packed
 			}
 		}
 		if cp.payload != nil {
@@ -1075,6 +1088,8 @@ func (t *Tracker) snapshot() []*Record {
 				cp.payload = nil
 			}
 			cp.packPayload(&scratch) // as Finish leaves it
+		} else if _, ok := cp.restOf(); ok {
+			cp.unrest(&scratch)
 		}
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
@@ -1251,7 +1266,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		case r.stream != nil:
 			r.stream.finish(r)
 		case r.resting():
-			finishRest(r, &t.pay.packBuf)
+			r.unrest(&t.pay.packBuf)
 		}
 	}
 	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil

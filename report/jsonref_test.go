@@ -157,7 +157,7 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 	}
 	if events {
 		ev := make([]jsonEvent, 0, len(r.Events))
-		jf.Events, jf.EventsDropped = &ev, r.EventsDropped
+		jf.Events, jf.EventsDropped = &ev, int(r.EventsDropped)
 	}
 	for _, e := range r.Events {
 		if !events {
