@@ -230,6 +230,11 @@ func (r *unpacker) readByte() byte {
 }
 
 func (r *unpacker) readUint() uint64 {
+	if len(r.s) > 0 && r.s[0] < 0x80 { // most numbers are small
+		v := uint64(r.s[0])
+		r.s = r.s[1:]
+		return v
+	}
 	var v uint64
 	for shift := 0; shift < 64 && len(r.s) > 0; shift += 7 {
 		b := r.s[0]
@@ -279,6 +284,9 @@ type PayloadBuffer struct {
 	t  TLS
 	rs restState
 	ex []Exchange // room for the exchanges, kept from call to call
+	// src is what was decoded last: reading the same record again (the
+	// verdicts look at a flow's HTTP several times) decodes nothing.
+	src string
 }
 
 // unpack decodes s into buf and returns the payload in it.
@@ -402,8 +410,12 @@ func (r *Record) ReadPayload(buf *PayloadBuffer) *Payload {
 		return nil
 	case buf == nil:
 		buf = new(PayloadBuffer)
+	case buf.src == r.packed:
+		return &buf.p
 	}
-	return unpack(r.packed, buf)
+	p := unpack(r.packed, buf)
+	buf.src = r.packed
+	return p
 }
 
 // packPayload packs the record's finished payload result.
