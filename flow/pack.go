@@ -374,9 +374,12 @@ func (r *unpacker) readRest() restState {
 	return rs
 }
 
+// packedRest reports whether r's packed payload holds a rest state.
+func (r *Record) packedRest() bool { return r.packed != "" && r.packed[0]&packRest != 0 }
+
 // restOf returns the rest state a resting record's packed payload holds.
 func (r *Record) restOf() (restState, bool) {
-	if r.packed == "" || r.packed[0]&packRest == 0 {
+	if !r.packedRest() {
 		return restState{}, false
 	}
 	u := unpacker{s: r.packed[1:]}
@@ -384,14 +387,10 @@ func (r *Record) restOf() (restState, bool) {
 }
 
 // unrest packs r's payload again without its rest state, as Finish
-// leaves it; nil if it holds nothing worth reporting.
+// leaves it.
 func (r *Record) unrest(scratch *[]byte) {
-	p := r.Payload()
-	p.rest = nil
-	r.packed = ""
-	if !p.empty() {
-		r.packed = pack(p, scratch)
-	}
+	r.payload, r.packed = r.Payload(), ""
+	r.settlePayload(scratch)
 }
 
 // Payload returns what was read in the connection's byte streams; nil
@@ -422,5 +421,17 @@ func (r *Record) ReadPayload(buf *PayloadBuffer) *Payload {
 func (r *Record) packPayload(scratch *[]byte) {
 	if r.payload != nil {
 		r.packed, r.payload = pack(r.payload, scratch), nil
+	}
+}
+
+// settlePayload packs r's payload result as Finish leaves it: without a
+// rest state, and dropped if it holds nothing worth reporting.
+func (r *Record) settlePayload(scratch *[]byte) {
+	if p := r.payload; p != nil {
+		p.rest = nil
+		if p.empty() {
+			r.payload = nil
+		}
+		r.packPayload(scratch)
 	}
 }

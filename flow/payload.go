@@ -608,36 +608,25 @@ func (p *payloader) resume(r *Record) *stream {
 
 // ackedRest is acked for a connection whose stream rests: an
 // acknowledgement that came after the stream was let go still tells
-// whether the client received a response.
+// whether the client received a response. The result is packed again
+// (rare: the connection came back with acknowledgements only).
 func ackedRest(r *Record, t *[2]track, scratch *[]byte) {
 	p := r.Payload()
 	if p.HTTP == nil {
 		return
 	}
-	acked := func() (n int) {
-		for i := range p.HTTP.Exchanges {
-			n += b2i(p.HTTP.Exchanges[i].Acked)
-		}
-		return n
-	}
-	before := acked()
 	rd := httpReader{h: p.HTTP}
 	for s := Client; s <= Server; s++ {
 		if t[s].ackOK {
 			rd.ack(s, t[s].ack)
 		}
 	}
-	if acked() != before {
-		r.packed = pack(p, scratch)
-	}
+	r.packed = pack(p, scratch)
 }
 
 // resting reports whether r's stream was let go of while the connection
 // was open (see stream.rest).
-func (r *Record) resting() bool {
-	_, ok := r.restOf()
-	return r.stream == nil && ok
-}
+func (r *Record) resting() bool { return r.stream == nil && r.packedRest() }
 
 // empty reports whether p holds nothing worth reporting.
 func (p *Payload) empty() bool {
@@ -660,10 +649,7 @@ func (st *stream) finish(r *Record) {
 	if st.inPool {
 		a.release(st, r.order, r.Last)
 	}
-	if st.p.empty() {
-		r.payload = nil // nothing worth reporting
-	}
-	r.packPayload(&a.packBuf)
+	r.settlePayload(&a.packBuf)
 	st.recycleResult()
 	st.recycle()
 }

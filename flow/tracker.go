@@ -1083,12 +1083,8 @@ func (t *Tracker) snapshot() []*Record {
 			if r.stream != nil && inTable[r] != nil {
 				r.stream.snapshotEnd(cp.payload, r)
 			}
-			cp.payload.rest = nil
-			if cp.payload.empty() {
-				cp.payload = nil
-			}
-			cp.packPayload(&scratch) // as Finish leaves it
-		} else if _, ok := cp.restOf(); ok {
+			cp.settlePayload(&scratch)
+		} else if cp.resting() {
 			cp.unrest(&scratch)
 		}
 		if cp.KeepAlive != nil {
