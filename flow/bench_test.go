@@ -92,3 +92,59 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// BenchmarkTrack is one tracker alone, payload read, on the first
+// million packets decoded and batched ahead as the reader does: the
+// per-packet path of connections, states and HTTP, without the reading
+// that feeds it.
+func BenchmarkTrack(b *testing.B) {
+	data := benchFile(b)
+	src, err := NewSource("bench", bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := NewDecoder()
+	var batches []*batch
+	cur := new(batch)
+	var seg Segment
+	packets := 0
+	for packets < 1_000_000 {
+		frame, ci, lt, err := src.next()
+		if err != nil {
+			break
+		}
+		if ok, err := dec.Decode(lt, frame, &seg); !ok || err != nil {
+			continue
+		}
+		packets++
+		k, srcA := makeTuple(seg.Src, seg.Dst)
+		cur.push(&seg, Meta{At: Timestamp(ci.Timestamp.UnixNano()), Packet: uint32(packets), WireLen: ci.Length, Order: uint64(packets)}, k, k.hash(), srcA, true)
+		if cur.n == batchSize {
+			batches = append(batches, cur)
+			cur = new(batch)
+		}
+	}
+	batches = append(batches, cur)
+	// addBatch leaves each segment's payload pointing into its batch:
+	// keep the markers it starts from.
+	marks := make([][batchSize][]byte, len(batches))
+	for i, bt := range batches {
+		for j := range bt.n {
+			marks[i][j] = bt.segs[j].Payload
+		}
+	}
+	cfg := Config{Payload: PayloadConfig{Buffer: DefaultBuffer}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		t := NewTracker(cfg)
+		for i, bt := range batches {
+			for j := range bt.n {
+				bt.segs[j].Payload = marks[i][j]
+			}
+			t.addBatch(bt)
+		}
+		t.finish()
+	}
+	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}

@@ -112,21 +112,21 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		}
 	}
 	err := p.run(ctx)
+	// Each tracker finishes on its own goroutine once it has the last
+	// batch, all of them at once.
+	end := p.closeInputs(p.inputs, false)
 	for _, sh := range p.shards {
 		sh.flush()
+		sh.end = end
 		close(sh.full)
 	}
-	end := p.closeInputs(p.inputs, false)
 	var lists [][]*Record
 	var at time.Time
 	evicted := 0
 	for _, sh := range p.shards {
 		<-sh.done
 		evicted += sh.tracker.evicted
-		sh.tracker.last = max(sh.tracker.last, end)
-		var recs []*Record
-		recs, at = sh.tracker.finish()
-		lists = append(lists, recs)
+		lists, at = append(lists, sh.recs), sh.at
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
@@ -264,10 +264,16 @@ type pass struct {
 // shard is one tracker and the batches that feed it.
 type shard struct {
 	tracker    *Tracker
-	cur        *batch      // being filled by the reader
-	full, free chan *batch // to the tracker, and back
-	done       chan struct{}
+	cur        *batch       // being filled by the reader
+	full, free chan *batch  // to the tracker, and back
 	open       atomic.Int64 // connections in the table, for progress
+	// end is the end of the capture, set before full is closed; the
+	// tracker then finishes, leaving its records in recs, and closes
+	// done.
+	end  Timestamp
+	recs []*Record
+	at   time.Time
+	done chan struct{}
 }
 
 // snapReply is a tracker's part of a snapshot.
@@ -301,23 +307,50 @@ const (
 func (sh *shard) track() {
 	defer close(sh.done)
 	for b := range sh.full {
-		start := int32(0)
-		for i := range b.n {
-			seg := &b.segs[i]
-			if seg.Payload != nil {
-				seg.Payload = b.payload[start:b.pend[i]:b.pend[i]]
-			}
-			start = b.pend[i]
-			sh.tracker.add(seg, b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
-		}
-		b.payload = b.payload[:0]
+		sh.tracker.addBatch(b)
 		sh.open.Store(int64(sh.tracker.Open()))
 		if b.snap != nil {
 			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.evicted}
 			b.snap = nil
 		}
-		b.n = 0
+		b.reset()
 		sh.free <- b
+	}
+	sh.tracker.last = max(sh.tracker.last, sh.end)
+	sh.recs, sh.at = sh.tracker.finish()
+}
+
+// push adds a segment to the batch; its payload is copied when withPayload
+// is set (the packet's buffer is reused).
+func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
+	b.segs[b.n] = *seg
+	if withPayload && len(seg.Payload) > 0 && seg.Flags&RST == 0 {
+		b.payload = append(b.payload, seg.Payload...)
+		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: addBatch sets it
+	} else {
+		b.segs[b.n].Payload = nil
+	}
+	b.pend[b.n] = int32(len(b.payload))
+	b.meta[b.n] = m
+	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, h, srcA
+	b.n++
+}
+
+func (b *batch) reset() {
+	b.n = 0
+	b.payload = b.payload[:0]
+}
+
+// addBatch adds a batch's segments in order.
+func (t *Tracker) addBatch(b *batch) {
+	start := int32(0)
+	for i := range b.n {
+		seg := &b.segs[i]
+		if seg.Payload != nil {
+			seg.Payload = b.payload[start:b.pend[i]:b.pend[i]]
+		}
+		start = b.pend[i]
+		t.add(seg, b.meta[i], &b.keys[i], b.hash[i], b.srcA[i])
 	}
 }
 
@@ -516,17 +549,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		sh = p.shards[(h>>32)%uint64(len(p.shards))]
 	}
 	b := sh.cur
-	b.segs[b.n] = p.seg
-	if p.payload && len(p.seg.Payload) > 0 && p.seg.Flags&RST == 0 {
-		b.payload = append(b.payload, p.seg.Payload...)
-		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: set by the tracker
-	} else {
-		b.segs[b.n].Payload = nil
-	}
-	b.pend[b.n] = int32(len(b.payload))
-	b.meta[b.n] = Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire, Order: p.packets}
-	b.keys[b.n], b.hash[b.n], b.srcA[b.n] = k, h, srcA
-	b.n++
+	b.push(&p.seg, Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire, Order: p.packets}, k, h, srcA, p.payload)
 	if b.n == batchSize {
 		sh.full <- b
 		sh.cur = <-sh.free
