@@ -208,7 +208,8 @@ func findings(rep *Report, opt Options) []Finding {
 		}
 	})
 
-	leaks.each(func(g *group) { out = append(out, leakFinding(g, rep, &idles)) })
+	byClient := clientIndex{rep: rep}
+	leaks.each(func(g *group) { out = append(out, leakFinding(g, rep, &byClient)) })
 	idles.each(func(g *group) { out = append(out, idleFinding(g)) })
 	// CLOSE_WAIT sockets per client and server endpoint: they hold ports
 	// too.
@@ -346,7 +347,42 @@ func hostsOf(fs []*Flow, s Side) string {
 	return strings.Join(hs, ", ")
 }
 
-func leakFinding(g *group, rep *Report, idles *grouper) Finding {
+// clientIndex finds the flows a host opened without going over every
+// flow for each leak group: a capture may hold thousands of leaking
+// hosts. It is built on first use.
+type clientIndex struct {
+	rep *Report
+	by  map[netip.Addr][]int32 // indices into rep.Flows, in order
+}
+
+// flows returns the flows whose client is one of hosts, in report order.
+func (x *clientIndex) flows(hosts ...netip.Addr) []*Flow {
+	if x.by == nil {
+		x.by = map[netip.Addr][]int32{}
+		for i := range x.rep.Flows {
+			a := x.rep.Flows[i].Key.Client.Addr()
+			x.by[a] = append(x.by[a], int32(i))
+		}
+	}
+	var idx []int32
+	seen := map[netip.Addr]bool{}
+	for _, h := range hosts {
+		if !seen[h] {
+			seen[h] = true
+			idx = append(idx, x.by[h]...)
+		}
+	}
+	if len(seen) > 1 {
+		slices.Sort(idx)
+	}
+	fs := make([]*Flow, len(idx))
+	for i, j := range idx {
+		fs[i] = &x.rep.Flows[j]
+	}
+	return fs
+}
+
+func leakFinding(g *group, rep *Report, byClient *clientIndex) Finding {
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
 	var ages []time.Duration
 	asClient, idleClosed, gaveUp := 0, 0, 0
@@ -374,20 +410,15 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		// A host that leaks accepted connections while it opens its own
 		// upstream ones is a proxy; it may open them from another of its
 		// addresses, which a capture on it shows.
-		self := map[netip.Addr]bool{host: true}
+		self := []netip.Addr{host}
 		if slices.Contains(rep.LocalAddrs, host) {
-			for _, a := range rep.LocalAddrs {
-				self[a] = true
-			}
+			self = append(self, rep.LocalAddrs...)
 		}
-		for i := range rep.Flows {
-			f := &rep.Flows[i]
-			if self[f.Key.Client.Addr()] {
-				role = "proxy"
-				upstream = append(upstream, f)
-				if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
-					waiting++
-				}
+		for _, f := range byClient.flows(self...) {
+			role = "proxy"
+			upstream = append(upstream, f)
+			if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
+				waiting++
 			}
 		}
 	} else if asClient < n {
@@ -439,7 +470,7 @@ func leakFinding(g *group, rep *Report, idles *grouper) Finding {
 		fmt.Fprintf(&sb, "%s closed each one and %s acknowledged the FIN, but its application never closed the socket.", upperFirst(other), host)
 	}
 	fix := remedy(CloseWaitLeak)
-	statuses, statusMetrics, errorsOnly := leakStatuses(g, rep)
+	statuses, statusMetrics, errorsOnly := leakStatuses(g, byClient)
 	switch role {
 	case "client":
 		sb.WriteString(statuses)

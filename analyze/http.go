@@ -156,7 +156,7 @@ func (c statusCounts) String() string {
 // leakStatuses explains a CLOSE_WAIT leak by the responses: which
 // statuses the leaked connections got last, against the connections the
 // same client released. It returns "" when the payload does not tell.
-func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
+func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
 	leaked := statusCounts{}
 	isLeak := map[*Record]bool{}
@@ -170,9 +170,8 @@ func leakStatuses(g *group, rep *Report) (string, []Metric, bool) {
 		return "", nil, false
 	}
 	released := statusCounts{}
-	for i := range rep.Flows {
-		f := &rep.Flows[i]
-		if f.Key.Client.Addr() == host && !isLeak[f.Record] && f.Client.FinPacket > 0 {
+	for _, f := range byClient.flows(host) {
+		if !isLeak[f.Record] && f.Client.FinPacket > 0 {
 			released.add(f.Record, flow.Client, &pb)
 		}
 	}

@@ -1,0 +1,67 @@
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// TestClientIndex checks the index the leak findings look a host's flows
+// up in: each host's flows in report order, several hosts merged in that
+// order, a host named twice counted once.
+func TestClientIndex(t *testing.T) {
+	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	srv := netip.MustParseAddrPort("10.9.9.9:80")
+	clients := []netip.Addr{a, b, a, c, b, a}
+	rep := &Report{}
+	for i, h := range clients {
+		r := &flow.Record{ID: i + 1, Key: flow.Key{Client: netip.AddrPortFrom(h, uint16(40000+i)), Server: srv}}
+		rep.Flows = append(rep.Flows, Flow{Record: r})
+	}
+	x := clientIndex{rep: rep}
+	for _, tc := range []struct {
+		hosts []netip.Addr
+		ids   []int
+	}{
+		{[]netip.Addr{a}, []int{1, 3, 6}},
+		{[]netip.Addr{b, a}, []int{1, 2, 3, 5, 6}},
+		{[]netip.Addr{c, c}, []int{4}},
+		{[]netip.Addr{srv.Addr()}, nil},
+		{[]netip.Addr{c, b, a}, []int{1, 2, 3, 4, 5, 6}},
+	} {
+		var ids []int
+		for _, f := range x.flows(tc.hosts...) {
+			ids = append(ids, f.ID)
+		}
+		if !slices.Equal(ids, tc.ids) {
+			t.Errorf("flows(%v) = %v, want %v", tc.hosts, ids, tc.ids)
+		}
+	}
+}
+
+// BenchmarkLeakFindings is findings on 150 k flows to 3000 servers, each
+// of which leaked one connection: one leak group per server, each of
+// which looks up the connections its host opened itself (a proxy's).
+func BenchmarkLeakFindings(b *testing.B) {
+	client := netip.MustParseAddr("10.0.0.1")
+	rep := &Report{}
+	for i := range 150_000 {
+		srv := netip.AddrFrom4([4]byte{10, 1, byte(i % 3000 >> 8), byte(i % 3000)})
+		r := &flow.Record{ID: i + 1, Key: flow.Key{Client: netip.AddrPortFrom(client, uint16(1024+i%60000)), Server: netip.AddrPortFrom(srv, 80)}}
+		r.Client.State, r.Server.State = flow.Established, flow.Established
+		f := Flow{Record: r}
+		if i < 3000 {
+			r.Client.State, r.Server.State = flow.FinWait2, flow.CloseWait
+			f.Verdicts = []Verdict{{Class: CloseWaitLeak, Side: flow.Server, Severity: Error, Confidence: 0.9}}
+		}
+		rep.Flows = append(rep.Flows, f)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if fs := findings(rep, Options{}.withDefaults()); len(fs) != 3000 {
+			b.Fatalf("%d findings, want 3000", len(fs))
+		}
+	}
+}
