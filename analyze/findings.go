@@ -365,15 +365,12 @@ func (x *clientIndex) flows(hosts ...netip.Addr) []*Flow {
 		}
 	}
 	var idx []int32
-	seen := map[netip.Addr]bool{}
 	for _, h := range hosts {
-		if !seen[h] {
-			seen[h] = true
-			idx = append(idx, x.by[h]...)
-		}
+		idx = append(idx, x.by[h]...)
 	}
-	if len(seen) > 1 {
+	if len(hosts) > 1 {
 		slices.Sort(idx)
+		idx = slices.Compact(idx) // a host named twice
 	}
 	fs := make([]*Flow, len(idx))
 	for i, j := range idx {

@@ -336,6 +336,7 @@ func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload 
 	b.n++
 }
 
+// reset empties the batch for reuse.
 func (b *batch) reset() {
 	b.n = 0
 	b.payload = b.payload[:0]
