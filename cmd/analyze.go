@@ -485,7 +485,7 @@ func writeHeapProfile(path string) error {
 // stays at least what the pass held at its end: up to there, the report
 // reuses memory the process has had anyway, and collecting sooner would
 // lower no peak. It lowers the peak where the report outgrows the pass:
-// on make bench's capture with --no-payload, from 302 to 264 MiB for a few
+// on make bench's capture with --no-payload, from 297 to 264 MiB for a few
 // more collections of ~50 ms, within the noise of the run's time.
 const (
 	gcPercent     = 200
@@ -496,11 +496,12 @@ const (
 
 // gcPacer applies that pacing; the nil *gcPacer does nothing.
 type gcPacer struct {
-	slack    atomic.Uint64 // math.Float64bits of the slack in force
-	least    atomic.Int64  // the lowest limit, besides gcFloor
-	done     chan struct{}
-	finished chan struct{}
-	stopped  func()
+	report     atomic.Bool  // the pass is over: gcReportSlack is in force
+	least      atomic.Int64 // the lowest limit, besides gcFloor
+	done       chan struct{}
+	finished   chan struct{}
+	oldPercent int // the collector's settings before, for stop
+	oldLimit   int64
 }
 
 // tuneGC starts the pacing, unless GOGC or GOMEMLIMIT in the environment
@@ -509,14 +510,9 @@ func tuneGC() *gcPacer {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	oldPercent := debug.SetGCPercent(gcPercent)
-	oldLimit := debug.SetMemoryLimit(gcFloor)
 	p := &gcPacer{done: make(chan struct{}), finished: make(chan struct{})}
-	p.slack.Store(math.Float64bits(gcSlack))
-	p.stopped = func() {
-		debug.SetMemoryLimit(oldLimit)
-		debug.SetGCPercent(oldPercent)
-	}
+	p.oldPercent = debug.SetGCPercent(gcPercent)
+	p.oldLimit = debug.SetMemoryLimit(gcFloor)
 	go func() {
 		defer close(p.finished)
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -539,7 +535,10 @@ func (p *gcPacer) apply() {
 	metrics.Read(sample)
 	if sample[0].Value.Kind() == metrics.KindUint64 {
 		live := float64(sample[0].Value.Uint64())
-		slack := math.Float64frombits(p.slack.Load())
+		slack := gcSlack
+		if p.report.Load() {
+			slack = gcReportSlack
+		}
 		debug.SetMemoryLimit(max(gcFloor, p.least.Load(), int64(live*slack)))
 	}
 }
@@ -557,7 +556,7 @@ func (p *gcPacer) reporting() {
 	if held[0].Value.Kind() == metrics.KindUint64 && held[1].Value.Kind() == metrics.KindUint64 {
 		p.least.Store(int64(held[0].Value.Uint64() - held[1].Value.Uint64()))
 	}
-	p.slack.Store(math.Float64bits(gcReportSlack))
+	p.report.Store(true)
 	p.apply()
 }
 
@@ -568,5 +567,6 @@ func (p *gcPacer) stop() {
 	}
 	close(p.done)
 	<-p.finished
-	p.stopped()
+	debug.SetMemoryLimit(p.oldLimit)
+	debug.SetGCPercent(p.oldPercent)
 }
