@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,12 +18,8 @@ import (
 // livePeer builds the lab's traffic program.
 func livePeer(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "peer")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "../testdata/lab/peer").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool(), "build", "-o", bin, "../testdata/lab/peer").CombinedOutput(); err != nil {
 		t.Fatalf("go build peer: %v\n%s", err, out)
 	}
 	return bin

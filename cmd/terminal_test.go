@@ -16,11 +16,7 @@ import (
 func buildFlowdoc(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flowdoc")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool(), "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -78,4 +74,13 @@ func TestTerminal(t *testing.T) {
 	if !ansi.Match(forced) {
 		t.Errorf("no colour with --color always")
 	}
+}
+
+// goTool is the go command: the one on PATH, else the one of the
+// toolchain that built the test (go test run by its full path).
+func goTool() string {
+	if goBin, err := exec.LookPath("go"); err == nil {
+		return goBin
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }

@@ -91,16 +91,3 @@ func (t *hashTable[V]) grow() {
 		}
 	}
 }
-
-// values returns every value in the table: a copy, so that the caller
-// may take them out as it goes.
-func (t *hashTable[V]) values() []V {
-	var zero V
-	out := make([]V, 0, t.n)
-	for _, s := range t.slots {
-		if s.v != zero {
-			out = append(out, s.v)
-		}
-	}
-	return out
-}

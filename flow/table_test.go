@@ -49,3 +49,15 @@ func TestConnTable(t *testing.T) {
 		t.Fatalf("%d left after deleting everything", tab.n)
 	}
 }
+
+// values returns every value in the table.
+func (t *hashTable[V]) values() []V {
+	var zero V
+	out := make([]V, 0, t.n)
+	for _, s := range t.slots {
+		if s.v != zero {
+			out = append(out, s.v)
+		}
+	}
+	return out
+}

@@ -19,16 +19,6 @@ type JSON struct {
 	Events bool
 }
 
-type jsonEndpoint struct {
-	IP   string `json:"ip"`
-	Port uint16 `json:"port"`
-}
-
-type jsonPair[T any] struct {
-	Client T `json:"client"`
-	Server T `json:"server"`
-}
-
 type jsonEvidence struct {
 	Input  int    `json:"input"`
 	Packet int    `json:"packet"`
@@ -58,24 +48,6 @@ type jsonFinding struct {
 	Summary  string             `json:"summary"`
 	Remedy   string             `json:"remedy"`
 	Evidence []jsonEvidence     `json:"evidence"`
-}
-
-// jsonSocket is a side's socket in the kernel's table; a side on the
-// host with no socket is {"state": "CLOSED"}.
-type jsonSocket struct {
-	State   string `json:"state"`
-	PID     int    `json:"pid,omitempty"`
-	Command string `json:"command,omitempty"`
-	RxQueue uint32 `json:"rx_queue"`
-	TxQueue uint32 `json:"tx_queue"`
-	Timer   string `json:"timer,omitempty"`
-}
-
-func jsonSocketOf(s *analyze.Socket) *jsonSocket {
-	if s == nil {
-		return &jsonSocket{State: "CLOSED"}
-	}
-	return &jsonSocket{State: s.State.String(), PID: s.PID, Command: s.Command, RxQueue: s.RxQueue, TxQueue: s.TxQueue, Timer: s.Timer}
 }
 
 type jsonCapture struct {
@@ -159,10 +131,6 @@ func ts(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-func endpoint(a netip.AddrPort) jsonEndpoint {
-	return jsonEndpoint{IP: a.Addr().Unmap().String(), Port: a.Port()}
 }
 
 // Render implements Renderer.

@@ -19,11 +19,6 @@ type flowEncoder struct {
 	payload analyze.PayloadBuffer
 }
 
-func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
-	var e flowEncoder
-	return e.appendFlow(b, f, events)
-}
-
 // appendTS appends a capture timestamp as encoding/json would the
 // string of ts(t): RFC 3339 with the fraction trimmed, "" for none.
 func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
@@ -520,7 +515,8 @@ func appendString(b []byte, s string) []byte {
 // flowTS is a capture timestamp as records hold it.
 type flowTS = analyze.Timestamp
 
-// appendSocket encodes a side's kernel socket as jsonSocket does.
+// appendSocket encodes a side's kernel socket as the reference schema's
+// jsonSocket (jsonref_test.go) does.
 func appendSocket(b []byte, s *analyze.Socket) []byte {
 	if s == nil {
 		return append(b, `{"state":"CLOSED","rx_queue":0,"tx_queue":0}`...)

@@ -1,11 +1,51 @@
 package report
 
 import (
+	"net/netip"
+
 	"github.com/flowdoc/flowdoc/analyze"
 )
 
 // The schema of a flow, for encoding/json: the reference appendFlow is
 // held to.
+
+type jsonEndpoint struct {
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+}
+
+type jsonPair[T any] struct {
+	Client T `json:"client"`
+	Server T `json:"server"`
+}
+
+// jsonSocket is a side's socket in the kernel's table; a side on the
+// host with no socket is {"state": "CLOSED"}.
+type jsonSocket struct {
+	State   string `json:"state"`
+	PID     int    `json:"pid,omitempty"`
+	Command string `json:"command,omitempty"`
+	RxQueue uint32 `json:"rx_queue"`
+	TxQueue uint32 `json:"tx_queue"`
+	Timer   string `json:"timer,omitempty"`
+}
+
+func jsonSocketOf(s *analyze.Socket) *jsonSocket {
+	if s == nil {
+		return &jsonSocket{State: "CLOSED"}
+	}
+	return &jsonSocket{State: s.State.String(), PID: s.PID, Command: s.Command, RxQueue: s.RxQueue, TxQueue: s.TxQueue, Timer: s.Timer}
+}
+
+func endpoint(a netip.AddrPort) jsonEndpoint {
+	return jsonEndpoint{IP: a.Addr().Unmap().String(), Port: a.Port()}
+}
+
+// appendFlow encodes one flow with a fresh encoder.
+func appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
+	var e flowEncoder
+	return e.appendFlow(b, f, events)
+}
 
 type jsonRef struct {
 	Input  int    `json:"input"`
