@@ -89,6 +89,7 @@ fuzz:
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./flow -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./report -run '^$$' -fuzz '^FuzzReports$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 
 # Re-record the lab captures and their ground truth (root; not in CI).
 lab:

@@ -159,6 +159,14 @@ func FuzzTracker(f *testing.F) {
 			if len(r.Events) > maxEvents {
 				t.Fatalf("%d events", len(r.Events))
 			}
+			// The packed payload reads back whole.
+			if p := r.Payload(); p != nil && p.HTTP != nil {
+				for i := range p.HTTP.Exchanges {
+					if x := &p.HTTP.Exchanges[i]; x.ResponsePacket > uint32(sent) || x.RequestPacket > uint32(sent) {
+						t.Fatalf("exchange %d names packet %d/%d of %d", i, x.RequestPacket, x.ResponsePacket, sent)
+					}
+				}
+			}
 		}
 		if pkts != sent {
 			t.Fatalf("%d packets in flows, %d sent", pkts, sent)
