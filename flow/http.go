@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -394,9 +395,17 @@ func token(b []byte) bool {
 	return true
 }
 
-func tchar(c byte) bool {
-	return c > ' ' && c < 0x7f && bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) < 0
-}
+// tchar reports whether c may be in a token (RFC 9110, 5.6.2): visible
+// ASCII but for the delimiters. It runs on every byte of every header
+// name, so it looks the answer up.
+func tchar(c byte) bool { return tchars[c] }
+
+var tchars = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c)
+	}
+	return t
+}()
 
 // visible reports whether b is all visible ASCII, as a request target
 // is (RFC 9112: non-ASCII is percent-encoded).

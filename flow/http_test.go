@@ -268,3 +268,14 @@ func FuzzHTTP(f *testing.F) {
 		}
 	})
 }
+
+// TestTchar holds the lookup table to RFC 9110's list of token
+// characters, written out the other way round: what is allowed.
+func TestTchar(t *testing.T) {
+	const allowed = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for c := 0; c < 256; c++ {
+		if want := strings.IndexByte(allowed, byte(c)) >= 0; tchar(byte(c)) != want {
+			t.Errorf("tchar(%q) = %v, want %v", byte(c), !want, want)
+		}
+	}
+}
