@@ -750,7 +750,7 @@ func keepAliveFindings(rep *Report) []Finding {
 				p.intervals = append(p.intervals, ka.Last[s].Sub(ka.First[s])/time.Duration(h.KeepAlives-1))
 			}
 			if e := firstEvent(f.Record, func(e *Event) bool { return e.From == s && e.Note&flow.NoteKeepAlive != 0 }); e != nil && len(p.ev) < maxEvidence {
-				p.ev = append(p.ev, ev(e, "keep-alive probe from "+sideName(s)))
+				p.ev = append(p.ev, ev(e, keepAliveProbeFrom[s]))
 			}
 		}
 		idle := end.Sub(f.Last)
