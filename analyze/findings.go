@@ -620,7 +620,7 @@ func timeWaitFinding(g *group, rep *Report, opt Options, closeWaits map[pairKey]
 	client, server := f0.Key.Client.Addr(), f0.Key.Server
 	n := len(g.flows)
 	var first, last flow.Timestamp
-	var since []flow.Timestamp
+	since := make([]flow.Timestamp, 0, n)
 	for i, f := range g.flows {
 		if i == 0 || f.First < first {
 			first = f.First
@@ -670,7 +670,7 @@ func peakConcurrent(starts []flow.Timestamp, d time.Duration, end flow.Timestamp
 		at    flow.Timestamp
 		delta int
 	}
-	var es []edge
+	es := make([]edge, 0, 2*len(starts))
 	for _, s := range starts {
 		if s > end {
 			continue
