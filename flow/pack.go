@@ -387,10 +387,13 @@ func (r *Record) restOf() (restState, bool) {
 }
 
 // unrest packs r's payload again without its rest state, as Finish
-// leaves it.
-func (r *Record) unrest(scratch *[]byte) {
-	r.payload, r.packed = r.Payload(), ""
+// leaves it. It decodes into buf, which is free again on return: the
+// result is packed anew, and the record keeps nothing of buf.
+func (r *Record) unrest(scratch *[]byte, buf *PayloadBuffer) {
+	buf.src = "" // settling changes the decoded payload: never reuse it
+	r.payload, r.packed = r.ReadPayload(buf), ""
 	r.settlePayload(scratch)
+	buf.src = ""
 }
 
 // Payload returns what was read in the connection's byte streams; nil

@@ -193,6 +193,7 @@ type payloader struct {
 	freeResults []*Payload     // results startHTTP moved out of
 	strs        *interner      // the tracker's
 	packBuf     []byte         // reused by pack
+	readBuf     PayloadBuffer  // reused to unpack a resting payload at the end
 	// Streams let go of while their connections were open, and taken
 	// up again (tests).
 	rested, resumed int

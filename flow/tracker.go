@@ -1064,6 +1064,7 @@ func (t *Tracker) snapshot() []*Record {
 	copies := make([]Record, len(t.records))
 	out := make([]*Record, len(t.records))
 	var scratch []byte
+	var pb PayloadBuffer
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
@@ -1085,7 +1086,7 @@ func (t *Tracker) snapshot() []*Record {
 			}
 			cp.settlePayload(&scratch)
 		} else if cp.resting() {
-			cp.unrest(&scratch)
+			cp.unrest(&scratch, &pb)
 		}
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
@@ -1262,7 +1263,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		case r.stream != nil:
 			r.stream.finish(r)
 		case r.resting():
-			r.unrest(&t.pay.packBuf)
+			r.unrest(&t.pay.packBuf, &t.pay.readBuf)
 		}
 	}
 	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
