@@ -297,6 +297,7 @@ func frame(b []byte, c *conn, st step) int {
 type result struct {
 	name    string
 	seconds float64
+	cpu     float64 // user and system seconds, on every CPU
 	rssMiB  float64
 }
 
@@ -355,13 +356,13 @@ func run(file, bin string) error {
 	}
 	mb := float64(st.Size()) / 1e6
 	fmt.Printf("\n%s: %d packets, %.0f MB\n\n", file, packets, mb)
-	fmt.Printf("%-42s %9s %12s %9s %10s\n", fmt.Sprintf("best of %d (tshark: 1)", rounds), "seconds", "packets/s", "MB/s", "peak RSS")
+	fmt.Printf("%-42s %9s %7s %12s %9s %10s\n", fmt.Sprintf("best of %d (tshark: 1)", rounds), "seconds", "CPU s", "packets/s", "MB/s", "peak RSS")
 	for _, r := range results {
 		rss := "-"
 		if r.rssMiB > 0 {
 			rss = fmt.Sprintf("%.0f MiB", r.rssMiB)
 		}
-		fmt.Printf("%-42s %9.2f %12.0f %9.0f %10s\n", r.name, r.seconds, float64(packets)/r.seconds, mb/r.seconds, rss)
+		fmt.Printf("%-42s %9.2f %7.2f %12.0f %9.0f %10s\n", r.name, r.seconds, r.cpu, float64(packets)/r.seconds, mb/r.seconds, rss)
 	}
 	// The targets are set for endpoint states, which is what --no-payload
 	// runs (and what tshark's conversation table does); reading HTTP
@@ -397,6 +398,7 @@ func readDecode(file string) (int, result, error) {
 		return 0, result{}, err
 	}
 	defer f.Close()
+	cpu0 := cpuTime()
 	start := time.Now()
 	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<16))
 	if err != nil {
@@ -425,7 +427,16 @@ func readDecode(file string) (int, result, error) {
 	if syns == 0 {
 		return 0, result{}, fmt.Errorf("%s: no SYN decoded", file)
 	}
-	return n, result{name: "reference: pcapgo + DecodingLayerParser", seconds: time.Since(start).Seconds()}, nil
+	return n, result{name: "reference: pcapgo + DecodingLayerParser", seconds: time.Since(start).Seconds(), cpu: cpuTime() - cpu0}, nil
+}
+
+// cpuTime is the user and system time this process has used.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func measure(name, bin string, args ...string) (result, error) {
@@ -442,5 +453,6 @@ func measure(name, bin string, args ...string) (result, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
-	return result{name: name, seconds: el, rssMiB: rss}, nil
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	return result{name: name, seconds: el, cpu: cpu, rssMiB: rss}, nil
 }
