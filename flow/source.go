@@ -146,7 +146,7 @@ func NewSource(name string, r io.Reader) (*Source, error) {
 		}
 	}
 	switch m := binary.BigEndian.Uint32(magic); m {
-	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+	case pcapMicros, pcapMicrosBig, pcapNanos, pcapNanosBig: // each with its byte swap: the order m was read in does not matter
 		pr, err := newPcapFile(br)
 		if err != nil {
 			return nil, fmt.Errorf("pcap header: %w", err)

@@ -1070,7 +1070,8 @@ func (t *Tracker) snapshot() []*Record {
 		*cp = *r
 		cp.held = false // as Finish leaves it
 		cp.stream = nil
-		if c := inTable[r]; c != nil {
+		c := inTable[r]
+		if c != nil {
 			switch {
 			case r.stream != nil:
 				r.stream.acked(&c.t)
@@ -1081,7 +1082,7 @@ func (t *Tracker) snapshot() []*Record {
 		}
 		if cp.payload != nil {
 			cp.payload = cp.payload.clone()
-			if r.stream != nil && inTable[r] != nil {
+			if r.stream != nil && c != nil {
 				r.stream.snapshotEnd(cp.payload, r)
 			}
 			cp.settlePayload(&scratch)
@@ -1092,7 +1093,7 @@ func (t *Tracker) snapshot() []*Record {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
 			cp.KeepAlive = &ka
 		}
-		if c := inTable[r]; c != nil {
+		if c != nil {
 			// As retire would leave it.
 			c.summarize(cp, &t.strs)
 			switch {

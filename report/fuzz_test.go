@@ -58,7 +58,7 @@ func FuzzReports(f *testing.F) {
 	leak = seg(leak, c, ack, 255, 6072, 12112, 0)
 	f.Add(leak)
 	// Two connections closed in order by the client (TIME_WAIT), one
-	// refused, one reset after reuse.
+	// refused, and one the capture joined midway, reset by the server.
 	var mixed []byte
 	for _, port := range []byte{0x20, 0x40} {
 		mixed = open(mixed, port)

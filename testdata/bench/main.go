@@ -317,7 +317,6 @@ func run(file, bin string) error {
 	var packets int
 	ref, fd, np := result{seconds: 1e9}, result{seconds: 1e9}, result{seconds: 1e9}
 	for range rounds {
-		warm(file)
 		n, r, err := readDecode(file)
 		if err != nil {
 			return err
@@ -326,16 +325,14 @@ func run(file, bin string) error {
 		if r.seconds < ref.seconds {
 			ref = r
 		}
-		warm(file)
-		r, err = measure("flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
+		r, err = measure(file, "flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
 		if err != nil {
 			return err
 		}
 		if r.seconds < fd.seconds {
 			fd = r
 		}
-		warm(file)
-		r, err = measure("flowdoc analyze --format json --no-payload", bin, "analyze", "--format", "json", "--no-payload", "--progress", "never", "-o", os.DevNull, file)
+		r, err = measure(file, "flowdoc analyze --format json --no-payload", bin, "analyze", "--format", "json", "--no-payload", "--progress", "never", "-o", os.DevNull, file)
 		if err != nil {
 			return err
 		}
@@ -345,8 +342,7 @@ func run(file, bin string) error {
 	}
 	results := []result{ref, fd, np}
 	if _, err := exec.LookPath("tshark"); err == nil && os.Getenv("BENCH_NO_TSHARK") == "" {
-		warm(file)
-		r, err := measure("tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
+		r, err := measure(file, "tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
 		if err != nil {
 			return err
 		}
@@ -379,8 +375,8 @@ func run(file, bin string) error {
 	return nil
 }
 
-// warm reads the capture once, untimed, so that every command measured
-// finds it in the page cache: the kernel evicts pages of a file this size
+// warm reads the capture once, untimed (readDecode and measure call it),
+// so that every command measured finds it in the page cache: the kernel evicts pages of a file this size
 // between runs on this machine, and whichever command ran first would
 // pay for reading it from disk.
 func warm(file string) {
@@ -398,6 +394,7 @@ func readDecode(file string) (int, result, error) {
 		return 0, result{}, err
 	}
 	defer f.Close()
+	warm(file)
 	cpu0 := cpuTime()
 	start := time.Now()
 	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<16))
@@ -439,7 +436,9 @@ func cpuTime() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func measure(name, bin string, args ...string) (result, error) {
+// measure runs bin with args on file, once the file is in the page cache.
+func measure(file, name, bin string, args ...string) (result, error) {
+	warm(file)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = io.Discard
 	var stderr strings.Builder
