@@ -298,6 +298,9 @@ func parseTime(s string) (time.Time, error) {
 func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	o.gc = tuneGC()
 	defer o.gc.stop()
+	if o.MemProfile != "" {
+		runtime.MemProfileRate = memProfileRate
+	}
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
 		if err != nil {
@@ -464,6 +467,10 @@ func openError(path string, err error) string {
 	}
 	return fmt.Sprintf("%s: %v", path, err)
 }
+
+// memProfileRate is the runtime's default sampling rate, which main turns
+// off.
+const memProfileRate = 512 << 10
 
 func writeHeapProfile(path string) error {
 	f, err := os.Create(path)
