@@ -16,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -341,8 +342,9 @@ func run(file, bin string) error {
 		}
 	}
 	results := []result{ref, fd, np}
+	var conv bytes.Buffer
 	if _, err := exec.LookPath("tshark"); err == nil && os.Getenv("BENCH_NO_TSHARK") == "" {
-		r, err := measure(file, "tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
+		r, err := measureTo(&conv, file, "tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
 		if err != nil {
 			return err
 		}
@@ -371,6 +373,11 @@ func run(file, bin string) error {
 		ts := results[3]
 		fmt.Printf("flowdoc vs tshark: %.1fx faster in %.1fx less memory for states, %.1fx faster in %.1fx less with HTTP read\n",
 			ts.seconds/np.seconds, ts.rssMiB/np.rssMiB, ts.seconds/fd.seconds, ts.rssMiB/fd.rssMiB)
+		sum, err := crossCheck(bin, file, conv.Bytes())
+		if err != nil {
+			return err
+		}
+		fmt.Println(sum)
 	}
 	return nil
 }
@@ -438,9 +445,14 @@ func cpuTime() float64 {
 
 // measure runs bin with args on file, once the file is in the page cache.
 func measure(file, name, bin string, args ...string) (result, error) {
+	return measureTo(io.Discard, file, name, bin, args...)
+}
+
+// measureTo is measure, the command's output written to out.
+func measureTo(out io.Writer, file, name, bin string, args ...string) (result, error) {
 	warm(file)
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout = io.Discard
+	cmd.Stdout = out
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
