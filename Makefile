@@ -54,8 +54,9 @@ test: deps browser
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/flowdoc
 	CGO_ENABLED=0 GOARCH=386 $(GO) build -o /dev/null ./cmd/flowdoc
 	$(GO) test -count=1 $(PKGS)
-	@# The race detector needs cgo: the reader and tracker run concurrently.
-	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then $(GO) test -count=1 -race ./flow ./report; fi
+	@# The race detector needs cgo: the reader and trackers run concurrently,
+	@# and the analysis splits its work across CPUs.
+	@if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then $(GO) test -count=1 -race ./flow ./analyze ./report; fi
 
 # The HTML report in headless Chromium; the screenshot is left in
 # bench-data/ to look at.

@@ -143,16 +143,13 @@ func findings(rep *Report, opt Options) []Finding {
 	var out []Finding
 	var leaks, idles, refused, unanswered, overflow, acceptClose, stale, stalls, timeWait, ignored grouper
 	// Server endpoints that completed handshakes, for telling dropped SYNs
-	// from a firewall's.
+	// from a firewall's: when each of those connections began.
 	accepted := map[netip.AddrPort][]flow.Timestamp{}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		if has(f.Record, flow.Server, 'H') && f.Client.Packets > 0 {
 			accepted[f.Key.Server] = append(accepted[f.Key.Server], f.First)
 		}
-	}
-	for i := range rep.Flows {
-		f := &rep.Flows[i]
 		for j := range f.Verdicts {
 			v := &f.Verdicts[j]
 			switch v.Class {
@@ -193,19 +190,23 @@ func findings(rep *Report, opt Options) []Finding {
 			}
 			last = max(last, f.Last)
 		}
-		for _, at := range accepted[srv] {
-			if at >= first-flow.Timestamp(5*time.Second) && at <= last {
-				for i, f := range g.flows {
-					v := *g.vs[i]
-					v.Class, v.Confidence = ListenOverflow, 0.7
-					v.Summary += "; the server accepted other connections meanwhile, so its listen queue was most likely full and dropped the SYN"
-					*g.vs[i] = v
-					overflow.add(groupKey{endpoint: srv}, f, g.vs[i])
-				}
-				g.flows = nil
-				return
-			}
+		// Flows are in order of first packet, but a capture's clock may
+		// step back.
+		acc := accepted[srv]
+		if !slices.IsSorted(acc) {
+			slices.Sort(acc)
 		}
+		if j, _ := slices.BinarySearch(acc, first-flow.Timestamp(5*time.Second)); j == len(acc) || acc[j] > last {
+			return
+		}
+		for i, f := range g.flows {
+			v := *g.vs[i]
+			v.Class, v.Confidence = ListenOverflow, 0.7
+			v.Summary += "; the server accepted other connections meanwhile, so its listen queue was most likely full and dropped the SYN"
+			*g.vs[i] = v
+			overflow.add(groupKey{endpoint: srv}, f, g.vs[i])
+		}
+		g.flows = nil
 	})
 
 	byClient := clientIndex{rep: rep}

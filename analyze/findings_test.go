@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 )
@@ -62,6 +63,42 @@ func BenchmarkLeakFindings(b *testing.B) {
 	for b.Loop() {
 		if fs := findings(rep, Options{}.withDefaults()); len(fs) != 3000 {
 			b.Fatalf("%d findings, want 3000", len(fs))
+		}
+	}
+}
+
+// TestLastStatuses checks the tally of last response statuses, which
+// splits the flows across the CPUs when there are many: the flows of
+// non200-leak (real HTTP, statuses 200, 404 and 500) repeated past the
+// split tally the same as they do alone, times the repeats.
+func TestLastStatuses(t *testing.T) {
+	rep := analyzeLab(t, "../testdata/non200-leak.pcap", time.Time{}, Options{})
+	var one []*Flow
+	for i := range rep.Flows {
+		one = append(one, &rep.Flows[i])
+	}
+	client := func(int) Side { return flow.Client }
+	want, read := lastStatuses(one, client)
+	if want.total() == 0 || len(want) < 2 {
+		t.Fatalf("non200-leak: statuses %v, want several", want)
+	}
+	repeats := 3*4096/len(one) + 1
+	var many []*Flow
+	for range repeats {
+		many = append(many, one...)
+	}
+	got, gotRead := lastStatuses(many, client)
+	for st, n := range want {
+		if got[st] != n*repeats {
+			t.Errorf("status %d: %d of %d flows, want %d", st, got[st], len(many), n*repeats)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("statuses %v over %d flows, want those of %v", got, len(many), want)
+	}
+	for i := range many {
+		if gotRead[i] != read[i%len(one)] {
+			t.Fatalf("flow %d (%d): read %v, want %v", i, many[i].ID, gotRead[i], read[i%len(one)])
 		}
 	}
 }

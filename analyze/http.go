@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -121,6 +123,39 @@ func (c statusCounts) add(r *Record, s Side, pb *PayloadBuffer) bool {
 	return true
 }
 
+// lastStatuses tallies the status of the last response on each of fs, for
+// the side side(i) says sent the requests on fs[i]; read[i] is set when
+// there was one. Each flow's payload is unpacked to tell, and a busy
+// client's flows number in the hundreds of thousands: they are split
+// across the CPUs.
+func lastStatuses(fs []*Flow, side func(i int) Side) (counts statusCounts, read []bool) {
+	read = make([]bool, len(fs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(fs)/4096))
+	parts := make([]statusCounts, workers)
+	per := (len(fs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*per, min((w+1)*per, len(fs))
+		parts[w] = statusCounts{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pb PayloadBuffer
+			for i := lo; i < hi; i++ {
+				read[i] = parts[w].add(fs[i].Record, side(i), &pb)
+			}
+		}()
+	}
+	wg.Wait()
+	counts = parts[0]
+	for _, p := range parts[1:] {
+		for st, n := range p {
+			counts[st] += n
+		}
+	}
+	return counts, read
+}
+
 func (c statusCounts) total() int {
 	n := 0
 	for _, v := range c {
@@ -158,23 +193,23 @@ func (c statusCounts) String() string {
 // same client released. It returns "" when the payload does not tell.
 func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
-	leaked := statusCounts{}
-	isLeak := map[*Record]bool{}
-	var pb PayloadBuffer
-	for i, f := range g.flows {
-		if leaked.add(f.Record, g.vs[i].Side, &pb) {
-			isLeak[f.Record] = true
-		}
-	}
+	leaked, read := lastStatuses(g.flows, func(i int) Side { return g.vs[i].Side })
 	if leaked.total() == 0 {
 		return "", nil, false
 	}
-	released := statusCounts{}
-	for _, f := range byClient.flows(host) {
-		if !isLeak[f.Record] && f.Client.FinPacket > 0 {
-			released.add(f.Record, flow.Client, &pb)
+	isLeak := make(map[*Record]bool, len(g.flows))
+	for i, f := range g.flows {
+		if read[i] {
+			isLeak[f.Record] = true
 		}
 	}
+	var closed []*Flow
+	for _, f := range byClient.flows(host) {
+		if !isLeak[f.Record] && f.Client.FinPacket > 0 {
+			closed = append(closed, f)
+		}
+	}
+	released, _ := lastStatuses(closed, func(int) Side { return flow.Client })
 	var ms []Metric
 	for st, n := range leaked {
 		ms = append(ms, Metric{fmt.Sprintf("leaked_after_status_%d", st), float64(n)})
