@@ -84,13 +84,17 @@ soak: build
 	$(BENCHDIR)/bench soak -flowdoc ./$(BIN) -duration 60s -rate $(SOAKRATE) -max-flows 10000
 
 FUZZTIME ?= 20s
+# go test's 10-minute -timeout holds for fuzzing too: off, so that a
+# FUZZTIME of an hour runs an hour (the fuzzer still fails an input that
+# hangs for 10 s).
+FUZZFLAGS = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -timeout 0
 fuzz:
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzTracker$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzSource$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
-	$(GO) test ./flow -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
-	$(GO) test ./report -run '^$$' -fuzz '^FuzzReports$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
+	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzDecode$$'
+	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzTracker$$'
+	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzFastPath$$'
+	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzSource$$'
+	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzHTTP$$'
+	$(GO) test ./report $(FUZZFLAGS) -fuzz '^FuzzReports$$'
 
 # Re-record the lab captures and their ground truth (root; not in CI).
 lab:
