@@ -19,7 +19,7 @@ import (
 func livePeer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "peer")
-	if out, err := exec.Command(goTool(), "build", "-o", bin, "../testdata/lab/peer").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool(t), "build", "-o", bin, "../testdata/lab/peer").CombinedOutput(); err != nil {
 		t.Fatalf("go build peer: %v\n%s", err, out)
 	}
 	return bin

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -16,10 +15,21 @@ import (
 func buildFlowdoc(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flowdoc")
-	if out, err := exec.Command(goTool(), "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
+	if out, err := exec.Command(goTool(t), "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// goTool is the go command: go test puts its own toolchain's first on the
+// PATH.
+func goTool(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH: %v", err)
+	}
+	return goBin
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
@@ -74,13 +84,4 @@ func TestTerminal(t *testing.T) {
 	if !ansi.Match(forced) {
 		t.Errorf("no colour with --color always")
 	}
-}
-
-// goTool is the go command: the one on PATH, else the one of the
-// toolchain that built the test (go test run by its full path).
-func goTool() string {
-	if goBin, err := exec.LookPath("go"); err == nil {
-		return goBin
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
