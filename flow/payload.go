@@ -193,7 +193,7 @@ type payloader struct {
 	freeResults []*Payload     // results startHTTP moved out of
 	strs        *interner      // the tracker's
 	packBuf     []byte         // reused by pack
-	readBuf     PayloadBuffer  // reused to unpack a resting payload at the end
+	readBuf     PayloadBuffer  // reused to unpack resting payloads (resume, unrest)
 	// Streams let go of while their connections were open, and taken
 	// up again (tests).
 	rested, resumed int
@@ -582,8 +582,9 @@ func (st *stream) rest(r *Record) bool {
 // resume takes reading up again where a connection's restState says it
 // stood, when a packet brings it back to the table with more bytes.
 func (p *payloader) resume(r *Record) *stream {
-	var buf PayloadBuffer
-	d := unpack(r.packed, &buf)
+	// Everything is copied out of the decoded payload: readBuf is free
+	// again on return.
+	d := unpack(r.packed, &p.readBuf)
 	if d.HTTP == nil || d.rest == nil {
 		return nil // rests only where HTTP is read
 	}

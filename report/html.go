@@ -230,6 +230,7 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 	if limit <= 0 {
 		limit = 500
 	}
+	var pb analyze.PayloadBuffer // reused by flowNotes
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		if f.Clean() {
@@ -242,7 +243,7 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 		r := f.Record
 		hf := htmlFlow{ID: r.ID, Client: r.Key.Client.String(), Server: r.Key.Server.String(),
 			ClientState: stateText(&r.Client), ServerState: stateText(&r.Server), Duration: dur(r.Duration()),
-			Packets: fmt.Sprintf("%d/%d", r.Client.Packets, r.Server.Packets), History: r.History, Notes: flowNotes(f)}
+			Packets: fmt.Sprintf("%d/%d", r.Client.Packets, r.Server.Packets), History: r.History, Notes: flowNotes(f, &pb)}
 		if len(f.Verdicts) > 0 {
 			hf.Severity = f.Verdicts[0].Severity.String()
 		}
@@ -368,6 +369,7 @@ func (h *HTML) timeline(rep *analyze.Report) (svgChart, string) {
 		c.Texts = append(c.Texts, svgText{X: x(t), Y: 12, Text: t.Time().Format("15:04:05.000"), Anchor: anchor, Class: "muted"})
 		c.Lines = append(c.Lines, svgLine{X1: x(t), Y1: top - 4, X2: x(t), Y2: float64(c.Height), Stroke: "#d0d7de", Width: 1})
 	}
+	var pb analyze.PayloadBuffer // reused by flowNotes
 	for i, f := range rows {
 		r := f.Record
 		y := top + rowH*float64(i) + rowH/2
@@ -375,7 +377,7 @@ func (h *HTML) timeline(rep *analyze.Report) (svgChart, string) {
 		title := "closed cleanly"
 		if len(f.Verdicts) > 0 {
 			color = severityFill[f.Verdicts[0].Severity]
-			title = flowNotes(f)
+			title = flowNotes(f, &pb)
 		}
 		c.Texts = append(c.Texts, svgText{X: label - 8, Y: y + 4, Text: fmt.Sprintf("%d  %s > %s", r.ID, r.Key.Client, r.Key.Server), Anchor: "end", Class: "small"})
 		tip := fmt.Sprintf("flow %d: %s, %s / %s", r.ID, title, stateText(&r.Client), stateText(&r.Server))

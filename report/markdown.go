@@ -128,11 +128,12 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	} else {
 		p("| ID | Client | Server | Client state | Server state | Duration | Packets | History | Verdicts |\n")
 		p("| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n")
+		var pb analyze.PayloadBuffer // reused by flowNotes
 		for _, f := range shown {
 			r := f.Record
 			p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", r.ID, mdCell(r.Key.Client.String()), mdCell(r.Key.Server.String()),
 				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()), r.Client.Packets, r.Server.Packets,
-				mdCode(r.History), mdCell(flowNotes(f)))
+				mdCode(r.History), mdCell(flowNotes(f, &pb)))
 		}
 		if more := notClean - len(shown); more > 0 {
 			p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)

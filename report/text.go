@@ -178,6 +178,7 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 	}
 	var rows []row
 	widest := 0
+	var pb analyze.PayloadBuffer // reused by flowNotes
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		if !t.All && f.Clean() {
@@ -199,7 +200,7 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 		cells := []string{strconv.Itoa(r.ID), r.Key.Client.String(), r.Key.Server.String(),
 			state(analyze.Client), state(analyze.Server), dur(r.Duration()),
 			strconv.FormatUint(r.Client.Packets, 10) + "/" + strconv.FormatUint(r.Server.Packets, 10), r.History}
-		n := flowNotes(f)
+		n := flowNotes(f, &pb)
 		rows = append(rows, row{cells, n})
 		widest = max(widest, len(n))
 	}
@@ -279,7 +280,9 @@ func stateText(h *analyze.Half) string {
 	return h.State.String()
 }
 
-func flowNotes(f *analyze.Flow) string {
+// flowNotes is the notes column of a flow; the payload is decoded into
+// pb, which the caller reuses from one flow to the next.
+func flowNotes(f *analyze.Flow, pb *analyze.PayloadBuffer) string {
 	var n []string
 	r := f.Record
 	if r.Midstream {
@@ -300,7 +303,7 @@ func flowNotes(f *analyze.Flow) string {
 		}
 		n = append(n, string(v.Class)+"("+v.Side.String()+")")
 	}
-	if p := payloadNote(r.Payload()); p != "" {
+	if p := payloadNote(r.ReadPayload(pb)); p != "" {
 		n = append(n, p)
 	}
 	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {

@@ -383,9 +383,9 @@ func run(file, bin string) error {
 }
 
 // warm reads the capture once, untimed (readDecode and measure call it),
-// so that every command measured finds it in the page cache: the kernel evicts pages of a file this size
-// between runs on this machine, and whichever command ran first would
-// pay for reading it from disk.
+// so that every command measured finds it in the page cache: the kernel
+// evicts pages of a file this size between runs on this machine, and
+// whichever command ran first would pay for reading it from disk.
 func warm(file string) {
 	if f, err := os.Open(file); err == nil {
 		io.Copy(io.Discard, f)
