@@ -82,9 +82,18 @@ func ReadSockets(root string) ([]Socket, error) {
 	return out, nil
 }
 
-// parseProcNetTCP reads the table of /proc/net/tcp or tcp6.
+// parseProcNetTCP reads the table of /proc/net/tcp or tcp6. The kernel
+// writes the table while sockets come and go, one hash bucket after
+// another across several reads: a socket may come out twice (seen with
+// tests that open connections alongside). A line repeating one already
+// read (same endpoints and inode) is skipped.
 func parseProcNetTCP(r io.Reader) ([]Socket, error) {
+	type id struct {
+		local, remote netip.AddrPort
+		inode         uint64
+	}
 	var out []Socket
+	seen := map[id]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<16)
 	line := 0
@@ -127,7 +136,10 @@ func parseProcNetTCP(r io.Reader) ([]Socket, error) {
 		}
 		s.UID, _ = strconv.Atoi(f[7])
 		s.Inode, _ = strconv.ParseUint(f[9], 10, 64)
-		out = append(out, s)
+		if k := (id{s.Local, s.Remote, s.Inode}); !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
 	}
 	return out, sc.Err()
 }

@@ -14,12 +14,13 @@ func TestParseProcNetTCP(t *testing.T) {
    0: 00000000:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 1149 1 00000000f17fe4d0 100 0 0 10 0
    1: 0101630A:9106 0201630A:1F90 08 00000000:00000000 00:00000000 00000000  1000        0 55512 1 00000000f9f174d2 20 4 30 10 -1
    2: 0101630A:9108 0201630A:1F90 06 00000000:00000000 03:00000FA0 00000000     0        0 0 3 00000000134c2b60
+   3: 0101630A:9106 0201630A:1F90 08 00000000:00000000 00:00000000 00000000  1000        0 55512 1 00000000f9f174d2 20 4 30 10 -1
 `
 	socks, err := parseProcNetTCP(strings.NewReader(table))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(socks) != 3 {
+	if len(socks) != 3 { // the last line repeats the second one
 		t.Fatalf("%d sockets", len(socks))
 	}
 	if !socks[0].Listen || socks[0].Local != netip.MustParseAddrPort("0.0.0.0:8080") || socks[0].RxQueue != 3 {
