@@ -206,7 +206,7 @@ func (rep *Report) count() {
 		if f.Clean() {
 			t.Clean++
 		}
-		c, s := host(f.Key.Client.Addr()), host(f.Key.Server.Addr())
+		c, s := host(f.Key.Client().Addr()), host(f.Key.Server().Addr())
 		c.Counts[f.Client.State]++
 		c.Total++
 		c.Clients++

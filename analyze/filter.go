@@ -50,10 +50,10 @@ func (f Filter) String() string {
 
 // inScope reports whether a flow is about f's host and port.
 func (f Filter) inScope(fl *Flow) bool {
-	if f.Host.IsValid() && fl.Key.Client.Addr().Unmap() != f.Host && fl.Key.Server.Addr().Unmap() != f.Host {
+	if f.Host.IsValid() && fl.Key.Client().Addr().Unmap() != f.Host && fl.Key.Server().Addr().Unmap() != f.Host {
 		return false
 	}
-	if f.Port != 0 && fl.Key.Client.Port() != f.Port && fl.Key.Server.Port() != f.Port {
+	if f.Port != 0 && fl.Key.Client().Port() != f.Port && fl.Key.Server().Port() != f.Port {
 		return false
 	}
 	return true

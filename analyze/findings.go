@@ -148,7 +148,7 @@ func findings(rep *Report, opt Options) []Finding {
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		if has(f.Record, flow.Server, 'H') && f.Client.Packets > 0 {
-			accepted[f.Key.Server] = append(accepted[f.Key.Server], f.First)
+			accepted[f.Key.Server()] = append(accepted[f.Key.Server()], f.First)
 		}
 		for j := range f.Verdicts {
 			v := &f.Verdicts[j]
@@ -158,22 +158,22 @@ func findings(rep *Report, opt Options) []Finding {
 			case IdleTimeoutClose:
 				idles.add(groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, f.Half(v.Side).DataBeforeFinFrom)}, f, v)
 			case Refused:
-				refused.add(groupKey{endpoint: f.Key.Server}, f, v)
+				refused.add(groupKey{endpoint: f.Key.Server()}, f, v)
 			case UnansweredSYN:
-				unanswered.add(groupKey{endpoint: f.Key.Server}, f, v)
+				unanswered.add(groupKey{endpoint: f.Key.Server()}, f, v)
 			case ListenOverflow:
-				overflow.add(groupKey{endpoint: f.Key.Server}, f, v)
+				overflow.add(groupKey{endpoint: f.Key.Server()}, f, v)
 			case AcceptThenClose:
-				acceptClose.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
+				acceptClose.add(groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, f, v)
 			case StaleReuseReset:
 				stale.add(groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, f, v)
 			case ZeroWindowStall:
 				stalls.add(groupKey{endpoint: f.Endpoint(v.Side)}, f, v)
 			case CloseIgnored:
-				ignored.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
+				ignored.add(groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, f, v)
 			case TimeWaitClass:
 				if v.Side == flow.Client {
-					timeWait.add(groupKey{host: f.Key.Client.Addr(), endpoint: f.Key.Server}, f, v)
+					timeWait.add(groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, f, v)
 				}
 			}
 		}
@@ -182,7 +182,7 @@ func findings(rep *Report, opt Options) []Finding {
 	// Unanswered SYNs to an endpoint that accepted others meanwhile were
 	// dropped by a full listen queue, not by a firewall.
 	unanswered.each(func(g *group) {
-		srv := g.flows[0].Key.Server
+		srv := g.flows[0].Key.Server()
 		var first, last flow.Timestamp
 		for _, f := range g.flows {
 			if first == 0 || f.First < first {
@@ -217,7 +217,7 @@ func findings(rep *Report, opt Options) []Finding {
 	closeWait := map[pairKey]int{}
 	for i := range rep.Flows {
 		if f := &rep.Flows[i]; f.Client.State == flow.CloseWait {
-			closeWait[pairKey{f.Key.Client.Addr(), f.Key.Server}]++
+			closeWait[pairKey{f.Key.Client().Addr(), f.Key.Server()}]++
 		}
 	}
 	timeWait.each(func(g *group) {
@@ -228,22 +228,22 @@ func findings(rep *Report, opt Options) []Finding {
 	acceptClose.each(func(g *group) { out = append(out, acceptCloseFinding(g, rep, opt)) })
 	// Findings about one server endpoint and how many connections to it.
 	perServer := func(c Class, g *group, summary string) {
-		out = append(out, Finding{Class: c, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server},
+		out = append(out, Finding{Class: c, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server()},
 			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
 			Summary: summary, Remedy: remedy(c), Evidence: evidence(g.vs)})
 	}
 	overflow.each(func(g *group) {
 		perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough.",
-			g.flows[0].Key.Server, plural(len(g.flows), "connection")))
+			g.flows[0].Key.Server(), plural(len(g.flows), "connection")))
 	})
 	refused.each(func(g *group) {
 		perServer(Refused, g, fmt.Sprintf("%s refused %s (SYN answered by RST) from %s: nothing listens on that port, or a firewall rejects.",
-			g.flows[0].Key.Server, plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client)))
+			g.flows[0].Key.Server(), plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client)))
 	})
 	unanswered.each(func(g *group) {
 		if len(g.flows) > 0 { // none left when they turned out to be listen overflows
 			perServer(UnansweredSYN, g, fmt.Sprintf("%s did not answer %s from %s at all (no SYN-ACK, no RST): a firewall drops them, or the host or route is down.",
-				g.flows[0].Key.Server, plural(len(g.flows), "connection attempt"), hostsOf(g.flows, flow.Client)))
+				g.flows[0].Key.Server(), plural(len(g.flows), "connection attempt"), hostsOf(g.flows, flow.Client)))
 		}
 	})
 	stale.each(func(g *group) {
@@ -361,7 +361,7 @@ func (x *clientIndex) flows(hosts ...netip.Addr) []*Flow {
 	if x.by == nil {
 		x.by = map[netip.Addr][]int32{}
 		for i := range x.rep.Flows {
-			a := x.rep.Flows[i].Key.Client.Addr()
+			a := x.rep.Flows[i].Key.Client().Addr()
 			x.by[a] = append(x.by[a], int32(i))
 		}
 	}
@@ -428,7 +428,7 @@ func leakFinding(g *group, rep *Report, byClient *clientIndex) Finding {
 				return f.Endpoint(v.Side.Other())
 			}
 		}
-		return f.Key.Server
+		return f.Key.Server()
 	}
 	var sb strings.Builder
 	oldest := "for"
@@ -479,7 +479,7 @@ func leakFinding(g *group, rep *Report, byClient *clientIndex) Finding {
 		}
 	case "proxy":
 		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(upstream), "connection"),
-			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server }))
+			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server() }))
 		if waiting > 0 {
 			fmt.Fprintf(&sb, ", %d of them still waiting for an answer", waiting)
 		}
@@ -618,7 +618,7 @@ type pairKey struct {
 
 func timeWaitFinding(g *group, rep *Report, opt Options, closeWaits map[pairKey]int) (Finding, bool) {
 	f0 := g.flows[0]
-	client, server := f0.Key.Client.Addr(), f0.Key.Server
+	client, server := f0.Key.Client().Addr(), f0.Key.Server()
 	n := len(g.flows)
 	var first, last flow.Timestamp
 	since := make([]flow.Timestamp, 0, n)
@@ -689,7 +689,7 @@ func peakConcurrent(starts []flow.Timestamp, d time.Duration, end flow.Timestamp
 
 func acceptCloseFinding(g *group, rep *Report, opt Options) Finding {
 	f0 := g.flows[0]
-	client, server := f0.Key.Client.Addr(), f0.Key.Server
+	client, server := f0.Key.Client().Addr(), f0.Key.Server()
 	n := len(g.flows)
 	var first, last flow.Timestamp
 	tw := 0

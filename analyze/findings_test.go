@@ -18,7 +18,7 @@ func TestClientIndex(t *testing.T) {
 	clients := []netip.Addr{a, b, a, c, b, a}
 	rep := &Report{}
 	for i, h := range clients {
-		r := &flow.Record{ID: i + 1, Key: flow.Key{Client: netip.AddrPortFrom(h, uint16(40000+i)), Server: srv}}
+		r := &flow.Record{ID: i + 1, Key: flow.MakeKey(netip.AddrPortFrom(h, uint16(40000+i)), srv)}
 		rep.Flows = append(rep.Flows, Flow{Record: r})
 	}
 	x := clientIndex{rep: rep}
@@ -50,7 +50,7 @@ func BenchmarkLeakFindings(b *testing.B) {
 	rep := &Report{}
 	for i := range 150_000 {
 		srv := netip.AddrFrom4([4]byte{10, 1, byte(i % 3000 >> 8), byte(i % 3000)})
-		r := &flow.Record{ID: i + 1, Key: flow.Key{Client: netip.AddrPortFrom(client, uint16(1024+i%60000)), Server: netip.AddrPortFrom(srv, 80)}}
+		r := &flow.Record{ID: i + 1, Key: flow.MakeKey(netip.AddrPortFrom(client, uint16(1024+i%60000)), netip.AddrPortFrom(srv, 80))}
 		r.Client.State, r.Server.State = flow.Established, flow.Established
 		f := Flow{Record: r}
 		if i < 3000 {

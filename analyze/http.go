@@ -277,7 +277,7 @@ func keepAliveText(measured time.Duration, advertised []time.Duration, anyHTTP b
 // closeIgnoredFinding sums up the clients that ignored Connection: close.
 func closeIgnoredFinding(g *group) Finding {
 	f := g.flows[0]
-	client, server := f.Key.Client.Addr(), f.Key.Server
+	client, server := f.Key.Client().Addr(), f.Key.Server()
 	return Finding{Class: CloseIgnored, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
 		Summary: fmt.Sprintf("%s sent requests on %s after %s answered with Connection: close: it reuses connections the server said it would close, and those requests fail.",

@@ -23,7 +23,7 @@ func TestJoinKernel(t *testing.T) {
 		if i == 0 {
 			st = flow.Established // the contradiction
 		}
-		socks = append(socks, Socket{Local: f.Key.Client, Remote: f.Key.Server, State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
+		socks = append(socks, Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
 	}
 	for port := uint16(50000); port < 50002; port++ {
 		socks = append(socks, Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})

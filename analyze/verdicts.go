@@ -135,7 +135,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 	case synSent && !synAcked && S.RSTs > 0:
 		rst := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
 		v := Verdict{Class: Refused, Side: flow.Server, Severity: Error, Confidence: 0.95,
-			Summary: fmt.Sprintf("SYN to %s answered by RST: nothing listens there, or a firewall rejects", r.Key.Server)}
+			Summary: fmt.Sprintf("SYN to %s answered by RST: nothing listens there, or a firewall rejects", r.Key.Server())}
 		if firstSYN != nil {
 			v.Evidence = append(v.Evidence, ev(firstSYN, "SYN from client"))
 		}
@@ -153,7 +153,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		}
 		v := Verdict{Class: UnansweredSYN, Side: flow.Server, Severity: Error, Confidence: 0.9,
 			Since: C.FirstPacket.Time(), Age: end.Sub(C.FirstPacket),
-			Summary: fmt.Sprintf("%s sent to %s over %s, never answered; the client %s", plural(n, "SYN"), r.Key.Server, fmtDur(span), state)}
+			Summary: fmt.Sprintf("%s sent to %s over %s, never answered; the client %s", plural(n, "SYN"), r.Key.Server(), fmtDur(span), state)}
 		if firstSYN != nil {
 			v.Evidence = append(v.Evidence, ev(firstSYN, "SYN from client"))
 		}

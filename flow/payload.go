@@ -345,9 +345,9 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		// Out of order: the reassembler takes this side from where the
 		// stream stands (a SYN just before it says where).
 		st.sorted[s] = true
-		p.segment(st, r.order, s, st.next[s]-1, nil, SYN, m)
+		p.segment(st, uint64(r.ID), s, st.next[s]-1, nil, SYN, m)
 	}
-	p.segment(st, r.order, s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
+	p.segment(st, uint64(r.ID), s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
 }
 
 func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f Flags, m Meta) {
@@ -649,7 +649,7 @@ func (st *stream) finish(r *Record) {
 	st.proto = nil
 	r.stream = nil
 	if st.inPool {
-		a.release(st, r.order, r.Last)
+		a.release(st, uint64(r.ID), r.Last)
 	}
 	r.settlePayload(&a.packBuf)
 	st.recycleResult()

@@ -240,14 +240,14 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 		return res.Flows
 	}
 	for _, r := range read(Config{}) {
-		if r.Key.Server != server || !r.Midstream || !r.RolesInferred {
+		if r.Key.Server() != server || !r.Midstream || !r.RolesInferred {
 			t.Errorf("%v: midstream %v, roles inferred %v; want %v as the server", r.Key, r.Midstream, r.RolesInferred, server)
 		}
 		h := r.httpRoles(nil)
 		switch {
-		case r.Key.Client.Port() == idle && h != nil:
+		case r.Key.Client().Port() == idle && h != nil:
 			t.Errorf("%v: HTTP read on the connection whose data was cut", r.Key)
-		case r.Key.Client.Port() != idle && (h == nil || h.Client != Client):
+		case r.Key.Client().Port() != idle && (h == nil || h.Client != Client):
 			t.Errorf("%v: HTTP %+v, want requests from the client", r.Key, h)
 		}
 	}
@@ -255,7 +255,7 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 	// shows what reading HTTP adds.
 	wrong := 0
 	for _, r := range read(Config{Payload: PayloadConfig{Off: true}}) {
-		if r.Key.Client == server {
+		if r.Key.Client() == server {
 			wrong++
 		}
 	}

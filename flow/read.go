@@ -218,10 +218,11 @@ func (p *pass) service() {
 }
 
 // mergeRecords merges the trackers' records, each list in order of first
-// packet, into one in that order, and numbers them.
+// packet (their IDs still hold that packet's Meta.Order), into one in that
+// order, and numbers them.
 func mergeRecords(lists [][]*Record) []*Record {
 	if len(lists) == 1 {
-		return lists[0]
+		return numbered(lists[0])
 	}
 	total := 0
 	for _, l := range lists {
@@ -231,17 +232,22 @@ func mergeRecords(lists [][]*Record) []*Record {
 	for len(out) < total {
 		best := -1
 		for i, l := range lists {
-			if len(l) > 0 && (best < 0 || l[0].order < lists[best][0].order) {
+			if len(l) > 0 && (best < 0 || l[0].ID < lists[best][0].ID) {
 				best = i
 			}
 		}
 		out = append(out, lists[best][0])
 		lists[best] = lists[best][1:]
 	}
-	for i, r := range out {
+	return numbered(out)
+}
+
+// numbered gives recs their IDs, 1-based in the order they are in.
+func numbered(recs []*Record) []*Record {
+	for i, r := range recs {
 		r.ID = i + 1
 	}
-	return out
+	return recs
 }
 
 type pass struct {

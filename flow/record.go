@@ -5,12 +5,70 @@ import (
 	"time"
 )
 
-// Key identifies a connection by its endpoints, client first.
+// Key identifies a connection by its endpoints, client first. Every
+// record holds one, and a capture may hold millions: it keeps the
+// addresses as bytes (40 bytes in a record instead of 64, and no pointers
+// for the garbage collector to follow); Client and Server rebuild them.
 type Key struct {
-	Client, Server netip.AddrPort
+	client, server [16]byte // netip.Addr.As16
+	cport, sport   uint16
+	cfam, sfam     family
 }
 
-func (k Key) String() string { return k.Client.String() + " > " + k.Server.String() }
+// family is how a Key's address was made: none (the zero Addr), IPv4 or
+// IPv6 (including IPv4-mapped IPv6, kept as such).
+type family uint8
+
+const (
+	famNone family = iota
+	famV4
+	famV6
+)
+
+// MakeKey returns the key of a connection from client to server. An IPv6
+// zone, which no captured packet carries, is not kept.
+func MakeKey(client, server netip.AddrPort) Key {
+	var k Key
+	k.client, k.cport, k.cfam = keyAddr(client)
+	k.server, k.sport, k.sfam = keyAddr(server)
+	return k
+}
+
+func keyAddr(ap netip.AddrPort) ([16]byte, uint16, family) {
+	a := ap.Addr()
+	switch {
+	case a.Is4():
+		return a.As16(), ap.Port(), famV4
+	case a.IsValid():
+		return a.As16(), ap.Port(), famV6
+	}
+	return [16]byte{}, ap.Port(), famNone
+}
+
+func (f family) addrPort(b *[16]byte, port uint16) netip.AddrPort {
+	switch f {
+	case famV4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:])), port)
+	case famV6:
+		return netip.AddrPortFrom(netip.AddrFrom16(*b), port)
+	}
+	return netip.AddrPortFrom(netip.Addr{}, port)
+}
+
+// Client is the client's address and port.
+func (k Key) Client() netip.AddrPort { return k.cfam.addrPort(&k.client, k.cport) }
+
+// Server is the server's address and port.
+func (k Key) Server() netip.AddrPort { return k.sfam.addrPort(&k.server, k.sport) }
+
+// swap exchanges the client and the server.
+func (k *Key) swap() {
+	k.client, k.server = k.server, k.client
+	k.cport, k.sport = k.sport, k.cport
+	k.cfam, k.sfam = k.sfam, k.cfam
+}
+
+func (k Key) String() string { return k.Client().String() + " > " + k.Server().String() }
 
 // Timestamp is a capture time in Unix nanoseconds. Records store times this
 // way to stay small: a capture may hold millions of connections.
@@ -142,7 +200,7 @@ type Half struct {
 type Record struct {
 	// The fields holding pointers come first: the garbage collector then
 	// reads only the start of each record, of which there are millions.
-	Key Key
+
 	// History is Zeek's conn.log history: one letter per event kind and
 	// direction, upper case from the client (S SYN, H SYN-ACK, A pure ACK,
 	// D data, F FIN, R RST, T retransmission, W zero window, ^ roles
@@ -159,8 +217,7 @@ type Record struct {
 	stream  *stream // reading state, while the connection lasts
 	packed  string  // the finished payload, packed (see pack)
 
-	ID            int   // 1-based, in order of first packet
-	EventsDropped int32 // events past the cap, not kept
+	Key Key
 	// RolesInferred is set when no SYN told which side is the client.
 	RolesInferred bool
 	// Midstream is set when the capture began after the handshake: the
@@ -173,12 +230,19 @@ type Record struct {
 	// earlier one that was still open, or closed less than TIME_WAIT plus
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
-	held   bool // its connection is in the tracker's table (with EventsDropped and the other bools: no padding)
+	held   bool // its connection is in the tracker's table
+	// clientA is, once the connection is retired, its conn.clientA.
+	clientA bool
+	// (The key's 38 bytes, the bools and EventsDropped fill 48 bytes
+	// exactly: no padding.)
+	EventsDropped int32 // events past the cap, not kept
+	// ID is 1-based, in order of first packet. While the pass runs it
+	// holds the Meta.Order of the first packet, by which the trackers'
+	// records are merged and then numbered.
+	ID int
 
 	First, Last    Timestamp
 	Client, Server Half
-
-	order uint64 // Meta.Order of the first packet
 }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
@@ -198,9 +262,9 @@ func (r *Record) Half(s Side) *Half {
 // Endpoint returns the address of side s.
 func (r *Record) Endpoint(s Side) netip.AddrPort {
 	if s == Client {
-		return r.Key.Client
+		return r.Key.Client()
 	}
-	return r.Key.Server
+	return r.Key.Server()
 }
 
 // Duration is the time between the first and the last packet.

@@ -169,7 +169,7 @@ func TestRestingStreamsResume(t *testing.T) {
 	}
 	for i := range swept {
 		a, b := swept[i], kept[i]
-		if a.Key.Client == busy {
+		if a.Key.Client() == busy {
 			continue
 		}
 		if a.Payload() == nil || b.Payload() == nil || a.Payload().HTTP == nil {
@@ -185,7 +185,7 @@ func TestRestingStreamsResume(t *testing.T) {
 			t.Errorf("%v: swept\n%+v\n%+v\nkept\n%+v\n%+v", a.Key, pa, ha, pb, hb)
 		}
 		want := 2
-		switch (a.Key.Client.Port() - 40000) % 8 {
+		switch (a.Key.Client().Port() - 40000) % 8 {
 		case 2, 6, 7:
 			want = 1
 		}

@@ -401,7 +401,7 @@ func TestMerge(t *testing.T) {
 	for _, r := range res.Flows {
 		for _, e := range r.Events {
 			want := uint16(0)
-			if r.Key.Client.Addr().Is4() {
+			if r.Key.Client().Addr().Is4() {
 				want = 1
 			}
 			if e.Input != want {

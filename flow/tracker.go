@@ -384,28 +384,27 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 	t.records = append(t.records, r)
 	c.rec = r
 	r.held = true
-	r.ID = len(t.records)
-	r.order = m.Order
+	r.ID = int(m.Order) // until the records are numbered, at the end
 	r.First, c.last = m.At, m.At
 	r.Client.WScale, r.Server.WScale = -1, -1
 	switch {
 	case seg.Flags&(SYN|ACK) == SYN:
-		r.Key = Key{Client: seg.Src, Server: seg.Dst}
+		r.Key = MakeKey(seg.Src, seg.Dst)
 		c.clientA = srcA
 		c.h[Client].raw, c.h[Server].raw = Closed, Closed
 	case seg.Flags&(SYN|ACK) == SYN|ACK:
 		// The SYN was not captured; the client must have sent one.
-		r.Key = Key{Client: seg.Dst, Server: seg.Src}
+		r.Key = MakeKey(seg.Dst, seg.Src)
 		c.clientA = !srcA
 		c.h[Client].raw, c.h[Server].raw = SynSent, Closed
 		c.h[Client].since = m.At
 	default:
 		r.Midstream, r.RolesInferred = true, true
 		if serverLike(seg.Src, seg.Dst) {
-			r.Key = Key{Client: seg.Dst, Server: seg.Src}
+			r.Key = MakeKey(seg.Dst, seg.Src)
 			c.clientA = !srcA
 		} else {
-			r.Key = Key{Client: seg.Src, Server: seg.Dst}
+			r.Key = MakeKey(seg.Src, seg.Dst)
 			c.clientA = srcA
 		}
 		c.h[Client].raw, c.h[Server].raw = Established, Established
@@ -886,10 +885,9 @@ func (c *conn) appendHist(s Side, letter byte) {
 // while the slot is valid its sequence state, enough to take it up again
 // exactly where it was should a late packet come.
 type retiredConn struct {
-	r       *Record
-	slot    int32 // in Tracker.slots; valid while the slot's gen matches
-	gen     uint32
-	clientA bool
+	r    *Record // its clientA says which way the tuple goes
+	slot int32   // in Tracker.slots; valid while the slot's gen matches
+	gen  uint32
 }
 
 // is reports whether rc is the connection of tuple k: the table that
@@ -900,7 +898,7 @@ func (rc *retiredConn) is(k *tuple) bool {
 
 // tuple is the tuple of r's connection.
 func (r *Record) tuple() tuple {
-	k, _ := makeTuple(r.Key.Client, r.Key.Server)
+	k, _ := makeTuple(r.Key.Client(), r.Key.Server())
 	return k
 }
 
@@ -951,7 +949,8 @@ func (t *Tracker) park(c *conn) retiredConn {
 	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
-	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen, clientA: c.clientA}
+	c.rec.clientA = c.clientA
+	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen}
 	t.retired.set(c.key.hash(), rc)
 	return rc
 }
@@ -980,7 +979,7 @@ func (t *Tracker) freeSlot(i int32, gen uint32) bool {
 func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *conn {
 	t.revived++
 	c := t.alloc()
-	c.key, c.rec, c.t, c.clientA = k, rc.r, tracks, rc.clientA
+	c.key, c.rec, c.t, c.clientA = k, rc.r, tracks, rc.r.clientA
 	c.rec.held = true
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
@@ -1242,6 +1241,7 @@ func over(s State) bool {
 // It returns the moment the states were taken at.
 func (t *Tracker) Finish() ([]*Record, time.Time) {
 	recs, at := t.finish()
+	numbered(recs)
 	inferRoles(recs)
 	return recs, at
 }
@@ -1333,18 +1333,18 @@ func inferRoles(recs []*Record) {
 	var buf PayloadBuffer
 	for _, r := range recs {
 		if !r.RolesInferred {
-			servers[r.Key.Server] = true
+			servers[r.Key.Server()] = true
 			continue
 		}
 		if h := r.httpRoles(&buf); h != nil {
 			if h.Client != Client {
 				r.swap()
 			}
-			servers[r.Key.Server] = true
+			servers[r.Key.Server()] = true
 		}
 	}
 	for _, r := range recs {
-		if r.RolesInferred && r.httpRoles(&buf) == nil && servers[r.Key.Client] && !servers[r.Key.Server] {
+		if r.RolesInferred && r.httpRoles(&buf) == nil && servers[r.Key.Client()] && !servers[r.Key.Server()] {
 			r.swap()
 		}
 	}
@@ -1362,7 +1362,7 @@ func (r *Record) httpRoles(buf *PayloadBuffer) *HTTP {
 
 // swap exchanges the roles of client and server.
 func (r *Record) swap() {
-	r.Key.Client, r.Key.Server = r.Key.Server, r.Key.Client
+	r.Key.swap()
 	r.Client, r.Server = r.Server, r.Client
 	if ka := r.KeepAlive; ka != nil {
 		ka.First[0], ka.First[1] = ka.First[1], ka.First[0]

@@ -282,7 +282,7 @@ func TestTransitions(t *testing.T) {
 			{Server, FA, s, c, 0, 0, 0},
 			{Client, A, c, s + 1, 0, 0.001, 0},
 		}, client: CloseWait, srv: FinWait2, check: func(t *testing.T, r *Record) {
-			if !r.Midstream || !r.RolesInferred || r.Key.Server != srv {
+			if !r.Midstream || !r.RolesInferred || r.Key.Server() != srv {
 				t.Errorf("midstream %v inferred %v key %v", r.Midstream, r.RolesInferred, r.Key)
 			}
 		}},
@@ -376,7 +376,7 @@ func TestInferRoles(t *testing.T) {
 	add(a, b, FA, 100, 200, 1) // midstream: ports alone would make b the server
 	add(b, a, A, 200, 101, 1.001)
 	recs, _ := tr.Finish()
-	if recs[1].Key.Server != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
+	if recs[1].Key.Server() != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
 		t.Errorf("key %v states %v/%v history %s", recs[1].Key, recs[1].Client.State, recs[1].Server.State, recs[1].History)
 	}
 }

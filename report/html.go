@@ -202,7 +202,7 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 			if fl := byID[id]; fl != nil && len(fl.Events) > 0 && !drawn[id] {
 				drawn[id] = true
 				hf.Ladder = ladder(fl, rep.End)
-				hf.LadderTitle = fmt.Sprintf("Flow %d, %s > %s", fl.ID, fl.Key.Client, fl.Key.Server)
+				hf.LadderTitle = fmt.Sprintf("Flow %d, %s > %s", fl.ID, fl.Key.Client(), fl.Key.Server())
 				break
 			}
 		}
@@ -241,7 +241,7 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 			continue
 		}
 		r := f.Record
-		hf := htmlFlow{ID: r.ID, Client: r.Key.Client.String(), Server: r.Key.Server.String(),
+		hf := htmlFlow{ID: r.ID, Client: r.Key.Client().String(), Server: r.Key.Server().String(),
 			ClientState: stateText(&r.Client), ServerState: stateText(&r.Server), Duration: dur(r.Duration()),
 			Packets: fmt.Sprintf("%d/%d", r.Client.Packets, r.Server.Packets), History: r.History, Notes: flowNotes(f, &pb)}
 		if len(f.Verdicts) > 0 {
@@ -379,7 +379,7 @@ func (h *HTML) timeline(rep *analyze.Report) (svgChart, string) {
 			color = severityFill[f.Verdicts[0].Severity]
 			title = flowNotes(f, &pb)
 		}
-		c.Texts = append(c.Texts, svgText{X: label - 8, Y: y + 4, Text: fmt.Sprintf("%d  %s > %s", r.ID, r.Key.Client, r.Key.Server), Anchor: "end", Class: "small"})
+		c.Texts = append(c.Texts, svgText{X: label - 8, Y: y + 4, Text: fmt.Sprintf("%d  %s > %s", r.ID, r.Key.Client(), r.Key.Server()), Anchor: "end", Class: "small"})
 		tip := fmt.Sprintf("flow %d: %s, %s / %s", r.ID, title, stateText(&r.Client), stateText(&r.Server))
 
 		// Idle before the first FIN: from the last payload to the FIN.
@@ -533,8 +533,8 @@ func ladder(f *analyze.Flow, end time.Time) svgChart {
 	}
 	c := svgChart{Width: 760, Height: int(top + step*float64(rows) + 10), Label: fmt.Sprintf("Packets of flow %d", r.ID)}
 	c.Texts = append(c.Texts,
-		svgText{X: left, Y: 14, Text: "client " + r.Key.Client.String(), Anchor: "middle", Class: "bold"},
-		svgText{X: right, Y: 14, Text: "server " + r.Key.Server.String(), Anchor: "middle", Class: "bold"},
+		svgText{X: left, Y: 14, Text: "client " + r.Key.Client().String(), Anchor: "middle", Class: "bold"},
+		svgText{X: right, Y: 14, Text: "server " + r.Key.Server().String(), Anchor: "middle", Class: "bold"},
 		svgText{X: 4, Y: 32, Text: "time", Anchor: "start", Class: "muted"},
 		svgText{X: right + 40, Y: 32, Text: "client / server state after", Anchor: "start", Class: "muted"})
 	c.Lines = append(c.Lines,

@@ -22,7 +22,7 @@ func TestAppendFlowMatchesEncodingJSON(t *testing.T) {
 	odd.Client.Expired, odd.Client.HalfClosed = flow.TimeWait, true
 	odd.Client.Since = flow.TS(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))         // no fraction
 	odd.Server.Since = flow.TS(time.Date(2026, 1, 2, 3, 4, 5, 120000000, time.UTC)) // trailing zeros
-	odd.Key.Client = netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")
+	odd.Key = flow.MakeKey(netip.MustParseAddrPort("[::ffff:10.0.0.1]:1"), odd.Key.Server())
 	flows := append(rep.Flows, analyze.Flow{Record: &odd, Verdicts: []analyze.Verdict{{
 		Class: analyze.CloseWaitLeak, Side: flow.Client, Severity: analyze.Error, Confidence: 0.95,
 		Since: time.Date(2026, 1, 2, 3, 4, 5, 500, time.UTC), Age: 1500 * time.Millisecond,

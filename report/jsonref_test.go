@@ -129,7 +129,7 @@ type jsonFlow struct {
 func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 	r := f.Record
 	jf := jsonFlow{
-		ID: r.ID, Client: endpoint(r.Key.Client), Server: endpoint(r.Key.Server),
+		ID: r.ID, Client: endpoint(r.Key.Client()), Server: endpoint(r.Key.Server()),
 		RolesInferred: r.RolesInferred, Midstream: r.Midstream, OneSided: r.OneSided, Reused: r.Reused,
 		First: ts(r.First.Time()), Last: ts(r.Last.Time()), DurationS: r.Duration().Seconds(),
 		Packets:     jsonPair[uint64]{r.Client.Packets, r.Server.Packets},

@@ -77,8 +77,8 @@ func (CSV) Render(w io.Writer, rep *analyze.Report) error {
 			sev = f.Verdicts[0].Severity.String()
 		}
 		rec = append(rec[:0],
-			strconv.Itoa(r.ID), r.Key.Client.Addr().Unmap().String(), strconv.Itoa(int(r.Key.Client.Port())),
-			r.Key.Server.Addr().Unmap().String(), strconv.Itoa(int(r.Key.Server.Port())),
+			strconv.Itoa(r.ID), r.Key.Client().Addr().Unmap().String(), strconv.Itoa(int(r.Key.Client().Port())),
+			r.Key.Server().Addr().Unmap().String(), strconv.Itoa(int(r.Key.Server().Port())),
 			ts(r.First.Time()), ts(r.Last.Time()), strconv.FormatFloat(r.Duration().Seconds(), 'f', -1, 64),
 			r.Client.State.String(), r.Server.State.String(), r.History,
 			u(r.Client.Packets), u(r.Server.Packets), u(r.Client.Bytes), u(r.Server.Bytes),

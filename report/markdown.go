@@ -131,7 +131,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		var pb analyze.PayloadBuffer // reused by flowNotes
 		for _, f := range shown {
 			r := f.Record
-			p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", r.ID, mdCell(r.Key.Client.String()), mdCell(r.Key.Server.String()),
+			p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", r.ID, mdCell(r.Key.Client().String()), mdCell(r.Key.Server().String()),
 				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()), r.Client.Packets, r.Server.Packets,
 				mdCode(r.History), mdCell(flowNotes(f, &pb)))
 		}

@@ -197,7 +197,7 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 			text := stateText(r.Half(s))
 			return c.cell(text, sev[s], bad[s])
 		}
-		cells := []string{strconv.Itoa(r.ID), r.Key.Client.String(), r.Key.Server.String(),
+		cells := []string{strconv.Itoa(r.ID), r.Key.Client().String(), r.Key.Server().String(),
 			state(analyze.Client), state(analyze.Server), dur(r.Duration()),
 			strconv.FormatUint(r.Client.Packets, 10) + "/" + strconv.FormatUint(r.Server.Packets, 10), r.History}
 		n := flowNotes(f, &pb)

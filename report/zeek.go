@@ -76,10 +76,10 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 
 		line = append(line, zeekTS(r.First.Time())...)
 		tab(zeekUID(r))
-		tab(r.Key.Client.Addr().Unmap().String())
-		count(uint64(r.Key.Client.Port()))
-		tab(r.Key.Server.Addr().Unmap().String())
-		count(uint64(r.Key.Server.Port()))
+		tab(r.Key.Client().Addr().Unmap().String())
+		count(uint64(r.Key.Client().Port()))
+		tab(r.Key.Server().Addr().Unmap().String())
+		count(uint64(r.Key.Server().Port()))
 		tab("tcp")
 		tab(zeekService(payload))
 		// Zeek leaves duration and the byte counts unset for a connection
@@ -94,8 +94,8 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 			tab("-")
 		}
 		tab(analyze.ZeekConnState(r))
-		tab(local(r.Key.Client))
-		tab(local(r.Key.Server))
+		tab(local(r.Key.Client()))
+		tab(local(r.Key.Server()))
 		if p := payload; p != nil {
 			count(p.Missing[analyze.Client] + p.Missing[analyze.Server])
 		} else {
@@ -168,9 +168,9 @@ func zeekTS(t time.Time) string {
 func zeekUID(r *analyze.Record) string {
 	h := fnv.New64a()
 	var b [8]byte
-	h.Write(r.Key.Client.Addr().AsSlice())
-	h.Write(r.Key.Server.Addr().AsSlice())
-	binary.LittleEndian.PutUint64(b[:], uint64(r.Key.Client.Port())<<16|uint64(r.Key.Server.Port()))
+	h.Write(r.Key.Client().Addr().AsSlice())
+	h.Write(r.Key.Server().Addr().AsSlice())
+	binary.LittleEndian.PutUint64(b[:], uint64(r.Key.Client().Port())<<16|uint64(r.Key.Server().Port()))
 	h.Write(b[:])
 	binary.LittleEndian.PutUint64(b[:], uint64(r.First))
 	h.Write(b[:])
