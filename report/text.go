@@ -170,67 +170,68 @@ func hostTable(w io.Writer, rep *analyze.Report, limit int) {
 }
 
 // flowTable lists the flows, one line each; when that is wider than
-// width, each flow's notes go on a line of their own below it.
+// width, each flow's notes go on a line of their own below it. It goes
+// over the flows twice, first to size the columns, then to write: a
+// capture of a leak can hold a hundred thousand unclean flows, and their
+// lines all kept at once would take more memory than their records.
 func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter) {
-	type row struct {
-		cells []string
-		notes string
-	}
-	var rows []row
-	widest := 0
-	var pb analyze.PayloadBuffer // reused by flowNotes
-	for i := range rep.Flows {
-		f := &rep.Flows[i]
-		if !t.All && f.Clean() {
-			continue
-		}
-		r := f.Record
-		// The endpoint a verdict is about takes the verdict's colour.
-		var sev [2]analyze.Severity
-		var bad [2]bool
-		for _, v := range f.Verdicts {
-			if !bad[v.Side] || v.Severity > sev[v.Side] {
-				sev[v.Side], bad[v.Side] = v.Severity, true
-			}
-		}
-		state := func(s analyze.Side) string {
-			text := stateText(r.Half(s))
-			return c.cell(text, sev[s], bad[s])
-		}
-		cells := []string{strconv.Itoa(r.ID), r.Key.Client().String(), r.Key.Server().String(),
-			state(analyze.Client), state(analyze.Server), dur(r.Duration()),
-			strconv.FormatUint(r.Client.Packets, 10) + "/" + strconv.FormatUint(r.Server.Packets, 10), r.History}
-		n := flowNotes(f, &pb)
-		rows = append(rows, row{cells, n})
-		widest = max(widest, len(n))
-	}
 	header := []string{"ID", "CLIENT", "SERVER", "CLIENT STATE", "SERVER STATE", "DURATION", "PKTS", "HISTORY"}
+	cells := make([]string, len(header))
+	var pb analyze.PayloadBuffer // reused by flowNotes
+	// each calls fn with the cells and notes of every flow listed; cells
+	// is reused from one call to the next.
+	each := func(fn func(cells []string, notes string)) {
+		for i := range rep.Flows {
+			f := &rep.Flows[i]
+			if !t.All && f.Clean() {
+				continue
+			}
+			r := f.Record
+			// The endpoint a verdict is about takes the verdict's colour.
+			var sev [2]analyze.Severity
+			var bad [2]bool
+			for _, v := range f.Verdicts {
+				if !bad[v.Side] || v.Severity > sev[v.Side] {
+					sev[v.Side], bad[v.Side] = v.Severity, true
+				}
+			}
+			state := func(s analyze.Side) string {
+				return c.cell(stateText(r.Half(s)), sev[s], bad[s])
+			}
+			cells = append(cells[:0], strconv.Itoa(r.ID), r.Key.Client().String(), r.Key.Server().String(),
+				state(analyze.Client), state(analyze.Server), dur(r.Duration()),
+				strconv.FormatUint(r.Client.Packets, 10)+"/"+strconv.FormatUint(r.Server.Packets, 10), r.History)
+			fn(cells, flowNotes(f, &pb))
+		}
+	}
 	// Each column as wide as its widest cell, two spaces apart; colour
 	// codes take no room on the screen.
 	widths := make([]int, len(header))
-	total := 0
-	for col := range header {
-		widths[col] = visibleLen(header[col])
-		for _, r := range rows {
-			widths[col] = max(widths[col], visibleLen(r.cells[col]))
+	for col, h := range header {
+		widths[col] = visibleLen(h)
+	}
+	widest := 0
+	each(func(cells []string, notes string) {
+		for col, cell := range cells {
+			widths[col] = max(widths[col], visibleLen(cell))
 		}
-		total += widths[col] + 2
+		widest = max(widest, len(notes))
+	})
+	total := 0
+	for _, wd := range widths {
+		total += wd + 2
 	}
 	// Notes stay on the flow's line unless that is wider than the
 	// terminal; then the history joins them if the line is still too wide.
 	inline := t.Width <= 0 || total+max(widest, len("NOTES")) <= width
+	history := len(header) // the column of the history, while it is one
 	if !inline && total > width {
-		last := len(header) - 1
-		total -= widths[last] + 2
-		header, widths = header[:last], widths[:last]
-		for i := range rows {
-			r := &rows[i]
-			r.notes = strings.TrimSuffix("history "+r.cells[last]+", "+r.notes, ", ")
-			r.cells = r.cells[:last]
-		}
+		history--
+		header, widths = header[:history], widths[:history]
 	}
+	var b strings.Builder
 	line := func(cells []string, notes string) {
-		var b strings.Builder
+		b.Reset()
 		for col, cell := range cells {
 			b.WriteString(cell)
 			if col < len(cells)-1 || notes != "" {
@@ -238,23 +239,28 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 			}
 		}
 		b.WriteString(notes)
-		fmt.Fprintln(w, b.String())
+		b.WriteByte('\n')
+		io.WriteString(w, b.String())
 	}
 	if inline {
 		line(header, "NOTES")
 	} else {
 		line(header, "")
 	}
-	for _, r := range rows {
-		if inline {
-			line(r.cells, r.notes)
-			continue
+	each(func(cells []string, notes string) {
+		switch {
+		case inline:
+			line(cells, notes)
+			return
+		case history < len(cells):
+			notes = strings.TrimSuffix("history "+cells[history]+", "+notes, ", ")
+			cells = cells[:history]
 		}
-		line(r.cells, "")
-		if r.notes != "" {
-			wrap(w, width, "    ", r.notes)
+		line(cells, "")
+		if notes != "" {
+			wrap(w, width, "    ", notes)
 		}
-	}
+	})
 }
 
 // captureLine describes a live capture and its losses.
