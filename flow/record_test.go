@@ -1,0 +1,45 @@
+package flow
+
+import (
+	"net/netip"
+	"testing"
+	"unsafe"
+)
+
+// A Key gives back exactly the addresses it was made from: IPv4, IPv6,
+// IPv4-mapped IPv6 (not unmapped), and the zero address.
+func TestKeyRoundTrip(t *testing.T) {
+	for _, c := range []struct{ client, server netip.AddrPort }{
+		{netip.MustParseAddrPort("10.99.1.1:40000"), netip.MustParseAddrPort("10.99.1.2:8080")},
+		{netip.MustParseAddrPort("[fd00:99:1::1]:40000"), netip.MustParseAddrPort("[fd00:99:1::2]:443")},
+		{netip.MustParseAddrPort("[::ffff:10.0.0.1]:1"), netip.MustParseAddrPort("10.0.0.2:80")},
+		{netip.MustParseAddrPort("0.0.0.0:0"), netip.MustParseAddrPort("[::]:0")},
+		{netip.AddrPort{}, netip.AddrPortFrom(netip.Addr{}, 7)},
+	} {
+		k := MakeKey(c.client, c.server)
+		if k.Client() != c.client || k.Server() != c.server {
+			t.Errorf("MakeKey(%v, %v) gives back %v, %v", c.client, c.server, k.Client(), k.Server())
+		}
+		if want := c.client.String() + " > " + c.server.String(); k.String() != want {
+			t.Errorf("String() = %q, want %q", k.String(), want)
+		}
+		k.swap()
+		if k.Client() != c.server || k.Server() != c.client {
+			t.Errorf("swapped %v, %v: %v, %v", c.client, c.server, k.Client(), k.Server())
+		}
+		if k != MakeKey(c.server, c.client) {
+			t.Errorf("swapped %v, %v: not the key made the other way round", c.client, c.server)
+		}
+	}
+}
+
+// The record's size is what the memory figures in the README rest on: a
+// field added or moved carelessly costs megabytes on a large capture.
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(Record{}); n > 440 {
+		t.Errorf("a Record takes %d bytes, more than 440", n)
+	}
+	if n := unsafe.Sizeof(Key{}); n != 38 {
+		t.Errorf("a Key takes %d bytes, not 38", n)
+	}
+}
