@@ -238,7 +238,9 @@ type Record struct {
 	EventsDropped int32 // events past the cap, not kept
 	// ID is 1-based, in order of first packet. While the pass runs it
 	// holds the Meta.Order of the first packet, by which the trackers'
-	// records are merged and then numbered.
+	// records are merged and then numbered. (Where int has 32 bits, a
+	// capture of more than 2^31 packets may have its flows numbered out
+	// of order: the orders wrap. Nothing else depends on them.)
 	ID int
 
 	First, Last    Timestamp
