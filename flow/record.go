@@ -240,7 +240,7 @@ type Record struct {
 	// holds the Meta.Order of the first packet, by which the trackers'
 	// records are merged and then numbered. (Where int has 32 bits, a
 	// capture of more than 2^31 packets may have its flows numbered out
-	// of order: the orders wrap. Nothing else depends on them.)
+	// of order: the orders wrap. The states do not depend on them.)
 	ID int
 
 	First, Last    Timestamp
