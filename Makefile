@@ -6,7 +6,7 @@ BIN     ?= bin/flowdoc
 PKGS    := ./...
 BENCHDIR ?= $(CURDIR)/bench-data
 
-.PHONY: all build build-static demo test test-browser bench pgo soak fuzz lab deps browser clean
+.PHONY: all build build-static demo test test-browser benchtool benchfile bench pgo soak fuzz lab deps browser clean
 
 all: build
 
@@ -65,35 +65,35 @@ test-browser: browser
 	FLOWDOC_SCREENSHOT_DIR=$(BENCHDIR) $(GO) test -count=1 -run 'HTML' -v ./report
 	@echo "screenshot: $(BENCHDIR)/keepalive-leak.png"
 
-# Throughput and memory on a synthetic capture of millions of packets,
-# against the bare read+decode loop and, when installed, tshark.
+# The bench tool (capture generator, benchmark, soak) and its capture.
 BENCHPACKETS ?= 5000000
-bench: build
+BENCHFILE = $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
+benchtool:
 	@mkdir -p $(BENCHDIR)
 	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
-	@test -f $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap || \
-		$(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
-	$(BENCHDIR)/bench run -file $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap -flowdoc ./$(BIN)
-	FLOWDOC_BENCH_FILE=$(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
+
+benchfile: benchtool
+	@test -f $(BENCHFILE) || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHFILE)
+
+# Throughput and memory on a synthetic capture of millions of packets,
+# against the bare read+decode loop and, when installed, tshark.
+bench: build benchfile
+	$(BENCHDIR)/bench run -file $(BENCHFILE) -flowdoc ./$(BIN)
+	FLOWDOC_BENCH_FILE=$(BENCHFILE) $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
 
 # The profile that guides the compiler's optimisation of flowdoc
 # (cmd/flowdoc/default.pgo, which go build finds by itself): CPU profiles
 # of the bench capture with HTTP read and without, merged. Refresh it when
 # the per-packet path changes much, and measure before and after.
-PGOFILE = $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
-pgo: build
-	@mkdir -p $(BENCHDIR)
-	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
-	@test -f $(PGOFILE) || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(PGOFILE)
-	./$(BIN) analyze --format json --progress never -o /dev/null --cpuprofile $(BENCHDIR)/pgo-http.prof $(PGOFILE)
-	./$(BIN) analyze --format json --no-payload --progress never -o /dev/null --cpuprofile $(BENCHDIR)/pgo-states.prof $(PGOFILE)
+pgo: build benchfile
+	./$(BIN) analyze --format json --progress never -o /dev/null --cpuprofile $(BENCHDIR)/pgo-http.prof $(BENCHFILE)
+	./$(BIN) analyze --format json --no-payload --progress never -o /dev/null --cpuprofile $(BENCHDIR)/pgo-states.prof $(BENCHFILE)
 	$(GO) tool pprof -proto $(BENCHDIR)/pgo-http.prof $(BENCHDIR)/pgo-states.prof > cmd/flowdoc/default.pgo
 
 # flowdoc live on loopback for a minute under a bounded churn of real
 # connections: its memory every 5 s, and libpcap's drops (root).
 SOAKRATE ?= 500
-soak: build
-	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
+soak: build benchtool
 	$(BENCHDIR)/bench soak -flowdoc ./$(BIN) -duration 60s -rate $(SOAKRATE) -max-flows 10000
 
 FUZZTIME ?= 20s

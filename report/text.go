@@ -224,23 +224,24 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 	// Notes stay on the flow's line unless that is wider than the
 	// terminal; then the history joins them if the line is still too wide.
 	inline := t.Width <= 0 || total+max(widest, len("NOTES")) <= width
-	history := len(header) // the column of the history, while it is one
-	if !inline && total > width {
-		history--
-		header, widths = header[:history], widths[:history]
+	historyInNotes := !inline && total > width
+	if historyInNotes {
+		header, widths = header[:len(header)-1], widths[:len(widths)-1]
 	}
-	var b strings.Builder
+	var buf []byte // reused from one line to the next
 	line := func(cells []string, notes string) {
-		b.Reset()
+		buf = buf[:0]
 		for col, cell := range cells {
-			b.WriteString(cell)
+			buf = append(buf, cell...)
 			if col < len(cells)-1 || notes != "" {
-				b.WriteString(strings.Repeat(" ", widths[col]-visibleLen(cell)+2))
+				for range widths[col] - visibleLen(cell) + 2 {
+					buf = append(buf, ' ')
+				}
 			}
 		}
-		b.WriteString(notes)
-		b.WriteByte('\n')
-		io.WriteString(w, b.String())
+		buf = append(buf, notes...)
+		buf = append(buf, '\n')
+		w.Write(buf)
 	}
 	if inline {
 		line(header, "NOTES")
@@ -252,9 +253,10 @@ func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter)
 		case inline:
 			line(cells, notes)
 			return
-		case history < len(cells):
-			notes = strings.TrimSuffix("history "+cells[history]+", "+notes, ", ")
-			cells = cells[:history]
+		case historyInNotes:
+			last := len(cells) - 1
+			notes = strings.TrimSuffix("history "+cells[last]+", "+notes, ", ")
+			cells = cells[:last]
 		}
 		line(cells, "")
 		if notes != "" {
