@@ -93,10 +93,10 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
 }
 
-// BenchmarkTrack is one tracker alone, payload read, on the first
-// million packets decoded and batched ahead as the reader does: the
-// per-packet path of connections, states and HTTP, without the reading
-// that feeds it.
+// BenchmarkTrack is one tracker alone on the first million packets,
+// decoded and batched ahead as the reader does: the per-packet path of
+// connections and states ("states", as --no-payload) and with the HTTP
+// read ("http", the default), without the reading that feeds it.
 func BenchmarkTrack(b *testing.B) {
 	data := benchFile(b)
 	src, err := NewSource("bench", bytes.NewReader(data))
@@ -125,13 +125,22 @@ func BenchmarkTrack(b *testing.B) {
 		}
 	}
 	batches = append(batches, cur)
-	// The batches are added again on every round: addBatch takes each
-	// payload from the batch's offsets, and the tracker does not change
-	// the segments.
-	cfg := Config{Payload: PayloadConfig{Buffer: DefaultBuffer}}
+	for _, mode := range []struct {
+		name string
+		off  bool
+	}{{"states", true}, {"http", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			benchTrack(b, batches, packets, Config{Payload: PayloadConfig{Off: mode.off, Buffer: DefaultBuffer}})
+		})
+	}
+}
+
+// benchTrack adds the batches to a new tracker on every round: addBatch
+// takes each payload from the batch's offsets, and the tracker does not
+// change the segments.
+func benchTrack(b *testing.B, batches []*batch, packets int, cfg Config) {
 	last := [2]int{-1, -1} // flows, and HTTP exchanges read
 	b.ReportAllocs()
-	b.ResetTimer()
 	for b.Loop() {
 		t := NewTracker(cfg)
 		for _, bt := range batches {
@@ -147,6 +156,9 @@ func BenchmarkTrack(b *testing.B) {
 		}
 		if last[0] >= 0 && got != last {
 			b.Fatalf("%v flows and HTTP exchanges, %v the round before: the batches did not replay", got, last)
+		}
+		if cfg.Payload.Off == (got[1] > 0) {
+			b.Fatalf("%d HTTP exchanges read with payload off=%v", got[1], cfg.Payload.Off)
 		}
 		last = got
 	}

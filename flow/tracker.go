@@ -441,9 +441,11 @@ func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
 func (c *conn) add(s Side, seg *Segment, m Meta) {
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
-	hs := c.rec.Half(s) // only for what few packets touch
 	f := seg.Flags
 
+	// A packet touches the connection only. Its record is reached in the
+	// branches that few packets take: even a pointer taken to the record
+	// up front costs a cache miss per packet (the nil check reads it).
 	hh := &c.h[s]
 	if m.At > c.last {
 		c.last = m.At
@@ -478,7 +480,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	}
 
 	if f.Has(RST) {
-		hs.RSTs++
+		c.rec.Half(s).RSTs++
 		if c.rstAcceptable(s, seg) {
 			c.set(s, Closed, m.At)
 			c.set(o, Closed, m.At)
@@ -494,7 +496,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		ts.win = seg.Window
 		zero := seg.Window == 0
 		if zero {
-			hs.ZeroWindows++
+			c.rec.Half(s).ZeroWindows++
 			ts.zeroWinN++
 			c.logCounted(s, 'W', ts.zeroWinN)
 			if !ts.zeroWin {
@@ -518,7 +520,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			if ts.ackOK && ts.finSent && to.dataAfter {
 				// Data that came after our FIN is acknowledged: a
 				// half-close, not an orphaned socket.
-				hs.HalfClosed = true
+				c.rec.Half(s).HalfClosed = true
 			}
 			ts.ack, ts.ackOK = seg.Ack, true
 		}
@@ -566,6 +568,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			// must answer. Linux sends the same segment to probe a zero
 			// window and to keep an idle connection alive.
 			probe = true
+			hs := c.rec.Half(s)
 			if to.zeroWin {
 				hs.WinProbes++
 				if hs.WinProbes == 1 {
@@ -588,7 +591,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			// A SYN-ACK that repeats a bare SYN's number answers a
 			// simultaneous open; it is not sent again.
 			if !(f.Has(SYN|ACK) && !ts.synAck) {
-				hs.Retrans++
+				c.rec.Half(s).Retrans++
 				ts.retransN++
 				c.logCounted(s, 'T', ts.retransN)
 				if f&(SYN|FIN) != 0 {
@@ -630,6 +633,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		} else {
 			ts.finSent = true
 			ts.finSeq = seg.Seq + uint32(seg.Len)
+			hs := c.rec.Half(s)
 			hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
 			from := Client
 			if c.h[Server].lastPayload > c.h[Client].lastPayload {
