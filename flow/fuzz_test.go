@@ -140,6 +140,7 @@ func FuzzTracker(f *testing.F) {
 			}
 			tr.Add(&seg, Meta{At: at, Packet: uint32(sent + 1), WireLen: 54 + seg.Len})
 			sent++
+			checkConns(t, tr)
 		}
 		recs, _ := tr.Finish()
 		var pkts uint64
@@ -172,6 +173,17 @@ func FuzzTracker(f *testing.F) {
 			t.Fatalf("%d packets in flows, %d sent", pkts, sent)
 		}
 	})
+}
+
+// checkConns holds the tracker's connections to what they cache of their
+// records.
+func checkConns(t *testing.T, tr *Tracker) {
+	t.Helper()
+	for _, c := range tr.conns() {
+		if c.st != c.rec.stream {
+			t.Fatalf("connection %v caches stream %p, its record holds %p", c.rec.Key, c.st, c.rec.stream)
+		}
+	}
 }
 
 func encodeSegs(ps []pkt) []byte {

@@ -301,9 +301,9 @@ func (st *stream) recycle() {
 
 // feed gives the reassembler a segment that carries payload.
 func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
-	r := c.rec
-	st := r.stream
+	st := c.st
 	if st == nil {
+		r := c.rec
 		switch {
 		case r.packed != "":
 			if rs, ok := r.restOf(); !ok || rs.done {
@@ -317,6 +317,7 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		default:
 			return // read to the end already
 		}
+		c.st = st
 	}
 	if st.done || st.cut[s] {
 		return
@@ -345,9 +346,9 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		// Out of order: the reassembler takes this side from where the
 		// stream stands (a SYN just before it says where).
 		st.sorted[s] = true
-		p.segment(st, uint64(r.ID), s, st.next[s]-1, nil, SYN, m)
+		p.segment(st, uint64(c.rec.ID), s, st.next[s]-1, nil, SYN, m)
 	}
-	p.segment(st, uint64(r.ID), s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
+	p.segment(st, uint64(c.rec.ID), s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
 }
 
 func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f Flags, m Meta) {

@@ -137,6 +137,7 @@ func TestRestingStreamsResume(t *testing.T) {
 			p := &pkts[i]
 			tr.Add(&p.seg, Meta{At: p.at, Packet: uint32(i + 1), Order: uint64(i + 1), WireLen: 54 + p.seg.Len})
 			if i%997 == 0 {
+				checkConns(t, tr)
 				snaps = append(snaps, tr.snapshot())
 			}
 		}

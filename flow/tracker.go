@@ -140,13 +140,16 @@ type hot struct {
 }
 
 type conn struct {
-	h        [2]hot
-	last     Timestamp // of the last packet either way
-	key      tuple
-	queued   bool    // in Tracker.ending
-	next     *conn   // another connection whose tuple has the same hash
-	rec      *Record // in the tracker's arena
-	clientA  bool    // the client is the tuple's first endpoint
+	h      [2]hot
+	last   Timestamp // of the last packet either way
+	key    tuple
+	queued bool    // in Tracker.ending
+	next   *conn   // another connection whose tuple has the same hash
+	rec    *Record // in the tracker's arena
+	// st is rec.stream while the connection is in the table: a packet
+	// with payload reaches its stream without reading the record.
+	st       *stream
+	clientA  bool // the client is the tuple's first endpoint
 	t        [2]track
 	hist     [20]byte
 	nh       uint8
@@ -983,7 +986,7 @@ func (t *Tracker) freeSlot(i int32, gen uint32) bool {
 func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *conn {
 	t.revived++
 	c := t.alloc()
-	c.key, c.rec, c.t, c.clientA = k, rc.r, tracks, rc.r.clientA
+	c.key, c.rec, c.st, c.t, c.clientA = k, rc.r, rc.r.stream, tracks, rc.r.clientA
 	c.rec.held = true
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
@@ -1031,7 +1034,7 @@ func (t *Tracker) retire(c *conn) {
 		copy(ev[old+int(c.nev):], c.overflow)
 		r.Events = ev
 	}
-	c.rec, c.overflow = nil, nil
+	c.rec, c.st, c.overflow = nil, nil, nil
 	if !c.queued {
 		t.free = append(t.free, c)
 	}
