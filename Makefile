@@ -45,6 +45,8 @@ demo: build
 	./$(BIN) analyze testdata/keepalive-leak.pcap
 
 test: deps browser
+	@unformatted=$$(gofmt -l cmd flow analyze report testdata); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):" $$unformatted; exit 1; fi
 	@# ./... leaves out testdata/: the bench and lab programs are vetted by name.
 	$(GO) vet $(PKGS) ./testdata/bench ./testdata/lab/peer ./testdata/lab/mangle
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
