@@ -7,7 +7,7 @@ import (
 
 // Key identifies a connection by its endpoints, client first. Every
 // record holds one, and a capture may hold millions: it keeps the
-// addresses as bytes (40 bytes in a record instead of 64, and no pointers
+// addresses as bytes (38 bytes instead of 64, and no pointers
 // for the garbage collector to follow); Client and Server rebuild them.
 type Key struct {
 	client, server [16]byte // netip.Addr.As16
