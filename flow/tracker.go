@@ -1285,7 +1285,8 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 // finalize applies the timers at time at, and the rules for what a
 // capture cannot know.
 func (t *Tracker) finalize(r *Record, at Timestamp) {
-	for _, h := range []*Half{&r.Client, &r.Server} {
+	noSocket := r.settleUnanswered(at)
+	for s, h := range []*Half{&r.Client, &r.Server} {
 		h.State, h.Expired = h.raw, Unknown
 		age := at.Sub(h.Since)
 		switch h.raw {
@@ -1298,7 +1299,7 @@ func (t *Tracker) finalize(r *Record, at Timestamp) {
 				h.State, h.Expired = Closed, FinWait2
 			}
 		case SynSent, SynRecv:
-			if gaveUp(h, at) {
+			if gaveUp(h, at) || noSocket[s] {
 				h.State, h.Expired = Closed, h.raw
 			}
 		}

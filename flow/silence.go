@@ -1,0 +1,115 @@
+package flow
+
+import "time"
+
+// A packet the capture saw leave is not proof that it arrived. When one
+// side goes on sending what the other must answer (data, a FIN, a
+// keep-alive probe), sends it again, and hears nothing back, its packets
+// after the peer's last one evidently did not reach the peer (or the
+// peer's answers did not come back): the peer, or a firewall or NAT on
+// the path that forgot the connection, stopped answering. The peer's state
+// is then what it was when it last spoke, not what those packets would
+// have made it.
+
+// initialRTO is the retransmission timeout before any RTT is measured
+// (RFC 6298, 2.1; Linux's TCP_TIMEOUT_INIT): a SYN-ACK not acknowledged
+// within it is sent again by a server that keeps the half-open connection.
+const initialRTO = time.Second
+
+// Unanswered returns when side s's unanswered stretch began: the first
+// moment, after the peer's last packet, from which s sent something the
+// peer had to answer and then sent it again (or probed) without any
+// answer. It is zero when the peer answered, or when the capture holds no
+// proof that s's packets went unanswered (a single FIN or request at the
+// end of the capture may still be in flight).
+func (r *Record) Unanswered(s Side) Timestamp {
+	h, peer := r.Half(s), r.Half(s.Other())
+	if peer.Packets == 0 || h.LastPacket <= peer.LastPacket {
+		return 0
+	}
+	quiet := peer.LastPacket
+	var since Timestamp
+	earliest := func(t Timestamp) {
+		if t > quiet && (since == 0 || t < since) {
+			since = t
+		}
+	}
+	// A FIN sent again: its first sending went unacknowledged.
+	if h.FinAt > quiet {
+		for i := range r.Events {
+			e := &r.Events[i]
+			if e.From == s && e.Flags.Has(FIN) && e.Note&NoteRetransmit != 0 && e.At > h.FinAt {
+				earliest(h.FinAt)
+				break
+			}
+		}
+	}
+	// Keep-alive probes the peer should have answered, each with an ACK.
+	if ka := r.KeepAlive; ka != nil && ka.Last[s] > quiet {
+		earliest(max(ka.First[s], quiet+1))
+	}
+	// New data after the peer's last packet, then more packets (sent
+	// again: the peer acknowledged nothing) and retransmissions counted.
+	if h.Retrans > 0 && h.LastPayload > quiet && h.LastPacket > h.LastPayload {
+		earliest(h.LastPayload)
+	}
+	return since
+}
+
+// settleUnanswered undoes, on the peer of a side whose packets went
+// unanswered, the state changes that only those packets made: the peer
+// never received them. A server that acknowledged nothing after its
+// SYN-ACK, and never sent it again, kept no half-open connection (SYN
+// cookies: its accept queue was full and it dropped the client's ACK): it
+// holds no socket at all.
+//
+// It returns, per side, whether the side was found to hold no socket.
+func (r *Record) settleUnanswered(at Timestamp) (noSocket [2]bool) {
+	if r.OneSided {
+		return
+	}
+	for s := Client; s <= Server; s++ {
+		if r.Unanswered(s) == 0 {
+			continue
+		}
+		p := r.Half(s.Other())
+		if p.Since <= p.LastPacket {
+			continue // the peer's state is its own doing
+		}
+		st, since, ok := r.stateAt(s.Other(), p.LastPacket)
+		if !ok {
+			continue
+		}
+		p.raw, p.Since = st, since
+		noSocket[s.Other()] = st == SynRecv && p.synCount == 1 && at.Sub(p.synLast) > initialRTO
+	}
+	return noSocket
+}
+
+// stateAt returns side s's state as it stood at time t, from the events
+// (every state change is one, but the server completing the handshake,
+// which its own later packets show), and when it entered it; false when
+// the events cannot tell (none before t, or events past the cap dropped
+// before t).
+func (r *Record) stateAt(s Side, t Timestamp) (State, Timestamp, bool) {
+	var last *Event
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.At > t {
+			break
+		}
+		last = e
+	}
+	if last == nil || r.EventsDropped > 0 && r.Events[len(r.Events)-1].At <= t {
+		return Unknown, 0, false
+	}
+	st, since := last.ClientState, last.At
+	if s == Server {
+		st = last.ServerState
+	}
+	if h := r.Half(s); st == SynRecv && h.Packets > uint64(h.synCount) {
+		// It sent more than its SYN-ACKs: it had the handshake's ACK.
+		st = Established
+	}
+	return st, since, true
+}

@@ -1,0 +1,118 @@
+package flow
+
+import (
+	"testing"
+	"time"
+)
+
+// Packets sent into silence: the peer's state stays what it was when it
+// last spoke.
+func TestUnanswered(t *testing.T) {
+	const c, s = 1000, 5000
+	exchange := []pkt{
+		{Client, PA, c + 1, s + 1, 100, 0.01, 0},
+		{Server, PA, s + 1, c + 101, 200, 0.011, 0},
+		{Client, A, c + 101, s + 201, 0, 0.012, 0},
+	}
+	tests := []struct {
+		name           string
+		pkts           []pkt
+		client, server State
+		unanswered     Side
+		since          float64 // when the client's unanswered stretch began; <0: none
+		serverExpired  State
+	}{
+		{
+			// A firewall forgot the idle connection: the client's FIN
+			// and its retransmissions are dropped.
+			name: "FIN sent again, never acknowledged",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, FA, c + 101, s + 201, 0, 10, 0},
+				{Client, FA, c + 101, s + 201, 0, 10.2, 0},
+				{Client, FA, c + 101, s + 201, 0, 10.6, 0},
+			}),
+			client: FinWait1, server: Established, since: 10,
+		},
+		{
+			// The same FIN once, at the end: it may be in flight, and is
+			// taken as received.
+			name: "FIN at the end, not sent again",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, FA, c + 101, s + 201, 0, 10, 0},
+			}),
+			client: FinWait1, server: CloseWait, since: -1,
+		},
+		{
+			// Three keep-alive probes unanswered, then RST: the server
+			// never got it.
+			name: "RST after unanswered keep-alive probes",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, A, c + 100, s + 201, 0, 5, 0},
+				{Client, A, c + 100, s + 201, 0, 6, 0},
+				{Client, A, c + 100, s + 201, 0, 7, 0},
+				{Client, RA, c + 101, s + 201, 0, 8, 0},
+			}),
+			client: Closed, server: Established, since: 5,
+		},
+		{
+			// Keep-alive probes answered: the RST arrived as far as the
+			// capture can tell.
+			name: "RST after answered probes",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, A, c + 100, s + 201, 0, 5, 0},
+				{Server, A, s + 201, c + 101, 0, 5.001, 0},
+				{Client, RA, c + 101, s + 201, 0, 8, 0},
+			}),
+			client: Closed, server: Closed, since: -1,
+		},
+		{
+			// A request sent again and again, never acknowledged.
+			name: "request never acknowledged",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, PA, c + 101, s + 201, 50, 20, 0},
+				{Client, PA, c + 101, s + 201, 50, 20.2, 0},
+				{Client, PA, c + 101, s + 201, 50, 20.6, 0},
+			}),
+			client: Established, server: Established, since: 20,
+		},
+		{
+			// SYN cookies: the listen queue was full; the server sent one
+			// SYN-ACK, dropped the ACK and the data, and keeps nothing.
+			name: "handshake ACK and data dropped, no SYN-ACK again",
+			pkts: cat(handshake(c, s), []pkt{
+				{Client, PA, c + 1, s + 1, 100, 0.003, 0},
+				{Client, PA, c + 1, s + 1, 100, 0.3, 0},
+				{Client, PA, c + 1, s + 1, 100, 0.9, 0},
+				{Client, PA, c + 1, s + 1, 100, 2.1, 0},
+			}),
+			client: Established, server: Closed, since: 0.003, serverExpired: SynRecv,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs := run(tt.pkts, Config{})
+			if len(recs) != 1 {
+				t.Fatalf("%d records, want 1", len(recs))
+			}
+			r := recs[0]
+			if r.Client.State != tt.client || r.Server.State != tt.server {
+				t.Errorf("states %v/%v, want %v/%v", r.Client.State, r.Server.State, tt.client, tt.server)
+			}
+			want := Timestamp(0)
+			if tt.since >= 0 {
+				want = TS(t0.Add(secs(tt.since)))
+			}
+			if got := r.Unanswered(Client); got != want {
+				t.Errorf("Unanswered(client) = %v, want %v", got.Time(), want.Time())
+			}
+			if got := r.Unanswered(Server); got != 0 {
+				t.Errorf("Unanswered(server) = %v, want none", got.Time())
+			}
+			if tt.serverExpired != 0 && r.Server.Expired != tt.serverExpired {
+				t.Errorf("server expired %v, want %v", r.Server.Expired, tt.serverExpired)
+			}
+		})
+	}
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
