@@ -141,8 +141,10 @@ type Totals struct {
 
 // Options tune the analysis. The zero Options uses the defaults.
 type Options struct {
-	// CloseWaitGrace is how long a CLOSE_WAIT may last before it is a
-	// leak: applications close a moment after the peer does.
+	// CloseWaitGrace, when set, overrides the judgement of a CLOSE_WAIT
+	// at the end of the capture: quiet this long, it is a leak; younger,
+	// it is not. Zero judges each from what the capture shows of its host
+	// (how fast it closed the connections it did close).
 	CloseWaitGrace time.Duration
 	// PortRange is the clients' ephemeral port range.
 	PortRange PortRange
@@ -150,13 +152,14 @@ type Options struct {
 	TimeWait time.Duration
 }
 
-// DefaultCloseWaitGrace is the default Options.CloseWaitGrace.
+// DefaultCloseWaitGrace is how long a CLOSE_WAIT must last to be a leak
+// when the capture holds no close by its host to compare with, and, in
+// flowdoc live, before a CLOSE_WAIT socket of the host's own table is
+// reported: an application that reads the peer's FIN closes within
+// milliseconds.
 const DefaultCloseWaitGrace = time.Second
 
 func (o Options) withDefaults() Options {
-	if o.CloseWaitGrace <= 0 {
-		o.CloseWaitGrace = DefaultCloseWaitGrace
-	}
 	if o.PortRange == (PortRange{}) || o.PortRange.Size() <= 0 {
 		o.PortRange = LinuxPortRange
 	}
@@ -171,7 +174,8 @@ func (o Options) withDefaults() Options {
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
-	inspectAll(res.Flows, rep.Flows, flow.TS(res.End), opt.CloseWaitGrace)
+	cap := gatherEvidence(res.Flows, flow.TS(res.End), opt.CloseWaitGrace)
+	inspectAll(res.Flows, rep.Flows, cap)
 	rep.count()
 	rep.Findings = findings(rep, opt)
 	return rep
@@ -232,7 +236,7 @@ func (rep *Report) count() {
 }
 
 // inspectAll gives every flow its verdicts, the flows split across cores.
-func inspectAll(recs []*Record, flows []Flow, end flow.Timestamp, grace time.Duration) {
+func inspectAll(recs []*Record, flows []Flow, cap *captureEvidence) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/4096))
 	var wg sync.WaitGroup
 	per := (len(recs) + workers - 1) / workers
@@ -244,7 +248,7 @@ func inspectAll(recs []*Record, flows []Flow, end flow.Timestamp, grace time.Dur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &inspector{end: end, grace: grace}
+			in := &inspector{end: cap.end, cap: cap}
 			for i := lo; i < hi; i++ {
 				flows[i] = Flow{Record: recs[i], Verdicts: in.inspect(recs[i])}
 			}

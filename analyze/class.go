@@ -21,6 +21,7 @@ const (
 	CleanClass       Class = "clean"
 	OpenClass        Class = "open"
 	MidstreamClass   Class = "midstream"
+	PeerUnreachable  Class = "peer_unreachable"
 	// From the HTTP in the payload.
 	CloseIgnored Class = "connection_close_ignored"
 )

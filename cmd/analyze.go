@@ -136,7 +136,7 @@ func (o *analyzeOptions) addReportFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.Events, "events", false, "JSON: add each flow's notable packets (SYN, FIN, RST, state changes) with their numbers")
 	f.DurationVar(&o.TimeWait, "time-wait", flow.DefaultTimeWait, "how long TIME_WAIT lasts (Linux 60s, Windows 240s)")
 	f.DurationVar(&o.FinTimeout, "fin-timeout", flow.DefaultFinTimeout, "how long an orphaned FIN_WAIT_2 lasts (net.ipv4.tcp_fin_timeout)")
-	f.DurationVar(&o.Grace, "close-wait-grace", analyze.DefaultCloseWaitGrace, "a CLOSE_WAIT younger than this at the end is not a leak yet")
+	f.DurationVar(&o.Grace, "close-wait-grace", 0, "override: a CLOSE_WAIT quiet this long at the end is a leak, younger is not (default: judged from how fast each host closed its other connections)")
 	f.StringVar(&o.PortRange, "port-range", analyze.LinuxPortRange.String(), "the clients' ephemeral port range `LOW-HIGH`, for TIME_WAIT pressure (Windows: 49152-65535)")
 	f.StringVar(&o.Host, "host", "", "only flows with this `IP` at either end, and findings about them")
 	f.Uint16Var(&o.Port, "port", 0, "only flows with this `PORT` at either end")

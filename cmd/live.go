@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,7 +195,7 @@ loop:
 			}
 			rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
 			if sockets != nil {
-				sockets.join(rep, o.Grace)
+				sockets.join(rep, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace))
 			}
 			now := time.Now()
 			st := liveStatus(o, capture, res, now.Sub(start))
@@ -235,7 +236,7 @@ loop:
 		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
 			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
 		if sockets != nil {
-			sockets.join(rep, o.Grace)
+			sockets.join(rep, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace))
 		}
 	})
 }

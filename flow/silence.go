@@ -11,10 +11,10 @@ import "time"
 // is then what it was when it last spoke, not what those packets would
 // have made it.
 
-// initialRTO is the retransmission timeout before any RTT is measured
+// InitialRTO is the retransmission timeout before any RTT is measured
 // (RFC 6298, 2.1; Linux's TCP_TIMEOUT_INIT): a SYN-ACK not acknowledged
 // within it is sent again by a server that keeps the half-open connection.
-const initialRTO = time.Second
+const InitialRTO = time.Second
 
 // Unanswered returns when side s's unanswered stretch began: the first
 // moment, after the peer's last packet, from which s sent something the
@@ -81,7 +81,7 @@ func (r *Record) settleUnanswered(at Timestamp) (noSocket [2]bool) {
 			continue
 		}
 		p.raw, p.Since = st, since
-		noSocket[s.Other()] = st == SynRecv && p.synCount == 1 && at.Sub(p.synLast) > initialRTO
+		noSocket[s.Other()] = st == SynRecv && p.synCount == 1 && at.Sub(p.synLast) > InitialRTO
 	}
 	return noSocket
 }

@@ -1,0 +1,128 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Accepted, then closed at once before any data from the server,
+// whoever closed second; many such from one client are a reconnect storm
+// against a connection cap.
+var acceptCloseDetector = detector{
+	class: AcceptThenClose,
+	explain: Explanation{
+		Class: AcceptThenClose, Title: "Accepted, then closed at once",
+		Meaning: "The server completed the handshake and closed the connection right away, before sending any " +
+			"data: it accepts and then refuses the client, usually because the client is over a connection cap.",
+		Detection: "The server's FIN (or RST) comes within a second of the handshake, with no payload from the " +
+			"server before it.",
+		Causes: "A per-client connection limit (ZooKeeper maxClientCnxns, MySQL max_connections, a proxy's " +
+			"per-source limit), an access check that fails, a server shutting down.",
+		Confirm: "The server's log at the time (\"Too many connections from /IP - max is 60\" for ZooKeeper); " +
+			"ss -tn dst CLIENT on the server to count the client's open connections.",
+		Fix: "Find why the client holds so many connections (a leak, too many processes or pods on one host) and " +
+			"fix that; raise the limit only if the load is legitimate. Make the client back off before reconnecting.",
+	},
+	inspect: inspectAcceptClose,
+	group: func(f *Flow, _ *Verdict) (groupKey, bool) {
+		return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, true
+	},
+	findings: func(g *group, _ *findCtx) []Finding { return []Finding{acceptCloseFinding(g)} },
+}
+
+// The findings of acceptCloseDetector's groups when they come fast.
+var reconnectStormDetector = detector{class: ReconnectStorm, explain: Explanation{
+	Class: ReconnectStorm, Title: "Reconnect storm",
+	Meaning: "A client reconnects at a high rate to an endpoint that accepts and closes each connection at " +
+		"once: it never gets service, and each attempt costs both hosts a TIME_WAIT socket.",
+	Detection: "Five or more accepted-then-closed connections from one client host to one server endpoint, " +
+		"at one or more per second.",
+	Causes: "A client over a per-client connection cap (ZooKeeper's maxClientCnxns is the classic case) that " +
+		"retries with no backoff.",
+	Confirm: "The server's log (the connection-limit message); ss -tn on the client: how many connections it " +
+		"holds to the server, and which processes own them (ss -tnp).",
+	Fix: "Reduce the connections the client host keeps open (share one client per process, fix leaks, spread " +
+		"pods), raise the cap if the load is legitimate, and add exponential backoff to reconnects.",
+}}
+
+// acceptCloseWithin is how soon after the handshake a server's close
+// counts as refusing the client.
+const acceptCloseWithin = time.Second
+
+func inspectAcceptClose(c *flowCtx) {
+	r := c.r
+	C, S := &r.Client, &r.Server
+	if !has(r, flow.Server, 'H') || S.Bytes != 0 || S.FinPacket == 0 && S.RSTs == 0 {
+		return
+	}
+	// The handshake is the server's first packet: its SYN-ACK. (Events of
+	// connections that closed cleanly are not kept; the halves are.)
+	accepted := S.FirstPacket
+	closeAt, closePkt, closeIn, how := S.FinAt, S.FinPacket, S.FinInput, "FIN"
+	if S.FinPacket == 0 {
+		rst := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
+		if rst == nil {
+			return
+		}
+		closeAt, closePkt, closeIn, how = rst.At, rst.Packet, rst.Input, "RST"
+	}
+	if C.FinPacket > 0 && C.FinAt < closeAt || closeAt.Sub(accepted) > acceptCloseWithin {
+		return
+	}
+	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt.Time(),
+		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
+	if hs := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) }); hs != nil {
+		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
+	}
+	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt.Time(), What: how + " from server, no data sent"})
+	c.add(v)
+}
+
+func acceptCloseFinding(g *group) Finding {
+	f0 := g.flows[0]
+	client, server := f0.Key.Client().Addr(), f0.Key.Server()
+	n := len(g.flows)
+	var first, last flow.Timestamp
+	tw := 0
+	for i, f := range g.flows {
+		if i == 0 || f.First < first {
+			first = f.First
+		}
+		last = max(last, f.First)
+		if f.Server.State == flow.TimeWait {
+			tw++
+		}
+	}
+	r := float64(n) / max(last.Sub(first), time.Second).Seconds()
+	metrics := []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"server_time_wait", float64(tw)}}
+	if n >= 5 && r >= 1 {
+		leftOn := fmt.Sprintf("Each attempt leaves a TIME_WAIT socket on the server (%d now).", tw)
+		if clientTW := countState(g.flows, flow.Client, flow.TimeWait); clientTW > tw {
+			leftOn = fmt.Sprintf("Each attempt leaves a TIME_WAIT socket behind (%d on the client now, %d on the server).", clientTW, tw)
+		}
+		return Finding{Class: ReconnectStorm, Severity: Error, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
+			Flows: ids(g.flows), Metrics: metrics,
+			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, before sending any data: it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns, a database's connection limit). %s",
+				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, leftOn),
+			Remedy: remedy(ReconnectStorm), Evidence: evidence(g.vs[:1])}
+	}
+	return Finding{Class: AcceptThenClose, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
+		Flows: ids(g.flows), Metrics: metrics,
+		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, before sending any data: a connection cap or an access check refuses this client.",
+			server, plural(n, "connection"), client),
+		Remedy: remedy(AcceptThenClose), Evidence: evidence(g.vs[:1])}
+}
+
+// countState counts the flows whose side s is in state st.
+func countState(fs []*Flow, s Side, st State) int {
+	n := 0
+	for _, f := range fs {
+		if f.Half(s).State == st {
+			n++
+		}
+	}
+	return n
+}

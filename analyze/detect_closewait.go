@@ -1,0 +1,297 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// CLOSE_WAIT: an endpoint received the FIN, acknowledged it, and never
+// closed. Whether one still in CLOSE_WAIT at the end is a leak yet is
+// judged at the edge (judgeCloseWait); one the capture cannot judge gets
+// an open verdict that says so, and one still sending a half-close in
+// progress.
+var closeWaitDetector = detector{
+	class: CloseWaitLeak,
+	explain: Explanation{
+		Class: CloseWaitLeak, Title: "CLOSE_WAIT leak",
+		Meaning: "One side received the peer's FIN and acknowledged it (its kernel did), but never sent its own FIN: " +
+			"the application has not closed the socket. The socket sits in CLOSE_WAIT, holding a file descriptor, " +
+			"buffers and, on a client, an ephemeral port, until the process closes it or exits. CLOSE_WAIT never times out.",
+		Detection: "An endpoint is in CLOSE_WAIT at the end of the capture, for longer than --close-wait-grace (1 s): " +
+			"the peer's FIN and the ACK of it are in the capture, and no FIN followed.",
+		Causes: "A client that drops a connection without closing it after the server closed it for being idle " +
+			"(a thread that ends without close(); a keep-alive timeout on the server); an HTTP client that returns early " +
+			"on an error status without releasing the connection (the pool then runs dry at maxConnTotal); a library " +
+			"that never closes (Python httplib without close()); a proxy blocked on its upstream with no timeout that " +
+			"never closes the downstream socket after its caller gave up.",
+		Confirm: "On Linux: ss -tanp state close-wait (the process owning each socket; the Recv-Q shows unread bytes). " +
+			"On Windows: netstat -ano | findstr CLOSE_WAIT, then tasklist /FI \"PID eq <pid>\". " +
+			"Counting them over time shows the leak growing: watch 'ss -tan state close-wait | wc -l'.",
+		Fix: "Close the connection in the application whenever the peer has closed it (a read returning EOF or -1), " +
+			"and release or close it after every response, error responses included (read the body to the end or " +
+			"abort the request). A pooled client must evict connections the server closed (validate before reuse, " +
+			"idle-evict shorter than the server's keep-alive timeout). A proxy must close its side when either side " +
+			"closes, and put timeouts on upstream calls.",
+	},
+	inspect:  inspectCloseWait,
+	group:    func(f *Flow, v *Verdict) (groupKey, bool) { return groupKey{host: f.Endpoint(v.Side).Addr()}, true },
+	findings: func(g *group, fx *findCtx) []Finding { return []Finding{leakFinding(g, fx)} },
+}
+
+func inspectCloseWait(c *flowCtx) {
+	r := c.r
+	for _, s := range []Side{flow.Client, flow.Server} {
+		h := r.Half(s)
+		if h.State != flow.CloseWait {
+			continue
+		}
+		j := c.cap.judgeCloseWait(r, s, true)
+		age := c.age(h.Since)
+		if !j.leak {
+			if j.sending {
+				c.add(Verdict{Class: HalfCloseOK, Side: s.Other(), Severity: Info, Confidence: 0.8, Since: h.Since.Time(), Age: age,
+					Summary: fmt.Sprintf("the %s shut down its sending side %s before the end; the %s is still sending (its last data %s before the end), a half-close in progress",
+						sideName(s.Other()), fmtDur(age), sideName(s), fmtDur(j.quiet))})
+				continue
+			}
+			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since.Time(), Age: age,
+				Summary: fmt.Sprintf("the %s is %s: not judged a leak", sideName(s), j.basis)})
+			continue
+		}
+		c.add(closeWaitVerdict(c, s, j, age))
+	}
+}
+
+func closeWaitVerdict(c *flowCtx, s Side, j judgement, age time.Duration) Verdict {
+	r := c.r
+	h := r.Half(s)
+	fin := firstEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Flags.Has(flow.FIN) })
+	ack := firstEvent(r, func(e *Event) bool {
+		return e.From == s && fin != nil && e.Packet >= fin.Packet && e.Input == fin.Input && e.Flags.Has(flow.ACK) &&
+			e.Note&flow.NoteStateChange != 0
+	})
+	if ack == nil {
+		ack = firstEvent(r, func(e *Event) bool { return e.From == s && fin != nil && e.At >= fin.At && e.Flags.Has(flow.ACK) })
+	}
+	conf := j.confidence
+	if r.Midstream {
+		conf = min(conf, 0.85)
+	}
+	quiet := ""
+	if closer, idle, ok := firstCloser(r); ok && closer == s.Other() && idle >= minIdle {
+		quiet = fmt.Sprintf(" after %s idle", fmtDur(idle))
+		if waitedFor(closer, r.Half(closer).DataBeforeFinFrom) {
+			quiet = fmt.Sprintf(" %s after its own last data (it gave up waiting)", fmtDur(idle))
+		}
+	}
+	var sb strings.Builder
+	if fin != nil {
+		fmt.Fprintf(&sb, "%s FIN at #%d%s", sideName(s.Other()), fin.Packet, quiet)
+		if ack != nil {
+			fmt.Fprintf(&sb, " acknowledged by the %s at #%d", sideName(s), ack.Packet)
+		}
+		fmt.Fprintf(&sb, "; the %s never sent FIN (%s until the end of the capture)", sideName(s), fmtDur(age))
+	} else {
+		fmt.Fprintf(&sb, "the %s has been in CLOSE_WAIT for %s: it received the %s's FIN and never closed", sideName(s), fmtDur(age), sideName(s.Other()))
+	}
+	if j.sending {
+		fmt.Fprintf(&sb, "; it sent data until %s before the end, then nothing", fmtDur(j.quiet))
+	}
+	if c.cap.grace == 0 && conf < 0.9 {
+		fmt.Fprintf(&sb, " (%s)", j.basis)
+	}
+	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since.Time(), Age: age, Summary: sb.String()}
+	if fin != nil {
+		v.Evidence = append(v.Evidence, ev(fin, "FIN from "+sideName(s.Other())+quiet))
+	}
+	if ack != nil {
+		v.Evidence = append(v.Evidence, ev(ack, ackOfFinFrom[s]))
+	}
+	leakExchange(r, s, &v, c.pb)
+	return v
+}
+
+// firstCloser returns the side that sent the first FIN and how long the
+// connection had carried no data by then; false when neither closed or
+// the connection carried no data before.
+func firstCloser(r *Record) (Side, time.Duration, bool) {
+	C, S := &r.Client, &r.Server
+	closer := flow.Client
+	switch {
+	case C.FinPacket > 0 && (S.FinPacket == 0 || C.FinAt < S.FinAt):
+	case S.FinPacket > 0:
+		closer = flow.Server
+	default:
+		return closer, 0, false
+	}
+	h := r.Half(closer)
+	if h.DataBeforeFin == 0 {
+		return closer, 0, false
+	}
+	return closer, h.FinAt.Sub(h.DataBeforeFin), true
+}
+
+func leakFinding(g *group, fx *findCtx) Finding {
+	rep, byClient := fx.rep, fx.byClient
+	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
+	var ages []time.Duration
+	asClient, idleClosed, gaveUp := 0, 0, 0
+	idleBy := map[netip.AddrPort][]time.Duration{}
+	var idleTimes []time.Duration
+	for i, f := range g.flows {
+		ages = append(ages, g.vs[i].Age)
+		if g.vs[i].Side == flow.Client {
+			asClient++
+		}
+		if iv := verdictOf(f, IdleTimeoutClose); iv != nil && iv.Side == g.vs[i].Side.Other() {
+			idleClosed++
+			d, _ := idleBefore(f.Record, iv)
+			idleTimes = append(idleTimes, d)
+			idleBy[f.Endpoint(iv.Side)] = append(idleBy[f.Endpoint(iv.Side)], d)
+			if waitedFor(iv.Side, f.Half(iv.Side).DataBeforeFinFrom) {
+				gaveUp++
+			}
+		}
+	}
+	slices.Sort(ages)
+	n := len(g.flows)
+	role := "client"
+	var upstream []*Flow // a proxy's own connections
+	waiting := 0         // ... still without an answer
+	if asClient == 0 {
+		role = "server"
+		// A host that leaks accepted connections while it opens its own
+		// upstream ones is a proxy; it may open them from another of its
+		// addresses, which a capture on it shows.
+		self := []netip.Addr{host}
+		if slices.Contains(rep.LocalAddrs, host) {
+			self = append(self, rep.LocalAddrs...)
+		}
+		for _, f := range byClient.flows(self...) {
+			role = "proxy"
+			upstream = append(upstream, f)
+			if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
+				waiting++
+			}
+		}
+	} else if asClient < n {
+		role = "client and server"
+	}
+	peer := func(f *Flow) netip.AddrPort {
+		for _, v := range f.Verdicts {
+			if v.Class == CloseWaitLeak {
+				return f.Endpoint(v.Side.Other())
+			}
+		}
+		return f.Key.Server()
+	}
+	var sb strings.Builder
+	oldest := "for"
+	if n > 1 {
+		oldest = "the oldest for"
+	}
+	fmt.Fprintf(&sb, "%s holds %s to %s in CLOSE_WAIT, %s %s", host, plural(n, "connection"), countPeers(g.flows, peer), oldest, fmtDur(ages[n-1]))
+	if n > 2 {
+		fmt.Fprintf(&sb, " (median %s)", fmtDur(median(ages)))
+	}
+	sb.WriteString(". ")
+	other := "the server"
+	switch role {
+	case "server":
+		other = "the client"
+	case "proxy":
+		other = "the caller"
+	case "client and server":
+		other = "the peer"
+	}
+	every := "In every one"
+	if n == 1 {
+		every = "There"
+	}
+	switch {
+	case idleClosed == n && gaveUp == n:
+		fmt.Fprintf(&sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
+			every, other, idleSpan(idleBy, idleTimes), host)
+	case idleClosed == n:
+		fmt.Fprintf(&sb, "%s %s sent FIN after %s of idle time (its keep-alive timeout) and %s acknowledged it, but its application never closed the socket.",
+			every, other, idleSpan(idleBy, idleTimes), host)
+	case idleClosed > 0:
+		fmt.Fprintf(&sb, "In %d of them %s closed after an idle period; in all, %s acknowledged the FIN but its application never closed the socket.", idleClosed, other, host)
+	default:
+		fmt.Fprintf(&sb, "%s closed each one and %s acknowledged the FIN, but its application never closed the socket.", upperFirst(other), host)
+	}
+	fix := remedy(CloseWaitLeak)
+	statuses, statusMetrics, errorsOnly := leakStatuses(g, byClient)
+	switch role {
+	case "client":
+		sb.WriteString(statuses)
+		sb.WriteString(" Fix the client: close or release the connection after each response.")
+		fix = "Close or release the connection after every response, error responses included (read the body to the end or abort the request), and close it when a read returns EOF. A pooled client must evict connections the server has closed, and its idle timeout should be shorter than the server's keep-alive timeout."
+		if errorsOnly {
+			fix = "Release the connection on error responses too: the code path that handles a 4xx or 5xx returns without closing the response (read or discard its body and close it, e.g. in a finally block or defer). Also close the connection when a read returns EOF."
+		}
+	case "proxy":
+		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(upstream), "connection"),
+			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server() }))
+		if waiting > 0 {
+			fmt.Fprintf(&sb, ", %d of them still waiting for an answer", waiting)
+		}
+		sb.WriteString("): a proxy that does not close its side when its caller closes.")
+		fix = "The proxy must close the caller's connection when the caller closes it (a read returning EOF), even while it waits on the upstream; put timeouts on upstream calls so that no worker blocks forever."
+	case "server":
+		sb.WriteString(" Fix the server: close the socket when the client has closed it.")
+		fix = "The server application must close its socket when a read returns EOF (the client has closed), also while it is busy with the request: put timeouts on what it waits on (upstream calls, locks, queues), so that a worker is never blocked longer than its callers wait."
+	}
+	metrics := append([]Metric{{"sockets", float64(n)}, {"oldest_s", ages[n-1].Seconds()}, {"median_age_s", median(ages).Seconds()},
+		{"closed_by_idle_timeout", float64(idleClosed)}}, statusMetrics...)
+	if apart := fx.closeWaitApart[host]; apart.total() > 0 {
+		sb.WriteString(" " + apart.String(host))
+		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young)}, Metric{"close_wait_sending", float64(apart.sending)})
+	}
+	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
+		Metrics: metrics, Summary: sb.String(), Remedy: fix, Evidence: evidence(g.vs[:1])}
+}
+
+// idleSpan says how long the closers waited, as it holds for the whole
+// group: one figure when the idle times agree, else per closer or a range.
+func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration) string {
+	if cl := ClusterDurations(all); len(cl) == 1 {
+		return fmtDur(cl[0].Median)
+	}
+	if len(by) > 1 && len(by) <= 3 {
+		eps := make([]netip.AddrPort, 0, len(by))
+		for ep := range by {
+			eps = append(eps, ep)
+		}
+		slices.SortFunc(eps, func(a, b netip.AddrPort) int { return a.Compare(b) })
+		var parts []string
+		for _, ep := range eps {
+			parts = append(parts, fmt.Sprintf("%s for %s", fmtDur(median(slices.Sorted(slices.Values(by[ep])))), ep))
+		}
+		return strings.Join(parts, ", ")
+	}
+	lo, hi := slices.Min(all), slices.Max(all)
+	return fmt.Sprintf("%s to %s", fmtDur(lo), fmtDur(hi))
+}
+
+// apartCounts are a host's CLOSE_WAIT sockets that no leak verdict
+// holds, and why: still sending (a half-close), or too young to judge.
+type apartCounts struct{ sending, young int }
+
+func (a apartCounts) total() int { return a.sending + a.young }
+
+func (a apartCounts) String(host netip.Addr) string {
+	var parts []string
+	if a.young > 0 {
+		parts = append(parts, fmt.Sprintf("%d too young for the capture to judge", a.young))
+	}
+	if a.sending > 0 {
+		parts = append(parts, fmt.Sprintf("%d still sending (a half-close in progress)", a.sending))
+	}
+	return fmt.Sprintf("%s holds %s more in CLOSE_WAIT, set apart: %s.", host, plural(a.total(), "socket"), strings.Join(parts, ", "))
+}

@@ -1,0 +1,103 @@
+package analyze
+
+import "github.com/flowdoc/flowdoc/flow"
+
+// The verdicts of healthy traffic and of plain facts: a half-close, an
+// abortive close no other class explains, a clean close, a connection
+// still open, one begun before the capture. They make no findings.
+
+var halfCloseDetector = detector{class: HalfCloseOK, explain: Explanation{
+	Class: HalfCloseOK, Title: "Legitimate half-close",
+	Meaning: "A side shut down its sending direction (shutdown(SHUT_WR)) while still reading, the peer went on " +
+		"sending and then closed: the connection ended cleanly. Not a problem.",
+	Detection: "A side acknowledged data that arrived after its own FIN, and the connection then closed.",
+	Causes: "Protocols and tools that signal the end of a request with a FIN (netcat, some RPC and file " +
+		"transfer protocols).",
+	Confirm: "Nothing to confirm.",
+	Fix:     "Nothing to fix.",
+}, inspect: func(c *flowCtx) {
+	r := c.r
+	done := func(st State) bool { return st == flow.Closed || st == flow.TimeWait }
+	for _, s := range []Side{flow.Client, flow.Server} {
+		if r.Half(s).HalfClosed && done(r.Client.State) && done(r.Server.State) && r.Client.RSTs == 0 && r.Server.RSTs == 0 {
+			c.add(Verdict{Class: HalfCloseOK, Side: s, Severity: Info, Confidence: 0.9, Summary: halfCloseSummary[s]})
+		}
+	}
+}}
+
+// An abortive close not explained by another class (see suppressed).
+var resetDetector = detector{class: ResetClass, explain: Explanation{
+	Class: ResetClass, Title: "Reset",
+	Meaning:   "The connection was closed abortively, by an RST in the receiver's window.",
+	Detection: "An RST that the receiver accepts.",
+	Causes: "An application closing with SO_LINGER 0, a crash, a timeout in a proxy or a load balancer, data " +
+		"arriving for a socket already closed.",
+	Confirm: "The logs of the side that sent the RST at that time.",
+	Fix:     "Only when unexpected: find why the side sending the RST aborted.",
+}, inspect: func(c *flowCtx) {
+	r := c.r
+	if r.Client.RSTs+r.Server.RSTs == 0 || r.Client.State != flow.Closed || r.Server.State != flow.Closed {
+		return
+	}
+	if rst := firstEvent(r, func(e *Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
+		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At.Time(),
+			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
+	}
+}}
+
+var cleanDetector = detector{class: CleanClass, explain: Explanation{
+	Class: CleanClass, Title: "Clean",
+	Meaning:   "Opened with a handshake, closed with a FIN from each side, each acknowledged. Not a problem.",
+	Detection: "Both FINs and their ACKs seen, no RST, each endpoint CLOSED or in TIME_WAIT.",
+	Causes:    "Healthy traffic.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
+}, inspect: func(c *flowCtx) {
+	if (&Flow{Record: c.r}).Clean() {
+		closer, _, _ := firstCloser(c.r)
+		c.add(Verdict{Class: CleanClass, Side: closer, Severity: Info, Confidence: 0.95, Summary: cleanSummary[closer]})
+	}
+}}
+
+var openDetector = detector{class: OpenClass, explain: Explanation{
+	Class: OpenClass, Title: "Open",
+	Meaning: "Established at the end of the capture, with nothing wrong seen (or in CLOSE_WAIT for less than " +
+		"--close-wait-grace, which is not a leak yet).",
+	Detection: "Both endpoints ESTABLISHED, or a CLOSE_WAIT younger than the grace.",
+	Causes:    "Healthy, long-lived or pooled connections.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
+}, inspect: func(c *flowCtx) {
+	r := c.r
+	if r.Client.State == flow.Established && r.Server.State == flow.Established && !c.hasClass(PeerUnreachable) {
+		sum := "established and healthy at the end of the capture"
+		if r.Client.ZeroWindowAtEnd || r.Server.ZeroWindowAtEnd {
+			sum = "established at the end of the capture"
+		}
+		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.9, Summary: sum})
+	}
+}}
+
+var midstreamDetector = detector{class: MidstreamClass, explain: Explanation{
+	Class: MidstreamClass, Title: "Begun before the capture",
+	Meaning: "The capture started after the handshake, so which side is the client and the endpoints' states " +
+		"are inferred: each side is taken to be ESTABLISHED at the first packet.",
+	Detection: "No SYN or SYN-ACK was captured for the connection.",
+	Causes:    "A capture started while connections were open (normal for long-lived ones).",
+	Confirm:   "Nothing to confirm.", Fix: "Start captures before the connections of interest when possible.",
+}, inspect: func(c *flowCtx) {
+	if c.r.Midstream {
+		c.add(Verdict{Class: MidstreamClass, Side: flow.Client, Severity: Info, Confidence: 1,
+			Summary: "the capture began after the handshake: roles and states are inferred"})
+	}
+}}
+
+// Findings only: from the host's own socket table (kernel.go).
+var kernelCloseWaitDetector = detector{class: KernelCloseWait, explain: Explanation{
+	Class: KernelCloseWait, Title: "CLOSE_WAIT sockets in the kernel",
+	Meaning: "flowdoc live read the host's socket table (/proc/net/tcp) and found sockets in CLOSE_WAIT: the " +
+		"peer closed, the application on this host has not. A CLOSE_WAIT socket sends nothing, so those that went " +
+		"quiet before the capture started show only here, with the process that holds them.",
+	Detection: "Sockets in state CLOSE_WAIT (08) in /proc/net/tcp and /proc/net/tcp6, grouped by process and peer; " +
+		"the owning process from /proc/PID/fd (as root, or for the user's own processes).",
+	Causes:  "The causes of a CLOSE_WAIT leak: see flowdoc explain close_wait_leak.",
+	Confirm: "ss -tanp state close-wait; ls -l /proc/PID/fd | grep -c socket; lsof -p PID -a -i TCP.",
+	Fix: "Close or release the connection after every response, error responses included, and close it when a " +
+		"read returns EOF. Restarting the process frees the sockets until the leak fills the table again.",
+}}

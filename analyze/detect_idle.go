@@ -1,0 +1,265 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// minIdle is the shortest quiet period before a close that counts as an
+// idle-timeout close (gunicorn's 2 s is the shortest common default).
+const minIdle = time.Second
+
+// Idle-timeout close: the first FIN, or an RST that answered nothing,
+// after the connection carried no data for a while.
+var idleDetector = detector{
+	class: IdleTimeoutClose,
+	explain: Explanation{
+		Class: IdleTimeoutClose, Title: "Idle-timeout close",
+		Meaning: "A side closed the connection after it had carried no data for a while: a server's keep-alive " +
+			"or idle timeout (or a client pool's idle eviction). Healthy by itself; it matters when the other side " +
+			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
+		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
+			"direction. Across connections, the idle times before such FINs are clustered and compared with the " +
+			"defaults of common servers.",
+		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
+			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s), gunicorn --keep-alive (2 s), AWS ALB idle " +
+			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
+		Confirm: "The server's configuration for the timeout named in the finding; its Keep-Alive: timeout= " +
+			"response header, when it sends one.",
+		Fix: "Nothing to fix in the server when the clients close their side. Make clients' pool idle timeouts " +
+			"shorter than the server's keep-alive timeout, so that clients, not servers, close idle connections.",
+	},
+	inspect: inspectIdle,
+	group: func(f *Flow, v *Verdict) (groupKey, bool) {
+		_, from := idleBefore(f.Record, v)
+		return groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, from)}, true
+	},
+	findings: func(g *group, _ *findCtx) []Finding {
+		_, from := idleBefore(g.flows[0].Record, g.vs[0])
+		if waitedFor(g.vs[0].Side, from) {
+			return []Finding{waitFinding(g)}
+		}
+		return []Finding{idleFinding(g)}
+	},
+}
+
+// waitedFor reports whether a close by closer, when the last data came
+// from last, ended a wait for an answer rather than an idle connection: a
+// client whose request went unanswered, or a server whose request never
+// completed. A server closing after its own response, or a client after
+// the server's, closes an idle connection.
+func waitedFor(closer, last Side) bool {
+	return closer == flow.Client && last == flow.Client || closer == flow.Server && last == flow.Client
+}
+
+func inspectIdle(c *flowCtx) {
+	r := c.r
+	if closer, idle, ok := firstCloser(r); ok {
+		if idle < minIdle {
+			return
+		}
+		ch := r.Half(closer)
+		dataFrom := ch.DataBeforeFinFrom
+		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
+		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
+		if waitedFor(closer, dataFrom) {
+			what = fmt.Sprintf("FIN from %s %s after its last data", sideName(closer), fmtDur(idle))
+			sum = fmt.Sprintf("the %s closed the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(closer), fmtDur(idle))
+		}
+		sev := Info
+		if c.has(CloseWaitLeak, closer.Other()) {
+			sev = Warning
+		}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt.Time(), Summary: sum}
+		v.Evidence = append(v.Evidence,
+			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin.Time(), What: "last data from " + sideName(dataFrom)},
+			Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt.Time(), What: what})
+		c.add(v)
+		return
+	}
+	// No FIN: an RST after a quiet period, which no packet of the peer
+	// provoked, closed an idle connection abortively (a server that
+	// closes idle connections with zero linger).
+	if r.Client.FinPacket > 0 || r.Server.FinPacket > 0 {
+		return
+	}
+	rst := firstEvent(r, func(e *Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 })
+	if rst == nil {
+		return
+	}
+	from, last := lastData(r)
+	if last == 0 || last >= rst.At || rst.At.Sub(last) < minIdle {
+		return
+	}
+	if p := r.Half(rst.From.Other()).LastPacket; p > last && p < rst.At && rst.At.Sub(p) < minIdle {
+		return // an answer to the peer's packet, not a timeout
+	}
+	idle := rst.At.Sub(last)
+	lp := r.Half(from)
+	v := Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At.Time(),
+		Summary: fmt.Sprintf("the %s reset the connection after %s without data: an idle timeout that closes with RST (zero linger)", sideName(rst.From), fmtDur(idle))}
+	if waitedFor(rst.From, from) {
+		v.Summary = fmt.Sprintf("the %s reset the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(rst.From), fmtDur(idle))
+	}
+	v.Evidence = append(v.Evidence,
+		Evidence{Input: int(lp.LastPayloadInput), Packet: int(lp.LastPayloadPacket), At: last.Time(), What: "last data from " + sideName(from)},
+		ev(rst, fmt.Sprintf("RST from %s after %s idle", sideName(rst.From), fmtDur(idle))))
+	c.add(v)
+}
+
+// lastData returns the side that sent the connection's last payload, and
+// when; 0 when it carried none.
+func lastData(r *Record) (Side, flow.Timestamp) {
+	if r.Server.LastPayload > r.Client.LastPayload {
+		return flow.Server, r.Server.LastPayload
+	}
+	return flow.Client, r.Client.LastPayload
+}
+
+// idleBefore is how long the connection was quiet before the close that
+// verdict v (an idle-timeout close) is about, and who sent the last data.
+func idleBefore(r *Record, v *Verdict) (time.Duration, Side) {
+	h := r.Half(v.Side)
+	if h.FinPacket > 0 && h.DataBeforeFin > 0 {
+		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
+	}
+	from, last := lastData(r)
+	return flow.TS(v.Since).Sub(last), from
+}
+
+// byRST reports whether the idle close of v was an RST.
+func byRST(r *Record, v *Verdict) bool { return r.Half(v.Side).FinPacket == 0 }
+
+func idleFinding(g *group) Finding {
+	v0, f0 := g.vs[0], g.flows[0]
+	ep := f0.Endpoint(v0.Side)
+	var idle []time.Duration
+	leaked, reused, resets := 0, 0, 0
+	for i, f := range g.flows {
+		d, _ := idleBefore(f.Record, g.vs[i])
+		idle = append(idle, d)
+		if lv := verdictOf(f, CloseWaitLeak); lv != nil && lv.Side == g.vs[i].Side.Other() {
+			leaked++
+		}
+		if sv := verdictOf(f, StaleReuseReset); sv != nil && sv.Side == g.vs[i].Side.Other() {
+			reused++
+		}
+		if byRST(f.Record, g.vs[i]) {
+			resets++
+		}
+	}
+	cl := ClusterDurations(idle)
+	main := cl[0]
+	who := "server"
+	if v0.Side == flow.Client {
+		who = "client"
+	}
+	how := "closed"
+	switch {
+	case resets == len(g.flows):
+		how = "reset (RST)"
+	case resets > 0:
+		how = fmt.Sprintf("closed (%d of them by RST)", resets)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s (%s) %s %s after %s without traffic", ep, who, how, plural(len(g.flows), "idle connection"), fmtDur(main.Median))
+	if len(main.Values) > 1 {
+		if lo, hi := fmtDur(main.Min), fmtDur(main.Max); lo != hi {
+			fmt.Fprintf(&sb, " (median of %d, %s to %s)", len(main.Values), lo, hi)
+		} else {
+			fmt.Fprintf(&sb, " (all %d)", len(main.Values))
+		}
+	}
+	if others := len(idle) - len(main.Values); others > 0 {
+		fmt.Fprintf(&sb, "; %d more after other idle times", others)
+	}
+	sb.WriteString(": its idle or keep-alive timeout")
+	if m := MatchDefaults(main.Median); len(m) > 0 {
+		var names []string
+		for _, d := range m {
+			names = append(names, d.String())
+		}
+		fmt.Fprintf(&sb, ", which matches the default of %s", strings.Join(names, ", or "))
+	}
+	sb.WriteString(".")
+	anyHTTP := false
+	var pb PayloadBuffer
+	for i, f := range g.flows {
+		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other(), &pb) != nil
+	}
+	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
+	sb.WriteString(kaText)
+	sev := Info
+	if leaked > 0 {
+		sev = Warning
+		if leaked == len(g.flows) {
+			fmt.Fprintf(&sb, " Every one of these connections was then leaked by its peer in CLOSE_WAIT: the timeout is what exposes the leak.")
+		} else {
+			fmt.Fprintf(&sb, " %d of them were then leaked by their peer in CLOSE_WAIT.", leaked)
+		}
+	}
+	if reused > 0 {
+		sev = Warning
+		fmt.Fprintf(&sb, " %s then reused by the peer anyway, and reset: its pool keeps connections idle longer than this.",
+			map[bool]string{true: "Every one was", false: fmt.Sprintf("%d of them were", reused)}[reused == len(g.flows)])
+	}
+	fix := remedy(IdleTimeoutClose)
+	if resets > 0 {
+		// An RST leaves the peer nothing to read: its next request on the
+		// connection fails ("server has gone away", "connection reset").
+		if sev == Info {
+			sev = Warning
+		}
+		fmt.Fprintf(&sb, " A reset gives the peer no orderly end of stream: a pooled client that sends its next request on such a connection gets an error (\"server has gone away\", \"connection reset by peer\").")
+		fix = fmt.Sprintf("Make the clients' pools validate connections before reuse (a test query or a liveness check after inactivity) and keep their idle time below %s, the server's idle timeout measured here; or raise the server's timeout.", fmtDur(main.Median))
+	}
+	return Finding{Class: IdleTimeoutClose, Severity: sev, Endpoints: []netip.AddrPort{ep}, Flows: ids(g.flows),
+		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
+			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
+			{"reused_after", float64(reused)}}, append(kaMetrics, resetMetric(resets)...)...),
+		Summary: sb.String(), Remedy: fix, Evidence: evidence(g.vs[:1])}
+}
+
+// waitFinding reports closes that ended a wait for an answer: the closer
+// sent data last, then gave up.
+func waitFinding(g *group) Finding {
+	v0, f0 := g.vs[0], g.flows[0]
+	ep := f0.Endpoint(v0.Side)
+	var waits []time.Duration
+	leaked := 0
+	for i, f := range g.flows {
+		d, _ := idleBefore(f.Record, g.vs[i])
+		waits = append(waits, d)
+		if lv := verdictOf(f, CloseWaitLeak); lv != nil && lv.Side == g.vs[i].Side.Other() {
+			leaked++
+		}
+	}
+	main := ClusterDurations(waits)[0]
+	peer := f0.Endpoint(v0.Side.Other())
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s gave up on %s to %s after waiting %s for an answer to its last data (a request or read timeout), and closed",
+		ep.Addr(), plural(len(g.flows), "connection"), peer, fmtDur(main.Median))
+	sev := Info
+	if leaked > 0 {
+		sev = Warning
+		fmt.Fprintf(&sb, "; %s never closed %s in turn (see its CLOSE_WAIT leak): it is stuck on something slower than %s's timeout", peer.Addr(), plural(leaked, "of them"), ep.Addr())
+	}
+	sb.WriteString(".")
+	return Finding{Class: IdleTimeoutClose, Severity: sev, Hosts: []netip.Addr{ep.Addr()}, Endpoints: []netip.AddrPort{peer},
+		Flows:   ids(g.flows),
+		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
+		Summary: sb.String(), Remedy: "Find out why " + peer.String() + " does not answer within the timeout (the upstream it waits on, a thread dump), and make it close connections whose caller has gone.",
+		Evidence: evidence(g.vs[:1])}
+}
+
+// resetMetric counts the closes by RST, when there were any.
+func resetMetric(n int) []Metric {
+	if n == 0 {
+		return nil
+	}
+	return []Metric{{"closed_by_rst", float64(n)}}
+}

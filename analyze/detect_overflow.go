@@ -1,0 +1,65 @@
+package analyze
+
+import (
+	"fmt"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Listen overflow: the server's accept queue was full. Its marks: the
+// SYN-ACK sent again after the client's ACK (the server dropped the ACK
+// and sits in SYN_RECV); with SYN cookies, no SYN-ACK again at all, and
+// nothing acknowledged after it while the client sends and resends its
+// data (the server kept no state: it holds no socket). Unanswered SYNs to
+// a server that accepted others are found by unansweredDetector.
+var listenOverflowDetector = detector{
+	class: ListenOverflow,
+	explain: Explanation{
+		Class: ListenOverflow, Title: "Listen queue overflow",
+		Meaning: "The server's accept queue was full: the application does not accept() connections as fast as " +
+			"they complete. The kernel then drops the client's final ACK (and sends its SYN-ACK again) or drops " +
+			"new SYNs; clients see slow connects and timeouts.",
+		Detection: "The server sends its SYN-ACK again after the client's ACK of it; or SYNs to an endpoint go " +
+			"unanswered while the same endpoint completes other handshakes at the same time.",
+		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
+			"no timeout), or a backlog too small for bursts.",
+		Confirm: "nstat -az TcpExtListenOverflows TcpExtListenDrops (rising counters); ss -ltn: Recv-Q (queued) " +
+			"reaching Send-Q (the backlog) for the port.",
+		Fix: "Find why the application stopped accepting (thread dumps; CPU at 0 % with a full queue means it is " +
+			"blocked); raise the backlog (listen() argument, net.core.somaxconn) for legitimate bursts.",
+	},
+	inspect: inspectListenOverflow,
+	group:   byServer,
+	findings: func(g *group, _ *findCtx) []Finding {
+		return perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, the client's ACK and data never acknowledged, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough.",
+			g.flows[0].Key.Server(), plural(len(g.flows), "connection")))
+	},
+}
+
+func inspectListenOverflow(c *flowCtx) {
+	r := c.r
+	handshake := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
+	if e := firstEvent(r, func(e *Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
+		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At.Time(),
+			Summary: "the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK"}
+		if handshake != nil {
+			v.Evidence = append(v.Evidence, ev(handshake, "SYN-ACK from server"))
+		}
+		v.Evidence = append(v.Evidence, ev(e, "SYN-ACK sent again after the client's ACK"))
+		c.add(v)
+		return
+	}
+	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
+		return
+	}
+	C := &r.Client
+	v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.8, Since: C.LastPayload.Time(),
+		Summary: fmt.Sprintf("the server sent one SYN-ACK and acknowledged nothing after it, while the client sent its data and sent it again (%d retransmissions over %s): the server dropped the handshake's ACK because its accept queue was full, and with SYN cookies kept no state — it holds no socket for this connection",
+			C.Retrans, fmtDur(C.LastPacket.Sub(C.LastPayload)))}
+	if handshake != nil {
+		v.Evidence = append(v.Evidence, ev(handshake, "SYN-ACK from server, the last packet it sent"))
+	}
+	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload.Time(),
+		What: "data from client, never acknowledged"})
+	c.add(v)
+}

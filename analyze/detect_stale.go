@@ -1,0 +1,110 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Data on a connection the peer had closed, answered by RST. A server
+// does not reuse connections: data it sends after the client closed (a
+// TLS close_notify, a response too late) is a plain reset. A client that
+// ignored Connection: close has a verdict that says more.
+var staleReuseDetector = detector{
+	class: StaleReuseReset,
+	explain: Explanation{
+		Class: StaleReuseReset, Title: "Stale connection reused, reset",
+		Meaning: "A side sent a request on a connection the peer had already closed (its FIN was in the capture " +
+			"before the request), and the peer answered with RST: a pooled connection reused after the server's " +
+			"idle timeout. The request fails (connection reset) although nothing was wrong with the server.",
+		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side.",
+		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
+			"check for the server's FIN before reusing a connection.",
+		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
+			"the first request after an idle period.",
+		Fix: "Make the pool's idle timeout shorter than the server's keep-alive timeout; validate connections " +
+			"after inactivity (e.g. Apache HttpClient setValidateAfterInactivity); retry idempotent requests once.",
+	},
+	inspect: inspectStaleReuse,
+	group: func(f *Flow, v *Verdict) (groupKey, bool) {
+		return groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, true
+	},
+	findings: func(g *group, _ *findCtx) []Finding { return []Finding{staleFinding(g)} },
+}
+
+func inspectStaleReuse(c *flowCtx) {
+	r := c.r
+	for _, s := range []Side{flow.Client, flow.Server} {
+		h, peer := r.Half(s), r.Half(s.Other())
+		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt || peer.RSTs == 0 {
+			continue
+		}
+		if s == flow.Server && !r.RolesInferred {
+			continue
+		}
+		if _, ignored := closeIgnored(r, c.pb); s == flow.Client && ignored {
+			continue
+		}
+		rst := lastEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Flags.Has(flow.RST) && e.At >= h.LastPayload })
+		if rst == nil {
+			continue
+		}
+		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
+		after := h.LastPayload.Sub(peer.FinAt)
+		if x := staleRequest(r, s, peer.FinAt, c.pb); x != nil {
+			sent = request(x)
+			after = x.RequestAt.Sub(peer.FinAt)
+			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}
+		}
+		v := Verdict{Class: StaleReuseReset, Side: s, Severity: Warning, Confidence: 0.9, Since: h.LastPayload.Time(),
+			Summary: fmt.Sprintf("the %s sent %s %s after the %s had closed the connection, and got RST: a connection reused after the peer closed it",
+				sideName(s), sent, fmtDur(after), sideName(s.Other()))}
+		v.Evidence = append(v.Evidence,
+			Evidence{Input: int(peer.FinInput), Packet: int(peer.FinPacket), At: peer.FinAt.Time(), What: finFrom[s.Other()]},
+			data, ev(rst, rstFrom[s.Other()]))
+		c.add(v)
+	}
+}
+
+func staleFinding(g *group) Finding {
+	v := g.vs[0]
+	f := g.flows[0]
+	peer := f.Endpoint(v.Side.Other())
+	var idle []time.Duration
+	var reqs []string
+	var pb PayloadBuffer
+	for i, fl := range g.flows {
+		s := g.vs[i].Side
+		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
+			d, _ := idleBefore(fl.Record, iv)
+			idle = append(idle, d)
+		}
+		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil && !slices.Contains(reqs, request(x)) {
+			reqs = append(reqs, request(x))
+		}
+	}
+	sent := "requests"
+	if len(reqs) > 0 {
+		if len(reqs) > 3 {
+			reqs = append(reqs[:3], "…")
+		}
+		sent = "requests (" + strings.Join(reqs, ", ") + ")"
+	}
+	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and got RST: it reuses pooled connections after the peer closed them.",
+		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer)
+	fix := remedy(StaleReuseReset)
+	ms := []Metric{{"connections", float64(len(g.flows))}}
+	if cl := ClusterDurations(idle); len(cl) > 0 {
+		t := cl[0].Median
+		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t))
+		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
+		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
+	}
+	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
+		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)}
+}

@@ -1,0 +1,141 @@
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// captureEvidence is what the whole capture shows of its hosts, gathered
+// before any flow is judged: how fast each host closed the connections it
+// did close, which servers completed handshakes when, and which
+// CLOSE_WAITs are leaks beyond doubt. The judgements at the capture's edge
+// (edge.go) weigh a flow against it. Read-only once built.
+type captureEvidence struct {
+	end flow.Timestamp
+	// grace, when set (--close-wait-grace), replaces the judgement of a
+	// CLOSE_WAIT's age by a fixed threshold.
+	grace time.Duration
+	// closes holds, per application (a host, and the server endpoint it
+	// talks to or serves on) and per host (the zero endpoint), how long
+	// after the peer's FIN (or its own last data, if later) the host sent
+	// its own FIN. Only hosts with a CLOSE_WAIT at the end are measured.
+	closes map[appKey]*latencies
+	// accepted holds, per server endpoint, when its completed handshakes
+	// began, sorted.
+	accepted map[netip.AddrPort][]flow.Timestamp
+	// leaks counts, per application, the CLOSE_WAITs judged leaks on
+	// their own evidence: a younger one of the same application is one
+	// more of the same.
+	leaks map[appKey]int
+}
+
+// appKey names an application by where it stands: a host and the server
+// endpoint of its connections (its own, for a server). The zero endpoint
+// stands for the host as a whole.
+type appKey struct {
+	host     netip.Addr
+	endpoint netip.AddrPort
+}
+
+// appOf is the application of side s of a flow.
+func appOf(r *Record, s Side) appKey {
+	return appKey{host: r.Endpoint(s).Addr(), endpoint: r.Key.Server()}
+}
+
+// latencies is a sample of durations.
+type latencies struct {
+	d      []time.Duration
+	sorted bool
+}
+
+func (l *latencies) add(d time.Duration) { l.d, l.sorted = append(l.d, max(d, 0)), false }
+
+// quantile returns the q-quantile (0..1) of the sample, which is not empty.
+func (l *latencies) quantile(q float64) time.Duration {
+	if !l.sorted {
+		slices.Sort(l.d)
+		l.sorted = true
+	}
+	return l.d[min(len(l.d)-1, int(q*float64(len(l.d))))]
+}
+
+// gatherEvidence builds the capture's evidence from its records.
+func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
+	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{},
+		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
+	// The hosts with a CLOSE_WAIT to judge: only theirs are measured.
+	waiting := map[netip.Addr]bool{}
+	for _, r := range recs {
+		if has(r, flow.Server, 'H') && r.Client.Packets > 0 {
+			ev.accepted[r.Key.Server()] = append(ev.accepted[r.Key.Server()], r.First)
+		}
+		for s := flow.Client; s <= flow.Server; s++ {
+			if r.Half(s).State == flow.CloseWait {
+				waiting[r.Endpoint(s).Addr()] = true
+			}
+		}
+	}
+	for _, acc := range ev.accepted {
+		if !slices.IsSorted(acc) { // a capture's clock may step back
+			slices.Sort(acc)
+		}
+	}
+	if len(waiting) == 0 {
+		return ev
+	}
+	for _, r := range recs {
+		for s := flow.Client; s <= flow.Server; s++ {
+			if !waiting[r.Endpoint(s).Addr()] {
+				continue
+			}
+			d, ok := closeLatency(r, s)
+			if !ok {
+				continue
+			}
+			for _, k := range []appKey{appOf(r, s), {host: r.Endpoint(s).Addr()}} {
+				l := ev.closes[k]
+				if l == nil {
+					l = &latencies{}
+					ev.closes[k] = l
+				}
+				l.add(d)
+			}
+		}
+	}
+	// CLOSE_WAITs that are leaks on their own evidence.
+	for _, r := range recs {
+		for s := flow.Client; s <= flow.Server; s++ {
+			if r.Half(s).State != flow.CloseWait {
+				continue
+			}
+			if j := ev.judgeCloseWait(r, s, false); j.leak {
+				ev.leaks[appOf(r, s)]++
+			}
+		}
+	}
+	return ev
+}
+
+// closeLatency is how long side s took to close after the peer did: from
+// the peer's FIN, or s's own last data if it went on sending, to s's FIN,
+// or to its RST when it closed abortively. False when s did not close
+// second.
+func closeLatency(r *Record, s Side) (time.Duration, bool) {
+	h, p := r.Half(s), r.Half(s.Other())
+	if p.FinPacket == 0 {
+		return 0, false
+	}
+	from := max(p.FinAt, h.LastPayload)
+	switch {
+	case h.FinPacket > 0 && h.FinAt > p.FinAt:
+		return h.FinAt.Sub(from), true
+	case h.FinPacket == 0 && h.RSTs > 0:
+		if e := firstEvent(r, func(e *Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= p.FinAt }); e != nil {
+			return e.At.Sub(from), true
+		}
+	}
+	return 0, false
+}
