@@ -73,6 +73,8 @@ var suppressed = map[Class][]Class{
 	StaleReuseReset: {ResetClass},
 	// A listen queue that dropped the handshake's ACK explains the silence.
 	ListenOverflow: {PeerUnreachable, UnansweredSYN},
+	// An idle timeout that closes with RST says why the RST came.
+	IdleTimeoutClose: {ResetClass},
 	// Packets into a silent path: the close they carried never arrived.
 	PeerUnreachable: {ResetClass, IdleTimeoutClose},
 }

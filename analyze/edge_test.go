@@ -1,0 +1,340 @@
+package analyze
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// A conversation crafted packet by packet, for the patterns the lab's
+// kernels produce only by luck of timing: where a capture ends.
+
+var craftT0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// seg is one TCP segment of a crafted connection: at seconds after
+// craftT0, from the client (c) or the server, with flags, the payload
+// length, and its sequence offset (relative to the sender's ISN + 1;
+// -1: the next byte).
+type seg struct {
+	at     float64
+	client bool
+	flags  string // S, SA, A, PA, FA, R, RA
+	n      int
+	off    int
+}
+
+// conv is one crafted connection between client port cport and server.
+type conv struct {
+	cport  uint16
+	server string // "10.0.0.2:80"
+	client string // "10.0.0.1"
+	segs   []seg
+}
+
+// craft writes the conversations, their packets merged in time order,
+// to a pcap file and returns its path.
+func craft(t *testing.T, convs ...conv) string {
+	t.Helper()
+	type pkt struct {
+		at   float64
+		data []byte
+	}
+	var pkts []pkt
+	for _, c := range convs {
+		host, port, _ := net.SplitHostPort(c.server)
+		var sport int
+		fmt.Sscan(port, &sport)
+		cip, sip := net.ParseIP(cmpOr(c.client, "10.0.0.1")).To4(), net.ParseIP(host).To4()
+		const cisn, sisn = 1000, 50000
+		next := [2]uint32{cisn + 1, sisn + 1} // next sequence number per side
+		acked := [2]uint32{0, 0}
+		for _, s := range c.segs {
+			from, to := 1, 0
+			src, dst, sp, dp := sip, cip, uint16(sport), c.cport
+			if s.client {
+				from, to = 0, 1
+				src, dst, sp, dp = cip, sip, c.cport, uint16(sport)
+			}
+			tcp := &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), Window: 500}
+			isn := uint32(cisn)
+			if !s.client {
+				isn = sisn
+			}
+			seq := next[from]
+			if s.off >= 0 && s.off != 0 || s.off == 0 && strings.Contains(s.flags, "P") {
+				seq = isn + 1 + uint32(s.off)
+			}
+			switch {
+			case strings.HasPrefix(s.flags, "S"):
+				tcp.SYN, seq = true, isn
+			}
+			tcp.Seq = seq
+			if strings.Contains(s.flags, "A") {
+				tcp.ACK = true
+				tcp.Ack = acked[from]
+			}
+			tcp.PSH = strings.Contains(s.flags, "P")
+			tcp.FIN = strings.Contains(s.flags, "F")
+			tcp.RST = strings.Contains(s.flags, "R")
+			end := seq + uint32(s.n)
+			if tcp.SYN || tcp.FIN {
+				end++
+			}
+			if int32(end-next[from]) > 0 {
+				next[from] = end
+			}
+			if int32(end-acked[to]) > 0 {
+				acked[to] = end // the receiver acknowledges what it got
+			}
+			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+			tcp.SetNetworkLayerForChecksum(ip)
+			eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+			buf := gopacket.NewSerializeBuffer()
+			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+				eth, ip, tcp, gopacket.Payload(make([]byte, s.n))); err != nil {
+				t.Fatal(err)
+			}
+			pkts = append(pkts, pkt{s.at, slices.Clone(buf.Bytes())})
+		}
+	}
+	slices.SortStableFunc(pkts, func(a, b pkt) int {
+		switch {
+		case a.at < b.at:
+			return -1
+		case a.at > b.at:
+			return 1
+		}
+		return 0
+	})
+	path := filepath.Join(t.TempDir(), "crafted.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkts {
+		at := craftT0.Add(time.Duration(p.at * float64(time.Second)))
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(p.data), Length: len(p.data)}, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Building blocks: a handshake at t, a request and its response.
+func open(t float64) []seg {
+	return []seg{{t, true, "S", 0, -1}, {t + 0.0002, false, "SA", 0, -1}, {t + 0.0004, true, "A", 0, -1}}
+}
+
+func exchange(t float64, req, resp int) []seg {
+	return []seg{{t, true, "PA", req, -1}, {t + 0.001, false, "PA", resp, -1}, {t + 0.0012, true, "A", 0, -1}}
+}
+
+func join(parts ...[]seg) []seg { return slices.Concat(parts...) }
+
+// verdictsOf lists each flow's verdicts as "class(side)".
+func verdictsOf(rep *Report) []string {
+	var out []string
+	for _, f := range rep.Flows {
+		var vs []string
+		for _, v := range f.Verdicts {
+			vs = append(vs, fmt.Sprintf("%s(%s)", v.Class, v.Side))
+		}
+		out = append(out, strings.Join(vs, " "))
+	}
+	return out
+}
+
+func findingsOf(rep *Report) []string {
+	var out []string
+	for _, f := range rep.Findings {
+		out = append(out, fmt.Sprintf("%s %s %d", f.Severity, f.Class, len(f.Flows)))
+	}
+	return out
+}
+
+// analyzeFile runs a crafted capture through the pass and Build.
+func analyzeFile(t *testing.T, path string) *Report {
+	return analyzeLab(t, path, time.Time{}, Options{})
+}
+
+func TestEdgeJudgement(t *testing.T) {
+	// A keep-alive server that closes idle connections after 2 s.
+	idleClose := func(port uint16, start float64, clientCloses bool) conv {
+		s := join(open(start), exchange(start+0.01, 100, 200), []seg{{start + 2.011, false, "FA", 0, -1}, {start + 2.0112, true, "A", 0, -1}})
+		if clientCloses {
+			s = append(s, seg{start + 2.0115, true, "FA", 0, -1}, seg{start + 2.0117, false, "A", 0, -1})
+		}
+		return conv{cport: port, server: "10.0.0.2:80", segs: s}
+	}
+	const end = 3.0 // every capture ends with a packet here
+	last := func(port uint16) conv {
+		return conv{cport: port, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(end-0.1), exchange(end-0.01, 10, 10))}
+	}
+	tests := []struct {
+		name     string
+		convs    []conv
+		verdicts []string // per flow, in order of first packet
+		findings []string
+		says     []string
+	}{
+		{
+			// The client closes its other connections 0.3 ms after the
+			// server's FIN; two others are 0.8 s quiet in CLOSE_WAIT.
+			name: "young CLOSE_WAIT, the host closes its others at once",
+			convs: []conv{idleClose(40001, 0, true), idleClose(40002, 0.05, true), idleClose(40003, 0.1, true),
+				idleClose(40004, 0.15, false), idleClose(40005, 0.2, false), last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)",
+				"idle_timeout_close(server) time_wait(server) clean(server)", "close_wait_leak(client) idle_timeout_close(server)",
+				"close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 5"},
+		},
+		{
+			// Nothing to compare with: too young to tell, and said so.
+			name:     "young CLOSE_WAIT, nothing to compare with",
+			convs:    []conv{idleClose(40004, 0.15, false), idleClose(40005, 0.2, false), last(50000)},
+			verdicts: []string{"open(client) idle_timeout_close(server)", "open(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 2"},
+			says:     []string{"cannot tell yet whether it will close"},
+		},
+		{
+			// One leak beyond doubt makes a younger sibling one more.
+			name: "young CLOSE_WAIT beside an old one of the same application",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}})},
+				idleClose(40004, 0.2, false), last(50000)},
+			verdicts: []string{"close_wait_leak(client)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 1"},
+			says:     []string{"one more of the same"},
+		},
+		{
+			// The client shut down its sending side; the server streams on.
+			name: "half-close still streaming",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: func() []seg {
+				s := join(open(0), []seg{{0.01, true, "PA", 50, -1}, {0.011, true, "FA", 0, -1}})
+				for i := range 29 {
+					at := 0.1 + 0.1*float64(i)
+					s = append(s, seg{at, false, "PA", 1000, -1}, seg{at + 0.0002, true, "A", 0, -1})
+				}
+				return s
+			}()}},
+			verdicts: []string{"half_close_ok(client)"},
+			findings: nil,
+			says:     []string{"a half-close in progress"},
+		},
+		{
+			// A connection cap: accepted, closed at once by the server, the
+			// client closes cleanly in turn.
+			name: "accept then close, client closes cleanly",
+			convs: func() []conv {
+				var cs []conv
+				for i := range 6 {
+					at := 0.3 * float64(i)
+					cs = append(cs, conv{cport: uint16(40001 + i), server: "10.0.0.2:2181", segs: join(open(at),
+						[]seg{{at + 0.0006, false, "FA", 0, -1}, {at + 0.0008, true, "FA", 0, -1}, {at + 0.001, false, "A", 0, -1}})})
+				}
+				return append(cs, last(50000))
+			}(),
+			verdicts: []string{"accept_then_close(server) time_wait(server)", "accept_then_close(server) time_wait(server)", "accept_then_close(server) time_wait(server)",
+				"accept_then_close(server) time_wait(server)", "accept_then_close(server) time_wait(server)", "accept_then_close(server) time_wait(server)", "open(client)"},
+			findings: []string{"error reconnect_storm 6"},
+		},
+		{
+			// A SYN 5 ms before the end, to a server that answers others.
+			name: "SYN in flight",
+			convs: []conv{{cport: 40001, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(0), exchange(0.5, 10, 10))},
+				{cport: 40002, server: "10.0.0.9:80", client: "10.0.0.8", segs: []seg{{end - 0.005, true, "S", 0, -1}}}, last(50000)},
+			verdicts: []string{"open(client)", "open(client)", "open(client)"},
+			says:     []string{"the handshake was still in progress"},
+		},
+		{
+			// A database that resets connections idle for 3 s.
+			name: "idle timeout by RST",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:3306", segs: join(open(0), exchange(0.01, 20, 200), []seg{{3.011, false, "RA", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:3306", segs: join(open(0.2), exchange(0.21, 20, 200), []seg{{3.211, false, "RA", 0, -1}})},
+			},
+			verdicts: []string{"idle_timeout_close(server)", "idle_timeout_close(server)"},
+			findings: []string{"warning idle_timeout_close 2"},
+			says:     []string{"reset (RST) 2 idle connections after 3.0 s", "validate connections before reuse"},
+		},
+		{
+			// A firewall forgot the idle connection: the client's FIN and
+			// its retransmissions go unanswered.
+			name: "FIN into silence",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200),
+				[]seg{{2.0, true, "FA", 0, 100}, {2.2, true, "FA", 0, 100}, {2.6, true, "FA", 0, 100}})}, last(50000)},
+			verdicts: []string{"peer_unreachable(server)", "open(client)"},
+			findings: []string{"warning peer_unreachable 1"},
+			says:     []string{"idle for 2.0 s when it went silent", "its state is shown as it was when it last answered (ESTABLISHED)"},
+		},
+		{
+			// SYN cookies: one SYN-ACK, nothing acknowledged after it.
+			name: "listen overflow without SYN-ACK retransmissions",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0),
+				[]seg{{0.001, true, "PA", 100, 0}, {0.3, true, "PA", 100, 0}, {0.9, true, "PA", 100, 0}, {2.1, true, "PA", 100, 0}})}, last(50000)},
+			verdicts: []string{"listen_overflow(server)", "open(client)"},
+			findings: []string{"error listen_overflow 1"},
+			says:     []string{"with SYN cookies kept no state"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyzeFile(t, craft(t, tt.convs...))
+			for _, f := range rep.Flows {
+				for _, v := range f.Verdicts {
+					if v.Class == CloseWaitLeak && v.Confidence < 0.8 {
+						t.Errorf("flow %d: a leak with confidence %v", f.ID, v.Confidence)
+					}
+				}
+			}
+			if got := verdictsOf(rep); !slices.Equal(got, tt.verdicts) {
+				t.Errorf("verdicts:\n got %q\nwant %q", got, tt.verdicts)
+			}
+			if got := findingsOf(rep); !slices.Equal(got, tt.findings) {
+				t.Errorf("findings: got %q, want %q", got, tt.findings)
+			}
+			var text strings.Builder
+			for _, f := range rep.Flows {
+				for _, v := range f.Verdicts {
+					text.WriteString(v.Summary + "\n")
+				}
+			}
+			for _, f := range rep.Findings {
+				text.WriteString(f.Summary + "\n" + f.Remedy + "\n")
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(text.String(), s) {
+					t.Errorf("nothing says %q in:\n%s", s, text.String())
+				}
+			}
+			if t.Failed() {
+				for _, f := range rep.Flows {
+					t.Logf("flow %d %s %s/%s %s", f.ID, f.Key, f.Client.State, f.Server.State, f.History)
+				}
+			}
+		})
+	}
+}
