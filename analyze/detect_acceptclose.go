@@ -17,8 +17,8 @@ var acceptCloseDetector = detector{
 		Class: AcceptThenClose, Title: "Accepted, then closed at once",
 		Meaning: "The server completed the handshake and closed the connection right away, before sending any " +
 			"data: it accepts and then refuses the client, usually because the client is over a connection cap.",
-		Detection: "The server's FIN (or RST) comes within a second of the handshake, with no payload from the " +
-			"server before it.",
+		Detection: "The server's FIN (or RST) comes within a second of the handshake, before the client's FIN and " +
+			"with no payload from the server before it, whether the client then closes cleanly or resets.",
 		Causes: "A per-client connection limit (ZooKeeper maxClientCnxns, MySQL max_connections, a proxy's " +
 			"per-source limit), an access check that fails, a server shutting down.",
 		Confirm: "The server's log at the time (\"Too many connections from /IP - max is 60\" for ZooKeeper); " +

@@ -22,8 +22,13 @@ var closeWaitDetector = detector{
 		Meaning: "One side received the peer's FIN and acknowledged it (its kernel did), but never sent its own FIN: " +
 			"the application has not closed the socket. The socket sits in CLOSE_WAIT, holding a file descriptor, " +
 			"buffers and, on a client, an ephemeral port, until the process closes it or exits. CLOSE_WAIT never times out.",
-		Detection: "An endpoint is in CLOSE_WAIT at the end of the capture, for longer than --close-wait-grace (1 s): " +
-			"the peer's FIN and the ACK of it are in the capture, and no FIN followed.",
+		Detection: "An endpoint is in CLOSE_WAIT at the end of the capture (the peer's FIN and the ACK of it are in the " +
+			"capture, and no FIN followed), quiet since the FIN or since its own last data, and judged from what the same " +
+			"capture shows of its host: a leak when it has been quiet ten times longer than the host usually took to close " +
+			"its other connections after the peer's FIN (never less than 200 ms), or when it is one more of the same as " +
+			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s. " +
+			"One still sending is a half-close in progress; one too young to judge is reported open, with why. " +
+			"--close-wait-grace replaces the judgement with a fixed threshold.",
 		Causes: "A client that drops a connection without closing it after the server closed it for being idle " +
 			"(a thread that ends without close(); a keep-alive timeout on the server); an HTTP client that returns early " +
 			"on an error status without releasing the connection (the pool then runs dry at maxConnTotal); a library " +

@@ -10,7 +10,8 @@ var halfCloseDetector = detector{class: HalfCloseOK, explain: Explanation{
 	Class: HalfCloseOK, Title: "Legitimate half-close",
 	Meaning: "A side shut down its sending direction (shutdown(SHUT_WR)) while still reading, the peer went on " +
 		"sending and then closed: the connection ended cleanly. Not a problem.",
-	Detection: "A side acknowledged data that arrived after its own FIN, and the connection then closed.",
+	Detection: "A side acknowledged data that arrived after its own FIN, and the connection then closed; or, at the " +
+		"end of the capture, the other side, in CLOSE_WAIT, is still sending (a half-close in progress).",
 	Causes: "Protocols and tools that signal the end of a request with a FIN (netcat, some RPC and file " +
 		"transfer protocols).",
 	Confirm: "Nothing to confirm.",
@@ -61,7 +62,8 @@ var openDetector = detector{class: OpenClass, explain: Explanation{
 	Class: OpenClass, Title: "Open",
 	Meaning: "Established at the end of the capture, with nothing wrong seen (or in CLOSE_WAIT for less than " +
 		"--close-wait-grace, which is not a leak yet).",
-	Detection: "Both endpoints ESTABLISHED, or a CLOSE_WAIT younger than the grace.",
+	Detection: "Both endpoints ESTABLISHED; a CLOSE_WAIT the capture cannot judge yet (the verdict says why); a SYN " +
+		"sent less than the initial retransmission timeout before the end.",
 	Causes:    "Healthy, long-lived or pooled connections.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
 }, inspect: func(c *flowCtx) {
 	r := c.r

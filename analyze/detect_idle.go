@@ -23,8 +23,9 @@ var idleDetector = detector{
 			"or idle timeout (or a client pool's idle eviction). Healthy by itself; it matters when the other side " +
 			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
 		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
-			"direction. Across connections, the idle times before such FINs are clustered and compared with the " +
-			"defaults of common servers.",
+			"direction; or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
+			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
+			"the defaults of common servers.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s), gunicorn --keep-alive (2 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",

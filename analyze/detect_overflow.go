@@ -19,8 +19,10 @@ var listenOverflowDetector = detector{
 		Meaning: "The server's accept queue was full: the application does not accept() connections as fast as " +
 			"they complete. The kernel then drops the client's final ACK (and sends its SYN-ACK again) or drops " +
 			"new SYNs; clients see slow connects and timeouts.",
-		Detection: "The server sends its SYN-ACK again after the client's ACK of it; or SYNs to an endpoint go " +
-			"unanswered while the same endpoint completes other handshakes at the same time.",
+		Detection: "The server sends its SYN-ACK again after the client's ACK of it; or, with SYN cookies (the Linux " +
+			"default), it sends one SYN-ACK and acknowledges nothing after it while the client sends and resends its data " +
+			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered while the same endpoint completes " +
+			"other handshakes at the same time.",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
 			"no timeout), or a backlog too small for bursts.",
 		Confirm: "nstat -az TcpExtListenOverflows TcpExtListenDrops (rising counters); ss -ltn: Recv-Q (queued) " +

@@ -18,7 +18,9 @@ var unansweredDetector = detector{
 		Class: UnansweredSYN, Title: "Unanswered SYN",
 		Meaning: "The SYN (and its retransmissions) got no answer at all.",
 		Detection: "SYNs from the client and nothing from the server. The client gives up after " +
-			"net.ipv4.tcp_syn_retries retransmissions (about 127 s by default) or its own connect timeout.",
+			"net.ipv4.tcp_syn_retries retransmissions (about 127 s by default) or its own connect timeout. A single SYN " +
+			"sent less than the initial retransmission timeout (1 s) before the end of the capture is a handshake in " +
+			"progress, reported open.",
 		Causes: "A firewall that drops (DROP, security groups), the host down or unreachable, a wrong route, or a " +
 			"server whose listen queue is full and drops SYNs (then other clients' SYNs are answered: see " +
 			"listen_overflow).",
