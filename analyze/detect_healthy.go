@@ -64,7 +64,7 @@ var openDetector = detector{class: OpenClass, explain: Explanation{
 		"--close-wait-grace, which is not a leak yet).",
 	Detection: "Both endpoints ESTABLISHED; a CLOSE_WAIT the capture cannot judge yet (the verdict says why); a SYN " +
 		"sent less than the initial retransmission timeout before the end.",
-	Causes:    "Healthy, long-lived or pooled connections.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
+	Causes: "Healthy, long-lived or pooled connections.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
 }, inspect: func(c *flowCtx) {
 	r := c.r
 	if r.Client.State == flow.Established && r.Server.State == flow.Established && !c.hasClass(PeerUnreachable) {

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -45,21 +46,56 @@ func appOf(r *Record, s Side) appKey {
 	return appKey{host: r.Endpoint(s).Addr(), endpoint: r.Key.Server()}
 }
 
-// latencies is a sample of durations.
+// latencies is a sample of durations, kept as a histogram: a capture may
+// hold a million closes, and their judgement needs only quantiles within
+// a few percent.
 type latencies struct {
-	d      []time.Duration
-	sorted bool
+	n       int
+	slowest time.Duration
+	buckets [latencyBuckets]uint32
 }
 
-func (l *latencies) add(d time.Duration) { l.d, l.sorted = append(l.d, max(d, 0)), false }
+// latencyBuckets cover 1 µs to over an hour, eight to each doubling.
+const latencyBuckets = 8 * 32
 
-// quantile returns the q-quantile (0..1) of the sample, which is not empty.
-func (l *latencies) quantile(q float64) time.Duration {
-	if !l.sorted {
-		slices.Sort(l.d)
-		l.sorted = true
+// bucket returns the histogram bucket of d.
+func bucket(d time.Duration) int {
+	us := float64(d) / float64(time.Microsecond)
+	if us < 1 {
+		return 0
 	}
-	return l.d[min(len(l.d)-1, int(q*float64(len(l.d))))]
+	return min(latencyBuckets-1, 1+int(8*math.Log2(us)))
+}
+
+// upper is the largest duration bucket i holds.
+func upper(i int) time.Duration {
+	if i == 0 {
+		return time.Microsecond
+	}
+	return time.Duration(math.Exp2(float64(i)/8) * float64(time.Microsecond))
+}
+
+func (l *latencies) add(d time.Duration) {
+	d = max(d, 0)
+	l.n++
+	l.slowest = max(l.slowest, d)
+	l.buckets[bucket(d)]++
+}
+
+// quantile returns the q-quantile (0..1) of the sample, which is not
+// empty: the top of its bucket, never more than the slowest.
+func (l *latencies) quantile(q float64) time.Duration {
+	if q >= 1 {
+		return l.slowest
+	}
+	want := int(math.Ceil(q * float64(l.n)))
+	seen := 0
+	for i, c := range l.buckets {
+		if seen += int(c); seen >= max(want, 1) {
+			return min(upper(i), l.slowest)
+		}
+	}
+	return l.slowest
 }
 
 // gatherEvidence builds the capture's evidence from its records.
