@@ -338,3 +338,30 @@ func TestEdgeJudgement(t *testing.T) {
 		})
 	}
 }
+
+// TestLatencies holds the histogram's quantiles within one bucket (a
+// ninth) of the exact ones, and the slowest exact.
+func TestLatencies(t *testing.T) {
+	var l latencies
+	var exact []time.Duration
+	for i := 1; i <= 1000; i++ {
+		d := time.Duration(i*i) * time.Microsecond // 1 µs to 1 s
+		l.add(d)
+		exact = append(exact, d)
+	}
+	for _, q := range []float64{0.1, 0.5, 0.9, 0.99} {
+		want := exact[int(q*1000)-1]
+		got := l.quantile(q)
+		if got < want || float64(got) > 1.1*float64(want) {
+			t.Errorf("quantile(%v) = %v, want %v to %v", q, got, want, time.Duration(1.1*float64(want)))
+		}
+	}
+	if got := l.quantile(1); got != time.Second {
+		t.Errorf("slowest = %v, want 1s", got)
+	}
+	var one latencies
+	one.add(300 * time.Microsecond)
+	if got := one.quantile(0.9); got != 300*time.Microsecond {
+		t.Errorf("quantile of one = %v, want 300µs", got)
+	}
+}
