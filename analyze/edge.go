@@ -33,6 +33,7 @@ type judgement struct {
 	closes  *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
 	grace   time.Duration // on byGrace
 	leaks   int           // on bySiblings
+	idle    time.Duration // on byDone: since the connection's last data
 	ownApps bool          // closes are the application's own, not its host's
 }
 
@@ -43,6 +44,7 @@ const (
 	byGrace    basisKind = iota // --close-wait-grace
 	byCloses                    // the host's or application's own closes
 	byPrior                     // nothing to compare with
+	byDone                      // the application closes what it is done with
 	bySiblings                  // its application's leaks beyond doubt
 )
 
@@ -106,6 +108,17 @@ func (ev *captureEvidence) judgeCloseWait(r *Record, s Side, siblings bool) judg
 			}
 		}
 	}
+	// An application that closes each connection it opened as soon as it
+	// is done with it (its other connections closed within milliseconds
+	// of their last data) did not keep this one idle on purpose: it
+	// forgot it, and the peer's FIN only made that visible.
+	if d := ev.done[j.app]; !j.leak && !j.sending && d != nil && d.n >= minSamples {
+		_, lastData := lastData(r)
+		if idle := ev.end.Sub(lastData); lastData > 0 && idle >= max(closeFloor, closeFactor*d.quantile(0.9)) {
+			j.on, j.closes, j.idle = byDone, d, idle
+			j.leak, j.confidence = true, 0.85
+		}
+	}
 	if !j.leak && siblings && !j.sending {
 		if n := ev.leaks[j.app]; n > 0 {
 			j.on, j.leaks = bySiblings, n
@@ -124,6 +137,9 @@ func (j *judgement) basis() string {
 	case bySiblings:
 		return fmt.Sprintf("in CLOSE_WAIT for %s only, but it is one more of the same: %s of %s in CLOSE_WAIT %s leaks beyond doubt",
 			quiet, plural(j.leaks, "other connection"), j.app.host, map[bool]string{true: "is a", false: "are"}[j.leaks == 1])
+	case byDone:
+		return fmt.Sprintf("%s closed %s itself within %s of their last data; this one it left idle for %s until the peer closed it, and has not closed in the %s since",
+			j.app.host, plural(j.closes.n, "other connection"), fmtDur(j.closes.quantile(1)), fmtDur(j.idle-j.quiet), quiet)
 	case byPrior:
 		if j.leak {
 			return fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s", quiet)

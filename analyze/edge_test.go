@@ -220,6 +220,20 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"cannot tell yet whether it will close"},
 		},
 		{
+			// The client closes each connection itself right after its
+			// response; two it left idle until the server closed them.
+			name: "young CLOSE_WAIT, the host closes what it is done with",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.014, true, "FA", 0, -1}, {0.0142, false, "FA", 0, -1}, {0.0144, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.113, true, "FA", 0, -1}, {0.1132, false, "FA", 0, -1}, {0.1134, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{0.215, true, "FA", 0, -1}, {0.2152, false, "FA", 0, -1}, {0.2154, true, "A", 0, -1}})},
+				idleClose(40004, 0.3, false), idleClose(40005, 0.4, false), last(50000)},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(client) clean(client)",
+				"close_wait_leak(client) idle_timeout_close(server)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 2"},
+			says:     []string{"10.0.0.1 closed 3 other connections itself within"},
+		},
+		{
 			// One leak beyond doubt makes a younger sibling one more.
 			name: "young CLOSE_WAIT beside an old one of the same application",
 			convs: []conv{

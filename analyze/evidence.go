@@ -24,6 +24,10 @@ type captureEvidence struct {
 	// after the peer's FIN (or its own last data, if later) the host sent
 	// its own FIN. Only hosts with a CLOSE_WAIT at the end are measured.
 	closes map[appKey]*latencies
+	// done holds, per application, how long after a connection's last
+	// data it closed the connections it closed first: an application that
+	// closes each connection as soon as it is done with it.
+	done map[appKey]*latencies
 	// accepted holds, per server endpoint, when its completed handshakes
 	// began, sorted.
 	accepted map[netip.AddrPort][]flow.Timestamp
@@ -100,7 +104,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 
 // gatherEvidence builds the capture's evidence from its records.
 func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
-	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{},
+	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
 	// The hosts with a CLOSE_WAIT to judge: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
@@ -127,17 +131,12 @@ func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *ca
 			if !waiting[r.Endpoint(s).Addr()] {
 				continue
 			}
-			d, ok := closeLatency(r, s)
-			if !ok {
-				continue
+			if d, ok := closeLatency(r, s); ok {
+				sample(ev.closes, appOf(r, s), d)
+				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
 			}
-			for _, k := range []appKey{appOf(r, s), {host: r.Endpoint(s).Addr()}} {
-				l := ev.closes[k]
-				if l == nil {
-					l = &latencies{}
-					ev.closes[k] = l
-				}
-				l.add(d)
+			if h, p := r.Half(s), r.Half(s.Other()); h.FinPacket > 0 && h.DataBeforeFin > 0 && (p.FinPacket == 0 || h.FinAt < p.FinAt) {
+				sample(ev.done, appOf(r, s), h.FinAt.Sub(h.DataBeforeFin))
 			}
 		}
 	}
@@ -153,6 +152,16 @@ func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *ca
 		}
 	}
 	return ev
+}
+
+// sample adds d to the latencies of k in m.
+func sample(m map[appKey]*latencies, k appKey, d time.Duration) {
+	l := m[k]
+	if l == nil {
+		l = &latencies{}
+		m[k] = l
+	}
+	l.add(d)
 }
 
 // closeLatency is how long side s took to close after the peer did: from
