@@ -530,3 +530,74 @@ func TestZeekDoc(t *testing.T) {
 		t.Errorf("conn.log #fields\n%q\ndocs/json.md documents\n%q", got, want)
 	}
 }
+
+// TestReadmeExamples holds the outputs shown in README.md to what flowdoc
+// prints: each code block after a line "<!-- output: ARGS -->" must be a
+// run of consecutive lines of the output of flowdoc ARGS, run from the
+// repository's top directory. A first line "$ flowdoc ..." shows the
+// command; a last line "..." says the output goes on.
+func TestReadmeExamples(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir("..")
+	examples := regexp.MustCompile("(?s)<!-- output: ([^>]+) -->\n```\n(.*?)```\n").FindAllSubmatch(data, -1)
+	if len(examples) < 3 {
+		t.Fatalf("%d examples in README.md, want at least 3", len(examples))
+	}
+	for _, m := range examples {
+		args := strings.Fields(string(m[1]))
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			want := strings.Split(strings.TrimSuffix(string(m[2]), "\n"), "\n")
+			if cmdLine, ok := strings.CutPrefix(want[0], "$ "); ok {
+				if cmdLine != "flowdoc "+strings.Join(args, " ") {
+					t.Errorf("the example shows %q, runs flowdoc %s", cmdLine, strings.Join(args, " "))
+				}
+				want = want[1:]
+			}
+			if want[len(want)-1] == "..." {
+				want = want[:len(want)-1]
+			}
+			code, out, errOut := run(t, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			got := strings.Split(out, "\n")
+			for i := range got {
+				if slices.Equal(got[i:min(i+len(want), len(got))], want) {
+					return
+				}
+			}
+			t.Errorf("README.md shows\n%s\nwhich is not in what flowdoc %s prints:\n%s", strings.Join(want, "\n"), strings.Join(args, " "), out)
+		})
+	}
+}
+
+// TestDocLinks checks that every relative link in README.md and docs/
+// names a file that exists.
+func TestDocLinks(t *testing.T) {
+	docs, _ := filepath.Glob("../docs/*.md")
+	docs = append(docs, "../README.md")
+	link := regexp.MustCompile(`\]\(([^)#]*)(#[^)]*)?\)`)
+	n := 0
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			target := m[1]
+			if target == "" || strings.Contains(target, "://") {
+				continue
+			}
+			n++
+			if _, err := os.Stat(filepath.Join(filepath.Dir(doc), target)); err != nil {
+				t.Errorf("%s links to %s: %v", doc, target, err)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d links found: the pattern no longer matches the documents", n)
+	}
+}
