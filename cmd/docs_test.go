@@ -239,10 +239,11 @@ go test ./cmd -run TestVerdictsDoc -update rewrites this file. -->
 A **verdict** is about one flow and one of its sides (` + "`client` or `server`" + `): a class,
 a severity (` + "`info`, `warning`, `error`" + `), a confidence, a one-line summary and the
 packets it rests on. A **finding** is about many flows at once, per host or
-server endpoint: the numbers, the likely cause and the remedy, said once. Most
-classes name both a verdict and the finding that gathers those verdicts; a few
-are findings only, drawn from many flows (or, for ` + "`kernel_close_wait`" + `, from the
-host's socket table under ` + "`flowdoc live`" + `).
+server endpoint: the numbers, the likely cause and the remedy, said once. Many
+verdict classes have a finding of the same name that gathers those verdicts;
+some classes are findings only, drawn from many flows (or, for
+` + "`kernel_close_wait`" + `, from the host's socket table under ` + "`flowdoc live`" + `); some,
+such as ` + "`clean`" + ` and ` + "`open`" + `, are verdicts only.
 
 ` + "`flowdoc explain`" + ` lists the classes and ` + "`flowdoc explain CLASS`" + ` prints one of the
 sections below. ` + "`--verdict CLASS,...`" + ` narrows a report to flows and findings of
