@@ -47,8 +47,7 @@ demo: build
 test: deps browser
 	@unformatted=$$(gofmt -l cmd flow analyze report testdata); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):" $$unformatted; exit 1; fi
-	@# ./... leaves out testdata/: the bench and lab programs are vetted by name.
-	$(GO) vet $(PKGS) ./testdata/bench ./testdata/lab/peer ./testdata/lab/mangle
+	$(GO) vet $(PKGS)
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
 	@# The static binary is for Windows and Mac desktops too; 386 keeps
 	@# sizes and counts honest where an int is 32 bits.
@@ -72,7 +71,7 @@ BENCHPACKETS ?= 5000000
 BENCHFILE = $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
 benchtool:
 	@mkdir -p $(BENCHDIR)
-	$(GO) build -o $(BENCHDIR)/bench ./testdata/bench
+	$(GO) build -o $(BENCHDIR)/bench ./cmd/tools/bench
 
 benchfile: benchtool
 	@test -f $(BENCHFILE) || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHFILE)

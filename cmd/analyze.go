@@ -491,9 +491,9 @@ func writeHeapProfile(path string) error {
 // Once the pass is over the slack narrows to gcReportSlack, but the limit
 // stays at least what the pass held at its end: up to there, the report
 // reuses memory the process has had anyway, and collecting sooner would
-// lower no peak. It lowers the peak where the report outgrows the pass:
-// on make bench's capture with --no-payload, from 297 to 264 MiB for a few
-// more collections of ~50 ms, within the noise of the run's time.
+// lower no peak. It lowers the peak where the report outgrows the pass
+// (make bench's capture with --no-payload), for a few more collections
+// that cost no time beyond the noise of a run.
 const (
 	gcPercent     = 200
 	gcFloor       = 256 << 20

@@ -67,9 +67,9 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		// One per CPU, although the reading goroutine needs one too: it
 		// waits whenever a tracker falls behind, and a tracker whenever
 		// the reader does, so the load only balances over the CPUs when
-		// every one of them has a tracker to run (measured with make
-		// bench on two CPUs: 1.5 s to read with two trackers, 1.8 s with
-		// one; 2.7 s and 3.6 s with payload read).
+		// every one of them has a tracker to run (make bench measures
+		// it: fewer trackers than CPUs read more slowly, with payload
+		// read or without).
 		n = runtime.GOMAXPROCS(0)
 	}
 	p := &pass{
