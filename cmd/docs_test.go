@@ -175,12 +175,16 @@ func flagMarkers(text []byte) []string {
 
 var durationText = regexp.MustCompile(`\b[0-9][0-9.]*(?:ns|us|ms|s|m|h)(?:[0-9.]+(?:ns|us|ms|s|m|h))*\b`)
 
+// claimedDefault is a row's "(default 1s)", "(default 60s, Linux...".
+var claimedDefault = regexp.MustCompile(`\(default [0-9]`)
+
 // documentsDefault reports whether a flag's row gives its default: as
 // --help spells it, or for a duration any spelling of the same length.
 func documentsDefault(row string, f *pflag.Flag) bool {
 	switch f.DefValue {
 	case "", "0", "false", "[]", "0s":
-		return true
+		// No default to give; but a row must not claim one.
+		return !claimedDefault.MatchString(row)
 	}
 	if strings.Contains(row, f.DefValue) {
 		return true
