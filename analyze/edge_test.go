@@ -284,6 +284,18 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the handshake was still in progress"},
 		},
 		{
+			// A client that gives up waiting on two requests: one finding
+			// for the client host and the server, whatever its ports.
+			name: "client timeouts grouped by host",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 100, -1}, {0.0102, false, "A", 0, -1}, {1.51, true, "FA", 0, -1}, {1.5102, false, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), []seg{{0.11, true, "PA", 100, -1}, {0.1102, false, "A", 0, -1}, {1.61, true, "FA", 0, -1}, {1.6102, false, "A", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"close_wait_leak(server) idle_timeout_close(client)", "close_wait_leak(server) idle_timeout_close(client)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 2"},
+			says:     []string{"10.0.0.1 gave up on 2 connections to 10.0.0.2:80 after waiting 1.5 s"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{
