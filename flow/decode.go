@@ -193,7 +193,7 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 	for i, t := range d.decoded {
 		if t == layers.LayerTypeTCP {
 			// A failure in what follows TCP (payload) does not matter.
-			return true, d.fill(seg, i, false)
+			return filled(d.fill(seg, i, false))
 		}
 	}
 	if len(d.decoded) == 0 {
@@ -222,7 +222,7 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 		return false, nil
 	case d.cutHeader(last):
 		d.decoded = append(d.decoded, layers.LayerTypeTCP)
-		return true, d.fill(seg, len(d.decoded)-1, true)
+		return filled(d.fill(seg, len(d.decoded)-1, true))
 	}
 	return false, d.errorAt(data, err, p.Truncated)
 }
@@ -320,6 +320,12 @@ func cutTCP(t *layers.TCP, b []byte) bool {
 	}
 	t.Contents = b
 	return true
+}
+
+// filled is what the decoder reports for a TCP segment whose fields were
+// filled in with err: a segment, or an error.
+func filled(err error) (bool, error) {
+	return err == nil, err
 }
 
 // errorAt builds the DecodeError for a failure in the layer after the last

@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -703,4 +704,40 @@ func TestDecodeCaptures(t *testing.T) {
 			t.Errorf("%q, want %q", got, want)
 		}
 	})
+}
+
+// TestFragmentsInCaptureTime: a datagram whose fragments come further
+// apart in capture time than a receiver waits is given up; overlapping
+// fragments are a bad packet, not a crash.
+func TestFragmentsInCaptureTime(t *testing.T) {
+	syn := conversation(t, cli4, srv4, craftT0)[0].ip
+	frags := fragment4(t, syn, 24)
+	decode := func(d *Decoder, at time.Time, ip []byte) (bool, error) {
+		d.at = at
+		var seg Segment
+		return d.Decode(layers.LinkTypeEthernet, ether(layers.EthernetTypeIPv4, ip), &seg)
+	}
+	for _, c := range []struct {
+		name string
+		gap  time.Duration
+		want bool
+	}{{"within the timeout", fragTimeout - time.Second, true}, {"after it", fragTimeout + 2*time.Second, false}} {
+		d := NewDecoder()
+		if ok, err := decode(d, craftT0, frags[0]); ok || err != nil || d.other != "IP fragment" {
+			t.Fatalf("%s: first fragment: %v %v %q", c.name, ok, err, d.other)
+		}
+		if ok, err := decode(d, craftT0.Add(c.gap), frags[1]); ok != c.want || err != nil {
+			t.Errorf("%s: last fragment: %v %v, want %v", c.name, ok, err, c.want)
+		}
+	}
+	d := NewDecoder()
+	decode(d, craftT0, frags[0])
+	overlap := append([]byte(nil), frags[1]...)
+	binary.BigEndian.PutUint16(overlap[6:], 2) // offset 16 bytes: inside the first
+	overlap[10], overlap[11] = 0, 0
+	binary.BigEndian.PutUint16(overlap[10:], ipChecksum(overlap[:20]))
+	var de *DecodeError
+	if ok, err := decode(d, craftT0, overlap); ok || !errors.As(err, &de) || de.Layer != "IPv4 fragment" {
+		t.Errorf("overlapping fragment: %v %v", ok, err)
+	}
 }

@@ -60,5 +60,5 @@ func (d *Decoder) defrag(seg *Segment) (bool, error) {
 			return false, &DecodeError{Layer: "TCP", Err: fmt.Errorf("%w: %v (in a reassembled datagram)", ErrBadHeader, err)}
 		}
 	}
-	return true, fillTCP(seg, ip4Info(out), &d.tcp, cut)
+	return filled(fillTCP(seg, ip4Info(out), &d.tcp, cut))
 }

@@ -104,8 +104,7 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 				if ip < 0 {
 					continue
 				}
-				d.tunnel = tunnelName(ls[:ip], via)
-				return true, fillTCP(seg, layerIPInfo(ls[ip:i]), l.(*layers.TCP), false)
+				return d.filledIn(ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:i]), l.(*layers.TCP), false))
 			}
 		}
 		n := len(ls)
@@ -115,8 +114,7 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 			if nl, ok := ls[n-2].(interface{ NextLayerType() gopacket.LayerType }); ok && nl.NextLayerType() == layers.LayerTypeTCP {
 				b := ls[n-1].LayerContents()
 				if cutTCP(&d.tcp, b) {
-					d.tunnel = tunnelName(ls[:ip], via)
-					return true, fillTCP(seg, layerIPInfo(ls[ip:n-1]), &d.tcp, true)
+					return d.filledIn(ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:n-1]), &d.tcp, true))
 				}
 				off := cap(orig) - cap(b)
 				if off < 0 || off > len(orig) {
@@ -134,6 +132,15 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 	}
 	d.other = "nested too deep"
 	return false, nil
+}
+
+// filledIn is filled for a segment found after the layers outer (and
+// the encapsulation via, unwrapped by hand), which name its tunnel.
+func (d *Decoder) filledIn(outer []gopacket.Layer, via string, err error) (bool, error) {
+	if err == nil {
+		d.tunnel = tunnelName(outer, via)
+	}
+	return filled(err)
 }
 
 // wholeLayer is the last layer of ls that gopacket decoded: not a failure
