@@ -153,7 +153,7 @@ func TestTransitions(t *testing.T) {
 			{Client, FA, c + 1, s + 1, 0, 1.2, 0},
 			{Server, A, s + 1, c + 2, 0, 1.201, 0},
 		}), client: FinWait2, srv: CloseWait, check: func(t *testing.T, r *Record) {
-			if r.Client.Retrans != 1 || r.History != "ShAFTa" {
+			if r.Client.Retrans != 1 || r.History != "ShAFa" { // Zeek's T: payload only
 				t.Errorf("retrans %d, history %s", r.Client.Retrans, r.History)
 			}
 		}},
