@@ -36,7 +36,8 @@ var zeekFields = []struct{ name, typ string }{
 // service is "http" or "ssl" (Zeek's name for TLS) when the payload was
 // recognised (unset with --no-payload). orig_bytes and resp_bytes go by
 // sequence numbers, holes included; missed_bytes counts the bytes of both
-// streams the capture does not hold. local_orig and
+// streams the capture does not hold. duration ends when both endpoints
+// had closed. local_orig and
 // local_resp are set only when the capture recorded packet directions.
 // #open and #close carry the capture's first and last packet times, not
 // the time the file was written, so the output is the same every run.
@@ -85,7 +86,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(zeekService(payload))
 		// Zeek leaves duration and the byte counts unset for a connection
 		// of a single instant.
-		if d := r.Duration(); d > 0 {
+		if d := analyze.ZeekDuration(r); d > 0 {
 			tab(strconv.FormatFloat(d.Seconds(), 'f', 6, 64))
 			count(r.Client.Bytes)
 			count(r.Server.Bytes)
