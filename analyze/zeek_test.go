@@ -65,6 +65,42 @@ func TestZeekConnState(t *testing.T) {
 	}
 }
 
+// TestZeekConnStateBaselines derives conn_state from histories of the
+// conn.log rows in Zeek's own test baselines (testing/btest/Baseline:
+// core.tcp.*, core.history-flip, core.expire-all-timers,
+// core.checksums_ignore_nets, core.tcp.rxmit-history and the
+// conn_state-RST-behavior script test), where Zeek wrote both.
+func TestZeekConnStateBaselines(t *testing.T) {
+	for _, tc := range []struct{ history, want string }{
+		{"R", "OTH"},
+		{"SR", "RSTOS0"},
+		{"SaR", "RSTOS0"},
+		{"SaFR", "OTH"},
+		{"ShADadtFRfr", "SF"},
+		{"^hADdFaf", "SF"},
+		{"ShADdFaf", "SF"},
+		{"Da", "OTH"},
+		{"D", "OTH"},
+		{"DdA", "OTH"},
+		{"ShADafgF", "SF"},
+		{"^hADadFf", "SF"},
+		{"ShADadFf", "SF"},
+		{"ShADad", "S1"},
+		{"^h", "OTH"},
+		{"ShADaGdgtR", "RSTO"},
+		{"ShAdfFa", "SF"},
+		{"ShAdDaFf", "SF"},
+		{"HcADF", "SH"},
+		{"C", "OTH"},
+	} {
+		r := &flow.Record{History: tc.history}
+		r.Client.Bytes, r.Server.Bytes = 1, 1
+		if got := ZeekConnState(r); got != tc.want {
+			t.Errorf("history %q: conn_state %s, Zeek wrote %s", tc.history, got, tc.want)
+		}
+	}
+}
+
 // TestZeekConnStateLab checks conn_state on the lab captures, where the
 // outcome of each scenario is known.
 func TestZeekConnStateLab(t *testing.T) {
