@@ -376,8 +376,14 @@ func TestInferRoles(t *testing.T) {
 	add(a, b, FA, 100, 200, 1) // midstream: ports alone would make b the server
 	add(b, a, A, 200, 101, 1.001)
 	recs, _ := tr.Finish()
-	if recs[1].Key.Server() != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
+	// The client did not send the first packet: Zeek's ^.
+	if recs[1].Key.Server() != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait || recs[1].History != "^fA" {
 		t.Errorf("key %v states %v/%v history %s", recs[1].Key, recs[1].Client.State, recs[1].Server.State, recs[1].History)
+	}
+	// Swapped back, the ^ goes.
+	recs[1].swap()
+	if recs[1].History != "Fa" {
+		t.Errorf("swapped back: history %s, want Fa", recs[1].History)
 	}
 }
 

@@ -240,3 +240,49 @@ func TestZeekCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestHoles: past maxHoles the oldest hole is taken as missed for good;
+// a segment that fills it later counts as sent again, one that fills a
+// hole still kept does not.
+func TestHoles(t *testing.T) {
+	const c, s = 1000, 5000
+	pkts := handshake(c, s)
+	for i := range 7 { // 100 bytes, then a hole of 100: six holes
+		pkts = append(pkts, pkt{Client, PA, c + 1 + uint32(200*i), s + 1, 100, 0.01 * float64(i+1), 0})
+	}
+	pkts = append(pkts,
+		pkt{Client, PA, c + 1101, s + 1, 100, 0.1, 0}, // the last hole, kept
+		pkt{Client, PA, c + 101, s + 1, 100, 0.11, 0}, // the first, let go
+	)
+	r := run(pkts, Config{})[0]
+	if r.Client.Bytes != 1300 || r.Client.Missed != 500 || r.Client.Retrans != 1 {
+		t.Errorf("bytes %d, missed %d, retransmissions %d; want 1300, 500, 1", r.Client.Bytes, r.Client.Missed, r.Client.Retrans)
+	}
+}
+
+// TestBytesFromAcks: as in Zeek, what the peer acknowledged counts in a
+// side's bytes (and as missed) where its own packets were not captured.
+func TestBytesFromAcks(t *testing.T) {
+	const c, s = 1000, 5000
+	for _, tc := range []struct {
+		name          string
+		pkts          []pkt
+		bytes, missed uint64
+	}{
+		{"one direction captured", []pkt{
+			{Client, PA, c + 1, s + 1, 10, 0, 0},
+			{Client, A, c + 11, s + 501, 0, 0.1, 0},
+			{Client, A, c + 11, s + 1001, 0, 0.2, 0},
+		}, 1000, 1000},
+		{"the first packets missed", []pkt{
+			{Client, PA, c + 1, s + 1, 10, 0, 0},
+			{Server, PA, s + 301, c + 11, 100, 0.1, 0},
+			{Client, A, c + 11, s + 401, 0, 0.2, 0},
+		}, 400, 300},
+	} {
+		r := run(tc.pkts, Config{})[0]
+		if r.Server.Bytes != tc.bytes || r.Server.Missed != tc.missed {
+			t.Errorf("%s: server bytes %d, missed %d; want %d, %d", tc.name, r.Server.Bytes, r.Server.Missed, tc.bytes, tc.missed)
+		}
+	}
+}
