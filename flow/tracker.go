@@ -825,9 +825,10 @@ func (c *conn) payload(s Side, seg *Segment, n uint32, m Meta) {
 func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
 	ts := &c.t[s]
 	seq, f := seg.Seq, seg.Flags
-	if f.Has(SYN) && (seqGT(seq, ts.nxt) || seqLT(end, ts.lo)) {
-		// A SYN out of the sequence space seen: a new one, from which
-		// the count starts again.
+	if f.Has(SYN) && (seqGT(seq, ts.nxt+maxSeqJump) || seqLT(end+maxSeqJump, ts.lo)) {
+		// A SYN far from the sequence space seen: a new one, from which
+		// the count starts again. (A SYN just below it is the SYN of
+		// that data, captured late.)
 		ts.lo, ts.nxt, ts.nholes = seq, end, 0
 		ts.bytes += uint64(seg.Len)
 		c.payload(s, seg, uint32(seg.Len), m)
@@ -879,6 +880,10 @@ func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
 	c.payload(s, seg, n, m)
 	return fresh
 }
+
+// maxSeqJump is how far from the sequence numbers seen a SYN may lie and
+// still belong to them, as Zeek's TOO_LARGE_SEQ_DELTA.
+const maxSeqJump = 1 << 20
 
 // overlap is how many sequence numbers from lo to hi fall between from
 // and to.

@@ -286,3 +286,22 @@ func TestBytesFromAcks(t *testing.T) {
 		}
 	}
 }
+
+// TestLateSyn: a SYN captured after the SYN-ACK and after its side's
+// first data (with the data before it missed) extends the sequence space
+// down to it: nothing is counted twice.
+func TestLateSyn(t *testing.T) {
+	const c, s = 1000, 5000
+	r := run([]pkt{
+		{Server, SA, s, c + 1, 0, 0, 0},
+		{Client, PA, c + 101, s + 1, 100, 0.001, 0},
+		{Client, S, c, 0, 0, 0.002, 0},
+		{Client, PA, c + 1, s + 1, 100, 0.003, 0},
+		{Client, PA, c + 101, s + 1, 100, 0.004, 0}, // sent again
+		{Client, PA, c + 201, s + 1, 100, 0.005, 0},
+	}, Config{})
+	if len(r) != 1 || r[0].Client.Bytes != 300 || r[0].Client.Missed != 0 || r[0].Client.Retrans != 1 {
+		t.Fatalf("%d flows; client bytes %d, missed %d, retransmissions %d; want 1 flow, 300, 0, 1",
+			len(r), r[0].Client.Bytes, r[0].Client.Missed, r[0].Client.Retrans)
+	}
+}
