@@ -336,6 +336,9 @@ func (sh *shard) track() {
 // is set (the packet's buffer is reused).
 func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
 	b.segs[b.n] = *seg
+	if cut := seg.Len - len(seg.Payload); cut > 0 {
+		m.Cut = uint16(min(cut, 0xffff))
+	}
 	if withPayload && len(seg.Payload) > 0 && seg.Flags&RST == 0 {
 		b.payload = append(b.payload, seg.Payload...)
 		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: addBatch sets it

@@ -34,8 +34,10 @@ var zeekFields = []struct{ name, typ string }{
 // (zeek-cut, log shippers) load it as it is.
 //
 // service is "http" or "ssl" (Zeek's name for TLS) when the payload was
-// recognised, and missed_bytes counts the bytes of both streams the
-// capture missed; both are unset and 0 with --no-payload. local_orig and
+// recognised (unset with --no-payload). orig_bytes and resp_bytes go by
+// sequence numbers, holes included; missed_bytes counts the bytes of both
+// streams the capture does not hold. duration ends when both endpoints
+// had closed. local_orig and
 // local_resp are set only when the capture recorded packet directions.
 // #open and #close carry the capture's first and last packet times, not
 // the time the file was written, so the output is the same every run.
@@ -84,7 +86,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(zeekService(payload))
 		// Zeek leaves duration and the byte counts unset for a connection
 		// of a single instant.
-		if d := r.Duration(); d > 0 {
+		if d := analyze.ZeekDuration(r); d > 0 {
 			tab(strconv.FormatFloat(d.Seconds(), 'f', 6, 64))
 			count(r.Client.Bytes)
 			count(r.Server.Bytes)
@@ -96,11 +98,7 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		tab(analyze.ZeekConnState(r))
 		tab(local(r.Key.Client()))
 		tab(local(r.Key.Server()))
-		if p := payload; p != nil {
-			count(p.Missing[analyze.Client] + p.Missing[analyze.Server])
-		} else {
-			tab("0")
-		}
+		count(r.Client.Missed + r.Server.Missed)
 		tab(zeekString(r.History))
 		count(r.Client.Packets)
 		count(r.Client.IPBytes)
