@@ -72,6 +72,13 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		// one; 2.7 s and 3.6 s with payload read).
 		n = runtime.GOMAXPROCS(0)
 	}
+	cfg := opt.Config
+	if cfg.MaxFlows > 0 {
+		// The cap is the pass's: each tracker keeps its share, and no
+		// more trackers than there are flows to keep.
+		n = min(n, cfg.MaxFlows)
+		cfg.MaxFlows /= n
+	}
 	p := &pass{
 		dec:     NewDecoder(),
 		inputs:  make([]Input, len(srcs)),
@@ -81,7 +88,6 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		at:      opt.Config.At,
 		payload: !opt.Config.Payload.Off,
 	}
-	cfg := opt.Config
 	if cfg.Payload.Buffer == 0 {
 		cfg.Payload.Buffer = DefaultBuffer
 	}
