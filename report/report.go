@@ -153,5 +153,8 @@ func payloadNote(p *analyze.Payload) string {
 // response".
 func exchangeText(x *analyze.Exchange) string {
 	req := cmp.Or(x.RequestLine(), "(request not captured)")
+	if x.Malformed() {
+		req = fmt.Sprintf("(malformed request %q)", x.Target)
+	}
 	return req + " -> " + cmp.Or(x.StatusLine(), "no response")
 }
