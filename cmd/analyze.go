@@ -297,6 +297,9 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func runAnalyze(ctx context.Context, o *analyzeOptions) error {
+	if err := o.checkOutputs(); err != nil {
+		return err
+	}
 	o.gc = tuneGC()
 	defer o.gc.stop()
 	if o.MemProfile != "" {
@@ -613,4 +616,60 @@ func (p *gcPacer) stop() {
 	<-p.finished
 	debug.SetMemoryLimit(p.oldLimit)
 	debug.SetGCPercent(p.oldPercent)
+}
+
+// checkOutputs makes sure every file flowdoc will write can be written,
+// before a long read or capture depends on it, and without changing any:
+// an existing file is opened for writing (not truncated), and a new
+// one's directory must take a file. extra are more paths (live's -w).
+func (o *analyzeOptions) checkOutputs(extra ...string) error {
+	paths := map[string]string{"-o": o.Output, "--memprofile": o.MemProfile, "--cpuprofile": o.CPUProfile}
+	if len(extra) > 0 {
+		paths["-w"] = extra[0]
+	}
+	for _, flag := range []string{"-o", "-w", "--memprofile", "--cpuprofile"} {
+		if p := paths[flag]; p != "" && p != "-" {
+			if err := checkWritable(p); err != nil {
+				return fmt.Errorf("%s %s: %w", flag, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWritable reports, in the user's terms, why path cannot be
+// written; nil if it can.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return errors.New("a directory, not a file")
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if errors.Is(err, fs.ErrPermission) {
+			return errors.New("no permission to write it")
+		}
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no directory %s", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".flowdoc-check-*")
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("no permission to create a file in %s", dir)
+	}
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
