@@ -61,6 +61,16 @@ func TestMaxFlowsNeverExceeded(t *testing.T) {
 				t.Fatalf("cap %d: %d records after packet %d", limit, len(tr.records), i+1)
 			}
 		}
+		// Nothing else holds on to a dropped record.
+		kept := map[*Record]bool{}
+		for _, r := range tr.records {
+			kept[r] = true
+		}
+		for _, e := range tr.expiry {
+			if !kept[e.r] {
+				t.Fatalf("cap %d: a dropped record is still held, retired at %v", limit, e.at)
+			}
+		}
 		recs, _ := tr.Finish()
 		if len(recs) > limit || tr.Evicted() == 0 || peak < limit*8/10 {
 			t.Errorf("cap %d: %d flows at the end, %d at most, %d evicted", limit, len(recs), peak, tr.Evicted())

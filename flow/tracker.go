@@ -1220,6 +1220,7 @@ func (t *Tracker) evict() {
 		}
 	}
 	drop := len(t.records) - target
+	dropped := make(map[*Record]bool, max(drop, 0))
 	keep := t.records[:0]
 	for _, r := range t.records {
 		if drop > 0 && !r.held {
@@ -1229,6 +1230,7 @@ func (t *Tracker) evict() {
 				t.retired.del(h)
 				t.freeSlot(rc.slot, rc.gen)
 			}
+			dropped[r] = true
 			drop--
 			t.evicted++
 			continue
@@ -1237,6 +1239,22 @@ func (t *Tracker) evict() {
 	}
 	clear(t.records[len(keep):])
 	t.records = keep
+	// Nor does the list of retired connections keep them: memory holds
+	// the cap's records, not every connection of the last minute.
+	keepE, pastN := t.expiry[:0], t.pastN
+	for i, e := range t.expiry {
+		if !dropped[e.r] {
+			keepE = append(keepE, e)
+			continue
+		}
+		if i < t.pastN {
+			pastN--
+		} else {
+			t.freeSlot(e.slot, e.gen)
+		}
+	}
+	clear(t.expiry[len(keepE):])
+	t.expiry, t.pastN = keepE, pastN
 }
 
 // Evicted is how many connections were dropped for Config.MaxFlows.
