@@ -644,6 +644,9 @@ func checkWritable(path string) error {
 		if fi.IsDir() {
 			return errors.New("a directory, not a file")
 		}
+		if !fi.Mode().IsRegular() {
+			return nil // a device or a pipe: opening it may wait for a reader
+		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if errors.Is(err, fs.ErrPermission) {
 			return errors.New("no permission to write it")

@@ -79,6 +79,11 @@ func TestOutputsCheckedFirst(t *testing.T) {
 			}
 		})
 	}
+	// A device is not opened to be checked (a pipe would wait for its
+	// reader).
+	if code, _, errOut := runWithin(t, 20*time.Second, "analyze", "-o", os.DevNull, "../testdata/clean.pcapng"); code != exitOK {
+		t.Errorf("-o %s: exit %d, %q", os.DevNull, code, errOut)
+	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("the checks left files behind: %v", entries)
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,7 +57,7 @@ func startIn(t *testing.T, ns string, bin string, args ...string) int {
 // of healthy ones. Every frame of the view fits the terminal (no line
 // wraps) and names the leaking process; no frame is left in the
 // terminal's scrollback; after the capture the screen says where the
-// report went.
+// report went (the capture ends with Ctrl-C, typed in the terminal).
 func TestLiveViewInTerminal(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -76,9 +77,11 @@ func TestLiveViewInTerminal(t *testing.T) {
 		}
 		return string(out)
 	}
-	shell := fmt.Sprintf("ip netns exec %s %s live -i lo --interval 300ms --duration 7s -o %s; echo flowdoc-exit=$?; sleep 60", ns, bin, report)
+	// --duration only bounds the test: Ctrl-C ends the capture.
+	shell := fmt.Sprintf("ip netns exec %s %s live -i lo --interval 300ms --duration 40s -o %s; echo flowdoc-exit=$?; sleep 60", ns, bin, report)
 	tm("new-session", "-d", "-x", "80", "-y", "24", "-s", "view", "env TERM=xterm-256color "+shell)
 	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	tm("set-option", "-w", "-t", "view", "remain-on-exit", "on") // the shell may end with Ctrl-C too
 
 	time.Sleep(time.Second) // the capture is open
 	startIn(t, ns, peer, "server", "-listen", "127.0.0.1:8080", "-idle", "500ms")
@@ -86,17 +89,24 @@ func TestLiveViewInTerminal(t *testing.T) {
 	leaker := startIn(t, ns, peer, "client", "-connect", "127.0.0.1:8080", "-n", "5", "-leak", "all")
 	startIn(t, ns, peer, "client", "-connect", "127.0.0.1:8080", "-n", "400", "-interval", "10ms")
 
-	// The frames, as the terminal shows them, until flowdoc ends.
+	// The frames, as the terminal shows them, for five seconds of
+	// traffic; then Ctrl-C, and what the terminal shows when flowdoc has
+	// ended.
 	var frames []string
-	deadline := time.Now().Add(20 * time.Second)
+	interrupted := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		// -J joins a line the terminal wrapped: it shows as wider than 80.
 		screen := tm("capture-pane", "-p", "-J", "-t", "view")
-		if strings.Contains(screen, "flowdoc-exit=") {
+		if strings.Contains(screen, "flowdoc-exit=") || strings.Contains(screen, "Pane is dead") {
 			break
 		}
 		if strings.Contains(screen, "Ctrl-C stops") {
 			frames = append(frames, screen)
+			if time.Now().After(interrupted) {
+				tm("send-keys", "-t", "view", "C-c")
+				interrupted = deadline
+			}
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -133,7 +143,7 @@ func TestLiveViewInTerminal(t *testing.T) {
 	}
 
 	end := tm("capture-pane", "-p", "-J", "-t", "view", "-S", "-")
-	if !strings.Contains(end, "flowdoc-exit=0") || !strings.Contains(end, "flowdoc: report written to "+report) || !strings.Contains(end, "flowdoc live: ") {
+	if !strings.Contains(end, "flowdoc: report written to "+report) || !strings.Contains(end, "flowdoc live: ") {
 		t.Errorf("after the capture the terminal shows:\n%s", end)
 	}
 	if strings.Contains(end, "Ctrl-C stops") {
@@ -147,4 +157,68 @@ func TestLiveViewInTerminal(t *testing.T) {
 			t.Skipf("healthy churn showed an ERROR for a refresh (%q): a SYN in flight is judged at the capture's edge, which is being changed in analyze/", flicker[0])
 		}
 	})
+}
+
+// TestLiveUnnamedProcess: flowdoc live run as an unprivileged user with
+// only the capabilities to capture (as after setcap) cannot name a root
+// process's sockets; the report says what naming them takes.
+func TestLiveUnnamedProcess(t *testing.T) {
+	canCapture(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv(1): flowdoc cannot be run with capabilities alone")
+	}
+	ns := netns(t)
+	peer := livePeer(t)
+	// Where nobody can run it from.
+	dir, err := os.MkdirTemp("", "flowdoc-cli-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "flowdoc")
+	if out, err := exec.Command(goTool(t), "build", "-o", bin, "./flowdoc").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c := exec.Command("ip", "netns", "exec", ns, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+			"--inh-caps=+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin", bin, "live", "-i", "lo", "--duration", "4s", "-F", "json")
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		out, err := c.Output()
+		if err != nil {
+			out = append(out, stderr.String()...)
+		}
+		done <- result{out, err}
+	}()
+	time.Sleep(time.Second)
+	startIn(t, ns, peer, "server", "-listen", "127.0.0.1:8080", "-idle", "500ms")
+	time.Sleep(200 * time.Millisecond)
+	startIn(t, ns, peer, "client", "-connect", "127.0.0.1:8080", "-n", "3", "-leak", "all")
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("flowdoc as nobody: %v\n%s", r.err, r.out)
+	}
+	var rep liveJSON
+	if err := json.Unmarshal(r.out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.out)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.Class == "kernel_close_wait" {
+			found = true
+			if !strings.Contains(f.Summary, "an unknown process holds 3 sockets in CLOSE_WAIT") || !strings.Contains(f.Summary, "naming the process needs root, or CAP_SYS_PTRACE") {
+				t.Errorf("kernel_close_wait: %s", f.Summary)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no kernel_close_wait finding: %+v", rep.Findings)
+	}
 }
