@@ -143,6 +143,7 @@ func TestLiveViewInTerminal(t *testing.T) {
 	}
 
 	end := tm("capture-pane", "-p", "-J", "-t", "view", "-S", "-")
+	t.Logf("a frame of the view:\n%s\nthe terminal after Ctrl-C:\n%s", frames[len(frames)-1], strings.TrimRight(end, "\n"))
 	if !strings.Contains(end, "flowdoc: report written to "+report) || !strings.Contains(end, "flowdoc live: ") {
 		t.Errorf("after the capture the terminal shows:\n%s", end)
 	}
