@@ -29,6 +29,9 @@ func httpOf(r *Record, s Side, pb *PayloadBuffer) *HTTP {
 
 // request is "GET /upload", as prose says it.
 func request(x *Exchange) string {
+	if x.Malformed() {
+		return fmt.Sprintf("a malformed request %q", x.Target)
+	}
 	return cmp.Or(x.RequestLine(), "a request not captured")
 }
 

@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -24,6 +25,9 @@ type KernelView struct {
 	// Sockets counts the connection sockets read (listeners left out);
 	// Matched those a captured flow has.
 	Sockets, Matched int
+	// Unnamed counts the sockets whose process /proc did not say: those
+	// of other users' processes, when flowdoc runs without root.
+	Unnamed int
 	// Disagreements are endpoints whose inferred state is not the
 	// kernel's (timers aside: see JoinKernel).
 	Disagreements []Disagreement
@@ -70,6 +74,10 @@ func (g *SocketGroup) Process() string {
 	return "an unknown process"
 }
 
+// NamingHint says what naming the processes behind sockets takes, for
+// where they show as an unknown process.
+const NamingHint = "naming the process needs root, or CAP_SYS_PTRACE to read other users' /proc/PID/fd"
+
 // JoinKernel joins the host's socket table to the report's flows: each
 // side of a flow whose address is the host's gets its socket (or none:
 // CLOSED), differences between inferred and kernel states are listed,
@@ -82,7 +90,12 @@ func (g *SocketGroup) Process() string {
 // A CLOSE_WAIT socket makes a finding once it has been seen in that state
 // for grace (Options.CloseWaitGrace): applications close a moment after
 // the peer does. A socket whose Seen is unset counts at once.
-func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, grace time.Duration) {
+//
+// While a capture goes on, the table and the captured packets are never
+// quite of the same moment: a flow with a packet less than settle before
+// at is not compared with the kernel (a connection that opened or closed
+// between the two readings is no disagreement).
+func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
 	isLocal := map[netip.Addr]bool{}
 	for _, a := range local {
@@ -101,6 +114,9 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 		isLocal[s.Local.Addr()] = true
 		k.Sockets++
 		bySock[key{s.Local, s.Remote}] = s
+		if s.PID == 0 && s.Inode != 0 {
+			k.Unnamed++
+		}
 	}
 	matched := map[*Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
@@ -134,7 +150,8 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 				kernel = s.State
 			}
 			inferred := f.Half(side).State
-			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) {
+			moving := settle > 0 && at.Sub(f.Last.Time()) < settle
+			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) && !moving {
 				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side, Endpoint: ep, Inferred: inferred, Kernel: kernel})
 			}
 		}
@@ -190,7 +207,7 @@ func timerMayEnd(inferred, kernel State) bool {
 
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
-// saw and how many were silent since before it started.
+// saw the peer close and how many were silent since before it started.
 func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grace time.Duration) {
 	type key struct {
 		pid  int
@@ -198,19 +215,21 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 		peer netip.AddrPort
 	}
 	type acc struct {
-		n, seen int
-		flows   []int
-		local   netip.Addr
-		oldest  time.Time // the earliest a socket was seen in CLOSE_WAIT
+		n, seen  int
+		closed   int // the peer's FIN is in the capture
+		flows    []int
+		local    netip.Addr
+		firstFin time.Time // the earliest of those FINs
+		oldest   time.Time // the earliest one of the others was seen in CLOSE_WAIT
 	}
 	byKey := map[key]*acc{}
 	var order []key
-	flowOf := map[*Socket]int{}
+	flowOf := map[*Socket]*Flow{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
 			for _, s := range k.Sockets {
 				if s != nil {
-					flowOf[s] = rep.Flows[i].ID
+					flowOf[s] = &rep.Flows[i]
 				}
 			}
 		}
@@ -228,12 +247,27 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 			order = append(order, k)
 		}
 		a.n++
-		if !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)) {
-			a.oldest = s.Seen
-		}
+		var fin time.Time
 		if matched[s] {
+			f := flowOf[s]
 			a.seen++
-			a.flows = append(a.flows, flowOf[s])
+			a.flows = append(a.flows, f.ID)
+			// The side of the flow this socket is: the one whose peer's
+			// FIN the capture holds, if it does.
+			for _, side := range []Side{flow.Client, flow.Server} {
+				if f.Kernel.Sockets[side] == s && f.Half(side.Other()).FinAt != 0 {
+					fin = f.Half(side.Other()).FinAt.Time()
+				}
+			}
+		}
+		switch {
+		case !fin.IsZero():
+			a.closed++
+			if a.firstFin.IsZero() || fin.Before(a.firstFin) {
+				a.firstFin = fin
+			}
+		case !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)):
+			a.oldest = s.Seen
 		}
 	}
 	if len(order) == 0 {
@@ -243,20 +277,27 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 	for _, k := range order {
 		a := byKey[k]
 		g := SocketGroup{State: flow.CloseWait, PID: k.pid, Command: k.comm}
-		sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
+		sum := fmt.Sprintf("%s holds %s in CLOSE_WAIT to %s (the kernel's socket table at %s)",
 			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
-		if age := rep.Kernel.At.Sub(a.oldest); !a.oldest.IsZero() && age >= time.Second {
-			sum += fmt.Sprintf(", the oldest for at least %s (seen in CLOSE_WAIT since flowdoc started watching)", FormatDuration(age))
+		if k.pid == 0 {
+			sum += " (" + NamingHint + ")"
 		}
+		slices.Sort(a.flows)
 		switch {
-		case a.seen == a.n:
-			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", IDList(a.flows, 10))
+		case a.closed == a.n:
+			sum += fmt.Sprintf("; the capture shows the peer closing each of them (flows %s), the first %s before the table was read, and the process has not closed them since",
+				IDList(a.flows, 10), FormatDuration(rep.Kernel.At.Sub(a.firstFin)))
+		case a.closed > 0:
+			sum += fmt.Sprintf("; the capture shows the peer closing %d of them (flows %s); the other %d were in CLOSE_WAIT before it started: the leak is older than the capture",
+				a.closed, IDList(a.flows, 10), a.n-a.closed)
 		case a.seen > 0:
-			sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", a.seen, a.n-a.seen)
+			sum += fmt.Sprintf("; %d of them sent packets during the capture, but their peer closed before it started: the leak is older than the capture", a.seen)
 		default:
 			sum += "; none sent a packet during the capture: they went quiet before it started"
 		}
-		slices.Sort(a.flows)
+		if age := rep.Kernel.At.Sub(a.oldest); a.closed < a.n && !a.oldest.IsZero() && age >= time.Second {
+			sum += fmt.Sprintf(" (the oldest in CLOSE_WAIT for at least %s, as long as flowdoc has watched it)", FormatDuration(age))
+		}
 		rep.Findings = append(rep.Findings, Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{a.local},
 			Endpoints: []netip.AddrPort{k.peer}, Flows: a.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
 			Metrics: []Metric{{"sockets", float64(a.n)}, {"in_capture", float64(a.seen)}, {"pid", float64(k.pid)}}})
@@ -267,27 +308,50 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 		if f.Class != CloseWaitLeak {
 			continue
 		}
-		procs := map[string]int{}
-		for _, id := range f.Flows {
-			if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
-				for _, s := range fl.Kernel.Sockets {
-					if s != nil && s.State == flow.CloseWait {
-						g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
-						procs[g.Process()]++
-					}
-				}
-			}
-		}
-		if len(procs) > 0 {
-			var ps []string
-			for p, n := range procs {
-				ps = append(ps, fmt.Sprintf("%s (%d)", p, n))
-			}
-			slices.Sort(ps)
-			f.Summary += " The kernel shows the sockets held by " + strings.Join(ps, ", ") + "."
+		if h := rep.Holders(f); h != "" {
+			f.Summary += " The kernel shows them held by " + h + "."
 		}
 	}
 	sortFindings(rep.Findings)
+}
+
+// Holders says which processes hold a finding's CLOSE_WAIT sockets, as
+// the kernel's socket table tells: "pid 4242 (java)", or "12 by pid 4242
+// (java), 3 by pid 977 (python3)", with what naming them takes when
+// /proc did not say; "" when the table is not joined or holds none.
+func (rep *Report) Holders(f *Finding) string {
+	if rep.Kernel == nil {
+		return ""
+	}
+	procs := map[string]int{}
+	for _, id := range f.Flows {
+		if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
+			for _, s := range fl.Kernel.Sockets {
+				if s != nil && s.State == flow.CloseWait {
+					g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
+					procs[g.Process()]++
+				}
+			}
+		}
+	}
+	ps := slices.Collect(maps.Keys(procs))
+	slices.SortFunc(ps, func(a, b string) int { return cmp.Or(procs[b]-procs[a], strings.Compare(a, b)) })
+	h := ""
+	switch len(ps) {
+	case 0:
+		return ""
+	case 1:
+		h = ps[0]
+	default:
+		for i, p := range ps {
+			ps[i] = fmt.Sprintf("%d by %s", procs[p], p)
+		}
+		h = strings.Join(ps, ", ")
+	}
+	if _, ok := procs[(&SocketGroup{State: flow.CloseWait}).Process()]; ok {
+		h += " (" + NamingHint + ")"
+	}
+	return h
 }
 
 func (rep *Report) flowByID(id int) *Flow {

@@ -73,6 +73,13 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		// read or without).
 		n = runtime.GOMAXPROCS(0)
 	}
+	cfg := opt.Config
+	if cfg.MaxFlows > 0 {
+		// The cap is the pass's: each tracker keeps its share, and no
+		// more trackers than there are flows to keep.
+		n = min(n, cfg.MaxFlows)
+		cfg.MaxFlows /= n
+	}
 	p := &pass{
 		dec:     NewDecoder(),
 		inputs:  make([]Input, len(srcs)),
@@ -82,7 +89,6 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		at:      opt.Config.At,
 		payload: !opt.Config.Payload.Off,
 	}
-	cfg := opt.Config
 	if cfg.Payload.Buffer == 0 {
 		cfg.Payload.Buffer = DefaultBuffer
 	}

@@ -37,10 +37,12 @@ type Config struct {
 	IdleEvict time.Duration
 	// Payload bounds reassembly, or turns it off.
 	Payload PayloadConfig
-	// MaxFlows caps the connections kept in memory, records included;
-	// past it the oldest ones no longer in the table are dropped from the
-	// result (counted in Result.Evicted), and if the table alone is too
-	// big, the connections idle the longest leave it first. 0: no cap.
+	// MaxFlows caps the connections kept in memory, records included:
+	// there are never more. A new connection at the cap first drops the
+	// oldest ones no longer in the table from the result (counted in
+	// Result.Evicted), down to 90% of it, and if the table alone is too
+	// big, the connections idle the longest leave it first. Read shares
+	// the cap among its trackers. 0: no cap.
 	MaxFlows int
 }
 
@@ -306,6 +308,9 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	t.added++
 	if t.added&0x3ff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) && !t.noSweep {
 		t.sweep()
+	}
+	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
+		t.evict() // this packet may start a connection: make room
 	}
 	k := *kp
 	c := t.lookup(h, &k)
@@ -1448,16 +1453,14 @@ func (t *Tracker) sweep() {
 		t.expiry = append(t.expiry[:0], t.expiry[n:]...)
 		t.pastN -= n
 	}
-	if t.cfg.MaxFlows > 0 && len(t.records) > t.cfg.MaxFlows {
-		t.evict()
-	}
 }
 
 // evict keeps memory under Config.MaxFlows: the connections idle the
 // longest leave the table if it alone is over the cap, then the oldest
-// records of connections out of the table are dropped, down to 90% of it.
+// records of connections out of the table are dropped, down to 90% of it
+// (and at least one below it, for the connection about to start).
 func (t *Tracker) evict() {
-	target := t.cfg.MaxFlows - t.cfg.MaxFlows/10
+	target := min(t.cfg.MaxFlows-t.cfg.MaxFlows/10, t.cfg.MaxFlows-1)
 	if t.open > target {
 		conns := t.conns()
 		slices.SortFunc(conns, func(a, b *conn) int { return cmp.Compare(a.last, b.last) })
@@ -1468,6 +1471,7 @@ func (t *Tracker) evict() {
 		}
 	}
 	drop := len(t.records) - target
+	dropped := make(map[*Record]bool, max(drop, 0))
 	keep := t.records[:0]
 	for _, r := range t.records {
 		if drop > 0 && !r.held {
@@ -1477,6 +1481,7 @@ func (t *Tracker) evict() {
 				t.retired.del(h)
 				t.freeSlot(rc.slot, rc.gen)
 			}
+			dropped[r] = true
 			drop--
 			t.evicted++
 			continue
@@ -1485,6 +1490,22 @@ func (t *Tracker) evict() {
 	}
 	clear(t.records[len(keep):])
 	t.records = keep
+	// Nor does the list of retired connections keep them: memory holds
+	// the cap's records, not every connection of the last minute.
+	keepE, pastN := t.expiry[:0], t.pastN
+	for i, e := range t.expiry {
+		if !dropped[e.r] {
+			keepE = append(keepE, e)
+			continue
+		}
+		if i < t.pastN {
+			pastN--
+		} else {
+			t.freeSlot(e.slot, e.gen)
+		}
+	}
+	clear(t.expiry[len(keepE):])
+	t.expiry, t.pastN = keepE, pastN
 }
 
 // Evicted is how many connections were dropped for Config.MaxFlows.

@@ -265,6 +265,9 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 	}
 	if k := rep.Kernel; k != nil {
 		hk := &htmlKernel{Line: kernelLine(k)}
+		if h := unnamedLine(k); h != "" {
+			hk.Line += ". " + h
+		}
 		for _, d := range k.Disagreements {
 			hk.Disagreements = append(hk.Disagreements, fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
 		}

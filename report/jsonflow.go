@@ -263,6 +263,7 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
 	}
 	str("method", x.Method)
 	str("target", x.Target)
+	flag("malformed", x.Malformed())
 	str("version", x.Version)
 	if x.RequestPacket > 0 {
 		field("request")

@@ -170,7 +170,7 @@ func jsonFlowOf(f *analyze.Flow, events bool) jsonFlow {
 				jh.LastStatus = l.Status
 			}
 			for _, e := range h.Exchanges {
-				je := jsonExchange{Method: e.Method, Target: e.Target, Version: e.Version, RequestClose: e.RequestClose, Continue: e.Continue,
+				je := jsonExchange{Method: e.Method, Target: e.Target, Malformed: e.Malformed(), Version: e.Version, RequestClose: e.RequestClose, Continue: e.Continue,
 					Status: e.Status, Reason: e.Reason, ResponseEnd: ts(e.ResponseEnd.Time()), Chunked: e.Chunked, BodyBytes: e.BodyBytes,
 					Complete: e.Complete, Acked: e.Acked, ResponseClose: e.ResponseClose, Missing: e.Missing}
 				if e.RequestPacket > 0 {
@@ -280,6 +280,7 @@ type jsonHTTP struct {
 type jsonExchange struct {
 	Method        string   `json:"method,omitempty"`
 	Target        string   `json:"target,omitempty"`
+	Malformed     bool     `json:"malformed,omitempty"`
 	Version       string   `json:"version,omitempty"`
 	Request       *jsonRef `json:"request,omitempty"`
 	RequestClose  bool     `json:"request_close,omitempty"`

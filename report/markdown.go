@@ -74,6 +74,9 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 
 	if k := rep.Kernel; k != nil {
 		p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
+		if h := unnamedLine(k); h != "" {
+			p("%s.\n\n", mdText(h))
+		}
 		if len(k.Disagreements) > 0 {
 			p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
 			for _, d := range k.Disagreements {

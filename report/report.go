@@ -73,7 +73,14 @@ func stateColumns(rep *analyze.Report) []analyze.State {
 // TCP, 2026-01-02 03:04:05.000 to 03:04:11.000 (6.0 s)", the times with
 // zone appended (" UTC" where the reader cannot assume it).
 func inputDetail(in *analyze.Input, zone string) string {
-	s := fmt.Sprintf("%s %s, %d packets, %d TCP", in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
+	if in.Format == "" {
+		return "not read (see the warnings)"
+	}
+	s := in.Format
+	if len(in.LinkTypes) > 0 {
+		s += " " + strings.Join(in.LinkTypes, "+")
+	}
+	s += fmt.Sprintf(", %d packets, %d TCP", in.Packets, in.TCPPackets)
 	if !in.First.IsZero() {
 		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
 			in.Last.UTC().Format("15:04:05.000"), zone, dur(in.Last.Sub(in.First)))
@@ -153,5 +160,8 @@ func payloadNote(p *analyze.Payload) string {
 // response".
 func exchangeText(x *analyze.Exchange) string {
 	req := cmp.Or(x.RequestLine(), "(request not captured)")
+	if x.Malformed() {
+		req = fmt.Sprintf("(malformed request %q)", x.Target)
+	}
 	return req + " -> " + cmp.Or(x.StatusLine(), "no response")
 }

@@ -99,9 +99,16 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 
 	if k := rep.Kernel; k != nil {
 		p("\n")
-		wrap(bw, width, "", kernelLine(k)+":")
+		if len(k.Disagreements) > 0 {
+			wrap(bw, width, "", kernelLine(k)+":")
+		} else {
+			wrap(bw, width, "", kernelLine(k)+".")
+		}
 		for _, d := range k.Disagreements {
 			wrap(bw, width, "  ", fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
+		}
+		if h := unnamedLine(k); h != "" {
+			wrap(bw, width, "", h+".")
 		}
 		if len(k.Unseen) > 0 {
 			p("Sockets without packets in the capture (quiet since before it started, or not captured):\n")
@@ -279,6 +286,15 @@ func captureLine(c *analyze.CaptureStats) string {
 func kernelLine(k *analyze.KernelView) string {
 	return fmt.Sprintf("The host's socket table at %s: %s, %d of them with packets in the capture, %d disagreeing with the inferred state",
 		k.At.UTC().Format("15:04:05"), plural(k.Sockets, "connection socket"), k.Matched, len(k.Disagreements))
+}
+
+// unnamedLine says how many sockets' processes could not be named, and
+// what naming them takes; "" when every one was named.
+func unnamedLine(k *analyze.KernelView) string {
+	if k.Unnamed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s held by an unknown process: %s", plural(k.Unnamed, "socket"), analyze.NamingHint)
 }
 
 func stateText(h *analyze.Half) string {
