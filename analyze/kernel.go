@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // Socket is a socket of the capturing host's kernel.
-type Socket = flow.Socket
+type Socket = sockets.Socket
 
 // KernelView is the capturing host's own socket table, read by flowdoc
 // live, joined to the captured flows.
