@@ -98,6 +98,14 @@ type Decoder struct {
 	ext     ipv6Ext
 	tcp     layers.TCP
 	payload gopacket.Payload
+	// The tunnels of mirror ports and cloud traffic mirrors, decoded
+	// without allocating; the inner layers reuse the outer ones' structs.
+	udp     layers.UDP
+	vxlan   layers.VXLAN
+	geneve  layers.Geneve
+	gre     layers.GRE
+	erspan  layers.ERSPANII
+	gtp     layers.GTPv1U
 	decoded []gopacket.LayerType
 
 	byFirst map[gopacket.LayerType]*gopacket.DecodingLayerParser
@@ -125,7 +133,8 @@ func NewDecoder() *Decoder {
 		p := gopacket.NewDecodingLayerParser(first)
 		// An array indexed by layer type: faster than the default map.
 		var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload} {
+		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload,
+			&d.udp, &d.vxlan, &d.geneve, &d.gre, &d.erspan, &d.gtp} {
 			dlc = dlc.Put(l)
 		}
 		p.SetDecodingLayerContainer(dlc)
@@ -223,31 +232,46 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 	case d.cutHeader(last):
 		d.decoded = append(d.decoded, layers.LayerTypeTCP)
 		return filled(d.fill(seg, len(d.decoded)-1, true))
+	case d.inTunnel():
+		if l := d.layer(last); l == nil || l.NextLayerType() != layers.LayerTypeTCP {
+			d.other = "undecodable " + d.otherName(last, next)
+			return false, nil
+		}
 	}
 	return false, d.errorAt(data, err, p.Truncated)
 }
 
 // encapsulated reports whether the layered parser stopped, before any
 // TCP, at an encapsulation that decodeOther unwraps: the next layer it
-// has no decoder for, or the last one it decoded.
+// has no decoder for, or what the last one it decoded carries.
 func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
 	switch next {
-	case layers.LayerTypeLLC, layers.LayerTypeMPLS, layers.LayerTypePPPoE, layers.LayerTypePPP,
-		layers.LayerTypeGRE, layers.LayerTypeEtherIP, layers.LayerTypeERSPANII, layers.LayerTypeVXLAN,
-		layers.LayerTypeGeneve, layers.LayerTypeGTPv1U:
+	case layers.LayerTypeLLC, layers.LayerTypeMPLS, layers.LayerTypePPPoE, layers.LayerTypePPP, layers.LayerTypeEtherIP:
 		return true
+	}
+	if last == gopacket.LayerTypePayload && len(d.decoded) > 1 {
+		last = d.decoded[len(d.decoded)-2]
+	}
+	switch last {
+	case layers.LayerTypeEthernet:
+		return next == gopacket.LayerTypeZero && d.eth.EthernetType == ethernetTypePBB
+	case layers.LayerTypeDot1Q:
+		return next == gopacket.LayerTypeZero && d.dot1q.Type == ethernetTypePBB
+	case layers.LayerTypeGRE:
+		return d.gre.Protocol == greERSPAN3
 	case layers.LayerTypeUDP:
-		if l := d.layer(last); l != nil {
-			if b := l.LayerPayload(); len(b) >= 4 {
-				return tunnelPort(binary.BigEndian.Uint16(b[0:2])) || tunnelPort(binary.BigEndian.Uint16(b[2:4]))
-			}
-		}
-	case gopacket.LayerTypeZero:
-		switch last {
-		case layers.LayerTypeEthernet:
-			return d.eth.EthernetType == ethernetTypePBB
-		case layers.LayerTypeDot1Q:
-			return d.dot1q.Type == ethernetTypePBB
+		return d.udp.SrcPort == udpTeredo || d.udp.DstPort == udpTeredo || d.udp.DstPort == udpVXLANLinux
+	}
+	return false
+}
+
+// inTunnel reports whether the layers decoded cross a tunnel, inside
+// which a failure is the tunnel's business (random UDP on its port), not
+// a TCP packet's: unless it is TCP itself that fails.
+func (d *Decoder) inTunnel() bool {
+	for _, t := range d.decoded {
+		if _, ok := tunnelNames[t]; ok || t == layers.LayerTypeUDP {
+			return true
 		}
 	}
 	return false
@@ -256,6 +280,12 @@ func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
 // otherName names what a frame that is not TCP holds, for the count of
 // what a capture without TCP holds.
 func (d *Decoder) otherName(last, next gopacket.LayerType) string {
+	if last == gopacket.LayerTypePayload && len(d.decoded) > 1 {
+		last = d.decoded[len(d.decoded)-2]
+	}
+	if last == layers.LayerTypeUDP { // not what an application protocol in it is
+		return "UDP"
+	}
 	if next != gopacket.LayerTypeZero && next != gopacket.LayerTypePayload {
 		return next.String()
 	}
@@ -380,6 +410,18 @@ func (d *Decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 		return &d.ext
 	case layers.LayerTypeTCP:
 		return &d.tcp
+	case layers.LayerTypeUDP:
+		return &d.udp
+	case layers.LayerTypeVXLAN:
+		return &d.vxlan
+	case layers.LayerTypeGeneve:
+		return &d.geneve
+	case layers.LayerTypeGRE:
+		return &d.gre
+	case layers.LayerTypeERSPANII:
+		return &d.erspan
+	case layers.LayerTypeGTPv1U:
+		return &d.gtp
 	}
 	return nil
 }
@@ -416,9 +458,13 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
 			ips++
+		default:
+			if n, ok := tunnelNames[l]; ok {
+				d.tunnel = n // the innermost
+			}
 		}
 	}
-	if ips > 1 {
+	if ips > 1 && d.tunnel == "" {
 		d.tunnel = "IP in IP"
 	}
 	return nil

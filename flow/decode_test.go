@@ -741,3 +741,53 @@ func TestFragmentsInCaptureTime(t *testing.T) {
 		t.Errorf("overlapping fragment: %v %v", ok, err)
 	}
 }
+
+// TestHeaderOnlyRecorded reads a capture tcpdump -i lo -s 64 recorded of
+// three HTTP requests with curl: every TCP header is cut within its
+// timestamps. tshark's conversation table leaves such packets out, so
+// its packet list is the reference (header-only-lo.fields: tshark -T
+// fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.len):
+// packets and payload bytes of each direction.
+func TestHeaderOnlyRecorded(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(decodeDir, "header-only-lo.fields"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sums struct{ packets, bytes uint64 }
+	want := map[string]sums{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		k := f[0] + ":" + f[1] + " > " + f[2] + ":" + f[3]
+		w := want[k]
+		want[k] = sums{w.packets + 1, w.bytes + atou(t, f[4])}
+	}
+	res := analyzeFile(t, filepath.Join(decodeDir, "header-only-lo.pcap"), Config{})
+	in := res.Inputs[0]
+	if in.TCPPackets != in.Packets || in.OptionsCut != in.Packets || in.BadPackets != 0 || len(in.Warnings) != 0 {
+		t.Errorf("%d packets, %d TCP, %d cut, %d bad: %q", in.Packets, in.TCPPackets, in.OptionsCut, in.BadPackets, in.Warnings)
+	}
+	got := map[string]sums{}
+	for _, r := range res.Flows {
+		for _, s := range []Side{Client, Server} {
+			h := r.Half(s)
+			got[r.Endpoint(s).String()+" > "+r.Endpoint(s.Other()).String()] = sums{h.Packets, h.Bytes}
+		}
+		// The side that sent its FIN first (the server once, in a race
+		// with curl) is in TIME_WAIT.
+		first, other := &r.Client, &r.Server
+		if r.Server.FinPacket < r.Client.FinPacket {
+			first, other = other, first
+		}
+		if first.State != TimeWait || other.State != Closed || first.FinPacket == 0 {
+			t.Errorf("%s: %s/%s, FINs in packets %d/%d", r.Key, r.Client.State, r.Server.State, r.Client.FinPacket, r.Server.FinPacket)
+		}
+	}
+	if len(res.Flows) != 3 || len(got) != len(want) {
+		t.Errorf("%d flows, %d directions; tshark has %d directions", len(res.Flows), len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %+v, tshark %+v", k, got[k], w)
+		}
+	}
+}
