@@ -90,8 +90,8 @@ func sllDirection(packetType uint16) Direction {
 type Decoder struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
+	sll     sllLayer
+	sll2    sll2Layer
 	loop    layers.Loopback
 	ip4     layers.IPv4
 	ip6     ip6Layer
@@ -702,4 +702,40 @@ func (ip *ip6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 	ip.patched = append(ip.patched[:0], data...)
 	binary.BigEndian.PutUint16(ip.patched[4:6], uint16(min(len(data)-40, 0xffff)))
 	return ip.IPv6.DecodeFromBytes(ip.patched, df)
+}
+
+// sllLayer is gopacket's Linux cooked header that also takes an address
+// length over 8, as tshark does: the header is 16 bytes all the same,
+// its address field an 8-byte window (some drivers report longer
+// hardware addresses, InfiniBand's 20).
+type sllLayer struct{ layers.LinuxSLL }
+
+func (sll *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 16 || binary.BigEndian.Uint16(data[4:6]) <= 8 {
+		return sll.LinuxSLL.DecodeFromBytes(data, df)
+	}
+	sll.PacketType = layers.LinuxSLLPacketType(binary.BigEndian.Uint16(data[0:2]))
+	sll.AddrType = binary.BigEndian.Uint16(data[2:4])
+	sll.AddrLen = binary.BigEndian.Uint16(data[4:6])
+	sll.Addr = data[6:14]
+	sll.EthernetType = layers.EthernetType(binary.BigEndian.Uint16(data[14:16]))
+	sll.BaseLayer = layers.BaseLayer{Contents: data[:16], Payload: data[16:]}
+	return nil
+}
+
+// sll2Layer is sllLayer for the Linux cooked header v2.
+type sll2Layer struct{ layers.LinuxSLL2 }
+
+func (sll *sll2Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 20 || data[11] <= 8 {
+		return sll.LinuxSLL2.DecodeFromBytes(data, df)
+	}
+	sll.ProtocolType = layers.EthernetType(binary.BigEndian.Uint16(data[0:2]))
+	sll.InterfaceIndex = binary.BigEndian.Uint32(data[4:8])
+	sll.ARPHardwareType = layers.ARPHardwareType(binary.BigEndian.Uint16(data[8:10]))
+	sll.PacketType = layers.LinuxSLL2PacketType(data[10])
+	sll.AddrLength = data[11]
+	sll.Addr = data[12:20]
+	sll.BaseLayer = layers.BaseLayer{Contents: data[:20], Payload: data[20:]}
+	return nil
 }

@@ -33,13 +33,13 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			et, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
 		}
 	case layers.LinkTypeLinuxSLL:
-		if len(b) < 16 || binary.BigEndian.Uint16(b[4:6]) > 8 {
+		if len(b) < 16 {
 			return false
 		}
 		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
 		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case layers.LinkTypeLinuxSLL2:
-		if len(b) < 20 || b[11] > 8 {
+		if len(b) < 20 {
 			return false
 		}
 		switch binary.BigEndian.Uint16(b[8:10]) {
