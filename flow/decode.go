@@ -189,7 +189,7 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, e
 // decodeLayers decodes with gopacket's layers: every case the fast path
 // leaves to it, and every malformed frame, whose error it describes.
 // Encapsulations and link types the layered parser does not take go on
-// to decodeOther; IPv4 fragments of TCP to the defragmenter.
+// to decodeOther; IP fragments of TCP to the defragmenters.
 func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
 	p := d.byFirst[firstLayer(lt, data)]
 	if p == nil {
@@ -223,6 +223,9 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 	case next == gopacket.LayerTypeFragment:
 		if last == layers.LayerTypeIPv4 && d.ip4.Protocol == layers.IPProtocolTCP {
 			return d.defrag(seg)
+		}
+		if isIPv6Ext(last) && d.ext.frag {
+			return d.defrag6(seg)
 		}
 		d.other = "IP fragment"
 		return false, nil

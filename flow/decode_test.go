@@ -302,7 +302,9 @@ var (
 	cli4 = netip.MustParseAddrPort("10.1.0.1:40001")
 	srv4 = netip.MustParseAddrPort("10.1.0.2:80")
 	cli6 = netip.MustParseAddrPort("[fd00::1]:40002")
-	srv6 = netip.MustParseAddrPort("[fd00::2]:443")
+	// cli6frag sends its SYN and receives its response in fragments.
+	cli6frag = netip.MustParseAddrPort("[fd00::1]:40003")
+	srv6     = netip.MustParseAddrPort("[fd00::2]:443")
 )
 
 // makeDecodeCaptures writes every capture of testdata/decode.
@@ -373,6 +375,16 @@ func makeDecodeCaptures(t *testing.T) {
 	}
 	for _, p := range conversation(t, cli6, srv6, craftT0.Add(time.Second)) {
 		frag = append(frag, frameOf(p.at, ether(layers.EthernetTypeIPv6, atomic6(p.ip))))
+	}
+	// IPv6 fragments, as IPv4's.
+	for i, p := range conversation(t, cli6frag, srv6, craftT0.Add(2*time.Second)) {
+		if i != 0 && i != 4 {
+			frag = append(frag, frameOf(p.at, ether(layers.EthernetTypeIPv6, p.ip)))
+			continue
+		}
+		for j, f := range fragment6(p.ip, map[int]int{0: 24, 4: 128}[i], uint32(7+i)) {
+			frag = append(frag, frameOf(p.at.Add(time.Duration(j)*time.Microsecond), ether(layers.EthernetTypeIPv6, f)))
+		}
 	}
 	writeCrafted(t, "fragments.pcap", layers.LinkTypeEthernet, 65535, frag)
 
@@ -526,6 +538,27 @@ func ipChecksum(h []byte) uint16 {
 	return ^uint16(s)
 }
 
+// fragment6 splits an IPv6 packet (no extension headers) into fragments
+// of at most size bytes of payload (a multiple of 8).
+func fragment6(ip []byte, size int, id uint32) [][]byte {
+	data := ip[40:]
+	var out [][]byte
+	for off := 0; off < len(data); off += size {
+		end := min(off+size, len(data))
+		h := append([]byte(nil), ip[:40]...)
+		h[6] = 44
+		binary.BigEndian.PutUint16(h[4:], uint16(8+end-off))
+		fo := uint16(off/8) << 3
+		if end < len(data) {
+			fo |= 1
+		}
+		fh := []byte{ip[6], 0, byte(fo >> 8), byte(fo), 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(fh[4:], id)
+		out = append(out, join(h, fh, data[off:end]))
+	}
+	return out
+}
+
 // atomic6 inserts an atomic Fragment header (offset 0, M=0) after the
 // IPv6 header.
 func atomic6(ip []byte) []byte {
@@ -643,16 +676,19 @@ func TestDecodeCaptures(t *testing.T) {
 	t.Run("fragments", func(t *testing.T) {
 		res := read(t, "fragments.pcap")
 		in := res.Inputs[0]
-		// 1 + 2 fragments held until their datagram is whole.
-		if in.BadPackets != 0 || in.NonTCP != 3 || in.TCPPackets != 18 || len(in.Warnings) != 0 {
+		// 1 + 2 fragments held until their datagram is whole, in IPv4
+		// and in IPv6.
+		if in.BadPackets != 0 || in.NonTCP != 6 || in.TCPPackets != 27 || len(in.Warnings) != 0 {
 			t.Errorf("%d TCP, %d not TCP, %d bad: %q", in.TCPPackets, in.NonTCP, in.BadPackets, in.Warnings)
 		}
-		want := plainSummary(t, cli4, srv4) + plainSummary(t, cli6, srv6)
+		want := plainSummary(t, cli4, srv4) + plainSummary(t, cli6, srv6) + plainSummary(t, cli6frag, srv6)
 		if got := summary(res); got != want {
 			t.Errorf("got\n%s\nwant\n%s", got, want)
 		}
-		if r := res.Flows[0]; r.Client.MSS != 1460 || r.Client.WScale != 7 {
-			t.Errorf("the fragmented SYN gave MSS %d, wscale %d", r.Client.MSS, r.Client.WScale)
+		for _, r := range []*Record{res.Flows[0], res.Flows[2]} {
+			if r.Client.MSS != 1460 || r.Client.WScale != 7 {
+				t.Errorf("%s: the fragmented SYN gave MSS %d, wscale %d", r.Key, r.Client.MSS, r.Client.WScale)
+			}
 		}
 	})
 
