@@ -482,6 +482,14 @@ var linkFrames = []struct {
 	{"radiotap", layers.LinkTypeIEEE80211Radio, func(p innerPkt) []byte {
 		return join([]byte{0, 0, 8, 0, 0, 0, 0, 0}, dot11(p))
 	}},
+	{"pktap", linkTypePKTAP, func(p innerPkt) []byte {
+		h := make([]byte, 108)
+		binary.LittleEndian.PutUint32(h[0:], 108) // header length
+		binary.LittleEndian.PutUint32(h[4:], 1)   // a packet
+		binary.LittleEndian.PutUint32(h[8:], 1)   // in Ethernet
+		copy(h[12:], "en0")
+		return join(h, ether(ipType(p), p.ip))
+	}},
 	{"nflog", linkTypeNFLOG, func(p innerPkt) []byte {
 		tlv := make([]byte, 4, 4+len(p.ip)+3)
 		binary.LittleEndian.PutUint16(tlv[0:], uint16(4+len(p.ip)))
