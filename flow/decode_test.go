@@ -212,6 +212,9 @@ var tunnels = []struct {
 		return outerUDP(t, 2152, join(h, p.ip))
 	}},
 	{"ipip", "IP in IP", func(t testing.TB, p innerPkt) []byte {
+		if p.v6 {
+			return outerIP(t, layers.IPProtocolIPv6, p.ip)
+		}
 		return outerIP(t, layers.IPProtocolIPv4, p.ip)
 	}},
 }
@@ -832,6 +835,82 @@ func TestHeaderOnlyRecorded(t *testing.T) {
 	for k, w := range want {
 		if got[k] != w {
 			t.Errorf("%s: %+v, tshark %+v", k, got[k], w)
+		}
+	}
+}
+
+// TestTunnelsChangeNothing carries the lab's real captures in every
+// tunnel, and cut to header-only snap lengths: the connections found
+// must be the same.
+func TestTunnelsChangeNothing(t *testing.T) {
+	for _, capture := range []string{"../testdata/keepalive-leak.pcap", "../testdata/ipv6.pcap", "../testdata/http-keepalive.pcap"} {
+		frames, lt := readFrames(t, capture)
+		if lt != layers.LinkTypeEthernet {
+			t.Fatalf("%s: want Ethernet", capture)
+		}
+		want := summary(analyzeFile(t, capture, Config{}))
+		inner := func(b []byte) (innerPkt, bool) {
+			switch binary.BigEndian.Uint16(b[12:14]) {
+			case 0x0800:
+				return innerPkt{ip: b[14:]}, true
+			case 0x86dd:
+				return innerPkt{ip: b[14:], v6: true}, true
+			}
+			return innerPkt{}, false
+		}
+		type variant struct {
+			name string
+			fn   func([]byte) []byte
+			snap int
+		}
+		var vs []variant
+		for _, tt := range tunnels {
+			vs = append(vs, variant{tt.name, func(b []byte) []byte {
+				if p, ok := inner(b); ok {
+					return tt.wrap(t, p)
+				}
+				return nil
+			}, 0})
+		}
+		vs = append(vs, variant{"teredo", func(b []byte) []byte {
+			if p, ok := inner(b); ok && p.v6 {
+				return teredo(t, p, true)
+			}
+			return nil
+		}, 0})
+		vs = append(vs, variant{"snap length 64", func(b []byte) []byte { return b }, 64},
+			variant{"snap length 96", func(b []byte) []byte { return b }, 96})
+		for _, v := range vs {
+			t.Run(filepath.Base(capture)+"/"+v.name, func(t *testing.T) {
+				if v.name == "teredo" && !strings.Contains(capture, "ipv6") {
+					t.Skip("Teredo carries IPv6")
+				}
+				if v.snap == 64 && strings.Contains(capture, "ipv6") {
+					t.Skip("64 bytes of IPv6 leave 10 of TCP's fixed header")
+				}
+				var buf bytes.Buffer
+				w := pcapgo.NewWriterNanos(&buf)
+				w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+				for _, f := range frames {
+					d := v.fn(append([]byte(nil), f.data...))
+					if d == nil {
+						continue
+					}
+					ci := f.ci
+					ci.CaptureLength, ci.Length = len(d), len(d)+(f.ci.Length-len(f.data))
+					if v.snap > 0 && len(d) > v.snap {
+						d, ci.CaptureLength = d[:v.snap], v.snap
+					}
+					w.WritePacket(ci, d)
+				}
+				res := readAll(t, &buf, v.name)
+				if got := summary(res); got != want {
+					t.Errorf("got\n%s\nwant\n%s", got, want)
+				}
+				if in := res.Inputs[0]; in.BadPackets != 0 {
+					t.Errorf("bad packets: %q", in.Warnings)
+				}
+			})
 		}
 	}
 }
