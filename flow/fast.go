@@ -9,8 +9,9 @@ import (
 
 // fastDecode decodes the frames that make up nearly every capture (IPv4
 // without options, or IPv6 with TCP next, behind Ethernet with up to two
-// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing) straight from
-// the bytes. It reports false for anything else, malformed frames
+// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing; whole, or
+// cut by the snap length within the TCP options) straight from the
+// bytes. It reports false for anything else, malformed frames
 // included, which Decoder.decodeLayers then takes through gopacket; for
 // the frames it takes, it gives exactly what that path gives (FuzzFastPath
 // holds it to that).
