@@ -243,13 +243,9 @@ func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
 			return l.Payload, layers.LayerTypeVXLAN, "VXLAN"
 		}
 	case *layers.Ethernet:
-		if l.EthernetType == ethernetTypePBB && len(l.Payload) > 4 {
-			return l.Payload[4:], layers.LayerTypeEthernet, "802.1ah"
-		}
+		return unwrapEtherType(l.EthernetType, l.Payload)
 	case *layers.Dot1Q:
-		if l.Type == ethernetTypePBB && len(l.Payload) > 4 {
-			return l.Payload[4:], layers.LayerTypeEthernet, "802.1ah"
-		}
+		return unwrapEtherType(l.Type, l.Payload)
 	case *layers.GRE:
 		if l.Protocol == greERSPAN3 {
 			if b := erspan3Frame(l.Payload); b != nil {
@@ -262,6 +258,19 @@ func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
 		if p := l.Payload; l.StackBottom && len(p) > 4 && p[0]>>4 == 0 {
 			return p[4:], layers.LayerTypeEthernet, "MPLS"
 		}
+	}
+	return nil, nil, ""
+}
+
+// unwrapEtherType unwraps what EtherType et carries in b, where gopacket
+// did not: 802.1ah, and PPPoE sessions that the snap length cut (gopacket
+// wants the whole of the length PPPoE declares).
+func unwrapEtherType(et layers.EthernetType, b []byte) ([]byte, gopacket.Decoder, string) {
+	switch {
+	case et == ethernetTypePBB && len(b) > 4:
+		return b[4:], layers.LayerTypeEthernet, "802.1ah"
+	case et == layers.EthernetTypePPPoESession && len(b) > 6:
+		return b[6:], layers.LayerTypePPP, "PPPoE"
 	}
 	return nil, nil, ""
 }
