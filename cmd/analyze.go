@@ -329,7 +329,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{fmt.Sprintf(
-				"link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG)", flow.LinkTypeName(s.LinkType()))}})
+				"link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG, Apple PKTAP)", flow.LinkTypeName(s.LinkType()))}})
 			s.Close()
 			continue
 		}

@@ -9,8 +9,9 @@ import (
 
 // fastDecode decodes the frames that make up nearly every capture (IPv4
 // without options, or IPv6 with TCP next, behind Ethernet with up to two
-// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing) straight from
-// the bytes. It reports false for anything else, malformed frames
+// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing; whole, or
+// cut by the snap length within the TCP options) straight from the
+// bytes. It reports false for anything else, malformed frames
 // included, which Decoder.decodeLayers then takes through gopacket; for
 // the frames it takes, it gives exactly what that path gives (FuzzFastPath
 // holds it to that).
@@ -33,13 +34,13 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			et, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
 		}
 	case layers.LinkTypeLinuxSLL:
-		if len(b) < 16 || binary.BigEndian.Uint16(b[4:6]) > 8 {
+		if len(b) < 16 {
 			return false
 		}
 		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
 		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case layers.LinkTypeLinuxSLL2:
-		if len(b) < 20 || b[11] > 8 {
+		if len(b) < 20 {
 			return false
 		}
 		switch binary.BigEndian.Uint16(b[8:10]) {

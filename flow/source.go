@@ -381,6 +381,8 @@ func LinkTypeName(lt layers.LinkType) string {
 		return "PFLOG"
 	case linkTypeNFLOG:
 		return "NFLOG"
+	case linkTypePKTAP:
+		return "PKTAP"
 	}
 	return fmt.Sprintf("DLT_%d", uint32(lt))
 }
