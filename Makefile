@@ -48,7 +48,7 @@ test: deps browser
 	@unformatted=$$(gofmt -l cmd flow analyze report testdata); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):" $$unformatted; exit 1; fi
 	@# ./... leaves out testdata/: the bench and lab programs are vetted by name.
-	$(GO) vet $(PKGS) ./testdata/bench ./testdata/lab/peer ./testdata/lab/mangle
+	$(GO) vet $(PKGS) ./testdata/bench ./testdata/lab/peer ./testdata/lab/mangle ./testdata/lab/clients/gohttp
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/flowdoc
 	@# The static binary is for Windows and Mac desktops too; 386 keeps
 	@# sizes and counts honest where an int is 32 bits.
@@ -111,9 +111,12 @@ fuzz:
 	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzHTTP$$'
 	$(GO) test ./report $(FUZZFLAGS) -fuzz '^FuzzReports$$'
 
-# Re-record the lab captures and their ground truth (root; not in CI).
+# Re-record the lab captures and their ground truth (root; not in CI):
+# the lab of flowdoc's own peers, then the lab of real software
+# (testdata/real/, with its expectations).
 lab:
 	./testdata/lab/run.sh
+	./testdata/lab/real.sh
 
 clean:
 	rm -rf bin $(BENCHDIR)

@@ -14,7 +14,8 @@ count and time and exits by itself. Clients print one line per connection,
   silent HOST PORT TTL                 accept, read, never answer
   stream HOST PORT SECONDS TTL         read to EOF, then stream 1 KB per 200 ms
   nobacklog HOST PORT TTL              listen(backlog 1), never accept
-  flood HOST PORT N HOLD               N parallel connections, each sends data
+  flood HOST PORT N HOLD [PAUSE]      N parallel connections, each sends data
+                                       (after PAUSE s)
   kasilence HOST PORT HOLD             a Redis connection with TCP keep-alive
                                        (idle 1 s, interval 1 s, 3 probes)
   lingerd HOST PORT IDLE TTL           a line server closing idle connections
@@ -130,13 +131,14 @@ def nobacklog(host, port, ttl):
     time.sleep(float(ttl))
 
 
-def flood(host, port, n, hold):
+def flood(host, port, n, hold, pause="0"):
     def one():
         s = socket.socket()
         s.settimeout(float(hold))
         try:
             s.connect((host, int(port)))
             say("flood", s)
+            time.sleep(float(pause))
             s.sendall(b"hello\n")
             keep.append(s)
         except OSError as e:
