@@ -54,6 +54,8 @@
 #   db-idle             server idle timeouts: Redis (timeout 3), memcached
 #                       (idle_timeout 3) and a server closing with RST (zero
 #                       linger) after 3 s; pooled connections reused after 7 s.
+#   mariadb-idle        MariaDB (wait_timeout 3) and three mariadb clients
+#                       whose next query comes after 5 s idle.
 #   firewall-idle       a stateful firewall (nftables conntrack, established
 #                       timeout 5 s) between client and Redis: after 8 s idle
 #                       one client's FIN and another's request are dropped.
@@ -100,20 +102,33 @@ until_t() {
 	sleep "$(awk -v t0="$t0" -v s="$1" -v now="$(date +%s.%N)" 'BEGIN { d = t0 + s - now; print (d > 0 ? d : 0) }')"
 }
 
-# cut CUT HOST...: take ss on each host now; the capture of this cut ends here.
+# snapshot HOST...: `ss -tanH` on each host, as the truth files hold it.
+snapshot() {
+	for h in "$@"; do
+		echo "host $h $(eval echo \$addrs_$h)"
+		# Java's sockets are IPv6 ones with IPv4-mapped addresses.
+		ip netns exec "$tag-$h" ss -tanH | sed 's/  */ /g; s/\[::ffff:\([0-9.]*\)\]/\1/g'
+	done
+}
+
+# cut CUT HOST...: take ss on each host now; the capture of this cut ends
+# here. The hosts are read one after the other: when a socket changed
+# state meanwhile (the two readings differ), they are read again.
 cut() {
-	local c=$1 at
+	local c=$1 at snap again
 	shift
-	at=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+	for _ in 1 2 3 4 5; do
+		at=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+		snap=$(snapshot "$@")
+		again=$(snapshot "$@")
+		[ "$(echo "$snap" | command cut -d' ' -f1,4,5)" = "$(echo "$again" | command cut -d' ' -f1,4,5)" ] && break
+		sleep 0.05
+	done
 	{
 		echo "# flowdoc lab ground truth: ss -tan on each host when the capture ended."
 		echo "scenario $name@$c"
 		echo "at $at"
-		for h in "$@"; do
-			echo "host $h $(eval echo \$addrs_$h)"
-			# Java's sockets are IPv6 ones with IPv4-mapped addresses.
-			ip netns exec "$tag-$h" ss -tanH | sed 's/  */ /g; s/\[::ffff:\([0-9.]*\)\]/\1/g'
-		done
+		echo "$snap"
 	} >"$work/$name@$c.truth"
 	cuts+=("$c=$at")
 }
@@ -730,7 +745,43 @@ expect cport=$(ports httpclient) : idle_timeout_close(server)
 EXP
 }
 
-all="nginx_404_leak tomcat_leak haproxy_python_leak zk_cap proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle firewall_idle nginx_stale"
+# MariaDB's wait_timeout and a client that reuses its connection after it.
+sc_mariadb_idle() {
+	host client; host server; wire client server
+	mkdir -p "$work/db"
+	mariadb-install-db --no-defaults --datadir="$work/db" --user=root --skip-test-db >>"$work/log" 2>&1
+	on server mariadbd --no-defaults --datadir="$work/db" --user=root --bind-address="$server_ip" --port=3306 \
+		--socket="$work/db.sock" --pid-file="$work/db.pid" --skip-grant-tables --skip-name-resolve \
+		--skip-log-bin --performance-schema=off --innodb-buffer-pool-size=16M \
+		--wait-timeout=3 --interactive-timeout=3
+	listening server 3306 30
+	capture client "$client_if" "$work/cap.pcap"
+	begin mariadb-idle
+	# Three mariadb clients in batch mode: a query, 5 s of nothing, another
+	# query: "Server has gone away".
+	for i in 1 2 3; do
+		(echo "SELECT $i;"; sleep 5; echo "SELECT 2;"; sleep 1) |
+			ip netns exec "$tag-client" timeout 20 mariadb -h "$server_ip" -P 3306 -u root >>"$work/log" 2>&1 &
+		pids+=($!)
+		sleep 0.4
+	done
+	until_t 3.2 # the server reset the first idle connection at 3 s
+	cut early client server
+	until_t 5.5 # all three reset; their next query sends nothing
+	cut mid client server
+	until_t 10
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# MariaDB resets every connection idle for 3 s (wait_timeout), exactly 3 s
+# after its last query: an idle timeout, measured, though the close is an
+# RST. The client's next query fails ("Server has gone away").
+expect sport=3306 n>=1 : idle_timeout_close(server)
+finding idle_timeout_close
+EXP
+}
+
+all="nginx_404_leak tomcat_leak haproxy_python_leak zk_cap proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale"
 for s in ${@:-$all}; do
 	s=${s//-/_}
 	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"
