@@ -8,6 +8,7 @@ count and time and exits by itself. Clients print one line per connection,
 
   httpleak HOST PORT N INTERVAL HOLD   http.client, one request per connection,
                                        never closed (every 4th closed: "ok")
+  hold HOST PORT N SECONDS             N connections, held open
   storm HOST PORT N INTERVAL           connect, read until EOF, close; N times
   proxy LHOST LPORT UHOST UPORT TTL    a proxy with no upstream timeout that
                                        never closes its caller's socket
@@ -58,6 +59,14 @@ def httpleak(host, port, n, interval, hold):
             keep.append(c)  # the bug: never closed
         time.sleep(float(interval))
     time.sleep(float(hold))
+
+
+def hold(host, port, n, seconds):
+    for _ in range(int(n)):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("hold", s)
+        keep.append(s)
+    time.sleep(float(seconds))
 
 
 def storm(host, port, n, interval):
