@@ -227,6 +227,7 @@ sc_nginx_404_leak() {
 # 200 connections within a millisecond of nginx's FIN, so a CLOSE_WAIT
 # a few hundred ms old is already a leak.
 expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
 expect cport=$(ports leak) client.ss=ESTAB : !close_wait_leak(client)
 healthy cport=$(ports ok)
 finding close_wait_leak
@@ -311,6 +312,7 @@ CONF
 # Tomcat closes each after 2 s idle and the client sits in CLOSE_WAIT.
 # One connection in three is closed properly by the client.
 expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
 @mid,late expect cport=$(ports leak) : close_wait_leak(client)
 healthy cport=$(ports ok)
 finding close_wait_leak
@@ -354,6 +356,7 @@ CONF
 # 2 s idle (timeout http-keep-alive) and the client sits in CLOSE_WAIT.
 # Every fourth connection is closed by the client.
 expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
 @mid,late expect cport=$(ports leak) : close_wait_leak(client)
 healthy cport=$(ports ok)
 finding close_wait_leak
@@ -472,6 +475,7 @@ sc_proxy_leak() {
 # one CLOSE_WAIT is 0.6 s old and the proxy closed nothing yet: the
 # capture cannot tell.
 @mid,late expect sport=8080 server.ss=CLOSE-WAIT n>=1 : close_wait_leak(server)
+@mid,late infinding sport=8080 server.ss=CLOSE-WAIT : close_wait_leak
 expect sport=8080 : !close_wait_leak(client)
 @mid,late finding close_wait_leak
 EXP
