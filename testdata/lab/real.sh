@@ -10,7 +10,8 @@
 #
 # One tcpdump runs per scenario; at each cut (right after the pattern
 # starts, midway, long after) `ss -tanH` is taken on every host and the
-# capture is cut there (editcap -B). For each scenario and cut it writes,
+# capture is cut there (editcap -B); a tail cut also drops what came
+# before a moment (editcap -A), for captures that begin mid-connection. For each scenario and cut it writes,
 # in testdata/real/:
 #   NAME@CUT.pcap    the capture up to the moment ss was taken
 #   NAME@CUT.truth   that moment and each host's addresses and ss lines
@@ -32,7 +33,8 @@
 #   tomcat-leak         incident 000: Tomcat 10 (keepAliveTimeout 2000 ms)
 #                       and a JDK client (java.net.Socket) whose request
 #                       threads end without closing their socket; one in
-#                       three closes properly.
+#                       three closes properly. A fourth cut (tail) begins
+#                       after the requests, as the incident's capture did.
 #   haproxy-python-leak incident 002: python3 http.client connections never
 #                       closed, against HAProxy (timeout http-keep-alive 2s)
 #                       in front of nginx.
@@ -98,6 +100,7 @@ route() {
 begin() {
 	name=$1
 	cuts=()
+	tails=()
 	t0=$(date +%s.%N)
 	: >"$work/log"
 	: >"$work/ports"
@@ -140,6 +143,13 @@ cut() {
 	cuts+=("$c=$at")
 }
 
+# tail CUT S REF: one more cut, of the capture from S seconds after begin
+# to the cut REF (whose truth it shares): a capture that began after the
+# connections were made.
+tail() {
+	tails+=("$1:$(awk -v t0="$t0" -v s="$2" 'BEGIN { printf "%.6f", t0 + s }'):$3")
+}
+
 # finish FILE: stop the capture, the processes and the hosts; write each
 # cut's capture and truth.
 finish() {
@@ -157,6 +167,13 @@ finish() {
 		c=${ca%%=*} at=${ca#*=}
 		editcap -B "$at" "$file" "$out/$name@$c.pcap"
 		cp "$work/$name@$c.truth" "$out/"
+		printf 'lab: %-28s %5d packets\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)"
+	done
+	for ta in "${tails[@]}"; do
+		IFS=: read -r c from ref <<<"$ta"
+		at=$(printf '%s\n' "${cuts[@]}" | sed -n "s/^$ref=//p")
+		editcap -A "$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%S.%NZ)" -B "$at" "$file" "$out/$name@$c.pcap"
+		sed "s/^scenario .*/scenario $name@$c/" "$work/$name@$ref.truth" >"$out/$name@$c.truth"
 		printf 'lab: %-28s %5d packets\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)"
 	done
 	if [ -s "$work/log" ]; then sed 's/^/  /' "$work/log"; fi
@@ -298,22 +315,26 @@ CONF
 	javac -d "$work" "$here/clients/Leak.java"
 	capture client "$client_if" "$work/cap.pcap"
 	begin tomcat-leak
-	client client java -XX:TieredStopAtLevel=1 -cp "$work" Leak "$server_ip" 8080 9 300 25
+	client client java -XX:TieredStopAtLevel=1 -cp "$work" Leak "$server_ip" 8080 24 150 25
 	first_port 20 # the clock starts at the first request
 	until_t 2.8   # the first leak got Tomcat's FIN at 2 s
 	cut early client server
-	until_t 6
+	until_t 5
 	cut mid client server
 	until_t 18
 	cut late client server
+	tail tail 4 late # from 4 s: two-packet streams, Tomcat's FIN and the ACK
 	finish "$work/cap.pcap"
 	expect <<EXP
 # The JDK client's request threads end without closing their socket:
 # Tomcat closes each after 2 s idle and the client sits in CLOSE_WAIT.
-# One connection in three is closed properly by the client.
-expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+# One connection in three is closed properly by the client. The tail cut
+# begins after the requests: it holds only Tomcat's FINs and the ACKs.
+@early,mid,late expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+@tail expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)
+@tail unseen_ok
 infinding client.ss=CLOSE-WAIT : close_wait_leak
-@mid,late expect cport=$(ports leak) : close_wait_leak(client)
+@late expect cport=$(ports leak) : close_wait_leak(client)
 healthy cport=$(ports ok)
 finding close_wait_leak
 EXP
