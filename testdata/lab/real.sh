@@ -157,6 +157,10 @@ finish() {
 	kill -INT "$capture_pid"
 	wait "$capture_pid" 2>/dev/null || true
 	capture_pid=
+	# A packet tcpdump lost makes the capture disagree with ss.
+	if grep -q '^[1-9][0-9]* packets* dropped by kernel' "$work/tcpdump.err"; then
+		echo "lab: $name: tcpdump $(grep 'dropped by kernel' "$work/tcpdump.err"): record it again" >&2
+	fi
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
@@ -428,6 +432,7 @@ time.sleep(22)
 # is accepted and closed by the server at once, the client closes too and
 # reconnects: accept then close, a reconnect storm.
 expect cport=$(ports storm) : accept_then_close(server)
+infinding cport=$(ports storm) : reconnect_storm
 healthy cport=$(ports session)
 finding reconnect_storm
 EXP
@@ -460,6 +465,7 @@ setTimeout(() => process.exit(0), 40000);
 # Node.js closes every connection past its maxConnections (3) at once;
 # the client closes too and reconnects every 80 ms.
 expect cport=$(ports storm) : accept_then_close(server)
+infinding cport=$(ports storm) : reconnect_storm
 healthy cport=$(ports hold)
 finding reconnect_storm
 EXP
