@@ -143,10 +143,10 @@ cut() {
 	cuts+=("$c=$at")
 }
 
-# tail CUT S REF: one more cut, of the capture from S seconds after begin
+# tail_cut CUT S REF: one more cut, of the capture from S seconds after begin
 # to the cut REF (whose truth it shares): a capture that began after the
 # connections were made.
-tail() {
+tail_cut() {
 	tails+=("$1:$(awk -v t0="$t0" -v s="$2" 'BEGIN { printf "%.6f", t0 + s }'):$3")
 }
 
@@ -220,7 +220,7 @@ http {
 CONF
 }
 
-# nginx DIR: run the nginx of DIR in the foreground (of host $1).
+# run_nginx HOST DIR: run the nginx of DIR in HOST, in the foreground.
 run_nginx() {
 	on "$1" nginx -p "$2" -e "$2/error.log" -c "$2/nginx.conf" -g 'daemon off;'
 }
@@ -327,7 +327,7 @@ CONF
 	cut mid client server
 	until_t 18
 	cut late client server
-	tail tail 4 late # from 4 s: two-packet streams, Tomcat's FIN and the ACK
+	tail_cut tail 4 late # from 4 s: two-packet streams, Tomcat's FIN and the ACK
 	finish "$work/cap.pcap"
 	expect <<EXP
 # The JDK client's request threads end without closing their socket:
