@@ -29,7 +29,7 @@
 #                       net/http client that returns early on a 404 without
 #                       closing the body: CLOSE_WAIT on the client, while it
 #                       closes its pooled 200 connections within a
-#                       millisecond of nginx's FIN.
+#                       millisecond of nginx's FIN. With a tail cut.
 #   tomcat-leak         incident 000: Tomcat 10 (keepAliveTimeout 2000 ms)
 #                       and a JDK client (java.net.Socket) whose request
 #                       threads end without closing their socket; one in
@@ -47,6 +47,7 @@
 #   proxy-leak          incident 004: curl --max-time 3 through a proxy that
 #                       waits on its upstream without a timeout and never
 #                       closes its caller's socket; the upstream never answers.
+#                       Captured on the proxy (-i any); with a tail cut.
 #   nginx-clean         healthy: curl and a requests Session, closed.
 #   haproxy-timeout     healthy: curl --max-time 1 through HAProxy to an
 #                       upstream that never answers; HAProxy closes both sides.
@@ -125,15 +126,19 @@ snapshot() {
 # moment noted: when a socket changed state meanwhile (the two readings
 # differ), they are read again.
 cut() {
-	local c=$1 at snap before
+	local c=$1 at snap before ok=
 	shift
 	for _ in 1 2 3 4 5 6 7 8; do
 		before=$(snapshot "$@")
 		at=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 		snap=$(snapshot "$@")
-		[ "$(echo "$before" | command cut -d' ' -f1,4,5)" = "$(echo "$snap" | command cut -d' ' -f1,4,5)" ] && break
+		if [ "$(echo "$before" | command cut -d' ' -f1,4,5)" = "$(echo "$snap" | command cut -d' ' -f1,4,5)" ]; then
+			ok=1
+			break
+		fi
 		sleep 0.02
 	done
+	[ -n "$ok" ] || echo "lab: $name@$c: the sockets kept changing while ss was read: record it again" >&2
 	{
 		echo "# flowdoc lab ground truth: ss -tan on each host when the capture ended."
 		echo "scenario $name@$c"
@@ -171,7 +176,8 @@ finish() {
 		c=${ca%%=*} at=${ca#*=}
 		editcap -B "$at" "$file" "$out/$name@$c.pcap"
 		cp "$work/$name@$c.truth" "$out/"
-		printf 'lab: %-28s %5d packets\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)"
+		printf 'lab: %-28s %5d packets, cut at %5.2f s\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)" \
+			"$(awk -v t0="$t0" -v at="$(date -d "$at" +%s.%N)" 'BEGIN { print at - t0 }')"
 	done
 	for ta in "${tails[@]}"; do
 		IFS=: read -r c from ref <<<"$ta"
@@ -241,13 +247,17 @@ sc_nginx_404_leak() {
 	cut mid client server
 	until_t 15
 	cut late client server
+	tail_cut tail 3 late # from 3 s: the requests are over
 	finish "$work/cap.pcap"
 	expect <<EXP
 # The Go client leaks every connection that got a 404: nginx closes it
 # after 2 s idle and the client sits in CLOSE_WAIT. It closes its pooled
 # 200 connections within a millisecond of nginx's FIN, so a CLOSE_WAIT
 # a few hundred ms old is already a leak.
-expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+@early,mid,late expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+# The tail cut begins after the requests: nginx's FINs and the answers.
+@tail expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)
+@tail unseen_ok
 infinding client.ss=CLOSE-WAIT : close_wait_leak
 expect cport=$(ports leak) client.ss=ESTAB : !close_wait_leak(client)
 healthy cport=$(ports ok)
@@ -369,6 +379,7 @@ CONF
 	capture client "$client_if" "$work/cap.pcap"
 	begin haproxy-python-leak
 	client client $pylab httpleak "$server_ip" 8080 8 0.3 20
+	first_port 10
 	until_t 3.0
 	cut early client server
 	until_t 6
@@ -418,6 +429,7 @@ for i in range(4):
     print('session', zk._connection._socket.getsockname()[1], flush=True)
 time.sleep(22)
 "
+	first_port 30
 	until_t 3
 	client client $pylab storm "$server_ip" 2181 60 0.1
 	until_t 4
@@ -494,17 +506,19 @@ sc_proxy_leak() {
 	cut mid caller proxy upstream
 	until_t 16
 	cut late caller proxy upstream
+	tail_cut tail 4.5 late # from 4.5 s: the last callers' FINs
 	finish "$work/cap.pcap"
 	expect <<EXP
 # curl gives up after 3 s and closes; the proxy, blocked on its silent
 # upstream with no timeout, never closes the caller's socket: CLOSE_WAIT
 # on the proxy (the server of the caller's connection). At the first cut
 # one CLOSE_WAIT is 0.6 s old and the proxy closed nothing yet: the
-# capture cannot tell.
-@mid,late expect sport=8080 server.ss=CLOSE-WAIT n>=1 : close_wait_leak(server)
-@mid,late infinding sport=8080 server.ss=CLOSE-WAIT : close_wait_leak
+# capture cannot tell. The tail cut begins at 4.5 s, mid-connection.
+@mid,late,tail expect sport=8080 server.ss=CLOSE-WAIT n>=1 : close_wait_leak(server)
+@mid,late,tail infinding sport=8080 server.ss=CLOSE-WAIT : close_wait_leak
+@tail unseen_ok
 expect sport=8080 : !close_wait_leak(client)
-@mid,late finding close_wait_leak
+@mid,late,tail finding close_wait_leak
 EXP
 }
 
@@ -656,6 +670,7 @@ sc_listen_overflow() {
 	capture client "$client_if" "$work/cap.pcap"
 	begin listen-overflow
 	client client $pylab flood "$server_ip" 8080 16 30 0.5
+	first_port 10
 	until_t 2
 	cut early client server
 	until_t 6
@@ -681,6 +696,7 @@ sc_keepalive_silence() {
 	capture client "$client_if" "$work/cap.pcap"
 	begin keepalive-silence
 	client client $pylab kasilence "$server_ip" 6379 30
+	first_port 10
 	until_t 3.5 # probes answered every second
 	ip netns exec "$tag-server" nft add table inet flowdoc
 	ip netns exec "$tag-server" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
@@ -715,6 +731,7 @@ sc_db_idle() {
 	capture client "$client_if" "$work/cap.pcap"
 	begin db-idle
 	client client $pylab pool redis:$server_ip:6379 memcached:$server_ip:11211 linger:$server_ip:7000 7 20
+	first_port 10
 	until_t 6.5 # every server closed its idle connections (memcached checks lazily); none reused yet
 	cut early client server
 	until_t 9
@@ -797,6 +814,7 @@ sc_nginx_stale() {
 	capture client "$client_if" "$work/cap.pcap"
 	begin nginx-stale
 	client client $pylab stale "$server_ip" 8080 3 10
+	first_port 10
 	until_t 2.6
 	cut early client server
 	until_t 4.5
