@@ -7,6 +7,10 @@
 # proxy's own code, a small program under testdata/lab/clients plays it.
 #
 # Usage (as root): testdata/lab/real.sh [SCENARIO...]   (default: all)
+# Debian packages: nginx haproxy tomcat10 zookeeper redis-server memcached
+# mariadb-server nodejs curl socat python3-requests python3-kazoo
+# tcpdump tshark (editcap) nftables, a JDK and Go. The system's services
+# are not used: each server runs in its namespace with its own files.
 #
 # One tcpdump runs per scenario; at each cut (right after the pattern
 # starts, midway, long after) `ss -tanH` is taken on every host and the
@@ -85,9 +89,11 @@ capture_pid=
 net=0
 
 . "$here/lib.sh"
-for t in editcap nginx haproxy redis-server memcached curl socat java; do
+for t in editcap nft nginx haproxy redis-server memcached mariadbd mariadb-install-db node curl socat java javac; do
 	command -v $t >/dev/null || die "needs $t"
 done
+[ -f /usr/share/java/zookeeper.jar ] && [ -x /usr/share/tomcat10/bin/catalina.sh ] || die "needs zookeeper and tomcat10"
+/usr/bin/python3 -c 'import requests, kazoo' 2>/dev/null || die "needs python3-requests and python3-kazoo"
 py=/usr/bin/python3 # Debian's, with python3-requests and python3-kazoo
 mkdir -p "$out"
 (cd "$root" && go build -o "$work/gohttp" ./testdata/lab/clients/gohttp)
