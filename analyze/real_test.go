@@ -78,6 +78,8 @@ var knownWrong = map[string]string{
 	"half-close-stream@mid verdicts":     "a server streaming in CLOSE_WAIT up to the cut is called close_wait_leak, not half_close_ok",
 	"haproxy-python-leak@early findings": "young CLOSE_WAIT sockets in no close_wait_leak finding (it counts those older than 1 s)",
 	"haproxy-python-leak@early verdicts": "young CLOSE_WAIT called open",
+	"httpclient-pool@early findings":     "young CLOSE_WAIT sockets in no close_wait_leak finding (it counts those older than 1 s)",
+	"httpclient-pool@early verdicts":     "young CLOSE_WAIT called open",
 	"keepalive-silence@late states":      "the client's RST after unanswered keep-alive probes taken as received: server CLOSED, ss ESTAB",
 	"keepalive-silence@late verdicts":    "reset(client), no peer_unreachable",
 	"keepalive-silence@mid states":       "the client's RST after unanswered keep-alive probes taken as received: server CLOSED, ss ESTAB",

@@ -9,7 +9,7 @@
 # Usage (as root): testdata/lab/real.sh [SCENARIO...]   (default: all)
 # Debian packages: nginx haproxy tomcat10 zookeeper redis-server memcached
 # mariadb-server nodejs curl socat python3-requests python3-kazoo
-# tcpdump tshark (editcap) nftables, a JDK and Go. The system's services
+# libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go. The system's services
 # are not used: each server runs in its namespace with its own files.
 #
 # One tcpdump runs per scenario; at each cut (right after the pattern
@@ -34,6 +34,9 @@
 #                       closing the body: CLOSE_WAIT on the client, while it
 #                       closes its pooled 200 connections within a
 #                       millisecond of nginx's FIN. With a tail cut.
+#   httpclient-pool     incident 001 again, with Apache HttpClient 4.5
+#                       (maxConnTotal 4) releasing connections on 200 only,
+#                       against nginx: 4 leaks, then the pool is exhausted.
 #   tomcat-leak         incident 000: Tomcat 10 (keepAliveTimeout 2000 ms)
 #                       and a JDK client (java.net.Socket) whose request
 #                       threads end without closing their socket; one in
@@ -308,6 +311,39 @@ listening() {
 }
 
 pylab="$py $here/clients/pylab.py"
+
+# Incident 001 again, with the library it names: Apache HttpClient 4.5
+# with maxConnTotal 4, whose code returns early on a non-200 without
+# releasing the connection.
+sc_httpclient_pool() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	listening server 8080
+	local cp=/usr/share/java/httpclient.jar:/usr/share/java/httpcore.jar:/usr/share/java/commons-logging.jar:/usr/share/java/commons-codec.jar
+	javac -cp "$cp" -d "$work" "$here/clients/Non200.java"
+	capture client "$client_if" "$work/cap.pcap"
+	begin httpclient-pool
+	client client java -XX:TieredStopAtLevel=1 -cp "$work:$cp" Non200 "http://$server_ip:8080" 12 250 25
+	first_port 20 # the clock starts at the first request
+	until_t 2.9   # the first leak (0.25 s) got nginx's FIN at 2.25 s
+	cut early client server
+	until_t 5
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Each pooled connection serves a 200 (released) and then a 404 (never
+# released): nginx closes it after 2 s idle and the client sits in
+# CLOSE_WAIT; after 4 of them the pool is exhausted and the client makes
+# no more connections.
+expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports leak) : close_wait_leak(client)
+finding close_wait_leak
+EXP
+}
 
 # Incident 000: Tomcat's keep-alive timeout and a client that never closes.
 sc_tomcat_leak() {
@@ -876,7 +912,7 @@ finding idle_timeout_close
 EXP
 }
 
-all="nginx_404_leak tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale"
 for s in ${@:-$all}; do
 	s=${s//-/_}
 	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"
