@@ -557,7 +557,7 @@ func fillTCP(seg *Segment, ip ipInfo, tcp *layers.TCP, cut bool) error {
 		return nil
 	}
 	if cut {
-		walkOptions(tcp.Contents[20:], seg, false)
+		cutOptions(tcp.Contents[20:], seg)
 		return nil
 	}
 	for _, o := range tcp.Options {
