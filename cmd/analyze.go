@@ -323,7 +323,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			continue
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
-			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG, Apple PKTAP)", path, flow.LinkTypeName(s.LinkType()))
+			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, PPPoE, Cisco HDLC, ATM (RFC 1483), FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG, Apple PKTAP)", path, flow.LinkTypeName(s.LinkType()))
 			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{flow.LinkTypeName(s.LinkType())}, Warnings: []string{msg}})
 			s.Close()

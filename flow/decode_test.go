@@ -493,6 +493,14 @@ var linkFrames = []struct {
 		copy(h[12:], "en0")
 		return join(h, ether(ipType(p), p.ip))
 	}},
+	{"ppp-ether", layers.LinkTypePPPEthernet, func(p innerPkt) []byte {
+		h := []byte{0x11, 0x00, 0x00, 0x2b, 0, 0, 0x00, 0x21}
+		binary.BigEndian.PutUint16(h[4:], uint16(len(p.ip)+2))
+		return join(h, p.ip)
+	}},
+	{"atm", layers.LinkTypeATM_RFC1483, func(p innerPkt) []byte {
+		return join([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}, p.ip)
+	}},
 	{"nflog", linkTypeNFLOG, func(p innerPkt) []byte {
 		tlv := make([]byte, 4, 4+len(p.ip)+3)
 		binary.LittleEndian.PutUint16(tlv[0:], uint16(4+len(p.ip)))
