@@ -23,7 +23,11 @@ import (
 // The captures in testdata/decode are made here: go test ./flow -run
 // TestDecodeCaptures -update rewrites them and, where tshark is
 // installed, their .tshark sidecars (tshark -q -z conv,tcp), which
-// TestTsharkConversations holds flowdoc's counts to.
+// TestTsharkConversations holds flowdoc's counts to. The .ipbytes
+// sidecars of caplen-over-len and link-types are testdata/lab/ipbytes.sh's
+// (TestTsharkIPBytes); tunnels and fragments have none, as that script
+// sums the outer IP header's length, or the last fragment's, where
+// flowdoc counts the inner or reassembled datagram.
 var update = flag.Bool("update", false, "rewrite testdata/decode captures and their tshark sidecars")
 
 const decodeDir = "../testdata/decode"
