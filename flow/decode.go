@@ -126,17 +126,18 @@ type Decoder struct {
 func NewDecoder() *Decoder {
 	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 12), byFirst: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
 	d.ext.ip6 = &d.ip6.IPv6
+	// An array indexed by layer type: faster than the default map. The
+	// parsers only look layers up in it: one serves them all.
+	var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload,
+		&d.udp, &d.vxlan, &d.geneve, &d.gre, &d.erspan, &d.gtp} {
+		dlc = dlc.Put(l)
+	}
 	for _, first := range []gopacket.LayerType{
 		layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2,
 		layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6,
 	} {
 		p := gopacket.NewDecodingLayerParser(first)
-		// An array indexed by layer type: faster than the default map.
-		var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload,
-			&d.udp, &d.vxlan, &d.geneve, &d.gre, &d.erspan, &d.gtp} {
-			dlc = dlc.Put(l)
-		}
 		p.SetDecodingLayerContainer(dlc)
 		d.byFirst[first] = p
 	}
@@ -557,7 +558,7 @@ func fillTCP(seg *Segment, ip ipInfo, tcp *layers.TCP, cut bool) error {
 		return nil
 	}
 	if cut {
-		walkOptions(tcp.Contents[20:], seg, false)
+		cutOptions(tcp.Contents[20:], seg)
 		return nil
 	}
 	for _, o := range tcp.Options {

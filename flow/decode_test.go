@@ -23,7 +23,11 @@ import (
 // The captures in testdata/decode are made here: go test ./flow -run
 // TestDecodeCaptures -update rewrites them and, where tshark is
 // installed, their .tshark sidecars (tshark -q -z conv,tcp), which
-// TestTsharkConversations holds flowdoc's counts to.
+// TestTsharkConversations holds flowdoc's counts to. The .ipbytes
+// sidecars of caplen-over-len and link-types are testdata/lab/ipbytes.sh's
+// (TestTsharkIPBytes); tunnels and fragments have none, as that script
+// sums the outer IP header's length, or the last fragment's, where
+// flowdoc counts the inner or reassembled datagram.
 var update = flag.Bool("update", false, "rewrite testdata/decode captures and their tshark sidecars")
 
 const decodeDir = "../testdata/decode"
@@ -492,6 +496,14 @@ var linkFrames = []struct {
 		binary.LittleEndian.PutUint32(h[8:], 1)   // in Ethernet
 		copy(h[12:], "en0")
 		return join(h, ether(ipType(p), p.ip))
+	}},
+	{"ppp-ether", layers.LinkTypePPPEthernet, func(p innerPkt) []byte {
+		h := []byte{0x11, 0x00, 0x00, 0x2b, 0, 0, 0x00, 0x21}
+		binary.BigEndian.PutUint16(h[4:], uint16(len(p.ip)+2))
+		return join(h, p.ip)
+	}},
+	{"atm", layers.LinkTypeATM_RFC1483, func(p innerPkt) []byte {
+		return join([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}, p.ip)
 	}},
 	{"nflog", linkTypeNFLOG, func(p innerPkt) []byte {
 		tlv := make([]byte, 4, 4+len(p.ip)+3)

@@ -383,6 +383,10 @@ func LinkTypeName(lt layers.LinkType) string {
 		return "NFLOG"
 	case linkTypePKTAP:
 		return "PKTAP"
+	case layers.LinkTypePPPEthernet:
+		return "PPP_ETHER"
+	case layers.LinkTypeATM_RFC1483:
+		return "ATM_RFC1483"
 	}
 	return fmt.Sprintf("DLT_%d", uint32(lt))
 }

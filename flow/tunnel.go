@@ -50,7 +50,7 @@ func otherLinkType(lt layers.LinkType) bool {
 	switch lt {
 	case layers.LinkTypePPP, layers.LinkTypePPP_HDLC, layers.LinkTypeC_HDLC, layers.LinkTypeFDDI,
 		layers.LinkTypeIEEE802_11, layers.LinkTypeIEEE80211Radio, layers.LinkTypePrismHeader,
-		layers.LinkTypePFLog, linkTypeNFLOG, linkTypePKTAP:
+		layers.LinkTypePFLog, linkTypeNFLOG, linkTypePKTAP, layers.LinkTypePPPEthernet, layers.LinkTypeATM_RFC1483:
 		return true
 	}
 	return false
@@ -107,6 +107,10 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 		return d.decodeLayers(ilt, inner, seg)
 	case layers.LinkTypePPP_HDLC: // PPP in HDLC-like framing: decodePPP skips its 0xff 0x03
 		first = layers.LinkTypePPP
+	case layers.LinkTypePPPEthernet: // PPPoE without its Ethernet header
+		first = layers.LayerTypePPPoE
+	case layers.LinkTypeATM_RFC1483: // LLC/SNAP on ATM
+		first = layers.LayerTypeLLC
 	case layers.LinkTypeC_HDLC: // address, control, then an EtherType
 		if len(data) < 4 {
 			return false, &DecodeError{Layer: "Cisco HDLC", Err: ErrTruncated}
