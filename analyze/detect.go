@@ -108,20 +108,21 @@ func (c *flowCtx) age(t flow.Timestamp) time.Duration { return c.end.Sub(t) }
 
 // inspector gives flows their verdicts; one per goroutine.
 type inspector struct {
-	end     flow.Timestamp
-	cap     *captureEvidence
-	scratch []Verdict
-	shared  map[uint64][]Verdict
-	pb      PayloadBuffer
+	end    flow.Timestamp
+	cap    *captureEvidence
+	ctx    flowCtx // reused from one flow to the next: no allocation per flow
+	shared map[uint64][]Verdict
+	pb     PayloadBuffer
 }
 
 // inspect returns the verdicts on one flow, most severe first. Flows with
 // only the verdicts of healthy traffic share one read-only slice.
 func (in *inspector) inspect(r *Record) []Verdict {
-	c := flowCtx{r: r, end: in.end, cap: in.cap, pb: &in.pb, vs: in.scratch[:0]}
+	c := &in.ctx
+	*c = flowCtx{r: r, end: in.end, cap: in.cap, pb: &in.pb, vs: c.vs[:0]}
 	for _, d := range detectors {
 		if d.inspect != nil {
-			d.inspect(&c)
+			d.inspect(c)
 		}
 	}
 	var drop []Class
@@ -133,7 +134,7 @@ func (in *inspector) inspect(r *Record) []Verdict {
 		vs = slices.DeleteFunc(vs, func(w Verdict) bool { return slices.Contains(drop, w.Class) })
 	}
 	slices.SortStableFunc(vs, func(a, b Verdict) int { return int(b.Severity) - int(a.Severity) })
-	in.scratch = vs[:0]
+	c.vs = vs[:0]
 	return in.keep(vs)
 }
 

@@ -40,12 +40,14 @@ var listenOverflowDetector = detector{
 
 func inspectListenOverflow(c *flowCtx) {
 	r := c.r
-	handshake := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
+	handshake := func() *Event {
+		return firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
+	}
 	if e := firstEvent(r, func(e *Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
 		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At.Time(),
 			Summary: "the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK"}
-		if handshake != nil {
-			v.Evidence = append(v.Evidence, ev(handshake, "SYN-ACK from server"))
+		if hs := handshake(); hs != nil {
+			v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
 		}
 		v.Evidence = append(v.Evidence, ev(e, "SYN-ACK sent again after the client's ACK"))
 		c.add(v)
@@ -58,8 +60,8 @@ func inspectListenOverflow(c *flowCtx) {
 	v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.8, Since: C.LastPayload.Time(),
 		Summary: fmt.Sprintf("the server sent one SYN-ACK and acknowledged nothing after it, while the client sent its data and sent it again (%d retransmissions over %s): the server dropped the handshake's ACK because its accept queue was full, and with SYN cookies kept no state — it holds no socket for this connection",
 			C.Retrans, fmtDur(C.LastPacket.Sub(C.LastPayload)))}
-	if handshake != nil {
-		v.Evidence = append(v.Evidence, ev(handshake, "SYN-ACK from server, the last packet it sent"))
+	if hs := handshake(); hs != nil {
+		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server, the last packet it sent"))
 	}
 	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload.Time(),
 		What: "data from client, never acknowledged"})

@@ -28,8 +28,8 @@ type captureEvidence struct {
 	// data it closed the connections it closed first: an application that
 	// closes each connection as soon as it is done with it.
 	done map[appKey]*latencies
-	// accepted holds, per server endpoint, when its completed handshakes
-	// began, sorted.
+	// accepted holds, per server endpoint that left a SYN unanswered,
+	// when its completed handshakes began, sorted.
 	accepted map[netip.AddrPort][]flow.Timestamp
 	// leaks counts, per application, the CLOSE_WAITs judged leaks on
 	// their own evidence: a younger one of the same application is one
@@ -106,11 +106,12 @@ func (l *latencies) quantile(q float64) time.Duration {
 func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
 	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
-	// The hosts with a CLOSE_WAIT to judge: only theirs are measured.
+	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
+	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
 	for _, r := range recs {
-		if has(r, flow.Server, 'H') && r.Client.Packets > 0 {
-			ev.accepted[r.Key.Server()] = append(ev.accepted[r.Key.Server()], r.First)
+		if r.Server.Packets == 0 && has(r, flow.Client, 'S') {
+			ev.accepted[r.Key.Server()] = nil
 		}
 		for s := flow.Client; s <= flow.Server; s++ {
 			if r.Half(s).State == flow.CloseWait {
@@ -118,9 +119,16 @@ func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *ca
 			}
 		}
 	}
-	for _, acc := range ev.accepted {
-		if !slices.IsSorted(acc) { // a capture's clock may step back
-			slices.Sort(acc)
+	if len(ev.accepted) > 0 {
+		for _, r := range recs {
+			if acc, ok := ev.accepted[r.Key.Server()]; ok && has(r, flow.Server, 'H') && r.Client.Packets > 0 {
+				ev.accepted[r.Key.Server()] = append(acc, r.First)
+			}
+		}
+		for _, acc := range ev.accepted {
+			if !slices.IsSorted(acc) { // a capture's clock may step back
+				slices.Sort(acc)
+			}
 		}
 	}
 	if len(waiting) == 0 {
