@@ -58,7 +58,7 @@ const Schema = "flowdoc/v1"
 
 // Report is the whole analysis of one run.
 type Report struct {
-	Inputs []Input
+	Inputs []flow.Input
 	// End is the moment the endpoint states stand at.
 	End time.Time
 	// Flows are in order of first packet; every one of them.
@@ -91,7 +91,7 @@ type CaptureStats struct {
 
 // Flow is one connection and what was concluded about it.
 type Flow struct {
-	*Record
+	*flow.Record
 	Verdicts []Verdict
 	// Kernel is the kernel's view of the sides on the capturing host
 	// (flowdoc live); nil otherwise.
@@ -131,7 +131,7 @@ type HostStates struct {
 }
 
 // Count returns the number of endpoints of the host in state s.
-func (h *HostStates) Count(s State) int { return h.Counts[s] }
+func (h *HostStates) Count(s flow.State) int { return h.Counts[s] }
 
 // Totals are whole-report counts.
 type Totals struct {
@@ -236,7 +236,7 @@ func (rep *Report) count() {
 }
 
 // inspectAll gives every flow its verdicts, the flows split across cores.
-func inspectAll(recs []*Record, flows []Flow, cap *captureEvidence) {
+func inspectAll(recs []*flow.Record, flows []Flow, cap *captureEvidence) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/4096))
 	var wg sync.WaitGroup
 	per := (len(recs) + workers - 1) / workers
@@ -276,4 +276,4 @@ func (r *Report) Warnings() []string {
 }
 
 // States lists the states in display order, for tables.
-func States() []State { return flow.States() }
+func States() []flow.State { return flow.States() }

@@ -36,14 +36,14 @@ type KernelView struct {
 // differently.
 type Disagreement struct {
 	Flow             int
-	Side             Side
+	Side             flow.Side
 	Endpoint         netip.AddrPort
-	Inferred, Kernel State
+	Inferred, Kernel flow.State
 }
 
 // SocketGroup is sockets alike: one state, one process, one peer.
 type SocketGroup struct {
-	State   State
+	State   flow.State
 	PID     int
 	Command string
 	// Local is the local endpoint when the sockets were accepted on a
@@ -82,14 +82,14 @@ func (g *SocketGroup) Process() string {
 // A CLOSE_WAIT socket makes a finding once it has been seen in that state
 // for grace (Options.CloseWaitGrace): applications close a moment after
 // the peer does. A socket whose Seen is unset counts at once.
-func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, grace time.Duration) {
+func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.Time, grace time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
 	isLocal := map[netip.Addr]bool{}
 	for _, a := range local {
 		isLocal[a.Unmap()] = true
 	}
 	type key struct{ local, remote netip.AddrPort }
-	bySock := map[key]*Socket{}
+	bySock := map[key]*flow.Socket{}
 	listening := map[uint16]bool{}
 	for i := range socks {
 		s := &socks[i]
@@ -102,7 +102,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 		k.Sockets++
 		bySock[key{s.Local, s.Remote}] = s
 	}
-	matched := map[*Socket]bool{}
+	matched := map[*flow.Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
 	latest := map[flow.Key]int{}
 	for i := range rep.Flows {
@@ -110,7 +110,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 	}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
-		for _, side := range []Side{flow.Client, flow.Server} {
+		for _, side := range []flow.Side{flow.Client, flow.Server} {
 			ep, peer := f.Endpoint(side), f.Endpoint(side.Other())
 			ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
 			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
@@ -121,7 +121,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 				f.Kernel = &FlowKernel{}
 			}
 			f.Kernel.Known[side] = true
-			var s *Socket
+			var s *flow.Socket
 			if latest[f.Key] == i {
 				s = bySock[key{ep, peer}]
 			}
@@ -143,7 +143,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 
 	// The sockets without packets, grouped.
 	type gkey struct {
-		state       State
+		state       flow.State
 		pid         int
 		comm        string
 		local, peer netip.AddrPort
@@ -180,7 +180,7 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 // timerMayEnd reports whether the kernel's state can follow the inferred
 // one with no packet: a timer ran out (TIME_WAIT, FIN_WAIT_2, a SYN given
 // up) between the last packet and the reading of the table.
-func timerMayEnd(inferred, kernel State) bool {
+func timerMayEnd(inferred, kernel flow.State) bool {
 	switch inferred {
 	case flow.TimeWait, flow.FinWait2, flow.SynSent, flow.SynRecv, flow.LastAck, flow.FinWait1, flow.Closing:
 		return kernel == flow.Closed || kernel == flow.TimeWait && inferred != flow.TimeWait
@@ -191,7 +191,7 @@ func timerMayEnd(inferred, kernel State) bool {
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
 // saw and how many were silent since before it started.
-func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grace time.Duration) {
+func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) {
 	type key struct {
 		pid  int
 		comm string
@@ -205,7 +205,7 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 	}
 	byKey := map[key]*acc{}
 	var order []key
-	flowOf := map[*Socket]int{}
+	flowOf := map[*flow.Socket]int{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
 			for _, s := range k.Sockets {

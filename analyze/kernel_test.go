@@ -17,22 +17,22 @@ func TestJoinKernel(t *testing.T) {
 	rep := analyzeLab(t, "../testdata/keepalive-leak.pcap", time.Time{}, Options{})
 	client := netip.MustParseAddr("10.99.1.1")
 	server := netip.MustParseAddrPort("10.99.1.2:8080")
-	var socks []Socket
+	var socks []flow.Socket
 	for i, f := range rep.Flows {
 		st := flow.CloseWait
 		if i == 0 {
 			st = flow.Established // the contradiction
 		}
-		socks = append(socks, Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
+		socks = append(socks, flow.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
 	}
 	for port := uint16(50000); port < 50002; port++ {
-		socks = append(socks, Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})
+		socks = append(socks, flow.Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})
 	}
 	socks = append(socks,
 		// Just seen in CLOSE_WAIT: within the grace, not a leak yet.
-		Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
-		Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
-		Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
+		flow.Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
+		flow.Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
+		flow.Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
 	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second)
 
 	k := rep.Kernel

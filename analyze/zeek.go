@@ -24,7 +24,7 @@ const (
 
 // zeekEndpointOf derives the Zeek endpoint state of side s from the
 // record: its RST and FIN, and the handshake letters of the history.
-func zeekEndpointOf(r *Record, s Side) zeekEndpoint {
+func zeekEndpointOf(r *flow.Record, s flow.Side) zeekEndpoint {
 	h := r.Half(s)
 	switch {
 	case h.RSTs > 0:
@@ -61,7 +61,7 @@ var rstOS0 = regexp.MustCompile(`^\^?S[^HAFGIQ]*R`)
 // connection (base/protocols/conn/main.zeek): S0, S1, SF, REJ, S2, S3,
 // RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH. Zeek's originator is the
 // client, its responder the server.
-func ZeekConnState(r *Record) string {
+func ZeekConnState(r *flow.Record) string {
 	os, rs := zeekEndpointOf(r, flow.Client), zeekEndpointOf(r, flow.Server)
 	inactive := func(e zeekEndpoint) bool { return e == zeekInactive || e == zeekPartial }
 	switch {
