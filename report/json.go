@@ -193,7 +193,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"flows\": [")
-	j.writeFlows(bw, rep.Flows)
+	j.writeFlows(bw, rep)
 	if len(rep.Flows) > 0 {
 		put("\n  ")
 	}
@@ -241,15 +241,16 @@ const flowChunk = 512
 // writeFlows writes the flows, one per line, rendering chunks of them on
 // every core and writing the chunks in order: for millions of flows this
 // is most of a report's time.
-func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
+func (j *JSON) writeFlows(w io.Writer, rep *analyze.Report) {
+	n := len(rep.Flows)
 	type job struct {
 		lo, hi int
 		out    chan []byte
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(flows)+flowChunk-1)/flowChunk)
+	workers := min(runtime.GOMAXPROCS(0), (n+flowChunk-1)/flowChunk)
 	if workers <= 1 {
 		var fe flowEncoder
-		w.Write(fe.appendFlows(nil, flows, 0, j.Events))
+		w.Write(fe.appendFlows(nil, rep, 0, n, j.Events))
 		return
 	}
 	jobs := make(chan job, workers)
@@ -262,8 +263,8 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 		bufs <- make([]byte, 0, flowChunk*1024)
 	}
 	go func() {
-		for lo := 0; lo < len(flows); lo += flowChunk {
-			jb := job{lo, min(lo+flowChunk, len(flows)), make(chan []byte, 1)}
+		for lo := 0; lo < n; lo += flowChunk {
+			jb := job{lo, min(lo+flowChunk, n), make(chan []byte, 1)}
 			order <- jb
 			jobs <- jb
 		}
@@ -274,7 +275,7 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 		go func() {
 			var fe flowEncoder
 			for jb := range jobs {
-				jb.out <- fe.appendFlows((<-bufs)[:0], flows[jb.lo:jb.hi], jb.lo, j.Events)
+				jb.out <- fe.appendFlows((<-bufs)[:0], rep, jb.lo, jb.hi, j.Events)
 			}
 		}()
 	}
@@ -285,15 +286,16 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 	}
 }
 
-// appendFlows appends flows, each on a line of its own and all but the
-// very first (index 0 of the report) after a comma.
-func (e *flowEncoder) appendFlows(b []byte, flows []analyze.Flow, first int, events bool) []byte {
-	for i := range flows {
-		if first+i > 0 {
+// appendFlows appends the report's flows lo to hi, each on a line of its
+// own and all but the very first (index 0 of the report) after a comma.
+func (e *flowEncoder) appendFlows(b []byte, rep *analyze.Report, lo, hi int, events bool) []byte {
+	for i := lo; i < hi; i++ {
+		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, "\n    "...)
-		b = e.appendFlow(b, &flows[i], events)
+		rep.ViewFlow(i, &e.view, events)
+		b = e.appendFlow(b, &e.view)
 	}
 	return b
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -9,19 +8,20 @@ import (
 	"github.com/flowdoc/flowdoc/analyze"
 )
 
-// flowEncoder appends flows as compact JSON, exactly as encoding/json
-// would encode jsonFlow (TestAppendFlowMatchesEncodingJSON holds it to
-// that). It remembers the last day it formatted: a capture's timestamps
-// mostly fall on the same day.
+// flowEncoder appends flows (analyze.FlowView, the schema of a flow) as
+// compact JSON, exactly as encoding/json would encode them, but without
+// reflection and allocations: for millions of flows this is most of a
+// JSON report's time. It remembers the last day it formatted: a
+// capture's timestamps mostly fall on the same day.
 type flowEncoder struct {
-	day     int64  // since the Unix epoch
-	prefix  []byte // "2006-01-02T" of day
-	payload analyze.PayloadBuffer
+	day    int64  // since the Unix epoch
+	prefix []byte // "2006-01-02T" of day
+	view   analyze.FlowView
 }
 
-// appendTS appends a capture timestamp as encoding/json would the
-// string of ts(t): RFC 3339 with the fraction trimmed, "" for none.
-func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
+// appendTS appends a capture time as encoding/json would: RFC 3339 with
+// the fraction trimmed, "" for none.
+func (e *flowEncoder) appendTS(b []byte, ts analyze.Time) []byte {
 	if ts == 0 {
 		return append(b, `""`...)
 	}
@@ -55,174 +55,142 @@ func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
 	return append(b, 'Z', '"')
 }
 
-func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
-	r := f.Record
+// appendFlow appends v as encoding/json would encode it
+// (TestFlowEncoderMatchesEncodingJSON holds it to that, field by field).
+func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, int64(r.ID), 10)
+	b = strconv.AppendInt(b, int64(v.ID), 10)
 	b = append(b, `,"client":`...)
-	b = appendEndpoint(b, r.Key.Client())
+	b = appendEndpoint(b, v.Client)
 	b = append(b, `,"server":`...)
-	b = appendEndpoint(b, r.Key.Server())
-	b = appendBoolField(b, "roles_inferred", r.RolesInferred)
-	b = appendBoolField(b, "midstream", r.Midstream)
-	b = appendBoolField(b, "one_sided", r.OneSided)
-	b = appendBoolField(b, "reused", r.Reused)
+	b = appendEndpoint(b, v.Server)
+	b = appendBoolField(b, "roles_inferred", v.RolesInferred)
+	b = appendBoolField(b, "midstream", v.Midstream)
+	b = appendBoolField(b, "one_sided", v.OneSided)
+	b = appendBoolField(b, "reused", v.Reused)
 	b = append(b, `,"first":`...)
-	b = e.appendTS(b, r.First)
+	b = e.appendTS(b, v.First)
 	b = append(b, `,"last":`...)
-	b = e.appendTS(b, r.Last)
+	b = e.appendTS(b, v.Last)
 	b = append(b, `,"duration_s":`...)
-	b = appendFloat(b, r.Duration().Seconds())
-	b = append(b, `,"packets":{"client":`...)
-	b = strconv.AppendUint(b, r.Client.Packets, 10)
-	b = append(b, `,"server":`...)
-	b = strconv.AppendUint(b, r.Server.Packets, 10)
-	b = append(b, `},"bytes":{"client":`...)
-	b = strconv.AppendUint(b, r.Client.Bytes, 10)
-	b = append(b, `,"server":`...)
-	b = strconv.AppendUint(b, r.Server.Bytes, 10)
-	b = append(b, `},"client_state":`...)
-	b = appendString(b, r.Client.State.String())
+	b = appendFloat(b, v.DurationS)
+	b = append(b, `,"packets":`...)
+	b = appendUintPair(b, v.Packets)
+	b = append(b, `,"bytes":`...)
+	b = appendUintPair(b, v.Bytes)
+	b = append(b, `,"client_state":`...)
+	b = appendString(b, v.ClientState)
 	b = append(b, `,"server_state":`...)
-	b = appendString(b, r.Server.State.String())
+	b = appendString(b, v.ServerState)
 	b = append(b, `,"history":`...)
-	b = appendString(b, r.History)
+	b = appendString(b, v.History)
 	b = append(b, `,"ends":{"client":`...)
-	b = e.appendEnd(b, &r.Client)
+	b = e.appendEnd(b, &v.Ends.Client)
 	b = append(b, `,"server":`...)
-	b = e.appendEnd(b, &r.Server)
+	b = e.appendEnd(b, &v.Ends.Server)
 	b = append(b, '}')
-	if k := f.Kernel; k != nil && (k.Known[analyze.Client] || k.Known[analyze.Server]) {
-		b = append(b, `,"kernel":{`...)
-		if k.Known[analyze.Client] {
-			b = append(b, `"client":`...)
-			b = appendSocket(b, k.Sockets[analyze.Client])
-		}
-		if k.Known[analyze.Server] {
-			if k.Known[analyze.Client] {
-				b = append(b, ',')
-			}
-			b = append(b, `"server":`...)
-			b = appendSocket(b, k.Sockets[analyze.Server])
-		}
-		b = append(b, '}')
+	b = appendKernel(b, &v.Kernel)
+	b = e.appendPayload(b, v)
+	if v.Events.Set {
+		b = append(b, `,"events":`...)
+		b = e.appendEvents(b, v.Events.V)
 	}
-	if p := r.ReadPayload(&e.payload); p != nil {
-		b = e.appendPayload(b, p)
-	}
-	if events {
-		b = e.appendEvents(b, r.Events)
-	}
-	if r.EventsDropped > 0 && events {
+	if v.EventsDropped != 0 {
 		b = append(b, `,"events_dropped":`...)
-		b = strconv.AppendInt(b, int64(r.EventsDropped), 10)
+		b = strconv.AppendInt(b, int64(v.EventsDropped), 10)
 	}
-	b = append(b, `,"verdicts":[`...)
-	for i, v := range f.Verdicts {
+	b = append(b, `,"verdicts":`...)
+	b = e.appendVerdicts(b, v.Verdicts)
+	return append(b, '}')
+}
+
+func appendUintPair(b []byte, p analyze.Pair[uint64]) []byte {
+	b = append(b, `{"client":`...)
+	b = strconv.AppendUint(b, p.Client, 10)
+	b = append(b, `,"server":`...)
+	b = strconv.AppendUint(b, p.Server, 10)
+	return append(b, '}')
+}
+
+// appendKernel appends a flow's "kernel" field, when a side is on the
+// capturing host.
+func appendKernel(b []byte, k *analyze.Pair[analyze.SocketView]) []byte {
+	if *k == (analyze.Pair[analyze.SocketView]{}) {
+		return b
+	}
+	b = append(b, `,"kernel":{`...)
+	if k.Client != (analyze.SocketView{}) {
+		b = append(b, `"client":`...)
+		b = appendSocket(b, &k.Client)
+	}
+	if k.Server != (analyze.SocketView{}) {
+		if k.Client != (analyze.SocketView{}) {
+			b = append(b, ',')
+		}
+		b = append(b, `"server":`...)
+		b = appendSocket(b, &k.Server)
+	}
+	return append(b, '}')
+}
+
+func (e *flowEncoder) appendVerdicts(b []byte, vs []analyze.VerdictView) []byte {
+	if vs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range vs {
+		v := &vs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"class":`...)
 		b = appendString(b, string(v.Class))
 		b = append(b, `,"side":`...)
-		b = appendString(b, v.Side.String())
+		b = appendString(b, v.Side)
 		b = append(b, `,"severity":`...)
 		b = appendString(b, v.Severity.String())
 		b = append(b, `,"confidence":`...)
 		b = appendFloat(b, v.Confidence)
-		if !v.Since.IsZero() {
+		if v.Since != 0 {
 			b = append(b, `,"since":`...)
-			b = e.appendTS(b, flowTS(v.Since.UnixNano()))
+			b = e.appendTS(b, v.Since)
+		}
+		if v.AgeS.Set {
 			b = append(b, `,"age_s":`...)
-			b = appendFloat(b, v.Age.Seconds())
+			b = appendFloat(b, v.AgeS.V)
 		}
 		b = append(b, `,"summary":`...)
 		b = appendString(b, v.Summary)
 		b = append(b, `,"evidence":`...)
-		b = appendEvidence(b, v.Evidence)
+		b = e.appendEvidence(b, v.Evidence)
 		b = append(b, '}')
 	}
-	return append(b, "]}"...)
+	return append(b, ']')
 }
 
-// appendPayload appends a flow's "payload", "http" and "tls" fields.
-func (e *flowEncoder) appendPayload(b []byte, p *analyze.Payload) []byte {
-	b = append(b, `,"payload":{`...)
-	n := len(b)
-	if p.Protocol != "" {
-		b = append(b, `"protocol":`...)
-		b = appendString(b, p.Protocol)
-	}
-	gaps := 0
-	for s := analyze.Client; s <= analyze.Server; s++ {
-		if p.Missing[s] == 0 && p.Truncated[s] == 0 {
-			continue
+// appendPayload appends a flow's "payload", "http" and "tls" fields, those
+// it has.
+func (e *flowEncoder) appendPayload(b []byte, v *analyze.FlowView) []byte {
+	if p := &v.Payload; !p.IsZero() {
+		b = append(b, `,"payload":{`...)
+		n := len(b)
+		if p.Protocol != "" {
+			b = append(b, `"protocol":`...)
+			b = appendString(b, p.Protocol)
 		}
-		switch {
-		case gaps > 0:
-			b = append(b, ',')
-		case len(b) > n:
-			b = append(b, `,"gaps":[`...)
-		default:
-			b = append(b, `"gaps":[`...)
-		}
-		gaps++
-		b = append(b, `{"side":`...)
-		b = appendString(b, s.String())
-		b = append(b, `,"missing_bytes":`...)
-		b = strconv.AppendUint(b, p.Missing[s], 10)
-		if p.MissingPacket[s] > 0 {
-			b = append(b, `,"packet":`...)
-			b = strconv.AppendUint(b, uint64(p.MissingPacket[s]), 10)
-		}
-		if p.Limited[s] {
-			b = append(b, `,"buffer_limited":true`...)
-		}
-		if p.Truncated[s] > 0 {
-			b = append(b, `,"truncated":{"packet":`...)
-			b = strconv.AppendUint(b, uint64(p.Truncated[s]), 10)
-			b = append(b, '}')
+		if len(p.Gaps) > 0 {
+			if len(b) > n {
+				b = append(b, ',')
+			}
+			b = append(b, `"gaps":`...)
+			b = appendGaps(b, p.Gaps)
 		}
 		b = append(b, '}')
 	}
-	if gaps > 0 {
-		b = append(b, ']')
+	if h := &v.HTTP; !h.IsZero() {
+		b = e.appendHTTP(b, h)
 	}
-	b = append(b, '}')
-	if h := p.HTTP; h != nil {
-		b = append(b, `,"http":{"requests":`...)
-		b = strconv.AppendInt(b, int64(h.Requests), 10)
-		b = append(b, `,"responses":`...)
-		b = strconv.AppendInt(b, int64(h.Responses), 10)
-		if h.Earlier > 0 {
-			b = append(b, `,"earlier_exchanges":`...)
-			b = strconv.AppendInt(b, int64(h.Earlier), 10)
-		}
-		if h.KeepAlive > 0 {
-			b = append(b, `,"keep_alive_timeout_s":`...)
-			b = appendFloat(b, h.KeepAlive.Seconds())
-		}
-		if l := h.LastResponse(); l != nil {
-			b = append(b, `,"last_status":`...)
-			b = strconv.AppendInt(b, int64(l.Status), 10)
-		}
-		if h.Upgraded {
-			b = append(b, `,"upgraded":true`...)
-		}
-		if h.Error != "" {
-			b = append(b, `,"error":`...)
-			b = appendString(b, h.Error)
-		}
-		b = append(b, `,"exchanges":[`...)
-		for i := range h.Exchanges {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = e.appendExchange(b, &h.Exchanges[i])
-		}
-		b = append(b, "]}"...)
-	}
-	if t := p.TLS; t != nil {
+	if t := &v.TLS; !t.IsZero() {
 		b = append(b, `,"tls":{`...)
 		if t.ServerName != "" {
 			b = append(b, `"server_name":`...)
@@ -238,7 +206,75 @@ func (e *flowEncoder) appendPayload(b []byte, p *analyze.Payload) []byte {
 	return b
 }
 
-func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
+func appendGaps(b []byte, gaps []analyze.GapView) []byte {
+	b = append(b, '[')
+	for i := range gaps {
+		g := &gaps[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"side":`...)
+		b = appendString(b, g.Side)
+		b = append(b, `,"missing_bytes":`...)
+		b = strconv.AppendUint(b, g.MissingBytes, 10)
+		if g.Packet != 0 {
+			b = append(b, `,"packet":`...)
+			b = strconv.AppendUint(b, uint64(g.Packet), 10)
+		}
+		if g.BufferLimited {
+			b = append(b, `,"buffer_limited":true`...)
+		}
+		if g.Truncated != (analyze.PacketRef{}) {
+			b = append(b, `,"truncated":{"packet":`...)
+			b = strconv.AppendUint(b, uint64(g.Truncated.Packet), 10)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
+	b = append(b, `,"http":{"requests":`...)
+	b = strconv.AppendInt(b, int64(h.Requests), 10)
+	b = append(b, `,"responses":`...)
+	b = strconv.AppendInt(b, int64(h.Responses), 10)
+	if h.Earlier != 0 {
+		b = append(b, `,"earlier_exchanges":`...)
+		b = strconv.AppendInt(b, int64(h.Earlier), 10)
+	}
+	if h.KeepAliveS.Set {
+		b = append(b, `,"keep_alive_timeout_s":`...)
+		b = appendFloat(b, h.KeepAliveS.V)
+	}
+	if h.LastStatus != 0 {
+		b = append(b, `,"last_status":`...)
+		b = strconv.AppendInt(b, int64(h.LastStatus), 10)
+	}
+	if h.Upgraded {
+		b = append(b, `,"upgraded":true`...)
+	}
+	if h.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, h.Error)
+	}
+	b = append(b, `,"exchanges":`...)
+	if h.Exchanges == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range h.Exchanges {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendExchange(b, &h.Exchanges[i])
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func (e *flowEncoder) appendExchange(b []byte, x *analyze.ExchangeView) []byte {
 	b = append(b, '{')
 	n := len(b)
 	field := func(name string) {
@@ -261,13 +297,16 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
 			b = append(b, "true"...)
 		}
 	}
+	ref := func(name string, r *analyze.Ref) {
+		if *r != (analyze.Ref{}) {
+			field(name)
+			b = e.appendRef(b, r)
+		}
+	}
 	str("method", x.Method)
 	str("target", x.Target)
 	str("version", x.Version)
-	if x.RequestPacket > 0 {
-		field("request")
-		b = e.appendRef(b, int(x.RequestInput), x.RequestPacket, x.RequestAt)
-	}
+	ref("request", &x.Request)
 	flag("request_close", x.RequestClose)
 	flag("continue", x.Continue)
 	if x.Status != 0 {
@@ -275,17 +314,14 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
 		b = strconv.AppendInt(b, int64(x.Status), 10)
 	}
 	str("reason", x.Reason)
-	if x.ResponsePacket > 0 {
-		field("response")
-		b = e.appendRef(b, int(x.ResponseInput), x.ResponsePacket, x.ResponseAt)
-	}
+	ref("response", &x.Response)
 	if x.ResponseEnd != 0 {
 		field("response_end")
 		b = e.appendTS(b, x.ResponseEnd)
 	}
-	if x.ContentLength >= 0 && x.Status != 0 {
+	if x.ContentLength.Set {
 		field("content_length")
-		b = strconv.AppendInt(b, x.ContentLength, 10)
+		b = strconv.AppendInt(b, x.ContentLength.V, 10)
 	}
 	flag("chunked", x.Chunked)
 	field("body_bytes")
@@ -295,17 +331,21 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
 	field("acked")
 	b = strconv.AppendBool(b, x.Acked)
 	flag("response_close", x.ResponseClose)
-	if x.KeepAlive > 0 {
+	if x.KeepAliveS.Set {
 		field("keep_alive_s")
-		b = appendFloat(b, x.KeepAlive.Seconds())
+		b = appendFloat(b, x.KeepAliveS.V)
 	}
 	flag("missing", x.Missing)
 	return append(b, '}')
 }
 
-func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
-	b = append(b, `,"events":[`...)
-	for i, ev := range events {
+func (e *flowEncoder) appendEvents(b []byte, events []analyze.EventView) []byte {
+	if events == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range events {
+		ev := &events[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -314,20 +354,20 @@ func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
 		b = append(b, `,"packet":`...)
 		b = strconv.AppendUint(b, uint64(ev.Packet), 10)
 		b = append(b, `,"time":`...)
-		b = e.appendTS(b, ev.At)
+		b = e.appendTS(b, ev.Time)
 		b = append(b, `,"from":`...)
-		b = appendString(b, ev.From.String())
+		b = appendString(b, ev.From)
 		b = append(b, `,"flags":`...)
-		b = appendString(b, ev.Flags.String())
+		b = appendString(b, ev.Flags)
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, uint64(ev.Seq), 10)
 		b = append(b, `,"ack":`...)
 		b = strconv.AppendUint(b, uint64(ev.Ack), 10)
 		b = append(b, `,"len":`...)
 		b = strconv.AppendUint(b, uint64(ev.Len), 10)
-		if names := ev.Note.Names(); len(names) > 0 {
+		if len(ev.Notes) > 0 {
 			b = append(b, `,"notes":[`...)
-			for j, n := range names {
+			for j, n := range ev.Notes {
 				if j > 0 {
 					b = append(b, ',')
 				}
@@ -336,54 +376,58 @@ func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
 			b = append(b, ']')
 		}
 		b = append(b, `,"client_state":`...)
-		b = appendString(b, ev.ClientState.String())
+		b = appendString(b, ev.ClientState)
 		b = append(b, `,"server_state":`...)
-		b = appendString(b, ev.ServerState.String())
+		b = appendString(b, ev.ServerState)
 		b = append(b, '}')
 	}
 	return append(b, ']')
 }
 
-func appendEvidence(b []byte, ev []analyze.Evidence) []byte {
+func (e *flowEncoder) appendEvidence(b []byte, ev []analyze.EvidenceView) []byte {
+	if ev == nil {
+		return append(b, "null"...)
+	}
 	b = append(b, '[')
-	for i, e := range ev {
+	for i := range ev {
+		x := &ev[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(e.Input), 10)
+		b = strconv.AppendInt(b, int64(x.Input), 10)
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendInt(b, int64(e.Packet), 10)
+		b = strconv.AppendInt(b, int64(x.Packet), 10)
 		b = append(b, `,"time":`...)
-		b = appendString(b, ts(e.At))
+		b = e.appendTS(b, x.Time)
 		b = append(b, `,"what":`...)
-		b = appendString(b, e.What)
+		b = appendString(b, x.What)
 		b = append(b, '}')
 	}
 	return append(b, ']')
 }
 
-func (e *flowEncoder) appendEnd(b []byte, h *analyze.Half) []byte {
+func (e *flowEncoder) appendEnd(b []byte, h *analyze.EndView) []byte {
 	b = append(b, `{"state":`...)
-	b = appendString(b, h.State.String())
-	if !h.Since.IsZero() {
+	b = appendString(b, h.State)
+	if h.Since != 0 {
 		b = append(b, `,"since":`...)
 		b = e.appendTS(b, h.Since)
 	}
-	if h.Expired != 0 {
+	if h.Expired != "" {
 		b = append(b, `,"expired":`...)
-		b = appendString(b, h.Expired.String())
+		b = appendString(b, h.Expired)
 	}
 	if h.HalfClosed {
 		b = append(b, `,"half_closed":true`...)
 	}
-	for _, f := range []struct {
+	for _, f := range [...]struct {
 		name string
 		v    uint64
 	}{
 		{"packets", h.Packets}, {"bytes", h.Bytes}, {"wire_bytes", h.WireBytes},
-		{"retransmissions", uint64(h.Retrans)}, {"rsts", uint64(h.RSTs)}, {"zero_windows", uint64(h.ZeroWindows)},
-		{"keepalives", uint64(h.KeepAlives)}, {"window_probes", uint64(h.WinProbes)},
+		{"retransmissions", uint64(h.Retransmits)}, {"rsts", uint64(h.RSTs)}, {"zero_windows", uint64(h.ZeroWindows)},
+		{"keepalives", uint64(h.KeepAlives)}, {"window_probes", uint64(h.WindowProbes)},
 	} {
 		b = append(b, ',', '"')
 		b = append(b, f.name...)
@@ -394,44 +438,44 @@ func (e *flowEncoder) appendEnd(b []byte, h *analyze.Half) []byte {
 		b = append(b, `,"mss":`...)
 		b = strconv.AppendUint(b, uint64(h.MSS), 10)
 	}
-	if h.WScale >= 0 {
+	if h.WScale.Set {
 		b = append(b, `,"wscale":`...)
-		b = strconv.AppendInt(b, int64(h.WScale), 10)
+		b = strconv.AppendInt(b, int64(h.WScale.V), 10)
 	}
-	if !h.FirstPacket.IsZero() {
+	if h.First != 0 {
 		b = append(b, `,"first":`...)
-		b = e.appendTS(b, h.FirstPacket)
+		b = e.appendTS(b, h.First)
 	}
-	if !h.LastPacket.IsZero() {
+	if h.Last != 0 {
 		b = append(b, `,"last":`...)
-		b = e.appendTS(b, h.LastPacket)
+		b = e.appendTS(b, h.Last)
 	}
-	if h.LastPayloadPacket > 0 {
+	if h.LastPayload != (analyze.Ref{}) {
 		b = append(b, `,"last_payload":`...)
-		b = e.appendRef(b, int(h.LastPayloadInput), h.LastPayloadPacket, h.LastPayload)
+		b = e.appendRef(b, &h.LastPayload)
 	}
-	if h.FinPacket > 0 {
+	if h.FIN != (analyze.Ref{}) {
 		b = append(b, `,"fin":`...)
-		b = e.appendRef(b, int(h.FinInput), h.FinPacket, h.FinAt)
+		b = e.appendRef(b, &h.FIN)
 	}
 	return append(b, '}')
 }
 
-func (e *flowEncoder) appendRef(b []byte, input int, packet uint32, t flowTS) []byte {
+func (e *flowEncoder) appendRef(b []byte, r *analyze.Ref) []byte {
 	b = append(b, `{"input":`...)
-	b = strconv.AppendInt(b, int64(input), 10)
+	b = strconv.AppendInt(b, int64(r.Input), 10)
 	b = append(b, `,"packet":`...)
-	b = strconv.AppendUint(b, uint64(packet), 10)
+	b = strconv.AppendUint(b, uint64(r.Packet), 10)
 	b = append(b, `,"time":`...)
-	b = e.appendTS(b, t)
+	b = e.appendTS(b, r.Time)
 	return append(b, '}')
 }
 
-func appendEndpoint(b []byte, a netip.AddrPort) []byte {
+func appendEndpoint(b []byte, a analyze.Endpoint) []byte {
 	b = append(b, `{"ip":"`...)
-	b = a.Addr().Unmap().AppendTo(b)
+	b = a.IP.AppendTo(b)
 	b = append(b, `","port":`...)
-	b = strconv.AppendUint(b, uint64(a.Port()), 10)
+	b = strconv.AppendUint(b, uint64(a.Port), 10)
 	return append(b, '}')
 }
 
@@ -512,17 +556,10 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// flowTS is a capture timestamp as records hold it.
-type flowTS = analyze.Timestamp
-
-// appendSocket encodes a side's kernel socket as the reference schema's
-// jsonSocket (jsonref_test.go) does.
-func appendSocket(b []byte, s *analyze.Socket) []byte {
-	if s == nil {
-		return append(b, `{"state":"CLOSED","rx_queue":0,"tx_queue":0}`...)
-	}
+// appendSocket encodes a side's kernel socket.
+func appendSocket(b []byte, s *analyze.SocketView) []byte {
 	b = append(b, `{"state":`...)
-	b = appendString(b, s.State.String())
+	b = appendString(b, s.State)
 	if s.PID != 0 {
 		b = append(b, `,"pid":`...)
 		b = strconv.AppendInt(b, int64(s.PID), 10)

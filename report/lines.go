@@ -25,7 +25,8 @@ func (j *JSONLines) Render(w io.Writer, rep *analyze.Report) error {
 	var line []byte
 	for i := range rep.Flows {
 		line = append(line[:0], `{"type":"flow",`...)
-		line = fe.appendFlow(line, &rep.Flows[i], j.Events)
+		rep.ViewFlow(i, &fe.view, j.Events)
+		line = fe.appendFlow(line, &fe.view)
 		// appendFlow opened its own object: drop its brace.
 		line = append(line[:len(`{"type":"flow",`)], line[len(`{"type":"flow",`)+1:]...)
 		line = append(line, '\n')
