@@ -11,9 +11,6 @@ import (
 	"github.com/flowdoc/flowdoc/flow"
 )
 
-// Socket is a socket of the capturing host's kernel.
-type Socket = flow.Socket
-
 // KernelView is the capturing host's own socket table, read by flowdoc
 // live, joined to the captured flows.
 type KernelView struct {
@@ -35,15 +32,20 @@ type KernelView struct {
 // Disagreement is an endpoint whose state the capture and the kernel see
 // differently.
 type Disagreement struct {
-	Flow             int
-	Side             flow.Side
-	Endpoint         netip.AddrPort
-	Inferred, Kernel flow.State
+	Flow     int
+	Side     string // "client" or "server"
+	Endpoint netip.AddrPort
+	// Inferred and Kernel are the states as netstat spells them.
+	Inferred, Kernel string
+}
+
+func (d *Disagreement) String() string {
+	return fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel)
 }
 
 // SocketGroup is sockets alike: one state, one process, one peer.
 type SocketGroup struct {
-	State   flow.State
+	State   string // as netstat spells it
 	PID     int
 	Command string
 	// Local is the local endpoint when the sockets were accepted on a
@@ -55,6 +57,28 @@ type SocketGroup struct {
 	Count int
 	// RxQueue and TxQueue are the bytes waiting, summed over the sockets.
 	RxQueue, TxQueue uint64
+
+	state flow.State
+}
+
+func socketGroup(st flow.State, pid int, comm string) SocketGroup {
+	return SocketGroup{State: st.String(), PID: pid, Command: comm, state: st}
+}
+
+// LocalText is the local endpoint, or "*" when unset.
+func (g *SocketGroup) LocalText() string {
+	if g.Local.IsValid() {
+		return g.Local.String()
+	}
+	return "*"
+}
+
+// PeerText is the peer: its address alone when the port varies.
+func (g *SocketGroup) PeerText() string {
+	if g.Peer.Port() == 0 {
+		return g.Peer.Addr().Unmap().String()
+	}
+	return g.Peer.String()
 }
 
 // Process spells who holds the sockets: "pid 4242 (java)", or "no
@@ -64,7 +88,7 @@ func (g *SocketGroup) Process() string {
 	switch {
 	case g.PID > 0:
 		return fmt.Sprintf("pid %d (%s)", g.PID, g.Command)
-	case g.State == flow.TimeWait || g.State == flow.FinWait2 || g.State == flow.LastAck || g.State == flow.Closing:
+	case g.state == flow.TimeWait || g.state == flow.FinWait2 || g.state == flow.LastAck || g.state == flow.Closing:
 		return "no process (the kernel's)"
 	}
 	return "an unknown process"
@@ -135,7 +159,8 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 			}
 			inferred := f.Half(side).State
 			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) {
-				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side, Endpoint: ep, Inferred: inferred, Kernel: kernel})
+				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side.String(), Endpoint: ep,
+					Inferred: inferred.String(), Kernel: kernel.String()})
 			}
 		}
 	}
@@ -160,7 +185,9 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 		}
 		g := groups[gk]
 		if g == nil {
-			g = &SocketGroup{State: s.State, PID: s.PID, Command: s.Command, Local: gk.local, Peer: gk.peer}
+			sg := socketGroup(s.State, s.PID, s.Command)
+			sg.Local, sg.Peer = gk.local, gk.peer
+			g = &sg
 			groups[gk] = g
 		}
 		g.Count++
@@ -171,7 +198,7 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 		k.Unseen = append(k.Unseen, *g)
 	}
 	slices.SortFunc(k.Unseen, func(a, b SocketGroup) int {
-		return cmp.Or(b.Count-a.Count, int(a.State)-int(b.State), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
+		return cmp.Or(b.Count-a.Count, int(a.state)-int(b.state), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
 	})
 	rep.Kernel = k
 	rep.kernelFindings(socks, matched, grace)
@@ -242,7 +269,7 @@ func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]
 	slices.SortStableFunc(order, func(a, b key) int { return byKey[b].n - byKey[a].n })
 	for _, k := range order {
 		a := byKey[k]
-		g := SocketGroup{State: flow.CloseWait, PID: k.pid, Command: k.comm}
+		g := socketGroup(flow.CloseWait, k.pid, k.comm)
 		sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
 			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
 		if age := rep.Kernel.At.Sub(a.oldest); !a.oldest.IsZero() && age >= time.Second {
@@ -272,7 +299,7 @@ func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]
 			if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
 				for _, s := range fl.Kernel.Sockets {
 					if s != nil && s.State == flow.CloseWait {
-						g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
+						g := socketGroup(s.State, s.PID, s.Command)
 						procs[g.Process()]++
 					}
 				}

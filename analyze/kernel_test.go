@@ -39,11 +39,11 @@ func TestJoinKernel(t *testing.T) {
 	if k.Sockets != 10 || k.Matched != len(rep.Flows) {
 		t.Errorf("%d sockets, %d matched; want 10, %d", k.Sockets, k.Matched, len(rep.Flows))
 	}
-	if len(k.Disagreements) != 1 || k.Disagreements[0].Flow != rep.Flows[0].ID || k.Disagreements[0].Kernel != flow.Established || k.Disagreements[0].Inferred != flow.CloseWait {
+	if len(k.Disagreements) != 1 || k.Disagreements[0].Flow != rep.Flows[0].ID || k.Disagreements[0].Kernel != "ESTABLISHED" || k.Disagreements[0].Inferred != "CLOSE_WAIT" {
 		t.Errorf("disagreements %+v", k.Disagreements)
 	}
-	if len(k.Unseen) != 2 || k.Unseen[0].State != flow.CloseWait || k.Unseen[0].Count != 3 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
-		k.Unseen[1].State != flow.TimeWait || k.Unseen[1].Process() != "no process (the kernel's)" {
+	if len(k.Unseen) != 2 || k.Unseen[0].State != "CLOSE_WAIT" || k.Unseen[0].Count != 3 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
+		k.Unseen[1].State != "TIME_WAIT" || k.Unseen[1].Process() != "no process (the kernel's)" {
 		t.Errorf("unseen %+v", k.Unseen)
 	}
 	for i, f := range rep.Flows {

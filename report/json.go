@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
-	"net/netip"
 	"runtime"
 	"time"
 
@@ -94,25 +93,16 @@ func kernelJSON(k *analyze.KernelView) jsonKernel {
 		j.Local = append(j.Local, a.Unmap().String())
 	}
 	for _, d := range k.Disagreements {
-		j.Disagreements = append(j.Disagreements, jsonDisagreement{d.Flow, d.Side.String(), d.Endpoint.String(), d.Inferred.String(), d.Kernel.String()})
+		j.Disagreements = append(j.Disagreements, jsonDisagreement{d.Flow, d.Side, d.Endpoint.String(), d.Inferred, d.Kernel})
 	}
 	for _, g := range k.Unseen {
-		jg := jsonSocketGroup{State: g.State.String(), Count: g.Count, PID: g.PID, Command: g.Command, Peer: peerText(g.Peer), RxQueue: g.RxQueue, TxQueue: g.TxQueue}
+		jg := jsonSocketGroup{State: g.State, Count: g.Count, PID: g.PID, Command: g.Command, Peer: g.PeerText(), RxQueue: g.RxQueue, TxQueue: g.TxQueue}
 		if g.Local.IsValid() {
 			jg.Local = g.Local.String()
 		}
 		j.Unseen = append(j.Unseen, jg)
 	}
 	return j
-}
-
-// peerText spells a socket group's peer: an address alone when its port
-// varies.
-func peerText(p netip.AddrPort) string {
-	if p.Port() == 0 {
-		return p.Addr().Unmap().String()
-	}
-	return p.String()
 }
 
 type jsonTotals struct {
@@ -179,12 +169,13 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"hosts\": ")
-	hosts := make([]jsonHost, 0, len(rep.Hosts))
-	for _, h := range rep.Hosts {
-		jh := jsonHost{IP: h.Host.Unmap().String(), Flows: h.Total, Clients: h.Clients, Servers: h.Servers, States: map[string]int{}}
-		for _, s := range analyze.States() {
-			if n := h.Count(s); n > 0 {
-				jh.States[s.String()] = n
+	st := rep.StateTable()
+	hosts := make([]jsonHost, 0, len(st.Hosts))
+	for _, h := range st.Hosts {
+		jh := jsonHost{IP: h.Host.String(), Flows: h.Total, Clients: h.Clients, Servers: h.Servers, States: map[string]int{}}
+		for i, n := range h.Counts {
+			if n > 0 {
+				jh.States[st.States[i]] = n
 			}
 		}
 		hosts = append(hosts, jh)

@@ -20,17 +20,6 @@ type LiveStatus struct {
 	Evicted   int
 }
 
-// stillOpen counts the connections with an endpoint not closed.
-func stillOpen(rep *analyze.Report) int {
-	n := 0
-	for i := range rep.Flows {
-		if f := &rep.Flows[i]; holdsSocket(f.Client.State) || holdsSocket(f.Server.State) {
-			n++
-		}
-	}
-	return n
-}
-
 // LiveView draws the compact view flowdoc live refreshes on a terminal:
 // traffic, flows, endpoint states per host (the busiest ten) and the
 // findings so far. Clear makes it redraw the screen from the top.
@@ -40,7 +29,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, clear bool) error
 		bw.WriteString("\x1b[H\x1b[2J")
 	}
 	fmt.Fprintf(bw, "flowdoc live on %s: %s, %d packets (%.0f/s), %d dropped\n", st.Interface, dur(st.Elapsed.Round(time.Second)), st.Packets, st.Rate, st.Dropped)
-	fmt.Fprintf(bw, "%s, %d still open", plural(len(rep.Flows), "connection"), stillOpen(rep))
+	fmt.Fprintf(bw, "%s, %d still open", plural(len(rep.Flows), "connection"), rep.StillOpen())
 	if st.Evicted > 0 {
 		fmt.Fprintf(bw, ", %d dropped from memory (--max-flows)", st.Evicted)
 	}
@@ -75,5 +64,5 @@ func LiveLine(st LiveStatus, rep *analyze.Report) string {
 		}
 	}
 	return fmt.Sprintf("flowdoc live: %s on %s, %d packets (%.0f/s), %d dropped, %d connections (%d open), %d findings (%d errors)",
-		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), stillOpen(rep), len(rep.Findings), errs)
+		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), rep.StillOpen(), len(rep.Findings), errs)
 }

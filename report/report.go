@@ -4,7 +4,6 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -54,21 +53,6 @@ func New(format string, opt Options) (Renderer, error) {
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }
 
-// stateColumns lists the states some host is in, in order: the columns
-// of an endpoint-state table.
-func stateColumns(rep *analyze.Report) []analyze.State {
-	var cols []analyze.State
-	for _, s := range analyze.States() {
-		for _, h := range rep.Hosts {
-			if h.Count(s) > 0 {
-				cols = append(cols, s)
-				break
-			}
-		}
-	}
-	return cols
-}
-
 // inputDetail describes an input as read: "pcap EN10MB, 68 packets, 54
 // TCP, 2026-01-02 03:04:05.000 to 03:04:11.000 (6.0 s)", the times with
 // zone appended (" UTC" where the reader cannot assume it).
@@ -91,15 +75,6 @@ func evidencePacket(rep *analyze.Report, e analyze.Evidence, name func(string) s
 	return pkt
 }
 
-// verdictNames lists a flow's verdicts as class(side), most severe first.
-func verdictNames(f *analyze.Flow) []string {
-	vs := make([]string, 0, len(f.Verdicts))
-	for _, v := range f.Verdicts {
-		vs = append(vs, string(v.Class)+"("+v.Side.String()+")")
-	}
-	return vs
-}
-
 // scopeOf spells what a finding is about: its hosts, then its endpoints.
 func scopeOf(f *analyze.Finding) []string {
 	var scope []string
@@ -110,48 +85,4 @@ func scopeOf(f *analyze.Finding) []string {
 		scope = append(scope, e.String())
 	}
 	return scope
-}
-
-// payloadNote sums up what was read in a flow's payload: the last HTTP
-// exchange ("GET /upload -> 404 Not Found"), the TLS server name, and
-// bytes the capture missed.
-func payloadNote(p *analyze.Payload) string {
-	if p == nil {
-		return ""
-	}
-	var n []string
-	switch {
-	case p.HTTP != nil:
-		h := p.HTTP
-		if x := h.Last(); x != nil {
-			s := "http " + exchangeText(x)
-			if h.Requests > 1 {
-				s += fmt.Sprintf(" (last of %d requests)", h.Requests)
-			}
-			n = append(n, s)
-		} else {
-			n = append(n, "http")
-		}
-	case p.TLS != nil:
-		s := "tls"
-		if p.TLS.ServerName != "" {
-			s += " " + p.TLS.ServerName
-		}
-		n = append(n, s)
-	}
-	for s := analyze.Client; s <= analyze.Server; s++ {
-		if p.Truncated[s] > 0 {
-			n = append(n, fmt.Sprintf("%s payload cut by the snap length", s))
-		} else if p.Missing[s] > 0 {
-			n = append(n, fmt.Sprintf("%s stream: %s not captured", s, plural(int(p.Missing[s]), "byte")))
-		}
-	}
-	return strings.Join(n, ", ")
-}
-
-// exchangeText is "GET /upload -> 404 Not Found", or "GET / -> no
-// response".
-func exchangeText(x *analyze.Exchange) string {
-	req := cmp.Or(x.RequestLine(), "(request not captured)")
-	return req + " -> " + cmp.Or(x.StatusLine(), "no response")
 }

@@ -56,18 +56,8 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		wrap(bw, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
 	}
-	head := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
-	var extra []string
-	if tot.Midstream > 0 {
-		extra = append(extra, fmt.Sprintf("%d began before the capture", tot.Midstream))
-	}
-	if tot.OneSided > 0 {
-		extra = append(extra, fmt.Sprintf("%d seen in one direction only", tot.OneSided))
-	}
-	if tot.Reused > 0 {
-		extra = append(extra, fmt.Sprintf("%d reused a 4-tuple", tot.Reused))
-	}
-	if len(extra) > 0 {
+	head := tot.Summary()
+	if extra := tot.Caveats(); len(extra) > 0 {
 		head += " (" + strings.Join(extra, ", ") + ")"
 	}
 	wrap(bw, width, "", head+".")
@@ -101,7 +91,7 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 		p("\n")
 		wrap(bw, width, "", kernelLine(k)+":")
 		for _, d := range k.Disagreements {
-			wrap(bw, width, "  ", fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
+			wrap(bw, width, "  ", d.String())
 		}
 		if len(k.Unseen) > 0 {
 			p("Sockets without packets in the capture (quiet since before it started, or not captured):\n")
@@ -112,29 +102,19 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 					fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
 					break
 				}
-				local := "*"
-				if g.Local.IsValid() {
-					local = g.Local.String()
-				}
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), local, peerText(g.Peer), g.RxQueue, g.TxQueue)
+				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), g.LocalText(), g.PeerText(), g.RxQueue, g.TxQueue)
 			}
 			tw.Flush()
 		}
 	}
 
-	listed := 0
-	for i := range rep.Flows {
-		if t.All || !rep.Flows[i].Clean() {
-			listed++
-		}
-	}
-	if listed > 0 {
+	if listed := rep.Listed(t.All); len(listed) > 0 {
 		if t.All {
 			p("\nFlows:\n")
 		} else {
 			p("\nFlows not closed cleanly (--all lists every flow):\n")
 		}
-		t.flowTable(bw, rep, width, c)
+		t.flowTable(bw, rep, listed, width, c)
 	}
 	if w := rep.Warnings(); len(w) > 0 {
 		p("\n%s\n", c.severity("Warnings:", analyze.Warning))
@@ -148,60 +128,49 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 // hostTable writes the endpoint states per host, a column for each state
 // that occurs; at most limit hosts, busiest first (0: all).
 func hostTable(w io.Writer, rep *analyze.Report, limit int) {
-	cols := stateColumns(rep)
+	st := rep.StateTable()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "HOST\tCONNS\t")
-	for _, s := range cols {
+	for _, s := range st.States {
 		fmt.Fprintf(tw, "%s\t", s)
 	}
 	fmt.Fprintln(tw)
-	for i, h := range rep.Hosts {
+	for i, h := range st.Hosts {
 		if limit > 0 && i == limit {
-			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(rep.Hosts)-limit)
+			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(st.Hosts)-limit)
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
-		for _, s := range cols {
-			fmt.Fprintf(tw, "%d\t", h.Count(s))
+		fmt.Fprintf(tw, "%s\t%d\t", h.Host, h.Total)
+		for _, n := range h.Counts {
+			fmt.Fprintf(tw, "%d\t", n)
 		}
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }
 
-// flowTable lists the flows, one line each; when that is wider than
-// width, each flow's notes go on a line of their own below it. It goes
-// over the flows twice, first to size the columns, then to write: a
-// capture of a leak can hold a hundred thousand unclean flows, and their
-// lines all kept at once would take more memory than their records.
-func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter) {
+// flowTable lists the flows listed (indexes in rep.Flows), one line
+// each; when that is wider than width, each flow's notes go on a line of
+// their own below it. It goes over the flows twice, first to size the
+// columns, then to write: a capture of a leak can hold a hundred thousand
+// unclean flows, and their lines all kept at once would take more memory
+// than their records.
+func (t *Text) flowTable(w io.Writer, rep *analyze.Report, listed []int, width int, c painter) {
 	header := []string{"ID", "CLIENT", "SERVER", "CLIENT STATE", "SERVER STATE", "DURATION", "PKTS", "HISTORY"}
 	cells := make([]string, len(header))
-	var pb analyze.PayloadBuffer // reused by flowNotes
+	var v analyze.FlowView
 	// each calls fn with the cells and notes of every flow listed; cells
 	// is reused from one call to the next.
 	each := func(fn func(cells []string, notes string)) {
-		for i := range rep.Flows {
-			f := &rep.Flows[i]
-			if !t.All && f.Clean() {
-				continue
-			}
-			r := f.Record
+		for _, i := range listed {
+			rep.ViewFlow(i, &v, false)
 			// The endpoint a verdict is about takes the verdict's colour.
-			var sev [2]analyze.Severity
-			var bad [2]bool
-			for _, v := range f.Verdicts {
-				if !bad[v.Side] || v.Severity > sev[v.Side] {
-					sev[v.Side], bad[v.Side] = v.Severity, true
-				}
-			}
-			state := func(s analyze.Side) string {
-				return c.cell(stateText(r.Half(s)), sev[s], bad[s])
-			}
-			cells = append(cells[:0], strconv.Itoa(r.ID), r.Key.Client().String(), r.Key.Server().String(),
-				state(analyze.Client), state(analyze.Server), dur(r.Duration()),
-				strconv.FormatUint(r.Client.Packets, 10)+"/"+strconv.FormatUint(r.Server.Packets, 10), r.History)
-			fn(cells, flowNotes(f, &pb))
+			sev := v.SideSeverity()
+			cells = append(cells[:0], strconv.Itoa(v.ID), v.Client.String(), v.Server.String(),
+				c.cell(v.Ends.Client.StateText(), sev.Client.V, sev.Client.Set),
+				c.cell(v.Ends.Server.StateText(), sev.Server.V, sev.Server.Set), dur(v.Duration()),
+				strconv.FormatUint(v.Packets.Client, 10)+"/"+strconv.FormatUint(v.Packets.Server, 10), v.History)
+			fn(cells, v.Notes())
 		}
 	}
 	// Each column as wide as its widest cell, two spaces apart; colour
@@ -279,57 +248,6 @@ func captureLine(c *analyze.CaptureStats) string {
 func kernelLine(k *analyze.KernelView) string {
 	return fmt.Sprintf("The host's socket table at %s: %s, %d of them with packets in the capture, %d disagreeing with the inferred state",
 		k.At.UTC().Format("15:04:05"), plural(k.Sockets, "connection socket"), k.Matched, len(k.Disagreements))
-}
-
-func stateText(h *analyze.Half) string {
-	if h.Expired != 0 {
-		return fmt.Sprintf("%s (%s ended)", h.State, h.Expired)
-	}
-	return h.State.String()
-}
-
-// flowNotes is the notes column of a flow; the payload is decoded into
-// pb, which the caller reuses from one flow to the next.
-func flowNotes(f *analyze.Flow, pb *analyze.PayloadBuffer) string {
-	var n []string
-	r := f.Record
-	if r.Midstream {
-		n = append(n, "midstream")
-	}
-	if r.RolesInferred {
-		n = append(n, "roles inferred")
-	}
-	if r.OneSided {
-		n = append(n, "one-sided")
-	}
-	if r.Reused {
-		n = append(n, "port reused")
-	}
-	for _, v := range f.Verdicts {
-		if v.Class == analyze.MidstreamClass {
-			continue
-		}
-		n = append(n, string(v.Class)+"("+v.Side.String()+")")
-	}
-	if p := payloadNote(r.ReadPayload(pb)); p != "" {
-		n = append(n, p)
-	}
-	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {
-		if f.Kernel == nil || !f.Kernel.Known[side] {
-			continue
-		}
-		k := "kernel: " + side.String() + " "
-		if s := f.Kernel.Sockets[side]; s == nil {
-			k += "no socket"
-		} else {
-			k += s.State.String()
-			if s.PID > 0 {
-				k += fmt.Sprintf(" pid %d (%s)", s.PID, s.Command)
-			}
-		}
-		n = append(n, k)
-	}
-	return strings.Join(n, ", ")
 }
 
 // evidenceText is "#12 17:39:21.648 FIN from server", with the input's
