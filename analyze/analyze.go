@@ -15,50 +15,12 @@ import (
 	"github.com/flowdoc/flowdoc/flow"
 )
 
-// Names from package flow that renderers need to spell.
-type (
-	State  = flow.State
-	Side   = flow.Side
-	Record = flow.Record
-	Half   = flow.Half
-	Event  = flow.Event
-	Input  = flow.Input
-	Note   = flow.Note
-	Flags  = flow.Flags
-	// Payload is what was read in a flow's byte streams; Exchange is one
-	// HTTP request and its response.
-	Payload  = flow.Payload
-	HTTP     = flow.HTTP
-	Exchange = flow.Exchange
-	// PayloadBuffer is room to decode a payload into (Record.ReadPayload).
-	PayloadBuffer = flow.PayloadBuffer
-	// Timestamp is a capture time in Unix nanoseconds.
-	Timestamp = flow.Timestamp
-)
-
-// The sides of a connection, and the TCP flags renderers draw.
-const (
-	Client = flow.Client
-	Server = flow.Server
-
-	Unknown   = flow.Unknown
-	Closed    = flow.Closed
-	SynSent   = flow.SynSent
-	CloseWait = flow.CloseWait
-	TimeWait  = flow.TimeWait
-
-	SYN = flow.SYN
-	FIN = flow.FIN
-	RST = flow.RST
-	ACK = flow.ACK
-)
-
 // Schema names the JSON layout a Report is rendered in.
 const Schema = "flowdoc/v1"
 
 // Report is the whole analysis of one run.
 type Report struct {
-	Inputs []flow.Input
+	Inputs []Input
 	// End is the moment the endpoint states stand at.
 	End time.Time
 	// Flows are in order of first packet; every one of them.
@@ -173,7 +135,7 @@ func (o Options) withDefaults() Options {
 // across them, most severe first.
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
-	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
+	rep := &Report{Inputs: inputsOf(res.Inputs), End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
 	cap := gatherEvidence(res.Flows, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
 	rep.count()
@@ -274,6 +236,3 @@ func (r *Report) Warnings() []string {
 	}
 	return w
 }
-
-// States lists the states in display order, for tables.
-func States() []flow.State { return flow.States() }
