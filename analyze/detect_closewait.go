@@ -65,7 +65,7 @@ func inspectCloseWait(c *flowCtx) {
 				continue
 			}
 			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since.Time(), Age: age,
-				Summary: fmt.Sprintf("the %s is %s: not judged a leak", sideName(s), j.basis)})
+				Summary: fmt.Sprintf("the %s is %s: not judged a leak", sideName(s), j.basis())})
 			continue
 		}
 		c.add(closeWaitVerdict(c, s, j, age))
@@ -108,7 +108,7 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 		fmt.Fprintf(&sb, "; it sent data until %s before the end, then nothing", fmtDur(j.quiet))
 	}
 	if c.cap.grace == 0 && conf < 0.9 {
-		fmt.Fprintf(&sb, " (%s)", j.basis)
+		fmt.Fprintf(&sb, " (%s)", j.basis())
 	}
 	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since.Time(), Age: age, Summary: sb.String()}
 	if fin != nil {

@@ -60,8 +60,9 @@ var cleanDetector = detector{class: CleanClass, explain: Explanation{
 
 var openDetector = detector{class: OpenClass, explain: Explanation{
 	Class: OpenClass, Title: "Open",
-	Meaning: "Established at the end of the capture, with nothing wrong seen (or in CLOSE_WAIT for less than " +
-		"--close-wait-grace, which is not a leak yet).",
+	Meaning: "Not closed at the end of the capture, with nothing wrong seen: established; in CLOSE_WAIT too " +
+		"shortly for the capture to tell whether it will close (the verdict says why, and how sure); or a handshake " +
+		"still in progress.",
 	Detection: "Both endpoints ESTABLISHED; a CLOSE_WAIT the capture cannot judge yet (the verdict says why); a SYN " +
 		"sent less than the initial retransmission timeout before the end.",
 	Causes: "Healthy, long-lived or pooled connections.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",

@@ -36,8 +36,13 @@ var idleDetector = detector{
 	},
 	inspect: inspectIdle,
 	group: func(f *Flow, v *Verdict) (groupKey, bool) {
+		// A server's closes, per server endpoint; a client's, per client
+		// host and the server it closed on (its ports change).
 		_, from := idleBefore(f.Record, v)
-		return groupKey{endpoint: f.Endpoint(v.Side), waiting: waitedFor(v.Side, from)}, true
+		if v.Side == flow.Client {
+			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
+		}
+		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
 	},
 	findings: func(g *group, _ *findCtx) []Finding {
 		_, from := idleBefore(g.flows[0].Record, g.vs[0])
@@ -138,6 +143,11 @@ func byRST(r *flow.Record, v *Verdict) bool { return r.Half(v.Side).FinPacket ==
 func idleFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	ep := f0.Endpoint(v0.Side)
+	who := "server"
+	closer := ep.String()
+	if v0.Side == flow.Client {
+		who, closer = "client", fmt.Sprintf("%s, to %s,", ep.Addr(), f0.Key.Server())
+	}
 	var idle []time.Duration
 	leaked, reused, resets := 0, 0, 0
 	for i, f := range g.flows {
@@ -155,10 +165,6 @@ func idleFinding(g *group) Finding {
 	}
 	cl := ClusterDurations(idle)
 	main := cl[0]
-	who := "server"
-	if v0.Side == flow.Client {
-		who = "client"
-	}
 	how := "closed"
 	switch {
 	case resets == len(g.flows):
@@ -167,7 +173,7 @@ func idleFinding(g *group) Finding {
 		how = fmt.Sprintf("closed (%d of them by RST)", resets)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s (%s) %s %s after %s without traffic", ep, who, how, plural(len(g.flows), "idle connection"), fmtDur(main.Median))
+	fmt.Fprintf(&sb, "%s (%s) %s %s after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), fmtDur(main.Median))
 	if len(main.Values) > 1 {
 		if lo, hi := fmtDur(main.Min), fmtDur(main.Max); lo != hi {
 			fmt.Fprintf(&sb, " (median of %d, %s to %s)", len(main.Values), lo, hi)
@@ -218,7 +224,12 @@ func idleFinding(g *group) Finding {
 		fmt.Fprintf(&sb, " A reset gives the peer no orderly end of stream: a pooled client that sends its next request on such a connection gets an error (\"server has gone away\", \"connection reset by peer\").")
 		fix = fmt.Sprintf("Make the clients' pools validate connections before reuse (a test query or a liveness check after inactivity) and keep their idle time below %s, the server's idle timeout measured here; or raise the server's timeout.", fmtDur(main.Median))
 	}
-	return Finding{Class: IdleTimeoutClose, Severity: sev, Endpoints: []netip.AddrPort{ep}, Flows: ids(g.flows),
+	scope := []netip.AddrPort{ep}
+	var hosts []netip.Addr
+	if v0.Side == flow.Client {
+		hosts, scope = []netip.Addr{ep.Addr()}, []netip.AddrPort{f0.Key.Server()}
+	}
+	return Finding{Class: IdleTimeoutClose, Severity: sev, Hosts: hosts, Endpoints: scope, Flows: ids(g.flows),
 		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
 			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
 			{"reused_after", float64(reused)}}, append(kaMetrics, resetMetric(resets)...)...),

@@ -110,10 +110,10 @@ func unreachableFinding(g *group) Finding {
 	} else {
 		fmt.Fprintf(&sb, " They had been idle for %s to %s when they went silent", fmtDur(lo), fmtDur(hi))
 	}
-	fmt.Fprintf(&sb, ": a stateful firewall or NAT between them that drops connections idle longer than about %s forgets them, and then drops their packets (or the peer is down).", fmtDur(lo))
+	fmt.Fprintf(&sb, ": a stateful firewall or NAT between them forgets connections idle for %s or less and then drops their packets (or the peer is down).", fmtDur(lo))
 	return Finding{Class: PeerUnreachable, Severity: Warning, Hosts: []netip.Addr{from}, Endpoints: []netip.AddrPort{to}, Flows: ids(g.flows),
 		Metrics:  []Metric{{"connections", float64(len(g.flows))}, {"idle_before_silence_min_s", lo.Seconds()}, {"idle_before_silence_max_s", hi.Seconds()}},
 		Summary:  sb.String(),
-		Remedy:   fmt.Sprintf("Enable TCP keep-alive on these connections with an idle time shorter than %s (e.g. net.ipv4.tcp_keepalive_time, or the client's or pool's keep-alive setting), or have the pool evict connections idle longer than that; or raise the idle timeout of the firewall, NAT or load balancer on the path.", fmtDur(lo)),
+		Remedy:   fmt.Sprintf("Find the middlebox's idle timeout (the capture puts it at %s at most), then enable TCP keep-alive on these connections with an idle time shorter than it (net.ipv4.tcp_keepalive_time, or the client's or pool's keep-alive setting), or have the pool evict connections idle longer than it; or raise the idle timeout of the firewall, NAT or load balancer on the path.", fmtDur(lo)),
 		Evidence: evidence(g.vs)}
 }

@@ -15,7 +15,8 @@ import (
 // connections did), not from thresholds fixed in advance; and when the
 // capture cannot tell, the verdict says so in words.
 
-// judgement is a decision about a state at the end of the capture.
+// judgement is a decision about a state at the end of the capture, with
+// what it rests on (the words are made only when shown: basis).
 type judgement struct {
 	leak       bool
 	confidence float64
@@ -25,9 +26,27 @@ type judgement struct {
 	// sending is set when the endpoint sent data after the peer's FIN:
 	// a half-close, the application at work.
 	sending bool
-	// basis says, in words, what the judgement rests on.
-	basis string
+
+	on      basisKind
+	app     appKey
+	server  bool          // the application is a server (its own endpoint)
+	closes  *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
+	grace   time.Duration // on byGrace
+	leaks   int           // on bySiblings
+	idle    time.Duration // on byDone: since the connection's last data
+	ownApps bool          // closes are the application's own, not its host's
 }
+
+// basisKind is what a judgement rests on.
+type basisKind uint8
+
+const (
+	byGrace    basisKind = iota // --close-wait-grace
+	byCloses                    // the host's or application's own closes
+	byPrior                     // nothing to compare with
+	byDone                      // the application closes what it is done with
+	bySiblings                  // its application's leaks beyond doubt
+)
 
 const (
 	// closeFactor is how many times the time its host usually takes to
@@ -49,7 +68,7 @@ const (
 func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings bool) judgement {
 	h := r.Half(s)
 	last := h.Since // the peer's FIN
-	j := judgement{sending: h.LastPayload > h.Since}
+	j := judgement{sending: h.LastPayload > h.Since, app: appOf(r, s), server: s == flow.Server}
 	if j.sending {
 		last = h.LastPayload
 	}
@@ -60,61 +79,91 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	if j.sending && h.Packets > 1 {
 		cadence = closeFactor * (h.LastPacket.Sub(h.FirstPacket) / time.Duration(h.Packets-1))
 	}
-	quiet := fmtDur(j.quiet)
 	if ev.grace > 0 {
+		j.on, j.grace = byGrace, ev.grace
 		j.leak, j.confidence = j.quiet >= max(ev.grace, cadence), 0.9
-		j.basis = fmt.Sprintf("quiet for %s in CLOSE_WAIT, against the %s set by --close-wait-grace", quiet, fmtDur(ev.grace))
 		return j
 	}
-	app := appOf(r, s)
-	l, who := ev.closes[app], "this host"
-	if l != nil && len(l.d) >= minSamples {
-		who = fmt.Sprintf("%s, on its connections to %s,", app.host, app.endpoint)
-		if s == flow.Server {
-			who = fmt.Sprintf("%s, on its other connections,", app.endpoint)
-		}
-	} else {
-		l = ev.closes[appKey{host: app.host}]
+	l := ev.closes[j.app]
+	j.ownApps = l != nil && l.n >= minSamples
+	if !j.ownApps {
+		l = ev.closes[appKey{host: j.app.host}]
 	}
-	switch {
-	case l != nil && len(l.d) > 0:
-		usual := l.quantile(0.9)
-		if j.quiet >= max(closeFloor, closeFactor*usual, cadence) {
+	if l != nil && l.n > 0 {
+		j.on, j.closes = byCloses, l
+		if j.quiet >= max(closeFloor, closeFactor*l.quantile(0.9), cadence) {
 			j.leak, j.confidence = true, 0.85
-			if len(l.d) >= minSamples && j.quiet >= closeFactor*l.quantile(1) {
+			if l.n >= minSamples && j.quiet >= closeFactor*l.quantile(1) {
 				j.confidence = 0.95
 			}
-			j.basis = fmt.Sprintf("%s closed %s within %s of the peer's FIN, and this one has not in %s",
-				who, plural(len(l.d), "connection"), fmtDur(l.quantile(1)), quiet)
-			if len(l.d) > 2 && usual < l.quantile(1) {
-				j.basis = fmt.Sprintf("%s closed %s after the peer's FIN within %s (90 %% of them; all within %s), and this one has not in %s",
-					who, plural(len(l.d), "connection"), fmtDur(usual), fmtDur(l.quantile(1)), quiet)
-			}
-		} else {
-			j.basis = fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and %s has taken up to %s to close after the peer's FIN: the capture cannot tell yet whether it will close",
-				quiet, who, fmtDur(l.quantile(1)))
 		}
-	default:
+	} else {
 		// Nothing to compare with. An application that reads EOF closes
 		// within milliseconds; the default grace is the prior.
+		j.on = byPrior
 		if j.quiet >= max(DefaultCloseWaitGrace, cadence) {
 			j.leak, j.confidence = true, 0.8
 			if j.quiet >= 3*max(DefaultCloseWaitGrace, cadence) {
 				j.confidence = 0.9
 			}
-			j.basis = fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s", quiet)
-		} else {
-			j.basis = fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and the capture holds no close by this host to compare with: it cannot tell yet whether it will close", quiet)
+		}
+	}
+	// An application that closes each connection it opened as soon as it
+	// is done with it (its other connections closed within milliseconds
+	// of their last data) did not keep this one idle on purpose: it
+	// forgot it, and the peer's FIN only made that visible.
+	if d := ev.done[j.app]; !j.leak && !j.sending && d != nil && d.n >= minSamples {
+		_, lastData := lastData(r)
+		if idle := ev.end.Sub(lastData); lastData > 0 && idle >= max(closeFloor, closeFactor*d.quantile(0.9)) {
+			j.on, j.closes, j.idle = byDone, d, idle
+			j.leak, j.confidence = true, 0.85
 		}
 	}
 	if !j.leak && siblings && !j.sending {
-		if n := ev.leaks[app]; n > 0 {
+		if n := ev.leaks[j.app]; n > 0 {
+			j.on, j.leaks = bySiblings, n
 			j.leak, j.confidence = true, 0.8
-			j.basis = fmt.Sprintf("in CLOSE_WAIT for %s only, but it is one more of the same: %s of %s in CLOSE_WAIT %s leaks beyond doubt",
-				quiet, plural(n, "other connection"), app.host, map[bool]string{true: "is a", false: "are"}[n == 1])
 		}
 	}
 	return j
+}
+
+// basis says, in words, what the judgement rests on.
+func (j *judgement) basis() string {
+	quiet := fmtDur(j.quiet)
+	switch j.on {
+	case byGrace:
+		return fmt.Sprintf("quiet for %s in CLOSE_WAIT, against the %s set by --close-wait-grace", quiet, fmtDur(j.grace))
+	case bySiblings:
+		return fmt.Sprintf("in CLOSE_WAIT for %s only, but it is one more of the same: %s of %s in CLOSE_WAIT %s leaks beyond doubt",
+			quiet, plural(j.leaks, "other connection"), j.app.host, map[bool]string{true: "is a", false: "are"}[j.leaks == 1])
+	case byDone:
+		return fmt.Sprintf("%s closed %s itself within %s of their last data; this one it left idle for %s until the peer closed it, and has not closed in the %s since",
+			j.app.host, plural(j.closes.n, "other connection"), fmtDur(j.closes.quantile(1)), fmtDur(j.idle-j.quiet), quiet)
+	case byPrior:
+		if j.leak {
+			return fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s", quiet)
+		}
+		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and the capture holds no close by this host to compare with: it cannot tell yet whether it will close", quiet)
+	}
+	l := j.closes
+	who := "this host"
+	switch {
+	case j.ownApps && j.server:
+		who = fmt.Sprintf("%s, on its other connections,", j.app.endpoint)
+	case j.ownApps:
+		who = fmt.Sprintf("%s, on its connections to %s,", j.app.host, j.app.endpoint)
+	}
+	slowest, usual := fmtDur(l.quantile(1)), fmtDur(l.quantile(0.9))
+	switch {
+	case !j.leak:
+		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and %s has taken up to %s to close after the peer's FIN: the capture cannot tell yet whether it will close",
+			quiet, who, slowest)
+	case l.n > 2 && usual != slowest:
+		return fmt.Sprintf("%s closed %s after the peer's FIN within %s (90 %% of them; all within %s), and this one has not in %s",
+			who, plural(l.n, "connection"), usual, slowest, quiet)
+	}
+	return fmt.Sprintf("%s closed %s within %s of the peer's FIN, and this one has not in %s", who, plural(l.n, "connection"), slowest, quiet)
 }
 
 // synInFlight reports whether a client's SYN, unanswered at the end, may

@@ -220,6 +220,20 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"cannot tell yet whether it will close"},
 		},
 		{
+			// The client closes each connection itself right after its
+			// response; two it left idle until the server closed them.
+			name: "young CLOSE_WAIT, the host closes what it is done with",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.014, true, "FA", 0, -1}, {0.0142, false, "FA", 0, -1}, {0.0144, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.113, true, "FA", 0, -1}, {0.1132, false, "FA", 0, -1}, {0.1134, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{0.215, true, "FA", 0, -1}, {0.2152, false, "FA", 0, -1}, {0.2154, true, "A", 0, -1}})},
+				idleClose(40004, 0.3, false), idleClose(40005, 0.4, false), last(50000)},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(client) clean(client)",
+				"close_wait_leak(client) idle_timeout_close(server)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 2"},
+			says:     []string{"10.0.0.1 closed 3 other connections itself within"},
+		},
+		{
 			// One leak beyond doubt makes a younger sibling one more.
 			name: "young CLOSE_WAIT beside an old one of the same application",
 			convs: []conv{
@@ -270,6 +284,18 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the handshake was still in progress"},
 		},
 		{
+			// A client that gives up waiting on two requests: one finding
+			// for the client host and the server, whatever its ports.
+			name: "client timeouts grouped by host",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 100, -1}, {0.0102, false, "A", 0, -1}, {1.51, true, "FA", 0, -1}, {1.5102, false, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), []seg{{0.11, true, "PA", 100, -1}, {0.1102, false, "A", 0, -1}, {1.61, true, "FA", 0, -1}, {1.6102, false, "A", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"close_wait_leak(server) idle_timeout_close(client)", "close_wait_leak(server) idle_timeout_close(client)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 2"},
+			says:     []string{"10.0.0.1 gave up on 2 connections to 10.0.0.2:80 after waiting 1.5 s"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{
@@ -288,7 +314,7 @@ func TestEdgeJudgement(t *testing.T) {
 				[]seg{{2.0, true, "FA", 0, 100}, {2.2, true, "FA", 0, 100}, {2.6, true, "FA", 0, 100}})}, last(50000)},
 			verdicts: []string{"peer_unreachable(server)", "open(client)"},
 			findings: []string{"warning peer_unreachable 1"},
-			says:     []string{"idle for 2.0 s when it went silent", "its state is shown as it was when it last answered (ESTABLISHED)"},
+			says:     []string{"idle for 2.0 s when it went silent", "forgets connections idle for 2.0 s or less", "its state is shown as it was when it last answered (ESTABLISHED)"},
 		},
 		{
 			// SYN cookies: one SYN-ACK, nothing acknowledged after it.
@@ -336,5 +362,32 @@ func TestEdgeJudgement(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLatencies holds the histogram's quantiles within one bucket (a
+// ninth) of the exact ones, and the slowest exact.
+func TestLatencies(t *testing.T) {
+	var l latencies
+	var exact []time.Duration
+	for i := 1; i <= 1000; i++ {
+		d := time.Duration(i*i) * time.Microsecond // 1 µs to 1 s
+		l.add(d)
+		exact = append(exact, d)
+	}
+	for _, q := range []float64{0.1, 0.5, 0.9, 0.99} {
+		want := exact[int(q*1000)-1]
+		got := l.quantile(q)
+		if got < want || float64(got) > 1.1*float64(want) {
+			t.Errorf("quantile(%v) = %v, want %v to %v", q, got, want, time.Duration(1.1*float64(want)))
+		}
+	}
+	if got := l.quantile(1); got != time.Second {
+		t.Errorf("slowest = %v, want 1s", got)
+	}
+	var one latencies
+	one.add(300 * time.Microsecond)
+	if got := one.quantile(0.9); got != 300*time.Microsecond {
+		t.Errorf("quantile of one = %v, want 300µs", got)
 	}
 }

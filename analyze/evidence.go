@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -23,6 +24,10 @@ type captureEvidence struct {
 	// after the peer's FIN (or its own last data, if later) the host sent
 	// its own FIN. Only hosts with a CLOSE_WAIT at the end are measured.
 	closes map[appKey]*latencies
+	// done holds, per application, how long after a connection's last
+	// data it closed the connections it closed first: an application that
+	// closes each connection as soon as it is done with it.
+	done map[appKey]*latencies
 	// accepted holds, per server endpoint, when its completed handshakes
 	// began, sorted.
 	accepted map[netip.AddrPort][]flow.Timestamp
@@ -45,26 +50,61 @@ func appOf(r *flow.Record, s flow.Side) appKey {
 	return appKey{host: r.Endpoint(s).Addr(), endpoint: r.Key.Server()}
 }
 
-// latencies is a sample of durations.
+// latencies is a sample of durations, kept as a histogram: a capture may
+// hold a million closes, and their judgement needs only quantiles within
+// a few percent.
 type latencies struct {
-	d      []time.Duration
-	sorted bool
+	n       int
+	slowest time.Duration
+	buckets [latencyBuckets]uint32
 }
 
-func (l *latencies) add(d time.Duration) { l.d, l.sorted = append(l.d, max(d, 0)), false }
+// latencyBuckets cover 1 µs to over an hour, eight to each doubling.
+const latencyBuckets = 8 * 32
 
-// quantile returns the q-quantile (0..1) of the sample, which is not empty.
-func (l *latencies) quantile(q float64) time.Duration {
-	if !l.sorted {
-		slices.Sort(l.d)
-		l.sorted = true
+// bucket returns the histogram bucket of d.
+func bucket(d time.Duration) int {
+	us := float64(d) / float64(time.Microsecond)
+	if us < 1 {
+		return 0
 	}
-	return l.d[min(len(l.d)-1, int(q*float64(len(l.d))))]
+	return min(latencyBuckets-1, 1+int(8*math.Log2(us)))
+}
+
+// upper is the largest duration bucket i holds.
+func upper(i int) time.Duration {
+	if i == 0 {
+		return time.Microsecond
+	}
+	return time.Duration(math.Exp2(float64(i)/8) * float64(time.Microsecond))
+}
+
+func (l *latencies) add(d time.Duration) {
+	d = max(d, 0)
+	l.n++
+	l.slowest = max(l.slowest, d)
+	l.buckets[bucket(d)]++
+}
+
+// quantile returns the q-quantile (0..1) of the sample, which is not
+// empty: the top of its bucket, never more than the slowest.
+func (l *latencies) quantile(q float64) time.Duration {
+	if q >= 1 {
+		return l.slowest
+	}
+	want := int(math.Ceil(q * float64(l.n)))
+	seen := 0
+	for i, c := range l.buckets {
+		if seen += int(c); seen >= max(want, 1) {
+			return min(upper(i), l.slowest)
+		}
+	}
+	return l.slowest
 }
 
 // gatherEvidence builds the capture's evidence from its records.
 func gatherEvidence(recs []*flow.Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
-	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{},
+	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
 	// The hosts with a CLOSE_WAIT to judge: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
@@ -91,17 +131,12 @@ func gatherEvidence(recs []*flow.Record, end flow.Timestamp, grace time.Duration
 			if !waiting[r.Endpoint(s).Addr()] {
 				continue
 			}
-			d, ok := closeLatency(r, s)
-			if !ok {
-				continue
+			if d, ok := closeLatency(r, s); ok {
+				sample(ev.closes, appOf(r, s), d)
+				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
 			}
-			for _, k := range []appKey{appOf(r, s), {host: r.Endpoint(s).Addr()}} {
-				l := ev.closes[k]
-				if l == nil {
-					l = &latencies{}
-					ev.closes[k] = l
-				}
-				l.add(d)
+			if h, p := r.Half(s), r.Half(s.Other()); h.FinPacket > 0 && h.DataBeforeFin > 0 && (p.FinPacket == 0 || h.FinAt < p.FinAt) {
+				sample(ev.done, appOf(r, s), h.FinAt.Sub(h.DataBeforeFin))
 			}
 		}
 	}
@@ -117,6 +152,16 @@ func gatherEvidence(recs []*flow.Record, end flow.Timestamp, grace time.Duration
 		}
 	}
 	return ev
+}
+
+// sample adds d to the latencies of k in m.
+func sample(m map[appKey]*latencies, k appKey, d time.Duration) {
+	l := m[k]
+	if l == nil {
+		l = &latencies{}
+		m[k] = l
+	}
+	l.add(d)
 }
 
 // closeLatency is how long side s took to close after the peer did: from

@@ -45,9 +45,9 @@ func sideName(s flow.Side) string { return s.String() }
 
 // sided is a text in its two variants, indexed by Side: format with
 // "client", and with "server". Texts that vary only by side are made
-// once, not once per flow: the bench capture has 190 k TIME_WAIT
-// verdicts, and each concatenation was an allocation the collector then
-// had to chase.
+// once, not once per flow: a large capture has hundreds of thousands of
+// TIME_WAIT verdicts, and each concatenation would be an allocation the
+// collector then has to chase.
 type sided [2]string
 
 func bySide(format string) sided {

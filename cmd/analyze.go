@@ -323,7 +323,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			continue
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
-			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback)", path, flow.LinkTypeName(s.LinkType()))
+			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG)", path, flow.LinkTypeName(s.LinkType()))
 			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{flow.LinkTypeName(s.LinkType())}, Warnings: []string{msg}})
 			s.Close()
@@ -367,7 +367,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
 		}
 		if in.TCPPackets == 0 {
-			w := fmt.Sprintf("no TCP packets among its %d packets", in.Packets)
+			w := noTCP(in)
 			in.Warnings = append(in.Warnings, w)
 			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
 		}
@@ -491,9 +491,9 @@ func writeHeapProfile(path string) error {
 // Once the pass is over the slack narrows to gcReportSlack, but the limit
 // stays at least what the pass held at its end: up to there, the report
 // reuses memory the process has had anyway, and collecting sooner would
-// lower no peak. It lowers the peak where the report outgrows the pass:
-// on make bench's capture with --no-payload, from 297 to 264 MiB for a few
-// more collections of ~50 ms, within the noise of the run's time.
+// lower no peak. It lowers the peak where the report outgrows the pass
+// (make bench's capture with --no-payload), for a few more collections
+// that cost no time beyond the noise of a run.
 const (
 	gcPercent     = 200
 	gcFloor       = 256 << 20
@@ -576,4 +576,31 @@ func (p *gcPacer) stop() {
 	<-p.finished
 	debug.SetMemoryLimit(p.oldLimit)
 	debug.SetGCPercent(p.oldPercent)
+}
+
+// noTCP says, in one line, what a capture without TCP holds: "no TCP
+// packets among its 120 packets (UDP 100, ICMPv4 20; link type EN10MB)".
+func noTCP(in *flow.Input) string {
+	w := fmt.Sprintf("no TCP packets among its %d packets", in.Packets)
+	if in.Packets == 0 {
+		return w
+	}
+	held := in.NonTCPSummary()
+	if in.BadPackets > 0 {
+		if held != "" {
+			held += ", "
+		}
+		held += fmt.Sprintf("undecodable %d", in.BadPackets)
+	}
+	if in.Filtered > 0 {
+		if held != "" {
+			held += ", "
+		}
+		held += fmt.Sprintf("left out by the filter %d", in.Filtered)
+	}
+	lt := "link type "
+	if len(in.LinkTypes) > 1 {
+		lt = "link types "
+	}
+	return fmt.Sprintf("%s (%s; %s%s)", w, held, lt, strings.Join(in.LinkTypes, ", "))
 }

@@ -45,6 +45,10 @@ func TestExitCodes(t *testing.T) {
 		{name: "one good, one missing", args: []string{"analyze", good, filepath.Join(dir, "gone.pcap")}, code: exitOK,
 			stderr: "gone.pcap: no such file", stdout: "gone.pcap: no such file"},
 		{name: "version", args: []string{"--version"}, code: exitOK, stdout: "flowdoc version"},
+		{name: "no TCP: what it holds, in one line", args: []string{"analyze", "../testdata/decode/no-tcp.pcap"}, code: exitOK,
+			stderr: "no-tcp.pcap: no TCP packets among its 12 packets (UDP 9, ICMPv4 3; link type EN10MB)\n"},
+		{name: "tunnels", args: []string{"analyze", "../testdata/decode/tunnels.pcap"}, code: exitOK, stdout: "17 TCP connections"},
+		{name: "link types", args: []string{"analyze", "../testdata/decode/link-types.pcapng"}, code: exitOK, stdout: "7 TCP connections"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

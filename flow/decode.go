@@ -1,9 +1,11 @@
 package flow
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -48,7 +50,11 @@ type Segment struct {
 	IPLen int
 	// Options, meaningful on SYN segments.
 	MSS    uint16
-	WScale int8 // -1 when absent
+	WScale int8 // -1 when absent, or cut (OptionsCut)
+	// OptionsCut is set when the snap length cut the TCP header within its
+	// options (tcpdump -s 64): the fixed header is whole, the options
+	// past the cut are unknown, and Len comes from the IP header.
+	OptionsCut bool
 	// Dir is the packet's direction relative to the capturing host, where
 	// the link layer records it (Linux cooked captures).
 	Dir Direction
@@ -88,19 +94,30 @@ type Decoder struct {
 	sll2    layers.LinuxSLL2
 	loop    layers.Loopback
 	ip4     layers.IPv4
-	ip6     layers.IPv6
+	ip6     ip6Layer
 	ext     ipv6Ext
 	tcp     layers.TCP
 	payload gopacket.Payload
 	decoded []gopacket.LayerType
 
 	byFirst map[gopacket.LayerType]*gopacket.DecodingLayerParser
+
+	frags fragments // IPv4 fragments of TCP segments, until whole
+	// at is the capture time of the frame being decoded, set by the
+	// caller: fragments are held and given up in capture time.
+	at time.Time
+	// other, after a frame that is not TCP, names what it holds ("UDP",
+	// "ARP", "IP fragment"); tunnel, after a TCP segment found inside an
+	// encapsulation, names it ("VXLAN"). The caller counts and clears
+	// them.
+	other  string
+	tunnel string
 }
 
 // NewDecoder returns a Decoder ready for any supported link type.
 func NewDecoder() *Decoder {
 	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 12), byFirst: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
-	d.ext.ip6 = &d.ip6
+	d.ext.ip6 = &d.ip6.IPv6
 	for _, first := range []gopacket.LayerType{
 		layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2,
 		layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6,
@@ -119,11 +136,12 @@ func NewDecoder() *Decoder {
 
 // SupportedLinkType reports whether Decode understands frames of lt.
 func SupportedLinkType(lt layers.LinkType) bool {
-	return firstLayer(lt, nil) != gopacket.LayerTypeZero
+	return firstLayer(lt, nil) != gopacket.LayerTypeZero || otherLinkType(lt)
 }
 
 // firstLayer maps a link type to the layer its frames start with; raw IP
 // link types look at the version nibble of data (nil: any IP version).
+// Link types the layered parser does not take give LayerTypeZero.
 func firstLayer(lt layers.LinkType, data []byte) gopacket.LayerType {
 	switch lt {
 	case layers.LinkTypeEthernet:
@@ -148,9 +166,10 @@ func firstLayer(lt layers.LinkType, data []byte) gopacket.LayerType {
 }
 
 // Decode decodes one frame of link type lt into seg. It reports false with
-// a nil error for frames that are not TCP (ARP, UDP, ICMP, IP fragments);
-// a frame that is TCP, or cannot be told, but is malformed gives a
-// *DecodeError with Packet left 0 for the caller to fill in.
+// a nil error for frames that are not TCP (ARP, UDP, ICMP, an IP fragment
+// held until its datagram is whole); a frame that is TCP, or cannot be
+// told, but is malformed gives a *DecodeError with Packet left 0 for the
+// caller to fill in.
 func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
 	if fastDecode(lt, data, seg) {
 		return true, nil
@@ -160,37 +179,153 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, e
 
 // decodeLayers decodes with gopacket's layers: every case the fast path
 // leaves to it, and every malformed frame, whose error it describes.
+// Encapsulations and link types the layered parser does not take go on
+// to decodeOther; IPv4 fragments of TCP to the defragmenter.
 func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
-	first := firstLayer(lt, data)
-	p := d.byFirst[first]
+	p := d.byFirst[firstLayer(lt, data)]
 	if p == nil {
+		if otherLinkType(lt) {
+			return d.decodeOther(lt, data, seg)
+		}
 		return false, &DecodeError{Layer: lt.String(), Err: ErrUnknownLinkType}
 	}
 	err := p.DecodeLayers(data, &d.decoded)
-	tcpAt := -1
 	for i, t := range d.decoded {
 		if t == layers.LayerTypeTCP {
-			tcpAt = i
-			break
+			// A failure in what follows TCP (payload) does not matter.
+			return filled(d.fill(seg, i, false))
 		}
 	}
-	if err != nil {
-		if _, unsupported := err.(gopacket.UnsupportedLayerType); unsupported {
-			if tcpAt >= 0 {
-				// Nothing after TCP matters.
-				err = nil
-			} else {
-				return false, nil // not TCP, or a non-first IP fragment
-			}
-		} else if tcpAt < 0 {
-			return false, d.errorAt(data, err, p.Truncated)
+	if len(d.decoded) == 0 {
+		if err == nil {
+			d.other = "empty frame"
+			return false, nil
 		}
-		// TCP decoded; a failure in what follows (payload) does not matter.
+		return false, d.errorAt(data, err, p.Truncated)
 	}
-	if tcpAt < 0 {
+	last := d.decoded[len(d.decoded)-1]
+	var next gopacket.LayerType
+	if ut, ok := err.(gopacket.UnsupportedLayerType); ok {
+		next = gopacket.LayerType(ut)
+	}
+	switch {
+	case d.encapsulated(last, next):
+		return d.decodeOther(lt, data, seg)
+	case next == gopacket.LayerTypeFragment:
+		if last == layers.LayerTypeIPv4 && d.ip4.Protocol == layers.IPProtocolTCP {
+			return d.defrag(seg)
+		}
+		d.other = "IP fragment"
 		return false, nil
+	case err == nil || next != gopacket.LayerTypeZero:
+		d.other = d.otherName(last, next)
+		return false, nil
+	case d.cutHeader(last):
+		d.decoded = append(d.decoded, layers.LayerTypeTCP)
+		return filled(d.fill(seg, len(d.decoded)-1, true))
 	}
-	return true, d.fill(seg, tcpAt)
+	return false, d.errorAt(data, err, p.Truncated)
+}
+
+// encapsulated reports whether the layered parser stopped, before any
+// TCP, at an encapsulation that decodeOther unwraps: the next layer it
+// has no decoder for, or the last one it decoded.
+func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
+	switch next {
+	case layers.LayerTypeLLC, layers.LayerTypeMPLS, layers.LayerTypePPPoE, layers.LayerTypePPP,
+		layers.LayerTypeGRE, layers.LayerTypeEtherIP, layers.LayerTypeERSPANII, layers.LayerTypeVXLAN,
+		layers.LayerTypeGeneve, layers.LayerTypeGTPv1U:
+		return true
+	case layers.LayerTypeUDP:
+		if l := d.layer(last); l != nil {
+			if b := l.LayerPayload(); len(b) >= 4 {
+				return tunnelPort(binary.BigEndian.Uint16(b[0:2])) || tunnelPort(binary.BigEndian.Uint16(b[2:4]))
+			}
+		}
+	case gopacket.LayerTypeZero:
+		switch last {
+		case layers.LayerTypeEthernet:
+			return d.eth.EthernetType == ethernetTypePBB
+		case layers.LayerTypeDot1Q:
+			return d.dot1q.Type == ethernetTypePBB
+		}
+	}
+	return false
+}
+
+// otherName names what a frame that is not TCP holds, for the count of
+// what a capture without TCP holds.
+func (d *Decoder) otherName(last, next gopacket.LayerType) string {
+	if next != gopacket.LayerTypeZero && next != gopacket.LayerTypePayload {
+		return next.String()
+	}
+	switch last {
+	case layers.LayerTypeIPv4:
+		return "IP protocol " + d.ip4.Protocol.String()
+	case layers.LayerTypeIPv6:
+		return "IP protocol " + d.ip6.NextHeader.String()
+	case layers.LayerTypeEthernet:
+		return fmt.Sprintf("EtherType 0x%04x", uint16(d.eth.EthernetType))
+	case layers.LayerTypeDot1Q:
+		return fmt.Sprintf("EtherType 0x%04x", uint16(d.dot1q.Type))
+	case layers.LayerTypeLinuxSLL:
+		return fmt.Sprintf("EtherType 0x%04x", uint16(d.sll.EthernetType))
+	case layers.LayerTypeLinuxSLL2:
+		return fmt.Sprintf("EtherType 0x%04x", uint16(d.sll2.ProtocolType))
+	}
+	if isIPv6Ext(last) {
+		return "IP protocol " + d.ext.next.String()
+	}
+	return last.String()
+}
+
+// cutHeader decodes, into d.tcp, a TCP header that follows the last layer
+// decoded and that the snap length cut within its options.
+func (d *Decoder) cutHeader(last gopacket.LayerType) bool {
+	l := d.layer(last)
+	return l != nil && l.NextLayerType() == layers.LayerTypeTCP && cutTCP(&d.tcp, l.LayerPayload())
+}
+
+// cutTCP decodes the fixed header of a TCP segment whose options the snap
+// length cut (tcpdump -s 64), which gopacket rejects ("TCP data offset
+// greater than packet length"). Contents holds the bytes captured;
+// Options are left empty, for the caller to walk what was captured.
+func cutTCP(t *layers.TCP, b []byte) bool {
+	if len(b) < 20 {
+		return false
+	}
+	off := b[12] >> 4
+	if off < 5 || int(off)*4 <= len(b) {
+		return false
+	}
+	f := b[13]
+	*t = layers.TCP{
+		SrcPort:    layers.TCPPort(binary.BigEndian.Uint16(b[0:2])),
+		DstPort:    layers.TCPPort(binary.BigEndian.Uint16(b[2:4])),
+		Seq:        binary.BigEndian.Uint32(b[4:8]),
+		Ack:        binary.BigEndian.Uint32(b[8:12]),
+		DataOffset: off,
+		FIN:        f&0x01 != 0,
+		SYN:        f&0x02 != 0,
+		RST:        f&0x04 != 0,
+		PSH:        f&0x08 != 0,
+		ACK:        f&0x10 != 0,
+		URG:        f&0x20 != 0,
+		ECE:        f&0x40 != 0,
+		CWR:        f&0x80 != 0,
+		NS:         b[12]&0x01 != 0,
+		Window:     binary.BigEndian.Uint16(b[14:16]),
+		Checksum:   binary.BigEndian.Uint16(b[16:18]),
+		Urgent:     binary.BigEndian.Uint16(b[18:20]),
+	}
+	t.Contents = b
+	return true
+}
+
+// filled is what the decoder reports for a TCP segment whose fields were
+// filled in with err: a segment, or an error.
+func filled(err error) (bool, error) {
+	return err == nil, err
 }
 
 // errorAt builds the DecodeError for a failure in the layer after the last
@@ -251,54 +386,96 @@ func (d *Decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 
 // fill copies what the tracker needs out of the decoded layers; the IP
 // layer is the one just before TCP (possibly after extension headers).
-func (d *Decoder) fill(seg *Segment, tcpAt int) error {
-	tcp := &d.tcp
-	hdr := int(tcp.DataOffset) * 4
-	var src, dst netip.Addr
-	segLen, ipHdr := -1, 0
-	for i := tcpAt - 1; i >= 0; i-- {
+// cut: d.tcp is a header cut within its options (cutTCP).
+func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
+	var ip ipInfo
+	for i := tcpAt - 1; i >= 0 && !ip.src.IsValid(); i-- {
 		switch d.decoded[i] {
 		case layers.LayerTypeIPv4:
-			src = addr4(d.ip4.SrcIP)
-			dst = addr4(d.ip4.DstIP)
-			ipHdr = int(d.ip4.IHL) * 4
-			segLen = int(d.ip4.Length) - ipHdr
+			ip = ip4Info(&d.ip4)
 		case layers.LayerTypeIPv6:
-			src = addr16(d.ip6.SrcIP)
-			dst = addr16(d.ip6.DstIP)
-			ipHdr = 40
+			ext := 0
 			if d.ip6.HopByHop != nil {
-				ipHdr += len(d.ip6.HopByHop.Contents)
+				ext += len(d.ip6.HopByHop.Contents)
 			}
 			if i+1 < tcpAt && isIPv6Ext(d.decoded[i+1]) {
-				ipHdr += d.ext.total
+				ext += d.ext.total
 			}
-			segLen = 40 + int(d.ip6.Length) - ipHdr
-			if d.ip6.Length == 0 { // jumbogram or TSO: trust what was captured
-				segLen = len(tcp.Contents) + len(tcp.Payload)
-			}
-		default:
-			continue
+			ip = ip6Info(&d.ip6.IPv6, ext)
 		}
-		break
 	}
-	if !src.IsValid() {
+	if err := fillTCP(seg, ip, &d.tcp, cut); err != nil {
+		return err
+	}
+	ips := 0
+	for _, l := range d.decoded[:tcpAt] {
+		switch l {
+		case layers.LayerTypeLinuxSLL:
+			seg.Dir = sllDirection(uint16(d.sll.PacketType))
+		case layers.LayerTypeLinuxSLL2:
+			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+			ips++
+		}
+	}
+	if ips > 1 {
+		d.tunnel = "IP in IP"
+	}
+	return nil
+}
+
+// ipInfo is what a segment takes from the IP header before it.
+type ipInfo struct {
+	src, dst netip.Addr
+	hdr      int // the IP header's length, extension headers included
+	segLen   int // the TCP segment's length it declares; -1: none (IPv6 payload length 0)
+}
+
+func ip4Info(ip *layers.IPv4) ipInfo {
+	hdr := int(ip.IHL) * 4
+	return ipInfo{addr4(ip.SrcIP), addr4(ip.DstIP), hdr, int(ip.Length) - hdr}
+}
+
+// ip6Info: ext is the length of the extension headers, hop-by-hop
+// options included.
+func ip6Info(ip *layers.IPv6, ext int) ipInfo {
+	in := ipInfo{addr16(ip.SrcIP), addr16(ip.DstIP), 40 + ext, int(ip.Length) - ext}
+	if ip.Length == 0 { // a jumbogram: what was captured
+		in.segLen = -1
+	}
+	return in
+}
+
+// fillTCP fills seg from a decoded TCP header and the IP header before it.
+func fillTCP(seg *Segment, ip ipInfo, tcp *layers.TCP, cut bool) error {
+	if !ip.src.IsValid() {
 		return &DecodeError{Layer: "IP", Err: ErrBadHeader}
 	}
+	hdr := int(tcp.DataOffset) * 4
+	segLen := ip.segLen
+	if segLen < 0 {
+		segLen = len(tcp.Contents) + len(tcp.Payload)
+	}
 	if segLen < hdr {
+		if cut {
+			// Not the snap length: the IP header says the datagram
+			// ends inside the TCP header.
+			return &DecodeError{Layer: "TCP", Err: fmt.Errorf("%w: IP length %d shorter than the TCP header (%d)", ErrBadHeader, segLen, hdr)}
+		}
 		// A header that claims less than the TCP header: take what the
 		// frame holds rather than reject it (seen with some offload paths).
 		segLen = hdr + len(tcp.Payload)
 	}
 	*seg = Segment{
-		Src:    netip.AddrPortFrom(src, uint16(tcp.SrcPort)),
-		Dst:    netip.AddrPortFrom(dst, uint16(tcp.DstPort)),
-		Seq:    tcp.Seq,
-		Ack:    tcp.Ack,
-		Window: tcp.Window,
-		Len:    segLen - hdr,
-		IPLen:  ipHdr + segLen,
-		WScale: -1,
+		Src:        netip.AddrPortFrom(ip.src, uint16(tcp.SrcPort)),
+		Dst:        netip.AddrPortFrom(ip.dst, uint16(tcp.DstPort)),
+		Seq:        tcp.Seq,
+		Ack:        tcp.Ack,
+		Window:     tcp.Window,
+		Len:        segLen - hdr,
+		IPLen:      ip.hdr + segLen,
+		WScale:     -1,
+		OptionsCut: cut,
 	}
 	seg.Payload = tcp.Payload[:min(len(tcp.Payload), max(seg.Len, 0))]
 	var f Flags
@@ -327,29 +504,26 @@ func (d *Decoder) fill(seg *Segment, tcpAt int) error {
 		f |= CWR
 	}
 	seg.Flags = f
-	for _, l := range d.decoded[:tcpAt] {
-		switch l {
-		case layers.LayerTypeLinuxSLL:
-			seg.Dir = sllDirection(uint16(d.sll.PacketType))
-		case layers.LayerTypeLinuxSLL2:
-			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
-		}
+	if !tcp.SYN {
+		return nil
 	}
-	if tcp.SYN {
-		for _, o := range tcp.Options {
-			switch o.OptionType {
-			case layers.TCPOptionKindMSS:
-				if len(o.OptionData) == 2 {
-					seg.MSS = uint16(o.OptionData[0])<<8 | uint16(o.OptionData[1])
+	if cut {
+		walkOptions(tcp.Contents[20:], seg, false)
+		return nil
+	}
+	for _, o := range tcp.Options {
+		switch o.OptionType {
+		case layers.TCPOptionKindMSS:
+			if len(o.OptionData) == 2 {
+				seg.MSS = uint16(o.OptionData[0])<<8 | uint16(o.OptionData[1])
+			}
+		case layers.TCPOptionKindWindowScale:
+			if len(o.OptionData) == 1 {
+				ws := o.OptionData[0]
+				if ws > 14 {
+					ws = 14 // RFC 7323: larger values are treated as 14
 				}
-			case layers.TCPOptionKindWindowScale:
-				if len(o.OptionData) == 1 {
-					ws := o.OptionData[0]
-					if ws > 14 {
-						ws = 14 // RFC 7323: larger values are treated as 14
-					}
-					seg.WScale = int8(ws)
-				}
+				seg.WScale = int8(ws)
 			}
 		}
 	}
@@ -429,7 +603,14 @@ func (e *ipv6Ext) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error
 			n = (int(data[off+1]) + 1) * 8
 		case layers.IPProtocolIPv6Fragment:
 			n = 8
-			e.frag = true
+			if len(data) < off+n {
+				df.SetTruncated()
+				return errors.New("IPv6 extension header too short")
+			}
+			// Offset 0 and no more fragments: an atomic fragment (RFC
+			// 6946), the whole datagram, as sent after an ICMPv6 Packet
+			// Too Big. Its next header follows.
+			e.frag = binary.BigEndian.Uint16(data[off+2:off+4])&0xfff9 != 0
 		case layers.IPProtocolAH:
 			if len(data) < off+2 {
 				df.SetTruncated()
@@ -455,4 +636,24 @@ func (e *ipv6Ext) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error
 			return nil
 		}
 	}
+}
+
+// ip6Layer is gopacket's IPv6 that also takes a payload length of 0
+// without a jumbo payload option, as captured on a host whose NIC
+// segments (TSO): the length is then what was captured.
+type ip6Layer struct {
+	layers.IPv6
+	patched []byte // the frame's IPv6 datagram with its length filled in
+}
+
+func (ip *ip6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	err := ip.IPv6.DecodeFromBytes(data, df)
+	if err == nil || len(data) <= 40 || data[4] != 0 || data[5] != 0 {
+		return err
+	}
+	// Decode a copy with the captured length; the layers after point
+	// into the copy, valid until the next frame as the frame itself.
+	ip.patched = append(ip.patched[:0], data...)
+	binary.BigEndian.PutUint16(ip.patched[4:6], uint16(min(len(data)-40, 0xffff)))
+	return ip.IPv6.DecodeFromBytes(ip.patched, df)
 }

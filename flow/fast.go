@@ -120,10 +120,16 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		return false
 	}
 	hdr := int(tcp[12]>>4) * 4
-	if hdr < 20 || hdr > len(tcp) {
+	if hdr < 20 {
 		return false
 	}
+	// The snap length may cut the header within its options (tcpdump -s
+	// 64): the fixed header is whole, and the IP header gives the length.
+	cut := hdr > len(tcp)
 	if segLen < hdr {
+		if cut {
+			return false
+		}
 		segLen = len(tcp)
 	}
 	*seg = Segment{
@@ -138,16 +144,24 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		WScale: -1,
 		Dir:    dir,
 	}
+	if cut {
+		seg.OptionsCut = true
+		if seg.Flags.Has(SYN) {
+			walkOptions(tcp[20:], seg, false)
+		}
+		return true
+	}
 	seg.Payload = tcp[hdr:min(len(tcp), hdr+max(seg.Len, 0))]
 	if seg.Flags.Has(SYN) {
-		return synOptions(tcp[20:hdr], seg)
+		return walkOptions(tcp[20:hdr], seg, true)
 	}
 	return true
 }
 
-// synOptions reads the MSS and window scale of a SYN, walking the options
-// as gopacket does; it gives up on MPTCP options, whose checks differ.
-func synOptions(o []byte, seg *Segment) bool {
+// walkOptions reads the MSS and window scale of a SYN, walking the options
+// as gopacket does; as gopacket's stand-in it gives up on MPTCP options,
+// whose checks differ (asGopacket). Options cut short are not read.
+func walkOptions(o []byte, seg *Segment, asGopacket bool) bool {
 	for len(o) > 0 {
 		switch o[0] {
 		case 0: // end of options
@@ -156,7 +170,9 @@ func synOptions(o []byte, seg *Segment) bool {
 			o = o[1:]
 			continue
 		case 30: // MPTCP
-			return false
+			if asGopacket {
+				return false
+			}
 		}
 		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
 			return true // gopacket stops here too

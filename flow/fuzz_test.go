@@ -14,29 +14,58 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// fuzzLinkTypes are chosen by the first byte of a fuzz input.
+// fuzzLinkTypes are chosen by the first byte of a fuzz input: below 0x80
+// one of the first eight (the corpus's first bytes keep their meaning),
+// else one of the rest.
 var fuzzLinkTypes = []layers.LinkType{
 	layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2, layers.LinkTypeNull,
 	layers.LinkTypeLoop, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6,
+	layers.LinkTypePPP, layers.LinkTypePPP_HDLC, layers.LinkTypeC_HDLC, layers.LinkTypeFDDI,
+	layers.LinkTypeIEEE802_11, layers.LinkTypeIEEE80211Radio, layers.LinkTypePrismHeader,
+	layers.LinkTypePFLog, linkTypeNFLOG,
 }
 
-// seedFrames are real frames from the lab captures, each prefixed with
-// the index of its link type.
+// fuzzLinkByte is the first byte of a fuzz input for link type lt.
+func fuzzLinkByte(lt layers.LinkType) byte {
+	for i, l := range fuzzLinkTypes {
+		if l == lt {
+			if i < 8 {
+				return byte(i)
+			}
+			return byte(0x80 + i - 8)
+		}
+	}
+	return 0
+}
+
+// seedFrames are real frames from the lab captures and the crafted
+// captures of encapsulations and link types, each prefixed with the byte
+// of its link type.
 func seedFrames(f *testing.F) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"keepalive-leak.pcap", "ipv6.pcap", "proxy-any.pcap"} {
 		frames, lt := readFrames(f, filepath.Join("..", "testdata", name))
-		idx := 0
-		for i, l := range fuzzLinkTypes {
-			if l == lt {
-				idx = i
-			}
-		}
 		for i, fr := range frames {
 			if i%7 == 0 {
-				out = append(out, append([]byte{byte(idx)}, fr.data...))
+				out = append(out, append([]byte{fuzzLinkByte(lt)}, fr.data...))
 			}
 		}
+	}
+	for _, name := range []string{"tunnels.pcap", "link-types.pcapng", "fragments.pcap", "header-only-64.pcap", "header-only-v6-80.pcap", "ipv6-length-0.pcap"} {
+		s, err := Open(filepath.Join(decodeDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			data, _, lt, err := s.next()
+			if err != nil {
+				break
+			}
+			if i%3 == 0 || name == "fragments.pcap" {
+				out = append(out, append([]byte{fuzzLinkByte(lt)}, data...))
+			}
+		}
+		s.Close()
 	}
 	return out
 }
@@ -47,7 +76,11 @@ func fuzzFrame(b []byte) (layers.LinkType, []byte, bool) {
 	if len(b) == 0 {
 		return 0, nil, false
 	}
-	return fuzzLinkTypes[int(b[0])%len(fuzzLinkTypes)], b[1:], true
+	i := int(b[0]) % 8
+	if b[0] >= 0x80 {
+		i = 8 + int(b[0]-0x80)%(len(fuzzLinkTypes)-8)
+	}
+	return fuzzLinkTypes[i], b[1:], true
 }
 
 func addSeedFrames(f *testing.F) {
@@ -77,7 +110,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzSource(f *testing.F) {
-	for _, name := range []string{"refused.pcap", "clean.pcapng", "midstream.pcap"} {
+	for _, name := range []string{"refused.pcap", "clean.pcapng", "midstream.pcap", "decode/caplen-over-len.pcap", "decode/fragments.pcap", "decode/link-types.pcapng"} {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", name))
 		if err != nil {
 			f.Fatal(err)

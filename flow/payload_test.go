@@ -78,7 +78,7 @@ func TestLabHTTPPipeline(t *testing.T) {
 
 // http-lossy is http-pipeline with a server segment dropped (packet 18,
 // 4096 bytes by tshark's tcp.len, inside GET /a's body), two segments
-// arriving the other way round and one sent twice (testdata/lab/mangle).
+// arriving the other way round and one sent twice (cmd/tools/labmangle).
 // Reordering and the repeat change nothing; the loss is counted, the
 // body it fell in is marked, and reading goes on.
 func TestLabHTTPLossy(t *testing.T) {

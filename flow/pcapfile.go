@@ -112,9 +112,8 @@ func (f *pcapFile) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureInf
 	if caplen > max(f.snaplen, maxEager) {
 		return nil, ci, fmt.Errorf("capture length exceeds snap length: %d > %d", caplen, f.snaplen)
 	}
-	if caplen > length {
-		return nil, ci, fmt.Errorf("capture length exceeds original packet length: %d > %d", caplen, length)
-	}
+	// A capture length over the original length is read as captured, as
+	// Wireshark does; the pass warns about it.
 	n := int(caplen)
 	if n > f.br.Size() {
 		// Grown with the bytes that come, not to the length the header

@@ -102,7 +102,7 @@ func TestPcapFileBadRecords(t *testing.T) {
 		{"data cut", file(65535, hdr(4, 4), []byte("ab")), 0, io.ErrUnexpectedEOF, "", nil},
 		{"no data at all", file(65535, hdr(4, 4)), 0, io.ErrUnexpectedEOF, "", nil},
 		{"longer than the snap length", file(100, hdr(300000, 300000)), 0, nil, "capture length exceeds snap length: 300000 > 100", nil},
-		{"longer than on the wire", file(65535, hdr(8, 4), []byte("abcdefgh")), 0, nil, "capture length exceeds original packet length: 8 > 4", nil},
+		{"longer than on the wire: read as captured", file(65535, hdr(8, 4), []byte("abcdefgh"), hdr(1, 1), []byte("x")), 2, io.EOF, "", []byte("abcdefgh")},
 		{"longer than the buffer", file(65535, hdr(3000, 3000), big, hdr(1, 1), []byte("x")), 2, io.EOF, "", big},
 		{"longer than the buffer, cut", file(65535, hdr(3000, 3000), big[:2000]), 0, io.ErrUnexpectedEOF, "", nil},
 		{"longer than the buffer, no data", file(65535, hdr(3000, 3000)), 0, io.ErrUnexpectedEOF, "", nil},

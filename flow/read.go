@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -67,9 +68,9 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		// One per CPU, although the reading goroutine needs one too: it
 		// waits whenever a tracker falls behind, and a tracker whenever
 		// the reader does, so the load only balances over the CPUs when
-		// every one of them has a tracker to run (measured with make
-		// bench on two CPUs: 1.5 s to read with two trackers, 1.8 s with
-		// one; 2.7 s and 3.6 s with payload read).
+		// every one of them has a tracker to run (make bench measures
+		// it: fewer trackers than CPUs read more slowly, with payload
+		// read or without).
 		n = runtime.GOMAXPROCS(0)
 	}
 	p := &pass{
@@ -152,6 +153,9 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 			in.End = time.Unix(0, e).UTC()
 			end = max(end, Timestamp(e))
 		}
+		if in.longer > 1 && !now {
+			in.warn("%d packets in all had a captured length over their length on the wire", in.longer)
+		}
 		if d := p.srcs[i].dropped; d > 0 {
 			in.Dropped = d
 			in.warn("the capture's statistics say %d packets were dropped while capturing: some states may be wrong", d)
@@ -183,6 +187,8 @@ func (p *pass) snapshot() *Result {
 	inputs := slices.Clone(p.inputs)
 	for i := range inputs {
 		inputs[i].Warnings = slices.Clone(inputs[i].Warnings)
+		inputs[i].Encapsulations = slices.Clone(inputs[i].Encapsulations)
+		inputs[i].other = maps.Clone(inputs[i].other)
 	}
 	end := p.closeInputs(inputs, true)
 	at := end
@@ -507,6 +513,13 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.Filtered++
 		return
 	}
+	if ci.CaptureLength > ci.Length && ci.Length > 0 {
+		in.longer++
+		if in.longer == 1 {
+			in.warn("packet %d: captured length %d exceeds its length on the wire %d; read as captured", in.Packets, ci.CaptureLength, ci.Length)
+		}
+	}
+	p.dec.at = ci.Timestamp
 	ok, err := p.dec.Decode(lt, data, &p.seg)
 	if err != nil {
 		in.BadPackets++
@@ -529,9 +542,18 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	}
 	if !ok {
 		in.NonTCP++
+		in.sawOther(p.dec.other)
+		p.dec.other = ""
 		return
 	}
 	in.TCPPackets++
+	if p.dec.tunnel != "" {
+		in.sawTunnel(p.dec.tunnel)
+		p.dec.tunnel = ""
+	}
+	if p.seg.OptionsCut {
+		in.OptionsCut++
+	}
 	wire := ci.Length
 	if wire == 0 {
 		wire = len(data)

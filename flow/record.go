@@ -7,7 +7,7 @@ import (
 
 // Key identifies a connection by its endpoints, client first. Every
 // record holds one, and a capture may hold millions: it keeps the
-// addresses as bytes (38 bytes instead of 64, and no pointers
+// addresses as bytes (smaller than two netip.AddrPort, and no pointers
 // for the garbage collector to follow); Client and Server rebuild them.
 type Key struct {
 	client, server [16]byte // netip.Addr.As16
@@ -233,8 +233,8 @@ type Record struct {
 	held   bool // its connection is in the tracker's table
 	// clientA is, once the connection is retired, its conn.clientA.
 	clientA bool
-	// (The key's 38 bytes, the bools and EventsDropped fill 48 bytes
-	// exactly: no padding.)
+	// (The key, the bools and EventsDropped fill whole words: no
+	// padding. TestRecordSize holds the sizes.)
 	EventsDropped int32 // events past the cap, not kept
 	// ID is 1-based, in order of first packet. While the pass runs it
 	// holds the Meta.Order of the first packet, by which the trackers'

@@ -33,8 +33,8 @@ func TestKeyRoundTrip(t *testing.T) {
 	}
 }
 
-// The record's size is what the memory figures in the README rest on: a
-// field added or moved carelessly costs megabytes on a large capture.
+// The record's size is what the peak memory in docs/performance.md rests
+// on: a field added or moved carelessly costs megabytes on a large capture.
 func TestRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(Record{}); n > 440 {
 		t.Errorf("a Record takes %d bytes, more than 440", n)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -247,8 +249,16 @@ type Input struct {
 	// Incomplete is true when reading stopped before the end of the file
 	// (a truncated or corrupt record): what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// OptionsCut counts the TCP packets whose header the snap length cut
+	// within its options (tcpdump -s 64): tracked from the fixed header.
+	OptionsCut int `json:"options_cut_packets,omitempty"`
+	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...),
+	// in the order first seen: its connections are the inner ones.
+	Encapsulations []string `json:"encapsulations,omitempty"`
 
 	linkSeen    map[layers.LinkType]bool
+	other       map[string]int           // packets not TCP, by what they hold
+	longer      int                      // records captured longer than on the wire
 	unsupported map[layers.LinkType]bool // warned about
 	lastLink    layers.LinkType
 	first       int64 // Unix nanoseconds of First and Last, while reading
@@ -281,6 +291,57 @@ func (in *Input) sawLinkType(lt layers.LinkType) {
 	in.LinkTypes = append(in.LinkTypes, LinkTypeName(lt))
 }
 
+func (in *Input) sawOther(what string) {
+	if what == "" {
+		what = "other"
+	}
+	if in.other == nil {
+		in.other = map[string]int{}
+	}
+	in.other[what]++
+}
+
+func (in *Input) sawTunnel(name string) {
+	if !slices.Contains(in.Encapsulations, name) {
+		in.Encapsulations = append(in.Encapsulations, name)
+	}
+}
+
+// NonTCPSummary describes the packets that were not TCP by what they hold, the
+// most first: "UDP 100, ICMPv4 20"; "" if there were none.
+func (in *Input) NonTCPSummary() string {
+	type kind struct {
+		what string
+		n    int
+	}
+	var ks []kind
+	for w, n := range in.other {
+		ks = append(ks, kind{w, n})
+	}
+	slices.SortFunc(ks, func(a, b kind) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return strings.Compare(a.what, b.what)
+	})
+	var b strings.Builder
+	for i, k := range ks {
+		if i == 6 {
+			rest := 0
+			for _, k := range ks[i:] {
+				rest += k.n
+			}
+			fmt.Fprintf(&b, ", other %d", rest)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k.what, k.n)
+	}
+	return b.String()
+}
+
 // LinkTypeName is the libpcap name of a link type (tcpdump's "link-type").
 func LinkTypeName(lt layers.LinkType) string {
 	switch lt {
@@ -300,6 +361,24 @@ func LinkTypeName(lt layers.LinkType) string {
 		return "IPV4"
 	case layers.LinkTypeIPv6:
 		return "IPV6"
+	case layers.LinkTypePPP:
+		return "PPP"
+	case layers.LinkTypePPP_HDLC:
+		return "PPP_SERIAL"
+	case layers.LinkTypeC_HDLC:
+		return "C_HDLC"
+	case layers.LinkTypeFDDI:
+		return "FDDI"
+	case layers.LinkTypeIEEE802_11:
+		return "IEEE802_11"
+	case layers.LinkTypeIEEE80211Radio:
+		return "IEEE802_11_RADIO"
+	case layers.LinkTypePrismHeader:
+		return "PRISM_HEADER"
+	case layers.LinkTypePFLog:
+		return "PFLOG"
+	case linkTypeNFLOG:
+		return "NFLOG"
 	}
 	return fmt.Sprintf("DLT_%d", uint32(lt))
 }

@@ -90,6 +90,8 @@ func sidecars(t *testing.T, ext string) map[string]string {
 	if len(files) == 0 {
 		t.Fatalf("no %s files in ../testdata", ext)
 	}
+	more, _ := filepath.Glob(filepath.Join(decodeDir, "*"+ext))
+	files = append(files, more...)
 	out := map[string]string{}
 	for _, f := range files {
 		base := strings.TrimSuffix(f, ext)

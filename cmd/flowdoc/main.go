@@ -12,7 +12,7 @@ import (
 func main() {
 	// No heap profile unless asked for (analyze --memprofile turns it back
 	// on): its sampling costs time on every allocation, and its buckets
-	// memory, ~1.5 MiB on a large capture.
+	// memory.
 	runtime.MemProfileRate = 0
 	os.Exit(int(cmd.Main()))
 }

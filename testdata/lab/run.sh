@@ -35,8 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$here/../.." && go build -o "$work/peer" ./testdata/lab/peer)
-peer=$work/peer
+(cd "$here/../.." && go build -o "$work/labpeer" ./cmd/tools/labpeer)
+peer=$work/labpeer
 
 # host NAME: a namespace standing for one host.
 host() {
@@ -342,7 +342,7 @@ sc_http_stale() {
 
 # One connection: four pipelined requests (a HEAD, a POST with Expect:
 # 100-continue) answered with bodies of several segments, two of them
-# chunked; the client closes. http-lossy is derived from it (testdata/lab/mangle):
+# chunked; the client closes. http-lossy is derived from it (cmd/tools/labmangle):
 # the same traffic with a segment lost, two reordered and one repeated.
 sc_http_pipeline() {
 	host client; host server; wire client server
@@ -352,7 +352,7 @@ sc_http_pipeline() {
 	on client "$peer" http -connect "$server_ip:8080" -requests "GET /a,HEAD /b,POST /chunked,GET /chunked/d" -pipeline
 	sleep 1.5
 	finish http-pipeline "$work/http-pipeline.pcap" client server
-	(cd "$here/../.." && go run ./testdata/lab/mangle -in "$out/http-pipeline.pcap" -out "$out/http-lossy.pcap")
+	(cd "$here/../.." && go run ./cmd/tools/labmangle -in "$out/http-pipeline.pcap" -out "$out/http-lossy.pcap")
 	sed 's/^scenario http-pipeline$/scenario http-lossy/' "$out/http-pipeline.truth" >"$out/http-lossy.truth"
 	if command -v tshark >/dev/null; then
 		tshark -q -z conv,tcp -r "$out/http-lossy.pcap" >"$out/http-lossy.tshark" 2>/dev/null

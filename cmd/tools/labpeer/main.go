@@ -1,12 +1,12 @@
-// Command peer is the lab's traffic: small TCP servers, clients and a proxy
+// Command labpeer is the lab's traffic: small TCP servers, clients and a proxy
 // that behave the way the incidents flowdoc exists for behaved, on the real
 // kernel TCP stack. It speaks just enough HTTP/1.1 to be realistic.
 //
-//	peer server -listen ADDR [-idle D] [-delay D] [-accept-close] [-no-accept -backlog N] [-no-read] [-half-close]
-//	peer client -connect ADDR [-n N] [-interval D] [-paths P,...] [-leak none|all|non200]
-//	            [-reuse-after D] [-timeout D] [-half-close] [-flood BYTES] [-close-order client|server] [-abort]
-//	peer proxy  -listen ADDR -upstream ADDR
-//	peer httpd|http|tls-server|tls-client ... (http.go: the payload scenarios)
+//	labpeer server -listen ADDR [-idle D] [-delay D] [-accept-close] [-no-accept -backlog N] [-no-read] [-half-close]
+//	labpeer client -connect ADDR [-n N] [-interval D] [-paths P,...] [-leak none|all|non200]
+//	               [-reuse-after D] [-timeout D] [-half-close] [-flood BYTES] [-close-order client|server] [-abort]
+//	labpeer proxy -listen ADDR -upstream ADDR
+//	labpeer httpd|http|tls-server|tls-client ... (http.go: the payload scenarios)
 //
 // Every mode runs until it is killed (the lab keeps each PID and kills it
 // after the capture), so sockets an application "leaks" stay open.
@@ -30,9 +30,9 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: peer server|client|proxy|httpd|http|tls-server|tls-client ...")
+		log.Fatal("usage: labpeer server|client|proxy|httpd|http|tls-server|tls-client ...")
 	}
-	log.SetPrefix("peer " + os.Args[1] + ": ")
+	log.SetPrefix("labpeer " + os.Args[1] + ": ")
 	switch os.Args[1] {
 	case "server":
 		server(os.Args[2:])

@@ -1,6 +1,7 @@
 // Command bench measures flowdoc on a large synthetic capture.
 //
-//	bench gen -o FILE [-packets N]      write the capture (deterministic)
+//	bench gen -o FILE [-packets N] [-shape S]
+//	                                    write the capture (deterministic)
 //	bench run -file FILE -flowdoc BIN   measure flowdoc, the bare read+decode
 //	                                    loop, and tshark when installed
 //	bench soak -flowdoc BIN [-duration D] [-rate N]
@@ -8,15 +9,26 @@
 //	                                    bounded churn of real connections:
 //	                                    its memory over time, and drops
 //
-// The generator interleaves many connections, each ending one of the ways
-// flowdoc's verdicts care about: clean closes from either side, CLOSE_WAIT
-// leaks, resets, refusals, unanswered SYNs, keep-alive probes, zero-window
-// stalls, connections still open, and connections begun before the capture.
+// The generator's shapes (-shape):
+//
+//   - mixed (the default): many connections interleaved, each ending one of
+//     the ways flowdoc's verdicts care about: clean closes from either side,
+//     CLOSE_WAIT leaks, resets, refusals, unanswered SYNs, keep-alive probes,
+//     zero-window stalls, connections still open, and connections begun
+//     before the capture;
+//   - leaky: the same traffic with 15 % of the connections leaked in
+//     CLOSE_WAIT, 5 % refused and 5 % still open at the end, a busy
+//     host's capture in the middle of an incident;
+//   - synflood: one SYN per connection from a different source each time,
+//     to one server port, never answered;
+//   - concurrent: connections opened (a handshake and a request) and
+//     never closed, all open at once at the end.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -25,6 +37,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,16 +58,18 @@ func main() {
 		fs := flag.NewFlagSet("gen", flag.ExitOnError)
 		out := fs.String("o", "", "output file")
 		packets := fs.Int("packets", 5_000_000, "packets to write")
+		shape := fs.String("shape", "mixed", "mixed, leaky, synflood or concurrent")
 		fs.Parse(os.Args[2:])
-		if err := gen(*out, *packets); err != nil {
+		if err := gen(*out, *packets, *shape); err != nil {
 			log.Fatal(err)
 		}
 	case "run":
 		fs := flag.NewFlagSet("run", flag.ExitOnError)
 		file := fs.String("file", "", "capture")
 		bin := fs.String("flowdoc", "bin/flowdoc", "flowdoc binary")
+		tshark := fs.Bool("tshark", true, "measure tshark too, and hold flowdoc's flows to its conversation table")
 		fs.Parse(os.Args[2:])
-		if err := run(*file, *bin); err != nil {
+		if err := run(*file, *bin, *tshark && os.Getenv("BENCH_NO_TSHARK") == ""); err != nil {
 			log.Fatal(err)
 		}
 	case "soak":
@@ -162,7 +177,39 @@ func message(b []byte, fromServer bool, off, msgLen int) {
 	}
 }
 
-func script(rng *rand.Rand) []step {
+// shapes are the scripts of each capture shape.
+var shapes = map[string]func(*rand.Rand) []step{
+	"mixed": mixed,
+	"leaky": leaky,
+	"synflood": func(*rand.Rand) []step {
+		return []step{{false, fSYN, 0, false, false, 0, 0}}
+	},
+	"concurrent": func(*rand.Rand) []step { return append(handshake(), request(120)) },
+}
+
+// leaky is a busy host in the middle of an incident: leaks, refusals and
+// connections still open at the end, besides clean traffic.
+func leaky(rng *rand.Rand) []step {
+	var s []step
+	c := func(parts ...[]step) {
+		for _, p := range parts {
+			s = append(s, p...)
+		}
+	}
+	switch k := rng.IntN(100); {
+	case k < 15: // CLOSE_WAIT leak
+		c(handshake(), exchange(rng), []step{{true, fFIN | fACK, 0, false, false, 0, 0}, {false, fACK, 0, false, false, 0, 0}})
+	case k < 20: // refused
+		c([]step{{false, fSYN, 0, false, false, 0, 0}, {true, fRST | fACK, 0, false, false, 0, 0}})
+	case k < 25: // open at the end
+		c(handshake(), exchange(rng))
+	default:
+		return mixed(rng)
+	}
+	return s
+}
+
+func mixed(rng *rand.Rand) []step {
 	var s []step
 	c := func(parts ...[]step) {
 		for _, p := range parts {
@@ -192,7 +239,11 @@ func script(rng *rand.Rand) []step {
 	return s
 }
 
-func gen(path string, packets int) error {
+func gen(path string, packets int, shape string) error {
+	script := shapes[shape]
+	if script == nil {
+		return fmt.Errorf("unknown shape %q", shape)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -204,14 +255,20 @@ func gen(path string, packets int) error {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	const active = 4000
+	active := 4000
+	if shape == "concurrent" {
+		active = max(1, packets/len(script(rng)))
+	}
 	conns := make([]*conn, 0, active)
 	var made int
 	newConn := func() *conn {
 		made++
 		host := made / 28000
+		if shape == "synflood" {
+			host = made // a source of its own each time
+		}
 		return &conn{
-			cli:    [4]byte{10, 1, byte(host >> 8), byte(host)},
+			cli:    [4]byte{10, byte(1 + host>>16), byte(host >> 8), byte(host)},
 			srv:    [4]byte{10, 2, 0, byte(1 + made%16)},
 			cport:  uint16(32768 + made%28000),
 			sport:  []uint16{80, 443, 8080, 5432}[made%4],
@@ -236,6 +293,14 @@ func gen(path string, packets int) error {
 			return err
 		}
 		if c.next == len(c.script) {
+			if shape == "concurrent" { // never closed: the next one
+				conns[i] = conns[len(conns)-1]
+				conns = conns[:len(conns)-1]
+				if len(conns) == 0 {
+					break
+				}
+				continue
+			}
 			conns[i] = newConn()
 		}
 	}
@@ -302,59 +367,68 @@ type result struct {
 	rssMiB  float64
 }
 
-// rounds is how many times each command runs; the best run counts.
+// rounds is how many times each command runs; the median counts.
 const rounds = 5
 
-func run(file, bin string) error {
+// median returns the median of rs by field f, and that result.
+func median(rs []result, f func(result) float64) result {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(f(a), f(b)) })
+	return sorted[len(sorted)/2]
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+func run(file, bin string, tshark bool) error {
 	st, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
 	// The machine is shared and noisy: run the reference and flowdoc in
-	// turn, five times each, and keep the best of each. flowdoc keeps
-	// both CPUs busy and the reference one, so a neighbour taking a CPU
-	// for a while slows flowdoc more: five rounds give each a fair
-	// chance at a quiet spell.
+	// turn, five times each, and take the median of each figure, and of
+	// each round's ratio to the reference (pairing keeps the ratio
+	// meaningful when the machine's speed drifts).
 	var packets int
-	ref, fd, np := result{seconds: 1e9}, result{seconds: 1e9}, result{seconds: 1e9}
+	var refs, fds, nps []result
+	var fdRatio, npRatio []float64
 	for range rounds {
-		n, r, err := readDecode(file)
+		n, ref, err := readDecode(file)
 		if err != nil {
 			return err
 		}
 		packets = n
-		if r.seconds < ref.seconds {
-			ref = r
-		}
-		r, err = measure(file, "flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
+		fd, err := measure(file, "flowdoc analyze --format json", bin, "analyze", "--format", "json", "--progress", "never", "-o", os.DevNull, file)
 		if err != nil {
 			return err
 		}
-		if r.seconds < fd.seconds {
-			fd = r
-		}
-		r, err = measure(file, "flowdoc analyze --format json --no-payload", bin, "analyze", "--format", "json", "--no-payload", "--progress", "never", "-o", os.DevNull, file)
+		np, err := measure(file, "flowdoc analyze --format json --no-payload", bin, "analyze", "--format", "json", "--no-payload", "--progress", "never", "-o", os.DevNull, file)
 		if err != nil {
 			return err
 		}
-		if r.seconds < np.seconds {
-			np = r
-		}
+		refs, fds, nps = append(refs, ref), append(fds, fd), append(nps, np)
+		fdRatio, npRatio = append(fdRatio, ref.seconds/fd.seconds), append(npRatio, ref.seconds/np.seconds)
 	}
+	secs := func(r result) float64 { return r.seconds }
+	ref, fd, np := median(refs, secs), median(fds, secs), median(nps, secs)
+	fd.rssMiB, np.rssMiB = median(fds, func(r result) float64 { return r.rssMiB }).rssMiB, median(nps, func(r result) float64 { return r.rssMiB }).rssMiB
 	results := []result{ref, fd, np}
 	var conv bytes.Buffer
-	if _, err := exec.LookPath("tshark"); err == nil && os.Getenv("BENCH_NO_TSHARK") == "" {
+	if _, err := exec.LookPath("tshark"); err == nil && tshark {
 		r, err := measureTo(&conv, file, "tshark -q -z conv,tcp", "tshark", "-q", "-z", "conv,tcp", "-r", file)
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
-	} else {
+	} else if tshark {
 		fmt.Println("tshark not installed: no comparison with it")
 	}
 	mb := float64(st.Size()) / 1e6
 	fmt.Printf("\n%s: %d packets, %.0f MB\n\n", file, packets, mb)
-	fmt.Printf("%-42s %9s %7s %12s %9s %10s\n", fmt.Sprintf("best of %d (tshark: 1)", rounds), "seconds", "CPU s", "packets/s", "MB/s", "peak RSS")
+	fmt.Printf("%-42s %9s %7s %12s %9s %10s\n", fmt.Sprintf("median of %d (tshark: 1)", rounds), "seconds", "CPU s", "packets/s", "MB/s", "peak RSS")
 	for _, r := range results {
 		rss := "-"
 		if r.rssMiB > 0 {
@@ -362,13 +436,10 @@ func run(file, bin string) error {
 		}
 		fmt.Printf("%-42s %9.2f %7.2f %12.0f %9.0f %10s\n", r.name, r.seconds, r.cpu, float64(packets)/r.seconds, mb/r.seconds, rss)
 	}
-	// The targets are set for endpoint states, which is what --no-payload
-	// runs (and what tshark's conversation table does); reading HTTP
-	// comes on top, and its cost is shown apart.
-	fmt.Printf("\nendpoint states (--no-payload): %.0f%% of the bare read+decode loop (target >= 50%%), peak RSS %.0f MiB (target <= 300 MiB)\n",
-		100*ref.seconds/np.seconds, np.rssMiB)
-	fmt.Printf("with HTTP read (the default): %.0f%% of the loop, peak RSS %.0f MiB; reassembly and HTTP cost %.0f%% of the time (%.0f packets/s with, %.0f without)\n",
-		100*ref.seconds/fd.seconds, fd.rssMiB, 100*(fd.seconds-np.seconds)/fd.seconds, float64(packets)/fd.seconds, float64(packets)/np.seconds)
+	fmt.Printf("\nendpoint states (--no-payload): %.2f of the reference loop's packets/s (median of the rounds' ratios), peak RSS %.0f MiB\n",
+		medianOf(npRatio), np.rssMiB)
+	fmt.Printf("with HTTP read (the default): %.2f of the reference loop's packets/s, peak RSS %.0f MiB; reassembly and HTTP cost %.0f%% of the time\n",
+		medianOf(fdRatio), fd.rssMiB, 100*(fd.seconds-np.seconds)/fd.seconds)
 	if len(results) > 3 {
 		ts := results[3]
 		fmt.Printf("flowdoc vs tshark: %.1fx faster in %.1fx less memory for states, %.1fx faster in %.1fx less with HTTP read\n",

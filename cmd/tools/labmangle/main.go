@@ -1,10 +1,10 @@
-// Command mangle derives a capture with loss, reordering and
+// Command labmangle derives a capture with loss, reordering and
 // retransmissions from a real one, for the reassembly tests (the lab's
 // kernel has no netem): of the full-size data segments the server sent,
 // it drops the 2nd, sends the 4th before the 3rd, and repeats the 5th
 // three packets later, as a retransmission would. It prints what it did.
 //
-//	mangle -in http-pipeline.pcap -out http-lossy.pcap -server-port 8080
+//	labmangle -in http-pipeline.pcap -out http-lossy.pcap -server-port 8080
 package main
 
 import (
@@ -53,7 +53,7 @@ func main() {
 		log.Fatalf("%s: %d full-size server segments, need 5", *in, len(big))
 	}
 	drop, a, b, dup := big[1], big[2], big[3], big[4]
-	fmt.Printf("mangle: dropped packet %d, swapped %d and %d, repeated %d three packets later\n", drop+1, a+1, b+1, dup+1)
+	fmt.Printf("labmangle: dropped packet %d, swapped %d and %d, repeated %d three packets later\n", drop+1, a+1, b+1, dup+1)
 	var res []packet
 	for i, p := range pkts {
 		switch i {
