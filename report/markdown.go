@@ -22,6 +22,22 @@ type Markdown struct {
 func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	mdHeader(p, rep)
+	mdFindings(p, rep)
+	if k := rep.Kernel; k != nil {
+		mdKernel(p, k)
+	}
+	mdStates(p, rep.StateTable())
+	m.flows(p, rep)
+	return bw.Flush()
+}
+
+// printer writes formatted text.
+type printer func(format string, a ...any)
+
+// mdHeader writes the title, and a list of the inputs, the headline and
+// what the report was narrowed to.
+func mdHeader(p printer, rep *analyze.Report) {
 	var names []string
 	for _, in := range rep.Inputs {
 		names = append(names, filepath.Base(in.Path))
@@ -47,7 +63,10 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("- Captured on the host with addresses %s\n", strings.Join(a, ", "))
 	}
+}
 
+// mdFindings writes a section per finding, with its evidence.
+func mdFindings(p printer, rep *analyze.Report) {
 	p("\n## Findings\n\n")
 	if len(rep.Findings) == 0 {
 		p("None.\n")
@@ -69,26 +88,30 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		p("**Remedy:** %s\n\n", mdText(f.Remedy))
 		p("Flows: %s. More: `flowdoc explain %s`.\n\n", flowList(f.Flows), f.Class)
 	}
+}
 
-	if k := rep.Kernel; k != nil {
-		p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
-		if len(k.Disagreements) > 0 {
-			p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
-			for _, d := range k.Disagreements {
-				p("| %d | %s %s | %s | %s |\n", d.Flow, d.Side, mdCell(d.Endpoint.String()), d.Inferred, d.Kernel)
-			}
-			p("\n")
+// mdKernel writes the host's socket table as joined to the flows.
+func mdKernel(p printer, k *analyze.KernelView) {
+	p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
+	if len(k.Disagreements) > 0 {
+		p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
+		for _, d := range k.Disagreements {
+			p("| %d | %s %s | %s | %s |\n", d.Flow, d.Side, mdCell(d.Endpoint.String()), d.Inferred, d.Kernel)
 		}
-		if len(k.Unseen) > 0 {
-			p("Sockets without packets in the capture:\n\n| State | Sockets | Process | Local | Peer | Recv-Q | Send-Q |\n| --- | ---: | --- | --- | --- | ---: | ---: |\n")
-			for _, g := range k.Unseen {
-				p("| %s | %d | %s | %s | %s | %d | %d |\n", g.State, g.Count, mdCell(g.Process()), mdCell(g.LocalText()), mdCell(g.PeerText()), g.RxQueue, g.TxQueue)
-			}
-			p("\n")
-		}
+		p("\n")
 	}
+	if len(k.Unseen) > 0 {
+		p("Sockets without packets in the capture:\n\n| State | Sockets | Process | Local | Peer | Recv-Q | Send-Q |\n| --- | ---: | --- | --- | --- | ---: | ---: |\n")
+		for _, g := range k.Unseen {
+			p("| %s | %d | %s | %s | %s | %d | %d |\n", g.State, g.Count, mdCell(g.Process()), mdCell(g.LocalText()), mdCell(g.PeerText()), g.RxQueue, g.TxQueue)
+		}
+		p("\n")
+	}
+}
+
+// mdStates writes the endpoint states per host.
+func mdStates(p printer, st analyze.StateTable) {
 	p("## Endpoint states per host\n\n")
-	st := rep.StateTable()
 	p("| Host | Connections |")
 	for _, s := range st.States {
 		p(" %s |", s)
@@ -101,7 +124,10 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("\n")
 	}
+}
 
+// flows writes the flows not closed cleanly, at most MaxFlows of them.
+func (m *Markdown) flows(p printer, rep *analyze.Report) {
 	limit := m.MaxFlows
 	if limit <= 0 {
 		limit = 100
@@ -110,7 +136,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	p("\n## Flows not closed cleanly\n\n")
 	if len(listed) == 0 {
 		p("None.\n")
-		return bw.Flush()
+		return
 	}
 	p("| ID | Client | Server | Client state | Server state | Duration | Packets | History | Verdicts |\n")
 	p("| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n")
@@ -124,7 +150,6 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	if more := len(listed) - limit; more > 0 {
 		p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)
 	}
-	return bw.Flush()
 }
 
 // flowList spells flow IDs, shortened when there are many.

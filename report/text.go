@@ -31,98 +31,109 @@ type Text struct {
 // Render implements Renderer.
 func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
-	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
-	tot := rep.Totals
 	width := t.Width
 	if width <= 0 {
 		width = 100
 	}
 	width = max(width, 40)
 	c := painter(t.Color)
+	textHeader(bw, rep, width)
+	hostTable(bw, rep, 0)
+	textFindings(bw, rep, width, c)
+	if k := rep.Kernel; k != nil {
+		textKernel(bw, k, width)
+	}
+	if listed := rep.Listed(t.All); len(listed) > 0 {
+		if t.All {
+			fmt.Fprintf(bw, "\nFlows:\n")
+		} else {
+			fmt.Fprintf(bw, "\nFlows not closed cleanly (--all lists every flow):\n")
+		}
+		t.flowTable(bw, rep, listed, width, c)
+	}
+	if w := rep.Warnings(); len(w) > 0 {
+		fmt.Fprintf(bw, "\n%s\n", c.severity("Warnings:", analyze.Warning))
+		for _, s := range w {
+			fmt.Fprintf(bw, "  %s\n", s)
+		}
+	}
+	return bw.Flush()
+}
 
+// textHeader writes the inputs, what the report was narrowed to, the
+// headline and the moment the states stand at.
+func textHeader(w io.Writer, rep *analyze.Report, width int) {
 	for i := range rep.Inputs {
-		p("%s: %s\n", rep.Inputs[i].Path, inputDetail(&rep.Inputs[i], ""))
+		fmt.Fprintf(w, "%s: %s\n", rep.Inputs[i].Path, inputDetail(&rep.Inputs[i], ""))
 	}
 	if c := rep.Capture; c != nil {
-		wrap(bw, width, "", captureLine(c)+".")
+		wrap(w, width, "", captureLine(c)+".")
 	}
 	if !rep.Filter.IsZero() {
-		wrap(bw, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
+		wrap(w, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
 	}
 	if len(rep.LocalAddrs) > 0 {
 		var a []string
 		for _, l := range rep.LocalAddrs {
 			a = append(a, l.Unmap().String())
 		}
-		wrap(bw, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
+		wrap(w, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
 	}
-	head := tot.Summary()
-	if extra := tot.Caveats(); len(extra) > 0 {
+	head := rep.Totals.Summary()
+	if extra := rep.Totals.Caveats(); len(extra) > 0 {
 		head += " (" + strings.Join(extra, ", ") + ")"
 	}
-	wrap(bw, width, "", head+".")
-	p("Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	wrap(w, width, "", head+".")
+	fmt.Fprintf(w, "Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+}
 
-	hostTable(bw, rep, 0)
-
+// textFindings writes the findings, most severe first.
+func textFindings(w io.Writer, rep *analyze.Report, width int, c painter) {
 	if len(rep.Findings) > 0 {
-		p("\nFindings, most severe first:\n")
+		fmt.Fprintf(w, "\nFindings, most severe first:\n")
 	}
 	for _, f := range rep.Findings {
 		scope := scopeOf(&f)
-		p("\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
+		fmt.Fprintf(w, "\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
 		if len(scope) > 0 {
-			p("  %s", strings.Join(scope, " > "))
+			fmt.Fprintf(w, "  %s", strings.Join(scope, " > "))
 		}
-		p("  (%s)\n", plural(len(f.Flows), "flow"))
-		wrap(bw, width, "  ", f.Summary)
+		fmt.Fprintf(w, "  (%s)\n", plural(len(f.Flows), "flow"))
+		wrap(w, width, "  ", f.Summary)
 		if len(f.Evidence) > 0 {
 			var ev []string
 			for _, e := range f.Evidence {
 				ev = append(ev, evidenceText(rep, e))
 			}
-			wrap(bw, width, "  ", "Evidence: "+strings.Join(ev, "; "))
+			wrap(w, width, "  ", "Evidence: "+strings.Join(ev, "; "))
 		}
-		wrap(bw, width, "  ", "Remedy: "+f.Remedy)
-		p("  More: flowdoc explain %s\n", f.Class)
+		wrap(w, width, "  ", "Remedy: "+f.Remedy)
+		fmt.Fprintf(w, "  More: flowdoc explain %s\n", f.Class)
 	}
+}
 
-	if k := rep.Kernel; k != nil {
-		p("\n")
-		wrap(bw, width, "", kernelLine(k)+":")
-		for _, d := range k.Disagreements {
-			wrap(bw, width, "  ", d.String())
-		}
-		if len(k.Unseen) > 0 {
-			p("Sockets without packets in the capture (quiet since before it started, or not captured):\n")
-			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "  STATE\tSOCKETS\tPROCESS\tLOCAL\tPEER\tRECV-Q\tSEND-Q")
-			for i, g := range k.Unseen {
-				if i == 30 {
-					fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
-					break
-				}
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), g.LocalText(), g.PeerText(), g.RxQueue, g.TxQueue)
-			}
-			tw.Flush()
-		}
+// textKernel writes the host's socket table as joined to the flows: the
+// disagreements, and the sockets without packets (the first 30 groups).
+func textKernel(w io.Writer, k *analyze.KernelView, width int) {
+	fmt.Fprintf(w, "\n")
+	wrap(w, width, "", kernelLine(k)+":")
+	for _, d := range k.Disagreements {
+		wrap(w, width, "  ", d.String())
 	}
-
-	if listed := rep.Listed(t.All); len(listed) > 0 {
-		if t.All {
-			p("\nFlows:\n")
-		} else {
-			p("\nFlows not closed cleanly (--all lists every flow):\n")
-		}
-		t.flowTable(bw, rep, listed, width, c)
+	if len(k.Unseen) == 0 {
+		return
 	}
-	if w := rep.Warnings(); len(w) > 0 {
-		p("\n%s\n", c.severity("Warnings:", analyze.Warning))
-		for _, s := range w {
-			p("  %s\n", s)
+	fmt.Fprintf(w, "Sockets without packets in the capture (quiet since before it started, or not captured):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STATE\tSOCKETS\tPROCESS\tLOCAL\tPEER\tRECV-Q\tSEND-Q")
+	for i, g := range k.Unseen {
+		if i == 30 {
+			fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
+			break
 		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), g.LocalText(), g.PeerText(), g.RxQueue, g.TxQueue)
 	}
-	return bw.Flush()
+	tw.Flush()
 }
 
 // hostTable writes the endpoint states per host, a column for each state
