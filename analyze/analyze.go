@@ -1,7 +1,12 @@
 // Package analyze turns the connections that flow tracked into a Report:
 // the flows with their endpoint states, per-host state counts, and the
-// verdicts and findings that explain them. It sorts; renderers in package
-// report only lay the Report out.
+// verdicts and findings that explain them, sorted.
+//
+// It also computes everything package report lays out, as types of its
+// own, so that renderers need nothing from package flow: a flow's view
+// (FlowView, the JSON schema of a flow, from Report.ViewFlow), the flows
+// a table lists, the headline, the states per host, and the rows of the
+// HTML pictures (view.go, listing.go, pictures.go).
 package analyze
 
 import (

@@ -1,6 +1,21 @@
 // Package report lays out an *analyze.Report in the formats people read
-// and tools load: a terminal report and JSON. Renderers neither sort nor
-// compute: the order and every figure come from the analyze package.
+// and tools load: the terminal report (Text), JSON and JSON Lines, CSV,
+// Markdown, a self-contained HTML page, Zeek's conn.log, and the compact
+// view flowdoc live refreshes. New returns the renderer of a format.
+//
+// It imports package analyze alone, where everything a report shows is
+// computed: each flow as an analyze.FlowView (Report.ViewFlow), whose json
+// tags are the flowdoc/v1 schema of a flow and whose methods give its
+// notes and colours; which flows a table lists (Report.Listed); the
+// headline (Totals.Summary); the endpoint states per host
+// (Report.StateTable); the rows of the HTML timeline and ladder diagrams
+// (Report.Timeline, Report.FindingLadders). A renderer chooses words,
+// columns, colours and coordinates; it neither sorts nor decides anything
+// about TCP.
+//
+// A flow's JSON is written by a hand-written encoder (jsonflow.go), which
+// a report of millions of flows spends most of its time in; a test holds
+// it to encoding/json's encoding of FlowView, field by field.
 package report
 
 import (
