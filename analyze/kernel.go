@@ -108,24 +108,48 @@ func (g *SocketGroup) Process() string {
 // the peer does. A socket whose Seen is unset counts at once.
 func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.Time, grace time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
-	isLocal := map[netip.Addr]bool{}
+	t := indexSockets(socks, local)
+	k.Sockets = t.sockets
+	matched := rep.joinSockets(k, t)
+	k.Matched = len(matched)
+	k.Unseen = groupUnseen(socks, matched, t.listening)
+	rep.Kernel = k
+	rep.kernelFindings(socks, matched, grace)
+}
+
+// socketTable is the host's connection sockets by their two endpoints
+// (and how many it read), its listening ports, and its addresses.
+type socketTable struct {
+	sockets   int
+	bySock    map[sockKey]*flow.Socket
+	listening map[uint16]bool
+	isLocal   map[netip.Addr]bool
+}
+
+type sockKey struct{ local, remote netip.AddrPort }
+
+func indexSockets(socks []flow.Socket, local []netip.Addr) socketTable {
+	t := socketTable{bySock: map[sockKey]*flow.Socket{}, listening: map[uint16]bool{}, isLocal: map[netip.Addr]bool{}}
 	for _, a := range local {
-		isLocal[a.Unmap()] = true
+		t.isLocal[a.Unmap()] = true
 	}
-	type key struct{ local, remote netip.AddrPort }
-	bySock := map[key]*flow.Socket{}
-	listening := map[uint16]bool{}
 	for i := range socks {
 		s := &socks[i]
+		t.isLocal[s.Local.Addr()] = true
 		if s.Listen {
-			listening[s.Local.Port()] = true
-			isLocal[s.Local.Addr()] = true
+			t.listening[s.Local.Port()] = true
 			continue
 		}
-		isLocal[s.Local.Addr()] = true
-		k.Sockets++
-		bySock[key{s.Local, s.Remote}] = s
+		t.sockets++
+		t.bySock[sockKey{s.Local, s.Remote}] = s
 	}
+	return t
+}
+
+// joinSockets gives each side of a flow on the host its socket (nil:
+// none), lists in k the sides whose inferred state is not the kernel's,
+// and returns the sockets a flow has.
+func (rep *Report) joinSockets(k *KernelView, t socketTable) map[*flow.Socket]bool {
 	matched := map[*flow.Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
 	latest := map[flow.Key]int{}
@@ -138,7 +162,7 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 			ep, peer := f.Endpoint(side), f.Endpoint(side.Other())
 			ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
 			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-			if !isLocal[ep.Addr()] {
+			if !t.isLocal[ep.Addr()] {
 				continue
 			}
 			if f.Kernel == nil {
@@ -147,14 +171,12 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 			f.Kernel.Known[side] = true
 			var s *flow.Socket
 			if latest[f.Key] == i {
-				s = bySock[key{ep, peer}]
+				s = t.bySock[sockKey{ep, peer}]
 			}
 			f.Kernel.Sockets[side] = s
-			if s != nil {
-				matched[s] = true
-			}
 			kernel := flow.Closed
 			if s != nil {
+				matched[s] = true
 				kernel = s.State
 			}
 			inferred := f.Half(side).State
@@ -164,9 +186,11 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 			}
 		}
 	}
-	k.Matched = len(matched)
+	return matched
+}
 
-	// The sockets without packets, grouped.
+// groupUnseen groups the connection sockets no flow has, most first.
+func groupUnseen(socks []flow.Socket, matched map[*flow.Socket]bool, listening map[uint16]bool) []SocketGroup {
 	type gkey struct {
 		state       flow.State
 		pid         int
@@ -194,14 +218,14 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 		g.RxQueue += uint64(s.RxQueue)
 		g.TxQueue += uint64(s.TxQueue)
 	}
+	var out []SocketGroup
 	for _, g := range groups {
-		k.Unseen = append(k.Unseen, *g)
+		out = append(out, *g)
 	}
-	slices.SortFunc(k.Unseen, func(a, b SocketGroup) int {
+	slices.SortFunc(out, func(a, b SocketGroup) int {
 		return cmp.Or(b.Count-a.Count, int(a.state)-int(b.state), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
 	})
-	rep.Kernel = k
-	rep.kernelFindings(socks, matched, grace)
+	return out
 }
 
 // timerMayEnd reports whether the kernel's state can follow the inferred
