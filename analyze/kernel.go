@@ -243,19 +243,38 @@ func timerMayEnd(inferred, kernel flow.State) bool {
 // finding per process and peer, with how many of the sockets the capture
 // saw and how many were silent since before it started.
 func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) {
+	holders := rep.closeWaitHolders(socks, matched, grace)
+	if len(holders) == 0 {
+		return
+	}
+	for _, h := range holders {
+		rep.Findings = append(rep.Findings, rep.holderFinding(h))
+	}
+	rep.nameLeakProcesses()
+	sortFindings(rep.Findings)
+}
+
+// holder is the CLOSE_WAIT sockets of one process to one peer.
+type holder struct {
+	pid     int
+	comm    string
+	peer    netip.AddrPort
+	n, seen int // sockets, and those a flow of the capture has
+	flows   []int
+	local   netip.Addr
+	oldest  time.Time // the earliest a socket was seen in CLOSE_WAIT
+}
+
+// closeWaitHolders gathers the CLOSE_WAIT sockets seen for grace or more
+// by process and peer, most sockets first.
+func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) []*holder {
 	type key struct {
 		pid  int
 		comm string
 		peer netip.AddrPort
 	}
-	type acc struct {
-		n, seen int
-		flows   []int
-		local   netip.Addr
-		oldest  time.Time // the earliest a socket was seen in CLOSE_WAIT
-	}
-	byKey := map[key]*acc{}
-	var order []key
+	byKey := map[key]*holder{}
+	var order []*holder
 	flowOf := map[*flow.Socket]int{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
@@ -272,47 +291,51 @@ func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]
 			continue
 		}
 		k := key{s.PID, s.Command, s.Remote}
-		a := byKey[k]
-		if a == nil {
-			a = &acc{local: s.Local.Addr()}
-			byKey[k] = a
-			order = append(order, k)
+		h := byKey[k]
+		if h == nil {
+			h = &holder{pid: s.PID, comm: s.Command, peer: s.Remote, local: s.Local.Addr()}
+			byKey[k] = h
+			order = append(order, h)
 		}
-		a.n++
-		if !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)) {
-			a.oldest = s.Seen
+		h.n++
+		if !s.Seen.IsZero() && (h.oldest.IsZero() || s.Seen.Before(h.oldest)) {
+			h.oldest = s.Seen
 		}
 		if matched[s] {
-			a.seen++
-			a.flows = append(a.flows, flowOf[s])
+			h.seen++
+			h.flows = append(h.flows, flowOf[s])
 		}
 	}
-	if len(order) == 0 {
-		return
+	slices.SortStableFunc(order, func(a, b *holder) int { return b.n - a.n })
+	return order
+}
+
+// holderFinding names the process that holds CLOSE_WAIT sockets, with
+// how many of them the capture saw close.
+func (rep *Report) holderFinding(h *holder) Finding {
+	g := socketGroup(flow.CloseWait, h.pid, h.comm)
+	sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
+		g.Process(), plural(h.n, "socket"), h.peer, rep.Kernel.At.UTC().Format("15:04:05"))
+	if age := rep.Kernel.At.Sub(h.oldest); !h.oldest.IsZero() && age >= time.Second {
+		sum += fmt.Sprintf(", the oldest for at least %s (seen in CLOSE_WAIT since flowdoc started watching)", FormatDuration(age))
 	}
-	slices.SortStableFunc(order, func(a, b key) int { return byKey[b].n - byKey[a].n })
-	for _, k := range order {
-		a := byKey[k]
-		g := socketGroup(flow.CloseWait, k.pid, k.comm)
-		sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
-			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
-		if age := rep.Kernel.At.Sub(a.oldest); !a.oldest.IsZero() && age >= time.Second {
-			sum += fmt.Sprintf(", the oldest for at least %s (seen in CLOSE_WAIT since flowdoc started watching)", FormatDuration(age))
-		}
-		switch {
-		case a.seen == a.n:
-			sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", IDList(a.flows, 10))
-		case a.seen > 0:
-			sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", a.seen, a.n-a.seen)
-		default:
-			sum += "; none sent a packet during the capture: they went quiet before it started"
-		}
-		slices.Sort(a.flows)
-		rep.Findings = append(rep.Findings, Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{a.local},
-			Endpoints: []netip.AddrPort{k.peer}, Flows: a.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
-			Metrics: []Metric{{"sockets", float64(a.n)}, {"in_capture", float64(a.seen)}, {"pid", float64(k.pid)}}})
+	switch {
+	case h.seen == h.n:
+		sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", IDList(h.flows, 10))
+	case h.seen > 0:
+		sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", h.seen, h.n-h.seen)
+	default:
+		sum += "; none sent a packet during the capture: they went quiet before it started"
 	}
-	// A leak the capture found gets the name of the process behind it.
+	slices.Sort(h.flows)
+	return Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{h.local},
+		Endpoints: []netip.AddrPort{h.peer}, Flows: h.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
+		Metrics: []Metric{{"sockets", float64(h.n)}, {"in_capture", float64(h.seen)}, {"pid", float64(h.pid)}}}
+}
+
+// nameLeakProcesses adds to each CLOSE_WAIT leak the capture found the
+// processes the kernel shows holding its sockets.
+func (rep *Report) nameLeakProcesses() {
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
 		if f.Class != CloseWaitLeak {
@@ -338,7 +361,6 @@ func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]
 			f.Summary += " The kernel shows the sockets held by " + strings.Join(ps, ", ") + "."
 		}
 	}
-	sortFindings(rep.Findings)
 }
 
 func (rep *Report) flowByID(id int) *Flow {
