@@ -3,6 +3,8 @@ package analyze
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -178,8 +180,9 @@ func refOf(input uint16, packet uint32, at flow.Timestamp) Ref {
 	return Ref{Input: int(input), Packet: packet, Time: Time(at)}
 }
 
-func endView(h *flow.Half) EndView {
-	e := EndView{
+// fillEnd sets e from h, in place: a view is filled for every flow.
+func fillEnd(e *EndView, h *flow.Half) {
+	*e = EndView{
 		State: h.State.String(), Since: Time(h.Since), HalfClosed: h.HalfClosed,
 		Packets: h.Packets, Bytes: h.Bytes, WireBytes: h.WireBytes, Retransmits: h.Retrans,
 		RSTs: h.RSTs, ZeroWindows: h.ZeroWindows, KeepAlives: h.KeepAlives, WindowProbes: h.WinProbes,
@@ -194,7 +197,6 @@ func endView(h *flow.Half) EndView {
 	if h.WScale >= 0 {
 		e.WScale = Some(h.WScale)
 	}
-	return e
 }
 
 // SocketView is a side's socket in the capturing host's kernel table
@@ -309,23 +311,35 @@ type ExchangeView struct {
 	ResponseClose bool         `json:"response_close,omitempty"`
 	KeepAliveS    Opt[float64] `json:"keep_alive_s,omitzero"`
 	Missing       bool         `json:"missing,omitempty"`
-
-	line flow.Exchange // for RequestLine and StatusLine
 }
 
 // RequestLine is "GET /upload"; "" when the request was not captured.
-func (x *ExchangeView) RequestLine() string { return x.line.RequestLine() }
+func (x *ExchangeView) RequestLine() string {
+	if x.Method == "" {
+		return ""
+	}
+	return x.Method + " " + x.Target
+}
 
-// StatusLine is "404 Not Found", or "404"; "" while no response came.
-func (x *ExchangeView) StatusLine() string { return x.line.StatusLine() }
+// StatusLine is "404 Not Found", or "404" without a reason; "" while no
+// response came.
+func (x *ExchangeView) StatusLine() string {
+	switch {
+	case x.Status == 0:
+		return ""
+	case x.Reason == "":
+		return strconv.Itoa(x.Status)
+	}
+	return strconv.Itoa(x.Status) + " " + x.Reason
+}
 
-func exchangeView(x *flow.Exchange) ExchangeView {
-	v := ExchangeView{Method: x.Method, Target: x.Target, Version: x.Version, RequestClose: x.RequestClose, Continue: x.Continue,
+// fillExchange sets v from x, in place.
+func fillExchange(v *ExchangeView, x *flow.Exchange) {
+	*v = ExchangeView{Method: x.Method, Target: x.Target, Version: x.Version, RequestClose: x.RequestClose, Continue: x.Continue,
 		Status: x.Status, Reason: x.Reason, ResponseEnd: Time(x.ResponseEnd), Chunked: x.Chunked, BodyBytes: x.BodyBytes,
 		Complete: x.Complete, Acked: x.Acked, ResponseClose: x.ResponseClose, Missing: x.Missing,
 		Request:  refOf(x.RequestInput, x.RequestPacket, x.RequestAt),
 		Response: refOf(x.ResponseInput, x.ResponsePacket, x.ResponseAt),
-		line:     flow.Exchange{Method: x.Method, Target: x.Target, Status: x.Status, Reason: x.Reason},
 	}
 	if x.ContentLength >= 0 && x.Status != 0 {
 		v.ContentLength = Some(x.ContentLength)
@@ -333,7 +347,6 @@ func exchangeView(x *flow.Exchange) ExchangeView {
 	if x.KeepAlive > 0 {
 		v.KeepAliveS = Some(x.KeepAlive.Seconds())
 	}
-	return v
 }
 
 // TLSView is the TLS handshake read in a flow; the zero TLSView is none.
@@ -405,7 +418,8 @@ func (rep *Report) ViewFlow(i int, v *FlowView, events bool) {
 	v.Bytes = Pair[uint64]{r.Client.Bytes, r.Server.Bytes}
 	v.ClientState, v.ServerState = r.Client.State.String(), r.Server.State.String()
 	v.History = r.History
-	v.Ends = Pair[EndView]{endView(&r.Client), endView(&r.Server)}
+	fillEnd(&v.Ends.Client, &r.Client)
+	fillEnd(&v.Ends.Server, &r.Server)
 	v.Kernel = socketsView(f.Kernel)
 	v.fillPayload(r.ReadPayload(&v.pb))
 	v.fillEvents(r, events)
@@ -439,9 +453,9 @@ func (v *FlowView) fillPayload(p *flow.Payload) {
 		if l := h.LastResponse(); l != nil {
 			v.HTTP.LastStatus = l.Status
 		}
-		v.exchanges = v.exchanges[:0]
+		v.exchanges = slices.Grow(v.exchanges[:0], len(h.Exchanges))[:len(h.Exchanges)]
 		for i := range h.Exchanges {
-			v.exchanges = append(v.exchanges, exchangeView(&h.Exchanges[i]))
+			fillExchange(&v.exchanges[i], &h.Exchanges[i])
 		}
 		v.HTTP.Exchanges = v.exchanges
 		if v.HTTP.Exchanges == nil {
