@@ -28,7 +28,8 @@ type Report struct {
 	Inputs []Input
 	// End is the moment the endpoint states stand at.
 	End time.Time
-	// Flows are in order of first packet; every one of them.
+	// Flows are in order of first packet; every one of them. Reports
+	// read them through ViewFlow, Listed and the pictures.
 	Flows []Flow
 	// Hosts are the endpoint-state counts per IP address, busiest first.
 	Hosts    []HostStates
