@@ -100,11 +100,16 @@ pgo: build benchfile
 	./$(BIN) analyze --format json --no-payload --progress never -o /dev/null --cpuprofile $(BENCHDIR)/pgo-states.prof $(BENCHFILE)
 	$(GO) tool pprof -proto $(BENCHDIR)/pgo-http.prof $(BENCHDIR)/pgo-states.prof > cmd/flowdoc/default.pgo
 
-# flowdoc live on loopback for a minute under a bounded churn of real
-# connections: its memory every 5 s, and libpcap's drops (root).
-SOAKRATE ?= 500
+# flowdoc live on loopback under a bounded churn of real connections (up
+# to SOAKRATE a second for SOAKTIME, and on, up to three times as long,
+# until they outnumber the cap), once per --max-flows cap: its memory
+# every 5 s, libpcap's drops (root), and the flows it kept, which must
+# never be more than the cap.
+SOAKRATE ?= 1000
+SOAKTIME ?= 60s
+SOAKCAPS ?= 5000,50000
 soak: build benchtool
-	$(BENCHDIR)/bench soak -flowdoc ./$(BIN) -duration 60s -rate $(SOAKRATE) -max-flows 10000
+	$(BENCHDIR)/bench soak -flowdoc ./$(BIN) -duration $(SOAKTIME) -rate $(SOAKRATE) -max-flows $(SOAKCAPS)
 
 FUZZTIME ?= 20s
 # go test's 10-minute -timeout holds for fuzzing too: off, so that a

@@ -141,116 +141,43 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	return closer, h.FinAt.Sub(h.DataBeforeFin), true
 }
 
+// leakFinding states one host's CLOSE_WAIT leak: its sockets and their
+// ages, how the peer closed them, what role the host plays (client,
+// server, proxy) and so what to fix, and the CLOSE_WAITs set apart.
 func leakFinding(g *group, fx *findCtx) Finding {
-	rep, byClient := fx.rep, fx.byClient
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
-	var ages []time.Duration
-	asClient, idleClosed, gaveUp := 0, 0, 0
-	idleBy := map[netip.AddrPort][]time.Duration{}
-	var idleTimes []time.Duration
-	for i, f := range g.flows {
-		ages = append(ages, g.vs[i].Age)
-		if g.vs[i].Side == flow.Client {
-			asClient++
-		}
-		if iv := verdictOf(f, IdleTimeoutClose); iv != nil && iv.Side == g.vs[i].Side.Other() {
-			idleClosed++
-			d, _ := idleBefore(f.Record, iv)
-			idleTimes = append(idleTimes, d)
-			idleBy[f.Endpoint(iv.Side)] = append(idleBy[f.Endpoint(iv.Side)], d)
-			if waitedFor(iv.Side, f.Half(iv.Side).DataBeforeFinFrom) {
-				gaveUp++
-			}
-		}
+	n := len(g.flows)
+	ages := make([]time.Duration, n)
+	for i := range g.flows {
+		ages[i] = g.vs[i].Age
 	}
 	slices.Sort(ages)
-	n := len(g.flows)
-	role := "client"
-	var upstream []*Flow // a proxy's own connections
-	waiting := 0         // ... still without an answer
-	if asClient == 0 {
-		role = "server"
-		// A host that leaks accepted connections while it opens its own
-		// upstream ones is a proxy; it may open them from another of its
-		// addresses, which a capture on it shows.
-		self := []netip.Addr{host}
-		if slices.Contains(rep.LocalAddrs, host) {
-			self = append(self, rep.LocalAddrs...)
-		}
-		for _, f := range byClient.flows(self...) {
-			role = "proxy"
-			upstream = append(upstream, f)
-			if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
-				waiting++
-			}
-		}
-	} else if asClient < n {
-		role = "client and server"
-	}
-	peer := func(f *Flow) netip.AddrPort {
-		for _, v := range f.Verdicts {
-			if v.Class == CloseWaitLeak {
-				return f.Endpoint(v.Side.Other())
-			}
-		}
-		return f.Key.Server()
-	}
+	role := leakRole(g, host, fx)
 	var sb strings.Builder
 	oldest := "for"
 	if n > 1 {
 		oldest = "the oldest for"
 	}
-	fmt.Fprintf(&sb, "%s holds %s to %s in CLOSE_WAIT, %s %s", host, plural(n, "connection"), countPeers(g.flows, peer), oldest, fmtDur(ages[n-1]))
+	fmt.Fprintf(&sb, "%s holds %s to %s in CLOSE_WAIT, %s %s", host, plural(n, "connection"), countPeers(g.flows, leakPeer), oldest, fmtDur(ages[n-1]))
 	if n > 2 {
 		fmt.Fprintf(&sb, " (median %s)", fmtDur(median(ages)))
 	}
 	sb.WriteString(". ")
-	other := "the server"
-	switch role {
-	case "server":
-		other = "the client"
-	case "proxy":
-		other = "the caller"
-	case "client and server":
-		other = "the peer"
-	}
-	every := "In every one"
-	if n == 1 {
-		every = "There"
-	}
-	switch {
-	case idleClosed == n && gaveUp == n:
-		fmt.Fprintf(&sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
-			every, other, idleSpan(idleBy, idleTimes), host)
-	case idleClosed == n:
-		fmt.Fprintf(&sb, "%s %s sent FIN after %s of idle time (its keep-alive timeout) and %s acknowledged it, but its application never closed the socket.",
-			every, other, idleSpan(idleBy, idleTimes), host)
-	case idleClosed > 0:
-		fmt.Fprintf(&sb, "In %d of them %s closed after an idle period; in all, %s acknowledged the FIN but its application never closed the socket.", idleClosed, other, host)
-	default:
-		fmt.Fprintf(&sb, "%s closed each one and %s acknowledged the FIN, but its application never closed the socket.", upperFirst(other), host)
-	}
-	fix := remedy(CloseWaitLeak)
-	statuses, statusMetrics, errorsOnly := leakStatuses(g, byClient)
-	switch role {
+	idleClosed := leakHowClosed(&sb, g, host, role)
+	statuses, statusMetrics, errorsOnly := leakStatuses(g, fx.byClient)
+	switch role.name {
 	case "client":
 		sb.WriteString(statuses)
 		sb.WriteString(" Fix the client: close or release the connection after each response.")
-		fix = "Close or release the connection after every response, error responses included (read the body to the end or abort the request), and close it when a read returns EOF. A pooled client must evict connections the server has closed, and its idle timeout should be shorter than the server's keep-alive timeout."
-		if errorsOnly {
-			fix = "Release the connection on error responses too: the code path that handles a 4xx or 5xx returns without closing the response (read or discard its body and close it, e.g. in a finally block or defer). Also close the connection when a read returns EOF."
-		}
 	case "proxy":
-		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(upstream), "connection"),
-			countPeers(upstream, func(f *Flow) netip.AddrPort { return f.Key.Server() }))
-		if waiting > 0 {
-			fmt.Fprintf(&sb, ", %d of them still waiting for an answer", waiting)
+		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(role.upstream), "connection"),
+			countPeers(role.upstream, func(f *Flow) netip.AddrPort { return f.Key.Server() }))
+		if role.waiting > 0 {
+			fmt.Fprintf(&sb, ", %d of them still waiting for an answer", role.waiting)
 		}
 		sb.WriteString("): a proxy that does not close its side when its caller closes.")
-		fix = "The proxy must close the caller's connection when the caller closes it (a read returning EOF), even while it waits on the upstream; put timeouts on upstream calls so that no worker blocks forever."
 	case "server":
 		sb.WriteString(" Fix the server: close the socket when the client has closed it.")
-		fix = "The server application must close its socket when a read returns EOF (the client has closed), also while it is busy with the request: put timeouts on what it waits on (upstream calls, locks, queues), so that a worker is never blocked longer than its callers wait."
 	}
 	metrics := append([]Metric{{"sockets", float64(n)}, {"oldest_s", ages[n-1].Seconds()}, {"median_age_s", median(ages).Seconds()},
 		{"closed_by_idle_timeout", float64(idleClosed)}}, statusMetrics...)
@@ -259,7 +186,112 @@ func leakFinding(g *group, fx *findCtx) Finding {
 		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young)}, Metric{"close_wait_sending", float64(apart.sending)})
 	}
 	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
-		Metrics: metrics, Summary: sb.String(), Remedy: fix, Evidence: evidence(g.vs[:1])}
+		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly), Evidence: evidence(g.vs[:1])}
+}
+
+// leakPeer is the endpoint whose FIN a leaked flow received.
+func leakPeer(f *Flow) netip.AddrPort {
+	for _, v := range f.Verdicts {
+		if v.Class == CloseWaitLeak {
+			return f.Endpoint(v.Side.Other())
+		}
+	}
+	return f.Key.Server()
+}
+
+// leakingRole is what a leaking host is to the leaked connections: a
+// client, a server, a proxy (a server that opens connections of its
+// own, some of them still waiting for an answer), or both.
+type leakingRole struct {
+	name     string // "client", "server", "proxy" or "client and server"
+	other    string // who closed: "the server", "the client", "the caller", "the peer"
+	upstream []*Flow
+	waiting  int
+}
+
+func leakRole(g *group, host netip.Addr, fx *findCtx) leakingRole {
+	asClient := 0
+	for _, v := range g.vs {
+		if v.Side == flow.Client {
+			asClient++
+		}
+	}
+	switch {
+	case asClient == len(g.flows):
+		return leakingRole{name: "client", other: "the server"}
+	case asClient > 0:
+		return leakingRole{name: "client and server", other: "the peer"}
+	}
+	// A host that leaks accepted connections while it opens its own
+	// upstream ones is a proxy; it may open them from another of its
+	// addresses, which a capture on it shows.
+	role := leakingRole{name: "server", other: "the client"}
+	self := []netip.Addr{host}
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		self = append(self, fx.rep.LocalAddrs...)
+	}
+	for _, f := range fx.byClient.flows(self...) {
+		role.name, role.other = "proxy", "the caller"
+		role.upstream = append(role.upstream, f)
+		if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
+			role.waiting++
+		}
+	}
+	return role
+}
+
+// leakHowClosed says how the peer closed the leaked connections, as it
+// holds for all of them, and returns how many it closed for being idle.
+func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingRole) int {
+	idleClosed, gaveUp := 0, 0
+	idleBy := map[netip.AddrPort][]time.Duration{}
+	var idleTimes []time.Duration
+	for i, f := range g.flows {
+		iv := verdictOf(f, IdleTimeoutClose)
+		if iv == nil || iv.Side != g.vs[i].Side.Other() {
+			continue
+		}
+		idleClosed++
+		d, _ := idleBefore(f.Record, iv)
+		idleTimes = append(idleTimes, d)
+		idleBy[f.Endpoint(iv.Side)] = append(idleBy[f.Endpoint(iv.Side)], d)
+		if waitedFor(iv.Side, f.Half(iv.Side).DataBeforeFinFrom) {
+			gaveUp++
+		}
+	}
+	n := len(g.flows)
+	every := "In every one"
+	if n == 1 {
+		every = "There"
+	}
+	switch {
+	case idleClosed == n && gaveUp == n:
+		fmt.Fprintf(sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
+			every, role.other, idleSpan(idleBy, idleTimes), host)
+	case idleClosed == n:
+		fmt.Fprintf(sb, "%s %s sent FIN after %s of idle time (its keep-alive timeout) and %s acknowledged it, but its application never closed the socket.",
+			every, role.other, idleSpan(idleBy, idleTimes), host)
+	case idleClosed > 0:
+		fmt.Fprintf(sb, "In %d of them %s closed after an idle period; in all, %s acknowledged the FIN but its application never closed the socket.", idleClosed, role.other, host)
+	default:
+		fmt.Fprintf(sb, "%s closed each one and %s acknowledged the FIN, but its application never closed the socket.", upperFirst(role.other), host)
+	}
+	return idleClosed
+}
+
+// leakRemedy is what to fix, by the leaking host's role.
+func leakRemedy(role string, errorsOnly bool) string {
+	switch {
+	case role == "client" && errorsOnly:
+		return "Release the connection on error responses too: the code path that handles a 4xx or 5xx returns without closing the response (read or discard its body and close it, e.g. in a finally block or defer). Also close the connection when a read returns EOF."
+	case role == "client":
+		return "Close or release the connection after every response, error responses included (read the body to the end or abort the request), and close it when a read returns EOF. A pooled client must evict connections the server has closed, and its idle timeout should be shorter than the server's keep-alive timeout."
+	case role == "proxy":
+		return "The proxy must close the caller's connection when the caller closes it (a read returning EOF), even while it waits on the upstream; put timeouts on upstream calls so that no worker blocks forever."
+	case role == "server":
+		return "The server application must close its socket when a read returns EOF (the client has closed), also while it is busy with the request: put timeouts on what it waits on (upstream calls, locks, queues), so that a worker is never blocked longer than its callers wait."
+	}
+	return remedy(CloseWaitLeak)
 }
 
 // idleSpan says how long the closers waited, as it holds for the whole

@@ -82,9 +82,9 @@ func inspectPeerUnreachable(c *flowCtx) {
 			evs = append(evs, ev(rst, rstFrom[s]+" into the silence"))
 		}
 		v := Verdict{Class: PeerUnreachable, Side: s.Other(), Severity: Warning, Confidence: 0.8, Since: u.Time(), Age: c.age(u),
-			Summary: fmt.Sprintf("the %s sent %s %s after the %s's last packet and sent it again for %s with no answer (%d retransmissions); it %s. The %s, or a firewall or NAT on the path that forgot the idle connection, stopped answering: its state is shown as it was when it last answered (%s)",
+			Summary: fmt.Sprintf("the %s sent %s %s after the %s's last packet and went on sending for %s with no answer at all; it %s. The %s, or a firewall or NAT on the path that forgot the idle connection, stopped answering: its state is shown as it was when it last answered (%s)",
 				sideName(s), strings.Join(sent, " and "), fmtDur(silentAfter(r, s)), sideName(s.Other()), fmtDur(h.LastPacket.Sub(u)),
-				h.Retrans+h.KeepAlives, gave, sideName(s.Other()), peer.State),
+				gave, sideName(s.Other()), peer.State),
 			Evidence: evs}
 		c.add(v)
 	}

@@ -60,6 +60,10 @@ const (
 	// minSamples is how many closes of one application make evidence of
 	// its own; with fewer, its host's closes are used.
 	minSamples = 3
+	// minDone is how many connections an application must have closed
+	// itself, each right after its last data, to show that it closes
+	// what it is done with: one could be chance.
+	minDone = 2
 )
 
 // judgeCloseWait decides whether side s of r, in CLOSE_WAIT at the end, is
@@ -112,11 +116,14 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	// is done with it (its other connections closed within milliseconds
 	// of their last data) did not keep this one idle on purpose: it
 	// forgot it, and the peer's FIN only made that visible.
-	if d := ev.done[j.app]; !j.leak && !j.sending && d != nil && d.n >= minSamples {
+	if d := ev.done[j.app]; !j.leak && !j.sending && d != nil && d.n >= minDone {
 		_, lastData := lastData(r)
 		if idle := ev.end.Sub(lastData); lastData > 0 && idle >= max(closeFloor, closeFactor*d.quantile(0.9)) {
 			j.on, j.closes, j.idle = byDone, d, idle
-			j.leak, j.confidence = true, 0.85
+			j.leak, j.confidence = true, 0.8
+			if d.n >= minSamples {
+				j.confidence = 0.85
+			}
 		}
 	}
 	if !j.leak && siblings && !j.sending {

@@ -29,6 +29,9 @@ func httpOf(r *flow.Record, s flow.Side, pb *flow.PayloadBuffer) *flow.HTTP {
 
 // request is "GET /upload", as prose says it.
 func request(x *flow.Exchange) string {
+	if x.Malformed() {
+		return fmt.Sprintf("a malformed request %q", x.Target)
+	}
 	return cmp.Or(x.RequestLine(), "a request not captured")
 }
 

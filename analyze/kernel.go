@@ -3,6 +3,7 @@ package analyze
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 )
+
+// Socket is a socket of the capturing host's kernel.
 
 // KernelView is the capturing host's own socket table, read by flowdoc
 // live, joined to the captured flows.
@@ -21,6 +24,9 @@ type KernelView struct {
 	// Sockets counts the connection sockets read (listeners left out);
 	// Matched those a captured flow has.
 	Sockets, Matched int
+	// Unnamed counts the sockets whose process /proc did not say: those
+	// of other users' processes, when flowdoc runs without root.
+	Unnamed int
 	// Disagreements are endpoints whose inferred state is not the
 	// kernel's (timers aside: see JoinKernel).
 	Disagreements []Disagreement
@@ -94,6 +100,10 @@ func (g *SocketGroup) Process() string {
 	return "an unknown process"
 }
 
+// NamingHint says what naming the processes behind sockets takes, for
+// where they show as an unknown process.
+const NamingHint = "naming the process needs root, or CAP_SYS_PTRACE to read other users' /proc/PID/fd"
+
 // JoinKernel joins the host's socket table to the report's flows: each
 // side of a flow whose address is the host's gets its socket (or none:
 // CLOSED), differences between inferred and kernel states are listed,
@@ -106,50 +116,34 @@ func (g *SocketGroup) Process() string {
 // A CLOSE_WAIT socket makes a finding once it has been seen in that state
 // for grace (Options.CloseWaitGrace): applications close a moment after
 // the peer does. A socket whose Seen is unset counts at once.
-func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.Time, grace time.Duration) {
+//
+// While a capture goes on, the table and the captured packets are never
+// quite of the same moment: a flow with a packet less than settle before
+// at is not compared with the kernel (a connection that opened or closed
+// between the two readings is no disagreement).
+func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
-	t := indexSockets(socks, local)
-	k.Sockets = t.sockets
-	matched := rep.joinSockets(k, t)
-	k.Matched = len(matched)
-	k.Unseen = groupUnseen(socks, matched, t.listening)
-	rep.Kernel = k
-	rep.kernelFindings(socks, matched, grace)
-}
-
-// socketTable is the host's connection sockets by their two endpoints
-// (and how many it read), its listening ports, and its addresses.
-type socketTable struct {
-	sockets   int
-	bySock    map[sockKey]*flow.Socket
-	listening map[uint16]bool
-	isLocal   map[netip.Addr]bool
-}
-
-type sockKey struct{ local, remote netip.AddrPort }
-
-func indexSockets(socks []flow.Socket, local []netip.Addr) socketTable {
-	t := socketTable{bySock: map[sockKey]*flow.Socket{}, listening: map[uint16]bool{}, isLocal: map[netip.Addr]bool{}}
+	isLocal := map[netip.Addr]bool{}
 	for _, a := range local {
-		t.isLocal[a.Unmap()] = true
+		isLocal[a.Unmap()] = true
 	}
+	type key struct{ local, remote netip.AddrPort }
+	bySock := map[key]*flow.Socket{}
+	listening := map[uint16]bool{}
 	for i := range socks {
 		s := &socks[i]
-		t.isLocal[s.Local.Addr()] = true
 		if s.Listen {
-			t.listening[s.Local.Port()] = true
+			listening[s.Local.Port()] = true
+			isLocal[s.Local.Addr()] = true
 			continue
 		}
-		t.sockets++
-		t.bySock[sockKey{s.Local, s.Remote}] = s
+		isLocal[s.Local.Addr()] = true
+		k.Sockets++
+		bySock[key{s.Local, s.Remote}] = s
+		if s.PID == 0 && s.Inode != 0 {
+			k.Unnamed++
+		}
 	}
-	return t
-}
-
-// joinSockets gives each side of a flow on the host its socket (nil:
-// none), lists in k the sides whose inferred state is not the kernel's,
-// and returns the sockets a flow has.
-func (rep *Report) joinSockets(k *KernelView, t socketTable) map[*flow.Socket]bool {
 	matched := map[*flow.Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
 	latest := map[flow.Key]int{}
@@ -162,7 +156,7 @@ func (rep *Report) joinSockets(k *KernelView, t socketTable) map[*flow.Socket]bo
 			ep, peer := f.Endpoint(side), f.Endpoint(side.Other())
 			ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
 			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-			if !t.isLocal[ep.Addr()] {
+			if !isLocal[ep.Addr()] {
 				continue
 			}
 			if f.Kernel == nil {
@@ -171,26 +165,27 @@ func (rep *Report) joinSockets(k *KernelView, t socketTable) map[*flow.Socket]bo
 			f.Kernel.Known[side] = true
 			var s *flow.Socket
 			if latest[f.Key] == i {
-				s = t.bySock[sockKey{ep, peer}]
+				s = bySock[key{ep, peer}]
 			}
 			f.Kernel.Sockets[side] = s
-			kernel := flow.Closed
 			if s != nil {
 				matched[s] = true
+			}
+			kernel := flow.Closed
+			if s != nil {
 				kernel = s.State
 			}
 			inferred := f.Half(side).State
-			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) {
+			moving := settle > 0 && at.Sub(f.Last.Time()) < settle
+			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) && !moving {
 				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side.String(), Endpoint: ep,
 					Inferred: inferred.String(), Kernel: kernel.String()})
 			}
 		}
 	}
-	return matched
-}
+	k.Matched = len(matched)
 
-// groupUnseen groups the connection sockets no flow has, most first.
-func groupUnseen(socks []flow.Socket, matched map[*flow.Socket]bool, listening map[uint16]bool) []SocketGroup {
+	// The sockets without packets, grouped.
 	type gkey struct {
 		state       flow.State
 		pid         int
@@ -218,14 +213,14 @@ func groupUnseen(socks []flow.Socket, matched map[*flow.Socket]bool, listening m
 		g.RxQueue += uint64(s.RxQueue)
 		g.TxQueue += uint64(s.TxQueue)
 	}
-	var out []SocketGroup
 	for _, g := range groups {
-		out = append(out, *g)
+		k.Unseen = append(k.Unseen, *g)
 	}
-	slices.SortFunc(out, func(a, b SocketGroup) int {
+	slices.SortFunc(k.Unseen, func(a, b SocketGroup) int {
 		return cmp.Or(b.Count-a.Count, int(a.state)-int(b.state), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
 	})
-	return out
+	rep.Kernel = k
+	rep.kernelFindings(socks, matched, grace)
 }
 
 // timerMayEnd reports whether the kernel's state can follow the inferred
@@ -241,46 +236,29 @@ func timerMayEnd(inferred, kernel flow.State) bool {
 
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
-// saw and how many were silent since before it started.
+// saw the peer close and how many were silent since before it started.
 func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) {
-	holders := rep.closeWaitHolders(socks, matched, grace)
-	if len(holders) == 0 {
-		return
-	}
-	for _, h := range holders {
-		rep.Findings = append(rep.Findings, rep.holderFinding(h))
-	}
-	rep.nameLeakProcesses()
-	sortFindings(rep.Findings)
-}
-
-// holder is the CLOSE_WAIT sockets of one process to one peer.
-type holder struct {
-	pid     int
-	comm    string
-	peer    netip.AddrPort
-	n, seen int // sockets, and those a flow of the capture has
-	flows   []int
-	local   netip.Addr
-	oldest  time.Time // the earliest a socket was seen in CLOSE_WAIT
-}
-
-// closeWaitHolders gathers the CLOSE_WAIT sockets seen for grace or more
-// by process and peer, most sockets first.
-func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) []*holder {
 	type key struct {
 		pid  int
 		comm string
 		peer netip.AddrPort
 	}
-	byKey := map[key]*holder{}
-	var order []*holder
-	flowOf := map[*flow.Socket]int{}
+	type acc struct {
+		n, seen  int
+		closed   int // the peer's FIN is in the capture
+		flows    []int
+		local    netip.Addr
+		firstFin time.Time // the earliest of those FINs
+		oldest   time.Time // the earliest one of the others was seen in CLOSE_WAIT
+	}
+	byKey := map[key]*acc{}
+	var order []key
+	flowOf := map[*flow.Socket]*Flow{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
 			for _, s := range k.Sockets {
 				if s != nil {
-					flowOf[s] = rep.Flows[i].ID
+					flowOf[s] = &rep.Flows[i]
 				}
 			}
 		}
@@ -291,76 +269,118 @@ func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socke
 			continue
 		}
 		k := key{s.PID, s.Command, s.Remote}
-		h := byKey[k]
-		if h == nil {
-			h = &holder{pid: s.PID, comm: s.Command, peer: s.Remote, local: s.Local.Addr()}
-			byKey[k] = h
-			order = append(order, h)
+		a := byKey[k]
+		if a == nil {
+			a = &acc{local: s.Local.Addr()}
+			byKey[k] = a
+			order = append(order, k)
 		}
-		h.n++
-		if !s.Seen.IsZero() && (h.oldest.IsZero() || s.Seen.Before(h.oldest)) {
-			h.oldest = s.Seen
-		}
+		a.n++
+		var fin time.Time
 		if matched[s] {
-			h.seen++
-			h.flows = append(h.flows, flowOf[s])
+			f := flowOf[s]
+			a.seen++
+			a.flows = append(a.flows, f.ID)
+			// The side of the flow this socket is: the one whose peer's
+			// FIN the capture holds, if it does.
+			for _, side := range []flow.Side{flow.Client, flow.Server} {
+				if f.Kernel.Sockets[side] == s && f.Half(side.Other()).FinAt != 0 {
+					fin = f.Half(side.Other()).FinAt.Time()
+				}
+			}
+		}
+		switch {
+		case !fin.IsZero():
+			a.closed++
+			if a.firstFin.IsZero() || fin.Before(a.firstFin) {
+				a.firstFin = fin
+			}
+		case !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)):
+			a.oldest = s.Seen
 		}
 	}
-	slices.SortStableFunc(order, func(a, b *holder) int { return b.n - a.n })
-	return order
-}
-
-// holderFinding names the process that holds CLOSE_WAIT sockets, with
-// how many of them the capture saw close.
-func (rep *Report) holderFinding(h *holder) Finding {
-	g := socketGroup(flow.CloseWait, h.pid, h.comm)
-	sum := fmt.Sprintf("%s holds %s to %s in CLOSE_WAIT (the kernel's socket table at %s)",
-		g.Process(), plural(h.n, "socket"), h.peer, rep.Kernel.At.UTC().Format("15:04:05"))
-	if age := rep.Kernel.At.Sub(h.oldest); !h.oldest.IsZero() && age >= time.Second {
-		sum += fmt.Sprintf(", the oldest for at least %s (seen in CLOSE_WAIT since flowdoc started watching)", FormatDuration(age))
+	if len(order) == 0 {
+		return
 	}
-	switch {
-	case h.seen == h.n:
-		sum += fmt.Sprintf("; the capture shows every one of them closing (flows %s)", IDList(h.flows, 10))
-	case h.seen > 0:
-		sum += fmt.Sprintf("; %d of them closed in the capture, %d went quiet before it started: the leak is older than the capture", h.seen, h.n-h.seen)
-	default:
-		sum += "; none sent a packet during the capture: they went quiet before it started"
+	slices.SortStableFunc(order, func(a, b key) int { return byKey[b].n - byKey[a].n })
+	for _, k := range order {
+		a := byKey[k]
+		g := socketGroup(flow.CloseWait, k.pid, k.comm)
+		sum := fmt.Sprintf("%s holds %s in CLOSE_WAIT to %s (the kernel's socket table at %s)",
+			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
+		if k.pid == 0 {
+			sum += " (" + NamingHint + ")"
+		}
+		slices.Sort(a.flows)
+		switch {
+		case a.closed == a.n:
+			sum += fmt.Sprintf("; the capture shows the peer closing each of them (flows %s), the first %s before the table was read, and the process has not closed them since",
+				IDList(a.flows, 10), FormatDuration(rep.Kernel.At.Sub(a.firstFin)))
+		case a.closed > 0:
+			sum += fmt.Sprintf("; the capture shows the peer closing %d of them (flows %s); the other %d were in CLOSE_WAIT before it started: the leak is older than the capture",
+				a.closed, IDList(a.flows, 10), a.n-a.closed)
+		case a.seen > 0:
+			sum += fmt.Sprintf("; %d of them sent packets during the capture, but their peer closed before it started: the leak is older than the capture", a.seen)
+		default:
+			sum += "; none sent a packet during the capture: they went quiet before it started"
+		}
+		if age := rep.Kernel.At.Sub(a.oldest); a.closed < a.n && !a.oldest.IsZero() && age >= time.Second {
+			sum += fmt.Sprintf(" (the oldest in CLOSE_WAIT for at least %s, as long as flowdoc has watched it)", FormatDuration(age))
+		}
+		rep.Findings = append(rep.Findings, Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{a.local},
+			Endpoints: []netip.AddrPort{k.peer}, Flows: a.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
+			Metrics: []Metric{{"sockets", float64(a.n)}, {"in_capture", float64(a.seen)}, {"pid", float64(k.pid)}}})
 	}
-	slices.Sort(h.flows)
-	return Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{h.local},
-		Endpoints: []netip.AddrPort{h.peer}, Flows: h.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
-		Metrics: []Metric{{"sockets", float64(h.n)}, {"in_capture", float64(h.seen)}, {"pid", float64(h.pid)}}}
-}
-
-// nameLeakProcesses adds to each CLOSE_WAIT leak the capture found the
-// processes the kernel shows holding its sockets.
-func (rep *Report) nameLeakProcesses() {
+	// A leak the capture found gets the name of the process behind it.
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
 		if f.Class != CloseWaitLeak {
 			continue
 		}
-		procs := map[string]int{}
-		for _, id := range f.Flows {
-			if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
-				for _, s := range fl.Kernel.Sockets {
-					if s != nil && s.State == flow.CloseWait {
-						g := socketGroup(s.State, s.PID, s.Command)
-						procs[g.Process()]++
-					}
+		if h := rep.Holders(f); h != "" {
+			f.Summary += " The kernel shows them held by " + h + "."
+		}
+	}
+	sortFindings(rep.Findings)
+}
+
+// Holders says which processes hold a finding's CLOSE_WAIT sockets, as
+// the kernel's socket table tells: "pid 4242 (java)", or "12 by pid 4242
+// (java), 3 by pid 977 (python3)", with what naming them takes when
+// /proc did not say; "" when the table is not joined or holds none.
+func (rep *Report) Holders(f *Finding) string {
+	if rep.Kernel == nil {
+		return ""
+	}
+	procs := map[string]int{}
+	for _, id := range f.Flows {
+		if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
+			for _, s := range fl.Kernel.Sockets {
+				if s != nil && s.State == flow.CloseWait {
+					g := socketGroup(s.State, s.PID, s.Command)
+					procs[g.Process()]++
 				}
 			}
 		}
-		if len(procs) > 0 {
-			var ps []string
-			for p, n := range procs {
-				ps = append(ps, fmt.Sprintf("%s (%d)", p, n))
-			}
-			slices.Sort(ps)
-			f.Summary += " The kernel shows the sockets held by " + strings.Join(ps, ", ") + "."
-		}
 	}
+	ps := slices.Collect(maps.Keys(procs))
+	slices.SortFunc(ps, func(a, b string) int { return cmp.Or(procs[b]-procs[a], strings.Compare(a, b)) })
+	h := ""
+	switch len(ps) {
+	case 0:
+		return ""
+	case 1:
+		h = ps[0]
+	default:
+		for i, p := range ps {
+			ps[i] = fmt.Sprintf("%d by %s", procs[p], p)
+		}
+		h = strings.Join(ps, ", ")
+	}
+	if _, ok := procs[(&SocketGroup{state: flow.CloseWait}).Process()]; ok {
+		h += " (" + NamingHint + ")"
+	}
+	return h
 }
 
 func (rep *Report) flowByID(id int) *Flow {

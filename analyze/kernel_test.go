@@ -2,6 +2,8 @@ package analyze
 
 import (
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,7 @@ func TestJoinKernel(t *testing.T) {
 		flow.Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
 		flow.Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
 		flow.Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
-	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second)
+	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second, 0)
 
 	k := rep.Kernel
 	if k.Sockets != 10 || k.Matched != len(rep.Flows) {
@@ -60,11 +62,11 @@ func TestJoinKernel(t *testing.T) {
 			leak = &rep.Findings[i]
 		}
 	}
-	if kf == nil || !strings.Contains(kf.Summary, "pid 4242 (python3) holds 7 sockets to 10.99.1.2:8080 in CLOSE_WAIT") ||
-		!strings.Contains(kf.Summary, "5 of them closed in the capture, 2 went quiet before it started") {
+	if kf == nil || !strings.Contains(kf.Summary, "pid 4242 (python3) holds 7 sockets in CLOSE_WAIT to 10.99.1.2:8080") ||
+		!strings.Contains(kf.Summary, "the capture shows the peer closing 5 of them (flows 2, 3, 4, 5, 6); the other 2 were in CLOSE_WAIT before it started") {
 		t.Errorf("kernel finding %+v", kf)
 	}
-	if leak == nil || !strings.Contains(leak.Summary, "held by pid 4242 (python3) (5)") {
+	if leak == nil || !strings.Contains(leak.Summary, "The kernel shows them held by pid 4242 (python3).") {
 		t.Errorf("leak finding %+v", leak)
 	}
 	if rep.Findings[0].Severity != Error {
@@ -72,5 +74,84 @@ func TestJoinKernel(t *testing.T) {
 	}
 	if w := rep.Warnings(); len(w) != 1 || !strings.Contains(w[0], "disagrees") {
 		t.Errorf("warnings %q", w)
+	}
+}
+
+// TestKernelCloseWaitWording: what the kernel's CLOSE_WAIT finding says
+// is what the capture shows. Sockets the capture saw the peer close are
+// not said to have been in CLOSE_WAIT "at least" as long as flowdoc
+// watched, and sockets whose process /proc did not name say what naming
+// it takes.
+func TestKernelCloseWaitWording(t *testing.T) {
+	rep := analyzeLab(t, "../testdata/keepalive-leak.pcap", time.Time{}, Options{})
+	client := netip.MustParseAddr("10.99.1.1")
+	var socks []flow.Socket
+	var leaked []int
+	for i, f := range rep.Flows {
+		if f.Client.State != flow.CloseWait {
+			continue
+		}
+		leaked = append(leaked, f.ID)
+		// Seen long before the table is read: flowdoc watched them.
+		socks = append(socks, flow.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: flow.CloseWait, Inode: uint64(100 + i), Seen: rep.End.Add(-time.Hour)})
+	}
+	at := rep.End.Add(10 * time.Second)
+	rep.JoinKernel(socks, []netip.Addr{client}, at, time.Second, 0)
+	var kf, leak *Finding
+	for i := range rep.Findings {
+		switch rep.Findings[i].Class {
+		case KernelCloseWait:
+			kf = &rep.Findings[i]
+		case CloseWaitLeak:
+			leak = &rep.Findings[i]
+		}
+	}
+	if kf == nil || leak == nil {
+		t.Fatalf("findings %+v", rep.Findings)
+	}
+	for _, want := range []string{"an unknown process holds " + strconv.Itoa(len(leaked)) + " sockets in CLOSE_WAIT", "the capture shows the peer closing each of them (flows " + IDList(leaked, 10) + ")",
+		"and the process has not closed them since", NamingHint} {
+		if !strings.Contains(kf.Summary, want) {
+			t.Errorf("kernel finding %q\nwant it to say %q", kf.Summary, want)
+		}
+	}
+	for _, wrong := range []string{"at least", "every one of them closing", "seen in CLOSE_WAIT since"} {
+		if strings.Contains(kf.Summary, wrong) {
+			t.Errorf("kernel finding %q says %q", kf.Summary, wrong)
+		}
+	}
+	if !strings.Contains(leak.Summary, NamingHint) || strings.Contains(leak.Summary, ") (") {
+		t.Errorf("leak finding %q", leak.Summary)
+	}
+	if rep.Kernel.Unnamed != len(leaked) {
+		t.Errorf("%d unnamed sockets, want %d", rep.Kernel.Unnamed, len(leaked))
+	}
+}
+
+// TestJoinKernelSettle: while the capture goes on, a flow with a packet
+// just before the table was read is not a disagreement (it may have
+// closed, or opened, between the two readings); a quiet one still is.
+func TestJoinKernelSettle(t *testing.T) {
+	rep := analyzeLab(t, "../testdata/keepalive-leak.pcap", time.Time{}, Options{})
+	client := netip.MustParseAddr("10.99.1.1")
+	last := rep.Flows[0].Last.Time()
+	for _, f := range rep.Flows {
+		if f.Last.Time().After(last) {
+			last = f.Last.Time()
+		}
+	}
+	// No sockets at all: every endpoint inferred open disagrees, unless
+	// it is still moving.
+	for _, tc := range []struct {
+		settle time.Duration
+		want   bool
+	}{{0, true}, {time.Hour, false}} {
+		r := *rep
+		r.Flows = slices.Clone(rep.Flows)
+		r.Findings = slices.Clone(rep.Findings)
+		r.JoinKernel(nil, []netip.Addr{client}, last.Add(time.Second), time.Second, tc.settle)
+		if got := len(r.Kernel.Disagreements) > 0; got != tc.want {
+			t.Errorf("settle %s: disagreements %+v", tc.settle, r.Kernel.Disagreements)
+		}
 	}
 }

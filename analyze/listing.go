@@ -142,14 +142,9 @@ func (v *FlowView) VerdictNames() []string {
 // ZeekConnState).
 func (v *FlowView) ZeekConnState() string { return ZeekConnState(v.rec) }
 
-// MissingBytes counts the bytes of both streams the capture missed.
-func (p *PayloadView) MissingBytes() uint64 {
-	var n uint64
-	for _, g := range p.Gaps {
-		n += g.MissingBytes
-	}
-	return n
-}
+// ZeekDuration is the duration Zeek's conn.log gives the flow (see
+// ZeekDuration).
+func (v *FlowView) ZeekDuration() time.Duration { return ZeekDuration(v.rec) }
 
 // Notes sum the flow up for a table's notes column: how the capture saw
 // it (midstream, roles inferred, one-sided, port reused), its verdicts
@@ -204,7 +199,11 @@ func (v *FlowView) payloadNote() string {
 	case !v.HTTP.IsZero():
 		s := "http"
 		if x := v.HTTP.Last(); x != nil {
-			s += " " + cmp.Or(x.RequestLine(), "(request not captured)") + " -> " + cmp.Or(x.StatusLine(), "no response")
+			req := cmp.Or(x.RequestLine(), "(request not captured)")
+			if x.Malformed {
+				req = fmt.Sprintf("(malformed request %q)", x.Target)
+			}
+			s += " " + req + " -> " + cmp.Or(x.StatusLine(), "no response")
 			if v.HTTP.Requests > 1 {
 				s += fmt.Sprintf(" (last of %d requests)", v.HTTP.Requests)
 			}

@@ -152,8 +152,10 @@ type EndView struct {
 	Last        Time      `json:"last,omitempty"`
 	LastPayload Ref       `json:"last_payload,omitzero"`
 	FIN         Ref       `json:"fin,omitzero"`
-	// IPBytes counts IP datagram lengths, as Zeek's ip_bytes does.
-	IPBytes uint64 `json:"-"`
+	// IPBytes counts IP datagram lengths, as Zeek's ip_bytes does;
+	// Missed the bytes of the stream the capture does not hold, as Zeek's
+	// missed_bytes does.
+	IPBytes, Missed uint64 `json:"-"`
 }
 
 // StateText is the state, with the one that expired into it: "CLOSED
@@ -189,7 +191,7 @@ func fillEnd(e *EndView, h *flow.Half) {
 		MSS: h.MSS, First: Time(h.FirstPacket), Last: Time(h.LastPacket),
 		LastPayload: refOf(h.LastPayloadInput, h.LastPayloadPacket, h.LastPayload),
 		FIN:         refOf(h.FinInput, h.FinPacket, h.FinAt),
-		IPBytes:     h.IPBytes,
+		IPBytes:     h.IPBytes, Missed: h.Missed,
 	}
 	if h.Expired != 0 {
 		e.Expired = h.Expired.String()
@@ -293,8 +295,11 @@ func (h *HTTPView) Last() *ExchangeView {
 
 // ExchangeView is one HTTP request and its response.
 type ExchangeView struct {
-	Method        string       `json:"method,omitempty"`
-	Target        string       `json:"target,omitempty"`
+	Method string `json:"method,omitempty"`
+	Target string `json:"target,omitempty"`
+	// Malformed is set when the request line could not be read: Target
+	// holds it as it came.
+	Malformed     bool         `json:"malformed,omitempty"`
 	Version       string       `json:"version,omitempty"`
 	Request       Ref          `json:"request,omitzero"`
 	RequestClose  bool         `json:"request_close,omitempty"`
@@ -335,7 +340,7 @@ func (x *ExchangeView) StatusLine() string {
 
 // fillExchange sets v from x, in place.
 func fillExchange(v *ExchangeView, x *flow.Exchange) {
-	*v = ExchangeView{Method: x.Method, Target: x.Target, Version: x.Version, RequestClose: x.RequestClose, Continue: x.Continue,
+	*v = ExchangeView{Method: x.Method, Target: x.Target, Malformed: x.Malformed(), Version: x.Version, RequestClose: x.RequestClose, Continue: x.Continue,
 		Status: x.Status, Reason: x.Reason, ResponseEnd: Time(x.ResponseEnd), Chunked: x.Chunked, BodyBytes: x.BodyBytes,
 		Complete: x.Complete, Acked: x.Acked, ResponseClose: x.ResponseClose, Missing: x.Missing,
 		Request:  refOf(x.RequestInput, x.RequestPacket, x.RequestAt),

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -296,6 +297,9 @@ func parseTime(s string) (time.Time, error) {
 }
 
 func runAnalyze(ctx context.Context, o *analyzeOptions) error {
+	if err := o.checkOutputs(); err != nil {
+		return err
+	}
 	o.gc = tuneGC()
 	defer o.gc.stop()
 	if o.MemProfile != "" {
@@ -312,20 +316,20 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// A capture that cannot be read is said once: as the error when it is
+	// the only one, else on standard error while the others are analysed;
+	// the report lists it as not read, with why.
 	var srcs []*flow.Source
 	var failed []flow.Input
 	for _, path := range o.Inputs {
 		s, err := flow.Open(path)
 		if err != nil {
-			msg := openError(path, err)
-			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
-			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{msg}})
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{openError(err)}})
 			continue
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
-			msg := fmt.Sprintf("%s: link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG)", path, flow.LinkTypeName(s.LinkType()))
-			fmt.Fprintf(o.ErrOut, "flowdoc: %s\n", msg)
-			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{flow.LinkTypeName(s.LinkType())}, Warnings: []string{msg}})
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{fmt.Sprintf(
+				"link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG)", flow.LinkTypeName(s.LinkType()))}})
 			s.Close()
 			continue
 		}
@@ -339,10 +343,13 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		srcs = append(srcs, s)
 	}
+	if len(srcs) == 0 && len(failed) == 1 {
+		return fmt.Errorf("%s: %s", failed[0].Path, failed[0].Warnings[0])
+	}
+	for _, in := range failed {
+		fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, in.Warnings[0])
+	}
 	if len(srcs) == 0 {
-		if len(o.Inputs) == 1 {
-			return errors.New(failed[0].Warnings[0])
-		}
 		return errors.New("none of the captures could be read")
 	}
 	ropt := flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, Payload: o.payload}}
@@ -455,17 +462,50 @@ func (o *analyzeOptions) failed(rep *analyze.Report) error {
 	return &FindingsError{N: n, Severity: o.failOn}
 }
 
-// openError says in one line why a capture could not be opened.
-func openError(path string, err error) string {
+// openError says in the user's terms why a capture could not be opened,
+// for "FILE: " to go before.
+func openError(err error) string {
+	var pe *fs.PathError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Sprintf("%s: no such file", path)
+		return "no such file"
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Sprintf("%s: permission denied", path)
+		return "permission denied"
 	case errors.Is(err, flow.ErrNotCapture):
-		return fmt.Sprintf("%s: not a pcap or pcapng capture: %v", path, err)
+		return "not a pcap or pcapng capture" + notCaptureDetail(err)
+	case errors.As(err, &pe):
+		return pe.Err.Error() // without the path, said before it
 	}
-	return fmt.Sprintf("%s: %v", path, err)
+	return err.Error()
+}
+
+// notCaptureDetail is what follows "not a pcap or pcapng capture": the
+// first bytes the file holds where a capture has its magic number (as
+// text when they are), or why there is none.
+func notCaptureDetail(err error) string {
+	rest := strings.TrimPrefix(err.Error(), flow.ErrNotCapture.Error())
+	if h, ok := strings.CutPrefix(rest, " (magic bytes "); ok {
+		if b, err := hex.DecodeString(strings.TrimSuffix(h, ")")); err == nil && len(b) > 0 {
+			if printable(b) {
+				return fmt.Sprintf(" (it begins with %q: text, not a capture's magic number)", b)
+			}
+			return fmt.Sprintf(" (it begins with the bytes %x, not a capture's magic number)", b)
+		}
+	}
+	if r, ok := strings.CutPrefix(rest, ": "); ok {
+		return " (" + r + ")"
+	}
+	return rest
+}
+
+// printable reports whether b is printable ASCII text.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if (c < ' ' || c > '~') && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // memProfileRate is the runtime's default sampling rate, which main turns
@@ -603,4 +643,63 @@ func noTCP(in *flow.Input) string {
 		lt = "link types "
 	}
 	return fmt.Sprintf("%s (%s; %s%s)", w, held, lt, strings.Join(in.LinkTypes, ", "))
+}
+
+// checkOutputs makes sure every file flowdoc will write can be written,
+// before a long read or capture depends on it, and without changing any:
+// an existing file is opened for writing (not truncated), and a new
+// one's directory must take a file. extra are more paths (live's -w).
+func (o *analyzeOptions) checkOutputs(extra ...string) error {
+	paths := map[string]string{"-o": o.Output, "--memprofile": o.MemProfile, "--cpuprofile": o.CPUProfile}
+	if len(extra) > 0 {
+		paths["-w"] = extra[0]
+	}
+	for _, flag := range []string{"-o", "-w", "--memprofile", "--cpuprofile"} {
+		if p := paths[flag]; p != "" && p != "-" {
+			if err := checkWritable(p); err != nil {
+				return fmt.Errorf("%s %s: %w", flag, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkWritable reports, in the user's terms, why path cannot be
+// written; nil if it can.
+func checkWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return errors.New("a directory, not a file")
+		}
+		if !fi.Mode().IsRegular() {
+			return nil // a device or a pipe: opening it may wait for a reader
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if errors.Is(err, fs.ErrPermission) {
+			return errors.New("no permission to write it")
+		}
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("no directory %s", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".flowdoc-check-*")
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("no permission to create a file in %s", dir)
+	}
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

@@ -24,6 +24,8 @@ func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	notCapture := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notCapture, []byte("these are not packets\n"), 0o644)
+	empty := filepath.Join(dir, "empty.pcap")
+	os.WriteFile(empty, nil, 0o644)
 	const good = "../testdata/keepalive-leak.pcap"
 	tests := []struct {
 		name     string
@@ -32,6 +34,7 @@ func TestExitCodes(t *testing.T) {
 		stderr   string // a substring
 		stdout   string // a substring
 		noStdout bool
+		absent   string // in neither stdout nor stderr
 	}{
 		{name: "no capture", args: []string{"analyze"}, code: exitUsage, stderr: "no capture given"},
 		{name: "unknown flag", args: []string{"analyze", "--bogus", good}, code: exitUsage, stderr: "unknown flag: --bogus"},
@@ -40,10 +43,16 @@ func TestExitCodes(t *testing.T) {
 		{name: "stdin twice", args: []string{"analyze", "-", "-"}, code: exitUsage, stderr: "only once"},
 		{name: "unknown command", args: []string{"analyse", good}, code: exitUsage, stderr: "unknown command"},
 		{name: "missing file", args: []string{"analyze", filepath.Join(dir, "nope.pcap")}, code: exitError, stderr: "nope.pcap: no such file", noStdout: true},
-		{name: "not a capture", args: []string{"analyze", notCapture}, code: exitError, stderr: "notes.txt: not a pcap or pcapng capture", noStdout: true},
+		{name: "not a capture", args: []string{"analyze", notCapture}, code: exitError, noStdout: true, absent: "flow:",
+			stderr: `notes.txt: not a pcap or pcapng capture (it begins with "thes": text, not a capture's magic number)`},
+		{name: "empty", args: []string{"analyze", empty}, code: exitError, noStdout: true, absent: "flow:",
+			stderr: "empty.pcap: not a pcap or pcapng capture (empty or shorter than a capture header)"},
+		{name: "a directory", args: []string{"analyze", dir}, code: exitError, noStdout: true, stderr: dir + ": is a directory"},
 		{name: "good", args: []string{"analyze", good}, code: exitOK, stdout: "6 TCP connections"},
 		{name: "one good, one missing", args: []string{"analyze", good, filepath.Join(dir, "gone.pcap")}, code: exitOK,
-			stderr: "gone.pcap: no such file", stdout: "gone.pcap: no such file"},
+			stderr: "gone.pcap: no such file", stdout: "gone.pcap: not read (see the warnings)", absent: " , 0 packets"},
+		{name: "none readable", args: []string{"analyze", notCapture, filepath.Join(dir, "gone.pcap")}, code: exitError, noStdout: true,
+			stderr: "gone.pcap: no such file\nflowdoc: none of the captures could be read"},
 		{name: "version", args: []string{"--version"}, code: exitOK, stdout: "flowdoc version"},
 		{name: "no TCP: what it holds, in one line", args: []string{"analyze", "../testdata/decode/no-tcp.pcap"}, code: exitOK,
 			stderr: "no-tcp.pcap: no TCP packets among its 12 packets (UDP 9, ICMPv4 3; link type EN10MB)\n"},
@@ -61,6 +70,15 @@ func TestExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(out, tt.stdout) {
 				t.Errorf("stdout %q, want it to contain %q", out, tt.stdout)
+			}
+			// Each error is said once.
+			for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+				if line != "" && strings.Count(errOut, line) > 1 {
+					t.Errorf("stderr says %q more than once: %q", line, errOut)
+				}
+			}
+			if tt.absent != "" && strings.Contains(out+errOut, tt.absent) {
+				t.Errorf("%q in the output:\nstdout: %s\nstderr: %s", tt.absent, out, errOut)
 			}
 			if tt.noStdout && out != "" {
 				t.Errorf("stdout %q, want nothing", out)

@@ -485,7 +485,7 @@ func liveReportJSON(t *testing.T, capture string) []byte {
 			flow.Socket{Local: netip.AddrPortFrom(client, 50000), Remote: netip.MustParseAddrPort("10.99.1.2:8080"), State: flow.CloseWait, PID: 4242, Command: "java"},
 			flow.Socket{Local: netip.AddrPortFrom(client, 9000), Listen: true},
 			flow.Socket{Local: netip.AddrPortFrom(client, 9000), Remote: netip.MustParseAddrPort("10.0.0.5:40000"), State: flow.CloseWait})
-		rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second)
+		rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second, 0)
 	})
 	if err != nil {
 		t.Fatal(err)

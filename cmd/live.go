@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -46,7 +47,9 @@ TCP connection as 'analyze' does, and show the endpoint states and findings
 as they develop: refreshed every --interval on a terminal, one line per
 interval otherwise. On Ctrl-C, SIGTERM or after --duration it writes the full
 report, in any --format, exactly as 'analyze' would for the same packets
-(-w keeps them in a pcap to attach or analyse again).
+(-w keeps them in a pcapng file to attach or analyse again). Every output
+file is checked before the capture starts; the -w file is created (or
+truncated) only once the interface is open.
 
 On Linux it also reads the host's own socket table (/proc/net/tcp and tcp6)
 at the start, at every interval and at the end, and joins it to the flows:
@@ -56,9 +59,10 @@ nothing) get a section of their own, and CLOSE_WAIT sockets become findings
 that name the process.
 
 Capturing needs root or CAP_NET_RAW (sudo setcap cap_net_raw,cap_net_admin=eip
-$(command -v flowdoc)); naming other users' processes needs root.`,
+$(command -v flowdoc)); naming other users' processes needs root (or
+CAP_SYS_PTRACE: add cap_sys_ptrace to the setcap list).`,
 		Example: `  # Watch a suspect host's HTTP traffic for five minutes, keep the packets
-  sudo flowdoc live -i any -f 'tcp port 8080' --duration 5m -w evidence.pcap
+  sudo flowdoc live -i any -f 'tcp port 8080' --duration 5m -w evidence.pcapng
 
   # Until Ctrl-C, then a report to attach to the ticket
   sudo flowdoc live -i eth0 -o report.html
@@ -80,7 +84,7 @@ $(command -v flowdoc)); naming other users' processes needs root.`,
 	f.IntVar(&o.Snaplen, "snaplen", 262144, "bytes kept of each packet (TCP states need 128)")
 	f.BoolVar(&o.Promisc, "promisc", false, "put the interface in promiscuous mode")
 	f.DurationVar(&o.Duration, "duration", 0, "stop after `D` (default: at Ctrl-C or SIGTERM)")
-	f.StringVarP(&o.Write, "write", "w", "", "also write every captured packet to `FILE` (pcap)")
+	f.StringVarP(&o.Write, "write", "w", "", "also write every captured packet to `FILE` (pcapng; pcap if FILE ends in .pcap)")
 	f.DurationVar(&o.Interval, "interval", 2*time.Second, "refresh the view (or write a status line) every `D`")
 	f.DurationVar(&o.IdleEvict, "idle-evict", 5*time.Second, "a connection idle this long leaves the table for its compact record")
 	f.IntVar(&o.MaxFlows, "max-flows", 1000000, "keep at most `N` connections in memory; the oldest finished ones are dropped first, and counted")
@@ -108,6 +112,39 @@ func (o *liveOptions) validateLive() error {
 	default:
 		return flagErrorf("--view must be auto, always or never, not %q", o.View)
 	}
+	if o.Write != "" && o.Output != "" && filepath.Clean(o.Write) == filepath.Clean(o.Output) {
+		return flagErrorf("-w and -o name the same file, %s: the packets and the report need one each", o.Write)
+	}
+	return nil
+}
+
+// lateFile is the -w file: created (or truncated) only once the capture
+// has started, so that a capture that cannot start leaves an earlier file
+// of that name as it was. What is written before is held.
+type lateFile struct {
+	f    *os.File
+	held []byte
+}
+
+func (l *lateFile) Write(p []byte) (int, error) {
+	if l.f == nil {
+		l.held = append(l.held, p...)
+		return len(p), nil
+	}
+	return l.f.Write(p)
+}
+
+// create creates the file and writes what was held.
+func (l *lateFile) create(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(l.held); err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.held = f, nil
 	return nil
 }
 
@@ -120,32 +157,32 @@ func runLive(ctx context.Context, o *liveOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	var pcapOut *bufio.Writer
-	var pcapFile *os.File
-	if o.Write != "" {
-		f, err := os.Create(o.Write)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pcapFile, pcapOut = f, bufio.NewWriterSize(f, 1<<20)
+	if err := o.checkOutputs(o.Write); err != nil {
+		return err
 	}
+	var pcapOut *bufio.Writer
+	var pcapFile lateFile
 	var w io.Writer
-	if pcapOut != nil {
+	if o.Write != "" {
+		pcapOut = bufio.NewWriterSize(&pcapFile, 1<<20)
 		w = pcapOut
 	}
 	// pcap has no place for the end of the capture or its losses: unless
 	// asked for .pcap, the copy is pcapng, which has.
 	ng := !strings.HasSuffix(strings.ToLower(o.Write), ".pcap")
+	// The interface first, as tcpdump does: if it cannot be opened, no
+	// file has been touched.
 	capture, err := flow.OpenLive(ctx, o.Interface, flow.LiveOptions{Filter: o.BPF, Snaplen: o.Snaplen, Promisc: o.Promisc, PcapNG: ng}, w)
 	if err != nil {
-		if pcapFile != nil {
-			pcapFile.Close()
-			os.Remove(o.Write)
-		}
 		return err
 	}
 	defer capture.Close()
+	if o.Write != "" {
+		if err := pcapFile.create(o.Write); err != nil {
+			return fmt.Errorf("-w %s: %w", o.Write, err)
+		}
+		defer pcapFile.f.Close()
+	}
 	start := time.Now()
 
 	// The host's socket table: on unless told not to, or nothing to read,
@@ -171,6 +208,11 @@ func runLive(ctx context.Context, o *liveOptions) error {
 	}()
 
 	view := o.View == "always" || o.View == "auto" && isTerminal(o.ErrOut)
+	var screen *liveScreen
+	if view {
+		screen = newLiveScreen(o.ErrOut)
+		defer screen.close() // on every return: the terminal as it was
+	}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	lastPackets, lastAt := 0, start
@@ -181,6 +223,14 @@ loop:
 		case final = <-finished:
 			break loop
 		case <-tick.C:
+			// The socket table first, then the packets: a flow whose
+			// last packet came in between is not compared with it.
+			var socks []flow.Socket
+			var socksAt time.Time
+			socksErr := errNoSockets
+			if sockets != nil {
+				socks, socksAt, socksErr = sockets.read()
+			}
 			reply := make(chan *flow.Result, 1)
 			select {
 			case snaps <- reply:
@@ -194,15 +244,15 @@ loop:
 				break loop
 			}
 			rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
-			if sockets != nil {
-				sockets.join(rep, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace))
+			if socksErr == nil {
+				rep.JoinKernel(socks, sockets.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
 			}
 			now := time.Now()
 			st := liveStatus(o, capture, res, now.Sub(start))
 			st.Rate = float64(st.Packets-lastPackets) / now.Sub(lastAt).Seconds()
 			lastPackets, lastAt = st.Packets, now
-			if view {
-				report.LiveView(o.ErrOut, st, rep, true)
+			if screen != nil {
+				screen.draw(st, rep)
 			} else {
 				fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
 			}
@@ -212,13 +262,11 @@ loop:
 	if final.err != nil && !errors.Is(final.err, context.Canceled) && !errors.Is(final.err, context.DeadlineExceeded) {
 		return final.err
 	}
-	if view {
-		fmt.Fprint(o.ErrOut, "\x1b[H\x1b[2J")
-	}
+	screen.close() // what follows stays on the terminal
 	elapsed := time.Since(start)
 	stats, _ := capture.Stats()
 	if pcapOut != nil {
-		err := errors.Join(capture.FinishWrite(), pcapOut.Flush(), pcapFile.Close())
+		err := errors.Join(capture.FinishWrite(), pcapOut.Flush(), pcapFile.f.Close())
 		if err != nil {
 			fmt.Fprintf(o.ErrOut, "flowdoc: writing %s: %v\n", o.Write, err)
 		} else {
@@ -232,14 +280,38 @@ loop:
 		res.Inputs[0].Warnings = append(res.Inputs[0].Warnings,
 			fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", res.Evicted, o.MaxFlows))
 	}
-	return o.report(res, func(rep *analyze.Report) {
+	err = o.report(res, func(rep *analyze.Report) {
 		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
 			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
 		if sockets != nil {
-			sockets.join(rep, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace))
+			if socks, at, err := sockets.read(); err == nil {
+				rep.JoinKernel(socks, sockets.local, at, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
+			}
+		}
+		if screen != nil {
+			// The view is gone: its last state, in one line.
+			st := liveStatus(o, capture, res, elapsed)
+			st.Rate = float64(st.Packets) / elapsed.Seconds()
+			fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
 		}
 	})
+	if o.Output != "" && o.Output != "-" {
+		var fe *FindingsError
+		if err == nil || errors.As(err, &fe) {
+			fmt.Fprintf(o.ErrOut, "flowdoc: report written to %s\n", o.Output)
+		}
+	}
+	return err
 }
+
+// errNoSockets stands for a socket table not read (--no-sockets).
+var errNoSockets = errors.New("the socket table is not read")
+
+// kernelSettle is how long a flow must have been quiet for its state to
+// be compared with the socket table: the table and the packets are read
+// a moment apart, and libpcap hands packets over up to its poll interval
+// late.
+const kernelSettle = time.Second
 
 func liveStatus(o *liveOptions, c *flow.Capture, res *flow.Result, elapsed time.Duration) report.LiveStatus {
 	st := report.LiveStatus{Interface: o.Interface, Elapsed: elapsed, Evicted: res.Evicted}
@@ -286,18 +358,18 @@ func newSocketWatch(proc, iface string) (*socketWatch, error) {
 	}
 	slices.SortFunc(w.local, netip.Addr.Compare)
 	w.local = slices.Compact(w.local)
-	if _, err := w.read(); err != nil {
+	if _, _, err := w.read(); err != nil {
 		return nil, err
 	}
 	return w, nil
 }
 
 // read reads the table now, marking when each socket was first seen in
-// its state.
-func (w *socketWatch) read() ([]flow.Socket, error) {
+// its state; it returns the sockets and when it read them.
+func (w *socketWatch) read() ([]flow.Socket, time.Time, error) {
 	socks, err := flow.ReadSockets(w.proc)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	now := time.Now()
 	next := make(map[uint64]seenState, len(socks))
@@ -314,15 +386,7 @@ func (w *socketWatch) read() ([]flow.Socket, error) {
 		s.Seen = prev.since
 	}
 	w.seen = next
-	return socks, nil
-}
-
-func (w *socketWatch) join(rep *analyze.Report, grace time.Duration) {
-	socks, err := w.read()
-	if err != nil {
-		return
-	}
-	rep.JoinKernel(socks, w.local, time.Now(), grace)
+	return socks, now, nil
 }
 
 func newInterfacesCmd(out io.Writer) *cobra.Command {

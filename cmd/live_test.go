@@ -115,7 +115,7 @@ func TestLiveFindsTheLeakingProcess(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, out, errOut := run(t, "live", "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "--duration", "4s",
+		code, out, errOut := run(t, "live", "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "--duration", "5s",
 			"--interval", "500ms", "-w", pcap, "-F", "json", "--all")
 		done <- result{code, out, errOut}
 	}()

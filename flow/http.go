@@ -46,13 +46,19 @@ func (h *HTTP) LastResponse() *Exchange {
 	return nil
 }
 
-// RequestLine is "GET /upload"; "" when the request was not captured.
+// RequestLine is "GET /upload"; "" when the request was not captured,
+// or was malformed.
 func (x *Exchange) RequestLine() string {
 	if x.Method == "" {
 		return ""
 	}
 	return x.Method + " " + x.Target
 }
+
+// Malformed reports whether the request was captured but its request
+// line was not HTTP (as "GET /a b HTTP/1.1", a target with a space):
+// Target then holds the whole line, as sent.
+func (x *Exchange) Malformed() bool { return x.Method == "" && x.Target != "" }
 
 // StatusLine is "404 Not Found", or "404" without a reason; "" while no
 // response came.
@@ -69,6 +75,8 @@ func (x *Exchange) StatusLine() string {
 // Exchange is one request and its response.
 type Exchange struct {
 	// From the request line; empty when only the response was captured.
+	// A malformed request line leaves Method empty and is kept whole in
+	// Target (see Malformed).
 	Method, Target, Version string
 	// From the status line; Status is 0 while no response came.
 	Status int
@@ -365,6 +373,9 @@ func (r *httpReader) startLine(s Side, line []byte) {
 	m, rest, ok1 := bytes.Cut(line, []byte{' '})
 	target, v, ok2 := bytes.Cut(rest, []byte{' '})
 	if !ok1 || !ok2 || !token(m) || len(target) == 0 || !version(v) || !visible(target) {
+		if ok1 && token(m) && (r.h.Requests+r.h.Responses == 0 || r.h.Client == s) {
+			r.malformedRequest(s, line)
+		}
 		r.fail(s, "a malformed request line %q", clip(line, 64))
 		return
 	}
@@ -375,6 +386,24 @@ func (r *httpReader) startLine(s Side, line []byte) {
 		return
 	}
 	d.method, d.target, d.version = internMethod(m), r.strs.get(clip(target, maxTarget)), internVersion(v)
+}
+
+// malformedRequest keeps a request whose request line is not HTTP (a
+// method, then a space, then what is not a target and a version): it was
+// sent, and the server's answer (400 Bad Request, or a close) is its
+// response, not one to a request not captured.
+func (r *httpReader) malformedRequest(s Side, line []byte) {
+	d := &r.dir[s]
+	h := r.h
+	h.Client = s
+	h.Requests++
+	if len(h.Exchanges) == maxExchanges {
+		copy(h.Exchanges, h.Exchanges[1:])
+		h.Exchanges = h.Exchanges[:maxExchanges-1]
+		h.Earlier++
+	}
+	h.Exchanges = append(h.Exchanges, Exchange{Target: r.strs.get(clip(line, maxTarget)),
+		RequestAt: d.start.At, RequestPacket: d.start.Packet, RequestInput: d.start.Input, ContentLength: -1})
 }
 
 // version reports whether v is HTTP/1.0 or HTTP/1.1.

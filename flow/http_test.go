@@ -167,6 +167,29 @@ func TestHTTPMalformed(t *testing.T) {
 	}
 }
 
+// TestHTTPMalformedRequest: a request line that is not HTTP (a space in
+// the target) was still a request: the server's answer is its response,
+// not one to a request not captured.
+func TestHTTPMalformedRequest(t *testing.T) {
+	for _, piece := range []int{0, 1, 5} {
+		h := readHTTP(t, []said{{Client, "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"},
+			{Server, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"}}, piece)
+		if h.Requests != 1 || h.Responses != 1 || len(h.Exchanges) != 1 || h.Client != Client {
+			t.Fatalf("pieces of %d: %+v", piece, h)
+		}
+		x := h.Exchanges[0]
+		if !x.Malformed() || x.Target != "GET /a b HTTP/1.1" || x.RequestLine() != "" || x.Status != 400 || x.RequestPacket == 0 {
+			t.Errorf("pieces of %d: %+v", piece, x)
+		}
+	}
+	// Not a request at all: nothing is made up.
+	h := readHTTP(t, []said{{Client, "GET / HTTP/1.1\r\n\r\n"}, {Server, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"},
+		{Server, "GET /x y HTTP/1.1\r\n\r\n"}}, 0)
+	if len(h.Exchanges) != 1 || h.Exchanges[0].Malformed() {
+		t.Errorf("a request line on the server's side: %+v", h.Exchanges)
+	}
+}
+
 func TestHTTPGapInBody(t *testing.T) {
 	p := &Payload{}
 	r := startHTTP(nil, p)

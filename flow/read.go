@@ -73,6 +73,13 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		// read or without).
 		n = runtime.GOMAXPROCS(0)
 	}
+	cfg := opt.Config
+	if cfg.MaxFlows > 0 {
+		// The cap is the pass's: each tracker keeps its share, and no
+		// more trackers than there are flows to keep.
+		n = min(n, cfg.MaxFlows)
+		cfg.MaxFlows /= n
+	}
 	p := &pass{
 		dec:     NewDecoder(),
 		inputs:  make([]Input, len(srcs)),
@@ -82,7 +89,6 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		at:      opt.Config.At,
 		payload: !opt.Config.Payload.Off,
 	}
-	cfg := opt.Config
 	if cfg.Payload.Buffer == 0 {
 		cfg.Payload.Buffer = DefaultBuffer
 	}
@@ -336,6 +342,9 @@ func (sh *shard) track() {
 // is set (the packet's buffer is reused).
 func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
 	b.segs[b.n] = *seg
+	if cut := seg.Len - len(seg.Payload); cut > 0 {
+		m.Cut = uint16(min(cut, 0xffff))
+	}
 	if withPayload && len(seg.Payload) > 0 && seg.Flags&RST == 0 {
 		b.payload = append(b.payload, seg.Payload...)
 		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: addBatch sets it

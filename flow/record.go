@@ -142,8 +142,15 @@ type Half struct {
 	// (for an expired one, the state that expired).
 	Since Timestamp
 
-	Packets   uint64
-	Bytes     uint64 // payload bytes, each sequence number counted once
+	Packets uint64
+	// Bytes is the payload bytes sent, by sequence numbers as Zeek's
+	// orig_bytes and resp_bytes count them: holes in the capture
+	// included, each sequence number once, the SYN and FIN not.
+	Bytes uint64
+	// Missed is how many of Bytes the capture does not hold: holes no
+	// packet filled, data seen only in the peer's acknowledgements, and
+	// payload cut by the snap length.
+	Missed    uint64
 	WireBytes uint64 // frame lengths on the wire, as tshark counts them
 	IPBytes   uint64 // IP datagram lengths, as Zeek's ip_bytes counts them
 

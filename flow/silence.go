@@ -44,16 +44,42 @@ func (r *Record) Unanswered(s Side) Timestamp {
 			}
 		}
 	}
-	// Keep-alive probes the peer should have answered, each with an ACK.
-	if ka := r.KeepAlive; ka != nil && ka.Last[s] > quiet {
+	// Keep-alive probes the peer should have answered, each with an ACK:
+	// two at least after its last packet (one may still be in flight).
+	if ka := r.KeepAlive; ka != nil && ka.Last[s] > quiet && probesAfter(ka, h.KeepAlives, s, quiet) >= 2 {
 		earliest(max(ka.First[s], quiet+1))
 	}
-	// New data after the peer's last packet, then more packets (sent
-	// again: the peer acknowledged nothing) and retransmissions counted.
-	if h.Retrans > 0 && h.LastPayload > quiet && h.LastPacket > h.LastPayload {
+	// New data after the peer's last packet, and packets after it no
+	// sooner than a retransmission timeout can fire: sent again, the
+	// peer having acknowledged nothing.
+	if h.Retrans > 0 && h.LastPayload > quiet && h.LastPacket.Sub(h.LastPayload) >= MinRTO {
 		earliest(h.LastPayload)
 	}
 	return since
+}
+
+// MinRTO is the shortest retransmission timeout (Linux's TCP_RTO_MIN,
+// 200 ms; RFC 6298 allows less, no common stack uses less): a packet sent
+// sooner than this after another is not a retransmission of it.
+const MinRTO = 200 * time.Millisecond
+
+// probesAfter estimates how many of side s's n keep-alive probes came
+// after time t, from the first and last and their even spacing.
+func probesAfter(ka *KeepAliveTimes, n uint32, s Side, t Timestamp) int {
+	first, last := ka.First[s], ka.Last[s]
+	switch {
+	case last <= t:
+		return 0
+	case first > t:
+		return int(n)
+	case n < 2:
+		return 1
+	}
+	every := last.Sub(first) / time.Duration(n-1)
+	if every <= 0 {
+		return 1
+	}
+	return 1 + int(last.Sub(t)/every)
 }
 
 // settleUnanswered undoes, on the peer of a side whose packets went

@@ -66,6 +66,28 @@ func TestUnanswered(t *testing.T) {
 			client: Closed, server: Closed, since: -1,
 		},
 		{
+			// One probe at the end: its answer may be on its way.
+			name: "one keep-alive probe, not yet answered",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, A, c + 100, s + 201, 0, 5, 0},
+			}),
+			client: Established, server: Established, since: -1,
+		},
+		{
+			// A request and a FIN right after it, at the end, after a
+			// retransmission earlier in the connection: in flight.
+			name: "request and FIN at the end",
+			pkts: cat(handshake(c, s), []pkt{
+				{Client, PA, c + 1, s + 1, 100, 0.01, 0},
+				{Client, PA, c + 1, s + 1, 100, 0.3, 0},
+				{Server, PA, s + 1, c + 101, 200, 0.301, 0},
+				{Client, A, c + 101, s + 201, 0, 0.302, 0},
+				{Client, PA, c + 101, s + 201, 50, 5, 0},
+				{Client, FA, c + 151, s + 201, 0, 5.001, 0},
+			}),
+			client: FinWait1, server: CloseWait, since: -1,
+		},
+		{
 			// A request sent again and again, never acknowledged.
 			name: "request never acknowledged",
 			pkts: cat(handshake(c, s), exchange, []pkt{

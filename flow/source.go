@@ -227,7 +227,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // Input describes one capture as it was read.
 type Input struct {
-	Path       string    `json:"path"`
+	Path string `json:"path"`
+	// Format is pcap, pcapng or live; empty when the input could not be
+	// read at all (its Warnings say why).
 	Format     string    `json:"format"`
 	Compressed bool      `json:"compressed,omitempty"`
 	LinkTypes  []string  `json:"link_types"`

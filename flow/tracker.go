@@ -37,10 +37,12 @@ type Config struct {
 	IdleEvict time.Duration
 	// Payload bounds reassembly, or turns it off.
 	Payload PayloadConfig
-	// MaxFlows caps the connections kept in memory, records included;
-	// past it the oldest ones no longer in the table are dropped from the
-	// result (counted in Result.Evicted), and if the table alone is too
-	// big, the connections idle the longest leave it first. 0: no cap.
+	// MaxFlows caps the connections kept in memory, records included:
+	// there are never more. A new connection at the cap first drops the
+	// oldest ones no longer in the table from the result (counted in
+	// Result.Evicted), down to 90% of it, and if the table alone is too
+	// big, the connections idle the longest leave it first. Read shares
+	// the cap among its trackers. 0: no cap.
 	MaxFlows int
 }
 
@@ -67,8 +69,11 @@ func (c Config) finTimeout() time.Duration {
 
 // Meta is where a segment came from.
 type Meta struct {
-	At      Timestamp
-	Input   uint16
+	At    Timestamp
+	Input uint16
+	// Cut is how many payload bytes the snap length cut off (at most
+	// 65535: more than any IP packet without a jumbogram option holds).
+	Cut     uint16
 	Packet  uint32
 	WireLen int
 	// Order is the packet's position in the whole pass; records from
@@ -113,15 +118,37 @@ type track struct {
 	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
+	nholes    uint8
 	isn       uint32
+	lo        uint32 // lowest sequence number sent (valid with nxtOK)
 	nxt       uint32 // sequence number after the highest one sent
 	ack       uint32 // highest acknowledgement sent
+	firstAck  uint32 // first acknowledgement sent (valid with ackOK)
 	finSeq    uint32
+	histFin   uint32 // end of the last FIN, for the history's F letter
+	histRst   uint32 // sequence number of the last RST, for its R letter
 	win       uint16 // raw advertised window
 	retransN  uint32 // for the history's T letter
 	zeroWinN  uint32 // for the history's W letter
 	hist      uint16 // history letters already logged
+	// bytes counts the sequence space from lo to nxt, holes included,
+	// without the SYN and FIN; missed the payload bytes known never to
+	// have been captured: holes forgotten (see holes) and payload cut by
+	// the snap length. Record.Half adds the holes still open and what
+	// only the peer's acknowledgements show (see seqCounts).
+	bytes, missed uint64
+	// holes are ranges below nxt not seen (yet): a segment that fills
+	// one is data that came out of order or was lost before the capture
+	// point, not a retransmission. Past maxHoles the oldest is taken as
+	// missed for good.
+	holes [maxHoles]seqRange
 }
+
+// maxHoles is how many holes in its sequence space a side keeps track of.
+const maxHoles = 4
+
+// seqRange is the sequence numbers from lo up to, not including, hi.
+type seqRange struct{ lo, hi uint32 }
 
 // hot is what every packet of a side touches, kept with the connection
 // (not in its record) while it is in the table so that a packet touches
@@ -132,7 +159,6 @@ type hot struct {
 	first, last       Timestamp
 	lastPayload       Timestamp
 	packets           uint64
-	bytes             uint64
 	wire              uint64
 	ip                uint64
 	lastPayloadPacket uint32
@@ -283,6 +309,9 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	if t.added&0x3ff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) && !t.noSweep {
 		t.sweep()
 	}
+	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
+		t.evict() // this packet may start a connection: make room
+	}
 	k := *kp
 	c := t.lookup(h, &k)
 	reused := false
@@ -308,6 +337,7 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 				// connection is taken up as if met midstream.
 				for s := Client; s <= Server; s++ {
 					h := rc.r.Half(s)
+					tracks[s].bytes, tracks[s].missed = h.Bytes, h.Missed
 					tracks[s].sent = h.Packets > 0
 					tracks[s].finSent = h.FinPacket > 0
 					tracks[s].gotFin = rc.r.Half(s.Other()).FinPacket > 0
@@ -350,7 +380,13 @@ func (c *conn) startsNew(s Side, seg *Segment) bool {
 		if ts.synSeen {
 			return seg.Seq != ts.isn // a new connect(): a new ISN
 		}
-		return true // c began midstream, or with only a SYN-ACK
+		// c began with the SYN-ACK: a SYN that it answers was captured
+		// after it (reordered, as on "any" or a multi-queue NIC).
+		to := &c.t[Server]
+		if to.synAck && to.ackOK && to.firstAck == seg.Seq+1 {
+			return false
+		}
+		return true // c began midstream, or with another SYN-ACK
 	}
 	// A SYN from the server's endpoint: simultaneous open while the client
 	// waits for an answer, otherwise a new connection the other way.
@@ -396,16 +432,18 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 		c.clientA = srcA
 		c.h[Client].raw, c.h[Server].raw = Closed, Closed
 	case seg.Flags&(SYN|ACK) == SYN|ACK:
-		// The SYN was not captured; the client must have sent one.
+		// The SYN was not captured (yet); the client must have sent one.
 		r.Key = MakeKey(seg.Dst, seg.Src)
 		c.clientA = !srcA
 		c.h[Client].raw, c.h[Server].raw = SynSent, Closed
 		c.h[Client].since = m.At
+		c.appendFlip()
 	default:
 		r.Midstream, r.RolesInferred = true, true
 		if serverLike(seg.Src, seg.Dst) {
 			r.Key = MakeKey(seg.Dst, seg.Src)
 			c.clientA = !srcA
+			c.appendFlip()
 		} else {
 			r.Key = MakeKey(seg.Src, seg.Dst)
 			c.clientA = srcA
@@ -465,22 +503,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	var note Note
 	keep := f&(SYN|FIN|RST) != 0
 
-	// Zeek's history letters for the flags.
-	switch {
-	case f.Has(SYN) && f.Has(ACK):
-		c.log(s, 'H')
-	case f.Has(SYN):
-		c.log(s, 'S')
-	}
-	if f.Has(FIN) {
-		c.log(s, 'F')
-	}
-	if f.Has(RST) {
-		c.log(s, 'R')
-	}
-	if f&(SYN|FIN|RST) == 0 && f.Has(ACK) && seg.Len == 0 {
-		c.log(s, 'A')
-	}
+	c.flagLetters(s, seg)
 
 	if f.Has(RST) {
 		c.rec.Half(s).RSTs++
@@ -494,14 +517,18 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		return
 	}
 
+	// Zeek's W letter: a zero window, unless the peer has closed (there
+	// is nothing left to receive).
+	if seg.Window == 0 && !to.finSent {
+		ts.zeroWinN++
+		c.logCounted(s, 'W', ts.zeroWinN)
+	}
 	// The window the sender advertises for its receive side.
 	if !f.Has(SYN) {
 		ts.win = seg.Window
 		zero := seg.Window == 0
 		if zero {
 			c.rec.Half(s).ZeroWindows++
-			ts.zeroWinN++
-			c.logCounted(s, 'W', ts.zeroWinN)
 			if !ts.zeroWin {
 				note |= NoteZeroWindow
 				keep = true
@@ -525,9 +552,17 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 				// half-close, not an orphaned socket.
 				c.rec.Half(s).HalfClosed = true
 			}
+			if !ts.ackOK {
+				ts.firstAck = seg.Ack
+			}
 			ts.ack, ts.ackOK = seg.Ack, true
 		}
 		if to.synSeen && seqGE(seg.Ack, to.isn+1) {
+			if hh.raw == SynSent && to.synAck && f&SYN == 0 {
+				// It acknowledges the SYN-ACK, so it received it: its
+				// own SYN was not captured, or was captured late.
+				c.set(s, Established, m.At)
+			}
 			switch c.h[o].raw {
 			case SynSent:
 				if f.Has(SYN) {
@@ -564,6 +599,12 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	if f.Has(SYN) {
 		c.syn(s, seg, m, &note)
 	}
+	if ts.nxtOK && seg.Len > 0 && seqLE(end, ts.nxt) {
+		// Zeek's T letter: payload that does not go past the highest
+		// sequence number seen, whether it was seen or not.
+		ts.retransN++
+		c.logCounted(s, 'T', ts.retransN)
+	}
 	if ts.nxtOK {
 		switch {
 		case f&(SYN|FIN) == 0 && seg.Len <= 1 && seg.Seq == ts.nxt-1:
@@ -590,36 +631,24 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 				}
 				ka.Last[s] = m.At
 			}
-		case span > 0 && seqLE(end, ts.nxt):
+		case span > 0 || seqGT(seg.Seq, ts.nxt):
+			// A segment is sent again only if it covers sequence space
+			// already seen: one that fills a hole came out of order, or
+			// was lost before the capture point.
+			fresh := c.seqSpace(s, seg, end, m)
 			// A SYN-ACK that repeats a bare SYN's number answers a
 			// simultaneous open; it is not sent again.
-			if !(f.Has(SYN|ACK) && !ts.synAck) {
+			if span > 0 && !fresh && !(f.Has(SYN|ACK) && !ts.synAck) {
 				c.rec.Half(s).Retrans++
-				ts.retransN++
-				c.logCounted(s, 'T', ts.retransN)
 				if f&(SYN|FIN) != 0 {
 					note |= NoteRetransmit
 				}
 			}
 		}
-		if !probe && seqGT(end, ts.nxt) {
-			start := seg.Seq
-			if seqLT(start, ts.nxt) {
-				start = ts.nxt
-			}
-			newBytes := end - start
-			if f.Has(FIN) && newBytes > 0 {
-				newBytes--
-			}
-			if f.Has(SYN) && newBytes > 0 && start == seg.Seq {
-				newBytes--
-			}
-			c.payload(s, newBytes, m)
-			ts.nxt = end
-		}
 	} else {
-		ts.nxt, ts.nxtOK = end, true
-		c.payload(s, uint32(seg.Len), m)
+		ts.lo, ts.nxt, ts.nxtOK = seg.Seq, end, true
+		ts.bytes += uint64(seg.Len)
+		c.payload(s, seg, uint32(seg.Len), m)
 	}
 	if f.Has(SYN) {
 		ts.synSeen = true
@@ -777,17 +806,151 @@ func (c *conn) rstAcceptable(s Side, seg *Segment) bool {
 	return seqGE(seg.Seq, next) && seqLT(seg.Seq, next+win)
 }
 
-func (c *conn) payload(s Side, n uint32, m Meta) {
+// payload notes n bytes of payload that the capture had not seen before,
+// carried by seg.
+func (c *conn) payload(s Side, seg *Segment, n uint32, m Meta) {
 	if n == 0 {
 		return
 	}
 	h := &c.h[s]
-	h.bytes += uint64(n)
 	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input
-	c.log(s, 'D')
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
 	}
+	if m.Cut > 0 {
+		// The snap length cut the packet: those bytes were not captured.
+		c.t[s].missed += uint64(min(uint32(m.Cut), n))
+	}
+}
+
+// seqSpace places a segment of s covering seq to end (its SYN and FIN
+// included) in the sequence space seen so far: it extends it up or down,
+// holes included, or fills holes. It reports whether the segment covered
+// any sequence number not seen before.
+func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
+	ts := &c.t[s]
+	seq, f := seg.Seq, seg.Flags
+	if f.Has(SYN) && (seqGT(seq, ts.nxt+maxSeqJump) || seqLT(end+maxSeqJump, ts.lo)) {
+		// A SYN far from the sequence space seen: a new one, from which
+		// the count starts again. (A SYN just below it is the SYN of
+		// that data, captured late.)
+		ts.lo, ts.nxt, ts.nholes = seq, end, 0
+		ts.bytes += uint64(seg.Len)
+		c.payload(s, seg, uint32(seg.Len), m)
+		return true
+	}
+	// The payload's own sequence numbers, without the SYN and FIN.
+	pLo, pHi := seq, seq+uint32(seg.Len)
+	if f.Has(SYN) {
+		pLo++
+		pHi++
+	}
+	fresh := false
+	var n uint32 // new payload bytes
+	if seqLT(seq, ts.lo) {
+		// Below anything seen: earlier data, or the SYN, captured late.
+		// The count goes by sequence numbers: a hole counts as sent.
+		fresh = true
+		if seqLT(end, ts.lo) {
+			ts.addHole(end, ts.lo)
+		}
+		ts.bytes += uint64(ts.lo - seq)
+		if f.Has(SYN) {
+			ts.bytes--
+		}
+		n += overlap(pLo, pHi, seq, ts.lo)
+		ts.lo = seq
+	}
+	if seqGT(end, ts.nxt) {
+		fresh = true
+		if seqGT(seq, ts.nxt) {
+			ts.addHole(ts.nxt, seq)
+		}
+		ts.bytes += uint64(end - ts.nxt)
+		if f.Has(FIN) {
+			ts.bytes--
+		}
+		if f.Has(SYN) && seqGE(seq, ts.nxt) {
+			ts.bytes--
+		}
+		n += overlap(pLo, pHi, ts.nxt, end)
+		ts.nxt = end
+	}
+	if ts.nholes > 0 {
+		if k := ts.fill(seq, end); k > 0 {
+			fresh = true
+			n += k
+		}
+	}
+	c.payload(s, seg, n, m)
+	return fresh
+}
+
+// maxSeqJump is how far from the sequence numbers seen a SYN may lie and
+// still belong to them, as Zeek's TOO_LARGE_SEQ_DELTA.
+const maxSeqJump = 1 << 20
+
+// overlap is how many sequence numbers from lo to hi fall between from
+// and to.
+func overlap(lo, hi, from, to uint32) uint32 {
+	if seqLT(lo, from) {
+		lo = from
+	}
+	if seqGT(hi, to) {
+		hi = to
+	}
+	if seqLT(lo, hi) {
+		return hi - lo
+	}
+	return 0
+}
+
+// addHole notes that lo to hi was not seen. Past maxHoles the oldest
+// hole is let go: its bytes are taken as missed for good.
+func (ts *track) addHole(lo, hi uint32) {
+	if int(ts.nholes) == maxHoles {
+		ts.missed += uint64(ts.holes[0].hi - ts.holes[0].lo)
+		copy(ts.holes[:], ts.holes[1:])
+		ts.nholes--
+	}
+	ts.holes[ts.nholes] = seqRange{lo, hi}
+	ts.nholes++
+}
+
+// fill takes the segment from seq to end out of the holes and returns how
+// many of their sequence numbers it covered.
+func (ts *track) fill(seq, end uint32) uint32 {
+	var n uint32
+	for i := 0; i < int(ts.nholes); i++ {
+		h := ts.holes[i]
+		k := overlap(seq, end, h.lo, h.hi)
+		if k == 0 {
+			continue
+		}
+		n += k
+		left, right := seqLT(h.lo, seq), seqGT(h.hi, end)
+		switch {
+		case left && right: // split in two
+			ts.holes[i].hi = seq
+			if int(ts.nholes) == maxHoles {
+				ts.missed += uint64(h.hi - end) // no room: given up
+			} else {
+				copy(ts.holes[i+2:], ts.holes[i+1:ts.nholes])
+				ts.holes[i+1] = seqRange{end, h.hi}
+				ts.nholes++
+				i++
+			}
+		case left:
+			ts.holes[i].hi = seq
+		case right:
+			ts.holes[i].lo = end
+		default: // filled
+			copy(ts.holes[i:], ts.holes[i+1:ts.nholes])
+			ts.nholes--
+			i--
+		}
+	}
+	return n
 }
 
 func (c *conn) set(s Side, st State, at Timestamp) {
@@ -805,6 +968,45 @@ func (c *conn) closedCleanly() bool {
 		(c.h[Client].raw == Closed || c.h[Client].raw == TimeWait) && (c.h[Server].raw == Closed || c.h[Server].raw == TimeWait)
 }
 
+// seqCounts returns the payload bytes side s sent and those the capture
+// missed, by sequence numbers as Zeek counts them (TCP_Endpoint::Size):
+// from its first sequence number to its last, holes included, and past
+// either where the peer's acknowledgements show more: data acknowledged
+// beyond what was captured, and for a side whose first packets were not
+// captured, what the peer acknowledged before them. The SYN and a
+// captured FIN are not counted.
+func (c *conn) seqCounts(s Side) (bytes, missed uint64) {
+	ts, to := &c.t[s], &c.t[s.Other()]
+	bytes, missed = ts.bytes, ts.missed
+	for _, h := range ts.holes[:ts.nholes] {
+		missed += uint64(h.hi - h.lo)
+	}
+	if !to.ackOK {
+		return bytes, missed
+	}
+	var extra uint32
+	switch {
+	case !ts.nxtOK:
+		// Nothing captured from s: only the peer's acknowledgements
+		// tell what it sent.
+		if seqGT(to.ack, to.firstAck) {
+			extra = to.ack - to.firstAck
+		}
+	default:
+		if seqGT(to.ack, ts.nxt) {
+			extra = to.ack - ts.nxt
+		}
+		if !ts.synSeen && seqLT(to.firstAck, ts.lo) {
+			extra += ts.lo - to.firstAck
+		}
+	}
+	if extra < 1<<30 { // not a bogus acknowledgement
+		bytes += uint64(extra)
+		missed += uint64(extra)
+	}
+	return bytes, missed
+}
+
 // states returns both sides' states.
 func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
 
@@ -815,7 +1017,8 @@ func (c *conn) flushTo(r *Record) {
 		h, x := r.Half(s), &c.h[s]
 		h.raw, h.Since = x.raw, x.since
 		h.FirstPacket, h.LastPacket = x.first, x.last
-		h.Packets, h.Bytes, h.WireBytes, h.IPBytes = x.packets, x.bytes, x.wire, x.ip
+		h.Packets, h.WireBytes, h.IPBytes = x.packets, x.wire, x.ip
+		h.Bytes, h.Missed = c.seqCounts(s)
 		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
 	}
 }
@@ -827,7 +1030,7 @@ func (c *conn) load() {
 	for s := Client; s <= Server; s++ {
 		h := r.Half(s)
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
-			packets: h.Packets, bytes: h.Bytes, wire: h.WireBytes, ip: h.IPBytes,
+			packets: h.Packets, wire: h.WireBytes, ip: h.IPBytes,
 			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput}
 	}
 }
@@ -855,8 +1058,52 @@ func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
 	}
 }
 
-// History letters: each logged once per direction.
-const histLetters = "SHADFRTW"
+// History letters: each logged once per direction (S, H, F and R again
+// for a packet with another sequence number, as Zeek does).
+const histLetters = "SHADFRTWQI"
+
+// flagLetters logs Zeek's history letters for a segment's flags: S, H, F
+// or R for a packet with one of SYN, FIN and RST, I for FIN and RST, Q
+// for other combinations; D for payload and A for a bare ACK otherwise.
+func (c *conn) flagLetters(s Side, seg *Segment) {
+	ts := &c.t[s]
+	f := seg.Flags
+	switch f & (SYN | FIN | RST) {
+	case 0:
+		switch {
+		case seg.Len > 0:
+			c.log(s, 'D')
+		case f.Has(ACK):
+			c.log(s, 'A')
+		}
+	case SYN:
+		letter := byte('S')
+		if f.Has(ACK) {
+			letter = 'H'
+		}
+		c.logAgain(s, letter, ts.synSeen && seg.Seq != ts.isn)
+	case FIN:
+		fin := seg.Seq + uint32(seg.Len)
+		c.logAgain(s, 'F', ts.finSent && fin != ts.histFin)
+		ts.histFin = fin
+	case RST:
+		c.logAgain(s, 'R', c.rec.Half(s).RSTs > 0 && seg.Seq != ts.histRst)
+		ts.histRst = seg.Seq
+	case FIN | RST:
+		c.log(s, 'I')
+	default:
+		c.log(s, 'Q')
+	}
+}
+
+// logAgain logs a letter the first time, and again when again is set.
+func (c *conn) logAgain(s Side, letter byte, again bool) {
+	bit := uint16(1) << strings.IndexByte(histLetters, letter)
+	if c.t[s].hist&bit == 0 || again {
+		c.t[s].hist |= bit
+		c.appendHist(s, letter)
+	}
+}
 
 func (c *conn) log(s Side, letter byte) {
 	i := strings.IndexByte(histLetters, letter)
@@ -871,10 +1118,19 @@ func (c *conn) log(s Side, letter byte) {
 // logCounted logs a letter the 1st, 10th, 100th... time, as Zeek does for
 // repeated retransmissions and zero windows.
 func (c *conn) logCounted(s Side, letter byte, n uint32) {
-	switch n {
-	case 1, 10, 100, 1000, 10000, 100000:
+	for n%10 == 0 {
+		n /= 10
+	}
+	if n == 1 {
 		c.appendHist(s, letter)
 	}
+}
+
+// appendFlip logs Zeek's ^: the client is not the sender of the first
+// packet.
+func (c *conn) appendFlip() {
+	c.hist[c.nh] = '^'
+	c.nh++
 }
 
 func (c *conn) appendHist(s Side, letter byte) {
@@ -1197,16 +1453,14 @@ func (t *Tracker) sweep() {
 		t.expiry = append(t.expiry[:0], t.expiry[n:]...)
 		t.pastN -= n
 	}
-	if t.cfg.MaxFlows > 0 && len(t.records) > t.cfg.MaxFlows {
-		t.evict()
-	}
 }
 
 // evict keeps memory under Config.MaxFlows: the connections idle the
 // longest leave the table if it alone is over the cap, then the oldest
-// records of connections out of the table are dropped, down to 90% of it.
+// records of connections out of the table are dropped, down to 90% of it
+// (and at least one below it, for the connection about to start).
 func (t *Tracker) evict() {
-	target := t.cfg.MaxFlows - t.cfg.MaxFlows/10
+	target := min(t.cfg.MaxFlows-t.cfg.MaxFlows/10, t.cfg.MaxFlows-1)
 	if t.open > target {
 		conns := t.conns()
 		slices.SortFunc(conns, func(a, b *conn) int { return cmp.Compare(a.last, b.last) })
@@ -1217,6 +1471,7 @@ func (t *Tracker) evict() {
 		}
 	}
 	drop := len(t.records) - target
+	dropped := make(map[*Record]bool, max(drop, 0))
 	keep := t.records[:0]
 	for _, r := range t.records {
 		if drop > 0 && !r.held {
@@ -1226,6 +1481,7 @@ func (t *Tracker) evict() {
 				t.retired.del(h)
 				t.freeSlot(rc.slot, rc.gen)
 			}
+			dropped[r] = true
 			drop--
 			t.evicted++
 			continue
@@ -1234,6 +1490,22 @@ func (t *Tracker) evict() {
 	}
 	clear(t.records[len(keep):])
 	t.records = keep
+	// Nor does the list of retired connections keep them: memory holds
+	// the cap's records, not every connection of the last minute.
+	keepE, pastN := t.expiry[:0], t.pastN
+	for i, e := range t.expiry {
+		if !dropped[e.r] {
+			keepE = append(keepE, e)
+			continue
+		}
+		if i < t.pastN {
+			pastN--
+		} else {
+			t.freeSlot(e.slot, e.gen)
+		}
+	}
+	clear(t.expiry[len(keepE):])
+	t.expiry, t.pastN = keepE, pastN
 }
 
 // Evicted is how many connections were dropped for Config.MaxFlows.
@@ -1382,6 +1654,10 @@ func (r *Record) swap() {
 		e.ClientState, e.ServerState = e.ServerState, e.ClientState
 	}
 	h := []byte(r.History)
+	flipped := len(h) > 0 && h[0] == '^'
+	if flipped {
+		h = h[1:]
+	}
 	for i, b := range h {
 		switch {
 		case 'A' <= b && b <= 'Z':
@@ -1390,7 +1666,12 @@ func (r *Record) swap() {
 			h[i] = b - ('a' - 'A')
 		}
 	}
-	r.History = "^" + string(h)
+	// Zeek's ^ says the client did not send the first packet.
+	if flipped {
+		r.History = string(h)
+	} else {
+		r.History = "^" + string(h)
+	}
 	switch {
 	case r.payload != nil:
 		r.payload.swap()

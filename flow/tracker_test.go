@@ -153,7 +153,7 @@ func TestTransitions(t *testing.T) {
 			{Client, FA, c + 1, s + 1, 0, 1.2, 0},
 			{Server, A, s + 1, c + 2, 0, 1.201, 0},
 		}), client: FinWait2, srv: CloseWait, check: func(t *testing.T, r *Record) {
-			if r.Client.Retrans != 1 || r.History != "ShAFTa" {
+			if r.Client.Retrans != 1 || r.History != "ShAFa" { // Zeek's T: payload only
 				t.Errorf("retrans %d, history %s", r.Client.Retrans, r.History)
 			}
 		}},
@@ -376,8 +376,14 @@ func TestInferRoles(t *testing.T) {
 	add(a, b, FA, 100, 200, 1) // midstream: ports alone would make b the server
 	add(b, a, A, 200, 101, 1.001)
 	recs, _ := tr.Finish()
-	if recs[1].Key.Server() != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait {
+	// The client did not send the first packet: Zeek's ^.
+	if recs[1].Key.Server() != a || recs[1].Server.State != FinWait2 || recs[1].Client.State != CloseWait || recs[1].History != "^fA" {
 		t.Errorf("key %v states %v/%v history %s", recs[1].Key, recs[1].Client.State, recs[1].Server.State, recs[1].History)
+	}
+	// Swapped back, the ^ goes.
+	recs[1].swap()
+	if recs[1].History != "Fa" {
+		t.Errorf("swapped back: history %s, want Fa", recs[1].History)
 	}
 }
 

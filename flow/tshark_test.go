@@ -83,10 +83,13 @@ func size(t *testing.T, n, unit string) (float64, float64) {
 }
 
 // sidecars maps each testdata file with extension ext (tshark's outputs)
-// to the capture beside it.
+// to the capture beside it, the crafted captures of testdata/zeek
+// included.
 func sidecars(t *testing.T, ext string) map[string]string {
 	t.Helper()
 	files, _ := filepath.Glob("../testdata/*" + ext)
+	crafted, _ := filepath.Glob("../testdata/zeek/*" + ext)
+	files = append(files, crafted...)
 	if len(files) == 0 {
 		t.Fatalf("no %s files in ../testdata", ext)
 	}

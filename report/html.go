@@ -254,6 +254,9 @@ func (h *HTML) flows(rep *analyze.Report) ([]htmlFlow, int) {
 
 func kernelHTML(k *analyze.KernelView) *htmlKernel {
 	hk := &htmlKernel{Line: kernelLine(k)}
+	if h := unnamedLine(k); h != "" {
+		hk.Line += ". " + h
+	}
 	for _, d := range k.Disagreements {
 		hk.Disagreements = append(hk.Disagreements, d.String())
 	}

@@ -305,6 +305,7 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.ExchangeView) []byte {
 	}
 	str("method", x.Method)
 	str("target", x.Target)
+	flag("malformed", x.Malformed)
 	str("version", x.Version)
 	ref("request", &x.Request)
 	flag("request_close", x.RequestClose)

@@ -39,7 +39,7 @@ func TestGoldenKernel(t *testing.T) {
 		flow.Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true},
 		flow.Socket{Local: netip.AddrPortFrom(client, 22), Remote: netip.MustParseAddrPort("10.99.1.9:40001"), State: flow.Established, PID: 7, Command: "sshd"},
 		flow.Socket{Local: netip.AddrPortFrom(client, 22), Remote: netip.MustParseAddrPort("10.99.1.9:40002"), State: flow.Established, PID: 7, Command: "sshd"})
-	rep.JoinKernel(socks, []netip.Addr{client}, time.Date(2026, 11, 21, 18, 17, 20, 0, time.UTC), time.Second)
+	rep.JoinKernel(socks, []netip.Addr{client}, time.Date(2026, 11, 21, 18, 17, 20, 0, time.UTC), time.Second, 0)
 	for _, f := range goldenFormats {
 		checkGolden(t, filepath.Join("../testdata/golden", "keepalive-leak.pcap.kernel."+f.ext), f.r, rep)
 	}

@@ -93,6 +93,9 @@ func mdFindings(p printer, rep *analyze.Report) {
 // mdKernel writes the host's socket table as joined to the flows.
 func mdKernel(p printer, k *analyze.KernelView) {
 	p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
+	if h := unnamedLine(k); h != "" {
+		p("%s.\n\n", mdText(h))
+	}
 	if len(k.Disagreements) > 0 {
 		p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
 		for _, d := range k.Disagreements {

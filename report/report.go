@@ -72,7 +72,14 @@ func New(format string, opt Options) (Renderer, error) {
 // TCP, 2026-01-02 03:04:05.000 to 03:04:11.000 (6.0 s)", the times with
 // zone appended (" UTC" where the reader cannot assume it).
 func inputDetail(in *analyze.Input, zone string) string {
-	s := fmt.Sprintf("%s %s, %d packets, %d TCP", in.Format, strings.Join(in.LinkTypes, "+"), in.Packets, in.TCPPackets)
+	if in.Format == "" {
+		return "not read (see the warnings)"
+	}
+	s := in.Format
+	if len(in.LinkTypes) > 0 {
+		s += " " + strings.Join(in.LinkTypes, "+")
+	}
+	s += fmt.Sprintf(", %d packets, %d TCP", in.Packets, in.TCPPackets)
 	if !in.First.IsZero() {
 		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
 			in.Last.UTC().Format("15:04:05.000"), zone, dur(in.Last.Sub(in.First)))

@@ -116,9 +116,16 @@ func textFindings(w io.Writer, rep *analyze.Report, width int, c painter) {
 // disagreements, and the sockets without packets (the first 30 groups).
 func textKernel(w io.Writer, k *analyze.KernelView, width int) {
 	fmt.Fprintf(w, "\n")
-	wrap(w, width, "", kernelLine(k)+":")
+	if len(k.Disagreements) > 0 {
+		wrap(w, width, "", kernelLine(k)+":")
+	} else {
+		wrap(w, width, "", kernelLine(k)+".")
+	}
 	for _, d := range k.Disagreements {
 		wrap(w, width, "  ", d.String())
+	}
+	if h := unnamedLine(k); h != "" {
+		wrap(w, width, "", h+".")
 	}
 	if len(k.Unseen) == 0 {
 		return
@@ -259,6 +266,15 @@ func captureLine(c *analyze.CaptureStats) string {
 func kernelLine(k *analyze.KernelView) string {
 	return fmt.Sprintf("The host's socket table at %s: %s, %d of them with packets in the capture, %d disagreeing with the inferred state",
 		k.At.UTC().Format("15:04:05"), plural(k.Sockets, "connection socket"), k.Matched, len(k.Disagreements))
+}
+
+// unnamedLine says how many sockets' processes could not be named, and
+// what naming them takes; "" when every one was named.
+func unnamedLine(k *analyze.KernelView) string {
+	if k.Unnamed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s held by an unknown process: %s", plural(k.Unnamed, "socket"), analyze.NamingHint)
 }
 
 // evidenceText is "#12 17:39:21.648 FIN from server", with the input's

@@ -34,8 +34,10 @@ var zeekFields = []struct{ name, typ string }{
 // (zeek-cut, log shippers) load it as it is.
 //
 // service is "http" or "ssl" (Zeek's name for TLS) when the payload was
-// recognised, and missed_bytes counts the bytes of both streams the
-// capture missed; both are unset and 0 with --no-payload. local_orig and
+// recognised (unset with --no-payload). orig_bytes and resp_bytes go by
+// sequence numbers, holes included; missed_bytes counts the bytes of both
+// streams the capture does not hold. duration ends when both endpoints
+// had closed. local_orig and
 // local_resp are set only when the capture recorded packet directions.
 // #open and #close carry the capture's first and last packet times, not
 // the time the file was written, so the output is the same every run.
@@ -93,7 +95,7 @@ func appendZeekLine(line []byte, v *analyze.FlowView, local func(netip.AddrPort)
 	tab(zeekService(&v.Payload))
 	// Zeek leaves duration and the byte counts unset for a connection
 	// of a single instant.
-	if d := v.Duration(); d > 0 {
+	if d := v.ZeekDuration(); d > 0 {
 		tab(strconv.FormatFloat(d.Seconds(), 'f', 6, 64))
 		count(v.Bytes.Client)
 		count(v.Bytes.Server)
@@ -105,7 +107,7 @@ func appendZeekLine(line []byte, v *analyze.FlowView, local func(netip.AddrPort)
 	tab(v.ZeekConnState())
 	tab(local(v.Client.AddrPort()))
 	tab(local(v.Server.AddrPort()))
-	count(v.Payload.MissingBytes())
+	count(v.Ends.Client.Missed + v.Ends.Server.Missed)
 	tab(zeekString(v.History))
 	count(v.Packets.Client)
 	count(v.Ends.Client.IPBytes)

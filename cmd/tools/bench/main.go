@@ -4,10 +4,12 @@
 //	                                    write the capture (deterministic)
 //	bench run -file FILE -flowdoc BIN   measure flowdoc, the bare read+decode
 //	                                    loop, and tshark when installed
-//	bench soak -flowdoc BIN [-duration D] [-rate N]
+//	bench soak -flowdoc BIN [-duration D] [-rate N] [-max-flows N,...]
 //	                                    flowdoc live on loopback under a
-//	                                    bounded churn of real connections:
-//	                                    its memory over time, and drops
+//	                                    bounded churn of real connections,
+//	                                    once per --max-flows cap: its memory
+//	                                    over time, drops, and the flows it
+//	                                    kept (never above the cap)
 //
 // The generator's shapes (-shape):
 //
@@ -38,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -77,10 +80,21 @@ func main() {
 		bin := fs.String("flowdoc", "bin/flowdoc", "flowdoc binary (a libpcap build)")
 		d := fs.Duration("duration", time.Minute, "how long the traffic runs")
 		rate := fs.Int("rate", 500, "connections opened per second")
-		maxFlows := fs.Int("max-flows", 20000, "flowdoc live --max-flows")
+		caps := fs.String("max-flows", "20000", "flowdoc live --max-flows: one soak per comma-separated cap")
 		fs.Parse(os.Args[2:])
-		if err := soak(*bin, *d, *rate, *maxFlows); err != nil {
-			log.Fatal(err)
+		failed := false
+		for _, c := range strings.Split(*caps, ",") {
+			maxFlows, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil || maxFlows <= 0 {
+				log.Fatalf("-max-flows %q: want positive numbers, comma-separated", *caps)
+			}
+			if err := soak(*bin, *d, *rate, maxFlows); err != nil {
+				log.Print(err)
+				failed = true
+			}
+		}
+		if failed {
+			os.Exit(1)
 		}
 	default:
 		log.Fatalf("unknown command %q", os.Args[1])

@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,9 +20,14 @@ import (
 // soak runs flowdoc live on loopback for d while a generator opens rate
 // connections a second to a local server (a request, a response, a close
 // from either side, some leaked), samples flowdoc's resident memory every
-// few seconds, and reports it with the drops libpcap counted. The traffic
-// is bounded: rate*d connections at most, on 127.0.0.1 only, and it stops
-// by itself.
+// few seconds, and reports it with the drops libpcap counted and the
+// flows flowdoc kept: at each of its status lines and in its report,
+// which must never be more than maxFlows (an error otherwise). To test
+// the cap the churn must outnumber it: the traffic goes on past d, up to
+// 3d, until it has made a fifth more connections than the cap; flowdoc is
+// then stopped as a user would, with SIGINT. The traffic is bounded:
+// 3*rate*d connections at most, on 127.0.0.0/8 only, and it stops by
+// itself.
 func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -31,15 +38,31 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	go serve(ln)
 
 	cmd := exec.Command(bin, "live", "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "--interval", "5s",
-		"--max-flows", strconv.Itoa(maxFlows), "--no-sockets", "-F", "json", "--duration", (d + 3*time.Second).String())
+		"--max-flows", strconv.Itoa(maxFlows), "--no-sockets", "-F", "json", "--duration", (3*d + 10*time.Second).String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	cmd.Stderr = io.Discard
+	// Its status lines, one per interval: the flows it holds then.
+	status, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	kept := make(chan int, 1)
+	go func() {
+		peak := 0
+		sc := bufio.NewScanner(status)
+		for sc.Scan() {
+			if m := statusFlows.FindStringSubmatch(sc.Text()); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				peak = max(peak, n)
+			}
+		}
+		kept <- peak
+	}()
 	pid := cmd.Process.Pid
 	time.Sleep(time.Second) // the capture is open
 
@@ -65,7 +88,9 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	}()
 
 	start := time.Now()
-	opened, leaked := generate(port, d, rate)
+	opened, failed, leaked := generate(port, d, rate, maxFlows+maxFlows/5)
+	time.Sleep(2 * time.Second) // the last packets reach flowdoc
+	cmd.Process.Signal(os.Interrupt)
 	var rep struct {
 		Capture struct {
 			Received, Dropped int
@@ -79,8 +104,10 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	}
 	dec := json.NewDecoder(bufio.NewReader(out))
 	derr := dec.Decode(&rep)
+	io.Copy(io.Discard, out)
 	close(stop)
 	wg.Wait()
+	peakKept := <-kept
 	var ru syscall.Rusage
 	cmd.Wait()
 	if cmd.ProcessState != nil {
@@ -90,7 +117,8 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 		return fmt.Errorf("reading flowdoc's report: %w", derr)
 	}
 	el := time.Since(start)
-	fmt.Printf("soak: %d connections in %s (%.0f/s, %d leaked), flowdoc live --max-flows %d\n", opened, el.Round(time.Second), float64(opened)/el.Seconds(), leaked, maxFlows)
+	fmt.Printf("soak: %d connections in %s (%.0f/s, %d leaked, %d failed to connect), flowdoc live --max-flows %d\n",
+		opened, el.Round(time.Second), float64(opened)/el.Seconds(), leaked, failed, maxFlows)
 	packets := 0
 	if len(rep.Inputs) > 0 {
 		packets = rep.Inputs[0].Packets
@@ -99,8 +127,31 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 		packets, float64(packets)/el.Seconds(), rep.Capture.Dropped+rep.Capture.IfDropped, len(rep.Flows))
 	fmt.Printf("soak: resident memory every 5 s (MiB): %s; peak %.0f MiB (getrusage %.0f MiB)\n",
 		strings.Join(samples, " "), peak, float64(ru.Maxrss)/1024)
+	evicted := 0
+	if len(rep.Inputs) > 0 {
+		for _, w := range rep.Inputs[0].Warnings {
+			if m := evictedWarning.FindStringSubmatch(w); m != nil {
+				evicted, _ = strconv.Atoi(m[1])
+			}
+		}
+	}
+	fmt.Printf("soak: flows kept: at most %d at a status line, %d in the report, %d dropped from memory; the cap is %d\n",
+		peakKept, len(rep.Flows), evicted, maxFlows)
+	if opened-failed <= maxFlows {
+		fmt.Printf("soak: the churn did not outnumber the cap: this run does not test it (raise SOAKRATE or SOAKTIME)\n")
+	}
+	if peakKept > maxFlows || len(rep.Flows) > maxFlows {
+		return fmt.Errorf("soak: flowdoc live --max-flows %d kept more flows than the cap", maxFlows)
+	}
 	return nil
 }
+
+// statusFlows finds the flows held in one of flowdoc live's status lines
+// ("..., 5000 connections (12 open), ...").
+var statusFlows = regexp.MustCompile(`, (\d+) connections \(\d+ open\)`)
+
+// evictedWarning finds the flows dropped in the report's warning.
+var evictedWarning = regexp.MustCompile(`^(\d+) connections were dropped from memory`)
 
 // serve answers each connection's request; every third connection it
 // closes after the response (the others it leaves for the client).
@@ -128,13 +179,17 @@ func serve(ln net.Listener) {
 	}
 }
 
-// generate opens rate connections a second for d. One in 50 is leaked
+// generate opens rate connections a second for d, and on (up to 3d) until
+// it has opened atLeast. One in 50 is leaked
 // (never closed: CLOSE_WAIT when the server closes it), until the end.
-func generate(port int, d time.Duration, rate int) (opened, leaked int) {
+// The connections come from four loopback addresses in turn: from one,
+// the ports its TIME_WAITs hold would cap the rate at a few hundred a
+// second.
+func generate(port int, d time.Duration, rate, atLeast int) (opened, failed, leaked int) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
-	end := time.Now().Add(d)
+	end, last := time.Now().Add(d), time.Now().Add(3*d)
 	var held []net.Conn
 	defer func() {
 		for _, c := range held {
@@ -143,15 +198,19 @@ func generate(port int, d time.Duration, rate int) (opened, leaked int) {
 	}()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for time.Now().Before(end) {
+	var nfailed atomic.Int64
+	for now := time.Now(); now.Before(end) || opened < atLeast && now.Before(last); now = time.Now() {
 		<-tick.C
 		opened++
 		leak := opened%50 == 0
 		wg.Add(1)
+		n := opened
 		go func() {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp4", addr, time.Second)
+			d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n%4))}}
+			c, err := d.Dial("tcp4", addr)
 			if err != nil {
+				nfailed.Add(1)
 				return
 			}
 			c.Write([]byte("GET / HTTP/1.1\r\nHost: soak\r\n\r\n"))
@@ -171,7 +230,7 @@ func generate(port int, d time.Duration, rate int) (opened, leaked int) {
 		}
 	}
 	wg.Wait()
-	return opened, leaked
+	return opened, int(nfailed.Load()), leaked
 }
 
 // rssMiB is a process's resident memory now, from /proc.
