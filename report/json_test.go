@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -165,6 +166,21 @@ func TestAppendTS(t *testing.T) {
 		want, _ := json.Marshal(analyze.TimeOf(at))
 		if got := e.appendTS(nil, analyze.TimeOf(at)); !bytes.Equal(got, want) {
 			t.Errorf("%v: got %s want %s", at, got, want)
+		}
+	}
+}
+
+// TestAppendUint holds the integer encoder to strconv across the lengths
+// of decimal numbers, and for negative ones.
+func TestAppendUint(t *testing.T) {
+	for _, n := range []uint64{0, 1, 9, 10, 42, 99, 100, 101, 999, 1000, 1001, 65535, 999999999, 1000000000, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+		if got, want := appendUint([]byte("x"), n), strconv.AppendUint([]byte("x"), n, 10); !bytes.Equal(got, want) {
+			t.Errorf("%d: got %s want %s", n, got, want)
+		}
+	}
+	for _, n := range []int64{-1 << 63, -12, -1, 0, 7, 1<<63 - 1} {
+		if got, want := appendInt(nil, n), strconv.AppendInt(nil, n, 10); !bytes.Equal(got, want) {
+			t.Errorf("%d: got %s want %s", n, got, want)
 		}
 	}
 }

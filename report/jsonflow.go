@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -43,23 +44,62 @@ func (e *flowEncoder) appendTS(b []byte, ts analyze.Time) []byte {
 	h, m, s := tod/3600, tod/60%60, tod%60
 	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
 	if frac != 0 {
-		// ".123456789" with trailing zeros trimmed: format 1e9+frac and
-		// replace its leading 1.
-		n := len(b)
-		b = strconv.AppendInt(b, 1e9+frac, 10)
-		b[n] = '.'
-		for b[len(b)-1] == '0' {
-			b = b[:len(b)-1]
+		// ".123456789" with trailing zeros trimmed.
+		n := 9
+		for frac%10 == 0 {
+			frac, n = frac/10, n-1
+		}
+		b = append(b, '.')
+		b = extend(b, n)
+		for i := len(b) - 1; i >= len(b)-n; i-- {
+			b[i], frac = byte('0'+frac%10), frac/10
 		}
 	}
 	return append(b, 'Z', '"')
+}
+
+// extend returns b with n more bytes, their values unset.
+func extend(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		b = slices.Grow(b, n)
+	}
+	return b[:len(b)+n]
+}
+
+// appendUint appends n in decimal, as strconv.AppendUint does, but
+// writing the digits in place: most numbers in a flow are small, and this
+// spares each one a copy.
+func appendUint(b []byte, n uint64) []byte {
+	switch {
+	case n < 10:
+		return append(b, byte('0'+n))
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	}
+	d := 3
+	for x := n / 1000; x > 0; x /= 10 {
+		d++
+	}
+	b = extend(b, d)
+	for i := len(b) - 1; i >= len(b)-d; i-- {
+		b[i], n = byte('0'+n%10), n/10
+	}
+	return b
+}
+
+// appendInt is appendUint for a signed n.
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 {
+		return strconv.AppendInt(b, n, 10)
+	}
+	return appendUint(b, uint64(n))
 }
 
 // appendFlow appends v as encoding/json would encode it
 // (TestFlowEncoderMatchesEncodingJSON holds it to that, field by field).
 func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, int64(v.ID), 10)
+	b = appendInt(b, int64(v.ID))
 	b = append(b, `,"client":`...)
 	b = appendEndpoint(b, v.Client)
 	b = append(b, `,"server":`...)
@@ -97,7 +137,7 @@ func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 	}
 	if v.EventsDropped != 0 {
 		b = append(b, `,"events_dropped":`...)
-		b = strconv.AppendInt(b, int64(v.EventsDropped), 10)
+		b = appendInt(b, int64(v.EventsDropped))
 	}
 	b = append(b, `,"verdicts":`...)
 	b = e.appendVerdicts(b, v.Verdicts)
@@ -106,9 +146,9 @@ func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 
 func appendUintPair(b []byte, p analyze.Pair[uint64]) []byte {
 	b = append(b, `{"client":`...)
-	b = strconv.AppendUint(b, p.Client, 10)
+	b = appendUint(b, p.Client)
 	b = append(b, `,"server":`...)
-	b = strconv.AppendUint(b, p.Server, 10)
+	b = appendUint(b, p.Server)
 	return append(b, '}')
 }
 
@@ -216,17 +256,17 @@ func appendGaps(b []byte, gaps []analyze.GapView) []byte {
 		b = append(b, `{"side":`...)
 		b = appendString(b, g.Side)
 		b = append(b, `,"missing_bytes":`...)
-		b = strconv.AppendUint(b, g.MissingBytes, 10)
+		b = appendUint(b, g.MissingBytes)
 		if g.Packet != 0 {
 			b = append(b, `,"packet":`...)
-			b = strconv.AppendUint(b, uint64(g.Packet), 10)
+			b = appendUint(b, uint64(g.Packet))
 		}
 		if g.BufferLimited {
 			b = append(b, `,"buffer_limited":true`...)
 		}
 		if g.Truncated != (analyze.PacketRef{}) {
 			b = append(b, `,"truncated":{"packet":`...)
-			b = strconv.AppendUint(b, uint64(g.Truncated.Packet), 10)
+			b = appendUint(b, uint64(g.Truncated.Packet))
 			b = append(b, '}')
 		}
 		b = append(b, '}')
@@ -236,12 +276,12 @@ func appendGaps(b []byte, gaps []analyze.GapView) []byte {
 
 func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
 	b = append(b, `,"http":{"requests":`...)
-	b = strconv.AppendInt(b, int64(h.Requests), 10)
+	b = appendInt(b, int64(h.Requests))
 	b = append(b, `,"responses":`...)
-	b = strconv.AppendInt(b, int64(h.Responses), 10)
+	b = appendInt(b, int64(h.Responses))
 	if h.Earlier != 0 {
 		b = append(b, `,"earlier_exchanges":`...)
-		b = strconv.AppendInt(b, int64(h.Earlier), 10)
+		b = appendInt(b, int64(h.Earlier))
 	}
 	if h.KeepAliveS.Set {
 		b = append(b, `,"keep_alive_timeout_s":`...)
@@ -249,7 +289,7 @@ func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
 	}
 	if h.LastStatus != 0 {
 		b = append(b, `,"last_status":`...)
-		b = strconv.AppendInt(b, int64(h.LastStatus), 10)
+		b = appendInt(b, int64(h.LastStatus))
 	}
 	if h.Upgraded {
 		b = append(b, `,"upgraded":true`...)
@@ -312,7 +352,7 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.ExchangeView) []byte {
 	flag("continue", x.Continue)
 	if x.Status != 0 {
 		field("status")
-		b = strconv.AppendInt(b, int64(x.Status), 10)
+		b = appendInt(b, int64(x.Status))
 	}
 	str("reason", x.Reason)
 	ref("response", &x.Response)
@@ -322,11 +362,11 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.ExchangeView) []byte {
 	}
 	if x.ContentLength.Set {
 		field("content_length")
-		b = strconv.AppendInt(b, x.ContentLength.V, 10)
+		b = appendInt(b, x.ContentLength.V)
 	}
 	flag("chunked", x.Chunked)
 	field("body_bytes")
-	b = strconv.AppendInt(b, x.BodyBytes, 10)
+	b = appendInt(b, x.BodyBytes)
 	field("complete")
 	b = strconv.AppendBool(b, x.Complete)
 	field("acked")
@@ -351,9 +391,9 @@ func (e *flowEncoder) appendEvents(b []byte, events []analyze.EventView) []byte 
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(ev.Input), 10)
+		b = appendInt(b, int64(ev.Input))
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendUint(b, uint64(ev.Packet), 10)
+		b = appendUint(b, uint64(ev.Packet))
 		b = append(b, `,"time":`...)
 		b = e.appendTS(b, ev.Time)
 		b = append(b, `,"from":`...)
@@ -361,11 +401,11 @@ func (e *flowEncoder) appendEvents(b []byte, events []analyze.EventView) []byte 
 		b = append(b, `,"flags":`...)
 		b = appendString(b, ev.Flags)
 		b = append(b, `,"seq":`...)
-		b = strconv.AppendUint(b, uint64(ev.Seq), 10)
+		b = appendUint(b, uint64(ev.Seq))
 		b = append(b, `,"ack":`...)
-		b = strconv.AppendUint(b, uint64(ev.Ack), 10)
+		b = appendUint(b, uint64(ev.Ack))
 		b = append(b, `,"len":`...)
-		b = strconv.AppendUint(b, uint64(ev.Len), 10)
+		b = appendUint(b, uint64(ev.Len))
 		if len(ev.Notes) > 0 {
 			b = append(b, `,"notes":[`...)
 			for j, n := range ev.Notes {
@@ -396,9 +436,9 @@ func (e *flowEncoder) appendEvidence(b []byte, ev []analyze.EvidenceView) []byte
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(x.Input), 10)
+		b = appendInt(b, int64(x.Input))
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendInt(b, int64(x.Packet), 10)
+		b = appendInt(b, int64(x.Packet))
 		b = append(b, `,"time":`...)
 		b = e.appendTS(b, x.Time)
 		b = append(b, `,"what":`...)
@@ -433,15 +473,15 @@ func (e *flowEncoder) appendEnd(b []byte, h *analyze.EndView) []byte {
 		b = append(b, ',', '"')
 		b = append(b, f.name...)
 		b = append(b, '"', ':')
-		b = strconv.AppendUint(b, f.v, 10)
+		b = appendUint(b, f.v)
 	}
 	if h.MSS != 0 {
 		b = append(b, `,"mss":`...)
-		b = strconv.AppendUint(b, uint64(h.MSS), 10)
+		b = appendUint(b, uint64(h.MSS))
 	}
 	if h.WScale.Set {
 		b = append(b, `,"wscale":`...)
-		b = strconv.AppendInt(b, int64(h.WScale.V), 10)
+		b = appendInt(b, int64(h.WScale.V))
 	}
 	if h.First != 0 {
 		b = append(b, `,"first":`...)
@@ -464,9 +504,9 @@ func (e *flowEncoder) appendEnd(b []byte, h *analyze.EndView) []byte {
 
 func (e *flowEncoder) appendRef(b []byte, r *analyze.Ref) []byte {
 	b = append(b, `{"input":`...)
-	b = strconv.AppendInt(b, int64(r.Input), 10)
+	b = appendInt(b, int64(r.Input))
 	b = append(b, `,"packet":`...)
-	b = strconv.AppendUint(b, uint64(r.Packet), 10)
+	b = appendUint(b, uint64(r.Packet))
 	b = append(b, `,"time":`...)
 	b = e.appendTS(b, r.Time)
 	return append(b, '}')
@@ -476,7 +516,7 @@ func appendEndpoint(b []byte, a analyze.Endpoint) []byte {
 	b = append(b, `{"ip":"`...)
 	b = a.IP.AppendTo(b)
 	b = append(b, `","port":`...)
-	b = strconv.AppendUint(b, uint64(a.Port), 10)
+	b = appendUint(b, uint64(a.Port))
 	return append(b, '}')
 }
 
@@ -563,16 +603,16 @@ func appendSocket(b []byte, s *analyze.SocketView) []byte {
 	b = appendString(b, s.State)
 	if s.PID != 0 {
 		b = append(b, `,"pid":`...)
-		b = strconv.AppendInt(b, int64(s.PID), 10)
+		b = appendInt(b, int64(s.PID))
 	}
 	if s.Command != "" {
 		b = append(b, `,"command":`...)
 		b = appendString(b, s.Command)
 	}
 	b = append(b, `,"rx_queue":`...)
-	b = strconv.AppendUint(b, uint64(s.RxQueue), 10)
+	b = appendUint(b, uint64(s.RxQueue))
 	b = append(b, `,"tx_queue":`...)
-	b = strconv.AppendUint(b, uint64(s.TxQueue), 10)
+	b = appendUint(b, uint64(s.TxQueue))
 	if s.Timer != "" {
 		b = append(b, `,"timer":`...)
 		b = appendString(b, s.Timer)
