@@ -549,6 +549,15 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// jsonSafe marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote, the backslash and HTML's <, > and &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped as encoding/json
 // escapes it (HTML characters included).
 func appendString(b []byte, s string) []byte {
@@ -557,11 +566,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
