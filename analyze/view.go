@@ -14,9 +14,9 @@ import (
 // their json tags name them, are the flowdoc/v1 schema of a flow in the
 // JSON and JSON Lines reports; the methods give what the other formats
 // show besides (notes, the state a side's severity colours, the Zeek
-// connection state). Report.ViewFlow fills one; a FlowView is reused
-// from one flow to the next, and holds no reference to the flow's
-// record that outlives the next fill.
+// connection state). Report.ViewFlow fills one. A FlowView is meant to
+// be reused from one flow to the next, which spares an allocation per
+// flow: the next fill overwrites what it holds, slices included.
 type FlowView struct {
 	ID            int              `json:"id"`
 	Client        Endpoint         `json:"client"`
