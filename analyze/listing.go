@@ -74,12 +74,15 @@ func (rep *Report) StateTable() StateTable {
 			}
 		}
 	}
-	for _, h := range rep.Hosts {
-		row := HostRow{Host: h.Host.Unmap(), Total: h.Total, Clients: h.Clients, Servers: h.Servers, Counts: make([]int, len(cols))}
-		for i, s := range cols {
-			row.Counts[i] = h.Counts[s]
+	t.Hosts = make([]HostRow, len(rep.Hosts))
+	counts := make([]int, len(rep.Hosts)*len(cols)) // every row's, in one
+	for i, h := range rep.Hosts {
+		row := HostRow{Host: h.Host.Unmap(), Total: h.Total, Clients: h.Clients, Servers: h.Servers,
+			Counts: counts[i*len(cols) : (i+1)*len(cols) : (i+1)*len(cols)]}
+		for j, s := range cols {
+			row.Counts[j] = h.Counts[s]
 		}
-		t.Hosts = append(t.Hosts, row)
+		t.Hosts[i] = row
 	}
 	return t
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
@@ -226,6 +227,10 @@ func findingsJSON(rep *analyze.Report) []jsonFinding {
 	return fs
 }
 
+// encoders keeps flow encoders, with the room their views have grown,
+// from one report to the next.
+var encoders = sync.Pool{New: func() any { return new(flowEncoder) }}
+
 // flowChunk is how many flows one worker renders at a time.
 const flowChunk = 512
 
@@ -240,8 +245,9 @@ func (j *JSON) writeFlows(w io.Writer, rep *analyze.Report) {
 	}
 	workers := min(runtime.GOMAXPROCS(0), (n+flowChunk-1)/flowChunk)
 	if workers <= 1 {
-		var fe flowEncoder
-		w.Write(fe.appendFlows(nil, rep, 0, n, j.Events))
+		fe := encoders.Get().(*flowEncoder)
+		w.Write(fe.appendFlows(make([]byte, 0, n*1024), rep, 0, n, j.Events))
+		encoders.Put(fe)
 		return
 	}
 	jobs := make(chan job, workers)
@@ -264,7 +270,8 @@ func (j *JSON) writeFlows(w io.Writer, rep *analyze.Report) {
 	}()
 	for range workers {
 		go func() {
-			var fe flowEncoder
+			fe := encoders.Get().(*flowEncoder)
+			defer encoders.Put(fe)
 			for jb := range jobs {
 				jb.out <- fe.appendFlows((<-bufs)[:0], rep, jb.lo, jb.hi, j.Events)
 			}

@@ -21,7 +21,8 @@ type JSONLines struct {
 // Render implements Renderer.
 func (j *JSONLines) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	var fe flowEncoder
+	fe := encoders.Get().(*flowEncoder)
+	defer encoders.Put(fe)
 	var line []byte
 	for i := range rep.Flows {
 		line = append(line[:0], `{"type":"flow",`...)
