@@ -192,9 +192,9 @@ func firstFin(r *flow.Record) flow.Timestamp {
 	return min(a, b)
 }
 
-// MaxLadder is how many packets a ladder diagram draws: the first ones
+// maxLadder is how many packets a ladder diagram draws: the first ones
 // and the last 8.
-const MaxLadder = 24
+const maxLadder = 24
 
 // Ladder is one flow's packets as a sequence diagram: the client on one
 // side, the server on the other, a row per packet, and what never came.
@@ -202,8 +202,8 @@ type Ladder struct {
 	ID             int
 	Client, Server Endpoint
 	Rows           []LadderRow
-	// Skipped packets are left out before row MaxLadder-8.
-	Skipped int
+	// Skipped packets are left out, before row SkippedAt.
+	Skipped, SkippedAt int
 	// Quiet, before row QuietAt, is the quiet time before the first FIN
 	// ("last data (from the client) at +1.2 s, then 20.0 s quiet"); ""
 	// and -1 when short.
@@ -260,9 +260,9 @@ func (rep *Report) FindingLadders() []*Ladder {
 func ladderOf(r *flow.Record, end time.Time) *Ladder {
 	l := &Ladder{ID: r.ID, Client: endpointOf(r.Key.Client()), Server: endpointOf(r.Key.Server()), QuietAt: -1}
 	evs := withLateData(r)
-	if len(evs) > MaxLadder {
-		l.Skipped = len(evs) - MaxLadder
-		evs = append(evs[:MaxLadder-8:MaxLadder-8], evs[len(evs)-8:]...)
+	if len(evs) > maxLadder {
+		l.Skipped, l.SkippedAt = len(evs)-maxLadder, maxLadder-8
+		evs = append(evs[:l.SkippedAt:l.SkippedAt], evs[len(evs)-8:]...)
 	}
 	l.Quiet, l.QuietAt = quietBeforeFin(r, evs)
 	prev := [2]flow.State{}

@@ -399,7 +399,7 @@ func ladderChart(l *analyze.Ladder) svgChart {
 	}
 	y := top
 	for i, r := range l.Rows {
-		if l.Skipped > 0 && i == analyze.MaxLadder-8 {
+		if l.Skipped > 0 && i == l.SkippedAt {
 			c.Texts = append(c.Texts, svgText{X: (left + right) / 2, Y: y + 14, Text: fmt.Sprintf("… %d more packets …", l.Skipped), Anchor: "middle", Class: "muted"})
 			y += step
 		}
