@@ -124,9 +124,12 @@ fuzz:
 	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzHTTP$$'
 	$(GO) test ./report $(FUZZFLAGS) -fuzz '^FuzzReports$$'
 
-# Re-record the lab captures and their ground truth (root; not in CI).
+# Re-record the lab captures and their ground truth (root; not in CI):
+# the lab of flowdoc's own peers, then the lab of real software
+# (testdata/real/, with its expectations).
 lab:
 	./testdata/lab/run.sh
+	./testdata/lab/real.sh
 
 clean:
 	rm -rf bin $(BENCHDIR)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // Schema names the JSON layout a Report is rendered in.
@@ -71,7 +72,7 @@ type FlowKernel struct {
 	// Known says for which sides the table was read (the side's address
 	// is the host's); Sockets holds their sockets (nil: none, CLOSED).
 	Known   [2]bool
-	Sockets [2]*flow.Socket
+	Sockets [2]*sockets.Socket
 }
 
 // Clean reports whether the connection opened and closed in order: a

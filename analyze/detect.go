@@ -38,9 +38,11 @@ type detector struct {
 }
 
 // detectors run in this order, which is also the order of `flowdoc
-// explain`: a class placed before another is checked first and may
-// suppress it. Classes only findings have come last. Set in init, as the
-// detectors' own texts refer to the list (their remedies).
+// explain`: a detector may read the verdicts of the classes placed
+// before it (which classes outrank others is in suppressed). A class
+// only findings have (reconnect_storm, time_wait_pressure) stands after
+// the class whose verdicts make it. Set in init, as the detectors' own
+// texts refer to the list (their remedies).
 var detectors []*detector
 
 func init() {

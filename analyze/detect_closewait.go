@@ -267,10 +267,10 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 	switch {
 	case idleClosed == n && gaveUp == n:
 		fmt.Fprintf(sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
-			every, role.other, idleSpan(idleBy, idleTimes), host)
+			every, role.other, idleSpan(idleBy, idleTimes, "%s", "a time of its own (%s)"), host)
 	case idleClosed == n:
-		fmt.Fprintf(sb, "%s %s sent FIN after %s of idle time (its keep-alive timeout) and %s acknowledged it, but its application never closed the socket.",
-			every, role.other, idleSpan(idleBy, idleTimes), host)
+		fmt.Fprintf(sb, "%s %s sent FIN after %s and %s acknowledged it, but its application never closed the socket.",
+			every, role.other, idleSpan(idleBy, idleTimes, "%s of idle time (its keep-alive timeout)", "an idle time of its own (%s: its keep-alive timeout)"), host)
 	case idleClosed > 0:
 		fmt.Fprintf(sb, "In %d of them %s closed after an idle period; in all, %s acknowledged the FIN but its application never closed the socket.", idleClosed, role.other, host)
 	default:
@@ -295,10 +295,11 @@ func leakRemedy(role string, errorsOnly bool) string {
 }
 
 // idleSpan says how long the closers waited, as it holds for the whole
-// group: one figure when the idle times agree, else per closer or a range.
-func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration) string {
+// group: one figure when the idle times agree (spelled by one, a format
+// of it), else each closer's or the range (spelled by many).
+func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration, one, many string) string {
 	if cl := ClusterDurations(all); len(cl) == 1 {
-		return fmtDur(cl[0].Median)
+		return fmt.Sprintf(one, fmtDur(cl[0].Median))
 	}
 	if len(by) > 1 && len(by) <= 3 {
 		eps := make([]netip.AddrPort, 0, len(by))
@@ -310,10 +311,9 @@ func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration) string
 		for _, ep := range eps {
 			parts = append(parts, fmt.Sprintf("%s for %s", fmtDur(median(slices.Sorted(slices.Values(by[ep])))), ep))
 		}
-		return strings.Join(parts, ", ")
+		return fmt.Sprintf(many, strings.Join(parts, ", "))
 	}
-	lo, hi := slices.Min(all), slices.Max(all)
-	return fmt.Sprintf("%s to %s", fmtDur(lo), fmtDur(hi))
+	return fmt.Sprintf(many, fmt.Sprintf("%s to %s, differing from one connection to the next", fmtDur(slices.Min(all)), fmtDur(slices.Max(all))))
 }
 
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict

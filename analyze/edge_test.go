@@ -284,6 +284,18 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the handshake was still in progress"},
 		},
 		{
+			// One client leaking to two servers whose keep-alive timeouts
+			// differ: the finding gives each server's, not one for all.
+			name: "a leak to servers with different timeouts",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{2.011, false, "FA", 0, -1}, {2.0112, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.3:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{4.111, false, "FA", 0, -1}, {4.1112, true, "A", 0, -1}})},
+				{cport: 50000, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(6.9), exchange(6.99, 10, 10))}},
+			verdicts: []string{"close_wait_leak(client) idle_timeout_close(server)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 1", "warning idle_timeout_close 1"},
+			says:     []string{"In every one the server sent FIN after an idle time of its own (2.0 s for 10.0.0.2:80, 4.0 s for 10.0.0.3:80: its keep-alive timeout)"},
+		},
+		{
 			// A client that gives up waiting on two requests: one finding
 			// for the client host and the server, whatever its ports.
 			name: "client timeouts grouped by host",

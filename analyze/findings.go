@@ -247,17 +247,19 @@ func priority(c Class) int {
 
 // hostsOf lists the distinct addresses on side s of the flows.
 func hostsOf(fs []*Flow, s flow.Side) string {
-	var hs []string
-	seen := map[netip.Addr]bool{}
+	var hs []string // the first three, spelled
+	seen := map[netip.Addr]struct{}{}
 	for _, f := range fs {
 		a := f.Endpoint(s).Addr()
-		if !seen[a] {
-			seen[a] = true
-			hs = append(hs, a.String())
+		if _, ok := seen[a]; !ok {
+			seen[a] = struct{}{}
+			if len(hs) < 3 {
+				hs = append(hs, a.String())
+			}
 		}
 	}
-	if len(hs) > 3 {
-		return fmt.Sprintf("%s and %d other hosts", strings.Join(hs[:3], ", "), len(hs)-3)
+	if len(seen) > 3 {
+		return fmt.Sprintf("%s and %d other hosts", strings.Join(hs, ", "), len(seen)-3)
 	}
 	return strings.Join(hs, ", ")
 }

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
-
-// Socket is a socket of the capturing host's kernel.
 
 // KernelView is the capturing host's own socket table, read by flowdoc
 // live, joined to the captured flows.
@@ -121,7 +120,7 @@ const NamingHint = "naming the process needs root, or CAP_SYS_PTRACE to read oth
 // quite of the same moment: a flow with a packet less than settle before
 // at is not compared with the kernel (a connection that opened or closed
 // between the two readings is no disagreement).
-func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
+func (rep *Report) JoinKernel(socks []sockets.Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
 	t := indexSockets(k, socks, local)
 	matched := rep.joinSockets(k, t, settle)
@@ -134,7 +133,7 @@ func (rep *Report) JoinKernel(socks []flow.Socket, local []netip.Addr, at time.T
 // socketTable is the host's connection sockets by their two endpoints,
 // its listening ports, and its addresses.
 type socketTable struct {
-	bySock    map[sockKey]*flow.Socket
+	bySock    map[sockKey]*sockets.Socket
 	listening map[uint16]bool
 	isLocal   map[netip.Addr]bool
 }
@@ -143,8 +142,8 @@ type sockKey struct{ local, remote netip.AddrPort }
 
 // indexSockets indexes the socket table, counting in k the connection
 // sockets and those whose process is not known.
-func indexSockets(k *KernelView, socks []flow.Socket, local []netip.Addr) socketTable {
-	t := socketTable{bySock: map[sockKey]*flow.Socket{}, listening: map[uint16]bool{}, isLocal: map[netip.Addr]bool{}}
+func indexSockets(k *KernelView, socks []sockets.Socket, local []netip.Addr) socketTable {
+	t := socketTable{bySock: map[sockKey]*sockets.Socket{}, listening: map[uint16]bool{}, isLocal: map[netip.Addr]bool{}}
 	for _, a := range local {
 		t.isLocal[a.Unmap()] = true
 	}
@@ -167,8 +166,8 @@ func indexSockets(k *KernelView, socks []flow.Socket, local []netip.Addr) socket
 // joinSockets gives each side of a flow on the host its socket (nil:
 // none), lists in k the sides whose inferred state is not the kernel's,
 // and returns the sockets a flow has.
-func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duration) map[*flow.Socket]bool {
-	matched := map[*flow.Socket]bool{}
+func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duration) map[*sockets.Socket]bool {
+	matched := map[*sockets.Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
 	latest := map[flow.Key]int{}
 	for i := range rep.Flows {
@@ -187,7 +186,7 @@ func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duratio
 				f.Kernel = &FlowKernel{}
 			}
 			f.Kernel.Known[side] = true
-			var s *flow.Socket
+			var s *sockets.Socket
 			if latest[f.Key] == i {
 				s = t.bySock[sockKey{ep, peer}]
 			}
@@ -211,7 +210,7 @@ func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duratio
 }
 
 // groupUnseen groups the connection sockets no flow has, most first.
-func groupUnseen(socks []flow.Socket, matched map[*flow.Socket]bool, listening map[uint16]bool) []SocketGroup {
+func groupUnseen(socks []sockets.Socket, matched map[*sockets.Socket]bool, listening map[uint16]bool) []SocketGroup {
 	type gkey struct {
 		state       flow.State
 		pid         int
@@ -263,7 +262,7 @@ func timerMayEnd(inferred, kernel flow.State) bool {
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
 // saw the peer close and how many were silent since before it started.
-func (rep *Report) kernelFindings(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) {
+func (rep *Report) kernelFindings(socks []sockets.Socket, matched map[*sockets.Socket]bool, grace time.Duration) {
 	holders := rep.closeWaitHolders(socks, matched, grace)
 	if len(holders) == 0 {
 		return
@@ -299,7 +298,7 @@ type holder struct {
 
 // closeWaitHolders gathers the CLOSE_WAIT sockets seen for grace or more
 // by process and peer, most sockets first.
-func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socket]bool, grace time.Duration) []*holder {
+func (rep *Report) closeWaitHolders(socks []sockets.Socket, matched map[*sockets.Socket]bool, grace time.Duration) []*holder {
 	type key struct {
 		pid  int
 		comm string
@@ -307,7 +306,7 @@ func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socke
 	}
 	byKey := map[key]*holder{}
 	var order []*holder
-	flowOf := map[*flow.Socket]*Flow{}
+	flowOf := map[*sockets.Socket]*Flow{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
 			for _, s := range k.Sockets {
@@ -336,7 +335,7 @@ func (rep *Report) closeWaitHolders(socks []flow.Socket, matched map[*flow.Socke
 }
 
 // add counts socket s; f is its flow when matched.
-func (h *holder) add(s *flow.Socket, matched bool, f *Flow) {
+func (h *holder) add(s *sockets.Socket, matched bool, f *Flow) {
 	h.n++
 	var fin time.Time
 	if matched {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // FlowView is one flow as every report shows it. Its exported fields, as
@@ -220,7 +221,7 @@ func socketsView(k *FlowKernel) Pair[SocketView] {
 	if k == nil {
 		return p
 	}
-	one := func(known bool, s *flow.Socket) SocketView {
+	one := func(known bool, s *sockets.Socket) SocketView {
 		switch {
 		case !known:
 			return SocketView{}

@@ -329,7 +329,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{fmt.Sprintf(
-				"link type %s is not supported (supported: Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG)", flow.LinkTypeName(s.LinkType()))}})
+				"link type %s is not supported (supported: %s)", flow.LinkTypeName(s.LinkType()), supportedLinkTypes)}})
 			s.Close()
 			continue
 		}
@@ -617,6 +617,9 @@ func (p *gcPacer) stop() {
 	debug.SetMemoryLimit(p.oldLimit)
 	debug.SetGCPercent(p.oldPercent)
 }
+
+// supportedLinkTypes names, for a user, the link types flowdoc reads.
+const supportedLinkTypes = "Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, PPPoE, Cisco HDLC, ATM (RFC 1483), FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG, Apple PKTAP"
 
 // noTCP says, in one line, what a capture without TCP holds: "no TCP
 // packets among its 120 packets (UDP 100, ICMPv4 20; link type EN10MB)".

@@ -23,6 +23,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // The tests in this file hold the documents in docs/ to the code: what a
@@ -473,18 +474,18 @@ func liveReportJSON(t *testing.T, capture string) []byte {
 	err = o.report(res, func(rep *analyze.Report) {
 		rep.Capture = &analyze.CaptureStats{Interface: "eth0", Filter: "tcp port 8080", Received: 68, Duration: 6 * time.Second}
 		client := netip.MustParseAddr("10.99.1.1")
-		var socks []flow.Socket
+		var socks []sockets.Socket
 		for i, f := range rep.Flows {
 			st := flow.CloseWait
 			if i == 0 {
 				st = flow.Established
 			}
-			socks = append(socks, flow.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "java", Timer: "keepalive", Inode: uint64(100 + i)})
+			socks = append(socks, sockets.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "java", Timer: "keepalive", Inode: uint64(100 + i)})
 		}
 		socks = append(socks,
-			flow.Socket{Local: netip.AddrPortFrom(client, 50000), Remote: netip.MustParseAddrPort("10.99.1.2:8080"), State: flow.CloseWait, PID: 4242, Command: "java"},
-			flow.Socket{Local: netip.AddrPortFrom(client, 9000), Listen: true},
-			flow.Socket{Local: netip.AddrPortFrom(client, 9000), Remote: netip.MustParseAddrPort("10.0.0.5:40000"), State: flow.CloseWait})
+			sockets.Socket{Local: netip.AddrPortFrom(client, 50000), Remote: netip.MustParseAddrPort("10.99.1.2:8080"), State: flow.CloseWait, PID: 4242, Command: "java"},
+			sockets.Socket{Local: netip.AddrPortFrom(client, 9000), Listen: true},
+			sockets.Socket{Local: netip.AddrPortFrom(client, 9000), Remote: netip.MustParseAddrPort("10.0.0.5:40000"), State: flow.CloseWait})
 		rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second, 0)
 	})
 	if err != nil {

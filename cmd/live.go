@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 	"github.com/flowdoc/flowdoc/report"
 )
 
@@ -187,9 +188,9 @@ func runLive(ctx context.Context, o *liveOptions) error {
 
 	// The host's socket table: on unless told not to, or nothing to read,
 	// or the interface has no address of this host (a mirror port).
-	var sockets *socketWatch
+	var watch *socketWatch
 	if !o.NoSockets {
-		sockets, err = newSocketWatch(o.Proc, o.Interface)
+		watch, err = newSocketWatch(o.Proc, o.Interface)
 		if err != nil {
 			fmt.Fprintf(o.ErrOut, "flowdoc: not reading the host's socket table: %v\n", err)
 		}
@@ -225,11 +226,11 @@ loop:
 		case <-tick.C:
 			// The socket table first, then the packets: a flow whose
 			// last packet came in between is not compared with it.
-			var socks []flow.Socket
+			var socks []sockets.Socket
 			var socksAt time.Time
 			socksErr := errNoSockets
-			if sockets != nil {
-				socks, socksAt, socksErr = sockets.read()
+			if watch != nil {
+				socks, socksAt, socksErr = watch.read()
 			}
 			reply := make(chan *flow.Result, 1)
 			select {
@@ -245,7 +246,7 @@ loop:
 			}
 			rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
 			if socksErr == nil {
-				rep.JoinKernel(socks, sockets.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
+				rep.JoinKernel(socks, watch.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
 			}
 			now := time.Now()
 			st := liveStatus(o, capture, res, now.Sub(start))
@@ -283,9 +284,9 @@ loop:
 	err = o.report(res, func(rep *analyze.Report) {
 		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
 			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
-		if sockets != nil {
-			if socks, at, err := sockets.read(); err == nil {
-				rep.JoinKernel(socks, sockets.local, at, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
+		if watch != nil {
+			if socks, at, err := watch.read(); err == nil {
+				rep.JoinKernel(socks, watch.local, at, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
 			}
 		}
 		if screen != nil {
@@ -366,8 +367,8 @@ func newSocketWatch(proc, iface string) (*socketWatch, error) {
 
 // read reads the table now, marking when each socket was first seen in
 // its state; it returns the sockets and when it read them.
-func (w *socketWatch) read() ([]flow.Socket, time.Time, error) {
-	socks, err := flow.ReadSockets(w.proc)
+func (w *socketWatch) read() ([]sockets.Socket, time.Time, error) {
+	socks, err := sockets.Read(w.proc)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -164,3 +164,40 @@ func benchTrack(b *testing.B, batches []*batch, packets int, cfg Config) {
 	}
 	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+// BenchmarkDecodeRare is the decoder on what the fast path leaves:
+// header-only frames, tunnels, other link types, fragments.
+func BenchmarkDecodeRare(b *testing.B) {
+	for _, name := range []string{"header-only-64.pcap", "tunnels.pcap", "link-types.pcapng", "fragments.pcap"} {
+		s, err := Open("../testdata/decode/" + name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		type rec struct {
+			lt   layers.LinkType
+			data []byte
+		}
+		var frames []rec
+		for {
+			data, _, lt, err := s.next()
+			if err != nil {
+				break
+			}
+			frames = append(frames, rec{lt, append([]byte(nil), data...)})
+		}
+		s.Close()
+		b.Run(name, func(b *testing.B) {
+			d := NewDecoder()
+			var seg Segment
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				for _, f := range frames {
+					d.Decode(f.lt, f.data, &seg)
+					n++
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
+}

@@ -90,14 +90,22 @@ func sllDirection(packetType uint16) Direction {
 type Decoder struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
+	sll     sllLayer
+	sll2    sll2Layer
 	loop    layers.Loopback
 	ip4     layers.IPv4
 	ip6     ip6Layer
 	ext     ipv6Ext
 	tcp     layers.TCP
 	payload gopacket.Payload
+	// The tunnels of mirror ports and cloud traffic mirrors, decoded
+	// without allocating; the inner layers reuse the outer ones' structs.
+	udp     layers.UDP
+	vxlan   layers.VXLAN
+	geneve  layers.Geneve
+	gre     layers.GRE
+	erspan  layers.ERSPANII
+	gtp     layers.GTPv1U
 	decoded []gopacket.LayerType
 
 	byFirst map[gopacket.LayerType]*gopacket.DecodingLayerParser
@@ -118,16 +126,18 @@ type Decoder struct {
 func NewDecoder() *Decoder {
 	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 12), byFirst: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
 	d.ext.ip6 = &d.ip6.IPv6
+	// An array indexed by layer type: faster than the default map. The
+	// parsers only look layers up in it: one serves them all.
+	var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload,
+		&d.udp, &d.vxlan, &d.geneve, &d.gre, &d.erspan, &d.gtp} {
+		dlc = dlc.Put(l)
+	}
 	for _, first := range []gopacket.LayerType{
 		layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2,
 		layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6,
 	} {
 		p := gopacket.NewDecodingLayerParser(first)
-		// An array indexed by layer type: faster than the default map.
-		var dlc gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp, &d.payload} {
-			dlc = dlc.Put(l)
-		}
 		p.SetDecodingLayerContainer(dlc)
 		d.byFirst[first] = p
 	}
@@ -180,7 +190,7 @@ func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, e
 // decodeLayers decodes with gopacket's layers: every case the fast path
 // leaves to it, and every malformed frame, whose error it describes.
 // Encapsulations and link types the layered parser does not take go on
-// to decodeOther; IPv4 fragments of TCP to the defragmenter.
+// to decodeOther; IP fragments of TCP to the defragmenters.
 func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
 	p := d.byFirst[firstLayer(lt, data)]
 	if p == nil {
@@ -215,6 +225,9 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 		if last == layers.LayerTypeIPv4 && d.ip4.Protocol == layers.IPProtocolTCP {
 			return d.defrag(seg)
 		}
+		if isIPv6Ext(last) && d.ext.frag {
+			return d.defrag6(seg)
+		}
 		d.other = "IP fragment"
 		return false, nil
 	case err == nil || next != gopacket.LayerTypeZero:
@@ -223,31 +236,46 @@ func (d *Decoder) decodeLayers(lt layers.LinkType, data []byte, seg *Segment) (b
 	case d.cutHeader(last):
 		d.decoded = append(d.decoded, layers.LayerTypeTCP)
 		return filled(d.fill(seg, len(d.decoded)-1, true))
+	case d.inTunnel():
+		if l := d.layer(last); l == nil || l.NextLayerType() != layers.LayerTypeTCP {
+			d.other = "undecodable " + d.otherName(last, next)
+			return false, nil
+		}
 	}
 	return false, d.errorAt(data, err, p.Truncated)
 }
 
 // encapsulated reports whether the layered parser stopped, before any
 // TCP, at an encapsulation that decodeOther unwraps: the next layer it
-// has no decoder for, or the last one it decoded.
+// has no decoder for, or what the last one it decoded carries.
 func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
 	switch next {
-	case layers.LayerTypeLLC, layers.LayerTypeMPLS, layers.LayerTypePPPoE, layers.LayerTypePPP,
-		layers.LayerTypeGRE, layers.LayerTypeEtherIP, layers.LayerTypeERSPANII, layers.LayerTypeVXLAN,
-		layers.LayerTypeGeneve, layers.LayerTypeGTPv1U:
+	case layers.LayerTypeLLC, layers.LayerTypeMPLS, layers.LayerTypePPPoE, layers.LayerTypePPP, layers.LayerTypeEtherIP:
 		return true
+	}
+	if last == gopacket.LayerTypePayload && len(d.decoded) > 1 {
+		last = d.decoded[len(d.decoded)-2]
+	}
+	switch last {
+	case layers.LayerTypeEthernet:
+		return next == gopacket.LayerTypeZero && d.eth.EthernetType == ethernetTypePBB
+	case layers.LayerTypeDot1Q:
+		return next == gopacket.LayerTypeZero && d.dot1q.Type == ethernetTypePBB
+	case layers.LayerTypeGRE:
+		return d.gre.Protocol == greERSPAN3
 	case layers.LayerTypeUDP:
-		if l := d.layer(last); l != nil {
-			if b := l.LayerPayload(); len(b) >= 4 {
-				return tunnelPort(binary.BigEndian.Uint16(b[0:2])) || tunnelPort(binary.BigEndian.Uint16(b[2:4]))
-			}
-		}
-	case gopacket.LayerTypeZero:
-		switch last {
-		case layers.LayerTypeEthernet:
-			return d.eth.EthernetType == ethernetTypePBB
-		case layers.LayerTypeDot1Q:
-			return d.dot1q.Type == ethernetTypePBB
+		return d.udp.SrcPort == udpTeredo || d.udp.DstPort == udpTeredo || d.udp.DstPort == udpVXLANLinux
+	}
+	return false
+}
+
+// inTunnel reports whether the layers decoded cross a tunnel, inside
+// which a failure is the tunnel's business (random UDP on its port), not
+// a TCP packet's: unless it is TCP itself that fails.
+func (d *Decoder) inTunnel() bool {
+	for _, t := range d.decoded {
+		if _, ok := tunnelNames[t]; ok || t == layers.LayerTypeUDP {
+			return true
 		}
 	}
 	return false
@@ -256,6 +284,12 @@ func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
 // otherName names what a frame that is not TCP holds, for the count of
 // what a capture without TCP holds.
 func (d *Decoder) otherName(last, next gopacket.LayerType) string {
+	if last == gopacket.LayerTypePayload && len(d.decoded) > 1 {
+		last = d.decoded[len(d.decoded)-2]
+	}
+	if last == layers.LayerTypeUDP { // not what an application protocol in it is
+		return "UDP"
+	}
 	if next != gopacket.LayerTypeZero && next != gopacket.LayerTypePayload {
 		return next.String()
 	}
@@ -380,6 +414,18 @@ func (d *Decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 		return &d.ext
 	case layers.LayerTypeTCP:
 		return &d.tcp
+	case layers.LayerTypeUDP:
+		return &d.udp
+	case layers.LayerTypeVXLAN:
+		return &d.vxlan
+	case layers.LayerTypeGeneve:
+		return &d.geneve
+	case layers.LayerTypeGRE:
+		return &d.gre
+	case layers.LayerTypeERSPANII:
+		return &d.erspan
+	case layers.LayerTypeGTPv1U:
+		return &d.gtp
 	}
 	return nil
 }
@@ -416,9 +462,13 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
 			ips++
+		default:
+			if n, ok := tunnelNames[l]; ok {
+				d.tunnel = n // the innermost
+			}
 		}
 	}
-	if ips > 1 {
+	if ips > 1 && d.tunnel == "" {
 		d.tunnel = "IP in IP"
 	}
 	return nil
@@ -508,7 +558,7 @@ func fillTCP(seg *Segment, ip ipInfo, tcp *layers.TCP, cut bool) error {
 		return nil
 	}
 	if cut {
-		walkOptions(tcp.Contents[20:], seg, false)
+		cutOptions(tcp.Contents[20:], seg)
 		return nil
 	}
 	for _, o := range tcp.Options {
@@ -656,4 +706,40 @@ func (ip *ip6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 	ip.patched = append(ip.patched[:0], data...)
 	binary.BigEndian.PutUint16(ip.patched[4:6], uint16(min(len(data)-40, 0xffff)))
 	return ip.IPv6.DecodeFromBytes(ip.patched, df)
+}
+
+// sllLayer is gopacket's Linux cooked header that also takes an address
+// length over 8, as tshark does: the header is 16 bytes all the same,
+// its address field an 8-byte window (some drivers report longer
+// hardware addresses, InfiniBand's 20).
+type sllLayer struct{ layers.LinuxSLL }
+
+func (sll *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 16 || binary.BigEndian.Uint16(data[4:6]) <= 8 {
+		return sll.LinuxSLL.DecodeFromBytes(data, df)
+	}
+	sll.PacketType = layers.LinuxSLLPacketType(binary.BigEndian.Uint16(data[0:2]))
+	sll.AddrType = binary.BigEndian.Uint16(data[2:4])
+	sll.AddrLen = binary.BigEndian.Uint16(data[4:6])
+	sll.Addr = data[6:14]
+	sll.EthernetType = layers.EthernetType(binary.BigEndian.Uint16(data[14:16]))
+	sll.BaseLayer = layers.BaseLayer{Contents: data[:16], Payload: data[16:]}
+	return nil
+}
+
+// sll2Layer is sllLayer for the Linux cooked header v2.
+type sll2Layer struct{ layers.LinuxSLL2 }
+
+func (sll *sll2Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 20 || data[11] <= 8 {
+		return sll.LinuxSLL2.DecodeFromBytes(data, df)
+	}
+	sll.ProtocolType = layers.EthernetType(binary.BigEndian.Uint16(data[0:2]))
+	sll.InterfaceIndex = binary.BigEndian.Uint32(data[4:8])
+	sll.ARPHardwareType = layers.ARPHardwareType(binary.BigEndian.Uint16(data[8:10]))
+	sll.PacketType = layers.LinuxSLL2PacketType(data[10])
+	sll.AddrLength = data[11]
+	sll.Addr = data[12:20]
+	sll.BaseLayer = layers.BaseLayer{Contents: data[:20], Payload: data[20:]}
+	return nil
 }

@@ -23,7 +23,11 @@ import (
 // The captures in testdata/decode are made here: go test ./flow -run
 // TestDecodeCaptures -update rewrites them and, where tshark is
 // installed, their .tshark sidecars (tshark -q -z conv,tcp), which
-// TestTsharkConversations holds flowdoc's counts to.
+// TestTsharkConversations holds flowdoc's counts to. The .ipbytes
+// sidecars of caplen-over-len and link-types are testdata/lab/ipbytes.sh's
+// (TestTsharkIPBytes); tunnels and fragments have none, as that script
+// sums the outer IP header's length, or the last fragment's, where
+// flowdoc counts the inner or reassembled datagram.
 var update = flag.Bool("update", false, "rewrite testdata/decode captures and their tshark sidecars")
 
 const decodeDir = "../testdata/decode"
@@ -212,6 +216,9 @@ var tunnels = []struct {
 		return outerUDP(t, 2152, join(h, p.ip))
 	}},
 	{"ipip", "IP in IP", func(t testing.TB, p innerPkt) []byte {
+		if p.v6 {
+			return outerIP(t, layers.IPProtocolIPv6, p.ip)
+		}
 		return outerIP(t, layers.IPProtocolIPv4, p.ip)
 	}},
 }
@@ -302,7 +309,9 @@ var (
 	cli4 = netip.MustParseAddrPort("10.1.0.1:40001")
 	srv4 = netip.MustParseAddrPort("10.1.0.2:80")
 	cli6 = netip.MustParseAddrPort("[fd00::1]:40002")
-	srv6 = netip.MustParseAddrPort("[fd00::2]:443")
+	// cli6frag sends its SYN and receives its response in fragments.
+	cli6frag = netip.MustParseAddrPort("[fd00::1]:40003")
+	srv6     = netip.MustParseAddrPort("[fd00::2]:443")
 )
 
 // makeDecodeCaptures writes every capture of testdata/decode.
@@ -373,6 +382,16 @@ func makeDecodeCaptures(t *testing.T) {
 	}
 	for _, p := range conversation(t, cli6, srv6, craftT0.Add(time.Second)) {
 		frag = append(frag, frameOf(p.at, ether(layers.EthernetTypeIPv6, atomic6(p.ip))))
+	}
+	// IPv6 fragments, as IPv4's.
+	for i, p := range conversation(t, cli6frag, srv6, craftT0.Add(2*time.Second)) {
+		if i != 0 && i != 4 {
+			frag = append(frag, frameOf(p.at, ether(layers.EthernetTypeIPv6, p.ip)))
+			continue
+		}
+		for j, f := range fragment6(p.ip, map[int]int{0: 24, 4: 128}[i], uint32(7+i)) {
+			frag = append(frag, frameOf(p.at.Add(time.Duration(j)*time.Microsecond), ether(layers.EthernetTypeIPv6, f)))
+		}
 	}
 	writeCrafted(t, "fragments.pcap", layers.LinkTypeEthernet, 65535, frag)
 
@@ -470,6 +489,22 @@ var linkFrames = []struct {
 	{"radiotap", layers.LinkTypeIEEE80211Radio, func(p innerPkt) []byte {
 		return join([]byte{0, 0, 8, 0, 0, 0, 0, 0}, dot11(p))
 	}},
+	{"pktap", linkTypePKTAP, func(p innerPkt) []byte {
+		h := make([]byte, 108)
+		binary.LittleEndian.PutUint32(h[0:], 108) // header length
+		binary.LittleEndian.PutUint32(h[4:], 1)   // a packet
+		binary.LittleEndian.PutUint32(h[8:], 1)   // in Ethernet
+		copy(h[12:], "en0")
+		return join(h, ether(ipType(p), p.ip))
+	}},
+	{"ppp-ether", layers.LinkTypePPPEthernet, func(p innerPkt) []byte {
+		h := []byte{0x11, 0x00, 0x00, 0x2b, 0, 0, 0x00, 0x21}
+		binary.BigEndian.PutUint16(h[4:], uint16(len(p.ip)+2))
+		return join(h, p.ip)
+	}},
+	{"atm", layers.LinkTypeATM_RFC1483, func(p innerPkt) []byte {
+		return join([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}, p.ip)
+	}},
 	{"nflog", linkTypeNFLOG, func(p innerPkt) []byte {
 		tlv := make([]byte, 4, 4+len(p.ip)+3)
 		binary.LittleEndian.PutUint16(tlv[0:], uint16(4+len(p.ip)))
@@ -524,6 +559,27 @@ func ipChecksum(h []byte) uint16 {
 		s = s>>16 + s&0xffff
 	}
 	return ^uint16(s)
+}
+
+// fragment6 splits an IPv6 packet (no extension headers) into fragments
+// of at most size bytes of payload (a multiple of 8).
+func fragment6(ip []byte, size int, id uint32) [][]byte {
+	data := ip[40:]
+	var out [][]byte
+	for off := 0; off < len(data); off += size {
+		end := min(off+size, len(data))
+		h := append([]byte(nil), ip[:40]...)
+		h[6] = 44
+		binary.BigEndian.PutUint16(h[4:], uint16(8+end-off))
+		fo := uint16(off/8) << 3
+		if end < len(data) {
+			fo |= 1
+		}
+		fh := []byte{ip[6], 0, byte(fo >> 8), byte(fo), 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(fh[4:], id)
+		out = append(out, join(h, fh, data[off:end]))
+	}
+	return out
 }
 
 // atomic6 inserts an atomic Fragment header (offset 0, M=0) after the
@@ -643,16 +699,19 @@ func TestDecodeCaptures(t *testing.T) {
 	t.Run("fragments", func(t *testing.T) {
 		res := read(t, "fragments.pcap")
 		in := res.Inputs[0]
-		// 1 + 2 fragments held until their datagram is whole.
-		if in.BadPackets != 0 || in.NonTCP != 3 || in.TCPPackets != 18 || len(in.Warnings) != 0 {
+		// 1 + 2 fragments held until their datagram is whole, in IPv4
+		// and in IPv6.
+		if in.BadPackets != 0 || in.NonTCP != 6 || in.TCPPackets != 27 || len(in.Warnings) != 0 {
 			t.Errorf("%d TCP, %d not TCP, %d bad: %q", in.TCPPackets, in.NonTCP, in.BadPackets, in.Warnings)
 		}
-		want := plainSummary(t, cli4, srv4) + plainSummary(t, cli6, srv6)
+		want := plainSummary(t, cli4, srv4) + plainSummary(t, cli6, srv6) + plainSummary(t, cli6frag, srv6)
 		if got := summary(res); got != want {
 			t.Errorf("got\n%s\nwant\n%s", got, want)
 		}
-		if r := res.Flows[0]; r.Client.MSS != 1460 || r.Client.WScale != 7 {
-			t.Errorf("the fragmented SYN gave MSS %d, wscale %d", r.Client.MSS, r.Client.WScale)
+		for _, r := range []*Record{res.Flows[0], res.Flows[2]} {
+			if r.Client.MSS != 1460 || r.Client.WScale != 7 {
+				t.Errorf("%s: the fragmented SYN gave MSS %d, wscale %d", r.Key, r.Client.MSS, r.Client.WScale)
+			}
 		}
 	})
 
@@ -739,5 +798,156 @@ func TestFragmentsInCaptureTime(t *testing.T) {
 	var de *DecodeError
 	if ok, err := decode(d, craftT0, overlap); ok || !errors.As(err, &de) || de.Layer != "IPv4 fragment" {
 		t.Errorf("overlapping fragment: %v %v", ok, err)
+	}
+}
+
+// TestHeaderOnlyRecorded reads a capture tcpdump -i lo -s 64 recorded of
+// three HTTP requests with curl: every TCP header is cut within its
+// timestamps. tshark's conversation table leaves such packets out, so
+// its packet list is the reference (header-only-lo.fields: tshark -T
+// fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.len):
+// packets and payload bytes of each direction.
+func TestHeaderOnlyRecorded(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(decodeDir, "header-only-lo.fields"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sums struct{ packets, bytes uint64 }
+	want := map[string]sums{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Fields(line)
+		k := f[0] + ":" + f[1] + " > " + f[2] + ":" + f[3]
+		w := want[k]
+		want[k] = sums{w.packets + 1, w.bytes + atou(t, f[4])}
+	}
+	res := analyzeFile(t, filepath.Join(decodeDir, "header-only-lo.pcap"), Config{})
+	in := res.Inputs[0]
+	if in.TCPPackets != in.Packets || in.OptionsCut != in.Packets || in.BadPackets != 0 || len(in.Warnings) != 0 {
+		t.Errorf("%d packets, %d TCP, %d cut, %d bad: %q", in.Packets, in.TCPPackets, in.OptionsCut, in.BadPackets, in.Warnings)
+	}
+	got := map[string]sums{}
+	for _, r := range res.Flows {
+		for _, s := range []Side{Client, Server} {
+			h := r.Half(s)
+			got[r.Endpoint(s).String()+" > "+r.Endpoint(s.Other()).String()] = sums{h.Packets, h.Bytes}
+		}
+		// The side that sent its FIN first (the server once, in a race
+		// with curl) is in TIME_WAIT.
+		first, other := &r.Client, &r.Server
+		if r.Server.FinPacket < r.Client.FinPacket {
+			first, other = other, first
+		}
+		if first.State != TimeWait || other.State != Closed || first.FinPacket == 0 {
+			t.Errorf("%s: %s/%s, FINs in packets %d/%d", r.Key, r.Client.State, r.Server.State, r.Client.FinPacket, r.Server.FinPacket)
+		}
+	}
+	if len(res.Flows) != 3 || len(got) != len(want) {
+		t.Errorf("%d flows, %d directions; tshark has %d directions", len(res.Flows), len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %+v, tshark %+v", k, got[k], w)
+		}
+	}
+}
+
+// TestTunnelsChangeNothing carries the lab's real captures in every
+// tunnel, and cut to header-only snap lengths: the connections found
+// must be the same.
+func TestTunnelsChangeNothing(t *testing.T) {
+	for _, capture := range []string{"../testdata/keepalive-leak.pcap", "../testdata/ipv6.pcap", "../testdata/http-keepalive.pcap"} {
+		frames, lt := readFrames(t, capture)
+		if lt != layers.LinkTypeEthernet {
+			t.Fatalf("%s: want Ethernet", capture)
+		}
+		want := summary(analyzeFile(t, capture, Config{}))
+		inner := func(b []byte) (innerPkt, bool) {
+			switch binary.BigEndian.Uint16(b[12:14]) {
+			case 0x0800:
+				return innerPkt{ip: b[14:]}, true
+			case 0x86dd:
+				return innerPkt{ip: b[14:], v6: true}, true
+			}
+			return innerPkt{}, false
+		}
+		type variant struct {
+			name string
+			fn   func([]byte) []byte
+			snap int
+		}
+		var vs []variant
+		for _, tt := range tunnels {
+			vs = append(vs, variant{tt.name, func(b []byte) []byte {
+				if p, ok := inner(b); ok {
+					return tt.wrap(t, p)
+				}
+				return nil
+			}, 0})
+		}
+		vs = append(vs, variant{"teredo", func(b []byte) []byte {
+			if p, ok := inner(b); ok && p.v6 {
+				return teredo(t, p, true)
+			}
+			return nil
+		}, 0})
+		vs = append(vs, variant{"snap length 64", func(b []byte) []byte { return b }, 64},
+			variant{"snap length 96", func(b []byte) []byte { return b }, 96})
+		// Header-only inside tunnels, on the layered path and on
+		// gopacket's: the inner TCP header cut within its options (IPv6
+		// inner headers are 20 bytes longer).
+		for _, c := range []struct {
+			name string
+			snap int
+		}{{"vxlan", 110}, {"gre", 84}, {"pppoe", 68}, {"mpls", 68}, {"erspan3", 122}} {
+			for _, tt := range tunnels {
+				if tt.name != c.name {
+					continue
+				}
+				vs = append(vs, variant{c.name + " cut in the inner options", func(b []byte) []byte {
+					if p, ok := inner(b); ok {
+						return tt.wrap(t, p)
+					}
+					return nil
+				}, c.snap})
+			}
+		}
+		for _, v := range vs {
+			t.Run(filepath.Base(capture)+"/"+v.name, func(t *testing.T) {
+				if v.name == "teredo" && !strings.Contains(capture, "ipv6") {
+					t.Skip("Teredo carries IPv6")
+				}
+				if v.snap == 64 && strings.Contains(capture, "ipv6") {
+					t.Skip("64 bytes of IPv6 leave 10 of TCP's fixed header")
+				}
+				var buf bytes.Buffer
+				w := pcapgo.NewWriterNanos(&buf)
+				w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+				for _, f := range frames {
+					d := v.fn(append([]byte(nil), f.data...))
+					if d == nil {
+						continue
+					}
+					ci := f.ci
+					ci.CaptureLength, ci.Length = len(d), len(d)+(f.ci.Length-len(f.data))
+					snap := v.snap
+					if snap > 96 || strings.Contains(v.name, "inner") {
+						if p, _ := inner(f.data); p.v6 {
+							snap += 20
+						}
+					}
+					if snap > 0 && len(d) > snap {
+						d, ci.CaptureLength = d[:snap], snap
+					}
+					w.WritePacket(ci, d)
+				}
+				res := readAll(t, &buf, v.name)
+				if got := summary(res); got != want {
+					t.Errorf("got\n%s\nwant\n%s", got, want)
+				}
+				if in := res.Inputs[0]; in.BadPackets != 0 {
+					t.Errorf("bad packets: %q", in.Warnings)
+				}
+			})
+		}
 	}
 }

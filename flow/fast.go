@@ -9,8 +9,9 @@ import (
 
 // fastDecode decodes the frames that make up nearly every capture (IPv4
 // without options, or IPv6 with TCP next, behind Ethernet with up to two
-// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing) straight from
-// the bytes. It reports false for anything else, malformed frames
+// VLAN tags, Linux cooked v1 or v2, BSD loopback or nothing; whole, or
+// cut by the snap length within the TCP options) straight from the
+// bytes. It reports false for anything else, malformed frames
 // included, which Decoder.decodeLayers then takes through gopacket; for
 // the frames it takes, it gives exactly what that path gives (FuzzFastPath
 // holds it to that).
@@ -33,13 +34,13 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			et, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
 		}
 	case layers.LinkTypeLinuxSLL:
-		if len(b) < 16 || binary.BigEndian.Uint16(b[4:6]) > 8 {
+		if len(b) < 16 {
 			return false
 		}
 		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
 		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case layers.LinkTypeLinuxSLL2:
-		if len(b) < 20 || b[11] > 8 {
+		if len(b) < 20 {
 			return false
 		}
 		switch binary.BigEndian.Uint16(b[8:10]) {
@@ -123,13 +124,10 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 	if hdr < 20 {
 		return false
 	}
-	// The snap length may cut the header within its options (tcpdump -s
-	// 64): the fixed header is whole, and the IP header gives the length.
-	cut := hdr > len(tcp)
+	if hdr > len(tcp) {
+		return fastCut(seg, tcp, hdr, segLen, ipHdr, src, dst, dir)
+	}
 	if segLen < hdr {
-		if cut {
-			return false
-		}
 		segLen = len(tcp)
 	}
 	*seg = Segment{
@@ -144,24 +142,43 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		WScale: -1,
 		Dir:    dir,
 	}
-	if cut {
-		seg.OptionsCut = true
-		if seg.Flags.Has(SYN) {
-			walkOptions(tcp[20:], seg, false)
-		}
-		return true
-	}
 	seg.Payload = tcp[hdr:min(len(tcp), hdr+max(seg.Len, 0))]
 	if seg.Flags.Has(SYN) {
-		return walkOptions(tcp[20:hdr], seg, true)
+		return synOptions(tcp[20:hdr], seg)
 	}
 	return true
 }
 
-// walkOptions reads the MSS and window scale of a SYN, walking the options
-// as gopacket does; as gopacket's stand-in it gives up on MPTCP options,
-// whose checks differ (asGopacket). Options cut short are not read.
-func walkOptions(o []byte, seg *Segment, asGopacket bool) bool {
+// fastCut is fastDecode for a TCP header that the snap length cut within
+// its options (tcpdump -s 64): the fixed header is whole, the IP header
+// gives the length, the options before the cut are read. Apart, so that
+// the common case stays as it was.
+func fastCut(seg *Segment, tcp []byte, hdr, segLen, ipHdr int, src, dst netip.Addr, dir Direction) bool {
+	if segLen < hdr { // not the snap length: the IP length ends inside the header
+		return false
+	}
+	*seg = Segment{
+		Src:        netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])),
+		Dst:        netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4])),
+		Seq:        binary.BigEndian.Uint32(tcp[4:8]),
+		Ack:        binary.BigEndian.Uint32(tcp[8:12]),
+		Flags:      Flags(tcp[13]),
+		Window:     binary.BigEndian.Uint16(tcp[14:16]),
+		Len:        segLen - hdr,
+		IPLen:      ipHdr + segLen,
+		WScale:     -1,
+		OptionsCut: true,
+		Dir:        dir,
+	}
+	if seg.Flags.Has(SYN) {
+		cutOptions(tcp[20:], seg)
+	}
+	return true
+}
+
+// synOptions reads the MSS and window scale of a SYN, walking the options
+// as gopacket does; it gives up on MPTCP options, whose checks differ.
+func synOptions(o []byte, seg *Segment) bool {
 	for len(o) > 0 {
 		switch o[0] {
 		case 0: // end of options
@@ -170,25 +187,43 @@ func walkOptions(o []byte, seg *Segment, asGopacket bool) bool {
 			o = o[1:]
 			continue
 		case 30: // MPTCP
-			if asGopacket {
-				return false
-			}
+			return false
 		}
 		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
 			return true // gopacket stops here too
 		}
-		n := int(o[1])
-		switch {
-		case o[0] == 2 && n == 4:
-			seg.MSS = binary.BigEndian.Uint16(o[2:4])
-		case o[0] == 3 && n == 3:
-			ws := o[2]
-			if ws > 14 {
-				ws = 14
-			}
-			seg.WScale = int8(ws)
-		}
-		o = o[n:]
+		readOption(o, seg)
+		o = o[o[1]:]
 	}
 	return true
+}
+
+// cutOptions reads the MSS and window scale among the options of a SYN
+// that the snap length cut: those whole before the cut.
+func cutOptions(o []byte, seg *Segment) {
+	for len(o) > 0 && o[0] != 0 {
+		if o[0] == 1 {
+			o = o[1:]
+			continue
+		}
+		if len(o) < 2 || o[1] < 2 || int(o[1]) > len(o) {
+			return
+		}
+		readOption(o, seg)
+		o = o[o[1]:]
+	}
+}
+
+// readOption reads one whole option, if it is an MSS or a window scale.
+func readOption(o []byte, seg *Segment) {
+	switch n := o[1]; {
+	case o[0] == 2 && n == 4:
+		seg.MSS = binary.BigEndian.Uint16(o[2:4])
+	case o[0] == 3 && n == 3:
+		ws := o[2]
+		if ws > 14 {
+			ws = 14
+		}
+		seg.WScale = int8(ws)
+	}
 }

@@ -22,7 +22,7 @@ var fuzzLinkTypes = []layers.LinkType{
 	layers.LinkTypeLoop, layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6,
 	layers.LinkTypePPP, layers.LinkTypePPP_HDLC, layers.LinkTypeC_HDLC, layers.LinkTypeFDDI,
 	layers.LinkTypeIEEE802_11, layers.LinkTypeIEEE80211Radio, layers.LinkTypePrismHeader,
-	layers.LinkTypePFLog, linkTypeNFLOG,
+	layers.LinkTypePFLog, linkTypeNFLOG, linkTypePKTAP, layers.LinkTypePPPEthernet, layers.LinkTypeATM_RFC1483,
 }
 
 // fuzzLinkByte is the first byte of a fuzz input for link type lt.

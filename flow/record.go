@@ -187,7 +187,7 @@ type Half struct {
 	// up), or Unknown.
 	State, Expired State
 
-	WScale int8 // from the SYN; -1 if not seen
+	WScale int8 // from the SYN; -1 if not seen, WScaleCut if the snap length cut it
 
 	DataBeforeFinFrom Side // who sent the DataBeforeFin payload
 
@@ -202,6 +202,11 @@ type Half struct {
 	raw      State // the state machine's state, timers not applied
 	synCount uint8 // SYNs (or SYN-ACKs) sent
 }
+
+// WScaleCut is a Half's WScale when the snap length cut its SYN within the
+// TCP options (a header-only capture): the window scale is unknown, not
+// absent.
+const WScaleCut int8 = -2
 
 // Record is one TCP connection.
 type Record struct {

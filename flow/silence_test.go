@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -138,3 +139,30 @@ func TestUnanswered(t *testing.T) {
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// A header-only capture cut the SYNs within their options: the window
+// scale is unknown, so an RST beyond the unscaled window is not ruled out
+// of it.
+func TestWindowScaleCut(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	add := func(src, dst netip.AddrPort, seq, ack uint32, flags Flags, n int, at float64, cut bool) {
+		seg := Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Len: n, Window: 500, WScale: -1, OptionsCut: cut}
+		tr.Add(&seg, Meta{At: TS(t0.Add(secs(at))), Packet: 1, WireLen: 64})
+	}
+	add(cli, srv, c, 0, SYN, 0, 0, true)
+	add(srv, cli, s, c+1, SYN|ACK, 0, 0.001, true)
+	add(cli, srv, c+1, s+1, ACK, 0, 0.002, false)
+	add(srv, cli, s+1, c+1, PSH|ACK, 100, 0.01, false)
+	// 5000 bytes past the client's next byte: beyond an unscaled window
+	// of 500, within a scaled one.
+	add(srv, cli, s+1+5000, c+1, RST, 0, 0.02, false)
+	recs, _ := tr.Finish()
+	r := recs[0]
+	if r.Client.WScale != WScaleCut || r.Server.WScale != WScaleCut {
+		t.Errorf("wscale %d/%d, want %d (cut)", r.Client.WScale, r.Server.WScale, WScaleCut)
+	}
+	if r.Client.State != Closed || r.Server.State != Closed {
+		t.Errorf("states %v/%v, want the RST taken: CLOSED/CLOSED", r.Client.State, r.Server.State)
+	}
+}

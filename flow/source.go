@@ -381,6 +381,12 @@ func LinkTypeName(lt layers.LinkType) string {
 		return "PFLOG"
 	case linkTypeNFLOG:
 		return "NFLOG"
+	case linkTypePKTAP:
+		return "PKTAP"
+	case layers.LinkTypePPPEthernet:
+		return "PPP_ETHER"
+	case layers.LinkTypeATM_RFC1483:
+		return "ATM_RFC1483"
 	}
 	return fmt.Sprintf("DLT_%d", uint32(lt))
 }

@@ -211,6 +211,13 @@ func TestLinkTypes(t *testing.T) {
 				binary.BigEndian.PutUint16(h[14:], ethType(b))
 				return append(h, b[14:]...)
 			})},
+			{"linux sll, address longer than its field (InfiniBand)", layers.LinkTypeLinuxSLL, ipOnly(func(b []byte) []byte {
+				h := make([]byte, 16)
+				binary.BigEndian.PutUint16(h[2:], 32) // ARPHRD_INFINIBAND
+				binary.BigEndian.PutUint16(h[4:], 20) // the field holds its first 8 bytes
+				binary.BigEndian.PutUint16(h[14:], ethType(b))
+				return append(h, b[14:]...)
+			})},
 			{"802.1Q", layers.LinkTypeEthernet, func(b []byte) []byte {
 				return vlanTag(b, 0x8100, 100)
 			}},

@@ -732,6 +732,9 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 		hs.MSS = seg.MSS
 	}
 	hs.WScale = seg.WScale
+	if seg.OptionsCut && seg.WScale < 0 {
+		hs.WScale = WScaleCut // perhaps sent, not captured
+	}
 	if seg.Flags.Has(ACK) {
 		switch c.h[s].raw {
 		case Closed, SynSent, Unknown:
@@ -793,7 +796,8 @@ func (c *conn) rstAcceptable(s Side, seg *Segment) bool {
 	switch {
 	case hs.WScale >= 0 && ho.WScale >= 0:
 		win <<= uint(ho.WScale)
-	case hs.WScale < 0 && ho.WScale < 0 && c.rec.Midstream:
+	case hs.WScale == WScaleCut || ho.WScale == WScaleCut,
+		hs.WScale < 0 && ho.WScale < 0 && c.rec.Midstream:
 		win = 1 << 30 // scale unknown
 	}
 	if win == 0 {

@@ -24,6 +24,10 @@ const (
 	// linkTypeNFLOG is Linux's netfilter log (iptables -j NFLOG, tcpdump
 	// -i nflog).
 	linkTypeNFLOG layers.LinkType = 239
+	// linkTypePKTAP is Apple's packet tap (tcpdump -k, -i any on macOS):
+	// a header with the process and the inner frame's link type, then
+	// the frame. gopacket decodes it on Darwin only.
+	linkTypePKTAP layers.LinkType = 258
 )
 
 // maxNesting bounds the encapsulations unwrapped in one frame beyond
@@ -46,10 +50,24 @@ func otherLinkType(lt layers.LinkType) bool {
 	switch lt {
 	case layers.LinkTypePPP, layers.LinkTypePPP_HDLC, layers.LinkTypeC_HDLC, layers.LinkTypeFDDI,
 		layers.LinkTypeIEEE802_11, layers.LinkTypeIEEE80211Radio, layers.LinkTypePrismHeader,
-		layers.LinkTypePFLog, linkTypeNFLOG:
+		layers.LinkTypePFLog, linkTypeNFLOG, linkTypePKTAP, layers.LinkTypePPPEthernet, layers.LinkTypeATM_RFC1483:
 		return true
 	}
 	return false
+}
+
+// pktapFrame is the frame an Apple PKTAP record carries, and its link
+// type: the header gives its own length and the frame's link type.
+func pktapFrame(b []byte) ([]byte, layers.LinkType, bool) {
+	if len(b) < 12 {
+		return nil, 0, false
+	}
+	n := int(binary.LittleEndian.Uint32(b[0:4]))
+	lt := layers.LinkType(binary.LittleEndian.Uint32(b[8:12]))
+	if n < 12 || n > len(b) || binary.LittleEndian.Uint32(b[4:8]) != 1 { // PTH_TYPE_PACKET
+		return nil, 0, false
+	}
+	return b[n:], lt, true
 }
 
 // tunnelNames names the encapsulations gopacket decodes.
@@ -77,8 +95,22 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 	orig := data
 	var first gopacket.Decoder = lt
 	switch lt {
+	case linkTypePKTAP:
+		inner, ilt, ok := pktapFrame(data)
+		if !ok || ilt == linkTypePKTAP || !SupportedLinkType(ilt) {
+			d.other = "PKTAP without a frame"
+			return false, nil
+		}
+		if fastDecode(ilt, inner, seg) {
+			return true, nil
+		}
+		return d.decodeLayers(ilt, inner, seg)
 	case layers.LinkTypePPP_HDLC: // PPP in HDLC-like framing: decodePPP skips its 0xff 0x03
 		first = layers.LinkTypePPP
+	case layers.LinkTypePPPEthernet: // PPPoE without its Ethernet header
+		first = layers.LayerTypePPPoE
+	case layers.LinkTypeATM_RFC1483: // LLC/SNAP on ATM
+		first = layers.LayerTypeLLC
 	case layers.LinkTypeC_HDLC: // address, control, then an EtherType
 		if len(data) < 4 {
 			return false, &DecodeError{Layer: "Cisco HDLC", Err: ErrTruncated}
@@ -215,13 +247,9 @@ func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
 			return l.Payload, layers.LayerTypeVXLAN, "VXLAN"
 		}
 	case *layers.Ethernet:
-		if l.EthernetType == ethernetTypePBB && len(l.Payload) > 4 {
-			return l.Payload[4:], layers.LayerTypeEthernet, "802.1ah"
-		}
+		return unwrapEtherType(l.EthernetType, l.Payload)
 	case *layers.Dot1Q:
-		if l.Type == ethernetTypePBB && len(l.Payload) > 4 {
-			return l.Payload[4:], layers.LayerTypeEthernet, "802.1ah"
-		}
+		return unwrapEtherType(l.Type, l.Payload)
 	case *layers.GRE:
 		if l.Protocol == greERSPAN3 {
 			if b := erspan3Frame(l.Payload); b != nil {
@@ -234,6 +262,19 @@ func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
 		if p := l.Payload; l.StackBottom && len(p) > 4 && p[0]>>4 == 0 {
 			return p[4:], layers.LayerTypeEthernet, "MPLS"
 		}
+	}
+	return nil, nil, ""
+}
+
+// unwrapEtherType unwraps what EtherType et carries in b, where gopacket
+// did not: 802.1ah, and PPPoE sessions that the snap length cut (gopacket
+// wants the whole of the length PPPoE declares).
+func unwrapEtherType(et layers.EthernetType, b []byte) ([]byte, gopacket.Decoder, string) {
+	switch {
+	case et == ethernetTypePBB && len(b) > 4:
+		return b[4:], layers.LayerTypeEthernet, "802.1ah"
+	case et == layers.EthernetTypePPPoESession && len(b) > 6:
+		return b[6:], layers.LayerTypePPP, "PPPoE"
 	}
 	return nil, nil, ""
 }

@@ -1,4 +1,13 @@
-package flow
+// Package sockets reads the host's own TCP socket table: what
+// /proc/net/tcp and /proc/net/tcp6 list, each socket with its state, its
+// queues and timer, and the process holding it (from /proc/PID/fd), as
+// `ss -tanp` shows them. flowdoc live joins it to the captured flows; a
+// CLOSE_WAIT socket sends nothing, so one leaked before a capture began is
+// seen here only.
+//
+// It owns nothing but the reading: Read parses the table once, on Linux;
+// elsewhere, or without /proc, it returns an error.
+package sockets
 
 import (
 	"bufio"
@@ -13,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
 )
 
 // Socket is one TCP socket of the host's kernel, as /proc/net/tcp (and
@@ -21,7 +32,7 @@ type Socket struct {
 	Local, Remote netip.AddrPort
 	// State is the kernel's state; Listen sockets have Listen set and
 	// State Closed.
-	State   State
+	State   flow.State
 	Listen  bool
 	TxQueue uint32 // bytes sent and not acknowledged (listen: accept backlog)
 	RxQueue uint32 // bytes received and not read by the application
@@ -42,16 +53,16 @@ type Socket struct {
 }
 
 // kernelStates maps the kernel's TCP states (include/net/tcp_states.h).
-var kernelStates = map[uint64]State{
-	1: Established, 2: SynSent, 3: SynRecv, 4: FinWait1, 5: FinWait2, 6: TimeWait,
-	7: Closed, 8: CloseWait, 9: LastAck, 11: Closing, 12: SynRecv, // 12: NEW_SYN_RECV, a request socket
+var kernelStates = map[uint64]flow.State{
+	1: flow.Established, 2: flow.SynSent, 3: flow.SynRecv, 4: flow.FinWait1, 5: flow.FinWait2, 6: flow.TimeWait,
+	7: flow.Closed, 8: flow.CloseWait, 9: flow.LastAck, 11: flow.Closing, 12: flow.SynRecv, // 12: NEW_SYN_RECV, a request socket
 }
 
 var timerNames = [...]string{"", "retransmit", "keepalive", "time_wait", "zero_window_probe"}
 
-// ReadSockets reads the TCP sockets of the network namespace this process
+// Read reads the TCP sockets of the network namespace this process
 // is in from root (normally "/proc"), and the processes holding them.
-func ReadSockets(root string) ([]Socket, error) {
+func Read(root string) ([]Socket, error) {
 	var out []Socket
 	found := false
 	for _, name := range []string{"net/tcp", "net/tcp6"} {
@@ -114,11 +125,11 @@ func parseProcNetTCP(r io.Reader) ([]Socket, error) {
 		}
 		s := Socket{Local: local, Remote: remote}
 		if st == 10 {
-			s.Listen, s.State = true, Closed
+			s.Listen, s.State = true, flow.Closed
 		} else if state, ok := kernelStates[st]; ok {
 			s.State = state
 		} else {
-			s.State = Unknown
+			s.State = flow.Unknown
 		}
 		if tx, rx, ok := strings.Cut(f[4], ":"); ok {
 			t, _ := strconv.ParseUint(tx, 16, 32)

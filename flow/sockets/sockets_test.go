@@ -1,6 +1,8 @@
-package flow
+package sockets
 
 import (
+	"github.com/flowdoc/flowdoc/flow"
+
 	"net"
 	"net/netip"
 	"os"
@@ -27,11 +29,11 @@ func TestParseProcNetTCP(t *testing.T) {
 		t.Errorf("listener: %+v", socks[0])
 	}
 	cw := socks[1]
-	if cw.State != CloseWait || cw.Local != netip.MustParseAddrPort("10.99.1.1:37126") || cw.Remote != netip.MustParseAddrPort("10.99.1.2:8080") || cw.UID != 1000 || cw.Inode != 55512 {
+	if cw.State != flow.CloseWait || cw.Local != netip.MustParseAddrPort("10.99.1.1:37126") || cw.Remote != netip.MustParseAddrPort("10.99.1.2:8080") || cw.UID != 1000 || cw.Inode != 55512 {
 		t.Errorf("close-wait: %+v", cw)
 	}
 	tw := socks[2]
-	if tw.State != TimeWait || tw.Timer != "time_wait" || tw.TimerLeft != 40*time.Second {
+	if tw.State != flow.TimeWait || tw.Timer != "time_wait" || tw.TimerLeft != 40*time.Second {
 		t.Errorf("time-wait: %+v", tw)
 	}
 }
@@ -72,7 +74,7 @@ func TestReadSocketsOwnSocket(t *testing.T) {
 	defer s.Close()
 	local := netip.MustParseAddrPort(c.LocalAddr().String())
 	remote := netip.MustParseAddrPort(c.RemoteAddr().String())
-	socks, err := ReadSockets("/proc")
+	socks, err := Read("/proc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestReadSocketsOwnSocket(t *testing.T) {
 	for _, sk := range socks {
 		if sk.Local == local && sk.Remote == remote || sk.Local == remote && sk.Remote == local {
 			found++
-			if sk.State != Established || sk.PID != os.Getpid() {
+			if sk.State != flow.Established || sk.PID != os.Getpid() {
 				t.Errorf("%+v: want ESTABLISHED, pid %d", sk, os.Getpid())
 			}
 		}

@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""The python parts of the real-software lab (testdata/lab/real.sh).
+
+Each subcommand plays one client or server behaviour with the standard
+library (http.client, socket) or python3-requests; every one is bounded in
+count and time and exits by itself. Clients print one line per connection,
+"ROLE PORT" with the local port, for the expectations.
+
+  httpleak HOST PORT N INTERVAL HOLD   http.client, one request per connection,
+                                       never closed (every 4th closed: "ok")
+  hold HOST PORT N SECONDS             N connections, held open
+  storm HOST PORT N INTERVAL           connect, read until EOF, close; N times
+  proxy LHOST LPORT UHOST UPORT TTL    a proxy with no upstream timeout that
+                                       never closes its caller's socket
+  silent HOST PORT TTL                 accept, read, never answer
+  stream HOST PORT SECONDS TTL         read to EOF, then stream 1 KB per 200 ms
+  nobacklog HOST PORT TTL              listen(backlog 1), never accept
+  flood HOST PORT N HOLD [PAUSE]      N parallel connections, each sends data
+                                       (after PAUSE s)
+  kasilence HOST PORT HOLD             a Redis connection with TCP keep-alive
+                                       (idle 1 s, interval 1 s, 3 probes)
+  lingerd HOST PORT IDLE TTL           a line server closing idle connections
+                                       with RST (SO_LINGER 0) after IDLE s
+  pool KIND:HOST:PORT... REUSE HOLD    per server, a pooled connection reused
+                                       after REUSE s ("stale") and one that
+                                       notices the close and closes ("watch")
+  idle HOST PORT IDLE HOLD             Redis connections through a firewall:
+                                       one closes after IDLE s, one sends after
+                                       IDLE s, one pings every 2 s
+  stale HOST PORT PAUSE HOLD           http.client and a requests Session,
+                                       each reusing its connection after PAUSE s
+"""
+
+import http.client
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+keep = []  # sockets kept reachable, so that nothing closes them
+
+
+def say(role, sock):
+    print(role, sock.getsockname()[1], flush=True)
+
+
+def httpleak(host, port, n, interval, hold):
+    for i in range(int(n)):
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
+        c.request("GET", "/")
+        c.getresponse().read()
+        if i % 4 == 3:
+            say("ok", c.sock)
+            c.close()
+        else:
+            say("leak", c.sock)
+            keep.append(c)  # the bug: never closed
+        time.sleep(float(interval))
+    time.sleep(float(hold))
+
+
+def hold(host, port, n, seconds):
+    for _ in range(int(n)):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("hold", s)
+        keep.append(s)
+    time.sleep(float(seconds))
+
+
+def storm(host, port, n, interval):
+    for _ in range(int(n)):
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect((host, int(port)))
+            say("storm", s)
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass  # reset: reconnect all the same
+        s.close()
+        time.sleep(float(interval))
+
+
+def serve(host, port, handle, ttl, backlog=16):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, int(port)))
+    ls.listen(backlog)
+    ls.settimeout(0.5)
+    end = time.time() + float(ttl)
+    while time.time() < end:
+        try:
+            c, _ = ls.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def proxy(lhost, lport, uhost, uport, ttl):
+    def handle(c):
+        req = c.recv(65536)
+        u = socket.create_connection((uhost, int(uport)))  # no timeout
+        u.sendall(req)
+        resp = u.recv(65536)  # blocks as long as the upstream is silent
+        c.sendall(resp)
+        c.close()  # never reached when the upstream does not answer
+        u.close()
+
+    serve(lhost, lport, handle, ttl)
+
+
+def silent(host, port, ttl):
+    def handle(c):
+        keep.append(c)
+        c.recv(65536)
+
+    serve(host, port, handle, ttl)
+
+
+def stream(host, port, seconds, ttl):
+    def handle(c):
+        while c.recv(65536):
+            pass
+        end = time.time() + float(seconds)
+        while time.time() < end:
+            c.sendall(b"x" * 1023 + b"\n")
+            time.sleep(0.2)
+        c.close()
+
+    serve(host, port, handle, ttl)
+
+
+def nobacklog(host, port, ttl):
+    ls = socket.socket()
+    ls.bind((host, int(port)))
+    ls.listen(1)
+    time.sleep(float(ttl))
+
+
+def flood(host, port, n, hold, pause="0"):
+    def one():
+        s = socket.socket()
+        s.settimeout(float(hold))
+        try:
+            s.connect((host, int(port)))
+            say("flood", s)
+            time.sleep(float(pause))
+            s.sendall(b"hello\n")
+            keep.append(s)
+        except OSError as e:
+            print("flood error", e, file=sys.stderr, flush=True)
+
+    for _ in range(int(n)):
+        threading.Thread(target=one, daemon=True).start()
+    time.sleep(float(hold))
+
+
+def kasilence(host, port, hold):
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    say("keepalive", s)
+    s.sendall(b"PING\r\n")
+    s.recv(100)
+    keep.append(s)
+    time.sleep(float(hold))
+
+
+def lingerd(host, port, idle, ttl):
+    def handle(c):
+        c.settimeout(float(idle))
+        try:
+            while True:
+                line = c.recv(4096)
+                if not line:
+                    c.close()
+                    return
+                c.sendall(b"pong\n")
+        except socket.timeout:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # zero linger: RST
+
+    serve(host, port, handle, ttl)
+
+
+COMMANDS = {"redis": b"PING\r\n", "memcached": b"version\r\n", "linger": b"ping\n"}
+
+
+def pool(*args):
+    targets, reuse, hold = args[:-2], float(args[-2]), float(args[-1])
+
+    def stale(kind, host, port):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("stale-" + kind, s)
+        s.sendall(COMMANDS[kind])
+        s.recv(4096)
+        time.sleep(reuse)  # idle in the pool past the server's timeout
+        try:
+            s.sendall(COMMANDS[kind])
+            s.recv(4096)
+        except OSError:
+            pass
+        s.close()
+
+    def watch(kind, host, port):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("watch-" + kind, s)
+        s.sendall(COMMANDS[kind])
+        s.recv(4096)
+        s.settimeout(None)
+        select.select([s], [], [], hold)
+        s.close()  # the pool noticed the close (or hold ran out)
+
+    threads = []
+    for t in targets:
+        kind, host, port = t.split(":")
+        for f in (stale, watch):
+            threads.append(threading.Thread(target=f, args=(kind, host, port), daemon=True))
+    for th in threads:
+        th.start()
+        time.sleep(0.1)
+    time.sleep(hold)
+
+
+def idle(host, port, idle_s, hold):
+    idle_s = float(idle_s)
+
+    def conn(role):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        s.sendall(b"PING\r\n")
+        s.recv(100)
+        keep.append(s)
+        return s
+
+    closer, sender, pinger = conn("closes"), conn("sends"), conn("pings")
+    start = time.time()
+    while time.time() - start < idle_s:
+        time.sleep(2)
+        pinger.sendall(b"PING\r\n")
+        pinger.recv(100)
+    closer.close()
+    sender.sendall(b"PING\r\n")
+    end = start + float(hold)
+    while time.time() < end:
+        time.sleep(2)
+        try:
+            pinger.sendall(b"PING\r\n")
+            pinger.recv(100)
+        except OSError:
+            break
+
+
+def stale(host, port, pause, hold):
+    import requests
+
+    c = http.client.HTTPConnection(host, int(port), timeout=5)
+    c.request("GET", "/")
+    say("httpclient", c.sock)
+    c.getresponse().read()
+    s = requests.Session()
+    r = s.get("http://%s:%s/" % (host, port), timeout=5)
+    r.content
+    time.sleep(float(pause))  # past the server's keep-alive timeout
+    try:
+        c.request("GET", "/")
+        c.getresponse().read()
+    except (OSError, http.client.HTTPException) as e:
+        print("httpclient error", type(e).__name__, file=sys.stderr, flush=True)
+    c.close()
+    s.get("http://%s:%s/" % (host, port), timeout=5).content
+    s.close()
+    time.sleep(float(hold))
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,925 @@
+#!/usr/bin/env bash
+# The flowdoc lab of real software: servers and clients installed from
+# packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
+# MariaDB, Node.js, curl, socat, python3 http.client/requests/kazoo, the
+# JDK, Go net/http, nftables conntrack) talking over real kernel TCP
+# between network namespaces. Where the bug of an incident is the client's or the
+# proxy's own code, a small program under testdata/lab/clients plays it.
+#
+# Usage (as root): testdata/lab/real.sh [SCENARIO...]   (default: all)
+# Debian packages: nginx haproxy tomcat10 zookeeper redis-server memcached
+# mariadb-server nodejs curl socat python3-requests python3-kazoo
+# libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go. The system's services
+# are not used: each server runs in its namespace with its own files.
+#
+# One tcpdump runs per scenario; at each cut (right after the pattern
+# starts, midway, long after) `ss -tanH` is taken on every host and the
+# capture is cut there (editcap -B); a tail cut also drops what came
+# before a moment (editcap -A), for captures that begin mid-connection. For each scenario and cut it writes,
+# in testdata/real/:
+#   NAME@CUT.pcap    the capture up to the moment ss was taken
+#   NAME@CUT.truth   that moment and each host's addresses and ss lines
+#                    (the format of testdata/*.truth)
+#   NAME.expect      what a network engineer expects flowdoc to say about
+#                    the flows of every cut (format: analyze/real_test.go)
+# Ports and timings change from one recording to the next: after one, run
+# `go test ./analyze -run TestRealLab -v` and bring knownWrong up to date.
+# Traffic stays inside namespaces named flowdoc-real-<pid>-*, deleted by
+# name on exit, as are the processes started (by PID). Every client is
+# bounded in count and time.
+#
+# The scenarios:
+#   nginx-404-leak      incident 001: nginx (keepalive_timeout 2s) and a Go
+#                       net/http client that returns early on a 404 without
+#                       closing the body: CLOSE_WAIT on the client, while it
+#                       closes its pooled 200 connections within a
+#                       millisecond of nginx's FIN. With a tail cut.
+#   httpclient-pool     incident 001 again, with Apache HttpClient 4.5
+#                       (maxConnTotal 4) releasing connections on 200 only,
+#                       against nginx: 4 leaks, then the pool is exhausted.
+#   tomcat-leak         incident 000: Tomcat 10 (keepAliveTimeout 2000 ms)
+#                       and a JDK client (java.net.Socket) whose request
+#                       threads end without closing their socket; one in
+#                       three closes properly. A fourth cut (tail) begins
+#                       after the requests, as the incident's capture did.
+#   haproxy-python-leak incident 002: python3 http.client connections never
+#                       closed, against HAProxy (timeout http-keep-alive 2s)
+#                       in front of nginx.
+#   zk-cap              incident 003: ZooKeeper 3.8 with maxClientCnxns=4; a
+#                       client host holds 4 sessions (python3-kazoo) and
+#                       reconnects in a loop (raw sockets): the server
+#                       accepts and closes at once, the client closes too.
+#   node-maxconn        incident 003 again: a Node.js net server with
+#                       maxConnections 3, a client holding 3 and reconnecting.
+#   proxy-leak          incident 004: curl --max-time 3 through a proxy that
+#                       waits on its upstream without a timeout and never
+#                       closes its caller's socket; the upstream never answers.
+#                       Captured on the proxy (-i any); with a tail cut.
+#   nginx-clean         healthy: curl and a requests Session, closed.
+#   haproxy-timeout     healthy: curl --max-time 1 through HAProxy to an
+#                       upstream that never answers; HAProxy closes both sides.
+#   half-close-stream   healthy: socat sends a request and shuts down its
+#                       sending side; the server streams its answer for 25 s.
+#   listen-overflow     a python server listening with backlog 1 that never
+#                       accepts, SYN cookies on; 16 clients connect at once
+#                       and send: SYN cookies, then the accept queue
+#                       overflows and their ACKs and data are dropped.
+#   keepalive-silence   TCP keep-alive probes (idle 1 s, interval 1 s, 3
+#                       probes) on a Redis connection, then the server drops
+#                       everything: the client's RST never arrives.
+#   db-idle             server idle timeouts: Redis (timeout 3), memcached
+#                       (idle_timeout 3) and a server closing with RST (zero
+#                       linger) after 3 s; pooled connections reused after 7 s.
+#   mariadb-idle        MariaDB (wait_timeout 3) and three mariadb clients
+#                       whose next query comes after 5 s idle.
+#   firewall-idle       a stateful firewall (nftables conntrack, established
+#                       timeout 5 s) between client and Redis: after 8 s idle
+#                       one client's FIN and another's request are dropped.
+#   nginx-stale         python http.client reusing a keep-alive connection
+#                       after nginx's keepalive_timeout: RST; a requests
+#                       Session that notices the close and reconnects.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${LAB_OUT:-$root/testdata/real}
+tag=flowdoc-real-$$
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+namespaces=()
+capture_pid=
+net=0
+
+. "$here/lib.sh"
+for t in editcap nft nginx haproxy redis-server memcached mariadbd mariadb-install-db node curl socat java javac; do
+	command -v $t >/dev/null || die "needs $t"
+done
+[ -f /usr/share/java/zookeeper.jar ] && [ -x /usr/share/tomcat10/bin/catalina.sh ] || die "needs zookeeper and tomcat10"
+/usr/bin/python3 -c 'import requests, kazoo' 2>/dev/null || die "needs python3-requests and python3-kazoo"
+py=/usr/bin/python3 # Debian's, with python3-requests and python3-kazoo
+mkdir -p "$out"
+(cd "$root" && go build -o "$work/gohttp" ./cmd/tools/labgohttp)
+
+# route HOST VIA: send the host's traffic for every lab subnet through VIA.
+route() {
+	ip -n "$tag-$1" route add 10.99.0.0/16 via "$2"
+}
+
+# begin NAME: start a scenario's clock; cuts are taken at offsets from it.
+begin() {
+	name=$1
+	cuts=()
+	tails=()
+	t0=$(date +%s.%N)
+	: >"$work/log"
+	: >"$work/ports"
+}
+
+# until_t S: sleep until S seconds after begin.
+until_t() {
+	sleep "$(awk -v t0="$t0" -v s="$1" -v now="$(date +%s.%N)" 'BEGIN { d = t0 + s - now; print (d > 0 ? d : 0) }')"
+}
+
+# snapshot HOST...: `ss -tanH` on each host, as the truth files hold it.
+snapshot() {
+	for h in "$@"; do
+		echo "host $h $(eval echo \$addrs_$h)"
+		# Java's sockets are IPv6 ones with IPv4-mapped addresses.
+		ip netns exec "$tag-$h" ss -tanH | sed 's/  */ /g; s/\[::ffff:\([0-9.]*\)\]/\1/g'
+	done
+}
+
+# cut CUT HOST...: take ss on each host now; the capture of this cut ends
+# here. The hosts are read one after the other, before and after the
+# moment noted: when a socket changed state meanwhile (the two readings
+# differ), they are read again.
+cut() {
+	local c=$1 at snap before ok=
+	shift
+	for _ in 1 2 3 4 5 6 7 8; do
+		before=$(snapshot "$@")
+		at=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+		snap=$(snapshot "$@")
+		if [ "$(echo "$before" | command cut -d' ' -f1,4,5)" = "$(echo "$snap" | command cut -d' ' -f1,4,5)" ]; then
+			ok=1
+			break
+		fi
+		sleep 0.02
+	done
+	[ -n "$ok" ] || echo "lab: $name@$c: the sockets kept changing while ss was read: record it again" >&2
+	{
+		echo "# flowdoc lab ground truth: ss -tan on each host when the capture ended."
+		echo "scenario $name@$c"
+		echo "at $at"
+		echo "$snap"
+	} >"$work/$name@$c.truth"
+	cuts+=("$c=$at")
+}
+
+# tail_cut CUT S REF: one more cut, of the capture from S seconds after begin
+# to the cut REF (whose truth it shares): a capture that began after the
+# connections were made.
+tail_cut() {
+	tails+=("$1:$(awk -v t0="$t0" -v s="$2" 'BEGIN { printf "%.6f", t0 + s }'):$3")
+}
+
+# finish FILE: stop the capture, the processes and the hosts; write each
+# cut's capture and truth.
+finish() {
+	local file=$1 c at
+	kill -INT "$capture_pid"
+	wait "$capture_pid" 2>/dev/null || true
+	capture_pid=
+	# A packet tcpdump lost makes the capture disagree with ss.
+	if grep -q '^[1-9][0-9]* packets* dropped by kernel' "$work/tcpdump.err"; then
+		echo "lab: $name: tcpdump $(grep 'dropped by kernel' "$work/tcpdump.err"): record it again" >&2
+	fi
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+	for n in "${namespaces[@]}"; do ip netns del "$n"; done
+	namespaces=()
+	rm -f "$out/$name"@*
+	for ca in "${cuts[@]}"; do
+		c=${ca%%=*} at=${ca#*=}
+		editcap -B "$at" "$file" "$out/$name@$c.pcap"
+		cp "$work/$name@$c.truth" "$out/"
+		printf 'lab: %-28s %5d packets, cut at %5.2f s\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)" \
+			"$(awk -v t0="$t0" -v at="$(date -d "$at" +%s.%N)" 'BEGIN { print at - t0 }')"
+	done
+	for ta in "${tails[@]}"; do
+		IFS=: read -r c from ref <<<"$ta"
+		at=$(printf '%s\n' "${cuts[@]}" | sed -n "s/^$ref=//p")
+		editcap -A "$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%S.%NZ)" -B "$at" "$file" "$out/$name@$c.pcap"
+		sed "s/^scenario .*/scenario $name@$c/" "$work/$name@$ref.truth" >"$out/$name@$c.truth"
+		printf 'lab: %-28s %5d packets\n' "$name@$c" "$(tcpdump -r "$out/$name@$c.pcap" 2>/dev/null | wc -l)"
+	done
+	if [ -s "$work/log" ]; then sed 's/^/  /' "$work/log"; fi
+}
+
+# expect: the scenario's expectations, from stdin, to NAME.expect.
+expect() {
+	{
+		echo "# $name: what flowdoc should say at every cut (written by testdata/lab/real.sh)."
+		cat
+	} >"$out/$name.expect"
+}
+
+# nginx_conf DIR PORT KEEPALIVE [LISTEN_ADDR]: an nginx of its own in DIR:
+# /ok answers 200, anything else 404, /big a 16 KB file.
+nginx_conf() {
+	local d=$1 port=$2 ka=$3 addr=${4:-0.0.0.0}
+	mkdir -p "$d/html"
+	echo ok >"$d/html/ok"
+	head -c 16384 /dev/zero | tr '\0' x >"$d/html/big"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout $ka;
+	server {
+		listen $addr:$port;
+		root $d/html;
+		location = / { return 200 "ok\n"; }
+	}
+}
+CONF
+}
+
+# run_nginx HOST DIR: run the nginx of DIR in HOST, in the foreground.
+run_nginx() {
+	on "$1" nginx -p "$2" -e "$2/error.log" -c "$2/nginx.conf" -g 'daemon off;'
+}
+
+# Incident 001: non-200 responses never released.
+sc_nginx_404_leak() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin nginx-404-leak
+	client client "$work/gohttp" -url "http://$server_ip:8080" -paths /ok,/missing,/ok,/missing,/missing \
+		-n 10 -interval 250ms -hold 20s
+	until_t 3.1 # the first leak (0.25 s) got nginx's FIN at 2.25 s
+	cut early client server
+	until_t 6
+	cut mid client server
+	until_t 15
+	cut late client server
+	tail_cut tail 3 late # from 3 s: the requests are over
+	finish "$work/cap.pcap"
+	expect <<EXP
+# The Go client leaks every connection that got a 404: nginx closes it
+# after 2 s idle and the client sits in CLOSE_WAIT. It closes its pooled
+# 200 connections within a millisecond of nginx's FIN, so a CLOSE_WAIT
+# a few hundred ms old is already a leak.
+@early,mid,late expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+# The tail cut begins after the requests: nginx's FINs and the answers.
+@tail expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)
+@tail unseen_ok
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect cport=$(ports leak) client.ss=ESTAB : !close_wait_leak(client)
+healthy cport=$(ports ok)
+finding close_wait_leak
+EXP
+}
+
+# first_port SECONDS: wait until the client printed its first port, and
+# start the scenario's clock there.
+first_port() {
+	for _ in $(seq $(($1 * 20))); do
+		if [ -s "$work/ports" ]; then
+			t0=$(date +%s.%N)
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "the client printed no port in $1 s"
+}
+
+# ports ROLE: the client ports the client printed for ROLE, comma separated.
+ports() {
+	awk -v r="$1" '$1 == r { printf "%s%s", s, $2; s = "," }' "$work/ports"
+}
+
+# client HOST CMD...: a client whose stdout ("ROLE PORT" lines) goes to the
+# ports file.
+client() {
+	local h=$1
+	shift
+	ip netns exec "$tag-$h" "$@" >>"$work/ports" 2>>"$work/log" &
+	pids+=($!)
+}
+
+# listening HOST PORT [SECONDS]: wait until something listens on PORT in HOST.
+listening() {
+	for _ in $(seq $((${3:-10} * 10))); do
+		ip netns exec "$tag-$1" ss -tlnH "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	die "nothing listens on $1:$2"
+}
+
+pylab="$py $here/clients/pylab.py"
+
+# Incident 001 again, with the library it names: Apache HttpClient 4.5
+# with maxConnTotal 4, whose code returns early on a non-200 without
+# releasing the connection.
+sc_httpclient_pool() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	listening server 8080
+	local cp=/usr/share/java/httpclient.jar:/usr/share/java/httpcore.jar:/usr/share/java/commons-logging.jar:/usr/share/java/commons-codec.jar
+	javac -cp "$cp" -d "$work" "$here/clients/Non200.java"
+	capture client "$client_if" "$work/cap.pcap"
+	begin httpclient-pool
+	client client java -XX:TieredStopAtLevel=1 -cp "$work:$cp" Non200 "http://$server_ip:8080" 12 250 25
+	first_port 20 # the clock starts at the first request
+	until_t 2.9   # the first leak (0.25 s) got nginx's FIN at 2.25 s
+	cut early client server
+	until_t 5
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Each pooled connection serves a 200 (released) and then a 404 (never
+# released): nginx closes it after 2 s idle and the client sits in
+# CLOSE_WAIT; after 4 of them the pool is exhausted and the client makes
+# no more connections. At the early cut the oldest CLOSE_WAIT is half a
+# second old and the client has closed nothing yet to compare with: the
+# capture cannot tell, and flowdoc may say so (open, with why).
+expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@mid,late expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports leak) : close_wait_leak(client)
+@mid,late finding close_wait_leak
+EXP
+}
+
+# Incident 000: Tomcat's keep-alive timeout and a client that never closes.
+sc_tomcat_leak() {
+	host client; host server; wire client server
+	local b=$work/tomcat
+	mkdir -p "$b/conf" "$b/logs" "$b/temp" "$b/work" "$b/webapps/ROOT"
+	cp /etc/tomcat10/web.xml /etc/tomcat10/catalina.properties /etc/tomcat10/context.xml "$b/conf/"
+	echo ok >"$b/webapps/ROOT/index.html"
+	cat >"$b/conf/server.xml" <<CONF
+<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="8080" address="$server_ip" protocol="HTTP/1.1"
+               connectionTimeout="5000" keepAliveTimeout="2000" maxKeepAliveRequests="100"/>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+CONF
+	on server env CATALINA_HOME=/usr/share/tomcat10 CATALINA_BASE="$b" CATALINA_TMPDIR="$b/temp" \
+		/usr/share/tomcat10/bin/catalina.sh run
+	listening server 8080 60
+	sleep 1
+	javac -d "$work" "$here/clients/Leak.java"
+	capture client "$client_if" "$work/cap.pcap"
+	begin tomcat-leak
+	client client java -XX:TieredStopAtLevel=1 -cp "$work" Leak "$server_ip" 8080 24 150 25
+	first_port 20 # the clock starts at the first request
+	until_t 2.8   # the first leak got Tomcat's FIN at 2 s
+	cut early client server
+	until_t 5
+	cut mid client server
+	until_t 18
+	cut late client server
+	tail_cut tail 4 late # from 4 s: two-packet streams, Tomcat's FIN and the ACK
+	finish "$work/cap.pcap"
+	expect <<EXP
+# The JDK client's request threads end without closing their socket:
+# Tomcat closes each after 2 s idle and the client sits in CLOSE_WAIT.
+# One connection in three is closed properly by the client. The tail cut
+# begins after the requests: it holds only Tomcat's FINs and the ACKs.
+@early,mid,late expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+@tail expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)
+@tail unseen_ok
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+@late expect cport=$(ports leak) : close_wait_leak(client)
+healthy cport=$(ports ok)
+finding close_wait_leak
+EXP
+}
+
+# Incident 002: python http.client connections never closed, behind HAProxy.
+sc_haproxy_python_leak() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8081 60s 127.0.0.1
+	cat >"$work/haproxy.cfg" <<CONF
+global
+	pidfile $work/haproxy.pid
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 30s
+	timeout server 30s
+	timeout http-keep-alive 2s
+frontend web
+	bind $server_ip:8080
+	default_backend app
+backend app
+	server nginx 127.0.0.1:8081
+CONF
+	run_nginx server "$work/nginx"
+	on server haproxy -db -f "$work/haproxy.cfg"
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin haproxy-python-leak
+	client client $pylab httpleak "$server_ip" 8080 8 0.3 20
+	first_port 10
+	until_t 3.0
+	cut early client server
+	until_t 6
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# python http.client connections never closed: HAProxy closes each after
+# 2 s idle (timeout http-keep-alive) and the client sits in CLOSE_WAIT.
+# Every fourth connection is closed by the client.
+expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports leak) : close_wait_leak(client)
+healthy cport=$(ports ok)
+finding close_wait_leak
+EXP
+}
+
+# Incident 003: ZooKeeper's per-client connection cap and a reconnect loop.
+sc_zk_cap() {
+	host client; host server; wire client server
+	mkdir -p "$work/zk/data" "$work/zkconf"
+	cat >"$work/zk/zoo.cfg" <<CONF
+tickTime=2000
+dataDir=$work/zk/data
+clientPort=2181
+clientPortAddress=$server_ip
+maxClientCnxns=4
+admin.enableServer=false
+CONF
+	cp /etc/zookeeper/conf/log4j.properties "$work/zkconf/"
+	on server java -Dzookeeper.root.logger=WARN,CONSOLE -Dzookeeper.log.dir="$work/zk" \
+		-cp "$work/zkconf:/usr/share/java/zookeeper.jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$work/zk/zoo.cfg"
+	listening server 2181 60
+	capture client "$client_if" "$work/cap.pcap"
+	begin zk-cap
+	client client $py -c "
+import sys, time, logging
+from kazoo.client import KazooClient
+logging.basicConfig(level=logging.ERROR)
+zks = []
+for i in range(4):
+    zk = KazooClient(hosts='$server_ip:2181', timeout=6)
+    zk.start(timeout=5)
+    zks.append(zk)
+    print('session', zk._connection._socket.getsockname()[1], flush=True)
+time.sleep(22)
+"
+	first_port 30
+	until_t 3
+	client client $pylab storm "$server_ip" 2181 60 0.1
+	until_t 4
+	cut early client server
+	until_t 7
+	cut mid client server
+	until_t 16
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# 4 ZooKeeper sessions are the client host's cap; every further connection
+# is accepted and closed by the server at once, the client closes too and
+# reconnects: accept then close, a reconnect storm.
+expect cport=$(ports storm) : accept_then_close(server)
+infinding cport=$(ports storm) : reconnect_storm
+healthy cport=$(ports session)
+finding reconnect_storm
+EXP
+}
+
+# Incident 003 again: a Node.js server at its maxConnections.
+sc_node_maxconn() {
+	host client; host server; wire client server
+	on server node -e "
+const net = require('net');
+const s = net.createServer(c => { c.on('data', () => {}); c.on('error', () => {}); });
+s.maxConnections = 3;
+s.listen(9000, '$server_ip');
+setTimeout(() => process.exit(0), 40000);
+"
+	listening server 9000
+	capture client "$client_if" "$work/cap.pcap"
+	begin node-maxconn
+	client client $pylab hold "$server_ip" 9000 3 20
+	first_port 5
+	client client $pylab storm "$server_ip" 9000 50 0.08
+	until_t 1.2
+	cut early client server
+	until_t 3.5
+	cut mid client server
+	until_t 8
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Node.js closes every connection past its maxConnections (3) at once;
+# the client closes too and reconnects every 80 ms.
+expect cport=$(ports storm) : accept_then_close(server)
+infinding cport=$(ports storm) : reconnect_storm
+healthy cport=$(ports hold)
+finding reconnect_storm
+EXP
+}
+
+# Incident 004: a proxy that never closes its caller's socket.
+sc_proxy_leak() {
+	host caller; host proxy; host upstream
+	wire caller proxy
+	local front=$proxy_ip
+	wire proxy upstream
+	on upstream $pylab silent "$upstream_ip" 9000 40
+	on proxy $pylab proxy "$front" 8080 "$upstream_ip" 9000 40
+	listening upstream 9000
+	listening proxy 8080
+	capture proxy any "$work/cap.pcap"
+	begin proxy-leak
+	for i in 1 2 3 4 5 6; do
+		ip netns exec "$tag-caller" curl -s -o /dev/null --max-time 3 "http://$front:8080/api/$i" >>"$work/log" 2>&1 &
+		pids+=($!)
+		sleep 0.4
+	done
+	until_t 3.6 # the first caller gave up at 3 s
+	cut early caller proxy upstream
+	until_t 7
+	cut mid caller proxy upstream
+	until_t 16
+	cut late caller proxy upstream
+	tail_cut tail 4.5 late # from 4.5 s: the last callers' FINs
+	finish "$work/cap.pcap"
+	expect <<EXP
+# curl gives up after 3 s and closes; the proxy, blocked on its silent
+# upstream with no timeout, never closes the caller's socket: CLOSE_WAIT
+# on the proxy (the server of the caller's connection). At the first cut
+# one CLOSE_WAIT is 0.6 s old and the proxy closed nothing yet: the
+# capture cannot tell. The tail cut begins at 4.5 s, mid-connection.
+@mid,late,tail expect sport=8080 server.ss=CLOSE-WAIT n>=1 : close_wait_leak(server)
+@mid,late,tail infinding sport=8080 server.ss=CLOSE-WAIT : close_wait_leak
+@tail unseen_ok
+expect sport=8080 : !close_wait_leak(client)
+@mid,late,tail finding close_wait_leak
+EXP
+}
+
+# Healthy: clients that close what they open, against nginx.
+sc_nginx_clean() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 80 2s
+	run_nginx server "$work/nginx"
+	listening server 80
+	capture client "$client_if" "$work/cap.pcap"
+	begin nginx-clean
+	for i in 1 2 3; do
+		ip netns exec "$tag-client" curl -s -o /dev/null -o /dev/null --max-time 3 "http://$server_ip/ok" "http://$server_ip/big" >>"$work/log" 2>&1
+		sleep 0.2
+	done
+	ip netns exec "$tag-client" $py -c "
+import requests, time
+with requests.Session() as s:
+    for p in ('/ok', '/big', '/missing', '/ok'):
+        s.get('http://$server_ip' + p, timeout=3).content
+        time.sleep(0.3)
+for p in ('/ok', '/missing'):
+    requests.get('http://$server_ip' + p, timeout=3).close()
+" >>"$work/log" 2>&1
+	# and one keep-alive connection left idle: nginx closes it after 2 s,
+	# the client closes at once
+	ip netns exec "$tag-client" $py -c "
+import socket, time
+s = socket.create_connection(('$server_ip', 80))
+s.sendall(b'GET /ok HTTP/1.1\r\nHost: x\r\n\r\n')
+while s.recv(4096):
+    pass
+s.close()
+" >>"$work/log" 2>&1 &
+	pids+=($!)
+	until_t 3
+	cut early client server
+	until_t 5
+	cut mid client server
+	until_t 9
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# curl, a requests Session and requests.get, all closed; a keep-alive
+# connection nginx closes after 2 s idle, closed by the client at once.
+healthy all
+nofinding close_wait_leak
+EXP
+}
+
+# Healthy: HAProxy in front of a silent upstream; its caller times out,
+# HAProxy closes both sides.
+sc_haproxy_timeout() {
+	host caller; host proxy; host upstream
+	wire caller proxy
+	local front=$proxy_ip
+	wire proxy upstream
+	cat >"$work/haproxy.cfg" <<CONF
+global
+	pidfile $work/haproxy.pid
+defaults
+	mode http
+	option abortonclose
+	timeout connect 2s
+	timeout client 5s
+	timeout server 2s
+frontend web
+	bind $front:8080
+	default_backend app
+backend app
+	server up $upstream_ip:9000
+CONF
+	on upstream $pylab silent "$upstream_ip" 9000 30
+	on proxy haproxy -db -f "$work/haproxy.cfg"
+	listening upstream 9000
+	listening proxy 8080
+	capture proxy any "$work/cap.pcap"
+	begin haproxy-timeout
+	for i in 1 2 3 4; do
+		ip netns exec "$tag-caller" curl -s -o /dev/null --max-time 1 "http://$front:8080/api/$i" >>"$work/log" 2>&1 &
+		pids+=($!)
+		sleep 0.3
+	done
+	for i in 5 6; do # these wait for HAProxy's 504
+		ip netns exec "$tag-caller" curl -s -o /dev/null --max-time 5 "http://$front:8080/api/$i" >>"$work/log" 2>&1 &
+		pids+=($!)
+		sleep 0.3
+	done
+	until_t 2.2
+	cut early caller proxy upstream
+	until_t 4.5
+	cut mid caller proxy upstream
+	until_t 10
+	cut late caller proxy upstream
+	finish "$work/cap.pcap"
+	expect <<EXP
+# A proxy that closes correctly when its caller or its upstream times out.
+# (The upstream that never answers is another matter: no expectation.)
+healthy sport=8080
+nofinding close_wait_leak
+EXP
+}
+
+# Healthy: a long half-close stream.
+sc_half_close_stream() {
+	host client; host server; wire client server
+	on server $pylab stream "$server_ip" 7000 25 40
+	listening server 7000
+	capture client "$client_if" "$work/cap.pcap" -s 200
+	begin half-close-stream
+	for i in 1 2 3; do
+		# socat shuts down its sending side at the end of its input and
+		# reads the answer until the server closes.
+		printf 'GET /stream/%s\n' $i | ip netns exec "$tag-client" timeout 40 socat -t 40 -T 40 - "TCP:$server_ip:7000" >/dev/null 2>>"$work/log" &
+		pids+=($!)
+		sleep 0.5
+	done
+	until_t 4
+	cut early client server
+	until_t 12
+	cut mid client server
+	until_t 24
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# The client sent its request and shut down its sending side; the server
+# streams its answer in CLOSE_WAIT, sending up to the end of every cut.
+expect all n>=3 : half_close_ok(client)|half_close_ok(server) !close_wait_leak(server)
+healthy all
+nofinding close_wait_leak
+EXP
+}
+
+# Listen overflow with SYN cookies: backlog 1, never accepts.
+sc_listen_overflow() {
+	host client; host server; wire client server
+	ip netns exec "$tag-server" sysctl -qw net.ipv4.tcp_syncookies=1
+	# Over a real network the handshakes of a burst overlap (an RTT); on a
+	# veth each completes before the next SYN. The client's bare handshake
+	# ACKs are held back (dropped: its data, sent 0.5 s later, completes
+	# the handshake) so that they overlap here too: the SYN queue (1) is
+	# full, the server answers with SYN cookies and keeps no state, then
+	# the accept queue (2) overflows and the rest are dropped.
+	ip netns exec "$tag-client" nft add table inet flowdoc
+	ip netns exec "$tag-client" nft add chain inet flowdoc out '{ type filter hook output priority 0; }'
+	ip netns exec "$tag-client" nft add rule inet flowdoc out tcp dport 8080 tcp flags == ack ip length 52 drop
+	on server $pylab nobacklog "$server_ip" 8080 40
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin listen-overflow
+	client client $pylab flood "$server_ip" 8080 16 30 0.5
+	first_port 10
+	until_t 2
+	cut early client server
+	until_t 6
+	cut mid client server
+	until_t 14
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# The accept queue holds 2; the other clients' ACKs (after SYN cookies)
+# and data are dropped, the server acknowledges nothing after the
+# handshake and holds no socket: listen overflow, the server CLOSED.
+expect server.ss=CLOSED : listen_overflow(server)
+finding listen_overflow
+EXP
+}
+
+# TCP keep-alive probes, then RST into silence.
+sc_keepalive_silence() {
+	host client; host server; wire client server
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--tcp-keepalive 0 --timeout 0 --dir "$work" --daemonize no
+	listening server 6379
+	capture client "$client_if" "$work/cap.pcap"
+	begin keepalive-silence
+	client client $pylab kasilence "$server_ip" 6379 30
+	first_port 10
+	until_t 3.5 # probes answered every second
+	ip netns exec "$tag-server" nft add table inet flowdoc
+	ip netns exec "$tag-server" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-server" nft add rule inet flowdoc in ip saddr "$client_ip" drop
+	until_t 5.2
+	cut early client server
+	until_t 8.5 # 3 probes unanswered, then the client's RST
+	cut mid client server
+	until_t 14
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# The path to Redis drops everything: the client's keep-alive probes go
+# unanswered and it gives up with an RST that never arrives. The server
+# still holds the connection (ESTABLISHED; UNKNOWN is a fair answer too).
+unknown_ok all : server
+@mid,late expect all n>=1 : peer_unreachable(server)|peer_unreachable(client)
+@mid,late finding tcp_keepalive
+EXP
+}
+
+# Idle timeouts of database and cache servers, and a pooled client.
+sc_db_idle() {
+	host client; host server; wire client server
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--tcp-keepalive 0 --timeout 3 --dir "$work" --daemonize no
+	on server memcached -u nobody -l "$server_ip" -p 11211 -U 0 -o idle_timeout=3
+	on server $pylab lingerd "$server_ip" 7000 3 40
+	listening server 6379
+	listening server 11211
+	listening server 7000
+	capture client "$client_if" "$work/cap.pcap"
+	begin db-idle
+	client client $pylab pool redis:$server_ip:6379 memcached:$server_ip:11211 linger:$server_ip:7000 7 20
+	first_port 10
+	until_t 6.5 # every server closed its idle connections (memcached checks lazily); none reused yet
+	cut early client server
+	until_t 9
+	cut mid client server
+	until_t 16
+	cut late client server
+	finish "$work/cap.pcap"
+	local stale=$(ports stale-redis),$(ports stale-memcached)
+	local watch=$(ports watch-redis),$(ports watch-memcached)
+	local linger=$(ports stale-linger),$(ports watch-linger)
+	expect <<EXP
+# Redis (timeout 3) and memcached (idle_timeout 3, checked lazily: 3-5 s)
+# close connections idle past their timeout with FIN; a server with zero
+# linger resets them after 3 s. All are idle timeouts, measured, the RST
+# ones too. The pool reuses one connection per server after 7 s: Redis and
+# memcached, which closed it, answer with RST (the RST of the zero-linger
+# server already closed that socket: its reuse sends nothing). The other
+# connection notices the close and closes at once: healthy.
+expect cport=$stale,$watch,$linger : idle_timeout_close(server)
+@mid,late expect cport=$stale : stale_reuse_reset(client)
+healthy cport=$watch
+finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+EXP
+}
+
+# A stateful firewall that forgets idle connections.
+sc_firewall_idle() {
+	host client; host fw; host server
+	wire client fw
+	local fw1=$fw_ip
+	wire fw server
+	route client "$fw1"
+	route server "$fw_ip"
+	ip netns exec "$tag-fw" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$tag-fw" nft -f - <<NFT
+table inet flowdoc {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		tcp flags & (syn | ack) == syn ct state new accept
+	}
+}
+NFT
+	ip netns exec "$tag-fw" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=5
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--tcp-keepalive 0 --timeout 0 --dir "$work" --daemonize no
+	listening server 6379
+	capture client "$client_if" "$work/cap.pcap"
+	begin firewall-idle
+	client client $pylab idle "$server_ip" 6379 8 30
+	first_port 5
+	until_t 9.5 # idle 8 s > the firewall's 5 s: the FIN and the request are dropped
+	cut early client server
+	until_t 13
+	cut mid client server
+	until_t 24
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# After 8 s idle, longer than the firewall's 5 s established timeout, one
+# client's FIN and another's request are dropped and retransmitted with
+# backoff, never acknowledged. Redis got neither: it is not in CLOSE_WAIT,
+# and the connection it holds is not healthy. A third connection, used
+# every 2 s, passes.
+expect cport=$(ports closes) : peer_unreachable(server) !close_wait_leak(server)
+expect cport=$(ports sends) : peer_unreachable(server) !open(client)
+healthy cport=$(ports pings)
+finding peer_unreachable
+nofinding close_wait_leak
+EXP
+}
+
+# Keep-alive connections reused after nginx's keepalive_timeout.
+sc_nginx_stale() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin nginx-stale
+	client client $pylab stale "$server_ip" 8080 3 10
+	first_port 10
+	until_t 2.6
+	cut early client server
+	until_t 4.5
+	cut mid client server
+	until_t 9
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# nginx closes idle keep-alive connections after 2 s. python http.client
+# sends its next request on the closed connection after 3 s: RST. The
+# requests Session notices the close before reusing, closes it and opens
+# a new connection: healthy.
+expect cport=$(ports httpclient) : idle_timeout_close(server)
+@mid,late expect cport=$(ports httpclient) : stale_reuse_reset(client)
+@mid,late healthy cport!=$(ports httpclient)
+@mid,late finding stale_reuse_reset
+EXP
+}
+
+# MariaDB's wait_timeout and a client that reuses its connection after it.
+sc_mariadb_idle() {
+	host client; host server; wire client server
+	mkdir -p "$work/db"
+	mariadb-install-db --no-defaults --datadir="$work/db" --user=root --skip-test-db >>"$work/log" 2>&1
+	on server mariadbd --no-defaults --datadir="$work/db" --user=root --bind-address="$server_ip" --port=3306 \
+		--socket="$work/db.sock" --pid-file="$work/db.pid" --skip-grant-tables --skip-name-resolve \
+		--skip-log-bin --performance-schema=off --innodb-buffer-pool-size=16M \
+		--wait-timeout=3 --interactive-timeout=3
+	listening server 3306 30
+	capture client "$client_if" "$work/cap.pcap"
+	begin mariadb-idle
+	# Three mariadb clients in batch mode: a query, 5 s of nothing, another
+	# query: "Server has gone away".
+	for i in 1 2 3; do
+		(echo "SELECT $i;"; sleep 5; echo "SELECT 2;"; sleep 1) |
+			ip netns exec "$tag-client" timeout 20 mariadb -h "$server_ip" -P 3306 -u root >>"$work/log" 2>&1 &
+		pids+=($!)
+		sleep 0.4
+	done
+	until_t 3.2 # the server reset the first idle connection at 3 s
+	cut early client server
+	until_t 5.5 # all three reset; their next query sends nothing
+	cut mid client server
+	until_t 10
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# MariaDB resets every connection idle for 3 s (wait_timeout), exactly 3 s
+# after its last query: an idle timeout, measured, though the close is an
+# RST. The client's next query fails ("Server has gone away").
+expect sport=3306 server.ss=CLOSED n>=1 : idle_timeout_close(server)
+healthy sport=3306 server.ss=ESTAB
+finding idle_timeout_close
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale"
+for s in ${@:-$all}; do
+	s=${s//-/_}
+	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"
+	net=0
+	"sc_$s"
+done
