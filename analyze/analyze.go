@@ -1,7 +1,12 @@
 // Package analyze turns the connections that flow tracked into a Report:
 // the flows with their endpoint states, per-host state counts, and the
-// verdicts and findings that explain them. It sorts; renderers in package
-// report only lay the Report out.
+// verdicts and findings that explain them, sorted.
+//
+// It also computes everything package report lays out, as types of its
+// own, so that renderers need nothing from package flow: a flow's view
+// (FlowView, the JSON schema of a flow, from Report.ViewFlow), the flows
+// a table lists, the headline, the states per host, and the rows of the
+// HTML pictures (view.go, listing.go, pictures.go).
 package analyze
 
 import (
@@ -16,44 +21,6 @@ import (
 	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
-// Names from package flow that renderers need to spell.
-type (
-	State  = flow.State
-	Side   = flow.Side
-	Record = flow.Record
-	Half   = flow.Half
-	Event  = flow.Event
-	Input  = flow.Input
-	Note   = flow.Note
-	Flags  = flow.Flags
-	// Payload is what was read in a flow's byte streams; Exchange is one
-	// HTTP request and its response.
-	Payload  = flow.Payload
-	HTTP     = flow.HTTP
-	Exchange = flow.Exchange
-	// PayloadBuffer is room to decode a payload into (Record.ReadPayload).
-	PayloadBuffer = flow.PayloadBuffer
-	// Timestamp is a capture time in Unix nanoseconds.
-	Timestamp = flow.Timestamp
-)
-
-// The sides of a connection, and the TCP flags renderers draw.
-const (
-	Client = flow.Client
-	Server = flow.Server
-
-	Unknown   = flow.Unknown
-	Closed    = flow.Closed
-	SynSent   = flow.SynSent
-	CloseWait = flow.CloseWait
-	TimeWait  = flow.TimeWait
-
-	SYN = flow.SYN
-	FIN = flow.FIN
-	RST = flow.RST
-	ACK = flow.ACK
-)
-
 // Schema names the JSON layout a Report is rendered in.
 const Schema = "flowdoc/v1"
 
@@ -62,7 +29,8 @@ type Report struct {
 	Inputs []Input
 	// End is the moment the endpoint states stand at.
 	End time.Time
-	// Flows are in order of first packet; every one of them.
+	// Flows are in order of first packet; every one of them. Reports
+	// read them through ViewFlow, Listed and the pictures.
 	Flows []Flow
 	// Hosts are the endpoint-state counts per IP address, busiest first.
 	Hosts    []HostStates
@@ -92,7 +60,7 @@ type CaptureStats struct {
 
 // Flow is one connection and what was concluded about it.
 type Flow struct {
-	*Record
+	*flow.Record
 	Verdicts []Verdict
 	// Kernel is the kernel's view of the sides on the capturing host
 	// (flowdoc live); nil otherwise.
@@ -132,7 +100,7 @@ type HostStates struct {
 }
 
 // Count returns the number of endpoints of the host in state s.
-func (h *HostStates) Count(s State) int { return h.Counts[s] }
+func (h *HostStates) Count(s flow.State) int { return h.Counts[s] }
 
 // Totals are whole-report counts.
 type Totals struct {
@@ -174,7 +142,7 @@ func (o Options) withDefaults() Options {
 // across them, most severe first.
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
-	rep := &Report{Inputs: res.Inputs, End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
+	rep := &Report{Inputs: inputsOf(res.Inputs), End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
 	cap := gatherEvidence(res.Flows, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
 	rep.count()
@@ -237,7 +205,7 @@ func (rep *Report) count() {
 }
 
 // inspectAll gives every flow its verdicts, the flows split across cores.
-func inspectAll(recs []*Record, flows []Flow, cap *captureEvidence) {
+func inspectAll(recs []*flow.Record, flows []Flow, cap *captureEvidence) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/4096))
 	var wg sync.WaitGroup
 	per := (len(recs) + workers - 1) / workers
@@ -275,6 +243,3 @@ func (r *Report) Warnings() []string {
 	}
 	return w
 }
-
-// States lists the states in display order, for tables.
-func States() []State { return flow.States() }

@@ -62,3 +62,7 @@ func ParseSeverity(s string) (Severity, bool) {
 	}
 	return Info, false
 }
+
+// MarshalText implements encoding.TextMarshaler: JSON spells a severity
+// as String does.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

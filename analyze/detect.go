@@ -84,17 +84,17 @@ var suppressed = map[Class][]Class{
 // flowCtx is what a detector sees of one flow: the record, the moment the
 // states stand at, and what the capture shows of its hosts.
 type flowCtx struct {
-	r   *Record
+	r   *flow.Record
 	end flow.Timestamp
 	cap *captureEvidence
-	pb  *PayloadBuffer
+	pb  *flow.PayloadBuffer
 	vs  []Verdict
 }
 
 func (c *flowCtx) add(v Verdict) { c.vs = append(c.vs, v) }
 
 // has reports whether a verdict of class cl on side s was already added.
-func (c *flowCtx) has(cl Class, s Side) bool {
+func (c *flowCtx) has(cl Class, s flow.Side) bool {
 	return slices.ContainsFunc(c.vs, func(v Verdict) bool { return v.Class == cl && v.Side == s })
 }
 
@@ -112,12 +112,12 @@ type inspector struct {
 	cap    *captureEvidence
 	ctx    flowCtx // reused from one flow to the next: no allocation per flow
 	shared map[uint64][]Verdict
-	pb     PayloadBuffer
+	pb     flow.PayloadBuffer
 }
 
 // inspect returns the verdicts on one flow, most severe first. Flows with
 // only the verdicts of healthy traffic share one read-only slice.
-func (in *inspector) inspect(r *Record) []Verdict {
+func (in *inspector) inspect(r *flow.Record) []Verdict {
 	c := &in.ctx
 	*c = flowCtx{r: r, end: in.end, cap: in.cap, pb: &in.pb, vs: c.vs[:0]}
 	for _, d := range detectors {

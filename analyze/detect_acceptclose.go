@@ -63,7 +63,7 @@ func inspectAcceptClose(c *flowCtx) {
 	accepted := S.FirstPacket
 	closeAt, closePkt, closeIn, how := S.FinAt, S.FinPacket, S.FinInput, "FIN"
 	if S.FinPacket == 0 {
-		rst := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
+		rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
 		if rst == nil {
 			return
 		}
@@ -74,7 +74,7 @@ func inspectAcceptClose(c *flowCtx) {
 	}
 	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt.Time(),
 		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
-	if hs := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) }); hs != nil {
+	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) }); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
 	}
 	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt.Time(), What: how + " from server, no data sent"})
@@ -117,7 +117,7 @@ func acceptCloseFinding(g *group) Finding {
 }
 
 // countState counts the flows whose side s is in state st.
-func countState(fs []*Flow, s Side, st State) int {
+func countState(fs []*Flow, s flow.Side, st flow.State) int {
 	n := 0
 	for _, f := range fs {
 		if f.Half(s).State == st {

@@ -50,7 +50,7 @@ var closeWaitDetector = detector{
 
 func inspectCloseWait(c *flowCtx) {
 	r := c.r
-	for _, s := range []Side{flow.Client, flow.Server} {
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h := r.Half(s)
 		if h.State != flow.CloseWait {
 			continue
@@ -72,16 +72,16 @@ func inspectCloseWait(c *flowCtx) {
 	}
 }
 
-func closeWaitVerdict(c *flowCtx, s Side, j judgement, age time.Duration) Verdict {
+func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) Verdict {
 	r := c.r
 	h := r.Half(s)
-	fin := firstEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Flags.Has(flow.FIN) })
-	ack := firstEvent(r, func(e *Event) bool {
+	fin := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Flags.Has(flow.FIN) })
+	ack := firstEvent(r, func(e *flow.Event) bool {
 		return e.From == s && fin != nil && e.Packet >= fin.Packet && e.Input == fin.Input && e.Flags.Has(flow.ACK) &&
 			e.Note&flow.NoteStateChange != 0
 	})
 	if ack == nil {
-		ack = firstEvent(r, func(e *Event) bool { return e.From == s && fin != nil && e.At >= fin.At && e.Flags.Has(flow.ACK) })
+		ack = firstEvent(r, func(e *flow.Event) bool { return e.From == s && fin != nil && e.At >= fin.At && e.Flags.Has(flow.ACK) })
 	}
 	conf := j.confidence
 	if r.Midstream {
@@ -124,7 +124,7 @@ func closeWaitVerdict(c *flowCtx, s Side, j judgement, age time.Duration) Verdic
 // firstCloser returns the side that sent the first FIN and how long the
 // connection had carried no data by then; false when neither closed or
 // the connection carried no data before.
-func firstCloser(r *Record) (Side, time.Duration, bool) {
+func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	C, S := &r.Client, &r.Server
 	closer := flow.Client
 	switch {

@@ -18,8 +18,8 @@ var halfCloseDetector = detector{class: HalfCloseOK, explain: Explanation{
 	Fix:     "Nothing to fix.",
 }, inspect: func(c *flowCtx) {
 	r := c.r
-	done := func(st State) bool { return st == flow.Closed || st == flow.TimeWait }
-	for _, s := range []Side{flow.Client, flow.Server} {
+	done := func(st flow.State) bool { return st == flow.Closed || st == flow.TimeWait }
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		if r.Half(s).HalfClosed && done(r.Client.State) && done(r.Server.State) && r.Client.RSTs == 0 && r.Server.RSTs == 0 {
 			c.add(Verdict{Class: HalfCloseOK, Side: s, Severity: Info, Confidence: 0.9, Summary: halfCloseSummary[s]})
 		}
@@ -40,7 +40,7 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 	if r.Client.RSTs+r.Server.RSTs == 0 || r.Client.State != flow.Closed || r.Server.State != flow.Closed {
 		return
 	}
-	if rst := firstEvent(r, func(e *Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
+	if rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
 		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At.Time(),
 			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
 	}

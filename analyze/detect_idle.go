@@ -58,7 +58,7 @@ var idleDetector = detector{
 // client whose request went unanswered, or a server whose request never
 // completed. A server closing after its own response, or a client after
 // the server's, closes an idle connection.
-func waitedFor(closer, last Side) bool {
+func waitedFor(closer, last flow.Side) bool {
 	return closer == flow.Client && last == flow.Client || closer == flow.Server && last == flow.Client
 }
 
@@ -93,7 +93,7 @@ func inspectIdle(c *flowCtx) {
 	if r.Client.FinPacket > 0 || r.Server.FinPacket > 0 {
 		return
 	}
-	rst := firstEvent(r, func(e *Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 })
+	rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 })
 	if rst == nil {
 		return
 	}
@@ -119,7 +119,7 @@ func inspectIdle(c *flowCtx) {
 
 // lastData returns the side that sent the connection's last payload, and
 // when; 0 when it carried none.
-func lastData(r *Record) (Side, flow.Timestamp) {
+func lastData(r *flow.Record) (flow.Side, flow.Timestamp) {
 	if r.Server.LastPayload > r.Client.LastPayload {
 		return flow.Server, r.Server.LastPayload
 	}
@@ -128,7 +128,7 @@ func lastData(r *Record) (Side, flow.Timestamp) {
 
 // idleBefore is how long the connection was quiet before the close that
 // verdict v (an idle-timeout close) is about, and who sent the last data.
-func idleBefore(r *Record, v *Verdict) (time.Duration, Side) {
+func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 	h := r.Half(v.Side)
 	if h.FinPacket > 0 && h.DataBeforeFin > 0 {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
@@ -138,7 +138,7 @@ func idleBefore(r *Record, v *Verdict) (time.Duration, Side) {
 }
 
 // byRST reports whether the idle close of v was an RST.
-func byRST(r *Record, v *Verdict) bool { return r.Half(v.Side).FinPacket == 0 }
+func byRST(r *flow.Record, v *Verdict) bool { return r.Half(v.Side).FinPacket == 0 }
 
 func idleFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
@@ -194,7 +194,7 @@ func idleFinding(g *group) Finding {
 	}
 	sb.WriteString(".")
 	anyHTTP := false
-	var pb PayloadBuffer
+	var pb flow.PayloadBuffer
 	for i, f := range g.flows {
 		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other(), &pb) != nil
 	}

@@ -38,7 +38,7 @@ func keepAliveFindings(rep *Report) []Finding {
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		any := false
-		for _, s := range []Side{flow.Client, flow.Server} {
+		for _, s := range []flow.Side{flow.Client, flow.Server} {
 			h := f.Half(s)
 			if h.KeepAlives == 0 {
 				continue
@@ -55,7 +55,7 @@ func keepAliveFindings(rep *Report) []Finding {
 			if ka := f.KeepAlive; h.KeepAlives > 1 && ka != nil {
 				p.intervals = append(p.intervals, ka.Last[s].Sub(ka.First[s])/time.Duration(h.KeepAlives-1))
 			}
-			if e := firstEvent(f.Record, func(e *Event) bool { return e.From == s && e.Note&flow.NoteKeepAlive != 0 }); e != nil && len(p.ev) < maxEvidence {
+			if e := firstEvent(f.Record, func(e *flow.Event) bool { return e.From == s && e.Note&flow.NoteKeepAlive != 0 }); e != nil && len(p.ev) < maxEvidence {
 				p.ev = append(p.ev, ev(e, keepAliveProbeFrom[s]))
 			}
 		}

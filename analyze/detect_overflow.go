@@ -40,10 +40,10 @@ var listenOverflowDetector = detector{
 
 func inspectListenOverflow(c *flowCtx) {
 	r := c.r
-	handshake := func() *Event {
-		return firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
+	handshake := func() *flow.Event {
+		return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
 	}
-	if e := firstEvent(r, func(e *Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
+	if e := firstEvent(r, func(e *flow.Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
 		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At.Time(),
 			Summary: "the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK"}
 		if hs := handshake(); hs != nil {

@@ -33,7 +33,7 @@ func inspectRefused(c *flowCtx) {
 	if !has(r, flow.Client, 'S') || has(r, flow.Server, 'H') || r.Server.RSTs == 0 {
 		return
 	}
-	rst := firstEvent(r, func(e *Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
+	rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
 	v := Verdict{Class: Refused, Side: flow.Server, Severity: Error, Confidence: 0.95,
 		Summary: fmt.Sprintf("SYN to %s answered by RST: nothing listens there, or a firewall rejects", r.Key.Server())}
 	if syn := firstSYN(r); syn != nil {
@@ -48,12 +48,12 @@ func inspectRefused(c *flowCtx) {
 
 // firstSYN and lastSYN are the client's first and last bare SYN; nil if
 // none was kept.
-func firstSYN(r *Record) *Event {
-	return firstEvent(r, func(e *Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
+func firstSYN(r *flow.Record) *flow.Event {
+	return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
 }
 
-func lastSYN(r *Record) *Event {
-	return lastEvent(r, func(e *Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
+func lastSYN(r *flow.Record) *flow.Event {
+	return lastEvent(r, func(e *flow.Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
 }
 
 // byServer groups verdicts by the flow's server endpoint.

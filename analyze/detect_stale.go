@@ -38,7 +38,7 @@ var staleReuseDetector = detector{
 
 func inspectStaleReuse(c *flowCtx) {
 	r := c.r
-	for _, s := range []Side{flow.Client, flow.Server} {
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt || peer.RSTs == 0 {
 			continue
@@ -49,7 +49,7 @@ func inspectStaleReuse(c *flowCtx) {
 		if _, ignored := closeIgnored(r, c.pb); s == flow.Client && ignored {
 			continue
 		}
-		rst := lastEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Flags.Has(flow.RST) && e.At >= h.LastPayload })
+		rst := lastEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Flags.Has(flow.RST) && e.At >= h.LastPayload })
 		if rst == nil {
 			continue
 		}
@@ -76,7 +76,7 @@ func staleFinding(g *group) Finding {
 	peer := f.Endpoint(v.Side.Other())
 	var idle []time.Duration
 	var reqs []string
-	var pb PayloadBuffer
+	var pb flow.PayloadBuffer
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
 		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {

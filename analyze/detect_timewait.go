@@ -60,7 +60,7 @@ var timeWaitPressureDetector = detector{class: TimeWaitPressure, explain: Explan
 func inspectTimeWait(c *flowCtx) {
 	// When it began is the side's "since"; healthy verdicts carry no
 	// per-flow text, so that flows can share them.
-	for _, s := range []Side{flow.Client, flow.Server} {
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h := c.r.Half(s)
 		if h.State == flow.TimeWait || h.Expired == flow.TimeWait {
 			v := Verdict{Class: TimeWaitClass, Side: s, Severity: Info, Confidence: 0.95, Summary: timeWaitSummary[s]}

@@ -48,13 +48,13 @@ var peerUnreachableDetector = detector{
 
 // silentAfter is how long a flow had been idle when side s's unanswered
 // stretch began: since the last packet of the peer.
-func silentAfter(r *Record, s Side) time.Duration {
+func silentAfter(r *flow.Record, s flow.Side) time.Duration {
 	return r.Unanswered(s).Sub(r.Half(s.Other()).LastPacket)
 }
 
 func inspectPeerUnreachable(c *flowCtx) {
 	r := c.r
-	for _, s := range []Side{flow.Client, flow.Server} {
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		u := r.Unanswered(s)
 		if u == 0 {
 			continue
@@ -77,7 +77,7 @@ func inspectPeerUnreachable(c *flowCtx) {
 			sent = append(sent, "packets")
 		}
 		gave := "was still sending at the end of the capture"
-		if rst := lastEvent(r, func(e *Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= u }); rst != nil {
+		if rst := lastEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= u }); rst != nil {
 			gave = "then gave up and reset the connection; that RST cannot have arrived either"
 			evs = append(evs, ev(rst, rstFrom[s]+" into the silence"))
 		}

@@ -47,13 +47,13 @@ var zeroWindowDetector = detector{
 
 func inspectZeroWindow(c *flowCtx) {
 	r := c.r
-	for _, s := range []Side{flow.Client, flow.Server} {
+	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if h.ZeroWindows == 0 || !h.ZeroWindowAtEnd && peer.WinProbes == 0 {
 			continue
 		}
-		zw := firstEvent(r, func(e *Event) bool { return e.From == s && e.Note&flow.NoteZeroWindow != 0 })
-		probe := firstEvent(r, func(e *Event) bool { return e.From == s.Other() && e.Note&flow.NoteWindowProbe != 0 })
+		zw := firstEvent(r, func(e *flow.Event) bool { return e.From == s && e.Note&flow.NoteZeroWindow != 0 })
+		probe := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Note&flow.NoteWindowProbe != 0 })
 		v := Verdict{Class: ZeroWindowStall, Side: s, Severity: Warning, Confidence: 0.9}
 		if zw != nil {
 			v.Since, v.Age = zw.At.Time(), c.age(zw.At)

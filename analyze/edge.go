@@ -69,7 +69,7 @@ const (
 // judgeCloseWait decides whether side s of r, in CLOSE_WAIT at the end, is
 // a leak. With siblings, a CLOSE_WAIT too young to judge on its own is one
 // more of the same when its application leaked others beyond doubt.
-func (ev *captureEvidence) judgeCloseWait(r *Record, s Side, siblings bool) judgement {
+func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings bool) judgement {
 	h := r.Half(s)
 	last := h.Since // the peer's FIN
 	j := judgement{sending: h.LastPayload > h.Since, app: appOf(r, s), server: s == flow.Server}
@@ -176,6 +176,6 @@ func (j *judgement) basis() string {
 // synInFlight reports whether a client's SYN, unanswered at the end, may
 // still be answered: sent once, less than the initial retransmission
 // timeout before the end (a SYN not answered within it is sent again).
-func synInFlight(r *Record, end flow.Timestamp) bool {
+func synInFlight(r *flow.Record, end flow.Timestamp) bool {
 	return r.Client.Retrans == 0 && end.Sub(r.Client.LastPacket) < flow.InitialRTO
 }

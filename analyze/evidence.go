@@ -46,7 +46,7 @@ type appKey struct {
 }
 
 // appOf is the application of side s of a flow.
-func appOf(r *Record, s Side) appKey {
+func appOf(r *flow.Record, s flow.Side) appKey {
 	return appKey{host: r.Endpoint(s).Addr(), endpoint: r.Key.Server()}
 }
 
@@ -103,7 +103,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 }
 
 // gatherEvidence builds the capture's evidence from its records.
-func gatherEvidence(recs []*Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
+func gatherEvidence(recs []*flow.Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
 	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
@@ -176,7 +176,7 @@ func sample(m map[appKey]*latencies, k appKey, d time.Duration) {
 // the peer's FIN, or s's own last data if it went on sending, to s's FIN,
 // or to its RST when it closed abortively. False when s did not close
 // second.
-func closeLatency(r *Record, s Side) (time.Duration, bool) {
+func closeLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
 	h, p := r.Half(s), r.Half(s.Other())
 	if p.FinPacket == 0 {
 		return 0, false
@@ -186,7 +186,7 @@ func closeLatency(r *Record, s Side) (time.Duration, bool) {
 	case h.FinPacket > 0 && h.FinAt > p.FinAt:
 		return h.FinAt.Sub(from), true
 	case h.FinPacket == 0 && h.RSTs > 0:
-		if e := firstEvent(r, func(e *Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= p.FinAt }); e != nil {
+		if e := firstEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= p.FinAt }); e != nil {
 			return e.At.Sub(from), true
 		}
 	}

@@ -187,7 +187,7 @@ func findings(rep *Report, opt Options) []Finding {
 			}
 			g.add(key, f, v)
 		}
-		for _, s := range []Side{flow.Client, flow.Server} {
+		for _, s := range []flow.Side{flow.Client, flow.Server} {
 			if f.Half(s).State != flow.CloseWait || hasVerdict(f, CloseWaitLeak, s) {
 				continue
 			}
@@ -217,7 +217,7 @@ func findings(rep *Report, opt Options) []Finding {
 }
 
 // hasVerdict reports whether f has a verdict of class c on side s.
-func hasVerdict(f *Flow, c Class, s Side) bool {
+func hasVerdict(f *Flow, c Class, s flow.Side) bool {
 	for i := range f.Verdicts {
 		if f.Verdicts[i].Class == c && f.Verdicts[i].Side == s {
 			return true
@@ -246,7 +246,7 @@ func priority(c Class) int {
 }
 
 // hostsOf lists the distinct addresses on side s of the flows.
-func hostsOf(fs []*Flow, s Side) string {
+func hostsOf(fs []*Flow, s flow.Side) string {
 	var hs []string // the first three, spelled
 	seen := map[netip.Addr]struct{}{}
 	for _, f := range fs {

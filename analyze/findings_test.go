@@ -77,7 +77,7 @@ func TestLastStatuses(t *testing.T) {
 	for i := range rep.Flows {
 		one = append(one, &rep.Flows[i])
 	}
-	client := func(int) Side { return flow.Client }
+	client := func(int) flow.Side { return flow.Client }
 	want, read := lastStatuses(one, client)
 	if want.total() == 0 || len(want) < 2 {
 		t.Fatalf("non200-leak: statuses %v, want several", want)

@@ -19,7 +19,7 @@ import (
 
 // httpOf returns a flow's HTTP conversation if side s sent its requests,
 // decoded into pb: valid until pb's next use.
-func httpOf(r *Record, s Side, pb *PayloadBuffer) *HTTP {
+func httpOf(r *flow.Record, s flow.Side, pb *flow.PayloadBuffer) *flow.HTTP {
 	p := r.ReadPayload(pb)
 	if p == nil || p.HTTP == nil || p.HTTP.Client != s {
 		return nil
@@ -28,7 +28,7 @@ func httpOf(r *Record, s Side, pb *PayloadBuffer) *HTTP {
 }
 
 // request is "GET /upload", as prose says it.
-func request(x *Exchange) string {
+func request(x *flow.Exchange) string {
 	if x.Malformed() {
 		return fmt.Sprintf("a malformed request %q", x.Target)
 	}
@@ -37,7 +37,7 @@ func request(x *Exchange) string {
 
 // leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
 // response it got before the peer closed.
-func leakExchange(r *Record, s Side, v *Verdict, pb *PayloadBuffer) {
+func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *flow.PayloadBuffer) {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return
@@ -60,7 +60,7 @@ func leakExchange(r *Record, s Side, v *Verdict, pb *PayloadBuffer) {
 
 // staleRequest returns the request a side sent on a connection the peer
 // had closed (at fin); nil when the payload does not tell.
-func staleRequest(r *Record, s Side, fin Timestamp, pb *PayloadBuffer) *Exchange {
+func staleRequest(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *flow.PayloadBuffer) *flow.Exchange {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return nil
@@ -76,7 +76,7 @@ func staleRequest(r *Record, s Side, fin Timestamp, pb *PayloadBuffer) *Exchange
 
 // closeIgnored returns the verdict for a client that sent a request after
 // a response saying Connection: close.
-func closeIgnored(r *Record, pb *PayloadBuffer) (Verdict, bool) {
+func closeIgnored(r *flow.Record, pb *flow.PayloadBuffer) (Verdict, bool) {
 	h := httpOf(r, flow.Client, pb)
 	if h == nil {
 		return Verdict{}, false
@@ -113,7 +113,7 @@ func closeIgnored(r *Record, pb *PayloadBuffer) (Verdict, bool) {
 // the side that sent the requests: "404 ×2, 500 ×2".
 type statusCounts map[int]int
 
-func (c statusCounts) add(r *Record, s Side, pb *PayloadBuffer) bool {
+func (c statusCounts) add(r *flow.Record, s flow.Side, pb *flow.PayloadBuffer) bool {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return false
@@ -131,7 +131,7 @@ func (c statusCounts) add(r *Record, s Side, pb *PayloadBuffer) bool {
 // there was one. Each flow's payload is unpacked to tell, and a busy
 // client's flows number in the hundreds of thousands: they are split
 // across the CPUs.
-func lastStatuses(fs []*Flow, side func(i int) Side) (counts statusCounts, read []bool) {
+func lastStatuses(fs []*Flow, side func(i int) flow.Side) (counts statusCounts, read []bool) {
 	read = make([]bool, len(fs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(fs)/4096))
 	parts := make([]statusCounts, workers)
@@ -143,7 +143,7 @@ func lastStatuses(fs []*Flow, side func(i int) Side) (counts statusCounts, read 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var pb PayloadBuffer
+			var pb flow.PayloadBuffer
 			for i := lo; i < hi; i++ {
 				read[i] = parts[w].add(fs[i].Record, side(i), &pb)
 			}
@@ -196,11 +196,11 @@ func (c statusCounts) String() string {
 // same client released. It returns "" when the payload does not tell.
 func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
-	leaked, read := lastStatuses(g.flows, func(i int) Side { return g.vs[i].Side })
+	leaked, read := lastStatuses(g.flows, func(i int) flow.Side { return g.vs[i].Side })
 	if leaked.total() == 0 {
 		return "", nil, false
 	}
-	isLeak := make(map[*Record]bool, len(g.flows))
+	isLeak := make(map[*flow.Record]bool, len(g.flows))
 	for i, f := range g.flows {
 		if read[i] {
 			isLeak[f.Record] = true
@@ -212,7 +212,7 @@ func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 			closed = append(closed, f)
 		}
 	}
-	released, _ := lastStatuses(closed, func(int) Side { return flow.Client })
+	released, _ := lastStatuses(closed, func(int) flow.Side { return flow.Client })
 	var ms []Metric
 	for st, n := range leaked {
 		ms = append(ms, Metric{fmt.Sprintf("leaked_after_status_%d", st), float64(n)})
@@ -238,9 +238,9 @@ func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 
 // advertisedKeepAlive returns the Keep-Alive timeouts the server side of
 // the flows advertised, most common first.
-func advertisedKeepAlive(fs []*Flow, server Side) []time.Duration {
+func advertisedKeepAlive(fs []*Flow, server flow.Side) []time.Duration {
 	n := map[time.Duration]int{}
-	var pb PayloadBuffer
+	var pb flow.PayloadBuffer
 	for _, f := range fs {
 		if h := httpOf(f.Record, server.Other(), &pb); h != nil && h.KeepAlive > 0 {
 			n[h.KeepAlive]++

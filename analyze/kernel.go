@@ -13,9 +13,6 @@ import (
 	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
-// Socket is a socket of the capturing host's kernel.
-type Socket = sockets.Socket
-
 // KernelView is the capturing host's own socket table, read by flowdoc
 // live, joined to the captured flows.
 type KernelView struct {
@@ -40,15 +37,20 @@ type KernelView struct {
 // Disagreement is an endpoint whose state the capture and the kernel see
 // differently.
 type Disagreement struct {
-	Flow             int
-	Side             Side
-	Endpoint         netip.AddrPort
-	Inferred, Kernel State
+	Flow     int
+	Side     string // "client" or "server"
+	Endpoint netip.AddrPort
+	// Inferred and Kernel are the states as netstat spells them.
+	Inferred, Kernel string
+}
+
+func (d *Disagreement) String() string {
+	return fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel)
 }
 
 // SocketGroup is sockets alike: one state, one process, one peer.
 type SocketGroup struct {
-	State   State
+	State   string // as netstat spells it
 	PID     int
 	Command string
 	// Local is the local endpoint when the sockets were accepted on a
@@ -60,6 +62,28 @@ type SocketGroup struct {
 	Count int
 	// RxQueue and TxQueue are the bytes waiting, summed over the sockets.
 	RxQueue, TxQueue uint64
+
+	state flow.State
+}
+
+func socketGroup(st flow.State, pid int, comm string) SocketGroup {
+	return SocketGroup{State: st.String(), PID: pid, Command: comm, state: st}
+}
+
+// LocalText is the local endpoint, or "*" when unset.
+func (g *SocketGroup) LocalText() string {
+	if g.Local.IsValid() {
+		return g.Local.String()
+	}
+	return "*"
+}
+
+// PeerText is the peer: its address alone when the port varies.
+func (g *SocketGroup) PeerText() string {
+	if g.Peer.Port() == 0 {
+		return g.Peer.Addr().Unmap().String()
+	}
+	return g.Peer.String()
 }
 
 // Process spells who holds the sockets: "pid 4242 (java)", or "no
@@ -69,7 +93,7 @@ func (g *SocketGroup) Process() string {
 	switch {
 	case g.PID > 0:
 		return fmt.Sprintf("pid %d (%s)", g.PID, g.Command)
-	case g.State == flow.TimeWait || g.State == flow.FinWait2 || g.State == flow.LastAck || g.State == flow.Closing:
+	case g.state == flow.TimeWait || g.state == flow.FinWait2 || g.state == flow.LastAck || g.state == flow.Closing:
 		return "no process (the kernel's)"
 	}
 	return "an unknown process"
@@ -96,30 +120,54 @@ const NamingHint = "naming the process needs root, or CAP_SYS_PTRACE to read oth
 // quite of the same moment: a flow with a packet less than settle before
 // at is not compared with the kernel (a connection that opened or closed
 // between the two readings is no disagreement).
-func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
+func (rep *Report) JoinKernel(socks []sockets.Socket, local []netip.Addr, at time.Time, grace, settle time.Duration) {
 	k := &KernelView{At: at, Local: slices.Clone(local)}
-	isLocal := map[netip.Addr]bool{}
+	t := indexSockets(k, socks, local)
+	matched := rep.joinSockets(k, t, settle)
+	k.Matched = len(matched)
+	k.Unseen = groupUnseen(socks, matched, t.listening)
+	rep.Kernel = k
+	rep.kernelFindings(socks, matched, grace)
+}
+
+// socketTable is the host's connection sockets by their two endpoints,
+// its listening ports, and its addresses.
+type socketTable struct {
+	bySock    map[sockKey]*sockets.Socket
+	listening map[uint16]bool
+	isLocal   map[netip.Addr]bool
+}
+
+type sockKey struct{ local, remote netip.AddrPort }
+
+// indexSockets indexes the socket table, counting in k the connection
+// sockets and those whose process is not known.
+func indexSockets(k *KernelView, socks []sockets.Socket, local []netip.Addr) socketTable {
+	t := socketTable{bySock: map[sockKey]*sockets.Socket{}, listening: map[uint16]bool{}, isLocal: map[netip.Addr]bool{}}
 	for _, a := range local {
-		isLocal[a.Unmap()] = true
+		t.isLocal[a.Unmap()] = true
 	}
-	type key struct{ local, remote netip.AddrPort }
-	bySock := map[key]*Socket{}
-	listening := map[uint16]bool{}
 	for i := range socks {
 		s := &socks[i]
+		t.isLocal[s.Local.Addr()] = true
 		if s.Listen {
-			listening[s.Local.Port()] = true
-			isLocal[s.Local.Addr()] = true
+			t.listening[s.Local.Port()] = true
 			continue
 		}
-		isLocal[s.Local.Addr()] = true
 		k.Sockets++
-		bySock[key{s.Local, s.Remote}] = s
+		t.bySock[sockKey{s.Local, s.Remote}] = s
 		if s.PID == 0 && s.Inode != 0 {
 			k.Unnamed++
 		}
 	}
-	matched := map[*Socket]bool{}
+	return t
+}
+
+// joinSockets gives each side of a flow on the host its socket (nil:
+// none), lists in k the sides whose inferred state is not the kernel's,
+// and returns the sockets a flow has.
+func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duration) map[*sockets.Socket]bool {
+	matched := map[*sockets.Socket]bool{}
 	// The latest flow of a reused 4-tuple is the one with the socket.
 	latest := map[flow.Key]int{}
 	for i := range rep.Flows {
@@ -127,20 +175,20 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 	}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
-		for _, side := range []Side{flow.Client, flow.Server} {
+		for _, side := range []flow.Side{flow.Client, flow.Server} {
 			ep, peer := f.Endpoint(side), f.Endpoint(side.Other())
 			ep = netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
 			peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-			if !isLocal[ep.Addr()] {
+			if !t.isLocal[ep.Addr()] {
 				continue
 			}
 			if f.Kernel == nil {
 				f.Kernel = &FlowKernel{}
 			}
 			f.Kernel.Known[side] = true
-			var s *Socket
+			var s *sockets.Socket
 			if latest[f.Key] == i {
-				s = bySock[key{ep, peer}]
+				s = t.bySock[sockKey{ep, peer}]
 			}
 			f.Kernel.Sockets[side] = s
 			if s != nil {
@@ -151,17 +199,20 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 				kernel = s.State
 			}
 			inferred := f.Half(side).State
-			moving := settle > 0 && at.Sub(f.Last.Time()) < settle
+			moving := settle > 0 && k.At.Sub(f.Last.Time()) < settle
 			if inferred != kernel && inferred != flow.Unknown && !timerMayEnd(inferred, kernel) && !moving {
-				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side, Endpoint: ep, Inferred: inferred, Kernel: kernel})
+				k.Disagreements = append(k.Disagreements, Disagreement{Flow: f.ID, Side: side.String(), Endpoint: ep,
+					Inferred: inferred.String(), Kernel: kernel.String()})
 			}
 		}
 	}
-	k.Matched = len(matched)
+	return matched
+}
 
-	// The sockets without packets, grouped.
+// groupUnseen groups the connection sockets no flow has, most first.
+func groupUnseen(socks []sockets.Socket, matched map[*sockets.Socket]bool, listening map[uint16]bool) []SocketGroup {
 	type gkey struct {
-		state       State
+		state       flow.State
 		pid         int
 		comm        string
 		local, peer netip.AddrPort
@@ -178,27 +229,29 @@ func (rep *Report) JoinKernel(socks []Socket, local []netip.Addr, at time.Time, 
 		}
 		g := groups[gk]
 		if g == nil {
-			g = &SocketGroup{State: s.State, PID: s.PID, Command: s.Command, Local: gk.local, Peer: gk.peer}
+			sg := socketGroup(s.State, s.PID, s.Command)
+			sg.Local, sg.Peer = gk.local, gk.peer
+			g = &sg
 			groups[gk] = g
 		}
 		g.Count++
 		g.RxQueue += uint64(s.RxQueue)
 		g.TxQueue += uint64(s.TxQueue)
 	}
+	var out []SocketGroup
 	for _, g := range groups {
-		k.Unseen = append(k.Unseen, *g)
+		out = append(out, *g)
 	}
-	slices.SortFunc(k.Unseen, func(a, b SocketGroup) int {
-		return cmp.Or(b.Count-a.Count, int(a.State)-int(b.State), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
+	slices.SortFunc(out, func(a, b SocketGroup) int {
+		return cmp.Or(b.Count-a.Count, int(a.state)-int(b.state), a.PID-b.PID, a.Peer.Compare(b.Peer), a.Local.Compare(b.Local))
 	})
-	rep.Kernel = k
-	rep.kernelFindings(socks, matched, grace)
+	return out
 }
 
 // timerMayEnd reports whether the kernel's state can follow the inferred
 // one with no packet: a timer ran out (TIME_WAIT, FIN_WAIT_2, a SYN given
 // up) between the last packet and the reading of the table.
-func timerMayEnd(inferred, kernel State) bool {
+func timerMayEnd(inferred, kernel flow.State) bool {
 	switch inferred {
 	case flow.TimeWait, flow.FinWait2, flow.SynSent, flow.SynRecv, flow.LastAck, flow.FinWait1, flow.Closing:
 		return kernel == flow.Closed || kernel == flow.TimeWait && inferred != flow.TimeWait
@@ -209,23 +262,51 @@ func timerMayEnd(inferred, kernel State) bool {
 // kernelFindings names the processes that hold CLOSE_WAIT sockets: one
 // finding per process and peer, with how many of the sockets the capture
 // saw the peer close and how many were silent since before it started.
-func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grace time.Duration) {
+func (rep *Report) kernelFindings(socks []sockets.Socket, matched map[*sockets.Socket]bool, grace time.Duration) {
+	holders := rep.closeWaitHolders(socks, matched, grace)
+	if len(holders) == 0 {
+		return
+	}
+	for _, h := range holders {
+		rep.Findings = append(rep.Findings, rep.holderFinding(h))
+	}
+	// A leak the capture found gets the name of the process behind it.
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.Class != CloseWaitLeak {
+			continue
+		}
+		if h := rep.Holders(f); h != "" {
+			f.Summary += " The kernel shows them held by " + h + "."
+		}
+	}
+	sortFindings(rep.Findings)
+}
+
+// holder is the CLOSE_WAIT sockets of one process to one peer.
+type holder struct {
+	pid      int
+	comm     string
+	peer     netip.AddrPort
+	n, seen  int // sockets, and those a flow of the capture has
+	closed   int // the peer's FIN is in the capture
+	flows    []int
+	local    netip.Addr
+	firstFin time.Time // the earliest of those FINs
+	oldest   time.Time // the earliest one of the others was seen in CLOSE_WAIT
+}
+
+// closeWaitHolders gathers the CLOSE_WAIT sockets seen for grace or more
+// by process and peer, most sockets first.
+func (rep *Report) closeWaitHolders(socks []sockets.Socket, matched map[*sockets.Socket]bool, grace time.Duration) []*holder {
 	type key struct {
 		pid  int
 		comm string
 		peer netip.AddrPort
 	}
-	type acc struct {
-		n, seen  int
-		closed   int // the peer's FIN is in the capture
-		flows    []int
-		local    netip.Addr
-		firstFin time.Time // the earliest of those FINs
-		oldest   time.Time // the earliest one of the others was seen in CLOSE_WAIT
-	}
-	byKey := map[key]*acc{}
-	var order []key
-	flowOf := map[*Socket]*Flow{}
+	byKey := map[key]*holder{}
+	var order []*holder
+	flowOf := map[*sockets.Socket]*Flow{}
 	for i := range rep.Flows {
 		if k := rep.Flows[i].Kernel; k != nil {
 			for _, s := range k.Sockets {
@@ -241,79 +322,72 @@ func (rep *Report) kernelFindings(socks []Socket, matched map[*Socket]bool, grac
 			continue
 		}
 		k := key{s.PID, s.Command, s.Remote}
-		a := byKey[k]
-		if a == nil {
-			a = &acc{local: s.Local.Addr()}
-			byKey[k] = a
-			order = append(order, k)
+		h := byKey[k]
+		if h == nil {
+			h = &holder{pid: s.PID, comm: s.Command, peer: s.Remote, local: s.Local.Addr()}
+			byKey[k] = h
+			order = append(order, h)
 		}
-		a.n++
-		var fin time.Time
-		if matched[s] {
-			f := flowOf[s]
-			a.seen++
-			a.flows = append(a.flows, f.ID)
-			// The side of the flow this socket is: the one whose peer's
-			// FIN the capture holds, if it does.
-			for _, side := range []Side{flow.Client, flow.Server} {
-				if f.Kernel.Sockets[side] == s && f.Half(side.Other()).FinAt != 0 {
-					fin = f.Half(side.Other()).FinAt.Time()
-				}
+		h.add(s, matched[s], flowOf[s])
+	}
+	slices.SortStableFunc(order, func(a, b *holder) int { return b.n - a.n })
+	return order
+}
+
+// add counts socket s; f is its flow when matched.
+func (h *holder) add(s *sockets.Socket, matched bool, f *Flow) {
+	h.n++
+	var fin time.Time
+	if matched {
+		h.seen++
+		h.flows = append(h.flows, f.ID)
+		// The side of the flow this socket is: the one whose peer's
+		// FIN the capture holds, if it does.
+		for _, side := range []flow.Side{flow.Client, flow.Server} {
+			if f.Kernel.Sockets[side] == s && f.Half(side.Other()).FinAt != 0 {
+				fin = f.Half(side.Other()).FinAt.Time()
 			}
 		}
-		switch {
-		case !fin.IsZero():
-			a.closed++
-			if a.firstFin.IsZero() || fin.Before(a.firstFin) {
-				a.firstFin = fin
-			}
-		case !s.Seen.IsZero() && (a.oldest.IsZero() || s.Seen.Before(a.oldest)):
-			a.oldest = s.Seen
-		}
 	}
-	if len(order) == 0 {
-		return
+	switch {
+	case !fin.IsZero():
+		h.closed++
+		if h.firstFin.IsZero() || fin.Before(h.firstFin) {
+			h.firstFin = fin
+		}
+	case !s.Seen.IsZero() && (h.oldest.IsZero() || s.Seen.Before(h.oldest)):
+		h.oldest = s.Seen
 	}
-	slices.SortStableFunc(order, func(a, b key) int { return byKey[b].n - byKey[a].n })
-	for _, k := range order {
-		a := byKey[k]
-		g := SocketGroup{State: flow.CloseWait, PID: k.pid, Command: k.comm}
-		sum := fmt.Sprintf("%s holds %s in CLOSE_WAIT to %s (the kernel's socket table at %s)",
-			g.Process(), plural(a.n, "socket"), k.peer, rep.Kernel.At.UTC().Format("15:04:05"))
-		if k.pid == 0 {
-			sum += " (" + NamingHint + ")"
-		}
-		slices.Sort(a.flows)
-		switch {
-		case a.closed == a.n:
-			sum += fmt.Sprintf("; the capture shows the peer closing each of them (flows %s), the first %s before the table was read, and the process has not closed them since",
-				IDList(a.flows, 10), FormatDuration(rep.Kernel.At.Sub(a.firstFin)))
-		case a.closed > 0:
-			sum += fmt.Sprintf("; the capture shows the peer closing %d of them (flows %s); the other %d were in CLOSE_WAIT before it started: the leak is older than the capture",
-				a.closed, IDList(a.flows, 10), a.n-a.closed)
-		case a.seen > 0:
-			sum += fmt.Sprintf("; %d of them sent packets during the capture, but their peer closed before it started: the leak is older than the capture", a.seen)
-		default:
-			sum += "; none sent a packet during the capture: they went quiet before it started"
-		}
-		if age := rep.Kernel.At.Sub(a.oldest); a.closed < a.n && !a.oldest.IsZero() && age >= time.Second {
-			sum += fmt.Sprintf(" (the oldest in CLOSE_WAIT for at least %s, as long as flowdoc has watched it)", FormatDuration(age))
-		}
-		rep.Findings = append(rep.Findings, Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{a.local},
-			Endpoints: []netip.AddrPort{k.peer}, Flows: a.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
-			Metrics: []Metric{{"sockets", float64(a.n)}, {"in_capture", float64(a.seen)}, {"pid", float64(k.pid)}}})
+}
+
+// holderFinding names the process that holds CLOSE_WAIT sockets, and
+// says what the capture shows of their peers' closes.
+func (rep *Report) holderFinding(h *holder) Finding {
+	g := socketGroup(flow.CloseWait, h.pid, h.comm)
+	sum := fmt.Sprintf("%s holds %s in CLOSE_WAIT to %s (the kernel's socket table at %s)",
+		g.Process(), plural(h.n, "socket"), h.peer, rep.Kernel.At.UTC().Format("15:04:05"))
+	if h.pid == 0 {
+		sum += " (" + NamingHint + ")"
 	}
-	// A leak the capture found gets the name of the process behind it.
-	for i := range rep.Findings {
-		f := &rep.Findings[i]
-		if f.Class != CloseWaitLeak {
-			continue
-		}
-		if h := rep.Holders(f); h != "" {
-			f.Summary += " The kernel shows them held by " + h + "."
-		}
+	slices.Sort(h.flows)
+	switch {
+	case h.closed == h.n:
+		sum += fmt.Sprintf("; the capture shows the peer closing each of them (flows %s), the first %s before the table was read, and the process has not closed them since",
+			IDList(h.flows, 10), FormatDuration(rep.Kernel.At.Sub(h.firstFin)))
+	case h.closed > 0:
+		sum += fmt.Sprintf("; the capture shows the peer closing %d of them (flows %s); the other %d were in CLOSE_WAIT before it started: the leak is older than the capture",
+			h.closed, IDList(h.flows, 10), h.n-h.closed)
+	case h.seen > 0:
+		sum += fmt.Sprintf("; %d of them sent packets during the capture, but their peer closed before it started: the leak is older than the capture", h.seen)
+	default:
+		sum += "; none sent a packet during the capture: they went quiet before it started"
 	}
-	sortFindings(rep.Findings)
+	if age := rep.Kernel.At.Sub(h.oldest); h.closed < h.n && !h.oldest.IsZero() && age >= time.Second {
+		sum += fmt.Sprintf(" (the oldest in CLOSE_WAIT for at least %s, as long as flowdoc has watched it)", FormatDuration(age))
+	}
+	return Finding{Class: KernelCloseWait, Severity: Error, Hosts: []netip.Addr{h.local},
+		Endpoints: []netip.AddrPort{h.peer}, Flows: h.flows, Summary: sum + ".", Remedy: remedy(KernelCloseWait),
+		Metrics: []Metric{{"sockets", float64(h.n)}, {"in_capture", float64(h.seen)}, {"pid", float64(h.pid)}}}
 }
 
 // Holders says which processes hold a finding's CLOSE_WAIT sockets, as
@@ -329,7 +403,7 @@ func (rep *Report) Holders(f *Finding) string {
 		if fl := rep.flowByID(id); fl != nil && fl.Kernel != nil {
 			for _, s := range fl.Kernel.Sockets {
 				if s != nil && s.State == flow.CloseWait {
-					g := SocketGroup{State: s.State, PID: s.PID, Command: s.Command}
+					g := socketGroup(s.State, s.PID, s.Command)
 					procs[g.Process()]++
 				}
 			}
@@ -349,7 +423,7 @@ func (rep *Report) Holders(f *Finding) string {
 		}
 		h = strings.Join(ps, ", ")
 	}
-	if _, ok := procs[(&SocketGroup{State: flow.CloseWait}).Process()]; ok {
+	if _, ok := procs[(&SocketGroup{state: flow.CloseWait}).Process()]; ok {
 		h += " (" + NamingHint + ")"
 	}
 	return h

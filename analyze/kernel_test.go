@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // TestJoinKernel joins a socket table to the keep-alive leak capture, as
@@ -19,33 +20,33 @@ func TestJoinKernel(t *testing.T) {
 	rep := analyzeLab(t, "../testdata/keepalive-leak.pcap", time.Time{}, Options{})
 	client := netip.MustParseAddr("10.99.1.1")
 	server := netip.MustParseAddrPort("10.99.1.2:8080")
-	var socks []Socket
+	var socks []sockets.Socket
 	for i, f := range rep.Flows {
 		st := flow.CloseWait
 		if i == 0 {
 			st = flow.Established // the contradiction
 		}
-		socks = append(socks, Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
+		socks = append(socks, sockets.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: st, PID: 4242, Command: "python3", Inode: uint64(100 + i)})
 	}
 	for port := uint16(50000); port < 50002; port++ {
-		socks = append(socks, Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})
+		socks = append(socks, sockets.Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3"})
 	}
 	socks = append(socks,
 		// Just seen in CLOSE_WAIT: within the grace, not a leak yet.
-		Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
-		Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
-		Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
+		sockets.Socket{Local: netip.AddrPortFrom(client, 50005), Remote: server, State: flow.CloseWait, PID: 4242, Command: "python3", Seen: time.Unix(0, 0)},
+		sockets.Socket{Local: netip.AddrPortFrom(client, 50010), Remote: server, State: flow.TimeWait},
+		sockets.Socket{Local: netip.MustParseAddrPort("0.0.0.0:22"), Listen: true})
 	rep.JoinKernel(socks, []netip.Addr{client}, time.Unix(0, 0), time.Second, 0)
 
 	k := rep.Kernel
 	if k.Sockets != 10 || k.Matched != len(rep.Flows) {
 		t.Errorf("%d sockets, %d matched; want 10, %d", k.Sockets, k.Matched, len(rep.Flows))
 	}
-	if len(k.Disagreements) != 1 || k.Disagreements[0].Flow != rep.Flows[0].ID || k.Disagreements[0].Kernel != flow.Established || k.Disagreements[0].Inferred != flow.CloseWait {
+	if len(k.Disagreements) != 1 || k.Disagreements[0].Flow != rep.Flows[0].ID || k.Disagreements[0].Kernel != "ESTABLISHED" || k.Disagreements[0].Inferred != "CLOSE_WAIT" {
 		t.Errorf("disagreements %+v", k.Disagreements)
 	}
-	if len(k.Unseen) != 2 || k.Unseen[0].State != flow.CloseWait || k.Unseen[0].Count != 3 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
-		k.Unseen[1].State != flow.TimeWait || k.Unseen[1].Process() != "no process (the kernel's)" {
+	if len(k.Unseen) != 2 || k.Unseen[0].State != "CLOSE_WAIT" || k.Unseen[0].Count != 3 || k.Unseen[0].Process() != "pid 4242 (python3)" ||
+		k.Unseen[1].State != "TIME_WAIT" || k.Unseen[1].Process() != "no process (the kernel's)" {
 		t.Errorf("unseen %+v", k.Unseen)
 	}
 	for i, f := range rep.Flows {
@@ -85,7 +86,7 @@ func TestJoinKernel(t *testing.T) {
 func TestKernelCloseWaitWording(t *testing.T) {
 	rep := analyzeLab(t, "../testdata/keepalive-leak.pcap", time.Time{}, Options{})
 	client := netip.MustParseAddr("10.99.1.1")
-	var socks []Socket
+	var socks []sockets.Socket
 	var leaked []int
 	for i, f := range rep.Flows {
 		if f.Client.State != flow.CloseWait {
@@ -93,7 +94,7 @@ func TestKernelCloseWaitWording(t *testing.T) {
 		}
 		leaked = append(leaked, f.ID)
 		// Seen long before the table is read: flowdoc watched them.
-		socks = append(socks, Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: flow.CloseWait, Inode: uint64(100 + i), Seen: rep.End.Add(-time.Hour)})
+		socks = append(socks, sockets.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: flow.CloseWait, Inode: uint64(100 + i), Seen: rep.End.Add(-time.Hour)})
 	}
 	at := rep.End.Add(10 * time.Second)
 	rep.JoinKernel(socks, []netip.Addr{client}, at, time.Second, 0)

@@ -112,7 +112,7 @@ func readRealTruth(t *testing.T, path string) *realTruth {
 }
 
 // ssState maps ss's state names to flowdoc's.
-var ssState = map[string]State{
+var ssState = map[string]flow.State{
 	"ESTAB": flow.Established, "SYN-SENT": flow.SynSent, "SYN-RECV": flow.SynRecv,
 	"FIN-WAIT-1": flow.FinWait1, "FIN-WAIT-2": flow.FinWait2, "CLOSE-WAIT": flow.CloseWait,
 	"CLOSING": flow.Closing, "LAST-ACK": flow.LastAck, "TIME-WAIT": flow.TimeWait, "CLOSED": flow.Closed,
@@ -120,7 +120,7 @@ var ssState = map[string]State{
 
 // ss is the state ss showed for a flow's endpoint: "" when its host has
 // no truth, CLOSED when ss listed no such socket.
-func (tr *realTruth) ss(r *Record, s Side) string {
+func (tr *realTruth) ss(r *flow.Record, s flow.Side) string {
 	local, peer := r.Endpoint(s), r.Endpoint(s.Other())
 	host, ok := tr.hostOf[local.Addr()]
 	if !ok {
@@ -198,15 +198,15 @@ func matches(t *testing.T, sel []string, f *Flow, tr *realTruth) (bool, int) {
 		k, v, _ := strings.Cut(w, "=")
 		switch k {
 		case "sport":
-			ok = ok && strconv.Itoa(int(f.Endpoint(Server).Port())) == v
+			ok = ok && strconv.Itoa(int(f.Endpoint(flow.Server).Port())) == v
 		case "cport":
-			ok = ok && slices.Contains(strings.Split(v, ","), strconv.Itoa(int(f.Endpoint(Client).Port())))
+			ok = ok && slices.Contains(strings.Split(v, ","), strconv.Itoa(int(f.Endpoint(flow.Client).Port())))
 		case "cport!":
-			ok = ok && !slices.Contains(strings.Split(v, ","), strconv.Itoa(int(f.Endpoint(Client).Port())))
+			ok = ok && !slices.Contains(strings.Split(v, ","), strconv.Itoa(int(f.Endpoint(flow.Client).Port())))
 		case "client.ss":
-			ok = ok && tr.ss(f.Record, Client) == v
+			ok = ok && tr.ss(f.Record, flow.Client) == v
 		case "server.ss":
-			ok = ok && tr.ss(f.Record, Server) == v
+			ok = ok && tr.ss(f.Record, flow.Server) == v
 		case "all":
 		case "n>":
 			n, err := strconv.Atoi(strings.TrimPrefix(v, "="))
@@ -268,7 +268,7 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 	seen := map[string]map[[2]netip.AddrPort]bool{}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
-		for _, s := range []Side{Client, Server} {
+		for _, s := range []flow.Side{flow.Client, flow.Server} {
 			want := tr.ss(f.Record, s)
 			if want == "" {
 				continue
@@ -351,7 +351,7 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 					// (a server's idle timeout) takes its severity from the
 					// other flows, and the flow's own verdict was checked above.
 					for _, fd := range loud[f.ID] {
-						if !slices.Contains(vs, fmt.Sprintf("%s(%s)", fd.Class, Client)) && !slices.Contains(vs, fmt.Sprintf("%s(%s)", fd.Class, Server)) {
+						if !slices.Contains(vs, fmt.Sprintf("%s(%s)", fd.Class, flow.Client)) && !slices.Contains(vs, fmt.Sprintf("%s(%s)", fd.Class, flow.Server)) {
 							quiet = false
 							wrong("healthy", "flow %d %s (line %d): in finding %s %s", f.ID, f.Key, l.n, fd.Severity, fd.Class)
 						}
@@ -373,7 +373,7 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 						continue
 					}
 					wrong("verdicts", "flow %d %s (line %d, ss %s/%s): wants %s, has %v", f.ID, f.Key, l.n,
-						tr.ss(f.Record, Client), tr.ss(f.Record, Server), term, vs)
+						tr.ss(f.Record, flow.Client), tr.ss(f.Record, flow.Server), term, vs)
 				}
 			}
 			if n < min {
@@ -401,7 +401,7 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 					continue
 				}
 				wrong("findings", "flow %d %s (line %d, ss %s/%s): in no %s finding", f.ID, f.Key, l.n,
-					tr.ss(f.Record, Client), tr.ss(f.Record, Server), l.terms[0])
+					tr.ss(f.Record, flow.Client), tr.ss(f.Record, flow.Server), l.terms[0])
 			}
 			if n < min {
 				sc.findings++

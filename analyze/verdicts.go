@@ -12,7 +12,7 @@ import (
 // Verdict is a conclusion about one flow, about one of its sides.
 type Verdict struct {
 	Class      Class
-	Side       Side
+	Side       flow.Side
 	Severity   Severity
 	Confidence float64
 	// Since is when the condition began (the state was entered, the
@@ -34,14 +34,14 @@ type Evidence struct {
 
 // has reports whether side s did what history letter l (upper case)
 // stands for.
-func has(r *Record, s Side, l byte) bool {
+func has(r *flow.Record, s flow.Side, l byte) bool {
 	if s == flow.Server {
 		l += 'a' - 'A'
 	}
 	return strings.IndexByte(r.History, l) >= 0
 }
 
-func sideName(s Side) string { return s.String() }
+func sideName(s flow.Side) string { return s.String() }
 
 // sided is a text in its two variants, indexed by Side: format with
 // "client", and with "server". Texts that vary only by side are made
@@ -68,12 +68,12 @@ var (
 	keepAliveProbeFrom = bySide("keep-alive probe from %s")
 )
 
-func ev(e *Event, what string) Evidence {
+func ev(e *flow.Event, what string) Evidence {
 	return Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what}
 }
 
 // firstEvent returns the first event matching f, or nil.
-func firstEvent(r *Record, f func(*Event) bool) *Event {
+func firstEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 	for i := range r.Events {
 		if f(&r.Events[i]) {
 			return &r.Events[i]
@@ -82,7 +82,7 @@ func firstEvent(r *Record, f func(*Event) bool) *Event {
 	return nil
 }
 
-func lastEvent(r *Record, f func(*Event) bool) *Event {
+func lastEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		if f(&r.Events[i]) {
 			return &r.Events[i]

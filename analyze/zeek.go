@@ -141,7 +141,7 @@ var rstOS0 = regexp.MustCompile(`^\^?S[^HAFGIQ]*R`)
 // RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH. Zeek's originator is the
 // client, its responder the server; the endpoint states are those Zeek's
 // TCP analyzer reaches on the packets the history records.
-func ZeekConnState(r *Record) string {
+func ZeekConnState(r *flow.Record) string {
 	os, rs := zeekEndpoints(r.History)
 	inactive := func(e zeekEndpoint) bool { return e == zeekInactive || e == zeekPartial }
 	switch {
@@ -186,7 +186,7 @@ func ZeekConnState(r *Record) string {
 // from the first packet to the last one before both endpoints had closed
 // (sent a FIN or a RST). The final ACK of a close, or a RST after both
 // FINs, is counted in the packets but does not lengthen the connection.
-func ZeekDuration(r *Record) time.Duration {
+func ZeekDuration(r *flow.Record) time.Duration {
 	c, s := closedAt(r, flow.Client), closedAt(r, flow.Server)
 	if c == 0 || s == 0 {
 		return r.Duration()
@@ -195,7 +195,7 @@ func ZeekDuration(r *Record) time.Duration {
 }
 
 // closedAt is when side s first sent a FIN or a RST; 0 if it did neither.
-func closedAt(r *Record, s flow.Side) flow.Timestamp {
+func closedAt(r *flow.Record, s flow.Side) flow.Timestamp {
 	h := r.Half(s)
 	at := h.FinAt
 	if h.RSTs == 0 {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowdoc/flowdoc/analyze"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -19,48 +21,56 @@ func TestGolden(t *testing.T) {
 	if len(captures) == 0 {
 		t.Fatal("no captures")
 	}
-	formats := []struct {
-		ext string
-		r   Renderer
-	}{
-		{"txt", &Text{}},
-		{"all.txt", &Text{All: true}},
-		{"color80.txt", &Text{Color: true, Width: 80}},
-		{"json", &JSON{Events: true}},
-		{"jsonl", &JSONLines{}},
-		{"csv", CSV{}},
-		{"md", &Markdown{}},
-		{"zeek.log", Zeek{}},
-		{"html", &HTML{}},
-	}
 	for _, c := range captures {
 		rep := labReport(t, c)
-		for _, f := range formats {
-			golden := filepath.Join("../testdata/golden", strings.TrimPrefix(filepath.Base(c), "")+"."+f.ext)
-			t.Run(filepath.Base(golden), func(t *testing.T) {
-				var buf bytes.Buffer
-				if err := f.r.Render(&buf, rep); err != nil {
-					t.Fatal(err)
-				}
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./report -update)", err)
-				}
-				if !bytes.Equal(buf.Bytes(), want) {
-					t.Errorf("%s differs from the golden file; run go test ./report -update and read the diff\ngot:\n%s", golden, buf.String())
-				}
-			})
+		for _, f := range goldenFormats {
+			checkGolden(t, filepath.Join("../testdata/golden", filepath.Base(c)+"."+f.ext), f.r, rep)
 		}
 	}
+}
+
+// goldenFormats are the renderers golden files are kept for, by the
+// files' extension.
+var goldenFormats = []struct {
+	ext string
+	r   Renderer
+}{
+	{"txt", &Text{}},
+	{"all.txt", &Text{All: true}},
+	{"color80.txt", &Text{Color: true, Width: 80}},
+	{"json", &JSON{Events: true}},
+	{"jsonl", &JSONLines{}},
+	{"csv", CSV{}},
+	{"md", &Markdown{}},
+	{"zeek.log", Zeek{}},
+	{"html", &HTML{}},
+}
+
+// checkGolden renders rep with r and compares with the golden file, or
+// rewrites it with -update.
+func checkGolden(t *testing.T, golden string, r Renderer, rep *analyze.Report) {
+	t.Run(filepath.Base(golden), func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := r.Render(&buf, rep); err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test ./report -update)", err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s differs from the golden file; run go test ./report -update and read the diff\ngot:\n%s", golden, buf.String())
+		}
+	})
 }
 
 // TestTextFitsWidth renders every capture for an 80-column terminal and

@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
-	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
@@ -94,25 +94,16 @@ func kernelJSON(k *analyze.KernelView) jsonKernel {
 		j.Local = append(j.Local, a.Unmap().String())
 	}
 	for _, d := range k.Disagreements {
-		j.Disagreements = append(j.Disagreements, jsonDisagreement{d.Flow, d.Side.String(), d.Endpoint.String(), d.Inferred.String(), d.Kernel.String()})
+		j.Disagreements = append(j.Disagreements, jsonDisagreement{d.Flow, d.Side, d.Endpoint.String(), d.Inferred, d.Kernel})
 	}
 	for _, g := range k.Unseen {
-		jg := jsonSocketGroup{State: g.State.String(), Count: g.Count, PID: g.PID, Command: g.Command, Peer: peerText(g.Peer), RxQueue: g.RxQueue, TxQueue: g.TxQueue}
+		jg := jsonSocketGroup{State: g.State, Count: g.Count, PID: g.PID, Command: g.Command, Peer: g.PeerText(), RxQueue: g.RxQueue, TxQueue: g.TxQueue}
 		if g.Local.IsValid() {
 			jg.Local = g.Local.String()
 		}
 		j.Unseen = append(j.Unseen, jg)
 	}
 	return j
-}
-
-// peerText spells a socket group's peer: an address alone when its port
-// varies.
-func peerText(p netip.AddrPort) string {
-	if p.Port() == 0 {
-		return p.Addr().Unmap().String()
-	}
-	return p.String()
 }
 
 type jsonTotals struct {
@@ -179,12 +170,13 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"hosts\": ")
-	hosts := make([]jsonHost, 0, len(rep.Hosts))
-	for _, h := range rep.Hosts {
-		jh := jsonHost{IP: h.Host.Unmap().String(), Flows: h.Total, Clients: h.Clients, Servers: h.Servers, States: map[string]int{}}
-		for _, s := range analyze.States() {
-			if n := h.Count(s); n > 0 {
-				jh.States[s.String()] = n
+	st := rep.StateTable()
+	hosts := make([]jsonHost, 0, len(st.Hosts))
+	for _, h := range st.Hosts {
+		jh := jsonHost{IP: h.Host.String(), Flows: h.Total, Clients: h.Clients, Servers: h.Servers, States: map[string]int{}}
+		for i, n := range h.Counts {
+			if n > 0 {
+				jh.States[st.States[i]] = n
 			}
 		}
 		hosts = append(hosts, jh)
@@ -193,7 +185,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 		return err
 	}
 	put(",\n  \"flows\": [")
-	j.writeFlows(bw, rep.Flows)
+	j.writeFlows(bw, rep)
 	if len(rep.Flows) > 0 {
 		put("\n  ")
 	}
@@ -235,21 +227,27 @@ func findingsJSON(rep *analyze.Report) []jsonFinding {
 	return fs
 }
 
+// encoders keeps flow encoders, with the room their views have grown,
+// from one report to the next.
+var encoders = sync.Pool{New: func() any { return new(flowEncoder) }}
+
 // flowChunk is how many flows one worker renders at a time.
 const flowChunk = 512
 
 // writeFlows writes the flows, one per line, rendering chunks of them on
 // every core and writing the chunks in order: for millions of flows this
 // is most of a report's time.
-func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
+func (j *JSON) writeFlows(w io.Writer, rep *analyze.Report) {
+	n := len(rep.Flows)
 	type job struct {
 		lo, hi int
 		out    chan []byte
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(flows)+flowChunk-1)/flowChunk)
+	workers := min(runtime.GOMAXPROCS(0), (n+flowChunk-1)/flowChunk)
 	if workers <= 1 {
-		var fe flowEncoder
-		w.Write(fe.appendFlows(nil, flows, 0, j.Events))
+		fe := encoders.Get().(*flowEncoder)
+		w.Write(fe.appendFlows(make([]byte, 0, n*1024), rep, 0, n, j.Events))
+		encoders.Put(fe)
 		return
 	}
 	jobs := make(chan job, workers)
@@ -262,8 +260,8 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 		bufs <- make([]byte, 0, flowChunk*1024)
 	}
 	go func() {
-		for lo := 0; lo < len(flows); lo += flowChunk {
-			jb := job{lo, min(lo+flowChunk, len(flows)), make(chan []byte, 1)}
+		for lo := 0; lo < n; lo += flowChunk {
+			jb := job{lo, min(lo+flowChunk, n), make(chan []byte, 1)}
 			order <- jb
 			jobs <- jb
 		}
@@ -272,9 +270,10 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 	}()
 	for range workers {
 		go func() {
-			var fe flowEncoder
+			fe := encoders.Get().(*flowEncoder)
+			defer encoders.Put(fe)
 			for jb := range jobs {
-				jb.out <- fe.appendFlows((<-bufs)[:0], flows[jb.lo:jb.hi], jb.lo, j.Events)
+				jb.out <- fe.appendFlows((<-bufs)[:0], rep, jb.lo, jb.hi, j.Events)
 			}
 		}()
 	}
@@ -285,15 +284,16 @@ func (j *JSON) writeFlows(w io.Writer, flows []analyze.Flow) {
 	}
 }
 
-// appendFlows appends flows, each on a line of its own and all but the
-// very first (index 0 of the report) after a comma.
-func (e *flowEncoder) appendFlows(b []byte, flows []analyze.Flow, first int, events bool) []byte {
-	for i := range flows {
-		if first+i > 0 {
+// appendFlows appends the report's flows lo to hi, each on a line of its
+// own and all but the very first (index 0 of the report) after a comma.
+func (e *flowEncoder) appendFlows(b []byte, rep *analyze.Report, lo, hi int, events bool) []byte {
+	for i := lo; i < hi; i++ {
+		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, "\n    "...)
-		b = e.appendFlow(b, &flows[i], events)
+		rep.ViewFlow(i, &e.view, events)
+		b = e.appendFlow(b, &e.view)
 	}
 	return b
 }

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -9,19 +9,20 @@ import (
 	"github.com/flowdoc/flowdoc/analyze"
 )
 
-// flowEncoder appends flows as compact JSON, exactly as encoding/json
-// would encode jsonFlow (TestAppendFlowMatchesEncodingJSON holds it to
-// that). It remembers the last day it formatted: a capture's timestamps
-// mostly fall on the same day.
+// flowEncoder appends flows (analyze.FlowView, the schema of a flow) as
+// compact JSON, exactly as encoding/json would encode them, but without
+// reflection and allocations: for millions of flows this is most of a
+// JSON report's time. It remembers the last day it formatted: a
+// capture's timestamps mostly fall on the same day.
 type flowEncoder struct {
-	day     int64  // since the Unix epoch
-	prefix  []byte // "2006-01-02T" of day
-	payload analyze.PayloadBuffer
+	day    int64  // since the Unix epoch
+	prefix []byte // "2006-01-02T" of day
+	view   analyze.FlowView
 }
 
-// appendTS appends a capture timestamp as encoding/json would the
-// string of ts(t): RFC 3339 with the fraction trimmed, "" for none.
-func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
+// appendTS appends a capture time as encoding/json would: RFC 3339 with
+// the fraction trimmed, "" for none.
+func (e *flowEncoder) appendTS(b []byte, ts analyze.Time) []byte {
 	if ts == 0 {
 		return append(b, `""`...)
 	}
@@ -43,186 +44,193 @@ func (e *flowEncoder) appendTS(b []byte, ts flowTS) []byte {
 	h, m, s := tod/3600, tod/60%60, tod%60
 	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
 	if frac != 0 {
-		// ".123456789" with trailing zeros trimmed: format 1e9+frac and
-		// replace its leading 1.
-		n := len(b)
-		b = strconv.AppendInt(b, 1e9+frac, 10)
-		b[n] = '.'
-		for b[len(b)-1] == '0' {
-			b = b[:len(b)-1]
+		// ".123456789" with trailing zeros trimmed.
+		n := 9
+		for frac%10 == 0 {
+			frac, n = frac/10, n-1
+		}
+		b = append(b, '.')
+		b = extend(b, n)
+		for i := len(b) - 1; i >= len(b)-n; i-- {
+			b[i], frac = byte('0'+frac%10), frac/10
 		}
 	}
 	return append(b, 'Z', '"')
 }
 
-func (e *flowEncoder) appendFlow(b []byte, f *analyze.Flow, events bool) []byte {
-	r := f.Record
+// extend returns b with n more bytes, their values unset.
+func extend(b []byte, n int) []byte {
+	if cap(b)-len(b) < n {
+		b = slices.Grow(b, n)
+	}
+	return b[:len(b)+n]
+}
+
+// appendUint appends n in decimal, as strconv.AppendUint does, but
+// writing the digits in place: most numbers in a flow are small, and this
+// spares each one a copy.
+func appendUint(b []byte, n uint64) []byte {
+	switch {
+	case n < 10:
+		return append(b, byte('0'+n))
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10))
+	}
+	d := 3
+	for x := n / 1000; x > 0; x /= 10 {
+		d++
+	}
+	b = extend(b, d)
+	for i := len(b) - 1; i >= len(b)-d; i-- {
+		b[i], n = byte('0'+n%10), n/10
+	}
+	return b
+}
+
+// appendInt is appendUint for a signed n.
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 {
+		return strconv.AppendInt(b, n, 10)
+	}
+	return appendUint(b, uint64(n))
+}
+
+// appendFlow appends v as encoding/json would encode it
+// (TestFlowEncoderMatchesEncodingJSON holds it to that, field by field).
+func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, int64(r.ID), 10)
+	b = appendInt(b, int64(v.ID))
 	b = append(b, `,"client":`...)
-	b = appendEndpoint(b, r.Key.Client())
+	b = appendEndpoint(b, v.Client)
 	b = append(b, `,"server":`...)
-	b = appendEndpoint(b, r.Key.Server())
-	b = appendBoolField(b, "roles_inferred", r.RolesInferred)
-	b = appendBoolField(b, "midstream", r.Midstream)
-	b = appendBoolField(b, "one_sided", r.OneSided)
-	b = appendBoolField(b, "reused", r.Reused)
+	b = appendEndpoint(b, v.Server)
+	b = appendBoolField(b, "roles_inferred", v.RolesInferred)
+	b = appendBoolField(b, "midstream", v.Midstream)
+	b = appendBoolField(b, "one_sided", v.OneSided)
+	b = appendBoolField(b, "reused", v.Reused)
 	b = append(b, `,"first":`...)
-	b = e.appendTS(b, r.First)
+	b = e.appendTS(b, v.First)
 	b = append(b, `,"last":`...)
-	b = e.appendTS(b, r.Last)
+	b = e.appendTS(b, v.Last)
 	b = append(b, `,"duration_s":`...)
-	b = appendFloat(b, r.Duration().Seconds())
-	b = append(b, `,"packets":{"client":`...)
-	b = strconv.AppendUint(b, r.Client.Packets, 10)
-	b = append(b, `,"server":`...)
-	b = strconv.AppendUint(b, r.Server.Packets, 10)
-	b = append(b, `},"bytes":{"client":`...)
-	b = strconv.AppendUint(b, r.Client.Bytes, 10)
-	b = append(b, `,"server":`...)
-	b = strconv.AppendUint(b, r.Server.Bytes, 10)
-	b = append(b, `},"client_state":`...)
-	b = appendString(b, r.Client.State.String())
+	b = appendFloat(b, v.DurationS)
+	b = append(b, `,"packets":`...)
+	b = appendUintPair(b, v.Packets)
+	b = append(b, `,"bytes":`...)
+	b = appendUintPair(b, v.Bytes)
+	b = append(b, `,"client_state":`...)
+	b = appendString(b, v.ClientState)
 	b = append(b, `,"server_state":`...)
-	b = appendString(b, r.Server.State.String())
+	b = appendString(b, v.ServerState)
 	b = append(b, `,"history":`...)
-	b = appendString(b, r.History)
+	b = appendString(b, v.History)
 	b = append(b, `,"ends":{"client":`...)
-	b = e.appendEnd(b, &r.Client)
+	b = e.appendEnd(b, &v.Ends.Client)
 	b = append(b, `,"server":`...)
-	b = e.appendEnd(b, &r.Server)
+	b = e.appendEnd(b, &v.Ends.Server)
 	b = append(b, '}')
-	if k := f.Kernel; k != nil && (k.Known[analyze.Client] || k.Known[analyze.Server]) {
-		b = append(b, `,"kernel":{`...)
-		if k.Known[analyze.Client] {
-			b = append(b, `"client":`...)
-			b = appendSocket(b, k.Sockets[analyze.Client])
-		}
-		if k.Known[analyze.Server] {
-			if k.Known[analyze.Client] {
-				b = append(b, ',')
-			}
-			b = append(b, `"server":`...)
-			b = appendSocket(b, k.Sockets[analyze.Server])
-		}
-		b = append(b, '}')
+	b = appendKernel(b, &v.Kernel)
+	b = e.appendPayload(b, v)
+	if v.Events.Set {
+		b = append(b, `,"events":`...)
+		b = e.appendEvents(b, v.Events.V)
 	}
-	if p := r.ReadPayload(&e.payload); p != nil {
-		b = e.appendPayload(b, p)
-	}
-	if events {
-		b = e.appendEvents(b, r.Events)
-	}
-	if r.EventsDropped > 0 && events {
+	if v.EventsDropped != 0 {
 		b = append(b, `,"events_dropped":`...)
-		b = strconv.AppendInt(b, int64(r.EventsDropped), 10)
+		b = appendInt(b, int64(v.EventsDropped))
 	}
-	b = append(b, `,"verdicts":[`...)
-	for i, v := range f.Verdicts {
+	b = append(b, `,"verdicts":`...)
+	b = e.appendVerdicts(b, v.Verdicts)
+	return append(b, '}')
+}
+
+func appendUintPair(b []byte, p analyze.Pair[uint64]) []byte {
+	b = append(b, `{"client":`...)
+	b = appendUint(b, p.Client)
+	b = append(b, `,"server":`...)
+	b = appendUint(b, p.Server)
+	return append(b, '}')
+}
+
+// appendKernel appends a flow's "kernel" field, when a side is on the
+// capturing host.
+func appendKernel(b []byte, k *analyze.Pair[analyze.SocketView]) []byte {
+	if *k == (analyze.Pair[analyze.SocketView]{}) {
+		return b
+	}
+	b = append(b, `,"kernel":{`...)
+	if k.Client != (analyze.SocketView{}) {
+		b = append(b, `"client":`...)
+		b = appendSocket(b, &k.Client)
+	}
+	if k.Server != (analyze.SocketView{}) {
+		if k.Client != (analyze.SocketView{}) {
+			b = append(b, ',')
+		}
+		b = append(b, `"server":`...)
+		b = appendSocket(b, &k.Server)
+	}
+	return append(b, '}')
+}
+
+func (e *flowEncoder) appendVerdicts(b []byte, vs []analyze.VerdictView) []byte {
+	if vs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range vs {
+		v := &vs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"class":`...)
 		b = appendString(b, string(v.Class))
 		b = append(b, `,"side":`...)
-		b = appendString(b, v.Side.String())
+		b = appendString(b, v.Side)
 		b = append(b, `,"severity":`...)
 		b = appendString(b, v.Severity.String())
 		b = append(b, `,"confidence":`...)
 		b = appendFloat(b, v.Confidence)
-		if !v.Since.IsZero() {
+		if v.Since != 0 {
 			b = append(b, `,"since":`...)
-			b = e.appendTS(b, flowTS(v.Since.UnixNano()))
+			b = e.appendTS(b, v.Since)
+		}
+		if v.AgeS.Set {
 			b = append(b, `,"age_s":`...)
-			b = appendFloat(b, v.Age.Seconds())
+			b = appendFloat(b, v.AgeS.V)
 		}
 		b = append(b, `,"summary":`...)
 		b = appendString(b, v.Summary)
 		b = append(b, `,"evidence":`...)
-		b = appendEvidence(b, v.Evidence)
+		b = e.appendEvidence(b, v.Evidence)
 		b = append(b, '}')
 	}
-	return append(b, "]}"...)
+	return append(b, ']')
 }
 
-// appendPayload appends a flow's "payload", "http" and "tls" fields.
-func (e *flowEncoder) appendPayload(b []byte, p *analyze.Payload) []byte {
-	b = append(b, `,"payload":{`...)
-	n := len(b)
-	if p.Protocol != "" {
-		b = append(b, `"protocol":`...)
-		b = appendString(b, p.Protocol)
-	}
-	gaps := 0
-	for s := analyze.Client; s <= analyze.Server; s++ {
-		if p.Missing[s] == 0 && p.Truncated[s] == 0 {
-			continue
+// appendPayload appends a flow's "payload", "http" and "tls" fields, those
+// it has.
+func (e *flowEncoder) appendPayload(b []byte, v *analyze.FlowView) []byte {
+	if p := &v.Payload; !p.IsZero() {
+		b = append(b, `,"payload":{`...)
+		n := len(b)
+		if p.Protocol != "" {
+			b = append(b, `"protocol":`...)
+			b = appendString(b, p.Protocol)
 		}
-		switch {
-		case gaps > 0:
-			b = append(b, ',')
-		case len(b) > n:
-			b = append(b, `,"gaps":[`...)
-		default:
-			b = append(b, `"gaps":[`...)
-		}
-		gaps++
-		b = append(b, `{"side":`...)
-		b = appendString(b, s.String())
-		b = append(b, `,"missing_bytes":`...)
-		b = strconv.AppendUint(b, p.Missing[s], 10)
-		if p.MissingPacket[s] > 0 {
-			b = append(b, `,"packet":`...)
-			b = strconv.AppendUint(b, uint64(p.MissingPacket[s]), 10)
-		}
-		if p.Limited[s] {
-			b = append(b, `,"buffer_limited":true`...)
-		}
-		if p.Truncated[s] > 0 {
-			b = append(b, `,"truncated":{"packet":`...)
-			b = strconv.AppendUint(b, uint64(p.Truncated[s]), 10)
-			b = append(b, '}')
+		if len(p.Gaps) > 0 {
+			if len(b) > n {
+				b = append(b, ',')
+			}
+			b = append(b, `"gaps":`...)
+			b = appendGaps(b, p.Gaps)
 		}
 		b = append(b, '}')
 	}
-	if gaps > 0 {
-		b = append(b, ']')
+	if h := &v.HTTP; !h.IsZero() {
+		b = e.appendHTTP(b, h)
 	}
-	b = append(b, '}')
-	if h := p.HTTP; h != nil {
-		b = append(b, `,"http":{"requests":`...)
-		b = strconv.AppendInt(b, int64(h.Requests), 10)
-		b = append(b, `,"responses":`...)
-		b = strconv.AppendInt(b, int64(h.Responses), 10)
-		if h.Earlier > 0 {
-			b = append(b, `,"earlier_exchanges":`...)
-			b = strconv.AppendInt(b, int64(h.Earlier), 10)
-		}
-		if h.KeepAlive > 0 {
-			b = append(b, `,"keep_alive_timeout_s":`...)
-			b = appendFloat(b, h.KeepAlive.Seconds())
-		}
-		if l := h.LastResponse(); l != nil {
-			b = append(b, `,"last_status":`...)
-			b = strconv.AppendInt(b, int64(l.Status), 10)
-		}
-		if h.Upgraded {
-			b = append(b, `,"upgraded":true`...)
-		}
-		if h.Error != "" {
-			b = append(b, `,"error":`...)
-			b = appendString(b, h.Error)
-		}
-		b = append(b, `,"exchanges":[`...)
-		for i := range h.Exchanges {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = e.appendExchange(b, &h.Exchanges[i])
-		}
-		b = append(b, "]}"...)
-	}
-	if t := p.TLS; t != nil {
+	if t := &v.TLS; !t.IsZero() {
 		b = append(b, `,"tls":{`...)
 		if t.ServerName != "" {
 			b = append(b, `"server_name":`...)
@@ -238,7 +246,75 @@ func (e *flowEncoder) appendPayload(b []byte, p *analyze.Payload) []byte {
 	return b
 }
 
-func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
+func appendGaps(b []byte, gaps []analyze.GapView) []byte {
+	b = append(b, '[')
+	for i := range gaps {
+		g := &gaps[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"side":`...)
+		b = appendString(b, g.Side)
+		b = append(b, `,"missing_bytes":`...)
+		b = appendUint(b, g.MissingBytes)
+		if g.Packet != 0 {
+			b = append(b, `,"packet":`...)
+			b = appendUint(b, uint64(g.Packet))
+		}
+		if g.BufferLimited {
+			b = append(b, `,"buffer_limited":true`...)
+		}
+		if g.Truncated != (analyze.PacketRef{}) {
+			b = append(b, `,"truncated":{"packet":`...)
+			b = appendUint(b, uint64(g.Truncated.Packet))
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
+	b = append(b, `,"http":{"requests":`...)
+	b = appendInt(b, int64(h.Requests))
+	b = append(b, `,"responses":`...)
+	b = appendInt(b, int64(h.Responses))
+	if h.Earlier != 0 {
+		b = append(b, `,"earlier_exchanges":`...)
+		b = appendInt(b, int64(h.Earlier))
+	}
+	if h.KeepAliveS.Set {
+		b = append(b, `,"keep_alive_timeout_s":`...)
+		b = appendFloat(b, h.KeepAliveS.V)
+	}
+	if h.LastStatus != 0 {
+		b = append(b, `,"last_status":`...)
+		b = appendInt(b, int64(h.LastStatus))
+	}
+	if h.Upgraded {
+		b = append(b, `,"upgraded":true`...)
+	}
+	if h.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, h.Error)
+	}
+	b = append(b, `,"exchanges":`...)
+	if h.Exchanges == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range h.Exchanges {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendExchange(b, &h.Exchanges[i])
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func (e *flowEncoder) appendExchange(b []byte, x *analyze.ExchangeView) []byte {
 	b = append(b, '{')
 	n := len(b)
 	field := func(name string) {
@@ -261,74 +337,78 @@ func (e *flowEncoder) appendExchange(b []byte, x *analyze.Exchange) []byte {
 			b = append(b, "true"...)
 		}
 	}
+	ref := func(name string, r *analyze.Ref) {
+		if *r != (analyze.Ref{}) {
+			field(name)
+			b = e.appendRef(b, r)
+		}
+	}
 	str("method", x.Method)
 	str("target", x.Target)
-	flag("malformed", x.Malformed())
+	flag("malformed", x.Malformed)
 	str("version", x.Version)
-	if x.RequestPacket > 0 {
-		field("request")
-		b = e.appendRef(b, int(x.RequestInput), x.RequestPacket, x.RequestAt)
-	}
+	ref("request", &x.Request)
 	flag("request_close", x.RequestClose)
 	flag("continue", x.Continue)
 	if x.Status != 0 {
 		field("status")
-		b = strconv.AppendInt(b, int64(x.Status), 10)
+		b = appendInt(b, int64(x.Status))
 	}
 	str("reason", x.Reason)
-	if x.ResponsePacket > 0 {
-		field("response")
-		b = e.appendRef(b, int(x.ResponseInput), x.ResponsePacket, x.ResponseAt)
-	}
+	ref("response", &x.Response)
 	if x.ResponseEnd != 0 {
 		field("response_end")
 		b = e.appendTS(b, x.ResponseEnd)
 	}
-	if x.ContentLength >= 0 && x.Status != 0 {
+	if x.ContentLength.Set {
 		field("content_length")
-		b = strconv.AppendInt(b, x.ContentLength, 10)
+		b = appendInt(b, x.ContentLength.V)
 	}
 	flag("chunked", x.Chunked)
 	field("body_bytes")
-	b = strconv.AppendInt(b, x.BodyBytes, 10)
+	b = appendInt(b, x.BodyBytes)
 	field("complete")
 	b = strconv.AppendBool(b, x.Complete)
 	field("acked")
 	b = strconv.AppendBool(b, x.Acked)
 	flag("response_close", x.ResponseClose)
-	if x.KeepAlive > 0 {
+	if x.KeepAliveS.Set {
 		field("keep_alive_s")
-		b = appendFloat(b, x.KeepAlive.Seconds())
+		b = appendFloat(b, x.KeepAliveS.V)
 	}
 	flag("missing", x.Missing)
 	return append(b, '}')
 }
 
-func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
-	b = append(b, `,"events":[`...)
-	for i, ev := range events {
+func (e *flowEncoder) appendEvents(b []byte, events []analyze.EventView) []byte {
+	if events == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i := range events {
+		ev := &events[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(ev.Input), 10)
+		b = appendInt(b, int64(ev.Input))
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendUint(b, uint64(ev.Packet), 10)
+		b = appendUint(b, uint64(ev.Packet))
 		b = append(b, `,"time":`...)
-		b = e.appendTS(b, ev.At)
+		b = e.appendTS(b, ev.Time)
 		b = append(b, `,"from":`...)
-		b = appendString(b, ev.From.String())
+		b = appendString(b, ev.From)
 		b = append(b, `,"flags":`...)
-		b = appendString(b, ev.Flags.String())
+		b = appendString(b, ev.Flags)
 		b = append(b, `,"seq":`...)
-		b = strconv.AppendUint(b, uint64(ev.Seq), 10)
+		b = appendUint(b, uint64(ev.Seq))
 		b = append(b, `,"ack":`...)
-		b = strconv.AppendUint(b, uint64(ev.Ack), 10)
+		b = appendUint(b, uint64(ev.Ack))
 		b = append(b, `,"len":`...)
-		b = strconv.AppendUint(b, uint64(ev.Len), 10)
-		if names := ev.Note.Names(); len(names) > 0 {
+		b = appendUint(b, uint64(ev.Len))
+		if len(ev.Notes) > 0 {
 			b = append(b, `,"notes":[`...)
-			for j, n := range names {
+			for j, n := range ev.Notes {
 				if j > 0 {
 					b = append(b, ',')
 				}
@@ -337,102 +417,106 @@ func (e *flowEncoder) appendEvents(b []byte, events []analyze.Event) []byte {
 			b = append(b, ']')
 		}
 		b = append(b, `,"client_state":`...)
-		b = appendString(b, ev.ClientState.String())
+		b = appendString(b, ev.ClientState)
 		b = append(b, `,"server_state":`...)
-		b = appendString(b, ev.ServerState.String())
+		b = appendString(b, ev.ServerState)
 		b = append(b, '}')
 	}
 	return append(b, ']')
 }
 
-func appendEvidence(b []byte, ev []analyze.Evidence) []byte {
+func (e *flowEncoder) appendEvidence(b []byte, ev []analyze.EvidenceView) []byte {
+	if ev == nil {
+		return append(b, "null"...)
+	}
 	b = append(b, '[')
-	for i, e := range ev {
+	for i := range ev {
+		x := &ev[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"input":`...)
-		b = strconv.AppendInt(b, int64(e.Input), 10)
+		b = appendInt(b, int64(x.Input))
 		b = append(b, `,"packet":`...)
-		b = strconv.AppendInt(b, int64(e.Packet), 10)
+		b = appendInt(b, int64(x.Packet))
 		b = append(b, `,"time":`...)
-		b = appendString(b, ts(e.At))
+		b = e.appendTS(b, x.Time)
 		b = append(b, `,"what":`...)
-		b = appendString(b, e.What)
+		b = appendString(b, x.What)
 		b = append(b, '}')
 	}
 	return append(b, ']')
 }
 
-func (e *flowEncoder) appendEnd(b []byte, h *analyze.Half) []byte {
+func (e *flowEncoder) appendEnd(b []byte, h *analyze.EndView) []byte {
 	b = append(b, `{"state":`...)
-	b = appendString(b, h.State.String())
-	if !h.Since.IsZero() {
+	b = appendString(b, h.State)
+	if h.Since != 0 {
 		b = append(b, `,"since":`...)
 		b = e.appendTS(b, h.Since)
 	}
-	if h.Expired != 0 {
+	if h.Expired != "" {
 		b = append(b, `,"expired":`...)
-		b = appendString(b, h.Expired.String())
+		b = appendString(b, h.Expired)
 	}
 	if h.HalfClosed {
 		b = append(b, `,"half_closed":true`...)
 	}
-	for _, f := range []struct {
+	for _, f := range [...]struct {
 		name string
 		v    uint64
 	}{
 		{"packets", h.Packets}, {"bytes", h.Bytes}, {"wire_bytes", h.WireBytes},
-		{"retransmissions", uint64(h.Retrans)}, {"rsts", uint64(h.RSTs)}, {"zero_windows", uint64(h.ZeroWindows)},
-		{"keepalives", uint64(h.KeepAlives)}, {"window_probes", uint64(h.WinProbes)},
+		{"retransmissions", uint64(h.Retransmits)}, {"rsts", uint64(h.RSTs)}, {"zero_windows", uint64(h.ZeroWindows)},
+		{"keepalives", uint64(h.KeepAlives)}, {"window_probes", uint64(h.WindowProbes)},
 	} {
 		b = append(b, ',', '"')
 		b = append(b, f.name...)
 		b = append(b, '"', ':')
-		b = strconv.AppendUint(b, f.v, 10)
+		b = appendUint(b, f.v)
 	}
 	if h.MSS != 0 {
 		b = append(b, `,"mss":`...)
-		b = strconv.AppendUint(b, uint64(h.MSS), 10)
+		b = appendUint(b, uint64(h.MSS))
 	}
-	if h.WScale >= 0 {
+	if h.WScale.Set {
 		b = append(b, `,"wscale":`...)
-		b = strconv.AppendInt(b, int64(h.WScale), 10)
+		b = appendInt(b, int64(h.WScale.V))
 	}
-	if !h.FirstPacket.IsZero() {
+	if h.First != 0 {
 		b = append(b, `,"first":`...)
-		b = e.appendTS(b, h.FirstPacket)
+		b = e.appendTS(b, h.First)
 	}
-	if !h.LastPacket.IsZero() {
+	if h.Last != 0 {
 		b = append(b, `,"last":`...)
-		b = e.appendTS(b, h.LastPacket)
+		b = e.appendTS(b, h.Last)
 	}
-	if h.LastPayloadPacket > 0 {
+	if h.LastPayload != (analyze.Ref{}) {
 		b = append(b, `,"last_payload":`...)
-		b = e.appendRef(b, int(h.LastPayloadInput), h.LastPayloadPacket, h.LastPayload)
+		b = e.appendRef(b, &h.LastPayload)
 	}
-	if h.FinPacket > 0 {
+	if h.FIN != (analyze.Ref{}) {
 		b = append(b, `,"fin":`...)
-		b = e.appendRef(b, int(h.FinInput), h.FinPacket, h.FinAt)
+		b = e.appendRef(b, &h.FIN)
 	}
 	return append(b, '}')
 }
 
-func (e *flowEncoder) appendRef(b []byte, input int, packet uint32, t flowTS) []byte {
+func (e *flowEncoder) appendRef(b []byte, r *analyze.Ref) []byte {
 	b = append(b, `{"input":`...)
-	b = strconv.AppendInt(b, int64(input), 10)
+	b = appendInt(b, int64(r.Input))
 	b = append(b, `,"packet":`...)
-	b = strconv.AppendUint(b, uint64(packet), 10)
+	b = appendUint(b, uint64(r.Packet))
 	b = append(b, `,"time":`...)
-	b = e.appendTS(b, t)
+	b = e.appendTS(b, r.Time)
 	return append(b, '}')
 }
 
-func appendEndpoint(b []byte, a netip.AddrPort) []byte {
+func appendEndpoint(b []byte, a analyze.Endpoint) []byte {
 	b = append(b, `{"ip":"`...)
-	b = a.Addr().Unmap().AppendTo(b)
+	b = a.IP.AppendTo(b)
 	b = append(b, `","port":`...)
-	b = strconv.AppendUint(b, uint64(a.Port()), 10)
+	b = appendUint(b, uint64(a.Port))
 	return append(b, '}')
 }
 
@@ -465,6 +549,15 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// jsonSafe marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote, the backslash and HTML's <, > and &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string, escaped as encoding/json
 // escapes it (HTML characters included).
 func appendString(b []byte, s string) []byte {
@@ -473,11 +566,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -513,29 +606,22 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// flowTS is a capture timestamp as records hold it.
-type flowTS = analyze.Timestamp
-
-// appendSocket encodes a side's kernel socket as the reference schema's
-// jsonSocket (jsonref_test.go) does.
-func appendSocket(b []byte, s *analyze.Socket) []byte {
-	if s == nil {
-		return append(b, `{"state":"CLOSED","rx_queue":0,"tx_queue":0}`...)
-	}
+// appendSocket encodes a side's kernel socket.
+func appendSocket(b []byte, s *analyze.SocketView) []byte {
 	b = append(b, `{"state":`...)
-	b = appendString(b, s.State.String())
+	b = appendString(b, s.State)
 	if s.PID != 0 {
 		b = append(b, `,"pid":`...)
-		b = strconv.AppendInt(b, int64(s.PID), 10)
+		b = appendInt(b, int64(s.PID))
 	}
 	if s.Command != "" {
 		b = append(b, `,"command":`...)
 		b = appendString(b, s.Command)
 	}
 	b = append(b, `,"rx_queue":`...)
-	b = strconv.AppendUint(b, uint64(s.RxQueue), 10)
+	b = appendUint(b, uint64(s.RxQueue))
 	b = append(b, `,"tx_queue":`...)
-	b = strconv.AppendUint(b, uint64(s.TxQueue), 10)
+	b = appendUint(b, uint64(s.TxQueue))
 	if s.Timer != "" {
 		b = append(b, `,"timer":`...)
 		b = appendString(b, s.Timer)

@@ -21,11 +21,13 @@ type JSONLines struct {
 // Render implements Renderer.
 func (j *JSONLines) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	var fe flowEncoder
+	fe := encoders.Get().(*flowEncoder)
+	defer encoders.Put(fe)
 	var line []byte
 	for i := range rep.Flows {
 		line = append(line[:0], `{"type":"flow",`...)
-		line = fe.appendFlow(line, &rep.Flows[i], j.Events)
+		rep.ViewFlow(i, &fe.view, j.Events)
+		line = fe.appendFlow(line, &fe.view)
 		// appendFlow opened its own object: drop its brace.
 		line = append(line[:len(`{"type":"flow",`)], line[len(`{"type":"flow",`)+1:]...)
 		line = append(line, '\n')
@@ -69,22 +71,23 @@ func (CSV) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	rec := make([]string, len(csvColumns))
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	var v analyze.FlowView
 	for i := range rep.Flows {
-		f := &rep.Flows[i]
-		r := f.Record
+		rep.ViewFlow(i, &v, false)
+		c, s := &v.Ends.Client, &v.Ends.Server
 		sev := ""
-		if len(f.Verdicts) > 0 {
-			sev = f.Verdicts[0].Severity.String()
+		if worst, ok := v.Severity(); ok {
+			sev = worst.String()
 		}
 		rec = append(rec[:0],
-			strconv.Itoa(r.ID), r.Key.Client().Addr().Unmap().String(), strconv.Itoa(int(r.Key.Client().Port())),
-			r.Key.Server().Addr().Unmap().String(), strconv.Itoa(int(r.Key.Server().Port())),
-			ts(r.First.Time()), ts(r.Last.Time()), strconv.FormatFloat(r.Duration().Seconds(), 'f', -1, 64),
-			r.Client.State.String(), r.Server.State.String(), r.History,
-			u(r.Client.Packets), u(r.Server.Packets), u(r.Client.Bytes), u(r.Server.Bytes),
-			u(uint64(r.Client.Retrans)), u(uint64(r.Server.Retrans)), u(uint64(r.Client.RSTs)), u(uint64(r.Server.RSTs)),
-			strconv.FormatBool(r.RolesInferred), strconv.FormatBool(r.Midstream), strconv.FormatBool(r.OneSided), strconv.FormatBool(r.Reused),
-			sev, strings.Join(verdictNames(f), " "),
+			strconv.Itoa(v.ID), v.Client.IP.String(), strconv.Itoa(int(v.Client.Port)),
+			v.Server.IP.String(), strconv.Itoa(int(v.Server.Port)),
+			ts(v.First.Time()), ts(v.Last.Time()), strconv.FormatFloat(v.DurationS, 'f', -1, 64),
+			v.ClientState, v.ServerState, v.History,
+			u(v.Packets.Client), u(v.Packets.Server), u(v.Bytes.Client), u(v.Bytes.Server),
+			u(uint64(c.Retransmits)), u(uint64(s.Retransmits)), u(uint64(c.RSTs)), u(uint64(s.RSTs)),
+			strconv.FormatBool(v.RolesInferred), strconv.FormatBool(v.Midstream), strconv.FormatBool(v.OneSided), strconv.FormatBool(v.Reused),
+			sev, strings.Join(v.VerdictNames(), " "),
 		)
 		if err := cw.Write(rec); err != nil {
 			return err

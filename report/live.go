@@ -20,17 +20,6 @@ type LiveStatus struct {
 	Evicted   int
 }
 
-// stillOpen counts the connections with an endpoint not closed.
-func stillOpen(rep *analyze.Report) int {
-	n := 0
-	for i := range rep.Flows {
-		if f := &rep.Flows[i]; holdsSocket(f.Client.State) || holdsSocket(f.Server.State) {
-			n++
-		}
-	}
-	return n
-}
-
 // LiveView draws the compact view flowdoc live refreshes on a terminal
 // width columns wide and height rows high (0: unbounded): traffic,
 // flows, endpoint states per host (the busiest five), the host's socket
@@ -45,7 +34,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 	var b strings.Builder
 	line := func(format string, a ...any) { b.WriteString(fit(fmt.Sprintf(format, a...), width) + "\n") }
 	line("flowdoc live on %s: %s, %d packets (%.0f/s), %d dropped", st.Interface, dur(st.Elapsed.Round(time.Second)), st.Packets, st.Rate, st.Dropped)
-	head := fmt.Sprintf("%s, %d still open", plural(len(rep.Flows), "connection"), stillOpen(rep))
+	head := fmt.Sprintf("%s, %d still open", plural(len(rep.Flows), "connection"), rep.StillOpen())
 	if st.Evicted > 0 {
 		head += fmt.Sprintf(", %d dropped from memory (--max-flows)", st.Evicted)
 	}
@@ -141,5 +130,5 @@ func LiveLine(st LiveStatus, rep *analyze.Report) string {
 		}
 	}
 	return fmt.Sprintf("flowdoc live: %s on %s, %d packets (%.0f/s), %d dropped, %d connections (%d open), %d findings (%d errors)",
-		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), stillOpen(rep), len(rep.Findings), errs)
+		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), rep.StillOpen(), len(rep.Findings), errs)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
 // leakWithKernel is the keep-alive leak capture joined to the socket
@@ -21,14 +22,14 @@ func leakWithKernel(t *testing.T, pid int) *analyze.Report {
 	rep := labReport(t, "../testdata/keepalive-leak.pcap")
 	client := netip.MustParseAddr("10.99.1.1")
 	server := netip.MustParseAddrPort("10.99.1.2:8080")
-	var socks []analyze.Socket
+	var socks []sockets.Socket
 	for i, f := range rep.Flows {
 		if f.Client.State == flow.CloseWait {
-			socks = append(socks, analyze.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: flow.CloseWait, PID: pid, Command: "java", Inode: uint64(100 + i)})
+			socks = append(socks, sockets.Socket{Local: f.Key.Client(), Remote: f.Key.Server(), State: flow.CloseWait, PID: pid, Command: "java", Inode: uint64(100 + i)})
 		}
 	}
 	for port := uint16(50000); port < 50002; port++ {
-		socks = append(socks, analyze.Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: pid, Command: "java", Inode: uint64(port)})
+		socks = append(socks, sockets.Socket{Local: netip.AddrPortFrom(client, port), Remote: server, State: flow.CloseWait, PID: pid, Command: "java", Inode: uint64(port)})
 	}
 	rep.JoinKernel(socks, []netip.Addr{client}, rep.End.Add(time.Minute), time.Second, 0)
 	return rep

@@ -22,6 +22,22 @@ type Markdown struct {
 func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+	mdHeader(p, rep)
+	mdFindings(p, rep)
+	if k := rep.Kernel; k != nil {
+		mdKernel(p, k)
+	}
+	mdStates(p, rep.StateTable())
+	m.flows(p, rep)
+	return bw.Flush()
+}
+
+// printer writes formatted text.
+type printer func(format string, a ...any)
+
+// mdHeader writes the title, and a list of the inputs, the headline and
+// what the report was narrowed to.
+func mdHeader(p printer, rep *analyze.Report) {
 	var names []string
 	for _, in := range rep.Inputs {
 		names = append(names, filepath.Base(in.Path))
@@ -33,9 +49,7 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 			p("  - warning: %s\n", mdText(warning))
 		}
 	}
-	tot := rep.Totals
-	p("- %s: %d closed cleanly, %d not; states as at %s\n", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean,
-		rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	p("- %s; states as at %s\n", rep.Totals.Summary(), rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
 	if c := rep.Capture; c != nil {
 		p("- %s\n", mdText(captureLine(c)))
 	}
@@ -49,7 +63,10 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		}
 		p("- Captured on the host with addresses %s\n", strings.Join(a, ", "))
 	}
+}
 
+// mdFindings writes a section per finding, with its evidence.
+func mdFindings(p printer, rep *analyze.Report) {
 	p("\n## Findings\n\n")
 	if len(rep.Findings) == 0 {
 		p("None.\n")
@@ -71,78 +88,71 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 		p("**Remedy:** %s\n\n", mdText(f.Remedy))
 		p("Flows: %s. More: `flowdoc explain %s`.\n\n", flowList(f.Flows), f.Class)
 	}
+}
 
-	if k := rep.Kernel; k != nil {
-		p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
-		if h := unnamedLine(k); h != "" {
-			p("%s.\n\n", mdText(h))
-		}
-		if len(k.Disagreements) > 0 {
-			p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
-			for _, d := range k.Disagreements {
-				p("| %d | %s %s | %s | %s |\n", d.Flow, d.Side, mdCell(d.Endpoint.String()), d.Inferred, d.Kernel)
-			}
-			p("\n")
-		}
-		if len(k.Unseen) > 0 {
-			p("Sockets without packets in the capture:\n\n| State | Sockets | Process | Local | Peer | Recv-Q | Send-Q |\n| --- | ---: | --- | --- | --- | ---: | ---: |\n")
-			for _, g := range k.Unseen {
-				local := "*"
-				if g.Local.IsValid() {
-					local = g.Local.String()
-				}
-				p("| %s | %d | %s | %s | %s | %d | %d |\n", g.State, g.Count, mdCell(g.Process()), mdCell(local), mdCell(peerText(g.Peer)), g.RxQueue, g.TxQueue)
-			}
-			p("\n")
-		}
+// mdKernel writes the host's socket table as joined to the flows.
+func mdKernel(p printer, k *analyze.KernelView) {
+	p("## The host's socket table\n\n%s.\n\n", mdText(kernelLine(k)))
+	if h := unnamedLine(k); h != "" {
+		p("%s.\n\n", mdText(h))
 	}
-	p("## Endpoint states per host\n\n")
-	cols := stateColumns(rep)
-	p("| Host | Connections |")
-	for _, s := range cols {
-		p(" %s |", s)
-	}
-	p("\n| --- | ---: |%s\n", strings.Repeat(" ---: |", len(cols)))
-	for _, h := range rep.Hosts {
-		p("| %s | %d |", mdCell(h.Host.Unmap().String()), h.Total)
-		for _, s := range cols {
-			p(" %d |", h.Count(s))
+	if len(k.Disagreements) > 0 {
+		p("| Flow | Endpoint | Inferred | Kernel |\n| ---: | --- | --- | --- |\n")
+		for _, d := range k.Disagreements {
+			p("| %d | %s %s | %s | %s |\n", d.Flow, d.Side, mdCell(d.Endpoint.String()), d.Inferred, d.Kernel)
 		}
 		p("\n")
 	}
+	if len(k.Unseen) > 0 {
+		p("Sockets without packets in the capture:\n\n| State | Sockets | Process | Local | Peer | Recv-Q | Send-Q |\n| --- | ---: | --- | --- | --- | ---: | ---: |\n")
+		for _, g := range k.Unseen {
+			p("| %s | %d | %s | %s | %s | %d | %d |\n", g.State, g.Count, mdCell(g.Process()), mdCell(g.LocalText()), mdCell(g.PeerText()), g.RxQueue, g.TxQueue)
+		}
+		p("\n")
+	}
+}
 
-	var shown []*analyze.Flow
-	notClean := 0
+// mdStates writes the endpoint states per host.
+func mdStates(p printer, st analyze.StateTable) {
+	p("## Endpoint states per host\n\n")
+	p("| Host | Connections |")
+	for _, s := range st.States {
+		p(" %s |", s)
+	}
+	p("\n| --- | ---: |%s\n", strings.Repeat(" ---: |", len(st.States)))
+	for _, h := range st.Hosts {
+		p("| %s | %d |", mdCell(h.Host.String()), h.Total)
+		for _, n := range h.Counts {
+			p(" %d |", n)
+		}
+		p("\n")
+	}
+}
+
+// flows writes the flows not closed cleanly, at most MaxFlows of them.
+func (m *Markdown) flows(p printer, rep *analyze.Report) {
 	limit := m.MaxFlows
 	if limit <= 0 {
 		limit = 100
 	}
-	for i := range rep.Flows {
-		if f := &rep.Flows[i]; !f.Clean() {
-			notClean++
-			if len(shown) < limit {
-				shown = append(shown, f)
-			}
-		}
-	}
+	listed := rep.Listed(false)
 	p("\n## Flows not closed cleanly\n\n")
-	if notClean == 0 {
+	if len(listed) == 0 {
 		p("None.\n")
-	} else {
-		p("| ID | Client | Server | Client state | Server state | Duration | Packets | History | Verdicts |\n")
-		p("| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n")
-		var pb analyze.PayloadBuffer // reused by flowNotes
-		for _, f := range shown {
-			r := f.Record
-			p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", r.ID, mdCell(r.Key.Client().String()), mdCell(r.Key.Server().String()),
-				stateText(&r.Client), stateText(&r.Server), dur(r.Duration()), r.Client.Packets, r.Server.Packets,
-				mdCode(r.History), mdCell(flowNotes(f, &pb)))
-		}
-		if more := notClean - len(shown); more > 0 {
-			p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)
-		}
+		return
 	}
-	return bw.Flush()
+	p("| ID | Client | Server | Client state | Server state | Duration | Packets | History | Verdicts |\n")
+	p("| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n")
+	var v analyze.FlowView
+	for _, i := range listed[:min(limit, len(listed))] {
+		rep.ViewFlow(i, &v, false)
+		p("| %d | %s | %s | %s | %s | %s | %d/%d | `%s` | %s |\n", v.ID, mdCell(v.Client.String()), mdCell(v.Server.String()),
+			v.Ends.Client.StateText(), v.Ends.Server.StateText(), dur(v.Duration()), v.Packets.Client, v.Packets.Server,
+			mdCode(v.History), mdCell(v.Notes()))
+	}
+	if more := len(listed) - limit; more > 0 {
+		p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)
+	}
 }
 
 // flowList spells flow IDs, shortened when there are many.

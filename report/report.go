@@ -1,10 +1,24 @@
 // Package report lays out an *analyze.Report in the formats people read
-// and tools load: a terminal report and JSON. Renderers neither sort nor
-// compute: the order and every figure come from the analyze package.
+// and tools load: the terminal report (Text), JSON and JSON Lines, CSV,
+// Markdown, a self-contained HTML page, Zeek's conn.log, and the compact
+// view flowdoc live refreshes. New returns the renderer of a format.
+//
+// It imports package analyze alone, where everything a report shows is
+// computed: each flow as an analyze.FlowView (Report.ViewFlow), whose json
+// tags are the flowdoc/v1 schema of a flow and whose methods give its
+// notes and colours; which flows a table lists (Report.Listed); the
+// headline (Totals.Summary); the endpoint states per host
+// (Report.StateTable); the rows of the HTML timeline and ladder diagrams
+// (Report.Timeline, Report.FindingLadders). A renderer chooses words,
+// columns, colours and coordinates; it neither sorts nor decides anything
+// about TCP.
+//
+// A flow's JSON is written by a hand-written encoder (jsonflow.go), which
+// a report of millions of flows spends most of its time in; a test holds
+// it to encoding/json's encoding of FlowView, field by field.
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -54,21 +68,6 @@ func New(format string, opt Options) (Renderer, error) {
 	return nil, fmt.Errorf("unknown format %q (want one of %v)", format, Formats)
 }
 
-// stateColumns lists the states some host is in, in order: the columns
-// of an endpoint-state table.
-func stateColumns(rep *analyze.Report) []analyze.State {
-	var cols []analyze.State
-	for _, s := range analyze.States() {
-		for _, h := range rep.Hosts {
-			if h.Count(s) > 0 {
-				cols = append(cols, s)
-				break
-			}
-		}
-	}
-	return cols
-}
-
 // inputDetail describes an input as read: "pcap EN10MB, 68 packets, 54
 // TCP, 2026-01-02 03:04:05.000 to 03:04:11.000 (6.0 s)", the times with
 // zone appended (" UTC" where the reader cannot assume it).
@@ -98,15 +97,6 @@ func evidencePacket(rep *analyze.Report, e analyze.Evidence, name func(string) s
 	return pkt
 }
 
-// verdictNames lists a flow's verdicts as class(side), most severe first.
-func verdictNames(f *analyze.Flow) []string {
-	vs := make([]string, 0, len(f.Verdicts))
-	for _, v := range f.Verdicts {
-		vs = append(vs, string(v.Class)+"("+v.Side.String()+")")
-	}
-	return vs
-}
-
 // scopeOf spells what a finding is about: its hosts, then its endpoints.
 func scopeOf(f *analyze.Finding) []string {
 	var scope []string
@@ -117,51 +107,4 @@ func scopeOf(f *analyze.Finding) []string {
 		scope = append(scope, e.String())
 	}
 	return scope
-}
-
-// payloadNote sums up what was read in a flow's payload: the last HTTP
-// exchange ("GET /upload -> 404 Not Found"), the TLS server name, and
-// bytes the capture missed.
-func payloadNote(p *analyze.Payload) string {
-	if p == nil {
-		return ""
-	}
-	var n []string
-	switch {
-	case p.HTTP != nil:
-		h := p.HTTP
-		if x := h.Last(); x != nil {
-			s := "http " + exchangeText(x)
-			if h.Requests > 1 {
-				s += fmt.Sprintf(" (last of %d requests)", h.Requests)
-			}
-			n = append(n, s)
-		} else {
-			n = append(n, "http")
-		}
-	case p.TLS != nil:
-		s := "tls"
-		if p.TLS.ServerName != "" {
-			s += " " + p.TLS.ServerName
-		}
-		n = append(n, s)
-	}
-	for s := analyze.Client; s <= analyze.Server; s++ {
-		if p.Truncated[s] > 0 {
-			n = append(n, fmt.Sprintf("%s payload cut by the snap length", s))
-		} else if p.Missing[s] > 0 {
-			n = append(n, fmt.Sprintf("%s stream: %s not captured", s, plural(int(p.Missing[s]), "byte")))
-		}
-	}
-	return strings.Join(n, ", ")
-}
-
-// exchangeText is "GET /upload -> 404 Not Found", or "GET / -> no
-// response".
-func exchangeText(x *analyze.Exchange) string {
-	req := cmp.Or(x.RequestLine(), "(request not captured)")
-	if x.Malformed() {
-		req = fmt.Sprintf("(malformed request %q)", x.Target)
-	}
-	return req + " -> " + cmp.Or(x.StatusLine(), "no response")
 }

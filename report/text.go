@@ -31,184 +31,164 @@ type Text struct {
 // Render implements Renderer.
 func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
-	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
-	tot := rep.Totals
 	width := t.Width
 	if width <= 0 {
 		width = 100
 	}
 	width = max(width, 40)
 	c := painter(t.Color)
+	textHeader(bw, rep, width)
+	hostTable(bw, rep, 0)
+	textFindings(bw, rep, width, c)
+	if k := rep.Kernel; k != nil {
+		textKernel(bw, k, width)
+	}
+	if listed := rep.Listed(t.All); len(listed) > 0 {
+		if t.All {
+			fmt.Fprintf(bw, "\nFlows:\n")
+		} else {
+			fmt.Fprintf(bw, "\nFlows not closed cleanly (--all lists every flow):\n")
+		}
+		t.flowTable(bw, rep, listed, width, c)
+	}
+	if w := rep.Warnings(); len(w) > 0 {
+		fmt.Fprintf(bw, "\n%s\n", c.severity("Warnings:", analyze.Warning))
+		for _, s := range w {
+			fmt.Fprintf(bw, "  %s\n", s)
+		}
+	}
+	return bw.Flush()
+}
 
+// textHeader writes the inputs, what the report was narrowed to, the
+// headline and the moment the states stand at.
+func textHeader(w io.Writer, rep *analyze.Report, width int) {
 	for i := range rep.Inputs {
-		p("%s: %s\n", rep.Inputs[i].Path, inputDetail(&rep.Inputs[i], ""))
+		fmt.Fprintf(w, "%s: %s\n", rep.Inputs[i].Path, inputDetail(&rep.Inputs[i], ""))
 	}
 	if c := rep.Capture; c != nil {
-		wrap(bw, width, "", captureLine(c)+".")
+		wrap(w, width, "", captureLine(c)+".")
 	}
 	if !rep.Filter.IsZero() {
-		wrap(bw, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
+		wrap(w, width, "", fmt.Sprintf("Showing only: %s.", rep.Filter))
 	}
 	if len(rep.LocalAddrs) > 0 {
 		var a []string
 		for _, l := range rep.LocalAddrs {
 			a = append(a, l.Unmap().String())
 		}
-		wrap(bw, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
+		wrap(w, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
 	}
-	head := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(tot.Flows, "TCP connection"), tot.Clean, tot.Flows-tot.Clean)
-	var extra []string
-	if tot.Midstream > 0 {
-		extra = append(extra, fmt.Sprintf("%d began before the capture", tot.Midstream))
-	}
-	if tot.OneSided > 0 {
-		extra = append(extra, fmt.Sprintf("%d seen in one direction only", tot.OneSided))
-	}
-	if tot.Reused > 0 {
-		extra = append(extra, fmt.Sprintf("%d reused a 4-tuple", tot.Reused))
-	}
-	if len(extra) > 0 {
+	head := rep.Totals.Summary()
+	if extra := rep.Totals.Caveats(); len(extra) > 0 {
 		head += " (" + strings.Join(extra, ", ") + ")"
 	}
-	wrap(bw, width, "", head+".")
-	p("Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	wrap(w, width, "", head+".")
+	fmt.Fprintf(w, "Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+}
 
-	hostTable(bw, rep, 0)
-
+// textFindings writes the findings, most severe first.
+func textFindings(w io.Writer, rep *analyze.Report, width int, c painter) {
 	if len(rep.Findings) > 0 {
-		p("\nFindings, most severe first:\n")
+		fmt.Fprintf(w, "\nFindings, most severe first:\n")
 	}
 	for _, f := range rep.Findings {
 		scope := scopeOf(&f)
-		p("\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
+		fmt.Fprintf(w, "\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
 		if len(scope) > 0 {
-			p("  %s", strings.Join(scope, " > "))
+			fmt.Fprintf(w, "  %s", strings.Join(scope, " > "))
 		}
-		p("  (%s)\n", plural(len(f.Flows), "flow"))
-		wrap(bw, width, "  ", f.Summary)
+		fmt.Fprintf(w, "  (%s)\n", plural(len(f.Flows), "flow"))
+		wrap(w, width, "  ", f.Summary)
 		if len(f.Evidence) > 0 {
 			var ev []string
 			for _, e := range f.Evidence {
 				ev = append(ev, evidenceText(rep, e))
 			}
-			wrap(bw, width, "  ", "Evidence: "+strings.Join(ev, "; "))
+			wrap(w, width, "  ", "Evidence: "+strings.Join(ev, "; "))
 		}
-		wrap(bw, width, "  ", "Remedy: "+f.Remedy)
-		p("  More: flowdoc explain %s\n", f.Class)
+		wrap(w, width, "  ", "Remedy: "+f.Remedy)
+		fmt.Fprintf(w, "  More: flowdoc explain %s\n", f.Class)
 	}
+}
 
-	if k := rep.Kernel; k != nil {
-		p("\n")
-		if len(k.Disagreements) > 0 {
-			wrap(bw, width, "", kernelLine(k)+":")
-		} else {
-			wrap(bw, width, "", kernelLine(k)+".")
-		}
-		for _, d := range k.Disagreements {
-			wrap(bw, width, "  ", fmt.Sprintf("flow %d, %s %s: inferred %s, the kernel says %s", d.Flow, d.Side, d.Endpoint, d.Inferred, d.Kernel))
-		}
-		if h := unnamedLine(k); h != "" {
-			wrap(bw, width, "", h+".")
-		}
-		if len(k.Unseen) > 0 {
-			p("Sockets without packets in the capture (quiet since before it started, or not captured):\n")
-			tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "  STATE\tSOCKETS\tPROCESS\tLOCAL\tPEER\tRECV-Q\tSEND-Q")
-			for i, g := range k.Unseen {
-				if i == 30 {
-					fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
-					break
-				}
-				local := "*"
-				if g.Local.IsValid() {
-					local = g.Local.String()
-				}
-				fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), local, peerText(g.Peer), g.RxQueue, g.TxQueue)
-			}
-			tw.Flush()
-		}
+// textKernel writes the host's socket table as joined to the flows: the
+// disagreements, and the sockets without packets (the first 30 groups).
+func textKernel(w io.Writer, k *analyze.KernelView, width int) {
+	fmt.Fprintf(w, "\n")
+	if len(k.Disagreements) > 0 {
+		wrap(w, width, "", kernelLine(k)+":")
+	} else {
+		wrap(w, width, "", kernelLine(k)+".")
 	}
-
-	listed := 0
-	for i := range rep.Flows {
-		if t.All || !rep.Flows[i].Clean() {
-			listed++
-		}
+	for _, d := range k.Disagreements {
+		wrap(w, width, "  ", d.String())
 	}
-	if listed > 0 {
-		if t.All {
-			p("\nFlows:\n")
-		} else {
-			p("\nFlows not closed cleanly (--all lists every flow):\n")
-		}
-		t.flowTable(bw, rep, width, c)
+	if h := unnamedLine(k); h != "" {
+		wrap(w, width, "", h+".")
 	}
-	if w := rep.Warnings(); len(w) > 0 {
-		p("\n%s\n", c.severity("Warnings:", analyze.Warning))
-		for _, s := range w {
-			p("  %s\n", s)
-		}
+	if len(k.Unseen) == 0 {
+		return
 	}
-	return bw.Flush()
+	fmt.Fprintf(w, "Sockets without packets in the capture (quiet since before it started, or not captured):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STATE\tSOCKETS\tPROCESS\tLOCAL\tPEER\tRECV-Q\tSEND-Q")
+	for i, g := range k.Unseen {
+		if i == 30 {
+			fmt.Fprintf(tw, "  ... %d more groups (--format json lists them)\n", len(k.Unseen)-30)
+			break
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%d\t%d\n", g.State, g.Count, g.Process(), g.LocalText(), g.PeerText(), g.RxQueue, g.TxQueue)
+	}
+	tw.Flush()
 }
 
 // hostTable writes the endpoint states per host, a column for each state
 // that occurs; at most limit hosts, busiest first (0: all).
 func hostTable(w io.Writer, rep *analyze.Report, limit int) {
-	cols := stateColumns(rep)
+	st := rep.StateTable()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "HOST\tCONNS\t")
-	for _, s := range cols {
+	for _, s := range st.States {
 		fmt.Fprintf(tw, "%s\t", s)
 	}
 	fmt.Fprintln(tw)
-	for i, h := range rep.Hosts {
+	for i, h := range st.Hosts {
 		if limit > 0 && i == limit {
-			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(rep.Hosts)-limit)
+			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(st.Hosts)-limit)
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%d\t", h.Host.Unmap(), h.Total)
-		for _, s := range cols {
-			fmt.Fprintf(tw, "%d\t", h.Count(s))
+		fmt.Fprintf(tw, "%s\t%d\t", h.Host, h.Total)
+		for _, n := range h.Counts {
+			fmt.Fprintf(tw, "%d\t", n)
 		}
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 }
 
-// flowTable lists the flows, one line each; when that is wider than
-// width, each flow's notes go on a line of their own below it. It goes
-// over the flows twice, first to size the columns, then to write: a
-// capture of a leak can hold a hundred thousand unclean flows, and their
-// lines all kept at once would take more memory than their records.
-func (t *Text) flowTable(w io.Writer, rep *analyze.Report, width int, c painter) {
+// flowTable lists the flows listed (indexes in rep.Flows), one line
+// each; when that is wider than width, each flow's notes go on a line of
+// their own below it. It goes over the flows twice, first to size the
+// columns, then to write: a capture of a leak can hold a hundred thousand
+// unclean flows, and their lines all kept at once would take more memory
+// than their records.
+func (t *Text) flowTable(w io.Writer, rep *analyze.Report, listed []int, width int, c painter) {
 	header := []string{"ID", "CLIENT", "SERVER", "CLIENT STATE", "SERVER STATE", "DURATION", "PKTS", "HISTORY"}
 	cells := make([]string, len(header))
-	var pb analyze.PayloadBuffer // reused by flowNotes
+	var v analyze.FlowView
 	// each calls fn with the cells and notes of every flow listed; cells
 	// is reused from one call to the next.
 	each := func(fn func(cells []string, notes string)) {
-		for i := range rep.Flows {
-			f := &rep.Flows[i]
-			if !t.All && f.Clean() {
-				continue
-			}
-			r := f.Record
+		for _, i := range listed {
+			rep.ViewFlow(i, &v, false)
 			// The endpoint a verdict is about takes the verdict's colour.
-			var sev [2]analyze.Severity
-			var bad [2]bool
-			for _, v := range f.Verdicts {
-				if !bad[v.Side] || v.Severity > sev[v.Side] {
-					sev[v.Side], bad[v.Side] = v.Severity, true
-				}
-			}
-			state := func(s analyze.Side) string {
-				return c.cell(stateText(r.Half(s)), sev[s], bad[s])
-			}
-			cells = append(cells[:0], strconv.Itoa(r.ID), r.Key.Client().String(), r.Key.Server().String(),
-				state(analyze.Client), state(analyze.Server), dur(r.Duration()),
-				strconv.FormatUint(r.Client.Packets, 10)+"/"+strconv.FormatUint(r.Server.Packets, 10), r.History)
-			fn(cells, flowNotes(f, &pb))
+			sev := v.SideSeverity()
+			cells = append(cells[:0], strconv.Itoa(v.ID), v.Client.String(), v.Server.String(),
+				c.cell(v.Ends.Client.StateText(), sev.Client.V, sev.Client.Set),
+				c.cell(v.Ends.Server.StateText(), sev.Server.V, sev.Server.Set), dur(v.Duration()),
+				strconv.FormatUint(v.Packets.Client, 10)+"/"+strconv.FormatUint(v.Packets.Server, 10), v.History)
+			fn(cells, v.Notes())
 		}
 	}
 	// Each column as wide as its widest cell, two spaces apart; colour
@@ -295,57 +275,6 @@ func unnamedLine(k *analyze.KernelView) string {
 		return ""
 	}
 	return fmt.Sprintf("%s held by an unknown process: %s", plural(k.Unnamed, "socket"), analyze.NamingHint)
-}
-
-func stateText(h *analyze.Half) string {
-	if h.Expired != 0 {
-		return fmt.Sprintf("%s (%s ended)", h.State, h.Expired)
-	}
-	return h.State.String()
-}
-
-// flowNotes is the notes column of a flow; the payload is decoded into
-// pb, which the caller reuses from one flow to the next.
-func flowNotes(f *analyze.Flow, pb *analyze.PayloadBuffer) string {
-	var n []string
-	r := f.Record
-	if r.Midstream {
-		n = append(n, "midstream")
-	}
-	if r.RolesInferred {
-		n = append(n, "roles inferred")
-	}
-	if r.OneSided {
-		n = append(n, "one-sided")
-	}
-	if r.Reused {
-		n = append(n, "port reused")
-	}
-	for _, v := range f.Verdicts {
-		if v.Class == analyze.MidstreamClass {
-			continue
-		}
-		n = append(n, string(v.Class)+"("+v.Side.String()+")")
-	}
-	if p := payloadNote(r.ReadPayload(pb)); p != "" {
-		n = append(n, p)
-	}
-	for _, side := range []analyze.Side{analyze.Client, analyze.Server} {
-		if f.Kernel == nil || !f.Kernel.Known[side] {
-			continue
-		}
-		k := "kernel: " + side.String() + " "
-		if s := f.Kernel.Sockets[side]; s == nil {
-			k += "no socket"
-		} else {
-			k += s.State.String()
-			if s.PID > 0 {
-				k += fmt.Sprintf(" pid %d (%s)", s.PID, s.Command)
-			}
-		}
-		n = append(n, k)
-	}
-	return strings.Join(n, ", ")
 }
 
 // evidenceText is "#12 17:39:21.648 FIN from server", with the input's

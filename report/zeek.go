@@ -67,56 +67,10 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 		return zeekBool(slices.Contains(rep.LocalAddrs, a.Addr()))
 	}
 	var line []byte
-	var pb analyze.PayloadBuffer
+	var v analyze.FlowView
 	for i := range rep.Flows {
-		f := &rep.Flows[i]
-		r := f.Record
-		payload := r.ReadPayload(&pb)
-		line = line[:0]
-		tab := func(s string) { line = append(append(line, '\t'), s...) }
-		count := func(n uint64) { line = strconv.AppendUint(append(line, '\t'), n, 10) }
-
-		line = append(line, zeekTS(r.First.Time())...)
-		tab(zeekUID(r))
-		tab(r.Key.Client().Addr().Unmap().String())
-		count(uint64(r.Key.Client().Port()))
-		tab(r.Key.Server().Addr().Unmap().String())
-		count(uint64(r.Key.Server().Port()))
-		tab("tcp")
-		tab(zeekService(payload))
-		// Zeek leaves duration and the byte counts unset for a connection
-		// of a single instant.
-		if d := analyze.ZeekDuration(r); d > 0 {
-			tab(strconv.FormatFloat(d.Seconds(), 'f', 6, 64))
-			count(r.Client.Bytes)
-			count(r.Server.Bytes)
-		} else {
-			tab("-")
-			tab("-")
-			tab("-")
-		}
-		tab(analyze.ZeekConnState(r))
-		tab(local(r.Key.Client()))
-		tab(local(r.Key.Server()))
-		count(r.Client.Missed + r.Server.Missed)
-		tab(zeekString(r.History))
-		count(r.Client.Packets)
-		count(r.Client.IPBytes)
-		count(r.Server.Packets)
-		count(r.Server.IPBytes)
-		tab("-")
-
-		count(uint64(r.ID))
-		tab(r.Client.State.String())
-		tab(r.Server.State.String())
-		if len(f.Verdicts) == 0 {
-			tab("-")
-			tab("(empty)")
-		} else {
-			tab(f.Verdicts[0].Severity.String())
-			tab(strings.Join(verdictNames(f), ","))
-		}
-		line = append(line, '\n')
+		rep.ViewFlow(i, &v, false)
+		line = appendZeekLine(line[:0], &v, local)
 		if _, err := bw.Write(line); err != nil {
 			return err
 		}
@@ -125,10 +79,59 @@ func (Zeek) Render(w io.Writer, rep *analyze.Report) error {
 	return bw.Flush()
 }
 
+// appendZeekLine appends the conn.log line of flow v; local spells
+// whether an endpoint is the capturing host's.
+func appendZeekLine(line []byte, v *analyze.FlowView, local func(netip.AddrPort) string) []byte {
+	tab := func(s string) { line = append(append(line, '\t'), s...) }
+	count := func(n uint64) { line = strconv.AppendUint(append(line, '\t'), n, 10) }
+
+	line = append(line, zeekTS(v.First.Time())...)
+	tab(zeekUID(v))
+	tab(v.Client.IP.String())
+	count(uint64(v.Client.Port))
+	tab(v.Server.IP.String())
+	count(uint64(v.Server.Port))
+	tab("tcp")
+	tab(zeekService(&v.Payload))
+	// Zeek leaves duration and the byte counts unset for a connection
+	// of a single instant.
+	if d := v.ZeekDuration(); d > 0 {
+		tab(strconv.FormatFloat(d.Seconds(), 'f', 6, 64))
+		count(v.Bytes.Client)
+		count(v.Bytes.Server)
+	} else {
+		tab("-")
+		tab("-")
+		tab("-")
+	}
+	tab(v.ZeekConnState())
+	tab(local(v.Client.AddrPort()))
+	tab(local(v.Server.AddrPort()))
+	count(v.Ends.Client.Missed + v.Ends.Server.Missed)
+	tab(zeekString(v.History))
+	count(v.Packets.Client)
+	count(v.Ends.Client.IPBytes)
+	count(v.Packets.Server)
+	count(v.Ends.Server.IPBytes)
+	tab("-")
+
+	count(uint64(v.ID))
+	tab(v.ClientState)
+	tab(v.ServerState)
+	if sev, ok := v.Severity(); ok {
+		tab(sev.String())
+		tab(strings.Join(v.VerdictNames(), ","))
+	} else {
+		tab("-")
+		tab("(empty)")
+	}
+	return append(line, '\n')
+}
+
 // zeekService names a recognised protocol as Zeek's service column does.
-func zeekService(p *analyze.Payload) string {
+func zeekService(p *analyze.PayloadView) string {
 	switch {
-	case p == nil || p.Protocol == "":
+	case p.Protocol == "":
 		return "-"
 	case p.Protocol == "tls":
 		return "ssl"
@@ -163,16 +166,16 @@ func zeekTS(t time.Time) string {
 
 // zeekUID makes a Zeek-looking connection uid ("C" and base62) from the
 // flow's identity, the same on every run.
-func zeekUID(r *analyze.Record) string {
+func zeekUID(v *analyze.FlowView) string {
 	h := fnv.New64a()
 	var b [8]byte
-	h.Write(r.Key.Client().Addr().AsSlice())
-	h.Write(r.Key.Server().Addr().AsSlice())
-	binary.LittleEndian.PutUint64(b[:], uint64(r.Key.Client().Port())<<16|uint64(r.Key.Server().Port()))
+	h.Write(v.Client.AddrPort().Addr().AsSlice())
+	h.Write(v.Server.AddrPort().Addr().AsSlice())
+	binary.LittleEndian.PutUint64(b[:], uint64(v.Client.Port)<<16|uint64(v.Server.Port))
 	h.Write(b[:])
-	binary.LittleEndian.PutUint64(b[:], uint64(r.First))
+	binary.LittleEndian.PutUint64(b[:], uint64(v.First))
 	h.Write(b[:])
-	binary.LittleEndian.PutUint64(b[:], uint64(r.ID))
+	binary.LittleEndian.PutUint64(b[:], uint64(v.ID))
 	h.Write(b[:])
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	uid := []byte("C")

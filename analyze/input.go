@@ -1,0 +1,46 @@
+package analyze
+
+import (
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// Input is one capture read: its format, what it held, and what went
+// wrong reading it. The json tags are the report's schema.
+type Input struct {
+	Path       string   `json:"path"`
+	Format     string   `json:"format"`
+	Compressed bool     `json:"compressed,omitempty"`
+	LinkTypes  []string `json:"link_types"`
+	Packets    int      `json:"packets"`
+	TCPPackets int      `json:"tcp_packets"`
+	NonTCP     int      `json:"non_tcp_packets"`
+	BadPackets int      `json:"bad_packets"`
+	// Filtered counts the packets a BPF filter left out.
+	Filtered int `json:"filtered_packets,omitempty"`
+	// Bytes counts the captured bytes of all packets.
+	Bytes int64     `json:"bytes"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// End is when the capture ended, where it says; zero when not
+	// recorded.
+	End time.Time `json:"end,omitzero"`
+	// Dropped is what the capture's statistics say it lost.
+	Dropped  uint64   `json:"dropped_packets,omitempty"`
+	Warnings []string `json:"warnings"`
+	// Incomplete is set when reading stopped before the end of the
+	// file: what came before was analysed.
+	Incomplete bool `json:"incomplete,omitempty"`
+}
+
+func inputsOf(ins []flow.Input) []Input {
+	out := make([]Input, len(ins))
+	for i, in := range ins {
+		out[i] = Input{Path: in.Path, Format: in.Format, Compressed: in.Compressed, LinkTypes: in.LinkTypes,
+			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
+			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
+			Dropped: in.Dropped, Warnings: in.Warnings, Incomplete: in.Incomplete}
+	}
+	return out
+}
