@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -1066,6 +1065,15 @@ func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
 // for a packet with another sequence number, as Zeek does).
 const histLetters = "SHADFRTWQI"
 
+// histBit is each history letter's bit in track.hist: a table, as a
+// letter is logged for every packet.
+var histBit = func() (t [256]uint16) {
+	for i := range len(histLetters) {
+		t[histLetters[i]] = 1 << i
+	}
+	return t
+}()
+
 // flagLetters logs Zeek's history letters for a segment's flags: S, H, F
 // or R for a packet with one of SYN, FIN and RST, I for FIN and RST, Q
 // for other combinations; D for payload and A for a bare ACK otherwise.
@@ -1102,7 +1110,7 @@ func (c *conn) flagLetters(s Side, seg *Segment) {
 
 // logAgain logs a letter the first time, and again when again is set.
 func (c *conn) logAgain(s Side, letter byte, again bool) {
-	bit := uint16(1) << strings.IndexByte(histLetters, letter)
+	bit := histBit[letter]
 	if c.t[s].hist&bit == 0 || again {
 		c.t[s].hist |= bit
 		c.appendHist(s, letter)
@@ -1110,8 +1118,7 @@ func (c *conn) logAgain(s Side, letter byte, again bool) {
 }
 
 func (c *conn) log(s Side, letter byte) {
-	i := strings.IndexByte(histLetters, letter)
-	bit := uint16(1) << i
+	bit := histBit[letter]
 	if c.t[s].hist&bit != 0 {
 		return
 	}
