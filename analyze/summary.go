@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // A busy capture's report opens with a summary, so that the answer is on
@@ -27,7 +28,7 @@ type ClassSummary struct {
 
 const (
 	// summaryWorst is how many findings of a class a summary names.
-	summaryWorst = 3
+	summaryWorst = 2
 	// MaxHostRows is how many hosts a report's table shows without --all.
 	MaxHostRows = 20
 	// busyFindings is how many findings make a report busy enough to open
@@ -105,4 +106,95 @@ func (r *Report) HostRows(all bool) (rows []HostStates, more int) {
 		return rows, 0
 	}
 	return rows[:MaxHostRows], len(rows) - MaxHostRows
+}
+
+// MaxFlowRows is how many flows a busy report's table lists without --all.
+const MaxFlowRows = 20
+
+// Remedy is the fix flowdoc explain gives for class c, which a summary
+// says once for its findings.
+func (rep *Report) Remedy(c Class) string { return remedy(c) }
+
+// ShownStateTable is the state table a report of people shows: every host,
+// busiest first, for a small capture; for a busy one (without all), the
+// hosts with problems first, at most MaxHostRows; with a limit (a view a
+// screen high), the hosts with problems first, at most limit. more is how
+// many hosts are left out. (JSON keeps every host: StateTable.)
+func (rep *Report) ShownStateTable(all bool, limit int) (t StateTable, more int) {
+	t = rep.StateTable()
+	switch {
+	case all:
+		return t, 0
+	case limit == 0 && !rep.Busy():
+		return t, 0
+	case limit == 0:
+		limit = MaxHostRows
+	}
+	rows, _ := rep.HostRows(true)
+	at := make(map[netip.Addr]int, len(t.Hosts))
+	for i, h := range t.Hosts {
+		at[h.Host] = i
+	}
+	shown := make([]HostRow, 0, min(limit, len(rows)))
+	for _, h := range rows[:min(limit, len(rows))] {
+		shown = append(shown, t.Hosts[at[h.Host.Unmap()]])
+	}
+	more = len(t.Hosts) - len(shown)
+	t.Hosts = shown
+	return t, more
+}
+
+// ShownFindings lists the findings a report of people shows, as indexes
+// into Findings: all of them for a small capture; for a busy one (without
+// all), the worst of each class that its summary names. more is how many
+// are left out.
+func (rep *Report) ShownFindings(all bool) (idx []int, more int) {
+	if all || !rep.Busy() {
+		idx = make([]int, len(rep.Findings))
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx, 0
+	}
+	for _, s := range rep.Summary() {
+		idx = append(idx, s.Worst...)
+	}
+	slices.Sort(idx)
+	return idx, len(rep.Findings) - len(idx)
+}
+
+// ShownFlows lists the flows a report of people shows (Listed), at most
+// MaxFlowRows of a busy capture without all, the most severe first. more
+// is how many listed flows are left out.
+func (rep *Report) ShownFlows(all bool) (idx []int, more int) {
+	idx = rep.Listed(all)
+	if all || !rep.Busy() || len(idx) <= MaxFlowRows {
+		return idx, 0
+	}
+	worst := func(i int) Severity {
+		var s Severity
+		for _, v := range rep.Flows[i].Verdicts {
+			s = max(s, v.Severity)
+		}
+		return s
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return int(worst(b)) - int(worst(a)) })
+	more = len(idx) - MaxFlowRows
+	idx = idx[:MaxFlowRows]
+	slices.Sort(idx)
+	return idx, more
+}
+
+// Counts says what a class summary covers: "112 findings: 112 hosts,
+// 9,800 flows".
+func (s *ClassSummary) Counts() string {
+	parts := []string{plural(s.Findings, "finding") + ":"}
+	if s.Hosts > 0 {
+		parts = append(parts, plural(s.Hosts, "host")+",")
+	}
+	if s.Endpoints > 0 {
+		parts = append(parts, plural(s.Endpoints, "endpoint")+",")
+	}
+	parts = append(parts, plural(s.Flows, "flow"))
+	return strings.Join(parts, " ")
 }

@@ -41,7 +41,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 	line("%s", head)
 	b.WriteString("\n")
 	var hosts strings.Builder
-	hostTable(&hosts, rep, 5)
+	hostTable(&hosts, rep, false, 5)
 	for _, l := range strings.Split(strings.TrimSuffix(hosts.String(), "\n"), "\n") {
 		line("%s", l)
 	}

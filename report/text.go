@@ -38,15 +38,23 @@ func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	width = max(width, 40)
 	c := painter(t.Color)
 	textHeader(bw, rep, width)
-	hostTable(bw, rep, 0)
-	textFindings(bw, rep, width, c)
+	if rep.Busy() && !t.All {
+		textSummary(bw, rep, width, c)
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintf(bw, "Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
+	hostTable(bw, rep, t.All, 0)
+	textFindings(bw, rep, t.All, width, c)
 	if k := rep.Kernel; k != nil {
 		textKernel(bw, k, width)
 	}
-	if listed := rep.Listed(t.All); len(listed) > 0 {
-		if t.All {
+	if listed, more := rep.ShownFlows(t.All); len(listed) > 0 {
+		switch {
+		case t.All:
 			fmt.Fprintf(bw, "\nFlows:\n")
-		} else {
+		case more > 0:
+			fmt.Fprintf(bw, "\nFlows not closed cleanly, the most severe %d of %d (--all lists every flow):\n", len(listed), len(listed)+more)
+		default:
 			fmt.Fprintf(bw, "\nFlows not closed cleanly (--all lists every flow):\n")
 		}
 		t.flowTable(bw, rep, listed, width, c)
@@ -84,15 +92,31 @@ func textHeader(w io.Writer, rep *analyze.Report, width int) {
 		head += " (" + strings.Join(extra, ", ") + ")"
 	}
 	wrap(w, width, "", head+".")
-	fmt.Fprintf(w, "Endpoint states at %s:\n", rep.End.UTC().Format("2006-01-02 15:04:05.000000 MST"))
 }
 
-// textFindings writes the findings, most severe first.
-func textFindings(w io.Writer, rep *analyze.Report, width int, c painter) {
-	if len(rep.Findings) > 0 {
+// textSummary writes a busy capture's summary: per finding class, how
+// much it covers, and its remedy once.
+func textSummary(w io.Writer, rep *analyze.Report, width int, c painter) {
+	fmt.Fprintf(w, "\nSummary, most severe first:\n")
+	for _, s := range rep.Summary() {
+		fmt.Fprintf(w, "\n%s %s  %s\n", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(s.Severity.String())), s.Severity),
+			c.bold(string(s.Class)), s.Counts())
+		wrap(w, width, "  ", "Remedy: "+s.Remedy)
+	}
+}
+
+// textFindings writes the findings shown, most severe first.
+func textFindings(w io.Writer, rep *analyze.Report, all bool, width int, c painter) {
+	shown, more := rep.ShownFindings(all)
+	summed := rep.Busy() && !all // the summary said each class's remedy
+	switch {
+	case more > 0:
+		fmt.Fprintf(w, "\nFindings, the worst of each class (%d more: --all, or --format json):\n", more)
+	case len(shown) > 0:
 		fmt.Fprintf(w, "\nFindings, most severe first:\n")
 	}
-	for _, f := range rep.Findings {
+	for _, i := range shown {
+		f := rep.Findings[i]
 		scope := scopeOf(&f)
 		fmt.Fprintf(w, "\n%s %s", c.severity(fmt.Sprintf("%-7s", strings.ToUpper(f.Severity.String())), f.Severity), c.bold(string(f.Class)))
 		if len(scope) > 0 {
@@ -107,7 +131,9 @@ func textFindings(w io.Writer, rep *analyze.Report, width int, c painter) {
 			}
 			wrap(w, width, "  ", "Evidence: "+strings.Join(ev, "; "))
 		}
-		wrap(w, width, "  ", "Remedy: "+f.Remedy)
+		if !summed || f.Remedy != rep.Remedy(f.Class) {
+			wrap(w, width, "  ", "Remedy: "+f.Remedy)
+		}
 		fmt.Fprintf(w, "  More: flowdoc explain %s\n", f.Class)
 	}
 }
@@ -144,25 +170,25 @@ func textKernel(w io.Writer, k *analyze.KernelView, width int) {
 }
 
 // hostTable writes the endpoint states per host, a column for each state
-// that occurs; at most limit hosts, busiest first (0: all).
-func hostTable(w io.Writer, rep *analyze.Report, limit int) {
-	st := rep.StateTable()
+// that occurs: the hosts the report shows (all of them with all; at most
+// limit, when set).
+func hostTable(w io.Writer, rep *analyze.Report, all bool, limit int) {
+	st, more := rep.ShownStateTable(all, limit)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "HOST\tCONNS\t")
 	for _, s := range st.States {
 		fmt.Fprintf(tw, "%s\t", s)
 	}
 	fmt.Fprintln(tw)
-	for i, h := range st.Hosts {
-		if limit > 0 && i == limit {
-			fmt.Fprintf(tw, "(%d more hosts)\t\n", len(st.Hosts)-limit)
-			break
-		}
+	for _, h := range st.Hosts {
 		fmt.Fprintf(tw, "%s\t%d\t", h.Host, h.Total)
 		for _, n := range h.Counts {
 			fmt.Fprintf(tw, "%d\t", n)
 		}
 		fmt.Fprintln(tw)
+	}
+	if more > 0 {
+		fmt.Fprintf(tw, "(%d more hosts: --all)\t\n", more)
 	}
 	tw.Flush()
 }
