@@ -55,17 +55,22 @@ func (h *HTML) Render(w io.Writer, rep *analyze.Report) error {
 // The view: what the template lays out, every figure worked out here.
 type (
 	htmlView struct {
-		Title    string
-		Inputs   []htmlInput
-		Summary  string
-		Filter   string
-		Local    string
-		End      string
-		Findings []htmlFinding
-		States   []string // the columns of the host table
-		Hosts    []htmlHost
-		Bars     svgChart
-		Timeline svgChart
+		Title   string
+		Inputs  []htmlInput
+		Summary string
+		Filter  string
+		Local   string
+		End     string
+		// ClassSums open a busy capture's report: a row per finding
+		// class. MoreFindings and MoreHosts are what it leaves out.
+		ClassSums    []htmlClassSum
+		Findings     []htmlFinding
+		MoreFindings int
+		States       []string // the columns of the host table
+		Hosts        []htmlHost
+		MoreHosts    int
+		Bars         svgChart
+		Timeline     svgChart
 		// TimelineNote says what the timeline leaves out.
 		TimelineNote string
 		Flows        []htmlFlow
@@ -96,7 +101,11 @@ type (
 		LadderTitle                                    string
 	}
 	htmlEvidence struct{ Packet, At, What string }
-	htmlHost     struct {
+	htmlClassSum struct {
+		Severity, Class, Remedy           string
+		Findings, Hosts, Endpoints, Flows int
+	}
+	htmlHost struct {
 		Host   string
 		Total  int
 		Counts []int
@@ -178,13 +187,22 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 		}
 		v.Local = strings.Join(a, ", ")
 	}
-	v.Findings = findingsHTML(rep)
-	st := rep.StateTable()
-	v.States = st.States
+	if rep.Busy() {
+		for _, s := range rep.Summary() {
+			v.ClassSums = append(v.ClassSums, htmlClassSum{Severity: s.Severity.String(), Class: string(s.Class), Remedy: s.Remedy,
+				Findings: s.Findings, Hosts: s.Hosts, Endpoints: s.Endpoints, Flows: s.Flows})
+		}
+	}
+	v.Findings, v.MoreFindings = findingsHTML(rep)
+	// The bars picture every host; the table shows the hosts the report
+	// shows.
+	all := rep.StateTable()
+	st, more := rep.ShownStateTable(false, 0)
+	v.States, v.MoreHosts = st.States, more
 	for _, hs := range st.Hosts {
 		v.Hosts = append(v.Hosts, htmlHost{Host: hs.Host.String(), Total: hs.Total, Counts: hs.Counts})
 	}
-	v.Bars = stateBars(st)
+	v.Bars = stateBars(all)
 	for _, s := range st.States {
 		v.Legend = append(v.Legend, htmlLegend{s, stateFill[s]})
 	}
@@ -201,11 +219,14 @@ func (h *HTML) view(rep *analyze.Report) *htmlView {
 	return v
 }
 
-// findingsHTML lays out the findings, each with its ladder diagram.
-func findingsHTML(rep *analyze.Report) []htmlFinding {
+// findingsHTML lays out the findings shown, each with its ladder
+// diagram, and says how many more there are.
+func findingsHTML(rep *analyze.Report) ([]htmlFinding, int) {
 	var out []htmlFinding
 	ladders := rep.FindingLadders()
-	for i, f := range rep.Findings {
+	shown, more := rep.ShownFindings(false)
+	for _, i := range shown {
+		f := rep.Findings[i]
 		hf := htmlFinding{
 			Severity: f.Severity.String(), Class: string(f.Class), Scope: strings.Join(scopeOf(&f), " > "),
 			Summary: f.Summary, Remedy: f.Remedy, Flows: flowList(f.Flows),
@@ -220,7 +241,7 @@ func findingsHTML(rep *analyze.Report) []htmlFinding {
 		}
 		out = append(out, hf)
 	}
-	return out
+	return out, more
 }
 
 // flows lays out the flows not closed cleanly, at most MaxFlows of them,
@@ -230,7 +251,8 @@ func (h *HTML) flows(rep *analyze.Report) ([]htmlFlow, int) {
 	if limit <= 0 {
 		limit = 500
 	}
-	listed := rep.Listed(false)
+	listed, _ := rep.ShownFlows(false)
+	total := len(rep.Listed(false))
 	var out []htmlFlow
 	var v analyze.FlowView
 	for _, i := range listed[:min(limit, len(listed))] {
@@ -249,7 +271,7 @@ func (h *HTML) flows(rep *analyze.Report) ([]htmlFlow, int) {
 		}
 		out = append(out, hf)
 	}
-	return out, max(len(listed)-limit, 0)
+	return out, total - len(out)
 }
 
 func kernelHTML(k *analyze.KernelView) *htmlKernel {

@@ -23,11 +23,14 @@ func (m *Markdown) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	mdHeader(p, rep)
+	if rep.Busy() {
+		mdSummary(p, rep)
+	}
 	mdFindings(p, rep)
 	if k := rep.Kernel; k != nil {
 		mdKernel(p, k)
 	}
-	mdStates(p, rep.StateTable())
+	mdStates(p, rep)
 	m.flows(p, rep)
 	return bw.Flush()
 }
@@ -65,13 +68,32 @@ func mdHeader(p printer, rep *analyze.Report) {
 	}
 }
 
-// mdFindings writes a section per finding, with its evidence.
+// mdSummary writes a busy capture's summary: a row per finding class,
+// and its remedy once.
+func mdSummary(p printer, rep *analyze.Report) {
+	p("\n## Summary\n\n| Severity | Class | Findings | Hosts | Endpoints | Flows |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+	sum := rep.Summary()
+	for _, s := range sum {
+		p("| %s | %s | %d | %d | %d | %d |\n", strings.ToUpper(s.Severity.String()), mdText(string(s.Class)), s.Findings, s.Hosts, s.Endpoints, s.Flows)
+	}
+	p("\n")
+	for _, s := range sum {
+		p("- **%s:** %s\n", mdText(string(s.Class)), mdText(s.Remedy))
+	}
+}
+
+// mdFindings writes a section per finding shown, with its evidence.
 func mdFindings(p printer, rep *analyze.Report) {
+	shown, more := rep.ShownFindings(false)
 	p("\n## Findings\n\n")
 	if len(rep.Findings) == 0 {
 		p("None.\n")
 	}
-	for _, f := range rep.Findings {
+	if more > 0 {
+		p("The worst of each class; %d more in `flowdoc analyze --format json`.\n\n", more)
+	}
+	for _, i := range shown {
+		f := rep.Findings[i]
 		scope := scopeOf(&f)
 		p("### %s: %s", strings.ToUpper(f.Severity.String()), mdText(string(f.Class)))
 		if len(scope) > 0 {
@@ -112,8 +134,10 @@ func mdKernel(p printer, k *analyze.KernelView) {
 	}
 }
 
-// mdStates writes the endpoint states per host.
-func mdStates(p printer, st analyze.StateTable) {
+// mdStates writes the endpoint states per host: the hosts the report
+// shows.
+func mdStates(p printer, rep *analyze.Report) {
+	st, more := rep.ShownStateTable(false, 0)
 	p("## Endpoint states per host\n\n")
 	p("| Host | Connections |")
 	for _, s := range st.States {
@@ -127,6 +151,9 @@ func mdStates(p printer, st analyze.StateTable) {
 		}
 		p("\n")
 	}
+	if more > 0 {
+		p("\nThe hosts a problem is about first; %d more in `flowdoc analyze --format json`.\n", more)
+	}
 }
 
 // flows writes the flows not closed cleanly, at most MaxFlows of them.
@@ -135,7 +162,9 @@ func (m *Markdown) flows(p printer, rep *analyze.Report) {
 	if limit <= 0 {
 		limit = 100
 	}
-	listed := rep.Listed(false)
+	listed, _ := rep.ShownFlows(false)
+	listed = listed[:len(listed):len(listed)]
+	all := len(rep.Listed(false))
 	p("\n## Flows not closed cleanly\n\n")
 	if len(listed) == 0 {
 		p("None.\n")
@@ -150,7 +179,7 @@ func (m *Markdown) flows(p printer, rep *analyze.Report) {
 			v.Ends.Client.StateText(), v.Ends.Server.StateText(), dur(v.Duration()), v.Packets.Client, v.Packets.Server,
 			mdCode(v.History), mdCell(v.Notes()))
 	}
-	if more := len(listed) - limit; more > 0 {
+	if more := all - min(limit, len(listed)); more > 0 {
 		p("\n%d more not shown: `flowdoc analyze --format csv` lists every flow.\n", more)
 	}
 }
