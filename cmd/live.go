@@ -161,31 +161,15 @@ func runLive(ctx context.Context, o *liveOptions) error {
 	if err := o.checkOutputs(o.Write); err != nil {
 		return err
 	}
-	var pcapOut *bufio.Writer
-	var pcapFile lateFile
-	var w io.Writer
-	if o.Write != "" {
-		pcapOut = bufio.NewWriterSize(&pcapFile, 1<<20)
-		w = pcapOut
-	}
-	// pcap has no place for the end of the capture or its losses: unless
-	// asked for .pcap, the copy is pcapng, which has.
-	ng := !strings.HasSuffix(strings.ToLower(o.Write), ".pcap")
-	// The interface first, as tcpdump does: if it cannot be opened, no
-	// file has been touched.
-	capture, err := flow.OpenLive(ctx, o.Interface, flow.LiveOptions{Filter: o.BPF, Snaplen: o.Snaplen, Promisc: o.Promisc, PcapNG: ng}, w)
+	lc, err := openLive(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer capture.Close()
-	if o.Write != "" {
-		if err := pcapFile.create(o.Write); err != nil {
-			return fmt.Errorf("-w %s: %w", o.Write, err)
-		}
-		defer pcapFile.f.Close()
+	defer lc.capture.Close()
+	if lc.file.f != nil {
+		defer lc.file.f.Close()
 	}
 	start := time.Now()
-
 	// The host's socket table: on unless told not to, or nothing to read,
 	// or the interface has no address of this host (a mirror port).
 	var watch *socketWatch
@@ -195,79 +179,144 @@ func runLive(ctx context.Context, o *liveOptions) error {
 			fmt.Fprintf(o.ErrOut, "flowdoc: not reading the host's socket table: %v\n", err)
 		}
 	}
-
-	snaps := make(chan chan<- *flow.Result)
-	type done struct {
-		res *flow.Result
-		err error
-	}
-	finished := make(chan done, 1)
-	cfg := flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, IdleEvict: o.IdleEvict, MaxFlows: o.MaxFlows, Payload: o.payload}
-	go func() {
-		res, err := flow.Read(ctx, []*flow.Source{capture.Source}, flow.ReadOptions{Config: cfg, Snapshots: snaps})
-		finished <- done{res, err}
-	}()
-
-	view := o.View == "always" || o.View == "auto" && isTerminal(o.ErrOut)
 	var screen *liveScreen
-	if view {
+	if o.View == "always" || o.View == "auto" && isTerminal(o.ErrOut) {
 		screen = newLiveScreen(o.ErrOut)
 		defer screen.close() // on every return: the terminal as it was
 	}
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-	lastPackets, lastAt := 0, start
-	var final done
-loop:
-	for {
-		select {
-		case final = <-finished:
-			break loop
-		case <-tick.C:
-			// The socket table first, then the packets: a flow whose
-			// last packet came in between is not compared with it.
-			var socks []sockets.Socket
-			var socksAt time.Time
-			socksErr := errNoSockets
-			if watch != nil {
-				socks, socksAt, socksErr = watch.read()
-			}
-			reply := make(chan *flow.Result, 1)
-			select {
-			case snaps <- reply:
-			case final = <-finished:
-				break loop
-			}
-			var res *flow.Result
-			select {
-			case res = <-reply:
-			case final = <-finished:
-				break loop
-			}
-			rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
-			if socksErr == nil {
-				rep.JoinKernel(socks, watch.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
-			}
-			now := time.Now()
-			st := liveStatus(o, capture, res, now.Sub(start))
-			st.Rate = float64(st.Packets-lastPackets) / now.Sub(lastAt).Seconds()
-			lastPackets, lastAt = st.Packets, now
-			if screen != nil {
-				screen.draw(st, rep)
-			} else {
-				fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
-			}
-		}
-	}
+	final := o.watchLive(ctx, lc.capture, watch, screen, start)
 	res := final.res
 	if final.err != nil && !errors.Is(final.err, context.Canceled) && !errors.Is(final.err, context.DeadlineExceeded) {
 		return final.err
 	}
 	screen.close() // what follows stays on the terminal
 	elapsed := time.Since(start)
-	stats, _ := capture.Stats()
-	if pcapOut != nil {
-		err := errors.Join(capture.FinishWrite(), pcapOut.Flush(), pcapFile.f.Close())
+	stats := o.endLive(lc, res)
+	err = o.report(res, func(rep *analyze.Report) {
+		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
+			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
+		if watch != nil {
+			if socks, at, err := watch.read(); err == nil {
+				rep.JoinKernel(socks, watch.local, at, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
+			}
+		}
+		if screen != nil {
+			// The view is gone: its last state, in one line.
+			st := liveStatus(o, lc.capture, res, elapsed)
+			st.Rate = float64(st.Packets) / elapsed.Seconds()
+			fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
+		}
+	})
+	if o.Output != "" && o.Output != "-" {
+		var fe *FindingsError
+		if err == nil || errors.As(err, &fe) {
+			fmt.Fprintf(o.ErrOut, "flowdoc: report written to %s\n", o.Output)
+		}
+	}
+	return err
+}
+
+// liveCapture is an open capture and the copy of its packets (-w).
+type liveCapture struct {
+	capture *flow.Capture
+	out     *bufio.Writer // nil without -w
+	file    lateFile
+}
+
+// openLive opens the interface, then the -w file: the interface first,
+// as tcpdump does, so that if it cannot be opened no file has been
+// touched.
+func openLive(ctx context.Context, o *liveOptions) (*liveCapture, error) {
+	lc := &liveCapture{}
+	var w io.Writer
+	if o.Write != "" {
+		lc.out = bufio.NewWriterSize(&lc.file, 1<<20)
+		w = lc.out
+	}
+	// pcap has no place for the end of the capture or its losses: unless
+	// asked for .pcap, the copy is pcapng, which has.
+	ng := !strings.HasSuffix(strings.ToLower(o.Write), ".pcap")
+	capture, err := flow.OpenLive(ctx, o.Interface, flow.LiveOptions{Filter: o.BPF, Snaplen: o.Snaplen, Promisc: o.Promisc, PcapNG: ng}, w)
+	if err != nil {
+		return nil, err
+	}
+	lc.capture = capture
+	if o.Write != "" {
+		if err := lc.file.create(o.Write); err != nil {
+			capture.Close()
+			return nil, fmt.Errorf("-w %s: %w", o.Write, err)
+		}
+	}
+	return lc, nil
+}
+
+// livePass is how the pass over a live capture ended.
+type livePass struct {
+	res *flow.Result
+	err error
+}
+
+// watchLive runs the pass over the capture and, every interval until it
+// ends, analyses a snapshot of it: the view, or a status line.
+func (o *liveOptions) watchLive(ctx context.Context, capture *flow.Capture, watch *socketWatch, screen *liveScreen, start time.Time) livePass {
+	snaps := make(chan chan<- *flow.Result)
+	finished := make(chan livePass, 1)
+	cfg := flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, IdleEvict: o.IdleEvict, MaxFlows: o.MaxFlows, Payload: o.payload}
+	go func() {
+		res, err := flow.Read(ctx, []*flow.Source{capture.Source}, flow.ReadOptions{Config: cfg, Snapshots: snaps})
+		finished <- livePass{res, err}
+	}()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	lastPackets, lastAt := 0, start
+	for {
+		select {
+		case final := <-finished:
+			return final
+		case <-tick.C:
+		}
+		// The socket table first, then the packets: a flow whose last
+		// packet came in between is not compared with it.
+		var socks []sockets.Socket
+		var socksAt time.Time
+		socksErr := errNoSockets
+		if watch != nil {
+			socks, socksAt, socksErr = watch.read()
+		}
+		reply := make(chan *flow.Result, 1)
+		select {
+		case snaps <- reply:
+		case final := <-finished:
+			return final
+		}
+		var res *flow.Result
+		select {
+		case res = <-reply:
+		case final := <-finished:
+			return final
+		}
+		rep := analyze.Build(res, o.analyzeOptions.analyzeOptions())
+		if socksErr == nil {
+			rep.JoinKernel(socks, watch.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
+		}
+		now := time.Now()
+		st := liveStatus(o, capture, res, now.Sub(start))
+		st.Rate = float64(st.Packets-lastPackets) / now.Sub(lastAt).Seconds()
+		lastPackets, lastAt = st.Packets, now
+		if screen != nil {
+			screen.draw(st, rep)
+		} else {
+			fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
+		}
+	}
+}
+
+// endLive finishes the copy of the packets and says what the capture
+// lost; it returns the interface's counters.
+func (o *liveOptions) endLive(lc *liveCapture, res *flow.Result) flow.CaptureStats {
+	stats, _ := lc.capture.Stats()
+	if lc.out != nil {
+		err := errors.Join(lc.capture.FinishWrite(), lc.out.Flush(), lc.file.f.Close())
 		if err != nil {
 			fmt.Fprintf(o.ErrOut, "flowdoc: writing %s: %v\n", o.Write, err)
 		} else {
@@ -281,28 +330,7 @@ loop:
 		res.Inputs[0].Warnings = append(res.Inputs[0].Warnings,
 			fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", res.Evicted, o.MaxFlows))
 	}
-	err = o.report(res, func(rep *analyze.Report) {
-		rep.Capture = &analyze.CaptureStats{Interface: o.Interface, Filter: o.BPF, Received: stats.Received,
-			Dropped: stats.Dropped, IfDropped: stats.IfDropped, Duration: elapsed}
-		if watch != nil {
-			if socks, at, err := watch.read(); err == nil {
-				rep.JoinKernel(socks, watch.local, at, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
-			}
-		}
-		if screen != nil {
-			// The view is gone: its last state, in one line.
-			st := liveStatus(o, capture, res, elapsed)
-			st.Rate = float64(st.Packets) / elapsed.Seconds()
-			fmt.Fprintln(o.ErrOut, report.LiveLine(st, rep))
-		}
-	})
-	if o.Output != "" && o.Output != "-" {
-		var fe *FindingsError
-		if err == nil || errors.As(err, &fe) {
-			fmt.Fprintf(o.ErrOut, "flowdoc: report written to %s\n", o.Output)
-		}
-	}
-	return err
+	return stats
 }
 
 // errNoSockets stands for a socket table not read (--no-sockets).
