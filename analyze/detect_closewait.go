@@ -65,7 +65,7 @@ func inspectCloseWait(c *flowCtx) {
 				continue
 			}
 			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since.Time(), Age: age,
-				Summary: fmt.Sprintf("the %s is %s: not judged a leak", sideName(s), j.basis())})
+				Summary: fmt.Sprintf("the %s is %s", sideName(s), j.basis())})
 			continue
 		}
 		c.add(closeWaitVerdict(c, s, j, age))
