@@ -40,7 +40,7 @@ func inputsOf(ins []flow.Input) []Input {
 		out[i] = Input{Path: in.Path, Format: in.Format, Compressed: in.Compressed, LinkTypes: in.LinkTypes,
 			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
 			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
-			Dropped: in.Dropped, Warnings: in.Warnings, Incomplete: in.Incomplete}
+			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete}
 	}
 	return out
 }

@@ -324,12 +324,12 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	for _, path := range o.Inputs {
 		s, err := flow.Open(path)
 		if err != nil {
-			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{openError(err)}})
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(openError(err))}})
 			continue
 		}
 		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
-			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []string{fmt.Sprintf(
-				"link type %s is not supported (supported: %s)", flow.LinkTypeName(s.LinkType()), supportedLinkTypes)}})
+			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(fmt.Sprintf(
+				"link type %s is not supported (supported: %s)", flow.LinkTypeName(s.LinkType()), supportedLinkTypes))}})
 			s.Close()
 			continue
 		}
@@ -344,10 +344,10 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 		srcs = append(srcs, s)
 	}
 	if len(srcs) == 0 && len(failed) == 1 {
-		return fmt.Errorf("%s: %s", failed[0].Path, failed[0].Warnings[0])
+		return fmt.Errorf("%s: %s", failed[0].Path, analyze.WarningText(failed[0].Warnings[0]))
 	}
 	for _, in := range failed {
-		fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, in.Warnings[0])
+		fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, analyze.WarningText(in.Warnings[0]))
 	}
 	if len(srcs) == 0 {
 		return errors.New("none of the captures could be read")
@@ -371,11 +371,11 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	for i := range res.Inputs {
 		in := &res.Inputs[i]
 		for _, w := range in.Warnings {
-			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
+			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, analyze.WarningText(w))
 		}
 		if in.TCPPackets == 0 {
 			w := noTCP(in)
-			in.Warnings = append(in.Warnings, w)
+			in.Warnings = append(in.Warnings, said(w))
 			fmt.Fprintf(o.ErrOut, "flowdoc: %s: %s\n", in.Path, w)
 		}
 	}
@@ -617,6 +617,9 @@ func (p *gcPacer) stop() {
 	debug.SetMemoryLimit(p.oldLimit)
 	debug.SetGCPercent(p.oldPercent)
 }
+
+// said is a warning of cmd's own, its words chosen here.
+func said(text string) flow.Warning { return flow.Warning{Kind: flow.WarnOther, Err: errors.New(text)} }
 
 // supportedLinkTypes names, for a user, the link types flowdoc reads.
 const supportedLinkTypes = "Ethernet, Linux cooked SLL and SLL2, raw IP, BSD loopback, PPP, PPPoE, Cisco HDLC, ATM (RFC 1483), FDDI, 802.11 with or without radiotap or Prism headers, pflog, NFLOG, Apple PKTAP"

@@ -327,8 +327,7 @@ func (o *liveOptions) endLive(lc *liveCapture, res *flow.Result) flow.CaptureSta
 		fmt.Fprintf(o.ErrOut, "flowdoc: libpcap dropped %d packets: the report says so\n", stats.Dropped+stats.IfDropped)
 	}
 	if res.Evicted > 0 {
-		res.Inputs[0].Warnings = append(res.Inputs[0].Warnings,
-			fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", res.Evicted, o.MaxFlows))
+		res.Inputs[0].Warnings = append(res.Inputs[0].Warnings, flow.Warning{Kind: flow.WarnEvicted, N: res.Evicted, Limit: o.MaxFlows})
 	}
 	return stats
 }

@@ -642,7 +642,7 @@ func TestDecodeCaptures(t *testing.T) {
 				t.Errorf("%s:\n%s\nwant\n%s", c.name, got, want)
 			}
 			if in.BadPackets != 0 || in.TCPPackets != 9 || len(in.Warnings) != 0 {
-				t.Errorf("%s: %d TCP, %d bad: %q", c.name, in.TCPPackets, in.BadPackets, in.Warnings)
+				t.Errorf("%s: %d TCP, %d bad: %+v", c.name, in.TCPPackets, in.BadPackets, in.Warnings)
 			}
 			if in.OptionsCut == 0 {
 				t.Errorf("%s: no packet noted with its options cut", c.name)
@@ -659,7 +659,7 @@ func TestDecodeCaptures(t *testing.T) {
 		res := read(t, "tunnels.pcap")
 		in := res.Inputs[0]
 		if in.BadPackets != 0 || in.NonTCP != 0 || len(in.Warnings) != 0 {
-			t.Errorf("%d bad, %d not TCP: %q", in.BadPackets, in.NonTCP, in.Warnings)
+			t.Errorf("%d bad, %d not TCP: %+v", in.BadPackets, in.NonTCP, in.Warnings)
 		}
 		byKey := map[string]*Record{}
 		for _, r := range res.Flows {
@@ -702,7 +702,7 @@ func TestDecodeCaptures(t *testing.T) {
 		// 1 + 2 fragments held until their datagram is whole, in IPv4
 		// and in IPv6.
 		if in.BadPackets != 0 || in.NonTCP != 6 || in.TCPPackets != 27 || len(in.Warnings) != 0 {
-			t.Errorf("%d TCP, %d not TCP, %d bad: %q", in.TCPPackets, in.NonTCP, in.BadPackets, in.Warnings)
+			t.Errorf("%d TCP, %d not TCP, %d bad: %+v", in.TCPPackets, in.NonTCP, in.BadPackets, in.Warnings)
 		}
 		want := plainSummary(t, cli4, srv4) + plainSummary(t, cli6, srv6) + plainSummary(t, cli6frag, srv6)
 		if got := summary(res); got != want {
@@ -719,15 +719,15 @@ func TestDecodeCaptures(t *testing.T) {
 		res := read(t, "ipv6-length-0.pcap")
 		in := res.Inputs[0]
 		if got, want := summary(res), plainSummary(t, cli6, srv6); got != want || in.BadPackets != 0 || len(in.Warnings) != 0 {
-			t.Errorf("got\n%s\nwant\n%s\nwarnings %q", got, want, in.Warnings)
+			t.Errorf("got\n%s\nwant\n%s\nwarnings %+v", got, want, in.Warnings)
 		}
 	})
 
 	t.Run("captured length over length", func(t *testing.T) {
 		res := read(t, "caplen-over-len.pcap")
 		in := res.Inputs[0]
-		if in.Packets != 9 || in.Incomplete || len(in.Warnings) != 1 || !strings.HasPrefix(in.Warnings[0], "packet 4: captured length 166 exceeds its length on the wire 146") {
-			t.Errorf("%d packets, incomplete %v, warnings %q", in.Packets, in.Incomplete, in.Warnings)
+		if in.Packets != 9 || in.Incomplete || len(in.Warnings) != 1 || in.Warnings[0] != (Warning{Kind: WarnLonger, Packet: 4, Captured: 166, OnWire: 146}) {
+			t.Errorf("%d packets, incomplete %v, warnings %+v", in.Packets, in.Incomplete, in.Warnings)
 		}
 		if got := summary(res); got != want4 {
 			t.Errorf("got\n%s\nwant\n%s", got, want4)
@@ -738,7 +738,7 @@ func TestDecodeCaptures(t *testing.T) {
 		res := read(t, "link-types.pcapng")
 		in := res.Inputs[0]
 		if in.BadPackets != 0 || in.NonTCP != 0 || len(in.Warnings) != 0 || len(res.Flows) != len(linkFrames) {
-			t.Errorf("%d flows, %d bad, %d not TCP: %q", len(res.Flows), in.BadPackets, in.NonTCP, in.Warnings)
+			t.Errorf("%d flows, %d bad, %d not TCP: %+v", len(res.Flows), in.BadPackets, in.NonTCP, in.Warnings)
 		}
 		for i, r := range res.Flows {
 			got := fmt.Sprintf("%d/%d %d/%d %s/%s", r.Client.Packets, r.Server.Packets, r.Client.Bytes, r.Server.Bytes, r.Client.State, r.Server.State)
@@ -823,7 +823,7 @@ func TestHeaderOnlyRecorded(t *testing.T) {
 	res := analyzeFile(t, filepath.Join(decodeDir, "header-only-lo.pcap"), Config{})
 	in := res.Inputs[0]
 	if in.TCPPackets != in.Packets || in.OptionsCut != in.Packets || in.BadPackets != 0 || len(in.Warnings) != 0 {
-		t.Errorf("%d packets, %d TCP, %d cut, %d bad: %q", in.Packets, in.TCPPackets, in.OptionsCut, in.BadPackets, in.Warnings)
+		t.Errorf("%d packets, %d TCP, %d cut, %d bad: %+v", in.Packets, in.TCPPackets, in.OptionsCut, in.BadPackets, in.Warnings)
 	}
 	got := map[string]sums{}
 	for _, r := range res.Flows {
@@ -945,7 +945,7 @@ func TestTunnelsChangeNothing(t *testing.T) {
 					t.Errorf("got\n%s\nwant\n%s", got, want)
 				}
 				if in := res.Inputs[0]; in.BadPackets != 0 {
-					t.Errorf("bad packets: %q", in.Warnings)
+					t.Errorf("bad packets: %+v", in.Warnings)
 				}
 			})
 		}

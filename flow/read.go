@@ -111,7 +111,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		go sh.track()
 	}
 	for i, s := range srcs {
-		p.inputs[i] = Input{Path: s.Name, Format: s.Format.String(), Compressed: s.Compressed, LinkTypes: []string{}, Warnings: []string{}}
+		p.inputs[i] = Input{Path: s.Name, Format: s.Format.String(), Compressed: s.Compressed, LinkTypes: []string{}, Warnings: []Warning{}}
 		if s.Size() < 0 {
 			p.total = -1
 		} else if p.total >= 0 {
@@ -160,11 +160,11 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 			end = max(end, Timestamp(e))
 		}
 		if in.longer > 1 && !now {
-			in.warn("%d packets in all had a captured length over their length on the wire", in.longer)
+			in.warn(Warning{Kind: WarnLongerAll, N: in.longer})
 		}
 		if d := p.srcs[i].dropped; d > 0 {
 			in.Dropped = d
-			in.warn("the capture's statistics say %d packets were dropped while capturing: some states may be wrong", d)
+			in.warn(Warning{Kind: WarnDropped, N: int(d)})
 		}
 	}
 	return end
@@ -496,11 +496,7 @@ func (p *pass) next(i int) ([]byte, gopacket.CaptureInfo, layers.LinkType, bool)
 	}
 	if err != io.EOF {
 		in.Incomplete = true
-		what := "unreadable record"
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			what = "truncated record"
-		}
-		in.warn("packet %d: %s (%v); stopped reading, the %d packets before it were analysed", in.Packets+1, what, err, in.Packets)
+		in.warn(Warning{Kind: WarnStopped, Packet: in.Packets + 1, N: in.Packets, Err: err})
 	}
 	return nil, ci, 0, false
 }
@@ -525,7 +521,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if ci.CaptureLength > ci.Length && ci.Length > 0 {
 		in.longer++
 		if in.longer == 1 {
-			in.warn("packet %d: captured length %d exceeds its length on the wire %d; read as captured", in.Packets, ci.CaptureLength, ci.Length)
+			in.warn(Warning{Kind: WarnLonger, Packet: in.Packets, Captured: ci.CaptureLength, OnWire: ci.Length})
 		}
 	}
 	p.dec.at = ci.Timestamp
@@ -541,12 +537,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 						in.unsupported = map[layers.LinkType]bool{}
 					}
 					in.unsupported[lt] = true
-					in.warn("packet %d: link type %s is not supported; its packets are skipped", in.Packets, LinkTypeName(lt))
+					in.warn(Warning{Kind: WarnLinkType, Packet: in.Packets, LinkType: LinkTypeName(lt)})
 				}
 				return
 			}
 		}
-		in.warn("%v", err)
+		in.warn(Warning{Kind: WarnPacket, Packet: in.Packets, Err: err})
 		return
 	}
 	if !ok {

@@ -246,8 +246,8 @@ type Input struct {
 	// the last packet counts. Zero when not recorded.
 	End time.Time `json:"end,omitzero"`
 	// Dropped is what the capture's statistics say it lost.
-	Dropped  uint64   `json:"dropped_packets,omitempty"`
-	Warnings []string `json:"warnings"`
+	Dropped  uint64    `json:"dropped_packets,omitempty"`
+	Warnings []Warning `json:"-"`
 	// Incomplete is true when reading stopped before the end of the file
 	// (a truncated or corrupt record): what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
@@ -265,17 +265,6 @@ type Input struct {
 	lastLink    layers.LinkType
 	first       int64 // Unix nanoseconds of First and Last, while reading
 	last        int64
-}
-
-// maxWarnings caps the warnings kept per input; the rest are counted.
-const maxWarnings = 20
-
-func (in *Input) warn(format string, args ...any) {
-	if len(in.Warnings) < maxWarnings {
-		in.Warnings = append(in.Warnings, fmt.Sprintf(format, args...))
-	} else if len(in.Warnings) == maxWarnings {
-		in.Warnings = append(in.Warnings, "further warnings omitted")
-	}
 }
 
 func (in *Input) sawLinkType(lt layers.LinkType) {

@@ -324,9 +324,9 @@ func TestBadInput(t *testing.T) {
 	t.Run("truncated last record", func(t *testing.T) {
 		res := readAll(t, bytes.NewReader(good[:len(good)-20]), "cut.pcap")
 		in := res.Inputs[0]
-		want := fmt.Sprintf("packet %d: truncated record", total)
-		if !in.Incomplete || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], want) {
-			t.Errorf("incomplete=%v warnings=%q, want %q", in.Incomplete, in.Warnings, want)
+		if !in.Incomplete || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnStopped || in.Warnings[0].Packet != total ||
+			in.Warnings[0].N != total-1 || !errors.Is(in.Warnings[0].Err, io.ErrUnexpectedEOF) {
+			t.Errorf("incomplete=%v warnings=%+v, want packet %d truncated (unexpected EOF)", in.Incomplete, in.Warnings, total)
 		}
 		if in.Packets != total-1 || len(res.Flows) != len(all.Flows) {
 			t.Errorf("read %d packets, %d flows; want %d and %d", in.Packets, len(res.Flows), total-1, len(all.Flows))
@@ -345,8 +345,8 @@ func TestBadInput(t *testing.T) {
 		})
 		res := readAll(t, bytes.NewReader(data), "corrupt.pcap")
 		in := res.Inputs[0]
-		if in.BadPackets != 1 || len(in.Warnings) != 1 || !strings.HasPrefix(in.Warnings[0], "packet 10: TCP") {
-			t.Errorf("bad=%d warnings=%q", in.BadPackets, in.Warnings)
+		if w := in.Warnings; in.BadPackets != 1 || len(w) != 1 || w[0].Kind != WarnPacket || w[0].Packet != 10 || !strings.HasPrefix(w[0].Err.Error(), "packet 10: TCP") {
+			t.Errorf("bad=%d warnings=%+v", in.BadPackets, in.Warnings)
 		}
 		if in.Packets != total || len(res.Flows) != len(all.Flows) {
 			t.Errorf("read %d packets, %d flows", in.Packets, len(res.Flows))
@@ -360,8 +360,8 @@ func TestBadInput(t *testing.T) {
 		}
 		res := readAll(t, bytes.NewReader(data), "tokenring.pcap")
 		in := res.Inputs[0]
-		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], "not supported") {
-			t.Errorf("flows=%d bad=%d warnings=%q", len(res.Flows), in.BadPackets, in.Warnings)
+		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnLinkType || in.Warnings[0].LinkType != LinkTypeName(layers.LinkTypeTokenRing) {
+			t.Errorf("flows=%d bad=%d warnings=%+v", len(res.Flows), in.BadPackets, in.Warnings)
 		}
 	})
 	t.Run("capture without TCP", func(t *testing.T) {
@@ -488,8 +488,8 @@ func TestPcapNGEndTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := res.Inputs[0]
-	if !res.End.Equal(end) || !in.End.Equal(end) || in.Dropped != 2 || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], "2 packets were dropped") {
-		t.Errorf("end %v (input %v), want %v; dropped %d; warnings %q", res.End, in.End, end, in.Dropped, in.Warnings)
+	if !res.End.Equal(end) || !in.End.Equal(end) || in.Dropped != 2 || len(in.Warnings) != 1 || in.Warnings[0] != (Warning{Kind: WarnDropped, N: 2}) {
+		t.Errorf("end %v (input %v), want %v; dropped %d; warnings %+v", res.End, in.End, end, in.Dropped, in.Warnings)
 	}
 	for _, r := range res.Flows {
 		if r.Client.State != CloseWait {

@@ -1,0 +1,47 @@
+package analyze
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// WarningText spells an input's warning, as the reports and the terminal
+// say it.
+func WarningText(w flow.Warning) string {
+	switch w.Kind {
+	case flow.WarnStopped:
+		what := "unreadable record"
+		if errors.Is(w.Err, io.ErrUnexpectedEOF) {
+			what = "truncated record"
+		}
+		return fmt.Sprintf("packet %d: %s (%v); stopped reading, the %d packets before it were analysed", w.Packet, what, w.Err, w.N)
+	case flow.WarnLonger:
+		return fmt.Sprintf("packet %d: captured length %d exceeds its length on the wire %d; read as captured", w.Packet, w.Captured, w.OnWire)
+	case flow.WarnLongerAll:
+		return fmt.Sprintf("%d packets in all had a captured length over their length on the wire", w.N)
+	case flow.WarnDropped:
+		return fmt.Sprintf("the capture's statistics say %d packets were dropped while capturing: some states may be wrong", w.N)
+	case flow.WarnLinkType:
+		return fmt.Sprintf("packet %d: link type %s is not supported; its packets are skipped", w.Packet, w.LinkType)
+	case flow.WarnEvicted:
+		return fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", w.N, w.Limit)
+	case flow.WarnOmitted:
+		return "further warnings omitted"
+	}
+	if w.Err != nil {
+		return w.Err.Error()
+	}
+	return "a warning"
+}
+
+// warningTexts spells warnings.
+func warningTexts(ws []flow.Warning) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = WarningText(w)
+	}
+	return out
+}
