@@ -105,9 +105,12 @@ func unreachableFinding(g *group) Finding {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s got no answer at all from %s on %s: it sent data, a FIN or keep-alive probes and sent them again with backoff, and nothing came back.",
 		from, to, plural(len(g.flows), "connection"))
-	if lo == hi || len(cl) == 1 {
+	switch {
+	case len(g.flows) == 1:
+		fmt.Fprintf(&sb, " It had been idle for %s when it went silent", fmtDur(cl[0].Median))
+	case lo == hi || len(cl) == 1:
 		fmt.Fprintf(&sb, " Each had been idle for %s when it went silent", fmtDur(cl[0].Median))
-	} else {
+	default:
 		fmt.Fprintf(&sb, " They had been idle for %s to %s when they went silent", fmtDur(lo), fmtDur(hi))
 	}
 	fmt.Fprintf(&sb, ": a stateful firewall or NAT between them forgets connections idle for %s or less and then drops their packets (or the peer is down).", fmtDur(lo))

@@ -47,7 +47,7 @@ func (r *Record) Unanswered(s Side) Timestamp {
 	// Keep-alive probes the peer should have answered, each with an ACK:
 	// two at least after its last packet (one may still be in flight).
 	if ka := r.KeepAlive; ka != nil && ka.Last[s] > quiet && probesAfter(ka, h.KeepAlives, s, quiet) >= 2 {
-		earliest(max(ka.First[s], quiet+1))
+		earliest(firstProbeAfter(ka, h.KeepAlives, s, quiet))
 	}
 	// New data after the peer's last packet, and packets after it no
 	// sooner than a retransmission timeout can fire: sent again, the
@@ -62,6 +62,21 @@ func (r *Record) Unanswered(s Side) Timestamp {
 // 200 ms; RFC 6298 allows less, no common stack uses less): a packet sent
 // sooner than this after another is not a retransmission of it.
 const MinRTO = 200 * time.Millisecond
+
+// firstProbeAfter estimates when side s sent its first keep-alive probe
+// after time t, from the first and last and their even spacing.
+func firstProbeAfter(ka *KeepAliveTimes, n uint32, s Side, t Timestamp) Timestamp {
+	first, last := ka.First[s], ka.Last[s]
+	if first > t || n < 2 {
+		return max(first, t+1)
+	}
+	every := last.Sub(first) / time.Duration(n-1)
+	if every <= 0 {
+		return last
+	}
+	k := (t.Sub(first) + every) / every // probes up to t, then the next
+	return min(first+Timestamp(k*every), last)
+}
 
 // probesAfter estimates how many of side s's n keep-alive probes came
 // after time t, from the first and last and their even spacing.

@@ -56,6 +56,20 @@ func TestUnanswered(t *testing.T) {
 			client: Closed, server: Established, since: 5,
 		},
 		{
+			// The first probe answered, the next ones not: the silence
+			// began with the second probe.
+			name: "RST after probes answered, then not",
+			pkts: cat(handshake(c, s), exchange, []pkt{
+				{Client, A, c + 100, s + 201, 0, 5, 0},
+				{Server, A, s + 201, c + 101, 0, 5.001, 0},
+				{Client, A, c + 100, s + 201, 0, 6, 0},
+				{Client, A, c + 100, s + 201, 0, 7, 0},
+				{Client, A, c + 100, s + 201, 0, 8, 0},
+				{Client, RA, c + 101, s + 201, 0, 9, 0},
+			}),
+			client: Closed, server: Established, since: 6,
+		},
+		{
 			// Keep-alive probes answered: the RST arrived as far as the
 			// capture can tell.
 			name: "RST after answered probes",
