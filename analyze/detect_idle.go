@@ -206,13 +206,13 @@ func idleFinding(g *group) Finding {
 		if leaked == len(g.flows) {
 			fmt.Fprintf(&sb, " Every one of these connections was then leaked by its peer in CLOSE_WAIT: the timeout is what exposes the leak.")
 		} else {
-			fmt.Fprintf(&sb, " %d of them were then leaked by their peer in CLOSE_WAIT.", leaked)
+			fmt.Fprintf(&sb, " %s then leaked by their peer in CLOSE_WAIT.", ofThem(leaked))
 		}
 	}
 	if reused > 0 {
 		sev = Warning
 		fmt.Fprintf(&sb, " %s then reused by the peer anyway, and reset: its pool keeps connections idle longer than this.",
-			map[bool]string{true: "Every one was", false: fmt.Sprintf("%d of them were", reused)}[reused == len(g.flows)])
+			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)])
 	}
 	fix := remedy(IdleTimeoutClose)
 	if resets > 0 {
@@ -274,4 +274,12 @@ func resetMetric(n int) []Metric {
 		return nil
 	}
 	return []Metric{{"closed_by_rst", float64(n)}}
+}
+
+// ofThem is "1 of them was", "3 of them were".
+func ofThem(n int) string {
+	if n == 1 {
+		return "1 of them was"
+	}
+	return fmt.Sprintf("%d of them were", n)
 }

@@ -37,7 +37,7 @@ var zeroWindowDetector = detector{
 		case stuck == 1 && len(g.flows) == 1:
 			sum += ", and was still not reading at the end of the capture"
 		case stuck > 0:
-			sum += fmt.Sprintf(", and %d of them were still stalled at the end of the capture", stuck)
+			sum += fmt.Sprintf(", and %s still stalled at the end of the capture", ofThem(stuck))
 		}
 		return []Finding{{Class: ZeroWindowStall, Severity: sev, Endpoints: []netip.AddrPort{f.Endpoint(v.Side)},
 			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}, {"stalled_at_end", float64(stuck)}},
