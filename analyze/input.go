@@ -32,6 +32,12 @@ type Input struct {
 	// Incomplete is set when reading stopped before the end of the
 	// file: what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// OptionsCut counts the TCP packets whose header the snap length cut
+	// within its options (a header-only capture): tracked from the fixed
+	// header.
+	OptionsCut int `json:"options_cut_packets,omitempty"`
+	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...).
+	Encapsulations []string `json:"encapsulations,omitempty"`
 }
 
 func inputsOf(ins []flow.Input) []Input {
@@ -40,7 +46,8 @@ func inputsOf(ins []flow.Input) []Input {
 		out[i] = Input{Path: in.Path, Format: in.Format, Compressed: in.Compressed, LinkTypes: in.LinkTypes,
 			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
 			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
-			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete}
+			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete,
+			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations}
 	}
 	return out
 }

@@ -80,6 +80,12 @@ func inputDetail(in *analyze.Input, zone string) string {
 		s += " " + strings.Join(in.LinkTypes, "+")
 	}
 	s += fmt.Sprintf(", %d packets, %d TCP", in.Packets, in.TCPPackets)
+	if len(in.Encapsulations) > 0 {
+		s += " (in " + strings.Join(in.Encapsulations, ", ") + ")"
+	}
+	if in.OptionsCut > 0 {
+		s += fmt.Sprintf(", %d with TCP options cut by the snap length", in.OptionsCut)
+	}
 	if !in.First.IsZero() {
 		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
 			in.Last.UTC().Format("15:04:05.000"), zone, dur(in.Last.Sub(in.First)))
