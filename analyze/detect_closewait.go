@@ -27,7 +27,8 @@ var closeWaitDetector = detector{
 			"capture shows of its host: a leak when it has been quiet ten times longer than the host usually took to close " +
 			"its other connections after the peer's FIN (never less than 200 ms), or when it is one more of the same as " +
 			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s. " +
-			"One still sending is a half-close in progress; one too young to judge is reported open, with why. " +
+			"One still sending is a half-close in progress; one too young to judge is reported open, with why, and a " +
+			"host's such sockets make an info finding of this class, so that every CLOSE_WAIT is accounted for. " +
 			"--close-wait-grace replaces the judgement with a fixed threshold.",
 		Causes: "A client that drops a connection without closing it after the server closed it for being idle " +
 			"(a thread that ends without close(); a keep-alive timeout on the server); an HTTP client that returns early " +
@@ -46,6 +47,7 @@ var closeWaitDetector = detector{
 	inspect:  inspectCloseWait,
 	group:    func(f *Flow, v *Verdict) (groupKey, bool) { return groupKey{host: f.Endpoint(v.Side).Addr()}, true },
 	findings: func(g *group, fx *findCtx) []Finding { return []Finding{leakFinding(g, fx)} },
+	all:      notJudgedFindings,
 }
 
 func inspectCloseWait(c *flowCtx) {
@@ -316,9 +318,37 @@ func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration, one, m
 	return fmt.Sprintf(many, fmt.Sprintf("%s to %s, differing from one connection to the next", fmtDur(slices.Min(all)), fmtDur(slices.Max(all))))
 }
 
+// notJudgedFindings accounts, for the hosts no leak finding is about, for
+// the CLOSE_WAIT sockets the capture could not judge yet: every CLOSE_WAIT
+// the state table counts is then in a finding, or a half-close the flows'
+// verdicts explain.
+func notJudgedFindings(fx *findCtx) []Finding {
+	var hosts []netip.Addr
+	for h, a := range fx.closeWaitApart {
+		if a.young > 0 && !fx.leakHosts[h] {
+			hosts = append(hosts, h)
+		}
+	}
+	slices.SortFunc(hosts, func(a, b netip.Addr) int { return a.Compare(b) })
+	var out []Finding
+	for _, h := range hosts {
+		a := fx.closeWaitApart[h]
+		out = append(out, Finding{Class: CloseWaitLeak, Severity: Info, Hosts: []netip.Addr{h}, Flows: a.flows,
+			Metrics: []Metric{{"close_wait_not_judged", float64(a.young)}, {"oldest_s", a.oldest.Seconds()}},
+			Summary: fmt.Sprintf("%s holds %s in CLOSE_WAIT that the capture ended too soon to judge (the oldest for %s): each flow's verdict says what the capture shows of this host. Not a leak yet as far as the capture can tell.",
+				h, plural(a.young, "connection"), fmtDur(a.oldest)),
+			Remedy: "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."})
+	}
+	return out
+}
+
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict
 // holds, and why: still sending (a half-close), or too young to judge.
-type apartCounts struct{ sending, young int }
+type apartCounts struct {
+	sending, young int
+	flows          []int         // the young ones' flow IDs
+	oldest         time.Duration // the young ones' oldest
+}
 
 func (a apartCounts) total() int { return a.sending + a.young }
 

@@ -216,8 +216,8 @@ func TestEdgeJudgement(t *testing.T) {
 			name:     "young CLOSE_WAIT, nothing to compare with",
 			convs:    []conv{idleClose(40004, 0.15, false), idleClose(40005, 0.2, false), last(50000)},
 			verdicts: []string{"open(client) idle_timeout_close(server)", "open(client) idle_timeout_close(server)", "open(client)"},
-			findings: []string{"info idle_timeout_close 2"},
-			says:     []string{"cannot tell yet whether it will close"},
+			findings: []string{"info close_wait_leak 2", "info idle_timeout_close 2"},
+			says:     []string{"cannot tell yet whether it will close", "10.0.0.1 holds 2 connections in CLOSE_WAIT that the capture ended too soon to judge"},
 		},
 		{
 			// The client closes each connection itself right after its

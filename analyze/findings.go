@@ -146,7 +146,9 @@ type findCtx struct {
 	// closeWaitApart counts, per host, the CLOSE_WAIT sockets that no
 	// leak verdict holds (too young to judge, or still sending).
 	closeWaitApart map[netip.Addr]apartCounts
-	closeWait      map[pairKey]int
+	// leakHosts are the hosts a CLOSE_WAIT leak verdict is about.
+	leakHosts map[netip.Addr]bool
+	closeWait map[pairKey]int
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server
@@ -166,12 +168,16 @@ func (fx *findCtx) closeWaits() map[pairKey]int {
 // findings groups the flows' verdicts into findings, each class by its
 // detector, most severe first. Verdicts are read, never changed.
 func findings(rep *Report, opt Options) []Finding {
-	fx := &findCtx{rep: rep, opt: opt, byClient: &clientIndex{rep: rep}, closeWaitApart: map[netip.Addr]apartCounts{}}
+	fx := &findCtx{rep: rep, opt: opt, byClient: &clientIndex{rep: rep}, closeWaitApart: map[netip.Addr]apartCounts{},
+		leakHosts: map[netip.Addr]bool{}}
 	groups := map[Class]*grouper{}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
 		for j := range f.Verdicts {
 			v := &f.Verdicts[j]
+			if v.Class == CloseWaitLeak {
+				fx.leakHosts[f.Endpoint(v.Side).Addr()] = true
+			}
 			d := grouped[v.Class]
 			if d == nil {
 				continue
@@ -196,6 +202,8 @@ func findings(rep *Report, opt Options) []Finding {
 				a.sending++
 			} else {
 				a.young++
+				a.flows = append(a.flows, f.ID)
+				a.oldest = max(a.oldest, flow.TS(rep.End).Sub(f.Half(s).Since))
 			}
 			fx.closeWaitApart[f.Endpoint(s).Addr()] = a
 		}
