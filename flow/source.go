@@ -225,38 +225,40 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Input describes one capture as it was read.
+// Input describes one capture as it was read. The reports' schema for it
+// is analyze.Input, built from it: a field added here is in no report
+// until it is added there.
 type Input struct {
-	Path string `json:"path"`
+	Path string
 	// Format is pcap, pcapng or live; empty when the input could not be
 	// read at all (its Warnings say why).
-	Format     string    `json:"format"`
-	Compressed bool      `json:"compressed,omitempty"`
-	LinkTypes  []string  `json:"link_types"`
-	Packets    int       `json:"packets"`
-	TCPPackets int       `json:"tcp_packets"`
-	NonTCP     int       `json:"non_tcp_packets"`
-	BadPackets int       `json:"bad_packets"`
-	Filtered   int       `json:"filtered_packets,omitempty"` // left out by a BPF filter
-	Bytes      int64     `json:"bytes"`                      // captured bytes of all packets
-	First      time.Time `json:"first"`
-	Last       time.Time `json:"last"`
+	Format     string
+	Compressed bool
+	LinkTypes  []string
+	Packets    int
+	TCPPackets int
+	NonTCP     int
+	BadPackets int
+	Filtered   int   // left out by a BPF filter
+	Bytes      int64 // captured bytes of all packets
+	First      time.Time
+	Last       time.Time
 	// End is when the capture ended, where it says (pcapng interface
 	// statistics; the moment flowdoc live stopped): a quiet tail after
 	// the last packet counts. Zero when not recorded.
-	End time.Time `json:"end,omitzero"`
+	End time.Time
 	// Dropped is what the capture's statistics say it lost.
-	Dropped  uint64    `json:"dropped_packets,omitempty"`
-	Warnings []Warning `json:"-"`
+	Dropped  uint64
+	Warnings []Warning
 	// Incomplete is true when reading stopped before the end of the file
 	// (a truncated or corrupt record): what came before was analysed.
-	Incomplete bool `json:"incomplete,omitempty"`
+	Incomplete bool
 	// OptionsCut counts the TCP packets whose header the snap length cut
 	// within its options (tcpdump -s 64): tracked from the fixed header.
-	OptionsCut int `json:"options_cut_packets,omitempty"`
+	OptionsCut int
 	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...),
 	// in the order first seen: its connections are the inner ones.
-	Encapsulations []string `json:"encapsulations,omitempty"`
+	Encapsulations []string
 
 	linkSeen    map[layers.LinkType]bool
 	other       map[string]int           // packets not TCP, by what they hold
