@@ -32,6 +32,9 @@ type Report struct {
 	// Flows are in order of first packet; every one of them. Reports
 	// read them through ViewFlow, Listed and the pictures.
 	Flows []Flow
+	// Aggregates count the connections with no conversation that were
+	// folded rather than listed, per server endpoint.
+	Aggregates []Aggregate
 	// Hosts are the endpoint-state counts per IP address, busiest first.
 	Hosts    []HostStates
 	Findings []Finding
@@ -105,7 +108,9 @@ func (h *HostStates) Count(s flow.State) int { return h.Counts[s] }
 // Totals are whole-report counts.
 type Totals struct {
 	Flows, Midstream, OneSided, Reused, Clean int
-	Packets, TCPPackets, BadPackets           int
+	// Folded counts the connections in Aggregates, not in Flows.
+	Folded                          int
+	Packets, TCPPackets, BadPackets int
 }
 
 // Options tune the analysis. The zero Options uses the defaults.
@@ -143,8 +148,9 @@ func (o Options) withDefaults() Options {
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: inputsOf(res.Inputs), End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
-	cap := gatherEvidence(res.Flows, flow.TS(res.End), opt.CloseWaitGrace)
+	cap := gatherEvidence(res.Flows, res.Aggregates, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
+	rep.Aggregates = aggregatesOf(res.Aggregates, cap)
 	rep.count()
 	rep.Findings = findings(rep, opt)
 	return rep
@@ -186,6 +192,14 @@ func (rep *Report) count() {
 		s.Counts[f.Server.State]++
 		s.Total++
 		s.Servers++
+	}
+	for _, a := range rep.Aggregates {
+		// Their clients are too many for rows of their own.
+		s := host(a.Server.Addr())
+		s.Counts[flow.Closed] += a.Connections
+		s.Total += a.Connections
+		s.Servers += a.Connections
+		t.Folded += a.Connections
 	}
 	for _, in := range rep.Inputs {
 		t.Packets += in.Packets

@@ -102,13 +102,17 @@ func (l *latencies) quantile(q float64) time.Duration {
 	return l.slowest
 }
 
-// gatherEvidence builds the capture's evidence from its records.
-func gatherEvidence(recs []*flow.Record, end flow.Timestamp, grace time.Duration) *captureEvidence {
+// gatherEvidence builds the capture's evidence from its records and
+// aggregates.
+func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timestamp, grace time.Duration) *captureEvidence {
 	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
 	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
+	for _, a := range aggs {
+		ev.accepted[a.Server] = nil
+	}
 	for _, r := range recs {
 		if r.Server.Packets == 0 && has(r, flow.Client, 'S') {
 			ev.accepted[r.Key.Server()] = nil

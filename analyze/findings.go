@@ -19,10 +19,36 @@ type Finding struct {
 	Hosts     []netip.Addr
 	Endpoints []netip.AddrPort
 	Flows     []int // flow IDs
-	Metrics   []Metric
-	Summary   string
-	Remedy    string
-	Evidence  []Evidence
+	// Folded counts the connections the finding is about that were
+	// counted in an Aggregate rather than kept as flows.
+	Folded   int
+	Metrics  []Metric
+	Summary  string
+	Remedy   string
+	Evidence []Evidence
+}
+
+// Connections is how many connections the finding is about, folded
+// ones included.
+func (f *Finding) Connections() int { return len(f.Flows) + f.Folded }
+
+// Size says how many connections the finding is about: "3 flows", or
+// "55,938 connections, 55,738 of them counted, not listed".
+func (f *Finding) Size() string {
+	if f.Folded == 0 {
+		return plural(len(f.Flows), "flow")
+	}
+	return fmt.Sprintf("%s connections, %s of them counted, not listed", thousands(f.Connections()), thousands(f.Folded))
+}
+
+// FlowList lists the finding's flow IDs, at most limit of them, and says
+// how many more were counted in an aggregate.
+func (f *Finding) FlowList(limit int) string {
+	s := IDList(f.Flows, limit)
+	if f.Folded > 0 {
+		s += fmt.Sprintf(" and %s more counted, not listed (the aggregates)", thousands(f.Folded))
+	}
+	return s
 }
 
 // Metric is one number a finding rests on.
@@ -217,6 +243,7 @@ func findings(rep *Report, opt Options) []Finding {
 			g.each(func(g *group) { out = append(out, d.findings(g, fx)...) })
 		}
 	}
+	out = foldAggregates(out, rep.Aggregates)
 	sortFindings(out)
 	if out == nil {
 		out = []Finding{}
@@ -237,7 +264,7 @@ func hasVerdict(f *Flow, c Class, s flow.Side) bool {
 // sortFindings puts the most severe first; problems before context.
 func sortFindings(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
-		return cmp.Or(int(b.Severity)-int(a.Severity), priority(a.Class)-priority(b.Class), len(b.Flows)-len(a.Flows))
+		return cmp.Or(int(b.Severity)-int(a.Severity), priority(a.Class)-priority(b.Class), b.Connections()-a.Connections())
 	})
 }
 

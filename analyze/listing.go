@@ -25,7 +25,11 @@ func (rep *Report) Listed(all bool) []int {
 // Summary is the report's headline: "12 TCP connections: 9 closed
 // cleanly, 3 not".
 func (t Totals) Summary() string {
-	return fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
+	s := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
+	if t.Folded > 0 {
+		s += fmt.Sprintf("; and %s more whose SYN nothing answered, counted per server endpoint, not listed", thousands(t.Folded))
+	}
+	return s
 }
 
 // Caveats say which flows the capture saw only in part: "2 began before

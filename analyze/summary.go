@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -19,7 +20,8 @@ type ClassSummary struct {
 	Findings int
 	// Hosts and Endpoints are the distinct ones the findings are about;
 	// Flows the connections they count.
-	Hosts, Endpoints, Flows int
+	// Folded are those of Flows counted in aggregates, not listed.
+	Hosts, Endpoints, Flows, Folded int
 	// Worst are the most severe and largest findings of the class, as
 	// indexes into Report.Findings: at most summaryWorst.
 	Worst  []int
@@ -61,7 +63,8 @@ func (r *Report) Summary() []ClassSummary {
 		}
 		s := &out[j]
 		s.Findings++
-		s.Flows += len(f.Flows)
+		s.Flows += f.Connections()
+		s.Folded += f.Folded
 		s.Severity = max(s.Severity, f.Severity)
 		for _, h := range f.Hosts {
 			hosts[f.Class][h] = struct{}{}
@@ -76,7 +79,7 @@ func (r *Report) Summary() []ClassSummary {
 		s.Hosts, s.Endpoints = len(hosts[s.Class]), len(eps[s.Class])
 		slices.SortStableFunc(s.Worst, func(a, b int) int {
 			fa, fb := &r.Findings[a], &r.Findings[b]
-			return cmp.Or(int(fb.Severity)-int(fa.Severity), len(fb.Flows)-len(fa.Flows))
+			return cmp.Or(int(fb.Severity)-int(fa.Severity), fb.Connections()-fa.Connections())
 		})
 		s.Worst = slices.Clip(s.Worst[:min(len(s.Worst), summaryWorst)])
 	}
@@ -94,10 +97,10 @@ func (r *Report) HostRows(all bool) (rows []HostStates, more int) {
 			continue
 		}
 		for _, h := range f.Hosts {
-			troubled[h] += len(f.Flows)
+			troubled[h] += f.Connections()
 		}
 		for _, e := range f.Endpoints {
-			troubled[e.Addr()] += len(f.Flows)
+			troubled[e.Addr()] += f.Connections()
 		}
 	}
 	rows = slices.Clone(r.Hosts)
@@ -195,6 +198,10 @@ func (s *ClassSummary) Counts() string {
 	if s.Endpoints > 0 {
 		parts = append(parts, plural(s.Endpoints, "endpoint")+",")
 	}
-	parts = append(parts, plural(s.Flows, "flow"))
+	if s.Folded > 0 {
+		parts = append(parts, fmt.Sprintf("%s connections (%s counted, not listed)", thousands(s.Flows), thousands(s.Folded)))
+	} else {
+		parts = append(parts, plural(s.Flows, "flow"))
+	}
 	return strings.Join(parts, " ")
 }

@@ -315,8 +315,8 @@ func TestJSONDoc(t *testing.T) {
 	const leak = "../testdata/keepalive-leak.pcap"
 	_, out, _ := run(t, "analyze", "--host", "10.99.1.1", "-F", "json", leak)
 	addJSON("--host", []byte(out))
-	// Tunnels, and a header-only capture.
-	for _, c := range []string{"../testdata/decode/tunnels.pcap", "../testdata/decode/header-only-64.pcap"} {
+	// Tunnels, a header-only capture, and a flood of SYNs folded.
+	for _, c := range []string{"../testdata/decode/tunnels.pcap", "../testdata/decode/header-only-64.pcap", "../testdata/flood/syn-flood.pcap"} {
 		_, out, _ := run(t, "analyze", "-F", "json", c)
 		addJSON(c, []byte(out))
 	}

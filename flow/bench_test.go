@@ -118,7 +118,7 @@ func BenchmarkTrack(b *testing.B) {
 		}
 		packets++
 		k, srcA := makeTuple(seg.Src, seg.Dst)
-		cur.push(&seg, Meta{At: Timestamp(ci.Timestamp.UnixNano()), Packet: uint32(packets), WireLen: ci.Length, Order: uint64(packets)}, k, k.hash(), srcA, true)
+		cur.push(&seg, Meta{At: Timestamp(ci.Timestamp.UnixNano()), Packet: uint32(packets), WireLen: uint32(ci.Length), Order: uint64(packets)}, k, k.hash(), srcA, true)
 		if cur.n == batchSize {
 			batches = append(batches, cur)
 			cur = new(batch)

@@ -171,7 +171,7 @@ func FuzzTracker(f *testing.F) {
 				off := int(seg.Seq % 4000)
 				seg.Payload = streams[side][off : off+seg.Len]
 			}
-			tr.Add(&seg, Meta{At: at, Packet: uint32(sent + 1), WireLen: 54 + seg.Len})
+			tr.Add(&seg, Meta{At: at, Packet: uint32(sent + 1), WireLen: uint32(54 + seg.Len)})
 			sent++
 			checkConns(t, tr)
 		}

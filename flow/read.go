@@ -20,6 +20,10 @@ import (
 type Result struct {
 	Inputs []Input
 	Flows  []*Record // in order of first packet
+	// Aggregates count, per server endpoint, the connections that
+	// carried no conversation once there were many: they are not in
+	// Flows (see Aggregate).
+	Aggregates []Aggregate
 	// LocalAddrs are the capturing host's addresses, where the link layer
 	// recorded packet directions (Linux cooked captures, tcpdump -i any);
 	// sorted. A host with several addresses (a proxy's two sides) is
@@ -128,16 +132,18 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		close(sh.full)
 	}
 	var lists [][]*Record
+	var aggs [][]*aggregate
 	var at time.Time
 	evicted := 0
 	for _, sh := range p.shards {
 		<-sh.done
 		evicted += sh.tracker.evicted
 		lists, at = append(lists, sh.recs), sh.at
+		aggs = append(aggs, sh.tracker.aggs)
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: p.inputs, Flows: flows, End: at, LocalAddrs: p.localAddrs(), Evicted: evicted}, err
+	return &Result{Inputs: p.inputs, Flows: flows, Aggregates: mergeAggregates(aggs), End: at, LocalAddrs: p.localAddrs(), Evicted: evicted}, err
 }
 
 // closeInputs sets each input's first and last packet times and returns
@@ -277,6 +283,7 @@ type pass struct {
 	last    netip.Addr // the local address seen last, to skip the map
 	idle    bool       // the last read found no packet yet (live)
 	payload bool       // payloads go to the trackers
+	syns    synCounter // marks the SYNs that may be folded
 }
 
 // shard is one tracker and the batches that feed it.
@@ -582,8 +589,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if len(p.shards) > 1 {
 		sh = p.shards[(h>>32)%uint64(len(p.shards))]
 	}
+	m := Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: uint32(wire), Order: p.packets}
+	if p.seg.Flags.Has(SYN) {
+		m.Foldable = p.syns.mark(&p.seg)
+	}
 	b := sh.cur
-	b.push(&p.seg, Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: wire, Order: p.packets}, k, h, srcA, p.payload)
+	b.push(&p.seg, m, k, h, srcA, p.payload)
 	if b.n == batchSize {
 		sh.full <- b
 		sh.cur = <-sh.free

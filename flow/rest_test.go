@@ -135,7 +135,7 @@ func TestRestingStreamsResume(t *testing.T) {
 		tr.noSweep = !sweep
 		for i := range pkts {
 			p := &pkts[i]
-			tr.Add(&p.seg, Meta{At: p.at, Packet: uint32(i + 1), Order: uint64(i + 1), WireLen: 54 + p.seg.Len})
+			tr.Add(&p.seg, Meta{At: p.at, Packet: uint32(i + 1), Order: uint64(i + 1), WireLen: uint32(54 + p.seg.Len)})
 			if i%997 == 0 {
 				checkConns(t, tr)
 				snaps = append(snaps, tr.snapshot())

@@ -68,16 +68,21 @@ func (c Config) finTimeout() time.Duration {
 
 // Meta is where a segment came from.
 type Meta struct {
-	At    Timestamp
-	Input uint16
-	// Cut is how many payload bytes the snap length cut off (at most
-	// 65535: more than any IP packet without a jumbogram option holds).
-	Cut     uint16
-	Packet  uint32
-	WireLen int
+	At Timestamp
 	// Order is the packet's position in the whole pass; records from
 	// several trackers are merged by it.
-	Order uint64
+	Order   uint64
+	Packet  uint32
+	WireLen uint32
+	Input   uint16
+	// Cut is how many payload bytes the snap length cut off (at most
+	// 65535: more than any IP packet without a jumbogram option holds).
+	Cut uint16
+	// Foldable marks a bare SYN to a server endpoint that many SYNs
+	// before it went unanswered: if it goes unanswered too, it is counted
+	// in the endpoint's Aggregate rather than kept as a flow (see
+	// synCounter).
+	Foldable bool
 }
 
 // tuple is a connection's endpoints in a canonical order, so both
@@ -227,6 +232,9 @@ type Tracker struct {
 	evicted    int        // records dropped for Config.MaxFlows
 	pay        *payloader // nil with Config.Payload.Off
 	strs       interner   // histories and request targets
+	lone       lone       // bare SYNs, and the aggregates of lone ones
+	syns       synCounter // for Add; Read's reader marks the segments
+	aggs       []*aggregate
 }
 
 // NewTracker returns an empty Tracker.
@@ -239,7 +247,7 @@ func NewTracker(cfg Config) *Tracker {
 }
 
 // Open is the number of connections in the table now.
-func (t *Tracker) Open() int { return t.open }
+func (t *Tracker) Open() int { return t.open + t.lone.n }
 
 // hash mixes a tuple into 64 bits (a multiply-xorshift over its words).
 func (k *tuple) hash() uint64 {
@@ -294,6 +302,9 @@ func (t *Tracker) remove(c *conn) {
 
 // Add feeds one segment.
 func (t *Tracker) Add(seg *Segment, m Meta) {
+	if seg.Flags.Has(SYN) {
+		m.Foldable = t.syns.mark(seg)
+	}
 	k, srcA := makeTuple(seg.Src, seg.Dst)
 	t.add(seg, m, &k, k.hash(), srcA)
 }
@@ -311,6 +322,24 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
 		t.evict() // this packet may start a connection: make room
 	}
+	if i := t.embryoFor(h, kp); i >= 0 {
+		switch e := &t.lone.embryos[i]; {
+		case m.At.Sub(e.syn[e.n-1].at) >= foldAge:
+			// Unanswered that long, it is a lone SYN whether a sweep
+			// came by yet or not.
+			t.ageOut(i, m.At)
+		case t.resend(i, seg, m, srcA):
+			return
+		default:
+			t.promote(i, h)
+		}
+	}
+	t.place(seg, m, kp, h, srcA)
+}
+
+// place adds a segment to the connection on its tuple, making one if
+// there is none.
+func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	k := *kp
 	c := t.lookup(h, &k)
 	reused := false
@@ -343,6 +372,14 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 				}
 				c = t.revive(k, h, &rc, tracks)
 			}
+		}
+	}
+	if c == nil && !reused && t.cfg.MaxFlows == 0 {
+		if t.lateForFolded(seg, m, h) {
+			return
+		}
+		if bareSYN(seg) && t.conceive(seg, m, &k, h, srcA) {
+			return
 		}
 	}
 	if c == nil {
@@ -1330,6 +1367,7 @@ func (c *conn) summarize(r *Record, strs *interner) {
 // without disturbing the pass: what Finish would return (before its
 // timers are applied) if the capture ended here.
 func (t *Tracker) snapshot() []*Record {
+	t.promoteAll()
 	inTable := make(map[*Record]*conn, t.open)
 	for _, c := range t.conns() {
 		inTable[c.rec] = c
@@ -1380,6 +1418,8 @@ func (t *Tracker) snapshot() []*Record {
 		}
 		out[i] = cp
 	}
+	// Connections made from embryos joined the list late.
+	slices.SortStableFunc(out, func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -1406,6 +1446,7 @@ func (t *Tracker) sweep() {
 	if t.pay != nil {
 		t.pay.flush(t.last)
 	}
+	t.sweepLone()
 	keep := t.ending[:0]
 	for i, e := range t.ending {
 		if t.last.Sub(e.at) < quietBefore {
@@ -1538,17 +1579,23 @@ func (t *Tracker) Finish() ([]*Record, time.Time) {
 
 // finish is Finish but for the roles, which need every tracker's records.
 func (t *Tracker) finish() ([]*Record, time.Time) {
+	at := t.last
+	if !t.cfg.At.IsZero() {
+		at = TS(t.cfg.At)
+	}
+	t.aggs = t.finishLone(at)
 	if t.pay != nil {
 		t.pay.flushAll()
 	}
 	for _, c := range t.conns() {
 		t.retire(c)
 	}
-	at := t.last
-	if !t.cfg.At.IsZero() {
-		at = TS(t.cfg.At)
-	}
 	recs := t.records
+	// Connections made from embryos joined the list late.
+	byFirst := func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(recs, byFirst) {
+		slices.SortStableFunc(recs, byFirst)
+	}
 	for _, r := range recs {
 		switch {
 		case r.stream != nil:

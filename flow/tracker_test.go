@@ -49,7 +49,7 @@ func run(pkts []pkt, cfg Config) []*Record {
 			win = 0 // a zero window, spelled out
 		}
 		seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: win, WScale: -1}
-		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: 54 + p.len})
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: uint32(54 + p.len)})
 	}
 	recs, _ := tr.Finish()
 	return recs
@@ -445,7 +445,7 @@ func TestSweepChangesNothing(t *testing.T) {
 	metas := make([]Meta, len(pkts))
 	for i, p := range pkts {
 		segs[i] = p.seg
-		metas[i] = Meta{At: p.at, Packet: uint32(i + 1), WireLen: 54 + p.seg.Len}
+		metas[i] = Meta{At: p.at, Packet: uint32(i + 1), WireLen: uint32(54 + p.seg.Len)}
 	}
 	run := func(sweep bool) []*Record {
 		tr := NewTracker(Config{})

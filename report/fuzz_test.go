@@ -107,7 +107,7 @@ func FuzzReports(f *testing.F) {
 			sg.IPLen = 40 + sg.Len
 			at += flow.Timestamp(time.Duration(b[1]) * 50 * time.Millisecond)
 			n++
-			tr.Add(&sg, flow.Meta{At: at, Packet: uint32(n), WireLen: 54 + sg.Len, Order: uint64(n)})
+			tr.Add(&sg, flow.Meta{At: at, Packet: uint32(n), WireLen: uint32(54 + sg.Len), Order: uint64(n)})
 		}
 		recs, end := tr.Finish()
 		res := &flow.Result{Flows: recs, End: end, Inputs: []flow.Input{{Path: "fuzz.pcap", Format: "pcap",

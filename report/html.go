@@ -229,7 +229,7 @@ func findingsHTML(rep *analyze.Report) ([]htmlFinding, int) {
 		f := rep.Findings[i]
 		hf := htmlFinding{
 			Severity: f.Severity.String(), Class: string(f.Class), Scope: strings.Join(scopeOf(&f), " > "),
-			Summary: f.Summary, Remedy: f.Remedy, Flows: flowList(f.Flows),
+			Summary: f.Summary, Remedy: f.Remedy, Flows: f.FlowList(20),
 		}
 		for _, e := range f.Evidence {
 			pkt := evidencePacket(rep, e, func(s string) string { return s })

@@ -50,6 +50,42 @@ type jsonFinding struct {
 	Evidence []jsonEvidence     `json:"evidence"`
 }
 
+type jsonAggregate struct {
+	Server       string         `json:"server"`
+	Class        string         `json:"class"`
+	Connections  int            `json:"connections"`
+	InProgress   int            `json:"in_progress"`
+	SYNs         int            `json:"syns"`
+	Retried      int            `json:"retried"`
+	GaveUp       int            `json:"gave_up"`
+	AnsweredLate int            `json:"answered_late"`
+	ClientHosts  int            `json:"client_hosts"`
+	Estimated    bool           `json:"client_hosts_estimated"`
+	TopClients   []jsonClient   `json:"top_clients"`
+	First        string         `json:"first"`
+	Last         string         `json:"last"`
+	Examples     []jsonEvidence `json:"examples"`
+}
+
+type jsonClient struct {
+	IP          string `json:"ip"`
+	Connections int    `json:"connections"`
+}
+
+func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
+	out := make([]jsonAggregate, 0, len(aggs))
+	for _, a := range aggs {
+		ja := jsonAggregate{Server: a.Server.String(), Class: string(a.Class), Connections: a.Connections, InProgress: a.InProgress,
+			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, ClientHosts: a.ClientHosts,
+			Estimated: a.Estimated, TopClients: []jsonClient{}, First: ts(a.First), Last: ts(a.Last), Examples: evidence(a.Examples)}
+		for _, c := range a.TopClients {
+			ja.TopClients = append(ja.TopClients, jsonClient{c.Addr.Unmap().String(), c.Connections})
+		}
+		out = append(out, ja)
+	}
+	return out
+}
+
 type jsonCapture struct {
 	Interface string  `json:"interface"`
 	Filter    string  `json:"filter,omitempty"`
@@ -112,6 +148,7 @@ type jsonTotals struct {
 	Midstream  int `json:"midstream"`
 	OneSided   int `json:"one_sided"`
 	Reused     int `json:"reused"`
+	Folded     int `json:"folded,omitempty"`
 	Packets    int `json:"packets"`
 	TCPPackets int `json:"tcp_packets"`
 	BadPackets int `json:"bad_packets"`
@@ -166,7 +203,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	put(",\n  \"totals\": ")
 	t := rep.Totals
-	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
+	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Folded, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
 		return err
 	}
 	put(",\n  \"hosts\": ")
@@ -189,7 +226,15 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	if len(rep.Flows) > 0 {
 		put("\n  ")
 	}
-	put("],\n  \"findings\": ")
+	put("],")
+	if len(rep.Aggregates) > 0 {
+		put("\n  \"aggregates\": ")
+		if err := enc("  ", aggregatesJSON(rep.Aggregates)); err != nil {
+			return err
+		}
+		put(",")
+	}
+	put("\n  \"findings\": ")
 	fs := findingsJSON(rep)
 	if err := enc("  ", fs); err != nil {
 		return err

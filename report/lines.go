@@ -12,7 +12,8 @@ import (
 )
 
 // JSONLines writes one JSON object per line for log pipelines: every flow
-// ("type": "flow", the fields of a flow in the JSON report), then every
+// ("type": "flow", the fields of a flow in the JSON report), every
+// aggregate of folded connections ("type": "aggregate"), then every
 // finding ("type": "finding").
 type JSONLines struct {
 	Events bool
@@ -32,6 +33,16 @@ func (j *JSONLines) Render(w io.Writer, rep *analyze.Report) error {
 		line = append(line[:len(`{"type":"flow",`)], line[len(`{"type":"flow",`)+1:]...)
 		line = append(line, '\n')
 		bw.Write(line)
+	}
+	for _, a := range aggregatesJSON(rep.Aggregates) {
+		b, err := json.Marshal(struct {
+			Type string `json:"type"`
+			jsonAggregate
+		}{"aggregate", a})
+		if err != nil {
+			return err
+		}
+		bw.Write(append(b, '\n'))
 	}
 	for _, f := range findingsJSON(rep) {
 		b, err := json.Marshal(struct {

@@ -73,7 +73,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 			fb.WriteString(fit(fmt.Sprintf("  (%d more)", len(rep.Findings)-i), width) + "\n")
 			break
 		}
-		fb.WriteString(fit(fmt.Sprintf("  %-7s %s  %s  (%s)", strings.ToUpper(f.Severity.String()), f.Class, strings.Join(scopeOf(&f), " > "), plural(len(f.Flows), "flow")), width) + "\n")
+		fb.WriteString(fit(fmt.Sprintf("  %-7s %s  %s  (%s)", strings.ToUpper(f.Severity.String()), f.Class, strings.Join(scopeOf(&f), " > "), f.Size()), width) + "\n")
 		fb.WriteString(fit("          "+findingWho(rep, &f), width) + "\n")
 		rows -= 2
 	}

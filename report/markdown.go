@@ -108,7 +108,7 @@ func mdFindings(p printer, rep *analyze.Report) {
 			p("\n")
 		}
 		p("**Remedy:** %s\n\n", mdText(f.Remedy))
-		p("Flows: %s. More: `flowdoc explain %s`.\n\n", flowList(f.Flows), f.Class)
+		p("Flows: %s. More: `flowdoc explain %s`.\n\n", f.FlowList(20), f.Class)
 	}
 }
 

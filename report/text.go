@@ -122,7 +122,7 @@ func textFindings(w io.Writer, rep *analyze.Report, all bool, width int, c paint
 		if len(scope) > 0 {
 			fmt.Fprintf(w, "  %s", strings.Join(scope, " > "))
 		}
-		fmt.Fprintf(w, "  (%s)\n", plural(len(f.Flows), "flow"))
+		fmt.Fprintf(w, "  (%s)\n", f.Size())
 		wrap(w, width, "  ", f.Summary)
 		if len(f.Evidence) > 0 {
 			var ev []string

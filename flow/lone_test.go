@@ -1,0 +1,206 @@
+package flow
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// floodCapture is testdata/flood/syn-flood.pcap (TestFloodCapture -update
+// rewrites it):
+//   - 10.0.0.80:80 serves 20 clients, handshake to close, while 1,500
+//     spoofed sources (198.18.0.0/15) send it a SYN each over 3 s, never
+//     answered and never sent again;
+//   - 10.0.0.81:443 answers nothing: 4 clients open 100 connections each
+//     and send each SYN three times (at 0, 1 and 3 s), but for two
+//     connections it answers at last, 2.5 s after their SYN, and they
+//     close cleanly;
+//   - the capture ends at 5 s, 0.5 s after the last flood SYN: those
+//     sent less than a second before are handshakes in progress.
+func floodCapture() []byte {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	type pkt struct {
+		at       time.Duration
+		src, dst netip.AddrPort
+		flags    Flags
+		seq, ack uint32
+	}
+	var pkts []pkt
+	add := func(at time.Duration, src, dst netip.AddrPort, f Flags, seq, ack uint32) {
+		pkts = append(pkts, pkt{at, src, dst, f, seq, ack})
+	}
+	web := netip.MustParseAddrPort("10.0.0.80:80")
+	dark := netip.MustParseAddrPort("10.0.0.81:443")
+	ms := time.Millisecond
+	for i := range 20 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(1 + i)}), 40000)
+		at := time.Duration(i) * 150 * ms
+		cs, ss := uint32(1000+i), uint32(9000+i)
+		add(at, c, web, SYN, cs, 0)
+		add(at+ms, web, c, SYN|ACK, ss, cs+1)
+		add(at+2*ms, c, web, ACK, cs+1, ss+1)
+		add(at+50*ms, c, web, FIN|ACK, cs+1, ss+1)
+		add(at+51*ms, web, c, FIN|ACK, ss+1, cs+2)
+		add(at+52*ms, c, web, ACK, cs+2, ss+2)
+	}
+	for i := range 1500 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i*7))
+		add(1500*ms+time.Duration(i)*2*ms, src, web, SYN, uint32(i)*2654435761, 0)
+	}
+	for i := range 400 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(1 + i%4)}), uint16(50000+i))
+		at := time.Duration(i) * 5 * ms
+		isn := uint32(77 + i)
+		if i == 150 || i == 250 { // answered at last
+			add(at, c, dark, SYN, isn, 0)
+			add(at+2500*ms, dark, c, SYN|ACK, 5000, isn+1)
+			add(at+2501*ms, c, dark, ACK, isn+1, 5001)
+			add(at+2600*ms, c, dark, FIN|ACK, isn+1, 5001)
+			add(at+2601*ms, dark, c, FIN|ACK, 5001, isn+2)
+			add(at+2602*ms, c, dark, ACK, isn+2, 5002)
+			continue
+		}
+		for _, d := range []time.Duration{0, time.Second, 3 * time.Second} {
+			add(at+d, c, dark, SYN, isn, 0)
+		}
+	}
+	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.at - b.at) })
+	frame := make([]byte, 14+20+20)
+	for _, p := range pkts {
+		binary.BigEndian.PutUint16(frame[12:], 0x0800)
+		ip := frame[14:]
+		ip[0], ip[8], ip[9] = 0x45, 64, 6
+		binary.BigEndian.PutUint16(ip[2:], 40)
+		s4, d4 := p.src.Addr().As4(), p.dst.Addr().As4()
+		copy(ip[12:], s4[:])
+		copy(ip[16:], d4[:])
+		tcp := ip[20:]
+		binary.BigEndian.PutUint16(tcp[0:], p.src.Port())
+		binary.BigEndian.PutUint16(tcp[2:], p.dst.Port())
+		binary.BigEndian.PutUint32(tcp[4:], p.seq)
+		binary.BigEndian.PutUint32(tcp[8:], p.ack)
+		tcp[12], tcp[13] = 5<<4, byte(p.flags)
+		binary.BigEndian.PutUint16(tcp[14:], 64240)
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: t0.Add(p.at), CaptureLength: len(frame), Length: len(frame)}, frame)
+	}
+	return buf.Bytes()
+}
+
+const floodFile = "../testdata/flood/syn-flood.pcap"
+
+// TestFloodCapture holds the committed capture to its generator.
+func TestFloodCapture(t *testing.T) {
+	b := floodCapture()
+	if *update {
+		if err := os.WriteFile(floodFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old, err := os.ReadFile(floodFile); err != nil || !bytes.Equal(old, b) {
+		t.Fatalf("%s differs from its generator (err %v): go test ./flow -run TestFloodCapture -update", floodFile, err)
+	}
+}
+
+// TestFoldLoneSYNs: SYNs nothing answers are folded into their server
+// endpoint's aggregate once it has left many unanswered, and counted
+// exactly; which are folded does not depend on the number of trackers.
+func TestFoldLoneSYNs(t *testing.T) {
+	read := func(trackers int, at time.Time) *Result {
+		s, err := NewSource("syn-flood.pcap", bytes.NewReader(floodCapture()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Read(t.Context(), []*Source{s}, ReadOptions{Trackers: trackers, Config: Config{At: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	one := read(1, time.Time{})
+	web, dark := netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")
+	agg := map[netip.AddrPort]Aggregate{}
+	for _, a := range one.Aggregates {
+		agg[a.Server] = a
+	}
+	if len(agg) != 2 {
+		t.Fatalf("aggregates %+v; want one for each of %s and %s", one.Aggregates, web, dark)
+	}
+	kept := map[netip.AddrPort]int{}
+	synsKept := map[netip.AddrPort]int{}
+	for _, r := range one.Flows {
+		if r.Server.Packets == 0 {
+			kept[r.Key.Server()]++
+			synsKept[r.Key.Server()] += int(r.Client.Packets)
+		}
+	}
+	// Every lone SYN connection is a flow or folded, never both.
+	if w := agg[web]; kept[web]+w.Connections != 1500 || synsKept[web]+w.SYNs != 1500 {
+		t.Errorf("%s: %d flows + %d folded (%d SYNs); want 1500 connections and SYNs in all", web, kept[web], w.Connections, w.SYNs)
+	}
+	if d := agg[dark]; kept[dark]+d.Connections != 398 || synsKept[dark]+d.SYNs != 3*398 || d.AnsweredLate != 2 {
+		t.Errorf("%s: %d flows + %d folded (%d SYNs, %d answered late); want 398 connections, 1194 SYNs, 2 answered late",
+			dark, kept[dark], d.Connections, d.SYNs, d.AnsweredLate)
+	}
+	// The first hundred or so are flows: the report shows them whole.
+	for _, s := range []netip.AddrPort{web, dark} {
+		if kept[s] < foldAfter/3 || kept[s] > 2*foldAfter {
+			t.Errorf("%s: %d lone SYNs kept as flows; want about %d", s, kept[s], foldAfter)
+		}
+	}
+	w, d := agg[web], agg[dark]
+	// The flood's sources are too many to count exactly, the 4 real
+	// clients are not; their retries are counted, the flood has none.
+	if !w.ClientsEstimated || w.ClientHosts < w.Connections*9/10 || w.ClientHosts > w.Connections*11/10 || w.Retried != 0 {
+		t.Errorf("%s: %d client hosts (estimated %v), %d retried; want about %d estimated, none retried", web, w.ClientHosts, w.ClientsEstimated, w.Retried, w.Connections)
+	}
+	if d.ClientsEstimated || d.ClientHosts != 4 || len(d.TopClients) != 4 || d.Retried != d.Connections {
+		t.Errorf("%s: %d client hosts (estimated %v), top %v, %d of %d retried; want 4 exactly, all retried", dark, d.ClientHosts, d.ClientsEstimated, d.TopClients, d.Retried, d.Connections)
+	}
+	// The flood's last second is in progress at the end; no client has
+	// been silent long enough to have given up (1.5 times the next
+	// backoff: 4.5 s after a single SYN, 6 s after a retry at 2 s).
+	if w.InProgress < 200 || w.InProgress > 300 || w.GaveUp != 0 || d.InProgress != 0 || d.GaveUp != 0 {
+		t.Errorf("%s: %d in progress, %d gave up; %s: %d, %d; want about 250 in progress (the last second's), none given up",
+			web, w.InProgress, w.GaveUp, dark, d.InProgress, d.GaveUp)
+	}
+	// Judged 12 s after the start, every client has given up.
+	for _, a := range read(2, t0.Add(12*time.Second)).Aggregates {
+		if a.InProgress != 0 || a.GaveUp != a.Connections {
+			t.Errorf("at 12 s, %s: %d in progress, %d of %d gave up; want none, all", a.Server, a.InProgress, a.GaveUp, a.Connections)
+		}
+	}
+	// Examples lead to packets of the capture: the first and the last.
+	if len(w.Examples) != 2*maxExamples || w.Examples[0].Packet == 0 || w.Examples[0].At > w.Examples[len(w.Examples)-1].At {
+		t.Errorf("%s: examples %+v", web, w.Examples)
+	}
+	// The same with three trackers.
+	three := read(3, time.Time{})
+	if !slices.EqualFunc(one.Flows, three.Flows, func(a, b *Record) bool { return a.Key == b.Key && a.History == b.History && a.ID == b.ID }) {
+		t.Errorf("flows differ between one tracker (%d) and three (%d)", len(one.Flows), len(three.Flows))
+	}
+	strip := func(as []Aggregate) []Aggregate {
+		out := slices.Clone(as)
+		for i := range out {
+			out[i].TopClients = slices.Clone(out[i].TopClients)
+		}
+		return out
+	}
+	a1, a3 := strip(one.Aggregates), strip(three.Aggregates)
+	if !slices.EqualFunc(a1, a3, func(x, y Aggregate) bool {
+		return x.Server == y.Server && x.Connections == y.Connections && x.SYNs == y.SYNs && x.Retried == y.Retried &&
+			x.InProgress == y.InProgress && x.GaveUp == y.GaveUp && x.AnsweredLate == y.AnsweredLate &&
+			x.ClientHosts == y.ClientHosts && slices.Equal(x.Examples, y.Examples) && slices.Equal(x.TopClients, y.TopClients)
+	}) {
+		t.Errorf("aggregates differ between one tracker and three:\n%+v\n%+v", a1, a3)
+	}
+}
