@@ -536,7 +536,7 @@ func writeHeapProfile(path string) error {
 // that cost no time beyond the noise of a run.
 const (
 	gcPercent     = 200
-	gcFloor       = 64 << 20
+	gcFloor       = 96 << 20
 	gcSlack       = 1.5
 	gcReportSlack = 1.2
 )

@@ -11,29 +11,32 @@ import (
 
 // Connections that carry no conversation: a SYN that nothing answers.
 // A SYN flood or a scan sends millions of them, each a connection of its
-// own, and a record apiece would make memory follow the capture. So a
-// bare SYN is held compactly (an embryo, as a kernel holds a request
-// socket) until its connection goes on, and becomes a connection in the
-// table only then. One left unanswered for the initial retransmission
-// timeout is a lone SYN. It becomes a flow as usual, unless it was sent
-// to a server endpoint that had left more than foldAfter SYNs unanswered
-// before it (the SYNs are counted in capture order, by the reading
-// goroutine, so that which are folded does not depend on how many
-// trackers run): then it is folded into the endpoint's Aggregate, which
-// counts such connections and keeps examples with their packet numbers.
+// own, and a record apiece would make memory follow the capture. The
+// SYNs are counted per server endpoint in capture order, by the reading
+// goroutine (synCounter), so that what follows does not depend on how
+// many trackers run. A bare SYN to an endpoint that had left more than
+// foldAfter SYNs unanswered before it is foldable: it is held compactly
+// (an embryo, as a kernel holds a request socket) until its connection
+// goes on, and becomes a connection in the table only then. One left
+// unanswered for the initial retransmission timeout is folded into the
+// endpoint's Aggregate, which counts such connections and keeps examples
+// with their packet numbers. Other SYNs make connections at once, as
+// any packet does.
 //
 // The order things happen in for one tuple:
-//  1. a bare SYN with no connection on its tuple makes an embryo;
+//  1. a foldable bare SYN with no connection on its tuple makes an
+//     embryo;
 //  2. the same SYN sent again is kept with it (two at most);
 //  3. any other packet on the tuple (the SYN-ACK, an RST, a third SYN)
 //     makes it a connection: its SYNs are replayed through the state
 //     machine as if the connection had been there all along;
-//  4. a sweep finds it unanswered after foldAge: a flow (replayed), or
-//     folded into its aggregate; its tuple and ISN are remembered for a
-//     while, so that a later retransmission is counted as one and a late
-//     answer takes the connection back out of the aggregate;
-//  5. at the end, the embryos left are flows, or folded as in progress
-//     or unanswered.
+//  4. unanswered for foldAge (found by a sweep, or by the next packet
+//     on the tuple), it is folded into its aggregate; its tuple and ISN
+//     are remembered for a while, so that a later retransmission is
+//     counted as one and a late answer takes the connection back out of
+//     the aggregate;
+//  5. at the end, the embryos left are folded as in progress or
+//     unanswered.
 
 // foldAfter is how many SYNs more than it answered a server endpoint must
 // have been sent before the next ones to it may be folded.
@@ -148,7 +151,6 @@ type synPkt struct {
 	flags    Flags
 	wscale   int8
 	cut      bool
-	foldable bool
 	dir      Direction
 }
 
@@ -210,7 +212,7 @@ func bareSYN(seg *Segment) bool {
 func (p *synPkt) set(seg *Segment, m Meta) {
 	*p = synPkt{at: m.At, order: m.Order, packet: m.Packet, wire: m.WireLen, seq: seg.Seq, ack: seg.Ack,
 		ipLen: uint16(seg.IPLen), win: seg.Window, mss: seg.MSS, input: m.Input, flags: seg.Flags, wscale: seg.WScale,
-		cut: seg.OptionsCut, foldable: m.Foldable, dir: seg.Dir}
+		cut: seg.OptionsCut, dir: seg.Dir}
 }
 
 // segment rebuilds the SYN from the embryo e.
@@ -222,7 +224,7 @@ func (p *synPkt) segment(e *embryo) (Segment, Meta) {
 	}
 	seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Window: p.win, IPLen: int(p.ipLen),
 		MSS: p.mss, WScale: p.wscale, OptionsCut: p.cut, Dir: p.dir}
-	return seg, Meta{At: p.at, Input: p.input, Packet: p.packet, WireLen: p.wire, Order: p.order, Foldable: p.foldable}
+	return seg, Meta{At: p.at, Input: p.input, Packet: p.packet, WireLen: p.wire, Order: p.order, Foldable: true}
 }
 
 func addrOf(b [16]byte, v4 bool) netip.Addr {
@@ -356,16 +358,10 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 	return j
 }
 
-// ageOut decides about the embryo i, unanswered for foldAge: a flow
-// while its server endpoint has had few lone SYNs, else folded.
+// ageOut folds the embryo i, unanswered for foldAge.
 func (t *Tracker) ageOut(i int32, at Timestamp) {
 	e := &t.lone.embryos[i]
-	h := e.key.hash()
-	if !e.syn[0].foldable {
-		t.promote(i, h)
-		return
-	}
-	t.fold(i, h, t.aggregate(e), at)
+	t.fold(i, e.key.hash(), t.aggregate(e), at)
 }
 
 // fold counts embryo i in aggregate j and frees it; at is the moment it
@@ -586,12 +582,7 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 		if e.gen != ref.gen || e.n == 0 {
 			continue
 		}
-		h := e.key.hash()
-		if !e.syn[0].foldable {
-			t.promote(ref.i, h)
-			continue
-		}
-		t.fold(ref.i, h, t.aggregate(e), at)
+		t.fold(ref.i, e.key.hash(), t.aggregate(e), at)
 	}
 	var out []*aggregate
 	for i := range l.aggs {

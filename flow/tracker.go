@@ -322,18 +322,6 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
 		t.evict() // this packet may start a connection: make room
 	}
-	if i := t.embryoFor(h, kp); i >= 0 {
-		switch e := &t.lone.embryos[i]; {
-		case m.At.Sub(e.syn[e.n-1].at) >= foldAge:
-			// Unanswered that long, it is a lone SYN whether a sweep
-			// came by yet or not.
-			t.ageOut(i, m.At)
-		case t.resend(i, seg, m, srcA):
-			return
-		default:
-			t.promote(i, h)
-		}
-	}
 	t.place(seg, m, kp, h, srcA)
 }
 
@@ -342,6 +330,22 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	k := *kp
 	c := t.lookup(h, &k)
+	if c == nil && t.lone.n > 0 {
+		// A tuple has a connection or an embryo, never both.
+		if i := t.embryoFor(h, kp); i >= 0 {
+			switch e := &t.lone.embryos[i]; {
+			case m.At.Sub(e.syn[e.n-1].at) >= foldAge:
+				// Unanswered that long, it is a lone SYN whether a
+				// sweep came by yet or not.
+				t.ageOut(i, m.At)
+			case t.resend(i, seg, m, srcA):
+				return
+			default:
+				t.promote(i, h)
+			}
+			c = t.lookup(h, &k)
+		}
+	}
 	reused := false
 	if c != nil && seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
 		t.retire(c)
@@ -378,7 +382,7 @@ func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 		if t.lateForFolded(seg, m, h) {
 			return
 		}
-		if bareSYN(seg) && t.conceive(seg, m, &k, h, srcA) {
+		if m.Foldable && bareSYN(seg) && t.conceive(seg, m, &k, h, srcA) {
 			return
 		}
 	}
