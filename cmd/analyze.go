@@ -25,6 +25,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/report"
 )
 
@@ -327,9 +328,9 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(openError(err))}})
 			continue
 		}
-		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
+		if !packet.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(fmt.Sprintf(
-				"link type %s is not supported (supported: %s)", flow.LinkTypeName(s.LinkType()), supportedLinkTypes))}})
+				"link type %s is not supported (supported: %s)", packet.LinkTypeName(s.LinkType()), supportedLinkTypes))}})
 			s.Close()
 			continue
 		}

@@ -1,14 +1,12 @@
-// Package flow reads packet captures, decodes their TCP segments and follows
-// every TCP connection from both ends.
+// Package flow reads packet captures and follows every TCP connection in
+// them from both ends.
 //
 // What goes in: pcap or pcapng captures (files, gzip-compressed files or
-// streams), opened with Open and read in one streaming pass by Read. Their
-// frames may be Ethernet (VLAN, QinQ, 802.1ah, LLC/SNAP), Linux cooked,
-// raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11, pflog, NFLOG or
-// Apple PKTAP; TCP is found inside tunnels (VXLAN, Geneve, GRE, ERSPAN,
-// MPLS, PPPoE, GTP-U, IP in IP, Teredo), in IP fragments once reassembled,
-// and in headers the snap length cut within their options. The flows are
-// the inner connections.
+// streams), opened with Open and read in one streaming pass by Read, which
+// turns every frame into a TCP segment with package packet (its doc lists
+// the link types and tunnels): TCP inside tunnels, in IP fragments once
+// reassembled, and in headers the snap length cut within their options.
+// The flows are the inner connections.
 //
 // What comes out: a Result with one Record per TCP connection. A Record holds
 // the connection's 4-tuple with the client and server roles, each endpoint's

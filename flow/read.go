@@ -14,6 +14,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Result is what one pass over the inputs produced.
@@ -81,7 +83,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		cfg.MaxFlows /= n
 	}
 	p := &pass{
-		dec:     NewDecoder(),
+		dec:     packet.NewDecoder(),
 		inputs:  make([]Input, len(srcs)),
 		srcs:    srcs,
 		onProg:  opt.OnProgress,
@@ -263,7 +265,7 @@ func numbered(recs []*Record) []*Record {
 }
 
 type pass struct {
-	dec     *Decoder
+	dec     *packet.Decoder
 	inputs  []Input
 	srcs    []*Source
 	onProg  func(Progress)
@@ -272,7 +274,7 @@ type pass struct {
 	total   int64
 	packets uint64
 	shards  []*shard
-	seg     Segment
+	seg     packet.Segment
 	local   map[netip.Addr]bool
 	last    netip.Addr // the local address seen last, to skip the map
 	idle    bool       // the last read found no packet yet (live)
@@ -303,7 +305,7 @@ type snapReply struct {
 // batch carries decoded segments from the reader to a tracker.
 type batch struct {
 	n    int
-	segs [batchSize]Segment
+	segs [batchSize]packet.Segment
 	meta [batchSize]Meta
 	keys [batchSize]tuple
 	hash [batchSize]uint64
@@ -340,12 +342,12 @@ func (sh *shard) track() {
 
 // push adds a segment to the batch; its payload is copied when withPayload
 // is set (the packet's buffer is reused).
-func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
+func (b *batch) push(seg *packet.Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
 	b.segs[b.n] = *seg
 	if cut := seg.Len - len(seg.Payload); cut > 0 {
 		m.Cut = uint16(min(cut, 0xffff))
 	}
-	if withPayload && len(seg.Payload) > 0 && seg.Flags&RST == 0 {
+	if withPayload && len(seg.Payload) > 0 && seg.Flags&packet.RST == 0 {
 		b.payload = append(b.payload, seg.Payload...)
 		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: addBatch sets it
 	} else {
@@ -524,20 +526,19 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 			in.warn(Warning{Kind: WarnLonger, Packet: in.Packets, Captured: ci.CaptureLength, OnWire: ci.Length})
 		}
 	}
-	p.dec.at = ci.Timestamp
-	ok, err := p.dec.Decode(lt, data, &p.seg)
+	ok, err := p.dec.Decode(lt, data, ci.Timestamp, &p.seg)
 	if err != nil {
 		in.BadPackets++
-		var de *DecodeError
+		var de *packet.DecodeError
 		if errors.As(err, &de) {
 			de.Packet = in.Packets
-			if errors.Is(de.Err, ErrUnknownLinkType) {
+			if errors.Is(de.Err, packet.ErrUnknownLinkType) {
 				if !in.unsupported[lt] {
 					if in.unsupported == nil {
 						in.unsupported = map[layers.LinkType]bool{}
 					}
 					in.unsupported[lt] = true
-					in.warn(Warning{Kind: WarnLinkType, Packet: in.Packets, LinkType: LinkTypeName(lt)})
+					in.warn(Warning{Kind: WarnLinkType, Packet: in.Packets, LinkType: packet.LinkTypeName(lt)})
 				}
 				return
 			}
@@ -547,14 +548,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	}
 	if !ok {
 		in.NonTCP++
-		in.sawOther(p.dec.other)
-		p.dec.other = ""
+		in.sawOther(p.dec.Other())
 		return
 	}
 	in.TCPPackets++
-	if p.dec.tunnel != "" {
-		in.sawTunnel(p.dec.tunnel)
-		p.dec.tunnel = ""
+	if p.seg.Tunnel != packet.NoTunnel {
+		in.sawTunnel(p.seg.Tunnel.String())
 	}
 	if p.seg.OptionsCut {
 		in.OptionsCut++
@@ -563,9 +562,9 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if wire == 0 {
 		wire = len(data)
 	}
-	if p.seg.Dir != DirUnknown {
+	if p.seg.Dir != packet.DirUnknown {
 		a := p.seg.Dst.Addr()
-		if p.seg.Dir == DirOutgoing {
+		if p.seg.Dir == packet.DirOutgoing {
 			a = p.seg.Src.Addr()
 		}
 		if a != p.last {

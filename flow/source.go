@@ -15,6 +15,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // ErrNotCapture is returned by Open for input that is neither pcap nor
@@ -281,7 +283,7 @@ func (in *Input) sawLinkType(lt layers.LinkType) {
 		in.linkSeen = map[layers.LinkType]bool{}
 	}
 	in.linkSeen[lt] = true
-	in.LinkTypes = append(in.LinkTypes, LinkTypeName(lt))
+	in.LinkTypes = append(in.LinkTypes, packet.LinkTypeName(lt))
 }
 
 func (in *Input) sawOther(what string) {
@@ -333,51 +335,4 @@ func (in *Input) NonTCPSummary() string {
 		fmt.Fprintf(&b, "%s %d", k.what, k.n)
 	}
 	return b.String()
-}
-
-// LinkTypeName is the libpcap name of a link type (tcpdump's "link-type").
-func LinkTypeName(lt layers.LinkType) string {
-	switch lt {
-	case layers.LinkTypeEthernet:
-		return "EN10MB"
-	case layers.LinkTypeLinuxSLL:
-		return "LINUX_SLL"
-	case layers.LinkTypeLinuxSLL2:
-		return "LINUX_SLL2"
-	case layers.LinkTypeNull:
-		return "NULL"
-	case layers.LinkTypeLoop:
-		return "LOOP"
-	case layers.LinkTypeRaw, 12, 14:
-		return "RAW"
-	case layers.LinkTypeIPv4:
-		return "IPV4"
-	case layers.LinkTypeIPv6:
-		return "IPV6"
-	case layers.LinkTypePPP:
-		return "PPP"
-	case layers.LinkTypePPP_HDLC:
-		return "PPP_SERIAL"
-	case layers.LinkTypeC_HDLC:
-		return "C_HDLC"
-	case layers.LinkTypeFDDI:
-		return "FDDI"
-	case layers.LinkTypeIEEE802_11:
-		return "IEEE802_11"
-	case layers.LinkTypeIEEE80211Radio:
-		return "IEEE802_11_RADIO"
-	case layers.LinkTypePrismHeader:
-		return "PRISM_HEADER"
-	case layers.LinkTypePFLog:
-		return "PFLOG"
-	case linkTypeNFLOG:
-		return "NFLOG"
-	case linkTypePKTAP:
-		return "PKTAP"
-	case layers.LinkTypePPPEthernet:
-		return "PPP_ETHER"
-	case layers.LinkTypeATM_RFC1483:
-		return "ATM_RFC1483"
-	}
-	return fmt.Sprintf("DLT_%d", uint32(lt))
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // summary is what must not change when the same packets arrive in another
@@ -355,12 +357,12 @@ func TestBadInput(t *testing.T) {
 	t.Run("unsupported link type", func(t *testing.T) {
 		frames, _ := readFrames(t, "../testdata/keepalive-leak.pcap")
 		data := writePcap(t, frames, layers.LinkTypeTokenRing, func(b []byte) []byte { return b })
-		if SupportedLinkType(layers.LinkTypeTokenRing) {
+		if packet.SupportedLinkType(layers.LinkTypeTokenRing) {
 			t.Fatal("token ring claimed supported")
 		}
 		res := readAll(t, bytes.NewReader(data), "tokenring.pcap")
 		in := res.Inputs[0]
-		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnLinkType || in.Warnings[0].LinkType != LinkTypeName(layers.LinkTypeTokenRing) {
+		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnLinkType || in.Warnings[0].LinkType != packet.LinkTypeName(layers.LinkTypeTokenRing) {
 			t.Errorf("flows=%d bad=%d warnings=%+v", len(res.Flows), in.BadPackets, in.Warnings)
 		}
 	})
