@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -66,11 +67,11 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	var packets int
 	for b.Loop() {
-		s, err := NewSource("bench", bytes.NewReader(data))
+		s, err := capture.NewSource("bench", bytes.NewReader(data))
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+		res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func BenchmarkRead(b *testing.B) {
 // read ("http", the default), without the reading that feeds it.
 func BenchmarkTrack(b *testing.B) {
 	data := benchFile(b)
-	src, err := NewSource("bench", bytes.NewReader(data))
+	src, err := capture.NewSource("bench", bytes.NewReader(data))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func BenchmarkTrack(b *testing.B) {
 	var seg packet.Segment
 	packets := 0
 	for packets < 1_000_000 {
-		frame, ci, lt, err := src.next()
+		frame, ci, lt, err := src.Next()
 		if err != nil {
 			break
 		}

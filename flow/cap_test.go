@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -110,11 +111,11 @@ func TestMaxFlowsForThePass(t *testing.T) {
 	}
 	for _, trackers := range []int{1, 3, 8} {
 		for _, limit := range []int{5, 1000} {
-			src, err := NewSource("cap.pcap", bytes.NewReader(buf.Bytes()))
+			src, err := capture.NewSource("cap.pcap", bytes.NewReader(buf.Bytes()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Read(context.Background(), []*Source{src}, ReadOptions{Config: Config{MaxFlows: limit}, Trackers: trackers})
+			res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: Config{MaxFlows: limit}, Trackers: trackers})
 			if err != nil {
 				t.Fatal(err)
 			}

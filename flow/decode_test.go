@@ -19,6 +19,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -616,12 +617,12 @@ func TestDecodeCaptures(t *testing.T) {
 	}
 	read := func(t *testing.T, name string) *Result {
 		t.Helper()
-		s, err := Open(filepath.Join(decodeDir, name))
+		s, err := capture.Open(filepath.Join(decodeDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		res, err := Read(t.Context(), []*Source{s}, ReadOptions{})
+		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -21,11 +22,11 @@ func FuzzSource(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := NewSource("fuzz", bytes.NewReader(b))
+		s, err := capture.NewSource("fuzz", bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+		res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -64,7 +65,7 @@ type ReadOptions struct {
 // that cannot be read ends that input with a warning, and what was read
 // before it still counts. Read returns an error only when ctx ends, along
 // with the result so far.
-func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error) {
+func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result, error) {
 	n := opt.Trackers
 	if n <= 0 {
 		// One per CPU, although the reading goroutine needs one too: it
@@ -153,8 +154,11 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
 		}
 		end = max(end, Timestamp(in.last))
-		e := p.srcs[i].captureEnd()
-		if now && p.srcs[i].Format == FormatLive {
+		var e int64
+		if t := p.srcs[i].End(); !t.IsZero() {
+			e = t.UnixNano()
+		}
+		if now && p.srcs[i].Format == capture.FormatLive {
 			e = time.Now().UnixNano()
 		}
 		if e > in.last {
@@ -164,7 +168,7 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 		if in.longer > 1 && !now {
 			in.warn(Warning{Kind: WarnLongerAll, N: in.longer})
 		}
-		if d := p.srcs[i].dropped; d > 0 {
+		if d := p.srcs[i].Dropped(); d > 0 {
 			in.Dropped = d
 			in.warn(Warning{Kind: WarnDropped, N: int(d)})
 		}
@@ -267,7 +271,7 @@ func numbered(recs []*Record) []*Record {
 type pass struct {
 	dec     *packet.Decoder
 	inputs  []Input
-	srcs    []*Source
+	srcs    []*capture.Source
 	onProg  func(Progress)
 	snaps   <-chan chan<- *Result
 	at      time.Time // Config.At
@@ -416,7 +420,7 @@ func (p *pass) run(ctx context.Context) error {
 	if len(p.srcs) == 1 {
 		// Live sources are checked on often: their packets come slowly.
 		mask := uint64(0x3fff)
-		if p.srcs[0].Format == FormatLive {
+		if p.srcs[0].Format == capture.FormatLive {
 			mask = 0xff
 		}
 		for {
@@ -488,11 +492,11 @@ func (p *pass) tick(ctx context.Context) error {
 // a warning naming the packet it stopped at.
 func (p *pass) next(i int) ([]byte, gopacket.CaptureInfo, layers.LinkType, bool) {
 	in := &p.inputs[i]
-	data, ci, lt, err := p.srcs[i].next()
+	data, ci, lt, err := p.srcs[i].Next()
 	if err == nil {
 		return data, ci, lt, true
 	}
-	if err == ErrIdle {
+	if err == capture.ErrIdle {
 		p.idle = true
 		return nil, ci, 0, false
 	}
@@ -516,7 +520,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.last = ts
 	}
 	in.sawLinkType(lt)
-	if f := p.srcs[i].filter; f != nil && !f.Matches(lt, ci, data) {
+	if f := p.srcs[i].Filter(); f != nil && !f.Matches(lt, ci, data) {
 		in.Filtered++
 		return
 	}
