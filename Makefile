@@ -89,7 +89,7 @@ benchfile: benchtool
 bench: build benchfile
 	$(BENCHDIR)/bench run -file $(BENCHFILE) -flowdoc ./$(BIN)
 	@for f in $(BENCHSHAPES); do $(BENCHDIR)/bench run -tshark=false -file $$f -flowdoc ./$(BIN) || exit 1; done
-	FLOWDOC_BENCH_FILE=$(BENCHFILE) $(GO) test -run '^$$' -bench . -benchtime 3x ./flow
+	FLOWDOC_BENCH_FILE=$(BENCHFILE) $(GO) test -run '^$$' -bench . -benchtime 3x ./flow ./flow/packet
 
 # The profile that guides the compiler's optimisation of flowdoc
 # (cmd/flowdoc/default.pgo, which go build finds by itself): CPU profiles
@@ -117,9 +117,9 @@ FUZZTIME ?= 20s
 # hangs for 10 s).
 FUZZFLAGS = -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s -timeout 0
 fuzz:
-	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzDecode$$'
+	$(GO) test ./flow/packet $(FUZZFLAGS) -fuzz '^FuzzDecode$$'
 	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzTracker$$'
-	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzFastPath$$'
+	$(GO) test ./flow/packet $(FUZZFLAGS) -fuzz '^FuzzFastPath$$'
 	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzSource$$'
 	$(GO) test ./flow $(FUZZFLAGS) -fuzz '^FuzzHTTP$$'
 	$(GO) test ./report $(FUZZFLAGS) -fuzz '^FuzzReports$$'

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Accepted, then closed at once before any data from the server,
@@ -63,7 +64,7 @@ func inspectAcceptClose(c *flowCtx) {
 	accepted := S.FirstPacket
 	closeAt, closePkt, closeIn, how := S.FinAt, S.FinPacket, S.FinInput, "FIN"
 	if S.FinPacket == 0 {
-		rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
+		rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.RST) })
 		if rst == nil {
 			return
 		}
@@ -74,7 +75,7 @@ func inspectAcceptClose(c *flowCtx) {
 	}
 	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt.Time(),
 		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
-	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) }); hs != nil {
+	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) }); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
 	}
 	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt.Time(), What: how + " from server, no data sent"})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // CLOSE_WAIT: an endpoint received the FIN, acknowledged it, and never
@@ -77,13 +78,15 @@ func inspectCloseWait(c *flowCtx) {
 func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) Verdict {
 	r := c.r
 	h := r.Half(s)
-	fin := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Flags.Has(flow.FIN) })
+	fin := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Flags.Has(packet.FIN) })
 	ack := firstEvent(r, func(e *flow.Event) bool {
-		return e.From == s && fin != nil && e.Packet >= fin.Packet && e.Input == fin.Input && e.Flags.Has(flow.ACK) &&
+		return e.From == s && fin != nil && e.Packet >= fin.Packet && e.Input == fin.Input && e.Flags.Has(packet.ACK) &&
 			e.Note&flow.NoteStateChange != 0
 	})
 	if ack == nil {
-		ack = firstEvent(r, func(e *flow.Event) bool { return e.From == s && fin != nil && e.At >= fin.At && e.Flags.Has(flow.ACK) })
+		ack = firstEvent(r, func(e *flow.Event) bool {
+			return e.From == s && fin != nil && e.At >= fin.At && e.Flags.Has(packet.ACK)
+		})
 	}
 	conf := j.confidence
 	if r.Midstream {

@@ -1,6 +1,9 @@
 package analyze
 
-import "github.com/flowdoc/flowdoc/flow"
+import (
+	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
+)
 
 // The verdicts of healthy traffic and of plain facts: a half-close, an
 // abortive close no other class explains, a clean close, a connection
@@ -40,7 +43,7 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 	if r.Client.RSTs+r.Server.RSTs == 0 || r.Client.State != flow.Closed || r.Server.State != flow.Closed {
 		return
 	}
-	if rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
+	if rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
 		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At.Time(),
 			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
 	}

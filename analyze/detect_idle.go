@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // minIdle is the shortest quiet period before a close that counts as an
@@ -93,7 +94,7 @@ func inspectIdle(c *flowCtx) {
 	if r.Client.FinPacket > 0 || r.Server.FinPacket > 0 {
 		return
 	}
-	rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(flow.RST) && e.Note&flow.NoteRSTIgnored == 0 })
+	rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 })
 	if rst == nil {
 		return
 	}

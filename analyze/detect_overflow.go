@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Listen overflow: the server's accept queue was full. Its marks: the
@@ -41,7 +42,7 @@ var listenOverflowDetector = detector{
 func inspectListenOverflow(c *flowCtx) {
 	r := c.r
 	handshake := func() *flow.Event {
-		return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.SYN|flow.ACK) })
+		return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) })
 	}
 	if e := firstEvent(r, func(e *flow.Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
 		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At.Time(),

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Refused: the SYN answered by RST.
@@ -33,7 +34,7 @@ func inspectRefused(c *flowCtx) {
 	if !has(r, flow.Client, 'S') || has(r, flow.Server, 'H') || r.Server.RSTs == 0 {
 		return
 	}
-	rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(flow.RST) })
+	rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.RST) })
 	v := Verdict{Class: Refused, Side: flow.Server, Severity: Error, Confidence: 0.95,
 		Summary: fmt.Sprintf("SYN to %s answered by RST: nothing listens there, or a firewall rejects", r.Key.Server())}
 	if syn := firstSYN(r); syn != nil {
@@ -49,11 +50,15 @@ func inspectRefused(c *flowCtx) {
 // firstSYN and lastSYN are the client's first and last bare SYN; nil if
 // none was kept.
 func firstSYN(r *flow.Record) *flow.Event {
-	return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
+	return firstEvent(r, func(e *flow.Event) bool {
+		return e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN
+	})
 }
 
 func lastSYN(r *flow.Record) *flow.Event {
-	return lastEvent(r, func(e *flow.Event) bool { return e.From == flow.Client && e.Flags&(flow.SYN|flow.ACK) == flow.SYN })
+	return lastEvent(r, func(e *flow.Event) bool {
+		return e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN
+	})
 }
 
 // byServer groups verdicts by the flow's server endpoint.

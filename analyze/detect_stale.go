@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Data on a connection the peer had closed, answered by RST. A server
@@ -49,7 +50,9 @@ func inspectStaleReuse(c *flowCtx) {
 		if _, ignored := closeIgnored(r, c.pb); s == flow.Client && ignored {
 			continue
 		}
-		rst := lastEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Flags.Has(flow.RST) && e.At >= h.LastPayload })
+		rst := lastEvent(r, func(e *flow.Event) bool {
+			return e.From == s.Other() && e.Flags.Has(packet.RST) && e.At >= h.LastPayload
+		})
 		if rst == nil {
 			continue
 		}

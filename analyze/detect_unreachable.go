@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Peer unreachable: one side sent what the peer had to answer (data, a
@@ -77,7 +78,7 @@ func inspectPeerUnreachable(c *flowCtx) {
 			sent = append(sent, "packets")
 		}
 		gave := "was still sending at the end of the capture"
-		if rst := lastEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= u }); rst != nil {
+		if rst := lastEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(packet.RST) && e.At >= u }); rst != nil {
 			gave = "then gave up and reset the connection; that RST cannot have arrived either"
 			evs = append(evs, ev(rst, rstFrom[s]+" into the silence"))
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // captureEvidence is what the whole capture shows of its hosts, gathered
@@ -190,7 +191,7 @@ func closeLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
 	case h.FinPacket > 0 && h.FinAt > p.FinAt:
 		return h.FinAt.Sub(from), true
 	case h.FinPacket == 0 && h.RSTs > 0:
-		if e := firstEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(flow.RST) && e.At >= p.FinAt }); e != nil {
+		if e := firstEvent(r, func(e *flow.Event) bool { return e.From == s && e.Flags.Has(packet.RST) && e.At >= p.FinAt }); e != nil {
 			return e.At.Sub(from), true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // labExpect is what a lab scenario must produce: each flow's verdicts
@@ -194,13 +195,13 @@ func truthAt(t *testing.T, path string) time.Time {
 	return time.Time{}
 }
 
-func analyzeLab(t *testing.T, capture string, at time.Time, opt Options) *Report {
-	s, err := flow.Open(capture)
+func analyzeLab(t *testing.T, path string, at time.Time, opt Options) *Report {
+	s, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := flow.Read(context.Background(), []*flow.Source{s}, flow.ReadOptions{Config: flow.Config{At: at}})
+	res, err := flow.Read(context.Background(), []*capture.Source{s}, flow.ReadOptions{Config: flow.Config{At: at}})
 	if err != nil {
 		t.Fatal(err)
 	}

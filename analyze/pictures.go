@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Mark is what a packet drawn in a picture stands out for: the colour it
@@ -23,13 +24,13 @@ const (
 	MarkLate
 )
 
-func markOf(f flow.Flags) Mark {
+func markOf(f packet.Flags) Mark {
 	switch {
-	case f&flow.RST != 0:
+	case f&packet.RST != 0:
 		return MarkRST
-	case f&flow.FIN != 0:
+	case f&packet.FIN != 0:
 		return MarkFIN
-	case f&flow.SYN != 0:
+	case f&packet.SYN != 0:
 		return MarkSYN
 	}
 	return MarkNone
@@ -37,12 +38,12 @@ func markOf(f flow.Flags) Mark {
 
 // flagName spells a segment's control flags as people say them:
 // "SYN-ACK", "FIN-ACK", "segment" for none.
-func flagName(f flow.Flags) string {
+func flagName(f packet.Flags) string {
 	var parts []string
 	for _, fl := range []struct {
-		f    flow.Flags
+		f    packet.Flags
 		name string
-	}{{flow.SYN, "SYN"}, {flow.FIN, "FIN"}, {flow.RST, "RST"}, {flow.ACK, "ACK"}} {
+	}{{packet.SYN, "SYN"}, {packet.FIN, "FIN"}, {packet.RST, "RST"}, {packet.ACK, "ACK"}} {
 		if f&fl.f != 0 {
 			parts = append(parts, fl.name)
 		}
@@ -308,7 +309,7 @@ func withLateData(r *flow.Record) []ladderEvent {
 		if peer.FinAt == 0 || h.LastPayload <= peer.FinAt || slices.ContainsFunc(r.Events, func(e flow.Event) bool { return e.Packet == h.LastPayloadPacket }) {
 			continue
 		}
-		e := ladderEvent{flow.Event{At: h.LastPayload, Packet: h.LastPayloadPacket, Input: h.LastPayloadInput, From: side, Flags: flow.ACK,
+		e := ladderEvent{flow.Event{At: h.LastPayload, Packet: h.LastPayloadPacket, Input: h.LastPayloadInput, From: side, Flags: packet.ACK,
 			ClientState: flow.Unknown, ServerState: flow.Unknown}, true}
 		i, _ := slices.BinarySearchFunc(evs, e.At, func(e ladderEvent, t flow.Timestamp) int { return cmp.Compare(e.At, t) })
 		evs = slices.Insert(evs, i, e)
@@ -335,7 +336,7 @@ func quietBeforeFin(r *flow.Record, evs []ladderEvent) (string, int) {
 		return "", -1
 	}
 	for i, e := range evs {
-		if e.Flags&flow.FIN == 0 {
+		if e.Flags&packet.FIN == 0 {
 			continue
 		}
 		h := r.Half(e.From)

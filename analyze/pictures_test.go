@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // TestLadder lays out crafted flows: one with more packets than a ladder
@@ -17,13 +18,13 @@ func TestLadder(t *testing.T) {
 	at := func(ms int) flow.Timestamp { return start + flow.Timestamp(time.Duration(ms)*time.Millisecond) }
 	long := &flow.Record{ID: 1, Key: flow.MakeKey(netipAP("10.0.0.1:40000"), netipAP("10.0.0.2:80")), First: at(0), Last: at(29)}
 	for i := range 30 {
-		long.Events = append(long.Events, flow.Event{At: at(i), Packet: uint32(i + 1), From: flow.Side(i % 2), Flags: flow.ACK,
+		long.Events = append(long.Events, flow.Event{At: at(i), Packet: uint32(i + 1), From: flow.Side(i % 2), Flags: packet.ACK,
 			ClientState: flow.Established, ServerState: flow.Established})
 	}
 	late := &flow.Record{ID: 2, Key: flow.MakeKey(netipAP("10.0.0.1:40001"), netipAP("10.0.0.2:80")), First: at(0), Last: at(2000),
 		Events: []flow.Event{
-			{At: at(0), Packet: 1, From: flow.Client, Flags: flow.SYN, ClientState: flow.SynSent, ServerState: flow.SynRecv},
-			{At: at(1000), Packet: 5, From: flow.Server, Flags: flow.FIN | flow.ACK, ClientState: flow.CloseWait, ServerState: flow.FinWait1},
+			{At: at(0), Packet: 1, From: flow.Client, Flags: packet.SYN, ClientState: flow.SynSent, ServerState: flow.SynRecv},
+			{At: at(1000), Packet: 5, From: flow.Server, Flags: packet.FIN | packet.ACK, ClientState: flow.CloseWait, ServerState: flow.FinWait1},
 		}}
 	late.Client.State, late.Client.Since = flow.CloseWait, at(1000)
 	late.Client.LastPayload, late.Client.LastPayloadPacket = at(1500), 7

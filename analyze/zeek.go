@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // zeekEndpoint is the state Zeek's TCP analyzer keeps for one endpoint
@@ -203,7 +204,7 @@ func closedAt(r *flow.Record, s flow.Side) flow.Timestamp {
 	}
 	rst := h.LastPacket // if the RST's event was not kept
 	for _, e := range r.Events {
-		if e.From == s && e.Flags&flow.RST != 0 {
+		if e.From == s && e.Flags&packet.RST != 0 {
 			rst = e.At
 			break
 		}

@@ -25,6 +25,8 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/report"
 )
 
@@ -319,23 +321,23 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	// A capture that cannot be read is said once: as the error when it is
 	// the only one, else on standard error while the others are analysed;
 	// the report lists it as not read, with why.
-	var srcs []*flow.Source
+	var srcs []*capture.Source
 	var failed []flow.Input
 	for _, path := range o.Inputs {
-		s, err := flow.Open(path)
+		s, err := capture.Open(path)
 		if err != nil {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(openError(err))}})
 			continue
 		}
-		if !flow.SupportedLinkType(s.LinkType()) && s.Format == flow.FormatPcap {
+		if !packet.SupportedLinkType(s.LinkType()) && s.Format == capture.FormatPcap {
 			failed = append(failed, flow.Input{Path: path, LinkTypes: []string{}, Warnings: []flow.Warning{said(fmt.Sprintf(
-				"link type %s is not supported (supported: %s)", flow.LinkTypeName(s.LinkType()), supportedLinkTypes))}})
+				"link type %s is not supported (supported: %s)", packet.LinkTypeName(s.LinkType()), supportedLinkTypes))}})
 			s.Close()
 			continue
 		}
 		defer s.Close()
 		if o.BPF != "" {
-			f, err := flow.CompileFilter(o.BPF)
+			f, err := capture.CompileFilter(o.BPF)
 			if err != nil {
 				return err
 			}
@@ -471,7 +473,7 @@ func openError(err error) string {
 		return "no such file"
 	case errors.Is(err, fs.ErrPermission):
 		return "permission denied"
-	case errors.Is(err, flow.ErrNotCapture):
+	case errors.Is(err, capture.ErrNotCapture):
 		return "not a pcap or pcapng capture" + notCaptureDetail(err)
 	case errors.As(err, &pe):
 		return pe.Err.Error() // without the path, said before it
@@ -483,7 +485,7 @@ func openError(err error) string {
 // first bytes the file holds where a capture has its magic number (as
 // text when they are), or why there is none.
 func notCaptureDetail(err error) string {
-	rest := strings.TrimPrefix(err.Error(), flow.ErrNotCapture.Error())
+	rest := strings.TrimPrefix(err.Error(), capture.ErrNotCapture.Error())
 	if h, ok := strings.CutPrefix(rest, " (magic bytes "); ok {
 		if b, err := hex.DecodeString(strings.TrimSuffix(h, ")")); err == nil && len(b) > 0 {
 			if printable(b) {

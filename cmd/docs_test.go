@@ -23,6 +23,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
@@ -336,7 +337,7 @@ func TestJSONDoc(t *testing.T) {
 	_, out, _ = run(t, "analyze", "-F", "json", filepath.Join(dir, "leak.pcap.gz"), filepath.Join(dir, "cut.pcap"))
 	addJSON("gzip and truncated", []byte(out))
 
-	if flow.LiveCaptureAvailable {
+	if capture.LiveAvailable {
 		_, out, _ = run(t, "analyze", "-f", "tcp port 8080", "-F", "json", leak)
 		addJSON("-f", []byte(out))
 	}
@@ -454,25 +455,25 @@ func inEncoder(t *testing.T, key string) bool {
 	return found
 }
 
-// liveReportJSON reads capture and reports it as flowdoc live would, with
+// liveReportJSON reads the capture at path and reports it as flowdoc live would, with
 // the capture's counters and a socket table of the client host joined:
 // the leaked sockets (one in a state the capture contradicts), one more
 // leaked before the capture, and one accepted on a listening port.
-func liveReportJSON(t *testing.T, capture string) []byte {
+func liveReportJSON(t *testing.T, path string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	var o *analyzeOptions
 	c := newAnalyzeCmd(&out, io.Discard, func(_ context.Context, opts *analyzeOptions) error { o = opts; return nil })
-	c.SetArgs([]string{"-F", "json", "--all", capture})
+	c.SetArgs([]string{"-F", "json", "--all", path})
 	if err := c.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	src, err := flow.Open(capture)
+	src, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	res, err := flow.Read(context.Background(), []*flow.Source{src}, flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, Payload: o.payload}})
+	res, err := flow.Read(context.Background(), []*capture.Source{src}, flow.ReadOptions{Config: flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, Payload: o.payload}})
 	if err != nil {
 		t.Fatal(err)
 	}

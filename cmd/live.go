@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/sockets"
 	"github.com/flowdoc/flowdoc/report"
 )
@@ -150,8 +151,8 @@ func (l *lateFile) create(path string) error {
 }
 
 func runLive(ctx context.Context, o *liveOptions) error {
-	if !flow.LiveCaptureAvailable {
-		return flow.ErrNoLibpcap
+	if !capture.LiveAvailable {
+		return capture.ErrNoLibpcap
 	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
@@ -218,7 +219,7 @@ func runLive(ctx context.Context, o *liveOptions) error {
 
 // liveCapture is an open capture and the copy of its packets (-w).
 type liveCapture struct {
-	capture *flow.Capture
+	capture *capture.Live
 	out     *bufio.Writer // nil without -w
 	file    lateFile
 }
@@ -236,14 +237,14 @@ func openLive(ctx context.Context, o *liveOptions) (*liveCapture, error) {
 	// pcap has no place for the end of the capture or its losses: unless
 	// asked for .pcap, the copy is pcapng, which has.
 	ng := !strings.HasSuffix(strings.ToLower(o.Write), ".pcap")
-	capture, err := flow.OpenLive(ctx, o.Interface, flow.LiveOptions{Filter: o.BPF, Snaplen: o.Snaplen, Promisc: o.Promisc, PcapNG: ng}, w)
+	live, err := capture.OpenLive(ctx, o.Interface, capture.LiveOptions{Filter: o.BPF, Snaplen: o.Snaplen, Promisc: o.Promisc, PcapNG: ng}, w)
 	if err != nil {
 		return nil, err
 	}
-	lc.capture = capture
+	lc.capture = live
 	if o.Write != "" {
 		if err := lc.file.create(o.Write); err != nil {
-			capture.Close()
+			live.Close()
 			return nil, fmt.Errorf("-w %s: %w", o.Write, err)
 		}
 	}
@@ -258,12 +259,12 @@ type livePass struct {
 
 // watchLive runs the pass over the capture and, every interval until it
 // ends, analyses a snapshot of it: the view, or a status line.
-func (o *liveOptions) watchLive(ctx context.Context, capture *flow.Capture, watch *socketWatch, screen *liveScreen, start time.Time) livePass {
+func (o *liveOptions) watchLive(ctx context.Context, live *capture.Live, watch *socketWatch, screen *liveScreen, start time.Time) livePass {
 	snaps := make(chan chan<- *flow.Result)
 	finished := make(chan livePass, 1)
 	cfg := flow.Config{TimeWait: o.TimeWait, FinTimeout: o.FinTimeout, AllEvents: o.Events, IdleEvict: o.IdleEvict, MaxFlows: o.MaxFlows, Payload: o.payload}
 	go func() {
-		res, err := flow.Read(ctx, []*flow.Source{capture.Source}, flow.ReadOptions{Config: cfg, Snapshots: snaps})
+		res, err := flow.Read(ctx, []*capture.Source{live.Source}, flow.ReadOptions{Config: cfg, Snapshots: snaps})
 		finished <- livePass{res, err}
 	}()
 	tick := time.NewTicker(o.Interval)
@@ -300,7 +301,7 @@ func (o *liveOptions) watchLive(ctx context.Context, capture *flow.Capture, watc
 			rep.JoinKernel(socks, watch.local, socksAt, cmp.Or(o.Grace, analyze.DefaultCloseWaitGrace), kernelSettle)
 		}
 		now := time.Now()
-		st := liveStatus(o, capture, res, now.Sub(start))
+		st := liveStatus(o, live, res, now.Sub(start))
 		st.Rate = float64(st.Packets-lastPackets) / now.Sub(lastAt).Seconds()
 		lastPackets, lastAt = st.Packets, now
 		if screen != nil {
@@ -313,7 +314,7 @@ func (o *liveOptions) watchLive(ctx context.Context, capture *flow.Capture, watc
 
 // endLive finishes the copy of the packets and says what the capture
 // lost; it returns the interface's counters.
-func (o *liveOptions) endLive(lc *liveCapture, res *flow.Result) flow.CaptureStats {
+func (o *liveOptions) endLive(lc *liveCapture, res *flow.Result) capture.Stats {
 	stats, _ := lc.capture.Stats()
 	if lc.out != nil {
 		err := errors.Join(lc.capture.FinishWrite(), lc.out.Flush(), lc.file.f.Close())
@@ -341,7 +342,7 @@ var errNoSockets = errors.New("the socket table is not read")
 // late.
 const kernelSettle = time.Second
 
-func liveStatus(o *liveOptions, c *flow.Capture, res *flow.Result, elapsed time.Duration) report.LiveStatus {
+func liveStatus(o *liveOptions, c *capture.Live, res *flow.Result, elapsed time.Duration) report.LiveStatus {
 	st := report.LiveStatus{Interface: o.Interface, Elapsed: elapsed, Evicted: res.Evicted}
 	if len(res.Inputs) > 0 {
 		st.Packets = res.Inputs[0].Packets
@@ -366,7 +367,7 @@ type seenState struct {
 }
 
 func newSocketWatch(proc, iface string) (*socketWatch, error) {
-	ifaces, err := flow.Interfaces()
+	ifaces, err := capture.Interfaces()
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +426,7 @@ func newInterfacesCmd(out io.Writer) *cobra.Command {
   sudo flowdoc live -i $(flowdoc interfaces | awk 'NR==2 {print $1}')`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ifaces, err := flow.Interfaces()
+			ifaces, err := capture.Interfaces()
 			if err != nil {
 				return err
 			}

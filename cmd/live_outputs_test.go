@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // runWithin is run, failing the test if flowdoc has not returned within
@@ -67,7 +67,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.args[0] == "live" && !flow.LiveCaptureAvailable {
+			if tt.args[0] == "live" && !capture.LiveAvailable {
 				t.Skip("built without libpcap (CGO_ENABLED=0): no live capture")
 			}
 			code, out, errOut := runWithin(t, 20*time.Second, tt.args...)
@@ -92,7 +92,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 // TestLiveKeepsEvidence: a capture that cannot start leaves an earlier
 // file of the -w name as it was (tcpdump opens the interface first too).
 func TestLiveKeepsEvidence(t *testing.T) {
-	if !flow.LiveCaptureAvailable {
+	if !capture.LiveAvailable {
 		t.Skip("built without libpcap (CGO_ENABLED=0): no live capture")
 	}
 	dir := t.TempDir()

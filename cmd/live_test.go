@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // livePeer builds the lab's traffic program.
@@ -28,11 +28,11 @@ func livePeer(t *testing.T) string {
 // canCapture skips the test when this process may not capture.
 func canCapture(t *testing.T) {
 	t.Helper()
-	if !flow.LiveCaptureAvailable {
+	if !capture.LiveAvailable {
 		t.Skip("built without libpcap (CGO_ENABLED=0): no live capture")
 	}
-	c, err := flow.OpenLive(t.Context(), "lo", flow.LiveOptions{Filter: "tcp port 9"}, nil)
-	if errors.Is(err, flow.ErrPermission) {
+	c, err := capture.OpenLive(t.Context(), "lo", capture.LiveOptions{Filter: "tcp port 9"}, nil)
+	if errors.Is(err, capture.ErrPermission) {
 		t.Skipf("no permission to capture (run as root, or with CAP_NET_RAW): %v", err)
 	}
 	if err != nil {
@@ -213,7 +213,7 @@ func TestLiveErrors(t *testing.T) {
 	if code, _, errOut := run(t, "live"); code != exitUsage || !strings.Contains(errOut, "no interface given") {
 		t.Errorf("no -i: exit %d, %q", code, errOut)
 	}
-	if !flow.LiveCaptureAvailable {
+	if !capture.LiveAvailable {
 		if code, _, errOut := run(t, "live", "-i", "lo"); code != exitError || !strings.Contains(errOut, "built without libpcap") {
 			t.Errorf("static build: exit %d, %q", code, errOut)
 		}

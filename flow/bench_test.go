@@ -10,6 +10,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // benchFile is the capture benchmarks read: FLOWDOC_BENCH_FILE (make
@@ -64,11 +67,11 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	var packets int
 	for b.Loop() {
-		s, err := NewSource("bench", bytes.NewReader(data))
+		s, err := capture.NewSource("bench", bytes.NewReader(data))
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := Read(context.Background(), []*Source{s}, ReadOptions{})
+		res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,43 +80,27 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")
 }
 
-// BenchmarkDecode is the decoder alone, on frames in memory.
-func BenchmarkDecode(b *testing.B) {
-	frames, lt := readFrames(b, "../testdata/timewait-storm.pcap")
-	d := NewDecoder()
-	var seg Segment
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		for _, f := range frames {
-			d.Decode(lt, f.data, &seg)
-			n++
-		}
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
-}
-
 // BenchmarkTrack is one tracker alone on the first million packets,
 // decoded and batched ahead as the reader does: the per-packet path of
 // connections and states ("states", as --no-payload) and with the HTTP
 // read ("http", the default), without the reading that feeds it.
 func BenchmarkTrack(b *testing.B) {
 	data := benchFile(b)
-	src, err := NewSource("bench", bytes.NewReader(data))
+	src, err := capture.NewSource("bench", bytes.NewReader(data))
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec := NewDecoder()
+	dec := packet.NewDecoder()
 	var batches []*batch
 	cur := new(batch)
-	var seg Segment
+	var seg packet.Segment
 	packets := 0
 	for packets < 1_000_000 {
-		frame, ci, lt, err := src.next()
+		frame, ci, lt, err := src.Next()
 		if err != nil {
 			break
 		}
-		if ok, err := dec.Decode(lt, frame, &seg); !ok || err != nil {
+		if ok, err := dec.Decode(lt, frame, ci.Timestamp, &seg); !ok || err != nil {
 			continue
 		}
 		packets++
@@ -163,41 +150,4 @@ func benchTrack(b *testing.B, batches []*batch, packets int, cfg Config) {
 		last = got
 	}
 	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-}
-
-// BenchmarkDecodeRare is the decoder on what the fast path leaves:
-// header-only frames, tunnels, other link types, fragments.
-func BenchmarkDecodeRare(b *testing.B) {
-	for _, name := range []string{"header-only-64.pcap", "tunnels.pcap", "link-types.pcapng", "fragments.pcap"} {
-		s, err := Open("../testdata/decode/" + name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		type rec struct {
-			lt   layers.LinkType
-			data []byte
-		}
-		var frames []rec
-		for {
-			data, _, lt, err := s.next()
-			if err != nil {
-				break
-			}
-			frames = append(frames, rec{lt, append([]byte(nil), data...)})
-		}
-		s.Close()
-		b.Run(name, func(b *testing.B) {
-			d := NewDecoder()
-			var seg Segment
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				for _, f := range frames {
-					d.Decode(f.lt, f.data, &seg)
-					n++
-				}
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pkts/s")
-		})
-	}
 }

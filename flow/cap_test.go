@@ -11,12 +11,15 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // capTraffic is n connections from one client to one server, a few
 // milliseconds apart: every third one opened and left open (it stays in
 // the table), the others opened and closed by both ends.
-func capTraffic(n int) (segs []Segment, metas []Meta) {
+func capTraffic(n int) (segs []packet.Segment, metas []Meta) {
 	server := netip.MustParseAddrPort("10.0.0.2:80")
 	for i := range n {
 		client := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(10000+i%50000))
@@ -25,22 +28,22 @@ func capTraffic(n int) (segs []Segment, metas []Meta) {
 		}
 		at := t0.Add(time.Duration(i) * 3 * time.Millisecond)
 		c, s := uint32(1000*i+1), uint32(7000*i+1)
-		add := func(from Side, flags Flags, seq, ack uint32) {
+		add := func(from Side, flags packet.Flags, seq, ack uint32) {
 			src, dst := client, server
 			if from == Server {
 				src, dst = server, client
 			}
-			segs = append(segs, Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Window: 500, WScale: -1})
+			segs = append(segs, packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Window: 500, WScale: -1})
 			metas = append(metas, Meta{At: TS(at), Packet: uint32(len(segs)), WireLen: 54})
 			at = at.Add(100 * time.Microsecond)
 		}
-		add(Client, SYN, c, 0)
-		add(Server, SYN|ACK, s, c+1)
-		add(Client, ACK, c+1, s+1)
+		add(Client, packet.SYN, c, 0)
+		add(Server, packet.SYN|packet.ACK, s, c+1)
+		add(Client, packet.ACK, c+1, s+1)
 		if i%3 != 0 {
-			add(Client, FIN|ACK, c+1, s+1)
-			add(Server, FIN|ACK, s+1, c+2)
-			add(Client, ACK, c+2, s+2)
+			add(Client, packet.FIN|packet.ACK, c+1, s+1)
+			add(Server, packet.FIN|packet.ACK, s+1, c+2)
+			add(Client, packet.ACK, c+2, s+2)
 		}
 	}
 	return segs, metas
@@ -95,7 +98,7 @@ func TestMaxFlowsForThePass(t *testing.T) {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: s.Src.Addr().AsSlice(), DstIP: s.Dst.Addr().AsSlice()}
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(s.Src.Port()), DstPort: layers.TCPPort(s.Dst.Port()), Seq: s.Seq, Ack: s.Ack,
-			SYN: s.Flags&SYN != 0, ACK: s.Flags&ACK != 0, FIN: s.Flags&FIN != 0, Window: s.Window}
+			SYN: s.Flags&packet.SYN != 0, ACK: s.Flags&packet.ACK != 0, FIN: s.Flags&packet.FIN != 0, Window: s.Window}
 		tcp.SetNetworkLayerForChecksum(ip)
 		if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp); err != nil {
 			t.Fatal(err)
@@ -108,11 +111,11 @@ func TestMaxFlowsForThePass(t *testing.T) {
 	}
 	for _, trackers := range []int{1, 3, 8} {
 		for _, limit := range []int{5, 1000} {
-			src, err := NewSource("cap.pcap", bytes.NewReader(buf.Bytes()))
+			src, err := capture.NewSource("cap.pcap", bytes.NewReader(buf.Bytes()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Read(context.Background(), []*Source{src}, ReadOptions{Config: Config{MaxFlows: limit}, Trackers: trackers})
+			res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: Config{MaxFlows: limit}, Trackers: trackers})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // The captures in testdata/decode are made here: go test ./flow -run
@@ -489,7 +492,7 @@ var linkFrames = []struct {
 	{"radiotap", layers.LinkTypeIEEE80211Radio, func(p innerPkt) []byte {
 		return join([]byte{0, 0, 8, 0, 0, 0, 0, 0}, dot11(p))
 	}},
-	{"pktap", linkTypePKTAP, func(p innerPkt) []byte {
+	{"pktap", packet.LinkTypePKTAP, func(p innerPkt) []byte {
 		h := make([]byte, 108)
 		binary.LittleEndian.PutUint32(h[0:], 108) // header length
 		binary.LittleEndian.PutUint32(h[4:], 1)   // a packet
@@ -505,7 +508,7 @@ var linkFrames = []struct {
 	{"atm", layers.LinkTypeATM_RFC1483, func(p innerPkt) []byte {
 		return join([]byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00}, p.ip)
 	}},
-	{"nflog", linkTypeNFLOG, func(p innerPkt) []byte {
+	{"nflog", packet.LinkTypeNFLOG, func(p innerPkt) []byte {
 		tlv := make([]byte, 4, 4+len(p.ip)+3)
 		binary.LittleEndian.PutUint16(tlv[0:], uint16(4+len(p.ip)))
 		binary.LittleEndian.PutUint16(tlv[2:], 9)
@@ -614,12 +617,12 @@ func TestDecodeCaptures(t *testing.T) {
 	}
 	read := func(t *testing.T, name string) *Result {
 		t.Helper()
-		s, err := Open(filepath.Join(decodeDir, name))
+		s, err := capture.Open(filepath.Join(decodeDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		res, err := Read(t.Context(), []*Source{s}, ReadOptions{})
+		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -747,11 +750,11 @@ func TestDecodeCaptures(t *testing.T) {
 			}
 		}
 		for _, lk := range linkFrames {
-			if !SupportedLinkType(lk.lt) {
+			if !packet.SupportedLinkType(lk.lt) {
 				t.Errorf("%s: not claimed supported", lk.name)
 			}
-			if !strings.Contains(strings.Join(in.LinkTypes, ","), LinkTypeName(lk.lt)) {
-				t.Errorf("link types %q: no %s", in.LinkTypes, LinkTypeName(lk.lt))
+			if !strings.Contains(strings.Join(in.LinkTypes, ","), packet.LinkTypeName(lk.lt)) {
+				t.Errorf("link types %q: no %s", in.LinkTypes, packet.LinkTypeName(lk.lt))
 			}
 		}
 	})
@@ -766,36 +769,36 @@ func TestDecodeCaptures(t *testing.T) {
 }
 
 // TestFragmentsInCaptureTime: a datagram whose fragments come further
-// apart in capture time than a receiver waits is given up; overlapping
-// fragments are a bad packet, not a crash.
+// apart in capture time than a receiver waits for them (30 s, Linux's
+// ipfrag_time) is given up; overlapping fragments are a bad packet, not a
+// crash.
 func TestFragmentsInCaptureTime(t *testing.T) {
 	syn := conversation(t, cli4, srv4, craftT0)[0].ip
 	frags := fragment4(t, syn, 24)
-	decode := func(d *Decoder, at time.Time, ip []byte) (bool, error) {
-		d.at = at
-		var seg Segment
-		return d.Decode(layers.LinkTypeEthernet, ether(layers.EthernetTypeIPv4, ip), &seg)
+	decode := func(d *packet.Decoder, at time.Time, ip []byte) (bool, error) {
+		var seg packet.Segment
+		return d.Decode(layers.LinkTypeEthernet, ether(layers.EthernetTypeIPv4, ip), at, &seg)
 	}
 	for _, c := range []struct {
 		name string
 		gap  time.Duration
 		want bool
-	}{{"within the timeout", fragTimeout - time.Second, true}, {"after it", fragTimeout + 2*time.Second, false}} {
-		d := NewDecoder()
-		if ok, err := decode(d, craftT0, frags[0]); ok || err != nil || d.other != "IP fragment" {
-			t.Fatalf("%s: first fragment: %v %v %q", c.name, ok, err, d.other)
+	}{{"within the timeout", 29 * time.Second, true}, {"after it", 32 * time.Second, false}} {
+		d := packet.NewDecoder()
+		if ok, err := decode(d, craftT0, frags[0]); ok || err != nil || d.Other() != "IP fragment" {
+			t.Fatalf("%s: first fragment: %v %v %q", c.name, ok, err, d.Other())
 		}
 		if ok, err := decode(d, craftT0.Add(c.gap), frags[1]); ok != c.want || err != nil {
 			t.Errorf("%s: last fragment: %v %v, want %v", c.name, ok, err, c.want)
 		}
 	}
-	d := NewDecoder()
+	d := packet.NewDecoder()
 	decode(d, craftT0, frags[0])
 	overlap := append([]byte(nil), frags[1]...)
 	binary.BigEndian.PutUint16(overlap[6:], 2) // offset 16 bytes: inside the first
 	overlap[10], overlap[11] = 0, 0
 	binary.BigEndian.PutUint16(overlap[10:], ipChecksum(overlap[:20]))
-	var de *DecodeError
+	var de *packet.DecodeError
 	if ok, err := decode(d, craftT0, overlap); ok || !errors.As(err, &de) || de.Layer != "IPv4 fragment" {
 		t.Errorf("overlapping fragment: %v %v", ok, err)
 	}

@@ -1,14 +1,12 @@
-// Package flow reads packet captures, decodes their TCP segments and follows
-// every TCP connection from both ends.
+// Package flow reads packet captures and follows every TCP connection in
+// them from both ends.
 //
-// What goes in: pcap or pcapng captures (files, gzip-compressed files or
-// streams), opened with Open and read in one streaming pass by Read. Their
-// frames may be Ethernet (VLAN, QinQ, 802.1ah, LLC/SNAP), Linux cooked,
-// raw IP, BSD loopback, PPP, Cisco HDLC, FDDI, 802.11, pflog, NFLOG or
-// Apple PKTAP; TCP is found inside tunnels (VXLAN, Geneve, GRE, ERSPAN,
-// MPLS, PPPoE, GTP-U, IP in IP, Teredo), in IP fragments once reassembled,
-// and in headers the snap length cut within their options. The flows are
-// the inner connections.
+// What goes in: captures opened with package capture (pcap or pcapng
+// files, gzip-compressed files or streams, live interfaces), read in one
+// streaming pass by Read, which turns every frame into a TCP segment with
+// package packet (its doc lists the link types and tunnels): TCP inside
+// tunnels, in IP fragments once reassembled, and in headers the snap
+// length cut within their options. The flows are the inner connections.
 //
 // What comes out: a Result with one Record per TCP connection. A Record holds
 // the connection's 4-tuple with the client and server roles, each endpoint's
@@ -20,6 +18,22 @@
 // The state machine is driven by every segment seen, in both directions, and
 // does not depend on payload reassembly: a half-closed connection never
 // "completes" in a reassembler, yet its states are exactly what matters.
+//
+// Read's pass, in order:
+//
+//  1. One goroutine reads every input's packets in timestamp order
+//     (capture.Source.Next; several inputs are merged), numbers them,
+//     applies the input's filter, and decodes them (packet.Decoder).
+//  2. It hands each segment, in batches, to the Tracker that owns its
+//     4-tuple: one per CPU, each on a goroutine of its own, each adding
+//     its segments in order: the state machines, and the payload.
+//  3. Every few thousand packets, and whenever a live input is idle, the
+//     reading goroutine calls ReadOptions.OnProgress and answers the
+//     ReadOptions.Snapshots waiting, each tracker copying its records
+//     between two batches.
+//  4. At the end of the inputs each tracker finishes its connections (the
+//     timers, in capture time), and Read merges their records in order of
+//     first packet and infers the roles of those whose SYN it did not see.
 //
 // Packet numbers are 1-based frame numbers within each input file, as
 // Wireshark numbers them, so evidence can be found with "Go to Packet".

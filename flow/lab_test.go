@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // truth is what `ss -tan` showed on each lab host when a capture ended.
@@ -101,12 +103,12 @@ func labCaptures(t testing.TB) map[string]string {
 
 func analyzeFile(t testing.TB, path string, cfg Config) *Result {
 	t.Helper()
-	s, err := Open(path)
+	s, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := Read(context.Background(), []*Source{s}, ReadOptions{Config: cfg})
+	res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Connections that carry no conversation: a SYN that nothing answers.
@@ -52,9 +54,9 @@ type synCounter struct {
 
 // mark counts a SYN or SYN-ACK, and reports whether a bare SYN may be
 // folded should it go unanswered.
-func (sc *synCounter) mark(seg *Segment) bool {
-	switch seg.Flags & (SYN | ACK | RST) {
-	case SYN:
+func (sc *synCounter) mark(seg *packet.Segment) bool {
+	switch seg.Flags & (packet.SYN | packet.ACK | packet.RST) {
+	case packet.SYN:
 		k := aggKey{seg.Dst.Addr().As16(), seg.Dst.Port()}
 		if sc.out == nil {
 			sc.out = map[aggKey]int32{}
@@ -62,7 +64,7 @@ func (sc *synCounter) mark(seg *Segment) bool {
 		n := sc.out[k]
 		sc.out[k] = n + 1
 		return n >= foldAfter
-	case SYN | ACK:
+	case packet.SYN | packet.ACK:
 		k := aggKey{seg.Src.Addr().As16(), seg.Src.Port()}
 		if n, ok := sc.out[k]; ok {
 			if n <= 1 {
@@ -148,10 +150,10 @@ type synPkt struct {
 	win      uint16
 	mss      uint16
 	input    uint16
-	flags    Flags
+	flags    packet.Flags
 	wscale   int8
 	cut      bool
-	dir      Direction
+	dir      packet.Direction
 }
 
 // embryo is a tuple on which only bare SYNs from one side were seen.
@@ -205,24 +207,24 @@ type lone struct {
 }
 
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
-func bareSYN(seg *Segment) bool {
-	return seg.Flags&(SYN|ACK|RST|FIN) == SYN && seg.Len == 0 && seg.IPLen <= math.MaxUint16
+func bareSYN(seg *packet.Segment) bool {
+	return seg.Flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && seg.Len == 0 && seg.IPLen <= math.MaxUint16
 }
 
-func (p *synPkt) set(seg *Segment, m Meta) {
+func (p *synPkt) set(seg *packet.Segment, m Meta) {
 	*p = synPkt{at: m.At, order: m.Order, packet: m.Packet, wire: m.WireLen, seq: seg.Seq, ack: seg.Ack,
 		ipLen: uint16(seg.IPLen), win: seg.Window, mss: seg.MSS, input: m.Input, flags: seg.Flags, wscale: seg.WScale,
 		cut: seg.OptionsCut, dir: seg.Dir}
 }
 
 // segment rebuilds the SYN from the embryo e.
-func (p *synPkt) segment(e *embryo) (Segment, Meta) {
+func (p *synPkt) segment(e *embryo) (packet.Segment, Meta) {
 	a, b := addrOf(e.key.a, e.v4), addrOf(e.key.b, e.v4)
 	src, dst := netip.AddrPortFrom(a, e.key.pa), netip.AddrPortFrom(b, e.key.pb)
 	if !e.srcA {
 		src, dst = dst, src
 	}
-	seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Window: p.win, IPLen: int(p.ipLen),
+	seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Window: p.win, IPLen: int(p.ipLen),
 		MSS: p.mss, WScale: p.wscale, OptionsCut: p.cut, Dir: p.dir}
 	return seg, Meta{At: p.at, Input: p.input, Packet: p.packet, WireLen: p.wire, Order: p.order, Foldable: true}
 }
@@ -272,7 +274,7 @@ func (t *Tracker) embryoFor(h uint64, k *tuple) int32 {
 
 // conceive makes an embryo of a bare SYN on tuple k, which has no
 // connection; false if it cannot (another tuple holds its hash).
-func (t *Tracker) conceive(seg *Segment, m Meta, k *tuple, h uint64, srcA bool) bool {
+func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA bool) bool {
 	l := &t.lone
 	if l.replaying || l.table.get(h) != 0 {
 		return false
@@ -298,7 +300,7 @@ func (t *Tracker) conceive(seg *Segment, m Meta, k *tuple, h uint64, srcA bool) 
 // resend keeps a retransmission of the embryo's SYN; false if the
 // segment is anything else, or one too many, and the embryo must become
 // a connection.
-func (t *Tracker) resend(i int32, seg *Segment, m Meta, srcA bool) bool {
+func (t *Tracker) resend(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 	e := &t.lone.embryos[i]
 	if !bareSYN(seg) || srcA != e.srcA || seg.Seq != e.syn[0].seq || int(e.n) == len(e.syn) {
 		return false
@@ -523,17 +525,17 @@ func (l *lone) renew(at Timestamp) {
 // embryo that belongs to a folded connection: a SYN sent again (counted,
 // and true: nothing more to do) or the SYN-ACK that answers it at last
 // (the connection leaves its aggregate; false: the packet starts a flow).
-func (t *Tracker) lateForFolded(seg *Segment, m Meta, h uint64) bool {
+func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 	l := &t.lone
 	if l.foldedGen == 0 {
 		return false
 	}
 	l.renew(m.At)
 	var isn uint32
-	switch seg.Flags & (SYN | ACK | RST | FIN) {
-	case SYN:
+	switch seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN) {
+	case packet.SYN:
 		isn = seg.Seq
-	case SYN | ACK:
+	case packet.SYN | packet.ACK:
 		isn = seg.Ack - 1
 	default:
 		return false
@@ -547,7 +549,7 @@ func (t *Tracker) lateForFolded(seg *Segment, m Meta, h uint64) bool {
 		a := &l.aggs[v>>aggShift-1]
 		b, syns := v&bucketMask, int(v>>synsShift&15)
 		a.buckets[b]--
-		if seg.Flags.Has(ACK) {
+		if seg.Flags.Has(packet.ACK) {
 			// Answered after all: a flow of its own from here.
 			l.folded[g].del(fh)
 			a.Connections--

@@ -12,6 +12,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // floodCapture is testdata/flood/syn-flood.pcap (TestFloodCapture -update
@@ -32,11 +35,11 @@ func floodCapture() []byte {
 	type pkt struct {
 		at       time.Duration
 		src, dst netip.AddrPort
-		flags    Flags
+		flags    packet.Flags
 		seq, ack uint32
 	}
 	var pkts []pkt
-	add := func(at time.Duration, src, dst netip.AddrPort, f Flags, seq, ack uint32) {
+	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
 		pkts = append(pkts, pkt{at, src, dst, f, seq, ack})
 	}
 	web := netip.MustParseAddrPort("10.0.0.80:80")
@@ -46,32 +49,32 @@ func floodCapture() []byte {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(1 + i)}), 40000)
 		at := time.Duration(i) * 150 * ms
 		cs, ss := uint32(1000+i), uint32(9000+i)
-		add(at, c, web, SYN, cs, 0)
-		add(at+ms, web, c, SYN|ACK, ss, cs+1)
-		add(at+2*ms, c, web, ACK, cs+1, ss+1)
-		add(at+50*ms, c, web, FIN|ACK, cs+1, ss+1)
-		add(at+51*ms, web, c, FIN|ACK, ss+1, cs+2)
-		add(at+52*ms, c, web, ACK, cs+2, ss+2)
+		add(at, c, web, packet.SYN, cs, 0)
+		add(at+ms, web, c, packet.SYN|packet.ACK, ss, cs+1)
+		add(at+2*ms, c, web, packet.ACK, cs+1, ss+1)
+		add(at+50*ms, c, web, packet.FIN|packet.ACK, cs+1, ss+1)
+		add(at+51*ms, web, c, packet.FIN|packet.ACK, ss+1, cs+2)
+		add(at+52*ms, c, web, packet.ACK, cs+2, ss+2)
 	}
 	for i := range 1500 {
 		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i*7))
-		add(1500*ms+time.Duration(i)*2*ms, src, web, SYN, uint32(i)*2654435761, 0)
+		add(1500*ms+time.Duration(i)*2*ms, src, web, packet.SYN, uint32(i)*2654435761, 0)
 	}
 	for i := range 400 {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(1 + i%4)}), uint16(50000+i))
 		at := time.Duration(i) * 5 * ms
 		isn := uint32(77 + i)
 		if i == 150 || i == 250 { // answered at last
-			add(at, c, dark, SYN, isn, 0)
-			add(at+2500*ms, dark, c, SYN|ACK, 5000, isn+1)
-			add(at+2501*ms, c, dark, ACK, isn+1, 5001)
-			add(at+2600*ms, c, dark, FIN|ACK, isn+1, 5001)
-			add(at+2601*ms, dark, c, FIN|ACK, 5001, isn+2)
-			add(at+2602*ms, c, dark, ACK, isn+2, 5002)
+			add(at, c, dark, packet.SYN, isn, 0)
+			add(at+2500*ms, dark, c, packet.SYN|packet.ACK, 5000, isn+1)
+			add(at+2501*ms, c, dark, packet.ACK, isn+1, 5001)
+			add(at+2600*ms, c, dark, packet.FIN|packet.ACK, isn+1, 5001)
+			add(at+2601*ms, dark, c, packet.FIN|packet.ACK, 5001, isn+2)
+			add(at+2602*ms, c, dark, packet.ACK, isn+2, 5002)
 			continue
 		}
 		for _, d := range []time.Duration{0, time.Second, 3 * time.Second} {
-			add(at+d, c, dark, SYN, isn, 0)
+			add(at+d, c, dark, packet.SYN, isn, 0)
 		}
 	}
 	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.at - b.at) })
@@ -116,11 +119,11 @@ func TestFloodCapture(t *testing.T) {
 // exactly; which are folded does not depend on the number of trackers.
 func TestFoldLoneSYNs(t *testing.T) {
 	read := func(trackers int, at time.Time) *Result {
-		s, err := NewSource("syn-flood.pcap", bytes.NewReader(floodCapture()))
+		s, err := capture.NewSource("syn-flood.pcap", bytes.NewReader(floodCapture()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Read(t.Context(), []*Source{s}, ReadOptions{Trackers: trackers, Config: Config{At: at}})
+		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: trackers, Config: Config{At: at}})
 		if err != nil {
 			t.Fatal(err)
 		}

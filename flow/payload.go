@@ -8,6 +8,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Payload is what was read in a connection's two byte streams. Arrays are
@@ -300,7 +302,7 @@ func (st *stream) recycle() {
 }
 
 // feed gives the reassembler a segment that carries payload.
-func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
+func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 	st := c.st
 	if st == nil {
 		r := c.rec
@@ -346,12 +348,12 @@ func (p *payloader) feed(c *conn, s Side, seg *Segment, m Meta) {
 		// Out of order: the reassembler takes this side from where the
 		// stream stands (a SYN just before it says where).
 		st.sorted[s] = true
-		p.segment(st, uint64(c.rec.ID), s, st.next[s]-1, nil, SYN, m)
+		p.segment(st, uint64(c.rec.ID), s, st.next[s]-1, nil, packet.SYN, m)
 	}
-	p.segment(st, uint64(c.rec.ID), s, seg.Seq, seg.Payload, seg.Flags&ACK, m)
+	p.segment(st, uint64(c.rec.ID), s, seg.Seq, seg.Payload, seg.Flags&packet.ACK, m)
 }
 
-func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f Flags, m Meta) {
+func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f packet.Flags, m Meta) {
 	ctx := &p.ctx
 	if st.nextOK[s] && seq != st.next[s] {
 		// Out of order: the reassembler may keep it, and its context
@@ -360,7 +362,7 @@ func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data [
 	}
 	ctx.ci, ctx.st, ctx.side = toCaptureInfo(m), st, s
 	t := &p.tcp
-	t.Seq, t.SYN, t.ACK, t.RST = seq, f.Has(SYN), f.Has(ACK), f.Has(RST)
+	t.Seq, t.SYN, t.ACK, t.RST = seq, f.Has(packet.SYN), f.Has(packet.ACK), f.Has(packet.RST)
 	t.Payload = data
 	p.asm.AssembleWithContext(streamFlow(order, s), t, ctx)
 	t.Payload = nil
@@ -373,7 +375,7 @@ func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data [
 func (p *payloader) release(st *stream, order uint64, at Timestamp) {
 	st.closing = true
 	for s := Client; s <= Server && st.inPool; s++ {
-		p.segment(st, order, s, st.next[s], nil, RST, Meta{At: at})
+		p.segment(st, order, s, st.next[s], nil, packet.RST, Meta{At: at})
 	}
 }
 

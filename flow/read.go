@@ -14,6 +14,9 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Result is what one pass over the inputs produced.
@@ -66,7 +69,7 @@ type ReadOptions struct {
 // that cannot be read ends that input with a warning, and what was read
 // before it still counts. Read returns an error only when ctx ends, along
 // with the result so far.
-func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error) {
+func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result, error) {
 	n := opt.Trackers
 	if n <= 0 {
 		// One per CPU, although the reading goroutine needs one too: it
@@ -85,7 +88,7 @@ func Read(ctx context.Context, srcs []*Source, opt ReadOptions) (*Result, error)
 		cfg.MaxFlows /= n
 	}
 	p := &pass{
-		dec:     NewDecoder(),
+		dec:     packet.NewDecoder(),
 		inputs:  make([]Input, len(srcs)),
 		srcs:    srcs,
 		onProg:  opt.OnProgress,
@@ -157,8 +160,11 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 			in.First, in.Last = time.Unix(0, in.first).UTC(), time.Unix(0, in.last).UTC()
 		}
 		end = max(end, Timestamp(in.last))
-		e := p.srcs[i].captureEnd()
-		if now && p.srcs[i].Format == FormatLive {
+		var e int64
+		if t := p.srcs[i].End(); !t.IsZero() {
+			e = t.UnixNano()
+		}
+		if now && p.srcs[i].Format == capture.FormatLive {
 			e = time.Now().UnixNano()
 		}
 		if e > in.last {
@@ -168,7 +174,7 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 		if in.longer > 1 && !now {
 			in.warn(Warning{Kind: WarnLongerAll, N: in.longer})
 		}
-		if d := p.srcs[i].dropped; d > 0 {
+		if d := p.srcs[i].Dropped(); d > 0 {
 			in.Dropped = d
 			in.warn(Warning{Kind: WarnDropped, N: int(d)})
 		}
@@ -269,16 +275,16 @@ func numbered(recs []*Record) []*Record {
 }
 
 type pass struct {
-	dec     *Decoder
+	dec     *packet.Decoder
 	inputs  []Input
-	srcs    []*Source
+	srcs    []*capture.Source
 	onProg  func(Progress)
 	snaps   <-chan chan<- *Result
 	at      time.Time // Config.At
 	total   int64
 	packets uint64
 	shards  []*shard
-	seg     Segment
+	seg     packet.Segment
 	local   map[netip.Addr]bool
 	last    netip.Addr // the local address seen last, to skip the map
 	idle    bool       // the last read found no packet yet (live)
@@ -310,7 +316,7 @@ type snapReply struct {
 // batch carries decoded segments from the reader to a tracker.
 type batch struct {
 	n    int
-	segs [batchSize]Segment
+	segs [batchSize]packet.Segment
 	meta [batchSize]Meta
 	keys [batchSize]tuple
 	hash [batchSize]uint64
@@ -347,12 +353,12 @@ func (sh *shard) track() {
 
 // push adds a segment to the batch; its payload is copied when withPayload
 // is set (the packet's buffer is reused).
-func (b *batch) push(seg *Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
+func (b *batch) push(seg *packet.Segment, m Meta, k tuple, h uint64, srcA, withPayload bool) {
 	b.segs[b.n] = *seg
 	if cut := seg.Len - len(seg.Payload); cut > 0 {
 		m.Cut = uint16(min(cut, 0xffff))
 	}
-	if withPayload && len(seg.Payload) > 0 && seg.Flags&RST == 0 {
+	if withPayload && len(seg.Payload) > 0 && seg.Flags&packet.RST == 0 {
 		b.payload = append(b.payload, seg.Payload...)
 		b.segs[b.n].Payload = b.payload[len(b.payload):] // not nil: addBatch sets it
 	} else {
@@ -421,7 +427,7 @@ func (p *pass) run(ctx context.Context) error {
 	if len(p.srcs) == 1 {
 		// Live sources are checked on often: their packets come slowly.
 		mask := uint64(0x3fff)
-		if p.srcs[0].Format == FormatLive {
+		if p.srcs[0].Format == capture.FormatLive {
 			mask = 0xff
 		}
 		for {
@@ -493,11 +499,11 @@ func (p *pass) tick(ctx context.Context) error {
 // a warning naming the packet it stopped at.
 func (p *pass) next(i int) ([]byte, gopacket.CaptureInfo, layers.LinkType, bool) {
 	in := &p.inputs[i]
-	data, ci, lt, err := p.srcs[i].next()
+	data, ci, lt, err := p.srcs[i].Next()
 	if err == nil {
 		return data, ci, lt, true
 	}
-	if err == ErrIdle {
+	if err == capture.ErrIdle {
 		p.idle = true
 		return nil, ci, 0, false
 	}
@@ -521,7 +527,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		in.last = ts
 	}
 	in.sawLinkType(lt)
-	if f := p.srcs[i].filter; f != nil && !f.Matches(lt, ci, data) {
+	if f := p.srcs[i].Filter(); f != nil && !f.Matches(lt, ci, data) {
 		in.Filtered++
 		return
 	}
@@ -531,20 +537,19 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 			in.warn(Warning{Kind: WarnLonger, Packet: in.Packets, Captured: ci.CaptureLength, OnWire: ci.Length})
 		}
 	}
-	p.dec.at = ci.Timestamp
-	ok, err := p.dec.Decode(lt, data, &p.seg)
+	ok, err := p.dec.Decode(lt, data, ci.Timestamp, &p.seg)
 	if err != nil {
 		in.BadPackets++
-		var de *DecodeError
+		var de *packet.DecodeError
 		if errors.As(err, &de) {
 			de.Packet = in.Packets
-			if errors.Is(de.Err, ErrUnknownLinkType) {
+			if errors.Is(de.Err, packet.ErrUnknownLinkType) {
 				if !in.unsupported[lt] {
 					if in.unsupported == nil {
 						in.unsupported = map[layers.LinkType]bool{}
 					}
 					in.unsupported[lt] = true
-					in.warn(Warning{Kind: WarnLinkType, Packet: in.Packets, LinkType: LinkTypeName(lt)})
+					in.warn(Warning{Kind: WarnLinkType, Packet: in.Packets, LinkType: packet.LinkTypeName(lt)})
 				}
 				return
 			}
@@ -554,14 +559,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	}
 	if !ok {
 		in.NonTCP++
-		in.sawOther(p.dec.other)
-		p.dec.other = ""
+		in.sawOther(p.dec.Other())
 		return
 	}
 	in.TCPPackets++
-	if p.dec.tunnel != "" {
-		in.sawTunnel(p.dec.tunnel)
-		p.dec.tunnel = ""
+	if p.seg.Tunnel != packet.NoTunnel {
+		in.sawTunnel(p.seg.Tunnel.String())
 	}
 	if p.seg.OptionsCut {
 		in.OptionsCut++
@@ -570,9 +573,9 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	if wire == 0 {
 		wire = len(data)
 	}
-	if p.seg.Dir != DirUnknown {
+	if p.seg.Dir != packet.DirUnknown {
 		a := p.seg.Dst.Addr()
-		if p.seg.Dir == DirOutgoing {
+		if p.seg.Dir == packet.DirOutgoing {
 			a = p.seg.Src.Addr()
 		}
 		if a != p.last {
@@ -590,7 +593,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		sh = p.shards[(h>>32)%uint64(len(p.shards))]
 	}
 	m := Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: uint32(wire), Order: p.packets}
-	if p.seg.Flags.Has(SYN) {
+	if p.seg.Flags.Has(packet.SYN) {
 		m.Foldable = p.syns.mark(&p.seg)
 	}
 	b := sh.cur

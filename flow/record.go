@@ -3,6 +3,8 @@ package flow
 import (
 	"net/netip"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Key identifies a connection by its endpoints, client first. Every
@@ -129,7 +131,7 @@ type Event struct {
 	Len    uint32 // payload bytes
 	Input  uint16
 	From   Side
-	Flags  Flags
+	Flags  packet.Flags
 	Note   Note
 	// The endpoints' states after this packet.
 	ClientState, ServerState State

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // TestRestingStreamsResume runs HTTP keep-alive connections that go idle
@@ -17,7 +19,7 @@ import (
 // tracker that keeps every connection reads.
 func TestRestingStreamsResume(t *testing.T) {
 	type timed struct {
-		seg Segment
+		seg packet.Segment
 		at  Timestamp
 	}
 	var pkts []timed
@@ -27,15 +29,15 @@ func TestRestingStreamsResume(t *testing.T) {
 		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, byte(i >> 8), byte(i)}), uint16(40000+i))
 		seq := [2]uint32{uint32(i * 7919), uint32(i * 104729)}
 		at := TS(t0) + Timestamp(time.Duration(i)*100*time.Millisecond)
-		send := func(s Side, f Flags, data string) {
+		send := func(s Side, f packet.Flags, data string) {
 			src, dst := client, server
 			if s == Server {
 				src, dst = server, client
 			}
-			seg := Segment{Src: src, Dst: dst, Flags: f, Seq: seq[s], Ack: seq[s.Other()], Len: len(data), Window: 1000, WScale: -1, Payload: []byte(data)}
+			seg := packet.Segment{Src: src, Dst: dst, Flags: f, Seq: seq[s], Ack: seq[s.Other()], Len: len(data), Window: 1000, WScale: -1, Payload: []byte(data)}
 			pkts = append(pkts, timed{seg, at})
 			seq[s] += uint32(len(data))
-			if f.Has(SYN) || f.Has(FIN) {
+			if f.Has(packet.SYN) || f.Has(packet.FIN) {
 				seq[s]++
 			}
 			at += Timestamp(time.Millisecond)
@@ -126,7 +128,7 @@ func TestRestingStreamsResume(t *testing.T) {
 	busy := netip.MustParseAddrPort("10.7.0.1:5000")
 	for ms := range 100_000 {
 		at := TS(t0) + Timestamp(time.Duration(ms)*time.Millisecond)
-		seg := Segment{Src: busy, Dst: server, Flags: A, Seq: 1, Ack: 1, Window: 1000, WScale: -1}
+		seg := packet.Segment{Src: busy, Dst: server, Flags: A, Seq: 1, Ack: 1, Window: 1000, WScale: -1}
 		pkts = append(pkts, timed{seg, at})
 	}
 	slices.SortStableFunc(pkts, func(a, b timed) int { return int(a.at - b.at) })

@@ -1,6 +1,10 @@
 package flow
 
-import "time"
+import (
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
+)
 
 // A packet the capture saw leave is not proof that it arrived. When one
 // side goes on sending what the other must answer (data, a FIN, a
@@ -38,7 +42,7 @@ func (r *Record) Unanswered(s Side) Timestamp {
 	if h.FinAt > quiet {
 		for i := range r.Events {
 			e := &r.Events[i]
-			if e.From == s && e.Flags.Has(FIN) && e.Note&NoteRetransmit != 0 && e.At > h.FinAt {
+			if e.From == s && e.Flags.Has(packet.FIN) && e.Note&NoteRetransmit != 0 && e.At > h.FinAt {
 				earliest(h.FinAt)
 				break
 			}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Packets sent into silence: the peer's state stays what it was when it
@@ -160,17 +162,17 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 func TestWindowScaleCut(t *testing.T) {
 	const c, s = 1000, 5000
 	tr := NewTracker(Config{})
-	add := func(src, dst netip.AddrPort, seq, ack uint32, flags Flags, n int, at float64, cut bool) {
-		seg := Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Len: n, Window: 500, WScale: -1, OptionsCut: cut}
+	add := func(src, dst netip.AddrPort, seq, ack uint32, flags packet.Flags, n int, at float64, cut bool) {
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Len: n, Window: 500, WScale: -1, OptionsCut: cut}
 		tr.Add(&seg, Meta{At: TS(t0.Add(secs(at))), Packet: 1, WireLen: 64})
 	}
-	add(cli, srv, c, 0, SYN, 0, 0, true)
-	add(srv, cli, s, c+1, SYN|ACK, 0, 0.001, true)
-	add(cli, srv, c+1, s+1, ACK, 0, 0.002, false)
-	add(srv, cli, s+1, c+1, PSH|ACK, 100, 0.01, false)
+	add(cli, srv, c, 0, packet.SYN, 0, 0, true)
+	add(srv, cli, s, c+1, packet.SYN|packet.ACK, 0, 0.001, true)
+	add(cli, srv, c+1, s+1, packet.ACK, 0, 0.002, false)
+	add(srv, cli, s+1, c+1, packet.PSH|packet.ACK, 100, 0.01, false)
 	// 5000 bytes past the client's next byte: beyond an unscaled window
 	// of 500, within a scaled one.
-	add(srv, cli, s+1+5000, c+1, RST, 0, 0.02, false)
+	add(srv, cli, s+1+5000, c+1, packet.RST, 0, 0.02, false)
 	recs, _ := tr.Finish()
 	r := recs[0]
 	if r.Client.WScale != WScaleCut || r.Server.WScale != WScaleCut {

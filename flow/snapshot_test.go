@@ -10,6 +10,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // stepReader replays a capture as a live source would deliver it, and at
@@ -27,7 +29,7 @@ func (s *stepReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	if s.n == s.at && !s.asked {
 		s.asked = true
 		s.snaps <- s.reply
-		return nil, gopacket.CaptureInfo{}, ErrIdle
+		return nil, gopacket.CaptureInfo{}, capture.ErrIdle
 	}
 	data, ci, err := s.r.ZeroCopyReadPacketData()
 	if err == nil {
@@ -59,9 +61,9 @@ func TestSnapshotIsReadSoFar(t *testing.T) {
 			}
 			snaps := make(chan chan<- *Result, 1)
 			sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
-			src := NewPacketSource(path, sr, pr.LinkType())
-			src.Format = FormatPcap // as the file would read
-			res, err := Read(context.Background(), []*Source{src}, ReadOptions{Snapshots: snaps})
+			src := capture.NewPacketSource(path, sr, pr.LinkType())
+			src.Format = capture.FormatPcap // as the file would read
+			res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Snapshots: snaps})
 			f.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -18,6 +17,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // summary is what must not change when the same packets arrive in another
@@ -39,11 +41,11 @@ func readAll(t *testing.T, r io.Reader, name string) *Result {
 // readWith is readAll with a tracker configuration.
 func readWith(t *testing.T, r io.Reader, name string, cfg Config) *Result {
 	t.Helper()
-	s, err := NewSource(name, r)
+	s, err := capture.NewSource(name, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Read(context.Background(), []*Source{s}, ReadOptions{Config: cfg})
+	res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,69 +102,6 @@ func writePcap(t testing.TB, frames []frame, lt layers.LinkType, fn func([]byte)
 		}
 	}
 	return buf.Bytes()
-}
-
-func TestContainers(t *testing.T) {
-	raw, err := os.ReadFile("../testdata/keepalive-leak.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := summary(analyzeFile(t, "../testdata/keepalive-leak.pcap", Config{}))
-
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(raw)
-	zw.Close()
-
-	tests := []struct {
-		name string
-		data []byte
-	}{
-		{"big-endian pcap", bigEndianPcap(t, raw)},
-		{"gzip", gz.Bytes()},
-		{"nanosecond pcap", func() []byte {
-			fr, lt := readFrames(t, "../testdata/keepalive-leak.pcap")
-			return writePcap(t, fr, lt, func(b []byte) []byte { return b })
-		}()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// Through a pipe, as from standard input: no size, no seeking.
-			pr, pw := io.Pipe()
-			go func() { pw.Write(tt.data); pw.Close() }()
-			res := readAll(t, pr, "-")
-			if got := summary(res); got != want {
-				t.Errorf("got\n%s\nwant\n%s", got, want)
-			}
-		})
-	}
-}
-
-// bigEndianPcap re-encodes a little-endian microsecond pcap big-endian.
-func bigEndianPcap(t *testing.T, le []byte) []byte {
-	if binary.LittleEndian.Uint32(le) != 0xa1b2c3d4 {
-		t.Fatal("want a little-endian microsecond pcap")
-	}
-	be := make([]byte, 0, len(le))
-	swap := func(b []byte, sizes ...int) {
-		for _, n := range sizes {
-			switch n {
-			case 2:
-				be = binary.BigEndian.AppendUint16(be, binary.LittleEndian.Uint16(b))
-			case 4:
-				be = binary.BigEndian.AppendUint32(be, binary.LittleEndian.Uint32(b))
-			}
-			b = b[n:]
-		}
-	}
-	swap(le[:24], 4, 2, 2, 4, 4, 4, 4)
-	for p := le[24:]; len(p) >= 16; {
-		incl := int(binary.LittleEndian.Uint32(p[8:]))
-		swap(p[:16], 4, 4, 4, 4)
-		be = append(be, p[16:16+incl]...)
-		p = p[16+incl:]
-	}
-	return be
 }
 
 // TestLinkTypes re-encapsulates real Ethernet frames in every supported
@@ -304,19 +243,19 @@ func TestBadInput(t *testing.T) {
 	total := all.Inputs[0].Packets
 
 	t.Run("not a capture", func(t *testing.T) {
-		_, err := NewSource("x.txt", strings.NewReader("GET / HTTP/1.1\r\n\r\n"))
-		if !errors.Is(err, ErrNotCapture) {
+		_, err := capture.NewSource("x.txt", strings.NewReader("GET / HTTP/1.1\r\n\r\n"))
+		if !errors.Is(err, capture.ErrNotCapture) {
 			t.Errorf("err = %v, want ErrNotCapture", err)
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
-		_, err := NewSource("empty", strings.NewReader(""))
-		if !errors.Is(err, ErrNotCapture) {
+		_, err := capture.NewSource("empty", strings.NewReader(""))
+		if !errors.Is(err, capture.ErrNotCapture) {
 			t.Errorf("err = %v, want ErrNotCapture", err)
 		}
 	})
 	t.Run("missing file", func(t *testing.T) {
-		_, err := Open(filepath.Join(t.TempDir(), "nope.pcap"))
+		_, err := capture.Open(filepath.Join(t.TempDir(), "nope.pcap"))
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("err = %v, want not exist", err)
 		}
@@ -355,12 +294,12 @@ func TestBadInput(t *testing.T) {
 	t.Run("unsupported link type", func(t *testing.T) {
 		frames, _ := readFrames(t, "../testdata/keepalive-leak.pcap")
 		data := writePcap(t, frames, layers.LinkTypeTokenRing, func(b []byte) []byte { return b })
-		if SupportedLinkType(layers.LinkTypeTokenRing) {
+		if packet.SupportedLinkType(layers.LinkTypeTokenRing) {
 			t.Fatal("token ring claimed supported")
 		}
 		res := readAll(t, bytes.NewReader(data), "tokenring.pcap")
 		in := res.Inputs[0]
-		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnLinkType || in.Warnings[0].LinkType != LinkTypeName(layers.LinkTypeTokenRing) {
+		if len(res.Flows) != 0 || in.BadPackets != total || len(in.Warnings) != 1 || in.Warnings[0].Kind != WarnLinkType || in.Warnings[0].LinkType != packet.LinkTypeName(layers.LinkTypeTokenRing) {
 			t.Errorf("flows=%d bad=%d warnings=%+v", len(res.Flows), in.BadPackets, in.Warnings)
 		}
 	})
@@ -383,17 +322,17 @@ func TestBadInput(t *testing.T) {
 // TestMerge reads two captures as two inputs and compares with the pcapng
 // mergecap made of them (two interfaces, two link types).
 func TestMerge(t *testing.T) {
-	a, err := Open("../testdata/ipv6.pcap")
+	a, err := capture.Open("../testdata/ipv6.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open("../testdata/proxy-any.pcap")
+	b, err := capture.Open("../testdata/proxy-any.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	res, err := Read(context.Background(), []*Source{a, b}, ReadOptions{})
+	res, err := Read(context.Background(), []*capture.Source{a, b}, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,12 +363,12 @@ func TestTrackersChangeNothing(t *testing.T) {
 	captures, _ := filepath.Glob("../testdata/*.pcap*")
 	for _, c := range captures {
 		read := func(n int) *Result {
-			s, err := Open(c)
+			s, err := capture.Open(c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			res, err := Read(context.Background(), []*Source{s}, ReadOptions{Trackers: n, Config: Config{AllEvents: true}})
+			res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{Trackers: n, Config: Config{AllEvents: true}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,11 +418,11 @@ func TestPcapNGEndTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	ng.Flush()
-	src, err := NewSource("with-end.pcapng", &buf)
+	src, err := capture.NewSource("with-end.pcapng", &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Read(context.Background(), []*Source{src}, ReadOptions{})
+	res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,35 +98,3 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 func (s State) Ended() bool {
 	return s == Closed || s == TimeWait
 }
-
-// Flags are the TCP header flags of a segment.
-type Flags uint8
-
-const (
-	FIN Flags = 1 << iota
-	SYN
-	RST
-	PSH
-	ACK
-	URG
-	ECE
-	CWR
-)
-
-func (f Flags) Has(g Flags) bool { return f&g == g }
-
-func (f Flags) String() string {
-	const names = "FSRPAUEC"
-	var b [8]byte
-	n := 0
-	for i := range 8 {
-		if f&(1<<i) != 0 {
-			b[n] = names[i]
-			n++
-		}
-	}
-	if n == 0 {
-		return "."
-	}
-	return string(b[:n])
-}

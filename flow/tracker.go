@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Linux defaults for the timers that end a connection without a packet.
@@ -301,8 +303,8 @@ func (t *Tracker) remove(c *conn) {
 }
 
 // Add feeds one segment.
-func (t *Tracker) Add(seg *Segment, m Meta) {
-	if seg.Flags.Has(SYN) {
+func (t *Tracker) Add(seg *packet.Segment, m Meta) {
+	if seg.Flags.Has(packet.SYN) {
 		m.Foldable = t.syns.mark(seg)
 	}
 	k, srcA := makeTuple(seg.Src, seg.Dst)
@@ -311,7 +313,7 @@ func (t *Tracker) Add(seg *Segment, m Meta) {
 
 // add is Add with the segment's tuple, hash and direction worked out
 // (by the reading goroutine, off the tracker's path).
-func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
+func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	if m.At > t.last {
 		t.last = m.At
 	}
@@ -327,7 +329,7 @@ func (t *Tracker) add(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 
 // place adds a segment to the connection on its tuple, making one if
 // there is none.
-func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
+func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	k := *kp
 	c := t.lookup(h, &k)
 	if c == nil && t.lone.n > 0 {
@@ -347,7 +349,7 @@ func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 		}
 	}
 	reused := false
-	if c != nil && seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
+	if c != nil && seg.Flags&(packet.SYN|packet.ACK|packet.RST) == packet.SYN && c.startsNew(c.sideOf(srcA), seg) {
 		t.retire(c)
 		c, reused = nil, true
 	}
@@ -358,11 +360,11 @@ func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 			switch {
 			case exact:
 				c = t.revive(k, h, &rc, tracks)
-				if seg.Flags&(SYN|ACK|RST) == SYN && c.startsNew(c.sideOf(srcA), seg) {
+				if seg.Flags&(packet.SYN|packet.ACK|packet.RST) == packet.SYN && c.startsNew(c.sideOf(srcA), seg) {
 					t.retire(c)
 					c, reused = nil, true
 				}
-			case seg.Flags&(SYN|ACK|RST) == SYN:
+			case seg.Flags&(packet.SYN|packet.ACK|packet.RST) == packet.SYN:
 				reused = true
 			default:
 				// Long after it ended: the sequence state is gone, and the
@@ -394,7 +396,7 @@ func (t *Tracker) place(seg *Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	}
 	side := c.sideOf(srcA)
 	c.add(side, seg, m)
-	if t.pay != nil && seg.Len > 0 && seg.Flags&RST == 0 {
+	if t.pay != nil && seg.Len > 0 && seg.Flags&packet.RST == 0 {
 		t.pay.feed(c, side, seg, m)
 	}
 	if !c.queued && over(c.h[Client].raw) && over(c.h[Server].raw) {
@@ -414,7 +416,7 @@ func (c *conn) sideOf(srcA bool) Side {
 
 // startsNew reports whether a SYN (without ACK) opens a new connection on
 // the tuple of c rather than continuing it.
-func (c *conn) startsNew(s Side, seg *Segment) bool {
+func (c *conn) startsNew(s Side, seg *packet.Segment) bool {
 	ts := &c.t[s]
 	if s == Client {
 		if ts.synSeen {
@@ -453,7 +455,7 @@ func takeFree[T any](free *[]*T) *T {
 	return x
 }
 
-func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
+func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	c := t.alloc()
 	if len(t.recChunk) == 0 {
 		t.recChunk = make([]Record, arenaChunk)
@@ -467,11 +469,11 @@ func (t *Tracker) newConn(seg *Segment, m Meta, srcA bool) *conn {
 	r.First, c.last = m.At, m.At
 	r.Client.WScale, r.Server.WScale = -1, -1
 	switch {
-	case seg.Flags&(SYN|ACK) == SYN:
+	case seg.Flags&(packet.SYN|packet.ACK) == packet.SYN:
 		r.Key = MakeKey(seg.Src, seg.Dst)
 		c.clientA = srcA
 		c.h[Client].raw, c.h[Server].raw = Closed, Closed
-	case seg.Flags&(SYN|ACK) == SYN|ACK:
+	case seg.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK:
 		// The SYN was not captured (yet); the client must have sent one.
 		r.Key = MakeKey(seg.Dst, seg.Src)
 		c.clientA = !srcA
@@ -519,7 +521,7 @@ func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
 func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
 func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
 
-func (c *conn) add(s Side, seg *Segment, m Meta) {
+func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
 	f := seg.Flags
@@ -541,11 +543,11 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	ts.sent = true
 	before := c.states()
 	var note Note
-	keep := f&(SYN|FIN|RST) != 0
+	keep := f&(packet.SYN|packet.FIN|packet.RST) != 0
 
 	c.flagLetters(s, seg)
 
-	if f.Has(RST) {
+	if f.Has(packet.RST) {
 		c.rec.Half(s).RSTs++
 		if c.rstAcceptable(s, seg) {
 			c.set(s, Closed, m.At)
@@ -564,7 +566,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		c.logCounted(s, 'W', ts.zeroWinN)
 	}
 	// The window the sender advertises for its receive side.
-	if !f.Has(SYN) {
+	if !f.Has(packet.SYN) {
 		ts.win = seg.Window
 		zero := seg.Window == 0
 		if zero {
@@ -577,7 +579,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		ts.zeroWin = zero
 	}
 
-	if ts.overflow && f&SYN == 0 && hh.raw == SynRecv {
+	if ts.overflow && f&packet.SYN == 0 && hh.raw == SynRecv {
 		// The server sends something other than its SYN-ACK: it
 		// accepted the connection at last.
 		ts.overflow = false
@@ -585,7 +587,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	}
 
 	// The acknowledgement: what the sender has received of the other side.
-	if f.Has(ACK) {
+	if f.Has(packet.ACK) {
 		if !ts.ackOK || seqGT(seg.Ack, ts.ack) {
 			if ts.ackOK && ts.finSent && to.dataAfter {
 				// Data that came after our FIN is acknowledged: a
@@ -598,14 +600,14 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			ts.ack, ts.ackOK = seg.Ack, true
 		}
 		if to.synSeen && seqGE(seg.Ack, to.isn+1) {
-			if hh.raw == SynSent && to.synAck && f&SYN == 0 {
+			if hh.raw == SynSent && to.synAck && f&packet.SYN == 0 {
 				// It acknowledges the SYN-ACK, so it received it: its
 				// own SYN was not captured, or was captured late.
 				c.set(s, Established, m.At)
 			}
 			switch c.h[o].raw {
 			case SynSent:
-				if f.Has(SYN) {
+				if f.Has(packet.SYN) {
 					c.set(o, Established, m.At) // SYN-ACK received
 				}
 			case SynRecv:
@@ -628,15 +630,15 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 
 	// Sequence space.
 	span := uint32(seg.Len)
-	if f.Has(SYN) {
+	if f.Has(packet.SYN) {
 		span++
 	}
-	if f.Has(FIN) {
+	if f.Has(packet.FIN) {
 		span++
 	}
 	end := seg.Seq + span
 	probe := false
-	if f.Has(SYN) {
+	if f.Has(packet.SYN) {
 		c.syn(s, seg, m, &note)
 	}
 	if ts.nxtOK && seg.Len > 0 && seqLE(end, ts.nxt) {
@@ -647,7 +649,7 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 	}
 	if ts.nxtOK {
 		switch {
-		case f&(SYN|FIN) == 0 && seg.Len <= 1 && seg.Seq == ts.nxt-1:
+		case f&(packet.SYN|packet.FIN) == 0 && seg.Len <= 1 && seg.Seq == ts.nxt-1:
 			// One byte below the next sequence number: a probe the peer
 			// must answer. Linux sends the same segment to probe a zero
 			// window and to keep an idle connection alive.
@@ -678,9 +680,9 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 			fresh := c.seqSpace(s, seg, end, m)
 			// A SYN-ACK that repeats a bare SYN's number answers a
 			// simultaneous open; it is not sent again.
-			if span > 0 && !fresh && !(f.Has(SYN|ACK) && !ts.synAck) {
+			if span > 0 && !fresh && !(f.Has(packet.SYN|packet.ACK) && !ts.synAck) {
 				c.rec.Half(s).Retrans++
-				if f&(SYN|FIN) != 0 {
+				if f&(packet.SYN|packet.FIN) != 0 {
 					note |= NoteRetransmit
 				}
 			}
@@ -690,14 +692,14 @@ func (c *conn) add(s Side, seg *Segment, m Meta) {
 		ts.bytes += uint64(seg.Len)
 		c.payload(s, seg, uint32(seg.Len), m)
 	}
-	if f.Has(SYN) {
+	if f.Has(packet.SYN) {
 		ts.synSeen = true
-		if f.Has(ACK) {
+		if f.Has(packet.ACK) {
 			ts.synAck = true
 		}
 	}
 
-	if f.Has(FIN) {
+	if f.Has(packet.FIN) {
 		if ts.finSent {
 			if seg.Seq+uint32(seg.Len) == ts.finSeq && c.h[o].raw == TimeWait {
 				c.h[o].since = m.At // a FIN sent again restarts TIME_WAIT
@@ -744,7 +746,7 @@ func handshakeDone(before, after [2]State) bool {
 }
 
 // syn handles a SYN or SYN-ACK sent by s.
-func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
+func (c *conn) syn(s Side, seg *packet.Segment, m Meta, note *Note) {
 	ts, to := &c.t[s], &c.t[s.Other()]
 	hs := c.rec.Half(s)
 	if ts.synSeen && seg.Seq == ts.isn {
@@ -755,7 +757,7 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 		if hs.synCount < 255 {
 			hs.synCount++
 		}
-		if seg.Flags.Has(ACK) && ts.synAck && to.ackOK && seqGE(to.ack, ts.isn+1) && c.h[s].raw == Established {
+		if seg.Flags.Has(packet.ACK) && ts.synAck && to.ackOK && seqGE(to.ack, ts.isn+1) && c.h[s].raw == Established {
 			// The client acknowledged our SYN, yet the SYN-ACK comes
 			// again: the server dropped that ACK because its accept
 			// queue was full, and sits in SYN_RECV.
@@ -775,7 +777,7 @@ func (c *conn) syn(s Side, seg *Segment, m Meta, note *Note) {
 	if seg.OptionsCut && seg.WScale < 0 {
 		hs.WScale = WScaleCut // perhaps sent, not captured
 	}
-	if seg.Flags.Has(ACK) {
+	if seg.Flags.Has(packet.ACK) {
 		switch c.h[s].raw {
 		case Closed, SynSent, Unknown:
 			c.set(s, SynRecv, m.At)
@@ -816,11 +818,11 @@ func (c *conn) receiveFin(s Side, at Timestamp) {
 // rstAcceptable applies the receiver's checks to an RST sent by s: in
 // SYN_SENT it must acknowledge the SYN; otherwise its sequence number must
 // fall in the receiver's window.
-func (c *conn) rstAcceptable(s Side, seg *Segment) bool {
+func (c *conn) rstAcceptable(s Side, seg *packet.Segment) bool {
 	o := s.Other()
 	ts, to := &c.t[s], &c.t[o]
 	if c.h[o].raw == SynSent {
-		return seg.Flags.Has(ACK) && to.synSeen && seg.Ack == to.isn+1
+		return seg.Flags.Has(packet.ACK) && to.synSeen && seg.Ack == to.isn+1
 	}
 	var next uint32
 	switch {
@@ -852,7 +854,7 @@ func (c *conn) rstAcceptable(s Side, seg *Segment) bool {
 
 // payload notes n bytes of payload that the capture had not seen before,
 // carried by seg.
-func (c *conn) payload(s Side, seg *Segment, n uint32, m Meta) {
+func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if n == 0 {
 		return
 	}
@@ -871,10 +873,10 @@ func (c *conn) payload(s Side, seg *Segment, n uint32, m Meta) {
 // included) in the sequence space seen so far: it extends it up or down,
 // holes included, or fills holes. It reports whether the segment covered
 // any sequence number not seen before.
-func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
+func (c *conn) seqSpace(s Side, seg *packet.Segment, end uint32, m Meta) bool {
 	ts := &c.t[s]
 	seq, f := seg.Seq, seg.Flags
-	if f.Has(SYN) && (seqGT(seq, ts.nxt+maxSeqJump) || seqLT(end+maxSeqJump, ts.lo)) {
+	if f.Has(packet.SYN) && (seqGT(seq, ts.nxt+maxSeqJump) || seqLT(end+maxSeqJump, ts.lo)) {
 		// A SYN far from the sequence space seen: a new one, from which
 		// the count starts again. (A SYN just below it is the SYN of
 		// that data, captured late.)
@@ -885,7 +887,7 @@ func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
 	}
 	// The payload's own sequence numbers, without the SYN and FIN.
 	pLo, pHi := seq, seq+uint32(seg.Len)
-	if f.Has(SYN) {
+	if f.Has(packet.SYN) {
 		pLo++
 		pHi++
 	}
@@ -899,7 +901,7 @@ func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
 			ts.addHole(end, ts.lo)
 		}
 		ts.bytes += uint64(ts.lo - seq)
-		if f.Has(SYN) {
+		if f.Has(packet.SYN) {
 			ts.bytes--
 		}
 		n += overlap(pLo, pHi, seq, ts.lo)
@@ -911,10 +913,10 @@ func (c *conn) seqSpace(s Side, seg *Segment, end uint32, m Meta) bool {
 			ts.addHole(ts.nxt, seq)
 		}
 		ts.bytes += uint64(end - ts.nxt)
-		if f.Has(FIN) {
+		if f.Has(packet.FIN) {
 			ts.bytes--
 		}
-		if f.Has(SYN) && seqGE(seq, ts.nxt) {
+		if f.Has(packet.SYN) && seqGE(seq, ts.nxt) {
 			ts.bytes--
 		}
 		n += overlap(pLo, pHi, ts.nxt, end)
@@ -1079,7 +1081,7 @@ func (c *conn) load() {
 	}
 }
 
-func (c *conn) event(seg *Segment, m Meta, s Side, note Note, before [2]State) {
+func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]State) {
 	r := c.rec
 	if before != c.states() {
 		note |= NoteStateChange
@@ -1118,31 +1120,31 @@ var histBit = func() (t [256]uint16) {
 // flagLetters logs Zeek's history letters for a segment's flags: S, H, F
 // or R for a packet with one of SYN, FIN and RST, I for FIN and RST, Q
 // for other combinations; D for payload and A for a bare ACK otherwise.
-func (c *conn) flagLetters(s Side, seg *Segment) {
+func (c *conn) flagLetters(s Side, seg *packet.Segment) {
 	ts := &c.t[s]
 	f := seg.Flags
-	switch f & (SYN | FIN | RST) {
+	switch f & (packet.SYN | packet.FIN | packet.RST) {
 	case 0:
 		switch {
 		case seg.Len > 0:
 			c.log(s, 'D')
-		case f.Has(ACK):
+		case f.Has(packet.ACK):
 			c.log(s, 'A')
 		}
-	case SYN:
+	case packet.SYN:
 		letter := byte('S')
-		if f.Has(ACK) {
+		if f.Has(packet.ACK) {
 			letter = 'H'
 		}
 		c.logAgain(s, letter, ts.synSeen && seg.Seq != ts.isn)
-	case FIN:
+	case packet.FIN:
 		fin := seg.Seq + uint32(seg.Len)
 		c.logAgain(s, 'F', ts.finSent && fin != ts.histFin)
 		ts.histFin = fin
-	case RST:
+	case packet.RST:
 		c.logAgain(s, 'R', c.rec.Half(s).RSTs > 0 && seg.Seq != ts.histRst)
 		ts.histRst = seg.Seq
-	case FIN | RST:
+	case packet.FIN | packet.RST:
 		c.log(s, 'I')
 	default:
 		c.log(s, 'Q')

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 var (
@@ -16,7 +18,7 @@ var (
 // pkt is a segment in a test conversation; at is seconds after t0.
 type pkt struct {
 	from  Side
-	flags Flags
+	flags packet.Flags
 	seq   uint32
 	ack   uint32
 	len   int
@@ -25,13 +27,13 @@ type pkt struct {
 }
 
 const (
-	S  = SYN
-	SA = SYN | ACK
-	A  = ACK
-	PA = PSH | ACK
-	FA = FIN | ACK
-	R  = RST
-	RA = RST | ACK
+	S  = packet.SYN
+	SA = packet.SYN | packet.ACK
+	A  = packet.ACK
+	PA = packet.PSH | packet.ACK
+	FA = packet.FIN | packet.ACK
+	R  = packet.RST
+	RA = packet.RST | packet.ACK
 )
 
 func run(pkts []pkt, cfg Config) []*Record {
@@ -42,13 +44,13 @@ func run(pkts []pkt, cfg Config) []*Record {
 			src, dst = srv, cli
 		}
 		win := p.win
-		if win == 0 && p.flags&RST == 0 {
+		if win == 0 && p.flags&packet.RST == 0 {
 			win = 500
 		}
 		if p.win == 0xffff {
 			win = 0 // a zero window, spelled out
 		}
-		seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: win, WScale: -1}
+		seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: win, WScale: -1}
 		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: uint32(54 + p.len)})
 	}
 	recs, _ := tr.Finish()
@@ -366,8 +368,8 @@ func TestInferRoles(t *testing.T) {
 	a := netip.MustParseAddrPort("10.0.0.2:40001") // a server on a high port
 	b := netip.MustParseAddrPort("10.0.0.1:30000")
 	tr := NewTracker(Config{})
-	add := func(src, dst netip.AddrPort, f Flags, seq, ack uint32, at float64) {
-		seg := Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Window: 100, WScale: -1}
+	add := func(src, dst netip.AddrPort, f packet.Flags, seq, ack uint32, at float64) {
+		seg := packet.Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Window: 100, WScale: -1}
 		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second))))})
 	}
 	other := netip.MustParseAddrPort("10.0.0.3:30001")
@@ -393,12 +395,12 @@ func TestInferRoles(t *testing.T) {
 // records must be the same.
 func TestSweepChangesNothing(t *testing.T) {
 	type timed struct {
-		seg Segment
+		seg packet.Segment
 		at  Timestamp
 	}
 	var pkts []timed
-	add := func(at Timestamp, src, dst netip.AddrPort, f Flags, seq, ack uint32, n int) {
-		pkts = append(pkts, timed{Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Len: n, Window: 1000, WScale: -1}, at})
+	add := func(at Timestamp, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32, n int) {
+		pkts = append(pkts, timed{packet.Segment{Src: src, Dst: dst, Flags: f, Seq: seq, Ack: ack, Len: n, Window: 1000, WScale: -1}, at})
 	}
 	server := netip.MustParseAddrPort("10.9.0.1:80")
 	for i := 0; i < 3000; i++ {
@@ -441,7 +443,7 @@ func TestSweepChangesNothing(t *testing.T) {
 		}
 	}
 	slices.SortStableFunc(pkts, func(a, b timed) int { return int(a.at - b.at) })
-	segs := make([]Segment, len(pkts))
+	segs := make([]packet.Segment, len(pkts))
 	metas := make([]Meta, len(pkts))
 	for i, p := range pkts {
 		segs[i] = p.seg
@@ -528,7 +530,7 @@ func TestVeryLatePacket(t *testing.T) {
 	// Other traffic keeps the capture going so that sweeps run.
 	tr := NewTracker(Config{})
 	add := func(p pkt, src, dst netip.AddrPort, n int) {
-		seg := Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 100, WScale: -1}
+		seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 100, WScale: -1}
 		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(n)})
 	}
 	n := 0

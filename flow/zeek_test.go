@@ -12,6 +12,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 var writeCaptures = flag.Bool("write-captures", false, "rewrite the crafted captures in testdata/zeek")
@@ -135,8 +137,8 @@ func (p crafted) frame(t testing.TB) []byte {
 		tcp.SrcPort, tcp.DstPort = 80, layers.TCPPort(p.port)
 	}
 	f := p.flags
-	tcp.SYN, tcp.ACK, tcp.FIN, tcp.RST, tcp.PSH = f.Has(SYN), f.Has(ACK), f.Has(FIN), f.Has(RST), f.Has(PSH)
-	if f.Has(RST) {
+	tcp.SYN, tcp.ACK, tcp.FIN, tcp.RST, tcp.PSH = f.Has(packet.SYN), f.Has(packet.ACK), f.Has(packet.FIN), f.Has(packet.RST), f.Has(packet.PSH)
+	if f.Has(packet.RST) {
 		tcp.Window = 0
 	}
 	tcp.SetNetworkLayerForChecksum(ip)

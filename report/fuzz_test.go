@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/analyze"
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/report"
 )
 
@@ -29,14 +30,14 @@ import (
 // The payload is taken from HTTP messages that vary in status, keep-alive
 // and Connection: close, so the HTTP-driven verdicts are reached too.
 func FuzzReports(f *testing.F) {
-	seg := func(b []byte, from byte, flags flow.Flags, step byte, seq, ack uint32, n uint16) []byte {
+	seg := func(b []byte, from byte, flags packet.Flags, step byte, seq, ack uint32, n uint16) []byte {
 		b = append(b, byte(flags)|from, step)
 		b = binary.BigEndian.AppendUint32(b, seq)
 		b = binary.BigEndian.AppendUint32(b, ack)
 		return binary.BigEndian.AppendUint16(b, n)
 	}
 	const c, s = 0, 0x80
-	const syn, ack, fin, rst, psh = flow.SYN, flow.ACK, flow.FIN, flow.RST, flow.PSH
+	const syn, ack, fin, rst, psh = packet.SYN, packet.ACK, packet.FIN, packet.RST, packet.PSH
 	// Sequence numbers 6000 and 12000 start the client's and the server's
 	// messages (see below).
 	open := func(b []byte, port byte) []byte {
@@ -96,7 +97,7 @@ func FuzzReports(f *testing.F) {
 		n := 0
 		for ; len(b) >= 12; b = b[12:] {
 			c := netip.AddrPortFrom(cli, 40000+uint16(b[0]>>5&3))
-			sg := flow.Segment{Src: c, Dst: srv, Flags: flow.Flags(b[0] & 0x1f), Seq: binary.BigEndian.Uint32(b[2:]),
+			sg := packet.Segment{Src: c, Dst: srv, Flags: packet.Flags(b[0] & 0x1f), Seq: binary.BigEndian.Uint32(b[2:]),
 				Ack: binary.BigEndian.Uint32(b[6:]), Len: int(binary.BigEndian.Uint16(b[10:]) % 1500), Window: 512, WScale: -1}
 			side := 0
 			if b[0]&0x80 != 0 {

@@ -1,4 +1,4 @@
-package flow
+package capture
 
 import (
 	"errors"
@@ -36,8 +36,8 @@ type LiveOptions struct {
 	PcapNG bool
 }
 
-// CaptureStats are the capture's counters, as libpcap reports them.
-type CaptureStats struct {
+// Stats are a live capture's counters, as libpcap reports them.
+type Stats struct {
 	Received  int // packets the filter passed
 	Dropped   int // dropped by the kernel: its buffer was full
 	IfDropped int // dropped by the interface or its driver
@@ -52,13 +52,17 @@ type Interface struct {
 	Loopback    bool
 }
 
-// A PacketFilter decides which packets of a capture file are analysed:
-// a compiled BPF filter (CompileFilter).
-type PacketFilter interface {
+// A Filter decides which packets of a capture file are analysed: a
+// compiled BPF filter (CompileFilter).
+type Filter interface {
 	Matches(lt layers.LinkType, ci gopacket.CaptureInfo, data []byte) bool
 }
 
-// SetFilter makes the pass analyse only the packets f matches. The others
-// still count in the input's packet numbers (so that evidence names the
-// file's frame numbers), as Input.Filtered.
-func (s *Source) SetFilter(f PacketFilter) { s.filter = f }
+// SetFilter gives the Source a filter, for its reader to apply: Next
+// still returns every packet, so that the packets the filter leaves out
+// count in the packet numbers (evidence names the file's frame numbers).
+func (s *Source) SetFilter(f Filter) { s.filter = f }
+
+// Filter is the filter SetFilter gave; nil for none: every packet is
+// analysed.
+func (s *Source) Filter() Filter { return s.filter }

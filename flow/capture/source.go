@@ -1,4 +1,4 @@
-package flow
+package capture
 
 import (
 	"bufio"
@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -76,7 +74,7 @@ type Source struct {
 	size     int64           // bytes on disk, or -1
 	counted  *countingReader
 	closers  []io.Closer
-	filter   PacketFilter
+	filter   Filter
 	// end is the capture's recorded end (pcapng interface statistics), in
 	// Unix nanoseconds; dropped the packets its statistics say were lost.
 	end     int64
@@ -86,15 +84,24 @@ type Source struct {
 // captureEnder is a PacketReader that knows when its capture ended.
 type captureEnder interface{ CaptureEnd() time.Time }
 
-// captureEnd is when the capture ended, if it says: 0 if not.
-func (s *Source) captureEnd() int64 {
+// End is when the capture ended, where it says (pcapng interface
+// statistics; a live capture that has stopped), in UTC; the zero Time if
+// it does not. A quiet tail after the last packet is part of the capture.
+func (s *Source) End() time.Time {
 	if ce, ok := s.r.(captureEnder); ok {
 		if t := ce.CaptureEnd(); !t.IsZero() {
-			return t.UnixNano()
+			return t.UTC()
 		}
 	}
-	return s.end
+	if s.end == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, s.end).UTC()
 }
+
+// Dropped is how many packets the capture's statistics say were lost
+// while capturing (pcapng interface statistics).
+func (s *Source) Dropped() uint64 { return s.dropped }
 
 // Open opens the capture at path ("-" for standard input), detecting pcap,
 // pcapng and gzip compression by their magic bytes.
@@ -199,8 +206,12 @@ func (s *Source) Close() error {
 	return first
 }
 
-// next reads a packet. data is valid until the next call.
-func (s *Source) next() (data []byte, ci gopacket.CaptureInfo, lt layers.LinkType, err error) {
+// Next reads the next packet: its bytes, valid until the next call, its
+// capture info and its link type. It returns io.EOF at the end of the
+// capture, ErrIdle when a live capture has no packet yet, and any other
+// error for a record that cannot be read (what was read before it
+// stands).
+func (s *Source) Next() (data []byte, ci gopacket.CaptureInfo, lt layers.LinkType, err error) {
 	data, ci, err = s.r.ZeroCopyReadPacketData()
 	if err != nil {
 		return nil, ci, 0, err
@@ -223,161 +234,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// Input describes one capture as it was read. The reports' schema for it
-// is analyze.Input, built from it: a field added here is in no report
-// until it is added there.
-type Input struct {
-	Path string
-	// Format is pcap, pcapng or live; empty when the input could not be
-	// read at all (its Warnings say why).
-	Format     string
-	Compressed bool
-	LinkTypes  []string
-	Packets    int
-	TCPPackets int
-	NonTCP     int
-	BadPackets int
-	Filtered   int   // left out by a BPF filter
-	Bytes      int64 // captured bytes of all packets
-	First      time.Time
-	Last       time.Time
-	// End is when the capture ended, where it says (pcapng interface
-	// statistics; the moment flowdoc live stopped): a quiet tail after
-	// the last packet counts. Zero when not recorded.
-	End time.Time
-	// Dropped is what the capture's statistics say it lost.
-	Dropped  uint64
-	Warnings []Warning
-	// Incomplete is true when reading stopped before the end of the file
-	// (a truncated or corrupt record): what came before was analysed.
-	Incomplete bool
-	// OptionsCut counts the TCP packets whose header the snap length cut
-	// within its options (tcpdump -s 64): tracked from the fixed header.
-	OptionsCut int
-	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...),
-	// in the order first seen: its connections are the inner ones.
-	Encapsulations []string
-
-	linkSeen    map[layers.LinkType]bool
-	other       map[string]int           // packets not TCP, by what they hold
-	longer      int                      // records captured longer than on the wire
-	unsupported map[layers.LinkType]bool // warned about
-	lastLink    layers.LinkType
-	first       int64 // Unix nanoseconds of First and Last, while reading
-	last        int64
-}
-
-func (in *Input) sawLinkType(lt layers.LinkType) {
-	if lt == in.lastLink && in.linkSeen != nil {
-		return
-	}
-	in.lastLink = lt
-	if in.linkSeen[lt] {
-		return
-	}
-	if in.linkSeen == nil {
-		in.linkSeen = map[layers.LinkType]bool{}
-	}
-	in.linkSeen[lt] = true
-	in.LinkTypes = append(in.LinkTypes, LinkTypeName(lt))
-}
-
-func (in *Input) sawOther(what string) {
-	if what == "" {
-		what = "other"
-	}
-	if in.other == nil {
-		in.other = map[string]int{}
-	}
-	in.other[what]++
-}
-
-func (in *Input) sawTunnel(name string) {
-	if !slices.Contains(in.Encapsulations, name) {
-		in.Encapsulations = append(in.Encapsulations, name)
-	}
-}
-
-// NonTCPSummary describes the packets that were not TCP by what they hold, the
-// most first: "UDP 100, ICMPv4 20"; "" if there were none.
-func (in *Input) NonTCPSummary() string {
-	type kind struct {
-		what string
-		n    int
-	}
-	var ks []kind
-	for w, n := range in.other {
-		ks = append(ks, kind{w, n})
-	}
-	slices.SortFunc(ks, func(a, b kind) int {
-		if a.n != b.n {
-			return b.n - a.n
-		}
-		return strings.Compare(a.what, b.what)
-	})
-	var b strings.Builder
-	for i, k := range ks {
-		if i == 6 {
-			rest := 0
-			for _, k := range ks[i:] {
-				rest += k.n
-			}
-			fmt.Fprintf(&b, ", other %d", rest)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s %d", k.what, k.n)
-	}
-	return b.String()
-}
-
-// LinkTypeName is the libpcap name of a link type (tcpdump's "link-type").
-func LinkTypeName(lt layers.LinkType) string {
-	switch lt {
-	case layers.LinkTypeEthernet:
-		return "EN10MB"
-	case layers.LinkTypeLinuxSLL:
-		return "LINUX_SLL"
-	case layers.LinkTypeLinuxSLL2:
-		return "LINUX_SLL2"
-	case layers.LinkTypeNull:
-		return "NULL"
-	case layers.LinkTypeLoop:
-		return "LOOP"
-	case layers.LinkTypeRaw, 12, 14:
-		return "RAW"
-	case layers.LinkTypeIPv4:
-		return "IPV4"
-	case layers.LinkTypeIPv6:
-		return "IPV6"
-	case layers.LinkTypePPP:
-		return "PPP"
-	case layers.LinkTypePPP_HDLC:
-		return "PPP_SERIAL"
-	case layers.LinkTypeC_HDLC:
-		return "C_HDLC"
-	case layers.LinkTypeFDDI:
-		return "FDDI"
-	case layers.LinkTypeIEEE802_11:
-		return "IEEE802_11"
-	case layers.LinkTypeIEEE80211Radio:
-		return "IEEE802_11_RADIO"
-	case layers.LinkTypePrismHeader:
-		return "PRISM_HEADER"
-	case layers.LinkTypePFLog:
-		return "PFLOG"
-	case linkTypeNFLOG:
-		return "NFLOG"
-	case linkTypePKTAP:
-		return "PKTAP"
-	case layers.LinkTypePPPEthernet:
-		return "PPP_ETHER"
-	case layers.LinkTypeATM_RFC1483:
-		return "ATM_RFC1483"
-	}
-	return fmt.Sprintf("DLT_%d", uint32(lt))
 }

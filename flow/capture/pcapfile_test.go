@@ -1,4 +1,4 @@
-package flow
+package capture
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 // both readers, in their big-endian forms too, and wants the same
 // records: the same bytes, times and lengths.
 func TestPcapFileAgreesWithPcapgo(t *testing.T) {
-	paths, _ := filepath.Glob("../testdata/*.pcap")
+	paths, _ := filepath.Glob("../../testdata/*.pcap")
 	if len(paths) < 10 {
 		t.Fatalf("only %d captures in testdata", len(paths))
 	}

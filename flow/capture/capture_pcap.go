@@ -1,6 +1,6 @@
 //go:build cgo
 
-package flow
+package capture
 
 import (
 	"context"
@@ -19,12 +19,12 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// LiveCaptureAvailable reports whether this build can capture (it has
+// LiveAvailable reports whether this build can capture (it has
 // libpcap).
-const LiveCaptureAvailable = true
+const LiveAvailable = true
 
-// Capture is a live capture on one interface.
-type Capture struct {
+// Live is a live capture on one interface.
+type Live struct {
 	// Source is what Read reads the packets from.
 	Source *Source
 	handle *pcap.Handle
@@ -34,7 +34,7 @@ type Capture struct {
 // OpenLive starts capturing on iface ("any" for every interface). The
 // capture ends, and its Source reports the end of input, when ctx ends. If
 // w is not nil every packet is also written to it as a pcap file.
-func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (*Capture, error) {
+func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (*Live, error) {
 	if opt.Snaplen <= 0 {
 		opt.Snaplen = 262144
 	}
@@ -87,7 +87,7 @@ func OpenLive(ctx context.Context, iface string, opt LiveOptions, w io.Writer) (
 		}
 		lr.w = pw
 	}
-	return &Capture{Source: NewPacketSource(iface, lr, h.LinkType()), handle: h, reader: lr}, nil
+	return &Live{Source: NewPacketSource(iface, lr, h.LinkType()), handle: h, reader: lr}, nil
 }
 
 // liveError makes libpcap's errors say what to do.
@@ -108,16 +108,16 @@ func liveError(iface string, err error) error {
 }
 
 // Stats returns libpcap's counters so far.
-func (c *Capture) Stats() (CaptureStats, error) {
+func (c *Live) Stats() (Stats, error) {
 	s, err := c.handle.Stats()
 	if err != nil {
-		return CaptureStats{}, err
+		return Stats{}, err
 	}
-	return CaptureStats{Received: s.PacketsReceived, Dropped: s.PacketsDropped, IfDropped: s.PacketsIfDropped}, nil
+	return Stats{Received: s.PacketsReceived, Dropped: s.PacketsDropped, IfDropped: s.PacketsIfDropped}, nil
 }
 
 // Close stops the capture. Call it after Read returned.
-func (c *Capture) Close() { c.handle.Close() }
+func (c *Live) Close() { c.handle.Close() }
 
 // liveReader delivers a handle's packets to the pass: ErrIdle when the
 // poll interval passed without one, io.EOF once ctx has ended.
@@ -170,7 +170,7 @@ func (r *liveReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 // interface's statistics (start and end of the capture, packets received
 // and dropped). Call it after Read returned; it returns the first error
 // writing the copy met.
-func (c *Capture) FinishWrite() error {
+func (c *Live) FinishWrite() error {
 	r := c.reader
 	if r.ng != nil && r.err == nil {
 		st := pcapgo.NgInterfaceStatistics{StartTime: r.start, EndTime: r.end, LastUpdate: r.end,
@@ -218,7 +218,7 @@ type bpfFilter struct {
 // CompileFilter compiles a BPF filter (tcpdump's syntax) for capture
 // files: it is checked now, and compiled for each link type as packets of
 // that type come.
-func CompileFilter(expr string) (PacketFilter, error) {
+func CompileFilter(expr string) (Filter, error) {
 	b, err := pcap.NewBPF(layers.LinkTypeEthernet, 262144, expr)
 	if err != nil {
 		return nil, fmt.Errorf("filter %q: %w", expr, err)

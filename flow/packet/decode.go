@@ -1,4 +1,4 @@
-package flow
+package packet
 
 import (
 	"encoding/binary"
@@ -35,58 +35,9 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// Segment is what the tracker needs of one TCP segment.
-type Segment struct {
-	Src, Dst netip.AddrPort
-	Seq, Ack uint32
-	Flags    Flags
-	Window   uint16 // raw, unscaled
-	// Len is the payload length the IP header declares. It may exceed the
-	// captured bytes (snap length) and the MSS (TSO/GSO on the capturing
-	// host).
-	Len int
-	// IPLen is the IP datagram's length: Len plus the IP and TCP headers
-	// (Zeek's ip_bytes count these).
-	IPLen int
-	// Options, meaningful on SYN segments.
-	MSS    uint16
-	WScale int8 // -1 when absent, or cut (OptionsCut)
-	// OptionsCut is set when the snap length cut the TCP header within its
-	// options (tcpdump -s 64): the fixed header is whole, the options
-	// past the cut are unknown, and Len comes from the IP header.
-	OptionsCut bool
-	// Dir is the packet's direction relative to the capturing host, where
-	// the link layer records it (Linux cooked captures).
-	Dir Direction
-	// Payload is the captured part of the payload: Len bytes, or fewer
-	// when the snap length cut the packet. It points into the packet's
-	// buffer, valid until the next packet is read.
-	Payload []byte
-}
-
-// Direction is where a packet went relative to the capturing host.
-type Direction uint8
-
-const (
-	DirUnknown  Direction = iota
-	DirIncoming           // addressed to the capturing host
-	DirOutgoing           // sent by it
-)
-
-// sllDirection maps a Linux cooked capture's packet type to a Direction.
-func sllDirection(packetType uint16) Direction {
-	switch packetType {
-	case 0: // PACKET_HOST
-		return DirIncoming
-	case 4: // PACKET_OUTGOING
-		return DirOutgoing
-	}
-	return DirUnknown
-}
-
-// Decoder turns link-layer frames into Segments. It reuses its buffers: a
-// Decoder must not be used concurrently, and a Segment does not refer to
-// the frame.
+// Decoder turns link-layer frames into Segments. It reuses its buffers and
+// holds IP fragments from one frame to the next: a Decoder must not be
+// used concurrently.
 type Decoder struct {
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
@@ -110,16 +61,13 @@ type Decoder struct {
 
 	byFirst map[gopacket.LayerType]*gopacket.DecodingLayerParser
 
-	frags fragments // IPv4 fragments of TCP segments, until whole
-	// at is the capture time of the frame being decoded, set by the
-	// caller: fragments are held and given up in capture time.
+	frags fragments // IP fragments of TCP segments, until whole
+	// at is the capture time of the frame being decoded, past the fast
+	// path: fragments are held and given up in capture time.
 	at time.Time
 	// other, after a frame that is not TCP, names what it holds ("UDP",
-	// "ARP", "IP fragment"); tunnel, after a TCP segment found inside an
-	// encapsulation, names it ("VXLAN"). The caller counts and clears
-	// them.
-	other  string
-	tunnel string
+	// "ARP", "IP fragment"): every path that reports such a frame sets it.
+	other string
 }
 
 // NewDecoder returns a Decoder ready for any supported link type.
@@ -142,11 +90,6 @@ func NewDecoder() *Decoder {
 		d.byFirst[first] = p
 	}
 	return d
-}
-
-// SupportedLinkType reports whether Decode understands frames of lt.
-func SupportedLinkType(lt layers.LinkType) bool {
-	return firstLayer(lt, nil) != gopacket.LayerTypeZero || otherLinkType(lt)
 }
 
 // firstLayer maps a link type to the layer its frames start with; raw IP
@@ -175,17 +118,22 @@ func firstLayer(lt layers.LinkType, data []byte) gopacket.LayerType {
 	return gopacket.LayerTypeZero
 }
 
-// Decode decodes one frame of link type lt into seg. It reports false with
-// a nil error for frames that are not TCP (ARP, UDP, ICMP, an IP fragment
-// held until its datagram is whole); a frame that is TCP, or cannot be
-// told, but is malformed gives a *DecodeError with Packet left 0 for the
-// caller to fill in.
-func (d *Decoder) Decode(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
+// Decode decodes one frame of link type lt, captured at at, into seg. It
+// reports false with a nil error for frames that are not TCP (ARP, UDP,
+// ICMP, an IP fragment held until its datagram is whole), which Other
+// then names; a frame that is TCP, or cannot be told, but is malformed
+// gives a *DecodeError with Packet left 0 for the caller to fill in.
+func (d *Decoder) Decode(lt layers.LinkType, data []byte, at time.Time, seg *Segment) (bool, error) {
 	if fastDecode(lt, data, seg) {
 		return true, nil
 	}
+	d.at = at
 	return d.decodeLayers(lt, data, seg)
 }
+
+// Other names what the last frame Decode reported as not TCP held:
+// "UDP", "ARP", "IP fragment", "EtherType 0x88cc".
+func (d *Decoder) Other() string { return d.other }
 
 // decodeLayers decodes with gopacket's layers: every case the fast path
 // leaves to it, and every malformed frame, whose error it describes.
@@ -274,7 +222,7 @@ func (d *Decoder) encapsulated(last, next gopacket.LayerType) bool {
 // a TCP packet's: unless it is TCP itself that fails.
 func (d *Decoder) inTunnel() bool {
 	for _, t := range d.decoded {
-		if _, ok := tunnelNames[t]; ok || t == layers.LayerTypeUDP {
+		if _, ok := tunnelLayers[t]; ok || t == layers.LayerTypeUDP {
 			return true
 		}
 	}
@@ -463,13 +411,13 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
 			ips++
 		default:
-			if n, ok := tunnelNames[l]; ok {
-				d.tunnel = n // the innermost
+			if t, ok := tunnelLayers[l]; ok {
+				seg.Tunnel = t // the innermost
 			}
 		}
 	}
-	if ips > 1 && d.tunnel == "" {
-		d.tunnel = "IP in IP"
+	if ips > 1 && seg.Tunnel == NoTunnel {
+		seg.Tunnel = IPinIP
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package flow
+package packet
 
 import (
 	"encoding/binary"

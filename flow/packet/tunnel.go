@@ -1,4 +1,4 @@
-package flow
+package packet
 
 import (
 	"encoding/binary"
@@ -21,13 +21,6 @@ const (
 	udpTeredo = 3544
 	// udpVXLANLinux is the port Linux's vxlan used before IANA's 4789.
 	udpVXLANLinux = 8472
-	// linkTypeNFLOG is Linux's netfilter log (iptables -j NFLOG, tcpdump
-	// -i nflog).
-	linkTypeNFLOG layers.LinkType = 239
-	// linkTypePKTAP is Apple's packet tap (tcpdump -k, -i any on macOS):
-	// a header with the process and the inner frame's link type, then
-	// the frame. gopacket decodes it on Darwin only.
-	linkTypePKTAP layers.LinkType = 258
 )
 
 // maxNesting bounds the encapsulations unwrapped in one frame beyond
@@ -50,7 +43,7 @@ func otherLinkType(lt layers.LinkType) bool {
 	switch lt {
 	case layers.LinkTypePPP, layers.LinkTypePPP_HDLC, layers.LinkTypeC_HDLC, layers.LinkTypeFDDI,
 		layers.LinkTypeIEEE802_11, layers.LinkTypeIEEE80211Radio, layers.LinkTypePrismHeader,
-		layers.LinkTypePFLog, linkTypeNFLOG, linkTypePKTAP, layers.LinkTypePPPEthernet, layers.LinkTypeATM_RFC1483:
+		layers.LinkTypePFLog, LinkTypeNFLOG, LinkTypePKTAP, layers.LinkTypePPPEthernet, layers.LinkTypeATM_RFC1483:
 		return true
 	}
 	return false
@@ -70,16 +63,16 @@ func pktapFrame(b []byte) ([]byte, layers.LinkType, bool) {
 	return b[n:], lt, true
 }
 
-// tunnelNames names the encapsulations gopacket decodes.
-var tunnelNames = map[gopacket.LayerType]string{
-	layers.LayerTypeVXLAN:    "VXLAN",
-	layers.LayerTypeGeneve:   "Geneve",
-	layers.LayerTypeGRE:      "GRE",
-	layers.LayerTypeERSPANII: "ERSPAN II",
-	layers.LayerTypeMPLS:     "MPLS",
-	layers.LayerTypePPPoE:    "PPPoE",
-	layers.LayerTypeGTPv1U:   "GTP-U",
-	layers.LayerTypeEtherIP:  "EtherIP",
+// tunnelLayers are the encapsulations gopacket decodes.
+var tunnelLayers = map[gopacket.LayerType]Tunnel{
+	layers.LayerTypeVXLAN:    VXLAN,
+	layers.LayerTypeGeneve:   Geneve,
+	layers.LayerTypeGRE:      GRE,
+	layers.LayerTypeERSPANII: ERSPAN2,
+	layers.LayerTypeMPLS:     MPLS,
+	layers.LayerTypePPPoE:    PPPoE,
+	layers.LayerTypeGTPv1U:   GTPU,
+	layers.LayerTypeEtherIP:  EtherIP,
 }
 
 // decodeOther decodes what the layered parser leaves: tunnels and
@@ -89,15 +82,15 @@ var tunnelNames = map[gopacket.LayerType]string{
 // inner connection of a tunnel. Encapsulations gopacket does not know
 // (Teredo, 802.1ah, ERSPAN type III, VXLAN on Linux's old port, MPLS
 // pseudowires, NFLOG, Cisco HDLC) are unwrapped here and their inner
-// frame decoded again. d.tunnel names the encapsulation the segment was
+// frame decoded again. seg.Tunnel is the encapsulation the segment was
 // found in.
 func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bool, error) {
 	orig := data
 	var first gopacket.Decoder = lt
 	switch lt {
-	case linkTypePKTAP:
+	case LinkTypePKTAP:
 		inner, ilt, ok := pktapFrame(data)
-		if !ok || ilt == linkTypePKTAP || !SupportedLinkType(ilt) {
+		if !ok || ilt == LinkTypePKTAP || !SupportedLinkType(ilt) {
 			d.other = "PKTAP without a frame"
 			return false, nil
 		}
@@ -116,14 +109,14 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 			return false, &DecodeError{Layer: "Cisco HDLC", Err: ErrTruncated}
 		}
 		first, data = layers.EthernetType(binary.BigEndian.Uint16(data[2:4])), data[4:]
-	case linkTypeNFLOG:
+	case LinkTypeNFLOG:
 		var ok bool
 		if data, first, ok = nflogPacket(data); !ok {
 			d.other = "NFLOG without a packet"
 			return false, nil
 		}
 	}
-	via := ""
+	via := NoTunnel
 	for range maxNesting {
 		pkt := gopacket.NewPacket(data, first, gopacket.DecodeOptions{NoCopy: true})
 		ls := pkt.Layers()
@@ -136,7 +129,7 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 				if ip < 0 {
 					continue
 				}
-				return d.filledIn(ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:i]), l.(*layers.TCP), false))
+				return filledIn(seg, ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:i]), l.(*layers.TCP), false))
 			}
 		}
 		n := len(ls)
@@ -146,7 +139,7 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 			if nl, ok := ls[n-2].(interface{ NextLayerType() gopacket.LayerType }); ok && nl.NextLayerType() == layers.LayerTypeTCP {
 				b := ls[n-1].LayerContents()
 				if cutTCP(&d.tcp, b) {
-					return d.filledIn(ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:n-1]), &d.tcp, true))
+					return filledIn(seg, ls[:ip], via, fillTCP(seg, layerIPInfo(ls[ip:n-1]), &d.tcp, true))
 				}
 				off := cap(orig) - cap(b)
 				if off < 0 || off > len(orig) {
@@ -155,22 +148,22 @@ func (d *Decoder) decodeOther(lt layers.LinkType, data []byte, seg *Segment) (bo
 				return false, &DecodeError{Offset: off, Layer: "TCP", Err: fmt.Errorf("%w: %v", ErrBadHeader, pkt.ErrorLayer().Error())}
 			}
 		}
-		inner, next, name := unwrap(ls)
+		inner, next, tunnel := unwrap(ls)
 		if inner == nil {
 			d.other = lastName(ls)
 			return false, nil
 		}
-		data, first, via = inner, next, name
+		data, first, via = inner, next, tunnel
 	}
 	d.other = "nested too deep"
 	return false, nil
 }
 
 // filledIn is filled for a segment found after the layers outer (and
-// the encapsulation via, unwrapped by hand), which name its tunnel.
-func (d *Decoder) filledIn(outer []gopacket.Layer, via string, err error) (bool, error) {
+// the encapsulation via, unwrapped by hand), which give its tunnel.
+func filledIn(seg *Segment, outer []gopacket.Layer, via Tunnel, err error) (bool, error) {
 	if err == nil {
-		d.tunnel = tunnelName(outer, via)
+		seg.Tunnel = tunnelOf(outer, via)
 	}
 	return filled(err)
 }
@@ -197,17 +190,17 @@ func lastName(ls []gopacket.Layer) string {
 	return "undecodable"
 }
 
-// tunnelName names the innermost encapsulation among the layers before
-// the inner IP header; else via, the one unwrapped by hand.
-func tunnelName(ls []gopacket.Layer, via string) string {
+// tunnelOf is the innermost encapsulation among the layers before the
+// inner IP header; else via, the one unwrapped by hand.
+func tunnelOf(ls []gopacket.Layer, via Tunnel) Tunnel {
 	for i := len(ls) - 1; i >= 0; i-- {
-		if n, ok := tunnelNames[ls[i].LayerType()]; ok {
-			return n
+		if t, ok := tunnelLayers[ls[i].LayerType()]; ok {
+			return t
 		}
 		switch ls[i].LayerType() {
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
-			if via == "" {
-				return "IP in IP"
+			if via == NoTunnel {
+				return IPinIP
 			}
 		}
 	}
@@ -230,21 +223,21 @@ func layerIPInfo(ls []gopacket.Layer) ipInfo {
 }
 
 // unwrap finds, after the last layer gopacket decoded, an encapsulation
-// it does not know: the inner frame, its first layer, and the name.
-func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
+// it does not know: the inner frame, its first layer, and the tunnel.
+func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, Tunnel) {
 	i := wholeLayer(ls)
 	if i < 0 {
-		return nil, nil, ""
+		return nil, nil, NoTunnel
 	}
 	switch l := ls[i].(type) {
 	case *layers.UDP:
 		switch {
 		case l.SrcPort == udpTeredo || l.DstPort == udpTeredo:
 			if b := teredoIPv6(l.Payload); b != nil {
-				return b, layers.LayerTypeIPv6, "Teredo"
+				return b, layers.LayerTypeIPv6, Teredo
 			}
 		case l.DstPort == udpVXLANLinux && len(l.Payload) >= 8+14 && l.Payload[0]&0x08 != 0: // I: a valid VNI
-			return l.Payload, layers.LayerTypeVXLAN, "VXLAN"
+			return l.Payload, layers.LayerTypeVXLAN, VXLAN
 		}
 	case *layers.Ethernet:
 		return unwrapEtherType(l.EthernetType, l.Payload)
@@ -253,30 +246,30 @@ func unwrap(ls []gopacket.Layer) ([]byte, gopacket.Decoder, string) {
 	case *layers.GRE:
 		if l.Protocol == greERSPAN3 {
 			if b := erspan3Frame(l.Payload); b != nil {
-				return b, layers.LayerTypeEthernet, "ERSPAN III"
+				return b, layers.LayerTypeEthernet, ERSPAN3
 			}
 		}
 	case *layers.MPLS:
 		// An Ethernet pseudowire: a control word (first nibble 0), then
 		// the frame.
 		if p := l.Payload; l.StackBottom && len(p) > 4 && p[0]>>4 == 0 {
-			return p[4:], layers.LayerTypeEthernet, "MPLS"
+			return p[4:], layers.LayerTypeEthernet, MPLS
 		}
 	}
-	return nil, nil, ""
+	return nil, nil, NoTunnel
 }
 
 // unwrapEtherType unwraps what EtherType et carries in b, where gopacket
 // did not: 802.1ah, and PPPoE sessions that the snap length cut (gopacket
 // wants the whole of the length PPPoE declares).
-func unwrapEtherType(et layers.EthernetType, b []byte) ([]byte, gopacket.Decoder, string) {
+func unwrapEtherType(et layers.EthernetType, b []byte) ([]byte, gopacket.Decoder, Tunnel) {
 	switch {
 	case et == ethernetTypePBB && len(b) > 4:
-		return b[4:], layers.LayerTypeEthernet, "802.1ah"
+		return b[4:], layers.LayerTypeEthernet, PBB
 	case et == layers.EthernetTypePPPoESession && len(b) > 6:
-		return b[6:], layers.LayerTypePPP, "PPPoE"
+		return b[6:], layers.LayerTypePPP, PPPoE
 	}
-	return nil, nil, ""
+	return nil, nil, NoTunnel
 }
 
 // teredoIPv6 skips a Teredo packet's authentication and origin

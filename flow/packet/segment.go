@@ -1,0 +1,120 @@
+package packet
+
+import "net/netip"
+
+// Segment is what the tracker needs of one TCP segment.
+type Segment struct {
+	Src, Dst netip.AddrPort
+	Seq, Ack uint32
+	Flags    Flags
+	Window   uint16 // raw, unscaled
+	// Len is the payload length the IP header declares. It may exceed the
+	// captured bytes (snap length) and the MSS (TSO/GSO on the capturing
+	// host).
+	Len int
+	// IPLen is the IP datagram's length: Len plus the IP and TCP headers
+	// (Zeek's ip_bytes count these).
+	IPLen int
+	// Options, meaningful on SYN segments.
+	MSS    uint16
+	WScale int8 // -1 when absent, or cut (OptionsCut)
+	// OptionsCut is set when the snap length cut the TCP header within its
+	// options (tcpdump -s 64): the fixed header is whole, the options
+	// past the cut are unknown, and Len comes from the IP header.
+	OptionsCut bool
+	// Dir is the packet's direction relative to the capturing host, where
+	// the link layer records it (Linux cooked captures).
+	Dir Direction
+	// Tunnel is the encapsulation the segment was found in; its addresses
+	// are the inner connection's. NoTunnel for a segment sent as it is.
+	Tunnel Tunnel
+	// Payload is the captured part of the payload: Len bytes, or fewer
+	// when the snap length cut the packet. It points into the packet's
+	// buffer, valid until the next packet is read.
+	Payload []byte
+}
+
+// Flags are the TCP header flags of a segment, in the header's bit order.
+type Flags uint8
+
+const (
+	FIN Flags = 1 << iota
+	SYN
+	RST
+	PSH
+	ACK
+	URG
+	ECE
+	CWR
+)
+
+// Has reports whether every flag of g is set in f.
+func (f Flags) Has(g Flags) bool { return f&g == g }
+
+func (f Flags) String() string {
+	const names = "FSRPAUEC"
+	var b [8]byte
+	n := 0
+	for i := range 8 {
+		if f&(1<<i) != 0 {
+			b[n] = names[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return "."
+	}
+	return string(b[:n])
+}
+
+// Direction is where a packet went relative to the capturing host.
+type Direction uint8
+
+const (
+	DirUnknown  Direction = iota
+	DirIncoming           // addressed to the capturing host
+	DirOutgoing           // sent by it
+)
+
+// sllDirection maps a Linux cooked capture's packet type to a Direction.
+func sllDirection(packetType uint16) Direction {
+	switch packetType {
+	case 0: // PACKET_HOST
+		return DirIncoming
+	case 4: // PACKET_OUTGOING
+		return DirOutgoing
+	}
+	return DirUnknown
+}
+
+// Tunnel is an encapsulation TCP was found in. Its String is the name
+// the reports give it.
+type Tunnel uint8
+
+const (
+	NoTunnel Tunnel = iota
+	VXLAN
+	Geneve
+	GRE
+	ERSPAN2 // ERSPAN type II
+	ERSPAN3 // ERSPAN type III
+	MPLS
+	PPPoE
+	GTPU // GTP-U
+	EtherIP
+	PBB    // 802.1ah provider backbone bridging
+	Teredo // IPv6 in UDP (RFC 4380)
+	IPinIP // IP in IP, with nothing between the two headers
+)
+
+var tunnelNames = [...]string{
+	NoTunnel: "", VXLAN: "VXLAN", Geneve: "Geneve", GRE: "GRE", ERSPAN2: "ERSPAN II", ERSPAN3: "ERSPAN III",
+	MPLS: "MPLS", PPPoE: "PPPoE", GTPU: "GTP-U", EtherIP: "EtherIP", PBB: "802.1ah", Teredo: "Teredo", IPinIP: "IP in IP",
+}
+
+func (t Tunnel) String() string {
+	if int(t) < len(tunnelNames) {
+		return tunnelNames[t]
+	}
+	return "unknown tunnel"
+}
