@@ -521,14 +521,36 @@ func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
 func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
 func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
 
+// add runs the state machine on one segment sent by s, and keeps it as
+// an event when it is worth citing.
 func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
-	o := s.Other()
-	ts, to := &c.t[s], &c.t[o]
-	f := seg.Flags
+	c.count(s, seg, m)
+	before := c.states()
+	c.flagLetters(s, seg)
+	if seg.Flags.Has(packet.RST) {
+		c.reset(s, seg, m, before)
+		return
+	}
+	note := c.window(s, seg)
+	c.acceptedLate(s, seg, m)
+	if seg.Flags.Has(packet.ACK) {
+		c.acknowledge(s, seg, m)
+	}
+	probe := c.sequence(s, seg, m, &note)
+	if seg.Flags.Has(packet.FIN) {
+		c.fin(s, seg, m)
+	}
+	keep := seg.Flags&(packet.SYN|packet.FIN|packet.RST) != 0 || note&NoteZeroWindow != 0
+	if after := c.states(); keep || probe && note != 0 || before != after && !handshakeDone(before, after) {
+		c.event(seg, m, s, note, before)
+	}
+}
 
-	// A packet touches the connection only. Its record is reached in the
-	// branches that few packets take: even a pointer taken to the record
-	// up front costs a cache miss per packet (the nil check reads it).
+// count counts the packet on its side. A packet touches the connection
+// only: its record is reached in the branches that few packets take, as
+// even a pointer taken to the record up front costs a cache miss per
+// packet (the nil check reads it).
+func (c *conn) count(s Side, seg *packet.Segment, m Meta) {
 	hh := &c.h[s]
 	if m.At > c.last {
 		c.last = m.At
@@ -540,95 +562,107 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 	hh.packets++
 	hh.wire += uint64(m.WireLen)
 	hh.ip += uint64(seg.IPLen)
-	ts.sent = true
-	before := c.states()
+	c.t[s].sent = true
+}
+
+// reset handles an RST from s: both ends close if it is in the window.
+func (c *conn) reset(s Side, seg *packet.Segment, m Meta, before [2]State) {
 	var note Note
-	keep := f&(packet.SYN|packet.FIN|packet.RST) != 0
-
-	c.flagLetters(s, seg)
-
-	if f.Has(packet.RST) {
-		c.rec.Half(s).RSTs++
-		if c.rstAcceptable(s, seg) {
-			c.set(s, Closed, m.At)
-			c.set(o, Closed, m.At)
-		} else {
-			note |= NoteRSTIgnored
-		}
-		c.event(seg, m, s, note, before)
-		return
+	c.rec.Half(s).RSTs++
+	if c.rstAcceptable(s, seg) {
+		c.set(s, Closed, m.At)
+		c.set(s.Other(), Closed, m.At)
+	} else {
+		note |= NoteRSTIgnored
 	}
+	c.event(seg, m, s, note, before)
+}
 
+// window reads the receive window s advertises; the note says when it
+// first went to zero.
+func (c *conn) window(s Side, seg *packet.Segment) (note Note) {
+	ts, to := &c.t[s], &c.t[s.Other()]
 	// Zeek's W letter: a zero window, unless the peer has closed (there
 	// is nothing left to receive).
 	if seg.Window == 0 && !to.finSent {
 		ts.zeroWinN++
 		c.logCounted(s, 'W', ts.zeroWinN)
 	}
-	// The window the sender advertises for its receive side.
-	if !f.Has(packet.SYN) {
-		ts.win = seg.Window
-		zero := seg.Window == 0
-		if zero {
-			c.rec.Half(s).ZeroWindows++
-			if !ts.zeroWin {
-				note |= NoteZeroWindow
-				keep = true
-			}
-		}
-		ts.zeroWin = zero
+	if seg.Flags.Has(packet.SYN) {
+		return 0
 	}
+	ts.win = seg.Window
+	zero := seg.Window == 0
+	if zero {
+		c.rec.Half(s).ZeroWindows++
+		if !ts.zeroWin {
+			note |= NoteZeroWindow
+		}
+	}
+	ts.zeroWin = zero
+	return note
+}
 
-	if ts.overflow && f&packet.SYN == 0 && hh.raw == SynRecv {
-		// The server sends something other than its SYN-ACK: it
-		// accepted the connection at last.
+// acceptedLate moves a server whose full accept queue dropped the
+// handshake's ACK to ESTABLISHED when it sends something other than its
+// SYN-ACK: it accepted the connection at last.
+func (c *conn) acceptedLate(s Side, seg *packet.Segment, m Meta) {
+	if ts := &c.t[s]; ts.overflow && seg.Flags&packet.SYN == 0 && c.h[s].raw == SynRecv {
 		ts.overflow = false
 		c.set(s, Established, m.At)
 	}
+}
 
-	// The acknowledgement: what the sender has received of the other side.
-	if f.Has(packet.ACK) {
-		if !ts.ackOK || seqGT(seg.Ack, ts.ack) {
-			if ts.ackOK && ts.finSent && to.dataAfter {
-				// Data that came after our FIN is acknowledged: a
-				// half-close, not an orphaned socket.
-				c.rec.Half(s).HalfClosed = true
-			}
-			if !ts.ackOK {
-				ts.firstAck = seg.Ack
-			}
-			ts.ack, ts.ackOK = seg.Ack, true
+// acknowledge reads what s has received of the other side: the
+// handshake completed, a FIN acknowledged.
+func (c *conn) acknowledge(s Side, seg *packet.Segment, m Meta) {
+	o := s.Other()
+	ts, to := &c.t[s], &c.t[o]
+	if !ts.ackOK || seqGT(seg.Ack, ts.ack) {
+		if ts.ackOK && ts.finSent && to.dataAfter {
+			// Data that came after our FIN is acknowledged: a
+			// half-close, not an orphaned socket.
+			c.rec.Half(s).HalfClosed = true
 		}
-		if to.synSeen && seqGE(seg.Ack, to.isn+1) {
-			if hh.raw == SynSent && to.synAck && f&packet.SYN == 0 {
-				// It acknowledges the SYN-ACK, so it received it: its
-				// own SYN was not captured, or was captured late.
-				c.set(s, Established, m.At)
-			}
-			switch c.h[o].raw {
-			case SynSent:
-				if f.Has(packet.SYN) {
-					c.set(o, Established, m.At) // SYN-ACK received
-				}
-			case SynRecv:
-				if !to.overflow {
-					c.set(o, Established, m.At) // the handshake's ACK
-				}
-			}
+		if !ts.ackOK {
+			ts.firstAck = seg.Ack
 		}
-		if to.finSent && seqGE(seg.Ack, to.finSeq+1) {
-			switch c.h[o].raw {
-			case FinWait1:
-				c.set(o, FinWait2, m.At)
-			case Closing:
-				c.set(o, TimeWait, m.At)
-			case LastAck:
-				c.set(o, Closed, m.At)
+		ts.ack, ts.ackOK = seg.Ack, true
+	}
+	if to.synSeen && seqGE(seg.Ack, to.isn+1) {
+		if c.h[s].raw == SynSent && to.synAck && seg.Flags&packet.SYN == 0 {
+			// It acknowledges the SYN-ACK, so it received it: its
+			// own SYN was not captured, or was captured late.
+			c.set(s, Established, m.At)
+		}
+		switch c.h[o].raw {
+		case SynSent:
+			if seg.Flags.Has(packet.SYN) {
+				c.set(o, Established, m.At) // SYN-ACK received
+			}
+		case SynRecv:
+			if !to.overflow {
+				c.set(o, Established, m.At) // the handshake's ACK
 			}
 		}
 	}
+	if to.finSent && seqGE(seg.Ack, to.finSeq+1) {
+		switch c.h[o].raw {
+		case FinWait1:
+			c.set(o, FinWait2, m.At)
+		case Closing:
+			c.set(o, TimeWait, m.At)
+		case LastAck:
+			c.set(o, Closed, m.At)
+		}
+	}
+}
 
-	// Sequence space.
+// sequence places the segment in the sequence space of s: a SYN, data
+// sent again (Zeek's T), a probe (reported: true), holes filled.
+func (c *conn) sequence(s Side, seg *packet.Segment, m Meta, note *Note) (probe bool) {
+	ts := &c.t[s]
+	f := seg.Flags
 	span := uint32(seg.Len)
 	if f.Has(packet.SYN) {
 		span++
@@ -637,9 +671,8 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 		span++
 	}
 	end := seg.Seq + span
-	probe := false
 	if f.Has(packet.SYN) {
-		c.syn(s, seg, m, &note)
+		c.syn(s, seg, m, note)
 	}
 	if ts.nxtOK && seg.Len > 0 && seqLE(end, ts.nxt) {
 		// Zeek's T letter: payload that does not go past the highest
@@ -654,25 +687,7 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 			// must answer. Linux sends the same segment to probe a zero
 			// window and to keep an idle connection alive.
 			probe = true
-			hs := c.rec.Half(s)
-			if to.zeroWin {
-				hs.WinProbes++
-				if hs.WinProbes == 1 {
-					note |= NoteWindowProbe
-				}
-			} else {
-				hs.KeepAlives++
-				ka := c.rec.KeepAlive
-				if ka == nil {
-					ka = &KeepAliveTimes{}
-					c.rec.KeepAlive = ka
-				}
-				if hs.KeepAlives == 1 {
-					note |= NoteKeepAlive
-					ka.First[s] = m.At
-				}
-				ka.Last[s] = m.At
-			}
+			c.probe(s, m, note)
 		case span > 0 || seqGT(seg.Seq, ts.nxt):
 			// A segment is sent again only if it covers sequence space
 			// already seen: one that fills a hole came out of order, or
@@ -683,7 +698,7 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 			if span > 0 && !fresh && !(f.Has(packet.SYN|packet.ACK) && !ts.synAck) {
 				c.rec.Half(s).Retrans++
 				if f&(packet.SYN|packet.FIN) != 0 {
-					note |= NoteRetransmit
+					*note |= NoteRetransmit
 				}
 			}
 		}
@@ -698,44 +713,68 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 			ts.synAck = true
 		}
 	}
+	return probe
+}
 
-	if f.Has(packet.FIN) {
-		if ts.finSent {
-			if seg.Seq+uint32(seg.Len) == ts.finSeq && c.h[o].raw == TimeWait {
-				c.h[o].since = m.At // a FIN sent again restarts TIME_WAIT
-			}
-		} else {
-			ts.finSent = true
-			ts.finSeq = seg.Seq + uint32(seg.Len)
-			hs := c.rec.Half(s)
-			hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
-			from := Client
-			if c.h[Server].lastPayload > c.h[Client].lastPayload {
-				from = Server
-			}
-			if last := &c.h[from]; last.lastPayload > 0 {
-				hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
-				hs.DataBeforeFinFrom = from
-			}
-			switch hh.raw {
-			case CloseWait:
-				if ts.ackOK && seqGE(ts.ack, to.finSeq+1) {
-					c.set(s, LastAck, m.At)
-				} else {
-					// It sent its FIN before it received ours: both
-					// sides closed at once.
-					c.set(s, Closing, m.At)
-				}
-			case Established, SynRecv, SynSent:
-				c.set(s, FinWait1, m.At)
-			}
-			c.receiveFin(o, m.At)
+// probe counts a zero-window probe, or a keep-alive, from s.
+func (c *conn) probe(s Side, m Meta, note *Note) {
+	hs := c.rec.Half(s)
+	if c.t[s.Other()].zeroWin {
+		hs.WinProbes++
+		if hs.WinProbes == 1 {
+			*note |= NoteWindowProbe
 		}
+		return
 	}
+	hs.KeepAlives++
+	ka := c.rec.KeepAlive
+	if ka == nil {
+		ka = &KeepAliveTimes{}
+		c.rec.KeepAlive = ka
+	}
+	if hs.KeepAlives == 1 {
+		*note |= NoteKeepAlive
+		ka.First[s] = m.At
+	}
+	ka.Last[s] = m.At
+}
 
-	if after := c.states(); keep || probe && note != 0 || before != after && !handshakeDone(before, after) {
-		c.event(seg, m, s, note, before)
+// fin handles a FIN from s: its first moves both ends; one sent again
+// restarts the peer's TIME_WAIT.
+func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
+	o := s.Other()
+	ts, to := &c.t[s], &c.t[o]
+	if ts.finSent {
+		if seg.Seq+uint32(seg.Len) == ts.finSeq && c.h[o].raw == TimeWait {
+			c.h[o].since = m.At // a FIN sent again restarts TIME_WAIT
+		}
+		return
 	}
+	ts.finSent = true
+	ts.finSeq = seg.Seq + uint32(seg.Len)
+	hs := c.rec.Half(s)
+	hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
+	from := Client
+	if c.h[Server].lastPayload > c.h[Client].lastPayload {
+		from = Server
+	}
+	if last := &c.h[from]; last.lastPayload > 0 {
+		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
+		hs.DataBeforeFinFrom = from
+	}
+	switch c.h[s].raw {
+	case CloseWait:
+		if ts.ackOK && seqGE(ts.ack, to.finSeq+1) {
+			c.set(s, LastAck, m.At)
+		} else {
+			// It sent its FIN before it received ours: both
+			// sides closed at once.
+			c.set(s, Closing, m.At)
+		}
+	case Established, SynRecv, SynSent:
+		c.set(s, FinWait1, m.At)
+	}
+	c.receiveFin(o, m.At)
 }
 
 // handshakeDone reports whether the only change is the server completing
