@@ -16,73 +16,10 @@ import (
 // the frames it takes, it gives exactly what that path gives (FuzzFastPath
 // holds it to that).
 func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
-	var et uint16
-	dir := DirUnknown
-	switch lt {
-	case layers.LinkTypeEthernet:
-		if len(b) < 14 {
-			return false
-		}
-		et, b = binary.BigEndian.Uint16(b[12:14]), b[14:]
-		for range 2 {
-			if et != 0x8100 && et != 0x88a8 {
-				break
-			}
-			if len(b) < 4 {
-				return false
-			}
-			et, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
-		}
-	case layers.LinkTypeLinuxSLL:
-		if len(b) < 16 {
-			return false
-		}
-		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
-		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
-	case layers.LinkTypeLinuxSLL2:
-		if len(b) < 20 {
-			return false
-		}
-		switch binary.BigEndian.Uint16(b[8:10]) {
-		case 1, 772, 65534: // Ethernet, loopback, none (tun)
-		default:
-			return false
-		}
-		dir = sllDirection(uint16(b[10]))
-		et, b = binary.BigEndian.Uint16(b[0:2]), b[20:]
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		if len(b) < 4 {
-			return false
-		}
-		fam := binary.LittleEndian.Uint32(b)
-		if b[0] == 0 && b[1] == 0 {
-			fam = binary.BigEndian.Uint32(b)
-		}
-		switch fam {
-		case 2:
-			et = 0x0800
-		case 10, 24, 28, 30:
-			et = 0x86dd
-		default:
-			return false
-		}
-		b = b[4:]
-	case layers.LinkTypeRaw, 12, 14:
-		if len(b) == 0 {
-			return false
-		}
-		et = 0x0800
-		if b[0]>>4 == 6 {
-			et = 0x86dd
-		}
-	case layers.LinkTypeIPv4:
-		et = 0x0800
-	case layers.LinkTypeIPv6:
-		et = 0x86dd
-	default:
+	et, b, dir, ok := fastLink(lt, b)
+	if !ok {
 		return false
 	}
-
 	var src, dst netip.Addr
 	var tcp []byte
 	var segLen, ipHdr int
@@ -147,6 +84,76 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		return synOptions(tcp[20:hdr], seg)
 	}
 	return true
+}
+
+// fastLink takes off the link-layer header: the EtherType of what it
+// carries, and the direction where the header records one.
+func fastLink(lt layers.LinkType, b []byte) (et uint16, rest []byte, dir Direction, ok bool) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		if len(b) < 14 {
+			return 0, nil, dir, false
+		}
+		et, b = binary.BigEndian.Uint16(b[12:14]), b[14:]
+		for range 2 {
+			if et != 0x8100 && et != 0x88a8 {
+				break
+			}
+			if len(b) < 4 {
+				return 0, nil, dir, false
+			}
+			et, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
+		}
+	case layers.LinkTypeLinuxSLL:
+		if len(b) < 16 {
+			return 0, nil, dir, false
+		}
+		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
+		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
+	case layers.LinkTypeLinuxSLL2:
+		if len(b) < 20 {
+			return 0, nil, dir, false
+		}
+		switch binary.BigEndian.Uint16(b[8:10]) {
+		case 1, 772, 65534: // Ethernet, loopback, none (tun)
+		default:
+			return 0, nil, dir, false
+		}
+		dir = sllDirection(uint16(b[10]))
+		et, b = binary.BigEndian.Uint16(b[0:2]), b[20:]
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		if len(b) < 4 {
+			return 0, nil, dir, false
+		}
+		fam := binary.LittleEndian.Uint32(b)
+		if b[0] == 0 && b[1] == 0 {
+			fam = binary.BigEndian.Uint32(b)
+		}
+		switch fam {
+		case 2:
+			et = 0x0800
+		case 10, 24, 28, 30:
+			et = 0x86dd
+		default:
+			return 0, nil, dir, false
+		}
+		b = b[4:]
+	case layers.LinkTypeRaw, 12, 14:
+		if len(b) == 0 {
+			return 0, nil, dir, false
+		}
+		et = 0x0800
+		if b[0]>>4 == 6 {
+			et = 0x86dd
+		}
+	case layers.LinkTypeIPv4:
+		et = 0x0800
+	case layers.LinkTypeIPv6:
+		et = 0x86dd
+	default:
+		return 0, nil, dir, false
+	}
+	return et, b, dir, true
 }
 
 // fastCut is fastDecode for a TCP header that the snap length cut within
