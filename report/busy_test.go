@@ -77,3 +77,46 @@ func TestBusyReports(t *testing.T) {
 		}
 	})
 }
+
+// TestFoldedReports: a capture whose SYNs were folded says so in every
+// format: the text and Markdown headline and findings count them, JSON
+// and JSON Lines carry the aggregates, CSV and conn.log list only flows.
+func TestFoldedReports(t *testing.T) {
+	rep := labReport(t, "../testdata/flood/syn-flood.pcap")
+	for _, tc := range []struct {
+		format string
+		says   []string
+	}{
+		{"text", []string{"more whose SYN nothing answered", "counted, not listed)", "SYN from 198.18."}},
+		{"md", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
+		{"html", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
+		{"json", []string{`"aggregates": [`, `"folded": 1698`, `"client_hosts_estimated": true`}},
+		{"jsonl", []string{`{"type":"aggregate","server":"10.0.0.80:80"`}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			r, err := New(tc.format, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := r.Render(&b, rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(b.String(), s) {
+					t.Errorf("no %q in:\n%.3000s", s, b.String())
+				}
+			}
+		})
+	}
+	for _, format := range []string{"csv", "zeek"} {
+		r, _ := New(format, Options{})
+		var b bytes.Buffer
+		if err := r.Render(&b, rep); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "\n10.0.0.80") + strings.Count(b.String(), "\t10.0.0.80\t"); n > len(rep.Flows) {
+			t.Errorf("%s: %d lines about 10.0.0.80 for %d flows", format, n, len(rep.Flows))
+		}
+	}
+}

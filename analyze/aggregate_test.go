@@ -1,0 +1,75 @@
+package analyze
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// TestFoldedFindings: on a capture where two servers leave thousands of
+// SYNs unanswered (testdata/flood/syn-flood.pcap, see flow's
+// floodCapture), each server's finding counts its flows and its folded
+// connections as one, says which are folded and why, and cites packets
+// of both; the headline and the host table count the folded too.
+func TestFoldedFindings(t *testing.T) {
+	rep := analyzeFile(t, "../testdata/flood/syn-flood.pcap")
+	web, dark := netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")
+	if len(rep.Aggregates) != 2 {
+		t.Fatalf("%d aggregates, want 2", len(rep.Aggregates))
+	}
+	found := map[netip.AddrPort]*Finding{}
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if len(f.Endpoints) == 1 && (f.Endpoints[0] == web || f.Endpoints[0] == dark) {
+			if found[f.Endpoints[0]] != nil {
+				t.Errorf("two findings about %s: %s and %s", f.Endpoints[0], found[f.Endpoints[0]].Class, f.Class)
+			}
+			found[f.Endpoints[0]] = f
+		}
+	}
+	for _, a := range rep.Aggregates {
+		f := found[a.Server]
+		if f == nil {
+			t.Fatalf("no finding about %s", a.Server)
+		}
+		// The server accepted other connections meanwhile (the 20 web
+		// clients; the two answered late): its listen queue.
+		if f.Class != ListenOverflow || a.Class != ListenOverflow {
+			t.Errorf("%s: finding %s, aggregate %s; want listen_overflow", a.Server, f.Class, a.Class)
+		}
+		if f.Folded != a.Unanswered() || len(f.Flows) == 0 || f.Connections() != len(f.Flows)+a.Unanswered() {
+			t.Errorf("%s: %d flows and %d folded; want the flows kept and the aggregate's %d unanswered", a.Server, len(f.Flows), f.Folded, a.Unanswered())
+		}
+		var folded, kept bool
+		for _, e := range f.Evidence {
+			folded = folded || strings.HasPrefix(e.What, "SYN from ") && e.What != "SYN from client"
+			kept = kept || e.What == "SYN from client"
+		}
+		if !folded || !kept || len(f.Evidence) > maxEvidence {
+			t.Errorf("%s: evidence %v; want packets of the flows and of the folded", a.Server, f.Evidence)
+		}
+	}
+	w := found[web]
+	for _, s := range []string{"counted, not listed", "about ", "SYN flood with spoofed addresses", "in progress"} {
+		if !strings.Contains(w.Summary, s) {
+			t.Errorf("%s: %q does not say %q", web, w.Summary, s)
+		}
+	}
+	d := found[dark]
+	for _, s := range []string{"10.0.1.1 (75)", "more than once", "accept() fast enough"} {
+		if !strings.Contains(d.Summary, s) {
+			t.Errorf("%s: %q does not say %q", dark, d.Summary, s)
+		}
+	}
+	if strings.Contains(d.Summary, "SYN flood") {
+		t.Errorf("%s: 4 clients that retry are no SYN flood: %q", dark, d.Summary)
+	}
+	if !strings.Contains(rep.Totals.Summary(), "counted per server endpoint") || rep.Totals.Folded != rep.Aggregates[0].Connections+rep.Aggregates[1].Connections {
+		t.Errorf("headline %q, %d folded", rep.Totals.Summary(), rep.Totals.Folded)
+	}
+	for _, h := range rep.Hosts {
+		if h.Host == web.Addr() && h.Total != 1520 {
+			t.Errorf("%s counts %d connections, want 1,520 (20 clients and 1,500 SYNs)", h.Host, h.Total)
+		}
+	}
+}
