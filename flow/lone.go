@@ -266,7 +266,7 @@ func (t *Tracker) embryoFor(h uint64, k *tuple) int32 {
 		return -1
 	}
 	i := t.lone.table.get(h) - 1
-	if i < 0 || t.lone.embryos[i].key != *k {
+	if i < 0 || !t.lone.embryos[i].key.eq(k) {
 		return -1
 	}
 	return i

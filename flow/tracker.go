@@ -95,6 +95,15 @@ type tuple struct {
 	pa, pb uint16
 }
 
+// eq reports whether k and o are the same tuple. It compares words, where
+// == on the struct calls a byte loop: it runs on every packet.
+func (k *tuple) eq(o *tuple) bool {
+	le := binary.LittleEndian
+	return k.pa == o.pa && k.pb == o.pb &&
+		le.Uint64(k.a[:8]) == le.Uint64(o.a[:8]) && le.Uint64(k.a[8:]) == le.Uint64(o.a[8:]) &&
+		le.Uint64(k.b[:8]) == le.Uint64(o.b[:8]) && le.Uint64(k.b[8:]) == le.Uint64(o.b[8:])
+}
+
 // makeTuple returns the tuple of a segment from src to dst, and whether
 // src is its first endpoint.
 func makeTuple(src, dst netip.AddrPort) (tuple, bool) {
@@ -268,7 +277,7 @@ func (k *tuple) hash() uint64 {
 // lookup finds the connection on tuple k, whose hash is h.
 func (t *Tracker) lookup(h uint64, k *tuple) *conn {
 	for c := t.flows.get(h); c != nil; c = c.next {
-		if c.key == *k {
+		if c.key.eq(k) {
 			return c
 		}
 	}
