@@ -10,14 +10,18 @@ import (
 	"github.com/flowdoc/flowdoc/flow"
 )
 
-// Aggregate is the connections to one server endpoint that carried no
-// conversation (SYNs nothing answered), counted rather than listed once
-// there were many of them: a SYN flood, a scan, clients hammering a
-// service behind a firewall that drops. Their flows are not in
-// Report.Flows; the finding about the endpoint counts them, and Examples
+// Aggregate is the connections that carried no conversation (SYNs
+// nothing answered), counted rather than listed once there were many of
+// them: those to one server endpoint (a SYN flood, clients hammering a
+// service behind a firewall that drops), or from one client address to
+// many endpoints (a scan). Their flows are not in Report.Flows; the
+// finding about the endpoint or the client counts them, and Examples
 // lead to a few of them in the capture.
 type Aggregate struct {
+	// Server is the server endpoint, or Client the scanning address: one
+	// of them is set.
 	Server netip.AddrPort
+	Client netip.Addr
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
 	// other connections meanwhile (its listen queue dropped these).
 	Class Class
@@ -29,23 +33,28 @@ type Aggregate struct {
 	Retried                 int // connections that sent their SYN more than once
 	GaveUp                  int // clients that had stopped retrying by the end
 	AnsweredLate            int // answered after all: flows of their own, not counted here
-	// ClientHosts counts the distinct client addresses; Estimated when
+	// Peers counts the distinct client addresses of a server's
+	// aggregate, or the server endpoints of a client's; Estimated when
 	// there were too many to count exactly (then within a few percent).
-	ClientHosts int
-	Estimated   bool
-	// TopClients are the busiest clients, when they were counted exactly.
-	TopClients  []ClientCount
+	Peers     int
+	Estimated bool
+	// TopPeers are the busiest peers, when they were counted exactly:
+	// client addresses (port 0), or server endpoints.
+	TopPeers    []PeerCount
 	First, Last time.Time
 	// Examples are the first SYNs of the first and last few folded
 	// connections.
 	Examples []Evidence
 }
 
-// ClientCount is one client address and its connections.
-type ClientCount struct {
-	Addr        netip.Addr
+// PeerCount is one peer and its connections.
+type PeerCount struct {
+	Peer        netip.AddrPort
 	Connections int
 }
+
+// Scan reports whether the aggregate is a client's, to many endpoints.
+func (a *Aggregate) Scan() bool { return a.Client.IsValid() }
 
 // Unanswered is how many of the aggregate's connections failed: all but
 // those in progress.
@@ -59,17 +68,20 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 		if a.Connections == 0 {
 			continue
 		}
-		v := Aggregate{Server: a.Server, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
+		v := Aggregate{Server: a.Server, Client: a.Client, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
 			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
-			ClientHosts: a.ClientHosts, Estimated: a.ClientsEstimated, First: a.First.Time(), Last: a.Last.Time()}
-		for _, c := range a.TopClients {
-			v.TopClients = append(v.TopClients, ClientCount{c.Addr, c.Connections})
+			Peers: a.Peers, Estimated: a.PeersEstimated, First: a.First.Time(), Last: a.Last.Time()}
+		for _, p := range a.TopPeers {
+			v.TopPeers = append(v.TopPeers, PeerCount{p.Peer, p.Connections})
 		}
 		for _, e := range a.Examples {
-			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(),
-				What: "SYN from " + e.Client.String()})
+			what := "SYN from " + e.Client.String()
+			if v.Scan() {
+				what = "SYN to " + e.Server.String()
+			}
+			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
 		}
-		acc := ev.accepted[a.Server]
+		acc := ev.accepted[a.Server] // none for a scan
 		if j, _ := slices.BinarySearch(acc, a.First-flow.Timestamp(overflowWindow)); j < len(acc) && acc[j] <= a.Last+flow.Timestamp(overflowWindow) {
 			v.Class = ListenOverflow
 		}
@@ -78,19 +90,27 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 	return out
 }
 
-// clients says who sent an aggregate's SYNs: "10.0.0.1 (40), 10.0.0.2
-// (3)", or "about 98,000 hosts".
-func (a *Aggregate) clients() string {
+// peers says who the aggregate's connections were with: "10.0.0.1
+// (40), 10.0.0.2 (3)", or "about 98,000 hosts" ("endpoints", for a scan).
+func (a *Aggregate) peers() string {
 	if a.Estimated {
-		return fmt.Sprintf("about %s hosts", thousands(min(a.ClientHosts, a.Connections)))
+		what := "hosts"
+		if a.Scan() {
+			what = "endpoints"
+		}
+		return fmt.Sprintf("about %s %s", thousands(min(a.Peers, a.Connections)), what)
 	}
 	var parts []string
-	for i, c := range a.TopClients {
+	for i, p := range a.TopPeers {
 		if i == 3 {
-			parts = append(parts, fmt.Sprintf("%d more", a.ClientHosts-3))
+			parts = append(parts, fmt.Sprintf("%d more", a.Peers-3))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s (%d)", c.Addr, c.Connections))
+		name := p.Peer.String()
+		if p.Peer.Port() == 0 {
+			name = p.Peer.Addr().String()
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", name, p.Connections))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -106,59 +126,130 @@ func thousands(n int) string {
 
 // foldAggregates adds the aggregates to the findings about their server
 // endpoints, or makes one where there is none: the flows kept of an
-// endpoint and those folded are one finding.
-func foldAggregates(out []Finding, aggs []Aggregate) []Finding {
-	for i := range aggs {
-		a := &aggs[i]
+// endpoint and those folded are one finding. A scan's aggregate is a
+// finding about the scanning host.
+func foldAggregates(out []Finding, rep *Report) []Finding {
+	for i := range rep.Aggregates {
+		a := &rep.Aggregates[i]
 		if a.Unanswered() == 0 {
 			continue
 		}
-		j := slices.IndexFunc(out, func(f Finding) bool {
-			return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == a.Server
-		})
+		if a.Scan() {
+			out = a.absorb(out, rep)
+		}
+		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
 		if j < 0 {
-			out = append(out, Finding{Class: a.Class, Severity: Error, Endpoints: []netip.AddrPort{a.Server},
-				Flows: []int{}, Remedy: remedy(a.Class)})
+			f := Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class)}
+			if a.Scan() {
+				f.Severity, f.Hosts, f.Remedy = Warning, []netip.Addr{a.Client}, scanRemedy
+			} else {
+				f.Endpoints = []netip.AddrPort{a.Server}
+			}
+			out = append(out, f)
 			j = len(out) - 1
 		}
-		f := &out[j]
-		f.Folded += a.Unanswered()
-		n := f.Connections()
-		f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" }),
-			Metric{"connections", float64(n)}, Metric{"folded", float64(f.Folded)}, Metric{"client_hosts", float64(a.ClientHosts)})
-		// The first and the last of the folded: where to look.
-		f.Evidence = f.Evidence[:min(len(f.Evidence), maxEvidence-2)]
-		if n := len(a.Examples); n > 0 {
-			f.Evidence = append(f.Evidence, a.Examples[0])
-			if n > 1 {
-				f.Evidence = append(f.Evidence, a.Examples[n-1])
-			}
+		a.fold(&out[j])
+	}
+	return out
+}
+
+// absorb takes the findings about single endpoints whose flows all come
+// from the scanning host (its first SYNs, kept as flows before it was
+// known for a scanner) into one finding about the host.
+func (a *Aggregate) absorb(out []Finding, rep *Report) []Finding {
+	scan := Finding{Class: a.Class, Severity: Warning, Hosts: []netip.Addr{a.Client}, Flows: []int{}, Remedy: scanRemedy}
+	kept := out[:0]
+	for _, f := range out {
+		if f.Class != a.Class || len(f.Endpoints) != 1 || len(f.Hosts) != 0 || f.Folded != 0 || !a.allFrom(f.Flows, rep) {
+			kept = append(kept, f)
+			continue
 		}
-		span := a.Last.Sub(a.First)
+		scan.Flows = append(scan.Flows, f.Flows...)
+		if len(scan.Evidence) < maxEvidence-2 {
+			scan.Evidence = append(scan.Evidence, f.Evidence[:min(len(f.Evidence), 1)]...)
+		}
+	}
+	slices.Sort(scan.Flows)
+	return append(kept, scan)
+}
+
+// allFrom reports whether the flows (by ID) all come from the aggregate's
+// client.
+func (a *Aggregate) allFrom(ids []int, rep *Report) bool {
+	for _, id := range ids {
+		if id < 1 || id > len(rep.Flows) || rep.Flows[id-1].ID != id || rep.Flows[id-1].Key.Client().Addr() != a.Client {
+			return false
+		}
+	}
+	return len(ids) > 0
+}
+
+// scanRemedy is what to do about a scan.
+const scanRemedy = "If the scan is not yours (an inventory or a vulnerability scanner), find the host and block it; " +
+	"either way, the destinations that answered are the ones it found open."
+
+// about reports whether f is the finding the aggregate belongs to.
+func (a *Aggregate) about(f *Finding) bool {
+	if a.Scan() {
+		return f.Class == a.Class && len(f.Hosts) == 1 && f.Hosts[0] == a.Client && len(f.Endpoints) == 0
+	}
+	return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == a.Server
+}
+
+// fold adds the aggregate to its finding: counts, evidence, the words.
+func (a *Aggregate) fold(f *Finding) {
+	f.Folded += a.Unanswered()
+	peers := "client_hosts"
+	if a.Scan() {
+		peers = "server_endpoints"
+	}
+	f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" }),
+		Metric{"connections", float64(f.Connections())}, Metric{"folded", float64(f.Folded)}, Metric{peers, float64(a.Peers)})
+	// The first and the last of the folded: where to look.
+	f.Evidence = f.Evidence[:min(len(f.Evidence), maxEvidence-2)]
+	if n := len(a.Examples); n > 0 {
+		f.Evidence = append(f.Evidence, a.Examples[0])
+		if n > 1 {
+			f.Evidence = append(f.Evidence, a.Examples[n-1])
+		}
+	}
+	f.Summary = a.summary(f)
+}
+
+// summary is the finding's paragraph once the aggregate is in it.
+func (a *Aggregate) summary(f *Finding) string {
+	n := f.Connections()
+	again := "none of them again"
+	if a.Retried > 0 {
+		again = fmt.Sprintf("%s of the connections more than once", thousands(a.Retried))
+	}
+	var b strings.Builder
+	if a.Scan() {
+		fmt.Fprintf(&b, "%s sent %s connection attempts that got no answer at all (no SYN-ACK, no RST) over %s, %s of them counted, not listed.",
+			a.Client, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted went to %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+	} else {
 		what := "did not answer"
 		if a.Class == ListenOverflow {
 			what = "dropped, with its listen queue full,"
 		}
-		again := "none of them again"
-		if a.Retried > 0 {
-			again = fmt.Sprintf("%s of the connections more than once", thousands(a.Retried))
-		}
-		f.Summary = fmt.Sprintf("%s %s %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
-			a.Server, what, thousands(n), fmtDur(span), thousands(f.Folded))
-		f.Summary += fmt.Sprintf(" The counted came from %s and sent %s SYNs, %s", a.clients(), thousands(a.SYNs), again)
-		if a.InProgress > 0 {
-			f.Summary += fmt.Sprintf("; %s more were sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
-		}
-		f.Summary += "."
-		switch {
-		case (a.Estimated || a.ClientHosts > 100) && a.Retried*10 < a.Connections:
-			f.Summary += " So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream."
-		case a.Class == ListenOverflow:
-			f.Summary += " The application is not calling accept() fast enough."
-		default:
-			f.Summary += " A firewall drops them, or the host or route is down."
-		}
-
+		fmt.Fprintf(&b, "%s %s %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
+			a.Server, what, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	}
-	return out
+	if a.InProgress > 0 {
+		fmt.Fprintf(&b, "; %s more were sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
+	}
+	b.WriteString(".")
+	switch {
+	case a.Scan():
+		b.WriteString(" One source trying many destinations once each is a scan (or a misconfigured client walking a list of addresses).")
+	case (a.Estimated || a.Peers > 100) && a.Retried*10 < a.Connections:
+		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream.")
+	case a.Class == ListenOverflow:
+		b.WriteString(" The application is not calling accept() fast enough.")
+	default:
+		b.WriteString(" A firewall drops them, or the host or route is down.")
+	}
+	return b.String()
 }

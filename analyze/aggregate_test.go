@@ -7,15 +7,33 @@ import (
 )
 
 // TestFoldedFindings: on a capture where two servers leave thousands of
-// SYNs unanswered (testdata/flood/syn-flood.pcap, see flow's
-// floodCapture), each server's finding counts its flows and its folded
-// connections as one, says which are folded and why, and cites packets
-// of both; the headline and the host table count the folded too.
+// SYNs unanswered and a host scans 600 endpoints
+// (testdata/flood/syn-flood.pcap, see flow's floodCapture), each
+// server's finding counts its flows and its folded connections as one,
+// says which are folded and why, and cites packets of both; the scan is
+// one finding about the scanner; the headline and the host table count
+// the folded too.
 func TestFoldedFindings(t *testing.T) {
 	rep := analyzeFile(t, "../testdata/flood/syn-flood.pcap")
 	web, dark := netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")
-	if len(rep.Aggregates) != 2 {
-		t.Fatalf("%d aggregates, want 2", len(rep.Aggregates))
+	if len(rep.Aggregates) != 3 {
+		t.Fatalf("%d aggregates, want 3", len(rep.Aggregates))
+	}
+	scanner := netip.MustParseAddr("10.0.9.9")
+	var scan *Finding
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		for _, id := range f.Flows {
+			if rep.Flows[id-1].Key.Client().Addr() == scanner && (len(f.Hosts) != 1 || f.Hosts[0] != scanner) {
+				t.Errorf("the scanner's flow %d is in a finding about %v %v: %s", id, f.Hosts, f.Endpoints, f.Summary)
+			}
+		}
+		if len(f.Hosts) == 1 && f.Hosts[0] == scanner {
+			scan = f
+		}
+	}
+	if scan == nil || scan.Connections() != 600 || scan.Folded != 500 || !strings.Contains(scan.Summary, "is a scan") || scan.Remedy != scanRemedy {
+		t.Errorf("the scan's finding: %+v; want 600 connections, 500 folded, called a scan", scan)
 	}
 	found := map[netip.AddrPort]*Finding{}
 	for i := range rep.Findings {
@@ -28,6 +46,9 @@ func TestFoldedFindings(t *testing.T) {
 		}
 	}
 	for _, a := range rep.Aggregates {
+		if a.Scan() {
+			continue
+		}
 		f := found[a.Server]
 		if f == nil {
 			t.Fatalf("no finding about %s", a.Server)
@@ -64,7 +85,7 @@ func TestFoldedFindings(t *testing.T) {
 	if strings.Contains(d.Summary, "SYN flood") {
 		t.Errorf("%s: 4 clients that retry are no SYN flood: %q", dark, d.Summary)
 	}
-	if !strings.Contains(rep.Totals.Summary(), "counted per server endpoint") || rep.Totals.Folded != rep.Aggregates[0].Connections+rep.Aggregates[1].Connections {
+	if !strings.Contains(rep.Totals.Summary(), "counted per server endpoint") || rep.Totals.Folded != rep.Aggregates[0].Connections+rep.Aggregates[1].Connections+rep.Aggregates[2].Connections {
 		t.Errorf("headline %q, %d folded", rep.Totals.Summary(), rep.Totals.Folded)
 	}
 	for _, h := range rep.Hosts {

@@ -194,12 +194,20 @@ func (rep *Report) count() {
 		s.Servers++
 	}
 	for _, a := range rep.Aggregates {
-		// Their clients are too many for rows of their own.
+		// Their peers are too many for rows of their own.
+		t.Folded += a.Connections
+		if a.Scan() {
+			c := host(a.Client)
+			c.Counts[flow.SynSent] += a.Connections - a.GaveUp
+			c.Counts[flow.Closed] += a.GaveUp
+			c.Total += a.Connections
+			c.Clients += a.Connections
+			continue
+		}
 		s := host(a.Server.Addr())
 		s.Counts[flow.Closed] += a.Connections
 		s.Total += a.Connections
 		s.Servers += a.Connections
-		t.Folded += a.Connections
 	}
 	for _, in := range rep.Inputs {
 		t.Packets += in.Packets

@@ -20,9 +20,10 @@ var unansweredDetector = detector{
 		Detection: "SYNs from the client and nothing from the server. The client gives up after " +
 			"net.ipv4.tcp_syn_retries retransmissions (about 127 s by default) or its own connect timeout. A single SYN " +
 			"sent less than the initial retransmission timeout (1 s) before the end of the capture is a handshake in " +
-			"progress, reported open. Once a server endpoint has left more than 100 SYNs unanswered, the next connections " +
-			"to it that get no answer are counted in its finding (JSON aggregates) rather than listed as flows; a flood " +
-			"from many sources that never retry is called a SYN flood.",
+			"progress, reported open. Once more than 100 SYNs to a server endpoint, or from a client address, went " +
+			"unanswered, the next of its connections that get no answer are counted in its finding (JSON aggregates) " +
+			"rather than listed as flows: a flood from many sources that never retry is called a SYN flood, one source " +
+			"trying many destinations a scan.",
 		Causes: "A firewall that drops (DROP, security groups), the host down or unreachable, a wrong route, or a " +
 			"server whose listen queue is full and drops SYNs (then other clients' SYNs are answered: see " +
 			"listen_overflow).",

@@ -243,7 +243,7 @@ func findings(rep *Report, opt Options) []Finding {
 			g.each(func(g *group) { out = append(out, d.findings(g, fx)...) })
 		}
 	}
-	out = foldAggregates(out, rep.Aggregates)
+	out = foldAggregates(out, rep)
 	sortFindings(out)
 	if out == nil {
 		out = []Finding{}

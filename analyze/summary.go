@@ -77,6 +77,12 @@ func (r *Report) Summary() []ClassSummary {
 	for i := range out {
 		s := &out[i]
 		s.Hosts, s.Endpoints = len(hosts[s.Class]), len(eps[s.Class])
+		// A remedy of its own that every finding of the class gives (a
+		// scan's) is the one to say.
+		first := r.Findings[s.Worst[0]].Remedy
+		if first != "" && !slices.ContainsFunc(s.Worst, func(j int) bool { return r.Findings[j].Remedy != first }) {
+			s.Remedy = first
+		}
 		slices.SortStableFunc(s.Worst, func(a, b int) int {
 			fa, fb := &r.Findings[a], &r.Findings[b]
 			return cmp.Or(int(fb.Severity)-int(fa.Severity), fb.Connections()-fa.Connections())

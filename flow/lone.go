@@ -2,6 +2,7 @@ package flow
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -40,41 +41,105 @@ import (
 //  5. at the end, the embryos left are folded as in progress or
 //     unanswered.
 
-// foldAfter is how many SYNs more than it answered a server endpoint must
-// have been sent before the next ones to it may be folded.
+// foldAfter is how many SYNs to a server endpoint, or from a client
+// address, must have gone without a SYN-ACK in the last window or two of
+// capture time before the next ones may be folded; and they must be more
+// than a tenth of the SYNs (SYNs sent again would otherwise add up on a
+// busy server that answers them all).
 const foldAfter = 100
 
-// synCounter counts, per server endpoint, the SYNs sent to it less the
-// SYN-ACKs it sent: the SYNs outstanding. An endpoint that answers has
-// about none; one that a flood overwhelms, or a firewall hides, piles
-// them up. It holds only endpoints with SYNs outstanding.
+// Fold says by what a SYN may be folded, should it go unanswered: its
+// server endpoint (a flood, a service that a firewall hides) or its
+// client address (a scan: one source, many destinations); 0: it may not.
+type Fold uint8
+
+const (
+	FoldServer Fold = 1 + iota
+	FoldClient
+)
+
+// synWindow is the window of capture time synCounter counts in.
+const synWindow = 10 * time.Second
+
+// synCells is the size of synCounter's tables: server endpoints and
+// client addresses are hashed into them, so that memory does not grow
+// with a flood's sources or a scan's destinations. (A collision can only
+// make a SYN foldable that another address's SYNs made so.)
+const synCells = 1 << synCellBits
+
+const synCellBits = 15
+
+// synCounter counts, per server endpoint and per client address, the
+// SYNs of the current and the previous window of capture time, and those
+// of them that no SYN-ACK answered. It is fed every SYN and SYN-ACK in
+// capture order.
 type synCounter struct {
-	out map[aggKey]int32
+	cells  *[2][2][synCells]synCell // [current, previous][server, client]
+	window int64
 }
 
-// mark counts a SYN or SYN-ACK, and reports whether a bare SYN may be
-// folded should it go unanswered.
-func (sc *synCounter) mark(seg *packet.Segment) bool {
-	switch seg.Flags & (packet.SYN | packet.ACK | packet.RST) {
-	case packet.SYN:
-		k := aggKey{seg.Dst.Addr().As16(), seg.Dst.Port()}
-		if sc.out == nil {
-			sc.out = map[aggKey]int32{}
+type synCell struct{ syns, open int32 }
+
+// mark counts a SYN or SYN-ACK sent at time at, and says by what a bare
+// SYN may be folded.
+func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
+	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST)
+	if f != packet.SYN && f != packet.SYN|packet.ACK {
+		return 0
+	}
+	if sc.cells == nil {
+		sc.cells = new([2][2][synCells]synCell)
+	}
+	if w := int64(at) / int64(synWindow); w != sc.window {
+		if w == sc.window+1 {
+			sc.cells[1] = sc.cells[0]
+		} else {
+			sc.cells[1] = [2][synCells]synCell{}
 		}
-		n := sc.out[k]
-		sc.out[k] = n + 1
-		return n >= foldAfter
-	case packet.SYN | packet.ACK:
-		k := aggKey{seg.Src.Addr().As16(), seg.Src.Port()}
-		if n, ok := sc.out[k]; ok {
-			if n <= 1 {
-				delete(sc.out, k)
-			} else {
-				sc.out[k] = n - 1
-			}
+		sc.cells[0] = [2][synCells]synCell{}
+		sc.window = w
+	}
+	server, client := seg.Dst, seg.Src.Addr()
+	if f != packet.SYN {
+		server, client = seg.Src, seg.Dst.Addr()
+	}
+	is := [2]uint64{cellOf(server.Addr(), server.Port()), cellOf(client, 0)}
+	if f != packet.SYN {
+		for k, i := range is {
+			sc.cells[0][k][i].open--
+		}
+		return 0
+	}
+	var fold Fold
+	for k, i := range is {
+		c := &sc.cells[0][k][i]
+		c.syns++
+		c.open++
+		p := sc.cells[1][k][i]
+		if open := c.open + p.open; fold == 0 && open > foldAfter && open*10 > c.syns+p.syns {
+			fold = Fold(k + 1)
 		}
 	}
-	return false
+	return fold
+}
+
+// cellOf hashes an address and port to a cell of synCounter's tables
+// (splitmix64's finalizer on each word: every bit of the address moves
+// the cell).
+func cellOf(a netip.Addr, port uint16) uint64 {
+	b := a.As16()
+	h := uint64(port)
+	for _, w := range [2]uint64{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])} {
+		h = mix64(h ^ w)
+	}
+	return h >> (64 - synCellBits)
+}
+
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // foldAge is how long a SYN waits for an answer before it is lone: the
@@ -87,11 +152,15 @@ const foldAge = InitialRTO
 // 63 s after the first.
 const foldedFor = 64 * time.Second
 
-// Aggregate counts the connections to one server endpoint that carried
-// no conversation and were folded rather than kept as flows (a SYN
-// flood, a scan, a blackholed service hammered by retries).
+// Aggregate counts the connections that carried no conversation and
+// were folded rather than kept as flows: those to one server endpoint (a
+// SYN flood, a service a firewall hides, hammered by retries), or from
+// one client address to many (a scan).
 type Aggregate struct {
+	// Server is the server endpoint; Client the client address. One of
+	// them is set.
 	Server netip.AddrPort
+	Client netip.Addr
 	// Connections counts the folded connections: bare SYNs (and their
 	// retransmissions) that got no answer.
 	Connections int
@@ -107,36 +176,38 @@ type Aggregate struct {
 	// AnsweredLate counts connections folded, then answered after all:
 	// they are flows of their own, and not in Connections.
 	AnsweredLate int
-	// ClientHosts is the number of distinct client addresses: exact up
-	// to maxExactClients, an estimate (within a few percent) past it.
-	ClientHosts      int
-	ClientsEstimated bool
-	// TopClients are the client addresses with the most connections, when
-	// few enough clients were counted exactly.
-	TopClients  []ClientCount
+	// Peers is the number of distinct client addresses (of a server
+	// endpoint's aggregate) or server endpoints (of a client's): exact up
+	// to maxExactPeers, an estimate (within a few percent) past it.
+	Peers          int
+	PeersEstimated bool
+	// TopPeers are the peers with the most connections, when few enough
+	// were counted exactly: client addresses (port 0), or endpoints.
+	TopPeers    []PeerCount
 	First, Last Timestamp
 	// Examples are the first and last few folded connections.
 	Examples []Example
 }
 
-// ClientCount is one client address and its connections.
-type ClientCount struct {
-	Addr        netip.Addr
+// PeerCount is one peer and its connections.
+type PeerCount struct {
+	Peer        netip.AddrPort
 	Connections int
 }
 
 // Example is one folded connection, to find in the capture.
 type Example struct {
 	Client netip.AddrPort
+	Server netip.AddrPort
 	At     Timestamp // its first SYN
 	Input  uint16
 	Packet uint32
 }
 
 const (
-	maxExamples     = 3 // first and last
-	maxExactClients = 64
-	hllBits         = 10
+	maxExamples   = 3 // first and last
+	maxExactPeers = 64
+	hllBits       = 10
 )
 
 // synPkt is a bare SYN as an embryo keeps it: enough to replay it.
@@ -153,6 +224,7 @@ type synPkt struct {
 	flags    packet.Flags
 	wscale   int8
 	cut      bool
+	fold     Fold
 	dir      packet.Direction
 }
 
@@ -171,8 +243,10 @@ type embryoRef struct {
 	gen uint32
 }
 
-// aggKey is a server endpoint, as its tuple holds it.
+// aggKey is what an aggregate counts by: a server endpoint, or a
+// client address (port 0), as the tuple holds them.
 type aggKey struct {
+	by   Fold
 	addr [16]byte
 	port uint16
 }
@@ -184,7 +258,7 @@ type aggregate struct {
 	// SYN, whether they retried, and the backoff before that SYN in
 	// seconds: enough to tell at the end whether each client gave up.
 	buckets map[uint64]int32
-	exact   map[netip.Addr]int32 // up to maxExactClients of them
+	exact   map[netip.AddrPort]int32 // up to maxExactPeers of them
 	hll     []uint8
 	latest  []Example // the latest examples; Examples holds the earliest
 }
@@ -214,7 +288,7 @@ func bareSYN(seg *packet.Segment) bool {
 func (p *synPkt) set(seg *packet.Segment, m Meta) {
 	*p = synPkt{at: m.At, order: m.Order, packet: m.Packet, wire: m.WireLen, seq: seg.Seq, ack: seg.Ack,
 		ipLen: uint16(seg.IPLen), win: seg.Window, mss: seg.MSS, input: m.Input, flags: seg.Flags, wscale: seg.WScale,
-		cut: seg.OptionsCut, dir: seg.Dir}
+		cut: seg.OptionsCut, fold: m.Fold, dir: seg.Dir}
 }
 
 // segment rebuilds the SYN from the embryo e.
@@ -226,7 +300,7 @@ func (p *synPkt) segment(e *embryo) (packet.Segment, Meta) {
 	}
 	seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Window: p.win, IPLen: int(p.ipLen),
 		MSS: p.mss, WScale: p.wscale, OptionsCut: p.cut, Dir: p.dir}
-	return seg, Meta{At: p.at, Input: p.input, Packet: p.packet, WireLen: p.wire, Order: p.order, Foldable: true}
+	return seg, Meta{At: p.at, Input: p.input, Packet: p.packet, WireLen: p.wire, Order: p.order, Fold: p.fold}
 }
 
 func addrOf(b [16]byte, v4 bool) netip.Addr {
@@ -237,12 +311,24 @@ func addrOf(b [16]byte, v4 bool) netip.Addr {
 }
 
 // server is the embryo's server endpoint (the SYN's destination).
-func (e *embryo) server() (aggKey, netip.AddrPort) {
+func (e *embryo) server() netip.AddrPort {
 	addr, port := e.key.b, e.key.pb
 	if !e.srcA {
 		addr, port = e.key.a, e.key.pa
 	}
-	return aggKey{addr, port}, netip.AddrPortFrom(addrOf(addr, e.v4), port)
+	return netip.AddrPortFrom(addrOf(addr, e.v4), port)
+}
+
+// aggKey is the key of the aggregate the embryo is folded into.
+func (e *embryo) aggKey() aggKey {
+	addr, port := e.key.b, e.key.pb
+	if e.srcA == (e.syn[0].fold == FoldClient) {
+		addr, port = e.key.a, e.key.pa
+	}
+	if e.syn[0].fold == FoldClient {
+		port = 0
+	}
+	return aggKey{e.syn[0].fold, addr, port}
 }
 
 // client is the embryo's client endpoint.
@@ -347,14 +433,20 @@ func (t *Tracker) promoteAll() {
 // endpoint.
 func (t *Tracker) aggregate(e *embryo) int32 {
 	l := &t.lone
-	key, server := e.server()
+	key := e.aggKey()
 	j, ok := l.aggIdx[key]
 	if !ok {
 		if l.aggIdx == nil {
 			l.aggIdx = map[aggKey]int32{}
 		}
 		j = int32(len(l.aggs))
-		l.aggs = append(l.aggs, aggregate{Aggregate: Aggregate{Server: server}})
+		a := aggregate{}
+		if key.by == FoldClient {
+			a.Client = e.client().Addr()
+		} else {
+			a.Server = e.server()
+		}
+		l.aggs = append(l.aggs, a)
 		l.aggIdx[key] = j
 	}
 	return j
@@ -382,8 +474,12 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 	}
 	a.Last = max(a.Last, last.at)
 	client := e.client()
-	a.countClient(client.Addr())
-	a.example(Example{Client: client, At: first.at, Input: first.input, Packet: first.packet})
+	if a.Client.IsValid() {
+		a.countPeer(e.server())
+	} else {
+		a.countPeer(netip.AddrPortFrom(client.Addr(), 0))
+	}
+	a.example(Example{Client: client, Server: e.server(), At: first.at, Input: first.input, Packet: first.packet})
 	if e.n == 1 && at.Sub(last.at) < InitialRTO {
 		a.InProgress++
 	} else {
@@ -454,15 +550,15 @@ func foldedEntry(agg int32, syns uint8, bucket uint64) uint64 {
 	return uint64(agg+1)<<aggShift | uint64(min(syns, 15))<<synsShift | bucket
 }
 
-// countClient counts one connection from client address a.
-func (a *aggregate) countClient(addr netip.Addr) {
+// countPeer counts one connection with peer p.
+func (a *aggregate) countPeer(p netip.AddrPort) {
 	if a.hll == nil {
 		a.hll = make([]uint8, 1<<hllBits)
-		a.exact = map[netip.Addr]int32{}
+		a.exact = map[netip.AddrPort]int32{}
 	}
-	b := addr.As16()
+	b := p.Addr().As16()
 	h := uint64(0xcbf29ce484222325)
-	for _, c := range b {
+	for _, c := range append(b[:], byte(p.Port()>>8), byte(p.Port())) {
 		h = (h ^ uint64(c)) * 0x100000001b3
 	}
 	h ^= h >> 31
@@ -472,10 +568,10 @@ func (a *aggregate) countClient(addr netip.Addr) {
 	if j := h >> (64 - hllBits); r > a.hll[j] {
 		a.hll[j] = r
 	}
-	if n, ok := a.exact[addr]; ok || len(a.exact) < maxExactClients {
-		a.exact[addr] = n + 1
+	if n, ok := a.exact[p]; ok || len(a.exact) < maxExactPeers {
+		a.exact[p] = n + 1
 	} else {
-		a.ClientsEstimated = true
+		a.PeersEstimated = true
 	}
 }
 
@@ -612,13 +708,18 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 // mergeAggregates merges the trackers' aggregates of the same server
 // endpoint, and returns them as reported, most connections first.
 func mergeAggregates(lists [][]*aggregate) []Aggregate {
-	by := map[netip.AddrPort]*aggregate{}
+	type key struct {
+		server netip.AddrPort
+		client netip.Addr
+	}
+	by := map[key]*aggregate{}
 	var order []*aggregate
 	for _, l := range lists {
 		for _, a := range l {
-			o := by[a.Server]
+			k := key{a.Server, a.Client}
+			o := by[k]
 			if o == nil {
-				by[a.Server] = a
+				by[k] = a
 				order = append(order, a)
 				continue
 			}
@@ -633,14 +734,14 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 			for _, ex := range slices.Concat(a.Examples, a.latest) {
 				o.example(ex)
 			}
-			for addr, n := range a.exact {
-				if _, ok := o.exact[addr]; ok || len(o.exact) < maxExactClients {
-					o.exact[addr] += n
+			for p, n := range a.exact {
+				if _, ok := o.exact[p]; ok || len(o.exact) < maxExactPeers {
+					o.exact[p] += n
 				} else {
-					o.ClientsEstimated = true
+					o.PeersEstimated = true
 				}
 			}
-			o.ClientsEstimated = o.ClientsEstimated || a.ClientsEstimated
+			o.PeersEstimated = o.PeersEstimated || a.PeersEstimated
 			for k, r := range a.hll {
 				o.hll[k] = max(o.hll[k], r)
 			}
@@ -650,25 +751,27 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 	for _, a := range order {
 		out = append(out, a.settled())
 	}
-	slices.SortStableFunc(out, func(x, y Aggregate) int { return y.Connections - x.Connections })
+	slices.SortStableFunc(out, func(x, y Aggregate) int {
+		return cmp.Or(y.Connections-x.Connections, x.Server.Compare(y.Server), x.Client.Compare(y.Client))
+	})
 	return out
 }
 
 // settled is the aggregate as reported.
 func (a *aggregate) settled() Aggregate {
 	out := a.Aggregate
-	out.ClientHosts = len(a.exact)
-	if a.ClientsEstimated {
-		out.ClientHosts = max(len(a.exact), hllEstimate(a.hll))
+	out.Peers = len(a.exact)
+	if a.PeersEstimated {
+		out.Peers = max(len(a.exact), hllEstimate(a.hll))
 	} else {
-		for addr, n := range a.exact {
-			out.TopClients = append(out.TopClients, ClientCount{addr, int(n)})
+		for p, n := range a.exact {
+			out.TopPeers = append(out.TopPeers, PeerCount{p, int(n)})
 		}
-		slices.SortFunc(out.TopClients, func(x, y ClientCount) int {
-			return cmp.Or(y.Connections-x.Connections, x.Addr.Compare(y.Addr))
+		slices.SortFunc(out.TopPeers, func(x, y PeerCount) int {
+			return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
 		})
-		if len(out.TopClients) > 5 {
-			out.TopClients = out.TopClients[:5]
+		if len(out.TopPeers) > 5 {
+			out.TopPeers = out.TopPeers[:5]
 		}
 	}
 	ex := slices.Concat(a.Examples, a.latest)

@@ -26,6 +26,8 @@ import (
 //     and send each SYN three times (at 0, 1 and 3 s), but for two
 //     connections it answers at last, 2.5 s after their SYN, and they
 //     close cleanly;
+//   - 10.0.9.9 scans: a SYN each to ports 22 and 3389 of 300 hosts
+//     (10.1.0.0/16), from 0.2 s to 3.2 s; none answers;
 //   - the capture ends at 5 s, 0.5 s after the last flood SYN: those
 //     sent less than a second before are handshakes in progress.
 func floodCapture() []byte {
@@ -76,6 +78,11 @@ func floodCapture() []byte {
 		for _, d := range []time.Duration{0, time.Second, 3 * time.Second} {
 			add(at+d, c, dark, packet.SYN, isn, 0)
 		}
+	}
+	scanner := netip.MustParseAddr("10.0.9.9")
+	for i := range 600 {
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i / 2 >> 8), byte(i / 2)}), []uint16{22, 3389}[i%2])
+		add(200*ms+time.Duration(i)*5*ms, netip.AddrPortFrom(scanner, uint16(40000+i)), dst, packet.SYN, uint32(i)*7919, 0)
 	}
 	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.at - b.at) })
 	frame := make([]byte, 14+20+20)
@@ -135,8 +142,27 @@ func TestFoldLoneSYNs(t *testing.T) {
 	for _, a := range one.Aggregates {
 		agg[a.Server] = a
 	}
-	if len(agg) != 2 {
-		t.Fatalf("aggregates %+v; want one for each of %s and %s", one.Aggregates, web, dark)
+	var scan Aggregate
+	for _, a := range one.Aggregates {
+		if a.Client.IsValid() {
+			scan = a
+		}
+	}
+	if len(agg) != 3 || scan.Client != netip.MustParseAddr("10.0.9.9") {
+		t.Fatalf("aggregates %+v; want one for each of %s and %s, and one for the scanner", one.Aggregates, web, dark)
+	}
+	// The scan: its first hundred or so SYNs are flows, the rest are
+	// folded by the scanner's address, each to an endpoint of its own.
+	scanKept := 0
+	for _, r := range one.Flows {
+		if r.Key.Client().Addr() == scan.Client {
+			scanKept++
+		}
+	}
+	if scanKept+scan.Connections != 600 || scanKept < foldAfter/2 || scanKept > 2*foldAfter || !scan.PeersEstimated ||
+		scan.Peers < scan.Connections*9/10 || scan.Peers > scan.Connections*11/10 || !scan.Examples[0].Server.IsValid() {
+		t.Errorf("scan: %d flows, %d folded to %d endpoints (estimated %v), examples %v; want 600 in all, about 100 flows, the endpoints of the folded",
+			scanKept, scan.Connections, scan.Peers, scan.PeersEstimated, scan.Examples)
 	}
 	kept := map[netip.AddrPort]int{}
 	synsKept := map[netip.AddrPort]int{}
@@ -163,11 +189,11 @@ func TestFoldLoneSYNs(t *testing.T) {
 	w, d := agg[web], agg[dark]
 	// The flood's sources are too many to count exactly, the 4 real
 	// clients are not; their retries are counted, the flood has none.
-	if !w.ClientsEstimated || w.ClientHosts < w.Connections*9/10 || w.ClientHosts > w.Connections*11/10 || w.Retried != 0 {
-		t.Errorf("%s: %d client hosts (estimated %v), %d retried; want about %d estimated, none retried", web, w.ClientHosts, w.ClientsEstimated, w.Retried, w.Connections)
+	if !w.PeersEstimated || w.Peers < w.Connections*9/10 || w.Peers > w.Connections*11/10 || w.Retried != 0 {
+		t.Errorf("%s: %d client hosts (estimated %v), %d retried; want about %d estimated, none retried", web, w.Peers, w.PeersEstimated, w.Retried, w.Connections)
 	}
-	if d.ClientsEstimated || d.ClientHosts != 4 || len(d.TopClients) != 4 || d.Retried != d.Connections {
-		t.Errorf("%s: %d client hosts (estimated %v), top %v, %d of %d retried; want 4 exactly, all retried", dark, d.ClientHosts, d.ClientsEstimated, d.TopClients, d.Retried, d.Connections)
+	if d.PeersEstimated || d.Peers != 4 || len(d.TopPeers) != 4 || d.Retried != d.Connections {
+		t.Errorf("%s: %d client hosts (estimated %v), top %v, %d of %d retried; want 4 exactly, all retried", dark, d.Peers, d.PeersEstimated, d.TopPeers, d.Retried, d.Connections)
 	}
 	// The flood's last second is in progress at the end; no client has
 	// been silent long enough to have given up (1.5 times the next
@@ -194,7 +220,7 @@ func TestFoldLoneSYNs(t *testing.T) {
 	strip := func(as []Aggregate) []Aggregate {
 		out := slices.Clone(as)
 		for i := range out {
-			out[i].TopClients = slices.Clone(out[i].TopClients)
+			out[i].TopPeers = slices.Clone(out[i].TopPeers)
 		}
 		return out
 	}
@@ -202,7 +228,7 @@ func TestFoldLoneSYNs(t *testing.T) {
 	if !slices.EqualFunc(a1, a3, func(x, y Aggregate) bool {
 		return x.Server == y.Server && x.Connections == y.Connections && x.SYNs == y.SYNs && x.Retried == y.Retried &&
 			x.InProgress == y.InProgress && x.GaveUp == y.GaveUp && x.AnsweredLate == y.AnsweredLate &&
-			x.ClientHosts == y.ClientHosts && slices.Equal(x.Examples, y.Examples) && slices.Equal(x.TopClients, y.TopClients)
+			x.Peers == y.Peers && slices.Equal(x.Examples, y.Examples) && slices.Equal(x.TopPeers, y.TopPeers)
 	}) {
 		t.Errorf("aggregates differ between one tracker and three:\n%+v\n%+v", a1, a3)
 	}

@@ -594,7 +594,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	}
 	m := Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: uint32(wire), Order: p.packets}
 	if p.seg.Flags.Has(packet.SYN) {
-		m.Foldable = p.syns.mark(&p.seg)
+		m.Fold = p.syns.mark(&p.seg, m.At)
 	}
 	b := sh.cur
 	b.push(&p.seg, m, k, h, srcA, p.payload)

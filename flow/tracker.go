@@ -80,11 +80,9 @@ type Meta struct {
 	// Cut is how many payload bytes the snap length cut off (at most
 	// 65535: more than any IP packet without a jumbogram option holds).
 	Cut uint16
-	// Foldable marks a bare SYN to a server endpoint that many SYNs
-	// before it went unanswered: if it goes unanswered too, it is counted
-	// in the endpoint's Aggregate rather than kept as a flow (see
-	// synCounter).
-	Foldable bool
+	// Fold marks a bare SYN that may be folded into an Aggregate should
+	// it go unanswered, and by what (see synCounter).
+	Fold Fold
 }
 
 // tuple is a connection's endpoints in a canonical order, so both
@@ -314,7 +312,7 @@ func (t *Tracker) remove(c *conn) {
 // Add feeds one segment.
 func (t *Tracker) Add(seg *packet.Segment, m Meta) {
 	if seg.Flags.Has(packet.SYN) {
-		m.Foldable = t.syns.mark(seg)
+		m.Fold = t.syns.mark(seg, m.At)
 	}
 	k, srcA := makeTuple(seg.Src, seg.Dst)
 	t.add(seg, m, &k, k.hash(), srcA)
@@ -393,7 +391,7 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 		if t.lateForFolded(seg, m, h) {
 			return
 		}
-		if m.Foldable && bareSYN(seg) && t.conceive(seg, m, &k, h, srcA) {
+		if m.Fold != 0 && bareSYN(seg) && t.conceive(seg, m, &k, h, srcA) {
 			return
 		}
 	}

@@ -51,35 +51,45 @@ type jsonFinding struct {
 }
 
 type jsonAggregate struct {
-	Server       string         `json:"server"`
-	Class        string         `json:"class"`
-	Connections  int            `json:"connections"`
-	InProgress   int            `json:"in_progress"`
-	SYNs         int            `json:"syns"`
-	Retried      int            `json:"retried"`
-	GaveUp       int            `json:"gave_up"`
-	AnsweredLate int            `json:"answered_late"`
-	ClientHosts  int            `json:"client_hosts"`
-	Estimated    bool           `json:"client_hosts_estimated"`
-	TopClients   []jsonClient   `json:"top_clients"`
-	First        string         `json:"first"`
-	Last         string         `json:"last"`
-	Examples     []jsonEvidence `json:"examples"`
+	Server         string         `json:"server,omitempty"`
+	Client         string         `json:"client,omitempty"`
+	Class          string         `json:"class"`
+	Connections    int            `json:"connections"`
+	InProgress     int            `json:"in_progress"`
+	SYNs           int            `json:"syns"`
+	Retried        int            `json:"retried"`
+	GaveUp         int            `json:"gave_up"`
+	AnsweredLate   int            `json:"answered_late"`
+	Peers          int            `json:"peers"`
+	PeersEstimated bool           `json:"peers_estimated"`
+	TopPeers       []jsonPeer     `json:"top_peers"`
+	First          string         `json:"first"`
+	Last           string         `json:"last"`
+	Examples       []jsonEvidence `json:"examples"`
 }
 
-type jsonClient struct {
-	IP          string `json:"ip"`
+type jsonPeer struct {
+	Peer        string `json:"peer"`
 	Connections int    `json:"connections"`
 }
 
 func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 	out := make([]jsonAggregate, 0, len(aggs))
 	for _, a := range aggs {
-		ja := jsonAggregate{Server: a.Server.String(), Class: string(a.Class), Connections: a.Connections, InProgress: a.InProgress,
-			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, ClientHosts: a.ClientHosts,
-			Estimated: a.Estimated, TopClients: []jsonClient{}, First: ts(a.First), Last: ts(a.Last), Examples: evidence(a.Examples)}
-		for _, c := range a.TopClients {
-			ja.TopClients = append(ja.TopClients, jsonClient{c.Addr.Unmap().String(), c.Connections})
+		ja := jsonAggregate{Class: string(a.Class), Connections: a.Connections, InProgress: a.InProgress,
+			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, Peers: a.Peers,
+			PeersEstimated: a.Estimated, TopPeers: []jsonPeer{}, First: ts(a.First), Last: ts(a.Last), Examples: evidence(a.Examples)}
+		if a.Scan() {
+			ja.Client = a.Client.Unmap().String()
+		} else {
+			ja.Server = a.Server.String()
+		}
+		for _, p := range a.TopPeers {
+			name := p.Peer.String()
+			if p.Peer.Port() == 0 {
+				name = p.Peer.Addr().Unmap().String()
+			}
+			ja.TopPeers = append(ja.TopPeers, jsonPeer{name, p.Connections})
 		}
 		out = append(out, ja)
 	}

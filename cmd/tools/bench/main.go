@@ -24,7 +24,9 @@
 //   - synflood: one SYN per connection from a different source each time,
 //     to one server port, never answered;
 //   - concurrent: connections opened (a handshake and a request) and
-//     never closed, all open at once at the end.
+//     never closed, all open at once at the end;
+//   - scan: one SYN per connection from one source, each to a
+//     destination of its own, never answered.
 package main
 
 import (
@@ -61,7 +63,7 @@ func main() {
 		fs := flag.NewFlagSet("gen", flag.ExitOnError)
 		out := fs.String("o", "", "output file")
 		packets := fs.Int("packets", 5_000_000, "packets to write")
-		shape := fs.String("shape", "mixed", "mixed, leaky, synflood or concurrent")
+		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, concurrent or scan")
 		fs.Parse(os.Args[2:])
 		if err := gen(*out, *packets, *shape); err != nil {
 			log.Fatal(err)
@@ -199,6 +201,9 @@ var shapes = map[string]func(*rand.Rand) []step{
 		return []step{{false, fSYN, 0, false, false, 0, 0}}
 	},
 	"concurrent": func(*rand.Rand) []step { return append(handshake(), request(120)) },
+	"scan": func(*rand.Rand) []step {
+		return []step{{false, fSYN, 0, false, false, 0, 0}}
+	},
 }
 
 // leaky is a busy host in the middle of an incident: leaks, refusals and
@@ -281,7 +286,7 @@ func gen(path string, packets int, shape string) error {
 		if shape == "synflood" {
 			host = made // a source of its own each time
 		}
-		return &conn{
+		c := &conn{
 			cli:    [4]byte{10, byte(1 + host>>16), byte(host >> 8), byte(host)},
 			srv:    [4]byte{10, 2, 0, byte(1 + made%16)},
 			cport:  uint16(32768 + made%28000),
@@ -290,6 +295,12 @@ func gen(path string, packets int, shape string) error {
 			cseq:   rng.Uint32(),
 			sseq:   rng.Uint32(),
 		}
+		if shape == "scan" { // one source, a destination of its own each time
+			c.cli = [4]byte{10, 1, 0, 1}
+			c.srv = [4]byte{10, byte(2 + made>>16), byte(made >> 8), byte(made)}
+			c.sport = []uint16{22, 80, 443, 3389}[made%4]
+		}
+		return c
 	}
 	for range active {
 		conns = append(conns, newConn())
