@@ -258,7 +258,8 @@ func NewTracker(cfg Config) *Tracker {
 // Open is the number of connections in the table now.
 func (t *Tracker) Open() int { return t.open + t.lone.n }
 
-// hash mixes a tuple into 64 bits (a multiply-xorshift over its words).
+// hash mixes a tuple into 64 bits (a multiply-xorshift over its words,
+// then a finalizer).
 func (k *tuple) hash() uint64 {
 	const m = 0x9e3779b97f4a7c15
 	h := uint64(k.pa)<<16 | uint64(k.pb)
@@ -269,7 +270,11 @@ func (k *tuple) hash() uint64 {
 		h = (h ^ w) * m
 		h ^= h >> 32
 	}
-	return h
+	// A product's low bits depend only on its factors' low bits: without
+	// a last mix, the table's slot (the low bits) would not depend on the
+	// last octets of an IPv4 address at all.
+	h = (h ^ h>>29) * 0xbf58476d1ce4e5b9
+	return h ^ h>>32
 }
 
 // lookup finds the connection on tuple k, whose hash is h.
