@@ -37,19 +37,69 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	go serve(ln)
 
+	lv, err := startLive(bin, port, d, maxFlows)
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // the capture is open
+	rss := sampleRSS(lv.cmd.Process.Pid, 5*time.Second)
+
+	start := time.Now()
+	opened, failed, leaked := generate(port, d, rate, maxFlows+maxFlows/5)
+	time.Sleep(2 * time.Second) // the last packets reach flowdoc
+	lv.cmd.Process.Signal(os.Interrupt)
+	rep, derr := readSoakReport(lv.out)
+	samples, peak := rss()
+	peakKept := <-lv.kept
+	var ru syscall.Rusage
+	lv.cmd.Wait()
+	if lv.cmd.ProcessState != nil {
+		ru = *lv.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	}
+	if derr != nil {
+		return fmt.Errorf("reading flowdoc's report: %w", derr)
+	}
+	el := time.Since(start)
+	fmt.Printf("soak: %d connections in %s (%.0f/s, %d leaked, %d failed to connect), flowdoc live --max-flows %d\n",
+		opened, el.Round(time.Second), float64(opened)/el.Seconds(), leaked, failed, maxFlows)
+	fmt.Printf("soak: %d packets captured (%.0f/s), libpcap dropped %d, %d flows in the report\n",
+		rep.packets(), float64(rep.packets())/el.Seconds(), rep.Capture.Dropped+rep.Capture.IfDropped, len(rep.Flows))
+	fmt.Printf("soak: resident memory every 5 s (MiB): %s; peak %.0f MiB (getrusage %.0f MiB)\n",
+		strings.Join(samples, " "), peak, float64(ru.Maxrss)/1024)
+	fmt.Printf("soak: flows kept: at most %d at a status line, %d in the report, %d dropped from memory; the cap is %d\n",
+		peakKept, len(rep.Flows), rep.evicted(), maxFlows)
+	if opened-failed <= maxFlows {
+		fmt.Printf("soak: the churn did not outnumber the cap: this run does not test it (raise SOAKRATE or SOAKTIME)\n")
+	}
+	if peakKept > maxFlows || len(rep.Flows) > maxFlows {
+		return fmt.Errorf("soak: flowdoc live --max-flows %d kept more flows than the cap", maxFlows)
+	}
+	return nil
+}
+
+// liveRun is flowdoc live running for a soak: its report comes on out,
+// the most flows its status lines said it held on kept.
+type liveRun struct {
+	cmd  *exec.Cmd
+	out  io.Reader
+	kept chan int
+}
+
+// startLive starts flowdoc live on loopback, on the soak server's port.
+func startLive(bin string, port int, d time.Duration, maxFlows int) (*liveRun, error) {
 	cmd := exec.Command(bin, "live", "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "--interval", "5s",
 		"--max-flows", strconv.Itoa(maxFlows), "--no-sockets", "-F", "json", "--duration", (3*d + 10*time.Second).String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Its status lines, one per interval: the flows it holds then.
 	status, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	kept := make(chan int, 1)
 	go func() {
@@ -63,9 +113,13 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 		}
 		kept <- peak
 	}()
-	pid := cmd.Process.Pid
-	time.Sleep(time.Second) // the capture is open
+	return &liveRun{cmd, out, kept}, nil
+}
 
+// sampleRSS reads the resident memory of process pid every interval
+// until the function it returns is called, which gives the samples and
+// their peak.
+func sampleRSS(pid int, every time.Duration) func() ([]string, float64) {
 	stop := make(chan struct{})
 	var samples []string
 	var peak float64
@@ -73,7 +127,7 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(5 * time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -86,64 +140,52 @@ func soak(bin string, d time.Duration, rate, maxFlows int) error {
 			}
 		}
 	}()
+	return func() ([]string, float64) {
+		close(stop)
+		wg.Wait()
+		return samples, peak
+	}
+}
 
-	start := time.Now()
-	opened, failed, leaked := generate(port, d, rate, maxFlows+maxFlows/5)
-	time.Sleep(2 * time.Second) // the last packets reach flowdoc
-	cmd.Process.Signal(os.Interrupt)
-	var rep struct {
-		Capture struct {
-			Received, Dropped int
-			IfDropped         int `json:"if_dropped"`
-		} `json:"capture"`
-		Flows  []json.RawMessage `json:"flows"`
-		Inputs []struct {
-			Packets  int      `json:"packets"`
-			Warnings []string `json:"warnings"`
-		} `json:"inputs"`
-	}
-	dec := json.NewDecoder(bufio.NewReader(out))
-	derr := dec.Decode(&rep)
+// soakReport is what a soak reads of flowdoc live's JSON report.
+type soakReport struct {
+	Capture struct {
+		Received, Dropped int
+		IfDropped         int `json:"if_dropped"`
+	} `json:"capture"`
+	Flows  []json.RawMessage `json:"flows"`
+	Inputs []struct {
+		Packets  int      `json:"packets"`
+		Warnings []string `json:"warnings"`
+	} `json:"inputs"`
+}
+
+// readSoakReport decodes the report, and drains what follows it.
+func readSoakReport(out io.Reader) (soakReport, error) {
+	var rep soakReport
+	err := json.NewDecoder(bufio.NewReader(out)).Decode(&rep)
 	io.Copy(io.Discard, out)
-	close(stop)
-	wg.Wait()
-	peakKept := <-kept
-	var ru syscall.Rusage
-	cmd.Wait()
-	if cmd.ProcessState != nil {
-		ru = *cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return rep, err
+}
+
+func (r *soakReport) packets() int {
+	if len(r.Inputs) == 0 {
+		return 0
 	}
-	if derr != nil {
-		return fmt.Errorf("reading flowdoc's report: %w", derr)
-	}
-	el := time.Since(start)
-	fmt.Printf("soak: %d connections in %s (%.0f/s, %d leaked, %d failed to connect), flowdoc live --max-flows %d\n",
-		opened, el.Round(time.Second), float64(opened)/el.Seconds(), leaked, failed, maxFlows)
-	packets := 0
-	if len(rep.Inputs) > 0 {
-		packets = rep.Inputs[0].Packets
-	}
-	fmt.Printf("soak: %d packets captured (%.0f/s), libpcap dropped %d, %d flows in the report\n",
-		packets, float64(packets)/el.Seconds(), rep.Capture.Dropped+rep.Capture.IfDropped, len(rep.Flows))
-	fmt.Printf("soak: resident memory every 5 s (MiB): %s; peak %.0f MiB (getrusage %.0f MiB)\n",
-		strings.Join(samples, " "), peak, float64(ru.Maxrss)/1024)
-	evicted := 0
-	if len(rep.Inputs) > 0 {
-		for _, w := range rep.Inputs[0].Warnings {
+	return r.Inputs[0].Packets
+}
+
+// evicted is how many flows the report says were dropped from memory.
+func (r *soakReport) evicted() int {
+	n := 0
+	if len(r.Inputs) > 0 {
+		for _, w := range r.Inputs[0].Warnings {
 			if m := evictedWarning.FindStringSubmatch(w); m != nil {
-				evicted, _ = strconv.Atoi(m[1])
+				n, _ = strconv.Atoi(m[1])
 			}
 		}
 	}
-	fmt.Printf("soak: flows kept: at most %d at a status line, %d in the report, %d dropped from memory; the cap is %d\n",
-		peakKept, len(rep.Flows), evicted, maxFlows)
-	if opened-failed <= maxFlows {
-		fmt.Printf("soak: the churn did not outnumber the cap: this run does not test it (raise SOAKRATE or SOAKTIME)\n")
-	}
-	if peakKept > maxFlows || len(rep.Flows) > maxFlows {
-		return fmt.Errorf("soak: flowdoc live --max-flows %d kept more flows than the cap", maxFlows)
-	}
-	return nil
+	return n
 }
 
 // statusFlows finds the flows held in one of flowdoc live's status lines
