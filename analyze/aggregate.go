@@ -23,13 +23,17 @@ type Aggregate struct {
 	Server netip.AddrPort
 	Client netip.Addr
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
-	// other connections meanwhile (its listen queue dropped these).
+	// other connections meanwhile (its listen queue dropped these), or
+	// HandshakeIncomplete when the server answered with SYN-ACKs and the
+	// clients never went on.
 	Class Class
 	// Connections counts the folded connections, InProgress those among
 	// them whose single SYN was sent within the initial retransmission
 	// timeout before the end (handshakes in progress, not failures).
 	Connections, InProgress int
 	SYNs                    int // SYN packets, retransmissions included
+	SYNACKs                 int // SYN-ACK packets (HandshakeIncomplete)
+	ServerRetried           int // connections whose server sent its SYN-ACK more than once
 	Retried                 int // connections that sent their SYN more than once
 	GaveUp                  int // clients that had stopped retrying by the end
 	AnsweredLate            int // answered after all: flows of their own, not counted here
@@ -69,7 +73,7 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			continue
 		}
 		v := Aggregate{Server: a.Server, Client: a.Client, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
-			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
+			SYNs: a.SYNs, SYNACKs: a.SYNACKs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
 			Peers: a.Peers, Estimated: a.PeersEstimated, First: a.First.Time(), Last: a.Last.Time()}
 		for _, p := range a.TopPeers {
 			v.TopPeers = append(v.TopPeers, PeerCount{p.Peer, p.Connections})
@@ -82,7 +86,10 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
 		}
 		acc := ev.accepted[a.Server] // none for a scan
-		if j, _ := slices.BinarySearch(acc, a.First-flow.Timestamp(overflowWindow)); j < len(acc) && acc[j] <= a.Last+flow.Timestamp(overflowWindow) {
+		switch j, _ := slices.BinarySearch(acc, a.First-flow.Timestamp(overflowWindow)); {
+		case a.HalfOpen:
+			v.Class = HandshakeIncomplete
+		case j < len(acc) && acc[j] <= a.Last+flow.Timestamp(overflowWindow):
 			v.Class = ListenOverflow
 		}
 		out = append(out, v)
@@ -140,6 +147,9 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
 		if j < 0 {
 			f := Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class)}
+			if a.Class == HandshakeIncomplete {
+				f.Severity = Warning
+			}
 			if a.Scan() {
 				f.Severity, f.Hosts, f.Remedy = Warning, []netip.Addr{a.Client}, scanRemedy
 			} else {
@@ -228,6 +238,16 @@ func (a *Aggregate) summary(f *Finding) string {
 		fmt.Fprintf(&b, "%s sent %s connection attempts that got no answer at all (no SYN-ACK, no RST) over %s, %s of them counted, not listed.",
 			a.Client, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		fmt.Fprintf(&b, " The counted went to %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+	} else if a.Class == HandshakeIncomplete {
+		server := fmt.Sprintf("sent %s SYN-ACKs", thousands(a.SYNACKs))
+		if a.ServerRetried > 0 {
+			server += fmt.Sprintf(", for %s of the connections more than once (kept in SYN_RECV)", thousands(a.ServerRetried))
+		} else {
+			server += ", each once (SYN cookies: no state kept)"
+		}
+		fmt.Fprintf(&b, "%s answered %s SYNs with a SYN-ACK that the client never acknowledged over %s: the handshakes stayed half-open, %s of them counted, not listed.",
+			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
 	} else {
 		what := "did not answer"
 		if a.Class == ListenOverflow {
@@ -238,7 +258,7 @@ func (a *Aggregate) summary(f *Finding) string {
 		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	}
 	if a.InProgress > 0 {
-		fmt.Fprintf(&b, "; %s more were sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
+		fmt.Fprintf(&b, "; %s more were answered or sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
 	}
 	b.WriteString(".")
 	switch {

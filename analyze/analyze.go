@@ -205,7 +205,13 @@ func (rep *Report) count() {
 			continue
 		}
 		s := host(a.Server.Addr())
-		s.Counts[flow.Closed] += a.Connections
+		if a.Class == HandshakeIncomplete {
+			// A SYN-ACK sent again is state kept; one sent once, a cookie.
+			s.Counts[flow.SynRecv] += a.ServerRetried
+			s.Counts[flow.Closed] += a.Connections - a.ServerRetried
+		} else {
+			s.Counts[flow.Closed] += a.Connections
+		}
 		s.Total += a.Connections
 		s.Servers += a.Connections
 	}

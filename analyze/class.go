@@ -22,6 +22,8 @@ const (
 	OpenClass        Class = "open"
 	MidstreamClass   Class = "midstream"
 	PeerUnreachable  Class = "peer_unreachable"
+	// The server answered the SYN; the client never went on.
+	HandshakeIncomplete Class = "handshake_incomplete"
 	// From the HTTP in the payload.
 	CloseIgnored Class = "connection_close_ignored"
 )

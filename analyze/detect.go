@@ -47,7 +47,7 @@ var detectors []*detector
 
 func init() {
 	detectors = []*detector{
-		&refusedDetector, &unansweredDetector, &listenOverflowDetector, &acceptCloseDetector, &reconnectStormDetector,
+		&refusedDetector, &unansweredDetector, &listenOverflowDetector, &halfOpenDetector, &acceptCloseDetector, &reconnectStormDetector,
 		&closeWaitDetector, &idleDetector, &staleReuseDetector, &closeIgnoredDetector, &peerUnreachableDetector,
 		&zeroWindowDetector, &halfCloseDetector, &timeWaitDetector, &timeWaitPressureDetector,
 		&resetDetector, &cleanDetector, &openDetector, &midstreamDetector,

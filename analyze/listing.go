@@ -27,7 +27,7 @@ func (rep *Report) Listed(all bool) []int {
 func (t Totals) Summary() string {
 	s := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
 	if t.Folded > 0 {
-		s += fmt.Sprintf("; and %s more whose SYN nothing answered, counted per server endpoint or scanning host, not listed", thousands(t.Folded))
+		s += fmt.Sprintf("; and %s more that never got past the handshake, counted per server endpoint or scanning host, not listed", thousands(t.Folded))
 	}
 	return s
 }

@@ -69,10 +69,14 @@ const synCells = 1 << synCellBits
 
 const synCellBits = 15
 
-// synCounter counts, per server endpoint and per client address, the
-// SYNs of the current and the previous window of capture time, and those
-// of them that no SYN-ACK answered. It is fed every SYN and SYN-ACK in
-// capture order.
+// synCounter counts, per server endpoint and per client address, over
+// the current and the previous window of capture time, the SYNs and how
+// many more of them there were than signs that their handshakes went on:
+// for a server endpoint, the packets with an ACK (and no SYN) sent to it;
+// for a client address, the SYN-ACKs sent to it. An endpoint that serves
+// has far more ACKs than SYNs; one that a flood overwhelms, or that a
+// firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
+// (SYN cookies) or not. It is fed every segment in capture order.
 type synCounter struct {
 	cells  *[2][2][synCells]synCell // [current, previous][server, client]
 	window int64
@@ -80,38 +84,31 @@ type synCounter struct {
 
 type synCell struct{ syns, open int32 }
 
-// mark counts a SYN or SYN-ACK sent at time at, and says by what a bare
-// SYN may be folded.
+// mark counts a segment sent at time at, and says by what a bare SYN may
+// be folded.
 func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST)
-	if f != packet.SYN && f != packet.SYN|packet.ACK {
+	if f&packet.SYN == 0 {
+		if f == packet.ACK && sc.cells != nil {
+			sc.roll(at)
+			sc.cells[0][0][cellOf(seg.Dst.Addr(), seg.Dst.Port())].open--
+		}
 		return 0
 	}
 	if sc.cells == nil {
 		sc.cells = new([2][2][synCells]synCell)
 	}
-	if w := int64(at) / int64(synWindow); w != sc.window {
-		if w == sc.window+1 {
-			sc.cells[1] = sc.cells[0]
-		} else {
-			sc.cells[1] = [2][synCells]synCell{}
-		}
-		sc.cells[0] = [2][synCells]synCell{}
-		sc.window = w
-	}
-	server, client := seg.Dst, seg.Src.Addr()
-	if f != packet.SYN {
-		server, client = seg.Src, seg.Dst.Addr()
-	}
-	is := [2]uint64{cellOf(server.Addr(), server.Port()), cellOf(client, 0)}
-	if f != packet.SYN {
-		for k, i := range is {
-			sc.cells[0][k][i].open--
-		}
+	sc.roll(at)
+	switch f {
+	case packet.SYN | packet.ACK:
+		sc.cells[0][1][cellOf(seg.Dst.Addr(), 0)].open--
+		return 0
+	case packet.SYN:
+	default:
 		return 0
 	}
 	var fold Fold
-	for k, i := range is {
+	for k, i := range [2]uint64{cellOf(seg.Dst.Addr(), seg.Dst.Port()), cellOf(seg.Src.Addr(), 0)} {
 		c := &sc.cells[0][k][i]
 		c.syns++
 		c.open++
@@ -123,23 +120,28 @@ func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 	return fold
 }
 
-// cellOf hashes an address and port to a cell of synCounter's tables
-// (splitmix64's finalizer on each word: every bit of the address moves
-// the cell).
-func cellOf(a netip.Addr, port uint16) uint64 {
-	b := a.As16()
-	h := uint64(port)
-	for _, w := range [2]uint64{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])} {
-		h = mix64(h ^ w)
+// roll starts a new window when at is past the current one.
+func (sc *synCounter) roll(at Timestamp) {
+	w := int64(at) / int64(synWindow)
+	if w == sc.window {
+		return
 	}
-	return h >> (64 - synCellBits)
+	if w == sc.window+1 {
+		sc.cells[1] = sc.cells[0]
+	} else {
+		sc.cells[1] = [2][synCells]synCell{}
+	}
+	sc.cells[0] = [2][synCells]synCell{}
+	sc.window = w
 }
 
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+// cellOf hashes an address and port to a cell of synCounter's tables:
+// the high bits of a product, which every bit of the address moves.
+func cellOf(a netip.Addr, port uint16) uint64 {
+	b := a.As16()
+	w0, w1 := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+	h := (w0*0x9e3779b97f4a7c15 ^ w1 ^ uint64(port)<<1) * 0xbf58476d1ce4e5b9
+	return h >> (64 - synCellBits)
 }
 
 // foldAge is how long a SYN waits for an answer before it is lone: the
@@ -161,11 +163,20 @@ type Aggregate struct {
 	// them is set.
 	Server netip.AddrPort
 	Client netip.Addr
+	// HalfOpen is set for connections the server answered with a SYN-ACK
+	// and the client never went on with (the SYN flood a server answers
+	// with SYN cookies); else they got no answer at all.
+	HalfOpen bool
 	// Connections counts the folded connections: bare SYNs (and their
-	// retransmissions) that got no answer.
+	// retransmissions), and for HalfOpen the SYN-ACKs that answered them.
 	Connections int
 	SYNs        int // SYN packets, retransmissions included
-	Retried     int // connections whose SYN was sent more than once
+	SYNACKs     int // SYN-ACK packets (HalfOpen), retransmissions included
+	// ServerRetried counts the connections whose server sent its SYN-ACK
+	// more than once (HalfOpen): it kept them in SYN_RECV, where one sent
+	// once is a SYN cookie, no state kept.
+	ServerRetried int
+	Retried       int // connections whose SYN was sent more than once
 	// InProgress counts those whose single SYN was sent less than the
 	// initial RTO before the end: handshakes in progress.
 	InProgress int
@@ -228,14 +239,26 @@ type synPkt struct {
 	dir      packet.Direction
 }
 
-// embryo is a tuple on which only bare SYNs from one side were seen.
+// embryo is a tuple on which only bare SYNs from one side were seen, and
+// perhaps the SYN-ACKs that answered them (na of them).
 type embryo struct {
 	key  tuple
 	v4   bool
 	srcA bool // the SYN's source is the tuple's first endpoint
 	n    uint8
+	na   uint8
 	gen  uint32
 	syn  [2]synPkt
+	ack  [2]synPkt
+}
+
+// last is the time of the embryo's last packet.
+func (e *embryo) last() Timestamp {
+	t := e.syn[e.n-1].at
+	if e.na > 0 {
+		t = max(t, e.ack[e.na-1].at)
+	}
+	return t
 }
 
 type embryoRef struct {
@@ -247,6 +270,7 @@ type embryoRef struct {
 // client address (port 0), as the tuple holds them.
 type aggKey struct {
 	by   Fold
+	half bool
 	addr [16]byte
 	port uint16
 }
@@ -278,6 +302,7 @@ type lone struct {
 	folded    [2]hashTable[uint64]
 	foldedGen int64 // the generation folded[0] holds; 0: none yet
 	replaying bool  // promote is replaying an embryo's SYNs
+	swept     Timestamp
 }
 
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
@@ -328,7 +353,7 @@ func (e *embryo) aggKey() aggKey {
 	if e.syn[0].fold == FoldClient {
 		port = 0
 	}
-	return aggKey{e.syn[0].fold, addr, port}
+	return aggKey{e.syn[0].fold, e.na > 0, addr, port}
 }
 
 // client is the embryo's client endpoint.
@@ -383,16 +408,26 @@ func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA
 	return true
 }
 
-// resend keeps a retransmission of the embryo's SYN; false if the
-// segment is anything else, or one too many, and the embryo must become
-// a connection.
+// resend keeps a retransmission of the embryo's SYN, or a SYN-ACK that
+// answers it (or that one sent again); false if the segment is anything
+// else, or one too many, and the embryo must become a connection.
 func (t *Tracker) resend(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 	e := &t.lone.embryos[i]
-	if !bareSYN(seg) || srcA != e.srcA || seg.Seq != e.syn[0].seq || int(e.n) == len(e.syn) {
-		return false
+	switch {
+	case srcA == e.srcA:
+		if !bareSYN(seg) || seg.Seq != e.syn[0].seq || e.na > 0 || int(e.n) == len(e.syn) {
+			return false
+		}
+		e.syn[e.n].set(seg, m)
+		e.n++
+	default:
+		if seg.Flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN|packet.ACK || seg.Len != 0 ||
+			seg.Ack != e.syn[0].seq+1 || int(e.na) == len(e.ack) || e.na > 0 && seg.Seq != e.ack[0].seq {
+			return false
+		}
+		e.ack[e.na].set(seg, m)
+		e.na++
 	}
-	e.syn[e.n].set(seg, m)
-	e.n++
 	return true
 }
 
@@ -411,9 +446,22 @@ func (t *Tracker) promote(i int32, h uint64) {
 	e := t.lone.embryos[i] // a copy: drop frees the slot
 	t.drop(i, h)
 	t.lone.replaying = true
+	pkts := make([]*synPkt, 0, 4)
 	for j := range int(e.n) {
-		seg, m := e.syn[j].segment(&e)
-		t.place(&seg, m, &e.key, h, e.srcA)
+		pkts = append(pkts, &e.syn[j])
+	}
+	for j := range int(e.na) {
+		pkts = append(pkts, &e.ack[j])
+	}
+	slices.SortStableFunc(pkts, func(a, b *synPkt) int { return cmp.Compare(a.order, b.order) })
+	for _, p := range pkts {
+		seg, m := p.segment(&e)
+		srcA := e.srcA
+		if p.flags.Has(packet.ACK) {
+			seg.Src, seg.Dst = seg.Dst, seg.Src
+			srcA = !srcA
+		}
+		t.place(&seg, m, &e.key, h, srcA)
 	}
 	t.lone.replaying = false
 }
@@ -441,6 +489,7 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 		}
 		j = int32(len(l.aggs))
 		a := aggregate{}
+		a.HalfOpen = key.half
 		if key.by == FoldClient {
 			a.Client = e.client().Addr()
 		} else {
@@ -469,10 +518,14 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 	if e.n > 1 {
 		a.Retried++
 	}
+	a.SYNACKs += int(e.na)
+	if e.na > 1 {
+		a.ServerRetried++
+	}
 	if a.First == 0 || first.at < a.First {
 		a.First = first.at
 	}
-	a.Last = max(a.Last, last.at)
+	a.Last = max(a.Last, e.last())
 	client := e.client()
 	if a.Client.IsValid() {
 		a.countPeer(e.server())
@@ -480,9 +533,13 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 		a.countPeer(netip.AddrPortFrom(client.Addr(), 0))
 	}
 	a.example(Example{Client: client, Server: e.server(), At: first.at, Input: first.input, Packet: first.packet})
-	if e.n == 1 && at.Sub(last.at) < InitialRTO {
-		a.InProgress++
-	} else {
+	switch {
+	case e.na > 0 && at.Sub(e.last()) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
+		a.InProgress++ // the answer, or the ACK, may yet come
+	case e.na > 0:
+		l.renew(e.last())
+		l.remember(foldedHash(h, first.seq), foldedEntry(j, e.na, 0))
+	default:
 		var gap time.Duration
 		if e.n > 1 {
 			gap = last.at.Sub(e.syn[e.n-2].at)
@@ -493,7 +550,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 		}
 		a.buckets[b]++
 		l.renew(last.at)
-		l.folded[0].set(foldedHash(h, first.seq), foldedEntry(j, e.n, b))
+		l.remember(foldedHash(h, first.seq), foldedEntry(j, e.n, b))
 	}
 	t.drop(i, h)
 }
@@ -579,6 +636,7 @@ func (a *aggregate) countPeer(p netip.AddrPort) {
 // and renews the set of folded connections.
 func (t *Tracker) sweepLone() {
 	l := &t.lone
+	l.swept = t.last
 	for l.head < len(l.queue) {
 		ref := l.queue[l.head]
 		e := &l.embryos[ref.i]
@@ -590,7 +648,7 @@ func (t *Tracker) sweepLone() {
 			break
 		}
 		l.head++
-		if t.last.Sub(e.syn[e.n-1].at) < foldAge {
+		if t.last.Sub(e.last()) < foldAge {
 			l.queue = append(l.queue, ref) // sent again meanwhile
 			continue
 		}
@@ -600,6 +658,21 @@ func (t *Tracker) sweepLone() {
 		l.queue = append(l.queue[:0], l.queue[l.head:]...)
 		l.head = 0
 	}
+}
+
+// foldedCap bounds each generation of the set of folded connections
+// (per tracker): past it, the older generation is forgotten early. A
+// flood of more than that many SYNs a minute from clients that send them
+// again may then count a late retransmission as a connection of its own;
+// spoofed sources send none.
+const foldedCap = 1 << 17
+
+// remember puts a folded connection's entry in the set.
+func (l *lone) remember(fh, entry uint64) {
+	if l.folded[0].n >= foldedCap {
+		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
+	}
+	l.folded[0].set(fh, entry)
 }
 
 // renew makes the generation of time at the current one of the set of
@@ -618,23 +691,23 @@ func (l *lone) renew(at Timestamp) {
 }
 
 // lateForFolded counts a packet on a tuple with neither connection nor
-// embryo that belongs to a folded connection: a SYN sent again (counted,
-// and true: nothing more to do) or the SYN-ACK that answers it at last
-// (the connection leaves its aggregate; false: the packet starts a flow).
+// embryo that belongs to a folded connection: a SYN or SYN-ACK sent again
+// (counted, and true: nothing more to do), the SYN-ACK that answers an
+// unanswered one at last, or a half-open one's client going on (the
+// connection leaves its aggregate; false: the packet starts a flow).
 func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 	l := &t.lone
 	if l.foldedGen == 0 {
 		return false
 	}
 	l.renew(m.At)
-	var isn uint32
-	switch seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN) {
+	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
+	isn := seg.Seq - 1 // the client's first packet after the handshake
+	switch f {
 	case packet.SYN:
 		isn = seg.Seq
 	case packet.SYN | packet.ACK:
 		isn = seg.Ack - 1
-	default:
-		return false
 	}
 	fh := foldedHash(h, isn)
 	for g := range l.folded {
@@ -642,32 +715,67 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		if v == 0 {
 			continue
 		}
-		a := &l.aggs[v>>aggShift-1]
-		b, syns := v&bucketMask, int(v>>synsShift&15)
+		j := int32(v>>aggShift - 1)
+		a := &l.aggs[j]
+		b, n := v&bucketMask, int(v>>synsShift&15)
+		if a.HalfOpen {
+			return a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At)
+		}
+		if f != packet.SYN && f != packet.SYN|packet.ACK {
+			return false
+		}
 		a.buckets[b]--
-		if seg.Flags.Has(packet.ACK) {
+		if f == packet.SYN|packet.ACK {
 			// Answered after all: a flow of its own from here.
 			l.folded[g].del(fh)
 			a.Connections--
-			a.SYNs -= syns
-			if syns > 1 {
+			a.SYNs -= n
+			if n > 1 {
 				a.Retried--
 			}
 			a.AnsweredLate++
 			return false
 		}
 		a.SYNs++
-		if syns == 1 {
+		if n == 1 {
 			a.Retried++
 		}
 		last := Timestamp(b>>5) * Timestamp(time.Second)
 		nb := bucketOf(m.At, m.At.Sub(last), true)
 		a.buckets[nb]++
 		a.Last = max(a.Last, m.At)
-		l.folded[g].set(fh, foldedEntry(int32(v>>aggShift-1), uint8(min(syns+1, 15)), nb))
+		l.folded[g].set(fh, foldedEntry(j, uint8(min(n+1, 15)), nb))
 		return true
 	}
 	return false
+}
+
+// lateHalfOpen counts a packet of a folded half-open connection (whose
+// entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
+// counted (true); anything else from the client is the handshake going
+// on after all, and the connection leaves the aggregate (false).
+func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+	switch f {
+	case packet.SYN:
+		a.SYNs++
+	case packet.SYN | packet.ACK:
+		a.SYNACKs++
+		if n == 1 {
+			a.ServerRetried++
+		}
+		set.set(fh, foldedEntry(j, uint8(min(n+1, 15)), 0))
+	default:
+		set.del(fh)
+		a.Connections--
+		a.SYNACKs -= n
+		if n > 1 {
+			a.ServerRetried--
+		}
+		a.AnsweredLate++
+		return false
+	}
+	a.Last = max(a.Last, at)
+	return true
 }
 
 // finishLone ends the embryos at the end of the capture (at), and
@@ -711,12 +819,13 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 	type key struct {
 		server netip.AddrPort
 		client netip.Addr
+		half   bool
 	}
 	by := map[key]*aggregate{}
 	var order []*aggregate
 	for _, l := range lists {
 		for _, a := range l {
-			k := key{a.Server, a.Client}
+			k := key{a.Server, a.Client, a.HalfOpen}
 			o := by[k]
 			if o == nil {
 				by[k] = a
@@ -729,6 +838,8 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 			o.InProgress += a.InProgress
 			o.GaveUp += a.GaveUp
 			o.AnsweredLate += a.AnsweredLate
+			o.SYNACKs += a.SYNACKs
+			o.ServerRetried += a.ServerRetried
 			o.First = min(o.First, a.First)
 			o.Last = max(o.Last, a.Last)
 			for _, ex := range slices.Concat(a.Examples, a.latest) {

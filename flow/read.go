@@ -593,9 +593,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		sh = p.shards[(h>>32)%uint64(len(p.shards))]
 	}
 	m := Meta{At: Timestamp(ts), Input: uint16(i), Packet: uint32(in.Packets), WireLen: uint32(wire), Order: p.packets}
-	if p.seg.Flags.Has(packet.SYN) {
-		m.Fold = p.syns.mark(&p.seg, m.At)
-	}
+	m.Fold = p.syns.mark(&p.seg, m.At)
 	b := sh.cur
 	b.push(&p.seg, m, k, h, srcA, p.payload)
 	if b.n == batchSize {

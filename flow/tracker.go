@@ -316,9 +316,7 @@ func (t *Tracker) remove(c *conn) {
 
 // Add feeds one segment.
 func (t *Tracker) Add(seg *packet.Segment, m Meta) {
-	if seg.Flags.Has(packet.SYN) {
-		m.Fold = t.syns.mark(seg, m.At)
-	}
+	m.Fold = t.syns.mark(seg, m.At)
 	k, srcA := makeTuple(seg.Src, seg.Dst)
 	t.add(seg, m, &k, k.hash(), srcA)
 }
@@ -330,8 +328,14 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 		t.last = m.At
 	}
 	t.added++
-	if t.added&0x3ff == 0 && t.last-t.lastSweep > Timestamp(sweepEvery) && !t.noSweep {
-		t.sweep()
+	if t.added&0x3ff == 0 && !t.noSweep {
+		switch {
+		case t.last-t.lastSweep > Timestamp(sweepEvery):
+			t.sweep()
+		case t.lone.n > 0 && t.last-t.lone.swept > Timestamp(foldAge/8):
+			// A flood's embryos go as soon as they are due.
+			t.sweepLone()
+		}
 	}
 	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
 		t.evict() // this packet may start a connection: make room

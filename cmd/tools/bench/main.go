@@ -25,6 +25,8 @@
 //     to one server port, never answered;
 //   - concurrent: connections opened (a handshake and a request) and
 //     never closed, all open at once at the end;
+//   - cookies: the SYN flood against a server that answers each SYN with
+//     a SYN-ACK (SYN cookies) and nothing more;
 //   - scan: one SYN per connection from one source, each to a
 //     destination of its own, never answered.
 package main
@@ -63,7 +65,7 @@ func main() {
 		fs := flag.NewFlagSet("gen", flag.ExitOnError)
 		out := fs.String("o", "", "output file")
 		packets := fs.Int("packets", 5_000_000, "packets to write")
-		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, concurrent or scan")
+		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, cookies, concurrent or scan")
 		fs.Parse(os.Args[2:])
 		if err := gen(*out, *packets, *shape); err != nil {
 			log.Fatal(err)
@@ -201,6 +203,9 @@ var shapes = map[string]func(*rand.Rand) []step{
 		return []step{{false, fSYN, 0, false, false, 0, 0}}
 	},
 	"concurrent": func(*rand.Rand) []step { return append(handshake(), request(120)) },
+	"cookies": func(*rand.Rand) []step {
+		return []step{{false, fSYN, 0, false, false, 0, 0}, {true, fSYN | fACK, 0, false, false, 0, 0}}
+	},
 	"scan": func(*rand.Rand) []step {
 		return []step{{false, fSYN, 0, false, false, 0, 0}}
 	},
@@ -283,7 +288,7 @@ func gen(path string, packets int, shape string) error {
 	newConn := func() *conn {
 		made++
 		host := made / 28000
-		if shape == "synflood" {
+		if shape == "synflood" || shape == "cookies" {
 			host = made // a source of its own each time
 		}
 		c := &conn{
