@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // A detector finds one class of verdict on a flow, and groups that class's
@@ -87,7 +88,7 @@ type flowCtx struct {
 	r   *flow.Record
 	end flow.Timestamp
 	cap *captureEvidence
-	pb  *flow.PayloadBuffer
+	pb  *payload.Buffer
 	vs  []Verdict
 }
 
@@ -112,7 +113,7 @@ type inspector struct {
 	cap    *captureEvidence
 	ctx    flowCtx // reused from one flow to the next: no allocation per flow
 	shared map[uint64][]Verdict
-	pb     flow.PayloadBuffer
+	pb     payload.Buffer
 }
 
 // inspect returns the verdicts on one flow, most severe first. Flows with

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // minIdle is the shortest quiet period before a close that counts as an
@@ -195,7 +196,7 @@ func idleFinding(g *group) Finding {
 	}
 	sb.WriteString(".")
 	anyHTTP := false
-	var pb flow.PayloadBuffer
+	var pb payload.Buffer
 	for i, f := range g.flows {
 		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other(), &pb) != nil
 	}

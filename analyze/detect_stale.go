@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Data on a connection the peer had closed, answered by RST. A server
@@ -60,7 +61,7 @@ func inspectStaleReuse(c *flowCtx) {
 		after := h.LastPayload.Sub(peer.FinAt)
 		if x := staleRequest(r, s, peer.FinAt, c.pb); x != nil {
 			sent = request(x)
-			after = x.RequestAt.Sub(peer.FinAt)
+			after = flow.Timestamp(x.RequestAt).Sub(peer.FinAt)
 			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}
 		}
 		v := Verdict{Class: StaleReuseReset, Side: s, Severity: Warning, Confidence: 0.9, Since: h.LastPayload.Time(),
@@ -79,7 +80,7 @@ func staleFinding(g *group) Finding {
 	peer := f.Endpoint(v.Side.Other())
 	var idle []time.Duration
 	var reqs []string
-	var pb flow.PayloadBuffer
+	var pb payload.Buffer
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
 		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {

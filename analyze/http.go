@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // What the HTTP read in a flow's payload adds to its verdicts and to the
@@ -19,16 +20,16 @@ import (
 
 // httpOf returns a flow's HTTP conversation if side s sent its requests,
 // decoded into pb: valid until pb's next use.
-func httpOf(r *flow.Record, s flow.Side, pb *flow.PayloadBuffer) *flow.HTTP {
+func httpOf(r *flow.Record, s flow.Side, pb *payload.Buffer) *payload.HTTP {
 	p := r.ReadPayload(pb)
-	if p == nil || p.HTTP == nil || p.HTTP.Client != s {
+	if p == nil || p.HTTP == nil || flow.Side(p.HTTP.Client) != s {
 		return nil
 	}
 	return p.HTTP
 }
 
 // request is "GET /upload", as prose says it.
-func request(x *flow.Exchange) string {
+func request(x *payload.Exchange) string {
 	if x.Malformed() {
 		return fmt.Sprintf("a malformed request %q", x.Target)
 	}
@@ -37,7 +38,7 @@ func request(x *flow.Exchange) string {
 
 // leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
 // response it got before the peer closed.
-func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *flow.PayloadBuffer) {
+func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *payload.Buffer) {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return
@@ -60,14 +61,14 @@ func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *flow.PayloadBuffe
 
 // staleRequest returns the request a side sent on a connection the peer
 // had closed (at fin); nil when the payload does not tell.
-func staleRequest(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *flow.PayloadBuffer) *flow.Exchange {
+func staleRequest(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *payload.Buffer) *payload.Exchange {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return nil
 	}
 	for i := len(h.Exchanges) - 1; i >= 0; i-- {
 		x := &h.Exchanges[i]
-		if x.RequestPacket > 0 && x.RequestAt > fin {
+		if x.RequestPacket > 0 && flow.Timestamp(x.RequestAt) > fin {
 			return x
 		}
 	}
@@ -76,7 +77,7 @@ func staleRequest(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *flow.Payl
 
 // closeIgnored returns the verdict for a client that sent a request after
 // a response saying Connection: close.
-func closeIgnored(r *flow.Record, pb *flow.PayloadBuffer) (Verdict, bool) {
+func closeIgnored(r *flow.Record, pb *payload.Buffer) (Verdict, bool) {
 	h := httpOf(r, flow.Client, pb)
 	if h == nil {
 		return Verdict{}, false
@@ -113,7 +114,7 @@ func closeIgnored(r *flow.Record, pb *flow.PayloadBuffer) (Verdict, bool) {
 // the side that sent the requests: "404 ×2, 500 ×2".
 type statusCounts map[int]int
 
-func (c statusCounts) add(r *flow.Record, s flow.Side, pb *flow.PayloadBuffer) bool {
+func (c statusCounts) add(r *flow.Record, s flow.Side, pb *payload.Buffer) bool {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return false
@@ -143,7 +144,7 @@ func lastStatuses(fs []*Flow, side func(i int) flow.Side) (counts statusCounts, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var pb flow.PayloadBuffer
+			var pb payload.Buffer
 			for i := lo; i < hi; i++ {
 				read[i] = parts[w].add(fs[i].Record, side(i), &pb)
 			}
@@ -240,7 +241,7 @@ func leakStatuses(g *group, byClient *clientIndex) (string, []Metric, bool) {
 // the flows advertised, most common first.
 func advertisedKeepAlive(fs []*Flow, server flow.Side) []time.Duration {
 	n := map[time.Duration]int{}
-	var pb flow.PayloadBuffer
+	var pb payload.Buffer
 	for _, f := range fs {
 		if h := httpOf(f.Record, server.Other(), &pb); h != nil && h.KeepAlive > 0 {
 			n[h.KeepAlive]++

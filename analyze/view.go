@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/payload"
 	"github.com/flowdoc/flowdoc/flow/sockets"
 )
 
@@ -47,7 +48,7 @@ type FlowView struct {
 	Verdicts []VerdictView `json:"verdicts"`
 
 	rec *flow.Record
-	pb  flow.PayloadBuffer
+	pb  payload.Buffer
 	// Room reused from one fill to the next.
 	gaps      [2]GapView
 	exchanges []ExchangeView
@@ -340,12 +341,12 @@ func (x *ExchangeView) StatusLine() string {
 }
 
 // fillExchange sets v from x, in place.
-func fillExchange(v *ExchangeView, x *flow.Exchange) {
+func fillExchange(v *ExchangeView, x *payload.Exchange) {
 	*v = ExchangeView{Method: x.Method, Target: x.Target, Malformed: x.Malformed(), Version: x.Version, RequestClose: x.RequestClose, Continue: x.Continue,
 		Status: x.Status, Reason: x.Reason, ResponseEnd: Time(x.ResponseEnd), Chunked: x.Chunked, BodyBytes: x.BodyBytes,
 		Complete: x.Complete, Acked: x.Acked, ResponseClose: x.ResponseClose, Missing: x.Missing,
-		Request:  refOf(x.RequestInput, x.RequestPacket, x.RequestAt),
-		Response: refOf(x.ResponseInput, x.ResponsePacket, x.ResponseAt),
+		Request:  refOf(x.RequestInput, x.RequestPacket, flow.Timestamp(x.RequestAt)),
+		Response: refOf(x.ResponseInput, x.ResponsePacket, flow.Timestamp(x.ResponseAt)),
 	}
 	if x.ContentLength >= 0 && x.Status != 0 {
 		v.ContentLength = Some(x.ContentLength)
@@ -433,7 +434,7 @@ func (rep *Report) ViewFlow(i int, v *FlowView, events bool) {
 }
 
 // fillPayload sets the payload, HTTP and TLS of v from p (nil: none).
-func (v *FlowView) fillPayload(p *flow.Payload) {
+func (v *FlowView) fillPayload(p *payload.Summary) {
 	v.Payload, v.HTTP, v.TLS = PayloadView{}, HTTPView{}, TLSView{}
 	if p == nil {
 		return

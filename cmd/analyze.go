@@ -27,6 +27,7 @@ import (
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 	"github.com/flowdoc/flowdoc/report"
 )
 
@@ -61,7 +62,7 @@ type analyzeOptions struct {
 	NoPayload  bool
 	FlowBuffer string // sizes, as 256KiB
 	Buffer     string
-	payload    flow.PayloadConfig
+	payload    payload.Config
 	gc         *gcPacer // nil unless analyze paces the collector
 }
 
@@ -150,8 +151,8 @@ func (o *analyzeOptions) addReportFlags(f *pflag.FlagSet) {
 	f.MarkHidden("memprofile")
 	f.StringVar(&o.Color, "color", "auto", "colour in the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.BoolVar(&o.NoPayload, "no-payload", false, "do not reassemble or read payload (HTTP, TLS): endpoint states only, fastest")
-	f.StringVar(&o.FlowBuffer, "flow-buffer", formatSize(flow.DefaultFlowBuffer), "out-of-order bytes buffered per connection while a missing segment is awaited (`SIZE`: 512KiB, 4MiB)")
-	f.StringVar(&o.Buffer, "buffer", formatSize(flow.DefaultBuffer), "out-of-order bytes buffered across all connections (`SIZE`)")
+	f.StringVar(&o.FlowBuffer, "flow-buffer", formatSize(payload.DefaultFlowBuffer), "out-of-order bytes buffered per connection while a missing segment is awaited (`SIZE`: 512KiB, 4MiB)")
+	f.StringVar(&o.Buffer, "buffer", formatSize(payload.DefaultBuffer), "out-of-order bytes buffered across all connections (`SIZE`)")
 }
 
 // parseSize reads a byte count: a number with an optional unit (k/KiB,

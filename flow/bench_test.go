@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // benchFile is the capture benchmarks read: FLOWDOC_BENCH_FILE (make
@@ -117,7 +118,7 @@ func BenchmarkTrack(b *testing.B) {
 		off  bool
 	}{{"states", true}, {"http", false}} {
 		b.Run(mode.name, func(b *testing.B) {
-			benchTrack(b, batches, packets, Config{Payload: PayloadConfig{Off: mode.off, Buffer: DefaultBuffer}})
+			benchTrack(b, batches, packets, Config{Payload: payload.Config{Off: mode.off, Buffer: payload.DefaultBuffer}})
 		})
 	}
 }
@@ -135,7 +136,7 @@ func benchTrack(b *testing.B, batches []*batch, packets int, cfg Config) {
 		}
 		recs, _ := t.finish()
 		got := [2]int{len(recs), 0}
-		var pb PayloadBuffer
+		var pb payload.Buffer
 		for _, r := range recs {
 			if p := r.ReadPayload(&pb); p != nil && p.HTTP != nil {
 				got[1] += len(p.HTTP.Exchanges)

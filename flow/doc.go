@@ -11,13 +11,18 @@
 // What comes out: a Result with one Record per TCP connection. A Record holds
 // the connection's 4-tuple with the client and server roles, each endpoint's
 // RFC 793 state as it stands at the end of the capture (the last packet, or
-// Config.At), per-direction counters, a Zeek-style history string and a
+// Config.At), per-direction counters, a Zeek-style history string, a
 // bounded list of the packets that changed an endpoint's state, which the
-// analyze package cites as evidence.
+// analyze package cites as evidence, and what was read in its payload
+// (Record.Payload).
 //
 // The state machine is driven by every segment seen, in both directions, and
 // does not depend on payload reassembly: a half-closed connection never
 // "completes" in a reassembler, yet its states are exactly what matters.
+// Reading the payload (reassembly, HTTP, TLS) is package payload's: the
+// tracker only calls it (from payloader.go), in the order that package's
+// doc gives, and keeps on each record the payload.Stream, then the
+// payload.Packed, it returns.
 //
 // Read's pass, in order:
 //
@@ -26,7 +31,8 @@
 //     applies the input's filter, and decodes them (packet.Decoder).
 //  2. It hands each segment, in batches, to the Tracker that owns its
 //     4-tuple: one per CPU, each on a goroutine of its own, each adding
-//     its segments in order: the state machines, and the payload.
+//     its segments in order: the state machines, and the payload (a
+//     payload.Reader per tracker).
 //  3. Every few thousand packets, and whenever a live input is idle, the
 //     reading goroutine calls ReadOptions.OnProgress and answers the
 //     ReadOptions.Snapshots waiting, each tracker copying its records

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/payload"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -25,7 +26,7 @@ type brief struct {
 	Missing        bool
 }
 
-func briefs(h *HTTP) []brief {
+func briefs(h *payload.HTTP) []brief {
 	var out []brief
 	for _, x := range h.Exchanges {
 		out = append(out, brief{x.Method, x.Target, x.Status, x.ContentLength, x.BodyBytes, x.Chunked, x.Continue, x.ResponseClose, x.Complete, x.Acked, x.Missing})
@@ -59,7 +60,7 @@ func TestLabHTTPPipeline(t *testing.T) {
 		t.Fatalf("payload %+v", p)
 	}
 	h := p.HTTP
-	if h.Requests != 4 || h.Responses != 4 || h.Error != "" || h.Client != Client || p.Missing != [2]uint64{} {
+	if h.Requests != 4 || h.Responses != 4 || h.Error != "" || h.Client != payload.Client || p.Missing != [2]uint64{} {
 		t.Errorf("requests %d responses %d error %q client %v missing %v", h.Requests, h.Responses, h.Error, h.Client, p.Missing)
 	}
 	if got := briefs(h); !reflect.DeepEqual(got, pipelineExchanges) {
@@ -101,7 +102,7 @@ func TestLabHTTPLossy(t *testing.T) {
 
 	// With room for a single out-of-order page, the reassembler gives up
 	// waiting at once: the flow says a limit dropped data.
-	r = onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{Payload: PayloadConfig{FlowBuffer: 1}}))
+	r = onlyFlow(t, analyzeFile(t, "../testdata/http-lossy.pcap", Config{Payload: payload.Config{FlowBuffer: 1}}))
 	if !r.Payload().Limited[Server] || r.Payload().Missing[Server] == 0 {
 		t.Errorf("one-page buffer: limited %v, missing %v", r.Payload().Limited, r.Payload().Missing)
 	}
@@ -147,7 +148,7 @@ func TestLabTLS(t *testing.T) {
 	res := analyzeFile(t, "../testdata/tls.pcap", Config{})
 	for _, r := range res.Flows {
 		if p := r.Payload(); p == nil || p.Protocol != "tls" || p.HTTP != nil ||
-			*p.TLS != (TLS{ServerName: "lab.flowdoc.test", ClientHello: true, ServerHello: true}) {
+			*p.TLS != (payload.TLS{ServerName: "lab.flowdoc.test", ClientHello: true, ServerHello: true}) {
 			t.Errorf("flow %d: %+v", r.ID, p)
 		}
 	}
@@ -158,13 +159,13 @@ func TestLabTLS(t *testing.T) {
 func TestNoPayload(t *testing.T) {
 	for _, name := range []string{"http-pipeline.pcap", "http-keepalive.pcap", "tls.pcap"} {
 		with := analyzeFile(t, filepath.Join("../testdata", name), Config{})
-		without := analyzeFile(t, filepath.Join("../testdata", name), Config{Payload: PayloadConfig{Off: true}})
+		without := analyzeFile(t, filepath.Join("../testdata", name), Config{Payload: payload.Config{Off: true}})
 		for i, r := range without.Flows {
 			if r.Payload() != nil {
 				t.Errorf("%s flow %d: payload read with --no-payload", name, r.ID)
 			}
 			w := *with.Flows[i]
-			w.payload, w.packed = nil, ""
+			w.stream, w.packed = nil, ""
 			if !reflect.DeepEqual(*r, w) {
 				t.Errorf("%s flow %d differs without payload", name, r.ID)
 			}
@@ -247,14 +248,14 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 		switch {
 		case r.Key.Client().Port() == idle && h != nil:
 			t.Errorf("%v: HTTP read on the connection whose data was cut", r.Key)
-		case r.Key.Client().Port() != idle && (h == nil || h.Client != Client):
+		case r.Key.Client().Port() != idle && (h == nil || h.Client != payload.Client):
 			t.Errorf("%v: HTTP %+v, want requests from the client", r.Key, h)
 		}
 	}
 	// Without the payload the ports decide, wrongly here: the test above
 	// shows what reading HTTP adds.
 	wrong := 0
-	for _, r := range read(Config{Payload: PayloadConfig{Off: true}}) {
+	for _, r := range read(Config{Payload: payload.Config{Off: true}}) {
 		if r.Key.Client() == server {
 			wrong++
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Result is what one pass over the inputs produced.
@@ -97,7 +98,7 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 		payload: !opt.Config.Payload.Off,
 	}
 	if cfg.Payload.Buffer == 0 {
-		cfg.Payload.Buffer = DefaultBuffer
+		cfg.Payload.Buffer = payload.DefaultBuffer
 	}
 	cfg.Payload.Buffer /= n // the trackers share the cap
 	// Trackers run on goroutines of their own, each fed in order with the

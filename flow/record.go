@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Key identifies a connection by its endpoints, client first. Every
@@ -224,12 +225,12 @@ type Record struct {
 	// keep-alive probe; nil when neither sent one (most connections).
 	KeepAlive *KeepAliveTimes
 	Events    []Event
-	// payload is what was read in the byte streams (the protocol, HTTP
-	// exchanges, bytes never captured) while it can still change; once
-	// the streams are finished it is packed, and nil. See Payload.
-	payload *Payload
-	stream  *stream // reading state, while the connection lasts
-	packed  string  // the finished payload, packed (see pack)
+	// stream reads the byte streams (the protocol, HTTP exchanges, bytes
+	// never captured) while the connection lasts; once they are finished,
+	// or the stream rests, packed holds what was read, and stream is nil.
+	// See Payload.
+	stream *payload.Stream
+	packed payload.Packed
 
 	Key Key
 	// RolesInferred is set when no SYN told which side is the client.
@@ -287,9 +288,8 @@ func (r *Record) Endpoint(s Side) netip.AddrPort {
 func (r *Record) Duration() time.Duration { return r.Last.Sub(r.First) }
 
 // interner shares the strings that recur from one connection to the next
-// (histories, request targets): one copy each instead of one per
-// connection spares memory, and the garbage collector's time. It belongs
-// to one goroutine.
+// (histories): one copy each instead of one per connection spares memory,
+// and the garbage collector's time. It belongs to one goroutine.
 type interner struct {
 	m map[string]string
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // TestRestingStreamsResume runs HTTP keep-alive connections that go idle
@@ -71,13 +72,13 @@ func TestRestingStreamsResume(t *testing.T) {
 		send(Client, A, "")
 		if i%8 == 5 {
 			// A request's second half, its first only after an idle
-			// spell shorter than gapWait: the reassembler holds the
+			// spell shorter than payload.GapWait: the reassembler holds the
 			// connection, waiting, when it leaves the table.
 			r := request(2)
 			first := seq[Client]
 			seq[Client] += 10
 			send(Client, PA, r[10:])
-			at += Timestamp(gapWait - 3*time.Second)
+			at += Timestamp(payload.GapWait - 3*time.Second)
 			seq[Client] = first
 			send(Client, PA, r[:10])
 			seq[Client] = first + uint32(len(r))
@@ -178,7 +179,7 @@ func TestRestingStreamsResume(t *testing.T) {
 		if a.Payload() == nil || b.Payload() == nil || a.Payload().HTTP == nil {
 			t.Fatalf("%v: payload %+v swept, %+v kept", a.Key, a.Payload(), b.Payload())
 		}
-		if a.payload != nil {
+		if a.stream != nil {
 			t.Errorf("%v: a payload left unpacked after the pass", a.Key)
 		}
 		ha, hb := *a.Payload().HTTP, *b.Payload().HTTP

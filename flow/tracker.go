@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Linux defaults for the timers that end a connection without a packet.
@@ -37,7 +38,7 @@ type Config struct {
 	// if a packet comes); 0 means 5 s.
 	IdleEvict time.Duration
 	// Payload bounds reassembly, or turns it off.
-	Payload PayloadConfig
+	Payload payload.Config
 	// MaxFlows caps the connections kept in memory, records included:
 	// there are never more. A new connection at the cap first drops the
 	// oldest ones no longer in the table from the result (counted in
@@ -187,7 +188,7 @@ type conn struct {
 	rec    *Record // in the tracker's arena
 	// st is rec.stream while the connection is in the table: a packet
 	// with payload reaches its stream without reading the record.
-	st       *stream
+	st       *payload.Stream
 	clientA  bool // the client is the tuple's first endpoint
 	t        [2]track
 	hist     [20]byte
@@ -240,7 +241,7 @@ type Tracker struct {
 	frozen     int        // connections retired for being idle
 	evicted    int        // records dropped for Config.MaxFlows
 	pay        *payloader // nil with Config.Payload.Off
-	strs       interner   // histories and request targets
+	strs       interner   // histories
 	lone       lone       // bare SYNs, and the aggregates of lone ones
 	syns       synCounter // for Add; Read's reader marks the segments
 	aggs       []*aggregate
@@ -250,7 +251,7 @@ type Tracker struct {
 func NewTracker(cfg Config) *Tracker {
 	t := &Tracker{cfg: cfg}
 	if !cfg.Payload.Off {
-		t.pay = newPayloader(cfg.Payload, &t.strs)
+		t.pay = newPayloader(cfg.Payload)
 	}
 	return t
 }
@@ -1372,16 +1373,7 @@ func (t *Tracker) retire(c *conn) {
 	r := c.rec
 	r.held = false
 	c.summarize(r, &t.strs)
-	if st := r.stream; st != nil {
-		st.acked(&c.t)
-		if over(c.h[Client].raw) && over(c.h[Server].raw) {
-			st.finish(r) // nothing more is coming
-		} else {
-			st.rest(r)
-		}
-	} else if r.resting() {
-		ackedRest(r, &c.t, &t.pay.packBuf)
-	}
+	t.pay.retire(r, &c.t, over(c.h[Client].raw) && over(c.h[Server].raw))
 	if !t.cfg.AllEvents && c.closedCleanly() {
 		r.Events, c.nev, c.overflow = nil, 0, nil
 	}
@@ -1435,32 +1427,13 @@ func (t *Tracker) snapshot() []*Record {
 	}
 	copies := make([]Record, len(t.records))
 	out := make([]*Record, len(t.records))
-	var scratch []byte
-	var pb PayloadBuffer
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
 		cp.held = false // as Finish leaves it
 		cp.stream = nil
 		c := inTable[r]
-		if c != nil {
-			switch {
-			case r.stream != nil:
-				r.stream.acked(&c.t)
-			case r.resting():
-				ackedRest(r, &c.t, &scratch)
-				cp.packed = r.packed
-			}
-		}
-		if cp.payload != nil {
-			cp.payload = cp.payload.clone()
-			if r.stream != nil && c != nil {
-				r.stream.snapshotEnd(cp.payload, r)
-			}
-			cp.settlePayload(&scratch)
-		} else if cp.resting() {
-			cp.unrest(&scratch, &pb)
-		}
+		t.pay.snapshot(cp, r, c)
 		if cp.KeepAlive != nil {
 			ka := *cp.KeepAlive // the tracker goes on updating its own
 			cp.KeepAlive = &ka
@@ -1658,12 +1631,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		slices.SortStableFunc(recs, byFirst)
 	}
 	for _, r := range recs {
-		switch {
-		case r.stream != nil:
-			r.stream.finish(r)
-		case r.resting():
-			r.unrest(&t.pay.packBuf, &t.pay.readBuf)
-		}
+		t.pay.finish(r)
 	}
 	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
 	t.flows, t.retired = hashTable[*conn]{}, hashTable[retiredConn]{}
@@ -1729,14 +1697,14 @@ func gaveUp(h *Half, at Timestamp) bool {
 // carry nothing, but their busy siblings do).
 func inferRoles(recs []*Record) {
 	servers := map[netip.AddrPort]bool{}
-	var buf PayloadBuffer
+	var buf payload.Buffer
 	for _, r := range recs {
 		if !r.RolesInferred {
 			servers[r.Key.Server()] = true
 			continue
 		}
 		if h := r.httpRoles(&buf); h != nil {
-			if h.Client != Client {
+			if h.Client != payload.Client {
 				r.swap()
 			}
 			servers[r.Key.Server()] = true
@@ -1751,7 +1719,7 @@ func inferRoles(recs []*Record) {
 
 // httpRoles returns the HTTP read on a connection when it tells the roles:
 // one side sent requests, or the other answered.
-func (r *Record) httpRoles(buf *PayloadBuffer) *HTTP {
+func (r *Record) httpRoles(buf *payload.Buffer) *payload.HTTP {
 	p := r.ReadPayload(buf)
 	if p == nil || p.HTTP == nil || p.HTTP.Requests+p.HTTP.Responses == 0 {
 		return nil
@@ -1791,13 +1759,5 @@ func (r *Record) swap() {
 	} else {
 		r.History = "^" + string(h)
 	}
-	switch {
-	case r.payload != nil:
-		r.payload.swap()
-	case r.packed != "":
-		p := r.Payload()
-		p.swap()
-		var scratch []byte
-		r.packed = pack(p, &scratch)
-	}
+	r.packed = r.packed.Swap()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 var writeCaptures = flag.Bool("write-captures", false, "rewrite the crafted captures in testdata/zeek")
@@ -221,7 +222,7 @@ func TestZeekCaptures(t *testing.T) {
 			t.Errorf("%s: not what zeekCaptures makes (go test ./flow -run TestZeekCaptures -write-captures)", path)
 		}
 		for _, off := range []bool{false, true} {
-			res := analyzeFile(t, path, Config{Payload: PayloadConfig{Off: off}})
+			res := analyzeFile(t, path, Config{Payload: payload.Config{Off: off}})
 			flows := want[zc.name]
 			if len(res.Flows) != len(flows) {
 				t.Errorf("%s: %d flows, want %d", zc.name, len(res.Flows), len(flows))

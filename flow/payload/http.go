@@ -1,4 +1,4 @@
-package flow
+package payload
 
 import (
 	"bytes"
@@ -147,7 +147,7 @@ type httpDir struct {
 	line   []byte
 	hdrLen int
 	left   int64 // of the body or chunk
-	start  packetAt
+	start  Packet
 	// The message being read.
 	ex      *Exchange // the response's exchange; nil for requests
 	method  string    // set for a request, not for a response
@@ -187,9 +187,9 @@ var methods = []string{"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH
 // httpPayload is a payload result with its HTTP result and room for its
 // first exchanges, in one object. It lives while the connection is read;
 // once the result is packed, the next connection reuses it (see
-// stream.finish), so reading HTTP allocates next to nothing.
+// Stream.Finish), so reading HTTP allocates next to nothing.
 type httpPayload struct {
-	p  Payload
+	p  Summary
 	h  HTTP
 	ex [2]Exchange
 }
@@ -197,7 +197,7 @@ type httpPayload struct {
 // startHTTP starts reading HTTP into p. With a stream (p is its payload
 // result), the result moves into an httpPayload and the stream's own
 // reader reads; without (in tests), they are allocated apart.
-func startHTTP(st *stream, p *Payload) protocol {
+func startHTTP(st *Stream, p *Summary) protocol {
 	if st == nil {
 		p.HTTP = &HTTP{}
 		return &httpReader{h: p.HTTP, strs: &interner{}}
@@ -205,12 +205,12 @@ func startHTTP(st *stream, p *Payload) protocol {
 	hp := st.asm.newHTTPPayload()
 	hp.p = *p
 	st.hp = hp
-	*p = Payload{}
+	*p = Summary{}
 	st.asm.freeResults = append(st.asm.freeResults, p)
 	hp.p.HTTP = &hp.h
 	hp.h.Exchanges = hp.ex[:0]
-	st.p, st.r.payload = &hp.p, &hp.p
-	st.http = httpReader{h: &hp.h, strs: st.asm.strs}
+	st.p = &hp.p
+	st.http = httpReader{h: &hp.h, strs: &st.asm.strs}
 	return &st.http
 }
 
@@ -403,7 +403,7 @@ func (r *httpReader) malformedRequest(s Side, line []byte) {
 		h.Earlier++
 	}
 	h.Exchanges = append(h.Exchanges, Exchange{Target: r.strs.get(clip(line, maxTarget)),
-		RequestAt: d.start.At, RequestPacket: d.start.Packet, RequestInput: d.start.Input, ContentLength: -1})
+		RequestAt: d.start.At, RequestPacket: d.start.Number, RequestInput: d.start.Input, ContentLength: -1})
 }
 
 // version reports whether v is HTTP/1.0 or HTTP/1.1.
@@ -556,7 +556,7 @@ func (r *httpReader) endHeaders(s Side, c *chunk, end int) {
 			h.Earlier++
 		}
 		h.Exchanges = append(h.Exchanges, Exchange{Method: d.method, Target: d.target, Version: d.version,
-			RequestAt: d.start.At, RequestPacket: d.start.Packet, RequestInput: d.start.Input,
+			RequestAt: d.start.At, RequestPacket: d.start.Number, RequestInput: d.start.Input,
 			RequestClose: d.close, ContentLength: -1})
 		switch {
 		case d.chunked:
@@ -599,7 +599,7 @@ func (r *httpReader) endHeaders(s Side, c *chunk, end int) {
 	}
 	h.Responses++
 	ex.Version, ex.Status, ex.Reason = d.version, d.status, d.reason
-	ex.ResponseAt, ex.ResponsePacket, ex.ResponseInput = d.start.At, d.start.Packet, d.start.Input
+	ex.ResponseAt, ex.ResponsePacket, ex.ResponseInput = d.start.At, d.start.Number, d.start.Input
 	ex.ResponseClose, ex.KeepAlive, ex.Chunked, ex.ContentLength = d.close, d.ka, d.chunked, d.clen
 	if d.ka > 0 {
 		h.KeepAlive = d.ka

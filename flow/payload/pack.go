@@ -1,4 +1,4 @@
-package flow
+package payload
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ import (
 //	        packTruncated: Truncated of both sides
 //	        packLimited0, packLimited1: Limited
 //	        packHTTP, packTLS: the protocol result follows
-//	        packRest: the stream rests (see stream.rest): its restState
+//	        packRest: the stream rests (see Stream.Rest): its restState
 //	        follows, and each exchange's end sequence number
 //	rest    next of both sides, then the flags (restNextOK0 ...)
 //	Protocol string
@@ -112,7 +112,7 @@ func (w *packer) writeTime(t Timestamp) {
 }
 
 // pack returns p packed; scratch is reused for the encoding.
-func pack(p *Payload, scratch *[]byte) string {
+func pack(p *Summary, scratch *[]byte) Packed {
 	w := packer{b: (*scratch)[:0]}
 	var flags byte
 	if p.Missing != [2]uint64{} || p.MissingPacket != [2]uint32{} {
@@ -175,7 +175,7 @@ func pack(p *Payload, scratch *[]byte) string {
 		w.writeUint(uint64(b2i(t.ClientHello)) | uint64(b2i(t.ServerHello))<<1)
 	}
 	*scratch = w.b
-	return string(w.b)
+	return Packed(w.b)
 }
 
 func (w *packer) writeExchange(x *Exchange) {
@@ -276,25 +276,25 @@ func (r *unpacker) readTime() Timestamp {
 	return r.prev
 }
 
-// PayloadBuffer is room for a decoded payload, reused from one record to
-// the next by ReadPayload.
-type PayloadBuffer struct {
-	p  Payload
+// Buffer is room for a decoded payload, reused from one connection to
+// the next by Packed.Read.
+type Buffer struct {
+	p  Summary
 	h  HTTP
 	t  TLS
 	rs restState
 	ex []Exchange // room for the exchanges, kept from call to call
 	// src is what was decoded last: reading the same record again (the
 	// verdicts look at a flow's HTTP several times) decodes nothing.
-	src string
+	src Packed
 }
 
 // unpack decodes s into buf and returns the payload in it.
-func unpack(s string, buf *PayloadBuffer) *Payload {
-	r := unpacker{s: s}
+func unpack(s Packed, buf *Buffer) *Summary {
+	r := unpacker{s: string(s)}
 	flags := r.readByte()
 	ex := buf.ex[:0]
-	*buf = PayloadBuffer{}
+	*buf = Buffer{}
 	p := &buf.p
 	if flags&packRest != 0 {
 		r.rest = true
@@ -374,67 +374,48 @@ func (r *unpacker) readRest() restState {
 	return rs
 }
 
-// packedRest reports whether r's packed payload holds a rest state.
-func (r *Record) packedRest() bool { return r.packed != "" && r.packed[0]&packRest != 0 }
+// Packed is a Summary packed: what a connection that is over keeps of
+// its payload (see pack). "" holds nothing worth reporting.
+type Packed string
 
-// restOf returns the rest state a resting record's packed payload holds.
-func (r *Record) restOf() (restState, bool) {
-	if !r.packedRest() {
+// Resting reports whether p holds where reading stood when its stream
+// was let go (see Stream.Rest).
+func (p Packed) Resting() bool { return p != "" && p[0]&packRest != 0 }
+
+// restOf returns the rest state a resting payload holds.
+func (p Packed) restOf() (restState, bool) {
+	if !p.Resting() {
 		return restState{}, false
 	}
-	u := unpacker{s: r.packed[1:]}
+	u := unpacker{s: string(p[1:])}
 	return u.readRest(), true
 }
 
-// unrest packs r's payload again without its rest state, as Finish
-// leaves it. It decodes into buf, which is free again on return: the
-// result is packed anew, and the record keeps nothing of buf.
-func (r *Record) unrest(scratch *[]byte, buf *PayloadBuffer) {
-	buf.src = "" // settling changes the decoded payload: never reuse it
-	r.payload, r.packed = r.ReadPayload(buf), ""
-	r.settlePayload(scratch)
-	buf.src = ""
-}
-
-// Payload returns what was read in the connection's byte streams; nil
-// when nothing worth reporting was. A connection that is over keeps it
-// packed, and each call then decodes a new copy: loops over many records
-// use ReadPayload. The result must not be modified.
-func (r *Record) Payload() *Payload { return r.ReadPayload(nil) }
-
-// ReadPayload is Payload decoding into buf (when not nil): the result is
-// valid until the next call with the same buf.
-func (r *Record) ReadPayload(buf *PayloadBuffer) *Payload {
+// Read decodes p into buf (a new one when nil): the result is valid
+// until the next call with the same buf, and nil when p is "". Reading
+// the same p again decodes nothing. The result must not be modified.
+func (p Packed) Read(buf *Buffer) *Summary {
 	switch {
-	case r.payload != nil:
-		return r.payload
-	case r.packed == "":
+	case p == "":
 		return nil
 	case buf == nil:
-		buf = new(PayloadBuffer)
-	case buf.src == r.packed:
+		buf = new(Buffer)
+	case buf.src == p:
 		return &buf.p
 	}
-	p := unpack(r.packed, buf)
-	buf.src = r.packed
-	return p
+	s := unpack(p, buf)
+	buf.src = p
+	return s
 }
 
-// packPayload packs the record's finished payload result.
-func (r *Record) packPayload(scratch *[]byte) {
-	if r.payload != nil {
-		r.packed, r.payload = pack(r.payload, scratch), nil
+// Swap returns p with its sides exchanged, for a connection whose roles
+// were inferred the other way round.
+func (p Packed) Swap() Packed {
+	if p == "" {
+		return ""
 	}
-}
-
-// settlePayload packs r's payload result as Finish leaves it: without a
-// rest state, and dropped if it holds nothing worth reporting.
-func (r *Record) settlePayload(scratch *[]byte) {
-	if p := r.payload; p != nil {
-		p.rest = nil
-		if p.empty() {
-			r.payload = nil
-		}
-		r.packPayload(scratch)
-	}
+	s := p.Read(nil)
+	s.swap()
+	var scratch []byte
+	return pack(s, &scratch)
 }

@@ -1,4 +1,4 @@
-package flow
+package payload
 
 import (
 	"cmp"
@@ -12,16 +12,16 @@ import (
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
-// Payload is what was read in a connection's two byte streams. Arrays are
+// Summary is what was read in a connection's two byte streams. Arrays are
 // indexed by Side.
-type Payload struct {
+type Summary struct {
 	// Protocol is "http" or "tls", or "" when the streams were not
 	// recognised (or held nothing).
 	Protocol string
 	HTTP     *HTTP // when Protocol is "http"
 	TLS      *TLS  // when Protocol is "tls"
 	// rest holds where reading stood when the connection left the
-	// tracker's table open and its stream was let go (see stream.rest):
+	// tracker's table open and its stream was let go (see Stream.Rest):
 	// it is packed with the result, and decoded with it until the
 	// stream resumes or the pass ends. nil otherwise.
 	rest *restState
@@ -39,8 +39,8 @@ type Payload struct {
 	Limited [2]bool
 }
 
-// PayloadConfig bounds reassembly.
-type PayloadConfig struct {
+// Config bounds reassembly.
+type Config struct {
 	// Off skips reassembly and protocol parsing: endpoint states only.
 	Off bool
 	// FlowBuffer caps the out-of-order bytes buffered for one connection
@@ -56,25 +56,27 @@ const (
 	DefaultBuffer     = 64 << 20
 )
 
-// How long out-of-order data waits for the bytes before it, and how long
-// a connection may be quiet before the reassembler lets go of it (its
-// parsing state stays with the record; a later packet takes it up).
+// GapWait is how long, in capture time, out-of-order data waits for the
+// bytes before it; Flush then skips them. reassemblyIdle is how long a
+// connection may be quiet before the reassembler lets go of it (its
+// parsing state stays with the Stream; a later segment takes it up).
 const (
-	gapWait        = 10 * time.Second
+	GapWait        = 10 * time.Second
 	reassemblyIdle = 10 * time.Second
 )
 
-// stream is the reading state of one connection's payload: the
-// reassembler's Stream, and the protocol reading its bytes. It lives with
-// the connection's record until the connection is over.
-type stream struct {
-	r *Record
-	p *Payload // r.payload
+// Stream is the reading state of one connection's payload: the
+// reassembler's Stream, and the protocol reading its bytes. It lives
+// until the connection is over (Finish) or rests (Rest).
+type Stream struct {
+	p *Summary
 	// hp holds p when startHTTP took it from the free list: it goes
 	// back there once p is packed.
 	hp    *httpPayload
 	proto protocol // nil until recognised
-	asm   *payloader
+	asm   *Reader
+	// order names the connection in the reassembler (see streamFlow).
+	order uint64
 	// c2s is the side whose packet created the reassembler's connection,
 	// which it calls client to server.
 	c2s Side
@@ -118,7 +120,7 @@ type protocol interface {
 var detectors = []struct {
 	name   string
 	detect func(s Side, b []byte) verdict
-	start  func(st *stream, p *Payload) protocol
+	start  func(st *Stream, p *Summary) protocol
 }{
 	{"http", detectHTTP, startHTTP},
 	{"tls", detectTLS, startTLS},
@@ -144,21 +146,19 @@ type chunk struct {
 	// in the one at.
 	sg  reassembly.ScatterGather
 	off int // of data[0] in sg
-	at  packetAt
+	at  Packet
 }
 
-// packetAt is a packet's time and place in the capture.
-type packetAt struct {
+// Packet is a packet's time and place in the capture: what an exchange
+// cites.
+type Packet struct {
 	At     Timestamp
-	Packet uint32
+	Number uint32 // 1-based, within its input
 	Input  uint16
 }
 
-// at returns where a segment's packet is.
-func (m Meta) at() packetAt { return packetAt{At: m.At, Packet: m.Packet, Input: m.Input} }
-
 // where returns the packet byte i of c came in.
-func (c *chunk) where(i int) packetAt {
+func (c *chunk) where(i int) Packet {
 	if c.sg == nil {
 		return c.at
 	}
@@ -168,16 +168,18 @@ func (c *chunk) where(i int) packetAt {
 // The reassembler keeps a gopacket.CaptureInfo with out-of-order data;
 // flowdoc's packet number and input travel in it in two fields the
 // reassembler does not use.
-func toCaptureInfo(m Meta) gopacket.CaptureInfo {
-	return gopacket.CaptureInfo{Timestamp: m.At.Time(), InterfaceIndex: int(m.Packet), CaptureLength: int(m.Input)}
+func toCaptureInfo(at Packet) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: at.At.Time(), InterfaceIndex: int(at.Number), CaptureLength: int(at.Input)}
 }
 
-func fromCaptureInfo(ci gopacket.CaptureInfo) packetAt {
-	return packetAt{At: TS(ci.Timestamp), Packet: uint32(ci.InterfaceIndex), Input: uint16(ci.CaptureLength)}
+func fromCaptureInfo(ci gopacket.CaptureInfo) Packet {
+	return Packet{At: Timestamp(ci.Timestamp.UnixNano()), Number: uint32(ci.InterfaceIndex), Input: uint16(ci.CaptureLength)}
 }
 
-// payloader feeds a tracker's connections' payload through a reassembler.
-type payloader struct {
+// Reader feeds the payload of one tracker's connections through a
+// reassembler, and holds what their streams share. It belongs to one
+// goroutine.
+type Reader struct {
 	asm *reassembly.Assembler
 	ctx segContext
 	tcp layers.TCP
@@ -190,28 +192,27 @@ type payloader struct {
 	// Reading state of finished connections, for reuse: a capture holds
 	// hundreds of thousands of connections, and allocating it anew for
 	// each one makes garbage the collector must chase.
-	freeStreams []*stream
+	freeStreams []*Stream
 	freeHTTP    []*httpPayload // results packed, for reuse by startHTTP
-	freeResults []*Payload     // results startHTTP moved out of
-	strs        *interner      // the tracker's
+	freeResults []*Summary     // results startHTTP moved out of
+	strs        interner       // request targets
 	packBuf     []byte         // reused by pack
-	readBuf     PayloadBuffer  // reused to unpack resting payloads (resume, unrest)
-	// Streams let go of while their connections were open, and taken
-	// up again (tests).
-	rested, resumed int
+	readBuf     Buffer         // reused to unpack resting payloads (Resume, Unrest, AckRest)
 }
 
 // segContext is the reassembler's context for one segment.
 type segContext struct {
 	ci   gopacket.CaptureInfo
-	st   *stream
+	st   *Stream
 	side Side
 }
 
 func (c *segContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
 
-func newPayloader(cfg PayloadConfig, strs *interner) *payloader {
-	p := &payloader{strs: strs}
+// NewReader returns a Reader whose reassembler is bounded by cfg (whose
+// Off it ignores: the caller does not make one).
+func NewReader(cfg Config) *Reader {
+	p := &Reader{}
 	p.asm = reassembly.NewAssembler(reassembly.NewStreamPool(p))
 	flow := cmp.Or(cfg.FlowBuffer, DefaultFlowBuffer)
 	all := cmp.Or(cfg.Buffer, DefaultBuffer)
@@ -223,8 +224,8 @@ func newPayloader(cfg PayloadConfig, strs *interner) *payloader {
 // pageBytes is the reassembler's page size, by which its caps count.
 const pageBytes = 1900
 
-// New is the reassembler's StreamFactory: the stream is the record's.
-func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+// New is the reassembler's StreamFactory: the stream is the connection's.
+func (p *Reader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	c := ac.(*segContext)
 	if c.st.done {
 		return nil
@@ -235,8 +236,8 @@ func (p *payloader) New(_, _ gopacket.Flow, _ *layers.TCP, ac reassembly.Assembl
 }
 
 // endpointConn marks the reassembler's keys: each connection gets its own
-// (its record's order in the pass and the side), so that a new connection
-// on an old 4-tuple is never mistaken for the old one.
+// (its order in the pass and the side), so that a new connection on an
+// old 4-tuple is never mistaken for the old one.
 const endpointConn = gopacket.EndpointType(0x7f1d)
 
 func streamFlow(order uint64, s Side) gopacket.Flow {
@@ -249,122 +250,128 @@ func streamFlow(order uint64, s Side) gopacket.Flow {
 	return gopacket.NewFlow(endpointConn, a[:], b[:])
 }
 
-// newPayload returns an empty payload result.
-func (p *payloader) newPayload() *Payload {
+// newSummary returns an empty payload result.
+func (p *Reader) newSummary() *Summary {
 	if pl := takeFree(&p.freeResults); pl != nil {
 		return pl
 	}
-	return &Payload{}
+	return &Summary{}
 }
 
 // newHTTPPayload returns an empty httpPayload.
-func (p *payloader) newHTTPPayload() *httpPayload {
+func (p *Reader) newHTTPPayload() *httpPayload {
 	if hp := takeFree(&p.freeHTTP); hp != nil {
 		return hp
 	}
 	return new(httpPayload)
 }
 
+// takeFree takes the last object off a free list; nil when it is empty.
+func takeFree[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return nil
+	}
+	x := (*free)[n-1]
+	*free = (*free)[:n-1]
+	return x
+}
+
 // recycleResult keeps the stream's payload result for a later connection
-// once the record holds it packed: nothing refers to it any more.
-func (st *stream) recycleResult() {
+// once it is packed: nothing refers to it any more.
+func (st *Stream) recycleResult() {
 	a := st.asm
 	if hp := st.hp; hp != nil {
 		*hp = httpPayload{}
 		a.freeHTTP = append(a.freeHTTP, hp)
 	} else if pl := st.p; pl != nil {
-		*pl = Payload{}
+		*pl = Summary{}
 		a.freeResults = append(a.freeResults, pl)
 	}
 	st.hp, st.p = nil, nil
 }
 
-// newStream returns reading state for r, reading into its payload result
-// pl, reused where a finished connection left some.
-func (p *payloader) newStream(r *Record, pl *Payload) *stream {
+// Start returns the reading state of a new connection, reused where a
+// finished connection left some. order names the connection: no other
+// connection of the Reader's has it while this one is read.
+func (p *Reader) Start(order uint64) *Stream {
+	return p.newStream(order, p.newSummary())
+}
+
+// newStream returns reading state for the connection order, reading into
+// its payload result pl.
+func (p *Reader) newStream(order uint64, pl *Summary) *Stream {
 	st := takeFree(&p.freeStreams)
 	if st == nil {
-		st = &stream{asm: p}
+		st = &Stream{asm: p}
 	}
-	st.r, st.p = r, pl
-	r.stream, r.payload = st, pl
+	st.p, st.order = pl, order
 	return st
 }
 
 // recycle keeps a stream that is done with for a later connection, unless
 // the reassembler had it (it may still hold references to it).
-func (st *stream) recycle() {
+func (st *Stream) recycle() {
 	if !st.pooled {
 		a := st.asm
-		*st = stream{asm: a}
+		*st = Stream{asm: a}
 		a.freeStreams = append(a.freeStreams, st)
 	}
 }
 
-// feed gives the reassembler a segment that carries payload.
-func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
-	st := c.st
-	if st == nil {
-		r := c.rec
-		switch {
-		case r.packed != "":
-			if rs, ok := r.restOf(); !ok || rs.done {
-				return // read to the end already
-			}
-			if st = p.resume(r); st == nil {
-				return
-			}
-		case r.payload == nil:
-			st = p.newStream(r, p.newPayload())
-		default:
-			return // read to the end already
-		}
-		c.st = st
-	}
+// Summary returns what was read so far. It changes as the stream is
+// read, and is not the caller's to keep past Rest or Finish.
+func (st *Stream) Summary() *Summary { return st.p }
+
+// Segment gives the stream a TCP segment that carries payload, sent by
+// side s, in packet at. isn is side s's initial sequence number when
+// synSeen (its SYN was captured): its stream starts just after it,
+// wherever the first data lands. seg.Payload is not kept.
+func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool, at Packet) {
 	if st.done || st.cut[s] {
 		return
 	}
 	if len(seg.Payload) < seg.Len {
 		// Cut by the snap length: what follows cannot be read.
-		st.p.Truncated[s] = m.Packet
+		st.p.Truncated[s] = at.Number
 		st.cut[s] = true
 		if st.proto != nil {
 			st.proto.end(s, false)
 		}
 		return
 	}
-	if !st.nextOK[s] && c.t[s].synSeen {
-		// The stream starts after the SYN, wherever the first data lands.
-		st.next[s], st.nextOK[s] = c.t[s].isn+1, true
+	if !st.nextOK[s] && synSeen {
+		st.next[s], st.nextOK[s] = isn+1, true
 	}
+	p := st.asm
 	if !st.sorted[s] {
 		if !st.nextOK[s] || seg.Seq == st.next[s] {
 			st.next[s], st.nextOK[s] = seg.Seq+uint32(len(seg.Payload)), true
 			ch := &p.chunks[0]
-			*ch = chunk{data: seg.Payload, seq: seg.Seq, at: m.at()}
+			*ch = chunk{data: seg.Payload, seq: seg.Seq, at: at}
 			st.deliver(s, ch)
 			return
 		}
 		// Out of order: the reassembler takes this side from where the
 		// stream stands (a SYN just before it says where).
 		st.sorted[s] = true
-		p.segment(st, uint64(c.rec.ID), s, st.next[s]-1, nil, packet.SYN, m)
+		p.segment(st, s, st.next[s]-1, nil, packet.SYN, at)
 	}
-	p.segment(st, uint64(c.rec.ID), s, seg.Seq, seg.Payload, seg.Flags&packet.ACK, m)
+	p.segment(st, s, seg.Seq, seg.Payload, seg.Flags&packet.ACK, at)
 }
 
-func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data []byte, f packet.Flags, m Meta) {
+func (p *Reader) segment(st *Stream, s Side, seq uint32, data []byte, f packet.Flags, at Packet) {
 	ctx := &p.ctx
 	if st.nextOK[s] && seq != st.next[s] {
 		// Out of order: the reassembler may keep it, and its context
 		// with it.
 		ctx = &segContext{}
 	}
-	ctx.ci, ctx.st, ctx.side = toCaptureInfo(m), st, s
+	ctx.ci, ctx.st, ctx.side = toCaptureInfo(at), st, s
 	t := &p.tcp
 	t.Seq, t.SYN, t.ACK, t.RST = seq, f.Has(packet.SYN), f.Has(packet.ACK), f.Has(packet.RST)
 	t.Payload = data
-	p.asm.AssembleWithContext(streamFlow(order, s), t, ctx)
+	p.asm.AssembleWithContext(streamFlow(st.order, s), t, ctx)
 	t.Payload = nil
 }
 
@@ -372,34 +379,35 @@ func (p *payloader) segment(st *stream, order uint64, s Side, seq uint32, data [
 // has no call for that): an RST on each half at its next sequence number
 // closes both, and the reassembler lets go of a connection closed both
 // ways. Its map stays as small as the connections still open.
-func (p *payloader) release(st *stream, order uint64, at Timestamp) {
+func (p *Reader) release(st *Stream, at Timestamp) {
 	st.closing = true
 	for s := Client; s <= Server && st.inPool; s++ {
-		p.segment(st, order, s, st.next[s], nil, packet.RST, Meta{At: at})
+		p.segment(st, s, st.next[s], nil, packet.RST, Packet{At: at})
 	}
 }
 
-// flush lets go of connections quiet for a while, skipping the gaps that
-// no retransmission filled.
-func (p *payloader) flush(now Timestamp) {
-	if now.Sub(p.lastFlush) < gapWait {
+// Flush lets go of connections quiet for a while, skipping the gaps that
+// no retransmission filled. now is the capture's time; it acts once per
+// GapWait.
+func (p *Reader) Flush(now Timestamp) {
+	if now.Sub(p.lastFlush) < GapWait {
 		return
 	}
 	p.lastFlush = now
 	p.flushing = true
-	p.asm.FlushWithOptions(reassembly.FlushOptions{T: (now - Timestamp(gapWait)).Time(), TC: (now - Timestamp(reassemblyIdle)).Time()})
+	p.asm.FlushWithOptions(reassembly.FlushOptions{T: (now - Timestamp(GapWait)).Time(), TC: (now - Timestamp(reassemblyIdle)).Time()})
 	p.flushing = false
 }
 
-// flushAll ends reassembly: what waits for missing bytes is delivered.
-func (p *payloader) flushAll() {
+// FlushAll ends reassembly: what waits for missing bytes is delivered.
+func (p *Reader) FlushAll() {
 	p.flushing = true
 	p.asm.FlushAll()
 	p.flushing = false
 }
 
 // Accept is the reassembler asking whether to take a segment.
-func (st *stream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
+func (st *Stream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
 	if st.closing {
 		*start = nextSeq == invalidSequence
 		return true
@@ -422,7 +430,7 @@ func (st *stream) Accept(t *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCP
 const invalidSequence = reassembly.Sequence(-1)
 
 // ReassembledSG takes in-order bytes from the reassembler.
-func (st *stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
+func (st *Stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
 	dir, _, _, skip := sg.Info()
 	s := st.c2s
 	if dir == reassembly.TCPDirServerToClient {
@@ -463,11 +471,15 @@ func (st *stream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Assemb
 	st.deliver(s, ch)
 }
 
+// seqGT and seqGE compare sequence numbers modulo 2^32.
+func seqGT(a, b uint32) bool { return int32(a-b) > 0 }
+func seqGE(a, b uint32) bool { return int32(a-b) >= 0 }
+
 // missing notes n bytes of side s that will never come.
-func (st *stream) missing(s Side, n int, sg reassembly.ScatterGather) {
+func (st *Stream) missing(s Side, n int, sg reassembly.ScatterGather) {
 	st.p.Missing[s] += uint64(n)
 	if st.p.MissingPacket[s] == 0 {
-		st.p.MissingPacket[s] = fromCaptureInfo(sg.CaptureInfo(0)).Packet
+		st.p.MissingPacket[s] = fromCaptureInfo(sg.CaptureInfo(0)).Number
 	}
 	if !st.asm.flushing {
 		st.p.Limited[s] = true
@@ -479,14 +491,14 @@ func (st *stream) missing(s Side, n int, sg reassembly.ScatterGather) {
 
 // ReassemblyComplete is the reassembler letting go of the connection; a
 // later packet makes it anew.
-func (st *stream) ReassemblyComplete(reassembly.AssemblerContext) bool {
+func (st *Stream) ReassemblyComplete(reassembly.AssemblerContext) bool {
 	st.inPool = false
 	st.sorted = [2]bool{} // a later segment is compared with st.next again
 	return true
 }
 
 // deliver hands in-order bytes to the protocol, recognising it first.
-func (st *stream) deliver(s Side, c *chunk) {
+func (st *Stream) deliver(s Side, c *chunk) {
 	if st.proto == nil {
 		b := c.data
 		if len(st.pre[s]) > 0 {
@@ -527,13 +539,13 @@ func (st *stream) deliver(s Side, c *chunk) {
 }
 
 // stop ends reading: the stream is not wanted any more.
-func (st *stream) stop() {
+func (st *Stream) stop() {
 	st.done = true
 	st.pre = [2][]byte{}
 }
 
 // restState is what reading needs to go on where it stood, kept in place
-// of the stream of a connection that left the tracker's table while open
+// of the Stream of a connection that left the tracker's table while open
 // (idle for a while, or not over yet when its tuple was reused). A stream
 // is hundreds of bytes, and a capture of a connection leak holds
 // connections by the hundred thousand that went idle and were never closed.
@@ -548,20 +560,21 @@ type restState struct {
 // restDone is the rest of every stream that has nothing more to read.
 var restDone = &restState{done: true}
 
-// rest lets go of the stream of a connection leaving the table while
-// open, packing its payload result with a restState, when nothing is
-// pending in it: the reassembler holds nothing of it, the protocol is
-// recognised (or reading stopped), and an HTTP reader stands between
-// messages. It reports whether it did; if not, the stream stays with the
-// record.
-func (st *stream) rest(r *Record) bool {
+// Rest lets go of the stream of a connection leaving the tracker's table
+// while open, when nothing is pending in it: the reassembler holds nothing
+// of it, the protocol is recognised (or reading stopped), and an HTTP
+// reader stands between messages. It then returns the payload result
+// packed with where reading stood (Packed.Resting), and the Stream is not
+// to be used again; Resume takes reading up from that. Otherwise it
+// returns false, and the stream stays as it was.
+func (st *Stream) Rest() (Packed, bool) {
 	if st.inPool {
-		return false
+		return "", false
 	}
 	rs := restDone
 	if !st.done {
 		if st.proto != protocol(&st.http) {
-			return false
+			return "", false
 		}
 		rs = &restState{next: st.next, nextOK: st.nextOK, cut: st.cut}
 		for s := range st.http.dir {
@@ -569,25 +582,28 @@ func (st *stream) rest(r *Record) bool {
 			case d.state == hDone:
 				rs.httpEnd[s] = true
 			case d.state != hStart || len(d.line) > 0:
-				return false
+				return "", false
 			}
 		}
 	}
 	st.p.rest = rs
-	r.stream = nil
-	r.packPayload(&st.asm.packBuf)
+	packed := pack(st.p, &st.asm.packBuf)
 	st.recycleResult()
-	st.asm.rested++
 	st.recycle()
-	return true
+	return packed, true
 }
 
-// resume takes reading up again where a connection's restState says it
-// stood, when a packet brings it back to the table with more bytes.
-func (p *payloader) resume(r *Record) *stream {
+// Resume takes reading up again where a resting connection's packed
+// payload says it stood (see Rest), when a segment brings it back with
+// more bytes. It returns nil when there is nothing more to read: the
+// payload is then left as it was.
+func (p *Reader) Resume(order uint64, packed Packed) *Stream {
+	if rs, ok := packed.restOf(); !ok || rs.done {
+		return nil // read to the end already
+	}
 	// Everything is copied out of the decoded payload: readBuf is free
 	// again on return.
-	d := unpack(r.packed, &p.readBuf)
+	d := unpack(packed, &p.readBuf)
 	if d.HTTP == nil || d.rest == nil {
 		return nil // rests only where HTTP is read
 	}
@@ -596,91 +612,123 @@ func (p *payloader) resume(r *Record) *stream {
 	hp.p, hp.h = *d, *d.HTTP
 	hp.p.rest, hp.p.HTTP = nil, &hp.h
 	hp.h.Exchanges = append(hp.ex[:0], d.HTTP.Exchanges...)
-	r.packed = ""
-	st := p.newStream(r, &hp.p)
+	st := p.newStream(order, &hp.p)
 	st.hp = hp
 	st.next, st.nextOK, st.cut = rs.next, rs.nextOK, rs.cut
-	st.http = httpReader{h: &hp.h, strs: p.strs}
+	st.http = httpReader{h: &hp.h, strs: &p.strs}
 	for s, end := range rs.httpEnd {
 		if end {
 			st.http.dir[s].state = hDone
 		}
 	}
 	st.proto = &st.http
-	p.resumed++
 	return st
 }
 
-// ackedRest is acked for a connection whose stream rests: an
-// acknowledgement that came after the stream was let go still tells
-// whether the client received a response. The result is packed again
-// (rare: the connection came back with acknowledgements only).
-func ackedRest(r *Record, t *[2]track, scratch *[]byte) {
-	p := r.Payload()
-	if p.HTTP == nil {
-		return
-	}
-	rd := httpReader{h: p.HTTP}
-	for s := Client; s <= Server; s++ {
-		if t[s].ackOK {
-			rd.ack(s, t[s].ack)
-		}
-	}
-	r.packed = pack(p, scratch)
+// Acks is how far each side acknowledged the other's bytes, by Side: Seq
+// is the sequence number acknowledged, where OK says the side sent an
+// acknowledgement.
+type Acks struct {
+	Seq [2]uint32
+	OK  [2]bool
 }
 
-// resting reports whether r's stream was let go of while the connection
-// was open (see stream.rest).
-func (r *Record) resting() bool { return r.stream == nil && r.packedRest() }
+// AckRest is Ack for a connection whose stream rests: an acknowledgement
+// that came after the stream was let go still tells whether the client
+// received a response. It returns the payload packed again (rare: the
+// connection came back with acknowledgements only).
+func (p *Reader) AckRest(packed Packed, a Acks) Packed {
+	d := unpack(packed, &p.readBuf)
+	if d.HTTP == nil {
+		return packed
+	}
+	rd := httpReader{h: d.HTTP}
+	for s := Client; s <= Server; s++ {
+		if a.OK[s] {
+			rd.ack(s, a.Seq[s])
+		}
+	}
+	return pack(d, &p.packBuf)
+}
+
+// Unrest returns a resting payload packed again without its rest state,
+// as Finish leaves a stream's.
+func (p *Reader) Unrest(packed Packed) Packed {
+	return p.settle(unpack(packed, &p.readBuf))
+}
+
+// settle packs a payload result as Finish leaves it: without a rest
+// state, and "" if it holds nothing worth reporting.
+func (p *Reader) settle(s *Summary) Packed {
+	s.rest = nil
+	if s.empty() {
+		return ""
+	}
+	return pack(s, &p.packBuf)
+}
 
 // empty reports whether p holds nothing worth reporting.
-func (p *Payload) empty() bool {
+func (p *Summary) empty() bool {
 	return p.Protocol == "" && p.Missing == [2]uint64{} && p.Truncated == [2]uint32{}
 }
 
-// finish ends both streams once the connection is over (or the pass).
-func (st *stream) finish(r *Record) {
+// Finish ends both streams once the connection is over (or the pass):
+// fin says which sides closed with a FIN; last is the time of its last
+// packet. It returns what was read, packed; "" if nothing worth
+// reporting was. The Stream is not to be used again.
+func (st *Stream) Finish(fin [2]bool, last Timestamp) Packed {
 	if st.proto != nil && !st.done {
 		for s := Client; s <= Server; s++ {
 			if !st.cut[s] {
-				st.proto.end(s, r.Half(s).FinPacket > 0)
+				st.proto.end(s, fin[s])
 			}
 		}
 	}
 	st.stop()
 	a := st.asm
 	st.proto = nil
-	r.stream = nil
 	if st.inPool {
-		a.release(st, uint64(r.ID), r.Last)
+		a.release(st, last)
 	}
-	r.settlePayload(&a.packBuf)
+	packed := a.settle(st.p)
 	st.recycleResult()
 	st.recycle()
+	return packed
 }
 
-// acked tells the protocol how far each side acknowledged.
-func (st *stream) acked(t *[2]track) {
+// Ack tells the protocol how far each side acknowledged.
+func (st *Stream) Ack(a Acks) {
 	if st.proto == nil {
 		return
 	}
 	for s := Client; s <= Server; s++ {
-		if t[s].ackOK {
-			st.proto.ack(s, t[s].ack)
+		if a.OK[s] {
+			st.proto.ack(s, a.Seq[s])
 		}
 	}
 }
 
+// Snapshot returns what Finish would return if the connection ended now,
+// leaving the stream as it is. With end (the connection is still in the
+// tracker's table), a response read until the connection closed is
+// complete once its sender's FIN came (fin, as for Finish).
+func (st *Stream) Snapshot(fin [2]bool, end bool) Packed {
+	cp := st.p.clone()
+	if end {
+		st.snapshotEnd(cp, fin)
+	}
+	return st.asm.settle(cp)
+}
+
 // snapshotEnd gives cp, a snapshot's copy of the stream's payload result,
-// what finish would add if the capture ended now: a response read until
-// the connection closed is complete once its sender's FIN came.
-func (st *stream) snapshotEnd(cp *Payload, r *Record) {
+// what Finish would add if the capture ended now.
+func (st *Stream) snapshotEnd(cp *Summary, fin [2]bool) {
 	if st.done || st.proto != protocol(&st.http) || cp.HTTP == nil {
 		return
 	}
 	for s := Client; s <= Server; s++ {
 		d := &st.http.dir[s]
-		if d.state != hUntilEnd || d.ex == nil || st.cut[s] || r.Half(s).FinPacket == 0 {
+		if d.state != hUntilEnd || d.ex == nil || st.cut[s] || !fin[s] {
 			continue
 		}
 		for i := range st.p.HTTP.Exchanges {
@@ -696,7 +744,7 @@ func (st *stream) snapshotEnd(cp *Payload, r *Record) {
 
 // clone copies a payload result, for a snapshot: the tracker goes on
 // updating its own.
-func (p *Payload) clone() *Payload {
+func (p *Summary) clone() *Summary {
 	cp := *p
 	cp.rest = nil
 	if p.HTTP != nil {
@@ -712,7 +760,7 @@ func (p *Payload) clone() *Payload {
 }
 
 // swap exchanges the sides of a payload result.
-func (p *Payload) swap() {
+func (p *Summary) swap() {
 	p.Missing[0], p.Missing[1] = p.Missing[1], p.Missing[0]
 	p.MissingPacket[0], p.MissingPacket[1] = p.MissingPacket[1], p.MissingPacket[0]
 	p.Truncated[0], p.Truncated[1] = p.Truncated[1], p.Truncated[0]

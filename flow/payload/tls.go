@@ -1,4 +1,4 @@
-package flow
+package payload
 
 // TLS is what was read of a TLS handshake.
 type TLS struct {
@@ -36,7 +36,7 @@ func detectTLS(_ Side, b []byte) verdict {
 	return isThis
 }
 
-func startTLS(_ *stream, p *Payload) protocol {
+func startTLS(_ *Stream, p *Summary) protocol {
 	p.TLS = &TLS{}
 	return &tlsReader{t: p.TLS}
 }

@@ -1,4 +1,4 @@
-package flow
+package payload
 
 import (
 	"reflect"
@@ -17,7 +17,7 @@ type said struct {
 // pieces of at most `piece` bytes (0: whole), and returns the result.
 func readHTTP(t *testing.T, conv []said, piece int) *HTTP {
 	t.Helper()
-	p := &Payload{}
+	p := &Summary{}
 	var proto protocol
 	var seq [2]uint32
 	at := Timestamp(1)
@@ -34,7 +34,7 @@ func readHTTP(t *testing.T, conv []said, piece int) *HTTP {
 				}
 				proto = startHTTP(nil, p)
 			}
-			c := &chunk{data: b[:n], seq: seq[s.from], at: packetAt{At: at, Packet: uint32(at)}}
+			c := &chunk{data: b[:n], seq: seq[s.from], at: Packet{At: at, Number: uint32(at)}}
 			proto.data(s.from, c)
 			seq[s.from] += uint32(n)
 			b = b[n:]
@@ -128,7 +128,7 @@ func TestHTTPTimesAndPackets(t *testing.T) {
 
 func TestHTTPBodyUntilClose(t *testing.T) {
 	for _, fin := range []bool{true, false} {
-		p := &Payload{}
+		p := &Summary{}
 		r := startHTTP(nil, p)
 		r.data(Client, &chunk{data: []byte("GET / HTTP/1.0\r\n\r\n")})
 		r.data(Server, &chunk{data: []byte("HTTP/1.0 200 OK\r\n\r\nbody bytes")})
@@ -191,7 +191,7 @@ func TestHTTPMalformedRequest(t *testing.T) {
 }
 
 func TestHTTPGapInBody(t *testing.T) {
-	p := &Payload{}
+	p := &Summary{}
 	r := startHTTP(nil, p)
 	r.data(Client, &chunk{data: []byte("GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n")})
 	r.data(Server, &chunk{data: []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")})
@@ -225,7 +225,7 @@ func TestHTTPPipelineKeepsLast(t *testing.T) {
 }
 
 func TestHTTPUpgrade(t *testing.T) {
-	p := &Payload{}
+	p := &Summary{}
 	r := startHTTP(nil, p)
 	r.data(Client, &chunk{data: []byte("GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")})
 	more := r.data(Server, &chunk{data: []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")})
@@ -263,7 +263,7 @@ func FuzzHTTP(f *testing.F) {
 	f.Add([]byte("POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), []byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n\r\n"), uint8(1))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"), uint8(7))
 	f.Fuzz(func(t *testing.T, client, server []byte, cut uint8) {
-		p := &Payload{}
+		p := &Summary{}
 		r := startHTTP(nil, p)
 		n := int(cut%16) + 1
 		for len(client) > 0 || len(server) > 0 {

@@ -1,4 +1,4 @@
-package flow
+package payload
 
 import (
 	"fmt"
@@ -76,9 +76,9 @@ func fill(v reflect.Value, rnd *rand.Rand) {
 func TestPackRoundTrip(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	var scratch []byte
-	var buf PayloadBuffer
+	var buf Buffer
 	for i := range 2000 {
-		var p Payload
+		var p Summary
 		fill(reflect.ValueOf(&p).Elem(), rnd)
 		if i%5 == 0 {
 			p.HTTP = nil
@@ -100,20 +100,19 @@ func TestPackRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		r := Record{payload: &p}
-		r.packPayload(&scratch)
-		if r.payload != nil || r.packed == "" {
-			t.Fatal("packPayload left the payload unpacked")
+		packed := pack(&p, &scratch)
+		if packed == "" {
+			t.Fatal("pack returned nothing")
 		}
-		got := r.ReadPayload(&buf)
+		got := packed.Read(&buf)
 		if !reflect.DeepEqual(*got, p) {
-			t.Fatalf("payload %d differs after packing:\n%s", i, diffFields(reflect.ValueOf(p), reflect.ValueOf(*got), "Payload"))
+			t.Fatalf("payload %d differs after packing:\n%s", i, diffFields(reflect.ValueOf(p), reflect.ValueOf(*got), "Summary"))
 		}
-		if rs, ok := r.restOf(); ok != (p.rest != nil) || ok && rs != *p.rest {
+		if rs, ok := packed.restOf(); ok != (p.rest != nil) || ok && rs != *p.rest {
 			t.Fatalf("payload %d: rest state %+v, %v; packed %+v", i, rs, ok, p.rest)
 		}
-		if fresh := r.Payload(); !reflect.DeepEqual(fresh, got) || fresh == got {
-			t.Fatalf("payload %d: Payload differs from ReadPayload, or is not a copy", i)
+		if fresh := packed.Read(nil); !reflect.DeepEqual(fresh, got) || fresh == got {
+			t.Fatalf("payload %d: Read(nil) differs from Read(&buf), or is not a copy", i)
 		}
 	}
 }
@@ -124,23 +123,23 @@ func TestPackSize(t *testing.T) {
 	x := Exchange{Method: "GET", Target: "/bench/items?page=1", Version: "HTTP/1.1", Status: 200, Reason: "OK",
 		RequestAt: at, ResponseAt: at + 54_000_000, ResponseEnd: at + 55_300_000, RequestPacket: 15405, ResponsePacket: 21159,
 		ContentLength: 1742, BodyBytes: 1742, Complete: true, Acked: true}
-	p := Payload{Protocol: "http", HTTP: &HTTP{Requests: 2, Responses: 2, Exchanges: []Exchange{x, x}}}
+	p := Summary{Protocol: "http", HTTP: &HTTP{Requests: 2, Responses: 2, Exchanges: []Exchange{x, x}}}
 	p.HTTP.Exchanges[1].RequestAt += 100_000_000
 	var scratch []byte
 	s := pack(&p, &scratch)
 	if len(s) > 120 {
 		t.Errorf("two exchanges pack into %d bytes, want at most 120", len(s))
 	}
-	t.Logf("two exchanges: %d bytes packed, %d as structs", len(s), 2*reflect.TypeFor[Exchange]().Size()+reflect.TypeFor[HTTP]().Size()+reflect.TypeFor[Payload]().Size())
+	t.Logf("two exchanges: %d bytes packed, %d as structs", len(s), 2*reflect.TypeFor[Exchange]().Size()+reflect.TypeFor[HTTP]().Size()+reflect.TypeFor[Summary]().Size())
 }
 
 // TestUnpackShort: a packed string cut anywhere decodes without a panic.
 func TestUnpackShort(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	var scratch []byte
-	var buf PayloadBuffer
+	var buf Buffer
 	for range 200 {
-		var p Payload
+		var p Summary
 		fill(reflect.ValueOf(&p).Elem(), rnd)
 		s := pack(&p, &scratch)
 		for n := range len(s) {

@@ -1,0 +1,145 @@
+package flow
+
+import (
+	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
+)
+
+// payloader is the tracker's side of package payload: it finds each
+// connection's payload.Stream, hands it the segments that carry payload
+// and the acknowledgements, and keeps on the record what it gives back.
+// A tracker has one unless Config.Payload.Off; its methods that take a
+// record do nothing on a nil payloader.
+type payloader struct {
+	rd *payload.Reader
+	// Streams let go of while their connections were open, and taken
+	// up again (tests).
+	rested, resumed int
+}
+
+func newPayloader(cfg payload.Config) *payloader {
+	return &payloader{rd: payload.NewReader(cfg)}
+}
+
+// feed gives the connection's stream a segment that carries payload,
+// starting the stream, or resuming a resting one, if need be.
+func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
+	st := c.st
+	if st == nil {
+		if st = p.open(c.rec); st == nil {
+			return // read to the end already
+		}
+		c.st = st
+	}
+	t := &c.t[s]
+	st.Segment(payload.Side(s), seg, t.isn, t.synSeen, payload.Packet{At: payload.Timestamp(m.At), Number: m.Packet, Input: m.Input})
+}
+
+// open returns a stream for r, whose connection has none in the table:
+// a new one, or its resting one taken up again; nil if r's payload was
+// read to the end.
+func (p *payloader) open(r *Record) *payload.Stream {
+	if r.packed != "" {
+		st := p.rd.Resume(uint64(r.ID), r.packed)
+		if st == nil {
+			return nil
+		}
+		p.resumed++
+		r.packed = ""
+		r.stream = st
+		return st
+	}
+	r.stream = p.rd.Start(uint64(r.ID))
+	return r.stream
+}
+
+// flush lets the reassembler go of quiet connections.
+func (p *payloader) flush(now Timestamp) { p.rd.Flush(payload.Timestamp(now)) }
+
+// flushAll ends reassembly.
+func (p *payloader) flushAll() { p.rd.FlushAll() }
+
+// acks returns how far each side of the connection acknowledged.
+func acks(t *[2]track) payload.Acks {
+	return payload.Acks{Seq: [2]uint32{t[Client].ack, t[Server].ack}, OK: [2]bool{t[Client].ackOK, t[Server].ackOK}}
+}
+
+// fins returns which sides of r closed with a FIN.
+func fins(r *Record) [2]bool { return [2]bool{r.Client.FinPacket > 0, r.Server.FinPacket > 0} }
+
+// retire hands the stream of a connection leaving the table its last
+// acknowledgements (t), and finishes it if the connection is over, or
+// lets it rest if it can. (Small, to be inlined: most records, and all
+// with Config.Payload.Off, have no stream.)
+func (p *payloader) retire(r *Record, t *[2]track, over bool) {
+	if r.stream != nil || r.packed != "" {
+		p.retireStream(r, t, over)
+	}
+}
+
+func (p *payloader) retireStream(r *Record, t *[2]track, over bool) {
+	switch st := r.stream; {
+	case st != nil:
+		st.Ack(acks(t))
+		if over {
+			r.stream, r.packed = nil, st.Finish(fins(r), payload.Timestamp(r.Last)) // nothing more is coming
+		} else if packed, ok := st.Rest(); ok {
+			r.stream, r.packed = nil, packed
+			p.rested++
+		}
+	case r.packed.Resting():
+		r.packed = p.rd.AckRest(r.packed, acks(t))
+	}
+}
+
+// snapshot gives cp, a snapshot's copy of r, the payload Finish would
+// leave it if the capture ended now; c is r's connection if it is in the
+// table.
+func (p *payloader) snapshot(cp, r *Record, c *conn) {
+	if c != nil {
+		switch {
+		case r.stream != nil:
+			r.stream.Ack(acks(&c.t))
+		case r.packed.Resting():
+			r.packed = p.rd.AckRest(r.packed, acks(&c.t))
+			cp.packed = r.packed
+		}
+	}
+	switch {
+	case r.stream != nil:
+		cp.packed = r.stream.Snapshot(fins(r), c != nil)
+	case cp.packed.Resting():
+		cp.packed = p.rd.Unrest(cp.packed)
+	}
+}
+
+// finish ends r's payload at the end of the pass.
+func (p *payloader) finish(r *Record) {
+	if r.stream != nil || r.packed != "" {
+		p.finishStream(r)
+	}
+}
+
+func (p *payloader) finishStream(r *Record) {
+	switch {
+	case r.stream != nil:
+		r.stream, r.packed = nil, r.stream.Finish(fins(r), payload.Timestamp(r.Last))
+	case r.packed.Resting():
+		r.packed = p.rd.Unrest(r.packed)
+	}
+}
+
+// Payload returns what was read in the connection's byte streams; nil
+// when nothing worth reporting was. A connection that is over keeps it
+// packed, and each call then decodes a new copy: loops over many records
+// use ReadPayload. The result must not be modified.
+func (r *Record) Payload() *payload.Summary { return r.ReadPayload(nil) }
+
+// ReadPayload is Payload decoding into buf (when not nil): the result is
+// valid until the next call with the same buf.
+func (r *Record) ReadPayload(buf *payload.Buffer) *payload.Summary {
+	if r.stream != nil {
+		return r.stream.Summary()
+	}
+	return r.packed.Read(buf)
+}
