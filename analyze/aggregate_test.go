@@ -16,8 +16,8 @@ import (
 func TestFoldedFindings(t *testing.T) {
 	rep := analyzeFile(t, "../testdata/flood/syn-flood.pcap")
 	web, dark := netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")
-	if len(rep.Aggregates) != 3 {
-		t.Fatalf("%d aggregates, want 3", len(rep.Aggregates))
+	if len(rep.Aggregates) != 4 {
+		t.Fatalf("%d aggregates, want 4", len(rep.Aggregates))
 	}
 	scanner := netip.MustParseAddr("10.0.9.9")
 	var scan *Finding
@@ -45,8 +45,9 @@ func TestFoldedFindings(t *testing.T) {
 			found[f.Endpoints[0]] = f
 		}
 	}
+	cookies := netip.MustParseAddrPort("10.0.0.82:8443")
 	for _, a := range rep.Aggregates {
-		if a.Scan() {
+		if a.Scan() || a.Server == cookies {
 			continue
 		}
 		f := found[a.Server]
@@ -85,7 +86,26 @@ func TestFoldedFindings(t *testing.T) {
 	if strings.Contains(d.Summary, "SYN flood") {
 		t.Errorf("%s: 4 clients that retry are no SYN flood: %q", dark, d.Summary)
 	}
-	if !strings.Contains(rep.Totals.Summary(), "counted per server endpoint") || rep.Totals.Folded != rep.Aggregates[0].Connections+rep.Aggregates[1].Connections+rep.Aggregates[2].Connections {
+	// The flood answered with SYN cookies: the handshakes never
+	// completed, kept and folded in one warning that says so.
+	var half *Finding
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; len(f.Endpoints) == 1 && f.Endpoints[0] == cookies {
+			half = f
+		}
+	}
+	if half == nil || half.Class != HandshakeIncomplete || half.Severity != Warning || half.Folded != 299 || len(half.Flows) < 90 {
+		t.Fatalf("the cookie flood's finding: %+v", half)
+	}
+	for _, s := range []string{"never acknowledged", "SYN cookies", "SYN flood with spoofed addresses"} {
+		if !strings.Contains(half.Summary, s) {
+			t.Errorf("%s: %q does not say %q", cookies, half.Summary, s)
+		}
+	}
+	if f := &rep.Flows[half.Flows[0]-1]; verdictOf(f, HandshakeIncomplete) == nil {
+		t.Errorf("flow %d, kept of the cookie flood, has verdicts %v", f.ID, f.Verdicts)
+	}
+	if !strings.Contains(rep.Totals.Summary(), "counted per server endpoint") || rep.Totals.Folded != rep.Aggregates[0].Connections+rep.Aggregates[1].Connections+rep.Aggregates[2].Connections+rep.Aggregates[3].Connections {
 		t.Errorf("headline %q, %d folded", rep.Totals.Summary(), rep.Totals.Folded)
 	}
 	for _, h := range rep.Hosts {

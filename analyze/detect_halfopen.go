@@ -69,7 +69,10 @@ func inspectHalfOpen(c *flowCtx) {
 	}
 	quiet := c.age(S.LastPacket)
 	if quiet < flow.InitialRTO {
-		return // the ACK may yet come
+		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket.Time(), Age: c.age(C.FirstPacket),
+			Summary: fmt.Sprintf("SYN answered %s before the end of the capture, within the initial retransmission timeout (%s): the client's ACK may yet come, the handshake was in progress",
+				fmtDur(quiet), fmtDur(flow.InitialRTO))})
+		return
 	}
 	syn := firstSYN(r)
 	first := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) })

@@ -337,6 +337,21 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"error listen_overflow 1"},
 			says:     []string{"with SYN cookies kept no state"},
 		},
+		{
+			// The server answered; the client never did anything more:
+			// one SYN-ACK sent once (a cookie), one sent again and again
+			// (SYN_RECV), and one sent just before the end, whose ACK may
+			// yet come.
+			name: "handshake never completed",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: []seg{{0, true, "S", 0, 0}, {0.001, false, "SA", 0, 0}}},
+				{cport: 40002, server: "10.0.0.2:80", segs: []seg{{0, true, "S", 0, 0}, {0.001, false, "SA", 0, 0}, {1.001, false, "SA", 0, 0}, {3.001, false, "SA", 0, 0}}},
+				{cport: 40003, server: "10.0.0.2:80", segs: []seg{{4.6, true, "S", 0, 0}, {4.601, false, "SA", 0, 0}}},
+				last(50000)},
+			verdicts: []string{"handshake_incomplete(client)", "handshake_incomplete(client)", "open(client)", "open(client)"},
+			findings: []string{"warning handshake_incomplete 2"},
+			says:     []string{"kept no state (SYN cookies)", "sent its SYN-ACK 3 times and sits in SYN_RECV", "never acknowledged", "the client's ACK may yet come"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -538,7 +538,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 		a.InProgress++ // the answer, or the ACK, may yet come
 	case e.na > 0:
 		l.renew(e.last())
-		l.remember(foldedHash(h, first.seq), foldedEntry(j, e.na, 0))
+		l.remember(foldedHash(h, first.seq), foldedEntry(j, halfCounts(int(e.n), int(e.na)), 0))
 	default:
 		var gap time.Duration
 		if e.n > 1 {
@@ -602,6 +602,10 @@ const (
 	synsShift  = 36
 	aggShift   = 40
 )
+
+// halfCounts packs a half-open connection's SYNs and SYN-ACKs (3 at
+// most each) in an entry's count.
+func halfCounts(syns, acks int) uint8 { return uint8(min(syns, 3) | min(acks, 3)<<2) }
 
 func foldedEntry(agg int32, syns uint8, bucket uint64) uint64 {
 	return uint64(agg+1)<<aggShift | uint64(min(syns, 15))<<synsShift | bucket
@@ -753,22 +757,32 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 // lateHalfOpen counts a packet of a folded half-open connection (whose
 // entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
 // counted (true); anything else from the client is the handshake going
-// on after all, and the connection leaves the aggregate (false).
+// on after all, and the connection leaves the aggregate (false). Past 3
+// SYNs or SYN-ACKs, what it takes back out is short of the rest.
 func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+	syns, acks := n&3, n>>2&3
 	switch f {
 	case packet.SYN:
 		a.SYNs++
+		if syns == 1 {
+			a.Retried++
+		}
+		set.set(fh, foldedEntry(j, halfCounts(syns+1, acks), 0))
 	case packet.SYN | packet.ACK:
 		a.SYNACKs++
-		if n == 1 {
+		if acks == 1 {
 			a.ServerRetried++
 		}
-		set.set(fh, foldedEntry(j, uint8(min(n+1, 15)), 0))
+		set.set(fh, foldedEntry(j, halfCounts(syns, acks+1), 0))
 	default:
 		set.del(fh)
 		a.Connections--
-		a.SYNACKs -= n
-		if n > 1 {
+		a.SYNs -= syns
+		a.SYNACKs -= acks
+		if syns > 1 {
+			a.Retried--
+		}
+		if acks > 1 {
 			a.ServerRetried--
 		}
 		a.AnsweredLate++

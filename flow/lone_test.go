@@ -28,6 +28,11 @@ import (
 //     close cleanly;
 //   - 10.0.9.9 scans: a SYN each to ports 22 and 3389 of 300 hosts
 //     (10.1.0.0/16), from 0.2 s to 3.2 s; none answers;
+//   - 10.0.0.82:8443 answers 400 spoofed sources (198.19.0.0/16), a SYN
+//     each from 0.5 s to 2.5 s, with one SYN-ACK each (SYN cookies) and
+//     nothing more comes, but for one connection whose SYN-ACK is sent
+//     again at 1 and 3 s and one whose client acknowledges at last, 2 s
+//     after its SYN-ACK;
 //   - the capture ends at 5 s, 0.5 s after the last flood SYN: those
 //     sent less than a second before are handshakes in progress.
 func floodCapture() []byte {
@@ -83,6 +88,21 @@ func floodCapture() []byte {
 	for i := range 600 {
 		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i / 2 >> 8), byte(i / 2)}), []uint16{22, 3389}[i%2])
 		add(200*ms+time.Duration(i)*5*ms, netip.AddrPortFrom(scanner, uint16(40000+i)), dst, packet.SYN, uint32(i)*7919, 0)
+	}
+	cookies := netip.MustParseAddrPort("10.0.0.82:8443")
+	for i := range 400 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), uint16(2000+i))
+		at := 500*ms + time.Duration(i)*5*ms
+		isn, cookie := uint32(i)*104729+1, uint32(i)*7+3
+		add(at, src, cookies, packet.SYN, isn, 0)
+		add(at+ms, cookies, src, packet.SYN|packet.ACK, cookie, isn+1)
+		switch i {
+		case 300: // a server that keeps state sends its SYN-ACK again
+			add(at+1001*ms, cookies, src, packet.SYN|packet.ACK, cookie, isn+1)
+			add(at+3001*ms, cookies, src, packet.SYN|packet.ACK, cookie, isn+1)
+		case 200: // a client after all
+			add(at+2001*ms, src, cookies, packet.ACK, isn+1, cookie+1)
+		}
 	}
 	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.at - b.at) })
 	frame := make([]byte, 14+20+20)
@@ -148,7 +168,26 @@ func TestFoldLoneSYNs(t *testing.T) {
 			scan = a
 		}
 	}
-	if len(agg) != 3 || scan.Client != netip.MustParseAddr("10.0.9.9") {
+	var half Aggregate
+	for _, a := range one.Aggregates {
+		if a.HalfOpen {
+			half = a
+		}
+	}
+	// The flood answered with cookies: its first SYNs are flows, the
+	// rest folded half-open; the SYN-ACK sent again and the client that
+	// went on are counted as such.
+	halfKept := 0
+	for _, r := range one.Flows {
+		if r.Key.Server() == half.Server {
+			halfKept++
+		}
+	}
+	if half.Server != netip.MustParseAddrPort("10.0.0.82:8443") || halfKept+half.Connections != 400 || half.AnsweredLate != 1 ||
+		half.SYNACKs != half.Connections+2 || half.ServerRetried != 1 || half.SYNs != half.Connections || half.Retried != 0 {
+		t.Errorf("half-open: %d flows + %+v; want 400 in all, the client that went on answered late, one SYN-ACK sent twice more", halfKept, half)
+	}
+	if len(agg) != 4 || scan.Client != netip.MustParseAddr("10.0.9.9") {
 		t.Fatalf("aggregates %+v; want one for each of %s and %s, and one for the scanner", one.Aggregates, web, dark)
 	}
 	// The scan: its first hundred or so SYNs are flows, the rest are
@@ -204,7 +243,7 @@ func TestFoldLoneSYNs(t *testing.T) {
 	}
 	// Judged 12 s after the start, every client has given up.
 	for _, a := range read(2, t0.Add(12*time.Second)).Aggregates {
-		if a.InProgress != 0 || a.GaveUp != a.Connections {
+		if a.InProgress != 0 || a.GaveUp != a.Connections && !a.HalfOpen {
 			t.Errorf("at 12 s, %s: %d in progress, %d of %d gave up; want none, all", a.Server, a.InProgress, a.GaveUp, a.Connections)
 		}
 	}

@@ -57,6 +57,8 @@ type jsonAggregate struct {
 	Connections    int            `json:"connections"`
 	InProgress     int            `json:"in_progress"`
 	SYNs           int            `json:"syns"`
+	SYNACKs        int            `json:"syn_acks,omitempty"`
+	ServerRetried  int            `json:"server_retried,omitempty"`
 	Retried        int            `json:"retried"`
 	GaveUp         int            `json:"gave_up"`
 	AnsweredLate   int            `json:"answered_late"`
@@ -77,7 +79,7 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 	out := make([]jsonAggregate, 0, len(aggs))
 	for _, a := range aggs {
 		ja := jsonAggregate{Class: string(a.Class), Connections: a.Connections, InProgress: a.InProgress,
-			SYNs: a.SYNs, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, Peers: a.Peers,
+			SYNs: a.SYNs, SYNACKs: a.SYNACKs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, Peers: a.Peers,
 			PeersEstimated: a.Estimated, TopPeers: []jsonPeer{}, First: ts(a.First), Last: ts(a.Last), Examples: evidence(a.Examples)}
 		if a.Scan() {
 			ja.Client = a.Client.Unmap().String()
