@@ -72,7 +72,7 @@ test-browser: browser
 # and 200 k connections open at once.
 BENCHPACKETS ?= 5000000
 BENCHFILE = $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
-BENCHSHAPES = $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap $(BENCHDIR)/synflood-1000000.pcap $(BENCHDIR)/concurrent-800000.pcap
+BENCHSHAPES = $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap $(BENCHDIR)/synflood-1000000.pcap $(BENCHDIR)/cookies-1000000.pcap $(BENCHDIR)/concurrent-800000.pcap
 benchtool:
 	@mkdir -p $(BENCHDIR)
 	$(GO) build -o $(BENCHDIR)/bench ./cmd/tools/bench
@@ -81,6 +81,7 @@ benchfile: benchtool
 	@test -f $(BENCHFILE) || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHFILE)
 	@test -f $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap || $(BENCHDIR)/bench gen -shape leaky -packets $(BENCHPACKETS) -o $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap
 	@test -f $(BENCHDIR)/synflood-1000000.pcap || $(BENCHDIR)/bench gen -shape synflood -packets 1000000 -o $(BENCHDIR)/synflood-1000000.pcap
+	@test -f $(BENCHDIR)/cookies-1000000.pcap || $(BENCHDIR)/bench gen -shape cookies -packets 1000000 -o $(BENCHDIR)/cookies-1000000.pcap
 	@test -f $(BENCHDIR)/concurrent-800000.pcap || $(BENCHDIR)/bench gen -shape concurrent -packets 800000 -o $(BENCHDIR)/concurrent-800000.pcap
 
 # Throughput and memory on synthetic captures of millions of packets,

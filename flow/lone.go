@@ -42,10 +42,11 @@ import (
 //     unanswered.
 
 // foldAfter is how many SYNs to a server endpoint, or from a client
-// address, must have gone without a SYN-ACK in the last window or two of
-// capture time before the next ones may be folded; and they must be more
-// than a tenth of the SYNs (SYNs sent again would otherwise add up on a
-// busy server that answers them all).
+// address, must have gone without their handshakes going on in the last
+// window or two of capture time before the next ones may be folded; and
+// they must be more than a tenth of the server's SYNs (SYNs sent again
+// would otherwise add up on a busy server that answers them all), or nine
+// tenths of the client's.
 const foldAfter = 100
 
 // Fold says by what a SYN may be folded, should it go unanswered: its
@@ -73,7 +74,7 @@ const synCellBits = 15
 // the current and the previous window of capture time, the SYNs and how
 // many more of them there were than signs that their handshakes went on:
 // for a server endpoint, the packets with an ACK (and no SYN) sent to it;
-// for a client address, the SYN-ACKs sent to it. An endpoint that serves
+// for a client address, the SYN-ACKs and RSTs sent to it. An endpoint that serves
 // has far more ACKs than SYNs; one that a flood overwhelms, or that a
 // firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
 // (SYN cookies) or not. It is fed every segment in capture order.
@@ -88,7 +89,7 @@ type synCell struct{ syns, open int32 }
 // be folded.
 func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST)
-	if f&packet.SYN == 0 {
+	if f&(packet.SYN|packet.RST) == 0 {
 		if f == packet.ACK && sc.cells != nil {
 			sc.roll(at)
 			sc.cells[0][0][cellOf(seg.Dst.Addr(), seg.Dst.Port())].open--
@@ -99,12 +100,9 @@ func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 		sc.cells = new([2][2][synCells]synCell)
 	}
 	sc.roll(at)
-	switch f {
-	case packet.SYN | packet.ACK:
+	if f != packet.SYN {
+		// A SYN-ACK or RST to a client: one of its SYNs was answered.
 		sc.cells[0][1][cellOf(seg.Dst.Addr(), 0)].open--
-		return 0
-	case packet.SYN:
-	default:
 		return 0
 	}
 	var fold Fold
@@ -113,7 +111,12 @@ func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 		c.syns++
 		c.open++
 		p := sc.cells[1][k][i]
-		if open := c.open + p.open; fold == 0 && open > foldAfter && open*10 > c.syns+p.syns {
+		open, syns := c.open+p.open, c.syns+p.syns
+		// A server endpoint with a tenth of its SYNs unanswered is in
+		// trouble; a client is scanning when nearly none of its SYNs get
+		// an answer (a busy client to a few dead servers is caught by
+		// their endpoints).
+		if fold == 0 && open > foldAfter && (k == 0 && open*10 > syns || k == 1 && open*10 > 9*syns) {
 			fold = Fold(k + 1)
 		}
 	}
@@ -247,9 +250,13 @@ type embryo struct {
 	srcA bool // the SYN's source is the tuple's first endpoint
 	n    uint8
 	na   uint8
-	gen  uint32
-	syn  [2]synPkt
-	ack  [2]synPkt
+	// folded is set while the embryo is counted in aggregate agg but kept,
+	// for a while, should its connection go on after all (see retain).
+	folded bool
+	agg    int32
+	gen    uint32
+	syn    [2]synPkt
+	ack    [2]synPkt
 }
 
 // last is the time of the embryo's last packet.
@@ -302,7 +309,10 @@ type lone struct {
 	folded    [2]hashTable[uint64]
 	foldedGen int64 // the generation folded[0] holds; 0: none yet
 	replaying bool  // promote is replaying an embryo's SYNs
-	swept     Timestamp
+	// retained are the folded embryos kept, oldest first.
+	retained []embryoRef
+	rhead    int
+	swept    Timestamp
 }
 
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
@@ -373,7 +383,7 @@ func foldedHash(h uint64, isn uint32) uint64 {
 
 // embryoFor returns the index of the embryo on tuple k (hash h), or -1.
 func (t *Tracker) embryoFor(h uint64, k *tuple) int32 {
-	if t.lone.n == 0 {
+	if t.lone.table.n == 0 {
 		return -1
 	}
 	i := t.lone.table.get(h) - 1
@@ -431,6 +441,69 @@ func (t *Tracker) resend(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 	return true
 }
 
+// embryo takes a segment on the tuple of embryo i (whose hash is h): it
+// reports true when the embryo kept it, false when the segment is to be
+// added to the connection it became, or to none (it was forgotten).
+func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bool) bool {
+	e := &t.lone.embryos[i]
+	if !e.folded && m.At.Sub(e.last()) >= foldAge {
+		// Unanswered that long, it is folded whether a sweep came by
+		// yet or not; then this segment is a late one.
+		t.ageOut(i, m.At)
+	}
+	if e.folded {
+		if t.late(i, seg, m, srcA) {
+			return true
+		}
+		if e.n == 0 {
+			return false // forgotten: its tuple and ISN tell the rest
+		}
+	}
+	if t.resend(i, seg, m, srcA) {
+		return true
+	}
+	t.promote(i, h)
+	return false
+}
+
+// late counts a segment on the tuple of folded embryo i that repeats what
+// it had (its SYN, or its SYN-ACK, sent again), and reports true. Past
+// what an embryo holds, the embryo is forgotten instead; anything else is
+// the connection going on after all, and it is taken back out of its
+// aggregate (unfold). Both report false.
+func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
+	e := &t.lone.embryos[i]
+	a := &t.lone.aggs[e.agg]
+	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
+	switch {
+	case srcA == e.srcA && bareSYN(seg) && seg.Seq == e.syn[0].seq:
+		if int(e.n) == len(e.syn) || e.na > 0 {
+			t.forget(i)
+			return false
+		}
+		a.buckets[e.bucket()]--
+		e.syn[e.n].set(seg, m)
+		e.n++
+		a.buckets[e.bucket()]++
+		a.SYNs++
+		a.Retried++
+	case srcA != e.srcA && e.na > 0 && f == packet.SYN|packet.ACK && seg.Len == 0 && seg.Seq == e.ack[0].seq && seg.Ack == e.syn[0].seq+1:
+		if int(e.na) == len(e.ack) {
+			t.forget(i)
+			return false
+		}
+		e.ack[e.na].set(seg, m)
+		e.na++
+		a.SYNACKs++
+		a.ServerRetried++
+	default:
+		t.unfold(i)
+		return false
+	}
+	a.Last = max(a.Last, m.At)
+	return true
+}
+
 // drop frees embryo i, on the tuple whose hash is h.
 func (t *Tracker) drop(i int32, h uint64) {
 	l := &t.lone
@@ -470,7 +543,7 @@ func (t *Tracker) promote(i int32, h uint64) {
 func (t *Tracker) promoteAll() {
 	l := &t.lone
 	for _, ref := range l.queue[l.head:] {
-		if e := &l.embryos[ref.i]; e.gen == ref.gen && e.n > 0 {
+		if e := &l.embryos[ref.i]; e.gen == ref.gen && e.n > 0 && !e.folded {
 			t.promote(ref.i, e.key.hash())
 		}
 	}
@@ -504,12 +577,12 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 // ageOut folds the embryo i, unanswered for foldAge.
 func (t *Tracker) ageOut(i int32, at Timestamp) {
 	e := &t.lone.embryos[i]
-	t.fold(i, e.key.hash(), t.aggregate(e), at)
+	t.fold(i, e.key.hash(), t.aggregate(e), at, false)
 }
 
 // fold counts embryo i in aggregate j and frees it; at is the moment it
 // is judged at (the end, for those still waiting then).
-func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
+func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	l := &t.lone
 	e, a := &l.embryos[i], &l.aggs[j]
 	first, last := &e.syn[0], &e.syn[e.n-1]
@@ -536,23 +609,109 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp) {
 	switch {
 	case e.na > 0 && at.Sub(e.last()) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
 		a.InProgress++ // the answer, or the ACK, may yet come
-	case e.na > 0:
-		l.renew(e.last())
-		l.remember(foldedHash(h, first.seq), foldedEntry(j, halfCounts(int(e.n), int(e.na)), 0))
-	default:
-		var gap time.Duration
-		if e.n > 1 {
-			gap = last.at.Sub(e.syn[e.n-2].at)
-		}
-		b := bucketOf(last.at, gap, e.n > 1)
+	case e.na == 0:
 		if a.buckets == nil {
 			a.buckets = map[uint64]int32{}
 		}
-		a.buckets[b]++
-		l.renew(last.at)
-		l.remember(foldedHash(h, first.seq), foldedEntry(j, e.n, b))
+		a.buckets[e.bucket()]++
 	}
+	if final {
+		t.drop(i, h)
+		return
+	}
+	t.retain(i, j)
+}
+
+// bucket is the bucket of an unanswered embryo's last SYN.
+func (e *embryo) bucket() uint64 {
+	var gap time.Duration
+	if e.n > 1 {
+		gap = e.syn[e.n-1].at.Sub(e.syn[e.n-2].at)
+	}
+	return bucketOf(e.syn[e.n-1].at, gap, e.n > 1)
+}
+
+// retainCap is how many folded embryos a tracker keeps, so that a
+// connection that goes on after all (answered after the initial RTO, or
+// acknowledged late) is taken back out of its aggregate and becomes a
+// flow whole, its handshake replayed. Past it, the oldest are forgotten:
+// their tuple and ISN only are remembered (see remember), and a late
+// answer makes a flow from that packet on.
+const retainCap = 1 << 14
+
+// retain keeps folded embryo i, counted in aggregate j.
+func (t *Tracker) retain(i, j int32) {
+	l := &t.lone
+	e := &l.embryos[i]
+	e.folded, e.agg = true, j
+	l.n--
+	l.retained = append(l.retained, embryoRef{i, e.gen})
+	for len(l.retained)-l.rhead > retainCap {
+		ref := l.retained[l.rhead]
+		l.rhead++
+		if old := &l.embryos[ref.i]; old.gen == ref.gen && old.folded {
+			t.forget(ref.i)
+		}
+	}
+	if l.rhead > 1024 && l.rhead*2 > len(l.retained) {
+		l.retained = append(l.retained[:0], l.retained[l.rhead:]...)
+		l.rhead = 0
+	}
+}
+
+// forget frees folded embryo i, remembering only its tuple and ISN.
+func (t *Tracker) forget(i int32) {
+	l := &t.lone
+	e := &l.embryos[i]
+	h := e.key.hash()
+	l.renew(e.last())
+	if e.na > 0 {
+		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, halfCounts(int(e.n), int(e.na)), 0))
+	} else {
+		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, e.n, e.bucket()))
+	}
+	e.folded = false
+	l.n++ // as drop counts it
 	t.drop(i, h)
+}
+
+// unfold takes folded embryo i back out of its aggregate: its connection
+// goes on after all. It is an embryo again, and ages anew.
+func (t *Tracker) unfold(i int32) {
+	l := &t.lone
+	e := &l.embryos[i]
+	a := &l.aggs[e.agg]
+	a.Connections--
+	a.SYNs -= int(e.n)
+	if e.n > 1 {
+		a.Retried--
+	}
+	a.SYNACKs -= int(e.na)
+	if e.na > 1 {
+		a.ServerRetried--
+	}
+	if e.na == 0 {
+		a.buckets[e.bucket()]--
+	}
+	a.AnsweredLate++
+	peer := netip.AddrPortFrom(e.client().Addr(), 0)
+	if a.Client.IsValid() {
+		peer = e.server()
+	}
+	if n, ok := a.exact[peer]; ok {
+		if n <= 1 {
+			delete(a.exact, peer)
+		} else {
+			a.exact[peer] = n - 1
+		}
+	}
+	first := &e.syn[0]
+	gone := func(x Example) bool { return x.Input == first.input && x.Packet == first.packet }
+	a.Examples, a.latest = slices.DeleteFunc(a.Examples, gone), slices.DeleteFunc(a.latest, gone)
+	e.folded = false
+	e.gen++
+	l.n++
+	l.queue = append(l.queue, embryoRef{i, e.gen})
 }
 
 // example keeps ex if it is among the maxExamples earliest or latest
@@ -641,10 +800,12 @@ func (a *aggregate) countPeer(p netip.AddrPort) {
 func (t *Tracker) sweepLone() {
 	l := &t.lone
 	l.swept = t.last
-	for l.head < len(l.queue) {
+	// Those sent again go to the back, for a later sweep: end is where
+	// the queue ended when this one began.
+	for end := len(l.queue); l.head < end; {
 		ref := l.queue[l.head]
 		e := &l.embryos[ref.i]
-		if e.gen != ref.gen || e.n == 0 {
+		if e.gen != ref.gen || e.n == 0 || e.folded {
 			l.head++ // promoted since
 			continue
 		}
@@ -799,10 +960,10 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 	l := &t.lone
 	for _, ref := range l.queue[l.head:] {
 		e := &l.embryos[ref.i]
-		if e.gen != ref.gen || e.n == 0 {
+		if e.gen != ref.gen || e.n == 0 || e.folded {
 			continue
 		}
-		t.fold(ref.i, e.key.hash(), t.aggregate(e), at)
+		t.fold(ref.i, e.key.hash(), t.aggregate(e), at, true)
 	}
 	var out []*aggregate
 	for i := range l.aggs {

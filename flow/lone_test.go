@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,6 +188,16 @@ func TestFoldLoneSYNs(t *testing.T) {
 		half.SYNACKs != half.Connections+2 || half.ServerRetried != 1 || half.SYNs != half.Connections || half.Retried != 0 {
 		t.Errorf("half-open: %d flows + %+v; want 400 in all, the client that went on answered late, one SYN-ACK sent twice more", halfKept, half)
 	}
+	// Those folded, then answered (or acknowledged) after all, are
+	// whole flows: their handshakes replayed from the start.
+	for _, r := range one.Flows {
+		switch r.Key.Client().Port() {
+		case 50150, 50250, 2200:
+			if !strings.HasPrefix(r.History, "ShA") || r.Midstream || r.Client.State != Closed && r.Client.State != Established && r.Client.State != TimeWait {
+				t.Errorf("flow %s, answered late: history %q, midstream %v, %s/%s; want the whole handshake", r.Key, r.History, r.Midstream, r.Client.State, r.Server.State)
+			}
+		}
+	}
 	if len(agg) != 4 || scan.Client != netip.MustParseAddr("10.0.9.9") {
 		t.Fatalf("aggregates %+v; want one for each of %s and %s, and one for the scanner", one.Aggregates, web, dark)
 	}
@@ -270,5 +281,41 @@ func TestFoldLoneSYNs(t *testing.T) {
 			x.Peers == y.Peers && slices.Equal(x.Examples, y.Examples) && slices.Equal(x.TopPeers, y.TopPeers)
 	}) {
 		t.Errorf("aggregates differ between one tracker and three:\n%+v\n%+v", a1, a3)
+	}
+}
+
+// TestSweepEmbryosSentAgain: a sweep that finds every embryo's first SYN
+// old and its last young (all sent again) puts them back for a later
+// sweep, and ends. (It used to go round them again and again, growing
+// its queue until memory ran out.)
+func TestSweepEmbryosSentAgain(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.80:80")
+	done := make(chan []Aggregate)
+	go func() {
+		tr := NewTracker(Config{})
+		n := uint32(0)
+		add := func(at time.Duration, i int) {
+			n++
+			src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 1024)
+			seg := packet.Segment{Src: src, Dst: server, Seq: uint32(i) * 7, Flags: packet.SYN, Window: 1000, WScale: -1, IPLen: 40}
+			tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+		}
+		for i := range 3000 {
+			add(time.Duration(i)*time.Microsecond, i)
+		}
+		for i := range 3000 {
+			add(900*time.Millisecond+time.Duration(i)*100*time.Microsecond, i)
+		}
+		_, _ = tr.Finish()
+		done <- []Aggregate{tr.aggs[0].settled()}
+	}()
+	select {
+	case as := <-done:
+		a := as[0]
+		if a.Connections+foldAfter < 3000 || a.Retried != a.Connections {
+			t.Errorf("%+v; want about 2,900 connections folded, each sent twice", a)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the tracker did not finish in 20 s")
 	}
 }

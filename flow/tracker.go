@@ -349,21 +349,12 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA bool) {
 	k := *kp
 	c := t.lookup(h, &k)
-	if c == nil && t.lone.n > 0 {
+	if c == nil && t.lone.table.n > 0 {
 		// A tuple has a connection or an embryo, never both.
-		if i := t.embryoFor(h, kp); i >= 0 {
-			switch e := &t.lone.embryos[i]; {
-			case m.At.Sub(e.syn[e.n-1].at) >= foldAge:
-				// Unanswered that long, it is a lone SYN whether a
-				// sweep came by yet or not.
-				t.ageOut(i, m.At)
-			case t.resend(i, seg, m, srcA):
-				return
-			default:
-				t.promote(i, h)
-			}
-			c = t.lookup(h, &k)
+		if i := t.embryoFor(h, kp); i >= 0 && t.embryo(i, h, seg, m, srcA) {
+			return
 		}
+		c = t.lookup(h, &k)
 	}
 	reused := false
 	if c != nil && seg.Flags&(packet.SYN|packet.ACK|packet.RST) == packet.SYN && c.startsNew(c.sideOf(srcA), seg) {

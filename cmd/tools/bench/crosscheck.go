@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -128,30 +129,45 @@ func flowdocFlows(bin, file string) (*tally, error) {
 	}
 	var line struct {
 		Type           string `json:"type"`
-		Client, Server addr
+		Client, Server json.RawMessage
+		Connections    int
 		Ends           struct{ Client, Server end }
 	}
+	var client, server addr
+	folded := 0
 	dec := json.NewDecoder(bufio.NewReaderSize(stdout, 1<<20))
 	for {
 		line.Type = ""
-		if err := dec.Decode(&line); err == io.EOF {
+		err := dec.Decode(&line)
+		if err == io.EOF {
 			break
-		} else if err != nil {
+		}
+		if err == nil && line.Type == "flow" {
+			err = errors.Join(json.Unmarshal(line.Client, &client), json.Unmarshal(line.Server, &server))
+		}
+		if err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return nil, fmt.Errorf("flowdoc's JSON Lines: %v", err)
 		}
+		if line.Type == "aggregate" {
+			folded += line.Connections
+		}
 		if line.Type != "flow" {
 			continue
 		}
-		c := netip.AddrPortFrom(line.Client.IP, line.Client.Port)
-		s := netip.AddrPortFrom(line.Server.IP, line.Server.Port)
+		line.Client, line.Server = nil, nil
+		c := netip.AddrPortFrom(client.IP, client.Port)
+		s := netip.AddrPortFrom(server.IP, server.Port)
 		t.add(pair{c, s}, line.Ends.Client.Packets, line.Ends.Client.WireBytes, 1)
 		t.add(pair{s, c}, line.Ends.Server.Packets, line.Ends.Server.WireBytes, 1)
 		t.conns++
 	}
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	if folded > 0 {
+		return nil, fmt.Errorf("flowdoc folded %d connections into aggregates: the cross-check needs every one listed", folded)
 	}
 	return t, nil
 }
