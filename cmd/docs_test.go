@@ -25,6 +25,7 @@ import (
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/sockets"
+	"github.com/flowdoc/flowdoc/report"
 )
 
 // The tests in this file hold the documents in docs/ to the code: what a
@@ -611,5 +612,19 @@ func TestDocLinks(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d links found: the pattern no longer matches the documents", n)
+	}
+}
+
+// TestFormatsDoc: usage.md's table of formats has a row for each format
+// report.New takes, and none for a format it does not.
+func TestFormatsDoc(t *testing.T) {
+	var documented []string
+	for _, row := range markedRows(t, "../docs/usage.md", "formats") {
+		documented = append(documented, firstCell(row)...)
+	}
+	slices.Sort(documented)
+	want := slices.Sorted(slices.Values(report.Formats))
+	if !slices.Equal(documented, want) {
+		t.Errorf("docs/usage.md's formats %v; report.Formats %v", documented, want)
 	}
 }
