@@ -90,7 +90,7 @@ func TestFoldedReports(t *testing.T) {
 		{"text", []string{"more that never got past the", "counted, not listed)", "SYN from 198.18."}},
 		{"md", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
 		{"html", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
-		{"json", []string{`"aggregates": [`, `"folded": 2473`, `"peers_estimated": true`, `"client": "10.0.9.9"`}},
+		{"json", []string{`"aggregates": [`, `"folded": 2485`, `"peers_estimated": true`, `"client": "10.0.9.9"`}},
 		{"jsonl", []string{`{"type":"aggregate","server":"10.0.0.80:80"`}},
 	} {
 		t.Run(tc.format, func(t *testing.T) {
