@@ -286,29 +286,3 @@ func (r *Record) Endpoint(s Side) netip.AddrPort {
 
 // Duration is the time between the first and the last packet.
 func (r *Record) Duration() time.Duration { return r.Last.Sub(r.First) }
-
-// interner shares the strings that recur from one connection to the next
-// (histories): one copy each instead of one per connection spares memory,
-// and the garbage collector's time. It belongs to one goroutine.
-type interner struct {
-	m map[string]string
-}
-
-// maxInterned bounds the strings an interner keeps; past it, new strings
-// are allocated as usual.
-const maxInterned = 1 << 14
-
-// get returns b as a string, the copy kept if there is one.
-func (in *interner) get(b []byte) string {
-	if s, ok := in.m[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if in.m == nil {
-		in.m = make(map[string]string, 64)
-	}
-	if len(in.m) < maxInterned {
-		in.m[s] = s
-	}
-	return s
-}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/internal/intern"
 	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/flow/payload"
 )
@@ -236,14 +237,14 @@ type Tracker struct {
 	lastSweep  Timestamp
 	lastFreeze Timestamp
 	added      uint64
-	noSweep    bool       // tests: keep every connection in the table
-	revived    int        // retired connections taken up again by a late packet
-	frozen     int        // connections retired for being idle
-	evicted    int        // records dropped for Config.MaxFlows
-	pay        *payloader // nil with Config.Payload.Off
-	strs       interner   // histories
-	lone       lone       // bare SYNs, and the aggregates of lone ones
-	syns       synCounter // for Add; Read's reader marks the segments
+	noSweep    bool         // tests: keep every connection in the table
+	revived    int          // retired connections taken up again by a late packet
+	frozen     int          // connections retired for being idle
+	evicted    int          // records dropped for Config.MaxFlows
+	pay        *payloader   // nil with Config.Payload.Off
+	strs       intern.Table // histories
+	lone       lone         // bare SYNs, and the aggregates of lone ones
+	syns       synCounter   // for Add; Read's reader marks the segments
 	aggs       []*aggregate
 }
 
@@ -1391,10 +1392,10 @@ func (t *Tracker) retire(c *conn) {
 // summarize writes what the connection knows to r (its record, or a copy
 // of it): the hot state, the history, and what only the sequence state
 // tells. Events are left to the caller.
-func (c *conn) summarize(r *Record, strs *interner) {
+func (c *conn) summarize(r *Record, strs *intern.Table) {
 	c.flushTo(r)
 	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
-	r.History = strs.get(c.hist[:c.nh])
+	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
 		// something evidently heard from the other: its packets were

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/internal/intern"
 )
 
 // HTTP is what was read of an HTTP/1.x conversation on one connection.
@@ -134,7 +136,7 @@ const (
 // httpReader reads both directions of an HTTP/1.x connection.
 type httpReader struct {
 	h    *HTTP
-	strs *interner // for request targets
+	strs *intern.Table // for request targets
 	dir  [2]httpDir
 	// acked is how far each side acknowledged the other's bytes.
 	acked   [2]uint32
@@ -200,7 +202,7 @@ type httpPayload struct {
 func startHTTP(st *Stream, p *Summary) protocol {
 	if st == nil {
 		p.HTTP = &HTTP{}
-		return &httpReader{h: p.HTTP, strs: &interner{}}
+		return &httpReader{h: p.HTTP, strs: &intern.Table{}}
 	}
 	hp := st.asm.newHTTPPayload()
 	hp.p = *p
@@ -385,7 +387,7 @@ func (r *httpReader) startLine(s Side, line []byte) {
 		r.fail(s, "a request line among responses")
 		return
 	}
-	d.method, d.target, d.version = internMethod(m), r.strs.get(clip(target, maxTarget)), internVersion(v)
+	d.method, d.target, d.version = internMethod(m), r.strs.Get(clip(target, maxTarget)), internVersion(v)
 }
 
 // malformedRequest keeps a request whose request line is not HTTP (a
@@ -402,7 +404,7 @@ func (r *httpReader) malformedRequest(s Side, line []byte) {
 		h.Exchanges = h.Exchanges[:maxExchanges-1]
 		h.Earlier++
 	}
-	h.Exchanges = append(h.Exchanges, Exchange{Target: r.strs.get(clip(line, maxTarget)),
+	h.Exchanges = append(h.Exchanges, Exchange{Target: r.strs.Get(clip(line, maxTarget)),
 		RequestAt: d.start.At, RequestPacket: d.start.Number, RequestInput: d.start.Input, ContentLength: -1})
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
 
+	"github.com/flowdoc/flowdoc/flow/internal/intern"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -195,7 +196,7 @@ type Reader struct {
 	freeStreams []*Stream
 	freeHTTP    []*httpPayload // results packed, for reuse by startHTTP
 	freeResults []*Summary     // results startHTTP moved out of
-	strs        interner       // request targets
+	strs        intern.Table   // request targets
 	packBuf     []byte         // reused by pack
 	readBuf     Buffer         // reused to unpack resting payloads (Resume, Unrest, AckRest)
 }
