@@ -2,9 +2,7 @@ package flow
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
-	"math/bits"
 	"net/netip"
 	"slices"
 	"time"
@@ -12,219 +10,40 @@ import (
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
-// Connections that carry no conversation: a SYN that nothing answers.
-// A SYN flood or a scan sends millions of them, each a connection of its
-// own, and a record apiece would make memory follow the capture. The
-// SYNs are counted per server endpoint in capture order, by the reading
-// goroutine (synCounter), so that what follows does not depend on how
-// many trackers run. A bare SYN to an endpoint that had left more than
-// foldAfter SYNs unanswered before it is foldable: it is held compactly
-// (an embryo, as a kernel holds a request socket) until its connection
-// goes on, and becomes a connection in the table only then. One left
-// unanswered for the initial retransmission timeout is folded into the
-// endpoint's Aggregate, which counts such connections and keeps examples
-// with their packet numbers. Other SYNs make connections at once, as
-// any packet does.
+// Connections that carry no conversation: SYNs that nothing answers, or
+// that the server answers and the client never follows (a SYN flood
+// answered with SYN cookies), or a scan's SYNs to many destinations. A
+// flood or a scan sends millions of them, each a connection of its own,
+// and a record apiece would make memory follow the capture.
+//
+// The files: syncount.go decides which SYNs may be folded (synCounter,
+// fed by the reading goroutine in capture order, so that what follows
+// does not depend on how many trackers run); this file keeps them as
+// embryos and folds them; aggregate.go counts the folded per server
+// endpoint or scanning client (flow.Aggregate); folded.go remembers the
+// tuple and ISN of those no longer kept, to count their late packets.
 //
 // The order things happen in for one tuple:
 //  1. a foldable bare SYN with no connection on its tuple makes an
-//     embryo;
-//  2. the same SYN sent again is kept with it (two at most);
-//  3. any other packet on the tuple (the SYN-ACK, an RST, a third SYN)
-//     makes it a connection: its SYNs are replayed through the state
-//     machine as if the connection had been there all along;
-//  4. unanswered for foldAge (found by a sweep, or by the next packet
-//     on the tuple), it is folded into its aggregate; its tuple and ISN
-//     are remembered for a while, so that a later retransmission is
-//     counted as one and a late answer takes the connection back out of
-//     the aggregate;
-//  5. at the end, the embryos left are folded as in progress or
-//     unanswered.
-
-// foldAfter is how many SYNs to a server endpoint, or from a client
-// address, must have gone without their handshakes going on in the last
-// window or two of capture time before the next ones may be folded; and
-// they must be more than a tenth of the server's SYNs (SYNs sent again
-// would otherwise add up on a busy server that answers them all), or nine
-// tenths of the client's.
-const foldAfter = 100
-
-// Fold says by what a SYN may be folded, should it go unanswered: its
-// server endpoint (a flood, a service that a firewall hides) or its
-// client address (a scan: one source, many destinations); 0: it may not.
-type Fold uint8
-
-const (
-	FoldServer Fold = 1 + iota
-	FoldClient
-)
-
-// synWindow is the window of capture time synCounter counts in.
-const synWindow = 10 * time.Second
-
-// synCells is the size of synCounter's tables: server endpoints and
-// client addresses are hashed into them, so that memory does not grow
-// with a flood's sources or a scan's destinations. (A collision can only
-// make a SYN foldable that another address's SYNs made so.)
-const synCells = 1 << synCellBits
-
-const synCellBits = 15
-
-// synCounter counts, per server endpoint and per client address, over
-// the current and the previous window of capture time, the SYNs and how
-// many more of them there were than signs that their handshakes went on:
-// for a server endpoint, the packets with an ACK (and no SYN) sent to it;
-// for a client address, the SYN-ACKs and RSTs sent to it. An endpoint that serves
-// has far more ACKs than SYNs; one that a flood overwhelms, or that a
-// firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
-// (SYN cookies) or not. It is fed every segment in capture order.
-type synCounter struct {
-	cells  *[2][2][synCells]synCell // [current, previous][server, client]
-	window int64
-}
-
-type synCell struct{ syns, open int32 }
-
-// mark counts a segment sent at time at, and says by what a bare SYN may
-// be folded.
-func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
-	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST)
-	if f&(packet.SYN|packet.RST) == 0 {
-		// One ACK in eight, by its sequence number, counts for eight:
-		// the reader meets every packet, and the count needs no more.
-		if f == packet.ACK && seg.Seq&7 == 0 && sc.cells != nil {
-			sc.roll(at)
-			sc.cells[0][0][cellOf(seg.Dst.Addr(), seg.Dst.Port())].open -= 8
-		}
-		return 0
-	}
-	if sc.cells == nil {
-		sc.cells = new([2][2][synCells]synCell)
-	}
-	sc.roll(at)
-	if f != packet.SYN {
-		// A SYN-ACK or RST to a client: one of its SYNs was answered.
-		sc.cells[0][1][cellOf(seg.Dst.Addr(), 0)].open--
-		return 0
-	}
-	var fold Fold
-	for k, i := range [2]uint64{cellOf(seg.Dst.Addr(), seg.Dst.Port()), cellOf(seg.Src.Addr(), 0)} {
-		c := &sc.cells[0][k][i]
-		c.syns++
-		c.open++
-		p := sc.cells[1][k][i]
-		open, syns := c.open+p.open, c.syns+p.syns
-		// A server endpoint with a tenth of its SYNs unanswered is in
-		// trouble; a client is scanning when nearly none of its SYNs get
-		// an answer (a busy client to a few dead servers is caught by
-		// their endpoints).
-		if fold == 0 && open > foldAfter && (k == 0 && open*10 > syns || k == 1 && open*10 > 9*syns) {
-			fold = Fold(k + 1)
-		}
-	}
-	return fold
-}
-
-// roll starts a new window when at is past the current one.
-func (sc *synCounter) roll(at Timestamp) {
-	w := int64(at) / int64(synWindow)
-	if w == sc.window {
-		return
-	}
-	if w == sc.window+1 {
-		sc.cells[1] = sc.cells[0]
-	} else {
-		sc.cells[1] = [2][synCells]synCell{}
-	}
-	sc.cells[0] = [2][synCells]synCell{}
-	sc.window = w
-}
-
-// cellOf hashes an address and port to a cell of synCounter's tables:
-// the high bits of a product, which every bit of the address moves.
-func cellOf(a netip.Addr, port uint16) uint64 {
-	b := a.As16()
-	w0, w1 := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-	h := (w0*0x9e3779b97f4a7c15 ^ w1 ^ uint64(port)<<1) * 0xbf58476d1ce4e5b9
-	return h >> (64 - synCellBits)
-}
+//     embryo, a compact pointer-free copy of it (as a kernel holds a
+//     request socket); other SYNs make connections at once;
+//  2. the same SYN sent again, and the SYN-ACKs that answer it, are kept
+//     with it (two of each at most);
+//  3. any other packet on the tuple (the client's ACK, an RST, one too
+//     many) makes it a connection: its packets are replayed through the
+//     state machine as if the connection had been there all along;
+//  4. with no packet for foldAge (found by a sweep, or by the next packet
+//     on the tuple), it is folded: counted in its aggregate, unanswered
+//     or half-open, and kept (retain) should its connection go on after
+//     all, in which case it is taken back out (unfold) and goes on as in
+//     3; past retainCap the oldest are forgotten, their tuple and ISN
+//     only remembered (folded.go);
+//  5. at the end, the embryos left are folded, as in progress when their
+//     last packet is younger than the initial RTO.
 
 // foldAge is how long a SYN waits for an answer before it is lone: the
 // initial retransmission timeout, after which its client sends it again.
 const foldAge = InitialRTO
-
-// foldedFor is how long the tuple and ISN of a folded connection are
-// remembered: they are kept in generations of capture time this long,
-// the current one and the one before. Linux's sixth and last SYN goes
-// 63 s after the first.
-const foldedFor = 64 * time.Second
-
-// Aggregate counts the connections that carried no conversation and
-// were folded rather than kept as flows: those to one server endpoint (a
-// SYN flood, a service a firewall hides, hammered by retries), or from
-// one client address to many (a scan).
-type Aggregate struct {
-	// Server is the server endpoint; Client the client address. One of
-	// them is set.
-	Server netip.AddrPort
-	Client netip.Addr
-	// HalfOpen is set for connections the server answered with a SYN-ACK
-	// and the client never went on with (the SYN flood a server answers
-	// with SYN cookies); else they got no answer at all.
-	HalfOpen bool
-	// Connections counts the folded connections: bare SYNs (and their
-	// retransmissions), and for HalfOpen the SYN-ACKs that answered them.
-	Connections int
-	SYNs        int // SYN packets, retransmissions included
-	SYNACKs     int // SYN-ACK packets (HalfOpen), retransmissions included
-	// ServerRetried counts the connections whose server sent its SYN-ACK
-	// more than once (HalfOpen): it kept them in SYN_RECV, where one sent
-	// once is a SYN cookie, no state kept.
-	ServerRetried int
-	Retried       int // connections whose SYN was sent more than once
-	// InProgress counts those whose single SYN was sent less than the
-	// initial RTO before the end: handshakes in progress.
-	InProgress int
-	// GaveUp counts the clients that had stopped retrying by the end
-	// (SYN_SENT expired, CLOSED); the others, but those in progress, are
-	// still in SYN_SENT.
-	GaveUp int
-	// AnsweredLate counts connections folded, then answered after all:
-	// they are flows of their own, and not in Connections.
-	AnsweredLate int
-	// Peers is the number of distinct client addresses (of a server
-	// endpoint's aggregate) or server endpoints (of a client's): exact up
-	// to maxExactPeers, an estimate (within a few percent) past it.
-	Peers          int
-	PeersEstimated bool
-	// TopPeers are the peers with the most connections, when few enough
-	// were counted exactly: client addresses (port 0), or endpoints.
-	TopPeers    []PeerCount
-	First, Last Timestamp
-	// Examples are the first and last few folded connections.
-	Examples []Example
-}
-
-// PeerCount is one peer and its connections.
-type PeerCount struct {
-	Peer        netip.AddrPort
-	Connections int
-}
-
-// Example is one folded connection, to find in the capture.
-type Example struct {
-	Client netip.AddrPort
-	Server netip.AddrPort
-	At     Timestamp // its first SYN
-	Input  uint16
-	Packet uint32
-}
-
-const (
-	maxExamples   = 3 // first and last
-	maxExactPeers = 64
-	hllBits       = 10
-)
 
 // synPkt is a bare SYN as an embryo keeps it: enough to replay it.
 type synPkt struct {
@@ -273,27 +92,6 @@ func (e *embryo) last() Timestamp {
 type embryoRef struct {
 	i   int32
 	gen uint32
-}
-
-// aggKey is what an aggregate counts by: a server endpoint, or a
-// client address (port 0), as the tuple holds them.
-type aggKey struct {
-	by   Fold
-	half bool
-	addr [16]byte
-	port uint16
-}
-
-// aggregate is an Aggregate being counted.
-type aggregate struct {
-	Aggregate
-	// buckets counts the folded connections by the second of their last
-	// SYN, whether they retried, and the backoff before that SYN in
-	// seconds: enough to tell at the end whether each client gave up.
-	buckets map[uint64]int32
-	exact   map[netip.AddrPort]int32 // up to maxExactPeers of them
-	hll     []uint8
-	latest  []Example // the latest examples; Examples holds the earliest
 }
 
 // lone is a tracker's embryos and aggregates.
@@ -375,12 +173,6 @@ func (e *embryo) client() netip.AddrPort {
 		addr, port = e.key.b, e.key.pb
 	}
 	return netip.AddrPortFrom(addrOf(addr, e.v4), port)
-}
-
-// foldedHash mixes a tuple's hash with a connection's ISN.
-func foldedHash(h uint64, isn uint32) uint64 {
-	x := (h ^ uint64(isn)) * 0x9e3779b97f4a7c15
-	return x ^ x>>29
 }
 
 // embryoFor returns the index of the embryo on tuple k (hash h), or -1.
@@ -716,87 +508,6 @@ func (t *Tracker) unfold(i int32) {
 	l.queue = append(l.queue, embryoRef{i, e.gen})
 }
 
-// example keeps ex if it is among the maxExamples earliest or latest
-// connections folded (by first SYN): which are kept does not depend on
-// the order they were folded in.
-func (a *aggregate) example(ex Example) {
-	a.Examples = keepExamples(a.Examples, ex, true)
-	a.latest = keepExamples(a.latest, ex, false)
-}
-
-// keepExamples adds ex to the sorted list l of at most maxExamples, which
-// keeps the earliest or the latest.
-func keepExamples(l []Example, ex Example, earliest bool) []Example {
-	i, found := slices.BinarySearchFunc(l, ex, exampleOrder)
-	if found {
-		return l
-	}
-	l = slices.Insert(l, i, ex)
-	if len(l) > maxExamples {
-		if earliest {
-			l = l[:maxExamples]
-		} else {
-			l = append(l[:0], l[1:]...)
-		}
-	}
-	return l
-}
-
-func exampleOrder(x, y Example) int {
-	return cmp.Or(cmp.Compare(x.At, y.At), cmp.Compare(x.Input, y.Input), cmp.Compare(x.Packet, y.Packet))
-}
-
-// bucketOf packs the second of a last SYN, whether it was a retry, and
-// the backoff before it in whole seconds (at most 15).
-func bucketOf(at Timestamp, gap time.Duration, retried bool) uint64 {
-	b := uint64(at/Timestamp(time.Second)) << 5
-	if retried {
-		b |= 1<<4 | uint64(min(max(gap/time.Second, 0), 15))
-	}
-	return b & bucketMask
-}
-
-// A folded connection's entry in lone.folded: its aggregate's index+1,
-// its SYNs (at most 15 are told), and its bucket.
-const (
-	bucketMask = 1<<36 - 1
-	synsShift  = 36
-	aggShift   = 40
-)
-
-// halfCounts packs a half-open connection's SYNs and SYN-ACKs (3 at
-// most each) in an entry's count.
-func halfCounts(syns, acks int) uint8 { return uint8(min(syns, 3) | min(acks, 3)<<2) }
-
-func foldedEntry(agg int32, syns uint8, bucket uint64) uint64 {
-	return uint64(agg+1)<<aggShift | uint64(min(syns, 15))<<synsShift | bucket
-}
-
-// countPeer counts one connection with peer p.
-func (a *aggregate) countPeer(p netip.AddrPort) {
-	if a.hll == nil {
-		a.hll = make([]uint8, 1<<hllBits)
-		a.exact = map[netip.AddrPort]int32{}
-	}
-	b := p.Addr().As16()
-	h := uint64(0xcbf29ce484222325)
-	for _, c := range append(b[:], byte(p.Port()>>8), byte(p.Port())) {
-		h = (h ^ uint64(c)) * 0x100000001b3
-	}
-	h ^= h >> 31
-	h *= 0x9e3779b97f4a7c15
-	h ^= h >> 29
-	r := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1))) + 1
-	if j := h >> (64 - hllBits); r > a.hll[j] {
-		a.hll[j] = r
-	}
-	if n, ok := a.exact[p]; ok || len(a.exact) < maxExactPeers {
-		a.exact[p] = n + 1
-	} else {
-		a.PeersEstimated = true
-	}
-}
-
 // sweepLone takes the embryos unanswered for foldAge out of the table,
 // and renews the set of folded connections.
 func (t *Tracker) sweepLone() {
@@ -825,134 +536,6 @@ func (t *Tracker) sweepLone() {
 		l.queue = append(l.queue[:0], l.queue[l.head:]...)
 		l.head = 0
 	}
-}
-
-// foldedCap bounds each generation of the set of folded connections
-// (per tracker): past it, the older generation is forgotten early. A
-// flood of more than that many SYNs a minute from clients that send them
-// again may then count a late retransmission as a connection of its own;
-// spoofed sources send none.
-const foldedCap = 1 << 17
-
-// remember puts a folded connection's entry in the set.
-func (l *lone) remember(fh, entry uint64) {
-	if l.folded[0].n >= foldedCap {
-		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
-	}
-	l.folded[0].set(fh, entry)
-}
-
-// renew makes the generation of time at the current one of the set of
-// folded connections: by capture time alone, so that what is remembered
-// does not depend on when sweeps ran.
-func (l *lone) renew(at Timestamp) {
-	g := int64(at)/int64(foldedFor) + 1
-	switch {
-	case g <= l.foldedGen:
-	case g == l.foldedGen+1:
-		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
-	default:
-		l.folded = [2]hashTable[uint64]{}
-	}
-	l.foldedGen = max(l.foldedGen, g)
-}
-
-// lateForFolded counts a packet on a tuple with neither connection nor
-// embryo that belongs to a folded connection: a SYN or SYN-ACK sent again
-// (counted, and true: nothing more to do), the SYN-ACK that answers an
-// unanswered one at last, or a half-open one's client going on (the
-// connection leaves its aggregate; false: the packet starts a flow).
-func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
-	l := &t.lone
-	if l.foldedGen == 0 {
-		return false
-	}
-	l.renew(m.At)
-	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
-	isn := seg.Seq - 1 // the client's first packet after the handshake
-	switch f {
-	case packet.SYN:
-		isn = seg.Seq
-	case packet.SYN | packet.ACK:
-		isn = seg.Ack - 1
-	}
-	fh := foldedHash(h, isn)
-	for g := range l.folded {
-		v := l.folded[g].get(fh)
-		if v == 0 {
-			continue
-		}
-		j := int32(v>>aggShift - 1)
-		a := &l.aggs[j]
-		b, n := v&bucketMask, int(v>>synsShift&15)
-		if a.HalfOpen {
-			return a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At)
-		}
-		if f != packet.SYN && f != packet.SYN|packet.ACK {
-			return false
-		}
-		a.buckets[b]--
-		if f == packet.SYN|packet.ACK {
-			// Answered after all: a flow of its own from here.
-			l.folded[g].del(fh)
-			a.Connections--
-			a.SYNs -= n
-			if n > 1 {
-				a.Retried--
-			}
-			a.AnsweredLate++
-			return false
-		}
-		a.SYNs++
-		if n == 1 {
-			a.Retried++
-		}
-		last := Timestamp(b>>5) * Timestamp(time.Second)
-		nb := bucketOf(m.At, m.At.Sub(last), true)
-		a.buckets[nb]++
-		a.Last = max(a.Last, m.At)
-		l.folded[g].set(fh, foldedEntry(j, uint8(min(n+1, 15)), nb))
-		return true
-	}
-	return false
-}
-
-// lateHalfOpen counts a packet of a folded half-open connection (whose
-// entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
-// counted (true); anything else from the client is the handshake going
-// on after all, and the connection leaves the aggregate (false). Past 3
-// SYNs or SYN-ACKs, what it takes back out is short of the rest.
-func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
-	syns, acks := n&3, n>>2&3
-	switch f {
-	case packet.SYN:
-		a.SYNs++
-		if syns == 1 {
-			a.Retried++
-		}
-		set.set(fh, foldedEntry(j, halfCounts(syns+1, acks), 0))
-	case packet.SYN | packet.ACK:
-		a.SYNACKs++
-		if acks == 1 {
-			a.ServerRetried++
-		}
-		set.set(fh, foldedEntry(j, halfCounts(syns, acks+1), 0))
-	default:
-		set.del(fh)
-		a.Connections--
-		a.SYNs -= syns
-		a.SYNACKs -= acks
-		if syns > 1 {
-			a.Retried--
-		}
-		if acks > 1 {
-			a.ServerRetried--
-		}
-		a.AnsweredLate++
-		return false
-	}
-	a.Last = max(a.Last, at)
-	return true
 }
 
 // finishLone ends the embryos at the end of the capture (at), and
@@ -988,104 +571,4 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 	}
 	*l = lone{}
 	return out
-}
-
-// mergeAggregates merges the trackers' aggregates of the same server
-// endpoint, and returns them as reported, most connections first.
-func mergeAggregates(lists [][]*aggregate) []Aggregate {
-	type key struct {
-		server netip.AddrPort
-		client netip.Addr
-		half   bool
-	}
-	by := map[key]*aggregate{}
-	var order []*aggregate
-	for _, l := range lists {
-		for _, a := range l {
-			k := key{a.Server, a.Client, a.HalfOpen}
-			o := by[k]
-			if o == nil {
-				by[k] = a
-				order = append(order, a)
-				continue
-			}
-			o.Connections += a.Connections
-			o.SYNs += a.SYNs
-			o.Retried += a.Retried
-			o.InProgress += a.InProgress
-			o.GaveUp += a.GaveUp
-			o.AnsweredLate += a.AnsweredLate
-			o.SYNACKs += a.SYNACKs
-			o.ServerRetried += a.ServerRetried
-			o.First = min(o.First, a.First)
-			o.Last = max(o.Last, a.Last)
-			for _, ex := range slices.Concat(a.Examples, a.latest) {
-				o.example(ex)
-			}
-			for p, n := range a.exact {
-				if _, ok := o.exact[p]; ok || len(o.exact) < maxExactPeers {
-					o.exact[p] += n
-				} else {
-					o.PeersEstimated = true
-				}
-			}
-			o.PeersEstimated = o.PeersEstimated || a.PeersEstimated
-			for k, r := range a.hll {
-				o.hll[k] = max(o.hll[k], r)
-			}
-		}
-	}
-	out := make([]Aggregate, 0, len(order))
-	for _, a := range order {
-		out = append(out, a.settled())
-	}
-	slices.SortStableFunc(out, func(x, y Aggregate) int {
-		return cmp.Or(y.Connections-x.Connections, x.Server.Compare(y.Server), x.Client.Compare(y.Client))
-	})
-	return out
-}
-
-// settled is the aggregate as reported.
-func (a *aggregate) settled() Aggregate {
-	out := a.Aggregate
-	out.Peers = len(a.exact)
-	if a.PeersEstimated {
-		out.Peers = max(len(a.exact), hllEstimate(a.hll))
-	} else {
-		for p, n := range a.exact {
-			out.TopPeers = append(out.TopPeers, PeerCount{p, int(n)})
-		}
-		slices.SortFunc(out.TopPeers, func(x, y PeerCount) int {
-			return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
-		})
-		if len(out.TopPeers) > 5 {
-			out.TopPeers = out.TopPeers[:5]
-		}
-	}
-	ex := slices.Concat(a.Examples, a.latest)
-	slices.SortFunc(ex, exampleOrder)
-	ex = slices.Compact(ex)
-	if n := len(ex); n > 2*maxExamples {
-		ex = append(ex[:maxExamples], ex[n-maxExamples:]...)
-	}
-	out.Examples = ex
-	return out
-}
-
-// hllEstimate is HyperLogLog's estimate of the distinct values counted
-// in registers m, with the linear-counting correction for small counts.
-func hllEstimate(m []uint8) int {
-	n := float64(len(m))
-	sum, zeros := 0.0, 0
-	for _, r := range m {
-		sum += math.Ldexp(1, -int(r))
-		if r == 0 {
-			zeros++
-		}
-	}
-	est := 0.7213 / (1 + 1.079/n) * n * n / sum
-	if est <= 2.5*n && zeros > 0 {
-		est = n * math.Log(n/float64(zeros))
-	}
-	return int(est + 0.5)
 }

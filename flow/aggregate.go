@@ -1,0 +1,263 @@
+package flow
+
+import (
+	"cmp"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Aggregate counts the connections that carried no conversation and
+// were folded rather than kept as flows: those to one server endpoint (a
+// SYN flood, a service a firewall hides, hammered by retries), or from
+// one client address to many (a scan).
+type Aggregate struct {
+	// Server is the server endpoint; Client the client address. One of
+	// them is set.
+	Server netip.AddrPort
+	Client netip.Addr
+	// HalfOpen is set for connections the server answered with a SYN-ACK
+	// and the client never went on with (the SYN flood a server answers
+	// with SYN cookies); else they got no answer at all.
+	HalfOpen bool
+	// Connections counts the folded connections: bare SYNs (and their
+	// retransmissions), and for HalfOpen the SYN-ACKs that answered them.
+	Connections int
+	SYNs        int // SYN packets, retransmissions included
+	SYNACKs     int // SYN-ACK packets (HalfOpen), retransmissions included
+	// ServerRetried counts the connections whose server sent its SYN-ACK
+	// more than once (HalfOpen): it kept them in SYN_RECV, where one sent
+	// once is a SYN cookie, no state kept.
+	ServerRetried int
+	Retried       int // connections whose SYN was sent more than once
+	// InProgress counts those whose single SYN was sent less than the
+	// initial RTO before the end: handshakes in progress.
+	InProgress int
+	// GaveUp counts the clients that had stopped retrying by the end
+	// (SYN_SENT expired, CLOSED); the others, but those in progress, are
+	// still in SYN_SENT.
+	GaveUp int
+	// AnsweredLate counts connections folded, then answered after all:
+	// they are flows of their own, and not in Connections.
+	AnsweredLate int
+	// Peers is the number of distinct client addresses (of a server
+	// endpoint's aggregate) or server endpoints (of a client's): exact up
+	// to maxExactPeers, an estimate (within a few percent) past it.
+	Peers          int
+	PeersEstimated bool
+	// TopPeers are the peers with the most connections, when few enough
+	// were counted exactly: client addresses (port 0), or endpoints.
+	TopPeers    []PeerCount
+	First, Last Timestamp
+	// Examples are the first and last few folded connections.
+	Examples []Example
+}
+
+// PeerCount is one peer and its connections.
+type PeerCount struct {
+	Peer        netip.AddrPort
+	Connections int
+}
+
+// Example is one folded connection, to find in the capture.
+type Example struct {
+	Client netip.AddrPort
+	Server netip.AddrPort
+	At     Timestamp // its first SYN
+	Input  uint16
+	Packet uint32
+}
+
+const (
+	maxExamples   = 3 // first and last
+	maxExactPeers = 64
+	hllBits       = 10
+)
+
+// aggKey is what an aggregate counts by: a server endpoint, or a
+// client address (port 0), as the tuple holds them.
+type aggKey struct {
+	by   Fold
+	half bool
+	addr [16]byte
+	port uint16
+}
+
+// aggregate is an Aggregate being counted.
+type aggregate struct {
+	Aggregate
+	// buckets counts the folded connections by the second of their last
+	// SYN, whether they retried, and the backoff before that SYN in
+	// seconds: enough to tell at the end whether each client gave up.
+	buckets map[uint64]int32
+	exact   map[netip.AddrPort]int32 // up to maxExactPeers of them
+	hll     []uint8
+	latest  []Example // the latest examples; Examples holds the earliest
+}
+
+// example keeps ex if it is among the maxExamples earliest or latest
+// connections folded (by first SYN): which are kept does not depend on
+// the order they were folded in.
+func (a *aggregate) example(ex Example) {
+	a.Examples = keepExamples(a.Examples, ex, true)
+	a.latest = keepExamples(a.latest, ex, false)
+}
+
+// keepExamples adds ex to the sorted list l of at most maxExamples, which
+// keeps the earliest or the latest.
+func keepExamples(l []Example, ex Example, earliest bool) []Example {
+	i, found := slices.BinarySearchFunc(l, ex, exampleOrder)
+	if found {
+		return l
+	}
+	l = slices.Insert(l, i, ex)
+	if len(l) > maxExamples {
+		if earliest {
+			l = l[:maxExamples]
+		} else {
+			l = append(l[:0], l[1:]...)
+		}
+	}
+	return l
+}
+
+func exampleOrder(x, y Example) int {
+	return cmp.Or(cmp.Compare(x.At, y.At), cmp.Compare(x.Input, y.Input), cmp.Compare(x.Packet, y.Packet))
+}
+
+// bucketOf packs the second of a last SYN, whether it was a retry, and
+// the backoff before it in whole seconds (at most 15).
+func bucketOf(at Timestamp, gap time.Duration, retried bool) uint64 {
+	b := uint64(at/Timestamp(time.Second)) << 5
+	if retried {
+		b |= 1<<4 | uint64(min(max(gap/time.Second, 0), 15))
+	}
+	return b & bucketMask
+}
+
+// countPeer counts one connection with peer p.
+func (a *aggregate) countPeer(p netip.AddrPort) {
+	if a.hll == nil {
+		a.hll = make([]uint8, 1<<hllBits)
+		a.exact = map[netip.AddrPort]int32{}
+	}
+	b := p.Addr().As16()
+	h := uint64(0xcbf29ce484222325)
+	for _, c := range append(b[:], byte(p.Port()>>8), byte(p.Port())) {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	h ^= h >> 31
+	h *= 0x9e3779b97f4a7c15
+	h ^= h >> 29
+	r := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1))) + 1
+	if j := h >> (64 - hllBits); r > a.hll[j] {
+		a.hll[j] = r
+	}
+	if n, ok := a.exact[p]; ok || len(a.exact) < maxExactPeers {
+		a.exact[p] = n + 1
+	} else {
+		a.PeersEstimated = true
+	}
+}
+
+// mergeAggregates merges the trackers' aggregates of the same server
+// endpoint, and returns them as reported, most connections first.
+func mergeAggregates(lists [][]*aggregate) []Aggregate {
+	type key struct {
+		server netip.AddrPort
+		client netip.Addr
+		half   bool
+	}
+	by := map[key]*aggregate{}
+	var order []*aggregate
+	for _, l := range lists {
+		for _, a := range l {
+			k := key{a.Server, a.Client, a.HalfOpen}
+			o := by[k]
+			if o == nil {
+				by[k] = a
+				order = append(order, a)
+				continue
+			}
+			o.Connections += a.Connections
+			o.SYNs += a.SYNs
+			o.Retried += a.Retried
+			o.InProgress += a.InProgress
+			o.GaveUp += a.GaveUp
+			o.AnsweredLate += a.AnsweredLate
+			o.SYNACKs += a.SYNACKs
+			o.ServerRetried += a.ServerRetried
+			o.First = min(o.First, a.First)
+			o.Last = max(o.Last, a.Last)
+			for _, ex := range slices.Concat(a.Examples, a.latest) {
+				o.example(ex)
+			}
+			for p, n := range a.exact {
+				if _, ok := o.exact[p]; ok || len(o.exact) < maxExactPeers {
+					o.exact[p] += n
+				} else {
+					o.PeersEstimated = true
+				}
+			}
+			o.PeersEstimated = o.PeersEstimated || a.PeersEstimated
+			for k, r := range a.hll {
+				o.hll[k] = max(o.hll[k], r)
+			}
+		}
+	}
+	out := make([]Aggregate, 0, len(order))
+	for _, a := range order {
+		out = append(out, a.settled())
+	}
+	slices.SortStableFunc(out, func(x, y Aggregate) int {
+		return cmp.Or(y.Connections-x.Connections, x.Server.Compare(y.Server), x.Client.Compare(y.Client))
+	})
+	return out
+}
+
+// settled is the aggregate as reported.
+func (a *aggregate) settled() Aggregate {
+	out := a.Aggregate
+	out.Peers = len(a.exact)
+	if a.PeersEstimated {
+		out.Peers = max(len(a.exact), hllEstimate(a.hll))
+	} else {
+		for p, n := range a.exact {
+			out.TopPeers = append(out.TopPeers, PeerCount{p, int(n)})
+		}
+		slices.SortFunc(out.TopPeers, func(x, y PeerCount) int {
+			return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
+		})
+		if len(out.TopPeers) > 5 {
+			out.TopPeers = out.TopPeers[:5]
+		}
+	}
+	ex := slices.Concat(a.Examples, a.latest)
+	slices.SortFunc(ex, exampleOrder)
+	ex = slices.Compact(ex)
+	if n := len(ex); n > 2*maxExamples {
+		ex = append(ex[:maxExamples], ex[n-maxExamples:]...)
+	}
+	out.Examples = ex
+	return out
+}
+
+// hllEstimate is HyperLogLog's estimate of the distinct values counted
+// in registers m, with the linear-counting correction for small counts.
+func hllEstimate(m []uint8) int {
+	n := float64(len(m))
+	sum, zeros := 0.0, 0
+	for _, r := range m {
+		sum += math.Ldexp(1, -int(r))
+		if r == 0 {
+			zeros++
+		}
+	}
+	est := 0.7213 / (1 + 1.079/n) * n * n / sum
+	if est <= 2.5*n && zeros > 0 {
+		est = n * math.Log(n/float64(zeros))
+	}
+	return int(est + 0.5)
+}

@@ -1,0 +1,163 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
+)
+
+// foldedFor is how long the tuple and ISN of a folded connection are
+// remembered: they are kept in generations of capture time this long,
+// the current one and the one before. Linux's sixth and last SYN goes
+// 63 s after the first.
+const foldedFor = 64 * time.Second
+
+// foldedHash mixes a tuple's hash with a connection's ISN.
+func foldedHash(h uint64, isn uint32) uint64 {
+	x := (h ^ uint64(isn)) * 0x9e3779b97f4a7c15
+	return x ^ x>>29
+}
+
+// A folded connection's entry in lone.folded: its aggregate's index+1,
+// its SYNs (at most 15 are told), and its bucket.
+const (
+	bucketMask = 1<<36 - 1
+	synsShift  = 36
+	aggShift   = 40
+)
+
+// halfCounts packs a half-open connection's SYNs and SYN-ACKs (3 at
+// most each) in an entry's count.
+func halfCounts(syns, acks int) uint8 { return uint8(min(syns, 3) | min(acks, 3)<<2) }
+
+func foldedEntry(agg int32, syns uint8, bucket uint64) uint64 {
+	return uint64(agg+1)<<aggShift | uint64(min(syns, 15))<<synsShift | bucket
+}
+
+// foldedCap bounds each generation of the set of folded connections
+// (per tracker): past it, the older generation is forgotten early. A
+// flood of more than that many SYNs a minute from clients that send them
+// again may then count a late retransmission as a connection of its own;
+// spoofed sources send none.
+const foldedCap = 1 << 17
+
+// remember puts a folded connection's entry in the set.
+func (l *lone) remember(fh, entry uint64) {
+	if l.folded[0].n >= foldedCap {
+		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
+	}
+	l.folded[0].set(fh, entry)
+}
+
+// renew makes the generation of time at the current one of the set of
+// folded connections: by capture time alone, so that what is remembered
+// does not depend on when sweeps ran.
+func (l *lone) renew(at Timestamp) {
+	g := int64(at)/int64(foldedFor) + 1
+	switch {
+	case g <= l.foldedGen:
+	case g == l.foldedGen+1:
+		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
+	default:
+		l.folded = [2]hashTable[uint64]{}
+	}
+	l.foldedGen = max(l.foldedGen, g)
+}
+
+// lateForFolded counts a packet on a tuple with neither connection nor
+// embryo that belongs to a folded connection: a SYN or SYN-ACK sent again
+// (counted, and true: nothing more to do), the SYN-ACK that answers an
+// unanswered one at last, or a half-open one's client going on (the
+// connection leaves its aggregate; false: the packet starts a flow).
+func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
+	l := &t.lone
+	if l.foldedGen == 0 {
+		return false
+	}
+	l.renew(m.At)
+	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
+	isn := seg.Seq - 1 // the client's first packet after the handshake
+	switch f {
+	case packet.SYN:
+		isn = seg.Seq
+	case packet.SYN | packet.ACK:
+		isn = seg.Ack - 1
+	}
+	fh := foldedHash(h, isn)
+	for g := range l.folded {
+		v := l.folded[g].get(fh)
+		if v == 0 {
+			continue
+		}
+		j := int32(v>>aggShift - 1)
+		a := &l.aggs[j]
+		b, n := v&bucketMask, int(v>>synsShift&15)
+		if a.HalfOpen {
+			return a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At)
+		}
+		if f != packet.SYN && f != packet.SYN|packet.ACK {
+			return false
+		}
+		a.buckets[b]--
+		if f == packet.SYN|packet.ACK {
+			// Answered after all: a flow of its own from here.
+			l.folded[g].del(fh)
+			a.Connections--
+			a.SYNs -= n
+			if n > 1 {
+				a.Retried--
+			}
+			a.AnsweredLate++
+			return false
+		}
+		a.SYNs++
+		if n == 1 {
+			a.Retried++
+		}
+		last := Timestamp(b>>5) * Timestamp(time.Second)
+		nb := bucketOf(m.At, m.At.Sub(last), true)
+		a.buckets[nb]++
+		a.Last = max(a.Last, m.At)
+		l.folded[g].set(fh, foldedEntry(j, uint8(min(n+1, 15)), nb))
+		return true
+	}
+	return false
+}
+
+// lateHalfOpen counts a packet of a folded half-open connection (whose
+// entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
+// counted (true); anything else from the client is the handshake going
+// on after all, and the connection leaves the aggregate (false). Past 3
+// SYNs or SYN-ACKs, what it takes back out is short of the rest.
+func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+	syns, acks := n&3, n>>2&3
+	switch f {
+	case packet.SYN:
+		a.SYNs++
+		if syns == 1 {
+			a.Retried++
+		}
+		set.set(fh, foldedEntry(j, halfCounts(syns+1, acks), 0))
+	case packet.SYN | packet.ACK:
+		a.SYNACKs++
+		if acks == 1 {
+			a.ServerRetried++
+		}
+		set.set(fh, foldedEntry(j, halfCounts(syns, acks+1), 0))
+	default:
+		set.del(fh)
+		a.Connections--
+		a.SYNs -= syns
+		a.SYNACKs -= acks
+		if syns > 1 {
+			a.Retried--
+		}
+		if acks > 1 {
+			a.ServerRetried--
+		}
+		a.AnsweredLate++
+		return false
+	}
+	a.Last = max(a.Last, at)
+	return true
+}
