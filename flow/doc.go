@@ -14,7 +14,9 @@
 // Config.At), per-direction counters, a Zeek-style history string, a
 // bounded list of the packets that changed an endpoint's state, which the
 // analyze package cites as evidence, and what was read in its payload
-// (Record.Payload).
+// (Record.Payload). Connections that carry no conversation (a SYN flood's,
+// a scan's), once there are many of them, are not records but counted in
+// the Result's Aggregates (lone.go says how).
 //
 // The state machine is driven by every segment seen, in both directions, and
 // does not depend on payload reassembly: a half-closed connection never
@@ -28,7 +30,8 @@
 //
 //  1. One goroutine reads every input's packets in timestamp order
 //     (capture.Source.Next; several inputs are merged), numbers them,
-//     applies the input's filter, and decodes them (packet.Decoder).
+//     applies the input's filter, decodes them (packet.Decoder), and
+//     marks the SYNs that may be folded (synCounter).
 //  2. It hands each segment, in batches, to the Tracker that owns its
 //     4-tuple: one per CPU, each on a goroutine of its own, each adding
 //     its segments in order: the state machines, and the payload (a
@@ -39,7 +42,8 @@
 //     between two batches.
 //  4. At the end of the inputs each tracker finishes its connections (the
 //     timers, in capture time), and Read merges their records in order of
-//     first packet and infers the roles of those whose SYN it did not see.
+//     first packet, and their aggregates, and infers the roles of those
+//     whose SYN it did not see.
 //
 // Packet numbers are 1-based frame numbers within each input file, as
 // Wireshark numbers them, so evidence can be found with "Go to Packet".
