@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
@@ -37,18 +38,9 @@ import (
 //   - the capture ends at 5 s, 0.5 s after the last flood SYN: those
 //     sent less than a second before are handshakes in progress.
 func floodCapture() []byte {
-	var buf bytes.Buffer
-	w := pcapgo.NewWriterNanos(&buf)
-	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
-	type pkt struct {
-		at       time.Duration
-		src, dst netip.AddrPort
-		flags    packet.Flags
-		seq, ack uint32
-	}
-	var pkts []pkt
+	var pkts []lonePkt
 	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
-		pkts = append(pkts, pkt{at, src, dst, f, seq, ack})
+		pkts = append(pkts, lonePkt{at, src, dst, f, seq, ack})
 	}
 	web := netip.MustParseAddrPort("10.0.0.80:80")
 	dark := netip.MustParseAddrPort("10.0.0.81:443")
@@ -105,7 +97,23 @@ func floodCapture() []byte {
 			add(at+2001*ms, src, cookies, packet.ACK, isn+1, cookie+1)
 		}
 	}
-	slices.SortStableFunc(pkts, func(a, b pkt) int { return int(a.at - b.at) })
+	return lonePcap(pkts)
+}
+
+// lonePkt is one IPv4 TCP packet without payload, at a moment after t0.
+type lonePkt struct {
+	at       time.Duration
+	src, dst netip.AddrPort
+	flags    packet.Flags
+	seq, ack uint32
+}
+
+// lonePcap writes the packets, in time order, as a pcap file.
+func lonePcap(pkts []lonePkt) []byte {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
+	slices.SortStableFunc(pkts, func(a, b lonePkt) int { return int(a.at - b.at) })
 	frame := make([]byte, 14+20+20)
 	for _, p := range pkts {
 		binary.BigEndian.PutUint16(frame[12:], 0x0800)
@@ -317,5 +325,111 @@ func TestSweepEmbryosSentAgain(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the tracker did not finish in 20 s")
+	}
+}
+
+// TestFoldingKeepsCount runs captures of random handshakes past servers
+// whose SYNs pile up (a flood on each, so that folding is on), and holds
+// the pass to what folding must not change, whatever becomes of each
+// connection: every connection is a flow or counted once in an
+// aggregate; every packet is in a flow or in an aggregate's counts; and
+// one, two or three trackers give the same flows and counts.
+func TestFoldingKeepsCount(t *testing.T) {
+	late, half := 0, 0
+	defer func() {
+		if !t.Failed() && (late == 0 || half == 0) {
+			t.Errorf("%d connections answered late, %d half-open aggregates: the test does not test them", late, half)
+		}
+	}()
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var pkts []lonePkt
+		add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
+			pkts = append(pkts, lonePkt{at, src, dst, f, seq, ack})
+		}
+		servers := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")}
+		ms := time.Millisecond
+		conns := 0
+		for i := range 1500 {
+			conns++
+			srv := servers[i%2]
+			cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), uint16(1024+rng.IntN(60000)))
+			at := time.Duration(rng.IntN(4000)) * ms
+			isn, sisn := rng.Uint32(), rng.Uint32()
+			add(at, cli, srv, packet.SYN, isn, 0)
+			// What becomes of it: unanswered (and sent again, or not),
+			// answered late, half-open, refused, or a whole connection.
+			switch k := rng.IntN(10); {
+			case k < 3:
+				for _, d := range []time.Duration{time.Second, 3 * time.Second}[:rng.IntN(3)] {
+					add(at+d, cli, srv, packet.SYN, isn, 0)
+				}
+			case k < 5:
+				late := time.Duration(200+rng.IntN(4000)) * ms
+				add(at+late, srv, cli, packet.SYN|packet.ACK, sisn, isn+1)
+				if rng.IntN(2) == 0 {
+					add(at+late+ms, cli, srv, packet.ACK, isn+1, sisn+1)
+				}
+			case k < 7:
+				add(at+ms, srv, cli, packet.SYN|packet.ACK, sisn, isn+1)
+				if d := time.Duration(rng.IntN(5000)) * ms; rng.IntN(2) == 0 {
+					add(at+ms+d, cli, srv, packet.ACK, isn+1, sisn+1)
+				}
+				if rng.IntN(4) == 0 {
+					add(at+1001*ms, srv, cli, packet.SYN|packet.ACK, sisn, isn+1)
+				}
+			case k < 8:
+				add(at+ms, srv, cli, packet.RST|packet.ACK, 0, isn+1)
+			default:
+				add(at+ms, srv, cli, packet.SYN|packet.ACK, sisn, isn+1)
+				add(at+2*ms, cli, srv, packet.ACK, isn+1, sisn+1)
+				add(at+50*ms, cli, srv, packet.FIN|packet.ACK, isn+1, sisn+1)
+				add(at+51*ms, srv, cli, packet.FIN|packet.ACK, sisn+1, isn+2)
+				add(at+52*ms, cli, srv, packet.ACK, isn+2, sisn+2)
+			}
+		}
+		data := lonePcap(pkts)
+		var first *Result
+		for trackers := 1; trackers <= 3; trackers++ {
+			s, err := capture.NewSource("random.pcap", bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: trackers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			folded, counted := 0, 0
+			for _, a := range res.Aggregates {
+				folded += a.Connections
+				counted += a.SYNs + a.SYNACKs
+				late += a.AnsweredLate
+				if a.HalfOpen {
+					half++
+				}
+			}
+			inFlows := 0
+			for _, r := range res.Flows {
+				inFlows += int(r.Client.Packets + r.Server.Packets)
+			}
+			if len(res.Flows)+folded != conns || inFlows+counted != len(pkts) {
+				t.Fatalf("seed %d, %d trackers: %d flows + %d folded of %d connections; %d packets in flows + %d counted of %d",
+					seed, trackers, len(res.Flows), folded, conns, inFlows, counted, len(pkts))
+			}
+			if folded == 0 {
+				t.Fatalf("seed %d: nothing folded: the test does not test folding", seed)
+			}
+			if first == nil {
+				first = res
+				continue
+			}
+			if !slices.EqualFunc(first.Flows, res.Flows, func(a, b *Record) bool {
+				return a.Key == b.Key && a.History == b.History && a.Client.State == b.Client.State && a.Server.State == b.Server.State
+			}) || !slices.EqualFunc(first.Aggregates, res.Aggregates, func(a, b Aggregate) bool {
+				return a.Server == b.Server && a.Connections == b.Connections && a.SYNs == b.SYNs && a.SYNACKs == b.SYNACKs && a.AnsweredLate == b.AnsweredLate
+			}) {
+				t.Errorf("seed %d: %d trackers do not give what one does", seed, trackers)
+			}
+		}
 	}
 }
