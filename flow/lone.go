@@ -430,7 +430,10 @@ func (e *embryo) bucket() uint64 {
 // acknowledged late) is taken back out of its aggregate and becomes a
 // flow whole, its handshake replayed. Past it, the oldest are forgotten:
 // their tuple and ISN only are remembered (see remember), and a late
-// answer makes a flow from that packet on.
+// answer makes a flow from that packet on. (Which are forgotten depends
+// on how connections fall to the trackers: a flood with more late
+// answers than that per tracker may read a little differently with
+// another number of CPUs.)
 const retainCap = 1 << 14
 
 // retain keeps folded embryo i, counted in aggregate j.
