@@ -224,6 +224,15 @@ func (a *Aggregate) fold(f *Finding) {
 		}
 	}
 	f.Summary = a.summary(f)
+	if a.flood() {
+		f.Severity = Error // a flood is an incident, whatever the class
+	}
+}
+
+// flood reports whether the aggregate has a SYN flood's mark: many
+// sources, nearly none of which send their SYN again.
+func (a *Aggregate) flood() bool {
+	return !a.Scan() && (a.Estimated || a.Peers > 100) && a.Retried*10 < a.Connections
 }
 
 // summary is the finding's paragraph once the aggregate is in it.
@@ -264,7 +273,7 @@ func (a *Aggregate) summary(f *Finding) string {
 	switch {
 	case a.Scan():
 		b.WriteString(" One source trying many destinations once each is a scan (or a misconfigured client walking a list of addresses).")
-	case (a.Estimated || a.Peers > 100) && a.Retried*10 < a.Connections:
+	case a.flood():
 		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream.")
 	case a.Class == ListenOverflow:
 		b.WriteString(" The application is not calling accept() fast enough.")

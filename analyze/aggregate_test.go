@@ -87,14 +87,15 @@ func TestFoldedFindings(t *testing.T) {
 		t.Errorf("%s: 4 clients that retry are no SYN flood: %q", dark, d.Summary)
 	}
 	// The flood answered with SYN cookies: the handshakes never
-	// completed, kept and folded in one warning that says so.
+	// completed, kept and folded in one finding that says so; a flood
+	// is an error.
 	var half *Finding
 	for i := range rep.Findings {
 		if f := &rep.Findings[i]; len(f.Endpoints) == 1 && f.Endpoints[0] == cookies {
 			half = f
 		}
 	}
-	if half == nil || half.Class != HandshakeIncomplete || half.Severity != Warning || half.Folded != 299 || len(half.Flows) < 90 {
+	if half == nil || half.Class != HandshakeIncomplete || half.Severity != Error || half.Folded != 299 || len(half.Flows) < 90 {
 		t.Fatalf("the cookie flood's finding: %+v", half)
 	}
 	for _, s := range []string{"never acknowledged", "SYN cookies", "SYN flood with spoofed addresses"} {

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -35,7 +36,9 @@ var halfOpenDetector = detector{
 	group:   byServer,
 	findings: func(g *group, _ *findCtx) []Finding {
 		f := perServer(HandshakeIncomplete, g, halfOpenSummary(g))
-		f[0].Severity = Warning
+		if !strings.Contains(f[0].Summary, "SYN flood") {
+			f[0].Severity = Warning
+		}
 		return f
 	},
 }
