@@ -563,6 +563,18 @@ func tuneGC() *gcPacer {
 	p := &gcPacer{done: make(chan struct{}), finished: make(chan struct{})}
 	p.oldPercent = debug.SetGCPercent(gcPercent)
 	p.oldLimit = debug.SetMemoryLimit(gcFloor)
+	// Right after each collection, what is live is known: the limit
+	// follows it at once (the ticker alone left it behind while the heap
+	// grew fast, and the collector ran again and again at the old one).
+	afterEachGC(func() bool {
+		select {
+		case <-p.done:
+			return false
+		default:
+			p.apply()
+			return true
+		}
+	})
 	go func() {
 		defer close(p.finished)
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -577,6 +589,25 @@ func tuneGC() *gcPacer {
 		}
 	}()
 	return p
+}
+
+// gcSentinel is an object whose finalizer runs once a collection has
+// found it unreachable (it is not tiny: tiny objects share finalizers).
+type gcSentinel struct {
+	_ *int
+	_ [8]byte
+}
+
+// afterEachGC calls f after each collection for as long as f returns
+// true.
+func afterEachGC(f func() bool) {
+	var arm func(*gcSentinel)
+	arm = func(*gcSentinel) {
+		if f() {
+			runtime.SetFinalizer(&gcSentinel{}, arm)
+		}
+	}
+	runtime.SetFinalizer(&gcSentinel{}, arm)
 }
 
 // apply sets the memory limit from the heap live at the last collection.
