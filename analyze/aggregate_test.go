@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,44 @@ func TestFoldedFindings(t *testing.T) {
 	for _, h := range rep.Hosts {
 		if h.Host == web.Addr() && h.Total != 1520 {
 			t.Errorf("%s counts %d connections, want 1,520 (20 clients and 1,500 SYNs)", h.Host, h.Total)
+		}
+	}
+}
+
+// TestFilteredAggregates: --host and --port keep the aggregates about
+// that host and port, and their findings, and count only them.
+func TestFilteredAggregates(t *testing.T) {
+	rep := analyzeFile(t, "../testdata/flood/syn-flood.pcap")
+	for _, c := range []struct {
+		filter Filter
+		want   []string // the aggregates kept, by server or client
+	}{
+		{Filter{Host: netip.MustParseAddr("10.0.0.81")}, []string{"10.0.0.81:443"}},
+		{Filter{Port: 8443}, []string{"10.0.0.82:8443"}},
+		{Filter{Host: netip.MustParseAddr("10.0.9.9")}, []string{"10.0.9.9"}},
+		{Filter{Host: netip.MustParseAddr("10.0.2.1")}, nil},
+		{Filter{Classes: []Class{HandshakeIncomplete}}, []string{"10.0.0.82:8443"}},
+	} {
+		out := rep.Filtered(c.filter)
+		var got []string
+		folded := 0
+		for _, a := range out.Aggregates {
+			if a.Scan() {
+				got = append(got, a.Client.String())
+			} else {
+				got = append(got, a.Server.String())
+			}
+			folded += a.Connections
+		}
+		if !slices.Equal(got, c.want) || out.Totals.Folded != folded {
+			t.Errorf("%s: aggregates %v, %d folded in the totals; want %v", c.filter, got, out.Totals.Folded, c.want)
+		}
+		for _, w := range c.want {
+			if !slices.ContainsFunc(out.Findings, func(f Finding) bool {
+				return f.Folded > 0 && (len(f.Endpoints) == 1 && f.Endpoints[0].String() == w || len(f.Hosts) == 1 && f.Hosts[0].String() == w)
+			}) {
+				t.Errorf("%s: no finding about %s's folded connections", c.filter, w)
+			}
 		}
 	}
 }

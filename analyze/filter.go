@@ -59,6 +59,19 @@ func (f Filter) inScope(fl *Flow) bool {
 	return true
 }
 
+// keepsAggregate reports whether f keeps an aggregate: about its host
+// (the server, or the scanning client) and port, of a class it asks for.
+// The aggregate's other ends are too many to be told apart.
+func (f Filter) keepsAggregate(a *Aggregate) bool {
+	switch {
+	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host,
+		f.Port != 0 && a.Server.Port() != f.Port,
+		len(f.Classes) > 0 && !slices.Contains(f.Classes, a.Class):
+		return false
+	}
+	return true
+}
+
 // keepsVerdicts reports whether a flow has a verdict f asks for.
 func (f Filter) keepsVerdicts(fl *Flow) bool {
 	if len(f.Classes) == 0 && f.MinSeverity == Info {
@@ -73,8 +86,9 @@ func (f Filter) keepsVerdicts(fl *Flow) bool {
 }
 
 // Filtered returns the report narrowed by f: the flows it selects, the
-// findings about them, and the totals and host states counted again over
-// what is left. The flows and findings are shared with rep.
+// aggregates about its host and port, the findings about them, and the
+// totals and host states counted again over what is left. The flows and
+// findings are shared with rep.
 func (rep *Report) Filtered(f Filter) *Report {
 	if f.IsZero() {
 		return rep
@@ -94,13 +108,20 @@ func (rep *Report) Filtered(f Filter) *Report {
 			out.Flows = append(out.Flows, *fl)
 		}
 	}
+	out.Aggregates = nil
+	for i := range rep.Aggregates {
+		if a := &rep.Aggregates[i]; f.keepsAggregate(a) {
+			out.Aggregates = append(out.Aggregates, *a)
+		}
+	}
 	out.Findings = []Finding{}
 	for _, fd := range rep.Findings {
 		if len(f.Classes) > 0 && !slices.Contains(f.Classes, fd.Class) || fd.Severity < f.MinSeverity {
 			continue
 		}
 		if f.Host.IsValid() || f.Port != 0 {
-			if !slices.ContainsFunc(fd.Flows, func(id int) bool { return scope[id] }) {
+			folded := fd.Folded > 0 && slices.ContainsFunc(out.Aggregates, func(a Aggregate) bool { return a.about(&fd) })
+			if !folded && !slices.ContainsFunc(fd.Flows, func(id int) bool { return scope[id] }) {
 				continue
 			}
 		}
