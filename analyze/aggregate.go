@@ -258,12 +258,11 @@ func (a *Aggregate) summary(f *Finding) string {
 			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
 	} else {
-		what := "did not answer"
+		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
+			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		if a.Class == ListenOverflow {
-			what = "dropped, with its listen queue full,"
+			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
-		fmt.Fprintf(&b, "%s %s %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
-			a.Server, what, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	}
 	if a.InProgress > 0 {

@@ -154,3 +154,28 @@ func TestFilteredAggregates(t *testing.T) {
 		}
 	}
 }
+
+// TestRealSYNFlood: a Linux kernel under a flood of 1,200 SYNs from
+// spoofed sources, answering with SYN cookies, while it serves 20 real
+// clients (testdata/flood/record-real.sh recorded it): one error, a SYN
+// flood whose handshakes never completed, and the clients clean.
+func TestRealSYNFlood(t *testing.T) {
+	rep := analyzeFile(t, "../testdata/flood/real-synflood.pcap")
+	if rep.Totals.Flows+rep.Totals.Folded != 1220 || rep.Totals.Clean != 20 || rep.Totals.Folded < 1000 {
+		t.Errorf("totals %+v; want 1,220 connections, 20 clean, most of the flood folded", rep.Totals)
+	}
+	var errs []Finding
+	for _, f := range rep.Findings {
+		if f.Severity == Error {
+			errs = append(errs, f)
+		}
+	}
+	if len(errs) != 1 || errs[0].Class != HandshakeIncomplete || errs[0].Connections() < 1150 {
+		t.Fatalf("errors %+v; want one handshake_incomplete about the flood", errs)
+	}
+	for _, s := range []string{"SYN flood with spoofed addresses", "SYN cookies: no state kept", "10.99.0.1:8083"} {
+		if !strings.Contains(errs[0].Summary, s) {
+			t.Errorf("%q does not say %q", errs[0].Summary, s)
+		}
+	}
+}
