@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowdoc/flowdoc/flow"
 )
 
 // TestFoldedFindings: on a capture where two servers leave thousands of
@@ -176,6 +178,13 @@ func TestRealSYNFlood(t *testing.T) {
 	for _, s := range []string{"SYN flood with spoofed addresses", "SYN cookies: no state kept", "10.99.0.1:8083"} {
 		if !strings.Contains(errs[0].Summary, s) {
 			t.Errorf("%q does not say %q", errs[0].Summary, s)
+		}
+	}
+	// A spoofed source never acknowledged the SYN-ACK: it is not shown
+	// ESTABLISHED, but as its SYN left it (SYN_SENT), given up since.
+	for _, f := range rep.Flows {
+		if f.Key.Client().Addr().As4()[0] == 198 && f.Client.State == flow.Established {
+			t.Errorf("flow %d %s: the spoofed client is ESTABLISHED", f.ID, f.Key)
 		}
 	}
 }

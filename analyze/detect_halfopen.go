@@ -70,7 +70,9 @@ func inspectHalfOpen(c *flowCtx) {
 		C.FinPacket+S.FinPacket > 0 || C.RSTs+S.RSTs > 0 {
 		return
 	}
-	quiet := c.age(S.LastPacket)
+	// A client acknowledges the first SYN-ACK it gets within a round
+	// trip: the server sending it again does not make the wait shorter.
+	quiet := c.age(S.FirstPacket)
 	if quiet < flow.InitialRTO {
 		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket.Time(), Age: c.age(C.FirstPacket),
 			Summary: fmt.Sprintf("SYN answered %s before the end of the capture, within the initial retransmission timeout (%s): the client's ACK may yet come, the handshake was in progress",

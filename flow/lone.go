@@ -401,8 +401,8 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	}
 	a.example(Example{Client: client, Server: e.server(), At: first.at, Input: first.input, Packet: first.packet})
 	switch {
-	case e.na > 0 && at.Sub(e.last()) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
-		a.InProgress++ // the answer, or the ACK, may yet come
+	case e.na > 0 && at.Sub(e.ack[0].at) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
+		a.InProgress++ // the answer, or the ACK to the first SYN-ACK, may yet come
 	case e.na == 0:
 		if a.buckets == nil {
 			a.buckets = map[uint64]int32{}

@@ -131,6 +131,21 @@ func (r *Record) settleUnanswered(at Timestamp) (noSocket [2]bool) {
 	return noSocket
 }
 
+// settleHalfOpen puts back in SYN_SENT a client that sent only SYNs and
+// never answered the server's SYN-ACKs, the first of them at least the
+// initial RTO before at: a client that received one acknowledges it
+// within a round trip, so it did not (or it does not exist: a spoofed
+// source). Its SYN timers then say whether it had given up by at.
+func (r *Record) settleHalfOpen(at Timestamp) {
+	C, S := &r.Client, &r.Server
+	if r.Midstream || r.OneSided || C.raw != Established || C.synCount == 0 || S.synCount == 0 ||
+		C.Packets != uint64(C.synCount) || S.Packets != uint64(S.synCount) || C.Bytes+S.Bytes > 0 ||
+		at.Sub(S.FirstPacket) < InitialRTO {
+		return
+	}
+	C.raw, C.Since = SynSent, C.FirstPacket
+}
+
 // stateAt returns side s's state as it stood at time t, from the events
 // (every state change is one, but the server completing the handshake,
 // which its own later packets show), and when it entered it; false when

@@ -1637,6 +1637,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 // capture cannot know.
 func (t *Tracker) finalize(r *Record, at Timestamp) {
 	noSocket := r.settleUnanswered(at)
+	r.settleHalfOpen(at)
 	for s, h := range []*Half{&r.Client, &r.Server} {
 		h.State, h.Expired = h.raw, Unknown
 		age := at.Sub(h.Since)
