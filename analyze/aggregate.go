@@ -107,10 +107,13 @@ func (a *Aggregate) peers() string {
 		}
 		return fmt.Sprintf("about %s %s", thousands(min(a.Peers, a.Connections)), what)
 	}
+	what := "host"
+	if a.Scan() {
+		what = "endpoint"
+	}
 	var parts []string
 	for i, p := range a.TopPeers {
 		if i == 3 {
-			parts = append(parts, fmt.Sprintf("%d more", a.Peers-3))
 			break
 		}
 		name := p.Peer.String()
@@ -119,7 +122,13 @@ func (a *Aggregate) peers() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s (%d)", name, p.Connections))
 	}
-	return strings.Join(parts, ", ")
+	if more := a.Peers - len(parts); more > 0 {
+		return strings.Join(parts, ", ") + " and " + plural(more, "more "+what)
+	}
+	if len(parts) > 1 {
+		return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	}
+	return strings.Join(parts, "")
 }
 
 // thousands spells n with commas: 1,234,567.
@@ -246,7 +255,7 @@ func (a *Aggregate) summary(f *Finding) string {
 	if a.Scan() {
 		fmt.Fprintf(&b, "%s sent %s connection attempts that got no answer at all (no SYN-ACK, no RST) over %s, %s of them counted, not listed.",
 			a.Client, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted went to %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+		fmt.Fprintf(&b, " The counted went to %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	} else if a.Class == HandshakeIncomplete {
 		server := fmt.Sprintf("sent %s SYN-ACKs", thousands(a.SYNACKs))
 		if a.ServerRetried > 0 {
@@ -256,14 +265,14 @@ func (a *Aggregate) summary(f *Finding) string {
 		}
 		fmt.Fprintf(&b, "%s answered %s SYNs with a SYN-ACK that the client never acknowledged over %s: the handshakes stayed half-open, %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
+		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		if a.Class == ListenOverflow {
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
-		fmt.Fprintf(&b, " The counted came from %s and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	}
 	if a.InProgress > 0 {
 		fmt.Fprintf(&b, "; %s more were answered or sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
