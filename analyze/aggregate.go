@@ -85,11 +85,10 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			}
 			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
 		}
-		acc := ev.accepted[a.Server] // none for a scan
-		switch j, _ := slices.BinarySearch(acc, a.First-flow.Timestamp(overflowWindow)); {
+		switch {
 		case a.HalfOpen:
 			v.Class = HandshakeIncomplete
-		case j < len(acc) && acc[j] <= a.Last+flow.Timestamp(overflowWindow):
+		case ev.acceptedNear(a.Server, a.First, a.Last): // never for a scan
 			v.Class = ListenOverflow
 		}
 		out = append(out, v)
@@ -241,7 +240,14 @@ func (a *Aggregate) fold(f *Finding) {
 // flood reports whether the aggregate has a SYN flood's mark: many
 // sources, nearly none of which send their SYN again.
 func (a *Aggregate) flood() bool {
-	return !a.Scan() && (a.Estimated || a.Peers > 100) && a.Retried*10 < a.Connections
+	return !a.Scan() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
+}
+
+// synFlood is a SYN flood's mark on the connections to one server: more
+// than 100 sources (or too many to count), and hardly one connection in
+// ten whose SYN was sent again (real clients retry; spoofed ones do not).
+func synFlood(sources int, many bool, retried, conns int) bool {
+	return (many || sources > 100) && retried*10 < conns
 }
 
 // summary is the finding's paragraph once the aggregate is in it.

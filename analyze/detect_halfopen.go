@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -32,19 +31,14 @@ var halfOpenDetector = detector{
 		Fix: "For a flood: keep SYN cookies on (net.ipv4.tcp_syncookies=1), raise net.ipv4.tcp_max_syn_backlog, and " +
 			"filter it upstream (rate limits, a SYN proxy). For one client: fix the return path of its SYN-ACKs.",
 	},
-	inspect: inspectHalfOpen,
-	group:   byServer,
-	findings: func(g *group, _ *findCtx) []Finding {
-		f := perServer(HandshakeIncomplete, g, halfOpenSummary(g))
-		if !strings.Contains(f[0].Summary, "SYN flood") {
-			f[0].Severity = Warning
-		}
-		return f
-	},
+	inspect:  inspectHalfOpen,
+	group:    byServer,
+	findings: func(g *group, _ *findCtx) []Finding { return halfOpenFindings(g) },
 }
 
-// halfOpenSummary says what a server's incomplete handshakes were.
-func halfOpenSummary(g *group) string {
+// halfOpenFindings is the finding about a server's incomplete handshakes:
+// a warning, or an error when they are a SYN flood.
+func halfOpenFindings(g *group) []Finding {
 	retried := 0
 	for _, f := range g.flows {
 		if f.Client.Retrans > 0 {
@@ -53,10 +47,15 @@ func halfOpenSummary(g *group) string {
 	}
 	s := fmt.Sprintf("%s answered %s from %s with a SYN-ACK that the client never acknowledged: the handshakes stayed half-open.",
 		g.flows[0].Key.Server(), plural(len(g.flows), "SYN"), hostsOf(g.flows, flow.Client))
-	if distinctHosts(g.flows, flow.Client) > 100 && retried*10 < len(g.flows) {
+	flood := synFlood(distinctHosts(g.flows, flow.Client), false, retried, len(g.flows))
+	if flood {
 		s += " So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses."
 	}
-	return s
+	f := perServer(HandshakeIncomplete, g, s)
+	if !flood {
+		f[0].Severity = Warning
+	}
+	return f
 }
 
 func inspectHalfOpen(c *flowCtx) {

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -43,6 +44,14 @@ var unansweredDetector = detector{
 // completed must be for the SYN to count as dropped by its listen queue.
 const overflowWindow = 5 * time.Second
 
+// acceptedNear reports whether server completed a handshake within
+// overflowWindow of the span from first to last.
+func (ev *captureEvidence) acceptedNear(server netip.AddrPort, first, last flow.Timestamp) bool {
+	acc := ev.accepted[server]
+	j, _ := slices.BinarySearch(acc, first-flow.Timestamp(overflowWindow))
+	return j < len(acc) && acc[j] <= last+flow.Timestamp(overflowWindow)
+}
+
 func inspectUnanswered(c *flowCtx) {
 	r := c.r
 	C := &r.Client
@@ -71,8 +80,7 @@ func inspectUnanswered(c *flowCtx) {
 	if last != nil && last != first {
 		v.Evidence = append(v.Evidence, ev(last, fmt.Sprintf("SYN sent again (%d in all)", n)))
 	}
-	acc := c.cap.accepted[r.Key.Server()]
-	if j, _ := slices.BinarySearch(acc, r.First-flow.Timestamp(overflowWindow)); j < len(acc) && acc[j] <= r.Last+flow.Timestamp(overflowWindow) {
+	if c.cap.acceptedNear(r.Key.Server(), r.First, r.Last) {
 		v.Class, v.Confidence = ListenOverflow, 0.7
 		v.Summary += "; the server accepted other connections meanwhile, so its listen queue was most likely full and dropped the SYN"
 	}

@@ -17,6 +17,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -548,8 +549,8 @@ const (
 type gcPacer struct {
 	report     atomic.Bool  // the pass is over: gcReportSlack is in force
 	least      atomic.Int64 // the lowest limit, besides gcFloor
-	done       chan struct{}
-	finished   chan struct{}
+	mu         sync.Mutex   // held to set the limit, so that stop has the last word
+	stopped    bool
 	oldPercent int // the collector's settings before, for stop
 	oldLimit   int64
 }
@@ -560,34 +561,14 @@ func tuneGC() *gcPacer {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	p := &gcPacer{done: make(chan struct{}), finished: make(chan struct{})}
+	p := &gcPacer{}
 	p.oldPercent = debug.SetGCPercent(gcPercent)
 	p.oldLimit = debug.SetMemoryLimit(gcFloor)
-	// Right after each collection, what is live is known: the limit
-	// follows it at once (the ticker alone left it behind while the heap
-	// grew fast, and the collector ran again and again at the old one).
-	afterEachGC(func() bool {
-		select {
-		case <-p.done:
-			return false
-		default:
-			p.apply()
-			return true
-		}
-	})
-	go func() {
-		defer close(p.finished)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-tick.C:
-				p.apply()
-			}
-		}
-	}()
+	// What is live changes only at a collection, and is known right after
+	// it: the limit follows it then (read on a ticker, it stayed behind
+	// while the heap grew fast, and the collector ran again and again at
+	// the old one).
+	afterEachGC(p.apply)
 	return p
 }
 
@@ -610,8 +591,14 @@ func afterEachGC(f func() bool) {
 	runtime.SetFinalizer(&gcSentinel{}, arm)
 }
 
-// apply sets the memory limit from the heap live at the last collection.
-func (p *gcPacer) apply() {
+// apply sets the memory limit from the heap live at the last collection;
+// false once the pacing has stopped.
+func (p *gcPacer) apply() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return false
+	}
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
 	if sample[0].Value.Kind() == metrics.KindUint64 {
@@ -622,6 +609,7 @@ func (p *gcPacer) apply() {
 		}
 		debug.SetMemoryLimit(max(gcFloor, p.least.Load(), int64(live*slack)))
 	}
+	return true
 }
 
 // reporting narrows the slack to gcReportSlack, above what the runtime
@@ -646,8 +634,9 @@ func (p *gcPacer) stop() {
 	if p == nil {
 		return
 	}
-	close(p.done)
-	<-p.finished
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
 	debug.SetMemoryLimit(p.oldLimit)
 	debug.SetGCPercent(p.oldPercent)
 }

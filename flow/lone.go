@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -308,27 +307,25 @@ func (t *Tracker) drop(i int32, h uint64) {
 	l.n--
 }
 
-// promote makes embryo i a connection in the table, its SYNs replayed.
+// promote makes embryo i a connection in the table, its packets replayed.
 func (t *Tracker) promote(i int32, h uint64) {
 	e := t.lone.embryos[i] // a copy: drop frees the slot
 	t.drop(i, h)
 	t.lone.replaying = true
-	pkts := make([]*synPkt, 0, 4)
-	for j := range int(e.n) {
-		pkts = append(pkts, &e.syn[j])
-	}
-	for j := range int(e.na) {
-		pkts = append(pkts, &e.ack[j])
-	}
-	slices.SortStableFunc(pkts, func(a, b *synPkt) int { return cmp.Compare(a.order, b.order) })
-	for _, p := range pkts {
+	replay := func(p *synPkt, srcA bool) {
 		seg, m := p.segment(&e)
-		srcA := e.srcA
-		if p.flags.Has(packet.ACK) {
+		if srcA != e.srcA { // a SYN-ACK
 			seg.Src, seg.Dst = seg.Dst, seg.Src
-			srcA = !srcA
 		}
 		t.place(&seg, m, &e.key, h, srcA)
+	}
+	// Its SYNs all came before its SYN-ACKs: resend takes no SYN after
+	// a SYN-ACK.
+	for j := range int(e.n) {
+		replay(&e.syn[j], e.srcA)
+	}
+	for j := range int(e.na) {
+		replay(&e.ack[j], !e.srcA)
 	}
 	t.lone.replaying = false
 }

@@ -53,8 +53,17 @@ type synCounter struct {
 type synCell struct{ syns, open int32 }
 
 // mark counts a segment sent at time at, and says by what a bare SYN may
-// be folded.
+// be folded. It is called for every packet: what it passes over is
+// decided here, small enough to be inlined.
 func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
+	if seg.Flags&(packet.SYN|packet.RST) == 0 && seg.Seq&7 != 0 {
+		return 0
+	}
+	return sc.count(seg, at)
+}
+
+// count is mark for the segments it counts.
+func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST)
 	if f&(packet.SYN|packet.RST) == 0 {
 		// One ACK in eight, by its sequence number, counts for eight:
