@@ -25,7 +25,7 @@ type Aggregate struct {
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
 	// other connections meanwhile (its listen queue dropped these), or
 	// HandshakeIncomplete when the server answered with SYN-ACKs and the
-	// clients never went on.
+	// clients never went on; PortScan for a scanner's.
 	Class Class
 	// Connections counts the folded connections, InProgress those among
 	// them whose single SYN was sent within the initial retransmission
@@ -86,6 +86,8 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
 		}
 		switch {
+		case v.Scan():
+			v.Class = PortScan
 		case a.HalfOpen:
 			v.Class = HandshakeIncomplete
 		case ev.acceptedNear(a.Server, a.First, a.Last): // never for a scan
@@ -141,27 +143,27 @@ func thousands(n int) string {
 
 // foldAggregates adds the aggregates to the findings about their server
 // endpoints, or makes one where there is none: the flows kept of an
-// endpoint and those folded are one finding. A scan's aggregate is a
-// finding about the scanning host.
+// endpoint and those folded are one finding. A scan's aggregate is in
+// the finding about the scanning host, which its first SYNs, kept as
+// flows, made; or it makes that finding alone.
 func foldAggregates(out []Finding, rep *Report) []Finding {
 	for i := range rep.Aggregates {
 		a := &rep.Aggregates[i]
+		if a.Scan() {
+			if !slices.ContainsFunc(out, func(f Finding) bool { return a.about(&f) }) {
+				st := scanStats{client: a.Client, agg: a}
+				out = append(out, st.finding([]int{}))
+			}
+			continue
+		}
 		if a.Unanswered() == 0 {
 			continue
 		}
-		if a.Scan() {
-			out = a.absorb(out, rep)
-		}
 		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
 		if j < 0 {
-			f := Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class)}
+			f := Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class), Endpoints: []netip.AddrPort{a.Server}}
 			if a.Class == HandshakeIncomplete {
 				f.Severity = Warning
-			}
-			if a.Scan() {
-				f.Severity, f.Hosts, f.Remedy = Warning, []netip.Addr{a.Client}, scanRemedy
-			} else {
-				f.Endpoints = []netip.AddrPort{a.Server}
 			}
 			out = append(out, f)
 			j = len(out) - 1
@@ -171,45 +173,10 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 	return out
 }
 
-// absorb takes the findings about single endpoints whose flows all come
-// from the scanning host (its first SYNs, kept as flows before it was
-// known for a scanner) into one finding about the host.
-func (a *Aggregate) absorb(out []Finding, rep *Report) []Finding {
-	scan := Finding{Class: a.Class, Severity: Warning, Hosts: []netip.Addr{a.Client}, Flows: []int{}, Remedy: scanRemedy}
-	kept := out[:0]
-	for _, f := range out {
-		if f.Class != a.Class || len(f.Endpoints) != 1 || len(f.Hosts) != 0 || f.Folded != 0 || !a.allFrom(f.Flows, rep) {
-			kept = append(kept, f)
-			continue
-		}
-		scan.Flows = append(scan.Flows, f.Flows...)
-		if len(scan.Evidence) < maxEvidence-2 {
-			scan.Evidence = append(scan.Evidence, f.Evidence[:min(len(f.Evidence), 1)]...)
-		}
-	}
-	slices.Sort(scan.Flows)
-	return append(kept, scan)
-}
-
-// allFrom reports whether the flows (by ID) all come from the aggregate's
-// client.
-func (a *Aggregate) allFrom(ids []int, rep *Report) bool {
-	for _, id := range ids {
-		if id < 1 || id > len(rep.Flows) || rep.Flows[id-1].ID != id || rep.Flows[id-1].Key.Client().Addr() != a.Client {
-			return false
-		}
-	}
-	return len(ids) > 0
-}
-
-// scanRemedy is what to do about a scan.
-const scanRemedy = "If the scan is not yours (an inventory or a vulnerability scanner), find the host and block it; " +
-	"either way, the destinations that answered are the ones it found open."
-
 // about reports whether f is the finding the aggregate belongs to.
 func (a *Aggregate) about(f *Finding) bool {
 	if a.Scan() {
-		return f.Class == a.Class && len(f.Hosts) == 1 && f.Hosts[0] == a.Client && len(f.Endpoints) == 0
+		return f.Class == PortScan && len(f.Hosts) == 1 && f.Hosts[0] == a.Client
 	}
 	return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == a.Server
 }
@@ -218,9 +185,6 @@ func (a *Aggregate) about(f *Finding) bool {
 func (a *Aggregate) fold(f *Finding) {
 	f.Folded += a.Unanswered()
 	peers := "client_hosts"
-	if a.Scan() {
-		peers = "server_endpoints"
-	}
 	f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" }),
 		Metric{"connections", float64(f.Connections())}, Metric{"folded", float64(f.Folded)}, Metric{peers, float64(a.Peers)})
 	// The first and the last of the folded: where to look.
@@ -258,11 +222,7 @@ func (a *Aggregate) summary(f *Finding) string {
 		again = fmt.Sprintf("%s of the connections more than once", thousands(a.Retried))
 	}
 	var b strings.Builder
-	if a.Scan() {
-		fmt.Fprintf(&b, "%s sent %s connection attempts that got no answer at all (no SYN-ACK, no RST) over %s, %s of them counted, not listed.",
-			a.Client, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted went to %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
-	} else if a.Class == HandshakeIncomplete {
+	if a.Class == HandshakeIncomplete {
 		server := fmt.Sprintf("sent %s SYN-ACKs", thousands(a.SYNACKs))
 		if a.ServerRetried > 0 {
 			server += fmt.Sprintf(", for %s of the connections more than once (kept in SYN_RECV)", thousands(a.ServerRetried))
@@ -285,8 +245,6 @@ func (a *Aggregate) summary(f *Finding) string {
 	}
 	b.WriteString(".")
 	switch {
-	case a.Scan():
-		b.WriteString(" One source trying many destinations once each is a scan (or a misconfigured client walking a list of addresses).")
 	case a.flood():
 		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream.")
 	case a.Class == ListenOverflow:

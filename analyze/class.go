@@ -24,6 +24,9 @@ const (
 	PeerUnreachable  Class = "peer_unreachable"
 	// The server answered the SYN; the client never went on.
 	HandshakeIncomplete Class = "handshake_incomplete"
+	// A probe of a port scan: a SYN from a scanning address, no
+	// conversation.
+	PortScan Class = "port_scan"
 	// From the HTTP in the payload.
 	CloseIgnored Class = "connection_close_ignored"
 )

@@ -48,7 +48,7 @@ var detectors []*detector
 
 func init() {
 	detectors = []*detector{
-		&refusedDetector, &unansweredDetector, &listenOverflowDetector, &halfOpenDetector, &acceptCloseDetector, &reconnectStormDetector,
+		&portScanDetector, &refusedDetector, &unansweredDetector, &listenOverflowDetector, &halfOpenDetector, &acceptCloseDetector, &reconnectStormDetector,
 		&closeWaitDetector, &idleDetector, &staleReuseDetector, &closeIgnoredDetector, &peerUnreachableDetector,
 		&zeroWindowDetector, &halfCloseDetector, &timeWaitDetector, &timeWaitPressureDetector,
 		&resetDetector, &cleanDetector, &openDetector, &midstreamDetector,
@@ -69,6 +69,8 @@ var grouped map[Class]*detector
 // flow it makes redundant: the more specific explanation of the same
 // packets wins. The one place where classes outrank one another.
 var suppressed = map[Class][]Class{
+	// A scan's probe is no outage: what its server did is the scan's to say.
+	PortScan: {Refused, UnansweredSYN, ListenOverflow, HandshakeIncomplete, AcceptThenClose, PeerUnreachable, ResetClass, CleanClass, OpenClass},
 	// An RST that answered the SYN, a close right after the accept, data on
 	// a closed connection, a close into silence: each says more than "reset".
 	Refused:         {ResetClass},

@@ -36,6 +36,9 @@ type captureEvidence struct {
 	// their own evidence: a younger one of the same application is one
 	// more of the same.
 	leaks map[appKey]int
+	// scanners are the client addresses that scanned: their probes are
+	// the scan's, not outages.
+	scanners map[netip.Addr]*scanner
 }
 
 // appKey names an application by where it stands: a host and the server
@@ -107,7 +110,7 @@ func (l *latencies) quantile(q float64) time.Duration {
 // aggregates.
 func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timestamp, grace time.Duration) *captureEvidence {
 	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
-		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}}
+		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}, scanners: findScanners(recs, aggs)}
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
 	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}

@@ -36,7 +36,7 @@ func (f *Finding) Connections() int { return len(f.Flows) + f.Folded }
 // "55,938 connections, 55,738 of them counted, not listed".
 func (f *Finding) Size() string {
 	if f.Folded == 0 {
-		return plural(len(f.Flows), "flow")
+		return many(len(f.Flows), "flow")
 	}
 	return fmt.Sprintf("%s connections, %s of them counted, not listed", thousands(f.Connections()), thousands(f.Folded))
 }

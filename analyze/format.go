@@ -28,6 +28,14 @@ func FormatDuration(d time.Duration) string {
 
 func fmtDur(d time.Duration) string { return FormatDuration(d) }
 
+// many is plural with the count in thousands: "10,000 ports".
+func many(n int, one string) string {
+	if n == 1 {
+		return plural(n, one)
+	}
+	return thousands(n) + " " + one + "s"
+}
+
 // plural returns "1 connection" or "3 connections".
 func plural(n int, one string) string {
 	if n == 1 {

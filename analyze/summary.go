@@ -36,13 +36,17 @@ const (
 	// busyFindings is how many findings make a report busy enough to open
 	// with a summary.
 	busyFindings = 8
+	// busyFlows is how many flows not closed cleanly make a report busy:
+	// a list longer than a few screens is no longer read.
+	busyFlows = 100
 )
 
 // Busy reports whether the report is large enough to open with its
-// summary and cap its tables: many findings, or more hosts than a table
-// shows. The small captures' reports stay as they are.
+// summary and cap its tables: many findings, more hosts than a table
+// shows, or many flows to list (a scan: one finding, one host pair, and
+// thousands of probes). The small captures' reports stay as they are.
 func (r *Report) Busy() bool {
-	return len(r.Findings) > busyFindings || len(r.Hosts) > MaxHostRows
+	return len(r.Findings) > busyFindings || len(r.Hosts) > MaxHostRows || r.Totals.Flows-r.Totals.Clean > busyFlows
 }
 
 // Summary sums up the findings per class, the classes in the order of
@@ -207,7 +211,7 @@ func (s *ClassSummary) Counts() string {
 	if s.Folded > 0 {
 		parts = append(parts, fmt.Sprintf("%s connections (%s counted, not listed)", thousands(s.Flows), thousands(s.Folded)))
 	} else {
-		parts = append(parts, plural(s.Flows, "flow"))
+		parts = append(parts, many(s.Flows, "flow"))
 	}
 	return strings.Join(parts, " ")
 }

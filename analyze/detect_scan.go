@@ -1,0 +1,345 @@
+package analyze
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
+)
+
+// Port scan: one client address probing many endpoints, each about once,
+// with no conversation on any of them. Its probes are not outages: the
+// refused, unanswered and reset verdicts they would have had are this
+// class's instead, and the scanner is one finding, not one per port.
+var portScanDetector = detector{
+	class: PortScan,
+	explain: Explanation{
+		Class: PortScan, Title: "Port scan",
+		Meaning: "One host tried many ports or addresses, each about once, and never talked on any of them: it " +
+			"probed which were open. The ports that answered with RST are closed, those that answered with a " +
+			"SYN-ACK are open, those that did not answer are filtered (or nothing is there).",
+		Detection: "A client address whose probes (a SYN and no payload either way: refused, unanswered, or " +
+			"answered and then reset or closed by the client at once) reached at least 20 distinct server " +
+			"endpoints, no more than four times each on average, most of them refused or unanswered. Connections " +
+			"folded as a scan (many unanswered SYNs from one source) count too. The probes of a SYN scan " +
+			"(nmap -sS) are reset by the prober right after the SYN-ACK; those of a connect scan (nmap -sT) " +
+			"complete the handshake first.",
+		Causes: "A security or inventory scanner (nmap, masscan, a vulnerability scanner), an attacker mapping " +
+			"the network, or a client walking a list of addresses. A health checker probing many backends, half " +
+			"of them down, looks the same in a capture shorter than its interval.",
+		Confirm: "Who owns the source address (the inventory, the DHCP leases); whether the scan was scheduled. " +
+			"On the scanned host: the firewall's log of the source.",
+		Fix: "If the scan is not yours, find the host and block it at the firewall; either way, close the open " +
+			"ports that should not be reachable from there.",
+	},
+	inspect: inspectProbe,
+	group: func(f *Flow, _ *Verdict) (groupKey, bool) {
+		return groupKey{host: f.Key.Client().Addr()}, true
+	},
+	findings: func(g *group, fx *findCtx) []Finding {
+		st := scanStats{client: g.key.host, agg: scanAggregate(fx.rep, g.key.host)}
+		for _, f := range g.flows {
+			st.add(f.Record)
+		}
+		return []Finding{st.finding(ids(g.flows))}
+	},
+}
+
+// scanRemedy is what to do about a scan.
+const scanRemedy = "If the scan is not yours (an inventory or a vulnerability scanner), find the host and block it; " +
+	"either way, the destinations that answered are the ones it found open."
+
+// A probe is a connection with no conversation, by what its server did.
+type probe uint8
+
+const (
+	notProbe probe = iota
+	probeClosed
+	probeFiltered
+	probeOpen
+)
+
+// probeOf says whether a flow was a probe, and what it found: the
+// client sent a SYN, and neither side any payload; the server answered
+// with RST (closed), not at all (filtered), or with a SYN-ACK after which
+// the client reset or closed the connection (open). An answered
+// connection still open at the end is no probe: it may yet talk.
+func probeOf(r *flow.Record) probe {
+	if r.Midstream || r.RolesInferred || r.OneSided || r.Client.Bytes != 0 || r.Server.Bytes != 0 || !has(r, flow.Client, 'S') {
+		return notProbe
+	}
+	switch {
+	case r.Server.Packets == 0:
+		return probeFiltered
+	case !has(r, flow.Server, 'H'):
+		if r.Server.RSTs > 0 {
+			return probeClosed
+		}
+	case r.Client.RSTs > 0 || r.Client.FinPacket > 0:
+		return probeOpen
+	}
+	return notProbe
+}
+
+// scanner is what the capture shows of one scanning address.
+type scanner struct {
+	confidence float64
+}
+
+// Scans are told from the probes of each client address: at least
+// scanMinEndpoints distinct endpoints, probed no more than scanRepeat
+// times each on average (a scanner sends a probe again a few times when
+// it gets no answer, nmap from another port; a monitor checking its
+// services comes back to them at every interval), and most of them
+// refused or unanswered (a client of many healthy services is answered).
+const (
+	scanMinEndpoints = 20
+	scanRepeat       = 4
+)
+
+// probeCount is one address's probes while the scanners are found.
+type probeCount struct {
+	probes, answered int
+	endpoints        map[netip.AddrPort]struct{}
+}
+
+// maxProbeEndpoints bounds the distinct endpoints remembered per
+// address: past it, the address is a scanner by any measure.
+const maxProbeEndpoints = 1 << 14
+
+// findScanners returns the scanning addresses of the capture: those
+// whose probes show a scan, and those whose SYNs were folded as one.
+func findScanners(recs []*flow.Record, aggs []flow.Aggregate) map[netip.Addr]*scanner {
+	var counts map[netip.Addr]*probeCount
+	for _, r := range recs {
+		p := probeOf(r)
+		if p == notProbe {
+			continue
+		}
+		if counts == nil {
+			counts = map[netip.Addr]*probeCount{}
+		}
+		a := r.Key.Client().Addr()
+		c := counts[a]
+		if c == nil {
+			c = &probeCount{endpoints: map[netip.AddrPort]struct{}{}}
+			counts[a] = c
+		}
+		c.probes++
+		if p == probeOpen {
+			c.answered++
+		}
+		if len(c.endpoints) < maxProbeEndpoints {
+			c.endpoints[r.Key.Server()] = struct{}{}
+		}
+	}
+	out := map[netip.Addr]*scanner{}
+	for a, c := range counts {
+		n := len(c.endpoints)
+		if n >= scanMinEndpoints && c.probes <= scanRepeat*n && 2*c.answered < c.probes {
+			out[a] = &scanner{confidence: scanConfidence(n)}
+		}
+	}
+	for _, a := range aggs {
+		if a.Client.IsValid() && out[a.Client] == nil {
+			out[a.Client] = &scanner{confidence: scanConfidence(a.Peers)}
+		}
+	}
+	return out
+}
+
+// scanConfidence grows with the endpoints probed: 20 could be a client
+// with a list; thousands are a scan.
+func scanConfidence(endpoints int) float64 {
+	switch {
+	case endpoints >= 1000:
+		return 0.95
+	case endpoints >= 100:
+		return 0.9
+	case endpoints >= 50:
+		return 0.8
+	}
+	return 0.7
+}
+
+var probeSummary = [...]string{
+	probeClosed:   "a probe of a port scan: the port is closed (RST)",
+	probeFiltered: "a probe of a port scan: no answer (filtered, or nothing there)",
+	probeOpen:     "a probe of a port scan: the port is open (SYN-ACK), and the prober closed at once",
+}
+
+func inspectProbe(c *flowCtx) {
+	r := c.r
+	sc := c.cap.scanners[r.Key.Client().Addr()]
+	if sc == nil {
+		return
+	}
+	p := probeOf(r)
+	if p == notProbe {
+		return
+	}
+	v := Verdict{Class: PortScan, Side: flow.Client, Severity: Warning, Confidence: sc.confidence, Summary: probeSummary[p]}
+	if syn := firstSYN(r); syn != nil {
+		v.Since = syn.At.Time()
+		v.Evidence = append(v.Evidence, ev(syn, "SYN from client"))
+	}
+	if ans := firstEvent(r, func(e *flow.Event) bool {
+		return e.From == flow.Server && (e.Flags.Has(packet.RST) || e.Flags.Has(packet.SYN|packet.ACK))
+	}); ans != nil {
+		what := "RST from server"
+		if ans.Flags.Has(packet.SYN) {
+			what = "SYN-ACK from server"
+		}
+		v.Evidence = append(v.Evidence, ev(ans, what))
+	}
+	c.add(v)
+}
+
+// scanStats is what a scanner's finding says: its kept probes, and its
+// folded SYNs.
+type scanStats struct {
+	client                 netip.Addr
+	closed, filtered, open int
+	synScan, connectScan   int // open probes reset before, or after, the client's ACK
+	endpoints              map[netip.AddrPort]struct{}
+	hosts                  map[netip.Addr]struct{}
+	ports                  map[uint16]struct{}
+	found                  []netip.AddrPort // the open endpoints
+	first, last            flow.Timestamp
+	evidence               []Evidence
+	agg                    *Aggregate // the folded, if any
+}
+
+func (st *scanStats) add(r *flow.Record) {
+	p := probeOf(r)
+	if st.endpoints == nil {
+		st.endpoints, st.hosts, st.ports = map[netip.AddrPort]struct{}{}, map[netip.Addr]struct{}{}, map[uint16]struct{}{}
+	}
+	srv := r.Key.Server()
+	st.endpoints[srv] = struct{}{}
+	st.hosts[srv.Addr()] = struct{}{}
+	st.ports[srv.Port()] = struct{}{}
+	if st.first == 0 || r.First < st.first {
+		st.first = r.First
+	}
+	st.last = max(st.last, r.First)
+	switch p {
+	case probeClosed:
+		st.closed++
+	case probeFiltered:
+		st.filtered++
+	case probeOpen:
+		st.open++
+		if has(r, flow.Client, 'A') {
+			st.connectScan++
+		} else {
+			st.synScan++
+		}
+		if !slices.Contains(st.found, srv) {
+			st.found = append(st.found, srv)
+		}
+	}
+	if len(st.evidence) < 2 && p != notProbe {
+		if syn := firstSYN(r); syn != nil && (len(st.evidence) == 0 || p == probeOpen) {
+			what := "SYN from " + st.client.String() + " to " + srv.String()
+			if p == probeOpen {
+				what += ", found open"
+			}
+			st.evidence = append(st.evidence, ev(syn, what))
+		}
+	}
+}
+
+// scanAggregate returns the aggregate of the client's folded SYNs, or nil.
+func scanAggregate(rep *Report, client netip.Addr) *Aggregate {
+	for i := range rep.Aggregates {
+		if a := &rep.Aggregates[i]; a.Scan() && a.Client == client {
+			return a
+		}
+	}
+	return nil
+}
+
+// finding is the scanner's finding: one per scanning address.
+func (st *scanStats) finding(flows []int) Finding {
+	kept := st.closed + st.filtered + st.open
+	f := Finding{Class: PortScan, Severity: Warning, Hosts: []netip.Addr{st.client}, Flows: flows, Remedy: scanRemedy,
+		Evidence: st.evidence}
+	first, last := st.first.Time(), st.last.Time()
+	endpoints := len(st.endpoints)
+	filtered := st.filtered
+	atLeast := false
+	if a := st.agg; a != nil {
+		// Every folded SYN was a probe, those sent just before the end
+		// too. Their endpoints were counted apart from the kept ones
+		// (and some may be the same: a probe sent again from another
+		// port), so only the larger count is sure.
+		f.Folded = a.Connections
+		filtered += f.Folded
+		atLeast = true
+		endpoints = max(endpoints, a.Peers)
+		if kept == 0 || a.First.Before(first) {
+			first = a.First
+		}
+		if kept == 0 || a.Last.After(last) {
+			last = a.Last
+		}
+		if n := len(a.Examples); n > 0 && len(f.Evidence) < maxEvidence {
+			f.Evidence = append(f.Evidence, a.Examples[n-1])
+		}
+	}
+	f.Metrics = []Metric{{"connections", float64(f.Connections())}, {"server_endpoints", float64(endpoints)},
+		{"closed", float64(st.closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
+	if f.Folded > 0 {
+		f.Metrics = append(f.Metrics, Metric{"folded", float64(f.Folded)})
+	}
+	var b strings.Builder
+	about := ""
+	if atLeast {
+		about = "at least "
+	}
+	fmt.Fprintf(&b, "%s probed %s%s", st.client, about, many(endpoints, "endpoint"))
+	switch {
+	case len(st.hosts) == 1 && st.agg == nil:
+		for h := range st.hosts {
+			fmt.Fprintf(&b, " (%s on %s)", many(len(st.ports), "port"), h)
+		}
+	case len(st.ports) == 1 && st.agg == nil:
+		for p := range st.ports {
+			fmt.Fprintf(&b, " (port %d on %s)", p, many(len(st.hosts), "host"))
+		}
+	}
+	fmt.Fprintf(&b, " over %s, with %s and no conversation on any: %s closed (RST), %s open, %s unanswered (filtered, or nothing there)",
+		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(st.closed), thousands(st.open), thousands(filtered))
+	if f.Folded > 0 {
+		fmt.Fprintf(&b, "; %s of the unanswered were counted, not listed", thousands(f.Folded))
+	}
+	b.WriteString(".")
+	if len(st.found) > 0 {
+		slices.SortFunc(st.found, func(x, y netip.AddrPort) int {
+			return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Port(), y.Port()))
+		})
+		names := make([]string, 0, 10)
+		for i, e := range st.found {
+			if i == 10 {
+				names = append(names, fmt.Sprintf("and %d more", len(st.found)-10))
+				break
+			}
+			names = append(names, e.String())
+		}
+		fmt.Fprintf(&b, " Found open: %s.", strings.Join(names, ", "))
+	}
+	switch {
+	case st.synScan > 0 && st.connectScan == 0:
+		b.WriteString(" The prober reset each answered connection before acknowledging the SYN-ACK: a half-open SYN scan (nmap -sS).")
+	case st.connectScan > 0 && st.synScan == 0:
+		b.WriteString(" The prober completed each answered handshake and closed at once: a connect scan (nmap -sT).")
+	}
+	b.WriteString(" One source trying many destinations once each is a scan (or a misconfigured client walking a list of addresses); its probes are not outages, and are not reported one by one.")
+	f.Summary = b.String()
+	return f
+}
