@@ -25,7 +25,8 @@ type Aggregate struct {
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
 	// other connections meanwhile (its listen queue dropped these), or
 	// HandshakeIncomplete when the server answered with SYN-ACKs and the
-	// clients never went on; PortScan for a scanner's.
+	// clients never went on, or Refused when it answered with RST;
+	// PortScan for a scanner's.
 	Class Class
 	// Connections counts the folded connections, InProgress those among
 	// them whose single SYN was sent within the initial retransmission
@@ -33,6 +34,7 @@ type Aggregate struct {
 	Connections, InProgress int
 	SYNs                    int // SYN packets, retransmissions included
 	SYNACKs                 int // SYN-ACK packets (HandshakeIncomplete)
+	RSTs                    int // RST packets that refused them (Refused)
 	ServerRetried           int // connections whose server sent its SYN-ACK more than once
 	Retried                 int // connections that sent their SYN more than once
 	GaveUp                  int // clients that had stopped retrying by the end
@@ -44,7 +46,11 @@ type Aggregate struct {
 	Estimated bool
 	// TopPeers are the busiest peers, when they were counted exactly:
 	// client addresses (port 0), or server endpoints.
-	TopPeers    []PeerCount
+	TopPeers []PeerCount
+	// OneHost and OnePort, of a client's aggregate, are the address and
+	// the port all its endpoints had, when they had one.
+	OneHost     netip.Addr
+	OnePort     uint16
 	First, Last time.Time
 	// Examples are the first SYNs of the first and last few folded
 	// connections.
@@ -57,8 +63,12 @@ type PeerCount struct {
 	Connections int
 }
 
-// Scan reports whether the aggregate is a client's, to many endpoints.
-func (a *Aggregate) Scan() bool { return a.Client.IsValid() }
+// ByClient reports whether the aggregate counts a client's connections,
+// to many endpoints, rather than a server endpoint's.
+func (a *Aggregate) ByClient() bool { return a.Client.IsValid() }
+
+// Scan reports whether the aggregate is a scanner's.
+func (a *Aggregate) Scan() bool { return a.Class == PortScan }
 
 // Unanswered is how many of the aggregate's connections failed: all but
 // those in progress.
@@ -73,24 +83,26 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			continue
 		}
 		v := Aggregate{Server: a.Server, Client: a.Client, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
-			SYNs: a.SYNs, SYNACKs: a.SYNACKs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
-			Peers: a.Peers, Estimated: a.PeersEstimated, First: a.First.Time(), Last: a.Last.Time()}
+			SYNs: a.SYNs, SYNACKs: a.SYNACKs, RSTs: a.RSTs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
+			Peers: a.Peers, Estimated: a.PeersEstimated, OneHost: a.OneHost, OnePort: a.OnePort, First: a.First.Time(), Last: a.Last.Time()}
 		for _, p := range a.TopPeers {
 			v.TopPeers = append(v.TopPeers, PeerCount{p.Peer, p.Connections})
 		}
 		for _, e := range a.Examples {
 			what := "SYN from " + e.Client.String()
-			if v.Scan() {
+			if v.ByClient() {
 				what = "SYN to " + e.Server.String()
 			}
 			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
 		}
 		switch {
-		case v.Scan():
+		case v.ByClient() && ev.scanners[a.Client] != nil:
 			v.Class = PortScan
+		case a.Refused:
+			v.Class = Refused
 		case a.HalfOpen:
 			v.Class = HandshakeIncomplete
-		case ev.acceptedNear(a.Server, a.First, a.Last): // never for a scan
+		case !v.ByClient() && ev.acceptedNear(a.Server, a.First, a.Last):
 			v.Class = ListenOverflow
 		}
 		out = append(out, v)
@@ -103,13 +115,13 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 func (a *Aggregate) peers() string {
 	if a.Estimated {
 		what := "hosts"
-		if a.Scan() {
+		if a.ByClient() {
 			what = "endpoints"
 		}
 		return fmt.Sprintf("about %s %s", thousands(min(a.Peers, a.Connections)), what)
 	}
 	what := "host"
-	if a.Scan() {
+	if a.ByClient() {
 		what = "endpoint"
 	}
 	var parts []string
@@ -149,34 +161,75 @@ func thousands(n int) string {
 func foldAggregates(out []Finding, rep *Report) []Finding {
 	for i := range rep.Aggregates {
 		a := &rep.Aggregates[i]
-		if a.Scan() {
+		switch {
+		case a.Scan():
 			if !slices.ContainsFunc(out, func(f Finding) bool { return a.about(&f) }) {
-				st := scanStats{client: a.Client, agg: a}
+				st := scanStats{client: a.Client, aggs: scanAggregates(rep, a.Client)}
 				out = append(out, st.finding([]int{}))
 			}
 			continue
-		}
-		if a.Unanswered() == 0 {
+		case a.ByClient():
+			out = a.spread(out)
+			continue
+		case a.Unanswered() == 0:
 			continue
 		}
 		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
 		if j < 0 {
-			f := Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class), Endpoints: []netip.AddrPort{a.Server}}
-			if a.Class == HandshakeIncomplete {
-				f.Severity = Warning
-			}
-			out = append(out, f)
+			out = append(out, Finding{Class: a.Class, Severity: Error, Flows: []int{}, Remedy: remedy(a.Class), Endpoints: []netip.AddrPort{a.Server}})
 			j = len(out) - 1
+			if a.Class == HandshakeIncomplete {
+				out[j].Severity = Warning
+			}
 		}
 		a.fold(&out[j])
 	}
 	return out
 }
 
+// spread adds the aggregate of a client that is no scanner, whose SYNs
+// went to a few endpoints only (all of them in TopPeers), to the
+// findings about those endpoints.
+func (a *Aggregate) spread(out []Finding) []Finding {
+	what := "got no answer"
+	if a.Class == Refused {
+		what = "were refused"
+	}
+	spread := 0
+	for _, p := range a.TopPeers {
+		j := slices.IndexFunc(out, func(f Finding) bool {
+			return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == p.Peer
+		})
+		if j < 0 {
+			out = append(out, Finding{Class: a.Class, Severity: Error, Endpoints: []netip.AddrPort{p.Peer}, Flows: []int{}, Remedy: remedy(a.Class),
+				Summary: fmt.Sprintf("Connection attempts to %s %s.", p.Peer, what)})
+			j = len(out) - 1
+		}
+		f := &out[j]
+		f.Folded += p.Connections
+		f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" || m.Name == "folded" }),
+			Metric{"connections", float64(f.Connections())}, Metric{"folded", float64(f.Folded)})
+		f.Summary += fmt.Sprintf(" %s more from %s %s, counted, not listed: %s in all.", thousands(p.Connections), a.Client, what, thousands(f.Connections()))
+		spread += p.Connections
+	}
+	if rest := a.Connections - spread; rest > 0 {
+		// Too many endpoints to tell apart: a finding about the client.
+		out = append(out, Finding{Class: a.Class, Severity: Error, Hosts: []netip.Addr{a.Client}, Flows: []int{}, Folded: rest,
+			Metrics: []Metric{{"connections", float64(rest)}, {"folded", float64(rest)}, {"server_endpoints", float64(a.Peers)}},
+			Summary: fmt.Sprintf("%s connection attempts from %s to %s %s, counted, not listed; it came back to them again and again, as a client does, not a scanner.",
+				thousands(rest), a.Client, a.peers(), what),
+			Remedy: remedy(a.Class), Evidence: a.Examples[:min(len(a.Examples), 2)]})
+	}
+	return out
+}
+
 // about reports whether f is the finding the aggregate belongs to.
 func (a *Aggregate) about(f *Finding) bool {
-	if a.Scan() {
+	switch {
+	case a.Scan():
 		return f.Class == PortScan && len(f.Hosts) == 1 && f.Hosts[0] == a.Client
+	case a.ByClient():
+		return f.Class == a.Class && len(f.Endpoints) == 1 && slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer == f.Endpoints[0] })
 	}
 	return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == a.Server
 }
@@ -204,7 +257,7 @@ func (a *Aggregate) fold(f *Finding) {
 // flood reports whether the aggregate has a SYN flood's mark: many
 // sources, nearly none of which send their SYN again.
 func (a *Aggregate) flood() bool {
-	return !a.Scan() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
+	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }
 
 // synFlood is a SYN flood's mark on the connections to one server: more
@@ -232,6 +285,10 @@ func (a *Aggregate) summary(f *Finding) string {
 		fmt.Fprintf(&b, "%s answered %s SYNs with a SYN-ACK that the client never acknowledged over %s: the handshakes stayed half-open, %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
 		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
+	} else if a.Class == Refused {
+		fmt.Fprintf(&b, "%s refused %s connection attempts (SYN answered by RST) over %s, %s of them counted, not listed.",
+			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
@@ -249,6 +306,8 @@ func (a *Aggregate) summary(f *Finding) string {
 		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream.")
 	case a.Class == ListenOverflow:
 		b.WriteString(" The application is not calling accept() fast enough.")
+	case a.Class == Refused:
+		b.WriteString(" Nothing listens on that port, or a firewall rejects.")
 	default:
 		b.WriteString(" A firewall drops them, or the host or route is down.")
 	}

@@ -196,10 +196,14 @@ func (rep *Report) count() {
 	for _, a := range rep.Aggregates {
 		// Their peers are too many for rows of their own.
 		t.Folded += a.Connections
-		if a.Scan() {
+		if a.ByClient() {
 			c := host(a.Client)
-			c.Counts[flow.SynSent] += a.Connections - a.GaveUp
-			c.Counts[flow.Closed] += a.GaveUp
+			if a.RSTs > 0 { // refused: over
+				c.Counts[flow.Closed] += a.Connections
+			} else {
+				c.Counts[flow.SynSent] += a.Connections - a.GaveUp
+				c.Counts[flow.Closed] += a.GaveUp
+			}
 			c.Total += a.Connections
 			c.Clients += a.Connections
 			continue

@@ -41,7 +41,7 @@ var portScanDetector = detector{
 		return groupKey{host: f.Key.Client().Addr()}, true
 	},
 	findings: func(g *group, fx *findCtx) []Finding {
-		st := scanStats{client: g.key.host, agg: scanAggregate(fx.rep, g.key.host)}
+		st := scanStats{client: g.key.host, aggs: scanAggregates(fx.rep, g.key.host)}
 		for _, f := range g.flows {
 			st.add(f.Record)
 		}
@@ -105,10 +105,13 @@ const (
 type probeCount struct {
 	probes, answered int
 	endpoints        map[netip.AddrPort]struct{}
+	// folded counts its folded connections, and foldedPeers the
+	// endpoints of its largest aggregate.
+	folded, foldedPeers int
 }
 
 // maxProbeEndpoints bounds the distinct endpoints remembered per
-// address: past it, the address is a scanner by any measure.
+// address; its probes past them are not counted.
 const maxProbeEndpoints = 1 << 14
 
 // findScanners returns the scanning addresses of the capture: those
@@ -129,24 +132,40 @@ func findScanners(recs []*flow.Record, aggs []flow.Aggregate) map[netip.Addr]*sc
 			c = &probeCount{endpoints: map[netip.AddrPort]struct{}{}}
 			counts[a] = c
 		}
+		if len(c.endpoints) == maxProbeEndpoints {
+			continue // the ratios are those of the first probes
+		}
 		c.probes++
 		if p == probeOpen {
 			c.answered++
 		}
-		if len(c.endpoints) < maxProbeEndpoints {
-			c.endpoints[r.Key.Server()] = struct{}{}
+		c.endpoints[r.Key.Server()] = struct{}{}
+	}
+	// The folded connections of a client's aggregates are probes too.
+	for _, a := range aggs {
+		if !a.Client.IsValid() {
+			continue
+		}
+		if counts == nil {
+			counts = map[netip.Addr]*probeCount{}
+		}
+		c := counts[a.Client]
+		if c == nil {
+			c = &probeCount{endpoints: map[netip.AddrPort]struct{}{}}
+			counts[a.Client] = c
+		}
+		c.folded += a.Connections
+		c.foldedPeers = max(c.foldedPeers, a.Peers)
+		if a.HalfOpen {
+			c.answered += a.Connections
 		}
 	}
 	out := map[netip.Addr]*scanner{}
 	for a, c := range counts {
-		n := len(c.endpoints)
-		if n >= scanMinEndpoints && c.probes <= scanRepeat*n && 2*c.answered < c.probes {
+		n := max(len(c.endpoints), c.foldedPeers)
+		probes := c.probes + c.folded
+		if n >= scanMinEndpoints && probes <= scanRepeat*n && 2*c.answered < probes {
 			out[a] = &scanner{confidence: scanConfidence(n)}
-		}
-	}
-	for _, a := range aggs {
-		if a.Client.IsValid() && out[a.Client] == nil {
-			out[a.Client] = &scanner{confidence: scanConfidence(a.Peers)}
 		}
 	}
 	return out
@@ -211,7 +230,7 @@ type scanStats struct {
 	found                  []netip.AddrPort // the open endpoints
 	first, last            flow.Timestamp
 	evidence               []Evidence
-	agg                    *Aggregate // the folded, if any
+	aggs                   []*Aggregate // the folded, if any
 }
 
 func (st *scanStats) add(r *flow.Record) {
@@ -254,69 +273,100 @@ func (st *scanStats) add(r *flow.Record) {
 	}
 }
 
-// scanAggregate returns the aggregate of the client's folded SYNs, or nil.
-func scanAggregate(rep *Report, client netip.Addr) *Aggregate {
+// scanAggregates returns the aggregates of the scanner's folded SYNs:
+// those refused, those unanswered.
+func scanAggregates(rep *Report, client netip.Addr) []*Aggregate {
+	var out []*Aggregate
 	for i := range rep.Aggregates {
 		if a := &rep.Aggregates[i]; a.Scan() && a.Client == client {
-			return a
+			out = append(out, a)
 		}
 	}
-	return nil
+	return out
 }
 
 // finding is the scanner's finding: one per scanning address.
 func (st *scanStats) finding(flows []int) Finding {
-	kept := st.closed + st.filtered + st.open
 	f := Finding{Class: PortScan, Severity: Warning, Hosts: []netip.Addr{st.client}, Flows: flows, Remedy: scanRemedy,
 		Evidence: st.evidence}
 	first, last := st.first.Time(), st.last.Time()
 	endpoints := len(st.endpoints)
 	filtered := st.filtered
-	atLeast := false
-	if a := st.agg; a != nil {
+	atLeast, estimated := false, false
+	foldedPeers := 0
+	closed := st.closed
+	oneHost, onePort := len(st.hosts) <= 1, len(st.ports) <= 1
+	var host netip.Addr
+	var port uint16
+	for h := range st.hosts {
+		host = h
+	}
+	for p := range st.ports {
+		port = p
+	}
+	for _, a := range st.aggs {
 		// Every folded SYN was a probe, those sent just before the end
 		// too. Their endpoints were counted apart from the kept ones
 		// (and some may be the same: a probe sent again from another
 		// port), so only the larger count is sure.
-		f.Folded = a.Connections
-		filtered += f.Folded
+		f.Folded += a.Connections
+		if a.RSTs > 0 {
+			closed += a.Connections
+		} else {
+			filtered += a.Connections
+		}
 		atLeast = true
-		endpoints = max(endpoints, a.Peers)
-		if kept == 0 || a.First.Before(first) {
+		estimated = estimated || a.Estimated
+		foldedPeers += a.Peers
+		if !a.OneHost.IsValid() || host.IsValid() && a.OneHost != host {
+			oneHost = false
+		}
+		host = a.OneHost
+		if a.OnePort == 0 || port != 0 && a.OnePort != port {
+			onePort = false
+		}
+		port = a.OnePort
+		if first.IsZero() || a.First.Before(first) {
 			first = a.First
 		}
-		if kept == 0 || a.Last.After(last) {
+		if a.Last.After(last) {
 			last = a.Last
 		}
 		if n := len(a.Examples); n > 0 && len(f.Evidence) < maxEvidence {
 			f.Evidence = append(f.Evidence, a.Examples[n-1])
 		}
 	}
+	if foldedPeers > endpoints {
+		// The folded were counted apart from the kept, and the refused
+		// apart from the unanswered: their sum is an upper bound, within
+		// the estimate's few percent.
+		endpoints, atLeast = min(foldedPeers, f.Connections()), false
+		estimated = true
+	}
 	f.Metrics = []Metric{{"connections", float64(f.Connections())}, {"server_endpoints", float64(endpoints)},
-		{"closed", float64(st.closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
+		{"closed", float64(closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
 	if f.Folded > 0 {
 		f.Metrics = append(f.Metrics, Metric{"folded", float64(f.Folded)})
 	}
 	var b strings.Builder
 	about := ""
-	if atLeast {
+	switch {
+	case estimated:
+		about = "about "
+	case atLeast:
 		about = "at least "
 	}
 	fmt.Fprintf(&b, "%s probed %s%s", st.client, about, many(endpoints, "endpoint"))
 	switch {
-	case len(st.hosts) == 1 && st.agg == nil:
-		for h := range st.hosts {
-			fmt.Fprintf(&b, " (%s on %s)", many(len(st.ports), "port"), h)
-		}
-	case len(st.ports) == 1 && st.agg == nil:
-		for p := range st.ports {
-			fmt.Fprintf(&b, " (port %d on %s)", p, many(len(st.hosts), "host"))
-		}
+	case oneHost && host.IsValid():
+		fmt.Fprintf(&b, " (ports on %s)", host)
+	case onePort && port != 0:
+		fmt.Fprintf(&b, " (port %d on as many hosts)", port)
 	}
 	fmt.Fprintf(&b, " over %s, with %s and no conversation on any: %s closed (RST), %s open, %s unanswered (filtered, or nothing there)",
-		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(st.closed), thousands(st.open), thousands(filtered))
+		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(closed), thousands(st.open), thousands(filtered))
 	if f.Folded > 0 {
-		fmt.Fprintf(&b, "; %s of the unanswered were counted, not listed", thousands(f.Folded))
+		fmt.Fprintf(&b, "; %s of the closed and unanswered were counted, not listed", thousands(f.Folded))
 	}
 	b.WriteString(".")
 	if len(st.found) > 0 {

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/flowdoc/flowdoc/flow"
 )
 
 // metric returns the finding's metric name, or -1.
@@ -28,19 +30,18 @@ func TestRealScans(t *testing.T) {
 		closed, open, unanswered int
 		found                    []string
 		says                     []string
-		flows, folded            int // kept flows and folded connections in the finding
+		folded                   bool // past 100 probes, the closed and unanswered are counted, not kept
 	}{
-		{file: "nmap-syn.pcap", closed: 2998, open: 2, flows: 3000, found: []string{"10.98.0.1:80", "10.98.0.1:1234"},
-			says: []string{"3,000 ports on 10.98.0.1", "half-open SYN scan"}},
-		{file: "nmap-connect.pcap", closed: 1498, open: 2, flows: 1500, found: []string{"10.98.0.1:80", "10.98.0.1:1234"},
-			says: []string{"1,500 ports on 10.98.0.1", "connect scan"}},
+		{file: "nmap-syn.pcap", closed: 2998, open: 2, folded: true, found: []string{"10.98.0.1:80", "10.98.0.1:1234"},
+			says: []string{"ports on 10.98.0.1", "half-open SYN scan", "3,000 connection attempts"}},
+		{file: "nmap-connect.pcap", closed: 1498, open: 2, folded: true, found: []string{"10.98.0.1:80", "10.98.0.1:1234"},
+			says: []string{"ports on 10.98.0.1", "connect scan", "1,500 connection attempts"}},
 		// 1,000 ports dropped by a firewall, each probed twice (the second
-		// time from another port), 201 closed: most of the unanswered
-		// SYNs are folded.
-		{file: "nmap-filtered.pcap", closed: 201, unanswered: 2000, flows: -1, folded: -1,
-			says: []string{"at least", "2,201 connection attempts", "counted, not listed"}},
-		{file: "nmap-sweep.pcap", closed: 39, open: 1, flows: 40, found: []string{"10.98.1.7:8080"},
-			says: []string{"port 8080 on 40 hosts", "half-open SYN scan"}},
+		// time from another port), 201 closed.
+		{file: "nmap-filtered.pcap", closed: 201, unanswered: 2000, folded: true,
+			says: []string{"ports on 10.98.0.1", "2,201 connection attempts", "counted, not listed"}},
+		{file: "nmap-sweep.pcap", closed: 39, open: 1, found: []string{"10.98.1.7:8080"},
+			says: []string{"40 endpoints (port 8080 on as many hosts)", "half-open SYN scan"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -69,11 +70,12 @@ func TestRealScans(t *testing.T) {
 					t.Errorf("%s: %v, want %d", name, got, want)
 				}
 			}
-			if tt.flows >= 0 && (len(scan.Flows) != tt.flows || scan.Folded != 0) {
-				t.Errorf("%d flows, %d folded; want %d flows", len(scan.Flows), scan.Folded, tt.flows)
+			probes := tt.closed + tt.open + tt.unanswered
+			if scan.Connections() != probes || tt.folded != (scan.Folded > probes/2) || scan.Folded+len(scan.Flows) != probes {
+				t.Errorf("%d flows, %d folded; want %d probes, folded %v", len(scan.Flows), scan.Folded, probes, tt.folded)
 			}
-			if tt.folded < 0 && (scan.Folded < 1000 || scan.Connections() != tt.closed+tt.unanswered) {
-				t.Errorf("%d flows, %d folded; want most of the %d probes folded", len(scan.Flows), scan.Folded, tt.closed+tt.unanswered)
+			if rep.Totals.Flows+rep.Totals.Folded != probes+others(rep, scanner) {
+				t.Errorf("totals %+v: not every probe counted once", rep.Totals)
 			}
 			for _, s := range append(tt.found, tt.says...) {
 				if !strings.Contains(scan.Summary, s) {
@@ -106,6 +108,17 @@ func TestRealScans(t *testing.T) {
 	}
 }
 
+// others counts the flows not from the scanner.
+func others(rep *Report, scanner netip.Addr) int {
+	n := 0
+	for i := range rep.Flows {
+		if rep.Flows[i].Key.Client().Addr() != scanner {
+			n++
+		}
+	}
+	return n
+}
+
 // TestNotAScan: a client refused over and over by a few endpoints, a
 // monitor finding many services down at each round, a client of many
 // healthy services that opens connections it does not use: none is a
@@ -117,9 +130,9 @@ func TestNotAScan(t *testing.T) {
 	var retry, monitor, unused, scan []conv
 	port := uint16(40000)
 	next := func() uint16 { port++; return port }
-	// One client, one closed port, 60 times.
-	for i := range 60 {
-		retry = append(retry, refused("10.0.0.1", next(), "10.0.0.2:5432", float64(i)*0.05))
+	// One client, one closed port, 300 times (past 100, they are folded).
+	for i := range 300 {
+		retry = append(retry, refused("10.0.0.1", next(), "10.0.0.2:5432", float64(i)*0.01))
 	}
 	// A monitor checks 25 services each round, six rounds; all down.
 	for round := range 6 {
@@ -140,26 +153,35 @@ func TestNotAScan(t *testing.T) {
 		scan = append(scan, refused("10.0.0.5", next(), fmt.Sprintf("10.0.3.1:%d", 1000+p), float64(p)*0.001))
 	}
 	tests := []struct {
-		name  string
-		convs []conv
-		scan  bool
+		name   string
+		convs  []conv
+		scan   bool
+		folded bool
 	}{
-		{"one closed port, again and again", retry, false},
-		{"a monitor, every round", monitor, false},
-		{"healthy services, connections unused", unused, false},
-		{"twenty ports once each", scan, true},
+		{"one closed port, again and again", retry, false, true},
+		{"a monitor, every round", monitor, false, true},
+		{"healthy services, connections unused", unused, false, false},
+		{"twenty ports once each", scan, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := analyzeFile(t, craft(t, tt.convs...))
-			var scans, refusals int
+			var scans, refusals, refused int
 			for _, f := range rep.Findings {
 				switch f.Class {
 				case PortScan:
 					scans++
 				case Refused:
 					refusals++
+					refused += f.Connections()
+					t.Logf("%s %v %v: %s", f.Class, f.Hosts, f.Endpoints, f.Summary)
 				}
+			}
+			if tt.folded != (rep.Totals.Folded > 0) {
+				t.Errorf("%d folded; want some: %v", rep.Totals.Folded, tt.folded)
+			}
+			if !tt.scan && refusals > 0 && refused != len(tt.convs) {
+				t.Errorf("refused findings count %d connections of %d (%d folded): %v", refused, len(tt.convs), rep.Totals.Folded, findingsOf(rep))
 			}
 			if tt.scan && (scans != 1 || refusals != 0) || !tt.scan && scans != 0 {
 				t.Errorf("%d port_scan and %d refused findings: %v", scans, refusals, findingsOf(rep))
@@ -172,6 +194,57 @@ func TestNotAScan(t *testing.T) {
 					t.Errorf("flow %d %s: verdicts %v", f.ID, f.Key, f.Verdicts)
 					break
 				}
+			}
+		})
+	}
+}
+
+// TestScannerPastCap: past the endpoints remembered per address, a scan
+// is still one (the ratios are those of its first probes), and a client
+// refused by a few endpoints over and over still is not.
+func TestScannerPastCap(t *testing.T) {
+	client := netip.MustParseAddrPort("10.0.0.1:40000")
+	probes := func(n, endpoints int) []*flow.Record {
+		recs := make([]*flow.Record, n)
+		for i := range recs {
+			srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i % endpoints >> 8), byte(i % endpoints)}), 80)
+			r := &flow.Record{Key: flow.MakeKey(client, srv), History: "Sr"}
+			r.Server.Packets, r.Server.RSTs = 1, 1
+			recs[i] = r
+		}
+		return recs
+	}
+	if s := findScanners(probes(5*maxProbeEndpoints, 5*maxProbeEndpoints), nil); s[client.Addr()] == nil {
+		t.Errorf("%d probes to as many endpoints: no scanner", 5*maxProbeEndpoints)
+	}
+	if s := findScanners(probes(5*maxProbeEndpoints, 25), nil); s[client.Addr()] != nil {
+		t.Errorf("%d probes to 25 endpoints: a scanner", 5*maxProbeEndpoints)
+	}
+}
+
+// TestFoldedSweep: a sweep of one port over 300 hosts, most of it
+// folded, is still told as one port over many hosts; a scan of 300
+// ports on one host, as ports on that host.
+func TestFoldedSweep(t *testing.T) {
+	var sweep, ports []conv
+	for i := range 300 {
+		at := float64(i) * 0.001
+		srv := fmt.Sprintf("10.7.%d.%d:22", i/200, 1+i%200)
+		sweep = append(sweep, conv{cport: 50000, client: "10.0.0.9", server: srv, segs: []seg{{at, true, "S", 0, -1}, {at + 0.0002, false, "RA", 0, -1}}})
+		ports = append(ports, conv{cport: 50000, client: "10.0.0.9", server: fmt.Sprintf("10.7.0.1:%d", 1000+i), segs: []seg{{at, true, "S", 0, -1}}})
+	}
+	for _, tt := range []struct {
+		name  string
+		convs []conv
+		says  string
+	}{{"sweep", sweep, "(port 22 on as many hosts)"}, {"ports", ports, "(ports on 10.7.0.1)"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := analyzeFile(t, craft(t, tt.convs...))
+			if len(rep.Findings) != 1 || rep.Findings[0].Class != PortScan || rep.Findings[0].Folded < 100 || rep.Findings[0].Connections() != 300 {
+				t.Fatalf("findings %v, %d folded", findingsOf(rep), rep.Totals.Folded)
+			}
+			if s := rep.Findings[0].Summary; !strings.Contains(s, tt.says) {
+				t.Errorf("%q does not say %q", s, tt.says)
 			}
 		})
 	}

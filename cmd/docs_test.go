@@ -317,8 +317,8 @@ func TestJSONDoc(t *testing.T) {
 	const leak = "../testdata/keepalive-leak.pcap"
 	_, out, _ := run(t, "analyze", "--host", "10.99.1.1", "-F", "json", leak)
 	addJSON("--host", []byte(out))
-	// Tunnels, a header-only capture, and a flood of SYNs folded.
-	for _, c := range []string{"../testdata/decode/tunnels.pcap", "../testdata/decode/header-only-64.pcap", "../testdata/flood/syn-flood.pcap"} {
+	// Tunnels, a header-only capture, a flood of SYNs folded, and a scan.
+	for _, c := range []string{"../testdata/decode/tunnels.pcap", "../testdata/decode/header-only-64.pcap", "../testdata/flood/syn-flood.pcap", "../testdata/scan/nmap-syn.pcap"} {
 		_, out, _ := run(t, "analyze", "-F", "json", c)
 		addJSON(c, []byte(out))
 	}
@@ -407,6 +407,7 @@ var rareJSON = map[string]string{
 	"flows[].payload.gaps[].buffer_limited":   "a buffer cap reached",
 	"flows[].payload.gaps[].truncated":        "a snap length shorter than the packets",
 	"flows[].payload.gaps[].truncated.packet": "a snap length shorter than the packets",
+	"aggregates[].one_port":                   "a sweep of one port over more than 100 hosts",
 }
 
 // jsonPaths adds the path of every field in v to paths: object keys

@@ -22,11 +22,16 @@ type Aggregate struct {
 	// and the client never went on with (the SYN flood a server answers
 	// with SYN cookies); else they got no answer at all.
 	HalfOpen bool
+	// Refused is set for connections the server answered with RST: the
+	// port is closed (a scan of closed ports, clients retrying a service
+	// that is down).
+	Refused bool
 	// Connections counts the folded connections: bare SYNs (and their
 	// retransmissions), and for HalfOpen the SYN-ACKs that answered them.
 	Connections int
 	SYNs        int // SYN packets, retransmissions included
 	SYNACKs     int // SYN-ACK packets (HalfOpen), retransmissions included
+	RSTs        int // RST packets that refused them (Refused)
 	// ServerRetried counts the connections whose server sent its SYN-ACK
 	// more than once (HalfOpen): it kept them in SYN_RECV, where one sent
 	// once is a SYN cookie, no state kept.
@@ -49,7 +54,12 @@ type Aggregate struct {
 	PeersEstimated bool
 	// TopPeers are the peers with the most connections, when few enough
 	// were counted exactly: client addresses (port 0), or endpoints.
-	TopPeers    []PeerCount
+	TopPeers []PeerCount
+	// OneHost is, of a client's aggregate whose endpoints were all on one
+	// address, that address (ports scanned on one host); OnePort, when
+	// they all had one port, that port (one port swept over many hosts).
+	OneHost     netip.Addr
+	OnePort     uint16
 	First, Last Timestamp
 	// Examples are the first and last few folded connections.
 	Examples []Example
@@ -73,16 +83,21 @@ type Example struct {
 const (
 	maxExamples   = 3 // first and last
 	maxExactPeers = 64
-	hllBits       = 10
+	// maxTopPeers is how many peers TopPeers lists: all of them when they
+	// were counted exactly (a client that tried a few endpoints only, and
+	// is no scanner, is reported per endpoint).
+	maxTopPeers = maxExactPeers
+	hllBits     = 10
 )
 
 // aggKey is what an aggregate counts by: a server endpoint, or a
 // client address (port 0), as the tuple holds them.
 type aggKey struct {
-	by   Fold
-	half bool
-	addr [16]byte
-	port uint16
+	by      Fold
+	half    bool
+	refused bool
+	addr    [16]byte
+	port    uint16
 }
 
 // aggregate is an Aggregate being counted.
@@ -95,6 +110,9 @@ type aggregate struct {
 	exact   map[netip.AddrPort]int32 // up to maxExactPeers of them
 	hll     []uint8
 	latest  []Example // the latest examples; Examples holds the earliest
+	// manyHosts and manyPorts are set once a client's endpoints were on
+	// more than one address, or port.
+	manyHosts, manyPorts bool
 }
 
 // example keeps ex if it is among the maxExamples earliest or latest
@@ -137,6 +155,17 @@ func bucketOf(at Timestamp, gap time.Duration, retried bool) uint64 {
 	return b & bucketMask
 }
 
+// countEndpoint counts one connection of a client's aggregate, to
+// endpoint p.
+func (a *aggregate) countEndpoint(p netip.AddrPort) {
+	if a.hll == nil {
+		a.OneHost, a.OnePort = p.Addr(), p.Port()
+	}
+	a.manyHosts = a.manyHosts || p.Addr() != a.OneHost
+	a.manyPorts = a.manyPorts || p.Port() != a.OnePort
+	a.countPeer(p)
+}
+
 // countPeer counts one connection with peer p.
 func (a *aggregate) countPeer(p netip.AddrPort) {
 	if a.hll == nil {
@@ -169,12 +198,13 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 		server netip.AddrPort
 		client netip.Addr
 		half   bool
+		refsd  bool
 	}
 	by := map[key]*aggregate{}
 	var order []*aggregate
 	for _, l := range lists {
 		for _, a := range l {
-			k := key{a.Server, a.Client, a.HalfOpen}
+			k := key{a.Server, a.Client, a.HalfOpen, a.Refused}
 			o := by[k]
 			if o == nil {
 				by[k] = a
@@ -188,7 +218,13 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 			o.GaveUp += a.GaveUp
 			o.AnsweredLate += a.AnsweredLate
 			o.SYNACKs += a.SYNACKs
+			o.RSTs += a.RSTs
 			o.ServerRetried += a.ServerRetried
+			if o.hll == nil {
+				o.OneHost, o.OnePort = a.OneHost, a.OnePort
+			}
+			o.manyHosts = o.manyHosts || a.manyHosts || a.hll != nil && a.OneHost != o.OneHost
+			o.manyPorts = o.manyPorts || a.manyPorts || a.hll != nil && a.OnePort != o.OnePort
 			o.First = min(o.First, a.First)
 			o.Last = max(o.Last, a.Last)
 			for _, ex := range slices.Concat(a.Examples, a.latest) {
@@ -220,6 +256,12 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 // settled is the aggregate as reported.
 func (a *aggregate) settled() Aggregate {
 	out := a.Aggregate
+	if a.manyHosts || !a.Client.IsValid() {
+		out.OneHost = netip.Addr{}
+	}
+	if a.manyPorts || !a.Client.IsValid() {
+		out.OnePort = 0
+	}
 	out.Peers = len(a.exact)
 	if a.PeersEstimated {
 		out.Peers = max(len(a.exact), hllEstimate(a.hll))
@@ -230,8 +272,8 @@ func (a *aggregate) settled() Aggregate {
 		slices.SortFunc(out.TopPeers, func(x, y PeerCount) int {
 			return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
 		})
-		if len(out.TopPeers) > 5 {
-			out.TopPeers = out.TopPeers[:5]
+		if len(out.TopPeers) > maxTopPeers {
+			out.TopPeers = out.TopPeers[:maxTopPeers]
 		}
 	}
 	ex := slices.Concat(a.Examples, a.latest)

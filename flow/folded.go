@@ -92,8 +92,11 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		j := int32(v>>aggShift - 1)
 		a := &l.aggs[j]
 		b, n := v&bucketMask, int(v>>synsShift&15)
-		if a.HalfOpen {
+		switch {
+		case a.HalfOpen:
 			return a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At)
+		case a.Refused:
+			return a.lateRefused(&l.folded[g], fh, j, f, n, m.At)
 		}
 		if f != packet.SYN && f != packet.SYN|packet.ACK {
 			return false
@@ -121,7 +124,39 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		l.folded[g].set(fh, foldedEntry(j, uint8(min(n+1, 15)), nb))
 		return true
 	}
+	if f == packet.RST|packet.ACK {
+		// The server refusing a folded SYN sent again: what it
+		// acknowledges is the client's ISN.
+		fh := foldedHash(h, seg.Ack-1)
+		for g := range l.folded {
+			if v := l.folded[g].get(fh); v != 0 {
+				if a := &l.aggs[v>>aggShift-1]; a.Refused {
+					return a.lateRefused(&l.folded[g], fh, int32(v>>aggShift-1), f, int(v>>synsShift&15), m.At)
+				}
+			}
+		}
+	}
 	return false
+}
+
+// lateRefused counts a packet of a folded refused connection (whose
+// entry in set is at fh, with n SYNs): its SYN sent again, or the RST
+// that refuses it again (true). Anything else starts a flow (false).
+func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+	switch f {
+	case packet.SYN:
+		a.SYNs++
+		if n == 1 {
+			a.Retried++
+		}
+		set.set(fh, foldedEntry(j, uint8(min(n+1, 15)), 0))
+	case packet.RST | packet.ACK:
+		a.RSTs++
+	default:
+		return false
+	}
+	a.Last = max(a.Last, at)
+	return true
 }
 
 // lateHalfOpen counts a packet of a folded half-open connection (whose

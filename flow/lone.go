@@ -28,9 +28,12 @@ import (
 //     request socket); other SYNs make connections at once;
 //  2. the same SYN sent again, and the SYN-ACKs that answer it, are kept
 //     with it (two of each at most);
-//  3. any other packet on the tuple (the client's ACK, an RST, one too
-//     many) makes it a connection: its packets are replayed through the
-//     state machine as if the connection had been there all along;
+//  3. the server's RST refusing the SYN folds it at once, refused, once
+//     the server or the client has had many refusals (the connection is
+//     over; its tuple and ISN are remembered, folded.go);
+//     any other packet on the tuple (the client's ACK, another RST, one
+//     too many) makes it a connection: its packets are replayed through
+//     the state machine as if the connection had been there all along;
 //  4. with no packet for foldAge (found by a sweep, or by the next packet
 //     on the tuple), it is folded: counted in its aggregate, unanswered
 //     or half-open, and kept (retain) should its connection go on after
@@ -73,10 +76,12 @@ type embryo struct {
 	// folded is set while the embryo is counted in aggregate agg but kept,
 	// for a while, should its connection go on after all (see retain).
 	folded bool
-	agg    int32
-	gen    uint32
-	syn    [2]synPkt
-	ack    [2]synPkt
+	// refused is set once the server answered the SYN with RST.
+	refused bool
+	agg     int32
+	gen     uint32
+	syn     [2]synPkt
+	ack     [2]synPkt
 }
 
 // last is the time of the embryo's last packet.
@@ -162,7 +167,7 @@ func (e *embryo) aggKey() aggKey {
 	if e.syn[0].fold == FoldClient {
 		port = 0
 	}
-	return aggKey{e.syn[0].fold, e.na > 0, addr, port}
+	return aggKey{e.syn[0].fold, e.na > 0, e.refused, addr, port}
 }
 
 // client is the embryo's client endpoint.
@@ -252,11 +257,39 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 			return false // forgotten: its tuple and ISN tell the rest
 		}
 	}
+	if !e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
+		t.refuse(i, h, m)
+		return true
+	}
 	if t.resend(i, seg, m, srcA) {
 		return true
 	}
 	t.promote(i, h)
 	return false
+}
+
+// refusedBy reports whether seg is the server's RST refusing the
+// embryo's SYN: RST and ACK, acknowledging the SYN, no answer before.
+func (e *embryo) refusedBy(seg *packet.Segment, srcA bool) bool {
+	return srcA != e.srcA && e.na == 0 && seg.Flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.RST|packet.ACK &&
+		seg.Len == 0 && seg.Ack == e.syn[0].seq+1
+}
+
+// refuse folds embryo i, whose server refused it at m: the connection is
+// over. Its tuple and ISN are remembered, to count the SYN should the
+// client send it again, and the RST that answers it.
+func (t *Tracker) refuse(i int32, h uint64, m Meta) {
+	l := &t.lone
+	e := &l.embryos[i]
+	e.refused = true
+	j := t.aggregate(e)
+	isn, n := e.syn[0].seq, e.n
+	t.fold(i, h, j, m.At, true)
+	a := &l.aggs[j]
+	a.RSTs++
+	a.Last = max(a.Last, m.At)
+	l.renew(m.At)
+	l.remember(foldedHash(h, isn), foldedEntry(j, n, 0))
 }
 
 // late counts a segment on the tuple of folded embryo i that repeats what
@@ -353,7 +386,7 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 		}
 		j = int32(len(l.aggs))
 		a := aggregate{}
-		a.HalfOpen = key.half
+		a.HalfOpen, a.Refused = key.half, key.refused
 		if key.by == FoldClient {
 			a.Client = e.client().Addr()
 		} else {
@@ -392,12 +425,13 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	a.Last = max(a.Last, e.last())
 	client := e.client()
 	if a.Client.IsValid() {
-		a.countPeer(e.server())
+		a.countEndpoint(e.server())
 	} else {
 		a.countPeer(netip.AddrPortFrom(client.Addr(), 0))
 	}
 	a.example(Example{Client: client, Server: e.server(), At: first.at, Input: first.input, Packet: first.packet})
 	switch {
+	case e.refused: // over
 	case e.na > 0 && at.Sub(e.ack[0].at) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
 		a.InProgress++ // the answer, or the ACK to the first SYN-ACK, may yet come
 	case e.na == 0:

@@ -335,10 +335,10 @@ func TestSweepEmbryosSentAgain(t *testing.T) {
 // aggregate; every packet is in a flow or in an aggregate's counts; and
 // one, two or three trackers give the same flows and counts.
 func TestFoldingKeepsCount(t *testing.T) {
-	late, half := 0, 0
+	late, half, refused := 0, 0, 0
 	defer func() {
-		if !t.Failed() && (late == 0 || half == 0) {
-			t.Errorf("%d connections answered late, %d half-open aggregates: the test does not test them", late, half)
+		if !t.Failed() && (late == 0 || half == 0 || refused == 0) {
+			t.Errorf("%d connections answered late, %d half-open and %d refused aggregates: the test does not test them", late, half, refused)
 		}
 	}()
 	for seed := range uint64(6) {
@@ -348,6 +348,7 @@ func TestFoldingKeepsCount(t *testing.T) {
 			pkts = append(pkts, lonePkt{at, src, dst, f, seq, ack})
 		}
 		servers := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.0.81:443")}
+		closed := netip.MustParseAddrPort("10.0.0.82:5432")
 		ms := time.Millisecond
 		conns := 0
 		for i := range 1500 {
@@ -356,10 +357,14 @@ func TestFoldingKeepsCount(t *testing.T) {
 			cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), uint16(1024+rng.IntN(60000)))
 			at := time.Duration(rng.IntN(4000)) * ms
 			isn, sisn := rng.Uint32(), rng.Uint32()
+			k := rng.IntN(10)
+			if k == 7 {
+				srv = closed // nothing listens: it refuses them all
+			}
 			add(at, cli, srv, packet.SYN, isn, 0)
 			// What becomes of it: unanswered (and sent again, or not),
 			// answered late, half-open, refused, or a whole connection.
-			switch k := rng.IntN(10); {
+			switch {
 			case k < 3:
 				for _, d := range []time.Duration{time.Second, 3 * time.Second}[:rng.IntN(3)] {
 					add(at+d, cli, srv, packet.SYN, isn, 0)
@@ -380,6 +385,10 @@ func TestFoldingKeepsCount(t *testing.T) {
 				}
 			case k < 8:
 				add(at+ms, srv, cli, packet.RST|packet.ACK, 0, isn+1)
+				if rng.IntN(4) == 0 { // refused, and tried again
+					add(at+time.Second, cli, srv, packet.SYN, isn, 0)
+					add(at+time.Second+ms, srv, cli, packet.RST|packet.ACK, 0, isn+1)
+				}
 			default:
 				add(at+ms, srv, cli, packet.SYN|packet.ACK, sisn, isn+1)
 				add(at+2*ms, cli, srv, packet.ACK, isn+1, sisn+1)
@@ -402,10 +411,13 @@ func TestFoldingKeepsCount(t *testing.T) {
 			folded, counted := 0, 0
 			for _, a := range res.Aggregates {
 				folded += a.Connections
-				counted += a.SYNs + a.SYNACKs
+				counted += a.SYNs + a.SYNACKs + a.RSTs
 				late += a.AnsweredLate
 				if a.HalfOpen {
 					half++
+				}
+				if a.Refused {
+					refused++
 				}
 			}
 			inFlows := 0

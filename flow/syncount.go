@@ -41,7 +41,7 @@ const synCellBits = 15
 // the current and the previous window of capture time, the SYNs and how
 // many more of them there were than signs that their handshakes went on:
 // for a server endpoint, the packets with an ACK (and no SYN) sent to it;
-// for a client address, the SYN-ACKs and RSTs sent to it. An endpoint that serves
+// for a client address, the SYN-ACKs sent to it. An endpoint that serves
 // has far more ACKs than SYNs; one that a flood overwhelms, or that a
 // firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
 // (SYN cookies) or not. It is fed every segment in capture order.
@@ -50,10 +50,10 @@ type synCounter struct {
 	window int64
 }
 
-type synCell struct{ syns, open int32 }
+type synCell struct{ syns, open, refused int32 }
 
 // mark counts a segment sent at time at, and says by what a bare SYN may
-// be folded. It is called for every packet: what it passes over is
+// be folded, or whether an RST refusing one may. It is called for every packet: what it passes over is
 // decided here, small enough to be inlined.
 func (sc *synCounter) mark(seg *packet.Segment, at Timestamp) Fold {
 	if seg.Flags&(packet.SYN|packet.RST) == 0 && seg.Seq&7 != 0 {
@@ -78,9 +78,16 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		sc.cells = new([2][2][synCells]synCell)
 	}
 	sc.roll(at)
-	if f != packet.SYN {
-		// A SYN-ACK or RST to a client: one of its SYNs was answered.
+	switch f {
+	case packet.SYN:
+	case packet.SYN | packet.ACK:
+		// A SYN-ACK to a client: one of its SYNs was answered. (An RST
+		// refused it: a scan of closed ports is still a scan.)
 		sc.cells[0][1][cellOf(seg.Dst.Addr(), 0)].open--
+		return 0
+	case packet.RST | packet.ACK:
+		return sc.refusal(seg)
+	default:
 		return 0
 	}
 	var fold Fold
@@ -95,6 +102,26 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		// an answer (a busy client to a few dead servers is caught by
 		// their endpoints).
 		if fold == 0 && open > foldAfter && (k == 0 && open*10 > syns || k == 1 && open*10 > 9*syns) {
+			fold = Fold(k + 1)
+		}
+	}
+	return fold
+}
+
+// refusal counts an RST that may refuse a SYN, and says whether its
+// connection may be folded: once more than foldAfter came from its
+// endpoint, or to its client, in the last window or two, and they were
+// most of its SYNs (a closed port, a scan of closed ports; an endpoint
+// that refuses a few of many is listed). Whether the SYN could be folded
+// was decided when it was sent, and at the start of a capture, before
+// the first handshakes were acknowledged, nearly every SYN can: the
+// refusals tell the rest.
+func (sc *synCounter) refusal(seg *packet.Segment) Fold {
+	var fold Fold
+	for k, i := range [2]uint64{cellOf(seg.Src.Addr(), seg.Src.Port()), cellOf(seg.Dst.Addr(), 0)} {
+		c, p := &sc.cells[0][k][i], &sc.cells[1][k][i]
+		c.refused++
+		if refused := c.refused + p.refused; fold == 0 && refused > foldAfter && 2*refused > c.syns+p.syns {
 			fold = Fold(k + 1)
 		}
 	}

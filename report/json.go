@@ -59,12 +59,15 @@ type jsonAggregate struct {
 	SYNs           int            `json:"syns"`
 	SYNACKs        int            `json:"syn_acks,omitempty"`
 	ServerRetried  int            `json:"server_retried,omitempty"`
+	RSTs           int            `json:"rsts,omitempty"`
 	Retried        int            `json:"retried"`
 	GaveUp         int            `json:"gave_up"`
 	AnsweredLate   int            `json:"answered_late"`
 	Peers          int            `json:"peers"`
 	PeersEstimated bool           `json:"peers_estimated"`
 	TopPeers       []jsonPeer     `json:"top_peers"`
+	OneHost        string         `json:"one_host,omitempty"`
+	OnePort        int            `json:"one_port,omitempty"`
 	First          string         `json:"first"`
 	Last           string         `json:"last"`
 	Examples       []jsonEvidence `json:"examples"`
@@ -79,9 +82,12 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 	out := make([]jsonAggregate, 0, len(aggs))
 	for _, a := range aggs {
 		ja := jsonAggregate{Class: string(a.Class), Connections: a.Connections, InProgress: a.InProgress,
-			SYNs: a.SYNs, SYNACKs: a.SYNACKs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, Peers: a.Peers,
+			SYNs: a.SYNs, SYNACKs: a.SYNACKs, ServerRetried: a.ServerRetried, RSTs: a.RSTs, OnePort: int(a.OnePort), Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate, Peers: a.Peers,
 			PeersEstimated: a.Estimated, TopPeers: []jsonPeer{}, First: ts(a.First), Last: ts(a.Last), Examples: evidence(a.Examples)}
-		if a.Scan() {
+		if a.OneHost.IsValid() {
+			ja.OneHost = a.OneHost.Unmap().String()
+		}
+		if a.ByClient() {
 			ja.Client = a.Client.Unmap().String()
 		} else {
 			ja.Server = a.Server.String()

@@ -28,7 +28,8 @@
 //   - cookies: the SYN flood against a server that answers each SYN with
 //     a SYN-ACK (SYN cookies) and nothing more;
 //   - scan: one SYN per connection from one source, each to a
-//     destination of its own, never answered.
+//     destination of its own, never answered;
+//   - rstscan: the same scan, each SYN refused (RST): closed ports.
 package main
 
 import (
@@ -65,7 +66,7 @@ func main() {
 		fs := flag.NewFlagSet("gen", flag.ExitOnError)
 		out := fs.String("o", "", "output file")
 		packets := fs.Int("packets", 5_000_000, "packets to write")
-		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, cookies, concurrent or scan")
+		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, cookies, concurrent, scan or rstscan")
 		fs.Parse(os.Args[2:])
 		if err := gen(*out, *packets, *shape); err != nil {
 			log.Fatal(err)
@@ -209,6 +210,9 @@ var shapes = map[string]func(*rand.Rand) []step{
 	"scan": func(*rand.Rand) []step {
 		return []step{{false, fSYN, 0, false, false, 0, 0}}
 	},
+	"rstscan": func(*rand.Rand) []step {
+		return []step{{false, fSYN, 0, false, false, 0, 0}, {true, fRST | fACK, 0, false, false, 0, 0}}
+	},
 }
 
 // leaky is a busy host in the middle of an incident: leaks, refusals and
@@ -300,7 +304,7 @@ func gen(path string, packets int, shape string) error {
 			cseq:   rng.Uint32(),
 			sseq:   rng.Uint32(),
 		}
-		if shape == "scan" { // one source, a destination of its own each time
+		if shape == "scan" || shape == "rstscan" { // one source, a destination of its own each time
 			c.cli = [4]byte{10, 1, 0, 1}
 			c.srv = [4]byte{10, byte(2 + made>>16), byte(made >> 8), byte(made)}
 			c.sport = []uint16{22, 80, 443, 3389}[made%4]
