@@ -570,6 +570,40 @@ func (t *Tracker) sweepLone() {
 		l.queue = append(l.queue[:0], l.queue[l.head:]...)
 		l.head = 0
 	}
+	l.compact()
+}
+
+// compact moves the embryos still held (waiting, or folded and
+// retained) to a smaller slab when they fill less than a quarter of it:
+// a burst of SYNs answered late (a host opening thousands of connections
+// at once) leaves the slab at its largest, mostly free.
+func (l *lone) compact() {
+	used := len(l.embryos) - len(l.free)
+	if len(l.embryos) < 1<<12 || used*4 > len(l.embryos) {
+		return
+	}
+	slab := make([]embryo, 0, max(2*used, 1<<10))
+	at := make(map[int32]int32, used) // old index -> new
+	l.table = hashTable[int32]{}
+	for i := range l.embryos {
+		if e := &l.embryos[i]; e.n > 0 {
+			at[int32(i)] = int32(len(slab))
+			slab = append(slab, *e)
+			l.table.set(e.key.hash(), int32(len(slab)))
+		}
+	}
+	move := func(refs []embryoRef) []embryoRef {
+		out := refs[:0]
+		for _, ref := range refs {
+			if j, ok := at[ref.i]; ok && slab[j].gen == ref.gen {
+				out = append(out, embryoRef{j, ref.gen})
+			}
+		}
+		return out
+	}
+	l.queue, l.head = move(l.queue[l.head:]), 0
+	l.retained, l.rhead = move(l.retained[l.rhead:]), 0
+	l.embryos, l.free = slab, nil
 }
 
 // finishLone ends the embryos at the end of the capture (at), and

@@ -445,3 +445,47 @@ func TestFoldingKeepsCount(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbryoSlabShrinks: a burst of SYNs answered late leaves the
+// embryos' slab mostly free; it shrinks, and every connection still
+// comes out whole, answered after all.
+func TestEmbryoSlabShrinks(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.80:80")
+	tr := NewTracker(Config{})
+	n := uint32(0)
+	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 1000, WScale: -1, IPLen: 40}
+		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+	}
+	const conns = 8000
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 40000)
+	}
+	for i := range conns {
+		add(time.Duration(i)*100*time.Microsecond, client(i), server, packet.SYN, uint32(i)*9, 0)
+	}
+	peak := len(tr.lone.embryos)
+	// Answered after the initial RTO: folded by then, and taken back out.
+	for i := range conns {
+		at := 3*time.Second + time.Duration(i)*100*time.Microsecond
+		add(at, server, client(i), packet.SYN|packet.ACK, uint32(i)*5, uint32(i)*9+1)
+		add(at+time.Millisecond, client(i), server, packet.ACK, uint32(i)*9+1, uint32(i)*5+1)
+	}
+	for i := range 2048 { // another client's packets, past the next sweeps
+		add(6*time.Second+time.Duration(i)*time.Millisecond, client(conns), server, packet.ACK, 1, 1)
+	}
+	if left := len(tr.lone.embryos); peak < conns/2 || left*4 > peak {
+		t.Errorf("the slab held %d embryos at the burst and %d after: it did not shrink", peak, left)
+	}
+	recs, _ := tr.Finish()
+	established := 0
+	for _, r := range recs {
+		if r.Client.State == Established && r.Server.State == Established && r.Client.Packets == 2 {
+			established++
+		}
+	}
+	if established != conns || len(tr.aggs) != 0 && tr.aggs[0].Connections != 0 {
+		t.Errorf("%d of %d connections whole and established; aggregates %+v", established, conns, tr.aggs)
+	}
+}

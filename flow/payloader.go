@@ -26,7 +26,7 @@ func newPayloader(cfg payload.Config) *payloader {
 func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 	st := c.st
 	if st == nil {
-		if st = p.open(c.rec); st == nil {
+		if st = p.open(c); st == nil {
 			return // read to the end already
 		}
 		c.st = st
@@ -35,10 +35,13 @@ func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 	st.Segment(payload.Side(s), seg, t.isn, t.synSeen, payload.Packet{At: payload.Timestamp(m.At), Number: m.Packet, Input: m.Input})
 }
 
-// open returns a stream for r, whose connection has none in the table:
-// a new one, or its resting one taken up again; nil if r's payload was
-// read to the end.
-func (p *payloader) open(r *Record) *payload.Stream {
+// open returns a stream for connection c, which has none: a new one, or
+// its resting one taken up again; nil if its payload was read to the end.
+func (p *payloader) open(c *conn) *payload.Stream {
+	r := c.rec
+	if r == nil {
+		return p.rd.Start(c.order) // the record, when made, takes it from c
+	}
 	if r.packed != "" {
 		st := p.rd.Resume(uint64(r.ID), r.packed)
 		if st == nil {

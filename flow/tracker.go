@@ -178,15 +178,35 @@ type hot struct {
 	ip                uint64
 	lastPayloadPacket uint32
 	lastPayloadInput  uint16
+	// The SYNs (or SYN-ACKs) sent, and what the first said.
+	synLast  Timestamp
+	synGap   time.Duration // interval before the last SYN retransmission
+	synCount uint8
+	wscale   int8
+	mss      uint16
 }
 
 type conn struct {
 	h      [2]hot
 	last   Timestamp // of the last packet either way
 	key    tuple
-	queued bool    // in Tracker.ending
-	next   *conn   // another connection whose tuple has the same hash
-	rec    *Record // in the tracker's arena
+	queued bool // in Tracker.ending
+	// gone is set once the connection is retired, while Tracker.ending
+	// still holds it.
+	gone bool
+	next *conn // another connection whose tuple has the same hash
+	// rec is the connection's record, in the tracker's arena: made when
+	// the connection first has something only a record holds (a FIN, an
+	// RST, a retransmission), or when it leaves the table. Most open
+	// connections have none: what a record would hold of them is here.
+	rec *Record
+	tr  *Tracker // whose arena rec comes from
+	// What the record starts with: the Meta.Order and time of the first
+	// packet, and how the connection was met.
+	order                       uint64
+	first                       Timestamp
+	fam                         family // of its addresses, for the record's key
+	midstream, inferred, reused bool
 	// st is rec.stream while the connection is in the table: a packet
 	// with payload reaches its stream without reading the record.
 	st       *payload.Stream
@@ -201,7 +221,7 @@ type conn struct {
 
 // inlineEvents is how many events a connection keeps without allocating;
 // most connections have fewer.
-const inlineEvents = 8
+const inlineEvents = 4
 
 // arenaChunk is how many records or events are allocated at once.
 const arenaChunk = 256
@@ -241,6 +261,8 @@ type Tracker struct {
 	revived    int          // retired connections taken up again by a late packet
 	frozen     int          // connections retired for being idle
 	evicted    int          // records dropped for Config.MaxFlows
+	unrecorded int          // connections in the table with no record yet
+	finishing  bool         // Finish is retiring every connection
 	pay        *payloader   // nil with Config.Payload.Off
 	strs       intern.Table // histories
 	lone       lone         // bare SYNs, and the aggregates of lone ones
@@ -318,6 +340,9 @@ func (t *Tracker) remove(c *conn) {
 
 // Add feeds one segment.
 func (t *Tracker) Add(seg *packet.Segment, m Meta) {
+	if m.Order == 0 {
+		m.Order = t.added + 1 // records are ordered by it
+	}
 	m.Fold = t.syns.mark(seg, m.At)
 	k, srcA := makeTuple(seg.Src, seg.Dst)
 	t.add(seg, m, &k, k.hash(), srcA)
@@ -339,7 +364,7 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 			t.sweepLone()
 		}
 	}
-	if t.cfg.MaxFlows > 0 && len(t.records) >= t.cfg.MaxFlows {
+	if t.cfg.MaxFlows > 0 && len(t.records)+t.unrecorded >= t.cfg.MaxFlows {
 		t.evict() // this packet may start a connection: make room
 	}
 	t.place(seg, m, kp, h, srcA)
@@ -400,7 +425,7 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 	if c == nil {
 		c = t.newConn(seg, m, srcA)
 		c.key = k
-		c.rec.Reused = reused
+		c.reused = reused
 		t.insert(h, c)
 	}
 	side := c.sideOf(srcA)
@@ -444,10 +469,12 @@ func (c *conn) startsNew(s Side, seg *packet.Segment) bool {
 	return !(c.h[Client].raw == SynSent && !ts.sent)
 }
 
-// alloc returns a zeroed conn, recycled if one is free.
+// alloc returns a zeroed conn, recycled if one is free (with the array
+// of its overflow events, emptied: most connections that close have
+// more events than the inline ones, and would allocate it again).
 func (t *Tracker) alloc() *conn {
 	if c := takeFree(&t.free); c != nil {
-		*c = conn{}
+		*c = conn{overflow: c.overflow[:0]}
 		return c
 	}
 	return &conn{}
@@ -466,37 +493,27 @@ func takeFree[T any](free *[]*T) *T {
 
 func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	c := t.alloc()
-	if len(t.recChunk) == 0 {
-		t.recChunk = make([]Record, arenaChunk)
-	}
-	r := &t.recChunk[0]
-	t.recChunk = t.recChunk[1:]
-	t.records = append(t.records, r)
-	c.rec = r
-	r.held = true
-	r.ID = int(m.Order) // until the records are numbered, at the end
-	r.First, c.last = m.At, m.At
-	r.Client.WScale, r.Server.WScale = -1, -1
+	c.tr = t
+	c.order, c.first, c.last = m.Order, m.At, m.At
+	_, _, c.fam = keyAddr(seg.Src)
+	c.h[Client].wscale, c.h[Server].wscale = -1, -1
+	t.unrecorded++
 	switch {
 	case seg.Flags&(packet.SYN|packet.ACK) == packet.SYN:
-		r.Key = MakeKey(seg.Src, seg.Dst)
 		c.clientA = srcA
 		c.h[Client].raw, c.h[Server].raw = Closed, Closed
 	case seg.Flags&(packet.SYN|packet.ACK) == packet.SYN|packet.ACK:
 		// The SYN was not captured (yet); the client must have sent one.
-		r.Key = MakeKey(seg.Dst, seg.Src)
 		c.clientA = !srcA
 		c.h[Client].raw, c.h[Server].raw = SynSent, Closed
 		c.h[Client].since = m.At
 		c.appendFlip()
 	default:
-		r.Midstream, r.RolesInferred = true, true
+		c.midstream, c.inferred = true, true
 		if serverLike(seg.Src, seg.Dst) {
-			r.Key = MakeKey(seg.Dst, seg.Src)
 			c.clientA = !srcA
 			c.appendFlip()
 		} else {
-			r.Key = MakeKey(seg.Src, seg.Dst)
 			c.clientA = srcA
 		}
 		c.h[Client].raw, c.h[Server].raw = Established, Established
@@ -505,10 +522,45 @@ func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	return c
 }
 
-// serverLike guesses, with no handshake to go by, whether a is the
-// listening end of a connection between a and b: a well-known port facing
-// a high one, a port outside the ephemeral ranges facing one inside them,
-// or else the lower port.
+// record returns the connection's record, making it if it has none.
+func (c *conn) record() *Record {
+	if c.rec == nil {
+		c.rec = c.tr.newRecord(c)
+	}
+	return c.rec
+}
+
+// newRecord makes the record of connection c, in the table, from what c
+// holds of it.
+func (t *Tracker) newRecord(c *conn) *Record {
+	if len(t.recChunk) == 0 {
+		t.recChunk = make([]Record, arenaChunk)
+	}
+	r := &t.recChunk[0]
+	t.recChunk = t.recChunk[1:]
+	t.records = append(t.records, r)
+	t.unrecorded--
+	c.start(r)
+	r.held = true
+	return r
+}
+
+// start gives r, an empty record, what c holds of its connection's
+// record before any packet was counted on it.
+func (c *conn) start(r *Record) {
+	r.ID = int(c.order) // until the records are numbered, at the end
+	r.First = c.first
+	r.Midstream, r.RolesInferred, r.Reused = c.midstream, c.inferred, c.reused
+	r.stream = c.st
+	a := c.fam.addrPort(&c.key.a, c.key.pa)
+	b := c.fam.addrPort(&c.key.b, c.key.pb)
+	if c.clientA {
+		r.Key = MakeKey(a, b)
+	} else {
+		r.Key = MakeKey(b, a)
+	}
+}
+
 func serverLike(a, b netip.AddrPort) bool {
 	pa, pb := a.Port(), b.Port()
 	switch {
@@ -577,7 +629,7 @@ func (c *conn) count(s Side, seg *packet.Segment, m Meta) {
 // reset handles an RST from s: both ends close if it is in the window.
 func (c *conn) reset(s Side, seg *packet.Segment, m Meta, before [2]State) {
 	var note Note
-	c.rec.Half(s).RSTs++
+	c.record().Half(s).RSTs++
 	if c.rstAcceptable(s, seg) {
 		c.set(s, Closed, m.At)
 		c.set(s.Other(), Closed, m.At)
@@ -603,7 +655,7 @@ func (c *conn) window(s Side, seg *packet.Segment) (note Note) {
 	ts.win = seg.Window
 	zero := seg.Window == 0
 	if zero {
-		c.rec.Half(s).ZeroWindows++
+		c.record().Half(s).ZeroWindows++
 		if !ts.zeroWin {
 			note |= NoteZeroWindow
 		}
@@ -631,7 +683,7 @@ func (c *conn) acknowledge(s Side, seg *packet.Segment, m Meta) {
 		if ts.ackOK && ts.finSent && to.dataAfter {
 			// Data that came after our FIN is acknowledged: a
 			// half-close, not an orphaned socket.
-			c.rec.Half(s).HalfClosed = true
+			c.record().Half(s).HalfClosed = true
 		}
 		if !ts.ackOK {
 			ts.firstAck = seg.Ack
@@ -705,7 +757,7 @@ func (c *conn) sequence(s Side, seg *packet.Segment, m Meta, note *Note) (probe 
 			// A SYN-ACK that repeats a bare SYN's number answers a
 			// simultaneous open; it is not sent again.
 			if span > 0 && !fresh && !(f.Has(packet.SYN|packet.ACK) && !ts.synAck) {
-				c.rec.Half(s).Retrans++
+				c.record().Half(s).Retrans++
 				if f&(packet.SYN|packet.FIN) != 0 {
 					*note |= NoteRetransmit
 				}
@@ -727,7 +779,8 @@ func (c *conn) sequence(s Side, seg *packet.Segment, m Meta, note *Note) (probe 
 
 // probe counts a zero-window probe, or a keep-alive, from s.
 func (c *conn) probe(s Side, m Meta, note *Note) {
-	hs := c.rec.Half(s)
+	r := c.record()
+	hs := r.Half(s)
 	if c.t[s.Other()].zeroWin {
 		hs.WinProbes++
 		if hs.WinProbes == 1 {
@@ -736,10 +789,10 @@ func (c *conn) probe(s Side, m Meta, note *Note) {
 		return
 	}
 	hs.KeepAlives++
-	ka := c.rec.KeepAlive
+	ka := r.KeepAlive
 	if ka == nil {
 		ka = &KeepAliveTimes{}
-		c.rec.KeepAlive = ka
+		r.KeepAlive = ka
 	}
 	if hs.KeepAlives == 1 {
 		*note |= NoteKeepAlive
@@ -761,7 +814,7 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	}
 	ts.finSent = true
 	ts.finSeq = seg.Seq + uint32(seg.Len)
-	hs := c.rec.Half(s)
+	hs := c.record().Half(s)
 	hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
 	from := Client
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
@@ -796,7 +849,7 @@ func handshakeDone(before, after [2]State) bool {
 // syn handles a SYN or SYN-ACK sent by s.
 func (c *conn) syn(s Side, seg *packet.Segment, m Meta, note *Note) {
 	ts, to := &c.t[s], &c.t[s.Other()]
-	hs := c.rec.Half(s)
+	hs := &c.h[s]
 	if ts.synSeen && seg.Seq == ts.isn {
 		// A retransmitted SYN or SYN-ACK: note the backoff, which tells
 		// when the sender will give up.
@@ -819,11 +872,11 @@ func (c *conn) syn(s Side, seg *packet.Segment, m Meta, note *Note) {
 	hs.synLast = m.At
 	hs.synCount = 1
 	if seg.MSS > 0 {
-		hs.MSS = seg.MSS
+		hs.mss = seg.MSS
 	}
-	hs.WScale = seg.WScale
+	hs.wscale = seg.WScale
 	if seg.OptionsCut && seg.WScale < 0 {
-		hs.WScale = WScaleCut // perhaps sent, not captured
+		hs.wscale = WScaleCut // perhaps sent, not captured
 	}
 	if seg.Flags.Has(packet.ACK) {
 		switch c.h[s].raw {
@@ -882,12 +935,12 @@ func (c *conn) rstAcceptable(s Side, seg *packet.Segment) bool {
 		return true // nothing to check against
 	}
 	win := uint32(to.win)
-	hs, ho := c.rec.Half(s), c.rec.Half(o)
+	hs, ho := c.h[s].wscale, c.h[o].wscale
 	switch {
-	case hs.WScale >= 0 && ho.WScale >= 0:
-		win <<= uint(ho.WScale)
-	case hs.WScale == WScaleCut || ho.WScale == WScaleCut,
-		hs.WScale < 0 && ho.WScale < 0 && c.rec.Midstream:
+	case hs >= 0 && ho >= 0:
+		win <<= uint(ho)
+	case hs == WScaleCut || ho == WScaleCut,
+		hs < 0 && ho < 0 && c.midstream:
 		win = 1 << 30 // scale unknown
 	}
 	if win == 0 {
@@ -1058,7 +1111,7 @@ func (c *conn) set(s Side, st State, at Timestamp) {
 // acknowledged, with no RST, and nothing is left open.
 func (c *conn) closedCleanly() bool {
 	cl, sv := &c.t[Client], &c.t[Server]
-	return cl.finSent && sv.finSent && cl.synSeen && sv.synSeen && c.rec.Client.RSTs == 0 && c.rec.Server.RSTs == 0 &&
+	return cl.finSent && sv.finSent && cl.synSeen && sv.synSeen && c.rsts(Client) == 0 && c.rsts(Server) == 0 &&
 		(c.h[Client].raw == Closed || c.h[Client].raw == TimeWait) && (c.h[Server].raw == Closed || c.h[Server].raw == TimeWait)
 }
 
@@ -1102,6 +1155,14 @@ func (c *conn) seqCounts(s Side) (bytes, missed uint64) {
 }
 
 // states returns both sides' states.
+// rsts is how many RSTs side s sent (only a record counts them).
+func (c *conn) rsts(s Side) uint32 {
+	if c.rec == nil {
+		return 0
+	}
+	return c.rec.Half(s).RSTs
+}
+
 func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
 
 // flushTo writes the hot state to r: the connection's record, or a copy.
@@ -1114,23 +1175,28 @@ func (c *conn) flushTo(r *Record) {
 		h.Packets, h.WireBytes, h.IPBytes = x.packets, x.wire, x.ip
 		h.Bytes, h.Missed = c.seqCounts(s)
 		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
+		h.synLast, h.synGap, h.synCount, h.WScale, h.MSS = x.synLast, x.synGap, x.synCount, x.wscale, x.mss
 	}
 }
 
-// load reads the hot state back from the record.
+// load reads the hot state, and what the record started with, back from
+// the record.
 func (c *conn) load() {
 	r := c.rec
 	c.last = r.Last
+	c.order, c.first = uint64(r.ID), r.First
+	c.midstream, c.inferred, c.reused = r.Midstream, r.RolesInferred, r.Reused
+	_, _, c.fam = keyAddr(r.Key.Client())
 	for s := Client; s <= Server; s++ {
 		h := r.Half(s)
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
 			packets: h.Packets, wire: h.WireBytes, ip: h.IPBytes,
-			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput}
+			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput,
+			synLast: h.synLast, synGap: h.synGap, synCount: h.synCount, wscale: h.WScale, mss: h.MSS}
 	}
 }
 
 func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]State) {
-	r := c.rec
 	if before != c.states() {
 		note |= NoteStateChange
 	}
@@ -1139,16 +1205,20 @@ func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]S
 		Seq: seg.Seq, Ack: seg.Ack, Len: uint32(seg.Len), Note: note,
 		ClientState: c.h[Client].raw, ServerState: c.h[Server].raw,
 	}
+	kept := 0 // in the record already (a connection taken up again)
+	if c.rec != nil {
+		kept = len(c.rec.Events)
+	}
 	switch {
-	case len(r.Events)+int(c.nev)+len(c.overflow) >= maxEvents:
-		r.EventsDropped++
+	case kept+int(c.nev)+len(c.overflow) >= maxEvents:
+		c.record().EventsDropped++
 	case c.nev < inlineEvents:
 		c.ev[c.nev] = e
 		c.nev++
 	case len(c.overflow) < maxEvents-inlineEvents:
 		c.overflow = append(c.overflow, e)
 	default:
-		r.EventsDropped++
+		c.record().EventsDropped++
 	}
 }
 
@@ -1190,7 +1260,7 @@ func (c *conn) flagLetters(s Side, seg *packet.Segment) {
 		c.logAgain(s, 'F', ts.finSent && fin != ts.histFin)
 		ts.histFin = fin
 	case packet.RST:
-		c.logAgain(s, 'R', c.rec.Half(s).RSTs > 0 && seg.Seq != ts.histRst)
+		c.logAgain(s, 'R', c.rsts(s) > 0 && seg.Seq != ts.histRst)
 		ts.histRst = seg.Seq
 	case packet.FIN | packet.RST:
 		c.log(s, 'I')
@@ -1314,8 +1384,9 @@ func (t *Tracker) park(c *conn) retiredConn {
 	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
-	c.rec.clientA = c.clientA
-	rc := retiredConn{r: c.rec, slot: i, gen: sl.gen}
+	r := c.record()
+	r.clientA = c.clientA
+	rc := retiredConn{r: r, slot: i, gen: sl.gen}
 	t.retired.set(c.key.hash(), rc)
 	return rc
 }
@@ -1344,6 +1415,7 @@ func (t *Tracker) freeSlot(i int32, gen uint32) bool {
 func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *conn {
 	t.revived++
 	c := t.alloc()
+	c.tr = t
 	c.key, c.rec, c.st, c.t, c.clientA = k, rc.r, rc.r.stream, tracks, rc.r.clientA
 	c.rec.held = true
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
@@ -1362,12 +1434,12 @@ type endingConn struct {
 // needed for the report, its tracking state is reused.
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
-	r := c.rec
+	r := c.record()
 	r.held = false
 	c.summarize(r, &t.strs)
 	t.pay.retire(r, &c.t, over(c.h[Client].raw) && over(c.h[Server].raw))
 	if !t.cfg.AllEvents && c.closedCleanly() {
-		r.Events, c.nev, c.overflow = nil, 0, nil
+		r.Events, c.nev, c.overflow = nil, 0, c.overflow[:0]
 	}
 	if added := int(c.nev) + len(c.overflow); added > 0 {
 		// A revived connection already has events in the arena.
@@ -1383,8 +1455,8 @@ func (t *Tracker) retire(c *conn) {
 		copy(ev[old+int(c.nev):], c.overflow)
 		r.Events = ev
 	}
-	c.rec, c.st, c.overflow = nil, nil, nil
-	if !c.queued {
+	c.rec, c.st, c.overflow, c.gone = nil, nil, c.overflow[:0], true // its array is reused
+	if !c.queued && !t.finishing {
 		t.free = append(t.free, c)
 	}
 }
@@ -1414,11 +1486,27 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 func (t *Tracker) snapshot() []*Record {
 	t.promoteAll()
 	inTable := make(map[*Record]*conn, t.open)
+	var bare []*conn // in the table, with no record yet
 	for _, c := range t.conns() {
+		if c.rec == nil {
+			bare = append(bare, c)
+			continue
+		}
 		inTable[c.rec] = c
 	}
-	copies := make([]Record, len(t.records))
-	out := make([]*Record, len(t.records))
+	copies := make([]Record, len(t.records)+len(bare))
+	out := make([]*Record, len(copies))
+	for j, c := range bare {
+		cp := &copies[len(t.records)+j]
+		c.start(cp)
+		t.pay.snapshot(cp, cp, c)
+		cp.stream = nil
+		c.summarize(cp, &t.strs)
+		if t.cfg.AllEvents || !c.closedCleanly() {
+			cp.Events = slices.Concat(c.ev[:c.nev], c.overflow)
+		}
+		out[len(t.records)+j] = cp
+	}
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
@@ -1482,7 +1570,7 @@ func (t *Tracker) sweep() {
 		}
 		c := e.c
 		switch {
-		case c.rec == nil: // retired already (port reuse)
+		case c.gone: // retired already (port reuse)
 		case !over(c.h[Client].raw) || !over(c.h[Server].raw):
 			c.queued = false // not over after all (a late SYN): add queues it again
 		case t.last.Sub(c.last) < quietBefore:
@@ -1548,7 +1636,7 @@ func (t *Tracker) evict() {
 			t.frozen++
 		}
 	}
-	drop := len(t.records) - target
+	drop := len(t.records) + t.unrecorded - target
 	dropped := make(map[*Record]bool, max(drop, 0))
 	keep := t.records[:0]
 	for _, r := range t.records {
@@ -1613,8 +1701,14 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 	if t.pay != nil {
 		t.pay.flushAll()
 	}
-	for _, c := range t.conns() {
+	// The connections go as their records are made: nothing holds them
+	// after (not the free list), and memory need not hold both at once.
+	t.ending, t.free, t.finishing = nil, nil, true
+	conns := t.conns()
+	t.connBuf = nil
+	for i, c := range conns {
 		t.retire(c)
+		conns[i] = nil
 	}
 	recs := t.records
 	// Connections made from embryos joined the list late.
