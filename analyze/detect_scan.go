@@ -336,12 +336,17 @@ func (st *scanStats) finding(flows []int) Finding {
 			f.Evidence = append(f.Evidence, a.Examples[n-1])
 		}
 	}
-	if foldedPeers > endpoints {
-		// The folded were counted apart from the kept, and the refused
-		// apart from the unanswered: their sum is an upper bound, within
-		// the estimate's few percent.
-		endpoints, atLeast = min(foldedPeers, f.Connections()), false
-		estimated = true
+	// The folded were counted apart from the kept (and the refused apart
+	// from the unanswered, each within an estimate's few percent): the
+	// same endpoint may be in both, probed again from another port. The
+	// larger count is a floor, their sum a ceiling.
+	upTo := 0
+	if foldedPeers > 0 {
+		lo, hi := min(max(endpoints, foldedPeers), f.Connections()), min(endpoints+foldedPeers, f.Connections())
+		endpoints = lo
+		if hi > lo+lo/20 {
+			upTo = hi
+		}
 	}
 	f.Metrics = []Metric{{"connections", float64(f.Connections())}, {"server_endpoints", float64(endpoints)},
 		{"closed", float64(closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
@@ -349,14 +354,14 @@ func (st *scanStats) finding(flows []int) Finding {
 		f.Metrics = append(f.Metrics, Metric{"folded", float64(f.Folded)})
 	}
 	var b strings.Builder
-	about := ""
 	switch {
-	case estimated:
-		about = "about "
-	case atLeast:
-		about = "at least "
+	case upTo > 0:
+		fmt.Fprintf(&b, "%s probed %s to %s endpoints", st.client, thousands(endpoints), thousands(upTo))
+	case estimated || atLeast:
+		fmt.Fprintf(&b, "%s probed about %s", st.client, many(endpoints, "endpoint"))
+	default:
+		fmt.Fprintf(&b, "%s probed %s", st.client, many(endpoints, "endpoint"))
 	}
-	fmt.Fprintf(&b, "%s probed %s%s", st.client, about, many(endpoints, "endpoint"))
 	switch {
 	case oneHost && host.IsValid():
 		fmt.Fprintf(&b, " (ports on %s)", host)

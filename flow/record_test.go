@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"cmp"
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -41,5 +44,24 @@ func TestRecordSize(t *testing.T) {
 	}
 	if n := unsafe.Sizeof(Key{}); n != 38 {
 		t.Errorf("a Key takes %d bytes, not 38", n)
+	}
+}
+
+// TestSortByFirst: the radix sort of records by ID is the stable sort.
+func TestSortByFirst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 100, 5000} {
+		for _, top := range []int{3, 1 << 12, 1 << 40} {
+			recs := make([]*Record, n)
+			for i := range recs {
+				recs[i] = &Record{ID: rng.IntN(top), EventsDropped: int32(i)}
+			}
+			want := slices.Clone(recs)
+			slices.SortStableFunc(want, func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) })
+			sortByFirst(recs)
+			if !slices.Equal(recs, want) {
+				t.Fatalf("%d records, IDs below %d: not the stable order", n, top)
+			}
+		}
 	}
 }

@@ -133,19 +133,23 @@ type track struct {
 	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
-	nholes    uint8
-	isn       uint32
-	lo        uint32 // lowest sequence number sent (valid with nxtOK)
-	nxt       uint32 // sequence number after the highest one sent
-	ack       uint32 // highest acknowledgement sent
-	firstAck  uint32 // first acknowledgement sent (valid with ackOK)
-	finSeq    uint32
-	histFin   uint32 // end of the last FIN, for the history's F letter
-	histRst   uint32 // sequence number of the last RST, for its R letter
-	win       uint16 // raw advertised window
-	retransN  uint32 // for the history's T letter
-	zeroWinN  uint32 // for the history's W letter
-	hist      uint16 // history letters already logged
+	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
+	// while the connection has no record (a packet's path makes none).
+	halfClosed bool
+	nholes     uint8
+	zeroWins   uint32
+	isn        uint32
+	lo         uint32 // lowest sequence number sent (valid with nxtOK)
+	nxt        uint32 // sequence number after the highest one sent
+	ack        uint32 // highest acknowledgement sent
+	firstAck   uint32 // first acknowledgement sent (valid with ackOK)
+	finSeq     uint32
+	histFin    uint32 // end of the last FIN, for the history's F letter
+	histRst    uint32 // sequence number of the last RST, for its R letter
+	win        uint16 // raw advertised window
+	retransN   uint32 // for the history's T letter
+	zeroWinN   uint32 // for the history's W letter
+	hist       uint16 // history letters already logged
 	// bytes counts the sequence space from lo to nxt, holes included,
 	// without the SYN and FIN; missed the payload bytes known never to
 	// have been captured: holes forgotten (see holes) and payload cut by
@@ -542,6 +546,9 @@ func (t *Tracker) newRecord(c *conn) *Record {
 	t.unrecorded--
 	c.start(r)
 	r.held = true
+	for s := range c.t {
+		c.t[s].zeroWins, c.t[s].halfClosed = 0, false // the record counts them from now on
+	}
 	return r
 }
 
@@ -552,12 +559,16 @@ func (c *conn) start(r *Record) {
 	r.First = c.first
 	r.Midstream, r.RolesInferred, r.Reused = c.midstream, c.inferred, c.reused
 	r.stream = c.st
-	a := c.fam.addrPort(&c.key.a, c.key.pa)
-	b := c.fam.addrPort(&c.key.b, c.key.pb)
+	for s := Client; s <= Server; s++ {
+		h, ts := r.Half(s), &c.t[s]
+		h.ZeroWindows, h.HalfClosed = ts.zeroWins, ts.halfClosed
+	}
+	// The tuple holds the addresses as a Key does (As16).
+	k := &c.key
 	if c.clientA {
-		r.Key = MakeKey(a, b)
+		r.Key = Key{client: k.a, server: k.b, cport: k.pa, sport: k.pb, cfam: c.fam, sfam: c.fam}
 	} else {
-		r.Key = MakeKey(b, a)
+		r.Key = Key{client: k.b, server: k.a, cport: k.pb, sport: k.pa, cfam: c.fam, sfam: c.fam}
 	}
 }
 
@@ -655,7 +666,11 @@ func (c *conn) window(s Side, seg *packet.Segment) (note Note) {
 	ts.win = seg.Window
 	zero := seg.Window == 0
 	if zero {
-		c.record().Half(s).ZeroWindows++
+		if c.rec != nil {
+			c.rec.Half(s).ZeroWindows++
+		} else {
+			ts.zeroWins++
+		}
 		if !ts.zeroWin {
 			note |= NoteZeroWindow
 		}
@@ -683,7 +698,11 @@ func (c *conn) acknowledge(s Side, seg *packet.Segment, m Meta) {
 		if ts.ackOK && ts.finSent && to.dataAfter {
 			// Data that came after our FIN is acknowledged: a
 			// half-close, not an orphaned socket.
-			c.record().Half(s).HalfClosed = true
+			if c.rec != nil {
+				c.rec.Half(s).HalfClosed = true
+			} else {
+				ts.halfClosed = true
+			}
 		}
 		if !ts.ackOK {
 			ts.firstAck = seg.Ack
@@ -1381,11 +1400,11 @@ func (t *Tracker) park(c *conn) retiredConn {
 		i = t.nslots
 		t.nslots++
 	}
+	r := c.record()
+	r.clientA = c.clientA
 	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
-	r := c.record()
-	r.clientA = c.clientA
 	rc := retiredConn{r: r, slot: i, gen: sl.gen}
 	t.retired.set(c.key.hash(), rc)
 	return rc
@@ -1533,7 +1552,7 @@ func (t *Tracker) snapshot() []*Record {
 		out[i] = cp
 	}
 	// Connections made from embryos joined the list late.
-	slices.SortStableFunc(out, func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) })
+	sortByFirst(out)
 	return out
 }
 
@@ -1711,11 +1730,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		conns[i] = nil
 	}
 	recs := t.records
-	// Connections made from embryos joined the list late.
-	byFirst := func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) }
-	if !slices.IsSortedFunc(recs, byFirst) {
-		slices.SortStableFunc(recs, byFirst)
-	}
+	sortByFirst(recs)
 	for _, r := range recs {
 		t.pay.finish(r)
 	}
@@ -1725,6 +1740,48 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		t.finalize(r, at)
 	}
 	return recs, at.Time()
+}
+
+// sortByFirst puts records in order of first packet, by their IDs (which
+// hold its Meta.Order until they are numbered). A record is made when
+// its connection first needs one, so the list is far from that order.
+// The IDs are sorted beside their records, not through the pointers,
+// a radix sort of 11 bits at a time (stable: equal IDs keep their order).
+func sortByFirst(recs []*Record) {
+	type keyed struct {
+		id uint64
+		r  *Record
+	}
+	keys := make([]keyed, len(recs))
+	sorted, top := true, uint64(0)
+	for i, r := range recs {
+		keys[i] = keyed{uint64(r.ID), r}
+		sorted = sorted && (i == 0 || keys[i-1].id <= keys[i].id)
+		top = max(top, keys[i].id)
+	}
+	if sorted {
+		return
+	}
+	const bits = 11
+	tmp := make([]keyed, len(keys))
+	for shift := uint(0); shift < 64 && top>>shift > 0; shift += bits {
+		var at [1<<bits + 1]int
+		for _, k := range keys {
+			at[(k.id>>shift)&(1<<bits-1)+1]++
+		}
+		for d := 1; d < len(at); d++ {
+			at[d] += at[d-1]
+		}
+		for _, k := range keys {
+			d := (k.id >> shift) & (1<<bits - 1)
+			tmp[at[d]] = k
+			at[d]++
+		}
+		keys, tmp = tmp, keys
+	}
+	for i := range keys {
+		recs[i] = keys[i].r
+	}
 }
 
 // finalize applies the timers at time at, and the rules for what a
