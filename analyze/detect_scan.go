@@ -25,7 +25,7 @@ var portScanDetector = detector{
 		Detection: "A client address whose probes (a SYN and no payload either way: refused, unanswered, or " +
 			"answered and then reset or closed by the client at once) reached at least 20 distinct server " +
 			"endpoints, no more than four times each on average, most of them refused or unanswered. Connections " +
-			"folded as a scan (many unanswered SYNs from one source) count too. The probes of a SYN scan " +
+			"folded as a scan (many unanswered or refused SYNs from one source) count too. The probes of a SYN scan " +
 			"(nmap -sS) are reset by the prober right after the SYN-ACK; those of a connect scan (nmap -sT) " +
 			"complete the handshake first.",
 		Causes: "A security or inventory scanner (nmap, masscan, a vulnerability scanner), an attacker mapping " +

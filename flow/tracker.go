@@ -173,21 +173,21 @@ type seqRange struct{ lo, hi uint32 }
 // (not in its record) while it is in the table so that a packet touches
 // as little memory as possible; retire writes it to the record.
 type hot struct {
-	raw               State
+	raw State
+	// The SYNs (or SYN-ACKs) sent, and what the first said.
+	synCount          uint8
+	wscale            int8
+	mss               uint16
+	lastPayloadInput  uint16
 	since             Timestamp
 	first, last       Timestamp
 	lastPayload       Timestamp
 	packets           uint64
 	wire              uint64
 	ip                uint64
+	synLast           Timestamp
+	synGap            time.Duration // interval before the last SYN retransmission
 	lastPayloadPacket uint32
-	lastPayloadInput  uint16
-	// The SYNs (or SYN-ACKs) sent, and what the first said.
-	synLast  Timestamp
-	synGap   time.Duration // interval before the last SYN retransmission
-	synCount uint8
-	wscale   int8
-	mss      uint16
 }
 
 type conn struct {
@@ -208,13 +208,13 @@ type conn struct {
 	// What the record starts with: the Meta.Order and time of the first
 	// packet, and how the connection was met.
 	order                       uint64
-	first                       Timestamp
+	firstFrom                   Side   // the side that sent the first packet
 	fam                         family // of its addresses, for the record's key
 	midstream, inferred, reused bool
+	clientA                     bool // the client is the tuple's first endpoint
 	// st is rec.stream while the connection is in the table: a packet
 	// with payload reaches its stream without reading the record.
 	st       *payload.Stream
-	clientA  bool // the client is the tuple's first endpoint
 	t        [2]track
 	hist     [20]byte
 	nh       uint8
@@ -225,7 +225,7 @@ type conn struct {
 
 // inlineEvents is how many events a connection keeps without allocating;
 // most connections have fewer.
-const inlineEvents = 4
+const inlineEvents = 3
 
 // arenaChunk is how many records or events are allocated at once.
 const arenaChunk = 256
@@ -498,7 +498,7 @@ func takeFree[T any](free *[]*T) *T {
 func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	c := t.alloc()
 	c.tr = t
-	c.order, c.first, c.last = m.Order, m.At, m.At
+	c.order, c.last = m.Order, m.At
 	_, _, c.fam = keyAddr(seg.Src)
 	c.h[Client].wscale, c.h[Server].wscale = -1, -1
 	t.unrecorded++
@@ -523,6 +523,7 @@ func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 		c.h[Client].raw, c.h[Server].raw = Established, Established
 		c.h[Client].since, c.h[Server].since = m.At, m.At
 	}
+	c.firstFrom = c.sideOf(srcA)
 	return c
 }
 
@@ -556,7 +557,7 @@ func (t *Tracker) newRecord(c *conn) *Record {
 // record before any packet was counted on it.
 func (c *conn) start(r *Record) {
 	r.ID = int(c.order) // until the records are numbered, at the end
-	r.First = c.first
+	r.First = c.h[c.firstFrom].first
 	r.Midstream, r.RolesInferred, r.Reused = c.midstream, c.inferred, c.reused
 	r.stream = c.st
 	for s := Client; s <= Server; s++ {
@@ -1203,7 +1204,10 @@ func (c *conn) flushTo(r *Record) {
 func (c *conn) load() {
 	r := c.rec
 	c.last = r.Last
-	c.order, c.first = uint64(r.ID), r.First
+	c.order = uint64(r.ID)
+	if r.Server.FirstPacket == r.First && r.Server.Packets > 0 {
+		c.firstFrom = Server
+	}
 	c.midstream, c.inferred, c.reused = r.Midstream, r.RolesInferred, r.Reused
 	_, _, c.fam = keyAddr(r.Key.Client())
 	for s := Client; s <= Server; s++ {
