@@ -182,7 +182,7 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 				out[j].Severity = Warning
 			}
 		}
-		a.fold(&out[j])
+		a.fold(&out[j], rep)
 	}
 	return out
 }
@@ -235,7 +235,7 @@ func (a *Aggregate) about(f *Finding) bool {
 }
 
 // fold adds the aggregate to its finding: counts, evidence, the words.
-func (a *Aggregate) fold(f *Finding) {
+func (a *Aggregate) fold(f *Finding, rep *Report) {
 	f.Folded += a.Unanswered()
 	peers := "client_hosts"
 	f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" }),
@@ -248,7 +248,15 @@ func (a *Aggregate) fold(f *Finding) {
 			f.Evidence = append(f.Evidence, a.Examples[n-1])
 		}
 	}
-	f.Summary = a.summary(f)
+	// The time the attempts took: the flows kept and the folded.
+	first, last := flow.TS(a.First), flow.TS(a.Last)
+	for _, id := range f.Flows {
+		if id >= 1 && id <= len(rep.Flows) && rep.Flows[id-1].ID == id {
+			fl := &rep.Flows[id-1]
+			first, last = min(first, fl.First), max(last, fl.Last)
+		}
+	}
+	f.Summary = a.summary(f, last.Sub(first))
 	if a.flood() {
 		f.Severity = Error // a flood is an incident, whatever the class
 	}
@@ -268,7 +276,7 @@ func synFlood(sources int, many bool, retried, conns int) bool {
 }
 
 // summary is the finding's paragraph once the aggregate is in it.
-func (a *Aggregate) summary(f *Finding) string {
+func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 	n := f.Connections()
 	again := "none of them again"
 	if a.Retried > 0 {
@@ -283,19 +291,19 @@ func (a *Aggregate) summary(f *Finding) string {
 			server += ", each once (SYN cookies: no state kept)"
 		}
 		fmt.Fprintf(&b, "%s answered %s SYNs with a SYN-ACK that the client never acknowledged over %s: the handshakes stayed half-open, %s of them counted, not listed.",
-			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
+			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
 	} else if a.Class == Refused {
 		fmt.Fprintf(&b, "%s refused %s connection attempts (SYN answered by RST) over %s, %s of them counted, not listed.",
-			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
+		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
-			a.Server, thousands(n), fmtDur(a.Last.Sub(a.First)), thousands(f.Folded))
+			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
 		if a.Class == ListenOverflow {
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
-		fmt.Fprintf(&b, " The counted came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
 	}
 	if a.InProgress > 0 {
 		fmt.Fprintf(&b, "; %s more were answered or sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))

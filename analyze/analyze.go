@@ -194,11 +194,11 @@ func (rep *Report) count() {
 		s.Servers++
 	}
 	for _, a := range rep.Aggregates {
-		// Their peers are too many for rows of their own.
 		t.Folded += a.Connections
+		refused := a.RSTs > 0 // both ends CLOSED: over
 		if a.ByClient() {
 			c := host(a.Client)
-			if a.RSTs > 0 { // refused: over
+			if refused {
 				c.Counts[flow.Closed] += a.Connections
 			} else {
 				c.Counts[flow.SynSent] += a.Connections - a.GaveUp
@@ -206,18 +206,34 @@ func (rep *Report) count() {
 			}
 			c.Total += a.Connections
 			c.Clients += a.Connections
+		} else {
+			s := host(a.Server.Addr())
+			if a.Class == HandshakeIncomplete {
+				// A SYN-ACK sent again is state kept; one sent once, a cookie.
+				s.Counts[flow.SynRecv] += a.ServerRetried
+				s.Counts[flow.Closed] += a.Connections - a.ServerRetried
+			} else {
+				s.Counts[flow.Closed] += a.Connections
+			}
+			s.Total += a.Connections
+			s.Servers += a.Connections
+		}
+		// The peers of refused connections are CLOSED too, when few enough
+		// to be counted exactly; other peers' states (given up or not) are
+		// not known one by one, and too many peers have no rows.
+		if !refused || a.Estimated {
 			continue
 		}
-		s := host(a.Server.Addr())
-		if a.Class == HandshakeIncomplete {
-			// A SYN-ACK sent again is state kept; one sent once, a cookie.
-			s.Counts[flow.SynRecv] += a.ServerRetried
-			s.Counts[flow.Closed] += a.Connections - a.ServerRetried
-		} else {
-			s.Counts[flow.Closed] += a.Connections
+		for _, p := range a.TopPeers {
+			h := host(p.Peer.Addr())
+			h.Counts[flow.Closed] += p.Connections
+			h.Total += p.Connections
+			if a.ByClient() {
+				h.Servers += p.Connections
+			} else {
+				h.Clients += p.Connections
+			}
 		}
-		s.Total += a.Connections
-		s.Servers += a.Connections
 	}
 	for _, in := range rep.Inputs {
 		t.Packets += in.Packets

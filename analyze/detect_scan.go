@@ -292,7 +292,6 @@ func (st *scanStats) finding(flows []int) Finding {
 	first, last := st.first.Time(), st.last.Time()
 	endpoints := len(st.endpoints)
 	filtered := st.filtered
-	atLeast, estimated := false, false
 	foldedPeers := 0
 	closed := st.closed
 	oneHost, onePort := len(st.hosts) <= 1, len(st.ports) <= 1
@@ -306,17 +305,13 @@ func (st *scanStats) finding(flows []int) Finding {
 	}
 	for _, a := range st.aggs {
 		// Every folded SYN was a probe, those sent just before the end
-		// too. Their endpoints were counted apart from the kept ones
-		// (and some may be the same: a probe sent again from another
-		// port), so only the larger count is sure.
+		// too.
 		f.Folded += a.Connections
 		if a.RSTs > 0 {
 			closed += a.Connections
 		} else {
 			filtered += a.Connections
 		}
-		atLeast = true
-		estimated = estimated || a.Estimated
 		foldedPeers += a.Peers
 		if !a.OneHost.IsValid() || host.IsValid() && a.OneHost != host {
 			oneHost = false
@@ -337,16 +332,11 @@ func (st *scanStats) finding(flows []int) Finding {
 		}
 	}
 	// The folded were counted apart from the kept (and the refused apart
-	// from the unanswered, each within an estimate's few percent): the
-	// same endpoint may be in both, probed again from another port. The
-	// larger count is a floor, their sum a ceiling.
-	upTo := 0
+	// from the unanswered, each an estimate within a percent or two past
+	// 64): their sum is the estimate, high by the endpoints probed both
+	// ways (a probe sent again from another port, as nmap does).
 	if foldedPeers > 0 {
-		lo, hi := min(max(endpoints, foldedPeers), f.Connections()), min(endpoints+foldedPeers, f.Connections())
-		endpoints = lo
-		if hi > lo+lo/20 {
-			upTo = hi
-		}
+		endpoints = min(endpoints+foldedPeers, f.Connections())
 	}
 	f.Metrics = []Metric{{"connections", float64(f.Connections())}, {"server_endpoints", float64(endpoints)},
 		{"closed", float64(closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
@@ -354,12 +344,9 @@ func (st *scanStats) finding(flows []int) Finding {
 		f.Metrics = append(f.Metrics, Metric{"folded", float64(f.Folded)})
 	}
 	var b strings.Builder
-	switch {
-	case upTo > 0:
-		fmt.Fprintf(&b, "%s probed %s to %s endpoints", st.client, thousands(endpoints), thousands(upTo))
-	case estimated || atLeast:
+	if len(st.aggs) > 0 {
 		fmt.Fprintf(&b, "%s probed about %s", st.client, many(endpoints, "endpoint"))
-	default:
+	} else {
 		fmt.Fprintf(&b, "%s probed %s", st.client, many(endpoints, "endpoint"))
 	}
 	switch {
@@ -390,9 +377,9 @@ func (st *scanStats) finding(flows []int) Finding {
 	}
 	switch {
 	case st.synScan > 0 && st.connectScan == 0:
-		b.WriteString(" The prober reset each answered connection before acknowledging the SYN-ACK: a half-open SYN scan (nmap -sS).")
+		b.WriteString(" The prober reset each answered connection before acknowledging the SYN-ACK: a half-open SYN scan (as nmap -sS, masscan and hping3 make).")
 	case st.connectScan > 0 && st.synScan == 0:
-		b.WriteString(" The prober completed each answered handshake and closed at once: a connect scan (nmap -sT).")
+		b.WriteString(" The prober completed each answered handshake and closed at once: a connect scan (as nmap -sT makes).")
 	}
 	b.WriteString(" One source trying many destinations once each is a scan (or a misconfigured client walking a list of addresses); its probes are not outages, and are not reported one by one.")
 	f.Summary = b.String()

@@ -249,3 +249,43 @@ func TestFoldedSweep(t *testing.T) {
 		})
 	}
 }
+
+// TestRealScansMore: masscan (its own TCP stack: it resets each port
+// the target already refused) and hping3 scan; hping3 and curl hammering
+// one closed port are refusals, not scans (testdata/scan/record-more.sh).
+// Every connection is counted once, in the totals and in the host table.
+func TestRealScansMore(t *testing.T) {
+	scanner := netip.MustParseAddr("10.97.0.2")
+	tests := []struct {
+		file  string
+		conns int
+		class Class
+		says  []string
+	}{
+		{"masscan.pcap", 2000, PortScan, []string{"1,998 closed (RST), 2 open", "10.97.0.1:80, 10.97.0.1:1234", "half-open SYN scan"}},
+		{"hping3-flood-closed.pcap", 600, Refused, []string{"refused 600 connection attempts", "over 1.2 s"}},
+		{"curl-refused.pcap", 300, Refused, []string{"refused 300 connection attempts", "over 3.2 s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			rep := analyzeFile(t, "../testdata/scan/"+tt.file)
+			if n := rep.Totals.Flows + rep.Totals.Folded; n != tt.conns || rep.Totals.Midstream != 0 {
+				t.Errorf("%d connections (%d flows, %d folded), %d midstream; want %d, none midstream",
+					n, rep.Totals.Flows, rep.Totals.Folded, rep.Totals.Midstream, tt.conns)
+			}
+			if len(rep.Findings) != 1 || rep.Findings[0].Class != tt.class || rep.Findings[0].Connections() != tt.conns {
+				t.Fatalf("findings %v; want one %s about %d connections", findingsOf(rep), tt.class, tt.conns)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(rep.Findings[0].Summary, s) {
+					t.Errorf("%q does not say %q", rep.Findings[0].Summary, s)
+				}
+			}
+			for _, h := range rep.Hosts {
+				if h.Host == scanner && h.Total != tt.conns {
+					t.Errorf("the host table has %d connections of %s, want %d", h.Total, scanner, tt.conns)
+				}
+			}
+		})
+	}
+}

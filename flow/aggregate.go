@@ -31,7 +31,7 @@ type Aggregate struct {
 	Connections int
 	SYNs        int // SYN packets, retransmissions included
 	SYNACKs     int // SYN-ACK packets (HalfOpen), retransmissions included
-	RSTs        int // RST packets that refused them (Refused)
+	RSTs        int // RST packets: those that refused them, and any after (Refused)
 	// ServerRetried counts the connections whose server sent its SYN-ACK
 	// more than once (HalfOpen): it kept them in SYN_RECV, where one sent
 	// once is a SYN cookie, no state kept.
@@ -87,7 +87,9 @@ const (
 	// were counted exactly (a client that tried a few endpoints only, and
 	// is no scanner, is reported per endpoint).
 	maxTopPeers = maxExactPeers
-	hllBits     = 10
+	// hllBits sizes the HyperLogLog past maxExactPeers: 4 KiB, made only
+	// then; within a percent or two.
+	hllBits = 12
 )
 
 // aggKey is what an aggregate counts by: a server endpoint, or a
@@ -158,7 +160,7 @@ func bucketOf(at Timestamp, gap time.Duration, retried bool) uint64 {
 // countEndpoint counts one connection of a client's aggregate, to
 // endpoint p.
 func (a *aggregate) countEndpoint(p netip.AddrPort) {
-	if a.hll == nil {
+	if a.exact == nil {
 		a.OneHost, a.OnePort = p.Addr(), p.Port()
 	}
 	a.manyHosts = a.manyHosts || p.Addr() != a.OneHost
@@ -168,10 +170,35 @@ func (a *aggregate) countEndpoint(p netip.AddrPort) {
 
 // countPeer counts one connection with peer p.
 func (a *aggregate) countPeer(p netip.AddrPort) {
-	if a.hll == nil {
-		a.hll = make([]uint8, 1<<hllBits)
+	if a.exact == nil {
 		a.exact = map[netip.AddrPort]int32{}
 	}
+	if n, ok := a.exact[p]; ok || len(a.exact) < maxExactPeers {
+		a.exact[p] = n + 1
+		if a.hll != nil {
+			a.estimate(p)
+		}
+		return
+	}
+	a.PeersEstimated = true
+	a.estimating()
+	a.estimate(p)
+}
+
+// estimating makes the HyperLogLog, once the peers are more than are
+// counted exactly, with those that are.
+func (a *aggregate) estimating() {
+	if a.hll != nil {
+		return
+	}
+	a.hll = make([]uint8, 1<<hllBits)
+	for p := range a.exact {
+		a.estimate(p)
+	}
+}
+
+// estimate counts peer p in the HyperLogLog.
+func (a *aggregate) estimate(p netip.AddrPort) {
 	b := p.Addr().As16()
 	h := uint64(0xcbf29ce484222325)
 	for _, c := range append(b[:], byte(p.Port()>>8), byte(p.Port())) {
@@ -183,11 +210,6 @@ func (a *aggregate) countPeer(p netip.AddrPort) {
 	r := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1))) + 1
 	if j := h >> (64 - hllBits); r > a.hll[j] {
 		a.hll[j] = r
-	}
-	if n, ok := a.exact[p]; ok || len(a.exact) < maxExactPeers {
-		a.exact[p] = n + 1
-	} else {
-		a.PeersEstimated = true
 	}
 }
 
@@ -220,15 +242,18 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 			o.SYNACKs += a.SYNACKs
 			o.RSTs += a.RSTs
 			o.ServerRetried += a.ServerRetried
-			if o.hll == nil {
+			if o.exact == nil {
 				o.OneHost, o.OnePort = a.OneHost, a.OnePort
 			}
-			o.manyHosts = o.manyHosts || a.manyHosts || a.hll != nil && a.OneHost != o.OneHost
-			o.manyPorts = o.manyPorts || a.manyPorts || a.hll != nil && a.OnePort != o.OnePort
+			o.manyHosts = o.manyHosts || a.manyHosts || a.exact != nil && a.OneHost != o.OneHost
+			o.manyPorts = o.manyPorts || a.manyPorts || a.exact != nil && a.OnePort != o.OnePort
 			o.First = min(o.First, a.First)
 			o.Last = max(o.Last, a.Last)
 			for _, ex := range slices.Concat(a.Examples, a.latest) {
 				o.example(ex)
+			}
+			if o.exact == nil {
+				o.exact = map[netip.AddrPort]int32{}
 			}
 			for p, n := range a.exact {
 				if _, ok := o.exact[p]; ok || len(o.exact) < maxExactPeers {
@@ -238,8 +263,14 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 				}
 			}
 			o.PeersEstimated = o.PeersEstimated || a.PeersEstimated
-			for k, r := range a.hll {
-				o.hll[k] = max(o.hll[k], r)
+			if o.PeersEstimated {
+				o.estimating()
+				for p := range a.exact {
+					o.estimate(p)
+				}
+				for k, r := range a.hll {
+					o.hll[k] = max(o.hll[k], r)
+				}
 			}
 		}
 	}

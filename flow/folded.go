@@ -140,8 +140,10 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 }
 
 // lateRefused counts a packet of a folded refused connection (whose
-// entry in set is at fh, with n SYNs): its SYN sent again, or the RST
-// that refuses it again (true). Anything else starts a flow (false).
+// entry in set is at fh, with n SYNs): its SYN sent again, the RST that
+// refuses it again, or the client's own RST after the refusal (a scanner
+// with a TCP stack of its own, masscan, sends one) (true). Anything else
+// starts a flow (false).
 func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
 	switch f {
 	case packet.SYN:
@@ -150,7 +152,7 @@ func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f pa
 			a.Retried++
 		}
 		set.set(fh, foldedEntry(j, uint8(min(n+1, 15)), 0))
-	case packet.RST | packet.ACK:
+	case packet.RST | packet.ACK, packet.RST:
 		a.RSTs++
 	default:
 		return false

@@ -385,6 +385,9 @@ func TestFoldingKeepsCount(t *testing.T) {
 				}
 			case k < 8:
 				add(at+ms, srv, cli, packet.RST|packet.ACK, 0, isn+1)
+				if rng.IntN(3) == 0 { // the client's own RST after (masscan)
+					add(at+2*ms, cli, srv, packet.RST, isn+1, 0)
+				}
 				if rng.IntN(4) == 0 { // refused, and tried again
 					add(at+time.Second, cli, srv, packet.SYN, isn, 0)
 					add(at+time.Second+ms, srv, cli, packet.RST|packet.ACK, 0, isn+1)
