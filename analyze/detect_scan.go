@@ -293,7 +293,7 @@ func (st *scanStats) finding(flows []int) Finding {
 	endpoints := len(st.endpoints)
 	filtered := st.filtered
 	foldedPeers := 0
-	closed := st.closed
+	closed, open := st.closed, st.open
 	oneHost, onePort := len(st.hosts) <= 1, len(st.ports) <= 1
 	var host netip.Addr
 	var port uint16
@@ -307,9 +307,12 @@ func (st *scanStats) finding(flows []int) Finding {
 		// Every folded SYN was a probe, those sent just before the end
 		// too.
 		f.Folded += a.Connections
-		if a.RSTs > 0 {
+		switch {
+		case a.RSTs > 0:
 			closed += a.Connections
-		} else {
+		case a.SYNACKs > 0: // half-open: the port answered, the scanner never went on
+			open += a.Connections
+		default:
 			filtered += a.Connections
 		}
 		foldedPeers += a.Peers
@@ -339,7 +342,7 @@ func (st *scanStats) finding(flows []int) Finding {
 		endpoints = min(endpoints+foldedPeers, f.Connections())
 	}
 	f.Metrics = []Metric{{"connections", float64(f.Connections())}, {"server_endpoints", float64(endpoints)},
-		{"closed", float64(closed)}, {"open", float64(st.open)}, {"unanswered", float64(filtered)}}
+		{"closed", float64(closed)}, {"open", float64(open)}, {"unanswered", float64(filtered)}}
 	if f.Folded > 0 {
 		f.Metrics = append(f.Metrics, Metric{"folded", float64(f.Folded)})
 	}
@@ -356,9 +359,13 @@ func (st *scanStats) finding(flows []int) Finding {
 		fmt.Fprintf(&b, " (port %d on as many hosts)", port)
 	}
 	fmt.Fprintf(&b, " over %s, with %s and no conversation on any: %s closed (RST), %s open, %s unanswered (filtered, or nothing there)",
-		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(closed), thousands(st.open), thousands(filtered))
+		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(closed), thousands(open), thousands(filtered))
 	if f.Folded > 0 {
-		fmt.Fprintf(&b, "; %s of the closed and unanswered were counted, not listed", thousands(f.Folded))
+		what := "closed and unanswered"
+		if open > st.open {
+			what = "probes"
+		}
+		fmt.Fprintf(&b, "; %s of the %s were counted, not listed", thousands(f.Folded), what)
 	}
 	b.WriteString(".")
 	if len(st.found) > 0 {

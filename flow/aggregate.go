@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Aggregate counts the connections that carried no conversation and
@@ -211,6 +213,35 @@ func (a *aggregate) estimate(p netip.AddrPort) {
 	if j := h >> (64 - hllBits); r > a.hll[j] {
 		a.hll[j] = r
 	}
+}
+
+// uncountPeer takes one connection with peer p back out of the exact
+// counts (an estimate cannot be taken back: past the exact counts, only
+// Peers is told).
+func (a *aggregate) uncountPeer(p netip.AddrPort) {
+	if n, ok := a.exact[p]; ok {
+		if n <= 1 {
+			delete(a.exact, p)
+		} else {
+			a.exact[p] = n - 1
+		}
+	}
+}
+
+// peerOf is the peer, as the aggregate counts them, of the connection a
+// segment is on: the server endpoint of a client's aggregate, the client
+// address of a server endpoint's.
+func (a *aggregate) peerOf(seg *packet.Segment) netip.AddrPort {
+	if a.Client.IsValid() {
+		if seg.Src.Addr() == a.Client {
+			return seg.Dst
+		}
+		return seg.Src
+	}
+	if seg.Src == a.Server {
+		return netip.AddrPortFrom(seg.Dst.Addr(), 0)
+	}
+	return netip.AddrPortFrom(seg.Src.Addr(), 0)
 }
 
 // mergeAggregates merges the trackers' aggregates of the same server

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
@@ -94,25 +95,23 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		b, n := v&bucketMask, int(v>>synsShift&15)
 		switch {
 		case a.HalfOpen:
-			return a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At)
+			if !a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At) {
+				a.uncountPeer(a.peerOf(seg)) // a flow of its own from here
+				return false
+			}
+			return true
 		case a.Refused:
 			return a.lateRefused(&l.folded[g], fh, j, f, n, m.At)
 		}
 		if f != packet.SYN && f != packet.SYN|packet.ACK {
 			return false
 		}
-		a.buckets[b]--
 		if f == packet.SYN|packet.ACK {
 			// Answered after all: a flow of its own from here.
-			l.folded[g].del(fh)
-			a.Connections--
-			a.SYNs -= n
-			if n > 1 {
-				a.Retried--
-			}
-			a.AnsweredLate++
+			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg))
 			return false
 		}
+		a.buckets[b]--
 		a.SYNs++
 		if n == 1 {
 			a.Retried++
@@ -129,14 +128,42 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		// acknowledges is the client's ISN.
 		fh := foldedHash(h, seg.Ack-1)
 		for g := range l.folded {
-			if v := l.folded[g].get(fh); v != 0 {
-				if a := &l.aggs[v>>aggShift-1]; a.Refused {
-					return a.lateRefused(&l.folded[g], fh, int32(v>>aggShift-1), f, int(v>>synsShift&15), m.At)
-				}
+			v := l.folded[g].get(fh)
+			if v == 0 {
+				continue
 			}
+			j := int32(v>>aggShift - 1)
+			switch a := &l.aggs[j]; {
+			case a.Refused:
+				return a.lateRefused(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At)
+			case a.HalfOpen:
+				a.lateHalfOpen(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At) // takes it out
+				a.uncountPeer(a.peerOf(seg))
+			default:
+				// Refused at last, long after it was folded unanswered:
+				// a flow of its own from here, as one answered.
+				a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg))
+			}
+			return false
 		}
 	}
 	return false
+}
+
+// answeredLate takes a folded unanswered connection (entry v, at fh in
+// set) back out of the aggregate: it was answered after all, and is a
+// flow of its own from here.
+func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer netip.AddrPort) {
+	n := int(v >> synsShift & 15)
+	a.buckets[v&bucketMask]--
+	set.del(fh)
+	a.uncountPeer(peer)
+	a.Connections--
+	a.SYNs -= n
+	if n > 1 {
+		a.Retried--
+	}
+	a.AnsweredLate++
 }
 
 // lateRefused counts a packet of a folded refused connection (whose

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Connections that carry no conversation: SYNs that nothing answers, or
@@ -249,6 +250,11 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 		// yet or not; then this segment is a late one.
 		t.ageOut(i, m.At)
 	}
+	if e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
+		// Refused after it was folded unanswered (the RST answers a SYN
+		// sent again): it moves to the refused, not answered late.
+		t.unfold(i, false)
+	}
 	if e.folded {
 		if t.late(i, seg, m, srcA) {
 			return true
@@ -323,7 +329,7 @@ func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 		a.SYNACKs++
 		a.ServerRetried++
 	default:
-		t.unfold(i)
+		t.unfold(i, true)
 		return false
 	}
 	a.Last = max(a.Last, m.At)
@@ -345,8 +351,14 @@ func (t *Tracker) promote(i int32, h uint64) {
 	e := t.lone.embryos[i] // a copy: drop frees the slot
 	t.drop(i, h)
 	t.lone.replaying = true
-	replay := func(p *synPkt, srcA bool) {
-		seg, m := p.segment(&e)
+	t.replay(&e, h)
+	t.lone.replaying = false
+}
+
+// replay places the packets of embryo e (on the tuple whose hash is h).
+func (t *Tracker) replay(e *embryo, h uint64) {
+	one := func(p *synPkt, srcA bool) {
+		seg, m := p.segment(e)
 		if srcA != e.srcA { // a SYN-ACK
 			seg.Src, seg.Dst = seg.Dst, seg.Src
 		}
@@ -355,23 +367,36 @@ func (t *Tracker) promote(i int32, h uint64) {
 	// Its SYNs all came before its SYN-ACKs: resend takes no SYN after
 	// a SYN-ACK.
 	for j := range int(e.n) {
-		replay(&e.syn[j], e.srcA)
+		one(&e.syn[j], e.srcA)
 	}
 	for j := range int(e.na) {
-		replay(&e.ack[j], !e.srcA)
+		one(&e.ack[j], !e.srcA)
 	}
-	t.lone.replaying = false
 }
 
-// promoteAll makes every embryo a connection in the table.
-func (t *Tracker) promoteAll() {
+// embryoCopies returns records of the embryos waiting for an answer, as
+// promote would make them, for a snapshot: their packets are replayed in
+// a scratch tracker, and the embryos are left as they are (the pass must
+// go on as if no snapshot had been taken).
+func (t *Tracker) embryoCopies() []*Record {
 	l := &t.lone
-	for _, ref := range l.queue[l.head:] {
-		if e := &l.embryos[ref.i]; e.gen == ref.gen && e.n > 0 && !e.folded {
-			t.promote(ref.i, e.key.hash())
-		}
+	if l.n == 0 {
+		return nil
 	}
-	l.queue, l.head = l.queue[:0], 0
+	cfg := t.cfg
+	cfg.Payload, cfg.MaxFlows = payload.Config{Off: true}, 0 // bare SYNs and SYN-ACKs carry none
+	tmp := NewTracker(cfg)
+	tmp.noSweep, tmp.lone.replaying = true, true
+	seen := map[int32]bool{}
+	for _, ref := range l.queue[l.head:] {
+		e := &l.embryos[ref.i]
+		if e.gen != ref.gen || e.n == 0 || e.folded || seen[ref.i] {
+			continue
+		}
+		seen[ref.i] = true
+		tmp.replay(e, e.key.hash())
+	}
+	return tmp.snapshot()
 }
 
 // aggregate returns the index of the aggregate of the embryo's server
@@ -504,8 +529,9 @@ func (t *Tracker) forget(i int32) {
 }
 
 // unfold takes folded embryo i back out of its aggregate: its connection
-// goes on after all. It is an embryo again, and ages anew.
-func (t *Tracker) unfold(i int32) {
+// goes on after all (answered late, unless it was refused). It is an
+// embryo again, and ages anew.
+func (t *Tracker) unfold(i int32, late bool) {
 	l := &t.lone
 	e := &l.embryos[i]
 	a := &l.aggs[e.agg]
@@ -521,18 +547,14 @@ func (t *Tracker) unfold(i int32) {
 	if e.na == 0 {
 		a.buckets[e.bucket()]--
 	}
-	a.AnsweredLate++
+	if late {
+		a.AnsweredLate++
+	}
 	peer := netip.AddrPortFrom(e.client().Addr(), 0)
 	if a.Client.IsValid() {
 		peer = e.server()
 	}
-	if n, ok := a.exact[peer]; ok {
-		if n <= 1 {
-			delete(a.exact, peer)
-		} else {
-			a.exact[peer] = n - 1
-		}
-	}
+	a.uncountPeer(peer)
 	first := &e.syn[0]
 	gone := func(x Example) bool { return x.Input == first.input && x.Packet == first.packet }
 	a.Examples, a.latest = slices.DeleteFunc(a.Examples, gone), slices.DeleteFunc(a.latest, gone)

@@ -208,8 +208,8 @@ type conn struct {
 	// What the record starts with: the Meta.Order and time of the first
 	// packet, and how the connection was met.
 	order                       uint64
-	firstFrom                   Side   // the side that sent the first packet
-	fam                         family // of its addresses, for the record's key
+	firstFrom                   Side      // the side that sent the first packet
+	fam                         [2]family // of the tuple's addresses (a, b), for the record's key
 	midstream, inferred, reused bool
 	clientA                     bool // the client is the tuple's first endpoint
 	// st is rec.stream while the connection is in the table: a packet
@@ -499,7 +499,12 @@ func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	c := t.alloc()
 	c.tr = t
 	c.order, c.last = m.Order, m.At
-	_, _, c.fam = keyAddr(seg.Src)
+	_, _, fsrc := keyAddr(seg.Src)
+	_, _, fdst := keyAddr(seg.Dst)
+	c.fam = [2]family{fsrc, fdst}
+	if !srcA {
+		c.fam = [2]family{fdst, fsrc}
+	}
 	c.h[Client].wscale, c.h[Server].wscale = -1, -1
 	t.unrecorded++
 	switch {
@@ -567,9 +572,9 @@ func (c *conn) start(r *Record) {
 	// The tuple holds the addresses as a Key does (As16).
 	k := &c.key
 	if c.clientA {
-		r.Key = Key{client: k.a, server: k.b, cport: k.pa, sport: k.pb, cfam: c.fam, sfam: c.fam}
+		r.Key = Key{client: k.a, server: k.b, cport: k.pa, sport: k.pb, cfam: c.fam[0], sfam: c.fam[1]}
 	} else {
-		r.Key = Key{client: k.b, server: k.a, cport: k.pb, sport: k.pa, cfam: c.fam, sfam: c.fam}
+		r.Key = Key{client: k.b, server: k.a, cport: k.pb, sport: k.pa, cfam: c.fam[1], sfam: c.fam[0]}
 	}
 }
 
@@ -1209,7 +1214,10 @@ func (c *conn) load() {
 		c.firstFrom = Server
 	}
 	c.midstream, c.inferred, c.reused = r.Midstream, r.RolesInferred, r.Reused
-	_, _, c.fam = keyAddr(r.Key.Client())
+	c.fam = [2]family{r.Key.cfam, r.Key.sfam}
+	if !c.clientA {
+		c.fam[0], c.fam[1] = c.fam[1], c.fam[0]
+	}
 	for s := Client; s <= Server; s++ {
 		h := r.Half(s)
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
@@ -1507,7 +1515,6 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 // without disturbing the pass: what Finish would return (before its
 // timers are applied) if the capture ended here.
 func (t *Tracker) snapshot() []*Record {
-	t.promoteAll()
 	inTable := make(map[*Record]*conn, t.open)
 	var bare []*conn // in the table, with no record yet
 	for _, c := range t.conns() {
@@ -1549,13 +1556,16 @@ func (t *Tracker) snapshot() []*Record {
 				cp.Events = nil
 			case c.nev > 0:
 				cp.Events = slices.Concat(r.Events, c.ev[:c.nev], c.overflow)
+			case cp.RolesInferred:
+				cp.Events = slices.Clone(cp.Events) // inferRoles may swap them
 			}
 		} else if cp.RolesInferred {
 			cp.Events = slices.Clone(cp.Events) // inferRoles may swap them
 		}
 		out[i] = cp
 	}
-	// Connections made from embryos joined the list late.
+	// The embryos, as connections (made apart: they stay embryos).
+	out = append(out, t.embryoCopies()...)
 	sortByFirst(out)
 	return out
 }

@@ -1,0 +1,207 @@
+package flow
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
+)
+
+// segFeed adds segments to a tracker, numbering them.
+type segFeed struct {
+	tr *Tracker
+	n  uint32
+}
+
+func (f *segFeed) add(at time.Duration, src, dst netip.AddrPort, flags packet.Flags, seq, ack uint32, win uint16) {
+	f.n++
+	seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Window: win, WScale: -1, IPLen: 40}
+	f.tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: f.n, WireLen: 54})
+}
+
+// TestSnapshotLeavesRevivedEventsAlone: a connection met midstream whose
+// roles the end of the pass swaps, let go for being idle and taken up
+// again, has its events in its record; a snapshot then must not swap
+// them in the record itself.
+func TestSnapshotLeavesRevivedEventsAlone(t *testing.T) {
+	x := netip.MustParseAddrPort("10.0.0.1:40000")
+	y := netip.MustParseAddrPort("10.0.0.2:40001") // a server: z connects to it
+	z := netip.MustParseAddrPort("10.0.0.3:50000")
+	f1 := netip.MustParseAddrPort("10.0.0.4:50001")
+	f2 := netip.MustParseAddrPort("10.0.0.5:443")
+	pass := func(snap bool) []*Record {
+		f := &segFeed{tr: NewTracker(Config{Payload: payload.Config{Off: true}})}
+		f.add(0, y, x, packet.ACK, 500, 100, 0) // midstream, a zero window: an event
+		f.add(100*time.Millisecond, z, y, packet.SYN, 1, 0, 500)
+		f.add(101*time.Millisecond, y, z, packet.SYN|packet.ACK, 9, 2, 500)
+		f.add(102*time.Millisecond, z, y, packet.ACK, 2, 10, 500)
+		for i := range 1100 { // the sweeps let the idle go
+			f.add(200*time.Millisecond+time.Duration(i)*6*time.Millisecond, f1, f2, packet.ACK, 7, 7, 500)
+		}
+		f.add(7500*time.Millisecond, x, y, packet.ACK, 100, 500, 500) // taken up again
+		if f.tr.revived == 0 {
+			t.Fatal("the midstream connection was not taken up again")
+		}
+		if snap {
+			snapshotAsFinish(f.tr)
+		}
+		recs, _ := f.tr.Finish()
+		return recs
+	}
+	want, got := pass(false), pass(true)
+	for i, r := range want {
+		if !r.RolesInferred {
+			continue
+		}
+		if r.Key != got[i].Key || len(r.Events) != len(got[i].Events) || len(r.Events) > 0 && r.Events[0] != got[i].Events[0] {
+			t.Errorf("with a snapshot taken: %v events %+v; without: %v events %+v", got[i].Key, got[i].Events, r.Key, r.Events)
+		}
+	}
+}
+
+// TestLateRefusalNotAnsweredLate: SYNs to a closed port whose RST comes
+// only for the SYN sent again, after the first was folded as
+// unanswered: they are refused, folded as such, and no flow; nothing was
+// answered late.
+func TestLateRefusalNotAnsweredLate(t *testing.T) {
+	closed := netip.MustParseAddrPort("10.0.0.82:5432")
+	var pkts []lonePkt
+	ms := time.Millisecond
+	const fast, slow = 200, 50
+	for i := range fast + slow {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 40000)
+		at := time.Duration(i) * 2 * ms
+		isn := uint32(1000 * (i + 1))
+		pkts = append(pkts, lonePkt{at, cli, closed, packet.SYN, isn, 0})
+		if i < fast {
+			pkts = append(pkts, lonePkt{at + ms/10, closed, cli, packet.RST | packet.ACK, 0, isn + 1})
+			continue
+		}
+		// The first SYN is lost on the way; the one sent again is refused.
+		pkts = append(pkts, lonePkt{at + time.Second, cli, closed, packet.SYN, isn, 0},
+			lonePkt{at + time.Second + ms/10, closed, cli, packet.RST | packet.ACK, 0, isn + 1})
+	}
+	s, err := capture.NewSource("late-refusal.pcap", bytes.NewReader(lonePcap(pkts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded, late := 0, 0
+	for _, a := range res.Aggregates {
+		t.Logf("aggregate %v refused %v: %d connections, %d SYNs, %d RSTs, %d answered late", a.Server, a.Refused, a.Connections, a.SYNs, a.RSTs, a.AnsweredLate)
+		folded += a.Connections
+		late += a.AnsweredLate
+	}
+	if len(res.Flows)+folded != fast+slow || late != 0 {
+		t.Errorf("%d flows, %d folded, %d answered late: of %d connections, all refused, none answered late", len(res.Flows), folded, late, fast+slow)
+	}
+}
+
+// TestKeyFamilies: the record's Key keeps each endpoint's address family
+// as the segment gave it, as MakeKey does; and a late packet on the
+// tuple of a connection that left the table takes it up again.
+func TestKeyFamilies(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:40000")
+	b := netip.MustParseAddrPort("[2001:db8::1]:80")
+	tr := NewTracker(Config{Payload: payload.Config{Off: true}})
+	f := &segFeed{tr: tr}
+	f.add(0, a, b, packet.SYN, 1, 0, 500)
+	f.add(time.Millisecond, b, a, packet.SYN|packet.ACK, 9, 2, 500)
+	f.add(2*time.Millisecond, a, b, packet.ACK, 2, 10, 500)
+	recs, _ := tr.Finish()
+	if len(recs) != 1 || recs[0].Key != MakeKey(a, b) {
+		t.Fatalf("records %d, key %v; want %v", len(recs), recs[0].Key, MakeKey(a, b))
+	}
+}
+
+// TestLateRefusalOfForgotten: a SYN sent four times (forgotten after the
+// third: only its tuple and ISN are kept), refused at last by the server.
+// Every connection is a flow or folded, once: the RST is a flow of its
+// own, as a late SYN-ACK would be.
+func TestLateRefusalOfForgotten(t *testing.T) {
+	dark := netip.MustParseAddrPort("10.0.0.81:443")
+	var pkts []lonePkt
+	ms := time.Millisecond
+	const conns = 300
+	for i := range conns {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 40000)
+		at := time.Duration(i) * 2 * ms
+		isn := uint32(1000 * (i + 1))
+		for _, d := range []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second} {
+			pkts = append(pkts, lonePkt{at + d, cli, dark, packet.SYN, isn, 0})
+		}
+		if i == conns-1 { // the server is back, and refuses it
+			pkts = append(pkts, lonePkt{at + 7*time.Second + ms, dark, cli, packet.RST | packet.ACK, 0, isn + 1})
+		}
+	}
+	// Half-open: SYN-ACKs sent three times (forgotten after the third),
+	// then the server resets one.
+	cookies := netip.MustParseAddrPort("10.0.0.82:8443")
+	for i := range conns {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{172, 17, byte(i >> 8), byte(i)}), 40000)
+		at := time.Duration(i) * 2 * ms
+		isn, sisn := uint32(3000*(i+1)), uint32(777*(i+1))
+		pkts = append(pkts, lonePkt{at, cli, cookies, packet.SYN, isn, 0})
+		for _, d := range []time.Duration{ms, time.Second, 3 * time.Second} {
+			pkts = append(pkts, lonePkt{at + d, cookies, cli, packet.SYN | packet.ACK, sisn, isn + 1})
+		}
+		if i == conns-1 {
+			pkts = append(pkts, lonePkt{at + 7*time.Second, cookies, cli, packet.RST | packet.ACK, sisn + 1, isn + 1})
+		}
+	}
+	s, err := capture.NewSource("late-refusal.pcap", bytes.NewReader(lonePcap(pkts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded, counted, inFlows := 0, 0, 0
+	for _, a := range res.Aggregates {
+		t.Logf("aggregate %v refused %v: %d connections, %d SYNs, %d RSTs, %d answered late", a.Server, a.Refused, a.Connections, a.SYNs, a.RSTs, a.AnsweredLate)
+		folded += a.Connections
+		counted += a.SYNs + a.SYNACKs + a.RSTs
+	}
+	for _, r := range res.Flows {
+		inFlows += int(r.Client.Packets + r.Server.Packets)
+	}
+	// (The SYNs of a forgotten connection answered at last are in
+	// neither: a flow from that packet on, as for a late SYN-ACK.)
+	if len(res.Flows)+folded != 2*conns || inFlows+counted < len(pkts)-8 {
+		t.Errorf("%d flows + %d folded of %d connections; %d packets in flows + %d counted of %d", len(res.Flows), folded, 2*conns, inFlows, counted, len(pkts))
+	}
+}
+
+// TestSnapshotLeavesEmbryosAlone: a snapshot in the middle of a flood
+// (flowdoc live, at every interval) must not change what the pass ends
+// with: the SYNs waiting for an answer then are folded or not as they
+// would have been without it.
+func TestSnapshotLeavesEmbryosAlone(t *testing.T) {
+	segs, metas := floodSegs(1, 20000)
+	var recs [2]string
+	var aggs [2]string
+	for k := range 2 {
+		tr := NewTracker(Config{})
+		for i := range segs {
+			tr.Add(&segs[i], metas[i])
+			if k == 1 && i == 12000 {
+				snapshotAsFinish(tr)
+			}
+		}
+		rs, _ := tr.Finish()
+		recs[k], aggs[k] = dumpRecordsWith(rs, false), dumpAggs(tr)
+	}
+	if recs[0] != recs[1] || aggs[0] != aggs[1] {
+		t.Errorf("a snapshot changes the pass: %d flows with it, %d without; first difference %s",
+			strings.Count(recs[1], "\n  "), strings.Count(recs[0], "\n  "), firstDiff(recs[1], recs[0]))
+	}
+}
