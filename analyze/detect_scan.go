@@ -193,12 +193,15 @@ var probeSummary = [...]string{
 
 func inspectProbe(c *flowCtx) {
 	r := c.r
-	sc := c.cap.scanners[r.Key.Client().Addr()]
-	if sc == nil {
-		return
+	if len(c.cap.scanners) == 0 {
+		return // most captures: nothing to look up
 	}
 	p := probeOf(r)
 	if p == notProbe {
+		return
+	}
+	sc := c.cap.scanners[r.Key.Client().Addr()]
+	if sc == nil {
 		return
 	}
 	v := Verdict{Class: PortScan, Side: flow.Client, Severity: Warning, Confidence: sc.confidence, Summary: probeSummary[p]}

@@ -3,6 +3,7 @@ package flow
 import (
 	"cmp"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -197,21 +198,26 @@ type conn struct {
 	queued bool // in Tracker.ending
 	// gone is set once the connection is retired, while Tracker.ending
 	// still holds it.
-	gone bool
-	next *conn // another connection whose tuple has the same hash
+	gone      bool
+	firstFrom Side  // the side that sent the first packet
+	clientA   bool  // the client is the tuple's first endpoint
+	next      *conn // another connection whose tuple has the same hash
 	// rec is the connection's record, in the tracker's arena: made when
 	// the connection first has something only a record holds (a FIN, an
 	// RST, a retransmission), or when it leaves the table. Most open
 	// connections have none: what a record would hold of them is here.
 	rec *Record
 	tr  *Tracker // whose arena rec comes from
-	// What the record starts with: the Meta.Order and time of the first
-	// packet, and how the connection was met.
-	order                       uint64
-	firstFrom                   Side      // the side that sent the first packet
-	fam                         [2]family // of the tuple's addresses (a, b), for the record's key
-	midstream, inferred, reused bool
-	clientA                     bool // the client is the tuple's first endpoint
+	// What the record starts with: the Meta.Order of the first packet,
+	// and how the connection was met.
+	order uint64
+	// slot is the record's place in the arena, which the tracker numbers
+	// the connections it makes in: records lie in memory in the order
+	// their connections began, as the passes over them read them, made
+	// when they may be.
+	slot                uint32
+	fam                 [2]family // of the tuple's addresses (a, b), for the record's key
+	midstream, inferred bool
 	// st is rec.stream while the connection is in the table: a packet
 	// with payload reaches its stream without reading the record.
 	st       *payload.Stream
@@ -219,6 +225,7 @@ type conn struct {
 	hist     [20]byte
 	nh       uint8
 	nev      uint8
+	reused   bool
 	ev       [inlineEvents]Event // the first events, copied out when retired
 	overflow []Event             // events past inlineEvents
 }
@@ -252,11 +259,15 @@ type Tracker struct {
 	pastN     int         // how many of expiry have no sequence state left
 	// ending holds connections that finished on both ends, in the order
 	// they did: the only ones a sweep needs to look at.
-	ending     []endingConn
-	records    []*Record // every connection, in order of ID
-	recChunk   []Record  // arena the records are carved from
-	evChunk    []Event   // arena retired connections' events are copied to
-	free       []*conn   // retired connection state, for reuse
+	ending  []endingConn
+	records []*Record // every connection with a record, in order of ID at the end
+	// recSlabs is the arena the records are carved from, a slab of
+	// arenaChunk for each arenaChunk connections made (Tracker.slots),
+	// made when the first of them needs its record.
+	recSlabs   []*[arenaChunk]Record
+	nconns     uint32  // connections made
+	evChunk    []Event // arena retired connections' events are copied to
+	free       []*conn // retired connection state, for reuse
 	last       Timestamp
 	lastSweep  Timestamp
 	lastFreeze Timestamp
@@ -499,6 +510,11 @@ func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	c := t.alloc()
 	c.tr = t
 	c.order, c.last = m.Order, m.At
+	c.slot = noSlot
+	if t.nconns < noSlot {
+		c.slot = t.nconns
+		t.nconns++
+	}
 	_, _, fsrc := keyAddr(seg.Src)
 	_, _, fdst := keyAddr(seg.Dst)
 	c.fam = [2]family{fsrc, fdst}
@@ -532,6 +548,9 @@ func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
 	return c
 }
 
+// noSlot is the slot of connections made past the arena's numbering.
+const noSlot = math.MaxUint32
+
 // record returns the connection's record, making it if it has none.
 func (c *conn) record() *Record {
 	if c.rec == nil {
@@ -543,11 +562,19 @@ func (c *conn) record() *Record {
 // newRecord makes the record of connection c, in the table, from what c
 // holds of it.
 func (t *Tracker) newRecord(c *conn) *Record {
-	if len(t.recChunk) == 0 {
-		t.recChunk = make([]Record, arenaChunk)
+	var r *Record
+	if c.slot == noSlot {
+		r = new(Record) // past 4 G connections: one by one
+	} else {
+		i := int(c.slot / arenaChunk)
+		for len(t.recSlabs) <= i {
+			t.recSlabs = append(t.recSlabs, nil)
+		}
+		if t.recSlabs[i] == nil {
+			t.recSlabs[i] = new([arenaChunk]Record)
+		}
+		r = &t.recSlabs[i][c.slot%arenaChunk]
 	}
-	r := &t.recChunk[0]
-	t.recChunk = t.recChunk[1:]
 	t.records = append(t.records, r)
 	t.unrecorded--
 	c.start(r)
@@ -1739,6 +1766,9 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 	t.ending, t.free, t.finishing = nil, nil, true
 	conns := t.conns()
 	t.connBuf = nil
+	// In the order of their slots: the arena's slabs fill one after the
+	// other as the connections go.
+	radixSort(conns, func(c *conn) uint64 { return uint64(c.slot) })
 	for i, c := range conns {
 		t.retire(c)
 		conns[i] = nil
@@ -1748,7 +1778,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 	for _, r := range recs {
 		t.pay.finish(r)
 	}
-	t.records, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil
+	t.records, t.recSlabs, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil, nil
 	t.flows, t.retired = hashTable[*conn]{}, hashTable[retiredConn]{}
 	for _, r := range recs {
 		t.finalize(r, at)
@@ -1759,19 +1789,23 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 // sortByFirst puts records in order of first packet, by their IDs (which
 // hold its Meta.Order until they are numbered). A record is made when
 // its connection first needs one, so the list is far from that order.
-// The IDs are sorted beside their records, not through the pointers,
-// a radix sort of 11 bits at a time (stable: equal IDs keep their order).
 func sortByFirst(recs []*Record) {
+	radixSort(recs, func(r *Record) uint64 { return uint64(r.ID) })
+}
+
+// radixSort sorts xs by key, stably, 11 bits at a time: the keys are
+// read once and sorted beside their items, not through them.
+func radixSort[T any](xs []T, key func(T) uint64) {
 	type keyed struct {
-		id uint64
-		r  *Record
+		k uint64
+		x T
 	}
-	keys := make([]keyed, len(recs))
+	keys := make([]keyed, len(xs))
 	sorted, top := true, uint64(0)
-	for i, r := range recs {
-		keys[i] = keyed{uint64(r.ID), r}
-		sorted = sorted && (i == 0 || keys[i-1].id <= keys[i].id)
-		top = max(top, keys[i].id)
+	for i, x := range xs {
+		keys[i] = keyed{key(x), x}
+		sorted = sorted && (i == 0 || keys[i-1].k <= keys[i].k)
+		top = max(top, keys[i].k)
 	}
 	if sorted {
 		return
@@ -1781,20 +1815,20 @@ func sortByFirst(recs []*Record) {
 	for shift := uint(0); shift < 64 && top>>shift > 0; shift += bits {
 		var at [1<<bits + 1]int
 		for _, k := range keys {
-			at[(k.id>>shift)&(1<<bits-1)+1]++
+			at[(k.k>>shift)&(1<<bits-1)+1]++
 		}
 		for d := 1; d < len(at); d++ {
 			at[d] += at[d-1]
 		}
 		for _, k := range keys {
-			d := (k.id >> shift) & (1<<bits - 1)
+			d := (k.k >> shift) & (1<<bits - 1)
 			tmp[at[d]] = k
 			at[d]++
 		}
 		keys, tmp = tmp, keys
 	}
 	for i := range keys {
-		recs[i] = keys[i].r
+		xs[i] = keys[i].x
 	}
 }
 
