@@ -187,6 +187,14 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 	return out
 }
 
+// joins reports whether a client's aggregate (no scanner's) adds to a
+// finding of class c about one of its endpoints: one of its own class,
+// or, for SYNs that got no answer, the listen queue overflow the
+// endpoint's kept flows showed (the same silence, explained).
+func (a *Aggregate) joins(c Class) bool {
+	return c == a.Class || a.Class == UnansweredSYN && c == ListenOverflow
+}
+
 // spread adds the aggregate of a client that is no scanner, whose SYNs
 // went to a few endpoints only (all of them in TopPeers), to the
 // findings about those endpoints.
@@ -198,7 +206,7 @@ func (a *Aggregate) spread(out []Finding) []Finding {
 	spread := 0
 	for _, p := range a.TopPeers {
 		j := slices.IndexFunc(out, func(f Finding) bool {
-			return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == p.Peer
+			return a.joins(f.Class) && len(f.Endpoints) == 1 && f.Endpoints[0] == p.Peer
 		})
 		if j < 0 {
 			out = append(out, Finding{Class: a.Class, Severity: Error, Endpoints: []netip.AddrPort{p.Peer}, Flows: []int{}, Remedy: remedy(a.Class),
@@ -229,7 +237,7 @@ func (a *Aggregate) about(f *Finding) bool {
 	case a.Scan():
 		return f.Class == PortScan && len(f.Hosts) == 1 && f.Hosts[0] == a.Client
 	case a.ByClient():
-		return f.Class == a.Class && len(f.Endpoints) == 1 && slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer == f.Endpoints[0] })
+		return a.joins(f.Class) && len(f.Endpoints) == 1 && slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer == f.Endpoints[0] })
 	}
 	return f.Class == a.Class && len(f.Endpoints) == 1 && f.Endpoints[0] == a.Server
 }

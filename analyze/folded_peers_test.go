@@ -33,6 +33,19 @@ func TestSpreadAfterLateAnswer(t *testing.T) {
 	if folded != rep.Totals.Folded {
 		t.Errorf("the findings count %d folded connections; %d were folded", folded, rep.Totals.Folded)
 	}
+	// One finding per endpoint: the folded join what its kept flows show
+	// (its listen queue, when it accepted others meanwhile).
+	about := map[string]int{}
+	for _, f := range rep.Findings {
+		for _, e := range f.Endpoints {
+			about[e.String()]++
+		}
+	}
+	for e, n := range about {
+		if n > 1 {
+			t.Errorf("%d findings about %s", n, e)
+		}
+	}
 }
 
 // TestScanHalfOpenNotUnanswered: a scanner's SYNs folded as half-open
