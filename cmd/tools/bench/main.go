@@ -23,8 +23,9 @@
 //     host's capture in the middle of an incident;
 //   - synflood: one SYN per connection from a different source each time,
 //     to one server port, never answered;
-//   - concurrent: connections opened (a handshake and a request) and
-//     never closed, all open at once at the end;
+//   - concurrent: connections opened a few at a time (a handshake and a
+//     request within a millisecond) and never closed, all open at once
+//     at the end;
 //   - cookies: the SYN flood against a server that answers each SYN with
 //     a SYN-ACK (SYN cookies) and nothing more;
 //   - scan: one SYN per connection from one source, each to a
@@ -284,8 +285,11 @@ func gen(path string, packets int, shape string) error {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	active := 4000
+	total := 0 // connections to make; 0: as many as the packets take
 	if shape == "concurrent" {
-		active = max(1, packets/len(script(rng)))
+		// A few at a time, each through its handshake and request within
+		// a millisecond, as a server's clients connect; all stay open.
+		active, total = 64, max(1, packets/len(script(rng)))
 	}
 	conns := make([]*conn, 0, active)
 	var made int
@@ -327,7 +331,7 @@ func gen(path string, packets int, shape string) error {
 			return err
 		}
 		if c.next == len(c.script) {
-			if shape == "concurrent" { // never closed: the next one
+			if total > 0 && made >= total { // never closed, and no more to make
 				conns[i] = conns[len(conns)-1]
 				conns = conns[:len(conns)-1]
 				if len(conns) == 0 {
