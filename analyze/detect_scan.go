@@ -117,21 +117,21 @@ const maxProbeEndpoints = 1 << 14
 // findScanners returns the scanning addresses of the capture: those
 // whose probes show a scan, and those whose SYNs were folded as one.
 func findScanners(recs []*flow.Record, aggs []flow.Aggregate) map[netip.Addr]*scanner {
-	var counts map[netip.Addr]*probeCount
-	for _, r := range recs {
-		p := probeOf(r)
-		if p == notProbe {
-			continue
-		}
-		if counts == nil {
-			counts = map[netip.Addr]*probeCount{}
-		}
-		a := r.Key.Client().Addr()
+	counts := map[netip.Addr]*probeCount{}
+	of := func(a netip.Addr) *probeCount {
 		c := counts[a]
 		if c == nil {
 			c = &probeCount{endpoints: map[netip.AddrPort]struct{}{}}
 			counts[a] = c
 		}
+		return c
+	}
+	for _, r := range recs {
+		p := probeOf(r)
+		if p == notProbe {
+			continue
+		}
+		c := of(r.Key.Client().Addr())
 		if len(c.endpoints) == maxProbeEndpoints {
 			continue // the ratios are those of the first probes
 		}
@@ -146,14 +146,7 @@ func findScanners(recs []*flow.Record, aggs []flow.Aggregate) map[netip.Addr]*sc
 		if !a.Client.IsValid() {
 			continue
 		}
-		if counts == nil {
-			counts = map[netip.Addr]*probeCount{}
-		}
-		c := counts[a.Client]
-		if c == nil {
-			c = &probeCount{endpoints: map[netip.AddrPort]struct{}{}}
-			counts[a.Client] = c
-		}
+		c := of(a.Client)
 		c.folded += a.Connections
 		c.foldedPeers = max(c.foldedPeers, a.Peers)
 		if a.HalfOpen {
