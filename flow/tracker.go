@@ -495,6 +495,11 @@ func (t *Tracker) alloc() *conn {
 	return &conn{}
 }
 
+// maxFree bounds a free list: as many connections as a busy tracker
+// retires between its new ones, and no more (after a burst of
+// connections, memory goes back to following those open).
+const maxFree = 1 << 14
+
 // takeFree takes the last object off a free list; nil when it is empty.
 func takeFree[T any](free *[]*T) *T {
 	n := len(*free)
@@ -1515,7 +1520,9 @@ func (t *Tracker) retire(c *conn) {
 	}
 	c.rec, c.st, c.overflow, c.gone = nil, nil, c.overflow[:0], true // its array is reused
 	if !c.queued && !t.finishing {
-		t.free = append(t.free, c)
+		if len(t.free) < maxFree {
+			t.free = append(t.free, c)
+		}
 	}
 }
 

@@ -558,3 +558,39 @@ func TestVeryLatePacket(t *testing.T) {
 		t.Errorf("%d flows; server packets %d, FIN packet %d, states %v/%v", len(recs), r.Server.Packets, r.Server.FinPacket, r.Client.State, r.Server.State)
 	}
 }
+
+// TestFreeListBounded: after a burst of connections that all close, the
+// tracker keeps no more of their state for reuse than maxFree: memory
+// goes back to following the connections open.
+func TestFreeListBounded(t *testing.T) {
+	tr := NewTracker(Config{})
+	server := netip.MustParseAddrPort("10.0.0.2:80")
+	n := uint32(0)
+	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
+		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+	}
+	const conns = maxFree + 5000
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%30000))
+	}
+	for i := range conns { // all open at once
+		at := time.Duration(i) * time.Microsecond
+		add(at, client(i), server, packet.SYN, 100, 0)
+		add(at, server, client(i), packet.SYN|packet.ACK, 500, 101)
+		add(at, client(i), server, packet.ACK, 101, 501)
+	}
+	for i := range conns { // then all closed
+		at := time.Second + time.Duration(i)*time.Microsecond
+		add(at, client(i), server, packet.FIN|packet.ACK, 101, 501)
+		add(at, server, client(i), packet.FIN|packet.ACK, 501, 102)
+		add(at, client(i), server, packet.ACK, 102, 502)
+	}
+	for i := range 4096 { // quiet, past the sweeps that retire them
+		add(5*time.Second+time.Duration(i)*time.Millisecond, client(conns), server, packet.ACK, 1, 1)
+	}
+	if tr.open > 1 || len(tr.free) > maxFree || len(tr.free) < maxFree/2 {
+		t.Errorf("%d connections open, %d kept for reuse; want the burst retired and at most %d kept", tr.open, len(tr.free), maxFree)
+	}
+}

@@ -208,7 +208,7 @@ func startHTTP(st *Stream, p *Summary) protocol {
 	hp.p = *p
 	st.hp = hp
 	*p = Summary{}
-	st.asm.freeResults = append(st.asm.freeResults, p)
+	st.asm.freeResults = keepFree(st.asm.freeResults, p)
 	hp.p.HTTP = &hp.h
 	hp.h.Exchanges = hp.ex[:0]
 	st.p = &hp.p

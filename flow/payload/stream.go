@@ -284,10 +284,10 @@ func (st *Stream) recycleResult() {
 	a := st.asm
 	if hp := st.hp; hp != nil {
 		*hp = httpPayload{}
-		a.freeHTTP = append(a.freeHTTP, hp)
+		a.freeHTTP = keepFree(a.freeHTTP, hp)
 	} else if pl := st.p; pl != nil {
 		*pl = Summary{}
-		a.freeResults = append(a.freeResults, pl)
+		a.freeResults = keepFree(a.freeResults, pl)
 	}
 	st.hp, st.p = nil, nil
 }
@@ -310,13 +310,25 @@ func (p *Reader) newStream(order uint64, pl *Summary) *Stream {
 	return st
 }
 
+// maxFree bounds each free list: after a burst of connections read at
+// once, memory goes back to following those open.
+const maxFree = 1 << 14
+
+// keepFree puts x on a free list, unless it is full.
+func keepFree[T any](free []*T, x *T) []*T {
+	if len(free) < maxFree {
+		free = append(free, x)
+	}
+	return free
+}
+
 // recycle keeps a stream that is done with for a later connection, unless
 // the reassembler had it (it may still hold references to it).
 func (st *Stream) recycle() {
 	if !st.pooled {
 		a := st.asm
 		*st = Stream{asm: a}
-		a.freeStreams = append(a.freeStreams, st)
+		a.freeStreams = keepFree(a.freeStreams, st)
 	}
 }
 
