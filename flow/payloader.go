@@ -12,9 +12,9 @@ import (
 // record do nothing on a nil payloader.
 type payloader struct {
 	rd *payload.Reader
-	// Streams let go of while their connections were open, and taken
-	// up again (tests).
-	rested, resumed int
+	// Streams let go of while their connections were open (those still
+	// in the table: quiet), and taken up again (tests).
+	rested, quiet, resumed int
 }
 
 func newPayloader(cfg payload.Config) *payloader {
@@ -93,6 +93,23 @@ func (p *payloader) retireStream(r *Record, t *[2]track, over bool) {
 	case r.packed.Resting():
 		r.packed = p.rd.AckRest(r.packed, acks(t))
 	}
+}
+
+// rest lets go of the stream of a quiet connection still in the table,
+// if it can rest (see payload.Stream.Rest): its record keeps where
+// reading stood, and the next segment with payload takes it up again.
+func (p *payloader) rest(c *conn) {
+	st := c.st
+	st.Ack(acks(&c.t))
+	packed, ok := st.Rest()
+	if !ok {
+		return
+	}
+	r := c.record()
+	r.stream, r.packed = nil, packed
+	c.st = nil
+	p.rested++
+	p.quiet++
 }
 
 // snapshot gives cp, a snapshot's copy of r, the payload Finish would

@@ -271,6 +271,7 @@ type Tracker struct {
 	last       Timestamp
 	lastSweep  Timestamp
 	lastFreeze Timestamp
+	lastRest   Timestamp
 	added      uint64
 	noSweep    bool         // tests: keep every connection in the table
 	revived    int          // retired connections taken up again by a late packet
@@ -1614,6 +1615,11 @@ const (
 	// (a leaked CLOSE_WAIT can sit for hours) and is kept in its compact
 	// retired form until a packet takes it up again.
 	freezeAfter = 5 * time.Second
+	// restAfter is how long a connection in the table is quiet before
+	// its byte stream rests, when it can (between messages): its record
+	// keeps where reading stood, a few hundred bytes where the stream
+	// and its parser take about a thousand.
+	restAfter = 2 * time.Second
 	// lateWindow is how long a retired connection keeps its sequence
 	// state for late packets: retransmissions come within seconds.
 	lateWindow = 10 * time.Second
@@ -1659,6 +1665,14 @@ func (t *Tracker) sweep() {
 				t.park(c)
 				t.retire(c)
 				t.frozen++
+			}
+		}
+	}
+	if t.pay != nil && t.last.Sub(t.lastRest) >= restAfter {
+		t.lastRest = t.last
+		for _, c := range t.conns() {
+			if c.st != nil && !c.queued && t.last.Sub(c.last) >= restAfter {
+				t.pay.rest(c)
 			}
 		}
 	}
