@@ -218,6 +218,10 @@ func (a *Aggregate) spread(out []Finding) []Finding {
 		f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" || m.Name == "folded" }),
 			Metric{"connections", float64(f.Connections())}, Metric{"folded", float64(f.Folded)})
 		f.Summary += fmt.Sprintf(" %s more from %s %s, counted, not listed: %s in all.", thousands(p.Connections), a.Client, what, thousands(f.Connections()))
+		if a.InProgress > 0 {
+			// Which endpoints they went to was not counted apart.
+			f.Summary += fmt.Sprintf(" (%s of the client's were sent less than the initial retransmission timeout before the end, and may yet be answered.)", thousands(a.InProgress))
+		}
 		spread += p.Connections
 	}
 	if rest := a.Connections - spread; rest > 0 {
