@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -221,23 +220,26 @@ type scanStats struct {
 	closed, filtered, open int
 	synScan, connectScan   int // open probes reset before, or after, the client's ACK
 	endpoints              map[netip.AddrPort]struct{}
-	hosts                  map[netip.Addr]struct{}
-	ports                  map[uint16]struct{}
-	found                  []netip.AddrPort // the open endpoints
-	first, last            flow.Timestamp
-	evidence               []Evidence
-	aggs                   []*Aggregate // the folded, if any
+	// host and port are those of the first endpoint probed; manyHosts and
+	// manyPorts are set once another had another.
+	host                 netip.Addr
+	port                 uint16
+	manyHosts, manyPorts bool
+	found                []netip.AddrPort // the open endpoints, each as often as found
+	first, last          flow.Timestamp
+	evidence             []Evidence
+	aggs                 []*Aggregate // the folded, if any
 }
 
 func (st *scanStats) add(r *flow.Record) {
 	p := probeOf(r)
 	if st.endpoints == nil {
-		st.endpoints, st.hosts, st.ports = map[netip.AddrPort]struct{}{}, map[netip.Addr]struct{}{}, map[uint16]struct{}{}
+		st.endpoints = map[netip.AddrPort]struct{}{}
 	}
 	srv := r.Key.Server()
 	st.endpoints[srv] = struct{}{}
-	st.hosts[srv.Addr()] = struct{}{}
-	st.ports[srv.Port()] = struct{}{}
+	st.seeHost(srv.Addr())
+	st.seePort(srv.Port())
 	if st.first == 0 || r.First < st.first {
 		st.first = r.First
 	}
@@ -254,9 +256,7 @@ func (st *scanStats) add(r *flow.Record) {
 		} else {
 			st.synScan++
 		}
-		if !slices.Contains(st.found, srv) {
-			st.found = append(st.found, srv)
-		}
+		st.found = append(st.found, srv)
 	}
 	if len(st.evidence) < 2 && p != notProbe {
 		if syn := firstSYN(r); syn != nil && (len(st.evidence) == 0 || p == probeOpen) {
@@ -267,6 +267,21 @@ func (st *scanStats) add(r *flow.Record) {
 			st.evidence = append(st.evidence, ev(syn, what))
 		}
 	}
+}
+
+// seeHost and seePort note a host, or a port, probed.
+func (st *scanStats) seeHost(h netip.Addr) {
+	if !st.host.IsValid() {
+		st.host = h
+	}
+	st.manyHosts = st.manyHosts || h != st.host
+}
+
+func (st *scanStats) seePort(p uint16) {
+	if st.port == 0 {
+		st.port = p
+	}
+	st.manyPorts = st.manyPorts || p != st.port
 }
 
 // scanAggregates returns the aggregates of the scanner's folded SYNs:
@@ -290,15 +305,6 @@ func (st *scanStats) finding(flows []int) Finding {
 	filtered := st.filtered
 	foldedPeers := 0
 	closed, open := st.closed, st.open
-	oneHost, onePort := len(st.hosts) <= 1, len(st.ports) <= 1
-	var host netip.Addr
-	var port uint16
-	for h := range st.hosts {
-		host = h
-	}
-	for p := range st.ports {
-		port = p
-	}
 	for _, a := range st.aggs {
 		// Every folded SYN was a probe, those sent just before the end
 		// too.
@@ -312,14 +318,16 @@ func (st *scanStats) finding(flows []int) Finding {
 			filtered += a.Connections
 		}
 		foldedPeers += a.Peers
-		if !a.OneHost.IsValid() || host.IsValid() && a.OneHost != host {
-			oneHost = false
+		if a.OneHost.IsValid() {
+			st.seeHost(a.OneHost)
+		} else {
+			st.manyHosts = true
 		}
-		host = a.OneHost
-		if a.OnePort == 0 || port != 0 && a.OnePort != port {
-			onePort = false
+		if a.OnePort != 0 {
+			st.seePort(a.OnePort)
+		} else {
+			st.manyPorts = true
 		}
-		port = a.OnePort
 		if first.IsZero() || a.First.Before(first) {
 			first = a.First
 		}
@@ -349,10 +357,10 @@ func (st *scanStats) finding(flows []int) Finding {
 		fmt.Fprintf(&b, "%s probed %s", st.client, many(endpoints, "endpoint"))
 	}
 	switch {
-	case oneHost && host.IsValid():
-		fmt.Fprintf(&b, " (ports on %s)", host)
-	case onePort && port != 0:
-		fmt.Fprintf(&b, " (port %d on as many hosts)", port)
+	case !st.manyHosts && st.host.IsValid():
+		fmt.Fprintf(&b, " (ports on %s)", st.host)
+	case !st.manyPorts && st.port != 0:
+		fmt.Fprintf(&b, " (port %d on as many hosts)", st.port)
 	}
 	fmt.Fprintf(&b, " over %s, with %s and no conversation on any: %s closed (RST), %s open, %s unanswered (filtered, or nothing there)",
 		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(closed), thousands(open), thousands(filtered))
@@ -364,10 +372,9 @@ func (st *scanStats) finding(flows []int) Finding {
 		fmt.Fprintf(&b, "; %s of the %s were counted, not listed", thousands(f.Folded), what)
 	}
 	b.WriteString(".")
+	slices.SortFunc(st.found, netip.AddrPort.Compare)
+	st.found = slices.Compact(st.found)
 	if len(st.found) > 0 {
-		slices.SortFunc(st.found, func(x, y netip.AddrPort) int {
-			return cmp.Or(x.Addr().Compare(y.Addr()), cmp.Compare(x.Port(), y.Port()))
-		})
 		names := make([]string, 0, 10)
 		for i, e := range st.found {
 			if i == 10 {

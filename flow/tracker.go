@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/internal/free"
 	"github.com/flowdoc/flowdoc/flow/internal/intern"
 	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/flow/payload"
@@ -489,27 +490,11 @@ func (c *conn) startsNew(s Side, seg *packet.Segment) bool {
 // of its overflow events, emptied: most connections that close have
 // more events than the inline ones, and would allocate it again).
 func (t *Tracker) alloc() *conn {
-	if c := takeFree(&t.free); c != nil {
+	if c := free.Take(&t.free); c != nil {
 		*c = conn{overflow: c.overflow[:0]}
 		return c
 	}
 	return &conn{}
-}
-
-// maxFree bounds a free list: as many connections as a busy tracker
-// retires between its new ones, and no more (after a burst of
-// connections, memory goes back to following those open).
-const maxFree = 1 << 14
-
-// takeFree takes the last object off a free list; nil when it is empty.
-func takeFree[T any](free *[]*T) *T {
-	n := len(*free)
-	if n == 0 {
-		return nil
-	}
-	x := (*free)[n-1]
-	*free = (*free)[:n-1]
-	return x
 }
 
 func (t *Tracker) newConn(seg *packet.Segment, m Meta, srcA bool) *conn {
@@ -1521,9 +1506,7 @@ func (t *Tracker) retire(c *conn) {
 	}
 	c.rec, c.st, c.overflow, c.gone = nil, nil, c.overflow[:0], true // its array is reused
 	if !c.queued && !t.finishing {
-		if len(t.free) < maxFree {
-			t.free = append(t.free, c)
-		}
+		t.free = free.Keep(t.free, c)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/internal/free"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -560,7 +561,7 @@ func TestVeryLatePacket(t *testing.T) {
 }
 
 // TestFreeListBounded: after a burst of connections that all close, the
-// tracker keeps no more of their state for reuse than maxFree: memory
+// tracker keeps no more of their state for reuse than free.Max: memory
 // goes back to following the connections open.
 func TestFreeListBounded(t *testing.T) {
 	tr := NewTracker(Config{})
@@ -571,7 +572,7 @@ func TestFreeListBounded(t *testing.T) {
 		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
 		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
 	}
-	const conns = maxFree + 5000
+	const conns = free.Max + 5000
 	client := func(i int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%30000))
 	}
@@ -590,7 +591,7 @@ func TestFreeListBounded(t *testing.T) {
 	for i := range 4096 { // quiet, past the sweeps that retire them
 		add(5*time.Second+time.Duration(i)*time.Millisecond, client(conns), server, packet.ACK, 1, 1)
 	}
-	if tr.open > 1 || len(tr.free) > maxFree || len(tr.free) < maxFree/2 {
-		t.Errorf("%d connections open, %d kept for reuse; want the burst retired and at most %d kept", tr.open, len(tr.free), maxFree)
+	if tr.open > 1 || len(tr.free) > free.Max || len(tr.free) < free.Max/2 {
+		t.Errorf("%d connections open, %d kept for reuse; want the burst retired and at most %d kept", tr.open, len(tr.free), free.Max)
 	}
 }

@@ -184,9 +184,6 @@ func (m *Markdown) flows(p printer, rep *analyze.Report) {
 	}
 }
 
-// flowList spells flow IDs, shortened when there are many.
-func flowList(ids []int) string { return analyze.IDList(ids, 20) }
-
 // mdText escapes what Markdown would otherwise take for markup, and what
 // an HTML renderer would take for tags: text from packets stays text.
 var mdReplacer = strings.NewReplacer(

@@ -27,16 +27,6 @@ const (
 // those gopacket decodes by itself.
 const maxNesting = 4
 
-// tunnelPort reports whether UDP port p carries a tunnel decodeOther
-// unwraps: VXLAN (4789 and Linux's 8472), Geneve, GTP-U, Teredo.
-func tunnelPort(p uint16) bool {
-	switch p {
-	case 4789, udpVXLANLinux, 6081, 2152, udpTeredo:
-		return true
-	}
-	return false
-}
-
 // otherLinkType reports whether decodeOther reads frames of lt: link
 // types rarer than those the layered parser takes.
 func otherLinkType(lt layers.LinkType) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/internal/free"
 	"github.com/flowdoc/flowdoc/flow/internal/intern"
 )
 
@@ -208,7 +209,7 @@ func startHTTP(st *Stream, p *Summary) protocol {
 	hp.p = *p
 	st.hp = hp
 	*p = Summary{}
-	st.asm.freeResults = keepFree(st.asm.freeResults, p)
+	st.asm.freeResults = free.Keep(st.asm.freeResults, p)
 	hp.p.HTTP = &hp.h
 	hp.h.Exchanges = hp.ex[:0]
 	st.p = &hp.p

@@ -9,6 +9,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
 
+	"github.com/flowdoc/flowdoc/flow/internal/free"
 	"github.com/flowdoc/flowdoc/flow/internal/intern"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
@@ -253,7 +254,7 @@ func streamFlow(order uint64, s Side) gopacket.Flow {
 
 // newSummary returns an empty payload result.
 func (p *Reader) newSummary() *Summary {
-	if pl := takeFree(&p.freeResults); pl != nil {
+	if pl := free.Take(&p.freeResults); pl != nil {
 		return pl
 	}
 	return &Summary{}
@@ -261,21 +262,10 @@ func (p *Reader) newSummary() *Summary {
 
 // newHTTPPayload returns an empty httpPayload.
 func (p *Reader) newHTTPPayload() *httpPayload {
-	if hp := takeFree(&p.freeHTTP); hp != nil {
+	if hp := free.Take(&p.freeHTTP); hp != nil {
 		return hp
 	}
 	return new(httpPayload)
-}
-
-// takeFree takes the last object off a free list; nil when it is empty.
-func takeFree[T any](free *[]*T) *T {
-	n := len(*free)
-	if n == 0 {
-		return nil
-	}
-	x := (*free)[n-1]
-	*free = (*free)[:n-1]
-	return x
 }
 
 // recycleResult keeps the stream's payload result for a later connection
@@ -284,10 +274,10 @@ func (st *Stream) recycleResult() {
 	a := st.asm
 	if hp := st.hp; hp != nil {
 		*hp = httpPayload{}
-		a.freeHTTP = keepFree(a.freeHTTP, hp)
+		a.freeHTTP = free.Keep(a.freeHTTP, hp)
 	} else if pl := st.p; pl != nil {
 		*pl = Summary{}
-		a.freeResults = keepFree(a.freeResults, pl)
+		a.freeResults = free.Keep(a.freeResults, pl)
 	}
 	st.hp, st.p = nil, nil
 }
@@ -302,24 +292,12 @@ func (p *Reader) Start(order uint64) *Stream {
 // newStream returns reading state for the connection order, reading into
 // its payload result pl.
 func (p *Reader) newStream(order uint64, pl *Summary) *Stream {
-	st := takeFree(&p.freeStreams)
+	st := free.Take(&p.freeStreams)
 	if st == nil {
 		st = &Stream{asm: p}
 	}
 	st.p, st.order = pl, order
 	return st
-}
-
-// maxFree bounds each free list: after a burst of connections read at
-// once, memory goes back to following those open.
-const maxFree = 1 << 14
-
-// keepFree puts x on a free list, unless it is full.
-func keepFree[T any](free []*T, x *T) []*T {
-	if len(free) < maxFree {
-		free = append(free, x)
-	}
-	return free
 }
 
 // recycle keeps a stream that is done with for a later connection, unless
@@ -328,7 +306,7 @@ func (st *Stream) recycle() {
 	if !st.pooled {
 		a := st.asm
 		*st = Stream{asm: a}
-		a.freeStreams = keepFree(a.freeStreams, st)
+		a.freeStreams = free.Keep(a.freeStreams, st)
 	}
 }
 
