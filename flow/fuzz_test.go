@@ -116,9 +116,20 @@ func FuzzTracker(f *testing.F) {
 // records (those that have one yet).
 func checkConns(t *testing.T, tr *Tracker) {
 	t.Helper()
+	inTable := map[*conn]bool{}
 	for _, c := range tr.conns() {
+		inTable[c] = true
 		if c.rec != nil && c.st != c.rec.stream {
 			t.Fatalf("connection %v caches stream %p, its record holds %p", c.rec.Key, c.st, c.rec.stream)
+		}
+	}
+	// A stream resting apart from a record belongs to a connection in the
+	// table that has neither record nor live stream.
+	if tr.pay != nil {
+		for c := range tr.pay.resting {
+			if !inTable[c] || c.rec != nil || c.st != nil {
+				t.Fatalf("a resting stream kept for a connection in the table %v, with record %p, stream %p", inTable[c], c.rec, c.st)
+			}
 		}
 	}
 }

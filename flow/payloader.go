@@ -12,13 +12,38 @@ import (
 // record do nothing on a nil payloader.
 type payloader struct {
 	rd *payload.Reader
+	// resting holds where reading stood for the quiet connections in the
+	// table that rest and have no record yet: a record would cost more
+	// than the stream it replaces. The record takes it when made (adopt).
+	resting map[*conn]payload.Packed
 	// Streams let go of while their connections were open (those still
 	// in the table: quiet), and taken up again (tests).
 	rested, quiet, resumed int
 }
 
 func newPayloader(cfg payload.Config) *payloader {
-	return &payloader{rd: payload.NewReader(cfg)}
+	return &payloader{rd: payload.NewReader(cfg), resting: map[*conn]payload.Packed{}}
+}
+
+// adopt gives r, the record just made for connection c, c's resting
+// stream, if it has one.
+func (p *payloader) adopt(c *conn, r *Record) {
+	if p == nil || len(p.resting) == 0 {
+		return
+	}
+	if packed, ok := p.resting[c]; ok {
+		r.packed = packed
+		delete(p.resting, c)
+	}
+}
+
+// restingOf returns the resting stream of connection c, which has no
+// record; "" if it has none.
+func (p *payloader) restingOf(c *conn) payload.Packed {
+	if p == nil {
+		return ""
+	}
+	return p.resting[c]
 }
 
 // feed gives the connection's stream a segment that carries payload,
@@ -40,6 +65,15 @@ func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 func (p *payloader) open(c *conn) *payload.Stream {
 	r := c.rec
 	if r == nil {
+		if packed, ok := p.resting[c]; ok {
+			st := p.rd.Resume(c.order, packed)
+			if st == nil {
+				return nil
+			}
+			p.resumed++
+			delete(p.resting, c)
+			return st
+		}
 		return p.rd.Start(c.order) // the record, when made, takes it from c
 	}
 	if r.packed != "" {
@@ -96,8 +130,9 @@ func (p *payloader) retireStream(r *Record, t *[2]track, over bool) {
 }
 
 // rest lets go of the stream of a quiet connection still in the table,
-// if it can rest (see payload.Stream.Rest): its record keeps where
-// reading stood, and the next segment with payload takes it up again.
+// if it can rest (see payload.Stream.Rest): its record (or, until it has
+// one, resting) keeps where reading stood, and the next segment with
+// payload takes it up again.
 func (p *payloader) rest(c *conn) {
 	st := c.st
 	st.Ack(acks(&c.t))
@@ -105,8 +140,11 @@ func (p *payloader) rest(c *conn) {
 	if !ok {
 		return
 	}
-	r := c.record()
-	r.stream, r.packed = nil, packed
+	if r := c.rec; r != nil {
+		r.stream, r.packed = nil, packed
+	} else {
+		p.resting[c] = packed
+	}
 	c.st = nil
 	p.rested++
 	p.quiet++

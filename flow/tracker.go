@@ -569,6 +569,7 @@ func (t *Tracker) newRecord(c *conn) *Record {
 	t.records = append(t.records, r)
 	t.unrecorded--
 	c.start(r)
+	t.pay.adopt(c, r)
 	r.held = true
 	for s := range c.t {
 		c.t[s].zeroWins, c.t[s].halfClosed = 0, false // the record counts them from now on
@@ -1547,6 +1548,7 @@ func (t *Tracker) snapshot() []*Record {
 	for j, c := range bare {
 		cp := &copies[len(t.records)+j]
 		c.start(cp)
+		cp.packed = t.pay.restingOf(c)
 		t.pay.snapshot(cp, cp, c)
 		cp.stream = nil
 		c.summarize(cp, &t.strs)
