@@ -205,3 +205,50 @@ func TestSnapshotLeavesEmbryosAlone(t *testing.T) {
 			strings.Count(recs[1], "\n  "), strings.Count(recs[0], "\n  "), firstDiff(recs[1], recs[0]))
 	}
 }
+
+// TestHorizonOfLastRetirement: a connection retired, taken up again by a
+// late FIN and retired once more is remembered for the horizon after its
+// last retirement, not its first: a packet between the two horizons is
+// still the connection's, not a flow of its own.
+func TestHorizonOfLastRetirement(t *testing.T) {
+	cli := netip.MustParseAddrPort("10.0.0.1:40000")
+	srv := netip.MustParseAddrPort("10.0.0.2:80")
+	other := netip.MustParseAddrPort("10.0.0.3:50000")
+	f := &segFeed{tr: NewTracker(Config{})}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	f.add(0, cli, srv, S, 1000, 0, 100)
+	f.add(ms(1), srv, cli, SA, 5000, 1001, 100)
+	f.add(ms(2), cli, srv, A, 1001, 5001, 100)
+	f.add(ms(1000), cli, srv, FA, 1001, 5001, 100)
+	f.add(ms(1001), srv, cli, FA, 5001, 1002, 100)
+	f.add(ms(1002), cli, srv, A, 1002, 5002, 100)
+	// Sweeps come every second: the connection is retired about 4 s in
+	// (2 s quiet after its last ACK), and again about 8 s in; each is
+	// remembered for the horizon after.
+	horizon := max(DefaultTimeWait, DefaultFinTimeout) + quietBefore
+	late := []time.Duration{
+		ms(6000),           // within lateWindow of the first retirement: taken up again
+		ms(6500) + horizon, // past the first retirement's horizon, short of the second's
+	}
+	end := late[1] + ms(3000)
+	// Other traffic, a packet a millisecond, for the sweeps to run.
+	for n := 10; ms(n) < end; n++ {
+		for len(late) > 0 && ms(n) >= late[0] {
+			f.add(late[0], srv, cli, FA, 5001, 1002, 100) // the server's FIN again
+			late = late[1:]
+		}
+		f.add(ms(n), other, srv, A, 7, 7, 100)
+	}
+	recs, _ := f.tr.Finish()
+	if f.tr.revived != 2 || len(recs) != 2 {
+		for _, r := range recs {
+			t.Logf("%v %s/%s %s", r.Key, r.Client.State, r.Server.State, r.History)
+		}
+		t.Fatalf("%d connections taken up again, %d flows; want 2 taken up, 2 flows (the connection and the other traffic)", f.tr.revived, len(recs))
+	}
+	// The first FIN again comes while the sequence state is kept: a
+	// retransmission; the second long after, counted without it.
+	if r := recs[0]; r.Server.Retrans != 1 || r.Server.Packets != 4 {
+		t.Errorf("the connection: %d packets from the server, %d sent again; want 4, 1", r.Server.Packets, r.Server.Retrans)
+	}
+}

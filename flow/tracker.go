@@ -1676,7 +1676,9 @@ func (t *Tracker) sweep() {
 		e := t.expiry[n]
 		k := e.r.tuple()
 		h := k.hash()
-		if rc := t.retired.get(h); rc.r == e.r && over(e.r.Client.raw) && over(e.r.Server.raw) {
+		// Only the entry of this very retirement: a connection taken up
+		// again and retired since has a later horizon of its own.
+		if rc := t.retired.get(h); rc.r == e.r && rc.slot == e.slot && rc.gen == e.gen && over(e.r.Client.raw) && over(e.r.Server.raw) {
 			t.retired.del(h)
 		}
 		n++
