@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -646,19 +647,43 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 		if a.Connections == 0 && a.AnsweredLate == 0 {
 			continue
 		}
-		for b, n := range a.buckets {
-			last := Timestamp(b>>5) * Timestamp(time.Second)
-			next := 3 * time.Second
-			if gap := time.Duration(b&15) * time.Second; b&(1<<4) != 0 && gap > 0 {
-				next = 2 * gap
-			}
-			if at.Sub(last) > next+next/2 {
-				a.GaveUp += int(n)
-			}
-		}
-		a.buckets = nil
+		a.settleGaveUp(at)
 		out = append(out, a)
 	}
 	*l = lone{}
+	return out
+}
+
+// settleGaveUp counts, from the buckets, the folded connections whose
+// clients had given up by time at, and lets the buckets go.
+func (a *aggregate) settleGaveUp(at Timestamp) {
+	for b, n := range a.buckets {
+		last := Timestamp(b>>5) * Timestamp(time.Second)
+		next := 3 * time.Second
+		if gap := time.Duration(b&15) * time.Second; b&(1<<4) != 0 && gap > 0 {
+			next = 2 * gap
+		}
+		if at.Sub(last) > next+next/2 {
+			a.GaveUp += int(n)
+		}
+	}
+	a.buckets = nil
+}
+
+// snapshotAggregates returns copies of the aggregates counted so far, for
+// a snapshot: the pass goes on with its own. (The embryos still waiting
+// are in the snapshot as connections: embryoCopies.)
+func (t *Tracker) snapshotAggregates() []*aggregate {
+	var out []*aggregate
+	for i := range t.lone.aggs {
+		a := &t.lone.aggs[i]
+		if a.Connections == 0 && a.AnsweredLate == 0 {
+			continue
+		}
+		c := *a
+		c.TopPeers, c.Examples, c.hll, c.latest = slices.Clone(a.TopPeers), slices.Clone(a.Examples), slices.Clone(a.hll), slices.Clone(a.latest)
+		c.buckets, c.exact = maps.Clone(a.buckets), maps.Clone(a.exact)
+		out = append(out, &c)
+	}
 	return out
 }

@@ -215,10 +215,14 @@ func (p *pass) snapshot() *Result {
 		at = TS(p.at)
 	}
 	lists := make([][]*Record, len(replies))
+	aggs := make([][]*aggregate, len(replies))
 	evicted := 0
 	for i, r := range replies {
 		reply := <-r
-		lists[i], evicted = reply.recs, evicted+reply.evicted
+		lists[i], aggs[i], evicted = reply.recs, reply.aggs, evicted+reply.evicted
+		for _, a := range reply.aggs {
+			a.settleGaveUp(at)
+		}
 	}
 	for _, l := range lists {
 		for _, r := range l {
@@ -227,7 +231,7 @@ func (p *pass) snapshot() *Result {
 	}
 	flows := mergeRecords(lists)
 	inferRoles(flows)
-	return &Result{Inputs: inputs, Flows: flows, End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: evicted}
+	return &Result{Inputs: inputs, Flows: flows, Aggregates: mergeAggregates(aggs), End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: evicted}
 }
 
 // service answers the snapshot requests waiting.
@@ -311,6 +315,7 @@ type shard struct {
 // snapReply is a tracker's part of a snapshot.
 type snapReply struct {
 	recs    []*Record
+	aggs    []*aggregate
 	evicted int
 }
 
@@ -342,7 +347,7 @@ func (sh *shard) track() {
 		sh.tracker.addBatch(b)
 		sh.open.Store(int64(sh.tracker.Open()))
 		if b.snap != nil {
-			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.evicted}
+			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.snapshotAggregates(), sh.tracker.evicted}
 			b.snap = nil
 		}
 		b.reset()

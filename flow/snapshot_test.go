@@ -121,3 +121,68 @@ func analyzeFirst(t *testing.T, path string, n int) *Result {
 	}()
 	return readAll(t, pipeR, path)
 }
+
+// TestLiveFolds: with a cap on the flows kept (as flowdoc live runs), a
+// flood's and a scan's connections are folded as without one, and a
+// snapshot in the middle holds the aggregates so far: every connection is
+// in it once, a flow or counted in an aggregate, as in the pass that ends
+// at the same packet (where the SYNs still waiting are folded too).
+func TestLiveFolds(t *testing.T) {
+	connections := func(r *Result) (flows, folded int) {
+		for _, a := range r.Aggregates {
+			folded += a.Connections
+		}
+		return len(r.Flows), folded
+	}
+	snapFolded := 0
+	for _, name := range []string{"flood/syn-flood.pcap", "flood/real-synflood.pcap", "scan/masscan.pcap", "scan/hping3-flood-closed.pcap", "scan/nmap-syn.pcap"} {
+		path := filepath.Join("../testdata", name)
+		whole := analyzeFile(t, path, Config{})
+		capped := analyzeFile(t, path, Config{MaxFlows: 1_000_000})
+		if _, folded := connections(whole); folded == 0 {
+			t.Fatalf("%s: nothing folded: the test does not exercise folding", name)
+		}
+		if !reflect.DeepEqual(capped.Flows, whole.Flows) || !reflect.DeepEqual(capped.Aggregates, whole.Aggregates) {
+			f, a := connections(capped)
+			wf, wa := connections(whole)
+			t.Errorf("%s: with a cap, %d flows and %d folded; without, %d and %d", name, f, a, wf, wa)
+		}
+		total := 0
+		for _, in := range whole.Inputs {
+			total += in.Packets
+		}
+		at := total / 2
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := pcapgo.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps := make(chan chan<- *Result, 1)
+		sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
+		src := capture.NewPacketSource(path, sr, pr.LinkType())
+		src.Format = capture.FormatPcap
+		res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: Config{MaxFlows: 1_000_000}, Snapshots: snaps})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.Aggregates, whole.Aggregates) {
+			t.Errorf("%s: the pass with a snapshot ends with other aggregates", name)
+		}
+		snap := <-sr.reply
+		prefix := analyzeFirst(t, path, at)
+		sf, sa := connections(snap)
+		pf, pa := connections(prefix)
+		t.Logf("%s: the snapshot at packet %d: %d flows, %d folded; the pass that ends there: %d, %d", name, at, sf, sa, pf, pa)
+		if sf+sa != pf+pa || sa > pa {
+			t.Errorf("%s: the snapshot at packet %d has %d flows and %d folded; the pass that ends there %d and %d", name, at, sf, sa, pf, pa)
+		}
+		snapFolded += sa
+	}
+	if snapFolded == 0 {
+		t.Error("no snapshot held a folded connection: the test does not exercise them")
+	}
+}

@@ -431,7 +431,7 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 			}
 		}
 	}
-	if c == nil && !reused && t.cfg.MaxFlows == 0 {
+	if c == nil && !reused {
 		if t.lateForFolded(seg, m, h) {
 			return
 		}

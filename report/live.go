@@ -35,6 +35,9 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 	line := func(format string, a ...any) { b.WriteString(fit(fmt.Sprintf(format, a...), width) + "\n") }
 	line("flowdoc live on %s: %s, %d packets (%.0f/s), %d dropped", st.Interface, dur(st.Elapsed.Round(time.Second)), st.Packets, st.Rate, st.Dropped)
 	head := fmt.Sprintf("%s, %d still open", plural(len(rep.Flows), "connection"), rep.StillOpen())
+	if n := rep.Totals.Folded; n > 0 {
+		head += fmt.Sprintf("; and %d more that never got past the handshake, counted, not listed", n)
+	}
 	if st.Evicted > 0 {
 		head += fmt.Sprintf(", %d dropped from memory (--max-flows)", st.Evicted)
 	}
@@ -129,6 +132,10 @@ func LiveLine(st LiveStatus, rep *analyze.Report) string {
 			errs++
 		}
 	}
-	return fmt.Sprintf("flowdoc live: %s on %s, %d packets (%.0f/s), %d dropped, %d connections (%d open), %d findings (%d errors)",
-		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), rep.StillOpen(), len(rep.Findings), errs)
+	open := fmt.Sprintf("%d open", rep.StillOpen())
+	if n := rep.Totals.Folded; n > 0 {
+		open += fmt.Sprintf(", %d more counted, not listed", n)
+	}
+	return fmt.Sprintf("flowdoc live: %s on %s, %d packets (%.0f/s), %d dropped, %d connections (%s), %d findings (%d errors)",
+		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), open, len(rep.Findings), errs)
 }
