@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -125,4 +126,45 @@ func TestMaxFlowsForThePass(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMaxFlowsFreesRecords: under Config.MaxFlows (flowdoc live), the
+// records eviction drops are let go of: the heap follows the cap, not
+// every connection ever made.
+func TestMaxFlowsFreesRecords(t *testing.T) {
+	const capFlows, conns = 2000, 100_000
+	tr := NewTracker(Config{MaxFlows: capFlows})
+	server := netip.MustParseAddrPort("10.0.0.2:80")
+	n := uint32(0)
+	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
+		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for i := range conns { // each opened and closed in turn, 2000 a second
+		at := time.Duration(i) * 500 * time.Microsecond
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%30000))
+		add(at, c, server, packet.SYN, 100, 0)
+		add(at, server, c, packet.SYN|packet.ACK, 500, 101)
+		add(at, c, server, packet.ACK, 101, 501)
+		add(at, c, server, packet.FIN|packet.ACK, 101, 501)
+		add(at, server, c, packet.FIN|packet.ACK, 501, 102)
+		add(at, c, server, packet.ACK, 102, 502)
+	}
+	grew := heap() - min(before, heap())
+	if tr.evicted < conns-2*capFlows {
+		t.Fatalf("%d records dropped of %d connections: the test does not exercise eviction", tr.evicted, conns)
+	}
+	// A record is 448 bytes: 100 k of them kept would be 45 MB.
+	if grew > 16<<20 {
+		t.Errorf("the heap grew %d MB over %d connections with at most %d kept", grew>>20, conns, capFlows)
+	}
+	runtime.KeepAlive(tr)
 }

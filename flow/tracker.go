@@ -47,7 +47,9 @@ type Config struct {
 	// oldest ones no longer in the table from the result (counted in
 	// Result.Evicted), down to 90% of it, and if the table alone is too
 	// big, the connections idle the longest leave it first. Read shares
-	// the cap among its trackers. 0: no cap.
+	// the cap among its trackers. 0: no cap. The connections folded into
+	// aggregates (a flood's, a scan's) are not among them: an aggregate
+	// counts all of its own.
 	MaxFlows int
 }
 
@@ -554,8 +556,11 @@ func (c *conn) record() *Record {
 // holds of it.
 func (t *Tracker) newRecord(c *conn) *Record {
 	var r *Record
-	if c.slot == noSlot {
-		r = new(Record) // past 4 G connections: one by one
+	if c.slot == noSlot || t.cfg.MaxFlows > 0 {
+		// One by one past 4 G connections; and under Config.MaxFlows,
+		// whose eviction drops records here and there: a slab would
+		// keep every record ever made.
+		r = new(Record)
 	} else {
 		i := int(c.slot / arenaChunk)
 		for len(t.recSlabs) <= i {

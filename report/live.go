@@ -35,11 +35,11 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 	line := func(format string, a ...any) { b.WriteString(fit(fmt.Sprintf(format, a...), width) + "\n") }
 	line("flowdoc live on %s: %s, %d packets (%.0f/s), %d dropped", st.Interface, dur(st.Elapsed.Round(time.Second)), st.Packets, st.Rate, st.Dropped)
 	head := fmt.Sprintf("%s, %d still open", plural(len(rep.Flows), "connection"), rep.StillOpen())
-	if n := rep.Totals.Folded; n > 0 {
-		head += fmt.Sprintf("; and %d more that never got past the handshake, counted, not listed", n)
-	}
 	if st.Evicted > 0 {
 		head += fmt.Sprintf(", %d dropped from memory (--max-flows)", st.Evicted)
+	}
+	if n := rep.Totals.Folded; n > 0 {
+		head += fmt.Sprintf("; %d more folded (no handshake, not listed)", n)
 	}
 	line("%s", head)
 	b.WriteString("\n")
