@@ -39,7 +39,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 		head += fmt.Sprintf(", %d dropped from memory (--max-flows)", st.Evicted)
 	}
 	if n := rep.Totals.Folded; n > 0 {
-		head += fmt.Sprintf("; %d more folded (no handshake, not listed)", n)
+		head += fmt.Sprintf("; %d more counted, not listed", n)
 	}
 	line("%s", head)
 	b.WriteString("\n")
