@@ -249,7 +249,9 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 	if !e.folded && m.At.Sub(e.last()) >= foldAge {
 		// Unanswered that long, it is folded whether a sweep came by
 		// yet or not; then this segment is a late one.
-		t.ageOut(i, m.At)
+		if !t.ageOut(i, m.At) {
+			return false // a connection now, to take the segment
+		}
 	}
 	if e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
 		// Refused after it was folded unanswered (the RST answers a SYN
@@ -265,8 +267,7 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 		}
 	}
 	if !e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
-		t.refuse(i, h, m)
-		return true
+		return t.refuse(i, h, m) // or a connection now, to take the RST
 	}
 	if t.resend(i, seg, m, srcA) {
 		return true
@@ -285,11 +286,16 @@ func (e *embryo) refusedBy(seg *packet.Segment, srcA bool) bool {
 // refuse folds embryo i, whose server refused it at m: the connection is
 // over. Its tuple and ISN are remembered, to count the SYN should the
 // client send it again, and the RST that answers it.
-func (t *Tracker) refuse(i int32, h uint64, m Meta) {
+func (t *Tracker) refuse(i int32, h uint64, m Meta) bool {
 	l := &t.lone
 	e := &l.embryos[i]
-	e.refused = true
-	j := t.aggregate(e)
+	e.refused = true // its aggregate is of the refused
+	j, ok := t.aggregate(e)
+	if !ok {
+		e.refused = false
+		t.promote(i, h) // no room for its aggregate: the RST goes to the connection
+		return false
+	}
 	isn, n := e.syn[0].seq, e.n
 	t.fold(i, h, j, m.At, true)
 	a := &l.aggs[j]
@@ -297,6 +303,7 @@ func (t *Tracker) refuse(i int32, h uint64, m Meta) {
 	a.Last = max(a.Last, m.At)
 	l.renew(m.At)
 	l.remember(foldedHash(h, isn), foldedEntry(j, n, 0))
+	return true
 }
 
 // late counts a segment on the tuple of folded embryo i that repeats what
@@ -400,13 +407,24 @@ func (t *Tracker) embryoCopies() []*Record {
 	return tmp.snapshot()
 }
 
+// maxAggregates bounds a tracker's aggregates: a flood of spoofed SYNs
+// to ever new endpoints (carpet bombing a network) would make one of
+// each, and none is let go of before the end. Past it, an embryo that
+// would need a new aggregate becomes a connection instead (bounded by
+// Config.MaxFlows, in flowdoc live).
+var maxAggregates = 1 << 13 // a variable for tests
+
 // aggregate returns the index of the aggregate of the embryo's server
-// endpoint.
-func (t *Tracker) aggregate(e *embryo) int32 {
+// endpoint (or scanning client); false when it would be a new one past
+// maxAggregates.
+func (t *Tracker) aggregate(e *embryo) (int32, bool) {
 	l := &t.lone
 	key := e.aggKey()
 	j, ok := l.aggIdx[key]
 	if !ok {
+		if len(l.aggs) >= maxAggregates {
+			return 0, false
+		}
 		if l.aggIdx == nil {
 			l.aggIdx = map[aggKey]int32{}
 		}
@@ -421,13 +439,20 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 		l.aggs = append(l.aggs, a)
 		l.aggIdx[key] = j
 	}
-	return j
+	return j, true
 }
 
-// ageOut folds the embryo i, unanswered for foldAge.
-func (t *Tracker) ageOut(i int32, at Timestamp) {
+// ageOut folds the embryo i, unanswered for foldAge; false when it
+// became a connection instead (no room for its aggregate).
+func (t *Tracker) ageOut(i int32, at Timestamp) bool {
 	e := &t.lone.embryos[i]
-	t.fold(i, e.key.hash(), t.aggregate(e), at, false)
+	j, ok := t.aggregate(e)
+	if !ok {
+		t.promote(i, e.key.hash())
+		return false
+	}
+	t.fold(i, e.key.hash(), j, at, false)
+	return true
 }
 
 // fold counts embryo i in aggregate j and frees it; at is the moment it
@@ -639,7 +664,11 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 		if e.gen != ref.gen || e.n == 0 || e.folded {
 			continue
 		}
-		t.fold(ref.i, e.key.hash(), t.aggregate(e), at, true)
+		if j, ok := t.aggregate(e); ok {
+			t.fold(ref.i, e.key.hash(), j, at, true)
+		} else {
+			t.promote(ref.i, e.key.hash())
+		}
 	}
 	var out []*aggregate
 	for i := range l.aggs {

@@ -492,3 +492,64 @@ func TestEmbryoSlabShrinks(t *testing.T) {
 		t.Errorf("%d of %d connections whole and established; aggregates %+v", established, conns, tr.aggs)
 	}
 }
+
+// TestAggregatesBounded: a flood of spoofed SYNs to more server endpoints
+// than a tracker keeps aggregates for: past maxAggregates, the SYNs of a
+// new endpoint are connections of their own, as if never folded; each
+// connection is counted once, folded or not; and refused and unanswered
+// alike.
+func TestAggregatesBounded(t *testing.T) {
+	old := maxAggregates
+	maxAggregates = 40
+	defer func() { maxAggregates = old }()
+	for _, refused := range []bool{false, true} {
+		tr := NewTracker(Config{})
+		const endpoints, per = 100, 150
+		n := uint32(0)
+		add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
+			n++
+			seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
+			tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+		}
+		at := time.Duration(0)
+		for k := range per {
+			for e := range endpoints {
+				i := k*endpoints + e
+				src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+				dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(e)}), 80)
+				add(at, src, dst, packet.SYN, uint32(i), 0)
+				if refused {
+					add(at+time.Microsecond, dst, src, packet.RST|packet.ACK, 0, uint32(i)+1)
+				}
+				at += 20 * time.Microsecond
+			}
+		}
+		recs, _ := tr.Finish()
+		folded, perServer := 0, map[netip.AddrPort]bool{}
+		for _, a := range tr.aggs {
+			folded += a.Connections
+			perServer[a.Server] = true
+			if a.Refused != refused || refused && a.RSTs != a.Connections {
+				t.Errorf("refused %v: an aggregate of %s, refused %v, %d connections, %d RSTs", refused, a.Server, a.Refused, a.Connections, a.RSTs)
+			}
+		}
+		t.Logf("refused %v: %d aggregates, %d connections folded, %d records", refused, len(tr.aggs), folded, len(recs))
+		if len(tr.aggs) > maxAggregates || len(tr.aggs) < maxAggregates/2 {
+			t.Errorf("refused %v: %d aggregates; want at most %d, and the room used", refused, len(tr.aggs), maxAggregates)
+		}
+		if folded+len(recs) != endpoints*per {
+			t.Errorf("refused %v: %d folded and %d records, for %d connections", refused, folded, len(recs), endpoints*per)
+		}
+		for _, r := range recs {
+			if perServer[r.Key.Server()] && !r.Reused {
+				// The endpoint's aggregate was made after this SYN came:
+				// only its first SYNs, before it was foldable, are records.
+				continue
+			}
+			if st := r.Client.State; refused && st != Closed || !refused && st != SynSent && st != Closed {
+				t.Errorf("refused %v: %v: the client %s", refused, r.Key, st)
+				break
+			}
+		}
+	}
+}
