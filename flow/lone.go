@@ -249,9 +249,7 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 	if !e.folded && m.At.Sub(e.last()) >= foldAge {
 		// Unanswered that long, it is folded whether a sweep came by
 		// yet or not; then this segment is a late one.
-		if !t.ageOut(i, m.At) {
-			return false // a connection now, to take the segment
-		}
+		t.ageOut(i, m.At)
 	}
 	if e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
 		// Refused after it was folded unanswered (the RST answers a SYN
@@ -267,7 +265,8 @@ func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bo
 		}
 	}
 	if !e.folded && m.Fold != 0 && e.refusedBy(seg, srcA) {
-		return t.refuse(i, h, m) // or a connection now, to take the RST
+		t.refuse(i, h, m)
+		return true
 	}
 	if t.resend(i, seg, m, srcA) {
 		return true
@@ -286,16 +285,11 @@ func (e *embryo) refusedBy(seg *packet.Segment, srcA bool) bool {
 // refuse folds embryo i, whose server refused it at m: the connection is
 // over. Its tuple and ISN are remembered, to count the SYN should the
 // client send it again, and the RST that answers it.
-func (t *Tracker) refuse(i int32, h uint64, m Meta) bool {
+func (t *Tracker) refuse(i int32, h uint64, m Meta) {
 	l := &t.lone
 	e := &l.embryos[i]
-	e.refused = true // its aggregate is of the refused
-	j, ok := t.aggregate(e)
-	if !ok {
-		e.refused = false
-		t.promote(i, h) // no room for its aggregate: the RST goes to the connection
-		return false
-	}
+	e.refused = true
+	j := t.aggregate(e)
 	isn, n := e.syn[0].seq, e.n
 	t.fold(i, h, j, m.At, true)
 	a := &l.aggs[j]
@@ -303,7 +297,6 @@ func (t *Tracker) refuse(i int32, h uint64, m Meta) bool {
 	a.Last = max(a.Last, m.At)
 	l.renew(m.At)
 	l.remember(foldedHash(h, isn), foldedEntry(j, n, 0))
-	return true
 }
 
 // late counts a segment on the tuple of folded embryo i that repeats what
@@ -407,24 +400,13 @@ func (t *Tracker) embryoCopies() []*Record {
 	return tmp.snapshot()
 }
 
-// maxAggregates bounds a tracker's aggregates: a flood of spoofed SYNs
-// to ever new endpoints (carpet bombing a network) would make one of
-// each, and none is let go of before the end. Past it, an embryo that
-// would need a new aggregate becomes a connection instead (bounded by
-// Config.MaxFlows, in flowdoc live).
-var maxAggregates = 1 << 13 // a variable for tests
-
 // aggregate returns the index of the aggregate of the embryo's server
-// endpoint (or scanning client); false when it would be a new one past
-// maxAggregates.
-func (t *Tracker) aggregate(e *embryo) (int32, bool) {
+// endpoint.
+func (t *Tracker) aggregate(e *embryo) int32 {
 	l := &t.lone
 	key := e.aggKey()
 	j, ok := l.aggIdx[key]
 	if !ok {
-		if len(l.aggs) >= maxAggregates {
-			return 0, false
-		}
 		if l.aggIdx == nil {
 			l.aggIdx = map[aggKey]int32{}
 		}
@@ -439,20 +421,13 @@ func (t *Tracker) aggregate(e *embryo) (int32, bool) {
 		l.aggs = append(l.aggs, a)
 		l.aggIdx[key] = j
 	}
-	return j, true
+	return j
 }
 
-// ageOut folds the embryo i, unanswered for foldAge; false when it
-// became a connection instead (no room for its aggregate).
-func (t *Tracker) ageOut(i int32, at Timestamp) bool {
+// ageOut folds the embryo i, unanswered for foldAge.
+func (t *Tracker) ageOut(i int32, at Timestamp) {
 	e := &t.lone.embryos[i]
-	j, ok := t.aggregate(e)
-	if !ok {
-		t.promote(i, e.key.hash())
-		return false
-	}
-	t.fold(i, e.key.hash(), j, at, false)
-	return true
+	t.fold(i, e.key.hash(), t.aggregate(e), at, false)
 }
 
 // fold counts embryo i in aggregate j and frees it; at is the moment it
@@ -664,11 +639,7 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 		if e.gen != ref.gen || e.n == 0 || e.folded {
 			continue
 		}
-		if j, ok := t.aggregate(e); ok {
-			t.fold(ref.i, e.key.hash(), j, at, true)
-		} else {
-			t.promote(ref.i, e.key.hash())
-		}
+		t.fold(ref.i, e.key.hash(), t.aggregate(e), at, true)
 	}
 	var out []*aggregate
 	for i := range l.aggs {

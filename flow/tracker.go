@@ -49,8 +49,7 @@ type Config struct {
 	// big, the connections idle the longest leave it first. Read shares
 	// the cap among its trackers. 0: no cap. The connections folded into
 	// aggregates (a flood's, a scan's) are not among them: an aggregate
-	// counts all of its own, and the aggregates are bounded apart
-	// (maxAggregates).
+	// counts all of its own.
 	MaxFlows int
 }
 
