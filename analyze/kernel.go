@@ -125,9 +125,38 @@ func (rep *Report) JoinKernel(socks []sockets.Socket, local []netip.Addr, at tim
 	t := indexSockets(k, socks, local)
 	matched := rep.joinSockets(k, t, settle)
 	k.Matched = len(matched)
-	k.Unseen = groupUnseen(socks, matched, t.listening)
+	k.Unseen = groupUnseen(socks, matched, rep.foldedSockets(socks), t.listening)
 	rep.Kernel = k
 	rep.kernelFindings(socks, matched, grace)
+}
+
+// foldedSockets returns the half-open sockets of connections folded into
+// an aggregate rather than kept as flows: a SYN_RECV socket at a server
+// endpoint with an aggregate (a SYN flood at this host), a SYN_SENT one
+// from a scanning address (a scan from it). Packets did touch them; the
+// aggregate counts them.
+func (rep *Report) foldedSockets(socks []sockets.Socket) map[*sockets.Socket]bool {
+	servers, clients := map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
+	for _, a := range rep.Aggregates {
+		if a.Server.IsValid() {
+			servers[netip.AddrPortFrom(a.Server.Addr().Unmap(), a.Server.Port())] = true
+		}
+		if a.Client.IsValid() {
+			clients[a.Client.Unmap()] = true
+		}
+	}
+	if len(servers)+len(clients) == 0 {
+		return nil
+	}
+	out := map[*sockets.Socket]bool{}
+	for i := range socks {
+		s := &socks[i]
+		local := netip.AddrPortFrom(s.Local.Addr().Unmap(), s.Local.Port())
+		if s.State == flow.SynRecv && servers[local] || s.State == flow.SynSent && clients[local.Addr()] {
+			out[s] = true
+		}
+	}
+	return out
 }
 
 // socketTable is the host's connection sockets by their two endpoints,
@@ -210,7 +239,7 @@ func (rep *Report) joinSockets(k *KernelView, t socketTable, settle time.Duratio
 }
 
 // groupUnseen groups the connection sockets no flow has, most first.
-func groupUnseen(socks []sockets.Socket, matched map[*sockets.Socket]bool, listening map[uint16]bool) []SocketGroup {
+func groupUnseen(socks []sockets.Socket, matched, folded map[*sockets.Socket]bool, listening map[uint16]bool) []SocketGroup {
 	type gkey struct {
 		state       flow.State
 		pid         int
@@ -220,7 +249,7 @@ func groupUnseen(socks []sockets.Socket, matched map[*sockets.Socket]bool, liste
 	groups := map[gkey]*SocketGroup{}
 	for i := range socks {
 		s := &socks[i]
-		if s.Listen || matched[s] {
+		if s.Listen || matched[s] || folded[s] {
 			continue
 		}
 		gk := gkey{state: s.State, pid: s.PID, comm: s.Command, peer: s.Remote}

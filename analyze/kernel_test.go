@@ -156,3 +156,41 @@ func TestJoinKernelSettle(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFoldedSockets: during a SYN flood at the host, the kernel's
+// SYN_RECV sockets at the flooded endpoint belong to the connections
+// folded into its aggregate; they are not listed as sockets no packet
+// touched. One at another port still is.
+func TestKernelFoldedSockets(t *testing.T) {
+	rep := analyzeLab(t, "../testdata/flood/syn-flood.pcap", time.Time{}, Options{})
+	var server netip.AddrPort
+	for _, a := range rep.Aggregates {
+		if a.Server.IsValid() {
+			server = a.Server
+			break
+		}
+	}
+	if !server.IsValid() {
+		t.Fatal("no aggregate of a server endpoint: the test does not exercise folding")
+	}
+	var socks []sockets.Socket
+	for i := range 5 {
+		peer := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), uint16(40000+i))
+		socks = append(socks, sockets.Socket{Local: server, Remote: peer, State: flow.SynRecv})
+	}
+	other := netip.AddrPortFrom(server.Addr(), server.Port()+1)
+	socks = append(socks, sockets.Socket{Local: other, Remote: netip.MustParseAddrPort("198.51.100.9:40009"), State: flow.SynRecv},
+		sockets.Socket{Local: netip.AddrPortFrom(server.Addr(), server.Port()), Listen: true},
+		sockets.Socket{Local: netip.AddrPortFrom(server.Addr(), server.Port()+1), Listen: true})
+	rep.JoinKernel(socks, []netip.Addr{server.Addr()}, time.Unix(0, 0), time.Second, 0)
+	var unseen int
+	for _, g := range rep.Kernel.Unseen {
+		unseen += g.Count
+		if g.Local.IsValid() && g.Local != other {
+			t.Errorf("listed as unseen: %+v", g)
+		}
+	}
+	if unseen != 1 {
+		t.Errorf("%d sockets listed as unseen (%+v); want the one at %s", unseen, rep.Kernel.Unseen, other)
+	}
+}
