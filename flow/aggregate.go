@@ -111,9 +111,12 @@ type aggregate struct {
 	// SYN, whether they retried, and the backoff before that SYN in
 	// seconds: enough to tell at the end whether each client gave up.
 	buckets map[uint64]int32
-	exact   map[netip.AddrPort]int32 // up to maxExactPeers of them
-	hll     []uint8
-	latest  []Example // the latest examples; Examples holds the earliest
+	// settledAt is when the buckets of clients that had given up by then
+	// were last counted in GaveUp and let go of (settle); 0: never.
+	settledAt Timestamp
+	exact     map[netip.AddrPort]int32 // up to maxExactPeers of them
+	hll       []uint8
+	latest    []Example // the latest examples; Examples holds the earliest
 	// manyHosts and manyPorts are set once a client's endpoints were on
 	// more than one address, or port.
 	manyHosts, manyPorts bool

@@ -111,14 +111,14 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg))
 			return false
 		}
-		a.buckets[b]--
+		a.bucket(b, -1)
 		a.SYNs++
 		if n == 1 {
 			a.Retried++
 		}
 		last := Timestamp(b>>5) * Timestamp(time.Second)
 		nb := bucketOf(m.At, m.At.Sub(last), true)
-		a.buckets[nb]++
+		a.bucket(nb, 1)
 		a.Last = max(a.Last, m.At)
 		l.folded[g].set(fh, foldedEntry(j, uint8(min(n+1, 15)), nb))
 		return true
@@ -155,7 +155,7 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 // flow of its own from here.
 func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer netip.AddrPort) {
 	n := int(v >> synsShift & 15)
-	a.buckets[v&bucketMask]--
+	a.bucket(v&bucketMask, -1)
 	set.del(fh)
 	a.uncountPeer(peer)
 	a.Connections--

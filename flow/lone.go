@@ -119,6 +119,7 @@ type lone struct {
 	retained []embryoRef
 	rhead    int
 	swept    Timestamp
+	settled  Timestamp // when the aggregates' buckets were last settled
 }
 
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
@@ -314,10 +315,10 @@ func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 			t.forget(i)
 			return false
 		}
-		a.buckets[e.bucket()]--
+		a.bucket(e.bucket(), -1)
 		e.syn[e.n].set(seg, m)
 		e.n++
-		a.buckets[e.bucket()]++
+		a.bucket(e.bucket(), 1)
 		a.SYNs++
 		a.Retried++
 	case srcA != e.srcA && e.na > 0 && f == packet.SYN|packet.ACK && seg.Len == 0 && seg.Seq == e.ack[0].seq && seg.Ack == e.syn[0].seq+1:
@@ -461,10 +462,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	case e.na > 0 && at.Sub(e.ack[0].at) < InitialRTO, e.na == 0 && e.n == 1 && at.Sub(last.at) < InitialRTO:
 		a.InProgress++ // the answer, or the ACK to the first SYN-ACK, may yet come
 	case e.na == 0:
-		if a.buckets == nil {
-			a.buckets = map[uint64]int32{}
-		}
-		a.buckets[e.bucket()]++
+		a.bucket(e.bucket(), 1)
 	}
 	if final {
 		t.drop(i, h)
@@ -546,7 +544,7 @@ func (t *Tracker) unfold(i int32, late bool) {
 		a.ServerRetried--
 	}
 	if e.na == 0 {
-		a.buckets[e.bucket()]--
+		a.bucket(e.bucket(), -1)
 	}
 	if late {
 		a.AnsweredLate++
@@ -594,7 +592,24 @@ func (t *Tracker) sweepLone() {
 		l.head = 0
 	}
 	l.compact()
+	// The buckets of clients that have given up are counted as the pass
+	// goes (not past Config.At, when the states are taken before the end).
+	if at := t.last; t.last.Sub(l.settled) >= settleEvery {
+		if !t.cfg.At.IsZero() {
+			at = min(at, TS(t.cfg.At))
+		}
+		l.settled = t.last
+		for i := range l.aggs {
+			if len(l.aggs[i].buckets) > 0 {
+				l.aggs[i].settle(at)
+			}
+		}
+	}
 }
+
+// settleEvery is how often, in capture time, the aggregates' buckets are
+// settled (aggregate.settle).
+var settleEvery = 10 * time.Second // a variable for tests
 
 // compact moves the embryos still held (waiting, or folded and
 // retained) to a smaller slab when they fill less than a quarter of it:
@@ -647,27 +662,54 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 		if a.Connections == 0 && a.AnsweredLate == 0 {
 			continue
 		}
-		a.settleGaveUp(at)
+		a.settle(at)
+		a.buckets = nil
 		out = append(out, a)
 	}
 	*l = lone{}
 	return out
 }
 
-// settleGaveUp counts, from the buckets, the folded connections whose
-// clients had given up by time at, and lets the buckets go.
-func (a *aggregate) settleGaveUp(at Timestamp) {
+// gaveUpBy reports whether the clients in bucket b had given up by time
+// at: silent for half as long again as the next retransmission interval
+// (see gaveUp).
+func gaveUpBy(b uint64, at Timestamp) bool {
+	last := Timestamp(b>>5) * Timestamp(time.Second)
+	next := 3 * time.Second
+	if gap := time.Duration(b&15) * time.Second; b&(1<<4) != 0 && gap > 0 {
+		next = 2 * gap
+	}
+	return at.Sub(last) > next+next/2
+}
+
+// settle counts in GaveUp the folded connections of the buckets whose
+// clients had given up by time at, and lets those buckets go: a flood of
+// hours would otherwise keep a bucket for each of its seconds. (Which
+// gave up by a moment gave up by any later one, so settling as the pass
+// goes changes no count.)
+func (a *aggregate) settle(at Timestamp) {
 	for b, n := range a.buckets {
-		last := Timestamp(b>>5) * Timestamp(time.Second)
-		next := 3 * time.Second
-		if gap := time.Duration(b&15) * time.Second; b&(1<<4) != 0 && gap > 0 {
-			next = 2 * gap
-		}
-		if at.Sub(last) > next+next/2 {
+		if gaveUpBy(b, at) {
 			a.GaveUp += int(n)
+			delete(a.buckets, b)
 		}
 	}
-	a.buckets = nil
+	a.settledAt = max(a.settledAt, at)
+}
+
+// bucket adds n (1 or -1) folded connections to bucket b, or to GaveUp
+// when b was settled already.
+func (a *aggregate) bucket(b uint64, n int32) {
+	if a.settledAt != 0 && gaveUpBy(b, a.settledAt) {
+		a.GaveUp += int(n)
+		return
+	}
+	if a.buckets == nil {
+		a.buckets = map[uint64]int32{}
+	}
+	if a.buckets[b] += n; a.buckets[b] == 0 {
+		delete(a.buckets, b)
+	}
 }
 
 // snapshotAggregates returns copies of the aggregates counted so far, for

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -490,5 +491,65 @@ func TestEmbryoSlabShrinks(t *testing.T) {
 	}
 	if established != conns || len(tr.aggs) != 0 && tr.aggs[0].Connections != 0 {
 		t.Errorf("%d of %d connections whole and established; aggregates %+v", established, conns, tr.aggs)
+	}
+}
+
+// TestBucketsSettleAsTheyGo: a flood of hours keeps no bucket per second
+// of it: the buckets of clients that gave up are counted as the pass goes,
+// and the aggregate ends as it would have, late SYNs of clients counted as
+// given up included.
+func TestBucketsSettleAsTheyGo(t *testing.T) {
+	server := netip.MustParseAddrPort("10.0.0.2:80")
+	type syn struct {
+		at  time.Duration
+		src netip.AddrPort
+		isn uint32
+	}
+	var syns []syn
+	hours, perSecond := 2, 20
+	if raceOn {
+		hours = 1
+	}
+	for i := range hours * 3600 * perSecond {
+		at := time.Duration(i) * time.Second / time.Duration(perSecond)
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		syns = append(syns, syn{at, src, uint32(i)}, syn{at + time.Second, src, uint32(i)}, syn{at + 3*time.Second, src, uint32(i)})
+		if i%10 == 0 {
+			syns = append(syns, syn{at + 40*time.Second, src, uint32(i)}) // long after it gave up
+		}
+	}
+	slices.SortStableFunc(syns, func(a, b syn) int { return int(a.at - b.at) })
+	run := func(every time.Duration) (Aggregate, int) {
+		old := settleEvery
+		settleEvery = every
+		defer func() { settleEvery = old }()
+		tr := NewTracker(Config{})
+		most := 0
+		for n, s := range syns {
+			seg := packet.Segment{Src: s.src, Dst: server, Seq: s.isn, Flags: packet.SYN, Window: 500, WScale: -1, IPLen: 40}
+			tr.Add(&seg, Meta{At: TS(t0.Add(s.at)), Packet: uint32(n + 1), Order: uint64(n + 1), WireLen: 54})
+			if n%5000 == 0 {
+				for i := range tr.lone.aggs {
+					most = max(most, len(tr.lone.aggs[i].buckets))
+				}
+			}
+		}
+		tr.Finish()
+		if len(tr.aggs) != 1 {
+			t.Fatalf("%d aggregates, want the server's", len(tr.aggs))
+		}
+		return tr.aggs[0].settled(), most
+	}
+	want, keptAll := run(1000 * time.Hour)
+	got, kept := run(10 * time.Second)
+	t.Logf("%d connections, %d gave up; buckets at most %d settled as the pass goes, %d otherwise", got.Connections, got.GaveUp, kept, keptAll)
+	if keptAll < 1000 || want.GaveUp == 0 {
+		t.Fatalf("%d buckets at most, %d gave up: the test does not exercise settling", keptAll, want.GaveUp)
+	}
+	if kept > 200 {
+		t.Errorf("%d buckets kept while settling as the pass goes", kept)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("settled as the pass goes:\n%+v\nat the end only:\n%+v", got, want)
 	}
 }

@@ -221,7 +221,8 @@ func (p *pass) snapshot() *Result {
 		reply := <-r
 		lists[i], aggs[i], evicted = reply.recs, reply.aggs, evicted+reply.evicted
 		for _, a := range reply.aggs {
-			a.settleGaveUp(at)
+			a.settle(at)
+			a.buckets = nil
 		}
 	}
 	for _, l := range lists {
