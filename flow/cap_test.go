@@ -135,11 +135,9 @@ func TestMaxFlowsFreesRecords(t *testing.T) {
 	const capFlows, conns = 2000, 100_000
 	tr := NewTracker(Config{MaxFlows: capFlows})
 	server := netip.MustParseAddrPort("10.0.0.2:80")
-	n := uint32(0)
+	feed := &segFeed{tr: tr}
 	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
-		n++
-		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
-		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+		feed.add(at, src, dst, f, seq, ack, 500)
 	}
 	heap := func() uint64 {
 		runtime.GC()

@@ -24,6 +24,20 @@ func (f *segFeed) add(at time.Duration, src, dst netip.AddrPort, flags packet.Fl
 	f.tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: f.n, WireLen: 54})
 }
 
+// readLone reads pkts as a capture.
+func readLone(t *testing.T, pkts []lonePkt) *Result {
+	t.Helper()
+	s, err := capture.NewSource("lone.pcap", bytes.NewReader(lonePcap(pkts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestSnapshotLeavesRevivedEventsAlone: a connection met midstream whose
 // roles the end of the pass swaps, let go for being idle and taken up
 // again, has its events in its record; a snapshot then must not swap
@@ -86,14 +100,7 @@ func TestLateRefusalNotAnsweredLate(t *testing.T) {
 		pkts = append(pkts, lonePkt{at + time.Second, cli, closed, packet.SYN, isn, 0},
 			lonePkt{at + time.Second + ms/10, closed, cli, packet.RST | packet.ACK, 0, isn + 1})
 	}
-	s, err := capture.NewSource("late-refusal.pcap", bytes.NewReader(lonePcap(pkts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readLone(t, pkts)
 	folded, late := 0, 0
 	for _, a := range res.Aggregates {
 		t.Logf("aggregate %v refused %v: %d connections, %d SYNs, %d RSTs, %d answered late", a.Server, a.Refused, a.Connections, a.SYNs, a.RSTs, a.AnsweredLate)
@@ -157,14 +164,7 @@ func TestLateRefusalOfForgotten(t *testing.T) {
 			pkts = append(pkts, lonePkt{at + 7*time.Second, cookies, cli, packet.RST | packet.ACK, sisn + 1, isn + 1})
 		}
 	}
-	s, err := capture.NewSource("late-refusal.pcap", bytes.NewReader(lonePcap(pkts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readLone(t, pkts)
 	folded, counted, inFlows := 0, 0, 0
 	for _, a := range res.Aggregates {
 		t.Logf("aggregate %v refused %v: %d connections, %d SYNs, %d RSTs, %d answered late", a.Server, a.Refused, a.Connections, a.SYNs, a.RSTs, a.AnsweredLate)

@@ -46,36 +46,11 @@ func TestSnapshotIsReadSoFar(t *testing.T) {
 	for _, name := range []string{"keepalive-leak.pcap", "stale-reuse.pcap", "listen-overflow.pcap", "timewait-storm.pcap", "midstream.pcap"} {
 		path := filepath.Join("../testdata", name)
 		whole := analyzeFile(t, path, Config{})
-		total := 0
-		for _, in := range whole.Inputs {
-			total += in.Packets
-		}
+		total := packets(whole)
 		for _, at := range []int{1, total / 3, total / 2, total - 1} {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pr, err := pcapgo.NewReader(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			snaps := make(chan chan<- *Result, 1)
-			sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
-			src := capture.NewPacketSource(path, sr, pr.LinkType())
-			src.Format = capture.FormatPcap // as the file would read
-			res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Snapshots: snaps})
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, snap := readSnapshotAt(t, path, at, Config{})
 			if !reflect.DeepEqual(res.Flows, whole.Flows) {
 				t.Errorf("%s: the pass with a snapshot at packet %d ends differently", name, at)
-			}
-			var snap *Result
-			select {
-			case snap = <-sr.reply:
-			default:
-				t.Fatalf("%s: no snapshot at packet %d", name, at)
 			}
 			prefix := analyzeFirst(t, path, at)
 			if len(snap.Flows)+len(prefix.Flows) > 0 && !reflect.DeepEqual(snap.Flows, prefix.Flows) {
@@ -92,6 +67,45 @@ func TestSnapshotIsReadSoFar(t *testing.T) {
 			}
 		}
 	}
+}
+
+// packets counts the packets of a pass's inputs.
+func packets(r *Result) int {
+	n := 0
+	for _, in := range r.Inputs {
+		n += in.Packets
+	}
+	return n
+}
+
+// readSnapshotAt reads the pcap file at path with cfg as a live source
+// delivers it, and asks the pass for a snapshot at packet at: it returns
+// the pass's result and the snapshot.
+func readSnapshotAt(t *testing.T, path string, at int, cfg Config) (res, snap *Result) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := make(chan chan<- *Result, 1)
+	sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
+	src := capture.NewPacketSource(path, sr, pr.LinkType())
+	src.Format = capture.FormatPcap // as the file would read
+	res, err = Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: cfg, Snapshots: snaps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case snap = <-sr.reply:
+	default:
+		t.Fatalf("%s: no snapshot at packet %d", path, at)
+	}
+	return res, snap
 }
 
 // analyzeFirst reads the first n packets of a pcap file.
@@ -147,32 +161,11 @@ func TestLiveFolds(t *testing.T) {
 			wf, wa := connections(whole)
 			t.Errorf("%s: with a cap, %d flows and %d folded; without, %d and %d", name, f, a, wf, wa)
 		}
-		total := 0
-		for _, in := range whole.Inputs {
-			total += in.Packets
-		}
-		at := total / 2
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pr, err := pcapgo.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snaps := make(chan chan<- *Result, 1)
-		sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
-		src := capture.NewPacketSource(path, sr, pr.LinkType())
-		src.Format = capture.FormatPcap
-		res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: Config{MaxFlows: 1_000_000}, Snapshots: snaps})
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		at := packets(whole) / 2
+		res, snap := readSnapshotAt(t, path, at, Config{MaxFlows: 1_000_000})
 		if !reflect.DeepEqual(res.Aggregates, whole.Aggregates) {
 			t.Errorf("%s: the pass with a snapshot ends with other aggregates", name)
 		}
-		snap := <-sr.reply
 		prefix := analyzeFirst(t, path, at)
 		sf, sa := connections(snap)
 		pf, pa := connections(prefix)

@@ -566,11 +566,9 @@ func TestVeryLatePacket(t *testing.T) {
 func TestFreeListBounded(t *testing.T) {
 	tr := NewTracker(Config{})
 	server := netip.MustParseAddrPort("10.0.0.2:80")
-	n := uint32(0)
+	feed := &segFeed{tr: tr}
 	add := func(at time.Duration, src, dst netip.AddrPort, f packet.Flags, seq, ack uint32) {
-		n++
-		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: f, Window: 500, WScale: -1, IPLen: 40}
-		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: n, Order: uint64(n), WireLen: 54})
+		feed.add(at, src, dst, f, seq, ack, 500)
 	}
 	const conns = free.Max + 5000
 	client := func(i int) netip.AddrPort {
