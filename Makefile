@@ -69,11 +69,11 @@ test-browser: browser
 # The bench tool (capture generator, benchmark, soak) and its captures:
 # the mixed capture the cross-check with tshark runs on, and the shapes of
 # busy hosts: many connections leaked or open at the end, a SYN flood
-# (unanswered, or answered with SYN cookies), a scan of closed ports, and
-# 200 k connections open at once.
+# (unanswered, or answered with SYN cookies), a flood spread over a
+# network, a scan of closed ports, and 200 k connections open at once.
 BENCHPACKETS ?= 5000000
 BENCHFILE = $(BENCHDIR)/synthetic-http-$(BENCHPACKETS).pcap
-BENCHSHAPES = $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap $(BENCHDIR)/synflood-1000000.pcap $(BENCHDIR)/cookies-1000000.pcap $(BENCHDIR)/rstscan-1000000.pcap $(BENCHDIR)/concurrent-800000.pcap
+BENCHSHAPES = $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap $(BENCHDIR)/synflood-1000000.pcap $(BENCHDIR)/cookies-1000000.pcap $(BENCHDIR)/carpet-1000000.pcap $(BENCHDIR)/rstscan-1000000.pcap $(BENCHDIR)/concurrent-800000.pcap
 benchtool:
 	@mkdir -p $(BENCHDIR)
 	$(GO) build -o $(BENCHDIR)/bench ./cmd/tools/bench
@@ -83,6 +83,7 @@ benchfile: benchtool
 	@test -f $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap || $(BENCHDIR)/bench gen -shape leaky -packets $(BENCHPACKETS) -o $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap
 	@test -f $(BENCHDIR)/synflood-1000000.pcap || $(BENCHDIR)/bench gen -shape synflood -packets 1000000 -o $(BENCHDIR)/synflood-1000000.pcap
 	@test -f $(BENCHDIR)/cookies-1000000.pcap || $(BENCHDIR)/bench gen -shape cookies -packets 1000000 -o $(BENCHDIR)/cookies-1000000.pcap
+	@test -f $(BENCHDIR)/carpet-1000000.pcap || $(BENCHDIR)/bench gen -shape carpet -packets 1000000 -o $(BENCHDIR)/carpet-1000000.pcap
 	@test -f $(BENCHDIR)/rstscan-1000000.pcap || $(BENCHDIR)/bench gen -shape rstscan -packets 1000000 -o $(BENCHDIR)/rstscan-1000000.pcap
 	@test -f $(BENCHDIR)/concurrent-800000.pcap || $(BENCHDIR)/bench gen -shape concurrent -packets 800000 -o $(BENCHDIR)/concurrent-800000.pcap
 

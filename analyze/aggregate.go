@@ -14,14 +14,21 @@ import (
 // nothing answered), counted rather than listed once there were many of
 // them: those to one server endpoint (a SYN flood, clients hammering a
 // service behind a firewall that drops), or from one client address to
-// many endpoints (a scan). Their flows are not in Report.Flows; the
+// many endpoints (a scan), or, Other, those spread over more endpoints
+// and sources than are counted one by one (a flood of a whole network
+// from spoofed sources). Their flows are not in Report.Flows; the
 // finding about the endpoint or the client counts them, and Examples
 // lead to a few of them in the capture.
 type Aggregate struct {
 	// Server is the server endpoint, or Client the scanning address: one
-	// of them is set.
+	// of them is set, but for Other.
 	Server netip.AddrPort
 	Client netip.Addr
+	// Other is set for the connections folded by neither end: to server
+	// endpoints past the first few thousand with aggregates of their own,
+	// or spread thin over many endpoints and sources. Its peers are the
+	// server endpoints, as for a client's.
+	Other bool
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
 	// other connections meanwhile (its listen queue dropped these), or
 	// HandshakeIncomplete when the server answered with SYN-ACKs and the
@@ -40,15 +47,15 @@ type Aggregate struct {
 	GaveUp                  int // clients that had stopped retrying by the end
 	AnsweredLate            int // answered after all: flows of their own, not counted here
 	// Peers counts the distinct client addresses of a server's
-	// aggregate, or the server endpoints of a client's; Estimated when
+	// aggregate, or the server endpoints of a client's (or Other's); Estimated when
 	// there were too many to count exactly (then within a few percent).
 	Peers     int
 	Estimated bool
 	// TopPeers are the busiest peers, when they were counted exactly:
 	// client addresses (port 0), or server endpoints.
 	TopPeers []PeerCount
-	// OneHost and OnePort, of a client's aggregate, are the address and
-	// the port all its endpoints had, when they had one.
+	// OneHost and OnePort, of a client's aggregate (or Other), are the
+	// address and the port all its endpoints had, when they had one.
 	OneHost     netip.Addr
 	OnePort     uint16
 	First, Last time.Time
@@ -67,6 +74,9 @@ type PeerCount struct {
 // to many endpoints, rather than a server endpoint's.
 func (a *Aggregate) ByClient() bool { return a.Client.IsValid() }
 
+// byEndpoint reports whether the aggregate's peers are server endpoints.
+func (a *Aggregate) byEndpoint() bool { return a.ByClient() || a.Other }
+
 // Scan reports whether the aggregate is a scanner's.
 func (a *Aggregate) Scan() bool { return a.Class == PortScan }
 
@@ -82,7 +92,7 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 		if a.Connections == 0 {
 			continue
 		}
-		v := Aggregate{Server: a.Server, Client: a.Client, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
+		v := Aggregate{Server: a.Server, Client: a.Client, Other: a.Other, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
 			SYNs: a.SYNs, SYNACKs: a.SYNACKs, RSTs: a.RSTs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
 			Peers: a.Peers, Estimated: a.PeersEstimated, OneHost: a.OneHost, OnePort: a.OnePort, First: a.First.Time(), Last: a.Last.Time()}
 		for _, p := range a.TopPeers {
@@ -90,7 +100,10 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 		}
 		for _, e := range a.Examples {
 			what := "SYN from " + e.Client.String()
-			if v.ByClient() {
+			switch {
+			case v.Other:
+				what = "SYN from " + e.Client.String() + " to " + e.Server.String()
+			case v.ByClient():
 				what = "SYN to " + e.Server.String()
 			}
 			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
@@ -102,7 +115,7 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			v.Class = Refused
 		case a.HalfOpen:
 			v.Class = HandshakeIncomplete
-		case !v.ByClient() && ev.acceptedNear(a.Server, a.First, a.Last):
+		case a.Server.IsValid() && ev.acceptedNear(a.Server, a.First, a.Last):
 			v.Class = ListenOverflow
 		}
 		out = append(out, v)
@@ -115,13 +128,13 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 func (a *Aggregate) peers() string {
 	if a.Estimated {
 		what := "hosts"
-		if a.ByClient() {
+		if a.byEndpoint() {
 			what = "endpoints"
 		}
 		return fmt.Sprintf("about %s %s", thousands(min(a.Peers, a.Connections)), what)
 	}
 	what := "host"
-	if a.ByClient() {
+	if a.byEndpoint() {
 		what = "endpoint"
 	}
 	var parts []string
@@ -172,6 +185,9 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 			out = a.spread(out)
 			continue
 		case a.Unanswered() == 0:
+			continue
+		case a.Other:
+			out = append(out, a.otherFinding())
 			continue
 		}
 		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
@@ -238,6 +254,9 @@ func (a *Aggregate) spread(out []Finding) []Finding {
 // about reports whether f is the finding the aggregate belongs to.
 func (a *Aggregate) about(f *Finding) bool {
 	switch {
+	case a.Other:
+		return f.Class == a.Class && len(f.Flows) == 0 && f.Folded == a.Unanswered() &&
+			slices.Equal(f.Hosts, a.otherHosts()) && slices.Equal(f.Endpoints, a.otherEndpoints())
 	case a.Scan():
 		return f.Class == PortScan && len(f.Hosts) == 1 && f.Hosts[0] == a.Client
 	case a.ByClient():
@@ -277,6 +296,11 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 // flood reports whether the aggregate has a SYN flood's mark: many
 // sources, nearly none of which send their SYN again.
 func (a *Aggregate) flood() bool {
+	if a.Other {
+		// Spread over many endpoints and sources: its sources were not
+		// counted, but that few retried tells.
+		return a.Retried*10 < a.Connections
+	}
 	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }
 
@@ -332,4 +356,87 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 		b.WriteString(" A firewall drops them, or the host or route is down.")
 	}
 	return b.String()
+}
+
+// otherEndpoints are the server endpoints of an Other aggregate, when
+// they were counted one by one; otherHosts their addresses, or the one
+// address all its endpoints had.
+func (a *Aggregate) otherEndpoints() []netip.AddrPort {
+	if a.Estimated {
+		return nil
+	}
+	var out []netip.AddrPort
+	for _, p := range a.TopPeers {
+		out = append(out, p.Peer)
+	}
+	slices.SortFunc(out, netip.AddrPort.Compare)
+	return out
+}
+
+func (a *Aggregate) otherHosts() []netip.Addr {
+	if a.OneHost.IsValid() {
+		return []netip.Addr{a.OneHost}
+	}
+	var out []netip.Addr
+	for _, p := range a.otherEndpoints() {
+		out = append(out, p.Addr())
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// otherFinding is the finding of an Other aggregate: connection attempts
+// spread over endpoints too many to have findings of their own.
+func (a *Aggregate) otherFinding() Finding {
+	f := Finding{Class: a.Class, Severity: Error, Hosts: a.otherHosts(), Endpoints: a.otherEndpoints(), Flows: []int{}, Folded: a.Unanswered(),
+		Remedy: remedy(a.Class)}
+	// The first and the last of them: where to look.
+	if n := len(a.Examples); n > 4 {
+		f.Evidence = slices.Concat(a.Examples[:2], a.Examples[n-2:])
+	} else {
+		f.Evidence = a.Examples
+	}
+	f.Metrics = []Metric{{"connections", float64(f.Folded)}, {"folded", float64(f.Folded)}, {"server_endpoints", float64(a.Peers)}}
+	if a.Class == HandshakeIncomplete && !a.flood() {
+		f.Severity = Warning
+	}
+	to := a.peers()
+	if n := thousands(min(a.Peers, a.Connections)); a.Estimated && a.OneHost.IsValid() {
+		to = fmt.Sprintf("about %s ports of %s", n, a.OneHost)
+	} else if a.Estimated && a.OnePort != 0 {
+		to = fmt.Sprintf("port %d of about %s hosts", a.OnePort, n)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s connection attempts to %s over %s, spread over more endpoints and sources than are counted one by one, were counted together, not listed: ",
+		thousands(a.Connections), to, fmtDur(a.Last.Sub(a.First)))
+	switch a.Class {
+	case HandshakeIncomplete:
+		fmt.Fprintf(&b, "%s were answered with a SYN-ACK that the client never acknowledged (the handshakes stayed half-open)", thousands(f.Folded))
+	case Refused:
+		fmt.Fprintf(&b, "%s were refused (SYN answered by RST)", thousands(f.Folded))
+	default:
+		fmt.Fprintf(&b, "%s got no answer (no SYN-ACK, no RST)", thousands(f.Folded))
+	}
+	if a.InProgress > 0 {
+		fmt.Fprintf(&b, "; %s more were sent or answered within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
+	}
+	fmt.Fprintf(&b, ". They sent %s SYNs", thousands(a.SYNs))
+	if a.Retried > 0 {
+		fmt.Fprintf(&b, ", %s of the connections more than once.", thousands(a.Retried))
+	} else {
+		b.WriteString(", none of them again.")
+	}
+	if a.flood() {
+		b.WriteString(" So many endpoints, from sources that hardly ever send their SYN again, are the mark of a flood of a whole network from spoofed sources (carpet bombing)")
+		switch a.Class {
+		case HandshakeIncomplete:
+			b.WriteString(": check that SYN cookies are on (net.ipv4.tcp_syncookies) on the hosts it reaches, and filter it upstream.")
+		case Refused:
+			b.WriteString(", here answered by the hosts whose ports are closed: filter it upstream.")
+		default:
+			b.WriteString(": filter it upstream.")
+		}
+	}
+	f.Summary = b.String()
+	return f
 }

@@ -111,6 +111,7 @@ type Totals struct {
 	// Folded counts the connections in Aggregates, not in Flows.
 	Folded                          int
 	Packets, TCPPackets, BadPackets int
+	spread                          int // of Folded, those in Other aggregates
 }
 
 // Options tune the analysis. The zero Options uses the defaults.
@@ -196,6 +197,20 @@ func (rep *Report) count() {
 	for _, a := range rep.Aggregates {
 		t.Folded += a.Connections
 		refused := a.RSTs > 0 // both ends CLOSED: over
+		if a.Other {
+			t.spread += a.Connections
+			// Its servers have rows when few enough to be counted
+			// exactly; its clients, spread thin, have none.
+			if !a.Estimated {
+				for _, p := range a.TopPeers {
+					h := host(p.Peer.Addr())
+					h.Counts[flow.Closed] += p.Connections
+					h.Total += p.Connections
+					h.Servers += p.Connections
+				}
+			}
+			continue
+		}
 		if a.ByClient() {
 			c := host(a.Client)
 			if refused {

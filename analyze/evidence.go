@@ -115,7 +115,9 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
 	for _, a := range aggs {
-		ev.accepted[a.Server] = nil
+		if a.Server.IsValid() {
+			ev.accepted[a.Server] = nil
+		}
 	}
 	for _, r := range recs {
 		if r.Server.Packets == 0 && has(r, flow.Client, 'S') {

@@ -61,8 +61,16 @@ func (f Filter) inScope(fl *Flow) bool {
 
 // keepsAggregate reports whether f keeps an aggregate: about its host
 // (the server, or the scanning client) and port, of a class it asks for.
-// The aggregate's other ends are too many to be told apart.
+// The aggregate's other ends are too many to be told apart; an Other
+// aggregate's servers are, when its peers were counted exactly.
 func (f Filter) keepsAggregate(a *Aggregate) bool {
+	if a.Other {
+		// Its endpoints, when they were counted one by one, or the host
+		// or port they all had.
+		return (len(f.Classes) == 0 || slices.Contains(f.Classes, a.Class)) &&
+			(!f.Host.IsValid() || a.OneHost.Unmap() == f.Host || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer.Addr().Unmap() == f.Host })) &&
+			(f.Port == 0 || a.OnePort == f.Port || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer.Port() == f.Port }))
+	}
 	switch {
 	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host,
 		f.Port != 0 && a.Server.Port() != f.Port,

@@ -134,9 +134,11 @@ func (rep *Report) JoinKernel(socks []sockets.Socket, local []netip.Addr, at tim
 // an aggregate rather than kept as flows: a SYN_RECV socket at a server
 // endpoint with an aggregate (a SYN flood at this host), a SYN_SENT one
 // from a scanning address (a scan from it). Packets did touch them; the
-// aggregate counts them.
+// aggregate counts them. Of an Other aggregate's endpoints, too many to
+// be counted one by one, any SYN_RECV socket may be one.
 func (rep *Report) foldedSockets(socks []sockets.Socket) map[*sockets.Socket]bool {
 	servers, clients := map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
+	anyServer := false
 	for _, a := range rep.Aggregates {
 		if a.Server.IsValid() {
 			servers[netip.AddrPortFrom(a.Server.Addr().Unmap(), a.Server.Port())] = true
@@ -144,15 +146,21 @@ func (rep *Report) foldedSockets(socks []sockets.Socket) map[*sockets.Socket]boo
 		if a.Client.IsValid() {
 			clients[a.Client.Unmap()] = true
 		}
+		if a.Other && a.Class == HandshakeIncomplete {
+			anyServer = anyServer || a.Estimated
+			for _, p := range a.TopPeers {
+				servers[netip.AddrPortFrom(p.Peer.Addr().Unmap(), p.Peer.Port())] = true
+			}
+		}
 	}
-	if len(servers)+len(clients) == 0 {
+	if len(servers)+len(clients) == 0 && !anyServer {
 		return nil
 	}
 	out := map[*sockets.Socket]bool{}
 	for i := range socks {
 		s := &socks[i]
 		local := netip.AddrPortFrom(s.Local.Addr().Unmap(), s.Local.Port())
-		if s.State == flow.SynRecv && servers[local] || s.State == flow.SynSent && clients[local.Addr()] {
+		if s.State == flow.SynRecv && (anyServer || servers[local]) || s.State == flow.SynSent && clients[local.Addr()] {
 			out[s] = true
 		}
 	}

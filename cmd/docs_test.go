@@ -408,6 +408,7 @@ var rareJSON = map[string]string{
 	"flows[].payload.gaps[].truncated":        "a snap length shorter than the packets",
 	"flows[].payload.gaps[].truncated.packet": "a snap length shorter than the packets",
 	"aggregates[].one_port":                   "a sweep of one port over more than 100 hosts",
+	"aggregates[].other":                      "SYNs spread over a whole network (analyze's TestSpreadFloodFinding)",
 }
 
 // jsonPaths adds the path of every field in v to paths: object keys

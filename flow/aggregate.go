@@ -17,9 +17,15 @@ import (
 // one client address to many (a scan).
 type Aggregate struct {
 	// Server is the server endpoint; Client the client address. One of
-	// them is set.
+	// them is set, or, for Other, neither.
 	Server netip.AddrPort
 	Client netip.Addr
+	// Other is set for the connections to server endpoints past the
+	// first few thousand with aggregates of their own, or that neither
+	// their server endpoint nor their client had many of (SYNs spread
+	// over a whole network, from spoofed sources): their peers are the
+	// server endpoints, as for a client's.
+	Other bool
 	// HalfOpen is set for connections the server answered with a SYN-ACK
 	// and the client never went on with (the SYN flood a server answers
 	// with SYN cookies); else they got no answer at all.
@@ -162,8 +168,12 @@ func bucketOf(at Timestamp, gap time.Duration, retried bool) uint64 {
 	return b & bucketMask
 }
 
-// countEndpoint counts one connection of a client's aggregate, to
-// endpoint p.
+// byEndpoint reports whether the aggregate's peers are server
+// endpoints (a client's, or Other) rather than client addresses.
+func (a *aggregate) byEndpoint() bool { return a.Client.IsValid() || a.Other }
+
+// countEndpoint counts one connection of a client's aggregate (or
+// Other), to endpoint p.
 func (a *aggregate) countEndpoint(p netip.AddrPort) {
 	if a.exact == nil {
 		a.OneHost, a.OnePort = p.Addr(), p.Port()
@@ -232,16 +242,16 @@ func (a *aggregate) uncountPeer(p netip.AddrPort) {
 }
 
 // peerOf is the peer, as the aggregate counts them, of the connection a
-// segment is on: the server endpoint of a client's aggregate, the client
-// address of a server endpoint's.
-func (a *aggregate) peerOf(seg *packet.Segment) netip.AddrPort {
-	if a.Client.IsValid() {
-		if seg.Src.Addr() == a.Client {
-			return seg.Dst
-		}
+// segment is on: the server endpoint of a client's aggregate (or Other),
+// the client address of a server endpoint's. fromServer says which end
+// sent it, which only Other, with neither end known, needs.
+func (a *aggregate) peerOf(seg *packet.Segment, fromServer bool) netip.AddrPort {
+	switch {
+	case a.Other && fromServer, a.Client.IsValid() && seg.Dst.Addr() == a.Client:
 		return seg.Src
-	}
-	if seg.Src == a.Server {
+	case a.Other, a.Client.IsValid():
+		return seg.Dst
+	case seg.Src == a.Server:
 		return netip.AddrPortFrom(seg.Dst.Addr(), 0)
 	}
 	return netip.AddrPortFrom(seg.Src.Addr(), 0)
@@ -321,10 +331,10 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 // settled is the aggregate as reported.
 func (a *aggregate) settled() Aggregate {
 	out := a.Aggregate
-	if a.manyHosts || !a.Client.IsValid() {
+	if a.manyHosts || !a.byEndpoint() {
 		out.OneHost = netip.Addr{}
 	}
-	if a.manyPorts || !a.Client.IsValid() {
+	if a.manyPorts || !a.byEndpoint() {
 		out.OnePort = 0
 	}
 	out.Peers = len(a.exact)

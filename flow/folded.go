@@ -96,7 +96,7 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		switch {
 		case a.HalfOpen:
 			if !a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At) {
-				a.uncountPeer(a.peerOf(seg)) // a flow of its own from here
+				a.uncountPeer(a.peerOf(seg, false)) // a flow of its own from here
 				return false
 			}
 			return true
@@ -108,7 +108,7 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		}
 		if f == packet.SYN|packet.ACK {
 			// Answered after all: a flow of its own from here.
-			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg))
+			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true))
 			return false
 		}
 		a.bucket(b, -1)
@@ -138,11 +138,11 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 				return a.lateRefused(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At)
 			case a.HalfOpen:
 				a.lateHalfOpen(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At) // takes it out
-				a.uncountPeer(a.peerOf(seg))
+				a.uncountPeer(a.peerOf(seg, true))
 			default:
 				// Refused at last, long after it was folded unanswered:
 				// a flow of its own from here, as one answered.
-				a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg))
+				a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true))
 			}
 			return false
 		}

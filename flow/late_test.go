@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/flow/payload"
 )
@@ -27,15 +26,7 @@ func (f *segFeed) add(at time.Duration, src, dst netip.AddrPort, flags packet.Fl
 // readLone reads pkts as a capture.
 func readLone(t *testing.T, pkts []lonePkt) *Result {
 	t.Helper()
-	s, err := capture.NewSource("lone.pcap", bytes.NewReader(lonePcap(pkts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return readOpts(t, bytes.NewReader(lonePcap(pkts)), "lone.pcap", ReadOptions{})
 }
 
 // TestSnapshotLeavesRevivedEventsAlone: a connection met midstream whose

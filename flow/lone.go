@@ -167,8 +167,11 @@ func (e *embryo) aggKey() aggKey {
 	if e.srcA == (e.syn[0].fold == FoldClient) {
 		addr, port = e.key.a, e.key.pa
 	}
-	if e.syn[0].fold == FoldClient {
+	switch e.syn[0].fold {
+	case FoldClient:
 		port = 0
+	case FoldOther:
+		addr, port = [16]byte{}, 0
 	}
 	return aggKey{e.syn[0].fold, e.na > 0, e.refused, addr, port}
 }
@@ -414,9 +417,12 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 		j = int32(len(l.aggs))
 		a := aggregate{}
 		a.HalfOpen, a.Refused = key.half, key.refused
-		if key.by == FoldClient {
+		switch key.by {
+		case FoldClient:
 			a.Client = e.client().Addr()
-		} else {
+		case FoldOther:
+			a.Other = true
+		default:
 			a.Server = e.server()
 		}
 		l.aggs = append(l.aggs, a)
@@ -451,7 +457,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	}
 	a.Last = max(a.Last, e.last())
 	client := e.client()
-	if a.Client.IsValid() {
+	if a.byEndpoint() {
 		a.countEndpoint(e.server())
 	} else {
 		a.countPeer(netip.AddrPortFrom(client.Addr(), 0))
@@ -550,7 +556,7 @@ func (t *Tracker) unfold(i int32, late bool) {
 		a.AnsweredLate++
 	}
 	peer := netip.AddrPortFrom(e.client().Addr(), 0)
-	if a.Client.IsValid() {
+	if a.byEndpoint() {
 		peer = e.server()
 	}
 	a.uncountPeer(peer)

@@ -41,11 +41,17 @@ func readAll(t *testing.T, r io.Reader, name string) *Result {
 // readWith is readAll with a tracker configuration.
 func readWith(t *testing.T, r io.Reader, name string, cfg Config) *Result {
 	t.Helper()
+	return readOpts(t, r, name, ReadOptions{Config: cfg})
+}
+
+// readOpts is readAll with options.
+func readOpts(t *testing.T, r io.Reader, name string, opt ReadOptions) *Result {
+	t.Helper()
 	s, err := capture.NewSource(name, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Read(context.Background(), []*capture.Source{s}, ReadOptions{Config: cfg})
+	res, err := Read(context.Background(), []*capture.Source{s}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

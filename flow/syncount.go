@@ -17,14 +17,24 @@ import (
 const foldAfter = 100
 
 // Fold says by what a SYN may be folded, should it go unanswered: its
-// server endpoint (a flood, a service that a firewall hides) or its
-// client address (a scan: one source, many destinations); 0: it may not.
+// server endpoint (a flood, a service that a firewall hides), its client
+// address (a scan: one source, many destinations), or neither (FoldOther:
+// a flood spread over more endpoints than are counted one by one); 0: it
+// may not.
 type Fold uint8
 
 const (
 	FoldServer Fold = 1 + iota
 	FoldClient
+	FoldOther
 )
+
+// maxFoldKeys is how many server endpoints, and how many client
+// addresses, may each have aggregates of their own. A flood spread over
+// a network's addresses and ports (carpet bombing) would otherwise make
+// one aggregate, a kilobyte or more, per endpoint it hit: past the first
+// maxFoldKeys (in capture order), connections are folded by neither.
+var maxFoldKeys = 4096
 
 // synWindow is the window of capture time synCounter counts in.
 const synWindow = 10 * time.Second
@@ -45,12 +55,34 @@ const synCellBits = 15
 // has far more ACKs than SYNs; one that a flood overwhelms, or that a
 // firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
 // (SYN cookies) or not. It is fed every segment in capture order.
+//
+// The SYNs that neither their endpoint nor their client marks are counted
+// once more, all together (all), and so are those of them that were the
+// first in the window from their source's cell and to their endpoint's.
+// When such SYNs outnumber every sign of handshakes going on in the whole
+// capture, and many were new from both ends, SYNs spread thin are
+// flooding it (spoofed sources sending to a whole network), and they may
+// be folded by neither (FoldOther). A flood of one endpoint (new sources,
+// one endpoint) or a scan from one source (one source, new endpoints) is
+// its own cell's to mark.
 type synCounter struct {
 	cells  *[2][2][synCells]synCell // [current, previous][server, client]
+	all    [2]synSpread             // [current, previous]
 	window int64
+	// servers and clients are the endpoints and addresses that have
+	// aggregates of their own, maxFoldKeys of each at most.
+	servers map[netip.AddrPort]struct{}
+	clients map[netip.Addr]struct{}
 }
 
 type synCell struct{ syns, open, refused int32 }
+
+// synSpread counts SYNs as a cell does, and those that were the first in
+// the window in both their cells.
+type synSpread struct {
+	synCell
+	fresh int32
+}
 
 // mark counts a segment sent at time at, and says by what a bare SYN may
 // be folded, or whether an RST refusing one may. It is called for every packet: what it passes over is
@@ -71,6 +103,7 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		if f == packet.ACK && seg.Seq&7 == 0 && sc.cells != nil {
 			sc.roll(at)
 			sc.cells[0][0][cellOf(seg.Dst.Addr(), seg.Dst.Port())].open -= 8
+			sc.all[0].open -= 8
 		}
 		return 0
 	}
@@ -91,8 +124,10 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		return 0
 	}
 	var fold Fold
+	var fresh [2]bool // the first SYN of the window in its cells
 	for k, i := range [2]uint64{cellOf(seg.Dst.Addr(), seg.Dst.Port()), cellOf(seg.Src.Addr(), 0)} {
 		c := &sc.cells[0][k][i]
+		fresh[k] = c.syns == 0
 		c.syns++
 		c.open++
 		p := sc.cells[1][k][i]
@@ -105,13 +140,49 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 			fold = Fold(k + 1)
 		}
 	}
+	switch fold {
+	case FoldServer:
+		if !admit(&sc.servers, seg.Dst) {
+			fold = FoldOther
+		}
+	case FoldClient:
+		if !admit(&sc.clients, seg.Src.Addr()) {
+			fold = FoldOther
+		}
+	default:
+		c := &sc.all[0]
+		c.syns++
+		c.open++
+		if fresh[0] && fresh[1] {
+			c.fresh++
+		}
+		if sc.spread() {
+			fold = FoldOther
+		}
+	}
 	return fold
 }
 
+// admit reports whether k may have an aggregate of its own: it has one
+// already, or fewer than maxFoldKeys do.
+func admit[K comparable](m *map[K]struct{}, k K) bool {
+	if _, ok := (*m)[k]; ok {
+		return true
+	}
+	if len(*m) >= maxFoldKeys {
+		return false
+	}
+	if *m == nil {
+		*m = map[K]struct{}{}
+	}
+	(*m)[k] = struct{}{}
+	return true
+}
+
 // refusal counts an RST that may refuse a SYN, and says whether its
-// connection may be folded: once more than foldAfter came from its
-// endpoint, or to its client, in the last window or two, and they were
-// most of its SYNs (a closed port, a scan of closed ports; an endpoint
+// connection may be folded (by what its SYN was marked with): once more
+// than foldAfter came from its endpoint, or to its client, in the last
+// window or two, and they were most of the SYNs (a closed port, a scan of closed ports; an endpoint
 // that refuses a few of many is listed). Whether the SYN could be folded
 // was decided when it was sent, and at the start of a capture, before
 // the first handshakes were acknowledged, nearly every SYN can: the
@@ -125,7 +196,27 @@ func (sc *synCounter) refusal(seg *packet.Segment) Fold {
 			fold = Fold(k + 1)
 		}
 	}
+	if fold == 0 {
+		// Refusals spread over many endpoints and clients, while SYNs
+		// spread so flood the capture: those SYNs were marked Other, and
+		// what happened to them is counted with them, however few.
+		c, p := &sc.all[0], &sc.all[1]
+		c.refused++
+		if c.refused+p.refused > foldAfter && sc.spread() {
+			fold = FoldOther
+		}
+	}
 	return fold
+}
+
+// spread reports whether SYNs spread thin over many endpoints and
+// sources flood the capture: in the last window or two, more of them
+// than signs of handshakes going on, and more than a tenth of all such
+// SYNs, and more than foldAfter of them new from both ends.
+func (sc *synCounter) spread() bool {
+	c, p := &sc.all[0], &sc.all[1]
+	open := c.open + p.open
+	return open > foldAfter && open*10 > c.syns+p.syns && c.fresh+p.fresh > foldAfter
 }
 
 // roll starts a new window when at is past the current one.
@@ -135,11 +226,11 @@ func (sc *synCounter) roll(at Timestamp) {
 		return
 	}
 	if w == sc.window+1 {
-		sc.cells[1] = sc.cells[0]
+		sc.cells[1], sc.all[1] = sc.cells[0], sc.all[0]
 	} else {
-		sc.cells[1] = [2][synCells]synCell{}
+		sc.cells[1], sc.all[1] = [2][synCells]synCell{}, synSpread{}
 	}
-	sc.cells[0] = [2][synCells]synCell{}
+	sc.cells[0], sc.all[0] = [2][synCells]synCell{}, synSpread{}
 	sc.window = w
 }
 

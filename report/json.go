@@ -53,6 +53,7 @@ type jsonFinding struct {
 type jsonAggregate struct {
 	Server         string         `json:"server,omitempty"`
 	Client         string         `json:"client,omitempty"`
+	Other          bool           `json:"other,omitempty"`
 	Class          string         `json:"class"`
 	Connections    int            `json:"connections"`
 	InProgress     int            `json:"in_progress"`
@@ -87,9 +88,12 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 		if a.OneHost.IsValid() {
 			ja.OneHost = a.OneHost.Unmap().String()
 		}
-		if a.ByClient() {
+		switch {
+		case a.Other:
+			ja.Other = true
+		case a.ByClient():
 			ja.Client = a.Client.Unmap().String()
-		} else {
+		default:
 			ja.Server = a.Server.String()
 		}
 		for _, p := range a.TopPeers {

@@ -30,7 +30,10 @@
 //     a SYN-ACK (SYN cookies) and nothing more;
 //   - scan: one SYN per connection from one source, each to a
 //     destination of its own, never answered;
-//   - rstscan: the same scan, each SYN refused (RST): closed ports.
+//   - rstscan: the same scan, each SYN refused (RST): closed ports;
+//   - carpet: a flood spread over a network (carpet bombing): one SYN per
+//     connection from a source of its own, each to a random port of a
+//     random address of a /16, never answered.
 package main
 
 import (
@@ -67,7 +70,7 @@ func main() {
 		fs := flag.NewFlagSet("gen", flag.ExitOnError)
 		out := fs.String("o", "", "output file")
 		packets := fs.Int("packets", 5_000_000, "packets to write")
-		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, cookies, concurrent, scan or rstscan")
+		shape := fs.String("shape", "mixed", "mixed, leaky, synflood, cookies, concurrent, scan, rstscan or carpet")
 		fs.Parse(os.Args[2:])
 		if err := gen(*out, *packets, *shape); err != nil {
 			log.Fatal(err)
@@ -211,6 +214,9 @@ var shapes = map[string]func(*rand.Rand) []step{
 	"scan": func(*rand.Rand) []step {
 		return []step{{false, fSYN, 0, false, false, 0, 0}}
 	},
+	"carpet": func(*rand.Rand) []step {
+		return []step{{false, fSYN, 0, false, false, 0, 0}}
+	},
 	"rstscan": func(*rand.Rand) []step {
 		return []step{{false, fSYN, 0, false, false, 0, 0}, {true, fRST | fACK, 0, false, false, 0, 0}}
 	},
@@ -296,7 +302,7 @@ func gen(path string, packets int, shape string) error {
 	newConn := func() *conn {
 		made++
 		host := made / 28000
-		if shape == "synflood" || shape == "cookies" {
+		if shape == "synflood" || shape == "cookies" || shape == "carpet" {
 			host = made // a source of its own each time
 		}
 		c := &conn{
@@ -312,6 +318,10 @@ func gen(path string, packets int, shape string) error {
 			c.cli = [4]byte{10, 1, 0, 1}
 			c.srv = [4]byte{10, byte(2 + made>>16), byte(made >> 8), byte(made)}
 			c.sport = []uint16{22, 80, 443, 3389}[made%4]
+		}
+		if shape == "carpet" { // anywhere in 10.2.0.0/16, any port
+			c.srv = [4]byte{10, 2, byte(rng.IntN(256)), byte(rng.IntN(256))}
+			c.sport = uint16(1 + rng.IntN(65535))
 		}
 		return c
 	}

@@ -1,0 +1,134 @@
+package analyze
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/sockets"
+)
+
+// carpet is n SYNs, one a millisecond, each from a source of its own to
+// an endpoint of 10.2.0.0/16 that endpoint(i) names, never answered;
+// and a clean connection at 6 s, which the capture ends with.
+func carpet(n int, endpoint func(i int) string) []conv {
+	var convs []conv
+	for i := range n {
+		convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.18.%d.%d", i>>8, i&255), server: endpoint(i),
+			segs: []seg{{float64(i) * 0.001, true, "S", 0, -1}}})
+	}
+	return append(convs, conv{cport: 40000, client: "10.0.2.1", server: "10.0.0.80:80", segs: []seg{
+		{6, true, "S", 0, -1}, {6.001, false, "SA", 0, -1}, {6.002, true, "A", 0, -1},
+		{6.003, true, "FA", 0, -1}, {6.004, false, "FA", 0, -1}, {6.005, true, "A", 0, -1}}})
+}
+
+// TestSpreadFloodFinding: SYNs spread over a whole network from spoofed
+// sources (carpet bombing) are folded together, neither by endpoint nor
+// by client; their finding says so, counts them once with the flows kept
+// of the same flood, and cites the first and last of them.
+func TestSpreadFloodFinding(t *testing.T) {
+	const n = 3000
+	rng := rand.New(rand.NewPCG(5, 6))
+	rep := analyzeFile(t, craft(t, carpet(n, func(int) string {
+		return fmt.Sprintf("10.2.%d.%d:%d", rng.IntN(256), rng.IntN(256), 1+rng.IntN(65535))
+	})...))
+	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other {
+		t.Fatalf("aggregates %+v; want one, Other", rep.Aggregates)
+	}
+	a := rep.Aggregates[0]
+	var spread *Finding
+	unanswered := 0
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.Class != UnansweredSYN {
+			continue
+		}
+		unanswered += f.Connections()
+		if f.Folded > 0 {
+			if spread != nil {
+				t.Fatalf("two findings count folded connections: %q and %q", spread.Summary, f.Summary)
+			}
+			spread = f
+		}
+	}
+	if spread == nil {
+		t.Fatal("no finding counts the folded connections")
+	}
+	if unanswered != n || spread.Folded != a.Connections || rep.Totals.Folded != a.Connections {
+		t.Errorf("findings count %d connections, %d of them folded; totals fold %d; want %d, %d", unanswered, spread.Folded, rep.Totals.Folded, n, a.Connections)
+	}
+	for _, want := range []string{thousands(a.Connections) + " connection attempts to about", "got no answer", "spread over more endpoints and sources", "carpet bombing"} {
+		if !strings.Contains(spread.Summary, want) {
+			t.Errorf("summary %q does not say %q", spread.Summary, want)
+		}
+	}
+	if len(spread.Evidence) != 4 || spread.Evidence[0].Packet >= spread.Evidence[3].Packet || !strings.HasPrefix(spread.Evidence[3].What, "SYN from 198.18.") {
+		t.Errorf("evidence %+v; want the first two and the last two SYNs folded", spread.Evidence)
+	}
+	if s := rep.Totals.Summary(); !strings.Contains(s, "spread over too many endpoints") {
+		t.Errorf("headline %q does not say the folded were spread", s)
+	}
+	if got := rep.Filtered(Filter{Host: netip.MustParseAddr("10.2.3.4")}); len(got.Aggregates) != 0 {
+		t.Errorf("--host 10.2.3.4 keeps %+v; its endpoints were too many to tell it was among them", got.Aggregates)
+	}
+}
+
+// TestSpreadFloodFilter: an Other aggregate whose endpoints were counted
+// one by one (few of them past the first thousands with aggregates of
+// their own: flow's TestFoldKeysCapped makes one) is kept by --host and
+// --port when they name one of its endpoints, and its finding with it.
+func TestSpreadFloodFilter(t *testing.T) {
+	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 400, SYNs: 400, Peers: 2, OneHost: netip.MustParseAddr("10.2.0.9"),
+		TopPeers: []PeerCount{{netip.MustParseAddrPort("10.2.0.9:1017"), 300}, {netip.MustParseAddrPort("10.2.0.9:22"), 100}}}
+	rep := &Report{Aggregates: []Aggregate{a}, Findings: []Finding{a.otherFinding()}}
+	if f := rep.Findings[0]; !a.about(&f) || !strings.Contains(f.Summary, "10.2.0.9:1017 (300) and 10.2.0.9:22 (100)") {
+		t.Fatalf("finding %+v: not the aggregate's, or does not name its endpoints", f)
+	}
+	for _, tc := range []struct {
+		f    Filter
+		keep bool
+	}{
+		{Filter{Host: netip.MustParseAddr("10.2.0.9")}, true},
+		{Filter{Port: 1017}, true},
+		{Filter{Host: netip.MustParseAddr("10.2.0.8")}, false},
+		{Filter{Port: 2000}, false},
+		{Filter{Classes: []Class{Refused}}, false},
+	} {
+		got := rep.Filtered(tc.f)
+		if (len(got.Aggregates) == 1) != tc.keep || (len(got.Findings) == 1) != tc.keep {
+			t.Errorf("%+v: %d aggregates, %d findings; want kept %v", tc.f, len(got.Aggregates), len(got.Findings), tc.keep)
+		}
+	}
+}
+
+// TestKernelSpreadHalfOpen: a flood spread over the ports of this host,
+// each SYN answered with a SYN-ACK (SYN cookies, or SYN_RECV sockets)
+// and never acknowledged, is folded together (Other, half-open). The
+// kernel's SYN_RECV sockets may be any of its endpoints: they are the
+// aggregate's, not sockets no packet touched; an established socket is.
+func TestKernelSpreadHalfOpen(t *testing.T) {
+	const n = 3000
+	rng := rand.New(rand.NewPCG(9, 10))
+	convs := carpet(n, func(int) string { return fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)) })
+	for i := range n {
+		convs[i].segs = append(convs[i].segs, seg{convs[i].segs[0].at + 0.0001, false, "SA", 0, -1})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other || rep.Aggregates[0].Class != HandshakeIncomplete {
+		t.Fatalf("aggregates %+v; want one, Other, half-open", rep.Aggregates)
+	}
+	local := netip.MustParseAddr("10.2.0.9")
+	socks := []sockets.Socket{
+		{Local: netip.AddrPortFrom(local, 7001), Remote: netip.MustParseAddrPort("198.51.100.1:40001"), State: flow.SynRecv},
+		{Local: netip.AddrPortFrom(local, 7002), Remote: netip.MustParseAddrPort("198.51.100.2:40002"), State: flow.SynRecv},
+		{Local: netip.AddrPortFrom(local, 22), Remote: netip.MustParseAddrPort("192.0.2.7:50000"), State: flow.Established},
+	}
+	rep.JoinKernel(socks, []netip.Addr{local}, time.Unix(0, 0), time.Second, 0)
+	if len(rep.Kernel.Unseen) != 1 || rep.Kernel.Unseen[0].State != flow.Established.String() {
+		t.Errorf("listed as unseen: %+v; want the established socket only", rep.Kernel.Unseen)
+	}
+}

@@ -1,0 +1,180 @@
+package flow
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow/packet"
+)
+
+// readTrackers reads pkts with n trackers.
+func readTrackers(t *testing.T, pkts []lonePkt, n int) *Result {
+	t.Helper()
+	return readOpts(t, bytes.NewReader(lonePcap(pkts)), "spread.pcap", ReadOptions{Trackers: n})
+}
+
+// cleanClients is n clients each through a handshake and a close with
+// server, one every gap from the start.
+func cleanClients(n int, server netip.AddrPort, gap time.Duration) []lonePkt {
+	var pkts []lonePkt
+	ms := time.Millisecond
+	for i := range n {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(1 + i)}), 40000)
+		at := time.Duration(i) * gap
+		cs, ss := uint32(1000+i), uint32(9000+i)
+		pkts = append(pkts,
+			lonePkt{at, c, server, packet.SYN, cs, 0},
+			lonePkt{at + ms, server, c, packet.SYN | packet.ACK, ss, cs + 1},
+			lonePkt{at + 2*ms, c, server, packet.ACK, cs + 1, ss + 1},
+			lonePkt{at + 50*ms, c, server, packet.FIN | packet.ACK, cs + 1, ss + 1},
+			lonePkt{at + 51*ms, server, c, packet.FIN | packet.ACK, ss + 1, cs + 2},
+			lonePkt{at + 52*ms, c, server, packet.ACK, cs + 2, ss + 2})
+	}
+	return pkts
+}
+
+// TestFoldSpread: a flood spread over a network (carpet bombing), 5,000
+// SYNs over 5 s, each from a spoofed source of its own to a random port
+// of a random address of 10.2.0.0/16, never answered, beside 20 clean
+// connections until 7 s. No server endpoint and no client has many of them, yet
+// all but the first hundred or so are folded, into one Other aggregate
+// that counts their endpoints; the clean connections are flows. With 1,
+// 2 and 4 trackers the result is the same.
+func TestFoldSpread(t *testing.T) {
+	const n = 5000
+	web := netip.MustParseAddrPort("10.0.0.80:80")
+	pkts := cleanClients(20, web, 350*time.Millisecond)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range n {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(rng.IntN(256)), byte(rng.IntN(256))}), uint16(1+rng.IntN(65535)))
+		pkts = append(pkts, lonePkt{time.Duration(i) * time.Millisecond, src, dst, packet.SYN, rng.Uint32(), 0})
+	}
+
+	var first *Result
+	for _, trackers := range []int{1, 2, 4} {
+		res := readTrackers(t, pkts, trackers)
+		lone, clean := 0, 0
+		for _, r := range res.Flows {
+			switch {
+			case r.History == "S":
+				lone++
+			case r.Server.Packets > 0 && r.Client.FinPacket > 0 && r.Server.FinPacket > 0:
+				clean++
+			}
+		}
+		if clean != 20 || len(res.Aggregates) != 1 {
+			t.Fatalf("%d trackers: %d clean flows and %d aggregates; want 20 and 1", trackers, clean, len(res.Aggregates))
+		}
+		a := res.Aggregates[0]
+		if !a.Other || a.Server.IsValid() || a.Client.IsValid() || a.HalfOpen || a.Refused {
+			t.Fatalf("%d trackers: aggregate %+v; want Other, unanswered", trackers, a)
+		}
+		if a.Connections+lone != n || a.SYNs != a.Connections || lone > 200 {
+			t.Errorf("%d trackers: %d lone flows + %d folded (%d SYNs); want %d in all, at most 200 flows", trackers, lone, a.Connections, a.SYNs, n)
+		}
+		if !a.PeersEstimated || a.Peers < a.Connections*95/100 || a.Peers > a.Connections*105/100 || a.OnePort != 0 || a.OneHost.IsValid() {
+			t.Errorf("%d trackers: %d endpoints (estimated %v, one host %v, one port %d); want about %d, many hosts and ports",
+				trackers, a.Peers, a.PeersEstimated, a.OneHost, a.OnePort, a.Connections)
+		}
+		if first == nil {
+			first = res
+			continue
+		}
+		if !reflect.DeepEqual(first.Aggregates, res.Aggregates) || len(first.Flows) != len(res.Flows) {
+			t.Errorf("%d trackers: %d flows, %+v; 1 tracker: %d flows, %+v", trackers, len(res.Flows), res.Aggregates, len(first.Flows), first.Aggregates)
+		}
+	}
+}
+
+// TestFoldKeysCapped: past maxFoldKeys server endpoints with aggregates
+// of their own, the floods of the next ones are folded together, Other,
+// and which endpoints have their own does not depend on the number of
+// trackers: the first to be flooded, in capture order.
+func TestFoldKeysCapped(t *testing.T) {
+	defer func(n int) { maxFoldKeys = n }(maxFoldKeys)
+	maxFoldKeys = 8
+	const endpoints, each = 20, 300
+	var pkts []lonePkt
+	for i := range endpoints * each {
+		e := i % endpoints
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + e)}), 80)
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		pkts = append(pkts, lonePkt{time.Duration(i) * 500 * time.Microsecond, src, dst, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	pkts = append(pkts, cleanClients(1, netip.MustParseAddrPort("10.0.0.1:80"), 0)...)
+	pkts[len(pkts)-1].at = 6 * time.Second // the capture ends then
+
+	var first []Aggregate
+	for _, trackers := range []int{1, 2, 4} {
+		res := readTrackers(t, pkts, trackers)
+		own, folded, other := map[netip.AddrPort]bool{}, 0, 0
+		for _, a := range res.Aggregates {
+			folded += a.Connections
+			switch {
+			case a.Other:
+				other++
+				if a.Peers != endpoints-maxFoldKeys || a.PeersEstimated {
+					t.Errorf("%d trackers: Other counts %d endpoints; want %d", trackers, a.Peers, endpoints-maxFoldKeys)
+				}
+			case a.Server.IsValid():
+				own[a.Server] = true
+			}
+		}
+		lone := 0
+		for _, r := range res.Flows {
+			if r.History == "S" {
+				lone++
+			}
+		}
+		if len(own) != maxFoldKeys || other != 1 || folded+lone != endpoints*each {
+			t.Errorf("%d trackers: %d endpoints with aggregates of their own, %d Other, %d folded + %d flows; want %d, 1, %d in all",
+				trackers, len(own), other, folded, lone, maxFoldKeys, endpoints*each)
+		}
+		for e := range maxFoldKeys {
+			if p := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + e)}), 80); !own[p] {
+				t.Errorf("%d trackers: %v, among the first %d flooded, has no aggregate of its own", trackers, p, maxFoldKeys)
+			}
+		}
+		if first == nil {
+			first = res.Aggregates
+		} else if !reflect.DeepEqual(first, res.Aggregates) {
+			t.Errorf("%d trackers: aggregates differ from 1 tracker's", trackers)
+		}
+	}
+}
+
+// TestSynCounterCarpet: 3 M SYNs at 500 k/s, each from a source of its
+// own to a random endpoint of a /16. Enough fall in each of synCounter's
+// cells for the cells to mark them by server endpoint; no more than
+// maxFoldKeys endpoints may have aggregates of their own, and the rest
+// are marked Other. (Before the cap, such a flood made an aggregate per
+// endpoint: millions of them.)
+func TestSynCounterCarpet(t *testing.T) {
+	var sc synCounter
+	rng := rand.New(rand.NewPCG(3, 4))
+	at := TS(time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC))
+	marks := map[Fold]int{}
+	servers := map[netip.AddrPort]bool{}
+	const n = 3_000_000
+	for i := range n {
+		seg := packet.Segment{Flags: packet.SYN, Seq: rng.Uint32(),
+			Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(1 + rng.IntN(200)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}), uint16(1024+rng.IntN(60000))),
+			Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(rng.IntN(256)), byte(rng.IntN(256))}), uint16(1+rng.IntN(65535)))}
+		f := sc.mark(&seg, at+Timestamp(i)*2*Timestamp(time.Microsecond))
+		marks[f]++
+		if f == FoldServer {
+			servers[seg.Dst] = true
+		}
+	}
+	if len(servers) > maxFoldKeys || len(sc.servers) > maxFoldKeys || len(sc.clients) > maxFoldKeys {
+		t.Errorf("%d endpoints marked to fold by server endpoint (%d, %d kept); want at most %d", len(servers), len(sc.servers), len(sc.clients), maxFoldKeys)
+	}
+	if marks[FoldOther] < n*9/10 {
+		t.Errorf("marks %v; want nine in ten or more Other", marks)
+	}
+}
