@@ -102,14 +102,17 @@ type embryoRef struct {
 
 // lone is a tracker's embryos and aggregates.
 type lone struct {
-	table   hashTable[int32] // tuple hash -> index+1 in embryos
-	embryos []embryo
-	free    []int32
-	queue   []embryoRef // by first SYN
-	head    int
-	n       int // embryos live
-	aggs    []aggregate
-	aggIdx  map[aggKey]int32
+	table hashTable[int32] // tuple hash -> index+1 in the slab
+	// slab holds the embryos, embryoChunk to a chunk, size slots made:
+	// it grows a chunk at a time, never copied.
+	slab   []*[embryoChunk]embryo
+	size   int32
+	free   []int32
+	queue  []embryoRef // by first SYN
+	head   int
+	n      int // embryos live
+	aggs   []aggregate
+	aggIdx map[aggKey]int32
 	// folded maps the hash of a folded connection's tuple and ISN to
 	// its entry (foldedEntry).
 	folded    [2]hashTable[uint64]
@@ -121,6 +124,12 @@ type lone struct {
 	swept    Timestamp
 	settled  Timestamp // when the aggregates' buckets were last settled
 }
+
+// embryoChunk is how many embryos a chunk of the slab holds: 248 KiB.
+const embryoChunk = 1024
+
+// at is embryo i.
+func (l *lone) at(i int32) *embryo { return &l.slab[i/embryoChunk][i%embryoChunk] }
 
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
 func bareSYN(seg *packet.Segment) bool {
@@ -191,7 +200,7 @@ func (t *Tracker) embryoFor(h uint64, k *tuple) int32 {
 		return -1
 	}
 	i := t.lone.table.get(h) - 1
-	if i < 0 || !t.lone.embryos[i].key.eq(k) {
+	if i < 0 || !t.lone.at(i).key.eq(k) {
 		return -1
 	}
 	return i
@@ -209,10 +218,13 @@ func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA
 		i = l.free[n-1]
 		l.free = l.free[:n-1]
 	} else {
-		l.embryos = append(l.embryos, embryo{})
-		i = int32(len(l.embryos) - 1)
+		if l.size%embryoChunk == 0 {
+			l.slab = append(l.slab, new([embryoChunk]embryo))
+		}
+		i = l.size
+		l.size++
 	}
-	e := &l.embryos[i]
+	e := l.at(i)
 	gen := e.gen + 1
 	*e = embryo{key: *k, v4: seg.Src.Addr().Is4(), srcA: srcA, n: 1, gen: gen}
 	e.syn[0].set(seg, m)
@@ -226,7 +238,7 @@ func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA
 // answers it (or that one sent again); false if the segment is anything
 // else, or one too many, and the embryo must become a connection.
 func (t *Tracker) resend(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
-	e := &t.lone.embryos[i]
+	e := t.lone.at(i)
 	switch {
 	case srcA == e.srcA:
 		if !bareSYN(seg) || seg.Seq != e.syn[0].seq || e.na > 0 || int(e.n) == len(e.syn) {
@@ -249,7 +261,7 @@ func (t *Tracker) resend(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 // reports true when the embryo kept it, false when the segment is to be
 // added to the connection it became, or to none (it was forgotten).
 func (t *Tracker) embryo(i int32, h uint64, seg *packet.Segment, m Meta, srcA bool) bool {
-	e := &t.lone.embryos[i]
+	e := t.lone.at(i)
 	if !e.folded && m.At.Sub(e.last()) >= foldAge {
 		// Unanswered that long, it is folded whether a sweep came by
 		// yet or not; then this segment is a late one.
@@ -291,7 +303,7 @@ func (e *embryo) refusedBy(seg *packet.Segment, srcA bool) bool {
 // client send it again, and the RST that answers it.
 func (t *Tracker) refuse(i int32, h uint64, m Meta) {
 	l := &t.lone
-	e := &l.embryos[i]
+	e := l.at(i)
 	e.refused = true
 	j := t.aggregate(e)
 	isn, n := e.syn[0].seq, e.n
@@ -309,7 +321,7 @@ func (t *Tracker) refuse(i int32, h uint64, m Meta) {
 // the connection going on after all, and it is taken back out of its
 // aggregate (unfold). Both report false.
 func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
-	e := &t.lone.embryos[i]
+	e := t.lone.at(i)
 	a := &t.lone.aggs[e.agg]
 	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
 	switch {
@@ -345,15 +357,15 @@ func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 func (t *Tracker) drop(i int32, h uint64) {
 	l := &t.lone
 	l.table.del(h)
-	l.embryos[i].n = 0
-	l.embryos[i].gen++
+	l.at(i).n = 0
+	l.at(i).gen++
 	l.free = append(l.free, i)
 	l.n--
 }
 
 // promote makes embryo i a connection in the table, its packets replayed.
 func (t *Tracker) promote(i int32, h uint64) {
-	e := t.lone.embryos[i] // a copy: drop frees the slot
+	e := *t.lone.at(i) // a copy: drop frees the slot
 	t.drop(i, h)
 	t.lone.replaying = true
 	t.replay(&e, h)
@@ -394,7 +406,7 @@ func (t *Tracker) embryoCopies() []*Record {
 	tmp.noSweep, tmp.lone.replaying = true, true
 	seen := map[int32]bool{}
 	for _, ref := range l.queue[l.head:] {
-		e := &l.embryos[ref.i]
+		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded || seen[ref.i] {
 			continue
 		}
@@ -433,7 +445,7 @@ func (t *Tracker) aggregate(e *embryo) int32 {
 
 // ageOut folds the embryo i, unanswered for foldAge.
 func (t *Tracker) ageOut(i int32, at Timestamp) {
-	e := &t.lone.embryos[i]
+	e := t.lone.at(i)
 	t.fold(i, e.key.hash(), t.aggregate(e), at, false)
 }
 
@@ -441,7 +453,7 @@ func (t *Tracker) ageOut(i int32, at Timestamp) {
 // is judged at (the end, for those still waiting then).
 func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	l := &t.lone
-	e, a := &l.embryos[i], &l.aggs[j]
+	e, a := l.at(i), &l.aggs[j]
 	first, last := &e.syn[0], &e.syn[e.n-1]
 	a.Connections++
 	a.SYNs += int(e.n)
@@ -500,14 +512,14 @@ const retainCap = 1 << 14
 // retain keeps folded embryo i, counted in aggregate j.
 func (t *Tracker) retain(i, j int32) {
 	l := &t.lone
-	e := &l.embryos[i]
+	e := l.at(i)
 	e.folded, e.agg = true, j
 	l.n--
 	l.retained = append(l.retained, embryoRef{i, e.gen})
 	for len(l.retained)-l.rhead > retainCap {
 		ref := l.retained[l.rhead]
 		l.rhead++
-		if old := &l.embryos[ref.i]; old.gen == ref.gen && old.folded {
+		if old := l.at(ref.i); old.gen == ref.gen && old.folded {
 			t.forget(ref.i)
 		}
 	}
@@ -520,7 +532,7 @@ func (t *Tracker) retain(i, j int32) {
 // forget frees folded embryo i, remembering only its tuple and ISN.
 func (t *Tracker) forget(i int32) {
 	l := &t.lone
-	e := &l.embryos[i]
+	e := l.at(i)
 	h := e.key.hash()
 	l.renew(e.last())
 	if e.na > 0 {
@@ -538,7 +550,7 @@ func (t *Tracker) forget(i int32) {
 // embryo again, and ages anew.
 func (t *Tracker) unfold(i int32, late bool) {
 	l := &t.lone
-	e := &l.embryos[i]
+	e := l.at(i)
 	a := &l.aggs[e.agg]
 	a.Connections--
 	a.SYNs -= int(e.n)
@@ -578,7 +590,7 @@ func (t *Tracker) sweepLone() {
 	// the queue ended when this one began.
 	for end := len(l.queue); l.head < end; {
 		ref := l.queue[l.head]
-		e := &l.embryos[ref.i]
+		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded {
 			l.head++ // promoted since
 			continue
@@ -622,24 +634,28 @@ var settleEvery = 10 * time.Second // a variable for tests
 // a burst of SYNs answered late (a host opening thousands of connections
 // at once) leaves the slab at its largest, mostly free.
 func (l *lone) compact() {
-	used := len(l.embryos) - len(l.free)
-	if len(l.embryos) < 1<<12 || used*4 > len(l.embryos) {
+	used := int(l.size) - len(l.free)
+	if l.size < 1<<12 || used*4 > int(l.size) {
 		return
 	}
-	slab := make([]embryo, 0, max(2*used, 1<<10))
+	old := *l
+	l.slab, l.size, l.free, l.table = nil, 0, nil, hashTable[int32]{}
 	at := make(map[int32]int32, used) // old index -> new
-	l.table = hashTable[int32]{}
-	for i := range l.embryos {
-		if e := &l.embryos[i]; e.n > 0 {
-			at[int32(i)] = int32(len(slab))
-			slab = append(slab, *e)
-			l.table.set(e.key.hash(), int32(len(slab)))
+	for i := range old.size {
+		if e := old.at(i); e.n > 0 {
+			if l.size%embryoChunk == 0 {
+				l.slab = append(l.slab, new([embryoChunk]embryo))
+			}
+			at[i] = l.size
+			*l.at(l.size) = *e
+			l.size++
+			l.table.set(e.key.hash(), l.size)
 		}
 	}
 	move := func(refs []embryoRef) []embryoRef {
 		out := refs[:0]
 		for _, ref := range refs {
-			if j, ok := at[ref.i]; ok && slab[j].gen == ref.gen {
+			if j, ok := at[ref.i]; ok && l.at(j).gen == ref.gen {
 				out = append(out, embryoRef{j, ref.gen})
 			}
 		}
@@ -647,7 +663,6 @@ func (l *lone) compact() {
 	}
 	l.queue, l.head = move(l.queue[l.head:]), 0
 	l.retained, l.rhead = move(l.retained[l.rhead:]), 0
-	l.embryos, l.free = slab, nil
 }
 
 // finishLone ends the embryos at the end of the capture (at), and
@@ -656,7 +671,7 @@ func (l *lone) compact() {
 func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 	l := &t.lone
 	for _, ref := range l.queue[l.head:] {
-		e := &l.embryos[ref.i]
+		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded {
 			continue
 		}

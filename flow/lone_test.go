@@ -469,7 +469,7 @@ func TestEmbryoSlabShrinks(t *testing.T) {
 	for i := range conns {
 		add(time.Duration(i)*100*time.Microsecond, client(i), server, packet.SYN, uint32(i)*9, 0)
 	}
-	peak := len(tr.lone.embryos)
+	peak := int(tr.lone.size)
 	// Answered after the initial RTO: folded by then, and taken back out.
 	for i := range conns {
 		at := 3*time.Second + time.Duration(i)*100*time.Microsecond
@@ -479,7 +479,7 @@ func TestEmbryoSlabShrinks(t *testing.T) {
 	for i := range 2048 { // another client's packets, past the next sweeps
 		add(6*time.Second+time.Duration(i)*time.Millisecond, client(conns), server, packet.ACK, 1, 1)
 	}
-	if left := len(tr.lone.embryos); peak < conns/2 || left*4 > peak {
+	if left := int(tr.lone.size); peak < conns/2 || left*4 > peak {
 		t.Errorf("the slab held %d embryos at the burst and %d after: it did not shrink", peak, left)
 	}
 	recs, _ := tr.Finish()
