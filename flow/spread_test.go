@@ -178,3 +178,37 @@ func TestSynCounterCarpet(t *testing.T) {
 		t.Errorf("marks %v; want nine in ten or more Other", marks)
 	}
 }
+
+// TestSynCounterCarpetRefusals: 10.5 M SYNs at 500 k/s, spread as in
+// TestSynCounterCarpet, one in ten refused at once. From the second
+// window on, every cell marks the flood's SYNs by server endpoint, and
+// past maxFoldKeys they are Other; their refusals must be marked too
+// (past the first hundred), or each refused connection is a flow.
+func TestSynCounterCarpetRefusals(t *testing.T) {
+	if raceOn {
+		t.Skip("synCounter is the reader's alone, and ten million SYNs take long under the race detector")
+	}
+	var sc synCounter
+	rng := rand.New(rand.NewPCG(11, 12))
+	at := TS(time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)) // a window starts
+	const rate, n = 500_000, 10_500_000
+	lost := map[int64]int{} // refusals of Other SYNs left unmarked, by window
+	for i := range n {
+		now := at + Timestamp(i)*Timestamp(time.Second/rate)
+		r := rng.Uint64()
+		seg := packet.Segment{Flags: packet.SYN, Seq: uint32(r),
+			Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(1 + r>>32%200), byte(r >> 40), byte(r >> 48), byte(r >> 56)}), uint16(1024+i%60000)),
+			Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, byte(r >> 8), byte(r >> 16)}), uint16(1+r>>24%65535))}
+		f := sc.mark(&seg, now)
+		if i%10 != 0 {
+			continue
+		}
+		rst := packet.Segment{Flags: packet.RST | packet.ACK, Src: seg.Dst, Dst: seg.Src, Ack: seg.Seq + 1}
+		if f == FoldOther && sc.mark(&rst, now) == 0 {
+			lost[int64(now.Sub(at)/synWindow)]++
+		}
+	}
+	if sum := lost[0] + lost[1] + lost[2]; sum > foldAfter {
+		t.Errorf("%d refusals of SYNs marked Other were not marked (by window: %v); want at most %d", sum, lost, foldAfter)
+	}
+}

@@ -56,9 +56,10 @@ const synCellBits = 15
 // firewall hides, piles SYNs up, whether it answers them with SYN-ACKs
 // (SYN cookies) or not. It is fed every segment in capture order.
 //
-// The SYNs that neither their endpoint nor their client marks are counted
-// once more, all together (all), and so are those of them that were the
-// first in the window from their source's cell and to their endpoint's.
+// The SYNs that neither their endpoint nor their client marks, or whose
+// endpoint or client is past maxFoldKeys, are counted once more, all
+// together (all), and so are those of them that were the first in the
+// window from their source's cell and to their endpoint's.
 // When such SYNs outnumber every sign of handshakes going on in the whole
 // capture, and many were new from both ends, SYNs spread thin are
 // flooding it (spoofed sources sending to a whole network), and they may
@@ -149,14 +150,18 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		if !admit(&sc.clients, seg.Src.Addr()) {
 			fold = FoldOther
 		}
-	default:
+	}
+	if fold == 0 || fold == FoldOther {
+		// Those past maxFoldKeys are counted too: a flood spread over a
+		// network fast enough fills every cell, which then marks all of
+		// its SYNs, and its refusals must still be told.
 		c := &sc.all[0]
 		c.syns++
 		c.open++
 		if fresh[0] && fresh[1] {
 			c.fresh++
 		}
-		if sc.spread() {
+		if fold == 0 && sc.spread() {
 			fold = FoldOther
 		}
 	}
