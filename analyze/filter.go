@@ -65,11 +65,13 @@ func (f Filter) inScope(fl *Flow) bool {
 // aggregate's servers are, when its peers were counted exactly.
 func (f Filter) keepsAggregate(a *Aggregate) bool {
 	if a.Other {
-		// Its endpoints, when they were counted one by one, or the host
-		// or port they all had.
+		// One of its endpoints, when they were counted one by one, or the
+		// host or port they all had: both, when both are asked for.
+		names := func(host netip.Addr, port uint16) bool {
+			return (!f.Host.IsValid() || host.Unmap() == f.Host) && (f.Port == 0 || port == f.Port)
+		}
 		return (len(f.Classes) == 0 || slices.Contains(f.Classes, a.Class)) &&
-			(!f.Host.IsValid() || a.OneHost.Unmap() == f.Host || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer.Addr().Unmap() == f.Host })) &&
-			(f.Port == 0 || a.OnePort == f.Port || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return p.Peer.Port() == f.Port }))
+			(names(a.OneHost, a.OnePort) || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return names(p.Peer.Addr(), p.Peer.Port()) }))
 	}
 	switch {
 	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host,

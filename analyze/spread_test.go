@@ -132,3 +132,26 @@ func TestKernelSpreadHalfOpen(t *testing.T) {
 		t.Errorf("listed as unseen: %+v; want the established socket only", rep.Kernel.Unseen)
 	}
 }
+
+// TestSpreadFloodFilterHostAndPort: --host and --port together keep an
+// Other aggregate when they name one of its endpoints, not when the host
+// is one endpoint's and the port another's.
+func TestSpreadFloodFilterHostAndPort(t *testing.T) {
+	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 400, SYNs: 400, Peers: 2,
+		TopPeers: []PeerCount{{netip.MustParseAddrPort("10.2.0.9:1017"), 300}, {netip.MustParseAddrPort("10.2.0.8:22"), 100}}}
+	rep := &Report{Aggregates: []Aggregate{a}, Findings: []Finding{a.otherFinding()}}
+	for _, tc := range []struct {
+		f    Filter
+		keep bool
+	}{
+		{Filter{Host: netip.MustParseAddr("10.2.0.9"), Port: 1017}, true},
+		{Filter{Host: netip.MustParseAddr("10.2.0.8"), Port: 22}, true},
+		{Filter{Host: netip.MustParseAddr("10.2.0.9"), Port: 22}, false},
+		{Filter{Host: netip.MustParseAddr("10.2.0.8"), Port: 1017}, false},
+	} {
+		got := rep.Filtered(tc.f)
+		if (len(got.Aggregates) == 1) != tc.keep || (len(got.Findings) == 1) != tc.keep {
+			t.Errorf("%+v: %d aggregates, %d findings; want kept %v", tc.f, len(got.Aggregates), len(got.Findings), tc.keep)
+		}
+	}
+}
