@@ -135,10 +135,11 @@ func (rep *Report) JoinKernel(socks []sockets.Socket, local []netip.Addr, at tim
 // endpoint with an aggregate (a SYN flood at this host), a SYN_SENT one
 // from a scanning address (a scan from it). Packets did touch them; the
 // aggregate counts them. Of an Other aggregate's endpoints, too many to
-// be counted one by one, any SYN_RECV socket may be one.
+// be counted one by one, any SYN_RECV socket may be one: on the host, or
+// at the port, they all had, when they had one.
 func (rep *Report) foldedSockets(socks []sockets.Socket) map[*sockets.Socket]bool {
 	servers, clients := map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
-	anyServer := false
+	var spread []netip.AddrPort // an estimated Other's host and port, each unset if many
 	for _, a := range rep.Aggregates {
 		if a.Server.IsValid() {
 			servers[netip.AddrPortFrom(a.Server.Addr().Unmap(), a.Server.Port())] = true
@@ -147,20 +148,25 @@ func (rep *Report) foldedSockets(socks []sockets.Socket) map[*sockets.Socket]boo
 			clients[a.Client.Unmap()] = true
 		}
 		if a.Other && a.Class == HandshakeIncomplete {
-			anyServer = anyServer || a.Estimated
+			if a.Estimated {
+				spread = append(spread, netip.AddrPortFrom(a.OneHost.Unmap(), a.OnePort))
+			}
 			for _, p := range a.TopPeers {
 				servers[netip.AddrPortFrom(p.Peer.Addr().Unmap(), p.Peer.Port())] = true
 			}
 		}
 	}
-	if len(servers)+len(clients) == 0 && !anyServer {
+	if len(servers)+len(clients)+len(spread) == 0 {
 		return nil
 	}
 	out := map[*sockets.Socket]bool{}
 	for i := range socks {
 		s := &socks[i]
 		local := netip.AddrPortFrom(s.Local.Addr().Unmap(), s.Local.Port())
-		if s.State == flow.SynRecv && (anyServer || servers[local]) || s.State == flow.SynSent && clients[local.Addr()] {
+		amid := func(p netip.AddrPort) bool {
+			return (!p.Addr().IsValid() || p.Addr() == local.Addr()) && (p.Port() == 0 || p.Port() == local.Port())
+		}
+		if s.State == flow.SynRecv && (servers[local] || slices.ContainsFunc(spread, amid)) || s.State == flow.SynSent && clients[local.Addr()] {
 			out[s] = true
 		}
 	}

@@ -155,3 +155,29 @@ func TestSpreadFloodFilterHostAndPort(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelSpreadHalfOpenOneHost: a flood spread over the ports of one
+// address of this host, folded together (Other, half-open, too many
+// endpoints to count one by one). A SYN_RECV socket at another of its
+// addresses is none of the flood's: no packet touched it.
+func TestKernelSpreadHalfOpenOneHost(t *testing.T) {
+	const n = 3000
+	rng := rand.New(rand.NewPCG(9, 10))
+	convs := carpet(n, func(int) string { return fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)) })
+	for i := range n {
+		convs[i].segs = append(convs[i].segs, seg{convs[i].segs[0].at + 0.0001, false, "SA", 0, -1})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other || !rep.Aggregates[0].Estimated || rep.Aggregates[0].OneHost != netip.MustParseAddr("10.2.0.9") {
+		t.Fatalf("aggregates %+v; want one, Other, its endpoints estimated, all on 10.2.0.9", rep.Aggregates)
+	}
+	flooded, other := netip.MustParseAddr("10.2.0.9"), netip.MustParseAddr("10.2.0.10")
+	socks := []sockets.Socket{
+		{Local: netip.AddrPortFrom(flooded, 7001), Remote: netip.MustParseAddrPort("198.51.100.1:40001"), State: flow.SynRecv},
+		{Local: netip.AddrPortFrom(other, 7002), Remote: netip.MustParseAddrPort("198.51.100.2:40002"), State: flow.SynRecv},
+	}
+	rep.JoinKernel(socks, []netip.Addr{flooded, other}, time.Unix(0, 0), time.Second, 0)
+	if u := rep.Kernel.Unseen; len(u) != 1 || u[0].State != flow.SynRecv.String() || u[0].Count != 1 || u[0].Peer.Addr() != socks[1].Remote.Addr() {
+		t.Errorf("listed as unseen: %+v; want the SYN_RECV socket at %v only", rep.Kernel.Unseen, other)
+	}
+}
