@@ -297,9 +297,11 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 // sources, nearly none of which send their SYN again.
 func (a *Aggregate) flood() bool {
 	if a.Other {
-		// Spread over many endpoints and sources: its sources were not
-		// counted, but that few retried tells.
-		return a.Retried*10 < a.Connections
+		// Spread over endpoints too many to count one by one (a few
+		// counted exactly are floods of endpoints past the first thousands
+		// with aggregates of their own): its sources were not counted, but
+		// that few retried tells.
+		return a.Estimated && a.Retried*10 < a.Connections
 	}
 	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }

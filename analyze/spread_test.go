@@ -181,3 +181,22 @@ func TestKernelSpreadHalfOpenOneHost(t *testing.T) {
 		t.Errorf("listed as unseen: %+v; want the SYN_RECV socket at %v only", rep.Kernel.Unseen, other)
 	}
 }
+
+// TestOtherFewEndpointsNoCarpet: an Other aggregate of two endpoints,
+// counted one by one (floods of endpoints past the first thousands with
+// aggregates of their own), is no flood of a whole network, whatever
+// its sources did: its finding does not call it one, and half-open it
+// is a warning.
+func TestOtherFewEndpointsNoCarpet(t *testing.T) {
+	for _, class := range []Class{UnansweredSYN, HandshakeIncomplete} {
+		a := Aggregate{Other: true, Class: class, Connections: 400, SYNs: 400, Peers: 2, OneHost: netip.MustParseAddr("10.2.0.9"),
+			TopPeers: []PeerCount{{netip.MustParseAddrPort("10.2.0.9:1017"), 300}, {netip.MustParseAddrPort("10.2.0.9:22"), 100}}}
+		if class == HandshakeIncomplete {
+			a.SYNACKs = 400
+		}
+		f := a.otherFinding()
+		if strings.Contains(f.Summary, "carpet bombing") || class == HandshakeIncomplete && f.Severity != Warning {
+			t.Errorf("%s: %s: %q; want no carpet bombing of two endpoints", class, f.Severity, f.Summary)
+		}
+	}
+}
