@@ -322,8 +322,20 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 	for _, a := range order {
 		out = append(out, a.settled())
 	}
+	// Those of one endpoint, of one client, or Other, are told apart by
+	// what happened to them: the order the trackers made them in depends
+	// on how many there were.
+	outcome := func(a Aggregate) int {
+		switch {
+		case a.Refused:
+			return 2
+		case a.HalfOpen:
+			return 1
+		}
+		return 0
+	}
 	slices.SortStableFunc(out, func(x, y Aggregate) int {
-		return cmp.Or(y.Connections-x.Connections, x.Server.Compare(y.Server), x.Client.Compare(y.Client))
+		return cmp.Or(y.Connections-x.Connections, x.Server.Compare(y.Server), x.Client.Compare(y.Client), outcome(x)-outcome(y))
 	})
 	return out
 }

@@ -212,3 +212,47 @@ func TestSynCounterCarpetRefusals(t *testing.T) {
 		t.Errorf("%d refusals of SYNs marked Other were not marked (by window: %v); want at most %d", sum, lost, foldAfter)
 	}
 }
+
+// TestOtherOrderAcrossTrackers: with no endpoint admitted to an
+// aggregate of its own, a flood of one endpoint left unanswered and one
+// of another refused are folded into two Other aggregates of as many
+// connections each. Where they rank must not depend on the number of
+// trackers, nor on which tracker made which first (here the second
+// tracker holds every refused connection).
+func TestOtherOrderAcrossTrackers(t *testing.T) {
+	defer func(n int) { maxFoldKeys = n }(maxFoldKeys)
+	maxFoldKeys = 0
+	dark, closed := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:80")
+	ms := time.Millisecond
+	var pkts []lonePkt
+	for i := range 250 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), uint16(1024+i))
+		pkts = append(pkts, lonePkt{time.Duration(i) * ms, src, dark, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	for i, port := 0, uint16(1024); i < 250; port++ {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, 0, byte(i)}), port)
+		if k, _ := makeTuple(src, closed); k.hash()>>32%2 != 1 {
+			continue // on the first of two trackers
+		}
+		isn := uint32(i) * 2654435761
+		pkts = append(pkts, lonePkt{time.Duration(i) * ms, src, closed, packet.SYN, isn, 0},
+			lonePkt{time.Duration(i)*ms + 100*time.Microsecond, closed, src, packet.RST | packet.ACK, 0, isn + 1})
+		i++
+	}
+	pkts = append(pkts, cleanClients(1, netip.MustParseAddrPort("10.0.0.3:80"), 0)...)
+	pkts[len(pkts)-1].at = 5 * time.Second // the capture ends then
+
+	var first []Aggregate
+	for _, trackers := range []int{1, 2} {
+		res := readTrackers(t, pkts, trackers)
+		if len(res.Aggregates) != 2 || !res.Aggregates[0].Other || !res.Aggregates[1].Other || res.Aggregates[0].Connections != res.Aggregates[1].Connections {
+			t.Fatalf("%d trackers: %+v; want two Other aggregates of as many connections", trackers, res.Aggregates)
+		}
+		if first == nil {
+			first = res.Aggregates
+		} else if !reflect.DeepEqual(first, res.Aggregates) {
+			t.Errorf("%d trackers: refused first %v, then %v; 1 tracker: %v, then %v",
+				trackers, res.Aggregates[0].Refused, res.Aggregates[1].Refused, first[0].Refused, first[1].Refused)
+		}
+	}
+}
