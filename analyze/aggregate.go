@@ -25,9 +25,10 @@ type Aggregate struct {
 	Server netip.AddrPort
 	Client netip.Addr
 	// Other is set for the connections folded by neither end: to server
-	// endpoints past the first few thousand with aggregates of their own,
-	// or spread thin over many endpoints and sources. Its peers are the
-	// server endpoints, as for a client's.
+	// endpoints, or from client addresses, past the first few thousand
+	// that may have aggregates of their own, or spread thin over many
+	// endpoints and sources. Its peers are the server endpoints, as for a
+	// client's.
 	Other bool
 	// Class is UnansweredSYN, or ListenOverflow when the server accepted
 	// other connections meanwhile (its listen queue dropped these), or

@@ -20,11 +20,12 @@ type Aggregate struct {
 	// them is set, or, for Other, neither.
 	Server netip.AddrPort
 	Client netip.Addr
-	// Other is set for the connections to server endpoints past the
-	// first few thousand with aggregates of their own, or that neither
-	// their server endpoint nor their client had many of (SYNs spread
-	// over a whole network, from spoofed sources): their peers are the
-	// server endpoints, as for a client's.
+	// Other is set for the connections to server endpoints, or from
+	// client addresses, past the first few thousand that may have
+	// aggregates of their own, or that neither their server endpoint nor
+	// their client had many of (SYNs spread over a whole network, from
+	// spoofed sources): their peers are the server endpoints, as for a
+	// client's.
 	Other bool
 	// HalfOpen is set for connections the server answered with a SYN-ACK
 	// and the client never went on with (the SYN flood a server answers

@@ -70,8 +70,9 @@ type synCounter struct {
 	cells  *[2][2][synCells]synCell // [current, previous][server, client]
 	all    [2]synSpread             // [current, previous]
 	window int64
-	// servers and clients are the endpoints and addresses that have
-	// aggregates of their own, maxFoldKeys of each at most.
+	// servers and clients are the endpoints and addresses that may have
+	// aggregates of their own (their cells marked a SYN of theirs, which
+	// may yet have been answered), maxFoldKeys of each at most.
 	servers map[netip.AddrPort]struct{}
 	clients map[netip.Addr]struct{}
 }
@@ -168,8 +169,8 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 	return fold
 }
 
-// admit reports whether k may have an aggregate of its own: it has one
-// already, or fewer than maxFoldKeys do.
+// admit reports whether k may have an aggregate of its own: it was
+// admitted already, or fewer than maxFoldKeys were.
 func admit[K comparable](m *map[K]struct{}, k K) bool {
 	if _, ok := (*m)[k]; ok {
 		return true
