@@ -188,7 +188,9 @@ func foldAggregates(out []Finding, rep *Report) []Finding {
 		case a.Unanswered() == 0:
 			continue
 		case a.Other:
-			out = append(out, a.otherFinding())
+			f := a.otherFinding()
+			out = a.absorb(&f, out, rep)
+			out = append(out, f)
 			continue
 		}
 		j := slices.IndexFunc(out, func(f Finding) bool { return a.about(&f) })
@@ -256,7 +258,7 @@ func (a *Aggregate) spread(out []Finding) []Finding {
 func (a *Aggregate) about(f *Finding) bool {
 	switch {
 	case a.Other:
-		return f.Class == a.Class && len(f.Flows) == 0 && f.Folded == a.Unanswered() &&
+		return f.Class == a.Class && f.Folded == a.Unanswered() &&
 			slices.Equal(f.Hosts, a.otherHosts()) && slices.Equal(f.Endpoints, a.otherEndpoints())
 	case a.Scan():
 		return f.Class == PortScan && len(f.Hosts) == 1 && f.Hosts[0] == a.Client
@@ -400,46 +402,122 @@ func (a *Aggregate) otherFinding() Finding {
 		f.Evidence = a.Examples
 	}
 	f.Metrics = []Metric{{"connections", float64(f.Folded)}, {"folded", float64(f.Folded)}, {"server_endpoints", float64(a.Peers)}}
-	if a.Class == HandshakeIncomplete && !a.flood() {
+	switch {
+	case a.Class == HandshakeIncomplete && !a.flood():
 		f.Severity = Warning
+	case a.Class == HandshakeIncomplete:
+		f.Remedy = "Keep SYN cookies on (net.ipv4.tcp_syncookies=1) on the hosts the flood reaches, and filter it upstream (rate limits at the edge, a SYN proxy, a scrubbing service)."
+	case a.flood():
+		// No path to open, no service to start: the SYNs are the flood's.
+		f.Remedy = "Filter the flood upstream (rate limits at the edge, a scrubbing service); the hosts it reaches need no fix for it."
 	}
+	f.Summary = a.otherSummary(&f, a.Last.Sub(a.First))
+	return f
+}
+
+// spreadLead is how long before an Other aggregate's first connection
+// the connections of the same flood may have come: the reader marks SYNs
+// spread thin by what it counted in the last window or two (10-20 s), so
+// a flood's first SYNs are connections of their own.
+const spreadLead = 20 * time.Second
+
+// absorb takes into f, the finding of an Other aggregate, the findings of
+// its class about one endpoint whose one or two connections were single
+// attempts like those folded, from up to spreadLead before the first of
+// them to the last: the flood's first SYNs, one endpoint each, kept as
+// flows before it was known to be a flood.
+func (a *Aggregate) absorb(f *Finding, out []Finding, rep *Report) []Finding {
+	from, to := flow.TS(a.First.Add(-spreadLead)), flow.TS(a.Last)
+	single := func(id int) bool {
+		if id < 1 || id > len(rep.Flows) || rep.Flows[id-1].ID != id {
+			return false
+		}
+		fl := &rep.Flows[id-1]
+		return fl.First >= from && fl.First <= to && fl.Client.Packets == 1 && fl.Server.Packets <= 1 && !fl.Midstream
+	}
+	first, last := flow.TS(a.First), flow.TS(a.Last)
+	out = slices.DeleteFunc(out, func(g Finding) bool {
+		if g.Class != a.Class || g.Folded > 0 || len(g.Endpoints) != 1 || len(g.Flows) == 0 || len(g.Flows) > 2 {
+			return false
+		}
+		if slices.ContainsFunc(g.Flows, func(id int) bool { return !single(id) }) {
+			return false
+		}
+		f.Flows = append(f.Flows, g.Flows...)
+		for _, id := range g.Flows {
+			first, last = min(first, rep.Flows[id-1].First), max(last, rep.Flows[id-1].Last)
+		}
+		return true
+	})
+	if len(f.Flows) == 0 {
+		return out
+	}
+	slices.Sort(f.Flows)
+	f.Metrics[0] = Metric{"connections", float64(f.Connections())}
+	f.Summary = a.otherSummary(f, last.Sub(first))
+	return out
+}
+
+// otherSummary is the paragraph of an Other aggregate's finding f, whose
+// connections (those kept as flows and those folded) took span.
+func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
+	total := a.Connections + len(f.Flows)
 	to := a.peers()
-	if n := thousands(min(a.Peers, a.Connections)); a.Estimated && a.OneHost.IsValid() {
-		to = fmt.Sprintf("about %s ports of %s", n, a.OneHost)
-	} else if a.Estimated && a.OnePort != 0 {
-		to = fmt.Sprintf("port %d of about %s hosts", a.OnePort, n)
+	if n := thousands(min(a.Peers+len(f.Flows), total)); a.Estimated {
+		// The flows kept went to an endpoint each.
+		switch {
+		case a.OneHost.IsValid():
+			to = fmt.Sprintf("about %s ports of %s", n, a.OneHost)
+		case a.OnePort != 0:
+			to = fmt.Sprintf("port %d of about %s hosts", a.OnePort, n)
+		default:
+			to = fmt.Sprintf("about %s endpoints", n)
+		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s connection attempts to %s over %s, spread over more endpoints and sources than are counted one by one, were counted together, not listed: ",
-		thousands(a.Connections), to, fmtDur(a.Last.Sub(a.First)))
+	fmt.Fprintf(&b, "%s connection attempts to %s over %s, spread over more endpoints and sources than are counted one by one, were counted together, not listed",
+		thousands(total), to, fmtDur(span))
+	if len(f.Flows) > 0 {
+		fmt.Fprintf(&b, " (but for the first %s, one endpoint each, listed as flows before the flood was told)", thousands(len(f.Flows)))
+	}
+	b.WriteString(": ")
+	n := thousands(f.Connections())
 	switch a.Class {
 	case HandshakeIncomplete:
-		fmt.Fprintf(&b, "%s were answered with a SYN-ACK that the client never acknowledged (the handshakes stayed half-open)", thousands(f.Folded))
+		fmt.Fprintf(&b, "%s were answered with a SYN-ACK that the client never acknowledged (the handshakes stayed half-open)", n)
 	case Refused:
-		fmt.Fprintf(&b, "%s were refused (SYN answered by RST)", thousands(f.Folded))
+		fmt.Fprintf(&b, "%s were refused (SYN answered by RST)", n)
 	default:
-		fmt.Fprintf(&b, "%s got no answer (no SYN-ACK, no RST)", thousands(f.Folded))
+		fmt.Fprintf(&b, "%s got no answer (no SYN-ACK, no RST)", n)
 	}
 	if a.InProgress > 0 {
 		fmt.Fprintf(&b, "; %s more were sent or answered within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
 	}
-	fmt.Fprintf(&b, ". They sent %s SYNs", thousands(a.SYNs))
+	fmt.Fprintf(&b, ". The counted ones sent %s SYNs", thousands(a.SYNs))
 	if a.Retried > 0 {
 		fmt.Fprintf(&b, ", %s of the connections more than once.", thousands(a.Retried))
 	} else {
 		b.WriteString(", none of them again.")
 	}
 	if a.flood() {
-		b.WriteString(" So many endpoints, from sources that hardly ever send their SYN again, are the mark of a flood of a whole network from spoofed sources (carpet bombing)")
-		switch a.Class {
-		case HandshakeIncomplete:
+		what := "a whole network"
+		if a.OneHost.IsValid() {
+			what = "the ports of " + a.OneHost.String()
+		}
+		fmt.Fprintf(&b, " So many endpoints, from sources that hardly ever send their SYN again, are the mark of a flood of %s from spoofed sources", what)
+		switch {
+		case !a.OneHost.IsValid() && a.Class != Refused:
+			b.WriteString(" (carpet bombing)")
+		case !a.OneHost.IsValid():
+			b.WriteString(" (carpet bombing), here answered by the hosts whose ports are closed")
+		case a.Class == Refused:
+			b.WriteString(", here answered by RST (those ports are closed)")
+		}
+		if a.Class == HandshakeIncomplete {
 			b.WriteString(": check that SYN cookies are on (net.ipv4.tcp_syncookies) on the hosts it reaches, and filter it upstream.")
-		case Refused:
-			b.WriteString(", here answered by the hosts whose ports are closed: filter it upstream.")
-		default:
+		} else {
 			b.WriteString(": filter it upstream.")
 		}
 	}
-	f.Summary = b.String()
-	return f
+	return b.String()
 }

@@ -29,7 +29,9 @@ func carpet(n int, endpoint func(i int) string) []conv {
 // TestSpreadFloodFinding: SYNs spread over a whole network from spoofed
 // sources (carpet bombing) are folded together, neither by endpoint nor
 // by client; their finding says so, counts them once with the flows kept
-// of the same flood, and cites the first and last of them.
+// of the same flood (its first SYNs, before it was told: one finding
+// about one endpoint each, absorbed), and cites the first and last of
+// them.
 func TestSpreadFloodFinding(t *testing.T) {
 	const n = 3000
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -41,12 +43,13 @@ func TestSpreadFloodFinding(t *testing.T) {
 	}
 	a := rep.Aggregates[0]
 	var spread *Finding
-	unanswered := 0
+	unanswered, findings := 0, 0
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
 		if f.Class != UnansweredSYN {
 			continue
 		}
+		findings++
 		unanswered += f.Connections()
 		if f.Folded > 0 {
 			if spread != nil {
@@ -58,10 +61,11 @@ func TestSpreadFloodFinding(t *testing.T) {
 	if spread == nil {
 		t.Fatal("no finding counts the folded connections")
 	}
-	if unanswered != n || spread.Folded != a.Connections || rep.Totals.Folded != a.Connections {
-		t.Errorf("findings count %d connections, %d of them folded; totals fold %d; want %d, %d", unanswered, spread.Folded, rep.Totals.Folded, n, a.Connections)
+	if unanswered != n || findings != 1 || spread.Folded != a.Connections || rep.Totals.Folded != a.Connections || len(spread.Flows) != n-a.Connections {
+		t.Errorf("%d findings count %d connections, %d of them folded, %d listed; totals fold %d; want 1, %d, %d, %d",
+			findings, unanswered, spread.Folded, len(spread.Flows), rep.Totals.Folded, n, a.Connections, n-a.Connections)
 	}
-	for _, want := range []string{thousands(a.Connections) + " connection attempts to about", "got no answer", "spread over more endpoints and sources", "carpet bombing"} {
+	for _, want := range []string{thousands(n) + " connection attempts to about", "listed as flows before the flood was told", "got no answer", "spread over more endpoints and sources", "carpet bombing"} {
 		if !strings.Contains(spread.Summary, want) {
 			t.Errorf("summary %q does not say %q", spread.Summary, want)
 		}

@@ -352,7 +352,9 @@ func (a *aggregate) settled() Aggregate {
 	}
 	out.Peers = len(a.exact)
 	if a.PeersEstimated {
-		out.Peers = max(len(a.exact), hllEstimate(a.hll))
+		// Within a few percent, and never more than the connections: an
+		// estimate cannot take back the peers of those answered late.
+		out.Peers = min(max(len(a.exact), hllEstimate(a.hll)), a.Connections)
 	} else {
 		for p, n := range a.exact {
 			out.TopPeers = append(out.TopPeers, PeerCount{p, int(n)})

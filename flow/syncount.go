@@ -61,11 +61,14 @@ const synCellBits = 15
 // together (all), and so are those of them that were the first in the
 // window from their source's cell and to their endpoint's.
 // When such SYNs outnumber every sign of handshakes going on in the whole
-// capture, and many were new from both ends, SYNs spread thin are
-// flooding it (spoofed sources sending to a whole network), and they may
-// be folded by neither (FoldOther). A flood of one endpoint (new sources,
-// one endpoint) or a scan from one source (one source, new endpoints) is
-// its own cell's to mark.
+// capture, many were new from both ends, and nearly all came from sources
+// of their own (spoofed) or they were too many to keep one by one, SYNs
+// spread thin are flooding it (spoofed sources sending to a whole
+// network), and they may be folded by neither (FoldOther). A flood of one
+// endpoint (new sources, one endpoint) or a scan from one source (one
+// source, new endpoints) is its own cell's to mark; the scans of many
+// sources that reach a network all the time (each source a few dozen
+// SYNs) are listed, up to spreadVolume.
 type synCounter struct {
 	cells  *[2][2][synCells]synCell // [current, previous][server, client]
 	all    [2]synSpread             // [current, previous]
@@ -75,15 +78,26 @@ type synCounter struct {
 	// may yet have been answered), maxFoldKeys of each at most.
 	servers map[netip.AddrPort]struct{}
 	clients map[netip.Addr]struct{}
+	// sources has a bit set for the address of each spread SYN of the
+	// current window (hashed), to count those from sources not seen yet.
+	sources *[1 << sourceBits / 64]uint64
 }
+
+// sourceBits sizes synCounter.sources: a million bits, 128 KiB.
+const sourceBits = 20
+
+// spreadVolume is how many spread SYNs in the last window or two make a
+// flood to fold, whether their sources were spoofed or not.
+const spreadVolume = 50_000
 
 type synCell struct{ syns, open, refused int32 }
 
-// synSpread counts SYNs as a cell does, and those that were the first in
-// the window in both their cells.
+// synSpread counts SYNs as a cell does, those that were the first in the
+// window in both their cells, and those from a source not seen in the
+// window before.
 type synSpread struct {
 	synCell
-	fresh int32
+	fresh, sources int32
 }
 
 // mark counts a segment sent at time at, and says by what a bare SYN may
@@ -162,6 +176,9 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		if fresh[0] && fresh[1] {
 			c.fresh++
 		}
+		if sc.newSource(seg.Src.Addr()) {
+			c.sources++
+		}
 		if fold == 0 && sc.spread() {
 			fold = FoldOther
 		}
@@ -218,11 +235,30 @@ func (sc *synCounter) refusal(seg *packet.Segment) Fold {
 // spread reports whether SYNs spread thin over many endpoints and
 // sources flood the capture: in the last window or two, more of them
 // than signs of handshakes going on, and more than a tenth of all such
-// SYNs, and more than foldAfter of them new from both ends.
+// SYNs, more than foldAfter of them new from both ends, and nine in ten
+// of more than 5*foldAfter from sources of their own (spoofed: sources
+// that scan send dozens each, but each is new at first), or more than
+// spreadVolume in all.
 func (sc *synCounter) spread() bool {
 	c, p := &sc.all[0], &sc.all[1]
-	open := c.open + p.open
-	return open > foldAfter && open*10 > c.syns+p.syns && c.fresh+p.fresh > foldAfter
+	open, syns := c.open+p.open, c.syns+p.syns
+	return open > foldAfter && open*10 > syns && c.fresh+p.fresh > foldAfter &&
+		(syns > 5*foldAfter && 10*(c.sources+p.sources) >= 9*syns || syns > spreadVolume)
+}
+
+// newSource reports whether no spread SYN of the current window came
+// from a (hash of) address a before, and marks it.
+func (sc *synCounter) newSource(a netip.Addr) bool {
+	if sc.sources == nil {
+		sc.sources = new([1 << sourceBits / 64]uint64)
+	}
+	i := hashOf(a, 0) >> (64 - sourceBits)
+	w, b := &sc.sources[i/64], uint64(1)<<(i%64)
+	if *w&b != 0 {
+		return false
+	}
+	*w |= b
+	return true
 }
 
 // roll starts a new window when at is past the current one.
@@ -237,14 +273,21 @@ func (sc *synCounter) roll(at Timestamp) {
 		sc.cells[1], sc.all[1] = [2][synCells]synCell{}, synSpread{}
 	}
 	sc.cells[0], sc.all[0] = [2][synCells]synCell{}, synSpread{}
+	if sc.sources != nil {
+		clear(sc.sources[:])
+	}
 	sc.window = w
 }
 
 // cellOf hashes an address and port to a cell of synCounter's tables:
 // the high bits of a product, which every bit of the address moves.
 func cellOf(a netip.Addr, port uint16) uint64 {
+	return hashOf(a, port) >> (64 - synCellBits)
+}
+
+// hashOf hashes an address and port: its high bits are the best.
+func hashOf(a netip.Addr, port uint16) uint64 {
 	b := a.As16()
 	w0, w1 := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
-	h := (w0*0x9e3779b97f4a7c15 ^ w1 ^ uint64(port)<<1) * 0xbf58476d1ce4e5b9
-	return h >> (64 - synCellBits)
+	return (w0*0x9e3779b97f4a7c15 ^ w1 ^ uint64(port)<<1) * 0xbf58476d1ce4e5b9
 }
