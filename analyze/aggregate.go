@@ -45,8 +45,12 @@ type Aggregate struct {
 	RSTs                    int // RST packets that refused them (Refused)
 	ServerRetried           int // connections whose server sent its SYN-ACK more than once
 	Retried                 int // connections that sent their SYN more than once
-	GaveUp                  int // clients that had stopped retrying by the end
-	AnsweredLate            int // answered after all: flows of their own, not counted here
+	// RetriedBy names the clients of those (port 0), busiest first, the
+	// 16 lowest addresses at most: spoofed sources do not retry, real
+	// clients do.
+	RetriedBy    []PeerCount
+	GaveUp       int // clients that had stopped retrying by the end
+	AnsweredLate int // answered after all: flows of their own, not counted here
 	// Peers counts the distinct client addresses of a server's
 	// aggregate, or the server endpoints of a client's (or Other's); Estimated when
 	// there were too many to count exactly (then within a few percent).
@@ -98,6 +102,9 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			Peers: a.Peers, Estimated: a.PeersEstimated, OneHost: a.OneHost, OnePort: a.OnePort, First: a.First.Time(), Last: a.Last.Time()}
 		for _, p := range a.TopPeers {
 			v.TopPeers = append(v.TopPeers, PeerCount{p.Peer, p.Connections})
+		}
+		for _, p := range a.RetriedBy {
+			v.RetriedBy = append(v.RetriedBy, PeerCount{p.Peer, p.Connections})
 		}
 		for _, e := range a.Examples {
 			what := "SYN from " + e.Client.String()
@@ -293,6 +300,7 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 	f.Summary = a.summary(f, last.Sub(first))
 	if a.flood() {
 		f.Severity = Error // a flood is an incident, whatever the class
+		f.Remedy = synFloodRemedy
 	}
 }
 
@@ -309,6 +317,10 @@ func (a *Aggregate) flood() bool {
 	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }
 
+// synFloodRemedy is the fix for a SYN flood, whatever its class: no path
+// to open, no service to start, no application to unblock.
+const synFloodRemedy = "Keep SYN cookies on (net.ipv4.tcp_syncookies=1) on the hosts the flood reaches (a larger net.ipv4.tcp_max_syn_backlog buys time), and filter it upstream (rate limits at the edge, a SYN proxy, a scrubbing service)."
+
 // synFlood is a SYN flood's mark on the connections to one server: more
 // than 100 sources (or too many to count), and hardly one connection in
 // ten whose SYN was sent again (real clients retry; spoofed ones do not).
@@ -321,7 +333,14 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 	n := f.Connections()
 	again := "none of them again"
 	if a.Retried > 0 {
-		again = fmt.Sprintf("%s of the connections more than once", thousands(a.Retried))
+		what := "got no answer either"
+		switch a.Class {
+		case Refused:
+			what = "were refused too"
+		case HandshakeIncomplete:
+			what = "did not go on either"
+		}
+		again = fmt.Sprintf("%s of the connections more than once%s", thousands(a.Retried), a.retriedBy(what))
 	}
 	var b strings.Builder
 	if a.Class == HandshakeIncomplete {
@@ -341,7 +360,10 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
-		if a.Class == ListenOverflow {
+		switch {
+		case a.Class == ListenOverflow && a.flood():
+			b.WriteString(" It accepted other connections meanwhile: its listen queue was full and dropped these. Under a flood of spoofed SYNs, that is most likely its SYN queue (net.ipv4.tcp_max_syn_backlog), full of the flood's half-open handshakes because SYN cookies are off, rather than the accept queue.")
+		case a.Class == ListenOverflow:
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
 		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
@@ -406,7 +428,7 @@ func (a *Aggregate) otherFinding() Finding {
 	case a.Class == HandshakeIncomplete && !a.flood():
 		f.Severity = Warning
 	case a.Class == HandshakeIncomplete:
-		f.Remedy = "Keep SYN cookies on (net.ipv4.tcp_syncookies=1) on the hosts the flood reaches, and filter it upstream (rate limits at the edge, a SYN proxy, a scrubbing service)."
+		f.Remedy = synFloodRemedy
 	case a.flood():
 		// No path to open, no service to start: the SYNs are the flood's.
 		f.Remedy = "Filter the flood upstream (rate limits at the edge, a scrubbing service); the hosts it reaches need no fix for it."
@@ -520,4 +542,29 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 		}
 	}
 	return b.String()
+}
+
+// retriedBy says which clients sent their SYN again, when the aggregate
+// is a flood's (spoofed sources do not): " (from 10.0.1.5 (8) and 2 more
+// hosts: real clients retry, these got no answer either)"; "" otherwise.
+func (a *Aggregate) retriedBy(what string) string {
+	if len(a.RetriedBy) == 0 || !a.flood() {
+		return ""
+	}
+	var parts []string
+	n := 0
+	for i, p := range a.RetriedBy {
+		n += p.Connections
+		if i < 3 {
+			parts = append(parts, fmt.Sprintf("%s (%d)", p.Peer.Addr(), p.Connections))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	switch more := len(a.RetriedBy) - len(parts); {
+	case n < a.Retried:
+		s += " and more"
+	case more > 0:
+		s += " and " + plural(more, "more host")
+	}
+	return fmt.Sprintf(" (from %s: spoofed sources do not send their SYN again, so these are most likely real clients, and %s)", s, what)
 }

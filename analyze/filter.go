@@ -60,7 +60,8 @@ func (f Filter) inScope(fl *Flow) bool {
 }
 
 // keepsAggregate reports whether f keeps an aggregate: about its host
-// (the server, or the scanning client) and port, of a class it asks for.
+// (the server, the scanning client, or a client it names for sending its
+// SYNs again) and port, of a class it asks for.
 // The aggregate's other ends are too many to be told apart; an Other
 // aggregate's servers are, when its peers were counted exactly.
 func (f Filter) keepsAggregate(a *Aggregate) bool {
@@ -73,8 +74,10 @@ func (f Filter) keepsAggregate(a *Aggregate) bool {
 		return (len(f.Classes) == 0 || slices.Contains(f.Classes, a.Class)) &&
 			(names(a.OneHost, a.OnePort) || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return names(p.Peer.Addr(), p.Peer.Port()) }))
 	}
+	// The clients it names, that sent their SYNs again, are its too.
+	retried := slices.ContainsFunc(a.RetriedBy, func(p PeerCount) bool { return p.Peer.Addr().Unmap() == f.Host })
 	switch {
-	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host,
+	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host && !retried,
 		f.Port != 0 && a.Server.Port() != f.Port,
 		len(f.Classes) > 0 && !slices.Contains(f.Classes, a.Class):
 		return false

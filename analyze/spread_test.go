@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,40 @@ func TestOtherFewEndpointsNoCarpet(t *testing.T) {
 		if strings.Contains(f.Summary, "carpet bombing") || class == HandshakeIncomplete && f.Severity != Warning {
 			t.Errorf("%s: %s: %q; want no carpet bombing of two endpoints", class, f.Severity, f.Summary)
 		}
+	}
+}
+
+// TestFloodNamesRetriedClients: real clients whose SYNs to a flooded
+// endpoint got no answer, sent again as spoofed sources never do, are
+// folded with the flood; its finding names them, with the flood's remedy,
+// and --host keeps it for one of them.
+func TestFloodNamesRetriedClients(t *testing.T) {
+	var convs []conv
+	for i := range 1500 {
+		convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.18.%d.%d", i>>8, i&255), server: "10.0.0.80:80",
+			segs: []seg{{float64(i) * 0.002, true, "S", 0, -1}}})
+	}
+	for i := range 5 {
+		at := 0.5 + float64(i)*0.05
+		convs = append(convs, conv{cport: uint16(50000 + i), client: fmt.Sprintf("10.0.3.%d", 1+i), server: "10.0.0.80:80",
+			segs: []seg{{at, true, "S", 0, -1}, {at + 1, true, "S", 0, -1}, {at + 3, true, "S", 0, -1}}})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var flood *Finding
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; f.Folded > 0 {
+			flood = f
+		}
+	}
+	if flood == nil {
+		t.Fatalf("no finding counts the folded: %+v", rep.Findings)
+	}
+	if !strings.Contains(flood.Summary, "5 of the connections more than once (from 10.0.3.1 (1), 10.0.3.2 (1), 10.0.3.3 (1) and 2 more hosts: ") ||
+		!strings.Contains(flood.Remedy, "SYN cookies") {
+		t.Errorf("finding %q, remedy %q: want the retrying clients named, and the flood's remedy", flood.Summary, flood.Remedy)
+	}
+	got := rep.Filtered(Filter{Host: netip.MustParseAddr("10.0.3.4")})
+	if len(got.Aggregates) != 1 || !slices.ContainsFunc(got.Findings, func(f Finding) bool { return f.Folded > 0 }) {
+		t.Errorf("--host 10.0.3.4: %d aggregates, findings %+v; want the flood's", len(got.Aggregates), got.Findings)
 	}
 }

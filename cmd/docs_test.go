@@ -408,6 +408,9 @@ var rareJSON = map[string]string{
 	"flows[].payload.gaps[].truncated":        "a snap length shorter than the packets",
 	"flows[].payload.gaps[].truncated.packet": "a snap length shorter than the packets",
 	"aggregates[].one_port":                   "a sweep of one port over more than 100 hosts",
+	"aggregates[].retried_by":                 "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
+	"aggregates[].retried_by[].peer":          "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
+	"aggregates[].retried_by[].connections":   "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
 	"aggregates[].other":                      "SYNs spread over a whole network (analyze's TestSpreadFloodFinding)",
 }
 

@@ -46,6 +46,12 @@ type Aggregate struct {
 	// once is a SYN cookie, no state kept.
 	ServerRetried int
 	Retried       int // connections whose SYN was sent more than once
+	// RetriedBy names the clients of the connections Retried counts,
+	// their addresses (port 0) and how many each, busiest first: at most
+	// maxRetriedBy of them, the lowest addresses (the same, however many
+	// trackers counted them). Spoofed sources do not send a SYN again;
+	// the clients that do are most likely real ones.
+	RetriedBy []PeerCount
 	// InProgress counts those whose single SYN was sent less than the
 	// initial RTO before the end: handshakes in progress.
 	InProgress int
@@ -127,6 +133,51 @@ type aggregate struct {
 	// manyHosts and manyPorts are set once a client's endpoints were on
 	// more than one address, or port.
 	manyHosts, manyPorts bool
+	retriedBy            map[netip.Addr]int32 // RetriedBy, as counted
+}
+
+// maxRetriedBy is how many clients Aggregate.RetriedBy names.
+const maxRetriedBy = 16
+
+// retry counts d connections of client (d -1: one taken back out) whose
+// SYN was sent more than once.
+func (a *aggregate) retry(client netip.Addr, d int) {
+	a.Retried += d
+	a.retriedBy = nameRetried(a.retriedBy, client, int32(d))
+}
+
+// nameRetried adds d connections of client to m, which keeps the
+// maxRetriedBy lowest addresses: a client among the lowest of all is
+// among the lowest of those any tracker met, and is never let go of.
+func nameRetried(m map[netip.Addr]int32, client netip.Addr, d int32) map[netip.Addr]int32 {
+	if n, ok := m[client]; ok {
+		if n+d <= 0 {
+			delete(m, client)
+		} else {
+			m[client] = n + d
+		}
+		return m
+	}
+	if d <= 0 {
+		return m
+	}
+	if len(m) >= maxRetriedBy {
+		hi := client
+		for c := range m {
+			if c.Compare(hi) > 0 {
+				hi = c
+			}
+		}
+		if hi == client {
+			return m
+		}
+		delete(m, hi)
+	}
+	if m == nil {
+		m = map[netip.Addr]int32{}
+	}
+	m[client] = d
+	return m
 }
 
 // example keeps ex if it is among the maxExamples earliest or latest
@@ -281,6 +332,9 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 			o.Connections += a.Connections
 			o.SYNs += a.SYNs
 			o.Retried += a.Retried
+			for c, n := range a.retriedBy {
+				o.retriedBy = nameRetried(o.retriedBy, c, n)
+			}
 			o.InProgress += a.InProgress
 			o.GaveUp += a.GaveUp
 			o.AnsweredLate += a.AnsweredLate
@@ -366,6 +420,12 @@ func (a *aggregate) settled() Aggregate {
 			out.TopPeers = out.TopPeers[:maxTopPeers]
 		}
 	}
+	for c, n := range a.retriedBy {
+		out.RetriedBy = append(out.RetriedBy, PeerCount{netip.AddrPortFrom(c, 0), int(n)})
+	}
+	slices.SortFunc(out.RetriedBy, func(x, y PeerCount) int {
+		return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
+	})
 	ex := slices.Concat(a.Examples, a.latest)
 	slices.SortFunc(ex, exampleOrder)
 	ex = slices.Compact(ex)

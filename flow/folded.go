@@ -95,26 +95,30 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		b, n := v&bucketMask, int(v>>synsShift&15)
 		switch {
 		case a.HalfOpen:
-			if !a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At) {
+			client := seg.Src.Addr()
+			if f == packet.SYN|packet.ACK {
+				client = seg.Dst.Addr()
+			}
+			if !a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At, client) {
 				a.uncountPeer(a.peerOf(seg, false)) // a flow of its own from here
 				return false
 			}
 			return true
 		case a.Refused:
-			return a.lateRefused(&l.folded[g], fh, j, f, n, m.At)
+			return a.lateRefused(&l.folded[g], fh, j, f, n, m.At, seg.Src.Addr())
 		}
 		if f != packet.SYN && f != packet.SYN|packet.ACK {
 			return false
 		}
 		if f == packet.SYN|packet.ACK {
 			// Answered after all: a flow of its own from here.
-			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true))
+			a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true), seg.Dst.Addr())
 			return false
 		}
 		a.bucket(b, -1)
 		a.SYNs++
 		if n == 1 {
-			a.Retried++
+			a.retry(seg.Src.Addr(), 1)
 		}
 		last := Timestamp(b>>5) * Timestamp(time.Second)
 		nb := bucketOf(m.At, m.At.Sub(last), true)
@@ -135,14 +139,14 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 			j := int32(v>>aggShift - 1)
 			switch a := &l.aggs[j]; {
 			case a.Refused:
-				return a.lateRefused(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At)
+				return a.lateRefused(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At, seg.Dst.Addr())
 			case a.HalfOpen:
-				a.lateHalfOpen(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At) // takes it out
+				a.lateHalfOpen(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At, seg.Dst.Addr()) // takes it out
 				a.uncountPeer(a.peerOf(seg, true))
 			default:
 				// Refused at last, long after it was folded unanswered:
 				// a flow of its own from here, as one answered.
-				a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true))
+				a.answeredLate(&l.folded[g], fh, v, a.peerOf(seg, true), seg.Dst.Addr())
 			}
 			return false
 		}
@@ -152,8 +156,9 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 
 // answeredLate takes a folded unanswered connection (entry v, at fh in
 // set) back out of the aggregate: it was answered after all, and is a
-// flow of its own from here.
-func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer netip.AddrPort) {
+// flow of its own from here. peer is as the aggregate counts them; client
+// the connection's client.
+func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer netip.AddrPort, client netip.Addr) {
 	n := int(v >> synsShift & 15)
 	a.bucket(v&bucketMask, -1)
 	set.del(fh)
@@ -161,7 +166,7 @@ func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer neti
 	a.Connections--
 	a.SYNs -= n
 	if n > 1 {
-		a.Retried--
+		a.retry(client, -1)
 	}
 	a.AnsweredLate++
 }
@@ -170,13 +175,13 @@ func (a *aggregate) answeredLate(set *hashTable[uint64], fh, v uint64, peer neti
 // entry in set is at fh, with n SYNs): its SYN sent again, the RST that
 // refuses it again, or the client's own RST after the refusal (a scanner
 // with a TCP stack of its own, masscan, sends one) (true). Anything else
-// starts a flow (false).
-func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+// starts a flow (false). client is the connection's client.
+func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp, client netip.Addr) bool {
 	switch f {
 	case packet.SYN:
 		a.SYNs++
 		if n == 1 {
-			a.Retried++
+			a.retry(client, 1)
 		}
 		set.set(fh, foldedEntry(j, uint8(min(n+1, 15)), 0))
 	case packet.RST | packet.ACK, packet.RST:
@@ -192,14 +197,15 @@ func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f pa
 // entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
 // counted (true); anything else from the client is the handshake going
 // on after all, and the connection leaves the aggregate (false). Past 3
-// SYNs or SYN-ACKs, what it takes back out is short of the rest.
-func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp) bool {
+// SYNs or SYN-ACKs, what it takes back out is short of the rest. client
+// is the connection's client.
+func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp, client netip.Addr) bool {
 	syns, acks := n&3, n>>2&3
 	switch f {
 	case packet.SYN:
 		a.SYNs++
 		if syns == 1 {
-			a.Retried++
+			a.retry(client, 1)
 		}
 		set.set(fh, foldedEntry(j, halfCounts(syns+1, acks), 0))
 	case packet.SYN | packet.ACK:
@@ -214,7 +220,7 @@ func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f p
 		a.SYNs -= syns
 		a.SYNACKs -= acks
 		if syns > 1 {
-			a.Retried--
+			a.retry(client, -1)
 		}
 		if acks > 1 {
 			a.ServerRetried--

@@ -335,7 +335,9 @@ func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 		e.n++
 		a.bucket(e.bucket(), 1)
 		a.SYNs++
-		a.Retried++
+		if e.n == 2 {
+			a.retry(e.client().Addr(), 1)
+		}
 	case srcA != e.srcA && e.na > 0 && f == packet.SYN|packet.ACK && seg.Len == 0 && seg.Seq == e.ack[0].seq && seg.Ack == e.syn[0].seq+1:
 		if int(e.na) == len(e.ack) {
 			t.forget(i)
@@ -458,7 +460,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	a.Connections++
 	a.SYNs += int(e.n)
 	if e.n > 1 {
-		a.Retried++
+		a.retry(e.client().Addr(), 1)
 	}
 	a.SYNACKs += int(e.na)
 	if e.na > 1 {
@@ -555,7 +557,7 @@ func (t *Tracker) unfold(i int32, late bool) {
 	a.Connections--
 	a.SYNs -= int(e.n)
 	if e.n > 1 {
-		a.Retried--
+		a.retry(e.client().Addr(), -1)
 	}
 	a.SYNACKs -= int(e.na)
 	if e.na > 1 {
@@ -745,7 +747,7 @@ func (t *Tracker) snapshotAggregates() []*aggregate {
 		}
 		c := *a
 		c.TopPeers, c.Examples, c.hll, c.latest = slices.Clone(a.TopPeers), slices.Clone(a.Examples), slices.Clone(a.hll), slices.Clone(a.latest)
-		c.buckets, c.exact = maps.Clone(a.buckets), maps.Clone(a.exact)
+		c.buckets, c.exact, c.retriedBy = maps.Clone(a.buckets), maps.Clone(a.exact), maps.Clone(a.retriedBy)
 		out = append(out, &c)
 	}
 	return out

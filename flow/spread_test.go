@@ -310,3 +310,47 @@ func TestPeersNoMoreThanConnections(t *testing.T) {
 		t.Fatalf("no unanswered aggregate: %+v", res.Aggregates)
 	}
 }
+
+// TestRetriedClientsNamed: 20 real clients whose connections to a
+// flooded endpoint got no answer either (each SYN sent three times,
+// which spoofed sources never do) are folded with the flood, and the
+// aggregate names them: the 16 lowest addresses, the same with 1, 2 and
+// 4 trackers.
+func TestRetriedClientsNamed(t *testing.T) {
+	web := netip.MustParseAddrPort("10.0.0.80:80")
+	var pkts []lonePkt
+	ms := time.Millisecond
+	for i := range 1500 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
+		pkts = append(pkts, lonePkt{time.Duration(i) * 2 * ms, src, web, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	const clients = 20
+	for i := range clients {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 3, byte(clients - i)}), uint16(50000+i))
+		at := 500*ms + time.Duration(i)*50*ms
+		for _, d := range []time.Duration{0, time.Second, 3 * time.Second} {
+			pkts = append(pkts, lonePkt{at + d, c, web, packet.SYN, uint32(7 + i), 0})
+		}
+	}
+	var first []PeerCount
+	for _, trackers := range []int{1, 2, 4} {
+		res := readTrackers(t, pkts, trackers)
+		if len(res.Aggregates) != 1 {
+			t.Fatalf("%d trackers: aggregates %+v; want one, the endpoint's", trackers, res.Aggregates)
+		}
+		a := res.Aggregates[0]
+		if a.Retried != clients || len(a.RetriedBy) != maxRetriedBy {
+			t.Fatalf("%d trackers: %d retried, by %v; want %d, by %d clients", trackers, a.Retried, a.RetriedBy, clients, maxRetriedBy)
+		}
+		for j, p := range a.RetriedBy {
+			if want := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 3, byte(1 + j)}), 0); p.Peer != want || p.Connections != 1 {
+				t.Errorf("%d trackers: named %v (%d); want %v (1): the lowest addresses, in order", trackers, p.Peer, p.Connections, want)
+			}
+		}
+		if first == nil {
+			first = a.RetriedBy
+		} else if !reflect.DeepEqual(first, a.RetriedBy) {
+			t.Errorf("%d trackers name %v; 1 tracker %v", trackers, a.RetriedBy, first)
+		}
+	}
+}

@@ -62,6 +62,7 @@ type jsonAggregate struct {
 	ServerRetried  int            `json:"server_retried,omitempty"`
 	RSTs           int            `json:"rsts,omitempty"`
 	Retried        int            `json:"retried"`
+	RetriedBy      []jsonPeer     `json:"retried_by,omitempty"`
 	GaveUp         int            `json:"gave_up"`
 	AnsweredLate   int            `json:"answered_late"`
 	Peers          int            `json:"peers"`
@@ -102,6 +103,9 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 				name = p.Peer.Addr().Unmap().String()
 			}
 			ja.TopPeers = append(ja.TopPeers, jsonPeer{name, p.Connections})
+		}
+		for _, p := range a.RetriedBy {
+			ja.RetriedBy = append(ja.RetriedBy, jsonPeer{p.Peer.Addr().Unmap().String(), p.Connections})
 		}
 		out = append(out, ja)
 	}
