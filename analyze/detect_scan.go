@@ -362,7 +362,7 @@ func (st *scanStats) finding(flows []int) Finding {
 	case !st.manyPorts && st.port != 0:
 		fmt.Fprintf(&b, " (port %d on as many hosts)", st.port)
 	}
-	fmt.Fprintf(&b, " over %s, with %s and no conversation on any: %s closed (RST), %s open, %s unanswered (filtered, or nothing there)",
+	fmt.Fprintf(&b, " over %s, with %s and no conversation on any, of which %s were refused (RST: closed ports), %s answered (open ports) and %s not answered (filtered, or nothing there; a scanner may send those again)",
 		fmtDur(last.Sub(first)), many(f.Connections(), "connection attempt"), thousands(closed), thousands(open), thousands(filtered))
 	if f.Folded > 0 {
 		what := "closed and unanswered"

@@ -262,7 +262,7 @@ func TestRealScansMore(t *testing.T) {
 		class Class
 		says  []string
 	}{
-		{"masscan.pcap", 2000, PortScan, []string{"1,998 closed (RST), 2 open", "10.97.0.1:80, 10.97.0.1:1234", "half-open SYN scan"}},
+		{"masscan.pcap", 2000, PortScan, []string{"1,998 were refused (RST: closed ports), 2 answered (open ports)", "10.97.0.1:80, 10.97.0.1:1234", "half-open SYN scan"}},
 		{"hping3-flood-closed.pcap", 600, Refused, []string{"refused 600 connection attempts", "over 1.2 s"}},
 		{"curl-refused.pcap", 300, Refused, []string{"refused 300 connection attempts", "over 3.2 s"}},
 	}
