@@ -1,13 +1,17 @@
 package analyze
 
 import (
+	"fmt"
+	"net/netip"
+
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // The verdicts of healthy traffic and of plain facts: a half-close, an
 // abortive close no other class explains, a clean close, a connection
-// still open, one begun before the capture. They make no findings.
+// still open, one begun before the capture. They make no findings, but
+// for the handshakes one client aborts by the hundred (abortedHandshakes).
 
 var halfCloseDetector = detector{class: HalfCloseOK, explain: Explanation{
 	Class: HalfCloseOK, Title: "Legitimate half-close",
@@ -32,10 +36,13 @@ var halfCloseDetector = detector{class: HalfCloseOK, explain: Explanation{
 // An abortive close not explained by another class (see suppressed).
 var resetDetector = detector{class: ResetClass, explain: Explanation{
 	Class: ResetClass, Title: "Reset",
-	Meaning:   "The connection was closed abortively, by an RST in the receiver's window.",
-	Detection: "An RST that the receiver accepts.",
+	Meaning: "The connection was closed abortively, by an RST in the receiver's window.",
+	Detection: "An RST that the receiver accepts. A client that resets 100 handshakes or more with one server " +
+		"endpoint right after its SYN-ACK, 10 a second or more, having sent nothing, makes a finding: its kernel held " +
+		"no socket for the answers, so its SYNs were sent raw.",
 	Causes: "An application closing with SO_LINGER 0, a crash, a timeout in a proxy or a load balancer, data " +
-		"arriving for a socket already closed.",
+		"arriving for a socket already closed; for many handshakes reset by one client, a SYN flood from one host " +
+		"(hping3, a load tester) or a half-open health check run far too often.",
 	Confirm: "The logs of the side that sent the RST at that time.",
 	Fix:     "Only when unexpected: find why the side sending the RST aborted.",
 }, inspect: func(c *flowCtx) {
@@ -47,7 +54,53 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At.Time(),
 			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
 	}
-}}
+}, group: func(f *Flow, v *Verdict) (groupKey, bool) {
+	return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, v.Side == flow.Client && abortedHandshake(f.Record)
+}, findings: abortedHandshakes}
+
+// abortedHandshake reports whether the client reset the connection
+// right after the server's SYN-ACK, having acknowledged and sent nothing.
+func abortedHandshake(r *flow.Record) bool {
+	return !r.Midstream && has(r, flow.Client, 'S') && has(r, flow.Server, 'H') && !has(r, flow.Client, 'A') &&
+		r.Client.Bytes == 0 && r.Server.Bytes == 0
+}
+
+// Handshakes a client aborts this way, many of them and fast, are SYNs
+// it sent raw, its kernel holding no socket for the answers: a SYN flood
+// from one host (hping3, a load tester), or a half-open health check run
+// far too often. One now and then is a connect that timed out as the
+// answer came.
+const (
+	abortedMin  = 100
+	abortedRate = 10 // a second
+)
+
+// abortedHandshakes makes the finding of a client that aborted many
+// handshakes with one server endpoint, fast.
+func abortedHandshakes(g *group, _ *findCtx) []Finding {
+	n := len(g.flows)
+	if n < abortedMin {
+		return nil
+	}
+	first, last := g.flows[0].First, g.flows[0].First
+	for _, f := range g.flows {
+		first, last = min(first, f.First), max(last, f.First)
+	}
+	per := rate(n, first, last)
+	if per < abortedRate {
+		return nil
+	}
+	client, server := g.key.host, g.key.endpoint
+	return []Finding{{Class: ResetClass, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(n)}, {"per_second", per}},
+		Summary: fmt.Sprintf("%s opened %s to %s over %s, %s a second, and reset each right after the server's SYN-ACK, "+
+			"before acknowledging it or sending anything: its kernel held no socket for the answers, so the SYNs were sent raw, "+
+			"by a tool (a SYN flood from one host: hping3, a load tester) or a half-open health check run far too often. "+
+			"The server answered each with a SYN-ACK: it is the one taking the load.",
+			client, many(n, "connection"), server, fmtDur(last.Sub(first)), thousands(int(per))),
+		Remedy:   "Find the process on the client that sends the SYNs (a load test, a monitor, an attack) and stop it, or filter the client at the edge.",
+		Evidence: evidence(g.vs)}}
+}
 
 var cleanDetector = detector{class: CleanClass, explain: Explanation{
 	Class: CleanClass, Title: "Clean",
