@@ -388,6 +388,10 @@ func (st *scanStats) finding(flows []int) Finding {
 	switch {
 	case st.synScan > 0 && st.connectScan == 0:
 		b.WriteString(" The prober reset each answered connection before acknowledging the SYN-ACK: a half-open SYN scan (as nmap -sS, masscan and hping3 make).")
+		if filtered > 0 {
+			// Its kernel reset the answers: the SYNs were sent raw.
+			fmt.Fprintf(&b, " It holds no socket for its probes: any SYN_SENT endpoints counted on %s are its unanswered SYNs, not sockets.", st.client)
+		}
 	case st.connectScan > 0 && st.synScan == 0:
 		b.WriteString(" The prober completed each answered handshake and closed at once: a connect scan (as nmap -sT makes).")
 	}

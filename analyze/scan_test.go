@@ -289,3 +289,28 @@ func TestRealScansMore(t *testing.T) {
 		})
 	}
 }
+
+// TestSYNScanHoldsNoSockets: nmap -sS of 2,500 ports, 1,000 of them
+// dropped by a firewall (testdata/scan/nmap-syn-filtered-open.md). The
+// prober resets the SYN-ACKs of the open ports, so it holds no socket for
+// its probes: the finding says its unanswered SYNs, which the host table
+// counts in SYN_SENT, are not sockets; and that the counts after the
+// endpoints are attempts (each filtered port probed twice).
+func TestSYNScanHoldsNoSockets(t *testing.T) {
+	rep := analyzeFile(t, "../testdata/scan/nmap-syn-filtered-open.pcap")
+	var scan *Finding
+	for i := range rep.Findings {
+		if rep.Findings[i].Class == PortScan {
+			scan = &rep.Findings[i]
+		}
+	}
+	if scan == nil {
+		t.Fatalf("no port_scan finding: %v", findingsOf(rep))
+	}
+	for _, want := range []string{"3,500 connection attempts", "of which 1,498 were refused (RST: closed ports), 2 answered (open ports) and 2,000 not answered",
+		"half-open SYN scan", "any SYN_SENT endpoints counted on 10.77.0.2 are its unanswered SYNs, not sockets"} {
+		if !strings.Contains(scan.Summary, want) {
+			t.Errorf("finding %q does not say %q", scan.Summary, want)
+		}
+	}
+}
