@@ -317,6 +317,21 @@ func (a *Aggregate) flood() bool {
 	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }
 
+// inProgress opens the sentence about the aggregate's connections: " The
+// counted ones", or, when some are in progress at the end (counted in
+// the peers and SYNs, not as failures), a sentence about those first.
+func (a *Aggregate) inProgress() string {
+	if a.InProgress == 0 {
+		return " The counted ones"
+	}
+	what, next := "sent", "their answers"
+	if a.Class == HandshakeIncomplete {
+		what, next = "answered", "their clients' ACKs"
+	}
+	return fmt.Sprintf(" %s more, %s within the initial retransmission timeout before the end, are in progress: %s may yet come. These and the counted ones",
+		thousands(a.InProgress), what, next)
+}
+
 // synFloodRemedy is the fix for a SYN flood, whatever its class: no path
 // to open, no service to start, no application to unblock.
 const synFloodRemedy = "Keep SYN cookies on (net.ipv4.tcp_syncookies=1) on the hosts the flood reaches (a larger net.ipv4.tcp_max_syn_backlog buys time), and filter it upstream (rate limits at the edge, a SYN proxy, a scrubbing service)."
@@ -352,11 +367,11 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 		}
 		fmt.Fprintf(&b, "%s answered %s SYNs with a SYN-ACK that the client never acknowledged over %s: the handshakes stayed half-open, %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s; the server %s", a.peers(), thousands(a.SYNs), again, server)
+		fmt.Fprintf(&b, "%s came from %s, and sent %s SYNs, %s; the server %s", a.inProgress(), a.peers(), thousands(a.SYNs), again, server)
 	} else if a.Class == Refused {
 		fmt.Fprintf(&b, "%s refused %s connection attempts (SYN answered by RST) over %s, %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
-		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
+		fmt.Fprintf(&b, "%s came from %s, and sent %s SYNs, %s", a.inProgress(), a.peers(), thousands(a.SYNs), again)
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
 			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
@@ -366,10 +381,7 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 		case a.Class == ListenOverflow:
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
-		fmt.Fprintf(&b, " The counted ones came from %s, and sent %s SYNs, %s", a.peers(), thousands(a.SYNs), again)
-	}
-	if a.InProgress > 0 {
-		fmt.Fprintf(&b, "; %s more were answered or sent within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
+		fmt.Fprintf(&b, "%s came from %s, and sent %s SYNs, %s", a.inProgress(), a.peers(), thousands(a.SYNs), again)
 	}
 	b.WriteString(".")
 	switch {

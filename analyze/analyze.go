@@ -112,6 +112,7 @@ type Totals struct {
 	Folded                          int
 	Packets, TCPPackets, BadPackets int
 	spread                          int // of Folded, those in Other aggregates
+	inProgress                      int // of Folded, those in progress at the end
 }
 
 // Options tune the analysis. The zero Options uses the defaults.
@@ -196,6 +197,7 @@ func (rep *Report) count() {
 	}
 	for _, a := range rep.Aggregates {
 		t.Folded += a.Connections
+		t.inProgress += a.InProgress
 		refused := a.RSTs > 0 // both ends CLOSED: over
 		if a.Other {
 			t.spread += a.Connections

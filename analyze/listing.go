@@ -26,14 +26,20 @@ func (rep *Report) Listed(all bool) []int {
 // cleanly, 3 not".
 func (t Totals) Summary() string {
 	s := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
+	if t.Folded == 0 {
+		return s
+	}
+	s += fmt.Sprintf("; and %s more that never got past the handshake", thousands(t.Folded))
+	if t.inProgress > 0 {
+		s += fmt.Sprintf(" (%s of them in progress at the end)", thousands(t.inProgress))
+	}
 	switch {
-	case t.spread == t.Folded && t.spread > 0:
-		s += fmt.Sprintf("; and %s more that never got past the handshake, spread over too many endpoints to tell apart: counted together, not listed", thousands(t.Folded))
+	case t.spread == t.Folded:
+		s += ", spread over too many endpoints to tell apart: counted together, not listed"
 	case t.spread > 0:
-		s += fmt.Sprintf("; and %s more that never got past the handshake, counted per server endpoint or scanning host (%s of them, spread over too many endpoints to tell apart, together), not listed",
-			thousands(t.Folded), thousands(t.spread))
-	case t.Folded > 0:
-		s += fmt.Sprintf("; and %s more that never got past the handshake, counted per server endpoint or scanning host, not listed", thousands(t.Folded))
+		s += fmt.Sprintf(", counted per server endpoint or scanning host (%s of them, spread over too many endpoints to tell apart, together), not listed", thousands(t.spread))
+	default:
+		s += ", counted per server endpoint or scanning host, not listed"
 	}
 	return s
 }

@@ -136,14 +136,19 @@ func (r *Record) settleUnanswered(at Timestamp) (noSocket [2]bool) {
 // initial RTO before at: a client that received one acknowledges it
 // within a round trip, so it did not (or it does not exist: a spoofed
 // source). Its SYN timers then say whether it had given up by at.
-func (r *Record) settleHalfOpen(at Timestamp) {
+//
+// It reports whether the server holds no socket: it sent its SYN-ACK
+// once, and not again for more than the initial RTO, which a server that
+// keeps a half-open connection does (a SYN cookie: no state kept).
+func (r *Record) settleHalfOpen(at Timestamp) (noSocket bool) {
 	C, S := &r.Client, &r.Server
 	if r.Midstream || r.OneSided || C.raw != Established || C.synCount == 0 || S.synCount == 0 ||
 		C.Packets != uint64(C.synCount) || S.Packets != uint64(S.synCount) || C.Bytes+S.Bytes > 0 ||
 		at.Sub(S.FirstPacket) < InitialRTO {
-		return
+		return false
 	}
 	C.raw, C.Since = SynSent, C.FirstPacket
+	return S.raw == SynRecv && S.synCount == 1 && at.Sub(S.synLast) > InitialRTO
 }
 
 // stateAt returns side s's state as it stood at time t, from the events

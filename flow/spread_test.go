@@ -354,3 +354,36 @@ func TestRetriedClientsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestCookiesHoldNoSocket: of the half-open connections the flood
+// capture keeps as flows (10.0.0.82:8443, each SYN answered with one
+// SYN-ACK, never acknowledged), those whose SYN-ACK was sent once and not
+// again for more than the initial RTO left no socket on the server (SYN
+// cookies): CLOSED, SYN_RECV expired. The one whose SYN-ACK was sent
+// again (folded with the flood) is counted in SYN_RECV by its aggregate.
+func TestCookiesHoldNoSocket(t *testing.T) {
+	res := readOpts(t, bytes.NewReader(floodCapture()), "flood.pcap", ReadOptions{})
+	cookies, kept := 0, 0
+	for _, r := range res.Flows {
+		if r.Key.Server() != netip.MustParseAddrPort("10.0.0.82:8443") || r.Client.Bytes+r.Server.Bytes > 0 || r.Client.Packets != 1 {
+			continue
+		}
+		switch {
+		case r.Server.State == Closed && r.Server.Expired == SynRecv && r.Server.Packets == 1:
+			cookies++
+		case r.Server.State == SynRecv && r.Server.Packets > 1:
+			kept++
+		default:
+			t.Errorf("%v: server %s (expired %s) after %d SYN-ACKs", r.Key, r.Server.State, r.Server.Expired, r.Server.Packets)
+		}
+	}
+	retried := 0
+	for _, a := range res.Aggregates {
+		if a.Server == netip.MustParseAddrPort("10.0.0.82:8443") && a.HalfOpen {
+			retried += a.ServerRetried
+		}
+	}
+	if cookies < 90 || kept+retried != 1 {
+		t.Errorf("%d half-open flows with no socket left; %d in SYN_RECV, %d folded; want about 100, and the one sent again", cookies, kept, retried)
+	}
+}

@@ -1849,7 +1849,9 @@ func radixSort[T any](xs []T, key func(T) uint64) {
 // capture cannot know.
 func (t *Tracker) finalize(r *Record, at Timestamp) {
 	noSocket := r.settleUnanswered(at)
-	r.settleHalfOpen(at)
+	if r.settleHalfOpen(at) {
+		noSocket[Server] = true
+	}
 	for s, h := range []*Half{&r.Client, &r.Server} {
 		h.State, h.Expired = h.raw, Unknown
 		age := at.Sub(h.Since)
