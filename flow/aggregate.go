@@ -47,9 +47,11 @@ type Aggregate struct {
 	ServerRetried int
 	Retried       int // connections whose SYN was sent more than once
 	// RetriedBy names the clients of the connections Retried counts,
-	// their addresses (port 0) and how many each, busiest first: at most
-	// maxRetriedBy of them, the lowest addresses (the same, however many
-	// trackers counted them). Spoofed sources do not send a SYN again;
+	// their addresses (port 0) and how many each, busiest first: those
+	// among the maxRetriedBy lowest addresses of the clients that sent a
+	// SYN again (the same, however many trackers counted them; one whose
+	// connections were all answered late keeps its place, unnamed).
+	// Spoofed sources do not send a SYN again;
 	// the clients that do are most likely real ones.
 	RetriedBy []PeerCount
 	// InProgress counts those whose single SYN was sent less than the
@@ -147,19 +149,19 @@ func (a *aggregate) retry(client netip.Addr, d int) {
 }
 
 // nameRetried adds d connections of client to m, which keeps the
-// maxRetriedBy lowest addresses: a client among the lowest of all is
-// among the lowest of those any tracker met, and is never let go of.
+// maxRetriedBy lowest addresses of the clients met: a client among the
+// lowest of all is among the lowest of those any tracker met, and is
+// never let go of. A client whose connections were all taken back out
+// (answered late) keeps its place, at 0: were it let go of, a higher
+// address that one tracker had no room for, and another had, would be
+// named or not by the number of trackers.
 func nameRetried(m map[netip.Addr]int32, client netip.Addr, d int32) map[netip.Addr]int32 {
 	if n, ok := m[client]; ok {
-		if n+d <= 0 {
-			delete(m, client)
-		} else {
-			m[client] = n + d
-		}
+		m[client] = max(n+d, 0)
 		return m
 	}
-	if d <= 0 {
-		return m
+	if d < 0 {
+		return m // not named: its other connections were not either
 	}
 	if len(m) >= maxRetriedBy {
 		hi := client
@@ -421,7 +423,9 @@ func (a *aggregate) settled() Aggregate {
 		}
 	}
 	for c, n := range a.retriedBy {
-		out.RetriedBy = append(out.RetriedBy, PeerCount{netip.AddrPortFrom(c, 0), int(n)})
+		if n > 0 {
+			out.RetriedBy = append(out.RetriedBy, PeerCount{netip.AddrPortFrom(c, 0), int(n)})
+		}
 	}
 	slices.SortFunc(out.RetriedBy, func(x, y PeerCount) int {
 		return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))

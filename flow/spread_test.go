@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -385,5 +386,56 @@ func TestCookiesHoldNoSocket(t *testing.T) {
 	}
 	if cookies < 90 || kept+retried != 1 {
 		t.Errorf("%d half-open flows with no socket left; %d in SYN_RECV, %d folded; want about 100, and the one sent again", cookies, kept, retried)
+	}
+}
+
+// TestRetriedNamesAnsweredLate: 17 real clients send their SYN to a
+// flooded endpoint again, the 16 lowest addresses first; then the lowest
+// is answered late, and leaves the aggregate. The names do not depend on
+// the number of trackers: one tracker had no room for the 17th when it
+// sent its SYN again, so no tracker may name it; and they count no more
+// connections than Retried.
+func TestRetriedNamesAnsweredLate(t *testing.T) {
+	web := netip.MustParseAddrPort("10.0.0.80:80")
+	var pkts []lonePkt
+	ms := time.Millisecond
+	for i := range 1500 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
+		pkts = append(pkts, lonePkt{time.Duration(i) * 2 * ms, src, web, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 3, byte(i)}), uint16(50000+i))
+	}
+	for i := 1; i <= 16; i++ { // sent again at 2.0 s to 2.15 s
+		at := 500*ms + time.Duration(i-1)*10*ms
+		pkts = append(pkts, lonePkt{at, client(i), web, packet.SYN, uint32(7 + i), 0},
+			lonePkt{at + 1500*ms, client(i), web, packet.SYN, uint32(7 + i), 0})
+	}
+	pkts = append(pkts, lonePkt{700 * ms, client(17), web, packet.SYN, 24, 0},
+		lonePkt{2300 * ms, client(17), web, packet.SYN, 24, 0},
+		lonePkt{2600 * ms, web, client(1), packet.SYN | packet.ACK, 99, 8 + 1}) // the lowest, answered late
+	var first []PeerCount
+	for _, trackers := range []int{1, 2, 4} {
+		res := readTrackers(t, pkts, trackers)
+		i := slices.IndexFunc(res.Aggregates, func(a Aggregate) bool { return !a.HalfOpen })
+		if i < 0 {
+			t.Fatalf("%d trackers: aggregates %+v; want the endpoint's unanswered", trackers, res.Aggregates)
+		}
+		a := res.Aggregates[i]
+		n := 0
+		for _, p := range a.RetriedBy {
+			n += p.Connections
+			if p.Connections <= 0 || p.Peer.Addr() == client(1).Addr() {
+				t.Errorf("%d trackers: named %v (%d); want only clients with connections retried still folded", trackers, p.Peer, p.Connections)
+			}
+		}
+		if a.Retried != 16 || a.AnsweredLate != 1 || n > a.Retried {
+			t.Errorf("%d trackers: %d retried, %d answered late, named %v; want 16, 1, no more named than retried", trackers, a.Retried, a.AnsweredLate, a.RetriedBy)
+		}
+		if first == nil {
+			first = a.RetriedBy
+		} else if !reflect.DeepEqual(first, a.RetriedBy) {
+			t.Errorf("%d trackers name %v; 1 tracker %v", trackers, a.RetriedBy, first)
+		}
 	}
 }
