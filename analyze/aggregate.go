@@ -455,24 +455,49 @@ func (a *Aggregate) otherFinding() Finding {
 // a flood's first SYNs are connections of their own.
 const spreadLead = 20 * time.Second
 
+// spreadFirst is how many single attempts, at the least, a flood's
+// first SYNs are within spreadLead of each: the reader tells a flood
+// spread thin only once more than five hundred such SYNs, over a hundred
+// of them unanswered, came in the last window or two. A lone attempt
+// between a flood's waves is none of its.
+const spreadFirst = 100
+
 // absorb takes into f, the finding of an Other aggregate, the findings of
 // its class about one endpoint whose one or two connections were single
 // attempts like those folded, from up to spreadLead before the first of
-// them to the last: the flood's first SYNs, one endpoint each, kept as
-// flows before it was known to be a flood.
+// them to the last, among many such attempts, and to an endpoint on the
+// host and port all those folded had, when they had one: the flood's
+// first SYNs, one endpoint each, kept as flows before it was known to be
+// a flood.
 func (a *Aggregate) absorb(f *Finding, out []Finding, rep *Report) []Finding {
 	from, to := flow.TS(a.First.Add(-spreadLead)), flow.TS(a.Last)
+	lone := func(fl *Flow) bool { return fl.Client.Packets == 1 && fl.Server.Packets <= 1 && !fl.Midstream }
+	var times []flow.Timestamp // of every single attempt
+	for i := range rep.Flows {
+		if fl := &rep.Flows[i]; lone(fl) {
+			times = append(times, fl.First)
+		}
+	}
+	slices.Sort(times)
+	many := func(at flow.Timestamp) bool {
+		lo, _ := slices.BinarySearch(times, at-flow.Timestamp(spreadLead))
+		hi, _ := slices.BinarySearch(times, at+flow.Timestamp(spreadLead)+1)
+		return hi-lo > spreadFirst
+	}
 	single := func(id int) bool {
 		if id < 1 || id > len(rep.Flows) || rep.Flows[id-1].ID != id {
 			return false
 		}
 		fl := &rep.Flows[id-1]
-		return fl.First >= from && fl.First <= to && fl.Client.Packets == 1 && fl.Server.Packets <= 1 && !fl.Midstream
+		return fl.First >= from && fl.First <= to && lone(fl) && many(fl.First)
 	}
 	first, last := flow.TS(a.First), flow.TS(a.Last)
 	out = slices.DeleteFunc(out, func(g Finding) bool {
 		if g.Class != a.Class || g.Folded > 0 || len(g.Endpoints) != 1 || len(g.Flows) == 0 || len(g.Flows) > 2 {
 			return false
+		}
+		if ep := g.Endpoints[0]; a.OneHost.IsValid() && ep.Addr() != a.OneHost || a.OnePort != 0 && ep.Port() != a.OnePort {
+			return false // the flood's were all on another host, or port
 		}
 		if slices.ContainsFunc(g.Flows, func(id int) bool { return !single(id) }) {
 			return false

@@ -240,3 +240,52 @@ func TestFloodNamesRetriedClients(t *testing.T) {
 		t.Errorf("--host 10.0.3.4: %d aggregates, findings %+v; want the flood's", len(got.Aggregates), got.Findings)
 	}
 }
+
+// TestSpreadFloodKeepsOtherRefusals: a flood of the closed ports of
+// 10.2.0.9 from spoofed sources comes in two waves a minute apart, 3,000
+// SYNs each, each SYN refused. Its finding takes in the first SYNs of
+// each wave, listed before the wave was told, but not the refusals of
+// real clients by services that are down: one of 10.2.0.9 between the
+// waves, one of another host among the first wave's first SYNs. Those
+// have findings of their own.
+func TestSpreadFloodKeepsOtherRefusals(t *testing.T) {
+	const n = 3000
+	rng := rand.New(rand.NewPCG(13, 14))
+	var convs []conv
+	for w, start := range []float64{0, 60} {
+		for i := range n {
+			at := start + float64(i)*0.001
+			convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.%d.%d.%d", 18+w, i>>8, i&255),
+				server: fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)), segs: []seg{{at, true, "S", 0, -1}, {at + 0.0001, false, "RA", 0, -1}}})
+		}
+	}
+	dead := []string{"10.2.0.9:5432", "10.0.0.6:6379"}
+	convs = append(convs, conv{cport: 40000, client: "10.0.5.5", server: dead[0], segs: []seg{{30, true, "S", 0, -1}, {30.0002, false, "RA", 0, -1}}},
+		conv{cport: 40001, client: "10.0.5.6", server: dead[1], segs: []seg{{0.2, true, "S", 0, -1}, {0.2002, false, "RA", 0, -1}}})
+	rep := analyzeFile(t, craft(t, convs...))
+	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other || rep.Aggregates[0].Class != Refused {
+		t.Fatalf("aggregates %+v; want one, Other, refused", rep.Aggregates)
+	}
+	var flood *Finding
+	refused, kept := 0, 0
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.Class != Refused {
+			continue
+		}
+		refused++
+		if f.Folded > 0 {
+			flood = f
+		}
+		if len(f.Endpoints) == 1 && slices.Contains(dead, f.Endpoints[0].String()) && f.Folded == 0 && len(f.Flows) == 1 {
+			kept++
+		}
+	}
+	if flood == nil {
+		t.Fatalf("no finding counts the folded: %d refused findings", refused)
+	}
+	if refused != 3 || kept != 2 || flood.Connections() != 2*n {
+		t.Errorf("%d refused findings, %d of them the dead services' own, the flood's of %d connections (%d listed); want 3, 2, %d",
+			refused, kept, flood.Connections(), len(flood.Flows), 2*n)
+	}
+}
