@@ -513,8 +513,19 @@ func (a *Aggregate) absorb(f *Finding, out []Finding, rep *Report) []Finding {
 	}
 	slices.Sort(f.Flows)
 	f.Metrics[0] = Metric{"connections", float64(f.Connections())}
+	f.Metrics[2] = Metric{"server_endpoints", float64(a.otherPeers(f))}
 	f.Summary = a.otherSummary(f, last.Sub(first))
 	return out
+}
+
+// otherPeers is how many server endpoints an Other aggregate's finding f
+// reached: when they were too many to count one by one, the flows it
+// kept went to one each.
+func (a *Aggregate) otherPeers(f *Finding) int {
+	if !a.Estimated {
+		return a.Peers
+	}
+	return min(a.Peers+len(f.Flows), a.Connections+len(f.Flows))
 }
 
 // otherSummary is the paragraph of an Other aggregate's finding f, whose
@@ -522,8 +533,7 @@ func (a *Aggregate) absorb(f *Finding, out []Finding, rep *Report) []Finding {
 func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 	total := a.Connections + len(f.Flows)
 	to := a.peers()
-	if n := thousands(min(a.Peers+len(f.Flows), total)); a.Estimated {
-		// The flows kept went to an endpoint each.
+	if n := thousands(a.otherPeers(f)); a.Estimated {
 		switch {
 		case a.OneHost.IsValid():
 			to = fmt.Sprintf("about %s ports of %s", n, a.OneHost)

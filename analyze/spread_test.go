@@ -66,6 +66,9 @@ func TestSpreadFloodFinding(t *testing.T) {
 		t.Errorf("%d findings count %d connections, %d of them folded, %d listed; totals fold %d; want 1, %d, %d, %d",
 			findings, unanswered, spread.Folded, len(spread.Flows), rep.Totals.Folded, n, a.Connections, n-a.Connections)
 	}
+	if m := spread.Metrics[2]; m.Name != "server_endpoints" || !strings.Contains(spread.Summary, " to about "+thousands(int(m.Value))+" endpoints ") {
+		t.Errorf("metric %+v; summary %q: want the endpoints it says", m, spread.Summary)
+	}
 	for _, want := range []string{thousands(n) + " connection attempts to about", "listed as flows before the flood was told", "got no answer", "spread over more endpoints and sources", "carpet bombing"} {
 		if !strings.Contains(spread.Summary, want) {
 			t.Errorf("summary %q does not say %q", spread.Summary, want)
