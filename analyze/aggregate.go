@@ -348,14 +348,7 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 	n := f.Connections()
 	again := "none of them again"
 	if a.Retried > 0 {
-		what := "got no answer either"
-		switch a.Class {
-		case Refused:
-			what = "were refused too"
-		case HandshakeIncomplete:
-			what = "did not go on either"
-		}
-		again = fmt.Sprintf("%s of the connections more than once%s", thousands(a.Retried), a.retriedBy(what))
+		again = fmt.Sprintf("%s of the connections more than once%s", thousands(a.Retried), a.retriedBy())
 	}
 	var b strings.Builder
 	if a.Class == HandshakeIncomplete {
@@ -564,7 +557,7 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 	}
 	fmt.Fprintf(&b, ". The counted ones sent %s SYNs", thousands(a.SYNs))
 	if a.Retried > 0 {
-		fmt.Fprintf(&b, ", %s of the connections more than once.", thousands(a.Retried))
+		fmt.Fprintf(&b, ", %s of the connections more than once%s.", thousands(a.Retried), a.retriedBy())
 	} else {
 		b.WriteString(", none of them again.")
 	}
@@ -592,11 +585,20 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 }
 
 // retriedBy says which clients sent their SYN again, when the aggregate
-// is a flood's (spoofed sources do not): " (from 10.0.1.5 (8) and 2 more
-// hosts: real clients retry, these got no answer either)"; "" otherwise.
-func (a *Aggregate) retriedBy(what string) string {
+// is a flood's, spread thin or not (spoofed sources do not): " (from
+// 10.0.1.5 (8) and 2 more hosts: spoofed sources do not send their SYN
+// again, so these are most likely real clients, and got no answer
+// either)"; "" otherwise.
+func (a *Aggregate) retriedBy() string {
 	if len(a.RetriedBy) == 0 || !a.flood() {
 		return ""
+	}
+	what := "got no answer either"
+	switch a.Class {
+	case Refused:
+		what = "were refused too"
+	case HandshakeIncomplete:
+		what = "did not go on either"
 	}
 	var parts []string
 	n := 0

@@ -65,17 +65,18 @@ func (f Filter) inScope(fl *Flow) bool {
 // The aggregate's other ends are too many to be told apart; an Other
 // aggregate's servers are, when its peers were counted exactly.
 func (f Filter) keepsAggregate(a *Aggregate) bool {
+	// The clients it names, that sent their SYNs again, are its too.
+	retried := slices.ContainsFunc(a.RetriedBy, func(p PeerCount) bool { return p.Peer.Addr().Unmap() == f.Host })
 	if a.Other {
 		// One of its endpoints, when they were counted one by one, or the
-		// host or port they all had: both, when both are asked for.
+		// host or port they all had: both, when both are asked for. A
+		// client it names went to one of them.
 		names := func(host netip.Addr, port uint16) bool {
-			return (!f.Host.IsValid() || host.Unmap() == f.Host) && (f.Port == 0 || port == f.Port)
+			return (!f.Host.IsValid() || retried || host.Unmap() == f.Host) && (f.Port == 0 || port == f.Port)
 		}
 		return (len(f.Classes) == 0 || slices.Contains(f.Classes, a.Class)) &&
 			(names(a.OneHost, a.OnePort) || slices.ContainsFunc(a.TopPeers, func(p PeerCount) bool { return names(p.Peer.Addr(), p.Peer.Port()) }))
 	}
-	// The clients it names, that sent their SYNs again, are its too.
-	retried := slices.ContainsFunc(a.RetriedBy, func(p PeerCount) bool { return p.Peer.Addr().Unmap() == f.Host })
 	switch {
 	case f.Host.IsValid() && a.Server.Addr().Unmap() != f.Host && a.Client.Unmap() != f.Host && !retried,
 		f.Port != 0 && a.Server.Port() != f.Port,

@@ -292,3 +292,24 @@ func TestSpreadFloodKeepsOtherRefusals(t *testing.T) {
 			refused, kept, flood.Connections(), len(flood.Flows), 2*n)
 	}
 }
+
+// TestSpreadFloodNamesRetriedClients: real clients folded with a flood
+// spread over a whole network, that sent their SYNs again as spoofed
+// sources never do, are named by its finding as by an endpoint's flood,
+// and --host keeps the aggregate and its finding for one of them.
+func TestSpreadFloodNamesRetriedClients(t *testing.T) {
+	client := netip.MustParseAddr("10.0.3.1")
+	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 5000, SYNs: 5002, Retried: 2, Peers: 4900, Estimated: true,
+		RetriedBy: []PeerCount{{netip.AddrPortFrom(client, 0), 2}}}
+	f := a.otherFinding()
+	if !strings.Contains(f.Summary, "2 of the connections more than once (from 10.0.3.1 (2): ") {
+		t.Errorf("summary %q does not name the client that sent its SYNs again", f.Summary)
+	}
+	rep := &Report{Aggregates: []Aggregate{a}, Findings: []Finding{f}}
+	if got := rep.Filtered(Filter{Host: client}); len(got.Aggregates) != 1 || len(got.Findings) != 1 {
+		t.Errorf("--host %v: %d aggregates, %d findings; want the flood's", client, len(got.Aggregates), len(got.Findings))
+	}
+	if got := rep.Filtered(Filter{Host: netip.MustParseAddr("10.0.3.2")}); len(got.Aggregates) != 0 || len(got.Findings) != 0 {
+		t.Errorf("--host 10.0.3.2: %d aggregates, %d findings; want none", len(got.Aggregates), len(got.Findings))
+	}
+}
