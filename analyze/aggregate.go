@@ -301,6 +301,10 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 	if a.flood() {
 		f.Severity = Error // a flood is an incident, whatever the class
 		f.Remedy = synFloodRemedy
+		if a.Class == Refused {
+			// A closed port keeps no state: nothing to protect.
+			f.Remedy = floodFilterRemedy
+		}
 	}
 }
 
@@ -335,6 +339,11 @@ func (a *Aggregate) inProgress() string {
 // synFloodRemedy is the fix for a SYN flood, whatever its class: no path
 // to open, no service to start, no application to unblock.
 const synFloodRemedy = "Keep SYN cookies on (net.ipv4.tcp_syncookies=1) on the hosts the flood reaches (a larger net.ipv4.tcp_max_syn_backlog buys time), and filter it upstream (rate limits at the edge, a SYN proxy, a scrubbing service)."
+
+// floodFilterRemedy is the fix for a flood that the hosts it reaches
+// keep no state for (refused, or never answered, over a whole network):
+// no path to open, no service to start, the SYNs are the flood's.
+const floodFilterRemedy = "Filter the flood upstream (rate limits at the edge, a scrubbing service); the hosts it reaches need no fix for it."
 
 // synFlood is a SYN flood's mark on the connections to one server: more
 // than 100 sources (or too many to count), and hardly one connection in
@@ -378,6 +387,8 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 	}
 	b.WriteString(".")
 	switch {
+	case a.flood() && a.Class == Refused:
+		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. The port is closed, so the host keeps nothing for them: filter the flood upstream.")
 	case a.flood():
 		b.WriteString(" So many sources that never send their SYN again is the mark of a SYN flood with spoofed addresses: real clients retry. Check that SYN cookies are on (net.ipv4.tcp_syncookies) and filter the flood upstream.")
 	case a.Class == ListenOverflow:
@@ -435,8 +446,7 @@ func (a *Aggregate) otherFinding() Finding {
 	case a.Class == HandshakeIncomplete:
 		f.Remedy = synFloodRemedy
 	case a.flood():
-		// No path to open, no service to start: the SYNs are the flood's.
-		f.Remedy = "Filter the flood upstream (rate limits at the edge, a scrubbing service); the hosts it reaches need no fix for it."
+		f.Remedy = floodFilterRemedy
 	}
 	f.Summary = a.otherSummary(&f, a.Last.Sub(a.First))
 	return f

@@ -313,3 +313,31 @@ func TestSpreadFloodNamesRetriedClients(t *testing.T) {
 		t.Errorf("--host 10.0.3.2: %d aggregates, %d findings; want none", len(got.Aggregates), len(got.Findings))
 	}
 }
+
+// TestRefusedFloodRemedy: a flood of spoofed SYNs to a closed port, each
+// refused by RST, is a flood, and its remedy is to filter it: the host
+// keeps no state for a closed port's SYNs, so its SYN cookies and its
+// SYN queue have nothing to do with it.
+func TestRefusedFloodRemedy(t *testing.T) {
+	var convs []conv
+	for i := range 1500 {
+		at := float64(i) * 0.002
+		convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.18.%d.%d", i>>8, i&255), server: "10.0.0.80:80",
+			segs: []seg{{at, true, "S", 0, -1}, {at + 0.0001, false, "RA", 0, -1}}})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var flood *Finding
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; f.Folded > 0 {
+			flood = f
+		}
+	}
+	if flood == nil || flood.Class != Refused || !strings.Contains(flood.Summary, "SYN flood with spoofed addresses") {
+		t.Fatalf("findings %+v; want a refused flood's", rep.Findings)
+	}
+	for _, s := range []string{flood.Remedy, flood.Summary} {
+		if strings.Contains(s, "SYN cookies") || strings.Contains(s, "syn_backlog") || !strings.Contains(s, "upstream") {
+			t.Errorf("%q: want the flood filtered upstream, and no word of SYN cookies or of the SYN queue", s)
+		}
+	}
+}
