@@ -341,3 +341,31 @@ func TestRefusedFloodRemedy(t *testing.T) {
 		}
 	}
 }
+
+// TestListenOverflowFloodHedged: a server that accepted a real client's
+// connection while a flood of spoofed SYNs to it got no answer dropped
+// them before answering: its SYN queue, full, most likely, but a
+// firewall or a full connection-tracking table drop SYNs under a flood
+// as well, and the capture tells none of them apart. The finding says
+// so as a likelihood, not as a fact.
+func TestListenOverflowFloodHedged(t *testing.T) {
+	var convs []conv
+	for i := range 1500 {
+		convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.18.%d.%d", i>>8, i&255), server: "10.0.0.80:80",
+			segs: []seg{{float64(i) * 0.002, true, "S", 0, -1}}})
+	}
+	convs = append(convs, conv{cport: 40000, client: "10.0.2.1", server: "10.0.0.80:80", segs: join(open(1.5), exchange(1.6, 100, 200))})
+	rep := analyzeFile(t, craft(t, convs...))
+	var flood *Finding
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; f.Folded > 0 {
+			flood = f
+		}
+	}
+	if flood == nil || flood.Class != ListenOverflow || !strings.Contains(flood.Summary, "SYN flood with spoofed addresses") {
+		t.Fatalf("findings %+v; want a listen_overflow flood's", rep.Findings)
+	}
+	if strings.Contains(flood.Summary, "meanwhile: its listen queue was full") || !strings.Contains(flood.Summary, "most likely") {
+		t.Errorf("summary %q: want the full queue told as most likely, not as a fact", flood.Summary)
+	}
+}
