@@ -24,6 +24,8 @@ type Aggregate struct {
 	// of them is set, but for Other.
 	Server netip.AddrPort
 	Client netip.Addr
+	// Sources estimates, for Other, its distinct client addresses.
+	Sources int
 	// Other is set for the connections folded by neither end: to server
 	// endpoints, or from client addresses, past the first few thousand
 	// that may have aggregates of their own, or spread thin over many
@@ -97,7 +99,7 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 		if a.Connections == 0 {
 			continue
 		}
-		v := Aggregate{Server: a.Server, Client: a.Client, Other: a.Other, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
+		v := Aggregate{Server: a.Server, Client: a.Client, Other: a.Other, Sources: a.Sources, Class: UnansweredSYN, Connections: a.Connections, InProgress: a.InProgress,
 			SYNs: a.SYNs, SYNACKs: a.SYNACKs, RSTs: a.RSTs, ServerRetried: a.ServerRetried, Retried: a.Retried, GaveUp: a.GaveUp, AnsweredLate: a.AnsweredLate,
 			Peers: a.Peers, Estimated: a.PeersEstimated, OneHost: a.OneHost, OnePort: a.OnePort, First: a.First.Time(), Last: a.Last.Time()}
 		for _, p := range a.TopPeers {
@@ -320,6 +322,10 @@ func (a *Aggregate) flood() bool {
 	}
 	return !a.ByClient() && synFlood(a.Peers, a.Estimated, a.Retried, a.Connections)
 }
+
+// spoofed reports whether an Other aggregate's sources look spoofed:
+// nearly as many as its connections, each address used once.
+func (a *Aggregate) spoofed() bool { return a.Sources*10 >= a.Connections*9 }
 
 // inProgress opens the sentence about the aggregate's connections: " The
 // counted ones", or, when some are in progress at the end (counted in
@@ -576,7 +582,11 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 		if a.OneHost.IsValid() {
 			what = "the ports of " + a.OneHost.String()
 		}
-		fmt.Fprintf(&b, " So many endpoints, from sources that hardly ever send their SYN again, are the mark of a flood of %s from spoofed sources", what)
+		if a.spoofed() {
+			fmt.Fprintf(&b, " So many endpoints, from sources that hardly ever send their SYN again, each of them once, are the mark of a flood of %s from spoofed sources", what)
+		} else {
+			fmt.Fprintf(&b, " So many endpoints, from about %s sources that each sent to many and hardly ever sent a SYN again, are the mark of a flood of %s from many hosts (a botnet) or of many scanners at once", thousands(a.Sources), what)
+		}
 		switch {
 		case !a.OneHost.IsValid() && a.Class != Refused:
 			b.WriteString(" (carpet bombing)")

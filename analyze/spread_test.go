@@ -369,3 +369,35 @@ func TestListenOverflowFloodHedged(t *testing.T) {
 		t.Errorf("summary %q: want the full queue told as most likely, not as a fact", flood.Summary)
 	}
 }
+
+// TestSpreadFloodFromManyHosts: 60,000 SYNs spread over a /16 in 6 s
+// from 1,500 hosts, 40 each, never answered: not spoofed (the sources
+// come back), but too many to keep one by one, so folded together. The
+// finding counts the sources and does not call them spoofed.
+func TestSpreadFloodFromManyHosts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const sources, each = 1500, 40
+	var convs []conv
+	for i := range sources * each {
+		s := i % sources
+		convs = append(convs, conv{cport: uint16(1024 + i/sources), client: fmt.Sprintf("203.0.%d.%d", s>>8, s&255),
+			server: fmt.Sprintf("10.2.%d.%d:%d", rng.IntN(256), rng.IntN(256), 1+rng.IntN(65535)),
+			segs:   []seg{{float64(i) * 0.0001, true, "S", 0, -1}}})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other {
+		t.Fatalf("aggregates %+v; want one, Other", rep.Aggregates)
+	}
+	a := rep.Aggregates[0]
+	if a.Sources < sources*9/10 || a.Sources > sources*11/10 {
+		t.Errorf("%d sources; want about %d", a.Sources, sources)
+	}
+	for _, f := range rep.Findings {
+		if f.Folded == 0 {
+			continue
+		}
+		if strings.Contains(f.Summary, "spoofed") || !strings.Contains(f.Summary, "from many hosts (a botnet) or of many scanners") {
+			t.Errorf("finding %q: want the sources counted, not called spoofed", f.Summary)
+		}
+	}
+}

@@ -411,6 +411,7 @@ var rareJSON = map[string]string{
 	"aggregates[].retried_by":                 "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
 	"aggregates[].retried_by[].peer":          "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
 	"aggregates[].retried_by[].connections":   "SYNs sent again to a flooded endpoint (flow's TestRetriedClientsNamed)",
+	"aggregates[].sources":                    "SYNs spread over a whole network (analyze's TestSpreadFloodFinding)",
 	"aggregates[].other":                      "SYNs spread over a whole network (analyze's TestSpreadFloodFinding)",
 }
 

@@ -27,6 +27,10 @@ type Aggregate struct {
 	// spoofed sources): their peers are the server endpoints, as for a
 	// client's.
 	Other bool
+	// Sources estimates, for Other, the distinct client addresses (never
+	// more than Connections): as many as the connections when the sources
+	// were spoofed, each used once.
+	Sources int
 	// HalfOpen is set for connections the server answered with a SYN-ACK
 	// and the client never went on with (the SYN flood a server answers
 	// with SYN cookies); else they got no answer at all.
@@ -136,6 +140,7 @@ type aggregate struct {
 	// more than one address, or port.
 	manyHosts, manyPorts bool
 	retriedBy            map[netip.Addr]int32 // RetriedBy, as counted
+	sources              []uint8              // Other's client addresses: a HyperLogLog
 }
 
 // maxRetriedBy is how many clients Aggregate.RetriedBy names.
@@ -267,7 +272,10 @@ func (a *aggregate) estimating() {
 }
 
 // estimate counts peer p in the HyperLogLog.
-func (a *aggregate) estimate(p netip.AddrPort) {
+func (a *aggregate) estimate(p netip.AddrPort) { hllAdd(a.hll, p) }
+
+// hllAdd counts p in the HyperLogLog m.
+func hllAdd(m []uint8, p netip.AddrPort) {
 	b := p.Addr().As16()
 	h := uint64(0xcbf29ce484222325)
 	for _, c := range append(b[:], byte(p.Port()>>8), byte(p.Port())) {
@@ -277,9 +285,18 @@ func (a *aggregate) estimate(p netip.AddrPort) {
 	h *= 0x9e3779b97f4a7c15
 	h ^= h >> 29
 	r := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1))) + 1
-	if j := h >> (64 - hllBits); r > a.hll[j] {
-		a.hll[j] = r
+	if j := h >> (64 - hllBits); r > m[j] {
+		m[j] = r
 	}
+}
+
+// countSource counts the client address of one connection of an Other
+// aggregate, whose peers are its endpoints.
+func (a *aggregate) countSource(c netip.Addr) {
+	if a.sources == nil {
+		a.sources = make([]uint8, 1<<hllBits)
+	}
+	hllAdd(a.sources, netip.AddrPortFrom(c, 0))
 }
 
 // uncountPeer takes one connection with peer p back out of the exact
@@ -373,6 +390,14 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 					o.hll[k] = max(o.hll[k], r)
 				}
 			}
+			if a.sources != nil {
+				if o.sources == nil {
+					o.sources = make([]uint8, 1<<hllBits)
+				}
+				for k, r := range a.sources {
+					o.sources[k] = max(o.sources[k], r)
+				}
+			}
 		}
 	}
 	out := make([]Aggregate, 0, len(order))
@@ -421,6 +446,9 @@ func (a *aggregate) settled() Aggregate {
 		if len(out.TopPeers) > maxTopPeers {
 			out.TopPeers = out.TopPeers[:maxTopPeers]
 		}
+	}
+	if a.sources != nil {
+		out.Sources = min(hllEstimate(a.sources), a.Connections)
 	}
 	for c, n := range a.retriedBy {
 		if n > 0 {

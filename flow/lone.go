@@ -471,6 +471,9 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	}
 	a.Last = max(a.Last, e.last())
 	client := e.client()
+	if a.Other {
+		a.countSource(client.Addr())
+	}
 	if a.byEndpoint() {
 		a.countEndpoint(e.server())
 	} else {
@@ -747,6 +750,7 @@ func (t *Tracker) snapshotAggregates() []*aggregate {
 		}
 		c := *a
 		c.TopPeers, c.Examples, c.hll, c.latest = slices.Clone(a.TopPeers), slices.Clone(a.Examples), slices.Clone(a.hll), slices.Clone(a.latest)
+		c.sources = slices.Clone(a.sources)
 		c.buckets, c.exact, c.retriedBy = maps.Clone(a.buckets), maps.Clone(a.exact), maps.Clone(a.retriedBy)
 		out = append(out, &c)
 	}

@@ -78,6 +78,9 @@ func TestFoldSpread(t *testing.T) {
 		if a.Connections+lone != n || a.SYNs != a.Connections || lone > 600 {
 			t.Errorf("%d trackers: %d lone flows + %d folded (%d SYNs); want %d in all, at most 600 flows", trackers, lone, a.Connections, a.SYNs, n)
 		}
+		if a.Sources < a.Connections*95/100 {
+			t.Errorf("%d trackers: %d sources for %d connections; want about as many (spoofed: one each)", trackers, a.Sources, a.Connections)
+		}
 		if !a.PeersEstimated || a.Peers < a.Connections*95/100 || a.Peers > a.Connections || a.OnePort != 0 || a.OneHost.IsValid() {
 			t.Errorf("%d trackers: %d endpoints (estimated %v, one host %v, one port %d); want about %d, many hosts and ports",
 				trackers, a.Peers, a.PeersEstimated, a.OneHost, a.OnePort, a.Connections)

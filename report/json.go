@@ -54,6 +54,7 @@ type jsonAggregate struct {
 	Server         string         `json:"server,omitempty"`
 	Client         string         `json:"client,omitempty"`
 	Other          bool           `json:"other,omitempty"`
+	Sources        int            `json:"sources,omitempty"`
 	Class          string         `json:"class"`
 	Connections    int            `json:"connections"`
 	InProgress     int            `json:"in_progress"`
@@ -91,7 +92,7 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 		}
 		switch {
 		case a.Other:
-			ja.Other = true
+			ja.Other, ja.Sources = true, a.Sources
 		case a.ByClient():
 			ja.Client = a.Client.Unmap().String()
 		default:
