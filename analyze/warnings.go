@@ -30,6 +30,9 @@ func WarningText(w flow.Warning) string {
 		return fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", w.N, w.Limit)
 	case flow.WarnOmitted:
 		return "further warnings omitted"
+	case flow.WarnControlOnly:
+		return fmt.Sprintf("only SYN, FIN and RST packets were captured (%d FINs, nothing between): a filter on TCP flags; "+
+			"handshakes and closes look unfinished, so the states and the half-open and flood findings are not to be trusted", w.N)
 	}
 	if w.Err != nil {
 		return w.Err.Error()

@@ -49,6 +49,7 @@ type Input struct {
 	linkSeen    map[layers.LinkType]bool
 	other       map[string]int           // packets not TCP, by what they hold
 	longer      int                      // records captured longer than on the wire
+	plain, fins int                      // TCP packets without SYN, FIN or RST; with FIN
 	unsupported map[layers.LinkType]bool // warned about
 	lastLink    layers.LinkType
 	first       int64 // Unix nanoseconds of First and Last, while reading

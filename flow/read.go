@@ -153,6 +153,10 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 // closeInputs sets each input's first and last packet times and returns
 // the end of the capture: its recorded end where it has one, else its last
 // packet, TCP or not. A live capture still running (now) ends now.
+// minControlFINs is how many FINs, with no packet but SYNs, FINs and
+// RSTs, tell a capture filtered on those flags.
+const minControlFINs = 10
+
 func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 	var end Timestamp
 	for i := range inputs {
@@ -174,6 +178,13 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 		}
 		if in.longer > 1 && !now {
 			in.warn(Warning{Kind: WarnLongerAll, N: in.longer})
+		}
+		if in.plain == 0 && in.fins >= minControlFINs && !now {
+			// Connections closed, yet not one ACK or segment of data between
+			// their handshakes and their FINs: the capture kept only the
+			// packets with those flags (tcp[tcpflags] & (tcp-syn|tcp-fin|
+			// tcp-rst) != 0).
+			in.warn(Warning{Kind: WarnControlOnly, N: in.fins})
 		}
 		if d := p.srcs[i].Dropped(); d > 0 {
 			in.Dropped = d
@@ -570,6 +581,12 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		return
 	}
 	in.TCPPackets++
+	switch f := p.seg.Flags; {
+	case f&(packet.SYN|packet.FIN|packet.RST) == 0:
+		in.plain++
+	case f&packet.FIN != 0:
+		in.fins++
+	}
 	if p.seg.Tunnel != packet.NoTunnel {
 		in.sawTunnel(p.seg.Tunnel.String())
 	}

@@ -12,7 +12,7 @@ type Warning struct {
 	// N is the figure it states: the packets analysed before the reading
 	// stopped (WarnStopped), the packets in all (WarnLongerAll), the
 	// packets dropped (WarnDropped), the connections dropped from memory
-	// (WarnEvicted).
+	// (WarnEvicted), the FINs (WarnControlOnly).
 	N int
 	// Captured and OnWire are a record's lengths (WarnLonger); Limit the
 	// cap it was held to (WarnEvicted: --max-flows).
@@ -28,15 +28,16 @@ type Warning struct {
 type WarningKind uint8
 
 const (
-	WarnOther     WarningKind = iota // Err says it all
-	WarnStopped                      // a truncated or unreadable record at Packet ended the reading
-	WarnLonger                       // Packet's captured length exceeds its length on the wire: read as captured
-	WarnLongerAll                    // N packets in all had a captured length over their length on the wire
-	WarnDropped                      // the capture's statistics say N packets were dropped while capturing
-	WarnLinkType                     // Packet has a link type not supported; its packets are skipped
-	WarnPacket                       // Packet could not be decoded: Err
-	WarnEvicted                      // N connections were dropped from memory to stay under Limit
-	WarnOmitted                      // more warnings came, not kept
+	WarnOther       WarningKind = iota // Err says it all
+	WarnStopped                        // a truncated or unreadable record at Packet ended the reading
+	WarnLonger                         // Packet's captured length exceeds its length on the wire: read as captured
+	WarnLongerAll                      // N packets in all had a captured length over their length on the wire
+	WarnDropped                        // the capture's statistics say N packets were dropped while capturing
+	WarnLinkType                       // Packet has a link type not supported; its packets are skipped
+	WarnPacket                         // Packet could not be decoded: Err
+	WarnEvicted                        // N connections were dropped from memory to stay under Limit
+	WarnOmitted                        // more warnings came, not kept
+	WarnControlOnly                    // N packets with FIN, yet none without SYN, FIN or RST: a flags filter
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.
