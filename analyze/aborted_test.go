@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,53 @@ func TestAbortedHandshakes(t *testing.T) {
 	}
 	if got := fmt.Sprint(f.Hosts, f.Endpoints); got != "[10.0.5.5] [10.0.0.80:80]" {
 		t.Errorf("about %s; want the client and the server endpoint", got)
+	}
+}
+
+// TestSlowConnectOverflow: while 10.0.0.80:80 completes a handshake
+// every 100 ms, a client's SYN is answered only when sent the third time,
+// 3 s after the first, and the connection then closes cleanly: its first
+// SYNs were dropped by the server's full listen queue, a listen_overflow
+// (a warning) that says how long the connect took. The same slow connect
+// to a server that completed no other handshake meanwhile (a lossy path,
+// as likely) has no such verdict.
+func TestSlowConnectOverflow(t *testing.T) {
+	slow := func(server string, at float64) conv {
+		return conv{cport: 50000, client: "10.0.9.9", server: server, segs: []seg{
+			{at, true, "S", 0, -1}, {at + 1, true, "S", 0, -1}, {at + 3, true, "S", 0, -1},
+			{at + 3.001, false, "SA", 0, -1}, {at + 3.002, true, "A", 0, -1},
+			{at + 3.1, true, "FA", 0, -1}, {at + 3.101, false, "FA", 0, -1}, {at + 3.102, true, "A", 0, -1}}}
+	}
+	convs := []conv{slow("10.0.0.80:80", 1), slow("10.0.0.81:80", 1)}
+	for i := range 60 {
+		at := float64(i) * 0.1
+		convs = append(convs, conv{cport: uint16(40000 + i), client: "10.0.2.1", server: "10.0.0.80:80", segs: []seg{
+			{at, true, "S", 0, -1}, {at + 0.001, false, "SA", 0, -1}, {at + 0.002, true, "A", 0, -1},
+			{at + 0.05, true, "FA", 0, -1}, {at + 0.051, false, "FA", 0, -1}, {at + 0.052, true, "A", 0, -1}}})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	for _, f := range rep.Flows {
+		if f.Key.Client().Addr().String() != "10.0.9.9" {
+			continue
+		}
+		var v *Verdict
+		for i := range f.Verdicts {
+			if f.Verdicts[i].Class == ListenOverflow {
+				v = &f.Verdicts[i]
+			}
+		}
+		switch f.Key.Server().String() {
+		case "10.0.0.80:80":
+			if v == nil || v.Severity != Warning || !strings.Contains(v.Summary, "sent its SYN 3 times over 3.0 s before the server answered") || len(v.Evidence) != 2 {
+				t.Errorf("slow connect to a busy server: verdicts %+v; want a listen_overflow warning citing its first SYN and the SYN-ACK", f.Verdicts)
+			}
+		default:
+			if v != nil {
+				t.Errorf("slow connect to an idle server: %+v; want no listen_overflow", *v)
+			}
+		}
+	}
+	if !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Class == ListenOverflow }) {
+		t.Errorf("no listen_overflow finding: %v", findingsOf(rep))
 	}
 }

@@ -22,8 +22,8 @@ var listenOverflowDetector = detector{
 			"new SYNs; clients see slow connects and timeouts.",
 		Detection: "The server sends its SYN-ACK again after the client's ACK of it; or, with SYN cookies (the Linux " +
 			"default), it sends one SYN-ACK and acknowledges nothing after it while the client sends and resends its data " +
-			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered while the same endpoint completes " +
-			"other handshakes at the same time.",
+			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered, or are answered only when sent " +
+			"again (a slow connect), while the same endpoint completes other handshakes at the same time.",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
 			"no timeout), or a backlog too small for bursts.",
 		Confirm: "nstat -az TcpExtListenOverflows TcpExtListenDrops (rising counters); ss -ltn: Recv-Q (queued) " +
@@ -54,6 +54,25 @@ func inspectListenOverflow(c *flowCtx) {
 		c.add(v)
 		return
 	}
+	if late := lateAnswer(r); late != nil {
+		// The SYNs before the one answered were dropped: while the server
+		// completed other handshakes, by its full listen queue.
+		first := firstSYN(r)
+		if !c.cap.acceptedBetween(r.Key.Server(), first.At, late.At, r.First) {
+			return
+		}
+		n := 0
+		for i := range r.Events {
+			if e := &r.Events[i]; e.At < late.At && e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN {
+				n++
+			}
+		}
+		c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At.Time(),
+			Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
+				times(n), fmtDur(late.At.Sub(first.At)), fmtDur(late.At.Sub(first.At))),
+			Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
+		return
+	}
 	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
 		return
 	}
@@ -67,4 +86,27 @@ func inspectListenOverflow(c *flowCtx) {
 	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload.Time(),
 		What: "data from client, never acknowledged"})
 	c.add(v)
+}
+
+// lateAnswer returns the server's first SYN-ACK when it answered a SYN the
+// client had sent more than once (its first SYNs dropped), and the client
+// went on; nil otherwise.
+func lateAnswer(r *flow.Record) *flow.Event {
+	if r.Midstream || !has(r, flow.Client, 'S') || !has(r, flow.Server, 'H') {
+		return nil
+	}
+	syns := 0
+	for i := range r.Events {
+		e := &r.Events[i]
+		switch {
+		case e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN:
+			syns++
+		case e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK):
+			if syns < 2 || !has(r, flow.Client, 'A') && !has(r, flow.Client, 'D') {
+				return nil
+			}
+			return e
+		}
+	}
+	return nil
 }

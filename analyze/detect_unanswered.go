@@ -48,6 +48,19 @@ const overflowWindow = 5 * time.Second
 
 // acceptedNear reports whether server completed a handshake within
 // overflowWindow of the span from first to last.
+// acceptedBetween reports whether server began a completed handshake
+// other than the one at self between from and to.
+func (ev *captureEvidence) acceptedBetween(server netip.AddrPort, from, to, self flow.Timestamp) bool {
+	acc := ev.accepted[server]
+	j, _ := slices.BinarySearch(acc, from)
+	for ; j < len(acc) && acc[j] <= to; j++ {
+		if acc[j] != self {
+			return true
+		}
+	}
+	return false
+}
+
 func (ev *captureEvidence) acceptedNear(server netip.AddrPort, first, last flow.Timestamp) bool {
 	acc := ev.accepted[server]
 	j, _ := slices.BinarySearch(acc, first-flow.Timestamp(overflowWindow))

@@ -29,8 +29,9 @@ type captureEvidence struct {
 	// data it closed the connections it closed first: an application that
 	// closes each connection as soon as it is done with it.
 	done map[appKey]*latencies
-	// accepted holds, per server endpoint that left a SYN unanswered,
-	// when its completed handshakes began, sorted.
+	// accepted holds, per server endpoint that left a SYN unanswered, or
+	// answered only a SYN sent again, when its completed handshakes
+	// began, sorted.
 	accepted map[netip.AddrPort][]flow.Timestamp
 	// leaks counts, per application, the CLOSE_WAITs judged leaks on
 	// their own evidence: a younger one of the same application is one
@@ -120,7 +121,7 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		}
 	}
 	for _, r := range recs {
-		if r.Server.Packets == 0 && has(r, flow.Client, 'S') {
+		if r.Server.Packets == 0 && has(r, flow.Client, 'S') || r.Client.Retrans > 0 && lateAnswer(r) != nil {
 			ev.accepted[r.Key.Server()] = nil
 		}
 		for s := flow.Client; s <= flow.Server; s++ {

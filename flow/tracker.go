@@ -1158,6 +1158,13 @@ func (c *conn) set(s Side, st State, at Timestamp) {
 
 // closedCleanly reports whether both sides sent a FIN the other
 // acknowledged, with no RST, and nothing is left open.
+// dropsEvents reports whether the connection's record keeps no events: it
+// closed cleanly, and its client's SYN was answered the first time (a SYN
+// sent again tells a slow connect, and its packets are cited).
+func (c *conn) dropsEvents(cfg Config) bool {
+	return !cfg.AllEvents && c.closedCleanly() && c.h[Client].synCount <= 1
+}
+
 func (c *conn) closedCleanly() bool {
 	cl, sv := &c.t[Client], &c.t[Server]
 	return cl.finSent && sv.finSent && cl.synSeen && sv.synSeen && c.rsts(Client) == 0 && c.rsts(Server) == 0 &&
@@ -1493,7 +1500,7 @@ func (t *Tracker) retire(c *conn) {
 	r.held = false
 	c.summarize(r, &t.strs)
 	t.pay.retire(r, &c.t, over(c.h[Client].raw) && over(c.h[Server].raw))
-	if !t.cfg.AllEvents && c.closedCleanly() {
+	if c.dropsEvents(t.cfg) {
 		r.Events, c.nev, c.overflow = nil, 0, c.overflow[:0]
 	}
 	if added := int(c.nev) + len(c.overflow); added > 0 {
@@ -1557,7 +1564,7 @@ func (t *Tracker) snapshot() []*Record {
 		t.pay.snapshot(cp, cp, c)
 		cp.stream = nil
 		c.summarize(cp, &t.strs)
-		if t.cfg.AllEvents || !c.closedCleanly() {
+		if !c.dropsEvents(t.cfg) {
 			cp.Events = slices.Concat(c.ev[:c.nev], c.overflow)
 		}
 		out[len(t.records)+j] = cp
@@ -1577,7 +1584,7 @@ func (t *Tracker) snapshot() []*Record {
 			// As retire would leave it.
 			c.summarize(cp, &t.strs)
 			switch {
-			case !t.cfg.AllEvents && c.closedCleanly():
+			case c.dropsEvents(t.cfg):
 				cp.Events = nil
 			case c.nev > 0:
 				cp.Events = slices.Concat(r.Events, c.ev[:c.nev], c.overflow)
