@@ -568,10 +568,7 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 	default:
 		fmt.Fprintf(&b, "%s got no answer (no SYN-ACK, no RST)", n)
 	}
-	if a.InProgress > 0 {
-		fmt.Fprintf(&b, "; %s more were sent or answered within the initial retransmission timeout before the end, and are in progress", thousands(a.InProgress))
-	}
-	fmt.Fprintf(&b, ". The counted ones sent %s SYNs", thousands(a.SYNs))
+	fmt.Fprintf(&b, ".%s sent %s SYNs", a.inProgress(), thousands(a.SYNs))
 	if a.Retried > 0 {
 		fmt.Fprintf(&b, ", %s of the connections more than once%s.", thousands(a.Retried), a.retriedBy())
 	} else {

@@ -401,3 +401,22 @@ func TestSpreadFloodFromManyHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestSpreadFloodInProgress: of 5,000 connections of a flood spread over
+// a whole network, 1,000 were sent less than the initial RTO before the
+// end: in progress, not yet failures. The finding tells them first, and
+// the SYNs it counts, theirs included, are not said to be the counted
+// ones'.
+func TestSpreadFloodInProgress(t *testing.T) {
+	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 5000, InProgress: 1000, SYNs: 5000, Peers: 4900, Estimated: true, Sources: 5000}
+	f := a.otherFinding()
+	for _, want := range []string{"4,000 got no answer (no SYN-ACK, no RST). 1,000 more, sent within the initial retransmission timeout before the end, are in progress",
+		"These and the counted ones sent 5,000 SYNs"} {
+		if !strings.Contains(f.Summary, want) {
+			t.Errorf("summary %q does not say %q", f.Summary, want)
+		}
+	}
+	if strings.Contains(f.Summary, "The counted ones sent") {
+		t.Errorf("summary %q says the 4,000 counted sent the SYNs of all 5,000", f.Summary)
+	}
+}
