@@ -605,7 +605,8 @@ func (a *Aggregate) otherSummary(f *Finding, span time.Duration) string {
 // is a flood's, spread thin or not (spoofed sources do not): " (from
 // 10.0.1.5 (8) and 2 more hosts: spoofed sources do not send their SYN
 // again, so these are most likely real clients, and got no answer
-// either)"; "" otherwise.
+// either)"; "" otherwise. Of a flood spread thin from sources that are
+// not spoofed, they may as well be its own.
 func (a *Aggregate) retriedBy() string {
 	if len(a.RetriedBy) == 0 || !a.flood() {
 		return ""
@@ -631,6 +632,11 @@ func (a *Aggregate) retriedBy() string {
 		s += " and more"
 	case more > 0:
 		s += " and " + plural(more, "more host")
+	}
+	if a.Other && !a.spoofed() {
+		// The flood's sources are real hosts, whose TCP stacks (or whose
+		// scanners) send a SYN again too: these may be its own.
+		return fmt.Sprintf(" (from %s: real clients send their SYN again, and so may the flood's own sources, which are not spoofed)", s)
 	}
 	return fmt.Sprintf(" (from %s: spoofed sources do not send their SYN again, so these are most likely real clients, and %s)", s, what)
 }

@@ -392,13 +392,18 @@ func TestSpreadFloodFromManyHosts(t *testing.T) {
 	if a.Sources < sources*9/10 || a.Sources > sources*11/10 {
 		t.Errorf("%d sources; want about %d", a.Sources, sources)
 	}
+	folded := 0
 	for _, f := range rep.Findings {
 		if f.Folded == 0 {
 			continue
 		}
+		folded++
 		if strings.Contains(f.Summary, "spoofed") || !strings.Contains(f.Summary, "from many hosts (a botnet) or of many scanners") {
 			t.Errorf("finding %q: want the sources counted, not called spoofed", f.Summary)
 		}
+	}
+	if folded != 1 {
+		t.Errorf("%d findings count the folded; want one", folded)
 	}
 }
 
@@ -418,5 +423,22 @@ func TestSpreadFloodInProgress(t *testing.T) {
 	}
 	if strings.Contains(f.Summary, "The counted ones sent") {
 		t.Errorf("summary %q says the 4,000 counted sent the SYNs of all 5,000", f.Summary)
+	}
+}
+
+// TestSpreadFloodFromManyHostsRetried: a flood spread thin from 1,500
+// hosts that came back, 40 SYNs each, is not called spoofed; the clients
+// that sent their SYNs again may be its own hosts (real ones, with a TCP
+// stack that retries, or scanners sending their probes again), so the
+// finding names them without calling them real clients the flood hurt.
+func TestSpreadFloodFromManyHostsRetried(t *testing.T) {
+	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 60000, SYNs: 60002, Retried: 2, Peers: 59000, Estimated: true, Sources: 1500,
+		RetriedBy: []PeerCount{{netip.MustParseAddrPort("203.0.0.7:0"), 2}}}
+	f := a.otherFinding()
+	if !strings.Contains(f.Summary, "2 of the connections more than once (from 203.0.0.7 (2)") || !strings.Contains(f.Summary, "from many hosts (a botnet)") {
+		t.Fatalf("summary %q: want the client named, and the flood's sources not called spoofed", f.Summary)
+	}
+	if strings.Contains(f.Summary, "spoofed sources do not send their SYN again") || strings.Contains(f.Summary, "most likely real clients") {
+		t.Errorf("summary %q: the flood's own sources are real hosts here, and may be those that sent their SYNs again", f.Summary)
 	}
 }
