@@ -15,10 +15,10 @@ import (
 // them: those to one server endpoint (a SYN flood, clients hammering a
 // service behind a firewall that drops), or from one client address to
 // many endpoints (a scan), or, Other, those spread over more endpoints
-// and sources than are counted one by one (a flood of a whole network
-// from spoofed sources). Their flows are not in Report.Flows; the
-// finding about the endpoint or the client counts them, and Examples
-// lead to a few of them in the capture.
+// and sources than are counted one by one (a flood of a whole network).
+// Their flows are not in Report.Flows; the finding about the endpoint or
+// the client counts them, and Examples lead to a few of them in the
+// capture.
 type Aggregate struct {
 	// Server is the server endpoint, or Client the scanning address: one
 	// of them is set, but for Other.
@@ -39,8 +39,9 @@ type Aggregate struct {
 	// PortScan for a scanner's.
 	Class Class
 	// Connections counts the folded connections, InProgress those among
-	// them whose single SYN was sent within the initial retransmission
-	// timeout before the end (handshakes in progress, not failures).
+	// them whose single SYN was sent, or (HandshakeIncomplete) whose first
+	// SYN-ACK was, within the initial retransmission timeout before the
+	// end (handshakes in progress, not failures).
 	Connections, InProgress int
 	SYNs                    int // SYN packets, retransmissions included
 	SYNACKs                 int // SYN-ACK packets (HandshakeIncomplete)

@@ -24,9 +24,9 @@ var unansweredDetector = detector{
 			"progress, reported open. Once more than 100 SYNs to a server endpoint, or from a client address, went " +
 			"unanswered, the next of its connections that get no answer are counted in its finding (JSON aggregates) " +
 			"rather than listed as flows: a flood from many sources that never retry is called a SYN flood, one source " +
-			"trying many destinations a scan. SYNs spread over a whole network from spoofed sources, too few to any one " +
-			"endpoint for that, are counted together in one finding once they outnumber every sign of handshakes going " +
-			"on in the capture.",
+			"trying many destinations a scan. SYNs spread over a whole network, from spoofed sources or too many to keep " +
+			"one by one, too few to any one endpoint for that, are counted together in one finding once they outnumber " +
+			"every sign of handshakes going on in the capture.",
 		Causes: "A firewall that drops (DROP, security groups), the host down or unreachable, a wrong route, or a " +
 			"server whose listen queue is full and drops SYNs (then other clients' SYNs are answered: see " +
 			"listen_overflow).",

@@ -24,8 +24,8 @@ type Aggregate struct {
 	// client addresses, past the first few thousand that may have
 	// aggregates of their own, or that neither their server endpoint nor
 	// their client had many of (SYNs spread over a whole network, from
-	// spoofed sources): their peers are the server endpoints, as for a
-	// client's.
+	// spoofed sources or too many to keep one by one): their peers are
+	// the server endpoints, as for a client's.
 	Other bool
 	// Sources estimates, for Other, the distinct client addresses (never
 	// more than Connections): as many as the connections when the sources
@@ -55,11 +55,12 @@ type Aggregate struct {
 	// among the maxRetriedBy lowest addresses of the clients that sent a
 	// SYN again (the same, however many trackers counted them; one whose
 	// connections were all answered late keeps its place, unnamed).
-	// Spoofed sources do not send a SYN again;
-	// the clients that do are most likely real ones.
+	// Spoofed sources do not send a SYN again: of a flood from spoofed
+	// sources, the clients that do are most likely real ones.
 	RetriedBy []PeerCount
-	// InProgress counts those whose single SYN was sent less than the
-	// initial RTO before the end: handshakes in progress.
+	// InProgress counts those whose single SYN was sent, or (HalfOpen)
+	// whose first SYN-ACK was, less than the initial RTO before the end:
+	// handshakes in progress.
 	InProgress int
 	// GaveUp counts the clients that had stopped retrying by the end
 	// (SYN_SENT expired, CLOSED); the others, but those in progress, are
@@ -69,16 +70,18 @@ type Aggregate struct {
 	// they are flows of their own, and not in Connections.
 	AnsweredLate int
 	// Peers is the number of distinct client addresses (of a server
-	// endpoint's aggregate) or server endpoints (of a client's): exact up
-	// to maxExactPeers, an estimate (within a few percent) past it.
+	// endpoint's aggregate) or server endpoints (of a client's, or
+	// Other): exact up to maxExactPeers, an estimate (within a few
+	// percent, never more than Connections) past it.
 	Peers          int
 	PeersEstimated bool
 	// TopPeers are the peers with the most connections, when few enough
 	// were counted exactly: client addresses (port 0), or endpoints.
 	TopPeers []PeerCount
-	// OneHost is, of a client's aggregate whose endpoints were all on one
-	// address, that address (ports scanned on one host); OnePort, when
-	// they all had one port, that port (one port swept over many hosts).
+	// OneHost is, of a client's aggregate (or Other) whose endpoints were
+	// all on one address, that address (ports scanned on one host);
+	// OnePort, when they all had one port, that port (one port swept over
+	// many hosts).
 	OneHost     netip.Addr
 	OnePort     uint16
 	First, Last Timestamp

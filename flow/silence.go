@@ -138,8 +138,9 @@ func (r *Record) settleUnanswered(at Timestamp) (noSocket [2]bool) {
 // source). Its SYN timers then say whether it had given up by at.
 //
 // It reports whether the server holds no socket: it sent its SYN-ACK
-// once, and not again for more than the initial RTO, which a server that
-// keeps a half-open connection does (a SYN cookie: no state kept).
+// once, and not again for more than the initial RTO, when a server that
+// keeps a half-open connection sends it again (a SYN cookie: no state
+// kept).
 func (r *Record) settleHalfOpen(at Timestamp) (noSocket bool) {
 	C, S := &r.Client, &r.Server
 	if r.Midstream || r.OneSided || C.raw != Established || C.synCount == 0 || S.synCount == 0 ||
