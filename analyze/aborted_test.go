@@ -90,3 +90,33 @@ func TestSlowConnectOverflow(t *testing.T) {
 		t.Errorf("no listen_overflow finding: %v", findingsOf(rep))
 	}
 }
+
+// TestAbortedHandshakesSlowAnswers: a client resets 150 handshakes with
+// a server endpoint right after its SYN-ACK, 100 a second, but the
+// server took 150 ms to answer each. An application whose connect
+// timeout is shorter than that resets them as well (its kernel closed
+// the socket when the connect gave up), so the finding does not say as a
+// fact that the SYNs were sent raw, and tells how long the server took.
+func TestAbortedHandshakesSlowAnswers(t *testing.T) {
+	var convs []conv
+	for i := range 150 {
+		at := float64(i) * 0.01
+		convs = append(convs, conv{cport: uint16(2000 + i), client: "10.0.5.5", server: "10.0.0.80:80", segs: []seg{
+			{at, true, "S", 0, -1}, {at + 0.15, false, "SA", 0, -1}, {at + 0.1501, true, "R", 0, -1}}})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var found []Finding
+	for _, f := range rep.Findings {
+		if f.Class == ResetClass {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d reset findings (%+v); want one, about 10.0.5.5", len(found), found)
+	}
+	f := found[0]
+	if strings.Contains(f.Summary, "so the SYNs were sent raw") || !strings.Contains(f.Summary, "150 ms") || !strings.Contains(f.Summary, "connect timeout") ||
+		!strings.Contains(f.Remedy, "connect timeout") {
+		t.Errorf("finding %q, remedy %q: want the connects given up before the server's answers told as a cause, with how long it took", f.Summary, f.Remedy)
+	}
+}

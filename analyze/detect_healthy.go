@@ -3,6 +3,9 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
@@ -39,10 +42,12 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 	Meaning: "The connection was closed abortively, by an RST in the receiver's window.",
 	Detection: "An RST that the receiver accepts. A client that resets 100 handshakes or more with one server " +
 		"endpoint right after its SYN-ACK, 10 a second or more, having sent nothing, makes a finding: its kernel held " +
-		"no socket for the answers, so its SYNs were sent raw.",
+		"no socket for the answers, so its SYNs were sent raw or, when the server took 10 ms or more to answer, its " +
+		"connects may have timed out before the answers came.",
 	Causes: "An application closing with SO_LINGER 0, a crash, a timeout in a proxy or a load balancer, data " +
 		"arriving for a socket already closed; for many handshakes reset by one client, a SYN flood from one host " +
-		"(hping3, a load tester) or a half-open health check run far too often.",
+		"(hping3, a load tester), a half-open health check run far too often, or a connect timeout shorter than the " +
+		"server takes to answer.",
 	Confirm: "The logs of the side that sent the RST at that time.",
 	Fix:     "Only when unexpected: find why the side sending the RST aborted.",
 }, inspect: func(c *flowCtx) {
@@ -75,6 +80,13 @@ const (
 	abortedRate = 10 // a second
 )
 
+// abortedTimeout is how long the server must have taken to answer, at
+// the median, for the handshakes a client aborts to be told as connects
+// it gave up before the answer came as well: a connect timeout shorter
+// than a few milliseconds is not set in practice, and the kernel resets
+// the SYN-ACK of a socket closed meanwhile just as it does a raw SYN's.
+const abortedTimeout = 10 * time.Millisecond
+
 // abortedHandshakes makes the finding of a client that aborted many
 // handshakes with one server endpoint, fast.
 func abortedHandshakes(g *group, _ *findCtx) []Finding {
@@ -90,16 +102,34 @@ func abortedHandshakes(g *group, _ *findCtx) []Finding {
 	if per < abortedRate {
 		return nil
 	}
+	// How long the server took to answer: a connect that timed out
+	// before then is reset as well.
+	var answer []time.Duration
+	for _, f := range g.flows {
+		answer = append(answer, f.Server.FirstPacket.Sub(f.Client.FirstPacket))
+	}
+	slices.Sort(answer)
+	took := median(answer)
 	client, server := g.key.host, g.key.endpoint
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s opened %s to %s over %s, %s a second, and reset each right after the server's SYN-ACK, "+
+		"before acknowledging it or sending anything: its kernel held no socket for the answers",
+		client, many(n, "connection"), server, fmtDur(last.Sub(first)), thousands(int(per)))
+	raw := "by a tool (a SYN flood from one host: hping3, a load tester) or a half-open health check run far too often"
+	fix := "Find the process on the client that sends the SYNs (a load test, a monitor, an attack) and stop it, or filter the client at the edge."
+	if took >= abortedTimeout {
+		fmt.Fprintf(&b, ". The server took %s to answer, at the median: either the client gave each connect up before then "+
+			"(a connect timeout shorter than that; its kernel resets the answer of a socket closed meanwhile), or the SYNs were sent raw, %s.",
+			fmtDur(took), raw)
+		fix = "Find the process on the client that opens these connections. An application whose connects time out: give them a connect timeout " +
+			"longer than the server takes to answer, and find why the server is slow to. A tool that sends SYNs raw (a load test, a monitor, an attack): " +
+			"stop it, or filter the client at the edge."
+	} else {
+		fmt.Fprintf(&b, ", so the SYNs were sent raw, %s.", raw)
+	}
+	b.WriteString(" The server answered each with a SYN-ACK: it is the one taking the load.")
 	return []Finding{{Class: ResetClass, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
-		Metrics: []Metric{{"connections", float64(n)}, {"per_second", per}},
-		Summary: fmt.Sprintf("%s opened %s to %s over %s, %s a second, and reset each right after the server's SYN-ACK, "+
-			"before acknowledging it or sending anything: its kernel held no socket for the answers, so the SYNs were sent raw, "+
-			"by a tool (a SYN flood from one host: hping3, a load tester) or a half-open health check run far too often. "+
-			"The server answered each with a SYN-ACK: it is the one taking the load.",
-			client, many(n, "connection"), server, fmtDur(last.Sub(first)), thousands(int(per))),
-		Remedy:   "Find the process on the client that sends the SYNs (a load test, a monitor, an attack) and stop it, or filter the client at the edge.",
-		Evidence: evidence(g.vs)}}
+		Metrics: []Metric{{"connections", float64(n)}, {"per_second", per}}, Summary: b.String(), Remedy: fix, Evidence: evidence(g.vs)}}
 }
 
 var cleanDetector = detector{class: CleanClass, explain: Explanation{
