@@ -24,12 +24,7 @@ func TestAbortedHandshakes(t *testing.T) {
 		}
 	}
 	rep := analyzeFile(t, craft(t, convs...))
-	var found []Finding
-	for _, f := range rep.Findings {
-		if f.Class == ResetClass {
-			found = append(found, f)
-		}
-	}
+	found := resetFindings(rep)
 	if len(found) != 1 {
 		t.Fatalf("%d reset findings (%+v); want one, about 10.0.5.5", len(found), found)
 	}
@@ -105,12 +100,7 @@ func TestAbortedHandshakesSlowAnswers(t *testing.T) {
 			{at, true, "S", 0, -1}, {at + 0.15, false, "SA", 0, -1}, {at + 0.1501, true, "R", 0, -1}}})
 	}
 	rep := analyzeFile(t, craft(t, convs...))
-	var found []Finding
-	for _, f := range rep.Findings {
-		if f.Class == ResetClass {
-			found = append(found, f)
-		}
-	}
+	found := resetFindings(rep)
 	if len(found) != 1 {
 		t.Fatalf("%d reset findings (%+v); want one, about 10.0.5.5", len(found), found)
 	}
@@ -119,4 +109,15 @@ func TestAbortedHandshakesSlowAnswers(t *testing.T) {
 		!strings.Contains(f.Remedy, "connect timeout") {
 		t.Errorf("finding %q, remedy %q: want the connects given up before the server's answers told as a cause, with how long it took", f.Summary, f.Remedy)
 	}
+}
+
+// resetFindings are the findings of rep of class reset.
+func resetFindings(rep *Report) []Finding {
+	var out []Finding
+	for _, f := range rep.Findings {
+		if f.Class == ResetClass {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -27,6 +27,50 @@ func carpet(n int, endpoint func(i int) string) []conv {
 		{6.003, true, "FA", 0, -1}, {6.004, false, "FA", 0, -1}, {6.005, true, "A", 0, -1}}})
 }
 
+// halfOpenPortsFlood analyses 3,000 SYNs from spoofed sources to random
+// ports of 10.2.0.9, each answered with a SYN-ACK and never
+// acknowledged (carpet).
+func halfOpenPortsFlood(t *testing.T) *Report {
+	t.Helper()
+	const n = 3000
+	rng := rand.New(rand.NewPCG(9, 10))
+	convs := carpet(n, func(int) string { return fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)) })
+	for i := range n {
+		convs[i].segs = append(convs[i].segs, seg{convs[i].segs[0].at + 0.0001, false, "SA", 0, -1})
+	}
+	return analyzeFile(t, craft(t, convs...))
+}
+
+// foldedFinding is the (last) finding of rep that counts folded
+// connections, or nil.
+func foldedFinding(rep *Report) *Finding {
+	var out *Finding
+	for i := range rep.Findings {
+		if f := &rep.Findings[i]; f.Folded > 0 {
+			out = f
+		}
+	}
+	return out
+}
+
+// keptCase is a filter, and whether it keeps a report's one aggregate
+// and its finding.
+type keptCase struct {
+	f    Filter
+	keep bool
+}
+
+// checkKept checks what each filter keeps of rep.
+func checkKept(t *testing.T, rep *Report, cases []keptCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got := rep.Filtered(tc.f)
+		if (len(got.Aggregates) == 1) != tc.keep || (len(got.Findings) == 1) != tc.keep {
+			t.Errorf("%+v: %d aggregates, %d findings; want kept %v", tc.f, len(got.Aggregates), len(got.Findings), tc.keep)
+		}
+	}
+}
+
 // TestSpreadFloodFinding: SYNs spread over a whole network from spoofed
 // sources (carpet bombing) are folded together, neither by endpoint nor
 // by client; their finding says so, counts them once with the flows kept
@@ -96,21 +140,13 @@ func TestSpreadFloodFilter(t *testing.T) {
 	if f := rep.Findings[0]; !a.about(&f) || !strings.Contains(f.Summary, "10.2.0.9:1017 (300) and 10.2.0.9:22 (100)") {
 		t.Fatalf("finding %+v: not the aggregate's, or does not name its endpoints", f)
 	}
-	for _, tc := range []struct {
-		f    Filter
-		keep bool
-	}{
+	checkKept(t, rep, []keptCase{
 		{Filter{Host: netip.MustParseAddr("10.2.0.9")}, true},
 		{Filter{Port: 1017}, true},
 		{Filter{Host: netip.MustParseAddr("10.2.0.8")}, false},
 		{Filter{Port: 2000}, false},
 		{Filter{Classes: []Class{Refused}}, false},
-	} {
-		got := rep.Filtered(tc.f)
-		if (len(got.Aggregates) == 1) != tc.keep || (len(got.Findings) == 1) != tc.keep {
-			t.Errorf("%+v: %d aggregates, %d findings; want kept %v", tc.f, len(got.Aggregates), len(got.Findings), tc.keep)
-		}
-	}
+	})
 }
 
 // TestKernelSpreadHalfOpen: a flood spread over the ports of this host,
@@ -119,13 +155,7 @@ func TestSpreadFloodFilter(t *testing.T) {
 // kernel's SYN_RECV sockets may be any of its endpoints: they are the
 // aggregate's, not sockets no packet touched; an established socket is.
 func TestKernelSpreadHalfOpen(t *testing.T) {
-	const n = 3000
-	rng := rand.New(rand.NewPCG(9, 10))
-	convs := carpet(n, func(int) string { return fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)) })
-	for i := range n {
-		convs[i].segs = append(convs[i].segs, seg{convs[i].segs[0].at + 0.0001, false, "SA", 0, -1})
-	}
-	rep := analyzeFile(t, craft(t, convs...))
+	rep := halfOpenPortsFlood(t)
 	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other || rep.Aggregates[0].Class != HandshakeIncomplete {
 		t.Fatalf("aggregates %+v; want one, Other, half-open", rep.Aggregates)
 	}
@@ -148,20 +178,12 @@ func TestSpreadFloodFilterHostAndPort(t *testing.T) {
 	a := Aggregate{Other: true, Class: UnansweredSYN, Connections: 400, SYNs: 400, Peers: 2,
 		TopPeers: []PeerCount{{netip.MustParseAddrPort("10.2.0.9:1017"), 300}, {netip.MustParseAddrPort("10.2.0.8:22"), 100}}}
 	rep := &Report{Aggregates: []Aggregate{a}, Findings: []Finding{a.otherFinding()}}
-	for _, tc := range []struct {
-		f    Filter
-		keep bool
-	}{
+	checkKept(t, rep, []keptCase{
 		{Filter{Host: netip.MustParseAddr("10.2.0.9"), Port: 1017}, true},
 		{Filter{Host: netip.MustParseAddr("10.2.0.8"), Port: 22}, true},
 		{Filter{Host: netip.MustParseAddr("10.2.0.9"), Port: 22}, false},
 		{Filter{Host: netip.MustParseAddr("10.2.0.8"), Port: 1017}, false},
-	} {
-		got := rep.Filtered(tc.f)
-		if (len(got.Aggregates) == 1) != tc.keep || (len(got.Findings) == 1) != tc.keep {
-			t.Errorf("%+v: %d aggregates, %d findings; want kept %v", tc.f, len(got.Aggregates), len(got.Findings), tc.keep)
-		}
-	}
+	})
 }
 
 // TestKernelSpreadHalfOpenOneHost: a flood spread over the ports of one
@@ -169,13 +191,7 @@ func TestSpreadFloodFilterHostAndPort(t *testing.T) {
 // endpoints to count one by one). A SYN_RECV socket at another of its
 // addresses is none of the flood's: no packet touched it.
 func TestKernelSpreadHalfOpenOneHost(t *testing.T) {
-	const n = 3000
-	rng := rand.New(rand.NewPCG(9, 10))
-	convs := carpet(n, func(int) string { return fmt.Sprintf("10.2.0.9:%d", 1+rng.IntN(65535)) })
-	for i := range n {
-		convs[i].segs = append(convs[i].segs, seg{convs[i].segs[0].at + 0.0001, false, "SA", 0, -1})
-	}
-	rep := analyzeFile(t, craft(t, convs...))
+	rep := halfOpenPortsFlood(t)
 	if len(rep.Aggregates) != 1 || !rep.Aggregates[0].Other || !rep.Aggregates[0].Estimated || rep.Aggregates[0].OneHost != netip.MustParseAddr("10.2.0.9") {
 		t.Fatalf("aggregates %+v; want one, Other, its endpoints estimated, all on 10.2.0.9", rep.Aggregates)
 	}
@@ -225,12 +241,7 @@ func TestFloodNamesRetriedClients(t *testing.T) {
 			segs: []seg{{at, true, "S", 0, -1}, {at + 1, true, "S", 0, -1}, {at + 3, true, "S", 0, -1}}})
 	}
 	rep := analyzeFile(t, craft(t, convs...))
-	var flood *Finding
-	for i := range rep.Findings {
-		if f := &rep.Findings[i]; f.Folded > 0 {
-			flood = f
-		}
-	}
+	flood := foldedFinding(rep)
 	if flood == nil {
 		t.Fatalf("no finding counts the folded: %+v", rep.Findings)
 	}
@@ -326,12 +337,7 @@ func TestRefusedFloodRemedy(t *testing.T) {
 			segs: []seg{{at, true, "S", 0, -1}, {at + 0.0001, false, "RA", 0, -1}}})
 	}
 	rep := analyzeFile(t, craft(t, convs...))
-	var flood *Finding
-	for i := range rep.Findings {
-		if f := &rep.Findings[i]; f.Folded > 0 {
-			flood = f
-		}
-	}
+	flood := foldedFinding(rep)
 	if flood == nil || flood.Class != Refused || !strings.Contains(flood.Summary, "SYN flood with spoofed addresses") {
 		t.Fatalf("findings %+v; want a refused flood's", rep.Findings)
 	}
@@ -356,12 +362,7 @@ func TestListenOverflowFloodHedged(t *testing.T) {
 	}
 	convs = append(convs, conv{cport: 40000, client: "10.0.2.1", server: "10.0.0.80:80", segs: join(open(1.5), exchange(1.6, 100, 200))})
 	rep := analyzeFile(t, craft(t, convs...))
-	var flood *Finding
-	for i := range rep.Findings {
-		if f := &rep.Findings[i]; f.Folded > 0 {
-			flood = f
-		}
-	}
+	flood := foldedFinding(rep)
 	if flood == nil || flood.Class != ListenOverflow || !strings.Contains(flood.Summary, "SYN flood with spoofed addresses") {
 		t.Fatalf("findings %+v; want a listen_overflow flood's", rep.Findings)
 	}

@@ -315,6 +315,17 @@ func TestPeersNoMoreThanConnections(t *testing.T) {
 	}
 }
 
+// spoofedFlood is 1,500 SYNs to web, one every 2 ms, each from a spoofed
+// source of its own, never answered.
+func spoofedFlood(web netip.AddrPort) []lonePkt {
+	var pkts []lonePkt
+	for i := range 1500 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
+		pkts = append(pkts, lonePkt{time.Duration(i) * 2 * time.Millisecond, src, web, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	return pkts
+}
+
 // TestRetriedClientsNamed: 20 real clients whose connections to a
 // flooded endpoint got no answer either (each SYN sent three times,
 // which spoofed sources never do) are folded with the flood, and the
@@ -322,12 +333,8 @@ func TestPeersNoMoreThanConnections(t *testing.T) {
 // 4 trackers.
 func TestRetriedClientsNamed(t *testing.T) {
 	web := netip.MustParseAddrPort("10.0.0.80:80")
-	var pkts []lonePkt
+	pkts := spoofedFlood(web)
 	ms := time.Millisecond
-	for i := range 1500 {
-		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
-		pkts = append(pkts, lonePkt{time.Duration(i) * 2 * ms, src, web, packet.SYN, uint32(i) * 2654435761, 0})
-	}
 	const clients = 20
 	for i := range clients {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 3, byte(clients - i)}), uint16(50000+i))
@@ -400,12 +407,8 @@ func TestCookiesHoldNoSocket(t *testing.T) {
 // connections than Retried.
 func TestRetriedNamesAnsweredLate(t *testing.T) {
 	web := netip.MustParseAddrPort("10.0.0.80:80")
-	var pkts []lonePkt
+	pkts := spoofedFlood(web)
 	ms := time.Millisecond
-	for i := range 1500 {
-		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i))
-		pkts = append(pkts, lonePkt{time.Duration(i) * 2 * ms, src, web, packet.SYN, uint32(i) * 2654435761, 0})
-	}
 	client := func(i int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 3, byte(i)}), uint16(50000+i))
 	}
