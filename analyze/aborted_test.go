@@ -36,6 +36,10 @@ func TestAbortedHandshakes(t *testing.T) {
 	if got := fmt.Sprint(f.Hosts, f.Endpoints); got != "[10.0.5.5] [10.0.0.80:80]" {
 		t.Errorf("about %s; want the client and the server endpoint", got)
 	}
+	// Named as the other findings that tell a rate name it.
+	if m := f.Metrics; len(m) != 2 || m[0] != (Metric{"connections", 150}) || m[1].Name != "rate_per_s" || m[1].Value < 100 || m[1].Value > 101 {
+		t.Errorf("metrics %v; want its 150 connections and rate_per_s, about 100", m)
+	}
 }
 
 // TestSlowConnectOverflow: while 10.0.0.80:80 completes a handshake
