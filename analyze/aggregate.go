@@ -386,7 +386,7 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
 		switch {
 		case a.Class == ListenOverflow && a.flood():
-			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these. Under a flood of spoofed SYNs, that is its SYN queue (net.ipv4.tcp_max_syn_backlog), full of the flood's half-open handshakes because SYN cookies are off, rather than the accept queue (a firewall's rate limit, or a full connection-tracking table, drop SYNs under a flood too).")
+			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these. Under a flood of spoofed SYNs, that is more likely its SYN queue (net.ipv4.tcp_max_syn_backlog), full of the flood's half-open handshakes when SYN cookies are off, than the accept queue (a firewall's rate limit, or a full connection-tracking table, drop SYNs under a flood too).")
 		case a.Class == ListenOverflow:
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these.")
 		}
