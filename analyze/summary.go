@@ -98,8 +98,19 @@ func (r *Report) Summary() []ClassSummary {
 
 // HostRows returns the hosts a table shows, the hosts with problems first
 // (those a warning or error finding is about, most flows first), then the
-// busiest; at most MaxHostRows unless all. more is how many are left out.
+// busiest; at most MaxHostRows unless all. A capped table leaves out the
+// hosts of a single connection that no finding is about: by the hundred,
+// they are a flood's sources or a scan's targets, and each tells nothing.
+// more is how many are left out.
 func (r *Report) HostRows(all bool) (rows []HostStates, more int) {
+	if all {
+		return r.hostRows(0)
+	}
+	return r.hostRows(MaxHostRows)
+}
+
+// hostRows is HostRows with at most limit rows; 0: no limit.
+func (r *Report) hostRows(limit int) (rows []HostStates, more int) {
 	troubled := map[netip.Addr]int{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
@@ -115,10 +126,13 @@ func (r *Report) HostRows(all bool) (rows []HostStates, more int) {
 	}
 	rows = slices.Clone(r.Hosts)
 	slices.SortStableFunc(rows, func(a, b HostStates) int { return troubled[b.Host] - troubled[a.Host] })
-	if all || len(rows) <= MaxHostRows {
+	if limit == 0 || len(rows) <= limit {
 		return rows, 0
 	}
-	return rows[:MaxHostRows], len(rows) - MaxHostRows
+	n := len(rows)
+	rows = slices.DeleteFunc(rows, func(h HostStates) bool { return h.Total == 1 && troubled[h.Host] == 0 })
+	rows = rows[:min(len(rows), limit)]
+	return rows, n - len(rows)
 }
 
 // MaxFlowRows is how many flows a busy report's table lists without --all.
@@ -143,13 +157,13 @@ func (rep *Report) ShownStateTable(all bool, limit int) (t StateTable, more int)
 	case limit == 0:
 		limit = MaxHostRows
 	}
-	rows, _ := rep.HostRows(true)
+	rows, _ := rep.hostRows(limit)
 	at := make(map[netip.Addr]int, len(t.Hosts))
 	for i, h := range t.Hosts {
 		at[h.Host] = i
 	}
 	shown := make([]HostRow, 0, min(limit, len(rows)))
-	for _, h := range rows[:min(limit, len(rows))] {
+	for _, h := range rows {
 		shown = append(shown, t.Hosts[at[h.Host.Unmap()]])
 	}
 	more = len(t.Hosts) - len(shown)

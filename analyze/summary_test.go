@@ -58,4 +58,14 @@ func TestHostRows(t *testing.T) {
 	if !rep.Busy() {
 		t.Error("30 hosts is busy")
 	}
+	// A flood's sources, a connection each: left out of a capped table.
+	for i := range 200 {
+		rep.Hosts = append(rep.Hosts, HostStates{Host: netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), Total: 1})
+	}
+	if rows, more := rep.HostRows(false); len(rows) != MaxHostRows || more != 210 || slices.ContainsFunc(rows, func(h HostStates) bool { return h.Total == 1 }) {
+		t.Errorf("with 200 one-connection hosts: %d rows, %d more: want %d, none of one connection, and 210 more", len(rows), more, MaxHostRows)
+	}
+	if rows, _ := rep.HostRows(true); len(rows) != 230 {
+		t.Errorf("--all: %d rows; want 230", len(rows))
+	}
 }
