@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -338,6 +339,10 @@ func (st *scanStats) finding(flows []int) Finding {
 			f.Evidence = append(f.Evidence, a.Examples[n-1])
 		}
 	}
+	// The folded aggregates' examples, cited after the kept flows', in
+	// the order of the capture.
+	folded := f.Evidence[min(len(st.evidence), len(f.Evidence)):]
+	slices.SortFunc(folded, func(x, y Evidence) int { return cmp.Or(x.Input-y.Input, x.Packet-y.Packet) })
 	// The folded were counted apart from the kept (and the refused apart
 	// from the unanswered, each an estimate within a percent or two past
 	// 64): their sum is the estimate, high by the endpoints probed both

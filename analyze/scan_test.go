@@ -295,7 +295,8 @@ func TestRealScansMore(t *testing.T) {
 // prober resets the SYN-ACKs of the open ports, so it holds no socket for
 // its probes: the finding says its unanswered SYNs, which the host table
 // counts in SYN_SENT, are not sockets; and that the counts after the
-// endpoints are attempts (each filtered port probed twice).
+// endpoints are attempts (each filtered port probed twice). Its evidence
+// cites the folded probes in the order of the capture.
 func TestSYNScanHoldsNoSockets(t *testing.T) {
 	rep := analyzeFile(t, "../testdata/scan/nmap-syn-filtered-open.pcap")
 	var scan *Finding
@@ -312,5 +313,9 @@ func TestSYNScanHoldsNoSockets(t *testing.T) {
 		if !strings.Contains(scan.Summary, want) {
 			t.Errorf("finding %q does not say %q", scan.Summary, want)
 		}
+	}
+	// The open ports found, then the folded probes in capture order.
+	if ev := scan.Evidence; len(ev) != 4 || !strings.Contains(ev[0].What, "found open") || ev[2].Packet > ev[3].Packet {
+		t.Errorf("evidence %+v; want the two open ports, then the folded probes in the order of the capture", ev)
 	}
 }
