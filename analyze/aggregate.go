@@ -148,21 +148,27 @@ func (a *Aggregate) peers() string {
 	if a.byEndpoint() {
 		what = "endpoint"
 	}
+	return peerList(a.TopPeers, a.Peers, what)
+}
+
+// peerList names the first three peers of ps with their connections,
+// "10.0.0.1 (40), 10.0.0.2 (3) and 5 more hosts": total is how many there
+// are in all, what they are; -1 when there are more than ps, uncounted.
+func peerList(ps []PeerCount, total int, what string) string {
 	var parts []string
-	for i, p := range a.TopPeers {
-		if i == 3 {
-			break
-		}
+	for _, p := range ps[:min(3, len(ps))] {
 		name := p.Peer.String()
 		if p.Peer.Port() == 0 {
 			name = p.Peer.Addr().String()
 		}
 		parts = append(parts, fmt.Sprintf("%s (%d)", name, p.Connections))
 	}
-	if more := a.Peers - len(parts); more > 0 {
+	switch more := total - len(parts); {
+	case total < 0:
+		return strings.Join(parts, ", ") + " and more"
+	case more > 0:
 		return strings.Join(parts, ", ") + " and " + plural(more, "more "+what)
-	}
-	if len(parts) > 1 {
+	case len(parts) > 1:
 		return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 	}
 	return strings.Join(parts, "")
@@ -619,21 +625,14 @@ func (a *Aggregate) retriedBy() string {
 	case HandshakeIncomplete:
 		what = "did not go on either"
 	}
-	var parts []string
-	n := 0
-	for i, p := range a.RetriedBy {
+	n, total := 0, len(a.RetriedBy)
+	for _, p := range a.RetriedBy {
 		n += p.Connections
-		if i < 3 {
-			parts = append(parts, fmt.Sprintf("%s (%d)", p.Peer.Addr(), p.Connections))
-		}
 	}
-	s := strings.Join(parts, ", ")
-	switch more := len(a.RetriedBy) - len(parts); {
-	case n < a.Retried:
-		s += " and more"
-	case more > 0:
-		s += " and " + plural(more, "more host")
+	if n < a.Retried {
+		total = -1 // clients past those named
 	}
+	s := peerList(a.RetriedBy, total, "host")
 	if a.Other && !a.spoofed() {
 		// The flood's sources are real hosts, whose TCP stacks (or whose
 		// scanners) send a SYN again too: these may be its own.

@@ -54,22 +54,16 @@ func inspectListenOverflow(c *flowCtx) {
 		c.add(v)
 		return
 	}
-	if late := lateAnswer(r); late != nil {
+	if first, late, n := lateAnswer(r); late != nil {
 		// The SYNs before the one answered were dropped: while the server
 		// completed other handshakes, by its full listen queue.
-		first := firstSYN(r)
 		if !c.cap.acceptedBetween(r.Key.Server(), first.At, late.At, r.First) {
 			return
 		}
-		n := 0
-		for i := range r.Events {
-			if e := &r.Events[i]; e.At < late.At && e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN {
-				n++
-			}
-		}
+		took := fmtDur(late.At.Sub(first.At))
 		c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At.Time(),
 			Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
-				times(n), fmtDur(late.At.Sub(first.At)), fmtDur(late.At.Sub(first.At))),
+				times(n), took, took),
 			Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
 		return
 	}
@@ -88,25 +82,28 @@ func inspectListenOverflow(c *flowCtx) {
 	c.add(v)
 }
 
-// lateAnswer returns the server's first SYN-ACK when it answered a SYN the
-// client had sent more than once (its first SYNs dropped), and the client
-// went on; nil otherwise.
-func lateAnswer(r *flow.Record) *flow.Event {
+// lateAnswer returns, when the server answered a SYN the client had sent
+// more than once (its first SYNs dropped) and the client went on, the
+// client's first SYN, the server's first SYN-ACK and how many SYNs came
+// before it; nil events otherwise.
+func lateAnswer(r *flow.Record) (first, answer *flow.Event, syns int) {
 	if r.Midstream || !has(r, flow.Client, 'S') || !has(r, flow.Server, 'H') {
-		return nil
+		return nil, nil, 0
 	}
-	syns := 0
 	for i := range r.Events {
 		e := &r.Events[i]
 		switch {
 		case e.From == flow.Client && e.Flags&(packet.SYN|packet.ACK) == packet.SYN:
+			if syns == 0 {
+				first = e
+			}
 			syns++
 		case e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK):
 			if syns < 2 || !has(r, flow.Client, 'A') && !has(r, flow.Client, 'D') {
-				return nil
+				return nil, nil, 0
 			}
-			return e
+			return first, e, syns
 		}
 	}
-	return nil
+	return nil, nil, 0
 }

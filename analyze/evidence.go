@@ -121,7 +121,12 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		}
 	}
 	for _, r := range recs {
-		if r.Server.Packets == 0 && has(r, flow.Client, 'S') || r.Client.Retrans > 0 && lateAnswer(r) != nil {
+		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
+		if !unanswered && r.Client.Retrans > 0 {
+			_, late, _ := lateAnswer(r)
+			unanswered = late != nil // its first SYNs
+		}
+		if unanswered {
 			ev.accepted[r.Key.Server()] = nil
 		}
 		for s := flow.Client; s <= flow.Server; s++ {

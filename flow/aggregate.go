@@ -293,6 +293,13 @@ func hllAdd(m []uint8, p netip.AddrPort) {
 	}
 }
 
+// mergeHLL merges the HyperLogLog src into dst.
+func mergeHLL(dst, src []uint8) {
+	for k, r := range src {
+		dst[k] = max(dst[k], r)
+	}
+}
+
 // countSource counts the client address of one connection of an Other
 // aggregate, whose peers are its endpoints.
 func (a *aggregate) countSource(c netip.Addr) {
@@ -389,17 +396,13 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 				for p := range a.exact {
 					o.estimate(p)
 				}
-				for k, r := range a.hll {
-					o.hll[k] = max(o.hll[k], r)
-				}
+				mergeHLL(o.hll, a.hll)
 			}
 			if a.sources != nil {
 				if o.sources == nil {
 					o.sources = make([]uint8, 1<<hllBits)
 				}
-				for k, r := range a.sources {
-					o.sources[k] = max(o.sources[k], r)
-				}
+				mergeHLL(o.sources, a.sources)
 			}
 		}
 	}
@@ -425,6 +428,12 @@ func mergeAggregates(lists [][]*aggregate) []Aggregate {
 	return out
 }
 
+// busiestFirst orders peers by their connections, most first, then by
+// address.
+func busiestFirst(x, y PeerCount) int {
+	return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
+}
+
 // settled is the aggregate as reported.
 func (a *aggregate) settled() Aggregate {
 	out := a.Aggregate
@@ -443,9 +452,7 @@ func (a *aggregate) settled() Aggregate {
 		for p, n := range a.exact {
 			out.TopPeers = append(out.TopPeers, PeerCount{p, int(n)})
 		}
-		slices.SortFunc(out.TopPeers, func(x, y PeerCount) int {
-			return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
-		})
+		slices.SortFunc(out.TopPeers, busiestFirst)
 		if len(out.TopPeers) > maxTopPeers {
 			out.TopPeers = out.TopPeers[:maxTopPeers]
 		}
@@ -458,9 +465,7 @@ func (a *aggregate) settled() Aggregate {
 			out.RetriedBy = append(out.RetriedBy, PeerCount{netip.AddrPortFrom(c, 0), int(n)})
 		}
 	}
-	slices.SortFunc(out.RetriedBy, func(x, y PeerCount) int {
-		return cmp.Or(y.Connections-x.Connections, x.Peer.Compare(y.Peer))
-	})
+	slices.SortFunc(out.RetriedBy, busiestFirst)
 	ex := slices.Concat(a.Examples, a.latest)
 	slices.SortFunc(ex, exampleOrder)
 	ex = slices.Compact(ex)

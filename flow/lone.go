@@ -131,6 +131,16 @@ const embryoChunk = 1024
 // at is embryo i.
 func (l *lone) at(i int32) *embryo { return &l.slab[i/embryoChunk][i%embryoChunk] }
 
+// grow makes a slot at the end of the slab, a chunk more when it is full,
+// and returns its index.
+func (l *lone) grow() int32 {
+	if l.size%embryoChunk == 0 {
+		l.slab = append(l.slab, new([embryoChunk]embryo))
+	}
+	l.size++
+	return l.size - 1
+}
+
 // bareSYN reports whether seg is a SYN without ACK, RST, FIN or payload.
 func bareSYN(seg *packet.Segment) bool {
 	return seg.Flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && seg.Len == 0 && seg.IPLen <= math.MaxUint16
@@ -218,11 +228,7 @@ func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA
 		i = l.free[n-1]
 		l.free = l.free[:n-1]
 	} else {
-		if l.size%embryoChunk == 0 {
-			l.slab = append(l.slab, new([embryoChunk]embryo))
-		}
-		i = l.size
-		l.size++
+		i = l.grow()
 	}
 	e := l.at(i)
 	gen := e.gen + 1
@@ -648,13 +654,10 @@ func (l *lone) compact() {
 	at := make(map[int32]int32, used) // old index -> new
 	for i := range old.size {
 		if e := old.at(i); e.n > 0 {
-			if l.size%embryoChunk == 0 {
-				l.slab = append(l.slab, new([embryoChunk]embryo))
-			}
-			at[i] = l.size
-			*l.at(l.size) = *e
-			l.size++
-			l.table.set(e.key.hash(), l.size)
+			j := l.grow()
+			at[i] = j
+			*l.at(j) = *e
+			l.table.set(e.key.hash(), j+1)
 		}
 	}
 	move := func(refs []embryoRef) []embryoRef {

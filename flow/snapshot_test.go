@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -83,20 +82,12 @@ func packets(r *Result) int {
 // the pass's result and the snapshot.
 func readSnapshotAt(t *testing.T, path string, at int, cfg Config) (res, snap *Result) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pr, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr := openPcap(t, path)
 	snaps := make(chan chan<- *Result, 1)
 	sr := &stepReader{r: pr, at: at, snaps: snaps, reply: make(chan *Result, 1)}
 	src := capture.NewPacketSource(path, sr, pr.LinkType())
 	src.Format = capture.FormatPcap // as the file would read
-	res, err = Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: cfg, Snapshots: snaps})
+	res, err := Read(context.Background(), []*capture.Source{src}, ReadOptions{Config: cfg, Snapshots: snaps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +102,7 @@ func readSnapshotAt(t *testing.T, path string, at int, cfg Config) (res, snap *R
 // analyzeFirst reads the first n packets of a pcap file.
 func analyzeFirst(t *testing.T, path string, n int) *Result {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pr, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr := openPcap(t, path)
 	pipeR, pipeW := io.Pipe()
 	go func() {
 		w := pcapgo.NewWriterNanos(pipeW)

@@ -63,17 +63,25 @@ type frame struct {
 	data []byte
 }
 
-func readFrames(t testing.TB, path string) ([]frame, layers.LinkType) {
+// openPcap opens the pcap file at path for the test; it is closed when
+// the test ends.
+func openPcap(t testing.TB, path string) *pcapgo.Reader {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func readFrames(t testing.TB, path string) ([]frame, layers.LinkType) {
+	t.Helper()
+	r := openPcap(t, path)
 	var out []frame
 	for {
 		data, ci, err := r.ReadPacketData()
@@ -396,15 +404,7 @@ func TestTrackersChangeNothing(t *testing.T) {
 // of the capture (and drops) ends there, not at its last packet: a quiet
 // tail ages the states. dumpcap and flowdoc live write these.
 func TestPcapNGEndTime(t *testing.T) {
-	f, err := os.Open("../testdata/keepalive-leak.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pr, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr := openPcap(t, "../testdata/keepalive-leak.pcap")
 	var buf bytes.Buffer
 	ng, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "veth0", LinkType: pr.LinkType(), TimestampResolution: 9}, pcapgo.DefaultNgWriterOptions)
 	if err != nil {

@@ -140,8 +140,9 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		return 0
 	}
 	var fold Fold
-	var fresh [2]bool // the first SYN of the window in its cells
-	for k, i := range [2]uint64{cellOf(seg.Dst.Addr(), seg.Dst.Port()), cellOf(seg.Src.Addr(), 0)} {
+	var fresh [2]bool                // the first SYN of the window in its cells
+	src := hashOf(seg.Src.Addr(), 0) // the client's cell, and its bit in sources
+	for k, i := range [2]uint64{cellOf(seg.Dst.Addr(), seg.Dst.Port()), src >> (64 - synCellBits)} {
 		c := &sc.cells[0][k][i]
 		fresh[k] = c.syns == 0
 		c.syns++
@@ -176,7 +177,7 @@ func (sc *synCounter) count(seg *packet.Segment, at Timestamp) Fold {
 		if fresh[0] && fresh[1] {
 			c.fresh++
 		}
-		if sc.newSource(seg.Src.Addr()) {
+		if sc.newSource(src) {
 			c.sources++
 		}
 		if fold == 0 && sc.spread() {
@@ -205,8 +206,9 @@ func admit[K comparable](m *map[K]struct{}, k K) bool {
 // refusal counts an RST that may refuse a SYN, and says whether its
 // connection may be folded (by what its SYN was marked with): once more
 // than foldAfter came from its endpoint, or to its client, in the last
-// window or two, and they were most of the SYNs (a closed port, a scan of closed ports; an endpoint
-// that refuses a few of many is listed). Whether the SYN could be folded
+// window or two, and they were most of the SYNs (a closed port, a scan of
+// closed ports; an endpoint that refuses a few of many is listed), or
+// while SYNs spread thin flood the capture. Whether the SYN could be folded
 // was decided when it was sent, and at the start of a capture, before
 // the first handshakes were acknowledged, nearly every SYN can: the
 // refusals tell the rest.
@@ -247,12 +249,12 @@ func (sc *synCounter) spread() bool {
 }
 
 // newSource reports whether no spread SYN of the current window came
-// from a (hash of) address a before, and marks it.
-func (sc *synCounter) newSource(a netip.Addr) bool {
+// from a source address of hash h (hashOf) before, and marks it.
+func (sc *synCounter) newSource(h uint64) bool {
 	if sc.sources == nil {
 		sc.sources = new([1 << sourceBits / 64]uint64)
 	}
-	i := hashOf(a, 0) >> (64 - sourceBits)
+	i := h >> (64 - sourceBits)
 	w, b := &sc.sources[i/64], uint64(1)<<(i%64)
 	if *w&b != 0 {
 		return false

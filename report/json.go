@@ -98,17 +98,22 @@ func aggregatesJSON(aggs []analyze.Aggregate) []jsonAggregate {
 		default:
 			ja.Server = a.Server.String()
 		}
-		for _, p := range a.TopPeers {
-			name := p.Peer.String()
-			if p.Peer.Port() == 0 {
-				name = p.Peer.Addr().Unmap().String()
-			}
-			ja.TopPeers = append(ja.TopPeers, jsonPeer{name, p.Connections})
-		}
-		for _, p := range a.RetriedBy {
-			ja.RetriedBy = append(ja.RetriedBy, jsonPeer{p.Peer.Addr().Unmap().String(), p.Connections})
-		}
+		ja.TopPeers = append(ja.TopPeers, peersJSON(a.TopPeers)...)
+		ja.RetriedBy = peersJSON(a.RetriedBy)
 		out = append(out, ja)
+	}
+	return out
+}
+
+// peersJSON spells peers: an address (port 0), or an endpoint.
+func peersJSON(ps []analyze.PeerCount) []jsonPeer {
+	var out []jsonPeer
+	for _, p := range ps {
+		name := p.Peer.String()
+		if p.Peer.Port() == 0 {
+			name = p.Peer.Addr().Unmap().String()
+		}
+		out = append(out, jsonPeer{name, p.Connections})
 	}
 	return out
 }
