@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAbortedHandshakes: one client resets 150 handshakes with a server
@@ -124,4 +125,60 @@ func resetFindings(rep *Report) []Finding {
 		}
 	}
 	return out
+}
+
+// A SYN flood that fills a server's SYN queue, and real clients served at
+// their fifth SYN, 15 s after the first: the flood is folded, and the
+// clients' SYNs are folded with it before they are answered. They come
+// back out whole (lab: synflood-nocookies-fresh-clients, where curl
+// connected in 11 s and the flows read 0.4 ms from the SYN-ACK on).
+func TestSlowConnectDuringFlood(t *testing.T) {
+	var convs []conv
+	for i := range 3000 { // spoofed: one SYN each, never answered
+		at := 0.5 + float64(i)*0.006
+		convs = append(convs, conv{cport: uint16(1024 + i), client: fmt.Sprintf("198.18.%d.%d", i>>8, i&255), server: "10.0.0.80:80",
+			segs: []seg{{at, true, "S", 0, -1}}})
+	}
+	for i := range 40 { // served meanwhile
+		at := 0.1 + float64(i)*0.45
+		convs = append(convs, conv{cport: uint16(40000 + i), client: "10.0.2.1", server: "10.0.0.80:80", segs: []seg{
+			{at, true, "S", 0, -1}, {at + 0.001, false, "SA", 0, -1}, {at + 0.002, true, "A", 0, -1},
+			{at + 0.05, true, "FA", 0, -1}, {at + 0.051, false, "FA", 0, -1}, {at + 0.052, true, "A", 0, -1}}})
+	}
+	for i := range 2 { // Linux's backoff: 0, 1, 3, 7 and 15 s
+		at := 2 + float64(i)*0.5
+		segs := []seg{}
+		for _, d := range []float64{0, 1, 3, 7, 15} {
+			segs = append(segs, seg{at + d, true, "S", 0, -1})
+		}
+		segs = append(segs, seg{at + 15.001, false, "SA", 0, -1}, seg{at + 15.002, true, "A", 0, -1},
+			seg{at + 15.1, true, "FA", 0, -1}, seg{at + 15.101, false, "FA", 0, -1}, seg{at + 15.102, true, "A", 0, -1})
+		convs = append(convs, conv{cport: 50000, client: fmt.Sprintf("10.0.9.%d", i+1), server: "10.0.0.80:80", segs: segs})
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	slow := 0
+	for _, f := range rep.Flows {
+		if f.Key.Client().Port() != 50000 {
+			continue
+		}
+		slow++
+		if f.Client.Packets != 8 || f.Client.SYNs() != 5 || f.Duration() < 15*time.Second || !strings.HasPrefix(f.History, "S") {
+			t.Errorf("%s: %d packets, %d SYNs, %s, history %q; want the 5 SYNs and 15 s", f.Key, f.Client.Packets, f.Client.SYNs(), f.Duration(), f.History)
+		}
+		i := slices.IndexFunc(f.Verdicts, func(v Verdict) bool { return v.Class == ListenOverflow })
+		if i < 0 || !strings.Contains(f.Verdicts[i].Summary, "sent its SYN 5 times over 15.0 s") {
+			t.Errorf("%s: verdicts %+v; want a slow connect of 5 SYNs over 15 s", f.Key, f.Verdicts)
+		}
+	}
+	if slow != 2 {
+		t.Errorf("%d flows of the slow clients; want 2", slow)
+	}
+	i := slices.IndexFunc(rep.Findings, func(f Finding) bool { return f.Class == ListenOverflow && f.Folded > 0 })
+	if i < 0 {
+		t.Fatalf("no folded listen_overflow finding: %v", findingsOf(rep))
+	}
+	if f := rep.Findings[i]; !strings.Contains(f.Summary, "It answered 2 more only when the client had sent its SYN again: those connects took 15.0 s.") ||
+		!strings.Contains(f.Summary, fmt.Sprintf("did not answer %s connection attempts", thousands(f.Connections()-2))) {
+		t.Errorf("finding: %s; want the 2 slow connects told apart", f.Summary)
+	}
 }

@@ -306,7 +306,11 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 			first, last = min(first, fl.First), max(last, fl.Last)
 		}
 	}
-	f.Summary = a.summary(f, last.Sub(first))
+	slow := slowConnects(f, rep)
+	if slow.n > 0 {
+		f.Metrics = append(f.Metrics, Metric{"answered_late", float64(slow.n)})
+	}
+	f.Summary = a.summary(f, last.Sub(first), slow)
 	if a.flood() {
 		f.Severity = Error // a flood is an incident, whatever the class
 		f.Remedy = synFloodRemedy
@@ -365,8 +369,38 @@ func synFlood(sources int, many bool, retried, conns int) bool {
 	return (many || sources > 100) && retried*10 < conns
 }
 
-// summary is the finding's paragraph once the aggregate is in it.
-func (a *Aggregate) summary(f *Finding, span time.Duration) string {
+// slowConnect is what the flows of a finding that were answered only
+// when their SYN was sent again took to connect.
+type slowConnect struct {
+	n                int
+	fastest, slowest time.Duration
+}
+
+// slowConnects finds, among the flows of finding f, those the server
+// answered only when the client had sent its SYN again.
+func slowConnects(f *Finding, rep *Report) slowConnect {
+	var s slowConnect
+	for _, id := range f.Flows {
+		if id < 1 || id > len(rep.Flows) || rep.Flows[id-1].ID != id {
+			continue
+		}
+		first, late, _ := lateAnswer(rep.Flows[id-1].Record)
+		if late == nil {
+			continue
+		}
+		d := late.At.Sub(first.At)
+		if s.n == 0 || d < s.fastest {
+			s.fastest = d
+		}
+		s.slowest = max(s.slowest, d)
+		s.n++
+	}
+	return s
+}
+
+// summary is the finding's paragraph once the aggregate is in it; slow
+// are its flows answered late.
+func (a *Aggregate) summary(f *Finding, span time.Duration, slow slowConnect) string {
 	n := f.Connections()
 	again := "none of them again"
 	if a.Retried > 0 {
@@ -389,7 +423,18 @@ func (a *Aggregate) summary(f *Finding, span time.Duration) string {
 		fmt.Fprintf(&b, "%s came from %s, and sent %s SYNs, %s", a.inProgress(), a.peers(), thousands(a.SYNs), again)
 	} else {
 		fmt.Fprintf(&b, "%s did not answer %s connection attempts over %s (no SYN-ACK, no RST), %s of them counted, not listed.",
-			a.Server, thousands(n), fmtDur(span), thousands(f.Folded))
+			a.Server, thousands(n-slow.n), fmtDur(span), thousands(f.Folded))
+		if slow.n > 0 {
+			took := fmtDur(slow.slowest)
+			if slow.fastest != slow.slowest {
+				took = fmtDur(slow.fastest) + " to " + took
+			}
+			what := "those connects took"
+			if slow.n == 1 {
+				what = "that connect took"
+			}
+			fmt.Fprintf(&b, " It answered %s more only when the client had sent its SYN again: %s %s.", thousands(slow.n), what, took)
+		}
 		switch {
 		case a.Class == ListenOverflow && a.flood():
 			b.WriteString(" It accepted other connections meanwhile: most likely its listen queue was full and dropped these. Under a flood of spoofed SYNs, that is more likely its SYN queue (net.ipv4.tcp_max_syn_backlog), full of the flood's half-open handshakes when SYN cookies are off, than the accept queue (a firewall's rate limit, or a full connection-tracking table, drop SYNs under a flood too).")

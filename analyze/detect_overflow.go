@@ -102,7 +102,15 @@ func lateAnswer(r *flow.Record) (first, answer *flow.Event, syns int) {
 			if syns < 2 || !has(r, flow.Client, 'A') && !has(r, flow.Client, 'D') {
 				return nil, nil, 0
 			}
-			return first, e, syns
+			// SYNs counted and not kept as events came before the last
+			// one kept.
+			kept := syns
+			for j := i + 1; j < len(r.Events); j++ {
+				if x := &r.Events[j]; x.From == flow.Client && x.Flags&(packet.SYN|packet.ACK) == packet.SYN {
+					kept++
+				}
+			}
+			return first, e, syns + max(0, r.Client.SYNs()-kept)
 		}
 	}
 	return nil, nil, 0

@@ -3,10 +3,12 @@ package flow
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/flow/payload"
 )
@@ -241,5 +243,53 @@ func TestHorizonOfLastRetirement(t *testing.T) {
 	// retransmission; the second long after, counted without it.
 	if r := recs[0]; r.Server.Retrans != 1 || r.Server.Packets != 4 {
 		t.Errorf("the connection: %d packets from the server, %d sent again; want 4, 1", r.Server.Packets, r.Server.Retrans)
+	}
+}
+
+// A real client waits for its connect through a flood of spoofed SYNs
+// more than a tracker retains (retainCap): folded with the flood at its
+// first SYN, it is still whole when the server answers its fifth, 15 s
+// later, with all five SYNs (two kept, three counted).
+func TestResentOutlastsFlood(t *testing.T) {
+	web, c := netip.MustParseAddrPort("10.0.0.80:80"), netip.MustParseAddrPort("10.0.9.1:50000")
+	var pkts []lonePkt
+	n := 2 * retainCap
+	for i := range n {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		pkts = append(pkts, lonePkt{time.Duration(i) * 17 * time.Second / time.Duration(n), src, web, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	const isn, sisn = 7000, 9000
+	for _, d := range []time.Duration{1, 2, 4, 8, 16} {
+		pkts = append(pkts, lonePkt{d * time.Second, c, web, packet.SYN, isn, 0})
+	}
+	at := 16*time.Second + time.Millisecond
+	pkts = append(pkts, lonePkt{at, web, c, packet.SYN | packet.ACK, sisn, isn + 1},
+		lonePkt{at + time.Millisecond, c, web, packet.ACK, isn + 1, sisn + 1},
+		lonePkt{at + 2*time.Millisecond, c, web, packet.FIN | packet.ACK, isn + 1, sisn + 1},
+		lonePkt{at + 3*time.Millisecond, web, c, packet.FIN | packet.ACK, sisn + 1, isn + 2},
+		lonePkt{at + 4*time.Millisecond, c, web, packet.ACK, isn + 2, sisn + 2})
+	s, err := capture.NewSource("flood.pcap", bytes.NewReader(lonePcap(pkts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(res.Flows, func(r *Record) bool { return r.Key.Client() == c })
+	if i < 0 {
+		t.Fatal("no flow of the client")
+	}
+	r := res.Flows[i]
+	if r.History != "ShAFf" || r.Client.Packets != 8 || r.Client.SYNs() != 5 || r.Client.Retrans != 4 || r.First != TS(t0.Add(time.Second)) {
+		t.Errorf("client's flow: history %q, %d packets, %d SYNs, %d retransmissions, first %s; want all 5 SYNs from 1 s on",
+			r.History, r.Client.Packets, r.Client.SYNs(), r.Client.Retrans, r.First.Time())
+	}
+	syns := 0
+	for _, a := range res.Aggregates {
+		syns += a.SYNs
+	}
+	if kept := len(res.Flows) - 1; kept+syns != n {
+		t.Errorf("%d flood SYNs in flows, %d folded; want %d in all, none of the client's", kept, syns, n)
 	}
 }

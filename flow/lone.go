@@ -82,8 +82,15 @@ type embryo struct {
 	refused bool
 	agg     int32
 	gen     uint32
-	syn     [2]synPkt
-	ack     [2]synPkt
+	// elided counts the SYNs sent again past the two kept, between syn[0]
+	// and syn[1] (a folded embryo keeps its first SYN and its latest), and
+	// gap is the interval before syn[1] then, in units of gapUnit: a
+	// client whose SYN is answered at its fourth or fifth try keeps what
+	// its connect took.
+	elided uint8
+	gap    uint16
+	syn    [2]synPkt
+	ack    [2]synPkt
 }
 
 // last is the time of the embryo's last packet.
@@ -118,11 +125,12 @@ type lone struct {
 	folded    [2]hashTable[uint64]
 	foldedGen int64 // the generation folded[0] holds; 0: none yet
 	replaying bool  // promote is replaying an embryo's SYNs
-	// retained are the folded embryos kept, oldest first.
-	retained []embryoRef
-	rhead    int
-	swept    Timestamp
-	settled  Timestamp // when the aggregates' buckets were last settled
+	// retained are the folded embryos kept, oldest first; resent those
+	// of them whose client had sent its SYN again when their turn to be
+	// forgotten came (real clients: spoofed sources never do), kept apart.
+	retained, resent refFIFO
+	swept            Timestamp
+	settled          Timestamp // when the aggregates' buckets were last settled
 }
 
 // embryoChunk is how many embryos a chunk of the slab holds: 248 KiB.
@@ -312,7 +320,7 @@ func (t *Tracker) refuse(i int32, h uint64, m Meta) {
 	e := l.at(i)
 	e.refused = true
 	j := t.aggregate(e)
-	isn, n := e.syn[0].seq, e.n
+	isn, n := e.syn[0].seq, uint8(min(e.syns(), math.MaxUint8))
 	t.fold(i, h, j, m.At, true)
 	a := &l.aggs[j]
 	a.RSTs++
@@ -332,18 +340,23 @@ func (t *Tracker) late(i int32, seg *packet.Segment, m Meta, srcA bool) bool {
 	f := seg.Flags & (packet.SYN | packet.ACK | packet.RST | packet.FIN)
 	switch {
 	case srcA == e.srcA && bareSYN(seg) && seg.Seq == e.syn[0].seq:
-		if int(e.n) == len(e.syn) || e.na > 0 {
+		if e.na > 0 || int(e.n) == len(e.syn) && e.elided == math.MaxUint8 {
 			t.forget(i)
 			return false
 		}
 		a.bucket(e.bucket(), -1)
-		e.syn[e.n].set(seg, m)
-		e.n++
-		a.bucket(e.bucket(), 1)
-		a.SYNs++
-		if e.n == 2 {
+		if int(e.n) == len(e.syn) {
+			// The first SYN and the latest are kept, the others counted.
+			e.gap = uint16(min(m.At.Sub(e.syn[1].at)/gapUnit, math.MaxUint16))
+			e.elided++
+			e.syn[1].set(seg, m)
+		} else {
+			e.syn[e.n].set(seg, m)
+			e.n++
 			a.retry(e.client().Addr(), 1)
 		}
+		a.bucket(e.bucket(), 1)
+		a.SYNs++
 	case srcA != e.srcA && e.na > 0 && f == packet.SYN|packet.ACK && seg.Len == 0 && seg.Seq == e.ack[0].seq && seg.Ack == e.syn[0].seq+1:
 		if int(e.na) == len(e.ack) {
 			t.forget(i)
@@ -394,9 +407,36 @@ func (t *Tracker) replay(e *embryo, h uint64) {
 	for j := range int(e.n) {
 		one(&e.syn[j], e.srcA)
 	}
+	if e.elided > 0 {
+		t.elided(e, h)
+	}
 	for j := range int(e.na) {
 		one(&e.ack[j], !e.srcA)
 	}
+}
+
+// elided counts in the connection replayed from embryo e the SYNs it did
+// not keep: sent again between its first and its latest, each the same
+// as the latest, they are not events, and the backoff is the one before
+// the latest.
+func (t *Tracker) elided(e *embryo, h uint64) {
+	c := t.lookup(h, &e.key)
+	if c == nil {
+		return
+	}
+	s, n, p := c.sideOf(e.srcA), uint64(e.elided), &e.syn[1]
+	x := &c.h[s]
+	if x.synCount < 2 {
+		return // not the connection of those SYNs
+	}
+	x.packets += n
+	x.wire += n * uint64(p.wire)
+	x.ip += n * uint64(p.ipLen)
+	x.synCount = uint8(min(int(x.synCount)+int(e.elided), math.MaxUint8))
+	x.synGap = e.lastGap()
+	r := c.record()
+	r.Half(s).Retrans += uint32(n)
+	r.EventsDropped += int32(n)
 }
 
 // embryoCopies returns records of the embryos waiting for an answer, as
@@ -464,7 +504,7 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 	e, a := l.at(i), &l.aggs[j]
 	first, last := &e.syn[0], &e.syn[e.n-1]
 	a.Connections++
-	a.SYNs += int(e.n)
+	a.SYNs += e.syns()
 	if e.n > 1 {
 		a.retry(e.client().Addr(), 1)
 	}
@@ -502,42 +542,85 @@ func (t *Tracker) fold(i int32, h uint64, j int32, at Timestamp, final bool) {
 
 // bucket is the bucket of an unanswered embryo's last SYN.
 func (e *embryo) bucket() uint64 {
-	var gap time.Duration
-	if e.n > 1 {
-		gap = e.syn[e.n-1].at.Sub(e.syn[e.n-2].at)
-	}
-	return bucketOf(e.syn[e.n-1].at, gap, e.n > 1)
+	return bucketOf(e.syn[e.n-1].at, e.lastGap(), e.n > 1)
 }
+
+// gapUnit is the unit of embryo.gap.
+const gapUnit = 10 * time.Millisecond
+
+// lastGap is the interval before the embryo's last SYN; 0 with one SYN.
+func (e *embryo) lastGap() time.Duration {
+	switch {
+	case e.elided > 0:
+		return time.Duration(e.gap) * gapUnit
+	case e.n > 1:
+		return e.syn[e.n-1].at.Sub(e.syn[e.n-2].at)
+	}
+	return 0
+}
+
+// syns is how many SYNs the embryo's client sent.
+func (e *embryo) syns() int { return int(e.n) + int(e.elided) }
 
 // retainCap is how many folded embryos a tracker keeps, so that a
 // connection that goes on after all (answered after the initial RTO, or
 // acknowledged late) is taken back out of its aggregate and becomes a
-// flow whole, its handshake replayed. Past it, the oldest are forgotten:
-// their tuple and ISN only are remembered (see remember), and a late
-// answer makes a flow from that packet on. (Which are forgotten depends
+// flow whole, its handshake replayed. Past it, the oldest are forgotten
+// (those whose SYN was sent again past as many more: see retain): their
+// tuple and ISN only are remembered (see remember), and a late answer
+// makes a flow from that packet on. (Which are forgotten depends
 // on how connections fall to the trackers: a flood with more late
 // answers than that per tracker may read a little differently with
 // another number of CPUs.)
 const retainCap = 1 << 14
 
-// retain keeps folded embryo i, counted in aggregate j.
+// retain keeps folded embryo i, counted in aggregate j. Past retainCap,
+// the oldest is forgotten; if its client had sent its SYN again, it goes
+// on to resent instead, where past retainCap the oldest is forgotten. A
+// flood of spoofed SYNs, none sent again, then cannot push out the real
+// clients that wait for their connect (Linux's takes up to 127 s).
 func (t *Tracker) retain(i, j int32) {
 	l := &t.lone
 	e := l.at(i)
 	e.folded, e.agg = true, j
 	l.n--
-	l.retained = append(l.retained, embryoRef{i, e.gen})
-	for len(l.retained)-l.rhead > retainCap {
-		ref := l.retained[l.rhead]
-		l.rhead++
-		if old := l.at(ref.i); old.gen == ref.gen && old.folded {
+	l.retained.push(embryoRef{i, e.gen})
+	for l.retained.len() > retainCap {
+		ref := l.retained.pop()
+		switch old := l.at(ref.i); {
+		case old.gen != ref.gen || !old.folded:
+		case old.n > 1:
+			l.resent.push(ref)
+		default:
 			t.forget(ref.i)
 		}
 	}
-	if l.rhead > 1024 && l.rhead*2 > len(l.retained) {
-		l.retained = append(l.retained[:0], l.retained[l.rhead:]...)
-		l.rhead = 0
+	for l.resent.len() > retainCap {
+		if ref := l.resent.pop(); l.at(ref.i).gen == ref.gen && l.at(ref.i).folded {
+			t.forget(ref.i)
+		}
 	}
+}
+
+// refFIFO is a queue of embryos.
+type refFIFO struct {
+	refs []embryoRef
+	head int
+}
+
+func (q *refFIFO) len() int { return len(q.refs) - q.head }
+
+func (q *refFIFO) push(r embryoRef) { q.refs = append(q.refs, r) }
+
+// pop takes the oldest; the queue must not be empty.
+func (q *refFIFO) pop() embryoRef {
+	r := q.refs[q.head]
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.refs) {
+		q.refs = append(q.refs[:0], q.refs[q.head:]...)
+		q.head = 0
+	}
+	return r
 }
 
 // forget frees folded embryo i, remembering only its tuple and ISN.
@@ -547,9 +630,9 @@ func (t *Tracker) forget(i int32) {
 	h := e.key.hash()
 	l.renew(e.last())
 	if e.na > 0 {
-		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, halfCounts(int(e.n), int(e.na)), 0))
+		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, halfCounts(e.syns(), int(e.na)), 0))
 	} else {
-		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, e.n, e.bucket()))
+		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, uint8(min(e.syns(), math.MaxUint8)), e.bucket()))
 	}
 	e.folded = false
 	l.n++ // as drop counts it
@@ -564,7 +647,7 @@ func (t *Tracker) unfold(i int32, late bool) {
 	e := l.at(i)
 	a := &l.aggs[e.agg]
 	a.Connections--
-	a.SYNs -= int(e.n)
+	a.SYNs -= e.syns()
 	if e.n > 1 {
 		a.retry(e.client().Addr(), -1)
 	}
@@ -670,7 +753,8 @@ func (l *lone) compact() {
 		return out
 	}
 	l.queue, l.head = move(l.queue[l.head:]), 0
-	l.retained, l.rhead = move(l.retained[l.rhead:]), 0
+	l.retained = refFIFO{refs: move(l.retained.refs[l.retained.head:])}
+	l.resent = refFIFO{refs: move(l.resent.refs[l.resent.head:])}
 }
 
 // finishLone ends the embryos at the end of the capture (at), and

@@ -206,6 +206,11 @@ type Half struct {
 	synCount uint8 // SYNs (or SYN-ACKs) sent
 }
 
+// SYNs is how many SYNs (or SYN-ACKs) the endpoint sent with its
+// initial sequence number, 255 at most. A SYN sent many times during a
+// flood may have been counted without being kept as an event.
+func (h *Half) SYNs() int { return int(h.synCount) }
+
 // WScaleCut is a Half's WScale when the snap length cut its SYN within the
 // TCP options (a header-only capture): the window scale is unknown, not
 // absent.

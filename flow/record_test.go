@@ -46,6 +46,10 @@ func TestRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(conn{}); n > 640 {
 		t.Errorf("a conn takes %d bytes, more than 640: 200 k open connections cost 13 MB more", n)
 	}
+	// A SYN flood holds an embryo per SYN of the last second.
+	if n := unsafe.Sizeof(embryo{}); n > 248 {
+		t.Errorf("an embryo takes %d bytes, more than 248", n)
+	}
 	if n := unsafe.Sizeof(Key{}); n != 38 {
 		t.Errorf("a Key takes %d bytes, not 38", n)
 	}
