@@ -290,6 +290,11 @@ func (a *Aggregate) fold(f *Finding, rep *Report) {
 	peers := "client_hosts"
 	f.Metrics = append(slices.DeleteFunc(f.Metrics, func(m Metric) bool { return m.Name == "connections" }),
 		Metric{"connections", float64(f.Connections())}, Metric{"folded", float64(f.Folded)}, Metric{peers, float64(a.Peers)})
+	if a.InProgress > 0 {
+		// Not in connections, as the words count them; their clients
+		// are in client_hosts.
+		f.Metrics = append(f.Metrics, Metric{"in_progress", float64(a.InProgress)})
+	}
 	// The first and the last of the folded: where to look.
 	f.Evidence = f.Evidence[:min(len(f.Evidence), maxEvidence-2)]
 	if n := len(a.Examples); n > 0 {

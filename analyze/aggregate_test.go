@@ -80,6 +80,15 @@ func TestFoldedFindings(t *testing.T) {
 			t.Errorf("%s: %q does not say %q", web, w.Summary, s)
 		}
 	}
+	// Its clients include those of the handshakes in progress, which the
+	// connections do not: the metrics count both.
+	m := map[string]float64{}
+	for _, x := range w.Metrics {
+		m[x.Name] = x.Value
+	}
+	if m["in_progress"] == 0 || m["client_hosts"] > m["connections"]+m["in_progress"] {
+		t.Errorf("%s: metrics %v; want the handshakes in progress counted, and no more clients than connections", web, w.Metrics)
+	}
 	d := found[dark]
 	for _, s := range []string{"10.0.1.1 (75)", "more than once", "accept() fast enough"} {
 		if !strings.Contains(d.Summary, s) {
