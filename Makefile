@@ -78,14 +78,15 @@ benchtool:
 	@mkdir -p $(BENCHDIR)
 	$(GO) build -o $(BENCHDIR)/bench ./cmd/tools/bench
 
+# Each capture is made again when the generator (gen.go) changed since.
 benchfile: benchtool
-	@test -f $(BENCHFILE) || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHFILE)
-	@test -f $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap || $(BENCHDIR)/bench gen -shape leaky -packets $(BENCHPACKETS) -o $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap
-	@test -f $(BENCHDIR)/synflood-1000000.pcap || $(BENCHDIR)/bench gen -shape synflood -packets 1000000 -o $(BENCHDIR)/synflood-1000000.pcap
-	@test -f $(BENCHDIR)/cookies-1000000.pcap || $(BENCHDIR)/bench gen -shape cookies -packets 1000000 -o $(BENCHDIR)/cookies-1000000.pcap
-	@test -f $(BENCHDIR)/carpet-1000000.pcap || $(BENCHDIR)/bench gen -shape carpet -packets 1000000 -o $(BENCHDIR)/carpet-1000000.pcap
-	@test -f $(BENCHDIR)/rstscan-1000000.pcap || $(BENCHDIR)/bench gen -shape rstscan -packets 1000000 -o $(BENCHDIR)/rstscan-1000000.pcap
-	@test -f $(BENCHDIR)/concurrent-800000.pcap || $(BENCHDIR)/bench gen -shape concurrent -packets 800000 -o $(BENCHDIR)/concurrent-800000.pcap
+	@test $(BENCHFILE) -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -packets $(BENCHPACKETS) -o $(BENCHFILE)
+	@test $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape leaky -packets $(BENCHPACKETS) -o $(BENCHDIR)/leaky-$(BENCHPACKETS).pcap
+	@test $(BENCHDIR)/synflood-1000000.pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape synflood -packets 1000000 -o $(BENCHDIR)/synflood-1000000.pcap
+	@test $(BENCHDIR)/cookies-1000000.pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape cookies -packets 1000000 -o $(BENCHDIR)/cookies-1000000.pcap
+	@test $(BENCHDIR)/carpet-1000000.pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape carpet -packets 1000000 -o $(BENCHDIR)/carpet-1000000.pcap
+	@test $(BENCHDIR)/rstscan-1000000.pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape rstscan -packets 1000000 -o $(BENCHDIR)/rstscan-1000000.pcap
+	@test $(BENCHDIR)/concurrent-800000.pcap -nt cmd/tools/bench/gen.go || $(BENCHDIR)/bench gen -shape concurrent -packets 800000 -o $(BENCHDIR)/concurrent-800000.pcap
 
 # Throughput and memory on synthetic captures of millions of packets,
 # each against the bare read+decode loop measured in the same run (medians

@@ -38,6 +38,9 @@ type Input struct {
 	OptionsCut int `json:"options_cut_packets,omitempty"`
 	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...).
 	Encapsulations []string `json:"encapsulations,omitempty"`
+	// Duplicates counts the TCP packets captured twice: left out, each
+	// counted once.
+	Duplicates int `json:"duplicate_packets,omitempty"`
 }
 
 func inputsOf(ins []flow.Input) []Input {
@@ -47,7 +50,7 @@ func inputsOf(ins []flow.Input) []Input {
 			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
 			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
 			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete,
-			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations}
+			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates}
 	}
 	return out
 }

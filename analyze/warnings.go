@@ -30,6 +30,14 @@ func WarningText(w flow.Warning) string {
 		return fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", w.N, w.Limit)
 	case flow.WarnOmitted:
 		return "further warnings omitted"
+	case flow.WarnDuplicates:
+		what := plural(w.N, "TCP packet") + " were"
+		if w.N == 1 {
+			what = "1 TCP packet was"
+		}
+		return fmt.Sprintf("%s captured twice, the first at packet %d: the same packet again within %s, "+
+			"as tcpdump -i any records it on each interface it crosses (a container's veth, then the bridge) or a switch mirrors it from two ports; "+
+			"each was counted once, not as a retransmission", what, w.Packet, fmtDur(flow.DupWindow))
 	case flow.WarnControlOnly:
 		return fmt.Sprintf("only SYN, FIN and RST packets were captured (%d FINs, nothing between): a filter on TCP flags; "+
 			"handshakes and closes look unfinished, so the states and the half-open and flood findings are not to be trusted", w.N)

@@ -45,6 +45,11 @@ type Input struct {
 	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...),
 	// in the order first seen: its connections are the inner ones.
 	Encapsulations []string
+	// Duplicates counts the TCP packets captured twice, left out: the
+	// same packet (tuple, sequence and acknowledgement numbers, flags,
+	// length, window, IPv4 identification and TCP checksum) within
+	// DupWindow of the first copy.
+	Duplicates int
 
 	linkSeen    map[layers.LinkType]bool
 	other       map[string]int           // packets not TCP, by what they hold

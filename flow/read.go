@@ -137,6 +137,7 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 	}
 	var lists [][]*Record
 	var aggs [][]*aggregate
+	var dups [][]dupCount
 	var at time.Time
 	evicted := 0
 	for _, sh := range p.shards {
@@ -144,7 +145,9 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 		evicted += sh.tracker.evicted
 		lists, at = append(lists, sh.recs), sh.at
 		aggs = append(aggs, sh.tracker.aggs)
+		dups = append(dups, sh.tracker.dups)
 	}
+	countDuplicates(p.inputs, dups)
 	flows := mergeRecords(lists)
 	inferRoles(flows)
 	return &Result{Inputs: p.inputs, Flows: flows, Aggregates: mergeAggregates(aggs), End: at, LocalAddrs: p.localAddrs(), Evicted: evicted}, err
@@ -227,10 +230,11 @@ func (p *pass) snapshot() *Result {
 	}
 	lists := make([][]*Record, len(replies))
 	aggs := make([][]*aggregate, len(replies))
+	dups := make([][]dupCount, len(replies))
 	evicted := 0
 	for i, r := range replies {
 		reply := <-r
-		lists[i], aggs[i], evicted = reply.recs, reply.aggs, evicted+reply.evicted
+		lists[i], aggs[i], evicted, dups[i] = reply.recs, reply.aggs, evicted+reply.evicted, reply.dups
 		for _, a := range reply.aggs {
 			a.settle(at)
 			a.buckets = nil
@@ -241,6 +245,7 @@ func (p *pass) snapshot() *Result {
 			p.shards[0].tracker.finalize(r, at)
 		}
 	}
+	countDuplicates(inputs, dups)
 	flows := mergeRecords(lists)
 	inferRoles(flows)
 	return &Result{Inputs: inputs, Flows: flows, Aggregates: mergeAggregates(aggs), End: at.Time(), LocalAddrs: p.localAddrs(), Evicted: evicted}
@@ -329,6 +334,7 @@ type snapReply struct {
 	recs    []*Record
 	aggs    []*aggregate
 	evicted int
+	dups    []dupCount
 }
 
 // batch carries decoded segments from the reader to a tracker.
@@ -359,7 +365,7 @@ func (sh *shard) track() {
 		sh.tracker.addBatch(b)
 		sh.open.Store(int64(sh.tracker.Open()))
 		if b.snap != nil {
-			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.snapshotAggregates(), sh.tracker.evicted}
+			b.snap <- snapReply{sh.tracker.snapshot(), sh.tracker.snapshotAggregates(), sh.tracker.evicted, slices.Clone(sh.tracker.dups)}
 			b.snap = nil
 		}
 		b.reset()

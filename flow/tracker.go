@@ -244,6 +244,10 @@ const arenaChunk = 256
 // with Add in capture order, then call Finish once.
 type Tracker struct {
 	cfg Config
+	// recent tells the packets captured twice (duplicate.go); dups counts
+	// them, by input.
+	recent *recent
+	dups   []dupCount
 	// flows holds the connections in progress by the hash of their
 	// tuple; the rare tuples that share a hash are chained.
 	flows   hashTable[*conn]
@@ -370,6 +374,13 @@ func (t *Tracker) Add(seg *packet.Segment, m Meta) {
 // add is Add with the segment's tuple, hash and direction worked out
 // (by the reading goroutine, off the tracker's path).
 func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA bool) {
+	if t.recent == nil {
+		t.recent = new(recent)
+	}
+	if t.recent.seen(h, srcA, seg, m.At) {
+		t.duplicate(m)
+		return
+	}
 	if m.At > t.last {
 		t.last = m.At
 	}

@@ -12,7 +12,8 @@ type Warning struct {
 	// N is the figure it states: the packets analysed before the reading
 	// stopped (WarnStopped), the packets in all (WarnLongerAll), the
 	// packets dropped (WarnDropped), the connections dropped from memory
-	// (WarnEvicted), the FINs (WarnControlOnly).
+	// (WarnEvicted), the FINs (WarnControlOnly), the packets captured
+	// twice (WarnDuplicates).
 	N int
 	// Captured and OnWire are a record's lengths (WarnLonger); Limit the
 	// cap it was held to (WarnEvicted: --max-flows).
@@ -38,6 +39,7 @@ const (
 	WarnEvicted                        // N connections were dropped from memory to stay under Limit
 	WarnOmitted                        // more warnings came, not kept
 	WarnControlOnly                    // N packets with FIN, yet none without SYN, FIN or RST: a flags filter
+	WarnDuplicates                     // N packets, the first at Packet, were captured twice: each counted once
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.

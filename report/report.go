@@ -86,6 +86,9 @@ func inputDetail(in *analyze.Input, zone string) string {
 	if in.OptionsCut > 0 {
 		s += fmt.Sprintf(", %d with TCP options cut by the snap length", in.OptionsCut)
 	}
+	if in.Duplicates > 0 {
+		s += fmt.Sprintf(", %d captured twice", in.Duplicates)
+	}
 	if !in.First.IsZero() {
 		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
 			in.Last.UTC().Format("15:04:05.000"), zone, dur(in.Last.Sub(in.First)))

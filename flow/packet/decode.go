@@ -425,19 +425,20 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 // ipInfo is what a segment takes from the IP header before it.
 type ipInfo struct {
 	src, dst netip.Addr
-	hdr      int // the IP header's length, extension headers included
-	segLen   int // the TCP segment's length it declares; -1: none (IPv6 payload length 0)
+	hdr      int    // the IP header's length, extension headers included
+	segLen   int    // the TCP segment's length it declares; -1: none (IPv6 payload length 0)
+	id       uint16 // IPv4's identification
 }
 
 func ip4Info(ip *layers.IPv4) ipInfo {
 	hdr := int(ip.IHL) * 4
-	return ipInfo{addr4(ip.SrcIP), addr4(ip.DstIP), hdr, int(ip.Length) - hdr}
+	return ipInfo{addr4(ip.SrcIP), addr4(ip.DstIP), hdr, int(ip.Length) - hdr, ip.Id}
 }
 
 // ip6Info: ext is the length of the extension headers, hop-by-hop
 // options included.
 func ip6Info(ip *layers.IPv6, ext int) ipInfo {
-	in := ipInfo{addr16(ip.SrcIP), addr16(ip.DstIP), 40 + ext, int(ip.Length) - ext}
+	in := ipInfo{src: addr16(ip.SrcIP), dst: addr16(ip.DstIP), hdr: 40 + ext, segLen: int(ip.Length) - ext}
 	if ip.Length == 0 { // a jumbogram: what was captured
 		in.segLen = -1
 	}
@@ -470,6 +471,8 @@ func fillTCP(seg *Segment, ip ipInfo, tcp *layers.TCP, cut bool) error {
 		Seq:        tcp.Seq,
 		Ack:        tcp.Ack,
 		Window:     tcp.Window,
+		IPID:       ip.id,
+		Checksum:   tcp.Checksum,
 		Len:        segLen - hdr,
 		IPLen:      ip.hdr + segLen,
 		WScale:     -1,

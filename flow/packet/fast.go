@@ -23,6 +23,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 	var src, dst netip.Addr
 	var tcp []byte
 	var segLen, ipHdr int
+	var id uint16
 	switch et {
 	case 0x0800:
 		// No options, not a fragment, TCP.
@@ -37,7 +38,7 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 			return false
 		}
 		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
-		segLen, ipHdr = length-20, 20
+		segLen, ipHdr, id = length-20, 20, binary.BigEndian.Uint16(b[4:6])
 		tcp = b[20:min(len(b), max(length, 20))]
 	case 0x86dd:
 		if len(b) < 40 || b[0]>>4 != 6 || b[6] != 6 {
@@ -62,22 +63,24 @@ func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
 		return false
 	}
 	if hdr > len(tcp) {
-		return fastCut(seg, tcp, hdr, segLen, ipHdr, src, dst, dir)
+		return fastCut(seg, tcp, hdr, segLen, ipHdr, src, dst, dir, id)
 	}
 	if segLen < hdr {
 		segLen = len(tcp)
 	}
 	*seg = Segment{
-		Src:    netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])),
-		Dst:    netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4])),
-		Seq:    binary.BigEndian.Uint32(tcp[4:8]),
-		Ack:    binary.BigEndian.Uint32(tcp[8:12]),
-		Flags:  Flags(tcp[13]),
-		Window: binary.BigEndian.Uint16(tcp[14:16]),
-		Len:    segLen - hdr,
-		IPLen:  ipHdr + segLen,
-		WScale: -1,
-		Dir:    dir,
+		Src:      netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:2])),
+		Dst:      netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:4])),
+		Seq:      binary.BigEndian.Uint32(tcp[4:8]),
+		Ack:      binary.BigEndian.Uint32(tcp[8:12]),
+		Flags:    Flags(tcp[13]),
+		Window:   binary.BigEndian.Uint16(tcp[14:16]),
+		IPID:     id,
+		Checksum: binary.BigEndian.Uint16(tcp[16:18]),
+		Len:      segLen - hdr,
+		IPLen:    ipHdr + segLen,
+		WScale:   -1,
+		Dir:      dir,
 	}
 	seg.Payload = tcp[hdr:min(len(tcp), hdr+max(seg.Len, 0))]
 	if seg.Flags.Has(SYN) {
@@ -160,7 +163,7 @@ func fastLink(lt layers.LinkType, b []byte) (et uint16, rest []byte, dir Directi
 // its options (tcpdump -s 64): the fixed header is whole, the IP header
 // gives the length, the options before the cut are read. Apart, so that
 // the common case stays as it was.
-func fastCut(seg *Segment, tcp []byte, hdr, segLen, ipHdr int, src, dst netip.Addr, dir Direction) bool {
+func fastCut(seg *Segment, tcp []byte, hdr, segLen, ipHdr int, src, dst netip.Addr, dir Direction, id uint16) bool {
 	if segLen < hdr { // not the snap length: the IP length ends inside the header
 		return false
 	}
@@ -171,6 +174,8 @@ func fastCut(seg *Segment, tcp []byte, hdr, segLen, ipHdr int, src, dst netip.Ad
 		Ack:        binary.BigEndian.Uint32(tcp[8:12]),
 		Flags:      Flags(tcp[13]),
 		Window:     binary.BigEndian.Uint16(tcp[14:16]),
+		IPID:       id,
+		Checksum:   binary.BigEndian.Uint16(tcp[16:18]),
 		Len:        segLen - hdr,
 		IPLen:      ipHdr + segLen,
 		WScale:     -1,

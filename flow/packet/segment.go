@@ -8,6 +8,11 @@ type Segment struct {
 	Seq, Ack uint32
 	Flags    Flags
 	Window   uint16 // raw, unscaled
+	// IPID is the IPv4 header's identification (0 for IPv6), Checksum
+	// the TCP header's: a packet captured twice (on two interfaces it
+	// crossed) has the same; a TCP stack's retransmission of a segment
+	// has not (a new IPID, or a new timestamp option).
+	IPID, Checksum uint16
 	// Len is the payload length the IP header declares. It may exceed the
 	// captured bytes (snap length) and the MSS (TSO/GSO on the capturing
 	// host).

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"log"
@@ -67,6 +68,10 @@ func main() {
 		if i == dup+3 {
 			again := pkts[dup]
 			again.ci.Timestamp = p.ci.Timestamp
+			// A retransmission is a new IP datagram: the server's next
+			// identification, not the first one's (that would be the same
+			// packet captured twice).
+			again.data = withIPID(again.data, ipID(pkts[i].data)+1)
 			res = append(res, again)
 		}
 	}
@@ -86,4 +91,25 @@ func main() {
 	if err := o.Close(); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// ipID is the identification of an Ethernet frame's IPv4 header.
+func ipID(frame []byte) uint16 { return binary.BigEndian.Uint16(frame[14+4:]) }
+
+// withIPID returns a copy of an Ethernet frame carrying IPv4 with the
+// identification id, its header checksum made anew.
+func withIPID(frame []byte, id uint16) []byte {
+	out := append([]byte(nil), frame...)
+	ip := out[14 : 14+int(out[14]&0x0f)*4]
+	binary.BigEndian.PutUint16(ip[4:], id)
+	binary.BigEndian.PutUint16(ip[10:], 0)
+	var sum uint32
+	for i := 0; i < len(ip); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	return out
 }

@@ -1,0 +1,101 @@
+package analyze
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+)
+
+// twice writes the capture at path with every packet captured twice, as
+// tcpdump -i any records a container's packets on its veth and on the
+// bridge: the copy 7 µs later, its link-layer header another's.
+func twice(t *testing.T, path string) string {
+	t.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), "twice-"+filepath.Base(path))
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(o)
+	for n := 0; ; n++ {
+		data, ci, lt, err := src.Next()
+		if err != nil {
+			break
+		}
+		if n == 0 {
+			if err := w.WriteFileHeader(262144, lt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ci.AncillaryData, ci.InterfaceIndex = nil, 0
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+		copied := slices.Clone(data)
+		if lt == layers.LinkTypeEthernet {
+			copied[0] ^= 0x02 // another destination MAC: the bridge's side
+		}
+		ci.Timestamp = ci.Timestamp.Add(7 * time.Microsecond)
+		if err := w.WritePacket(ci, copied); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// brief is what a report says of its flows and findings, for comparing
+// two reports.
+func brief(rep *Report) string {
+	var b strings.Builder
+	for _, f := range rep.Flows {
+		fmt.Fprintf(&b, "%d %s %s %d/%d %d/%d %s %s:", f.ID, f.Key, f.History, f.Client.Packets, f.Server.Packets,
+			f.Client.Retrans, f.Server.Retrans, f.Client.State, f.Server.State)
+		for _, v := range f.Verdicts {
+			fmt.Fprintf(&b, " %s(%s)", v.Class, v.Side)
+		}
+		b.WriteString("\n")
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(&b, "%s %s %d %s\n", f.Class, f.Severity, f.Connections(), f.Summary)
+	}
+	return b.String()
+}
+
+// TestDuplicatePackets: a capture that holds every packet twice reads as
+// the capture that holds it once, and says how many it left out. Counted
+// as they came, the copies were retransmissions, SYNs sent again (a slow
+// connect: a listen_overflow error on tls.pcap and stale-reuse.pcap) and
+// a SYN-ACK sent again after the ACK.
+func TestDuplicatePackets(t *testing.T) {
+	for _, path := range []string{"../testdata/tls.pcap", "../testdata/stale-reuse.pcap", "../testdata/ipv6.pcap",
+		"../testdata/keepalive-leak.pcap", "../testdata/real/listen-overflow@late.pcap", "../testdata/http-lossy.pcap"} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			once, two := analyzeFile(t, path), analyzeFile(t, twice(t, path))
+			if a, b := brief(once), brief(two); a != b {
+				t.Errorf("read twice:\n%s\nread once:\n%s", b, a)
+			}
+			in := two.Inputs[0]
+			if in.Duplicates != once.Inputs[0].TCPPackets || in.TCPPackets != 2*once.Inputs[0].TCPPackets ||
+				!slices.ContainsFunc(in.Warnings, func(w string) bool { return strings.Contains(w, "captured twice") }) {
+				t.Errorf("%d TCP packets, %d duplicates, warnings %q; want %d of each", in.TCPPackets, in.Duplicates, in.Warnings, once.Inputs[0].TCPPackets)
+			}
+		})
+	}
+}
