@@ -65,6 +65,10 @@ type CaptureStats struct {
 type Flow struct {
 	*flow.Record
 	Verdicts []Verdict
+	// CopyOf is the ID of the flow whose connection this one is, captured
+	// again under translated addresses (NAT); 0 for most flows. The
+	// connection is counted once, in that flow.
+	CopyOf int
 	// Kernel is the kernel's view of the sides on the capturing host
 	// (flowdoc live); nil otherwise.
 	Kernel *FlowKernel
@@ -113,6 +117,9 @@ type Totals struct {
 	Packets, TCPPackets, BadPackets int
 	spread                          int // of Folded, those in Other aggregates
 	inProgress                      int // of Folded, those in progress at the end
+	// Translated counts the flows that are another flow's connection
+	// seen again under translated addresses: not in Flows.
+	Translated int
 }
 
 // Options tune the analysis. The zero Options uses the defaults.
@@ -150,8 +157,18 @@ func (o Options) withDefaults() Options {
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: inputsOf(res.Inputs), End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
+	// The copies of connections captured twice are judged as the flows
+	// they copy: with the same evidence (a host's closes, its peer's
+	// timeout), counted twice in it, which moves no quantile.
+	of := translations(res.Flows)
 	cap := gatherEvidence(res.Flows, res.Aggregates, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
+	for b, a := range of {
+		f := &rep.Flows[b]
+		f.CopyOf = rep.Flows[a].ID
+		// Verdicts may be shared: the append copies them.
+		f.Verdicts = append(slices.Clip(f.Verdicts), translatedVerdict(f.Record, rep.Flows[a].Record, f.CopyOf))
+	}
 	rep.Aggregates = aggregatesOf(res.Aggregates, cap)
 	rep.count()
 	rep.Findings = findings(rep, opt)
@@ -172,8 +189,28 @@ func (rep *Report) count() {
 	}
 	rep.Totals = Totals{}
 	t := &rep.Totals
+	copies := rep.copies()
+	// The server side of a connection captured twice is the copy's when
+	// the copy saw the server's SYN-ACK first: before the translation,
+	// from the host that holds the socket.
+	serverOf := map[int]int{}
+	for b, a := range copies {
+		if serverSeenFirst(rep.Flows[b].Record, rep.Flows[a].Record) {
+			serverOf[a] = b
+		}
+	}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
+		if a, ok := copies[i]; ok {
+			t.Translated++
+			if serverOf[a] == i {
+				s := host(f.Key.Server().Addr())
+				s.Counts[f.Server.State]++
+				s.Total++
+				s.Servers++
+			}
+			continue
+		}
 		t.Flows++
 		if f.Midstream {
 			t.Midstream++
@@ -187,13 +224,16 @@ func (rep *Report) count() {
 		if f.Clean() {
 			t.Clean++
 		}
-		c, s := host(f.Key.Client().Addr()), host(f.Key.Server().Addr())
+		c := host(f.Key.Client().Addr())
 		c.Counts[f.Client.State]++
 		c.Total++
 		c.Clients++
-		s.Counts[f.Server.State]++
-		s.Total++
-		s.Servers++
+		if _, elsewhere := serverOf[i]; !elsewhere {
+			s := host(f.Key.Server().Addr())
+			s.Counts[f.Server.State]++
+			s.Total++
+			s.Servers++
+		}
 	}
 	for _, a := range rep.Aggregates {
 		t.Folded += a.Connections

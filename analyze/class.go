@@ -29,6 +29,9 @@ const (
 	PortScan Class = "port_scan"
 	// From the HTTP in the payload.
 	CloseIgnored Class = "connection_close_ignored"
+	// The connection of another flow, seen again under translated
+	// addresses (NAT).
+	TranslatedClass Class = "translated"
 )
 
 // Classes only findings have: they are about many flows at once.

@@ -51,7 +51,7 @@ func init() {
 		&portScanDetector, &refusedDetector, &unansweredDetector, &listenOverflowDetector, &halfOpenDetector, &acceptCloseDetector, &reconnectStormDetector,
 		&closeWaitDetector, &idleDetector, &staleReuseDetector, &closeIgnoredDetector, &peerUnreachableDetector,
 		&zeroWindowDetector, &halfCloseDetector, &timeWaitDetector, &timeWaitPressureDetector,
-		&resetDetector, &cleanDetector, &openDetector, &midstreamDetector,
+		&resetDetector, &cleanDetector, &openDetector, &midstreamDetector, &translatedDetector,
 		&keepAliveDetector, &kernelCloseWaitDetector,
 	}
 	grouped = map[Class]*detector{}

@@ -35,7 +35,11 @@ func keepAliveFindings(rep *Report) []Finding {
 	var order []netip.Addr
 	var silent []*Flow
 	end := flow.TS(rep.End)
+	copies := rep.copies()
 	for i := range rep.Flows {
+		if _, copied := copies[i]; copied {
+			continue // its probes are the flow's it copies
+		}
 		f := &rep.Flows[i]
 		any := false
 		for _, s := range []flow.Side{flow.Client, flow.Server} {

@@ -49,12 +49,14 @@ func craft(t *testing.T, convs ...conv) string {
 		data []byte
 	}
 	var pkts []pkt
-	for _, c := range convs {
+	for k, c := range convs {
 		host, port, _ := net.SplitHostPort(c.server)
 		var sport int
 		fmt.Sscan(port, &sport)
 		cip, sip := net.ParseIP(cmpOr(c.client, "10.0.0.1")).To4(), net.ParseIP(host).To4()
-		const cisn, sisn = 1000, 50000
+		// Each connection's own, as TCP stacks choose them: two with the
+		// same would be one connection seen twice, translated.
+		cisn, sisn := 1000+uint32(k)*7919, 50000+uint32(k)*104729
 		next := [2]uint32{cisn + 1, sisn + 1} // next sequence number per side
 		acked := [2]uint32{0, 0}
 		for _, s := range c.segs {
@@ -65,7 +67,7 @@ func craft(t *testing.T, convs ...conv) string {
 				src, dst, sp, dp = cip, sip, c.cport, uint16(sport)
 			}
 			tcp := &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), Window: 500}
-			isn := uint32(cisn)
+			isn := cisn
 			if !s.client {
 				isn = sisn
 			}

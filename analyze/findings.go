@@ -183,6 +183,9 @@ func (fx *findCtx) closeWaits() map[pairKey]int {
 	if fx.closeWait == nil {
 		fx.closeWait = map[pairKey]int{}
 		for i := range fx.rep.Flows {
+			if _, copied := fx.byClient.copies[i]; copied {
+				continue
+			}
 			if f := &fx.rep.Flows[i]; f.Client.State == flow.CloseWait {
 				fx.closeWait[pairKey{f.Key.Client().Addr(), f.Key.Server()}]++
 			}
@@ -197,8 +200,13 @@ func findings(rep *Report, opt Options) []Finding {
 	fx := &findCtx{rep: rep, opt: opt, byClient: &clientIndex{rep: rep}, closeWaitApart: map[netip.Addr]apartCounts{},
 		leakHosts: map[netip.Addr]bool{}}
 	groups := map[Class]*grouper{}
+	copies := rep.copies()
+	fx.byClient.copies = copies
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
+		if _, ok := copies[i]; ok {
+			continue // its connection is the first flow's
+		}
 		for j := range f.Verdicts {
 			v := &f.Verdicts[j]
 			if v.Class == CloseWaitLeak {
@@ -244,6 +252,7 @@ func findings(rep *Report, opt Options) []Finding {
 		}
 	}
 	out = foldAggregates(out, rep)
+	noteTranslations(out, rep, copies)
 	sortFindings(out)
 	if out == nil {
 		out = []Finding{}
@@ -305,6 +314,8 @@ func hostsOf(fs []*Flow, s flow.Side) string {
 type clientIndex struct {
 	rep *Report
 	by  map[netip.Addr][]int32 // indices into rep.Flows, in order
+	// copies are the flows left out: connections of others, translated.
+	copies map[int]int
 }
 
 // flows returns the flows whose client is one of hosts, in report order.
@@ -312,6 +323,9 @@ func (x *clientIndex) flows(hosts ...netip.Addr) []*Flow {
 	if x.by == nil {
 		x.by = map[netip.Addr][]int32{}
 		for i := range x.rep.Flows {
+			if _, ok := x.copies[i]; ok {
+				continue
+			}
 			a := x.rep.Flows[i].Key.Client().Addr()
 			x.by[a] = append(x.by[a], int32(i))
 		}

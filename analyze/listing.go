@@ -26,6 +26,9 @@ func (rep *Report) Listed(all bool) []int {
 // cleanly, 3 not".
 func (t Totals) Summary() string {
 	s := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
+	if t.Translated > 0 {
+		s += fmt.Sprintf("; %s of them captured again under translated addresses (NAT), listed, counted once", thousands(t.Translated))
+	}
 	if t.Folded == 0 {
 		return s
 	}

@@ -20,26 +20,29 @@ import (
 // be reused from one flow to the next, which spares an allocation per
 // flow: the next fill overwrites what it holds, slices included.
 type FlowView struct {
-	ID            int              `json:"id"`
-	Client        Endpoint         `json:"client"`
-	Server        Endpoint         `json:"server"`
-	RolesInferred bool             `json:"roles_inferred"`
-	Midstream     bool             `json:"midstream"`
-	OneSided      bool             `json:"one_sided"`
-	Reused        bool             `json:"reused"`
-	First         Time             `json:"first"`
-	Last          Time             `json:"last"`
-	DurationS     float64          `json:"duration_s"`
-	Packets       Pair[uint64]     `json:"packets"`
-	Bytes         Pair[uint64]     `json:"bytes"`
-	ClientState   string           `json:"client_state"`
-	ServerState   string           `json:"server_state"`
-	History       string           `json:"history"`
-	Ends          Pair[EndView]    `json:"ends"`
-	Kernel        Pair[SocketView] `json:"kernel,omitzero"`
-	Payload       PayloadView      `json:"payload,omitzero"`
-	HTTP          HTTPView         `json:"http,omitzero"`
-	TLS           TLSView          `json:"tls,omitzero"`
+	ID            int      `json:"id"`
+	Client        Endpoint `json:"client"`
+	Server        Endpoint `json:"server"`
+	RolesInferred bool     `json:"roles_inferred"`
+	Midstream     bool     `json:"midstream"`
+	OneSided      bool     `json:"one_sided"`
+	Reused        bool     `json:"reused"`
+	// CopyOf is the flow whose connection this one is, captured again
+	// under translated addresses; 0 (absent) for most.
+	CopyOf      int              `json:"copy_of,omitempty"`
+	First       Time             `json:"first"`
+	Last        Time             `json:"last"`
+	DurationS   float64          `json:"duration_s"`
+	Packets     Pair[uint64]     `json:"packets"`
+	Bytes       Pair[uint64]     `json:"bytes"`
+	ClientState string           `json:"client_state"`
+	ServerState string           `json:"server_state"`
+	History     string           `json:"history"`
+	Ends        Pair[EndView]    `json:"ends"`
+	Kernel      Pair[SocketView] `json:"kernel,omitzero"`
+	Payload     PayloadView      `json:"payload,omitzero"`
+	HTTP        HTTPView         `json:"http,omitzero"`
+	TLS         TLSView          `json:"tls,omitzero"`
 	// Events are the packets the flow kept, when asked for; unset
 	// otherwise.
 	Events        Opt[[]EventView] `json:"events,omitzero"`
@@ -420,6 +423,7 @@ func (rep *Report) ViewFlow(i int, v *FlowView, events bool) {
 	v.ID = r.ID
 	v.Client, v.Server = endpointOf(r.Key.Client()), endpointOf(r.Key.Server())
 	v.RolesInferred, v.Midstream, v.OneSided, v.Reused = r.RolesInferred, r.Midstream, r.OneSided, r.Reused
+	v.CopyOf = f.CopyOf
 	v.First, v.Last, v.DurationS = Time(r.First), Time(r.Last), r.Duration().Seconds()
 	v.Packets = Pair[uint64]{r.Client.Packets, r.Server.Packets}
 	v.Bytes = Pair[uint64]{r.Client.Bytes, r.Server.Bytes}

@@ -197,10 +197,21 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 	return end
 }
 
+// How an address was seen in packets with a direction: as this host's
+// end (the destination of one that came in, the source of one that went
+// out), or as the other end.
+const (
+	localEnd uint8 = 1 << iota
+	remoteEnd
+)
+
+// localAddrs are the addresses seen as this host's end only.
 func (p *pass) localAddrs() []netip.Addr {
 	var local []netip.Addr
-	for a := range p.local {
-		local = append(local, a)
+	for a, ends := range p.local {
+		if ends == localEnd {
+			local = append(local, a)
+		}
 	}
 	slices.SortFunc(local, netip.Addr.Compare)
 	return local
@@ -307,11 +318,13 @@ type pass struct {
 	packets uint64
 	shards  []*shard
 	seg     packet.Segment
-	local   map[netip.Addr]bool
-	last    netip.Addr // the local address seen last, to skip the map
-	idle    bool       // the last read found no packet yet (live)
-	payload bool       // payloads go to the trackers
-	syns    synCounter // marks the SYNs that may be folded
+	local   map[netip.Addr]uint8 // localEnd, remoteEnd
+	// last and lastRemote are the ends of the last packet with a
+	// direction, to skip the map.
+	last, lastRemote netip.Addr
+	idle             bool       // the last read found no packet yet (live)
+	payload          bool       // payloads go to the trackers
+	syns             synCounter // marks the SYNs that may be folded
 }
 
 // shard is one tracker and the batches that feed it.
@@ -604,16 +617,23 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		wire = len(data)
 	}
 	if p.seg.Dir != packet.DirUnknown {
-		a := p.seg.Dst.Addr()
+		// The destination of what came in, the source of what went out,
+		// is the host's, unless it is the other end elsewhere: a host
+		// that forwards packets (a router, a NAT, a node's pods behind
+		// veths) receives and sends both ends' packets.
+		a, r := p.seg.Dst.Addr(), p.seg.Src.Addr()
 		if p.seg.Dir == packet.DirOutgoing {
-			a = p.seg.Src.Addr()
+			a, r = r, a
 		}
-		if a != p.last {
-			p.last = a
+		if a != p.last || r != p.lastRemote {
+			p.last, p.lastRemote = a, r
 			if p.local == nil {
-				p.local = map[netip.Addr]bool{}
+				p.local = map[netip.Addr]uint8{}
 			}
-			p.local[a] = true
+			p.local[a] |= localEnd
+			if r != a {
+				p.local[r] |= remoteEnd
+			}
 		}
 	}
 	k, srcA := makeTuple(p.seg.Src, p.seg.Dst)

@@ -167,7 +167,13 @@ type Half struct {
 	DataBeforeFin Timestamp
 
 	synLast Timestamp
-	synGap  time.Duration // interval before the last SYN retransmission
+
+	// ISN is the endpoint's initial sequence number, when its SYN (or
+	// SYN-ACK) was seen (SYNs() > 0). An address translation (NAT) keeps
+	// it: the same connection captured on both sides of one has the
+	// same ISNs under other addresses.
+	ISN      uint32
+	synGapUS uint32 // interval before the last SYN retransmission, in µs
 
 	Retrans     uint32 // segments carrying a SYN, FIN or data already sent
 	RSTs        uint32

@@ -1242,7 +1242,11 @@ func (c *conn) flushTo(r *Record) {
 		h.Packets, h.WireBytes, h.IPBytes = x.packets, x.wire, x.ip
 		h.Bytes, h.Missed = c.seqCounts(s)
 		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
-		h.synLast, h.synGap, h.synCount, h.WScale, h.MSS = x.synLast, x.synGap, x.synCount, x.wscale, x.mss
+		h.synLast, h.synCount, h.WScale, h.MSS = x.synLast, x.synCount, x.wscale, x.mss
+		h.synGapUS = uint32(min(x.synGap/time.Microsecond, math.MaxUint32))
+		if x.synCount > 0 {
+			h.ISN = c.t[s].isn
+		}
 	}
 }
 
@@ -1265,7 +1269,7 @@ func (c *conn) load() {
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
 			packets: h.Packets, wire: h.WireBytes, ip: h.IPBytes,
 			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput,
-			synLast: h.synLast, synGap: h.synGap, synCount: h.synCount, wscale: h.WScale, mss: h.MSS}
+			synLast: h.synLast, synGap: time.Duration(h.synGapUS) * time.Microsecond, synCount: h.synCount, wscale: h.WScale, mss: h.MSS}
 	}
 }
 
@@ -1908,7 +1912,7 @@ func gaveUp(h *Half, at Timestamp) bool {
 	if h.synCount == 0 || h.synLast == 0 {
 		return false
 	}
-	next := 2 * h.synGap
+	next := 2 * time.Duration(h.synGapUS) * time.Microsecond
 	if h.synCount < 2 || next <= 0 {
 		next = 3 * time.Second
 	}

@@ -181,6 +181,7 @@ type jsonTotals struct {
 	OneSided   int `json:"one_sided"`
 	Reused     int `json:"reused"`
 	Folded     int `json:"folded,omitempty"`
+	Translated int `json:"translated,omitempty"`
 	Packets    int `json:"packets"`
 	TCPPackets int `json:"tcp_packets"`
 	BadPackets int `json:"bad_packets"`
@@ -235,7 +236,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	put(",\n  \"totals\": ")
 	t := rep.Totals
-	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Folded, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
+	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Folded, t.Translated, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
 		return err
 	}
 	put(",\n  \"hosts\": ")

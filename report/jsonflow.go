@@ -108,6 +108,10 @@ func (e *flowEncoder) appendFlow(b []byte, v *analyze.FlowView) []byte {
 	b = appendBoolField(b, "midstream", v.Midstream)
 	b = appendBoolField(b, "one_sided", v.OneSided)
 	b = appendBoolField(b, "reused", v.Reused)
+	if v.CopyOf != 0 {
+		b = append(b, `,"copy_of":`...)
+		b = appendInt(b, int64(v.CopyOf))
+	}
 	b = append(b, `,"first":`...)
 	b = e.appendTS(b, v.First)
 	b = append(b, `,"last":`...)

@@ -1,0 +1,178 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowdoc/flowdoc/flow"
+)
+
+// The same connection captured on both sides of an address translation:
+// tcpdump -i any on a Kubernetes node records a pod's connection to a
+// service on the pod's veth (to the service's virtual address) and again
+// on the veth of the pod behind it (to that pod's address); on a Docker
+// host, inside the bridge and again masqueraded on the way out. Each
+// copy is a flow of its own, with the same states: counted as it comes,
+// every leak, every TIME_WAIT is counted twice, and the hosts' tables
+// hold virtual addresses. The translation rewrites addresses and ports,
+// never the sequence numbers: the copies have the same initial sequence
+// numbers both ways, 64 random bits, within moments of each other.
+
+var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
+	Class: TranslatedClass, Title: "The same connection, translated",
+	Meaning: "The flow is a connection the capture holds twice: once before an address translation (NAT: a " +
+		"Kubernetes service's virtual address, a Docker host's masquerade, a load balancer that forwards packets) and " +
+		"once after it, under other addresses. Both are listed; the connection is counted once, in the flow first seen.",
+	Detection: "Both endpoints' initial sequence numbers (their SYN and SYN-ACK) are those of a flow under other " +
+		"addresses whose first and last packets came within 100 ms of this one's. A translation keeps sequence numbers; a proxy " +
+		"that ends the connection and opens its own does not, and its two connections are two.",
+	Causes: "A capture on every interface of a host that translates (tcpdump -i any on a node or a container host), " +
+		"or captures from both sides of a NAT read together.",
+	Confirm: "conntrack -L (the translation's entry), or the service's endpoints (kubectl get endpoints).",
+	Fix:     "Nothing to fix.",
+}}
+
+// translateWindow is how close a copy's first and last packets must be
+// to the flow's: a translation forwards in microseconds, and captures
+// from two hosts read together may have clocks some milliseconds apart.
+// The same conversation replayed (a load test replaying a recording
+// under other addresses) is further apart.
+const translateWindow = 100 * time.Millisecond
+
+// translations finds the flows that are another's connection seen again
+// under translated addresses: it returns, for each such flow (by index),
+// the index of the flow first seen; nil when there are none.
+func translations(recs []*flow.Record) map[int]int {
+	// Most ISN pairs are seen once: a map of first indexes, and groups
+	// only for the pairs seen again.
+	first := map[uint64]int32{}
+	var groups map[uint64][]int
+	for i, r := range recs {
+		if r.Midstream || r.Client.SYNs() == 0 || r.Server.SYNs() == 0 {
+			continue
+		}
+		k := uint64(r.Client.ISN)<<32 | uint64(r.Server.ISN)
+		j, seen := first[k]
+		if !seen {
+			first[k] = int32(i)
+			continue
+		}
+		if groups == nil {
+			groups = map[uint64][]int{}
+		}
+		if groups[k] == nil {
+			groups[k] = []int{int(j)}
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var of map[int]int
+	for _, idx := range groups {
+		// In order of first packet (recs are), each pairs with the
+		// first before it within the window under other addresses.
+		for j, b := range idx {
+			for _, a := range idx[:j] {
+				if _, copied := of[a]; copied || recs[a].Key == recs[b].Key || recs[b].First.Sub(recs[a].First) > translateWindow ||
+					recs[b].Last.Sub(recs[a].Last).Abs() > translateWindow {
+					continue
+				}
+				if of == nil {
+					of = map[int]int{}
+				}
+				of[b] = a
+				break
+			}
+		}
+	}
+	return of
+}
+
+// translatedVerdict is the verdict on flow f, the connection of flow
+// first seen again.
+func translatedVerdict(f, first *flow.Record, firstID int) Verdict {
+	side, what := flow.Server, "the server's address"
+	switch {
+	case f.Key.Client() != first.Key.Client() && f.Key.Server() != first.Key.Server():
+		side, what = flow.Client, "both addresses"
+	case f.Key.Client() != first.Key.Client():
+		side, what = flow.Client, "the client's address"
+	}
+	return Verdict{Class: TranslatedClass, Side: side, Severity: Info, Confidence: 0.95, Since: f.First.Time(),
+		Summary: fmt.Sprintf("the same connection as flow %d (%s > %s), captured again %s later with %s translated (NAT): the same initial sequence numbers both ways; counted once, as flow %d",
+			firstID, first.Key.Client(), first.Key.Server(), fmtDur(f.First.Sub(first.First)), what, firstID)}
+}
+
+// serverSeenFirst reports whether flow f, a translated copy of first,
+// has the server's side before the translation: its SYN-ACK was captured
+// first. Its server is then the host that holds the server's socket
+// (first's is a virtual address, say).
+func serverSeenFirst(f, first *flow.Record) bool {
+	return f.Server.FirstPacket < first.Server.FirstPacket
+}
+
+// copies maps the index of each flow that is a translated copy to the
+// index of the flow first seen, when the report holds both (a filter may
+// keep one only: it then counts as the connection).
+func (rep *Report) copies() map[int]int {
+	var out map[int]int
+	var byID map[int]int
+	for i := range rep.Flows {
+		if rep.Flows[i].CopyOf == 0 {
+			continue
+		}
+		if byID == nil {
+			byID = make(map[int]int, len(rep.Flows))
+			for j := range rep.Flows {
+				byID[rep.Flows[j].ID] = j
+			}
+			out = map[int]int{}
+		}
+		if a, ok := byID[rep.Flows[i].CopyOf]; ok {
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// noteTranslations tells, in the findings about a server endpoint whose
+// connections were captured again under other addresses (a service's
+// virtual address, say), where they went: the endpoints behind it.
+func noteTranslations(out []Finding, rep *Report, copies map[int]int) {
+	if len(copies) == 0 {
+		return
+	}
+	behind := map[netip.AddrPort][]netip.AddrPort{}
+	for b, a := range copies {
+		from, to := rep.Flows[a].Key.Server(), rep.Flows[b].Key.Server()
+		if from != to && !slices.Contains(behind[from], to) {
+			behind[from] = append(behind[from], to)
+		}
+	}
+	for i := range out {
+		f := &out[i]
+		if len(f.Endpoints) != 1 || len(behind[f.Endpoints[0]]) == 0 {
+			continue
+		}
+		to := slices.Clone(behind[f.Endpoints[0]])
+		slices.SortFunc(to, netip.AddrPort.Compare)
+		names := make([]string, len(to))
+		for j, e := range to {
+			names[j] = e.String()
+		}
+		f.Summary += fmt.Sprintf(" Its connections were captured again behind an address translation (NAT), to %s: the same connections, counted once.", andList(names, "more endpoints"))
+	}
+}
+
+// andList spells names as "a, b and c", the first five, then how many
+// more.
+func andList(names []string, more string) string {
+	switch n := len(names); {
+	case n > 5:
+		return strings.Join(names[:5], ", ") + " and " + fmt.Sprintf("%d %s", n-5, more)
+	case n > 1:
+		return strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	}
+	return strings.Join(names, "")
+}

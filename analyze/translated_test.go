@@ -1,0 +1,183 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/flowdoc/flowdoc/flow/capture"
+)
+
+// translate writes the Ethernet/IPv4 capture at path with each packet to
+// or from server also captured under vip instead (a Kubernetes service's
+// virtual address in front of it): the client's packets first to vip,
+// then, after, to server (DNAT on the way in); the server's first from
+// server, then from vip. shift moves the copies in time: 20 µs is a
+// translation; seconds, the same conversation replayed.
+func translate(t *testing.T, path string, server, vip netip.AddrPort, shift time.Duration) string {
+	t.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), "nat-"+filepath.Base(path))
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(o)
+	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	s4, v4 := server.Addr().As4(), vip.Addr().As4()
+	for {
+		data, ci, _, err := src.Next()
+		if err != nil {
+			break
+		}
+		data = slices.Clone(data)
+		ci.AncillaryData, ci.InterfaceIndex = nil, 0
+		ip := data[14:]
+		if len(data) < 54 || binary.BigEndian.Uint16(data[12:]) != 0x0800 || ip[9] != 6 {
+			w.WritePacket(ci, data)
+			continue
+		}
+		tcp := ip[int(ip[0]&15)*4:]
+		copied := slices.Clone(data)
+		cip, ctcp := copied[14:], copied[14+int(ip[0]&15)*4:]
+		toServer := [4]byte(ip[16:20]) == s4 && binary.BigEndian.Uint16(tcp[2:]) == server.Port()
+		fromServer := [4]byte(ip[12:16]) == s4 && binary.BigEndian.Uint16(tcp[0:]) == server.Port()
+		switch {
+		case toServer:
+			copy(cip[16:20], v4[:])
+			binary.BigEndian.PutUint16(ctcp[2:], vip.Port())
+		case fromServer:
+			copy(cip[12:16], v4[:])
+			binary.BigEndian.PutUint16(ctcp[0:], vip.Port())
+		}
+		later := ci
+		later.Timestamp = ci.Timestamp.Add(shift)
+		first, second := copied, data // the client's: to the virtual address first
+		if fromServer {
+			first, second = data, copied
+		}
+		if shift > time.Millisecond { // a replay: the copy is the later conversation
+			first, second = data, copied
+		}
+		w.WritePacket(ci, first)
+		w.WritePacket(later, second)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestTranslatedCopies: a capture that holds each connection before and
+// after an address translation (tcpdump -i any on a Kubernetes node: a
+// pod's connections to a service, on both veths) counts each once. The
+// leak is 6 connections, not 12; the host table holds the client and the
+// real server, not the virtual address; the copies are listed, each
+// naming its flow.
+func TestTranslatedCopies(t *testing.T) {
+	const leak = "../testdata/keepalive-leak.pcap"
+	server, vip := netip.MustParseAddrPort("10.99.1.2:8080"), netip.MustParseAddrPort("10.96.0.10:80")
+	once := analyzeFile(t, leak)
+	rep := analyzeFile(t, translate(t, leak, server, vip, 20*time.Microsecond))
+	if rep.Totals.Flows != once.Totals.Flows || rep.Totals.Translated != once.Totals.Flows || len(rep.Flows) != 2*len(once.Flows) {
+		t.Fatalf("%d flows listed, %d counted, %d translated; want %d counted and as many translated", len(rep.Flows), rep.Totals.Flows, rep.Totals.Translated, once.Totals.Flows)
+	}
+	for _, f := range rep.Flows {
+		i := slices.IndexFunc(f.Verdicts, func(v Verdict) bool { return v.Class == TranslatedClass })
+		switch {
+		case f.Key.Server() == vip && (f.CopyOf != 0 || i >= 0):
+			t.Errorf("flow %d to the virtual address, seen first: copy of %d, verdicts %v", f.ID, f.CopyOf, f.Verdicts)
+		case f.Key.Server() == server && (f.CopyOf != f.ID-1 || i < 0 || !strings.Contains(f.Verdicts[i].Summary, "the same connection as flow")):
+			t.Errorf("flow %d behind the translation: copy of %d, verdicts %v; want a copy of flow %d", f.ID, f.CopyOf, f.Verdicts, f.ID-1)
+		}
+	}
+	rows := map[netip.Addr][]int{}
+	for _, h := range rep.StateTable().Hosts {
+		rows[h.Host] = h.Counts
+	}
+	want := map[netip.Addr][]int{}
+	for _, h := range once.StateTable().Hosts {
+		want[h.Host] = h.Counts
+	}
+	if len(rows) != len(want) || !slices.Equal(rows[server.Addr()], want[server.Addr()]) || !slices.Equal(rows[netip.MustParseAddr("10.99.1.1")], want[netip.MustParseAddr("10.99.1.1")]) {
+		t.Errorf("host table %v; want %v: the client, and the server behind the virtual address", rows, want)
+	}
+	if a, b := findingsOf(rep), findingsOf(once); !slices.Equal(a, b) {
+		t.Errorf("findings %v; want %v", a, b)
+	}
+	i := slices.IndexFunc(rep.Findings, func(f Finding) bool { return f.Class == IdleTimeoutClose })
+	if i < 0 || !strings.Contains(rep.Findings[i].Summary, "captured again behind an address translation (NAT), to 10.99.1.2:8080") {
+		t.Errorf("idle_timeout_close finding %v: want it to name the server behind the virtual address", rep.Findings)
+	}
+	// The same conversations replayed 3 s later under other addresses (a
+	// load test replaying a recording) are connections of their own.
+	replay := analyzeFile(t, translate(t, leak, server, vip, 3*time.Second))
+	if replay.Totals.Translated != 0 || replay.Totals.Flows != 2*once.Totals.Flows {
+		t.Errorf("replayed 3 s later: %d counted, %d translated; want %d, none", replay.Totals.Flows, replay.Totals.Translated, 2*once.Totals.Flows)
+	}
+}
+
+// TestRealTranslations: tcpdump -i any in a router namespace, nginx
+// behind it with keepalive_timeout 2s, a Python client that leaks 6
+// keep-alive connections and closes 4 (testdata/nat: lab.sh, ground
+// truth in the .md files). Once through a DNAT of a virtual address to
+// nginx, once masqueraded on the way out: every packet twice, under other
+// addresses. ss at the end: the client holds 6 CLOSE-WAIT and 4
+// TIME-WAIT sockets, nginx 6 FIN-WAIT-2; the router's address is
+// 10.77.2.1.
+func TestRealTranslations(t *testing.T) {
+	client, server := netip.MustParseAddr("10.77.1.2"), netip.MustParseAddr("10.77.2.2")
+	for _, c := range []struct {
+		file  string
+		local netip.Addr
+	}{
+		{"dnat-leak.pcap", netip.MustParseAddr("10.77.9.9")}, // the virtual address, answered for by the router
+		{"snat-masquerade.pcap", netip.MustParseAddr("10.77.2.1")},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			rep := analyzeFile(t, "../testdata/nat/"+c.file)
+			if rep.Totals.Flows != 10 || rep.Totals.Translated != 10 {
+				t.Errorf("%d connections, %d translated; want 10 each", rep.Totals.Flows, rep.Totals.Translated)
+			}
+			st := rep.StateTable()
+			got := map[netip.Addr]map[string]int{}
+			for _, h := range st.Hosts {
+				got[h.Host] = map[string]int{}
+				for i, n := range h.Counts {
+					if n > 0 {
+						got[h.Host][st.States[i]] = n
+					}
+				}
+			}
+			want := map[netip.Addr]map[string]int{
+				client: {"CLOSE_WAIT": 6, "TIME_WAIT": 4},
+				server: {"FIN_WAIT_2": 6, "CLOSED": 4},
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("host table %v; want %v (ss)", got, want)
+			}
+			i := slices.IndexFunc(rep.Findings, func(f Finding) bool { return f.Class == CloseWaitLeak })
+			if i < 0 || len(rep.Findings[i].Flows) != 6 || !slices.Equal(rep.Findings[i].Hosts, []netip.Addr{client}) {
+				t.Errorf("findings %v; want a close_wait_leak of 6 connections on %s", findingsOf(rep), client)
+			}
+			if !slices.Equal(rep.LocalAddrs, []netip.Addr{c.local}) {
+				t.Errorf("local addresses %v; want %v: the host forwards the others' packets", rep.LocalAddrs, c.local)
+			}
+		})
+	}
+}
