@@ -99,3 +99,87 @@ func TestDuplicatePackets(t *testing.T) {
 		})
 	}
 }
+
+// restamp writes the capture at path with the packets' stamps changed by
+// stamp (given each packet's index and time), in the same order.
+func restamp(t *testing.T, path string, stamp func(i int, at time.Time, prev time.Time) time.Time) string {
+	t.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), "restamped-"+filepath.Base(path))
+	o, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(o)
+	var prev time.Time
+	for i := 0; ; i++ {
+		data, ci, lt, err := src.Next()
+		if err != nil {
+			break
+		}
+		if i == 0 {
+			if err := w.WriteFileHeader(262144, lt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		at := ci.Timestamp
+		ci.Timestamp = stamp(i, at, prev)
+		prev = at
+		ci.AncillaryData, ci.InterfaceIndex = nil, 0
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReorderedStamps: a capture on several CPUs stamps packets out of
+// order by microseconds; read at the time of the packet before them, they
+// change no verdict. Read at their own times, a request stamped after
+// the RST that answers it lost stale-reuse.pcap both its stale_reuse_reset
+// warnings, and a reset after a FIN made accept-close.pcap one.
+func TestReorderedStamps(t *testing.T) {
+	for _, path := range []string{"../testdata/stale-reuse.pcap", "../testdata/accept-close.pcap", "../testdata/keepalive-leak.pcap"} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			// Every other packet that came within 1 ms of the one before
+			// is stamped before it, and the one before after.
+			var stamps []time.Time
+			restamp(t, path, func(_ int, at, _ time.Time) time.Time { stamps = append(stamps, at); return at })
+			swapped := slices.Clone(stamps)
+			n := 0
+			for i := 0; i+1 < len(swapped); i += 2 {
+				if d := swapped[i+1].Sub(swapped[i]); d > 0 && d < time.Millisecond {
+					swapped[i], swapped[i+1] = swapped[i+1], swapped[i]
+					n++
+				}
+			}
+			once, swappedRep := analyzeFile(t, path), analyzeFile(t, restamp(t, path, func(i int, _, _ time.Time) time.Time { return swapped[i] }))
+			if a, b := brief(once), brief(swappedRep); a != b {
+				t.Errorf("stamped out of order:\n%s\nin order:\n%s", b, a)
+			}
+			if in := swappedRep.Inputs[0]; n == 0 || in.Reordered != n || len(in.Warnings) != len(once.Inputs[0].Warnings) {
+				t.Errorf("%d packets reordered, warnings %q; want %d, no warning", in.Reordered, in.Warnings, n)
+			}
+		})
+	}
+	// The clock set back an hour halfway: a warning naming the packet.
+	path := "../testdata/keepalive-leak.pcap"
+	rep := analyzeFile(t, restamp(t, path, func(i int, at, _ time.Time) time.Time {
+		if i >= 30 {
+			return at.Add(-time.Hour)
+		}
+		return at
+	}))
+	if w := rep.Inputs[0].Warnings; !slices.ContainsFunc(w, func(s string) bool {
+		return strings.Contains(s, "packet 31 is stamped") && strings.Contains(s, "set back")
+	}) {
+		t.Errorf("warnings %q; want the clock set back at packet 31", w)
+	}
+}

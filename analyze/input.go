@@ -41,6 +41,11 @@ type Input struct {
 	// Duplicates counts the TCP packets captured twice: left out, each
 	// counted once.
 	Duplicates int `json:"duplicate_packets,omitempty"`
+	// Reordered counts the packets stamped a little earlier than the
+	// packet before them: read at that packet's time.
+	Reordered int `json:"reordered_packets,omitempty"`
+	// ReorderedByS is the most by which one was, in seconds.
+	ReorderedByS float64 `json:"reordered_by_s,omitempty"`
 }
 
 func inputsOf(ins []flow.Input) []Input {
@@ -50,7 +55,8 @@ func inputsOf(ins []flow.Input) []Input {
 			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
 			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
 			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete,
-			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates}
+			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates,
+			Reordered: in.Reordered, ReorderedByS: in.ReorderedBy.Seconds()}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 )
@@ -30,6 +31,9 @@ func WarningText(w flow.Warning) string {
 		return fmt.Sprintf("%d connections were dropped from memory to stay under --max-flows %d: the report covers the newest", w.N, w.Limit)
 	case flow.WarnOmitted:
 		return "further warnings omitted"
+	case flow.WarnClockBack:
+		return fmt.Sprintf("packet %d is stamped %s before the packet before it: the capture's clock was set back (NTP, by hand); "+
+			"the times around it are the clock's, and durations across it are short by that much", w.Packet, fmtDur(time.Duration(w.N)*time.Millisecond))
 	case flow.WarnDuplicates:
 		what := plural(w.N, "TCP packet") + " were"
 		if w.N == 1 {

@@ -45,6 +45,12 @@ type Input struct {
 	// Encapsulations names the tunnels TCP was found in (VXLAN, GRE...),
 	// in the order first seen: its connections are the inner ones.
 	Encapsulations []string
+	// Reordered counts the packets stamped a little earlier than the
+	// packet before them (at most MaxReorder): read in the capture's
+	// order, at that packet's time. ReorderedBy is the most by which one
+	// was.
+	Reordered   int
+	ReorderedBy time.Duration
 	// Duplicates counts the TCP packets captured twice, left out: the
 	// same packet (tuple, sequence and acknowledgement numbers, flags,
 	// length, window, IPv4 identification and TCP checksum) within
@@ -59,6 +65,26 @@ type Input struct {
 	lastLink    layers.LinkType
 	first       int64 // Unix nanoseconds of First and Last, while reading
 	last        int64
+	prev        int64 // the time the packet before was read at
+}
+
+// MaxReorder is how much earlier than the packet before it a packet may
+// be stamped and be read at that packet's time: a capture on several
+// CPUs or interfaces (tcpdump -i any, a capture card's queues) stamps
+// packets out of order by microseconds. Further back is the capture's
+// clock set back: the packets keep their times, and a warning says so.
+const MaxReorder = 100 * time.Millisecond
+
+// behind takes a packet stamped at ts, back (ns) earlier than the packet
+// before it: it returns the time it is read at.
+func (in *Input) behind(ts, back int64) int64 {
+	if back > int64(MaxReorder) {
+		in.warn(Warning{Kind: WarnClockBack, Packet: in.Packets, N: int(back / int64(time.Millisecond))})
+		return ts
+	}
+	in.Reordered++
+	in.ReorderedBy = max(in.ReorderedBy, time.Duration(back))
+	return in.prev
 }
 
 func (in *Input) sawLinkType(lt layers.LinkType) {

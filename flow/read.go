@@ -557,6 +557,10 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 	p.packets++
 	in.Bytes += int64(len(data))
 	ts := ci.Timestamp.UnixNano()
+	if back := in.prev - ts; in.Packets > 1 && back > 0 {
+		ts = in.behind(ts, back)
+	}
+	in.prev = ts
 	if in.Packets == 1 || ts < in.first {
 		in.first = ts
 	}

@@ -13,7 +13,8 @@ type Warning struct {
 	// stopped (WarnStopped), the packets in all (WarnLongerAll), the
 	// packets dropped (WarnDropped), the connections dropped from memory
 	// (WarnEvicted), the FINs (WarnControlOnly), the packets captured
-	// twice (WarnDuplicates).
+	// twice (WarnDuplicates), the milliseconds the clock went back
+	// (WarnClockBack).
 	N int
 	// Captured and OnWire are a record's lengths (WarnLonger); Limit the
 	// cap it was held to (WarnEvicted: --max-flows).
@@ -40,6 +41,7 @@ const (
 	WarnOmitted                        // more warnings came, not kept
 	WarnControlOnly                    // N packets with FIN, yet none without SYN, FIN or RST: a flags filter
 	WarnDuplicates                     // N packets, the first at Packet, were captured twice: each counted once
+	WarnClockBack                      // Packet is stamped N ms before the packet before it: the clock was set back
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.

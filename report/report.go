@@ -23,6 +23,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/flowdoc/flowdoc/analyze"
 )
@@ -88,6 +89,9 @@ func inputDetail(in *analyze.Input, zone string) string {
 	}
 	if in.Duplicates > 0 {
 		s += fmt.Sprintf(", %d captured twice", in.Duplicates)
+	}
+	if in.Reordered > 0 {
+		s += fmt.Sprintf(", %d stamped out of order (by %s at most)", in.Reordered, dur(time.Duration(in.ReorderedByS*float64(time.Second))))
 	}
 	if !in.First.IsZero() {
 		s += fmt.Sprintf(", %s to %s%s (%s)", in.First.UTC().Format("2006-01-02 15:04:05.000"),
