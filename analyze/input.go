@@ -41,6 +41,9 @@ type Input struct {
 	// Duplicates counts the TCP packets captured twice: left out, each
 	// counted once.
 	Duplicates int `json:"duplicate_packets,omitempty"`
+	// Elsewhere counts the TCP packets that another input has too (the
+	// same traffic captured at two points): left out.
+	Elsewhere int `json:"packets_in_other_inputs,omitempty"`
 	// Reordered counts the packets stamped a little earlier than the
 	// packet before them: read at that packet's time.
 	Reordered int `json:"reordered_packets,omitempty"`
@@ -55,7 +58,7 @@ func inputsOf(ins []flow.Input) []Input {
 			Packets: in.Packets, TCPPackets: in.TCPPackets, NonTCP: in.NonTCP, BadPackets: in.BadPackets,
 			Filtered: in.Filtered, Bytes: in.Bytes, First: in.First, Last: in.Last, End: in.End,
 			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete,
-			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates,
+			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates, Elsewhere: in.Elsewhere,
 			Reordered: in.Reordered, ReorderedByS: in.ReorderedBy.Seconds()}
 	}
 	return out

@@ -34,6 +34,14 @@ func WarningText(w flow.Warning) string {
 	case flow.WarnClockBack:
 		return fmt.Sprintf("packet %d is stamped %s before the packet before it: the capture's clock was set back (NTP, by hand); "+
 			"the times around it are the clock's, and durations across it are short by that much", w.Packet, fmtDur(time.Duration(w.N)*time.Millisecond))
+	case flow.WarnCrossCopies:
+		what := plural(w.N, "TCP packet") + " were"
+		if w.N == 1 {
+			what = "1 TCP packet was"
+		}
+		return fmt.Sprintf("%s in another input too, the first at packet %d: the same packet within %s, "+
+			"the same traffic captured at two points (the client's host and the server's); each was counted once, in the input that has it first",
+			what, w.Packet, fmtDur(flow.CrossWindow))
 	case flow.WarnDuplicates:
 		what := plural(w.N, "TCP packet") + " were"
 		if w.N == 1 {

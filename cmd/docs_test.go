@@ -402,6 +402,7 @@ var rareJSON = map[string]string{
 	"inputs[].end":                            "pcapng interface statistics, or live",
 	"inputs[].dropped_packets":                "a capture that lost packets",
 	"inputs[].filtered_packets":               "-f, which needs a libpcap build",
+	"inputs[].duplicate_packets":              "a packet captured twice in one input (analyze's TestDuplicatePackets)",
 	"inputs[].reordered_packets":              "packets stamped out of order (analyze's TestReorderedStamps)",
 	"inputs[].reordered_by_s":                 "packets stamped out of order (analyze's TestReorderedStamps)",
 	"flows[].events_dropped":                  "more than 32 events on one connection",

@@ -20,6 +20,13 @@ import (
 // DupWindow is how soon after a packet its copy must come to be one.
 const DupWindow = 2 * time.Millisecond
 
+// CrossWindow is the same for a copy in another input: the same traffic
+// captured at two points (the client's host and the server's, read
+// together) has its copies apart by the latency between the points and
+// the offset of their clocks. A retransmission seen at both points is a
+// copy at both: each is counted once, after the original.
+const CrossWindow = time.Second
+
 // recentBits sets how many of the last packets recent remembers (a
 // tracker's, 32 KiB): a copy comes microseconds after the packet, a few
 // packets later, and the table is read on every packet, so it is kept
@@ -30,7 +37,8 @@ const (
 )
 
 // recent remembers the signatures of the last packets, each in the slot
-// its signature picks (a newer one takes its place).
+// its signature picks (a newer one takes its place): the top 48 bits of
+// the signature, and the input in the low 16.
 type recent struct {
 	slots [recentSlots]struct {
 		sig uint64
@@ -39,19 +47,23 @@ type recent struct {
 }
 
 // seen reports whether seg (on the tuple whose hash is h, from its
-// first endpoint when srcA) is a copy of a packet less than DupWindow
-// before (or after: captures are not always in time order), and
-// remembers it if not.
-func (r *recent) seen(h uint64, srcA bool, seg *packet.Segment, at Timestamp) bool {
+// first endpoint when srcA, in input) is a copy of a packet less than
+// DupWindow before (or after: captures are not always in time order), or
+// CrossWindow when that packet was another input's (cross), and
+// remembers it if not a copy.
+func (r *recent) seen(h uint64, srcA bool, seg *packet.Segment, at Timestamp, input uint16) (copied, cross bool) {
 	sig := dupSignature(h, srcA, seg)
 	s := &r.slots[sig>>(64-recentBits)]
-	if s.sig == sig {
-		if d := at - s.at; d < Timestamp(DupWindow) && d > -Timestamp(DupWindow) {
-			return true
+	sig = sig&^0xffff | uint64(input)
+	if s.sig&^0xffff == sig&^0xffff {
+		d := time.Duration(at - s.at).Abs()
+		cross = uint16(s.sig) != input
+		if d < DupWindow || cross && d < CrossWindow {
+			return true, cross
 		}
 	}
 	s.sig, s.at = sig, at
-	return false
+	return false, false
 }
 
 // dupSignature mixes what two copies of a packet share: h is mixed
@@ -69,38 +81,52 @@ func dupSignature(h uint64, srcA bool, seg *packet.Segment) uint64 {
 }
 
 // dupCount is an input's packets captured twice, and the frame number
-// of the first.
-type dupCount struct{ n, first int }
+// of the first; cross those that were another input's packets, and the
+// frame number of the first of them.
+type dupCount struct{ n, first, cross, firstCross int }
 
-// duplicate counts the packet of m as captured twice.
-func (t *Tracker) duplicate(m Meta) {
+// duplicate counts the packet of m as captured twice (cross: another
+// input's).
+func (t *Tracker) duplicate(m Meta, cross bool) {
 	i := int(m.Input)
 	if i >= len(t.dups) {
 		t.dups = append(t.dups, make([]dupCount, i+1-len(t.dups))...)
 	}
 	d := &t.dups[i]
-	d.n++
-	if d.first == 0 || int(m.Packet) < d.first {
-		d.first = int(m.Packet)
+	n, first := &d.n, &d.first
+	if cross {
+		n, first = &d.cross, &d.firstCross
+	}
+	*n++
+	if *first == 0 || int(m.Packet) < *first {
+		*first = int(m.Packet)
 	}
 }
 
 // countDuplicates adds the trackers' counts of packets captured twice
 // (by tracker, then input) to the inputs, and warns of them.
 func countDuplicates(inputs []Input, dups [][]dupCount) {
+	earliest := func(a, b int) int {
+		if a == 0 || b != 0 && b < a {
+			return b
+		}
+		return a
+	}
 	for i := range inputs {
 		var sum dupCount
 		for _, ds := range dups {
-			if i < len(ds) && ds[i].n > 0 {
-				if sum.first == 0 || ds[i].first < sum.first {
-					sum.first = ds[i].first
-				}
-				sum.n += ds[i].n
+			if i < len(ds) {
+				d := ds[i]
+				sum.n, sum.cross = sum.n+d.n, sum.cross+d.cross
+				sum.first, sum.firstCross = earliest(sum.first, d.first), earliest(sum.firstCross, d.firstCross)
 			}
 		}
+		inputs[i].Duplicates, inputs[i].Elsewhere = sum.n, sum.cross
 		if sum.n > 0 {
-			inputs[i].Duplicates = sum.n
 			inputs[i].warn(Warning{Kind: WarnDuplicates, N: sum.n, Packet: sum.first})
+		}
+		if sum.cross > 0 {
+			inputs[i].warn(Warning{Kind: WarnCrossCopies, N: sum.cross, Packet: sum.firstCross})
 		}
 	}
 }

@@ -54,8 +54,9 @@ type Input struct {
 	// Duplicates counts the TCP packets captured twice, left out: the
 	// same packet (tuple, sequence and acknowledgement numbers, flags,
 	// length, window, IPv4 identification and TCP checksum) within
-	// DupWindow of the first copy.
-	Duplicates int
+	// DupWindow of the first copy. Elsewhere counts those that were
+	// another input's packets (within CrossWindow), left out too.
+	Duplicates, Elsewhere int
 
 	linkSeen    map[layers.LinkType]bool
 	other       map[string]int           // packets not TCP, by what they hold

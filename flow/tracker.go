@@ -377,8 +377,8 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 	if t.recent == nil {
 		t.recent = new(recent)
 	}
-	if t.recent.seen(h, srcA, seg, m.At) {
-		t.duplicate(m)
+	if copied, cross := t.recent.seen(h, srcA, seg, m.At, m.Input); copied {
+		t.duplicate(m, cross)
 		return
 	}
 	if m.At > t.last {

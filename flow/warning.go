@@ -42,6 +42,7 @@ const (
 	WarnControlOnly                    // N packets with FIN, yet none without SYN, FIN or RST: a flags filter
 	WarnDuplicates                     // N packets, the first at Packet, were captured twice: each counted once
 	WarnClockBack                      // Packet is stamped N ms before the packet before it: the clock was set back
+	WarnCrossCopies                    // N packets, the first at Packet, were another input's packets too: each counted once
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.

@@ -90,6 +90,9 @@ func inputDetail(in *analyze.Input, zone string) string {
 	if in.Duplicates > 0 {
 		s += fmt.Sprintf(", %d captured twice", in.Duplicates)
 	}
+	if in.Elsewhere > 0 {
+		s += fmt.Sprintf(", %d also in another input", in.Elsewhere)
+	}
 	if in.Reordered > 0 {
 		s += fmt.Sprintf(", %d stamped out of order (by %s at most)", in.Reordered, dur(time.Duration(in.ReorderedByS*float64(time.Second))))
 	}
