@@ -205,6 +205,32 @@ const (
 	remoteEnd
 )
 
+// sawEnds notes the ends of the segment, which has a direction: the
+// destination of what came in, the source of what went out, is the
+// host's, unless it is the other end elsewhere (a host that forwards
+// packets, a router, a NAT, a node's pods behind veths, receives and
+// sends both ends' packets); on the loopback interface both are.
+func (p *pass) sawEnds() {
+	a, r := p.seg.Dst.Addr(), p.seg.Src.Addr()
+	if p.seg.Dir == packet.DirOutgoing {
+		a, r = r, a
+	}
+	if a == p.last && r == p.lastRemote {
+		return
+	}
+	p.last, p.lastRemote = a, r
+	if p.local == nil {
+		p.local = map[netip.Addr]uint8{}
+	}
+	p.local[a] |= localEnd
+	switch {
+	case p.seg.Dir == packet.DirLoopback:
+		p.local[r] |= localEnd
+	case r != a:
+		p.local[r] |= remoteEnd
+	}
+}
+
 // localAddrs are the addresses seen as this host's end only.
 func (p *pass) localAddrs() []netip.Addr {
 	var local []netip.Addr
@@ -621,24 +647,7 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		wire = len(data)
 	}
 	if p.seg.Dir != packet.DirUnknown {
-		// The destination of what came in, the source of what went out,
-		// is the host's, unless it is the other end elsewhere: a host
-		// that forwards packets (a router, a NAT, a node's pods behind
-		// veths) receives and sends both ends' packets.
-		a, r := p.seg.Dst.Addr(), p.seg.Src.Addr()
-		if p.seg.Dir == packet.DirOutgoing {
-			a, r = r, a
-		}
-		if a != p.last || r != p.lastRemote {
-			p.last, p.lastRemote = a, r
-			if p.local == nil {
-				p.local = map[netip.Addr]uint8{}
-			}
-			p.local[a] |= localEnd
-			if r != a {
-				p.local[r] |= remoteEnd
-			}
-		}
+		p.sawEnds()
 	}
 	k, srcA := makeTuple(p.seg.Src, p.seg.Dst)
 	h := k.hash()

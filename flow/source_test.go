@@ -445,3 +445,30 @@ func TestPcapNGEndTime(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalAddrs: the capturing host's addresses, from the directions a
+// Linux cooked capture records. On the loopback interface both ends are
+// the host's (testdata/decode/loopback-any.pcap: tcpdump -i any, a
+// connection from 10.0.0.1 to 10.0.0.2, both on lo); a host that
+// forwards has only the address it translates to (testdata/nat).
+func TestLocalAddrs(t *testing.T) {
+	for file, want := range map[string]string{
+		"../testdata/decode/loopback-any.pcap": "[10.0.0.1 10.0.0.2]",
+		"../testdata/nat/snat-masquerade.pcap": "[10.77.2.1]",
+		"../testdata/proxy-any.pcap":           "[10.99.1.2 10.99.2.1]",
+		"../testdata/keepalive-leak.pcap":      "[]",
+	} {
+		s, err := capture.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(res.LocalAddrs); got != want {
+			t.Errorf("%s: local addresses %s; want %s", file, got, want)
+		}
+	}
+}

@@ -405,9 +405,9 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 	for _, l := range d.decoded[:tcpAt] {
 		switch l {
 		case layers.LayerTypeLinuxSLL:
-			seg.Dir = sllDirection(uint16(d.sll.PacketType))
+			seg.Dir = sllDirection(uint16(d.sll.PacketType), d.sll.AddrType)
 		case layers.LayerTypeLinuxSLL2:
-			seg.Dir = sllDirection(uint16(d.sll2.PacketType))
+			seg.Dir = sllDirection(uint16(d.sll2.PacketType), uint16(d.sll2.ARPHardwareType))
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
 			ips++
 		default:

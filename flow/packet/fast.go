@@ -111,7 +111,7 @@ func fastLink(lt layers.LinkType, b []byte) (et uint16, rest []byte, dir Directi
 		if len(b) < 16 {
 			return 0, nil, dir, false
 		}
-		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]))
+		dir = sllDirection(binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]))
 		et, b = binary.BigEndian.Uint16(b[14:16]), b[16:]
 	case layers.LinkTypeLinuxSLL2:
 		if len(b) < 20 {
@@ -122,7 +122,7 @@ func fastLink(lt layers.LinkType, b []byte) (et uint16, rest []byte, dir Directi
 		default:
 			return 0, nil, dir, false
 		}
-		dir = sllDirection(uint16(b[10]))
+		dir = sllDirection(uint16(b[10]), binary.BigEndian.Uint16(b[8:10]))
 		et, b = binary.BigEndian.Uint16(b[0:2]), b[20:]
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
 		if len(b) < 4 {

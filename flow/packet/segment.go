@@ -79,10 +79,19 @@ const (
 	DirUnknown  Direction = iota
 	DirIncoming           // addressed to the capturing host
 	DirOutgoing           // sent by it
+	DirLoopback           // on its loopback interface: both ends are its own
 )
 
-// sllDirection maps a Linux cooked capture's packet type to a Direction.
-func sllDirection(packetType uint16) Direction {
+// arphrdLoopback is a Linux cooked capture's hardware type of a loopback
+// interface.
+const arphrdLoopback = 772
+
+// sllDirection maps a Linux cooked capture's packet type, and hardware
+// type, to a Direction.
+func sllDirection(packetType, hwType uint16) Direction {
+	if hwType == arphrdLoopback && (packetType == 0 || packetType == 4) {
+		return DirLoopback
+	}
 	switch packetType {
 	case 0: // PACKET_HOST
 		return DirIncoming
