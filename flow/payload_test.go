@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/payload"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -262,5 +263,31 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 	}
 	if wrong != 7 {
 		t.Errorf("without payload %d of 7 flows have the server as client; the port heuristic was expected to fail on all", wrong)
+	}
+}
+
+// TestFastOpenRequest: with TCP Fast Open the client's request rides on
+// its SYN (testdata/decode/tcp-fast-open.pcap: Linux on lo, a Python
+// server and client, tcp_fastopen=3; the first connection gets the
+// cookie, the next two send their request in the SYN). Its data starts
+// after the SYN: the request reads as any other.
+func TestFastOpenRequest(t *testing.T) {
+	s, err := capture.Open("../testdata/decode/tcp-fast-open.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Flows) != 3 {
+		t.Fatalf("%d flows; want 3", len(res.Flows))
+	}
+	for _, r := range res.Flows {
+		p := r.Payload()
+		if p == nil || p.HTTP == nil || len(p.HTTP.Exchanges) != 1 || p.HTTP.Exchanges[0].Method != "GET" || p.HTTP.Exchanges[0].Status != 200 {
+			t.Errorf("flow %s (history %s): payload %+v; want GET / answered 200", r.Key, r.History, p)
+		}
 	}
 }

@@ -334,12 +334,16 @@ func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool,
 	if !st.nextOK[s] && synSeen {
 		st.next[s], st.nextOK[s] = isn+1, true
 	}
+	seq := seg.Seq
+	if seg.Flags.Has(packet.SYN) {
+		seq++ // data on a SYN (TCP Fast Open) comes after it
+	}
 	p := st.asm
 	if !st.sorted[s] {
-		if !st.nextOK[s] || seg.Seq == st.next[s] {
-			st.next[s], st.nextOK[s] = seg.Seq+uint32(len(seg.Payload)), true
+		if !st.nextOK[s] || seq == st.next[s] {
+			st.next[s], st.nextOK[s] = seq+uint32(len(seg.Payload)), true
 			ch := &p.chunks[0]
-			*ch = chunk{data: seg.Payload, seq: seg.Seq, at: at}
+			*ch = chunk{data: seg.Payload, seq: seq, at: at}
 			st.deliver(s, ch)
 			return
 		}
@@ -348,7 +352,7 @@ func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool,
 		st.sorted[s] = true
 		p.segment(st, s, st.next[s]-1, nil, packet.SYN, at)
 	}
-	p.segment(st, s, seg.Seq, seg.Payload, seg.Flags&packet.ACK, at)
+	p.segment(st, s, seq, seg.Payload, seg.Flags&packet.ACK, at)
 }
 
 func (p *Reader) segment(st *Stream, s Side, seq uint32, data []byte, f packet.Flags, at Packet) {
