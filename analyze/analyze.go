@@ -164,10 +164,12 @@ func Build(res *flow.Result, opt Options) *Report {
 	cap := gatherEvidence(res.Flows, res.Aggregates, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
 	for b, a := range of {
+		// Its verdicts are the flow's it copies: it has only the one
+		// that says so, which leaves it out of every count of verdicts
+		// (exports, --fail-on).
 		f := &rep.Flows[b]
 		f.CopyOf = rep.Flows[a].ID
-		// Verdicts may be shared: the append copies them.
-		f.Verdicts = append(slices.Clip(f.Verdicts), translatedVerdict(f.Record, rep.Flows[a].Record, f.CopyOf))
+		f.Verdicts = []Verdict{translatedVerdict(f.Record, rep.Flows[a].Record, f.CopyOf)}
 	}
 	rep.Aggregates = aggregatesOf(res.Aggregates, cap)
 	rep.count()

@@ -118,6 +118,11 @@ func (rep *Report) Filtered(f Filter) *Report {
 			continue
 		}
 		scope[fl.ID] = true
+		if fl.CopyOf != 0 {
+			// A copy's connection is the flow it copies: the findings
+			// about it are in scope too.
+			scope[fl.CopyOf] = true
+		}
 		if f.keepsVerdicts(fl) {
 			out.Flows = append(out.Flows, *fl)
 		}

@@ -175,6 +175,23 @@ func TestRealTranslations(t *testing.T) {
 			if i < 0 || len(rep.Findings[i].Flows) != 6 || !slices.Equal(rep.Findings[i].Hosts, []netip.Addr{client}) {
 				t.Errorf("findings %v; want a close_wait_leak of 6 connections on %s", findingsOf(rep), client)
 			}
+			// Narrowed to the address only the copies have (the server
+			// behind the virtual one, the masquerade), the report keeps
+			// the copies, counted as the connections, and the findings
+			// about them (made from the flows they copy).
+			behind := server
+			if c.local != netip.MustParseAddr("10.77.9.9") {
+				behind = c.local
+			}
+			only := rep.Filtered(Filter{Host: behind})
+			if w, ok := only.Worst(); !ok || w != Error || only.Totals.Flows != 10 || only.Totals.Translated != 0 {
+				t.Errorf("--host %s: findings %v, %d connections, %d translated; want the leak, 10, 0", behind, findingsOf(only), only.Totals.Flows, only.Totals.Translated)
+			}
+			for _, f := range rep.Flows {
+				if f.CopyOf != 0 && (len(f.Verdicts) != 1 || f.Verdicts[0].Class != TranslatedClass) {
+					t.Errorf("copy %d: verdicts %v; want translated only", f.ID, f.Verdicts)
+				}
+			}
 			if !slices.Equal(rep.LocalAddrs, []netip.Addr{c.local}) {
 				t.Errorf("local addresses %v; want %v: the host forwards the others' packets", rep.LocalAddrs, c.local)
 			}

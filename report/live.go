@@ -34,7 +34,7 @@ func LiveView(w io.Writer, st LiveStatus, rep *analyze.Report, width, height int
 	var b strings.Builder
 	line := func(format string, a ...any) { b.WriteString(fit(fmt.Sprintf(format, a...), width) + "\n") }
 	line("flowdoc live on %s: %s, %d packets (%.0f/s), %d dropped", st.Interface, dur(st.Elapsed.Round(time.Second)), st.Packets, st.Rate, st.Dropped)
-	head := fmt.Sprintf("%s, %d still open", plural(len(rep.Flows), "connection"), rep.StillOpen())
+	head := fmt.Sprintf("%s, %d still open", plural(rep.Totals.Flows, "connection"), rep.StillOpen())
 	if st.Evicted > 0 {
 		head += fmt.Sprintf(", %d dropped from memory (--max-flows)", st.Evicted)
 	}
@@ -137,5 +137,5 @@ func LiveLine(st LiveStatus, rep *analyze.Report) string {
 		open += fmt.Sprintf(", %d more counted, not listed", n)
 	}
 	return fmt.Sprintf("flowdoc live: %s on %s, %d packets (%.0f/s), %d dropped, %d connections (%s), %d findings (%d errors)",
-		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, len(rep.Flows), open, len(rep.Findings), errs)
+		dur(st.Elapsed.Round(time.Second)), st.Interface, st.Packets, st.Rate, st.Dropped, rep.Totals.Flows, open, len(rep.Findings), errs)
 }
