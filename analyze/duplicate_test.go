@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -18,7 +17,7 @@ import (
 
 // twice writes the capture at path with every packet captured twice, as
 // tcpdump -i any records a container's packets on its veth and on the
-// bridge: the copy 7 µs later, its link-layer header another's.
+// bridge: a pcapng of two interfaces, the copy on the second 7 µs later.
 func twice(t *testing.T, path string) string {
 	t.Helper()
 	src, err := capture.Open(path)
@@ -26,19 +25,25 @@ func twice(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	out := filepath.Join(t.TempDir(), "twice-"+filepath.Base(path))
+	out := filepath.Join(t.TempDir(), "twice-"+filepath.Base(path)+"ng")
 	o, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := pcapgo.NewWriterNanos(o)
+	var w *pcapgo.NgWriter
 	for n := 0; ; n++ {
 		data, ci, lt, err := src.Next()
 		if err != nil {
 			break
 		}
 		if n == 0 {
-			if err := w.WriteFileHeader(262144, lt); err != nil {
+			intf := pcapgo.DefaultNgInterface
+			intf.LinkType, intf.Name, intf.TimestampResolution = lt, "veth0", 9
+			if w, err = pcapgo.NewNgWriterInterface(o, intf, pcapgo.DefaultNgWriterOptions); err != nil {
+				t.Fatal(err)
+			}
+			intf.Name = "br0"
+			if _, err := w.AddInterface(intf); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -46,14 +51,13 @@ func twice(t *testing.T, path string) string {
 		if err := w.WritePacket(ci, data); err != nil {
 			t.Fatal(err)
 		}
-		copied := slices.Clone(data)
-		if lt == layers.LinkTypeEthernet {
-			copied[0] ^= 0x02 // another destination MAC: the bridge's side
-		}
-		ci.Timestamp = ci.Timestamp.Add(7 * time.Microsecond)
-		if err := w.WritePacket(ci, copied); err != nil {
+		ci.Timestamp, ci.InterfaceIndex = ci.Timestamp.Add(7*time.Microsecond), 1
+		if err := w.WritePacket(ci, data); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	if err := o.Close(); err != nil {
 		t.Fatal(err)

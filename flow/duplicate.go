@@ -12,13 +12,26 @@ import (
 // comes, each copy would be a retransmission, a SYN sent again (a slow
 // connect), a SYN-ACK sent again after the ACK (a full accept queue).
 // The copies are the same bytes from the IP header's identification
-// on, within microseconds; a TCP stack's retransmission comes after a
-// timeout of milliseconds at least (Linux's tail loss probe waits two
-// round trips and 2 ms more, its RTO 200 ms) and differs anyway: a new
-// IPv4 identification, a new timestamp option, so a new checksum.
+// on, within microseconds. A TCP stack's own segments sent twice are not
+// copies: a retransmission comes after a timeout (Linux's tail loss
+// probe waits two round trips and 2 ms more, its RTO 200 ms), a fast
+// retransmission after the peer's duplicate ACKs, a round trip at least;
+// and most differ anyway, by a new IPv4 identification or a new
+// timestamp option. Some do not: IPv6 has no identification, some
+// stacks send 0 (RFC 6864), timestamps tick by the millisecond, and
+// duplicate ACKs and RSTs go out in bursts. So a packet again is a copy
+// when the capture says it came from another interface or the other way
+// through the host; or when its IPv4 identification tells datagrams
+// apart; or else only when it carries data, a SYN or a FIN, within
+// copyAtOnce.
 
 // DupWindow is how soon after a packet its copy must come to be one.
 const DupWindow = 2 * time.Millisecond
+
+// copyAtOnce is how soon a copy must come when nothing but its bytes
+// tells it from a segment sent again: less than any round trip but the
+// loopback's, where nothing is lost to send again.
+const copyAtOnce = 50 * time.Microsecond
 
 // CrossWindow is the same for a copy in another input: the same traffic
 // captured at two points (the client's host and the server's, read
@@ -28,9 +41,9 @@ const DupWindow = 2 * time.Millisecond
 const CrossWindow = time.Second
 
 // recentBits sets how many of the last packets recent remembers (a
-// tracker's, 32 KiB): a copy comes microseconds after the packet, a few
+// tracker's, 48 KiB): a copy comes microseconds after the packet, a few
 // packets later, and the table is read on every packet, so it is kept
-// small enough to stay in the CPU's nearest cache.
+// small enough to stay in the CPU's nearest caches.
 const (
 	recentBits  = 11
 	recentSlots = 1 << recentBits
@@ -38,31 +51,43 @@ const (
 
 // recent remembers the signatures of the last packets, each in the slot
 // its signature picks (a newer one takes its place): the top 48 bits of
-// the signature, and the input in the low 16.
+// the signature and the input in the low 16, when, and where the packet
+// was captured (interface and direction).
 type recent struct {
 	slots [recentSlots]struct {
-		sig uint64
-		at  Timestamp
+		sig   uint64
+		at    Timestamp
+		where uint32
 	}
 }
 
 // seen reports whether seg (on the tuple whose hash is h, from its
-// first endpoint when srcA, in input) is a copy of a packet less than
-// DupWindow before (or after: captures are not always in time order), or
-// CrossWindow when that packet was another input's (cross), and
-// remembers it if not a copy.
+// first endpoint when srcA, in input) is a copy of a packet before it
+// (or after: captures are not always in time order), and remembers it if
+// not: of another input's within CrossWindow (cross), or of the same
+// input's within DupWindow (see above).
 func (r *recent) seen(h uint64, srcA bool, seg *packet.Segment, at Timestamp, input uint16) (copied, cross bool) {
 	sig := dupSignature(h, srcA, seg)
 	s := &r.slots[sig>>(64-recentBits)]
 	sig = sig&^0xffff | uint64(input)
+	where := seg.Iface<<2 | uint32(seg.Dir)
 	if s.sig&^0xffff == sig&^0xffff {
 		d := time.Duration(at - s.at).Abs()
 		cross = uint16(s.sig) != input
-		if d < DupWindow || cross && d < CrossWindow {
+		switch {
+		case cross:
+			copied = d < CrossWindow
+		case d >= DupWindow:
+		case where != s.where, seg.IPID != 0 && seg.Src.Addr().Is4():
+			copied = true
+		default:
+			copied = d < copyAtOnce && (seg.Len > 0 || seg.Flags&(packet.SYN|packet.FIN) != 0) && seg.Flags&packet.RST == 0
+		}
+		if copied {
 			return true, cross
 		}
 	}
-	s.sig, s.at = sig, at
+	s.sig, s.at, s.where = sig, at, where
 	return false, false
 }
 

@@ -82,3 +82,49 @@ func TestRecentAcrossInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentEvidence: with nothing but its bytes to tell them apart (IPv6,
+// or IPv4 identification 0), a segment again is a copy only when it
+// carries data, a SYN or a FIN, within copyAtOnce; another interface or
+// direction says it is a copy, whatever it carries.
+func TestRecentEvidence(t *testing.T) {
+	v6 := packet.Segment{Src: netip.MustParseAddrPort("[fd00::1]:40000"), Dst: netip.MustParseAddrPort("[fd00::2]:80"),
+		Seq: 1000, Ack: 2000, Flags: packet.ACK | packet.PSH, Window: 501, Checksum: 0xbeef, Len: 1448}
+	ack := v6
+	ack.Flags, ack.Len = packet.ACK, 0
+	rst := packet.Segment{Src: netip.MustParseAddrPort("10.0.0.2:80"), Dst: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Seq: 5000, Flags: packet.RST, Checksum: 0x1234} // IPv4, identification 0
+	us := Timestamp(time.Microsecond)
+	for _, c := range []struct {
+		what        string
+		seg         packet.Segment
+		dt          Timestamp
+		iface, dir2 bool // the second from another interface; the other way
+		copy        bool
+	}{
+		{"IPv6 data again 10 µs later", v6, 10 * us, false, false, true},
+		{"IPv6 data again 160 µs later (a fast retransmission)", v6, 160 * us, false, false, false},
+		{"IPv6 duplicate ACK 5 µs later", ack, 5 * us, false, false, false},
+		{"IPv6 ACK 5 µs later on another interface", ack, 5 * us, true, false, true},
+		{"IPv6 ACK 5 µs later, the other way through the host", ack, 5 * us, false, true, true},
+		{"IPv4 RST with identification 0, again 3 µs later", rst, 3 * us, false, false, false},
+		{"IPv6 data 1 ms later on another interface", v6, 1000 * us, true, false, true},
+	} {
+		k, srcA := makeTuple(c.seg.Src, c.seg.Dst)
+		h := k.hash()
+		var r recent
+		first, again := c.seg, c.seg
+		first.Iface, again.Iface = 3, 3
+		first.Dir, again.Dir = packet.DirIncoming, packet.DirIncoming
+		if c.iface {
+			again.Iface = 4
+		}
+		if c.dir2 {
+			again.Dir = packet.DirOutgoing
+		}
+		r.seen(h, srcA, &first, TS(t0), 0)
+		if got, _ := r.seen(h, srcA, &again, TS(t0)+c.dt, 0); got != c.copy {
+			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
+		}
+	}
+}

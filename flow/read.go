@@ -630,6 +630,11 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 		return
 	}
 	in.TCPPackets++
+	if p.seg.Iface == 0 && p.srcs[i].Format == capture.FormatPcapNG {
+		// Which of the capture's interfaces: a packet captured on two
+		// is a copy (see Tracker.add).
+		p.seg.Iface = uint32(ci.InterfaceIndex) + 1
+	}
 	switch f := p.seg.Flags; {
 	case f&(packet.SYN|packet.FIN|packet.RST) == 0:
 		in.plain++

@@ -408,6 +408,7 @@ func (d *Decoder) fill(seg *Segment, tcpAt int, cut bool) error {
 			seg.Dir = sllDirection(uint16(d.sll.PacketType), d.sll.AddrType)
 		case layers.LayerTypeLinuxSLL2:
 			seg.Dir = sllDirection(uint16(d.sll2.PacketType), uint16(d.sll2.ARPHardwareType))
+			seg.Iface = d.sll2.InterfaceIndex
 		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
 			ips++
 		default:

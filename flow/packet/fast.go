@@ -16,6 +16,19 @@ import (
 // the frames it takes, it gives exactly what that path gives (FuzzFastPath
 // holds it to that).
 func fastDecode(lt layers.LinkType, b []byte, seg *Segment) bool {
+	var iface uint32
+	if lt == layers.LinkTypeLinuxSLL2 && len(b) >= 8 {
+		iface = binary.BigEndian.Uint32(b[4:8])
+	}
+	if !fastFrame(lt, b, seg) {
+		return false
+	}
+	seg.Iface = iface
+	return true
+}
+
+// fastFrame is fastDecode but for the interface.
+func fastFrame(lt layers.LinkType, b []byte, seg *Segment) bool {
 	et, b, dir, ok := fastLink(lt, b)
 	if !ok {
 		return false

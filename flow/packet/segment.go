@@ -30,6 +30,10 @@ type Segment struct {
 	// Dir is the packet's direction relative to the capturing host, where
 	// the link layer records it (Linux cooked captures).
 	Dir Direction
+	// Iface is the interface the packet was captured on, where the
+	// capture records it: a Linux cooked v2 capture's interface index (0
+	// otherwise; the pass may set it from a pcapng's interface).
+	Iface uint32
 	// Tunnel is the encapsulation the segment was found in; its addresses
 	// are the inner connection's. NoTunnel for a segment sent as it is.
 	Tunnel Tunnel
