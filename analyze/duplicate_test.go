@@ -189,6 +189,28 @@ func TestReorderedStamps(t *testing.T) {
 			}
 		})
 	}
+	// A pcapng written interface by interface: a connection's packets
+	// come as a block after another's, stamped up to 30 ms before the
+	// other's last. They keep their times: read at the other's last, the
+	// 40 ms connection would last 10 ms.
+	a := conv{cport: 40000, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200),
+		[]seg{{0.04, true, "FA", 0, -1}, {0.045, false, "FA", 0, -1}, {0.05, true, "A", 0, -1}})}
+	b := conv{cport: 40001, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200),
+		[]seg{{0.13, true, "FA", 0, -1}, {0.135, false, "FA", 0, -1}, {0.14, true, "A", 0, -1}})}
+	crafted := craft(t, a, b)
+	n := len(a.segs)
+	block := analyzeFile(t, restamp(t, crafted, func(i int, at, _ time.Time) time.Time {
+		if i >= n {
+			return at.Add(-80 * time.Millisecond)
+		}
+		return at
+	}))
+	if len(block.Flows) != 2 || block.Flows[1].Duration() != 40*time.Millisecond {
+		t.Errorf("the block stamped back: %d flows, the second lasting %s; want 40 ms", len(block.Flows), block.Flows[1].Duration())
+	}
+	if in := block.Inputs[0]; in.Reordered == 0 || in.ReorderedByS < 0.029 {
+		t.Errorf("block 30 ms back: %d reordered, by %g s; want them counted", in.Reordered, in.ReorderedByS)
+	}
 	// The clock set back an hour halfway: a warning naming the packet.
 	path := "../testdata/keepalive-leak.pcap"
 	rep := analyzeFile(t, restamp(t, path, func(i int, at, _ time.Time) time.Time {

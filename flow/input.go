@@ -47,8 +47,8 @@ type Input struct {
 	Encapsulations []string
 	// Reordered counts the packets stamped a little earlier than the
 	// packet before them (at most MaxReorder): read in the capture's
-	// order, at that packet's time. ReorderedBy is the most by which one
-	// was.
+	// order, at that packet's time when at most MaxClamp earlier.
+	// ReorderedBy is the most by which one was.
 	Reordered   int
 	ReorderedBy time.Duration
 	// Duplicates counts the TCP packets captured twice, left out: the
@@ -69,12 +69,18 @@ type Input struct {
 	prev        int64 // the time the packet before was read at
 }
 
-// MaxReorder is how much earlier than the packet before it a packet may
-// be stamped and be read at that packet's time: a capture on several
-// CPUs or interfaces (tcpdump -i any, a capture card's queues) stamps
-// packets out of order by microseconds. Further back is the capture's
-// clock set back: the packets keep their times, and a warning says so.
-const MaxReorder = 100 * time.Millisecond
+// A capture on several CPUs or interfaces (tcpdump -i any, a capture
+// card's queues) stamps packets out of order by microseconds: a request
+// stamped after the RST that answered it. A packet stamped earlier than
+// the packet before it by up to MaxClamp is read at that packet's time,
+// in the capture's order. Up to MaxReorder (a pcapng written interface
+// by interface, in blocks) it keeps its own time: clamped, a whole block
+// would be read at one instant. Further back is the capture's clock set
+// back: the packet keeps its time, and a warning says so.
+const (
+	MaxClamp   = time.Millisecond
+	MaxReorder = 100 * time.Millisecond
+)
 
 // behind takes a packet stamped at ts, back (ns) earlier than the packet
 // before it: it returns the time it is read at.
@@ -85,6 +91,9 @@ func (in *Input) behind(ts, back int64) int64 {
 	}
 	in.Reordered++
 	in.ReorderedBy = max(in.ReorderedBy, time.Duration(back))
+	if back > int64(MaxClamp) {
+		return ts
+	}
 	return in.prev
 }
 
