@@ -33,7 +33,7 @@ const DupWindow = 2 * time.Millisecond
 // loopback's, where nothing is lost to send again.
 const copyAtOnce = 50 * time.Microsecond
 
-// CrossWindow is the same for a copy in another input: the same traffic
+// CrossWindow is how soon a copy in another input must come: the same traffic
 // captured at two points (the client's host and the server's, read
 // together) has its copies apart by the latency between the points and
 // the offset of their clocks. A retransmission seen at both points is a
@@ -61,34 +61,78 @@ type recent struct {
 	}
 }
 
-// seen reports whether seg (on the tuple whose hash is h, from its
-// first endpoint when srcA, in input) is a copy of a packet before it
-// (or after: captures are not always in time order), and remembers it if
-// not: of another input's within CrossWindow (cross), or of the same
-// input's within DupWindow (see above).
-func (r *recent) seen(h uint64, srcA bool, seg *packet.Segment, at Timestamp, input uint16) (copied, cross bool) {
-	sig := dupSignature(h, srcA, seg)
+// seen reports whether seg (whose signature is sig, in input) is a copy
+// of a packet of the same input less than DupWindow before it (or after:
+// captures are not always in time order; see above), and remembers it if
+// not.
+func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint16) bool {
 	s := &r.slots[sig>>(64-recentBits)]
 	sig = sig&^0xffff | uint64(input)
 	where := seg.Iface<<2 | uint32(seg.Dir)
-	if s.sig&^0xffff == sig&^0xffff {
+	if s.sig == sig {
 		d := time.Duration(at - s.at).Abs()
-		cross = uint16(s.sig) != input
 		switch {
-		case cross:
-			copied = d < CrossWindow
 		case d >= DupWindow:
 		case where != s.where, seg.IPID != 0 && seg.Src.Addr().Is4():
-			copied = true
-		default:
-			copied = d < copyAtOnce && (seg.Len > 0 || seg.Flags&(packet.SYN|packet.FIN) != 0) && seg.Flags&packet.RST == 0
-		}
-		if copied {
-			return true, cross
+			return true
+		case d < copyAtOnce && (seg.Len > 0 || seg.Flags&(packet.SYN|packet.FIN) != 0) && seg.Flags&packet.RST == 0:
+			return true
 		}
 	}
 	s.sig, s.at, s.where = sig, at, where
-	return false, false
+	return false
+}
+
+// crossCopies remembers the packets of the last CrossWindow when several
+// inputs are read together, to tell those that another input holds
+// too: a map by signature, and the signatures in the order they came, to
+// forget them as capture time passes. It holds every packet of the window
+// (at most maxCross, past which the oldest are forgotten early), so that
+// what is a copy does not depend on how the packets fall to the trackers.
+type crossCopies struct {
+	last  map[uint64]crossSeen
+	order []uint64
+	head  int
+}
+
+type crossSeen struct {
+	at    Timestamp
+	input uint16
+}
+
+// maxCross bounds a tracker's crossCopies: a second of 2 Mpackets/s read
+// from two points at once, 64 MiB.
+const maxCross = 1 << 20
+
+// seen reports whether the packet whose signature is sig, in input, at,
+// is a copy of another input's within CrossWindow, and remembers it if
+// not.
+func (x *crossCopies) seen(sig uint64, at Timestamp, input uint16) bool {
+	if x.last == nil {
+		x.last = map[uint64]crossSeen{}
+	}
+	// Forget what is older than the window, oldest first (one seen again
+	// since holds back those after it, for a window at most).
+	for x.head < len(x.order) {
+		old := x.order[x.head]
+		if at.Sub(x.last[old].at) < CrossWindow && len(x.order)-x.head < maxCross {
+			break
+		}
+		delete(x.last, old)
+		x.head++
+	}
+	if x.head > 1<<16 && x.head*2 > len(x.order) {
+		x.order = append(x.order[:0], x.order[x.head:]...)
+		x.head = 0
+	}
+	if e, ok := x.last[sig]; ok && e.input != input && time.Duration(at-e.at).Abs() < CrossWindow {
+		return true
+	}
+	if _, ok := x.last[sig]; !ok {
+		x.order = append(x.order, sig)
+	}
+	x.last[sig] = crossSeen{at, input}
+	return false
 }
 
 // dupSignature mixes what two copies of a packet share: h is mixed

@@ -35,51 +35,58 @@ func TestRecentCopies(t *testing.T) {
 	for _, c := range cases {
 		var r recent
 		first := seg
-		if copied, _ := r.seen(h, srcA, &first, at, 0); copied {
+		if r.seen(dupSignature(h, srcA, &first), &first, at, 0) {
 			t.Fatalf("%s: the first packet seen as a copy", c.what)
 		}
 		again := seg
 		c.edit(&again)
-		if got, _ := r.seen(h, srcA, &again, at+c.dt, 0); got != c.copy {
+		if got := r.seen(dupSignature(h, srcA, &again), &again, at+c.dt, 0); got != c.copy {
 			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
 		}
 	}
 	var r recent
-	r.seen(h, srcA, &seg, at, 0)
-	if copied, _ := r.seen(h, !srcA, &seg, at, 0); copied {
+	r.seen(dupSignature(h, srcA, &seg), &seg, at, 0)
+	if r.seen(dupSignature(h, !srcA, &seg), &seg, at, 0) {
 		t.Error("the same numbers the other way on the tuple: a copy")
 	}
 }
 
-// TestRecentAcrossInputs: a copy in another input (the same traffic
-// captured at two points, clocks apart) is one within CrossWindow; a
-// retransmission in the same input, 200 ms on and identical (no IPv4
-// identification, no timestamp option), is not one of its original, and
-// its own copy in the other input is.
-func TestRecentAcrossInputs(t *testing.T) {
+// TestCrossCopies: a copy in another input (the same traffic captured at
+// two points, clocks apart) is one within CrossWindow; a retransmission
+// in the same input, 200 ms on and identical (no IPv4 identification, no
+// timestamp option), is not one of its original, and its own copy in the
+// other input is; what is older than the window is forgotten.
+func TestCrossCopies(t *testing.T) {
 	seg := packet.Segment{Src: netip.MustParseAddrPort("[fd00::1]:40000"), Dst: netip.MustParseAddrPort("[fd00::2]:80"),
 		Seq: 1000, Ack: 2000, Flags: packet.ACK | packet.PSH, Window: 501, Checksum: 0xbeef, Len: 1448}
 	k, srcA := makeTuple(seg.Src, seg.Dst)
-	h := k.hash()
+	sig := dupSignature(k.hash(), srcA, &seg)
 	at := TS(t0)
 	ms := Timestamp(time.Millisecond)
-	var r recent
-	steps := []struct {
-		what         string
-		at           Timestamp
-		input        uint16
-		copied, from bool
+	var x crossCopies
+	for _, s := range []struct {
+		what   string
+		at     Timestamp
+		input  uint16
+		copied bool
 	}{
-		{"the original, at A", at, 0, false, false},
-		{"its copy at B, 50 ms later", at + 50*ms, 1, true, true},
-		{"the retransmission at A", at + 200*ms, 0, false, false},
-		{"its copy at B", at + 250*ms, 1, true, true},
-		{"at B 1.5 s after the last at A", at + 1700*ms, 1, false, false},
-	}
-	for _, s := range steps {
-		if copied, cross := r.seen(h, srcA, &seg, s.at, s.input); copied != s.copied || cross != s.from {
-			t.Errorf("%s: copy %v (of another input's %v); want %v (%v)", s.what, copied, cross, s.copied, s.from)
+		{"the original, at A", at, 0, false},
+		{"its copy at B, 50 ms later", at + 50*ms, 1, true},
+		{"the retransmission at A", at + 200*ms, 0, false},
+		{"its copy at B", at + 250*ms, 1, true},
+		{"at B 1.5 s after the last at A", at + 1700*ms, 1, false},
+	} {
+		if got := x.seen(sig, s.at, s.input); got != s.copied {
+			t.Errorf("%s: a copy %v; want %v", s.what, got, s.copied)
 		}
+	}
+	// Thousands of others later, the window has moved on: all forgotten
+	// but the last second's.
+	for i := range 5000 {
+		x.seen(uint64(i)<<16, at+1700*ms+Timestamp(i)*ms, 0)
+	}
+	if n := len(x.last); n > 1001 {
+		t.Errorf("%d remembered; want the last second's, 1,000", n)
 	}
 }
 
@@ -122,8 +129,8 @@ func TestRecentEvidence(t *testing.T) {
 		if c.dir2 {
 			again.Dir = packet.DirOutgoing
 		}
-		r.seen(h, srcA, &first, TS(t0), 0)
-		if got, _ := r.seen(h, srcA, &again, TS(t0)+c.dt, 0); got != c.copy {
+		r.seen(dupSignature(h, srcA, &first), &first, TS(t0), 0)
+		if got := r.seen(dupSignature(h, srcA, &again), &again, TS(t0)+c.dt, 0); got != c.copy {
 			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
 		}
 	}

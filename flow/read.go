@@ -105,8 +105,10 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 	// connections whose tuple hashes to it, while this one reads and
 	// decodes.
 	for range n {
+		tr := NewTracker(cfg)
+		tr.inputs = len(srcs)
 		sh := &shard{
-			tracker: NewTracker(cfg),
+			tracker: tr,
 			full:    make(chan *batch, batches),
 			free:    make(chan *batch, batches),
 			done:    make(chan struct{}),

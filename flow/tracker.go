@@ -248,6 +248,10 @@ type Tracker struct {
 	// them, by input.
 	recent *recent
 	dups   []dupCount
+	// cross tells the packets another input holds too, when inputs
+	// (more than one) are read together.
+	cross  crossCopies
+	inputs int
 	// flows holds the connections in progress by the hash of their
 	// tuple; the rare tuples that share a hash are chained.
 	flows   hashTable[*conn]
@@ -377,8 +381,13 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 	if t.recent == nil {
 		t.recent = new(recent)
 	}
-	if copied, cross := t.recent.seen(h, srcA, seg, m.At, m.Input); copied {
-		t.duplicate(m, cross)
+	sig := dupSignature(h, srcA, seg)
+	if t.recent.seen(sig, seg, m.At, m.Input) {
+		t.duplicate(m, false)
+		return
+	}
+	if t.inputs > 1 && t.cross.seen(sig, m.At, m.Input) {
+		t.duplicate(m, true)
 		return
 	}
 	if m.At > t.last {
