@@ -293,3 +293,57 @@ func TestResentOutlastsFlood(t *testing.T) {
 		t.Errorf("%d flood SYNs in flows, %d folded; want %d in all, none of the client's", kept, syns, n)
 	}
 }
+
+// TestWindowsConnectDuringFlood: 12,000 spoofed SYNs a second, and
+// Windows clients (a SYN at 0, 3 and 9 s) answered at their third: with
+// one tracker or two, the clients' flows are whole, their three SYNs from
+// the first on. (With a retention of 16,384 embryos per tracker, one
+// tracker forgot their first SYN before the second came, and their flows
+// began at the SYN-ACK.)
+func TestWindowsConnectDuringFlood(t *testing.T) {
+	web := netip.MustParseAddrPort("10.0.0.80:80")
+	var pkts []lonePkt
+	const rate, secs = 12000, 14
+	for i := range rate * secs {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18 + byte(i>>16), byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		pkts = append(pkts, lonePkt{time.Duration(i) * time.Second / rate, src, web, packet.SYN, uint32(i) * 2654435761, 0})
+	}
+	for c := range 8 {
+		cl := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 8, 0, byte(1 + c)}), 50000)
+		start := time.Second + time.Duration(c)*100*time.Millisecond
+		isn := uint32(7000 + c)
+		for _, d := range []time.Duration{0, 3, 9} {
+			pkts = append(pkts, lonePkt{start + d*time.Second, cl, web, packet.SYN, isn, 0})
+		}
+		at := start + 9*time.Second + time.Millisecond
+		pkts = append(pkts, lonePkt{at, web, cl, packet.SYN | packet.ACK, 9000, isn + 1},
+			lonePkt{at + time.Millisecond, cl, web, packet.ACK, isn + 1, 9001},
+			lonePkt{at + 2*time.Millisecond, cl, web, packet.FIN | packet.ACK, isn + 1, 9001},
+			lonePkt{at + 3*time.Millisecond, web, cl, packet.FIN | packet.ACK, 9001, isn + 2},
+			lonePkt{at + 4*time.Millisecond, cl, web, packet.ACK, isn + 2, 9002})
+	}
+	data := lonePcap(pkts)
+	for _, trackers := range []int{1, 2} {
+		s, err := capture.NewSource("flood.pcap", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: trackers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range res.Flows {
+			if r.Key.Client().Addr().As4()[1] != 8 {
+				continue
+			}
+			n++
+			if r.History != "ShAFf" || r.Client.SYNs() != 3 || r.Duration() < 9*time.Second {
+				t.Errorf("%d trackers: %s: history %q, %d SYNs, %s; want the three SYNs over 9 s", trackers, r.Key, r.History, r.Client.SYNs(), r.Duration())
+			}
+		}
+		if n != 8 {
+			t.Errorf("%d trackers: %d flows of the Windows clients; want 8", trackers, n)
+		}
+	}
+}

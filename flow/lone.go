@@ -40,7 +40,7 @@ import (
 //     on the tuple), it is folded: counted in its aggregate, unanswered
 //     or half-open, and kept (retain) should its connection go on after
 //     all, in which case it is taken back out (unfold) and goes on as in
-//     3; past retainCap the oldest are forgotten, their tuple and ISN
+//     3; past the tracker's share of retainCap the oldest are forgotten, their tuple and ISN
 //     only remembered (folded.go);
 //  5. at the end, the embryos left are folded, as in progress when their
 //     last packet is younger than the initial RTO.
@@ -562,17 +562,19 @@ func (e *embryo) lastGap() time.Duration {
 // syns is how many SYNs the embryo's client sent.
 func (e *embryo) syns() int { return int(e.n) + int(e.elided) }
 
-// retainCap is how many folded embryos a tracker keeps, so that a
-// connection that goes on after all (answered after the initial RTO, or
-// acknowledged late) is taken back out of its aggregate and becomes a
-// flow whole, its handshake replayed. Past it, the oldest are forgotten
+// retainCap is how many folded embryos the pass keeps, shared among its
+// trackers (Tracker.retainN), so that a connection that goes on after all
+// (answered after the initial RTO, or acknowledged late) is taken back
+// out of its aggregate and becomes a flow whole, its handshake replayed.
+// 8 MiB: an embryo folded 1 s after its SYN is kept for 3.3 s more at
+// 10,000 spoofed SYNs a second, past Linux's second SYN (1 s) and
+// Windows' (3 s); at 12,000, still. Past it, the oldest are forgotten
 // (those whose SYN was sent again past as many more: see retain): their
 // tuple and ISN only are remembered (see remember), and a late answer
-// makes a flow from that packet on. (Which are forgotten depends
-// on how connections fall to the trackers: a flood with more late
-// answers than that per tracker may read a little differently with
-// another number of CPUs.)
-const retainCap = 1 << 14
+// makes a flow from that packet on. (Which are forgotten depends a little
+// on how connections fall to the trackers, at the edge of what each
+// keeps.)
+const retainCap = 1 << 15
 
 // retain keeps folded embryo i, counted in aggregate j. Past retainCap,
 // the oldest is forgotten; if its client had sent its SYN again, it goes
@@ -585,7 +587,7 @@ func (t *Tracker) retain(i, j int32) {
 	e.folded, e.agg = true, j
 	l.n--
 	l.retained.push(embryoRef{i, e.gen})
-	for l.retained.len() > retainCap {
+	for l.retained.len() > t.retainN {
 		ref := l.retained.pop()
 		switch old := l.at(ref.i); {
 		case old.gen != ref.gen || !old.folded:
@@ -595,7 +597,7 @@ func (t *Tracker) retain(i, j int32) {
 			t.forget(ref.i)
 		}
 	}
-	for l.resent.len() > retainCap {
+	for l.resent.len() > t.retainN {
 		if ref := l.resent.pop(); l.at(ref.i).gen == ref.gen && l.at(ref.i).folded {
 			t.forget(ref.i)
 		}

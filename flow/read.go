@@ -106,7 +106,7 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 	// decodes.
 	for range n {
 		tr := NewTracker(cfg)
-		tr.inputs = len(srcs)
+		tr.inputs, tr.retainN = len(srcs), retainCap/n
 		sh := &shard{
 			tracker: tr,
 			full:    make(chan *batch, batches),

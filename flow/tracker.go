@@ -252,6 +252,8 @@ type Tracker struct {
 	// (more than one) are read together.
 	cross  crossCopies
 	inputs int
+	// retainN is this tracker's share of retainCap.
+	retainN int
 	// flows holds the connections in progress by the hash of their
 	// tuple; the rare tuples that share a hash are chained.
 	flows   hashTable[*conn]
@@ -299,7 +301,7 @@ type Tracker struct {
 
 // NewTracker returns an empty Tracker.
 func NewTracker(cfg Config) *Tracker {
-	t := &Tracker{cfg: cfg}
+	t := &Tracker{cfg: cfg, retainN: retainCap}
 	if !cfg.Payload.Off {
 		t.pay = newPayloader(cfg.Payload)
 	}
