@@ -38,6 +38,9 @@ type conv struct {
 	server string // "10.0.0.2:80"
 	client string // "10.0.0.1"
 	segs   []seg
+	// fixedISN gives the connection the ISNs 1000 and 50000, as a
+	// stack or a tool that does not choose them would.
+	fixedISN bool
 }
 
 // craft writes the conversations, their packets merged in time order,
@@ -57,6 +60,9 @@ func craft(t *testing.T, convs ...conv) string {
 		// Each connection's own, as TCP stacks choose them: two with the
 		// same would be one connection seen twice, translated.
 		cisn, sisn := 1000+uint32(k)*7919, 50000+uint32(k)*104729
+		if c.fixedISN {
+			cisn, sisn = 1000, 50000
+		}
 		next := [2]uint32{cisn + 1, sisn + 1} // next sequence number per side
 		acked := [2]uint32{0, 0}
 		for _, s := range c.segs {

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 )
@@ -27,8 +26,9 @@ var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
 		"Kubernetes service's virtual address, a Docker host's masquerade, a load balancer that forwards packets) and " +
 		"once after it, under other addresses. Both are listed; the connection is counted once, in the flow first seen.",
 	Detection: "Both endpoints' initial sequence numbers (their SYN and SYN-ACK) are those of a flow under other " +
-		"addresses whose first and last packets came within 100 ms of this one's. A translation keeps sequence numbers; a proxy " +
-		"that ends the connection and opens its own does not, and its two connections are two.",
+		"addresses whose first and last packets came within 1 s of this one's, with as many packets and bytes each way and " +
+		"the same endpoint states; a refused connection has the client's alone, and one end stays the same. A translation " +
+		"keeps sequence numbers; a proxy that ends the connection and opens its own does not, and its two connections are two.",
 	Causes: "A capture on every interface of a host that translates (tcpdump -i any on a node or a container host), " +
 		"or captures from both sides of a NAT read together.",
 	Confirm: "conntrack -L (the translation's entry), or the service's endpoints (kubectl get endpoints).",
@@ -37,24 +37,31 @@ var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
 
 // translateWindow is how close a copy's first and last packets must be
 // to the flow's: a translation forwards in microseconds, and captures
-// from two hosts read together may have clocks some milliseconds apart.
-// The same conversation replayed (a load test replaying a recording
-// under other addresses) is further apart.
-const translateWindow = 100 * time.Millisecond
+// from two hosts read together may have clocks apart (as for copies of
+// packets, flow.CrossWindow). The same conversation replayed (a load
+// test replaying a recording under other addresses) is further apart,
+// or ends otherwise.
+const translateWindow = flow.CrossWindow
 
 // translations finds the flows that are another's connection seen again
 // under translated addresses: it returns, for each such flow (by index),
-// the index of the flow first seen; nil when there are none.
+// the index of the flow first seen; nil when there are none. A copy has
+// the flow's initial sequence numbers (the client's alone when the server
+// refused the SYN: then one endpoint is the same in both), its packets
+// and bytes, and its endpoints' states.
 func translations(recs []*flow.Record) map[int]int {
 	// Most ISN pairs are seen once: a map of first indexes, and groups
 	// only for the pairs seen again.
 	first := map[uint64]int32{}
 	var groups map[uint64][]int
 	for i, r := range recs {
-		if r.Midstream || r.Client.SYNs() == 0 || r.Server.SYNs() == 0 {
+		if r.Midstream || r.Client.SYNs() == 0 || r.Server.SYNs() == 0 && r.Server.RSTs == 0 {
 			continue
 		}
 		k := uint64(r.Client.ISN)<<32 | uint64(r.Server.ISN)
+		if r.Server.SYNs() == 0 {
+			k = uint64(r.Client.ISN)<<32 | 1<<31 // refused: no server ISN
+		}
 		j, seen := first[k]
 		if !seen {
 			first[k] = int32(i)
@@ -69,13 +76,19 @@ func translations(recs []*flow.Record) map[int]int {
 		groups[k] = append(groups[k], i)
 	}
 	var of map[int]int
-	for _, idx := range groups {
+	for k, idx := range groups {
+		// A translation makes a copy or two (DNAT, and SNAT behind it);
+		// more with the same ISNs are a tool's that does not choose them
+		// (nmap's SYN scan sends every probe from one port with one ISN,
+		// and the closed ports refuse each).
+		if len(idx) > 3 || k&(1<<31) != 0 && uint32(k) == 1<<31 && len(idx) > 2 {
+			continue
+		}
 		// In order of first packet (recs are), each pairs with the
-		// first before it within the window under other addresses.
+		// first before it that it copies.
 		for j, b := range idx {
 			for _, a := range idx[:j] {
-				if _, copied := of[a]; copied || recs[a].Key == recs[b].Key || recs[b].First.Sub(recs[a].First) > translateWindow ||
-					recs[b].Last.Sub(recs[a].Last).Abs() > translateWindow {
+				if _, copied := of[a]; copied || !copies(recs[b], recs[a]) {
 					continue
 				}
 				if of == nil {
@@ -87,6 +100,24 @@ func translations(recs []*flow.Record) map[int]int {
 		}
 	}
 	return of
+}
+
+// copies reports whether flow b, with a's initial sequence numbers, is
+// a's connection under other addresses.
+func copies(b, a *flow.Record) bool {
+	if a.Key == b.Key || b.First.Sub(a.First) > translateWindow || b.Last.Sub(a.Last).Abs() > translateWindow {
+		return false
+	}
+	if b.Server.SYNs() == 0 && b.Key.Client() != a.Key.Client() && b.Key.Server() != a.Key.Server() {
+		return false // the client's ISN alone: a translation changes one end
+	}
+	for s := flow.Client; s <= flow.Server; s++ {
+		x, y := a.Half(s), b.Half(s)
+		if x.Packets != y.Packets || x.Bytes != y.Bytes || x.State != y.State || x.RSTs != y.RSTs {
+			return false
+		}
+	}
+	return true
 }
 
 // translatedVerdict is the verdict on flow f, the connection of flow

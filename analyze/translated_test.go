@@ -198,3 +198,31 @@ func TestRealTranslations(t *testing.T) {
 		})
 	}
 }
+
+// TestTranslationsTold: refusals through a DNAT are paired by the
+// client's ISN (no server ISN: the RST); two connections with the same
+// fixed ISNs that end otherwise (a tool that does not choose them) are
+// two.
+func TestTranslationsTold(t *testing.T) {
+	const refused = "../testdata/refused.pcap"
+	once := analyzeFile(t, refused)
+	var server netip.AddrPort
+	for _, f := range once.Flows {
+		server = f.Key.Server()
+	}
+	rep := analyzeFile(t, translate(t, refused, server, netip.MustParseAddrPort("10.96.0.11:80"), 20*time.Microsecond))
+	if rep.Totals.Flows != once.Totals.Flows || rep.Totals.Translated != once.Totals.Flows {
+		t.Errorf("refused through a DNAT: %d connections, %d translated; want %d each", rep.Totals.Flows, rep.Totals.Translated, once.Totals.Flows)
+	}
+	if a, b := findingsOf(rep), findingsOf(once); !slices.Equal(a, b) {
+		t.Errorf("refused through a DNAT: findings %v; want %v", a, b)
+	}
+	clean := conv{cport: 40000, server: "10.0.0.2:80", fixedISN: true, segs: join(open(0), exchange(0.01, 100, 200),
+		[]seg{{0.05, true, "FA", 0, -1}, {0.051, false, "FA", 0, -1}, {0.052, true, "A", 0, -1}})}
+	reset := conv{cport: 40001, server: "10.0.0.2:80", fixedISN: true, segs: join(open(0.005), exchange(0.015, 100, 200),
+		[]seg{{0.055, false, "R", 0, -1}})}
+	two := analyzeFile(t, craft(t, clean, reset))
+	if two.Totals.Flows != 2 || two.Totals.Translated != 0 {
+		t.Errorf("two connections with the same ISNs: %d connections, %d translated; want 2, none", two.Totals.Flows, two.Totals.Translated)
+	}
+}
