@@ -105,7 +105,8 @@ func translations(recs []*flow.Record) map[int]int {
 // copies reports whether flow b, with a's initial sequence numbers, is
 // a's connection under other addresses.
 func copies(b, a *flow.Record) bool {
-	if a.Key == b.Key || b.First.Sub(a.First) > translateWindow || b.Last.Sub(a.Last).Abs() > translateWindow {
+	if a.Key == b.Key || b.First.Sub(a.First) > translateWindow || b.Last.Sub(a.Last).Abs() > translateWindow ||
+		a.Key.Client().Addr().Is4() != b.Key.Client().Addr().Is4() { // NAT64 is left out: rarer than look-alikes
 		return false
 	}
 	if b.Server.SYNs() == 0 && b.Key.Client() != a.Key.Client() && b.Key.Server() != a.Key.Server() {
