@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -123,19 +124,37 @@ func TestDuplicatePackets(t *testing.T) {
 // restamp writes the capture at path with the packets' stamps changed by
 // stamp (given each packet's index and time), in the same order.
 func restamp(t *testing.T, path string, stamp func(i int, at time.Time, prev time.Time) time.Time) string {
+	out := filepath.Join(t.TempDir(), "restamped-"+filepath.Base(path))
+	var prev time.Time
+	rewrite(t, path, out, func(i int, data []byte, ci gopacket.CaptureInfo, write func(gopacket.CaptureInfo, []byte)) {
+		at := ci.Timestamp
+		ci.Timestamp = stamp(i, at, prev)
+		prev = at
+		write(ci, data)
+	})
+	return out
+}
+
+// rewrite writes out, a pcap of the link type of the capture at path,
+// with what each calls write with for each of its packets (i, from 0).
+func rewrite(t *testing.T, path, out string, each func(i int, data []byte, ci gopacket.CaptureInfo, write func(gopacket.CaptureInfo, []byte))) {
 	t.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	out := filepath.Join(t.TempDir(), "restamped-"+filepath.Base(path))
 	o, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := pcapgo.NewWriterNanos(o)
-	var prev time.Time
+	write := func(ci gopacket.CaptureInfo, data []byte) {
+		ci.AncillaryData, ci.InterfaceIndex = nil, 0
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; ; i++ {
 		data, ci, lt, err := src.Next()
 		if err != nil {
@@ -146,18 +165,11 @@ func restamp(t *testing.T, path string, stamp func(i int, at time.Time, prev tim
 				t.Fatal(err)
 			}
 		}
-		at := ci.Timestamp
-		ci.Timestamp = stamp(i, at, prev)
-		prev = at
-		ci.AncillaryData, ci.InterfaceIndex = nil, 0
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
+		each(i, data, ci, write)
 	}
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return out
 }
 
 // TestReorderedStamps: a capture on several CPUs stamps packets out of
@@ -268,35 +280,9 @@ func TestTwoPointCapture(t *testing.T) {
 // keep copies the packets of the capture at path whose index ok takes
 // into out.
 func keep(t *testing.T, path, out string, ok func(i int) bool) {
-	t.Helper()
-	src, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	o, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriterNanos(o)
-	for i := 0; ; i++ {
-		data, ci, lt, err := src.Next()
-		if err != nil {
-			break
-		}
-		if i == 0 {
-			if err := w.WriteFileHeader(262144, lt); err != nil {
-				t.Fatal(err)
-			}
-		}
+	rewrite(t, path, out, func(i int, data []byte, ci gopacket.CaptureInfo, write func(gopacket.CaptureInfo, []byte)) {
 		if ok(i) {
-			ci.AncillaryData, ci.InterfaceIndex = nil, 0
-			if err := w.WritePacket(ci, data); err != nil {
-				t.Fatal(err)
-			}
+			write(ci, data)
 		}
-	}
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 }

@@ -4,17 +4,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/flowdoc/flowdoc/flow/capture"
+	"github.com/gopacket/gopacket"
 )
 
 // translate writes the Ethernet/IPv4 capture at path with each packet to
@@ -24,33 +20,13 @@ import (
 // server, then from vip. shift moves the copies in time: 20 µs is a
 // translation; seconds, the same conversation replayed.
 func translate(t *testing.T, path string, server, vip netip.AddrPort, shift time.Duration) string {
-	t.Helper()
-	src, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	out := filepath.Join(t.TempDir(), "nat-"+filepath.Base(path))
-	o, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriterNanos(o)
-	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
 	s4, v4 := server.Addr().As4(), vip.Addr().As4()
-	for {
-		data, ci, _, err := src.Next()
-		if err != nil {
-			break
-		}
-		data = slices.Clone(data)
-		ci.AncillaryData, ci.InterfaceIndex = nil, 0
+	rewrite(t, path, out, func(_ int, data []byte, ci gopacket.CaptureInfo, write func(gopacket.CaptureInfo, []byte)) {
 		ip := data[14:]
 		if len(data) < 54 || binary.BigEndian.Uint16(data[12:]) != 0x0800 || ip[9] != 6 {
-			w.WritePacket(ci, data)
-			continue
+			write(ci, data)
+			return
 		}
 		tcp := ip[int(ip[0]&15)*4:]
 		copied := slices.Clone(data)
@@ -67,19 +43,13 @@ func translate(t *testing.T, path string, server, vip netip.AddrPort, shift time
 		}
 		later := ci
 		later.Timestamp = ci.Timestamp.Add(shift)
-		first, second := copied, data // the client's: to the virtual address first
-		if fromServer {
+		first, second := copied, data               // the client's: to the virtual address first
+		if fromServer || shift > time.Millisecond { // a replay: the copy is the later conversation
 			first, second = data, copied
 		}
-		if shift > time.Millisecond { // a replay: the copy is the later conversation
-			first, second = data, copied
-		}
-		w.WritePacket(ci, first)
-		w.WritePacket(later, second)
-	}
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
+		write(ci, first)
+		write(later, second)
+	})
 	return out
 }
 
