@@ -108,3 +108,18 @@ func TestKernelSectionPunctuation(t *testing.T) {
 		t.Errorf("the socket table line does not end with a full stop:\n%s", section)
 	}
 }
+
+// TestLiveCountsConnections: a capture holding each connection before and
+// after a NAT (testdata/nat/dnat-leak.pcap: 10 connections, 6 leaked)
+// shows 10 connections in the live view's head, 6 still open, not the 20
+// flows and 12 it lists.
+func TestLiveCountsConnections(t *testing.T) {
+	rep := labReport(t, "../testdata/nat/dnat-leak.pcap")
+	var b bytes.Buffer
+	if err := LiveView(&b, LiveStatus{Interface: "any"}, rep, 120, 40); err != nil {
+		t.Fatal(err)
+	}
+	if head := b.String(); !strings.Contains(head, "10 connections, 6 still open") {
+		t.Errorf("live view:\n%s\nwant 10 connections, 6 still open", head)
+	}
+}
