@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -133,5 +134,31 @@ func TestRecentEvidence(t *testing.T) {
 		if got := r.seen(dupSignature(h, srcA, &again), &again, TS(t0)+c.dt, 0); got != c.copy {
 			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
 		}
+	}
+}
+
+// TestVXLANBothLayers: tcpdump -i any on a host of a VXLAN overlay
+// records each packet twice: encapsulated on the underlay's interface,
+// and as it is on the vxlan one (testdata/decode/vxlan-any.pcap: Linux,
+// two network namespaces, an HTTP request over vxlan0). Decoded, both are
+// the inner packet: one connection, each packet once.
+func TestVXLANBothLayers(t *testing.T) {
+	s, err := capture.Open("../testdata/decode/vxlan-any.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := res.Inputs[0]
+	if len(res.Flows) != 1 || in.Duplicates != in.TCPPackets/2 {
+		t.Fatalf("%d flows, %d of %d TCP packets captured twice; want 1 flow, half", len(res.Flows), in.Duplicates, in.TCPPackets)
+	}
+	r := res.Flows[0]
+	if r.Client.Packets+r.Server.Packets != uint64(in.TCPPackets/2) || r.Client.Retrans+r.Server.Retrans != 0 || r.History != "ShADadFf" {
+		t.Errorf("flow: %d/%d packets, %d/%d retransmissions, history %q; want each packet once", r.Client.Packets, r.Server.Packets,
+			r.Client.Retrans, r.Server.Retrans, r.History)
 	}
 }
