@@ -26,8 +26,8 @@ var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
 		"Kubernetes service's virtual address, a Docker host's masquerade, a load balancer that forwards packets) and " +
 		"once after it, under other addresses. Both are listed; the connection is counted once, in the flow first seen.",
 	Detection: "Both endpoints' initial sequence numbers (their SYN and SYN-ACK) are those of a flow under other " +
-		"addresses whose first and last packets came within 1 s of this one's, with as many packets and bytes each way and " +
-		"the same endpoint states; a refused connection has the client's alone, and one end stays the same. A translation " +
+		"addresses whose first and last packets came within 1 s of this one's, with the same bytes each way and the same " +
+		"endpoint states; a refused connection has the client's alone, a chain of translations changing one end at a time. A translation " +
 		"keeps sequence numbers; a proxy that ends the connection and opens its own does not, and its two connections are two.",
 	Causes: "A capture on every interface of a host that translates (tcpdump -i any on a node or a container host), " +
 		"or captures from both sides of a NAT read together.",
@@ -81,18 +81,21 @@ func translations(recs []*flow.Record) map[int]int {
 		// more with the same ISNs are a tool's that does not choose them
 		// (nmap's SYN scan sends every probe from one port with one ISN,
 		// and the closed ports refuse each).
-		if len(idx) > 3 || k&(1<<31) != 0 && uint32(k) == 1<<31 && len(idx) > 2 {
+		if len(idx) > 3 || uint32(k) == 1<<31 && oneClient(recs, idx) {
 			continue
 		}
 		// In order of first packet (recs are), each pairs with the
-		// first before it that it copies.
+		// first before it that it copies (through a copy: a chain).
 		for j, b := range idx {
 			for _, a := range idx[:j] {
-				if _, copied := of[a]; copied || !copies(recs[b], recs[a]) {
+				if !copies(recs[b], recs[a]) {
 					continue
 				}
 				if of == nil {
 					of = map[int]int{}
+				}
+				if o, copied := of[a]; copied {
+					a = o
 				}
 				of[b] = a
 				break
@@ -112,9 +115,30 @@ func copies(b, a *flow.Record) bool {
 	if b.Server.SYNs() == 0 && b.Key.Client() != a.Key.Client() && b.Key.Server() != a.Key.Server() {
 		return false // the client's ISN alone: a translation changes one end
 	}
+	// Pure ACKs and RSTs captured twice that nothing told apart (a cooked
+	// v1 capture records no interface) may be counted in one: the packets
+	// may differ, up to twice as many.
 	for s := flow.Client; s <= flow.Server; s++ {
 		x, y := a.Half(s), b.Half(s)
-		if x.Packets != y.Packets || x.Bytes != y.Bytes || x.State != y.State || x.RSTs != y.RSTs {
+		if x.Bytes != y.Bytes || x.State != y.State || (x.RSTs == 0) != (y.RSTs == 0) ||
+			x.Packets > 2*y.Packets || y.Packets > 2*x.Packets {
+			return false
+		}
+	}
+	return true
+}
+
+// oneClient reports whether the flows of a group refused with one
+// client ISN all have one client endpoint: a tool's probes (nmap's SYN
+// scan sends every probe from one port with one ISN, and closed ports
+// refuse each), not a chain of translations, which changes the client
+// behind a SNAT. Two are a DNAT's pair.
+func oneClient(recs []*flow.Record, idx []int) bool {
+	if len(idx) <= 2 {
+		return false
+	}
+	for _, i := range idx[1:] {
+		if recs[i].Key.Client() != recs[idx[0]].Key.Client() {
 			return false
 		}
 	}

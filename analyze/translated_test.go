@@ -157,6 +157,11 @@ func TestRealTranslations(t *testing.T) {
 			if w, ok := only.Worst(); !ok || w != Error || only.Totals.Flows != 10 || only.Totals.Translated != 0 {
 				t.Errorf("--host %s: findings %v, %d connections, %d translated; want the leak, 10, 0", behind, findingsOf(only), only.Totals.Flows, only.Totals.Translated)
 			}
+			// With --min-severity too, the copies are listed by their
+			// originals' verdicts: the 6 leaked connections.
+			if worse := rep.Filtered(Filter{Host: behind, MinSeverity: Warning}); worse.Totals.Flows != 6 || len(worse.Flows) != 6 {
+				t.Errorf("--host %s --min-severity warning: %d connections, %d flows listed; want the 6 leaked", behind, worse.Totals.Flows, len(worse.Flows))
+			}
 			for _, f := range rep.Flows {
 				if f.CopyOf != 0 && (len(f.Verdicts) != 1 || f.Verdicts[0].Class != TranslatedClass) {
 					t.Errorf("copy %d: verdicts %v; want translated only", f.ID, f.Verdicts)
@@ -194,5 +199,27 @@ func TestTranslationsTold(t *testing.T) {
 	two := analyzeFile(t, craft(t, clean, reset))
 	if two.Totals.Flows != 2 || two.Totals.Translated != 0 {
 		t.Errorf("two connections with the same ISNs: %d connections, %d translated; want 2, none", two.Totals.Flows, two.Totals.Translated)
+	}
+}
+
+// TestTranslationLegs: crafted captures of two harder cases.
+//   - masquerade-cooked-v1.pcap: a Docker host's masquerade captured with
+//     tcpdump -i any in Linux cooked v1, which records no interface: the
+//     pod's pure ACKs and RSTs (IPv4 identification 0), seen on the veth
+//     and the bridge, stay twice in the inner flows, which still pair
+//     with the outer ones (3 connections, the server resets them);
+//   - refused-dnat-snat.pcap: connects to a service refused behind a
+//     DNAT and a SNAT, three legs each (4 connections).
+func TestTranslationLegs(t *testing.T) {
+	for file, conns := range map[string]int{"masquerade-cooked-v1.pcap": 3, "refused-dnat-snat.pcap": 4} {
+		rep := analyzeFile(t, "../testdata/nat/"+file)
+		if rep.Totals.Flows != conns || rep.Totals.Translated != len(rep.Flows)-conns {
+			t.Errorf("%s: %d connections, %d translated of %d flows; want %d connections", file, rep.Totals.Flows, rep.Totals.Translated, len(rep.Flows), conns)
+		}
+		for _, f := range rep.Findings {
+			if f.Connections() > conns {
+				t.Errorf("%s: finding %s of %d connections; want %d at most", file, f.Class, f.Connections(), conns)
+			}
+		}
 	}
 }

@@ -91,13 +91,18 @@ func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint1
 // what is a copy does not depend on how the packets fall to the trackers.
 type crossCopies struct {
 	last  map[uint64]crossSeen
-	order []uint64
+	order []crossAt // in the order they came, refreshed ones again
 	head  int
 }
 
 type crossSeen struct {
 	at    Timestamp
 	input uint16
+}
+
+type crossAt struct {
+	sig uint64
+	at  Timestamp
 }
 
 // maxCross bounds a tracker's crossCopies: a second of 2 Mpackets/s read
@@ -111,14 +116,16 @@ func (x *crossCopies) seen(sig uint64, at Timestamp, input uint16) bool {
 	if x.last == nil {
 		x.last = map[uint64]crossSeen{}
 	}
-	// Forget what is older than the window, oldest first (one seen again
-	// since holds back those after it, for a window at most).
+	// Forget what is older than the window, oldest first. A signature
+	// seen again is in the order twice: only its latest place forgets it.
 	for x.head < len(x.order) {
 		old := x.order[x.head]
-		if at.Sub(x.last[old].at) < CrossWindow && len(x.order)-x.head < maxCross {
+		if at.Sub(old.at) < CrossWindow && len(x.order)-x.head < maxCross {
 			break
 		}
-		delete(x.last, old)
+		if e, ok := x.last[old.sig]; ok && e.at == old.at {
+			delete(x.last, old.sig)
+		}
 		x.head++
 	}
 	if x.head > 1<<16 && x.head*2 > len(x.order) {
@@ -128,9 +135,7 @@ func (x *crossCopies) seen(sig uint64, at Timestamp, input uint16) bool {
 	if e, ok := x.last[sig]; ok && e.input != input && time.Duration(at-e.at).Abs() < CrossWindow {
 		return true
 	}
-	if _, ok := x.last[sig]; !ok {
-		x.order = append(x.order, sig)
-	}
+	x.order = append(x.order, crossAt{sig, at})
 	x.last[sig] = crossSeen{at, input}
 	return false
 }
