@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -285,4 +286,49 @@ func keep(t *testing.T, path, out string, ok func(i int) bool) {
 			write(ci, data)
 		}
 	})
+}
+
+// TestMergedPointsWarned: the same traffic captured at two points and
+// merged into one file (mergecap folds both into one interface) holds
+// each packet again 50 ms later under its IPv4 identification: read as
+// one input, the copies are not told from retransmissions, and a warning
+// says to give the captures apart.
+func TestMergedPointsWarned(t *testing.T) {
+	const path = "../testdata/keepalive-leak.pcap"
+	type pkt struct {
+		ci   gopacket.CaptureInfo
+		data []byte
+	}
+	var all []pkt
+	rewrite(t, path, filepath.Join(t.TempDir(), "copy.pcap"), func(_ int, data []byte, ci gopacket.CaptureInfo, _ func(gopacket.CaptureInfo, []byte)) {
+		later := ci
+		later.Timestamp = ci.Timestamp.Add(50 * time.Millisecond)
+		all = append(all, pkt{ci, slices.Clone(data)}, pkt{later, slices.Clone(data)})
+	})
+	slices.SortStableFunc(all, func(a, b pkt) int { return a.ci.Timestamp.Compare(b.ci.Timestamp) })
+	merged := filepath.Join(t.TempDir(), "merged.pcap")
+	o, err := os.Create(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(o)
+	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		p.ci.AncillaryData, p.ci.InterfaceIndex = nil, 0
+		if err := w.WritePacket(p.ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := analyzeFile(t, merged)
+	if w := rep.Inputs[0].Warnings; !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, "seems to merge the captures of two points") }) {
+		t.Errorf("warnings %q; want the merge told", w)
+	}
+	if w := analyzeFile(t, path).Inputs[0].Warnings; len(w) != 0 {
+		t.Errorf("the capture alone: warnings %q; want none", w)
+	}
 }

@@ -34,6 +34,10 @@ func WarningText(w flow.Warning) string {
 	case flow.WarnClockBack:
 		return fmt.Sprintf("packet %d is stamped %s before the packet before it: the capture's clock was set back (NTP, by hand); "+
 			"the times around it are the clock's, and durations across it are short by that much", w.Packet, fmtDur(time.Duration(w.N)*time.Millisecond))
+	case flow.WarnMerged:
+		return fmt.Sprintf("%d TCP packets came again %s to %s later, the first at packet %d, on another interface or with the same IPv4 identification: the file seems to merge "+
+			"the captures of two points (mergecap); they were counted twice, as retransmissions. Give flowdoc the captures as separate files: "+
+			"it then leaves out the second copy of each packet", w.N, fmtDur(flow.DupWindow), fmtDur(flow.CrossWindow), w.Packet)
 	case flow.WarnCrossCopies:
 		what := plural(w.N, "TCP packet") + " were"
 		if w.N == 1 {

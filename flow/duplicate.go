@@ -65,7 +65,12 @@ type recent struct {
 // of a packet of the same input less than DupWindow before it (or after:
 // captures are not always in time order; see above), and remembers it if
 // not.
-func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint16) bool {
+//
+// late reports a packet that came again too late to be a copy of one
+// host's capture (DupWindow to CrossWindow) on another interface, or with
+// its IPv4 identification (a stack's resend has a new one): a capture of
+// two points merged into one file.
+func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint16) (copied, late bool) {
 	s := &r.slots[sig>>(64-recentBits)]
 	sig = sig&^0xffff | uint64(input)
 	where := seg.Iface<<2 | uint32(seg.Dir)
@@ -73,14 +78,15 @@ func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint1
 		d := time.Duration(at - s.at).Abs()
 		switch {
 		case d >= DupWindow:
+			late = d < CrossWindow && (seg.Iface != s.where>>2 || seg.IPID != 0 && seg.Src.Addr().Is4())
 		case where != s.where, seg.IPID != 0 && seg.Src.Addr().Is4():
-			return true
+			return true, false
 		case d < copyAtOnce && (seg.Len > 0 || seg.Flags&(packet.SYN|packet.FIN) != 0) && seg.Flags&packet.RST == 0:
-			return true
+			return true, false
 		}
 	}
 	s.sig, s.at, s.where = sig, at, where
-	return false
+	return false, late
 }
 
 // crossCopies remembers the packets of the last CrossWindow when several
@@ -156,8 +162,27 @@ func dupSignature(h uint64, srcA bool, seg *packet.Segment) uint64 {
 
 // dupCount is an input's packets captured twice, and the frame number
 // of the first; cross those that were another input's packets, and the
-// frame number of the first of them.
-type dupCount struct{ n, first, cross, firstCross int }
+// frame number of the first of them; late those that came again on
+// another interface too late to be copies (recent.seen), and the first.
+type dupCount struct{ n, first, cross, firstCross, late, firstLate int }
+
+// lateCopy counts the packet of m as come again on another interface,
+// too late to be a copy.
+func (t *Tracker) lateCopy(m Meta) {
+	i := int(m.Input)
+	if i >= len(t.dups) {
+		t.dups = append(t.dups, make([]dupCount, i+1-len(t.dups))...)
+	}
+	d := &t.dups[i]
+	d.late++
+	if d.firstLate == 0 || int(m.Packet) < d.firstLate {
+		d.firstLate = int(m.Packet)
+	}
+}
+
+// minLate is how many packets must come again late on another interface
+// for an input to be taken for two points' captures merged.
+const minLate = 10
 
 // duplicate counts the packet of m as captured twice (cross: another
 // input's).
@@ -191,8 +216,9 @@ func countDuplicates(inputs []Input, dups [][]dupCount) {
 		for _, ds := range dups {
 			if i < len(ds) {
 				d := ds[i]
-				sum.n, sum.cross = sum.n+d.n, sum.cross+d.cross
+				sum.n, sum.cross, sum.late = sum.n+d.n, sum.cross+d.cross, sum.late+d.late
 				sum.first, sum.firstCross = earliest(sum.first, d.first), earliest(sum.firstCross, d.firstCross)
+				sum.firstLate = earliest(sum.firstLate, d.firstLate)
 			}
 		}
 		inputs[i].Duplicates, inputs[i].Elsewhere = sum.n, sum.cross
@@ -201,6 +227,9 @@ func countDuplicates(inputs []Input, dups [][]dupCount) {
 		}
 		if sum.cross > 0 {
 			inputs[i].warn(Warning{Kind: WarnCrossCopies, N: sum.cross, Packet: sum.firstCross})
+		}
+		if sum.late >= minLate {
+			inputs[i].warn(Warning{Kind: WarnMerged, N: sum.late, Packet: sum.firstLate})
 		}
 	}
 }

@@ -36,18 +36,18 @@ func TestRecentCopies(t *testing.T) {
 	for _, c := range cases {
 		var r recent
 		first := seg
-		if r.seen(dupSignature(h, srcA, &first), &first, at, 0) {
+		if copied, _ := r.seen(dupSignature(h, srcA, &first), &first, at, 0); copied {
 			t.Fatalf("%s: the first packet seen as a copy", c.what)
 		}
 		again := seg
 		c.edit(&again)
-		if got := r.seen(dupSignature(h, srcA, &again), &again, at+c.dt, 0); got != c.copy {
+		if got, _ := r.seen(dupSignature(h, srcA, &again), &again, at+c.dt, 0); got != c.copy {
 			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
 		}
 	}
 	var r recent
 	r.seen(dupSignature(h, srcA, &seg), &seg, at, 0)
-	if r.seen(dupSignature(h, !srcA, &seg), &seg, at, 0) {
+	if copied, _ := r.seen(dupSignature(h, !srcA, &seg), &seg, at, 0); copied {
 		t.Error("the same numbers the other way on the tuple: a copy")
 	}
 }
@@ -135,7 +135,7 @@ func TestRecentEvidence(t *testing.T) {
 			again.Dir = packet.DirOutgoing
 		}
 		r.seen(dupSignature(h, srcA, &first), &first, TS(t0), 0)
-		if got := r.seen(dupSignature(h, srcA, &again), &again, TS(t0)+c.dt, 0); got != c.copy {
+		if got, _ := r.seen(dupSignature(h, srcA, &again), &again, TS(t0)+c.dt, 0); got != c.copy {
 			t.Errorf("%s: a copy %v; want %v", c.what, got, c.copy)
 		}
 	}

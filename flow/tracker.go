@@ -384,9 +384,13 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 		t.recent = new(recent)
 	}
 	sig := dupSignature(h, srcA, seg)
-	if t.recent.seen(sig, seg, m.At, m.Input) {
+	copied, late := t.recent.seen(sig, seg, m.At, m.Input)
+	if copied {
 		t.duplicate(m, false)
 		return
+	}
+	if late {
+		t.lateCopy(m)
 	}
 	if t.inputs > 1 && t.cross.seen(sig, m.At, m.Input) {
 		t.duplicate(m, true)
