@@ -50,10 +50,19 @@ const translateWindow = flow.CrossWindow
 // refused the SYN: then one endpoint is the same in both), its packets
 // and bytes, and its endpoints' states.
 func translations(recs []*flow.Record) map[int]int {
-	// Most ISN pairs are seen once: a map of first indexes, and groups
-	// only for the pairs seen again.
-	first := map[uint64]int32{}
-	var groups map[uint64][]int
+	// Nearly every ISN pair is seen once: a bitmap finds those that may
+	// be seen again, and only these are grouped (not a map of them all).
+	type cand struct {
+		key uint64
+		i   int32
+	}
+	cands := make([]cand, 0, len(recs))
+	const bits = 1 << 20
+	once, twice := make([]uint64, bits/64), make([]uint64, bits/64)
+	bit := func(k uint64) (int, uint64) {
+		h := (k * 0x9e3779b97f4a7c15) >> (64 - 20)
+		return int(h / 64), 1 << (h % 64)
+	}
 	for i, r := range recs {
 		if r.Midstream || r.Client.SYNs() == 0 || r.Server.SYNs() == 0 && r.Server.RSTs == 0 {
 			continue
@@ -62,21 +71,28 @@ func translations(recs []*flow.Record) map[int]int {
 		if r.Server.SYNs() == 0 {
 			k = uint64(r.Client.ISN)<<32 | 1<<31 // refused: no server ISN
 		}
-		j, seen := first[k]
-		if !seen {
-			first[k] = int32(i)
+		cands = append(cands, cand{k, int32(i)})
+		w, m := bit(k)
+		if once[w]&m != 0 {
+			twice[w] |= m
+		}
+		once[w] |= m
+	}
+	var groups map[uint64][]int
+	for _, c := range cands {
+		if w, m := bit(c.key); twice[w]&m == 0 {
 			continue
 		}
 		if groups == nil {
 			groups = map[uint64][]int{}
 		}
-		if groups[k] == nil {
-			groups[k] = []int{int(j)}
-		}
-		groups[k] = append(groups[k], i)
+		groups[c.key] = append(groups[c.key], int(c.i))
 	}
 	var of map[int]int
 	for k, idx := range groups {
+		if len(idx) < 2 {
+			continue // another pair's bit
+		}
 		// A translation makes a copy or two (DNAT, and SNAT behind it);
 		// more with the same ISNs are a tool's that does not choose them
 		// (nmap's SYN scan sends every probe from one port with one ISN,
