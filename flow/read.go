@@ -211,10 +211,12 @@ const (
 // destination of what came in, the source of what went out, is the
 // host's, unless it is the other end elsewhere (a host that forwards
 // packets, a router, a NAT, a node's pods behind veths, receives and
-// sends both ends' packets); on the loopback interface both are.
+// sends both ends' packets). On the loopback interface the other end is
+// the host's too, but not taken for its: a lab that routes spoofed
+// sources over lo would make them all the host's.
 func (p *pass) sawEnds() {
 	a, r := p.seg.Dst.Addr(), p.seg.Src.Addr()
-	if p.seg.Dir == packet.DirOutgoing {
+	if p.seg.Dir == packet.DirOutgoing || p.seg.Dir == packet.DirLoopOutgoing {
 		a, r = r, a
 	}
 	if a == p.last && r == p.lastRemote {
@@ -225,10 +227,7 @@ func (p *pass) sawEnds() {
 		p.local = map[netip.Addr]uint8{}
 	}
 	p.local[a] |= localEnd
-	switch {
-	case p.seg.Dir == packet.DirLoopback:
-		p.local[r] |= localEnd
-	case r != a:
+	if r != a && p.seg.Dir != packet.DirLoopIncoming && p.seg.Dir != packet.DirLoopOutgoing {
 		p.local[r] |= remoteEnd
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,5 +166,19 @@ func TestLinesAgreeWithJSON(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestManyLocalAddresses: a host with many addresses is named by the
+// first few in the text report's header, and how many more.
+func TestManyLocalAddresses(t *testing.T) {
+	rep := labReport(t, "../testdata/keepalive-leak.pcap")
+	for i := range 12 {
+		rep.LocalAddrs = append(rep.LocalAddrs, netip.AddrFrom4([4]byte{10, 9, 0, byte(i + 1)}))
+	}
+	var b bytes.Buffer
+	textHeader(&b, rep, 200)
+	if s := b.String(); !strings.Contains(s, "10.9.0.8, and 4 more (the JSON's local_addresses)") || strings.Contains(s, "10.9.0.9") {
+		t.Errorf("header:\n%s\nwant 8 addresses and 4 more", s)
 	}
 }

@@ -29,6 +29,10 @@ type Text struct {
 }
 
 // Render implements Renderer.
+// maxLocalShown is how many of the capturing host's addresses the text
+// report names.
+const maxLocalShown = 8
+
 func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	width := t.Width
@@ -82,10 +86,13 @@ func textHeader(w io.Writer, rep *analyze.Report, width int) {
 	}
 	if len(rep.LocalAddrs) > 0 {
 		var a []string
-		for _, l := range rep.LocalAddrs {
+		for _, l := range rep.LocalAddrs[:min(len(rep.LocalAddrs), maxLocalShown)] {
 			a = append(a, l.Unmap().String())
 		}
-		wrap(w, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(a) == 1], strings.Join(a, ", ")))
+		if more := len(rep.LocalAddrs) - len(a); more > 0 {
+			a = append(a, fmt.Sprintf("and %d more (the JSON's local_addresses)", more))
+		}
+		wrap(w, width, "", fmt.Sprintf("Captured on the host with %s %s (from the packets' directions).", map[bool]string{true: "address", false: "addresses"}[len(rep.LocalAddrs) == 1], strings.Join(a, ", ")))
 	}
 	head := rep.Totals.Summary()
 	if extra := rep.Totals.Caveats(); len(extra) > 0 {

@@ -83,7 +83,10 @@ const (
 	DirUnknown  Direction = iota
 	DirIncoming           // addressed to the capturing host
 	DirOutgoing           // sent by it
-	DirLoopback           // on its loopback interface: both ends are its own
+	// The same on its loopback interface, whose other end is its own
+	// too (but where a lab routes addresses it has not).
+	DirLoopIncoming
+	DirLoopOutgoing
 )
 
 // arphrdLoopback is a Linux cooked capture's hardware type of a loopback
@@ -93,8 +96,13 @@ const arphrdLoopback = 772
 // sllDirection maps a Linux cooked capture's packet type, and hardware
 // type, to a Direction.
 func sllDirection(packetType, hwType uint16) Direction {
-	if hwType == arphrdLoopback && (packetType == 0 || packetType == 4) {
-		return DirLoopback
+	if hwType == arphrdLoopback {
+		switch packetType {
+		case 0:
+			return DirLoopIncoming
+		case 4:
+			return DirLoopOutgoing
+		}
 	}
 	switch packetType {
 	case 0: // PACKET_HOST
