@@ -27,9 +27,13 @@ const (
 	aggShift   = 40
 )
 
-// halfCounts packs a half-open connection's SYNs and SYN-ACKs (3 at
-// most each) in an entry's count.
-func halfCounts(syns, acks int) uint8 { return uint8(min(syns, 3) | min(acks, 3)<<2) }
+// halfCounts packs a half-open connection's SYNs and SYN-ACKs (255 at
+// most each) in an entry's bucket, which a half-open one has no use for:
+// Linux sends its SYN-ACK 6 times, its SYN 7.
+func halfCounts(syns, acks int) uint64 { return uint64(min(syns, 255)) | uint64(min(acks, 255))<<8 }
+
+// halfCountsOf unpacks what halfCounts packed in entry v.
+func halfCountsOf(v uint64) (syns, acks int) { return int(v & 0xff), int(v >> 8 & 0xff) }
 
 func foldedEntry(agg int32, syns uint8, bucket uint64) uint64 {
 	return uint64(agg+1)<<aggShift | uint64(min(syns, 15))<<synsShift | bucket
@@ -99,7 +103,7 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 			if f == packet.SYN|packet.ACK {
 				client = seg.Dst.Addr()
 			}
-			if !a.lateHalfOpen(&l.folded[g], fh, j, f, n, m.At, client) {
+			if !a.lateHalfOpen(&l.folded[g], fh, j, f, v, m.At, client) {
 				a.uncountPeer(a.peerOf(seg, false)) // a flow of its own from here
 				return false
 			}
@@ -141,7 +145,7 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 			case a.Refused:
 				return a.lateRefused(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At, seg.Dst.Addr())
 			case a.HalfOpen:
-				a.lateHalfOpen(&l.folded[g], fh, j, f, int(v>>synsShift&15), m.At, seg.Dst.Addr()) // takes it out
+				a.lateHalfOpen(&l.folded[g], fh, j, f, v, m.At, seg.Dst.Addr()) // takes it out
 				a.uncountPeer(a.peerOf(seg, true))
 			default:
 				// Refused at last, long after it was folded unanswered:
@@ -194,26 +198,25 @@ func (a *aggregate) lateRefused(set *hashTable[uint64], fh uint64, j int32, f pa
 }
 
 // lateHalfOpen counts a packet of a folded half-open connection (whose
-// entry in set is at fh, with n SYN-ACKs): a SYN or SYN-ACK sent again is
-// counted (true); anything else from the client is the handshake going
-// on after all, and the connection leaves the aggregate (false). Past 3
-// SYNs or SYN-ACKs, what it takes back out is short of the rest. client
-// is the connection's client.
-func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, n int, at Timestamp, client netip.Addr) bool {
-	syns, acks := n&3, n>>2&3
+// entry in set, v, is at fh, its SYNs and SYN-ACKs counted in it): a SYN
+// or SYN-ACK sent again is counted (true); anything else from the client
+// is the handshake going on after all, and the connection leaves the
+// aggregate (false). client is the connection's client.
+func (a *aggregate) lateHalfOpen(set *hashTable[uint64], fh uint64, j int32, f packet.Flags, v uint64, at Timestamp, client netip.Addr) bool {
+	syns, acks := halfCountsOf(v)
 	switch f {
 	case packet.SYN:
 		a.SYNs++
 		if syns == 1 {
 			a.retry(client, 1)
 		}
-		set.set(fh, foldedEntry(j, halfCounts(syns+1, acks), 0))
+		set.set(fh, foldedEntry(j, 0, halfCounts(syns+1, acks)))
 	case packet.SYN | packet.ACK:
 		a.SYNACKs++
 		if acks == 1 {
 			a.ServerRetried++
 		}
-		set.set(fh, foldedEntry(j, halfCounts(syns, acks+1), 0))
+		set.set(fh, foldedEntry(j, 0, halfCounts(syns, acks+1)))
 	default:
 		set.del(fh)
 		a.Connections--

@@ -347,3 +347,41 @@ func TestWindowsConnectDuringFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfOpenManySYNACKs: a handshake folded half-open among a flood
+// answered with cookies, its SYN-ACK sent 5 times (Linux sends it up to
+// 6), then acknowledged: it leaves the aggregate with all its SYN-ACKs,
+// where 3 were counted at most and 2 stayed behind.
+func TestHalfOpenManySYNACKs(t *testing.T) {
+	srv := netip.MustParseAddrPort("10.0.0.82:8443")
+	var pkts []lonePkt
+	ms := time.Millisecond
+	for i := range 400 {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), uint16(2000+i))
+		at := time.Duration(i) * 5 * ms
+		isn := uint32(i)*104729 + 1
+		pkts = append(pkts, lonePkt{at, src, srv, packet.SYN, isn, 0}, lonePkt{at + ms, srv, src, packet.SYN | packet.ACK, uint32(i)*7 + 3, isn + 1})
+	}
+	c := netip.MustParseAddrPort("10.0.1.1:50000")
+	const isn, cookie = 777, 9000
+	at := 1500 * ms
+	pkts = append(pkts, lonePkt{at, c, srv, packet.SYN, isn, 0})
+	for _, d := range []time.Duration{1, 1000, 3000, 7000, 15000} {
+		pkts = append(pkts, lonePkt{at + d*ms, srv, c, packet.SYN | packet.ACK, cookie, isn + 1})
+	}
+	pkts = append(pkts, lonePkt{at + 15500*ms, c, srv, packet.ACK, isn + 1, cookie + 1})
+	s, err := capture.NewSource("cookies.pcap", bytes.NewReader(lonePcap(pkts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Aggregates {
+		if a.HalfOpen && (a.SYNACKs != a.Connections || a.SYNs != a.Connections || a.AnsweredLate != 1) {
+			t.Errorf("half-open aggregate: %d connections, %d SYNs, %d SYN-ACKs, %d answered late; want a SYN and a SYN-ACK each, the one that went on out",
+				a.Connections, a.SYNs, a.SYNACKs, a.AnsweredLate)
+		}
+	}
+}

@@ -632,7 +632,7 @@ func (t *Tracker) forget(i int32) {
 	h := e.key.hash()
 	l.renew(e.last())
 	if e.na > 0 {
-		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, halfCounts(e.syns(), int(e.na)), 0))
+		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, 0, halfCounts(e.syns(), int(e.na))))
 	} else {
 		l.remember(foldedHash(h, e.syn[0].seq), foldedEntry(e.agg, uint8(min(e.syns(), math.MaxUint8)), e.bucket()))
 	}
