@@ -27,7 +27,7 @@ var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
 		"once after it, under other addresses. Both are listed; the connection is counted once, in the flow first seen.",
 	Detection: "Both endpoints' initial sequence numbers (their SYN and SYN-ACK) are those of a flow under other " +
 		"addresses whose first and last packets came within 1 s of this one's, with the same bytes each way and the same " +
-		"endpoint states; a refused connection has the client's alone, a chain of translations changing one end at a time. A translation " +
+		"endpoint states; a refused connection has the client's alone, a chain of translations changing one end, and an address, at a time. A translation " +
 		"keeps sequence numbers; a proxy that ends the connection and opens its own does not, and its two connections are two.",
 	Causes: "A capture on every interface of a host that translates (tcpdump -i any on a node or a container host), " +
 		"or captures from both sides of a NAT read together.",
@@ -128,8 +128,14 @@ func copies(b, a *flow.Record) bool {
 		a.Key.Client().Addr().Is4() != b.Key.Client().Addr().Is4() { // NAT64 is left out: rarer than look-alikes
 		return false
 	}
-	if b.Server.SYNs() == 0 && b.Key.Client() != a.Key.Client() && b.Key.Server() != a.Key.Server() {
-		return false // the client's ISN alone: a translation changes one end
+	if b.Server.SYNs() == 0 {
+		// The client's ISN alone: a translation changes one end, and its
+		// address (a tool's probes to the ports of one host with one ISN
+		// change the port only).
+		cAddr, sAddr := b.Key.Client().Addr() != a.Key.Client().Addr(), b.Key.Server().Addr() != a.Key.Server().Addr()
+		if b.Key.Client() != a.Key.Client() && b.Key.Server() != a.Key.Server() || !cAddr && !sAddr {
+			return false
+		}
 	}
 	// Pure ACKs and RSTs captured twice that nothing told apart (a cooked
 	// v1 capture records no interface) may be counted in one: the packets

@@ -223,3 +223,17 @@ func TestTranslationLegs(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedProbesNotPaired: two probes of one host's ports from one
+// source port with one ISN (a scanner's), both refused, are two
+// connections: a translation changes an address.
+func TestRefusedProbesNotPaired(t *testing.T) {
+	probe := func(port string, at float64) conv {
+		return conv{cport: 40000, client: "10.0.9.9", server: "10.0.0.2:" + port, fixedISN: true,
+			segs: []seg{{at, true, "S", 0, -1}, {at + 0.0001, false, "RA", 0, -1}}}
+	}
+	rep := analyzeFile(t, craft(t, probe("22", 0), probe("23", 0.0005)))
+	if rep.Totals.Flows != 2 || rep.Totals.Translated != 0 {
+		t.Errorf("two refused probes: %d connections, %d translated; want 2, none", rep.Totals.Flows, rep.Totals.Translated)
+	}
+}
