@@ -49,6 +49,16 @@ type Report struct {
 	Kernel *KernelView
 	// Capture holds a live capture's counters; nil for files.
 	Capture *CaptureStats
+	// copyOf maps the index of each flow that is a translated copy to
+	// the index of the flow it copies, when the report holds both (see
+	// findCopies); count sets it.
+	copyOf map[int]int
+}
+
+// isCopy reports whether flow i is counted in the flow it copies.
+func (rep *Report) isCopy(i int) bool {
+	_, ok := rep.copyOf[i]
+	return ok
 }
 
 // CaptureStats are a live capture's counters.
@@ -157,9 +167,8 @@ func (o Options) withDefaults() Options {
 func Build(res *flow.Result, opt Options) *Report {
 	opt = opt.withDefaults()
 	rep := &Report{Inputs: inputsOf(res.Inputs), End: res.End, Flows: make([]Flow, len(res.Flows)), LocalAddrs: res.LocalAddrs}
-	// The copies of connections captured twice are judged as the flows
-	// they copy: with the same evidence (a host's closes, its peer's
-	// timeout), counted twice in it, which moves no quantile.
+	// A connection captured twice (translated) is in the evidence twice,
+	// which moves no quantile; its copy's verdicts are replaced below.
 	of := translations(res.Flows)
 	cap := gatherEvidence(res.Flows, res.Aggregates, flow.TS(res.End), opt.CloseWaitGrace)
 	inspectAll(res.Flows, rep.Flows, cap)
@@ -191,19 +200,19 @@ func (rep *Report) count() {
 	}
 	rep.Totals = Totals{}
 	t := &rep.Totals
-	copies := rep.copies()
+	rep.copyOf = rep.findCopies()
 	// The server side of a connection captured twice is the copy's when
 	// the copy saw the server's SYN-ACK first: before the translation,
 	// from the host that holds the socket.
 	serverOf := map[int]int{}
-	for b, a := range copies {
+	for b, a := range rep.copyOf {
 		if serverSeenFirst(rep.Flows[b].Record, rep.Flows[a].Record) {
 			serverOf[a] = b
 		}
 	}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
-		if a, ok := copies[i]; ok {
+		if a, ok := rep.copyOf[i]; ok {
 			t.Translated++
 			if serverOf[a] == i {
 				s := host(f.Key.Server().Addr())

@@ -35,9 +35,8 @@ func keepAliveFindings(rep *Report) []Finding {
 	var order []netip.Addr
 	var silent []*Flow
 	end := flow.TS(rep.End)
-	copies := rep.copies()
 	for i := range rep.Flows {
-		if _, copied := copies[i]; copied {
+		if rep.isCopy(i) {
 			continue // its probes are the flow's it copies
 		}
 		f := &rep.Flows[i]

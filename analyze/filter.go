@@ -112,7 +112,6 @@ func (rep *Report) Filtered(f Filter) *Report {
 	out.Flows = nil
 	out.Hosts = nil
 	scope := map[int]bool{}
-	var byID map[int]*Flow // for copies: the flows they copy
 	for i := range rep.Flows {
 		fl := &rep.Flows[i]
 		if !f.inScope(fl) {
@@ -120,20 +119,12 @@ func (rep *Report) Filtered(f Filter) *Report {
 		}
 		scope[fl.ID] = true
 		judged := fl
-		if fl.CopyOf != 0 {
+		if a, ok := rep.copyOf[i]; ok {
 			// A copy's connection is the flow it copies: the findings
 			// about it are in scope too, and its verdicts say whether the
 			// copy is listed.
-			scope[fl.CopyOf] = true
-			if byID == nil {
-				byID = make(map[int]*Flow, len(rep.Flows))
-				for j := range rep.Flows {
-					byID[rep.Flows[j].ID] = &rep.Flows[j]
-				}
-			}
-			if o := byID[fl.CopyOf]; o != nil {
-				judged = o
-			}
+			judged = &rep.Flows[a]
+			scope[judged.ID] = true
 		}
 		if f.keepsVerdicts(judged) {
 			out.Flows = append(out.Flows, *fl)

@@ -183,7 +183,7 @@ func (fx *findCtx) closeWaits() map[pairKey]int {
 	if fx.closeWait == nil {
 		fx.closeWait = map[pairKey]int{}
 		for i := range fx.rep.Flows {
-			if _, copied := fx.byClient.copies[i]; copied {
+			if fx.rep.isCopy(i) {
 				continue
 			}
 			if f := &fx.rep.Flows[i]; f.Client.State == flow.CloseWait {
@@ -200,11 +200,9 @@ func findings(rep *Report, opt Options) []Finding {
 	fx := &findCtx{rep: rep, opt: opt, byClient: &clientIndex{rep: rep}, closeWaitApart: map[netip.Addr]apartCounts{},
 		leakHosts: map[netip.Addr]bool{}}
 	groups := map[Class]*grouper{}
-	copies := rep.copies()
-	fx.byClient.copies = copies
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
-		if _, ok := copies[i]; ok {
+		if rep.isCopy(i) {
 			continue // its connection is the first flow's
 		}
 		for j := range f.Verdicts {
@@ -252,7 +250,7 @@ func findings(rep *Report, opt Options) []Finding {
 		}
 	}
 	out = foldAggregates(out, rep)
-	noteTranslations(out, rep, copies)
+	noteTranslations(out, rep)
 	sortFindings(out)
 	if out == nil {
 		out = []Finding{}
@@ -313,9 +311,7 @@ func hostsOf(fs []*Flow, s flow.Side) string {
 // hosts. It is built on first use.
 type clientIndex struct {
 	rep *Report
-	by  map[netip.Addr][]int32 // indices into rep.Flows, in order
-	// copies are the flows left out: connections of others, translated.
-	copies map[int]int
+	by  map[netip.Addr][]int32 // indices into rep.Flows, in order, copies left out
 }
 
 // flows returns the flows whose client is one of hosts, in report order.
@@ -323,7 +319,7 @@ func (x *clientIndex) flows(hosts ...netip.Addr) []*Flow {
 	if x.by == nil {
 		x.by = map[netip.Addr][]int32{}
 		for i := range x.rep.Flows {
-			if _, ok := x.copies[i]; ok {
+			if x.rep.isCopy(i) {
 				continue
 			}
 			a := x.rep.Flows[i].Key.Client().Addr()

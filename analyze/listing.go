@@ -110,9 +110,8 @@ func (rep *Report) StateTable() StateTable {
 // socket at the end, as far as the capture can tell.
 func (rep *Report) StillOpen() int {
 	n := 0
-	copies := rep.copies()
 	for i := range rep.Flows {
-		if _, copied := copies[i]; copied {
+		if rep.isCopy(i) {
 			continue
 		}
 		if f := &rep.Flows[i]; holdsSocket(f.Client.State) || holdsSocket(f.Server.State) {

@@ -43,12 +43,14 @@ var translatedDetector = detector{class: TranslatedClass, explain: Explanation{
 // or ends otherwise.
 const translateWindow = flow.CrossWindow
 
+// refusedISN stands for the server's ISN in the key of a refused
+// connection, which has none.
+const refusedISN = 1 << 31
+
 // translations finds the flows that are another's connection seen again
 // under translated addresses: it returns, for each such flow (by index),
-// the index of the flow first seen; nil when there are none. A copy has
-// the flow's initial sequence numbers (the client's alone when the server
-// refused the SYN: then one endpoint is the same in both), its packets
-// and bytes, and its endpoints' states.
+// the index of the flow first seen; nil when there are none (see
+// copies).
 func translations(recs []*flow.Record) map[int]int {
 	// Nearly every ISN pair is seen once: a bitmap finds those that may
 	// be seen again, and only these are grouped (not a map of them all).
@@ -57,10 +59,10 @@ func translations(recs []*flow.Record) map[int]int {
 		i   int32
 	}
 	cands := make([]cand, 0, len(recs))
-	const bits = 1 << 20
-	once, twice := make([]uint64, bits/64), make([]uint64, bits/64)
+	const bitsLog = 20
+	once, twice := make([]uint64, 1<<bitsLog/64), make([]uint64, 1<<bitsLog/64)
 	bit := func(k uint64) (int, uint64) {
-		h := (k * 0x9e3779b97f4a7c15) >> (64 - 20)
+		h := (k * 0x9e3779b97f4a7c15) >> (64 - bitsLog)
 		return int(h / 64), 1 << (h % 64)
 	}
 	for i, r := range recs {
@@ -69,7 +71,7 @@ func translations(recs []*flow.Record) map[int]int {
 		}
 		k := uint64(r.Client.ISN)<<32 | uint64(r.Server.ISN)
 		if r.Server.SYNs() == 0 {
-			k = uint64(r.Client.ISN)<<32 | 1<<31 // refused: no server ISN
+			k = uint64(r.Client.ISN)<<32 | refusedISN
 		}
 		cands = append(cands, cand{k, int32(i)})
 		w, m := bit(k)
@@ -97,7 +99,7 @@ func translations(recs []*flow.Record) map[int]int {
 		// more with the same ISNs are a tool's that does not choose them
 		// (nmap's SYN scan sends every probe from one port with one ISN,
 		// and the closed ports refuse each).
-		if len(idx) > 3 || uint32(k) == 1<<31 && oneClient(recs, idx) {
+		if len(idx) > 3 || uint32(k) == refusedISN && oneClient(recs, idx) {
 			continue
 		}
 		// In order of first packet (recs are), each pairs with the
@@ -121,8 +123,10 @@ func translations(recs []*flow.Record) map[int]int {
 	return of
 }
 
-// copies reports whether flow b, with a's initial sequence numbers, is
-// a's connection under other addresses.
+// copies reports whether flow b, with a's initial sequence numbers (the
+// client's alone when the server refused the SYN), is a's connection under
+// other addresses: the same family, the same bytes and endpoint states,
+// within translateWindow.
 func copies(b, a *flow.Record) bool {
 	if a.Key == b.Key || b.First.Sub(a.First) > translateWindow || b.Last.Sub(a.Last).Abs() > translateWindow ||
 		a.Key.Client().Addr().Is4() != b.Key.Client().Addr().Is4() { // NAT64 is left out: rarer than look-alikes
@@ -190,10 +194,10 @@ func serverSeenFirst(f, first *flow.Record) bool {
 	return f.Server.FirstPacket < first.Server.FirstPacket
 }
 
-// copies maps the index of each flow that is a translated copy to the
-// index of the flow first seen, when the report holds both (a filter may
-// keep one only: it then counts as the connection).
-func (rep *Report) copies() map[int]int {
+// findCopies maps the index of each flow that is a translated copy to
+// the index of the flow first seen, when the report holds both (a filter
+// may keep one only: it then counts as the connection).
+func (rep *Report) findCopies() map[int]int {
 	var out map[int]int
 	var byID map[int]int
 	for i := range rep.Flows {
@@ -217,12 +221,12 @@ func (rep *Report) copies() map[int]int {
 // noteTranslations tells, in the findings about a server endpoint whose
 // connections were captured again under other addresses (a service's
 // virtual address, say), where they went: the endpoints behind it.
-func noteTranslations(out []Finding, rep *Report, copies map[int]int) {
-	if len(copies) == 0 {
+func noteTranslations(out []Finding, rep *Report) {
+	if len(rep.copyOf) == 0 {
 		return
 	}
 	behind := map[netip.AddrPort][]netip.AddrPort{}
-	for b, a := range copies {
+	for b, a := range rep.copyOf {
 		from, to := rep.Flows[a].Key.Server(), rep.Flows[b].Key.Server()
 		if from != to && !slices.Contains(behind[from], to) {
 			behind[from] = append(behind[from], to)

@@ -160,76 +160,64 @@ func dupSignature(h uint64, srcA bool, seg *packet.Segment) uint64 {
 	return x ^ x>>29
 }
 
-// dupCount is an input's packets captured twice, and the frame number
-// of the first; cross those that were another input's packets, and the
-// frame number of the first of them; late those that came again on
-// another interface too late to be copies (recent.seen), and the first.
-type dupCount struct{ n, first, cross, firstCross, late, firstLate int }
+// dupCount is an input's packets captured twice (same), another input's
+// packets too (cross), and come again on another interface too late to
+// be copies (late, see recent.seen).
+type dupCount struct{ same, cross, late tally }
 
-// lateCopy counts the packet of m as come again on another interface,
-// too late to be a copy.
-func (t *Tracker) lateCopy(m Meta) {
-	i := int(m.Input)
-	if i >= len(t.dups) {
-		t.dups = append(t.dups, make([]dupCount, i+1-len(t.dups))...)
+// tally counts packets, and the frame number of the first.
+type tally struct{ n, first int }
+
+func (c *tally) add(packet int) {
+	c.n++
+	if c.first == 0 || packet < c.first {
+		c.first = packet
 	}
-	d := &t.dups[i]
-	d.late++
-	if d.firstLate == 0 || int(m.Packet) < d.firstLate {
-		d.firstLate = int(m.Packet)
+}
+
+func (c *tally) merge(o tally) {
+	if o.n == 0 {
+		return
 	}
+	if c.n == 0 || o.first < c.first {
+		c.first = o.first
+	}
+	c.n += o.n
 }
 
 // minLate is how many packets must come again late on another interface
 // for an input to be taken for two points' captures merged.
 const minLate = 10
 
-// duplicate counts the packet of m as captured twice (cross: another
-// input's).
-func (t *Tracker) duplicate(m Meta, cross bool) {
-	i := int(m.Input)
-	if i >= len(t.dups) {
-		t.dups = append(t.dups, make([]dupCount, i+1-len(t.dups))...)
+// dupsOf is input i's counts.
+func (t *Tracker) dupsOf(i uint16) *dupCount {
+	if int(i) >= len(t.dups) {
+		t.dups = append(t.dups, make([]dupCount, int(i)+1-len(t.dups))...)
 	}
-	d := &t.dups[i]
-	n, first := &d.n, &d.first
-	if cross {
-		n, first = &d.cross, &d.firstCross
-	}
-	*n++
-	if *first == 0 || int(m.Packet) < *first {
-		*first = int(m.Packet)
-	}
+	return &t.dups[i]
 }
 
 // countDuplicates adds the trackers' counts of packets captured twice
 // (by tracker, then input) to the inputs, and warns of them.
 func countDuplicates(inputs []Input, dups [][]dupCount) {
-	earliest := func(a, b int) int {
-		if a == 0 || b != 0 && b < a {
-			return b
-		}
-		return a
-	}
 	for i := range inputs {
 		var sum dupCount
 		for _, ds := range dups {
 			if i < len(ds) {
-				d := ds[i]
-				sum.n, sum.cross, sum.late = sum.n+d.n, sum.cross+d.cross, sum.late+d.late
-				sum.first, sum.firstCross = earliest(sum.first, d.first), earliest(sum.firstCross, d.firstCross)
-				sum.firstLate = earliest(sum.firstLate, d.firstLate)
+				sum.same.merge(ds[i].same)
+				sum.cross.merge(ds[i].cross)
+				sum.late.merge(ds[i].late)
 			}
 		}
-		inputs[i].Duplicates, inputs[i].Elsewhere = sum.n, sum.cross
-		if sum.n > 0 {
-			inputs[i].warn(Warning{Kind: WarnDuplicates, N: sum.n, Packet: sum.first})
+		inputs[i].Duplicates, inputs[i].Elsewhere = sum.same.n, sum.cross.n
+		if sum.same.n > 0 {
+			inputs[i].warn(Warning{Kind: WarnDuplicates, N: sum.same.n, Packet: sum.same.first})
 		}
-		if sum.cross > 0 {
-			inputs[i].warn(Warning{Kind: WarnCrossCopies, N: sum.cross, Packet: sum.firstCross})
+		if sum.cross.n > 0 {
+			inputs[i].warn(Warning{Kind: WarnCrossCopies, N: sum.cross.n, Packet: sum.cross.first})
 		}
-		if sum.late >= minLate {
-			inputs[i].warn(Warning{Kind: WarnMerged, N: sum.late, Packet: sum.firstLate})
+		if sum.late.n >= minLate {
+			inputs[i].warn(Warning{Kind: WarnMerged, N: sum.late.n, Packet: sum.late.first})
 		}
 	}
 }

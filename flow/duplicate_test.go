@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
@@ -147,15 +146,7 @@ func TestRecentEvidence(t *testing.T) {
 // two network namespaces, an HTTP request over vxlan0). Decoded, both are
 // the inner packet: one connection, each packet once.
 func TestVXLANBothLayers(t *testing.T) {
-	s, err := capture.Open("../testdata/decode/vxlan-any.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readFile(t, "../testdata/decode/vxlan-any.pcap", ReadOptions{})
 	in := res.Inputs[0]
 	if len(res.Flows) != 1 || in.Duplicates != in.TCPPackets/2 {
 		t.Fatalf("%d flows, %d of %d TCP packets captured twice; want 1 flow, half", len(res.Flows), in.Duplicates, in.TCPPackets)

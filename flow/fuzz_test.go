@@ -108,7 +108,7 @@ func FuzzTracker(f *testing.F) {
 		}
 		// Or left out, captured twice: the same packet again at once.
 		for _, d := range tr.dups {
-			pkts += uint64(d.n)
+			pkts += uint64(d.same.n + d.cross.n)
 		}
 		if pkts != sent {
 			t.Fatalf("%d packets in flows and captured twice, %d sent", pkts, sent)

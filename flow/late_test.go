@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/packet"
 	"github.com/flowdoc/flowdoc/flow/payload"
 )
@@ -268,14 +267,7 @@ func TestResentOutlastsFlood(t *testing.T) {
 		lonePkt{at + 2*time.Millisecond, c, web, packet.FIN | packet.ACK, isn + 1, sisn + 1},
 		lonePkt{at + 3*time.Millisecond, web, c, packet.FIN | packet.ACK, sisn + 1, isn + 2},
 		lonePkt{at + 4*time.Millisecond, c, web, packet.ACK, isn + 2, sisn + 2})
-	s, err := capture.NewSource("flood.pcap", bytes.NewReader(lonePcap(pkts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readTrackers(t, pkts, 1)
 	i := slices.IndexFunc(res.Flows, func(r *Record) bool { return r.Key.Client() == c })
 	if i < 0 {
 		t.Fatal("no flow of the client")
@@ -322,16 +314,8 @@ func TestWindowsConnectDuringFlood(t *testing.T) {
 			lonePkt{at + 3*time.Millisecond, web, cl, packet.FIN | packet.ACK, 9001, isn + 2},
 			lonePkt{at + 4*time.Millisecond, cl, web, packet.ACK, isn + 2, 9002})
 	}
-	data := lonePcap(pkts)
 	for _, trackers := range []int{1, 2} {
-		s, err := capture.NewSource("flood.pcap", bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: trackers})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := readTrackers(t, pkts, trackers)
 		n := 0
 		for _, r := range res.Flows {
 			if r.Key.Client().Addr().As4()[1] != 8 {
@@ -370,15 +354,7 @@ func TestHalfOpenManySYNACKs(t *testing.T) {
 		pkts = append(pkts, lonePkt{at + d*ms, srv, c, packet.SYN | packet.ACK, cookie, isn + 1})
 	}
 	pkts = append(pkts, lonePkt{at + 15500*ms, c, srv, packet.ACK, isn + 1, cookie + 1})
-	s, err := capture.NewSource("cookies.pcap", bytes.NewReader(lonePcap(pkts)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{Trackers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range res.Aggregates {
+	for _, a := range readTrackers(t, pkts, 1).Aggregates {
 		if a.HalfOpen && (a.SYNACKs != a.Connections || a.SYNs != a.Connections || a.AnsweredLate != 1) {
 			t.Errorf("half-open aggregate: %d connections, %d SYNs, %d SYN-ACKs, %d answered late; want a SYN and a SYN-ACK each, the one that went on out",
 				a.Connections, a.SYNs, a.SYNACKs, a.AnsweredLate)

@@ -40,8 +40,8 @@ import (
 //     on the tuple), it is folded: counted in its aggregate, unanswered
 //     or half-open, and kept (retain) should its connection go on after
 //     all, in which case it is taken back out (unfold) and goes on as in
-//     3; past the tracker's share of retainCap the oldest are forgotten, their tuple and ISN
-//     only remembered (folded.go);
+//     3; past the tracker's share of retainCap the oldest are
+//     forgotten, their tuple and ISN only remembered (folded.go);
 //  5. at the end, the embryos left are folded, as in progress when their
 //     last packet is younger than the initial RTO.
 
@@ -589,19 +589,26 @@ func (t *Tracker) retain(i, j int32) {
 	l.retained.push(embryoRef{i, e.gen})
 	for l.retained.len() > t.retainN {
 		ref := l.retained.pop()
-		switch old := l.at(ref.i); {
-		case old.gen != ref.gen || !old.folded:
-		case old.n > 1:
+		switch {
+		case !l.stillFolded(ref):
+		case l.at(ref.i).n > 1:
 			l.resent.push(ref)
 		default:
 			t.forget(ref.i)
 		}
 	}
 	for l.resent.len() > t.retainN {
-		if ref := l.resent.pop(); l.at(ref.i).gen == ref.gen && l.at(ref.i).folded {
+		if ref := l.resent.pop(); l.stillFolded(ref) {
 			t.forget(ref.i)
 		}
 	}
+}
+
+// stillFolded reports whether ref is still the folded embryo it was
+// when queued (not taken back out, forgotten, or its slot reused).
+func (l *lone) stillFolded(ref embryoRef) bool {
+	e := l.at(ref.i)
+	return e.gen == ref.gen && e.folded
 }
 
 // refFIFO is a queue of embryos.

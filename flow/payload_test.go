@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowdoc/flowdoc/flow/capture"
 	"github.com/flowdoc/flowdoc/flow/payload"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -272,15 +271,7 @@ func TestMidstreamRolesFromHTTP(t *testing.T) {
 // cookie, the next two send their request in the SYN). Its data starts
 // after the SYN: the request reads as any other.
 func TestFastOpenRequest(t *testing.T) {
-	s, err := capture.Open("../testdata/decode/tcp-fast-open.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readFile(t, "../testdata/decode/tcp-fast-open.pcap", ReadOptions{})
 	if len(res.Flows) != 3 {
 		t.Fatalf("%d flows; want 3", len(res.Flows))
 	}

@@ -216,7 +216,7 @@ const (
 // sources over lo would make them all the host's.
 func (p *pass) sawEnds() {
 	a, r := p.seg.Dst.Addr(), p.seg.Src.Addr()
-	if p.seg.Dir == packet.DirOutgoing || p.seg.Dir == packet.DirLoopOutgoing {
+	if p.seg.Dir.Outgoing() {
 		a, r = r, a
 	}
 	if a == p.last && r == p.lastRemote {
@@ -227,7 +227,7 @@ func (p *pass) sawEnds() {
 		p.local = map[netip.Addr]uint8{}
 	}
 	p.local[a] |= localEnd
-	if r != a && p.seg.Dir != packet.DirLoopIncoming && p.seg.Dir != packet.DirLoopOutgoing {
+	if r != a && !p.seg.Dir.Loopback() {
 		p.local[r] |= remoteEnd
 	}
 }

@@ -44,6 +44,21 @@ func readWith(t *testing.T, r io.Reader, name string, cfg Config) *Result {
 	return readOpts(t, r, name, ReadOptions{Config: cfg})
 }
 
+// readFile reads the capture at path with options.
+func readFile(t *testing.T, path string, opt ReadOptions) *Result {
+	t.Helper()
+	s, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := Read(context.Background(), []*capture.Source{s}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // readOpts is readAll with options.
 func readOpts(t *testing.T, r io.Reader, name string, opt ReadOptions) *Result {
 	t.Helper()
@@ -460,16 +475,7 @@ func TestLocalAddrs(t *testing.T) {
 		// Spoofed sources answered over lo (a lab's route): not the host's.
 		"../testdata/flood/real-synflood.pcap": "[10.99.0.1]",
 	} {
-		s, err := capture.Open(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Read(t.Context(), []*capture.Source{s}, ReadOptions{})
-		s.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fmt.Sprint(res.LocalAddrs); got != want {
+		if got := fmt.Sprint(readFile(t, file, ReadOptions{}).LocalAddrs); got != want {
 			t.Errorf("%s: local addresses %s; want %s", file, got, want)
 		}
 	}

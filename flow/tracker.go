@@ -386,14 +386,14 @@ func (t *Tracker) add(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA boo
 	sig := dupSignature(h, srcA, seg)
 	copied, late := t.recent.seen(sig, seg, m.At, m.Input)
 	if copied {
-		t.duplicate(m, false)
+		t.dupsOf(m.Input).same.add(int(m.Packet))
 		return
 	}
 	if late {
-		t.lateCopy(m)
+		t.dupsOf(m.Input).late.add(int(m.Packet))
 	}
 	if t.inputs > 1 && t.cross.seen(sig, m.At, m.Input) {
-		t.duplicate(m, true)
+		t.dupsOf(m.Input).cross.add(int(m.Packet))
 		return
 	}
 	if m.At > t.last {

@@ -89,6 +89,12 @@ const (
 	DirLoopOutgoing
 )
 
+// Outgoing reports whether the packet was sent by the capturing host.
+func (d Direction) Outgoing() bool { return d == DirOutgoing || d == DirLoopOutgoing }
+
+// Loopback reports whether the packet was on the loopback interface.
+func (d Direction) Loopback() bool { return d == DirLoopIncoming || d == DirLoopOutgoing }
+
 // arphrdLoopback is a Linux cooked capture's hardware type of a loopback
 // interface.
 const arphrdLoopback = 772
