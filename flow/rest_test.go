@@ -27,6 +27,10 @@ func TestRestingStreamsResume(t *testing.T) {
 	}{
 		{"frozen", Config{IdleEvict: time.Second}, 20 * time.Second, true}, // past freezeAfter, whenever the sweeps come
 		{"in the table", Config{}, 3 * time.Second, false},                 // past restAfter, short of freezeAfter
+		// A spell of 1.6 s holds a sweep (one a second) that finds the
+		// connection quiet for restAfter: 200 k connections waiting for a
+		// response hold their streams for a second or two, not four.
+		{"in the table, a short spell", Config{}, 1600 * time.Millisecond, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			type timed struct {
