@@ -364,6 +364,7 @@ func runAnalyze(ctx context.Context, o *analyzeOptions) error {
 	if prog != nil {
 		ropt.OnProgress = prog.update
 	}
+	ropt.OnFinish = o.gc.finishing
 	res, err := flow.Read(ctx, srcs, ropt)
 	if prog != nil {
 		prog.done()
@@ -532,6 +533,10 @@ func writeHeapProfile(path string) error {
 // memory limit that keeps the heap within a slack of what is live, and at
 // least gcFloor. During the pass the slack is gcSlack: the records grow
 // fast, and a tighter limit makes the collector run nearly without pause.
+// When the last packet is read, the trackers make records of the
+// connections still open: each conn (640 bytes) is garbage once its
+// record (450) is made, and with gcSlack the heap would hold nearly both
+// (200 k connections open: 80 MB more). The slack is then gcFinishSlack.
 // Once the pass is over the slack narrows to gcReportSlack, but the limit
 // stays at least what the pass held at its end: up to there, the report
 // reuses memory the process has had anyway, and collecting sooner would
@@ -542,11 +547,13 @@ const (
 	gcPercent     = 200
 	gcFloor       = 96 << 20
 	gcSlack       = 1.5
+	gcFinishSlack = 1.3
 	gcReportSlack = 1.2
 )
 
 // gcPacer applies that pacing; the nil *gcPacer does nothing.
 type gcPacer struct {
+	finish     atomic.Bool  // the trackers are finishing: gcFinishSlack is in force
 	report     atomic.Bool  // the pass is over: gcReportSlack is in force
 	least      atomic.Int64 // the lowest limit, besides gcFloor
 	mu         sync.Mutex   // held to set the limit, so that stop has the last word
@@ -604,8 +611,11 @@ func (p *gcPacer) apply() bool {
 	if sample[0].Value.Kind() == metrics.KindUint64 {
 		live := float64(sample[0].Value.Uint64())
 		slack := gcSlack
-		if p.report.Load() {
+		switch {
+		case p.report.Load():
 			slack = gcReportSlack
+		case p.finish.Load():
+			slack = gcFinishSlack
 		}
 		debug.SetMemoryLimit(max(gcFloor, p.least.Load(), int64(live*slack)))
 	}
@@ -626,6 +636,16 @@ func (p *gcPacer) reporting() {
 		p.least.Store(int64(held[0].Value.Uint64() - held[1].Value.Uint64()))
 	}
 	p.report.Store(true)
+	p.apply()
+}
+
+// finishing narrows the slack to gcFinishSlack while the trackers
+// finish. The next collection sets the limit from what is live then.
+func (p *gcPacer) finishing() {
+	if p == nil {
+		return
+	}
+	p.finish.Store(true)
 	p.apply()
 }
 

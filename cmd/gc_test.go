@@ -9,7 +9,8 @@ import (
 )
 
 // The pacer keeps the memory limit at its slack over the live heap, and
-// at least gcFloor; once reporting, at the narrower report slack but no
+// at least gcFloor; while the trackers finish, at the finishing slack;
+// once reporting, at the narrower report slack but no
 // lower than what the runtime held when reporting began. Stopped, it
 // gives the collector its settings back.
 func TestGCPacer(t *testing.T) {
@@ -48,6 +49,8 @@ func TestGCPacer(t *testing.T) {
 	}
 	p.apply()
 	within("pass", debug.SetMemoryLimit(-1), live()*gcSlack)
+	p.finishing()
+	within("trackers finishing", debug.SetMemoryLimit(-1), live()*gcFinishSlack)
 	held := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(held)
 	p.reporting()
@@ -79,6 +82,7 @@ func TestGCPacer(t *testing.T) {
 		t.Error("tuneGC paced the collector although GOGC was set")
 	}
 	var none *gcPacer
-	none.reporting() // a nil pacer does nothing
+	none.finishing() // a nil pacer does nothing
+	none.reporting()
 	none.stop()
 }

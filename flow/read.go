@@ -58,6 +58,10 @@ type ReadOptions struct {
 	Trackers int
 	// OnProgress, if not nil, is called now and then during the pass.
 	OnProgress func(Progress)
+	// OnFinish, if not nil, is called once the last packet is read, just
+	// before the trackers turn the connections still open into records:
+	// a moment when memory holds both at once.
+	OnFinish func()
 	// Snapshots, if not nil, asks for the result so far: the pass sends
 	// one to each channel it receives, soon (within a few hundred
 	// packets, or when a live source is idle), and goes on.
@@ -132,6 +136,9 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 	// Each tracker finishes on its own goroutine once it has the last
 	// batch, all of them at once.
 	end := p.closeInputs(p.inputs, false)
+	if opt.OnFinish != nil {
+		opt.OnFinish()
+	}
 	for _, sh := range p.shards {
 		sh.flush()
 		sh.end = end

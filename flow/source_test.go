@@ -480,3 +480,17 @@ func TestLocalAddrs(t *testing.T) {
 		}
 	}
 }
+
+// TestOnFinish: the hook runs once, at the end of the pass, and changes
+// nothing read.
+func TestOnFinish(t *testing.T) {
+	calls := 0
+	res := readFile(t, "../testdata/keepalive-leak.pcap", ReadOptions{OnFinish: func() { calls++ }})
+	if calls != 1 {
+		t.Fatalf("OnFinish called %d times, want 1", calls)
+	}
+	plain := readFile(t, "../testdata/keepalive-leak.pcap", ReadOptions{})
+	if len(res.Flows) == 0 || len(res.Flows) != len(plain.Flows) {
+		t.Errorf("%d flows with the hook, %d without", len(res.Flows), len(plain.Flows))
+	}
+}
