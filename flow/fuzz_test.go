@@ -129,13 +129,23 @@ func checkConns(t *testing.T, tr *Tracker) {
 	}
 	// A stream resting apart from a record belongs to a connection in the
 	// table that has neither record nor live stream.
-	if tr.pay != nil {
-		for c := range tr.pay.resting {
-			if !inTable[c] || c.rec != nil || c.st != nil {
-				t.Fatalf("a resting stream kept for a connection in the table %v, with record %p, stream %p", inTable[c], c.rec, c.st)
-			}
+	for _, c := range restingApart(tr) {
+		if c.rec != nil || c.st != nil {
+			t.Fatalf("a resting stream kept for a connection with record %p, stream %p", c.rec, c.st)
 		}
 	}
+}
+
+// restingApart returns the connections in tr's table whose streams rest
+// with no record to keep them.
+func restingApart(tr *Tracker) []*conn {
+	var cs []*conn
+	for _, c := range tr.conns() {
+		if c.packed != "" {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 func encodeSegs(ps []pkt) []byte {

@@ -433,7 +433,7 @@ func (t *Tracker) elided(e *embryo, h uint64) {
 	x.wire += n * uint64(p.wire)
 	x.ip += n * uint64(p.ipLen)
 	x.synCount = uint8(min(int(x.synCount)+int(e.elided), math.MaxUint8))
-	x.synGap = e.lastGap()
+	x.synGapUS = micros(e.lastGap())
 	r := c.record()
 	r.Half(s).Retrans += uint32(n)
 	r.EventsDropped += int32(n)

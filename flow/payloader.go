@@ -12,38 +12,21 @@ import (
 // record do nothing on a nil payloader.
 type payloader struct {
 	rd *payload.Reader
-	// resting holds where reading stood for the quiet connections in the
-	// table that rest and have no record yet: a record would cost more
-	// than the stream it replaces. The record takes it when made (adopt).
-	resting map[*conn]payload.Packed
 	// Streams let go of while their connections were open (those still
 	// in the table: quiet), and taken up again (tests).
 	rested, quiet, resumed int
 }
 
 func newPayloader(cfg payload.Config) *payloader {
-	return &payloader{rd: payload.NewReader(cfg), resting: map[*conn]payload.Packed{}}
+	return &payloader{rd: payload.NewReader(cfg)}
 }
 
 // adopt gives r, the record just made for connection c, c's resting
 // stream, if it has one.
 func (p *payloader) adopt(c *conn, r *Record) {
-	if p == nil || len(p.resting) == 0 {
-		return
+	if c.packed != "" {
+		r.packed, c.packed = c.packed, ""
 	}
-	if packed, ok := p.resting[c]; ok {
-		r.packed = packed
-		delete(p.resting, c)
-	}
-}
-
-// restingOf returns the resting stream of connection c, which has no
-// record; "" if it has none.
-func (p *payloader) restingOf(c *conn) payload.Packed {
-	if p == nil {
-		return ""
-	}
-	return p.resting[c]
 }
 
 // feed gives the connection's stream a segment that carries payload,
@@ -65,13 +48,13 @@ func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 func (p *payloader) open(c *conn) *payload.Stream {
 	r := c.rec
 	if r == nil {
-		if packed, ok := p.resting[c]; ok {
+		if packed := c.packed; packed != "" {
 			st := p.rd.Resume(c.order, packed)
 			if st == nil {
 				return nil
 			}
 			p.resumed++
-			delete(p.resting, c)
+			c.packed = ""
 			return st
 		}
 		return p.rd.Start(c.order) // the record, when made, takes it from c
@@ -131,7 +114,7 @@ func (p *payloader) retireStream(r *Record, t *[2]track, over bool) {
 
 // rest lets go of the stream of a quiet connection still in the table,
 // if it can rest (see payload.Stream.Rest): its record (or, until it has
-// one, resting) keeps where reading stood, and the next segment with
+// one, the connection) keeps where reading stood, and the next segment with
 // payload takes it up again.
 func (p *payloader) rest(c *conn) {
 	st := c.st
@@ -143,7 +126,7 @@ func (p *payloader) rest(c *conn) {
 	if r := c.rec; r != nil {
 		r.stream, r.packed = nil, packed
 	} else {
-		p.resting[c] = packed
+		c.packed = packed
 	}
 	c.st = nil
 	p.rested++

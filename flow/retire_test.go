@@ -150,13 +150,11 @@ func TestRestingStreamNotInherited(t *testing.T) {
 		for ; at < 4500*ms; at += ms {
 			add(at, bg, s, A, 7, 7, "")
 		}
-		if len(tr.pay.resting) != 1 {
-			t.Fatalf("%d streams resting apart, want 1", len(tr.pay.resting))
+		apart := restingApart(tr)
+		if len(apart) != 1 {
+			t.Fatalf("%d streams resting apart, want 1", len(apart))
 		}
-		var old *conn
-		for c := range tr.pay.resting {
-			old = c
-		}
+		old := apart[0]
 		if snap {
 			snapshotAsFinish(tr)
 			checkConns(t, tr)

@@ -190,8 +190,8 @@ type hot struct {
 	wire              uint64
 	ip                uint64
 	synLast           Timestamp
-	synGap            time.Duration // interval before the last SYN retransmission
 	lastPayloadPacket uint32
+	synGapUS          uint32 // interval before the last SYN retransmission, in µs
 }
 
 type conn struct {
@@ -217,6 +217,11 @@ type conn struct {
 	// with payload reaches its stream without reading the record.
 	st       *payload.Stream
 	overflow []Event // events past inlineEvents
+	// packed is where reading stood when the stream of this quiet
+	// connection, which has no record yet, rested (see payloader.rest):
+	// a record would cost more than the stream it replaces. The record
+	// takes it when made (payloader.adopt).
+	packed payload.Packed
 
 	h    [2]hot
 	last Timestamp // of the last packet either way
@@ -933,7 +938,7 @@ func (c *conn) syn(s Side, seg *packet.Segment, m Meta, note *Note) {
 	if ts.synSeen && seg.Seq == ts.isn {
 		// A retransmitted SYN or SYN-ACK: note the backoff, which tells
 		// when the sender will give up.
-		hs.synGap = m.At.Sub(hs.synLast)
+		hs.synGapUS = micros(m.At.Sub(hs.synLast))
 		hs.synLast = m.At
 		if hs.synCount < 255 {
 			hs.synCount++
@@ -1263,7 +1268,7 @@ func (c *conn) flushTo(r *Record) {
 		h.Bytes, h.Missed = c.seqCounts(s)
 		h.LastPayload, h.LastPayloadPacket, h.LastPayloadInput = x.lastPayload, x.lastPayloadPacket, x.lastPayloadInput
 		h.synLast, h.synCount, h.WScale, h.MSS = x.synLast, x.synCount, x.wscale, x.mss
-		h.synGapUS = uint32(min(x.synGap/time.Microsecond, math.MaxUint32))
+		h.synGapUS = x.synGapUS
 		if x.synCount > 0 {
 			h.ISN = c.t[s].isn
 		}
@@ -1289,7 +1294,7 @@ func (c *conn) load() {
 		c.h[s] = hot{raw: h.raw, since: h.Since, first: h.FirstPacket, last: h.LastPacket,
 			packets: h.Packets, wire: h.WireBytes, ip: h.IPBytes,
 			lastPayload: h.LastPayload, lastPayloadPacket: h.LastPayloadPacket, lastPayloadInput: h.LastPayloadInput,
-			synLast: h.synLast, synGap: time.Duration(h.synGapUS) * time.Microsecond, synCount: h.synCount, wscale: h.WScale, mss: h.MSS}
+			synLast: h.synLast, synGapUS: h.synGapUS, synCount: h.synCount, wscale: h.WScale, mss: h.MSS}
 	}
 }
 
@@ -1595,7 +1600,7 @@ func (t *Tracker) snapshot() []*Record {
 	for j, c := range bare {
 		cp := &copies[len(t.records)+j]
 		c.start(cp)
-		cp.packed = t.pay.restingOf(c)
+		cp.packed = c.packed
 		t.pay.snapshot(cp, cp, c)
 		cp.stream = nil
 		c.summarize(cp, &t.strs)
@@ -2012,4 +2017,9 @@ func (r *Record) swap() {
 		r.History = "^" + string(h)
 	}
 	r.packed = r.packed.Swap()
+}
+
+// micros is d in whole microseconds, at most the largest uint32.
+func micros(d time.Duration) uint32 {
+	return uint32(min(max(d, 0)/time.Microsecond, math.MaxUint32))
 }
