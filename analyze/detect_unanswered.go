@@ -46,8 +46,6 @@ var unansweredDetector = detector{
 // completed must be for the SYN to count as dropped by its listen queue.
 const overflowWindow = 5 * time.Second
 
-// acceptedNear reports whether server completed a handshake within
-// overflowWindow of the span from first to last.
 // acceptedBetween reports whether server began a completed handshake
 // other than the one at self between from and to.
 func (ev *captureEvidence) acceptedBetween(server netip.AddrPort, from, to, self flow.Timestamp) bool {
@@ -61,6 +59,8 @@ func (ev *captureEvidence) acceptedBetween(server netip.AddrPort, from, to, self
 	return false
 }
 
+// acceptedNear reports whether server completed a handshake within
+// overflowWindow of the span from first to last.
 func (ev *captureEvidence) acceptedNear(server netip.AddrPort, first, last flow.Timestamp) bool {
 	acc := ev.accepted[server]
 	j, _ := slices.BinarySearch(acc, first-flow.Timestamp(overflowWindow))

@@ -76,10 +76,11 @@ func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint1
 	where := seg.Iface<<2 | uint32(seg.Dir)
 	if s.sig == sig {
 		d := time.Duration(at - s.at).Abs()
+		ipid := seg.IPID != 0 && seg.Src.Addr().Is4() // tells datagrams apart
 		switch {
 		case d >= DupWindow:
-			late = d < CrossWindow && (seg.Iface != s.where>>2 || seg.IPID != 0 && seg.Src.Addr().Is4())
-		case where != s.where, seg.IPID != 0 && seg.Src.Addr().Is4():
+			late = d < CrossWindow && (seg.Iface != s.where>>2 || ipid)
+		case where != s.where, ipid:
 			return true, false
 		case d < copyAtOnce && (seg.Len > 0 || seg.Flags&(packet.SYN|packet.FIN) != 0) && seg.Flags&packet.RST == 0:
 			return true, false
@@ -97,8 +98,7 @@ func (r *recent) seen(sig uint64, seg *packet.Segment, at Timestamp, input uint1
 // what is a copy does not depend on how the packets fall to the trackers.
 type crossCopies struct {
 	last  map[uint64]crossSeen
-	order []crossAt // in the order they came, refreshed ones again
-	head  int
+	order fifo[crossAt] // in the order they came, refreshed ones again
 }
 
 type crossSeen struct {
@@ -124,24 +124,20 @@ func (x *crossCopies) seen(sig uint64, at Timestamp, input uint16) bool {
 	}
 	// Forget what is older than the window, oldest first. A signature
 	// seen again is in the order twice: only its latest place forgets it.
-	for x.head < len(x.order) {
-		old := x.order[x.head]
-		if at.Sub(old.at) < CrossWindow && len(x.order)-x.head < maxCross {
+	for x.order.len() > 0 {
+		old := x.order.peek()
+		if at.Sub(old.at) < CrossWindow && x.order.len() < maxCross {
 			break
 		}
 		if e, ok := x.last[old.sig]; ok && e.at == old.at {
 			delete(x.last, old.sig)
 		}
-		x.head++
-	}
-	if x.head > 1<<16 && x.head*2 > len(x.order) {
-		x.order = append(x.order[:0], x.order[x.head:]...)
-		x.head = 0
+		x.order.pop()
 	}
 	if e, ok := x.last[sig]; ok && e.input != input && time.Duration(at-e.at).Abs() < CrossWindow {
 		return true
 	}
-	x.order = append(x.order, crossAt{sig, at})
+	x.order.push(crossAt{sig, at})
 	x.last[sig] = crossSeen{at, input}
 	return false
 }

@@ -115,9 +115,8 @@ type lone struct {
 	slab   []*[embryoChunk]embryo
 	size   int32
 	free   []int32
-	queue  []embryoRef // by first SYN
-	head   int
-	n      int // embryos live
+	queue  fifo[embryoRef] // by first SYN
+	n      int             // embryos live
 	aggs   []aggregate
 	aggIdx map[aggKey]int32
 	// folded maps the hash of a folded connection's tuple and ISN to
@@ -128,7 +127,7 @@ type lone struct {
 	// retained are the folded embryos kept, oldest first; resent those
 	// of them whose client had sent its SYN again when their turn to be
 	// forgotten came (real clients: spoofed sources never do), kept apart.
-	retained, resent refFIFO
+	retained, resent fifo[embryoRef]
 	swept            Timestamp
 	settled          Timestamp // when the aggregates' buckets were last settled
 }
@@ -243,7 +242,7 @@ func (t *Tracker) conceive(seg *packet.Segment, m Meta, k *tuple, h uint64, srcA
 	*e = embryo{key: *k, v4: seg.Src.Addr().Is4(), srcA: srcA, n: 1, gen: gen}
 	e.syn[0].set(seg, m)
 	l.table.set(h, i+1)
-	l.queue = append(l.queue, embryoRef{i, gen})
+	l.queue.push(embryoRef{i, gen})
 	l.n++
 	return true
 }
@@ -453,7 +452,7 @@ func (t *Tracker) embryoCopies() []*Record {
 	tmp := NewTracker(cfg)
 	tmp.noSweep, tmp.lone.replaying = true, true
 	seen := map[int32]bool{}
-	for _, ref := range l.queue[l.head:] {
+	for _, ref := range l.queue.all() {
 		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded || seen[ref.i] {
 			continue
@@ -611,25 +610,31 @@ func (l *lone) stillFolded(ref embryoRef) bool {
 	return e.gen == ref.gen && e.folded
 }
 
-// refFIFO is a queue of embryos.
-type refFIFO struct {
-	refs []embryoRef
-	head int
+// fifo is a queue: pushed at the back, popped at the front.
+type fifo[T any] struct {
+	items []T
+	head  int
 }
 
-func (q *refFIFO) len() int { return len(q.refs) - q.head }
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
 
-func (q *refFIFO) push(r embryoRef) { q.refs = append(q.refs, r) }
+func (q *fifo[T]) push(x T) { q.items = append(q.items, x) }
+
+// all returns what the queue holds, oldest first.
+func (q *fifo[T]) all() []T { return q.items[q.head:] }
+
+// peek returns the oldest; the queue must not be empty.
+func (q *fifo[T]) peek() T { return q.items[q.head] }
 
 // pop takes the oldest; the queue must not be empty.
-func (q *refFIFO) pop() embryoRef {
-	r := q.refs[q.head]
+func (q *fifo[T]) pop() T {
+	x := q.items[q.head]
 	q.head++
-	if q.head > 1024 && q.head*2 > len(q.refs) {
-		q.refs = append(q.refs[:0], q.refs[q.head:]...)
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
 		q.head = 0
 	}
-	return r
+	return x
 }
 
 // forget frees folded embryo i, remembering only its tuple and ISN.
@@ -681,7 +686,7 @@ func (t *Tracker) unfold(i int32, late bool) {
 	e.folded = false
 	e.gen++
 	l.n++
-	l.queue = append(l.queue, embryoRef{i, e.gen})
+	l.queue.push(embryoRef{i, e.gen})
 }
 
 // sweepLone takes the embryos unanswered for foldAge out of the table,
@@ -689,28 +694,24 @@ func (t *Tracker) unfold(i int32, late bool) {
 func (t *Tracker) sweepLone() {
 	l := &t.lone
 	l.swept = t.last
-	// Those sent again go to the back, for a later sweep: end is where
-	// the queue ended when this one began.
-	for end := len(l.queue); l.head < end; {
-		ref := l.queue[l.head]
+	// Those sent again go to the back, for a later sweep: n is how many
+	// the queue held when this one began.
+	for n := l.queue.len(); n > 0; n-- {
+		ref := l.queue.peek()
 		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded {
-			l.head++ // promoted since
+			l.queue.pop() // promoted since
 			continue
 		}
 		if t.last.Sub(e.syn[0].at) < foldAge {
 			break
 		}
-		l.head++
+		l.queue.pop()
 		if t.last.Sub(e.last()) < foldAge {
-			l.queue = append(l.queue, ref) // sent again meanwhile
+			l.queue.push(ref) // sent again meanwhile
 			continue
 		}
 		t.ageOut(ref.i, t.last)
-	}
-	if l.head > 1024 && l.head*2 > len(l.queue) {
-		l.queue = append(l.queue[:0], l.queue[l.head:]...)
-		l.head = 0
 	}
 	l.compact()
 	// The buckets of clients that have given up are counted as the pass
@@ -761,9 +762,9 @@ func (l *lone) compact() {
 		}
 		return out
 	}
-	l.queue, l.head = move(l.queue[l.head:]), 0
-	l.retained = refFIFO{refs: move(l.retained.refs[l.retained.head:])}
-	l.resent = refFIFO{refs: move(l.resent.refs[l.resent.head:])}
+	for _, q := range []*fifo[embryoRef]{&l.queue, &l.retained, &l.resent} {
+		*q = fifo[embryoRef]{items: move(q.all())}
+	}
 }
 
 // finishLone ends the embryos at the end of the capture (at), and
@@ -771,7 +772,7 @@ func (l *lone) compact() {
 // settled.
 func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 	l := &t.lone
-	for _, ref := range l.queue[l.head:] {
+	for _, ref := range l.queue.all() {
 		e := l.at(ref.i)
 		if e.gen != ref.gen || e.n == 0 || e.folded {
 			continue

@@ -162,13 +162,13 @@ func Read(ctx context.Context, srcs []*capture.Source, opt ReadOptions) (*Result
 	return &Result{Inputs: p.inputs, Flows: flows, Aggregates: mergeAggregates(aggs), End: at, LocalAddrs: p.localAddrs(), Evicted: evicted}, err
 }
 
-// closeInputs sets each input's first and last packet times and returns
-// the end of the capture: its recorded end where it has one, else its last
-// packet, TCP or not. A live capture still running (now) ends now.
 // minControlFINs is how many FINs, with no packet but SYNs, FINs and
 // RSTs, tell a capture filtered on those flags.
 const minControlFINs = 10
 
+// closeInputs sets each input's first and last packet times and returns
+// the end of the capture: its recorded end where it has one, else its last
+// packet, TCP or not. A live capture still running (now) ends now.
 func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 	var end Timestamp
 	for i := range inputs {

@@ -1192,8 +1192,6 @@ func (c *conn) set(s Side, st State, at Timestamp) {
 	}
 }
 
-// closedCleanly reports whether both sides sent a FIN the other
-// acknowledged, with no RST, and nothing is left open.
 // dropsEvents reports whether the connection's record keeps no events: it
 // closed cleanly, and its client's SYN was answered the first time (a SYN
 // sent again tells a slow connect, and its packets are cited).
@@ -1201,6 +1199,8 @@ func (c *conn) dropsEvents(cfg Config) bool {
 	return !cfg.AllEvents && c.closedCleanly() && c.h[Client].synCount <= 1
 }
 
+// closedCleanly reports whether both sides sent a FIN the other
+// acknowledged, with no RST, and nothing is left open.
 func (c *conn) closedCleanly() bool {
 	cl, sv := &c.t[Client], &c.t[Server]
 	return cl.finSent && sv.finSent && cl.synSeen && sv.synSeen && c.rsts(Client) == 0 && c.rsts(Server) == 0 &&
@@ -1246,7 +1246,6 @@ func (c *conn) seqCounts(s Side) (bytes, missed uint64) {
 	return bytes, missed
 }
 
-// states returns both sides' states.
 // rsts is how many RSTs side s sent (only a record counts them).
 func (c *conn) rsts(s Side) uint32 {
 	if c.rec == nil {
@@ -1255,6 +1254,7 @@ func (c *conn) rsts(s Side) uint32 {
 	return c.rec.Half(s).RSTs
 }
 
+// states returns both sides' states.
 func (c *conn) states() [2]State { return [2]State{c.h[Client].raw, c.h[Server].raw} }
 
 // flushTo writes the hot state to r: the connection's record, or a copy.

@@ -13,8 +13,9 @@ type Warning struct {
 	// stopped (WarnStopped), the packets in all (WarnLongerAll), the
 	// packets dropped (WarnDropped), the connections dropped from memory
 	// (WarnEvicted), the FINs (WarnControlOnly), the packets captured
-	// twice (WarnDuplicates), the milliseconds the clock went back
-	// (WarnClockBack).
+	// twice (WarnDuplicates), another input's too (WarnCrossCopies) or
+	// again too late to be copies (WarnMerged), the milliseconds the
+	// clock went back (WarnClockBack).
 	N int
 	// Captured and OnWire are a record's lengths (WarnLonger); Limit the
 	// cap it was held to (WarnEvicted: --max-flows).

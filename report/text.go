@@ -28,11 +28,11 @@ type Text struct {
 	Width int
 }
 
-// Render implements Renderer.
 // maxLocalShown is how many of the capturing host's addresses the text
 // report names.
 const maxLocalShown = 8
 
+// Render implements Renderer.
 func (t *Text) Render(w io.Writer, rep *analyze.Report) error {
 	bw := bufio.NewWriter(w)
 	width := t.Width
