@@ -534,7 +534,7 @@ func writeHeapProfile(path string) error {
 // least gcFloor. During the pass the slack is gcSlack: the records grow
 // fast, and a tighter limit makes the collector run nearly without pause.
 // When the last packet is read, the trackers make records of the
-// connections still open: each conn (640 bytes) is garbage once its
+// connections still open: each conn (576 bytes) is garbage once its
 // record (450) is made, and with gcSlack the heap would hold nearly both
 // (200 k connections open: 80 MB more). The slack is then gcFinishSlack.
 // Once the pass is over the slack narrows to gcReportSlack, but the limit

@@ -183,3 +183,52 @@ func TestRestingStreamNotInherited(t *testing.T) {
 		}
 	}
 }
+
+// TestHolesSurviveRetirement: a connection closes with a hole in the
+// client's data and is retired; a third connection, with a hole of its
+// own, then takes the retired one's conn. A late retransmission fills the
+// first connection's hole: it is data never seen before, not a
+// retransmission, and nothing is left missed.
+func TestHolesSurviveRetirement(t *testing.T) {
+	const c, s = 1000, 5000
+	other := netip.MustParseAddrPort("10.0.0.9:40001")
+	tr := NewTracker(Config{})
+	n := 0
+	add := func(src, dst netip.AddrPort, fl packet.Flags, seq, ack uint32, size int, at time.Duration) {
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: fl, Len: size, Window: 500, WScale: -1, IPLen: 40 + size}
+		tr.Add(&seg, Meta{At: TS(t0.Add(at)), Packet: uint32(n), WireLen: uint32(54 + size)})
+	}
+	ms := time.Millisecond
+	exchange := func(cl netip.AddrPort, c, s uint32, at time.Duration) {
+		add(cl, srv, S, c, 0, 0, at)
+		add(srv, cl, SA, s, c+1, 0, at+1*ms)
+		add(cl, srv, A, c+1, s+1, 0, at+2*ms)
+		add(cl, srv, PA, c+1, s+1, 100, at+3*ms)   // 1-100
+		add(cl, srv, PA, c+201, s+1, 100, at+4*ms) // 201-300: 101-200 not captured
+		add(srv, cl, A, s+1, c+301, 0, at+5*ms)
+		add(cl, srv, FA, c+301, s+1, 0, at+6*ms)
+		add(srv, cl, FA, s+1, c+302, 0, at+7*ms)
+		add(cl, srv, A, c+302, s+2, 0, at+8*ms)
+	}
+	exchange(cli, c, s, 0)
+	add(other, srv, S, 7, 0, 0, 3*time.Second) // the capture goes on
+	tr.sweep()
+	if k, _ := makeTuple(cli, srv); tr.lookup(k.hash(), &k) != nil || tr.retired.n != 1 {
+		t.Fatalf("the first connection was not retired (retired %d)", tr.retired.n)
+	}
+	third := netip.MustParseAddrPort("10.0.0.9:40002")
+	exchange(third, 70000, 90000, 3*time.Second+10*ms) // on the first one's conn
+	add(cli, srv, PA, c+101, s+1, 100, 4*time.Second)
+	recs, _ := tr.Finish()
+	for _, r := range recs {
+		if r.Key.Client() != cli {
+			continue
+		}
+		if r.Client.Bytes != 300 || r.Client.Missed != 0 || r.Client.Retrans != 0 || tr.revived != 1 {
+			t.Errorf("bytes %d, missed %d, retransmissions %d, revived %d; want 300, 0, 0, 1", r.Client.Bytes, r.Client.Missed, r.Client.Retrans, tr.revived)
+		}
+		return
+	}
+	t.Fatal("no record of the first connection")
+}

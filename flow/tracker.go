@@ -160,12 +160,15 @@ type track struct {
 	// the snap length. Record.Half adds the holes still open and what
 	// only the peer's acknowledgements show (see seqCounts).
 	bytes, missed uint64
-	// holes are ranges below nxt not seen (yet): a segment that fills
-	// one is data that came out of order or was lost before the capture
-	// point, not a retransmission. Past maxHoles the oldest is taken as
-	// missed for good.
-	holes [maxHoles]seqRange
+	// The first nholes of the side's holes (in connExtra, or for a
+	// retired connection in Tracker.slotHoles) are ranges below nxt not
+	// seen (yet): a segment that fills one is data that came out of order
+	// or was lost before the capture point, not a retransmission. Past
+	// maxHoles the oldest is taken as missed for good.
 }
+
+// holes are a side's sequence ranges not seen (see track.nholes).
+type holes [maxHoles]seqRange
 
 // maxHoles is how many holes in its sequence space a side keeps track of.
 const maxHoles = 4
@@ -196,7 +199,7 @@ type hot struct {
 
 type conn struct {
 	// The fields holding pointers come first, so that the collector reads
-	// only the start of each connection (200 k open ones are 128 MB), and
+	// only the start of each connection (200 k open ones are 115 MB), and
 	// with them next and key, so that a lookup reads only the first cache
 	// line of each connection it passes.
 	next   *conn // another connection whose tuple has the same hash
@@ -215,8 +218,8 @@ type conn struct {
 	tr  *Tracker // whose arena rec comes from
 	// st is rec.stream while the connection is in the table: a packet
 	// with payload reaches its stream without reading the record.
-	st       *payload.Stream
-	overflow []Event // events past inlineEvents
+	st *payload.Stream
+	x  *connExtra // nil until the connection needs it
 	// packed is where reading stood when the stream of this quiet
 	// connection, which has no record yet, rested (see payloader.rest):
 	// a record would cost more than the stream it replaces. The record
@@ -247,6 +250,32 @@ type conn struct {
 // most connections have fewer.
 const inlineEvents = 3
 
+// connExtra is what a connection needs only once it has more events than
+// the inline ones (most connections that close) or holes in a sequence
+// space (a lossy path): kept apart, so that a connection waiting in the
+// table costs 576 bytes and not 640 (200 k open connections: 13 MB). It
+// stays with its conn when the conn is reused.
+type connExtra struct {
+	overflow []Event // events past inlineEvents
+	holes    [2]holes
+}
+
+// extra returns c's connExtra, making it if it has none.
+func (c *conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = new(connExtra)
+	}
+	return c.x
+}
+
+// overflow returns the events c keeps past the inline ones.
+func (c *conn) overflow() []Event {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.overflow
+}
+
 // arenaChunk is how many records or events are allocated at once.
 const arenaChunk = 256
 
@@ -276,6 +305,7 @@ type Tracker struct {
 	// slots hold retired connections' sequence state, for lateWindow
 	// (or, for frozen ones, until they are taken up again).
 	slots     []*[slotChunk]seqSlot
+	slotHoles map[int32]*[2]holes // the holes of the slots' tracks that have any
 	nslots    int32
 	freeSlots []int32
 	expiry    []retiredAt // retired connections in order of retirement
@@ -445,10 +475,10 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 	if c == nil {
 		if rc := t.retired.get(h); rc.r != nil && rc.is(&k) {
 			t.retired.del(h)
-			tracks, exact := t.unpark(&rc)
+			tracks, hs, exact := t.unpark(&rc)
 			switch {
 			case exact:
-				c = t.revive(k, h, &rc, tracks)
+				c = t.revive(k, h, &rc, tracks, hs)
 				if seg.Flags&(packet.SYN|packet.ACK|packet.RST) == packet.SYN && c.startsNew(c.sideOf(srcA), seg) {
 					t.retire(c)
 					c, reused = nil, true
@@ -465,7 +495,7 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 					tracks[s].finSent = h.FinPacket > 0
 					tracks[s].gotFin = rc.r.Half(s.Other()).FinPacket > 0
 				}
-				c = t.revive(k, h, &rc, tracks)
+				c = t.revive(k, h, &rc, tracks, nil)
 			}
 		}
 	}
@@ -529,7 +559,11 @@ func (c *conn) startsNew(s Side, seg *packet.Segment) bool {
 // more events than the inline ones, and would allocate it again).
 func (t *Tracker) alloc() *conn {
 	if c := free.Take(&t.free); c != nil {
-		*c = conn{overflow: c.overflow[:0]}
+		x := c.x
+		if x != nil {
+			x.overflow = x.overflow[:0]
+		}
+		*c = conn{x: x}
 		return c
 	}
 	return &conn{}
@@ -1084,7 +1118,7 @@ func (c *conn) seqSpace(s Side, seg *packet.Segment, end uint32, m Meta) bool {
 		// The count goes by sequence numbers: a hole counts as sent.
 		fresh = true
 		if seqLT(end, ts.lo) {
-			ts.addHole(end, ts.lo)
+			ts.addHole(&c.extra().holes[s], end, ts.lo)
 		}
 		ts.bytes += uint64(ts.lo - seq)
 		if f.Has(packet.SYN) {
@@ -1096,7 +1130,7 @@ func (c *conn) seqSpace(s Side, seg *packet.Segment, end uint32, m Meta) bool {
 	if seqGT(end, ts.nxt) {
 		fresh = true
 		if seqGT(seq, ts.nxt) {
-			ts.addHole(ts.nxt, seq)
+			ts.addHole(&c.extra().holes[s], ts.nxt, seq)
 		}
 		ts.bytes += uint64(end - ts.nxt)
 		if f.Has(packet.FIN) {
@@ -1109,7 +1143,7 @@ func (c *conn) seqSpace(s Side, seg *packet.Segment, end uint32, m Meta) bool {
 		ts.nxt = end
 	}
 	if ts.nholes > 0 {
-		if k := ts.fill(seq, end); k > 0 {
+		if k := ts.fill(&c.x.holes[s], seq, end); k > 0 {
 			fresh = true
 			n += k
 		}
@@ -1139,22 +1173,22 @@ func overlap(lo, hi, from, to uint32) uint32 {
 
 // addHole notes that lo to hi was not seen. Past maxHoles the oldest
 // hole is let go: its bytes are taken as missed for good.
-func (ts *track) addHole(lo, hi uint32) {
+func (ts *track) addHole(hs *holes, lo, hi uint32) {
 	if int(ts.nholes) == maxHoles {
-		ts.missed += uint64(ts.holes[0].hi - ts.holes[0].lo)
-		copy(ts.holes[:], ts.holes[1:])
+		ts.missed += uint64(hs[0].hi - hs[0].lo)
+		copy(hs[:], hs[1:])
 		ts.nholes--
 	}
-	ts.holes[ts.nholes] = seqRange{lo, hi}
+	hs[ts.nholes] = seqRange{lo, hi}
 	ts.nholes++
 }
 
-// fill takes the segment from seq to end out of the holes and returns how
-// many of their sequence numbers it covered.
-func (ts *track) fill(seq, end uint32) uint32 {
+// fill takes the segment from seq to end out of the holes hs and returns
+// how many of their sequence numbers it covered.
+func (ts *track) fill(hs *holes, seq, end uint32) uint32 {
 	var n uint32
 	for i := 0; i < int(ts.nholes); i++ {
-		h := ts.holes[i]
+		h := hs[i]
 		k := overlap(seq, end, h.lo, h.hi)
 		if k == 0 {
 			continue
@@ -1163,21 +1197,21 @@ func (ts *track) fill(seq, end uint32) uint32 {
 		left, right := seqLT(h.lo, seq), seqGT(h.hi, end)
 		switch {
 		case left && right: // split in two
-			ts.holes[i].hi = seq
+			hs[i].hi = seq
 			if int(ts.nholes) == maxHoles {
 				ts.missed += uint64(h.hi - end) // no room: given up
 			} else {
-				copy(ts.holes[i+2:], ts.holes[i+1:ts.nholes])
-				ts.holes[i+1] = seqRange{end, h.hi}
+				copy(hs[i+2:], hs[i+1:ts.nholes])
+				hs[i+1] = seqRange{end, h.hi}
 				ts.nholes++
 				i++
 			}
 		case left:
-			ts.holes[i].hi = seq
+			hs[i].hi = seq
 		case right:
-			ts.holes[i].lo = end
+			hs[i].lo = end
 		default: // filled
-			copy(ts.holes[i:], ts.holes[i+1:ts.nholes])
+			copy(hs[i:], hs[i+1:ts.nholes])
 			ts.nholes--
 			i--
 		}
@@ -1217,8 +1251,10 @@ func (c *conn) closedCleanly() bool {
 func (c *conn) seqCounts(s Side) (bytes, missed uint64) {
 	ts, to := &c.t[s], &c.t[s.Other()]
 	bytes, missed = ts.bytes, ts.missed
-	for _, h := range ts.holes[:ts.nholes] {
-		missed += uint64(h.hi - h.lo)
+	if ts.nholes > 0 {
+		for _, h := range c.x.holes[s][:ts.nholes] {
+			missed += uint64(h.hi - h.lo)
+		}
 	}
 	if !to.ackOK {
 		return bytes, missed
@@ -1312,13 +1348,14 @@ func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]S
 		kept = len(c.rec.Events)
 	}
 	switch {
-	case kept+int(c.nev)+len(c.overflow) >= maxEvents:
+	case kept+int(c.nev)+len(c.overflow()) >= maxEvents:
 		c.record().EventsDropped++
 	case c.nev < inlineEvents:
 		c.ev[c.nev] = e
 		c.nev++
-	case len(c.overflow) < maxEvents-inlineEvents:
-		c.overflow = append(c.overflow, e)
+	case len(c.overflow()) < maxEvents-inlineEvents:
+		x := c.extra()
+		x.overflow = append(x.overflow, e)
 	default:
 		c.record().EventsDropped++
 	}
@@ -1488,18 +1525,29 @@ func (t *Tracker) park(c *conn) retiredConn {
 	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
+	if c.t[Client].nholes > 0 || c.t[Server].nholes > 0 {
+		hs := c.x.holes // c's connExtra goes with c to its next use
+		if t.slotHoles == nil {
+			t.slotHoles = map[int32]*[2]holes{}
+		}
+		t.slotHoles[i] = &hs
+	}
 	rc := retiredConn{r: r, slot: i, gen: sl.gen}
 	t.retired.set(c.key.hash(), rc)
 	return rc
 }
 
-// unpark returns a retired connection's sequence state and frees its
-// slot; exact is false when the state was already dropped.
-func (t *Tracker) unpark(rc *retiredConn) (tracks [2]track, exact bool) {
-	if !t.freeSlot(rc.slot, rc.gen) {
-		return tracks, false
+// unpark returns a retired connection's sequence state (its holes, when
+// it has any) and frees its slot; exact is false when the state was
+// already dropped.
+func (t *Tracker) unpark(rc *retiredConn) (tracks [2]track, hs *[2]holes, exact bool) {
+	sl := t.slot(rc.slot)
+	if sl.gen != rc.gen {
+		return tracks, nil, false
 	}
-	return t.slot(rc.slot).t, true
+	hs = t.slotHoles[rc.slot]
+	t.freeSlot(rc.slot, rc.gen)
+	return sl.t, hs, true
 }
 
 // freeSlot frees slot i if it still holds generation gen.
@@ -1510,15 +1558,21 @@ func (t *Tracker) freeSlot(i int32, gen uint32) bool {
 	}
 	sl.gen++
 	t.freeSlots = append(t.freeSlots, i)
+	if len(t.slotHoles) > 0 {
+		delete(t.slotHoles, i)
+	}
 	return true
 }
 
 // revive puts a retired connection back in the table.
-func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track) *conn {
+func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track, hs *[2]holes) *conn {
 	t.revived++
 	c := t.alloc()
 	c.tr = t
 	c.key, c.rec, c.st, c.t, c.clientA = k, rc.r, rc.r.stream, tracks, rc.r.clientA
+	if hs != nil {
+		c.extra().holes = *hs
+	}
 	c.rec.held = true
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
@@ -1541,9 +1595,12 @@ func (t *Tracker) retire(c *conn) {
 	c.summarize(r, &t.strs)
 	t.pay.retire(r, &c.t, over(c.h[Client].raw) && over(c.h[Server].raw))
 	if c.dropsEvents(t.cfg) {
-		r.Events, c.nev, c.overflow = nil, 0, c.overflow[:0]
+		r.Events, c.nev = nil, 0
+		if c.x != nil {
+			c.x.overflow = c.x.overflow[:0]
+		}
 	}
-	if added := int(c.nev) + len(c.overflow); added > 0 {
+	if added := int(c.nev) + len(c.overflow()); added > 0 {
 		// A revived connection already has events in the arena.
 		old := len(r.Events)
 		n := old + added
@@ -1554,10 +1611,13 @@ func (t *Tracker) retire(c *conn) {
 		t.evChunk = t.evChunk[n:]
 		copy(ev, r.Events)
 		copy(ev[old:], c.ev[:c.nev])
-		copy(ev[old+int(c.nev):], c.overflow)
+		copy(ev[old+int(c.nev):], c.overflow())
 		r.Events = ev
 	}
-	c.rec, c.st, c.overflow, c.gone = nil, nil, c.overflow[:0], true // its array is reused
+	if c.x != nil {
+		c.x.overflow = c.x.overflow[:0] // its array is reused
+	}
+	c.rec, c.st, c.gone = nil, nil, true
 	if !c.queued && !t.finishing {
 		t.free = free.Keep(t.free, c)
 	}
@@ -1605,7 +1665,7 @@ func (t *Tracker) snapshot() []*Record {
 		cp.stream = nil
 		c.summarize(cp, &t.strs)
 		if !c.dropsEvents(t.cfg) {
-			cp.Events = slices.Concat(c.ev[:c.nev], c.overflow)
+			cp.Events = slices.Concat(c.ev[:c.nev], c.overflow())
 		}
 		out[len(t.records)+j] = cp
 	}
@@ -1627,7 +1687,7 @@ func (t *Tracker) snapshot() []*Record {
 			case c.dropsEvents(t.cfg):
 				cp.Events = nil
 			case c.nev > 0:
-				cp.Events = slices.Concat(r.Events, c.ev[:c.nev], c.overflow)
+				cp.Events = slices.Concat(r.Events, c.ev[:c.nev], c.overflow())
 			case cp.RolesInferred:
 				cp.Events = slices.Clone(cp.Events) // inferRoles may swap them
 			}
@@ -1842,6 +1902,7 @@ func (t *Tracker) finish() ([]*Record, time.Time) {
 		t.pay.finish(r)
 	}
 	t.records, t.recSlabs, t.free, t.slots, t.freeSlots, t.expiry, t.ending = nil, nil, nil, nil, nil, nil, nil
+	t.slotHoles = nil
 	t.flows, t.retired = hashTable[*conn]{}, hashTable[retiredConn]{}
 	for _, r := range recs {
 		t.finalize(r, at)
