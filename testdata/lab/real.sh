@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The flowdoc lab of real software: servers and clients installed from
 # packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
-# MariaDB, Node.js, curl, socat, python3 http.client/requests/kazoo, the
-# JDK, Go net/http, nftables conntrack) talking over real kernel TCP
+# MariaDB, PostgreSQL, Apache httpd, ApacheBench, Node.js, curl, socat,
+# python3 http.client/requests/kazoo/psycopg2, the JDK, Go net/http,
+# nftables conntrack) talking over real kernel TCP
 # between network namespaces. Where the bug of an incident is the client's or the
 # proxy's own code, a small program under testdata/lab/clients plays it.
 #
 # Usage (as root): testdata/lab/real.sh [SCENARIO...]   (default: all)
 # Debian packages: nginx haproxy tomcat10 zookeeper redis-server memcached
 # mariadb-server nodejs curl socat python3-requests python3-kazoo
-# libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go. The system's services
-# are not used: each server runs in its namespace with its own files.
+# libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go; and,
+# checked only when their scenarios run, postgresql and python3-psycopg2
+# (postgres-idle), apache2 (apache-keepalive), apache2-utils (ab-timewait).
+# The system's services are not used: each server runs in its namespace
+# with its own files (installing apache2 or postgresql must not start
+# theirs: a policy-rc.d that forbids it, as in containers).
 #
 # One tcpdump runs per scenario; at each cut (right after the pattern
 # starts, midway, long after) `ss -tanH` is taken on every host and the
@@ -78,6 +83,19 @@
 #   nginx-stale         python http.client reusing a keep-alive connection
 #                       after nginx's keepalive_timeout: RST; a requests
 #                       Session that notices the close and reconnects.
+#   postgres-idle       PostgreSQL 15 (idle_session_timeout 3s) closes idle
+#                       sessions with FATAL 57P05 and FIN: psycopg2 and psql
+#                       connections that never read it (CLOSE_WAIT), a pooled
+#                       one reused after 6 s (RST), one querying every second.
+#                       With a tail cut.
+#   apache-keepalive    Apache httpd 2.4 (event MPM, KeepAliveTimeout 2):
+#                       http.client connections reused 1 s after Apache's
+#                       close (drained by its lingering close: no answer, no
+#                       RST) and 3.5 s after it (RST), http.client connections
+#                       never closed (CLOSE_WAIT), requests Sessions and curl.
+#   ab-timewait         ApacheBench (HTTP/1.0, no keep-alive, -n 500 -c 8)
+#                       against nginx: the server closes first, 500 TIME_WAIT
+#                       sockets on the server.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,6 +118,16 @@ done
 py=/usr/bin/python3 # Debian's, with python3-requests and python3-kazoo
 mkdir -p "$out"
 (cd "$root" && go build -o "$work/gohttp" ./cmd/tools/labgohttp)
+
+# pg_bindir: the newest PostgreSQL's programs (Debian keeps them per version).
+pg_bindir() {
+	ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+
+# as_postgres CMD...: run a command as the postgres user.
+as_postgres() {
+	setpriv --reuid=postgres --regid=postgres --init-groups "$@"
+}
 
 # route HOST VIA: send the host's traffic for every lab subnet through VIA.
 route() {
@@ -307,7 +335,7 @@ listening() {
 		ip netns exec "$tag-$1" ss -tlnH "sport = :$2" | grep -q . && return 0
 		sleep 0.1
 	done
-	die "nothing listens on $1:$2"
+	die "nothing listens on $1:$2; the log ends: $(tail -5 "$work/log")"
 }
 
 pylab="$py $here/clients/pylab.py"
@@ -916,7 +944,199 @@ finding idle_timeout_close
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale"
+# PostgreSQL's idle_session_timeout: psql and psycopg2 connections.
+sc_postgres_idle() {
+	host client; host server; wire client server
+	local pg=$work/pg bin
+	bin=$(pg_bindir)
+	mkdir -p "$pg"
+	chown postgres: "$pg"
+	as_postgres "$bin/initdb" -D "$pg/data" -U postgres -A trust -E UTF8 --no-sync >>"$work/log" 2>&1
+	echo "host all all 0.0.0.0/0 trust" >>"$pg/data/pg_hba.conf"
+	# The cluster of its own, in the foreground (stopped by PID): a session
+	# idle for 3 s gets FATAL 57P05 and the server closes it.
+	on server setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$pg/data" \
+		-c listen_addresses="$server_ip" -c port=5432 -c unix_socket_directories="$pg" \
+		-c idle_session_timeout=3s -c fsync=off -c shared_buffers=16MB -c max_connections=20 \
+		-c logging_collector=off -c log_min_messages=warning
+	listening server 5432 30
+	capture client "$client_if" "$work/cap.pcap"
+	begin postgres-idle
+	client client $pylab pgidle "$server_ip" 5432 6 25 26
+	first_port 10 # the clock starts at the first connection
+	# psql in a pipe: one query, then it waits on its input and never
+	# looks at the socket while the server closes it.
+	(echo "SELECT 1;"; sleep 24) | ip netns exec "$tag-client" timeout 30 psql -h "$server_ip" -U postgres -d postgres -qAt >>"$work/log" 2>&1 &
+	pids+=($!)
+	until_t 4.6 # the server closed the idle sessions at 3-3.5 s
+	cut early client server
+	until_t 8   # the stale connection was reused at 6.1 s
+	cut mid client server
+	until_t 16
+	cut late client server
+	tail_cut tail 2.5 late # from 2.5 s: the server's goodbyes and FINs, the reuse
+	finish "$work/cap.pcap"
+	expect <<EXP
+# PostgreSQL (idle_session_timeout 3s) sends FATAL 57P05 and FIN on every
+# session idle for 3 s. psycopg2's "leak" connection and psql (waiting on
+# its input) never read it: CLOSE_WAIT on the client. The pooled "stale"
+# connection sits in CLOSE_WAIT too until it is reused at 6 s: the server,
+# which closed, answers the query with RST. The "busy" one queries every
+# second: never idle, open. At the early cut the CLOSE_WAITs are 1.3-1.8 s
+# old and the client has closed nothing yet: the capture may not tell. The
+# tail cut begins at 2.5 s, mid-connection, before the server's goodbyes.
+@early,mid,late expect client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@late,tail expect client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)
+@late,tail infinding client.ss=CLOSE-WAIT : close_wait_leak
+@early,mid,late expect cport=$(ports stale) : idle_timeout_close(server)
+@mid,late,tail expect cport=$(ports stale) : stale_reuse_reset(client)
+@tail unseen_ok
+healthy cport=$(ports busy)
+@early,mid,late finding idle_timeout_close
+@mid,late,tail finding stale_reuse_reset
+@late,tail finding close_wait_leak
+EXP
+}
+
+# Apache httpd's KeepAliveTimeout and clients that reuse, close or leak.
+sc_apache_keepalive() {
+	host client; host server; wire client server
+	local d=$work/apache
+	mkdir -p "$d/html"
+	echo ok >"$d/html/index.html"
+	cat >"$d/httpd.conf" <<CONF
+ServerRoot $d
+ServerName lab
+DefaultRuntimeDir $d
+PidFile $d/httpd.pid
+Mutex file:$d default
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+User www-data
+Group www-data
+ErrorLog $d/error.log
+LogLevel warn
+Listen $server_ip:8080
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 4
+MaxSpareThreads 32
+KeepAlive On
+KeepAliveTimeout 2
+MaxKeepAliveRequests 100
+DocumentRoot $d/html
+<Directory $d/html>
+	Require all granted
+</Directory>
+CONF
+	on server apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
+	listening server 8080 20
+	capture client "$client_if" "$work/cap.pcap"
+	begin apache-keepalive
+	# Two http.client connections reused after the server's close: one after
+	# 3 s, while Apache still drains the connection it shut down (its
+	# lingering close reads for 2 s), one after 5.5 s, when it has closed the
+	# socket. Each runs with a requests Session, which notices the close
+	# before it reuses and reconnects.
+	client client $pylab stale "$server_ip" 8080 3 20 lingered
+	first_port 10
+	client client $pylab stale "$server_ip" 8080 5.5 20 reset
+	# http.client connections never closed; every 4th is closed after its response.
+	client client $pylab httpleak "$server_ip" 8080 4 0.3 20
+	for i in 1 2; do # curl: one request, closed
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 3 "http://$server_ip:8080/" >>"$work/log" 2>&1
+		sleep 0.3
+	done
+	until_t 3.6 # Apache closed the idle connections at 2-3 s; "lingered" reused at 3 s
+	cut early client server
+	until_t 6.3 # "reset" reused at 5.5 s
+	cut mid client server
+	until_t 14
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Apache (KeepAliveTimeout 2) closes idle keep-alive connections after 2 s
+# with a lingering close: it shuts down its side (FIN) and reads and
+# discards what comes for 2 s more, then closes the socket. The http.client
+# connections never closed ("leak") sit in CLOSE_WAIT on the client. The
+# "lingered" connection is reused 1 s after Apache's FIN: Apache reads the
+# request and drops it, no response, no RST (the client gets EOF:
+# RemoteDisconnected); that is no legitimate half-close. The "reset" one is
+# reused 3.5 s after the FIN: RST. The requests Sessions and curl close
+# what they open. At the early and mid cuts the CLOSE_WAITs are young and
+# the client closed others 1-3.5 s after Apache's FIN: the capture may not
+# tell a leak yet.
+expect cport=$(ports leak),$(ports lingered),$(ports reset) : idle_timeout_close(server)
+@early,mid expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)|open(client)
+@late expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)
+@late infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect cport=$(ports lingered) : !half_close_ok(server) !half_close_ok(client)
+@mid,late expect cport=$(ports reset) : stale_reuse_reset(client)
+healthy cport=$(ports ok)
+@mid,late healthy cport!=$(ports leak),$(ports lingered),$(ports reset)
+finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+@late finding close_wait_leak
+EXP
+}
+
+# ApacheBench without keep-alive: a connection per request to nginx.
+sc_ab_timewait() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 80 2s
+	run_nginx server "$work/nginx"
+	listening server 80
+	capture client "$client_if" "$work/cap.pcap" -B 16384 # a burst: a larger buffer, no drops
+	begin ab-timewait
+	# HTTP/1.0, no keep-alive: nginx closes each connection after its
+	# response, ab reads to the end and closes in turn. Bounded by count
+	# (-n) and time (-t, given first: -n overrides the count it implies).
+	ip netns exec "$tag-client" timeout 20 ab -q -t 10 -n 500 -c 8 "http://$server_ip/" >"$work/ab.out" 2>&1 || true
+	grep -E '^(Complete|Failed|Time taken|Requests per)' "$work/ab.out" >>"$work/log" || true
+	until_t 0.3
+	cut early client server
+	sleep 3
+	cut mid client server
+	sleep 8
+	cut late client server
+	finish "$work/cap.pcap"
+	# three of the connections the server holds in TIME_WAIT, by client port
+	local held
+	held=$(awk -v s="$server_ip:80" '$1 == "TIME-WAIT" && $4 == s { split($5, a, ":"); printf "%s%s", c, a[2]; c = ","; if (++n == 3) exit }' \
+		"$out/$name@early.truth")
+	expect <<EXP
+# ab (HTTP/1.0, no keep-alive) makes 500 connections, 8 at a time, in a
+# fraction of a second; nginx closes each one first after its response,
+# so the TIME_WAIT sockets (one per request, 60 s each) pile up on the
+# server, not on ab's host: no ephemeral ports at stake, but a finding
+# should say where they are (at that rate, for a minute, they would pass
+# net.ipv4.tcp_max_tw_buckets). At the end ab opens a few connections it
+# does not use and closes them: client TIME_WAIT, harmless.
+expect sport=80 server.ss=TIME-WAIT n>=475 : time_wait(server) !time_wait(client)
+healthy sport=80
+infinding cport=$held server.ss=TIME-WAIT : time_wait_pressure
+nofinding close_wait_leak
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive ab_timewait"
+# What the newer scenarios need besides, checked before any is recorded.
+for s in ${@:-$all}; do
+	case ${s//-/_} in
+	postgres_idle)
+		[ -x "$(pg_bindir)/initdb" ] && [ -x "$(pg_bindir)/postgres" ] && id postgres >/dev/null 2>&1 || die "needs postgresql"
+		command -v psql >/dev/null || die "needs psql (postgresql-client)"
+		$py -c 'import psycopg2' 2>/dev/null || die "needs python3-psycopg2"
+		;;
+	apache_keepalive)
+		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] || die "needs apache2"
+		;;
+	ab_timewait) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
+	esac
+done
 for s in ${@:-$all}; do
 	s=${s//-/_}
 	declare -F "sc_$s" >/dev/null || die "no scenario $s (have: $all)"

@@ -27,8 +27,14 @@ count and time and exits by itself. Clients print one line per connection,
   idle HOST PORT IDLE HOLD             Redis connections through a firewall:
                                        one closes after IDLE s, one sends after
                                        IDLE s, one pings every 2 s
-  stale HOST PORT PAUSE HOLD           http.client and a requests Session,
+  stale HOST PORT PAUSE HOLD [ROLE]    http.client and a requests Session,
                                        each reusing its connection after PAUSE s
+                                       (ROLE names the http.client one)
+  pgidle HOST PORT REUSE N HOLD        PostgreSQL (psycopg2, autocommit): a
+                                       connection left idle and never read or
+                                       closed ("leak"), one reused after REUSE s
+                                       ("stale"), one querying every second, N
+                                       times, then closed ("busy")
 """
 
 import http.client
@@ -256,12 +262,12 @@ def idle(host, port, idle_s, hold):
             break
 
 
-def stale(host, port, pause, hold):
+def stale(host, port, pause, hold, role="httpclient"):
     import requests
 
     c = http.client.HTTPConnection(host, int(port), timeout=5)
     c.request("GET", "/")
-    say("httpclient", c.sock)
+    say(role, c.sock)
     c.getresponse().read()
     s = requests.Session()
     r = s.get("http://%s:%s/" % (host, port), timeout=5)
@@ -271,10 +277,56 @@ def stale(host, port, pause, hold):
         c.request("GET", "/")
         c.getresponse().read()
     except (OSError, http.client.HTTPException) as e:
-        print("httpclient error", type(e).__name__, file=sys.stderr, flush=True)
+        print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
     c.close()
     s.get("http://%s:%s/" % (host, port), timeout=5).content
     s.close()
+    time.sleep(float(hold))
+
+
+def pgidle(host, port, reuse, n, hold):
+    import os
+    import psycopg2
+
+    def conn(role):
+        c = psycopg2.connect(host=host, port=int(port), user="postgres", dbname="postgres", connect_timeout=5)
+        c.autocommit = True  # idle, not idle in a transaction
+        s = socket.socket(fileno=os.dup(c.fileno()))
+        say(role, s)
+        s.close()  # the duplicate only
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        return c
+
+    def leak():
+        keep.append(conn("leak"))  # never read, never closed
+
+    def stale():
+        c = conn("stale")
+        time.sleep(float(reuse))  # idle in the pool past the server's timeout
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT 2")
+        except psycopg2.Error as e:
+            print("stale error", type(e).__name__, str(e).strip().replace("\n", " | "), file=sys.stderr, flush=True)
+        c.close()
+
+    def busy():
+        c = conn("busy")
+        for _ in range(int(n)):
+            time.sleep(1)
+            with c.cursor() as cur:
+                cur.execute("SELECT 3")
+                cur.fetchall()
+        c.close()
+
+    threads = []
+    for f in (leak, stale, busy):
+        th = threading.Thread(target=f, daemon=True)
+        th.start()
+        threads.append(th)
+        time.sleep(0.1)
     time.sleep(float(hold))
 
 
