@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // CLOSE_WAIT: an endpoint received the FIN, acknowledged it, and never
@@ -98,6 +99,9 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 		if waitedFor(closer, r.Half(closer).DataBeforeFinFrom) {
 			quiet = fmt.Sprintf(" %s after its own last data (it gave up waiting)", fmtDur(idle))
 		}
+		if bye, ok := goodbyeEvidence(r, closer); ok {
+			quiet += fmt.Sprintf(" and a goodbye at #%d", bye.Packet)
+		}
 	}
 	var sb strings.Builder
 	if fin != nil {
@@ -116,6 +120,9 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 		fmt.Fprintf(&sb, " (%s)", j.basis())
 	}
 	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since.Time(), Age: age, Summary: sb.String()}
+	if bye, ok := goodbyeEvidence(r, s.Other()); ok && fin != nil && bye.Packet != int(fin.Packet) {
+		v.Evidence = append(v.Evidence, bye)
+	}
 	if fin != nil {
 		v.Evidence = append(v.Evidence, ev(fin, "FIN from "+sideName(s.Other())+quiet))
 	}
@@ -168,7 +175,8 @@ func leakFinding(g *group, fx *findCtx) Finding {
 		fmt.Fprintf(&sb, " (median %s)", fmtDur(median(ages)))
 	}
 	sb.WriteString(". ")
-	idleClosed := leakHowClosed(&sb, g, host, role)
+	web := speaksHTTP(g.flows)
+	idleClosed := leakHowClosed(&sb, g, host, role, web)
 	statuses, statusMetrics, errorsOnly := leakStatuses(g, fx.byClient)
 	switch role.name {
 	case "client":
@@ -191,7 +199,7 @@ func leakFinding(g *group, fx *findCtx) Finding {
 		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young)}, Metric{"close_wait_sending", float64(apart.sending)})
 	}
 	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
-		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly), Evidence: evidence(g.vs[:1])}
+		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly, web), Evidence: evidence(g.vs[:1])}
 }
 
 // leakPeer is the endpoint whose FIN a leaked flow received.
@@ -247,7 +255,7 @@ func leakRole(g *group, host netip.Addr, fx *findCtx) leakingRole {
 
 // leakHowClosed says how the peer closed the leaked connections, as it
 // holds for all of them, and returns how many it closed for being idle.
-func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingRole) int {
+func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingRole, web bool) int {
 	idleClosed, gaveUp := 0, 0
 	idleBy := map[netip.AddrPort][]time.Duration{}
 	var idleTimes []time.Duration
@@ -274,8 +282,12 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 		fmt.Fprintf(sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
 			every, role.other, idleSpan(idleBy, idleTimes, "%s", "a time of its own (%s)"), host)
 	case idleClosed == n:
+		timeout := "idle timeout"
+		if web {
+			timeout = "keep-alive timeout"
+		}
 		fmt.Fprintf(sb, "%s %s sent FIN after %s and %s acknowledged it, but its application never closed the socket.",
-			every, role.other, idleSpan(idleBy, idleTimes, "%s of idle time (its keep-alive timeout)", "an idle time of its own (%s: its keep-alive timeout)"), host)
+			every, role.other, idleSpan(idleBy, idleTimes, "%s of idle time (its "+timeout+")", "an idle time of its own (%s: its "+timeout+")"), host)
 	case idleClosed > 0:
 		fmt.Fprintf(sb, "In %d of them %s closed after an idle period; in all, %s acknowledged the FIN but its application never closed the socket.", idleClosed, role.other, host)
 	default:
@@ -285,8 +297,11 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 }
 
 // leakRemedy is what to fix, by the leaking host's role.
-func leakRemedy(role string, errorsOnly bool) string {
+func leakRemedy(role string, errorsOnly, web bool) string {
 	switch {
+	case role == "client" && !web:
+		// No HTTP read (another protocol, or --no-payload): words for any.
+		return "Close the connection when a read returns EOF (the server has closed it), and release it after every exchange, errors included (an HTTP client reads the body to the end or aborts the request; a database client returns it to its pool). A pooled client must check idle connections before reuse, or evict them sooner than the server's idle timeout."
 	case role == "client" && errorsOnly:
 		return "Release the connection on error responses too: the code path that handles a 4xx or 5xx returns without closing the response (read or discard its body and close it, e.g. in a finally block or defer). Also close the connection when a read returns EOF."
 	case role == "client":
@@ -297,6 +312,20 @@ func leakRemedy(role string, errorsOnly bool) string {
 		return "The server application must close its socket when a read returns EOF (the client has closed), also while it is busy with the request: put timeouts on what it waits on (upstream calls, locks, queues), so that a worker is never blocked longer than its callers wait."
 	}
 	return remedy(CloseWaitLeak)
+}
+
+// speaksHTTP reports whether the first flows of a group carried HTTP
+// (read in their streams): the words of a leak are then the web's
+// (keep-alive, responses, bodies), otherwise any protocol's (an idle
+// timeout, a pool). With --no-payload nothing is read.
+func speaksHTTP(flows []*Flow) bool {
+	var pb payload.Buffer
+	for _, f := range flows[:min(len(flows), 8)] {
+		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // idleSpan says how long the closers waited, as it holds for the whole

@@ -25,7 +25,8 @@ var idleDetector = detector{
 			"or idle timeout (or a client pool's idle eviction). Healthy by itself; it matters when the other side " +
 			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
 		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
-			"direction; or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
+			"direction (before the closer's goodbye, when it sent one: a message that answered nothing, just before its " +
+			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
 			"the defaults of common servers.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
@@ -78,14 +79,21 @@ func inspectIdle(c *flowCtx) {
 			what = fmt.Sprintf("FIN from %s %s after its last data", sideName(closer), fmtDur(idle))
 			sum = fmt.Sprintf("the %s closed the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(closer), fmtDur(idle))
 		}
+		bye, said := goodbyeEvidence(r, closer)
+		if said {
+			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: a timeout message)", fmtDur(ch.FinAt.Sub(ch.LastPayload)))
+		}
 		sev := Info
 		if c.has(CloseWaitLeak, closer.Other()) {
 			sev = Warning
 		}
 		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt.Time(), Summary: sum}
 		v.Evidence = append(v.Evidence,
-			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin.Time(), What: "last data from " + sideName(dataFrom)},
-			Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt.Time(), What: what})
+			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin.Time(), What: "last data from " + sideName(dataFrom)})
+		if said {
+			v.Evidence = append(v.Evidence, bye)
+		}
+		v.Evidence = append(v.Evidence, Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt.Time(), What: what})
 		c.add(v)
 		return
 	}
@@ -117,6 +125,17 @@ func inspectIdle(c *flowCtx) {
 		Evidence{Input: int(lp.LastPayloadInput), Packet: int(lp.LastPayloadPacket), At: last.Time(), What: "last data from " + sideName(from)},
 		ev(rst, fmt.Sprintf("RST from %s after %s idle", sideName(rst.From), fmtDur(idle))))
 	c.add(v)
+}
+
+// goodbyeEvidence returns the goodbye side s sent just before its FIN
+// (flow.Half.Goodbye); false when it sent none.
+func goodbyeEvidence(r *flow.Record, s flow.Side) (Evidence, bool) {
+	h := r.Half(s)
+	if !h.Goodbye() {
+		return Evidence{}, false
+	}
+	return Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(),
+		What: fmt.Sprintf("goodbye from %s: data %s before its FIN, answering nothing", sideName(s), fmtDur(h.FinAt.Sub(h.LastPayload)))}, true
 }
 
 // lastData returns the side that sent the connection's last payload, and

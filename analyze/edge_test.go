@@ -301,7 +301,7 @@ func TestEdgeJudgement(t *testing.T) {
 				{cport: 50000, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(6.9), exchange(6.99, 10, 10))}},
 			verdicts: []string{"close_wait_leak(client) idle_timeout_close(server)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
 			findings: []string{"error close_wait_leak 2", "warning idle_timeout_close 1", "warning idle_timeout_close 1"},
-			says:     []string{"In every one the server sent FIN after an idle time of its own (2.0 s for 10.0.0.2:80, 4.0 s for 10.0.0.3:80: its keep-alive timeout)"},
+			says:     []string{"In every one the server sent FIN after an idle time of its own (2.0 s for 10.0.0.2:80, 4.0 s for 10.0.0.3:80: its idle timeout)"},
 		},
 		{
 			// A client that gives up waiting on two requests: one finding

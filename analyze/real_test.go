@@ -58,12 +58,6 @@ import (
 // the captures committed: a new recording (make lab) moves ports and the
 // moments of the cuts, and the map is brought up to date with it.
 var knownWrong = map[string]string{
-	"postgres-idle@early verdicts":    "no idle_timeout_close(server): " + pgGoodbye,
-	"postgres-idle@early findings":    "no idle_timeout_close finding: " + pgGoodbye,
-	"postgres-idle@mid verdicts":      "no idle_timeout_close(server): " + pgGoodbye,
-	"postgres-idle@mid findings":      "no idle_timeout_close finding: " + pgGoodbye,
-	"postgres-idle@late verdicts":     "no idle_timeout_close(server): " + pgGoodbye,
-	"postgres-idle@late findings":     "no idle_timeout_close finding: " + pgGoodbye,
 	"apache-keepalive@early verdicts": apacheLinger,
 	"apache-keepalive@mid verdicts":   apacheLinger,
 	"apache-keepalive@late verdicts":  apacheLinger,
@@ -74,7 +68,6 @@ var knownWrong = map[string]string{
 
 // The reasons knownWrong shares between the cuts of a scenario.
 const (
-	pgGoodbye        = "PostgreSQL writes FATAL 57P05 (116 bytes) about 3 ms before its FIN (flow :59442 at mid: query answered #13 0.006 s, ErrorResponse #66 3.006 s, FIN #68 3.009 s): the idle time is measured after the goodbye message, so the 3 s idle_session_timeout goes unseen"
 	apacheLinger     = "Apache drains a stale request in its lingering close (flow :34912: FIN #90 2.002 s, GET #107 3.003 s ACKed #109, no response, no RST, client FIN #108): called half_close_ok(server), a legitimate half-close, though the request was lost"
 	abServerTimeWait = "500 TIME_WAIT sockets on the server, which closes first (ss), in no finding: time_wait_pressure counts only the client's TIME_WAIT"
 )

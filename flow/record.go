@@ -163,7 +163,8 @@ type Half struct {
 	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
 	FinAt Timestamp
 	// DataBeforeFin is the last new payload, either way, before that FIN:
-	// how long the connection was quiet when this side closed it.
+	// how long the connection was quiet when this side closed it; before
+	// the endpoint's goodbye, when it said one (see Goodbye).
 	DataBeforeFin Timestamp
 
 	synLast Timestamp
@@ -210,6 +211,19 @@ type Half struct {
 
 	raw      State // the state machine's state, timers not applied
 	synCount uint8 // SYNs (or SYN-ACKs) sent
+}
+
+// Goodbye reports whether the endpoint's last payload (LastPayload) was
+// a goodbye: a message it sent just before its FIN, unasked (the payload
+// before it was its own), after a quiet period at least ten times as
+// long as the moment between the two. A server that closes an idle
+// session often says why first: PostgreSQL's FATAL 57P05, MySQL's
+// ER_CLIENT_INTERACTION_TIMEOUT, an FTP or SMTP 421. The quiet period,
+// not the goodbye, is then what DataBeforeFin ends.
+func (h *Half) Goodbye() bool {
+	// Without a goodbye, DataBeforeFin is the later of both sides' last
+	// payloads before the FIN, and an endpoint sends none after its FIN.
+	return h.FinPacket > 0 && h.LastPayload > h.DataBeforeFin && h.LastPayload <= h.FinAt
 }
 
 // SYNs is how many SYNs (or SYN-ACKs) the endpoint sent with its

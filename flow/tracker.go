@@ -239,11 +239,22 @@ type conn struct {
 	fam                 [2]family // of the tuple's addresses (a, b), for the record's key
 	midstream, inferred bool
 	t                   [2]track
-	hist                [20]byte
-	nh                  uint8
-	nev                 uint8
-	reused              bool
-	ev                  [inlineEvents]Event // the first events, copied out when retired
+	// prevData is the new payload before the last one, either way: what
+	// the connection carried before a goodbye (see Half.Goodbye).
+	prevData dataMark
+	hist     [20]byte
+	nh       uint8
+	nev      uint8
+	reused   bool
+	ev       [inlineEvents]Event // the first events, copied out when retired
+}
+
+// dataMark is a packet that carried new payload.
+type dataMark struct {
+	at     Timestamp
+	packet uint32
+	input  uint16
+	from   Side
 }
 
 // inlineEvents is how many events a connection keeps without allocating;
@@ -942,6 +953,12 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	if last := &c.h[from]; last.lastPayload > 0 {
 		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
 		hs.DataBeforeFinFrom = from
+		if p := c.prevData; from == s && p.from == s && p.at > 0 && p.at < last.lastPayload &&
+			last.lastPayload.Sub(p.at) >= 10*m.At.Sub(last.lastPayload) {
+			// A goodbye (Half.Goodbye): the quiet period before it is
+			// what the close ends.
+			hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
+		}
 	}
 	switch c.h[s].raw {
 	case CloseWait:
@@ -1077,6 +1094,13 @@ func (c *conn) rstAcceptable(s Side, seg *packet.Segment) bool {
 func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if n == 0 {
 		return
+	}
+	from := Client
+	if c.h[Server].lastPayload > c.h[Client].lastPayload {
+		from = Server
+	}
+	if l := &c.h[from]; l.lastPayload > 0 {
+		c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
 	}
 	h := &c.h[s]
 	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"testing"
@@ -591,5 +592,56 @@ func TestFreeListBounded(t *testing.T) {
 	}
 	if tr.open > 1 || len(tr.free) > free.Max || len(tr.free) < free.Max/2 {
 		t.Errorf("%d connections open, %d kept for reuse; want the burst retired and at most %d kept", tr.open, len(tr.free), free.Max)
+	}
+}
+
+// TestGoodbye: a server that sends a message nobody asked for just before
+// its FIN (PostgreSQL's FATAL 57P05 on an idle session) said goodbye: the
+// quiet period the close ends is before the message. An answer to a
+// request, a message long before the FIN, or the last segment of a
+// response are no goodbyes.
+func TestGoodbye(t *testing.T) {
+	const c, s = 1000, 5000
+	query := []pkt{
+		{Client, PA, c + 1, s + 1, 10, 0.1, 0},
+		{Server, PA, s + 1, c + 11, 20, 0.106, 0},
+		{Client, A, c + 11, s + 21, 0, 0.15, 0},
+	}
+	for _, tc := range []struct {
+		name    string
+		pkts    []pkt
+		goodbye bool
+		quiet   float64 // FinAt - DataBeforeFin, in seconds
+	}{
+		{"goodbye, then FIN", cat(handshake(c, s), query, []pkt{
+			{Server, PA, s + 21, c + 11, 116, 3.106, 0},
+			{Server, FA, s + 137, c + 11, 0, 3.109, 0},
+		}), true, 3.003},
+		{"goodbye on the FIN", cat(handshake(c, s), query, []pkt{
+			{Server, FA | PA, s + 21, c + 11, 116, 3.106, 0},
+		}), true, 3.0},
+		{"a slow answer, then FIN", cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 10, 0.1, 0},
+			{Server, PA, s + 1, c + 11, 20, 3.1, 0},
+			{Server, FA, s + 21, c + 11, 0, 3.101, 0},
+		}), false, 0.001},
+		{"the rest of an answer after a pause, then FIN", cat(handshake(c, s), []pkt{
+			{Client, PA, c + 1, s + 1, 10, 0.1, 0},
+			{Server, PA, s + 1, c + 11, 20, 0.2, 0},
+			{Server, PA, s + 21, c + 11, 20, 0.21, 0},
+			{Server, FA, s + 41, c + 11, 0, 3.21, 0},
+		}), false, 3.0},
+		{"a message long before the FIN", cat(handshake(c, s), query, []pkt{
+			{Server, PA, s + 21, c + 11, 116, 3.106, 0},
+			{Server, FA, s + 137, c + 11, 0, 3.606, 0},
+		}), false, 0.5},
+	} {
+		r := run(tc.pkts, Config{})[0]
+		h := &r.Server
+		quiet := h.FinAt.Sub(h.DataBeforeFin).Seconds()
+		if h.Goodbye() != tc.goodbye || math.Abs(quiet-tc.quiet) > 1e-6 || h.DataBeforeFinFrom != Server {
+			t.Errorf("%s: goodbye %v, quiet %.6f s before the FIN, last data from the %s; want %v, %.6f s, the server",
+				tc.name, h.Goodbye(), quiet, h.DataBeforeFinFrom, tc.goodbye, tc.quiet)
+		}
 	}
 }
