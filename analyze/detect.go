@@ -75,7 +75,7 @@ var suppressed = map[Class][]Class{
 	// a closed connection, a close into silence: each says more than "reset".
 	Refused:         {ResetClass},
 	AcceptThenClose: {ResetClass, CleanClass, IdleTimeoutClose},
-	StaleReuseReset: {ResetClass},
+	StaleReuseReset: {ResetClass, HalfCloseOK, CleanClass},
 	// A listen queue that dropped the handshake's ACK explains the silence.
 	ListenOverflow: {PeerUnreachable, UnansweredSYN},
 	// An idle timeout that closes with RST says why the RST came.

@@ -12,18 +12,22 @@ import (
 	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
-// Data on a connection the peer had closed, answered by RST. A server
-// does not reuse connections: data it sends after the client closed (a
-// TLS close_notify, a response too late) is a plain reset. A client that
-// ignored Connection: close has a verdict that says more.
+// Data on a connection the peer had closed, answered by RST, or by nothing
+// when the peer had closed it idle. A server does not reuse connections:
+// data it sends after the client closed (a TLS close_notify, a response
+// too late) is a plain reset. A client that ignored Connection: close has
+// a verdict that says more.
 var staleReuseDetector = detector{
 	class: StaleReuseReset,
 	explain: Explanation{
 		Class: StaleReuseReset, Title: "Stale connection reused, reset",
 		Meaning: "A side sent a request on a connection the peer had already closed (its FIN was in the capture " +
-			"before the request), and the peer answered with RST: a pooled connection reused after the server's " +
-			"idle timeout. The request fails (connection reset) although nothing was wrong with the server.",
-		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side.",
+			"before the request), and the peer answered with RST, or with nothing at all: a pooled connection reused " +
+			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
+			"response) although nothing was wrong with the server.",
+		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or, " +
+			"with no RST, when that FIN had closed an idle connection (one second or more without data either way): " +
+			"a server that reads and drops what comes after its close (Apache's lingering close) sends none.",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
 			"check for the server's FIN before reusing a connection.",
 		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
@@ -42,8 +46,15 @@ func inspectStaleReuse(c *flowCtx) {
 	r := c.r
 	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
-		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt || peer.RSTs == 0 {
+		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt {
 			continue
+		}
+		if peer.RSTs == 0 {
+			// Nothing answered: stale only if the peer had closed an idle
+			// connection (a half-close sends its FIN amid the data).
+			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle {
+				continue
+			}
 		}
 		if s == flow.Server && !r.RolesInferred {
 			continue
@@ -51,11 +62,13 @@ func inspectStaleReuse(c *flowCtx) {
 		if _, ignored := closeIgnored(r, c.pb); s == flow.Client && ignored {
 			continue
 		}
-		rst := lastEvent(r, func(e *flow.Event) bool {
-			return e.From == s.Other() && e.Flags.Has(packet.RST) && e.At >= h.LastPayload
-		})
-		if rst == nil {
-			continue
+		var rst *flow.Event
+		if peer.RSTs > 0 {
+			if rst = lastEvent(r, func(e *flow.Event) bool {
+				return e.From == s.Other() && e.Flags.Has(packet.RST) && e.At >= h.LastPayload
+			}); rst == nil {
+				continue
+			}
 		}
 		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
@@ -69,7 +82,14 @@ func inspectStaleReuse(c *flowCtx) {
 				sideName(s), sent, fmtDur(after), sideName(s.Other()))}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(peer.FinInput), Packet: int(peer.FinPacket), At: peer.FinAt.Time(), What: finFrom[s.Other()]},
-			data, ev(rst, rstFrom[s.Other()]))
+			data)
+		if rst != nil {
+			v.Evidence = append(v.Evidence, ev(rst, rstFrom[s.Other()]))
+		} else {
+			v.Confidence = 0.8
+			v.Summary = fmt.Sprintf("the %s sent %s %s after the %s had closed the idle connection, and got no answer (the %s had shut down its sending side: it read and dropped the data, as Apache's lingering close does): a connection reused after the peer closed it",
+				sideName(s), sent, fmtDur(after), sideName(s.Other()), sideName(s.Other()))
+		}
 		c.add(v)
 	}
 }
@@ -81,8 +101,12 @@ func staleFinding(g *group) Finding {
 	var idle []time.Duration
 	var reqs []string
 	var pb payload.Buffer
+	unanswered := 0
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
+		if fl.Half(s.Other()).RSTs == 0 {
+			unanswered++
+		}
 		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
 			d, _ := idleBefore(fl.Record, iv)
 			idle = append(idle, d)
@@ -98,16 +122,26 @@ func staleFinding(g *group) Finding {
 		}
 		sent = "requests (" + strings.Join(reqs, ", ") + ")"
 	}
-	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and got RST: it reuses pooled connections after the peer closed them.",
-		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer)
+	got := "got RST"
+	switch {
+	case unanswered == len(g.flows):
+		got = "got no answer (the server read and dropped them)"
+	case unanswered > 0:
+		got = fmt.Sprintf("got RST or, on %d, no answer (the server read and dropped them)", unanswered)
+	}
+	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and %s: it reuses pooled connections after the peer closed them.",
+		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got)
 	fix := remedy(StaleReuseReset)
 	ms := []Metric{{"connections", float64(len(g.flows))}}
 	if cl := ClusterDurations(idle); len(cl) > 0 {
 		t := cl[0].Median
-		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and got RST: its pool reuses connections the server has already closed.",
-			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t))
+		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and %s: its pool reuses connections the server has already closed.",
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got)
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
+	}
+	if unanswered > 0 {
+		ms = append(ms, Metric{"unanswered", float64(unanswered)})
 	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)}

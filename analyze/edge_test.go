@@ -267,6 +267,32 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"a half-close in progress"},
 		},
 		{
+			// A request sent a second after the server closed the idle
+			// connection: the server reads and drops it (Apache's
+			// lingering close), no answer and no RST.
+			name: "stale request drained",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{
+				{2.011, false, "FA", 0, -1}, {2.0112, true, "A", 0, -1},
+				{2.9, true, "PA", 100, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "FA", 0, -1}, {2.9012, false, "A", 0, -1}})}, last(50000)},
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server) time_wait(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 1"},
+			says:     []string{"and got no answer (the server had shut down its sending side"},
+		},
+		{
+			// The server shuts down its sending side while the client
+			// uploads: the data after the FIN is no reuse.
+			name: "half-close by the server amid data",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: func() []seg {
+				s := join(open(0), []seg{{0.01, false, "PA", 50, -1}, {0.011, false, "FA", 0, -1}})
+				for i := range 28 {
+					at := 0.02 + 0.1*float64(i)
+					s = append(s, seg{at, true, "PA", 1000, -1}, seg{at + 0.0002, false, "A", 0, -1})
+				}
+				return append(s, seg{2.9, true, "FA", 0, -1}, seg{2.9002, false, "A", 0, -1})
+			}()}, last(50000)},
+			verdicts: []string{"half_close_ok(server) time_wait(server) clean(server)", "open(client)"},
+		},
+		{
 			// A connection cap: accepted, closed at once by the server, the
 			// client closes cleanly in turn.
 			name: "accept then close, client closes cleanly",

@@ -58,17 +58,13 @@ import (
 // the captures committed: a new recording (make lab) moves ports and the
 // moments of the cuts, and the map is brought up to date with it.
 var knownWrong = map[string]string{
-	"apache-keepalive@early verdicts": apacheLinger,
-	"apache-keepalive@mid verdicts":   apacheLinger,
-	"apache-keepalive@late verdicts":  apacheLinger,
-	"ab-timewait@early findings":      abServerTimeWait,
-	"ab-timewait@mid findings":        abServerTimeWait,
-	"ab-timewait@late findings":       abServerTimeWait,
+	"ab-timewait@early findings": abServerTimeWait,
+	"ab-timewait@mid findings":   abServerTimeWait,
+	"ab-timewait@late findings":  abServerTimeWait,
 }
 
 // The reasons knownWrong shares between the cuts of a scenario.
 const (
-	apacheLinger     = "Apache drains a stale request in its lingering close (flow :34912: FIN #90 2.002 s, GET #107 3.003 s ACKed #109, no response, no RST, client FIN #108): called half_close_ok(server), a legitimate half-close, though the request was lost"
 	abServerTimeWait = "500 TIME_WAIT sockets on the server, which closes first (ss), in no finding: time_wait_pressure counts only the client's TIME_WAIT"
 )
 
