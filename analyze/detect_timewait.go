@@ -28,10 +28,18 @@ var timeWaitDetector = detector{
 	},
 	inspect: inspectTimeWait,
 	group: func(f *Flow, v *Verdict) (groupKey, bool) {
-		return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, v.Side == flow.Client
+		if v.Side == flow.Server {
+			// A server that closes first: its TIME_WAITs, per endpoint.
+			return groupKey{endpoint: f.Key.Server()}, true
+		}
+		return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, true
 	},
 	findings: func(g *group, fx *findCtx) []Finding {
-		if f, ok := timeWaitFinding(g, fx); ok {
+		find := timeWaitFinding
+		if g.vs[0].Side == flow.Server {
+			find = serverTimeWaitFinding
+		}
+		if f, ok := find(g, fx); ok {
 			return []Finding{f}
 		}
 		return nil
@@ -44,10 +52,14 @@ var timeWaitPressureDetector = detector{class: TimeWaitPressure, explain: Explan
 	Meaning: "A client host closes connections to one server endpoint at a rate that keeps many of its " +
 		"ephemeral ports in TIME_WAIT: rate x TIME_WAIT duration ports are busy at any time, and when that " +
 		"nears the ephemeral port range, connect() fails (EADDRNOTAVAIL on Linux, WSAENOBUFS / \"No buffer " +
-		"space available\" on Windows).",
+		"space available\" on Windows). A server that closes first holds the TIME_WAITs itself: no ephemeral " +
+		"port is at stake (its own is the one it listens on), but past net.ipv4.tcp_max_tw_buckets Linux drops " +
+		"new ones at once, and a client that reuses a port within TIME_WAIT may have its SYN answered late.",
 	Detection: "Per client host and server endpoint: the rate of connections the client closed first, the " +
 		"TIME_WAIT population it implies, and the peak reached in the capture, against --port-range " +
-		"(Linux default 32768-60999: 28,232 ports; Windows: 16,384 ports with 240 s TIME_WAIT).",
+		"(Linux default 32768-60999: 28,232 ports; Windows: 16,384 ports with 240 s TIME_WAIT). Per server " +
+		"endpoint, when it closed first 100 connections or more: the same figures against Linux's default " +
+		"tcp_max_tw_buckets (262,144).",
 	Causes: "A connection per request (HTTP/1.0 style, keep-alive off, a pool not used); a reconnect loop. " +
 		"CLOSE_WAIT sockets hold ports too.",
 	Confirm: "ss -tan state time-wait dst SERVER | wc -l; sysctl net.ipv4.ip_local_port_range; on Windows " +
@@ -132,6 +144,60 @@ func timeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", p.Rate}, {"implied_time_wait", p.Implied()},
 			{"peak_time_wait", float64(peak)}, {"close_wait", float64(closeWait)}, {"ports", float64(p.Ports)}, {"share", share}},
 		Summary: sb.String(), Remedy: remedy(TimeWaitPressure)}, true
+}
+
+// twBuckets is net.ipv4.tcp_max_tw_buckets on most Linux hosts (it is
+// scaled down on hosts with little memory): the TIME_WAIT sockets the
+// kernel keeps at once; past it, new ones are destroyed right away.
+const twBuckets = 262144
+
+// minServerTimeWaits is how many connections a server endpoint must have
+// closed first for its TIME_WAITs to make a finding: fewer are the
+// ordinary cost of closing first, and each flow says so.
+const minServerTimeWaits = 100
+
+// serverTimeWaitFinding states the TIME_WAITs of a server endpoint that
+// closes first: how many, at what rate, what that rate holds.
+func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
+	n := len(g.flows)
+	if n < minServerTimeWaits {
+		return Finding{}, false
+	}
+	server := g.flows[0].Key.Server()
+	var first, last flow.Timestamp
+	since := make([]flow.Timestamp, 0, n)
+	clients := map[netip.Addr]struct{}{}
+	for i, f := range g.flows {
+		if i == 0 || f.First < first {
+			first = f.First
+		}
+		last = max(last, f.Server.FinAt)
+		since = append(since, flow.TS(g.vs[i].Since))
+		clients[f.Key.Client().Addr()] = struct{}{}
+	}
+	tw := fx.opt.TimeWait
+	r := rate(n, first, last)
+	implied := r * tw.Seconds()
+	peak := peakConcurrent(since, tw, flow.TS(fx.rep.End))
+	sev := Info
+	if implied >= twBuckets {
+		sev = Warning
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s (server) closed %s first, from %s, %.1f per second, and holds each in TIME_WAIT for %s: %d were in TIME_WAIT at once in the capture, and that rate keeps %.0f",
+		server, plural(n, "connection"), plural(len(clients), "client host"), r, fmtDur(tw), peak, implied)
+	if sev == Warning {
+		fmt.Fprintf(&sb, ", more than the %d Linux keeps by default (net.ipv4.tcp_max_tw_buckets): past it the kernel destroys new ones at once (\"TCP: time wait bucket table overflow\")", twBuckets)
+	} else {
+		fmt.Fprintf(&sb, " (%.1f%% of the %d Linux keeps by default, net.ipv4.tcp_max_tw_buckets)", 100*implied/twBuckets, twBuckets)
+	}
+	sb.WriteString(". A server's TIME_WAIT holds no ephemeral port (its port is the one it listens on); it means the server closes first: a connection per request (HTTP/1.0, keep-alive off, Connection: close).")
+	return Finding{Class: TimeWaitPressure, Severity: sev, Hosts: []netip.Addr{server.Addr()}, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"implied_time_wait", implied},
+			{"peak_time_wait", float64(peak)}, {"tw_buckets", twBuckets}},
+		Summary: sb.String(),
+		Remedy: "Reuse connections (HTTP keep-alive, a client pool), so that fewer are opened and closed; where the protocol allows, let the client close first. " +
+			"Raise net.ipv4.tcp_max_tw_buckets only if the kernel logs its overflow."}, true
 }
 
 // peakConcurrent is the most intervals [s, s+d) (cut at end) that overlap.

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -450,5 +451,37 @@ func TestLatencies(t *testing.T) {
 	one.add(300 * time.Microsecond)
 	if got := one.quantile(0.9); got != 300*time.Microsecond {
 		t.Errorf("quantile of one = %v, want 300µs", got)
+	}
+}
+
+// TestServerTimeWait: a server that closes first a hundred connections or
+// more has its TIME_WAITs stated per endpoint, against the kernel's
+// tcp_max_tw_buckets and not the ephemeral ports; fewer make no finding.
+func TestServerTimeWait(t *testing.T) {
+	for _, n := range []int{minServerTimeWaits - 1, minServerTimeWaits + 20} {
+		var convs []conv
+		for i := range n {
+			at := 0.01 * float64(i)
+			convs = append(convs, conv{cport: uint16(40000 + i), server: "10.0.0.2:80", segs: join(open(at), []seg{
+				{at + 0.001, true, "PA", 100, -1}, {at + 0.002, false, "PA", 200, -1},
+				{at + 0.0021, false, "FA", 0, -1}, {at + 0.003, true, "FA", 0, -1}, {at + 0.0031, false, "A", 0, -1}})})
+		}
+		rep := analyzeFile(t, craft(t, convs...))
+		var got []Finding
+		for _, f := range rep.Findings {
+			if f.Class == TimeWaitPressure {
+				got = append(got, f)
+			}
+		}
+		if n < minServerTimeWaits {
+			if len(got) > 0 {
+				t.Errorf("%d connections: a finding: %s", n, got[0].Summary)
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].Severity != Info || len(got[0].Flows) != n || !slices.Equal(got[0].Endpoints, []netip.AddrPort{netip.MustParseAddrPort("10.0.0.2:80")}) ||
+			!strings.Contains(got[0].Summary, "holds no ephemeral port") || !strings.Contains(got[0].Summary, "tcp_max_tw_buckets") {
+			t.Errorf("%d connections: findings %+v", n, got)
+		}
 	}
 }

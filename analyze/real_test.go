@@ -57,16 +57,7 @@ import (
 // and on one that is here and passes: remove it then. The entries hold for
 // the captures committed: a new recording (make lab) moves ports and the
 // moments of the cuts, and the map is brought up to date with it.
-var knownWrong = map[string]string{
-	"ab-timewait@early findings": abServerTimeWait,
-	"ab-timewait@mid findings":   abServerTimeWait,
-	"ab-timewait@late findings":  abServerTimeWait,
-}
-
-// The reasons knownWrong shares between the cuts of a scenario.
-const (
-	abServerTimeWait = "500 TIME_WAIT sockets on the server, which closes first (ss), in no finding: time_wait_pressure counts only the client's TIME_WAIT"
-)
+var knownWrong = map[string]string{}
 
 type realTruth struct {
 	at      time.Time
