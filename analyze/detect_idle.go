@@ -170,7 +170,7 @@ func idleFinding(g *group) Finding {
 		who, closer = "client", fmt.Sprintf("%s, to %s,", ep.Addr(), f0.Key.Server())
 	}
 	var idle []time.Duration
-	leaked, reused, resets := 0, 0, 0
+	leaked, reused, dropped, resets := 0, 0, 0, 0
 	for i, f := range g.flows {
 		d, _ := idleBefore(f.Record, g.vs[i])
 		idle = append(idle, d)
@@ -179,6 +179,9 @@ func idleFinding(g *group) Finding {
 		}
 		if sv := verdictOf(f, StaleReuseReset); sv != nil && sv.Side == g.vs[i].Side.Other() {
 			reused++
+			if fl := f.Half(sv.Side.Other()); fl.RSTs == 0 {
+				dropped++ // drained without an answer
+			}
 		}
 		if byRST(f.Record, g.vs[i]) {
 			resets++
@@ -232,8 +235,15 @@ func idleFinding(g *group) Finding {
 	}
 	if reused > 0 {
 		sev = Warning
-		fmt.Fprintf(&sb, " %s then reused by the peer anyway, and reset: its pool keeps connections idle longer than this.",
-			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)])
+		how := "and reset"
+		switch {
+		case dropped == reused:
+			how = "and the request got no answer"
+		case dropped > 0:
+			how = fmt.Sprintf("and reset (%d of them got no answer instead)", dropped)
+		}
+		fmt.Fprintf(&sb, " %s then reused by the peer anyway, %s: its pool keeps connections idle longer than this.",
+			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)], how)
 	}
 	fix := remedy(IdleTimeoutClose)
 	if resets > 0 {

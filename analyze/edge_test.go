@@ -268,6 +268,34 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"a half-close in progress"},
 		},
 		{
+			// The host closes what it is done with at once, but took a
+			// second to close after a server's FIN: a CLOSE_WAIT younger
+			// than that may yet close.
+			name: "young CLOSE_WAIT, the host was slower before",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}, {1.5, true, "FA", 0, -1}, {1.5002, false, "A", 0, -1}})},
+				{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{2.5, false, "FA", 0, -1}, {2.5002, true, "A", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(server) clean(server)",
+				"open(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"info close_wait_leak 1", "info idle_timeout_close 1"},
+		},
+		{
+			// The same, the CLOSE_WAIT older than that slowest close.
+			name: "CLOSE_WAIT older than the host's slowest close",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}, {1.5, true, "FA", 0, -1}, {1.5002, false, "A", 0, -1}})},
+				{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{1.6, false, "FA", 0, -1}, {1.6002, true, "A", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(server) clean(server)",
+				"close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 1", "warning idle_timeout_close 1"},
+		},
+		{
 			// A request sent a second after the server closed the idle
 			// connection: the server reads and drops it (Apache's
 			// lingering close), no answer and no RST.
@@ -277,7 +305,7 @@ func TestEdgeJudgement(t *testing.T) {
 				{2.9, true, "PA", 100, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "FA", 0, -1}, {2.9012, false, "A", 0, -1}})}, last(50000)},
 			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server) time_wait(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 1"},
-			says:     []string{"and got no answer (the server had shut down its sending side"},
+			says:     []string{"and got no answer (the server had shut down its sending side", "reused by the peer anyway, and the request got no answer"},
 		},
 		{
 			// The server shuts down its sending side while the client
