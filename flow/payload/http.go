@@ -609,6 +609,7 @@ func (r *httpReader) endHeaders(s Side, c *chunk, end int) {
 	}
 	d.ex = ex
 	switch {
+	case c == nil: // cut within the headers: the message ends here
 	case ex.Method == "HEAD" || d.status == 204 || d.status == 304 || ex.Method == "CONNECT" && d.status < 300:
 		r.endMessage(s, c, end)
 	case d.chunked:
@@ -683,6 +684,11 @@ func (r *httpReader) gap(s Side, n int) {
 
 func (r *httpReader) end(s Side, fin bool) {
 	d := &r.dir[s]
+	if !fin && d.state == hHeaders && (d.method != "" || d.status != 0) {
+		// Cut inside its header section (by the snap length): the start
+		// line and the headers read so far tell what the message was.
+		r.endHeaders(s, nil, 0)
+	}
 	if d.state == hUntilEnd && fin && d.ex != nil {
 		d.ex.Complete = true
 		r.checkAck(d.ex)

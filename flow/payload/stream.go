@@ -319,16 +319,8 @@ func (st *Stream) Summary() *Summary { return st.p }
 // synSeen (its SYN was captured): its stream starts just after it,
 // wherever the first data lands. seg.Payload is not kept.
 func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool, at Packet) {
-	if st.done || st.cut[s] {
-		return
-	}
-	if len(seg.Payload) < seg.Len {
-		// Cut by the snap length: what follows cannot be read.
-		st.p.Truncated[s] = at.Number
-		st.cut[s] = true
-		if st.proto != nil {
-			st.proto.end(s, false)
-		}
+	cut := len(seg.Payload) < seg.Len
+	if st.cut[s] || st.done && !cut {
 		return
 	}
 	if !st.nextOK[s] && synSeen {
@@ -337,6 +329,24 @@ func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool,
 	seq := seg.Seq
 	if seg.Flags.Has(packet.SYN) {
 		seq++ // data on a SYN (TCP Fast Open) comes after it
+	}
+	if cut {
+		// Cut by the snap length: what follows cannot be read (whether or
+		// not the stream is still read, the cut is told). The bytes
+		// captured are read when they come in order (a status line, the
+		// first headers: a header-only capture still tells responses).
+		if !st.done && len(seg.Payload) > 0 && !st.sorted[s] && (!st.nextOK[s] || seq == st.next[s]) {
+			st.next[s], st.nextOK[s] = seq+uint32(len(seg.Payload)), true
+			ch := &st.asm.chunks[0]
+			*ch = chunk{data: seg.Payload, seq: seq, at: at}
+			st.deliver(s, ch)
+		}
+		st.p.Truncated[s] = at.Number
+		st.cut[s] = true
+		if st.proto != nil && !st.done {
+			st.proto.end(s, false)
+		}
+		return
 	}
 	p := st.asm
 	if !st.sorted[s] {
