@@ -54,6 +54,13 @@ func WarningText(w flow.Warning) string {
 		return fmt.Sprintf("%s captured twice, the first at packet %d: the same packet again within %s, "+
 			"as tcpdump -i any records it on each interface it crosses (a container's veth, then the bridge) or a switch mirrors it from two ports; "+
 			"each was counted once, not as a retransmission", what, w.Packet, fmtDur(flow.DupWindow))
+	case flow.WarnLostFins:
+		what := plural(w.N, "FIN") + " were"
+		if w.N == 1 {
+			what = "1 FIN was"
+		}
+		return fmt.Sprintf("%s not in the capture, the first acknowledged at packet %d: the peer acknowledged each (and had closed, or closed then), "+
+			"so it was sent and the capture point lost it (tcpdump's \"dropped by kernel\"); each was taken as sent. Other packets may be missing too", what, w.Packet)
 	case flow.WarnControlOnly:
 		return fmt.Sprintf("only SYN, FIN and RST packets were captured (%d FINs, nothing between): a filter on TCP flags; "+
 			"handshakes and closes look unfinished, so the states and the half-open and flood findings are not to be trusted", w.N)

@@ -106,9 +106,12 @@ const (
 	NoteRSTIgnored                      // an RST outside the receiver's window
 	NoteListenOverflow                  // a SYN-ACK sent again after the client's ACK
 	NoteStateChange                     // an endpoint changed state
+	// NoteNotCaptured marks a FIN the capture did not hold: the peer's
+	// acknowledgement (the packet the event cites) shows it was sent.
+	NoteNotCaptured
 )
 
-var noteNames = [...]string{"retransmission", "keepalive", "window_probe", "zero_window", "rst_ignored", "listen_overflow", "state_change"}
+var noteNames = [...]string{"retransmission", "keepalive", "window_probe", "zero_window", "rst_ignored", "listen_overflow", "state_change", "not_captured"}
 
 // Names spells the notes set in n, in bit order.
 func (n Note) Names() []string {

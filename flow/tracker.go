@@ -837,6 +837,15 @@ func (c *conn) acknowledge(s Side, seg *packet.Segment, m Meta) {
 			}
 		}
 	}
+	if !to.finSent && to.nxtOK && seg.Ack == to.nxt+1 &&
+		(c.h[o].raw == CloseWait || c.h[o].raw == Established && seg.Flags.Has(packet.FIN)) {
+		// s acknowledges one sequence number past all o sent: o's FIN,
+		// which the capture lost (a busy capture point drops packets).
+		// s had closed already, or closes with this very segment, so
+		// the number is no byte of data. Without it, o would seem never
+		// to close (a CLOSE_WAIT leak that is none).
+		c.finNotCaptured(o, m)
+	}
 	if to.finSent && seqGE(seg.Ack, to.finSeq+1) {
 		switch c.h[o].raw {
 		case FinWait1:
@@ -973,6 +982,27 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 		c.set(s, FinWait1, m.At)
 	}
 	c.receiveFin(o, m.At)
+}
+
+// finNotCaptured takes side o as having sent its FIN, at its next sequence
+// number, just before the packet m that acknowledged it (a nanosecond:
+// it came first); the event cites that packet, noted NoteNotCaptured, and
+// its input counts it.
+func (c *conn) finNotCaptured(o Side, m Meta) {
+	to := &c.t[o]
+	before := c.states()
+	fin := packet.Segment{Seq: to.nxt, Ack: to.ack, Flags: packet.FIN | packet.ACK}
+	to.nxt++ // the FIN's sequence number
+	m.At = max(c.h[o].last, m.At-1)
+	if c.h[o].raw == CloseWait {
+		// o had the peer's FIN: its own acknowledged it, as a FIN sent
+		// in reply does.
+		fin.Ack = c.t[o.Other()].finSeq + 1
+		c.acknowledge(o, &fin, m)
+	}
+	c.fin(o, &fin, m)
+	c.event(&fin, m, o, NoteNotCaptured, before)
+	c.tr.dupsOf(m.Input).lostFins.add(int(m.Packet))
 }
 
 // handshakeDone reports whether the only change is the server completing

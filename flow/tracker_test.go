@@ -645,3 +645,53 @@ func TestGoodbye(t *testing.T) {
 		}
 	}
 }
+
+// TestFinNotCaptured: a FIN the capture lost, which the peer acknowledged
+// while closing (or having closed), is taken as sent: no CLOSE_WAIT that
+// never was, and the input counts it. A bare acknowledgement of one more
+// number from a peer still open could be a lost byte of data: nothing is
+// made of it.
+func TestFinNotCaptured(t *testing.T) {
+	const c, s = 1000, 5000
+	exchange := []pkt{
+		{Client, PA, c + 1, s + 1, 10, 0.1, 0},
+		{Server, PA, s + 1, c + 11, 20, 0.101, 0},
+		{Client, A, c + 11, s + 21, 0, 0.102, 0},
+	}
+	for _, tc := range []struct {
+		name           string
+		pkts           []pkt
+		client, server State
+		lost           int
+	}{
+		{"the client's FIN lost", cat(handshake(c, s), exchange, []pkt{
+			// {Client, FA, c + 11, s + 21, 0, 0.2, 0} not captured
+			{Server, FA, s + 21, c + 12, 0, 0.2001, 0},
+			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
+		}), TimeWait, Closed, 1},
+		{"the server's FIN lost", cat(handshake(c, s), exchange, []pkt{
+			{Client, FA, c + 11, s + 21, 0, 0.2, 0},
+			// {Server, FA, s + 21, c + 12, 0, 0.2001, 0} not captured
+			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
+		}), TimeWait, Closed, 1},
+		{"one more number acknowledged, no close", cat(handshake(c, s), exchange, []pkt{
+			{Server, A, s + 21, c + 12, 0, 0.2001, 0},
+		}), Established, Established, 0},
+	} {
+		tr := NewTracker(Config{})
+		for i, p := range tc.pkts {
+			src, dst := cli, srv
+			if p.from == Server {
+				src, dst = srv, cli
+			}
+			seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 500, WScale: -1}
+			tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: uint32(54 + p.len)})
+		}
+		lost := tr.dupsOf(0).lostFins.n
+		recs, _ := tr.Finish()
+		r := recs[0]
+		if r.Client.State != tc.client || r.Server.State != tc.server || lost != tc.lost {
+			t.Errorf("%s: %s/%s, %d FINs not captured; want %s/%s, %d", tc.name, r.Client.State, r.Server.State, lost, tc.client, tc.server, tc.lost)
+		}
+	}
+}

@@ -45,6 +45,7 @@ const (
 	WarnClockBack                      // Packet is stamped N ms before the packet before it: the clock was set back
 	WarnCrossCopies                    // N packets, the first at Packet, were another input's packets too: each counted once
 	WarnMerged                         // N packets, the first at Packet, came again 2 ms to 1 s later, on another interface or with their IPv4 identification: two points merged
+	WarnLostFins                       // N FINs were not captured, the first acknowledged at Packet: the peer's ACKs show them
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.
