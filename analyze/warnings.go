@@ -54,6 +54,13 @@ func WarningText(w flow.Warning) string {
 		return fmt.Sprintf("%s captured twice, the first at packet %d: the same packet again within %s, "+
 			"as tcpdump -i any records it on each interface it crosses (a container's veth, then the bridge) or a switch mirrors it from two ports; "+
 			"each was counted once, not as a retransmission", what, w.Packet, fmtDur(flow.DupWindow))
+	case flow.WarnCutHeaders:
+		what := plural(w.N, "packet") + " were"
+		if w.N == 1 {
+			what = "1 packet was"
+		}
+		return fmt.Sprintf("%s cut by the snap length within their headers, the first at packet %d, before a TCP header could be read "+
+			"(IPv6 extension headers, tunnels): counted as undecodable and skipped; a snap length of 128 bytes or more keeps such headers whole", what, w.Packet)
 	case flow.WarnLostFins:
 		what := plural(w.N, "FIN") + " were"
 		if w.N == 1 {

@@ -61,6 +61,8 @@ type Input struct {
 	linkSeen    map[layers.LinkType]bool
 	other       map[string]int           // packets not TCP, by what they hold
 	longer      int                      // records captured longer than on the wire
+	cut         int                      // records the snap length cut before their headers ended
+	cutFirst    int                      // the first of them
 	plain, fins int                      // TCP packets without SYN, FIN or RST; with FIN
 	unsupported map[layers.LinkType]bool // warned about
 	lastLink    layers.LinkType

@@ -289,3 +289,36 @@ func TestFastOpenRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapLengthCutsHeaders: the keep-alive capture cut at 60 bytes a
+// packet. Its IPv6 MLD reports (hop-by-hop options) are cut within their
+// headers: one warning counts them all, where each was a warning of its
+// own; every TCP packet is still read.
+func TestSnapLengthCutsHeaders(t *testing.T) {
+	frames, lt := readFrames(t, "../testdata/http-keepalive.pcap")
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	w.WriteFileHeader(60, lt)
+	first, n := 0, 0
+	for i, f := range frames {
+		data, ci := f.data, f.ci
+		if len(data) > 60 {
+			data, ci.CaptureLength = data[:60], 60
+		}
+		if len(data) > 14 && data[12] == 0x86 && data[13] == 0xdd && data[20] == 0 { // IPv6, hop-by-hop
+			if n++; first == 0 {
+				first = i + 1
+			}
+		}
+		w.WritePacket(ci, data)
+	}
+	res := readAll(t, &buf, "snap60.pcap")
+	in := res.Inputs[0]
+	if n == 0 || len(in.Warnings) != 1 || in.Warnings[0] != (Warning{Kind: WarnCutHeaders, N: n, Packet: first}) {
+		t.Errorf("warnings %+v; want one of %d packets cut within their headers, the first #%d", in.Warnings, n, first)
+	}
+	whole := analyzeFile(t, "../testdata/http-keepalive.pcap", Config{})
+	if in.TCPPackets != whole.Inputs[0].TCPPackets || len(res.Flows) != len(whole.Flows) {
+		t.Errorf("%d TCP packets in %d flows; want %d in %d", in.TCPPackets, len(res.Flows), whole.Inputs[0].TCPPackets, len(whole.Flows))
+	}
+}

@@ -191,6 +191,9 @@ func (p *pass) closeInputs(inputs []Input, now bool) Timestamp {
 		if in.longer > 1 && !now {
 			in.warn(Warning{Kind: WarnLongerAll, N: in.longer})
 		}
+		if in.cut > 0 && !now {
+			in.warn(Warning{Kind: WarnCutHeaders, N: in.cut, Packet: in.cutFirst})
+		}
 		if in.plain == 0 && in.fins >= minControlFINs && !now {
 			// Connections closed, yet not one ACK or segment of data between
 			// their handshakes and their FINs: the capture kept only the
@@ -628,6 +631,15 @@ func (p *pass) handle(i int, data []byte, ci gopacket.CaptureInfo, lt layers.Lin
 				}
 				return
 			}
+		}
+		if ci.CaptureLength < ci.Length {
+			// The snap length cut it within its headers (an IPv6
+			// extension header, a tunnel's): no fault of the packet's,
+			// and one warning in all says so.
+			if in.cut++; in.cut == 1 {
+				in.cutFirst = in.Packets
+			}
+			return
 		}
 		in.warn(Warning{Kind: WarnPacket, Packet: in.Packets, Err: err})
 		return

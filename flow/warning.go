@@ -46,6 +46,7 @@ const (
 	WarnCrossCopies                    // N packets, the first at Packet, were another input's packets too: each counted once
 	WarnMerged                         // N packets, the first at Packet, came again 2 ms to 1 s later, on another interface or with their IPv4 identification: two points merged
 	WarnLostFins                       // N FINs were not captured, the first acknowledged at Packet: the peer's ACKs show them
+	WarnCutHeaders                     // N packets, the first at Packet, were cut by the snap length within their headers: skipped
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.
