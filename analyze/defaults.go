@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,6 +14,9 @@ type ServerDefault struct {
 	Server  string
 	Setting string
 	Timeout time.Duration
+	// names are how the server's Server header starts (lower case);
+	// none for servers that send no such header by default.
+	names []string
 }
 
 func (d ServerDefault) String() string {
@@ -23,30 +27,30 @@ func (d ServerDefault) String() string {
 // are each project's reference documentation for the setting named.
 var serverDefaults = []ServerDefault{
 	// Apache httpd core: KeepAliveTimeout, default 5 seconds.
-	{"Apache httpd", "KeepAliveTimeout", 5 * time.Second},
+	{"Apache httpd", "KeepAliveTimeout", 5 * time.Second, []string{"apache/", "apache "}},
 	// Node.js http: server.keepAliveTimeout, default 5000 ms.
-	{"Node.js", "server.keepAliveTimeout", 5 * time.Second},
+	{"Node.js", "server.keepAliveTimeout", 5 * time.Second, nil},
 	// gunicorn settings: keepalive, default 2 seconds.
-	{"gunicorn", "--keep-alive", 2 * time.Second},
+	{"gunicorn", "--keep-alive", 2 * time.Second, []string{"gunicorn"}},
 	// Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout,
 	// 20000 ms in the shipped server.xml (60 s when unset).
-	{"Tomcat", "keepAliveTimeout/connectionTimeout", 20 * time.Second},
+	{"Tomcat", "keepAliveTimeout/connectionTimeout", 20 * time.Second, []string{"apache-coyote", "tomcat"}},
 	// nginx ngx_http_core_module: keepalive_timeout 75s.
-	{"nginx", "keepalive_timeout", 75 * time.Second},
+	{"nginx", "keepalive_timeout", 75 * time.Second, []string{"nginx", "openresty"}},
 	// AWS Application Load Balancer: idle_timeout.timeout_seconds, 60.
-	{"AWS ALB", "idle timeout", 60 * time.Second},
+	{"AWS ALB", "idle timeout", 60 * time.Second, []string{"awselb"}},
 	// Go net/http: Server.IdleTimeout falls back to ReadTimeout; none set
 	// means no idle timeout, but many services set 60-120 s.
 	// HAProxy: timeout http-keep-alive falls back to timeout http-request,
 	// commonly configured to 10 s in the shipped examples.
-	{"HAProxy", "timeout http-keep-alive (common 10 s)", 10 * time.Second},
+	{"HAProxy", "timeout http-keep-alive (common 10 s)", 10 * time.Second, nil},
 	// Envoy HTTP connection manager: common_http_protocol_options
 	// idle_timeout, default 1 hour.
-	{"Envoy", "idle_timeout", time.Hour},
+	{"Envoy", "idle_timeout", time.Hour, []string{"envoy"}},
 	// IIS: connectionTimeout, 120 seconds.
-	{"IIS", "connectionTimeout", 120 * time.Second},
+	{"IIS", "connectionTimeout", 120 * time.Second, []string{"microsoft-iis"}},
 	// Jetty: idleTimeout, 30000 ms.
-	{"Jetty", "idleTimeout", 30 * time.Second},
+	{"Jetty", "idleTimeout", 30 * time.Second, []string{"jetty"}},
 }
 
 // MatchDefaults returns the server defaults within tolerance of an idle
@@ -55,12 +59,62 @@ var serverDefaults = []ServerDefault{
 func MatchDefaults(d time.Duration) []ServerDefault {
 	var out []ServerDefault
 	for _, s := range serverDefaults {
-		tol := max(s.Timeout/10, 300*time.Millisecond)
-		if diff := d - s.Timeout; diff >= -tol && diff <= tol {
+		if s.matches(d) {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func (s ServerDefault) matches(d time.Duration) bool {
+	tol := max(s.Timeout/10, 300*time.Millisecond)
+	diff := d - s.Timeout
+	return diff >= -tol && diff <= tol
+}
+
+// defaultOf returns the default of the server whose Server header is
+// name ("Apache/2.4.62 (Debian)"); false for one not among
+// serverDefaults.
+func defaultOf(name string) (ServerDefault, bool) {
+	name = strings.ToLower(name)
+	for _, s := range serverDefaults {
+		for _, n := range s.names {
+			if strings.HasPrefix(name, n) {
+				return s, true
+			}
+		}
+	}
+	return ServerDefault{}, false
+}
+
+// timeoutWords says what an idle close after d tells of the server: the
+// default it matches, or, when the responses named their server (name,
+// the Server header), whether that server's setting is at its default. A
+// proxy or load balancer in front passes the header on, and its own
+// timeout may be the one: the words say so. They start with a comma or a
+// semicolon; "" when there is nothing to say.
+func timeoutWords(d time.Duration, name string) string {
+	if name != "" {
+		s, known := defaultOf(name)
+		switch {
+		case !known:
+			return fmt.Sprintf("; the responses name %q", name)
+		case s.matches(d):
+			return fmt.Sprintf(", the default of %s, which the responses name (%q)", s, name)
+		default:
+			return fmt.Sprintf("; the responses name %q, whose %s defaults to %s: it is set to %s there, or a proxy in front of it closes (proxies pass the Server header on)",
+				name, s.Setting, fmtDur(s.Timeout), fmtDur(d))
+		}
+	}
+	m := MatchDefaults(d)
+	if len(m) == 0 {
+		return ""
+	}
+	var names []string
+	for _, s := range m {
+		names = append(names, s.String())
+	}
+	return ", which matches the default of " + strings.Join(names, ", or ")
 }
 
 // Cluster is a group of close values.

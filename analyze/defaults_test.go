@@ -149,3 +149,25 @@ func TestPeakConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutWords: a server that names itself is held to its own
+// default, not to whichever server's default the idle time matches.
+func TestTimeoutWords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    time.Duration
+		want string
+	}{
+		{"Apache/2.4.71 (Debian)", 2 * time.Second, `; the responses name "Apache/2.4.71 (Debian)", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
+		{"Apache/2.4.62", 5 * time.Second, `, the default of Apache httpd KeepAliveTimeout (5.0 s), which the responses name ("Apache/2.4.62")`},
+		{"Apache-Coyote/1.1", 20 * time.Second, `, the default of Tomcat keepAliveTimeout/connectionTimeout (20.0 s), which the responses name ("Apache-Coyote/1.1")`},
+		{"nginx/1.22.1", 75 * time.Second, `, the default of nginx keepalive_timeout (1 min 15 s), which the responses name ("nginx/1.22.1")`},
+		{"BaseHTTP/0.6 Python/3.11.2", 2 * time.Second, `; the responses name "BaseHTTP/0.6 Python/3.11.2"`},
+		{"", 2 * time.Second, ", which matches the default of gunicorn --keep-alive (2.0 s)"},
+		{"", 7 * time.Second, ""},
+	} {
+		if got := timeoutWords(tc.d, tc.name); got != tc.want {
+			t.Errorf("%q after %s:\n got %s\nwant %s", tc.name, tc.d, got, tc.want)
+		}
+	}
+}

@@ -209,13 +209,11 @@ func idleFinding(g *group) Finding {
 		fmt.Fprintf(&sb, "; %d more after other idle times", others)
 	}
 	sb.WriteString(": its idle or keep-alive timeout")
-	if m := MatchDefaults(main.Median); len(m) > 0 {
-		var names []string
-		for _, d := range m {
-			names = append(names, d.String())
-		}
-		fmt.Fprintf(&sb, ", which matches the default of %s", strings.Join(names, ", or "))
+	name := ""
+	if v0.Side == flow.Server {
+		name = serverName(g.flows)
 	}
+	sb.WriteString(timeoutWords(main.Median, name))
 	sb.WriteString(".")
 	anyHTTP := false
 	var pb payload.Buffer

@@ -278,6 +278,18 @@ func keepAliveText(measured time.Duration, advertised []time.Duration, anyHTTP b
 		int(a.Seconds()), fmtDur(measured)), ms
 }
 
+// serverName is what the first of the flows whose server sent a Server
+// header says; "" if none of the first few did.
+func serverName(flows []*Flow) string {
+	var pb payload.Buffer
+	for _, f := range flows[:min(len(flows), 16)] {
+		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil && p.HTTP.Server != "" {
+			return p.HTTP.Server // a string of its own (packed results share the packed string)
+		}
+	}
+	return ""
+}
+
 // closeIgnoredFinding sums up the clients that ignored Connection: close.
 func closeIgnoredFinding(g *group) Finding {
 	f := g.flows[0]

@@ -279,7 +279,10 @@ type HTTPView struct {
 	KeepAliveS Opt[float64] `json:"keep_alive_timeout_s,omitzero"`
 	LastStatus int          `json:"last_status,omitempty"`
 	Upgraded   bool         `json:"upgraded,omitempty"`
-	Error      string       `json:"error,omitempty"`
+	// Server is what the server's first response named it (its Server
+	// header).
+	Server string `json:"server,omitempty"`
+	Error  string `json:"error,omitempty"`
 	// Exchanges are the last requests and their responses, oldest
 	// first; never nil in a flow with HTTP.
 	Exchanges []ExchangeView `json:"exchanges"`
@@ -457,7 +460,7 @@ func (v *FlowView) fillPayload(p *payload.Summary) {
 		v.Payload.Gaps = v.gaps[:n]
 	}
 	if h := p.HTTP; h != nil {
-		v.HTTP = HTTPView{Requests: h.Requests, Responses: h.Responses, Earlier: h.Earlier, Upgraded: h.Upgraded, Error: h.Error, read: true}
+		v.HTTP = HTTPView{Requests: h.Requests, Responses: h.Responses, Earlier: h.Earlier, Upgraded: h.Upgraded, Server: h.Server, Error: h.Error, read: true}
 		if h.KeepAlive > 0 {
 			v.HTTP.KeepAliveS = Some(h.KeepAlive.Seconds())
 		}

@@ -298,6 +298,10 @@ func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
 	if h.Upgraded {
 		b = append(b, `,"upgraded":true`...)
 	}
+	if h.Server != "" {
+		b = append(b, `,"server":`...)
+		b = appendString(b, h.Server)
+	}
 	if h.Error != "" {
 		b = append(b, `,"error":`...)
 		b = appendString(b, h.Error)

@@ -27,6 +27,9 @@ type HTTP struct {
 	// Upgraded is set when the server switched protocols (101): what
 	// follows is not HTTP.
 	Upgraded bool
+	// Server is the first response's Server header ("Apache/2.4.62
+	// (Debian)"), its first 64 bytes; "" if none said one.
+	Server string
 	// Error says why reading stopped early, if it did.
 	Error string
 }
@@ -525,6 +528,10 @@ func (r *httpReader) header(s Side, line []byte) {
 		eachItem(value, func(c []byte) { d.chunked = bytes.EqualFold(c, []byte("chunked")) })
 	case bytes.EqualFold(name, []byte("Connection")):
 		eachItem(value, func(t []byte) { d.close = d.close || bytes.EqualFold(t, []byte("close")) })
+	case bytes.EqualFold(name, []byte("Server")):
+		if d.status != 0 && r.h.Server == "" && len(value) > 0 {
+			r.h.Server = printableASCII(clip(value, 64))
+		}
 	case bytes.EqualFold(name, []byte("Keep-Alive")):
 		eachItem(value, func(p []byte) {
 			k, v, _ := bytes.Cut(p, []byte{'='})

@@ -22,8 +22,9 @@ import (
 //	        follows, and each exchange's end sequence number
 //	rest    next of both sides, then the flags (restNextOK0 ...)
 //	Protocol string
-//	HTTP:   Earlier, Requests, Responses, KeepAlive, Client|Upgraded<<1,
-//	        Error, the number of exchanges, each exchange
+//	HTTP:   Earlier, Requests, Responses, KeepAlive,
+//	        Client|Upgraded<<1|(Server set)<<2, Error, Server if set, the
+//	        number of exchanges, each exchange
 //	TLS:    ServerName, ClientHello|ServerHello<<1
 //
 // Numbers are varints; times are zig-zag deltas from the time before
@@ -163,8 +164,11 @@ func pack(p *Summary, scratch *[]byte) Packed {
 		w.writeInt(int64(h.Requests))
 		w.writeInt(int64(h.Responses))
 		w.writeInt(int64(h.KeepAlive))
-		w.writeUint(uint64(h.Client) | uint64(b2i(h.Upgraded))<<1)
+		w.writeUint(uint64(h.Client) | uint64(b2i(h.Upgraded))<<1 | uint64(b2i(h.Server != ""))<<2)
 		w.writeStr(h.Error)
+		if h.Server != "" {
+			w.writeStr(h.Server)
+		}
 		w.writeUint(uint64(len(h.Exchanges)))
 		for i := range h.Exchanges {
 			w.writeExchange(&h.Exchanges[i])
@@ -318,6 +322,9 @@ func unpack(s Packed, buf *Buffer) *Summary {
 		cu := r.readUint()
 		h.Client, h.Upgraded = Side(cu&1), cu&2 != 0
 		h.Error = r.readStr()
+		if cu&4 != 0 {
+			h.Server = r.readStr()
+		}
 		n := int(min(r.readUint(), uint64(len(r.s)))) // an exchange takes a byte at least
 		for range n {
 			ex = append(ex, Exchange{})
