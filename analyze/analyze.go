@@ -122,6 +122,9 @@ func (h *HostStates) Count(s flow.State) int { return h.Counts[s] }
 // Totals are whole-report counts.
 type Totals struct {
 	Flows, Midstream, OneSided, Reused, Clean int
+	// Open counts the flows established at both ends when the capture
+	// ended: not closed, cleanly or otherwise.
+	Open int
 	// Folded counts the connections in Aggregates, not in Flows.
 	Folded                          int
 	Packets, TCPPackets, BadPackets int
@@ -234,6 +237,9 @@ func (rep *Report) count() {
 		}
 		if f.Clean() {
 			t.Clean++
+		}
+		if f.Client.State == flow.Established && f.Server.State == flow.Established {
+			t.Open++
 		}
 		c := host(f.Key.Client().Addr())
 		c.Counts[f.Client.State]++

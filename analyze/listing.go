@@ -23,9 +23,13 @@ func (rep *Report) Listed(all bool) []int {
 }
 
 // Summary is the report's headline: "12 TCP connections: 9 closed
-// cleanly, 3 not".
+// cleanly, 2 still open, 1 not".
 func (t Totals) Summary() string {
-	s := fmt.Sprintf("%s: %d closed cleanly, %d not", plural(t.Flows, "TCP connection"), t.Clean, t.Flows-t.Clean)
+	s := fmt.Sprintf("%s: %d closed cleanly, ", plural(t.Flows, "TCP connection"), t.Clean)
+	if t.Open > 0 {
+		s += fmt.Sprintf("%d still open, ", t.Open)
+	}
+	s += fmt.Sprintf("%d not", t.Flows-t.Clean-t.Open)
 	if t.Translated > 0 {
 		s += fmt.Sprintf("; %s of them captured again under translated addresses (NAT), listed, counted once", thousands(t.Translated))
 	}

@@ -87,7 +87,7 @@ func TestFoldedReports(t *testing.T) {
 		format string
 		says   []string
 	}{
-		{"text", []string{"more that never got past the", "counted, not listed)", "SYN from 198.18."}},
+		{"text", []string{"more that never got past", "counted, not listed)", "SYN from 198.18."}},
 		{"md", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
 		{"html", []string{"counted per server endpoint", "more counted, not listed (the aggregates)"}},
 		{"json", []string{`"aggregates": [`, `"folded": 2485`, `"peers_estimated": true`, `"client": "10.0.9.9"`}},

@@ -177,6 +177,7 @@ func kernelJSON(k *analyze.KernelView) jsonKernel {
 type jsonTotals struct {
 	Flows      int `json:"flows"`
 	Clean      int `json:"clean"`
+	Open       int `json:"open"`
 	Midstream  int `json:"midstream"`
 	OneSided   int `json:"one_sided"`
 	Reused     int `json:"reused"`
@@ -236,7 +237,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 	}
 	put(",\n  \"totals\": ")
 	t := rep.Totals
-	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Midstream, t.OneSided, t.Reused, t.Folded, t.Translated, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
+	if err := enc("  ", jsonTotals{t.Flows, t.Clean, t.Open, t.Midstream, t.OneSided, t.Reused, t.Folded, t.Translated, t.Packets, t.TCPPackets, t.BadPackets}); err != nil {
 		return err
 	}
 	put(",\n  \"hosts\": ")
