@@ -94,7 +94,9 @@ type FlowKernel struct {
 
 // Clean reports whether the connection opened and closed in order: a
 // handshake seen, both FINs sent and acknowledged, no RST, each endpoint
-// closed or in TIME_WAIT.
+// closed or in TIME_WAIT; and, once it has its verdicts, none worse than
+// Info (a request sent into a connection the server had closed and
+// dropped ends with FINs in order).
 func (f *Flow) Clean() bool {
 	r := f.Record
 	if r.Midstream || r.OneSided || r.Client.RSTs > 0 || r.Server.RSTs > 0 {
@@ -103,7 +105,15 @@ func (f *Flow) Clean() bool {
 	if r.Client.FinPacket == 0 || r.Server.FinPacket == 0 {
 		return false
 	}
-	return r.Client.State.Ended() && r.Server.State.Ended()
+	if !r.Client.State.Ended() || !r.Server.State.Ended() {
+		return false
+	}
+	for i := range f.Verdicts {
+		if f.Verdicts[i].Severity > Info {
+			return false
+		}
+	}
+	return true
 }
 
 // HostStates counts the endpoint states of one IP address, whether it was
