@@ -192,7 +192,7 @@ func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		fmt.Fprintf(&sb, " (%.1f%% of the %d Linux keeps by default, net.ipv4.tcp_max_tw_buckets)", 100*implied/twBuckets, twBuckets)
 	}
 	sb.WriteString(". A server's TIME_WAIT holds no ephemeral port (its port is the one it listens on); it means the server closes first: a connection per request (HTTP/1.0, keep-alive off, Connection: close).")
-	return Finding{Class: TimeWaitPressure, Severity: sev, Hosts: []netip.Addr{server.Addr()}, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+	return Finding{Class: TimeWaitPressure, Severity: sev, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"implied_time_wait", implied},
 			{"peak_time_wait", float64(peak)}, {"tw_buckets", twBuckets}},
 		Summary: sb.String(),
