@@ -39,33 +39,21 @@ func WarningText(w flow.Warning) string {
 			"the captures of two points (mergecap); they were counted twice, as retransmissions. Give flowdoc the captures as separate files: "+
 			"it then leaves out the second copy of each packet", w.N, fmtDur(flow.DupWindow), fmtDur(flow.CrossWindow), w.Packet)
 	case flow.WarnCrossCopies:
-		what := plural(w.N, "TCP packet") + " were"
-		if w.N == 1 {
-			what = "1 TCP packet was"
-		}
+		what := wasWere(w.N, "TCP packet")
 		return fmt.Sprintf("%s in another input too, the first at packet %d: the same packet within %s, "+
 			"the same traffic captured at two points (the client's host and the server's); each was counted once, in the input that has it first",
 			what, w.Packet, fmtDur(flow.CrossWindow))
 	case flow.WarnDuplicates:
-		what := plural(w.N, "TCP packet") + " were"
-		if w.N == 1 {
-			what = "1 TCP packet was"
-		}
+		what := wasWere(w.N, "TCP packet")
 		return fmt.Sprintf("%s captured twice, the first at packet %d: the same packet again within %s, "+
 			"as tcpdump -i any records it on each interface it crosses (a container's veth, then the bridge) or a switch mirrors it from two ports; "+
 			"each was counted once, not as a retransmission", what, w.Packet, fmtDur(flow.DupWindow))
 	case flow.WarnCutHeaders:
-		what := plural(w.N, "packet") + " were"
-		if w.N == 1 {
-			what = "1 packet was"
-		}
+		what := wasWere(w.N, "packet")
 		return fmt.Sprintf("%s cut by the snap length within their headers, the first at packet %d, before a TCP header could be read "+
 			"(IPv6 extension headers, tunnels): counted as undecodable and skipped; a snap length of 128 bytes or more keeps such headers whole", what, w.Packet)
 	case flow.WarnLostFins:
-		what := plural(w.N, "FIN") + " were"
-		if w.N == 1 {
-			what = "1 FIN was"
-		}
+		what := wasWere(w.N, "FIN")
 		return fmt.Sprintf("%s not in the capture, the first acknowledged at packet %d: the peer acknowledged each (and had closed, or closed then), "+
 			"so it was sent and the capture point lost it (tcpdump's \"dropped by kernel\"); each was taken as sent. Other packets may be missing too", what, w.Packet)
 	case flow.WarnControlOnly:
@@ -76,6 +64,14 @@ func WarningText(w flow.Warning) string {
 		return w.Err.Error()
 	}
 	return "a warning"
+}
+
+// wasWere is "1 FIN was", "3 FINs were".
+func wasWere(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun + " was"
+	}
+	return plural(n, noun) + " were"
 }
 
 // warningTexts spells warnings.
