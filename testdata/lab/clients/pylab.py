@@ -35,6 +35,11 @@ count and time and exits by itself. Clients print one line per connection,
                                        closed ("leak"), one reused after REUSE s
                                        ("stale"), one querying every second, N
                                        times, then closed ("busy")
+  ftpidle HOST PORT N HOLD             ftplib, logged in anonymously: two
+                                       sessions never read nor closed ("leak"),
+                                       one sending NOOP every second N times,
+                                       then QUIT ("noop"), one that quits after
+                                       1 s ("quit")
 """
 
 import http.client
@@ -324,6 +329,45 @@ def pgidle(host, port, reuse, n, hold):
     threads = []
     for f in (leak, stale, busy):
         th = threading.Thread(target=f, daemon=True)
+        th.start()
+        threads.append(th)
+        time.sleep(0.1)
+    time.sleep(float(hold))
+
+
+def ftpidle(host, port, n, hold):
+    import ftplib
+
+    def login(role):
+        f = ftplib.FTP()
+        f.connect(host, int(port), timeout=5)
+        f.login()  # anonymous
+        say(role, f.sock)
+        return f
+
+    def leak(pwd):
+        f = login("leak")
+        if pwd:
+            time.sleep(1)
+            f.pwd()  # one more command, then idle
+        keep.append(f)  # the bug: never read (the 421), never closed
+
+    def noop():
+        f = login("noop")
+        for _ in range(int(n)):
+            time.sleep(1)
+            f.voidcmd("NOOP")
+        f.quit()
+
+    def quit_():
+        f = login("quit")
+        time.sleep(1)
+        f.pwd()
+        f.quit()  # QUIT, 221, and close
+
+    threads = []
+    for f, args in ((leak, (False,)), (noop, ()), (quit_, ()), (leak, (True,))):
+        th = threading.Thread(target=f, args=args, daemon=True)
         th.start()
         threads.append(th)
         time.sleep(0.1)
