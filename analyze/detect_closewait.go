@@ -29,7 +29,9 @@ var closeWaitDetector = detector{
 			"capture shows of its host: a leak when it has been quiet ten times longer than the host usually took to close " +
 			"its other connections after the peer's FIN (never less than 200 ms), or when it is one more of the same as " +
 			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s. " +
-			"One still sending is a half-close in progress; one too young to judge is reported open, with why, and a " +
+			"One still sending is a half-close in progress; one too young to judge, or whose close the capture lost " +
+			"packets of (the FIN never acknowledged in the capture, as a kernel does at once whatever the application, " +
+			"nor sent again; or the peer's FIN acknowledging data the capture never saw), is reported open, with why, and a " +
 			"host's such sockets make an info finding of this class, so that every CLOSE_WAIT is accounted for. " +
 			"--close-wait-grace replaces the judgement with a fixed threshold.",
 		Causes: "A client that drops a connection without closing it after the server closed it for being idle " +
@@ -196,7 +198,7 @@ func leakFinding(g *group, fx *findCtx) Finding {
 		{"closed_by_idle_timeout", float64(idleClosed)}}, statusMetrics...)
 	if apart := fx.closeWaitApart[host]; apart.total() > 0 {
 		sb.WriteString(" " + apart.String(host))
-		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young)}, Metric{"close_wait_sending", float64(apart.sending)})
+		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young + apart.lost)}, Metric{"close_wait_sending", float64(apart.sending)})
 	}
 	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
 		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly, web), Evidence: evidence(g.vs[:1])}
@@ -357,7 +359,7 @@ func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration, one, m
 func notJudgedFindings(fx *findCtx) []Finding {
 	var hosts []netip.Addr
 	for h, a := range fx.closeWaitApart {
-		if a.young > 0 && !fx.leakHosts[h] {
+		if a.young+a.lost > 0 && !fx.leakHosts[h] {
 			hosts = append(hosts, h)
 		}
 	}
@@ -365,29 +367,50 @@ func notJudgedFindings(fx *findCtx) []Finding {
 	var out []Finding
 	for _, h := range hosts {
 		a := fx.closeWaitApart[h]
-		out = append(out, Finding{Class: CloseWaitLeak, Severity: Info, Hosts: []netip.Addr{h}, Flows: a.flows,
-			Metrics: []Metric{{"close_wait_not_judged", float64(a.young)}, {"oldest_s", a.oldest.Seconds()}},
-			Summary: fmt.Sprintf("%s holds %s in CLOSE_WAIT that the capture ended too soon to judge (the oldest for %s): each flow's verdict says what the capture shows of this host. Not a leak yet as far as the capture can tell.",
-				h, plural(a.young, "connection"), fmtDur(a.oldest)),
-			Remedy: "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."})
+		var why []string
+		if a.young > 0 {
+			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT that the capture ended too soon to judge (the oldest for %s)", plural(a.young, "connection"), fmtDur(a.oldest)))
+		}
+		if a.lost > 0 {
+			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT whose close the capture lost packets of (the input's warnings say how)", plural(a.lost, "connection")))
+		}
+		remedy := "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
+		if a.lost > 0 {
+			remedy = "Capture with a larger buffer (tcpdump -B, a filter that keeps only what is needed) so that the capture point drops no packets, or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
+		}
+		ms := []Metric{{"close_wait_not_judged", float64(a.young + a.lost)}}
+		if a.young > 0 {
+			ms = append(ms, Metric{"oldest_s", a.oldest.Seconds()})
+		}
+		if a.lost > 0 {
+			ms = append(ms, Metric{"close_wait_lost_packets", float64(a.lost)})
+		}
+		out = append(out, Finding{Class: CloseWaitLeak, Severity: Info, Hosts: []netip.Addr{h}, Flows: a.flows, Metrics: ms,
+			Summary: fmt.Sprintf("%s holds %s: each flow's verdict says what the capture shows of this host. Not a leak %sas far as the capture can tell.",
+				h, strings.Join(why, ", and "), map[bool]string{true: "yet ", false: ""}[a.lost == 0]),
+			Remedy: remedy})
 	}
 	return out
 }
 
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict
-// holds, and why: still sending (a half-close), or too young to judge.
+// holds, and why: still sending (a half-close), too young to judge, or
+// their close partly lost by the capture.
 type apartCounts struct {
-	sending, young int
-	flows          []int         // the young ones' flow IDs
-	oldest         time.Duration // the young ones' oldest
+	sending, young, lost int
+	flows                []int         // the young and lost ones' flow IDs
+	oldest               time.Duration // the young ones' oldest
 }
 
-func (a apartCounts) total() int { return a.sending + a.young }
+func (a apartCounts) total() int { return a.sending + a.young + a.lost }
 
 func (a apartCounts) String(host netip.Addr) string {
 	var parts []string
 	if a.young > 0 {
 		parts = append(parts, fmt.Sprintf("%d too young for the capture to judge", a.young))
+	}
+	if a.lost > 0 {
+		parts = append(parts, fmt.Sprintf("%d whose close the capture lost packets of", a.lost))
 	}
 	if a.sending > 0 {
 		parts = append(parts, fmt.Sprintf("%d still sending (a half-close in progress)", a.sending))

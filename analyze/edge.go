@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/packet"
 )
 
 // Judging at the edge of the capture. A capture stops at an arbitrary
@@ -28,6 +29,7 @@ type judgement struct {
 	sending bool
 
 	on      basisKind
+	lost    string // on byLoss: what the capture lost
 	app     appKey
 	server  bool          // the application is a server (its own endpoint)
 	closes  *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
@@ -46,6 +48,7 @@ const (
 	byPrior                     // nothing to compare with
 	byDone                      // the application closes what it is done with
 	bySiblings                  // its application's leaks beyond doubt
+	byLoss                      // the capture lost packets of this close
 )
 
 const (
@@ -77,6 +80,10 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 		last = h.LastPayload
 	}
 	j.quiet = ev.end.Sub(last)
+	if why := lostAtClose(r, s, ev.end); why != "" {
+		j.on, j.lost = byLoss, why
+		return j
+	}
 	// An endpoint that streams with pauses is not quiet until it has
 	// paused much longer than it usually does between packets.
 	var cadence time.Duration
@@ -151,6 +158,8 @@ func (j *judgement) basis() string {
 	case byDone:
 		return fmt.Sprintf("%s closed %s itself within %s of their last data; this one it left idle for %s until the peer closed it, and has not closed in the %s since",
 			j.app.host, plural(j.closes.n, "other connection"), fmtDur(j.closes.quantile(1)), fmtDur(j.idle-j.quiet), quiet)
+	case byLoss:
+		return fmt.Sprintf("in CLOSE_WAIT as far as the capture shows, but the capture lost packets of this close: %s; whether this side closed is not in the capture", j.lost)
 	case byPrior:
 		if j.leak {
 			return fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s", quiet)
@@ -176,6 +185,39 @@ func (j *judgement) basis() string {
 	}
 	return fmt.Sprintf("%s closed %s within %s of the peer's FIN, and this one has not in %s", who, plural(l.n, "connection"), slowest, quiet)
 }
+
+// lostAtClose says, when it did, how the capture lost packets of the close
+// that left side s in CLOSE_WAIT ("" when it holds them): the peer's FIN
+// acknowledged data of s's the capture never saw (s's own FIN may have
+// been among it); or the peer's FIN is never acknowledged in the capture,
+// yet was not sent again although the capture ran on past the shortest
+// retransmission timeout (s's kernel acknowledged it at once, as a kernel
+// does whatever the application, and the capture lost that). A leak needs
+// that acknowledgement: without it, s may never have had the FIN.
+func lostAtClose(r *flow.Record, s flow.Side, end flow.Timestamp) string {
+	o := s.Other()
+	fin := firstEvent(r, func(e *flow.Event) bool { return e.From == o && e.Flags.Has(packet.FIN) })
+	if fin == nil {
+		return ""
+	}
+	if fin.Note&flow.NoteNotCaptured != 0 {
+		return fmt.Sprintf("the %s's FIN (#%d) acknowledged data of the %s's that the capture never saw, and the %s's FIN may have been among it", sideName(o), fin.Packet, sideName(s), sideName(s))
+	}
+	again := firstEvent(r, func(e *flow.Event) bool {
+		return e.From == o && e.Flags.Has(packet.FIN) && e.Note&flow.NoteRetransmit != 0
+	})
+	if r.Half(o).State != flow.FinWait1 || again != nil {
+		return ""
+	}
+	if after := end.Sub(fin.At); after < minRTO {
+		return fmt.Sprintf("the %s's FIN (#%d) is not acknowledged in the capture, %s before its end: the acknowledgement was lost by the capture or had yet to come", sideName(o), fin.Packet, fmtDur(after))
+	}
+	return fmt.Sprintf("the %s's FIN (#%d) is never acknowledged in the capture, nor sent again in the %s after it: the %s's kernel acknowledged it, and the capture lost that", sideName(o), fin.Packet, fmtDur(end.Sub(fin.At)), sideName(s))
+}
+
+// minRTO is the shortest retransmission timeout of common stacks (Linux
+// 200 ms, Windows 300 ms): a FIN not acknowledged within it is sent again.
+const minRTO = 300 * time.Millisecond
 
 // synInFlight reports whether a client's SYN, unanswered at the end, may
 // still be answered: sent once, less than the initial retransmission

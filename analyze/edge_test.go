@@ -296,6 +296,20 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"error close_wait_leak 1", "warning idle_timeout_close 1"},
 		},
 		{
+			// The server's FIN is never acknowledged in the capture, nor
+			// sent again: the capture lost the client's ACK, and what the
+			// client did after. Its CLOSE_WAIT is not judged a leak.
+			name: "FIN never acknowledged in the capture",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.3, false, "FA", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "open(client)", "open(client)"},
+			findings: []string{"info close_wait_leak 1"},
+			says:     []string{"is never acknowledged in the capture, nor sent again", "whose close the capture lost packets of"},
+		},
+		{
 			// A request sent a second after the server closed the idle
 			// connection: the server reads and drops it (Apache's
 			// lingering close), no answer and no RST.

@@ -230,9 +230,13 @@ func findings(rep *Report, opt Options) []Finding {
 				continue
 			}
 			a := fx.closeWaitApart[f.Endpoint(s).Addr()]
-			if hasVerdict(f, HalfCloseOK, s.Other()) {
+			switch {
+			case hasVerdict(f, HalfCloseOK, s.Other()):
 				a.sending++
-			} else {
+			case lostAtClose(f.Record, s, flow.TS(rep.End)) != "":
+				a.lost++
+				a.flows = append(a.flows, f.ID)
+			default:
 				a.young++
 				a.flows = append(a.flows, f.ID)
 				a.oldest = max(a.oldest, flow.TS(rep.End).Sub(f.Half(s).Since))

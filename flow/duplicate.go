@@ -159,7 +159,7 @@ func dupSignature(h uint64, srcA bool, seg *packet.Segment) uint64 {
 // dupCount is an input's packets captured twice (same), another input's
 // packets too (cross), and come again on another interface too late to
 // be copies (late, see recent.seen).
-type dupCount struct{ same, cross, late, lostFins tally }
+type dupCount struct{ same, cross, late, lostFins, lostData tally }
 
 // tally counts packets, and the frame number of the first.
 type tally struct{ n, first int }
@@ -204,6 +204,7 @@ func countDuplicates(inputs []Input, dups [][]dupCount) {
 				sum.cross.merge(ds[i].cross)
 				sum.late.merge(ds[i].late)
 				sum.lostFins.merge(ds[i].lostFins)
+				sum.lostData.merge(ds[i].lostData)
 			}
 		}
 		inputs[i].Duplicates, inputs[i].Elsewhere = sum.same.n, sum.cross.n
@@ -218,6 +219,9 @@ func countDuplicates(inputs []Input, dups [][]dupCount) {
 		}
 		if sum.lostFins.n > 0 {
 			inputs[i].warn(Warning{Kind: WarnLostFins, N: sum.lostFins.n, Packet: sum.lostFins.first})
+		}
+		if sum.lostData.n > 0 {
+			inputs[i].warn(Warning{Kind: WarnLostAtClose, N: sum.lostData.n, Packet: sum.lostData.first})
 		}
 	}
 }

@@ -106,8 +106,9 @@ const (
 	NoteRSTIgnored                      // an RST outside the receiver's window
 	NoteListenOverflow                  // a SYN-ACK sent again after the client's ACK
 	NoteStateChange                     // an endpoint changed state
-	// NoteNotCaptured marks a FIN the capture did not hold: the peer's
-	// acknowledgement (the packet the event cites) shows it was sent.
+	// NoteNotCaptured marks what the capture did not hold: a FIN, whose
+	// event cites the peer's packet that acknowledged it; or data of the
+	// peer's, which this event's FIN acknowledged.
 	NoteNotCaptured
 )
 

@@ -718,6 +718,13 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 	c.acceptedLate(s, seg, m)
 	if seg.Flags.Has(packet.ACK) {
 		c.acknowledge(s, seg, m)
+		if to := &c.t[s.Other()]; seg.Flags.Has(packet.FIN) && to.nxtOK && seqGT(seg.Ack, to.nxt) {
+			// A FIN that acknowledges data of the peer's the capture
+			// never saw: the capture lost packets at this close, the
+			// peer's FIN perhaps among them.
+			note |= NoteNotCaptured
+			c.tr.dupsOf(m.Input).lostData.add(int(m.Packet))
+		}
 	}
 	probe := c.sequence(s, seg, m, &note)
 	if seg.Flags.Has(packet.FIN) {

@@ -47,6 +47,7 @@ const (
 	WarnMerged                         // N packets, the first at Packet, came again 2 ms to 1 s later, on another interface or with their IPv4 identification: two points merged
 	WarnLostFins                       // N FINs were not captured, the first acknowledged at Packet: the peer's ACKs show them
 	WarnCutHeaders                     // N packets, the first at Packet, were cut by the snap length within their headers: skipped
+	WarnLostAtClose                    // N FINs, the first at Packet, acknowledged data the capture never saw
 )
 
 // maxWarnings caps the warnings kept per input; the rest are counted.

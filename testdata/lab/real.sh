@@ -1317,13 +1317,16 @@ sc_lossy_capture() {
 $(echo "ab (HTTP/1.0, no keep-alive, -n 1000 -c 50) against nginx, captured on the client by a tcpdump with a 64 KiB buffer and no immediate mode: the kernel dropped a few percent of the packets in bursts ($stats). A lossless capture on the server's end of the wire says what was lost: $(lost_packets "$work/ref.pcap" "$out/$name@late.pcap" 80)." | fold -s -w 72 | sed 's/ *$//; s/^/# /')
 # Nothing is wrong with the connections: nginx closed each one first, ab
 # closed in turn, and ss shows no CLOSE_WAIT on either host. Where the
-# capture lost a FIN that the peer acknowledged, flowdoc takes it as sent.
+# capture lost a FIN that the peer acknowledged, flowdoc takes it as sent;
+# where it lost the acknowledgement of a FIN, or data before a FIN, the
+# CLOSE_WAIT it shows is not judged (an Info finding accounts for it: the
+# states follow the packets captured, not ss).
 # Connections of which the capture holds nothing are no error.
 unseen_ok
 expect sport=80 server.ss=TIME-WAIT n>=900 : !close_wait_leak(client) !close_wait_leak(server)
 healthy sport=80
 infinding cport=$held server.ss=TIME-WAIT : time_wait_pressure
-nofinding close_wait_leak
+noproblem close_wait_leak
 EXP
 }
 
