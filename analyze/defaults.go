@@ -79,7 +79,8 @@ func defaultOf(name string) (ServerDefault, bool) {
 	name = strings.ToLower(name)
 	for _, s := range serverDefaults {
 		for _, n := range s.names {
-			if strings.HasPrefix(name, n) {
+			// "Apache/2.4.62", or "Apache" alone (ServerTokens Prod).
+			if strings.HasPrefix(name, n) || name == strings.TrimRight(n, "/ ") {
 				return s, true
 			}
 		}

@@ -159,6 +159,7 @@ func TestTimeoutWords(t *testing.T) {
 		want string
 	}{
 		{"Apache/2.4.71 (Debian)", 2 * time.Second, `; the responses name "Apache/2.4.71 (Debian)", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
+		{"Apache", 2 * time.Second, `; the responses name "Apache", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
 		{"Apache/2.4.62", 5 * time.Second, `, the default of Apache httpd KeepAliveTimeout (5.0 s), which the responses name ("Apache/2.4.62")`},
 		{"Apache-Coyote/1.1", 20 * time.Second, `, the default of Tomcat keepAliveTimeout/connectionTimeout (20.0 s), which the responses name ("Apache-Coyote/1.1")`},
 		{"nginx/1.22.1", 75 * time.Second, `, the default of nginx keepalive_timeout (1 min 15 s), which the responses name ("nginx/1.22.1")`},

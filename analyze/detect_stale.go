@@ -26,8 +26,9 @@ var staleReuseDetector = detector{
 			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
 			"response) although nothing was wrong with the server.",
 		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or, " +
-			"with no RST, when that FIN had closed an idle connection (one second or more without data either way): " +
-			"a server that reads and drops what comes after its close (Apache's lingering close) sends none.",
+			"with no RST, when that FIN had closed an idle connection (one second or more without data either way) and " +
+			"an HTTP request followed it (read in the streams): a server that reads and drops what comes after its close " +
+			"(Apache's lingering close) sends none.",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
 			"check for the server's FIN before reusing a connection.",
 		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
@@ -51,8 +52,10 @@ func inspectStaleReuse(c *flowCtx) {
 		}
 		if peer.RSTs == 0 {
 			// Nothing answered: stale only if the peer had closed an idle
-			// connection (a half-close sends its FIN amid the data).
-			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle {
+			// connection (a half-close sends its FIN amid the data), and
+			// what came after its FIN was a request (not a goodbye of its
+			// own, as a TLS close_notify is).
+			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || staleRequest(r, s, peer.FinAt, c.pb) == nil {
 				continue
 			}
 		}

@@ -122,9 +122,10 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	// An application that closes each connection it opened as soon as it
 	// is done with it (its other connections closed within milliseconds
 	// of their last data) did not keep this one idle on purpose: it
-	// forgot it, and the peer's FIN only made that visible. Unless it has
-	// taken longer than this to close after a peer's FIN elsewhere: then
-	// it keeps connections idle too (a pool that notices a close when it
+	// forgot it, and the peer's FIN only made that visible. Unless it (or,
+	// with fewer than minSamples closes of its own, its host) has taken
+	// longer than this to close after a peer's FIN elsewhere: then it
+	// keeps connections idle too (a pool that notices a close when it
 	// next looks), and this one may yet be closed.
 	younger := l != nil && l.n > 0 && j.quiet <= l.quantile(1)
 	if d := ev.done[j.app]; !j.leak && !j.sending && !younger && d != nil && d.n >= minDone {

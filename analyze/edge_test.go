@@ -42,6 +42,9 @@ type conv struct {
 	// fixedISN gives the connection the ISNs 1000 and 50000, as a
 	// stack or a tool that does not choose them would.
 	fixedISN bool
+	// data holds the payloads of segs (by index) that are not n zero
+	// bytes; n is then their length.
+	data map[int][]byte
 }
 
 // craft writes the conversations, their packets merged in time order,
@@ -66,7 +69,7 @@ func craft(t *testing.T, convs ...conv) string {
 		}
 		next := [2]uint32{cisn + 1, sisn + 1} // next sequence number per side
 		acked := [2]uint32{0, 0}
-		for _, s := range c.segs {
+		for i, s := range c.segs {
 			from, to := 1, 0
 			src, dst, sp, dp := sip, cip, uint16(sport), c.cport
 			if s.client {
@@ -94,7 +97,11 @@ func craft(t *testing.T, convs ...conv) string {
 			tcp.PSH = strings.Contains(s.flags, "P")
 			tcp.FIN = strings.Contains(s.flags, "F")
 			tcp.RST = strings.Contains(s.flags, "R")
-			end := seq + uint32(s.n)
+			payload := make([]byte, s.n)
+			if d, ok := c.data[i]; ok {
+				payload = d
+			}
+			end := seq + uint32(len(payload))
 			if tcp.SYN || tcp.FIN {
 				end++
 			}
@@ -109,7 +116,7 @@ func craft(t *testing.T, convs ...conv) string {
 			eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
 			buf := gopacket.NewSerializeBuffer()
 			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-				eth, ip, tcp, gopacket.Payload(make([]byte, s.n))); err != nil {
+				eth, ip, tcp, gopacket.Payload(payload)); err != nil {
 				t.Fatal(err)
 			}
 			pkts = append(pkts, pkt{s.at, slices.Clone(buf.Bytes())})
@@ -314,12 +321,24 @@ func TestEdgeJudgement(t *testing.T) {
 			// connection: the server reads and drops it (Apache's
 			// lingering close), no answer and no RST.
 			name: "stale request drained",
-			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{
+			convs: []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{
+				{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1}, {0.0112, true, "A", 0, -1},
 				{2.011, false, "FA", 0, -1}, {2.0112, true, "A", 0, -1},
-				{2.9, true, "PA", 100, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "FA", 0, -1}, {2.9012, false, "A", 0, -1}})}, last(50000)},
+				{2.9, true, "PA", 0, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "FA", 0, -1}, {2.9012, false, "A", 0, -1}}),
+				data: map[int][]byte{3: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 4: []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+					8: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}}, last(50000)},
 			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server) time_wait(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 1"},
 			says:     []string{"and got no answer (the server had shut down its sending side", "reused by the peer anyway, and the request got no answer"},
+		},
+		{
+			// A goodbye in reply to an idle close (a TLS close_notify, 31
+			// bytes of no HTTP): no request lost.
+			name: "a goodbye in reply to an idle close",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), exchange(0.01, 100, 200), []seg{
+				{2.011, false, "PA", 31, -1}, {2.0111, false, "FA", 0, -1}, {2.0113, true, "PA", 31, -1}, {2.0114, true, "FA", 0, -1}, {2.0116, false, "A", 0, -1}})}, last(50000)},
+			verdicts: []string{"idle_timeout_close(server) half_close_ok(server) time_wait(server) clean(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
 			// The server shuts down its sending side while the client

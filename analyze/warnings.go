@@ -50,8 +50,8 @@ func WarningText(w flow.Warning) string {
 			"each was counted once, not as a retransmission", what, w.Packet, fmtDur(flow.DupWindow))
 	case flow.WarnCutHeaders:
 		what := wasWere(w.N, "packet")
-		return fmt.Sprintf("%s cut by the snap length within their headers, the first at packet %d, before a TCP header could be read "+
-			"(IPv6 extension headers, tunnels): counted as undecodable and skipped; a snap length of 128 bytes or more keeps such headers whole", what, w.Packet)
+		return fmt.Sprintf("%s cut by the snap length within their headers, the first at packet %d (an IP header and its extensions, a tunnel's, "+
+			"or TCP's fixed 20 bytes: IPv6 over Ethernet needs 74 bytes): counted as undecodable and skipped; a snap length of 128 bytes or more keeps such headers whole", what, w.Packet)
 	case flow.WarnLostAtClose:
 		return fmt.Sprintf("%s acknowledged data the capture never saw, the first at packet %d: packets were lost at the capture point (tcpdump's \"dropped by kernel\"), "+
 			"the peer's FIN perhaps among them; a CLOSE_WAIT there is not judged a leak", plural(w.N, "FIN"), w.Packet)

@@ -165,6 +165,8 @@ type Half struct {
 	LastPacket  Timestamp
 	LastPayload Timestamp // last new payload; 0 if none
 	// FinAt and FinPacket are the endpoint's first FIN; 0 if it sent none.
+	// For a FIN the capture lost, which the peer acknowledged, FinPacket
+	// is that acknowledging packet (its event is noted NoteNotCaptured).
 	FinAt Timestamp
 	// DataBeforeFin is the last new payload, either way, before that FIN:
 	// how long the connection was quiet when this side closed it; before
@@ -219,8 +221,9 @@ type Half struct {
 
 // Goodbye reports whether the endpoint's last payload (LastPayload) was
 // a goodbye: a message it sent just before its FIN, unasked (the payload
-// before it was its own), after a quiet period at least ten times as
-// long as the moment between the two. A server that closes an idle
+// before it was its own, and it was no HTTP response), after a quiet
+// period of a second or more and at least ten times as long as the
+// moment between the two. A server that closes an idle
 // session often says why first: PostgreSQL's FATAL 57P05, MySQL's
 // ER_CLIENT_INTERACTION_TIMEOUT, an FTP or SMTP 421. The quiet period,
 // not the goodbye, is then what DataBeforeFin ends.

@@ -140,31 +140,31 @@ type track struct {
 	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
 	// while the connection has no record (a packet's path makes none).
 	halfClosed bool
-	nholes     uint8
-	zeroWins   uint32
-	isn        uint32
-	lo         uint32 // lowest sequence number sent (valid with nxtOK)
-	nxt        uint32 // sequence number after the highest one sent
-	ack        uint32 // highest acknowledgement sent
-	firstAck   uint32 // first acknowledgement sent (valid with ackOK)
-	finSeq     uint32
-	histFin    uint32 // end of the last FIN, for the history's F letter
-	histRst    uint32 // sequence number of the last RST, for its R letter
-	win        uint16 // raw advertised window
-	retransN   uint32 // for the history's T letter
-	zeroWinN   uint32 // for the history's W letter
-	hist       uint16 // history letters already logged
+	// nholes counts the side's holes (in connExtra, or for a retired
+	// connection in Tracker.slotHoles): ranges below nxt not seen (yet).
+	// A segment that fills one is data that came out of order or was lost
+	// before the capture point, not a retransmission. Past maxHoles the
+	// oldest is taken as missed for good.
+	nholes   uint8
+	zeroWins uint32
+	isn      uint32
+	lo       uint32 // lowest sequence number sent (valid with nxtOK)
+	nxt      uint32 // sequence number after the highest one sent
+	ack      uint32 // highest acknowledgement sent
+	firstAck uint32 // first acknowledgement sent (valid with ackOK)
+	finSeq   uint32
+	histFin  uint32 // end of the last FIN, for the history's F letter
+	histRst  uint32 // sequence number of the last RST, for its R letter
+	win      uint16 // raw advertised window
+	retransN uint32 // for the history's T letter
+	zeroWinN uint32 // for the history's W letter
+	hist     uint16 // history letters already logged
 	// bytes counts the sequence space from lo to nxt, holes included,
 	// without the SYN and FIN; missed the payload bytes known never to
-	// have been captured: holes forgotten (see holes) and payload cut by
+	// have been captured: holes forgotten (see nholes) and payload cut by
 	// the snap length. Record.Half adds the holes still open and what
 	// only the peer's acknowledgements show (see seqCounts).
 	bytes, missed uint64
-	// The first nholes of the side's holes (in connExtra, or for a
-	// retired connection in Tracker.slotHoles) are ranges below nxt not
-	// seen (yet): a segment that fills one is data that came out of order
-	// or was lost before the capture point, not a retransmission. Past
-	// maxHoles the oldest is taken as missed for good.
 }
 
 // holes are a side's sequence ranges not seen (see track.nholes).
@@ -970,7 +970,8 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
 		hs.DataBeforeFinFrom = from
 		if p := c.prevData; from == s && p.from == s && p.at > 0 && p.at < last.lastPayload &&
-			last.lastPayload.Sub(p.at) >= 10*m.At.Sub(last.lastPayload) {
+			last.lastPayload.Sub(p.at) >= goodbyeQuiet && last.lastPayload.Sub(p.at) >= 10*m.At.Sub(last.lastPayload) &&
+			!c.answered(last.lastPayload) {
 			// A goodbye (Half.Goodbye): the quiet period before it is
 			// what the close ends.
 			hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
@@ -989,6 +990,25 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 		c.set(s, FinWait1, m.At)
 	}
 	c.receiveFin(o, m.At)
+}
+
+// goodbyeQuiet is the least quiet period a goodbye ends (Half.Goodbye):
+// the idle timeouts that say goodbye are a second or more, and a pause
+// within a response is shorter.
+const goodbyeQuiet = time.Second
+
+// answered reports whether the payload at t carried (the end of) an HTTP
+// response, as read in c's stream: an answer, not a goodbye.
+func (c *conn) answered(t Timestamp) bool {
+	if c.st == nil {
+		return false
+	}
+	p := c.st.Summary()
+	if p == nil || p.HTTP == nil {
+		return false
+	}
+	x := p.HTTP.LastResponse()
+	return x != nil && (Timestamp(x.ResponseAt) == t || Timestamp(x.ResponseEnd) == t)
 }
 
 // finNotCaptured takes side o as having sent its FIN, at its next sequence

@@ -695,3 +695,39 @@ func TestFinNotCaptured(t *testing.T) {
 		}
 	}
 }
+
+// TestGoodbyeNotAnAnswer: an HTTP response whose body comes seconds after
+// its headers, just before the server's FIN (a long poll closed after its
+// answer), answers the request: no goodbye, whatever the pause.
+func TestGoodbyeNotAnAnswer(t *testing.T) {
+	const c, s = 1000, 5000
+	req := []byte("GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
+	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n")
+	body := []byte("ok")
+	tr := NewTracker(Config{})
+	n := 0
+	add := func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
+		src, dst := cli, srv
+		if from == Server {
+			src, dst = srv, cli
+		}
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: fl, Len: len(data), Payload: data, Window: 500, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second)))), Packet: uint32(n), WireLen: uint32(54 + len(data))})
+	}
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, req, 0.1)
+	add(Server, PA, s+1, c+1+uint32(len(req)), head, 0.11)
+	add(Server, PA, s+1+uint32(len(head)), c+1+uint32(len(req)), body, 3.11)
+	add(Server, FA, s+1+uint32(len(head)+len(body)), c+1+uint32(len(req)), nil, 3.1101)
+	recs, _ := tr.Finish()
+	h := &recs[0].Server
+	if p := recs[0].Payload(); p == nil || p.HTTP == nil || p.HTTP.Responses != 1 {
+		t.Fatalf("the response was not read: %+v", p)
+	}
+	if h.Goodbye() || h.DataBeforeFin != h.LastPayload {
+		t.Errorf("goodbye %v, data before the FIN %v, last payload %v: the body is an answer", h.Goodbye(), h.DataBeforeFin, h.LastPayload)
+	}
+}

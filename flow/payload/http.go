@@ -689,13 +689,17 @@ func (r *httpReader) gap(s Side, n int) {
 	r.fail(s, "%d bytes not captured", n)
 }
 
-func (r *httpReader) end(s Side, fin bool) {
-	d := &r.dir[s]
-	if !fin && d.state == hHeaders && (d.method != "" || d.status != 0) {
-		// Cut inside its header section (by the snap length): the start
-		// line and the headers read so far tell what the message was.
+func (r *httpReader) cut(s Side) {
+	if d := &r.dir[s]; d.state == hHeaders && (d.method != "" || d.status != 0) {
+		// Cut inside its header section: the start line and the headers
+		// read so far tell what the message was.
 		r.endHeaders(s, nil, 0)
 	}
+	r.end(s, false)
+}
+
+func (r *httpReader) end(s Side, fin bool) {
+	d := &r.dir[s]
 	if d.state == hUntilEnd && fin && d.ex != nil {
 		d.ex.Complete = true
 		r.checkAck(d.ex)

@@ -114,6 +114,9 @@ type protocol interface {
 	gap(s Side, n int)
 	// end says side s sent nothing more; fin if it closed.
 	end(s Side, fin bool)
+	// cut says the snap length cut side s's stream: what it sent next
+	// cannot be read (what came before, to the cut, was given to data).
+	cut(s Side)
 	// ack says side s acknowledged everything before sequence number ack.
 	ack(s Side, ack uint32)
 }
@@ -344,7 +347,7 @@ func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool,
 		st.p.Truncated[s] = at.Number
 		st.cut[s] = true
 		if st.proto != nil && !st.done {
-			st.proto.end(s, false)
+			st.proto.cut(s)
 		}
 		return
 	}

@@ -135,4 +135,6 @@ func (r *tlsReader) gap(s Side, _ int) { r.done[s], r.rec[s] = true, nil }
 
 func (r *tlsReader) end(s Side, _ bool) { r.done[s], r.rec[s] = true, nil }
 
+func (r *tlsReader) cut(s Side) { r.end(s, false) }
+
 func (r *tlsReader) ack(Side, uint32) {}
