@@ -140,6 +140,10 @@ type track struct {
 	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
 	// while the connection has no record (a packet's path makes none).
 	halfClosed bool
+	// finLost is set while the side's FIN is one taken as lost by the
+	// capture (conn.finNotCaptured), counted in input finLostIn's tally.
+	finLost   bool
+	finLostIn uint16
 	// nholes counts the side's holes (in connExtra, or for a retired
 	// connection in Tracker.slotHoles): ranges below nxt not seen (yet).
 	// A segment that fills one is data that came out of order or was lost
@@ -155,9 +159,9 @@ type track struct {
 	finSeq   uint32
 	histFin  uint32 // end of the last FIN, for the history's F letter
 	histRst  uint32 // sequence number of the last RST, for its R letter
-	win      uint16 // raw advertised window
 	retransN uint32 // for the history's T letter
 	zeroWinN uint32 // for the history's W letter
+	win      uint16 // raw advertised window
 	hist     uint16 // history letters already logged
 	// bytes counts the sequence space from lo to nxt, holes included,
 	// without the SYN and FIN; missed the payload bytes known never to
@@ -726,6 +730,17 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 			c.tr.dupsOf(m.Input).lostData.add(int(m.Packet))
 		}
 	}
+	if ts := &c.t[s]; ts.finLost && seg.Flags.Has(packet.FIN) && seg.Seq+uint32(seg.Len) == ts.finSeq && seg.Len == 0 {
+		// The FIN taken as lost comes after all, after the packet that
+		// acknowledged it (inputs merged with their clocks apart, a
+		// capture that reorders): no loss, and no FIN sent again.
+		ts.finLost = false
+		c.tr.dupsOf(ts.finLostIn).lostFins.n--
+		if after := c.states(); before != after {
+			c.event(seg, m, s, note, before)
+		}
+		return
+	}
 	probe := c.sequence(s, seg, m, &note)
 	if seg.Flags.Has(packet.FIN) {
 		c.fin(s, seg, m)
@@ -1020,6 +1035,7 @@ func (c *conn) finNotCaptured(o Side, m Meta) {
 	before := c.states()
 	fin := packet.Segment{Seq: to.nxt, Ack: to.ack, Flags: packet.FIN | packet.ACK}
 	to.nxt++ // the FIN's sequence number
+	to.finLost, to.finLostIn = true, m.Input
 	m.At = max(c.h[o].last, m.At-1)
 	if c.h[o].raw == CloseWait {
 		// o had the peer's FIN: its own acknowledged it, as a FIN sent

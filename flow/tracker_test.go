@@ -677,6 +677,11 @@ func TestFinNotCaptured(t *testing.T) {
 		{"one more number acknowledged, no close", cat(handshake(c, s), exchange, []pkt{
 			{Server, A, s + 21, c + 12, 0, 0.2001, 0},
 		}), Established, Established, 0},
+		{"the client's FIN after the packet that acknowledged it", cat(handshake(c, s), exchange, []pkt{
+			{Server, FA, s + 21, c + 12, 0, 0.2001, 0},
+			{Client, FA, c + 11, s + 21, 0, 0.2, 0}, // from another input, its clock behind
+			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
+		}), TimeWait, Closed, 0},
 	} {
 		tr := NewTracker(Config{})
 		for i, p := range tc.pkts {
@@ -690,8 +695,8 @@ func TestFinNotCaptured(t *testing.T) {
 		lost := tr.dupsOf(0).lostFins.n
 		recs, _ := tr.Finish()
 		r := recs[0]
-		if r.Client.State != tc.client || r.Server.State != tc.server || lost != tc.lost {
-			t.Errorf("%s: %s/%s, %d FINs not captured; want %s/%s, %d", tc.name, r.Client.State, r.Server.State, lost, tc.client, tc.server, tc.lost)
+		if r.Client.State != tc.client || r.Server.State != tc.server || lost != tc.lost || r.Client.Retrans != 0 {
+			t.Errorf("%s: %s/%s, %d FINs not captured, %d sent again; want %s/%s, %d, 0", tc.name, r.Client.State, r.Server.State, lost, r.Client.Retrans, tc.client, tc.server, tc.lost)
 		}
 	}
 }
