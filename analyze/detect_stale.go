@@ -25,7 +25,9 @@ var staleReuseDetector = detector{
 			"before the request), and the peer answered with RST, or with nothing at all: a pooled connection reused " +
 			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
 			"response) although nothing was wrong with the server.",
-		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or, " +
+		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or a " +
+			"client's data after the connection was quiet as long as its server's idle closes elsewhere in the capture, " +
+			"answered by an RST and no FIN (the server's idle timer fired with the request unread: a keep-alive race); or, " +
 			"with no RST, when that FIN had closed an idle connection (one second or more without data either way) and " +
 			"an HTTP request followed it (read in the streams): a server that reads and drops what comes after its close " +
 			"(Apache's lingering close) sends none.",
@@ -45,6 +47,7 @@ var staleReuseDetector = detector{
 
 func inspectStaleReuse(c *flowCtx) {
 	r := c.r
+	inspectRace(c)
 	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt {
@@ -97,6 +100,47 @@ func inspectStaleReuse(c *flowCtx) {
 	}
 }
 
+// raceWindow is how soon after the server's FIN a request is taken to have
+// raced it (sent before the FIN reached the client): a few round trips on
+// a LAN.
+const raceWindow = 10 * time.Millisecond
+
+// inspectRace finds a request that raced the server's idle timeout: sent
+// after the connection had been quiet as long as the server's idle closes
+// elsewhere show, and answered by an RST, no FIN, no data. The server's
+// timer fired with the request unread in its socket, and a socket closed
+// with unread data sends RST (Node.js's keep-alive timeout does; the
+// client sees ECONNRESET, "socket hang up").
+func inspectRace(c *flowCtx) {
+	r := c.r
+	cl, sv := &r.Client, &r.Server
+	if sv.FinPacket > 0 || sv.RSTs == 0 || cl.LastPayload == 0 || sv.LastPayload == 0 || sv.LastPayload >= cl.LastPayload {
+		return
+	}
+	rst := firstEvent(r, func(e *flow.Event) bool {
+		return e.From == flow.Server && e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 && e.At >= cl.LastPayload
+	})
+	l := c.cap.idleCloses[r.Key.Server()]
+	if rst == nil || l == nil {
+		return
+	}
+	idle := cl.LastPayload.Sub(sv.LastPayload) // the request came after the last answer
+	if idle < minIdle || l.near(idle, max(idle/10, 300*time.Millisecond)) == 0 {
+		return
+	}
+	sent, data := "data", Evidence{Input: int(cl.LastPayloadInput), Packet: int(cl.LastPayloadPacket), At: cl.LastPayload.Time(), What: "data from client"}
+	if x := staleRequest(r, flow.Client, sv.LastPayload, c.pb); x != nil {
+		sent = request(x)
+		data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from client"}
+	}
+	c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.8, Since: cl.LastPayload.Time(),
+		Summary: fmt.Sprintf("the client sent %s %s after the server's last data, as long as the server lets connections idle before it closes them (its other idle closes): "+
+			"its timer fired with the request unread, and it reset the connection (a keep-alive race: the request is lost)", sent, fmtDur(idle)),
+		Evidence: []Evidence{
+			{Input: int(sv.LastPayloadInput), Packet: int(sv.LastPayloadPacket), At: sv.LastPayload.Time(), What: "last data from server"},
+			data, ev(rst, "RST from server, the request unread")}})
+}
+
 func staleFinding(g *group) Finding {
 	v := g.vs[0]
 	f := g.flows[0]
@@ -104,11 +148,19 @@ func staleFinding(g *group) Finding {
 	var idle []time.Duration
 	var reqs []string
 	var pb payload.Buffer
-	unanswered := 0
+	unanswered, races := 0, 0
+	var latest time.Duration // the longest a request came after the close
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
 		if fl.Half(s.Other()).RSTs == 0 {
 			unanswered++
+		}
+		switch h, p := fl.Half(s), fl.Half(s.Other()); {
+		case p.FinPacket == 0: // a race: reset with the request unread
+			races++
+		case h.LastPayload.Sub(p.FinAt) < raceWindow:
+			races++
+			latest = max(latest, h.LastPayload.Sub(p.FinAt))
 		}
 		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
 			d, _ := idleBefore(fl.Record, iv)
@@ -132,14 +184,22 @@ func staleFinding(g *group) Finding {
 	case unanswered > 0:
 		got = fmt.Sprintf("got RST or, on %d, no answer (the server read and dropped them)", unanswered)
 	}
-	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and %s: it reuses pooled connections after the peer closed them.",
-		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got)
+	why := "it reuses pooled connections after the peer closed them."
+	if races == len(g.flows) {
+		why = fmt.Sprintf("each request came within %s of the server's close, or just before it (reset with the request unread): a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
+			fmtDur(max(latest, time.Millisecond)))
+	}
+	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and %s: %s",
+		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
 	fix := remedy(StaleReuseReset)
 	ms := []Metric{{"connections", float64(len(g.flows))}}
 	if cl := ClusterDurations(idle); len(cl) > 0 {
 		t := cl[0].Median
-		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and %s: its pool reuses connections the server has already closed.",
-			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got)
+		if races < len(g.flows) {
+			why = "its pool reuses connections the server has already closed."
+		}
+		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and %s: %s",
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got, why)
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}

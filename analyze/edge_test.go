@@ -332,6 +332,21 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"and got no answer (the server had shut down its sending side", "reused by the peer anyway, and the request got no answer"},
 		},
 		{
+			// The server closes idle connections after 2 s; a request that
+			// comes 2 s after its last answer meets the timer: RST, the
+			// request unread (Node's keep-alive race). One that comes
+			// after 0.5 s and is reset is no race.
+			name: "a request racing the idle timeout",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{2.011, false, "FA", 0, -1}, {2.0112, true, "FA", 0, -1}, {2.0114, false, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{2.1115, true, "PA", 100, -1}, {2.1116, false, "RA", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{0.7115, true, "PA", 100, -1}, {0.7116, false, "RA", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client)", "reset(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "info idle_timeout_close 1"},
+			says:     []string{"its timer fired with the request unread", "a race with its idle timeout"},
+		},
+		{
 			// A goodbye in reply to an idle close (a TLS close_notify, 31
 			// bytes of no HTTP): no request lost.
 			name: "a goodbye in reply to an idle close",

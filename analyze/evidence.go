@@ -40,6 +40,10 @@ type captureEvidence struct {
 	// scanners are the client addresses that scanned: their probes are
 	// the scan's, not outages.
 	scanners map[netip.Addr]*scanner
+	// idleCloses holds, per server endpoint, how long its connections had
+	// been quiet when it closed them first after minIdle or more: its
+	// idle timeout, where it has one.
+	idleCloses map[netip.AddrPort]*latencies
 }
 
 // appKey names an application by where it stands: a host and the server
@@ -107,11 +111,22 @@ func (l *latencies) quantile(q float64) time.Duration {
 	return l.slowest
 }
 
+// near counts the samples within tol of d (to the histogram's resolution,
+// a ninth).
+func (l *latencies) near(d, tol time.Duration) int {
+	n := 0
+	for i := bucket(d - tol); i <= bucket(d+tol); i++ {
+		n += int(l.buckets[i])
+	}
+	return n
+}
+
 // gatherEvidence builds the capture's evidence from its records and
 // aggregates.
 func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timestamp, grace time.Duration) *captureEvidence {
 	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
-		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}, scanners: findScanners(recs, aggs)}
+		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}, scanners: findScanners(recs, aggs),
+		idleCloses: map[netip.AddrPort]*latencies{}}
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
 	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
@@ -121,6 +136,14 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		}
 	}
 	for _, r := range recs {
+		if closer, idle, ok := firstCloser(r); ok && closer == flow.Server && idle >= minIdle {
+			l := ev.idleCloses[r.Key.Server()]
+			if l == nil {
+				l = &latencies{}
+				ev.idleCloses[r.Key.Server()] = l
+			}
+			l.add(idle)
+		}
 		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
 		if !unanswered && r.Client.Retrans > 0 {
 			_, late, _ := lateAnswer(r)

@@ -61,10 +61,6 @@ import (
 // the captures committed: a new recording (make lab) moves ports and the
 // moments of the cuts, and the map is brought up to date with it.
 var knownWrong = map[string]string{
-	// Node's server closed with RST, a request unread, at its 2 s idle timer.
-	"node-keepalive-race@early verdicts": nkr,
-	"node-keepalive-race@mid verdicts":   nkr,
-	"node-keepalive-race@late verdicts":  nkr,
 	// A capture that lost 402 of 10137 packets (tcpdump -B 64).
 	"lossy-capture@early states": lossyStates,
 	"lossy-capture@mid states":   lossyStates,
@@ -72,7 +68,6 @@ var knownWrong = map[string]string{
 }
 
 const (
-	nkr         = "flow 52122: GET #83 2.001 s after the server's last data #45, RST+ACK #84 97 µs later acking it: Node's 2 s keep-alive timer (the 2.0 s idle of its FIN closes) fired with the request unread; only reset(server), the lost request is in no finding"
 	lossyStates = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"
 )
 
