@@ -143,6 +143,7 @@ type Totals struct {
 	// Translated counts the flows that are another flow's connection
 	// seen again under translated addresses: not in Flows.
 	Translated int
+	lossy      bool // an input lost packets: a handshake not captured may be one of them
 }
 
 // Options tune the analysis. The zero Options uses the defaults.
@@ -323,6 +324,7 @@ func (rep *Report) count() {
 		t.Packets += in.Packets
 		t.TCPPackets += in.TCPPackets
 		t.BadPackets += in.BadPackets
+		t.lossy = t.lossy || in.lossy
 	}
 	rep.Hosts = rep.Hosts[:0]
 	for _, h := range hosts {

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"slices"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -32,6 +33,9 @@ type Input struct {
 	// Incomplete is set when reading stopped before the end of the
 	// file: what came before was analysed.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// lossy is set when the input shows it lost packets: its statistics
+	// say so, or acknowledgements of what it never held.
+	lossy bool
 	// OptionsCut counts the TCP packets whose header the snap length cut
 	// within its options (a header-only capture): tracked from the fixed
 	// header.
@@ -60,6 +64,9 @@ func inputsOf(ins []flow.Input) []Input {
 			Dropped: in.Dropped, Warnings: warningTexts(in.Warnings), Incomplete: in.Incomplete,
 			OptionsCut: in.OptionsCut, Encapsulations: in.Encapsulations, Duplicates: in.Duplicates, Elsewhere: in.Elsewhere,
 			Reordered: in.Reordered, ReorderedByS: in.ReorderedBy.Seconds()}
+		out[i].lossy = in.Dropped > 0 || slices.ContainsFunc(in.Warnings, func(w flow.Warning) bool {
+			return w.Kind == flow.WarnLostFins || w.Kind == flow.WarnLostAtClose
+		})
 	}
 	return out
 }

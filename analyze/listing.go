@@ -55,7 +55,10 @@ func (t Totals) Summary() string {
 // the capture", "1 seen in one direction only", "1 reused a 4-tuple".
 func (t Totals) Caveats() []string {
 	var c []string
-	if t.Midstream > 0 {
+	switch {
+	case t.Midstream > 0 && t.lossy:
+		c = append(c, fmt.Sprintf("%d without their handshake in the capture, begun before it or lost by it", t.Midstream))
+	case t.Midstream > 0:
 		c = append(c, fmt.Sprintf("%d began before the capture", t.Midstream))
 	}
 	if t.OneSided > 0 {
