@@ -90,6 +90,16 @@ func rate(n int, first, last flow.Timestamp) float64 {
 	return float64(n) / span.Seconds()
 }
 
+// burst says, of connections that came and closed within less than a
+// second (first to last), how long they took: their rate counts them over
+// a second, as a burst may not last. "" for a second or more.
+func burst(first, last flow.Timestamp) string {
+	if d := last.Sub(first); d < time.Second {
+		return fmt.Sprintf(" (all within %s, counted over a second)", fmtDur(d))
+	}
+	return ""
+}
+
 // pairKey is a client host and the server endpoint it connects to.
 type pairKey struct {
 	client netip.Addr
@@ -125,8 +135,8 @@ func timeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		sev = Warning
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s closed %s to %s first, %.1f per second, and each holds a local port in TIME_WAIT for %s: that rate keeps %.0f of its %d ephemeral ports (%s) busy, %.0f%%",
-		client, plural(n, "connection"), server, p.Rate, fmtDur(opt.TimeWait), p.Implied(), p.Ports, opt.PortRange, 100*p.Share())
+	fmt.Fprintf(&sb, "%s closed %s to %s first, %.1f per second%s, and each holds a local port in TIME_WAIT for %s: that rate keeps %.0f of its %d ephemeral ports (%s) busy, %.0f%%",
+		client, plural(n, "connection"), server, p.Rate, burst(first, last), fmtDur(opt.TimeWait), p.Implied(), p.Ports, opt.PortRange, 100*p.Share())
 	fmt.Fprintf(&sb, "; %d were in TIME_WAIT at once in the capture", peak)
 	if closeWait > 0 {
 		fmt.Fprintf(&sb, ", and %d more ports are held by CLOSE_WAIT sockets", closeWait)
@@ -184,8 +194,8 @@ func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		sev = Warning
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s (server) closed %s first, from %s, %.1f per second, and holds each in TIME_WAIT for %s: %d were in TIME_WAIT at once in the capture, and that rate keeps %.0f",
-		server, plural(n, "connection"), plural(len(clients), "client host"), r, fmtDur(tw), peak, implied)
+	fmt.Fprintf(&sb, "%s (server) closed %s first, from %s, %.1f per second%s, and holds each in TIME_WAIT for %s: %d were in TIME_WAIT at once in the capture, and that rate keeps %.0f",
+		server, plural(n, "connection"), plural(len(clients), "client host"), r, burst(first, last), fmtDur(tw), peak, implied)
 	if sev == Warning {
 		fmt.Fprintf(&sb, ", more than the %d Linux keeps by default (net.ipv4.tcp_max_tw_buckets): past it the kernel destroys new ones at once (\"TCP: time wait bucket table overflow\")", twBuckets)
 	} else {
