@@ -28,8 +28,11 @@ func (d ServerDefault) String() string {
 var serverDefaults = []ServerDefault{
 	// Apache httpd core: KeepAliveTimeout, default 5 seconds.
 	{"Apache httpd", "KeepAliveTimeout", 5 * time.Second, []string{"apache/", "apache "}},
-	// Node.js http: server.keepAliveTimeout, default 5000 ms.
+	// Node.js http: server.keepAliveTimeout, default 5000 ms; since
+	// server.keepAliveTimeoutBuffer (default 1000 ms, v24.6 and backports
+	// to 20.x and 22.x) the socket closes at their sum.
 	{"Node.js", "server.keepAliveTimeout", 5 * time.Second, nil},
+	{"Node.js", "server.keepAliveTimeout + keepAliveTimeoutBuffer", 6 * time.Second, nil},
 	// gunicorn settings: keepalive, default 2 seconds.
 	{"gunicorn", "--keep-alive", 2 * time.Second, []string{"gunicorn"}},
 	// Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout,

@@ -30,7 +30,7 @@ var idleDetector = detector{
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
 			"the defaults of common servers.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
-			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s), gunicorn --keep-alive (2 s), AWS ALB idle " +
+			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
 		Confirm: "The server's configuration for the timeout named in the finding; its Keep-Alive: timeout= " +
 			"response header, when it sends one.",
