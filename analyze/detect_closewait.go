@@ -208,6 +208,11 @@ func leakFinding(g *group, fx *findCtx) Finding {
 func leakPeer(f *Flow) netip.AddrPort {
 	for _, v := range f.Verdicts {
 		if v.Class == CloseWaitLeak {
+			if v.Side == flow.Server {
+				// A server leaks towards clients, whose ports change:
+				// the client host says it (port 0).
+				return netip.AddrPortFrom(f.Key.Client().Addr(), 0)
+			}
 			return f.Endpoint(v.Side.Other())
 		}
 	}

@@ -140,8 +140,14 @@ func countPeers(fs []*Flow, peer func(*Flow) netip.AddrPort) string {
 		n[p]++
 	}
 	slices.SortStableFunc(order, func(a, b netip.AddrPort) int { return n[b] - n[a] })
+	name := func(p netip.AddrPort) string {
+		if p.Port() == 0 {
+			return p.Addr().String() // a host, its ports many
+		}
+		return p.String()
+	}
 	if len(order) == 1 {
-		return order[0].String()
+		return name(order[0])
 	}
 	var parts []string
 	for i, p := range order {
@@ -149,7 +155,7 @@ func countPeers(fs []*Flow, peer func(*Flow) netip.AddrPort) string {
 			parts = append(parts, fmt.Sprintf("%d more", len(order)-3))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s (%d)", p, n[p]))
+		parts = append(parts, fmt.Sprintf("%s (%d)", name(p), n[p]))
 	}
 	return strings.Join(parts, ", ")
 }
