@@ -55,7 +55,10 @@ func keepAliveFindings(rep *Report) []Finding {
 				order = append(order, a)
 			}
 			p.flows = append(p.flows, f)
-			if ka := f.KeepAlive; h.KeepAlives > 1 && ka != nil {
+			// The interval, where the probes followed one another with no
+			// data between (data restarts the idle time, and the spacing
+			// would be the application's).
+			if ka := f.KeepAlive; h.KeepAlives > 1 && ka != nil && max(f.Client.LastPayload, f.Server.LastPayload) < ka.First[s] {
 				p.intervals = append(p.intervals, ka.Last[s].Sub(ka.First[s])/time.Duration(h.KeepAlives-1))
 			}
 			if e := firstEvent(f.Record, func(e *flow.Event) bool { return e.From == s && e.Note&flow.NoteKeepAlive != 0 }); e != nil && len(p.ev) < maxEvidence {

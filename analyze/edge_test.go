@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -558,6 +559,41 @@ func TestServerTimeWait(t *testing.T) {
 		if len(got) != 1 || got[0].Severity != Info || len(got[0].Flows) != n || !slices.Equal(got[0].Endpoints, []netip.AddrPort{netip.MustParseAddrPort("10.0.0.2:80")}) ||
 			!strings.Contains(got[0].Summary, "holds no ephemeral port") || !strings.Contains(got[0].Summary, "tcp_max_tw_buckets") {
 			t.Errorf("%d connections: findings %+v", n, got)
+		}
+	}
+}
+
+// TestKeepAliveInterval: the interval of keep-alive probes is said where
+// they followed one another (the lab's keep-alive capture: every 1 s), not
+// where requests came between them (Node's Agent probes after 1 s idle and
+// its requests come every 2 s: an interval would be the requests').
+func TestKeepAliveInterval(t *testing.T) {
+	for _, tc := range []struct {
+		path     string
+		interval float64 // 0: none said
+	}{
+		{"../testdata/keepalive.pcap", 1},
+		{"../testdata/real/node-keepalive-race@late.pcap", 0},
+	} {
+		rep := analyzeFile(t, tc.path)
+		found := false
+		for _, f := range rep.Findings {
+			if f.Class != KeepAliveClass || len(f.Hosts) == 0 {
+				continue
+			}
+			found = true
+			got := 0.0
+			for _, m := range f.Metrics {
+				if m.Name == "interval_s" {
+					got = m.Value
+				}
+			}
+			if math.Abs(got-tc.interval) > 0.05 {
+				t.Errorf("%s: interval %.2f s, want %.2f (0: none)", tc.path, got, tc.interval)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no keep-alive finding", tc.path)
 		}
 	}
 }
