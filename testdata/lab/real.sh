@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The flowdoc lab of real software: servers and clients installed from
 # packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
-# MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, Node.js, curl,
-# socat, python3 http.client/requests/kazoo/psycopg2/ftplib, the JDK, Go
+# MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, Node.js,
+# curl, socat, python3 http.client/requests/kazoo/psycopg2/ftplib/h2, the JDK, Go
 # net/http, nftables conntrack) talking over real kernel TCP
 # between network namespaces. Where the bug of an incident is the client's or the
 # proxy's own code, a small program under testdata/lab/clients plays it.
@@ -13,7 +13,8 @@
 # libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go; and,
 # checked only when their scenarios run, postgresql and python3-psycopg2
 # (postgres-idle), apache2 (apache-keepalive), apache2-utils (ab-timewait,
-# lossy-capture), vsftpd (ftp-idle).
+# lossy-capture), vsftpd (ftp-idle), python3-h2 (h2-idle), squid
+# (squid-pconn).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -111,6 +112,20 @@
 #                       tcpdump with a 64 KiB buffer that drops a few
 #                       percent of the packets; a lossless capture on the
 #                       server's side says which.
+#   port-exhaustion     curl without keep-alive (300 requests, the client
+#                       closing first) from a client whose port range is
+#                       40000-40063 to nginx: 64 ports in TIME_WAIT, then
+#                       connect() fails (EADDRNOTAVAIL), sending nothing.
+#   h2-idle             nginx, HTTP/2 over cleartext (keepalive_timeout 2s):
+#                       GOAWAY and FIN on idle connections; python3-h2
+#                       connections that never read it (CLOSE_WAIT), one that
+#                       closes, curl --http2-prior-knowledge.
+#   squid-pconn         squid as a forward proxy in front of nginx
+#                       (client_idle_pconn_timeout 2 s, pconn_timeout 4 s):
+#                       http.client connections to it never closed after its
+#                       FIN (CLOSE_WAIT), one closed; squid's pooled
+#                       connection to nginx evicted when idle. Captured on
+#                       the proxy (-i any).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1265,6 +1280,161 @@ finding idle_timeout_close
 EXP
 }
 
+# Ephemeral ports run out: a narrow port range, curl without keep-alive,
+# the client closing first.
+sc_port_exhaustion() {
+	host client; host server; wire client server
+	ip netns exec "$tag-client" sysctl -qw net.ipv4.ip_local_port_range="40000 40063"
+	nginx_conf "$work/nginx" 80 60s
+	run_nginx server "$work/nginx"
+	listening server 80
+	capture client "$client_if" "$work/cap.pcap"
+	begin port-exhaustion
+	# A curl per request, one after the other: each closes its connection
+	# when it exits (nginx waits 60 s for another request), so the client
+	# holds each port in TIME_WAIT for 60 s. Bounded by count and time.
+	ip netns exec "$tag-client" timeout 20 bash -c \
+		'for i in $(seq 300); do curl -sv -o /dev/null --max-time 2 "$0" 2>&1 | grep -e "^< HTTP" -e "connect fail"; done' \
+		"http://$server_ip/" >"$work/curl.out" 2>&1 || true
+	local okn failed
+	okn=$(grep -c '^< HTTP/1.1 200' "$work/curl.out" || true)
+	failed=$(grep -c 'Immediate connect fail .*Cannot assign requested address' "$work/curl.out" || true)
+	echo "curl: $okn requests answered, $failed failed with \"Cannot assign requested address\"; other lines: $(grep -v -e '^< HTTP/1.1 200' -e 'Cannot assign requested address' "$work/curl.out" | head -3)" >>"$work/log"
+	until_t 0.3
+	cut early client server
+	sleep 3
+	cut mid client server
+	sleep 8
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# 300 curls against nginx (keepalive_timeout 60s), one after the other,
+# one request each (HTTP/1.1): each curl closes its connection first when
+# it exits, and the client holds its port in TIME_WAIT for 60 s. The
+# client's net.ipv4.ip_local_port_range is 40000 40063, 64 ports: after
+# $okn requests every port is in TIME_WAIT to nginx and connect() fails
+# with EADDRNOTAVAIL: $failed curls failed with "Cannot assign requested
+# address", sending nothing. The capture shows $okn connections, closed by
+# the client first, from every port of 40000-40063, then silence; it
+# cannot show the range, nor the connects that failed. With the default
+# --port-range (32768-60999) flowdoc can only weigh the rate against
+# 28,232 ports (a time_wait_pressure finding, Info); with --port-range
+# 40000-40063, $okn in TIME_WAIT at once are all of them: Error.
+expect sport=80 client.ss=TIME-WAIT n>=60 : time_wait(client) !time_wait(server)
+infinding sport=80 client.ss=TIME-WAIT : time_wait_pressure
+finding time_wait_pressure
+nofinding close_wait_leak
+EXP
+}
+
+# HTTP/2's idle timeout: nginx's GOAWAY and FIN on idle h2c connections.
+sc_h2_idle() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	# HTTP/2 over cleartext, by prior knowledge (nginx 1.22: "listen ...
+	# http2"; its idle timeout is keepalive_timeout since 1.19.7).
+	sed -i 's/^\([[:space:]]*listen .*\);$/\1 http2;/' "$work/nginx/nginx.conf"
+	run_nginx server "$work/nginx"
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin h2-idle
+	# python3-h2: one request per connection, then idle: two never read
+	# nor close ("leak"), one reads to the end and closes ("close").
+	client client $pylab h2idle "$server_ip" 8080 2 25
+	first_port 10 # the clock starts at the first connection
+	for i in 1 2; do # curl: one request over HTTP/2, closed
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 3 --http2-prior-knowledge "http://$server_ip:8080/" >>"$work/log" 2>&1 || true
+		sleep 0.2
+	done
+	until_t 3.0 # nginx closed the idle connections at 2-2.5 s
+	cut early client server
+	until_t 6
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# nginx (HTTP/2 over cleartext, keepalive_timeout 2s) closes an HTTP/2
+# connection idle for 2 s: a GOAWAY frame, then FIN. Two python3-h2
+# connections ("leak") never read nor close after their request: CLOSE_WAIT
+# on the client, the GOAWAY unread. One ("close") reads the GOAWAY and the
+# EOF and closes at once; curl --http2-prior-knowledge closes after its
+# request. At the early cut the CLOSE_WAITs are 0.5-1 s old and the client
+# closed its "close" connection within a millisecond of nginx's FIN.
+expect cport=$(ports leak),$(ports close) : idle_timeout_close(server)
+@early expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client)
+@mid,late expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+healthy cport!=$(ports leak)
+finding idle_timeout_close
+@mid,late finding close_wait_leak
+EXP
+}
+
+# Squid's idle timeouts: a forward proxy closing idle client connections.
+sc_squid_pconn() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/squid
+	wire proxy server
+	nginx_conf "$work/nginx" 8080 60s
+	run_nginx server "$work/nginx"
+	mkdir -p "$d"
+	cat >"$d/squid.conf" <<CONF
+http_port $front:3128
+visible_hostname lab
+pid_filename $d/squid.pid
+cache_log $d/cache.log
+access_log none
+cache_store_log none
+coredump_dir $d
+cache deny all
+cache_mem 1 MB
+http_access allow all
+client_idle_pconn_timeout 2 seconds
+pconn_timeout 4 seconds
+shutdown_lifetime 1 seconds
+dns_nameservers 127.0.0.1
+CONF
+	chown -R proxy: "$d"
+	on proxy squid -N -f "$d/squid.conf"
+	listening server 8080
+	listening proxy 3128 20
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin squid-pconn
+	# http.client through squid, one request per connection, then idle:
+	# three never read nor close ("leak"), one reads to the end and closes.
+	client client $pylab proxyidle "$front" 3128 "http://$server_ip:8080/ok" 3 25
+	first_port 10 # the clock starts at the first request
+	until_t 3.2 # squid closed the idle client connections at 2-2.8 s
+	cut early client proxy server
+	until_t 7 # and its idle connection to nginx at 4 s
+	cut mid client proxy server
+	until_t 15
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# squid (client_idle_pconn_timeout 2 seconds) closes a client connection
+# idle for 2 s, checking once a second: FIN after 2.1-3.1 s of idle. Three
+# http.client connections ("leak") never read nor close after their
+# request: CLOSE_WAIT on the client. One ("close") reads the EOF and
+# closes at once. squid carries the four requests to nginx on one pooled
+# connection and closes it after pconn_timeout (4 s) idle; nginx (60 s)
+# closes in turn: squid's pool evicting an idle connection, healthy. At
+# the early cut one or two leaks are closed, their FINs 0.3-1 s old.
+@early expect sport=3128 server.ss=FIN-WAIT-2 n>=1 : idle_timeout_close(server)
+@mid,late expect sport=3128 cport=$(ports leak),$(ports close) : idle_timeout_close(server)
+@early expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client)
+@mid,late expect client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect sport=8080 client.ss=TIME-WAIT n>=1 : idle_timeout_close(client)
+healthy cport=$(ports close)
+healthy sport=8080
+finding idle_timeout_close
+@mid,late finding close_wait_leak
+EXP
+}
+
 # capture_lossy HOST IFACE FILE: tcpdump as it is often run, buffered (no
 # --immediate-mode, no -U), with a kernel buffer of 64 KiB (-B 64): in a
 # burst the kernel drops what tcpdump does not read in time.
@@ -1362,7 +1532,7 @@ fin_then_data() {
 		awk -v sp="$2" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > 0 && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive ab_timewait ftp_idle node_keepalive_race lossy_capture"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -1378,6 +1548,8 @@ for s in ${@:-$all}; do
 	ftp_idle) command -v vsftpd >/dev/null || die "needs vsftpd" ;;
 	node_keepalive_race) command -v tshark >/dev/null || die "needs tshark" ;;
 	lossy_capture) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
+	h2_idle) $py -c 'import h2' 2>/dev/null || die "needs python3-h2" ;;
+	squid_pconn) command -v squid >/dev/null || die "needs squid" ;;
 	esac
 done
 for s in ${@:-$all}; do

@@ -40,6 +40,16 @@ count and time and exits by itself. Clients print one line per connection,
                                        one sending NOOP every second N times,
                                        then QUIT ("noop"), one that quits after
                                        1 s ("quit")
+  h2idle HOST PORT N HOLD              HTTP/2 over cleartext (python3-h2, prior
+                                       knowledge): one request per connection,
+                                       then idle; N never read nor closed
+                                       ("leak"), one that reads to the server's
+                                       GOAWAY and EOF and closes ("close")
+  proxyidle PHOST PPORT URL N HOLD     http.client through a forward proxy
+                                       (absolute URL): one request per
+                                       connection, then idle; N never read nor
+                                       closed ("leak"), one that reads to the
+                                       proxy's EOF and closes ("close")
 """
 
 import http.client
@@ -371,6 +381,76 @@ def ftpidle(host, port, n, hold):
         th.start()
         threads.append(th)
         time.sleep(0.1)
+    time.sleep(float(hold))
+
+
+def h2idle(host, port, n, hold):
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    def conn(role, close):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+        c.initiate_connection()
+        sid = c.get_next_available_stream_id()
+        c.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", host)], end_stream=True)
+        s.sendall(c.data_to_send())
+        done = False
+        while not done:
+            data = s.recv(65536)
+            if not data:
+                break
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.StreamEnded):
+                    done = True
+            s.sendall(c.data_to_send())  # the SETTINGS acknowledgement
+        if not close:
+            keep.append(s)  # the bug: never read (the GOAWAY), never closed
+            return
+        s.settimeout(float(hold))
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.ConnectionTerminated):
+                        print(role, "goaway", ev.error_code, file=sys.stderr, flush=True)
+        except OSError:
+            pass
+        s.close()
+
+    for i in range(int(n) + 1):
+        role = "close" if i == 1 else "leak"
+        threading.Thread(target=conn, args=(role, role == "close"), daemon=True).start()
+        time.sleep(0.2)
+    time.sleep(float(hold))
+
+
+def proxyidle(phost, pport, url, n, hold):
+    def conn(role, close):
+        c = http.client.HTTPConnection(phost, int(pport), timeout=5)
+        c.request("GET", url)
+        say(role, c.sock)
+        c.getresponse().read()
+        if not close:
+            keep.append(c)  # the bug: never read (the EOF), never closed
+            return
+        s = c.sock
+        s.settimeout(float(hold))
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        c.close()
+
+    for i in range(int(n) + 1):
+        role = "close" if i == 1 else "leak"
+        threading.Thread(target=conn, args=(role, role == "close"), daemon=True).start()
+        time.sleep(0.2)
     time.sleep(float(hold))
 
 
