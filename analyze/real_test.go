@@ -65,17 +65,9 @@ var knownWrong = map[string]string{
 	"lossy-capture@early states": lossyStates,
 	"lossy-capture@mid states":   lossyStates,
 	"lossy-capture@late states":  lossyStates,
-	// nginx's HTTP/2 idle close: a GOAWAY frame, then FIN.
-	"h2-idle@early verdicts": h2Goodbye,
-	"h2-idle@mid verdicts":   h2Goodbye,
-	"h2-idle@late verdicts":  h2Goodbye,
-	"h2-idle@early findings": h2Goodbye + ": no idle_timeout_close finding",
-	"h2-idle@mid findings":   h2Goodbye + ": no idle_timeout_close finding",
-	"h2-idle@late findings":  h2Goodbye + ": no idle_timeout_close finding",
 }
 
 const (
-	h2Goodbye   = "nginx (HTTP/2, keepalive_timeout 2s) closes an idle connection with a 17-byte GOAWAY (NO_ERROR) 30-40 µs before its FIN, after 2.0 s of silence (41348: #12 client SETTINGS ack at 0.001 s, #74 GOAWAY and #75 FIN at 2.002 s; 41356: #38 0.200 s, #80/#81 2.203 s; 41368: #66 0.402 s, #85/#86 2.401 s), yet flowdoc takes no goodbye there, as the payload before the GOAWAY is the client's SETTINGS ack, not the closer's own (flow.Half.Goodbye), and measures 35 µs of idle: no idle_timeout_close(server)"
 	lossyStates = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"
 )
 

@@ -622,9 +622,15 @@ func TestGoodbye(t *testing.T) {
 		}), true, 3.0},
 		{"a slow answer, then FIN", cat(handshake(c, s), []pkt{
 			{Client, PA, c + 1, s + 1, 10, 0.1, 0},
-			{Server, PA, s + 1, c + 11, 20, 3.1, 0},
-			{Server, FA, s + 21, c + 11, 0, 3.101, 0},
+			{Server, PA, s + 1, c + 11, 200, 3.1, 0},
+			{Server, FA, s + 201, c + 11, 0, 3.101, 0},
 		}), false, 0.001},
+		{"a GOAWAY after the client's last data, then FIN", cat(handshake(c, s), []pkt{
+			{Server, PA, s + 1, c + 1, 20, 0.1, 0},
+			{Client, PA, c + 1, s + 21, 9, 0.101, 0}, // a SETTINGS ack
+			{Server, PA, s + 21, c + 10, 17, 2.101, 0},
+			{Server, FA, s + 38, c + 10, 0, 2.10104, 0},
+		}), true, 2.00004},
 		{"the rest of an answer after a pause, then FIN", cat(handshake(c, s), []pkt{
 			{Client, PA, c + 1, s + 1, 10, 0.1, 0},
 			{Server, PA, s + 1, c + 11, 20, 0.2, 0},
