@@ -97,7 +97,15 @@ func defaultOf(name string) (ServerDefault, bool) {
 // proxy or load balancer in front passes the header on, and its own
 // timeout may be the one: the words say so. They start with a comma or a
 // semicolon; "" when there is nothing to say.
-func timeoutWords(d time.Duration, name string) string {
+func timeoutWords(d time.Duration, name, via string) string {
+	if via != "" {
+		// A proxy the responses came through: it holds the client's
+		// connection, and its timeout closed it.
+		if name != "" {
+			return fmt.Sprintf("; the responses came through a proxy (Via: %s), which holds the client's connection, from %q behind it: the proxy's idle timeout, not that server's", via, name)
+		}
+		return fmt.Sprintf("; the responses came through a proxy (Via: %s), which holds the client's connection: its idle timeout", via)
+	}
 	if name != "" {
 		s, known := defaultOf(name)
 		switch {

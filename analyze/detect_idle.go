@@ -209,11 +209,11 @@ func idleFinding(g *group) Finding {
 		fmt.Fprintf(&sb, "; %d more after other idle times", others)
 	}
 	sb.WriteString(": its idle or keep-alive timeout")
-	name := ""
+	var name, via string
 	if v0.Side == flow.Server {
-		name = serverName(g.flows)
+		name, via = serverName(g.flows)
 	}
-	sb.WriteString(timeoutWords(main.Median, name))
+	sb.WriteString(timeoutWords(main.Median, name, via))
 	sb.WriteString(".")
 	anyHTTP := false
 	var pb payload.Buffer

@@ -279,15 +279,15 @@ func keepAliveText(measured time.Duration, advertised []time.Duration, anyHTTP b
 }
 
 // serverName is what the first of the flows whose server sent a Server
-// header says; "" if none of the first few did.
-func serverName(flows []*Flow) string {
+// or Via header says of it; "" if none of the first few did.
+func serverName(flows []*Flow) (server, via string) {
 	var pb payload.Buffer
 	for _, f := range flows[:min(len(flows), 16)] {
-		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil && p.HTTP.Server != "" {
-			return p.HTTP.Server // a string of its own (packed results share the packed string)
+		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil && (p.HTTP.Server != "" || p.HTTP.Via != "") {
+			return p.HTTP.Server, p.HTTP.Via // strings of their own (packed results share the packed string)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // closeIgnoredFinding sums up the clients that ignored Connection: close.

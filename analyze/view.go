@@ -280,8 +280,9 @@ type HTTPView struct {
 	LastStatus int          `json:"last_status,omitempty"`
 	Upgraded   bool         `json:"upgraded,omitempty"`
 	// Server is what the server's first response named it (its Server
-	// header).
+	// header); Via the proxy it came through (its Via header).
 	Server string `json:"server,omitempty"`
+	Via    string `json:"via,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Exchanges are the last requests and their responses, oldest
 	// first; never nil in a flow with HTTP.
@@ -460,7 +461,7 @@ func (v *FlowView) fillPayload(p *payload.Summary) {
 		v.Payload.Gaps = v.gaps[:n]
 	}
 	if h := p.HTTP; h != nil {
-		v.HTTP = HTTPView{Requests: h.Requests, Responses: h.Responses, Earlier: h.Earlier, Upgraded: h.Upgraded, Server: h.Server, Error: h.Error, read: true}
+		v.HTTP = HTTPView{Requests: h.Requests, Responses: h.Responses, Earlier: h.Earlier, Upgraded: h.Upgraded, Server: h.Server, Via: h.Via, Error: h.Error, read: true}
 		if h.KeepAlive > 0 {
 			v.HTTP.KeepAliveS = Some(h.KeepAlive.Seconds())
 		}

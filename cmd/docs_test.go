@@ -401,6 +401,7 @@ func TestJSONDoc(t *testing.T) {
 var rareJSON = map[string]string{
 	"inputs[].end":                            "pcapng interface statistics, or live",
 	"inputs[].dropped_packets":                "a capture that lost packets",
+	"flows[].http.via":                        "responses through a proxy (the lab's squid-pconn capture)",
 	"inputs[].filtered_packets":               "-f, which needs a libpcap build",
 	"inputs[].duplicate_packets":              "a packet captured twice in one input (analyze's TestDuplicatePackets)",
 	"inputs[].reordered_packets":              "packets stamped out of order (analyze's TestReorderedStamps)",

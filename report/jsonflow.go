@@ -302,6 +302,10 @@ func (e *flowEncoder) appendHTTP(b []byte, h *analyze.HTTPView) []byte {
 		b = append(b, `,"server":`...)
 		b = appendString(b, h.Server)
 	}
+	if h.Via != "" {
+		b = append(b, `,"via":`...)
+		b = appendString(b, h.Via)
+	}
 	if h.Error != "" {
 		b = append(b, `,"error":`...)
 		b = appendString(b, h.Error)

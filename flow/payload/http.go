@@ -28,8 +28,9 @@ type HTTP struct {
 	// follows is not HTTP.
 	Upgraded bool
 	// Server is the first response's Server header ("Apache/2.4.62
-	// (Debian)"), its first 64 bytes; "" if none said one.
-	Server string
+	// (Debian)"), its first 64 bytes; "" if none said one. Via is the
+	// first response's Via header, likewise: a proxy it came through.
+	Server, Via string
 	// Error says why reading stopped early, if it did.
 	Error string
 }
@@ -531,6 +532,10 @@ func (r *httpReader) header(s Side, line []byte) {
 	case bytes.EqualFold(name, []byte("Server")):
 		if d.status != 0 && r.h.Server == "" && len(value) > 0 {
 			r.h.Server = printableASCII(clip(value, 64))
+		}
+	case bytes.EqualFold(name, []byte("Via")):
+		if d.status != 0 && r.h.Via == "" && len(value) > 0 {
+			r.h.Via = printableASCII(clip(value, 64))
 		}
 	case bytes.EqualFold(name, []byte("Keep-Alive")):
 		eachItem(value, func(p []byte) {

@@ -23,8 +23,8 @@ import (
 //	rest    next of both sides, then the flags (restNextOK0 ...)
 //	Protocol string
 //	HTTP:   Earlier, Requests, Responses, KeepAlive,
-//	        Client|Upgraded<<1|(Server set)<<2, Error, Server if set, the
-//	        number of exchanges, each exchange
+//	        Client|Upgraded<<1|(Server set)<<2|(Via set)<<3, Error, Server
+//	        and Via if set, the number of exchanges, each exchange
 //	TLS:    ServerName, ClientHello|ServerHello<<1
 //
 // Numbers are varints; times are zig-zag deltas from the time before
@@ -164,10 +164,13 @@ func pack(p *Summary, scratch *[]byte) Packed {
 		w.writeInt(int64(h.Requests))
 		w.writeInt(int64(h.Responses))
 		w.writeInt(int64(h.KeepAlive))
-		w.writeUint(uint64(h.Client) | uint64(b2i(h.Upgraded))<<1 | uint64(b2i(h.Server != ""))<<2)
+		w.writeUint(uint64(h.Client) | uint64(b2i(h.Upgraded))<<1 | uint64(b2i(h.Server != ""))<<2 | uint64(b2i(h.Via != ""))<<3)
 		w.writeStr(h.Error)
 		if h.Server != "" {
 			w.writeStr(h.Server)
+		}
+		if h.Via != "" {
+			w.writeStr(h.Via)
 		}
 		w.writeUint(uint64(len(h.Exchanges)))
 		for i := range h.Exchanges {
@@ -324,6 +327,9 @@ func unpack(s Packed, buf *Buffer) *Summary {
 		h.Error = r.readStr()
 		if cu&4 != 0 {
 			h.Server = r.readStr()
+		}
+		if cu&8 != 0 {
+			h.Via = r.readStr()
 		}
 		n := int(min(r.readUint(), uint64(len(r.s)))) // an exchange takes a byte at least
 		for range n {
