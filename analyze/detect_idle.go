@@ -165,9 +165,9 @@ func idleFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	ep := f0.Endpoint(v0.Side)
 	who := "server"
-	closer := ep.String()
+	closer, to := ep.String(), ""
 	if v0.Side == flow.Client {
-		who, closer = "client", fmt.Sprintf("%s, to %s,", ep.Addr(), f0.Key.Server())
+		who, closer, to = "client", ep.Addr().String(), " to "+f0.Key.Server().String()
 	}
 	var idle []time.Duration
 	leaked, reused, dropped, resets := 0, 0, 0, 0
@@ -197,7 +197,7 @@ func idleFinding(g *group) Finding {
 		how = fmt.Sprintf("closed (%d of them by RST)", resets)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s (%s) %s %s after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), fmtDur(main.Median))
+	fmt.Fprintf(&sb, "%s (%s) %s %s%s after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), to, fmtDur(main.Median))
 	if len(main.Values) > 1 {
 		if lo, hi := fmtDur(main.Min), fmtDur(main.Max); lo != hi {
 			fmt.Fprintf(&sb, " (median of %d, %s to %s)", len(main.Values), lo, hi)
@@ -208,7 +208,11 @@ func idleFinding(g *group) Finding {
 	if others := len(idle) - len(main.Values); others > 0 {
 		fmt.Fprintf(&sb, "; %d more after other idle times", others)
 	}
-	sb.WriteString(": its idle or keep-alive timeout")
+	if v0.Side == flow.Client {
+		sb.WriteString(": its pool's idle timeout")
+	} else {
+		sb.WriteString(": its idle or keep-alive timeout")
+	}
 	var name, via string
 	if v0.Side == flow.Server {
 		name, via = serverName(g.flows)
@@ -244,6 +248,9 @@ func idleFinding(g *group) Finding {
 			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)], how)
 	}
 	fix := remedy(IdleTimeoutClose)
+	if v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0 {
+		fix = "Nothing to fix: the client closes its idle connections itself, as a pool should, before the server's timeout can."
+	}
 	if resets > 0 {
 		// An RST leaves the peer nothing to read: its next request on the
 		// connection fails ("server has gone away", "connection reset").

@@ -135,17 +135,29 @@ func timeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		sev = Warning
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s closed %s to %s first, %.1f per second%s, and each holds a local port in TIME_WAIT for %s: that rate keeps %.0f of its %d ephemeral ports (%s) busy, %.0f%%",
-		client, plural(n, "connection"), server, p.Rate, burst(first, last), fmtDur(opt.TimeWait), p.Implied(), p.Ports, opt.PortRange, 100*p.Share())
+	busy := fmt.Sprintf("keeps %.0f of its %d ephemeral ports (%s) busy, %.0f%%", p.Implied(), p.Ports, opt.PortRange, 100*p.Share())
+	if p.Share() > 1 {
+		busy = fmt.Sprintf("would keep %.0f ports busy, more than its %d ephemeral ports (%s)", p.Implied(), p.Ports, opt.PortRange)
+	}
+	fmt.Fprintf(&sb, "%s closed %s to %s first, %.1f per second%s, and each holds a local port in TIME_WAIT for %s: that rate %s",
+		client, plural(n, "connection"), server, p.Rate, burst(first, last), fmtDur(opt.TimeWait), busy)
 	fmt.Fprintf(&sb, "; %d were in TIME_WAIT at once in the capture", peak)
 	if closeWait > 0 {
 		fmt.Fprintf(&sb, ", and %d more ports are held by CLOSE_WAIT sockets", closeWait)
 	}
 	sb.WriteString(".")
-	if p.Exhausted() || peak+closeWait >= p.Ports {
+	exhausted := p.Exhausted() || peak+closeWait >= p.Ports
+	if exhausted {
 		fmt.Fprintf(&sb, " That is all of them: new connections to %s fail (EADDRNOTAVAIL) until ports come out of TIME_WAIT.", server)
 	} else {
 		fmt.Fprintf(&sb, " Ports run out at %.0f connections per second.", p.MaxRate())
+	}
+	if lo, hi, ok := everyPort(g.flows); ok && !exhausted && peak == hi-lo+1 && hi-lo+1 < p.Ports {
+		// Linux draws ephemeral ports over its whole range: one small
+		// block used whole, and nothing outside it, is likely the range
+		// (Windows hands ports out in order, though: hence the if).
+		fmt.Fprintf(&sb, " It used every port from %d to %d and no other, all %d in TIME_WAIT at once: if that is its ip_local_port_range (--port-range %d-%d tells flowdoc), every port was taken, and its next connects to %s failed (EADDRNOTAVAIL), sending nothing.",
+			lo, hi, peak, lo, hi, server)
 	}
 	win := PortPressure{Rate: p.Rate, TimeWait: windowsTimeWait, Ports: WindowsPortRange.Size()}
 	fmt.Fprintf(&sb, " On Windows (%d ports, %s TIME_WAIT) the same rate would hold %.0f ports, %.0f%%.", win.Ports, fmtDur(windowsTimeWait), win.Implied(), 100*win.Share())
@@ -208,6 +220,25 @@ func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 		Summary: sb.String(),
 		Remedy: "Reuse connections (HTTP keep-alive, a client pool), so that fewer are opened and closed; where the protocol allows, let the client close first. " +
 			"Raise net.ipv4.tcp_max_tw_buckets only if the kernel logs its overflow."}, true
+}
+
+// everyPort returns the lowest and highest client port of the flows, when
+// there are 16 or more and they are every port between the two, each once.
+func everyPort(fs []*Flow) (lo, hi int, ok bool) {
+	if len(fs) < 16 {
+		return 0, 0, false
+	}
+	seen := map[uint16]bool{}
+	lo, hi = 1<<16, -1
+	for _, f := range fs {
+		p := f.Key.Client().Port()
+		if seen[p] {
+			return 0, 0, false
+		}
+		seen[p] = true
+		lo, hi = min(lo, int(p)), max(hi, int(p))
+	}
+	return lo, hi, hi-lo+1 == len(fs)
 }
 
 // peakConcurrent is the most intervals [s, s+d) (cut at end) that overlap.

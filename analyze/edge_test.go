@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowdoc/flowdoc/flow"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -594,6 +595,42 @@ func TestKeepAliveInterval(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s: no keep-alive finding", tc.path)
+		}
+	}
+}
+
+// TestEveryPort: sixteen client ports or more, each once, every one
+// between the lowest and the highest, are a block; a gap, a port twice or
+// fewer ports are not.
+func TestEveryPort(t *testing.T) {
+	flows := func(ports ...int) []*Flow {
+		var fs []*Flow
+		for _, p := range ports {
+			k := flow.MakeKey(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.1:%d", p)), netip.MustParseAddrPort("10.0.0.2:80"))
+			fs = append(fs, &Flow{Record: &flow.Record{Key: k}})
+		}
+		return fs
+	}
+	block := func(lo, n int) []int {
+		var ps []int
+		for i := range n {
+			ps = append(ps, lo+i)
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		ports  []int
+		lo, hi int
+		ok     bool
+	}{
+		{block(40000, 16), 40000, 40015, true},
+		{block(40000, 15), 0, 0, false},
+		{append(block(40000, 16), 40017), 0, 0, false},
+		{append(block(40000, 16), 40003), 0, 0, false},
+	} {
+		lo, hi, ok := everyPort(flows(tc.ports...))
+		if ok != tc.ok || ok && (lo != tc.lo || hi != tc.hi) {
+			t.Errorf("%d ports from %d: %d-%d %v, want %d-%d %v", len(tc.ports), tc.ports[0], lo, hi, ok, tc.lo, tc.hi, tc.ok)
 		}
 	}
 }
