@@ -52,7 +52,15 @@ on() {
 capture() {
 	local h=$1 ifc=$2 file=$3
 	shift 3
-	ip netns exec "$tag-$h" tcpdump -i "$ifc" --immediate-mode -U -s 0 "$@" -w "$file" 2>"$work/tcpdump.err" &
+	tcpdump_on "$h" -i "$ifc" --immediate-mode -U -s 0 "$@" -w "$file"
+}
+
+# tcpdump_on HOST ARG...: start tcpdump with ARGs in HOST's namespace, in
+# the background (capture_pid), and wait until it listens.
+tcpdump_on() {
+	local h=$1
+	shift
+	ip netns exec "$tag-$h" tcpdump "$@" 2>"$work/tcpdump.err" &
 	capture_pid=$!
 	for _ in $(seq 50); do
 		grep -q "listening on" "$work/tcpdump.err" && return 0

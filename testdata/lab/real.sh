@@ -1439,14 +1439,7 @@ EXP
 # --immediate-mode, no -U), with a kernel buffer of 64 KiB (-B 64): in a
 # burst the kernel drops what tcpdump does not read in time.
 capture_lossy() {
-	local h=$1 ifc=$2 file=$3
-	ip netns exec "$tag-$h" tcpdump -i "$ifc" -s 0 -B 64 -w "$file" 2>"$work/tcpdump.err" &
-	capture_pid=$!
-	for _ in $(seq 50); do
-		grep -q "listening on" "$work/tcpdump.err" && return 0
-		sleep 0.1
-	done
-	die "tcpdump did not start: $(cat "$work/tcpdump.err")"
+	tcpdump_on "$1" -i "$2" -s 0 -B 64 -w "$3"
 }
 
 # A capture point that loses packets: ApacheBench against nginx, captured
