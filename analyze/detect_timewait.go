@@ -94,7 +94,7 @@ func rate(n int, first, last flow.Timestamp) float64 {
 // second (first to last), how long they took: their rate counts them over
 // a second, as a burst may not last. "" for a second or more.
 func burst(first, last flow.Timestamp) string {
-	if d := last.Sub(first); d < time.Second {
+	if d := last.Sub(first); d > 0 && d < time.Second {
 		return fmt.Sprintf(" (all within %s, counted over a second)", fmtDur(d))
 	}
 	return ""

@@ -198,8 +198,8 @@ func (j *judgement) basis() string {
 func lostAtClose(r *flow.Record, s flow.Side, end flow.Timestamp) string {
 	o := s.Other()
 	fin := firstEvent(r, func(e *flow.Event) bool { return e.From == o && e.Flags.Has(packet.FIN) })
-	if fin == nil {
-		return ""
+	if fin == nil || r.OneSided {
+		return "" // (a capture of one direction holds no acknowledgements)
 	}
 	if fin.Note&flow.NoteNotCaptured != 0 {
 		return fmt.Sprintf("the %s's FIN (#%d) acknowledged data of the %s's that the capture never saw, and the %s's FIN may have been among it", sideName(o), fin.Packet, sideName(s), sideName(s))

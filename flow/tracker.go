@@ -723,7 +723,7 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 	c.acceptedLate(s, seg, m)
 	if seg.Flags.Has(packet.ACK) {
 		c.acknowledge(s, seg, m)
-		if to := &c.t[s.Other()]; seg.Flags.Has(packet.FIN) && to.nxtOK && seqGT(seg.Ack, to.nxt) {
+		if to := &c.t[s.Other()]; seg.Flags.Has(packet.FIN) && !c.t[s].finSent && to.nxtOK && seqGT(seg.Ack, to.nxt) {
 			// A FIN that acknowledges data of the peer's the capture
 			// never saw: the capture lost packets at this close, the
 			// peer's FIN perhaps among them.
@@ -731,10 +731,12 @@ func (c *conn) add(s Side, seg *packet.Segment, m Meta) {
 			c.tr.dupsOf(m.Input).lostData.add(int(m.Packet))
 		}
 	}
-	if ts := &c.t[s]; ts.finLost && seg.Flags.Has(packet.FIN) && seg.Seq+uint32(seg.Len) == ts.finSeq && seg.Len == 0 {
-		// The FIN taken as lost comes after all, after the packet that
-		// acknowledged it (inputs merged with their clocks apart, a
-		// capture that reorders): no loss, and no FIN sent again.
+	if ts := &c.t[s]; ts.finLost && seg.Flags.Has(packet.FIN) && seg.Seq+uint32(seg.Len) == ts.finSeq && seg.Len == 0 &&
+		c.rec != nil && m.At <= c.rec.Half(s).FinAt+1 {
+		// The FIN taken as lost comes after all, stamped no later than
+		// the packet that acknowledged it (inputs merged with their
+		// clocks apart, a capture that reorders): no loss, and no FIN
+		// sent again. One stamped later is the FIN sent again.
 		ts.finLost = false
 		c.tr.dupsOf(ts.finLostIn).lostFins.n--
 		if after := c.states(); before != after {

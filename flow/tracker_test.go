@@ -669,25 +669,31 @@ func TestFinNotCaptured(t *testing.T) {
 		pkts           []pkt
 		client, server State
 		lost           int
+		again          uint32 // the client's FINs and data sent again
 	}{
 		{"the client's FIN lost", cat(handshake(c, s), exchange, []pkt{
 			// {Client, FA, c + 11, s + 21, 0, 0.2, 0} not captured
 			{Server, FA, s + 21, c + 12, 0, 0.2001, 0},
 			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
-		}), TimeWait, Closed, 1},
+		}), TimeWait, Closed, 1, 0},
 		{"the server's FIN lost", cat(handshake(c, s), exchange, []pkt{
 			{Client, FA, c + 11, s + 21, 0, 0.2, 0},
 			// {Server, FA, s + 21, c + 12, 0, 0.2001, 0} not captured
 			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
-		}), TimeWait, Closed, 1},
+		}), TimeWait, Closed, 1, 0},
 		{"one more number acknowledged, no close", cat(handshake(c, s), exchange, []pkt{
 			{Server, A, s + 21, c + 12, 0, 0.2001, 0},
-		}), Established, Established, 0},
+		}), Established, Established, 0, 0},
 		{"the client's FIN after the packet that acknowledged it", cat(handshake(c, s), exchange, []pkt{
 			{Server, FA, s + 21, c + 12, 0, 0.2001, 0},
 			{Client, FA, c + 11, s + 21, 0, 0.2, 0}, // from another input, its clock behind
 			{Client, A, c + 12, s + 22, 0, 0.2002, 0},
-		}), TimeWait, Closed, 0},
+		}), TimeWait, Closed, 0, 0},
+		{"the client's lost FIN sent again later", cat(handshake(c, s), exchange, []pkt{
+			{Server, FA, s + 21, c + 12, 0, 0.2001, 0},
+			{Client, FA, c + 11, s + 21, 0, 0.5, 0}, // its ACK lost past the capture point
+			{Client, A, c + 12, s + 22, 0, 0.5002, 0},
+		}), TimeWait, Closed, 1, 1},
 	} {
 		tr := NewTracker(Config{})
 		for i, p := range tc.pkts {
@@ -701,8 +707,8 @@ func TestFinNotCaptured(t *testing.T) {
 		lost := tr.dupsOf(0).lostFins.n
 		recs, _ := tr.Finish()
 		r := recs[0]
-		if r.Client.State != tc.client || r.Server.State != tc.server || lost != tc.lost || r.Client.Retrans != 0 {
-			t.Errorf("%s: %s/%s, %d FINs not captured, %d sent again; want %s/%s, %d, 0", tc.name, r.Client.State, r.Server.State, lost, r.Client.Retrans, tc.client, tc.server, tc.lost)
+		if r.Client.State != tc.client || r.Server.State != tc.server || lost != tc.lost || r.Client.Retrans != tc.again {
+			t.Errorf("%s: %s/%s, %d FINs not captured, %d sent again; want %s/%s, %d, %d", tc.name, r.Client.State, r.Server.State, lost, r.Client.Retrans, tc.client, tc.server, tc.lost, tc.again)
 		}
 	}
 }
@@ -740,5 +746,29 @@ func TestGoodbyeNotAnAnswer(t *testing.T) {
 	}
 	if h.Goodbye() || h.DataBeforeFin != h.LastPayload {
 		t.Errorf("goodbye %v, data before the FIN %v, last payload %v: the body is an answer", h.Goodbye(), h.DataBeforeFin, h.LastPayload)
+	}
+}
+
+// TestLostDataOncePerClose: a FIN that acknowledged data the capture
+// never saw, sent three times, is one close whose packets were lost.
+func TestLostDataOncePerClose(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	for i, p := range cat(handshake(c, s), []pkt{
+		{Client, PA, c + 1, s + 1, 10, 0.1, 0},
+		// the server's 100-byte answer not captured
+		{Client, FA, c + 11, s + 101, 0, 0.2, 0},
+		{Client, FA, c + 11, s + 101, 0, 0.4, 0},
+		{Client, FA, c + 11, s + 101, 0, 0.8, 0},
+	}) {
+		src, dst := cli, srv
+		if p.from == Server {
+			src, dst = srv, cli
+		}
+		seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 500, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1)})
+	}
+	if n := tr.dupsOf(0).lostData.n; n != 1 {
+		t.Errorf("%d FINs counted as acknowledging lost data, want 1", n)
 	}
 }
