@@ -221,8 +221,8 @@ type Half struct {
 
 // Goodbye reports whether the endpoint's last payload (LastPayload) was
 // a goodbye: a message it sent just before its FIN, unasked (the payload
-// before it was its own, or it is a control message of 64 bytes at most,
-// as an HTTP/2 GOAWAY; and no HTTP response), after a quiet period of a
+// before it was its own, or it is a control message: an HTTP/2 GOAWAY, a
+// TLS alert, a 421 line; and no HTTP response), after a quiet period of a
 // second or more and at least ten times as long as the moment between the
 // two. A server that closes an idle
 // session often says why first: PostgreSQL's FATAL 57P05, MySQL's

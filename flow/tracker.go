@@ -188,7 +188,7 @@ type hot struct {
 	// The SYNs (or SYN-ACKs) sent, and what the first said.
 	synCount          uint8
 	wscale            int8
-	lastLen           uint8 // new payload bytes of the last payload packet, 255 at most
+	lastCtl           bool // the last payload packet held a control message (controlMessage)
 	mss               uint16
 	lastPayloadInput  uint16
 	since             Timestamp
@@ -987,7 +987,7 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	if last := &c.h[from]; last.lastPayload > 0 {
 		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
 		hs.DataBeforeFinFrom = from
-		if p := c.prevData; from == s && (p.from == s || last.lastLen <= goodbyeSmall) && p.at > 0 && p.at < last.lastPayload &&
+		if p := c.prevData; from == s && (p.from == s || last.lastCtl) && p.at > 0 && p.at < last.lastPayload &&
 			last.lastPayload.Sub(p.at) >= goodbyeQuiet && last.lastPayload.Sub(p.at) >= 10*m.At.Sub(last.lastPayload) &&
 			!c.answered(last.lastPayload) {
 			// A goodbye (Half.Goodbye): the quiet period before it is
@@ -1015,13 +1015,23 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 // within a response is shorter.
 const goodbyeQuiet = time.Second
 
-// goodbyeSmall is the most bytes a goodbye may hold when the payload
-// before it was the peer's: a control message that answers nothing (an
-// HTTP/2 GOAWAY is 17 bytes, a TLS alert about 31, an FTP 421 a line),
-// where an answer to the peer would be the protocol's reply. A goodbye
-// after the closer's own data (PostgreSQL's FATAL, after its last
-// response) may be longer.
-const goodbyeSmall = 64
+// controlMessage reports whether b, a packet's payload, is a message that
+// closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
+// 0), a TLS alert record, an FTP or SMTP 421 line. A goodbye after the
+// peer's data must be one (an answer to the peer would be the protocol's
+// reply); one after the closer's own data (PostgreSQL's FATAL, after its
+// last response) may be anything.
+func controlMessage(b []byte) bool {
+	switch {
+	case len(b) >= 17 && b[3] == 0x07 && binary.BigEndian.Uint32(b[5:9])&0x7fffffff == 0:
+		return true
+	case len(b) >= 5 && b[0] == 0x15 && b[1] == 0x03:
+		return true
+	case len(b) >= 4 && (string(b[:4]) == "421 " || string(b[:4]) == "421-"):
+		return true
+	}
+	return false
+}
 
 // answered reports whether the payload at t carried (the end of) an HTTP
 // response, as read in c's stream: an answer, not a goodbye.
@@ -1188,7 +1198,7 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	}
 	h := &c.h[s]
 	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input
-	h.lastLen = uint8(min(n, 255))
+	h.lastCtl = controlMessage(seg.Payload)
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
 	}
