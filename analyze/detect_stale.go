@@ -22,7 +22,8 @@ var staleReuseDetector = detector{
 	explain: Explanation{
 		Class: StaleReuseReset, Title: "Stale connection reused, reset",
 		Meaning: "A side sent a request on a connection the peer had already closed (its FIN was in the capture " +
-			"before the request), and the peer answered with RST, or with nothing at all: a pooled connection reused " +
+			"before the request, or its idle timer fired with the request unread), and the peer answered with RST, or " +
+			"with nothing at all: a pooled connection reused " +
 			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
 			"response) although nothing was wrong with the server.",
 		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or a " +
@@ -189,7 +190,11 @@ func staleFinding(g *group) Finding {
 		why = fmt.Sprintf("each request came within %s of the server's close, or just before it (reset with the request unread): a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
 			fmtDur(max(latest, time.Millisecond)))
 	}
-	sum := fmt.Sprintf("%s sent %s on %s that %s had already closed, and %s: %s",
+	closed := "that %s had already closed"
+	if races == len(g.flows) {
+		closed = "just as %s closed them for being idle"
+	}
+	sum := fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
 		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
 	fix := remedy(StaleReuseReset)
 	ms := []Metric{{"connections", float64(len(g.flows))}}
@@ -198,7 +203,11 @@ func staleFinding(g *group) Finding {
 		if races < len(g.flows) {
 			why = "its pool reuses connections the server has already closed."
 		}
-		sum = fmt.Sprintf("%s sent %s on %s that %s had closed after %s idle (its idle timeout), and %s: %s",
+		closed = "that %s had closed after %s idle (its idle timeout)"
+		if races == len(g.flows) {
+			closed = "just as %s closed them after %s idle (its idle timeout)"
+		}
+		sum = fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
 			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got, why)
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
