@@ -346,7 +346,7 @@ func TestEdgeJudgement(t *testing.T) {
 				last(50000)},
 			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client)", "reset(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "info idle_timeout_close 1"},
-			says:     []string{"its timer fired with the request unread", "a race with its idle timeout"},
+			says:     []string{"its timer fired with the request unread", "a race with its idle timeout", "on 1 connection just as 10.0.0.2:80 closed them"},
 		},
 		{
 			// A goodbye in reply to an idle close (a TLS close_notify, 31
