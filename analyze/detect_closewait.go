@@ -377,7 +377,7 @@ func notJudgedFindings(fx *findCtx) []Finding {
 			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT that the capture ended too soon to judge (the oldest for %s)", plural(a.young, "connection"), fmtDur(a.oldest)))
 		}
 		if a.lost > 0 {
-			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT whose close the capture lost packets of (the input's warnings say how)", plural(a.lost, "connection")))
+			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT whose close the capture lost packets of", plural(a.lost, "connection")))
 		}
 		remedy := "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
 		if a.lost > 0 {
