@@ -142,6 +142,9 @@ func inspectRace(c *flowCtx) {
 			data, ev(rst, "RST from server, the request unread")}})
 }
 
+// staleFinding sums up one host's requests on connections its peer had
+// closed, or was closing (a race): how they ended, the peer's idle
+// timeout where the capture measured it, and what to change.
 func staleFinding(g *group) Finding {
 	v := g.vs[0]
 	f := g.flows[0]
