@@ -213,17 +213,22 @@ func idleFinding(g *group) Finding {
 	} else {
 		sb.WriteString(": its idle or keep-alive timeout")
 	}
+	// The first flow with HTTP says whether the server speaks it, and what
+	// its responses named it (Server, Via).
+	anyHTTP := false
 	var name, via string
-	if v0.Side == flow.Server {
-		name, via = serverName(g.flows)
+	var pb payload.Buffer
+	for i, f := range g.flows {
+		if h := httpOf(f.Record, g.vs[i].Side.Other(), &pb); h != nil {
+			anyHTTP = true
+			if v0.Side == flow.Server {
+				name, via = h.Server, h.Via // strings of their own (packed results share the packed string)
+			}
+			break
+		}
 	}
 	sb.WriteString(timeoutWords(main.Median, name, via))
 	sb.WriteString(".")
-	anyHTTP := false
-	var pb payload.Buffer
-	for i, f := range g.flows {
-		anyHTTP = anyHTTP || httpOf(f.Record, g.vs[i].Side.Other(), &pb) != nil
-	}
 	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
 	sb.WriteString(kaText)
 	sev := Info

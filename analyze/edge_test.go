@@ -208,6 +208,15 @@ func TestEdgeJudgement(t *testing.T) {
 		return conv{cport: port, server: "10.0.0.2:80", segs: s}
 	}
 	const end = 3.0 // every capture ends with a packet here
+	// slowerBefore: a client that closes two connections itself right
+	// after their responses, and a third a second after the server's FIN.
+	slowerBefore := func() []conv {
+		return []conv{
+			{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
+			{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
+			{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}, {1.5, true, "FA", 0, -1}, {1.5002, false, "A", 0, -1}})},
+		}
+	}
 	last := func(port uint16) conv {
 		return conv{cport: port, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(end-0.1), exchange(end-0.01, 10, 10))}
 	}
@@ -281,12 +290,8 @@ func TestEdgeJudgement(t *testing.T) {
 			// second to close after a server's FIN: a CLOSE_WAIT younger
 			// than that may yet close.
 			name: "young CLOSE_WAIT, the host was slower before",
-			convs: []conv{
-				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
-				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
-				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}, {1.5, true, "FA", 0, -1}, {1.5002, false, "A", 0, -1}})},
-				{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{2.5, false, "FA", 0, -1}, {2.5002, true, "A", 0, -1}})},
-				last(50000)},
+			convs: append(slowerBefore(), conv{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{2.5, false, "FA", 0, -1}, {2.5002, true, "A", 0, -1}})},
+				last(50000)),
 			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(server) clean(server)",
 				"open(client) idle_timeout_close(server)", "open(client)"},
 			findings: []string{"info close_wait_leak 1", "info idle_timeout_close 1"},
@@ -294,12 +299,8 @@ func TestEdgeJudgement(t *testing.T) {
 		{
 			// The same, the CLOSE_WAIT older than that slowest close.
 			name: "CLOSE_WAIT older than the host's slowest close",
-			convs: []conv{
-				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{0.0125, true, "FA", 0, -1}, {0.0127, false, "FA", 0, -1}, {0.0129, true, "A", 0, -1}})},
-				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.05), exchange(0.06, 100, 200), []seg{{0.0625, true, "FA", 0, -1}, {0.0627, false, "FA", 0, -1}, {0.0629, true, "A", 0, -1}})},
-				{cport: 40003, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{0.5, false, "FA", 0, -1}, {0.5002, true, "A", 0, -1}, {1.5, true, "FA", 0, -1}, {1.5002, false, "A", 0, -1}})},
-				{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{1.6, false, "FA", 0, -1}, {1.6002, true, "A", 0, -1}})},
-				last(50000)},
+			convs: append(slowerBefore(), conv{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{1.6, false, "FA", 0, -1}, {1.6002, true, "A", 0, -1}})},
+				last(50000)),
 			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "time_wait(server) clean(server)",
 				"close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
 			findings: []string{"error close_wait_leak 1", "warning idle_timeout_close 1"},

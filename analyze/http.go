@@ -278,18 +278,6 @@ func keepAliveText(measured time.Duration, advertised []time.Duration, anyHTTP b
 		int(a.Seconds()), fmtDur(measured)), ms
 }
 
-// serverName is what the first of the flows whose server sent a Server
-// or Via header says of it; "" if none of the first few did.
-func serverName(flows []*Flow) (server, via string) {
-	var pb payload.Buffer
-	for _, f := range flows[:min(len(flows), 16)] {
-		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil && (p.HTTP.Server != "" || p.HTTP.Via != "") {
-			return p.HTTP.Server, p.HTTP.Via // strings of their own (packed results share the packed string)
-		}
-	}
-	return "", ""
-}
-
 // closeIgnoredFinding sums up the clients that ignored Connection: close.
 func closeIgnoredFinding(g *group) Finding {
 	f := g.flows[0]

@@ -40,6 +40,13 @@ const (
 
 func run(pkts []pkt, cfg Config) []*Record {
 	tr := NewTracker(cfg)
+	feed(tr, pkts)
+	recs, _ := tr.Finish()
+	return recs
+}
+
+// feed adds pkts to tr, numbered from 1.
+func feed(tr *Tracker, pkts []pkt) {
 	for i, p := range pkts {
 		src, dst := cli, srv
 		if p.from == Server {
@@ -55,8 +62,21 @@ func run(pkts []pkt, cfg Config) []*Record {
 		seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: win, WScale: -1}
 		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: uint32(54 + p.len)})
 	}
-	recs, _ := tr.Finish()
-	return recs
+}
+
+// sender returns a func that adds to tr a segment with payload data, the
+// packets numbered from 1: for the tests that read payload.
+func sender(tr *Tracker) func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
+	n := 0
+	return func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
+		src, dst := cli, srv
+		if from == Server {
+			src, dst = srv, cli
+		}
+		n++
+		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: fl, Len: len(data), Payload: data, Window: 500, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second)))), Packet: uint32(n), WireLen: uint32(54 + len(data))})
+	}
 }
 
 // handshake opens a connection with ISNs c and s.
@@ -690,14 +710,7 @@ func TestFinNotCaptured(t *testing.T) {
 		}), TimeWait, Closed, 1, 1},
 	} {
 		tr := NewTracker(Config{})
-		for i, p := range tc.pkts {
-			src, dst := cli, srv
-			if p.from == Server {
-				src, dst = srv, cli
-			}
-			seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 500, WScale: -1}
-			tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1), WireLen: uint32(54 + p.len)})
-		}
+		feed(tr, tc.pkts)
 		lost := tr.dupsOf(0).lostFins.n
 		recs, _ := tr.Finish()
 		r := recs[0]
@@ -716,16 +729,7 @@ func TestGoodbyeNotAnAnswer(t *testing.T) {
 	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n")
 	body := []byte("ok")
 	tr := NewTracker(Config{})
-	n := 0
-	add := func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
-		src, dst := cli, srv
-		if from == Server {
-			src, dst = srv, cli
-		}
-		n++
-		seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: fl, Len: len(data), Payload: data, Window: 500, WScale: -1}
-		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second)))), Packet: uint32(n), WireLen: uint32(54 + len(data))})
-	}
+	add := sender(tr)
 	add(Client, S, c, 0, nil, 0)
 	add(Server, SA, s, c+1, nil, 0.001)
 	add(Client, A, c+1, s+1, nil, 0.002)
@@ -748,20 +752,13 @@ func TestGoodbyeNotAnAnswer(t *testing.T) {
 func TestLostDataOncePerClose(t *testing.T) {
 	const c, s = 1000, 5000
 	tr := NewTracker(Config{})
-	for i, p := range cat(handshake(c, s), []pkt{
+	feed(tr, cat(handshake(c, s), []pkt{
 		{Client, PA, c + 1, s + 1, 10, 0.1, 0},
 		// the server's 100-byte answer not captured
 		{Client, FA, c + 11, s + 101, 0, 0.2, 0},
 		{Client, FA, c + 11, s + 101, 0, 0.4, 0},
 		{Client, FA, c + 11, s + 101, 0, 0.8, 0},
-	}) {
-		src, dst := cli, srv
-		if p.from == Server {
-			src, dst = srv, cli
-		}
-		seg := packet.Segment{Src: src, Dst: dst, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len, Window: 500, WScale: -1}
-		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(p.at * float64(time.Second)))), Packet: uint32(i + 1)})
-	}
+	}))
 	if n := tr.dupsOf(0).lostData.n; n != 1 {
 		t.Errorf("%d FINs counted as acknowledging lost data, want 1", n)
 	}
@@ -781,16 +778,7 @@ func TestGoodbyeControl(t *testing.T) {
 		goodbye bool
 	}{{"GOAWAY", goaway, true}, {"a TLS record of data", answer, false}} {
 		tr := NewTracker(Config{})
-		n := 0
-		add := func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
-			src, dst := cli, srv
-			if from == Server {
-				src, dst = srv, cli
-			}
-			n++
-			seg := packet.Segment{Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: fl, Len: len(data), Payload: data, Window: 500, WScale: -1}
-			tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second)))), Packet: uint32(n)})
-		}
+		add := sender(tr)
 		add(Client, S, c, 0, nil, 0)
 		add(Server, SA, s, c+1, nil, 0.001)
 		add(Client, A, c+1, s+1, nil, 0.002)

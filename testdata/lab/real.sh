@@ -982,6 +982,21 @@ finding idle_timeout_close
 EXP
 }
 
+# ab_cuts N C: ApacheBench from the client, N requests C at a time
+# (HTTP/1.0, no keep-alive: nginx closes first, ab in turn), bounded by
+# count (-n) and time (-t, given first: -n overrides the count it
+# implies); then the early, mid and late cuts.
+ab_cuts() {
+	ip netns exec "$tag-client" timeout 20 ab -q -t 10 -n "$1" -c "$2" "http://$server_ip/" >"$work/ab.out" 2>&1 || true
+	grep -E '^(Complete|Failed|Time taken|Requests per)' "$work/ab.out" >>"$work/log" || true
+	until_t 0.3
+	cut early client server
+	sleep 3
+	cut mid client server
+	sleep 8
+	cut late client server
+}
+
 # PostgreSQL's idle_session_timeout: psql and psycopg2 connections.
 sc_postgres_idle() {
 	host client; host server; wire client server
@@ -1130,16 +1145,8 @@ sc_ab_timewait() {
 	capture client "$client_if" "$work/cap.pcap" -B 16384 # a burst: a larger buffer, no drops
 	begin ab-timewait
 	# HTTP/1.0, no keep-alive: nginx closes each connection after its
-	# response, ab reads to the end and closes in turn. Bounded by count
-	# (-n) and time (-t, given first: -n overrides the count it implies).
-	ip netns exec "$tag-client" timeout 20 ab -q -t 10 -n 500 -c 8 "http://$server_ip/" >"$work/ab.out" 2>&1 || true
-	grep -E '^(Complete|Failed|Time taken|Requests per)' "$work/ab.out" >>"$work/log" || true
-	until_t 0.3
-	cut early client server
-	sleep 3
-	cut mid client server
-	sleep 8
-	cut late client server
+	# response, ab reads to the end and closes in turn.
+	ab_cuts 500 8
 	finish "$work/cap.pcap"
 	# three of the connections the server holds in TIME_WAIT, by client port
 	local held
@@ -1457,17 +1464,8 @@ sc_lossy_capture() {
 	capture_lossy client "$client_if" "$work/cap.pcap"
 	begin lossy-capture
 	lossy=1
-	# HTTP/1.0, no keep-alive, 50 at a time: nginx closes first, ab closes
-	# in turn, thousands of connections a second. Bounded by count (-n) and
-	# time (-t, given first: -n overrides the count it implies).
-	ip netns exec "$tag-client" timeout 20 ab -q -t 10 -n 1000 -c 50 "http://$server_ip/" >"$work/ab.out" 2>&1 || true
-	grep -E '^(Complete|Failed|Time taken|Requests per)' "$work/ab.out" >>"$work/log" || true
-	until_t 0.3
-	cut early client server
-	sleep 3
-	cut mid client server
-	sleep 8
-	cut late client server
+	# 50 at a time: thousands of connections a second.
+	ab_cuts 1000 50
 	finish "$work/cap.pcap"
 	local held stats
 	held=$(awk -v s="$server_ip:80" '$1 == "TIME-WAIT" && $4 == s { split($5, a, ":"); printf "%s%s", c, a[2]; c = ","; if (++n == 3) exit }' \

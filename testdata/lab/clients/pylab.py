@@ -422,11 +422,7 @@ def h2idle(host, port, n, hold):
             pass
         s.close()
 
-    for i in range(int(n) + 1):
-        role = "close" if i == 1 else "leak"
-        threading.Thread(target=conn, args=(role, role == "close"), daemon=True).start()
-        time.sleep(0.2)
-    time.sleep(float(hold))
+    leak_and_close(conn, n, hold)
 
 
 def proxyidle(phost, pport, url, n, hold):
@@ -447,6 +443,12 @@ def proxyidle(phost, pport, url, n, hold):
             pass
         c.close()
 
+    leak_and_close(conn, n, hold)
+
+
+def leak_and_close(conn, n, hold):
+    """Start conn(role, close) n+1 times, 0.2 s apart: the second closes,
+    the others leak; then wait hold seconds."""
     for i in range(int(n) + 1):
         role = "close" if i == 1 else "leak"
         threading.Thread(target=conn, args=(role, role == "close"), daemon=True).start()
