@@ -108,13 +108,13 @@ func acceptCloseFinding(g *group) Finding {
 			Flows: ids(g.flows), Metrics: metrics,
 			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, before sending any data: it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns, a database's connection limit). %s",
 				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, leftOn),
-			Remedy: remedy(ReconnectStorm), Evidence: evidence(g.vs[:1])}
+			Remedy: remedy(ReconnectStorm), Evidence: evidence(g, true)}
 	}
 	return Finding{Class: AcceptThenClose, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows), Metrics: metrics,
 		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, before sending any data: a connection cap or an access check refuses this client.",
 			server, plural(n, "connection"), client),
-		Remedy: remedy(AcceptThenClose), Evidence: evidence(g.vs[:1])}
+		Remedy: remedy(AcceptThenClose), Evidence: evidence(g, true)}
 }
 
 // countState counts the flows whose side s is in state st.

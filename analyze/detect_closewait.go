@@ -201,7 +201,7 @@ func leakFinding(g *group, fx *findCtx) Finding {
 		metrics = append(metrics, Metric{"close_wait_not_judged", float64(apart.young + apart.lost)}, Metric{"close_wait_sending", float64(apart.sending)})
 	}
 	return Finding{Class: CloseWaitLeak, Severity: Error, Hosts: []netip.Addr{host}, Flows: ids(g.flows),
-		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly, web), Evidence: evidence(g.vs[:1])}
+		Metrics: metrics, Summary: sb.String(), Remedy: leakRemedy(role.name, errorsOnly, web), Evidence: evidence(g, true)}
 }
 
 // leakPeer is the endpoint whose FIN a leaked flow received.

@@ -129,7 +129,7 @@ func abortedHandshakes(g *group, _ *findCtx) []Finding {
 	}
 	b.WriteString(" The server answered each with a SYN-ACK: it is the one taking the load.")
 	return []Finding{{Class: ResetClass, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
-		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", per}}, Summary: b.String(), Remedy: fix, Evidence: evidence(g.vs)}}
+		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", per}}, Summary: b.String(), Remedy: fix, Evidence: evidence(g, false)}}
 }
 
 var cleanDetector = detector{class: CleanClass, explain: Explanation{

@@ -274,7 +274,7 @@ func idleFinding(g *group) Finding {
 		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
 			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
 			{"reused_after", float64(reused)}}, append(kaMetrics, resetMetric(resets)...)...),
-		Summary: sb.String(), Remedy: fix, Evidence: evidence(g.vs[:1])}
+		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
 }
 
 // waitFinding reports closes that ended a wait for an answer: the closer
@@ -306,7 +306,7 @@ func waitFinding(g *group) Finding {
 		Flows:   ids(g.flows),
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
 		Summary: sb.String(), Remedy: "Find out why " + peer.String() + " does not answer within the timeout (the upstream it waits on, a thread dump), and make it close connections whose caller has gone.",
-		Evidence: evidence(g.vs[:1])}
+		Evidence: evidence(g, true)}
 }
 
 // resetMetric counts the closes by RST, when there were any.

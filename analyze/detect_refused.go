@@ -69,5 +69,5 @@ func byServer(f *Flow, _ *Verdict) (groupKey, bool) { return groupKey{endpoint: 
 func perServer(c Class, g *group, summary string) []Finding {
 	return []Finding{{Class: c, Severity: Error, Endpoints: []netip.AddrPort{g.flows[0].Key.Server()},
 		Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
-		Summary: summary, Remedy: remedy(c), Evidence: evidence(g.vs)}}
+		Summary: summary, Remedy: remedy(c), Evidence: evidence(g, false)}}
 }

@@ -219,5 +219,5 @@ func staleFinding(g *group) Finding {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})
 	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
-		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g.vs)}
+		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g, false)}
 }

@@ -119,5 +119,5 @@ func unreachableFinding(g *group) Finding {
 		Metrics:  []Metric{{"connections", float64(len(g.flows))}, {"idle_before_silence_min_s", lo.Seconds()}, {"idle_before_silence_max_s", hi.Seconds()}},
 		Summary:  sb.String(),
 		Remedy:   fmt.Sprintf("Find the middlebox's idle timeout (the capture puts it at %s at most), then enable TCP keep-alive on these connections with an idle time shorter than it (net.ipv4.tcp_keepalive_time, or the client's or pool's keep-alive setting), or have the pool evict connections idle longer than it; or raise the idle timeout of the firewall, NAT or load balancer on the path.", fmtDur(lo)),
-		Evidence: evidence(g.vs)}
+		Evidence: evidence(g, false)}
 }

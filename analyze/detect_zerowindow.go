@@ -41,7 +41,7 @@ var zeroWindowDetector = detector{
 		}
 		return []Finding{{Class: ZeroWindowStall, Severity: sev, Endpoints: []netip.AddrPort{f.Endpoint(v.Side)},
 			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}, {"stalled_at_end", float64(stuck)}},
-			Summary: sum + ".", Remedy: remedy(ZeroWindowStall), Evidence: evidence(g.vs)}}
+			Summary: sum + ".", Remedy: remedy(ZeroWindowStall), Evidence: evidence(g, false)}}
 	},
 }
 

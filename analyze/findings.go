@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flowdoc/flowdoc/flow"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Finding is a conclusion about a host or endpoint across flows.
@@ -108,11 +109,18 @@ func ids(fs []*Flow) []int {
 	return out
 }
 
-// evidence takes the evidence of the first verdicts, up to maxEvidence.
-func evidence(vs []*Verdict) []Evidence {
+// evidence takes the evidence of the first verdicts, up to maxEvidence:
+// g's, or its first verdict's (first).
+func evidence(g *group, first bool) []Evidence {
+	vs := g.vs
+	if first {
+		vs = vs[:1]
+	}
 	var out []Evidence
-	for _, v := range vs {
-		for _, e := range v.Evidence {
+	var pb payload.Buffer
+	for i, v := range vs {
+		_, detailed := v.Detailed(g.flows[i], &pb)
+		for _, e := range detailed {
 			if len(out) == maxEvidence {
 				return out
 			}

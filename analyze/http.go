@@ -36,16 +36,37 @@ func request(x *payload.Exchange) string {
 	return cmp.Or(x.RequestLine(), "a request not captured")
 }
 
-// leakExchange adds to a CLOSE_WAIT leak verdict of side s the last
-// response it got before the peer closed.
+// leakExchange marks a CLOSE_WAIT leak verdict of side s whose side got
+// a response before the peer closed: Detailed adds it.
 func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *payload.Buffer) {
-	h := httpOf(r, s, pb)
-	if h == nil {
-		return
+	if h := httpOf(r, s, pb); h != nil && h.LastResponse() != nil {
+		v.lastResponse = true
 	}
-	x := h.LastResponse()
+}
+
+// Detailed returns the summary and evidence of v, a verdict of flow f,
+// with what is read from f's payload when shown (into pb): for a leak,
+// the last response its side got.
+func (v *Verdict) Detailed(f *Flow, pb *payload.Buffer) (string, []Evidence) {
+	if !v.lastResponse {
+		return v.Summary, v.Evidence
+	}
+	more, e, ok := v.detail(f.ReadPayload(pb))
+	if !ok {
+		return v.Summary, v.Evidence
+	}
+	return v.Summary + more, append(slices.Clip(v.Evidence), e)
+}
+
+// detail returns what Detailed adds to v's summary, and the evidence it
+// adds, from p, its flow's payload; false when it adds nothing.
+func (v *Verdict) detail(p *payload.Summary) (string, Evidence, bool) {
+	if !v.lastResponse || p == nil || p.HTTP == nil || flow.Side(p.HTTP.Client) != v.Side {
+		return "", Evidence{}, false
+	}
+	x := p.HTTP.LastResponse()
 	if x == nil {
-		return
+		return "", Evidence{}, false
 	}
 	read := ""
 	switch {
@@ -54,9 +75,9 @@ func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *payload.Buffer) {
 	case x.Complete:
 		read = ", the end of which its TCP never acknowledged"
 	}
-	v.Summary += fmt.Sprintf("; its last request, %s, got %s%s", request(x), x.StatusLine(), read)
-	v.Evidence = append(v.Evidence, Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(),
-		What: fmt.Sprintf("%s in answer to %s", x.StatusLine(), request(x))})
+	return fmt.Sprintf("; its last request, %s, got %s%s", request(x), x.StatusLine(), read),
+		Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(),
+			What: fmt.Sprintf("%s in answer to %s", x.StatusLine(), request(x))}, true
 }
 
 // staleRequest returns the request a side sent on a connection the peer
@@ -286,5 +307,5 @@ func closeIgnoredFinding(g *group) Finding {
 		Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(len(g.flows))}},
 		Summary: fmt.Sprintf("%s sent requests on %s after %s answered with Connection: close: it reuses connections the server said it would close, and those requests fail.",
 			client, plural(len(g.flows), "connection"), server),
-		Remedy: remedy(CloseIgnored), Evidence: evidence(g.vs)}
+		Remedy: remedy(CloseIgnored), Evidence: evidence(g, false)}
 }

@@ -11,10 +11,16 @@ import (
 
 // Verdict is a conclusion about one flow, about one of its sides.
 type Verdict struct {
-	Class      Class
-	Side       flow.Side
-	Severity   Severity
-	Confidence float64
+	Class    Class
+	Side     flow.Side
+	Severity Severity
+	// lastResponse is set on a CLOSE_WAIT leak whose side got an HTTP
+	// response before the peer closed: its summary and evidence then
+	// end with that response, read from the flow's payload when shown
+	// (Detailed). Leaks are many in a busy capture, and the text is
+	// long.
+	lastResponse bool
+	Confidence   float64
 	// Since is when the condition began (the state was entered, the
 	// close happened); Age how long it had lasted at the end of the
 	// capture. Zero when they do not apply.
@@ -95,7 +101,7 @@ func lastEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 func sameVerdicts(a, b []Verdict) bool {
 	return slices.EqualFunc(a, b, func(x, y Verdict) bool {
 		return x.Class == y.Class && x.Side == y.Side && x.Severity == y.Severity &&
-			x.Confidence == y.Confidence && x.Summary == y.Summary && x.Since.Equal(y.Since) && x.Age == y.Age &&
+			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.Since.Equal(y.Since) && x.Age == y.Age &&
 			len(x.Evidence) == 0 && len(y.Evidence) == 0
 	})
 }

@@ -436,9 +436,10 @@ func (rep *Report) ViewFlow(i int, v *FlowView, events bool) {
 	fillEnd(&v.Ends.Client, &r.Client)
 	fillEnd(&v.Ends.Server, &r.Server)
 	v.Kernel = socketsView(f.Kernel)
-	v.fillPayload(r.ReadPayload(&v.pb))
+	p := r.ReadPayload(&v.pb)
+	v.fillPayload(p)
 	v.fillEvents(r, events)
-	v.fillVerdicts(f.Verdicts)
+	v.fillVerdicts(f.Verdicts, p)
 }
 
 // fillPayload sets the payload, HTTP and TLS of v from p (nil: none).
@@ -503,8 +504,9 @@ func (v *FlowView) fillEvents(r *flow.Record, events bool) {
 	v.Events, v.EventsDropped = Some(v.events), int(r.EventsDropped)
 }
 
-// fillVerdicts sets the verdicts of v from vs.
-func (v *FlowView) fillVerdicts(vs []Verdict) {
+// fillVerdicts sets the verdicts of v from vs, and what the flow's
+// payload p adds to them (see Verdict.Detailed).
+func (v *FlowView) fillVerdicts(vs []Verdict, p *payload.Summary) {
 	v.verdicts, v.evidence = v.verdicts[:0], v.evidence[:0]
 	for i := range vs {
 		vd := &vs[i]
@@ -512,8 +514,13 @@ func (v *FlowView) fillVerdicts(vs []Verdict) {
 		for _, e := range vd.Evidence {
 			v.evidence = append(v.evidence, evidenceView(e))
 		}
+		sum := vd.Summary
+		if more, e, ok := vd.detail(p); ok {
+			sum += more
+			v.evidence = append(v.evidence, evidenceView(e))
+		}
 		vv := VerdictView{Class: vd.Class, Side: vd.Side.String(), Severity: vd.Severity, Confidence: vd.Confidence,
-			Summary: vd.Summary, Evidence: v.evidence[start:len(v.evidence):len(v.evidence)]}
+			Summary: sum, Evidence: v.evidence[start:len(v.evidence):len(v.evidence)]}
 		if vv.Evidence == nil {
 			vv.Evidence = []EvidenceView{}
 		}
