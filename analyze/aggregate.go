@@ -117,7 +117,7 @@ func aggregatesOf(in []flow.Aggregate, ev *captureEvidence) []Aggregate {
 			case v.ByClient():
 				what = "SYN to " + e.Server.String()
 			}
-			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what})
+			v.Examples = append(v.Examples, Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At, What: what})
 		}
 		switch {
 		case v.ByClient() && ev.scanners[a.Client] != nil:

@@ -73,12 +73,12 @@ func inspectAcceptClose(c *flowCtx) {
 	if C.FinPacket > 0 && C.FinAt < closeAt || closeAt.Sub(accepted) > acceptCloseWithin {
 		return
 	}
-	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt.Time(),
+	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt,
 		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
 	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) }); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
 	}
-	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt.Time(), What: how + " from server, no data sent"})
+	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt, What: how + " from server, no data sent"})
 	c.add(v)
 }
 

@@ -65,12 +65,12 @@ func inspectCloseWait(c *flowCtx) {
 		age := c.age(h.Since)
 		if !j.leak {
 			if j.sending {
-				c.add(Verdict{Class: HalfCloseOK, Side: s.Other(), Severity: Info, Confidence: 0.8, Since: h.Since.Time(), Age: age,
+				c.add(Verdict{Class: HalfCloseOK, Side: s.Other(), Severity: Info, Confidence: 0.8, Since: h.Since, Age: age,
 					Summary: fmt.Sprintf("the %s shut down its sending side %s before the end; the %s is still sending (its last data %s before the end), a half-close in progress",
 						sideName(s.Other()), fmtDur(age), sideName(s), fmtDur(j.quiet))})
 				continue
 			}
-			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since.Time(), Age: age,
+			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since, Age: age,
 				Summary: fmt.Sprintf("the %s is %s", sideName(s), j.basis())})
 			continue
 		}
@@ -121,7 +121,7 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 	if c.cap.grace == 0 && conf < 0.9 {
 		fmt.Fprintf(&sb, " (%s)", j.basis())
 	}
-	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since.Time(), Age: age, Summary: sb.String()}
+	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since, Age: age, Summary: sb.String()}
 	if bye, ok := goodbyeEvidence(r, s.Other()); ok && fin != nil && bye.Packet != int(fin.Packet) {
 		v.Evidence = append(v.Evidence, bye)
 	}

@@ -73,7 +73,7 @@ func inspectHalfOpen(c *flowCtx) {
 	// trip: the server sending it again does not make the wait shorter.
 	quiet := c.age(S.FirstPacket)
 	if quiet < flow.InitialRTO {
-		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket.Time(), Age: c.age(C.FirstPacket),
+		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket, Age: c.age(C.FirstPacket),
 			Summary: fmt.Sprintf("SYN answered %s before the end of the capture, within the initial retransmission timeout (%s): the client's ACK may yet come, the handshake was in progress",
 				fmtDur(quiet), fmtDur(flow.InitialRTO))})
 		return
@@ -81,7 +81,7 @@ func inspectHalfOpen(c *flowCtx) {
 	syn := firstSYN(r)
 	first := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) })
 	v := Verdict{Class: HandshakeIncomplete, Side: flow.Client, Severity: Warning, Confidence: 0.8,
-		Since: S.FirstPacket.Time(), Age: c.age(S.FirstPacket)}
+		Since: S.FirstPacket, Age: c.age(S.FirstPacket)}
 	server := fmt.Sprintf("the server sent its SYN-ACK %s", times(int(S.Retrans)+1))
 	switch {
 	case S.State == flow.Closed && S.Retrans == 0:

@@ -56,7 +56,7 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 		return
 	}
 	if rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
-		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At.Time(),
+		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At,
 			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
 	}
 }, group: func(f *Flow, v *Verdict) (groupKey, bool) {

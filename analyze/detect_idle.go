@@ -87,13 +87,13 @@ func inspectIdle(c *flowCtx) {
 		if c.has(CloseWaitLeak, closer.Other()) {
 			sev = Warning
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt.Time(), Summary: sum}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt, Summary: sum}
 		v.Evidence = append(v.Evidence,
-			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin.Time(), What: "last data from " + sideName(dataFrom)})
+			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
 		if said {
 			v.Evidence = append(v.Evidence, bye)
 		}
-		v.Evidence = append(v.Evidence, Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt.Time(), What: what})
+		v.Evidence = append(v.Evidence, Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt, What: what})
 		c.add(v)
 		return
 	}
@@ -116,13 +116,13 @@ func inspectIdle(c *flowCtx) {
 	}
 	idle := rst.At.Sub(last)
 	lp := r.Half(from)
-	v := Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At.Time(),
+	v := Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At,
 		Summary: fmt.Sprintf("the %s reset the connection after %s without data: an idle timeout that closes with RST (zero linger)", sideName(rst.From), fmtDur(idle))}
 	if waitedFor(rst.From, from) {
 		v.Summary = fmt.Sprintf("the %s reset the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(rst.From), fmtDur(idle))
 	}
 	v.Evidence = append(v.Evidence,
-		Evidence{Input: int(lp.LastPayloadInput), Packet: int(lp.LastPayloadPacket), At: last.Time(), What: "last data from " + sideName(from)},
+		Evidence{Input: int(lp.LastPayloadInput), Packet: int(lp.LastPayloadPacket), At: last, What: "last data from " + sideName(from)},
 		ev(rst, fmt.Sprintf("RST from %s after %s idle", sideName(rst.From), fmtDur(idle))))
 	c.add(v)
 }
@@ -134,7 +134,7 @@ func goodbyeEvidence(r *flow.Record, s flow.Side) (Evidence, bool) {
 	if !h.Goodbye() {
 		return Evidence{}, false
 	}
-	return Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(),
+	return Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload,
 		What: fmt.Sprintf("goodbye from %s: data %s before its FIN, answering nothing", sideName(s), fmtDur(h.FinAt.Sub(h.LastPayload)))}, true
 }
 
@@ -155,7 +155,7 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
 	}
 	from, last := lastData(r)
-	return flow.TS(v.Since).Sub(last), from
+	return v.Since.Sub(last), from
 }
 
 // byRST reports whether the idle close of v was an RST.

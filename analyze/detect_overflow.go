@@ -45,7 +45,7 @@ func inspectListenOverflow(c *flowCtx) {
 		return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) })
 	}
 	if e := firstEvent(r, func(e *flow.Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
-		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At.Time(),
+		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At,
 			Summary: "the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK"}
 		if hs := handshake(); hs != nil {
 			v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
@@ -61,7 +61,7 @@ func inspectListenOverflow(c *flowCtx) {
 			return
 		}
 		took := fmtDur(late.At.Sub(first.At))
-		c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At.Time(),
+		c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At,
 			Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
 				times(n), took, took),
 			Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
@@ -71,13 +71,13 @@ func inspectListenOverflow(c *flowCtx) {
 		return
 	}
 	C := &r.Client
-	v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.8, Since: C.LastPayload.Time(),
+	v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.8, Since: C.LastPayload,
 		Summary: fmt.Sprintf("the server sent one SYN-ACK and acknowledged nothing after it, while the client sent its data and sent it again (%d retransmissions over %s): the server dropped the handshake's ACK because its accept queue was full, and with SYN cookies kept no state — it holds no socket for this connection",
 			C.Retrans, fmtDur(C.LastPacket.Sub(C.LastPayload)))}
 	if hs := handshake(); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server, the last packet it sent"))
 	}
-	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload.Time(),
+	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload,
 		What: "data from client, never acknowledged"})
 	c.add(v)
 }

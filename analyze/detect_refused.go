@@ -41,7 +41,7 @@ func inspectRefused(c *flowCtx) {
 		v.Evidence = append(v.Evidence, ev(syn, "SYN from client"))
 	}
 	if rst != nil {
-		v.Since = rst.At.Time()
+		v.Since = rst.At
 		v.Evidence = append(v.Evidence, ev(rst, "RST from server"))
 	}
 	c.add(v)

@@ -199,7 +199,7 @@ func inspectProbe(c *flowCtx) {
 	}
 	v := Verdict{Class: PortScan, Side: flow.Client, Severity: Warning, Confidence: sc.confidence, Summary: probeSummary[p]}
 	if syn := firstSYN(r); syn != nil {
-		v.Since = syn.At.Time()
+		v.Since = syn.At
 		v.Evidence = append(v.Evidence, ev(syn, "SYN from client"))
 	}
 	if ans := firstEvent(r, func(e *flow.Event) bool {

@@ -77,18 +77,18 @@ func inspectStaleReuse(c *flowCtx) {
 				continue
 			}
 		}
-		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + " on the closed connection"}
+		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload, What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
 		if x := staleRequest(r, s, peer.FinAt, c.pb); x != nil {
 			sent = request(x)
 			after = flow.Timestamp(x.RequestAt).Sub(peer.FinAt)
-			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from " + sideName(s) + " on the closed connection"}
+			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: flow.Timestamp(x.RequestAt), What: request(x) + " from " + sideName(s) + " on the closed connection"}
 		}
-		v := Verdict{Class: StaleReuseReset, Side: s, Severity: Warning, Confidence: 0.9, Since: h.LastPayload.Time(),
+		v := Verdict{Class: StaleReuseReset, Side: s, Severity: Warning, Confidence: 0.9, Since: h.LastPayload,
 			Summary: fmt.Sprintf("the %s sent %s %s after the %s had closed the connection, and got RST: a connection reused after the peer closed it",
 				sideName(s), sent, fmtDur(after), sideName(s.Other()))}
 		v.Evidence = append(v.Evidence,
-			Evidence{Input: int(peer.FinInput), Packet: int(peer.FinPacket), At: peer.FinAt.Time(), What: finFrom[s.Other()]},
+			Evidence{Input: int(peer.FinInput), Packet: int(peer.FinPacket), At: peer.FinAt, What: finFrom[s.Other()]},
 			data)
 		if rst != nil {
 			v.Evidence = append(v.Evidence, ev(rst, rstFrom[s.Other()]))
@@ -129,16 +129,16 @@ func inspectRace(c *flowCtx) {
 	if idle < minIdle || l.near(idle, max(idle/10, 300*time.Millisecond)) == 0 {
 		return
 	}
-	sent, data := "data", Evidence{Input: int(cl.LastPayloadInput), Packet: int(cl.LastPayloadPacket), At: cl.LastPayload.Time(), What: "data from client"}
+	sent, data := "data", Evidence{Input: int(cl.LastPayloadInput), Packet: int(cl.LastPayloadPacket), At: cl.LastPayload, What: "data from client"}
 	if x := staleRequest(r, flow.Client, sv.LastPayload, c.pb); x != nil {
 		sent = request(x)
-		data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: x.RequestAt.Time(), What: request(x) + " from client"}
+		data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: flow.Timestamp(x.RequestAt), What: request(x) + " from client"}
 	}
-	c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.8, Since: cl.LastPayload.Time(),
+	c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.8, Since: cl.LastPayload,
 		Summary: fmt.Sprintf("the client sent %s %s after the server's last data, as long as the server lets connections idle before it closes them (its other idle closes): "+
 			"its timer fired with the request unread, and it reset the connection (a keep-alive race: the request is lost)", sent, fmtDur(idle)),
 		Evidence: []Evidence{
-			{Input: int(sv.LastPayloadInput), Packet: int(sv.LastPayloadPacket), At: sv.LastPayload.Time(), What: "last data from server"},
+			{Input: int(sv.LastPayloadInput), Packet: int(sv.LastPayloadPacket), At: sv.LastPayload, What: "last data from server"},
 			data, ev(rst, "RST from server, the request unread")}})
 }
 

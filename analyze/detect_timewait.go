@@ -118,7 +118,7 @@ func timeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 			first = f.First
 		}
 		last = max(last, f.Client.FinAt)
-		since = append(since, flow.TS(g.vs[i].Since))
+		since = append(since, g.vs[i].Since)
 	}
 	p := PortPressure{Rate: rate(n, first, last), TimeWait: opt.TimeWait, Ports: opt.PortRange.Size()}
 	peak := peakConcurrent(since, opt.TimeWait, flow.TS(rep.End))
@@ -194,7 +194,7 @@ func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 			first = f.First
 		}
 		last = max(last, f.Server.FinAt)
-		since = append(since, flow.TS(g.vs[i].Since))
+		since = append(since, g.vs[i].Since)
 		clients[f.Key.Client().Addr()] = struct{}{}
 	}
 	tw := fx.opt.TimeWait

@@ -74,7 +74,7 @@ func inspectUnanswered(c *flowCtx) {
 		return
 	}
 	if synInFlight(r, c.end) {
-		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket.Time(), Age: c.age(C.FirstPacket),
+		c.add(Verdict{Class: OpenClass, Side: flow.Client, Severity: Info, Confidence: 0.5, Since: C.FirstPacket, Age: c.age(C.FirstPacket),
 			Summary: fmt.Sprintf("SYN sent %s before the end of the capture, within its first retransmission timeout (%s): the handshake was still in progress",
 				fmtDur(c.age(C.LastPacket)), fmtDur(flow.InitialRTO))})
 		return
@@ -86,7 +86,7 @@ func inspectUnanswered(c *flowCtx) {
 		state = "then gave up"
 	}
 	v := Verdict{Class: UnansweredSYN, Side: flow.Server, Severity: Error, Confidence: 0.9,
-		Since: C.FirstPacket.Time(), Age: c.age(C.FirstPacket),
+		Since: C.FirstPacket, Age: c.age(C.FirstPacket),
 		Summary: fmt.Sprintf("%s sent to %s over %s, never answered; the client %s", plural(n, "SYN"), r.Key.Server(), fmtDur(span), state)}
 	first, last := firstSYN(r), lastSYN(r)
 	if first != nil {

@@ -65,11 +65,11 @@ func inspectPeerUnreachable(c *flowCtx) {
 		var evs []Evidence
 		if h.FinAt >= u {
 			sent = append(sent, "its FIN")
-			evs = append(evs, Evidence{Input: int(h.FinInput), Packet: int(h.FinPacket), At: h.FinAt.Time(), What: finFrom[s] + ", never acknowledged"})
+			evs = append(evs, Evidence{Input: int(h.FinInput), Packet: int(h.FinPacket), At: h.FinAt, What: finFrom[s] + ", never acknowledged"})
 		}
 		if h.LastPayload >= u {
 			sent = append([]string{"data"}, sent...)
-			evs = append(evs, Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload.Time(), What: "data from " + sideName(s) + ", never acknowledged"})
+			evs = append(evs, Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload, What: "data from " + sideName(s) + ", never acknowledged"})
 		}
 		if ka := r.KeepAlive; ka != nil && ka.Last[s] >= u {
 			sent = append(sent, "keep-alive probes")
@@ -82,7 +82,7 @@ func inspectPeerUnreachable(c *flowCtx) {
 			gave = "then gave up and reset the connection; that RST cannot have arrived either"
 			evs = append(evs, ev(rst, rstFrom[s]+" into the silence"))
 		}
-		v := Verdict{Class: PeerUnreachable, Side: s.Other(), Severity: Warning, Confidence: 0.8, Since: u.Time(), Age: c.age(u),
+		v := Verdict{Class: PeerUnreachable, Side: s.Other(), Severity: Warning, Confidence: 0.8, Since: u, Age: c.age(u),
 			Summary: fmt.Sprintf("the %s sent %s %s after the %s's last packet and went on sending for %s with no answer at all; it %s. The %s, or a firewall or NAT on the path that forgot the idle connection, stopped answering: its state is shown as it was when it last answered (%s)",
 				sideName(s), strings.Join(sent, " and "), fmtDur(silentAfter(r, s)), sideName(s.Other()), fmtDur(h.LastPacket.Sub(u)),
 				gave, sideName(s.Other()), peer.State),

@@ -56,7 +56,7 @@ func inspectZeroWindow(c *flowCtx) {
 		probe := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Note&flow.NoteWindowProbe != 0 })
 		v := Verdict{Class: ZeroWindowStall, Side: s, Severity: Warning, Confidence: 0.9}
 		if zw != nil {
-			v.Since, v.Age = zw.At.Time(), c.age(zw.At)
+			v.Since, v.Age = zw.At, c.age(zw.At)
 		}
 		if h.ZeroWindowAtEnd {
 			v.Severity = Error

@@ -76,7 +76,7 @@ func (v *Verdict) detail(p *payload.Summary) (string, Evidence, bool) {
 		read = ", the end of which its TCP never acknowledged"
 	}
 	return fmt.Sprintf("; its last request, %s, got %s%s", request(x), x.StatusLine(), read),
-		Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(),
+		Evidence{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: flow.Timestamp(x.ResponseAt),
 			What: fmt.Sprintf("%s in answer to %s", x.StatusLine(), request(x))}, true
 }
 
@@ -119,12 +119,12 @@ func closeIgnored(r *flow.Record, pb *payload.Buffer) (Verdict, bool) {
 			} else if r.Server.RSTs > 0 {
 				answer = "and got RST"
 			}
-			return Verdict{Class: CloseIgnored, Side: flow.Client, Severity: Warning, Confidence: 0.9, Since: y.RequestAt.Time(),
+			return Verdict{Class: CloseIgnored, Side: flow.Client, Severity: Warning, Confidence: 0.9, Since: flow.Timestamp(y.RequestAt),
 				Summary: fmt.Sprintf("the server answered %s with Connection: close, yet the client sent %s on the connection %s later, %s",
 					request(x), request(y), fmtDur(y.RequestAt.Sub(x.ResponseAt)), answer),
 				Evidence: []Evidence{
-					{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: x.ResponseAt.Time(), What: x.StatusLine() + " with Connection: close"},
-					{Input: int(y.RequestInput), Packet: int(y.RequestPacket), At: y.RequestAt.Time(), What: request(y) + " on the same connection"},
+					{Input: int(x.ResponseInput), Packet: int(x.ResponsePacket), At: flow.Timestamp(x.ResponseAt), What: x.StatusLine() + " with Connection: close"},
+					{Input: int(y.RequestInput), Packet: int(y.RequestPacket), At: flow.Timestamp(y.RequestAt), What: request(y) + " on the same connection"},
 				}}, true
 		}
 	}

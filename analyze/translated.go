@@ -181,7 +181,7 @@ func translatedVerdict(f, first *flow.Record, firstID int) Verdict {
 	case f.Key.Client() != first.Key.Client():
 		side, what = flow.Client, "the client's address"
 	}
-	return Verdict{Class: TranslatedClass, Side: side, Severity: Info, Confidence: 0.95, Since: f.First.Time(),
+	return Verdict{Class: TranslatedClass, Side: side, Severity: Info, Confidence: 0.95, Since: f.First,
 		Summary: fmt.Sprintf("the same connection as flow %d (%s > %s), captured again %s later with %s translated (NAT): the same initial sequence numbers both ways; counted once, as flow %d",
 			firstID, first.Key.Client(), first.Key.Server(), fmtDur(f.First.Sub(first.First)), what, firstID)}
 }

@@ -24,7 +24,7 @@ type Verdict struct {
 	// Since is when the condition began (the state was entered, the
 	// close happened); Age how long it had lasted at the end of the
 	// capture. Zero when they do not apply.
-	Since    time.Time
+	Since    flow.Timestamp
 	Age      time.Duration
 	Summary  string
 	Evidence []Evidence
@@ -34,7 +34,7 @@ type Verdict struct {
 type Evidence struct {
 	Input  int // index into Report.Inputs
 	Packet int // 1-based frame number in that input
-	At     time.Time
+	At     flow.Timestamp
 	What   string
 }
 
@@ -75,7 +75,7 @@ var (
 )
 
 func ev(e *flow.Event, what string) Evidence {
-	return Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At.Time(), What: what}
+	return Evidence{Input: int(e.Input), Packet: int(e.Packet), At: e.At, What: what}
 }
 
 // firstEvent returns the first event matching f, or nil.
@@ -101,7 +101,7 @@ func lastEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 func sameVerdicts(a, b []Verdict) bool {
 	return slices.EqualFunc(a, b, func(x, y Verdict) bool {
 		return x.Class == y.Class && x.Side == y.Side && x.Severity == y.Severity &&
-			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.Since.Equal(y.Since) && x.Age == y.Age &&
+			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.Since == y.Since && x.Age == y.Age &&
 			len(x.Evidence) == 0 && len(y.Evidence) == 0
 	})
 }

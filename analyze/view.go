@@ -525,7 +525,7 @@ func (v *FlowView) fillVerdicts(vs []Verdict, p *payload.Summary) {
 			vv.Evidence = []EvidenceView{}
 		}
 		if !vd.Since.IsZero() {
-			vv.Since, vv.AgeS = TimeOf(vd.Since), Some(vd.Age.Seconds())
+			vv.Since, vv.AgeS = Time(vd.Since), Some(vd.Age.Seconds())
 		}
 		v.verdicts = append(v.verdicts, vv)
 	}
@@ -536,5 +536,5 @@ func (v *FlowView) fillVerdicts(vs []Verdict, p *payload.Summary) {
 }
 
 func evidenceView(e Evidence) EvidenceView {
-	return EvidenceView{Input: e.Input, Packet: e.Packet, Time: TimeOf(e.At), What: e.What}
+	return EvidenceView{Input: e.Input, Packet: e.Packet, Time: Time(e.At), What: e.What}
 }

@@ -233,7 +233,7 @@ func findingsHTML(rep *analyze.Report) ([]htmlFinding, int) {
 		}
 		for _, e := range f.Evidence {
 			pkt := evidencePacket(rep, e, func(s string) string { return s })
-			hf.Evidence = append(hf.Evidence, htmlEvidence{pkt, e.At.UTC().Format("15:04:05.000000"), e.What})
+			hf.Evidence = append(hf.Evidence, htmlEvidence{pkt, e.At.Time().Format("15:04:05.000000"), e.What})
 		}
 		if l := ladders[i]; l != nil {
 			hf.Ladder = ladderChart(l)

@@ -280,7 +280,7 @@ func (j *JSON) Render(w io.Writer, rep *analyze.Report) error {
 func evidence(ev []analyze.Evidence) []jsonEvidence {
 	out := make([]jsonEvidence, 0, len(ev))
 	for _, e := range ev {
-		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At), What: e.What})
+		out = append(out, jsonEvidence{Input: e.Input, Packet: e.Packet, Time: ts(e.At.Time()), What: e.What})
 	}
 	return out
 }

@@ -103,7 +103,7 @@ func mdFindings(p printer, rep *analyze.Report) {
 		if len(f.Evidence) > 0 {
 			p("| Packet | Time (UTC) | What |\n| ---: | --- | --- |\n")
 			for _, e := range f.Evidence {
-				p("| %s | %s | %s |\n", evidencePacket(rep, e, mdCell), e.At.UTC().Format("15:04:05.000000"), mdCell(e.What))
+				p("| %s | %s | %s |\n", evidencePacket(rep, e, mdCell), e.At.Time().Format("15:04:05.000000"), mdCell(e.What))
 			}
 			p("\n")
 		}

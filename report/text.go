@@ -313,7 +313,7 @@ func unnamedLine(k *analyze.KernelView) string {
 // evidenceText is "#12 17:39:21.648 FIN from server", with the input's
 // name when there are several.
 func evidenceText(rep *analyze.Report, e analyze.Evidence) string {
-	s := fmt.Sprintf("#%d %s %s", e.Packet, e.At.UTC().Format("15:04:05.000"), e.What)
+	s := fmt.Sprintf("#%d %s %s", e.Packet, e.At.Time().Format("15:04:05.000"), e.What)
 	if len(rep.Inputs) > 1 && e.Input < len(rep.Inputs) {
 		s = rep.Inputs[e.Input].Path + s
 	}
