@@ -30,8 +30,10 @@ var staleReuseDetector = detector{
 			"client's data after the connection was quiet as long as its server's idle closes elsewhere in the capture, " +
 			"answered by an RST and no FIN (the server's idle timer fired with the request unread: a keep-alive race); or, " +
 			"with no RST, when that FIN had closed an idle connection (one second or more without data either way) and " +
-			"an HTTP request followed it (read in the streams): a server that reads and drops what comes after its close " +
-			"(Apache's lingering close) sends none.",
+			"a request followed it: an HTTP request read in the streams, or over TLS a record of application data (an " +
+			"alert, as a close_notify in reply is, does not count; TLS 1.3 encrypts its alerts, known by their 19 bytes); " +
+			"a server that reads and drops what comes after its close (Apache's lingering close) sends none. " +
+			"With --no-payload such a request is not seen.",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
 			"check for the server's FIN before reusing a connection.",
 		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
@@ -59,7 +61,7 @@ func inspectStaleReuse(c *flowCtx) {
 			// connection (a half-close sends its FIN amid the data), and
 			// what came after its FIN was a request (not a goodbye of its
 			// own, as a TLS close_notify is).
-			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || staleRequest(r, s, peer.FinAt, c.pb) == nil {
+			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || !requestAfterFin(r, s, peer.FinAt, c.pb) {
 				continue
 			}
 		}
@@ -79,7 +81,8 @@ func inspectStaleReuse(c *flowCtx) {
 		}
 		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload, What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
-		if x := staleRequest(r, s, peer.FinAt, c.pb); x != nil {
+		x := staleRequest(r, s, peer.FinAt, c.pb)
+		if x != nil {
 			sent = request(x)
 			after = flow.Timestamp(x.RequestAt).Sub(peer.FinAt)
 			data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: flow.Timestamp(x.RequestAt), What: request(x) + " from " + sideName(s) + " on the closed connection"}
@@ -94,11 +97,31 @@ func inspectStaleReuse(c *flowCtx) {
 			v.Evidence = append(v.Evidence, ev(rst, rstFrom[s.Other()]))
 		} else {
 			v.Confidence = 0.8
+			if x == nil {
+				// Data no control message, not read as a request: TLS
+				// application data, or another protocol's.
+				v.Confidence = 0.7
+				if p := r.ReadPayload(c.pb); p != nil && p.TLS != nil {
+					sent = "TLS application data (a request, encrypted)"
+				}
+			}
 			v.Summary = fmt.Sprintf("the %s sent %s %s after the %s had closed the idle connection, and got no answer (the %s had shut down its sending side: it read and dropped the data, as Apache's lingering close does): a connection reused after the peer closed it",
 				sideName(s), sent, fmtDur(after), sideName(s.Other()), sideName(s.Other()))
 		}
 		c.add(v)
 	}
+}
+
+// requestAfterFin reports whether side s sent a request after the peer's
+// FIN at fin: an HTTP request read as such; or, where the payload was not
+// read as HTTP (TLS, another protocol), data that was no control message
+// (a TLS close_notify answering the peer's is one).
+func requestAfterFin(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *payload.Buffer) bool {
+	if staleRequest(r, s, fin, pb) != nil {
+		return true
+	}
+	p := r.ReadPayload(pb)
+	return p != nil && p.HTTP == nil && r.DataAfterFin(s)
 }
 
 // raceWindow is how soon after the server's FIN a request is taken to have

@@ -198,6 +198,17 @@ func analyzeFile(t *testing.T, path string) *Report {
 	return analyzeLab(t, path, time.Time{}, Options{})
 }
 
+// tlsRecord is a TLS record of content type typ and n bytes, a handshake
+// message of type hs first for a handshake record (1 ClientHello, 2
+// ServerHello), zeros after.
+func tlsRecord(typ, hs byte, n int) []byte {
+	b := append([]byte{typ, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...)
+	if typ == 0x16 {
+		b[5], b[8] = hs, byte(n-4)
+	}
+	return b
+}
+
 func TestEdgeJudgement(t *testing.T) {
 	// A keep-alive server that closes idle connections after 2 s.
 	idleClose := func(port uint16, start float64, clientCloses bool) conv {
@@ -348,6 +359,27 @@ func TestEdgeJudgement(t *testing.T) {
 			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client)", "reset(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "info idle_timeout_close 1"},
 			says:     []string{"its timer fired with the request unread", "a race with its idle timeout", "on 1 connection just as 10.0.0.2:80 closed them"},
+		},
+		{
+			// The same over TLS 1.3: the request is application data, not
+			// read as HTTP; a close_notify in reply is no request (an
+			// encrypted alert: a record of 19 bytes).
+			name: "stale request drained, over TLS",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), []seg{
+					{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1}, {0.0112, true, "A", 0, -1},
+					{2.011, false, "PA", 0, -1}, {2.0111, false, "FA", 0, -1}, {2.0113, true, "A", 0, -1},
+					{2.9, true, "PA", 0, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "PA", 0, -1}, {2.9011, true, "FA", 0, -1}, {2.9013, false, "A", 0, -1}}),
+					data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19),
+						9: tlsRecord(0x17, 0, 120), 11: tlsRecord(0x17, 0, 19)}},
+				{cport: 40002, server: "10.0.0.2:443", segs: join(open(0.05), []seg{
+					{0.06, true, "PA", 0, -1}, {0.061, false, "PA", 0, -1}, {0.0612, true, "A", 0, -1},
+					{2.061, false, "PA", 0, -1}, {2.0611, false, "FA", 0, -1}, {2.0613, true, "PA", 0, -1}, {2.0614, true, "FA", 0, -1}, {2.0616, false, "A", 0, -1}}),
+					data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19), 8: tlsRecord(0x17, 0, 19)}},
+				last(50000)},
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server) time_wait(server)", "idle_timeout_close(server) half_close_ok(server) time_wait(server) clean(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 2"},
+			says:     []string{"the client sent TLS application data (a request, encrypted) 889 ms after the server had closed the idle connection, and got no answer"},
 		},
 		{
 			// A goodbye in reply to an idle close (a TLS close_notify, 31

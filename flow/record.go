@@ -278,11 +278,9 @@ type Record struct {
 	// earlier one that was still open, or closed less than TIME_WAIT plus
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
-	held   bool // its connection is in the tracker's table
-	// clientA is, once the connection is retired, its conn.clientA.
-	clientA bool
-	// (The key, the bools and EventsDropped fill whole words: no
-	// padding. TestRecordSize holds the sizes.)
+	flags  recFlags
+	// (The key, the bools, the flags and EventsDropped fill whole words:
+	// no padding. TestRecordSize holds the sizes.)
 	EventsDropped int32 // events past the cap, not kept
 	// ID is 1-based, in order of first packet. While the pass runs it
 	// holds the Meta.Order of the first packet, by which the trackers'
@@ -294,6 +292,36 @@ type Record struct {
 	First, Last    Timestamp
 	Client, Server Half
 }
+
+// recFlags are a record's bits of its own.
+type recFlags uint8
+
+const (
+	recHeld    recFlags = 1 << iota // its connection is in the tracker's table
+	recClientA                      // once the connection is retired, its conn.clientA
+	// recDataAfterFin, shifted by the Side, is set once that side sent
+	// data after the peer's FIN other than a control message (see
+	// DataAfterFin).
+	recDataAfterFin
+)
+
+func (r *Record) is(f recFlags) bool { return r.flags&f != 0 }
+
+func (r *Record) set(f recFlags, on bool) {
+	if on {
+		r.flags |= f
+	} else {
+		r.flags &^= f
+	}
+}
+
+// DataAfterFin reports whether side s sent data after the peer's FIN
+// that was no control message (an HTTP/2 GOAWAY, a TLS alert, a 421
+// line): a message the peer, done sending, was to read, such as a
+// request on a connection the server had closed. Known only where the
+// payload was read: false with Config.Payload.Off, or where the snap
+// length left no byte of it.
+func (r *Record) DataAfterFin(s Side) bool { return r.is(recDataAfterFin << s) }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

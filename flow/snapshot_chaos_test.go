@@ -131,7 +131,8 @@ func dumpRecordsWith(recs []*Record, withPayload bool) string {
 				ps += fmt.Sprintf(" tls=%+v", *p.TLS)
 			}
 		}
-		cp.KeepAlive, cp.stream, cp.packed, cp.held, cp.clientA = nil, nil, "", false, false
+		cp.KeepAlive, cp.stream, cp.packed = nil, nil, ""
+		cp.set(recHeld|recClientA, false)
 		fmt.Fprintf(&b, "%s ka=%s payload=%s\n  %+v\n", cp.Key, ka, ps, cp)
 	}
 	return b.String()

@@ -137,32 +137,35 @@ type track struct {
 	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
+	// talkAfter is set once the side sent data after the peer's FIN
+	// that was no control message (Record.DataAfterFin).
+	talkAfter bool
 	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
 	// while the connection has no record (a packet's path makes none).
 	halfClosed bool
 	// finLost is set while the side's FIN is one taken as lost by the
 	// capture (conn.finNotCaptured), counted in input finLostIn's tally.
-	finLost   bool
-	finLostIn uint16
+	finLost bool
 	// nholes counts the side's holes (in connExtra, or for a retired
 	// connection in Tracker.slotHoles): ranges below nxt not seen (yet).
 	// A segment that fills one is data that came out of order or was lost
 	// before the capture point, not a retransmission. Past maxHoles the
 	// oldest is taken as missed for good.
-	nholes   uint8
-	zeroWins uint32
-	isn      uint32
-	lo       uint32 // lowest sequence number sent (valid with nxtOK)
-	nxt      uint32 // sequence number after the highest one sent
-	ack      uint32 // highest acknowledgement sent
-	firstAck uint32 // first acknowledgement sent (valid with ackOK)
-	finSeq   uint32
-	histFin  uint32 // end of the last FIN, for the history's F letter
-	histRst  uint32 // sequence number of the last RST, for its R letter
-	retransN uint32 // for the history's T letter
-	zeroWinN uint32 // for the history's W letter
-	win      uint16 // raw advertised window
-	hist     uint16 // history letters already logged
+	nholes    uint8
+	finLostIn uint16
+	zeroWins  uint32
+	isn       uint32
+	lo        uint32 // lowest sequence number sent (valid with nxtOK)
+	nxt       uint32 // sequence number after the highest one sent
+	ack       uint32 // highest acknowledgement sent
+	firstAck  uint32 // first acknowledgement sent (valid with ackOK)
+	finSeq    uint32
+	histFin   uint32 // end of the last FIN, for the history's F letter
+	histRst   uint32 // sequence number of the last RST, for its R letter
+	retransN  uint32 // for the history's T letter
+	zeroWinN  uint32 // for the history's W letter
+	win       uint16 // raw advertised window
+	hist      uint16 // history letters already logged
 	// bytes counts the sequence space from lo to nxt, holes included,
 	// without the SYN and FIN; missed the payload bytes known never to
 	// have been captured: holes forgotten (see nholes) and payload cut by
@@ -661,7 +664,7 @@ func (t *Tracker) newRecord(c *conn) *Record {
 	t.unrecorded--
 	c.start(r)
 	t.pay.adopt(c, r)
-	r.held = true
+	r.set(recHeld, true)
 	for s := range c.t {
 		c.t[s].zeroWins, c.t[s].halfClosed = 0, false // the record counts them from now on
 	}
@@ -1017,7 +1020,10 @@ const goodbyeQuiet = time.Second
 
 // controlMessage reports whether b, a packet's payload, is a message that
 // closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
-// 0), a TLS alert record, an FTP or SMTP 421 line. A goodbye after the
+// 0), a TLS alert record, an FTP or SMTP 421 line. TLS 1.3 encrypts its
+// alerts as application data: one is known by its length alone, 19 bytes
+// (a content type byte, the two of the alert, a 16-byte tag), sent by
+// itself; no request is that short (an HTTP/2 frame header is 9 bytes). A goodbye after the
 // peer's data must be one (an answer to the peer would be the protocol's
 // reply); one after the closer's own data (PostgreSQL's FATAL, after its
 // last response) may be anything.
@@ -1026,6 +1032,8 @@ func controlMessage(b []byte) bool {
 	case len(b) >= 17 && b[3] == 0x07 && binary.BigEndian.Uint32(b[5:9])&0x7fffffff == 0:
 		return true
 	case len(b) >= 5 && b[0] == 0x15 && b[1] == 0x03:
+		return true
+	case len(b) == 5+19 && b[0] == 0x17 && b[1] == 0x03 && b[3] == 0 && b[4] == 19:
 		return true
 	case len(b) >= 4 && (string(b[:4]) == "421 " || string(b[:4]) == "421-"):
 		return true
@@ -1201,6 +1209,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	h.lastCtl = controlMessage(seg.Payload)
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
+		// Without a byte of it (no payload read, or all cut by the snap
+		// length), what it was cannot be told.
+		c.t[s].talkAfter = c.t[s].talkAfter || len(seg.Payload) > 0 && !h.lastCtl
 	}
 	if m.Cut > 0 {
 		// The snap length cut the packet: those bytes were not captured.
@@ -1640,7 +1651,7 @@ func (t *Tracker) park(c *conn) retiredConn {
 		t.nslots++
 	}
 	r := c.record()
-	r.clientA = c.clientA
+	r.set(recClientA, c.clientA)
 	sl := t.slot(i)
 	sl.gen++
 	sl.t = c.t
@@ -1688,11 +1699,11 @@ func (t *Tracker) revive(k tuple, h uint64, rc *retiredConn, tracks [2]track, hs
 	t.revived++
 	c := t.alloc()
 	c.tr = t
-	c.key, c.rec, c.st, c.t, c.clientA = k, rc.r, rc.r.stream, tracks, rc.r.clientA
+	c.key, c.rec, c.st, c.t, c.clientA = k, rc.r, rc.r.stream, tracks, rc.r.is(recClientA)
 	if hs != nil {
 		c.extra().holes = *hs
 	}
-	c.rec.held = true
+	c.rec.set(recHeld, true)
 	c.nh = uint8(copy(c.hist[:], c.rec.History))
 	c.load()
 	t.insert(h, c)
@@ -1710,7 +1721,7 @@ type endingConn struct {
 func (t *Tracker) retire(c *conn) {
 	t.remove(c)
 	r := c.record()
-	r.held = false
+	r.set(recHeld, false)
 	c.summarize(r, &t.strs)
 	t.pay.retire(r, &c.t, over(c.h[Client].raw) && over(c.h[Server].raw))
 	if c.dropsEvents(t.cfg) {
@@ -1748,6 +1759,9 @@ func (t *Tracker) retire(c *conn) {
 func (c *conn) summarize(r *Record, strs *intern.Table) {
 	c.flushTo(r)
 	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
+	for side := Client; side <= Server; side++ {
+		r.set(recDataAfterFin<<side, c.t[side].talkAfter)
+	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
@@ -1791,7 +1805,7 @@ func (t *Tracker) snapshot() []*Record {
 	for i, r := range t.records {
 		cp := &copies[i]
 		*cp = *r
-		cp.held = false // as Finish leaves it
+		cp.set(recHeld, false) // as Finish leaves it
 		cp.stream = nil
 		c := inTable[r]
 		t.pay.snapshot(cp, r, c)
@@ -1942,7 +1956,7 @@ func (t *Tracker) evict() {
 	dropped := make(map[*Record]bool, max(drop, 0))
 	keep := t.records[:0]
 	for _, r := range t.records {
-		if drop > 0 && !r.held {
+		if drop > 0 && !r.is(recHeld) {
 			k := r.tuple()
 			h := k.hash()
 			if rc := t.retired.get(h); rc.r == r {
@@ -2168,6 +2182,9 @@ func (r *Record) httpRoles(buf *payload.Buffer) *payload.HTTP {
 func (r *Record) swap() {
 	r.Key.swap()
 	r.Client, r.Server = r.Server, r.Client
+	c, sv := r.DataAfterFin(Client), r.DataAfterFin(Server)
+	r.set(recDataAfterFin<<Client, sv)
+	r.set(recDataAfterFin<<Server, c)
 	if ka := r.KeepAlive; ka != nil {
 		ka.First[0], ka.First[1] = ka.First[1], ka.First[0]
 		ka.Last[0], ka.Last[1] = ka.Last[1], ka.Last[0]

@@ -768,6 +768,47 @@ func TestLostDataOncePerClose(t *testing.T) {
 // acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
 // goodbye, the 2 s before it the idle time. A slow answer of as few
 // bytes (a TLS long poll's 50-byte record) is no goodbye.
+// TestDataAfterFin: data a side sends after the peer's FIN is told from
+// a control message sent in reply (a TLS close_notify, in the clear with
+// TLS 1.2, encrypted with TLS 1.3), and not told when no byte of it was
+// read.
+func TestDataAfterFin(t *testing.T) {
+	const c, s = 1000, 5000
+	record := func(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+	alert12 := append([]byte{0x15, 0x03, 0x03, 0, 26}, make([]byte, 26)...)
+	for _, tc := range []struct {
+		name  string
+		after []byte
+		len   int // of a segment whose bytes were not read, when after is nil
+		want  bool
+	}{
+		{"a TLS record of application data", record(100), 0, true},
+		{"a TLS 1.3 close_notify", record(19), 0, false},
+		{"a TLS 1.2 close_notify", alert12, 0, false},
+		{"data not read", nil, 105, false},
+	} {
+		tr := NewTracker(Config{})
+		add := sender(tr)
+		add(Client, S, c, 0, nil, 0)
+		add(Server, SA, s, c+1, nil, 0.001)
+		add(Client, A, c+1, s+1, nil, 0.002)
+		add(Client, PA, c+1, s+1, record(80), 0.1)
+		add(Server, PA, s+1, c+86, record(200), 0.2)
+		add(Server, FA, s+206, c+86, nil, 2.2) // idle 2 s: the server closes
+		add(Client, A, c+86, s+207, nil, 2.2001)
+		n := max(len(tc.after), tc.len)
+		seg := packet.Segment{Src: cli, Dst: srv, Seq: c + 86, Ack: s + 207, Flags: PA, Len: n, Payload: tc.after, Window: 500, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(3 * time.Second)), Packet: 8, WireLen: uint32(54 + n)})
+		recs, _ := tr.Finish()
+		if got := recs[0].DataAfterFin(Client); got != tc.want {
+			t.Errorf("%s after the server's FIN: DataAfterFin %v, want %v", tc.name, got, tc.want)
+		}
+		if recs[0].DataAfterFin(Server) {
+			t.Errorf("%s: the server sent data after the client's FIN, says DataAfterFin", tc.name)
+		}
+	}
+}
+
 func TestGoodbyeControl(t *testing.T) {
 	const c, s = 1000, 5000
 	goaway := []byte{0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
