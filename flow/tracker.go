@@ -1023,10 +1023,10 @@ const goodbyeQuiet = time.Second
 // 0), a TLS alert record, an FTP or SMTP 421 line. TLS 1.3 encrypts its
 // alerts as application data: one is known by its length alone, 19 bytes
 // (a content type byte, the two of the alert, a 16-byte tag), sent by
-// itself; no request is that short (an HTTP/2 frame header is 9 bytes). A goodbye after the
-// peer's data must be one (an answer to the peer would be the protocol's
-// reply); one after the closer's own data (PostgreSQL's FATAL, after its
-// last response) may be anything.
+// itself; no request is that short (an HTTP/2 frame header is 9 bytes).
+// A goodbye after the peer's data must be one (an answer to the peer
+// would be the protocol's reply); one after the closer's own data
+// (PostgreSQL's FATAL, after its last response) may be anything.
 func controlMessage(b []byte) bool {
 	switch {
 	case len(b) >= 17 && b[3] == 0x07 && binary.BigEndian.Uint32(b[5:9])&0x7fffffff == 0:
