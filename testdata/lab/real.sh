@@ -12,9 +12,9 @@
 # mariadb-server nodejs curl socat python3-requests python3-kazoo
 # libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go; and,
 # checked only when their scenarios run, postgresql and python3-psycopg2
-# (postgres-idle), apache2 (apache-keepalive), apache2-utils (ab-timewait,
-# lossy-capture), vsftpd (ftp-idle), python3-h2 (h2-idle), squid
-# (squid-pconn).
+# (postgres-idle), apache2 (apache-keepalive, apache-tls), openssl
+# (apache-tls), apache2-utils (ab-timewait, lossy-capture), vsftpd
+# (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -96,6 +96,12 @@
 #                       close (drained by its lingering close: no answer, no
 #                       RST) and 3.5 s after it (RST), http.client connections
 #                       never closed (CLOSE_WAIT), requests Sessions and curl.
+#   apache-tls          the same Apache over TLS (mod_ssl; TLS 1.3 on one
+#                       port, TLS 1.2 only on another): close_notify and FIN
+#                       on idle connections; http.client connections reused
+#                       1 s after them (drained: no answer, no RST) and 3.5 s
+#                       after (RST), one that answers Apache's close_notify
+#                       with its own and closes, curl -k.
 #   ab-timewait         ApacheBench (HTTP/1.0, no keep-alive, -n 500 -c 8)
 #                       against nginx: the server closes first, 500 TIME_WAIT
 #                       sockets on the server.
@@ -1136,6 +1142,123 @@ finding idle_timeout_close
 EXP
 }
 
+# Apache httpd 2.4 over TLS (mod_ssl): the idle closes of apache-keepalive,
+# where the requests after Apache's close are encrypted.
+sc_apache_tls() {
+	host client; host server; wire client server
+	local d=$work/apache-tls
+	mkdir -p "$d/html"
+	echo ok >"$d/html/index.html"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 2 -subj /CN=lab \
+		>>"$work/log" 2>&1 || die "openssl: $(tail -3 "$work/log")"
+	# Two listeners: 8443 takes TLS 1.3 (the default), 8444 TLS 1.2 only.
+	cat >"$d/httpd.conf" <<CONF
+ServerRoot $d
+ServerName lab
+DefaultRuntimeDir $d
+PidFile $d/httpd.pid
+Mutex file:$d default
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+User www-data
+Group www-data
+ErrorLog $d/error.log
+LogLevel warn
+Listen $server_ip:8443
+Listen $server_ip:8444
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 4
+MaxSpareThreads 32
+KeepAlive On
+KeepAliveTimeout 2
+MaxKeepAliveRequests 100
+DocumentRoot $d/html
+<Directory $d/html>
+	Require all granted
+</Directory>
+SSLSessionCache shmcb:$d/ssl_scache(512000)
+<VirtualHost $server_ip:8443>
+	SSLEngine on
+	SSLCertificateFile $d/cert.pem
+	SSLCertificateKeyFile $d/key.pem
+</VirtualHost>
+<VirtualHost $server_ip:8444>
+	SSLEngine on
+	SSLProtocol -all +TLSv1.2
+	SSLCertificateFile $d/cert.pem
+	SSLCertificateKeyFile $d/key.pem
+</VirtualHost>
+CONF
+	on server apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
+	listening server 8443 20
+	listening server 8444
+	capture client "$client_if" "$work/cap.pcap"
+	begin apache-tls
+	# On each listener, http.client over TLS: a connection reused 3 s after
+	# its response, while Apache drains the connection it shut down (its
+	# lingering close reads for 2 s), one reused after 5.5 s, when it has
+	# closed the socket, and one that waits for Apache's close and answers
+	# its close_notify with its own.
+	client client $pylab tlsstale "$server_ip" 8443 3 15 lingered13
+	first_port 10
+	client client $pylab tlsstale "$server_ip" 8444 3 15 lingered12
+	client client $pylab tlsstale "$server_ip" 8443 5.5 15 reset13
+	client client $pylab tlsstale "$server_ip" 8444 5.5 15 reset12
+	client client $pylab tlsclose "$server_ip" 8443 15 closer13
+	client client $pylab tlsclose "$server_ip" 8444 15 closer12
+	for p in 8443 8444; do # curl: one request, closed
+		ip netns exec "$tag-client" curl -sk -o /dev/null --max-time 3 "https://$server_ip:$p/" >>"$work/log" 2>&1
+		sleep 0.3
+	done
+	until_t 3.9 # Apache closed the idle connections at 2-3 s; "lingered" reused at 3-3.5 s
+	cut early client server
+	until_t 6.6 # "reset" reused at 5.5-6 s
+	cut mid client server
+	until_t 14
+	cut late client server
+	finish "$work/cap.pcap"
+	local lingered reset closer
+	lingered=$(ports lingered13),$(ports lingered12)
+	reset=$(ports reset13),$(ports reset12)
+	closer=$(ports closer13),$(ports closer12)
+	expect <<EXP
+# Apache (KeepAliveTimeout 2) over TLS: port 8443 takes TLS 1.3, 8444 TLS
+# 1.2 only. Apache closes idle keep-alive connections after 2 s with a
+# lingering close: close_notify and FIN, then it reads and discards what
+# comes for 2 s more and closes the socket. On each port, the "lingered"
+# connection ($(ports lingered13) on 8443, $(ports lingered12) on 8444) is reused 1 s after
+# Apache's FIN: Apache reads the request and drops it, no response, no
+# RST (the client reads the close_notify: EOF). A request lost to a
+# connection the server had closed idle, though the capture cannot read
+# it: what follows the server's close_notify and FIN is an application
+# data record as long as the first request's. The "reset" one ($(ports reset13),
+# $(ports reset12)) is reused 3.5 s after the FIN: RST. The "closer" ($(ports closer13),
+# $(ports closer12)) sends no more requests: it reads Apache's close_notify and
+# FIN, answers with its own close_notify (a record as long as Apache's:
+# 19 bytes of "application data" in TLS 1.3, a 26-byte alert in TLS 1.2)
+# and closes at once: TLS's goodbye, no reuse. curl makes one
+# request per port and closes (close_notify and FIN; Apache's close_notify
+# after that FIN gets RST). At the early cut the "reset" connections are
+# in CLOSE_WAIT, their FIN 1 s old: the capture cannot tell a leak yet.
+expect cport=$lingered,$reset,$closer : idle_timeout_close(server)
+expect cport=$lingered : stale_reuse_reset(client) !half_close_ok(server) !half_close_ok(client)
+@early expect cport=$reset client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client)
+@mid,late expect cport=$reset : stale_reuse_reset(client)
+expect cport=$closer : !stale_reuse_reset(client) !stale_reuse_reset(server)
+healthy cport=$closer
+healthy cport!=$lingered,$reset,$closer
+finding idle_timeout_close
+finding stale_reuse_reset
+@mid,late noproblem close_wait_leak
+EXP
+}
+
 # ApacheBench without keep-alive: a connection per request to nginx.
 sc_ab_timewait() {
 	host client; host server; wire client server
@@ -1523,7 +1646,7 @@ fin_then_data() {
 		awk -v sp="$2" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > 0 && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -1534,6 +1657,10 @@ for s in ${@:-$all}; do
 		;;
 	apache_keepalive)
 		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] || die "needs apache2"
+		;;
+	apache_tls)
+		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] && [ -f /usr/lib/apache2/modules/mod_ssl.so ] || die "needs apache2 (with mod_ssl)"
+		command -v openssl >/dev/null || die "needs openssl"
 		;;
 	ab_timewait) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	ftp_idle) command -v vsftpd >/dev/null || die "needs vsftpd" ;;

@@ -50,6 +50,13 @@ count and time and exits by itself. Clients print one line per connection,
                                        connection, then idle; N never read nor
                                        closed ("leak"), one that reads to the
                                        proxy's EOF and closes ("close")
+  tlsstale HOST PORT PAUSE HOLD ROLE   http.client over TLS (certificate not
+                                       verified): one request, then the next on
+                                       the same connection after PAUSE s
+  tlsclose HOST PORT HOLD ROLE         http.client over TLS: one request, then
+                                       idle until the server's close_notify and
+                                       FIN (up to HOLD s); answers with its own
+                                       close_notify (SSLSocket.unwrap), closes
 """
 
 import http.client
@@ -444,6 +451,53 @@ def proxyidle(phost, pport, url, n, hold):
         c.close()
 
     leak_and_close(conn, n, hold)
+
+
+def tlsconn(host, port, role):
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
+    c = http.client.HTTPSConnection(host, int(port), timeout=5, context=ctx)
+    c.request("GET", "/")
+    say(role, c.sock)
+    c.getresponse().read()
+    return c
+
+
+def tlsstale(host, port, pause, hold, role):
+    c = tlsconn(host, port, role)
+    time.sleep(float(pause))  # past the server's keep-alive timeout
+    try:
+        c.request("GET", "/")
+        c.getresponse().read()
+    except (OSError, http.client.HTTPException) as e:
+        print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
+    c.close()
+    time.sleep(float(hold))
+
+
+def tlsclose(host, port, hold, role):
+    import os
+
+    c = tlsconn(host, port, role)
+    s = c.sock
+    s.settimeout(float(hold))
+    raw = socket.socket(fileno=os.dup(s.fileno()))  # the TCP stream under TLS
+    try:
+        while s.recv(65536):  # b"": the server's close_notify (or its FIN)
+            pass
+        # and its FIN, which follows the close_notify by a few ms: the
+        # answer comes after the server's whole close
+        select.select([raw], [], [], float(hold))
+        raw.recv(1, socket.MSG_PEEK)
+        s = s.unwrap()  # our close_notify
+    except OSError as e:
+        print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
+    raw.close()
+    s.close()
+    c.sock = None
 
 
 def leak_and_close(conn, n, hold):
