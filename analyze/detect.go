@@ -92,6 +92,9 @@ type flowCtx struct {
 	cap *captureEvidence
 	pb  *payload.Buffer
 	vs  []Verdict
+	// text is room for a verdict's summary, reused from one flow to the
+	// next.
+	text []byte
 }
 
 func (c *flowCtx) add(v Verdict) { c.vs = append(c.vs, v) }
@@ -122,7 +125,7 @@ type inspector struct {
 // only the verdicts of healthy traffic share one read-only slice.
 func (in *inspector) inspect(r *flow.Record) []Verdict {
 	c := &in.ctx
-	*c = flowCtx{r: r, end: in.end, cap: in.cap, pb: &in.pb, vs: c.vs[:0]}
+	*c = flowCtx{r: r, end: in.end, cap: in.cap, pb: &in.pb, vs: c.vs[:0], text: c.text[:0]}
 	for _, d := range detectors {
 		if d.inspect != nil {
 			d.inspect(c)

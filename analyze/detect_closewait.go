@@ -105,31 +105,37 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 			quiet += fmt.Sprintf(" and a goodbye at #%d", bye.Packet)
 		}
 	}
-	var sb strings.Builder
+	b := c.text[:0] // the text is copied out whole: no builder's growth left as garbage
 	if fin != nil {
-		fmt.Fprintf(&sb, "%s FIN at #%d%s", sideName(s.Other()), fin.Packet, quiet)
+		b = fmt.Appendf(b, "%s FIN at #%d%s", sideName(s.Other()), fin.Packet, quiet)
 		if ack != nil {
-			fmt.Fprintf(&sb, " acknowledged by the %s at #%d", sideName(s), ack.Packet)
+			b = fmt.Appendf(b, " acknowledged by the %s at #%d", sideName(s), ack.Packet)
 		}
-		fmt.Fprintf(&sb, "; the %s never sent FIN (%s until the end of the capture)", sideName(s), fmtDur(age))
+		b = fmt.Appendf(b, "; the %s never sent FIN (%s until the end of the capture)", sideName(s), fmtDur(age))
 	} else {
-		fmt.Fprintf(&sb, "the %s has been in CLOSE_WAIT for %s: it received the %s's FIN and never closed", sideName(s), fmtDur(age), sideName(s.Other()))
+		b = fmt.Appendf(b, "the %s has been in CLOSE_WAIT for %s: it received the %s's FIN and never closed", sideName(s), fmtDur(age), sideName(s.Other()))
 	}
 	if j.sending {
-		fmt.Fprintf(&sb, "; it sent data until %s before the end, then nothing", fmtDur(j.quiet))
+		b = fmt.Appendf(b, "; it sent data until %s before the end, then nothing", fmtDur(j.quiet))
 	}
 	if c.cap.grace == 0 && conf < 0.9 {
-		fmt.Fprintf(&sb, " (%s)", j.basis())
+		b = fmt.Appendf(b, " (%s)", j.basis())
 	}
-	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since, Age: age, Summary: sb.String()}
+	c.text = b
+	v := Verdict{Class: CloseWaitLeak, Side: s, Severity: Error, Confidence: conf, Since: h.Since, Age: age, Summary: string(b)}
+	var evs [3]Evidence // made whole below: one allocation of the right size
+	n := 0
 	if bye, ok := goodbyeEvidence(r, s.Other()); ok && fin != nil && bye.Packet != int(fin.Packet) {
-		v.Evidence = append(v.Evidence, bye)
+		evs[n], n = bye, n+1
 	}
 	if fin != nil {
-		v.Evidence = append(v.Evidence, ev(fin, "FIN from "+sideName(s.Other())+quiet))
+		evs[n], n = ev(fin, "FIN from "+sideName(s.Other())+quiet), n+1
 	}
 	if ack != nil {
-		v.Evidence = append(v.Evidence, ev(ack, ackOfFinFrom[s]))
+		evs[n], n = ev(ack, ackOfFinFrom[s]), n+1
+	}
+	if n > 0 {
+		v.Evidence = slices.Clone(evs[:n])
 	}
 	leakExchange(r, s, &v, c.pb)
 	return v

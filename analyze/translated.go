@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -59,7 +60,10 @@ func translations(recs []*flow.Record) map[int]int {
 		i   int32
 	}
 	cands := make([]cand, 0, len(recs))
-	const bitsLog = 20
+	// Sixteen bits per record or more: a pair seen once shares its bit
+	// with another in one case in sixteen at most, and such pairs are
+	// grouped for nothing (a map entry each).
+	bitsLog := max(20, bits.Len(uint(len(recs)))+4)
 	once, twice := make([]uint64, 1<<bitsLog/64), make([]uint64, 1<<bitsLog/64)
 	bit := func(k uint64) (int, uint64) {
 		h := (k * 0x9e3779b97f4a7c15) >> (64 - bitsLog)
