@@ -26,9 +26,11 @@ var staleReuseDetector = detector{
 			"with nothing at all: a pooled connection reused " +
 			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
 			"response) although nothing was wrong with the server.",
-		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side; or a " +
-			"client's data after the connection was quiet as long as its server's idle closes elsewhere in the capture, " +
-			"answered by an RST and no FIN (the server's idle timer fired with the request unread: a keep-alive race); or, " +
+		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side (where the " +
+			"payload was read, data that was only a goodbye in reply, a TLS close_notify, does not count: a server that let " +
+			"go of its socket resets it, and nothing was lost); or a client's data after the connection was quiet as long " +
+			"as its server's idle closes elsewhere in the capture, answered by an RST, with no FIN or one that followed the " +
+			"request within 10 ms (the server's idle timer fired with the request unread: a keep-alive race); or, " +
 			"with no RST, when that FIN had closed an idle connection (one second or more without data either way) and " +
 			"a request followed it: an HTTP request read in the streams, or over TLS a record of application data (an " +
 			"alert, as a close_notify in reply is, does not count; TLS 1.3 encrypts its alerts, known by their 19 bytes); " +
@@ -54,6 +56,12 @@ func inspectStaleReuse(c *flowCtx) {
 	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt {
+			continue
+		}
+		if r.ControlAfterFin(s) && !r.DataAfterFin(s) {
+			// What came after the FIN was read, and was a goodbye in
+			// reply (a TLS close_notify), no request: a server that had
+			// let go of the socket resets it, and nothing was lost.
 			continue
 		}
 		if peer.RSTs == 0 {
@@ -138,7 +146,15 @@ const raceWindow = 10 * time.Millisecond
 func inspectRace(c *flowCtx) {
 	r := c.r
 	cl, sv := &r.Client, &r.Server
-	if sv.FinPacket > 0 || sv.RSTs == 0 || cl.LastPayload == 0 || sv.LastPayload == 0 || sv.LastPayload >= cl.LastPayload {
+	if sv.RSTs == 0 || cl.LastPayload == 0 || sv.LastPayload == 0 || sv.LastPayload >= cl.LastPayload {
+		return
+	}
+	// The server's timer may have fired as the request arrived: its FIN
+	// then follows the request within a moment, and an RST the FIN, the
+	// request unread. A FIN before the request is a stale reuse's; one
+	// later, an answer's end.
+	crossed := sv.FinPacket > 0
+	if crossed && (sv.FinAt < cl.LastPayload || sv.FinAt.Sub(cl.LastPayload) > raceWindow) {
 		return
 	}
 	rst := firstEvent(r, func(e *flow.Event) bool {
@@ -159,7 +175,7 @@ func inspectRace(c *flowCtx) {
 	}
 	c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.8, Since: cl.LastPayload,
 		Summary: fmt.Sprintf("the client sent %s %s after the server's last data, as long as the server lets connections idle before it closes them (its other idle closes): "+
-			"its timer fired with the request unread, and it reset the connection (a keep-alive race: the request is lost)", sent, fmtDur(idle)),
+			"its timer fired with the request unread, and it %s the connection (a keep-alive race: the request is lost)", sent, fmtDur(idle), map[bool]string{false: "reset", true: "closed (FIN) and reset"}[crossed]),
 		Evidence: []Evidence{
 			{Input: int(sv.LastPayloadInput), Packet: int(sv.LastPayloadPacket), At: sv.LastPayload, What: "last data from server"},
 			data, ev(rst, "RST from server, the request unread")}})

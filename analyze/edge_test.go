@@ -382,6 +382,34 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the client sent TLS application data (a request, encrypted) 889 ms after the server had closed the idle connection, and got no answer"},
 		},
 		{
+			// A server that lets go of the socket with its close (nginx,
+			// Node): the client's close_notify in reply meets an RST. No
+			// request was lost: no stale reuse.
+			name: "a close_notify in reply, reset",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), []seg{
+				{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1}, {0.0112, true, "A", 0, -1},
+				{2.011, false, "PA", 0, -1}, {2.0111, false, "FA", 0, -1}, {2.0112, true, "PA", 0, -1}, {2.0113, false, "R", 0, -1}}),
+				data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19), 8: tlsRecord(0x17, 0, 19)}},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
+		},
+		{
+			// The server's idle timer fires as a request arrives: its FIN
+			// follows the request by a moment, then its RST, the request
+			// unread (Node's https server). Its other connections show the
+			// timeout, 3 s.
+			name: "a request crossing the idle close",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), exchange(0.01, 100, 200), []seg{{3.011, false, "FA", 0, -1}, {3.0112, true, "FA", 0, -1}, {3.0114, false, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:443", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{3.111, false, "FA", 0, -1}, {3.1112, true, "FA", 0, -1}, {3.1114, false, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:443", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{3.2115, true, "PA", 100, -1}, {3.21151, false, "FA", 0, -1}, {3.21155, false, "R", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "info idle_timeout_close 2"},
+			says:     []string{"its timer fired with the request unread, and it closed (FIN) and reset the connection"},
+		},
+		{
 			// A goodbye in reply to an idle close (a TLS close_notify, 31
 			// bytes of no HTTP): no request lost.
 			name: "a goodbye in reply to an idle close",

@@ -303,6 +303,10 @@ const (
 	// data after the peer's FIN other than a control message (see
 	// DataAfterFin).
 	recDataAfterFin
+	_
+	// recControlAfterFin, shifted by the Side, is set once that side sent
+	// a control message after the peer's FIN (see ControlAfterFin).
+	recControlAfterFin
 )
 
 func (r *Record) is(f recFlags) bool { return r.flags&f != 0 }
@@ -322,6 +326,12 @@ func (r *Record) set(f recFlags, on bool) {
 // payload was read: false with Config.Payload.Off, or where the snap
 // length left no byte of it.
 func (r *Record) DataAfterFin(s Side) bool { return r.is(recDataAfterFin << s) }
+
+// ControlAfterFin reports whether side s sent a control message after
+// the peer's FIN: a TLS close_notify answering the peer's, a GOAWAY. With
+// DataAfterFin false, what s sent after the peer's FIN was read and held
+// no request. Known only where the payload was read.
+func (r *Record) ControlAfterFin(s Side) bool { return r.is(recControlAfterFin << s) }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

@@ -137,9 +137,10 @@ type track struct {
 	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
-	// talkAfter is set once the side sent data after the peer's FIN
-	// that was no control message (Record.DataAfterFin).
-	talkAfter bool
+	// after says what the side sent after the peer's FIN, where its
+	// bytes were read: data that was no control message, a control
+	// message (Record.DataAfterFin, Record.ControlAfterFin).
+	after afterFin
 	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
 	// while the connection has no record (a packet's path makes none).
 	halfClosed bool
@@ -173,6 +174,14 @@ type track struct {
 	// only the peer's acknowledgements show (see seqCounts).
 	bytes, missed uint64
 }
+
+// afterFin is what a side sent after the peer's FIN (see track.after).
+type afterFin uint8
+
+const (
+	afterData    afterFin = 1 << iota // data that was no control message
+	afterControl                      // a control message
+)
 
 // holes are a side's sequence ranges not seen (see track.nholes).
 type holes [maxHoles]seqRange
@@ -1211,7 +1220,12 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		c.t[s].dataAfter = true
 		// Without a byte of it (no payload read, or all cut by the snap
 		// length), what it was cannot be told.
-		c.t[s].talkAfter = c.t[s].talkAfter || len(seg.Payload) > 0 && !h.lastCtl
+		switch {
+		case h.lastCtl:
+			c.t[s].after |= afterControl
+		case len(seg.Payload) > 0:
+			c.t[s].after |= afterData
+		}
 	}
 	if m.Cut > 0 {
 		// The snap length cut the packet: those bytes were not captured.
@@ -1760,7 +1774,8 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	c.flushTo(r)
 	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
 	for side := Client; side <= Server; side++ {
-		r.set(recDataAfterFin<<side, c.t[side].talkAfter)
+		r.set(recDataAfterFin<<side, c.t[side].after&afterData != 0)
+		r.set(recControlAfterFin<<side, c.t[side].after&afterControl != 0)
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
@@ -2182,9 +2197,11 @@ func (r *Record) httpRoles(buf *payload.Buffer) *payload.HTTP {
 func (r *Record) swap() {
 	r.Key.swap()
 	r.Client, r.Server = r.Server, r.Client
-	c, sv := r.DataAfterFin(Client), r.DataAfterFin(Server)
-	r.set(recDataAfterFin<<Client, sv)
-	r.set(recDataAfterFin<<Server, c)
+	for _, f := range []recFlags{recDataAfterFin, recControlAfterFin} {
+		c, sv := r.is(f<<Client), r.is(f<<Server)
+		r.set(f<<Client, sv)
+		r.set(f<<Server, c)
+	}
 	if ka := r.KeepAlive; ka != nil {
 		ka.First[0], ka.First[1] = ka.First[1], ka.First[0]
 		ka.Last[0], ka.Last[1] = ka.Last[1], ka.Last[0]
