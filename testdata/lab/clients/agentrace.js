@@ -1,6 +1,6 @@
 // The Node.js client of the node-keepalive-race scenario (testdata/lab/real.sh).
 //
-//   node agentrace.js HOST PORT AGENTS N LO HI
+//   node agentrace.js HOST PORT AGENTS N LO HI [https]
 //
 // AGENTS http.Agents with keepAlive (one socket each) send N requests
 // each, one after the other. Between a response and the next request each
@@ -9,13 +9,15 @@
 // requests go out on a socket the server has just closed. Prints "ROLE
 // PORT" per request: fresh (a new connection), reused, or reset (a request
 // on a reused socket that failed: ECONNRESET, socket hang up). Bounded in
-// count and time: it exits when every agent is done, or after 60 s.
+// count and time: it exits when every agent is done, or after 60 s. With
+// https, over TLS (https.Agent; the certificate is not verified).
 'use strict';
-const http = require('http');
-const [host, port, agents, n, lo, hi] = process.argv.slice(2).map((v, i) => (i ? Number(v) : v));
+const [host, port, agents, n, lo, hi] = process.argv.slice(2, 8).map((v, i) => (i ? Number(v) : v));
+const tls = process.argv[8] === 'https';
+const http = require(tls ? 'https' : 'http');
 
 function run(a) {
-	const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+	const agent = new http.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
 	let i = 0;
 	let last;
 	const next = () => {

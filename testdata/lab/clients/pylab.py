@@ -57,6 +57,9 @@ count and time and exits by itself. Clients print one line per connection,
                                        idle until the server's close_notify and
                                        FIN (up to HOLD s); answers with its own
                                        close_notify (SSLSocket.unwrap), closes
+  tlssession HOST PORT PAUSE HOLD      a requests Session over HTTPS (certificate
+                                       not verified): one request, the next
+                                       after PAUSE s, then closed
 """
 
 import http.client
@@ -498,6 +501,23 @@ def tlsclose(host, port, hold, role):
     raw.close()
     s.close()
     c.sock = None
+
+
+def tlssession(host, port, pause, hold):
+    import requests
+    import urllib3
+
+    urllib3.disable_warnings()  # the lab's self-signed certificate
+    s = requests.Session()
+    url = "https://%s:%s/" % (host, port)
+    s.get(url, timeout=5, verify=False).content
+    time.sleep(float(pause))  # past the server's keep-alive timeout
+    try:
+        s.get(url, timeout=5, verify=False).content
+    except requests.RequestException as e:
+        print("session error", type(e).__name__, file=sys.stderr, flush=True)
+    s.close()
+    time.sleep(float(hold))
 
 
 def leak_and_close(conn, n, hold):
