@@ -1073,13 +1073,16 @@ healthy cport=$(ports busy)
 EXP
 }
 
-# Apache httpd's KeepAliveTimeout and clients that reuse, close or leak.
-sc_apache_keepalive() {
-	host client; host server; wire client server
-	local d=$work/apache
+# apache_conf DIR PORT... writes DIR/httpd.conf: Apache httpd 2.4 (event
+# MPM, KeepAliveTimeout 2) serving DIR/html on $server_ip:PORT for each
+# PORT. A scenario appends what it adds (modules, virtual hosts).
+apache_conf() {
+	local d=$1 p
+	shift
 	mkdir -p "$d/html"
 	echo ok >"$d/html/index.html"
-	cat >"$d/httpd.conf" <<CONF
+	{
+		cat <<CONF
 ServerRoot $d
 ServerName lab
 DefaultRuntimeDir $d
@@ -1092,7 +1095,6 @@ User www-data
 Group www-data
 ErrorLog $d/error.log
 LogLevel warn
-Listen $server_ip:8080
 StartServers 1
 ServerLimit 1
 ThreadsPerChild 16
@@ -1107,6 +1109,17 @@ DocumentRoot $d/html
 	Require all granted
 </Directory>
 CONF
+		for p in "$@"; do
+			echo "Listen $server_ip:$p"
+		done
+	} >"$d/httpd.conf"
+}
+
+# Apache httpd's KeepAliveTimeout and clients that reuse, close or leak.
+sc_apache_keepalive() {
+	host client; host server; wire client server
+	local d=$work/apache
+	apache_conf "$d" 8080
 	on server apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
 	listening server 8080 20
 	capture client "$client_if" "$work/cap.pcap"
@@ -1163,41 +1176,12 @@ EXP
 sc_apache_tls() {
 	host client; host server; wire client server
 	local d=$work/apache-tls
-	mkdir -p "$d/html"
-	echo ok >"$d/html/index.html"
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 2 -subj /CN=lab \
-		>>"$work/log" 2>&1 || die "openssl: $(tail -3 "$work/log")"
+	self_signed "$d"
+	apache_conf "$d" 8443 8444
 	# Two listeners: 8443 takes TLS 1.3 (the default), 8444 TLS 1.2 only.
-	cat >"$d/httpd.conf" <<CONF
-ServerRoot $d
-ServerName lab
-DefaultRuntimeDir $d
-PidFile $d/httpd.pid
-Mutex file:$d default
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+	cat >>"$d/httpd.conf" <<CONF
 LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
 LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
-User www-data
-Group www-data
-ErrorLog $d/error.log
-LogLevel warn
-Listen $server_ip:8443
-Listen $server_ip:8444
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
-MinSpareThreads 4
-MaxSpareThreads 32
-KeepAlive On
-KeepAliveTimeout 2
-MaxKeepAliveRequests 100
-DocumentRoot $d/html
-<Directory $d/html>
-	Require all granted
-</Directory>
 SSLSessionCache shmcb:$d/ssl_scache(512000)
 <VirtualHost $server_ip:8443>
 	SSLEngine on
@@ -1674,10 +1658,9 @@ sc_nginx_tls_leak() {
 	grep -q 'ssl_protocols' "$d/nginx.conf" || die "nginx.conf: no ssl"
 	run_nginx server "$d"
 	listening server 8443
-	(cd "$root" && go build -o "$work/gotlsleak" "$here/clients/gotlsleak.go")
 	capture client "$client_if" "$work/cap.pcap"
 	begin nginx-tls-leak
-	client client "$work/gotlsleak" -url "https://$server_ip:8443" -paths /ok,/missing,/ok,/missing,/missing \
+	client client "$work/gohttp" -url "https://$server_ip:8443" -paths /ok,/missing,/ok,/missing,/missing \
 		-n 10 -interval 250ms -hold 20s
 	first_port 10 # the clock starts at the first response
 	until_t 3.0   # the first leak (0.25 s) got nginx's FIN at 2.25 s

@@ -5,13 +5,16 @@
 // closed: when the server's keep-alive timeout closes it, the socket sits
 // in CLOSE_WAIT until the process exits.
 //
-// Each request goes out on a client of its own. It prints one line per request on stdout, "leak PORT" or "ok PORT" with
-// the local port the request went out on, then holds its sockets for
-// -hold and exits.
+// Each request goes out on a client of its own. It prints one line per
+// request on stdout, "leak PORT" or "ok PORT" with the local port the
+// request went out on, then holds its sockets for -hold and exits. Over
+// HTTPS (an https -url) the certificate is not verified: the lab's are
+// self-signed.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +28,7 @@ import (
 )
 
 func main() {
-	base := flag.String("url", "", "server base URL, e.g. http://10.0.0.2:8080")
+	base := flag.String("url", "", "server base URL, e.g. http://10.0.0.2:8080 or https://10.0.0.2:8443")
 	paths := flag.String("paths", "/ok,/missing", "paths, requested in turn")
 	n := flag.Int("n", 8, "requests")
 	interval := flag.Duration("interval", 250*time.Millisecond, "time between requests")
@@ -49,7 +52,12 @@ func main() {
 		// A client (and pool) per request, as a service that makes one
 		// per call does: each request has a connection of its own. No
 		// Client.Timeout: it would close the leaked bodies when it fires.
-		client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: 3 * time.Second}).DialContext}}
+		// HTTP/1.1 over TLS too (a custom dialer and TLS config turn
+		// HTTP/2 off).
+		client := &http.Client{Transport: &http.Transport{
+			DialContext:     (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		}}
 		resp, err := client.Do(req)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gohttp:", err)

@@ -287,6 +287,18 @@ def idle(host, port, idle_s, hold):
             break
 
 
+def reuse(c, pause, role):
+    """Sends a request on c, an http.client connection, after pause seconds
+    idle (past the server's keep-alive timeout), then closes it."""
+    time.sleep(float(pause))
+    try:
+        c.request("GET", "/")
+        c.getresponse().read()
+    except (OSError, http.client.HTTPException) as e:
+        print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
+    c.close()
+
+
 def stale(host, port, pause, hold, role="httpclient"):
     import requests
 
@@ -297,13 +309,7 @@ def stale(host, port, pause, hold, role="httpclient"):
     s = requests.Session()
     r = s.get("http://%s:%s/" % (host, port), timeout=5)
     r.content
-    time.sleep(float(pause))  # past the server's keep-alive timeout
-    try:
-        c.request("GET", "/")
-        c.getresponse().read()
-    except (OSError, http.client.HTTPException) as e:
-        print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
-    c.close()
+    reuse(c, pause, role)
     s.get("http://%s:%s/" % (host, port), timeout=5).content
     s.close()
     time.sleep(float(hold))
@@ -470,14 +476,7 @@ def tlsconn(host, port, role):
 
 
 def tlsstale(host, port, pause, hold, role):
-    c = tlsconn(host, port, role)
-    time.sleep(float(pause))  # past the server's keep-alive timeout
-    try:
-        c.request("GET", "/")
-        c.getresponse().read()
-    except (OSError, http.client.HTTPException) as e:
-        print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
-    c.close()
+    reuse(tlsconn(host, port, role), pause, role)
     time.sleep(float(hold))
 
 
