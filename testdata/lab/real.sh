@@ -487,10 +487,10 @@ finding close_wait_leak
 EXP
 }
 
-# Incident 002: python http.client connections never closed, behind HAProxy.
-sc_haproxy_python_leak() {
-	host client; host server; wire client server
-	nginx_conf "$work/nginx" 8081 60s 127.0.0.1
+# haproxy_keepalive_conf BIND writes $work/haproxy.cfg: HAProxy (timeout
+# http-keep-alive 2s) bound as BIND says, in front of nginx on
+# 127.0.0.1:8081.
+haproxy_keepalive_conf() {
 	cat >"$work/haproxy.cfg" <<CONF
 global
 	pidfile $work/haproxy.pid
@@ -501,11 +501,18 @@ defaults
 	timeout server 30s
 	timeout http-keep-alive 2s
 frontend web
-	bind $server_ip:8080
+	bind $1
 	default_backend app
 backend app
 	server nginx 127.0.0.1:8081
 CONF
+}
+
+# Incident 002: python http.client connections never closed, behind HAProxy.
+sc_haproxy_python_leak() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8081 60s 127.0.0.1
+	haproxy_keepalive_conf "$server_ip:8080"
 	run_nginx server "$work/nginx"
 	on server haproxy -db -f "$work/haproxy.cfg"
 	listening server 8080
@@ -1699,21 +1706,7 @@ sc_haproxy_tls_stale() {
 	host client; host server; wire client server
 	self_signed "$work/tls"
 	nginx_conf "$work/nginx" 8081 60s 127.0.0.1
-	cat >"$work/haproxy.cfg" <<CONF
-global
-	pidfile $work/haproxy.pid
-defaults
-	mode http
-	timeout connect 2s
-	timeout client 30s
-	timeout server 30s
-	timeout http-keep-alive 2s
-frontend web
-	bind $server_ip:8443 ssl crt $work/tls/both.pem
-	default_backend app
-backend app
-	server nginx 127.0.0.1:8081
-CONF
+	haproxy_keepalive_conf "$server_ip:8443 ssl crt $work/tls/both.pem"
 	run_nginx server "$work/nginx"
 	on server haproxy -db -f "$work/haproxy.cfg"
 	listening server 8443
