@@ -1360,6 +1360,31 @@ finding idle_timeout_close
 EXP
 }
 
+# node_keepalive_server PORT MS [https] runs a Node.js server on
+# $server_ip:PORT (over TLS with $work/tls's certificate, given https)
+# with keepAliveTimeout MS, answering "ok" with Connection: keep-alive set
+# by hand, which leaves out the Keep-Alive: timeout hint. It exits after
+# a minute.
+node_keepalive_server() {
+	local mod=http opts=
+	if [ "${3:-}" = https ]; then
+		mod=https
+		opts="{ key: fs.readFileSync('$work/tls/key.pem'), cert: fs.readFileSync('$work/tls/cert.pem') }, "
+	fi
+	on server node -e "
+const $mod = require('$mod');
+const fs = require('fs');
+const s = $mod.createServer(${opts}(req, res) => {
+	req.resume();
+	res.setHeader('Connection', 'keep-alive');
+	res.end('ok\\n');
+});
+s.keepAliveTimeout = $2;
+s.listen($1, '$server_ip');
+setTimeout(() => process.exit(0), 60000);
+"
+}
+
 # Node.js keep-alive: a pooled socket reused just as the server closes it.
 sc_node_keepalive_race() {
 	host client; host server; wire client server
@@ -1368,17 +1393,7 @@ sc_node_keepalive_race() {
 	# response. The server sets Connection: keep-alive itself, which leaves
 	# out the Keep-Alive: timeout=1 hint: an Agent of Node 19 or later
 	# would not keep a socket for a server that announces 1 s.
-	on server node -e "
-const http = require('http');
-const s = http.createServer((req, res) => {
-	req.resume();
-	res.setHeader('Connection', 'keep-alive');
-	res.end('ok\\n');
-});
-s.keepAliveTimeout = 1000;
-s.listen(8080, '$server_ip');
-setTimeout(() => process.exit(0), 60000);
-"
+	node_keepalive_server 8080 1000
 	listening server 8080
 	capture client "$client_if" "$work/cap.pcap"
 	begin node-keepalive-race
@@ -1759,18 +1774,7 @@ sc_node_tls_race() {
 	# that (its HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER), 3 s after a
 	# response. Connection: keep-alive set by hand leaves out the
 	# Keep-Alive: timeout hint, as in node-keepalive-race.
-	on server node -e "
-const https = require('https');
-const fs = require('fs');
-const s = https.createServer({ key: fs.readFileSync('$work/tls/key.pem'), cert: fs.readFileSync('$work/tls/cert.pem') }, (req, res) => {
-	req.resume();
-	res.setHeader('Connection', 'keep-alive');
-	res.end('ok\\n');
-});
-s.keepAliveTimeout = 2000;
-s.listen(8443, '$server_ip');
-setTimeout(() => process.exit(0), 60000);
-"
+	node_keepalive_server 8443 2000 https
 	listening server 8443
 	capture client "$client_if" "$work/cap.pcap"
 	begin node-tls-race
