@@ -256,8 +256,11 @@ type conn struct {
 	fam                 [2]family // of the tuple's addresses (a, b), for the record's key
 	midstream, inferred bool
 	t                   [2]track
-	// prevData is the new payload before the last one, either way: what
-	// the connection carried before a goodbye (see Half.Goodbye).
+	// prevData is the new payload, either way, before the last burst: the
+	// last payload and those of the same side before it, each within
+	// burstGap of the next (a message of several records, as TLS sends a
+	// FATAL and its close_notify). It is what the connection carried
+	// before a goodbye (see Half.Goodbye).
 	prevData dataMark
 	hist     [20]byte
 	nh       uint8
@@ -1022,6 +1025,11 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	c.receiveFin(o, m.At)
 }
 
+// burstGap is the longest pause within a burst of one side's payloads
+// that make one message (see conn.prevData): records an application
+// writes one after the other.
+const burstGap = 10 * time.Millisecond
+
 // goodbyeQuiet is the least quiet period a goodbye ends (Half.Goodbye):
 // the idle timeouts that say goodbye are a second or more, and a pause
 // within a response is shorter.
@@ -1210,7 +1218,7 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
 	}
-	if l := &c.h[from]; l.lastPayload > 0 {
+	if l := &c.h[from]; l.lastPayload > 0 && (from != s || m.At.Sub(l.lastPayload) > burstGap) {
 		c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
 	}
 	h := &c.h[s]

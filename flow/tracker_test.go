@@ -809,6 +809,33 @@ func TestDataAfterFin(t *testing.T) {
 	}
 }
 
+// TestGoodbyeInRecords: a goodbye of two records written one after the
+// other (PostgreSQL over TLS: its FATAL, then a close_notify 0.1 ms
+// later, then the FIN) ends the quiet period as a goodbye of one does.
+func TestGoodbyeInRecords(t *testing.T) {
+	const c, s = 1000, 5000
+	record := func(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, record(40), 0.01)
+	add(Server, PA, s+1, c+46, record(83), 0.015) // the answer
+	fatal, notify := record(133), record(19)
+	add(Server, PA, s+89, c+46, fatal, 3.015)
+	add(Server, PA, s+89+138, c+46, notify, 3.0151)
+	add(Server, FA, s+89+138+24, c+46, nil, 3.018)
+	recs, _ := tr.Finish()
+	h := &recs[0].Server
+	if !h.Goodbye() {
+		t.Fatalf("no goodbye: last payload %v, data before the FIN %v", h.LastPayload.Time(), h.DataBeforeFin.Time())
+	}
+	if got, want := h.FinAt.Sub(h.DataBeforeFin), 3003*time.Millisecond; got != want {
+		t.Errorf("quiet before the FIN %v, want %v (since the answer)", got, want)
+	}
+}
+
 func TestGoodbyeControl(t *testing.T) {
 	const c, s = 1000, 5000
 	goaway := []byte{0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
