@@ -12,8 +12,9 @@
 # mariadb-server nodejs curl socat python3-requests python3-kazoo
 # libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go; and,
 # checked only when their scenarios run, postgresql and python3-psycopg2
-# (postgres-idle), apache2 (apache-keepalive, apache-tls), openssl
-# (apache-tls, nginx-tls-leak, haproxy-tls-stale, node-tls-race), apache2-utils (ab-timewait, lossy-capture), vsftpd
+# (postgres-idle, postgres-tls-idle), apache2 (apache-keepalive, apache-tls), openssl
+# (apache-tls, nginx-tls-leak, haproxy-tls-stale, node-tls-race,
+# postgres-tls-idle, mariadb-tls-idle, go-h2-idle), apache2-utils (ab-timewait, lossy-capture), vsftpd
 # (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
@@ -148,6 +149,21 @@
 #                       https.Agents whose requests come 2.994-3.001 s after
 #                       a response; the Agents answer the server's FIN with
 #                       close_notify (RST).
+#   postgres-tls-idle   postgres-idle over TLS (ssl=on, hostssl only): the
+#                       FATAL 57P05, close_notify and FIN on idle sessions;
+#                       psycopg2 (sslmode=require) and psql connections that
+#                       never read it (CLOSE_WAIT), one reused after 6 s
+#                       (RST), one closed after 1 s.
+#   mariadb-tls-idle    mariadb-idle over TLS (require_secure_transport):
+#                       wait_timeout 3 aborts idle connections with RST;
+#                       mariadb --ssl clients left idle, one querying after
+#                       5 s, one quitting after 1 s.
+#   go-h2-idle          a Go net/http server over TLS with HTTP/2
+#                       (IdleTimeout 2s: GOAWAY, 1 s later close_notify and
+#                       FIN) and Go HTTP/2 Transports (testdata/lab/clients/
+#                       goh2.go): two never close a response body, one
+#                       sends its next request after 4 s (a new
+#                       connection), one closes its idle connection.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1011,6 +1027,78 @@ finding idle_timeout_close
 EXP
 }
 
+# newport HOST SPORT ROLE: note, as ROLE, the client port of HOST's one
+# connection to SPORT not noted yet (for clients that print none).
+newport() {
+	local p
+	for _ in $(seq 50); do
+		p=$(ip netns exec "$tag-$1" ss -tnH "dport = :$2" | awk '{ n = split($4, a, ":"); print a[n] }' |
+			grep -vxF -f <(awk '{ print $2 }' "$work/ports"; echo none) | head -1) || true
+		if [ -n "$p" ]; then
+			echo "$3 $p" >>"$work/ports"
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "no new connection to $2 from $1"
+}
+
+# mariadb-idle over TLS: the server requires it, the clients use it.
+sc_mariadb_tls_idle() {
+	host client; host server; wire client server
+	mkdir -p "$work/db"
+	self_signed "$work/tls"
+	mariadb-install-db --no-defaults --datadir="$work/db" --user=root --skip-test-db >>"$work/log" 2>&1
+	on server mariadbd --no-defaults --datadir="$work/db" --user=root --bind-address="$server_ip" --port=3306 \
+		--socket="$work/db.sock" --pid-file="$work/db.pid" --skip-grant-tables --skip-name-resolve \
+		--skip-log-bin --performance-schema=off --innodb-buffer-pool-size=16M \
+		--ssl-cert="$work/tls/cert.pem" --ssl-key="$work/tls/key.pem" --require-secure-transport=ON \
+		--wait-timeout=3 --interactive-timeout=3
+	listening server 3306 30
+	capture client "$client_if" "$work/cap.pcap"
+	begin mariadb-tls-idle
+	# mariadb clients in batch mode over TLS: two send one query and then
+	# nothing ("idle"); one sends another after 5 s ("stale"); one quits
+	# after 1 s ("quit").
+	local role script
+	for role in idle stale quit idle; do
+		case $role in
+		idle) script='echo "SELECT 1;"; sleep 14' ;;
+		stale) script='echo "SELECT 1;"; sleep 5; echo "SELECT 2;"; sleep 1' ;;
+		quit) script='echo "SELECT 1;"; sleep 1' ;;
+		esac
+		bash -c "$script" | ip netns exec "$tag-client" timeout 20 mariadb --ssl -h "$server_ip" -P 3306 -u root >>"$work/log" 2>&1 &
+		pids+=($!)
+		newport client 3306 $role
+		[ $role = idle ] && [ "$(wc -l <"$work/ports")" = 1 ] && t0=$(date +%s.%N)
+		sleep 0.3
+	done
+	until_t 3.2 # the server closed the first idle connection at 3 s
+	cut early client server
+	until_t 6 # all closed; "stale" sent its query at 5.3 s
+	cut mid client server
+	until_t 12
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# MariaDB 10.11 requiring TLS (require_secure_transport; TLS 1.3) with
+# wait_timeout 3: it aborts every connection idle for 3 s with RST, no
+# close_notify nor FIN, exactly 3 s after its last answer: an idle
+# timeout, measured, though the close is an RST (as in mariadb-idle). The
+# "idle" clients ($(ports idle)) never query again; the "stale" one
+# ($(ports stale)) sends its next query at 5.3 s on the reset socket: the
+# write fails in the client ("Server has gone away"), nothing goes out.
+# The "quit" one ($(ports quit)) sends COM_QUIT after 1 s and closes: a
+# FIN from each side, no close_notify from either; healthy.
+expect cport=$(ports idle),$(ports stale) server.ss=CLOSED n>=1 : idle_timeout_close(server)
+@mid,late expect cport=$(ports idle),$(ports stale) n>=3 : idle_timeout_close(server)
+expect cport=$(ports quit) : !idle_timeout_close(server) !stale_reuse_reset(client)
+healthy cport=$(ports quit)
+healthy sport=3306 server.ss=ESTAB
+finding idle_timeout_close
+EXP
+}
+
 # ab_cuts N C: ApacheBench from the client, N requests C at a time
 # (HTTP/1.0, no keep-alive: nginx closes first, ab in turn), bounded by
 # count (-n) and time (-t, given first: -n overrides the count it
@@ -1077,6 +1165,66 @@ healthy cport=$(ports busy)
 @early,mid,late finding idle_timeout_close
 @mid,late,tail finding stale_reuse_reset
 @late,tail finding close_wait_leak
+EXP
+}
+
+# postgres-idle over TLS: ssl=on, every client connection hostssl.
+sc_postgres_tls_idle() {
+	host client; host server; wire client server
+	local pg=$work/pg bin
+	bin=$(pg_bindir)
+	mkdir -p "$pg"
+	self_signed "$pg/tls"
+	chown -R postgres: "$pg"
+	chmod 600 "$pg/tls/key.pem"
+	as_postgres "$bin/initdb" -D "$pg/data" -U postgres -A trust -E UTF8 --no-sync >>"$work/log" 2>&1
+	echo "hostssl all all 0.0.0.0/0 trust" >>"$pg/data/pg_hba.conf"
+	on server setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$pg/data" \
+		-c listen_addresses="$server_ip" -c port=5432 -c unix_socket_directories="$pg" \
+		-c ssl=on -c ssl_cert_file="$pg/tls/cert.pem" -c ssl_key_file="$pg/tls/key.pem" \
+		-c idle_session_timeout=3s -c fsync=off -c shared_buffers=16MB -c max_connections=20 \
+		-c logging_collector=off -c log_min_messages=warning
+	listening server 5432 30
+	capture client "$client_if" "$work/cap.pcap"
+	begin postgres-tls-idle
+	client client $pylab pgtlsidle "$server_ip" 5432 6 25
+	first_port 10 # the clock starts at the first connection
+	# psql over TLS in a pipe: one query, then it waits on its input and
+	# never looks at the socket while the server closes it.
+	(echo "SELECT 1;"; sleep 24) | ip netns exec "$tag-client" timeout 30 psql "host=$server_ip user=postgres dbname=postgres sslmode=require" -qAt >>"$work/log" 2>&1 &
+	pids+=($!)
+	until_t 4.6 # the server closed the idle sessions at 3-3.5 s
+	cut early client server
+	until_t 8   # the stale connection was reused at 6.2 s
+	cut mid client server
+	until_t 16
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# PostgreSQL 15 over TLS (ssl=on, hostssl only, TLS 1.3;
+# idle_session_timeout 3s) ends every session idle for 3 s with its
+# goodbye: an application data record of 133 bytes (FATAL 57P05,
+# encrypted), its close_notify (19 bytes) and FIN. psycopg2's two "leak"
+# connections ($(ports leak)) and psql (waiting on its input) never read
+# it: CLOSE_WAIT on the client. The pooled "stale" one ($(ports stale))
+# sits in CLOSE_WAIT too until it is reused at 6.2 s: its query (a
+# 31-byte record) gets RST from the server, whose socket is gone ("SSL
+# connection has been closed unexpectedly"). The "close" one
+# ($(ports close)) closes after 1 s: Terminate, close_notify and FIN; the
+# server's close_notify, sent after that FIN, gets RST from the client,
+# whose socket is gone: TLS's goodbye, healthy. At the early cut the
+# CLOSE_WAITs are 1.2-1.6 s old and the client has closed nothing since
+# the server's FINs: the capture may not tell a leak yet (open).
+expect cport=$(ports leak),$(ports stale) : idle_timeout_close(server)
+@early,mid,late expect client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@late expect client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)
+@late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports stale) : stale_reuse_reset(client)
+expect cport=$(ports close) : !idle_timeout_close(server) !stale_reuse_reset(client)
+healthy cport=$(ports close)
+finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+@late finding close_wait_leak
 EXP
 }
 
@@ -1523,6 +1671,62 @@ finding idle_timeout_close
 EXP
 }
 
+# A Go net/http server over TLS (HTTP/2 by ALPN, IdleTimeout 2 s) and Go
+# HTTP/2 clients.
+sc_go_h2_idle() {
+	host client; host server; wire client server
+	self_signed "$work/tls"
+	(cd "$root" && go build -o "$work/goh2" "$here/clients/goh2.go")
+	on server "$work/goh2" serve "$server_ip:8443" "$work/tls/cert.pem" "$work/tls/key.pem" 2s 40s
+	listening server 8443
+	capture client "$client_if" "$work/cap.pcap"
+	begin go-h2-idle
+	# A Transport each: two never close their response's body ("leak"),
+	# one sends its next request 3 s after the first ("reuse", then
+	# "reuse2"), one closes its idle connection after 1 s ("close").
+	client client "$work/goh2" client "https://$server_ip:8443/" leak 0s 20s
+	first_port 10 # the clock starts at the first response
+	local role
+	for role in leak reuse close; do
+		sleep 0.2
+		client client "$work/goh2" client "https://$server_ip:8443/" $role $([ $role = reuse ] && echo 4s || echo 1s) 20s
+	done
+	until_t 3.1 # GOAWAYs at 2-2.4 s; the first leak closed at 3 s
+	cut early client server
+	until_t 5 # all closed at 3-3.4 s; "reuse" sent its next request at 4.4 s
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# A Go net/http server over TLS 1.3 with HTTP/2 (IdleTimeout 2s): 2 s
+# after a connection's last stream it sends GOAWAY (a 34-byte application
+# data record, encrypted: the capture cannot read it), waits 1 s more,
+# then sends close_notify and FIN: an idle timeout of 2 s, its goodbye
+# the GOAWAY and the close_notify. Each client is a Go Transport speaking
+# HTTP/2, whose read loop reads the GOAWAY and the EOF whatever the
+# application does: the two "leak" connections ($(ports leak)), whose
+# response bodies are never closed, answer the server's close at once
+# with close_notify and FIN, and the server, its socket gone, sends RST.
+# An unclosed body does not hold an HTTP/2 connection: no CLOSE_WAIT. The
+# "reuse" one ($(ports reuse)) sends its next request 4 s after the first:
+# the Transport saw the GOAWAY and dials a new connection ($(ports reuse2)),
+# which the server closes idle in turn (GOAWAY at 6.4 s, FIN at 7.4 s): no
+# stale reuse. The "close" one ($(ports close)) closes its idle connection
+# itself after 1 s (CloseIdleConnections): close_notify and FIN; the
+# server's close_notify, sent after that FIN, gets RST.
+expect cport=$(ports leak),$(ports reuse) server.ss=CLOSED n>=1 : idle_timeout_close(server)
+@mid,late expect cport=$(ports leak),$(ports reuse) n>=3 : idle_timeout_close(server)
+@late expect cport=$(ports reuse2) : idle_timeout_close(server)
+expect all : !close_wait_leak(client) !stale_reuse_reset(client) !stale_reuse_reset(server)
+expect cport=$(ports close) : !idle_timeout_close(server)
+healthy all
+finding idle_timeout_close
+nofinding close_wait_leak
+nofinding stale_reuse_reset
+EXP
+}
+
 # Squid's idle timeouts: a forward proxy closing idle client connections.
 sc_squid_pconn() {
 	host client; host proxy; host server
@@ -1820,11 +2024,12 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
-	postgres_idle)
+	postgres_idle | postgres_tls_idle)
+		[ "${s//-/_}" = postgres_idle ] || command -v openssl >/dev/null || die "needs openssl"
 		[ -x "$(pg_bindir)/initdb" ] && [ -x "$(pg_bindir)/postgres" ] && id postgres >/dev/null 2>&1 || die "needs postgresql"
 		command -v psql >/dev/null || die "needs psql (postgresql-client)"
 		$py -c 'import psycopg2' 2>/dev/null || die "needs python3-psycopg2"
@@ -1842,7 +2047,7 @@ for s in ${@:-$all}; do
 	lossy_capture) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	h2_idle) $py -c 'import h2' 2>/dev/null || die "needs python3-h2" ;;
 	squid_pconn) command -v squid >/dev/null || die "needs squid" ;;
-	nginx_tls_leak | haproxy_tls_stale) command -v openssl >/dev/null || die "needs openssl" ;;
+	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac
 done

@@ -35,6 +35,11 @@ count and time and exits by itself. Clients print one line per connection,
                                        closed ("leak"), one reused after REUSE s
                                        ("stale"), one querying every second, N
                                        times, then closed ("busy")
+  pgtlsidle HOST PORT REUSE HOLD       PostgreSQL over TLS (psycopg2, sslmode
+                                       require, autocommit): two connections
+                                       left idle and never read or closed
+                                       ("leak"), one reused after REUSE s
+                                       ("stale"), one closed after 1 s ("close")
   ftpidle HOST PORT N HOLD             ftplib, logged in anonymously: two
                                        sessions never read nor closed ("leak"),
                                        one sending NOOP every second N times,
@@ -357,6 +362,47 @@ def pgidle(host, port, reuse, n, hold):
         th = threading.Thread(target=f, daemon=True)
         th.start()
         threads.append(th)
+        time.sleep(0.1)
+    time.sleep(float(hold))
+
+
+def pgtlsidle(host, port, reuse, hold):
+    import os
+    import psycopg2
+
+    def conn(role):
+        c = psycopg2.connect(
+            host=host, port=int(port), user="postgres", dbname="postgres", sslmode="require", connect_timeout=5
+        )
+        c.autocommit = True  # idle, not idle in a transaction
+        s = socket.socket(fileno=os.dup(c.fileno()))
+        say(role, s)
+        s.close()  # the duplicate only
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+        return c
+
+    def leak():
+        keep.append(conn("leak"))  # never read, never closed
+
+    def stale():
+        c = conn("stale")
+        time.sleep(float(reuse))  # idle in the pool past the server's timeout
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT 2")
+        except psycopg2.Error as e:
+            print("stale error", type(e).__name__, str(e).strip().replace("\n", " | "), file=sys.stderr, flush=True)
+        c.close()
+
+    def close():
+        c = conn("close")
+        time.sleep(1)
+        c.close()  # Terminate, close_notify, FIN
+
+    for f in (leak, stale, close, leak):
+        threading.Thread(target=f, daemon=True).start()
         time.sleep(0.1)
     time.sleep(float(hold))
 
