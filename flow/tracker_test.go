@@ -768,13 +768,16 @@ func TestLostDataOncePerClose(t *testing.T) {
 // acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
 // goodbye, the 2 s before it the idle time. A slow answer of as few
 // bytes (a TLS long poll's 50-byte record) is no goodbye.
+// appData is a TLS record of application data, n bytes of zeros.
+func appData(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+
 // TestDataAfterFin: data a side sends after the peer's FIN is told from
 // a control message sent in reply (a TLS close_notify, in the clear with
 // TLS 1.2, encrypted with TLS 1.3), and not told when no byte of it was
 // read.
 func TestDataAfterFin(t *testing.T) {
 	const c, s = 1000, 5000
-	record := func(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+	record := appData
 	alert12 := append([]byte{0x15, 0x03, 0x03, 0, 26}, make([]byte, 26)...)
 	for _, tc := range []struct {
 		name  string
@@ -814,7 +817,7 @@ func TestDataAfterFin(t *testing.T) {
 // later, then the FIN) ends the quiet period as a goodbye of one does.
 func TestGoodbyeInRecords(t *testing.T) {
 	const c, s = 1000, 5000
-	record := func(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+	record := appData
 	tr := NewTracker(Config{})
 	add := sender(tr)
 	add(Client, S, c, 0, nil, 0)

@@ -320,36 +320,47 @@ def stale(host, port, pause, hold, role="httpclient"):
     time.sleep(float(hold))
 
 
-def pgidle(host, port, reuse, n, hold):
+def pgconn(host, port, role, **tls):
+    """Connects with psycopg2 (autocommit: idle, not idle in a
+    transaction; tls: sslmode="require" for TLS), says the local port as
+    role, and runs a first query."""
     import os
     import psycopg2
 
-    def conn(role):
-        c = psycopg2.connect(host=host, port=int(port), user="postgres", dbname="postgres", connect_timeout=5)
-        c.autocommit = True  # idle, not idle in a transaction
-        s = socket.socket(fileno=os.dup(c.fileno()))
-        say(role, s)
-        s.close()  # the duplicate only
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchall()
-        return c
+    c = psycopg2.connect(host=host, port=int(port), user="postgres", dbname="postgres", connect_timeout=5, **tls)
+    c.autocommit = True
+    s = socket.socket(fileno=os.dup(c.fileno()))
+    say(role, s)
+    s.close()  # the duplicate only
+    with c.cursor() as cur:
+        cur.execute("SELECT 1")
+        cur.fetchall()
+    return c
 
+
+def pgstale(c, reuse):
+    """Queries on c after reuse seconds idle in the pool, past the
+    server's timeout, then closes it."""
+    import psycopg2
+
+    time.sleep(float(reuse))
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT 2")
+    except psycopg2.Error as e:
+        print("stale error", type(e).__name__, str(e).strip().replace("\n", " | "), file=sys.stderr, flush=True)
+    c.close()
+
+
+def pgidle(host, port, reuse, n, hold):
     def leak():
-        keep.append(conn("leak"))  # never read, never closed
+        keep.append(pgconn(host, port, "leak"))  # never read, never closed
 
     def stale():
-        c = conn("stale")
-        time.sleep(float(reuse))  # idle in the pool past the server's timeout
-        try:
-            with c.cursor() as cur:
-                cur.execute("SELECT 2")
-        except psycopg2.Error as e:
-            print("stale error", type(e).__name__, str(e).strip().replace("\n", " | "), file=sys.stderr, flush=True)
-        c.close()
+        pgstale(pgconn(host, port, "stale"), reuse)
 
     def busy():
-        c = conn("busy")
+        c = pgconn(host, port, "busy")
         for _ in range(int(n)):
             time.sleep(1)
             with c.cursor() as cur:
@@ -367,37 +378,14 @@ def pgidle(host, port, reuse, n, hold):
 
 
 def pgtlsidle(host, port, reuse, hold):
-    import os
-    import psycopg2
-
-    def conn(role):
-        c = psycopg2.connect(
-            host=host, port=int(port), user="postgres", dbname="postgres", sslmode="require", connect_timeout=5
-        )
-        c.autocommit = True  # idle, not idle in a transaction
-        s = socket.socket(fileno=os.dup(c.fileno()))
-        say(role, s)
-        s.close()  # the duplicate only
-        with c.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchall()
-        return c
-
     def leak():
-        keep.append(conn("leak"))  # never read, never closed
+        keep.append(pgconn(host, port, "leak", sslmode="require"))  # never read, never closed
 
     def stale():
-        c = conn("stale")
-        time.sleep(float(reuse))  # idle in the pool past the server's timeout
-        try:
-            with c.cursor() as cur:
-                cur.execute("SELECT 2")
-        except psycopg2.Error as e:
-            print("stale error", type(e).__name__, str(e).strip().replace("\n", " | "), file=sys.stderr, flush=True)
-        c.close()
+        pgstale(pgconn(host, port, "stale", sslmode="require"), reuse)
 
     def close():
-        c = conn("close")
+        c = pgconn(host, port, "close", sslmode="require")
         time.sleep(1)
         c.close()  # Terminate, close_notify, FIN
 
