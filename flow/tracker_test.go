@@ -769,7 +769,9 @@ func TestLostDataOncePerClose(t *testing.T) {
 // goodbye, the 2 s before it the idle time. A slow answer of as few
 // bytes (a TLS long poll's 50-byte record) is no goodbye.
 // appData is a TLS record of application data, n bytes of zeros.
-func appData(n int) []byte { return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...) }
+func appData(n int) []byte {
+	return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...)
+}
 
 // TestDataAfterFin: data a side sends after the peer's FIN is told from
 // a control message sent in reply (a TLS close_notify, in the clear with
