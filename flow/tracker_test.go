@@ -764,10 +764,6 @@ func TestLostDataOncePerClose(t *testing.T) {
 	}
 }
 
-// TestGoodbyeControl: after the client's last data (HTTP/2's SETTINGS
-// acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
-// goodbye, the 2 s before it the idle time. A slow answer of as few
-// bytes (a TLS long poll's 50-byte record) is no goodbye.
 // appData is a TLS record of application data, n bytes of zeros.
 func appData(n int) []byte {
 	return append([]byte{0x17, 0x03, 0x03, byte(n >> 8), byte(n)}, make([]byte, n)...)
@@ -841,6 +837,10 @@ func TestGoodbyeInRecords(t *testing.T) {
 	}
 }
 
+// TestGoodbyeControl: after the client's last data (HTTP/2's SETTINGS
+// acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
+// goodbye, the 2 s before it the idle time. A slow answer of as few
+// bytes (a TLS long poll's 50-byte record) is no goodbye.
 func TestGoodbyeControl(t *testing.T) {
 	const c, s = 1000, 5000
 	goaway := []byte{0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
