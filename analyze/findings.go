@@ -119,7 +119,7 @@ func evidence(g *group, first bool) []Evidence {
 	var out []Evidence
 	var pb payload.Buffer
 	for i, v := range vs {
-		_, detailed := v.Detailed(g.flows[i], &pb)
+		_, detailed := v.detailed(g.flows[i], &pb)
 		for _, e := range detailed {
 			if len(out) == maxEvidence {
 				return out

@@ -37,17 +37,17 @@ func request(x *payload.Exchange) string {
 }
 
 // leakExchange marks a CLOSE_WAIT leak verdict of side s whose side got
-// a response before the peer closed: Detailed adds it.
+// a response before the peer closed: detailed adds it.
 func leakExchange(r *flow.Record, s flow.Side, v *Verdict, pb *payload.Buffer) {
 	if h := httpOf(r, s, pb); h != nil && h.LastResponse() != nil {
 		v.lastResponse = true
 	}
 }
 
-// Detailed returns the summary and evidence of v, a verdict of flow f,
+// detailed returns the summary and evidence of v, a verdict of flow f,
 // with what is read from f's payload when shown (into pb): for a leak,
 // the last response its side got.
-func (v *Verdict) Detailed(f *Flow, pb *payload.Buffer) (string, []Evidence) {
+func (v *Verdict) detailed(f *Flow, pb *payload.Buffer) (string, []Evidence) {
 	if !v.lastResponse {
 		return v.Summary, v.Evidence
 	}
@@ -58,7 +58,7 @@ func (v *Verdict) Detailed(f *Flow, pb *payload.Buffer) (string, []Evidence) {
 	return v.Summary + more, append(slices.Clip(v.Evidence), e)
 }
 
-// detail returns what Detailed adds to v's summary, and the evidence it
+// detail returns what detailed adds to v's summary, and the evidence it
 // adds, from p, its flow's payload; false when it adds nothing.
 func (v *Verdict) detail(p *payload.Summary) (string, Evidence, bool) {
 	if !v.lastResponse || p == nil || p.HTTP == nil || flow.Side(p.HTTP.Client) != v.Side {

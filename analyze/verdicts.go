@@ -17,7 +17,7 @@ type Verdict struct {
 	// lastResponse is set on a CLOSE_WAIT leak whose side got an HTTP
 	// response before the peer closed: its summary and evidence then
 	// end with that response, read from the flow's payload when shown
-	// (Detailed). Leaks are many in a busy capture, and the text is
+	// (detailed). Leaks are many in a busy capture, and the text is
 	// long.
 	lastResponse bool
 	Confidence   float64

@@ -505,7 +505,7 @@ func (v *FlowView) fillEvents(r *flow.Record, events bool) {
 }
 
 // fillVerdicts sets the verdicts of v from vs, and what the flow's
-// payload p adds to them (see Verdict.Detailed).
+// payload p adds to them (see Verdict.detailed).
 func (v *FlowView) fillVerdicts(vs []Verdict, p *payload.Summary) {
 	v.verdicts, v.evidence = v.verdicts[:0], v.evidence[:0]
 	for i := range vs {
