@@ -154,8 +154,8 @@ func inspectRace(c *flowCtx) {
 	// request unread. A FIN before the request is a stale reuse's; one
 	// later, an answer's end.
 	crossed := sv.FinPacket > 0
-	if crossed && (sv.FinAt < cl.LastPayload || sv.FinAt.Sub(cl.LastPayload) > raceWindow) {
-		return
+	if crossed && (sv.FinAt < cl.LastPayload || sv.FinAt.Sub(cl.LastPayload) > raceWindow || cl.FinPacket > 0 && cl.FinAt <= sv.FinAt) {
+		return // not the server's timer: the client closed first
 	}
 	rst := firstEvent(r, func(e *flow.Event) bool {
 		return e.From == flow.Server && e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 && e.At >= cl.LastPayload

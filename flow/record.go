@@ -323,8 +323,8 @@ func (r *Record) set(f recFlags, on bool) {
 // that was no control message (an HTTP/2 GOAWAY, a TLS alert, a 421
 // line): a message the peer, done sending, was to read, such as a
 // request on a connection the server had closed. Known only where the
-// payload was read: false with Config.Payload.Off, or where the snap
-// length left no byte of it.
+// payload was read whole: false with Config.Payload.Off, or where the
+// snap length cut it.
 func (r *Record) DataAfterFin(s Side) bool { return r.is(recDataAfterFin << s) }
 
 // ControlAfterFin reports whether side s sent a control message after

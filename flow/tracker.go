@@ -153,7 +153,7 @@ type track struct {
 	// before the capture point, not a retransmission. Past maxHoles the
 	// oldest is taken as missed for good.
 	nholes    uint8
-	finLostIn uint16
+	finLostIn uint16 // see finLost
 	zeroWins  uint32
 	isn       uint32
 	lo        uint32 // lowest sequence number sent (valid with nxtOK)
@@ -256,11 +256,11 @@ type conn struct {
 	fam                 [2]family // of the tuple's addresses (a, b), for the record's key
 	midstream, inferred bool
 	t                   [2]track
-	// prevData is the new payload, either way, before the last burst: the
-	// last payload and those of the same side before it, each within
-	// burstGap of the next (a message of several records, as TLS sends a
-	// FATAL and its close_notify). It is what the connection carried
-	// before a goodbye (see Half.Goodbye).
+	// prevData is the new payload, either way, before the last one; or,
+	// when the last is a control message that followed its side's own
+	// payload within burstGap, before that payload: a goodbye of two
+	// records, as TLS sends a FATAL and its close_notify. It is what the
+	// connection carried before a goodbye (see Half.Goodbye).
 	prevData dataMark
 	hist     [20]byte
 	nh       uint8
@@ -525,6 +525,12 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 					tracks[s].sent = h.Packets > 0
 					tracks[s].finSent = h.FinPacket > 0
 					tracks[s].gotFin = rc.r.Half(s.Other()).FinPacket > 0
+					if rc.r.DataAfterFin(s) {
+						tracks[s].after |= afterData
+					}
+					if rc.r.ControlAfterFin(s) {
+						tracks[s].after |= afterControl
+					}
 				}
 				c = t.revive(k, h, &rc, tracks, nil)
 			}
@@ -1025,9 +1031,9 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	c.receiveFin(o, m.At)
 }
 
-// burstGap is the longest pause within a burst of one side's payloads
-// that make one message (see conn.prevData): records an application
-// writes one after the other.
+// burstGap is the longest pause between a side's message and the control
+// message it sends right after, as one goodbye (see conn.prevData):
+// records an application writes one after the other.
 const burstGap = 10 * time.Millisecond
 
 // goodbyeQuiet is the least quiet period a goodbye ends (Half.Goodbye):
@@ -1040,7 +1046,8 @@ const goodbyeQuiet = time.Second
 // 0), a TLS alert record, an FTP or SMTP 421 line. TLS 1.3 encrypts its
 // alerts as application data: one is known by its length alone, 19 bytes
 // (a content type byte, the two of the alert, a 16-byte tag), sent by
-// itself; no request is that short (an HTTP/2 frame header is 9 bytes).
+// itself; no HTTP request is that short (an HTTP/2 frame header is 9
+// bytes), though a 2-byte message of another protocol is (MQTT's ping).
 // A goodbye after the peer's data must be one (an answer to the peer
 // would be the protocol's reply); one after the closer's own data
 // (PostgreSQL's FATAL, after its last response) may be anything.
@@ -1218,20 +1225,22 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
 	}
-	if l := &c.h[from]; l.lastPayload > 0 && (from != s || m.At.Sub(l.lastPayload) > burstGap) {
+	ctl := controlMessage(seg.Payload)
+	if l := &c.h[from]; l.lastPayload > 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
 		c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
 	}
 	h := &c.h[s]
 	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input
-	h.lastCtl = controlMessage(seg.Payload)
+	h.lastCtl = ctl
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
-		// Without a byte of it (no payload read, or all cut by the snap
-		// length), what it was cannot be told.
+		// Without all of its bytes (no payload read, or some cut by the
+		// snap length), what it was cannot be told.
 		switch {
+		case len(seg.Payload) == 0 || m.Cut > 0:
 		case h.lastCtl:
 			c.t[s].after |= afterControl
-		case len(seg.Payload) > 0:
+		default:
 			c.t[s].after |= afterData
 		}
 	}

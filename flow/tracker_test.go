@@ -837,6 +837,50 @@ func TestGoodbyeInRecords(t *testing.T) {
 	}
 }
 
+// TestNoGoodbyeAfterStream: a server that streams for 3 s, a segment
+// every 5 ms, then sends a close_notify and its FIN was not quiet: no
+// goodbye, whatever the stream's length.
+func TestNoGoodbyeAfterStream(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, appData(40), 0.01)
+	seq := uint32(s + 1)
+	for i := range 600 {
+		add(Server, PA, seq, c+46, appData(100), 0.015+float64(i)*0.005)
+		seq += 105
+	}
+	add(Server, PA, seq, c+46, appData(19), 3.016)
+	add(Server, FA, seq+24, c+46, nil, 3.0161)
+	recs, _ := tr.Finish()
+	if h := &recs[0].Server; h.Goodbye() {
+		t.Errorf("a goodbye after a stream: the quiet before it is %v", h.FinAt.Sub(h.DataBeforeFin))
+	}
+}
+
+// TestAfterFinCut: a close_notify in reply that the snap length cut is
+// told as neither data nor a control message.
+func TestAfterFinCut(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, appData(80), 0.1)
+	add(Server, PA, s+1, c+86, appData(200), 0.2)
+	add(Server, FA, s+206, c+86, nil, 2.2)
+	seg := packet.Segment{Src: cli, Dst: srv, Seq: c + 86, Ack: s + 207, Flags: PA, Len: 24, Payload: appData(19)[:10], Window: 500, WScale: -1}
+	tr.Add(&seg, Meta{At: TS(t0.Add(2201 * time.Millisecond)), Packet: 7, WireLen: 78, Cut: 14})
+	recs, _ := tr.Finish()
+	if r := recs[0]; r.DataAfterFin(Client) || r.ControlAfterFin(Client) {
+		t.Errorf("a cut close_notify told: data %v, control %v", r.DataAfterFin(Client), r.ControlAfterFin(Client))
+	}
+}
+
 // TestGoodbyeControl: after the client's last data (HTTP/2's SETTINGS
 // acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
 // goodbye, the 2 s before it the idle time. A slow answer of as few
