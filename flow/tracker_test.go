@@ -881,6 +881,44 @@ func TestAfterFinCut(t *testing.T) {
 	}
 }
 
+// TestAfterFinRevived: what a side sent after the peer's FIN is kept
+// when a packet long after the close, its sequence state gone, takes the
+// connection up again.
+func TestAfterFinRevived(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, appData(80), 0.1)
+	add(Server, PA, s+1, c+86, appData(200), 0.2)
+	add(Server, PA, s+206, c+86, appData(19), 2.2) // close_notify
+	add(Server, FA, s+230, c+86, nil, 2.2001)
+	add(Client, PA, c+86, s+231, appData(19), 2.2003) // close_notify in reply
+	add(Client, FA, c+110, s+231, nil, 2.2004)
+	add(Server, A, s+231, c+111, nil, 2.2005)
+	// Other traffic, a packet every 5 ms, for the sweeps to run; the
+	// server's RST 20 s after the close, past lateWindow.
+	other := netip.MustParseAddrPort("10.0.0.9:40000")
+	for i := range 5000 {
+		at := 3 + float64(i)*0.005
+		if at >= 22.2 && at < 22.205 {
+			add(Server, R, s+231, 0, nil, at)
+		}
+		seg := packet.Segment{Src: other, Dst: srv, Seq: 9000, Ack: 7, Flags: A, Window: 500, WScale: -1}
+		tr.Add(&seg, Meta{At: TS(t0.Add(time.Duration(at * float64(time.Second)))), Packet: uint32(100 + i), WireLen: 54})
+	}
+	recs, _ := tr.Finish()
+	if tr.revived == 0 {
+		t.Fatal("the connection was not taken up again")
+	}
+	i := slices.IndexFunc(recs, func(r *Record) bool { return r.Key.Client() == cli })
+	if r := recs[i]; !r.ControlAfterFin(Client) || r.DataAfterFin(Client) {
+		t.Errorf("after the RST 20 s later: control %v, data %v; want the close_notify kept", r.ControlAfterFin(Client), r.DataAfterFin(Client))
+	}
+}
+
 // TestGoodbyeControl: after the client's last data (HTTP/2's SETTINGS
 // acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
 // goodbye, the 2 s before it the idle time. A slow answer of as few
