@@ -137,10 +137,11 @@ type track struct {
 	overflow  bool // a server whose accept queue dropped the handshake's ACK
 	zeroWin   bool // last advertised window was zero
 	dataAfter bool // sent data after the peer's FIN
-	// after says what the side sent after the peer's FIN, where its
-	// bytes were read: data that was no control message, a control
-	// message (Record.DataAfterFin, Record.ControlAfterFin).
-	after afterFin
+	// notes says what the side sent after the peer's FIN, where its
+	// bytes were read (data that was no control message, a control
+	// message: Record.DataAfterFin, Record.ControlAfterFin), and whether
+	// its last payload was an acknowledgement (noteEcho).
+	notes sideNotes
 	// halfClosed and zeroWins are the record's HalfClosed and ZeroWindows
 	// while the connection has no record (a packet's path makes none).
 	halfClosed bool
@@ -175,12 +176,28 @@ type track struct {
 	bytes, missed uint64
 }
 
-// afterFin is what a side sent after the peer's FIN (see track.after).
-type afterFin uint8
+// sideNotes are a side's notes on its payload (see track.notes).
+type sideNotes uint8
 
 const (
-	afterData    afterFin = 1 << iota // data that was no control message
-	afterControl                      // a control message
+	afterData    sideNotes = 1 << iota // after the peer's FIN: data that was no control message
+	afterControl                       // after the peer's FIN: a control message
+	// noteEcho is set while the side's last payload was an
+	// acknowledgement of the peer's at the protocol's level (see
+	// echoMax), not data of its own.
+	noteEcho
+)
+
+// An echo is a payload of echoMax bytes or fewer that the client sends
+// within echoWindow of the server's: HTTP/2's SETTINGS acknowledgement,
+// WINDOW_UPDATE or PING answer (9 to 17 bytes; 31 to 44 in a TLS
+// record). It answers what came, asks nothing: the server's payload is
+// the last word before it, for the quiet period a close ends and for who
+// was waiting for whom. (A server's short quick payload is an answer to
+// the client, data of its own.)
+const (
+	echoMax    = 64
+	echoWindow = 50 * time.Millisecond
 )
 
 // holes are a side's sequence ranges not seen (see track.nholes).
@@ -526,10 +543,10 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 					tracks[s].finSent = h.FinPacket > 0
 					tracks[s].gotFin = rc.r.Half(s.Other()).FinPacket > 0
 					if rc.r.DataAfterFin(s) {
-						tracks[s].after |= afterData
+						tracks[s].notes |= afterData
 					}
 					if rc.r.ControlAfterFin(s) {
-						tracks[s].after |= afterControl
+						tracks[s].notes |= afterControl
 					}
 				}
 				c = t.revive(k, h, &rc, tracks, nil)
@@ -1008,12 +1025,20 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	if last := &c.h[from]; last.lastPayload > 0 {
 		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
 		hs.DataBeforeFinFrom = from
-		if p := c.prevData; from == s && (p.from == s || last.lastCtl) && p.at > 0 && p.at < last.lastPayload &&
+		p := c.prevData
+		switch {
+		case p.at == 0 || p.at >= last.lastPayload:
+		case c.t[from].notes&noteEcho != 0:
+			// The last payload only acknowledged the one before it.
+			hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
+			hs.DataBeforeFinFrom = p.from
+		case from == s && (p.from == s || last.lastCtl) &&
 			last.lastPayload.Sub(p.at) >= goodbyeQuiet && last.lastPayload.Sub(p.at) >= 10*m.At.Sub(last.lastPayload) &&
-			!c.answered(last.lastPayload) {
+			!c.answered(last.lastPayload):
 			// A goodbye (Half.Goodbye): the quiet period before it is
 			// what the close ends.
 			hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
+			hs.DataBeforeFinFrom = p.from
 		}
 	}
 	switch c.h[s].raw {
@@ -1226,8 +1251,15 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		from = Server
 	}
 	ctl := controlMessage(seg.Payload)
-	if l := &c.h[from]; l.lastPayload > 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
+	l := &c.h[from]
+	// An echo is passed over: prevData stays the payload it answered.
+	if l.lastPayload > 0 && c.t[from].notes&noteEcho == 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
 		c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
+	}
+	if s == Client && from != s && l.lastPayload > 0 && n <= echoMax && m.At.Sub(l.lastPayload) <= echoWindow {
+		c.t[s].notes |= noteEcho
+	} else {
+		c.t[s].notes &^= noteEcho
 	}
 	h := &c.h[s]
 	h.lastPayload, h.lastPayloadPacket, h.lastPayloadInput = m.At, m.Packet, m.Input
@@ -1239,9 +1271,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		switch {
 		case len(seg.Payload) == 0 || m.Cut > 0:
 		case h.lastCtl:
-			c.t[s].after |= afterControl
+			c.t[s].notes |= afterControl
 		default:
-			c.t[s].after |= afterData
+			c.t[s].notes |= afterData
 		}
 	}
 	if m.Cut > 0 {
@@ -1791,8 +1823,8 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	c.flushTo(r)
 	r.Client.ZeroWindowAtEnd, r.Server.ZeroWindowAtEnd = c.t[Client].zeroWin, c.t[Server].zeroWin
 	for side := Client; side <= Server; side++ {
-		r.set(recDataAfterFin<<side, c.t[side].after&afterData != 0)
-		r.set(recControlAfterFin<<side, c.t[side].after&afterControl != 0)
+		r.set(recDataAfterFin<<side, c.t[side].notes&afterData != 0)
+		r.set(recControlAfterFin<<side, c.t[side].notes&afterControl != 0)
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {

@@ -919,6 +919,31 @@ func TestAfterFinRevived(t *testing.T) {
 	}
 }
 
+// TestEchoNotData: an HTTP/2 client acknowledges the server's response
+// at once (a WINDOW_UPDATE, 31 bytes in a TLS record), then closes its
+// idle connection 1 s later with a close_notify and FIN. The last word
+// before that close was the server's: an idle connection, not a wait
+// for an answer.
+func TestEchoNotData(t *testing.T) {
+	const c, s = 1000, 5000
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	add(Client, PA, c+1, s+1, appData(80), 0.1)
+	add(Server, PA, s+1, c+86, appData(86), 0.101)    // the response
+	add(Client, PA, c+86, s+92, appData(26), 0.1012)  // its acknowledgement
+	add(Client, PA, c+117, s+92, appData(19), 1.1013) // close_notify
+	add(Client, FA, c+141, s+92, nil, 1.1014)
+	recs, _ := tr.Finish()
+	h := &recs[0].Client
+	if h.DataBeforeFinFrom != Server || h.DataBeforeFin != TS(t0.Add(101*time.Millisecond)) {
+		t.Errorf("last data before the client's FIN: from the %v at %v; want the server's response at 0.101 s",
+			h.DataBeforeFinFrom, h.DataBeforeFin.Sub(TS(t0)))
+	}
+}
+
 // TestGoodbyeControl: after the client's last data (HTTP/2's SETTINGS
 // acknowledgement), nginx's idle close sends a GOAWAY frame, then FIN: a
 // goodbye, the 2 s before it the idle time. A slow answer of as few
