@@ -197,16 +197,43 @@ func idleFinding(g *group) Finding {
 		how = fmt.Sprintf("closed (%d of them by RST)", resets)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s (%s) %s %s%s after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), to, fmtDur(main.Median))
-	if len(main.Values) > 1 {
-		if lo, hi := fmtDur(main.Min), fmtDur(main.Max); lo != hi {
-			fmt.Fprintf(&sb, " (median of %d, %s to %s)", len(main.Values), lo, hi)
-		} else {
-			fmt.Fprintf(&sb, " (all %d)", len(main.Values))
-		}
-	}
 	if others := len(idle) - len(main.Values); others > 0 {
-		fmt.Fprintf(&sb, "; %d more after other idle times", others)
+		// "closed 4 idle connections, 2 of them after 2.6 s without
+		// traffic (2.5 s to 2.7 s) and 2 after other idle times (3.0 s
+		// to 3.3 s)"
+		var lo, hi time.Duration
+		first := true
+		for _, d := range idle {
+			if d >= main.Min && d <= main.Max {
+				continue
+			}
+			if first || d < lo {
+				lo = d
+			}
+			if first || d > hi {
+				hi = d
+			}
+			first = false
+		}
+		fmt.Fprintf(&sb, "%s (%s) %s %s%s, %d of them after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), to, len(main.Values), fmtDur(main.Median))
+		if a, b := fmtDur(main.Min), fmtDur(main.Max); a != b {
+			fmt.Fprintf(&sb, " (%s to %s)", a, b)
+		}
+		fmt.Fprintf(&sb, " and %d after other idle times", others)
+		if a, b := fmtDur(lo), fmtDur(hi); a != b {
+			fmt.Fprintf(&sb, " (%s to %s)", a, b)
+		} else {
+			fmt.Fprintf(&sb, " (%s)", a)
+		}
+	} else {
+		fmt.Fprintf(&sb, "%s (%s) %s %s%s after %s without traffic", closer, who, how, plural(len(g.flows), "idle connection"), to, fmtDur(main.Median))
+		if len(main.Values) > 1 {
+			if lo, hi := fmtDur(main.Min), fmtDur(main.Max); lo != hi {
+				fmt.Fprintf(&sb, " (median of %d, %s to %s)", len(main.Values), lo, hi)
+			} else {
+				fmt.Fprintf(&sb, " (all %d)", len(main.Values))
+			}
+		}
 	}
 	if v0.Side == flow.Client {
 		sb.WriteString(": its pool's idle timeout")
