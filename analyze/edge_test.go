@@ -209,6 +209,19 @@ func tlsRecord(typ, hs byte, n int) []byte {
 	return b
 }
 
+// tlsConv is a TLS connection to 10.0.0.2:443 from client port cport,
+// opened at t: a ClientHello and a ServerHello 10 ms later, then the
+// segments after, of which those at records' indexes carry a record of
+// application data of that many bytes.
+func tlsConv(cport uint16, t float64, after []seg, records map[int]int) conv {
+	first := join(open(t), exchange(t+0.01, 0, 0))
+	data := map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90)}
+	for i, n := range records {
+		data[len(first)+i] = tlsRecord(0x17, 0, n)
+	}
+	return conv{cport: cport, server: "10.0.0.2:443", segs: join(first, after), data: data}
+}
+
 func TestEdgeJudgement(t *testing.T) {
 	// A keep-alive server that closes idle connections after 2 s.
 	idleClose := func(port uint16, start float64, clientCloses bool) conv {
@@ -366,16 +379,13 @@ func TestEdgeJudgement(t *testing.T) {
 			// encrypted alert: a record of 19 bytes).
 			name: "stale request drained, over TLS",
 			convs: []conv{
-				{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), []seg{
-					{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1}, {0.0112, true, "A", 0, -1},
+				tlsConv(40001, 0, []seg{
 					{2.011, false, "PA", 0, -1}, {2.0111, false, "FA", 0, -1}, {2.0113, true, "A", 0, -1},
-					{2.9, true, "PA", 0, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "PA", 0, -1}, {2.9011, true, "FA", 0, -1}, {2.9013, false, "A", 0, -1}}),
-					data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19),
-						9: tlsRecord(0x17, 0, 120), 11: tlsRecord(0x17, 0, 19)}},
-				{cport: 40002, server: "10.0.0.2:443", segs: join(open(0.05), []seg{
-					{0.06, true, "PA", 0, -1}, {0.061, false, "PA", 0, -1}, {0.0612, true, "A", 0, -1},
-					{2.061, false, "PA", 0, -1}, {2.0611, false, "FA", 0, -1}, {2.0613, true, "PA", 0, -1}, {2.0614, true, "FA", 0, -1}, {2.0616, false, "A", 0, -1}}),
-					data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19), 8: tlsRecord(0x17, 0, 19)}},
+					{2.9, true, "PA", 0, -1}, {2.9002, false, "A", 0, -1}, {2.901, true, "PA", 0, -1}, {2.9011, true, "FA", 0, -1}, {2.9013, false, "A", 0, -1}},
+					map[int]int{0: 19, 3: 120, 5: 19}),
+				tlsConv(40002, 0.05, []seg{
+					{2.061, false, "PA", 0, -1}, {2.0611, false, "FA", 0, -1}, {2.0613, true, "PA", 0, -1}, {2.0614, true, "FA", 0, -1}, {2.0616, false, "A", 0, -1}},
+					map[int]int{0: 19, 2: 19}),
 				last(50000)},
 			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server) time_wait(server)", "idle_timeout_close(server) half_close_ok(server) time_wait(server) clean(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 2"},
@@ -386,10 +396,9 @@ func TestEdgeJudgement(t *testing.T) {
 			// Node): the client's close_notify in reply meets an RST. No
 			// request was lost: no stale reuse.
 			name: "a close_notify in reply, reset",
-			convs: []conv{{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), []seg{
-				{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1}, {0.0112, true, "A", 0, -1},
-				{2.011, false, "PA", 0, -1}, {2.0111, false, "FA", 0, -1}, {2.0112, true, "PA", 0, -1}, {2.0113, false, "R", 0, -1}}),
-				data: map[int][]byte{3: tlsRecord(0x16, 1, 120), 4: tlsRecord(0x16, 2, 90), 6: tlsRecord(0x17, 0, 19), 8: tlsRecord(0x17, 0, 19)}},
+			convs: []conv{tlsConv(40001, 0, []seg{
+				{2.011, false, "PA", 0, -1}, {2.0111, false, "FA", 0, -1}, {2.0112, true, "PA", 0, -1}, {2.0113, false, "R", 0, -1}},
+				map[int]int{0: 19, 2: 19}),
 				last(50000)},
 			verdicts: []string{"idle_timeout_close(server)", "open(client)"},
 			findings: []string{"info idle_timeout_close 1"},

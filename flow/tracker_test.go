@@ -64,6 +64,18 @@ func feed(tr *Tracker, pkts []pkt) {
 	}
 }
 
+// opened returns a tracker holding a connection whose handshake, with
+// ISNs c and s, is done (packets 1 to 3, by 2 ms), and the sender of its
+// next segments (see sender).
+func opened(c, s uint32) (*Tracker, func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64)) {
+	tr := NewTracker(Config{})
+	add := sender(tr)
+	add(Client, S, c, 0, nil, 0)
+	add(Server, SA, s, c+1, nil, 0.001)
+	add(Client, A, c+1, s+1, nil, 0.002)
+	return tr, add
+}
+
 // sender returns a func that adds to tr a segment with payload data, the
 // packets numbered from 1: for the tests that read payload.
 func sender(tr *Tracker) func(from Side, fl packet.Flags, seq, ack uint32, data []byte, at float64) {
@@ -728,11 +740,7 @@ func TestGoodbyeNotAnAnswer(t *testing.T) {
 	req := []byte("GET /poll HTTP/1.1\r\nHost: x\r\n\r\n")
 	head := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n")
 	body := []byte("ok")
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
+	tr, add := opened(c, s)
 	add(Client, PA, c+1, s+1, req, 0.1)
 	add(Server, PA, s+1, c+1+uint32(len(req)), head, 0.11)
 	add(Server, PA, s+1+uint32(len(head)), c+1+uint32(len(req)), body, 3.11)
@@ -775,7 +783,6 @@ func appData(n int) []byte {
 // read.
 func TestDataAfterFin(t *testing.T) {
 	const c, s = 1000, 5000
-	record := appData
 	alert12 := append([]byte{0x15, 0x03, 0x03, 0, 26}, make([]byte, 26)...)
 	for _, tc := range []struct {
 		name  string
@@ -783,18 +790,14 @@ func TestDataAfterFin(t *testing.T) {
 		len   int // of a segment whose bytes were not read, when after is nil
 		want  bool
 	}{
-		{"a TLS record of application data", record(100), 0, true},
-		{"a TLS 1.3 close_notify", record(19), 0, false},
+		{"a TLS record of application data", appData(100), 0, true},
+		{"a TLS 1.3 close_notify", appData(19), 0, false},
 		{"a TLS 1.2 close_notify", alert12, 0, false},
 		{"data not read", nil, 105, false},
 	} {
-		tr := NewTracker(Config{})
-		add := sender(tr)
-		add(Client, S, c, 0, nil, 0)
-		add(Server, SA, s, c+1, nil, 0.001)
-		add(Client, A, c+1, s+1, nil, 0.002)
-		add(Client, PA, c+1, s+1, record(80), 0.1)
-		add(Server, PA, s+1, c+86, record(200), 0.2)
+		tr, add := opened(c, s)
+		add(Client, PA, c+1, s+1, appData(80), 0.1)
+		add(Server, PA, s+1, c+86, appData(200), 0.2)
 		add(Server, FA, s+206, c+86, nil, 2.2) // idle 2 s: the server closes
 		add(Client, A, c+86, s+207, nil, 2.2001)
 		n := max(len(tc.after), tc.len)
@@ -815,15 +818,10 @@ func TestDataAfterFin(t *testing.T) {
 // later, then the FIN) ends the quiet period as a goodbye of one does.
 func TestGoodbyeInRecords(t *testing.T) {
 	const c, s = 1000, 5000
-	record := appData
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
-	add(Client, PA, c+1, s+1, record(40), 0.01)
-	add(Server, PA, s+1, c+46, record(83), 0.015) // the answer
-	fatal, notify := record(133), record(19)
+	tr, add := opened(c, s)
+	add(Client, PA, c+1, s+1, appData(40), 0.01)
+	add(Server, PA, s+1, c+46, appData(83), 0.015) // the answer
+	fatal, notify := appData(133), appData(19)
 	add(Server, PA, s+89, c+46, fatal, 3.015)
 	add(Server, PA, s+89+138, c+46, notify, 3.0151)
 	add(Server, FA, s+89+138+24, c+46, nil, 3.018)
@@ -842,11 +840,7 @@ func TestGoodbyeInRecords(t *testing.T) {
 // goodbye, whatever the stream's length.
 func TestNoGoodbyeAfterStream(t *testing.T) {
 	const c, s = 1000, 5000
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
+	tr, add := opened(c, s)
 	add(Client, PA, c+1, s+1, appData(40), 0.01)
 	seq := uint32(s + 1)
 	for i := range 600 {
@@ -865,11 +859,7 @@ func TestNoGoodbyeAfterStream(t *testing.T) {
 // told as neither data nor a control message.
 func TestAfterFinCut(t *testing.T) {
 	const c, s = 1000, 5000
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
+	tr, add := opened(c, s)
 	add(Client, PA, c+1, s+1, appData(80), 0.1)
 	add(Server, PA, s+1, c+86, appData(200), 0.2)
 	add(Server, FA, s+206, c+86, nil, 2.2)
@@ -886,11 +876,7 @@ func TestAfterFinCut(t *testing.T) {
 // connection up again.
 func TestAfterFinRevived(t *testing.T) {
 	const c, s = 1000, 5000
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
+	tr, add := opened(c, s)
 	add(Client, PA, c+1, s+1, appData(80), 0.1)
 	add(Server, PA, s+1, c+86, appData(200), 0.2)
 	add(Server, PA, s+206, c+86, appData(19), 2.2) // close_notify
@@ -926,11 +912,7 @@ func TestAfterFinRevived(t *testing.T) {
 // for an answer.
 func TestEchoNotData(t *testing.T) {
 	const c, s = 1000, 5000
-	tr := NewTracker(Config{})
-	add := sender(tr)
-	add(Client, S, c, 0, nil, 0)
-	add(Server, SA, s, c+1, nil, 0.001)
-	add(Client, A, c+1, s+1, nil, 0.002)
+	tr, add := opened(c, s)
 	add(Client, PA, c+1, s+1, appData(80), 0.1)
 	add(Server, PA, s+1, c+86, appData(86), 0.101)    // the response
 	add(Client, PA, c+86, s+92, appData(26), 0.1012)  // its acknowledgement
@@ -957,11 +939,7 @@ func TestGoodbyeControl(t *testing.T) {
 		last    []byte
 		goodbye bool
 	}{{"GOAWAY", goaway, true}, {"a TLS record of data", answer, false}} {
-		tr := NewTracker(Config{})
-		add := sender(tr)
-		add(Client, S, c, 0, nil, 0)
-		add(Server, SA, s, c+1, nil, 0.001)
-		add(Client, A, c+1, s+1, nil, 0.002)
+		tr, add := opened(c, s)
 		add(Client, PA, c+1, s+1, make([]byte, 9), 0.1)
 		add(Server, PA, s+1, c+10, tc.last, 2.1)
 		add(Server, FA, s+1+uint32(len(tc.last)), c+10, nil, 2.10004)
