@@ -142,8 +142,9 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 }
 
 // firstCloser returns the side that sent the first FIN and how long the
-// connection had carried no data by then; false when neither closed or
-// the connection carried no data before.
+// connection had carried no data by then, or by the announcement of the
+// close (flow.Record.Announced); false when neither closed or the
+// connection carried no data before.
 func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	C, S := &r.Client, &r.Server
 	closer := flow.Client
@@ -157,6 +158,9 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	h := r.Half(closer)
 	if h.DataBeforeFin == 0 {
 		return closer, 0, false
+	}
+	if at, _, ok := r.Announced(closer); ok {
+		return closer, at.Sub(h.DataBeforeFin), true
 	}
 	return closer, h.FinAt.Sub(h.DataBeforeFin), true
 }

@@ -26,7 +26,10 @@ var idleDetector = detector{
 			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
 		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
 			"direction (before the closer's goodbye, when it sent one: a message that answered nothing, just before its " +
-			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
+			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send), or before its announcement of " +
+			"the close, when it made one: a short message answering nothing after the quiet, its FIN later, no later than " +
+			"the quiet lasted (Go's HTTP/2 server sends GOAWAY when its idle timeout fires, and close_notify and FIN a " +
+			"second later); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
 			"the defaults of common servers.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
@@ -79,7 +82,15 @@ func inspectIdle(c *flowCtx) {
 			what = fmt.Sprintf("FIN from %s %s after its last data", sideName(closer), fmtDur(idle))
 			sum = fmt.Sprintf("the %s closed the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(closer), fmtDur(idle))
 		}
+		annAt, annPacket, announced := r.Announced(closer)
+		if announced {
+			what = fmt.Sprintf("FIN from %s %s after its announcement", sideName(closer), fmtDur(ch.FinAt.Sub(annAt)))
+			sum += fmt.Sprintf(", announcing it first (a short message that answered nothing, such as an HTTP/2 GOAWAY) and sending its FIN %s later", fmtDur(ch.FinAt.Sub(annAt)))
+		}
 		bye, said := goodbyeEvidence(r, closer)
+		if said && announced && ch.LastPayloadPacket == annPacket {
+			said = false // the announcement was its last word
+		}
 		if said {
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: a timeout message)", fmtDur(ch.FinAt.Sub(ch.LastPayload)))
 		}
@@ -90,6 +101,10 @@ func inspectIdle(c *flowCtx) {
 		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt, Summary: sum}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
+		if announced {
+			v.Evidence = append(v.Evidence, Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(annPacket), At: annAt,
+				What: fmt.Sprintf("announcement from %s after %s idle: a short message answering nothing", sideName(closer), fmtDur(idle))})
+		}
 		if said {
 			v.Evidence = append(v.Evidence, bye)
 		}
@@ -151,6 +166,9 @@ func lastData(r *flow.Record) (flow.Side, flow.Timestamp) {
 // verdict v (an idle-timeout close) is about, and who sent the last data.
 func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 	h := r.Half(v.Side)
+	if at, _, ok := r.Announced(v.Side); ok {
+		return at.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
+	}
 	if h.FinPacket > 0 && h.DataBeforeFin > 0 {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
 	}

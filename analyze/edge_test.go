@@ -404,6 +404,22 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// Go's HTTP/2 server over TLS: its idle timeout (2 s) fires
+			// and it sends GOAWAY (a record of 34 bytes), then a second
+			// later close_notify and FIN. The timeout is the quiet before
+			// the GOAWAY, not the second after it.
+			name: "a close announced, over TLS",
+			convs: []conv{tlsConv(40001, 0, []seg{
+				{0.02, true, "PA", 0, -1}, {0.03, false, "PA", 0, -1}, {0.0302, true, "PA", 0, -1},
+				{2.03, false, "PA", 0, -1}, {2.0302, true, "A", 0, -1},
+				{3.03, false, "PA", 0, -1}, {3.0301, false, "FA", 0, -1}, {3.0303, true, "PA", 0, -1}, {3.0304, false, "R", 0, -1}},
+				map[int]int{0: 100, 1: 200, 2: 26, 3: 34, 5: 19, 7: 19}),
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
+			says:     []string{"closed 1 idle connection after 2.0 s without traffic", "announcing it first", "sending its FIN 1.0 s later"},
+		},
+		{
 			// The server's idle timer fires as a request arrives: its FIN
 			// follows the request by a moment, then its RST, the request
 			// unread (Node's https server). Its other connections show the

@@ -279,9 +279,13 @@ type Record struct {
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
 	flags  recFlags
-	// (The key, the bools, the flags and EventsDropped fill whole words:
-	// no padding. TestRecordSize holds the sizes.)
-	EventsDropped int32 // events past the cap, not kept
+	// ann, annGapUS and annPacket hold a close announced ahead of the
+	// FIN (see Announced).
+	ann annState
+	// (The key, the bools, the flags, ann and EventsDropped fill whole
+	// words: no padding. TestRecordSize holds the sizes.)
+	EventsDropped       int32 // events past the cap, not kept
+	annGapUS, annPacket uint32
 	// ID is 1-based, in order of first packet. While the pass runs it
 	// holds the Meta.Order of the first packet, by which the trackers'
 	// records are merged and then numbered. (Where int has 32 bits, a
@@ -332,6 +336,43 @@ func (r *Record) DataAfterFin(s Side) bool { return r.is(recDataAfterFin << s) }
 // DataAfterFin false, what s sent after the peer's FIN was read and held
 // no request. Known only where the payload was read.
 func (r *Record) ControlAfterFin(s Side) bool { return r.is(recControlAfterFin << s) }
+
+// annState says where a record stands with an announced close: a side's
+// short message, unasked, after a quiet period, which may be the first
+// step of a goodbye in two (Go's HTTP/2 server sends GOAWAY when its idle
+// timeout fires, and close_notify and FIN a second later).
+type annState uint8
+
+const (
+	annNoted  annState = 1 << iota // an announcement is its side's last payload (but for annMore)
+	annMore                        // one more short message of that side followed it
+	annDone                        // the side's FIN closed after it: Announced holds
+	annServer                      // the side is the server's
+)
+
+func (a annState) side() Side {
+	if a&annServer != 0 {
+		return Server
+	}
+	return Client
+}
+
+// Announced reports whether side s announced its close ahead of its
+// FIN: after the quiet period that Half.DataBeforeFin begins, s sent a
+// short message answering nothing (a GOAWAY, encrypted or not), then at
+// most one more (a TLS close_notify), then its FIN, no later after the
+// announcement than the quiet before it lasted. The quiet the close ends
+// is then the one before the announcement: at returns when the
+// announcement was sent, and packet its packet number in the input of
+// DataBeforeFin (to the microsecond). Known with or without the payload
+// read.
+func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
+	if r.ann&annDone == 0 || r.ann.side() != s {
+		return 0, 0, false
+	}
+	h := r.Half(s)
+	return h.DataBeforeFin + Timestamp(time.Duration(r.annGapUS)*time.Microsecond), r.annPacket, true
+}
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

@@ -1022,7 +1022,7 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
 	}
-	if last := &c.h[from]; last.lastPayload > 0 {
+	if last := &c.h[from]; last.lastPayload > 0 && !c.closeAnnounced(s, from, m) {
 		hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = last.lastPayload, last.lastPayloadPacket, last.lastPayloadInput
 		hs.DataBeforeFinFrom = from
 		p := c.prevData
@@ -1088,6 +1088,64 @@ func controlMessage(b []byte) bool {
 		return true
 	}
 	return false
+}
+
+// maxAnnounceGap is the longest quiet period before an announced close
+// that a record holds (Record.Announced): in microseconds, in 32 bits.
+const maxAnnounceGap = time.Duration(1<<32-1) * time.Microsecond
+
+// announcing reports whether a close announced by one side may still
+// follow the payload side s sends now (short: a control message, or
+// echoMax bytes or fewer), and notes it: the announcer's next short
+// message (a close_notify), the peer's echoes (echo: this payload is
+// one). Anything else ends the announcement.
+func (c *conn) announcing(s Side, short, echo bool) bool {
+	r := c.rec
+	if r == nil || r.ann&(annNoted|annDone) != annNoted {
+		return false
+	}
+	switch a := r.ann; {
+	case s == a.side() && a&annMore == 0 && short:
+		r.ann |= annMore
+	case s != a.side() && echo:
+	default:
+		r.ann = 0
+		return false
+	}
+	return true
+}
+
+// closeAnnounced takes s's FIN at m as the end of a close it announced
+// (Record.Announced), if it did: the announcement still stands, the last
+// payload is s's (or an echo of it), and the FIN came more than burstGap
+// after the announcement (closer, it is a goodbye in one, which fin
+// tells by itself) and no later than the quiet before it lasted. The
+// data before that quiet then ends DataBeforeFin.
+func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
+	r := c.rec
+	a := r.ann
+	r.ann = 0
+	if a&(annNoted|annDone) != annNoted || a.side() != s || from != s && c.t[from].notes&noteEcho == 0 {
+		return false
+	}
+	p := c.prevData // the data before the announcement
+	gap := time.Duration(r.annGapUS) * time.Microsecond
+	at := p.at + Timestamp(gap)
+	if a&annMore == 0 {
+		h := &c.h[s]
+		if h.lastPayloadPacket != r.annPacket || c.answered(h.lastPayload) {
+			return false
+		}
+		at = h.lastPayload
+	}
+	if p.from != s || p.at == 0 || m.At.Sub(at) <= burstGap || m.At.Sub(at) > gap {
+		return false
+	}
+	hs := r.Half(s)
+	hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
+	hs.DataBeforeFinFrom = s
+	r.ann = annDone | a&annServer
+	return true
 }
 
 // answered reports whether the payload at t carried (the end of) an HTTP
@@ -1252,11 +1310,29 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	}
 	ctl := controlMessage(seg.Payload)
 	l := &c.h[from]
-	// An echo is passed over: prevData stays the payload it answered.
-	if l.lastPayload > 0 && c.t[from].notes&noteEcho == 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
-		c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
+	echo := s == Client && from != s && l.lastPayload > 0 && n <= echoMax && m.At.Sub(l.lastPayload) <= echoWindow
+	short := ctl || n <= echoMax
+	// While a close announced may follow, prevData stays the data before
+	// the announcement.
+	if !c.announcing(s, short, echo) {
+		// An echo is passed over: prevData stays the payload it answered.
+		if l.lastPayload > 0 && c.t[from].notes&noteEcho == 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
+			c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
+		}
+		if p := c.prevData; short && p.from == s && (p.at == l.lastPayload || c.t[from].notes&noteEcho != 0) &&
+			p.input == m.Input && m.At.Sub(p.at) >= goodbyeQuiet && m.At.Sub(p.at) < maxAnnounceGap {
+			// A short message after a quiet period, its side's own data
+			// the last before it (but for an echo of it): perhaps a close
+			// announced.
+			r := c.record()
+			r.ann = annNoted
+			if s == Server {
+				r.ann |= annServer
+			}
+			r.annGapUS, r.annPacket = uint32(m.At.Sub(p.at)/time.Microsecond), m.Packet
+		}
 	}
-	if s == Client && from != s && l.lastPayload > 0 && n <= echoMax && m.At.Sub(l.lastPayload) <= echoWindow {
+	if echo {
 		c.t[s].notes |= noteEcho
 	} else {
 		c.t[s].notes &^= noteEcho

@@ -950,3 +950,66 @@ func TestGoodbyeControl(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnouncedClose: Go's HTTP/2 server, its idle timeout fired, sends
+// GOAWAY (an encrypted 34-byte record), then a second later close_notify
+// and FIN: the close ends the 2 s of quiet before the GOAWAY, not the
+// second after it. Without the close_notify, or with the client's echo
+// of the response, the same. A FIN right after the short message is a
+// goodbye in one (Half.Goodbye); a request answering it, or a FIN much
+// later than the quiet before it lasted, is no announced close.
+func TestAnnouncedClose(t *testing.T) {
+	const c, s = 1000, 5000
+	type step struct {
+		from Side
+		data []byte
+		at   float64
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		fin   float64
+		want  bool
+	}{
+		{"GOAWAY, close_notify, FIN", []step{{Server, appData(34), 2.1}, {Server, appData(19), 3.1}}, 3.1001, true},
+		{"GOAWAY, FIN", []step{{Server, appData(34), 2.1}}, 3.1, true},
+		{"the response echoed, GOAWAY, FIN", []step{{Client, appData(26), 0.1002}, {Server, appData(34), 2.1}, {Client, appData(26), 2.1002}}, 3.1, true},
+		{"a goodbye in one", []step{{Server, appData(34), 2.1}}, 2.1001, false},
+		{"a request after it", []step{{Server, appData(34), 2.1}, {Client, appData(300), 2.5}}, 3.1, false},
+		{"a FIN long after it", []step{{Server, appData(34), 2.1}}, 6.1, false},
+		{"a long message", []step{{Server, appData(500), 2.1}}, 3.1, false},
+	} {
+		tr, add := opened(c, s)
+		add(Client, PA, c+1, s+1, appData(80), 0.05)
+		add(Server, PA, s+1, c+86, appData(86), 0.1) // the response, packet 5
+		seq := [2]uint32{c + 86, s + 92}
+		var announcement uint32
+		for i, st := range tc.steps {
+			add(st.from, PA, seq[st.from], seq[st.from.Other()], st.data, st.at)
+			seq[st.from] += uint32(len(st.data))
+			if st.at == 2.1 {
+				announcement = uint32(6 + i)
+			}
+		}
+		add(Server, FA, seq[Server], seq[Client], nil, tc.fin)
+		recs, _ := tr.Finish()
+		r := recs[0]
+		at, packet, ok := r.Announced(Server)
+		if ok != tc.want {
+			t.Errorf("%s: announced %v, want %v", tc.name, ok, tc.want)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if h := &r.Server; h.DataBeforeFin != TS(t0.Add(100*time.Millisecond)) || h.DataBeforeFinPacket != 5 || h.DataBeforeFinFrom != Server {
+			t.Errorf("%s: the quiet begins at packet %d from the %v at %v, want the response", tc.name, h.DataBeforeFinPacket, h.DataBeforeFinFrom, h.DataBeforeFin.Sub(TS(t0)))
+		}
+		if want := TS(t0.Add(2100 * time.Millisecond)); at != want || packet != announcement {
+			t.Errorf("%s: announced at %v (packet %d), want 2.1 s", tc.name, at.Sub(TS(t0)), packet)
+		}
+		if _, _, ok := r.Announced(Client); ok {
+			t.Errorf("%s: announced by the client too", tc.name)
+		}
+	}
+}
