@@ -404,6 +404,28 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// HAProxy over TLS closes a pooled connection idle for 2.5 s
+			// (close_notify, FIN): 0.5 s before the end the client has not
+			// closed. Its host's only other close was curl's, which said
+			// close_notify first and reset the connection 50 µs after the
+			// server's close_notify and FIN in reply: no reaction to a
+			// close, nothing to compare with. Too soon to call a leak.
+			name: "a close begun by the client is no close to compare with",
+			convs: []conv{
+				tlsConv(40001, 0, []seg{
+					{0.02, true, "PA", 0, -1}, {0.03, false, "PA", 0, -1}, {0.0302, true, "A", 0, -1},
+					{2.53, false, "PA", 0, -1}, {2.5301, false, "FA", 0, -1}, {2.5303, true, "A", 0, -1}},
+					map[int]int{0: 100, 1: 200, 3: 19}),
+				tlsConv(40002, 0.1, []seg{
+					{0.12, true, "PA", 0, -1}, {0.13, false, "PA", 0, -1}, {0.1302, true, "A", 0, -1},
+					{0.131, true, "PA", 0, -1}, {0.1311, false, "PA", 0, -1}, {0.13112, false, "FA", 0, -1}, {0.13117, true, "RA", 0, -1}},
+					map[int]int{0: 100, 1: 200, 3: 19, 4: 19}),
+				last(50000)},
+			verdicts: []string{"open(client) idle_timeout_close(server)", "reset(client)", "open(client)"},
+			findings: []string{"info close_wait_leak 1", "info idle_timeout_close 1"},
+			says:     []string{"the capture holds no close by this host to compare with"},
+		},
+		{
 			// Go's HTTP/2 server over TLS: its idle timeout (2 s) fires
 			// and it sends GOAWAY (a record of 34 bytes), then a second
 			// later close_notify and FIN. The timeout is the quiet before

@@ -214,10 +214,12 @@ func sample(m map[appKey]*latencies, k appKey, d time.Duration) {
 // closeLatency is how long side s took to close after the peer did: from
 // the peer's FIN, or s's own last data if it went on sending, to s's FIN,
 // or to its RST when it closed abortively. False when s did not close
-// second.
+// second, or had begun to close before the peer's FIN (its last message
+// was a control message, a TLS close_notify: the FIN answered it, and
+// s's close was no reaction to it).
 func closeLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
 	h, p := r.Half(s), r.Half(s.Other())
-	if p.FinPacket == 0 {
+	if p.FinPacket == 0 || r.ControlBeforeFin(s) {
 		return 0, false
 	}
 	from := max(p.FinAt, h.LastPayload)

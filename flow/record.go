@@ -311,6 +311,11 @@ const (
 	// recControlAfterFin, shifted by the Side, is set once that side sent
 	// a control message after the peer's FIN (see ControlAfterFin).
 	recControlAfterFin
+	_
+	// recControlBeforeFin, shifted by the Side, is set when that side's
+	// last payload before the peer's FIN was a control message (see
+	// ControlBeforeFin).
+	recControlBeforeFin
 )
 
 func (r *Record) is(f recFlags) bool { return r.flags&f != 0 }
@@ -373,6 +378,13 @@ func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
 	h := r.Half(s)
 	return h.DataBeforeFin + Timestamp(time.Duration(r.annGapUS)*time.Microsecond), r.annPacket, true
 }
+
+// ControlBeforeFin reports whether side s's last payload before the
+// peer's FIN was a control message (a TLS close_notify or other alert, an
+// HTTP/2 GOAWAY, a 421 line): s had begun to close before the peer did,
+// and the peer's FIN may answer it. Known only where the payload was
+// read.
+func (r *Record) ControlBeforeFin(s Side) bool { return r.is(recControlBeforeFin << s) }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

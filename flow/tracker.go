@@ -1016,8 +1016,12 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 	}
 	ts.finSent = true
 	ts.finSeq = seg.Seq + uint32(seg.Len)
-	hs := c.record().Half(s)
+	r := c.record()
+	hs := r.Half(s)
 	hs.FinAt, hs.FinPacket, hs.FinInput = m.At, m.Packet, m.Input
+	if po := &c.h[o]; po.lastPayload > 0 && po.lastCtl && !c.t[o].finSent {
+		r.set(recControlBeforeFin<<o, true)
+	}
 	from := Client
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
