@@ -15,7 +15,8 @@
 # (postgres-idle, postgres-tls-idle), apache2 (apache-keepalive, apache-tls), openssl
 # (apache-tls, nginx-tls-leak, haproxy-tls-stale, node-tls-race,
 # postgres-tls-idle, mariadb-tls-idle, go-h2-idle), apache2-utils (ab-timewait, lossy-capture), vsftpd
-# (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn).
+# (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn), lighttpd and
+# python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -164,6 +165,17 @@
 #                       goh2.go): two never close a response body, one
 #                       sends its next request after 4 s (a new
 #                       connection), one closes its idle connection.
+#   lighttpd-keepalive  lighttpd (max-keep-alive-idle 2, max-keep-alive-
+#                       requests 3): http.client connections never closed
+#                       (CLOSE_WAIT), one reused 2 s after lighttpd's FIN
+#                       (read and dropped: no answer), an aiohttp pool and
+#                       a requests Session that close and reconnect.
+#   gunicorn-upstream   gunicorn (gthread, --keep-alive 2) behind nginx's
+#                       upstream keepalive pool: gunicorn closes idle
+#                       upstream connections, nginx closes in turn at once;
+#                       curl through nginx; an http.client connection to
+#                       gunicorn reused after its close (RST). Captured on
+#                       the proxy (-i any).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1791,6 +1803,169 @@ finding idle_timeout_close
 EXP
 }
 
+# Lighttpd's keep-alive idle timeout and request cap, with an aiohttp
+# pool, http.client connections that leak or close, and one reused late.
+sc_lighttpd_keepalive() {
+	host client; host server; wire client server
+	local d=$work/lighttpd
+	mkdir -p "$d/html"
+	echo ok >"$d/html/index.html"
+	cat >"$d/lighttpd.conf" <<CONF
+server.document-root = "$d/html"
+server.bind = "$server_ip"
+server.port = 8080
+server.pid-file = "$d/lighttpd.pid"
+server.errorlog = "$d/error.log"
+server.max-keep-alive-idle = 2
+server.max-keep-alive-requests = 3
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html" )
+CONF
+	on server lighttpd -D -f "$d/lighttpd.conf"
+	listening server 8080
+	capture client "$client_if" "$work/cap.pcap"
+	begin lighttpd-keepalive
+	# http.client, one request per connection: three in four never
+	# closed ("leak"), every fourth closed after its response ("ok").
+	client client $pylab httpleak "$server_ip" 8080 8 0.3 25
+	first_port 10 # the clock starts at the first request
+	# aiohttp: a request, the next after 4 s idle, then six in a row
+	# (lighttpd closes after the third request of a connection).
+	client client $pylab aiopool "$server_ip" 8080 4 20
+	# http.client reusing its connection after 5 s ("stale"), and a
+	# requests Session doing the same.
+	client client $pylab stale "$server_ip" 8080 5 20 stale
+	until_t 3.4 # lighttpd closed the first idle connections at 2-3 s
+	cut early client server
+	until_t 7
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# lighttpd (max-keep-alive-idle 2) closes idle keep-alive connections
+# after 2-3 s (it checks once a second, on a clock of whole seconds), FIN
+# only, and reads and drops what comes after it. The http.client
+# connections never closed ("leak") sit in CLOSE_WAIT on the client. The
+# "stale" one is reused 2 s after lighttpd's FIN: the request is read and
+# dropped, no answer, no RST (RemoteDisconnected). aiohttp's pool watches
+# its idle connections and closes at once after lighttpd's FIN, then
+# opens a new one; its requests past max-keep-alive-requests get
+# Connection: close and lighttpd closes first. The requests Session
+# ("session") notices the close when it reuses (5 s) and reconnects. At
+# the early cut the last leaks are still open and others were closed
+# 40 ms before it: the capture may not tell a leak there.
+@early expect client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server)
+@mid,late expect cport=$(ports leak),$(ports stale),$(ports session) : idle_timeout_close(server)
+@early expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client)
+@mid,late expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports stale) : stale_reuse_reset(client) !half_close_ok(server) !half_close_ok(client)
+healthy cport=$(ports ok)
+healthy cport=$(ports aio)
+# At the early cut the Session's CLOSE_WAIT is as old as the leaks' and
+# the host closed aiohttp's within a millisecond: the capture cannot
+# tell a pool that closes at its next use from a leak.
+@mid,late healthy cport=$(ports session)
+@mid,late healthy cport!=$(ports leak),$(ports stale)
+finding idle_timeout_close
+@mid,late finding close_wait_leak
+@mid,late finding stale_reuse_reset
+EXP
+}
+
+# gunicorn's keep-alive (gthread) behind nginx's upstream keepalive pool.
+sc_gunicorn_upstream() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/nginx
+	wire proxy server
+	mkdir -p "$work/app" "$d/html"
+	cat >"$work/app/app.py" <<'APP'
+def app(environ, start_response):
+    body = b"ok\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+APP
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout 60s;
+	upstream app {
+		server $server_ip:8000;
+		keepalive 4;
+	}
+	server {
+		listen $front:8080;
+		location / {
+			proxy_pass http://app;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+CONF
+	on server $py -m gunicorn --chdir "$work/app" -k gthread --threads 4 -w 1 --keep-alive 2 -b "$server_ip:8000" app:app
+	run_nginx proxy "$d"
+	listening server 8000 20
+	listening proxy 8080
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin gunicorn-upstream
+	# On the proxy host, without nginx: python http.client reusing its
+	# connection to gunicorn after 3 s idle ("stale"), and a requests
+	# Session doing the same (it notices the close and reconnects).
+	client proxy $pylab stale "$server_ip" 8000 3 15 stale
+	first_port 20 # the clock starts at its first request
+	# curl through nginx, one request per connection, at 0, 0.5, 1.5,
+	# 3.1, 5.2, 7.6, 10.3, 13.3 and 17.3 s: nginx reuses its idle upstream
+	# connection within gunicorn's keep-alive (2 s), later requests come
+	# after gunicorn's close; two pairs at once open a second one.
+	(
+		i=0
+		for at in 0 0.5 1.5 3.1 5.2 7.6 10.3 13.3 17.3; do
+			until_t "$at"
+			i=$((i + 1))
+			ip netns exec "$tag-client" curl -s -o /dev/null --max-time 3 "http://$front:8080/r$i" >>"$work/log" 2>&1 &
+			if [ "$i" = 2 ] || [ "$i" = 6 ]; then
+				ip netns exec "$tag-client" curl -s -o /dev/null --max-time 3 "http://$front:8080/p$i" >>"$work/log" 2>&1 &
+			fi
+		done
+		wait
+	) &
+	pids+=($!)
+	until_t 5.6
+	cut early client proxy server
+	until_t 11
+	cut mid client proxy server
+	until_t 22 # the last request at 17.3 s, closed by gunicorn at 19.3 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# gunicorn (gthread, --keep-alive 2) closes idle connections after 2-3 s
+# (it checks once a second); nginx, which watches its idle upstream
+# connections, closes in turn at once: healthy (TIME_WAIT on gunicorn).
+# curl closes first. The
+# http.client connection from the proxy host ("stale") is reused 1 s
+# after gunicorn's close: RST. The requests Session there reconnects.
+expect sport=8000 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server)
+expect cport=$(ports stale) : idle_timeout_close(server) stale_reuse_reset(client)
+healthy sport=8080
+healthy sport=8000 cport!=$(ports stale)
+finding idle_timeout_close
+finding stale_reuse_reset
+nofinding close_wait_leak
+EXP
+}
+
 # capture_lossy HOST IFACE FILE: tcpdump as it is often run, buffered (no
 # --immediate-mode, no -U), with a kernel buffer of 64 KiB (-B 64): in a
 # burst the kernel drops what tcpdump does not read in time.
@@ -2024,7 +2199,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2047,6 +2222,11 @@ for s in ${@:-$all}; do
 	lossy_capture) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	h2_idle) $py -c 'import h2' 2>/dev/null || die "needs python3-h2" ;;
 	squid_pconn) command -v squid >/dev/null || die "needs squid" ;;
+	lighttpd_keepalive)
+		command -v lighttpd >/dev/null || die "needs lighttpd"
+		$py -c 'import aiohttp' 2>/dev/null || die "needs python3-aiohttp"
+		;;
+	gunicorn_upstream) $py -c 'import gunicorn' 2>/dev/null || die "needs gunicorn" ;;
 	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac

@@ -29,7 +29,8 @@ count and time and exits by itself. Clients print one line per connection,
                                        IDLE s, one pings every 2 s
   stale HOST PORT PAUSE HOLD [ROLE]    http.client and a requests Session,
                                        each reusing its connection after PAUSE s
-                                       (ROLE names the http.client one)
+                                       (ROLE names the http.client one,
+                                       "session" the Session's first)
   pgidle HOST PORT REUSE N HOLD        PostgreSQL (psycopg2, autocommit): a
                                        connection left idle and never read or
                                        closed ("leak"), one reused after REUSE s
@@ -65,6 +66,11 @@ count and time and exits by itself. Clients print one line per connection,
   tlssession HOST PORT PAUSE HOLD      a requests Session over HTTPS (certificate
                                        not verified): one request, the next
                                        after PAUSE s, then closed
+  aiopool HOST PORT PAUSE HOLD         an aiohttp ClientSession (its pool keeps
+                                       idle connections 15 s): a request, the
+                                       next after PAUSE s idle, then five in a
+                                       row; closed, then HOLD s. Each connection
+                                       it opens is said as "aio"
 """
 
 import http.client
@@ -312,7 +318,8 @@ def stale(host, port, pause, hold, role="httpclient"):
     say(role, c.sock)
     c.getresponse().read()
     s = requests.Session()
-    r = s.get("http://%s:%s/" % (host, port), timeout=5)
+    r = s.get("http://%s:%s/" % (host, port), timeout=5, stream=True)
+    say("session", r.raw._connection.sock)  # its first connection
     r.content
     reuse(c, pause, role)
     s.get("http://%s:%s/" % (host, port), timeout=5).content
@@ -551,6 +558,37 @@ def tlssession(host, port, pause, hold):
         print("session error", type(e).__name__, file=sys.stderr, flush=True)
     s.close()
     time.sleep(float(hold))
+
+
+def aiopool(host, port, pause, hold):
+    import asyncio
+    import aiohttp
+
+    class Connector(aiohttp.TCPConnector):
+        async def _create_connection(self, req, traces, timeout):
+            proto = await super()._create_connection(req, traces, timeout)
+            print("aio", proto.transport.get_extra_info("sockname")[1], flush=True)
+            return proto
+
+    async def main():
+        url = "http://%s:%s/" % (host, port)
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(connector=Connector(), timeout=timeout) as s:
+
+            async def get():
+                try:
+                    async with s.get(url) as r:
+                        await r.read()
+                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                    print("aio error", type(e).__name__, e, file=sys.stderr, flush=True)
+
+            await get()
+            await asyncio.sleep(float(pause))  # past the server's keep-alive timeout
+            for _ in range(6):
+                await get()
+        await asyncio.sleep(float(hold))
+
+    asyncio.run(main())
 
 
 def leak_and_close(conn, n, hold):
