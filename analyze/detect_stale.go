@@ -47,7 +47,7 @@ var staleReuseDetector = detector{
 	group: func(f *Flow, v *Verdict) (groupKey, bool) {
 		return groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, true
 	},
-	findings: func(g *group, _ *findCtx) []Finding { return []Finding{staleFinding(g)} },
+	findings: func(g *group, fx *findCtx) []Finding { return []Finding{staleFinding(g, fx.rep)} },
 }
 
 func inspectStaleReuse(c *flowCtx) {
@@ -184,7 +184,7 @@ func inspectRace(c *flowCtx) {
 // staleFinding sums up one host's requests on connections its peer had
 // closed, or was closing (a race): how they ended, the peer's idle
 // timeout where the capture measured it, and what to change.
-func staleFinding(g *group) Finding {
+func staleFinding(g *group, rep *Report) Finding {
 	v := g.vs[0]
 	f := g.flows[0]
 	peer := f.Endpoint(v.Side.Other())
@@ -245,13 +245,25 @@ func staleFinding(g *group) Finding {
 		if races < len(g.flows) {
 			why = "its pool reuses connections the server has already closed."
 		}
-		closed = "that %s had closed after %s idle (its idle timeout)"
+		// A server that checks its idle connections periodically closes
+		// each between its timeout and one period later: the reused
+		// connections may have waited longer than others it closed. The
+		// pool must let go before the shortest of them.
+		timeout, ours := "(its idle timeout)", t
+		if low := shortestIdleClose(rep, peer); low > 0 && low < t && fmtDur(low) != fmtDur(t) {
+			timeout = fmt.Sprintf("(it closed others after as little as %s)", fmtDur(low))
+			t = low
+		}
+		closed = "that %s had closed after %s idle " + timeout
 		if races == len(g.flows) {
-			closed = "just as %s closed them after %s idle (its idle timeout)"
+			closed = "just as %s closed them after %s idle " + timeout
 		}
 		sum = fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
-			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got, why)
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(ours), got, why)
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
+		if t != ours {
+			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
+		}
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}
 	if unanswered > 0 {
@@ -259,4 +271,24 @@ func staleFinding(g *group) Finding {
 	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g, false)}
+}
+
+// shortestIdleClose is the shortest idle time after which endpoint ep
+// closed a connection for being idle, over the whole capture (0: none).
+func shortestIdleClose(rep *Report, ep netip.AddrPort) time.Duration {
+	var low time.Duration
+	for i := range rep.Flows {
+		if rep.isCopy(i) {
+			continue
+		}
+		f := &rep.Flows[i]
+		v := verdictOf(f, IdleTimeoutClose)
+		if v == nil || f.Endpoint(v.Side) != ep {
+			continue
+		}
+		if d, _ := idleBefore(f.Record, v); d > 0 && (low == 0 || d < low) {
+			low = d
+		}
+	}
+	return low
 }

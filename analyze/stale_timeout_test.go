@@ -1,0 +1,44 @@
+package analyze
+
+import (
+	"strings"
+	"testing"
+)
+
+// A server that checks its idle connections once a second (lighttpd,
+// gunicorn's gthread worker) closes each 2 to 3 s after its last data. A
+// pool that reused one it closed after 3.0 s must be told to let go
+// before the shortest of the server's idle closes (2.0 s), not before
+// 3.0 s: a pool idle timeout of 2.5 s would still be reset.
+func TestStaleRemedyNamesShortestIdleClose(t *testing.T) {
+	const srv = "10.0.0.2:80"
+	convs := []conv{
+		// closed by the server after 2.0 s idle; the client closes at once
+		{cport: 40001, server: srv, segs: join(open(0), exchange(0.01, 100, 200),
+			[]seg{{2.011, false, "FA", 0, -1}, {2.0112, true, "FA", 0, -1}, {2.0114, false, "A", 0, -1}})},
+		// closed after 2.5 s idle; the client closes at once
+		{cport: 40002, server: srv, segs: join(open(0.1), exchange(0.11, 100, 200),
+			[]seg{{2.611, false, "FA", 0, -1}, {2.6112, true, "FA", 0, -1}, {2.6114, false, "A", 0, -1}})},
+		// closed after 3.0 s idle, reused 1 s later: RST
+		{cport: 40003, server: srv, segs: join(open(0.2), exchange(0.21, 100, 200),
+			[]seg{{3.211, false, "FA", 0, -1}, {3.2112, true, "A", 0, -1}, {4.2, true, "PA", 100, -1}, {4.2002, false, "R", 0, -1}})},
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var got *Finding
+	for i := range rep.Findings {
+		if rep.Findings[i].Class == StaleReuseReset {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
+	}
+	if !strings.Contains(got.Remedy, "shorter than 2.0 s") || !strings.Contains(got.Summary, "after 3.0 s idle") {
+		t.Errorf("the finding should name the connection's 3.0 s and advise below the server's shortest idle close, 2.0 s:\n%s\n%s", got.Summary, got.Remedy)
+	}
+	for _, m := range got.Metrics {
+		if m.Name == "peer_idle_timeout_s" && (m.Value < 1.99 || m.Value > 2.01) {
+			t.Errorf("peer_idle_timeout_s = %v, want 2.0", m.Value)
+		}
+	}
+}
