@@ -126,8 +126,12 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	// with fewer than minSamples closes of its own, its host) has taken
 	// longer than this to close after a peer's FIN elsewhere: then it
 	// keeps connections idle too (a pool that notices a close when it
-	// next looks), and this one may yet be closed.
-	younger := l != nil && l.n > 0 && j.quiet <= l.quantile(1)
+	// next looks), and this one may yet be closed. Nor before it has been
+	// in CLOSE_WAIT for closeFloor: the same host may run another
+	// application that keeps connections idle on purpose (a pool that
+	// closes on the peer's FIN, or at its next use), and its close may
+	// be held that long.
+	younger := l != nil && l.n > 0 && j.quiet <= l.quantile(1) || j.quiet < closeFloor
 	if d := ev.done[j.app]; !j.leak && !j.sending && !younger && d != nil && d.n >= minDone {
 		_, lastData := lastData(r)
 		if idle := ev.end.Sub(lastData); lastData > 0 && idle >= max(closeFloor, closeFactor*d.quantile(0.9)) {
@@ -154,8 +158,8 @@ func (j *judgement) basis() string {
 	case byGrace:
 		return fmt.Sprintf("quiet for %s in CLOSE_WAIT, against the %s set by --close-wait-grace", quiet, fmtDur(j.grace))
 	case bySiblings:
-		return fmt.Sprintf("in CLOSE_WAIT for %s only, but it is one more of the same: %s of %s in CLOSE_WAIT %s leaks beyond doubt",
-			quiet, plural(j.leaks, "other connection"), j.app.host, map[bool]string{true: "is a", false: "are"}[j.leaks == 1])
+		return fmt.Sprintf("in CLOSE_WAIT for %s only, but it is one more of the same: %s of %s in CLOSE_WAIT %s beyond doubt",
+			quiet, plural(j.leaks, "other connection"), j.app.host, map[bool]string{true: "is a leak", false: "are leaks"}[j.leaks == 1])
 	case byDone:
 		return fmt.Sprintf("%s closed %s itself within %s of their last data; this one it left idle for %s until the peer closed it, and has not closed in the %s since",
 			j.app.host, plural(j.closes.n, "other connection"), fmtDur(j.closes.quantile(1)), fmtDur(j.idle-j.quiet), quiet)

@@ -42,3 +42,33 @@ func TestStaleRemedyNamesShortestIdleClose(t *testing.T) {
 		}
 	}
 }
+
+// A host whose clients both close connections right after their
+// responses and keep others idle in a pool that watches them (aiohttp:
+// it closes within a millisecond of the server's idle FIN). A
+// connection the server closed for being idle 43 ms before the end of
+// the capture is too young to call a leak: leaving it idle shows no
+// forgetting in an application that keeps idle connections on purpose.
+func TestYoungCloseWaitOfAPoolThatWatches(t *testing.T) {
+	const srv = "10.0.0.2:80"
+	closesFirst := func(port uint16, at float64) conv {
+		return conv{cport: port, server: srv, segs: join(open(at), exchange(at+0.01, 100, 200),
+			[]seg{{at + 0.0115, true, "FA", 0, -1}, {at + 0.0117, false, "FA", 0, -1}, {at + 0.0119, true, "A", 0, -1}})}
+	}
+	convs := []conv{
+		closesFirst(40001, 0), closesFirst(40002, 0.5),
+		// the pool's: idle 2.8 s until the server's FIN, closed 0.3 ms after
+		{cport: 40003, server: srv, segs: join(open(0.1), exchange(0.11, 100, 200),
+			[]seg{{2.911, false, "FA", 0, -1}, {2.9113, true, "FA", 0, -1}, {2.9115, false, "A", 0, -1}})},
+		// idle 2.9 s until the server's FIN 43 ms before the end
+		{cport: 40004, server: srv, segs: join(open(0.2), exchange(0.21, 100, 200),
+			[]seg{{3.111, false, "FA", 0, -1}, {3.154, true, "A", 0, -1}})},
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	got := verdictsOf(rep)
+	for i, f := range rep.Flows {
+		if f.Key.Client().Port() == 40004 && (!strings.Contains(got[i], "open(client)") || strings.Contains(got[i], "close_wait_leak")) {
+			t.Errorf("40004: %q, want open(client), not close_wait_leak (all: %q)", got[i], got)
+		}
+	}
+}
