@@ -47,7 +47,7 @@ var staleReuseDetector = detector{
 	group: func(f *Flow, v *Verdict) (groupKey, bool) {
 		return groupKey{host: f.Endpoint(v.Side).Addr(), endpoint: f.Endpoint(v.Side.Other())}, true
 	},
-	findings: func(g *group, fx *findCtx) []Finding { return []Finding{staleFinding(g, fx.rep)} },
+	findings: func(g *group, fx *findCtx) []Finding { return []Finding{staleFinding(g, fx)} },
 }
 
 func inspectStaleReuse(c *flowCtx) {
@@ -184,7 +184,7 @@ func inspectRace(c *flowCtx) {
 // staleFinding sums up one host's requests on connections its peer had
 // closed, or was closing (a race): how they ended, the peer's idle
 // timeout where the capture measured it, and what to change.
-func staleFinding(g *group, rep *Report) Finding {
+func staleFinding(g *group, fx *findCtx) Finding {
 	v := g.vs[0]
 	f := g.flows[0]
 	peer := f.Endpoint(v.Side.Other())
@@ -250,7 +250,7 @@ func staleFinding(g *group, rep *Report) Finding {
 		// connections may have waited longer than others it closed. The
 		// pool must let go before the shortest of them.
 		timeout, ours := "(its idle timeout)", t
-		if low := shortestIdleClose(rep, peer); low > 0 && low < t && fmtDur(low) != fmtDur(t) {
+		if low := fx.shortestIdleClose(peer); low > 0 && low < t && fmtDur(low) != fmtDur(t) {
 			timeout = fmt.Sprintf("(it closed others after as little as %s)", fmtDur(low))
 			t = low
 		}
@@ -275,20 +275,25 @@ func staleFinding(g *group, rep *Report) Finding {
 
 // shortestIdleClose is the shortest idle time after which endpoint ep
 // closed a connection for being idle, over the whole capture (0: none).
-func shortestIdleClose(rep *Report, ep netip.AddrPort) time.Duration {
-	var low time.Duration
-	for i := range rep.Flows {
-		if rep.isCopy(i) {
-			continue
-		}
-		f := &rep.Flows[i]
-		v := verdictOf(f, IdleTimeoutClose)
-		if v == nil || f.Endpoint(v.Side) != ep {
-			continue
-		}
-		if d, _ := idleBefore(f.Record, v); d > 0 && (low == 0 || d < low) {
-			low = d
+// The first call measures every endpoint's in one walk.
+func (fx *findCtx) shortestIdleClose(ep netip.AddrPort) time.Duration {
+	if fx.idleLow == nil {
+		fx.idleLow = map[netip.AddrPort]time.Duration{}
+		rep := fx.rep
+		for i := range rep.Flows {
+			if rep.isCopy(i) {
+				continue
+			}
+			f := &rep.Flows[i]
+			v := verdictOf(f, IdleTimeoutClose)
+			if v == nil {
+				continue
+			}
+			e := f.Endpoint(v.Side)
+			if d, _ := idleBefore(f.Record, v); d > 0 && (fx.idleLow[e] == 0 || d < fx.idleLow[e]) {
+				fx.idleLow[e] = d
+			}
 		}
 	}
-	return low
+	return fx.idleLow[ep]
 }

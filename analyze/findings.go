@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/payload"
@@ -189,6 +190,9 @@ type findCtx struct {
 	// leakHosts are the hosts a CLOSE_WAIT leak verdict is about.
 	leakHosts map[netip.Addr]bool
 	closeWait map[pairKey]int
+	// idleLow holds, per endpoint, the shortest idle time after which it
+	// closed a connection (shortestIdleClose).
+	idleLow map[netip.AddrPort]time.Duration
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server
