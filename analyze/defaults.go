@@ -93,11 +93,13 @@ func defaultOf(name string) (ServerDefault, bool) {
 
 // timeoutWords says what an idle close after d tells of the server: the
 // default it matches, or, when the responses named their server (name,
-// the Server header), whether that server's setting is at its default. A
+// the Server header), whether that server's setting is at its default
+// (which the shortest of its idle closes matching says too: a server
+// that checks its timers periodically closes later than they expire). A
 // proxy or load balancer in front passes the header on, and its own
 // timeout may be the one: the words say so. They start with a comma or a
 // semicolon; "" when there is nothing to say.
-func timeoutWords(d time.Duration, name, via string) string {
+func timeoutWords(d, shortest time.Duration, name, via string) string {
 	if via != "" {
 		// A proxy the responses came through: it holds the client's
 		// connection, and its timeout closed it.
@@ -111,7 +113,7 @@ func timeoutWords(d time.Duration, name, via string) string {
 		switch {
 		case !known:
 			return fmt.Sprintf("; the responses name %q", name)
-		case s.matches(d):
+		case s.matches(d) || s.matches(shortest):
 			return fmt.Sprintf(", the default of %s, which the responses name (%q)", s, name)
 		default:
 			return fmt.Sprintf("; the responses name %q, whose %s defaults to %s: it is set to %s there, or a proxy in front of it closes (proxies pass the Server header on)",

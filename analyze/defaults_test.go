@@ -151,23 +151,30 @@ func TestPeakConcurrent(t *testing.T) {
 }
 
 // TestTimeoutWords: a server that names itself is held to its own
-// default, not to whichever server's default the idle time matches.
+// default, not to whichever server's default the idle time matches. One
+// whose closes spread past its default (it checks its timers once a
+// second: the shortest close matches) is at its default.
 func TestTimeoutWords(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		d    time.Duration
-		want string
+		name        string
+		d, shortest time.Duration
+		want        string
 	}{
-		{"Apache/2.4.71 (Debian)", 2 * time.Second, `; the responses name "Apache/2.4.71 (Debian)", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
-		{"Apache", 2 * time.Second, `; the responses name "Apache", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
-		{"Apache/2.4.62", 5 * time.Second, `, the default of Apache httpd KeepAliveTimeout (5.0 s), which the responses name ("Apache/2.4.62")`},
-		{"Apache-Coyote/1.1", 20 * time.Second, `, the default of Tomcat keepAliveTimeout/connectionTimeout (20.0 s), which the responses name ("Apache-Coyote/1.1")`},
-		{"nginx/1.22.1", 75 * time.Second, `, the default of nginx keepalive_timeout (1 min 15 s), which the responses name ("nginx/1.22.1")`},
-		{"BaseHTTP/0.6 Python/3.11.2", 2 * time.Second, `; the responses name "BaseHTTP/0.6 Python/3.11.2"`},
-		{"", 2 * time.Second, ", which matches the default of gunicorn --keep-alive (2.0 s)"},
-		{"", 7 * time.Second, ""},
+		{"gunicorn", 2500 * time.Millisecond, 2 * time.Second, `, the default of gunicorn --keep-alive (2.0 s), which the responses name ("gunicorn")`},
+		{"gunicorn", 2500 * time.Millisecond, 2500 * time.Millisecond, `; the responses name "gunicorn", whose --keep-alive defaults to 2.0 s: it is set to 2.5 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
+		{"Apache/2.4.71 (Debian)", 2 * time.Second, 0, `; the responses name "Apache/2.4.71 (Debian)", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
+		{"Apache", 2 * time.Second, 0, `; the responses name "Apache", whose KeepAliveTimeout defaults to 5.0 s: it is set to 2.0 s there, or a proxy in front of it closes (proxies pass the Server header on)`},
+		{"Apache/2.4.62", 5 * time.Second, 0, `, the default of Apache httpd KeepAliveTimeout (5.0 s), which the responses name ("Apache/2.4.62")`},
+		{"Apache-Coyote/1.1", 20 * time.Second, 0, `, the default of Tomcat keepAliveTimeout/connectionTimeout (20.0 s), which the responses name ("Apache-Coyote/1.1")`},
+		{"nginx/1.22.1", 75 * time.Second, 0, `, the default of nginx keepalive_timeout (1 min 15 s), which the responses name ("nginx/1.22.1")`},
+		{"BaseHTTP/0.6 Python/3.11.2", 2 * time.Second, 0, `; the responses name "BaseHTTP/0.6 Python/3.11.2"`},
+		{"", 2 * time.Second, 0, ", which matches the default of gunicorn --keep-alive (2.0 s)"},
+		{"", 7 * time.Second, 0, ""},
 	} {
-		if got := timeoutWords(tc.d, tc.name, ""); got != tc.want {
+		if tc.shortest == 0 {
+			tc.shortest = tc.d
+		}
+		if got := timeoutWords(tc.d, tc.shortest, tc.name, ""); got != tc.want {
 			t.Errorf("%q after %s:\n got %s\nwant %s", tc.name, tc.d, got, tc.want)
 		}
 	}
@@ -176,7 +183,7 @@ func TestTimeoutWords(t *testing.T) {
 // TestTimeoutWordsVia: responses that came through a proxy name the
 // proxy's timeout, not the server behind it.
 func TestTimeoutWordsVia(t *testing.T) {
-	got := timeoutWords(2600*time.Millisecond, "nginx/1.22.1", "1.1 lab (squid/5.7)")
+	got := timeoutWords(2600*time.Millisecond, 2500*time.Millisecond, "nginx/1.22.1", "1.1 lab (squid/5.7)")
 	want := `; the responses came through a proxy (Via: 1.1 lab (squid/5.7)), which holds the client's connection, from "nginx/1.22.1" behind it: the proxy's idle timeout, not that server's`
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ var idleDetector = detector{
 			"the quiet lasted (Go's HTTP/2 server sends GOAWAY when its idle timeout fires, and close_notify and FIN a " +
 			"second later); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
-			"the defaults of common servers.",
+			"the defaults of common servers; the shortest bounds the timeout set (a server that checks its idle " +
+			"connections once a second closes each up to a second after it).",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
@@ -272,8 +274,18 @@ func idleFinding(g *group) Finding {
 			break
 		}
 	}
-	sb.WriteString(timeoutWords(main.Median, name, via))
+	// A timer cannot fire before its timeout: the shortest idle close
+	// bounds it. One that checks its idle connections periodically
+	// (lighttpd, squid, gunicorn's worker: once a second) closes each up
+	// to a period later, which the median does not say: where the
+	// shortest is well below it (as far as ClusterDurations keeps apart),
+	// the words say so.
+	shortest := slices.Min(idle)
+	sb.WriteString(timeoutWords(main.Median, shortest, name, via))
 	sb.WriteString(".")
+	if main.Median-shortest >= max(main.Median/10, 200*time.Millisecond) {
+		fmt.Fprintf(&sb, " It closed none sooner than %s: its timeout is at most that (a server that checks its idle connections periodically closes each up to one period after the timeout).", fmtDur(shortest))
+	}
 	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
 	sb.WriteString(kaText)
 	sev := Info
@@ -317,7 +329,7 @@ func idleFinding(g *group) Finding {
 	}
 	return Finding{Class: IdleTimeoutClose, Severity: sev, Hosts: hosts, Endpoints: scope, Flows: ids(g.flows),
 		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
-			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"leaked_after", float64(leaked)},
+			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"idle_shortest_s", shortest.Seconds()}, {"leaked_after", float64(leaked)},
 			{"reused_after", float64(reused)}}, append(kaMetrics, resetMetric(resets)...)...),
 		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
 }

@@ -404,6 +404,25 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// A server that checks its idle connections once a second
+			// (timeout 2 s) closes them 2.0-2.9 s after their last data:
+			// the median says 2.5 s, the shortest bounds the timeout.
+			name: "idle closes spread by a periodic check",
+			convs: func() []conv {
+				var cs []conv
+				for i, idle := range []float64{2.0, 2.5, 2.6, 2.9} {
+					at := 0.02 * float64(i)
+					cs = append(cs, conv{cport: uint16(40001 + i), server: "10.0.0.2:80", segs: join(open(at), exchange(at+0.01, 100, 200),
+						[]seg{{at + 0.011 + idle, false, "FA", 0, -1}, {at + 0.0112 + idle, true, "FA", 0, -1}, {at + 0.0114 + idle, false, "A", 0, -1}})})
+				}
+				return append(cs, last(50000))
+			}(),
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)",
+				"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 4"},
+			says:     []string{"It closed none sooner than 2.0 s: its timeout is at most that"},
+		},
+		{
 			// HAProxy over TLS closes a pooled connection idle for 2.5 s
 			// (close_notify, FIN): 0.5 s before the end the client has not
 			// closed. Its host's only other close was curl's, which said
