@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The flowdoc lab of real software: servers and clients installed from
 # packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
-# MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, Node.js,
-# curl, socat, python3 http.client/requests/kazoo/psycopg2/ftplib/h2, the JDK, Go
+# MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, varnish,
+# caddy, mosquitto, Node.js, curl, socat, python3
+# http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt, the JDK, Go
 # net/http, nftables conntrack) talking over real kernel TCP
 # between network namespaces. Where the bug of an incident is the client's or the
 # proxy's own code, a small program under testdata/lab/clients plays it.
@@ -16,7 +17,9 @@
 # (apache-tls, nginx-tls-leak, haproxy-tls-stale, node-tls-race,
 # postgres-tls-idle, mariadb-tls-idle, go-h2-idle), apache2-utils (ab-timewait, lossy-capture), vsftpd
 # (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn), lighttpd and
-# python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream).
+# python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream), varnish
+# (varnish-backend), caddy (caddy-proxy), mosquitto, mosquitto-clients and
+# python3-paho-mqtt (mosquitto-keepalive).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -176,6 +179,23 @@
 #                       curl through nginx; an http.client connection to
 #                       gunicorn reused after its close (RST). Captured on
 #                       the proxy (-i any).
+#   varnish-backend     varnish (timeout_idle 2 s, backend_idle_timeout
+#                       60 s) in front of nginx (keepalive_timeout 2s),
+#                       captured on the proxy (-i any): http.client
+#                       connections to varnish never closed after its FIN
+#                       (CLOSE_WAIT), one closed; requests 1.998-2.003 s
+#                       apart racing nginx's close of varnish's idle
+#                       backend connections.
+#   caddy-proxy         the same with caddy 2.6 as the reverse proxy
+#                       (servers timeouts idle 3s, transport keepalive
+#                       60s): Go's Transport sends some requests just
+#                       after nginx's FIN (RST) and retries them.
+#   mosquitto-keepalive mosquitto 2.0 closing clients silent for 1.5 times
+#                       their MQTT keepalive: a hand-made client silent
+#                       after its CONNACK (keepalive 2 s) and a
+#                       mosquitto_sub (keepalive 5 s) stopped by SIGSTOP,
+#                       neither reading the close (CLOSE_WAIT); paho
+#                       pinging every 2 s; mosquitto_pub disconnecting.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -2190,6 +2210,215 @@ finding idle_timeout_close
 EXP
 }
 
+# Varnish in front of nginx: its backend pool against nginx's shorter
+# keep-alive, and its own timeout_idle on client connections.
+sc_varnish_backend() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/varnish
+	wire proxy server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	mkdir -p "$d"
+	cat >"$d/lab.vcl" <<VCL
+vcl 4.1;
+backend nginx { .host = "$server_ip"; .port = "8080"; }
+sub vcl_recv { return (pass); }
+VCL
+	# backend_idle_timeout stays at its default, 60 s: longer than nginx's 2 s.
+	on proxy varnishd -F -n "$d/n" -a "$front:6081" -f "$d/lab.vcl" -s malloc,16m -T none \
+		-p timeout_idle=2 -p backend_idle_timeout=60
+	listening server 8080
+	listening proxy 6081 20
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin varnish-backend
+	# http.client to varnish, one request per connection, then idle: two
+	# never read nor close ("leak"), one reads to the end and closes.
+	client client $pylab proxyidle "$front" 6081 /ok 2 35
+	first_port 10 # the clock starts at the first request
+	# one request per connection, closed by the client, after pauses
+	# around nginx's 2 s: 3.5 s (after its close), 1 s, then 1.998-2.003 s
+	# in steps of 0.5 ms, sweeping across the moment nginx's timer fires
+	client client $pylab spaced "$front" 6081 3.5 1 $(LC_ALL=C seq 1.998 0.0005 2.003)
+	until_t 3.0 # varnish and nginx closed their idle connections at 2-2.5 s
+	cut early client proxy server
+	until_t 7
+	cut mid client proxy server
+	until_t 30 # the last request at 26.6 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	local race
+	race=$(fin_then_data "$out/$name@late.pcap" 8080)
+	expect <<EXP
+# varnish (timeout_idle 2 s) closes a client connection idle for 2 s with
+# FIN. Two http.client connections ("leak": $(ports leak)) never read nor
+# close after their request: CLOSE_WAIT on the client. One ("close")
+# reads the EOF and closes at once; the "spaced" ones are closed by the
+# client after their response. Behind it nginx (keepalive_timeout 2s)
+# closes varnish's idle backend connections after 2 s, and varnish
+# (backend_idle_timeout 60 s), which watches its idle connections, closes
+# its side within a millisecond: healthy. Requests come 1.998-2.003 s after
+# the one before, racing nginx's timer: one sent on a backend connection
+# after nginx's FIN (${race:-none in this recording}) is reset, and
+# varnish retries it on a new connection. At the early cut the CLOSE_WAITs
+# are 0.5-1 s old, beside a close answered within a millisecond.
+expect sport=6081 cport=$(ports leak) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client) idle_timeout_close(server)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect sport=6081 cport=$(ports close) : idle_timeout_close(server)
+expect sport=8080 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+$([ -n "$race" ] && echo "expect sport=8080 cport=$race : stale_reuse_reset(client)")
+healthy sport=6081 cport!=$(ports leak)
+healthy sport=8080 cport!=${race:-0}
+finding idle_timeout_close
+finding close_wait_leak
+EXP
+}
+
+# Caddy as a reverse proxy in front of nginx: the Go transport's idle pool
+# against nginx's shorter keep-alive, and caddy's own idle timeout.
+sc_caddy_proxy() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/caddy
+	wire proxy server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	mkdir -p "$d"
+	cat >"$d/Caddyfile" <<CONF
+{
+	admin off
+	auto_https off
+	servers {
+		timeouts {
+			idle 3s
+		}
+	}
+}
+http://$front:8080 {
+	reverse_proxy $server_ip:8080 {
+		transport http {
+			keepalive 60s
+		}
+	}
+}
+CONF
+	on proxy env HOME="$d" XDG_DATA_HOME="$d" XDG_CONFIG_HOME="$d" caddy run --config "$d/Caddyfile" --adapter caddyfile
+	listening server 8080
+	listening proxy 8080 20
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin caddy-proxy
+	client client $pylab proxyidle "$front" 8080 /ok 2 35
+	first_port 10 # the clock starts at the first request
+	client client $pylab spaced "$front" 8080 3.5 1 $(LC_ALL=C seq 1.998 0.0005 2.003)
+	until_t 3.8 # caddy closed the idle client connections at 3-3.5 s
+	cut early client proxy server
+	until_t 7
+	cut mid client proxy server
+	until_t 30 # the last request at 26.6 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	local race
+	race=$(fin_then_data "$out/$name@late.pcap" 8080)
+	expect <<EXP
+# caddy (servers timeouts idle 3s) closes a client connection idle for 3 s
+# with FIN. Two http.client connections ("leak": $(ports leak)) never read
+# nor close after their request: CLOSE_WAIT on the client. One ("close")
+# reads the EOF and closes at once; the "spaced" ones are closed by the
+# client after their response. Behind it nginx (keepalive_timeout 2s)
+# closes caddy's idle upstream connections after 2 s; Go's Transport
+# (keepalive 60 s) reads the EOF and closes within a millisecond:
+# healthy. Requests come 1.998-2.003 s after the one before, racing nginx's
+# timer: one sent on an upstream connection just after nginx's FIN
+# (${race:-none in this recording}) is reset, and the Transport retries it
+# on a new connection; the client gets its answer. At the early cut the
+# CLOSE_WAITs are 0.3-0.7 s old, beside a close answered at once.
+expect sport=8080 cport=$(ports leak) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client) idle_timeout_close(server)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect cport=$(ports close) : idle_timeout_close(server)
+expect server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+$([ -n "$race" ] && echo "expect cport=$race : stale_reuse_reset(client)")
+healthy cport!=$(ports leak)${race:+,$race}
+finding idle_timeout_close
+finding close_wait_leak
+EXP
+}
+
+# pid_port HOST PID ROLE: note the local port of PID's TCP connection in
+# HOST as ROLE, as a client's "ROLE PORT" line (within 5 s).
+pid_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$(ip netns exec "$tag-$1" ss -tnpH state established | awk -v pid="pid=$2," 'index($0, pid) { n = split($3, a, ":"); print a[n]; exit }')
+		if [ -n "$p" ]; then
+			echo "$3 $p" >>"$work/ports"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "process $2 made no connection in $1"
+}
+
+# MQTT keepalive: mosquitto closes a client silent for 1.5 times its
+# keepalive.
+sc_mosquitto_keepalive() {
+	host client; host server; wire client server
+	local d=$work/mosquitto
+	mkdir -p "$d"
+	cat >"$d/mosquitto.conf" <<CONF
+listener 1883 $server_ip
+allow_anonymous true
+persistence false
+log_dest stdout
+log_type all
+CONF
+	on server mosquitto -c "$d/mosquitto.conf"
+	listening server 1883
+	capture client "$client_if" "$work/cap.pcap"
+	begin mosquitto-keepalive
+	# paho with keepalive 2 s, pinging when idle ("ping"); mosquitto_sub
+	# (keepalive 5 s, its least) stopped (SIGSTOP) after subscribing
+	# ("stopped"); a client of a few bytes, keepalive 2 s, silent after
+	# its CONNACK, never reading nor closing ("silent"); mosquitto_pub
+	# publishing, then DISCONNECT and close, twice.
+	client client $pylab mqttping "$server_ip" 1883 2 25
+	first_port 10 # the clock starts at the first connection
+	on client mosquitto_sub -h "$server_ip" -p 1883 -k 5 -t lab/stop -W 30
+	local stopped=${pids[-1]}
+	pid_port client "$stopped" stopped
+	sleep 0.2
+	kill -STOP "$stopped"
+	client client $pylab mqttsilent "$server_ip" 1883 2 25
+	sleep 0.5
+	ip netns exec "$tag-client" mosquitto_pub -h "$server_ip" -p 1883 -t lab/ping -m one >>"$work/log" 2>&1
+	until_t 5.9 # mosquitto closed the silent one at 3-5 s (1.5 x 2 s, checked late)
+	cut early client server
+	ip netns exec "$tag-client" mosquitto_pub -h "$server_ip" -p 1883 -t lab/ping -m two >>"$work/log" 2>&1
+	until_t 12.3 # and the stopped one at 7.5-11.5 s (1.5 x 5 s)
+	cut mid client server
+	until_t 18
+	cut late client server
+	kill -CONT "$stopped" # after the last cut: a stopped process ignores finish's SIGTERM
+	finish "$work/cap.pcap"
+	expect <<EXP
+# mosquitto 2.0 closes the connection of a client silent for 1.5 times the
+# keepalive it asked for, checking late (3-5 s for 2 s, 7.5-11.5 s for
+# 5 s): FIN, no MQTT message (3.1.1). The "silent" client ($(ports silent))
+# and the stopped mosquitto_sub ($(ports stopped)) never read it:
+# CLOSE_WAIT. paho ($(ports ping)) sends PINGREQ every 2 s: open and
+# healthy; mosquitto_pub sends DISCONNECT and closes first: healthy. At the
+# early cut the silent one's CLOSE_WAIT is 1-3 s old and nothing on that
+# host closed after a server's FIN to compare with.
+@early expect cport=$(ports silent) client.ss=CLOSE-WAIT : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@early expect cport=$(ports stopped) client.ss=ESTAB : !close_wait_leak(client)
+@mid,late expect cport=$(ports silent),$(ports stopped) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client) idle_timeout_close(server)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect cport=$(ports ping) client.ss=ESTAB : open(client)
+healthy cport!=$(ports silent),$(ports stopped)
+@mid,late finding idle_timeout_close
+@mid,late finding close_wait_leak
+EXP
+}
+
 # fin_then_data FILE SPORT [MIN]: the client ports of the connections in
 # FILE where the client sent data (segments longer than MIN bytes, 0 by
 # default) after the server's (port SPORT) FIN, comma separated. Over TLS
@@ -2199,7 +2428,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2227,6 +2456,12 @@ for s in ${@:-$all}; do
 		$py -c 'import aiohttp' 2>/dev/null || die "needs python3-aiohttp"
 		;;
 	gunicorn_upstream) $py -c 'import gunicorn' 2>/dev/null || die "needs gunicorn" ;;
+	varnish_backend) command -v varnishd >/dev/null || die "needs varnish" ;;
+	caddy_proxy) command -v caddy >/dev/null || die "needs caddy" ;;
+	mosquitto_keepalive)
+		command -v mosquitto >/dev/null && command -v mosquitto_sub >/dev/null || die "needs mosquitto and mosquitto-clients"
+		$py -c 'import paho.mqtt.client' 2>/dev/null || die "needs python3-paho-mqtt"
+		;;
 	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac

@@ -71,6 +71,16 @@ count and time and exits by itself. Clients print one line per connection,
                                        next after PAUSE s idle, then five in a
                                        row; closed, then HOLD s. Each connection
                                        it opens is said as "aio"
+  spaced HOST PORT PAUSE...            http.client, one request per connection,
+                                       read and closed by the client ("spaced"),
+                                       the next after PAUSE s, for each PAUSE
+  mqttsilent HOST PORT KEEPALIVE HOLD  MQTT 3.1.1 by hand: CONNECT with a
+                                       keepalive of KEEPALIVE s, CONNACK, then
+                                       silent: no PINGREQ, never read nor
+                                       closed ("silent")
+  mqttping HOST PORT KEEPALIVE SECONDS  python3-paho-mqtt, keepalive KEEPALIVE s:
+                                       subscribes, then PINGREQ when idle for
+                                       SECONDS s ("ping"), then disconnects
 """
 
 import http.client
@@ -599,6 +609,45 @@ def leak_and_close(conn, n, hold):
         threading.Thread(target=conn, args=(role, role == "close"), daemon=True).start()
         time.sleep(0.2)
     time.sleep(float(hold))
+
+
+def spaced(host, port, *pauses):
+    for pause in pauses + ("0",):
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
+        try:
+            c.request("GET", "/ok")
+            say("spaced", c.sock)
+            c.getresponse().read()
+        except (OSError, http.client.HTTPException) as e:
+            print("spaced error", type(e).__name__, file=sys.stderr, flush=True)
+        c.close()
+        time.sleep(float(pause))
+
+
+def mqttsilent(host, port, keepalive, hold):
+    cid = b"flowdoc-silent"
+    var = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", int(keepalive))  # MQTT 3.1.1, clean session
+    body = var + struct.pack("!H", len(cid)) + cid
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall(bytes([0x10, len(body)]) + body)  # CONNECT
+    if s.recv(4) != b"\x20\x02\x00\x00":  # CONNACK, accepted
+        print("silent error: no CONNACK", file=sys.stderr, flush=True)
+    say("silent", s)
+    keep.append(s)  # the bug: no PINGREQ, never read nor closed
+    time.sleep(float(hold))
+
+
+def mqttping(host, port, keepalive, seconds):
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(client_id="flowdoc-ping")
+    c.connect(host, int(port), keepalive=int(keepalive))
+    c.subscribe("lab/ping")
+    say("ping", c.socket())
+    c.loop_start()  # its thread sends PINGREQ after KEEPALIVE s without traffic
+    time.sleep(float(seconds))
+    c.disconnect()
+    c.loop_stop()
 
 
 if __name__ == "__main__":
