@@ -97,9 +97,11 @@ func defaultOf(name string) (ServerDefault, bool) {
 // (which the shortest of its idle closes matching says too: a server
 // that checks its timers periodically closes later than they expire). A
 // proxy or load balancer in front passes the header on, and its own
-// timeout may be the one: the words say so. They start with a comma or a
-// semicolon; "" when there is nothing to say.
-func timeoutWords(d, shortest time.Duration, name, via string) string {
+// timeout may be the one: the words say so. The defaults are HTTP
+// servers': other, set when the connections carried another protocol
+// (MQTT, a database's), compares with none of them. The words start
+// with a comma or a semicolon; "" when there is nothing to say.
+func timeoutWords(d, shortest time.Duration, name, via string, other bool) string {
 	if via != "" {
 		// A proxy the responses came through: it holds the client's
 		// connection, and its timeout closed it.
@@ -121,7 +123,7 @@ func timeoutWords(d, shortest time.Duration, name, via string) string {
 		}
 	}
 	m := MatchDefaults(d)
-	if len(m) == 0 {
+	if len(m) == 0 || other {
 		return ""
 	}
 	var names []string

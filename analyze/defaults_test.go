@@ -174,7 +174,7 @@ func TestTimeoutWords(t *testing.T) {
 		if tc.shortest == 0 {
 			tc.shortest = tc.d
 		}
-		if got := timeoutWords(tc.d, tc.shortest, tc.name, ""); got != tc.want {
+		if got := timeoutWords(tc.d, tc.shortest, tc.name, "", false); got != tc.want {
 			t.Errorf("%q after %s:\n got %s\nwant %s", tc.name, tc.d, got, tc.want)
 		}
 	}
@@ -183,7 +183,7 @@ func TestTimeoutWords(t *testing.T) {
 // TestTimeoutWordsVia: responses that came through a proxy name the
 // proxy's timeout, not the server behind it.
 func TestTimeoutWordsVia(t *testing.T) {
-	got := timeoutWords(2600*time.Millisecond, 2500*time.Millisecond, "nginx/1.22.1", "1.1 lab (squid/5.7)")
+	got := timeoutWords(2600*time.Millisecond, 2500*time.Millisecond, "nginx/1.22.1", "1.1 lab (squid/5.7)", false)
 	want := `; the responses came through a proxy (Via: 1.1 lab (squid/5.7)), which holds the client's connection, from "nginx/1.22.1" behind it: the proxy's idle timeout, not that server's`
 	if got != want {
 		t.Errorf("got %s\nwant %s", got, want)

@@ -32,7 +32,8 @@ var idleDetector = detector{
 			"the quiet lasted (Go's HTTP/2 server sends GOAWAY when its idle timeout fires, and close_notify and FIN a " +
 			"second later); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
-			"the defaults of common servers; the shortest bounds the timeout set (a server that checks its idle " +
+			"the defaults of common HTTP servers, unless the connections, read from their first byte, carried another " +
+			"protocol (MQTT, a database's); the shortest bounds the timeout set (a server that checks its idle " +
 			"connections once a second closes each up to a second after it).",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), AWS ALB idle " +
@@ -261,8 +262,10 @@ func idleFinding(g *group) Finding {
 		sb.WriteString(": its idle or keep-alive timeout")
 	}
 	// The first flow with HTTP says whether the server speaks it, and what
-	// its responses named it (Server, Via).
-	anyHTTP := false
+	// its responses named it (Server, Via). Without any, a flow whose
+	// payload was read from its first byte and was of another protocol
+	// says the server is no HTTP server: no HTTP server's default is its.
+	anyHTTP, other := false, false
 	var name, via string
 	var pb payload.Buffer
 	for i, f := range g.flows {
@@ -273,6 +276,7 @@ func idleFinding(g *group) Finding {
 			}
 			break
 		}
+		other = other || f.OtherProtocol()
 	}
 	// A timer cannot fire before its timeout: the shortest idle close
 	// bounds it. One that checks its idle connections periodically
@@ -281,7 +285,7 @@ func idleFinding(g *group) Finding {
 	// shortest is well below it (as far as ClusterDurations keeps apart),
 	// the words say so.
 	shortest := slices.Min(idle)
-	sb.WriteString(timeoutWords(main.Median, shortest, name, via))
+	sb.WriteString(timeoutWords(main.Median, shortest, name, via, other && !anyHTTP))
 	sb.WriteString(".")
 	if main.Median-shortest >= max(main.Median/10, 200*time.Millisecond) {
 		fmt.Fprintf(&sb, " It closed none sooner than %s: its timeout is at most that (a server that checks its idle connections periodically closes each up to one period after the timeout).", fmtDur(shortest))

@@ -761,3 +761,40 @@ func TestEveryPort(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleDefaultsHTTPOnly: the common defaults an idle close is matched
+// with are HTTP servers'. A broker that closes MQTT connections after
+// 4.8 s idle is no Apache httpd nor Node.js; an HTTP server closing after
+// as long may be one of them.
+func TestIdleDefaultsHTTPOnly(t *testing.T) {
+	connect := []byte("\x10\x1a\x00\x04MQTT\x04\x02\x00\x02\x00\x0eflowdoc-silent")
+	request := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	response := []byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+	idle := func(port uint16, server string, req, resp []byte) conv {
+		segs := join(open(0), exchange(0.01, len(req), len(resp)), []seg{{4.811, false, "FA", 0, -1}, {4.8112, true, "A", 0, -1}})
+		return conv{cport: port, server: server, segs: segs, data: map[int][]byte{3: req, 4: resp}}
+	}
+	for _, tc := range []struct {
+		name     string
+		c        conv
+		defaults bool
+	}{
+		{"MQTT", idle(40001, "10.0.0.2:1883", connect, []byte{0x20, 0x02, 0, 0}), false},
+		{"HTTP", idle(40002, "10.0.0.2:80", request, response), true},
+	} {
+		rep := analyzeFile(t, craft(t, tc.c))
+		found := false
+		for _, f := range rep.Findings {
+			if f.Class != IdleTimeoutClose {
+				continue
+			}
+			found = true
+			if got := strings.Contains(f.Summary, "matches the default of Apache httpd KeepAliveTimeout"); got != tc.defaults {
+				t.Errorf("%s: the idle finding names HTTP servers' defaults: %v, want %v: %s", tc.name, got, tc.defaults, f.Summary)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no idle_timeout_close finding: %v", tc.name, findingsOf(rep))
+		}
+	}
+}

@@ -164,16 +164,17 @@ func TestNoPayload(t *testing.T) {
 			if r.Payload() != nil {
 				t.Errorf("%s flow %d: payload read with --no-payload", name, r.ID)
 			}
-			// What came after a FIN, and a control message before the
-			// peer's, are known from their bytes only.
+			// What came after a FIN, a control message before the peer's,
+			// and another protocol are known from their bytes only.
 			told := recDataAfterFin<<Client | recDataAfterFin<<Server | recControlAfterFin<<Client | recControlAfterFin<<Server |
 				recControlBeforeFin<<Client | recControlBeforeFin<<Server
-			if r.is(told) {
+			if r.is(told) || r.OtherProtocol() {
 				t.Errorf("%s flow %d: data around a FIN told apart with --no-payload", name, r.ID)
 			}
 			w := *with.Flows[i]
 			w.stream, w.packed = nil, ""
 			w.set(told, false)
+			w.ext &^= extOtherProtocol
 			if !reflect.DeepEqual(*r, w) {
 				t.Errorf("%s flow %d differs without payload", name, r.ID)
 			}

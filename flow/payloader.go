@@ -41,6 +41,9 @@ func (p *payloader) feed(c *conn, s Side, seg *packet.Segment, m Meta) {
 	}
 	t := &c.t[s]
 	st.Segment(payload.Side(s), seg, t.isn, t.synSeen, payload.Packet{At: payload.Timestamp(m.At), Number: m.Packet, Input: m.Input})
+	if st.Other() {
+		c.t[Client].notes |= noteOther
+	}
 }
 
 // open returns a stream for connection c, which has none: a new one, or

@@ -279,10 +279,11 @@ type Record struct {
 	// the FIN timeout before (reuse after that is ordinary port cycling).
 	Reused bool
 	flags  recFlags
-	// ann, annGapUS and annPacket hold a close announced ahead of the
-	// FIN (see Announced).
-	ann annState
-	// (The key, the bools, the flags, ann and EventsDropped fill whole
+	// ext holds more of the record's bits: with annGapUS and annPacket,
+	// a close announced ahead of the FIN (see Announced); whether the
+	// connection carried another protocol (OtherProtocol).
+	ext extFlags
+	// (The key, the bools, the flags, ext and EventsDropped fill whole
 	// words: no padding. TestRecordSize holds the sizes.)
 	EventsDropped       int32 // events past the cap, not kept
 	annGapUS, annPacket uint32
@@ -342,20 +343,27 @@ func (r *Record) DataAfterFin(s Side) bool { return r.is(recDataAfterFin << s) }
 // no request. Known only where the payload was read.
 func (r *Record) ControlAfterFin(s Side) bool { return r.is(recControlAfterFin << s) }
 
-// annState says where a record stands with an announced close: a side's
-// short message, unasked, after a quiet period, which may be the first
-// step of a goodbye in two (Go's HTTP/2 server sends GOAWAY when its idle
-// timeout fires, and close_notify and FIN a second later).
-type annState uint8
+// extFlags are more of a record's bits. The first four say where it
+// stands with an announced close: a side's short message, unasked, after
+// a quiet period, which may be the first step of a goodbye in two (Go's
+// HTTP/2 server sends GOAWAY when its idle timeout fires, and
+// close_notify and FIN a second later).
+type extFlags uint8
 
 const (
-	annNoted  annState = 1 << iota // an announcement is its side's last payload (but for annMore)
+	annNoted  extFlags = 1 << iota // an announcement is its side's last payload (but for annMore)
 	annMore                        // one more short message of that side followed it
 	annDone                        // the side's FIN closed after it: Announced holds
 	annServer                      // the side is the server's
+	// extOtherProtocol is set once the payload, read from the
+	// connection's first byte, was of no protocol flowdoc reads (see
+	// OtherProtocol).
+	extOtherProtocol
+
+	annMask = annNoted | annMore | annDone | annServer
 )
 
-func (a annState) side() Side {
+func (a extFlags) side() Side {
 	if a&annServer != 0 {
 		return Server
 	}
@@ -372,7 +380,7 @@ func (a annState) side() Side {
 // DataBeforeFin (to the microsecond). Known with or without the payload
 // read.
 func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
-	if r.ann&annDone == 0 || r.ann.side() != s {
+	if r.ext&annDone == 0 || r.ext.side() != s {
 		return 0, 0, false
 	}
 	h := r.Half(s)
@@ -385,6 +393,12 @@ func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
 // and the peer's FIN may answer it. Known only where the payload was
 // read.
 func (r *Record) ControlBeforeFin(s Side) bool { return r.is(recControlBeforeFin << s) }
+
+// OtherProtocol reports whether the connection's payload, read from its
+// first byte, was of no protocol flowdoc reads (neither HTTP nor TLS):
+// MQTT, Redis, a database's own. False where the payload was not read
+// (Config.Payload.Off), or the capture began after the first bytes.
+func (r *Record) OtherProtocol() bool { return r.ext&extOtherProtocol != 0 }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

@@ -186,6 +186,10 @@ const (
 	// acknowledgement of the peer's at the protocol's level (see
 	// echoMax), not data of its own.
 	noteEcho
+	// noteOther, on the client's track, is set once the connection's
+	// payload, read from its first byte, was of no protocol flowdoc
+	// reads (see Record.OtherProtocol).
+	noteOther
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -548,6 +552,9 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 					if rc.r.ControlAfterFin(s) {
 						tracks[s].notes |= afterControl
 					}
+				}
+				if rc.r.OtherProtocol() {
+					tracks[Client].notes |= noteOther
 				}
 				c = t.revive(k, h, &rc, tracks, nil)
 			}
@@ -1105,15 +1112,15 @@ const maxAnnounceGap = time.Duration(1<<32-1) * time.Microsecond
 // one). Anything else ends the announcement.
 func (c *conn) announcing(s Side, short, echo bool) bool {
 	r := c.rec
-	if r == nil || r.ann&(annNoted|annDone) != annNoted {
+	if r == nil || r.ext&(annNoted|annDone) != annNoted {
 		return false
 	}
-	switch a := r.ann; {
+	switch a := r.ext & annMask; {
 	case s == a.side() && a&annMore == 0 && short:
-		r.ann |= annMore
+		r.ext |= annMore
 	case s != a.side() && echo:
 	default:
-		r.ann = 0
+		r.ext &^= annMask
 		return false
 	}
 	return true
@@ -1127,8 +1134,8 @@ func (c *conn) announcing(s Side, short, echo bool) bool {
 // data before that quiet then ends DataBeforeFin.
 func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 	r := c.rec
-	a := r.ann
-	r.ann = 0
+	a := r.ext & annMask
+	r.ext &^= annMask
 	if a&(annNoted|annDone) != annNoted || a.side() != s || from != s && c.t[from].notes&noteEcho == 0 {
 		return false
 	}
@@ -1148,7 +1155,7 @@ func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 	hs := r.Half(s)
 	hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
 	hs.DataBeforeFinFrom = s
-	r.ann = annDone | a&annServer
+	r.ext |= annDone | a&annServer
 	return true
 }
 
@@ -1329,9 +1336,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 			// the last before it (but for an echo of it): perhaps a close
 			// announced.
 			r := c.record()
-			r.ann = annNoted
+			r.ext = r.ext&^annMask | annNoted
 			if s == Server {
-				r.ann |= annServer
+				r.ext |= annServer
 			}
 			r.annGapUS, r.annPacket = uint32(m.At.Sub(p.at)/time.Microsecond), m.Packet
 		}
@@ -1905,6 +1912,11 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	for side := Client; side <= Server; side++ {
 		r.set(recDataAfterFin<<side, c.t[side].notes&afterData != 0)
 		r.set(recControlAfterFin<<side, c.t[side].notes&afterControl != 0)
+	}
+	if c.t[Client].notes&noteOther != 0 {
+		r.ext |= extOtherProtocol
+	} else {
+		r.ext &^= extOtherProtocol
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {

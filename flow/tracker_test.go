@@ -813,6 +813,50 @@ func TestDataAfterFin(t *testing.T) {
 	}
 }
 
+// TestOtherProtocol: a connection whose payload, read from its first
+// byte, is of no protocol flowdoc reads (an MQTT CONNECT) says so; not one
+// that speaks HTTP or TLS, nor one the capture met midstream, whose first
+// bytes read may be the middle of anything, nor one whose payload was not
+// read.
+func TestOtherProtocol(t *testing.T) {
+	const c, s = 1000, 5000
+	connect := []byte("\x10\x1a\x00\x04MQTT\x04\x02\x00\x02\x00\x0eflowdoc-silent")
+	for _, tc := range []struct {
+		name      string
+		first     []byte
+		midstream bool
+		off       bool
+		want      bool
+	}{
+		{"an MQTT CONNECT", connect, false, false, true},
+		{"an HTTP request", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, false, false},
+		{"HTTP/2's preface, in the clear", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), false, false, false},
+		{"a WebDAV request", []byte("PROPFIND /d HTTP/1.1\r\nHost: x\r\n\r\n"), false, false, false},
+		{"a TLS ClientHello", append([]byte{0x16, 3, 1, 0, 44, 1, 0, 0, 40}, make([]byte, 40)...), false, false, false},
+		{"an MQTT CONNECT met midstream", connect, true, false, false},
+		{"an MQTT CONNECT, payload not read", connect, false, true, false},
+	} {
+		cfg := Config{}
+		cfg.Payload.Off = tc.off
+		tr := NewTracker(cfg)
+		add := sender(tr)
+		if !tc.midstream {
+			add(Client, S, c, 0, nil, 0)
+			add(Server, SA, s, c+1, nil, 0.001)
+			add(Client, A, c+1, s+1, nil, 0.002)
+		}
+		n := uint32(len(tc.first))
+		add(Client, PA, c+1, s+1, tc.first, 0.01)
+		add(Server, PA, s+1, c+1+n, []byte{0x20, 0x02, 0, 0}, 0.011)
+		add(Server, FA, s+5, c+1+n, nil, 4.8) // the broker's keepalive timeout
+		add(Client, A, c+1+n, s+6, nil, 4.8001)
+		recs, _ := tr.Finish()
+		if got := recs[0].OtherProtocol(); got != tc.want {
+			t.Errorf("%s: OtherProtocol %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestGoodbyeInRecords: a goodbye of two records written one after the
 // other (PostgreSQL over TLS: its FATAL, then a close_notify 0.1 ms
 // later, then the FIN) ends the quiet period as a goodbye of one does.

@@ -1,8 +1,10 @@
 package payload
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -90,7 +92,12 @@ type Stream struct {
 	cut      [2]bool // truncated: the side is no longer read
 	pre      [2][]byte
 	done     bool // nothing more to read
-	inPool   bool // the reassembler holds a connection for it
+	// fromStart is set for a side whose stream starts at its first byte
+	// (its SYN was captured); other is set once such a side's first
+	// bytes were of no protocol flowdoc reads.
+	fromStart [2]bool
+	other     bool
+	inPool    bool // the reassembler holds a connection for it
 	// pooled is set once the reassembler had it: it may still hold
 	// references, so the stream is not reused.
 	pooled  bool
@@ -313,6 +320,12 @@ func (st *Stream) recycle() {
 	}
 }
 
+// Other reports whether the connection's first bytes, read from its
+// very start (its SYN captured), were of no protocol flowdoc reads: a
+// known protocol other than HTTP or TLS (MQTT, a database's), not one
+// the capture met midstream.
+func (st *Stream) Other() bool { return st.other }
+
 // Summary returns what was read so far. It changes as the stream is
 // read, and is not the caller's to keep past Rest or Finish.
 func (st *Stream) Summary() *Summary { return st.p }
@@ -328,6 +341,7 @@ func (st *Stream) Segment(s Side, seg *packet.Segment, isn uint32, synSeen bool,
 	}
 	if !st.nextOK[s] && synSeen {
 		st.next[s], st.nextOK[s] = isn+1, true
+		st.fromStart[s] = true
 	}
 	seq := seg.Seq
 	if seg.Flags.Has(packet.SYN) {
@@ -528,6 +542,7 @@ func (st *Stream) deliver(s Side, c *chunk) {
 			}
 		}
 		if st.proto == nil {
+			st.other = st.fromStart[s] && !httpLike(b)
 			st.stop() // not a protocol flowdoc reads
 			return
 		}
@@ -544,6 +559,19 @@ func (st *Stream) deliver(s Side, c *chunk) {
 	if !st.proto.data(s, c) {
 		st.stop()
 	}
+}
+
+// httpLike reports whether b, the first bytes of a stream that is not
+// read, is HTTP all the same: HTTP/2's connection preface (cleartext,
+// by prior knowledge), or a request line with a method flowdoc does not
+// read (PROPFIND).
+func httpLike(b []byte) bool {
+	const preface = "PRI * HTTP/2.0\r\n"
+	if len(b) > 0 && strings.HasPrefix(preface, string(b[:min(len(b), len(preface))])) {
+		return true
+	}
+	line, _, _ := bytes.Cut(b[:min(len(b), 256)], []byte("\r\n"))
+	return bytes.Contains(line, []byte(" HTTP/1."))
 }
 
 // stop ends reading: the stream is not wanted any more.
