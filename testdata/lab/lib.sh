@@ -9,7 +9,8 @@ die() { echo "lab: $*" >&2; exit 1; }
 for t in ip tcpdump ss go; do command -v $t >/dev/null || die "needs $t"; done
 
 cleanup() {
-	for p in "${pids[@]}" $capture_pid; do kill "$p" 2>/dev/null || true; done
+	# SIGCONT too: a process a scenario stopped (SIGSTOP) takes no other signal.
+	for p in "${pids[@]}" $capture_pid; do kill "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
 	for n in "${namespaces[@]}"; do ip netns del "$n" 2>/dev/null || true; done
 	rm -rf "$work"
 }

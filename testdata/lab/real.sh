@@ -311,7 +311,7 @@ finish() {
 	elif [ "${dropped:-0}" -gt 0 ]; then
 		echo "lab: $name: tcpdump $(grep 'dropped by kernel' "$work/tcpdump.err"): record it again" >&2
 	fi
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	pids=()
 	for n in "${namespaces[@]}"; do ip netns del "$n"; done
@@ -2397,7 +2397,6 @@ CONF
 	cut mid client server
 	until_t 18
 	cut late client server
-	kill -CONT "$stopped" # after the last cut: a stopped process ignores finish's SIGTERM
 	finish "$work/cap.pcap"
 	expect <<EXP
 # mosquitto 2.0 closes the connection of a client silent for 1.5 times the
