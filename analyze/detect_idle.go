@@ -179,6 +179,11 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 	return v.Since.Sub(last), from
 }
 
+// wellBelow reports whether idle time a is shorter than b by as much as
+// ClusterDurations keeps apart (10 %, or 200 ms): the shortest of a
+// server's idle closes, against the one in question or their median.
+func wellBelow(a, b time.Duration) bool { return b-a >= max(b/10, 200*time.Millisecond) }
+
 // byRST reports whether the idle close of v was an RST.
 func byRST(r *flow.Record, v *Verdict) bool { return r.Half(v.Side).FinPacket == 0 }
 
@@ -287,7 +292,7 @@ func idleFinding(g *group) Finding {
 	shortest := slices.Min(idle)
 	sb.WriteString(timeoutWords(main.Median, shortest, name, via, other && !anyHTTP))
 	sb.WriteString(".")
-	if main.Median-shortest >= max(main.Median/10, 200*time.Millisecond) {
+	if wellBelow(shortest, main.Median) {
 		fmt.Fprintf(&sb, " It closed none sooner than %s: its timeout is at most that (a server that checks its idle connections periodically closes each up to one period after the timeout).", fmtDur(shortest))
 	}
 	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)

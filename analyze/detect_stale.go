@@ -250,7 +250,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		// connections may have waited longer than others it closed. The
 		// pool must let go before the shortest of them.
 		timeout, ours := "(its idle timeout)", t
-		if low := fx.shortestIdleClose(peer); low > 0 && low < t && fmtDur(low) != fmtDur(t) {
+		if low := fx.shortestIdleClose(peer); low > 0 && wellBelow(low, t) {
 			timeout = fmt.Sprintf("(it closed others after as little as %s)", fmtDur(low))
 			t = low
 		}
