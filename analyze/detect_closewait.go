@@ -142,10 +142,11 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 	return v
 }
 
-// firstCloser returns the side that sent the first FIN and how long the
+// firstCloser returns the side that closed first and how long the
 // connection had carried no data by then, or by the announcement of the
-// close (flow.Record.Announced); false when neither closed or the
-// connection carried no data before.
+// close (flow.Record.Announced): the side that sent the first FIN, or
+// one whose announcement that FIN answered; false when neither closed or
+// the connection carried no data before.
 func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	C, S := &r.Client, &r.Server
 	closer := flow.Client
@@ -156,6 +157,12 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	default:
 		return closer, 0, false
 	}
+	// The peer may have announced its close before: the FIN answered it.
+	if o := closer.Other(); answeredFirst(r, o) {
+		if at, _, ok := r.Announced(o); ok {
+			return o, at.Sub(r.Half(o).DataBeforeFin), true
+		}
+	}
 	h := r.Half(closer)
 	if h.DataBeforeFin == 0 {
 		return closer, 0, false
@@ -164,6 +171,15 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 		return closer, at.Sub(h.DataBeforeFin), true
 	}
 	return closer, h.FinAt.Sub(h.DataBeforeFin), true
+}
+
+// answeredFirst reports whether side s's close was announced and the
+// peer's FIN came before s's own (or s sent none): the peer answered the
+// announcement (flow.Record.Announced).
+func answeredFirst(r *flow.Record, s flow.Side) bool {
+	h, p := r.Half(s), r.Half(s.Other())
+	_, _, ok := r.Announced(s)
+	return ok && p.FinPacket > 0 && (h.FinPacket == 0 || p.FinAt < h.FinAt)
 }
 
 // leakFinding states one host's CLOSE_WAIT leak: its sockets and their

@@ -138,8 +138,12 @@ var cleanDetector = detector{class: CleanClass, explain: Explanation{
 	Detection: "Both FINs and their ACKs seen, no RST, each endpoint CLOSED or in TIME_WAIT.",
 	Causes:    "Healthy traffic.", Confirm: "Nothing to confirm.", Fix: "Nothing to fix.",
 }, inspect: func(c *flowCtx) {
-	if (&Flow{Record: c.r}).Clean() {
-		closer, _, _ := firstCloser(c.r)
+	if r := c.r; (&Flow{Record: r}).Clean() {
+		// Who closed first in TCP's terms, as the TIME_WAIT says.
+		closer := flow.Server
+		if r.Client.FinAt < r.Server.FinAt {
+			closer = flow.Client
+		}
 		c.add(Verdict{Class: CleanClass, Side: closer, Severity: Info, Confidence: 0.95, Summary: cleanSummary[closer]})
 	}
 }}

@@ -30,7 +30,8 @@ var idleDetector = detector{
 			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send), or before its announcement of " +
 			"the close, when it made one: a short message answering nothing after the quiet, its FIN later, no later than " +
 			"the quiet lasted (Go's HTTP/2 server sends GOAWAY when its idle timeout fires, and close_notify and FIN a " +
-			"second later); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
+			"second later; a FIN of the peer's answering that announcement at once, before the closer's own, as a TLS client " +
+			"answers a close_notify, leaves the announcer the closer); or, with no FIN, an RST does, which no packet of the peer provoked (an idle timeout that closes " +
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
 			"the defaults of common HTTP servers, unless the connections, read from their first byte, carried another " +
 			"protocol (MQTT, a database's); the shortest bounds the timeout set (a server that checks its idle " +
@@ -86,13 +87,20 @@ func inspectIdle(c *flowCtx) {
 			sum = fmt.Sprintf("the %s closed the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(closer), fmtDur(idle))
 		}
 		annAt, annPacket, announced := r.Announced(closer)
-		if announced {
+		// The FIN that ends the close: the closer's, or the peer's when it
+		// answered the closer's announcement before the closer's own FIN.
+		fin := ch
+		if announced && answeredFirst(r, closer) {
+			fin = r.Half(closer.Other())
+			what = fmt.Sprintf("FIN from %s %s after the announcement, answering it", sideName(closer.Other()), fmtDur(fin.FinAt.Sub(annAt)))
+			sum += fmt.Sprintf(", announcing it (a short message that answered nothing, such as a TLS close_notify); the %s answered with its own FIN before the %s's", sideName(closer.Other()), sideName(closer))
+		} else if announced {
 			what = fmt.Sprintf("FIN from %s %s after its announcement", sideName(closer), fmtDur(ch.FinAt.Sub(annAt)))
 			sum += fmt.Sprintf(", announcing it first (a short message that answered nothing, such as an HTTP/2 GOAWAY) and sending its FIN %s later", fmtDur(ch.FinAt.Sub(annAt)))
 		}
 		bye, said := goodbyeEvidence(r, closer)
-		if said && announced && ch.LastPayloadPacket == annPacket {
-			said = false // the announcement was its last word
+		if said && announced && (ch.LastPayloadPacket == annPacket || fin != ch) {
+			said = false // the announcement was its last word, or came before the FIN that closed
 		}
 		if said {
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: a timeout message)", fmtDur(ch.FinAt.Sub(ch.LastPayload)))
@@ -101,7 +109,11 @@ func inspectIdle(c *flowCtx) {
 		if c.has(CloseWaitLeak, closer.Other()) {
 			sev = Warning
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: ch.FinAt, Summary: sum}
+		since := ch.FinAt
+		if fin != ch {
+			since = annAt
+		}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
 		if announced {
@@ -111,7 +123,7 @@ func inspectIdle(c *flowCtx) {
 		if said {
 			v.Evidence = append(v.Evidence, bye)
 		}
-		v.Evidence = append(v.Evidence, Evidence{Input: int(ch.FinInput), Packet: int(ch.FinPacket), At: ch.FinAt, What: what})
+		v.Evidence = append(v.Evidence, Evidence{Input: int(fin.FinInput), Packet: int(fin.FinPacket), At: fin.FinAt, What: what})
 		c.add(v)
 		return
 	}

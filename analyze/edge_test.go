@@ -445,6 +445,23 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the capture holds no close by this host to compare with"},
 		},
 		{
+			// Apache over TLS closes an idle connection (2 s): close_notify,
+			// then its FIN 2.4 ms later. The client answers the
+			// close_notify at once with its own and its FIN, which reach
+			// the capture (on the client) before the server's FIN: the
+			// server closed first all the same.
+			name: "a close announced and answered first",
+			convs: []conv{tlsConv(40001, 0, []seg{
+				{0.02, true, "PA", 0, -1}, {0.03, false, "PA", 0, -1}, {0.0302, true, "A", 0, -1},
+				{2.03, false, "PA", 0, -1}, {2.0302, true, "PA", 0, -1}, {2.0303, true, "FA", 0, -1},
+				{2.0327, false, "FA", 0, -1}, {2.0329, true, "A", 0, -1}},
+				map[int]int{0: 100, 1: 200, 3: 19, 4: 19}),
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(client) clean(client)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
+			says:     []string{"closed 1 idle connection after 2.0 s without traffic", "the client answered with its own FIN before the server's"},
+		},
+		{
 			// Go's HTTP/2 server over TLS: its idle timeout (2 s) fires
 			// and it sends GOAWAY (a record of 34 bytes), then a second
 			// later close_notify and FIN. The timeout is the quiet before

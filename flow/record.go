@@ -374,7 +374,9 @@ func (a extFlags) side() Side {
 // FIN: after the quiet period that Half.DataBeforeFin begins, s sent a
 // short message answering nothing (a GOAWAY, encrypted or not), then at
 // most one more (a TLS close_notify), then its FIN, no later after the
-// announcement than the quiet before it lasted. The quiet the close ends
+// announcement than the quiet before it lasted; or the peer answered it
+// within echoWindow with its own FIN, which came first (a TLS client
+// answering a server's close_notify). The quiet the close ends
 // is then the one before the announcement: at returns when the
 // announcement was sent, and packet its packet number in the input of
 // DataBeforeFin (to the microsecond). Known with or without the payload

@@ -1132,31 +1132,45 @@ func (c *conn) announcing(s Side, short, echo bool) bool {
 // after the announcement (closer, it is a goodbye in one, which fin
 // tells by itself) and no later than the quiet before it lasted. The
 // data before that quiet then ends DataBeforeFin.
+//
+// A FIN from the peer instead, within echoWindow of the announcement and
+// with nothing but echoes since, answers it (a TLS client answers a
+// server's close_notify with its own and its FIN, which may reach the
+// capture before the server's FIN): the announcer closed first, and its
+// DataBeforeFin is set then; false, as s's own is still to be set.
 func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 	r := c.rec
 	a := r.ext & annMask
+	if a&annDone != 0 {
+		// Decided at the peer's FIN, which answered s's announcement.
+		return a.side() == s
+	}
 	r.ext &^= annMask
-	if a&(annNoted|annDone) != annNoted || a.side() != s || from != s && c.t[from].notes&noteEcho == 0 {
+	as := a.side()
+	if a&annNoted == 0 || from != as && c.t[from].notes&noteEcho == 0 {
 		return false
 	}
 	p := c.prevData // the data before the announcement
 	gap := time.Duration(r.annGapUS) * time.Microsecond
 	at := p.at + Timestamp(gap)
 	if a&annMore == 0 {
-		h := &c.h[s]
+		h := &c.h[as]
 		if h.lastPayloadPacket != r.annPacket || c.answered(h.lastPayload) {
 			return false
 		}
 		at = h.lastPayload
 	}
-	if p.from != s || p.at == 0 || m.At.Sub(at) <= burstGap || m.At.Sub(at) > gap {
+	if p.from != as || p.at == 0 {
 		return false
 	}
-	hs := r.Half(s)
-	hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = p.at, p.packet, p.input
-	hs.DataBeforeFinFrom = s
+	if as == s && (m.At.Sub(at) <= burstGap || m.At.Sub(at) > gap) || as != s && m.At.Sub(at) > echoWindow {
+		return false
+	}
+	ha := r.Half(as)
+	ha.DataBeforeFin, ha.DataBeforeFinPacket, ha.DataBeforeFinInput = p.at, p.packet, p.input
+	ha.DataBeforeFinFrom = as
 	r.ext |= annDone | a&annServer
-	return true
+	return as == s
 }
 
 // answered reports whether the payload at t carried (the end of) an HTTP

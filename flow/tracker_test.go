@@ -1057,3 +1057,30 @@ func TestAnnouncedClose(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnouncedAnswered: a server's close_notify after 2 s of quiet,
+// answered at once by the client's close_notify and FIN, before the
+// server's own FIN: the server announced the close, and its quiet began
+// at its response.
+func TestAnnouncedAnswered(t *testing.T) {
+	const c, s = 1000, 5000
+	tr, add := opened(c, s)
+	add(Client, PA, c+1, s+1, appData(80), 0.05)
+	add(Server, PA, s+1, c+86, appData(86), 0.1)      // the response, packet 5
+	add(Server, PA, s+92, c+86, appData(19), 2.1)     // close_notify, packet 6
+	add(Client, PA, c+86, s+116, appData(19), 2.1002) // the client's
+	add(Client, FA, c+110, s+116, nil, 2.1003)
+	add(Server, FA, s+116, c+111, nil, 2.1027)
+	recs, _ := tr.Finish()
+	r := recs[0]
+	at, packet, ok := r.Announced(Server)
+	if !ok || at != TS(t0.Add(2100*time.Millisecond)) || packet != 6 {
+		t.Fatalf("announced %v at %v (packet %d); want the close_notify at 2.1 s, packet 6", ok, at.Sub(TS(t0)), packet)
+	}
+	if h := &r.Server; h.DataBeforeFin != TS(t0.Add(100*time.Millisecond)) || h.DataBeforeFinPacket != 5 {
+		t.Errorf("the server's quiet begins at packet %d, %v; want the response", h.DataBeforeFinPacket, h.DataBeforeFin.Sub(TS(t0)))
+	}
+	if _, _, ok := r.Announced(Client); ok {
+		t.Error("announced by the client too")
+	}
+}
