@@ -40,6 +40,10 @@ import (
 //	noproblem CLASS                no finding of this class is more than
 //	                               Info (those that account for sockets the
 //	                               capture cannot judge are allowed)
+//	says CLASS : TEXT...           some finding of this class says TEXT (its
+//	                               words, spaces as written, in its summary):
+//	                               the figures a check of classes cannot see,
+//	                               such as the timeout it names
 //
 // A TERM is class(side) — the flow has that verdict — or alternatives
 // a(side)|b(side), or !class(side): the flow must not have it. A SELECTOR
@@ -194,6 +198,11 @@ func readExpect(t *testing.T, path string) []realLine {
 				t.Fatalf("%s:%d: %s needs one class", path, l.n, l.kind)
 			}
 			l.terms = fields
+		case "says":
+			if colon != 1 || len(fields) < 3 {
+				t.Fatalf("%s:%d: says needs CLASS : TEXT", path, l.n)
+			}
+			l.terms = []string{fields[0], strings.Join(fields[2:], " ")}
 		default:
 			t.Fatalf("%s:%d: unknown statement %q", path, l.n, l.kind)
 		}
@@ -433,6 +442,24 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 				got = append(got, fmt.Sprintf("%s %s %d", f.Severity, f.Class, len(f.Flows)))
 			}
 			wrong("findings", "line %d: %s %s; findings: %v", l.n, l.kind, l.terms[0], got)
+		case "says":
+			sc.findings++
+			var got []string
+			for _, f := range rep.Findings {
+				if string(f.Class) != l.terms[0] {
+					continue
+				}
+				sum := strings.Join(strings.Fields(f.Summary), " ")
+				if strings.Contains(sum, l.terms[1]) {
+					sc.findingsRight++
+					got = nil
+					break
+				}
+				got = append(got, sum)
+			}
+			if got != nil || !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return string(f.Class) == l.terms[0] }) {
+				wrong("findings", "line %d: no %s finding says %q: %q", l.n, l.terms[0], l.terms[1], got)
+			}
 		}
 	}
 	return sc

@@ -1755,6 +1755,7 @@ expect cport=$(ports close) : !idle_timeout_close(server)
 healthy all
 finding idle_timeout_close
 nofinding close_wait_leak
+says idle_timeout_close : after 2.0 s without traffic
 nofinding stale_reuse_reset
 EXP
 }
@@ -1889,6 +1890,7 @@ healthy cport=$(ports aio)
 @mid,late healthy cport=$(ports session)
 @mid,late healthy cport!=$(ports leak),$(ports stale)
 finding idle_timeout_close
+@mid,late says idle_timeout_close : It closed none sooner than
 @mid,late finding close_wait_leak
 @mid,late finding stale_reuse_reset
 EXP
@@ -1981,6 +1983,7 @@ expect cport=$(ports stale) : idle_timeout_close(server) stale_reuse_reset(clien
 healthy sport=8080
 healthy sport=8000 cport!=$(ports stale)
 finding idle_timeout_close
+says idle_timeout_close : the default of gunicorn --keep-alive (2.0 s)
 finding stale_reuse_reset
 nofinding close_wait_leak
 EXP
