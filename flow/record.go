@@ -280,8 +280,9 @@ type Record struct {
 	Reused bool
 	flags  recFlags
 	// ext holds more of the record's bits: with annGapUS and annPacket,
-	// a close announced ahead of the FIN (see Announced); whether the
-	// connection carried another protocol (OtherProtocol).
+	// a close announced ahead of the FIN (see Announced: annDone and
+	// annServer); whether the connection carried another protocol
+	// (OtherProtocol).
 	ext extFlags
 	// (The key, the bools, the flags, ext and EventsDropped fill whole
 	// words: no padding. TestRecordSize holds the sizes.)
@@ -351,16 +352,14 @@ func (r *Record) ControlAfterFin(s Side) bool { return r.is(recControlAfterFin <
 type extFlags uint8
 
 const (
-	annNoted  extFlags = 1 << iota // an announcement is its side's last payload (but for annMore)
-	annMore                        // one more short message of that side followed it
-	annDone                        // the side's FIN closed after it: Announced holds
+	annNoted  extFlags = 1 << iota // (conn.ann) an announcement is its side's last payload (but for annMore)
+	annMore                        // (conn.ann) a control message of that side followed it
+	annDone                        // its close is done: Announced holds
 	annServer                      // the side is the server's
 	// extOtherProtocol is set once the payload, read from the
 	// connection's first byte, was of no protocol flowdoc reads (see
 	// OtherProtocol).
 	extOtherProtocol
-
-	annMask = annNoted | annMore | annDone | annServer
 )
 
 func (a extFlags) side() Side {
@@ -373,14 +372,14 @@ func (a extFlags) side() Side {
 // Announced reports whether side s announced its close ahead of its
 // FIN: after the quiet period that Half.DataBeforeFin begins, s sent a
 // short message answering nothing (a GOAWAY, encrypted or not), then at
-// most one more (a TLS close_notify), then its FIN, no later after the
-// announcement than the quiet before it lasted; or the peer answered it
-// within echoWindow with its own FIN, which came first (a TLS client
-// answering a server's close_notify). The quiet the close ends
-// is then the one before the announcement: at returns when the
+// most one control message (a TLS close_notify), then its FIN, no later
+// after the announcement than the quiet before it lasted; or the peer
+// answered it within echoWindow with its own FIN, which came first (a
+// TLS client answering a server's close_notify). The quiet the close
+// ends is then the one before the announcement: at returns when the
 // announcement was sent, and packet its packet number in the input of
 // DataBeforeFin (to the microsecond). Known with or without the payload
-// read.
+// read (but for the control message).
 func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
 	if r.ext&annDone == 0 || r.ext.side() != s {
 		return 0, 0, false

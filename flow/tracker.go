@@ -287,7 +287,10 @@ type conn struct {
 	nh       uint8
 	nev      uint8
 	reused   bool
-	ev       [inlineEvents]Event // the first events, copied out when retired
+	// ann is a close that may be being announced (annNoted, annMore,
+	// annServer; see announcing): its record holds it once it is done.
+	ann extFlags
+	ev  [inlineEvents]Event // the first events, copied out when retired
 }
 
 // dataMark is a packet that carried new payload.
@@ -1106,21 +1109,25 @@ func controlMessage(b []byte) bool {
 const maxAnnounceGap = time.Duration(1<<32-1) * time.Microsecond
 
 // announcing reports whether a close announced by one side may still
-// follow the payload side s sends now (short: a control message, or
-// echoMax bytes or fewer), and notes it: the announcer's next short
-// message (a close_notify), the peer's echoes (echo: this payload is
-// one). Anything else ends the announcement.
-func (c *conn) announcing(s Side, short, echo bool) bool {
-	r := c.rec
-	if r == nil || r.ext&(annNoted|annDone) != annNoted {
+// follow the payload side s sends now, and notes it: the announcer's
+// next message if it is a control message (ctl: a close_notify), which
+// makes the record hold the announcement; the peer's echoes (echo: this
+// payload is one). Anything else ends the announcement.
+func (c *conn) announcing(s Side, ctl, echo bool) bool {
+	a := c.ann
+	if a&annNoted == 0 {
 		return false
 	}
-	switch a := r.ext & annMask; {
-	case s == a.side() && a&annMore == 0 && short:
-		r.ext |= annMore
+	switch h, p := &c.h[s], c.prevData; {
+	case s == a.side() && a&annMore == 0 && ctl && h.lastPayloadInput == p.input:
+		// The announcement is still s's last payload, the data before
+		// it in prevData: the record keeps it.
+		r := c.record()
+		r.annGapUS, r.annPacket = uint32(h.lastPayload.Sub(p.at)/time.Microsecond), h.lastPayloadPacket
+		c.ann |= annMore
 	case s != a.side() && echo:
 	default:
-		r.ext &^= annMask
+		c.ann = 0
 		return false
 	}
 	return true
@@ -1140,26 +1147,29 @@ func (c *conn) announcing(s Side, short, echo bool) bool {
 // DataBeforeFin is set then; false, as s's own is still to be set.
 func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 	r := c.rec
-	a := r.ext & annMask
-	if a&annDone != 0 {
+	if r.ext&annDone != 0 {
 		// Decided at the peer's FIN, which answered s's announcement.
-		return a.side() == s
+		return r.ext.side() == s
 	}
-	r.ext &^= annMask
+	a := c.ann
+	c.ann = 0
 	as := a.side()
 	if a&annNoted == 0 || from != as && c.t[from].notes&noteEcho == 0 {
 		return false
 	}
 	p := c.prevData // the data before the announcement
-	gap := time.Duration(r.annGapUS) * time.Microsecond
-	at := p.at + Timestamp(gap)
-	if a&annMore == 0 {
+	var at Timestamp
+	if a&annMore != 0 {
+		at = p.at + Timestamp(time.Duration(r.annGapUS)*time.Microsecond)
+	} else {
 		h := &c.h[as]
-		if h.lastPayloadPacket != r.annPacket || c.answered(h.lastPayload) {
+		at = h.lastPayload
+		if h.lastPayloadInput != p.input || c.answered(at) {
 			return false
 		}
-		at = h.lastPayload
+		r.annGapUS, r.annPacket = uint32(at.Sub(p.at)/time.Microsecond), h.lastPayloadPacket
 	}
+	gap := at.Sub(p.at)
 	if p.from != as || p.at == 0 {
 		return false
 	}
@@ -1339,22 +1349,22 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	short := ctl || n <= echoMax
 	// While a close announced may follow, prevData stays the data before
 	// the announcement.
-	if !c.announcing(s, short, echo) {
+	if !c.announcing(s, ctl, echo) {
 		// An echo is passed over: prevData stays the payload it answered.
 		if l.lastPayload > 0 && c.t[from].notes&noteEcho == 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
 			c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
 		}
 		if p := c.prevData; short && p.from == s && (p.at == l.lastPayload || c.t[from].notes&noteEcho != 0) &&
-			p.input == m.Input && m.At.Sub(p.at) >= goodbyeQuiet && m.At.Sub(p.at) < maxAnnounceGap {
+			p.input == m.Input && m.At.Sub(p.at) >= goodbyeQuiet && m.At.Sub(p.at) < maxAnnounceGap &&
+			!c.t[Client].finSent && !c.t[Server].finSent && (c.rec == nil || c.rec.ext&annDone == 0) {
 			// A short message after a quiet period, its side's own data
 			// the last before it (but for an echo of it): perhaps a close
-			// announced.
-			r := c.record()
-			r.ext = r.ext&^annMask | annNoted
+			// announced. The connection notes it; no record is made
+			// for it (a server's heartbeats look the same).
+			c.ann = annNoted
 			if s == Server {
-				r.ext |= annServer
+				c.ann |= annServer
 			}
-			r.annGapUS, r.annPacket = uint32(m.At.Sub(p.at)/time.Microsecond), m.Packet
 		}
 	}
 	if echo {

@@ -1084,3 +1084,29 @@ func TestAnnouncedAnswered(t *testing.T) {
 		t.Error("announced by the client too")
 	}
 }
+
+// TestHeartbeatsNoRecord: a server's short messages after quiet periods
+// (heartbeats, each echoed by the client) may each announce a close, but
+// the connection makes no record for them while it stays open: an open
+// connection costs its table entry only.
+func TestHeartbeatsNoRecord(t *testing.T) {
+	const c, s = 1000, 5000
+	tr, add := opened(c, s)
+	add(Client, PA, c+1, s+1, appData(80), 0.05)
+	add(Server, PA, s+1, c+86, appData(86), 0.1)
+	seq := [2]uint32{c + 86, s + 92}
+	for i := range 3 {
+		at := 2.1 + 2*float64(i)
+		add(Server, PA, seq[Server], seq[Client], appData(20), at)
+		seq[Server] += 25
+		add(Client, PA, seq[Client], seq[Server], appData(20), at+0.0002)
+		seq[Client] += 25
+	}
+	if len(tr.records) != 0 {
+		t.Errorf("%d records for an open connection", len(tr.records))
+	}
+	recs, _ := tr.Finish()
+	if _, _, ok := recs[0].Announced(Server); ok {
+		t.Error("an announced close without a FIN")
+	}
+}
