@@ -2213,6 +2213,28 @@ finding idle_timeout_close
 EXP
 }
 
+# proxy_sweep FRONT PORT EARLY: the clients of a reverse proxy at
+# FRONT:PORT in front of nginx (keepalive_timeout 2s), and the cuts. http.client,
+# one request per connection, then idle: two never read nor close ("leak"),
+# one reads to the end and closes ("close"). Then one request per
+# connection, closed by the client ("spaced"), after pauses around nginx's
+# 2 s: 3.5 s (after its close), 1 s, then 1.998-2.003 s in steps of 0.5 ms,
+# sweeping across the moment nginx's timer fires. The clock starts at the
+# first request; cuts at EARLY s (the proxy's idle closes), 7 s and 30 s
+# (the last request at 26.6 s).
+proxy_sweep() {
+	client client $pylab proxyidle "$1" "$2" /ok 2 35
+	first_port 10
+	client client $pylab spaced "$1" "$2" 3.5 1 $(LC_ALL=C seq 1.998 0.0005 2.003)
+	until_t "$3"
+	cut early client proxy server
+	until_t 7
+	cut mid client proxy server
+	until_t 30
+	cut late client proxy server
+	finish "$work/cap.pcap"
+}
+
 # Varnish in front of nginx: its backend pool against nginx's shorter
 # keep-alive, and its own timeout_idle on client connections.
 sc_varnish_backend() {
@@ -2235,21 +2257,7 @@ VCL
 	listening proxy 6081 20
 	capture proxy any "$work/cap.pcap" -B 16384
 	begin varnish-backend
-	# http.client to varnish, one request per connection, then idle: two
-	# never read nor close ("leak"), one reads to the end and closes.
-	client client $pylab proxyidle "$front" 6081 /ok 2 35
-	first_port 10 # the clock starts at the first request
-	# one request per connection, closed by the client, after pauses
-	# around nginx's 2 s: 3.5 s (after its close), 1 s, then 1.998-2.003 s
-	# in steps of 0.5 ms, sweeping across the moment nginx's timer fires
-	client client $pylab spaced "$front" 6081 3.5 1 $(LC_ALL=C seq 1.998 0.0005 2.003)
-	until_t 3.0 # varnish and nginx closed their idle connections at 2-2.5 s
-	cut early client proxy server
-	until_t 7
-	cut mid client proxy server
-	until_t 30 # the last request at 26.6 s
-	cut late client proxy server
-	finish "$work/cap.pcap"
+	proxy_sweep "$front" 6081 3.0 # varnish and nginx closed their idle connections at 2-2.5 s
 	local race
 	race=$(fin_then_data "$out/$name@late.pcap" 8080)
 	expect <<EXP
@@ -2310,16 +2318,7 @@ CONF
 	listening proxy 8080 20
 	capture proxy any "$work/cap.pcap" -B 16384
 	begin caddy-proxy
-	client client $pylab proxyidle "$front" 8080 /ok 2 35
-	first_port 10 # the clock starts at the first request
-	client client $pylab spaced "$front" 8080 3.5 1 $(LC_ALL=C seq 1.998 0.0005 2.003)
-	until_t 3.8 # caddy closed the idle client connections at 3-3.5 s
-	cut early client proxy server
-	until_t 7
-	cut mid client proxy server
-	until_t 30 # the last request at 26.6 s
-	cut late client proxy server
-	finish "$work/cap.pcap"
+	proxy_sweep "$front" 8080 3.8 # caddy closed the idle client connections at 3-3.5 s
 	local race
 	race=$(fin_then_data "$out/$name@late.pcap" 8080)
 	expect <<EXP
