@@ -27,7 +27,8 @@ var idleDetector = detector{
 			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
 		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
 			"direction (before the closer's goodbye, when it sent one: a message that answered nothing, just before its " +
-			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send), or before its announcement of " +
+			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send, or the Terminate a PostgreSQL client or " +
+			"pooler sends as it closes an idle connection), or before its announcement of " +
 			"the close, when it made one: a short message answering nothing after the quiet, its FIN later, no later than " +
 			"the quiet lasted (Go's HTTP/2 server sends GOAWAY when its idle timeout fires, and close_notify and FIN a " +
 			"second later; a FIN of the peer's answering that announcement at once, before the closer's own, as a TLS client " +
@@ -103,7 +104,13 @@ func inspectIdle(c *flowCtx) {
 			said = false // the announcement was its last word, or came before the FIN that closed
 		}
 		if said {
-			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: a timeout message)", fmtDur(ch.FinAt.Sub(ch.LastPayload)))
+			// A server's is why it closes (PostgreSQL's FATAL, a 421); a
+			// client's is its protocol's farewell (PostgreSQL's Terminate).
+			what := "a timeout message"
+			if closer == flow.Client {
+				what = "its protocol's farewell"
+			}
+			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), what)
 		}
 		sev := Info
 		if c.has(CloseWaitLeak, closer.Other()) {

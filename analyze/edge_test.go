@@ -502,6 +502,31 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// PgBouncer's client_idle_timeout: an ErrorResponse (FATAL),
+			// then FIN. A libpq client watching its idle connection
+			// closes at once, sending Terminate ('X'), which the pooler,
+			// having let go of the socket, resets: a goodbye in reply,
+			// no request lost.
+			name: "a PostgreSQL Terminate in reply to an idle close, reset",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:6432", segs: join(open(0), exchange(0.01, 14, 66), []seg{
+				{2.011, false, "PA", 41, -1}, {2.0111, false, "FA", 0, -1}, {2.0112, true, "A", 0, -1},
+				{2.0113, true, "PA", 5, -1}, {2.0114, false, "R", 0, -1}}),
+				data: map[int][]byte{9: pgTerminate}}, last(50000)},
+			verdicts: []string{"idle_timeout_close(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
+		},
+		{
+			// PgBouncer's server_idle_timeout: as the client of its server
+			// connection, it says Terminate and closes after 2.5 s idle.
+			name: "a PostgreSQL Terminate after an idle period",
+			convs: []conv{{cport: 40001, server: "10.0.0.2:5432", segs: join(open(0), exchange(0.01, 14, 66), []seg{
+				{2.511, true, "PA", 5, -1}, {2.5111, true, "FA", 0, -1}, {2.5114, false, "FA", 0, -1}, {2.5116, true, "A", 0, -1}}),
+				data: map[int][]byte{6: pgTerminate}}, last(50000)},
+			verdicts: []string{"idle_timeout_close(client) time_wait(client) clean(client)", "open(client)"},
+			findings: []string{"info idle_timeout_close 1"},
+			says:     []string{"the client closed the connection after 2.5 s without data, saying goodbye first (data 100 µs before its FIN, which answered nothing: its protocol's farewell)"},
+		},
+		{
 			// The server shuts down its sending side while the client
 			// uploads: the data after the FIN is no reuse.
 			name: "half-close by the server amid data",
@@ -651,6 +676,9 @@ func TestEdgeJudgement(t *testing.T) {
 
 // TestLatencies holds the histogram's quantiles within one bucket (a
 // ninth) of the exact ones, and the slowest exact.
+// pgTerminate is PostgreSQL's Terminate message: 'X', its length 4.
+var pgTerminate = []byte{'X', 0, 0, 0, 4}
+
 func TestLatencies(t *testing.T) {
 	var l latencies
 	var exact []time.Duration

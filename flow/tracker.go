@@ -1082,7 +1082,9 @@ const goodbyeQuiet = time.Second
 
 // controlMessage reports whether b, a packet's payload, is a message that
 // closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
-// 0), a TLS alert record, an FTP or SMTP 421 line. TLS 1.3 encrypts its
+// 0), a TLS alert record, an FTP or SMTP 421 line, PostgreSQL's Terminate
+// ('X', length 4: what libpq and a pooler such as PgBouncer send as they
+// close, and what libpq sends when it closes after the server did). TLS 1.3 encrypts its
 // alerts as application data: one is known by its length alone, 19 bytes
 // (a content type byte, the two of the alert, a 16-byte tag), sent by
 // itself; no HTTP request is that short (an HTTP/2 frame header is 9
@@ -1099,6 +1101,8 @@ func controlMessage(b []byte) bool {
 	case len(b) == 5+19 && b[0] == 0x17 && b[1] == 0x03 && b[3] == 0 && b[4] == 19:
 		return true
 	case len(b) >= 4 && (string(b[:4]) == "421 " || string(b[:4]) == "421-"):
+		return true
+	case len(b) == 5 && b[0] == 'X' && binary.BigEndian.Uint32(b[1:5]) == 4:
 		return true
 	}
 	return false
