@@ -2,8 +2,8 @@
 # The flowdoc lab of real software: servers and clients installed from
 # packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
 # MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, varnish,
-# caddy, mosquitto, Node.js, curl, socat, python3
-# http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt, the JDK, Go
+# caddy, mosquitto, PgBouncer, Node.js, curl, socat, python3
+# http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt/redis, the JDK, Go
 # net/http, nftables conntrack) talking over real kernel TCP
 # between network namespaces. Where the bug of an incident is the client's or the
 # proxy's own code, a small program under testdata/lab/clients plays it.
@@ -19,7 +19,8 @@
 # (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn), lighttpd and
 # python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream), varnish
 # (varnish-backend), caddy (caddy-proxy), mosquitto, mosquitto-clients and
-# python3-paho-mqtt (mosquitto-keepalive).
+# python3-paho-mqtt (mosquitto-keepalive), pgbouncer (pgbouncer-idle, with
+# postgresql and python3-psycopg2), python3-redis (redis-pool).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -196,6 +197,20 @@
 #                       mosquitto_sub (keepalive 5 s) stopped by SIGSTOP,
 #                       neither reading the close (CLOSE_WAIT); paho
 #                       pinging every 2 s; mosquitto_pub disconnecting.
+#   pgbouncer-idle      PgBouncer (pool_mode transaction, client_idle_timeout
+#                       2, server_idle_timeout 3) in front of PostgreSQL:
+#                       FATAL "client_idle_timeout" and FIN on idle client
+#                       connections; psycopg2 connections that never read
+#                       it (CLOSE_WAIT), one reused after 5 s (RST), one
+#                       that closes on it (Terminate, RST), one closed
+#                       after 1 s; PgBouncer closing its idle server
+#                       connection (Terminate, FIN). Captured on the
+#                       pooler (-i any).
+#   redis-pool          Redis (timeout 2) and redis-py 4.3: ConnectionPools
+#                       (one with health_check_interval 1) reused after
+#                       4.5 s, which notice the close and reconnect; a
+#                       single_connection_client reused after it (RST); a
+#                       raw socket that never closes (CLOSE_WAIT).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -1989,6 +2004,128 @@ nofinding close_wait_leak
 EXP
 }
 
+# PgBouncer in front of PostgreSQL: client_idle_timeout closes idle client
+# connections, server_idle_timeout and server_lifetime its own idle
+# connections to the server.
+sc_pgbouncer_idle() {
+	host client; host bouncer; host server
+	wire client bouncer
+	local front=$bouncer_ip pg=$work/pg d=$work/pgbouncer bin
+	wire bouncer server
+	bin=$(pg_bindir)
+	mkdir -p "$pg" "$d"
+	chown postgres: "$pg"
+	as_postgres "$bin/initdb" -D "$pg/data" -U postgres -A trust -E UTF8 --no-sync >>"$work/log" 2>&1
+	echo "host all all 0.0.0.0/0 trust" >>"$pg/data/pg_hba.conf"
+	# The cluster of its own, in the foreground (stopped by PID), with no
+	# idle timeout of its own.
+	on server setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$pg/data" \
+		-c listen_addresses="$server_ip" -c port=5432 -c unix_socket_directories="$pg" \
+		-c fsync=off -c shared_buffers=16MB -c max_connections=20 \
+		-c logging_collector=off -c log_min_messages=warning
+	echo '"postgres" ""' >"$d/userlist.txt"
+	cat >"$d/pgbouncer.ini" <<CONF
+[databases]
+postgres = host=$server_ip port=5432 dbname=postgres user=postgres
+[pgbouncer]
+listen_addr = $front
+listen_port = 6432
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pidfile = $d/pgbouncer.pid
+pool_mode = transaction
+client_idle_timeout = 2
+server_idle_timeout = 3
+server_lifetime = 4
+CONF
+	chown -R postgres: "$d"
+	listening server 5432 30
+	on bouncer setpriv --reuid=postgres --regid=postgres --init-groups pgbouncer "$d/pgbouncer.ini"
+	listening bouncer 6432 10
+	capture bouncer any "$work/cap.pcap" -B 16384
+	begin pgbouncer-idle
+	client client $pylab pgbouncer "$front" 6432 5 25
+	first_port 10 # the clock starts at the first connection
+	until_t 3.6
+	cut early client bouncer server
+	until_t 8
+	cut mid client bouncer server
+	until_t 16
+	cut late client bouncer server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# PgBouncer closes a client connection idle for client_idle_timeout (2 s)
+# in transaction pooling only (a client linked to a server connection, as
+# every one is in session pooling, is never timed out), from its janitor:
+# 2.2-2.3 s after the last response, an ErrorResponse (FATAL 08P01
+# "client_idle_timeout", 41 bytes), then FIN. Two psycopg2 connections
+# ("leak") never read it: CLOSE_WAIT on the client. "stale" is reused at
+# 5 s: RST. "watch" wakes on the FATAL and closes at once: libpq's
+# Terminate meets PgBouncer's RST, no request lost, healthy. "close"
+# closes after 1 s itself. PgBouncer's one server connection, idle after
+# the queries, is closed by server_idle_timeout (3 s; server_lifetime 4 s
+# comes later): Terminate and FIN 3.2-3.3 s after its last data, the
+# pooler as a client evicting an idle connection. At the early cut the
+# CLOSE_WAITs are 1.0-1.4 s old: the capture may not tell yet.
+expect sport=6432 cport=$(ports leak),$(ports stale),$(ports watch) : idle_timeout_close(server)
+@early expect client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)|open(client)
+@mid,late expect client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports stale) : stale_reuse_reset(client)
+@mid,late expect sport=5432 n>=1 : idle_timeout_close(client)
+healthy cport=$(ports watch),$(ports close)
+healthy sport=5432
+expect cport=$(ports watch) : !stale_reuse_reset(client)
+finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+@mid,late finding close_wait_leak
+EXP
+}
+
+# A Redis pool reused after the server's idle timeout.
+sc_redis_pool() {
+	host client; host server; wire client server
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--tcp-keepalive 0 --timeout 2 --dir "$work" --daemonize no
+	listening server 6379
+	capture client "$client_if" "$work/cap.pcap"
+	begin redis-pool
+	client client $pylab redispool "$server_ip" 6379 4.5 30
+	first_port 10
+	until_t 3.2
+	cut early client server
+	until_t 7
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Redis (timeout 2) checks idle clients on a clock of whole seconds: it
+# closes the four connections together, 2.4-2.7 s after their last reply
+# (FIN). redis-py 4.3's ConnectionPool checks a connection before it hands
+# it out (readable: EOF), so "pool" and "health" (health_check_interval 1,
+# which only adds a PING before the first command of the new connection)
+# are closed by the client at their reuse after 4.5 s, 1.8 s in
+# CLOSE_WAIT, and a new connection opened ("repool", "rehealth"): healthy.
+# A single_connection_client ("single") holds its connection outside the
+# pool: its GET after 4.5 s meets RST ("Connection closed by server"). A
+# raw socket ("leak") never reads nor closes: CLOSE_WAIT. At the early cut
+# the capture ends with the client's ACKs of Redis's FINs: all four are
+# in CLOSE_WAIT as far as it can tell, too young to judge.
+expect cport=$(ports pool),$(ports health),$(ports single),$(ports leak) : idle_timeout_close(server)
+@early expect client.ss=CLOSE-WAIT n>=4 : close_wait_leak(client)|open(client)
+@mid,late expect cport=$(ports leak) client.ss=CLOSE-WAIT : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports single) : stale_reuse_reset(client)
+@mid,late expect cport=$(ports pool),$(ports health) : !stale_reuse_reset(client) !close_wait_leak(client)
+@mid,late healthy cport=$(ports pool),$(ports health),$(ports repool),$(ports rehealth)
+finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+@mid,late finding close_wait_leak
+EXP
+}
+
 # capture_lossy HOST IFACE FILE: tcpdump as it is often run, buffered (no
 # --immediate-mode, no -U), with a kernel buffer of 64 KiB (-B 64): in a
 # burst the kernel drops what tcpdump does not read in time.
@@ -2429,7 +2566,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2463,6 +2600,12 @@ for s in ${@:-$all}; do
 		command -v mosquitto >/dev/null && command -v mosquitto_sub >/dev/null || die "needs mosquitto and mosquitto-clients"
 		$py -c 'import paho.mqtt.client' 2>/dev/null || die "needs python3-paho-mqtt"
 		;;
+	pgbouncer_idle)
+		command -v pgbouncer >/dev/null || die "needs pgbouncer"
+		[ -x "$(pg_bindir)/initdb" ] && [ -x "$(pg_bindir)/postgres" ] && id postgres >/dev/null 2>&1 || die "needs postgresql"
+		$py -c 'import psycopg2' 2>/dev/null || die "needs python3-psycopg2"
+		;;
+	redis_pool) $py -c 'import redis' 2>/dev/null || die "needs python3-redis" ;;
 	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac

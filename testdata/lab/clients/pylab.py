@@ -41,6 +41,22 @@ count and time and exits by itself. Clients print one line per connection,
                                        left idle and never read or closed
                                        ("leak"), one reused after REUSE s
                                        ("stale"), one closed after 1 s ("close")
+  pgbouncer HOST PORT REUSE HOLD       psycopg2 through PgBouncer (autocommit):
+                                       two connections left idle and never read
+                                       or closed ("leak"), one reused after
+                                       REUSE s ("stale"), one closed after 1 s
+                                       ("close"), one that waits until the
+                                       socket is readable (the server's close)
+                                       and closes ("watch")
+  redispool HOST PORT REUSE HOLD       python3-redis: a ConnectionPool reused
+                                       after REUSE s idle ("pool"; the
+                                       connection it opens then: "repool"), the
+                                       same with health_check_interval 1
+                                       ("health", "rehealth"), a
+                                       single_connection_client reused after
+                                       REUSE s ("single"), and a raw socket
+                                       sending PING, never read nor closed
+                                       ("leak")
   ftpidle HOST PORT N HOLD             ftplib, logged in anonymously: two
                                        sessions never read nor closed ("leak"),
                                        one sending NOOP every second N times,
@@ -394,19 +410,82 @@ def pgidle(host, port, reuse, n, hold):
     time.sleep(float(hold))
 
 
-def pgtlsidle(host, port, reuse, hold):
+def pgleakstale(host, port, reuse, hold, **tls):
+    """Two connections leaked, one reused after reuse s, one closed after
+    1 s (tls: pgconn's)."""
+
     def leak():
-        keep.append(pgconn(host, port, "leak", sslmode="require"))  # never read, never closed
+        keep.append(pgconn(host, port, "leak", **tls))  # never read, never closed
 
     def stale():
-        pgstale(pgconn(host, port, "stale", sslmode="require"), reuse)
+        pgstale(pgconn(host, port, "stale", **tls), reuse)
 
     def close():
-        c = pgconn(host, port, "close", sslmode="require")
+        c = pgconn(host, port, "close", **tls)
         time.sleep(1)
-        c.close()  # Terminate, close_notify, FIN
+        c.close()  # Terminate (and close_notify), FIN
 
     for f in (leak, stale, close, leak):
+        threading.Thread(target=f, daemon=True).start()
+        time.sleep(0.1)
+    time.sleep(float(hold))
+
+
+def pgtlsidle(host, port, reuse, hold):
+    pgleakstale(host, port, reuse, hold, sslmode="require")
+
+
+def pgbouncer(host, port, reuse, hold):
+    def watch():
+        c = pgconn(host, port, "watch")
+        select.select([c.fileno()], [], [], float(hold))
+        c.close()  # the server closed it (or hold ran out): Terminate, FIN
+
+    threading.Thread(target=watch, daemon=True).start()
+    time.sleep(0.1)
+    pgleakstale(host, port, reuse, hold)
+
+
+def redispool(host, port, reuse, hold):
+    import redis
+
+    def said(role, r):
+        # the connection the client holds, or the one its pool keeps idle
+        conn = r.connection or r.connection_pool._available_connections[0]
+        say(role, conn._sock)
+
+    def pooled(role, **kw):
+        r = redis.Redis(host=host, port=int(port), socket_timeout=5, **kw)
+        r.set("lab", role)
+        said(role, r)
+        time.sleep(float(reuse))  # idle in the pool past the server's timeout
+        try:
+            r.get("lab")  # the pool checks the connection before handing it out
+            said("re" + role, r)
+        except redis.ConnectionError as e:
+            print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
+        r.connection_pool.disconnect()
+
+    def single():
+        r = redis.Redis(host=host, port=int(port), socket_timeout=5, single_connection_client=True)
+        r.set("lab", "single")
+        said("single", r)
+        time.sleep(float(reuse))
+        try:
+            r.get("lab")  # sent on the connection as it is
+        except redis.ConnectionError as e:
+            print("single error", type(e).__name__, e, file=sys.stderr, flush=True)
+        r.close()
+        r.connection_pool.disconnect()
+
+    def leak():
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("leak", s)
+        s.sendall(b"PING\r\n")
+        s.recv(100)
+        keep.append(s)  # never read nor closed
+
+    for f in (lambda: pooled("pool"), lambda: pooled("health", health_check_interval=1), single, leak):
         threading.Thread(target=f, daemon=True).start()
         time.sleep(0.1)
     time.sleep(float(hold))
