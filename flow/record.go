@@ -390,9 +390,9 @@ func (r *Record) Announced(s Side) (at Timestamp, packet uint32, ok bool) {
 
 // ControlBeforeFin reports whether side s's last payload before the
 // peer's FIN was a control message (a TLS close_notify or other alert, an
-// HTTP/2 GOAWAY, a 421 line, PostgreSQL's Terminate): s had begun to close before the peer did,
-// and the peer's FIN may answer it. Known only where the payload was
-// read.
+// HTTP/2 GOAWAY, a 421 line, PostgreSQL's Terminate): s had begun to
+// close before the peer did, and the peer's FIN may answer it. Known only
+// where the payload was read.
 func (r *Record) ControlBeforeFin(s Side) bool { return r.is(recControlBeforeFin << s) }
 
 // OtherProtocol reports whether the connection's payload, read from its

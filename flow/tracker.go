@@ -1084,11 +1084,12 @@ const goodbyeQuiet = time.Second
 // closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
 // 0), a TLS alert record, an FTP or SMTP 421 line, PostgreSQL's Terminate
 // ('X', length 4: what libpq and a pooler such as PgBouncer send as they
-// close, and what libpq sends when it closes after the server did). TLS 1.3 encrypts its
-// alerts as application data: one is known by its length alone, 19 bytes
-// (a content type byte, the two of the alert, a 16-byte tag), sent by
-// itself; no HTTP request is that short (an HTTP/2 frame header is 9
-// bytes), though a 2-byte message of another protocol is (MQTT's ping).
+// close, and what libpq sends when it closes after the server did). TLS
+// 1.3 encrypts its alerts as application data: one is known by its
+// length alone, 19 bytes (a content type byte, the two of the alert, a
+// 16-byte tag), sent by itself; no HTTP request is that short (an HTTP/2
+// frame header is 9 bytes), though a 2-byte message of another protocol
+// is (MQTT's ping).
 // A goodbye after the peer's data must be one (an answer to the peer
 // would be the protocol's reply); one after the closer's own data
 // (PostgreSQL's FATAL, after its last response) may be anything.
