@@ -211,6 +211,17 @@
 #                       4.5 s, which notice the close and reconnect; a
 #                       single_connection_client reused after it (RST); a
 #                       raw socket that never closes (CLOSE_WAIT).
+#   jdk-httpclient      nginx (keepalive_timeout 2s) and the JDK's clients
+#                       (testdata/lab/clients/JdkPool.java): HttpClient's
+#                       pool with requests 1.5-3.5 s and 1.999-2.002 s
+#                       apart (it closes on nginx's FIN at once), one never
+#                       closing its responses' streams, and
+#                       HttpURLConnection, whose KeepAliveCache reuses
+#                       connections after nginx's FIN (RST, retried).
+#   node-fetch-undici   Node's fetch (undici) with requests 1.5, 2.5, 3.5 s
+#                       apart against a Node http server (keepAliveTimeout
+#                       2000) with and without its Keep-Alive: timeout=2
+#                       and against nginx (keepalive_timeout 2s).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -2557,6 +2568,125 @@ healthy cport!=$(ports silent),$(ports stopped)
 EXP
 }
 
+# The JDK's java.net.http.HttpClient and nginx's keep-alive timeout.
+sc_jdk_httpclient() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8080 2s
+	run_nginx server "$work/nginx"
+	nginx_conf "$work/nginx-leak" 8081 2s
+	run_nginx server "$work/nginx-leak"
+	nginx_conf "$work/nginx-url" 8082 2s
+	run_nginx server "$work/nginx-url"
+	listening server 8080
+	listening server 8081
+	listening server 8082
+	capture client "$client_if" "$work/cap.pcap"
+	begin jdk-httpclient
+	# The pool (jdk.httpclient.keepalive.timeout left at 1200 s) on
+	# 8080: requests 1.5-3.5 s apart, and 1.999-2.002 s apart, around
+	# nginx's 2 s. On 8081, four responses whose body is never read to
+	# the end nor closed (ofInputStream).
+	client client java -XX:TieredStopAtLevel=1 "$here/clients/JdkPool.java" pool "http://$server_ip:8080/ok" 10 30 \
+		1500 2500 3500 1999 2000 2001 2002
+	first_port 30 # the clock starts at the first response
+	client client java -XX:TieredStopAtLevel=1 "$here/clients/JdkPool.java" unclosed "http://$server_ip:8081/big" 4 30 500
+	client client java -XX:TieredStopAtLevel=1 "$here/clients/JdkPool.java" urlconn "http://$server_ip:8082/ok" 7 30 1500 2500 3500
+	until_t 7
+	cut early client server
+	until_t 13
+	cut mid client server
+	until_t 24
+	cut late client server
+	finish "$work/cap.pcap"
+	# The requests that followed nginx's FIN on the wire.
+	local race stale
+	race=$(fin_then_data "$out/$name@late.pcap" 8080)
+	stale=$(fin_then_data "$out/$name@late.pcap" 8082)
+	expect <<EXP
+# nginx (keepalive_timeout 2s) closes idle connections after 2 s with FIN.
+# The JDK's HttpClient (8080) watches its idle pooled connections (its
+# selector thread): it closes within milliseconds of nginx's FIN, and the
+# next request opens a new connection: healthy, whatever the gap. A request
+# it sent in the millisecond or two before it saw the FIN goes out on the
+# closed connection (${race:-none in this recording}): RST, and the client
+# retries it on a new connection. On 8081 it reads only the first 1 KB of
+# each 16 KB body and never closes the stream: the HttpClient has read the
+# whole body and pooled the connection all the same, and closes it on
+# nginx's FIN: healthy. HttpURLConnection (8082) takes a connection back
+# into its KeepAliveCache at the end of a body and keeps it 5 s without
+# watching it: requests 2.5 and 3.5 s after a response go out on the
+# connection nginx closed ($stale): RST, and it retries on a new one; the
+# last connection waits in CLOSE_WAIT until the cache reuses or drops it,
+# like the others of its pool: no leak the capture can show.
+expect sport=8080 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+expect sport=8081 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+healthy sport=8081
+$([ -n "$race" ] && echo "expect sport=8080 cport=$race : stale_reuse_reset(client) idle_timeout_close(server)")
+healthy sport=8080${race:+ cport!=$race}
+expect sport=8082 cport=$stale client.ss=CLOSED : stale_reuse_reset(client) idle_timeout_close(server)
+expect sport=8082 client.ss=CLOSE-WAIT : !close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late finding stale_reuse_reset
+finding idle_timeout_close
+EXP
+}
+
+# Node's fetch (undici) against a Node http server and nginx.
+sc_node_fetch_undici() {
+	host client; host server; wire client server
+	nginx_conf "$work/nginx" 8082 2s
+	run_nginx server "$work/nginx"
+	# keepAliveTimeout 2000 (Node 20 closes 1 s later, 3 s after a
+	# response): on 8080 as Node answers by default, on 8081 with
+	# Connection: keep-alive set by the handler.
+	on server node -e "
+const http = require('http');
+for (const [port, own] of [[8080, false], [8081, true]]) {
+	const s = http.createServer((req, res) => {
+		req.resume();
+		if (own) res.setHeader('Connection', 'keep-alive');
+		res.end('ok\\n');
+	});
+	s.keepAliveTimeout = 2000;
+	s.listen(port, '$server_ip');
+}
+setTimeout(() => process.exit(0), 60000);
+"
+	listening server 8080
+	listening server 8081
+	listening server 8082
+	capture client "$client_if" "$work/cap.pcap"
+	begin node-fetch-undici
+	client client node "$here/clients/fetchspaced.js" 7 10 1500,2500,3500 \
+		hint="http://$server_ip:8080/" nohint="http://$server_ip:8081/" nginx="http://$server_ip:8082/ok"
+	first_port 10 # the clock starts at the first response
+	until_t 4.5
+	cut early client server
+	until_t 9
+	cut mid client server
+	until_t 19
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# Node's fetch (undici) against three servers, requests 1.5, 2.5 and 3.5 s
+# after a response. Node's http server on 8080 answers with Keep-Alive:
+# timeout=2, which undici trusts less its 2 s threshold: nothing left, so
+# it closes each connection right after its response (TIME_WAIT on the
+# client). On 8081 the handler sets Connection: keep-alive and Node sends
+# no hint: undici keeps the socket 4 s, Node closes it after 3 s idle
+# (keepAliveTimeout 2000 and its 1 s buffer), undici closes within a
+# millisecond and connects anew. nginx (8082, keepalive_timeout 2s, no
+# hint) the same after 2 s. Nothing is reused after a close: all healthy.
+healthy all
+expect sport=8080 client.ss=TIME-WAIT n>=1 : !idle_timeout_close(server)
+expect sport=8081 server.ss=TIME-WAIT : idle_timeout_close(server)
+expect sport=8082 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server)
+nofinding stale_reuse_reset
+nofinding close_wait_leak
+@mid,late finding idle_timeout_close
+EXP
+}
+
 # fin_then_data FILE SPORT [MIN]: the client ports of the connections in
 # FILE where the client sent data (segments longer than MIN bytes, 0 by
 # default) after the server's (port SPORT) FIN, comma separated. Over TLS
@@ -2566,7 +2696,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2585,7 +2715,7 @@ for s in ${@:-$all}; do
 		;;
 	ab_timewait) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	ftp_idle) command -v vsftpd >/dev/null || die "needs vsftpd" ;;
-	node_keepalive_race) command -v tshark >/dev/null || die "needs tshark" ;;
+	node_keepalive_race | jdk_httpclient) command -v tshark >/dev/null || die "needs tshark" ;;
 	lossy_capture) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	h2_idle) $py -c 'import h2' 2>/dev/null || die "needs python3-h2" ;;
 	squid_pconn) command -v squid >/dev/null || die "needs squid" ;;
