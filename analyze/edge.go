@@ -33,6 +33,7 @@ type judgement struct {
 	app     appKey
 	server  bool          // the application is a server (its own endpoint)
 	closes  *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
+	reused  int           // how many of those closes were reuses (reuseLatency)
 	grace   time.Duration // on byGrace
 	leaks   int           // on bySiblings
 	idle    time.Duration // on byDone: since the connection's last data
@@ -97,7 +98,9 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	}
 	l := ev.closes[j.app]
 	j.ownApps = l != nil && l.n >= minSamples
-	if !j.ownApps {
+	if j.ownApps {
+		j.reused = ev.reused[j.app]
+	} else {
 		l = ev.closes[appKey{host: j.app.host}]
 	}
 	if l != nil && l.n > 0 {
@@ -180,6 +183,19 @@ func (j *judgement) basis() string {
 		who = fmt.Sprintf("%s, on its connections to %s,", j.app.host, j.app.endpoint)
 	}
 	slowest, usual := fmtDur(l.quantile(1)), fmtDur(l.quantile(0.9))
+	if j.reused > 0 {
+		// A pool that notices a close only at a connection's next use.
+		sent := fmt.Sprintf("sent requests on %s up to %s after the peer's FIN, and was reset (a pool that notices a close only when it next uses the connection)",
+			map[bool]string{true: "all its other connections the peer closed", false: plural(j.reused, "of them")}[j.reused == l.n], slowest)
+		if j.reused < l.n {
+			sent = fmt.Sprintf("let go of %s after the peer's FIN within %s: it closed some, and %s", plural(l.n, "connection"), slowest, sent)
+		}
+		if !j.leak {
+			return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and %s %s: this one may yet be used again or closed, and the capture cannot tell yet whether it will",
+				quiet, who, sent)
+		}
+		return fmt.Sprintf("%s %s, and has not let go of this one in %s", who, sent, quiet)
+	}
 	switch {
 	case !j.leak:
 		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and %s has taken up to %s to close after the peer's FIN: the capture cannot tell yet whether it will close",

@@ -634,6 +634,35 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"warning handshake_incomplete 2"},
 			says:     []string{"kept no state (SYN cookies)", "sent its SYN-ACK 3 times and sits in SYN_RECV", "never acknowledged", "the client's ACK may yet come"},
 		},
+		{
+			// A pool that does not watch its idle connections (the JDK's
+			// HttpURLConnection): it sends its next request on each
+			// connection 0.3 s after the server closed it (RST), and the
+			// last it has not used again yet, 1.8 s after the FIN. Another
+			// application of the same host closes at once after a
+			// server's FIN: that is no measure of the pool, which lets go
+			// of a closed connection only when it next uses it.
+			name: "CLOSE_WAIT in a pool that reuses the connections the server closed",
+			convs: func() []conv {
+				reused := func(port uint16, start float64) conv {
+					return conv{cport: port, server: "10.0.0.2:80", segs: join(open(start), exchange(start+0.01, 100, 200),
+						[]seg{{start + 1.02, false, "FA", 0, -1}, {start + 1.0202, true, "A", 0, -1}, {start + 1.32, true, "PA", 100, -1}, {start + 1.3202, false, "R", 0, -1}})}
+				}
+				other := func(port uint16, start float64) conv {
+					c := idleClose(port, start, true)
+					c.server = "10.0.0.3:80"
+					return c
+				}
+				return []conv{reused(40001, 0), reused(40002, 0.05), reused(40003, 0.1), other(40011, 0.12), other(40012, 0.14),
+					{cport: 40004, server: "10.0.0.2:80", segs: join(open(0.2), exchange(0.21, 100, 200), []seg{{1.23, false, "FA", 0, -1}, {1.2302, true, "A", 0, -1}})},
+					last(50000)}
+			}(),
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server)", "stale_reuse_reset(client) idle_timeout_close(server)",
+				"stale_reuse_reset(client) idle_timeout_close(server)", "idle_timeout_close(server) time_wait(server) clean(server)",
+				"idle_timeout_close(server) time_wait(server) clean(server)", "open(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 3", "warning idle_timeout_close 4", "info close_wait_leak 1", "info idle_timeout_close 2"},
+			says:     []string{"sent requests on all its other connections the peer closed up to 300 ms after the peer's FIN, and was reset (a pool that notices a close only when it next uses the connection): this one may yet be used again or closed"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,9 @@ type captureEvidence struct {
 	// after the peer's FIN (or its own last data, if later) the host sent
 	// its own FIN. Only hosts with a CLOSE_WAIT at the end are measured.
 	closes map[appKey]*latencies
+	// reused counts, per application, the closes in closes that were
+	// reuses (reuseLatency): a request on the closed connection, reset.
+	reused map[appKey]int
 	// done holds, per application, how long after a connection's last
 	// data it closed the connections it closed first: an application that
 	// closes each connection as soon as it is done with it.
@@ -124,7 +127,7 @@ func (l *latencies) near(d, tol time.Duration) int {
 // gatherEvidence builds the capture's evidence from its records and
 // aggregates.
 func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timestamp, grace time.Duration) *captureEvidence {
-	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, done: map[appKey]*latencies{},
+	ev := &captureEvidence{end: end, grace: grace, closes: map[appKey]*latencies{}, reused: map[appKey]int{}, done: map[appKey]*latencies{},
 		accepted: map[netip.AddrPort][]flow.Timestamp{}, leaks: map[appKey]int{}, scanners: findScanners(recs, aggs),
 		idleCloses: map[netip.AddrPort]*latencies{}}
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
@@ -181,6 +184,9 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if d, ok := closeLatency(r, s); ok {
 				sample(ev.closes, appOf(r, s), d)
 				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
+			} else if d, ok := reuseLatency(r, s); ok {
+				sample(ev.closes, appOf(r, s), d) // its own pace, not its host's
+				ev.reused[appOf(r, s)]++
 			}
 			if h, p := r.Half(s), r.Half(s.Other()); h.FinPacket > 0 && h.DataBeforeFin > 0 && (p.FinPacket == 0 || h.FinAt < p.FinAt) {
 				sample(ev.done, appOf(r, s), h.FinAt.Sub(h.DataBeforeFin))
@@ -232,4 +238,27 @@ func closeLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// reuseLatency is how long side s, in CLOSE_WAIT after the peer's FIN,
+// kept the connection before it sent data on it again, which the peer,
+// closed, reset: a pool that does not watch its idle connections and
+// notices a close only at their next use. That is how long this
+// application takes to let go of a connection the peer closed, as a
+// close after the FIN is for another; it is counted for the application
+// only, since it is the pace of its requests, not of its host's closes.
+// False unless s never sent FIN nor RST, its last data came after the
+// peer's FIN (that request) and the peer's RST after it.
+func reuseLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
+	h, p := r.Half(s), r.Half(s.Other())
+	if p.FinPacket == 0 || h.FinPacket > 0 || h.RSTs > 0 || p.RSTs == 0 || h.LastPayload <= p.FinAt {
+		return 0, false
+	}
+	rst := firstEvent(r, func(e *flow.Event) bool {
+		return e.From == s.Other() && e.Flags.Has(packet.RST) && e.At >= h.LastPayload
+	})
+	if rst == nil {
+		return 0, false
+	}
+	return h.LastPayload.Sub(p.FinAt), true
 }

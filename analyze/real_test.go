@@ -69,8 +69,6 @@ var knownWrong = map[string]string{
 	"lossy-capture@early states": lossyStates,
 	"lossy-capture@mid states":   lossyStates,
 	"lossy-capture@late states":  lossyStates,
-	// HttpURLConnection's KeepAliveCache: 4 connections reused 0.5-1.5 s after nginx's FIN (#73 GET, #74 RST), the last one (39014) in CLOSE_WAIT 3.2 s at the cut.
-	"jdk-httpclient@late verdicts": "39014 (#166 nginx's FIN) is judged a leak against the host's other closes (HttpClient's, within 2 ms), though its own pool let go of each of its 4 other closed connections only when it reused them, 0.5-1.5 s after the FIN",
 }
 
 const (
