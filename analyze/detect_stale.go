@@ -230,7 +230,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	why := "it reuses pooled connections after the peer closed them."
 	if races == len(g.flows) {
 		why = fmt.Sprintf("each request came within %s of the server's close, or just before it (reset with the request unread): a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
-			fmtDur(max(latest, time.Millisecond)))
+			fmtDur(max((latest+time.Millisecond-1).Truncate(time.Millisecond), time.Millisecond))) // a bound: rounded up
 	}
 	closed := "that %s had already closed"
 	if races == len(g.flows) {

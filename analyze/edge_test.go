@@ -374,6 +374,19 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"its timer fired with the request unread", "a race with its idle timeout", "on 1 connection just as 10.0.0.2:80 closed them"},
 		},
 		{
+			// The JDK's HttpClient: a request 1.7 ms after the server's
+			// FIN, before its selector saw it (RST). The bound said is
+			// the next whole millisecond, not the one below.
+			name: "a request 1.7 ms after the server's FIN",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{2.011, false, "FA", 0, -1}, {2.0112, true, "FA", 0, -1}, {2.0114, false, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), exchange(0.11, 100, 200), []seg{{2.111, false, "FA", 0, -1}, {2.1127, true, "PA", 100, -1}, {2.1128, false, "R", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 2"},
+			says:     []string{"each request came within 2 ms of the server's close"},
+		},
+		{
 			// The same over TLS 1.3: the request is application data, not
 			// read as HTTP; a close_notify in reply is no request (an
 			// encrypted alert: a record of 19 bytes).
