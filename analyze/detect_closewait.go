@@ -28,7 +28,8 @@ var closeWaitDetector = detector{
 			"capture, and no FIN followed), quiet since the FIN or since its own last data, and judged from what the same " +
 			"capture shows of its host: a leak when it has been quiet ten times longer than the host usually took to close " +
 			"its other connections after the peer's FIN (never less than 200 ms; a close the host had begun itself, its " +
-			"last message a TLS close_notify that the peer's FIN answered, is no such close; an application with three or more closes of its own " +
+			"last message a TLS close_notify that the peer's FIN answered, is no such close, and a close_notify sent in reply " +
+			"to the peer's FIN, which the peer reset, is one; an application with three or more closes of its own " +
 			"is judged by them, and a pool that sends a request on a connection the peer closed, and is reset, lets go of it then), " +
 			"or when it is one more of the same as " +
 			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s. " +

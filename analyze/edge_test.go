@@ -436,6 +436,34 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"It closed none sooner than 2.0 s: its timeout is at most that"},
 		},
 		{
+			// nginx over TLS closes idle connections (close_notify, FIN);
+			// the client answers two at once with its own close_notify,
+			// which nginx, its socket gone, resets: closes, not requests.
+			// The third it never answers: a leak, 0.5 s on, against
+			// closes within a millisecond.
+			name: "a close_notify in reply is a close to compare with",
+			convs: func() []conv {
+				var cs []conv
+				for i := range 3 {
+					at := 0.1 * float64(i)
+					after := []seg{{at + 0.02, true, "PA", 0, -1}, {at + 0.03, false, "PA", 0, -1}, {at + 0.0302, true, "A", 0, -1},
+						{at + 2.03, false, "PA", 0, -1}, {at + 2.0301, false, "FA", 0, -1}}
+					recs := map[int]int{0: 100, 1: 200, 3: 19}
+					if i < 2 {
+						after = append(after, seg{at + 2.0303, true, "PA", 0, -1}, seg{at + 2.0304, false, "R", 0, -1})
+						recs[5] = 19
+					} else {
+						after = append(after, seg{at + 2.0303, true, "A", 0, -1})
+					}
+					cs = append(cs, tlsConv(uint16(40001+i), at, after, recs))
+				}
+				return append(cs, last(50000))
+			}(),
+			verdicts: []string{"idle_timeout_close(server)", "idle_timeout_close(server)", "close_wait_leak(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"error close_wait_leak 1", "warning idle_timeout_close 3"},
+			says:     []string{"this host closed 2 connections within"},
+		},
+		{
 			// HAProxy over TLS closes a pooled connection idle for 2.5 s
 			// (close_notify, FIN): 0.5 s before the end the client has not
 			// closed. Its host's only other close was curl's, which said

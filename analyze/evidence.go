@@ -184,7 +184,12 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if d, ok := closeLatency(r, s); ok {
 				sample(ev.closes, appOf(r, s), d)
 				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
-			} else if d, ok := reuseLatency(r, s); ok {
+			} else if d, ok := reuseLatency(r, s); ok && r.ControlAfterFin(s) && !r.DataAfterFin(s) {
+				// Only a goodbye in reply (a TLS close_notify), which the
+				// peer reset: it was closing, as a close after the FIN is.
+				sample(ev.closes, appOf(r, s), d)
+				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
+			} else if ok {
 				sample(ev.closes, appOf(r, s), d) // its own pace, not its host's
 				ev.reused[appOf(r, s)]++
 			}
