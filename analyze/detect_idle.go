@@ -281,7 +281,9 @@ func idleFinding(g *group) Finding {
 		}
 	}
 	if v0.Side == flow.Client {
-		sb.WriteString(": its pool's idle timeout")
+		// A pool's eviction most often; an application that sleeps, then
+		// closes what it is done with, looks the same.
+		sb.WriteString(": its pool's idle timeout, or its application done with " + map[bool]string{true: "it", false: "them"}[len(g.flows) == 1])
 	} else {
 		sb.WriteString(": its idle or keep-alive timeout")
 	}
