@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -35,7 +36,8 @@ var staleReuseDetector = detector{
 			"a request followed it: an HTTP request read in the streams, or over TLS a record of application data (an " +
 			"alert, as a close_notify in reply is, does not count; TLS 1.3 encrypts its alerts, known by their 19 bytes); " +
 			"a server that reads and drops what comes after its close (Apache's lingering close) sends none. " +
-			"With --no-payload such a request is not seen.",
+			"With --no-payload such a request is not seen. A finding says when the same request line " +
+			"went out again first thing on a new connection to the same server within 100 ms (or ten round trips): retried.",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
 			"check for the server's FIN before reusing a connection.",
 		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
@@ -193,6 +195,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	var pb payload.Buffer
 	unanswered, races := 0, 0
 	var latest time.Duration // the longest a request came after the close
+	retried, retryMax := 0, time.Duration(0)
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
 		if fl.Half(s.Other()).RSTs == 0 {
@@ -209,8 +212,17 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			d, _ := idleBefore(fl.Record, iv)
 			idle = append(idle, d)
 		}
-		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil && !slices.Contains(reqs, request(x)) {
-			reqs = append(reqs, request(x))
+		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil {
+			line := request(x)
+			if !slices.Contains(reqs, line) {
+				reqs = append(reqs, line)
+			}
+			if s == flow.Client && x.RequestLine() != "" {
+				if d, ok := fx.resent(fl, line, flow.Timestamp(x.RequestAt)); ok {
+					retried++
+					retryMax = max(retryMax, d)
+				}
+			}
 		}
 	}
 	sent := "requests"
@@ -269,8 +281,85 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	if unanswered > 0 {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})
 	}
+	if retried > 0 {
+		// The request sent again at once on a new connection: retried,
+		// by the client library (a proxy, the JDK's or Go's HTTP client:
+		// its caller saw no error) or by the application after an error.
+		which := fmt.Sprintf("%d of these requests were", retried)
+		switch {
+		case retried == len(g.flows) && retried == 1:
+			which = "The request was"
+		case retried == len(g.flows) && retried == 2:
+			which = "Both requests were"
+		case retried == len(g.flows):
+			which = fmt.Sprintf("All %d requests were", retried)
+		case retried == 1:
+			which = "1 of these requests was"
+		}
+		sum += fmt.Sprintf(" %s sent again on a new connection within %s: retried (by the client library, its caller saw no error; or by the application, after one).",
+			which, fmtDur(max((retryMax+time.Millisecond-1).Truncate(time.Millisecond), time.Millisecond)))
+		ms = append(ms, Metric{"retried", float64(retried)})
+		if retried == len(g.flows) {
+			fix = strings.Replace(fix, "; retry idempotent requests once.", " (it already retries them, at the cost of a round trip and a new connection each).", 1)
+		}
+	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g, false)}
+}
+
+// resent reports whether the request line (method and target) that
+// client flow f sent at `at`, on a connection its server had closed, was
+// sent again first thing on a new connection from the same host to the
+// same server soon after: within 100 ms, or ten round trips of f's
+// handshake where those are longer; and how long after. A client that
+// retries (a proxy, the JDK's or Go's HTTP client) does so at once.
+func (fx *findCtx) resent(f *Flow, line string, at flow.Timestamp) (time.Duration, bool) {
+	if fx.byPair == nil {
+		fx.indexStalePairs()
+	}
+	window := 100 * time.Millisecond
+	if rtt := f.Server.FirstPacket.Sub(f.Client.FirstPacket); f.Server.FirstPacket > 0 && f.Client.FirstPacket > 0 && rtt > 0 {
+		window = max(window, 10*rtt)
+	}
+	var pb payload.Buffer
+	for _, i := range fx.byPair[pairKey{f.Key.Client().Addr(), f.Key.Server()}] {
+		g := &fx.rep.Flows[i]
+		if g.First <= at || g.ID == f.ID {
+			continue
+		}
+		if g.First.Sub(at) > window {
+			break // sorted by First
+		}
+		if h := httpOf(g.Record, flow.Client, &pb); h != nil && len(h.Exchanges) > 0 && h.Exchanges[0].RequestLine() == line {
+			return flow.Timestamp(h.Exchanges[0].RequestAt).Sub(at), true
+		}
+	}
+	return 0, false
+}
+
+// indexStalePairs lists, for each client host and server endpoint with a
+// stale reuse, its flows in order of their first packet (resent).
+func (fx *findCtx) indexStalePairs() {
+	fx.byPair = map[pairKey][]int{}
+	rep := fx.rep
+	for i := range rep.Flows {
+		if f := &rep.Flows[i]; verdictOf(f, StaleReuseReset) != nil {
+			fx.byPair[pairKey{f.Key.Client().Addr(), f.Key.Server()}] = nil
+		}
+	}
+	for i := range rep.Flows {
+		if rep.isCopy(i) {
+			continue
+		}
+		f := &rep.Flows[i]
+		k := pairKey{f.Key.Client().Addr(), f.Key.Server()}
+		if l, ok := fx.byPair[k]; ok {
+			fx.byPair[k] = append(l, i)
+		}
+	}
+	for _, l := range fx.byPair {
+		slices.SortFunc(l, func(a, b int) int { return cmp.Compare(rep.Flows[a].First, rep.Flows[b].First) })
+	}
 }
 
 // shortestIdleClose is the shortest idle time after which endpoint ep

@@ -417,6 +417,31 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// A pool reuses a connection the server closed 0.5 s before: RST.
+			// The same request goes out at once on a new connection (the
+			// client library retried it); another reset request, sent
+			// again only 0.5 s later, was no retry.
+			name: "a stale request retried at once",
+			convs: func() []conv {
+				get := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+				ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				stale := func(port uint16, at float64) conv {
+					return conv{cport: port, server: "10.0.0.2:80", segs: join(open(at), exchange(at+0.01, len(get), len(ok)),
+						[]seg{{at + 1.511, false, "FA", 0, -1}, {at + 1.5112, true, "A", 0, -1}, {at + 2.011, true, "PA", len(get), -1}, {at + 2.0112, false, "R", 0, -1}}),
+						data: map[int][]byte{3: get, 4: ok, 8: get}}
+				}
+				fresh := func(port uint16, at float64) conv {
+					return conv{cport: port, server: "10.0.0.2:80", segs: join(open(at), exchange(at+0.0005, len(get), len(ok))),
+						data: map[int][]byte{3: get, 4: ok}}
+				}
+				return []conv{stale(40001, 0), stale(40002, 0.1), fresh(40003, 2.0113), fresh(40004, 2.6113), last(50000)}
+			}(),
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server)", "stale_reuse_reset(client) idle_timeout_close(server)",
+				"open(client)", "open(client)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 2", "warning idle_timeout_close 2"},
+			says:     []string{"1 of these requests was sent again on a new connection within 1 ms: retried"},
+		},
+		{
 			// A server that checks its idle connections once a second
 			// (timeout 2 s) closes them 2.0-2.9 s after their last data:
 			// the median says 2.5 s, the shortest bounds the timeout.

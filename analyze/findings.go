@@ -193,6 +193,9 @@ type findCtx struct {
 	// idleLow holds, per endpoint, the shortest idle time after which it
 	// closed a connection (shortestIdleClose).
 	idleLow map[netip.AddrPort]time.Duration
+	// byPair lists the flows of each client host and server endpoint
+	// with a stale reuse, in order of their first packet (resent).
+	byPair map[pairKey][]int
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server

@@ -2627,6 +2627,7 @@ expect sport=8082 cport=$stale client.ss=CLOSED : stale_reuse_reset(client) idle
 expect sport=8082 client.ss=CLOSE-WAIT : !close_wait_leak(client) idle_timeout_close(server)
 infinding client.ss=CLOSE-WAIT : close_wait_leak
 @mid,late finding stale_reuse_reset
+@mid,late says stale_reuse_reset : requests were sent again on a new connection
 finding idle_timeout_close
 EXP
 }
