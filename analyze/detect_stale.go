@@ -242,7 +242,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	why := "it reuses pooled connections after the peer closed them."
 	if races == len(g.flows) {
 		why = fmt.Sprintf("each request came within %s of the server's close, or just before it (reset with the request unread): a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
-			fmtDur(max((latest+time.Millisecond-1).Truncate(time.Millisecond), time.Millisecond))) // a bound: rounded up
+			fmtBound(latest))
 	}
 	closed := "that %s had already closed"
 	if races == len(g.flows) {
@@ -297,7 +297,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			which = "1 of these requests was"
 		}
 		sum += fmt.Sprintf(" %s sent again on a new connection within %s: retried (by the client library, its caller saw no error; or by the application, after one).",
-			which, fmtDur(max((retryMax+time.Millisecond-1).Truncate(time.Millisecond), time.Millisecond)))
+			which, fmtBound(retryMax))
 		ms = append(ms, Metric{"retried", float64(retried)})
 		if retried == len(g.flows) {
 			fix = strings.Replace(fix, "; retry idempotent requests once.", " (it already retries them, at the cost of a round trip and a new connection each).", 1)

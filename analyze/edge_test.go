@@ -376,7 +376,7 @@ func TestEdgeJudgement(t *testing.T) {
 		{
 			// The JDK's HttpClient: a request 1.7 ms after the server's
 			// FIN, before its selector saw it (RST). The bound said is
-			// the next whole millisecond, not the one below.
+			// 1.7 ms, not the whole millisecond below.
 			name: "a request 1.7 ms after the server's FIN",
 			convs: []conv{
 				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{2.011, false, "FA", 0, -1}, {2.0112, true, "FA", 0, -1}, {2.0114, false, "A", 0, -1}})},
@@ -384,7 +384,7 @@ func TestEdgeJudgement(t *testing.T) {
 				last(50000)},
 			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "stale_reuse_reset(client) idle_timeout_close(server)", "open(client)"},
 			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 2"},
-			says:     []string{"each request came within 2 ms of the server's close"},
+			says:     []string{"each request came within 1.7 ms of the server's close"},
 		},
 		{
 			// The same over TLS 1.3: the request is application data, not

@@ -13,6 +13,12 @@ func FormatDuration(d time.Duration) string {
 		return "-" + FormatDuration(-d)
 	case d < time.Millisecond:
 		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < 10*time.Millisecond:
+		// 1.7 ms, not 1 ms: races and round trips are told apart here.
+		if s := fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)); s != "10.0 ms" {
+			return s
+		}
+		return "10 ms"
 	case d < time.Second:
 		return fmt.Sprintf("%d ms", d.Milliseconds())
 	case d < time.Minute:
@@ -27,6 +33,22 @@ func FormatDuration(d time.Duration) string {
 }
 
 func fmtDur(d time.Duration) string { return FormatDuration(d) }
+
+// fmtBound says d as a bound, rounded up to the digits FormatDuration
+// shows: "1 ms" at the least, then to a tenth of a millisecond below
+// 10 ms, to the millisecond below a second.
+func fmtBound(d time.Duration) string {
+	step := time.Millisecond
+	switch {
+	case d <= time.Millisecond:
+		return "1 ms"
+	case d < 10*time.Millisecond:
+		step = 100 * time.Microsecond
+	case d >= time.Second:
+		return fmtDur(d)
+	}
+	return fmtDur((d + step - 1).Truncate(step))
+}
 
 // many is plural with the count in thousands: "10,000 ports".
 func many(n int, one string) string {
