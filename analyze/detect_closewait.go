@@ -410,6 +410,14 @@ func notJudgedFindings(fx *findCtx) []Finding {
 			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT whose close the capture lost packets of", plural(a.lost, "connection")))
 		}
 		remedy := "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
+		pooled := ""
+		if n := fx.staleFrom(h); n > 0 && a.young > 0 {
+			// A pool that notices a close only at its next use holds its
+			// connections in CLOSE_WAIT until then, as the stale reuse
+			// shows it does.
+			pooled = fmt.Sprintf(" It sent requests on %s after the server had closed them (stale_reuse_reset): its pool keeps connections until it next uses them, and these may be more of those.", plural(n, "other connection"))
+			remedy = "Make the pool let go of idle connections before the server's timeout, or validate them before reuse (see the stale_reuse_reset finding); to tell a leak from such a pool, capture for longer or watch the host itself: ss -tan state close-wait, or flowdoc live."
+		}
 		if a.lost > 0 {
 			remedy = "Capture with a larger buffer (tcpdump -B, a filter that keeps only what is needed) so that the capture point drops no packets, or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
 		}
@@ -421,11 +429,27 @@ func notJudgedFindings(fx *findCtx) []Finding {
 			ms = append(ms, Metric{"close_wait_lost_packets", float64(a.lost)})
 		}
 		out = append(out, Finding{Class: CloseWaitLeak, Severity: Info, Hosts: []netip.Addr{h}, Flows: a.flows, Metrics: ms,
-			Summary: fmt.Sprintf("%s holds %s: each flow's verdict says what the capture shows of this host. Not a leak %sas far as the capture can tell.",
-				h, strings.Join(why, ", and "), map[bool]string{true: "yet ", false: ""}[a.lost == 0]),
+			Summary: fmt.Sprintf("%s holds %s: each flow's verdict says what the capture shows of this host. Not a leak %sas far as the capture can tell.%s",
+				h, strings.Join(why, ", and "), map[bool]string{true: "yet ", false: ""}[a.lost == 0], pooled),
 			Remedy: remedy})
 	}
 	return out
+}
+
+// staleFrom counts the connections on which host h sent a request after
+// its peer had closed them (stale_reuse_reset verdicts of its side). The
+// first call counts every host's in one walk.
+func (fx *findCtx) staleFrom(h netip.Addr) int {
+	if fx.stale == nil {
+		fx.stale = map[netip.Addr]int{}
+		for i := range fx.rep.Flows {
+			f := &fx.rep.Flows[i]
+			if v := verdictOf(f, StaleReuseReset); v != nil && !fx.rep.isCopy(i) {
+				fx.stale[f.Endpoint(v.Side).Addr()]++
+			}
+		}
+	}
+	return fx.stale[h]
 }
 
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict

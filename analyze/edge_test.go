@@ -442,6 +442,26 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"1 of these requests was sent again on a new connection within 1 ms: retried"},
 		},
 		{
+			// A pool that notices a close only when it next uses the
+			// connection: two reused after the server closed them (RST),
+			// a third in CLOSE_WAIT 0.4 s at the end, too young to judge.
+			// The host's finding says what the other two show.
+			name: "a young CLOSE_WAIT beside a pool's stale reuses",
+			convs: func() []conv {
+				stale := func(port uint16, at float64) conv {
+					return conv{cport: port, server: "10.0.0.2:80", segs: join(open(at), exchange(at+0.01, 100, 200),
+						[]seg{{at + 1.511, false, "FA", 0, -1}, {at + 1.5112, true, "A", 0, -1}, {at + 2.011, true, "PA", 100, -1}, {at + 2.0112, false, "R", 0, -1}})}
+				}
+				young := conv{cport: 40003, server: "10.0.0.2:80", segs: join(open(1.0), exchange(1.01, 100, 200),
+					[]seg{{2.6, false, "FA", 0, -1}, {2.6002, true, "A", 0, -1}})}
+				return []conv{stale(40001, 0), stale(40002, 0.1), young, last(50000)}
+			}(),
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server)", "stale_reuse_reset(client) idle_timeout_close(server)",
+				"open(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 2", "warning idle_timeout_close 3", "info close_wait_leak 1"},
+			says:     []string{"It sent requests on 2 other connections after the server had closed them", "see the stale_reuse_reset finding"},
+		},
+		{
 			// A server that checks its idle connections once a second
 			// (timeout 2 s) closes them 2.0-2.9 s after their last data:
 			// the median says 2.5 s, the shortest bounds the timeout.

@@ -196,6 +196,9 @@ type findCtx struct {
 	// byPair lists the flows of each client host and server endpoint
 	// with a stale reuse, in order of their first packet (resent).
 	byPair map[pairKey][]int
+	// stale counts, per host, its connections with a stale reuse of its
+	// own (staleFrom).
+	stale map[netip.Addr]int
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server
