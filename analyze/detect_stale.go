@@ -196,6 +196,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	unanswered, races := 0, 0
 	var latest time.Duration // the longest a request came after the close
 	retried, retryMax := 0, time.Duration(0)
+	unread := 0 // flows whose payload was not read (--no-payload)
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
 		if fl.Half(s.Other()).RSTs == 0 {
@@ -212,6 +213,9 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			d, _ := idleBefore(fl.Record, iv)
 			idle = append(idle, d)
 		}
+		if fl.ReadPayload(&pb) == nil && !fl.OtherProtocol() {
+			unread++ // nothing read (--no-payload), or nothing of it told
+		}
 		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil {
 			line := request(x)
 			if !slices.Contains(reqs, line) {
@@ -226,6 +230,11 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		}
 	}
 	sent := "requests"
+	if unread == len(g.flows) {
+		// Without the payload, what was sent is not known: a goodbye in
+		// reply (a TLS close_notify) is data too.
+		sent = "data (not read: a request, or a goodbye in reply such as a TLS close_notify)"
+	}
 	if len(reqs) > 0 {
 		if len(reqs) > 3 {
 			reqs = append(reqs[:3], "…")
@@ -241,7 +250,11 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	}
 	why := "it reuses pooled connections after the peer closed them."
 	if races == len(g.flows) {
-		why = fmt.Sprintf("each request came within %s of the server's close, or just before it (reset with the request unread): a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
+		what := "each request came within %s of the server's close, or just before it (reset with the request unread)"
+		if unread == len(g.flows) {
+			what = "each came within %s of the server's close, or just before it (reset unread)"
+		}
+		why = fmt.Sprintf(what+": a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
 			fmtBound(latest))
 	}
 	closed := "that %s had already closed"
