@@ -1109,6 +1109,40 @@ func controlMessage(b []byte) bool {
 	return false
 }
 
+// heartbeat reports whether b, a packet's payload, is an HTTP/2
+// heartbeat in the clear: whole frames on stream 0, each a PING (its
+// acknowledgement included) or the WINDOW_UPDATE or SETTINGS sent with
+// one, at least one a PING. A PING asks only for its echo, whoever sends
+// it, and servers keep such pings going on idle connections (gRPC's
+// keepalive): their idle timers count requests, not pings (gRPC's
+// max_connection_idle closes a connection a millisecond after a PING
+// answered). Encrypted, a PING cannot be told from a GOAWAY (both 17
+// bytes): this knows the clear only.
+func heartbeat(b []byte) bool {
+	ping := false
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return false
+		}
+		n := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		if binary.BigEndian.Uint32(b[5:9])&0x7fffffff != 0 || len(b) < 9+n {
+			return false
+		}
+		switch b[3] {
+		case 6: // PING
+			if n != 8 {
+				return false
+			}
+			ping = true
+		case 4, 8: // SETTINGS, WINDOW_UPDATE
+		default:
+			return false
+		}
+		b = b[9+n:]
+	}
+	return ping
+}
+
 // maxAnnounceGap is the longest quiet period before an announced close
 // that a record holds (Record.Announced): in microseconds, in 32 bits.
 const maxAnnounceGap = time.Duration(1<<32-1) * time.Microsecond
@@ -1347,6 +1381,17 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	from := Client
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
+	}
+	if heartbeat(seg.Payload) && m.Cut == 0 {
+		// HTTP/2 PINGs and their acknowledgements: the connection's
+		// heartbeat, not its application's data. They neither end a
+		// quiet period nor announce a close, and after the peer's FIN
+		// they ask nothing.
+		if c.t[s.Other()].finSent {
+			c.t[s].dataAfter = true
+			c.t[s].notes |= afterControl
+		}
+		return
 	}
 	ctl := controlMessage(seg.Payload)
 	l := &c.h[from]

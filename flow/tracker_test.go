@@ -1085,6 +1085,70 @@ func TestAnnouncedAnswered(t *testing.T) {
 	}
 }
 
+// h2frame is an HTTP/2 frame on stream 0 with a payload of n bytes.
+func h2frame(typ, flags byte, n int) []byte {
+	return append([]byte{0, 0, byte(n), typ, flags, 0, 0, 0, 0}, make([]byte, n)...)
+}
+
+// TestHeartbeatPings: HTTP/2 PINGs in the clear are a connection's
+// heartbeat, not its application's data (gRPC's keepalive pings, its
+// max_connection_idle counting requests only): the quiet a close ends
+// runs across them, a PING after a quiet period announces no close, and
+// a PING's acknowledgement after the peer's FIN asks nothing.
+func TestHeartbeatPings(t *testing.T) {
+	const c, s = 1000, 5000
+	ping, pong := h2frame(6, 0, 8), h2frame(6, 1, 8)
+	start := func() (*Tracker, func(from Side, fl packet.Flags, data []byte, at float64), *[2]uint32) {
+		tr, add := opened(c, s)
+		seq := &[2]uint32{c + 1, s + 1}
+		send := func(from Side, fl packet.Flags, data []byte, at float64) {
+			add(from, fl, seq[from], seq[from.Other()], data, at)
+			seq[from] += uint32(len(data))
+			if fl.Has(packet.FIN) {
+				seq[from]++
+			}
+		}
+		send(Client, PA, appData(80), 0.05)
+		send(Server, PA, appData(86), 0.1) // the response, packet 5
+		return tr, send, seq
+	}
+	response := TS(t0.Add(100 * time.Millisecond))
+
+	// The client pings every second, the server answers; 4 s after the
+	// response the server says GOAWAY a millisecond after an answer,
+	// and closes.
+	tr, send, _ := start()
+	for i := range 4 {
+		send(Client, PA, ping, 1.1+float64(i))
+		send(Server, PA, pong, 1.1002+float64(i))
+	}
+	send(Server, PA, h2frame(7, 0, 8), 4.1012)
+	send(Server, FA, nil, 4.1013)
+	recs, _ := tr.Finish()
+	if h := &recs[0].Server; h.DataBeforeFin != response || !h.Goodbye() {
+		t.Errorf("pinged: the server's quiet begins at %v (goodbye %v), want the response at 0.1 s and a goodbye", h.DataBeforeFin.Sub(TS(t0)), h.Goodbye())
+	}
+
+	// The server pings after 1.1 s of quiet, gets no answer, and closes
+	// 0.5 s later; the client's answer comes after that FIN, and RST.
+	tr, send, _ = start()
+	send(Server, PA, ping, 1.2)
+	send(Server, FA, nil, 1.7)
+	send(Client, PA, append(pong, h2frame(8, 0, 4)...), 5.2)
+	send(Server, R, nil, 5.2001)
+	recs, _ = tr.Finish()
+	r := recs[0]
+	if _, _, ok := r.Announced(Server); ok {
+		t.Error("a PING announced the close")
+	}
+	if h := &r.Server; h.DataBeforeFin != response {
+		t.Errorf("unanswered: the server's quiet begins at %v, want the response at 0.1 s", h.DataBeforeFin.Sub(TS(t0)))
+	}
+	if r.DataAfterFin(Client) || !r.ControlAfterFin(Client) {
+		t.Errorf("a PING's answer after the FIN: data %v, control %v; want control only", r.DataAfterFin(Client), r.ControlAfterFin(Client))
+	}
+}
+
 // TestHeartbeatsNoRecord: a server's short messages after quiet periods
 // (heartbeats, each echoed by the client) may each announce a close, but
 // the connection makes no record for them while it stays open: an open
