@@ -20,7 +20,9 @@
 # python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream), varnish
 # (varnish-backend), caddy (caddy-proxy), mosquitto, mosquitto-clients and
 # python3-paho-mqtt (mosquitto-keepalive), pgbouncer (pgbouncer-idle, with
-# postgresql and python3-psycopg2), python3-redis (redis-pool).
+# postgresql and python3-psycopg2), python3-redis (redis-pool), openssl and
+# python3-h2 (nginx-h2-tls), python3-grpcio, python3-h2 and openssl
+# (grpc-idle).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -222,6 +224,18 @@
 #                       apart against a Node http server (keepAliveTimeout
 #                       2000) with and without its Keep-Alive: timeout=2
 #                       and against nginx (keepalive_timeout 2s).
+#   nginx-h2-tls        nginx, HTTP/2 over TLS (ssl http2, keepalive_timeout
+#                       2s): GOAWAY, close_notify and FIN at once on idle
+#                       connections; python3-h2 over TLS (ALPN h2): two
+#                       never read it (CLOSE_WAIT), one closes on it, one
+#                       sends its next request after it (RST), one closes
+#                       first.
+#   grpc-idle           python3-grpcio servers (max_connection_idle_ms
+#                       2000; one pinging every second; one over TLS):
+#                       GOAWAY and FIN 4 s after the last call; idle
+#                       channels, channels calling again after 7 s, one
+#                       pinging, one not answering the server's PING, and
+#                       a hand-made call never read (CLOSE_WAIT).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -2137,6 +2151,143 @@ finding idle_timeout_close
 EXP
 }
 
+# nginx's HTTP/2 over TLS (ALPN h2): its idle close of a connection
+# whose clients never read it, reuse it after it, or close it themselves.
+sc_nginx_h2_tls() {
+	host client; host server; wire client server
+	local d=$work/nginx
+	self_signed "$d"
+	nginx_conf "$d" 8443 2s
+	# nginx 1.22: "listen ... ssl http2"; http2_idle_timeout is obsolete
+	# since 1.19.7 (a warning; keepalive_timeout applies): set apart, so
+	# that the capture says which one closed.
+	sed -i "s|listen 0.0.0.0:8443;|listen 0.0.0.0:8443 ssl http2;\n\t\tssl_certificate $d/cert.pem;\n\t\tssl_certificate_key $d/key.pem;\n\t\tssl_protocols TLSv1.3;\n\t\thttp2_idle_timeout 5s;|" "$d/nginx.conf"
+	grep -q 'http2_idle_timeout' "$d/nginx.conf" || die "nginx.conf: no ssl http2"
+	run_nginx server "$d"
+	listening server 8443
+	capture client "$client_if" "$work/cap.pcap"
+	begin nginx-h2-tls
+	# python3-h2 over TLS, 0.2 s apart: two never read nor close ("leak"),
+	# one reads to nginx's close and closes ("close"), one sends its next
+	# request 4 s after its first ("reuse"), one closes after 1 s
+	# ("cclose").
+	client client $pylab h2tls "$server_ip" 8443 2 4 20
+	first_port 10 # the clock starts at the first connection
+	until_t 3.3   # nginx closed the idle connections at 2-2.8 s
+	cut early client server
+	until_t 6 # "reuse" sent its request at 4.6 s
+	cut mid client server
+	until_t 15
+	cut late client server
+	grep -i 'http2_idle_timeout\|warn' "$d/error.log" | head -3 >>"$work/log" || true
+	finish "$work/cap.pcap"
+	expect <<EXP
+# nginx 1.22 with HTTP/2 over TLS 1.3 (keepalive_timeout 2s; its
+# http2_idle_timeout 5s is obsolete, a warning, and does not apply)
+# closes a connection idle for 2 s in one step: a GOAWAY (a 34-byte
+# application data record), close_notify (19 bytes) and FIN within a
+# tenth of a millisecond, not in two like Go's server. The two "leak"
+# connections ($(ports leak)) never read it: CLOSE_WAIT. The "close" one
+# ($(ports close)) reads the GOAWAY and EOF and closes at once. The
+# "reuse" one ($(ports reuse)) sends its next request (a 30-byte record)
+# 4 s after its first, 2 s after nginx's FIN: RST. The "cclose" one
+# ($(ports cclose)) sends GOAWAY and FIN itself after 1 s idle: the
+# client closed first. At the early cut the CLOSE_WAITs are 0.5-1.3 s
+# old, and "reuse" is one of them.
+expect cport=$(ports leak),$(ports close),$(ports reuse) : idle_timeout_close(server)
+@early expect cport=$(ports leak),$(ports reuse) client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)|open(client)
+@mid,late expect cport=$(ports leak) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)
+@mid,late infinding client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late expect cport=$(ports reuse) : stale_reuse_reset(client)
+expect cport=$(ports close),$(ports cclose) : !close_wait_leak(client) !stale_reuse_reset(client)
+expect cport=$(ports cclose) : !idle_timeout_close(server)
+healthy cport=$(ports close),$(ports cclose)
+finding idle_timeout_close
+says idle_timeout_close : after 2.0 s without traffic
+@mid,late finding close_wait_leak
+@mid,late finding stale_reuse_reset
+EXP
+}
+
+# A Python gRPC server (python3-grpcio, grpc.max_connection_idle_ms) and
+# its clients, in cleartext and over TLS.
+sc_grpc_idle() {
+	host client; host server; wire client server
+	self_signed "$work/tls"
+	local idle=grpc.max_connection_idle_ms=2000 pings="grpc.keepalive_permit_without_calls=1 grpc.http2.min_ping_interval_without_data_ms=300"
+	# 50051: idle 2 s, the clients' pings allowed; 50052: the same, and
+	# the server pings every second; 50443: idle 2 s over TLS.
+	client server $pylab grpcserve "$server_ip" 50051 45 $idle $pings
+	client server $pylab grpcserve "$server_ip" 50052 45 $idle $pings grpc.keepalive_time_ms=1000 grpc.keepalive_timeout_ms=500
+	client server $pylab grpcserve "$server_ip" 50443 45 $idle "tls=$work/tls/cert.pem:$work/tls/key.pem"
+	listening server 50051
+	listening server 50052
+	listening server 50443
+	capture client "$client_if" "$work/cap.pcap"
+	begin grpc-idle
+	# Channels, 0.2 s apart, to 50051: one left idle ("idle"), one calling
+	# again after 7 s ("reuse", then "reuse2"), one with keepalive pings
+	# (500 ms asked, every second sent) that grpc reads and answers
+	# ("ping"), a hand-made call
+	# never read again ("leak"); to the pinging 50052: one idle that grpc
+	# does not read until much later ("kaidle"), one it reads ("kawatch");
+	# over TLS: one idle ("tlsidle"), one calling again after 7 s
+	# ("tlsreuse").
+	local ca="tls=$work/tls/cert.pem"
+	client client $pylab grpcclient "$server_ip" 50051 idle 0 28
+	first_port 10 # the clock starts at the first call
+	local c
+	for c in "50051 reuse 7 28" "50051 ping 0 28 grpc.keepalive_time_ms=500 grpc.keepalive_permit_without_calls=1 grpc.http2.max_pings_without_data=0 watch=1" \
+		"50052 kaidle 0 28" "50052 kawatch 0 28 watch=1" "50443 tlsidle 0 28 $ca" "50443 tlsreuse 7 28 $ca"; do
+		sleep 0.2
+		client client $pylab grpcclient "$server_ip" $c
+		[ "${c#50051 ping}" = "$c" ] || { sleep 0.2; client client $pylab grpcleak "$server_ip" 50051 28; }
+	done
+	until_t 6.4 # idle closes at 4-5.7 s (and "kaidle" at 2.5 s)
+	cut early client server
+	until_t 10 # "reuse" and "tlsreuse" called again at 7.2 and 8.6 s
+	cut mid client server
+	until_t 22
+	cut late client server
+	finish "$work/cap.pcap"
+	expect <<EXP
+# python3-grpcio 1.51's server with grpc.max_connection_idle_ms=2000
+# checks for idleness on a timer of its own: it closed every connection
+# 4.0 s after its last call, never 2 s, with one GOAWAY (a 17-byte frame
+# and 10 bytes of debug data; over TLS a 44-byte record) and its FIN
+# within 0.2 ms: no PING, no second GOAWAY. PINGs do not count: on the
+# "ping" channel ($(ports ping)), whose client pings every second, and
+# on "kawatch" ($(ports kawatch)), which answers the server's PING every
+# second, GOAWAY comes a millisecond after a PING answered, 4.0 s after
+# the call. The python client reads its sockets only while a call or a
+# connectivity watch runs, else about once a second: it closes 1 s after
+# the server's FIN, or up to 4 s. "idle" ($(ports idle)), "reuse" ($(ports reuse),
+# then a new connection $(ports reuse2)), "tlsidle" ($(ports tlsidle)) and
+# "tlsreuse" ($(ports tlsreuse), then $(ports tlsreuse2)) are closed
+# idle and close in turn; no call meets a closed connection. The
+# hand-made "leak" ($(ports leak)) never reads: CLOSE_WAIT, which the
+# capture cannot yet tell from the grpc client's slow closes (it would
+# be a leak at ten times the slowest, 40 s). "kaidle"
+# ($(ports kaidle)) does not answer the server's PING (its client reads
+# nothing then): the server closes 0.5 s later (keepalive_timeout_ms
+# 500), without GOAWAY, and the client's PING acknowledgement, 3.5 s
+# later, gets RST: no request lost. flowdoc calls that close an idle
+# close after 1.5 s (the quiet since the call): the capture holds the
+# PING unanswered, but no record says so.
+expect cport=$(ports idle),$(ports reuse),$(ports ping),$(ports leak),$(ports kawatch),$(ports tlsidle),$(ports tlsreuse) : idle_timeout_close(server)
+@late expect cport=$(ports reuse2),$(ports tlsreuse2) : idle_timeout_close(server)
+expect cport=$(ports leak) client.ss=CLOSE-WAIT : close_wait_leak(client)|open(client)
+@late infinding client.ss=CLOSE-WAIT : close_wait_leak
+expect all : !stale_reuse_reset(client) !stale_reuse_reset(server)
+expect cport!=$(ports leak) : !close_wait_leak(client)
+healthy cport!=$(ports leak)
+finding idle_timeout_close
+says idle_timeout_close : after 4.0 s without traffic
+nofinding stale_reuse_reset
+@late finding close_wait_leak
+EXP
+}
+
 # capture_lossy HOST IFACE FILE: tcpdump as it is often run, buffered (no
 # --immediate-mode, no -U), with a kernel buffer of 64 KiB (-B 64): in a
 # burst the kernel drops what tcpdump does not read in time.
@@ -2697,7 +2848,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2737,6 +2888,8 @@ for s in ${@:-$all}; do
 		$py -c 'import psycopg2' 2>/dev/null || die "needs python3-psycopg2"
 		;;
 	redis_pool) $py -c 'import redis' 2>/dev/null || die "needs python3-redis" ;;
+	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
+	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac

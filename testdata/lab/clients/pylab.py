@@ -97,6 +97,32 @@ count and time and exits by itself. Clients print one line per connection,
   mqttping HOST PORT KEEPALIVE SECONDS  python3-paho-mqtt, keepalive KEEPALIVE s:
                                        subscribes, then PINGREQ when idle for
                                        SECONDS s ("ping"), then disconnects
+  h2tls HOST PORT N REUSE HOLD         HTTP/2 over TLS (python3-h2, ALPN h2,
+                                       certificate not verified): one request
+                                       per connection, then idle; N never read
+                                       nor closed ("leak"), one that reads to
+                                       the server's close and closes ("close"),
+                                       one sending its next request after
+                                       REUSE s ("reuse"), one that sends
+                                       GOAWAY and closes after 1 s ("cclose")
+  grpcserve HOST PORT TTL [OPT=V...]   a gRPC server (python3-grpcio, generic
+                                       handler, no protoc): /lab.Echo/Say
+                                       answers its request and prints the
+                                       request (a role) and the caller's port;
+                                       OPT=V are channel arguments (grpc.max_
+                                       connection_idle_ms=2000 ...), tls=CERT:KEY
+                                       serves over TLS
+  grpcclient HOST PORT ROLE PAUSE HOLD [OPT=V...]
+                                       a gRPC channel (tls=CERT: over TLS,
+                                       trusting CERT; watch=1: a connectivity
+                                       watch, which keeps grpc reading it) with
+                                       one call saying ROLE; a ROLE ending in
+                                       "reuse" calls again after PAUSE s
+                                       (ROLE2), any other holds the channel
+                                       unused; then HOLD s
+  grpcleak HOST PORT HOLD              python3-h2, cleartext: one gRPC call by
+                                       hand, then never read nor closed
+                                       ("leak")
 """
 
 import http.client
@@ -727,6 +753,178 @@ def mqttping(host, port, keepalive, seconds):
     time.sleep(float(seconds))
     c.disconnect()
     c.loop_stop()
+
+
+def h2tls(host, port, n, reuse, hold):
+    import ssl
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
+    ctx.set_alpn_protocols(["h2"])
+
+    def get(c, s):
+        sid = c.get_next_available_stream_id()
+        c.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", host)], end_stream=True)
+        s.sendall(c.data_to_send())
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return False
+            done = False
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                    done = True
+            s.sendall(c.data_to_send())  # SETTINGS and PING acknowledgements
+            if done:
+                return True
+
+    def conn(role):
+        s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=5), server_hostname=host)
+        if s.selected_alpn_protocol() != "h2":
+            print(role, "error: ALPN", s.selected_alpn_protocol(), file=sys.stderr, flush=True)
+        say(role, s)
+        c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+        c.initiate_connection()
+        get(c, s)
+        if role == "leak":
+            keep.append(s)  # the bug: never read (the GOAWAY), never closed
+            return
+        if role == "cclose":  # the client closes its idle connection
+            time.sleep(1)
+            c.close_connection()
+            s.sendall(c.data_to_send())
+            s.close()
+            return
+        if role == "reuse":  # the next request after the server's close
+            time.sleep(float(reuse))
+            try:
+                c2 = c
+                sid = c2.get_next_available_stream_id()
+                c2.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", host)], end_stream=True)
+                s.sendall(c2.data_to_send())
+                print(role, "answer", s.recv(65536)[:16], file=sys.stderr, flush=True)
+            except (OSError, ssl.SSLError) as e:
+                print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
+            keep.append(s)
+            return
+        s.settimeout(float(hold))  # "close": read to the server's close
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.ConnectionTerminated):
+                        print(role, "goaway", ev.error_code, file=sys.stderr, flush=True)
+        except (OSError, ssl.SSLError) as e:
+            print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
+        s.close()
+
+    roles = ["leak"] * int(n) + ["close", "reuse", "cclose"]
+    for role in roles:
+        threading.Thread(target=conn, args=(role,), daemon=True).start()
+        time.sleep(0.2)
+    time.sleep(float(hold))
+
+
+def grpcopts(args):
+    opts = []
+    for a in args:
+        k, v = a.split("=", 1)
+        opts.append((k, int(v) if v.lstrip("-").isdigit() else v))
+    return opts
+
+
+def grpcserve(host, port, ttl, *args):
+    from concurrent import futures
+
+    import grpc
+
+    opts = [o for o in grpcopts(args) if o[0] != "tls"]
+    tls = dict(grpcopts(args)).get("tls")
+
+    def say_(req, ctx):
+        print(req.decode(), ctx.peer().rsplit(":", 1)[1], flush=True)
+        return req
+
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=opts)
+    srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("lab.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say_)}),))
+    addr = "%s:%s" % (host, port)
+    if tls:
+        cert, key = tls.split(":")
+        creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(cert, "rb").read())])
+        srv.add_secure_port(addr, creds)
+    else:
+        srv.add_insecure_port(addr)
+    srv.start()
+    srv.wait_for_termination(float(ttl))
+    srv.stop(0)
+
+
+def grpcclient(host, port, role, pause, hold, *args):
+    import grpc
+
+    opts = dict(grpcopts(args))
+    tls, watch = opts.pop("tls", None), opts.pop("watch", None)
+    addr = "%s:%s" % (host, port)
+    if tls:
+        # the lab's self-signed certificate, for the name it carries
+        pem = open(tls, "rb").read()
+        opts["grpc.ssl_target_name_override"] = "lab"
+        ch = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=pem), options=list(opts.items()))
+    else:
+        ch = grpc.insecure_channel(addr, options=list(opts.items()))
+    if watch:
+        # a connectivity watch: a thread of grpc's polls the channel, so
+        # that it reads (and answers PINGs, sends its own) with no call
+        ch.subscribe(lambda state: None, try_to_connect=True)
+    say_ = ch.unary_unary("/lab.Echo/Say")
+
+    def call(r):
+        try:
+            say_(r.encode(), timeout=5)
+        except grpc.RpcError as e:
+            print(r, "error", e.code(), file=sys.stderr, flush=True)
+
+    call(role)
+    if role.endswith("reuse"):
+        time.sleep(float(pause))
+        call(role + "2")
+    time.sleep(float(hold))
+    ch.close()
+
+
+def grpcleak(host, port, hold):
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    s = socket.create_connection((host, int(port)), timeout=5)
+    say("leak", s)
+    c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    sid = c.get_next_available_stream_id()
+    hdrs = [(":method", "POST"), (":path", "/lab.Echo/Say"), (":scheme", "http"), (":authority", host), ("content-type", "application/grpc"), ("te", "trailers")]
+    c.send_headers(sid, hdrs)
+    # (its request is not "leak": the server prints the request it answers)
+    c.send_data(sid, b"\x00" + struct.pack("!I", 3) + b"raw", end_stream=True)
+    s.sendall(c.data_to_send())
+    done = False
+    while not done:
+        data = s.recv(65536)
+        if not data:
+            break
+        for ev in c.receive_data(data):
+            if isinstance(ev, h2.events.StreamEnded):
+                done = True
+        s.sendall(c.data_to_send())
+    keep.append(s)  # the bug: never read (the GOAWAY), never closed
+    time.sleep(float(hold))
 
 
 if __name__ == "__main__":
