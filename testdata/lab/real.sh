@@ -3,7 +3,7 @@
 # packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
 # MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, varnish,
 # caddy, mosquitto, PgBouncer, Node.js, curl, socat, python3
-# http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt/redis, the JDK, Go
+# http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt/redis/grpcio, the JDK, Go
 # net/http, nftables conntrack) talking over real kernel TCP
 # between network namespaces. Where the bug of an incident is the client's or the
 # proxy's own code, a small program under testdata/lab/clients plays it.
