@@ -290,6 +290,17 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		}
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
+	} else if t := fx.shortestIdleClose(peer); t > 0 {
+		// Reset with the request unread, no FIN: these connections show no
+		// idle close of their own, the server's others do.
+		closed = "just as %s closed them for being idle (it closed others after %s idle)"
+		if races < len(g.flows) {
+			closed = "that %s had closed for being idle (it closed others after %s idle)"
+		}
+		sum = fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
+			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got, why)
+		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
+		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}
 	if unanswered > 0 {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})

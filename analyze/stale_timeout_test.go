@@ -72,3 +72,34 @@ func TestYoungCloseWaitOfAPoolThatWatches(t *testing.T) {
 		}
 	}
 }
+
+// Node.js closes a keep-alive connection idle for 6 s; a request that
+// reaches it as its timer fires is reset unread, with no FIN. That
+// connection shows no idle close of its own, the server's others do
+// (6.0 s): the finding names it, and the remedy bounds the pool by it.
+func TestStaleRaceNamesOtherIdleCloses(t *testing.T) {
+	const srv = "10.0.0.2:3000"
+	closed := func(port uint16, at float64) conv {
+		return conv{cport: port, server: srv, segs: join(open(at), exchange(at+0.01, 100, 200),
+			[]seg{{at + 6.011, false, "FA", 0, -1}, {at + 6.0112, true, "FA", 0, -1}, {at + 6.0114, false, "A", 0, -1}})}
+	}
+	convs := []conv{
+		closed(40001, 0), closed(40002, 0.1),
+		// reused 6.0 s after the response: RST, the request unread
+		{cport: 40003, server: srv, segs: join(open(0.2), exchange(0.21, 100, 200),
+			[]seg{{6.211, true, "PA", 100, -1}, {6.2112, false, "R", 0, -1}})},
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var got *Finding
+	for i := range rep.Findings {
+		if rep.Findings[i].Class == StaleReuseReset {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
+	}
+	if !strings.Contains(got.Summary, "closed others after 6.0 s idle") || !strings.Contains(got.Remedy, "shorter than 6.0 s") {
+		t.Errorf("the finding should name the server's 6.0 s idle closes:\n%s\n%s", got.Summary, got.Remedy)
+	}
+}
