@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,11 +38,17 @@ var staleReuseDetector = detector{
 			"alert, as a close_notify in reply is, does not count; TLS 1.3 encrypts its alerts, known by their 19 bytes); " +
 			"a server that reads and drops what comes after its close (Apache's lingering close) sends none. " +
 			"With --no-payload such a request is not seen. A finding says when the same request line " +
-			"went out again first thing on a new connection to the same server within 100 ms (or ten round trips): retried.",
+			"went out again first thing on a new connection to the same server within 100 ms (or ten round trips): retried; " +
+			"and where the same request (method and target) had come to the host that sent it, from a caller of its own, " +
+			"within 50 ms before, that host is a reverse proxy: the finding says so and what its callers got (a 502, or a " +
+			"success the proxy retried).",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
-			"check for the server's FIN before reusing a connection.",
+			"check for the server's FIN before reusing a connection; behind a reverse proxy, its upstream pool " +
+			"(nginx's upstream keepalive_timeout, 60 s by default, in front of Node.js's 5 s).",
 		Confirm: "Client errors \"connection reset by peer\" / \"NoHttpResponseException\" / \"socket hang up\" on " +
-			"the first request after an idle period.",
+			"the first request after an idle period; a proxy's \"upstream prematurely closed connection\" or " +
+			"\"recv() failed (104: Connection reset by peer)\" (nginx), \"error reading status line from remote " +
+			"server\" (Apache), with 502 answers.",
 		Fix: "Make the pool's idle timeout shorter than the server's keep-alive timeout; validate connections " +
 			"after inactivity (e.g. Apache HttpClient setValidateAfterInactivity); retry idempotent requests once.",
 	},
@@ -302,6 +309,16 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}
+	if front := fx.proxied(g); front != "" {
+		sum += " " + front
+		bound := "the backend's keep-alive timeout"
+		for _, m := range ms {
+			if m.Name == "peer_idle_timeout_s" {
+				bound = fmtDur(time.Duration(m.Value * float64(time.Second)))
+			}
+		}
+		fix = fmt.Sprintf("Make the proxy's upstream idle timeout shorter than %s (nginx: keepalive_timeout in the upstream block; Apache: ProxyPass ttl=; HAProxy: timeout http-keep-alive on the backend), or the backend's keep-alive timeout longer than the proxy's; retry idempotent requests once.", bound)
+	}
 	if unanswered > 0 {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})
 	}
@@ -409,4 +426,95 @@ func (fx *findCtx) shortestIdleClose(ep netip.AddrPort) time.Duration {
 		}
 	}
 	return fx.idleLow[ep]
+}
+
+// proxyLag is how soon after a caller's request a proxy is taken to send
+// it on upstream: a proxy forwards a request within milliseconds.
+const proxyLag = 50 * time.Millisecond
+
+// proxied says, for the requests of a stale reuse group, which its host
+// forwarded: requests with the same method and target that came to the
+// host (on any address of the capture's host, when it is one) from a
+// caller within proxyLag before. The host is then a reverse proxy whose
+// upstream pool outlived its backend's keep-alive, and what its callers
+// got says what the reset cost them (a 502, or a retry). "" when none.
+func (fx *findCtx) proxied(g *group) string {
+	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
+	self := []netip.Addr{host}
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		self = append(self, fx.rep.LocalAddrs...)
+	}
+	type req struct {
+		method, target string
+		at             flow.Timestamp
+	}
+	var reqs []req
+	var pb payload.Buffer
+	for i, fl := range g.flows {
+		s := g.vs[i].Side
+		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil && x.Method != "" {
+			reqs = append(reqs, req{x.Method, x.Target, flow.Timestamp(x.RequestAt)})
+		}
+	}
+	if len(reqs) == 0 {
+		return ""
+	}
+	// The host's callers: connections to it under way when a request
+	// was sent, read once each.
+	var callers []*Flow
+	for i := range fx.rep.Flows {
+		f := &fx.rep.Flows[i]
+		if fx.rep.isCopy(i) || !slices.Contains(self, f.Key.Server().Addr()) || slices.Contains(g.flows, f) {
+			continue
+		}
+		if slices.ContainsFunc(reqs, func(q req) bool { return f.First <= q.at && q.at.Sub(f.Last) <= proxyLag }) {
+			callers = append(callers, f)
+		}
+	}
+	got := map[string]int{}
+	var example string
+	n := 0
+	for _, q := range reqs {
+		var best *payload.Exchange
+		var bestFlow *Flow
+		for _, f := range callers {
+			h := httpOf(f.Record, flow.Client, &pb)
+			if h == nil {
+				continue
+			}
+			for j := range h.Exchanges {
+				x := &h.Exchanges[j]
+				lag := q.at.Sub(flow.Timestamp(x.RequestAt))
+				if x.RequestPacket == 0 || x.Method != q.method || x.Target != q.target || lag < 0 || lag > proxyLag {
+					continue
+				}
+				if best == nil || x.RequestAt > best.RequestAt {
+					c := *x
+					best, bestFlow = &c, f
+				}
+			}
+		}
+		if best == nil {
+			continue
+		}
+		n++
+		answer := cmp.Or(best.StatusLine(), "no response")
+		if best.Status >= 200 && best.Status < 500 {
+			answer += " (retried upstream)" // an answer after the upstream reset
+		}
+		got[answer]++
+		if example == "" {
+			example = fmt.Sprintf("%s from %s to %s, %s before", request(best), bestFlow.Key.Client().Addr(), bestFlow.Key.Server(), fmtDur(q.at.Sub(flow.Timestamp(best.RequestAt))))
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	var statuses []string
+	for st, k := range got {
+		statuses = append(statuses, fmt.Sprintf("%s on %d", st, k))
+	}
+	sort.Strings(statuses)
+	return fmt.Sprintf("%s is a reverse proxy: %s it forwarded for its callers (e.g. %s), so its upstream pool keeps idle connections longer than its backend does. Its callers got %s.",
+		host, map[bool]string{true: "the request was one", false: fmt.Sprintf("%d of the requests were ones", n)}[len(reqs) == 1 && n == 1], example, strings.Join(statuses, ", "))
 }

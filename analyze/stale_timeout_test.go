@@ -103,3 +103,51 @@ func TestStaleRaceNamesOtherIdleCloses(t *testing.T) {
 		t.Errorf("the finding should name the server's 6.0 s idle closes:\n%s\n%s", got.Summary, got.Remedy)
 	}
 }
+
+// nginx's upstream pool in front of Node.js: nginx (10.0.0.5) sends a
+// caller's POST on a pooled connection just after Node closed it for
+// being idle (FIN, then RST); it does not retry a POST and answers its
+// caller 502. The finding says that the host is a reverse proxy
+// forwarding its caller's request, what the caller got, and that the
+// remedy is the proxy's upstream timeout below the backend's.
+func TestStaleReuseOfAProxy(t *testing.T) {
+	const backend = "10.0.0.2:3000"
+	get := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	post := []byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nx=1")
+	ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+	bad := []byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\nno\n")
+	closed := func(port uint16, at float64) conv {
+		return conv{cport: port, server: backend, client: "10.0.0.5", segs: join(open(at), exchange(at+0.01, 0, 0),
+			[]seg{{at + 6.011, false, "FA", 0, -1}, {at + 6.0112, true, "FA", 0, -1}, {at + 6.0114, false, "A", 0, -1}}),
+			data: map[int][]byte{3: get, 4: ok}}
+	}
+	convs := []conv{
+		closed(40001, 0), closed(40002, 0.1),
+		// the pooled connection: Node's FIN, the POST 0.3 ms later, RST
+		{cport: 40003, server: backend, client: "10.0.0.5", segs: join(open(0.2), exchange(0.21, 0, 0),
+			[]seg{{6.211, false, "FA", 0, -1}, {6.2113, true, "PA", 0, -1}, {6.2115, false, "R", 0, -1}}),
+			data: map[int][]byte{3: post, 4: ok, 7: post}},
+		// the caller's connection to nginx: its POST, answered 502
+		{cport: 50001, server: "10.0.0.5:8080", client: "10.0.0.1", segs: join(open(6.2), exchange(6.211, 0, 0),
+			[]seg{{6.213, true, "FA", 0, -1}, {6.2132, false, "FA", 0, -1}, {6.2134, true, "A", 0, -1}}),
+			data: map[int][]byte{3: post, 4: bad}},
+	}
+	rep := analyzeFile(t, craft(t, convs...))
+	var got *Finding
+	for i := range rep.Findings {
+		if rep.Findings[i].Class == StaleReuseReset {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
+	}
+	for _, want := range []string{"10.0.0.5 is a reverse proxy", "POST / from 10.0.0.1 to 10.0.0.5:8080", "Its callers got 502 Bad Gateway on 1."} {
+		if !strings.Contains(got.Summary, want) {
+			t.Errorf("the summary should say %q:\n%s", want, got.Summary)
+		}
+	}
+	if !strings.Contains(got.Remedy, "the proxy's upstream idle timeout shorter than 6.0 s") {
+		t.Errorf("the remedy should bound the proxy's upstream pool by the backend's 6.0 s:\n%s", got.Remedy)
+	}
+}
