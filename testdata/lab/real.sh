@@ -13,7 +13,8 @@
 # mariadb-server nodejs curl socat python3-requests python3-kazoo
 # libhttpclient-java tcpdump tshark (editcap) nftables, a JDK and Go; and,
 # checked only when their scenarios run, postgresql and python3-psycopg2
-# (postgres-idle, postgres-tls-idle), apache2 (apache-keepalive, apache-tls), openssl
+# (postgres-idle, postgres-tls-idle), apache2 (apache-keepalive, apache-tls,
+# apache-proxy-upstream), openssl
 # (apache-tls, nginx-tls-leak, haproxy-tls-stale, node-tls-race,
 # postgres-tls-idle, mariadb-tls-idle, go-h2-idle), apache2-utils (ab-timewait, lossy-capture), vsftpd
 # (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn), lighttpd and
@@ -236,6 +237,20 @@
 #                       channels, channels calling again after 7 s, one
 #                       pinging, one not answering the server's PING, and
 #                       a hand-made call never read (CLOSE_WAIT).
+#   nginx-node-upstream nginx's upstream keepalive pool (keepalive 8, its
+#                       60 s timeout) in front of a Node.js http server
+#                       with its defaults (it closes 6 s after a
+#                       response), captured on the proxy (-i any):
+#                       requests 5.996-6.006 s apart race Node's timer
+#                       (RST after its FIN, or with the request unread);
+#                       nginx retries a GET, and answers a POST 502.
+#   apache-proxy-upstream Apache httpd's mod_proxy (ProxyPass, Debian's
+#                       defaults: a pool with no ttl) in front of nginx
+#                       (keepalive_timeout 2s), captured on the proxy:
+#                       Apache checks a pooled connection before reuse
+#                       and leaves the closed ones in CLOSE_WAIT until
+#                       then; requests 1.998-2.009 s apart race nginx's
+#                       timer (RST, 502 Proxy Error to the caller).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -2839,6 +2854,191 @@ nofinding close_wait_leak
 EXP
 }
 
+# nginx's upstream keepalive pool in front of Node.js's default keep-alive.
+sc_nginx_node_upstream() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/nginx
+	wire proxy server
+	# Node's http server with its defaults: keepAliveTimeout 5000 ms, the
+	# Keep-Alive: timeout=5 header; it reads a request's body, then answers.
+	on server node -e "
+const http = require('http');
+const s = http.createServer((req, res) => {
+	req.resume();
+	req.on('end', () => res.end('ok\\n'));
+});
+s.listen(3000, '$server_ip');
+setTimeout(() => process.exit(0), 150000);
+"
+	# Four pools of their own (one per upstream block), each behind a port:
+	# GET on 8080 and 8081, POST on 8082 and 8083. nginx's upstream
+	# keepalive_timeout stays at its default, 60 s: longer than Node's.
+	mkdir -p "$d"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout 60s;
+$(for p in 8080 8081 8082 8083; do
+		printf '\tupstream node%s {\n\t\tserver %s:3000;\n\t\tkeepalive 8;\n\t}\n' $p "$server_ip"
+		printf '\tserver {\n\t\tlisten %s:%s;\n\t\tlocation / {\n' "$front" $p
+		printf '\t\t\tproxy_pass http://node%s;\n\t\t\tproxy_http_version 1.1;\n\t\t\tproxy_set_header Connection "";\n\t\t}\n\t}\n' $p
+	done)
+}
+CONF
+	run_nginx proxy "$d"
+	listening server 3000 20
+	listening proxy 8080
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin nginx-node-upstream
+	# One request per client connection (closed by the client), the next
+	# after PAUSE s: 1 s (nginx reuses its idle upstream connection), 8 s
+	# (after Node's close), then 5.996-6.006 s, sweeping across the moment
+	# Node's timer fires, 6.000-6.005 s after its last response (requests
+	# reach it 1-3 ms after the pause). The four at once.
+	client client $pylab sweep "$front" 8080 GET 1 8 $(LC_ALL=C seq 5.996 0.001 6.006)
+	first_port 10 # the clock starts at the first response
+	client client $pylab sweep "$front" 8081 GET 1 8 $(LC_ALL=C seq 5.9965 0.001 6.0065)
+	client client $pylab sweep "$front" 8082 POST 1 8 $(LC_ALL=C seq 5.996 0.001 6.006)
+	client client $pylab sweep "$front" 8083 POST 1 8 $(LC_ALL=C seq 5.9965 0.001 6.0065)
+	until_t 12 # Node closed the idle connections at 7 s
+	cut early client proxy server
+	until_t 40
+	cut mid client proxy server
+	until_t 90 # the last request at 75 s, closed by Node at 81 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	# The upstream connections Node reset (after its FIN, or with the
+	# request unread as its timer fired), at the mid cut and in all.
+	local race race_mid bad
+	race=$(reset_by "$out/$name@late.pcap" "$server_ip")
+	race_mid=$(reset_by "$out/$name@mid.pcap" "$server_ip")
+	bad=$(ports got502)
+	echo "lab: $name: reset ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	expect <<EXP
+# Node (keepAliveTimeout 5000 ms by default, Keep-Alive: timeout=5) closes
+# an idle connection 6 s after its last response (keepAliveTimeout plus
+# its 1 s buffer); nginx, which watches its idle upstream connections,
+# closes in turn at once: healthy (TIME_WAIT on Node). Requests swept
+# across that moment race Node's timer: one sent just after its FIN gets
+# RST, one that reaches it as its timer fires is reset unread, with no FIN
+# (${race:-none in this recording}). nginx retries a GET on a new
+# connection (its caller gets 200) but not a POST: 502 Bad Gateway to the
+# caller (${bad:-none in this recording}). The client closes each of its
+# connections to nginx after the response: healthy, 502 or not.
+expect sport=3000 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+$([ -n "$race" ] && echo "@late expect cport=$race : stale_reuse_reset(client)")
+$([ -n "$race_mid" ] && echo "@mid expect cport=$race_mid : stale_reuse_reset(client)")
+healthy sport=8080
+healthy sport=8081
+healthy sport=8082
+healthy sport=8083
+healthy sport=3000 cport!=${race:-0}
+finding idle_timeout_close
+says idle_timeout_close : Node.js server.keepAliveTimeout + keepAliveTimeoutBuffer (6.0 s)
+says idle_timeout_close : advertised Keep-Alive: timeout=5, but it closed after 6.0 s
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : is a reverse proxy")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : 6.0 s idle")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : its upstream pool keeps idle connections longer than its backend does")
+$([ -n "$bad" ] && echo "@late says stale_reuse_reset : 502 Bad Gateway on")
+nofinding close_wait_leak
+EXP
+}
+
+# Apache httpd's mod_proxy in front of nginx's shorter keep-alive.
+sc_apache_proxy_upstream() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/apache
+	wire proxy server
+	# nginx (keepalive_timeout 2s) on four ports, each the backend of one
+	# of Apache's virtual hosts: four connection pools.
+	nginx_conf "$work/nginx" 8080 2s
+	sed -i 's/listen 0.0.0.0:8080;/listen 0.0.0.0:8080; listen 8081; listen 8082; listen 8083;/' "$work/nginx/nginx.conf"
+	run_nginx server "$work/nginx"
+	# Apache (apache_conf: event MPM) with mod_proxy_http and Debian's
+	# defaults: ProxyPass reuses its backend connections (no ttl: the pool
+	# keeps them as long as Apache runs).
+	apache_conf "$d"
+	cat >>"$d/httpd.conf" <<CONF
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+CONF
+	for p in 8080 8081 8082 8083; do
+		printf 'Listen %s:%s\n<VirtualHost %s:%s>\n\tProxyPass / http://%s:%s/\n</VirtualHost>\n' \
+			"$front" $p "$front" $p "$server_ip" $p >>"$d/httpd.conf"
+	done
+	on proxy apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
+	listening server 8080
+	listening proxy 8080 20
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin apache-proxy-upstream
+	# One request per client connection (closed by the client), the next
+	# after PAUSE s: 1 s (Apache reuses its pooled connection), 3 s (after
+	# nginx's close), then 1.998-2.008 s, sweeping across the moment
+	# nginx's timer fires, 2.000-2.005 s after its last response. GET on
+	# 8080 and 8081, POST on 8082 and 8083, at once.
+	client client $pylab sweep "$front" 8080 GET 1 3 $(LC_ALL=C seq 1.998 0.0005 2.008)
+	first_port 10 # the clock starts at the first response
+	client client $pylab sweep "$front" 8081 GET 1 3 $(LC_ALL=C seq 1.99825 0.0005 2.00825)
+	client client $pylab sweep "$front" 8082 POST 1 3 $(LC_ALL=C seq 1.9985 0.0005 2.0085)
+	client client $pylab sweep "$front" 8083 POST 1 3 $(LC_ALL=C seq 1.99875 0.0005 2.00875)
+	until_t 5 # nginx closed the idle connections at 3 s
+	cut early client proxy server
+	until_t 20
+	cut mid client proxy server
+	until_t 58 # the last request at 46 s, closed by nginx at 48 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	local race race_mid bad
+	race=$(reset_by "$out/$name@late.pcap" "$server_ip")
+	race_mid=$(reset_by "$out/$name@mid.pcap" "$server_ip")
+	bad=$(ports got502)
+	echo "lab: $name: reset ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	expect <<EXP
+# nginx (keepalive_timeout 2s) closes Apache's idle backend connections
+# 2 s after its last response. Apache's mod_proxy does not watch its pool:
+# a connection nginx closed stays in CLOSE_WAIT on Apache until the pool
+# hands it out again, when Apache finds it closed (it checks before
+# reuse), closes it and connects anew in the same millisecond; the last
+# connection of each pool stays in CLOSE_WAIT (at the late cut for 8-10 s:
+# bounded by the pool, closed at its next use, yet nothing closes it
+# before). A request that reaches nginx as its timer fires is reset
+# unread (${race:-none in this recording}): Apache retries no request
+# there and answers its caller 502 Proxy Error (${bad:-none in this
+# recording}). The client closes each connection to Apache after the
+# response: healthy (TIME_WAIT on the client), 502 or not.
+expect server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+@late expect client.ss=CLOSE-WAIT n>=4 : idle_timeout_close(server) close_wait_leak(client)|open(client)
+$([ -n "$race" ] && echo "@late expect cport=$race : stale_reuse_reset(client)")
+$([ -n "$race_mid" ] && echo "@mid expect cport=$race_mid : stale_reuse_reset(client)")
+healthy client.ss=TIME-WAIT
+healthy server.ss=TIME-WAIT cport!=${race:-0}
+finding idle_timeout_close
+says idle_timeout_close : after 2.0 s without traffic
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : is a reverse proxy")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : 2.0 s idle")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : its upstream pool keeps idle connections longer than its backend does")
+$([ -n "$bad" ] && echo "@late says stale_reuse_reset : 502 Proxy Error on")
+EXP
+}
+
+# reset_by FILE ADDR: the client ports of the connections in FILE that the
+# server at ADDR reset, comma separated.
+reset_by() {
+	tshark -r "$1" -Y "ip.src == $2 && tcp.flags.reset == 1" -T fields -e tcp.dstport 2>/dev/null |
+		sort -un | paste -sd,
+}
+
 # fin_then_data FILE SPORT [MIN]: the client ports of the connections in
 # FILE where the client sent data (segments longer than MIN bytes, 0 by
 # default) after the server's (port SPORT) FIN, comma separated. Over TLS
@@ -2848,7 +3048,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -2867,7 +3067,11 @@ for s in ${@:-$all}; do
 		;;
 	ab_timewait) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	ftp_idle) command -v vsftpd >/dev/null || die "needs vsftpd" ;;
-	node_keepalive_race | jdk_httpclient) command -v tshark >/dev/null || die "needs tshark" ;;
+	node_keepalive_race | jdk_httpclient | nginx_node_upstream) command -v tshark >/dev/null || die "needs tshark" ;;
+	apache_proxy_upstream)
+		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_proxy_http.so ] || die "needs apache2 (with mod_proxy_http)"
+		command -v tshark >/dev/null || die "needs tshark"
+		;;
 	lossy_capture) command -v ab >/dev/null || die "needs ab (apache2-utils)" ;;
 	h2_idle) $py -c 'import h2' 2>/dev/null || die "needs python3-h2" ;;
 	squid_pconn) command -v squid >/dev/null || die "needs squid" ;;

@@ -90,6 +90,10 @@ count and time and exits by itself. Clients print one line per connection,
   spaced HOST PORT PAUSE...            http.client, one request per connection,
                                        read and closed by the client ("spaced"),
                                        the next after PAUSE s, for each PAUSE
+  sweep HOST PORT METHOD PAUSE...      spaced with METHOD (GET, or POST with a
+                                       small body) on "/": each connection said
+                                       after its response, as "got200",
+                                       "got502", ... ("failed" without one)
   mqttsilent HOST PORT KEEPALIVE HOLD  MQTT 3.1.1 by hand: CONNECT with a
                                        keepalive of KEEPALIVE s, CONNACK, then
                                        silent: no PINGREQ, never read nor
@@ -126,6 +130,7 @@ count and time and exits by itself. Clients print one line per connection,
 """
 
 import http.client
+import os
 import select
 import socket
 import struct
@@ -137,7 +142,9 @@ keep = []  # sockets kept reachable, so that nothing closes them
 
 
 def say(role, sock):
-    print(role, sock.getsockname()[1], flush=True)
+    # One write per line: clients that run at once append to one file.
+    sys.stdout.flush()
+    os.write(1, ("%s %d\n" % (role, sock.getsockname()[1])).encode())
 
 
 def httpleak(host, port, n, interval, hold):
@@ -725,6 +732,22 @@ def spaced(host, port, *pauses):
             c.getresponse().read()
         except (OSError, http.client.HTTPException) as e:
             print("spaced error", type(e).__name__, file=sys.stderr, flush=True)
+        c.close()
+        time.sleep(float(pause))
+
+
+def sweep(host, port, method, *pauses):
+    for pause in pauses + ("0",):
+        c = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            c.request(method, "/", body=b"x=1" if method == "POST" else None)
+            r = c.getresponse()
+            r.read()
+            say("got%d" % r.status, c.sock)
+        except (OSError, http.client.HTTPException) as e:
+            print("sweep error", type(e).__name__, file=sys.stderr, flush=True)
+            if c.sock:
+                say("failed", c.sock)
         c.close()
         time.sleep(float(pause))
 
