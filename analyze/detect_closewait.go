@@ -439,7 +439,11 @@ func notJudgedFindings(fx *findCtx) []Finding {
 // staleFrom counts the connections on which host h sent a request after
 // its peer had closed them (stale_reuse_reset verdicts of its side). The
 // first call counts every host's in one walk.
-func (fx *findCtx) staleFrom(h netip.Addr) int {
+func (fx *findCtx) staleFrom(h netip.Addr) int { return fx.staleCounts()[h] }
+
+// staleCounts counts, per host, its connections with a stale reuse of its
+// own (staleFrom), in one walk the first time.
+func (fx *findCtx) staleCounts() map[netip.Addr]int {
 	if fx.stale == nil {
 		fx.stale = map[netip.Addr]int{}
 		for i := range fx.rep.Flows {
@@ -449,7 +453,7 @@ func (fx *findCtx) staleFrom(h netip.Addr) int {
 			}
 		}
 	}
-	return fx.stale[h]
+	return fx.stale
 }
 
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict

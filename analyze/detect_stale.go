@@ -309,7 +309,8 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
 		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}
-	if front := fx.proxied(g); front != "" {
+	front := fx.proxied(g)
+	if front != "" {
 		sum += " " + front
 		bound := "the backend's keep-alive timeout"
 		for _, m := range ms {
@@ -337,8 +338,11 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		case retried == 1:
 			which = "1 of these requests was"
 		}
-		sum += fmt.Sprintf(" %s sent again on a new connection within %s: retried (by the client library, its caller saw no error; or by the application, after one).",
-			which, fmtBound(retryMax))
+		how := ": retried (by the client library, its caller saw no error; or by the application, after one)."
+		if front != "" {
+			how = "." // what the proxy's callers got says the rest
+		}
+		sum += fmt.Sprintf(" %s sent again on a new connection within %s%s", which, fmtBound(retryMax), how)
 		ms = append(ms, Metric{"retried", float64(retried)})
 		if retried == len(g.flows) {
 			fix = strings.Replace(fix, "; retry idempotent requests once.", " (it already retries them, at the cost of a round trip and a new connection each).", 1)
@@ -462,13 +466,15 @@ func (fx *findCtx) proxied(g *group) string {
 	// The host's callers: connections to it under way when a request
 	// was sent, read once each.
 	var callers []*Flow
-	for i := range fx.rep.Flows {
-		f := &fx.rep.Flows[i]
-		if fx.rep.isCopy(i) || !slices.Contains(self, f.Key.Server().Addr()) || slices.Contains(g.flows, f) {
-			continue
-		}
-		if slices.ContainsFunc(reqs, func(q req) bool { return f.First <= q.at && q.at.Sub(f.Last) <= proxyLag }) {
-			callers = append(callers, f)
+	for _, a := range self {
+		for _, i := range fx.flowsTo(a) {
+			f := &fx.rep.Flows[i]
+			if slices.Contains(g.flows, f) || slices.Contains(callers, f) {
+				continue
+			}
+			if slices.ContainsFunc(reqs, func(q req) bool { return f.First <= q.at && q.at.Sub(f.Last) <= proxyLag }) {
+				callers = append(callers, f)
+			}
 		}
 	}
 	got := map[string]int{}
@@ -515,6 +521,43 @@ func (fx *findCtx) proxied(g *group) string {
 		statuses = append(statuses, fmt.Sprintf("%s on %d", st, k))
 	}
 	sort.Strings(statuses)
+	which := fmt.Sprintf("%d of the requests were ones", n)
+	switch {
+	case n == len(reqs) && n == 1:
+		which = "the request was one"
+	case n == len(reqs) && n == 2:
+		which = "both requests were ones"
+	case n == len(reqs):
+		which = fmt.Sprintf("all %d requests were ones", n)
+	}
 	return fmt.Sprintf("%s is a reverse proxy: %s it forwarded for its callers (e.g. %s), so its upstream pool keeps idle connections longer than its backend does. Its callers got %s.",
-		host, map[bool]string{true: "the request was one", false: fmt.Sprintf("%d of the requests were ones", n)}[len(reqs) == 1 && n == 1], example, strings.Join(statuses, ", "))
+		host, which, example, strings.Join(statuses, ", "))
+}
+
+// flowsTo lists the flows to server address a (copies left out), for
+// the hosts that sent a request on a connection their server had closed
+// (staleFrom) and, where one is the capturing host's, its other
+// addresses: their callers, if they are proxies (proxied). The first
+// call lists them all in one walk.
+func (fx *findCtx) flowsTo(a netip.Addr) []int {
+	if fx.toHost == nil {
+		fx.toHost = map[netip.Addr][]int{}
+		for h := range fx.staleCounts() {
+			fx.toHost[h] = nil
+			if slices.Contains(fx.rep.LocalAddrs, h) {
+				for _, l := range fx.rep.LocalAddrs {
+					fx.toHost[l] = nil
+				}
+			}
+		}
+		for i := range fx.rep.Flows {
+			if fx.rep.isCopy(i) {
+				continue
+			}
+			if l, ok := fx.toHost[fx.rep.Flows[i].Key.Server().Addr()]; ok {
+				fx.toHost[fx.rep.Flows[i].Key.Server().Addr()] = append(l, i)
+			}
+		}
+	}
+	return fx.toHost[a]
 }

@@ -199,6 +199,9 @@ type findCtx struct {
 	// stale counts, per host, its connections with a stale reuse of its
 	// own (staleFrom).
 	stale map[netip.Addr]int
+	// toHost lists the flows to each address of a host with a stale
+	// reuse, its possible callers (flowsTo).
+	toHost map[netip.Addr][]int
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server
