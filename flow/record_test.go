@@ -55,6 +55,11 @@ func TestRecordSize(t *testing.T) {
 	if n := unsafe.Sizeof(embryo{}); n > 248 {
 		t.Errorf("an embryo takes %d bytes, more than 248", n)
 	}
+	// A slab of records larger than 32 KiB takes whole 8 KiB pages: one
+	// that is not a whole number of them wastes the rest of the last.
+	if n := unsafe.Sizeof([recChunk]Record{}); n%8192 != 0 {
+		t.Errorf("a slab of %d records takes %d bytes, not a whole number of 8 KiB pages: %d bytes wasted each", recChunk, n, 8192-n%8192)
+	}
 	if n := unsafe.Sizeof(Key{}); n != 38 {
 		t.Errorf("a Key takes %d bytes, not 38", n)
 	}
