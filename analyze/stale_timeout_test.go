@@ -23,16 +23,7 @@ func TestStaleRemedyNamesShortestIdleClose(t *testing.T) {
 		{cport: 40003, server: srv, segs: join(open(0.2), exchange(0.21, 100, 200),
 			[]seg{{3.211, false, "FA", 0, -1}, {3.2112, true, "A", 0, -1}, {4.2, true, "PA", 100, -1}, {4.2002, false, "R", 0, -1}})},
 	}
-	rep := analyzeFile(t, craft(t, convs...))
-	var got *Finding
-	for i := range rep.Findings {
-		if rep.Findings[i].Class == StaleReuseReset {
-			got = &rep.Findings[i]
-		}
-	}
-	if got == nil {
-		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
-	}
+	got := staleFindingOf(t, convs)
 	if !strings.Contains(got.Remedy, "shorter than 2.0 s") || !strings.Contains(got.Summary, "after 3.0 s idle") {
 		t.Errorf("the finding should name the connection's 3.0 s and advise below the server's shortest idle close, 2.0 s:\n%s\n%s", got.Summary, got.Remedy)
 	}
@@ -89,16 +80,7 @@ func TestStaleRaceNamesOtherIdleCloses(t *testing.T) {
 		{cport: 40003, server: srv, segs: join(open(0.2), exchange(0.21, 100, 200),
 			[]seg{{6.211, true, "PA", 100, -1}, {6.2112, false, "R", 0, -1}})},
 	}
-	rep := analyzeFile(t, craft(t, convs...))
-	var got *Finding
-	for i := range rep.Findings {
-		if rep.Findings[i].Class == StaleReuseReset {
-			got = &rep.Findings[i]
-		}
-	}
-	if got == nil {
-		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
-	}
+	got := staleFindingOf(t, convs)
 	if !strings.Contains(got.Summary, "closed others after 6.0 s idle") || !strings.Contains(got.Remedy, "shorter than 6.0 s") {
 		t.Errorf("the finding should name the server's 6.0 s idle closes:\n%s\n%s", got.Summary, got.Remedy)
 	}
@@ -132,16 +114,7 @@ func TestStaleReuseOfAProxy(t *testing.T) {
 			[]seg{{6.213, true, "FA", 0, -1}, {6.2132, false, "FA", 0, -1}, {6.2134, true, "A", 0, -1}}),
 			data: map[int][]byte{3: post, 4: bad}},
 	}
-	rep := analyzeFile(t, craft(t, convs...))
-	var got *Finding
-	for i := range rep.Findings {
-		if rep.Findings[i].Class == StaleReuseReset {
-			got = &rep.Findings[i]
-		}
-	}
-	if got == nil {
-		t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
-	}
+	got := staleFindingOf(t, convs)
 	for _, want := range []string{"10.0.0.5 is a reverse proxy", "POST / from 10.0.0.1 to 10.0.0.5:8080", "Its callers got 502 Bad Gateway on 1."} {
 		if !strings.Contains(got.Summary, want) {
 			t.Errorf("the summary should say %q:\n%s", want, got.Summary)
@@ -150,4 +123,18 @@ func TestStaleReuseOfAProxy(t *testing.T) {
 	if !strings.Contains(got.Remedy, "the proxy's upstream idle timeout shorter than 6.0 s") {
 		t.Errorf("the remedy should bound the proxy's upstream pool by the backend's 6.0 s:\n%s", got.Remedy)
 	}
+}
+
+// staleFindingOf analyses the crafted connections and returns their
+// stale_reuse_reset finding; the test fails without one.
+func staleFindingOf(t *testing.T, convs []conv) *Finding {
+	t.Helper()
+	rep := analyzeFile(t, craft(t, convs...))
+	for i := range rep.Findings {
+		if rep.Findings[i].Class == StaleReuseReset {
+			return &rep.Findings[i]
+		}
+	}
+	t.Fatalf("no stale_reuse_reset finding: %v %v", findingsOf(rep), verdictsOf(rep))
+	return nil
 }
