@@ -2920,10 +2920,7 @@ CONF
 	# The upstream connections Node reset (after its FIN, or with the
 	# request unread as its timer fired), at the mid cut and in all.
 	local race race_mid bad
-	race=$(reset_by "$out/$name@late.pcap" "$server_ip")
-	race_mid=$(reset_by "$out/$name@mid.pcap" "$server_ip")
-	bad=$(ports got502)
-	echo "lab: $name: reset ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	upstream_races
 	expect <<EXP
 # Node (keepAliveTimeout 5000 ms by default, Keep-Alive: timeout=5) closes
 # an idle connection 6 s after its last response (keepAliveTimeout plus
@@ -3000,10 +2997,7 @@ CONF
 	cut late client proxy server
 	finish "$work/cap.pcap"
 	local race race_mid bad
-	race=$(reset_by "$out/$name@late.pcap" "$server_ip")
-	race_mid=$(reset_by "$out/$name@mid.pcap" "$server_ip")
-	bad=$(ports got502)
-	echo "lab: $name: reset ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	upstream_races
 	expect <<EXP
 # nginx (keepalive_timeout 2s) closes Apache's idle backend connections
 # 2 s after its last response. Apache's mod_proxy does not watch its pool:
@@ -3030,6 +3024,17 @@ $([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : 2.0 s 
 $([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : its upstream pool keeps idle connections longer than its backend does")
 $([ -n "$bad" ] && echo "@late says stale_reuse_reset : 502 Proxy Error on")
 EXP
+}
+
+# upstream_races: after a reverse-proxy scenario's capture, sets race and
+# race_mid to the upstream connections the backend ($server_ip) reset in
+# the late and mid cuts, and bad to the callers' ports that got a 502;
+# and says what the clients got.
+upstream_races() {
+	race=$(reset_by "$out/$name@late.pcap" "$server_ip")
+	race_mid=$(reset_by "$out/$name@mid.pcap" "$server_ip")
+	bad=$(ports got502)
+	echo "lab: $name: reset ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
 }
 
 # reset_by FILE ADDR: the client ports of the connections in FILE that the

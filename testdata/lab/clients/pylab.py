@@ -563,43 +563,67 @@ def ftpidle(host, port, n, hold):
     time.sleep(float(hold))
 
 
-def h2idle(host, port, n, hold):
+def h2open():
+    """An HTTP/2 client connection, its preface to go with the first
+    request."""
     import h2.config
     import h2.connection
+
+    c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    return c
+
+
+def h2exchange(s, c, headers, body=None):
+    """Sends one request on c over s and reads until its stream ends,
+    acknowledging what the server sends (SETTINGS, PING). False when the
+    connection closed first."""
     import h2.events
 
-    def conn(role, close):
-        s = socket.create_connection((host, int(port)), timeout=5)
-        say(role, s)
-        c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
-        c.initiate_connection()
-        sid = c.get_next_available_stream_id()
-        c.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", host)], end_stream=True)
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, headers, end_stream=body is None)
+    if body is not None:
+        c.send_data(sid, body, end_stream=True)
+    s.sendall(c.data_to_send())
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return False
+        events = c.receive_data(data)
         s.sendall(c.data_to_send())
-        done = False
-        while not done:
+        if any(isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid for ev in events):
+            return True
+
+
+def h2drain(role, s, c, hold):
+    """Reads s until the server closes it (or HOLD s), saying when a
+    GOAWAY came, then closes it. (ssl.SSLError is an OSError.)"""
+    import h2.events
+
+    s.settimeout(float(hold))
+    try:
+        while True:
             data = s.recv(65536)
             if not data:
                 break
             for ev in c.receive_data(data):
-                if isinstance(ev, h2.events.StreamEnded):
-                    done = True
-            s.sendall(c.data_to_send())  # the SETTINGS acknowledgement
+                if isinstance(ev, h2.events.ConnectionTerminated):
+                    print(role, "goaway", ev.error_code, file=sys.stderr, flush=True)
+    except OSError as e:
+        print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
+    s.close()
+
+
+def h2idle(host, port, n, hold):
+    def conn(role, close):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        c = h2open()
+        h2exchange(s, c, [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", host)])
         if not close:
             keep.append(s)  # the bug: never read (the GOAWAY), never closed
             return
-        s.settimeout(float(hold))
-        try:
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                for ev in c.receive_data(data):
-                    if isinstance(ev, h2.events.ConnectionTerminated):
-                        print(role, "goaway", ev.error_code, file=sys.stderr, flush=True)
-        except OSError:
-            pass
-        s.close()
+        h2drain(role, s, c, hold)
 
     leak_and_close(conn, n, hold)
 
@@ -781,39 +805,19 @@ def mqttping(host, port, keepalive, seconds):
 def h2tls(host, port, n, reuse, hold):
     import ssl
 
-    import h2.config
-    import h2.connection
-    import h2.events
-
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
     ctx.set_alpn_protocols(["h2"])
-
-    def get(c, s):
-        sid = c.get_next_available_stream_id()
-        c.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", host)], end_stream=True)
-        s.sendall(c.data_to_send())
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return False
-            done = False
-            for ev in c.receive_data(data):
-                if isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
-                    done = True
-            s.sendall(c.data_to_send())  # SETTINGS and PING acknowledgements
-            if done:
-                return True
+    get = [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", host)]
 
     def conn(role):
         s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=5), server_hostname=host)
         if s.selected_alpn_protocol() != "h2":
             print(role, "error: ALPN", s.selected_alpn_protocol(), file=sys.stderr, flush=True)
         say(role, s)
-        c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
-        c.initiate_connection()
-        get(c, s)
+        c = h2open()
+        h2exchange(s, c, get)
         if role == "leak":
             keep.append(s)  # the bug: never read (the GOAWAY), never closed
             return
@@ -826,27 +830,14 @@ def h2tls(host, port, n, reuse, hold):
         if role == "reuse":  # the next request after the server's close
             time.sleep(float(reuse))
             try:
-                c2 = c
-                sid = c2.get_next_available_stream_id()
-                c2.send_headers(sid, [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", host)], end_stream=True)
-                s.sendall(c2.data_to_send())
+                c.send_headers(c.get_next_available_stream_id(), get, end_stream=True)
+                s.sendall(c.data_to_send())
                 print(role, "answer", s.recv(65536)[:16], file=sys.stderr, flush=True)
             except (OSError, ssl.SSLError) as e:
                 print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
             keep.append(s)
             return
-        s.settimeout(float(hold))  # "close": read to the server's close
-        try:
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                for ev in c.receive_data(data):
-                    if isinstance(ev, h2.events.ConnectionTerminated):
-                        print(role, "goaway", ev.error_code, file=sys.stderr, flush=True)
-        except (OSError, ssl.SSLError) as e:
-            print(role, "error", type(e).__name__, e, file=sys.stderr, flush=True)
-        s.close()
+        h2drain(role, s, c, hold)  # "close": read to the server's close
 
     roles = ["leak"] * int(n) + ["close", "reuse", "cclose"]
     for role in roles:
@@ -923,29 +914,12 @@ def grpcclient(host, port, role, pause, hold, *args):
 
 
 def grpcleak(host, port, hold):
-    import h2.config
-    import h2.connection
-    import h2.events
-
     s = socket.create_connection((host, int(port)), timeout=5)
     say("leak", s)
-    c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
-    c.initiate_connection()
-    sid = c.get_next_available_stream_id()
+    c = h2open()
     hdrs = [(":method", "POST"), (":path", "/lab.Echo/Say"), (":scheme", "http"), (":authority", host), ("content-type", "application/grpc"), ("te", "trailers")]
-    c.send_headers(sid, hdrs)
     # (its request is not "leak": the server prints the request it answers)
-    c.send_data(sid, b"\x00" + struct.pack("!I", 3) + b"raw", end_stream=True)
-    s.sendall(c.data_to_send())
-    done = False
-    while not done:
-        data = s.recv(65536)
-        if not data:
-            break
-        for ev in c.receive_data(data):
-            if isinstance(ev, h2.events.StreamEnded):
-                done = True
-        s.sendall(c.data_to_send())
+    h2exchange(s, c, hdrs, b"\x00" + struct.pack("!I", 3) + b"raw")
     keep.append(s)  # the bug: never read (the GOAWAY), never closed
     time.sleep(float(hold))
 
