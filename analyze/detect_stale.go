@@ -345,7 +345,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		sum += fmt.Sprintf(" %s sent again on a new connection within %s%s", which, fmtBound(retryMax), how)
 		ms = append(ms, Metric{"retried", float64(retried)})
 		if retried == len(g.flows) {
-			fix = strings.Replace(fix, "; retry idempotent requests once.", " (it already retries them, at the cost of a round trip and a new connection each).", 1)
+			fix = strings.Replace(fix, "; retry idempotent requests once.", ". It already retries them, at the cost of a round trip and a new connection each.", 1)
 		}
 	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
