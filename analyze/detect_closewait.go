@@ -32,7 +32,9 @@ var closeWaitDetector = detector{
 			"to the peer's FIN, which the peer reset, is one; an application with three or more closes of its own " +
 			"is judged by them, and a pool that sends a request on a connection the peer closed, and is reset, lets go of it then), " +
 			"or when it is one more of the same as " +
-			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s. " +
+			"its application's leaks beyond doubt; with no close of the host to compare with, when quiet for 1 s, or, for a " +
+			"client whose server closed the connection idle, as long as it had been idle (a pool that notices a close only " +
+			"at the connection's next use holds it that long), unless its host leaks elsewhere. " +
 			"One still sending is a half-close in progress; one too young to judge, or whose close the capture lost " +
 			"packets of (the FIN never acknowledged in the capture, as a kernel does at once whatever the application, " +
 			"nor sent again; or the peer's FIN acknowledging data the capture never saw), is reported open, with why, and a " +

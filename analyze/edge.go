@@ -28,16 +28,19 @@ type judgement struct {
 	// a half-close, the application at work.
 	sending bool
 
-	on      basisKind
-	lost    string // on byLoss: what the capture lost
-	app     appKey
-	server  bool          // the application is a server (its own endpoint)
-	closes  *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
-	reused  int           // how many of those closes were reuses (reuseLatency)
-	grace   time.Duration // on byGrace
-	leaks   int           // on bySiblings
-	idle    time.Duration // on byDone: since the connection's last data
-	ownApps bool          // closes are the application's own, not its host's
+	on     basisKind
+	lost   string // on byLoss: what the capture lost
+	app    appKey
+	server bool          // the application is a server (its own endpoint)
+	closes *latencies    // the closes compared with (on byOwnCloses, byHostCloses)
+	reused int           // how many of those closes were reuses (reuseLatency)
+	grace  time.Duration // on byGrace
+	leaks  int           // on bySiblings
+	idle   time.Duration // on byDone: since the connection's last data
+	// before is, on byPrior, how long the connection had been idle when
+	// the peer closed it (0: it was not idle).
+	before  time.Duration
+	ownApps bool // closes are the application's own, not its host's
 }
 
 // basisKind is what a judgement rests on.
@@ -113,11 +116,31 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 		}
 	} else {
 		// Nothing to compare with. An application that reads EOF closes
-		// within milliseconds; the default grace is the prior.
+		// within milliseconds; the default grace is the prior. But a
+		// pool that notices a close only at a connection's next use
+		// holds it in CLOSE_WAIT until then, and the connection's own
+		// idle time before the peer closed it says how seldom it was
+		// used: in CLOSE_WAIT no longer than that, it may yet be.
+		// (A pool is a client; and a host known to leak elsewhere is
+		// taken at its word.)
 		j.on = byPrior
-		if j.quiet >= max(DefaultCloseWaitGrace, cadence) {
+		prior := max(DefaultCloseWaitGrace, cadence)
+		if closer, idle, ok := firstCloser(r); ok && s == flow.Client && closer == flow.Server && idle >= minIdle &&
+			!j.sending && !waitedFor(closer, r.Server.DataBeforeFinFrom) {
+			// Its host's leaks on their own evidence, this one left out
+			// (judged so first, with the same prior).
+			others := ev.leakHosts[j.app.host]
+			if j.quiet >= max(prior, idle) {
+				others--
+			}
+			if !siblings || others <= 0 {
+				j.before = idle
+				prior = max(prior, idle)
+			}
+		}
+		if j.quiet >= prior {
 			j.leak, j.confidence = true, 0.8
-			if j.quiet >= 3*max(DefaultCloseWaitGrace, cadence) {
+			if j.quiet >= 3*prior {
 				j.confidence = 0.9
 			}
 		}
@@ -169,8 +192,13 @@ func (j *judgement) basis() string {
 	case byLoss:
 		return fmt.Sprintf("in CLOSE_WAIT as far as the capture shows, but the capture lost packets of this close: %s; whether this side closed is not in the capture", j.lost)
 	case byPrior:
-		if j.leak {
+		switch {
+		case j.leak && j.before > time.Second:
+			return fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s, longer than the %s the connection had been idle before the peer closed it", quiet, fmtDur(j.before))
+		case j.leak:
 			return fmt.Sprintf("the capture holds no close by this host to compare with, but an application that reads the peer's FIN closes within milliseconds, and this one has not in %s", quiet)
+		case j.before > time.Second && j.quiet >= time.Second:
+			return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, no longer than the %s the connection had been idle before the peer closed it, and the capture holds no close by this host to compare with: a pool that notices a close only when it next uses the connection holds it this long, and the capture cannot tell yet whether it will close", quiet, fmtDur(j.before))
 		}
 		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and the capture holds no close by this host to compare with: it cannot tell yet whether it will close", quiet)
 	}

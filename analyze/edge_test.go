@@ -958,3 +958,50 @@ func TestIdleDefaultsHTTPOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWaitAfterIdle: with no close of its host to compare with, a
+// client's CLOSE_WAIT after the server closed the connection idle for
+// 3 s is not judged until it has lasted that long: a pool that notices a
+// close only when it next uses the connection holds it so. Past it, a
+// leak; and a host that leaks to another server is taken at its word.
+func TestCloseWaitAfterIdle(t *testing.T) {
+	idle := func(port uint16, server string) conv {
+		return conv{cport: port, server: server, segs: join(open(0), exchange(0.01, 100, 200), []seg{{3.011, false, "FA", 0, -1}, {3.0112, true, "A", 0, -1}})}
+	}
+	end := func(at float64) conv {
+		return conv{cport: 50000, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(at-0.1), exchange(at-0.01, 10, 10))}
+	}
+	leaked := func(rep *Report, port uint16) (bool, string) {
+		for _, f := range rep.Flows {
+			if f.Key.Client().Port() == port {
+				for _, v := range f.Verdicts {
+					if v.Class == CloseWaitLeak {
+						return true, v.Summary
+					}
+					if v.Class == OpenClass {
+						return false, v.Summary
+					}
+				}
+			}
+		}
+		return false, ""
+	}
+	for _, tc := range []struct {
+		name  string
+		convs []conv
+		leak  bool
+		says  string
+	}{
+		{"1.5 s into CLOSE_WAIT", []conv{idle(40001, "10.0.0.2:80"), end(4.5)}, false, "no longer than the 3.0 s the connection had been idle"},
+		{"4.5 s into CLOSE_WAIT", []conv{idle(40001, "10.0.0.2:80"), end(7.5)}, true, "longer than the 3.0 s the connection had been idle"},
+		{"its host leaks elsewhere", []conv{idle(40001, "10.0.0.2:80"),
+			{cport: 40002, server: "10.0.0.3:80", segs: join(open(0), exchange(0.01, 100, 200), []seg{{1.011, false, "FA", 0, -1}, {1.0112, true, "A", 0, -1}})},
+			end(4.5)}, true, ""},
+	} {
+		rep := analyzeFile(t, craft(t, tc.convs...))
+		leak, sum := leaked(rep, 40001)
+		if leak != tc.leak || !strings.Contains(sum, tc.says) {
+			t.Errorf("%s: leak %v, want %v; says %q, want %q", tc.name, leak, tc.leak, sum, tc.says)
+		}
+	}
+}

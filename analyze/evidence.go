@@ -40,6 +40,8 @@ type captureEvidence struct {
 	// their own evidence: a younger one of the same application is one
 	// more of the same.
 	leaks map[appKey]int
+	// leakHosts counts such leaks per host, to any server.
+	leakHosts map[netip.Addr]int
 	// scanners are the client addresses that scanned: their probes are
 	// the scan's, not outages.
 	scanners map[netip.Addr]*scanner
@@ -208,6 +210,10 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 				ev.leaks[appOf(r, s)]++
 			}
 		}
+	}
+	ev.leakHosts = map[netip.Addr]int{}
+	for a, n := range ev.leaks {
+		ev.leakHosts[a.host] += n
 	}
 	return ev
 }
