@@ -23,7 +23,7 @@
 # python3-paho-mqtt (mosquitto-keepalive), pgbouncer (pgbouncer-idle, with
 # postgresql and python3-psycopg2), python3-redis (redis-pool), openssl and
 # python3-h2 (nginx-h2-tls), python3-grpcio, python3-h2 and openssl
-# (grpc-idle).
+# (grpc-idle), python3-uvicorn (uvicorn-haproxy).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -251,6 +251,13 @@
 #                       and leaves the closed ones in CLOSE_WAIT until
 #                       then; requests 1.998-2.009 s apart race nginx's
 #                       timer (RST, 502 Proxy Error to the caller).
+#   uvicorn-haproxy     HAProxy (http-reuse always, its idle backend
+#                       connections kept 60 s) in front of uvicorn with
+#                       its default --timeout-keep-alive 5, captured on the
+#                       proxy (-i any): requests 4.996-5.009 s apart race
+#                       uvicorn's FIN (RST: HAProxy closes its caller's
+#                       connection without a response); an http.client
+#                       connection to uvicorn never closed (CLOSE_WAIT).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -3026,6 +3033,122 @@ $([ -n "$bad" ] && echo "@late says stale_reuse_reset : 502 Proxy Error on")
 EXP
 }
 
+# uvicorn (its default --timeout-keep-alive 5) behind HAProxy reusing its
+# backend connections.
+sc_uvicorn_haproxy() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip
+	wire proxy server
+	# A bare ASGI app: it reads a request's body, then answers ok.
+	mkdir -p "$work/app"
+	cat >"$work/app/app.py" <<'APP'
+async def app(scope, receive, send):
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"3")]})
+    await send({"type": "http.response.body", "body": b"ok\n"})
+APP
+	# HAProxy with four backends (four pools of idle server connections),
+	# each behind a port: GET on 8080 and 8081, POST on 8082 and 8083.
+	# http-reuse always hands an idle backend connection to any request,
+	# the first of a client connection too (safe, the default, keeps those
+	# on a connection of their own); its idle ones are purged after 60 s
+	# (pool-purge-delay, 5 s by default); one thread, one pool per backend.
+	cat >"$work/haproxy.cfg" <<CONF
+global
+	pidfile $work/haproxy.pid
+	nbthread 1
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 60s
+	timeout server 60s
+	timeout http-keep-alive 60s
+	http-reuse always
+$(for p in 8080 8081 8082 8083; do
+		printf 'frontend f%s\n\tbind %s:%s\n\tdefault_backend b%s\n' $p "$front" $p $p
+		printf 'backend b%s\n\tserver uvicorn %s:8000 pool-purge-delay 60s\n' $p "$server_ip"
+	done)
+CONF
+	on server $py -m uvicorn --app-dir "$work/app" --host "$server_ip" --port 8000 \
+		--lifespan off --no-access-log --log-level warning app:app
+	on proxy haproxy -db -f "$work/haproxy.cfg"
+	listening server 8000 20
+	listening proxy 8080
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin uvicorn-haproxy
+	# One request per client connection (closed by the client), the next
+	# after PAUSE s: 1 s (HAProxy reuses its idle backend connection), 8 s
+	# (after uvicorn's close), then 4.996-5.008 s, sweeping across the
+	# moment uvicorn's timer fires, 5 s after its last response (requests
+	# reach it 1-3 ms after the pause). The four at once.
+	client client $pylab sweep "$front" 8080 GET 1 8 $(LC_ALL=C seq 4.996 0.001 5.008)
+	first_port 10 # the clock starts at the first response
+	client client $pylab sweep "$front" 8081 GET 1 8 $(LC_ALL=C seq 4.9965 0.001 5.0085)
+	client client $pylab sweep "$front" 8082 POST 1 8 $(LC_ALL=C seq 4.996 0.001 5.008)
+	client client $pylab sweep "$front" 8083 POST 1 8 $(LC_ALL=C seq 4.9965 0.001 5.0085)
+	# On the proxy host, without HAProxy: an http.client connection to
+	# uvicorn never closed after its response.
+	client proxy $pylab httpleak "$server_ip" 8000 1 0 90
+	until_t 11 # uvicorn closed the idle connections at 6 s
+	cut early client proxy server
+	until_t 40
+	cut mid client proxy server
+	until_t 88 # the last request at about 75 s, closed by uvicorn at 80 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	local race race_mid bad silent
+	upstream_races
+	# The callers HAProxy closed without a response (FIN, no data).
+	silent=$(tshark -r "$out/$name@late.pcap" -Y "ip.src == $front && tcp.srcport >= 8080 && tcp.srcport <= 8083" \
+		-T fields -e tcp.dstport -e tcp.len -e tcp.flags.fin 2>/dev/null |
+		awk '$2 > 0 { data[$1] = 1 } $3 == 1 { fin[$1] = 1 } END { for (p in fin) if (!data[p]) { printf "%s%s", c, p; c = "," } }')
+	echo "lab: $name: closed without a response: ${silent:-none}" >&2
+	expect <<EXP
+# uvicorn (h11; --timeout-keep-alive 5 by default) closes a keep-alive
+# connection with FIN 5.0 s after its last response (an asyncio timer,
+# 1-2 ms late), advertising no Keep-Alive timeout. HAProxy (http-reuse
+# always) watches its idle backend connections and closes in turn at
+# once: healthy (TIME_WAIT on uvicorn). A request HAProxy forwards just
+# after uvicorn's FIN, before it read it, is reset; one that reaches
+# uvicorn as its timer fires is reset unread, with no FIN (${race:-none in
+# this recording}). HAProxy retries neither. In the lab it closed the
+# caller of one reset after the FIN with a bare FIN, as if its connection
+# had been idle (http.client: RemoteDisconnected) (${silent:-none in this
+# recording}), and answered the caller of one reset unread 502 Bad
+# Gateway (${bad:-none in this recording}). flowdoc calls a caller closed
+# without a response accept_then_close (a connection cap or an access
+# check): wrong, HAProxy read the request and forwarded it, and its close
+# echoes the upstream reset, as the stale_reuse_reset finding says ("Its
+# callers got no response"): those callers are left out of the healthy.
+# The http.client connection straight to uvicorn from the proxy host is
+# never closed after uvicorn's FIN: CLOSE_WAIT.
+expect sport=8000 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
+expect cport=$(ports leak) client.ss=CLOSE-WAIT : close_wait_leak(client) idle_timeout_close(server)
+infinding client.ss=CLOSE-WAIT : close_wait_leak
+$([ -n "$race" ] && echo "@late expect cport=$race : stale_reuse_reset(client)")
+$([ -n "$race_mid" ] && echo "@mid expect cport=$race_mid : stale_reuse_reset(client)")
+healthy sport=8080 cport!=${silent:-0}
+healthy sport=8081 cport!=${silent:-0}
+healthy sport=8082 cport!=${silent:-0}
+healthy sport=8083 cport!=${silent:-0}
+healthy sport=8000 cport!=${race:-0},$(ports leak)
+finding idle_timeout_close
+finding close_wait_leak
+says idle_timeout_close : after 5.0 s without traffic
+says idle_timeout_close : the responses name "uvicorn"
+says idle_timeout_close : advertised no Keep-Alive timeout
+says close_wait_leak : sent FIN after 5.0 s of idle time
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : is a reverse proxy")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : 5.0 s idle")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : its upstream pool keeps idle connections longer than its backend does")
+$([ -n "$silent" ] && echo "@late says stale_reuse_reset : Its callers got no response on")
+$([ -n "$bad" ] && echo "@late says stale_reuse_reset : 502 Bad Gateway on")
+EXP
+}
+
 # upstream_races: after a reverse-proxy scenario's capture, sets race and
 # race_mid to the upstream connections the backend ($server_ip) reset in
 # the late and mid cuts, and bad to the callers' ports that got a 502;
@@ -3053,7 +3176,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -3085,6 +3208,10 @@ for s in ${@:-$all}; do
 		$py -c 'import aiohttp' 2>/dev/null || die "needs python3-aiohttp"
 		;;
 	gunicorn_upstream) $py -c 'import gunicorn' 2>/dev/null || die "needs gunicorn" ;;
+	uvicorn_haproxy)
+		$py -c 'import uvicorn' 2>/dev/null && command -v haproxy >/dev/null || die "needs python3-uvicorn and haproxy"
+		command -v tshark >/dev/null || die "needs tshark"
+		;;
 	varnish_backend) command -v varnishd >/dev/null || die "needs varnish" ;;
 	caddy_proxy) command -v caddy >/dev/null || die "needs caddy" ;;
 	mosquitto_keepalive)
