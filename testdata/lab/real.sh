@@ -255,9 +255,9 @@
 #                       connections kept 60 s) in front of uvicorn with
 #                       its default --timeout-keep-alive 5, captured on the
 #                       proxy (-i any): requests 4.996-5.009 s apart race
-#                       uvicorn's FIN (RST: HAProxy closes its caller's
-#                       connection without a response); an http.client
-#                       connection to uvicorn never closed (CLOSE_WAIT).
+#                       uvicorn's timer (RST: HAProxy retries no GET nor
+#                       POST, it answers 502); an http.client connection
+#                       to uvicorn never closed (CLOSE_WAIT).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -3114,15 +3114,22 @@ CONF
 # once: healthy (TIME_WAIT on uvicorn). A request HAProxy forwards just
 # after uvicorn's FIN, before it read it, is reset; one that reaches
 # uvicorn as its timer fires is reset unread, with no FIN (${race:-none in
-# this recording}). HAProxy retries neither. In the lab it closed the
-# caller of one reset after the FIN with a bare FIN, as if its connection
-# had been idle (http.client: RemoteDisconnected) (${silent:-none in this
-# recording}), and answered the caller of one reset unread 502 Bad
-# Gateway (${bad:-none in this recording}). flowdoc calls a caller closed
+# this recording}). HAProxy retries neither, GET or POST: it answers its
+# caller 502 Bad Gateway (${bad:-none in this recording}); once in the
+# lab, a POST whose body it had not yet forwarded when the RST came, it
+# closed its caller's connection with a bare FIN instead, no response
+# (http.client: RemoteDisconnected) (${silent:-none in this recording}).
+# Three misreadings of flowdoc's, not held here: it calls a caller closed
 # without a response accept_then_close (a connection cap or an access
-# check): wrong, HAProxy read the request and forwarded it, and its close
-# echoes the upstream reset, as the stale_reuse_reset finding says ("Its
-# callers got no response"): those callers are left out of the healthy.
+# check), though HAProxy read its request and forwarded it and the close
+# echoes the upstream reset (those callers are left out of the healthy);
+# it takes the next caller's request with the same request line,
+# forwarded on a new connection within 100 ms of the reset, for a retry
+# ("The request was sent again on a new connection", "It already retries
+# them"), though the reset request's caller had its 502 already; and
+# a request captured in the same microsecond as the FIN before it (the
+# capture's resolution) is not taken as sent after that FIN: the finding
+# leaves it out of the requests it names and of its callers' 502s.
 # The http.client connection straight to uvicorn from the proxy host is
 # never closed after uvicorn's FIN: CLOSE_WAIT.
 expect sport=8000 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
