@@ -78,7 +78,7 @@ func inspectStaleReuse(c *flowCtx) {
 			// connection (a half-close sends its FIN amid the data), and
 			// what came after its FIN was a request (not a goodbye of its
 			// own, as a TLS close_notify is).
-			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || !requestAfterFin(r, s, peer.FinAt, c.pb) {
+			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || !requestAfterFin(r, s, finOf(peer), c.pb) {
 				continue
 			}
 		}
@@ -98,7 +98,7 @@ func inspectStaleReuse(c *flowCtx) {
 		}
 		sent, data := "data", Evidence{Input: int(h.LastPayloadInput), Packet: int(h.LastPayloadPacket), At: h.LastPayload, What: "data from " + sideName(s) + " on the closed connection"}
 		after := h.LastPayload.Sub(peer.FinAt)
-		x := staleRequest(r, s, peer.FinAt, c.pb)
+		x := staleRequest(r, s, finOf(peer), c.pb)
 		if x != nil {
 			sent = request(x)
 			after = flow.Timestamp(x.RequestAt).Sub(peer.FinAt)
@@ -133,7 +133,7 @@ func inspectStaleReuse(c *flowCtx) {
 // FIN at fin: an HTTP request read as such; or, where the payload was not
 // read as HTTP (TLS, another protocol), data that was no control message
 // (a TLS close_notify answering the peer's is one).
-func requestAfterFin(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *payload.Buffer) bool {
+func requestAfterFin(r *flow.Record, s flow.Side, fin packetAt, pb *payload.Buffer) bool {
 	if staleRequest(r, s, fin, pb) != nil {
 		return true
 	}
@@ -178,7 +178,7 @@ func inspectRace(c *flowCtx) {
 		return
 	}
 	sent, data := "data", Evidence{Input: int(cl.LastPayloadInput), Packet: int(cl.LastPayloadPacket), At: cl.LastPayload, What: "data from client"}
-	if x := staleRequest(r, flow.Client, sv.LastPayload, c.pb); x != nil {
+	if x := staleRequest(r, flow.Client, packetAt{sv.LastPayload, sv.LastPayloadPacket, sv.LastPayloadInput}, c.pb); x != nil {
 		sent = request(x)
 		data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: flow.Timestamp(x.RequestAt), What: request(x) + " from client"}
 	}
@@ -223,7 +223,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		if fl.ReadPayload(&pb) == nil && !fl.OtherProtocol() {
 			unread++ // nothing read (--no-payload), or nothing of it told
 		}
-		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil {
+		if x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb); x != nil {
 			line := request(x)
 			if !slices.Contains(reqs, line) {
 				reqs = append(reqs, line)
@@ -323,10 +323,12 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	if unanswered > 0 {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})
 	}
-	if retried > 0 {
+	if retried > 0 && front == "" {
 		// The request sent again at once on a new connection: retried,
-		// by the client library (a proxy, the JDK's or Go's HTTP client:
-		// its caller saw no error) or by the application after an error.
+		// by the client library (the JDK's or Go's HTTP client: its
+		// caller saw no error) or by the application after an error. A
+		// proxy's callers say what it did (proxied): the same request
+		// line from it may be another caller's.
 		which := fmt.Sprintf("%d of these requests were", retried)
 		switch {
 		case retried == len(g.flows) && retried == 1:
@@ -338,11 +340,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		case retried == 1:
 			which = "1 of these requests was"
 		}
-		how := ": retried (by the client library, its caller saw no error; or by the application, after one)."
-		if front != "" {
-			how = "." // what the proxy's callers got says the rest
-		}
-		sum += fmt.Sprintf(" %s sent again on a new connection within %s%s", which, fmtBound(retryMax), how)
+		sum += fmt.Sprintf(" %s sent again on a new connection within %s: retried (by the client library, its caller saw no error; or by the application, after one).", which, fmtBound(retryMax))
 		ms = append(ms, Metric{"retried", float64(retried)})
 		if retried == len(g.flows) {
 			fix = strings.Replace(fix, "; retry idempotent requests once.", ". It already retries them, at the cost of a round trip and a new connection each.", 1)
@@ -456,7 +454,7 @@ func (fx *findCtx) proxied(g *group) string {
 	var pb payload.Buffer
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
-		if x := staleRequest(fl.Record, s, fl.Half(s.Other()).FinAt, &pb); x != nil && x.Method != "" {
+		if x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb); x != nil && x.Method != "" {
 			reqs = append(reqs, req{x.Method, x.Target, flow.Timestamp(x.RequestAt)})
 		}
 	}

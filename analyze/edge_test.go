@@ -417,6 +417,22 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 1"},
 		},
 		{
+			// A request stamped the same microsecond as the server's FIN,
+			// after it in the capture: sent on the closed connection (a
+			// race), and named as such.
+			name: "a request in the microsecond of the FIN",
+			convs: func() []conv {
+				get := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+				ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				return []conv{{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, len(get), len(ok)),
+					[]seg{{2.011, false, "FA", 0, -1}, {2.011, true, "PA", len(get), -1}, {2.0112, false, "R", 0, -1}}),
+					data: map[int][]byte{3: get, 4: ok, 7: get}}, last(50000)}
+			}(),
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server)", "open(client)"},
+			findings: []string{"warning stale_reuse_reset 1", "warning idle_timeout_close 1"},
+			says:     []string{"sent requests (GET /a) on 1 connection"},
+		},
+		{
 			// A pool reuses a connection the server closed 0.5 s before: RST.
 			// The same request goes out at once on a new connection (the
 			// client library retried it); another reset request, sent

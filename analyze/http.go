@@ -80,16 +80,30 @@ func (v *Verdict) detail(p *payload.Summary) (string, Evidence, bool) {
 			What: fmt.Sprintf("%s in answer to %s", x.StatusLine(), request(x))}, true
 }
 
-// staleRequest returns the request a side sent on a connection the peer
-// had closed (at fin); nil when the payload does not tell.
-func staleRequest(r *flow.Record, s flow.Side, fin flow.Timestamp, pb *payload.Buffer) *payload.Exchange {
+// packetAt is a packet of a side's, what came later counts as after it
+// (staleRequest): a packet stamped the same microsecond is placed by its
+// number, in the same input.
+type packetAt struct {
+	at     flow.Timestamp
+	packet uint32
+	input  uint16
+}
+
+// finOf is h's FIN as a packetAt.
+func finOf(h *flow.Half) packetAt { return packetAt{h.FinAt, h.FinPacket, h.FinInput} }
+
+// staleRequest returns the request side s sent on a connection the peer
+// had closed (after a, its FIN), read into pb; nil when the payload does
+// not tell.
+func staleRequest(r *flow.Record, s flow.Side, a packetAt, pb *payload.Buffer) *payload.Exchange {
 	h := httpOf(r, s, pb)
 	if h == nil {
 		return nil
 	}
 	for i := len(h.Exchanges) - 1; i >= 0; i-- {
 		x := &h.Exchanges[i]
-		if x.RequestPacket > 0 && flow.Timestamp(x.RequestAt) > fin {
+		at := flow.Timestamp(x.RequestAt)
+		if x.RequestPacket > 0 && (at > a.at || at == a.at && x.RequestInput == a.input && x.RequestPacket > a.packet) {
 			return x
 		}
 	}
