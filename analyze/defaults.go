@@ -35,6 +35,8 @@ var serverDefaults = []ServerDefault{
 	{"Node.js", "server.keepAliveTimeout + keepAliveTimeoutBuffer", 6 * time.Second, nil},
 	// gunicorn settings: keepalive, default 2 seconds.
 	{"gunicorn", "--keep-alive", 2 * time.Second, []string{"gunicorn"}},
+	// uvicorn settings: --timeout-keep-alive, default 5 seconds.
+	{"uvicorn", "--timeout-keep-alive", 5 * time.Second, []string{"uvicorn"}},
 	// Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout,
 	// 20000 ms in the shipped server.xml (60 s when unset).
 	{"Tomcat", "keepAliveTimeout/connectionTimeout", 20 * time.Second, []string{"apache-coyote", "tomcat"}},

@@ -64,7 +64,7 @@ func TestMatchDefaults(t *testing.T) {
 		{20 * time.Second, []string{"Tomcat"}},
 		{20900 * time.Millisecond, []string{"Tomcat"}}, // 10 % of 20 s is 2 s
 		{23 * time.Second, nil},                        // too far
-		{5100 * time.Millisecond, []string{"Apache httpd", "Node.js"}},
+		{5100 * time.Millisecond, []string{"Apache httpd", "Node.js", "uvicorn"}},
 		{75 * time.Second, []string{"nginx"}},
 		{60 * time.Second, []string{"AWS ALB"}},
 		{2250 * time.Millisecond, []string{"gunicorn"}}, // 300 ms floor

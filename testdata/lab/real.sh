@@ -3119,17 +3119,10 @@ CONF
 # lab, a POST whose body it had not yet forwarded when the RST came, it
 # closed its caller's connection with a bare FIN instead, no response
 # (http.client: RemoteDisconnected) (${silent:-none in this recording}).
-# Three misreadings of flowdoc's, not held here: it calls a caller closed
+# A misreading of flowdoc's, not held here: it calls a caller closed
 # without a response accept_then_close (a connection cap or an access
 # check), though HAProxy read its request and forwarded it and the close
-# echoes the upstream reset (those callers are left out of the healthy);
-# it takes the next caller's request with the same request line,
-# forwarded on a new connection within 100 ms of the reset, for a retry
-# ("The request was sent again on a new connection", "It already retries
-# them"), though the reset request's caller had its 502 already; and
-# a request captured in the same microsecond as the FIN before it (the
-# capture's resolution) is not taken as sent after that FIN: the finding
-# leaves it out of the requests it names and of its callers' 502s.
+# echoes the upstream reset (those callers are left out of the healthy).
 # The http.client connection straight to uvicorn from the proxy host is
 # never closed after uvicorn's FIN: CLOSE_WAIT.
 expect sport=8000 server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client)
@@ -3145,7 +3138,7 @@ healthy sport=8000 cport!=${race:-0},$(ports leak)
 finding idle_timeout_close
 finding close_wait_leak
 says idle_timeout_close : after 5.0 s without traffic
-says idle_timeout_close : the responses name "uvicorn"
+says idle_timeout_close : the default of uvicorn --timeout-keep-alive (5.0 s)
 says idle_timeout_close : advertised no Keep-Alive timeout
 says close_wait_leak : sent FIN after 5.0 s of idle time
 $([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : is a reverse proxy")
