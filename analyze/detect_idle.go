@@ -38,7 +38,7 @@ var idleDetector = detector{
 			"protocol (MQTT, a database's); the shortest bounds the timeout set (a server that checks its idle " +
 			"connections once a second closes each up to a second after it).",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
-			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), AWS ALB idle " +
+			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
 		Confirm: "The server's configuration for the timeout named in the finding; its Keep-Alive: timeout= " +
 			"response header, when it sends one.",
