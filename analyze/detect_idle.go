@@ -106,11 +106,11 @@ func inspectIdle(c *flowCtx) {
 		if said {
 			// A server's is why it closes (PostgreSQL's FATAL, a 421); a
 			// client's is its protocol's farewell (PostgreSQL's Terminate).
-			what := "a timeout message"
+			kind := "a timeout message"
 			if closer == flow.Client {
-				what = "its protocol's farewell"
+				kind = "its protocol's farewell"
 			}
-			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), what)
+			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
 		}
 		sev := Info
 		if c.has(CloseWaitLeak, closer.Other()) {

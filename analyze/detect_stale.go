@@ -199,6 +199,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	peer := f.Endpoint(v.Side.Other())
 	var idle []time.Duration
 	var reqs []string
+	var forwarded []staleReq // the requests, for proxied
 	var pb payload.Buffer
 	unanswered, races := 0, 0
 	var latest time.Duration // the longest a request came after the close
@@ -220,19 +221,24 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			d, _ := idleBefore(fl.Record, iv)
 			idle = append(idle, d)
 		}
-		if fl.ReadPayload(&pb) == nil && !fl.OtherProtocol() {
-			unread++ // nothing read (--no-payload), or nothing of it told
-		}
-		if x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb); x != nil {
-			line := request(x)
-			if !slices.Contains(reqs, line) {
-				reqs = append(reqs, line)
+		x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb)
+		if x == nil {
+			if fl.ReadPayload(&pb) == nil && !fl.OtherProtocol() {
+				unread++ // nothing read (--no-payload), or nothing of it told
 			}
-			if s == flow.Client && x.RequestLine() != "" {
-				if d, ok := fx.resent(fl, line, flow.Timestamp(x.RequestAt)); ok {
-					retried++
-					retryMax = max(retryMax, d)
-				}
+			continue
+		}
+		line := request(x)
+		if !slices.Contains(reqs, line) {
+			reqs = append(reqs, line)
+		}
+		if x.Method != "" {
+			forwarded = append(forwarded, staleReq{x.Method, x.Target, flow.Timestamp(x.RequestAt)})
+		}
+		if s == flow.Client && x.RequestLine() != "" {
+			if d, ok := fx.resent(fl, line, flow.Timestamp(x.RequestAt)); ok {
+				retried++
+				retryMax = max(retryMax, d)
 			}
 		}
 	}
@@ -264,61 +270,56 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		why = fmt.Sprintf(what+": a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",
 			fmtBound(latest))
 	}
+	// The server's idle timeout, where the capture measured one: these
+	// connections' own idle closes; or, reset with the request unread and
+	// no FIN, its other connections'. A server that checks its idle
+	// connections periodically closes each between its timeout and one
+	// period later: the reused connections may have waited longer than
+	// others it closed, and the pool must let go before the shortest.
 	closed := "that %s had already closed"
 	if races == len(g.flows) {
 		closed = "just as %s closed them for being idle"
 	}
-	sum := fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
-		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
-	fix := remedy(StaleReuseReset)
-	ms := []Metric{{"connections", float64(len(g.flows))}}
+	var bound time.Duration // what the pool must stay under; 0: unknown
+	measured := "the server's, measured here"
 	if cl := ClusterDurations(idle); len(cl) > 0 {
 		t := cl[0].Median
 		if races < len(g.flows) {
 			why = "its pool reuses connections the server has already closed."
 		}
-		// A server that checks its idle connections periodically closes
-		// each between its timeout and one period later: the reused
-		// connections may have waited longer than others it closed. The
-		// pool must let go before the shortest of them.
-		timeout, ours := "(its idle timeout)", t
+		timeout := "(its idle timeout)"
+		bound = t
 		if low := fx.shortestIdleClose(peer); low > 0 && wellBelow(low, t) {
 			timeout = fmt.Sprintf("(it closed others after as little as %s)", fmtDur(low))
-			t = low
+			bound, measured = low, "the shortest idle time after which the server closed a connection here"
 		}
-		closed = "that %s had closed after %s idle " + timeout
+		closed = "that %s had closed after " + fmtDur(t) + " idle " + timeout
 		if races == len(g.flows) {
-			closed = "just as %s closed them after %s idle " + timeout
+			closed = "just as %s closed them after " + fmtDur(t) + " idle " + timeout
 		}
-		sum = fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
-			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(ours), got, why)
-		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the server's, measured here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
-		if t != ours {
-			fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
-		}
-		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	} else if t := fx.shortestIdleClose(peer); t > 0 {
-		// Reset with the request unread, no FIN: these connections show no
-		// idle close of their own, the server's others do.
-		closed = "just as %s closed them for being idle (it closed others after %s idle)"
+		bound, measured = t, "the shortest idle time after which the server closed a connection here"
+		closed = "just as %s closed them for being idle (it closed others after " + fmtDur(t) + " idle)"
 		if races < len(g.flows) {
-			closed = "that %s had closed for being idle (it closed others after %s idle)"
+			closed = "that %s had closed for being idle (it closed others after " + fmtDur(t) + " idle)"
 		}
-		sum = fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
-			f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, fmtDur(t), got, why)
-		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (the shortest idle time after which the server closed a connection here), or validate connections after inactivity; retry idempotent requests once.", fmtDur(t))
-		ms = append(ms, Metric{"peer_idle_timeout_s", t.Seconds()})
 	}
-	front := fx.proxied(g)
+	sum := fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
+		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
+	fix := remedy(StaleReuseReset)
+	ms := []Metric{{"connections", float64(len(g.flows))}}
+	if bound > 0 {
+		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (%s), or validate connections after inactivity; retry idempotent requests once.", fmtDur(bound), measured)
+		ms = append(ms, Metric{"peer_idle_timeout_s", bound.Seconds()})
+	}
+	front := fx.proxied(g, forwarded)
 	if front != "" {
 		sum += " " + front
-		bound := "the backend's keep-alive timeout"
-		for _, m := range ms {
-			if m.Name == "peer_idle_timeout_s" {
-				bound = fmtDur(time.Duration(m.Value * float64(time.Second)))
-			}
+		upstream := "the backend's keep-alive timeout"
+		if bound > 0 {
+			upstream = fmtDur(bound)
 		}
-		fix = fmt.Sprintf("Make the proxy's upstream idle timeout shorter than %s (nginx: keepalive_timeout in the upstream block; Apache: ProxyPass ttl=; HAProxy: timeout http-keep-alive on the backend), or the backend's keep-alive timeout longer than the proxy's; retry idempotent requests once.", bound)
+		fix = fmt.Sprintf("Make the proxy's upstream idle timeout shorter than %s (nginx: keepalive_timeout in the upstream block; Apache: ProxyPass ttl=; HAProxy: timeout http-keep-alive on the backend), or the backend's keep-alive timeout longer than the proxy's; retry idempotent requests once.", upstream)
 	}
 	if unanswered > 0 {
 		ms = append(ms, Metric{"unanswered", float64(unanswered)})
@@ -367,7 +368,7 @@ func (fx *findCtx) resent(f *Flow, line string, at flow.Timestamp) (time.Duratio
 	var pb payload.Buffer
 	for _, i := range fx.byPair[pairKey{f.Key.Client().Addr(), f.Key.Server()}] {
 		g := &fx.rep.Flows[i]
-		if g.First <= at || g.ID == f.ID {
+		if g.First <= at { // f itself began before its request
 			continue
 		}
 		if g.First.Sub(at) > window {
@@ -430,37 +431,32 @@ func (fx *findCtx) shortestIdleClose(ep netip.AddrPort) time.Duration {
 	return fx.idleLow[ep]
 }
 
+// staleReq is a request sent on a connection the server had closed.
+type staleReq struct {
+	method, target string
+	at             flow.Timestamp
+}
+
 // proxyLag is how soon after a caller's request a proxy is taken to send
 // it on upstream: a proxy forwards a request within milliseconds.
 const proxyLag = 50 * time.Millisecond
 
-// proxied says, for the requests of a stale reuse group, which its host
-// forwarded: requests with the same method and target that came to the
-// host (on any address of the capture's host, when it is one) from a
-// caller within proxyLag before. The host is then a reverse proxy whose
+// proxied says, for the requests of a stale reuse group (reqs), which
+// its host forwarded: requests with the same method and target that came
+// to the host (on any address of the capture's host, when it is one)
+// from a caller within proxyLag before. The host is then a reverse proxy whose
 // upstream pool outlived its backend's keep-alive, and what its callers
 // got says what the reset cost them (a 502, or a retry). "" when none.
-func (fx *findCtx) proxied(g *group) string {
+func (fx *findCtx) proxied(g *group, reqs []staleReq) string {
+	if len(reqs) == 0 {
+		return ""
+	}
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
 	self := []netip.Addr{host}
 	if slices.Contains(fx.rep.LocalAddrs, host) {
 		self = append(self, fx.rep.LocalAddrs...)
 	}
-	type req struct {
-		method, target string
-		at             flow.Timestamp
-	}
-	var reqs []req
 	var pb payload.Buffer
-	for i, fl := range g.flows {
-		s := g.vs[i].Side
-		if x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb); x != nil && x.Method != "" {
-			reqs = append(reqs, req{x.Method, x.Target, flow.Timestamp(x.RequestAt)})
-		}
-	}
-	if len(reqs) == 0 {
-		return ""
-	}
 	// The host's callers: connections to it under way when a request
 	// was sent, read once each.
 	var callers []*Flow
@@ -470,7 +466,7 @@ func (fx *findCtx) proxied(g *group) string {
 			if slices.Contains(g.flows, f) || slices.Contains(callers, f) {
 				continue
 			}
-			if slices.ContainsFunc(reqs, func(q req) bool { return f.First <= q.at && q.at.Sub(f.Last) <= proxyLag }) {
+			if slices.ContainsFunc(reqs, func(q staleReq) bool { return f.First <= q.at && q.at.Sub(f.Last) <= proxyLag }) {
 				callers = append(callers, f)
 			}
 		}

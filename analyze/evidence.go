@@ -183,17 +183,23 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if !waiting[r.Endpoint(s).Addr()] {
 				continue
 			}
-			if d, ok := closeLatency(r, s); ok {
+			d, ok := closeLatency(r, s)
+			reused := false
+			if !ok {
+				// Data on the closed connection, reset: a reuse, its
+				// application's own pace and not its host's; unless it was
+				// only a goodbye in reply (a TLS close_notify): it was
+				// closing, as a close after the FIN is.
+				d, ok = reuseLatency(r, s)
+				reused = ok && !(r.ControlAfterFin(s) && !r.DataAfterFin(s))
+			}
+			if ok {
 				sample(ev.closes, appOf(r, s), d)
-				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
-			} else if d, ok := reuseLatency(r, s); ok && r.ControlAfterFin(s) && !r.DataAfterFin(s) {
-				// Only a goodbye in reply (a TLS close_notify), which the
-				// peer reset: it was closing, as a close after the FIN is.
-				sample(ev.closes, appOf(r, s), d)
-				sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
-			} else if ok {
-				sample(ev.closes, appOf(r, s), d) // its own pace, not its host's
-				ev.reused[appOf(r, s)]++
+				if reused {
+					ev.reused[appOf(r, s)]++
+				} else {
+					sample(ev.closes, appKey{host: r.Endpoint(s).Addr()}, d)
+				}
 			}
 			if h, p := r.Half(s), r.Half(s.Other()); h.FinPacket > 0 && h.DataBeforeFin > 0 && (p.FinPacket == 0 || h.FinAt < p.FinAt) {
 				sample(ev.done, appOf(r, s), h.FinAt.Sub(h.DataBeforeFin))

@@ -1202,24 +1202,24 @@ func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 		return false
 	}
 	p := c.prevData // the data before the announcement
-	var at Timestamp
-	if a&annMore != 0 {
-		at = p.at + Timestamp(time.Duration(r.annGapUS)*time.Microsecond)
-	} else {
-		h := &c.h[as]
-		at = h.lastPayload
-		if h.lastPayloadInput != p.input || c.answered(at) {
-			return false
-		}
-		r.annGapUS, r.annPacket = uint32(at.Sub(p.at)/time.Microsecond), h.lastPayloadPacket
-	}
-	gap := at.Sub(p.at)
 	if p.from != as || p.at == 0 {
 		return false
 	}
+	// The announcement: its time and packet, noted in the record when a
+	// control message followed it (announcing), else s's last payload.
+	at, packet := p.at+Timestamp(time.Duration(r.annGapUS)*time.Microsecond), r.annPacket
+	if a&annMore == 0 {
+		h := &c.h[as]
+		at, packet = h.lastPayload, h.lastPayloadPacket
+		if h.lastPayloadInput != p.input || c.answered(at) {
+			return false
+		}
+	}
+	gap := at.Sub(p.at)
 	if as == s && (m.At.Sub(at) <= burstGap || m.At.Sub(at) > gap) || as != s && m.At.Sub(at) > echoWindow {
 		return false
 	}
+	r.annGapUS, r.annPacket = uint32(gap/time.Microsecond), packet
 	ha := r.Half(as)
 	ha.DataBeforeFin, ha.DataBeforeFinPacket, ha.DataBeforeFinInput = p.at, p.packet, p.input
 	ha.DataBeforeFinFrom = as
