@@ -49,9 +49,49 @@ const foldedCap = 1 << 17
 // remember puts a folded connection's entry in the set.
 func (l *lone) remember(fh, entry uint64) {
 	if l.folded[0].n >= foldedCap {
-		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
+		l.rotate()
 	}
 	l.folded[0].set(fh, entry)
+	if l.filter == nil {
+		l.filter = make([]uint64, filterBits/64)
+	}
+	b := fh >> (64 - filterLog)
+	l.filter[b/64] |= 1 << (b % 64)
+}
+
+// filterLog is the size of lone.filter, in bits, as a power of two:
+// 128 KiB, which a core's cache holds, for at most 2*foldedCap entries.
+const (
+	filterLog  = 20
+	filterBits = 1 << filterLog
+)
+
+// mayHold reports whether fh may be in the set of folded connections: a
+// packet of a flood on a tuple never seen is told so from the filter,
+// not from two lookups in tables of megabytes.
+func (l *lone) mayHold(fh uint64) bool {
+	if l.filter == nil {
+		return false
+	}
+	b := fh >> (64 - filterLog)
+	return l.filter[b/64]&(1<<(b%64)) != 0
+}
+
+// refilter makes the filter anew from the generations of the set, once
+// one is forgotten.
+func (l *lone) refilter() {
+	if l.filter == nil {
+		return
+	}
+	clear(l.filter)
+	for g := range l.folded {
+		for _, s := range l.folded[g].slots {
+			if s.v != 0 {
+				b := s.h >> (64 - filterLog)
+				l.filter[b/64] |= 1 << (b % 64)
+			}
+		}
+	}
 }
 
 // renew makes the generation of time at the current one of the set of
@@ -62,11 +102,24 @@ func (l *lone) renew(at Timestamp) {
 	switch {
 	case g <= l.foldedGen:
 	case g == l.foldedGen+1:
-		l.folded[1], l.folded[0] = l.folded[0], hashTable[uint64]{}
+		l.rotate()
 	default:
-		l.folded = [2]hashTable[uint64]{}
+		l.folded[1].empty()
+		l.folded[0].empty()
+		l.refilter()
 	}
 	l.foldedGen = max(l.foldedGen, g)
+}
+
+// rotate forgets the older generation of the set of folded connections
+// and begins a new one in its table, emptied: a flood fills each
+// generation as far as the one before, and its table need not grow
+// again slot by slot.
+func (l *lone) rotate() {
+	old := l.folded[1]
+	old.empty()
+	l.folded[1], l.folded[0] = l.folded[0], old
+	l.refilter()
 }
 
 // lateForFolded counts a packet on a tuple with neither connection nor
@@ -90,6 +143,9 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 	}
 	fh := foldedHash(h, isn)
 	for g := range l.folded {
+		if !l.mayHold(fh) {
+			break
+		}
 		v := l.folded[g].get(fh)
 		if v == 0 {
 			continue
@@ -136,6 +192,9 @@ func (t *Tracker) lateForFolded(seg *packet.Segment, m Meta, h uint64) bool {
 		// acknowledges is the client's ISN.
 		fh := foldedHash(h, seg.Ack-1)
 		for g := range l.folded {
+			if !l.mayHold(fh) {
+				break
+			}
 			v := l.folded[g].get(fh)
 			if v == 0 {
 				continue

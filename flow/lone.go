@@ -123,7 +123,10 @@ type lone struct {
 	// its entry (foldedEntry).
 	folded    [2]hashTable[uint64]
 	foldedGen int64 // the generation folded[0] holds; 0: none yet
-	replaying bool  // promote is replaying an embryo's SYNs
+	// filter has a bit set for each hash that folded may hold (see
+	// mayHold); nil until the first is remembered.
+	filter    []uint64
+	replaying bool // promote is replaying an embryo's SYNs
 	// retained are the folded embryos kept, oldest first; resent those
 	// of them whose client had sent its SYN again when their turn to be
 	// forgotten came (real clients: spoofed sources never do), kept apart.

@@ -80,6 +80,12 @@ func (t *hashTable[V]) del(h uint64) {
 	t.slots[i] = hashSlot[V]{}
 }
 
+// empty removes every entry and keeps the slots.
+func (t *hashTable[V]) empty() {
+	clear(t.slots)
+	t.n = 0
+}
+
 func (t *hashTable[V]) grow() {
 	var zero V
 	old := t.slots
