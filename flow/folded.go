@@ -112,12 +112,17 @@ func (l *lone) renew(at Timestamp) {
 }
 
 // rotate forgets the older generation of the set of folded connections
-// and begins a new one in its table, emptied: a flood fills each
-// generation as far as the one before, and its table need not grow
-// again slot by slot.
+// and begins a new one in its table, emptied, or in one as large as the
+// current one's: a flood fills each generation as far as the one
+// before, and its table need not grow again slot by slot.
 func (l *lone) rotate() {
 	old := l.folded[1]
-	old.empty()
+	if len(old.slots) < len(l.folded[0].slots) {
+		old.slots = make([]hashSlot[uint64], len(l.folded[0].slots))
+	} else {
+		old.empty()
+	}
+	old.n = 0
 	l.folded[1], l.folded[0] = l.folded[0], old
 	l.refilter()
 }
