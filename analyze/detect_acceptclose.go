@@ -19,9 +19,13 @@ var acceptCloseDetector = detector{
 		Meaning: "The server completed the handshake and closed the connection right away, before sending any " +
 			"data: it accepts and then refuses the client, usually because the client is over a connection cap.",
 		Detection: "The server's FIN (or RST) comes within a second of the handshake, before the client's FIN and " +
-			"with no payload from the server before it, whether the client then closes cleanly or resets.",
-		Causes: "A per-client connection limit (ZooKeeper maxClientCnxns, MySQL max_connections, a proxy's " +
-			"per-source limit), an access check that fails, a server shutting down.",
+			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
+			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
+			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert), or one short message " +
+			"the client had not asked for; whether the client then closes cleanly or resets.",
+		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +
+			"clients (Redis maxclients, MySQL and PostgreSQL max_connections: these say so in an error first), an " +
+			"access check that fails, a server shutting down.",
 		Confirm: "The server's log at the time (\"Too many connections from /IP - max is 60\" for ZooKeeper); " +
 			"ss -tn dst CLIENT on the server to count the client's open connections.",
 		Fix: "Find why the client holds so many connections (a leak, too many processes or pods on one host) and " +
@@ -53,10 +57,26 @@ var reconnectStormDetector = detector{class: ReconnectStorm, explain: Explanatio
 // counts as refusing the client.
 const acceptCloseWithin = time.Second
 
+// refusalMax is the most a server may send before its close for the
+// close to count as refusing the client: one error message.
+const refusalMax = 1024
+
+// refusedAtAccept reports whether the server of r refused the client
+// with its first message rather than serving it: a protocol's error that
+// refuses a client (Record.Refusal), or, unasked (the client sent
+// nothing), one short message before it closed.
+func refusedAtAccept(r *flow.Record) bool {
+	S := &r.Server
+	if S.Bytes == 0 || S.Bytes > refusalMax || S.FinPacket == 0 && S.RSTs == 0 {
+		return false
+	}
+	return r.Refusal() != flow.NoRefusal || r.Client.Bytes == 0 && S.Bytes <= refusalMax/2
+}
+
 func inspectAcceptClose(c *flowCtx) {
 	r := c.r
 	C, S := &r.Client, &r.Server
-	if !has(r, flow.Server, 'H') || S.Bytes != 0 || S.FinPacket == 0 && S.RSTs == 0 {
+	if !has(r, flow.Server, 'H') || S.Bytes != 0 && !refusedAtAccept(r) || S.FinPacket == 0 && S.RSTs == 0 {
 		return
 	}
 	// The handshake is the server's first packet: its SYN-ACK. (Events of
@@ -75,11 +95,27 @@ func inspectAcceptClose(c *flowCtx) {
 	}
 	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt,
 		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
+	if S.Bytes > 0 {
+		v.Summary = fmt.Sprintf("the server accepted the connection, refused the client with %s, and closed it %s later (%s)",
+			refusalWords(r), fmtDur(closeAt.Sub(accepted)), how)
+	}
 	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) }); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))
 	}
-	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt, What: how + " from server, no data sent"})
+	what := how + " from server, no data sent"
+	if S.Bytes > 0 {
+		what = how + " from server after its refusal"
+	}
+	v.Evidence = append(v.Evidence, Evidence{Input: int(closeIn), Packet: int(closePkt), At: closeAt, What: what})
 	c.add(v)
+}
+
+// refusalWords names what the server of r refused its client with.
+func refusalWords(r *flow.Record) string {
+	if f := r.Refusal(); f != flow.NoRefusal {
+		return fmt.Sprintf("%s (%s)", f, plural(int(r.Server.Bytes), "byte"))
+	}
+	return fmt.Sprintf("one short message, unasked (%s)", plural(int(r.Server.Bytes), "byte"))
 }
 
 func acceptCloseFinding(g *group) Finding {
@@ -99,6 +135,31 @@ func acceptCloseFinding(g *group) Finding {
 	}
 	r := float64(n) / max(last.Sub(first), time.Second).Seconds()
 	metrics := []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"server_time_wait", float64(tw)}}
+	// How the server closed them: at once with nothing said, or after a
+	// refusal (the most common one is named).
+	said, kinds := 0, map[string]int{}
+	var named string
+	for _, f := range g.flows {
+		if f.Server.Bytes == 0 {
+			continue
+		}
+		said++
+		k := "one short message, unasked"
+		if x := f.Refusal(); x != flow.NoRefusal {
+			k = x.String()
+		}
+		kinds[k]++
+		if kinds[k] > kinds[named] {
+			named = k
+		}
+	}
+	closed := "before sending any data"
+	switch {
+	case said == n:
+		closed = "after refusing the client with " + named
+	case said > 0:
+		closed = fmt.Sprintf("before sending any data or, %d of them, after refusing the client with %s", said, named)
+	}
 	if n >= 5 && r >= 1 {
 		leftOn := fmt.Sprintf("Each attempt leaves a TIME_WAIT socket on the server (%d now).", tw)
 		if clientTW := countState(g.flows, flow.Client, flow.TimeWait); clientTW > tw {
@@ -106,14 +167,14 @@ func acceptCloseFinding(g *group) Finding {
 		}
 		return Finding{Class: ReconnectStorm, Severity: Error, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 			Flows: ids(g.flows), Metrics: metrics,
-			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, before sending any data: it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns, a database's connection limit). %s",
-				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, leftOn),
+			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, %s: it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns), or all clients together over the server's (Redis's maxclients, a database's max_connections). %s",
+				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, closed, leftOn),
 			Remedy: remedy(ReconnectStorm), Evidence: evidence(g, true)}
 	}
 	return Finding{Class: AcceptThenClose, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows), Metrics: metrics,
-		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, before sending any data: a connection cap or an access check refuses this client.",
-			server, plural(n, "connection"), client),
+		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, %s: a connection cap or an access check refuses this client.",
+			server, plural(n, "connection"), client, closed),
 		Remedy: remedy(AcceptThenClose), Evidence: evidence(g, true)}
 }
 

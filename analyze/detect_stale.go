@@ -62,6 +62,12 @@ var staleReuseDetector = detector{
 func inspectStaleReuse(c *flowCtx) {
 	r := c.r
 	inspectRace(c)
+	if has(r, flow.Server, 'H') && refusedAtAccept(r) {
+		// The server refused the client as it accepted it: what the
+		// client sent after was its first request, crossing the refusal,
+		// on a connection never used.
+		return
+	}
 	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h, peer := r.Half(s), r.Half(s.Other())
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt {

@@ -37,3 +37,40 @@ func TestControlOnlyCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusal: the errors servers open a connection with when they
+// refuse the client are told apart from what they open a served one with.
+func TestRefusal(t *testing.T) {
+	pgFatal := []byte("E\x00\x00\x00\x00SFATAL\x00VFATAL\x00C53300\x00Msorry, too many clients already\x00Fproc.c\x00L359\x00RInitProcess\x00\x00")
+	pgFatal[4] = byte(len(pgFatal) - 1)
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want Refusal
+	}{
+		{"Redis maxclients", []byte("-ERR max number of clients reached\r\n"), RefusalRedis},
+		{"Redis PONG", []byte("+PONG\r\n"), NoRefusal},
+		{"MariaDB 1040", append([]byte{23, 0, 0, 0, 0xff, 0x10, 0x04}, "Too many connections"...), RefusalMySQL},
+		{"MariaDB handshake", append([]byte{0x5b, 0, 0, 0, 0x0a}, "5.5.5-10.11.6-MariaDB-0+deb12u1\x00"...), NoRefusal},
+		{"MySQL error, length wrong", append([]byte{40, 0, 0, 0, 0xff, 0x10, 0x04}, "Too many connections"...), NoRefusal},
+		{"PostgreSQL 53300", pgFatal, RefusalPostgres},
+		{"PostgreSQL authentication request", []byte("R\x00\x00\x00\x08\x00\x00\x00\x00"), NoRefusal},
+		{"vsftpd max_clients", []byte("421 There are too many connected users, please try later.\r\n"), RefusalLine},
+		{"SMTP 554", []byte("554 5.7.1 mx.example.net: access denied\r\n"), RefusalLine},
+		{"FTP greeting", []byte("220 (vsFTPd 3.0.3)\r\n"), NoRefusal},
+		{"MQTT CONNACK server unavailable", []byte{0x20, 0x02, 0x00, 0x03}, RefusalMQTT},
+		{"MQTT CONNACK accepted", []byte{0x20, 0x02, 0x00, 0x00}, NoRefusal},
+		{"MQTT 5 CONNACK quota exceeded", []byte{0x20, 0x03, 0x00, 0x97, 0x00}, RefusalMQTT},
+		{"TLS handshake_failure", []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}, RefusalTLS},
+		{"TLS ServerHello", tlsServerHello(), NoRefusal},
+		{"HTTP 503", []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"), NoRefusal},
+	} {
+		if got := refusal(c.b); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func tlsServerHello() []byte {
+	return append([]byte{0x16, 0x03, 0x03, 0x00, 0x4a, 0x02, 0x00, 0x00, 0x46, 0x03, 0x03}, make([]byte, 0x46-2)...)
+}

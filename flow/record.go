@@ -360,6 +360,9 @@ const (
 	// connection's first byte, was of no protocol flowdoc reads (see
 	// OtherProtocol).
 	extOtherProtocol
+	// The last three bits hold a Refusal: what the server's first
+	// message refused the client with.
+	extRefusalShift = iota
 )
 
 func (a extFlags) side() Side {
@@ -400,6 +403,32 @@ func (r *Record) ControlBeforeFin(s Side) bool { return r.is(recControlBeforeFin
 // MQTT, Redis, a database's own. False where the payload was not read
 // (Config.Payload.Off), or the capture began after the first bytes.
 func (r *Record) OtherProtocol() bool { return r.ext&extOtherProtocol != 0 }
+
+// Refusal is an error a server opens a connection with to refuse the
+// client, and then closes it: a connection limit's or an access check's.
+type Refusal uint8
+
+const (
+	NoRefusal      Refusal = iota
+	RefusalRedis           // "-ERR max number of clients reached"
+	RefusalMySQL           // an error packet instead of the handshake: 1040 "Too many connections", a host blocked
+	RefusalPostgres        // an ErrorResponse, FATAL, to the startup: 53300 "sorry, too many clients already"
+	RefusalLine            // an FTP or SMTP 421 or 554 line: too many users, service not available
+	RefusalMQTT            // a CONNACK refusing the connection: server unavailable, not authorized
+	RefusalTLS             // a TLS alert instead of the server's hello
+)
+
+var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
+	"a PostgreSQL FATAL error to the startup message", "a 421 or 554 line", "an MQTT CONNACK refusing the connection",
+	"a TLS alert instead of the server's hello"}
+
+func (f Refusal) String() string { return refusalNames[f] }
+
+// Refusal returns the refusal the server opened the connection with:
+// its first message (after at most one byte, PostgreSQL's answer to a
+// request for TLS) was a protocol's error that refuses a client. Known
+// only where the payload was read.
+func (r *Record) Refusal() Refusal { return Refusal(r.ext >> extRefusalShift) }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

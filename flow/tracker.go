@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"math"
@@ -190,6 +191,9 @@ const (
 	// payload, read from its first byte, was of no protocol flowdoc
 	// reads (see Record.OtherProtocol).
 	noteOther
+	// The last three bits, on the server's track, hold the Refusal its
+	// first message was (see Record.Refusal).
+	noteRefusalShift = iota
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -1114,6 +1118,33 @@ func controlMessage(b []byte) bool {
 	return false
 }
 
+// refusal returns the refusal b, the server's first payload, is: an
+// error that a server opens a connection with when it will not serve
+// the client (over a connection limit, or failing an access check),
+// before it closes. Each is a protocol's own: none is a reply a served
+// client gets first.
+func refusal(b []byte) Refusal {
+	switch {
+	case bytes.HasPrefix(b, []byte("-ERR max number of clients")):
+		return RefusalRedis
+	case len(b) >= 7 && b[3] == 0 && b[4] == 0xff && int(b[0])|int(b[1])<<8|int(b[2])<<16 == len(b)-4:
+		// A MySQL packet, sequence 0, an error (0xff) where the server's
+		// handshake (protocol 10) would be.
+		return RefusalMySQL
+	case len(b) >= 12 && b[0] == 'E' && int(binary.BigEndian.Uint32(b[1:5])) <= len(b)-1 && bytes.Contains(b[5:], []byte("SFATAL\x00")):
+		return RefusalPostgres
+	case len(b) >= 5 && (string(b[:4]) == "421 " || string(b[:4]) == "421-" || string(b[:4]) == "554 " || string(b[:4]) == "554-"):
+		return RefusalLine
+	case len(b) >= 4 && b[0] == 0x20 && (b[1] == 2 && b[3] != 0 || b[1] >= 2 && b[3] >= 0x80):
+		// MQTT's CONNACK: 3.1.1's return code, or 5's reason code.
+		return RefusalMQTT
+	case len(b) >= 7 && b[0] == 0x15 && b[1] == 0x03 && b[5] == 2:
+		// A fatal TLS alert record in the clear.
+		return RefusalTLS
+	}
+	return NoRefusal
+}
+
 // heartbeat reports whether b, a packet's payload, is an HTTP/2
 // heartbeat in the clear: whole frames on stream 0, each a PING (its
 // acknowledgement included) or the WINDOW_UPDATE or SETTINGS sent with
@@ -1386,6 +1417,11 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	from := Client
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
+	}
+	if s == Server && c.t[Server].bytes-uint64(n) <= 1 {
+		if f := refusal(seg.Payload); f != NoRefusal {
+			c.t[Server].notes |= sideNotes(f) << noteRefusalShift
+		}
 	}
 	if heartbeat(seg.Payload) && m.Cut == 0 {
 		// HTTP/2 PINGs and their acknowledgements: the connection's
@@ -1997,6 +2033,7 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	} else {
 		r.ext &^= extOtherProtocol
 	}
+	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(c.t[Server].notes>>noteRefusalShift)<<extRefusalShift
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged
