@@ -36,7 +36,11 @@ var idleDetector = detector{
 			"with zero linger). Across connections, the idle times before such closes are clustered and compared with " +
 			"the defaults of common HTTP servers, unless the connections, read from their first byte, carried another " +
 			"protocol (MQTT, a database's); the shortest bounds the timeout set (a server that checks its idle " +
-			"connections once a second closes each up to a second after it).",
+			"connections once a second closes each up to a second after it). Where the closer's peer sent the last data, the " +
+			"close ended a wait rather than an idle connection: a client's on a request with no answer (a request or read " +
+			"timeout), a server's on a request whose headers never ended (a request read timeout: nginx client_header_timeout, " +
+			"slow or stalled clients, a slow-request attack) or that it never answered (its handler's or upstream's timeout), " +
+			"told apart where the HTTP is read.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
@@ -73,6 +77,49 @@ func waitedFor(closer, last flow.Side) bool {
 	return closer == flow.Client && last == flow.Client || closer == flow.Server && last == flow.Client
 }
 
+// A server that closes after the client's last data stopped waiting
+// on the client: for the rest of a request it never finished sending, or
+// for itself, on a request it never answered. Which one, where the
+// payload tells it.
+type serverWait uint8
+
+const (
+	waitUnknown    serverWait = iota // no HTTP read: either, or an idle timer counting from the client's last message
+	waitIncomplete                   // the client's last request's headers never ended
+	waitUnanswered                   // the request's headers were whole, and no response came
+)
+
+// serverWaitOf tells what the server of r, closing after the client's
+// last data, had waited for.
+func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
+	p := r.ReadPayload(pb)
+	if p == nil || p.HTTP == nil || p.HTTP.Upgraded || p.HTTP.Client != payload.Side(flow.Client) {
+		return waitUnknown
+	}
+	x := p.HTTP.Last()
+	switch {
+	case x == nil || x.Status != 0 && flow.Timestamp(x.ResponseAt) < r.Client.LastPayload:
+		// Data after the last whole request's answer, or none whole:
+		// a request begun, never finished.
+		return waitIncomplete
+	case x.Status == 0 && x.Method != "":
+		return waitUnanswered
+	}
+	return waitUnknown
+}
+
+// words says what the server waited for, after "the server closed the
+// connection N after the client's last data, ".
+func (w serverWait) words() string {
+	switch w {
+	case waitIncomplete:
+		return "its request's headers never complete: the server's timeout for reading a request (nginx client_header_timeout or client_body_timeout, Go's Server.ReadHeaderTimeout) closed it"
+	case waitUnanswered:
+		return "without answering its request (its headers came whole): the server gave up on it (a handler's or an upstream's timeout), or on a request body that never came whole, and closed without a response"
+	}
+	return "without answering it: a timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message"
+}
+
 func inspectIdle(c *flowCtx) {
 	r := c.r
 	if closer, idle, ok := firstCloser(r); ok {
@@ -83,7 +130,11 @@ func inspectIdle(c *flowCtx) {
 		dataFrom := ch.DataBeforeFinFrom
 		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
-		if waitedFor(closer, dataFrom) {
+		switch {
+		case waitedFor(closer, dataFrom) && closer == flow.Server:
+			what = fmt.Sprintf("FIN from server %s after the client's last data", fmtDur(idle))
+			sum = fmt.Sprintf("the server closed the connection %s after the client's last data, %s", fmtDur(idle), serverWaitOf(r, c.pb).words())
+		case waitedFor(closer, dataFrom):
 			what = fmt.Sprintf("FIN from %s %s after its last data", sideName(closer), fmtDur(idle))
 			sum = fmt.Sprintf("the %s closed the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(closer), fmtDur(idle))
 		}
@@ -155,7 +206,10 @@ func inspectIdle(c *flowCtx) {
 	lp := r.Half(from)
 	v := Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At,
 		Summary: fmt.Sprintf("the %s reset the connection after %s without data: an idle timeout that closes with RST (zero linger)", sideName(rst.From), fmtDur(idle))}
-	if waitedFor(rst.From, from) {
+	switch {
+	case waitedFor(rst.From, from) && rst.From == flow.Server:
+		v.Summary = fmt.Sprintf("the server reset the connection %s after the client's last data, %s", fmtDur(idle), serverWaitOf(r, c.pb).words())
+	case waitedFor(rst.From, from):
 		v.Summary = fmt.Sprintf("the %s reset the connection %s after its own last data, with no answer: it gave up waiting (a timeout)", sideName(rst.From), fmtDur(idle))
 	}
 	v.Evidence = append(v.Evidence,
@@ -368,6 +422,9 @@ func idleFinding(g *group) Finding {
 // sent data last, then gave up.
 func waitFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
+	if v0.Side == flow.Server {
+		return serverWaitFinding(g)
+	}
 	ep := f0.Endpoint(v0.Side)
 	var waits []time.Duration
 	leaked := 0
@@ -394,6 +451,59 @@ func waitFinding(g *group) Finding {
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
 		Summary: sb.String(), Remedy: "Find out why " + peer.String() + " does not answer within the timeout (the upstream it waits on, a thread dump), and make it close connections whose caller has gone.",
 		Evidence: evidence(g, true)}
+}
+
+// serverWaitFinding reports a server's closes after its clients' last
+// data: requests it stopped waiting for, or gave up answering.
+func serverWaitFinding(g *group) Finding {
+	server := g.flows[0].Key.Server()
+	var pb payload.Buffer
+	var waits []time.Duration
+	var clients []netip.Addr
+	var kinds [3]int
+	for i, f := range g.flows {
+		d, _ := idleBefore(f.Record, g.vs[i])
+		waits = append(waits, d)
+		if c := f.Key.Client().Addr(); !slices.Contains(clients, c) {
+			clients = append(clients, c)
+		}
+		kinds[serverWaitOf(f.Record, &pb)]++
+	}
+	main := ClusterDurations(waits)[0]
+	from := clients[0].String()
+	if len(clients) > 1 {
+		from = fmt.Sprintf("%d clients", len(clients))
+	}
+	n := len(g.flows)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s (server) closed %s from %s %s after the client's last data, without answering it", server, plural(n, "connection"), from, fmtDur(main.Median))
+	fix := "Find out what the server waited for in its log at those times: a request read timeout (clients that stop mid-request), or a handler's or an upstream's timeout that closes without a response."
+	switch {
+	case kinds[waitIncomplete] == n:
+		fmt.Fprintf(&sb, ": %s, and the server's timeout for reading a request closed it (nginx client_header_timeout and client_body_timeout, 60 s by default; Go's Server.ReadHeaderTimeout and ReadTimeout: both close without a response)", every(n, "the request's headers never ended", "the headers of all %d requests never ended"))
+		fix = "Find why the clients stop in the middle of their requests (slow or stalled uploads, a client that writes its headers and waits). Many sources each holding connections with unfinished requests are a slow-request attack (slowloris): limit connections per client and keep the timeout short. Raise the timeout only for legitimate slow uploads."
+	case kinds[waitUnanswered] == n:
+		fmt.Fprintf(&sb, ": %s and no response followed; the server gave up on a request (a handler's or an upstream's timeout) or on a request body that never came whole, and closed without answering", every(n, "the request's headers came whole", "the headers of all %d requests came whole"))
+		fix = "Find why the server did not answer those requests (its log, the upstream or handler it waited on, uploads that stalled), and make it answer a timeout with an error response (504, or 408 for a request that never came whole) rather than a bare close: a client cannot tell a bare close from a crash, and may send the request again."
+	case kinds[waitIncomplete]+kinds[waitUnanswered] > 0:
+		fmt.Fprintf(&sb, ": %d with a request's headers left unfinished (the server's request read timeout), %d with a request's headers whole and no response", kinds[waitIncomplete], kinds[waitUnanswered])
+	default:
+		sb.WriteString(": its timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message (the payload was not read as HTTP)")
+	}
+	sb.WriteString(".")
+	return Finding{Class: IdleTimeoutClose, Severity: Info, Hosts: clients, Endpoints: []netip.AddrPort{server},
+		Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(n)}, {"wait_median_s", main.Median.Seconds()},
+			{"unfinished_requests", float64(kinds[waitIncomplete])}, {"unanswered_requests", float64(kinds[waitUnanswered])}},
+		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
+}
+
+// every is one for n == 1, and many (a format with n's verb) for more.
+func every(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }
 
 // resetMetric counts the closes by RST, when there were any.

@@ -692,6 +692,41 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"10.0.0.1 gave up on 2 connections to 10.0.0.2:80 after waiting 1.5 s"},
 		},
 		{
+			// nginx's client_header_timeout: the requests' headers never
+			// end, and the server closes 2 s after the client's last
+			// bytes, with no response. Not a client that gave up.
+			name: "server request read timeout",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 0, -1}, {0.0102, false, "A", 0, -1},
+					{2.011, false, "FA", 0, -1}, {2.0112, true, "A", 0, -1}, {2.02, true, "FA", 0, -1}, {2.0202, false, "A", 0, -1}}),
+					data: map[int][]byte{3: []byte("GET / HTTP/1.1\r\nHost: x\r\n")}},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), []seg{{0.11, true, "PA", 0, -1}, {0.1102, false, "A", 0, -1},
+					{2.111, false, "FA", 0, -1}, {2.1112, true, "A", 0, -1}, {2.12, true, "FA", 0, -1}, {2.1202, false, "A", 0, -1}}),
+					data: map[int][]byte{3: []byte("GET /b HTTP/1.1\r\nHost: x\r\nUser-Ag")}},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 2"},
+			says: []string{"10.0.0.2:80 (server) closed 2 connections from 10.0.0.1 2.0 s after the client's last data, without answering it: the headers of all 2 requests never ended, and the server's timeout for reading a request closed it",
+				"slow-request attack"},
+		},
+		{
+			// A request whose headers came whole, never answered: the
+			// server gave up on it, or on its body (an upload that stalls).
+			name: "server closes a request unanswered",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 0, -1}, {0.0102, false, "A", 0, -1},
+					{3.011, false, "FA", 0, -1}, {3.0112, true, "A", 0, -1}, {3.02, true, "FA", 0, -1}, {3.0202, false, "A", 0, -1}}),
+					data: map[int][]byte{3: []byte("GET /report HTTP/1.1\r\nHost: x\r\n\r\n")}},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(0.1), []seg{{0.11, true, "PA", 0, -1}, {0.1102, false, "A", 0, -1},
+					{3.111, false, "FA", 0, -1}, {3.1112, true, "A", 0, -1}, {3.12, true, "FA", 0, -1}, {3.1202, false, "A", 0, -1}}),
+					data: map[int][]byte{3: []byte("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\nabc")}},
+				last(50000)},
+			verdicts: []string{"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)", "open(client)"},
+			findings: []string{"info idle_timeout_close 2"},
+			says: []string{"10.0.0.2:80 (server) closed 2 connections from 10.0.0.1 3.0 s after the client's last data, without answering it: the headers of all 2 requests came whole and no response followed",
+				"or on a request body that never came whole", "answer a timeout with an error response (504, or 408"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{
