@@ -96,6 +96,9 @@ func craft(t *testing.T, convs ...conv) string {
 				tcp.ACK = true
 				tcp.Ack = acked[from]
 			}
+			if strings.Contains(s.flags, "W") {
+				tcp.Window = 0 // "AW": a zero window advertised
+			}
 			tcp.PSH = strings.Contains(s.flags, "P")
 			tcp.FIN = strings.Contains(s.flags, "F")
 			tcp.RST = strings.Contains(s.flags, "R")
@@ -725,6 +728,30 @@ func TestEdgeJudgement(t *testing.T) {
 			findings: []string{"info idle_timeout_close 2"},
 			says: []string{"10.0.0.2:80 (server) closed 2 connections from 10.0.0.1 3.0 s after the client's last data, without answering it: the headers of all 2 requests came whole and no response followed",
 				"or on a request body that never came whole", "answer a timeout with an error response (504, or 408"},
+		},
+		{
+			// A download the client stops reading (a zero window), then
+			// abandons: its close with the rest unread is an RST. Not a
+			// reader still stalled at the end.
+			name: "zero window, then the reader resets",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 100, -1}, {0.011, false, "PA", 1000, -1},
+					{0.012, false, "PA", 1000, -1}, {0.013, true, "AW", 0, -1}, {0.5, true, "RA", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"zero_window_stall(client) reset(client)", "open(client)"},
+			findings: []string{"info zero_window_stall 1"},
+			says:     []string{"10.0.0.1 stopped reading on 1 connection to 10.0.0.2:80: it advertised a zero receive window, then reset it with the rest unread"},
+		},
+		{
+			// The same reader, still stalled at the end: an error.
+			name: "zero window to the end",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 100, -1}, {0.011, false, "PA", 1000, -1},
+					{0.012, false, "PA", 1000, -1}, {0.013, true, "AW", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"zero_window_stall(client) open(client)", "open(client)"},
+			findings: []string{"error zero_window_stall 1"},
+			says:     []string{"still not reading at the end of the capture"},
 		},
 		{
 			// A database that resets connections idle for 3 s.
