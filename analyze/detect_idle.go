@@ -40,7 +40,10 @@ var idleDetector = detector{
 			"close ended a wait rather than an idle connection: a client's on a request with no answer (a request or read " +
 			"timeout), a server's on a request whose headers never ended (a request read timeout: nginx client_header_timeout, " +
 			"slow or stalled clients, a slow-request attack) or that it never answered (its handler's or upstream's timeout), " +
-			"told apart where the HTTP is read.",
+			"told apart where the HTTP is read. A server's idle closes that come all at once (three or more within " +
+			"10 ms) though their connections had been idle for times far apart (the longest twice the shortest, and a " +
+			"second longer) are a restart, reload or shutdown, not its timeout: they are reported apart, and left out " +
+			"of the timeout the other closes measure.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
@@ -57,9 +60,12 @@ var idleDetector = detector{
 		if v.Side == flow.Client {
 			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
 		}
-		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
+		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from), mass: v.mass}, true
 	},
 	findings: func(g *group, _ *findCtx) []Finding {
+		if g.vs[0].mass {
+			return []Finding{massFinding(g)}
+		}
 		_, from := idleBefore(g.flows[0].Record, g.vs[0])
 		if waitedFor(g.vs[0].Side, from) {
 			return []Finding{waitFinding(g)}
@@ -163,6 +169,14 @@ func inspectIdle(c *flowCtx) {
 			}
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
 		}
+		m, mass := massClose{}, false
+		if closer == flow.Server && !waitedFor(closer, dataFrom) {
+			m, mass = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
+		}
+		if mass {
+			sum += fmt.Sprintf(", in the same moment as %d other idle connections (%s), whatever their idle times (%s to %s): a restart, reload or shutdown, not its idle timeout",
+				m.n-1, massSpan(m), fmtDur(m.lo), fmtDur(m.hi))
+		}
 		sev := Info
 		if c.has(CloseWaitLeak, closer.Other()) {
 			sev = Warning
@@ -171,7 +185,7 @@ func inspectIdle(c *flowCtx) {
 		if fin != ch {
 			since = annAt
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
 		if announced {
@@ -451,6 +465,59 @@ func waitFinding(g *group) Finding {
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
 		Summary: sb.String(), Remedy: "Find out why " + peer.String() + " does not answer within the timeout (the upstream it waits on, a thread dump), and make it close connections whose caller has gone.",
 		Evidence: evidence(g, true)}
+}
+
+// massSpan says how close together a mass close's closes came.
+func massSpan(m massClose) string {
+	if d := m.last.Sub(m.first); d >= 100*time.Microsecond {
+		return "within " + fmtDur(d)
+	}
+	return "within 0.1 ms"
+}
+
+// massFinding reports a server's idle connections closed all at once,
+// whatever their idle times: the moments of captureEvidence.mass.
+func massFinding(g *group) Finding {
+	server := g.flows[0].Key.Server()
+	m0 := massClose{first: closeAt(g.flows[0].Record, flow.Server)}
+	m0.last = m0.first
+	var moments []flow.Timestamp
+	lo, hi := time.Duration(-1), time.Duration(0)
+	reused := 0
+	for i, f := range g.flows {
+		at := closeAt(f.Record, flow.Server)
+		m := slices.IndexFunc(moments, func(t flow.Timestamp) bool { return at.Sub(t) <= time.Second && t.Sub(at) <= time.Second })
+		if m < 0 {
+			moments = append(moments, at)
+		}
+		if m <= 0 {
+			m0.first, m0.last = min(m0.first, at), max(m0.last, at)
+		}
+		d, _ := idleBefore(f.Record, g.vs[i])
+		if lo < 0 || d < lo {
+			lo = d
+		}
+		hi = max(hi, d)
+		if sv := verdictOf(f, StaleReuseReset); sv != nil && sv.Side == flow.Client {
+			reused++
+		}
+	}
+	n := len(g.flows)
+	var sb strings.Builder
+	when := fmt.Sprintf("at once (%s, at %s)", massSpan(m0), m0.first.Time().Format("15:04:05.000"))
+	if len(moments) > 1 {
+		when = fmt.Sprintf("at %d moments, those of each within %s", len(moments), fmtDur(massGap))
+	}
+	fmt.Fprintf(&sb, "%s (server) closed %s %s, though they had been idle for times far apart (%s to %s): an idle timer closes each connection its own idle time after its last use, and these went together. The server restarted, reloaded or shut down (nginx -s reload, Apache's graceful restart and most servers' graceful shutdown close their idle keep-alive connections at once), or swept its idle connections on a clock that runs seldom (every %s or more); this is not its idle timeout, which these closes do not measure.",
+		server, plural(n, "idle connection"), when, fmtDur(lo), fmtDur(hi), fmtDur(hi-lo))
+	fix := "Nothing to fix in the timeouts. If these were reloads or deploys, clients see them as connections closed under them: make them retry an idempotent request once when a pooled connection fails at its first write, and drain a server (out of its load balancer) before reloading it."
+	if reused > 0 {
+		fmt.Fprintf(&sb, " %s reused by its client after the close, and reset: requests that raced it.", map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == n])
+	}
+	return Finding{Class: IdleTimeoutClose, Severity: Info, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(n)}, {"moments", float64(len(moments))}, {"idle_min_s", lo.Seconds()}, {"idle_max_s", hi.Seconds()},
+			{"reused_after", float64(reused)}},
+		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
 }
 
 // serverWaitFinding reports a server's closes after its clients' last

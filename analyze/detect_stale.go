@@ -207,7 +207,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	var reqs []string
 	var forwarded []staleReq // the requests, for proxied
 	var pb payload.Buffer
-	unanswered, races := 0, 0
+	unanswered, races, massed := 0, 0, 0
 	var latest time.Duration // the longest a request came after the close
 	retried, retryMax := 0, time.Duration(0)
 	unread := 0 // flows whose payload was not read (--no-payload)
@@ -224,8 +224,12 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			latest = max(latest, h.LastPayload.Sub(p.FinAt))
 		}
 		if iv := verdictOf(fl, IdleTimeoutClose); iv != nil && iv.Side == s.Other() {
-			d, _ := idleBefore(fl.Record, iv)
-			idle = append(idle, d)
+			if iv.mass {
+				massed++ // closed in a restart or reload: no idle timeout
+			} else {
+				d, _ := idleBefore(fl.Record, iv)
+				idle = append(idle, d)
+			}
 		}
 		x := staleRequest(fl.Record, s, finOf(fl.Half(s.Other())), &pb)
 		if x == nil {
@@ -310,11 +314,21 @@ func staleFinding(g *group, fx *findCtx) Finding {
 			closed = "that %s had closed for being idle (it closed others after " + fmtDur(t) + " idle)"
 		}
 	}
+	if massed == len(g.flows) {
+		closed = "that %s had closed all at once with other idle connections, whatever their idle times (a restart, reload or shutdown: see its idle_timeout_close finding)"
+		why = "requests that raced the server's restart, which no pool's idle timeout prevents."
+	}
 	sum := fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
 		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
+	if massed > 0 && massed < len(g.flows) {
+		sum += fmt.Sprintf(" %s closed in a restart or reload instead, all at once with other idle connections.", ofThem(massed))
+	}
 	fix := remedy(StaleReuseReset)
 	ms := []Metric{{"connections", float64(len(g.flows))}}
-	if bound > 0 {
+	switch {
+	case massed == len(g.flows):
+		fix = "Retry an idempotent request once when a pooled connection fails at its first write: a server's restart or reload closes connections under every pool. Drain a server (out of its load balancer) before reloading it."
+	case bound > 0:
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (%s), or validate connections after inactivity; retry idempotent requests once.", fmtDur(bound), measured)
 		ms = append(ms, Metric{"peer_idle_timeout_s", bound.Seconds()})
 	}
@@ -425,7 +439,7 @@ func (fx *findCtx) shortestIdleClose(ep netip.AddrPort) time.Duration {
 			}
 			f := &rep.Flows[i]
 			v := verdictOf(f, IdleTimeoutClose)
-			if v == nil {
+			if v == nil || v.mass {
 				continue
 			}
 			e := f.Endpoint(v.Side)

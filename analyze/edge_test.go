@@ -754,6 +754,31 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"still not reading at the end of the capture"},
 		},
 		{
+			// nginx -s reload: the old worker closes every idle keep-alive
+			// connection at once, whatever its idle time (1.5 s to 4 s here);
+			// two are reused after it and reset. Not a 1.5 s timeout.
+			name: "a reload closes idle connections at once",
+			convs: func() []conv {
+				var cs []conv
+				for i, used := range []float64{0, 0.5, 1.5, 2.5} {
+					segs := join(open(used), exchange(used+0.01, 100, 200), []seg{{4.0 + 0.0001*float64(i), false, "FA", 0, -1}, {4.0002 + 0.0001*float64(i), true, "A", 0, -1}})
+					if i < 2 {
+						segs = append(segs, seg{5.0 + 0.1*float64(i), true, "PA", 100, -1}, seg{5.0002 + 0.1*float64(i), false, "R", 0, -1})
+					} else {
+						segs = append(segs, seg{4.001, true, "FA", 0, -1}, seg{4.0012, false, "A", 0, -1})
+					}
+					cs = append(cs, conv{cport: uint16(40001 + i), server: "10.0.0.2:80", segs: segs})
+				}
+				return cs
+			}(),
+			verdicts: []string{"stale_reuse_reset(client) idle_timeout_close(server)", "stale_reuse_reset(client) idle_timeout_close(server)",
+				"idle_timeout_close(server) time_wait(server) clean(server)", "idle_timeout_close(server) time_wait(server) clean(server)"},
+			findings: []string{"warning stale_reuse_reset 2", "info idle_timeout_close 4"},
+			says: []string{"10.0.0.2:80 (server) closed 4 idle connections at once (within 300 µs", "though they had been idle for times far apart (1.5 s to 4.0 s)",
+				"The server restarted, reloaded or shut down", "2 of them were reused by its client after the close",
+				"had closed all at once with other idle connections, whatever their idle times", "Retry an idempotent request once"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{

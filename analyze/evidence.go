@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -49,6 +50,70 @@ type captureEvidence struct {
 	// been quiet when it closed them first after minIdle or more: its
 	// idle timeout, where it has one.
 	idleCloses map[netip.AddrPort]*latencies
+	// mass holds, per server endpoint, the moments it closed several idle
+	// connections at once whatever their idle times (massClose): a
+	// restart, a reload, a shutdown, not its idle timer. Their closes are
+	// not in idleCloses.
+	mass map[netip.AddrPort][]massClose
+}
+
+// massClose is a moment a server closed massMin or more idle connections
+// at once, within massGap of each other, though they had been idle for
+// times far apart (the longest at least twice the shortest, and a second
+// or more longer): an idle timer closes each connection its own idle
+// time after its last use, and one that checks on a clock closes those
+// it finds within one period of their timeout.
+type massClose struct {
+	first, last flow.Timestamp // the first close and the last
+	n           int
+	lo, hi      time.Duration // the idle times
+}
+
+// massGap and massMin bound a massClose.
+const (
+	massGap = 10 * time.Millisecond
+	massMin = 3
+)
+
+// massOf returns the mass close of server endpoint ep that a close at t
+// was part of; false for none.
+func (ev *captureEvidence) massOf(ep netip.AddrPort, t flow.Timestamp) (massClose, bool) {
+	for _, m := range ev.mass[ep] {
+		if t >= m.first && t <= m.last {
+			return m, true
+		}
+	}
+	return massClose{}, false
+}
+
+// idleClose is a server's close of an idle connection: when, and after
+// how long idle.
+type idleClose struct {
+	at   flow.Timestamp
+	idle time.Duration
+}
+
+// findMass finds the mass closes among an endpoint's idle closes, sorted
+// by time.
+func findMass(cs []idleClose) []massClose {
+	var out []massClose
+	for i := 0; i < len(cs); {
+		j := i + 1
+		for j < len(cs) && cs[j].at.Sub(cs[j-1].at) <= massGap {
+			j++
+		}
+		if j-i >= massMin {
+			m := massClose{first: cs[i].at, last: cs[j-1].at, n: j - i, lo: cs[i].idle, hi: cs[i].idle}
+			for _, c := range cs[i:j] {
+				m.lo, m.hi = min(m.lo, c.idle), max(m.hi, c.idle)
+			}
+			if m.hi >= 2*m.lo && m.hi-m.lo >= time.Second {
+				out = append(out, m)
+			}
+		}
+		i = j
+	}
+	return out
 }
 
 // appKey names an application by where it stands: a host and the server
@@ -140,14 +205,10 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			ev.accepted[a.Server] = nil
 		}
 	}
+	closed := map[netip.AddrPort][]idleClose{}
 	for _, r := range recs {
 		if closer, idle, ok := firstCloser(r); ok && closer == flow.Server && idle >= minIdle {
-			l := ev.idleCloses[r.Key.Server()]
-			if l == nil {
-				l = &latencies{}
-				ev.idleCloses[r.Key.Server()] = l
-			}
-			l.add(idle)
+			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle})
 		}
 		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
 		if !unanswered && r.Client.Retrans > 0 {
@@ -161,6 +222,26 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if r.Half(s).State == flow.CloseWait {
 				waiting[r.Endpoint(s).Addr()] = true
 			}
+		}
+	}
+	for ep, cs := range closed {
+		if len(cs) >= massMin {
+			slices.SortFunc(cs, func(a, b idleClose) int { return cmp.Compare(a.at, b.at) })
+			if m := findMass(cs); m != nil {
+				if ev.mass == nil {
+					ev.mass = map[netip.AddrPort][]massClose{}
+				}
+				ev.mass[ep] = m
+			}
+		}
+		l := &latencies{}
+		for _, c := range cs {
+			if _, ok := ev.massOf(ep, c.at); !ok {
+				l.add(c.idle)
+			}
+		}
+		if l.n > 0 {
+			ev.idleCloses[ep] = l
 		}
 	}
 	if len(ev.accepted) > 0 {
@@ -278,4 +359,13 @@ func reuseLatency(r *flow.Record, s flow.Side) (time.Duration, bool) {
 		return 0, false
 	}
 	return h.LastPayload.Sub(p.FinAt), true
+}
+
+// closeAt is when side s of r began its close: its announcement, when it
+// made one (flow.Record.Announced), or its FIN.
+func closeAt(r *flow.Record, s flow.Side) flow.Timestamp {
+	if at, _, ok := r.Announced(s); ok {
+		return at
+	}
+	return r.Half(s).FinAt
 }

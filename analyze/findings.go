@@ -75,6 +75,7 @@ type groupKey struct {
 	host     netip.Addr
 	endpoint netip.AddrPort
 	waiting  bool
+	mass     bool // a server's idle closes all at once (Verdict.mass)
 }
 
 type grouper struct {

@@ -20,7 +20,10 @@ type Verdict struct {
 	// (detailed). Leaks are many in a busy capture, and the text is
 	// long.
 	lastResponse bool
-	Confidence   float64
+	// mass is set on a server's idle close that was part of a mass close
+	// (captureEvidence.mass): a restart or reload, not its idle timer.
+	mass       bool
+	Confidence float64
 	// Since is when the condition began (the state was entered, the
 	// close happened); Age how long it had lasted at the end of the
 	// capture. Zero when they do not apply.
@@ -101,7 +104,7 @@ func lastEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 func sameVerdicts(a, b []Verdict) bool {
 	return slices.EqualFunc(a, b, func(x, y Verdict) bool {
 		return x.Class == y.Class && x.Side == y.Side && x.Severity == y.Severity &&
-			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.Since == y.Since && x.Age == y.Age &&
+			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.mass == y.mass && x.Since == y.Since && x.Age == y.Age &&
 			len(x.Evidence) == 0 && len(y.Evidence) == 0
 	})
 }
