@@ -127,6 +127,21 @@ count and time and exits by itself. Clients print one line per connection,
   grpcleak HOST PORT HOLD              python3-h2, cleartext: one gRPC call by
                                        hand, then never read nor closed
                                        ("leak")
+  capheld KIND HOST PORT N HOLD        N connections of KIND held open HOLD s,
+                                       each after one exchange ("KINDhold"):
+                                       redis (redis-py, PING), pg (psycopg2,
+                                       SELECT 1), ftp (ftplib, anonymous
+                                       login), mqtt (paho, CONNECT)
+  caprefused KIND HOST PORT N INTERVAL [SSLMODE]
+                                       a client of KIND connecting N times,
+                                       INTERVAL s apart, each time as a new
+                                       client would (redis: connect, PING; pg:
+                                       psycopg2.connect, sslmode SSLMODE; ftp:
+                                       FTP.connect; mqtt: paho connect and its
+                                       CONNACK), closing after the error; says
+                                       "KINDrefused PORT" where the library
+                                       shows the socket, and what the attempts
+                                       got, counted, on stderr
 """
 
 import http.client
@@ -922,6 +937,114 @@ def grpcleak(host, port, hold):
     h2exchange(s, c, hdrs, b"\x00" + struct.pack("!I", 3) + b"raw")
     keep.append(s)  # the bug: never read (the GOAWAY), never closed
     time.sleep(float(hold))
+
+
+def capconnect(kind, host, port, **kw):
+    """One client of kind, connected and through its first exchange; its
+    socket for say()."""
+    if kind == "redis":
+        import redis
+
+        r = redis.Redis(host=host, port=int(port), socket_timeout=5, single_connection_client=True)
+        r.ping()
+        return r, r.connection._sock
+    if kind == "pg":
+        c = pgconn(host, port, "pghold")
+        return c, None  # pgconn said it
+    if kind == "ftp":
+        import ftplib
+
+        f = ftplib.FTP()
+        f.connect(host, int(port), timeout=5)
+        f.login()  # anonymous
+        return f, f.sock
+    if kind == "mqtt":
+        import paho.mqtt.client as mqtt
+
+        c = mqtt.Client(client_id="flowdoc-hold-%d-%d" % (os.getpid(), kw["i"]))
+        c.connect(host, int(port), keepalive=60)
+        c.loop_start()  # reads the CONNACK; PINGREQ after 60 s idle
+        return c, c.socket()
+    raise SystemExit("capconnect: no kind " + kind)
+
+
+def capheld(kind, host, port, n, hold):
+    for i in range(int(n)):
+        c, s = capconnect(kind, host, port, i=i)
+        if s is not None:
+            say(kind + "hold", s)
+        keep.append(c)  # held open: the server's cap is full
+    time.sleep(float(hold))
+    for c in keep:
+        if kind == "mqtt":
+            c.disconnect()
+            c.loop_stop()
+        else:
+            c.close()
+
+
+def caprefused(kind, host, port, n, interval, sslmode=None):
+    got = {}
+
+    def note(e):
+        k = "%s: %s" % (type(e).__name__, " | ".join(str(e).strip().splitlines()))
+        got[k] = got.get(k, 0) + 1
+
+    for i in range(int(n)):
+        try:
+            if kind == "redis":
+                import redis
+
+                # a new client each time, as a process restarting would
+                c = redis.Connection(host=host, port=int(port), socket_timeout=5)
+                try:
+                    c.connect()
+                    say(kind + "refused", c._sock)
+                    c.send_command("PING")
+                    note(Exception(c.read_response()))  # served: PONG
+                finally:
+                    c.disconnect()
+            elif kind == "pg":
+                import psycopg2
+
+                kw = {"sslmode": sslmode} if sslmode else {}
+                psycopg2.connect(host=host, port=int(port), user="postgres", dbname="postgres", connect_timeout=5, **kw).close()
+                note(Exception("served"))
+            elif kind == "ftp":
+                import ftplib
+
+                f = ftplib.FTP()
+                try:
+                    f.connect(host, int(port), timeout=5)  # reads the greeting
+                    note(Exception("served"))
+                except ftplib.Error:
+                    say(kind + "refused", f.sock)
+                    raise
+                finally:
+                    f.close()
+            elif kind == "mqtt":
+                import paho.mqtt.client as mqtt
+
+                res = []
+                c = mqtt.Client(client_id="flowdoc-refused-%d-%d" % (os.getpid(), i))
+                c.on_connect = lambda c, u, f, rc: res.append("CONNACK rc %d (%s)" % (rc, mqtt.connack_string(rc)))
+                c.connect(host, int(port), keepalive=10)  # TCP, then CONNECT sent
+                s = c.socket()
+                say(kind + "refused", s)
+                end = time.time() + 2
+                rc = 0
+                while not res and rc == 0 and time.time() < end:
+                    rc = c.loop(0.1)
+                if rc != 0:
+                    res.append("loop rc %d (%s)" % (rc, mqtt.error_string(rc)))
+                if c.socket() is not None:
+                    c.socket().close()
+                note(Exception(res[0] if res else "nothing in 2 s"))
+        except Exception as e:
+            note(e)
+        time.sleep(float(interval))
+    for k, v in sorted(got.items()):
+        print("%s %s:%s refused loop: %d x %s" % (kind, host, port, v, k), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
