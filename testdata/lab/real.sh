@@ -25,7 +25,7 @@
 # python3-h2 (nginx-h2-tls), python3-grpcio, python3-h2 and openssl
 # (grpc-idle), python3-uvicorn (uvicorn-haproxy), postgresql,
 # python3-psycopg2, python3-redis, vsftpd, mosquitto, python3-paho-mqtt
-# and tshark (server-cap-refusal).
+# and tshark (server-cap-refusal), gunicorn and tshark (request-timeouts).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -270,6 +270,15 @@
 #                       prefer), ftplib and paho-mqtt, 20 attempts each
 #                       150 ms apart, refused with each server's error
 #                       and a close (mosquitto: a close, no CONNACK).
+#   request-timeouts    servers that stop waiting on a request (2 s each):
+#                       nginx's client_header_timeout and
+#                       client_body_timeout (a request line and one header;
+#                       a POST with 100 of its 10000 bytes of body),
+#                       gunicorn's sync worker killed by its arbiter
+#                       (--timeout 2) in a handler sleeping 5 s, Go's
+#                       ReadHeaderTimeout (testdata/lab/clients/
+#                       goreadhdr.go): each closes with a bare FIN, no
+#                       response; curl beside them.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -3391,6 +3400,184 @@ server_first() {
 		awk -v sp="$2" '$2 == sp && $3 == 1 { cli[$1] = 1 } $1 == sp && ($3 == 1 || $4 == 1) && !cli[$2] && !seen[$2]++ { printf "%s%s", c, $2; c = "," }'
 }
 
+# Request read timeouts: servers that stop waiting on a client's request.
+# nginx (client_header_timeout and client_body_timeout 2s), gunicorn's
+# sync worker killed by its arbiter (--timeout 2) in a slow handler, and a
+# Go net/http server with ReadHeaderTimeout 2s; clients that stop in the
+# middle of their requests, and healthy curl requests beside them.
+sc_request_timeouts() {
+	host client; host server; wire client server
+	local d=$work/nginx
+	mkdir -p "$d/html" "$work/app"
+	echo ok >"$d/html/ok"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 256; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout 30s;
+	client_header_timeout 2s;
+	client_body_timeout 2s;
+	server {
+		listen $server_ip:8080;
+		root $d/html;
+		# The body is read whole (proxy_request_buffering) before nginx
+		# connects to its upstream: a return here would answer at once
+		# and discard the body (tried: 200 at once, FIN 5 s later).
+		location /upload {
+			client_max_body_size 1m;
+			proxy_pass http://127.0.0.1:8081;
+		}
+	}
+	server {
+		listen 127.0.0.1:8081;
+		location / { return 200 "stored\n"; }
+	}
+}
+CONF
+	cat >"$work/app/app.py" <<'APP'
+import time
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(5)
+    body = b"ok\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+APP
+	# stall.py ROLE:PORT:KIND...: one connection each, to the server's
+	# PORT: "hdr" sends a request line and one header, "body" a POST's
+	# headers (Content-Length 10000) and 100 bytes of its body, "slow" a
+	# whole GET /slow; then it reads until the server closes and closes
+	# (up to 20 s), saying on stderr what it got.
+	cat >"$work/stall.py" <<'PY'
+import os, select, socket, sys, time
+
+ip = sys.argv[1]
+reqs = {
+    "hdr": b"GET /ok HTTP/1.1\r\nHost: lab\r\n",
+    "body": b"POST /upload HTTP/1.1\r\nHost: lab\r\nContent-Type: application/octet-stream\r\nContent-Length: 10000\r\n\r\n" + b"x" * 100,
+    "slow": b"GET /slow HTTP/1.1\r\nHost: lab\r\n\r\n",
+}
+conns = {}
+t0 = time.time()
+for a in sys.argv[2:]:
+    role, port, kind = a.split(":")
+    s = socket.create_connection((ip, int(port)), timeout=5)
+    s.sendall(reqs[kind])
+    os.write(1, ("%s %d\n" % (role, s.getsockname()[1])).encode())
+    conns[s] = [role, b"", time.time()]
+while conns and time.time() - t0 < 20:
+    ready, _, _ = select.select(list(conns), [], [], 0.5)
+    for s in ready:
+        role, got, at = conns[s]
+        try:
+            b = s.recv(4096)
+        except OSError as e:
+            b, got = b"", got + repr(e).encode()
+        if b:
+            conns[s][1] += b
+            continue
+        print("stall: %s %d: closed by the server after %.2f s, having sent %r" % (role, s.getsockname()[1], time.time() - at, got[:60]), file=sys.stderr, flush=True)
+        s.close()
+        del conns[s]
+for s, (role, got, at) in conns.items():
+    print("stall: %s %d: still open, closed by the client" % (role, s.getsockname()[1]), file=sys.stderr, flush=True)
+    s.close()
+PY
+	(cd "$root" && go build -o "$work/goreadhdr" "$here/clients/goreadhdr.go")
+	run_nginx server "$d"
+	on server $py -m gunicorn --chdir "$work/app" -k sync -w 1 --timeout 2 -b "$server_ip:8000" app:app
+	on server "$work/goreadhdr" "$server_ip:8090" 2s 40s
+	listening server 8080
+	listening server 8000 20
+	listening server 8090
+	capture client "$client_if" "$work/cap.pcap"
+	begin request-timeouts
+	# Healthy: curl, one connection each (two requests on the first).
+	local curl="ip netns exec $tag-client curl -s -o /dev/null --max-time 3"
+	$curl "http://$server_ip:8080/ok" -o /dev/null "http://$server_ip:8080/ok" >>"$work/log" 2>&1
+	$curl -X POST --data-binary "@$d/html/ok" "http://$server_ip:8080/upload" >>"$work/log" 2>&1
+	$curl "http://$server_ip:8000/ok" >>"$work/log" 2>&1
+	$curl "http://$server_ip:8090/ok" >>"$work/log" 2>&1
+	# The clients that stall, and one GET /slow for gunicorn's only worker.
+	client client $py "$work/stall.py" "$server_ip" hdr:8080:hdr hdr:8080:hdr body:8080:body gohdr:8090:hdr slow:8000:slow
+	first_port 10 # the clock starts at their first connection
+	until_t 1.3
+	cut early client server
+	until_t 3.8 # nginx and Go closed at 2 s, gunicorn's arbiter at 2-3 s
+	cut mid client server
+	# gunicorn's new worker answers; a second GET /slow, killed at 7-8 s.
+	$curl "http://$server_ip:8000/ok" >>"$work/log" 2>&1
+	until_t 5
+	client client $py "$work/stall.py" "$server_ip" slow2:8000:slow
+	until_t 11
+	cut late client server
+	finish "$work/cap.pcap"
+	# What nginx logged: the header timeouts in its error log (info), all
+	# three as 408 in its access log, though it sent nothing.
+	grep -h 'timed out' "$d/error.log" | sed 's/^/  nginx: /' || true
+	grep -h '" 408 ' "$d/access.log" | sed 's/^/  nginx: /' || true
+	# What each server sent on the connections it closed: FIN, and no data.
+	tshark -r "$out/$name@late.pcap" -Y "ip.src == $server_ip && (tcp.len > 0 || tcp.flags.fin == 1 || tcp.flags.reset == 1)" \
+		-T fields -e frame.number -e tcp.srcport -e tcp.dstport -e tcp.flags.str -e tcp.len 2>/dev/null |
+		awk -v p=",$(ports hdr),$(ports body),$(ports gohdr),$(ports slow),$(ports slow2)," 'index(p, "," $3 ",") { print "  server: #" $1, $2 ">" $3, $4, $5 " bytes" }'
+	local stalled=$(ports hdr),$(ports body),$(ports gohdr),$(ports slow)
+	expect <<EXP
+# Servers that stop waiting on a request, each with a 2 s timeout, and
+# healthy curl requests beside them (their connections, one each, closed
+# by curl first). Clients (python sockets) that stop mid-request, reading
+# until the server closes, then closing at once.
+# nginx (client_header_timeout 2s, client_body_timeout 2s, keepalive 30 s):
+# two connections whose request line and one header came, and no end of
+# the headers ("hdr"); a POST whose headers came whole (Content-Length
+# 10000) with 100 bytes of its body ("body": /upload is proxied, nginx
+# reads the body before its upstream sees the request). nginx closes each
+# 2.0 s after the client's last data with a bare FIN: no 408 or any byte
+# sent, though it logs 408 in its access log (and "client timed out ...
+# while reading client request headers" for the two).
+# gunicorn (sync worker, 1 worker, --timeout 2), whose /slow sleeps 5 s
+# ("slow" at 0 s, "slow2" at 5 s): the arbiter, which looks once a
+# second, aborts the worker 2-3 s after the request (WORKER TIMEOUT,
+# SIGABRT): the socket closes with a bare FIN, no 500, no RST; a new
+# worker serves the next request.
+# Go net/http (ReadHeaderTimeout 2s): a request line and one header
+# ("gohdr"): a bare FIN 2.0 s later.
+# Each close is the server's, on a request it stopped waiting for or gave
+# up answering: idle_timeout_close(server), not a client that gave up; the
+# clients close at once (no CLOSE_WAIT), and the servers hold TIME_WAIT.
+# At the early cut the clients are stalled and nothing has closed.
+@early healthy all
+@early nofinding idle_timeout_close
+@mid,late expect cport=$(ports hdr) server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !idle_timeout_close(client) !close_wait_leak(client)
+@mid,late expect cport=$(ports body) server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !idle_timeout_close(client) !close_wait_leak(client)
+@mid,late expect cport=$(ports gohdr) server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !idle_timeout_close(client) !close_wait_leak(client)
+@mid,late expect cport=$(ports slow) server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !idle_timeout_close(client) !close_wait_leak(client)
+@late expect cport=$(ports slow2) server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !idle_timeout_close(client) !close_wait_leak(client)
+@mid,late infinding cport=$stalled : idle_timeout_close
+@late infinding cport=$(ports slow2) : idle_timeout_close
+healthy sport=8080 cport!=$(ports hdr),$(ports body)
+healthy sport=8090 cport!=$(ports gohdr)
+healthy sport=8000 cport!=$(ports slow),$(ports slow2)
+nofinding close_wait_leak
+@mid,late finding idle_timeout_close
+@mid,late says idle_timeout_close : $server_ip:8080 (server) closed 3 connections from $client_ip 2.0 s after the client's last data, without answering it
+@mid,late says idle_timeout_close : 2 with a request's headers left unfinished (the server's request read timeout), 1 with a request's headers whole and no response
+@mid,late says idle_timeout_close : $server_ip:8090 (server) closed 1 connection from $client_ip 2.0 s after the client's last data, without answering it: the request's headers never ended
+@mid says idle_timeout_close : $server_ip:8000 (server) closed 1 connection from $client_ip
+@mid says idle_timeout_close : the request's headers came whole and no response followed; the server gave up on a request
+@late says idle_timeout_close : $server_ip:8000 (server) closed 2 connections from $client_ip
+@late says idle_timeout_close : the headers of all 2 requests came whole and no response followed; the server gave up on a request
+EXP
+}
+
 # upstream_races: after a reverse-proxy scenario's capture, sets race and
 # race_mid to the upstream connections the backend ($server_ip) reset in
 # the late and mid cuts, and bad to the callers' ports that got a 502;
@@ -3418,7 +3605,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -3450,6 +3637,7 @@ for s in ${@:-$all}; do
 		$py -c 'import aiohttp' 2>/dev/null || die "needs python3-aiohttp"
 		;;
 	gunicorn_upstream) $py -c 'import gunicorn' 2>/dev/null || die "needs gunicorn" ;;
+	request_timeouts) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
 	uvicorn_haproxy)
 		$py -c 'import uvicorn' 2>/dev/null && command -v haproxy >/dev/null || die "needs python3-uvicorn and haproxy"
 		command -v tshark >/dev/null || die "needs tshark"
