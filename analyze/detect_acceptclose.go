@@ -73,31 +73,67 @@ func refusedAtAccept(r *flow.Record) bool {
 	return r.Refusal() != flow.NoRefusal || r.Client.Bytes == 0 && S.Bytes <= refusalMax/2
 }
 
-func inspectAcceptClose(c *flowCtx) {
-	r := c.r
+// acceptClosing is a server's close of a connection it refused as it
+// accepted it: when, which packet, and how (FIN or RST).
+type acceptClosing struct {
+	at     flow.Timestamp
+	packet uint32
+	input  uint16
+	how    string
+	// clientFirst is set when the client, having read the refusal,
+	// closed before the server did.
+	clientFirst bool
+}
+
+// acceptCloseOf returns the server's close of r when it accepted the
+// connection and closed it at once, within acceptCloseWithin of its
+// handshake, sending nothing first or only a refusal (refusedAtAccept),
+// before the client closed; or after it, where the refusal was read: a
+// client that reads a refusal closes at once, racing the server.
+func acceptCloseOf(r *flow.Record) (acceptClosing, bool) {
 	C, S := &r.Client, &r.Server
 	if !has(r, flow.Server, 'H') || S.Bytes != 0 && !refusedAtAccept(r) || S.FinPacket == 0 && S.RSTs == 0 {
-		return
+		return acceptClosing{}, false
 	}
 	// The handshake is the server's first packet: its SYN-ACK. (Events of
 	// connections that closed cleanly are not kept; the halves are.)
-	accepted := S.FirstPacket
-	closeAt, closePkt, closeIn, how := S.FinAt, S.FinPacket, S.FinInput, "FIN"
+	x := acceptClosing{at: S.FinAt, packet: S.FinPacket, input: S.FinInput, how: "FIN"}
 	if S.FinPacket == 0 {
 		rst := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.RST) })
 		if rst == nil {
-			return
+			return acceptClosing{}, false
 		}
-		closeAt, closePkt, closeIn, how = rst.At, rst.Packet, rst.Input, "RST"
+		x = acceptClosing{at: rst.At, packet: rst.Packet, input: rst.Input, how: "RST"}
 	}
-	if C.FinPacket > 0 && C.FinAt < closeAt || closeAt.Sub(accepted) > acceptCloseWithin {
+	if x.at.Sub(S.FirstPacket) > acceptCloseWithin {
+		return acceptClosing{}, false
+	}
+	if C.FinPacket > 0 && C.FinAt < x.at {
+		if r.Refusal() == flow.NoRefusal {
+			return acceptClosing{}, false
+		}
+		x.clientFirst = true
+	}
+	return x, true
+}
+
+func inspectAcceptClose(c *flowCtx) {
+	r := c.r
+	S := &r.Server
+	x, ok := acceptCloseOf(r)
+	if !ok {
 		return
 	}
+	accepted := S.FirstPacket
+	closeAt, closePkt, closeIn, how := x.at, x.packet, x.input, x.how
 	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt,
 		Summary: fmt.Sprintf("the server accepted the connection and closed it %s later (%s), before sending any data", fmtDur(closeAt.Sub(accepted)), how)}
 	if S.Bytes > 0 {
 		v.Summary = fmt.Sprintf("the server accepted the connection, refused the client with %s, and closed it %s later (%s)",
 			refusalWords(r), fmtDur(closeAt.Sub(accepted)), how)
+		if x.clientFirst {
+			v.Summary += ", the client, having read the refusal, closing first"
+		}
 	}
 	if hs := firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) }); hs != nil {
 		v.Evidence = append(v.Evidence, ev(hs, "SYN-ACK from server"))

@@ -62,10 +62,10 @@ var staleReuseDetector = detector{
 func inspectStaleReuse(c *flowCtx) {
 	r := c.r
 	inspectRace(c)
-	if has(r, flow.Server, 'H') && refusedAtAccept(r) {
+	if _, ok := acceptCloseOf(r); ok {
 		// The server refused the client as it accepted it: what the
-		// client sent after was its first request, crossing the refusal,
-		// on a connection never used.
+		// client sent after was its first request, crossing the refusal
+		// or the close, on a connection never used.
 		return
 	}
 	for _, s := range []flow.Side{flow.Client, flow.Server} {

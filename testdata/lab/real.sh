@@ -3285,17 +3285,19 @@ CONF
 	sslreq=$(tshark -r "$late" -Y 'tcp.dstport == 5432 && tcp.payload == 00:00:00:08:04:d2:16:2f' \
 		-T fields -e tcp.srcport 2>/dev/null | sort -un | grep -vxF -f <(echo "$ph" | tr , '\n') | paste -sd,)
 	# The refused connections that the client closed first, having read
-	# the refusal before the server closed (see the expectations).
+	# the refusal before the server closed; the MQTT clients whose CONNECT
+	# came after mosquitto's FIN.
 	cr=$(client_first "$late" 6379) cm=$(client_first "$late" 3306) cp=$(client_first "$late" 5432) cf=$(client_first "$late" 21)
-	# The MQTT clients whose CONNECT came after mosquitto's FIN.
 	cross=$(fin_then_data "$late" 1883)
-	# The cuts at which the server closed first at least 5 of the
-	# connections it refused on a port: a storm of those, for flowdoc.
+	# The cuts at which a port had refused 5 connections or more: a storm
+	# of those, for flowdoc.
 	local -A storm
+	local held
 	for pt in 6379 3306 5432 21 1883; do
 		storm[$pt]=
+		case $pt in 6379) held=$rh ;; 3306) held=$mh ;; 5432) held=$ph ;; 21) held=$fh ;; 1883) held=$qh ;; esac
 		for c in early mid late; do
-			if [ "$(server_first "$out/$name@$c.pcap" $pt | tr , '\n' | grep -c .)" -ge 5 ]; then
+			if [ "$(refused "$out/$name@$c.pcap" $pt "$held" | grep -c .)" -ge 5 ]; then
 				storm[$pt]=${storm[$pt]:+${storm[$pt]},}$c
 			fi
 		done
@@ -3327,34 +3329,21 @@ CONF
 # ${cr:-none}; MariaDB ${cm:-none}; vsftpd ${cf:-none};
 # PostgreSQL (most of its refusals: libpq closes as it reads the FATAL,
 # the backend only as its process exits) ${cp:-none}.
-# Those are refused all the same and belong to the storm, but flowdoc
-# reads them as closed cleanly by the client (Redis's: reset by the
-# server), outside it: that expectation is not held here, and the storms
-# are held at the cuts where the server closed first at least 5 of a
-# port's refusals. Nor is "no stale_reuse_reset" held on the MQTT
-# connections whose CONNECT came after mosquitto's FIN (${cross:-none}):
-# flowdoc calls them a connection reused after the peer closed it, on
-# connections a millisecond old.
-expect sport=6379 cport!=$rh n>=5 : !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
-expect sport=3306 cport!=$mh n>=5 : !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
-expect sport=5432 cport!=$ph n>=10 : !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
-expect sport=21 cport!=$fh n>=5 : !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
-expect sport=1883 cport!=$qh n>=5 : accept_then_close(server) !close_wait_leak(client) !open(client)
-@late expect sport=6379 cport!=$rh n>=20 : !open(client)
-@late expect sport=3306 cport!=$mh n>=20 : !open(client)
-@late expect sport=5432 cport!=$ph n>=40 : !open(client)
-@late expect sport=5432 cport=$sslreq n>=20 : !open(client)
-@late expect sport=21 cport!=$fh n>=20 : !open(client)
+# Those are refused all the same, and belong to the storm. The MQTT
+# connections whose CONNECT came after mosquitto's FIN (${cross:-none})
+# are no reuse: the CONNECT was their first message, on connections a
+# millisecond old.
+expect sport=6379 cport!=$rh n>=5 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+expect sport=3306 cport!=$mh n>=5 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+expect sport=5432 cport!=$ph n>=10 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+expect sport=21 cport!=$fh n>=5 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+expect sport=1883 cport!=$qh n>=5 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+@late expect sport=6379 cport!=$rh n>=20 : accept_then_close(server)
+@late expect sport=3306 cport!=$mh n>=20 : accept_then_close(server)
+@late expect sport=5432 cport!=$ph n>=40 : accept_then_close(server)
+@late expect sport=5432 cport=$sslreq n>=20 : accept_then_close(server)
+@late expect sport=21 cport!=$fh n>=20 : accept_then_close(server)
 @late expect sport=1883 cport!=$qh n>=20 : accept_then_close(server)
-expect sport=6379 cport!=$rh${cr:+,$cr} : accept_then_close(server)
-expect sport=3306 cport!=$mh${cm:+,$cm} : accept_then_close(server)
-expect sport=5432 cport!=$ph${cp:+,$cp} : accept_then_close(server)
-expect sport=21 cport!=$fh${cf:+,$cf} : accept_then_close(server)
-expect sport=1883 cport!=$qh${cross:+,$cross} : !stale_reuse_reset(client)
-@late expect sport=6379 cport!=$rh${cr:+,$cr} n>=3 : accept_then_close(server)
-@late expect sport=3306 cport!=$mh${cm:+,$cm} n>=3 : accept_then_close(server)
-@late expect sport=5432 cport!=$ph${cp:+,$cp} n>=3 : accept_then_close(server)
-@late expect sport=21 cport!=$fh${cf:+,$cf} n>=3 : accept_then_close(server)
 healthy sport=6379 cport=$rh
 healthy sport=3306 cport=$mh
 healthy sport=5432 cport=$ph
@@ -3369,10 +3358,10 @@ finding reconnect_storm
 $(for pt in 6379 3306 5432 21 1883; do
 	[ -n "${storm[$pt]}" ] || continue
 	case $pt in
-	6379) h=$rh${cr:+,$cr} w="Redis's \"max number of clients reached\"" ;;
-	3306) h=$mh${cm:+,$cm} w="a MySQL error packet instead of its handshake" ;;
-	5432) h=$ph${cp:+,$cp} w="a PostgreSQL FATAL error to the startup message" ;;
-	21) h=$fh${cf:+,$cf} w="a 421 or 554 line" ;;
+	6379) h=$rh w="Redis's \"max number of clients reached\"" ;;
+	3306) h=$mh w="a MySQL error packet instead of its handshake" ;;
+	5432) h=$ph w="a PostgreSQL FATAL error to the startup message" ;;
+	21) h=$fh w="a 421 or 554 line" ;;
 	1883) h=$qh w= ;;
 	esac
 	echo "@${storm[$pt]} infinding sport=$pt cport!=$h : reconnect_storm"
@@ -3389,15 +3378,17 @@ EXP
 
 # client_first FILE SPORT: the client ports of the connections to SPORT in
 # FILE whose client sent its FIN before the server sent a FIN or RST,
-# comma separated; server_first: those the server closed first (FIN or
-# RST before the client's FIN).
+# comma separated.
 client_first() {
 	tshark -r "$1" -Y "tcp.port == $2" -T fields -e tcp.srcport -e tcp.dstport -e tcp.flags.fin -e tcp.flags.reset 2>/dev/null |
 		awk -v sp="$2" '$1 == sp && ($3 == 1 || $4 == 1) { srv[$2] = 1 } $2 == sp && $3 == 1 && !srv[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
-server_first() {
-	tshark -r "$1" -Y "tcp.port == $2" -T fields -e tcp.srcport -e tcp.dstport -e tcp.flags.fin -e tcp.flags.reset 2>/dev/null |
-		awk -v sp="$2" '$2 == sp && $3 == 1 { cli[$1] = 1 } $1 == sp && ($3 == 1 || $4 == 1) && !cli[$2] && !seen[$2]++ { printf "%s%s", c, $2; c = "," }'
+# refused FILE SPORT HELD: the client ports of the connections to SPORT
+# in FILE that the server closed (FIN or RST), but for those in HELD (the
+# cap's holders, comma separated), one a line.
+refused() {
+	tshark -r "$1" -Y "tcp.srcport == $2 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" -T fields -e tcp.dstport 2>/dev/null |
+		sort -u | grep -vxF -f <(echo "$3" | tr , '\n')
 }
 
 # Request read timeouts: servers that stop waiting on a client's request.
