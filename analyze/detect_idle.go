@@ -93,6 +93,7 @@ const (
 	waitUnknown    serverWait = iota // no HTTP read: either, or an idle timer counting from the client's last message
 	waitIncomplete                   // the client's last request's headers never ended
 	waitUnanswered                   // the request's headers were whole, and no response came
+	waitBodyless                     // the same, for a request that carries no body (GET)
 )
 
 // serverWaitOf tells what the server of r, closing after the client's
@@ -109,6 +110,10 @@ func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
 		// a request begun, never finished.
 		return waitIncomplete
 	case x.Status == 0 && x.Method != "":
+		switch x.Method {
+		case "GET", "HEAD", "OPTIONS", "DELETE", "TRACE":
+			return waitBodyless
+		}
 		return waitUnanswered
 	}
 	return waitUnknown
@@ -119,9 +124,11 @@ func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
 func (w serverWait) words() string {
 	switch w {
 	case waitIncomplete:
-		return "its request's headers never complete: the server's timeout for reading a request (nginx client_header_timeout or client_body_timeout, Go's Server.ReadHeaderTimeout) closed it"
+		return "its request's headers never completed: the server's timeout for reading a request (nginx client_header_timeout or client_body_timeout, Go's Server.ReadHeaderTimeout) closed it"
 	case waitUnanswered:
 		return "without answering its request (its headers came whole): the server gave up on it (a handler's or an upstream's timeout), or on a request body that never came whole, and closed without a response"
+	case waitBodyless:
+		return "without answering its request (whole, and with no body): the server gave up on it (a handler's or an upstream's timeout) and closed without a response"
 	}
 	return "without answering it: a timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message"
 }
@@ -527,7 +534,7 @@ func serverWaitFinding(g *group) Finding {
 	var pb payload.Buffer
 	var waits []time.Duration
 	var clients []netip.Addr
-	var kinds [3]int
+	var kinds [4]int
 	for i, f := range g.flows {
 		d, _ := idleBefore(f.Record, g.vs[i])
 		waits = append(waits, d)
@@ -548,12 +555,16 @@ func serverWaitFinding(g *group) Finding {
 	switch {
 	case kinds[waitIncomplete] == n:
 		fmt.Fprintf(&sb, ": %s, and the server's timeout for reading a request closed it (nginx client_header_timeout and client_body_timeout, 60 s by default; Go's Server.ReadHeaderTimeout and ReadTimeout: both close without a response)", every(n, "the request's headers never ended", "the headers of all %d requests never ended"))
-		fix = "Find why the clients stop in the middle of their requests (slow or stalled uploads, a client that writes its headers and waits). Many sources each holding connections with unfinished requests are a slow-request attack (slowloris): limit connections per client and keep the timeout short. Raise the timeout only for legitimate slow uploads."
-	case kinds[waitUnanswered] == n:
+		fix = incompleteFix
+	case kinds[waitBodyless] == n:
+		fmt.Fprintf(&sb, ": %s, with no body, and no response followed; the server gave up on it (a handler's or an upstream's timeout) and closed without answering", every(n, "the request came whole", "all %d requests came whole"))
+		fix = unansweredFix
+	case kinds[waitUnanswered]+kinds[waitBodyless] == n:
 		fmt.Fprintf(&sb, ": %s and no response followed; the server gave up on a request (a handler's or an upstream's timeout) or on a request body that never came whole, and closed without answering", every(n, "the request's headers came whole", "the headers of all %d requests came whole"))
-		fix = "Find why the server did not answer those requests (its log, the upstream or handler it waited on, uploads that stalled), and make it answer a timeout with an error response (504, or 408 for a request that never came whole) rather than a bare close: a client cannot tell a bare close from a crash, and may send the request again."
-	case kinds[waitIncomplete]+kinds[waitUnanswered] > 0:
-		fmt.Fprintf(&sb, ": %d with a request's headers left unfinished (the server's request read timeout), %d with a request's headers whole and no response", kinds[waitIncomplete], kinds[waitUnanswered])
+		fix = unansweredFix
+	case kinds[waitIncomplete]+kinds[waitUnanswered]+kinds[waitBodyless] > 0:
+		fmt.Fprintf(&sb, ": %d with a request's headers left unfinished (the server's request read timeout), %d with a request's headers whole and no response", kinds[waitIncomplete], kinds[waitUnanswered]+kinds[waitBodyless])
+		fix = "For the unfinished requests: " + incompleteFix + " For the unanswered ones: " + unansweredFix
 	default:
 		sb.WriteString(": its timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message (the payload was not read as HTTP)")
 	}
@@ -561,9 +572,15 @@ func serverWaitFinding(g *group) Finding {
 	return Finding{Class: IdleTimeoutClose, Severity: Info, Hosts: clients, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"wait_median_s", main.Median.Seconds()},
-			{"unfinished_requests", float64(kinds[waitIncomplete])}, {"unanswered_requests", float64(kinds[waitUnanswered])}},
+			{"unfinished_requests", float64(kinds[waitIncomplete])}, {"unanswered_requests", float64(kinds[waitUnanswered] + kinds[waitBodyless])}},
 		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
 }
+
+// The remedies of serverWaitFinding.
+const (
+	incompleteFix = "Find why the clients stop in the middle of their requests (slow or stalled uploads, a client that writes its headers and waits). Many sources each holding connections with unfinished requests are a slow-request attack (slowloris): limit connections per client and keep the timeout short. Raise the timeout only for legitimate slow uploads."
+	unansweredFix = "Find why the server did not answer those requests (its log, the upstream or handler it waited on, uploads that stalled), and make it answer a timeout with an error response (504, or 408 for a request that never came whole) rather than a bare close: a client cannot tell a bare close from a crash, and may send the request again."
+)
 
 // every is one for n == 1, and many (a format with n's verb) for more.
 func every(n int, one, many string) string {

@@ -3563,9 +3563,9 @@ nofinding close_wait_leak
 @mid,late says idle_timeout_close : 2 with a request's headers left unfinished (the server's request read timeout), 1 with a request's headers whole and no response
 @mid,late says idle_timeout_close : $server_ip:8090 (server) closed 1 connection from $client_ip 2.0 s after the client's last data, without answering it: the request's headers never ended
 @mid says idle_timeout_close : $server_ip:8000 (server) closed 1 connection from $client_ip
-@mid says idle_timeout_close : the request's headers came whole and no response followed; the server gave up on a request
+@mid says idle_timeout_close : the request came whole, with no body, and no response followed; the server gave up on it
 @late says idle_timeout_close : $server_ip:8000 (server) closed 2 connections from $client_ip
-@late says idle_timeout_close : the headers of all 2 requests came whole and no response followed; the server gave up on a request
+@late says idle_timeout_close : all 2 requests came whole, with no body, and no response followed; the server gave up on it
 EXP
 }
 
