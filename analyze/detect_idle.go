@@ -415,6 +415,11 @@ func idleFinding(g *group) Finding {
 			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)], how)
 	}
 	fix := remedy(IdleTimeoutClose)
+	if other && !anyHTTP && v0.Side == flow.Server {
+		// Not HTTP: a broker's or a database's clients that should stay
+		// connected keep the connection alive with their protocol's ping.
+		fix = "Nothing to fix in the server when the clients close their side. Clients meant to stay connected must send within its idle timeout (their protocol's keep-alive: MQTT's PINGREQ within the keep-alive they announced, a database client's ping or test query); pooled ones should close idle connections before it does."
+	}
 	if v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0 {
 		fix = "Nothing to fix: the client closes its idle connections itself, as a pool should, before the server's timeout can."
 	}
