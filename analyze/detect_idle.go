@@ -43,7 +43,8 @@ var idleDetector = detector{
 			"told apart where the HTTP is read. A server's idle closes that come all at once (three or more within " +
 			"10 ms) though their connections had been idle for times far apart (the longest twice the shortest, and a " +
 			"second longer) are a restart, reload or shutdown, not its timeout: they are reported apart, and left out " +
-			"of the timeout the other closes measure.",
+			"of the timeout the other closes measure (unless there are more than two such moments: a server that " +
+			"sweeps on a clock, each connection on a timeout of its own).",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",

@@ -779,6 +779,27 @@ func TestEdgeJudgement(t *testing.T) {
 				"had closed all at once with other idle connections, whatever their idle times", "Retry an idempotent request once"},
 		},
 		{
+			// A broker that checks its clients' keep-alives on a clock, each
+			// its own: closes together, idle times apart, at every sweep.
+			// Three such moments are no restart.
+			name: "a sweep on a clock is no restart",
+			convs: func() []conv {
+				var cs []conv
+				for m, at := range []float64{10, 20, 30} {
+					for i, idle := range []float64{2, 4, 8} {
+						used := at - idle - 0.0112
+						segs := join(open(used-0.01), exchange(used, 100, 200), []seg{{at + 0.0001*float64(i), false, "FA", 0, -1}, {at + 0.0002 + 0.0001*float64(i), true, "A", 0, -1},
+							{at + 0.001, true, "FA", 0, -1}, {at + 0.0012, false, "A", 0, -1}})
+						cs = append(cs, conv{cport: uint16(40001 + 3*m + i), server: "10.0.0.2:1883", segs: segs})
+					}
+				}
+				return cs
+			}(),
+			verdicts: slices.Repeat([]string{"idle_timeout_close(server) time_wait(server) clean(server)"}, 9),
+			findings: []string{"info idle_timeout_close 9"},
+			says:     []string{"10.0.0.2:1883 (server) closed 9 idle connections, 3 of them after"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{

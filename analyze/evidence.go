@@ -69,10 +69,12 @@ type massClose struct {
 	lo, hi      time.Duration // the idle times
 }
 
-// massGap and massMin bound a massClose.
+// massGap and massMin bound a massClose; an endpoint has at most
+// massMoments of them, or none.
 const (
-	massGap = 10 * time.Millisecond
-	massMin = 3
+	massGap     = 10 * time.Millisecond
+	massMin     = 3
+	massMoments = 2
 )
 
 // massOf returns the mass close of server endpoint ep that a close at t
@@ -227,7 +229,10 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 	for ep, cs := range closed {
 		if len(cs) >= massMin {
 			slices.SortFunc(cs, func(a, b idleClose) int { return cmp.Compare(a.at, b.at) })
-			if m := findMass(cs); m != nil {
+			// A restart is rare: an endpoint with more such moments closes
+			// on a clock, each connection on a timeout of its own (a
+			// broker's per-client keep-alives), and none is a restart.
+			if m := findMass(cs); m != nil && len(m) <= massMoments {
 				if ev.mass == nil {
 					ev.mass = map[netip.AddrPort][]massClose{}
 				}
