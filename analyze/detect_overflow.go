@@ -57,15 +57,16 @@ func inspectListenOverflow(c *flowCtx) {
 	if first, late, n := lateAnswer(r); late != nil {
 		// The SYNs before the one answered were dropped: while the server
 		// completed other handshakes, by its full listen queue.
-		if !c.cap.acceptedBetween(r.Key.Server(), first.At, late.At, r.First) {
+		if c.cap.acceptedBetween(r.Key.Server(), first.At, late.At, r.First) {
+			took := fmtDur(late.At.Sub(first.At))
+			c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At,
+				Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
+					times(n), took, took),
+				Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
 			return
 		}
-		took := fmtDur(late.At.Sub(first.At))
-		c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At,
-			Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
-				times(n), took, took),
-			Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
-		return
+		// Not told by the SYNs: the handshake's ACK may have been the
+		// one dropped (below).
 	}
 	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
 		return
