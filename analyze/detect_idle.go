@@ -470,7 +470,7 @@ func waitFinding(g *group) Finding {
 	sev := Info
 	if leaked > 0 {
 		sev = Warning
-		fmt.Fprintf(&sb, "; %s never closed %s in turn (see its CLOSE_WAIT leak): it is stuck on something slower than %s's timeout", peer.Addr(), plural(leaked, "of them"), ep.Addr())
+		fmt.Fprintf(&sb, "; %s never closed %s in turn (see its CLOSE_WAIT leak): it is stuck on something slower than %s's timeout", peer.Addr(), fmt.Sprint(leaked, " of them"), ep.Addr())
 	}
 	sb.WriteString(".")
 	return Finding{Class: IdleTimeoutClose, Severity: sev, Hosts: []netip.Addr{ep.Addr()}, Endpoints: []netip.AddrPort{peer},

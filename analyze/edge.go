@@ -39,8 +39,13 @@ type judgement struct {
 	idle   time.Duration // on byDone: since the connection's last data
 	// before is, on byPrior, how long the connection had been idle when
 	// the peer closed it (0: it was not idle).
-	before  time.Duration
-	ownApps bool // closes are the application's own, not its host's
+	before time.Duration
+	// line is, on byQueue, how the server answered the requests before
+	// this one's; ago how long before the end it last answered, waited how
+	// long this one's request had waited then.
+	line        *answers
+	ago, waited time.Duration
+	ownApps     bool // closes are the application's own, not its host's
 }
 
 // basisKind is what a judgement rests on.
@@ -53,6 +58,7 @@ const (
 	byDone                      // the application closes what it is done with
 	bySiblings                  // its application's leaks beyond doubt
 	byLoss                      // the capture lost packets of this close
+	byQueue                     // a server still answering the requests before this one
 )
 
 const (
@@ -93,6 +99,15 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	var cadence time.Duration
 	if j.sending && h.Packets > 1 {
 		cadence = closeFactor * (h.LastPacket.Sub(h.FirstPacket) / time.Duration(h.Packets-1))
+	}
+	if C := &r.Client; s == flow.Server && !j.sending && ev.grace == 0 && C.LastPayload > r.Server.LastPayload && C.FinPacket > 0 && C.FinAt > C.LastPayload {
+		// A request the client gave up waiting on, in line behind those
+		// the server is still answering one after another: a worker
+		// busy with each in turn, not one that forgot this one.
+		if a, ok := ev.inLine(r.Key.Server(), C.LastPayload); ok {
+			j.on, j.line, j.ago, j.waited = byQueue, a, ev.end.Sub(a.last), ev.end.Sub(C.LastPayload)
+			return j
+		}
 	}
 	if ev.grace > 0 {
 		j.on, j.grace = byGrace, ev.grace
@@ -191,6 +206,9 @@ func (j *judgement) basis() string {
 			j.app.host, plural(j.closes.n, "other connection"), fmtDur(j.closes.quantile(1)), fmtDur(j.idle-j.quiet), quiet)
 	case byLoss:
 		return fmt.Sprintf("in CLOSE_WAIT as far as the capture shows, but the capture lost packets of this close: %s; whether this side closed is not in the capture", j.lost)
+	case byQueue:
+		return fmt.Sprintf("in CLOSE_WAIT for %s, its request unanswered for %s, while %s is still answering requests (%s, the last %s before the end) and has taken up to %s to answer one: it may be in line behind them (workers busy with each in turn, the accept queue), and the capture cannot tell yet whether it will close",
+			quiet, fmtDur(j.waited), j.app.endpoint, plural(j.line.n, "answered"), fmtDur(j.ago), fmtDur(j.line.slowest))
 	case byPrior:
 		switch {
 		case j.leak && j.before > time.Second:
@@ -214,7 +232,7 @@ func (j *judgement) basis() string {
 	if j.reused > 0 {
 		// A pool that notices a close only at a connection's next use.
 		sent := fmt.Sprintf("sent requests on %s up to %s after the peer's FIN, and was reset (a pool that notices a close only when it next uses the connection)",
-			map[bool]string{true: "all its other connections the peer closed", false: plural(j.reused, "of them")}[j.reused == l.n], slowest)
+			map[bool]string{true: "all its other connections the peer closed", false: fmt.Sprint(j.reused, " of them")}[j.reused == l.n], slowest)
 		if j.reused < l.n {
 			sent = fmt.Sprintf("let go of %s after the peer's FIN within %s: it closed some, and %s", plural(l.n, "connection"), slowest, sent)
 		}

@@ -800,6 +800,25 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"10.0.0.2:1883 (server) closed 9 idle connections, 3 of them after"},
 		},
 		{
+			// A server that answers requests one after another, each after
+			// seconds (a busy worker, a full accept queue): a client that
+			// gave up waiting leaves it in CLOSE_WAIT while it works
+			// through the requests before. Not a leak while answers still
+			// come and this one has waited no longer than others did.
+			name: "a busy server's CLOSE_WAIT in line",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "PA", 100, -1}, {0.0102, false, "A", 0, -1},
+					{10.0, false, "PA", 200, -1}, {10.0002, true, "A", 0, -1}, {10.1, true, "FA", 0, -1}, {10.1002, false, "FA", 0, -1}, {10.1004, true, "A", 0, -1}})},
+				{cport: 40002, server: "10.0.0.2:80", segs: join(open(1), []seg{{1.01, true, "PA", 100, -1}, {1.0102, false, "A", 0, -1},
+					{11.5, false, "PA", 200, -1}, {11.5002, true, "A", 0, -1}, {11.6, true, "FA", 0, -1}, {11.6002, false, "FA", 0, -1}, {11.6004, true, "A", 0, -1}})},
+				{cport: 40003, server: "10.0.0.2:80", segs: join(open(2), []seg{{2.01, true, "PA", 100, -1}, {2.0102, false, "A", 0, -1},
+					{9.0, true, "FA", 0, -1}, {9.0002, false, "A", 0, -1}})},
+				{cport: 50000, server: "10.0.0.9:80", client: "10.0.0.8", segs: join(open(11.9), exchange(11.99, 10, 10))}},
+			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "open(server) idle_timeout_close(client)", "open(client)"},
+			findings: []string{"info close_wait_leak 1", "info idle_timeout_close 1"},
+			says:     []string{"its request unanswered for 10.0 s, while 10.0.0.2:80 is still answering requests (2 answered"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{

@@ -55,6 +55,36 @@ type captureEvidence struct {
 	// restart, a reload, a shutdown, not its idle timer. Their closes are
 	// not in idleCloses.
 	mass map[netip.AddrPort][]massClose
+	// answering holds, per server endpoint on a host with a CLOSE_WAIT,
+	// how it answered its requests: a server busy with them one after
+	// another still holds those it has not come to.
+	answering map[netip.AddrPort]*answers
+}
+
+// answers is how a server endpoint answered requests: a connection whose
+// server sent data after the client's last data was answered.
+type answers struct {
+	n           int
+	first, last flow.Timestamp // its first answer, and its last
+	slowest     time.Duration  // the longest a request waited for its answer's end
+}
+
+// inLine reports whether a request sent at req, unanswered at the end of
+// the capture, may be in line behind those the server ep is still
+// answering: it has not waited longer than the server took to answer
+// another request, and answers still come, the last since it was sent
+// and no longer ago than three times the server's pace between answers
+// (closeFloor at least).
+func (ev *captureEvidence) inLine(ep netip.AddrPort, req flow.Timestamp) (*answers, bool) {
+	a := ev.answering[ep]
+	if a == nil || a.last <= req || ev.end.Sub(req) > a.slowest {
+		return nil, false
+	}
+	pace := closeFloor
+	if a.n > 1 {
+		pace = max(pace, 3*a.last.Sub(a.first)/time.Duration(a.n-1))
+	}
+	return a, ev.end.Sub(a.last) <= pace
 }
 
 // massClose is a moment a server closed massMin or more idle connections
@@ -265,6 +295,19 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		return ev
 	}
 	for _, r := range recs {
+		if C, S := &r.Client, &r.Server; waiting[r.Key.Server().Addr()] && C.LastPayload > 0 && S.LastPayload > C.LastPayload {
+			if ev.answering == nil {
+				ev.answering = map[netip.AddrPort]*answers{}
+			}
+			a := ev.answering[r.Key.Server()]
+			if a == nil {
+				a = &answers{first: S.LastPayload}
+				ev.answering[r.Key.Server()] = a
+			}
+			a.n++
+			a.first, a.last = min(a.first, S.LastPayload), max(a.last, S.LastPayload)
+			a.slowest = max(a.slowest, S.LastPayload.Sub(C.LastPayload))
+		}
 		for s := flow.Client; s <= flow.Server; s++ {
 			if !waiting[r.Endpoint(s).Addr()] {
 				continue
