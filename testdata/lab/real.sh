@@ -26,7 +26,8 @@
 # python3-h2 (nginx-h2-tls), python3-grpcio, python3-h2 and openssl
 # (grpc-idle), python3-uvicorn (uvicorn-haproxy), postgresql,
 # python3-psycopg2, python3-redis, vsftpd, mosquitto, python3-paho-mqtt
-# and tshark (server-cap-refusal), gunicorn and tshark (request-timeouts).
+# and tshark (server-cap-refusal), gunicorn and tshark (request-timeouts),
+# apache2, haproxy and tshark (server-reload).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -286,6 +287,14 @@
 #                       ReadHeaderTimeout (testdata/lab/clients/
 #                       goreadhdr.go): each closes with a bare FIN, no
 #                       response; curl beside them.
+#   server-reload       nginx -s reload, Apache httpd's graceful restart
+#                       and HAProxy's soft reload (-sf), twice each, under
+#                       pooled keep-alive connections idle 0.5-4.5 s (no
+#                       timeout fires): each closes them all at once with
+#                       FIN. http.client connections reused 1 s after (RST;
+#                       Apache's lingering close drains them, and resets
+#                       one 3 s after) or never again (CLOSE_WAIT),
+#                       requests Sessions that notice and reconnect.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -3767,6 +3776,162 @@ nofinding close_wait_leak
 EXP
 }
 
+# Servers reloaded under their clients' pooled idle connections: nginx -s
+# reload, Apache httpd's graceful restart, HAProxy's soft reload (-sf).
+sc_server_reload() {
+	host client; host server; wire client server
+	# nginx (keepalive_timeout 60s) on 8080, HAProxy's backend too.
+	nginx_conf "$work/nginx" 8080 60s
+	run_nginx server "$work/nginx"
+	# Apache (apache_conf: event MPM) on 8081 with KeepAliveTimeout 30 and
+	# room for two server processes: the new generation starts while the
+	# old one finishes.
+	local d=$work/apache
+	apache_conf "$d" 8081
+	sed -i 's/^KeepAliveTimeout 2$/KeepAliveTimeout 30/; s/^ServerLimit 1$/ServerLimit 2/; s/^MaxRequestWorkers 16$/MaxRequestWorkers 32/' "$d/httpd.conf"
+	on server apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
+	# HAProxy (timeout http-keep-alive 60s) on 8082 in front of nginx.
+	cat >"$work/haproxy.cfg" <<CONF
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 60s
+	timeout server 60s
+	timeout http-keep-alive 60s
+frontend web
+	bind $server_ip:8082
+	default_backend app
+backend app
+	server nginx 127.0.0.1:8080
+CONF
+	on server haproxy -db -f "$work/haproxy.cfg"
+	local haproxy=${pids[-1]} at
+	listening server 8080
+	listening server 8081 20
+	listening server 8082
+	capture client "$client_if" "$work/cap.pcap"
+	begin server-reload
+	# The clock starts 1.5 s on, when the three clients start together.
+	t0=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 1.5 }')
+	# Per server, connections opened at 0 s and last used 0.5-4 s before
+	# the reload at 6 s (pylab.py pooled, KIND:ROLE:TIMES:END): http.client
+	# connections reused 1 s after it ("reuse", "fresh": last used 0.5 s
+	# before it), or never again ("idle", never read nor closed); requests
+	# Sessions used again 1.5 and 2 s after it, which notice the close and
+	# reconnect ("sess", kept; "sessc", closed then). Then new connections,
+	# idle 0.5-4.5 s at a second reload at 12 s, one reused 1 s after it.
+	client client $pylab pooled "$server_ip" 8080 "$t0" 30 \
+		hc:nreuse:0,2,7:close hc:nidle:0,3:keep hc:nreuse:0,4.5,7:close hc:nidle:0,4.7:keep hc:nfresh:0,5.5,7:close \
+		rs:nsess:0,2.5,7.5,13.5:close rs:nsessc:0,4,8:close \
+		hc:nidle2:9.5:keep hc:nidle2:10.5:keep hc:nfresh2:11.5,13:close
+	# Apache at 6.1 s and 12.1 s: reused 1 s after (its lingering close still
+	# reads: "linger", "fresh"), and 3 s after ("reuse").
+	client client $pylab pooled "$server_ip" 8081 "$t0" 30 \
+		hc:areuse:0,2,9.1:close hc:aidle:0,3:keep hc:alinger:0,4.5,7.1:close hc:aidle:0,4.7:keep hc:afresh:0,5.5,7.1:close \
+		rs:asess:0,2.5,7.6,13.6:close rs:asessc:0,4,8.1:close \
+		hc:aidle2:9.6:keep hc:aidle2:10.6:keep hc:afresh2:11.6,13.1:close
+	# HAProxy at 6.2 s and 12.2 s, every connection idle 1.3 s or more at
+	# them (flowdoc counts no close after less than 1 s idle in a mass
+	# close yet: this one's figures are exact).
+	client client $pylab pooled "$server_ip" 8082 "$t0" 30 \
+		hc:hreuse:0,2,7.2:close hc:hidle:0,3:keep hc:hreuse:0,4.5,7.2:close hc:hidle:0,4.7:keep \
+		rs:hsess:0,2.5,7.7,13.7:close \
+		hc:hidle2:9.7:keep hc:hidle2:10.2:keep hc:hreuse2:10.9,13.2:close
+	until_t 5.8
+	cut early client server
+	for at in 6 12; do
+		until_t $at
+		ip netns exec "$tag-server" nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -s reload >>"$work/log" 2>&1
+		until_t $at.1
+		ip netns exec "$tag-server" apache2 -d "$d" -f "$d/httpd.conf" -k graceful >>"$work/log" 2>&1
+		until_t $at.2
+		on server haproxy -db -f "$work/haproxy.cfg" -sf "$haproxy" # the new one tells the old to stop
+		haproxy=${pids[-1]}
+		if [ $at = 6 ]; then
+			until_t 9.4
+			cut mid client server
+		fi
+	done
+	until_t 16
+	cut late client server
+	finish "$work/cap.pcap"
+	# What each server did at its reloads: its FINs and RSTs, those less
+	# than 50 ms apart together, in seconds from the clients' start.
+	local p
+	for p in 8080 8081 8082; do
+		tshark -r "$out/$name@late.pcap" -Y "tcp.srcport == $p && (tcp.flags.fin == 1 || tcp.flags.reset == 1)" \
+			-T fields -e frame.time_epoch -e tcp.flags.reset 2>/dev/null |
+			awk -v p=$p -v t0="$t0" 'function out() { if (n) printf "  %s: %d %s at %.3f-%.3f s\n", p, n, k, a - t0, b - t0 }
+				{ x = ($2 == 1 || $2 == "True") ? "RST" : "FIN"; if (x != k || $1 - b > 0.05) { out(); n = 0; k = x; a = $1 } n++; b = $1 }
+				END { out() }'
+	done
+	local sessions
+	sessions=$(ports nsess),$(ports nsessc),$(ports nsess-new),$(ports nsessc-new),$(ports nsess-new2),$(ports asess),$(ports asessc),$(ports asess-new),$(ports asessc-new),$(ports asess-new2),$(ports hsess),$(ports hsess-new),$(ports hsess-new2)
+	expect <<EXP
+# nginx (keepalive_timeout 60s), Apache httpd (event MPM, KeepAliveTimeout
+# 30) and HAProxy (timeout http-keep-alive 60s) in front of nginx, each
+# reloaded twice under idle keep-alive connections of python clients
+# last used 0.5-4.5 s before: nginx -s reload (at 6 and 12 s), Apache's
+# graceful restart (apache2 -k graceful, 6.1 and 12.1 s), HAProxy's soft
+# reload (haproxy -sf, 6.2 and 12.2 s). No timeout fires in the scenario.
+# Each closes all its idle connections at once with FIN (nginx's old
+# worker and Apache's old child within a fraction of a millisecond,
+# HAProxy's old process within a few ms), whatever their idle times: a
+# restart, reload or shutdown, not an idle timeout.
+# The http.client connections reused 1 s after the reload (nreuse,
+# nfresh, hreuse) get RST; Apache's lingering close (2 s) reads and drops
+# a request sent 1 s after its FIN (alinger, afresh: no answer, no RST)
+# and resets one 3 s after (areuse): stale reuses that raced the reload,
+# which retries cure, not a shorter pool timeout. The requests Sessions
+# notice the close at their next use (1.5-2 s after), close and
+# reconnect: healthy. The http.client connections nobody uses again
+# (nidle, aidle, hidle, never read nor closed) sit in CLOSE_WAIT on the
+# client: a pool holding connections the server closed, until it next
+# uses them, or a leak; at the late cut the oldest are 10 s old.
+@early healthy all
+@early nofinding idle_timeout_close
+@early nofinding stale_reuse_reset
+@early nofinding close_wait_leak
+@mid,late expect sport=8080 cport=$(ports nreuse),$(ports nidle),$(ports nsess),$(ports nsessc) n>=6 : idle_timeout_close(server)
+@mid,late expect sport=8081 cport=$(ports areuse),$(ports alinger),$(ports aidle),$(ports asess),$(ports asessc) n>=6 : idle_timeout_close(server)
+@mid,late expect sport=8082 cport=$(ports hreuse),$(ports hidle),$(ports hsess) n>=5 : idle_timeout_close(server)
+@mid,late infinding cport=$(ports nreuse),$(ports nidle),$(ports nsess),$(ports nsessc),$(ports areuse),$(ports alinger),$(ports aidle),$(ports asess),$(ports asessc),$(ports hreuse),$(ports hidle),$(ports hsess) : idle_timeout_close
+@late expect cport=$(ports nidle2),$(ports nsess-new),$(ports aidle2),$(ports asess-new),$(ports hidle2),$(ports hreuse2),$(ports hsess-new) n>=10 : idle_timeout_close(server)
+@late infinding cport=$(ports nidle2),$(ports nsess-new),$(ports aidle2),$(ports asess-new),$(ports hidle2),$(ports hreuse2),$(ports hsess-new) : idle_timeout_close
+@mid,late expect cport=$(ports nreuse),$(ports nfresh),$(ports areuse),$(ports alinger),$(ports hreuse) n>=7 : stale_reuse_reset(client) !close_wait_leak(client)
+@mid,late expect cport=$(ports alinger) : !half_close_ok(server)
+@late expect cport=$(ports nfresh2),$(ports hreuse2) n>=2 : stale_reuse_reset(client)
+@mid expect client.ss=CLOSE-WAIT n>=6 : open(client)|close_wait_leak(client) idle_timeout_close(server)
+@late expect client.ss=CLOSE-WAIT n>=12 : open(client)|close_wait_leak(client) idle_timeout_close(server)
+@mid infinding client.ss=CLOSE-WAIT : close_wait_leak
+@late infinding sport=8080 client.ss=CLOSE-WAIT : close_wait_leak
+@late infinding sport=8081 client.ss=CLOSE-WAIT : close_wait_leak
+@mid,late healthy cport=$sessions
+@mid,late finding idle_timeout_close
+@mid,late finding stale_reuse_reset
+@mid,late says idle_timeout_close : The server restarted, reloaded or shut down (nginx -s reload, Apache's graceful restart and most servers' graceful shutdown close their idle keep-alive connections at once)
+@mid says idle_timeout_close : $server_ip:8082 (server) closed 5 idle connections at once (within
+@mid says idle_timeout_close : 2 of them were reused by its client after the close, and reset: requests that raced it.
+@late says idle_timeout_close : $server_ip:8082 (server) closed 9 idle connections at 2 moments, those of each within 10 ms
+@late says idle_timeout_close : 3 of them were reused by its client after the close, and reset: requests that raced it.
+@mid,late says idle_timeout_close : $server_ip:8080 (server) closed
+@mid,late says idle_timeout_close : $server_ip:8081 (server) closed
+@mid,late says stale_reuse_reset : had closed all at once with other idle connections, whatever their idle times (a restart, reload or shutdown: see its idle_timeout_close finding)
+@mid,late says stale_reuse_reset : requests that raced the server's restart, which no pool's idle timeout prevents.
+# Not held here, flowdoc misreads them today: the connections idle less
+# than a second at a reload (nfresh, nfresh2, afresh, afresh2), closed in
+# the same fraction of a millisecond as the others, get no
+# idle_timeout_close(server) and are left out of the mass close (its
+# count, its idle times, the reuses it counts); the stale_reuse_reset
+# finding for 8080 then reads nfresh and nfresh2 as reuses after an idle
+# timeout and gives the pool-timeout remedy; Apache's afresh and afresh2,
+# whose requests it drained unanswered, read half_close_ok(server). At the
+# late cut the close_wait_leak finding says 8080 and 8081 closed "after an
+# idle time of its own (2.1 s ...: its keep-alive timeout)", and sets
+# HAProxy's CLOSE_WAIT sockets, as old as the others, apart as "too young".
+EXP
+}
+
 # upstream_races: after a reverse-proxy scenario's capture, sets race and
 # race_mid to the upstream connections the backend ($server_ip) reset in
 # the late and mid cuts, and bad to the callers' ports that got a 502;
@@ -3794,7 +3959,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts nginx_404_leak server_reload"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -3828,6 +3993,10 @@ for s in ${@:-$all}; do
 	gunicorn_upstream) $py -c 'import gunicorn' 2>/dev/null || die "needs gunicorn" ;;
 	request_timeouts) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
 	gunicorn_backlog) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
+	server_reload)
+		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] || die "needs apache2"
+		command -v haproxy >/dev/null && command -v tshark >/dev/null || die "needs haproxy and tshark"
+		;;
 	uvicorn_haproxy)
 		$py -c 'import uvicorn' 2>/dev/null && command -v haproxy >/dev/null || die "needs python3-uvicorn and haproxy"
 		command -v tshark >/dev/null || die "needs tshark"

@@ -127,6 +127,17 @@ count and time and exits by itself. Clients print one line per connection,
   grpcleak HOST PORT HOLD              python3-h2, cleartext: one gRPC call by
                                        hand, then never read nor closed
                                        ("leak")
+  pooled HOST PORT START HOLD SPEC...  pooled connections used on a schedule, in
+                                       seconds from START (a Unix time): each
+                                       SPEC is KIND:ROLE:T1,T2,...:END, a
+                                       request at each time Ti; KIND hc, an
+                                       http.client connection opened at T1 (said
+                                       as ROLE), kind rs, a requests Session (its
+                                       first connection said as ROLE, those it
+                                       opens after as ROLE-new, ROLE-new2, ...);
+                                       END close closes it after its last
+                                       request, keep keeps it, never read nor
+                                       closed; then waits until HOLD s
   capheld KIND HOST PORT N HOLD        N connections of KIND held open HOLD s,
                                        each after one exchange ("KINDhold"):
                                        redis (redis-py, PING), pg (psycopg2,
@@ -1045,6 +1056,60 @@ def caprefused(kind, host, port, n, interval, sslmode=None):
         time.sleep(float(interval))
     for k, v in sorted(got.items()):
         print("%s %s:%s refused loop: %d x %s" % (kind, host, port, v, k), file=sys.stderr, flush=True)
+
+
+def pooled(host, port, start, hold, *specs):
+    import requests
+
+    url = "http://%s:%s/" % (host, port)
+    start = float(start)
+    events = []  # (time, spec index, its last)
+    for i, spec in enumerate(specs):
+        kind, role, times, end = spec.split(":")
+        ts = [float(t) for t in times.split(",")]
+        for j, t in enumerate(ts):
+            events.append((t, i, j == len(ts) - 1))
+    events.sort()
+    conns = {}  # spec index -> [connection or Session, its port, reconnections]
+
+    def use(i, last):
+        kind, role, _, end = specs[i].split(":")
+        try:
+            if kind == "hc":
+                if i not in conns:
+                    c = http.client.HTTPConnection(host, int(port), timeout=5)
+                    c.request("GET", "/")
+                    say(role, c.sock)
+                    conns[i] = [c, None]
+                else:
+                    c = conns[i][0]
+                    c.request("GET", "/")
+                c.getresponse().read()
+            else:
+                if i not in conns:
+                    conns[i] = [requests.Session(), None, 0]
+                s = conns[i][0]
+                r = s.get(url, timeout=5, stream=True)
+                p = r.raw._connection.sock.getsockname()[1]
+                if p != conns[i][1]:
+                    if conns[i][1] is not None:
+                        n = conns[i][2] = conns[i][2] + 1
+                        role += "-new" + ("" if n == 1 else str(n))
+                    os.write(1, ("%s %d\n" % (role, p)).encode())
+                    conns[i][1] = p
+                r.content
+        except (OSError, http.client.HTTPException, requests.RequestException) as e:
+            print(role, "error", type(e).__name__, file=sys.stderr, flush=True)
+        if last and i in conns:
+            if end == "close":
+                conns[i][0].close()
+            else:
+                keep.append(conns[i][0])  # never read nor closed
+
+    for t, i, last in events:
+        time.sleep(max(0, start + t - time.time()))
+        use(i, last)
+    time.sleep(max(0, start + float(hold) - time.time()))
 
 
 if __name__ == "__main__":
