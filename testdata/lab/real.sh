@@ -27,7 +27,7 @@
 # (grpc-idle), python3-uvicorn (uvicorn-haproxy), postgresql,
 # python3-psycopg2, python3-redis, vsftpd, mosquitto, python3-paho-mqtt
 # and tshark (server-cap-refusal), gunicorn and tshark (request-timeouts),
-# apache2, haproxy and tshark (server-reload).
+# apache2, haproxy and tshark (server-reload), tshark (download-stall).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -295,6 +295,15 @@
 #                       Apache's lingering close drains them, and resets
 #                       one 3 s after) or never again (CLOSE_WAIT),
 #                       requests Sessions that notice and reconnect.
+#   download-stall      nginx (sendfile on) serving a 20 MB file to readers
+#                       that stop reading (zero windows, nginx's probes):
+#                       a raw socket and a requests stream closed with the
+#                       rest unread (RST), curl --limit-rate 1M --max-time 2,
+#                       a reader stalled to the end; send_timeout 3s closing
+#                       on a stalled reader with RST (reset_timedout_
+#                       connection on) and without (its FIN queued behind
+#                       the unsent data until the reader reads again); a
+#                       whole download with curl. Captured with -s 128.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -3929,6 +3938,150 @@ CONF
 # late cut the close_wait_leak finding says 8080 and 8081 closed "after an
 # idle time of its own (2.1 s ...: its keep-alive timeout)", and sets
 # HAProxy's CLOSE_WAIT sockets, as old as the others, apart as "too young".
+# Downloads whose reader stops reading: nginx (sendfile on) serving a
+# 20 MB file to readers that close with the rest unread, curl throttled
+# and timed out, a reader stalled to the end, and nginx's send_timeout
+# (3 s, with and without reset_timedout_connection) giving up on stalled
+# readers; a whole download with curl beside them.
+sc_download_stall() {
+	host client; host server; wire client server
+	# Linux's own buffer limits: hosts raise them (a receive buffer that
+	# may grow to 32 MB takes 17 MB of the throttled download at once).
+	for h in client server; do
+		ip netns exec "$tag-$h" sysctl -qw net.ipv4.tcp_rmem="4096 131072 6291456" net.ipv4.tcp_wmem="4096 16384 4194304"
+	done
+	local d=$work/nginx
+	mkdir -p "$d/html"
+	head -c 20971520 /dev/urandom >"$d/html/big.bin"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 256; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	# Debian's nginx.conf; nginx's own default is sendfile off.
+	sendfile on;
+	tcp_nopush on;
+	# 8080 and 8083: send_timeout 60s, nginx's default (8083 for the
+	# reader stalled to the end, so that its finding is its own).
+	server {
+		listen $server_ip:8080;
+		listen $server_ip:8083;
+		root $d/html;
+	}
+	server {
+		listen $server_ip:8081;
+		root $d/html;
+		send_timeout 3s;
+	}
+	server {
+		listen $server_ip:8082;
+		root $d/html;
+		send_timeout 3s;
+		reset_timedout_connection on;
+	}
+}
+CONF
+	run_nginx server "$d"
+	listening server 8080
+	listening server 8083
+	# A snap length of 128 keeps the headers of every segment and the
+	# first bytes of the response (its status line and Server header) and
+	# drops the file's bytes: the capture stays small.
+	capture client "$client_if" "$work/cap.pcap" -s 128
+	begin download-stall
+	local url=http://$server_ip
+	# Raw sockets with SO_RCVBUF 64 KB (the kernel doubles it), each
+	# reading 200 KB of the response, then not reading.
+	client client $pylab slowread "$server_ip" 8080 /big.bin abort 204800 1.5 close 0 65536
+	client client $pylab slowread "$server_ip" 8083 /big.bin stall 204800 30 hold 0 65536
+	client client $pylab slowread "$server_ip" 8081 /big.bin stresume 204800 4.5 resume 0 65536
+	client client $pylab slowread "$server_ip" 8082 /big.bin streset 204800 30 hold 0 65536
+	first_port 10 # the clock starts at their first connection
+	client client $pylab streamread "$server_ip" 8080 /big.bin 1.5
+	client client curl -s -o /dev/null --limit-rate 1M --max-time 2 -w 'throttled %{local_port}\n' "$url:8080/big.bin"
+	client client curl -s -o /dev/null --max-time 10 -w 'full %{local_port}\n' "$url:8080/big.bin"
+	until_t 1
+	cut early client server
+	until_t 6.5 # the closes at 1.5-2 s, nginx's send_timeout at 3 s, the reader reading again at 4.5 s
+	cut mid client server
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	grep -h 'timed out' "$d/error.log" | sed 's/^/  nginx: /' || true
+	sed 's/^/  nginx: /' "$d/access.log"
+	# Per connection: the zero windows the client advertised, nginx's
+	# zero-window probes (keep-alives to tshark: one byte below snd_una),
+	# and who sent FIN or RST, when.
+	tshark -r "$out/$name@late.pcap" -Y tcp -T fields -e frame.number -e frame.time_relative -e tcp.srcport -e tcp.dstport \
+		-e tcp.flags.str -e tcp.analysis.zero_window -e tcp.analysis.keep_alive 2>/dev/null |
+		awk -F'\t' -v ports="$(tr '\n' ' ' <"$work/ports")" '
+			BEGIN { n = split(ports, a, " "); for (i = 1; i < n; i += 2) role[a[i + 1]] = a[i] }
+			{ srv = $3 < 9000; c = srv ? $4 : $3; conns[c] = 1 }
+			!srv && $6 == 1 && !zw[c]++ { first[c] = sprintf(" (first #%d at %.2f s)", $1, $2) }
+			srv && $7 == 1 { probes[c]++ }
+			$5 ~ /[FR]/ { ends[c] = ends[c] sprintf(", %s %s #%d at %.2f s", srv ? "server" : "client", $5 ~ /R/ ? "RST" : "FIN", $1, $2) }
+			END { for (c in conns) printf "  %s %s: %d zero windows%s, %d probes%s\n", role[c], c, zw[c], first[c], probes[c], ends[c] }' | sort
+	local gaveup=$(ports abort),$(ports stream),$(ports throttled)
+	expect <<EXP
+# nginx 1.22 (sendfile on, tcp_nopush on) serves a 20 MB file on four
+# ports: 8080 and 8083 with its default send_timeout 60s, 8081 with
+# send_timeout 3s, 8082 with send_timeout 3s and reset_timedout_connection
+# on. Linux's default buffer limits on both hosts (tcp_rmem 4096 131072
+# 6291456, tcp_wmem 4096 16384 4194304). Captured on the client with a
+# snap length of 128. Every reader that stops advertises a zero window
+# once its receive buffer is full, and nginx's kernel probes it (one byte
+# below snd_una, answered with a zero window), 0.2 s, then doubling.
+# Readers that gave up on the transfer themselves, each closing its socket
+# with data unread, which the kernel sends as RST: "abort", a raw socket
+# (SO_RCVBUF 64 KB) that reads 200 KB, then nothing for 1.5 s, then
+# closes; "stream", requests (stream=True) that reads one 64 KB chunk and
+# closes the response 1.5 s later; "throttled", curl --limit-rate 1M
+# --max-time 2, whose receive buffer (growing up to 6 MB) fills faster
+# than curl reads, then curl's timeout. Until the close they are
+# stalled; after it, the reader let go: Info, no error or warning.
+@early expect cport=$gaveup client.ss=ESTAB n>=3 : zero_window_stall(client)
+@early says zero_window_stall : $client_ip stopped reading on 3 connections to $server_ip:8080: it advertised a zero receive window, and 3 of them were still stalled at the end of the capture
+@mid,late expect cport=$gaveup client.ss=CLOSED server.ss=CLOSED n>=3 : zero_window_stall(client) reset(client)
+@mid,late healthy cport=$gaveup
+@mid,late says zero_window_stall : $client_ip stopped reading on 3 connections to $server_ip:8080: it advertised a zero receive window, then reset each with the rest unread: it gave up on those transfers
+# "stall" (8083, send_timeout 60s): reads 200 KB, then holds the socket
+# open unread to the end: its zero window lasts to the end of every cut,
+# nginx probing into it. The real stall: an error.
+expect cport=$(ports stall) client.ss=ESTAB server.ss=ESTAB n>=1 : zero_window_stall(client)
+says zero_window_stall : $client_ip stopped reading on 1 connection to $server_ip:8083: it advertised a zero receive window, and was still not reading at the end of the capture
+# "streset" (8082, send_timeout 3s, reset_timedout_connection on): reads
+# 200 KB, then holds the socket open unread; nginx gives up 3.0 s after
+# its last write and closes with zero linger: RST. The server gave up on
+# the stalled reader: zero_window_stall(client), a warning.
+# (flowdoc also calls that RST an idle timeout, idle_timeout_close(server):
+# not expected here, the connection was not idle but blocked on the
+# closed window.)
+@early expect cport=$(ports streset) client.ss=ESTAB n>=1 : zero_window_stall(client)
+@mid,late expect cport=$(ports streset) client.ss=CLOSED server.ss=CLOSED n>=1 : zero_window_stall(client) !reset(client)
+# "stresume" (8081, send_timeout 3s): reads 200 KB, reads nothing for
+# 4.5 s, then reads to EOF. nginx gives up at 3 s and closes without
+# zero linger: nothing on the wire, its FIN queued behind the megabyte
+# and more its socket still holds (ss: FIN-WAIT-1; its probes go on as
+# before). When the reader reads again the kernel sends those and the
+# FIN: 2 MB or so of the 20 MB body, then EOF (the reader says how much
+# on stderr). The reader stalled, then read again:
+# zero_window_stall(client), a warning; the server's close is orderly
+# and it holds TIME_WAIT. (A reader that kept the socket open unread
+# would show nothing of nginx's close: a server ESTABLISHED in the
+# capture that ss holds in FIN-WAIT-1, which no capture can tell; none
+# is recorded.)
+@early expect cport=$(ports stresume) client.ss=ESTAB n>=1 : zero_window_stall(client)
+@mid,late expect cport=$(ports stresume) client.ss=CLOSED server.ss=TIME-WAIT n>=1 : zero_window_stall(client) !close_wait_leak(client)
+# "full": curl downloads the whole file and closes first.
+healthy cport=$(ports full)
+nofinding close_wait_leak
 EXP
 }
 
@@ -3959,7 +4112,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts nginx_404_leak server_reload"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -3997,6 +4150,7 @@ for s in ${@:-$all}; do
 		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] || die "needs apache2"
 		command -v haproxy >/dev/null && command -v tshark >/dev/null || die "needs haproxy and tshark"
 		;;
+	download_stall) command -v tshark >/dev/null || die "needs tshark" ;;
 	uvicorn_haproxy)
 		$py -c 'import uvicorn' 2>/dev/null && command -v haproxy >/dev/null || die "needs python3-uvicorn and haproxy"
 		command -v tshark >/dev/null || die "needs tshark"

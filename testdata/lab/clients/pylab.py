@@ -153,6 +153,18 @@ count and time and exits by itself. Clients print one line per connection,
                                        "KINDrefused PORT" where the library
                                        shows the socket, and what the attempts
                                        got, counted, on stderr
+  slowread HOST PORT PATH ROLE BYTES PAUSE THEN HOLD [RCVBUF]
+                                       a download by hand (raw socket, SO_RCVBUF
+                                       RCVBUF when given): GET PATH, BYTES read
+                                       (headers included), then nothing read
+                                       for PAUSE s (the window closes); THEN
+                                       "close" (the rest unread: RST), "resume"
+                                       (reads to EOF, says on stderr how much
+                                       of the body came, closes) or "hold" (the
+                                       socket kept open, unread, HOLD s more)
+  streamread HOST PORT PATH PAUSE      requests, stream=True: one 64 KB chunk of
+                                       the body read, then PAUSE s, then the
+                                       response and Session closed ("stream")
 """
 
 import http.client
@@ -1110,6 +1122,52 @@ def pooled(host, port, start, hold, *specs):
         time.sleep(max(0, start + t - time.time()))
         use(i, last)
     time.sleep(max(0, start + float(hold) - time.time()))
+
+
+def slowread(host, port, path, role, nbytes, pause, then, hold, rcvbuf="0"):
+    s = socket.socket()
+    if int(rcvbuf):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(rcvbuf))
+    s.settimeout(10)
+    s.connect((host, int(port)))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: lab\r\n\r\n" % path).encode())
+    got = b""
+    while len(got) < int(nbytes):
+        b = s.recv(min(65536, int(nbytes) - len(got)))
+        if not b:
+            break
+        got += b
+    say(role, s)
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    time.sleep(float(pause))  # not reading: the receive buffer fills
+    if then == "resume":
+        n, end, err = len(body), time.time() + 20, ""
+        try:
+            while time.time() < end:
+                b = s.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+        except OSError as e:
+            err = ", then %s" % e
+        print("slowread: %s %d: read again after %s s: %d of %s body bytes, then EOF%s" % (role, s.getsockname()[1], pause, n, length[0] if length else "?", err), file=sys.stderr, flush=True)
+    elif then == "hold":
+        keep.append(s)
+        time.sleep(float(hold))
+    s.close()
+
+
+def streamread(host, port, path, pause):
+    import requests
+
+    s = requests.Session()
+    r = s.get("http://%s:%s%s" % (host, port, path), timeout=10, stream=True)
+    say("stream", r.raw._connection.sock)
+    next(r.iter_content(65536))
+    time.sleep(float(pause))  # not reading: the receive buffer fills
+    r.close()  # the rest unread
+    s.close()
 
 
 if __name__ == "__main__":
