@@ -224,6 +224,11 @@ func inspectIdle(c *flowCtx) {
 	if p := r.Half(rst.From.Other()).LastPacket; p > last && p < rst.At && rst.At.Sub(p) < minIdle {
 		return // an answer to the peer's packet, not a timeout
 	}
+	if r.Half(rst.From).WinProbes > 0 || r.Half(rst.From.Other()).ZeroWindowAtEnd {
+		// Not idle: the closer had data to send into the peer's zero
+		// window (nginx's send_timeout resets a reader that stopped).
+		return
+	}
 	idle := rst.At.Sub(last)
 	lp := r.Half(from)
 	v := Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At,

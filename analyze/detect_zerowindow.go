@@ -35,13 +35,18 @@ var zeroWindowDetector = detector{
 		return groupKey{endpoint: f.Endpoint(v.Side)}, true
 	},
 	findings: func(g *group, _ *findCtx) []Finding {
-		sev, stuck, abandoned := Info, 0, 0
-		for _, v := range g.vs {
+		sev, stuck, abandoned, dropped, resumed := Info, 0, 0, 0, 0
+		for i, v := range g.vs {
 			switch v.Severity {
 			case Error:
 				sev, stuck = Error, stuck+1
 			case Warning:
 				sev = max(sev, Warning)
+				if g.flows[i].Half(v.Side).ZeroWindowAtEnd {
+					dropped++ // the sender reset it (inspectZeroWindow)
+				} else {
+					resumed++
+				}
 			default:
 				abandoned++
 			}
@@ -70,11 +75,23 @@ var zeroWindowDetector = detector{
 		case abandoned > 0:
 			sum += fmt.Sprintf("; it reset %d of them with the rest unread, giving up on those transfers", abandoned)
 		}
+		switch {
+		case dropped == n:
+			sum += fmt.Sprintf(", and had not read again when the sender reset %s: the sender gave up on the stalled reader (its send timeout, such as nginx's send_timeout with reset_timedout_connection)", map[bool]string{true: "it", false: "them"}[n == 1])
+		case dropped > 0:
+			sum += fmt.Sprintf("; the sender reset %d of them, giving up on the stalled reader", dropped)
+		}
+		switch {
+		case resumed == n:
+			sum += ", then read again"
+		case resumed > 0:
+			sum += fmt.Sprintf("; it read again on %d of them", resumed)
+		}
 		if abandoned == n {
 			fix = "Nothing to fix in the network: the reader let go of the transfer itself. If it should have finished, find why the reader stopped and gave up (its timeout, a user cancelling, a rate limit)."
 		}
 		return []Finding{{Class: ZeroWindowStall, Severity: sev, Hosts: hosts, Endpoints: scope,
-			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(n)}, {"stalled_at_end", float64(stuck)}, {"reset_unread", float64(abandoned)}},
+			Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(n)}, {"stalled_at_end", float64(stuck)}, {"reset_unread", float64(abandoned)}, {"reset_by_sender", float64(dropped)}},
 			Summary: sum + ".", Remedy: fix, Evidence: evidence(g, false)}}
 	},
 }

@@ -4060,11 +4060,11 @@ says zero_window_stall : $client_ip stopped reading on 1 connection to $server_i
 # 200 KB, then holds the socket open unread; nginx gives up 3.0 s after
 # its last write and closes with zero linger: RST. The server gave up on
 # the stalled reader: zero_window_stall(client), a warning.
-# (flowdoc also calls that RST an idle timeout, idle_timeout_close(server):
-# not expected here, the connection was not idle but blocked on the
-# closed window.)
+# Not an idle timeout: the connection was not idle but blocked on the
+# closed window.
 @early expect cport=$(ports streset) client.ss=ESTAB n>=1 : zero_window_stall(client)
-@mid,late expect cport=$(ports streset) client.ss=CLOSED server.ss=CLOSED n>=1 : zero_window_stall(client) !reset(client)
+@mid,late expect cport=$(ports streset) client.ss=CLOSED server.ss=CLOSED n>=1 : zero_window_stall(client) !reset(client) !idle_timeout_close(server)
+@mid,late says zero_window_stall : had not read again when the sender reset it: the sender gave up on the stalled reader
 # "stresume" (8081, send_timeout 3s): reads 200 KB, reads nothing for
 # 4.5 s, then reads to EOF. nginx gives up at 3 s and closes without
 # zero linger: nothing on the wire, its FIN queued behind the megabyte
