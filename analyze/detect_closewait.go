@@ -295,7 +295,7 @@ func leakRole(g *group, host netip.Addr, fx *findCtx) leakingRole {
 // leakHowClosed says how the peer closed the leaked connections, as it
 // holds for all of them, and returns how many it closed for being idle.
 func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingRole, web bool) int {
-	idleClosed, gaveUp := 0, 0
+	idleClosed, gaveUp, massed := 0, 0, 0
 	idleBy := map[netip.AddrPort][]time.Duration{}
 	var idleTimes []time.Duration
 	for i, f := range g.flows {
@@ -304,6 +304,10 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 			continue
 		}
 		idleClosed++
+		if iv.mass {
+			massed++ // at a restart: its idle time measures no timeout
+			continue
+		}
 		d, _ := idleBefore(f.Record, iv)
 		idleTimes = append(idleTimes, d)
 		idleBy[f.Endpoint(iv.Side)] = append(idleBy[f.Endpoint(iv.Side)], d)
@@ -317,6 +321,14 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 		every = "There"
 	}
 	switch {
+	case massed == n:
+		fmt.Fprintf(sb, "%s %s closed it at a restart or reload, all at once with its other idle connections whatever their idle times (see its idle_timeout_close finding), and %s acknowledged the FIN, but its application never closed the socket.",
+			every, role.other, host)
+		return idleClosed
+	case idleClosed == n && massed > 0:
+		fmt.Fprintf(sb, "%s %s closed it for being idle, %d of them at a restart or reload (all at once, whatever their idle times), and %s acknowledged the FIN, but its application never closed the socket.",
+			every, role.other, massed, host)
+		return idleClosed
 	case idleClosed == n && gaveUp == n:
 		fmt.Fprintf(sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
 			every, role.other, idleSpan(idleBy, idleTimes, "%s", "a time of its own (%s)"), host)

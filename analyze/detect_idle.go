@@ -137,11 +137,15 @@ func (w serverWait) words() string {
 func inspectIdle(c *flowCtx) {
 	r := c.r
 	if closer, idle, ok := firstCloser(r); ok {
-		if idle < minIdle {
-			return
-		}
 		ch := r.Half(closer)
 		dataFrom := ch.DataBeforeFinFrom
+		m, mass := massClose{}, false
+		if closer == flow.Server && !waitedFor(closer, dataFrom) {
+			m, mass = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
+		}
+		if idle < minIdle && !mass {
+			return
+		}
 		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
 		switch {
@@ -176,10 +180,6 @@ func inspectIdle(c *flowCtx) {
 				kind = "its protocol's farewell"
 			}
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
-		}
-		m, mass := massClose{}, false
-		if closer == flow.Server && !waitedFor(closer, dataFrom) {
-			m, mass = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
 		}
 		if mass {
 			sum += fmt.Sprintf(", in the same moment as %d other idle connections (%s), whatever their idle times (%s to %s): a restart, reload or shutdown, not its idle timeout",
@@ -501,7 +501,7 @@ func massFinding(g *group) Finding {
 	m0.last = m0.first
 	var moments []flow.Timestamp
 	lo, hi := time.Duration(-1), time.Duration(0)
-	reused := 0
+	reused, drained := 0, 0
 	for i, f := range g.flows {
 		at := closeAt(f.Record, flow.Server)
 		m := slices.IndexFunc(moments, func(t flow.Timestamp) bool { return at.Sub(t) <= time.Second && t.Sub(at) <= time.Second })
@@ -518,6 +518,9 @@ func massFinding(g *group) Finding {
 		hi = max(hi, d)
 		if sv := verdictOf(f, StaleReuseReset); sv != nil && sv.Side == flow.Client {
 			reused++
+			if f.Server.RSTs == 0 {
+				drained++ // read and dropped, no RST
+			}
 		}
 	}
 	n := len(g.flows)
@@ -530,7 +533,14 @@ func massFinding(g *group) Finding {
 		server, plural(n, "idle connection"), when, fmtDur(lo), fmtDur(hi), fmtDur(hi-lo))
 	fix := "Nothing to fix in the timeouts. If these were reloads or deploys, clients see them as connections closed under them: make them retry an idempotent request once when a pooled connection fails at its first write, and drain a server (out of its load balancer) before reloading it."
 	if reused > 0 {
-		fmt.Fprintf(&sb, " %s reused by its client after the close, and reset: requests that raced it.", map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == n])
+		how := "reset"
+		switch {
+		case drained == reused:
+			how = "the request got no answer (read and dropped)"
+		case drained > 0:
+			how = fmt.Sprintf("reset (%d got no answer instead: read and dropped)", drained)
+		}
+		fmt.Fprintf(&sb, " %s reused by its client after the close, and %s: requests that raced it.", map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == n], how)
 	}
 	return Finding{Class: IdleTimeoutClose, Severity: Info, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"moments", float64(len(moments))}, {"idle_min_s", lo.Seconds()}, {"idle_max_s", hi.Seconds()},

@@ -84,7 +84,13 @@ func inspectStaleReuse(c *flowCtx) {
 			// connection (a half-close sends its FIN amid the data), and
 			// what came after its FIN was a request (not a goodbye of its
 			// own, as a TLS close_notify is).
-			if closer, idle, ok := firstCloser(r); !ok || closer != s.Other() || idle < minIdle || !requestAfterFin(r, s, finOf(peer), c.pb) {
+			closer, idle, ok := firstCloser(r)
+			if ok && idle < minIdle && closer == flow.Server {
+				// Closed at a restart, whatever its idle time.
+				_, ok = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
+				idle = minIdle
+			}
+			if !ok || closer != s.Other() || idle < minIdle || !requestAfterFin(r, s, finOf(peer), c.pb) {
 				continue
 			}
 		}

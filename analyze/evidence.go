@@ -89,10 +89,12 @@ func (ev *captureEvidence) inLine(ep netip.AddrPort, req flow.Timestamp) (*answe
 
 // massClose is a moment a server closed massMin or more idle connections
 // at once, within massGap of each other, though they had been idle for
-// times far apart (the longest at least twice the shortest, and a second
-// or more longer): an idle timer closes each connection its own idle
-// time after its last use, and one that checks on a clock closes those
-// it finds within one period of their timeout.
+// times far apart (the longest at least twice the shortest idle for
+// minIdle or more, and a second or more longer): an idle timer closes
+// each connection its own idle time after its last use, and one that
+// checks on a clock closes those it finds within one period of their
+// timeout. Connections idle less long closed in the same moment belong
+// to it.
 type massClose struct {
 	first, last flow.Timestamp // the first close and the last
 	n           int
@@ -135,11 +137,20 @@ func findMass(cs []idleClose) []massClose {
 			j++
 		}
 		if j-i >= massMin {
+			// massMin of them idle for minIdle or more, far apart; the
+			// others, closed in the same moment, belong to it too.
 			m := massClose{first: cs[i].at, last: cs[j-1].at, n: j - i, lo: cs[i].idle, hi: cs[i].idle}
+			lo, idle := time.Duration(-1), 0
 			for _, c := range cs[i:j] {
 				m.lo, m.hi = min(m.lo, c.idle), max(m.hi, c.idle)
+				if c.idle >= minIdle {
+					idle++
+					if lo < 0 || c.idle < lo {
+						lo = c.idle
+					}
+				}
 			}
-			if m.hi >= 2*m.lo && m.hi-m.lo >= time.Second {
+			if idle >= massMin && m.hi >= 2*lo && m.hi-lo >= time.Second {
 				out = append(out, m)
 			}
 		}
@@ -239,7 +250,9 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 	}
 	closed := map[netip.AddrPort][]idleClose{}
 	for _, r := range recs {
-		if closer, idle, ok := firstCloser(r); ok && closer == flow.Server && idle >= minIdle {
+		if closer, idle, ok := firstCloser(r); ok && closer == flow.Server {
+			// Closes after less than minIdle too: a restart closes
+			// connections whatever their idle time (findMass).
 			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle})
 		}
 		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
@@ -271,7 +284,7 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		}
 		l := &latencies{}
 		for _, c := range cs {
-			if _, ok := ev.massOf(ep, c.at); !ok {
+			if _, ok := ev.massOf(ep, c.at); !ok && c.idle >= minIdle {
 				l.add(c.idle)
 			}
 		}

@@ -3927,17 +3927,24 @@ CONF
 @mid,late says idle_timeout_close : $server_ip:8081 (server) closed
 @mid,late says stale_reuse_reset : had closed all at once with other idle connections, whatever their idle times (a restart, reload or shutdown: see its idle_timeout_close finding)
 @mid,late says stale_reuse_reset : requests that raced the server's restart, which no pool's idle timeout prevents.
-# Not held here, flowdoc misreads them today: the connections idle less
-# than a second at a reload (nfresh, nfresh2, afresh, afresh2), closed in
-# the same fraction of a millisecond as the others, get no
-# idle_timeout_close(server) and are left out of the mass close (its
-# count, its idle times, the reuses it counts); the stale_reuse_reset
-# finding for 8080 then reads nfresh and nfresh2 as reuses after an idle
-# timeout and gives the pool-timeout remedy; Apache's afresh and afresh2,
-# whose requests it drained unanswered, read half_close_ok(server). At the
-# late cut the close_wait_leak finding says 8080 and 8081 closed "after an
-# idle time of its own (2.1 s ...: its keep-alive timeout)", and sets
-# HAProxy's CLOSE_WAIT sockets, as old as the others, apart as "too young".
+# The connections idle less than a second at a reload (nfresh, nfresh2,
+# afresh, afresh2), closed in the same fraction of a millisecond as the
+# others, belong to the restart too, and their reuses raced it; Apache
+# read and dropped the requests on afresh and afresh2 (no RST).
+@mid,late expect sport=8080 cport=$(ports nfresh) : idle_timeout_close(server) stale_reuse_reset(client)
+@mid,late expect sport=8081 cport=$(ports afresh) : idle_timeout_close(server) stale_reuse_reset(client) !half_close_ok(server)
+@late expect cport=$(ports nfresh2),$(ports afresh2) n>=2 : idle_timeout_close(server) stale_reuse_reset(client) !half_close_ok(server)
+@mid says idle_timeout_close : $server_ip:8080 (server) closed 7 idle connections at once
+@mid says idle_timeout_close : $server_ip:8081 (server) closed 7 idle connections at once
+@late says idle_timeout_close : $server_ip:8080 (server) closed 11 idle connections at 2 moments
+@late says idle_timeout_close : $server_ip:8081 (server) closed 11 idle connections at 2 moments
+@mid says idle_timeout_close : 3 of them were reused by its client after the close, and reset (2 got no answer instead: read and dropped)
+@late says close_wait_leak : closed it at a restart or reload, all at once with its other idle connections
+# Not held here: at the late cut the close_wait_leak finding sets
+# HAProxy's CLOSE_WAIT sockets, as old as the others, apart as "too
+# young" (the same client program's other connections to nginx and
+# Apache closed within a millisecond of their last data, and those to
+# HAProxy did not: its connections to them are judged leaks by that).
 # Downloads whose reader stops reading: nginx (sendfile on) serving a
 # 20 MB file to readers that close with the rest unread, curl throttled
 # and timed out, a reader stalled to the end, and nginx's send_timeout
