@@ -21,7 +21,7 @@ var acceptCloseDetector = detector{
 		Detection: "The server's FIN (or RST) comes within a second of the handshake, before the client's FIN and " +
 			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
-			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert), or one short message " +
+			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\"), or one short message " +
 			"the client had not asked for; whether the client then closes cleanly or resets.",
 		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +
 			"clients (Redis maxclients, MySQL and PostgreSQL max_connections: these say so in an error first), an " +

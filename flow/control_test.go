@@ -50,6 +50,8 @@ func TestRefusal(t *testing.T) {
 	}{
 		{"Redis maxclients", []byte("-ERR max number of clients reached\r\n"), RefusalRedis},
 		{"Redis PONG", []byte("+PONG\r\n"), NoRefusal},
+		{"memcached maxconns", []byte("ERROR Too many open connections\r\n"), RefusalMemcached},
+		{"memcached version", []byte("VERSION 1.6.18\r\n"), NoRefusal},
 		{"MariaDB 1040", append([]byte{23, 0, 0, 0, 0xff, 0x10, 0x04}, "Too many connections"...), RefusalMySQL},
 		{"MariaDB handshake", append([]byte{0x5b, 0, 0, 0, 0x0a}, "5.5.5-10.11.6-MariaDB-0+deb12u1\x00"...), NoRefusal},
 		{"MySQL error, length wrong", append([]byte{40, 0, 0, 0, 0xff, 0x10, 0x04}, "Too many connections"...), NoRefusal},

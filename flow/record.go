@@ -409,18 +409,19 @@ func (r *Record) OtherProtocol() bool { return r.ext&extOtherProtocol != 0 }
 type Refusal uint8
 
 const (
-	NoRefusal       Refusal = iota
-	RefusalRedis            // "-ERR max number of clients reached"
-	RefusalMySQL            // an error packet instead of the handshake: 1040 "Too many connections", a host blocked
-	RefusalPostgres         // an ErrorResponse, FATAL, to the startup: 53300 "sorry, too many clients already"
-	RefusalLine             // an FTP or SMTP 421 or 554 line: too many users, service not available
-	RefusalMQTT             // a CONNACK refusing the connection: server unavailable, not authorized
-	RefusalTLS              // a TLS alert instead of the server's hello
+	NoRefusal        Refusal = iota
+	RefusalRedis             // "-ERR max number of clients reached"
+	RefusalMySQL             // an error packet instead of the handshake: 1040 "Too many connections", a host blocked
+	RefusalPostgres          // an ErrorResponse, FATAL, to the startup: 53300 "sorry, too many clients already"
+	RefusalLine              // an FTP or SMTP 421 or 554 line: too many users, service not available
+	RefusalMQTT              // a CONNACK refusing the connection: server unavailable, not authorized
+	RefusalTLS               // a TLS alert instead of the server's hello
+	RefusalMemcached         // "ERROR Too many open connections" (maxconns_fast)
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
 	"a PostgreSQL FATAL error to the startup message", "a 421 or 554 line", "an MQTT CONNACK refusing the connection",
-	"a TLS alert instead of the server's hello"}
+	"a TLS alert instead of the server's hello", "memcached's \"Too many open connections\""}
 
 func (f Refusal) String() string { return refusalNames[f] }
 

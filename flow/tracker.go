@@ -1127,6 +1127,8 @@ func refusal(b []byte) Refusal {
 	switch {
 	case bytes.HasPrefix(b, []byte("-ERR max number of clients")):
 		return RefusalRedis
+	case bytes.HasPrefix(b, []byte("ERROR Too many open connections")):
+		return RefusalMemcached
 	case len(b) >= 7 && b[3] == 0 && b[4] == 0xff && int(b[0])|int(b[1])<<8|int(b[2])<<16 == len(b)-4:
 		// A MySQL packet, sequence 0, an error (0xff) where the server's
 		// handshake (protocol 10) would be.
