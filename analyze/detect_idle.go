@@ -410,13 +410,7 @@ func idleFinding(g *group) Finding {
 	}
 	if reused > 0 {
 		sev = Warning
-		how := "and reset"
-		switch {
-		case dropped == reused:
-			how = "and the request got no answer"
-		case dropped > 0:
-			how = fmt.Sprintf("and reset (%d of them got no answer instead)", dropped)
-		}
+		how := "and " + reuseEnd(reused, dropped)
 		fmt.Fprintf(&sb, " %s then reused by the peer anyway, %s: its pool keeps connections idle longer than this.",
 			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)], how)
 	}
@@ -533,14 +527,7 @@ func massFinding(g *group) Finding {
 		server, plural(n, "idle connection"), when, fmtDur(lo), fmtDur(hi), fmtDur(hi-lo))
 	fix := "Nothing to fix in the timeouts. If these were reloads or deploys, clients see them as connections closed under them: make them retry an idempotent request once when a pooled connection fails at its first write, and drain a server (out of its load balancer) before reloading it."
 	if reused > 0 {
-		how := "reset"
-		switch {
-		case drained == reused:
-			how = "the request got no answer (read and dropped)"
-		case drained > 0:
-			how = fmt.Sprintf("reset (%d got no answer instead: read and dropped)", drained)
-		}
-		fmt.Fprintf(&sb, " %s reused by its client after the close, and %s: requests that raced it.", map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == n], how)
+		fmt.Fprintf(&sb, " %s reused by its client after the close, and %s: requests that raced it.", map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == n], reuseEnd(reused, drained))
 	}
 	return Finding{Class: IdleTimeoutClose, Severity: Info, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"moments", float64(len(moments))}, {"idle_min_s", lo.Seconds()}, {"idle_max_s", hi.Seconds()},
@@ -609,6 +596,18 @@ func every(n int, one, many string) string {
 		return one
 	}
 	return fmt.Sprintf(many, n)
+}
+
+// reuseEnd says how reuses of closed connections ended, dropped of them
+// read and dropped by the server without an answer (no RST).
+func reuseEnd(reused, dropped int) string {
+	switch {
+	case dropped == reused:
+		return "the request got no answer (read and dropped)"
+	case dropped > 0:
+		return fmt.Sprintf("reset (%d got no answer instead: read and dropped)", dropped)
+	}
+	return "reset"
 }
 
 // resetMetric counts the closes by RST, when there were any.
