@@ -142,17 +142,25 @@ count and time and exits by itself. Clients print one line per connection,
                                        each after one exchange ("KINDhold"):
                                        redis (redis-py, PING), pg (psycopg2,
                                        SELECT 1), ftp (ftplib, anonymous
-                                       login), mqtt (paho, CONNECT)
+                                       login), mqtt (paho, CONNECT),
+                                       memcached (raw socket, version), poll
+                                       (raw socket, GET /poll, never answered),
+                                       http (http.client, GET /ok, then idle
+                                       keep-alive; one the server closes is
+                                       closed at once, "httpevicted PORT")
   caprefused KIND HOST PORT N INTERVAL [SSLMODE]
                                        a client of KIND connecting N times,
                                        INTERVAL s apart, each time as a new
                                        client would (redis: connect, PING; pg:
                                        psycopg2.connect, sslmode SSLMODE; ftp:
                                        FTP.connect; mqtt: paho connect and its
-                                       CONNACK), closing after the error; says
-                                       "KINDrefused PORT" where the library
-                                       shows the socket, and what the attempts
-                                       got, counted, on stderr
+                                       CONNACK; memcached: raw socket, version;
+                                       http: http.client, GET /ok), closing
+                                       after the error; says "KINDrefused PORT"
+                                       ("httploop PORT": a loop that may be
+                                       served) where the library shows the
+                                       socket, and what the attempts got,
+                                       counted, on stderr
   slowread HOST PORT PATH ROLE BYTES PAUSE THEN HOLD [RCVBUF]
                                        a download by hand (raw socket, SO_RCVBUF
                                        RCVBUF when given): GET PATH, BYTES read
@@ -988,7 +996,34 @@ def capconnect(kind, host, port, **kw):
         c.connect(host, int(port), keepalive=60)
         c.loop_start()  # reads the CONNACK; PINGREQ after 60 s idle
         return c, c.socket()
+    if kind == "memcached":
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(b"version\r\n")
+        if not s.recv(4096).startswith(b"VERSION"):
+            raise SystemExit("capconnect: memcached refused a holder")
+        return s, s
+    if kind == "poll":
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(b"GET /poll HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+        return s, s  # the answer never comes: a long poll
+    if kind == "http":
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
+        c.request("GET", "/ok")
+        c.getresponse().read()
+        return c, c.sock  # idle, kept alive
     raise SystemExit("capconnect: no kind " + kind)
+
+
+def watchclose(c, s, hold):
+    """Close c as soon as its server closes it (as a pool that watches its
+    idle connections does), saying "httpevicted PORT"; or after hold."""
+    s.settimeout(None)
+    t = time.time()
+    if select.select([s], [], [], hold)[0]:
+        say("httpevicted", s)
+        print("capheld: %d closed by the server after %.3f s idle, closed at once" % (s.getsockname()[1], time.time() - t),
+              file=sys.stderr, flush=True)
+        c.close()
 
 
 def capheld(kind, host, port, n, hold):
@@ -997,6 +1032,8 @@ def capheld(kind, host, port, n, hold):
         if s is not None:
             say(kind + "hold", s)
         keep.append(c)  # held open: the server's cap is full
+        if kind == "http":
+            threading.Thread(target=watchclose, args=(c, s, float(hold)), daemon=True).start()
     time.sleep(float(hold))
     for c in keep:
         if kind == "mqtt":
@@ -1063,6 +1100,38 @@ def caprefused(kind, host, port, n, interval, sslmode=None):
                 if c.socket() is not None:
                     c.socket().close()
                 note(Exception(res[0] if res else "nothing in 2 s"))
+            elif kind == "memcached":
+                s = socket.create_connection((host, int(port)), timeout=5)
+                try:
+                    say(kind + "refused", s)
+                    s.sendall(b"version\r\n")
+                    got_, then = b"", "open"
+                    while True:
+                        try:
+                            b = s.recv(4096)
+                        except ConnectionResetError:
+                            then = "reset"
+                            break
+                        if not b:
+                            then = "EOF"
+                            break
+                        got_ += b
+                        if got_.startswith(b"VERSION") and got_.endswith(b"\r\n"):
+                            break  # served
+                    note(Exception("%r, then %s" % (got_.decode(errors="replace"), then)))
+                finally:
+                    s.close()
+            elif kind == "http":
+                c = http.client.HTTPConnection(host, int(port), timeout=5)
+                try:
+                    c.connect()
+                    say("httploop", c.sock)
+                    c.request("GET", "/ok")
+                    r = c.getresponse()
+                    r.read()
+                    note(Exception("HTTP %d" % r.status))
+                finally:
+                    c.close()
         except Exception as e:
             note(e)
         time.sleep(float(interval))
