@@ -198,8 +198,23 @@ func acceptCloseFinding(g *group) Finding {
 	}
 	if n >= 5 && r >= 1 {
 		leftOn := fmt.Sprintf("Each attempt leaves a TIME_WAIT socket on the server (%d now).", tw)
-		if clientTW := countState(g.flows, flow.Client, flow.TimeWait); clientTW > tw {
+		clientTW := countState(g.flows, flow.Client, flow.TimeWait)
+		switch {
+		case clientTW > tw:
 			leftOn = fmt.Sprintf("Each attempt leaves a TIME_WAIT socket behind (%d on the client now, %d on the server).", clientTW, tw)
+		case tw == 0 && clientTW == 0:
+			// Reset, not closed in order (a request that crossed the
+			// close, a server that closes with zero linger): no TIME_WAIT.
+			resets := 0
+			for _, f := range g.flows {
+				if f.Server.RSTs > 0 {
+					resets++
+				}
+			}
+			leftOn = "The server reset them (RST), leaving no TIME_WAIT socket on either side."
+			if resets < n {
+				leftOn = fmt.Sprintf("The server reset %d of them (RST); none left a TIME_WAIT socket on either side at the end.", resets)
+			}
 		}
 		return Finding{Class: ReconnectStorm, Severity: Error, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 			Flows: ids(g.flows), Metrics: metrics,

@@ -3753,9 +3753,7 @@ sc_more_caps() {
 #   RST alone when the request was already in (${brst:-none}). Accept then
 #   close, a reconnect storm.
 # Of the $nref refused connections, $nrst end with the server's RST; ss
-# shows $ntw of them in TIME_WAIT. Left out, as flowdoc misreads it today:
-# its storm findings say "Each attempt leaves a TIME_WAIT socket on the
-# server (0 now)", of attempts that ended in RST and left none.
+# shows $ntw of them in TIME_WAIT: the storm findings say the server reset them.
 # - nginx on 8081 (the same limit, held by six idle keep-alive
 #   connections) refuses nothing: to take the loop's first connection it
 #   closes the oldest idle one at once (FIN; "8 worker_connections are
@@ -3786,6 +3784,7 @@ $(for pt in 11211 8080; do
 done)
 @${storm[11211]:-late} says reconnect_storm : after refusing the client with memcached's "Too many open connections"
 @${storm[8080]:-late} says reconnect_storm : closed every one at once, before sending any data:
+@${storm[8080]:-late} says reconnect_storm : The server reset them (RST), leaving no TIME_WAIT socket on either side.
 @late says reconnect_storm : opened 20 connections to $server_ip:11211
 @late says reconnect_storm : opened 20 connections to $server_ip:8080
 EXP
