@@ -173,6 +173,20 @@ count and time and exits by itself. Clients print one line per connection,
   streamread HOST PORT PATH PAUSE      requests, stream=True: one 64 KB chunk of
                                        the body read, then PAUSE s, then the
                                        response and Session closed ("stream")
+  wsserve HOST PORT TTL                an aiohttp WebSocket server on /ws (its
+                                       defaults: no heartbeat, no receive
+                                       timeout, pings answered): echoes each
+                                       text message; exits after TTL s
+  wsclient HOST PORT ROLE KIND HOLD    one WebSocket on /ws, one text message
+                                       sent and its echo read, then up to HOLD
+                                       s more, as KIND says: idle (aiohttp's
+                                       ws_connect, waiting in receive(): it
+                                       closes when the server closes), beat
+                                       (the same with heartbeat=1.0: a ping
+                                       every second), raw (a raw socket and the
+                                       handshake by hand, never read nor
+                                       closed again); says "ROLE PORT", and on
+                                       stderr how it ended
 """
 
 import http.client
@@ -1237,6 +1251,94 @@ def streamread(host, port, path, pause):
     time.sleep(float(pause))  # not reading: the receive buffer fills
     r.close()  # the rest unread
     s.close()
+
+
+def wsserve(host, port, ttl):
+    import asyncio
+
+    from aiohttp import web
+
+    async def ws(request):
+        w = web.WebSocketResponse()  # autoping, no heartbeat, no receive timeout
+        await w.prepare(request)
+        async for msg in w:
+            if msg.type == web.WSMsgType.TEXT:
+                await w.send_str(msg.data)
+        return w
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/ws", ws)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, int(port)).start()
+        await asyncio.sleep(float(ttl))
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def wsclient(host, port, role, kind, hold):
+    start = time.time()
+
+    def log(*what):
+        print(role, "%.3f s:" % (time.time() - start), *what, file=sys.stderr, flush=True)
+
+    if kind == "raw":
+        import base64
+
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET /ws HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (host, port, key)).encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+        log("handshake:", got.split(b"\r\n", 1)[0].decode())
+        body, mask = role.encode(), os.urandom(4)
+        s.sendall(bytes([0x81, 0x80 | len(body)]) + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(body)))
+        echo = got.split(b"\r\n\r\n", 1)[1]
+        while len(echo) < 2 + len(body):
+            b = s.recv(4096)
+            if not b:
+                break
+            echo += b
+        log("echo:", echo[2:])
+        keep.append(s)  # the bug: never read again, never closed
+        time.sleep(float(hold))
+        return
+
+    import asyncio
+
+    import aiohttp
+
+    async def main():
+        async with aiohttp.ClientSession() as sess:
+            heartbeat = 1.0 if kind == "beat" else None
+            async with sess.ws_connect("http://%s:%s/ws" % (host, port), heartbeat=heartbeat) as w:
+                print(role, w.get_extra_info("sockname")[1], flush=True)
+                await w.send_str(role)
+                log("echo:", (await w.receive()).data)
+
+                async def read():
+                    # (receive() answers pings and reads pongs itself)
+                    while True:
+                        msg = await w.receive()
+                        log("got", msg.type.name, msg.data, msg.extra or "")
+                        if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
+                            log("closed: close code", w.close_code, "exception", repr(w.exception()))
+                            return
+
+                try:
+                    await asyncio.wait_for(read(), start + float(hold) - time.time())
+                except asyncio.TimeoutError:
+                    log("held to the end")
+
+    asyncio.run(main())
 
 
 if __name__ == "__main__":
