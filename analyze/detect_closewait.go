@@ -215,7 +215,11 @@ func leakFinding(g *group, fx *findCtx) Finding {
 	switch role.name {
 	case "client":
 		sb.WriteString(statuses)
-		sb.WriteString(" Fix the client: close or release the connection after each response.")
+		if web {
+			sb.WriteString(" Fix the client: close or release the connection after each response.")
+		} else {
+			sb.WriteString(" Fix the client: close the connection when the server has closed it.")
+		}
 	case "proxy":
 		fmt.Fprintf(&sb, " It also opens connections of its own (%s to %s", plural(len(role.upstream), "connection"),
 			countPeers(role.upstream, func(f *Flow) netip.AddrPort { return f.Key.Server() }))
@@ -372,8 +376,8 @@ func leakRemedy(role string, errorsOnly, web bool) string {
 func speaksHTTP(flows []*Flow) bool {
 	var pb payload.Buffer
 	for _, f := range flows[:min(len(flows), 8)] {
-		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil {
-			return true
+		if p := f.ReadPayload(&pb); p != nil && p.HTTP != nil && !p.HTTP.Upgraded {
+			return true // (an upgraded one, a WebSocket, is HTTP no longer)
 		}
 	}
 	return false

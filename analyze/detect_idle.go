@@ -361,11 +361,27 @@ func idleFinding(g *group) Finding {
 			}
 		}
 	}
-	if v0.Side == flow.Client {
+	// Connections upgraded from HTTP (a WebSocket) are no keep-alive
+	// connections: no pool keeps them, and no keep-alive timeout applies
+	// inside one.
+	var pb payload.Buffer
+	upgraded := true
+	for _, f := range g.flows {
+		if p := f.ReadPayload(&pb); p == nil || p.HTTP == nil || !p.HTTP.Upgraded {
+			upgraded = false
+			break
+		}
+	}
+	switch {
+	case upgraded && v0.Side == flow.Client:
+		sb.WriteString(": its timeout for an idle upgraded connection (a WebSocket, which no pool keeps): a proxy's, such as nginx's proxy_read_timeout (60 s by default), which closes the other side of the tunnel too, or its application's own")
+	case upgraded:
+		sb.WriteString(": its timeout for an idle upgraded connection")
+	case v0.Side == flow.Client:
 		// A pool's eviction most often; an application that sleeps, then
 		// closes what it is done with, looks the same.
 		sb.WriteString(": its pool's idle timeout, or its application done with " + map[bool]string{true: "it", false: "them"}[len(g.flows) == 1])
-	} else {
+	default:
 		sb.WriteString(": its idle or keep-alive timeout")
 	}
 	// The first flow with HTTP says whether the server speaks it, and what
@@ -374,7 +390,6 @@ func idleFinding(g *group) Finding {
 	// says the server is no HTTP server: no HTTP server's default is its.
 	anyHTTP, other := false, false
 	var name, via string
-	var pb payload.Buffer
 	for i, f := range g.flows {
 		if h := httpOf(f.Record, g.vs[i].Side.Other(), &pb); h != nil {
 			anyHTTP = true
@@ -392,12 +407,23 @@ func idleFinding(g *group) Finding {
 	// shortest is well below it (as far as ClusterDurations keeps apart),
 	// the words say so.
 	shortest := slices.Min(idle)
-	sb.WriteString(timeoutWords(main.Median, shortest, name, via, other && !anyHTTP))
+	switch {
+	case upgraded && v0.Side == flow.Server:
+		// A WebSocket (or another protocol over an upgraded HTTP
+		// connection): no keep-alive timeout applies inside it.
+		sb.WriteString(": they had been upgraded (101 Switching Protocols: a WebSocket, or another protocol over HTTP), and no keep-alive timeout applies inside one; a proxy's timeout for an idle tunnel closes it (nginx proxy_read_timeout, 60 s by default; HAProxy timeout tunnel; an AWS ALB's idle timeout, 60 s), or the application's own")
+		if name != "" {
+			fmt.Fprintf(&sb, " (the responses name %q)", name)
+		}
+	case upgraded:
+	default:
+		sb.WriteString(timeoutWords(main.Median, shortest, name, via, other && !anyHTTP))
+	}
 	sb.WriteString(".")
 	if wellBelow(shortest, main.Median) {
 		fmt.Fprintf(&sb, " It closed none sooner than %s: its timeout is at most that (a server that checks its idle connections periodically closes each up to one period after the timeout).", fmtDur(shortest))
 	}
-	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP)
+	kaText, kaMetrics := keepAliveText(main.Median, advertisedKeepAlive(g.flows, v0.Side), anyHTTP && !upgraded)
 	sb.WriteString(kaText)
 	sev := Info
 	if leaked > 0 {
@@ -415,12 +441,18 @@ func idleFinding(g *group) Finding {
 			map[bool]string{true: "Every one was", false: ofThem(reused)}[reused == len(g.flows)], how)
 	}
 	fix := remedy(IdleTimeoutClose)
+	if upgraded && v0.Side == flow.Server {
+		fix = "Keep idle WebSockets alive from either end (WebSocket pings, or application messages) more often than the timeout measured here, or raise the proxy's timeout for them (nginx proxy_read_timeout in the location that proxies them); clients should reconnect when one is closed."
+	}
 	if other && !anyHTTP && v0.Side == flow.Server {
 		// Not HTTP: a broker's or a database's clients that should stay
 		// connected keep the connection alive with their protocol's ping.
 		fix = "Nothing to fix in the server when the clients close their side. Clients meant to stay connected must send within its idle timeout (their protocol's keep-alive: MQTT's PINGREQ within the keep-alive they announced, a database client's ping or test query); pooled ones should close idle connections before it does."
 	}
-	if v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0 {
+	switch {
+	case v0.Side == flow.Client && upgraded:
+		fix = "Keep idle WebSockets alive (pings, or application messages) more often than the timeout measured here, or raise the timeout that closes them (nginx: proxy_read_timeout where it proxies them)."
+	case v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0:
 		fix = "Nothing to fix: the client closes its idle connections itself, as a pool should, before the server's timeout can."
 	}
 	if resets > 0 {

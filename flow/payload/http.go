@@ -586,7 +586,14 @@ func (r *httpReader) endHeaders(s Side, c *chunk, end int) {
 	if d.status < 200 {
 		// An interim response: the final one follows.
 		if d.status == 101 {
+			// The last response the connection carries as HTTP: the
+			// request's answer.
 			h.Upgraded = true
+			if ex := r.awaiting(); ex != nil {
+				h.Responses++
+				ex.Version, ex.Status, ex.Reason = d.version, d.status, d.reason
+				ex.ResponseAt, ex.ResponsePacket, ex.ResponseInput = d.start.At, d.start.Number, d.start.Input
+			}
 			r.dir[Client].state, r.dir[Server].state = hDone, hDone
 			return
 		}

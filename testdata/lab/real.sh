@@ -4503,13 +4503,11 @@ healthy sport=8000
 @mid,late finding idle_timeout_close
 @mid,late says idle_timeout_close : after 3.0 s without traffic
 @late finding close_wait_leak
-# Not held here (flowdoc gets them wrong today): the finding on nginx's
-# client-facing closes names keepalive_timeout ("the responses name
-# nginx/1.22.1, whose keepalive_timeout defaults to 1 min 15 s: it is set
-# to 3.0 s there") and a Keep-Alive header, where proxy_read_timeout
-# closed upgraded connections; the upstream one calls nginx's closes a
-# pool's idle eviction; and each flow's note says "GET /ws -> no
-# response" of a request answered 101 Switching Protocols.
+# The findings name what closes an idle WebSocket through nginx, its
+# proxy_read_timeout, on both sides, not keepalive_timeout nor a pool.
+@mid,late says idle_timeout_close : its timeout for an idle upgraded connection: they had been upgraded (101 Switching Protocols
+@mid,late says idle_timeout_close : nginx proxy_read_timeout, 60 s by default
+@mid,late says idle_timeout_close : (a WebSocket, which no pool keeps): a proxy's, such as nginx's proxy_read_timeout
 EXP
 }
 
