@@ -187,6 +187,12 @@ count and time and exits by itself. Clients print one line per connection,
                                        handshake by hand, never read nor
                                        closed again); says "ROLE PORT", and on
                                        stderr how it ended
+  tcpprobe HOST PORT N INTERVAL        a TCP liveness probe as an orchestrator
+                                       makes it: connect, close at once
+                                       (nothing sent), N times ("tcpprobe")
+  session HOST PORT N INTERVAL PATH... a requests Session: N requests, one
+                                       every INTERVAL s, on the PATHs in turn,
+                                       then closed (each connection: "session")
 """
 
 import http.client
@@ -1339,6 +1345,34 @@ def wsclient(host, port, role, kind, hold):
                     log("held to the end")
 
     asyncio.run(main())
+
+
+def tcpprobe(host, port, n, interval):
+    for _ in range(int(n)):
+        s = socket.socket()
+        s.settimeout(1)
+        try:
+            s.connect((host, int(port)))
+            say("tcpprobe", s)
+        except OSError as e:
+            print("tcpprobe error", type(e).__name__, file=sys.stderr, flush=True)
+        s.close()
+        time.sleep(float(interval))
+
+
+def session(host, port, n, interval, *paths):
+    import requests
+
+    seen = set()
+    with requests.Session() as s:
+        for i in range(int(n)):
+            r = s.get("http://%s:%s%s" % (host, port, paths[i % len(paths)]), timeout=5, stream=True)
+            sock = r.raw._connection.sock
+            if sock.getsockname()[1] not in seen:
+                seen.add(sock.getsockname()[1])
+                say("session", sock)
+            r.content
+            time.sleep(float(interval))
 
 
 if __name__ == "__main__":
