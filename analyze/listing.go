@@ -232,6 +232,9 @@ func (v *FlowView) payloadNote() string {
 		s := "http"
 		if x := v.HTTP.Last(); x != nil {
 			req := cmp.Or(x.RequestLine(), "(request not captured)")
+			if x.RequestLine() == "" && v.Bytes.Client == 0 && !v.Midstream {
+				req = "(no request)" // the client sent nothing: a server's answer to an empty connection
+			}
 			if x.Malformed {
 				req = fmt.Sprintf("(malformed request %q)", x.Target)
 			}
