@@ -24,7 +24,7 @@
 # python3-paho-mqtt (mosquitto-keepalive), pgbouncer (pgbouncer-idle, with
 # postgresql and python3-psycopg2), python3-redis (redis-pool), openssl and
 # python3-h2 (nginx-h2-tls), python3-grpcio, python3-h2 and openssl
-# (grpc-idle), python3-uvicorn (uvicorn-haproxy), postgresql,
+# (grpc-idle), python3-grpcio (grpc-keepalive), python3-uvicorn (uvicorn-haproxy), postgresql,
 # python3-psycopg2, python3-redis, vsftpd, mosquitto, python3-paho-mqtt
 # and tshark (server-cap-refusal), tshark (more-caps), gunicorn and tshark
 # (request-timeouts), apache2, haproxy and tshark (server-reload), tshark
@@ -249,6 +249,15 @@
 #                       channels, channels calling again after 7 s, one
 #                       pinging, one not answering the server's PING, and
 #                       a hand-made call never read (CLOSE_WAIT).
+#   grpc-keepalive      a python3-grpcio server allowing PINGs every 5 s
+#                       at most (min_ping_interval_without_data_ms 5000):
+#                       an idle channel pinging every 500 ms and one
+#                       pinging under long calls get GOAWAY
+#                       ENHANCE_YOUR_CALM "too_many_pings" and FIN,
+#                       reconnect (their keepalive doubled each time),
+#                       their calls in flight failing UNAVAILABLE; a
+#                       channel pinging every 6 s and one calling every
+#                       second stay up.
 #   nginx-node-upstream nginx's upstream keepalive pool (keepalive 8, its
 #                       60 s timeout) in front of a Node.js http server
 #                       with its defaults (it closes 6 s after a
@@ -571,7 +580,7 @@ first_port() {
 
 # ports ROLE: the client ports the client printed for ROLE, comma separated.
 ports() {
-	awk -v r="$1" '$1 == r { printf "%s%s", s, $2; s = "," }' "$work/ports"
+	awk -v r="$1" '$1 == r && !seen[$2]++ { printf "%s%s", s, $2; s = "," }' "$work/ports"
 }
 
 # client HOST CMD...: a client whose stdout ("ROLE PORT" lines) goes to the
@@ -2582,6 +2591,78 @@ finding idle_timeout_close
 says idle_timeout_close : after 4.0 s without traffic
 nofinding stale_reuse_reset
 @late finding close_wait_leak
+EXP
+}
+
+# A Python gRPC server (python3-grpcio) enforcing its keepalive policy
+# (pings no more often than every 5 s) and clients that ping more often:
+# GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and a close, reconnections.
+sc_grpc_keepalive() {
+	host client; host server; wire client server
+	# One server, three ports: 50061 for the idle pinging channel, 50062
+	# for the well-behaved ones, 50063 for the one pinging under a long call.
+	# Pings without calls are allowed, every 5 s at most; grpc's default
+	# grpc.http2.max_ping_strikes 2: the third ping too soon closes.
+	client server $pylab grpcserve "$server_ip" 50061,50062,50063 45 \
+		grpc.http2.min_ping_interval_without_data_ms=5000 grpc.keepalive_permit_without_calls=1
+	listening server 50061
+	listening server 50062
+	listening server 50063
+	capture client "$client_if" "$work/cap.pcap"
+	begin grpc-keepalive
+	# "abuse": one call, then an idle channel (watched, so that grpc reads
+	# it) asking for a PING every 500 ms, which the server closes; a call
+	# connects it again. "slowbusy": calls that the server answers in 4 s,
+	# one 0.3 s after the other, PINGs asked every 500 ms. "polite": idle,
+	# a PING every 6 s. "caller": no keepalive, a call every second.
+	local ka="grpc.keepalive_permit_without_calls=1 grpc.http2.max_pings_without_data=0"
+	client client $pylab grpcpings "$server_ip" 50061 abuse 0 28 grpc.keepalive_time_ms=500 $ka
+	first_port 10 # the clock starts at the first call
+	client client $pylab grpcpings "$server_ip" 50063 slowbusy 0.3 28 grpc.keepalive_time_ms=500 $ka
+	client client $pylab grpcpings "$server_ip" 50062 polite 0 28 grpc.keepalive_time_ms=6000 $ka
+	client client $pylab grpcpings "$server_ip" 50062 caller 1 28
+	until_t 4 # the first GOAWAYs at 3-3.5 s
+	cut early client server
+	until_t 9 # "abuse" closed at 3 and 6 s, "slowbusy" at 3.5 and 7.5 s
+	cut mid client server
+	until_t 22
+	cut late client server
+	finish "$work/cap.pcap"
+	local sb1
+	sb1=$(ports slowbusy | cut -d, -f1)
+	expect <<EXP
+# python3-grpcio 1.51's server (min_ping_interval_without_data_ms 5000,
+# max_ping_strikes 2) counts a strike for every PING sooner than 5 s
+# after the last one and, at the third, sends PING ACK and GOAWAY
+# ENHANCE_YOUR_CALM (11) with debug data "too_many_pings" in one
+# 48-byte segment, then its FIN (within 0.5 ms); the client closes at
+# once: no RST, no CLOSE_WAIT. The idle "abuse" channel asked for a PING
+# every 500 ms (grpc sent one a second): closed 3.0 s after its call
+# ($(ports abuse | cut -d, -f1)), its client reconnecting at once with its keepalive
+# doubled (grpc's throttling): 1 s, closed after 3.0 s
+# ($(ports abuse | cut -d, -f2), whose client's FIN crossed the server's: client
+# TIME-WAIT), 2 s, closed after 6.0 s ($(ports abuse | cut -d, -f3)), 4 s
+# ($(ports abuse | cut -d, -f4), up to the late cut). The connection was never idle:
+# the client's last PING came 0.6 ms before the GOAWAY, and the server
+# answered every one. The "slowbusy" channel ($sb1) pinged every second
+# under a call the server answers in 4 s: GOAWAY at the third strike,
+# 3.5 s after its call, with the call's trailers (grpc-status 14
+# UNAVAILABLE, "Too many pings") and RST_STREAM in the same segment:
+# the call failed; its next connection ($(ports slowbusy | cut -d, -f2-)) is not closed.
+# "polite" ($(ports polite)) pings every 6 s, "caller" ($(ports caller)) calls every
+# second: both stay up. flowdoc calls the abuse closes idle_timeout_close
+# "after 3.0 s without traffic" (the time since the last call), with a
+# remedy to keep clients sending within the idle timeout: wrong, the
+# server closed for its client's PINGs; not checked here.
+expect cport=$(ports abuse) server.ss=TIME-WAIT : time_wait(server)
+expect cport=$(ports abuse) client.ss=TIME-WAIT : time_wait(client)
+expect cport=$sb1 server.ss=TIME-WAIT : time_wait(server)
+expect client.ss=ESTAB : open(client)
+expect all : !close_wait_leak(client) !close_wait_leak(server) !stale_reuse_reset(client) !stale_reuse_reset(server)
+healthy cport=$(ports polite),$(ports caller),$(ports slowbusy | cut -d, -f2-)
+nofinding close_wait_leak
+nofinding stale_reuse_reset
+nofinding reconnect_storm
 EXP
 }
 
@@ -4707,7 +4788,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -4776,6 +4857,7 @@ for s in ${@:-$all}; do
 	health_checks) command -v tshark >/dev/null || die "needs tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
+	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;
 	nginx_tls_leak | haproxy_tls_stale | mariadb_tls_idle | go_h2_idle) command -v openssl >/dev/null || die "needs openssl" ;;
 	node_tls_race) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	esac

@@ -124,6 +124,18 @@ count and time and exits by itself. Clients print one line per connection,
                                        "reuse" calls again after PAUSE s
                                        (ROLE2), any other holds the channel
                                        unused; then HOLD s
+  grpcpings HOST PORT ROLE EVERY HOLD [OPT=V...]
+                                       a gRPC channel (cleartext; OPT=V are
+                                       channel arguments, grpc.keepalive_
+                                       time_ms=500 ...) watched for HOLD s,
+                                       so that grpc reads it and sends its
+                                       PINGs with no call: one call saying
+                                       ROLE (the server takes 4 s to answer
+                                       a ROLE beginning with "slow"), then
+                                       one every EVERY s (0: none) after the
+                                       last returned; when the server closes the
+                                       connection (the channel goes idle) a
+                                       call connects it again
   grpcleak HOST PORT HOLD              python3-h2, cleartext: one gRPC call by
                                        hand, then never read nor closed
                                        ("leak")
@@ -930,17 +942,20 @@ def grpcserve(host, port, ttl, *args):
 
     def say_(req, ctx):
         print(req.decode(), ctx.peer().rsplit(":", 1)[1], flush=True)
+        if req.startswith(b"slow"):
+            time.sleep(4)  # a long call: no data on the connection meanwhile
         return req
 
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=opts)
     srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("lab.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say_)}),))
-    addr = "%s:%s" % (host, port)
-    if tls:
-        cert, key = tls.split(":")
-        creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(cert, "rb").read())])
-        srv.add_secure_port(addr, creds)
-    else:
-        srv.add_insecure_port(addr)
+    for p in port.split(","):
+        addr = "%s:%s" % (host, p)
+        if tls:
+            cert, key = tls.split(":")
+            creds = grpc.ssl_server_credentials([(open(key, "rb").read(), open(cert, "rb").read())])
+            srv.add_secure_port(addr, creds)
+        else:
+            srv.add_insecure_port(addr)
     srv.start()
     srv.wait_for_termination(float(ttl))
     srv.stop(0)
@@ -976,6 +991,49 @@ def grpcclient(host, port, role, pause, hold, *args):
         time.sleep(float(pause))
         call(role + "2")
     time.sleep(float(hold))
+    ch.close()
+
+
+def grpcpings(host, port, role, every, hold, *args):
+    import queue
+
+    import grpc
+
+    start = time.time()
+
+    def log(*what):
+        print(role, "%.3f s:" % (time.time() - start), *what, file=sys.stderr, flush=True)
+
+    ch = grpc.insecure_channel("%s:%s" % (host, port), options=grpcopts(args))
+    states = queue.Queue()
+    # a connectivity watch: grpc reads the connection (and sends its
+    # keepalive PINGs) with no call running
+    ch.subscribe(states.put, try_to_connect=True)
+    say_ = ch.unary_unary("/lab.Echo/Say")
+
+    def call():
+        try:
+            say_(role.encode(), timeout=8)
+            log("call ok")
+        except grpc.RpcError as e:
+            log("call error", e.code().name, repr(e.details()))
+
+    call()
+    every, end, ready = float(every), start + float(hold), False
+    due = time.time() + every if every > 0 else end
+    while time.time() < end:
+        try:
+            s = states.get(timeout=max(0.001, min(due, end) - time.time()))
+        except queue.Empty:
+            s = None
+        if s is not None:
+            log(s.name)
+            ready |= s == grpc.ChannelConnectivity.READY
+            if s == grpc.ChannelConnectivity.IDLE and ready:
+                call()  # the server closed the connection: connect again
+        if every > 0 and time.time() >= due:
+            call()
+            due = time.time() + every
     ch.close()
 
 
