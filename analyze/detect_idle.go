@@ -61,11 +61,14 @@ var idleDetector = detector{
 		if v.Side == flow.Client {
 			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
 		}
-		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from), mass: v.mass}, true
+		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from), mass: v.mass, pings: v.pings}, true
 	},
 	findings: func(g *group, _ *findCtx) []Finding {
 		if g.vs[0].mass {
 			return []Finding{massFinding(g)}
+		}
+		if g.vs[0].pings {
+			return []Finding{pingsFinding(g)}
 		}
 		_, from := idleBefore(g.flows[0].Record, g.vs[0])
 		if waitedFor(g.vs[0].Side, from) {
@@ -181,6 +184,11 @@ func inspectIdle(c *flowCtx) {
 			}
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
 		}
+		pings := closer == flow.Server && r.ClosedForPings()
+		if pings {
+			sum += ", and for its client's pings, not for the idle time: it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\": the client pings more often than the server allows)"
+			mass = false
+		}
 		if mass {
 			sum += fmt.Sprintf(", in the same moment as %d other idle connections (%s), whatever their idle times (%s to %s): a restart, reload or shutdown, not its idle timeout",
 				m.n-1, massSpan(m), fmtDur(m.lo), fmtDur(m.hi))
@@ -193,7 +201,7 @@ func inspectIdle(c *flowCtx) {
 		if fin != ch {
 			since = annAt
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass, pings: pings}
 		v.Evidence = append(v.Evidence,
 			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
 		if announced {
@@ -508,6 +516,30 @@ func waitFinding(g *group) Finding {
 		Flows:   ids(g.flows),
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
 		Summary: sb.String(), Remedy: "Find out why " + peer.String() + " does not answer within the timeout (the upstream it waits on, a thread dump), and make it close connections whose caller has gone.",
+		Evidence: evidence(g, true)}
+}
+
+// pingsFinding reports a server's closes for its clients' pings: gRPC's
+// GOAWAY too_many_pings.
+func pingsFinding(g *group) Finding {
+	server := g.flows[0].Key.Server()
+	var clients []netip.Addr
+	for _, f := range g.flows {
+		if c := f.Key.Client().Addr(); !slices.Contains(clients, c) {
+			clients = append(clients, c)
+		}
+	}
+	n := len(g.flows)
+	from := clients[0].String()
+	if len(clients) > 1 {
+		from = fmt.Sprintf("%d clients", len(clients))
+	}
+	sum := fmt.Sprintf("%s (server) closed %s from %s for their pings: it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\") and its FIN, the client pinging more often than the server allows (gRPC servers allow one ping every 5 minutes by default, and close after a few too soon). The time without data before these closes measures no timeout; the client reconnects, and the calls in flight fail (UNAVAILABLE).",
+		server, plural(n, "connection"), from)
+	return Finding{Class: IdleTimeoutClose, Severity: Warning, Hosts: clients, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+		Metrics:  []Metric{{"connections", float64(n)}},
+		Summary:  sum,
+		Remedy:   "Make the clients ping no more often than the server allows: their keepalive time (gRPC: grpc.keepalive_time_ms) no shorter than the server's minimum (grpc.http2.min_ping_interval_without_data_ms, and keepalive_permit_without_calls for idle channels), or relax the server's enforcement.",
 		Evidence: evidence(g, true)}
 }
 

@@ -76,6 +76,7 @@ type groupKey struct {
 	endpoint netip.AddrPort
 	waiting  bool
 	mass     bool // a server's idle closes all at once (Verdict.mass)
+	pings    bool // a server's closes for its clients' pings (Verdict.pings)
 }
 
 type grouper struct {

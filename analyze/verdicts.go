@@ -22,7 +22,10 @@ type Verdict struct {
 	lastResponse bool
 	// mass is set on a server's idle close that was part of a mass close
 	// (captureEvidence.mass): a restart or reload, not its idle timer.
-	mass       bool
+	mass bool
+	// pings is set on a server's close for its client's pings (flow's
+	// Record.ClosedForPings), not for the idle time.
+	pings      bool
 	Confidence float64
 	// Since is when the condition began (the state was entered, the
 	// close happened); Age how long it had lasted at the end of the
@@ -104,7 +107,7 @@ func lastEvent(r *flow.Record, f func(*flow.Event) bool) *flow.Event {
 func sameVerdicts(a, b []Verdict) bool {
 	return slices.EqualFunc(a, b, func(x, y Verdict) bool {
 		return x.Class == y.Class && x.Side == y.Side && x.Severity == y.Severity &&
-			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.mass == y.mass && x.Since == y.Since && x.Age == y.Age &&
+			x.Confidence == y.Confidence && x.Summary == y.Summary && x.lastResponse == y.lastResponse && x.mass == y.mass && x.pings == y.pings && x.Since == y.Since && x.Age == y.Age &&
 			len(x.Evidence) == 0 && len(y.Evidence) == 0
 	})
 }

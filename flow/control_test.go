@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -75,4 +76,34 @@ func TestRefusal(t *testing.T) {
 
 func tlsServerHello() []byte {
 	return append([]byte{0x16, 0x03, 0x03, 0x00, 0x4a, 0x02, 0x00, 0x00, 0x46, 0x03, 0x03}, make([]byte, 0x46-2)...)
+}
+
+// TestCalm: gRPC's GOAWAY for a client that pings too often is told from
+// other GOAWAYs and frames, whole frames only.
+func TestCalm(t *testing.T) {
+	frame := func(typ byte, stream uint32, payload []byte) []byte {
+		n := len(payload)
+		b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, 0, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		return append(b, payload...)
+	}
+	goaway := func(code byte, debug string) []byte {
+		return frame(0x07, 0, append([]byte{0, 0, 0, 1, 0, 0, 0, code}, debug...))
+	}
+	pingAck := frame(0x06, 0, make([]byte, 8))
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"PING ACK, then GOAWAY too_many_pings", append(slices.Clone(pingAck), goaway(0x0b, "too_many_pings")...), true},
+		{"GOAWAY too_many_pings alone", goaway(0x0b, "too_many_pings"), true},
+		{"GOAWAY NO_ERROR", goaway(0x00, "max_idle"), false},
+		{"DATA", frame(0x00, 1, []byte("hello")), false},
+		{"GOAWAY cut short", goaway(0x0b, "too_many_pings")[:12], false},
+		{"HTTP/1.1", []byte("HTTP/1.1 200 OK\r\n\r\n"), false},
+	} {
+		if got := calm(c.b); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }

@@ -365,6 +365,11 @@ const (
 	extRefusalShift = iota
 )
 
+// extPings, in a record's ext, says that the server closed the
+// connection for its client's pings (see ClosedForPings). It is
+// annNoted's bit, which only a connection's ann uses.
+const extPings = annNoted
+
 func (a extFlags) side() Side {
 	if a&annServer != 0 {
 		return Server
@@ -430,6 +435,12 @@ func (f Refusal) String() string { return refusalNames[f] }
 // request for TLS) was a protocol's error that refuses a client. Known
 // only where the payload was read.
 func (r *Record) Refusal() Refusal { return Refusal(r.ext >> extRefusalShift) }
+
+// ClosedForPings reports whether the server sent an HTTP/2 GOAWAY with
+// the error ENHANCE_YOUR_CALM, in the clear: it closes the connection
+// because its client pings more often than it allows (gRPC's
+// "too_many_pings"). Known only where the payload was read.
+func (r *Record) ClosedForPings() bool { return r.ext&extPings != 0 }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

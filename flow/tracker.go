@@ -191,9 +191,12 @@ const (
 	// payload, read from its first byte, was of no protocol flowdoc
 	// reads (see Record.OtherProtocol).
 	noteOther
-	// The last three bits, on the server's track, hold the Refusal its
+	// The next three bits, on the server's track, hold the Refusal its
 	// first message was (see Record.Refusal).
 	noteRefusalShift = iota
+	// noteCalm, on the server's track, is set once it sent an HTTP/2
+	// GOAWAY with ENHANCE_YOUR_CALM (see Record.ClosedForPings).
+	noteCalm sideNotes = 1 << 7
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -1147,6 +1150,28 @@ func refusal(b []byte) Refusal {
 	return NoRefusal
 }
 
+// calmMax is the longest payload calm looks into: a GOAWAY comes in a
+// segment of its own, or with a PING's acknowledgement.
+const calmMax = 256
+
+// calm reports whether b, a packet's payload, holds whole HTTP/2 frames
+// of which one is a GOAWAY (on stream 0) with the error code
+// ENHANCE_YOUR_CALM (0xb): gRPC's answer to a client that pings more
+// often than the server allows ("too_many_pings").
+func calm(b []byte) bool {
+	for len(b) >= 9 {
+		n := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		if len(b) < 9+n {
+			return false
+		}
+		if b[3] == 0x07 && binary.BigEndian.Uint32(b[5:9])&0x7fffffff == 0 && n >= 8 && binary.BigEndian.Uint32(b[13:17]) == 0xb {
+			return true
+		}
+		b = b[9+n:]
+	}
+	return false
+}
+
 // heartbeat reports whether b, a packet's payload, is an HTTP/2
 // heartbeat in the clear: whole frames on stream 0, each a PING (its
 // acknowledgement included) or the WINDOW_UPDATE or SETTINGS sent with
@@ -1424,6 +1449,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		if f := refusal(seg.Payload); f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f) << noteRefusalShift
 		}
+	}
+	if s == Server && len(seg.Payload) <= calmMax && calm(seg.Payload) {
+		c.t[Server].notes |= noteCalm
 	}
 	if heartbeat(seg.Payload) && m.Cut == 0 {
 		// HTTP/2 PINGs and their acknowledgements: the connection's
@@ -2035,7 +2063,11 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	} else {
 		r.ext &^= extOtherProtocol
 	}
-	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(c.t[Server].notes>>noteRefusalShift)<<extRefusalShift
+	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(c.t[Server].notes>>noteRefusalShift&7)<<extRefusalShift
+	r.ext &^= extPings
+	if c.t[Server].notes&noteCalm != 0 {
+		r.ext |= extPings
+	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
 		// Only one direction was captured. A side that acknowledged

@@ -2650,10 +2650,8 @@ sc_grpc_keepalive() {
 # UNAVAILABLE, "Too many pings") and RST_STREAM in the same segment:
 # the call failed; its next connection ($(ports slowbusy | cut -d, -f2-)) is not closed.
 # "polite" ($(ports polite)) pings every 6 s, "caller" ($(ports caller)) calls every
-# second: both stay up. flowdoc calls the abuse closes idle_timeout_close
-# "after 3.0 s without traffic" (the time since the last call), with a
-# remedy to keep clients sending within the idle timeout: wrong, the
-# server closed for its client's PINGs; not checked here.
+# second: both stay up. The server closed the abuse connections for its
+# client's PINGs, not for the 3.0 s without a call before them.
 expect cport=$(ports abuse) server.ss=TIME-WAIT : time_wait(server)
 expect cport=$(ports abuse) client.ss=TIME-WAIT : time_wait(client)
 expect cport=$sb1 server.ss=TIME-WAIT : time_wait(server)
@@ -2663,6 +2661,7 @@ healthy cport=$(ports polite),$(ports caller),$(ports slowbusy | cut -d, -f2-)
 nofinding close_wait_leak
 nofinding stale_reuse_reset
 nofinding reconnect_storm
+@early,mid,late says idle_timeout_close : from $client_ip for their pings: it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's "too_many_pings")
 EXP
 }
 
