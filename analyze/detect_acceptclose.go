@@ -173,7 +173,7 @@ func acceptCloseFinding(g *group) Finding {
 	metrics := []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"server_time_wait", float64(tw)}}
 	// How the server closed them: at once with nothing said, or after a
 	// refusal (the most common one is named).
-	said, kinds := 0, map[string]int{}
+	said, kinds, handshakes := 0, map[string]int{}, 0
 	var named string
 	for _, f := range g.flows {
 		if f.Server.Bytes == 0 {
@@ -183,6 +183,9 @@ func acceptCloseFinding(g *group) Finding {
 		k := "one short message, unasked"
 		if x := f.Refusal(); x != flow.NoRefusal {
 			k = x.String()
+			if x == flow.RefusalTLS {
+				handshakes++
+			}
 		}
 		kinds[k]++
 		if kinds[k] > kinds[named] {
@@ -195,6 +198,16 @@ func acceptCloseFinding(g *group) Finding {
 		closed = "after refusing the client with " + named
 	case said > 0:
 		closed = fmt.Sprintf("before sending any data or, %d of them, after refusing the client with %s", said, named)
+	}
+	// Why the server refuses: a connection limit, most often; a TLS
+	// alert instead of its hello refuses the client's handshake.
+	why, fix := "it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns), or all clients together over the server's (Redis's maxclients, a database's max_connections)", remedy(ReconnectStorm)
+	short, shortFix := "a connection cap or an access check refuses this client", remedy(AcceptThenClose)
+	if handshakes == n {
+		why = "it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept, which the alert's description says (tshark -Y tls.alert_message), not a connection limit"
+		short = "it refuses the client's TLS handshake (a protocol version, a cipher or a server name it does not accept), not a connection limit"
+		fix = "Make the client's TLS settings meet the server's (versions, ciphers, the server name it sends), or the server's accept the client's; the alert's description names what failed. Make the client back off instead of retrying at once."
+		shortFix = fix
 	}
 	if n >= 5 && r >= 1 {
 		leftOn := fmt.Sprintf("Each attempt leaves a TIME_WAIT socket on the server (%d now).", tw)
@@ -218,15 +231,15 @@ func acceptCloseFinding(g *group) Finding {
 		}
 		return Finding{Class: ReconnectStorm, Severity: Error, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 			Flows: ids(g.flows), Metrics: metrics,
-			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, %s: it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns), or all clients together over the server's (Redis's maxclients, a database's max_connections). %s",
-				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, closed, leftOn),
-			Remedy: remedy(ReconnectStorm), Evidence: evidence(g, true)}
+			Summary: fmt.Sprintf("%s opened %s to %s in %s (%.1f per second), and the server accepted and closed every one at once, %s: %s. %s",
+				client, plural(n, "connection"), server, fmtDur(last.Sub(first)), r, closed, why, leftOn),
+			Remedy: fix, Evidence: evidence(g, true)}
 	}
 	return Finding{Class: AcceptThenClose, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows), Metrics: metrics,
-		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, %s: a connection cap or an access check refuses this client.",
-			server, plural(n, "connection"), client, closed),
-		Remedy: remedy(AcceptThenClose), Evidence: evidence(g, true)}
+		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, %s: %s.",
+			server, plural(n, "connection"), client, closed, short),
+		Remedy: shortFix, Evidence: evidence(g, true)}
 }
 
 // countState counts the flows whose side s is in state st.

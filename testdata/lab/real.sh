@@ -4946,15 +4946,11 @@ healthy sport=8446
 nofinding close_wait_leak
 @${storm:-late} nofinding accept_then_close
 noproblem stale_reuse_reset
-# Not held here: the reconnect_storm says the server refuses this client
-# "typically because the client is over a per-client connection cap
-# (ZooKeeper's maxClientCnxns), or all clients together over the
-# server's (Redis's maxclients, a database's max_connections)", and its
-# remedy is to reduce the client's connections or raise the cap: a fatal
-# TLS alert in answer to the ClientHello is a handshake the server
-# refused (no protocol version or cipher suite in common, here
-# protocol_version; a client certificate required; an SNI name it does
-# not serve), no connection cap.
+# A fatal TLS alert in answer to the ClientHello is a handshake the
+# server refused (no protocol version or cipher suite in common, here
+# protocol_version; an SNI name it does not serve), no connection cap.
+@early,mid,late says reconnect_storm : it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept
+@early,mid,late says reconnect_storm : not a connection limit
 EXP
 }
 
