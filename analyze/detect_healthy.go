@@ -144,7 +144,11 @@ var cleanDetector = detector{class: CleanClass, explain: Explanation{
 		if r.Client.FinAt < r.Server.FinAt {
 			closer = flow.Client
 		}
-		c.add(Verdict{Class: CleanClass, Side: closer, Severity: Info, Confidence: 0.95, Summary: cleanSummary[closer]})
+		sum := cleanSummary[closer]
+		if r.Client.State == flow.TimeWait && r.Server.State == flow.TimeWait {
+			sum = cleanCrossed // each sent its FIN before it had the other's
+		}
+		c.add(Verdict{Class: CleanClass, Side: closer, Severity: Info, Confidence: 0.95, Summary: sum})
 	}
 }}
 

@@ -72,11 +72,15 @@ var timeWaitPressureDetector = detector{class: TimeWaitPressure, explain: Explan
 func inspectTimeWait(c *flowCtx) {
 	// When it began is the side's "since"; healthy verdicts carry no
 	// per-flow text, so that flows can share them.
+	crossed := c.r.Client.State == flow.TimeWait && c.r.Server.State == flow.TimeWait
 	for _, s := range []flow.Side{flow.Client, flow.Server} {
 		h := c.r.Half(s)
 		if h.State == flow.TimeWait || h.Expired == flow.TimeWait {
 			v := Verdict{Class: TimeWaitClass, Side: s, Severity: Info, Confidence: 0.95, Summary: timeWaitSummary[s]}
-			if h.State != flow.TimeWait {
+			switch {
+			case crossed:
+				v.Summary = timeWaitCrossed
+			case h.State != flow.TimeWait:
 				v.Summary = timeWaitRanOut[s]
 			}
 			c.add(v)

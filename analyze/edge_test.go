@@ -71,6 +71,7 @@ func craft(t *testing.T, convs ...conv) string {
 		}
 		next := [2]uint32{cisn + 1, sisn + 1} // next sequence number per side
 		acked := [2]uint32{0, 0}
+		sentAck := [2]uint32{0, 0} // the ack each side sent last
 		for i, s := range c.segs {
 			from, to := 1, 0
 			src, dst, sp, dp := sip, cip, uint16(sport), c.cport
@@ -95,6 +96,10 @@ func craft(t *testing.T, convs ...conv) string {
 			if strings.Contains(s.flags, "A") {
 				tcp.ACK = true
 				tcp.Ack = acked[from]
+				if strings.Contains(s.flags, "K") {
+					tcp.Ack = sentAck[from] // "FAK": what it acknowledged before (a FIN crossing the peer's)
+				}
+				sentAck[from] = tcp.Ack
 			}
 			if strings.Contains(s.flags, "W") {
 				tcp.Window = 0 // "AW": a zero window advertised
@@ -817,6 +822,17 @@ func TestEdgeJudgement(t *testing.T) {
 			verdicts: []string{"time_wait(client) clean(client)", "time_wait(client) clean(client)", "open(server) idle_timeout_close(client)", "open(client)"},
 			findings: []string{"info close_wait_leak 1", "info idle_timeout_close 1"},
 			says:     []string{"its request unanswered for 10.0 s, while 10.0.0.2:80 is still answering requests (2 answered"},
+		},
+		{
+			// Both sides close at once, each FIN sent before the other's
+			// came: each is in TIME_WAIT, and neither closed first.
+			name: "a simultaneous close",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), exchange(0.01, 100, 200),
+					[]seg{{0.5, true, "FA", 0, -1}, {0.5, false, "FAK", 0, -1}, {0.5002, true, "A", 0, -1}, {0.5002, false, "A", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"time_wait(client) time_wait(server) clean(server)", "open(client)"},
+			says:     []string{"the client and the server closed at once, their FINs crossing: each is in TIME_WAIT"},
 		},
 		{
 			// A database that resets connections idle for 3 s.

@@ -67,11 +67,15 @@ func bySide(format string) sided {
 }
 
 var (
-	halfCloseSummary   = bySide("the %s shut down its sending side and went on reading; the connection then closed cleanly")
-	timeWaitSummary    = bySide("the %s closed first and is in TIME_WAIT, holding the 4-tuple")
-	timeWaitRanOut     = bySide("the %s closed first; its TIME_WAIT ran out before the end of the capture")
-	resetSummary       = bySide("the %s closed the connection with RST")
-	cleanSummary       = bySide("orderly close, the %s first")
+	halfCloseSummary = bySide("the %s shut down its sending side and went on reading; the connection then closed cleanly")
+	timeWaitSummary  = bySide("the %s closed first and is in TIME_WAIT, holding the 4-tuple")
+	timeWaitRanOut   = bySide("the %s closed first; its TIME_WAIT ran out before the end of the capture")
+	resetSummary     = bySide("the %s closed the connection with RST")
+	cleanSummary     = bySide("orderly close, the %s first")
+	// A simultaneous close: each side sent its FIN before it had the
+	// other's, and each holds TIME_WAIT.
+	timeWaitCrossed    = "the client and the server closed at once, their FINs crossing: each is in TIME_WAIT, holding the 4-tuple"
+	cleanCrossed       = "orderly close, both at once (their FINs crossed)"
 	finFrom            = bySide("FIN from %s")
 	ackOfFinFrom       = bySide("ACK of FIN from %s")
 	rstFrom            = bySide("RST from %s")
