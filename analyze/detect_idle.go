@@ -171,11 +171,17 @@ func inspectIdle(c *flowCtx) {
 			what = fmt.Sprintf("FIN from %s %s after its announcement", sideName(closer), fmtDur(ch.FinAt.Sub(annAt)))
 			sum += fmt.Sprintf(", announcing it first (a short message that answered nothing, such as an HTTP/2 GOAWAY) and sending its FIN %s later", fmtDur(ch.FinAt.Sub(annAt)))
 		}
+		pings := closer == flow.Server && r.ClosedForPings()
 		bye, said := goodbyeEvidence(r, closer)
 		if said && announced && (ch.LastPayloadPacket == annPacket || fin != ch) {
 			said = false // the announcement was its last word, or came before the FIN that closed
 		}
-		if said {
+		if pings && said {
+			// The GOAWAY came with the acknowledgement of the ping it
+			// answers: no goodbye that answered nothing.
+			bye.What = "GOAWAY from server (ENHANCE_YOUR_CALM), with its acknowledgement of the client's last ping"
+		}
+		if said && !pings {
 			// A server's is why it closes (PostgreSQL's FATAL, a 421); a
 			// client's is its protocol's farewell (PostgreSQL's Terminate).
 			kind := "a timeout message"
@@ -184,7 +190,6 @@ func inspectIdle(c *flowCtx) {
 			}
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
 		}
-		pings := closer == flow.Server && r.ClosedForPings()
 		if pings {
 			sum += ", and for its client's pings, not for the idle time: it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\": the client pings more often than the server allows)"
 			mass = false
