@@ -56,8 +56,12 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 		return
 	}
 	if rst := firstEvent(r, func(e *flow.Event) bool { return e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 }); rst != nil {
+		sum := resetSummary[rst.From]
+		if rst.From == flow.Client && r.ClientAlert() {
+			sum = "the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake (most often, a server certificate it does not trust: tshark -Y tls.alert_message names it)"
+		}
 		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At,
-			Summary: resetSummary[rst.From], Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
+			Summary: sum, Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})
 	}
 }, group: func(f *Flow, v *Verdict) (groupKey, bool) {
 	return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server()}, v.Side == flow.Client && abortedHandshake(f.Record)

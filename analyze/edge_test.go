@@ -835,6 +835,19 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the client and the server closed at once, their FINs crossing: each is in TIME_WAIT"},
 		},
 		{
+			// A client that does not trust the server's certificate: a
+			// fatal alert in the clear (unknown_ca), then, the server's
+			// flight unread, its close is an RST.
+			name: "a client's TLS alert, then its reset",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:443", segs: join(open(0), []seg{{0.01, true, "PA", 0, -1}, {0.011, false, "PA", 0, -1},
+					{0.012, true, "PA", 0, -1}, {0.0122, false, "FA", 0, -1}, {0.0124, true, "RA", 0, -1}}),
+					data: map[int][]byte{3: tlsRecord(0x16, 1, 200), 4: tlsRecord(0x16, 2, 1200), 5: {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30}}},
+				last(50000)},
+			verdicts: []string{"reset(client)", "open(client)"},
+			says:     []string{"the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{

@@ -365,10 +365,15 @@ const (
 	extRefusalShift = iota
 )
 
-// extPings, in a record's ext, says that the server closed the
-// connection for its client's pings (see ClosedForPings). It is
-// annNoted's bit, which only a connection's ann uses.
-const extPings = annNoted
+// extPings and extClientAlert, in a record's ext, say that the server
+// closed the connection for its client's pings (see ClosedForPings), and
+// that the client sent a fatal TLS alert in the clear (ClientAlert).
+// They are annNoted's and annMore's bits, which only a connection's ann
+// uses.
+const (
+	extPings       = annNoted
+	extClientAlert = annMore
+)
 
 func (a extFlags) side() Side {
 	if a&annServer != 0 {
@@ -441,6 +446,11 @@ func (r *Record) Refusal() Refusal { return Refusal(r.ext >> extRefusalShift) }
 // because its client pings more often than it allows (gRPC's
 // "too_many_pings"). Known only where the payload was read.
 func (r *Record) ClosedForPings() bool { return r.ext&extPings != 0 }
+
+// ClientAlert reports whether the client sent a fatal TLS alert in the
+// clear: it gave up on the handshake (most often, a server certificate
+// it does not trust). Known only where the payload was read.
+func (r *Record) ClientAlert() bool { return r.ext&extClientAlert != 0 }
 
 // KeepAliveTimes are the first and last keep-alive probes of each side
 // (indexed by Side); 0 for a side that sent none.

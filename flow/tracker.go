@@ -197,6 +197,10 @@ const (
 	// noteCalm, on the server's track, is set once it sent an HTTP/2
 	// GOAWAY with ENHANCE_YOUR_CALM (see Record.ClosedForPings).
 	noteCalm sideNotes = 1 << 7
+	// noteAlert, on the client's track (whose refusal bits are unused),
+	// is set once it sent a fatal TLS alert in the clear (see
+	// Record.ClientAlert).
+	noteAlert sideNotes = 1 << noteRefusalShift
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -570,6 +574,14 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 				}
 				if rc.r.OtherProtocol() {
 					tracks[Client].notes |= noteOther
+				}
+				// What the payload told, which summarize writes again.
+				tracks[Server].notes |= sideNotes(rc.r.Refusal()) << noteRefusalShift
+				if rc.r.ClosedForPings() {
+					tracks[Server].notes |= noteCalm
+				}
+				if rc.r.ClientAlert() {
+					tracks[Client].notes |= noteAlert
 				}
 				c = t.revive(k, h, &rc, tracks, nil)
 			}
@@ -1143,11 +1155,16 @@ func refusal(b []byte) Refusal {
 	case len(b) >= 4 && b[0] == 0x20 && (b[1] == 2 && b[3] != 0 || b[1] >= 2 && b[3] >= 0x80):
 		// MQTT's CONNACK: 3.1.1's return code, or 5's reason code.
 		return RefusalMQTT
-	case len(b) >= 7 && b[0] == 0x15 && b[1] == 0x03 && b[5] == 2:
-		// A fatal TLS alert record in the clear.
+	case fatalAlert(b):
 		return RefusalTLS
 	}
 	return NoRefusal
+}
+
+// fatalAlert reports whether b begins with a fatal TLS alert record in
+// the clear: content type 21, level 2.
+func fatalAlert(b []byte) bool {
+	return len(b) >= 7 && b[0] == 0x15 && b[1] == 0x03 && b[5] == 2
 }
 
 // calmMax is the longest payload calm looks into: a GOAWAY comes in a
@@ -1452,6 +1469,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	}
 	if s == Server && len(seg.Payload) <= calmMax && calm(seg.Payload) {
 		c.t[Server].notes |= noteCalm
+	}
+	if s == Client && len(seg.Payload) == 7 && fatalAlert(seg.Payload) {
+		c.t[Client].notes |= noteAlert
 	}
 	if heartbeat(seg.Payload) && m.Cut == 0 {
 		// HTTP/2 PINGs and their acknowledgements: the connection's
@@ -2064,9 +2084,12 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 		r.ext &^= extOtherProtocol
 	}
 	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(c.t[Server].notes>>noteRefusalShift&7)<<extRefusalShift
-	r.ext &^= extPings
+	r.ext &^= extPings | extClientAlert
 	if c.t[Server].notes&noteCalm != 0 {
 		r.ext |= extPings
+	}
+	if c.t[Client].notes&noteAlert != 0 {
+		r.ext |= extClientAlert
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
