@@ -19,7 +19,7 @@
 # postgres-tls-idle, mariadb-tls-idle, go-h2-idle), apache2-utils (ab-timewait, lossy-capture), vsftpd
 # (ftp-idle), python3-h2 (h2-idle), squid (squid-pconn), lighttpd and
 # python3-aiohttp (lighttpd-keepalive), gunicorn (gunicorn-upstream; with tshark,
-# gunicorn-backlog), varnish
+# gunicorn-backlog), tshark (tomcat-accept-queue), varnish
 # (varnish-backend), caddy (caddy-proxy), mosquitto, mosquitto-clients and
 # python3-paho-mqtt (mosquitto-keepalive), pgbouncer (pgbouncer-idle, with
 # postgresql and python3-psycopg2), python3-redis (redis-pool), openssl and
@@ -94,6 +94,12 @@
 #                       (SYN-ACKs sent again, SYN cookies), clients served
 #                       late or giving up, whose requests the worker still
 #                       answers (RST); then three fast requests.
+#   tomcat-accept-queue Tomcat 10's NIO connector with maxConnections 4,
+#                       maxThreads 2, acceptCount 2 and a servlet busy
+#                       1.5 s per request, and 15 curl --max-time 12 at
+#                       once: the acceptor stalls, SYNs and handshake
+#                       ACKs dropped (SYN cookies), closes in line for a
+#                       busy request thread; then three fast requests.
 #   keepalive-silence   TCP keep-alive probes (idle 1 s, interval 1 s, 3
 #                       probes) on a Redis connection, then the server drops
 #                       everything: the client's RST never arrives.
@@ -648,10 +654,12 @@ expect client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client) idle_tim
 EXP
 }
 
-# Incident 000: Tomcat's keep-alive timeout and a client that never closes.
-sc_tomcat_leak() {
-	host client; host server; wire client server
-	local b=$work/tomcat
+# tomcat_base DIR CONNECTOR [HOST]: a Tomcat 10 of its own in DIR
+# (CATALINA_BASE), one HTTP/1.1 connector on $server_ip:8080 with the
+# attributes CONNECTOR, the Host element's content HOST (valves); its ROOT
+# webapp serves index.html ("ok").
+tomcat_base() {
+	local b=$1
 	mkdir -p "$b/conf" "$b/logs" "$b/temp" "$b/work" "$b/webapps/ROOT"
 	cp /etc/tomcat10/web.xml /etc/tomcat10/catalina.properties /etc/tomcat10/context.xml "$b/conf/"
 	echo ok >"$b/webapps/ROOT/index.html"
@@ -660,15 +668,26 @@ sc_tomcat_leak() {
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="8080" address="$server_ip" protocol="HTTP/1.1"
-               connectionTimeout="5000" keepAliveTimeout="2000" maxKeepAliveRequests="100"/>
+               $2/>
     <Engine name="Catalina" defaultHost="localhost">
-      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false">${3:-}</Host>
     </Engine>
   </Service>
 </Server>
 CONF
-	on server env CATALINA_HOME=/usr/share/tomcat10 CATALINA_BASE="$b" CATALINA_TMPDIR="$b/temp" \
+}
+
+# run_tomcat HOST DIR: run the Tomcat of DIR in HOST, in the foreground.
+run_tomcat() {
+	on "$1" env CATALINA_HOME=/usr/share/tomcat10 CATALINA_BASE="$2" CATALINA_TMPDIR="$2/temp" \
 		/usr/share/tomcat10/bin/catalina.sh run
+}
+
+# Incident 000: Tomcat's keep-alive timeout and a client that never closes.
+sc_tomcat_leak() {
+	host client; host server; wire client server
+	tomcat_base "$work/tomcat" 'connectionTimeout="5000" keepAliveTimeout="2000" maxKeepAliveRequests="100"'
+	run_tomcat server "$work/tomcat"
 	listening server 8080 60
 	sleep 1
 	javac -d "$work" "$here/clients/Leak.java"
@@ -1226,6 +1245,187 @@ nofinding peer_unreachable
 # curl's --max-time: the client gives up and closes (FIN); the worker
 # answers later, and the client's kernel resets. No leak on the server:
 # it answers and closes every one.
+@late expect cport=$(ports timedout) n>=1 : idle_timeout_close(client) !close_wait_leak(server)
+EXP
+}
+
+# answered_once FILE SPORT PORTS: those of the client PORTS (comma
+# separated) to which the server (port SPORT) sent one SYN-ACK only in
+# FILE, and whose data it acknowledged there.
+answered_once() {
+	tshark -r "$1" -Y "tcp.srcport == $2" -T fields -e tcp.dstport -e tcp.flags.syn -e tcp.ack 2>/dev/null |
+		awk -v l="$3" 'BEGIN { n = split(l, a, ","); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+			want[$1] && $2 == 1 { c[$1]++ } want[$1] && $2 == 0 && $3 > 1 { acked[$1] = 1 }
+			END { for (p in c) if (c[p] == 1 && acked[p]) { printf "%s%s", s, p; s = "," } }'
+}
+
+# A full accept queue behind Tomcat's maxConnections: the NIO connector's
+# acceptor takes no connection while it holds maxConnections.
+sc_tomcat_accept_queue() {
+	host client; host server; wire client server
+	# A new namespace's default, written out: SYN cookies when the SYN
+	# queue is full.
+	ip netns exec "$tag-server" sysctl -qw net.ipv4.tcp_syncookies=1
+	# 4 connections at most (maxConnections), 2 request threads, listen(2)
+	# (acceptCount): the kernel's accept queue holds 3 (backlog + 1). An
+	# access log of the remote port and the moment each request began.
+	local b=$work/tomcat i
+	tomcat_base "$b" 'maxThreads="2" minSpareThreads="2" maxConnections="4" acceptCount="2" connectionTimeout="20000"' \
+		"<Valve className=\"org.apache.catalina.valves.AccessLogValve\" directory=\"$b/logs\" prefix=\"access\" suffix=\".log\" rotatable=\"false\" buffered=\"false\" pattern=\"%{remote}p %{begin:msec}t %s %D\"/>"
+	# The webapp: testdata/lab/webapp/Slow.java, /slow after 1.5 s, /fast at
+	# once, loaded at start (a first request would load it).
+	mkdir -p "$b/webapps/ROOT/WEB-INF/classes"
+	javac -cp /usr/share/java/tomcat10-servlet-api.jar -d "$b/webapps/ROOT/WEB-INF/classes" "$here/webapp/Slow.java"
+	cat >"$b/webapps/ROOT/WEB-INF/web.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0" metadata-complete="true">
+  <servlet><servlet-name>slow</servlet-name><servlet-class>Slow</servlet-class><load-on-startup>1</load-on-startup></servlet>
+  <servlet-mapping><servlet-name>slow</servlet-name><url-pattern>/slow</url-pattern><url-pattern>/fast</url-pattern></servlet-mapping>
+</web-app>
+XML
+	run_tomcat server "$b"
+	# Tomcat binds its port before it deploys the webapp: wait for its
+	# start (a request to try it would leave a TIME-WAIT the capture does
+	# not hold).
+	for i in $(seq 600); do
+		grep -q "Server startup in" "$work/log" && break
+		[ "$i" -lt 600 ] || die "Tomcat did not start: $(tail -5 "$work/log")"
+		sleep 0.1
+	done
+	listening server 8080
+	sleep 1
+	: >"$work/curl"
+	capture client "$client_if" "$work/cap.pcap" -B 16384
+	begin tomcat-accept-queue
+	# 15 curl --max-time 12 at once to /slow (1.5 s each, two at a time):
+	# 4 accepted (2 served, 2 waiting for a thread), 3 in the accept
+	# queue, the other SYNs dropped; sent again 1, 2, 3, 4, 5, 7 and 11 s
+	# after the first (net.ipv4.tcp_syn_linear_timeouts). About 14
+	# served in 12 s at most, with the gaps of the SYNs sent again fewer:
+	# some give up.
+	for i in $(seq 15); do
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 12 \
+			-w 'slow %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+			"http://$server_ip:8080/slow" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	local early mid late drained fast early_cw early_last mid_last late_last
+	# As in gunicorn-backlog: no cut within a second of a burst of
+	# SYN-ACKs, so that a server that keeps SYN_RECV (its SYN-ACK comes
+	# again 1 s later) is told from one that answered with a SYN cookie and
+	# keeps nothing. The burst's first SYNs may fill the queue before the
+	# acceptor takes 4 from it, and then it is empty: the SYNs sent again
+	# at 1 s get SYN-ACKs (SYN cookies past the backlog), all but the
+	# first ACKs and requests dropped, the queue full again; those at 2 s
+	# find it full. Early: 2.7 s, the queue full, the requests of the
+	# handshakes of 1 s sent again.
+	until_t 2.7
+	cut early client server
+	early=$(listen_counters server)
+	# Mid: draining, 1.6 s after the SYNs sent again at 7 s.
+	until_t 8.6
+	cut mid client server
+	mid=$(listen_counters server)
+	# The curls give up at 12 s; Tomcat answers what it has taken and
+	# queued anyway. Wait (at most until 60 s) until nothing of port 8080
+	# is left but TIME-WAIT on either host.
+	until_t 12.5
+	for i in $(seq 500); do
+		{
+			ip netns exec "$tag-client" ss -tanH "dport = :8080"
+			ip netns exec "$tag-server" ss -tanH "sport = :8080"
+		} | awk '$1 != "TIME-WAIT" && !($1 == "LISTEN" && $2 == 0)' | grep -q . || break
+		[ "$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { print (now - t0 < 60) }')" = 1 ] || {
+			echo "lab: $name: the burst did not drain in 60 s" >&2
+			break
+		}
+		sleep 0.1
+	done
+	drained=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - t0 }')
+	# Then three requests to /fast, one after the other, at 28 s at the
+	# earliest.
+	fast=$(awk -v d="$drained" 'BEGIN { print (d > 28 ? d : 28) }')
+	until_t "$fast"
+	for i in 1 2 3; do
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 5 \
+			-w 'fast %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+			"http://$server_ip:8080/fast" >>"$work/curl" 2>>"$work/log"
+		sleep 0.3
+	done
+	# The late cut 65 s at least after the burst's last TIME-WAIT (by
+	# 12.5 s: the kernel's TIME-WAIT timer, 60 s, fires up to a few
+	# seconds late) and 52 s after the fast requests, whose TIME-WAITs
+	# are still there.
+	until_t "$(awk -v f="$fast" 'BEGIN { print f + 52 }')"
+	cut late client server
+	late=$(listen_counters server)
+	finish "$work/cap.pcap"
+	# served: connected at once; servedlate: connected after SYNs sent
+	# again; timedout: curl gave up (exit 28) after a handshake.
+	awk '$1 == "slow" && $3 != 0 { print ($2 != 200 ? "timedout" : $4 < 0.5 ? "served" : "servedlate"), $3 }
+		$1 == "fast" { print "fast", $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: drained at $drained s; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	# When Tomcat began each request (s after begin) and its client port.
+	awk -v t0="$t0" '{ printf "%s%.1f %s", s, $2 / 1000 - t0, $1; s = ", " }' "$b/logs/access.log" >"$work/began"
+	# The server's CLOSE-WAITs at the early cut: clients served that closed
+	# while both request threads were busy (Tomcat closes on a thread).
+	early_cw=$(awk '$1 == "CLOSE-WAIT" && $4 ~ /:8080$/ { sub(/.*:/, "", $5); printf "%s%s", c, $5; c = "," }' "$out/$name@early.truth")
+	# The burst's last to be answered, when its handshake went through at
+	# the first SYN-ACK.
+	early_last=$(answered_once "$out/$name@early.pcap" 8080 "$(answered_last "$out/$name@early.pcap" 8080)")
+	mid_last=$(answered_once "$out/$name@mid.pcap" 8080 "$(answered_last "$out/$name@mid.pcap" 8080)")
+	late_last=$(answered_once "$out/$name@late.pcap" 8080 "$(answered_last "$out/$name@late.pcap" 8080)")
+	expect <<EXP
+# Tomcat 10's NIO connector, maxConnections 4, maxThreads 2, acceptCount
+# 2: the acceptor takes no connection while it holds 4 (2 served, 2
+# waiting for a thread), and the kernel's accept queue holds 3 (backlog
+# + 1); /slow answers after 1.5 s. 15 curl --max-time 12 at once: the
+# kernel drops the other SYNs; the clients send them again, and a burst
+# that comes when a place is free gets SYN-ACKs, all but the first ACKs
+# (and the requests after them) dropped. Then three requests to /fast.
+# This recording: $(awk '{ n[$1]++ } END { printf "%d served at once, %d served late, %d timed out after a handshake", n["served"], n["servedlate"], n["timedout"] }' "$work/ports")
+# ($((15 - $(grep -c -v '^fast' "$work/ports"))) before one), 3 fast; the burst drained at $drained s.
+# $(handshakes "$out/$name@late.pcap" 8080).
+# Tomcat began the requests at (s, client port): $(cat "$work/began").
+# The server's counters (nstat) at the cuts:
+# early: $early
+# mid: $mid
+# late: $late
+finding listen_overflow
+nofinding unanswered_syn
+nofinding handshake_incomplete
+nofinding peer_unreachable
+# Tomcat closes a connection whose client closed (curl, once answered) on
+# one of its request threads: while both are busy with requests, its
+# CLOSE_WAIT waits in line behind them (at the early cut:
+# ${early_cw:-none}), and it counts against maxConnections, the acceptor
+# stalled meanwhile. No leak: Tomcat sends its FIN when a thread is free.
+# flowdoc calls them a leak at the early cut (an error, 1.1 s after the
+# client's FIN, with nothing of this host's to compare with): left out
+# there.
+$([ -n "$early_cw" ] || echo "@early nofinding close_wait_leak")
+@mid,late nofinding close_wait_leak
+@early healthy cport=$(ports served) cport!=${early_cw:-0}
+@mid,late healthy cport=$(ports served)
+healthy cport=$(ports fast)
+# Every other connection hit the full queue: its SYNs dropped, or its
+# ACK and request. flowdoc holds a connection answered late to it by its
+# SYNs only when another that began during its wait was answered too, or
+# by its handshake (SYN-ACK sent again, or its request unacknowledged
+# after the handshake, a SYN cookie). The burst's last to begin among
+# those answered together, its SYNs dropped at the same moments as the
+# others', is missed once the server has acknowledged its request, when
+# its first SYN-ACK was the only one (${early_last:-none} at the early
+# cut, ${mid_last:-none} at the mid one, ${late_last:-none} at the late
+# one): left out.
+@early expect cport!=$(ports served),$(ports fast) cport!=${early_last:-0} n>=5 : listen_overflow(server)
+@mid expect cport!=$(ports served),$(ports fast) cport!=${mid_last:-0} n>=5 : listen_overflow(server) !close_wait_leak(server)
+@mid infinding cport!=$(ports served),$(ports fast) cport!=${mid_last:-0} : listen_overflow
+@late expect cport!=$(ports served),$(ports fast) cport!=${late_last:-0} n>=5 : listen_overflow(server) !close_wait_leak(server)
+@late infinding cport!=$(ports served),$(ports fast) cport!=${late_last:-0} : listen_overflow
+# curl's --max-time: the client gives up and closes (FIN); Tomcat answers
+# the request it had taken or queued anyway, and the client's kernel
+# resets. No leak on the server.
 @late expect cport=$(ports timedout) n>=1 : idle_timeout_close(client) !close_wait_leak(server)
 EXP
 }
@@ -4981,7 +5181,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -5016,6 +5216,7 @@ for s in ${@:-$all}; do
 	websocket_idle) $py -c 'import aiohttp' 2>/dev/null || die "needs python3-aiohttp" ;;
 	request_timeouts) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
 	gunicorn_backlog) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
+	tomcat_accept_queue) [ -f /usr/share/java/tomcat10-servlet-api.jar ] && command -v tshark >/dev/null || die "needs tomcat10 and tshark" ;;
 	server_reload)
 		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_mpm_event.so ] || die "needs apache2"
 		command -v haproxy >/dev/null && command -v tshark >/dev/null || die "needs haproxy and tshark"
