@@ -100,12 +100,21 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	if j.sending && h.Packets > 1 {
 		cadence = closeFactor * (h.LastPacket.Sub(h.FirstPacket) / time.Duration(h.Packets-1))
 	}
-	if C := &r.Client; s == flow.Server && !j.sending && ev.grace == 0 && C.LastPayload > r.Server.LastPayload && C.FinPacket > 0 && C.FinAt > C.LastPayload {
+	if C := &r.Client; s == flow.Server && !j.sending && ev.grace == 0 && C.FinPacket > 0 && C.FinAt > C.LastPayload {
 		// A request the client gave up waiting on, in line behind those
 		// the server is still answering one after another: a worker
-		// busy with each in turn, not one that forgot this one.
-		if a, ok := ev.inLine(r.Key.Server(), C.LastPayload); ok {
-			j.on, j.line, j.ago, j.waited = byQueue, a, ev.end.Sub(a.last), ev.end.Sub(C.LastPayload)
+		// busy with each in turn, not one that forgot this one. Or a
+		// request answered, whose close waits as long on the busy
+		// workers (Tomcat closes on a request thread).
+		a, ok := ev.inLine(r.Key.Server(), C.LastPayload)
+		if C.LastPayload <= r.Server.LastPayload {
+			a, ok = ev.busy(r.Key.Server(), j.quiet)
+		}
+		if ok {
+			j.on, j.line, j.ago = byQueue, a, ev.end.Sub(a.last)
+			if C.LastPayload > r.Server.LastPayload {
+				j.waited = ev.end.Sub(C.LastPayload)
+			}
 			return j
 		}
 	}
@@ -207,6 +216,10 @@ func (j *judgement) basis() string {
 	case byLoss:
 		return fmt.Sprintf("in CLOSE_WAIT as far as the capture shows, but the capture lost packets of this close: %s; whether this side closed is not in the capture", j.lost)
 	case byQueue:
+		if j.waited == 0 {
+			return fmt.Sprintf("in CLOSE_WAIT for %s, its request answered, while %s is still answering others (%s, the last %s before the end) and has taken up to %s to answer one: a server whose workers are all busy closes late too (Tomcat closes on a request thread), and the capture cannot tell yet whether it will close",
+				quiet, j.app.endpoint, plural(j.line.n, "answered"), fmtDur(j.ago), fmtDur(j.line.slowest))
+		}
 		return fmt.Sprintf("in CLOSE_WAIT for %s, its request unanswered for %s, while %s is still answering requests (%s, the last %s before the end) and has taken up to %s to answer one: it may be in line behind them (workers busy with each in turn, the accept queue), and the capture cannot tell yet whether it will close",
 			quiet, fmtDur(j.waited), j.app.endpoint, plural(j.line.n, "answered"), fmtDur(j.ago), fmtDur(j.line.slowest))
 	case byPrior:

@@ -72,19 +72,36 @@ type answers struct {
 // inLine reports whether a request sent at req, unanswered at the end of
 // the capture, may be in line behind those the server ep is still
 // answering: it has not waited longer than the server took to answer
-// another request, and answers still come, the last since it was sent
-// and no longer ago than three times the server's pace between answers
-// (closeFloor at least).
+// another request, and answers still come (answering), the last since it
+// was sent.
 func (ev *captureEvidence) inLine(ep netip.AddrPort, req flow.Timestamp) (*answers, bool) {
 	a := ev.answering[ep]
 	if a == nil || a.last <= req || ev.end.Sub(req) > a.slowest {
 		return nil, false
 	}
-	pace := closeFloor
+	return a, a.answering(ev.end)
+}
+
+// answering reports whether answers still came at end: the last no longer
+// before it than three times the server's pace between answers, or than
+// the longest it took to answer one (closeFloor at least).
+func (a *answers) answering(end flow.Timestamp) bool {
+	pace := max(closeFloor, a.slowest)
 	if a.n > 1 {
 		pace = max(pace, 3*a.last.Sub(a.first)/time.Duration(a.n-1))
 	}
-	return a, ev.end.Sub(a.last) <= pace
+	return end.Sub(a.last) <= pace
+}
+
+// busy reports whether server ep is busy enough that a close it owes may
+// wait on its workers for quiet: answers still come, and it has taken a
+// second or more, and at least quiet, to answer a request.
+func (ev *captureEvidence) busy(ep netip.AddrPort, quiet time.Duration) (*answers, bool) {
+	a := ev.answering[ep]
+	if a == nil || a.slowest < time.Second || quiet > a.slowest {
+		return nil, false
+	}
+	return a, a.answering(ev.end)
 }
 
 // massClose is a moment a server closed massMin or more idle connections
