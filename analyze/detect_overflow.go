@@ -69,6 +69,21 @@ func inspectListenOverflow(c *flowCtx) {
 		// one dropped (below).
 	}
 	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
+		if n := requestSentAgain(r); n >= 3 && c.cap.acceptedNear(r.Key.Server(), r.First, r.Client.LastPacket) {
+			// Its request sent again and again after the server's only
+			// SYN-ACK: the server held no socket for it (a SYN cookie) until
+			// its accept queue had room; a lossy path would have had the
+			// handshake's ACK through, or the SYN-ACK sent again.
+			v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Client.LastPayload,
+				Summary: fmt.Sprintf("the server sent one SYN-ACK and left the client's request unacknowledged while the client sent it %s more, as it completed other handshakes: its accept queue was full, it kept no socket for this connection (a SYN cookie), and took it up only when the queue had room",
+					times(n))}
+			if e := firstEvent(r, func(e *flow.Event) bool {
+				return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0
+			}); e != nil {
+				v.Evidence = append(v.Evidence, ev(e, "request sent again by the client, unacknowledged"))
+			}
+			c.add(v)
+		}
 		return
 	}
 	C := &r.Client
@@ -81,6 +96,17 @@ func inspectListenOverflow(c *flowCtx) {
 	v.Evidence = append(v.Evidence, Evidence{Input: int(C.LastPayloadInput), Packet: int(C.LastPayloadPacket), At: C.LastPayload,
 		What: "data from client, never acknowledged"})
 	c.add(v)
+}
+
+// requestSentAgain returns how many times more the client sent its
+// request, of one segment, on a connection whose server sent one SYN-ACK:
+// its retransmissions but for its SYN's.
+func requestSentAgain(r *flow.Record) int {
+	C := &r.Client
+	if r.Midstream || r.Server.SYNs() != 1 || C.SYNs() == 0 || !has(r, flow.Server, 'H') || C.Bytes == 0 || C.Bytes > uint64(max(C.MSS, 536)) {
+		return 0
+	}
+	return int(C.Retrans) - max(0, C.SYNs()-1)
 }
 
 // lateAnswer returns, when the server answered a SYN the client had sent
