@@ -848,6 +848,17 @@ func TestEdgeJudgement(t *testing.T) {
 			says:     []string{"the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake"},
 		},
 		{
+			// A TCP probe that connects and closes, sending nothing; the
+			// server answers the empty connection (HAProxy's 400), and the
+			// prober's kernel resets that data.
+			name: "a close, then a reset of the data after it",
+			convs: []conv{
+				{cport: 40001, server: "10.0.0.2:80", segs: join(open(0), []seg{{0.01, true, "FA", 0, -1}, {0.0102, false, "PA", 200, -1}, {0.0104, true, "R", 0, -1}})},
+				last(50000)},
+			verdicts: []string{"reset(client)", "open(client)"},
+			says:     []string{"the client closed with FIN, then reset the server's data that came after its close"},
+		},
+		{
 			// A database that resets connections idle for 3 s.
 			name: "idle timeout by RST",
 			convs: []conv{
