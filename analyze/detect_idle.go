@@ -146,10 +146,13 @@ func inspectIdle(c *flowCtx) {
 		if closer == flow.Server && !waitedFor(closer, dataFrom) {
 			m, mass = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
 		}
-		if idle < minIdle && !mass {
+		if idle < minIdle && !mass && !(closer == flow.Server && r.ClosedForPings()) {
 			return
 		}
 		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
+		if idle < minIdle && closer == flow.Server && r.ClosedForPings() {
+			sum = "the server closed the connection" // not idle: for its client's pings (below)
+		}
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
 		switch {
 		case waitedFor(closer, dataFrom) && closer == flow.Server:
@@ -191,7 +194,11 @@ func inspectIdle(c *flowCtx) {
 			sum += fmt.Sprintf(", saying goodbye first (data %s before its FIN, which answered nothing: %s)", fmtDur(ch.FinAt.Sub(ch.LastPayload)), kind)
 		}
 		if pings {
-			sum += ", and for its client's pings, not for the idle time: it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\": the client pings more often than the server allows)"
+			why := ", and for its client's pings, not for the idle time"
+			if idle < minIdle {
+				why = " for its client's pings, with calls in flight (they fail: UNAVAILABLE)"
+			}
+			sum += why + ": it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\": the client pings more often than the server allows)"
 			mass = false
 		}
 		if mass {

@@ -2861,7 +2861,8 @@ sc_grpc_keepalive() {
 # client's PINGs, not for the 3.0 s without a call before them.
 expect cport=$(ports abuse) server.ss=TIME-WAIT : time_wait(server)
 expect cport=$(ports abuse) client.ss=TIME-WAIT : time_wait(client)
-expect cport=$sb1 server.ss=TIME-WAIT : time_wait(server)
+expect cport=$sb1 server.ss=TIME-WAIT : time_wait(server) idle_timeout_close(server)
+@early,mid,late says idle_timeout_close : $server_ip:50063 (server) closed 1 connection from $client_ip for their pings
 expect client.ss=ESTAB : open(client)
 expect all : !close_wait_leak(client) !close_wait_leak(server) !stale_reuse_reset(client) !stale_reuse_reset(server)
 healthy cport=$(ports polite),$(ports caller),$(ports slowbusy | cut -d, -f2-)
