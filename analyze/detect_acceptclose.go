@@ -146,12 +146,18 @@ func inspectAcceptClose(c *flowCtx) {
 	c.add(v)
 }
 
-// refusalWords names what the server of r refused its client with.
-func refusalWords(r *flow.Record) string {
+// refusalName names what the server of r refused its client with: the
+// protocol's refusal, or one short message the client had not asked for.
+func refusalName(r *flow.Record) string {
 	if f := r.Refusal(); f != flow.NoRefusal {
-		return fmt.Sprintf("%s (%s)", f, plural(int(r.Server.Bytes), "byte"))
+		return f.String()
 	}
-	return fmt.Sprintf("one short message, unasked (%s)", plural(int(r.Server.Bytes), "byte"))
+	return "one short message, unasked"
+}
+
+// refusalWords is refusalName with the message's size.
+func refusalWords(r *flow.Record) string {
+	return fmt.Sprintf("%s (%s)", refusalName(r), plural(int(r.Server.Bytes), "byte"))
 }
 
 func acceptCloseFinding(g *group) Finding {
@@ -180,13 +186,10 @@ func acceptCloseFinding(g *group) Finding {
 			continue
 		}
 		said++
-		k := "one short message, unasked"
-		if x := f.Refusal(); x != flow.NoRefusal {
-			k = x.String()
-			if x == flow.RefusalTLS {
-				handshakes++
-			}
+		if f.Refusal() == flow.RefusalTLS {
+			handshakes++
 		}
+		k := refusalName(f.Record)
 		kinds[k]++
 		if kinds[k] > kinds[named] {
 			named = k

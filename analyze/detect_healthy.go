@@ -60,7 +60,7 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 		if h, p := r.Half(rst.From), r.Half(rst.From.Other()); h.FinPacket > 0 && h.FinAt < rst.At && p.LastPayload > h.FinAt && p.LastPayload <= rst.At {
 			// Closed in order, then data came for the closed socket: its
 			// kernel answers that with RST.
-			sum = fmt.Sprintf("the %s closed with FIN, then reset the %s's data that came after its close (a closed socket answers data with RST)", sideName(rst.From), sideName(rst.From.Other()))
+			sum = resetAfterClose[rst.From]
 		}
 		if rst.From == flow.Client && r.ClientAlert() {
 			sum = "the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake (most often, a server certificate it does not trust: tshark -Y tls.alert_message names it)"

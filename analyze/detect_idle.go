@@ -142,15 +142,16 @@ func inspectIdle(c *flowCtx) {
 	if closer, idle, ok := firstCloser(r); ok {
 		ch := r.Half(closer)
 		dataFrom := ch.DataBeforeFinFrom
+		pings := closer == flow.Server && r.ClosedForPings()
 		m, mass := massClose{}, false
-		if closer == flow.Server && !waitedFor(closer, dataFrom) {
+		if closer == flow.Server && !waitedFor(closer, dataFrom) && !pings {
 			m, mass = c.cap.massOf(r.Key.Server(), closeAt(r, flow.Server))
 		}
-		if idle < minIdle && !mass && !(closer == flow.Server && r.ClosedForPings()) {
+		if idle < minIdle && !mass && !pings {
 			return
 		}
 		sum := fmt.Sprintf("the %s closed the connection after %s without data", sideName(closer), fmtDur(idle))
-		if idle < minIdle && closer == flow.Server && r.ClosedForPings() {
+		if idle < minIdle && pings {
 			sum = "the server closed the connection" // not idle: for its client's pings (below)
 		}
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
@@ -174,7 +175,6 @@ func inspectIdle(c *flowCtx) {
 			what = fmt.Sprintf("FIN from %s %s after its announcement", sideName(closer), fmtDur(ch.FinAt.Sub(annAt)))
 			sum += fmt.Sprintf(", announcing it first (a short message that answered nothing, such as an HTTP/2 GOAWAY) and sending its FIN %s later", fmtDur(ch.FinAt.Sub(annAt)))
 		}
-		pings := closer == flow.Server && r.ClosedForPings()
 		bye, said := goodbyeEvidence(r, closer)
 		if said && announced && (ch.LastPayloadPacket == annPacket || fin != ch) {
 			said = false // the announcement was its last word, or came before the FIN that closed
@@ -199,7 +199,6 @@ func inspectIdle(c *flowCtx) {
 				why = " for its client's pings, with calls in flight (they fail: UNAVAILABLE)"
 			}
 			sum += why + ": it sent an HTTP/2 GOAWAY with ENHANCE_YOUR_CALM (gRPC's \"too_many_pings\": the client pings more often than the server allows)"
-			mass = false
 		}
 		if mass {
 			sum += fmt.Sprintf(", in the same moment as %d other idle connections (%s), whatever their idle times (%s to %s): a restart, reload or shutdown, not its idle timeout",

@@ -71,7 +71,11 @@ var (
 	timeWaitSummary  = bySide("the %s closed first and is in TIME_WAIT, holding the 4-tuple")
 	timeWaitRanOut   = bySide("the %s closed first; its TIME_WAIT ran out before the end of the capture")
 	resetSummary     = bySide("the %s closed the connection with RST")
-	cleanSummary     = bySide("orderly close, the %s first")
+	resetAfterClose  = sided{
+		"the client closed with FIN, then reset the server's data that came after its close (a closed socket answers data with RST)",
+		"the server closed with FIN, then reset the client's data that came after its close (a closed socket answers data with RST)",
+	}
+	cleanSummary = bySide("orderly close, the %s first")
 	// A simultaneous close: each side sent its FIN before it had the
 	// other's, and each holds TIME_WAIT.
 	timeWaitCrossed    = "the client and the server closed at once, their FINs crossing: each is in TIME_WAIT, holding the 4-tuple"

@@ -575,14 +575,6 @@ func (t *Tracker) place(seg *packet.Segment, m Meta, kp *tuple, h uint64, srcA b
 				if rc.r.OtherProtocol() {
 					tracks[Client].notes |= noteOther
 				}
-				// What the payload told, which summarize writes again.
-				tracks[Server].notes |= sideNotes(rc.r.Refusal()) << noteRefusalShift
-				if rc.r.ClosedForPings() {
-					tracks[Server].notes |= noteCalm
-				}
-				if rc.r.ClientAlert() {
-					tracks[Client].notes |= noteAlert
-				}
 				c = t.revive(k, h, &rc, tracks, nil)
 			}
 		}
@@ -2083,8 +2075,12 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	} else {
 		r.ext &^= extOtherProtocol
 	}
-	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(c.t[Server].notes>>noteRefusalShift&7)<<extRefusalShift
-	r.ext &^= extPings | extClientAlert
+	// What the payload told of the refusal, the pings and the alert only
+	// accumulates: a connection taken up again long after it left the
+	// table (its notes rebuilt without them) keeps what its record holds.
+	if f := extFlags(c.t[Server].notes >> noteRefusalShift & 7); f != 0 {
+		r.ext = r.ext&^(7<<extRefusalShift) | f<<extRefusalShift
+	}
 	if c.t[Server].notes&noteCalm != 0 {
 		r.ext |= extPings
 	}
