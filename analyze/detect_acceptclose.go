@@ -22,7 +22,8 @@ var acceptCloseDetector = detector{
 			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
 			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\"), or one short message " +
-			"the client had not asked for; whether the client then closes cleanly or resets.",
+			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
+			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets.",
 		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +
 			"clients (Redis maxclients, MySQL and PostgreSQL max_connections: these say so in an error first), an " +
 			"access check that fails, a server shutting down.",
@@ -63,14 +64,45 @@ const refusalMax = 1024
 
 // refusedAtAccept reports whether the server of r refused the client
 // with its first message rather than serving it: a protocol's error that
-// refuses a client (Record.Refusal), or, unasked (the client sent
-// nothing), one short message before it closed.
+// refuses a client (Record.Refusal), or, unasked, one short message
+// before it closed: the client sent nothing, or the server had read none
+// of it (closedUnasked).
 func refusedAtAccept(r *flow.Record) bool {
 	S := &r.Server
 	if S.Bytes == 0 || S.Bytes > refusalMax || S.FinPacket == 0 && S.RSTs == 0 {
 		return false
 	}
-	return r.Refusal() != flow.NoRefusal || r.Client.Bytes == 0 && S.Bytes <= refusalMax/2
+	return r.Refusal() != flow.NoRefusal || S.Bytes <= refusalMax/2 && (r.Client.Bytes == 0 || closedUnasked(r))
+}
+
+// closedUnasked reports whether the server of r sent its data and its
+// FIN before it had received a byte of the client's: every packet of
+// the server's up to its FIN acknowledges the client's SYN and no more.
+// The client's first message then crossed the server's, and the server
+// closed on its own, not in answer (a server that speaks first, an SMTP
+// or FTP greeting, waits for the client before it closes). Payload need
+// not be read for this: Redis over its maxclients, with --no-payload,
+// says its error and closes as the client's first command arrives.
+func closedUnasked(r *flow.Record) bool {
+	C, S := &r.Client, &r.Server
+	if C.SYNs() == 0 || S.FinPacket == 0 {
+		return false
+	}
+	fin := false
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.From != flow.Server || e.Note == flow.NoteNotCaptured {
+			continue
+		}
+		if !e.Flags.Has(packet.ACK) || e.Ack != C.ISN+1 {
+			return false
+		}
+		if e.Flags.Has(packet.FIN) {
+			fin = true
+			break
+		}
+	}
+	return fin
 }
 
 // acceptClosing is a server's close of a connection it refused as it
