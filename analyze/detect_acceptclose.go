@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Accepted, then closed at once before any data from the server,
@@ -182,6 +183,9 @@ func inspectAcceptClose(c *flowCtx) {
 // protocol's refusal, or one short message the client had not asked for.
 func refusalName(r *flow.Record) string {
 	if f := r.Refusal(); f != flow.NoRefusal {
+		if a, ok := tlsAlert(r, flow.Server); ok && f == flow.RefusalTLS {
+			return "a TLS alert instead of its hello, " + alertWords(a)
+		}
 		return f.String()
 	}
 	return "one short message, unasked"
@@ -242,6 +246,12 @@ func acceptCloseFinding(g *group) Finding {
 		why = "it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept, which the alert's description says (tshark -Y tls.alert_message), not a connection limit"
 		short = "it refuses the client's TLS handshake (a protocol version, a cipher or a server name it does not accept), not a connection limit"
 		fix = "Make the client's TLS settings meet the server's (versions, ciphers, the server name it sends), or the server's accept the client's; the alert's description names what failed. Make the client back off instead of retrying at once."
+		if a, ok := tlsAlert(g.flows[0].Record, flow.Server); ok && named == refusalName(g.flows[0].Record) && kinds[named] == n {
+			// Every one refused with the same alert: it says what.
+			meaning := alertMeaning(a, flow.Server)
+			why = "it refuses the client's TLS handshake, not a connection limit: " + meaning
+			short = "it refuses the client's TLS handshake, not a connection limit: " + meaning
+		}
 		shortFix = fix
 	}
 	if n >= 5 && r >= 1 {
@@ -286,4 +296,53 @@ func countState(fs []*Flow, s flow.Side, st flow.State) int {
 		}
 	}
 	return n
+}
+
+// tlsAlert returns the TLS alert side s of r sent in the clear during
+// the handshake, when the payload was read and it sent one.
+func tlsAlert(r *flow.Record, s flow.Side) (payload.Alert, bool) {
+	p := r.Payload()
+	if p == nil || p.TLS == nil || !p.TLS.Alert[s].Sent {
+		return payload.Alert{}, false
+	}
+	return p.TLS.Alert[s], true
+}
+
+// alertMeaning says what a handshake's alert from side s means, in the
+// words of the settings behind it (the alert itself is named apart).
+func alertMeaning(a payload.Alert, s flow.Side) string {
+	name := a.Name()
+	switch name {
+	case "protocol_version":
+		return "no TLS version the client offers is one the server accepts (nginx ssl_protocols, HAProxy ssl-min-ver, Java's jdk.tls.disabledAlgorithms)"
+	case "handshake_failure":
+		return "no cipher suite, key exchange group or signature algorithm both sides accept"
+	case "insufficient_security":
+		return "the ciphers the client offers are too weak for the server"
+	case "unrecognized_name":
+		return "the server name the client sent (SNI) is not one the server serves"
+	case "no_application_protocol":
+		return "no protocol in common by ALPN (h2, http/1.1)"
+	case "inappropriate_fallback":
+		return "a client retrying with a lower version than it can speak"
+	case "certificate_required":
+		return "the server requires a client certificate and got none"
+	case "unknown_ca":
+		if s == flow.Client {
+			return "the client does not trust the certificate's issuer (self-signed, or a CA missing from its trust store)"
+		}
+		return "the server does not trust the issuer of the client's certificate"
+	case "bad_certificate", "unsupported_certificate", "certificate_unknown":
+		if s == flow.Client {
+			return "the client rejects the server's certificate (its name, use or chain)"
+		}
+		return "the server rejects the client's certificate"
+	case "certificate_expired":
+		return "the peer's certificate has expired (or a clock is wrong)"
+	case "certificate_revoked":
+		return "the peer's certificate is revoked"
+	case "decode_error", "illegal_parameter", "unexpected_message":
+		return "the peer's handshake message was malformed or out of place (a middlebox, or an implementation bug)"
+	}
+	return "the alert's description names what failed"
 }

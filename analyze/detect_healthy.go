@@ -64,6 +64,9 @@ var resetDetector = detector{class: ResetClass, explain: Explanation{
 		}
 		if rst.From == flow.Client && r.ClientAlert() {
 			sum = "the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake (most often, a server certificate it does not trust: tshark -Y tls.alert_message names it)"
+			if a, ok := tlsAlert(r, flow.Client); ok {
+				sum = "the client closed the connection with RST after a fatal TLS alert of its own, in the clear: it gave up on the handshake with " + alertWords(a) + ": " + alertMeaning(a, flow.Client)
+			}
 		}
 		c.add(Verdict{Class: ResetClass, Side: rst.From, Severity: Info, Confidence: 0.9, Since: rst.At,
 			Summary: sum, Evidence: []Evidence{ev(rst, rstFrom[rst.From])}})

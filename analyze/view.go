@@ -369,8 +369,24 @@ type TLSView struct {
 	ServerName  string `json:"server_name,omitempty"`
 	ClientHello bool   `json:"client_hello"`
 	ServerHello bool   `json:"server_hello"`
+	// ClientAlert and ServerAlert are the alert each side sent in the
+	// clear during the handshake ("fatal protocol_version (70)").
+	ClientAlert string `json:"client_alert,omitempty"`
+	ServerAlert string `json:"server_alert,omitempty"`
 
 	read bool
+}
+
+// alertWords says a TLS alert: its level, name and number; "" for none.
+func alertWords(a payload.Alert) string {
+	if !a.Sent {
+		return ""
+	}
+	level := "warning"
+	if a.Fatal {
+		level = "fatal"
+	}
+	return level + " " + a.Name() + " (" + strconv.Itoa(int(a.Description)) + ")"
 }
 
 // IsZero reports whether the flow carried no TLS.
@@ -479,7 +495,8 @@ func (v *FlowView) fillPayload(p *payload.Summary) {
 		}
 	}
 	if t := p.TLS; t != nil {
-		v.TLS = TLSView{ServerName: t.ServerName, ClientHello: t.ClientHello, ServerHello: t.ServerHello, read: true}
+		v.TLS = TLSView{ServerName: t.ServerName, ClientHello: t.ClientHello, ServerHello: t.ServerHello,
+			ClientAlert: alertWords(t.Alert[flow.Client]), ServerAlert: alertWords(t.Alert[flow.Server]), read: true}
 	}
 }
 

@@ -317,10 +317,11 @@ func TestJSONDoc(t *testing.T) {
 	const leak = "../testdata/keepalive-leak.pcap"
 	_, out, _ := run(t, "analyze", "--host", "10.99.1.1", "-F", "json", leak)
 	addJSON("--host", []byte(out))
-	// Tunnels, a header-only capture, a flood of SYNs folded, a scan, and
-	// connections captured before and after a NAT.
+	// Tunnels, a header-only capture, a flood of SYNs folded, a scan,
+	// connections captured before and after a NAT, and TLS handshakes
+	// refused with alerts.
 	for _, c := range []string{"../testdata/decode/tunnels.pcap", "../testdata/decode/header-only-64.pcap", "../testdata/flood/syn-flood.pcap", "../testdata/scan/nmap-syn.pcap",
-		"../testdata/nat/dnat-leak.pcap"} {
+		"../testdata/nat/dnat-leak.pcap", "../testdata/real/tls-failures@late.pcap"} {
 		_, out, _ := run(t, "analyze", "-F", "json", c)
 		addJSON(c, []byte(out))
 	}

@@ -245,6 +245,14 @@ func (e *flowEncoder) appendPayload(b []byte, v *analyze.FlowView) []byte {
 		b = strconv.AppendBool(b, t.ClientHello)
 		b = append(b, `,"server_hello":`...)
 		b = strconv.AppendBool(b, t.ServerHello)
+		if t.ClientAlert != "" {
+			b = append(b, `,"client_alert":`...)
+			b = appendString(b, t.ClientAlert)
+		}
+		if t.ServerAlert != "" {
+			b = append(b, `,"server_alert":`...)
+			b = appendString(b, t.ServerAlert)
+		}
 		b = append(b, '}')
 	}
 	return b

@@ -25,7 +25,9 @@ import (
 //	HTTP:   Earlier, Requests, Responses, KeepAlive,
 //	        Client|Upgraded<<1|(Server set)<<2|(Via set)<<3, Error, Server
 //	        and Via if set, the number of exchanges, each exchange
-//	TLS:    ServerName, ClientHello|ServerHello<<1
+//	TLS:    ServerName, ClientHello|ServerHello<<1|(client's Alert
+//	        set)<<2|(server's set)<<3, each Alert set:
+//	        Sent|Fatal<<1|Description<<2
 //
 // Numbers are varints; times are zig-zag deltas from the time before
 // them, plus one (0: not seen); strings are either a length and the bytes
@@ -179,7 +181,13 @@ func pack(p *Summary, scratch *[]byte) Packed {
 	}
 	if t := p.TLS; t != nil {
 		w.writeStr(t.ServerName)
-		w.writeUint(uint64(b2i(t.ClientHello)) | uint64(b2i(t.ServerHello))<<1)
+		w.writeUint(uint64(b2i(t.ClientHello)) | uint64(b2i(t.ServerHello))<<1 |
+			uint64(b2i(t.Alert[0] != Alert{}))<<2 | uint64(b2i(t.Alert[1] != Alert{}))<<3)
+		for _, a := range t.Alert {
+			if a != (Alert{}) {
+				w.writeUint(uint64(a.Description)<<2 | uint64(b2i(a.Fatal))<<1 | uint64(b2i(a.Sent)))
+			}
+		}
 	}
 	*scratch = w.b
 	return Packed(w.b)
@@ -347,6 +355,13 @@ func unpack(s Packed, buf *Buffer) *Summary {
 		t.ServerName = r.readStr()
 		f := r.readUint()
 		t.ClientHello, t.ServerHello = f&1 != 0, f&2 != 0
+		for i := range t.Alert {
+			t.Alert[i] = Alert{}
+			if f&(4<<i) != 0 {
+				a := r.readUint()
+				t.Alert[i] = Alert{Sent: a&1 != 0, Fatal: a&2 != 0, Description: uint8(a >> 2)}
+			}
+		}
 	}
 	return p
 }

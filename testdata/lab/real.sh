@@ -5131,7 +5131,7 @@ expect sport=8443 n>=5 : accept_then_close(server) !stale_reuse_reset(client) !c
 @${storm:-late} finding reconnect_storm
 @${storm:-late} infinding sport=8443 : reconnect_storm
 @${storm:-late} says reconnect_storm : to $server_ip:8443 in
-@${storm:-late} says reconnect_storm : the server accepted and closed every one at once, after refusing the client with a TLS alert instead of the server's hello
+@${storm:-late} says reconnect_storm : the server accepted and closed every one at once, after refusing the client with a TLS alert instead of its hello, fatal protocol_version (70)
 @late says reconnect_storm : opened 15 connections to $server_ip:8443
 expect sport=8444 n>=1 : !accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !close_wait_leak(server) !open(client)
 @late expect sport=8444 n>=3 : !accept_then_close(server)
@@ -5148,7 +5148,7 @@ noproblem stale_reuse_reset
 # A fatal TLS alert in answer to the ClientHello is a handshake the
 # server refused (no protocol version or cipher suite in common, here
 # protocol_version; an SNI name it does not serve), no connection cap.
-@early,mid,late says reconnect_storm : it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept
+@early,mid,late says reconnect_storm : it refuses the client's TLS handshake, not a connection limit: no TLS version the client offers is one the server accepts
 @early,mid,late says reconnect_storm : not a connection limit
 EXP
 }
