@@ -4961,10 +4961,6 @@ expect cport=$(ports httpprobe) n>=5 : clean(client) time_wait(client)
 # done (TIME_WAIT on the client); open meanwhile.
 expect cport=$(ports curl),$(ports session) client.ss=TIME-WAIT n>=1 : clean(client) time_wait(client)
 expect cport=$(ports curl),$(ports session) client.ss=ESTAB : open(client)
-# Not held here: flowdoc notes the 400 on a TCP probe of 8080 as
-# "http (request not captured) -> 400 Bad request", though the capture
-# holds the whole connection and the prober sent no byte: there was no
-# request to capture.
 EXP
 }
 
