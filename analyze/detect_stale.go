@@ -149,8 +149,12 @@ func requestAfterFin(r *flow.Record, s flow.Side, fin packetAt, pb *payload.Buff
 	if staleRequest(r, s, fin, pb) != nil {
 		return true
 	}
+	// Not read as HTTP: data that was no goodbye (the tracker tells one
+	// by its first bytes, when they were captured). So too where the
+	// snap length cut side s's stream (a header-only capture): requests
+	// after the cut were not read.
 	p := r.ReadPayload(pb)
-	return p != nil && p.HTTP == nil && r.DataAfterFin(s)
+	return p != nil && (p.HTTP == nil || p.Truncated[s] != 0) && r.DataAfterFin(s)
 }
 
 // raceWindow is how soon after the server's FIN a request is taken to have

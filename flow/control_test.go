@@ -68,8 +68,13 @@ func TestRefusal(t *testing.T) {
 		{"TLS ServerHello", tlsServerHello(), NoRefusal},
 		{"HTTP 503", []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"), NoRefusal},
 	} {
-		if got := refusal(c.b); got != c.want {
+		if got := refusal(c.b, len(c.b)); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+		// A header-only capture (tcpdump -s 96 over Ethernet and IPv4
+		// with TCP timestamps) keeps 30 bytes of each; at least 24.
+		if cut := c.b[:min(24, len(c.b))]; refusal(cut, len(c.b)) != c.want {
+			t.Errorf("%s, its first %d bytes captured: %v, want %v", c.name, len(cut), refusal(cut, len(c.b)), c.want)
 		}
 	}
 }

@@ -1129,18 +1129,19 @@ func controlMessage(b []byte) bool {
 // error that a server opens a connection with when it will not serve
 // the client (over a connection limit, or failing an access check),
 // before it closes. Each is a protocol's own: none is a reply a served
-// client gets first.
-func refusal(b []byte) Refusal {
+// client gets first. The payload was n bytes on the wire, of which the
+// snap length may have cut all but b: each is known by its first bytes.
+func refusal(b []byte, n int) Refusal {
 	switch {
-	case bytes.HasPrefix(b, []byte("-ERR max number of clients")):
+	case bytes.HasPrefix(b, []byte("-ERR max number of cli")):
 		return RefusalRedis
-	case bytes.HasPrefix(b, []byte("ERROR Too many open connections")):
+	case bytes.HasPrefix(b, []byte("ERROR Too many open conn")):
 		return RefusalMemcached
-	case len(b) >= 7 && b[3] == 0 && b[4] == 0xff && int(b[0])|int(b[1])<<8|int(b[2])<<16 == len(b)-4:
+	case len(b) >= 7 && b[3] == 0 && b[4] == 0xff && int(b[0])|int(b[1])<<8|int(b[2])<<16 == n-4:
 		// A MySQL packet, sequence 0, an error (0xff) where the server's
 		// handshake (protocol 10) would be.
 		return RefusalMySQL
-	case len(b) >= 12 && b[0] == 'E' && int(binary.BigEndian.Uint32(b[1:5])) <= len(b)-1 && bytes.Contains(b[5:], []byte("SFATAL\x00")):
+	case len(b) >= 12 && b[0] == 'E' && int(binary.BigEndian.Uint32(b[1:5])) <= n-1 && bytes.Contains(b[5:], []byte("SFATAL\x00")):
 		return RefusalPostgres
 	case len(b) >= 5 && (string(b[:4]) == "421 " || string(b[:4]) == "421-" || string(b[:4]) == "554 " || string(b[:4]) == "554-"):
 		return RefusalLine
@@ -1455,7 +1456,7 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		from = Server
 	}
 	if s == Server && c.t[Server].bytes-uint64(n) <= 1 {
-		if f := refusal(seg.Payload); f != NoRefusal {
+		if f := refusal(seg.Payload, len(seg.Payload)+int(m.Cut)); f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f) << noteRefusalShift
 		}
 	}
@@ -1511,8 +1512,11 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if c.t[s.Other()].finSent {
 		c.t[s].dataAfter = true
 		// Without all of its bytes (no payload read, or some cut by the
-		// snap length), what it was cannot be told.
+		// snap length), what it was cannot be told; but for the start of
+		// an HTTP request, which no goodbye is.
 		switch {
+		case m.Cut > 0 && requestStart(seg.Payload):
+			c.t[s].notes |= afterData
 		case len(seg.Payload) == 0 || m.Cut > 0:
 		case h.lastCtl:
 			c.t[s].notes |= afterControl
@@ -1524,6 +1528,23 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		// The snap length cut the packet: those bytes were not captured.
 		c.t[s].missed += uint64(min(uint32(m.Cut), n))
 	}
+}
+
+// requestStart reports whether b, the start of a packet's payload,
+// begins a request, which no goodbye is: an HTTP request's method and
+// the space after it, or a TLS record of application data too long to
+// be an encrypted alert (see controlMessage). It is what a header-only
+// capture keeps of one.
+func requestStart(b []byte) bool {
+	if len(b) >= 5 && b[0] == 0x17 && b[1] == 0x03 {
+		return int(b[3])<<8|int(b[4]) > 19
+	}
+	for _, m := range [...]string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "PATCH ", "OPTIONS "} {
+		if len(b) >= len(m) && string(b[:len(m)]) == m {
+			return true
+		}
+	}
+	return false
 }
 
 // seqSpace places a segment of s covering seq to end (its SYN and FIN
