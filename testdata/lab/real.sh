@@ -30,7 +30,8 @@
 # (request-timeouts), apache2, haproxy and tshark (server-reload), tshark
 # (download-stall), libwww-perl and tshark (perl-curl-pools),
 # python3-aiohttp (websocket-idle), tshark (health-checks), openssl and
-# tshark (tls-failures).
+# tshark (tls-failures), openssh-server, openssh-client and tshark
+# (sshd-limits).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -366,6 +367,15 @@
 #                       handshake, encrypted; close_notify, FIN); curl and
 #                       python ssl rejecting a self-signed certificate
 #                       (unknown_ca in the clear, RST); curl -k served.
+#   sshd-limits         OpenSSH's sshd (LoginGraceTime 3, MaxStartups
+#                       3:100:3, ClientAliveInterval 1, ClientAliveCountMax
+#                       2): socat, a python socket and a slow-typing ssh
+#                       never authenticating, closed 3 s after the accept
+#                       (bare FIN; ssh's late password reset); six more
+#                       connections meanwhile dropped past MaxStartups
+#                       ("Exceeded MaxStartups", then FIN or RST); sessions
+#                       whose client stops answering sshd's probes (path
+#                       cut by nftables; ssh stopped), and healthy ones.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -5149,6 +5159,276 @@ noproblem stale_reuse_reset
 EXP
 }
 
+# sshd_probe: a python client of sshd ("sshprobe.py MODE IP PORT ROLE"):
+# MODE quiet connects and sends nothing; MODE banner reads sshd's
+# identification line and sends its own, then nothing more. Each prints
+# "ROLE PORT", reads until sshd closes (up to 20 s), closes and says on
+# stderr what it got and how the connection ended.
+sshd_probe() {
+	cat >"$1" <<'PY'
+import socket, sys, time
+
+mode, ip, port, role = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.create_connection((ip, port), timeout=5)
+print("%s %d" % (role, s.getsockname()[1]), flush=True)
+t0 = time.time()
+s.settimeout(20)
+got, end = b"", "still open after 20 s"
+try:
+    if mode == "banner":
+        while not got.endswith(b"\n"):
+            b = s.recv(1)
+            if not b:
+                break
+            got += b
+        s.sendall(b"SSH-2.0-labprobe\r\n")
+    while True:
+        b = s.recv(4096)
+        if not b:
+            end = "EOF"
+            break
+        got += b
+except OSError as e:
+    end = repr(e)
+print("sshprobe: %s %d: %s after %.2f s, having got %d bytes %r" % (role, s.getsockname()[1], end, time.time() - t0, len(got), got[:40]), file=sys.stderr, flush=True)
+s.close()
+PY
+}
+
+# OpenSSH's server enforcing its connection limits and timeouts.
+sc_sshd_limits() {
+	host client; host server; wire client server
+	local d=$work/ssh
+	mkdir -p "$d"
+	# sshd needs its privilege separation directory (Debian's service
+	# makes it at start).
+	mkdir -p -m 755 /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host_ed25519"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/id"
+	cp "$d/id.pub" "$d/authorized_keys"
+	cat >"$d/sshd_config" <<CONF
+ListenAddress $server_ip:22
+HostKey $d/host_ed25519
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PrintMotd no
+LogLevel VERBOSE
+LoginGraceTime 3
+MaxStartups 3:100:3
+ClientAliveInterval 1
+ClientAliveCountMax 2
+CONF
+	# The askpass of a user who takes 5 s to type a (wrong) password.
+	printf '#!/bin/sh\nsleep 5\necho wrong\n' >"$d/askpass"
+	chmod 755 "$d/askpass"
+	sshd_probe "$work/sshprobe.py"
+	/usr/sbin/sshd -t -f "$d/sshd_config" || die "sshd -t: the configuration is wrong"
+	on server /usr/sbin/sshd -D -f "$d/sshd_config" -E "$d/sshd.log"
+	listening server 22
+	# sshc ROLE SECONDS ARG...: ssh from the client (at most SECONDS), in
+	# the background, its messages in ssh-ROLE.err.
+	sshc() {
+		local role=$1 secs=$2
+		shift 2
+		ip netns exec "$tag-client" timeout "$secs" ssh -F /dev/null -o UserKnownHostsFile=/dev/null \
+			-o StrictHostKeyChecking=no -o LogLevel=INFO "$@" >>"$work/log" 2>>"$work/ssh-$role.err" &
+		pids+=($!)
+	}
+	local key="-o BatchMode=yes -o IdentitiesOnly=yes -i $d/id"
+	capture client "$client_if" "$work/cap.pcap"
+	begin sshd-limits
+	# Sessions with key auth: two whose clients will stop answering
+	# ("gone": the path cut; "frozen": the process stopped), one echoing a
+	# line a second to the end ("ticks").
+	sshc gone 30 $key "root@$server_ip" sleep 25
+	newport client 22 gone
+	sshc frozen 30 $key "root@$server_ip" sleep 25
+	newport client 22 frozen
+	bash -c 'for i in $(seq 20); do echo tick $i; sleep 1; done' |
+		ip netns exec "$tag-client" timeout 30 ssh -F /dev/null -o UserKnownHostsFile=/dev/null \
+			-o StrictHostKeyChecking=no -o LogLevel=INFO $key "root@$server_ip" cat >>"$work/log" 2>>"$work/ssh-ticks.err" &
+	pids+=($!)
+	newport client 22 ticks
+	for _ in $(seq 50); do
+		[ "$(grep -c 'Accepted publickey' "$d/sshd.log")" -ge 3 ] && break
+		sleep 0.1
+	done
+	until_t 1
+	# Three clients that never authenticate fill MaxStartups (3): socat
+	# reading sshd's banner and sending nothing ("silent"); a python
+	# socket sending its own banner, then nothing ("banner"); ssh whose
+	# user is slow to type the password ("slowpw": askpass, 5 s).
+	on client timeout 20 socat -u "TCP:$server_ip:22" "OPEN:$work/silent.out,creat"
+	newport client 22 silent
+	client client timeout 20 $py "$work/sshprobe.py" banner "$server_ip" 22 banner
+	for _ in $(seq 50); do grep -q '^banner ' "$work/ports" && break; sleep 0.05; done
+	SSH_ASKPASS="$d/askpass" SSH_ASKPASS_REQUIRE=force sshc slowpw 20 -o PubkeyAuthentication=no \
+		-o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "slowtyper@$server_ip" true </dev/null
+	newport client 22 slowpw
+	local g
+	g=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.2f", now - t0 }')
+	until_t 1.5
+	# Six more while the three hold every slot: dropped. A raw socket
+	# sending nothing and ssh, in turn, 250 ms apart.
+	local i
+	for i in 1 2 3; do
+		client client timeout 10 $py "$work/sshprobe.py" quiet "$server_ip" 22 dropraw
+		sleep 0.25
+		sshc dropssh$i 10 $key "root@$server_ip" true
+		sleep 0.25
+	done
+	until_t 3.3 # the three are 2.1-2.3 s old
+	cut early client server
+	# sshd closes the three 3 s after accepting them.
+	for _ in $(seq 40); do
+		[ "$(ip netns exec "$tag-server" ss -tnH "sport = :22" | grep -c ESTAB)" -le 3 ] && break
+		sleep 0.05
+	done
+	sleep 0.1
+	cut mid client server
+	# "gone" stops answering: the client drops its packets both ways;
+	# "frozen" is stopped (SIGSTOP): its kernel still acknowledges.
+	local gone frozen fpid
+	gone=$(ports gone) frozen=$(ports frozen)
+	fpid=$(ip netns exec "$tag-client" ss -tnpH "sport = :$frozen" | sed -n 's/.*"ssh",pid=\([0-9]*\),.*/\1/p')
+	[ -n "$fpid" ] || die "no ssh process on port $frozen"
+	ip netns exec "$tag-client" nft add table inet flowdoc
+	ip netns exec "$tag-client" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-client" nft add chain inet flowdoc out '{ type filter hook output priority 0; }'
+	ip netns exec "$tag-client" nft add rule inet flowdoc in tcp dport "$gone" drop
+	ip netns exec "$tag-client" nft add rule inet flowdoc out tcp sport "$gone" drop
+	kill -STOP "$fpid"
+	local cutoff
+	cutoff=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.2f", now - t0 }')
+	sleep 0.5
+	# A session that ends normally.
+	sshc done 10 $key "root@$server_ip" true
+	newport client 22 done
+	local gave=
+	for _ in $(seq 150); do
+		if [ "$(grep -c 'Timeout, client not responding' "$d/sshd.log")" -ge 2 ]; then
+			gave=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - t0 }')
+			break
+		fi
+		sleep 0.1
+	done
+	until_t 14.5
+	cut late client server
+	finish "$work/cap.pcap"
+	sed 's/^/  sshd: /' "$d/sshd.log"
+	for i in "$work"/ssh-*.err; do sed "s/^/  $(basename "$i" .err): /" "$i"; done
+	echo "lab: $name: grace clients at $g s, gone cut off and frozen stopped at $cutoff s, sshd gave up on both by ${gave:-never} s" >&2
+	local late=$out/$name@late.pcap dropped dropraw dropssh grace
+	dropped=$(sed -n 's/.*drop connection #[0-9]* from \[[^]]*\]:\([0-9]*\) .*/\1/p' "$d/sshd.log" | paste -sd,)
+	dropraw=$(ports dropraw)
+	dropssh=$(echo "$dropped" | tr , '\n' | grep -vxF -f <(echo "$dropraw" | tr , '\n') | paste -sd,) || true
+	grace=$(ports silent),$(ports banner),$(ports slowpw)
+	# What was on the wire, per connection: the server's bytes, its FIN or
+	# RST (seconds after the client's SYN), the client's data after the
+	# server's FIN.
+	local role p wire=
+	for role in gone frozen ticks silent banner slowpw dropraw dropssh done; do
+		for p in $( [ $role = dropssh ] && echo "$dropssh" | tr , ' ' || ports $role | tr , ' '); do
+			wire+="#   $role $(sshd_wire "$late" "$p")"$'\n'
+		done
+	done
+	printf '%s' "$wire" | sed "s/^#  /lab: $name:/" >&2
+	expect <<EXP
+# OpenSSH 9.2p1 (Debian 1:9.2p1-2+deb12u10), sshd -D with its own config:
+# LoginGraceTime 3, MaxStartups 3:100:3, ClientAliveInterval 1,
+# ClientAliveCountMax 2; clients ssh 9.2p1, socat, python sockets.
+# Measured in the late capture (times after the client's SYN; the
+# server's bytes count retransmissions):
+$wire# - LoginGraceTime: three clients that never authenticate ($grace):
+#   socat reading sshd's banner and sending nothing ("silent"); a python
+#   socket that sends its own banner and nothing more ("banner"): sshd's
+#   KEXINIT is unanswered; ssh whose user takes 5 s to type a password
+#   ("slowpw", SSH_ASKPASS): key exchange done, USERAUTH_REQUEST "none"
+#   answered with the methods, then the prompt. sshd's child exits 3.0 s
+#   after the accept (SIGALRM; Debian's build, since its fix for
+#   CVE-2024-6387, logs nothing for it): a bare FIN, no SSH_MSG_DISCONNECT
+#   nor any other byte before it. The silent and banner clients close at
+#   once (FIN; the server holds TIME-WAIT). ssh, blocked in its askpass,
+#   leaves the FIN unread (CLOSE-WAIT at the mid cut, a fraction of a
+#   second old) and sends its USERAUTH_REQUEST (password, 148 bytes) some
+#   2.3 s after the FIN: RST from the server's orphaned socket; ssh says
+#   "Connection closed by $server_ip port 22". The server's timeout for a
+#   client that never completed its handshake and authentication, counted
+#   from the accept (the idle times before the FINs differ: about 3.0,
+#   3.0 and 2.7 s): not a client leak, not a pool's stale reuse.
+# - MaxStartups 3:100:3: while the three hold every unauthenticated slot,
+#   six more connections ($dropped), 250 ms apart,
+#   each a new client: sshd accepts each and drops it at once ("drop
+#   connection #3 ... past MaxStartups"), writing "Exceeded
+#   MaxStartups\r\n" (22 bytes) first. A raw socket that sends nothing
+#   ("dropraw") gets the 22 bytes and a FIN within a millisecond of the
+#   handshake and closes (the server holds TIME-WAIT). ssh ("dropssh")
+#   sends its banner (41 bytes) as it connects: when it came in before
+#   the close, sshd's close of a socket with unread data is an RST after
+#   the 22 bytes ("kex_exchange_identification: read: Connection reset by
+#   peer"); when it came in after the FIN, an RST answers it
+#   ("kex_exchange_identification: Connection closed by remote host"). A
+#   server refusing connections past its cap: accept_then_close, whether
+#   it ended with FIN or RST, never a stale reuse.
+# - ClientAlive: sshd probes a session whose client sent nothing for the
+#   interval every 2 s (60 bytes; the 1 s interval is checked in whole
+#   seconds), the client answers each at once (36 bytes). Two sessions
+#   (key auth, "sleep 25") stop answering at $cutoff s: "gone" has its
+#   packets dropped both ways by nftables on the client: sshd's next probe
+#   is never acknowledged and is retransmitted with backoff to the end;
+#   sshd gives up ("Timeout, client not responding") about 6 s after the
+#   client's last answer, and its FIN stays queued behind the
+#   unacknowledged probe (ss: FIN-WAIT-1, Send-Q 121): the capture cannot
+#   show it, the client's ss says ESTAB. "frozen": the ssh process is
+#   stopped (SIGSTOP): its kernel acknowledges sshd's next two probes,
+#   nothing answers them, and sshd closes 2 s after the second, 6 s after
+#   the client's last answer (FIN, no message): the client sits in
+#   CLOSE-WAIT with the probes unread, its application hung.
+# - Healthy: "ticks", a line a second echoed by cat, open to the end;
+#   "done", ssh running true, closed by the client (SSH_MSG_DISCONNECT,
+#   FIN first).
+# The cuts: early (3.3 s) in the grace period of the three, after the
+# drops; mid right after the grace closes (ssh in CLOSE-WAIT); late after
+# sshd gave up on "gone" and "frozen" (${gave:-never} s).
+expect cport=$dropped n>=6 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+infinding cport=$dropped : accept_then_close
+@early healthy cport=$grace
+@early expect cport=$grace n>=3 : open(client) !idle_timeout_close(server)
+@mid,late expect cport=$(ports silent),$(ports banner) server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+@mid expect cport=$(ports slowpw) client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) !close_wait_leak(client) !accept_then_close(server)
+@late expect cport=$(ports slowpw) n>=1 : idle_timeout_close(server) reset(server) !stale_reuse_reset(client) !close_wait_leak(client)
+@mid,late infinding cport=$grace : idle_timeout_close
+@mid,late says idle_timeout_close : closed 3 connections from $client_ip 3.0 s after accepting them
+nofinding stale_reuse_reset
+@early,mid healthy cport=$(ports gone),$(ports frozen)
+@late expect cport=$(ports gone) client.ss=ESTAB n>=1 : peer_unreachable(client) !close_wait_leak(client) !clean(server)
+@late expect cport=$(ports frozen) client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) close_wait_leak(client)
+@late finding peer_unreachable
+healthy cport=$(ports ticks)
+expect cport=$(ports ticks) client.ss=ESTAB n>=1 : open(client)
+@late healthy cport=$(ports done)
+@late expect cport=$(ports done) n>=1 : clean(client)|clean(server)
+EXP
+}
+
+# sshd_wire FILE CPORT: what the capture FILE shows of the connection
+# from CPORT to port 22: the server's payload bytes, its FIN and RST
+# (seconds after the client's SYN), the client's data after the FIN.
+sshd_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v p="$2" '$2 == p && $3 == 1 && $4 == 0 { syn = $1 }
+			$2 == 22 { sb += $7; if ($5 == 1 && fin == "") fin = $1; if ($6 == 1 && rst == "") rst = $1 }
+			$2 == p && fin != "" && $7 > 0 { late += $7; if (lt == "") lt = $1 }
+			END { printf "%s: server sent %d bytes, FIN %s, RST %s; client data after the FIN: %d bytes%s\n", p, sb,
+				fin == "" ? "none" : sprintf("+%.3f s", fin - syn), rst == "" ? "none" : sprintf("+%.3f s", rst - syn),
+				late, lt == "" ? "" : sprintf(" at +%.3f s", lt - syn) }'
+}
 # upstream_races: after a reverse-proxy scenario's capture, sets race and
 # race_mid to the upstream connections the backend ($server_ip) reset in
 # the late and mid cuts, and bad to the callers' ports that got a 502;
@@ -5176,7 +5456,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -5245,6 +5525,7 @@ for s in ${@:-$all}; do
 	more_caps) command -v tshark >/dev/null || die "needs tshark" ;;
 	health_checks) command -v tshark >/dev/null || die "needs tshark" ;;
 	tls_failures) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
+	sshd_limits) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v tshark >/dev/null || die "needs openssh-server, openssh-client and tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;
