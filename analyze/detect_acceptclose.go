@@ -242,6 +242,12 @@ func acceptCloseFinding(g *group) Finding {
 	// alert instead of its hello refuses the client's handshake.
 	why, fix := "it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns), or all clients together over the server's (Redis's maxclients, a database's max_connections)", remedy(ReconnectStorm)
 	short, shortFix := "a connection cap or an access check refuses this client", remedy(AcceptThenClose)
+	if kinds[flow.RefusalSSH.String()] == n {
+		why = "it refuses new connections past sshd's MaxStartups: too many connections not yet authenticated, from all clients together (10:30:100 by default: some refused past 10, all past 100), held by clients that connect and do not log in (scanners, stuck clients) for up to LoginGraceTime (120 s by default)"
+		short = "sshd refuses new connections past MaxStartups: too many connections not yet authenticated, from all clients together"
+		fix = "Find who holds unauthenticated connections to sshd (its log: \"Connection closed by ... [preauth]\", \"Timeout before authentication\"; ss -tn state established '( sport = :22 )'); lower LoginGraceTime, raise MaxStartups, or cap each source (PerSourceMaxStartups, fail2ban)."
+		shortFix = fix
+	}
 	if handshakes == n {
 		why = "it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept, which the alert's description says (tshark -Y tls.alert_message), not a connection limit"
 		short = "it refuses the client's TLS handshake (a protocol version, a cipher or a server name it does not accept), not a connection limit"

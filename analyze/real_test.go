@@ -70,17 +70,13 @@ var knownWrong = map[string]string{
 	"lossy-capture@mid states":   lossyStates,
 	"lossy-capture@late states":  lossyStates,
 	// sshd's MaxStartups drops, LoginGraceTime closes and ClientAlive give-ups.
-	"sshd-limits@early verdicts": sshdDrops,
-	"sshd-limits@early findings": sshdDrops,
-	"sshd-limits@mid verdicts":   sshdDrops,
-	"sshd-limits@mid findings":   sshdDrops + "; " + sshdGrace,
-	"sshd-limits@late states":    "sshd gave up on 53334 (ClientAlive) with its FIN queued behind its unacknowledged probe (#230, retransmitted to the end): ss FIN-WAIT-1, Send-Q 121; no capture can show that FIN, flowdoc says ESTABLISHED",
-	"sshd-limits@late verdicts":  sshdDrops + "; " + sshdSlowPassword + "; 53338, whose ssh was stopped: sshd's probes #231 and #289 acknowledged by its kernel and never answered, sshd's FIN #298 at 8.36 s, CLOSE-WAIT 6 s to the cut with 121 bytes unread while the host closed its other connections within a millisecond of the server's FIN: open(client) 'too soon to judge', not close_wait_leak(client)",
-	"sshd-limits@late findings":  sshdDrops + "; " + sshdGrace + " (at late it also folds in the ClientAlive close of 53338, 2.0 s after sshd's own probe, 6.0 s after the client's last data, as 'its timeout is at most 2.0 s', and the slow password's RST as 'its pool keeps connections idle longer than this'); its stale_reuse_reset finding holds 53394 and 53368, neither a pooled connection reused (a refusal, a login timed out)",
+	"sshd-limits@mid findings":  sshdGrace,
+	"sshd-limits@late states":   "sshd gave up on 53334 (ClientAlive) with its FIN queued behind its unacknowledged probe (#230, retransmitted to the end): ss FIN-WAIT-1, Send-Q 121; no capture can show that FIN, flowdoc says ESTABLISHED",
+	"sshd-limits@late verdicts": sshdSlowPassword + "; 53338, whose ssh was stopped: sshd's probes #231 and #289 acknowledged by its kernel and never answered, sshd's FIN #298 at 8.36 s, CLOSE-WAIT 6 s to the cut with 121 bytes unread while the host closed its other connections within a millisecond of the server's FIN: open(client) 'too soon to judge', not close_wait_leak(client)",
+	"sshd-limits@late findings": sshdGrace + " (at late it also folds in the ClientAlive close of 53338, 2.0 s after sshd's own probe, 6.0 s after the client's last data, as 'its timeout is at most 2.0 s', and the slow password's RST as 'its pool keeps connections idle longer than this'); its stale_reuse_reset finding holds 53394 and 53368, neither a pooled connection reused (a refusal, a login timed out)",
 }
 
 const (
-	sshdDrops        = "sshd drops connections past MaxStartups with \"Exceeded MaxStartups\\r\\n\" (22 bytes) and a close within a millisecond of the handshake; where ssh's banner came in first (53416, 56494: #189 banner, #190 22 bytes, #193 RST) flowdoc says reset(server) only, where it crossed the server's FIN (53394: #166 22 bytes, #168 FIN, #169 banner, #170 RST) stale_reuse_reset(client) \"a race with its idle timeout\" on a connection 0.2 ms old; neither is accept_then_close nor in its finding, which counts 3 of the 6 refusals"
 	sshdGrace        = "the three LoginGraceTime closes (FIN 3.01 s after each SYN, the handshake or authentication unfinished) are called \"closed 3 idle connections after 3.0 s without traffic ... its idle or keep-alive timeout\" (idle 2.8-3.0 s), not a timeout counted from the accept"
 	sshdSlowPassword = "53368, ssh blocked 5 s in its askpass: sshd's LoginGraceTime FIN #228 at 4.13 s, the client's USERAUTH_REQUEST #287 2.16 s later, RST #288: flowdoc says stale_reuse_reset(client) (\"its pool reuses connections the server has already closed\"), no reset(server)"
 )

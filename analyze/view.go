@@ -518,7 +518,7 @@ func (v *FlowView) fillEvents(r *flow.Record, events bool) {
 	if v.events == nil {
 		v.events = []EventView{}
 	}
-	v.Events, v.EventsDropped = Some(v.events), int(r.EventsDropped)
+	v.Events, v.EventsDropped = Some(v.events), r.EventsDropped()
 }
 
 // fillVerdicts sets the verdicts of v from vs, and what the flow's

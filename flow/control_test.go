@@ -66,6 +66,8 @@ func TestRefusal(t *testing.T) {
 		{"MQTT 5 CONNACK quota exceeded", []byte{0x20, 0x03, 0x00, 0x97, 0x00}, RefusalMQTT},
 		{"TLS handshake_failure", []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}, RefusalTLS},
 		{"TLS ServerHello", tlsServerHello(), NoRefusal},
+		{"sshd past MaxStartups", []byte("Exceeded MaxStartups\r\n"), RefusalSSH},
+		{"sshd's banner", []byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n"), NoRefusal},
 		{"HTTP 503", []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"), NoRefusal},
 	} {
 		if got := refusal(c.b, len(c.b)); got != c.want {

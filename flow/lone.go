@@ -438,7 +438,7 @@ func (t *Tracker) elided(e *embryo, h uint64) {
 	x.synGapUS = micros(e.lastGap())
 	r := c.record()
 	r.Half(s).Retrans += uint32(n)
-	r.EventsDropped += int32(n)
+	r.dropEvents(int(n))
 }
 
 // embryoCopies returns records of the embryos waiting for an answer, as

@@ -284,9 +284,13 @@ type Record struct {
 	// annServer); whether the connection carried another protocol
 	// (OtherProtocol).
 	ext extFlags
-	// (The key, the bools, the flags, ext and EventsDropped fill whole
-	// words: no padding. TestRecordSize holds the sizes.)
-	EventsDropped       int32 // events past the cap, not kept
+	// (The key, the bools, the flags, ext and dropped fill whole words:
+	// no padding. TestRecordSize holds the sizes.)
+	//
+	// dropped holds, in its low 24 bits, how many events past the cap
+	// were not kept (see EventsDropped), and in its top 8 more bits of
+	// the record's (ext2Flags).
+	dropped             uint32
 	annGapUS, annPacket uint32
 	// ID is 1-based, in order of first packet. While the pass runs it
 	// holds the Meta.Order of the first packet, by which the trackers'
@@ -427,11 +431,13 @@ const (
 	RefusalMQTT              // a CONNACK refusing the connection: server unavailable, not authorized
 	RefusalTLS               // a TLS alert instead of the server's hello
 	RefusalMemcached         // "ERROR Too many open connections" (maxconns_fast)
+	RefusalSSH               // OpenSSH's "Exceeded MaxStartups" instead of its banner
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
 	"a PostgreSQL FATAL error to the startup message", "a 421 or 554 line", "an MQTT CONNACK refusing the connection",
-	"a TLS alert instead of the server's hello", "memcached's \"Too many open connections\""}
+	"a TLS alert instead of the server's hello", "memcached's \"Too many open connections\"",
+	"sshd's \"Exceeded MaxStartups\" instead of its banner"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 
@@ -439,7 +445,50 @@ func (f Refusal) String() string { return refusalNames[f] }
 // its first message (after at most one byte, PostgreSQL's answer to a
 // request for TLS) was a protocol's error that refuses a client. Known
 // only where the payload was read.
-func (r *Record) Refusal() Refusal { return Refusal(r.ext >> extRefusalShift) }
+func (r *Record) Refusal() Refusal {
+	f := Refusal(r.ext >> extRefusalShift)
+	if r.ext2()&ext2RefusalHigh != 0 {
+		f |= 8
+	}
+	return f
+}
+
+// setRefusal makes f the record's Refusal.
+func (r *Record) setRefusal(f Refusal) {
+	r.ext = r.ext&^(7<<extRefusalShift) | extFlags(f&7)<<extRefusalShift
+	r.setExt2(ext2RefusalHigh, f&8 != 0)
+}
+
+// EventsDropped is how many events past the cap were not kept, at most
+// droppedMax.
+func (r *Record) EventsDropped() int { return int(r.dropped & droppedMax) }
+
+// droppedMax is the most EventsDropped counts.
+const droppedMax = 1<<24 - 1
+
+// dropEvents adds n to EventsDropped, up to droppedMax.
+func (r *Record) dropEvents(n int) {
+	d := min(int(r.dropped&droppedMax)+n, droppedMax)
+	r.dropped = r.dropped&^droppedMax | uint32(d)
+}
+
+// ext2Flags are the record's bits in the top byte of dropped.
+type ext2Flags uint8
+
+const (
+	// ext2RefusalHigh is a Refusal's fourth bit, above the three in ext.
+	ext2RefusalHigh ext2Flags = 1 << iota
+)
+
+func (r *Record) ext2() ext2Flags { return ext2Flags(r.dropped >> 24) }
+
+func (r *Record) setExt2(f ext2Flags, on bool) {
+	if on {
+		r.dropped |= uint32(f) << 24
+	} else {
+		r.dropped &^= uint32(f) << 24
+	}
+}
 
 // ClosedForPings reports whether the server sent an HTTP/2 GOAWAY with
 // the error ENHANCE_YOUR_CALM, in the clear: it closes the connection

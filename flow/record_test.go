@@ -72,7 +72,7 @@ func TestSortByFirst(t *testing.T) {
 		for _, top := range []int{3, 1 << 12, 1 << 40} {
 			recs := make([]*Record, n)
 			for i := range recs {
-				recs[i] = &Record{ID: rng.IntN(top), EventsDropped: int32(i)}
+				recs[i] = &Record{ID: rng.IntN(top), dropped: uint32(i)}
 			}
 			want := slices.Clone(recs)
 			slices.SortStableFunc(want, func(a, b *Record) int { return cmp.Compare(a.ID, b.ID) })

@@ -166,7 +166,7 @@ func (r *Record) stateAt(s Side, t Timestamp) (State, Timestamp, bool) {
 		}
 		last = e
 	}
-	if last == nil || r.EventsDropped > 0 && r.Events[len(r.Events)-1].At <= t {
+	if last == nil || r.EventsDropped() > 0 && r.Events[len(r.Events)-1].At <= t {
 		return Unknown, 0, false
 	}
 	st, since := last.ClientState, last.At

@@ -201,6 +201,9 @@ const (
 	// is set once it sent a fatal TLS alert in the clear (see
 	// Record.ClientAlert).
 	noteAlert sideNotes = 1 << noteRefusalShift
+	// noteRefusalHigh, on the client's track, is the fourth bit of the
+	// server's Refusal, above the three on the server's.
+	noteRefusalHigh sideNotes = 1 << (noteRefusalShift + 1)
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -1150,6 +1153,11 @@ func refusal(b []byte, n int) Refusal {
 		return RefusalMQTT
 	case fatalAlert(b):
 		return RefusalTLS
+	case bytes.HasPrefix(b, []byte("Exceeded MaxStartups")), bytes.HasPrefix(b, []byte("Exceeded PerSourceMaxStartups")):
+		// OpenSSH over MaxStartups (unauthenticated connections) or
+		// PerSourceMaxStartups writes this and closes, where its banner
+		// would be.
+		return RefusalSSH
 	}
 	return NoRefusal
 }
@@ -1457,7 +1465,10 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	}
 	if s == Server && c.t[Server].bytes-uint64(n) <= 1 {
 		if f := refusal(seg.Payload, len(seg.Payload)+int(m.Cut)); f != NoRefusal {
-			c.t[Server].notes |= sideNotes(f) << noteRefusalShift
+			c.t[Server].notes |= sideNotes(f&7) << noteRefusalShift
+			if f&8 != 0 {
+				c.t[Client].notes |= noteRefusalHigh
+			}
 		}
 	}
 	if s == Server && len(seg.Payload) <= calmMax && calm(seg.Payload) {
@@ -1807,7 +1818,7 @@ func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]S
 	}
 	switch {
 	case kept+int(c.nev)+len(c.overflow()) >= maxEvents:
-		c.record().EventsDropped++
+		c.record().dropEvents(1)
 	case c.nev < inlineEvents:
 		c.ev[c.nev] = e
 		c.nev++
@@ -1815,7 +1826,7 @@ func (c *conn) event(seg *packet.Segment, m Meta, s Side, note Note, before [2]S
 		x := c.extra()
 		x.overflow = append(x.overflow, e)
 	default:
-		c.record().EventsDropped++
+		c.record().dropEvents(1)
 	}
 }
 
@@ -2099,8 +2110,12 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	// What the payload told of the refusal, the pings and the alert only
 	// accumulates: a connection taken up again long after it left the
 	// table (its notes rebuilt without them) keeps what its record holds.
-	if f := extFlags(c.t[Server].notes >> noteRefusalShift & 7); f != 0 {
-		r.ext = r.ext&^(7<<extRefusalShift) | f<<extRefusalShift
+	f := Refusal(c.t[Server].notes >> noteRefusalShift & 7)
+	if c.t[Client].notes&noteRefusalHigh != 0 {
+		f |= 8
+	}
+	if f != NoRefusal {
+		r.setRefusal(f)
 	}
 	if c.t[Server].notes&noteCalm != 0 {
 		r.ext |= extPings

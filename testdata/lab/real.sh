@@ -5396,7 +5396,11 @@ $wire# - LoginGraceTime: three clients that never authenticate ($grace):
 # drops; mid right after the grace closes (ssh in CLOSE-WAIT); late after
 # sshd gave up on "gone" and "frozen" (${gave:-never} s).
 expect cport=$dropped n>=6 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
-infinding cport=$dropped : accept_then_close
+# Six refused attempts from one host in 1.25 s (ssh processes of their
+# own, but one host): a reconnect storm by the rule of five at one a
+# second, whose words name sshd's MaxStartups.
+infinding cport=$dropped : reconnect_storm
+says reconnect_storm : sshd's "Exceeded MaxStartups"
 @early healthy cport=$grace
 @early expect cport=$grace n>=3 : open(client) !idle_timeout_close(server)
 @mid,late expect cport=$(ports silent),$(ports banner) server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
