@@ -69,6 +69,14 @@ var knownWrong = map[string]string{
 	"lossy-capture@early states": lossyStates,
 	"lossy-capture@mid states":   lossyStates,
 	"lossy-capture@late states":  lossyStates,
+	// HAProxy at its connection limits, captured on the proxy.
+	"haproxy-maxconn@early verdicts": "51924 (8081, curl --max-time 1.2, last in HAProxy's queue for a server with maxconn 1) gave up and sent FIN at 1.38 s (#207), 1.2 s after its request (#150); HAProxy (no option abortonclose) keeps the request queued, no upstream connection for it, and answers it 503 at its queue timeout, 2.19 s (#356, reset by the client's kernel): flowdoc calls the server's CLOSE_WAIT, 326 ms old at the cut, close_wait_leak(server) (error, \"a proxy that does not close its side when its caller closes\"), though its request is unanswered and in progress (the port's other requests were answered after 1.5-3.0 s): open, not yet a leak",
+	"haproxy-maxconn@early findings": "the ERROR close_wait_leak finding on 10.99.1.2 for 51924's 326 ms CLOSE_WAIT (see the verdicts), which also raises the client's idle_timeout_close to WARNING (\"it is stuck on something slower than 10.99.1.1's timeout\")",
+	"haproxy-maxconn@mid states":     "33650, 33666, 33682, 33696 (8080): handshake ACKs and requests dropped at 2.08 s (accept queue full); the server's SYN-ACK sent again at 3.106 s was answered by the client's ACK, which the queue took (ss: ESTAB, Recv-Q 0, LISTEN 6/4): flowdoc keeps the server SYN_RECV 0.23 s later, which the capture cannot tell until the server acknowledges the request (3.79 s) or sends its SYN-ACK again",
+	"haproxy-maxconn@mid verdicts":   "52346 (half a request: 29 bytes, no blank line) and 52362 (nothing sent) on 8082: HAProxy answers \"408 Request Time-out\" and FIN (#454-#459) 3.0 s after the connection opened (timeout client 3s; no timeout http-request): a server's request-timeout close, no idle_timeout_close(server) (only open(client) for socat's CLOSE_WAIT, 0.15 s old)",
+	"haproxy-maxconn@mid findings":   "HAProxy's keep-alive closes of 52374 and 52384 (timeout http-keep-alive 2s, FIN 2.0 s after its response) are called \"the default of gunicorn --keep-alive (2.0 s), which the responses name\": HAProxy forwards gunicorn's Server header, but gunicorn closed each of its own connections after its response (Connection: close, its FIN in the capture): the closer is the proxy",
+	"haproxy-maxconn@late verdicts":  "52346 and 52362: HAProxy's 408 and FIN 3.0 s after the connection opened (timeout client 3s waiting for a request) get only time_wait(server) clean(server), no idle_timeout_close(server)",
+	"haproxy-maxconn@late findings":  "the keep-alive closes of 52374 and 52384 named gunicorn's --keep-alive (see the mid cut), not HAProxy's timeout http-keep-alive",
 }
 
 const (
