@@ -31,7 +31,7 @@
 # (download-stall), libwww-perl and tshark (perl-curl-pools),
 # python3-aiohttp (websocket-idle), tshark (health-checks), openssl and
 # tshark (tls-failures), openssh-server, openssh-client and tshark
-# (sshd-limits).
+# (sshd-limits), gunicorn and tshark (haproxy-maxconn).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -376,6 +376,19 @@
 #                       ("Exceeded MaxStartups", then FIN or RST); sessions
 #                       whose client stops answering sshd's probes (path
 #                       cut by nftables; ssh stopped), and healthy ones.
+#   haproxy-maxconn     HAProxy 2.6 at its limits in front of gunicorn (/slow
+#                       answered after 1.5 s), captured on the proxy (-i
+#                       any): a frontend maxconn 4 with backlog 4 and 18
+#                       curl --max-time 5 at once (SYNs dropped, handshake
+#                       ACKs dropped, requests queued in the kernel; served
+#                       late, or giving up and answered anyway: RST); a
+#                       server maxconn 1 with timeout queue 2s (503 to the
+#                       requests still queued, one of a client that gave up
+#                       while queued); timeout http-keep-alive 2s (an
+#                       http.client connection reused after it: RST; a
+#                       requests Session that reconnects) and timeout
+#                       client 3s (408 to socat sending half a request, or
+#                       nothing).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -5433,6 +5446,274 @@ sshd_wire() {
 				fin == "" ? "none" : sprintf("+%.3f s", fin - syn), rst == "" ? "none" : sprintf("+%.3f s", rst - syn),
 				late, lt == "" ? "" : sprintf(" at +%.3f s", lt - syn) }'
 }
+# HAProxy at its connection limits in front of a slow backend (gunicorn,
+# /slow answered after 1.5 s): a frontend's maxconn (the kernel's accept
+# queue behind it), a server's maxconn (HAProxy's own queue, timeout
+# queue), timeout client and timeout http-keep-alive.
+sc_haproxy_maxconn() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip
+	wire proxy server
+	# A new namespace's default, written out: SYN cookies when the SYN
+	# queue is full.
+	ip netns exec "$tag-proxy" sysctl -qw net.ipv4.tcp_syncookies=1
+	mkdir -p "$work/app"
+	cat >"$work/app/app.py" <<'APP'
+import time
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(1.5)
+    body = b"ok\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+APP
+	# gunicorn, 8 sync workers: one request per connection (it answers
+	# "Connection: close" and closes first), 8 at once.
+	on server $py -m gunicorn --chdir "$work/app" -k sync -w 8 -b "$server_ip:8000" app:app
+	# HAProxy 2.6, one thread, its log (httplog: timers and termination
+	# state) on stdout. Port 8080: maxconn 4 and listen(4): HAProxy stops
+	# accepting while it holds 4 connections, the kernel's accept queue
+	# holds 5 (backlog + 1), then drops SYNs (and handshake ACKs). Port
+	# 8081: a server with maxconn 1, requests waiting in HAProxy's queue
+	# 2 s at most (timeout queue), then 503. Port 8082: timeout client 3s
+	# (with no timeout http-request it bounds the wait for a request too:
+	# 408) and timeout http-keep-alive 2s. No option abortonclose: a
+	# request whose client closed is still queued and forwarded.
+	cat >"$work/haproxy.cfg" <<CONF
+global
+	pidfile $work/haproxy.pid
+	nbthread 1
+	log stdout format raw local0 info
+defaults
+	mode http
+	log global
+	option httplog
+	timeout connect 2s
+	timeout client 10s
+	timeout server 10s
+	timeout http-keep-alive 2s
+frontend capped
+	bind $front:8080 backlog 4
+	maxconn 4
+	default_backend app
+frontend queued
+	bind $front:8081
+	default_backend one
+frontend idle
+	bind $front:8082
+	timeout client 3s
+	timeout http-keep-alive 2s
+	default_backend app
+backend app
+	server gunicorn $server_ip:8000
+backend one
+	timeout queue 2s
+	server gunicorn $server_ip:8000 maxconn 1
+CONF
+	on proxy haproxy -db -f "$work/haproxy.cfg"
+	listening server 8000 20
+	listening proxy 8080
+	listening proxy 8081
+	listening proxy 8082
+	local i
+	for i in $(seq 100); do
+		[ "$(grep -c "Booting worker" "$work/log")" -ge 8 ] && break
+		[ "$i" -lt 100 ] || die "gunicorn started no workers: $(tail -5 "$work/log")"
+		sleep 0.1
+	done
+	sleep 1
+	: >"$work/curl"
+	: >"$work/socat"
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin haproxy-maxconn
+	# The clock starts at the burst (the curls take a few hundred ms to
+	# start, all together): a watcher in the client host, started first.
+	ip netns exec "$tag-client" bash -c 'for i in $(seq 1000); do
+		ss -tanH "dport = :8080" | grep -q . && exit 0
+		sleep 0.005
+	done; exit 1' &
+	local watch=$!
+	pids+=($watch)
+	sleep 0.3
+	# 18 curl --max-time 5 at once to /slow on 8080, 5 curl --max-time 8
+	# at once to /slow on 8081, and one more there 0.1 s later with
+	# --max-time 1.2, last in HAProxy's queue (it gives up while queued).
+	for i in $(seq 18); do
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 5 \
+			-w 'capped %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+			"http://$front:8080/slow" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	for i in $(seq 5); do
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 8 \
+			-w 'queued %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+			"http://$front:8081/slow" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	wait "$watch" || die "the curls did not start"
+	t0=$(date +%s.%N)
+	sleep 0.1
+	ip netns exec "$tag-client" curl -s -o /dev/null --max-time 1.2 \
+		-w 'queued %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+		"http://$front:8081/slow" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	# On 8082: curl with three URLs on one connection (closed at its
+	# exit); an http.client connection reused after 4 s idle and a
+	# requests Session after 4.5 s (0.5 s and 0.8 s after the burst);
+	# socat sending half a request (no blank line) and socat sending
+	# nothing, both reading HAProxy's answer and closing 0.2 s after its
+	# FIN.
+	ip netns exec "$tag-client" curl -s -o /dev/null -o /dev/null -o /dev/null --max-time 8 \
+		-w 'multi %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+		"http://$front:8082/fast" "http://$front:8082/fast" "http://$front:8082/slow" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	client client $pylab pooled "$front" 8082 "$(awk -v t="$t0" 'BEGIN { printf "%.3f", t + 0.5 }')" 20 \
+		hc:stale:0,4:close rs:session:0.3,4.5:close
+	ip netns exec "$tag-client" bash -c '{ printf "GET /fast HTTP/1.1\r\nHost: x\r\n"; sleep 6; } |
+		socat -t 0.2 - TCP:$0:8082' "$front" >>"$work/socat" 2>>"$work/log" &
+	pids+=($!)
+	ip netns exec "$tag-client" bash -c 'sleep 6 | socat -t 0.2 - TCP:$0:8082' "$front" >>"$work/socat" 2>>"$work/log" &
+	pids+=($!)
+	local early mid late
+	until_t 1.6
+	cut early client proxy server
+	early=$(listen_counters proxy)
+	until_t 3.25
+	cut mid client proxy server
+	mid=$(listen_counters proxy)
+	until_t 14
+	cut late client proxy server
+	late=$(listen_counters proxy)
+	finish "$work/cap.pcap"
+	# served: connected at once; servedlate: connected after SYNs sent
+	# again; timedout: curl gave up (exit 28) after a handshake; on 8081
+	# got200, got503, and gaveup (curl's exit 28).
+	awk '$1 == "capped" && $3 != 0 { print ($2 != 200 ? "timedout" : $4 < 0.5 ? "served" : "servedlate"), $3 }
+		$1 == "queued" { print ($6 == 28 ? "gaveup" : "got" $2), $3 }
+		$1 == "multi" { print "multi", $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	local t408 nosyn log
+	# The connections HAProxy answered 408, and those to 8080 never
+	# answered at all.
+	t408=$(tshark -r "$out/$name@late.pcap" -Y "tcp.srcport == 8082 && http.response.code == 408" -T fields -e tcp.dstport 2>/dev/null |
+		sort -un | paste -sd,)
+	nosyn=$(tshark -r "$out/$name@late.pcap" -Y "tcp.port == 8080 && tcp.flags.syn == 1" -T fields -e tcp.srcport -e tcp.dstport 2>/dev/null |
+		awk '$2 == 8080 { c[$1] = 1 } $1 == 8080 { a[$2] = 1 } END { for (p in c) if (!a[p]) { printf "%s%s", s, p; s = "," } }')
+	# HAProxy's log: frontend, status and termination state, counted.
+	log=$(awk '$1 ~ /^10\.99\./ && $3 ~ /^(capped|queued|idle)$/ { n[$3 " " $6 " " $10]++ }
+		END { for (k in n) printf "%s x%d; ", k, n[k] }' "$work/log" | sed 's/; $//')
+	local burst c at cuts_at="" queue="" mid408
+	# The moments of the cuts, from the burst's first SYN.
+	burst=$(tshark -r "$out/$name@late.pcap" -Y "tcp.dstport == 8080 && tcp.flags.syn == 1" -T fields -e frame.time_epoch 2>/dev/null | awk "NR == 1")
+	for c in early mid late; do
+		at=$(date -d "$(sed -n 's/^at //p' "$out/$name@$c.truth")" +%s.%N)
+		cuts_at+=$(awk -v c="$c" -v a="$at" -v b="$burst" 'BEGIN { printf "%s%s %.2f s", (c == "early" ? "" : ", "), c, a - b }')
+		queue+=$(awk -v c="$c" '$1 == "LISTEN" && $4 ~ /:8080$/ { printf "%s%s %s/%s", (c == "early" ? "" : ", "), c, $2, $3 }' "$out/$name@$c.truth")
+	done
+	# The 408s' clients at the mid cut.
+	mid408=$(awk -v l=",$t408," '$1 != "LISTEN" && $4 ~ /^10\.99\.1\.1:/ { p = $4; sub(/.*:/, "", p); if (index(l, "," p ",")) { printf "%s%s %s", s, p, $1; s = ", " } }' "$out/$name@mid.truth")
+	expect <<EXP
+# HAProxy 2.6 in front of gunicorn (8 sync workers, /slow after 1.5 s,
+# "Connection: close" and its FIN after every response: HAProxy's
+# connections to it close at once, HAProxy's last word often an RST),
+# captured on the proxy (-i any). The cuts, after the burst's first SYN:
+# $cuts_at.
+# - Port 8080, frontend maxconn 4, bind backlog 4: HAProxy holds 4
+#   connections and stops accepting; the kernel completes 5 more
+#   handshakes into the accept queue (backlog + 1; their requests
+#   acknowledged by the kernel, unread) and drops the other SYNs
+#   (ListenOverflows), and, when a burst of SYNs sent again finds fewer
+#   places than SYNs, a handshake's ACK and request (SYN-ACK sent again).
+#   18 curl --max-time 5 at once: 4 served at 1.5 s, the 5 queued in the
+#   kernel at 3.0 and 4.5 s (a slow answer as far as their packets
+#   tell), those whose SYNs were dropped answered at the SYN sent again
+#   that found a place (sent again 1 s apart: net.ipv4.
+#   tcp_syn_linear_timeouts); the others give up at
+#   5 s (FIN) with their request still queued, and HAProxy, no option
+#   abortonclose, takes them anyway and forwards them: gunicorn's
+#   answers come 1-2.5 s after the client left, which the client's
+#   kernel resets. No leak: HAProxy closes every connection. This
+#   recording: $(awk '{ n[$1]++ } END { printf "%d served at once, %d served late, %d timed out after a handshake", n["served"], n["servedlate"], n["timedout"] }' "$work/ports"),
+#   never answered: ${nosyn:-none}. $(handshakes "$out/$name@late.pcap" 8080).
+#   The listen queue of 8080 (ss Recv-Q/Send-Q): $queue.
+#   The proxy's counters (nstat) at the cuts: early: $early; mid: $mid; late: $late.
+# - Port 8081, a server line with maxconn 1 and timeout queue 2s: 5 curl
+#   at once, one request at gunicorn, the others wait in HAProxy's queue
+#   (no upstream connection); the second leaves it at 1.5 s (served at
+#   3.0 s), the other three get HAProxy's 503 ("No server is available
+#   to handle this request.") 2.0 s after their request: the proxy
+#   answering, the client closing at once (curl's exit), HAProxy in turn.
+#   One more curl, --max-time 1.2, last in the queue: it gives up
+#   (FIN) while queued; HAProxy keeps the request (no abortonclose) and
+#   answers it 503 at the queue timeout, which the client's kernel
+#   resets. Until then HAProxy's socket of it sits in CLOSE_WAIT (at the
+#   early cut) with its request unanswered: no leak.
+# - Port 8082, timeout http-keep-alive 2s, timeout client 3s (no timeout
+#   http-request: it is the wait for a request too): curl with three
+#   URLs on one connection, closed at its exit; an http.client
+#   connection and a requests Session idle after one request: HAProxy
+#   closes them 2.0 s after its response (FIN, nothing sent first; the
+#   responses carry gunicorn's Server header, but gunicorn closed its own
+#   connections after each response: the keep-alive timeout is HAProxy's);
+#   http.client reuses its connection 4 s after its response (RST, an
+#   error to its caller, not retried), the Session notices the close at
+#   its next request (4.5 s) and connects anew. socat sending half a
+#   request (no blank line) and socat sending nothing: HAProxy answers
+#   "408 Request Time-out" with FIN 3.0 s after the connection opened
+#   (${t408:-none}); socat reads it and closes 0.2 s after (at the mid
+#   cut, ss on the client: ${mid408:-none}).
+# HAProxy's log (frontend, status, termination state): $log.
+finding listen_overflow
+nofinding unanswered_syn
+nofinding handshake_incomplete
+nofinding peer_unreachable
+nofinding accept_then_close
+nofinding reconnect_storm
+@early,mid noproblem close_wait_leak
+@late nofinding close_wait_leak
+# 8080: those served at once (accepted, or queued in the kernel's
+# accept queue: a slow answer as far as the capture can tell) are
+# healthy; every other hit the full queue: its SYNs dropped (while the
+# server completed other handshakes in the same milliseconds), or its
+# handshake's ACK and request.
+healthy cport=$(ports served)
+expect sport=8080 cport!=$(ports served) n>=9 : listen_overflow(server) !close_wait_leak(server)
+infinding sport=8080 cport!=$(ports served) : listen_overflow
+# curl's --max-time: the client gives up and closes (FIN); HAProxy takes
+# and answers the request later, and the client's kernel resets: no
+# leak, no stale reuse.
+@late expect cport=$(ports timedout) n>=1 : idle_timeout_close(client) !close_wait_leak(server) !stale_reuse_reset(server)
+# 8081: HAProxy's 503 after its queue timeout is the proxy answering; the
+# client closes first: healthy TCP, no refusal, no idle close.
+healthy cport=$(ports got200),$(ports got503)
+expect cport=$(ports got503) n>=3 : !accept_then_close(server) !idle_timeout_close(server) !close_wait_leak(server)
+@mid,late expect cport=$(ports got503) n>=3 : clean(client)|clean(server)
+# The client that gave up while queued: no leak on HAProxy, which answers
+# it at its queue timeout.
+@early expect cport=$(ports gaveup) n>=1 : !close_wait_leak(server)
+@mid,late expect cport=$(ports gaveup) n>=1 : idle_timeout_close(client) !close_wait_leak(server) !stale_reuse_reset(server)
+# 8082: HAProxy's keep-alive closes (timeout http-keep-alive 2s) and its
+# 408s (timeout client 3s, waiting for a request) are idle-timeout
+# closes of the server; the clients' CLOSE_WAITs are young (a pool that
+# checks at its next use, socat reading the 408): no leak.
+healthy cport=$(ports multi),$(ports session-new),$(ports session)
+healthy cport=$t408
+@mid,late expect cport=$(ports stale),$(ports session) n>=2 : idle_timeout_close(server) !close_wait_leak(client)
+@late expect cport=$(ports stale) : stale_reuse_reset(client)
+@late expect cport=$(ports session) : !stale_reuse_reset(client)
+@mid,late expect cport=$t408 n>=2 : idle_timeout_close(server) !close_wait_leak(client) !accept_then_close(server)
+@mid,late says idle_timeout_close : after 2.0 s without traffic
+@mid,late says idle_timeout_close : HAProxy
+@late says stale_reuse_reset : after 2.0 s idle
+# HAProxy's connections to gunicorn: gunicorn closes after each
+# response, HAProxy in turn (FIN or RST).
+healthy sport=8000
+expect sport=8000 n>=10 : !accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
+EXP
+}
+
 # upstream_races: after a reverse-proxy scenario's capture, sets race and
 # race_mid to the upstream connections the backend ($server_ip) reset in
 # the late and mid cuts, and bad to the callers' ports that got a 502;
@@ -5460,7 +5741,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -5530,6 +5811,7 @@ for s in ${@:-$all}; do
 	health_checks) command -v tshark >/dev/null || die "needs tshark" ;;
 	tls_failures) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	sshd_limits) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v tshark >/dev/null || die "needs openssh-server, openssh-client and tshark" ;;
+	haproxy_maxconn) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;
