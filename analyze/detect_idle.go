@@ -63,7 +63,7 @@ var idleDetector = detector{
 		}
 		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from), mass: v.mass, pings: v.pings}, true
 	},
-	findings: func(g *group, _ *findCtx) []Finding {
+	findings: func(g *group, fx *findCtx) []Finding {
 		if g.vs[0].mass {
 			return []Finding{massFinding(g)}
 		}
@@ -74,7 +74,7 @@ var idleDetector = detector{
 		if waitedFor(g.vs[0].Side, from) {
 			return []Finding{waitFinding(g)}
 		}
-		return []Finding{idleFinding(g)}
+		return []Finding{idleFinding(g, fx)}
 	},
 }
 
@@ -109,6 +109,9 @@ func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
 	}
 	x := p.HTTP.Last()
 	switch {
+	case x != nil && x.Status == 408 && x.RequestLine() == "":
+		// The server said so: a 408 Request Timeout to no whole request.
+		return waitIncomplete
 	case x == nil || x.Status != 0 && flow.Timestamp(x.ResponseAt) < r.Client.LastPayload:
 		// Data after the last whole request's answer, or none whole:
 		// a request begun, never finished.
@@ -128,7 +131,7 @@ func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
 func (w serverWait) words() string {
 	switch w {
 	case waitIncomplete:
-		return "its request's headers never completed: the server's timeout for reading a request (nginx client_header_timeout or client_body_timeout, Go's Server.ReadHeaderTimeout) closed it"
+		return "its request's headers never completed: the server's timeout for reading a request (nginx client_header_timeout or client_body_timeout, Go's Server.ReadHeaderTimeout; HAProxy's timeout http-request, or timeout client without it, and Apache's RequestReadTimeout answer 408 first) closed it"
 	case waitUnanswered:
 		return "without answering its request (its headers came whole): the server gave up on it (a handler's or an upstream's timeout), or on a request body that never came whole, and closed without a response"
 	case waitBodyless:
@@ -306,7 +309,7 @@ func wellBelow(a, b time.Duration) bool { return b-a >= max(b/10, 200*time.Milli
 // byRST reports whether the idle close of v was an RST.
 func byRST(r *flow.Record, v *Verdict) bool { return r.Half(v.Side).FinPacket == 0 }
 
-func idleFinding(g *group) Finding {
+func idleFinding(g *group, fx *findCtx) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	ep := f0.Endpoint(v0.Side)
 	who := "server"
@@ -435,6 +438,14 @@ func idleFinding(g *group) Finding {
 			fmt.Fprintf(&sb, " (the responses name %q)", name)
 		}
 	case upgraded:
+	case name != "" && via == "" && fx != nil:
+		if up, ok := forwardedFrom(fx, ep.Addr(), name); ok {
+			// The closer is a proxy: its own connections to the
+			// server named carry the same header.
+			fmt.Fprintf(&sb, "; the responses name %q, but %s is a proxy in front of it, which passes the Server header on (its own connections to %s carry responses naming it): the proxy's idle timeout (HAProxy timeout http-keep-alive, nginx keepalive_timeout), not that server's", name, ep.Addr(), up)
+			break
+		}
+		fallthrough
 	default:
 		sb.WriteString(timeoutWords(main.Median, shortest, name, via, other && !anyHTTP))
 	}
@@ -637,7 +648,7 @@ func serverWaitFinding(g *group) Finding {
 	fix := "Find out what the server waited for in its log at those times: a request read timeout (clients that stop mid-request), or a handler's or an upstream's timeout that closes without a response."
 	switch {
 	case kinds[waitIncomplete] == n:
-		fmt.Fprintf(&sb, ": %s, and the server's timeout for reading a request closed it (nginx client_header_timeout and client_body_timeout, 60 s by default; Go's Server.ReadHeaderTimeout and ReadTimeout: both close without a response)", every(n, "the request's headers never ended", "the headers of all %d requests never ended"))
+		fmt.Fprintf(&sb, ": %s, and the server's timeout for reading a request closed it (nginx client_header_timeout and client_body_timeout, 60 s by default; Go's Server.ReadHeaderTimeout and ReadTimeout: both close without a response; HAProxy's timeout http-request, or timeout client without it, and Apache's RequestReadTimeout: they answer 408 first)", every(n, "the request's headers never ended", "the headers of all %d requests never ended"))
 		fix = incompleteFix
 	case kinds[waitBodyless] == n:
 		fmt.Fprintf(&sb, ": %s, with no body, and no response followed; the server gave up on it (a handler's or an upstream's timeout) and closed without answering", every(n, "the request came whole", "all %d requests came whole"))
@@ -699,4 +710,25 @@ func ofThem(n int) string {
 		return "1 of them was"
 	}
 	return fmt.Sprintf("%d of them were", n)
+}
+
+// forwardedFrom returns a server that host, itself a client of it,
+// got responses from naming their server name: host passes the Server
+// header of that server on, as a reverse proxy does. Where host is the
+// capturing host, its connections from its other addresses count too.
+func forwardedFrom(fx *findCtx, host netip.Addr, name string) (netip.AddrPort, bool) {
+	if fx.byClient == nil {
+		return netip.AddrPort{}, false
+	}
+	hosts := []netip.Addr{host}
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		hosts = fx.rep.LocalAddrs
+	}
+	var pb payload.Buffer
+	for _, f := range fx.byClient.flows(hosts...) {
+		if h := httpOf(f.Record, flow.Client, &pb); h != nil && h.Server == name {
+			return f.Key.Server(), true
+		}
+	}
+	return netip.AddrPort{}, false
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,8 +233,13 @@ func (v *FlowView) payloadNote() string {
 		s := "http"
 		if x := v.HTTP.Last(); x != nil {
 			req := cmp.Or(x.RequestLine(), "(request not captured)")
-			if x.RequestLine() == "" && v.Bytes.Client == 0 && !v.Midstream {
-				req = "(no request)" // the client sent nothing: a server's answer to an empty connection
+			if x.RequestLine() == "" && !v.Midstream {
+				switch {
+				case v.Bytes.Client == 0:
+					req = "(no request)" // the client sent nothing: a server's answer to an empty connection
+				case !slices.ContainsFunc(v.Payload.Gaps, func(g GapView) bool { return g.Side == "client" }):
+					req = "(request unfinished)" // captured whole, its headers never ended
+				}
 			}
 			if x.Malformed {
 				req = fmt.Sprintf("(malformed request %q)", x.Target)

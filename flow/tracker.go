@@ -1101,7 +1101,8 @@ const goodbyeQuiet = time.Second
 
 // controlMessage reports whether b, a packet's payload, is a message that
 // closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
-// 0), a TLS alert record, an FTP or SMTP 421 line, PostgreSQL's Terminate
+// 0), a TLS alert record, an FTP or SMTP 421 line, an HTTP 408 Request
+// Timeout, PostgreSQL's Terminate
 // ('X', length 4: what libpq and a pooler such as PgBouncer send as they
 // close, and what libpq sends when it closes after the server did). TLS
 // 1.3 encrypts its alerts as application data: one is known by its
@@ -1123,6 +1124,11 @@ func controlMessage(b []byte) bool {
 	case len(b) >= 4 && (string(b[:4]) == "421 " || string(b[:4]) == "421-"):
 		return true
 	case len(b) == 5 && b[0] == 'X' && binary.BigEndian.Uint32(b[1:5]) == 4:
+		return true
+	case len(b) >= 13 && (string(b[:13]) == "HTTP/1.1 408 " || string(b[:13]) == "HTTP/1.0 408 "):
+		// A 408 Request Timeout: the server gave up waiting for a
+		// request (HAProxy's timeout http-request, or timeout client
+		// without it; Apache's RequestReadTimeout), and closes.
 		return true
 	}
 	return false
@@ -1314,7 +1320,7 @@ func (c *conn) answered(t Timestamp) bool {
 		return false
 	}
 	x := p.HTTP.LastResponse()
-	return x != nil && (Timestamp(x.ResponseAt) == t || Timestamp(x.ResponseEnd) == t)
+	return x != nil && x.Status != 408 && (Timestamp(x.ResponseAt) == t || Timestamp(x.ResponseEnd) == t)
 }
 
 // finNotCaptured takes side o as having sent its FIN, at its next sequence

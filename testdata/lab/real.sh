@@ -5706,6 +5706,8 @@ healthy cport=$t408
 @mid,late expect cport=$t408 n>=2 : idle_timeout_close(server) !close_wait_leak(client) !accept_then_close(server)
 @mid,late says idle_timeout_close : after 2.0 s without traffic
 @mid,late says idle_timeout_close : HAProxy
+@mid,late says idle_timeout_close : is a proxy in front of it, which passes the Server header on
+@mid,late says idle_timeout_close : the request's headers never ended
 @late says stale_reuse_reset : after 2.0 s idle
 # HAProxy's connections to gunicorn: gunicorn closes after each
 # response, HAProxy in turn (FIN or RST).
