@@ -69,10 +69,17 @@ var knownWrong = map[string]string{
 	"lossy-capture@early states": lossyStates,
 	"lossy-capture@mid states":   lossyStates,
 	"lossy-capture@late states":  lossyStates,
+	// nginx in front of PHP-FPM (FastCGI): a saturated pool, a worker killed.
+	"php-fpm-fastcgi@early states":   "5 connects nginx gave up at 2.0 s (fastcgi_connect_timeout 2s; e.g. 58974: SYN at 0, again at 1.01 s, nothing after) are still SYN_SENT at the cut, 2.79 s after the second SYN and 0.79 s after the third was due (Linux doubles the interval: 2 s); ss has no socket: gaveUp waits 1.5 times the next interval",
+	"php-fpm-fastcgi@early verdicts": "close_wait_leak(server) on the 3 FastCGI requests nginx gave up on after 3.0 s (its FIN, php-fpm's ACK, 0.80 s before the cut): two held by php-fpm workers asleep on them (answered 0.20 s after the cut, and reset by nginx), the third (58958) never accepted (ss Recv-Q 593 on a socket still in the full listen queue; answered 2.2 s after the cut); a saturated pool whose listener dropped SYNs at the same time, not a leak",
+	"php-fpm-fastcgi@early findings": "an error close_wait_leak finding for those 3 requests queued behind busy workers (the idle_timeout_close finding then says the server is stuck and never closed them), and no finding says nginx's callers got 504 Gateway Time-out (its read timeout, 3.0 s)",
+	"php-fpm-fastcgi@mid findings":   phpFpmFindings,
+	"php-fpm-fastcgi@late findings":  phpFpmFindings,
 }
 
 const (
-	lossyStates = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"
+	phpFpmFindings = "the idle_timeout_close finding of :9002 says php-fpm closed 2 connections, where both were reset (RST, no FIN, no answer byte: request_terminate_timeout killed the workers with request bytes unread) and says nothing of nginx's 502 Bad Gateway to its callers 0.2 ms after each RST; that of :9001 says nothing of the 504 Gateway Time-out nginx sent as it gave up"
+	lossyStates    = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"
 )
 
 type realTruth struct {
