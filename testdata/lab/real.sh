@@ -31,7 +31,8 @@
 # (download-stall), libwww-perl and tshark (perl-curl-pools),
 # python3-aiohttp (websocket-idle), tshark (health-checks), openssl and
 # tshark (tls-failures), openssh-server, openssh-client and tshark
-# (sshd-limits), gunicorn and tshark (haproxy-maxconn).
+# (sshd-limits), gunicorn and tshark (haproxy-maxconn), php8.2-fpm,
+# apache2-utils and tshark (php-fpm-fastcgi).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -389,6 +390,16 @@
 #                       requests Session that reconnects) and timeout
 #                       client 3s (408 to socat sending half a request, or
 #                       nothing).
+#   php-fpm-fastcgi     nginx in front of PHP-FPM 8.2 over FastCGI (TCP),
+#                       captured on the proxy (-i any): a connection per
+#                       request (no fastcgi_keep_conn) that php-fpm closes
+#                       first (200 TIME_WAITs on its side); a pool of 2
+#                       workers with listen.backlog 2 under 10 slow
+#                       requests at once (SYNs dropped, nginx's connect and
+#                       read timeouts: 504s, the late answers reset);
+#                       request_terminate_timeout killing workers (RST,
+#                       502); fastcgi_keep_conn with an upstream keepalive
+#                       pool that nginx closes when idle.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -5713,6 +5724,355 @@ healthy cport=$t408
 # response, HAProxy in turn (FIN or RST).
 healthy sport=8000
 expect sport=8000 n>=10 : !accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
+# php_fpm_conf DIR POOL...: a PHP-FPM of its own in DIR (php-fpm.conf, its
+# log, its pools' access logs), one pool per POOL, "name:port:settings"
+# with settings ';'-separated pool directives.
+php_fpm_conf() {
+	local d=$1 p name port settings
+	shift
+	mkdir -p "$d"
+	{
+		printf '[global]\npid = %s/php-fpm.pid\nerror_log = %s/php-fpm.log\nlog_level = notice\ndaemonize = no\n' "$d" "$d"
+		for p in "$@"; do
+			IFS=: read -r name port settings <<<"$p"
+			printf '[%s]\nuser = www-data\ngroup = www-data\nlisten = %s:%s\n' "$name" "$server_ip" "$port"
+			printf 'access.log = %s/%s.access.log\naccess.format = "%%t %%m %%r %%s %%d"\n' "$d" "$name"
+			echo "$settings" | tr ';' '\n' | sed 's/^ *//'
+		done
+	} >"$d/php-fpm.conf"
+}
+
+# stat_of FILE SPORT KIND: the client ports (nginx's, to php-fpm's SPORT)
+# of the connections in FILE of one KIND, comma separated: "unanswered"
+# (SYNs, no SYN-ACK), "abandoned" (nginx's FIN before any answer of
+# php-fpm's, then php-fpm's answer reset), "answered" (php-fpm's answer
+# before any FIN), "killed" (php-fpm's FIN or RST with no answer at all).
+stat_of() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e tcp.srcport -e tcp.dstport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v k="$3" '
+			$2 == sp { c = $1; seen[c] = 1; if ($3 == 1) syn[c] = 1; if ($5 == 1 && !data[c]) cfin[c] = 1 }
+			$1 == sp { c = $2; if ($3 == 1) synack[c] = 1; if ($7 > 0) data[c] = 1; if (($5 == 1 || $6 == 1) && !data[c]) sfin[c] = 1 }
+			END {
+				for (c in seen) {
+					kind = !synack[c] ? "unanswered" : cfin[c] && data[c] ? "abandoned" : data[c] ? "answered" : sfin[c] ? "killed" : "other"
+					if (kind == k) { printf "%s%s", s, c; s = "," }
+				}
+			}'
+}
+
+# fcgi_times FILE SPORT: per connection to SPORT in FILE, one line: client
+# port, then the moments (s, from its SYN) of its request's end (the
+# client's last data before any answer), the server's first data, the
+# server's FIN or RST (F or R), the client's FIN or RST, "-" for none.
+fcgi_times() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" '
+			function at(x) { return x == "" ? "-" : sprintf("%.3f", x - t0[c]) }
+			$3 == sp { c = $2; if ($4 == 1 && $5 == 0 && !(c in t0)) { t0[c] = $1; order[++n] = c }
+				if ($8 > 0 && !(c in ans)) req[c] = $1
+				if (($6 == 1 || $7 == 1) && !(c in cend)) { cend[c] = $1; ck[c] = $7 == 1 ? "R" : "F" } }
+			$2 == sp { c = $3; if ($8 > 0 && !(c in ans)) ans[c] = $1
+				if (($6 == 1 || $7 == 1) && !(c in send)) { send[c] = $1; sk[c] = $7 == 1 ? "R" : "F" } }
+			END { for (i = 1; i <= n; i++) { c = order[i]
+				printf "%s req %s ans %s srv %s%s cli %s%s\n", c, at(req[c]), at(ans[c]), sk[c], at(send[c]), ck[c], at(cend[c]) } }'
+}
+
+# first_closer FILE SPORT SERVER CLIENT: who sent the first FIN on the
+# connections to SPORT in FILE (the sides named SERVER and CLIENT), and
+# the median delays (µs) from the server's last data to its first FIN
+# and from the first FIN to the other side's.
+first_closer() {
+	tshark -r "$1" -Y "tcp.port == $2 && (tcp.len > 0 || tcp.flags.fin == 1 || tcp.flags.reset == 1)" -T fields \
+		-e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v sn="$3" -v cn="$4" '
+			function med(a, k,   n, i, j, t) { n = 0; for (i in a) v[++n] = a[i]
+				for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+				return n ? sprintf("%.0f", 1e6 * v[int((n + 1) / 2)]) : "-" }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			s && $5 > 0 && !(c in sfin) { last[c] = $1 }
+			$4 == 1 && s && !(c in sfin) { sfin[c] = $1; if (!(c in cfin)) { srv++; d1[c] = $1 - last[c] } else d2[c] = $1 - cfin[c] }
+			$4 == 1 && !s && !(c in cfin) { cfin[c] = $1; if (!(c in sfin)) cli++; else d2[c] = $1 - sfin[c] }
+			END { printf "%s closed first on %d, %s on %d; ", sn, srv, cn, cli
+				if (srv) printf "%s FIN %s µs after its last data, ", sn "\047s", med(d1)
+				printf "the other FIN %s µs after the first (medians)", med(d2) }'
+}
+
+# ab_time FILE: how long ab (its output in FILE) took, in s.
+ab_time() {
+	awk '/^Time taken for tests/ { printf "%.2f s", $5 }' "$1"
+}
+
+# nginx in front of PHP-FPM over FastCGI (TCP), captured on the proxy:
+# a connection per request (no fastcgi_keep_conn), closed by php-fpm;
+# a pool of two workers with listen.backlog 2 under a burst of slow
+# requests (504s); request_terminate_timeout killing workers (502s);
+# fastcgi_keep_conn with an upstream keepalive pool.
+sc_php_fpm_fastcgi() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/nginx f=$work/fpm
+	wire proxy server
+	mkdir -p "$d" "$work/php"
+	# fast.php says its length (nginx keeps ab's HTTP/1.0 keep-alive);
+	# sleep.php sleeps ?ms= milliseconds; neither reads a request body.
+	cat >"$work/php/fast.php" <<'PHP'
+<?php
+header("Content-Length: 3");
+echo "ok\n";
+PHP
+	cat >"$work/php/sleep.php" <<'PHP'
+<?php
+usleep(1000 * (int)($_GET["ms"] ?? 1000));
+echo "slept\n";
+PHP
+	# Pools: fast (9000: the connection per request), busy (9001: two
+	# workers, listen(2)), term (9002: request_terminate_timeout 3s), ka
+	# (9003: behind nginx's upstream keepalive pool).
+	php_fpm_conf "$f" \
+		"fast:9000:pm = static;pm.max_children = 4" \
+		"busy:9001:pm = static;pm.max_children = 2;listen.backlog = 2" \
+		"term:9002:pm = static;pm.max_children = 2;request_terminate_timeout = 3s" \
+		"ka:9003:pm = static;pm.max_children = 2"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	log_format up '\$remote_port \$request \$status up=\$upstream_addr/\$upstream_status/\$upstream_response_time t=\$request_time';
+	access_log $d/access.log up;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout 60s;
+	client_max_body_size 1m;
+	upstream fpm_ka {
+		server $server_ip:9003;
+		keepalive 2;
+		keepalive_timeout 3s;
+	}
+	server {
+		listen $front:8080;
+		location /fast/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass $server_ip:9000;
+			fastcgi_param SCRIPT_FILENAME $work/php/fast.php;
+		}
+		location /busy/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass $server_ip:9001;
+			fastcgi_connect_timeout 2s;
+			fastcgi_read_timeout 3s;
+			fastcgi_param SCRIPT_FILENAME $work/php/sleep.php;
+		}
+		location /term/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass $server_ip:9002;
+			fastcgi_read_timeout 10s;
+			fastcgi_param SCRIPT_FILENAME $work/php/sleep.php;
+		}
+		location /ka/ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_pass fpm_ka;
+			fastcgi_keep_conn on;
+			fastcgi_param SCRIPT_FILENAME $work/php/sleep.php;
+		}
+	}
+}
+CONF
+	on server php-fpm8.2 --nodaemonize -y "$f/php-fpm.conf"
+	run_nginx proxy "$d"
+	listening server 9000 20
+	listening server 9003 20
+	listening proxy 8080
+	sleep 1 # the workers forked
+	: >"$work/curl"
+	: >"$work/listenq"
+	# ab's burst of connections: a larger buffer, no drops.
+	capture proxy any "$work/cap.pcap" -B 65536
+	begin php-fpm-fastcgi
+	local curl="ip netns exec $tag-client curl -s -o /dev/null" i at
+	# 200 requests, 4 at a time, on ab's 4 keep-alive connections: a
+	# FastCGI connection each, closed after the response.
+	ip netns exec "$tag-client" ab -k -q -s 5 -n 200 -c 4 "http://$front:8080/fast/x" >"$work/ab" 2>>"$work/log"
+	local churn_end
+	churn_end=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.2f", now - t0 }')
+	local lc0 lc1 lc2
+	lc0=$(listen_counters server)
+	# At 6 s: 10 curl at once to the busy pool (2 s per request).
+	until_t 6
+	for i in $(seq 10); do
+		$curl --max-time 10 -w 'busy %{http_code} %{local_port} %{time_total}\n' \
+			"http://$front:8080/busy/sleep.php?ms=2000" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	for at in 6.2 6.5 7 7.5 8.1 8.6 9.1 9.8 10.2 11 12.2; do
+		until_t $at
+		echo "$at $(ip netns exec "$tag-server" ss -tlnH 'sport = :9001' | awk '{ print "Recv-Q", $2, "Send-Q", $3 }')" >>"$work/listenq"
+		[ "$at" != 9.8 ] || {
+			cut early client proxy server
+			lc1=$(listen_counters server)
+		}
+	done
+	# At 13 s: a GET and a POST (16 KB that sleep.php never reads) that
+	# sleep 6 s, in the pool that kills a request after 3 s.
+	until_t 13
+	head -c 16384 /dev/zero | tr '\0' x >"$work/body"
+	$curl --max-time 10 -w 'termget %{http_code} %{local_port} %{time_total}\n' \
+		"http://$front:8080/term/sleep.php?ms=6000" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	$curl --max-time 10 -w 'termpost %{http_code} %{local_port} %{time_total}\n' -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$work/body" "http://$front:8080/term/sleep.php?ms=6000" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	for i in $(seq 80); do
+		[ "$(grep -c 'execution timed out' "$f/php-fpm.log" 2>/dev/null)" -ge 2 ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	cut mid client proxy server
+	lc2=$(listen_counters server)
+	# At 18.5 s: fastcgi_keep_conn on, nginx's upstream pool (keepalive 2,
+	# keepalive_timeout 3s): four requests 0.3 s apart, then two at once
+	# that take 0.3 s (a second connection).
+	until_t 18.5
+	for i in 1 2 3 4; do
+		$curl --max-time 5 -w 'ka %{http_code} %{local_port} %{time_total}\n' "http://$front:8080/ka/sleep.php?ms=0" >>"$work/curl" 2>>"$work/log"
+		sleep 0.3
+	done
+	for i in 1 2; do
+		$curl --max-time 5 -w 'ka %{http_code} %{local_port} %{time_total}\n' "http://$front:8080/ka/sleep.php?ms=300" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	# The late cut when the churn's TIME_WAITs (ended at $churn_end s)
+	# are 64 s old at least (60 s, and the kernel's timer up to 4 s
+	# late), and the burst's (from 8 s on) are not 60 s old.
+	until_t "$(awk -v e="$churn_end" 'BEGIN { print e + 64.5 }')"
+	cut late client proxy server
+	local lc3
+	lc3=$(listen_counters server)
+	finish "$work/cap.pcap"
+	grep -E 'Complete requests|Failed|Keep-Alive requests|Time taken' "$work/ab" | sed 's/^/  ab: /'
+	grep -h 'timed out\|exited on signal' "$f/php-fpm.log" | sed 's/^/  php-fpm: /' || true
+	grep -h 'upstream\|failed' "$d/error.log" | sed 's/^/  nginx: /' || true
+	awk '{ print $1 $2, $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	local served unanswered abandoned killed kill_log
+	served=$(stat_of "$out/$name@late.pcap" 9001 answered)
+	unanswered=$(stat_of "$out/$name@late.pcap" 9001 unanswered)
+	abandoned=$(stat_of "$out/$name@late.pcap" 9001 abandoned)
+	killed=$(stat_of "$out/$name@late.pcap" 9002 killed)
+	kill_log=$(sed -n 's/.*(request: "\([A-Z]*\) .*execution timed out (\([0-9.]*\) sec).*/\1 \2/p' "$f/php-fpm.log" |
+		awk '{ printf "%s%s %.2f s", s, $1, $2; s = ", " }')
+	expect <<EXP
+# nginx 1.22 (Debian's, one worker) in front of PHP-FPM 8.2 (Debian's
+# php8.2-fpm: php-fpm8.2 --nodaemonize, a config and pools of its own,
+# pm static), FastCGI over TCP from the proxy host ($proxy_ip) to the
+# server host ($server_ip), captured on the proxy (-i any): curl and ab
+# to nginx's :8080, nginx to php-fpm's :9000-9003.
+# Without fastcgi_keep_conn (the default) nginx's FCGI_BEGIN_REQUEST does
+# not ask to keep the connection: php-fpm writes its answer (FCGI_STDOUT,
+# FCGI_END_REQUEST), shuts its sending side and closes; nginx closes in
+# turn.
+#
+# Pool fast (:9000, 4 workers): ab -k -n 200 -c 4 (four keep-alive
+# connections to nginx, closed by ab at the end), a FastCGI connection
+# per request, 200 in $(ab_time "$work/ab"):
+$(first_closer "$out/$name@late.pcap" 9000 php-fpm nginx | fold -s -w 70 | sed 's/^/#   /; s/ *$//')
+# The 200 TIME_WAITs are on php-fpm's host (ss: none on nginx's), gone at
+# the late cut, 64 s after. No port at stake (a server's TIME_WAIT holds
+# no ephemeral port; nginx's are free at once), and 200 are nowhere near
+# net.ipv4.tcp_max_tw_buckets: healthy, no TIME_WAIT storm.
+#
+# Pool busy (:9001, 2 workers, listen.backlog 2: the accept queue holds
+# 3), sleep.php 2 s, 10 curl at once through nginx (fastcgi_connect_timeout
+# 2s, fastcgi_read_timeout 3s). Each connection (nginx's port: seconds
+# from its SYN to the request's end, php-fpm's first data, its FIN (F) or
+# RST (R), nginx's FIN or RST):
+$(fcgi_times "$out/$name@late.pcap" 9001 | sed 's/^/#   /')
+# Two accepted at once, answered at 2.0 s (200; php-fpm closes first).
+# Three completed their handshakes into the accept queue and nginx sent
+# their requests (acknowledged by the kernel); the five SYNs after them
+# were dropped, sent again 1 s later, dropped again, and nginx gave up
+# those connects at 2.0 s (504, "upstream timed out (110: Connection
+# timed out) while connecting to upstream"; nothing on the wire, no socket
+# left). The listener's Recv-Q (ss -ltn; Send-Q 2), s after begin:
+$(sed 's/^/#   /' "$work/listenq")
+# The server's counters before the burst, at the early, mid and late cuts:
+# $lc0
+# $lc1
+# $lc2
+# $lc3
+# The workers took two of the queued ones at 2.0 s; nginx's read timeout
+# fired on all three at 3.0 s (504, "upstream timed out ... while reading
+# response header from upstream"): its FIN, php-fpm's kernel ACK,
+# CLOSE_WAIT. At the early cut (3.7 s into the burst), two of them are
+# held by workers asleep on them (ss Recv-Q 9: the empty FCGI_STDIN
+# record unread, and the FIN), the third is still in the accept queue
+# (Recv-Q 593: never accepted). php-fpm answers them at 4.0, 4.0 and
+# 6.0 s, nginx's closed sockets reset the answers (RST), and php-fpm sends
+# no FIN. The callers got 200 twice, 504 eight times. No leak: a saturated
+# pool, too few workers for the burst behind a queue that waits longer
+# than nginx does; the 504s are nginx giving up on its upstream.
+#
+# Pool term (:9002, request_terminate_timeout 3s), sleep.php 6 s: a GET
+# and a POST (16 KB of body that sleep.php never reads) at once. The
+# master, which checks every timeout/3 (1 s), kills both workers with
+# SIGTERM ($kill_log into their requests: "execution timed out ...
+# terminating", "exited on signal 15"):
+$(fcgi_times "$out/$name@late.pcap" 9002 | sed 's/^/#   /')
+# The kernel closes their sockets with request bytes unread (the POST's
+# body; the GET's empty FCGI_STDIN record, which php-fpm reads only at
+# the end of a request): RST, no FIN, no byte of answer. nginx answers
+# 502 Bad Gateway ("recv() failed (104: Connection reset by peer) while
+# reading response header from upstream"). The server's request timeout,
+# closing with a reset; the finding should say it reset them, and what
+# nginx's callers got.
+#
+# Pool ka (:9003, 2 workers) behind nginx's upstream pool
+# (fastcgi_keep_conn on, keepalive 2, keepalive_timeout 3s): four
+# requests 0.3 s apart on one connection (a php-fpm worker stays bound to
+# it), then two at once, the second on a new one:
+$(fcgi_times "$out/$name@late.pcap" 9003 | sed 's/^/#   /')
+# nginx closes both 3.0 s after their last answer, and php-fpm in turn:
+$(first_closer "$out/$name@late.pcap" 9003 php-fpm nginx | fold -s -w 70 | sed 's/^/#   /; s/ *$//')
+# TIME_WAIT on nginx's side, two ports. Healthy.
+# Toward nginx (:8080) curl closes each connection first after its
+# response, 200, 504 or 502 alike, and ab its four: healthy as TCP.
+# flowdoc reads no FastCGI: to it the upstream connections carry another
+# protocol, or none.
+expect sport=9000 n>=190 : time_wait(server) !time_wait(client) !idle_timeout_close(server) !idle_timeout_close(client)
+@early,mid expect sport=9000 server.ss=TIME-WAIT n>=190 : time_wait(server)
+healthy sport=9000
+noproblem time_wait_pressure
+says time_wait_pressure : $server_ip:9000 (server) closed 200 connections first
+says time_wait_pressure : A server's TIME_WAIT holds no ephemeral port
+healthy sport=8080
+healthy sport=9001 cport=$served
+expect sport=9001 cport=$served n>=2 : time_wait(server) !time_wait(client)
+expect sport=9001 cport=$unanswered n>=5 : listen_overflow(server)
+infinding sport=9001 cport=$unanswered : listen_overflow
+finding listen_overflow
+says listen_overflow : $server_ip:9001 could not keep up with incoming connections: 5 connections
+expect sport=9001 cport=$abandoned n>=3 : idle_timeout_close(client) !close_wait_leak(server) !stale_reuse_reset(server) !stale_reuse_reset(client)
+@early expect sport=9001 cport=$abandoned server.ss=CLOSE-WAIT n>=3 : !close_wait_leak(server)
+infinding sport=9001 cport=$abandoned : idle_timeout_close
+says idle_timeout_close : $proxy_ip gave up on 3 connections to $server_ip:9001 after waiting 3.0 s for an answer
+says idle_timeout_close : 504 Gateway Time-out
+noproblem close_wait_leak
+@mid,late nofinding close_wait_leak
+nofinding stale_reuse_reset
+nofinding accept_then_close
+@mid,late expect sport=9002 cport=$killed n>=2 : idle_timeout_close(server) !stale_reuse_reset(server) !stale_reuse_reset(client)
+@mid,late infinding sport=9002 : idle_timeout_close
+@mid,late says idle_timeout_close : $server_ip:9002 (server) reset 2 connections
+@mid,late says idle_timeout_close : 502 Bad Gateway
+@late expect sport=9003 n>=2 : idle_timeout_close(client) time_wait(client) !idle_timeout_close(server)
+@late healthy sport=9003
+@late says idle_timeout_close : $proxy_ip (client) closed 2 idle connections to $server_ip:9003 after 3.0 s without traffic
 EXP
 }
 
@@ -5743,7 +6103,7 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn"
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -5814,6 +6174,9 @@ for s in ${@:-$all}; do
 	tls_failures) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	sshd_limits) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v tshark >/dev/null || die "needs openssh-server, openssh-client and tshark" ;;
 	haproxy_maxconn) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
+	php_fpm_fastcgi)
+		command -v php-fpm8.2 >/dev/null && command -v ab >/dev/null && command -v tshark >/dev/null || die "needs php8.2-fpm, ab (apache2-utils) and tshark"
+		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;
