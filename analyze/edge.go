@@ -218,10 +218,10 @@ func (j *judgement) basis() string {
 	case byQueue:
 		if j.waited == 0 {
 			return fmt.Sprintf("in CLOSE_WAIT for %s, its request answered, while %s is still answering others (%s, the last %s before the end) and has taken up to %s to answer one: a server whose workers are all busy closes late too (Tomcat closes on a request thread), and the capture cannot tell yet whether it will close",
-				quiet, j.app.endpoint, plural(j.line.n, "answered"), fmtDur(j.ago), fmtDur(j.line.slowest))
+				quiet, j.app.endpoint, fmt.Sprintf("%d answered", j.line.n), fmtDur(j.ago), fmtDur(j.line.slowest))
 		}
 		return fmt.Sprintf("in CLOSE_WAIT for %s, its request unanswered for %s, while %s is still answering requests (%s, the last %s before the end) and has taken up to %s to answer one: it may be in line behind them (workers busy with each in turn, the accept queue), and the capture cannot tell yet whether it will close",
-			quiet, fmtDur(j.waited), j.app.endpoint, plural(j.line.n, "answered"), fmtDur(j.ago), fmtDur(j.line.slowest))
+			quiet, fmtDur(j.waited), j.app.endpoint, fmt.Sprintf("%d answered", j.line.n), fmtDur(j.ago), fmtDur(j.line.slowest))
 	case byPrior:
 		switch {
 		case j.leak && j.before > time.Second:

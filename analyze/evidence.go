@@ -67,16 +67,19 @@ type answers struct {
 	n           int
 	first, last flow.Timestamp // its first answer, and its last
 	slowest     time.Duration  // the longest a request waited for its answer's end
+	// sentLast is when the latest of the requests answered was sent.
+	sentLast flow.Timestamp
 }
 
 // inLine reports whether a request sent at req, unanswered at the end of
 // the capture, may be in line behind those the server ep is still
-// answering: it has not waited longer than the server took to answer
-// another request, and answers still come (answering), the last since it
-// was sent.
+// answering: answers still come (answering), the last since it was
+// sent, and either every request answered was sent before it (a queue
+// served in order has not come to it yet, however long it is), or it
+// has not waited longer than the server took to answer another.
 func (ev *captureEvidence) inLine(ep netip.AddrPort, req flow.Timestamp) (*answers, bool) {
 	a := ev.answering[ep]
-	if a == nil || a.last <= req || ev.end.Sub(req) > a.slowest {
+	if a == nil || a.last <= req || a.sentLast >= req && ev.end.Sub(req) > a.slowest {
 		return nil, false
 	}
 	return a, a.answering(ev.end)
@@ -337,6 +340,7 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			a.n++
 			a.first, a.last = min(a.first, S.LastPayload), max(a.last, S.LastPayload)
 			a.slowest = max(a.slowest, S.LastPayload.Sub(C.LastPayload))
+			a.sentLast = max(a.sentLast, C.LastPayload)
 		}
 		for s := flow.Client; s <= flow.Server; s++ {
 			if !waiting[r.Endpoint(s).Addr()] {
