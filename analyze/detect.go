@@ -133,6 +133,12 @@ func (in *inspector) inspect(r *flow.Record) []Verdict {
 	}
 	var drop []Class
 	for _, v := range c.vs {
+		if v.Class == IdleTimeoutClose && r.Half(v.Side).FinPacket > 0 && r.DataAfterFin(v.Side.Other()) {
+			// Closed idle with FIN, then reset data the peer sent
+			// after (no goodbye in reply, no reuse): the RST is not
+			// the close, and is said on its own.
+			continue
+		}
 		drop = append(drop, suppressed[v.Class]...)
 	}
 	vs := c.vs

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -44,7 +45,11 @@ var idleDetector = detector{
 			"10 ms) though their connections had been idle for times far apart (the longest twice the shortest, and a " +
 			"second longer) are a restart, reload or shutdown, not its timeout: they are reported apart, and left out " +
 			"of the timeout the other closes measure (unless there are more than two such moments: a server that " +
-			"sweeps on a clock, each connection on a timeout of its own).",
+			"sweeps on a clock, each connection on a timeout of its own). A server's closes at one age from the client's SYN " +
+			"(three or more, a second old or more, within 1 % of it or 20 ms), of connections opened apart whose idle times " +
+			"are ten times as far apart (100 ms at least), are a deadline counted from the accept, not an idle timeout: " +
+			"a timeout to finish a handshake or log in (sshd LoginGraceTime), or a maximum age; they are reported apart, " +
+			"and data the client sent after such a close is no reuse of the connection.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
@@ -74,8 +79,152 @@ var idleDetector = detector{
 		if waitedFor(g.vs[0].Side, from) {
 			return []Finding{waitFinding(g)}
 		}
+		if dl, rest, ok := splitDeadline(g); ok {
+			out := []Finding{deadlineFinding(dl)}
+			if rest != nil {
+				out = append(out, idleFinding(rest, fx))
+			}
+			return out
+		}
 		return []Finding{idleFinding(g, fx)}
 	},
+}
+
+// A server that closes connections a fixed time after it accepted them,
+// whatever their idle time, keeps a deadline counted from the accept: a
+// timeout for the client to finish its handshake or log in (sshd's
+// LoginGraceTime), or a maximum connection age. An idle timeout closes
+// each a fixed time after its last data, at ages as far apart as their
+// use. The ages of deadlineMin or more closes within deadlineSpread of
+// each other (1 % of their median, at least 20 ms), with idle times ten
+// times as far apart (100 ms at least), tell a deadline.
+const (
+	deadlineMin    = 3
+	deadlineSpread = 20 * time.Millisecond
+)
+
+// closeAge is a server's close: its connection's index, when it came,
+// the connection's age then (from the client's SYN) and its idle time
+// before it.
+type closeAge struct {
+	i         int
+	at        flow.Timestamp
+	age, idle time.Duration
+}
+
+// deadlineRun returns the closes of cs that kept a deadline from the
+// accept: the largest run, of deadlineMin or more, of ages of a second
+// or more within the spread of their median, whose idle times, and the
+// moments they came, are ten times as far apart as their ages (100 ms at
+// least for idle times, the spread for moments): connections opened
+// apart and closed at one age, whatever their use. (Connections opened
+// together and closed together, at a restart, are not apart.)
+func deadlineRun(cs []closeAge) ([]closeAge, bool) {
+	cs = slices.DeleteFunc(cs, func(c closeAge) bool { return c.age < minIdle })
+	slices.SortFunc(cs, func(a, b closeAge) int { return cmp.Compare(a.age, b.age) })
+	var best []closeAge
+	for lo, hi := 0, 0; lo < len(cs); lo++ {
+		hi = max(hi, lo)
+		for hi+1 < len(cs) && cs[hi+1].age-cs[lo].age <= max(deadlineSpread, cs[lo].age/100) {
+			hi++
+		}
+		run := cs[lo : hi+1]
+		if len(run) < max(deadlineMin, len(best)+1) {
+			continue
+		}
+		ageSpread := run[len(run)-1].age - run[0].age
+		idleLo, idleHi, atLo, atHi := run[0].idle, run[0].idle, run[0].at, run[0].at
+		for _, c := range run {
+			idleLo, idleHi = min(idleLo, c.idle), max(idleHi, c.idle)
+			atLo, atHi = min(atLo, c.at), max(atHi, c.at)
+		}
+		if idleHi-idleLo >= max(10*ageSpread, 100*time.Millisecond) && atHi.Sub(atLo) >= max(10*ageSpread, deadlineSpread) {
+			best = run
+		}
+	}
+	return best, best != nil
+}
+
+// serverCloseAge is the age of r's connection when its server closed it
+// first, with the idle time before; false where the capture did not see
+// it open, or the server did not close first.
+func serverCloseAge(r *flow.Record) (age, idle time.Duration, ok bool) {
+	closer, d, ok := firstCloser(r)
+	if !ok || closer != flow.Server || r.Midstream || !has(r, flow.Client, 'S') {
+		return 0, 0, false
+	}
+	return closeAt(r, flow.Server).Sub(r.First), d, true
+}
+
+// splitDeadline parts g, a server's idle closes, into those that kept a
+// deadline from the accept and the rest (nil when none); false when no
+// deadline shows.
+func splitDeadline(g *group) (dl, rest *group, ok bool) {
+	if g.vs[0].Side != flow.Server || len(g.flows) < deadlineMin {
+		return nil, nil, false
+	}
+	cs := make([]closeAge, 0, len(g.flows))
+	for i, f := range g.flows {
+		if f.Midstream || !has(f.Record, flow.Client, 'S') {
+			continue
+		}
+		d, _ := idleBefore(f.Record, g.vs[i])
+		at := closeAt(f.Record, flow.Server)
+		cs = append(cs, closeAge{i, at, at.Sub(f.First), d})
+	}
+	run, ok := deadlineRun(cs)
+	if !ok {
+		return nil, nil, false
+	}
+	dl = &group{key: g.key}
+	in := map[int]bool{}
+	for _, c := range run {
+		in[c.i] = true
+	}
+	for i := range g.flows {
+		if in[i] {
+			dl.flows, dl.vs = append(dl.flows, g.flows[i]), append(dl.vs, g.vs[i])
+		} else {
+			if rest == nil {
+				rest = &group{key: g.key}
+			}
+			rest.flows, rest.vs = append(rest.flows, g.flows[i]), append(rest.vs, g.vs[i])
+		}
+	}
+	return dl, rest, true
+}
+
+// deadlineFinding says a server's closes at a fixed age (splitDeadline).
+func deadlineFinding(g *group) Finding {
+	server := g.flows[0].Key.Server()
+	var ages, idle []time.Duration
+	var clients []netip.Addr
+	for i, f := range g.flows {
+		ages = append(ages, closeAt(f.Record, flow.Server).Sub(f.First))
+		d, _ := idleBefore(f.Record, g.vs[i])
+		idle = append(idle, d)
+		if c := f.Key.Client().Addr(); !slices.Contains(clients, c) {
+			clients = append(clients, c)
+		}
+	}
+	from := clients[0].String()
+	if len(clients) > 1 {
+		from = fmt.Sprintf("%d clients", len(clients))
+	}
+	median := func(ds []time.Duration) time.Duration {
+		ds = slices.Clone(ds)
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	n := len(g.flows)
+	spread := slices.Max(ages) - slices.Min(ages)
+	summary := fmt.Sprintf("%s (server) closed %s from %s %s after accepting them (all %d within %s of each other), whatever their idle time (%s to %s): a deadline counted from the accept, not an idle timeout. Most often a timeout for the client to finish its handshake or log in (sshd LoginGraceTime, 120 s by default; a TLS or protocol handshake timeout), or a maximum connection age.",
+		server, plural(n, "connection"), from, fmtDur(median(ages)), n, fmtDur(max(spread, time.Millisecond)), fmtDur(slices.Min(idle)), fmtDur(slices.Max(idle)))
+	return Finding{Class: IdleTimeoutClose, Severity: Info, Hosts: clients, Endpoints: []netip.AddrPort{server},
+		Flows: ids(g.flows), Metrics: []Metric{{"connections", float64(n)}, {"deadline_s", median(ages).Seconds()}},
+		Summary:  summary,
+		Remedy:   "Find why these clients did not finish within the deadline: clients that connect and never log in (scanners, health checks), stuck or slow ones (a password prompt, a client waiting for the server to speak first); raise the deadline only for legitimate slow clients.",
+		Evidence: evidence(g, true)}
 }
 
 // waitedFor reports whether a close by closer, when the last data came

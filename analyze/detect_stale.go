@@ -73,6 +73,12 @@ func inspectStaleReuse(c *flowCtx) {
 		if peer.FinPacket == 0 || h.LastPayload <= peer.FinAt {
 			continue
 		}
+		if s == flow.Client && c.cap.atDeadline(r) {
+			// The server closed at its deadline from the accept: the
+			// client answered late (a login, a handshake), reused
+			// nothing.
+			continue
+		}
 		if r.ControlAfterFin(s) && !r.DataAfterFin(s) {
 			// What came after the FIN was read, and was a goodbye in
 			// reply (a TLS close_notify), no request: a server that had

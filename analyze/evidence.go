@@ -59,6 +59,24 @@ type captureEvidence struct {
 	// how it answered its requests: a server busy with them one after
 	// another still holds those it has not come to.
 	answering map[netip.AddrPort]*answers
+	// deadline holds, per server endpoint that closes connections at a
+	// fixed age whatever their idle time (deadlineRun), the range of
+	// those ages.
+	deadline map[netip.AddrPort][2]time.Duration
+}
+
+// atDeadline reports whether the server of r closed it first at the age
+// its other deadline closes show (deadlineRun): a client's data after
+// that close came late to a handshake or login the server had given up
+// on, not on a connection kept idle for reuse.
+func (ev *captureEvidence) atDeadline(r *flow.Record) bool {
+	d, ok := ev.deadline[r.Key.Server()]
+	if !ok {
+		return false
+	}
+	age, _, ok := serverCloseAge(r)
+	tol := max(deadlineSpread, d[0]/100)
+	return ok && age >= d[0]-tol && age <= d[1]+tol
 }
 
 // answers is how a server endpoint answered requests: a connection whose
@@ -145,6 +163,7 @@ func (ev *captureEvidence) massOf(ep netip.AddrPort, t flow.Timestamp) (massClos
 type idleClose struct {
 	at   flow.Timestamp
 	idle time.Duration
+	age  time.Duration // the connection's, from the client's SYN; -1 if not seen
 }
 
 // findMass finds the mass closes among an endpoint's idle closes, sorted
@@ -273,7 +292,11 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		if closer, idle, ok := firstCloser(r); ok && closer == flow.Server {
 			// Closes after less than minIdle too: a restart closes
 			// connections whatever their idle time (findMass).
-			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle})
+			age := time.Duration(-1)
+			if a, _, ok := serverCloseAge(r); ok {
+				age = a
+			}
+			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle, age})
 		}
 		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
 		if !unanswered && r.Client.Retrans > 0 {
@@ -300,6 +323,20 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 					ev.mass = map[netip.AddrPort][]massClose{}
 				}
 				ev.mass[ep] = m
+			}
+		}
+		if len(cs) >= deadlineMin {
+			var ages []closeAge
+			for i, c := range cs {
+				if _, mass := ev.massOf(ep, c.at); c.age >= 0 && !mass {
+					ages = append(ages, closeAge{i, c.at, c.age, c.idle})
+				}
+			}
+			if run, ok := deadlineRun(ages); ok {
+				if ev.deadline == nil {
+					ev.deadline = map[netip.AddrPort][2]time.Duration{}
+				}
+				ev.deadline[ep] = [2]time.Duration{run[0].age, run[len(run)-1].age}
 			}
 		}
 		l := &latencies{}
@@ -355,6 +392,11 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 				// closing, as a close after the FIN is.
 				d, ok = reuseLatency(r, s)
 				reused = ok && !(r.ControlAfterFin(s) && !r.DataAfterFin(s))
+				if _, refused := acceptCloseOf(r); ok && (refused || s == flow.Client && ev.atDeadline(r)) {
+					// Data crossing a refusal, or late to a login the
+					// server gave up on: no reuse, and no close.
+					ok, reused = false, false
+				}
 			}
 			if ok {
 				sample(ev.closes, appOf(r, s), d)
