@@ -778,6 +778,7 @@ func serverWaitFinding(g *group) Finding {
 	var waits []time.Duration
 	var clients []netip.Addr
 	var kinds [4]int
+	resets, other := 0, false
 	for i, f := range g.flows {
 		d, _ := idleBefore(f.Record, g.vs[i])
 		waits = append(waits, d)
@@ -785,6 +786,10 @@ func serverWaitFinding(g *group) Finding {
 			clients = append(clients, c)
 		}
 		kinds[serverWaitOf(f.Record, &pb)]++
+		if byRST(f.Record, g.vs[i]) {
+			resets++
+		}
+		other = other || f.OtherProtocol()
 	}
 	main := ClusterDurations(waits)[0]
 	from := clients[0].String()
@@ -793,7 +798,14 @@ func serverWaitFinding(g *group) Finding {
 	}
 	n := len(g.flows)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s (server) closed %s from %s %s after the client's last data, without answering it", server, plural(n, "connection"), from, fmtDur(main.Median))
+	how := "closed"
+	switch {
+	case resets == n:
+		how = "reset (RST)"
+	case resets > 0:
+		how = fmt.Sprintf("closed (%d of them by RST)", resets)
+	}
+	fmt.Fprintf(&sb, "%s (server) %s %s from %s %s after the client's last data, without answering it", server, how, plural(n, "connection"), from, fmtDur(main.Median))
 	fix := "Find out what the server waited for in its log at those times: a request read timeout (clients that stop mid-request), or a handler's or an upstream's timeout that closes without a response."
 	switch {
 	case kinds[waitIncomplete] == n:
@@ -808,10 +820,18 @@ func serverWaitFinding(g *group) Finding {
 	case kinds[waitIncomplete]+kinds[waitUnanswered]+kinds[waitBodyless] > 0:
 		fmt.Fprintf(&sb, ": %d with a request's headers left unfinished (the server's request read timeout), %d with a request's headers whole and no response", kinds[waitIncomplete], kinds[waitUnanswered]+kinds[waitBodyless])
 		fix = "For the unfinished requests: " + incompleteFix + " For the unanswered ones: " + unansweredFix
+	case other:
+		sb.WriteString(": its timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message (the connections carried a protocol flowdoc does not read)")
 	default:
 		sb.WriteString(": its timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message (the payload was not read as HTTP)")
 	}
 	sb.WriteString(".")
+	if resets > 0 {
+		// A socket closed with the request unread in it sends RST: the
+		// process that held it was killed, or crashed, or closed it
+		// with zero linger.
+		sb.WriteString(" An RST with no answer before it is a socket closed with the request still unread in it: the worker handling it was killed or crashed at its timeout (PHP-FPM request_terminate_timeout, a gunicorn worker --timeout, an OOM kill), or it closed with zero linger; a proxy in front answers its caller 502.")
+	}
 	return Finding{Class: IdleTimeoutClose, Severity: Info, Hosts: clients, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"wait_median_s", main.Median.Seconds()},

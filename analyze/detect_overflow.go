@@ -25,7 +25,8 @@ var listenOverflowDetector = detector{
 			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered, or are answered only when sent " +
 			"again (a slow connect), while the same endpoint completes other handshakes at the same time.",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
-			"no timeout), or a backlog too small for bursts.",
+			"no timeout), every worker busy (PHP-FPM pm.max_children, gunicorn's workers), a connection cap at which the " +
+			"application stops accepting on purpose (HAProxy maxconn, Tomcat maxConnections), or a backlog too small for bursts.",
 		Confirm: "nstat -az TcpExtListenOverflows TcpExtListenDrops (rising counters); ss -ltn: Recv-Q (queued) " +
 			"reaching Send-Q (the backlog) for the port.",
 		Fix: "Find why the application stopped accepting (thread dumps; CPU at 0 % with a full queue means it is " +
@@ -34,7 +35,7 @@ var listenOverflowDetector = detector{
 	inspect: inspectListenOverflow,
 	group:   byServer,
 	findings: func(g *group, _ *findCtx) []Finding {
-		return perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, the client's ACK and data never acknowledged, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough.",
+		return perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, the client's ACK and data never acknowledged, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough: it is stuck or slow, every worker is busy (PHP-FPM's pm.max_children, gunicorn's workers, Tomcat's maxThreads), or it stopped accepting at its own connection cap (HAProxy maxconn, Tomcat maxConnections).",
 			g.flows[0].Key.Server(), plural(len(g.flows), "connection")))
 	},
 }
@@ -60,8 +61,8 @@ func inspectListenOverflow(c *flowCtx) {
 		if c.cap.acceptedBetween(r.Key.Server(), first.At, late.At, r.First) {
 			took := fmtDur(late.At.Sub(first.At))
 			c.add(Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: first.At,
-				Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped the first; the connect took %s",
-					times(n), took, took),
+				Summary: fmt.Sprintf("the client sent its SYN %s over %s before the server answered, while the server completed other handshakes: most likely its listen queue was full and dropped %s; the connect took %s",
+					times(n), took, map[bool]string{true: "the first", false: fmt.Sprintf("the first %d", n-1)}[n == 2], took),
 				Evidence: []Evidence{ev(first, "SYN from client"), ev(late, "SYN-ACK from server, to a SYN sent again")}})
 			return
 		}

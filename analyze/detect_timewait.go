@@ -217,12 +217,20 @@ func serverTimeWaitFinding(g *group, fx *findCtx) (Finding, bool) {
 	} else {
 		fmt.Fprintf(&sb, " (%.1f%% of the %d Linux keeps by default, net.ipv4.tcp_max_tw_buckets)", 100*implied/twBuckets, twBuckets)
 	}
-	sb.WriteString(". A server's TIME_WAIT holds no ephemeral port (its port is the one it listens on); it means the server closes first: a connection per request (HTTP/1.0, keep-alive off, Connection: close).")
+	// Connections of another protocol than HTTP (read from their first
+	// byte): its own way to keep a connection for more than one request.
+	other := slices.ContainsFunc(g.flows, func(f *Flow) bool { return f.OtherProtocol() })
+	perRequest, reuse := "(HTTP/1.0, keep-alive off, Connection: close)", "HTTP keep-alive, a client pool"
+	if other {
+		perRequest = "(the protocol's connection reuse off: FastCGI without nginx's fastcgi_keep_conn, a database or cache client without a pool)"
+		reuse = "a client pool; for FastCGI, nginx's fastcgi_keep_conn on with an upstream keepalive"
+	}
+	sb.WriteString(". A server's TIME_WAIT holds no ephemeral port (its port is the one it listens on); it means the server closes first: a connection per request " + perRequest + ".")
 	return Finding{Class: TimeWaitPressure, Severity: sev, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
 		Metrics: []Metric{{"connections", float64(n)}, {"rate_per_s", r}, {"implied_time_wait", implied},
 			{"peak_time_wait", float64(peak)}, {"tw_buckets", twBuckets}},
 		Summary: sb.String(),
-		Remedy: "Reuse connections (HTTP keep-alive, a client pool), so that fewer are opened and closed; where the protocol allows, let the client close first. " +
+		Remedy: "Reuse connections (" + reuse + "), so that fewer are opened and closed; where the protocol allows, let the client close first. " +
 			"Raise net.ipv4.tcp_max_tw_buckets only if the kernel logs its overflow."}, true
 }
 
