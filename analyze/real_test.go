@@ -76,7 +76,6 @@ var knownWrong = map[string]string{
 	"haproxy-maxconn@mid verdicts":  "52362 (nothing sent) on 8082: HAProxy answers \"408 Request Time-out\" and FIN 3.0 s after the connection opened (timeout client 3s; no timeout http-request): a server's timeout for a first request, no idle_timeout_close(server) (only open(client) for socat's CLOSE_WAIT, 0.15 s old): with no payload before the 408, the close ends no quiet period flowdoc measures",
 	"haproxy-maxconn@late verdicts": "52362: HAProxy's 408 and FIN 3.0 s after the connection opened, the client having sent nothing (timeout client 3s waiting for a request), get only time_wait(server) clean(server), no idle_timeout_close(server)",
 	// nginx in front of PHP-FPM (FastCGI): a saturated pool, a worker killed.
-	"php-fpm-fastcgi@early states":   "5 connects nginx gave up at 2.0 s (fastcgi_connect_timeout 2s; e.g. 58974: SYN at 0, again at 1.01 s, nothing after) are still SYN_SENT at the cut, 2.79 s after the second SYN and 0.79 s after the third was due (Linux doubles the interval: 2 s); ss has no socket: gaveUp waits 1.5 times the next interval",
 	"php-fpm-fastcgi@early findings": "an error close_wait_leak finding for those 3 requests queued behind busy workers (the idle_timeout_close finding then says the server is stuck and never closed them), and no finding says nginx's callers got 504 Gateway Time-out (its read timeout, 3.0 s)",
 	"php-fpm-fastcgi@mid findings":   phpFpmFindings,
 	"php-fpm-fastcgi@late findings":  phpFpmFindings,

@@ -254,12 +254,31 @@ func TestFoldLoneSYNs(t *testing.T) {
 	if d.PeersEstimated || d.Peers != 4 || len(d.TopPeers) != 4 || d.Retried != d.Connections {
 		t.Errorf("%s: %d client hosts (estimated %v), top %v, %d of %d retried; want 4 exactly, all retried", dark, d.Peers, d.PeersEstimated, d.TopPeers, d.Retried, d.Connections)
 	}
-	// The flood's last second is in progress at the end; no client has
-	// been silent long enough to have given up (1.5 times the next
-	// backoff: 4.5 s after a single SYN, 6 s after a retry at 2 s).
-	if w.InProgress < 200 || w.InProgress > 300 || w.GaveUp != 0 || d.InProgress != 0 || d.GaveUp != 0 {
-		t.Errorf("%s: %d in progress, %d gave up; %s: %d, %d; want about 250 in progress (the last second's), none given up",
-			web, w.InProgress, w.GaveUp, dark, d.InProgress, d.GaveUp)
+	// The flood's last second is in progress at the end; its clients
+	// silent for 1.25 times the next backoff (3.75 s after a single SYN;
+	// folded, from the end of the second it was sent in) have given up:
+	// none at the end, those of its first second when judged at 6 s. The
+	// dark endpoint's retried at 1 s and 3 s (next at 7 s): none has.
+	silent := func(end time.Time) int {
+		n := 0
+		for i := range 1500 {
+			sent := t0.Add(1500*time.Millisecond + time.Duration(i)*2*time.Millisecond)
+			if end.Sub(sent.Truncate(time.Second).Add(time.Second)) > 3750*time.Millisecond {
+				n++
+			}
+		}
+		return n
+	}
+	if w.InProgress < 200 || w.InProgress > 300 || w.GaveUp != silent(one.End) || d.InProgress != 0 || d.GaveUp != 0 {
+		t.Errorf("%s: %d in progress, %d gave up; %s: %d, %d; want about 250 in progress (the last second's), %d given up, and none of the other's",
+			web, w.InProgress, w.GaveUp, dark, d.InProgress, d.GaveUp, silent(one.End))
+	}
+	// (The first SYNs are flows, not folded: the earliest.)
+	at6 := t0.Add(6 * time.Second)
+	for _, a := range read(1, at6).Aggregates {
+		if want := silent(at6) - kept[web]; a.Server == web && (want <= 0 || a.GaveUp != want || a.InProgress != 0) {
+			t.Errorf("%s judged at 6 s: %d folded gave up, %d in progress; want %d (more than none) and none", web, a.GaveUp, a.InProgress, want)
+		}
 	}
 	// Judged 12 s after the start, every client has given up.
 	for _, a := range read(2, t0.Add(12*time.Second)).Aggregates {

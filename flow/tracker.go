@@ -2495,8 +2495,11 @@ func (t *Tracker) finalize(r *Record, at Timestamp) {
 // interval double the one before; the sender gives up instead of sending
 // the next one. The first interval is the initial RTO, 1 s on Linux (3 s
 // on older Windows). The retry count is a setting
-// (net.ipv4.tcp_syn_retries), so it is not assumed: silence for half as
-// long again as the next interval means no retransmission is coming.
+// (net.ipv4.tcp_syn_retries), so it is not assumed: silence for
+// a quarter as long again as the next interval means no retransmission
+// is coming (stacks back off by doubling, or less: macOS repeats its
+// first interval; none waits longer, and a retransmission timer is
+// exact to a few milliseconds).
 func gaveUp(h *Half, at Timestamp) bool {
 	if h.synCount == 0 || h.synLast == 0 {
 		return false
@@ -2505,7 +2508,7 @@ func gaveUp(h *Half, at Timestamp) bool {
 	if h.synCount < 2 || next <= 0 {
 		next = 3 * time.Second
 	}
-	return at.Sub(h.synLast) > next+next/2
+	return at.Sub(h.synLast) > next+next/4
 }
 
 // inferRoles fixes the roles of midstream connections. The side that sent
