@@ -32,7 +32,8 @@
 # python3-aiohttp (websocket-idle), tshark (health-checks), openssl and
 # tshark (tls-failures), openssh-server, openssh-client and tshark
 # (sshd-limits), gunicorn and tshark (haproxy-maxconn), php8.2-fpm,
-# apache2-utils and tshark (php-fpm-fastcgi).
+# apache2-utils and tshark (php-fpm-fastcgi), rabbitmq-server, python3-pika
+# and tshark (rabbitmq-heartbeat).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -400,6 +401,17 @@
 #                       request_terminate_timeout killing workers (RST,
 #                       502); fastcgi_keep_conn with an upstream keepalive
 #                       pool that nginx closes when idle.
+#   rabbitmq-heartbeat  RabbitMQ 3.10 (heartbeat 2, handshake_timeout 3000)
+#                       and python3-pika: heartbeats on idle connections;
+#                       clients stopped (SIGSTOP) that RabbitMQ gives up on
+#                       ("missed heartbeats"): RST with its default zero
+#                       linger, FIN and the client's CLOSE-WAIT with linger
+#                       off; handshakes never finished, closed after 3 s;
+#                       a vhost's max-connections 3 (Connection.Close 530
+#                       after the handshake, six from one host in a
+#                       second) and connection_max 3 (not accepted: left in
+#                       the accept queue until the clients give up); a
+#                       proper close (Close, Close-Ok, FIN, then RST).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -6103,7 +6115,265 @@ fin_then_data() {
 		awk -v sp="$2" -v min="${3:-0}" '$1 == sp && $3 == 1 { fin[$2] = 1 } $2 == sp && $4 > min && fin[$1] && !seen[$1]++ { printf "%s%s", c, $1; c = "," }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi"
+# rabbitmq_node DIR NODE DISTPORT: a RabbitMQ node of its own, run by hand
+# in the server host (no service): its files under DIR (mnesia, logs, a
+# HOME with its own Erlang cookie), node NODE@localhost (localhost
+# resolves in the namespace), Erlang distribution on DISTPORT, its
+# rabbitmq.conf from stdin, no plugins.
+rabbitmq_node() {
+	local d=$1 node=$2 dist=$3
+	mkdir -p "$d/home" "$d/mnesia" "$d/log"
+	printf 'flowdoclab%s%s' "$$" "$node" >"$d/home/.erlang.cookie"
+	chmod 400 "$d/home/.erlang.cookie"
+	echo '[].' >"$d/enabled_plugins"
+	: >"$d/rabbitmq-env.conf"
+	cat >"$d/rabbitmq.conf"
+	on server env HOME="$d/home" RABBITMQ_NODENAME="$node@localhost" RABBITMQ_DIST_PORT="$dist" \
+		RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_LOGS="$d/log/rabbit.log" \
+		RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config" \
+		RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" \
+		RABBITMQ_PID_FILE="$d/rabbit.pid" RABBITMQ_PLUGINS_EXPAND_DIR="$d/plugins-expand" \
+		RABBITMQ_FEATURE_FLAGS_FILE="$d/feature_flags" /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+
+# since_t0: the seconds since the scenario's clock started.
+since_t0() {
+	awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.2f", now - t0 }'
+}
+
+# RabbitMQ's heartbeats, handshake timeout and connection caps, against
+# python3-pika.
+sc_rabbitmq_heartbeat() {
+	host client; host server; wire client server
+	local a=$work/rabbit b=$work/rabbitfin
+	mkdir -p "$a" "$b"
+	# Node "rabbit" (5672) keeps Debian's TCP defaults, those of
+	# rabbit.app (linger on, timeout 0: every close of its own is an RST);
+	# a vhost "capped" there, max-connections 3. The definitions want
+	# guest's password hashed (SHA-256, salted).
+	local hash
+	hash=$($py -c 'import base64, hashlib, os; s = os.urandom(4); print(base64.b64encode(s + hashlib.sha256(s + b"guest").digest()).decode())')
+	cat >"$a/definitions.json" <<DEFS
+{"users": [{"name": "guest", "password_hash": "$hash", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"]}],
+ "vhosts": [{"name": "/"}, {"name": "capped"}],
+ "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"},
+                 {"user": "guest", "vhost": "capped", "configure": ".*", "write": ".*", "read": ".*"}],
+ "parameters": [{"vhost": "capped", "component": "vhost-limits", "name": "limits", "value": {"max-connections": 3}}]}
+DEFS
+	on server epmd
+	rabbitmq_node "$a" rabbit 25672 <<CONF
+listeners.tcp.1 = $server_ip:5672
+heartbeat = 2
+handshake_timeout = 3000
+loopback_users = none
+load_definitions = $a/definitions.json
+disk_free_limit.absolute = 1MB
+CONF
+	# Node "rabbitfin" (5673, 5674) closes with FIN (linger off; the other
+	# listen options as rabbit.app has them) and takes at most 3
+	# connections per listener (connection_max: ranch's max_connections,
+	# one acceptor so that it is exact).
+	rabbitmq_node "$b" rabbitfin 25673 <<CONF
+listeners.tcp.1 = $server_ip:5673
+listeners.tcp.2 = $server_ip:5674
+tcp_listen_options.backlog = 128
+tcp_listen_options.nodelay = true
+tcp_listen_options.exit_on_close = false
+tcp_listen_options.linger.on = false
+heartbeat = 2
+handshake_timeout = 3000
+connection_max = 3
+num_acceptors.tcp = 1
+loopback_users = none
+disk_free_limit.absolute = 1MB
+CONF
+	listening server 5672 90
+	listening server 5673 90
+	listening server 5674 90
+	for _ in $(seq 50); do
+		grep -q 'Server startup complete' "$a/log/rabbit.log" && grep -q 'Server startup complete' "$b/log/rabbit.log" && break
+		sleep 0.2
+	done
+	capture client "$client_if" "$work/cap.pcap"
+	begin rabbitmq-heartbeat
+	# A healthy idle connection ("idle"; pika's heartbeat every second,
+	# RabbitMQ's too), and two whose process is stopped (SIGSTOP) at 1.6 s,
+	# after their first heartbeat: "stopped" on 5672, "stoppedfin" on 5673.
+	client client $pylab amqpidle "$server_ip" 5672 idle 40
+	first_port 15 # the clock starts at the first connection
+	client client $pylab amqpidle "$server_ip" 5672 stopped 40
+	local stopped=${pids[-1]}
+	client client $pylab amqpidle "$server_ip" 5673 stoppedfin 40
+	local stoppedfin=${pids[-1]}
+	for _ in $(seq 100); do grep -q '^stopped ' "$work/ports" && grep -q '^stoppedfin ' "$work/ports" && break; sleep 0.05; done
+	until_t 1.6
+	kill -STOP "$stopped" "$stoppedfin"
+	local stop_at
+	stop_at=$(since_t0)
+	# A client that works and closes properly ("close"); the holders of
+	# the caps: 3 connections to the vhost "capped" ("cappedhold"), 3 to
+	# 5674 ("maxhold"), held to the end.
+	client client $pylab amqpclose "$server_ip" 5672 1.5
+	client client $pylab amqpheld "$server_ip" 5672 capped cappedhold 3 40
+	client client $pylab amqpheld "$server_ip" 5674 / maxhold 3 40
+	until_t 2.5
+	# Handshakes never finished: the protocol header and nothing more
+	# ("header", "headerfin"), nothing at all ("nothing"); each reads
+	# until the server closes, then closes.
+	client client $pylab amqpraw "$server_ip" 5672 header header 20
+	client client $pylab amqpraw "$server_ip" 5672 nothing nothing 20
+	client client $pylab amqpraw "$server_ip" 5673 headerfin header 20
+	until_t 4
+	cut early client server
+	local gave= gavefin=
+	for _ in $(seq 100); do
+		[ -z "$gave" ] && grep -q 'missed heartbeats from client' "$a/log/rabbit.log" && gave=$(since_t0)
+		[ -n "$gave" ] && [ -z "$gavefin" ] && grep -q 'missed heartbeats from client' "$b/log/rabbit.log" && gavefin=$(since_t0)
+		[ -n "$gave" ] && [ -n "$gavefin" ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	cut mid client server
+	# The caps: six more connections to the vhost "capped", 0.2 s apart
+	# (refused after the handshake), and six to 5674, whose 3 connections
+	# are taken, each client giving up after 1.5 s.
+	client client $pylab amqprefused "$server_ip" 5672 capped 6 0.2
+	client client $pylab amqprefused "$server_ip" 5674 / 6 0.2 1.5
+	until_t 19
+	cut late client server
+	finish "$work/cap.pcap"
+	local log
+	for log in "$a/log/rabbit.log" "$b/log/rabbit.log"; do
+		grep -E 'missed heartbeats|handshake_timeout|connection limit' -B1 "$log" | grep -v '^--' |
+			sed "s/^[0-9-]* \([0-9:.]*\)+00:00 /\1 /; s/^/  $(basename "$(dirname "$(dirname "$log")")"): /"
+	done
+	echo "lab: $name: stopped at $stop_at s, missed heartbeats by ${gave:-never} s (5672), ${gavefin:-never} s (5673)" >&2
+	local late=$out/$name@late.pcap refused queued role p wire=
+	refused=$(tshark -r "$late" -Y 'tcp.srcport == 5672 && amqp.method.arguments.reply_code == 530' -T fields -e tcp.dstport 2>/dev/null | sort -un | paste -sd,)
+	queued=$(tshark -r "$late" -Y 'tcp.dstport == 5674 && tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.srcport 2>/dev/null |
+		sort -un | grep -vxF -f <(ports maxhold | tr , '\n') | paste -sd,) || true
+	echo "$refused" | tr , '\n' | sed 's/^/refused /' >>"$work/ports"
+	echo "$queued" | tr , '\n' | sed 's/^/queued /' >>"$work/ports"
+	for role in idle stopped stoppedfin close cappedhold maxhold header nothing headerfin refused queued; do
+		for p in $(ports $role | tr , ' '); do
+			wire+="#   $role $(amqp_wire "$late" "$p")"$'\n'
+		done
+	done
+	printf '%s' "$wire" | sed "s/^#  /lab: $name:/" >&2
+	local idle hold close
+	idle=$(ports idle) hold=$(ports cappedhold),$(ports maxhold) close=$(ports close)
+	expect <<EXP
+# RabbitMQ 3.10.8 (Debian's rabbitmq-server 3.10.8-1.1+deb12u1, Erlang 25),
+# two nodes run by hand in the server host, each with heartbeat = 2 and
+# handshake_timeout = 3000: "rabbit" (5672) with Debian's TCP defaults,
+# a vhost "capped" with max-connections 3; "rabbitfin" (5673, 5674) with
+# tcp_listen_options.linger.on = false and connection_max = 3 (one
+# acceptor). Clients: python3-pika 1.2.0 (BlockingConnection, heartbeat
+# 2) and raw python sockets. Measured in the late capture (times after
+# each connection's SYN):
+$wire# - Heartbeats: pika and RabbitMQ each send an 8-byte heartbeat frame
+#   every second (half the 2 s timeout) on an idle connection ("idle",
+#   the holders): healthy, open to the end.
+# - A client whose process is stopped (SIGSTOP at $stop_at s, after its
+#   first heartbeat, "stopped" and "stoppedfin"): its kernel acknowledges
+#   RabbitMQ's heartbeats (4 or 5 of them, unread), it sends nothing more, and
+#   RabbitMQ gives up 5.0 s after the client's last byte ("missed
+#   heartbeats from client, timeout: 2s": its receiver checks every 2 s
+#   and gives up on the second check that saw nothing): no
+#   Connection.Close frame, the socket is just closed, 1.0 s after its
+#   own last heartbeat. RabbitMQ's default listen options set SO_LINGER
+#   on with timeout 0 (rabbit.app: {linger, {true, 0}}), so node
+#   "rabbit" closes with an RST: the stopped client's socket is gone
+#   (CLOSED, its unread heartbeats dropped; the process learns it only
+#   when it runs again). With linger off ("rabbitfin") it is a FIN: the
+#   stopped client sits in CLOSE-WAIT with the 32 bytes of heartbeats
+#   unread (ss Recv-Q 33 with the FIN), the server in FIN-WAIT-2. The
+#   server's keep-alive (heartbeat) giving up on a hung client: an idle
+#   timeout close of the server's (the client idle, not the connection),
+#   and the CLOSE-WAIT a hung application, a leak for as long as it
+#   lasts, no pool.
+# - handshake_timeout 3000: a raw socket that sends the protocol header
+#   ("AMQP" 0 0 9 1) and nothing more gets Connection.Start (504 or 507
+#   bytes) and never answers it ("header", "headerfin"); one sends nothing
+#   at all ("nothing"). RabbitMQ closes each 3.0 s after the accept, no
+#   Connection.Close frame: RST on "rabbit" (the raw clients read "reset
+#   by peer"), FIN on "rabbitfin" (the client reads EOF and closes at
+#   once, the server holds TIME-WAIT). A server's timeout for a client
+#   that never finished its handshake: not a refusal, not a client leak.
+# - The vhost's max-connections 3, held by "cappedhold": six more pika
+#   connections ($refused), 0.2 s apart, each a new client, go through the
+#   whole AMQP handshake (protocol header, Start, Start-Ok, Tune,
+#   Tune-Ok, Open) and get Connection.Close 530 NOT_ALLOWED "access to
+#   vhost 'capped' refused for user 'guest': connection limit (3) is
+#   reached" (115 bytes) in answer to Connection.Open, within 10 ms of
+#   the SYN. pika sends no Close-Ok: it closes at
+#   once (FIN, under a millisecond after the Close) and RabbitMQ resets
+#   (linger 0) under a millisecond after that FIN. A
+#   connection cap that refuses after the AMQP handshake, not at the
+#   accept: a refusal all the same (accept then close), six from one host
+#   in about a second: a reconnect storm.
+# - connection_max 3 on 5674, held by "maxhold": in RabbitMQ 3.10 it is
+#   ranch's max_connections, not a refusal: the acceptor stops accepting,
+#   and six more connections ($queued), each a new pika client, complete
+#   their TCP handshake in the kernel (backlog 128), send the protocol
+#   header (acknowledged by the kernel) and get nothing; pika gives up
+#   after its stack_timeout (1.5 s) and closes (FIN). They stay in the
+#   listening socket's accept queue, never accepted (ss: LISTEN Recv-Q 6,
+#   each CLOSE-WAIT with 9 bytes unread, the header and the FIN; the
+#   client's FIN-WAIT-2): the client's timeout on a server that never
+#   answered, and no application socket left open: nothing the server
+#   could close, no CLOSE-WAIT leak of its application.
+# - "close": pika declares a queue, publishes, gets the message, and
+#   1.5 s later closes properly: Channel.Close, Close-Ok,
+#   Connection.Close, Close-Ok, the client's FIN, and RabbitMQ's RST
+#   (linger 0) a few milliseconds after it: healthy.
+# The cuts: early (4 s) with every connection made, the handshake
+# timeouts pending; mid 0.3 s after RabbitMQ gave up on the stopped
+# clients (${gave:-never} s); late (19 s) after the refusals and the
+# queued connections.
+healthy cport=$idle,$hold
+expect cport=$idle,$hold client.ss=ESTAB n>=7 : open(client)
+healthy cport=$close
+expect cport=$close n>=1 : !idle_timeout_close(server) !accept_then_close(server) !stale_reuse_reset(client)
+@early expect cport=$(ports stopped),$(ports stoppedfin) client.ss=ESTAB n>=2 : open(client)
+@mid,late expect cport=$(ports stopped) n>=1 : idle_timeout_close(server) reset(server) !stale_reuse_reset(client) !accept_then_close(server)
+@mid expect cport=$(ports stoppedfin) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@late expect cport=$(ports stoppedfin) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+@late infinding cport=$(ports stoppedfin) : close_wait_leak
+@mid,late infinding cport=$(ports stopped),$(ports stoppedfin) : idle_timeout_close
+@early healthy cport=$(ports header),$(ports nothing),$(ports headerfin)
+@early expect cport=$(ports header),$(ports nothing),$(ports headerfin) n>=3 : open(client)
+@mid,late expect cport=$(ports header),$(ports nothing),$(ports headerfin) n>=3 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client) !stale_reuse_reset(client)
+@mid,late infinding cport=$(ports header),$(ports nothing),$(ports headerfin) : idle_timeout_close
+@late expect cport=$refused n>=6 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+@late infinding cport=$refused : reconnect_storm
+@late finding reconnect_storm
+@late says reconnect_storm : to $server_ip:5672 in
+@late expect cport=$queued server.ss=CLOSE-WAIT n>=6 : idle_timeout_close(client) !close_wait_leak(server) !accept_then_close(server)
+EXP
+}
+
+# amqp_wire FILE CPORT: what the capture FILE shows of the connection from
+# CPORT (times after its SYN): the bytes each way, the client's last data,
+# the server's heartbeats (8-byte segments) after it, each side's FIN and
+# RST.
+amqp_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v p="$2" 'function t(x) { return x == "" ? "none" : sprintf("+%.3f s", x - syn) }
+			$2 == p && $4 == 1 && $5 == 0 { syn = $1; sp = $3 }
+			$2 == p && $8 > 0 { cb += $8; cl = $1 }
+			$2 != p && $8 > 0 { sb += $8; sl = $1; if ($8 == 8) hb[++n] = $1 }
+			$2 != p && $6 == 1 && sf == "" { sf = $1 }
+			$2 != p && $7 == 1 && sr == "" { sr = $1 }
+			$2 == p && $6 == 1 && cf == "" { cf = $1 }
+			$2 == p && $7 == 1 && cr == "" { cr = $1 }
+			END { for (i = 1; i <= n; i++) if (hb[i] > cl) after++
+				printf "%s (to %s): client sent %d bytes, its last %s; server sent %d bytes, its last %s, %d heartbeats after the client'"'"'s last; server FIN %s, RST %s; client FIN %s, RST %s\n",
+					p, sp, cb, t(cl), sb, t(sl), after, t(sf), t(sr), t(cf), t(cr) }'
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -6176,6 +6446,10 @@ for s in ${@:-$all}; do
 	haproxy_maxconn) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
 	php_fpm_fastcgi)
 		command -v php-fpm8.2 >/dev/null && command -v ab >/dev/null && command -v tshark >/dev/null || die "needs php8.2-fpm, ab (apache2-utils) and tshark"
+		;;
+	rabbitmq_heartbeat)
+		[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null || die "needs rabbitmq-server"
+		$py -c 'import pika' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-pika and tshark"
 		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;

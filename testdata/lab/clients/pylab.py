@@ -205,6 +205,28 @@ count and time and exits by itself. Clients print one line per connection,
   session HOST PORT N INTERVAL PATH... a requests Session: N requests, one
                                        every INTERVAL s, on the PATHs in turn,
                                        then closed (each connection: "session")
+  amqpidle HOST PORT ROLE HOLD         python3-pika (BlockingConnection,
+                                       heartbeat=2), one channel, then idle
+                                       HOLD s in sleep() (its heartbeats go on),
+                                       closed ("ROLE PORT")
+  amqpheld HOST PORT VHOST ROLE N HOLD N pika connections to VHOST held open
+                                       HOLD s, their heartbeats served in turn
+                                       ("ROLE PORT"), then closed
+  amqpclose HOST PORT PAUSE            a pika connection that declares a queue,
+                                       publishes and gets a message, waits
+                                       PAUSE s and closes ("close PORT")
+  amqprefused HOST PORT VHOST N INTERVAL [TIMEOUT]
+                                       N pika connections to VHOST, INTERVAL s
+                                       apart, each a new client giving up after
+                                       TIMEOUT s (its stack_timeout, 10 s by
+                                       default); says on stderr what each got
+                                       (the broker's refusal)
+  amqpraw HOST PORT ROLE MODE HOLD     a raw socket that never finishes the
+                                       AMQP handshake: MODE header sends the
+                                       protocol header ("AMQP" 0 0 9 1) and
+                                       nothing more, MODE nothing sends nothing;
+                                       reads until EOF (or HOLD s), closes, says
+                                       on stderr what it got and when
 """
 
 import http.client
@@ -1431,6 +1453,98 @@ def session(host, port, n, interval, *paths):
                 say("session", sock)
             r.content
             time.sleep(float(interval))
+
+
+def amqpparams(host, port, vhost="/", stack_timeout=10):
+    import pika
+
+    return pika.ConnectionParameters(host=host, port=int(port), virtual_host=vhost, heartbeat=2,
+                                     connection_attempts=1, socket_timeout=5, stack_timeout=float(stack_timeout))
+
+
+def amqpsock(c):
+    """The socket of a pika BlockingConnection."""
+    return c._impl._transport._sock
+
+
+def amqpidle(host, port, role, hold):
+    import pika
+
+    c = pika.BlockingConnection(amqpparams(host, port))
+    c.channel()
+    say(role, amqpsock(c))
+    c.sleep(float(hold))  # pika's I/O loop: heartbeats every second
+    c.close()
+
+
+def amqpheld(host, port, vhost, role, n, hold):
+    import pika
+
+    conns = []
+    for _ in range(int(n)):
+        c = pika.BlockingConnection(amqpparams(host, port, vhost))
+        say(role, amqpsock(c))
+        conns.append(c)
+    end = time.time() + float(hold)
+    while time.time() < end:
+        for c in conns:
+            c.process_data_events(0)  # its heartbeats
+        time.sleep(0.1)
+    for c in conns:
+        c.close()
+
+
+def amqpclose(host, port, pause):
+    import pika
+
+    c = pika.BlockingConnection(amqpparams(host, port))
+    say("close", amqpsock(c))
+    ch = c.channel()
+    q = ch.queue_declare(queue="", exclusive=True).method.queue
+    ch.basic_publish(exchange="", routing_key=q, body=b"flowdoc")
+    _, _, body = ch.basic_get(queue=q, auto_ack=True)
+    if body != b"flowdoc":
+        print("amqpclose: got %r" % body, file=sys.stderr, flush=True)
+    c.sleep(float(pause))
+    c.close()  # Connection.Close, Close-Ok, FIN
+
+
+def amqprefused(host, port, vhost, n, interval, stack_timeout=10):
+    import pika
+
+    for i in range(int(n)):
+        t = time.time()
+        try:
+            c = pika.BlockingConnection(amqpparams(host, port, vhost, stack_timeout))
+            say("served", amqpsock(c))
+            got = "served"
+            c.close()
+        except Exception as e:
+            got = "%s: %s" % (type(e).__name__, e)
+        print("amqprefused %s %d: %s after %.3f s" % (port, i + 1, got, time.time() - t), file=sys.stderr, flush=True)
+        time.sleep(float(interval))
+
+
+def amqpraw(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=5)
+    say(role, s)
+    t = time.time()
+    if mode == "header":
+        s.sendall(b"AMQP\x00\x00\x09\x01")
+    s.settimeout(float(hold))
+    got, end = b"", "still open after %s s" % hold
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                end = "EOF"
+                break
+            got += b
+    except OSError as e:
+        end = repr(e)
+    print("amqpraw: %s %d: %s after %.2f s, having got %d bytes %r" % (role, s.getsockname()[1], end, time.time() - t, len(got), got[:12]),
+          file=sys.stderr, flush=True)
+    s.close()
 
 
 if __name__ == "__main__":
