@@ -22,7 +22,8 @@ var acceptCloseDetector = detector{
 		Detection: "The server's FIN (or RST) comes within a second of the handshake, before the client's FIN and " +
 			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
-			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\"), or one short message " +
+			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\"; or, within the server's first kilobyte, an AMQP " +
+			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits), or one short message " +
 			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
 			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets.",
 		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +

@@ -389,15 +389,29 @@ func inspectIdle(c *flowCtx) {
 		return
 	}
 	from, last := lastData(r)
+	if last == 0 && !r.Midstream && has(r, flow.Client, 'S') && has(r, flow.Server, 'H') && has(r, flow.Client, 'A') {
+		// No data either way: the quiet began with the handshake.
+		if opened := max(r.Client.FirstPacket, r.Server.FirstPacket); rst.At.Sub(opened) >= minIdle {
+			if p := r.Half(rst.From.Other()).LastPacket; p > opened && rst.At.Sub(p) < provokedWithin(r) {
+				return
+			}
+			c.add(Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At,
+				Summary: fmt.Sprintf("the %s reset the connection %s after the handshake, no data sent either way: a timeout for the first message (a handshake or login timeout: RabbitMQ's handshake_timeout, sshd's LoginGraceTime), closing with RST (zero linger)",
+					sideName(rst.From), fmtDur(rst.At.Sub(opened))),
+				Evidence: []Evidence{ev(rst, fmt.Sprintf("RST from %s %s after the handshake", sideName(rst.From), fmtDur(rst.At.Sub(opened))))}})
+		}
+		return
+	}
 	if last == 0 || last >= rst.At || rst.At.Sub(last) < minIdle {
 		return
 	}
-	if p := r.Half(rst.From.Other()).LastPacket; p > last && p < rst.At && rst.At.Sub(p) < minIdle {
+	if p := r.Half(rst.From.Other()).LastPacket; p > last && p < rst.At && rst.At.Sub(p) < provokedWithin(r) {
 		return // an answer to the peer's packet, not a timeout
 	}
-	if r.Half(rst.From).WinProbes > 0 || r.Half(rst.From.Other()).ZeroWindowAtEnd {
+	if r.Half(rst.From).WinProbes > 0 || r.Half(rst.From.Other()).ZeroWindowAtEnd || r.Half(rst.From).ZeroWindowAtEnd {
 		// Not idle: the closer had data to send into the peer's zero
-		// window (nginx's send_timeout resets a reader that stopped).
+		// window (nginx's send_timeout resets a reader that stopped),
+		// or had stopped reading the peer's (a download given up).
 		return
 	}
 	idle := rst.At.Sub(last)
@@ -414,6 +428,21 @@ func inspectIdle(c *flowCtx) {
 		Evidence{Input: int(lp.LastPayloadInput), Packet: int(lp.LastPayloadPacket), At: last, What: "last data from " + sideName(from)},
 		ev(rst, fmt.Sprintf("RST from %s after %s idle", sideName(rst.From), fmtDur(idle))))
 	c.add(v)
+}
+
+// provokedWithin is how soon after a packet of the peer's an RST
+// answers it: at once where it is sent, a round trip later where the
+// capture is at the other end. Four times the handshake's first round
+// trip (SYN to SYN-ACK), 50 ms at least; a second without a handshake.
+// An RST later than that was sent on its own: a closer's timer (an
+// idle or heartbeat timeout with zero linger), though the peer's kernel
+// had acknowledged the closer's last heartbeats in between.
+func provokedWithin(r *flow.Record) time.Duration {
+	C, S := &r.Client, &r.Server
+	if C.SYNs() == 0 || S.SYNs() == 0 || S.FirstPacket < C.FirstPacket {
+		return minIdle
+	}
+	return max(50*time.Millisecond, 4*S.FirstPacket.Sub(C.FirstPacket))
 }
 
 // goodbyeEvidence returns the goodbye side s sent just before its FIN
@@ -447,6 +476,11 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
 	}
 	from, last := lastData(r)
+	if last == 0 {
+		// No data either way: idle since the handshake, the server's
+		// last word (its SYN-ACK).
+		return v.Since.Sub(max(r.Client.FirstPacket, r.Server.FirstPacket)), flow.Server
+	}
 	return v.Since.Sub(last), from
 }
 

@@ -80,15 +80,10 @@ var knownWrong = map[string]string{
 	"php-fpm-fastcgi@mid findings":   phpFpmFindings,
 	"php-fpm-fastcgi@late findings":  phpFpmFindings,
 	// RabbitMQ's heartbeat and handshake timeouts and its connection caps.
-	"rabbitmq-heartbeat@mid verdicts":  rabbitTimeouts,
-	"rabbitmq-heartbeat@mid findings":  rabbitTimeouts + ": in no idle_timeout_close finding (that of :5672 holds only 46470's)",
-	"rabbitmq-heartbeat@late verdicts": rabbitTimeouts + "; " + rabbitRefused + ", reset(server) only, no accept_then_close(server); " + rabbitQueued,
-	"rabbitmq-heartbeat@late findings": rabbitTimeouts + ": in no idle_timeout_close finding; " + rabbitRefused + ": no reconnect_storm finding at all (six refusals from one host in 1.04 s, SYNs #325 to #426)",
+	"rabbitmq-heartbeat@late verdicts": rabbitQueued,
 }
 
 const (
-	rabbitTimeouts = "46410 (SIGSTOPped pika client): its last byte #60 (a heartbeat) at 1.15 s, RabbitMQ's heartbeats #175 #228 #260 #286 acknowledged and unanswered, RST #318 5.0 s after the client's last byte and 1.0 s after its own last heartbeat (\"missed heartbeats from client, timeout: 2s\", zero linger): reset(server) only, no idle_timeout_close(server), the server's own heartbeats counting as traffic; 46476 (sends nothing): no payload either way, RST #290 3.0 s after its SYN #185 (handshake_timeout 3000): reset(server) only"
-	rabbitRefused  = "46490, 46500, 46504, 46506, 46522, 46528 refused by the vhost's max-connections: AMQP Connection.Close 530 NOT_ALLOWED \"connection limit (3) is reached\" (e.g. #337, 115 bytes, class 10 method 50, channel 0) in answer to Connection.Open, the client's FIN #338 0.6 ms later, the server's RST #339"
 	rabbitQueued   = "34446, 34456, 60124, 60132, 60134, 60150 on 5674, never accepted (connection_max 3, ranch's max_connections: LISTEN Recv-Q 6; the 8-byte protocol header acknowledged by the kernel, nothing from the server; pika's FIN after 1.5 s, e.g. #462): close_wait_leak(server) with \"its application never closed the socket\", where no application holds these sockets"
 	phpFpmFindings = "the idle_timeout_close finding of :9002 says php-fpm closed 2 connections, where both were reset (RST, no FIN, no answer byte: request_terminate_timeout killed the workers with request bytes unread) and says nothing of nginx's 502 Bad Gateway to its callers 0.2 ms after each RST; that of :9001 says nothing of the 504 Gateway Time-out nginx sent as it gave up"
 	lossyStates    = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"

@@ -114,3 +114,31 @@ func TestCalm(t *testing.T) {
 		}
 	}
 }
+
+// TestAMQPRefusal: an AMQP Connection.Close with 530 or 403 refuses the
+// connection; one with 320 (a broker shutting down) or another method
+// does not.
+func TestAMQPRefusal(t *testing.T) {
+	closeFrame := func(class, method byte, code uint16) []byte {
+		text := "NOT_ALLOWED - connection limit (3) is reached"
+		args := append([]byte{0, class, 0, method, byte(code >> 8), byte(code), byte(len(text))}, text...)
+		args = append(args, 0, 10, 0, 40) // the method that failed: Connection.Open
+		size := len(args)
+		return append(append([]byte{1, 0, 0, 0, 0, byte(size >> 8), byte(size)}, args...), 0xce)
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"530 NOT_ALLOWED", closeFrame(10, 50, 530), true},
+		{"403 ACCESS_REFUSED", closeFrame(10, 50, 403), true},
+		{"320 CONNECTION_FORCED", closeFrame(10, 50, 320), false},
+		{"Connection.Tune", closeFrame(10, 30, 530), false},
+		{"a heartbeat", []byte{8, 0, 0, 0, 0, 0, 0, 0xce}, false},
+	} {
+		if got := amqpRefusal(c.b); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

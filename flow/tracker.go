@@ -1168,6 +1168,24 @@ func refusal(b []byte, n int) Refusal {
 	return NoRefusal
 }
 
+// refusalWithin is how much a server may have sent, its refusal
+// included, for a refusal after its first message to count: an AMQP
+// broker's Connection.Start and Tune, and the Close that refuses.
+const refusalWithin = 1024
+
+// amqpRefusal reports whether b begins with an AMQP 0-9-1 Connection.Close
+// (a method frame on channel 0, class 10, method 50) with the reply code
+// 530 NOT_ALLOWED or 403 ACCESS_REFUSED: what RabbitMQ answers a
+// Connection.Open with over a vhost's or a user's connection limit, or
+// when access is refused.
+func amqpRefusal(b []byte) bool {
+	if len(b) < 13 || b[0] != 1 || b[1] != 0 || b[2] != 0 || b[7] != 0 || b[8] != 10 || b[9] != 0 || b[10] != 50 {
+		return false
+	}
+	code := int(b[11])<<8 | int(b[12])
+	return code == 530 || code == 403
+}
+
 // fatalAlert reports whether b begins with a fatal TLS alert record in
 // the clear: content type 21, level 2.
 func fatalAlert(b []byte) bool {
@@ -1196,8 +1214,8 @@ func calm(b []byte) bool {
 	return false
 }
 
-// heartbeat reports whether b, a packet's payload, is an HTTP/2
-// heartbeat in the clear: whole frames on stream 0, each a PING (its
+// heartbeat reports whether b, a packet's payload, is an AMQP heartbeat
+// frame, or an HTTP/2 heartbeat in the clear: whole frames on stream 0, each a PING (its
 // acknowledgement included) or the WINDOW_UPDATE or SETTINGS sent with
 // one, at least one a PING. A PING asks only for its echo, whoever sends
 // it, and servers keep such pings going on idle connections (gRPC's
@@ -1206,6 +1224,12 @@ func calm(b []byte) bool {
 // answered). Encrypted, a PING cannot be told from a GOAWAY (both 17
 // bytes): this knows the clear only.
 func heartbeat(b []byte) bool {
+	if len(b) == 8 && string(b) == "\x08\x00\x00\x00\x00\x00\x00\xce" {
+		// An AMQP 0-9-1 heartbeat frame (type 8, channel 0, empty):
+		// RabbitMQ and its clients send one each way every half
+		// heartbeat interval, whatever the application does.
+		return true
+	}
 	ping := false
 	for len(b) > 0 {
 		if len(b) < 9 {
@@ -1469,8 +1493,15 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	if c.h[Server].lastPayload > c.h[Client].lastPayload {
 		from = Server
 	}
-	if s == Server && c.t[Server].bytes-uint64(n) <= 1 {
-		if f := refusal(seg.Payload, len(seg.Payload)+int(m.Cut)); f != NoRefusal {
+	if s == Server {
+		f := NoRefusal
+		switch {
+		case c.t[Server].bytes-uint64(n) <= 1:
+			f = refusal(seg.Payload, len(seg.Payload)+int(m.Cut))
+		case c.t[Server].bytes <= refusalWithin && amqpRefusal(seg.Payload):
+			f = RefusalAMQP
+		}
+		if f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f&7) << noteRefusalShift
 			if f&8 != 0 {
 				c.t[Client].notes |= noteRefusalHigh

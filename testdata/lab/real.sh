@@ -6336,7 +6336,7 @@ expect cport=$idle,$hold client.ss=ESTAB n>=7 : open(client)
 healthy cport=$close
 expect cport=$close n>=1 : !idle_timeout_close(server) !accept_then_close(server) !stale_reuse_reset(client)
 @early expect cport=$(ports stopped),$(ports stoppedfin) client.ss=ESTAB n>=2 : open(client)
-@mid,late expect cport=$(ports stopped) n>=1 : idle_timeout_close(server) reset(server) !stale_reuse_reset(client) !accept_then_close(server)
+@mid,late expect cport=$(ports stopped) n>=1 : idle_timeout_close(server) !stale_reuse_reset(client) !accept_then_close(server)
 @mid expect cport=$(ports stoppedfin) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client)|open(client) idle_timeout_close(server)
 @late expect cport=$(ports stoppedfin) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
 @late infinding cport=$(ports stoppedfin) : close_wait_leak
