@@ -33,7 +33,8 @@
 # tshark (tls-failures), openssh-server, openssh-client and tshark
 # (sshd-limits), gunicorn and tshark (haproxy-maxconn), php8.2-fpm,
 # apache2-utils and tshark (php-fpm-fastcgi), rabbitmq-server, python3-pika
-# and tshark (rabbitmq-heartbeat).
+# and tshark (rabbitmq-heartbeat), apache2 (with mod_proxy_ajp) and tshark
+# (apache-ajp-tomcat).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -412,6 +413,16 @@
 #                       second) and connection_max 3 (not accepted: left in
 #                       the accept queue until the clients give up); a
 #                       proper close (Close, Close-Ok, FIN, then RST).
+#   apache-ajp-tomcat   Apache httpd's mod_proxy in front of Tomcat 10
+#                       (AJP connectionTimeout 3000, HTTP keepAliveTimeout
+#                       3000), captured on the proxy (-i any): mod_proxy_ajp
+#                       and mod_proxy_http pools with no ttl, ttl=2 and
+#                       disablereuse; batches 4.7 s apart (Tomcat's closes
+#                       in CLOSE_WAIT on Apache until the pool's next use,
+#                       closed then) and 2.2 s apart (ttl=2 closes first);
+#                       requests 3.000-3.012 s apart racing Tomcat's timer
+#                       (its FIN with the request unanswered, no RST:
+#                       503 to the caller).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -6373,7 +6384,243 @@ amqp_wire() {
 					p, sp, cb, t(cl), sb, t(sl), after, t(sf), t(sr), t(cf), t(cr) }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat"
+# Apache httpd's mod_proxy in front of Tomcat 10 over AJP and HTTP: pooled
+# backend connections that outlive Tomcat's idle timeout.
+sc_apache_ajp_tomcat() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/apache b=$work/tomcat
+	wire proxy server
+	# Tomcat 10: HTTP/1.1 connectors (keepAliveTimeout 3000 ms) on 8080,
+	# 8081, 8082, 8083 and 8084, AJP/1.3 connectors (connectionTimeout
+	# 3000 ms: the AJP connector's keep-alive timeout defaults to it;
+	# secretRequired false) on 8009 to 8014, all bound to the server's
+	# address, each with a poller of its own; the webapp of
+	# testdata/lab/webapp/Slow.java: /slow answers after 1.5 s; index.html
+	# at /.
+	tomcat_base "$b" 'connectionTimeout="20000" keepAliveTimeout="3000"'
+	local conns='' p i
+	for p in 8081 8082 8083 8084; do
+		conns+="    <Connector port=\"$p\" address=\"$server_ip\" protocol=\"HTTP/1.1\" connectionTimeout=\"20000\" keepAliveTimeout=\"3000\"/>\n"
+	done
+	for p in 8009 8010 8011 8012 8013 8014; do
+		conns+="    <Connector port=\"$p\" address=\"$server_ip\" protocol=\"AJP/1.3\" secretRequired=\"false\" connectionTimeout=\"3000\"/>\n"
+	done
+	sed -i "s|^    <Engine |$conns&|" "$b/conf/server.xml"
+	mkdir -p "$b/webapps/ROOT/WEB-INF/classes"
+	javac -cp /usr/share/java/tomcat10-servlet-api.jar -d "$b/webapps/ROOT/WEB-INF/classes" "$here/webapp/Slow.java"
+	cat >"$b/webapps/ROOT/WEB-INF/web.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0" metadata-complete="true">
+  <servlet><servlet-name>slow</servlet-name><servlet-class>Slow</servlet-class><load-on-startup>1</load-on-startup></servlet>
+  <servlet-mapping><servlet-name>slow</servlet-name><url-pattern>/slow</url-pattern><url-pattern>/fast</url-pattern></servlet-mapping>
+</web-app>
+XML
+	run_tomcat server "$b"
+	# Apache (apache_conf: event MPM, one process of 16 threads) with
+	# mod_proxy_ajp and mod_proxy_http: a worker, and a pool, per backend
+	# port. On port 80, by path: /ajp/ (8009) and /http/ (8080) with no
+	# ttl (Debian's default: the pool keeps a connection as long as Apache
+	# runs), /ajpttl/ (8010) and /httpttl/ (8081) with ttl=2 (the pool lets
+	# go of one idle 2 s or more, when it next hands it out),
+	# /httpnoreuse/ (8082) with disablereuse=On. On ports 9011 to 9014
+	# (AJP, 8011 to 8014) and 9083, 9084 (HTTP, 8083, 8084), no ttl, a
+	# pool each for the sweeps. Its error log at LogLevel debug for
+	# mod_proxy, and an access log of its callers' ports and statuses.
+	apache_conf "$d"
+	cat >>"$d/httpd.conf" <<CONF
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_ajp_module /usr/lib/apache2/modules/mod_proxy_ajp.so
+LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+LogLevel warn proxy:debug proxy_ajp:debug proxy_http:debug
+LogFormat "%{remote}p %{%s}t.%{usec_frac}t %>s %D %r" lab
+CustomLog $d/access.log lab
+Listen $front:80
+ProxyPass /ajp/ ajp://$server_ip:8009/
+ProxyPass /ajpttl/ ajp://$server_ip:8010/ ttl=2
+ProxyPass /http/ http://$server_ip:8080/
+ProxyPass /httpttl/ http://$server_ip:8081/ ttl=2
+ProxyPass /httpnoreuse/ http://$server_ip:8082/ disablereuse=On
+CONF
+	for p in 9011 9012 9013 9014; do
+		printf 'Listen %s:%s\n<VirtualHost %s:%s>\n\tServerName lab\n\tProxyPass / ajp://%s:%s/\n</VirtualHost>\n' \
+			"$front" $p "$front" $p "$server_ip" $((p - 1000)) >>"$d/httpd.conf"
+	done
+	for p in 9083 9084; do
+		printf 'Listen %s:%s\n<VirtualHost %s:%s>\n\tServerName lab\n\tProxyPass / http://%s:%s/\n</VirtualHost>\n' \
+			"$front" $p "$front" $p "$server_ip" $((p - 1000)) >>"$d/httpd.conf"
+	done
+	on proxy apache2 -d "$d" -f "$d/httpd.conf" -DFOREGROUND -E "$work/log"
+	# Tomcat binds its ports before it deploys the webapp: wait for its start.
+	for i in $(seq 600); do
+		grep -q "Server startup in" "$work/log" && break
+		[ "$i" -lt 600 ] || die "Tomcat did not start: $(tail -5 "$work/log")"
+		sleep 0.1
+	done
+	listening server 8009
+	listening proxy 80 20
+	sleep 1
+	: >"$work/curl"
+	capture proxy any "$work/cap.pcap" -B 65536
+	begin apache-ajp-tomcat
+	# The sweeps: http.client, one GET of / per connection to Apache
+	# (closed by the client), the next after PAUSE s: 3.000-3.012 s, across
+	# the moment Tomcat's timer fires, 3.002-3.011 s after its last
+	# answer; six at once, a quarter or half of a millisecond apart. They
+	# begin a second before the clock, their first requests warming up
+	# Tomcat's AJP and HTTP code.
+	client client $pylab sweep "$front" 9011 GET $(LC_ALL=C seq 3.000 0.001 3.012)
+	client client $pylab sweep "$front" 9012 GET $(LC_ALL=C seq 3.00025 0.001 3.01225)
+	client client $pylab sweep "$front" 9013 GET $(LC_ALL=C seq 3.0005 0.001 3.0125)
+	client client $pylab sweep "$front" 9014 GET $(LC_ALL=C seq 3.00075 0.001 3.01275)
+	client client $pylab sweep "$front" 9083 GET $(LC_ALL=C seq 3.000 0.001 3.012)
+	client client $pylab sweep "$front" 9084 GET $(LC_ALL=C seq 3.0005 0.001 3.0125)
+	sleep 1
+	t0=$(date +%s.%N)
+	# batch ROLE: on each path, two curl at once to /slow: two backend
+	# connections in each pool, answered after 1.5 s.
+	local path bp
+	batch() {
+		bp=()
+		for path in ajp ajpttl http httpttl httpnoreuse; do
+			for i in 1 2; do
+				ip netns exec "$tag-client" curl -s -o /dev/null --max-time 8 \
+					-w "$1 $path %{http_code} %{local_port}\n" \
+					"http://$front/$path/slow" >>"$work/curl" 2>>"$work/log" &
+				bp+=($!)
+			done
+		done
+		wait "${bp[@]}"
+	}
+	batch b1 # answered at 1.6 s; Tomcat closes the idle ones at 4.6 s
+	cut early client proxy server
+	until_t 6.0 # the pooled ones in CLOSE_WAIT on Apache for 1.4 s
+	cut mid client proxy server
+	until_t 6.3
+	batch b2 # 4.7 s after the first's answers
+	until_t 10.0
+	batch b3 # 2.2 s after the second's: past ttl=2, short of Tomcat's 3 s
+	until_t 44 # the sweeps end at 38 s, Tomcat closes their last at 41 s
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	awk '{ print ($3 == 200 ? $1 $2 : "got" $3), $4 }' "$work/curl" >>"$work/ports"
+	# The races: backend connections whose request Tomcat closed on
+	# unanswered, and the callers' errors; Tomcat's idle closes.
+	local lines race race_mid got5xx errs idle
+	lines=$(backend_races "$out/$name@late.pcap" "$server_ip")
+	race=$(echo "$lines" | awk '$1 == "race" { printf "%s%s", s, $2; s = "," }')
+	race_mid=$(backend_races "$out/$name@mid.pcap" "$server_ip" | awk '$1 == "race" { printf "%s%s", s, $2; s = "," }')
+	got5xx=$(awk '$1 ~ /^got5/ { printf "%s%s (port %s)", s, substr($1, 4), $2; s = ", " }' "$work/ports")
+	# When Tomcat closed the pool of 8009 (s after the clock), and the cuts.
+	local fins at c
+	fins=$(tshark -r "$out/$name@late.pcap" -Y "tcp.srcport == 8009 && tcp.flags.fin == 1" -T fields -e frame.time_epoch 2>/dev/null |
+		awk -v t0="$t0" '{ printf "%s%.2f", s, $1 - t0; s = ", " }')
+	at=$(for c in "${cuts[@]}"; do awk -v t0="$t0" -v at="$(date -d "${c#*=}" +%s.%N)" -v c="${c%%=*}" 'BEGIN { printf "%s %.2f s, ", c, at - t0 }'; done)
+	idle=$(echo "$lines" | awk '$1 == "idle" { n++; d = $4; if (!lo || d < lo) lo = d; if (d > hi) hi = d } END { printf "%d connections, %.4f-%.4f s", n, lo, hi }')
+	errs=$({ grep -E 'AH01030|AH00878|AH00992|AH01102|AH00898' "$d/error.log" || true; } | sed 's/^\[[^]]*\] //; s/\[pid [^]]*\] //; s/\[client [^]]*\] //' |
+		sort | uniq -c | sed 's/^ */#   /')
+	echo "lab: $name: races ${race:-none}; $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	expect <<EXP
+# Apache httpd 2.4 (mod_proxy, event MPM, one process) in front of Tomcat
+# 10.1, captured on the proxy (-i any). Tomcat's AJP connectors
+# (connectionTimeout 3000) and HTTP connectors (keepAliveTimeout 3000;
+# Keep-Alive: timeout=3 in its responses) close a connection idle for
+# 3 s with FIN: here $idle after the
+# last data. mod_proxy keeps its backend connections in a pool per worker
+# and does not watch it: a connection Tomcat closed stays in CLOSE_WAIT on
+# Apache until the pool hands it out again, when Apache finds it closed
+# (AH00951 "backend socket is disconnected"), closes it (FIN) and
+# connects anew in the same millisecond. ttl=2 changes nothing on an idle
+# pool: Apache lets go of a connection idle 2 s or more only when it next
+# takes it from the pool (the CLOSE_WAITs stay), but then it never sends
+# on one Tomcat may be closing (no race as below).
+#
+# Batches, two curl at once on each path (/slow, answered after 1.5 s):
+# at 0 s; at 6.3 s, 4.7 s after the answers: every pooled connection,
+# closed by Tomcat 3 s after them and in CLOSE_WAIT on Apache since
+# (through the mid cut), is closed by Apache and replaced; at 10 s,
+# 2.2 s after the second's answers: the no-ttl pools (8009, 8080) reuse
+# theirs, the ttl=2 pools (8010, 8081) close theirs first (FIN: TIME_WAIT
+# on Apache), connect anew, and Tomcat closes in turn. disablereuse=On
+# (8082): a connection per request, closed after the answer. Tomcat's
+# FINs on 8009, in s after the clock: $fins; the cuts:
+# ${at%, }. The last pooled connections stay in CLOSE_WAIT
+# on Apache to the late cut, since no request comes. No leak: the pool
+# holds them (at most ThreadsPerChild per worker) and closes each at its
+# next use, as it did at 6.3 s. Every caller of the batches got 200.
+#
+# Sweeps (Apache's 9011-9014 to AJP 8011-8014, 9083-9084 to HTTP
+# 8083-8084): a request to Apache 3.000-3.012 s after the previous
+# answer, across Tomcat's timer. Earlier, Apache reuses the connection;
+# later, Tomcat's FIN is there first and Apache reconnects. In between,
+# the keep-alive race (${race:-none in this recording}; as client port,
+# server port, idle before the request, when Tomcat's FIN or RST came,
+# and whether it acknowledged the request):
+$(echo "$lines" | awk '$1 == "race" { printf "#   %s %s %.4f s, %s %.2f ms %s, %s\n", $2, $3, $4, $6, $5 < 0 ? -$5 : $5, $5 < 0 ? "before it" : "later", $7 }')
+# Apache sent the request on the pooled connection as Tomcat's timer
+# fired: Tomcat's FIN came with no answer, having crossed the request
+# (microseconds before or after it at the proxy, acknowledging only the
+# previous one) or right after it (a fraction of a millisecond,
+# acknowledging it). No RST: Java closes a channel registered with a
+# selector by shutting its output down first (FIN) and its descriptor
+# later, and Apache's FIN came in between (TIME_WAIT on Tomcat). The
+# request is lost: a stale reuse, whose server's idle timer fired.
+# Apache retries nothing; its callers got ${got5xx:-nothing but 200}. Its error log:
+$errs
+@early healthy all
+@early nofinding close_wait_leak
+@early nofinding idle_timeout_close
+@mid,late expect client.ss=CLOSE-WAIT n>=8 : idle_timeout_close(server) !close_wait_leak(client)
+@late expect sport=8009 server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !stale_reuse_reset(client)
+@late expect sport=8080 server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !stale_reuse_reset(client)
+@late expect sport=8010 client.ss=TIME-WAIT n>=2 : idle_timeout_close(client) !idle_timeout_close(server)
+@late expect sport=8081 client.ss=TIME-WAIT n>=2 : idle_timeout_close(client) !idle_timeout_close(server)
+$(for p in 8011 8012 8013 8014 8083 8084; do echo "@late expect sport=$p server.ss=TIME-WAIT cport!=${race:-0} n>=3 : idle_timeout_close(server)"; done)
+healthy sport=80
+healthy sport=8082
+healthy client.ss=TIME-WAIT
+healthy server.ss=TIME-WAIT cport!=${race:-0}
+$([ -n "$race" ] && echo "@late expect cport=$race : stale_reuse_reset(client)")
+$([ -n "$race_mid" ] && echo "@mid expect cport=$race_mid : stale_reuse_reset(client)")
+@mid,late finding idle_timeout_close
+@mid,late says idle_timeout_close : after 3.0 s without traffic
+@mid,late says idle_timeout_close : (Keep-Alive: timeout=3)
+noproblem close_wait_leak
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} finding stale_reuse_reset")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : is a reverse proxy")
+$([ -n "$race" ] && echo "@late${race_mid:+,mid} says stale_reuse_reset : its upstream pool keeps idle connections longer than its backend does")
+$(grep -q '^got503 ' "$work/ports" && echo "@late says stale_reuse_reset : 503 Service Unavailable on")
+$(grep -q '^got502 ' "$work/ports" && echo "@late says stale_reuse_reset : 502 Proxy Error on")
+EXP
+}
+
+# backend_races FILE ADDR: the connections to the backend at ADDR in FILE
+# that it closed idle ("idle" lines: client port, server port, the
+# backend's FIN after the last data, s), and those on which the client
+# sent a request, after an earlier exchange, that got no answer: the
+# backend closed after it, or had closed before it ("race" lines: client
+# port, server port, the idle time before the request, s, the delay from
+# the request to the backend's FIN or RST, ms, F or R, and "acked" when
+# that FIN or RST acknowledged the request, "crossed" when not).
+backend_races() {
+	tshark -r "$1" -Y "ip.addr == $2 && (tcp.len > 0 || tcp.flags.fin == 1 || tcp.flags.reset == 1)" -T fields \
+		-e frame.time_epoch -e ip.src -e tcp.srcport -e tcp.dstport -e tcp.flags.fin -e tcp.flags.reset -e tcp.len \
+		-e tcp.ack -e tcp.nxtseq 2>/dev/null |
+		awk -v a="$2" '
+			$2 != a && ($5 == 1 || $6 == 1) { cfin[$3] = 1 }
+			$2 != a && $7 > 0 { c = $3
+				if (!(c in req) || sent[c]) { n[c]++; idle[c] = (c in last) ? $1 - last[c] : 0; req[c] = $1; sent[c] = 0 }
+				if ((c in fin) && !(c in told)) { told[c] = 1; printf "race %s %s %.4f %.2f F crossed\n", c, $4, idle[c], 1000 * (fin[c] - $1) }
+				last[c] = $1; end[c] = $9 }
+			$2 == a { c = $4
+				if ($7 > 0) { sent[c] = 1; last[c] = $1 }
+				if (($5 == 1 || $6 == 1) && !(c in fin) && !(c in cfin)) { fin[c] = $1
+					if (sent[c] && $1 - last[c] > 1) printf "idle %s %s %.4f\n", c, $3, $1 - last[c]
+					else if (!sent[c] && n[c] >= 2) { told[c] = 1
+						printf "race %s %s %.4f %.2f %s %s\n", c, $3, idle[c], 1000 * ($1 - req[c]), ($6 == 1 ? "R" : "F"), ($8 >= end[c] ? "acked" : "crossed") } } }'
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -6444,6 +6691,10 @@ for s in ${@:-$all}; do
 	tls_failures) command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs openssl and tshark" ;;
 	sshd_limits) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null && command -v tshark >/dev/null || die "needs openssh-server, openssh-client and tshark" ;;
 	haproxy_maxconn) $py -c 'import gunicorn' 2>/dev/null && command -v tshark >/dev/null || die "needs gunicorn and tshark" ;;
+	apache_ajp_tomcat)
+		command -v apache2 >/dev/null && [ -f /usr/lib/apache2/modules/mod_proxy_ajp.so ] || die "needs apache2 (with mod_proxy_ajp)"
+		[ -f /usr/share/java/tomcat10-servlet-api.jar ] && command -v tshark >/dev/null || die "needs tomcat10 and tshark"
+		;;
 	php_fpm_fastcgi)
 		command -v php-fpm8.2 >/dev/null && command -v ab >/dev/null && command -v tshark >/dev/null || die "needs php8.2-fpm, ab (apache2-utils) and tshark"
 		;;

@@ -865,9 +865,12 @@ def sweep(host, port, method, *pauses):
         c = http.client.HTTPConnection(host, int(port), timeout=10)
         try:
             c.request(method, "/", body=b"x=1" if method == "POST" else None)
+            # http.client closes its socket after a Connection: close response
+            local = c.sock.getsockname()[1]
             r = c.getresponse()
             r.read()
-            say("got%d" % r.status, c.sock)
+            sys.stdout.flush()
+            os.write(1, ("got%d %d\n" % (r.status, local)).encode())
         except (OSError, http.client.HTTPException) as e:
             print("sweep error", type(e).__name__, file=sys.stderr, flush=True)
             if c.sock:
