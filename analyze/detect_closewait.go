@@ -77,7 +77,7 @@ func inspectCloseWait(c *flowCtx) {
 				continue
 			}
 			c.add(Verdict{Class: OpenClass, Side: s, Severity: Info, Confidence: 0.5, Since: h.Since, Age: age,
-				Summary: fmt.Sprintf("the %s is %s", sideName(s), j.basis())})
+				Summary: fmt.Sprintf("the %s is %s", sideName(s), j.basis()), pooled: j.on == byNextUse})
 			continue
 		}
 		c.add(closeWaitVerdict(c, s, j, age))
@@ -412,7 +412,7 @@ func idleSpan(by map[netip.AddrPort][]time.Duration, all []time.Duration, one, m
 func notJudgedFindings(fx *findCtx) []Finding {
 	var hosts []netip.Addr
 	for h, a := range fx.closeWaitApart {
-		if a.young+a.lost > 0 && !fx.leakHosts[h] {
+		if a.young+a.lost > 0 && !fx.leakHosts[h] || a.pooled > 0 {
 			hosts = append(hosts, h)
 		}
 	}
@@ -427,6 +427,14 @@ func notJudgedFindings(fx *findCtx) []Finding {
 		if a.lost > 0 {
 			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT whose close the capture lost packets of", plural(a.lost, "connection")))
 		}
+		if fx.leakHosts[h] {
+			// Its leak finding counts the young and lost ones.
+			why, a.young, a.lost, a.flows = nil, 0, 0, nil
+		}
+		a.flows = append(a.flows, a.pooledFlows...)
+		if a.pooled > 0 {
+			why = append(why, fmt.Sprintf("%s in CLOSE_WAIT (the oldest for %s) that a pool holds until it next uses them: it closed the others the server had closed just as it opened a new connection in their place, and has opened none but those since (Apache's mod_proxy without ttl, a pool that validates a connection as it hands it out)", plural(a.pooled, "connection"), fmtDur(a.oldestPooled)))
+		}
 		remedy := "Capture for longer (several times the host's usual close), or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
 		pooled := ""
 		if n := fx.staleFrom(h); n > 0 && a.young > 0 {
@@ -439,7 +447,13 @@ func notJudgedFindings(fx *findCtx) []Finding {
 		if a.lost > 0 {
 			remedy = "Capture with a larger buffer (tcpdump -B, a filter that keeps only what is needed) so that the capture point drops no packets, or watch the host itself: ss -tan state close-wait, or flowdoc live, which reads the socket table."
 		}
+		if a.pooled > 0 && a.young+a.lost == 0 {
+			remedy = "Nothing leaks: the pool closes each at its next use, and holds no more than its size. To have none in CLOSE_WAIT, make the pool close idle connections before the server's idle timeout does (Apache ProxyPass ttl=, shorter than the backend's timeout; a pool's idle eviction)."
+		}
 		ms := []Metric{{"close_wait_not_judged", float64(a.young + a.lost)}}
+		if a.pooled > 0 {
+			ms = append(ms, Metric{"close_wait_pooled", float64(a.pooled)})
+		}
 		if a.young > 0 {
 			ms = append(ms, Metric{"oldest_s", a.oldest.Seconds()})
 		}
@@ -448,7 +462,7 @@ func notJudgedFindings(fx *findCtx) []Finding {
 		}
 		out = append(out, Finding{Class: CloseWaitLeak, Severity: Info, Hosts: []netip.Addr{h}, Flows: a.flows, Metrics: ms,
 			Summary: fmt.Sprintf("%s holds %s: each flow's verdict says what the capture shows of this host. Not a leak %sas far as the capture can tell.%s",
-				h, strings.Join(why, ", and "), map[bool]string{true: "yet ", false: ""}[a.lost == 0], pooled),
+				h, strings.Join(why, ", and "), map[bool]string{true: "yet ", false: ""}[a.lost == 0 && a.young > 0], pooled),
 			Remedy: remedy})
 	}
 	return out
@@ -479,8 +493,13 @@ func (fx *findCtx) staleCounts() map[netip.Addr]int {
 // their close partly lost by the capture.
 type apartCounts struct {
 	sending, young, lost int
-	flows                []int         // the young and lost ones' flow IDs
-	oldest               time.Duration // the young ones' oldest
+	// pooled are held by a pool until its next use (judgement
+	// byNextUse); oldestPooled the oldest of them.
+	pooled       int
+	flows        []int // the young and lost ones' flow IDs
+	pooledFlows  []int
+	oldest       time.Duration // the young ones' oldest
+	oldestPooled time.Duration
 }
 
 func (a apartCounts) total() int { return a.sending + a.young + a.lost }

@@ -177,7 +177,7 @@ const raceWindow = 10 * time.Millisecond
 func inspectRace(c *flowCtx) {
 	r := c.r
 	cl, sv := &r.Client, &r.Server
-	if sv.RSTs == 0 || cl.LastPayload == 0 || sv.LastPayload == 0 || sv.LastPayload >= cl.LastPayload {
+	if sv.RSTs == 0 && sv.FinPacket == 0 || cl.LastPayload == 0 || sv.LastPayload == 0 || sv.LastPayload >= cl.LastPayload {
 		return
 	}
 	// The server's timer may have fired as the request arrived: its FIN
@@ -192,7 +192,9 @@ func inspectRace(c *flowCtx) {
 		return e.From == flow.Server && e.Flags.Has(packet.RST) && e.Note&flow.NoteRSTIgnored == 0 && e.At >= cl.LastPayload
 	})
 	l := c.cap.idleCloses[r.Key.Server()]
-	if rst == nil || l == nil {
+	if rst == nil && !(crossed && !r.ControlBeforeFin(flow.Client)) || l == nil {
+		// With no RST, the server's FIN must have crossed the request,
+		// and the request been no goodbye of the client's.
 		return
 	}
 	idle := cl.LastPayload.Sub(sv.LastPayload) // the request came after the last answer
@@ -203,6 +205,17 @@ func inspectRace(c *flowCtx) {
 	if x := staleRequest(r, flow.Client, packetAt{sv.LastPayload, sv.LastPayloadPacket, sv.LastPayloadInput}, c.pb); x != nil {
 		sent = request(x)
 		data = Evidence{Input: int(x.RequestInput), Packet: int(x.RequestPacket), At: flow.Timestamp(x.RequestAt), What: request(x) + " from client"}
+	}
+	if rst == nil {
+		// Java's servers (Tomcat) shut their side down on the timer and
+		// close later: the request is acknowledged, never answered.
+		c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.75, Since: cl.LastPayload,
+			Summary: fmt.Sprintf("the client sent %s %s after the server's last data, as long as the server lets connections idle before it closes them (its other idle closes), and the server's FIN followed %s later with no answer: "+
+				"its timer fired as the request came, and it closed without reading it (a keep-alive race: the request is lost)", sent, fmtDur(idle), fmtDur(sv.FinAt.Sub(cl.LastPayload))),
+			Evidence: []Evidence{
+				{Input: int(sv.LastPayloadInput), Packet: int(sv.LastPayloadPacket), At: sv.LastPayload, What: "last data from server"},
+				data, {Input: int(sv.FinInput), Packet: int(sv.FinPacket), At: sv.FinAt, What: "FIN from server, no answer"}}})
+		return
 	}
 	c.add(Verdict{Class: StaleReuseReset, Side: flow.Client, Severity: Warning, Confidence: 0.8, Since: cl.LastPayload,
 		Summary: fmt.Sprintf("the client sent %s %s after the server's last data, as long as the server lets connections idle before it closes them (its other idle closes): "+
@@ -223,7 +236,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	var reqs []string
 	var forwarded []staleReq // the requests, for proxied
 	var pb payload.Buffer
-	unanswered, races, massed := 0, 0, 0
+	unanswered, crossing, races, massed := 0, 0, 0, 0
 	var latest time.Duration // the longest a request came after the close
 	retried, retryMax := 0, time.Duration(0)
 	unread := 0 // flows whose payload was not read (--no-payload)
@@ -231,6 +244,9 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		s := g.vs[i].Side
 		if fl.Half(s.Other()).RSTs == 0 {
 			unanswered++
+			if p := fl.Half(s.Other()); p.FinPacket > 0 && fl.Half(s).LastPayload < p.FinAt {
+				crossing++ // the request came before the FIN: not read
+			}
 		}
 		switch h, p := fl.Half(s), fl.Half(s.Other()); {
 		case p.FinPacket == 0: // a race: reset with the request unread
@@ -281,16 +297,26 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		sent = "requests (" + strings.Join(reqs, ", ") + ")"
 	}
 	got := "got RST"
+	dropped := "the server read and dropped them"
+	switch {
+	case crossing == unanswered:
+		dropped = "the server's FIN crossed them, and it closed without reading them"
+	case crossing > 0:
+		dropped = fmt.Sprintf("the server read and dropped them or, on %d, its FIN crossed them", crossing)
+	}
 	switch {
 	case unanswered == len(g.flows):
-		got = "got no answer (the server read and dropped them)"
+		got = "got no answer (" + dropped + ")"
 	case unanswered > 0:
-		got = fmt.Sprintf("got RST or, on %d, no answer (the server read and dropped them)", unanswered)
+		got = fmt.Sprintf("got RST or, on %d, no answer (%s)", unanswered, dropped)
 	}
 	why := "it reuses pooled connections after the peer closed them."
 	if races == len(g.flows) {
 		what := "each request came within %s of the server's close, or just before it (reset with the request unread)"
-		if unread == len(g.flows) {
+		switch {
+		case crossing == len(g.flows):
+			what = "each request came just before the server's close (within %s), which crossed it unread"
+		case unread == len(g.flows):
 			what = "each came within %s of the server's close, or just before it (reset unread)"
 		}
 		why = fmt.Sprintf(what+": a race with its idle timeout, which the client could not yet know of, rather than a pool that ignores closes.",

@@ -46,6 +46,9 @@ type judgement struct {
 	line        *answers
 	ago, waited time.Duration
 	ownApps     bool // closes are the application's own, not its host's
+	// replaced is, on byNextUse, how many of the application's closes
+	// after a FIN came as it opened a new connection in their place.
+	replaced int
 }
 
 // basisKind is what a judgement rests on.
@@ -59,6 +62,7 @@ const (
 	bySiblings                  // its application's leaks beyond doubt
 	byLoss                      // the capture lost packets of this close
 	byQueue                     // a server still answering the requests before this one
+	byNextUse                   // a pool that closes a connection at its next use
 )
 
 const (
@@ -115,6 +119,14 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 			if C.LastPayload > r.Server.LastPayload {
 				j.waited = ev.end.Sub(C.LastPayload)
 			}
+			return j
+		}
+	}
+	if s == flow.Client && !j.sending && ev.grace == 0 {
+		// A pool that finds a connection closed only as it hands it
+		// out, and has opened none but replacements since.
+		if n, ok := ev.nextUsePool(j.app, r.Server.FinAt); ok {
+			j.on, j.replaced = byNextUse, n
 			return j
 		}
 	}
@@ -222,6 +234,9 @@ func (j *judgement) basis() string {
 		}
 		return fmt.Sprintf("in CLOSE_WAIT for %s, its request unanswered for %s, while %s is still answering requests (%s, the last %s before the end) and has taken up to %s to answer one: it may be in line behind them (workers busy with each in turn, the accept queue), and the capture cannot tell yet whether it will close",
 			quiet, fmtDur(j.waited), j.app.endpoint, fmt.Sprintf("%d answered", j.line.n), fmtDur(j.ago), fmtDur(j.line.slowest))
+	case byNextUse:
+		return fmt.Sprintf("in CLOSE_WAIT for %s, and %s, on its connections to %s, closed %s the server had closed each just as it opened a new one in its place (within %s): a pool that finds a connection closed only when it next hands it out (Apache's mod_proxy without ttl, a pool validating on lease), and it has opened no other connection since this one was closed: it holds it until its next use, bounded by the pool's size",
+			quiet, j.app.host, j.app.endpoint, plural(j.replaced, "connection"), fmtDur(replaceWithin))
 	case byPrior:
 		switch {
 		case j.leak && j.before > time.Second:

@@ -59,10 +59,111 @@ type captureEvidence struct {
 	// how it answered its requests: a server busy with them one after
 	// another still holds those it has not come to.
 	answering map[netip.AddrPort]*answers
+	// nextUse holds, per client application with CLOSE_WAITs to judge,
+	// its closes after the server's FIN and the connections it opened
+	// (see nextUsePool).
+	nextUse map[appKey]*poolUse
 	// deadline holds, per server endpoint that closes connections at a
 	// fixed age whatever their idle time (deadlineRun), the range of
 	// those ages.
 	deadline map[netip.AddrPort][2]time.Duration
+}
+
+// poolUse is what a client application did with its connections to a
+// server: when it closed them after the server's FIN (with how long
+// after), and when it opened connections.
+type poolUse struct {
+	closes []closeAfter
+	opens  []flow.Timestamp
+}
+
+type closeAfter struct {
+	at    flow.Timestamp
+	after time.Duration
+}
+
+// poolUseOf returns the poolUse of a, made if need be.
+func (ev *captureEvidence) poolUseOf(a appKey) *poolUse {
+	u := ev.nextUse[a]
+	if u == nil {
+		if ev.nextUse == nil {
+			ev.nextUse = map[appKey]*poolUse{}
+		}
+		u = &poolUse{}
+		ev.nextUse[a] = u
+	}
+	return u
+}
+
+// replaceWithin is how soon after closing a connection the server had
+// closed a pool opens its replacement: in the same call, as Apache's
+// mod_proxy and Apache HttpClient check a connection when they hand it
+// out (35 µs in the lab).
+const replaceWithin = time.Millisecond
+
+// replaced reports whether the application opened a connection within
+// replaceWithin after time at.
+func (u *poolUse) replaced(at flow.Timestamp) bool {
+	i, _ := slices.BinarySearch(u.opens, at)
+	return i < len(u.opens) && u.opens[i].Sub(at) <= replaceWithin
+}
+
+// replacement reports whether the connection opened at t replaced one
+// the application closed just before (within replaceWithin).
+func (u *poolUse) replacement(t flow.Timestamp) bool {
+	i, _ := slices.BinarySearchFunc(u.closes, t, func(c closeAfter, t flow.Timestamp) int { return cmp.Compare(c.at, t) })
+	return i > 0 && t.Sub(u.closes[i-1].at) <= replaceWithin
+}
+
+// nextUsePool reports whether client application a is a pool that
+// notices a server's close only when it next uses the connection, and
+// holds this one (its server's FIN at fin) until then: of its closes that
+// came a millisecond or more after the server's FIN, minSamples or more,
+// and most, were followed within replaceWithin by a new connection to
+// the same server (the pool found the connection closed as it handed it
+// out, and opened another); and every connection it opened since fin
+// replaced one so (a pool with this one idle in it opens no other). n is
+// how many of its closes were such.
+func (ev *captureEvidence) nextUsePool(a appKey, fin flow.Timestamp) (n int, ok bool) {
+	u := ev.nextUse[a]
+	count := func(u *poolUse) (n, late int) {
+		for _, c := range u.closes {
+			if c.after < time.Millisecond {
+				continue
+			}
+			late++
+			if u.replaced(c.at) {
+				n++
+			}
+		}
+		return n, late
+	}
+	// The application's own closes; with too few, its host's (the
+	// same proxy's pools to other servers).
+	late := 0
+	if u != nil {
+		n, late = count(u)
+	}
+	if late < minSamples {
+		h := ev.nextUse[appKey{host: a.host}]
+		if h == nil {
+			return 0, false
+		}
+		n, late = count(h)
+	}
+	if n < minSamples || 2*n <= late {
+		return n, false
+	}
+	if u == nil {
+		return n, true
+	}
+	i, _ := slices.BinarySearch(u.opens, fin)
+	for _, t := range u.opens[i:] {
+		if !u.replacement(t) {
+			return n, false
+		}
+	}
+	return n, true
 }
 
 // atDeadline reports whether the server of r closed it first at the age
@@ -398,6 +499,11 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 					ok, reused = false, false
 				}
 			}
+			if ok && s == flow.Client && !reused {
+				for _, k := range []appKey{appOf(r, s), {host: r.Endpoint(s).Addr()}} {
+					ev.poolUseOf(k).closes = append(ev.poolUseOf(k).closes, closeAfter{r.Client.FinAt, d})
+				}
+			}
 			if ok {
 				sample(ev.closes, appOf(r, s), d)
 				if reused {
@@ -409,6 +515,28 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if h, p := r.Half(s), r.Half(s.Other()); h.FinPacket > 0 && h.DataBeforeFin > 0 && (p.FinPacket == 0 || h.FinAt < p.FinAt) {
 				sample(ev.done, appOf(r, s), h.FinAt.Sub(h.DataBeforeFin))
 			}
+		}
+	}
+	// The connections the applications that closed after a FIN opened,
+	// to tell a pool's replacements from new connections.
+	if len(ev.nextUse) > 0 {
+		for _, r := range recs {
+			if r.Midstream || !has(r, flow.Client, 'S') {
+				continue
+			}
+			// Every application of a host that closed after a FIN: one
+			// with CLOSE_WAITs and no closes of its own is judged on its
+			// host's, and on what it opened.
+			host := appKey{host: r.Key.Client().Addr()}
+			if h := ev.nextUse[host]; h != nil {
+				h.opens = append(h.opens, r.First)
+				u := ev.poolUseOf(appOf(r, flow.Client))
+				u.opens = append(u.opens, r.First)
+			}
+		}
+		for _, u := range ev.nextUse {
+			slices.Sort(u.opens)
+			slices.SortFunc(u.closes, func(a, b closeAfter) int { return cmp.Compare(a.at, b.at) })
 		}
 	}
 	// CLOSE_WAITs that are leaks on their own evidence.

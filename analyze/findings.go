@@ -163,7 +163,12 @@ func countPeers(fs []*Flow, peer func(*Flow) netip.AddrPort) string {
 	var parts []string
 	for i, p := range order {
 		if i == 3 {
-			parts = append(parts, fmt.Sprintf("%d more", len(order)-3))
+			rest := 0
+			for _, q := range order[3:] {
+				rest += n[q]
+			}
+			k := len(order) - 3
+			parts = append(parts, fmt.Sprintf("%d more %s (%d)", k, map[bool]string{true: "endpoint", false: "endpoints"}[k == 1], rest))
 			break
 		}
 		parts = append(parts, fmt.Sprintf("%s (%d)", name(p), n[p]))
@@ -262,6 +267,10 @@ func findings(rep *Report, opt Options) []Finding {
 			switch {
 			case hasVerdict(f, HalfCloseOK, s.Other()):
 				a.sending++
+			case pooledCloseWait(f, s):
+				a.pooled++
+				a.pooledFlows = append(a.pooledFlows, f.ID)
+				a.oldestPooled = max(a.oldestPooled, flow.TS(rep.End).Sub(f.Half(s).Since))
 			case lostAtClose(f.Record, s, flow.TS(rep.End)) != "":
 				a.lost++
 				a.flows = append(a.flows, f.ID)
@@ -379,4 +388,15 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// pooledCloseWait reports whether side s of f is in CLOSE_WAIT held by a
+// pool until its next use (Verdict.pooled).
+func pooledCloseWait(f *Flow, s flow.Side) bool {
+	for i := range f.Verdicts {
+		if v := &f.Verdicts[i]; v.Class == OpenClass && v.Side == s && v.pooled {
+			return true
+		}
+	}
+	return false
 }

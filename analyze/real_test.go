@@ -84,7 +84,6 @@ var knownWrong = map[string]string{
 	// Apache's mod_proxy pools in front of Tomcat's 3 s idle timeout (AJP and HTTP).
 	"apache-ajp-tomcat@mid verdicts":  ajpPoolCloseWait + "; " + ajpRaceMid,
 	"apache-ajp-tomcat@mid findings":  ajpLeakFinding + "; no stale_reuse_reset finding for the AJP races 48544 and 47326 (503 to their callers)",
-	"apache-ajp-tomcat@late verdicts": ajpPoolCloseWait + " (at late, 14: the batch pools' 8, 29 s old, and the sweep pools' 6, 3 s old); " + ajpRaceLate,
 	"apache-ajp-tomcat@late findings": ajpLeakFinding + "; the stale_reuse_reset finding holds 34900 (8084, FIN 15 µs before the request) only: it misses the 4 AJP races and 57070, says the server \"read and dropped\" the requests and calls them \"reset with the request unread\" (no RST in the capture), and names only one 502 Proxy Error, not the four 503 Service Unavailable (e.g. #833 to 47408 0.1 ms after Tomcat's FIN #830)",
 }
 

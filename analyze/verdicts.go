@@ -25,7 +25,10 @@ type Verdict struct {
 	mass bool
 	// pings is set on a server's close for its client's pings (flow's
 	// Record.ClosedForPings), not for the idle time.
-	pings      bool
+	pings bool
+	// pooled is set on a CLOSE_WAIT held by a pool until its next use
+	// (judgement byNextUse), not a leak.
+	pooled     bool
 	Confidence float64
 	// Since is when the condition began (the state was entered, the
 	// close happened); Age how long it had lasted at the end of the
