@@ -75,6 +75,23 @@ type captureEvidence struct {
 type poolUse struct {
 	closes []closeAfter
 	opens  []flow.Timestamp
+	// late counts the closes a millisecond or more after the FIN, and
+	// replaced those of them a new connection followed (count).
+	late, replacedN int
+}
+
+// count sets late and replacedN, once closes and opens are sorted.
+func (u *poolUse) count() {
+	u.late, u.replacedN = 0, 0
+	for _, c := range u.closes {
+		if c.after < time.Millisecond {
+			continue
+		}
+		u.late++
+		if u.replaced(c.at) {
+			u.replacedN++
+		}
+	}
 }
 
 type closeAfter struct {
@@ -126,30 +143,18 @@ func (u *poolUse) replacement(t flow.Timestamp) bool {
 // how many of its closes were such.
 func (ev *captureEvidence) nextUsePool(a appKey, fin flow.Timestamp) (n int, ok bool) {
 	u := ev.nextUse[a]
-	count := func(u *poolUse) (n, late int) {
-		for _, c := range u.closes {
-			if c.after < time.Millisecond {
-				continue
-			}
-			late++
-			if u.replaced(c.at) {
-				n++
-			}
-		}
-		return n, late
-	}
 	// The application's own closes; with too few, its host's (the
 	// same proxy's pools to other servers).
 	late := 0
 	if u != nil {
-		n, late = count(u)
+		n, late = u.replacedN, u.late
 	}
 	if late < minSamples {
 		h := ev.nextUse[appKey{host: a.host}]
 		if h == nil {
 			return 0, false
 		}
-		n, late = count(h)
+		n, late = h.replacedN, h.late
 	}
 	if n < minSamples || 2*n <= late {
 		return n, false
@@ -383,6 +388,7 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 	// The hosts with a CLOSE_WAIT to judge, and the servers with SYNs
 	// no packet answered: only theirs are measured.
 	waiting := map[netip.Addr]bool{}
+	waitingApps := map[appKey]bool{} // client applications with a CLOSE_WAIT
 	for _, a := range aggs {
 		if a.Server.IsValid() {
 			ev.accepted[a.Server] = nil
@@ -410,6 +416,9 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		for s := flow.Client; s <= flow.Server; s++ {
 			if r.Half(s).State == flow.CloseWait {
 				waiting[r.Endpoint(s).Addr()] = true
+				if s == flow.Client {
+					waitingApps[appOf(r, s)] = true
+				}
 			}
 		}
 	}
@@ -530,13 +539,16 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			host := appKey{host: r.Key.Client().Addr()}
 			if h := ev.nextUse[host]; h != nil {
 				h.opens = append(h.opens, r.First)
-				u := ev.poolUseOf(appOf(r, flow.Client))
-				u.opens = append(u.opens, r.First)
+				if a := appOf(r, flow.Client); waitingApps[a] || ev.nextUse[a] != nil {
+					u := ev.poolUseOf(a)
+					u.opens = append(u.opens, r.First)
+				}
 			}
 		}
 		for _, u := range ev.nextUse {
 			slices.Sort(u.opens)
 			slices.SortFunc(u.closes, func(a, b closeAfter) int { return cmp.Compare(a.at, b.at) })
+			u.count()
 		}
 	}
 	// CLOSE_WAITs that are leaks on their own evidence.
