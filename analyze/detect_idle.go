@@ -77,7 +77,7 @@ var idleDetector = detector{
 		}
 		_, from := idleBefore(g.flows[0].Record, g.vs[0])
 		if waitedFor(g.vs[0].Side, from) {
-			return []Finding{waitFinding(g)}
+			return []Finding{waitFinding(g, fx)}
 		}
 		if dl, rest, ok := splitDeadline(g); ok {
 			out := []Finding{deadlineFinding(dl)}
@@ -691,10 +691,10 @@ func idleFinding(g *group, fx *findCtx) Finding {
 
 // waitFinding reports closes that ended a wait for an answer: the closer
 // sent data last, then gave up.
-func waitFinding(g *group) Finding {
+func waitFinding(g *group, fx *findCtx) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	if v0.Side == flow.Server {
-		return serverWaitFinding(g)
+		return serverWaitFinding(g, fx)
 	}
 	ep := f0.Endpoint(v0.Side)
 	var waits []time.Duration
@@ -717,6 +717,9 @@ func waitFinding(g *group) Finding {
 		fmt.Fprintf(&sb, "; %s never closed %s in turn (see its CLOSE_WAIT leak): it is stuck on something slower than %s's timeout", peer.Addr(), fmt.Sprint(leaked, " of them"), ep.Addr())
 	}
 	sb.WriteString(".")
+	if got := fx.callersGot(ep.Addr(), closeMoments(g)); got != "" {
+		fmt.Fprintf(&sb, " %s is a proxy: its callers got %s as it gave up.", ep.Addr(), got)
+	}
 	return Finding{Class: IdleTimeoutClose, Severity: sev, Hosts: []netip.Addr{ep.Addr()}, Endpoints: []netip.AddrPort{peer},
 		Flows:   ids(g.flows),
 		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_median_s", main.Median.Seconds()}, {"leaked_after", float64(leaked)}},
@@ -806,7 +809,7 @@ func massFinding(g *group) Finding {
 
 // serverWaitFinding reports a server's closes after its clients' last
 // data: requests it stopped waiting for, or gave up answering.
-func serverWaitFinding(g *group) Finding {
+func serverWaitFinding(g *group, fx *findCtx) Finding {
 	server := g.flows[0].Key.Server()
 	var pb payload.Buffer
 	var waits []time.Duration
@@ -860,6 +863,9 @@ func serverWaitFinding(g *group) Finding {
 		sb.WriteString(": its timeout for a request it never finished reading or answering, or an idle timeout counting from the client's last message (the payload was not read as HTTP)")
 	}
 	sb.WriteString(".")
+	if got := fx.callersGot(clients[0], closeMoments(g)); len(clients) == 1 && got != "" {
+		fmt.Fprintf(&sb, " %s is a proxy: its callers got %s at those moments.", clients[0], got)
+	}
 	if resets > 0 {
 		// A socket closed with the request unread in it sends RST: the
 		// process that held it was killed, or crashed, or closed it
@@ -934,4 +940,14 @@ func forwardedFrom(fx *findCtx, host netip.Addr, name string) (netip.AddrPort, b
 		}
 	}
 	return netip.AddrPort{}, false
+}
+
+// closeMoments are the moments the group's closes came (their verdicts'
+// Since: the FIN or RST).
+func closeMoments(g *group) []flow.Timestamp {
+	at := make([]flow.Timestamp, len(g.vs))
+	for i, v := range g.vs {
+		at[i] = v.Since
+	}
+	return at
 }

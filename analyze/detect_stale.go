@@ -41,7 +41,7 @@ var staleReuseDetector = detector{
 			"went out again first thing on a new connection to the same server within 100 ms (or ten round trips): retried; " +
 			"and where the same request (method and target) had come to the host that sent it, from a caller of its own, " +
 			"within 50 ms before, that host is a reverse proxy: the finding says so and what its callers got (a 502, or a " +
-			"success the proxy retried).",
+			"success the proxy retried); where the requests were not read (another protocol, AJP), the error answers (5xx) the host sent its own callers within 50 ms after each failure.",
 		Causes: "A client pool whose idle timeout is longer than the server's keep-alive timeout, or that does not " +
 			"check for the server's FIN before reusing a connection; behind a reverse proxy, its upstream pool " +
 			"(nginx's upstream keepalive_timeout, 60 s by default, in front of Node.js's 5 s).",
@@ -375,6 +375,18 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		ms = append(ms, Metric{"peer_idle_timeout_s", bound.Seconds()})
 	}
 	front := fx.proxied(g, forwarded)
+	if front == "" {
+		// Requests not read (another protocol: AJP): the host's callers
+		// answered with an error as the reuse failed, if it is a proxy.
+		var at []flow.Timestamp
+		for i, fl := range g.flows {
+			p := fl.Half(g.vs[i].Side.Other())
+			at = append(at, max(p.FinAt, fl.Half(g.vs[i].Side).LastPayload))
+		}
+		if got := fx.callersGot(f.Endpoint(v.Side).Addr(), at); got != "" {
+			front = fmt.Sprintf("%s is a proxy: its callers got %s as the requests failed, so its upstream pool keeps idle connections longer than its backend does.", f.Endpoint(v.Side).Addr(), got)
+		}
+	}
 	if front != "" {
 		sum += " " + front
 		upstream := "the backend's keep-alive timeout"

@@ -209,6 +209,9 @@ type findCtx struct {
 	// toHost lists the flows to each address of a host with a stale
 	// reuse, its possible callers (flowsTo).
 	toHost map[netip.Addr][]int
+	// toAddr lists the flows to each server address (copies left out),
+	// for callersGot; made at its first call.
+	toAddr map[netip.Addr][]int32
 }
 
 // closeWaits counts the CLOSE_WAIT sockets per client and server
@@ -399,4 +402,78 @@ func pooledCloseWait(f *Flow, s flow.Side) bool {
 		}
 	}
 	return false
+}
+
+// callersGot says what the callers of host got, where host is a proxy
+// whose upstream connections failed at the moments at (reset, or given
+// up): the error responses (5xx) it sent on connections to it (on any
+// address of the capture's host, when it is one) within proxyLag after
+// one of them, by status: "502 Bad Gateway on 2". "" when none.
+func (fx *findCtx) callersGot(host netip.Addr, at []flow.Timestamp) string {
+	if len(at) == 0 {
+		return ""
+	}
+	if fx.toAddr == nil {
+		fx.toAddr = map[netip.Addr][]int32{}
+		for i := range fx.rep.Flows {
+			if !fx.rep.isCopy(i) {
+				a := fx.rep.Flows[i].Key.Server().Addr()
+				fx.toAddr[a] = append(fx.toAddr[a], int32(i))
+			}
+		}
+	}
+	self := []netip.Addr{host}
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		self = fx.rep.LocalAddrs
+	}
+	lo, hi := slices.Min(at), slices.Max(at)+flow.Timestamp(proxyLag)
+	type answer struct {
+		t      flow.Timestamp
+		status string
+	}
+	var answers []answer
+	var pb payload.Buffer
+	for _, a := range self {
+		for _, i := range fx.toAddr[a] {
+			f := &fx.rep.Flows[i]
+			if f.Last < lo || f.First > hi {
+				continue
+			}
+			h := httpOf(f.Record, flow.Client, &pb)
+			if h == nil {
+				continue
+			}
+			for j := range h.Exchanges {
+				x := &h.Exchanges[j]
+				t := flow.Timestamp(x.ResponseAt)
+				if x.Status < 500 || t == 0 {
+					continue
+				}
+				if t >= lo && t <= hi {
+					answers = append(answers, answer{t, x.StatusLine()})
+				}
+			}
+		}
+	}
+	// Each failure answered once: the earliest error after it not
+	// taken by an earlier one.
+	slices.SortFunc(answers, func(a, b answer) int { return cmp.Compare(a.t, b.t) })
+	at = slices.Sorted(slices.Values(at))
+	got := map[string]int{}
+	next := 0
+	for _, u := range at {
+		for next < len(answers) && answers[next].t < u {
+			next++
+		}
+		if next < len(answers) && answers[next].t.Sub(u) <= proxyLag {
+			got[answers[next].status]++
+			next++
+		}
+	}
+	var out []string
+	for st, n := range got {
+		out = append(out, fmt.Sprintf("%s on %d", st, n))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }

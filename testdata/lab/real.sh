@@ -6091,7 +6091,7 @@ nofinding stale_reuse_reset
 nofinding accept_then_close
 @mid,late expect sport=9002 cport=$killed n>=2 : idle_timeout_close(server) !stale_reuse_reset(server) !stale_reuse_reset(client)
 @mid,late infinding sport=9002 : idle_timeout_close
-@mid,late says idle_timeout_close : $server_ip:9002 (server) reset 2 connections
+@mid,late says idle_timeout_close : $server_ip:9002 (server) reset (RST) 2 connections
 @mid,late says idle_timeout_close : 502 Bad Gateway
 @late expect sport=9003 n>=2 : idle_timeout_close(client) time_wait(client) !idle_timeout_close(server)
 @late healthy sport=9003
