@@ -621,6 +621,8 @@ func idleFinding(g *group, fx *findCtx) Finding {
 			fmt.Fprintf(&sb, " (the responses name %q)", name)
 		}
 	case upgraded:
+	case v0.Side == flow.Client:
+		// A client's pool: no server's default to compare with.
 	case name != "" && via == "" && fx != nil:
 		if up, ok := forwardedFrom(fx, ep.Addr(), name); ok {
 			// The closer is a proxy: its own connections to the
