@@ -34,7 +34,8 @@
 # (sshd-limits), gunicorn and tshark (haproxy-maxconn), php8.2-fpm,
 # apache2-utils and tshark (php-fpm-fastcgi), rabbitmq-server, python3-pika
 # and tshark (rabbitmq-heartbeat), apache2 (with mod_proxy_ajp) and tshark
-# (apache-ajp-tomcat).
+# (apache-ajp-tomcat), python3-pymysql, python3-redis and tshark
+# (haproxy-tcp-db).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -423,6 +424,16 @@
 #                       requests 3.000-3.012 s apart racing Tomcat's timer
 #                       (its FIN with the request unanswered, no RST:
 #                       503 to the caller).
+#   haproxy-tcp-db      HAProxy in mode tcp (timeout client 3s, timeout
+#                       server 3s) in front of MariaDB (wait_timeout 600)
+#                       and Redis (timeout 0), captured on the proxy (-i
+#                       any): it closes idle streams on both legs (FIN to
+#                       the client; FIN and RST to the server); pymysql
+#                       pooled connections queried again after 4-5 s idle
+#                       (RST, error 2013), one pre-pinging (COM_PING, RST),
+#                       two validating before use (FIN; COM_QUIT, RST),
+#                       redis-py ConnectionPools reconnecting, one pymysql
+#                       connection pinging every second.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -6620,7 +6631,184 @@ backend_races() {
 						printf "race %s %s %.4f %.2f %s %s\n", c, $3, idle[c], 1000 * ($1 - req[c]), ($6 == 1 ? "R" : "F"), ($8 >= end[c] ? "acked" : "crossed") } } }'
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat"
+# HAProxy in mode tcp (timeout client 3s, timeout server 3s) in front of
+# MariaDB (wait_timeout 600) and Redis (timeout 0): its idle timeout kills
+# pooled database connections, on both legs.
+sc_haproxy_tcp_db() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip
+	wire proxy server
+	# MariaDB by hand, as in mariadb-idle, with its idle timeouts left
+	# long: it never closes a connection in this recording.
+	mkdir -p "$work/db"
+	mariadb-install-db --no-defaults --datadir="$work/db" --user=root --skip-test-db >>"$work/log" 2>&1
+	on server mariadbd --no-defaults --datadir="$work/db" --user=root --bind-address="$server_ip" --port=3306 \
+		--socket="$work/db.sock" --pid-file="$work/db.pid" --skip-grant-tables --skip-name-resolve \
+		--skip-log-bin --performance-schema=off --innodb-buffer-pool-size=16M \
+		--wait-timeout=600 --interactive-timeout=600
+	# Redis with timeout 0: it never closes an idle client.
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--tcp-keepalive 0 --timeout 0 --dir "$work" --daemonize no
+	# HAProxy relaying TCP: each client connection is a stream with a
+	# connection of its own to the server, opened at once. timeout client
+	# and timeout server are the inactivity timeouts of the two sides; in
+	# mode tcp either one ends the whole stream. Its log (option tcplog)
+	# goes to a file of its own (it sets O_NONBLOCK on its stdout with
+	# F_SETFL, dropping O_APPEND: it would write over the shared log): the
+	# termination state of every stream (cD, sD: a client or server
+	# timeout while data was being exchanged, "D").
+	cat >"$work/haproxy.cfg" <<CONF
+global
+	pidfile $work/haproxy.pid
+	nbthread 1
+	log stdout format raw local0
+defaults
+	mode tcp
+	log global
+	option tcplog
+	timeout connect 2s
+	timeout client 3s
+	timeout server 3s
+frontend mysql
+	bind $front:3306
+	default_backend mariadb
+backend mariadb
+	server db $server_ip:3306
+frontend redis
+	bind $front:6379
+	default_backend redis
+backend redis
+	server redis $server_ip:6379
+CONF
+	on proxy bash -c 'exec haproxy -db -f "$1" >"$2" 2>&1' _ "$work/haproxy.cfg" "$work/haproxy.log"
+	listening server 3306 30
+	listening server 6379
+	listening proxy 3306
+	listening proxy 6379
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin haproxy-tcp-db
+	# pymysql: a pool of three connections reused after 4, 4.5 and 5 s
+	# idle; one pinging every second; after 4.5 s idle, pools that check
+	# the socket before use (readable: EOF) or ping first.
+	client client $pylab mysqlpool "$front" 3306 4,4.5,5 4.5 25 30
+	first_port 20 # the clock starts at the first connection
+	# redis-py's ConnectionPools, reused after 4 s idle.
+	client client $pylab redisreuse "$front" 6379 4 30
+	until_t 1.5 # every connection queried once, all idle but the pinger
+	cut early client proxy server
+	until_t 3.75 # HAProxy closed them all 3 s after their last query
+	cut mid client proxy server
+	until_t 9 # the reuses and their errors
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	sed 's/^/  haproxy: /' "$work/haproxy.log"
+	local late=$out/$name@late.pcap
+	{ proxy_legs "$late" 3306 "$front" "$server_ip"; proxy_legs "$late" 6379 "$front" "$server_ip"; } >"$work/legs"
+	local idle renew
+	idle=$(ports pool),$(ports validate),$(ports validatequit),$(ports preping),$(ports redispool),$(ports redishealth)
+	renew=$(ports repool),$(ports revalidate),$(ports revalidatequit),$(ports repreping),$(ports redisrepool),$(ports redisrehealth)
+	# The proxy's connections to the servers for them.
+	local idleb renewb pingb
+	idleb=$(legs_of pool validate validatequit preping redispool redishealth)
+	renewb=$(legs_of repool revalidate revalidatequit repreping redisrepool redisrehealth)
+	pingb=$(legs_of ping)
+	# How long each client leg HAProxy closed idle had been quiet.
+	local closes
+	closes=$(tshark -r "$late" -Y "ip.src == $front && (tcp.srcport == 3306 || tcp.srcport == 6379) && (tcp.len > 0 || tcp.flags.fin == 1)" \
+		-T fields -e frame.time_relative -e tcp.dstport -e tcp.len -e tcp.flags.fin 2>/dev/null |
+		awk '$3 > 0 { last[$2] = $1 } $4 == 1 && !($2 in fin) { fin[$2] = 1; if ($1 - last[$2] > 1) printf "%s %.3f\n", $2, $1 - last[$2] }' |
+		sort -k2n | awk 'NR == 1 { lo = $2 } { hi = $2 } END { printf "%.3f-%.3f s", lo, hi }')
+	echo "lab: $name: idle ${idle//,/ } (backend legs ${idleb//,/ }); HAProxy's FINs after $closes idle; ping $(ports ping) ($pingb)" >&2
+	expect <<EXP
+# HAProxy 2.6 in mode tcp (timeout client 3s, timeout server 3s; one
+# thread) relays the client host's connections to MariaDB 10.11
+# (wait_timeout 600) and Redis 7.0 (timeout 0): a stream per client
+# connection, with a connection of its own to the server opened at once.
+# Captured on the proxy (-i any): both legs. In mode tcp either timeout
+# ends the whole stream: HAProxy's log says cD (the client side's
+# inactivity timeout) for every idle stream. It closes the client leg
+# with FIN $closes after its last data, and in the same
+# millisecond the server leg: FIN, then RST 0.1 ms later (it aborts the
+# server socket once its FIN is out) unless the server's own FIN came
+# first (Redis's, within 0.1 ms; then TIME_WAIT on the proxy). Neither
+# server ever closed on its own: MariaDB logs "Aborted connection ... (Got
+# an error reading communication packets)" for each, its wait_timeout far
+# away; Redis never times clients out. So both legs are idle closes by the
+# proxy: the client leg as its server (HAProxy's timeout, not the
+# database's), the server leg as MariaDB's or Redis's client.
+# - pymysql 1.0.2, a pool of three connections ("pool") queried again
+#   after 4, 4.5 and 5 s idle on the same connection: the COM_QUERY (13
+#   bytes) goes into the connection HAProxy closed 1-2 s before; the
+#   proxy's kernel answers RST within 0.05 ms (its socket, orphaned in
+#   FIN_WAIT_2, takes no data); pymysql reads the FIN first: error 2013
+#   "Lost connection to MySQL server during query". The pool replaces
+#   the connection ("repool") and runs the query again: a stale reuse.
+# - "preping" (pymysql's ping(reconnect=True), a pre-ping pool) sends
+#   COM_PING (5 bytes) into the closed connection after 4.5 s: RST, and
+#   it connects anew ("repreping"): the same stale reuse on the wire, the
+#   failure absorbed by the pool.
+# - "validate" checks the socket before use (readable: EOF) and drops it
+#   with a FIN after 4.5 s idle, 1.5 s in CLOSE_WAIT; "validatequit" does
+#   the same with pymysql's close(), whose COM_QUIT (01 00 00 00 01, a
+#   goodbye: nothing asked) goes first and is reset by the proxy's kernel:
+#   no request was lost, no stale reuse. Each connects anew.
+# - redis-py 4.3's ConnectionPools, health_check_interval 0 ("redispool")
+#   and 1 ("redishealth"), reused after 4 s idle: the pool checks the
+#   socket before handing it out (readable: EOF), closes it (FIN) and
+#   connects anew; healthy.
+# - "ping" queries SELECT 1 every second on one connection: never idle
+#   3 s, HAProxy never closes it; healthy on both legs.
+# Until their next use the pooled connections sit in CLOSE_WAIT on the
+# client (at the mid cut, under a second after HAProxy's FINs): a pool that
+# notices at next use, no leak. The new connections are queried and
+# closed by the client (COM_QUIT, FIN): healthy.
+@early expect sport=3306 n>=14 : open(client)
+@early expect sport=6379 n>=4 : open(client)
+@early healthy all
+@mid,late expect cport=$idle n>=8 : idle_timeout_close(server)
+@mid,late expect cport=$idleb n>=8 : idle_timeout_close(client)
+@mid,late healthy cport=$idleb
+@mid expect cport=$idle client.ss=CLOSE-WAIT n>=8 : open(client) !close_wait_leak(client)
+@mid noproblem close_wait_leak
+@late expect cport=$(ports pool) n>=3 : stale_reuse_reset(client)
+@late expect cport=$(ports preping) n>=1 : stale_reuse_reset(client)
+@late expect cport=$(ports validate),$(ports validatequit),$(ports redispool),$(ports redishealth) n>=4 : !stale_reuse_reset(client) !close_wait_leak(client)
+@late healthy cport=$(ports validate),$(ports validatequit),$(ports redispool),$(ports redishealth)
+@late healthy cport=$renew,$renewb
+expect cport=$(ports ping),$pingb n>=2 : open(client)
+healthy cport=$(ports ping),$pingb
+@early,late nofinding close_wait_leak
+@mid,late finding idle_timeout_close
+@mid,late says idle_timeout_close : after 3.0 s without traffic
+@mid,late says idle_timeout_close : timeout client
+@late finding stale_reuse_reset
+@late says stale_reuse_reset : on 4 connections
+@late says stale_reuse_reset : had closed after 3.0 s idle
+EXP
+}
+
+# proxy_legs FILE PORT FRONT SERVER: "CPORT BPORT" lines: each client
+# connection to FRONT:PORT in FILE and the proxy's connection to
+# SERVER:PORT made for it (the first SYN to the server after the client's:
+# a proxy in mode tcp connects at once).
+proxy_legs() {
+	tshark -r "$1" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == $2 && (ip.dst == $3 || ip.dst == $4)" \
+		-T fields -e ip.dst -e tcp.srcport 2>/dev/null |
+		awk -v f="$3" '!seen[$1 " " $2]++ { if ($1 == f) q[n++] = $2; else if (m < n) print q[m++], $2 }'
+}
+
+# legs_of ROLE...: the proxy's server-side ports (work/legs) for the client
+# ports noted as ROLEs, comma separated.
+legs_of() {
+	local r
+	for r in "$@"; do
+		ports "$r"
+		echo
+	done | tr , '\n' | awk 'NR == FNR { if ($1 != "") want[$1]; next } ($1 in want) { printf "%s%s", c, $2; c = "," }' - "$work/legs"
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -6698,6 +6886,7 @@ for s in ${@:-$all}; do
 	php_fpm_fastcgi)
 		command -v php-fpm8.2 >/dev/null && command -v ab >/dev/null && command -v tshark >/dev/null || die "needs php8.2-fpm, ab (apache2-utils) and tshark"
 		;;
+	haproxy_tcp_db) $py -c 'import pymysql, redis' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-pymysql, python3-redis and tshark" ;;
 	rabbitmq_heartbeat)
 		[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null || die "needs rabbitmq-server"
 		$py -c 'import pika' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-pika and tshark"

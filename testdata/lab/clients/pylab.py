@@ -227,6 +227,33 @@ count and time and exits by itself. Clients print one line per connection,
                                        nothing more, MODE nothing sends nothing;
                                        reads until EOF (or HOLD s), closes, says
                                        on stderr what it got and when
+  mysqlpool HOST PORT IDLES REUSE PINGS HOLD
+                                       python3-pymysql (autocommit), through a
+                                       TCP proxy: a small pool, a list of open
+                                       connections ("pool"), each queried, left
+                                       idle IDLES s (comma separated, one per
+                                       connection) and queried again on the
+                                       same connection; one that fails is
+                                       replaced ("repool": the query again,
+                                       then closed); one querying SELECT 1 every
+                                       second PINGS times, then closed ("ping");
+                                       after REUSE s idle, a pool that checks
+                                       the socket first (readable: EOF) and
+                                       drops it without a word ("validate") or
+                                       with pymysql's close(), COM_QUIT
+                                       ("validatequit"), and one that pings
+                                       first, ping(reconnect=True) as a
+                                       pre-ping pool does ("preping"); each
+                                       connects again ("re" + role), queries
+                                       and closes; says on stderr what each
+                                       got and when; then waits until HOLD s
+  redisreuse HOST PORT REUSE HOLD      python3-redis ConnectionPools, through a
+                                       TCP proxy: one (health_check_interval
+                                       0, "redispool") and one with
+                                       health_check_interval 1 ("redishealth"),
+                                       each a SET, REUSE s idle, a GET; a
+                                       connection the pool opens for it is
+                                       said as "redisre" + pool or health
 """
 
 import http.client
@@ -1548,6 +1575,108 @@ def amqpraw(host, port, role, mode, hold):
     print("amqpraw: %s %d: %s after %.2f s, having got %d bytes %r" % (role, s.getsockname()[1], end, time.time() - t, len(got), got[:12]),
           file=sys.stderr, flush=True)
     s.close()
+
+
+def mysqlpool(host, port, idles, reuse, pings, hold):
+    import pymysql
+
+    t0 = time.time()
+
+    def connect(role):
+        c = pymysql.connect(host=host, port=int(port), user="root", autocommit=True,
+                            connect_timeout=5, read_timeout=5, write_timeout=5)
+        say(role, c._sock)
+        return c
+
+    def query(c, sql):
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    def log(role, port, what):
+        # one write per line: the threads log at once
+        os.write(2, ("mysqlpool: %.3f s: %s %d: %s\n" % (time.time() - t0, role, port, what)).encode())
+
+    def pooled(idle):
+        c = connect("pool")
+        p = c._sock.getsockname()[1]
+        query(c, "SELECT 1")
+        time.sleep(idle)  # idle in the pool, past the proxy's timeout
+        try:
+            query(c, "SELECT 2")  # sent on the connection as it is
+            log("pool", p, "SELECT 2 answered after %.1f s idle" % idle)
+        except pymysql.MySQLError as e:
+            log("pool", p, "after %.1f s idle: %s %s" % (idle, type(e).__name__, e))
+            c = connect("repool")  # the pool replaces it
+            query(c, "SELECT 2")
+        c.close()
+
+    def ping():
+        c = connect("ping")
+        p = c._sock.getsockname()[1]
+        for i in range(int(pings)):
+            try:
+                query(c, "SELECT 1")
+            except pymysql.MySQLError as e:
+                log("ping", p, "SELECT 1 #%d: %s %s" % (i + 1, type(e).__name__, e))
+                return
+            time.sleep(1)
+        log("ping", p, "%s pings answered, closed" % pings)
+        c.close()
+
+    def validated(role):
+        c = connect(role)
+        s = c._sock
+        p = s.getsockname()[1]
+        query(c, "SELECT 1")
+        time.sleep(float(reuse))
+        if role == "preping":
+            c.ping(reconnect=True)  # COM_PING; on an error, connects anew
+            if c._sock.getsockname()[1] != p:
+                say("re" + role, c._sock)
+                log(role, p, "ping failed after %s s idle, reconnected" % reuse)
+        elif select.select([s], [], [], 0)[0]:
+            eof = s.recv(1, socket.MSG_PEEK) == b""
+            log(role, p, "readable after %s s idle (%s), dropped" % (reuse, "EOF" if eof else "data"))
+            if role == "validate":
+                c._force_close()  # the socket closed, no COM_QUIT
+            else:
+                c.close()  # COM_QUIT, then the socket closed
+            c = connect("re" + role)
+        query(c, "SELECT 2")
+        c.close()
+
+    fs = [lambda i=i: pooled(float(i)) for i in idles.split(",")]
+    fs += [ping, lambda: validated("validate"), lambda: validated("validatequit"), lambda: validated("preping")]
+    for f in fs:
+        threading.Thread(target=f, daemon=True).start()
+        time.sleep(0.05)
+    time.sleep(float(hold))
+
+
+def redisreuse(host, port, reuse, hold):
+    import redis
+
+    def pooled(role, **kw):
+        r = redis.Redis(host=host, port=int(port), socket_timeout=5, **kw)
+        r.set("lab", role)
+        c = r.connection_pool._available_connections[0]
+        p = c._sock.getsockname()[1]
+        say(role, c._sock)
+        time.sleep(float(reuse))  # idle in the pool past the proxy's timeout
+        try:
+            r.get("lab")  # the pool checks the connection before handing it out
+            if c._sock.getsockname()[1] != p:
+                say("redisre" + role[5:], c._sock)
+                os.write(2, ("redisreuse: %s %d: closed by the peer after %s s idle, the pool connected anew\n" % (role, p, reuse)).encode())
+        except redis.ConnectionError as e:
+            os.write(2, ("redisreuse: %s %d: %s %s\n" % (role, p, type(e).__name__, e)).encode())
+        r.connection_pool.disconnect()
+
+    for f in (lambda: pooled("redispool"), lambda: pooled("redishealth", health_check_interval=1)):
+        threading.Thread(target=f, daemon=True).start()
+        time.sleep(0.05)
+    time.sleep(float(hold))
 
 
 if __name__ == "__main__":
