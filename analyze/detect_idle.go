@@ -49,7 +49,9 @@ var idleDetector = detector{
 			"(three or more, a second old or more, within 1 % of it or 20 ms), of connections opened apart whose idle times " +
 			"are ten times as far apart (100 ms at least), are a deadline counted from the accept, not an idle timeout: " +
 			"a timeout to finish a handshake or log in (sshd LoginGraceTime), or a maximum age; they are reported apart, " +
-			"and data the client sent after such a close is no reuse of the connection.",
+			"and data the client sent after such a close is no reuse of the connection. Where the closer closed, within a " +
+			"millisecond of most of its idle closes, a connection of its own on the other side of it, it is a TCP relay (HAProxy in " +
+			"mode tcp, nginx stream) whose inactivity timeout closed both legs: the findings of both legs say so.",
 		Causes: "Tomcat keepAliveTimeout (default connectionTimeout, 20 s), nginx keepalive_timeout (75 s), Apache " +
 			"KeepAliveTimeout (5 s), Node.js server.keepAliveTimeout (5 s; recent releases close at 6 s, adding keepAliveTimeoutBuffer), gunicorn --keep-alive (2 s), uvicorn --timeout-keep-alive (5 s), AWS ALB idle " +
 			"timeout (60 s), HAProxy timeout http-keep-alive, Envoy idle_timeout (1 h).",
@@ -670,6 +672,18 @@ func idleFinding(g *group, fx *findCtx) Finding {
 	case v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0:
 		fix = "Nothing to fix: the client closes its idle connections itself, as a pool should, before the server's timeout can."
 	}
+	if other, n := relayedCloses(fx, g); !upgraded && n*2 > len(g.flows) {
+		// The closer closed another connection of its own in the same
+		// moment each time: a TCP relay closing both legs.
+		if v0.Side == flow.Server {
+			fmt.Fprintf(&sb, " %s closed its own connection to %s in the same millisecond each time (%d of %d): it is a TCP proxy relaying them, and its inactivity timeout closed both legs (HAProxy timeout client and timeout server, nginx stream proxy_timeout); the server behind it did not close.",
+				ep.Addr(), other, n, len(g.flows))
+		} else {
+			fmt.Fprintf(&sb, " It closed its callers' connections to %s in the same millisecond each time (%d of %d): it is a TCP proxy relaying them, and its inactivity timeout closed both legs; %s did not close.",
+				other, n, len(g.flows), f0.Key.Server())
+		}
+		fix = fmt.Sprintf("The proxy's inactivity timeout (%s, HAProxy timeout client and timeout server, nginx stream proxy_timeout) is shorter than the clients keep pooled connections idle: raise it above their idle time, or make the pools send a ping or evict connections idle longer than it.", fmtDur(main.Median))
+	}
 	if resets > 0 {
 		// An RST leaves the peer nothing to read: its next request on the
 		// connection fails ("server has gone away", "connection reset").
@@ -953,3 +967,65 @@ func closeMoments(g *group) []flow.Timestamp {
 	}
 	return at
 }
+
+// relayedCloses counts the idle closes of g that came, within relayGap,
+// with a close by the same host of one of its connections on the other
+// side of it (for a server's closes, a connection it opened; for a
+// client's, one opened to it): a TCP relay that closed both legs at
+// once. other is the endpoint of the other legs (the first found).
+func relayedCloses(fx *findCtx, g *group) (other netip.AddrPort, n int) {
+	if fx == nil || fx.byClient == nil {
+		return netip.AddrPort{}, 0
+	}
+	v0, f0 := g.vs[0], g.flows[0]
+	host := f0.Endpoint(v0.Side).Addr()
+	self := []netip.Addr{host}
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		self = fx.rep.LocalAddrs
+	}
+	var legs []*Flow
+	var side flow.Side // the host's side on the other legs
+	if v0.Side == flow.Server {
+		legs, side = fx.byClient.flows(self...), flow.Client
+	} else {
+		for _, a := range self {
+			for _, i := range fx.flowsToAddr(a) {
+				legs = append(legs, &fx.rep.Flows[i])
+			}
+		}
+		side = flow.Server
+	}
+	type legClose struct {
+		at flow.Timestamp
+		ep netip.AddrPort // the leg's server endpoint
+	}
+	var closes []legClose
+	for _, f := range legs {
+		if slices.Contains(g.flows, f) {
+			continue
+		}
+		if h := f.Half(side); h.FinPacket > 0 {
+			closes = append(closes, legClose{h.FinAt, f.Key.Server()})
+		}
+	}
+	slices.SortFunc(closes, func(a, b legClose) int { return cmp.Compare(a.at, b.at) })
+	eps := map[netip.AddrPort]int{}
+	for i, f := range g.flows {
+		t := closeAt(f.Record, g.vs[i].Side)
+		j, _ := slices.BinarySearchFunc(closes, t-flow.Timestamp(relayGap), func(c legClose, t flow.Timestamp) int { return cmp.Compare(c.at, t) })
+		if j < len(closes) && closes[j].at <= t+flow.Timestamp(relayGap) {
+			n++
+			eps[closes[j].ep]++
+		}
+	}
+	for ep, k := range eps {
+		if k > eps[other] || k == eps[other] && ep.Compare(other) < 0 {
+			other = ep
+		}
+	}
+	return other, n
+}
+
+// relayGap is how close together a relay's closes of its two legs come:
+// the same event loop's turn.
+const relayGap = time.Millisecond

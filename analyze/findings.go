@@ -413,15 +413,6 @@ func (fx *findCtx) callersGot(host netip.Addr, at []flow.Timestamp) string {
 	if len(at) == 0 {
 		return ""
 	}
-	if fx.toAddr == nil {
-		fx.toAddr = map[netip.Addr][]int32{}
-		for i := range fx.rep.Flows {
-			if !fx.rep.isCopy(i) {
-				a := fx.rep.Flows[i].Key.Server().Addr()
-				fx.toAddr[a] = append(fx.toAddr[a], int32(i))
-			}
-		}
-	}
 	self := []netip.Addr{host}
 	if slices.Contains(fx.rep.LocalAddrs, host) {
 		self = fx.rep.LocalAddrs
@@ -434,7 +425,7 @@ func (fx *findCtx) callersGot(host netip.Addr, at []flow.Timestamp) string {
 	var answers []answer
 	var pb payload.Buffer
 	for _, a := range self {
-		for _, i := range fx.toAddr[a] {
+		for _, i := range fx.flowsToAddr(a) {
 			f := &fx.rep.Flows[i]
 			if f.Last < lo || f.First > hi {
 				continue
@@ -476,4 +467,19 @@ func (fx *findCtx) callersGot(host netip.Addr, at []flow.Timestamp) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")
+}
+
+// flowsToAddr lists the flows to server address a (copies left out), by
+// an index made at the first call.
+func (fx *findCtx) flowsToAddr(a netip.Addr) []int32 {
+	if fx.toAddr == nil {
+		fx.toAddr = map[netip.Addr][]int32{}
+		for i := range fx.rep.Flows {
+			if !fx.rep.isCopy(i) {
+				s := fx.rep.Flows[i].Key.Server().Addr()
+				fx.toAddr[s] = append(fx.toAddr[s], int32(i))
+			}
+		}
+	}
+	return fx.toAddr[a]
 }

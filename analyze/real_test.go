@@ -80,17 +80,9 @@ var knownWrong = map[string]string{
 	// Apache's mod_proxy pools in front of Tomcat's 3 s idle timeout (AJP and HTTP).
 	"apache-ajp-tomcat@mid verdicts": ajpPoolCloseWait + "; " + ajpRaceMid,
 	"apache-ajp-tomcat@mid findings": ajpLeakFinding + "; no stale_reuse_reset finding for the AJP races 48544 and 47326 (503 to their callers)",
-	// HAProxy in mode tcp (timeout client/server 3s) in front of MariaDB and Redis, captured on the proxy.
-	"haproxy-tcp-db@mid findings":  tcpProxyIdle,
-	"haproxy-tcp-db@late verdicts": tcpQuitReset,
-	"haproxy-tcp-db@late healthy":  tcpQuitReset,
-	"haproxy-tcp-db@late findings": tcpProxyIdle + "; the stale_reuse_reset finding says requests were sent \"on 5 connections\" and the idle_timeout_close one that \"5 of them were then reused\": 34538's is a COM_QUIT (4 of them: 3 queries, 1 COM_PING), and neither says the pool connected anew and ran its query again at once (34490: RST #258, SYN #259 0.4 ms later) nor that the closer is the proxy, whose timeout can be raised",
 }
 
-const (
-	tcpProxyIdle = "the capture host (10.99.1.2 and 10.99.2.1) is one TCP proxy that closes both legs of each idle stream in the same millisecond (34490: #217 FIN to the client 3.001 s after the last data, its leg to MariaDB 37948 FIN #215 and RST #216 63 µs before): HAProxy's timeout client/server (3 s); the idle_timeout_close findings name no proxy nor its timeout: 10.99.1.2:3306 and :6379 \"(server) ... its idle or keep-alive timeout\", 10.99.2.1 \"(client) ... its pool's idle timeout, or its application done with them\" (remedy \"Nothing to fix: the client closes its idle connections itself, as a pool should\"), though MariaDB (wait_timeout 600) and Redis (timeout 0) never closed and these closes are what breaks the pools"
-	tcpQuitReset = "34538 (validatequit): pymysql's close() on a connection HAProxy closed 1.5 s before (FIN #249) sends COM_QUIT (#402, 5 bytes 01 00 00 00 01), reset by the proxy's kernel (#403): stale_reuse_reset(client), though COM_QUIT is MySQL's goodbye, as PostgreSQL's Terminate is: nothing was asked, nothing lost"
-)
+const ()
 
 const (
 	rabbitQueued     = "34446, 34456, 60124, 60132, 60134, 60150 on 5674, never accepted (connection_max 3, ranch's max_connections: LISTEN Recv-Q 6; the 8-byte protocol header acknowledged by the kernel, nothing from the server; pika's FIN after 1.5 s, e.g. #462): close_wait_leak(server) with \"its application never closed the socket\", where no application holds these sockets"

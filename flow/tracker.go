@@ -1102,7 +1102,7 @@ const goodbyeQuiet = time.Second
 // controlMessage reports whether b, a packet's payload, is a message that
 // closes or warns rather than replies: an HTTP/2 GOAWAY frame (on stream
 // 0), a TLS alert record, an FTP or SMTP 421 line, an HTTP 408 Request
-// Timeout, PostgreSQL's Terminate
+// Timeout, MySQL's COM_QUIT, PostgreSQL's Terminate
 // ('X', length 4: what libpq and a pooler such as PgBouncer send as they
 // close, and what libpq sends when it closes after the server did). TLS
 // 1.3 encrypts its alerts as application data: one is known by its
@@ -1124,6 +1124,10 @@ func controlMessage(b []byte) bool {
 	case len(b) >= 4 && (string(b[:4]) == "421 " || string(b[:4]) == "421-"):
 		return true
 	case len(b) == 5 && b[0] == 'X' && binary.BigEndian.Uint32(b[1:5]) == 4:
+		return true
+	case len(b) == 5 && string(b) == "\x01\x00\x00\x00\x01":
+		// MySQL's COM_QUIT (a packet of one byte, sequence 0, command
+		// 1): what a client sends as it closes.
 		return true
 	case len(b) >= 13 && (string(b[:13]) == "HTTP/1.1 408 " || string(b[:13]) == "HTTP/1.0 408 "):
 		// A 408 Request Timeout: the server gave up waiting for a
