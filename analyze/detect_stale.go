@@ -29,7 +29,7 @@ var staleReuseDetector = detector{
 			"after the server's idle timeout. The request fails (connection reset, or the connection closed before a " +
 			"response) although nothing was wrong with the server.",
 		Detection: "New data from one side after the other side's FIN, followed by an RST from the other side (where the " +
-			"payload was read, data that was only a goodbye in reply, a TLS close_notify or PostgreSQL's Terminate, does not count: a server that let " +
+			"payload was read, data that was only a goodbye in reply, a TLS close_notify, PostgreSQL's Terminate or MySQL's COM_QUIT, does not count: a server that let " +
 			"go of its socket resets it, and nothing was lost); or a client's data after the connection was quiet as long " +
 			"as its server's idle closes elsewhere in the capture, answered by an RST, with no FIN or one that followed the " +
 			"request within 10 ms (the server's idle timer fired with the request unread: a keep-alive race); or, " +
