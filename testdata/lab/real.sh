@@ -35,7 +35,9 @@
 # apache2-utils and tshark (php-fpm-fastcgi), rabbitmq-server, python3-pika
 # and tshark (rabbitmq-heartbeat), apache2 (with mod_proxy_ajp) and tshark
 # (apache-ajp-tomcat), python3-pymysql, python3-redis and tshark
-# (haproxy-tcp-db).
+# (haproxy-tcp-db), slapd, ldap-utils, python3-ldap3 and tshark
+# (slapd-idle; slapd's debconf question slapd/no_configuration can be
+# preseeded true: the scenario writes its own slapd.conf).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -434,6 +436,16 @@
 #                       two validating before use (FIN; COM_QUIT, RST),
 #                       redis-py ConnectionPools reconnecting, one pymysql
 #                       connection pinging every second.
+#   slapd-idle          OpenLDAP's slapd 2.5 (idletimeout 3, sizelimit 3,
+#                       conn_max_pending 3): idle connections closed with a
+#                       bare FIN, no Notice of Disconnection, on its whole-
+#                       second clock (3-4.75 s); python3-ldap3 connections
+#                       searching again 4.9-5.4 s later (RST; its
+#                       RESTARTABLE strategy reconnects), every 2 s and
+#                       every second; ldapsearch one-shots; raw sockets
+#                       that never send (one never closes: CLOSE_WAIT); a
+#                       bind and 10 searches in one write, dropped by
+#                       conn_max_pending (FIN, RST, no answer).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -6808,7 +6820,159 @@ legs_of() {
 	done | tr , '\n' | awk 'NR == FNR { if ($1 != "") want[$1]; next } ($1 in want) { printf "%s%s", c, $2; c = "," }' - "$work/legs"
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db"
+# ldap_conf DIR: an OpenLDAP slapd of its own in DIR (slapd.conf, an mdb
+# database of dc=example,dc=org loaded with slapadd: ou=people, its uid=app
+# (password "app") and uid=u1..u5), idletimeout 3, sizelimit 3,
+# conn_max_pending 3.
+ldap_conf() {
+	local d=$1
+	mkdir -p "$d/db"
+	cat >"$d/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile $d/slapd.pid
+argsfile $d/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+loglevel stats
+idletimeout 3
+sizelimit 3
+conn_max_pending 3
+database mdb
+maxsize 16777216
+suffix "dc=example,dc=org"
+rootdn "cn=admin,dc=example,dc=org"
+rootpw secret
+directory $d/db
+CONF
+	{
+		printf 'dn: dc=example,dc=org\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n'
+		printf 'dn: ou=people,dc=example,dc=org\nobjectClass: organizationalUnit\nou: people\n\n'
+		printf 'dn: uid=app,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: app\ncn: app\nsn: app\nuserPassword: app\n\n'
+		for i in 1 2 3 4 5; do
+			printf 'dn: uid=u%s,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\nuid: u%s\ncn: User %s\nsn: %s\n\n' $i $i $i $i
+		done
+	} >"$d/data.ldif"
+	slapadd -q -f "$d/slapd.conf" -l "$d/data.ldif" >>"$work/log" 2>&1
+}
+
+# slapd_idle_closes PCAP: the connections to port 389 the server closed
+# first after a second or more of quiet (since the last payload either
+# way, or since the handshake), grouped by the moment of the FINs (within
+# 10 ms, in seconds from the first SYN): "at T s: PORT (QUIET s), ...; ...".
+slapd_idle_closes() {
+	tshark -r "$1" -Y tcp -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk '$2 != 389 { c = $2; if ($4 == 1 && t0 == "") t0 = $1
+				if (($4 == 1 && !(c in last)) || $6 > 0) last[c] = $1; if ($5 == 1) cfin[c] = 1 }
+			$2 == 389 { c = $3; if ($6 > 0) last[c] = $1
+				if ($5 == 1 && !(c in sfin) && !(c in cfin)) { sfin[c] = 1
+					if ($1 - last[c] < 1) next
+					if (g == "" || $1 - g > 0.01) { printf "%sat %.2f s: ", (g == "" ? "" : "; "), $1 - t0; g = $1 } else printf ", "
+					printf "%s (%.2f s)", c, $1 - last[c] } }'
+}
+
+# OpenLDAP's idletimeout: slapd closes connections idle for 3 s.
+sc_slapd_idle() {
+	host client; host server; wire client server
+	local d=$work/slapd dn=uid=app,ou=people,dc=example,dc=org
+	ldap_conf "$d"
+	# In the foreground (stopped by PID), its stats log (-d 256: every
+	# connection, operation and close) to a file of its own.
+	on server sh -c "exec slapd -d 256 -h ldap://$server_ip:389/ -f $d/slapd.conf 2>$d/slapd.log"
+	listening server 389
+	capture client "$client_if" "$work/cap.pcap"
+	begin slapd-idle
+	client client $pylab ldapidle "$server_ip" 389 "$dn" app ou=people,dc=example,dc=org 17
+	first_port 10 # the clock starts at the first connection
+	# ldapsearch one-shots: bind, search, unbind, close; one past sizelimit.
+	(for i in 1 2 3 4; do
+		until_t $((i - 1)).5
+		flt='(uid=u2)'
+		[ $i != 3 ] || flt='(objectClass=inetOrgPerson)'
+		ip netns exec "$tag-client" timeout 5 ldapsearch -x -LLL -H "ldap://$server_ip:389" -D "$dn" -w app \
+			-b ou=people,dc=example,dc=org "$flt" cn >/dev/null 2>>"$work/log" || echo "ldapsearch $i: exit $?" >>"$work/log"
+	done) &
+	pids+=($!)
+	until_t 2.6 # all idle, none past the timeout
+	cut early client server
+	# Right after slapd's idle closes: the stale connections in CLOSE-WAIT
+	# on the client, before their reuse (4.9 s after their search).
+	while [ "$(ip netns exec "$tag-client" ss -tanH state close-wait "dport = :389" | wc -l)" -lt 4 ] &&
+		awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { exit !(now - t0 < 4.8) }'; do
+		sleep 0.05
+	done
+	cut mid client server
+	until_t 13.9 # the reuses are over; the busy connection's last search
+	cut late client server
+	finish "$work/cap.pcap"
+	grep -E 'closed|deferring' "$d/slapd.log" | sed 's/^/  slapd: /' || true
+	local stale=$(ports stale),$(ports stale5),$(ports restart)
+	local silent=$(ports silent) silentread=$(ports silentread) flood=$(ports flood)
+	expect <<EXP
+# OpenLDAP's slapd 2.5 (idletimeout 3, sizelimit 3, conn_max_pending 3)
+# closes a connection idle for more than 3 s with a bare FIN: no Notice
+# of Disconnection (the unsolicited extended response of RFC 4511 4.4.1),
+# nothing written first (its log: "closed (idletimeout)"). It counts in
+# whole seconds of its clock (more than 3 s: 4 ticks) and checks when its
+# event loop wakes (every 0.75 s at most): a close comes 3-4.75 s after
+# the last activity, and the connections due at a check are closed
+# together. Its idle closes (client port, and its quiet: since the last
+# payload, or since the handshake for the two that never sent anything):
+# $(slapd_idle_closes "$out/$name@late.pcap")
+# python3-ldap3 (SYNC, bound as uid=app): "stale" ($(ports stale)),
+# "stale5" ($(ports stale5)) and the RESTARTABLE "restart" ($(ports restart))
+# search, sit in CLOSE_WAIT after slapd's FIN (ldap3 reads only when it
+# waits for an answer; its kernel's ACK of the FIN is delayed 40 ms) and
+# send their next search 4.9, 5.4 and 5.0 s after the first: slapd, which
+# closed the socket, answers RST within 0.1 ms;
+# ldap3 raises LDAPSessionTerminatedByServerError ("session terminated by
+# server": the FIN read as EOF before the RST). RESTARTABLE sleeps 2 s,
+# connects again ($(ports restart-new)), binds and searches: healthy. These
+# are pools noticing at their next use, not leaks. "reuse2"
+# ($(ports reuse2)) searches every 2 s and unbinds; "busy" ($(ports busy))
+# binds and searches every second for 13 s (each search past sizelimit:
+# 3 entries and sizeLimitExceeded, nothing on the wire); ldapsearch
+# one-shots (the other ports) bind, search, unbind and close (FIN with the
+# unbind; slapd closes on the unbind, its FIN crossing the client's or
+# ahead of it): healthy. Two raw sockets connect and never send: slapd
+# closes them with the others; "silentread" ($silentread) closes at once,
+# "silent" ($silent) never reads nor closes: CLOSE_WAIT to the end, a leak.
+# "flood" ($flood) sends an anonymous bind and 10 searches in one segment:
+# slapd defers the searches behind the bind (conn_max_pending 3), drops
+# the connection at the fourth ("closed (connection lost)"): FIN and,
+# the requests unread, RST, under a millisecond after them; no answer, no
+# idle close. Cuts: early (from 2.6 s) all idle, none past the timeout; mid
+# right after slapd's idle closes (the cut waits for 4 CLOSE-WAITs, or
+# 4.8 s: the ACKs of its last FINs may be still to come), before the
+# reuses, the connections it closed in CLOSE_WAIT on the client, too
+# young to judge; late (13.9 s) after the reuses and the busy client's
+# unbind. At the mid cut slapd had closed: $(slapd_idle_closes "$out/$name@mid.pcap")
+healthy cport!=$stale,$silent,$silentread,$flood
+healthy cport=$silentread
+expect cport=$flood : accept_then_close(server) !idle_timeout_close(server) !stale_reuse_reset(client)
+@early expect cport=$stale,$silent,$silentread n>=5 : open(client) !idle_timeout_close(server)
+@early nofinding idle_timeout_close
+@early nofinding close_wait_leak
+@mid expect cport=$stale client.ss=CLOSE-WAIT n>=2 : idle_timeout_close(server) open(client) !close_wait_leak(client)
+@mid expect cport=$silent client.ss=CLOSE-WAIT : idle_timeout_close(server) open(client)|close_wait_leak(client)
+@mid noproblem close_wait_leak
+@mid says idle_timeout_close : closed $(slapd_idle_closes "$out/$name@mid.pcap" | grep -o '(' | wc -l) idle connections
+@late expect cport=$stale,$silent,$silentread n>=5 : idle_timeout_close(server)
+@late expect cport=$stale n>=3 : stale_reuse_reset(client) !close_wait_leak(client)
+@late expect cport=$silent client.ss=CLOSE-WAIT : close_wait_leak(client)
+@late infinding cport=$silent : close_wait_leak
+@mid,late finding idle_timeout_close
+@late says idle_timeout_close : closed 5 idle connections
+@late finding stale_reuse_reset
+@late says stale_reuse_reset : on 3 connections
+@late finding close_wait_leak
+@late says close_wait_leak : holds 1 connection
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -6890,6 +7054,10 @@ for s in ${@:-$all}; do
 	rabbitmq_heartbeat)
 		[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null || die "needs rabbitmq-server"
 		$py -c 'import pika' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-pika and tshark"
+		;;
+	slapd_idle)
+		command -v slapd >/dev/null && command -v slapadd >/dev/null && command -v ldapsearch >/dev/null || die "needs slapd and ldap-utils"
+		$py -c 'import ldap3' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-ldap3 and tshark"
 		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;

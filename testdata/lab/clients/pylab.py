@@ -254,6 +254,23 @@ count and time and exits by itself. Clients print one line per connection,
                                        each a SET, REUSE s idle, a GET; a
                                        connection the pool opens for it is
                                        said as "redisre" + pool or health
+  ldapidle HOST PORT DN PASSWORD BASE HOLD
+                                       python3-ldap3 (SYNC strategy, bound as DN):
+                                       a search, then the next on the same
+                                       connection after 4.9 s ("stale") and 5.4 s
+                                       ("stale5") idle; the RESTARTABLE strategy
+                                       after 5 s ("restart"; the connection it
+                                       opens again: "restart-new"); every 2 s,
+                                       three times, then unbound ("reuse2"); a
+                                       bind and a search every second, 14 times,
+                                       then unbound ("busy"); raw sockets that
+                                       send nothing: never read nor closed
+                                       ("silent"), read until EOF and closed
+                                       ("silentread"); one that sends an
+                                       anonymous bind and 10 searches in one
+                                       write (conn_max_pending), reads until
+                                       EOF, closes ("flood"). What each got goes
+                                       to stderr
 """
 
 import http.client
@@ -1676,6 +1693,103 @@ def redisreuse(host, port, reuse, hold):
     for f in (lambda: pooled("redispool"), lambda: pooled("redishealth", health_check_interval=1)):
         threading.Thread(target=f, daemon=True).start()
         time.sleep(0.05)
+def ldapmsg(msgid, op):
+    """An LDAPMessage: SEQUENCE { messageID, protocolOp } (short lengths)."""
+    body = b"\x02\x01" + bytes([msgid]) + op
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def ldapidle(host, port, dn, password, base, hold):
+    import ldap3
+
+    t0 = time.time()
+
+    def log(role, what):
+        print("ldapidle %s at %.3f s: %s" % (role, time.time() - t0, what), file=sys.stderr, flush=True)
+
+    def conn(role, strategy=ldap3.SYNC):
+        c = ldap3.Connection(ldap3.Server(host, port=int(port), get_info=ldap3.NONE, connect_timeout=5),
+                             dn, password, client_strategy=strategy, auto_bind=True, receive_timeout=5)
+        say(role, c.socket)
+        return c
+
+    def search(role, c, flt="(uid=u1)"):
+        try:
+            c.search(base, flt, attributes=["cn"])
+            log(role, "%s, %d entries" % (c.result["description"], len(c.entries)))
+        except Exception as e:
+            log(role, "%s: %s" % (type(e).__name__, e))
+
+    def stale(role, reuse, strategy=ldap3.SYNC):
+        c = conn(role, strategy)
+        search(role, c)
+        first = c.socket.getsockname()[1]
+        time.sleep(reuse)  # idle past slapd's idletimeout
+        search(role, c)  # sent on the connection as it is
+        if strategy == ldap3.RESTARTABLE:
+            try:
+                if c.socket.getsockname()[1] != first:
+                    say(role + "-new", c.socket)
+            except Exception as e:
+                log(role, "its socket: %s: %s" % (type(e).__name__, e))
+        try:
+            c.unbind()
+        except Exception as e:
+            log(role, "unbind: %s: %s" % (type(e).__name__, e))
+
+    def reuse2():
+        c = conn("reuse2")
+        for i in range(3):
+            if i:
+                time.sleep(2)
+            search("reuse2", c)
+        c.unbind()
+
+    def busy():
+        c = conn("busy")
+        for i in range(14):
+            if i:
+                time.sleep(1)
+            c.rebind(dn, password)
+            search("busy", c, "(objectClass=inetOrgPerson)")  # more entries than sizelimit
+        c.unbind()
+
+    def silent(role, read):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        if not read:
+            keep.append(s)  # never read nor closed
+            return
+        s.settimeout(float(hold))
+        got = s.recv(4096)
+        log(role, "got %d bytes %r" % (len(got), got[:16]))
+        s.close()
+
+    def flood():
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say("flood", s)
+        bind = ldapmsg(1, b"\x60\x07\x02\x01\x03\x04\x00\x80\x00")  # anonymous simple bind
+        # base "", scope base, (objectClass=*), no attributes: the root DSE
+        srch = b"\x04\x00\x0a\x01\x00\x0a\x01\x00\x02\x01\x00\x02\x01\x00\x01\x01\x00\x87\x0bobjectClass\x30\x00"
+        s.sendall(bind + b"".join(ldapmsg(i, b"\x63" + bytes([len(srch)]) + srch) for i in range(2, 12)))
+        s.settimeout(float(hold))
+        got, end = b"", "still open"
+        try:
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    end = "EOF"
+                    break
+                got += b
+        except OSError as e:
+            end = repr(e)
+        log("flood", "%s having got %d bytes" % (end, len(got)))
+        s.close()
+
+    for f in (lambda: stale("stale", 4.9), lambda: stale("stale5", 5.4), lambda: stale("restart", 5.0, ldap3.RESTARTABLE),
+              reuse2, busy, lambda: silent("silent", False), lambda: silent("silentread", True), flood):
+        threading.Thread(target=f, daemon=True).start()
+        time.sleep(0.1)
     time.sleep(float(hold))
 
 
