@@ -170,6 +170,10 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	}
 	h := r.Half(closer)
 	if h.DataBeforeFin == 0 {
+		if C.Bytes == 0 && S.Bytes == 0 && !r.Midstream && has(r, flow.Client, 'S') && has(r, flow.Server, 'H') && has(r, flow.Client, 'A') {
+			// No data either way: idle since the handshake.
+			return closer, h.FinAt.Sub(max(C.FirstPacket, S.FirstPacket)), true
+		}
 		return closer, 0, false
 	}
 	if at, _, ok := r.Announced(closer); ok {

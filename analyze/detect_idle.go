@@ -27,7 +27,7 @@ var idleDetector = detector{
 			"or idle timeout (or a client pool's idle eviction). Healthy by itself; it matters when the other side " +
 			"does not close in turn (a CLOSE_WAIT leak) or reuses the connection after it (a stale reuse).",
 		Detection: "The first FIN of the connection comes one second or more after the last payload in either " +
-			"direction (before the closer's goodbye, when it sent one: a message that answered nothing, just before its " +
+			"direction (after the handshake, where no payload came either way; before the closer's goodbye, when it sent one: a message that answered nothing, just before its " +
 			"FIN, as PostgreSQL's idle_session_timeout and MySQL 8's wait_timeout send, or the Terminate a PostgreSQL client or " +
 			"pooler sends as it closes an idle connection), or before its announcement of " +
 			"the close, when it made one: a short message answering nothing after the quiet, its FIN later, no later than " +

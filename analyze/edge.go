@@ -137,6 +137,12 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	}
 	l := ev.closes[j.app]
 	j.ownApps = l != nil && l.n >= minSamples
+	if h.Bytes == 0 && !r.Midstream && ev.closes[appKey{host: j.app.host}] != nil {
+		// It never sent a byte: no pool's connection, which a pool
+		// uses; its application's reuses say nothing of it. Its host's
+		// closes on a FIN, reuses left out, are the pace.
+		j.ownApps = false
+	}
 	if j.ownApps {
 		j.reused = ev.reused[j.app]
 	} else {

@@ -81,10 +81,8 @@ var knownWrong = map[string]string{
 	"apache-ajp-tomcat@mid verdicts": ajpPoolCloseWait + "; " + ajpRaceMid,
 	"apache-ajp-tomcat@mid findings": ajpLeakFinding + "; no stale_reuse_reset finding for the AJP races 48544 and 47326 (503 to their callers)",
 	// OpenLDAP slapd's idletimeout 3 (whole-second clock, closes in batches), ldap3 pools, raw sockets.
-	"slapd-idle@mid verdicts":  slapdPoolLeakMid + "; " + slapdNoDataIdle,
-	"slapd-idle@mid findings":  "an error close_wait_leak finding (\"its application never closed the socket\") for 4 CLOSE_WAITs 40 ms to 1.0 s old, 3 of them ldap3 connections reused 0.6-1.2 s later (RST), and an idle_timeout_close finding saying they were \"then leaked by its peer in CLOSE_WAIT\"; it counts 3 idle closes where slapd closed 5 (" + slapdNoDataIdle + ")",
-	"slapd-idle@late verdicts": slapdNoDataIdle + "; 44558 is still in CLOSE_WAIT 9.1 s after slapd's FIN #183 (ss: CLOSE-WAIT, Recv-Q 1), a socket that never sent a byte, so no pooled LDAP connection (those bind first): open(client), \"a pool that notices a close only when it next uses the connection ... may yet be used again\", where its twin 44566 closed 0.17 ms after its FIN",
-	"slapd-idle@late findings": "the idle_timeout_close finding counts 3 idle closes where slapd closed 5 (" + slapdNoDataIdle + "), and the close_wait_leak finding keeps 44558 as \"not a leak yet\" (see the verdicts)",
+	"slapd-idle@mid verdicts": slapdPoolLeakMid,
+	"slapd-idle@mid findings": "an error close_wait_leak finding (\"its application never closed the socket\") for 4 CLOSE_WAITs 40 ms to 1.0 s old, 3 of them ldap3 connections reused 0.6-1.2 s later (RST), and an idle_timeout_close finding saying they were \"then leaked by its peer in CLOSE_WAIT\"",
 }
 
 const ()
@@ -96,7 +94,6 @@ const (
 	ajpRaceMid       = "48544 (8012) and 47326 (8011), AJP requests sent on the pooled connection 3.004 s after Tomcat's last answer, Tomcat's FIN 0.47 ms later acknowledging the request (#444, #445), no answer and no RST (Java shuts output down first, Apache's FIN made it TIME_WAIT), Apache's 503 to its caller (#448): time_wait(server) clean(server), no stale_reuse_reset(client) (the race check wants an RST)"
 	ajpRaceLate      = ajpRaceMid + "; so too 53760 (8013, #829 request, #830 FIN 0.10 ms later, #833 503), 37422 (8012) and 57070 (8084, HTTP: \"GET / -> no response\", #1242 request, #1243 FIN 0.10 ms later, #1246 502 Proxy Error)"
 	ajpLeakFinding   = "an error close_wait_leak finding (\"its application never closed the socket ... Fix the client: close or release the connection after each response\") for mod_proxy's pool, which closes a closed connection at its next use (remedy: ProxyPass ttl below Tomcat's 3 s), and idle_timeout_close findings saying those connections were \"then leaked by their peer in CLOSE_WAIT\""
-	slapdNoDataIdle  = "44558 and 44566, raw sockets that connect and never send, closed by slapd's idletimeout (its log: \"closed (idletimeout)\") in the same batch as the ldap3 connections (#183, #184 at 4.332 s, within 0.3 ms of #181 and #182), 3.80 s and 3.69 s after their handshakes (#65, #68), get no idle_timeout_close(server): quiet since the handshake is idle too"
 	slapdPoolLeakMid = "36359, 37821, 42851: ldap3 connections slapd closed idle (FIN #154 at 3.329 s; #181, #182 at 4.332 s, delayed ACKs 40 ms later), in CLOSE_WAIT 1.0 s and 40 ms at the cut, are close_wait_leak(client) (error) on the strength of one other close of the host (44566, a raw socket that closed 0.17 ms after its FIN) and \"one more of the same\": each sends its next search 4.929, 5.229, 5.529 s in and is reset (#209, #211, #223), a pool that notices at its next use; 44558, never closing, is too young (39 ms) for any verdict but open"
 )
 
