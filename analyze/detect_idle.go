@@ -552,7 +552,7 @@ func idleFinding(g *group, fx *findCtx) Finding {
 		if a, b := fmtDur(main.Min), fmtDur(main.Max); a != b {
 			fmt.Fprintf(&sb, " (%s to %s)", a, b)
 		}
-		fmt.Fprintf(&sb, " and %d after other idle times", others)
+		fmt.Fprintf(&sb, " and %d after %s", others, map[bool]string{true: "another idle time", false: "other idle times"}[others == 1])
 		if a, b := fmtDur(lo), fmtDur(hi); a != b {
 			fmt.Fprintf(&sb, " (%s to %s)", a, b)
 		} else {
