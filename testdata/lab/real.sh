@@ -37,7 +37,8 @@
 # (apache-ajp-tomcat), python3-pymysql, python3-redis and tshark
 # (haproxy-tcp-db), slapd, ldap-utils, python3-ldap3 and tshark
 # (slapd-idle; slapd's debconf question slapd/no_configuration can be
-# preseeded true: the scenario writes its own slapd.conf).
+# preseeded true: the scenario writes its own slapd.conf), python3-redis
+# and tshark (ipv6-incidents).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -446,6 +447,16 @@
 #                       that never send (one never closes: CLOSE_WAIT); a
 #                       bind and 10 searches in one write, dropped by
 #                       conn_max_pending (FIN, RST, no answer).
+#   ipv6-incidents      key incidents over IPv6 only (fd00:99:1::/64, no
+#                       DAD; ICMPv6 neighbour discovery in the capture):
+#                       nginx (keepalive_timeout 2s) and http.client
+#                       connections never closed (CLOSE_WAIT) or reused
+#                       after 3 s (RST), a requests Session reconnecting;
+#                       Redis (maxclients 4, held by 4 connections) and a
+#                       redis-py reconnect loop (6 attempts 150 ms apart)
+#                       refused; a server with backlog 1 never accepting
+#                       and 8 clients at once, SYN cookies on (listen
+#                       overflow).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -6972,7 +6983,176 @@ expect cport=$flood : accept_then_close(server) !idle_timeout_close(server) !sta
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle"
+# ipv6_closewait HOST PORTS DEADLINE: wait until each of the client ports
+# PORTS (comma separated) is in CLOSE-WAIT on HOST, or DEADLINE seconds
+# after begin.
+ipv6_closewait() {
+	local p all
+	while awk -v t0="$t0" -v s="$3" -v now="$(date +%s.%N)" 'BEGIN { exit !(now < t0 + s) }'; do
+		all=1
+		for p in ${2//,/ }; do
+			ip netns exec "$tag-$1" ss -tanH state close-wait "sport = :$p" | grep -q . || all=
+		done
+		[ -n "$all" ] && return 0
+		sleep 0.01
+	done
+}
+
+# ipv6_said ROLE N: wait until the clients said N ports of ROLE (up to 5 s).
+ipv6_said() {
+	for _ in $(seq 500); do
+		[ "$(grep -c "^$1 " "$work/ports")" -ge "$2" ] && return 0
+		sleep 0.01
+	done
+	die "the clients said fewer than $2 $1 ports: $(tail -5 "$work/log")"
+}
+
+# Key incidents over IPv6 only: the hosts' link has IPv6 addresses alone
+# (fd00:99:1::1 and ::2, no DAD delay), and every server listens on the
+# IPv6 address.
+sc_ipv6_incidents() {
+	host client; host server; wire client server v6
+	ip netns exec "$tag-server" sysctl -qw net.ipv4.tcp_syncookies=1 # IPv6's too
+	nginx_conf "$work/nginx" 8080 2s "[$server_ip]"
+	run_nginx server "$work/nginx"
+	on server redis-server --bind "$server_ip" --port 6379 --protected-mode no --save "" --appendonly no \
+		--maxclients 4 --timeout 0 --dir "$work" --daemonize no
+	# listen-overflow's server and the same trick: the clients' bare
+	# handshake ACKs (an IPv6 payload of 32 bytes: the TCP header and its
+	# timestamps) are dropped, their data 0.5 s later completes the
+	# handshake, so that the handshakes overlap as over a real network.
+	ip netns exec "$tag-client" nft add table inet flowdoc
+	ip netns exec "$tag-client" nft add chain inet flowdoc out '{ type filter hook output priority 0; }'
+	ip netns exec "$tag-client" nft add rule inet flowdoc out tcp dport 9000 tcp flags == ack ip6 length 32 drop
+	on server $pylab nobacklog "$server_ip" 9000 40
+	listening server 8080
+	listening server 6379
+	listening server 9000
+	capture client "$client_if" "$work/cap.pcap"
+	begin ipv6-incidents
+	# Redis: 4 held connections fill maxclients 4, then a reconnect loop.
+	client client $pylab capheld redis "$server_ip" 6379 4 25
+	ipv6_said redishold 4
+	client client $pylab caprefused redis "$server_ip" 6379 6 0.15
+	ipv6_said redisrefused 6
+	# 8 clients at once to the server that never accepts (backlog 1),
+	# and nginx: http.client connections, one request each, the first
+	# three never read nor closed again, the fourth closed.
+	client client $pylab flood "$server_ip" 9000 8 30 0.5
+	client client $pylab httpleak "$server_ip" 8080 4 0.25 25
+	ipv6_said flood 8
+	t0=$(date +%s.%N) # the clock starts with the handshakes to 9000
+	# Their data (0.5 s) sent again (0.7 s, 0.9 s), before the SYN-ACK's
+	# own retransmission timeout (1 s): the server's silence cannot be
+	# told from a SYN_RECV's yet. nginx's connections idle, not closed.
+	until_t 0.78
+	cut early client server
+	until_t 2.5
+	# http.client reused after 3 s, a requests Session that reconnects.
+	client client $pylab stale "$server_ip" 8080 3 10
+	ipv6_said session 1
+	# Right after nginx's idle close of those two.
+	ipv6_closewait client "$(ports httpclient),$(ports session)" 6.5
+	cut mid client server
+	until_t 12
+	cut late client server
+	finish "$work/cap.pcap"
+	local late=$out/$name@late.pcap rh rr leak ok hc sess acc ndp early_at early_re
+	rh=$(ports redishold) rr=$(ports redisrefused) leak=$(ports leak) ok=$(ports ok) hc=$(ports httpclient) sess=$(ports session)
+	# The two connections to 9000 whose data the kernel acknowledged: the
+	# accept queue's (backlog 1: it holds 2).
+	acc=$(tshark -r "$late" -Y 'tcp.srcport == 9000 && tcp.len == 0 && tcp.ack == 7' -T fields -e tcp.dstport 2>/dev/null | sort -un | paste -sd,)
+	# The early cut: how long after the last SYN-ACK to 9000, and how
+	# many data segments it holds sent again.
+	early_at=$(tshark -r "$late" -Y 'tcp.srcport == 9000 && tcp.flags.syn == 1' -T fields -e frame.time_epoch 2>/dev/null |
+		tail -1 | awk -v at="$(date -d "$(sed -n 's/^at //p' "$out/$name@early.truth")" +%s.%N)" '{ printf "%.2f", at - $1 }')
+	early_re=$(tshark -r "$out/$name@early.pcap" -Y 'tcp.dstport == 9000 && tcp.analysis.retransmission' 2>/dev/null | grep -c .)
+	ndp=$(tshark -r "$late" -Y icmpv6 -T fields -e icmpv6.type 2>/dev/null | sort | uniq -c |
+		awk '{ n = $2 == 133 ? "router solicitation" : $2 == 135 ? "neighbour solicitation" : $2 == 136 ? "neighbour advertisement" : $2 == 143 ? "MLDv2 report" : "ICMPv6 type " $2; printf "%s%d %s%s", s, $1, n, ($1 > 1 ? "s" : ""); s = ", " }')
+	expect <<EXP
+# The key incidents again, over IPv6 only: client fd00:99:1::1, server
+# $server_ip on one veth link, global addresses without DAD. MSS 1440
+# (IPv6's) on every SYN. Linux gives each connection a flow label and
+# draws a new one at each retransmission timeout: a connection's label
+# changes, its addresses and ports do not. The capture also holds
+# ICMPv6, no TCP:
+#   $ndp
+# (the client's first solicitation of the server's address goes
+# unanswered, the link just up, and is sent again 1 s later: the first
+# connection waits for it).
+# - nginx 1.22 (keepalive_timeout 2s) closes idle keep-alive connections
+#   2.0 s after its response with a FIN. Python http.client connections,
+#   one request each 0.25 s apart: three ($leak) never read nor close
+#   again (CLOSE_WAIT on the client to the end, nginx in FIN-WAIT-2), a
+#   fourth ($ok) closed by the client right after its response (its
+#   TIME_WAIT). Later an http.client connection ($hc) and a requests
+#   Session's ($sess), one request each; nginx closes both 2.0 s later;
+#   1.0 s after that http.client sends its next GET on the closed
+#   connection: RST (http.client raises RemoteDisconnected; nothing
+#   retries it); the Session notices the close as it takes the
+#   connection from its pool, closes it (FIN) and opens a new one
+#   (healthy).
+# - Redis 7.0 (maxclients 4, timeout 0): four redis-py connections
+#   ($rh) fill it and stay open (healthy). A reconnect loop of redis-py
+#   (6 attempts 150 ms apart, each a new connection and PING) gets
+#   "-ERR max number of clients reached" (36 bytes) within 0.2 ms of
+#   each handshake, then RST (the PING, crossing the error, is unread),
+#   after a FIN or without one: accept then close, a reconnect storm of
+#   6 in under a second.
+# - A python server listening with backlog 1 on 9000 that never accepts,
+#   SYN cookies on (net.ipv4.tcp_syncookies serves IPv6 too): 8 clients
+#   connect at once (their bare handshake ACKs dropped on the client by
+#   nftables so that the handshakes overlap) and send 6 bytes 0.5 s
+#   later. The accept queue takes 2 ($acc: their data acknowledged, ESTAB
+#   with Recv-Q 6 on the server, never accepted); the kernel drops the
+#   other 6 data segments (ListenOverflows) and keeps no socket for them
+#   (SYN cookies): the clients resend their data with backoff to the end,
+#   the server acknowledges nothing: listen overflow, the server CLOSED.
+# Cuts: early $early_at s after the SYN-ACKs to 9000 (their data sent
+# 0.5 s after them, sent again 0.2 s later: $early_re segments sent again
+# in this cut; the SYN-ACK's own retransmission timeout, 1 s, not yet
+# run out: whether the server holds a SYN_RECV socket or none cannot be
+# told yet, but the pattern can: two of eight connections
+# opened together acknowledged, six never, none of them idle); the Redis
+# loop over; nginx's leaks idle, not yet closed. mid right after nginx's
+# idle close of $hc and $sess (the cut waits until the client shows
+# both in CLOSE-WAIT: tens of ms, the client's delayed ACKs, 40 ms, in),
+# the three leaks 2-3 s in CLOSE-WAIT. late after the reuse.
+healthy sport=8080 cport=$ok
+@early expect sport=8080 cport=$leak client.ss=ESTAB n>=2 : open(client) !close_wait_leak(client) !idle_timeout_close(server)
+@early nofinding close_wait_leak
+@early nofinding idle_timeout_close
+@mid,late expect sport=8080 cport=$leak client.ss=CLOSE-WAIT n>=3 : idle_timeout_close(server) close_wait_leak(client)
+@mid,late infinding sport=8080 cport=$leak : close_wait_leak
+@mid expect sport=8080 cport=$hc,$sess client.ss=CLOSE-WAIT n>=2 : idle_timeout_close(server) open(client) !close_wait_leak(client)
+@mid healthy sport=8080 cport=$sess
+@late expect sport=8080 cport=$hc : idle_timeout_close(server) stale_reuse_reset(client) !close_wait_leak(client)
+@late expect sport=8080 cport=$sess : idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
+@late healthy sport=8080 cport!=$leak,$hc
+@mid,late finding close_wait_leak
+@mid,late says close_wait_leak : holds 3 connections to [$server_ip]:8080 in CLOSE_WAIT
+@mid,late finding idle_timeout_close
+@mid says idle_timeout_close : closed 5 idle connections after 2.0 s without traffic (all 5)
+@mid,late says idle_timeout_close : 3 of them were then leaked by their peer in CLOSE_WAIT
+@late finding stale_reuse_reset
+@late says stale_reuse_reset : on 1 connection that [$server_ip]:8080 had closed after 2.0 s idle
+expect sport=6379 cport=$rr n>=6 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client)
+expect sport=6379 cport=$rh n>=4 : open(client)
+healthy sport=6379 cport=$rh
+finding reconnect_storm
+infinding sport=6379 cport=$rr : reconnect_storm
+says reconnect_storm : fd00:99:1::1 opened 6 connections to [$server_ip]:6379 in
+says reconnect_storm : after refusing the client with Redis's "max number of clients reached"
+expect sport=9000 cport!=$acc n>=6 : listen_overflow(server) !peer_unreachable(server)
+expect sport=9000 cport!=$acc server.ss=CLOSED n>=6 : listen_overflow(server)
+expect sport=9000 cport=$acc n>=2 : !peer_unreachable(server) !close_wait_leak(server)
+finding listen_overflow
+says listen_overflow : [$server_ip]:9000 could not keep up with incoming connections: 6 connections
+nofinding peer_unreachable
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -7055,6 +7235,7 @@ for s in ${@:-$all}; do
 		[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null || die "needs rabbitmq-server"
 		$py -c 'import pika' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-pika and tshark"
 		;;
+	ipv6_incidents) $py -c 'import redis' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-redis and tshark" ;;
 	slapd_idle)
 		command -v slapd >/dev/null && command -v slapadd >/dev/null && command -v ldapsearch >/dev/null || die "needs slapd and ldap-utils"
 		$py -c 'import ldap3' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-ldap3 and tshark"

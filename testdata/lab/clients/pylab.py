@@ -285,6 +285,16 @@ import time
 keep = []  # sockets kept reachable, so that nothing closes them
 
 
+def family(host):
+    """The address family of a numeric host: IPv6 when it has a colon."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def urlhost(host, port):
+    """HOST:PORT for a URL, an IPv6 address in brackets."""
+    return ("[%s]:%s" if ":" in host else "%s:%s") % (host, port)
+
+
 def say(role, sock):
     # One write per line: clients that run at once append to one file.
     sys.stdout.flush()
@@ -379,7 +389,7 @@ def stream(host, port, seconds, ttl):
 
 
 def nobacklog(host, port, ttl):
-    ls = socket.socket()
+    ls = socket.socket(family(host))
     ls.bind((host, int(port)))
     ls.listen(1)
     time.sleep(float(ttl))
@@ -387,7 +397,7 @@ def nobacklog(host, port, ttl):
 
 def flood(host, port, n, hold, pause="0"):
     def one():
-        s = socket.socket()
+        s = socket.socket(family(host))
         s.settimeout(float(hold))
         try:
             s.connect((host, int(port)))
@@ -521,11 +531,11 @@ def stale(host, port, pause, hold, role="httpclient"):
     say(role, c.sock)
     c.getresponse().read()
     s = requests.Session()
-    r = s.get("http://%s:%s/" % (host, port), timeout=5, stream=True)
+    r = s.get("http://%s/" % urlhost(host, port), timeout=5, stream=True)
     say("session", r.raw._connection.sock)  # its first connection
     r.content
     reuse(c, pause, role)
-    s.get("http://%s:%s/" % (host, port), timeout=5).content
+    s.get("http://%s/" % urlhost(host, port), timeout=5).content
     s.close()
     time.sleep(float(hold))
 
