@@ -23,7 +23,9 @@ var listenOverflowDetector = detector{
 		Detection: "The server sends its SYN-ACK again after the client's ACK of it; or, with SYN cookies (the Linux " +
 			"default), it sends one SYN-ACK and acknowledges nothing after it while the client sends and resends its data " +
 			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered, or are answered only when sent " +
-			"again (a slow connect), while the same endpoint completes other handshakes at the same time.",
+			"again (a slow connect), while the same endpoint completes other handshakes at the same time; or, before the " +
+			"SYN-ACK's retransmission timeout has passed, a request sent again and left unacknowledged while the server acknowledged " +
+			"requests its other connections sent within 100 ms of it (the path and the server were up: no firewall's silence).",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
 			"no timeout), every worker busy (PHP-FPM pm.max_children, gunicorn's workers), a connection cap at which the " +
 			"application stops accepting on purpose (HAProxy maxconn, Tomcat maxConnections), or a backlog too small for bursts.",
@@ -77,6 +79,21 @@ func inspectListenOverflow(c *flowCtx) {
 			// handshake's ACK through, or the SYN-ACK sent again.
 			v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Client.LastPayload,
 				Summary: fmt.Sprintf("the server sent one SYN-ACK and left the client's request unacknowledged while the client sent it %s more, as it completed other handshakes: its accept queue was full, it kept no socket for this connection (a SYN cookie), and took it up only when the queue had room",
+					times(n))}
+			if e := firstEvent(r, func(e *flow.Event) bool {
+				return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0
+			}); e != nil {
+				v.Evidence = append(v.Evidence, ev(e, "request sent again by the client, unacknowledged"))
+			}
+			c.add(v)
+		} else if n >= 1 && r.Server.Bytes == 0 && r.Unanswered(flow.Client) > 0 && c.cap.siblingAcked(r.Key.Server(), r.Client.LastPayload) {
+			// Sent again before the server's SYN-ACK would be (its first
+			// retransmission timeout, 1 s), and left unacknowledged while
+			// the server acknowledged requests its other connections sent
+			// in the same moment: no path's silence, but a socket the
+			// server does not hold (its accept queue full, SYN cookies).
+			v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.6, Since: r.Client.LastPayload,
+				Summary: fmt.Sprintf("the server acknowledged nothing after its SYN-ACK while the client sent its request and sent it %s more, though it acknowledged requests its other connections sent in the same moment: most likely its accept queue was full and it holds no socket for this one (a SYN cookie); the capture ends before its SYN-ACK would be sent again, which would tell",
 					times(n))}
 			if e := firstEvent(r, func(e *flow.Event) bool {
 				return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0

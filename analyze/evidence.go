@@ -59,6 +59,10 @@ type captureEvidence struct {
 	// how it answered its requests: a server busy with them one after
 	// another still holds those it has not come to.
 	answering map[netip.AddrPort]*answers
+	// acked holds, per server endpoint with a connection whose request
+	// went unacknowledged after its only SYN-ACK, when its other
+	// connections' requests that it did acknowledge were sent, sorted.
+	acked map[netip.AddrPort][]flow.Timestamp
 	// nextUse holds, per client application with CLOSE_WAITs to judge,
 	// its closes after the server's FIN and the connections it opened
 	// (see nextUsePool).
@@ -471,6 +475,27 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			}
 		}
 	}
+	// Requests a server left unacknowledged after its only SYN-ACK, and
+	// when it acknowledged its other connections' (siblingAcked).
+	for _, r := range recs {
+		if r.Server.Bytes == 0 && r.Unanswered(flow.Client) > 0 && requestSentAgain(r) >= 1 {
+			if ev.acked == nil {
+				ev.acked = map[netip.AddrPort][]flow.Timestamp{}
+			}
+			ev.acked[r.Key.Server()] = nil
+		}
+	}
+	if len(ev.acked) > 0 {
+		for _, r := range recs {
+			if l, ok := ev.acked[r.Key.Server()]; ok && r.Client.Bytes > 0 && r.Client.LastPayload > 0 && r.Unanswered(flow.Client) == 0 && !r.Midstream {
+				ev.acked[r.Key.Server()] = append(l, r.Client.LastPayload)
+			}
+		}
+		for ep, l := range ev.acked {
+			slices.Sort(l)
+			ev.acked[ep] = l
+		}
+	}
 	if len(waiting) == 0 {
 		return ev
 	}
@@ -633,3 +658,16 @@ func closeAt(r *flow.Record, s flow.Side) flow.Timestamp {
 	}
 	return r.Half(s).FinAt
 }
+
+// siblingAcked reports whether server ep acknowledged a request of
+// another connection sent within siblingWindow of at: the path and the
+// server were up then.
+func (ev *captureEvidence) siblingAcked(ep netip.AddrPort, at flow.Timestamp) bool {
+	l := ev.acked[ep]
+	i, _ := slices.BinarySearch(l, at-flow.Timestamp(siblingWindow))
+	return i < len(l) && l[i] <= at+flow.Timestamp(siblingWindow)
+}
+
+// siblingWindow is how close together requests count as sent in the
+// same moment: a burst of clients.
+const siblingWindow = 100 * time.Millisecond

@@ -84,12 +84,10 @@ var knownWrong = map[string]string{
 	"slapd-idle@mid verdicts": slapdPoolLeakMid,
 	"slapd-idle@mid findings": "an error close_wait_leak finding (\"its application never closed the socket\") for 4 CLOSE_WAITs 40 ms to 1.0 s old, 3 of them ldap3 connections reused 0.6-1.2 s later (RST), and an idle_timeout_close finding saying they were \"then leaked by its peer in CLOSE_WAIT\"",
 	// The key incidents over IPv6 only (nginx leaks and stale reuse, Redis maxclients, a listen overflow).
-	"ipv6-incidents@early states":   "58028, 58030, 58034, 58040, 58054, 58056 to 9000 (backlog 1, never accepting, SYN cookies): server SYN_RECV, ss CLOSED (no socket: cookies); the cut comes 0.82 s after their SYN-ACKs (#101-#111), before the SYN-ACK's 1 s retransmission timeout could tell a SYN_RECV request from a cookie, so flowdoc keeps the state as last answered: the capture cannot tell it yet",
-	"ipv6-incidents@early verdicts": ipv6EarlyOverflow,
-	"ipv6-incidents@early findings": "a peer_unreachable warning (\"a stateful firewall or NAT between them forgets connections idle for 500 ms or less\") for the 6 connections to 9000 the full accept queue dropped, and no listen_overflow finding: " + ipv6EarlyOverflow,
-	"ipv6-incidents@mid verdicts":   ipv6YoungCloseWait,
-	"ipv6-incidents@mid findings":   "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
-	"ipv6-incidents@mid healthy":    "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
+	"ipv6-incidents@early states": "58028, 58030, 58034, 58040, 58054, 58056 to 9000 (backlog 1, never accepting, SYN cookies): server SYN_RECV, ss CLOSED (no socket: cookies); the cut comes 0.82 s after their SYN-ACKs (#101-#111), before the SYN-ACK's 1 s retransmission timeout could tell a SYN_RECV request from a cookie, so flowdoc keeps the state as last answered: the capture cannot tell it yet",
+	"ipv6-incidents@mid verdicts": ipv6YoungCloseWait,
+	"ipv6-incidents@mid findings": "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
+	"ipv6-incidents@mid healthy":  "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
 }
 
 const ()
@@ -106,7 +104,6 @@ const (
 
 // The key incidents over IPv6 only.
 const (
-	ipv6EarlyOverflow  = "58028, 58030, 58034, 58040, 58054, 58056 to 9000 (backlog 1, never accepting, SYN cookies): 8 handshakes in 1.6 ms (#96-#111), 6 bytes from each 0.5 s later (#127-#136), the first two acknowledged at once (#128, #130: the accept queue's 2), these six never, each sent again 0.2 s later (#137-#142), the cut 0.82 s after the SYN-ACKs: peer_unreachable(server) (\"a firewall or NAT on the path that forgot the idle connection\", idle 500 ms), where the sibling connections opened in the same millisecond and acknowledged on the same path say the server's full accept queue dropped them: listen_overflow(server), as flowdoc says once 1 s has passed without the SYN-ACK sent again"
 	ipv6YoungCloseWait = "48478 (http.client) and 48484 (a requests Session), nginx's idle FINs #199, #200 63 ms before the cut (the client's delayed ACKs #201, #202 40 ms after them): close_wait_leak(client) \"one more of the same\" on the strength of 3 leaked connections of the host 2.2-2.7 s in CLOSE_WAIT; 48478 sends its next GET 1.0 s after the FIN (#203, RST #204), 48484 is closed by the Session at its next request (FIN #205) and replaced (48492): young CLOSE_WAITs of clients that notice at their next use, open(client)"
 )
 
