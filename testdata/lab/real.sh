@@ -38,7 +38,11 @@
 # (haproxy-tcp-db), slapd, ldap-utils, python3-ldap3 and tshark
 # (slapd-idle; slapd's debconf question slapd/no_configuration can be
 # preseeded true: the scenario writes its own slapd.conf), python3-redis
-# and tshark (ipv6-incidents).
+# and tshark (ipv6-incidents), postfix, swaks
+# and tshark (postfix-smtp; postfix's debconf question
+# postfix/main_mailer_type can be preseeded "No configuration": the
+# scenario writes its own main.cf and master.cf, and runs an instance of
+# its own with postfix -c).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -457,6 +461,18 @@
 #                       refused; a server with backlog 1 never accepting
 #                       and 8 clients at once, SYN cookies on (listen
 #                       overflow).
+#   postfix-smtp        Postfix 3.7's smtpd (smtpd_client_connection_count_
+#                       limit 2, smtpd_timeout 5s, smtpd_hard_error_limit
+#                       3 with a 1 s error sleep): two idle smtplib
+#                       sessions fill the client host's limit; reconnect
+#                       loops of smtplib and swaks (6 each, 200 ms apart)
+#                       refused with "421 4.7.0 ... too many connections"
+#                       and FIN (swaks answers QUIT: RST); the idle ones
+#                       closed after 5 s with "421 4.4.2 ... timeout
+#                       exceeded" and FIN (one closes, one never reads:
+#                       CLOSE_WAIT); an smtplib session reused after it
+#                       (RST); one ended at its third unknown command
+#                       ("too many errors", RST); a mail sent with swaks.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -7152,7 +7168,296 @@ nofinding peer_unreachable
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents"
+# postfix_conf DIR: a Postfix instance of its own in DIR (config_directory
+# DIR/etc, queue_directory DIR/queue, data_directory DIR/data, its log in
+# DIR/maillog): smtpd on port 25 for every address of its host, a limit of
+# 2 connections per client (anvil; no client exempt), smtpd_timeout 5s,
+# each reply delayed 1 s from a session's second error on, the session
+# ended at its third; no DNS; every mail, local or not, goes to
+# discard(8): nothing delivered.
+postfix_conf() {
+	local d=$1
+	mkdir -p -m 755 "$d/etc" "$d/queue"
+	cat >"$d/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $d/maillog
+maillog_file_prefixes = $d
+myhostname = mx.lab.example
+mydomain = lab.example
+myorigin = \$mydomain
+mydestination = \$mydomain, localhost
+mynetworks = 127.0.0.0/8
+inet_interfaces = all
+inet_protocols = ipv4
+smtpd_client_connection_count_limit = 2
+smtpd_client_event_limit_exceptions =
+smtpd_timeout = 5s
+smtpd_soft_error_limit = 2
+smtpd_hard_error_limit = 3
+smtpd_error_sleep_time = 1s
+smtpd_peername_lookup = no
+smtp_host_lookup = native
+lmtp_host_lookup = native
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+alias_maps =
+alias_database =
+local_recipient_maps =
+local_transport = discard
+default_transport = discard
+relay_transport = discard
+biff = no
+CONF
+	cat >"$d/etc/master.cf" <<'CONF'
+smtp      inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CONF
+}
+
+# smtp_ends FILE PORTS: how the connections to port 25 of the client
+# ports PORTS (comma separated) ended in FILE, one a line: Postfix's first
+# reply after the accept, then the FINs, data and RST after it (in µs
+# after the packet before).
+smtp_ends() {
+	tshark -r "$1" -Y "tcp.port == 25" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v want="$2" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == 25; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			s && $4 == 1 && $5 == 1 { acc[c] = $1 }
+			s && $8 > 0 && !(c in sdata) { sdata[c] = $1 }
+			s && $6 == 1 && !(c in sfin) { sfin[c] = $1 }
+			s && $7 == 1 && !(c in srst) { srst[c] = $1 }
+			!s && $6 == 1 && !(c in cfin) { cfin[c] = $1 }
+			!s && $8 > 0 && (c in sfin) && !(c in cafter) { cafter[c] = $1; clen[c] = $8 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]; if (!(c in acc)) continue
+					printf "%s: its reply %.1f ms after the accept; ", c, 1000 * (sdata[c] - acc[c])
+					if ((c in cfin) && (!(c in sfin) || cfin[c] < sfin[c]))
+						printf "the client\047s FIN +%.0f µs, Postfix\047s %s +%.0f µs\n", 1e6 * (cfin[c] - sdata[c]),
+							(c in sfin ? "FIN" : "RST"), 1e6 * ((c in sfin ? sfin[c] : srst[c]) - cfin[c])
+					else if (!(c in sfin)) printf "no FIN from Postfix\n"
+					else if (c in cafter) printf "Postfix\047s FIN +%.0f µs, %d bytes +%.0f µs, RST +%.0f µs\n", 1e6 * (sfin[c] - sdata[c]),
+						clen[c], 1e6 * (cafter[c] - sfin[c]), 1e6 * (srst[c] - cafter[c])
+					else if (c in cfin) printf "Postfix\047s FIN +%.0f µs, the client\047s +%.0f µs\n", 1e6 * (sfin[c] - sdata[c]),
+						1e6 * (cfin[c] - sfin[c])
+					else printf "Postfix\047s FIN +%.0f µs, none from the client\n", 1e6 * (sfin[c] - sdata[c])
+				}
+			}'
+}
+
+# smtp_timeouts FILE PORTS: for the client ports PORTS, one a line,
+# Postfix's last message (its 421 on smtpd_timeout) after the quiet
+# before it, its FIN and the client's (before Postfix's when the client
+# closed on reading the 421 first).
+smtp_timeouts() {
+	tshark -r "$1" -Y "tcp.port == 25" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.len 2>/dev/null |
+		awk -v want="$2" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == 25; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			$5 > 0 && !(c in sfin) { if (s) { quiet[c] = $1 - last[c]; msg[c] = $1 } last[c] = $1 }
+			s && $4 == 1 && !(c in sfin) { sfin[c] = $1 }
+			!s && $4 == 1 && !(c in cfin) { cfin[c] = $1 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]
+					printf "%s: its 421 after %.3f s quiet; its FIN +%.0f µs, ", c, quiet[c], 1e6 * (sfin[c] - msg[c])
+					if (!(c in cfin)) printf "none from the client\n"
+					else if (cfin[c] < sfin[c]) printf "the client\047s %.0f µs before it\n", 1e6 * (sfin[c] - cfin[c])
+					else printf "the client\047s +%.0f µs\n", 1e6 * (cfin[c] - sfin[c])
+				}
+			}'
+}
+
+# Postfix's smtpd: a per-client connection limit (anvil) and its idle
+# timeout.
+sc_postfix_smtp() {
+	host client; host server; wire client server
+	local d=$work/postfix i
+	postfix_conf "$d"
+	# Started by postfix(1) (its checks, queue directories made), the master
+	# daemon in the server's namespace; stopped with postfix stop, and by
+	# its PID should the scenario die.
+	ip netns exec "$tag-server" postfix -c "$d/etc" start >>"$work/log" 2>&1 || die "postfix start: $(tail -5 "$d/maillog" 2>/dev/null)"
+	pids+=("$(awk 'NR == 1 { print $1 }' "$d/queue/pid/master.pid")")
+	listening server 25
+	capture client "$client_if" "$work/cap.pcap"
+	begin postfix-smtp
+	# The holders: two smtplib sessions, EHLO, then idle.
+	client client $pylab smtphold "$server_ip" 25 20
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$work/ports")" -ge 2 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$work/ports")" -ge 2 ] || die "the holders did not connect: $(tail -5 "$work/log")"
+	t0=$(date +%s.%N) # the clock starts with both held
+	until_t 0.3
+	# smtplib reconnecting: 6 attempts, 200 ms apart.
+	client client $pylab smtprefused "$server_ip" 25 6 0.2
+	# Right after the fifth refusal (the sixth 200 ms later).
+	for _ in $(seq 60); do
+		[ "$(grep -c '^smtprefused' "$work/ports")" -ge 5 ] && break
+		sleep 0.02
+	done
+	echo "lab: $name: $(grep -c '^smtprefused' "$work/ports") smtplib refusals at the early cut" >&2
+	cut early client server
+	# swaks reconnecting: 6 attempts, 200 ms apart (each from a port of
+	# its own, above the ephemeral range).
+	until_t 1.8
+	for i in 1 2 3 4 5 6; do
+		echo "swaksrefused 6100$i" >>"$work/ports"
+		ip netns exec "$tag-client" timeout 5 swaks --server "$server_ip" --port 25 --local-port "6100$i" \
+			--helo client.lab.example --from app@client.lab.example --to root@lab.example --timeout 5 \
+			>"$work/swaks$i.out" 2>&1 || echo "swaks $i: exit $?" >>"$work/log"
+		[ $i = 6 ] || sleep 0.2
+	done
+	cut mid client server # just after the last refusal
+	# After smtpd_timeout closed the holders: a pooled session reused
+	# after 6 s idle, a session of unknown commands, ended at its third
+	# error, and (that one over) a mail submitted by swaks.
+	until_t 5.3
+	client client $pylab smtpreuse "$server_ip" 25 6
+	until_t 5.5
+	client client $pylab smtperrors "$server_ip" 25 5
+	until_t 8
+	echo "swaksok 61010" >>"$work/ports"
+	ip netns exec "$tag-client" timeout 5 swaks --server "$server_ip" --port 25 --local-port 61010 \
+		--helo client.lab.example --from app@client.lab.example --to root@lab.example --timeout 5 \
+		>"$work/swaksok.out" 2>&1 || echo "swaks ok: exit $?" >>"$work/log"
+	until_t 12
+	cut late client server
+	ip netns exec "$tag-server" postfix -c "$d/etc" stop >>"$work/log" 2>&1 || true
+	finish "$work/cap.pcap"
+	sed -n 's/^<\*\* /  swaks 1 got: /p; s/^ -> QUIT/  swaks 1 sent: QUIT/p; s/^\*\*\* /  swaks 1: /p' "$work/swaks1.out"
+	grep -E '^ *(<-|->) *(221|QUIT|250 2\.0\.0)' "$work/swaksok.out" | sed 's/^/  swaks ok: /' || true
+	sed -n 's/^.*smtpd\[[0-9]*\]: \(warning: Connection concurrency.*\)/\1/p' "$d/maillog" | sort | uniq -c | sed 's/^ */  postfix: /'
+	grep -E 'timeout after|too many errors|client=|ehlo=' "$d/maillog" | sed 's/^/  postfix: /' || true
+	local late=$out/$name@late.pcap watch idle refused swref errs ok reuse
+	watch=$(ports smtpwatch) idle=$(ports smtpidle) refused=$(ports smtprefused) swref=$(ports swaksrefused)
+	errs=$(ports smtperrors) ok=$(ports swaksok) reuse=$(ports smtpreuse)
+	local ends timeouts first cross reused
+	ends=$(smtp_ends "$late" "$refused,$swref" | sed '2,$s/^/#   /')
+	timeouts=$(smtp_timeouts "$late" "$watch,$idle,$reuse" | sed '2,$s/^/#   /')
+	# The reused session: its MAIL after Postfix's FIN, and the RST.
+	reused=$(tshark -r "$late" -Y "tcp.port == $reuse && (tcp.len > 0 || tcp.flags.fin == 1 || tcp.flags.reset == 1)" -T fields \
+		-e frame.time_epoch -e tcp.srcport -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk '$2 == 25 && $3 == 1 && !f { f = $1 } f && $2 != 25 && $5 > 0 && !m { m = $1; n = $5 }
+			$2 == 25 && $4 == 1 && m && !r { r = $1 }
+			END { printf "its MAIL (%d bytes) %.3f s after Postfix\047s FIN, the RST %.0f µs after it", n, m - f, 1e6 * (r - m) }')
+	first=Postfix
+	if client_first "$late" 25 | tr , '\n' | grep -qx "$ok"; then first=swaks; fi
+	# Whether smtplib's fifth XLAB went out before smtpd's RST.
+	cross="was not sent: the RST came first"
+	[ "$(tshark -r "$late" -Y "tcp.srcport == $errs && tcp.len == 6" 2>/dev/null | wc -l)" -lt 5 ] || cross="crossed the 421, sent before the RST"
+	expect <<EXP
+# Postfix $(postconf -d -h mail_version) (Debian's $(dpkg-query -W -f '${Version}' postfix)), an instance of its own
+# (postfix -c DIR start: its main.cf, master.cf, queue and data
+# directories in the work directory) listening on port 25 with
+# smtpd_client_connection_count_limit = 2 (anvil; no client exempt:
+# smtpd_client_event_limit_exceptions empty), smtpd_timeout = 5s,
+# smtpd_soft_error_limit 2, smtpd_hard_error_limit 3,
+# smtpd_error_sleep_time 1s; no DNS, every mail discarded (discard(8)).
+# The holders: two python3 smtplib sessions of the client host, EHLO, then
+# idle. "smtpwatch" ($watch) waits until its socket is readable, reads the
+# reply there and closes; "smtpidle" ($idle) never reads nor closes.
+# With both held, smtpd answers every further connection of the host
+# (anvil counts 3) with "421 4.7.0 mx.lab.example Error: too many
+# connections from 10.99.1.1" (69 bytes) in place of its 220 greeting,
+# and closes (maillog: "warning: Connection concurrency limit exceeded:
+# 3 from unknown[10.99.1.1] for service smtp"): an smtplib reconnect loop
+# ($refused: 6 attempts 200 ms apart,
+# each as smtplib.SMTP(host) does: the greeting read, close,
+# SMTPConnectError) and a swaks one ($swref:
+# 6 runs 200 ms apart) that answers the 421 with QUIT (exit 21), which
+# Postfix's kernel resets, the socket closed. Each, from Postfix's reply:
+#   $ends
+# All are refusals, accepted then closed at once: a reconnect storm of 12
+# connections in under 3 s. swaks' QUIT after Postfix's FIN is its
+# goodbye to the 421, no request on a stale connection: nothing is lost,
+# the RST only answers it.
+# smtpd_timeout: 5 s after its EHLO reply, smtpd writes "421 4.4.2
+# mx.lab.example Error: timeout exceeded" (50 bytes) and closes (maillog
+# "timeout after EHLO"):
+#   $timeouts
+# An idle-timeout close by the server, with a goodbye. smtpwatch closes
+# as it reads the 421 (its FIN may come before Postfix's own); smtpidle
+# sits in CLOSE_WAIT to the end (ss Recv-Q 51: the 421 and the FIN
+# unread): a leak. "smtpreuse" ($reuse), connected after
+# them, is a session kept as a pool keeps it: EHLO, idle 6 s without
+# reading, then sendmail on it (Postfix closed it at 5 s, the same way):
+# $reused;
+# smtplib reads the 421 left unread as MAIL's answer, closes and raises
+# SMTPSenderRefused. A stale reuse after the server's idle timeout.
+# "smtperrors" ($errs), after the timeouts: EHLO, then unknown commands
+# (XLAB), each sent as the reply to the last came: "500 5.5.2 Error:
+# command not recognized" at once to the first two, 1 s later to the
+# third (the error sleep, from the second error on); the fourth XLAB is
+# not read: 1 s later smtpd sends "421 4.7.0 mx.lab.example Error: too
+# many errors" (the hard limit; maillog "too many errors after UNKNOWN")
+# and closes: the client's command unread, an RST, no FIN (smtplib's
+# fifth XLAB $cross).
+# A server ending a session for the client's errors: no idle timeout (its
+# 2 s of silence were its own error sleeps, the client's last command
+# unanswered), no reuse of a closed connection, no refusal at the accept.
+# "swaksok" ($ok): a mail submitted (EHLO, MAIL, RCPT, DATA, "250 2.0.0
+# Ok: queued"), QUIT, "221 2.0.0 Bye"; Postfix and swaks close within a
+# millisecond of the 221, either first (here $first): healthy.
+# Cuts: early right after the fifth smtplib refusal (the sixth to come),
+# the holders idle; mid right after swaks' sixth refusal (its RST), the
+# holders idle some 3 s, before their timeout; late (12 s) after the
+# timeouts, the errors session, the mail and the stale reuse.
+expect cport=$refused,$swref : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client) !idle_timeout_close(server)
+@early expect cport=$refused n>=5 : accept_then_close(server)
+@mid,late expect cport=$refused,$swref n>=12 : accept_then_close(server)
+infinding cport=$refused,$swref : reconnect_storm
+finding reconnect_storm
+says reconnect_storm : to $server_ip:25 in
+says reconnect_storm : after refusing the client with a 421 or 554 line
+@mid,late says reconnect_storm : opened 12 connections
+@early,mid nofinding stale_reuse_reset
+@early,mid expect cport=$watch,$idle n>=2 : open(client) !idle_timeout_close(server) !close_wait_leak(client)
+@early,mid healthy cport=$watch,$idle
+@early,mid nofinding idle_timeout_close
+@early,mid nofinding close_wait_leak
+@late expect cport=$watch,$idle,$reuse n>=3 : idle_timeout_close(server)
+@late expect cport=$reuse : stale_reuse_reset(client) !close_wait_leak(client)
+@late infinding cport=$reuse : stale_reuse_reset
+@late says stale_reuse_reset : on 1 connection
+@late expect cport=$watch : !close_wait_leak(client)
+@late expect cport=$idle client.ss=CLOSE-WAIT : close_wait_leak(client)
+@late infinding cport=$idle : close_wait_leak
+@late finding idle_timeout_close
+@late says idle_timeout_close : closed 3 idle connections after 5.0 s
+@late finding close_wait_leak
+@late says close_wait_leak : holds 1 connection to $server_ip:25 in CLOSE_WAIT
+@late expect cport=$errs : reset(server) !idle_timeout_close(server) !stale_reuse_reset(client) !accept_then_close(server) !close_wait_leak(client)
+@late healthy cport=$ok
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -7239,6 +7544,10 @@ for s in ${@:-$all}; do
 	slapd_idle)
 		command -v slapd >/dev/null && command -v slapadd >/dev/null && command -v ldapsearch >/dev/null || die "needs slapd and ldap-utils"
 		$py -c 'import ldap3' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-ldap3 and tshark"
+		;;
+	postfix_smtp)
+		command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/master ] || die "needs postfix"
+		command -v swaks >/dev/null && command -v tshark >/dev/null || die "needs swaks and tshark"
 		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;

@@ -271,6 +271,27 @@ count and time and exits by itself. Clients print one line per connection,
                                        write (conn_max_pending), reads until
                                        EOF, closes ("flood"). What each got goes
                                        to stderr
+  smtphold HOST PORT HOLD              two smtplib sessions (EHLO client.lab.example),
+                                       then idle: "smtpwatch" waits until the
+                                       socket is readable (the server's close),
+                                       reads the reply there with smtplib and
+                                       closes; "smtpidle" never reads nor closes
+                                       (up to HOLD s); what each got to stderr
+  smtprefused HOST PORT N INTERVAL     smtplib connecting N times, INTERVAL s
+                                       apart, each as smtplib.SMTP(HOST) does it:
+                                       connect, read the greeting, close on
+                                       anything but 220 (SMTPConnectError), or
+                                       EHLO and QUIT when served; says
+                                       "smtprefused PORT", what they got
+                                       counted on stderr
+  smtpreuse HOST PORT PAUSE            an smtplib session kept as a pool keeps it:
+                                       EHLO, then idle PAUSE s, then a mail sent
+                                       on it (sendmail: MAIL, RCPT, DATA) as it
+                                       is ("smtpreuse"); what it got to stderr
+  smtperrors HOST PORT N                an smtplib session: EHLO, then up to N
+                                       unknown commands (XLAB), each sent as the
+                                       reply to the last came ("smtperrors");
+                                       each reply, and how it ended, to stderr
 """
 
 import http.client
@@ -1801,6 +1822,99 @@ def ldapidle(host, port, dn, password, base, hold):
         threading.Thread(target=f, daemon=True).start()
         time.sleep(0.1)
     time.sleep(float(hold))
+
+
+def smtphold(host, port, hold):
+    import smtplib
+
+    t0 = time.time()
+
+    def log(role, what):
+        print("smtphold %s at %.3f s: %s" % (role, time.time() - t0, what), file=sys.stderr, flush=True)
+
+    def watch(c):
+        s = c.sock
+        s.settimeout(None)
+        if not select.select([s], [], [], float(hold))[0]:
+            log("smtpwatch", "nothing from the server in %s s" % hold)
+            return
+        try:
+            log("smtpwatch", "readable: %r" % (c.getreply(),))
+        except Exception as e:
+            log("smtpwatch", "%s: %s" % (type(e).__name__, e))
+        c.close()
+        log("smtpwatch", "closed")
+
+    for role in ("smtpwatch", "smtpidle"):
+        c = smtplib.SMTP(host, int(port), local_hostname="client.lab.example", timeout=5)
+        code, msg = c.ehlo()
+        log(role, "EHLO: %d %s" % (code, msg.splitlines()[0].decode()))
+        say(role, c.sock)
+        keep.append(c)  # held open: one of the two connections the server allows
+        if role == "smtpwatch":
+            threading.Thread(target=watch, args=(c,), daemon=True).start()
+    time.sleep(float(hold))
+
+
+def smtprefused(host, port, n, interval):
+    import smtplib
+
+    got = {}
+    for _ in range(int(n)):
+        c = smtplib.SMTP(local_hostname="client.lab.example", timeout=5)
+        try:
+            code, msg = c.connect(host, int(port))  # the greeting read
+            say("smtprefused", c.sock)
+            if code != 220:
+                c.close()  # as smtplib.SMTP(host) does, then raises SMTPConnectError
+                k = "SMTPConnectError: %d %s" % (code, msg.decode(errors="replace"))
+            else:
+                c.ehlo()
+                c.quit()
+                k = "served"
+        except Exception as e:
+            k = "%s: %s" % (type(e).__name__, e)
+            c.close()
+        got[k] = got.get(k, 0) + 1
+        time.sleep(float(interval))
+    for k, v in sorted(got.items()):
+        print("smtplib %s:%s refused loop: %d x %s" % (host, port, v, k), file=sys.stderr, flush=True)
+
+
+def smtpreuse(host, port, pause):
+    import smtplib
+
+    t0 = time.time()
+    c = smtplib.SMTP(host, int(port), local_hostname="client.lab.example", timeout=5)
+    c.ehlo()
+    say("smtpreuse", c.sock)
+    time.sleep(float(pause))  # idle in the pool, never read
+    try:
+        c.sendmail("app@client.lab.example", ["root@lab.example"], b"Subject: lab\r\n\r\nreused\r\n")
+        what = "sent"
+    except Exception as e:
+        what = "%s: %s" % (type(e).__name__, e)
+    print("smtpreuse at %.3f s: sendmail after %s s idle: %s" % (time.time() - t0, pause, what), file=sys.stderr, flush=True)
+    c.close()
+
+
+def smtperrors(host, port, n):
+    import smtplib
+
+    t0 = time.time()
+    c = smtplib.SMTP(host, int(port), local_hostname="client.lab.example", timeout=10)
+    c.ehlo()
+    say("smtperrors", c.sock)
+    for i in range(int(n)):
+        try:
+            code, msg = c.docmd("XLAB")
+            print("smtperrors at %.3f s: XLAB %d: %d %s" % (time.time() - t0, i + 1, code, msg.decode(errors="replace")),
+                  file=sys.stderr, flush=True)
+        except Exception as e:
+            print("smtperrors at %.3f s: XLAB %d: %s: %s" % (time.time() - t0, i + 1, type(e).__name__, e),
+                  file=sys.stderr, flush=True)
+            break
+    c.close()
 
 
 if __name__ == "__main__":
