@@ -265,6 +265,14 @@ func acceptCloseFinding(g *group) Finding {
 		leftOn := fmt.Sprintf("Each attempt leaves a TIME_WAIT socket on the server (%d now).", tw)
 		clientTW := countState(g.flows, flow.Client, flow.TimeWait)
 		switch {
+		case tw > 0 && tw+clientTW < n:
+			reset := 0
+			for _, f := range g.flows {
+				if f.Server.State != flow.TimeWait && f.Client.State != flow.TimeWait && f.Client.RSTs+f.Server.RSTs > 0 {
+					reset++
+				}
+			}
+			leftOn = fmt.Sprintf("%d of the %d attempts left a TIME_WAIT socket on the server, %d on the client; %d were reset, leaving none.", tw, n, clientTW, reset)
 		case clientTW > tw:
 			leftOn = fmt.Sprintf("Each attempt leaves a TIME_WAIT socket behind (%d on the client now, %d on the server).", clientTW, tw)
 		case tw == 0 && clientTW == 0:
