@@ -522,13 +522,7 @@ func idleFinding(g *group, fx *findCtx) Finding {
 	}
 	cl := ClusterDurations(idle)
 	main := cl[0]
-	how := "closed"
-	switch {
-	case resets == len(g.flows):
-		how = "reset (RST)"
-	case resets > 0:
-		how = fmt.Sprintf("closed (%d of them by RST)", resets)
-	}
+	how := closedHow(resets, len(g.flows))
 	var sb strings.Builder
 	if others := len(idle) - len(main.Values); others > 0 {
 		// "closed 4 idle connections, 2 of them after 2.6 s without
@@ -851,13 +845,7 @@ func serverWaitFinding(g *group, fx *findCtx) Finding {
 	}
 	n := len(g.flows)
 	var sb strings.Builder
-	how := "closed"
-	switch {
-	case resets == n:
-		how = "reset (RST)"
-	case resets > 0:
-		how = fmt.Sprintf("closed (%d of them by RST)", resets)
-	}
+	how := closedHow(resets, n)
 	fmt.Fprintf(&sb, "%s (server) %s %s from %s %s after the client's last data, without answering it", server, how, plural(n, "connection"), from, fmtDur(main.Median))
 	fix := "Find out what the server waited for in its log at those times: a request read timeout (clients that stop mid-request), or a handler's or an upstream's timeout that closes without a response."
 	switch {
@@ -1029,3 +1017,15 @@ func relayedCloses(fx *findCtx, g *group) (other netip.AddrPort, n int) {
 // relayGap is how close together a relay's closes of its two legs come:
 // the same event loop's turn.
 const relayGap = time.Millisecond
+
+// closedHow says how n connections were closed, resets of them by RST:
+// "closed", "reset (RST)", "closed (2 of them by RST)".
+func closedHow(resets, n int) string {
+	switch {
+	case resets == n:
+		return "reset (RST)"
+	case resets > 0:
+		return fmt.Sprintf("closed (%d of them by RST)", resets)
+	}
+	return "closed"
+}

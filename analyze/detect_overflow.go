@@ -72,36 +72,36 @@ func inspectListenOverflow(c *flowCtx) {
 		// one dropped (below).
 	}
 	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
-		if n := requestSentAgain(r); n >= 3 && c.cap.acceptedNear(r.Key.Server(), r.First, r.Client.LastPacket) {
+		n := requestSentAgain(r)
+		var sum string
+		conf := 0.7
+		switch {
+		case n >= 3 && c.cap.acceptedNear(r.Key.Server(), r.First, r.Client.LastPacket):
 			// Its request sent again and again after the server's only
 			// SYN-ACK: the server held no socket for it (a SYN cookie) until
 			// its accept queue had room; a lossy path would have had the
 			// handshake's ACK through, or the SYN-ACK sent again.
-			v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Client.LastPayload,
-				Summary: fmt.Sprintf("the server sent one SYN-ACK and left the client's request unacknowledged while the client sent it %s more, as it completed other handshakes: its accept queue was full, it kept no socket for this connection (a SYN cookie), and took it up only when the queue had room",
-					times(n))}
-			if e := firstEvent(r, func(e *flow.Event) bool {
-				return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0
-			}); e != nil {
-				v.Evidence = append(v.Evidence, ev(e, "request sent again by the client, unacknowledged"))
-			}
-			c.add(v)
-		} else if n >= 1 && r.Server.Bytes == 0 && r.Unanswered(flow.Client) > 0 && c.cap.siblingAcked(r.Key.Server(), r.Client.LastPayload) {
+			sum = fmt.Sprintf("the server sent one SYN-ACK and left the client's request unacknowledged while the client sent it %s more, as it completed other handshakes: its accept queue was full, it kept no socket for this connection (a SYN cookie), and took it up only when the queue had room",
+				times(n))
+		case n >= 1 && r.Server.Bytes == 0 && r.Unanswered(flow.Client) > 0 && c.cap.siblingAcked(r.Key.Server(), r.Client.LastPayload):
 			// Sent again before the server's SYN-ACK would be (its first
 			// retransmission timeout, 1 s), and left unacknowledged while
 			// the server acknowledged requests its other connections sent
 			// in the same moment: no path's silence, but a socket the
 			// server does not hold (its accept queue full, SYN cookies).
-			v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.6, Since: r.Client.LastPayload,
-				Summary: fmt.Sprintf("the server acknowledged nothing after its SYN-ACK while the client sent its request and sent it %s more, though it acknowledged requests its other connections sent in the same moment: most likely its accept queue was full and it holds no socket for this one (a SYN cookie); the capture ends before its SYN-ACK would be sent again, which would tell",
-					times(n))}
-			if e := firstEvent(r, func(e *flow.Event) bool {
-				return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0
-			}); e != nil {
-				v.Evidence = append(v.Evidence, ev(e, "request sent again by the client, unacknowledged"))
-			}
-			c.add(v)
+			conf = 0.6
+			sum = fmt.Sprintf("the server acknowledged nothing after its SYN-ACK while the client sent its request and sent it %s more, though it acknowledged requests its other connections sent in the same moment: most likely its accept queue was full and it holds no socket for this one (a SYN cookie); the capture ends before its SYN-ACK would be sent again, which would tell",
+				times(n))
+		default:
+			return
 		}
+		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: conf, Since: r.Client.LastPayload, Summary: sum}
+		if e := firstEvent(r, func(e *flow.Event) bool {
+			return e.From == flow.Client && e.Len > 0 && e.Note&flow.NoteRetransmit != 0
+		}); e != nil {
+			v.Evidence = append(v.Evidence, ev(e, "request sent again by the client, unacknowledged"))
+		}
+		c.add(v)
 		return
 	}
 	C := &r.Client
