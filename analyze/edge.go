@@ -145,6 +145,11 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	}
 	if j.ownApps {
 		j.reused = ev.reused[j.app]
+		if h := ev.closes[appKey{host: j.app.host}]; j.reused > 0 && 2*j.reused < l.n && h != nil && h.n >= minSamples {
+			// Its few reuses are another pace than its closes on a FIN:
+			// those, its host's without reuses, are the measure.
+			l, j.ownApps, j.reused = h, false, 0
+		}
 	} else {
 		l = ev.closes[appKey{host: j.app.host}]
 	}

@@ -88,9 +88,6 @@ var knownWrong = map[string]string{
 	"ipv6-incidents@mid verdicts": ipv6YoungCloseWait,
 	"ipv6-incidents@mid findings": "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
 	"ipv6-incidents@mid healthy":  "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
-	// Postfix's smtpd: anvil's per-client limit, smtpd_timeout 5s, its error limit; smtplib and swaks.
-	"postfix-smtp@late verdicts": postfixHolder,
-	"postfix-smtp@late findings": "no error close_wait_leak finding for 42176, in CLOSE_WAIT 7.1 s at the cut after Postfix's 421 and FIN (#127, #129), idle 12.1 s in all, never read (ss Recv-Q 51): an info finding says it is \"not a leak yet as far as the capture can tell\" because its host reused another session (42236) 0.999 s after Postfix's FIN (#184, #186 MAIL, #187 RST), after 6.0 s idle in all",
 }
 
 const ()
@@ -102,7 +99,6 @@ const (
 	ajpRaceMid       = "48544 (8012) and 47326 (8011), AJP requests sent on the pooled connection 3.004 s after Tomcat's last answer, Tomcat's FIN 0.47 ms later acknowledging the request (#444, #445), no answer and no RST (Java shuts output down first, Apache's FIN made it TIME_WAIT), Apache's 503 to its caller (#448): time_wait(server) clean(server), no stale_reuse_reset(client) (the race check wants an RST)"
 	ajpRaceLate      = ajpRaceMid + "; so too 53760 (8013, #829 request, #830 FIN 0.10 ms later, #833 503), 37422 (8012) and 57070 (8084, HTTP: \"GET / -> no response\", #1242 request, #1243 FIN 0.10 ms later, #1246 502 Proxy Error)"
 	ajpLeakFinding   = "an error close_wait_leak finding (\"its application never closed the socket ... Fix the client: close or release the connection after each response\") for mod_proxy's pool, which closes a closed connection at its next use (remedy: ProxyPass ttl below Tomcat's 3 s), and idle_timeout_close findings saying those connections were \"then leaked by their peer in CLOSE_WAIT\""
-	postfixHolder    = "42176 (smtplib, EHLO then idle, never read nor closed): Postfix's smtpd_timeout 421 and FIN at 5.053 s (#127, #129), the client in CLOSE_WAIT 7.1 s at the cut (ss: CLOSE-WAIT, Recv-Q 51, the 50-byte 421 and the FIN unread), idle 12.1 s since its EHLO reply, is open(client) (\"may yet be used again or closed\"), not close_wait_leak(client): flowdoc takes its host's let-go time from 42236, a session it reused 0.999 s after Postfix's FIN (#184 FIN, #186 MAIL, #187 RST), and waits ten times that from the FIN; but that pool reused its connection after 6.0 s idle in all, and this one has been idle twice as long since its last use"
 	slapdPoolLeakMid = "36359, 37821, 42851: ldap3 connections slapd closed idle (FIN #154 at 3.329 s; #181, #182 at 4.332 s, delayed ACKs 40 ms later), in CLOSE_WAIT 1.0 s and 40 ms at the cut, are close_wait_leak(client) (error) on the strength of one other close of the host (44566, a raw socket that closed 0.17 ms after its FIN) and \"one more of the same\": each sends its next search 4.929, 5.229, 5.529 s in and is reset (#209, #211, #223), a pool that notices at its next use; 44558, never closing, is too young (39 ms) for any verdict but open"
 )
 
