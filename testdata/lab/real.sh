@@ -42,7 +42,8 @@
 # and tshark (postfix-smtp; postfix's debconf question
 # postfix/main_mailer_type can be preseeded "No configuration": the
 # scenario writes its own main.cf and master.cf, and runs an instance of
-# its own with postfix -c).
+# its own with postfix -c), dovecot-imapd and tshark (dovecot-imap; an
+# instance of its own with dovecot -F -c).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -473,6 +474,14 @@
 #                       CLOSE_WAIT); an smtplib session reused after it
 #                       (RST); one ended at its third unknown command
 #                       ("too many errors", RST); a mail sent with swaks.
+#   dovecot-imap        Dovecot 2.3's IMAP (mail_max_userip_connections 2):
+#                       two imaplib sessions of one user held idle; 5
+#                       more logins of that user from that host, 300 ms
+#                       apart, answered with a tagged "NO [LIMIT] Maximum
+#                       number of connections from user+IP exceeded" and
+#                       FIN (imaplib's LOGOUT after it: RST); a socket
+#                       never logging in; another user's LOGIN, SELECT,
+#                       LOGOUT.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -7457,7 +7466,178 @@ says reconnect_storm : after refusing the client with a 421 or 554 line
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp"
+# dovecot_conf DIR ADDR: a Dovecot of its own in DIR, IMAP on ADDR:143 in
+# the clear, users from a passwd-file (alice and bob, password "secret",
+# mail as nobody in DIR/mail), mail_max_userip_connections 2.
+dovecot_conf() {
+	local d=$1 addr=$2
+	mkdir -p "$d/base" "$d/state" "$d/mail"
+	chown nobody:nogroup "$d/mail"
+	printf '%s:{PLAIN}secret:65534:65534::%s/mail/%s::\n' alice "$d" alice bob "$d" bob >"$d/users"
+	cat >"$d/dovecot.conf" <<CONF
+protocols = imap
+listen = $addr
+base_dir = $d/base
+state_dir = $d/state
+log_path = $d/dovecot.log
+auth_verbose = yes
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+	driver = passwd-file
+	args = $d/users
+}
+userdb {
+	driver = passwd-file
+	args = $d/users
+}
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 2
+service imap-login {
+	inet_listener imap {
+		port = 143
+	}
+	inet_listener imaps {
+		port = 0
+	}
+}
+CONF
+}
+
+# imap_refusals FILE PORTS: for the client ports PORTS, Dovecot's tagged NO
+# to the LOGIN after the handshake, its FIN after the NO, the client's
+# LOGOUT before or after that FIN, and the RST.
+imap_refusals() {
+	tshark -r "$1" -Y "tcp.port == 143" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.payload 2>/dev/null |
+		awk -v want="$2" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == 143; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 1 && !(c in syn) { syn[c] = $1 }
+			# "TAG1 NO " in hex: the tag, then 31 20 4e 4f 20.
+			s && $7 > 0 && $8 ~ /^[0-9a-f]*31204e4f20/ { no[c] = $1 }
+			s && $5 == 1 && !(c in fin) { fin[c] = $1 }
+			!s && $7 > 0 && (c in no) && !(c in lo) { lo[c] = $1 }
+			!s && $5 == 1 && !(c in cfin) { cfin[c] = $1 }
+			s && $6 == 1 && !(c in rst) { rst[c] = $1 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]
+					printf "%s: NO [LIMIT] %.1f ms after its SYN, Dovecot\047s FIN +%.0f µs, ", c, 1e3 * (no[c] - syn[c]), 1e6 * (fin[c] - no[c])
+					if (lo[c] < fin[c]) printf "the LOGOUT %.0f µs before it", 1e6 * (fin[c] - lo[c])
+					else printf "the LOGOUT %.0f µs after it", 1e6 * (lo[c] - fin[c])
+					printf ", Dovecot\047s RST +%.0f µs%s\n", 1e6 * (rst[c] - lo[c]), (c in cfin) ? ", a FIN from the client" : ", no FIN from the client"
+				}
+			}'
+}
+
+# Dovecot's per-user connection cap: mail_max_userip_connections.
+sc_dovecot_imap() {
+	host client; host server; wire client server
+	local d=$work/dovecot
+	dovecot_conf "$d" "$server_ip"
+	on server dovecot -F -c "$d/dovecot.conf"
+	listening server 143
+	capture client "$client_if" "$work/cap.pcap"
+	begin dovecot-imap
+	# The holders: two imaplib sessions of alice, logged in, INBOX
+	# selected, idle.
+	client client $pylab imaphold "$server_ip" 143 alice secret 20
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$work/ports")" -ge 2 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$work/ports")" -ge 2 ] || die "the holders did not log in: $(tail -5 "$work/log") $(tail -5 "$d/dovecot.log")"
+	t0=$(date +%s.%N) # the clock starts with both held
+	client client $pylab imapsilent "$server_ip" 143 20
+	until_t 0.3
+	# imaplib logging in as alice again: 5 attempts, 300 ms apart.
+	client client $pylab imaprefused "$server_ip" 143 alice secret 5 0.3
+	for _ in $(seq 60); do
+		[ "$(grep -c '^imaprefused' "$work/ports")" -ge 2 ] && break
+		sleep 0.02
+	done
+	cut early client server
+	for _ in $(seq 100); do
+		[ "$(grep -c '^imaprefused' "$work/ports")" -ge 5 ] && break
+		sleep 0.02
+	done
+	sleep 0.05
+	cut mid client server # just after the fifth refusal
+	until_t 3.5
+	client client $pylab imapsession "$server_ip" 143 bob secret
+	until_t 8
+	cut late client server
+	finish "$work/cap.pcap"
+	sed 's/^/  dovecot: /' "$d/dovecot.log" | grep -v 'Debug' | tail -30
+	local late=$out/$name@late.pcap hold silent refused sess ends bye
+	hold=$(ports imaphold) silent=$(ports imapsilent) refused=$(ports imaprefused) sess=$(ports imapsession)
+	ends=$(imap_refusals "$late" "$refused" | sed '2,$s/^/#   /')
+	# The normal session: Dovecot's BYE and FIN, imaplib's FIN.
+	bye=$(tshark -r "$late" -Y "tcp.port == $sess && (tcp.len > 0 || tcp.flags.fin == 1)" -T fields \
+		-e frame.time_epoch -e tcp.srcport -e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk '$2 != 143 && $4 > 0 { lo = $1 } $2 == 143 && $4 > 0 { bye = $1 } $2 == 143 && $3 == 1 { sf = $1 } $2 != 143 && $3 == 1 { cf = $1 }
+			END { printf "its BYE and OK %.0f µs after the LOGOUT; ", 1e6 * (bye - lo)
+				if (cf < sf) printf "imaplib\047s FIN +%.0f µs (on reading the OK), Dovecot\047s %.0f µs after it (imaplib\047s TIME_WAIT)", 1e6 * (cf - bye), 1e6 * (sf - cf)
+				else printf "Dovecot\047s FIN +%.0f µs, imaplib\047s %.0f µs after it (Dovecot\047s TIME_WAIT)", 1e6 * (sf - bye), 1e6 * (cf - sf) }')
+	expect <<EXP
+# Dovecot $(dovecot --version | command cut -d' ' -f1) (Debian's dovecot-core and dovecot-imapd $(dpkg-query -W -f '${Version}' dovecot-imapd)), an
+# instance of its own (dovecot -F -c: base_dir, state_dir, log and maildirs
+# in the work directory), IMAP in the clear on port 143 (ssl = no,
+# disable_plaintext_auth = no), users alice and bob from a passwd-file,
+# mail_max_userip_connections = 2 (per user and client IP; anvil counts
+# the logged-in imap processes), login_trusted_networks unset.
+# The holders ($hold): two python3 imaplib sessions of alice, LOGIN,
+# SELECT INBOX, then idle, never reading (IMAP's 30 min autologout is
+# not configurable: it never comes). "imapsilent" ($silent): a socket
+# that reads the greeting and never logs in (imap-login's pre-login
+# timeout is compiled in, 60 s: it never comes either): open and healthy.
+# With alice's two held, imaplib logs in as alice again from the same
+# host, 5 times 300 ms apart ($refused), each as "with IMAP4(host) as M:
+# M.login(); M.select()" does: Dovecot accepts, greets ("* OK
+# [CAPABILITY ...] Dovecot (Debian) ready."), answers CAPABILITY, and
+# answers the LOGIN with a tagged "NO [LIMIT] Maximum number of connections
+# from user+IP exceeded (mail_max_userip_connections=2)" (no "* BYE": the
+# refusal is imap-login's, before any imap process; log "Disconnected:
+# Maximum number of connections from user+IP exceeded") and closes: its
+# FIN right after the NO (within 0.25 ms). imaplib raises IMAP4.error, and the with
+# statement's __exit__ sends LOGOUT on the closed connection: Dovecot's
+# kernel resets it (the socket closed), imaplib raises abort ("socket
+# error: EOF"). The LOGOUT crosses Dovecot's FIN or follows it; Dovecot
+# closes first, the client never sends a FIN:
+#   $ends
+# A per-user connection cap refusing the client: accepted, then closed
+# within 20 ms, the refusal coming after the greeting and the login (not
+# at the accept, as ZooKeeper's or Redis's); 5 in some 1.3 s from one
+# host: a reconnect storm. The LOGOUT around the FIN is imaplib's goodbye to a
+# refused login, no request on a connection closed for being idle: no
+# stale reuse, nothing lost, the RST only answers it.
+# "imapsession" ($sess): bob (his own cap): LOGIN, SELECT INBOX, LOGOUT;
+# Dovecot answers "* BYE Logging out" and "OK Logout completed." (one
+# segment) and closes, imaplib closes as it reads the OK: either may
+# close first (a race; the two FINs within a few ms): $bye:
+# healthy.
+# Cuts: early right after the second refusal's RST (three to come), mid
+# right after the fifth refusal's RST, late (8 s) after bob's session, the
+# holders and the silent socket idle some 8 s.
+expect cport=$hold,$silent n>=3 : open(client) !close_wait_leak(client) !idle_timeout_close(server)
+healthy cport=$hold,$silent
+@early expect cport=$refused n>=2 : accept_then_close(server) !stale_reuse_reset(client) !idle_timeout_close(server) !close_wait_leak(client)
+@mid,late expect cport=$refused n>=5 : accept_then_close(server) !stale_reuse_reset(client) !idle_timeout_close(server) !close_wait_leak(client)
+@mid,late infinding cport=$refused : reconnect_storm
+@mid,late finding reconnect_storm
+@mid,late says reconnect_storm : to $server_ip:143
+@mid,late says reconnect_storm : opened 5 connections
+nofinding stale_reuse_reset
+nofinding idle_timeout_close
+nofinding close_wait_leak
+@late expect cport=$sess : !reset(client) !reset(server) !stale_reuse_reset(client)
+@late healthy cport=$sess
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -7549,6 +7729,7 @@ for s in ${@:-$all}; do
 		command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/master ] || die "needs postfix"
 		command -v swaks >/dev/null && command -v tshark >/dev/null || die "needs swaks and tshark"
 		;;
+	dovecot_imap) command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/imap ] && command -v tshark >/dev/null || die "needs dovecot-imapd and tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

@@ -292,6 +292,21 @@ count and time and exits by itself. Clients print one line per connection,
                                        unknown commands (XLAB), each sent as the
                                        reply to the last came ("smtperrors");
                                        each reply, and how it ended, to stderr
+  imaphold HOST PORT USER PASS HOLD    two imaplib sessions (LOGIN, SELECT
+                                       INBOX), then idle up to HOLD s, never
+                                       reading ("imaphold"); what each got to
+                                       stderr
+  imaprefused HOST PORT USER PASS N INTERVAL
+                                       imaplib logging in N times, INTERVAL s
+                                       apart, each as "with IMAP4(HOST) as M:
+                                       M.login(...); M.select()" does it (its
+                                       __exit__ logs out); says "imaprefused
+                                       PORT", what they got counted on stderr
+  imapsession HOST PORT USER PASS      LOGIN, SELECT INBOX, LOGOUT
+                                       ("imapsession")
+  imapsilent HOST PORT HOLD            a socket that reads the greeting and
+                                       never logs in, held HOLD s
+                                       ("imapsilent")
 """
 
 import http.client
@@ -1915,6 +1930,59 @@ def smtperrors(host, port, n):
                   file=sys.stderr, flush=True)
             break
     c.close()
+
+
+def imaphold(host, port, user, password, hold):
+    import imaplib
+
+    t0 = time.time()
+    for _ in range(2):
+        c = imaplib.IMAP4(host, int(port), timeout=5)
+        typ, dat = c.login(user, password)
+        say("imaphold", c.sock)
+        typ2, dat2 = c.select("INBOX")
+        print("imaphold at %.3f s: LOGIN %s %r, SELECT %s %r" % (time.time() - t0, typ, dat, typ2, dat2),
+              file=sys.stderr, flush=True)
+        keep.append(c)  # held open, logged in: one of the two the user may have from this host
+    time.sleep(float(hold))
+
+
+def imaprefused(host, port, user, password, n, interval):
+    import imaplib
+
+    got = {}
+    for _ in range(int(n)):
+        try:
+            with imaplib.IMAP4(host, int(port), timeout=5) as c:
+                say("imaprefused", c.sock)
+                c.login(user, password)
+                c.select("INBOX")
+                k = "served"
+        except Exception as e:
+            k = "%s: %s" % (type(e).__name__, e)
+        got[k] = got.get(k, 0) + 1
+        time.sleep(float(interval))
+    for k, v in sorted(got.items()):
+        print("imaplib %s:%s refused loop: %d x %s" % (host, port, v, k), file=sys.stderr, flush=True)
+
+
+def imapsession(host, port, user, password):
+    import imaplib
+
+    c = imaplib.IMAP4(host, int(port), timeout=5)
+    say("imapsession", c.sock)
+    c.login(user, password)
+    typ, dat = c.select("INBOX")
+    bye = c.logout()
+    print("imapsession: SELECT %s %r, LOGOUT %r" % (typ, dat, bye), file=sys.stderr, flush=True)
+
+
+def imapsilent(host, port, hold):
+    s = socket.create_connection((host, int(port)), timeout=5)
+    say("imapsilent", s)
+    print("imapsilent: greeting %r" % s.recv(4096), file=sys.stderr, flush=True)
+    keep.append(s)
+    time.sleep(float(hold))
 
 
 if __name__ == "__main__":
