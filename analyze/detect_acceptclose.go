@@ -23,7 +23,8 @@ var acceptCloseDetector = detector{
 			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
 			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\"; or, within the server's first kilobyte, an AMQP " +
-			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits), or one short message " +
+			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits; an IMAP NO [LIMIT] to the login: Dovecot's " +
+			"mail_max_userip_connections), or one short message " +
 			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
 			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets.",
 		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +
@@ -247,6 +248,12 @@ func acceptCloseFinding(g *group) Finding {
 		why = "it refuses new connections past sshd's MaxStartups: too many connections not yet authenticated, from all clients together (10:30:100 by default: some refused past 10, all past 100), held by clients that connect and do not log in (scanners, stuck clients) for up to LoginGraceTime (120 s by default)"
 		short = "sshd refuses new connections past MaxStartups: too many connections not yet authenticated, from all clients together"
 		fix = "Find who holds unauthenticated connections to sshd (its log: \"Connection closed by ... [preauth]\", \"Timeout before authentication\"; ss -tn state established '( sport = :22 )'); lower LoginGraceTime, raise MaxStartups, or cap each source (PerSourceMaxStartups, fail2ban)."
+		shortFix = fix
+	}
+	if kinds[flow.RefusalIMAP.String()] == n {
+		why = "a per-user limit refuses the login: connections of one user from one address over the server's cap (Dovecot's mail_max_userip_connections, 10 by default), not the server's whole capacity"
+		short = "a per-user limit refuses the login (Dovecot's mail_max_userip_connections)"
+		fix = "Find which clients hold that user's connections (a mail client per device, a misbehaving sync tool), close the idle ones or share one; raise the per-user limit if the load is legitimate; make the client back off instead of retrying at once."
 		shortFix = fix
 	}
 	if handshakes == n {

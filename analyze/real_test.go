@@ -88,22 +88,7 @@ var knownWrong = map[string]string{
 	"ipv6-incidents@mid verdicts": ipv6YoungCloseWait,
 	"ipv6-incidents@mid findings": "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
 	"ipv6-incidents@mid healthy":  "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
-	// Dovecot's mail_max_userip_connections 2: imap-login refusing LOGIN with a tagged NO [LIMIT], then FIN.
-	"dovecot-imap@early verdicts": dovecotRefusals,
-	"dovecot-imap@early findings": dovecotStorm,
-	"dovecot-imap@mid verdicts":   dovecotRefusals,
-	"dovecot-imap@mid findings":   dovecotStorm,
-	"dovecot-imap@late verdicts":  dovecotRefusals,
-	"dovecot-imap@late findings":  dovecotStorm,
 }
-
-const ()
-
-// Dovecot's per-user connection cap (mail_max_userip_connections 2).
-const (
-	dovecotRefusals = "52698, 52700, 52712, 52722, 52730 to 143: Dovecot greets, answers CAPABILITY, answers LOGIN with \"NO [LIMIT] Maximum number of connections from user+IP exceeded\" and sends FIN 14-230 µs later (e.g. 52700: NO #70, FIN #71), 8-10 ms after the accept; imaplib's LOGOUT crosses or follows that FIN (#72, 40 µs) and Dovecot's kernel resets it (#73): a per-user cap refusing the login, accept_then_close(server); flowdoc says stale_reuse_reset(client) (\"a connection reused after the peer closed it\") when the LOGOUT follows the FIN, reset(server) when it crosses it, not accept_then_close (the refusal comes after the greeting and a login exchange, a tagged NO it does not know)"
-	dovecotStorm    = "5 logins refused by Dovecot's mail_max_userip_connections in 1.3 s from one host (52698-52730): no reconnect_storm finding, and a warning stale_reuse_reset finding saying the client \"sent requests ... just as 10.99.1.2:143 closed them for being idle\" (idle 14-230 µs after the NO that answered its LOGIN) with the remedy of a pool's idle timeout"
-)
 
 const (
 	rabbitQueued     = "34446, 34456, 60124, 60132, 60134, 60150 on 5674, never accepted (connection_max 3, ranch's max_connections: LISTEN Recv-Q 6; the 8-byte protocol header acknowledged by the kernel, nothing from the server; pika's FIN after 1.5 s, e.g. #462): close_wait_leak(server) with \"its application never closed the socket\", where no application holds these sockets"

@@ -142,3 +142,21 @@ func TestAMQPRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestIMAPRefusal: a tagged NO with LIMIT or UNAVAILABLE refuses the
+// login; a NO for a wrong password, or an untagged BYE, does not.
+func TestIMAPRefusal(t *testing.T) {
+	for _, c := range []struct {
+		b    string
+		want bool
+	}{
+		{"TAG1 NO [LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=2)\r\n", true},
+		{"a001 NO [UNAVAILABLE] Temporary authentication failure\r\n", true},
+		{"a001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", false},
+		{"* BYE Logging out\r\na002 OK Logout completed.\r\n", false},
+	} {
+		if got := imapRefusal([]byte(c.b)); got != c.want {
+			t.Errorf("%q: %v, want %v", c.b, got, c.want)
+		}
+	}
+}

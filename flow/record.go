@@ -433,13 +433,15 @@ const (
 	RefusalMemcached         // "ERROR Too many open connections" (maxconns_fast)
 	RefusalSSH               // OpenSSH's "Exceeded MaxStartups" instead of its banner
 	RefusalAMQP              // an AMQP Connection.Close 530 or 403 as the connection opens (RabbitMQ's connection limits)
+	RefusalIMAP              // an IMAP NO [LIMIT] or [UNAVAILABLE] to the login (Dovecot's mail_max_userip_connections)
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
 	"a PostgreSQL FATAL error to the startup message", "a 421 or 554 line", "an MQTT CONNACK refusing the connection",
 	"a TLS alert instead of the server's hello", "memcached's \"Too many open connections\"",
 	"sshd's \"Exceeded MaxStartups\" instead of its banner",
-	"an AMQP Connection.Close refusing the connection as it opens (530 NOT_ALLOWED or 403 ACCESS_REFUSED)"}
+	"an AMQP Connection.Close refusing the connection as it opens (530 NOT_ALLOWED or 403 ACCESS_REFUSED)",
+	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 

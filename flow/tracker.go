@@ -1190,6 +1190,14 @@ func amqpRefusal(b []byte) bool {
 	return code == 530 || code == 403
 }
 
+// imapRefusal reports whether b holds an IMAP tagged NO with the response
+// code LIMIT or UNAVAILABLE (RFC 5530): what Dovecot answers a LOGIN with
+// over mail_max_userip_connections, or a server too busy to serve the
+// user, before it closes.
+func imapRefusal(b []byte) bool {
+	return bytes.Contains(b, []byte(" NO [LIMIT]")) || bytes.Contains(b, []byte(" NO [UNAVAILABLE]"))
+}
+
 // fatalAlert reports whether b begins with a fatal TLS alert record in
 // the clear: content type 21, level 2.
 func fatalAlert(b []byte) bool {
@@ -1504,6 +1512,8 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 			f = refusal(seg.Payload, len(seg.Payload)+int(m.Cut))
 		case c.t[Server].bytes <= refusalWithin && amqpRefusal(seg.Payload):
 			f = RefusalAMQP
+		case c.t[Server].bytes <= refusalWithin && imapRefusal(seg.Payload):
+			f = RefusalIMAP
 		}
 		if f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f&7) << noteRefusalShift
