@@ -286,11 +286,7 @@ func leakRole(g *group, host netip.Addr, fx *findCtx) leakingRole {
 	// upstream ones is a proxy; it may open them from another of its
 	// addresses, which a capture on it shows.
 	role := leakingRole{name: "server", other: "the client"}
-	self := []netip.Addr{host}
-	if slices.Contains(fx.rep.LocalAddrs, host) {
-		self = append(self, fx.rep.LocalAddrs...)
-	}
-	for _, f := range fx.byClient.flows(self...) {
+	for _, f := range fx.byClient.flows(fx.hostAddrs(host)...) {
 		role.name, role.other = "proxy", "the caller"
 		role.upstream = append(role.upstream, f)
 		if f.Client.State == flow.Established && f.Client.Bytes > 0 && f.Server.Bytes == 0 {
@@ -475,11 +471,7 @@ func notJudgedFindings(fx *findCtx) []Finding {
 // staleFrom counts the connections on which host h sent a request after
 // its peer had closed them (stale_reuse_reset verdicts of its side). The
 // first call counts every host's in one walk.
-func (fx *findCtx) staleFrom(h netip.Addr) int { return fx.staleCounts()[h] }
-
-// staleCounts counts, per host, its connections with a stale reuse of its
-// own (staleFrom), in one walk the first time.
-func (fx *findCtx) staleCounts() map[netip.Addr]int {
+func (fx *findCtx) staleFrom(h netip.Addr) int {
 	if fx.stale == nil {
 		fx.stale = map[netip.Addr]int{}
 		for i := range fx.rep.Flows {
@@ -489,7 +481,7 @@ func (fx *findCtx) staleCounts() map[netip.Addr]int {
 			}
 		}
 	}
-	return fx.stale
+	return fx.stale[h]
 }
 
 // apartCounts are a host's CLOSE_WAIT sockets that no leak verdict

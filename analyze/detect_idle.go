@@ -933,10 +933,7 @@ func forwardedFrom(fx *findCtx, host netip.Addr, name string) (netip.AddrPort, b
 	if fx.byClient == nil {
 		return netip.AddrPort{}, false
 	}
-	hosts := []netip.Addr{host}
-	if slices.Contains(fx.rep.LocalAddrs, host) {
-		hosts = fx.rep.LocalAddrs
-	}
+	hosts := fx.hostAddrs(host)
 	var pb payload.Buffer
 	for _, f := range fx.byClient.flows(hosts...) {
 		if h := httpOf(f.Record, flow.Client, &pb); h != nil && h.Server == name {
@@ -967,10 +964,7 @@ func relayedCloses(fx *findCtx, g *group) (other netip.AddrPort, n int) {
 	}
 	v0, f0 := g.vs[0], g.flows[0]
 	host := f0.Endpoint(v0.Side).Addr()
-	self := []netip.Addr{host}
-	if slices.Contains(fx.rep.LocalAddrs, host) {
-		self = fx.rep.LocalAddrs
-	}
+	self := fx.hostAddrs(host)
 	var legs []*Flow
 	var side flow.Side // the host's side on the other legs
 	if v0.Side == flow.Server {

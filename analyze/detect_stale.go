@@ -526,16 +526,13 @@ func (fx *findCtx) proxied(g *group, reqs []staleReq) string {
 		return ""
 	}
 	host := g.flows[0].Endpoint(g.vs[0].Side).Addr()
-	self := []netip.Addr{host}
-	if slices.Contains(fx.rep.LocalAddrs, host) {
-		self = append(self, fx.rep.LocalAddrs...)
-	}
+	self := fx.hostAddrs(host)
 	var pb payload.Buffer
 	// The host's callers: connections to it under way when a request
 	// was sent, read once each.
 	var callers []*Flow
 	for _, a := range self {
-		for _, i := range fx.flowsTo(a) {
+		for _, i := range fx.flowsToAddr(a) {
 			f := &fx.rep.Flows[i]
 			if slices.Contains(g.flows, f) || slices.Contains(callers, f) {
 				continue
@@ -600,32 +597,4 @@ func (fx *findCtx) proxied(g *group, reqs []staleReq) string {
 	}
 	return fmt.Sprintf("%s is a reverse proxy: %s it forwarded for its callers (e.g. %s), so its upstream pool keeps idle connections longer than its backend does. Its callers got %s.",
 		host, which, example, strings.Join(statuses, ", "))
-}
-
-// flowsTo lists the flows to server address a (copies left out), for
-// the hosts that sent a request on a connection their server had closed
-// (staleFrom) and, where one is the capturing host's, its other
-// addresses: their callers, if they are proxies (proxied). The first
-// call lists them all in one walk.
-func (fx *findCtx) flowsTo(a netip.Addr) []int {
-	if fx.toHost == nil {
-		fx.toHost = map[netip.Addr][]int{}
-		for h := range fx.staleCounts() {
-			fx.toHost[h] = nil
-			if slices.Contains(fx.rep.LocalAddrs, h) {
-				for _, l := range fx.rep.LocalAddrs {
-					fx.toHost[l] = nil
-				}
-			}
-		}
-		for i := range fx.rep.Flows {
-			if fx.rep.isCopy(i) {
-				continue
-			}
-			if l, ok := fx.toHost[fx.rep.Flows[i].Key.Server().Addr()]; ok {
-				fx.toHost[fx.rep.Flows[i].Key.Server().Addr()] = append(l, i)
-			}
-		}
-	}
-	return fx.toHost[a]
 }

@@ -206,9 +206,6 @@ type findCtx struct {
 	// stale counts, per host, its connections with a stale reuse of its
 	// own (staleFrom).
 	stale map[netip.Addr]int
-	// toHost lists the flows to each address of a host with a stale
-	// reuse, its possible callers (flowsTo).
-	toHost map[netip.Addr][]int
 	// toAddr lists the flows to each server address (copies left out),
 	// for callersGot; made at its first call.
 	toAddr map[netip.Addr][]int32
@@ -413,10 +410,7 @@ func (fx *findCtx) callersGot(host netip.Addr, at []flow.Timestamp) string {
 	if len(at) == 0 {
 		return ""
 	}
-	self := []netip.Addr{host}
-	if slices.Contains(fx.rep.LocalAddrs, host) {
-		self = fx.rep.LocalAddrs
-	}
+	self := fx.hostAddrs(host)
 	lo, hi := slices.Min(at), slices.Max(at)+flow.Timestamp(proxyLag)
 	type answer struct {
 		t      flow.Timestamp
@@ -482,4 +476,14 @@ func (fx *findCtx) flowsToAddr(a netip.Addr) []int32 {
 		}
 	}
 	return fx.toAddr[a]
+}
+
+// hostAddrs returns the addresses of host: the capturing host's, where
+// host is one of them (a capture on the host shows it under each), else
+// host alone.
+func (fx *findCtx) hostAddrs(host netip.Addr) []netip.Addr {
+	if slices.Contains(fx.rep.LocalAddrs, host) {
+		return fx.rep.LocalAddrs
+	}
+	return []netip.Addr{host}
 }

@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -10,11 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/flowdoc/flowdoc/flow"
-	"github.com/flowdoc/flowdoc/flow/capture"
 )
 
 // TestHeaderOnlyDiagnosis: captures of real software, cut to 96 bytes a
@@ -59,16 +56,7 @@ func verdictsByFlow(t *testing.T, path string, data []byte) map[string]string {
 			t.Fatal(err)
 		}
 	}
-	s, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	res, err := flow.Read(context.Background(), []*capture.Source{s}, flow.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := Build(res, Options{})
+	rep := analyzeLab(t, path, time.Time{}, Options{})
 	out := map[string]string{}
 	for i := range rep.Flows {
 		f := &rep.Flows[i]
