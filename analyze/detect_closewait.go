@@ -104,7 +104,10 @@ func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) V
 	quiet := ""
 	if closer, idle, ok := firstCloser(r); ok && closer == s.Other() && idle >= minIdle {
 		quiet = fmt.Sprintf(" after %s idle", fmtDur(idle))
-		if waitedFor(closer, r.Half(closer).DataBeforeFinFrom) {
+		switch {
+		case r.Half(closer).DataBeforeFin == 0:
+			quiet = fmt.Sprintf(" %s after the handshake (no data sent either way)", fmtDur(idle))
+		case waitedFor(closer, r.Half(closer).DataBeforeFinFrom):
 			quiet = fmt.Sprintf(" %s after its own last data (it gave up waiting)", fmtDur(idle))
 		}
 		if bye, ok := goodbyeEvidence(r, closer); ok {
@@ -170,9 +173,14 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 	}
 	h := r.Half(closer)
 	if h.DataBeforeFin == 0 {
-		if C.Bytes == 0 && S.Bytes == 0 && !r.Midstream && has(r, flow.Client, 'S') && has(r, flow.Server, 'H') && has(r, flow.Client, 'A') {
-			// No data either way: idle since the handshake.
-			return closer, h.FinAt.Sub(max(C.FirstPacket, S.FirstPacket)), true
+		if quietSinceHandshake(r, closer) {
+			// No data either way (but the closer's goodbye): idle since
+			// the handshake, up to the goodbye when it said one.
+			end := h.FinAt
+			if h.Goodbye() {
+				end = h.LastPayload
+			}
+			return closer, end.Sub(max(C.FirstPacket, S.FirstPacket)), true
 		}
 		return closer, 0, false
 	}
@@ -180,6 +188,18 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 		return closer, at.Sub(h.DataBeforeFin), true
 	}
 	return closer, h.FinAt.Sub(h.DataBeforeFin), true
+}
+
+// quietSinceHandshake reports whether a connection whose handshake the
+// capture holds carried no data either way before side s closed it, but
+// s's goodbye: HAProxy's 408 to a connection that never sent a request,
+// a server's timeout message to a client that never spoke.
+func quietSinceHandshake(r *flow.Record, s flow.Side) bool {
+	if r.Midstream || !has(r, flow.Client, 'S') || !has(r, flow.Server, 'H') || !has(r, flow.Client, 'A') {
+		return false
+	}
+	h, p := r.Half(s), r.Half(s.Other())
+	return p.Bytes == 0 && (h.Bytes == 0 || h.Goodbye() && h.DataBeforeFin == 0)
 }
 
 // answeredFirst reports whether side s's close was announced and the

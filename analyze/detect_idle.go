@@ -65,14 +65,18 @@ var idleDetector = detector{
 		// A server's closes, per server endpoint; a client's, per client
 		// host and the server it closed on (its ports change).
 		_, from := idleBefore(f.Record, v)
+		waiting := waitedFor(v.Side, from) && !v.unused
 		if v.Side == flow.Client {
-			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from)}, true
+			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waiting, unused: v.unused}, true
 		}
-		return groupKey{endpoint: f.Key.Server(), waiting: waitedFor(v.Side, from), mass: v.mass, pings: v.pings}, true
+		return groupKey{endpoint: f.Key.Server(), waiting: waiting, mass: v.mass, pings: v.pings, unused: v.unused}, true
 	},
 	findings: func(g *group, fx *findCtx) []Finding {
 		if g.vs[0].mass {
 			return []Finding{massFinding(g)}
+		}
+		if g.vs[0].unused {
+			return []Finding{unusedFinding(g)}
 		}
 		if g.vs[0].pings {
 			return []Finding{pingsFinding(g)}
@@ -309,7 +313,17 @@ func inspectIdle(c *flowCtx) {
 			sum = "the server closed the connection" // not idle: for its client's pings (below)
 		}
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
+		quiet := ch.DataBeforeFin == 0 // idle since the handshake (firstCloser)
 		switch {
+		case quiet && closer == flow.Server:
+			what = fmt.Sprintf("FIN from server %s after the handshake", fmtDur(ch.FinAt.Sub(opened(r))))
+			sum = fmt.Sprintf("the server closed the connection %s after the handshake, the client having sent nothing: a timeout for a first request or message (HAProxy's timeout http-request, or timeout client without it, and Apache's RequestReadTimeout answer 408 first; nginx's client_header_timeout, a login or handshake timeout), or an idle timeout counting from the accept", fmtDur(idle))
+			if serverWaitOf(r, c.pb) == waitIncomplete {
+				sum = fmt.Sprintf("the server answered 408 Request Time-out and closed the connection %s after the handshake, the client having sent nothing: its timeout for a request that never came (HAProxy's timeout http-request, or timeout client without it; Apache's RequestReadTimeout)", fmtDur(idle))
+			}
+		case quiet:
+			what = fmt.Sprintf("FIN from client %s after the handshake", fmtDur(ch.FinAt.Sub(opened(r))))
+			sum = fmt.Sprintf("the client closed the connection %s after the handshake, having sent nothing and received nothing: a connection opened and let go unused (a pool's or a browser's spare connection, a health check that only connects)", fmtDur(idle))
 		case waitedFor(closer, dataFrom) && closer == flow.Server:
 			what = fmt.Sprintf("FIN from server %s after the client's last data", fmtDur(idle))
 			sum = fmt.Sprintf("the server closed the connection %s after the client's last data, %s", fmtDur(idle), serverWaitOf(r, c.pb).words())
@@ -338,7 +352,7 @@ func inspectIdle(c *flowCtx) {
 			// answers: no goodbye that answered nothing.
 			bye.What = "GOAWAY from server (ENHANCE_YOUR_CALM), with its acknowledgement of the client's last ping"
 		}
-		if said && !pings {
+		if said && !pings && !(quiet && closer == flow.Server && serverWaitOf(r, c.pb) == waitIncomplete) {
 			// A server's is why it closes (PostgreSQL's FATAL, a 421); a
 			// client's is its protocol's farewell (PostgreSQL's Terminate).
 			kind := "a timeout message"
@@ -366,9 +380,19 @@ func inspectIdle(c *flowCtx) {
 		if fin != ch {
 			since = annAt
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass, pings: pings}
-		v.Evidence = append(v.Evidence,
-			Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass, pings: pings, unused: quiet && !mass && !pings && !c.cap.sameTimer(r.Key.Server(), closer, idle)}
+		switch {
+		case !quiet:
+			v.Evidence = append(v.Evidence,
+				Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
+		case handshakeEnd(r) != nil:
+			e := handshakeEnd(r)
+			what := "handshake completed (ACK from client): no data either way after it"
+			if e.From == flow.Server {
+				what = "SYN-ACK from server: no data either way after the handshake"
+			}
+			v.Evidence = append(v.Evidence, ev(e, what))
+		}
 		if announced {
 			v.Evidence = append(v.Evidence, Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(annPacket), At: annAt,
 				What: fmt.Sprintf("announcement from %s after %s idle: a short message answering nothing", sideName(closer), fmtDur(idle))})
@@ -432,6 +456,44 @@ func inspectIdle(c *flowCtx) {
 	c.add(v)
 }
 
+// sameTimer reports whether idle, how long a connection that carried no
+// data was quiet when side closer closed it, is within the idle times at
+// which the server closed its connections that did carry data (a tenth
+// either way, 200 ms at least): the same timer (slapd's idletimeout)
+// closed both, and a finding states them together.
+func (ev *captureEvidence) sameTimer(server netip.AddrPort, closer flow.Side, idle time.Duration) bool {
+	used, ok := ev.usedIdle[server]
+	if closer != flow.Server || !ok {
+		return false
+	}
+	return idle >= used[0]-max(used[0]/10, 200*time.Millisecond) && idle <= used[1]+max(used[1]/10, 200*time.Millisecond)
+}
+
+// opened is when the connection's handshake was done, as far as the
+// capture shows: the later of both sides' first packets (the server's
+// SYN-ACK).
+func opened(r *flow.Record) flow.Timestamp { return max(r.Client.FirstPacket, r.Server.FirstPacket) }
+
+// handshakeEnd returns the event of the client's ACK that completed the
+// handshake, where the events kept it right after the server's SYN-ACK,
+// or else the SYN-ACK's; nil when neither was kept.
+func handshakeEnd(r *flow.Record) *flow.Event {
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.From != flow.Server || !e.Flags.Has(packet.SYN|packet.ACK) {
+			continue
+		}
+		if i+1 < len(r.Events) {
+			a := &r.Events[i+1]
+			if a.From == flow.Client && a.Flags&(packet.SYN|packet.FIN|packet.RST) == 0 && a.ServerState == flow.Established {
+				return a
+			}
+		}
+		return e
+	}
+	return nil
+}
+
 // provokedWithin is how soon after a packet of the peer's an RST
 // answers it: at once where it is sent, a round trip later where the
 // capture is at the other end. Four times the handshake's first round
@@ -478,10 +540,15 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
 	}
 	from, last := lastData(r)
-	if last == 0 {
-		// No data either way: idle since the handshake, the server's
-		// last word (its SYN-ACK).
-		return v.Since.Sub(max(r.Client.FirstPacket, r.Server.FirstPacket)), flow.Server
+	if opened := max(r.Client.FirstPacket, r.Server.FirstPacket); last == 0 || h.FinPacket > 0 && quietSinceHandshake(r, v.Side) {
+		// No data either way (but the closer's goodbye): idle since the
+		// handshake, the server's last word (its SYN-ACK), up to the
+		// goodbye when it said one.
+		end := v.Since
+		if h.Goodbye() {
+			end = h.LastPayload
+		}
+		return end.Sub(opened), flow.Server
 	}
 	return v.Since.Sub(last), from
 }
@@ -696,6 +763,58 @@ func idleFinding(g *group, fx *findCtx) Finding {
 		Metrics: append([]Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
 			{"idle_min_s", main.Min.Seconds()}, {"idle_max_s", main.Max.Seconds()}, {"idle_shortest_s", shortest.Seconds()}, {"leaked_after", float64(leaked)},
 			{"reused_after", float64(reused)}}, append(kaMetrics, resetMetric(resets)...)...),
+		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
+}
+
+// unusedFinding reports closes of connections that carried no data
+// either way (Verdict.unused): a server's timeout for a first request,
+// or a client's spare connections let go.
+func unusedFinding(g *group) Finding {
+	v0, f0 := g.vs[0], g.flows[0]
+	server := f0.Key.Server()
+	var quiet []time.Duration
+	var clients []netip.Addr
+	answered408 := 0
+	var pb payload.Buffer
+	for i, f := range g.flows {
+		d, _ := idleBefore(f.Record, g.vs[i])
+		quiet = append(quiet, d)
+		if c := f.Key.Client().Addr(); !slices.Contains(clients, c) {
+			clients = append(clients, c)
+		}
+		if v0.Side == flow.Server && f.Server.Goodbye() && serverWaitOf(f.Record, &pb) == waitIncomplete {
+			answered408++
+		}
+	}
+	lo, hi := slices.Min(quiet), slices.Max(quiet)
+	main := ClusterDurations(quiet)[0]
+	after := fmtDur(main.Median)
+	if wellBelow(lo, hi) {
+		after = fmt.Sprintf("%s to %s", fmtDur(lo), fmtDur(hi))
+	}
+	var sb strings.Builder
+	var fix string
+	hosts, scope := clients, []netip.AddrPort{server}
+	if v0.Side == flow.Server {
+		fmt.Fprintf(&sb, "%s (server) closed %s from %s %s after the handshake, the clients having sent nothing on them",
+			server, plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client), after)
+		switch {
+		case answered408 == len(g.flows):
+			sb.WriteString(", answering 408 Request Time-out first")
+		case answered408 > 0:
+			fmt.Fprintf(&sb, ", answering %d of them 408 Request Time-out first", answered408)
+		}
+		sb.WriteString(": its timeout for a first request or message (HAProxy's timeout http-request, or timeout client without it, and Apache's RequestReadTimeout answer 408 first; nginx's client_header_timeout; a login or handshake timeout), or an idle timeout counting from the accept.")
+		fix = "Nothing to fix where the clients open connections they may not use (a pool's spare connections, a browser's preconnect, a health check that only connects). Otherwise find why they connect and send nothing; many sources each holding connections without a request are a slow-request attack (slowloris): keep this timeout short and limit connections per client."
+	} else {
+		hosts, scope = []netip.Addr{f0.Key.Client().Addr()}, []netip.AddrPort{server}
+		fmt.Fprintf(&sb, "%s closed %s to %s %s after the handshake, having sent nothing on them and received nothing: connections opened and let go unused (a pool's spare connections, a browser's preconnect, a health check that only connects).",
+			f0.Key.Client().Addr(), plural(len(g.flows), "connection"), server, after)
+		fix = "Nothing to fix, unless the client meant to use them: then find why it opens connections it never sends on (a pool's minimum size above its need, a request given up before it was written)."
+	}
+	return Finding{Class: IdleTimeoutClose, Severity: Info, Hosts: hosts, Endpoints: scope, Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"idle_median_s", main.Median.Seconds()},
+			{"idle_min_s", lo.Seconds()}, {"idle_max_s", hi.Seconds()}},
 		Summary: sb.String(), Remedy: fix, Evidence: evidence(g, true)}
 }
 

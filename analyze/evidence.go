@@ -50,6 +50,11 @@ type captureEvidence struct {
 	// been quiet when it closed them first after minIdle or more: its
 	// idle timeout, where it has one.
 	idleCloses map[netip.AddrPort]*latencies
+	// usedIdle holds, per server endpoint, the shortest and longest of
+	// those idle closes of connections whose last data was the server's
+	// (its idle or keep-alive timer): where one that carried none was
+	// closed within them, the same timer closed it.
+	usedIdle map[netip.AddrPort][2]time.Duration
 	// mass holds, per server endpoint, the moments it closed several idle
 	// connections at once whatever their idle times (massClose): a
 	// restart, a reload, a shutdown, not its idle timer. Their closes are
@@ -274,6 +279,10 @@ type idleClose struct {
 	at   flow.Timestamp
 	idle time.Duration
 	age  time.Duration // the connection's, from the client's SYN; -1 if not seen
+	// quiet is set where the connection carried no data either way
+	// before the close (but the server's goodbye); waited, where the
+	// client's data was the last (a timeout for a request).
+	quiet, waited bool
 }
 
 // findMass finds the mass closes among an endpoint's idle closes, sorted
@@ -407,7 +416,8 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			if a, _, ok := serverCloseAge(r); ok {
 				age = a
 			}
-			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle, age})
+			closed[r.Key.Server()] = append(closed[r.Key.Server()], idleClose{closeAt(r, flow.Server), idle, age,
+				r.Server.DataBeforeFin == 0, r.Server.DataBeforeFinFrom == flow.Client})
 		}
 		unanswered := r.Server.Packets == 0 && has(r, flow.Client, 'S')
 		if !unanswered && r.Client.Retrans > 0 {
@@ -454,13 +464,26 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			}
 		}
 		l := &latencies{}
+		used := [2]time.Duration{-1, -1}
 		for _, c := range cs {
 			if _, ok := ev.massOf(ep, c.at); !ok && c.idle >= minIdle {
 				l.add(c.idle)
+				if !c.quiet && !c.waited {
+					used = [2]time.Duration{min(used[0], c.idle), max(used[1], c.idle)}
+					if used[0] < 0 {
+						used[0] = c.idle
+					}
+				}
 			}
 		}
 		if l.n > 0 {
 			ev.idleCloses[ep] = l
+		}
+		if used[1] >= 0 {
+			if ev.usedIdle == nil {
+				ev.usedIdle = map[netip.AddrPort][2]time.Duration{}
+			}
+			ev.usedIdle[ep] = used
 		}
 	}
 	if len(ev.accepted) > 0 {

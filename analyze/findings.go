@@ -77,6 +77,7 @@ type groupKey struct {
 	waiting  bool
 	mass     bool // a server's idle closes all at once (Verdict.mass)
 	pings    bool // a server's closes for its clients' pings (Verdict.pings)
+	unused   bool // closes of connections that carried no data (Verdict.unused)
 }
 
 type grouper struct {

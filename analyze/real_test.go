@@ -72,9 +72,7 @@ var knownWrong = map[string]string{
 	// sshd's MaxStartups drops, LoginGraceTime closes and ClientAlive give-ups.
 	"sshd-limits@late states": "sshd gave up on 53334 (ClientAlive) with its FIN queued behind its unacknowledged probe (#230, retransmitted to the end): ss FIN-WAIT-1, Send-Q 121; no capture can show that FIN, flowdoc says ESTABLISHED",
 	// HAProxy at its connection limits, captured on the proxy.
-	"haproxy-maxconn@mid states":    "33650, 33666, 33682, 33696 (8080): handshake ACKs and requests dropped at 2.08 s (accept queue full); the server's SYN-ACK sent again at 3.106 s was answered by the client's ACK, which the queue took (ss: ESTAB, Recv-Q 0, LISTEN 6/4): flowdoc keeps the server SYN_RECV 0.23 s later, which the capture cannot tell until the server acknowledges the request (3.79 s) or sends its SYN-ACK again",
-	"haproxy-maxconn@mid verdicts":  "52362 (nothing sent) on 8082: HAProxy answers \"408 Request Time-out\" and FIN 3.0 s after the connection opened (timeout client 3s; no timeout http-request): a server's timeout for a first request, no idle_timeout_close(server) (only open(client) for socat's CLOSE_WAIT, 0.15 s old): with no payload before the 408, the close ends no quiet period flowdoc measures",
-	"haproxy-maxconn@late verdicts": "52362: HAProxy's 408 and FIN 3.0 s after the connection opened, the client having sent nothing (timeout client 3s waiting for a request), get only time_wait(server) clean(server), no idle_timeout_close(server)",
+	"haproxy-maxconn@mid states": "33650, 33666, 33682, 33696 (8080): handshake ACKs and requests dropped at 2.08 s (accept queue full); the server's SYN-ACK sent again at 3.106 s was answered by the client's ACK, which the queue took (ss: ESTAB, Recv-Q 0, LISTEN 6/4): flowdoc keeps the server SYN_RECV 0.23 s later, which the capture cannot tell until the server acknowledges the request (3.79 s) or sends its SYN-ACK again",
 	// RabbitMQ's heartbeat and handshake timeouts and its connection caps.
 	"rabbitmq-heartbeat@late verdicts": rabbitQueued,
 	// Apache's mod_proxy pools in front of Tomcat's 3 s idle timeout (AJP and HTTP).
@@ -495,6 +493,30 @@ func scoreReal(t *testing.T, cut string, rep *Report, tr *realTruth, lines []rea
 	return sc
 }
 
+// checkEvidencePackets fails where a verdict or a finding of rep offers
+// evidence that names no packet: "last data from client" on a connection
+// that carried none was packet 0.
+func checkEvidencePackets(t *testing.T, name string, rep *Report) {
+	t.Helper()
+	for i := range rep.Flows {
+		f := &rep.Flows[i]
+		for _, v := range f.Verdicts {
+			for _, e := range v.Evidence {
+				if e.Packet < 1 || e.At == 0 {
+					t.Errorf("%s: flow %d %s: %s(%s) evidence %q names no packet", name, f.ID, f.Key, v.Class, v.Side, e.What)
+				}
+			}
+		}
+	}
+	for _, fd := range rep.Findings {
+		for _, e := range fd.Evidence {
+			if e.Packet < 1 || e.At == 0 {
+				t.Errorf("%s: %s finding: evidence %q names no packet", name, fd.Class, e.What)
+			}
+		}
+	}
+}
+
 // TestRealLab holds flowdoc to the lab of real software: endpoint states
 // to ss, verdicts and findings to NAME.expect, quiet on healthy flows.
 func TestRealLab(t *testing.T) {
@@ -512,6 +534,7 @@ func TestRealLab(t *testing.T) {
 		lines := readExpect(t, filepath.Join(filepath.Dir(tp), scenario+".expect"))
 		rep := analyzeLab(t, strings.TrimSuffix(tp, ".truth")+".pcap", tr.at, Options{})
 		sc := scoreReal(t, cut, rep, tr, lines)
+		checkEvidencePackets(t, name, rep)
 		total.add(sc)
 		t.Logf("%-32s flows %3d  states %-13s verdicts %-13s findings %-9s healthy quiet %s",
 			name, len(rep.Flows), pct(sc.statesRight, sc.states), pct(sc.verdictsRight, sc.verdicts),

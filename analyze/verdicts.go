@@ -26,6 +26,10 @@ type Verdict struct {
 	// pings is set on a server's close for its client's pings (flow's
 	// Record.ClosedForPings), not for the idle time.
 	pings bool
+	// unused is set on an idle close of a connection that carried no
+	// data either way before it (but the closer's goodbye): quiet since
+	// its handshake.
+	unused bool
 	// pooled is set on a CLOSE_WAIT held by a pool until its next use
 	// (judgement byNextUse), not a leak.
 	pooled     bool

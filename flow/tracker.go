@@ -1060,6 +1060,11 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 		hs.DataBeforeFinFrom = from
 		p := c.prevData
 		switch {
+		case p.at == 0 && from == s && last.lastCtl && c.h[o].lastPayload == 0 && c.quietSinceHandshake(last.lastPayload, m.At):
+			// A goodbye that is the first payload either way (HAProxy's
+			// 408 to a connection that never sent a request): nothing
+			// came before it, the quiet began with the handshake.
+			hs.DataBeforeFin, hs.DataBeforeFinPacket, hs.DataBeforeFinInput = 0, 0, 0
 		case p.at == 0 || p.at >= last.lastPayload:
 		case c.t[from].notes&noteEcho != 0:
 			// The last payload only acknowledged the one before it.
@@ -1087,6 +1092,18 @@ func (c *conn) fin(s Side, seg *packet.Segment, m Meta) {
 		c.set(s, FinWait1, m.At)
 	}
 	c.receiveFin(o, m.At)
+}
+
+// quietSinceHandshake reports whether a goodbye at bye, the first
+// payload either way, ended a quiet period since the handshake, as a
+// goodbye after data does (Half.Goodbye): a second or more, and ten times
+// as long as the moment to the FIN at fin.
+func (c *conn) quietSinceHandshake(bye, fin Timestamp) bool {
+	if c.midstream || !c.t[Client].synSeen || !c.t[Server].synSeen {
+		return false
+	}
+	quiet := bye.Sub(max(c.h[Client].first, c.h[Server].first))
+	return quiet >= goodbyeQuiet && quiet >= 10*fin.Sub(bye)
 }
 
 // burstGap is the longest pause between a side's message and the control
