@@ -67,8 +67,12 @@ func inspectCloseWait(c *flowCtx) {
 		if h.State != flow.CloseWait {
 			continue
 		}
-		j := c.cap.judgeCloseWait(r, s, true)
 		age := c.age(h.Since)
+		if s == flow.Server && notTakenUp(r) {
+			c.add(notTakenUpVerdict(c, age))
+			continue
+		}
+		j := c.cap.judgeCloseWait(r, s, true)
 		if !j.leak {
 			if j.sending {
 				c.add(Verdict{Class: HalfCloseOK, Side: s.Other(), Severity: Info, Confidence: 0.8, Since: h.Since, Age: age,
@@ -82,6 +86,34 @@ func inspectCloseWait(c *flowCtx) {
 		}
 		c.add(closeWaitVerdict(c, s, j, age))
 	}
+}
+
+// notTakenUp reports whether the server of r, in CLOSE_WAIT, never came
+// to the connection: the client opened a handshake that a server answers
+// as soon as it takes a connection up (flow.Record.Opened), the server's
+// kernel acknowledged it and the server sent nothing, and the client gave
+// up and closed. Its socket waits in the listening socket's accept queue,
+// or with an application that has not come to it yet: no leak.
+func notTakenUp(r *flow.Record) bool {
+	return r.Opened() && !r.Midstream && r.Server.Bytes == 0 && r.Server.RSTs == 0 && r.Client.FinPacket > 0 &&
+		r.Client.LastPayload > 0 && r.Client.LastPayload < r.Client.FinAt
+}
+
+func notTakenUpVerdict(c *flowCtx, age time.Duration) Verdict {
+	r := c.r
+	what := "opening message"
+	if p := r.ReadPayload(c.pb); p != nil && p.Protocol == "tls" {
+		what = "TLS ClientHello"
+	}
+	waited := r.Client.FinAt.Sub(r.Client.LastPayload)
+	return Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Server.Since, Age: age, notTakenUp: true,
+		Summary: fmt.Sprintf("the server never answered the client's %s, which a server answers as soon as it takes a connection up; its kernel acknowledged it, and the client gave up %s later and closed. "+
+			"The server never accepted the connection (a connection cap: RabbitMQ's connection_max, HAProxy's maxconn, Tomcat's maxConnections; or it stopped accepting), or accepted it and never came to it (every worker busy): "+
+			"its CLOSE_WAIT waits in the kernel until the server takes it up, no application's leak", what, fmtDur(waited)),
+		Evidence: []Evidence{
+			{Input: int(r.Client.LastPayloadInput), Packet: int(r.Client.LastPayloadPacket), At: r.Client.LastPayload, What: "the client's " + what + ", never answered"},
+			{Input: int(r.Client.FinInput), Packet: int(r.Client.FinPacket), At: r.Client.FinAt, What: fmt.Sprintf("FIN from client %s later: it gave up", fmtDur(waited))},
+		}}
 }
 
 func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) Verdict {

@@ -2,6 +2,9 @@ package analyze
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
@@ -25,7 +28,11 @@ var listenOverflowDetector = detector{
 			"(the server kept no state: no socket); or SYNs to an endpoint go unanswered, or are answered only when sent " +
 			"again (a slow connect), while the same endpoint completes other handshakes at the same time; or, before the " +
 			"SYN-ACK's retransmission timeout has passed, a request sent again and left unacknowledged while the server acknowledged " +
-			"requests its other connections sent within 100 ms of it (the path and the server were up: no firewall's silence).",
+			"requests its other connections sent within 100 ms of it (the path and the server were up: no firewall's silence). " +
+			"With the payload read, also a server that never came to a connection though its queue had room: the client's " +
+			"opening message, which a server's protocol answers as soon as it takes a connection up (a TLS ClientHello, an AMQP " +
+			"header, PostgreSQL's startup message, an SSH version line, an MQTT CONNECT, the HTTP/2 preface), acknowledged " +
+			"by its kernel and never answered until the client gave up and closed: the server's CLOSE_WAIT is no leak of an application.",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
 			"no timeout), every worker busy (PHP-FPM pm.max_children, gunicorn's workers), a connection cap at which the " +
 			"application stops accepting on purpose (HAProxy maxconn, Tomcat maxConnections), or a backlog too small for bursts.",
@@ -35,8 +42,13 @@ var listenOverflowDetector = detector{
 			"blocked); raise the backlog (listen() argument, net.core.somaxconn) for legitimate bursts.",
 	},
 	inspect: inspectListenOverflow,
-	group:   byServer,
+	group: func(f *Flow, v *Verdict) (groupKey, bool) {
+		return groupKey{endpoint: f.Key.Server(), taken: v.notTakenUp}, true
+	},
 	findings: func(g *group, _ *findCtx) []Finding {
+		if g.vs[0].notTakenUp {
+			return []Finding{notTakenUpFinding(g)}
+		}
 		return perServer(ListenOverflow, g, fmt.Sprintf("%s could not keep up with incoming connections: %s hit its full listen queue (SYN-ACKs sent again after the client's ACK, the client's ACK and data never acknowledged, or SYNs dropped while other connections were accepted). The application is not calling accept() fast enough: it is stuck or slow, every worker is busy (PHP-FPM's pm.max_children, gunicorn's workers, Tomcat's maxThreads), or it stopped accepting at its own connection cap (HAProxy maxconn, Tomcat maxConnections).",
 			g.flows[0].Key.Server(), plural(len(g.flows), "connection")))
 	},
@@ -159,4 +171,26 @@ func lateAnswer(r *flow.Record) (first, answer *flow.Event, syns int) {
 		}
 	}
 	return nil, nil, 0
+}
+
+// notTakenUpFinding reports connections a server never came to
+// (notTakenUp): their clients gave up on their opening messages.
+func notTakenUpFinding(g *group) Finding {
+	server := g.flows[0].Key.Server()
+	var waits []time.Duration
+	for _, f := range g.flows {
+		waits = append(waits, f.Client.FinAt.Sub(f.Client.LastPayload))
+	}
+	lo, hi := slices.Min(waits), slices.Max(waits)
+	after := fmtDur(lo)
+	if hi-lo >= max(lo/10, time.Millisecond) {
+		after = fmtDur(lo) + " to " + fmtDur(hi)
+	}
+	return Finding{Class: ListenOverflow, Severity: Warning, Endpoints: []netip.AddrPort{server}, Flows: ids(g.flows),
+		Metrics: []Metric{{"connections", float64(len(g.flows))}, {"wait_min_s", lo.Seconds()}, {"wait_max_s", hi.Seconds()}},
+		Summary: fmt.Sprintf("%s never came to %s from %s: their clients' opening messages (a TLS ClientHello, a protocol's handshake), which a server answers as soon as it takes a connection up, were acknowledged by its kernel and never answered, and the clients gave up after %s and closed. "+
+			"The server stopped accepting at a connection cap (RabbitMQ's connection_max, HAProxy's maxconn, Tomcat's maxConnections), or every worker is busy; the sockets wait in CLOSE_WAIT in its kernel, held by no application yet.",
+			server, plural(len(g.flows), "connection"), hostsOf(g.flows, flow.Client), after),
+		Remedy:   "Find what holds the server at its cap (ss -ltn: the listening socket's Recv-Q counts the connections not yet accepted; ss -tanp shows who holds the accepted ones), then raise the cap or free its connections; clients should back off rather than connect again and again.",
+		Evidence: evidence(g, true)}
 }

@@ -30,6 +30,9 @@ type Verdict struct {
 	// data either way before it (but the closer's goodbye): quiet since
 	// its handshake.
 	unused bool
+	// notTakenUp is set on a listen overflow of a connection in CLOSE_WAIT
+	// whose server never came to it (notTakenUp).
+	notTakenUp bool
 	// pooled is set on a CLOSE_WAIT held by a pool until its next use
 	// (judgement byNextUse), not a leak.
 	pooled     bool

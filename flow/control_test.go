@@ -160,3 +160,35 @@ func TestIMAPRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestOpener: the opening messages a server's protocol answers as soon as
+// it takes a connection up are known by their first bytes; a request,
+// whose answer waits on a handler, is none.
+func TestOpener(t *testing.T) {
+	pgStartup := []byte{0, 0, 0, 41, 0, 3, 0, 0}
+	pgStartup = append(pgStartup, "user\x00postgres\x00database\x00postgres\x00\x00"...)
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"TLS ClientHello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}, true},
+		{"AMQP 0-9-1 header", []byte("AMQP\x00\x00\x09\x01"), true},
+		{"PostgreSQL SSLRequest", []byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, true},
+		{"PostgreSQL startup", pgStartup, true},
+		{"SSH version line", []byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"), true},
+		{"MQTT 3.1.1 CONNECT", []byte("\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04test"), true},
+		{"MQTT 3.1 CONNECT", []byte("\x10\x12\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x04test"), true},
+		{"HTTP/2 preface", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), true},
+		{"HTTP/1.1 request", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), false},
+		{"TLS application data", []byte{0x17, 0x03, 0x03, 0x00, 0x20, 0x01}, false},
+		{"TLS ServerHello", []byte{0x16, 0x03, 0x03, 0x00, 0x5a, 0x02}, false},
+		{"Redis command", []byte("*1\r\n$4\r\nPING\r\n"), false},
+		{"a length that is no PostgreSQL message", []byte{0x7f, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}, false},
+		{"too short", []byte("AMQ"), false},
+	} {
+		if got := opener(tc.b); got != tc.want {
+			t.Errorf("%s: opener = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -482,7 +482,17 @@ type ext2Flags uint8
 const (
 	// ext2RefusalHigh is a Refusal's fourth bit, above the three in ext.
 	ext2RefusalHigh ext2Flags = 1 << iota
+	// ext2Opener: the client's first payload opened a handshake (Opened).
+	ext2Opener
 )
+
+// Opened reports whether the client's first payload opened a handshake
+// that the server's protocol answers as soon as it has accepted the
+// connection, whatever its application does (a TLS ClientHello, an AMQP
+// protocol header, PostgreSQL's startup message, an SSH version line, an
+// MQTT CONNECT, the HTTP/2 preface): a server that sent nothing after it
+// had not come to the connection. Known only where the payload was read.
+func (r *Record) Opened() bool { return r.ext2()&ext2Opener != 0 }
 
 func (r *Record) ext2() ext2Flags { return ext2Flags(r.dropped >> 24) }
 

@@ -204,6 +204,10 @@ const (
 	// noteRefusalHigh, on the client's track, is the fourth bit of the
 	// server's Refusal, above the three on the server's.
 	noteRefusalHigh sideNotes = 1 << (noteRefusalShift + 1)
+	// noteOpener, on the client's track, is set where its first payload
+	// opened a handshake that a server answers as soon as it has
+	// accepted the connection (see opener and Record.Opened).
+	noteOpener sideNotes = 1 << (noteRefusalShift + 2)
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -1215,6 +1219,31 @@ func imapRefusal(b []byte) bool {
 	return bytes.Contains(b, []byte(" NO [LIMIT]")) || bytes.Contains(b, []byte(" NO [UNAVAILABLE]"))
 }
 
+// opener reports whether b, the client's first payload, opens a handshake
+// that the server's protocol answers as soon as it has accepted the
+// connection, whatever its application does: a TLS ClientHello, an AMQP
+// protocol header, PostgreSQL's startup message or SSL request, an SSH
+// client's version line, an MQTT CONNECT, the HTTP/2 connection preface.
+// (An HTTP/1 request is not one: its answer waits on a handler.)
+func opener(b []byte) bool {
+	switch {
+	case len(b) >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[5] == 0x01:
+		return true
+	case len(b) >= 8 && string(b[:4]) == "AMQP":
+		return true
+	case len(b) >= 8 && binary.BigEndian.Uint32(b[:4]) >= 8 && binary.BigEndian.Uint32(b[:4]) <= 10000 &&
+		(string(b[4:8]) == "\x04\xd2\x16\x2f" || string(b[4:8]) == "\x04\xd2\x16\x30" || string(b[4:8]) == "\x00\x03\x00\x00"):
+		return true
+	case len(b) >= 8 && string(b[:8]) == "SSH-2.0-":
+		return true
+	case len(b) >= 10 && b[0] == 0x10 && (bytes.Contains(b[2:min(len(b), 12)], []byte("MQTT")) || bytes.Contains(b[2:min(len(b), 14)], []byte("MQIsdp"))):
+		return true
+	case len(b) >= 14 && string(b[:14]) == "PRI * HTTP/2.0":
+		return true
+	}
+	return false
+}
+
 // fatalAlert reports whether b begins with a fatal TLS alert record in
 // the clear: content type 21, level 2.
 func fatalAlert(b []byte) bool {
@@ -1544,6 +1573,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 	}
 	if s == Client && len(seg.Payload) == 7 && fatalAlert(seg.Payload) {
 		c.t[Client].notes |= noteAlert
+	}
+	if s == Client && c.t[Client].bytes == uint64(n) && !c.midstream && opener(seg.Payload) {
+		c.t[Client].notes |= noteOpener
 	}
 	if heartbeat(seg.Payload) && m.Cut == 0 {
 		// HTTP/2 PINGs and their acknowledgements: the connection's
@@ -2190,6 +2222,9 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	}
 	if c.t[Client].notes&noteAlert != 0 {
 		r.ext |= extClientAlert
+	}
+	if c.t[Client].notes&noteOpener != 0 {
+		r.setExt2(ext2Opener, true)
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {

@@ -6420,6 +6420,8 @@ expect cport=$close n>=1 : !idle_timeout_close(server) !accept_then_close(server
 @late finding reconnect_storm
 @late says reconnect_storm : to $server_ip:5672 in
 @late expect cport=$queued server.ss=CLOSE-WAIT n>=6 : idle_timeout_close(client) !close_wait_leak(server) !accept_then_close(server)
+@late infinding cport=$queued : listen_overflow
+@late says listen_overflow : never came to 6 connections from
 EXP
 }
 
