@@ -68,7 +68,7 @@ func inspectCloseWait(c *flowCtx) {
 			continue
 		}
 		age := c.age(h.Since)
-		if s == flow.Server && notTakenUp(r) {
+		if s == flow.Server && notTakenUp(r) && c.end.Sub(r.Client.LastPayload) >= takeUpWait {
 			c.add(notTakenUpVerdict(c, age))
 			continue
 		}
@@ -98,6 +98,12 @@ func notTakenUp(r *flow.Record) bool {
 	return r.Opened() && !r.Midstream && r.Server.Bytes == 0 && r.Server.RSTs == 0 && r.Client.FinPacket > 0 &&
 		r.Client.LastPayload > 0 && r.Client.LastPayload < r.Client.FinAt
 }
+
+// takeUpWait is how long a server must have left a client's opening
+// message unanswered before it is said never to have come to the
+// connection: one that answers at once under load answers well within it,
+// and a capture cut sooner cannot tell.
+const takeUpWait = time.Second
 
 func notTakenUpVerdict(c *flowCtx, age time.Duration) Verdict {
 	r := c.r
