@@ -43,7 +43,9 @@
 # postfix/main_mailer_type can be preseeded "No configuration": the
 # scenario writes its own main.cf and master.cf, and runs an instance of
 # its own with postfix -c), dovecot-imapd and tshark (dovecot-imap; an
-# instance of its own with dovecot -F -c).
+# instance of its own with dovecot -F -c), unbound, bind9-dnsutils (dig),
+# knot-dnsutils (kdig), python3-dnspython and tshark (unbound-dns-tcp; two
+# instances of its own with unbound -c, the system's not started).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -482,6 +484,17 @@
 #                       FIN (imaplib's LOGOUT after it: RST); a socket
 #                       never logging in; another user's LOGIN, SELECT,
 #                       LOGOUT.
+#   unbound-dns-tcp     unbound 1.17 answering local data over TCP; on one
+#                       port tcp-idle-timeout 2000 (a bare FIN): dnspython
+#                       reusing its socket 3 s after an answer (RST;
+#                       EOFError), raw sockets that never send (one never
+#                       closes: CLOSE_WAIT), dig and kdig +tcp +keepopen;
+#                       on another edns-tcp-keepalive (3000 ms) and
+#                       incoming-num-tcp 2: a keepalive client holding one
+#                       handler, a burst served one at a time on the
+#                       other, each with 200 ms (keepalive 0 advertised),
+#                       the rest waiting in the accept queue (unbound
+#                       stops accepting: no refusal, no RST).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -7639,7 +7652,337 @@ nofinding close_wait_leak
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap"
+# unbound_conf FILE ADDR PORT NTCP KEEPALIVE: an unbound of its own serving
+# lab.example from local data, nothing else (the root refused: no
+# recursion), with incoming-num-tcp NTCP, tcp-idle-timeout 2000 and, when
+# KEEPALIVE is yes, edns-tcp-keepalive with a timeout of 3000 ms; logging
+# at verbosity 4 (each TCP handler's timer, the accept socket stopped and
+# started), queries and replies, to FILE.log.
+unbound_conf() {
+	cat >"$1" <<CONF
+server:
+	verbosity: 4
+	num-threads: 1
+	interface: $2@$3
+	do-ip4: yes
+	do-ip6: no
+	do-daemonize: no
+	username: ""
+	chroot: ""
+	directory: "$(dirname "$1")"
+	pidfile: ""
+	use-syslog: no
+	logfile: "$1.log"
+	log-time-ascii: yes
+	log-queries: yes
+	log-replies: yes
+	access-control: 10.99.0.0/16 allow
+	do-not-query-localhost: yes
+	module-config: "iterator"
+	incoming-num-tcp: $4
+	tcp-idle-timeout: 2000
+	edns-tcp-keepalive: $5
+	edns-tcp-keepalive-timeout: 3000
+	local-zone: "." refuse
+	local-zone: "lab.example." static
+	local-data: "lab.example. 3600 IN SOA ns.lab.example. admin.lab.example. 1 3600 600 86400 60"
+	local-data: "lab.example. 60 IN MX 10 mail.lab.example."
+	local-data: "ns.lab.example. 60 IN A $2"
+	local-data: "www.lab.example. 60 IN A 10.99.1.80"
+	local-data: "db.lab.example. 60 IN A 10.99.1.81"
+	local-data: "mail.lab.example. 60 IN A 10.99.1.25"
+remote-control:
+	control-enable: no
+CONF
+}
+
+# unbound_closes FILE SPORT PORTS: for each client port of PORTS (comma
+# separated), unbound's FIN on SPORT, how long after the last payload of
+# the connection (or its handshake) it came, and what the client did.
+unbound_closes() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v want="$3" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 1 && !(c in last) { last[c] = $1; what[c] = "the handshake" }
+			$7 > 0 && !(c in sfin) { last[c] = $1; what[c] = s ? "its answer" : "the query" }
+			s && $5 == 1 && !(c in sfin) { sfin[c] = $1; quiet[c] = $1 - last[c]; after[c] = what[c] }
+			!s && $7 > 0 && (c in sfin) && !(c in reuse) { reuse[c] = $1 }
+			!s && $5 == 1 && !(c in cfin) { cfin[c] = $1 }
+			s && $6 == 1 && !(c in rst) { rst[c] = $1 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]
+					if (!(c in sfin)) { printf "%s: no FIN from unbound\n", c; continue }
+					printf "%s: unbound\047s FIN %.3f s after %s; ", c, quiet[c], after[c]
+					if (c in reuse) printf "the client\047s next query %.3f s after the FIN, unbound\047s RST +%.0f µs\n", reuse[c] - sfin[c], 1e6 * (rst[c] - reuse[c])
+					else if (!(c in cfin)) printf "no FIN from the client (CLOSE_WAIT)\n"
+					else if (cfin[c] < sfin[c]) printf "the client\047s FIN %.0f µs before it\n", 1e6 * (sfin[c] - cfin[c])
+					else printf "the client\047s FIN +%.0f µs\n", 1e6 * (cfin[c] - sfin[c])
+				}
+			}'
+}
+
+# unbound_waits FILE SPORT PORTS: for each client port of PORTS, when its
+# SYN came (from the first of them), how long its query waited for an
+# answer (the kernel's ACK of it meanwhile), and the closes.
+unbound_waits() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v want="$3" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 1 && !(c in syn) { syn[c] = $1; if (t0 == "" || $1 < t0) t0 = $1 }
+			!s && $6 > 0 { if (!(c in q)) q[c] = $1; nq[c]++ }
+			s && $6 == 0 && $5 == 0 && $4 == 0 && (c in q) && !(c in a) && !(c in k) { k[c] = $1 }
+			s && $6 > 0 { if (!(c in a)) a[c] = $1; la[c] = $1; na[c]++ }
+			s && $5 == 1 && !(c in sfin) { sfin[c] = $1 }
+			!s && $5 == 1 && !(c in cfin) { cfin[c] = $1 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]
+					printf "%s: SYN at +%.3f s", c, syn[c] - t0
+					if (!(c in q)) printf ", no query"
+					else {
+						printf ", its %squery answered after %.3f s", (nq[c] > 1 ? "first " : ""), a[c] - q[c]
+						if (c in k) printf " (the kernel\047s ACK +%.0f µs)", 1e6 * (k[c] - q[c])
+						if (na[c] > 1) printf ", %d answers", na[c]
+					}
+					if (!(c in sfin) && !(c in cfin)) { printf ", open\n"; continue }
+					if ((c in cfin) && (!(c in sfin) || cfin[c] < sfin[c])) printf "; the client\047s FIN first, %.3f s after the last answer\n", cfin[c] - la[c]
+					else if (c in q) printf "; unbound\047s FIN %.3f s after its answer, the client\047s +%.0f µs\n", sfin[c] - la[c], 1e6 * (cfin[c] - sfin[c])
+					else printf "; unbound\047s FIN %.3f s after the SYN, the client\047s +%.0f µs\n", sfin[c] - syn[c], 1e6 * (cfin[c] - sfin[c])
+				}
+			}'
+}
+
+# unbound_log FILE: what an unbound's log (verbosity 4) says of its TCP
+# handlers: its idle closes and the timers it armed (-1 msec: its accept
+# socket watched again).
+unbound_log() {
+	printf '%d x "tcp took too long, dropped", timers ' "$(grep -c 'tcp took too long, dropped' "$1")"
+	grep -o 'comm point start listening [0-9]* (-\?[0-9]* msec)' "$1" | sed 's/.*(\(.*\))/\1/' |
+		sort | uniq -c | sort -rn | awk '{ printf "%s%d x %s %s", s, $1, $2, $3; s = ", " }'
+}
+
+# unbound_bg FILE CMD...: a dig or kdig in the client host, in the
+# background (its local port said as "ROLE PORT" by the caller), its
+# output to FILE.
+unbound_bg() {
+	local f=$1
+	shift
+	ip netns exec "$tag-client" timeout 10 "$@" >"$f" 2>&1 &
+	pids+=($!)
+}
+
+# unbound's TCP: its idle timeout, the EDNS TCP keepalive it advertises
+# and incoming-num-tcp, at which it stops accepting.
+sc_unbound_dns_tcp() {
+	host client; host server; wire client server
+	local d=$work/unbound i
+	mkdir -p "$d"
+	# Port 53: tcp-idle-timeout 2000, no EDNS keepalive, 10 TCP handlers.
+	# Port 8053: edns-tcp-keepalive yes (its 3000 ms timeout, for every
+	# connection), 2 TCP handlers.
+	unbound_conf "$d/idle.conf" "$server_ip" 53 10 no
+	unbound_conf "$d/cap.conf" "$server_ip" 8053 2 yes
+	unbound-checkconf "$d/idle.conf" >>"$work/log" 2>&1 || die "unbound-checkconf: $(tail -3 "$work/log")"
+	unbound-checkconf "$d/cap.conf" >>"$work/log" 2>&1 || die "unbound-checkconf: $(tail -3 "$work/log")"
+	on server unbound -c "$d/idle.conf"
+	on server unbound -c "$d/cap.conf"
+	listening server 53
+	listening server 8053
+	capture client "$client_if" "$work/cap.pcap"
+	begin unbound-dns-tcp
+	# dnspython reusing its socket 3 s after an answer (port 53); one with
+	# the EDNS keepalive option (port 8053), a query every 2 s, closing
+	# 0.5 s before the timeout unbound advertised after the last: the
+	# first connection to 8053, it holds one of its two handlers.
+	client client $pylab unboundstale "$server_ip" 53 3
+	client client $pylab unboundka "$server_ip" 8053 4 2
+	first_port 10 # the clock starts at the first connection
+	until_t 0.1
+	client client $pylab unboundspaced "$server_ip" 53 5 1.5
+	until_t 0.2
+	echo "unbounddig 61011" >>"$work/ports"
+	unbound_bg "$work/dig.out" dig +tcp +keepopen -b "$client_ip#61011" @"$server_ip" \
+		www.lab.example db.lab.example mail.lab.example lab.example MX
+	until_t 0.3
+	echo "unboundkdig 61012" >>"$work/ports"
+	unbound_bg "$work/kdig.out" kdig +tcp +keepopen -b "$client_ip#61012" @"$server_ip" \
+		www.lab.example db.lab.example lab.example MX
+	until_t 0.4
+	client client $pylab unboundsilent "$server_ip" 53 unboundsilent close 15
+	until_t 0.5
+	client client $pylab unboundsilent "$server_ip" 53 unboundleak leak 15
+	# At 8053 with one handler held by the keepalive client: a socket that
+	# never sends, five dnspython connections at once, a dig (two queries,
+	# +keepalive) and, 0.15 s after the first, another socket that never
+	# sends.
+	until_t 0.6
+	client client $pylab unboundqueued "$server_ip" 8053 5 0.15
+	for _ in $(seq 200); do
+		[ "$(grep -c '^unboundqueued ' "$work/ports")" -ge 5 ] && break
+		sleep 0.01
+	done
+	echo "unbounddigka 61021" >>"$work/ports"
+	unbound_bg "$work/digka.out" dig +tcp +keepopen +keepalive -b "$client_ip#61021" -p 8053 @"$server_ip" \
+		www.lab.example db.lab.example
+	for _ in $(seq 100); do
+		grep -q '^unboundcaplast ' "$work/ports" && break
+		sleep 0.01
+	done
+	sleep 0.35 # half a second into the burst: two served, the rest waiting
+	cut early client server # the burst waiting on unbound's second handler
+	# Right after unbound's idle close of the connection dnspython will
+	# reuse: in CLOSE-WAIT on the client (its delayed ACK), before the reuse.
+	ipv6_closewait client "$(ports unboundstale)" 2.9
+	cut mid client server
+	until_t 10
+	cut late client server
+	finish "$work/cap.pcap"
+	local late=$out/$name@late.pcap f
+	local stale restale spaced silent leak ka queued capfirst caplast closes waits kaclose timers dropped
+	stale=$(ports unboundstale) restale=$(ports unboundrestale) spaced=$(ports unboundspaced)
+	silent=$(ports unboundsilent) leak=$(ports unboundleak) ka=$(ports unboundka)
+	queued=$(ports unboundqueued) capfirst=$(ports unboundcapfirst) caplast=$(ports unboundcaplast)
+	local logs=
+	for f in idle cap; do
+		echo "  unbound $f: $(unbound_log "$d/$f.conf.log"); $(grep -c 'accepted too many tcp' "$d/$f.conf.log") x \"accepted too many tcp\""
+		logs="$logs${logs:+; }$([ $f = idle ] && echo 53 || echo 8053): $(unbound_log "$d/$f.conf.log")"
+	done
+	grep -h 'TCP KEEPALIVE' "$work/digka.out" | sort | uniq -c | sed 's/^ */  dig +keepalive: /'
+	closes=$(unbound_closes "$late" 53 "$stale,$silent,$leak")
+	waits=$(unbound_waits "$late" 8053 "$capfirst,$queued,61021,$caplast")
+	kaclose=$(unbound_waits "$late" 8053 "$ka" | sed -n 's/.*FIN first, \([0-9.]*\) s after.*/\1/p')
+	echo "$closes" | sed 's/^/  /'
+	echo "$waits" | sed 's/^/  /'
+	echo "  $ka: the client's FIN $kaclose s after the last answer"
+	local early=$out/$name@early.truth lq waiting midack digmss staleerr eof kaq kadig
+	staleerr=$(sed -n 's/^unboundstale at .*: reused: \([A-Za-z]*\).*/\1/p' "$work/log")
+	eof="dns.query.tcp raises EOFError (it reads the FIN as
+# EOF before the RST)"
+	[ "$staleerr" = EOFError ] || eof="dns.query.tcp raises ${staleerr:-nothing}"
+	kaq=$(grep -c '^unboundqueued .*keepalive 0.0 s' "$work/log")
+	kadig=$(grep -h 'TCP KEEPALIVE' "$work/digka.out" | sort -u | sed 's/^; //' | paste -sd,)
+	lq=$(awk '$1 == "LISTEN" && $4 ~ /:8053$/ { print $2 }' "$early")
+	waiting=$(awk '$1 == "ESTAB" && $4 ~ /:8053$/ && $2 > 0 { n++ } END { print n + 0 }' "$early")
+	# unbound's side in FIN-WAIT-1 at the mid cut: the client's delayed ACK
+	# of the FIN (40 ms) still to come.
+	midack="its delayed ACK of the FIN sent"
+	! grep -q "^FIN-WAIT-1 .* $server_ip:53 $client_ip:$stale *\$" "$out/$name@mid.truth" ||
+		midack="its ACK of the FIN not yet sent (delayed ACK), ss FIN-WAIT-1 on unbound's side"
+	digmss=$(tshark -r "$late" -Y "tcp.srcport == 61011 && tcp.flags.syn == 1" -T fields -e tcp.options.mss_val 2>/dev/null | head -1)
+	expect <<EXP
+# unbound $(unbound -V | sed -n 's/^Version //p') (Debian's $(dpkg-query -W -f '${Version}' unbound)), two instances of its own in the
+# server's namespace (unbound -c FILE: do-daemonize no, no remote-control,
+# one thread), serving lab.example from local-zone/local-data (the root
+# refused: no recursion), verbosity 4, log-queries and log-replies:
+# - port 53: tcp-idle-timeout 2000, edns-tcp-keepalive no,
+#   incoming-num-tcp 10;
+# - port 8053: edns-tcp-keepalive yes with edns-tcp-keepalive-timeout
+#   3000, incoming-num-tcp 2 (and tcp-idle-timeout 2000, unused: with
+#   edns-tcp-keepalive on, unbound 1.17 gives every incoming TCP
+#   connection the keepalive timeout, whether or not its client sent the
+#   option).
+# unbound arms a connection's timer at the accept and again after each
+# query read and answer written; when it fires (log: "tcp took too long,
+# dropped", verbosity 3) it closes the socket: a bare FIN, nothing
+# written first. Accepting a connection with more than half its handlers
+# in use, it cuts that connection's timeout (more than 80 % in use: to
+# 0, raised to its 200 ms minimum) and advertises the cut timeout in the
+# EDNS keepalive option (0: "close now", RFC 7828). Taking its last free
+# handler it stops watching its listening socket (log at verbosity 4:
+# "comm point stop listening" of the accept socket, then "start
+# listening ... (-1 msec)" when a handler frees): further connections
+# are neither refused nor reset, and unbound logs nothing about them
+# ("accepted too many tcp, connections full" never comes): the kernel
+# completes their handshakes and acknowledges their queries, which wait
+# in the accept queue (backlog 256) until a handler frees. Its logs, per
+# port (the timers it armed; -1: the accept socket watched again):
+$(echo "$logs" | tr ';' '\n' | sed 's/^ *//; s/^/#   /')
+# Port 53: dnspython's dns.query.tcp on one socket ("unboundstale",
+# $stale): a query, then another on the same socket 3 s later; unbound
+# closed it 2 s after its answer, and its kernel resets the second
+# query: $eof;
+# dnspython connects anew ("unboundrestale", $restale), queries and
+# closes. A raw socket that connects and never
+# sends, reading until EOF ("unboundsilent", $silent: it closes at once),
+# and one that never reads nor closes ("unboundleak", $leak: CLOSE_WAIT to
+# the end, a leak). unbound's closes and what followed:
+$(echo "$closes" | sed 's/^/#   /')
+# "unboundspaced" ($spaced): 5 queries 1.5 s apart on one socket, within
+# the timeout, then closed by the client: healthy. dig +tcp +keepopen
+# (61011, MSS $digmss: 4 queries on one connection) and kdig +tcp
+# +keepopen (61012: 3 queries): each sends its next query as an answer
+# comes and closes first within a millisecond of the last (TIME_WAIT on
+# the client): healthy.
+# Port 8053: "unboundka" ($ka), its first connection, holds one handler
+# with the full 3000 ms: each answer advertises keepalive 3.0 s; it
+# queries every 2 s, and closes before the timeout, as RFC 7828 asks:
+# its FIN $kaclose s after the last answer.
+# Then, with that handler held: a socket that never sends
+# ("unboundcapfirst", $capfirst), 5 dnspython connections at once with the
+# keepalive option ("unboundqueued"), dig +tcp +keepopen +keepalive
+# (61021, two queries) and, 0.15 s after the first, another socket that
+# never sends ("unboundcaplast", $caplast). unbound serves them one at a
+# time on its second handler, each with 200 ms: the first silent socket
+# closed 200 ms after its handshake; each dnspython connection answered
+# as the one before is closed, its answer advertising keepalive 0 (so
+# did $kaq of 5), unbound's FIN 200 ms after it, dnspython closing at once
+# (it reads on to EOF); dig answered after them, closing first after its
+# two answers ("$kadig"); the last silent socket,
+# accepted after its 1 s in the queue, closed 200 ms later. The others
+# wait meanwhile: their handshakes and queries acknowledged by the
+# kernel, no answer. From the first SYN of the burst:
+$(echo "$waits" | sed 's/^/#   /')
+# At the early cut ss shows the LISTEN socket of 8053 with Recv-Q $lq
+# (connections in the accept queue, not accepted by unbound) and $waiting
+# of them with their query unread.
+# Nothing is refused, reset or dropped at the cap: a wait in the accept
+# queue, no listen overflow, no reconnect storm; no connection refused
+# at the accept: the silent ones were closed by unbound's timer (cut to
+# 200 ms by the load) for sending nothing, as the queued ones would
+# have been had they sent nothing, and would have been answered. The
+# closes at 200 ms are unbound's idle timeout cut short by its load; the
+# queued flows end cleanly: healthy.
+# Cuts: early half a second into the burst (the first silent socket and
+# one query done, another answered, the rest waiting; on port 53 every
+# connection younger than 2 s), mid right after unbound's idle close of
+# the connection dnspython is to reuse (in CLOSE-WAIT on the client,
+# $midack; the reuse 1 s later), late (10 s)
+# after the reuse, the burst and the keepalive client's close.
+healthy cport=61011,61012,$spaced,$ka,$restale
+healthy cport=$queued,61021
+# The silent sockets at the cap: closed by unbound's timer, not refused.
+healthy cport=$capfirst,$caplast
+expect cport=$capfirst,$queued,61021,$caplast : !listen_overflow(server) !accept_then_close(server) !reset(server) !reset(client)
+nofinding listen_overflow
+nofinding accept_then_close
+nofinding reconnect_storm
+@early expect cport=$stale,$silent,$leak,$spaced n>=4 : open(client) !idle_timeout_close(server)
+@early nofinding close_wait_leak
+@early nofinding stale_reuse_reset
+@mid expect cport=$stale client.ss=CLOSE-WAIT : idle_timeout_close(server) open(client) !close_wait_leak(client)
+@mid noproblem close_wait_leak
+@mid nofinding stale_reuse_reset
+@mid,late finding idle_timeout_close
+@late expect cport=$caplast : idle_timeout_close(server)
+@late expect cport=$stale : idle_timeout_close(server) stale_reuse_reset(client)
+@late expect cport=$silent : idle_timeout_close(server) !close_wait_leak(client)
+@late healthy cport=$silent
+@late expect cport=$leak client.ss=CLOSE-WAIT : idle_timeout_close(server) close_wait_leak(client)
+@late infinding cport=$leak : close_wait_leak
+@late finding stale_reuse_reset
+@late says stale_reuse_reset : on 1 connection
+@late says idle_timeout_close : closed 3 idle connections after 2.0 s
+@late finding close_wait_leak
+@late says close_wait_leak : holds 1 connection
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -7732,6 +8075,10 @@ for s in ${@:-$all}; do
 		command -v swaks >/dev/null && command -v tshark >/dev/null || die "needs swaks and tshark"
 		;;
 	dovecot_imap) command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/imap ] && command -v tshark >/dev/null || die "needs dovecot-imapd and tshark" ;;
+	unbound_dns_tcp)
+		command -v unbound >/dev/null && command -v dig >/dev/null && command -v kdig >/dev/null || die "needs unbound, bind9-dnsutils and knot-dnsutils"
+		$py -c 'import dns.query' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-dnspython and tshark"
+		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

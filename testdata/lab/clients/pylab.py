@@ -307,6 +307,29 @@ count and time and exits by itself. Clients print one line per connection,
   imapsilent HOST PORT HOLD            a socket that reads the greeting and
                                        never logs in, held HOLD s
                                        ("imapsilent")
+  unboundstale HOST PORT PAUSE         dnspython (dns.query.tcp on one socket):
+                                       a query, another on the same socket
+                                       PAUSE s later ("unboundstale"); on its
+                                       failure a new connection, a query, closed
+                                       ("unboundrestale")
+  unboundspaced HOST PORT N INTERVAL   dnspython, N queries INTERVAL s apart on
+                                       one socket, then closed ("unboundspaced")
+  unboundsilent HOST PORT ROLE MODE HOLD  a socket that never sends: MODE close
+                                       reads until EOF and closes, leak never
+                                       reads nor closes (held HOLD s)
+  unboundka HOST PORT N INTERVAL       dnspython with the EDNS TCP keepalive
+                                       option (RFC 7828): N queries INTERVAL s
+                                       apart, then closed 0.5 s before the
+                                       timeout the server advertised
+                                       ("unboundka")
+  unboundqueued HOST PORT N LAST       a socket that never sends
+                                       ("unboundcapfirst"), then N dnspython
+                                       connections at once, each a query with
+                                       the keepalive option, then reading until
+                                       EOF and closing ("unboundqueued"), and
+                                       LAST s later another socket that never
+                                       sends ("unboundcaplast"); the silent
+                                       ones read until EOF and close
 """
 
 import http.client
@@ -1983,6 +2006,144 @@ def imapsilent(host, port, hold):
     print("imapsilent: greeting %r" % s.recv(4096), file=sys.stderr, flush=True)
     keep.append(s)
     time.sleep(float(hold))
+
+
+def unbound_query(name, ka=False):
+    import dns.edns
+    import dns.message
+
+    opts = [dns.edns.GenericOption(11, b"")] if ka else None
+    return dns.message.make_query(name, "A", use_edns=0, options=opts)
+
+
+def unbound_keepalive(r):
+    """The timeout an answer's EDNS TCP keepalive option advertises, in s."""
+    for o in r.options:
+        if int(o.otype) == 11 and len(o.data) == 2:
+            return ((o.data[0] << 8) | o.data[1]) / 10.0
+    return None
+
+
+def unboundstale(host, port, pause):
+    import dns.query
+
+    port = int(port)
+    t0 = time.time()
+    s = socket.create_connection((host, port), timeout=5)
+    say("unboundstale", s)
+    r = dns.query.tcp(unbound_query("www.lab.example"), host, port=port, sock=s, timeout=5)
+    print("unboundstale at %.3f s: %s" % (time.time() - t0, r.answer[0].to_text()), file=sys.stderr, flush=True)
+    time.sleep(float(pause))
+    try:
+        # The same socket, after the server's idle timeout: what a pool does.
+        r = dns.query.tcp(unbound_query("db.lab.example"), host, port=port, sock=s, timeout=5)
+        print("unboundstale at %.3f s: reused: %s" % (time.time() - t0, r.answer[0].to_text()), file=sys.stderr, flush=True)
+        s.close()
+        return
+    except Exception as e:
+        print("unboundstale at %.3f s: reused: %s %r" % (time.time() - t0, type(e).__name__, e), file=sys.stderr, flush=True)
+    s.close()
+    s = socket.create_connection((host, port), timeout=5)
+    say("unboundrestale", s)
+    r = dns.query.tcp(unbound_query("db.lab.example"), host, port=port, sock=s, timeout=5)
+    print("unboundrestale at %.3f s: %s" % (time.time() - t0, r.answer[0].to_text()), file=sys.stderr, flush=True)
+    s.close()
+
+
+def unboundspaced(host, port, n, interval):
+    import dns.query
+
+    port = int(port)
+    s = socket.create_connection((host, port), timeout=5)
+    say("unboundspaced", s)
+    for i in range(int(n)):
+        if i:
+            time.sleep(float(interval))
+        dns.query.tcp(unbound_query("www.lab.example"), host, port=port, sock=s, timeout=5)
+    print("unboundspaced: %s queries %s s apart, answered" % (n, interval), file=sys.stderr, flush=True)
+    s.close()
+
+
+def unboundsilent(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    if mode == "leak":
+        keep.append(s)  # never read nor closed
+        time.sleep(float(hold))
+        return
+    try:
+        d = s.recv(512)
+        print("%s: %r after %.3f s, closed" % (role, d, time.time() - t0), file=sys.stderr, flush=True)
+    except OSError as e:
+        print("%s: %r after %.3f s" % (role, e, time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
+
+
+def unboundka(host, port, n, interval):
+    import dns.query
+
+    port = int(port)
+    t0 = time.time()
+    s = socket.create_connection((host, port), timeout=5)
+    say("unboundka", s)
+    ka = None
+    for i in range(int(n)):
+        if i:
+            time.sleep(float(interval))
+        r = dns.query.tcp(unbound_query("www.lab.example", True), host, port=port, sock=s, timeout=5)
+        ka = unbound_keepalive(r)
+        print("unboundka at %.3f s: keepalive %s s" % (time.time() - t0, ka), file=sys.stderr, flush=True)
+    # RFC 7828: the client closes before the timeout the server gave.
+    time.sleep(max((ka or 0) - 0.5, 0))
+    print("unboundka at %.3f s: closed" % (time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
+
+
+def unboundqueued(host, port, n, last):
+    import dns.query
+
+    port = int(port)
+    t0 = time.time()
+
+    def silent(s, role):
+        try:
+            d = s.recv(512)
+            print("%s %d: %r %.3f s after its connect, closed" % (role, s.getsockname()[1], d, time.time() - t0),
+                  file=sys.stderr, flush=True)
+        except OSError as e:
+            print("%s: %r" % (role, e), file=sys.stderr, flush=True)
+        s.close()
+
+    def one(s):
+        p = s.getsockname()[1]
+        t1 = time.time()
+        try:
+            r = dns.query.tcp(unbound_query("db.lab.example", True), host, port=port, sock=s, timeout=5)
+            t2 = time.time()
+            eof = s.recv(512)
+            print("unboundqueued %d: answered after %.3f s, keepalive %s s; %r %.3f s later, closed"
+                  % (p, t2 - t1, unbound_keepalive(r), eof, time.time() - t2), file=sys.stderr, flush=True)
+        except Exception as e:
+            print("unboundqueued %d: %s %r after %.3f s" % (p, type(e).__name__, e, time.time() - t1), file=sys.stderr, flush=True)
+        s.close()
+
+    first = socket.create_connection((host, port), timeout=5)
+    say("unboundcapfirst", first)
+    ts = [threading.Thread(target=silent, args=(first, "unboundcapfirst"))]
+    for _ in range(int(n)):
+        s = socket.create_connection((host, port), timeout=5)
+        say("unboundqueued", s)
+        ts.append(threading.Thread(target=one, args=(s,)))
+    for t in ts:
+        t.start()
+    time.sleep(float(last))
+    s = socket.create_connection((host, port), timeout=5)
+    say("unboundcaplast", s)
+    ts.append(threading.Thread(target=silent, args=(s, "unboundcaplast")))
+    ts[-1].start()
+    for t in ts:
+        t.join()
 
 
 if __name__ == "__main__":
