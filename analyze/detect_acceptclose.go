@@ -159,6 +159,13 @@ func inspectAcceptClose(c *flowCtx) {
 	if !ok {
 		return
 	}
+	if r.Client.Bytes == 0 && S.Bytes == 0 && c.cap.servedWhile(r.Key.Server(), r.First, x.at) {
+		// A silent connection closed while the server took up and served
+		// connections opened after it: it was not refusing, but closed
+		// one that sent nothing (a timeout for a first request, which
+		// load may shorten: unbound's at its last handlers).
+		return
+	}
 	accepted := S.FirstPacket
 	closeAt, closePkt, closeIn, how := x.at, x.packet, x.input, x.how
 	v := Verdict{Class: AcceptThenClose, Side: flow.Server, Severity: Warning, Confidence: 0.85, Since: closeAt,

@@ -357,7 +357,7 @@ func leakRole(g *group, host netip.Addr, fx *findCtx) leakingRole {
 // leakHowClosed says how the peer closed the leaked connections, as it
 // holds for all of them, and returns how many it closed for being idle.
 func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingRole, web bool) int {
-	idleClosed, gaveUp, massed := 0, 0, 0
+	idleClosed, gaveUp, massed, quiet := 0, 0, 0, 0
 	idleBy := map[netip.AddrPort][]time.Duration{}
 	var idleTimes []time.Duration
 	for i, f := range g.flows {
@@ -373,7 +373,10 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 		d, _ := idleBefore(f.Record, iv)
 		idleTimes = append(idleTimes, d)
 		idleBy[f.Endpoint(iv.Side)] = append(idleBy[f.Endpoint(iv.Side)], d)
-		if waitedFor(iv.Side, f.Half(iv.Side).DataBeforeFinFrom) {
+		switch h := f.Half(iv.Side); {
+		case h.DataBeforeFin == 0:
+			quiet++ // no data either way before it: no answer waited for
+		case waitedFor(iv.Side, h.DataBeforeFinFrom):
 			gaveUp++
 		}
 	}
@@ -391,6 +394,9 @@ func leakHowClosed(sb *strings.Builder, g *group, host netip.Addr, role leakingR
 		fmt.Fprintf(sb, "%s %s closed it for being idle, %d of them at a restart or reload (all at once, whatever their idle times), and %s acknowledged the FIN, but its application never closed the socket.",
 			every, role.other, massed, host)
 		return idleClosed
+	case idleClosed == n && quiet == n:
+		fmt.Fprintf(sb, "%s %s closed it %s after the handshake, no data sent either way (a timeout for a first request or message), and %s acknowledged the FIN, but its application never closed the socket.",
+			every, role.other, idleSpan(idleBy, idleTimes, "%s", "a time of its own (%s)"), host)
 	case idleClosed == n && gaveUp == n:
 		fmt.Fprintf(sb, "%s %s gave up waiting for an answer after %s and closed, and %s acknowledged the FIN, but its application never closed the socket: it is still working on, or blocked in, the request.",
 			every, role.other, idleSpan(idleBy, idleTimes, "%s", "a time of its own (%s)"), host)

@@ -50,6 +50,11 @@ type captureEvidence struct {
 	// been quiet when it closed them first after minIdle or more: its
 	// idle timeout, where it has one.
 	idleCloses map[netip.AddrPort]*latencies
+	// served holds, per server endpoint that closed a silent connection
+	// soon after its handshake (silentClose), when the connections it
+	// served were opened, in order: one opened while the silent one
+	// waited, and served, says the server was not refusing.
+	served map[netip.AddrPort][]flow.Timestamp
 	// usedIdle holds, per server endpoint, the shortest and longest of
 	// those idle closes of connections whose last data was the server's
 	// (its idle or keep-alive timer): where one that carried none was
@@ -498,6 +503,26 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			}
 		}
 	}
+	for _, r := range recs {
+		if silentClose(r) {
+			if ev.served == nil {
+				ev.served = map[netip.AddrPort][]flow.Timestamp{}
+			}
+			ev.served[r.Key.Server()] = nil
+		}
+	}
+	if len(ev.served) > 0 {
+		for _, r := range recs {
+			if sv, ok := ev.served[r.Key.Server()]; ok && r.Server.Bytes > 0 && !refusedAtAccept(r) {
+				ev.served[r.Key.Server()] = append(sv, r.First)
+			}
+		}
+		for _, sv := range ev.served {
+			if !slices.IsSorted(sv) {
+				slices.Sort(sv)
+			}
+		}
+	}
 	// Requests a server left unacknowledged after its only SYN-ACK, and
 	// when it acknowledged its other connections' (siblingAcked).
 	for _, r := range recs {
@@ -694,3 +719,21 @@ func (ev *captureEvidence) siblingAcked(ep netip.AddrPort, at flow.Timestamp) bo
 // siblingWindow is how close together requests count as sent in the
 // same moment: a burst of clients.
 const siblingWindow = 100 * time.Millisecond
+
+// silentClose reports whether the server of r closed it soon after its
+// handshake (acceptCloseOf) with no data either way.
+func silentClose(r *flow.Record) bool {
+	if r.Client.Bytes != 0 || r.Server.Bytes != 0 {
+		return false
+	}
+	_, ok := acceptCloseOf(r)
+	return ok
+}
+
+// servedWhile reports whether server served a connection opened after
+// from and up to to (a silent connection's handshake and close).
+func (ev *captureEvidence) servedWhile(server netip.AddrPort, from, to flow.Timestamp) bool {
+	sv := ev.served[server]
+	i, _ := slices.BinarySearch(sv, from+1)
+	return i < len(sv) && sv[i] <= to
+}

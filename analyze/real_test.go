@@ -84,16 +84,6 @@ var knownWrong = map[string]string{
 	"ipv6-incidents@mid verdicts": ipv6YoungCloseWait,
 	"ipv6-incidents@mid findings": "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
 	"ipv6-incidents@mid healthy":  "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
-	// unbound 1.17: tcp-idle-timeout, EDNS keepalive and incoming-num-tcp 2 (its second handler's timeout cut to 200 ms).
-	"unbound-dns-tcp@early verdicts": unboundCapSilent,
-	"unbound-dns-tcp@mid verdicts":   unboundCapSilent,
-	"unbound-dns-tcp@late verdicts":  unboundCapSilent,
-	"unbound-dns-tcp@early healthy":  unboundCapSilent,
-	"unbound-dns-tcp@mid healthy":    unboundCapSilent,
-	"unbound-dns-tcp@late healthy":   unboundCapSilent,
-	"unbound-dns-tcp@early findings": unboundCapFinding,
-	"unbound-dns-tcp@mid findings":   unboundCapFinding,
-	"unbound-dns-tcp@late findings":  unboundCapFinding,
 }
 
 const (
@@ -103,12 +93,6 @@ const (
 
 	ajpLeakFinding   = "an error close_wait_leak finding (\"its application never closed the socket ... Fix the client: close or release the connection after each response\") for mod_proxy's pool, which closes a closed connection at its next use (remedy: ProxyPass ttl below Tomcat's 3 s), and idle_timeout_close findings saying those connections were \"then leaked by their peer in CLOSE_WAIT\""
 	slapdPoolLeakMid = "36359, 37821, 42851: ldap3 connections slapd closed idle (FIN #154 at 3.329 s; #181, #182 at 4.332 s, delayed ACKs 40 ms later), in CLOSE_WAIT 1.0 s and 40 ms at the cut, are close_wait_leak(client) (error) on the strength of one other close of the host (44566, a raw socket that closed 0.17 ms after its FIN) and \"one more of the same\": each sends its next search 4.929, 5.229, 5.529 s in and is reset (#209, #211, #223), a pool that notices at its next use; 44558, never closing, is too young (39 ms) for any verdict but open"
-)
-
-// unbound 1.17 at incoming-num-tcp 2, one handler held by a keepalive client.
-const (
-	unboundCapSilent  = "34604 to 8053, a socket that never sends, accepted at once on unbound's last free handler, whose timeout unbound cut to its 200 ms minimum for being past 80 % of its handlers (log: \"comm point start listening N (200 msec)\", \"tcp took too long, dropped\"): its FIN #101 201 ms after the handshake (#64-#66), no data either way, the client's FIN #102 265 µs later, is accept_then_close(server) (warning: \"a connection cap or an access check refuses this client\"), where unbound refused nothing: it closed a silent connection at its idle timer, as it closed 34620-34660 200 ms after answering them (e.g. #106) and 34664, silent too, 1.257 s after its handshake (#151: 1.05 s in the accept queue, then the same 200 ms), which flowdoc calls idle_timeout_close(server); a query sent within the 200 ms would have been answered. The accept_then_close rule takes any server FIN within 1 s of the handshake with no data for a refusal; a FIN 200 ms after it is a timer, a timeout for a first query"
-	unboundCapFinding = "a warning accept_then_close finding for 10.99.1.2:8053 (\"accepted 1 connection from 10.99.1.1 and closed them at once, before sending any data: a connection cap or an access check refuses this client\", #101) for 34604, closed by unbound's idle timer (cut to 200 ms by its load) for sending nothing: no refusal (the five queries of the connections accepted after it on the same handler were answered within the second)"
 )
 
 // The key incidents over IPv6 only.

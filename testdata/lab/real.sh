@@ -7979,6 +7979,7 @@ nofinding reconnect_storm
 @late says idle_timeout_close : closed 3 idle connections after 2.0 s
 @late finding close_wait_leak
 @late says close_wait_leak : holds 1 connection
+@late says close_wait_leak : after the handshake, no data sent either way
 EXP
 }
 
