@@ -45,7 +45,8 @@
 # its own with postfix -c), dovecot-imapd and tshark (dovecot-imap; an
 # instance of its own with dovecot -F -c), unbound, bind9-dnsutils (dig),
 # knot-dnsutils (kdig), python3-dnspython and tshark (unbound-dns-tcp; two
-# instances of its own with unbound -c, the system's not started).
+# instances of its own with unbound -c, the system's not started), ngircd,
+# ii, sic and tshark (ngircd-irc; ngircd run by hand with ngircd -n -f).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -495,6 +496,20 @@
 #                       other, each with 200 ms (keepalive 0 advertised),
 #                       the rest waiting in the accept queue (unbound
 #                       stops accepting: no refusal, no RST).
+#   ngircd-irc          ngIRCd 26 (PingTimeout 5, PongTimeout 5,
+#                       MaxConnectionsIP 2) and IRC clients of Debian (ii,
+#                       sic), five hosts captured on the server (-i any):
+#                       idle clients answering its PINGs; one stopped
+#                       (SIGSTOP), closed with "ERROR :Ping timeout: 5
+#                       seconds" and FIN (CLOSE-WAIT), one whose path is
+#                       cut (its PING sent again to the end, the close
+#                       queued: FIN-WAIT-1); sockets that never register,
+#                       closed after 6 s with a bare FIN; ii restarted 8
+#                       times 200 ms apart from a host holding its two
+#                       ("ERROR :Connection refused, too many connections
+#                       from your IP address", FIN or RST); sic's QUIT
+#                       (ERROR, ngIRCd closes first) and ii's (QUIT and FIN
+#                       at once, ngIRCd's ERROR reset).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -7983,7 +7998,356 @@ nofinding reconnect_storm
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp"
+# ngircd_conf DIR: an ngIRCd of its own in DIR (ngircd.conf, its MOTD, a
+# directory for its PID file that the user it runs as, nobody, may write):
+# port 6667 on every address, PingTimeout and PongTimeout 5 (the least
+# ngIRCd takes), MaxConnectionsIP 2, no DNS, IDENT nor PAM.
+ngircd_conf() {
+	local d=$1
+	mkdir -p "$d/run"
+	chown nobody:nogroup "$d/run"
+	printf 'flowdoc lab: ngIRCd in a network namespace\n' >"$d/motd"
+	cat >"$d/ngircd.conf" <<CONF
+[Global]
+	Name = irc.lab.example
+	Info = flowdoc lab
+	AdminInfo1 = flowdoc lab
+	AdminInfo2 = network namespaces
+	AdminEMail = root@lab.example
+	Listen = 0.0.0.0
+	Ports = 6667
+	MotdFile = $d/motd
+	PidFile = $d/run/ngircd.pid
+[Limits]
+	MaxConnectionsIP = 2
+	PingTimeout = 5
+	PongTimeout = 5
+[Options]
+	DNS = no
+	Ident = no
+	PAM = no
+CONF
+}
+
+# irc_wire FILE CPORT: what the capture FILE shows of the connection from
+# CPORT to port 6667 (times after its SYN): the client's last data, the
+# server's PINGs (23-byte segments) and whether a PONG answered each, the
+# server's last data, retransmissions, each side's FIN and RST.
+irc_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.seq 2>/dev/null |
+		awk -v p="$2" 'function t(x) { return x == "" ? "none" : sprintf("+%.3f s", x - syn) }
+			$2 == p && $3 == 1 && $4 == 0 { syn = $1 }
+			$2 == p && $7 > 0 { cb += $7; cl = $1; if (ping != "" && $7 == 22 && pong == "") pong = $1 }
+			$2 != p && $7 > 0 && ($8 in seen) { rx++; rxl = $1; next }
+			$2 != p && $7 > 0 { seen[$8] = 1; sb += $7; sl = $1; sll = $7; if ($7 == 23) { pings++; if (ping == "") ping = $1 } }
+			$2 != p && $5 == 1 && sf == "" { sf = $1 }
+			$2 != p && $6 == 1 && sr == "" { sr = $1 }
+			$2 == p && $5 == 1 && cf == "" { cf = $1 }
+			$2 == p && $6 == 1 && cr == "" { cr = $1 }
+			END { printf "%s: client sent %d bytes, its last %s; ", p, cb, t(cl)
+				if (pings) printf "%d PING%s, the first %s, %s; ", pings, (pings > 1 ? "s" : ""), t(ping), pong == "" ? "no PONG after it" : sprintf("PONG %.1f ms after it", 1000 * (pong - ping))
+				printf "server sent %d bytes, its last (%d bytes) %s", sb, sll, t(sl)
+				if (rx) printf ", %d retransmitted (the last %s)", rx, t(rxl)
+				printf "; server FIN %s, RST %s; client FIN %s, RST %s\n", t(sf), t(sr), t(cf), t(cr) }'
+}
+
+# irc_pingout FILE CPORT: for a client that stopped answering: the
+# server's PING after the client's last data, and its last data (the
+# NOTICE and ERROR) and FIN after the PING.
+irc_pingout() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.number -e frame.time_epoch -e tcp.srcport -e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk -v p="$2" '$3 == p && $5 > 0 { cl = $2 }
+			$3 != p && $5 == 23 && ping == "" { ping = $2; pn = $1 }
+			$3 != p && $5 > 0 && $5 != 23 && ping != "" { bye = $2; bn = $1; bl = $5 }
+			$3 != p && $4 == 1 && fin == "" { fin = $2; fn = $1 }
+			END { printf "the PING (#%d) %.3f s after the client\047s last data, ", pn, ping - cl
+				if (bye == "") printf "no other data from the server after it"
+				else printf "the NOTICE and ERROR (#%d, %d bytes) %.3f s after the PING, its FIN (#%d) %.0f µs after them", bn, bl, bye - ping, fn, 1e6 * (fin - bye) }'
+}
+
+# irc_storm FILE PORTS: how ngIRCd closed the connections of the client
+# ports PORTS: its ERROR line (70 bytes) after the handshake, then a FIN
+# before the client's NICK and USER came (its RST answering them), or an
+# RST alone (close() with them unread): NICK and USER acknowledged before
+# the ERROR line, or crossing it (the ERROR segment acknowledges the SYN
+# alone); the span of the attempts.
+irc_storm() {
+	tshark -r "$1" -Y "tcp.port == 6667" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.ack 2>/dev/null |
+		awk -v want="$2" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+			{ s = $2 == 6667; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 1 && $5 == 0 { syn[c] = $1; if (first == "" || $1 < first) first = $1; if ($1 > last) last = $1 }
+			s && $4 == 1 && $5 == 1 { acc[c] = $1 }
+			s && $8 > 0 && !(c in err) { err[c] = $1; eack[c] = $9 }
+			s && $6 == 1 && !(c in fin) { fin[c] = $1 }
+			END { for (c in syn) { k++; e = 1e6 * (err[c] - acc[c]); if (k == 1 || e > emax) emax = e
+					if (c in fin) nf++; else if (eack[c] == 1) crossed++; else first_in++ }
+				printf "%d attempts in %.2f s, the ERROR line %.0f µs or less after the handshake; %d closed with a FIN (the client\047s NICK and USER came after it: reset), %d with an RST alone, their NICK and USER acknowledged before the ERROR line, %d with an RST alone, NICK and USER crossing the ERROR line (its segment acknowledging the SYN alone)", k, last - first, emax, nf, first_in, crossed }'
+}
+
+# ngIRCd's keep-alive (PING, PongTimeout), its registration timeout, its
+# per-address cap (MaxConnectionsIP) and its QUIT, with IRC clients of
+# Debian (ii, sic) and raw sockets.
+sc_ngircd_irc() {
+	host client; host gone; host crowd; host lurker; host server
+	wire client server
+	local sv_client=$server_ip
+	wire gone server
+	local sv_gone=$server_ip
+	wire crowd server
+	local sv_crowd=$server_ip
+	wire lurker server
+	local sv_lurker=$server_ip
+	local d=$work/ngircd
+	ngircd_conf "$d"
+	ngircd -f "$d/ngircd.conf" --configtest >"$work/configtest" 2>&1 || die "ngircd --configtest: $(tail -5 "$work/configtest")"
+	# In the foreground (-n), its log to a file of its own.
+	on server bash -c "exec ngircd -n -f $d/ngircd.conf >$d/ngircd.log 2>&1"
+	listening server 6667
+	# iic HOST ROLE NICK SERVER: ii, a FIFO- and file-based IRC client,
+	# connected as NICK (at most 40 s); its port noted as ROLE.
+	iic() {
+		mkdir -p "$work/ii-$2"
+		ip netns exec "$tag-$1" timeout 40 ii -s "$4" -n "$3" -i "$work/ii-$2" >/dev/null 2>>"$work/ii-$2.err" &
+		pids+=($!)
+		newport "$1" 6667 "$2"
+	}
+	capture server any "$work/cap.pcap" -B 16384
+	begin ngircd-irc
+	# "idle": ii, registered and idle to the end, answering ngIRCd's PINGs.
+	# "sicquit": sic, registered, that sends QUIT at some 2.1 s (stdin a FIFO
+	# opened read-write: no EOF).
+	iic client idle idle "$sv_client"
+	mkfifo "$work/sic.in"
+	ip netns exec "$tag-client" timeout 40 sic -h "$sv_client" -n sicquit <>"$work/sic.in" >"$work/sic.out" 2>&1 &
+	pids+=($!)
+	local sicpid=$!
+	newport client 6667 sicquit
+	# "frozen" and "cut": ii clients that will stop answering (the process
+	# stopped; the path cut).
+	iic gone frozen frozen "$sv_gone"
+	iic gone cut cut "$sv_gone"
+	# The holders of crowd's two connections.
+	iic crowd hold hold1 "$sv_crowd"
+	iic crowd hold hold2 "$sv_crowd"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'registered (connection' "$d/ngircd.log")" -ge 6 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c 'registered (connection' "$d/ngircd.log")" -ge 6 ] || die "the clients did not register: $(tail -5 "$d/ngircd.log")"
+	t0=$(date +%s.%N) # the clock starts with the six registered
+	until_t 0.3
+	# Two connections that never register: nothing sent; NICK only.
+	client lurker $pylab ircraw "$sv_lurker" 6667 20
+	until_t 1
+	# "frozen" stops (SIGSTOP: its kernel still acknowledges); "cut" has
+	# its packets dropped both ways by nftables on its host.
+	local frozen cutp fpid
+	frozen=$(ports frozen) cutp=$(ports cut)
+	fpid=$(ip netns exec "$tag-gone" ss -tnpH "sport = :$frozen" | sed -n 's/.*"ii",pid=\([0-9]*\),.*/\1/p')
+	[ -n "$fpid" ] || die "no ii process on port $frozen"
+	kill -STOP "$fpid"
+	pids+=("$fpid") # continued (and ended) by finish
+	ip netns exec "$tag-gone" nft add table inet flowdoc
+	ip netns exec "$tag-gone" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-gone" nft add chain inet flowdoc out '{ type filter hook output priority 0; }'
+	ip netns exec "$tag-gone" nft add rule inet flowdoc in tcp dport "$cutp" drop
+	ip netns exec "$tag-gone" nft add rule inet flowdoc out tcp sport "$cutp" drop
+	local stop_at
+	stop_at=$(since_t0)
+	until_t 1.3
+	# crowd's reconnect storm: ii started again and again as a supervisor
+	# would, 8 times, 200 ms apart; each run ends when ngIRCd closes.
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		[ $i != 5 ] || echo ":QUIT" >"$work/sic.in" # sicquit's QUIT, at about 2.1 s
+		mkdir -p "$work/ii-storm$i"
+		ip netns exec "$tag-crowd" timeout 5 ii -s "$sv_crowd" -n "storm$i" -i "$work/ii-storm$i" >/dev/null 2>>"$work/ii-storm.err" ||
+			echo "ii storm$i: exit $?" >>"$work/ii-storm.err"
+		[ $i = 8 ] || sleep 0.2
+	done
+	sleep 0.05
+	cut early client gone crowd lurker server
+	# "quit": ii, registered after sic's connection is gone, then /q at
+	# 4.3 s (its QUIT, and it exits).
+	for _ in $(seq 60); do kill -0 "$sicpid" 2>/dev/null || break; sleep 0.05; done
+	until_t 3.3
+	iic client quit quit "$sv_client"
+	until_t 4.3
+	echo "/q" >"$work/ii-quit/$sv_client/in"
+	# ngIRCd closes the two that never registered on its PongTimeout.
+	local lurk_at= ping_at=
+	for _ in $(seq 100); do
+		[ "$(grep -c 'Client.*unregistered.*Timeout' "$d/ngircd.log")" -ge 2 ] && break
+		sleep 0.05
+	done
+	lurk_at=$(since_t0)
+	sleep 0.4 # "cut"'s PING, sent on the same pass or before, retransmitted since
+	cut mid client gone crowd lurker server
+	# ngIRCd's Ping timeout on "frozen" and "cut".
+	for _ in $(seq 200); do
+		[ "$(grep -c 'Ping timeout' "$d/ngircd.log")" -ge 4 ] && break
+		sleep 0.05
+	done
+	ping_at=$(since_t0)
+	sleep 0.2
+	cut timeout client gone crowd lurker server
+	until_t 26 # "frozen" in CLOSE-WAIT longer than it had been silent before
+	cut late client gone crowd lurker server
+	finish "$work/cap.pcap"
+	grep -v 'registered (connection\|^NICK\|^USER\|^$' "$d/ngircd.log" | sed 's/^/  ngircd: /' | tail -40
+	sed 's/^/  ii storm: /' "$work/ii-storm.err" | sort | uniq -c | head
+	for i in idle frozen cut hold quit; do [ -s "$work/ii-$i.err" ] && sed "s/^/  ii $i: /" "$work/ii-$i.err"; done
+	tail -3 "$work/sic.out" | sed 's/^/  sic: /'
+	echo "lab: $name: frozen stopped and cut cut off at $stop_at s; unregistered closed by $lurk_at s; Ping timeouts by $ping_at s" >&2
+	local late=$out/$name@late.pcap storm role p wire=
+	storm=$(tshark -r "$late" -Y "ip.src == $crowd_ip && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.srcport 2>/dev/null |
+		sort -un | grep -vxF -f <(ports hold | tr , '\n') | paste -sd,) || true
+	echo "$storm" | tr , '\n' | sed 's/^/storm /' >>"$work/ports"
+	for role in idle sicquit frozen cut hold ircsilent ircnick storm quit; do
+		for p in $(ports $role | tr , ' '); do
+			wire+="#   $role $(irc_wire "$late" "$p")"$'\n'
+		done
+	done
+	printf '%s' "$wire" | sed "s/^#  /lab: $name:/" >&2
+	local idle sicq quit hold lurk frozenp cutp2 refusals fout cout fq csq sicbye iibye
+	idle=$(ports idle) sicq=$(ports sicquit) quit=$(ports quit) hold=$(ports hold) lurk=$(ports ircsilent),$(ports ircnick)
+	frozenp=$(ports frozen) cutp2=$(ports cut)
+	refusals=$(irc_storm "$late" "$storm")
+	fout=$(irc_pingout "$late" "$frozenp") cout=$(irc_pingout "$late" "$cutp2")
+	fq=$(awk -v p=":$frozenp" '$4 ~ p"$" { print $2 }' "$out/$name@late.truth")
+	csq=$(awk -v p=":$cutp2" '$5 ~ p"$" { print $1 ", Send-Q " $3 }' "$out/$name@late.truth")
+	# sic's QUIT: ngIRCd's NOTICE and ERROR after it, its FIN, sic's FIN.
+	sicbye=$(tshark -r "$late" -Y "tcp.port == $sicq && (tcp.len > 0 || tcp.flags.fin == 1)" -T fields \
+		-e frame.time_epoch -e tcp.srcport -e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk '$2 != 6667 && $4 == 6 { q = $1 } $2 == 6667 && $4 > 0 && q { e = $1; n = $4 } $2 == 6667 && $3 == 1 { sf = $1 } $2 != 6667 && $3 == 1 { cf = $1 }
+			END { printf "the NOTICE and ERROR (%d bytes) %.1f ms after the QUIT, ngIRCd\047s FIN %.0f µs after them, sic\047s %.0f µs after that", n, 1e3 * (e - q), 1e6 * (sf - e), 1e6 * (cf - sf) }')
+	# ii's /q: its QUIT and FIN, ngIRCd's answer after them, the RST.
+	iibye=$(tshark -r "$late" -Y "tcp.port == $quit && (tcp.len > 0 || tcp.flags.fin == 1 || tcp.flags.reset == 1)" -T fields \
+		-e frame.number -e frame.time_epoch -e tcp.srcport -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk '$3 != 6667 && $6 > 0 && $6 < 100 { q = $2; qn = $1; ql = $6 } $3 != 6667 && $4 == 1 && !f { f = $2; fn = $1 }
+			$3 == 6667 && $6 > 0 && f { e = $2; en = $1; el = $6 } $3 != 6667 && $5 == 1 { r = $2; rn = $1 }
+			END { printf "its QUIT (#%d, %d bytes) and its FIN (#%d) %.0f µs later, ngIRCd\047s NOTICE and ERROR (#%d, %d bytes) %.1f ms after the QUIT, the RST of ii\047s kernel (#%d) %.0f µs after them", qn, ql, fn, 1e6 * (f - q), en, el, 1e3 * (e - q), rn, 1e6 * (r - e) }')
+	expect <<EXP
+# ngIRCd $(ngircd --version | sed -n '1s/^ngIRCd \([0-9.]*\).*/\1/p') (Debian's ngircd $(dpkg-query -W -f '${Version}' ngircd)), run by hand in the server
+# host (ngircd -n -f: its own ngircd.conf and MOTD; it runs as nobody),
+# port 6667 on every address, PingTimeout 5 and PongTimeout 5 (the least
+# it takes: lower values are raised to 5 with "Value of ... too low!"),
+# MaxConnectionsIP 2, DNS, IDENT and PAM off. Its checks run on a
+# whole-second clock (time(NULL)) once a pass of its main loop, at least
+# once a second: a registered client silent more than PingTimeout gets
+# "PING :irc.lab.example" (23 bytes), and one that has not answered it
+# PongTimeout later is closed with "ERROR :Closing connection" reasons;
+# a connection not registered (NICK and USER) more than PongTimeout after
+# its last data is closed with no message at all (log "Timeout").
+# Clients: ii $(dpkg-query -W -f '${Version}' ii) and sic $(dpkg-query -W -f '${Version}' sic) (both answer PING with
+# PONG at once), python sockets. Five hosts, each on a link of its own to
+# the server; captured on the server (-i any). Measured in the late
+# capture (times after each connection's SYN; the server's bytes without
+# its retransmissions):
+$wire# - Healthy keep-alive: "idle" (ii on host client) and the two "hold"
+#   (ii on host crowd), registered and idle to the end: ngIRCd PINGs each
+#   some 6 s after its last data (PingTimeout 5 on the whole-second
+#   clock), the client's PONG comes within a few ms, and again every 6 s:
+#   IRC's own keep-alive, open and healthy.
+# - PongTimeout, client stopped: "frozen" (ii on host gone) is stopped
+#   (SIGSTOP) at $stop_at s; its kernel still acknowledges:
+#   $fout.
+#   The 118 bytes are ":irc.lab.example NOTICE frozen :Connection
+#   statistics: client 0.1 kb, server 1.4 kb." and "ERROR :Ping timeout:
+#   5 seconds" in one segment, then close(): a FIN, no RST (log "Shutting
+#   down connection ... (Ping timeout: 5 seconds)"). The ERROR line is
+#   ngIRCd's goodbye, answering nothing. ii never reads it: CLOSE-WAIT to
+#   the end (ss Recv-Q $fq: the PING, the NOTICE and ERROR, the FIN), the
+#   server in FIN-WAIT-2. The server's keep-alive giving up on a hung
+#   client: an idle-timeout close of the server's (the client silent, the
+#   connection idle but for the server's PING), and the client's
+#   CLOSE-WAIT a hung application's, a leak for as long as it lasts.
+# - PongTimeout, path cut: "cut" (ii on host gone) has its packets dropped
+#   both ways by nftables on its host from $stop_at s:
+#   $cout;
+#   the PING is never acknowledged and is sent again with backoff to the
+#   end. ngIRCd gives up on it on the same pass as on "frozen" (log "Ping
+#   timeout: 5 seconds") and closes: its NOTICE, ERROR and FIN stay
+#   queued behind the unacknowledged PING, never sent (ss $csq:
+#   the PING, the NOTICE and ERROR, the FIN); ii's host never learns of
+#   it (ss ESTAB). No capture can show that close: the peer is
+#   unreachable, and the server's state as the capture shows it is what
+#   it was when it sent the PING.
+# - Registration timeout: two sockets of host lurker, from 0.3 s, that
+#   never register: "ircsilent" sends nothing, "ircnick" sends only "NICK
+#   lurker" (no USER). ngIRCd closes both about 6 s after the accept on
+#   one pass (log "Shutting down connection ... (Timeout)"), with a bare
+#   FIN and no ERROR; each client closes at once on EOF (the server holds
+#   TIME-WAIT). A server's timeout for a client that never finished its
+#   handshake (its registration): not a refusal, not a client leak.
+# - MaxConnectionsIP 2: host crowd holds two ("hold"), and ii is started
+#   again and again there, as a supervisor restarts a bot, 8 times 200 ms
+#   apart ($storm).
+#   ngIRCd accepts each, writes "ERROR :Connection refused, too many
+#   connections from your IP address" (70 bytes) at once and closes (log
+#   "Refused connection from $crowd_ip: too may connections (2) from this IP
+#   address!"); ii sends NICK and USER (54 bytes) as it connects and exits
+#   ("remote host closed connection", or "...: Connection reset by peer"):
+#   $refusals.
+#   Whether FIN and RST or RST alone, each is a refusal at the accept, the
+#   ERROR line unasked: accept then close; 8 from one host at some 5 a
+#   second: a reconnect storm.
+# - QUIT: "sicquit" (sic on host client) sends "QUIT" at some 2.1 s (log
+#   "Shutting down connection ... (Got QUIT command)"):
+#   $sicbye:
+#   "ERROR :Closing connection" is ngIRCd's answer, it closes first (its
+#   TIME-WAIT), sic closes on reading EOF: clean. "quit" (ii on host
+#   client, connected at 3.3 s when sic's connection was gone) sends /q at
+#   4.3 s:
+#   $iibye.
+#   ii exits as it sends its QUIT, not waiting for the answer; ngIRCd's
+#   'ERROR :"bye"' is a goodbye in reply to the QUIT, no request: the RST
+#   only answers it, nothing is lost: healthy.
+# The cuts: early right after the storm's eighth refusal (sic's QUIT done,
+# "frozen" stopped and "cut" cut off for some 2 s, not yet pinged); mid
+# 0.4 s after the registration timeouts ($lurk_at s), the PINGs to "frozen"
+# and "cut" out on the same pass or before ("cut"'s sent again since);
+# timeout 0.2 s after ngIRCd gave up on both (by $ping_at s): "frozen" a young
+# CLOSE-WAIT; late (26 s), "frozen" in CLOSE-WAIT some 13 s, longer than
+# it had been silent before ngIRCd's close.
+healthy cport=$idle,$hold
+expect cport=$idle,$hold client.ss=ESTAB n>=3 : open(client)
+expect cport=$storm n>=8 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client) !idle_timeout_close(server)
+infinding cport=$storm : reconnect_storm
+finding reconnect_storm
+says reconnect_storm : to $sv_crowd:6667 in
+says reconnect_storm : opened 8 connections
+healthy cport=$sicq
+expect cport=$sicq server.ss=TIME-WAIT n>=1 : time_wait(server) !reset(client) !reset(server) !idle_timeout_close(server) !accept_then_close(server)
+nofinding stale_reuse_reset
+@early healthy cport=$lurk,$frozenp,$cutp2
+@early expect cport=$lurk,$frozenp,$cutp2 client.ss=ESTAB n>=4 : open(client)
+@early nofinding idle_timeout_close
+@early,mid nofinding close_wait_leak
+@mid,timeout,late expect cport=$lurk server.ss=TIME-WAIT n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client) !stale_reuse_reset(client)
+@mid,timeout,late infinding cport=$lurk : idle_timeout_close
+@mid,timeout,late says idle_timeout_close : after the handshake
+@mid healthy cport=$frozenp
+@mid expect cport=$frozenp client.ss=ESTAB n>=1 : open(client)
+@mid,timeout,late expect cport=$cutp2 client.ss=ESTAB n>=1 : peer_unreachable(client) !close_wait_leak(client) !clean(server) !idle_timeout_close(server)
+@mid,timeout,late infinding cport=$cutp2 : peer_unreachable
+@mid,timeout,late finding peer_unreachable
+@timeout expect cport=$frozenp client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) close_wait_leak(client)|open(client) !stale_reuse_reset(client)
+@late expect cport=$frozenp client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) close_wait_leak(client)
+@timeout,late infinding cport=$frozenp : idle_timeout_close
+@timeout,late says idle_timeout_close : closed 1 idle connection after 6.0 s without traffic
+@late infinding cport=$frozenp : close_wait_leak
+@late finding close_wait_leak
+@mid,timeout,late healthy cport=$quit
+@mid,timeout,late expect cport=$quit n>=1 : reset(client) !stale_reuse_reset(server) !stale_reuse_reset(client) !idle_timeout_close(server) !accept_then_close(server)
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -8080,6 +8444,7 @@ for s in ${@:-$all}; do
 		command -v unbound >/dev/null && command -v dig >/dev/null && command -v kdig >/dev/null || die "needs unbound, bind9-dnsutils and knot-dnsutils"
 		$py -c 'import dns.query' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-dnspython and tshark"
 		;;
+	ngircd_irc) command -v ngircd >/dev/null && command -v ii >/dev/null && command -v sic >/dev/null && command -v tshark >/dev/null || die "needs ngircd, ii, sic and tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

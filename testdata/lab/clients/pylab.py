@@ -330,6 +330,13 @@ count and time and exits by itself. Clients print one line per connection,
                                        LAST s later another socket that never
                                        sends ("unboundcaplast"); the silent
                                        ones read until EOF and close
+  ircraw HOST PORT HOLD                two IRC connections that never
+                                       register: one sends nothing
+                                       ("ircsilent"), one only "NICK lurker"
+                                       ("ircnick"); each read until the
+                                       server closes it (or HOLD s), then
+                                       closed; what each got, and when, to
+                                       stderr
 """
 
 import http.client
@@ -2144,6 +2151,36 @@ def unboundqueued(host, port, n, last):
     ts[-1].start()
     for t in ts:
         t.join()
+
+def ircraw(host, port, hold):
+    t0 = time.time()
+    socks = {}
+    for role, first in (("ircsilent", b""), ("ircnick", b"NICK lurker\r\n")):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        say(role, s)
+        if first:
+            s.sendall(first)
+        socks[s] = [role, b""]
+    end = t0 + float(hold)
+    while socks and time.time() < end:
+        for s in select.select(list(socks), [], [], max(0.0, end - time.time()))[0]:
+            role, got = socks[s]
+            try:
+                b = s.recv(4096)
+            except OSError as e:
+                b, what = b"", "%s" % e
+            else:
+                what = "EOF"
+            if b:
+                socks[s][1] += b
+                continue
+            print("ircraw %s at %.3f s: %s, having got %d bytes %r" % (role, time.time() - t0, what, len(got), got[:80]),
+                  file=sys.stderr, flush=True)
+            s.close()
+            del socks[s]
+    for s, (role, got) in socks.items():
+        print("ircraw %s: still open after %s s, having got %d bytes" % (role, hold, len(got)), file=sys.stderr, flush=True)
+        s.close()
 
 
 if __name__ == "__main__":
