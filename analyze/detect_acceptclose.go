@@ -263,6 +263,12 @@ func acceptCloseFinding(g *group) Finding {
 		fix = "Find which clients hold that user's connections (a mail client per device, a misbehaving sync tool), close the idle ones or share one; raise the per-user limit if the load is legitimate; make the client back off instead of retrying at once."
 		shortFix = fix
 	}
+	if kinds[flow.RefusalIRC.String()] == n {
+		why = "the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban"
+		short = "the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)"
+		fix = "Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."
+		shortFix = fix
+	}
 	if handshakes == n {
 		why = "it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept, which the alert's description says (tshark -Y tls.alert_message), not a connection limit"
 		short = "it refuses the client's TLS handshake (a protocol version, a cipher or a server name it does not accept), not a connection limit"
@@ -311,8 +317,8 @@ func acceptCloseFinding(g *group) Finding {
 	}
 	return Finding{Class: AcceptThenClose, Severity: Warning, Hosts: []netip.Addr{client}, Endpoints: []netip.AddrPort{server},
 		Flows: ids(g.flows), Metrics: metrics,
-		Summary: fmt.Sprintf("%s accepted %s from %s and closed them at once, %s: %s.",
-			server, plural(n, "connection"), client, closed, short),
+		Summary: fmt.Sprintf("%s accepted %s from %s and closed %s at once, %s: %s.",
+			server, plural(n, "connection"), client, map[bool]string{true: "it", false: "them"}[n == 1], closed, short),
 		Remedy: shortFix, Evidence: evidence(g, true)}
 }
 

@@ -85,16 +85,8 @@ var knownWrong = map[string]string{
 	"ipv6-incidents@mid findings": "the close_wait_leak finding says \"holds 5 connections\" (3 leaks, 2.2-2.7 s, and the 2 young CLOSE_WAITs: " + ipv6YoungCloseWait + "), and idle_timeout_close says \"Every one of these connections was then leaked by its peer in CLOSE_WAIT\" (3 of the 5)",
 	"ipv6-incidents@mid healthy":  "48484, the requests Session's pooled connection, 63 ms in CLOSE_WAIT after nginx's idle FIN (#200): error close_wait_leak(client) and warning idle_timeout_close(server); the Session closes it (FIN #205) at its next request 1.0 s later and reconnects: healthy",
 	// ngIRCd's PING timeout, registration timeout, MaxConnectionsIP refusals and QUIT.
-	"ngircd-irc@early verdicts":   ngircdRSTRefusals,
-	"ngircd-irc@early findings":   ngircdStormMissed,
-	"ngircd-irc@mid verdicts":     ngircdRSTRefusals,
-	"ngircd-irc@mid findings":     ngircdStormMissed,
-	"ngircd-irc@timeout states":   ngircdQueuedClose,
-	"ngircd-irc@timeout verdicts": ngircdRSTRefusals,
-	"ngircd-irc@timeout findings": ngircdStormMissed,
-	"ngircd-irc@late states":      ngircdQueuedClose,
-	"ngircd-irc@late verdicts":    ngircdRSTRefusals,
-	"ngircd-irc@late findings":    ngircdStormMissed,
+	"ngircd-irc@timeout states": ngircdQueuedClose,
+	"ngircd-irc@late states":    ngircdQueuedClose,
 }
 
 const (
@@ -109,8 +101,6 @@ const (
 // The key incidents over IPv6 only.
 // ngIRCd (MaxConnectionsIP 2, PingTimeout and PongTimeout 5) and ii, sic.
 const (
-	ngircdRSTRefusals = "47070, 47084, 47112, 55348, 4 of the 8 ii runs from 10.99.3.1 that ngIRCd refused over MaxConnectionsIP 2 (each accepted, \"ERROR :Connection refused, too many connections from your IP address\" (70 bytes) written and the socket closed within 0.35 ms of the handshake; log \"Refused connection from 10.99.3.1: too may connections (2)\"), are reset(server) only, not accept_then_close(server): ii's NICK and USER (54 bytes) were in before the close, so close() sent an RST and no FIN (#89, #104, #147, #164). In 47070, 47112 and 55348 the ERROR segment (#86, #143, #160) acknowledges the SYN alone, sent before the 54 bytes came (#87, #144, #162; in 55348 the client even acknowledged the ERROR, #161, before sending them): the first messages crossed, which closedUnasked takes for a refusal only when a FIN follows; in 47084 the server's kernel acknowledged the 54 bytes (#101) before the ERROR (#102), and only its payload, an IRC ERROR line that refuses the client and that flowdoc does not read, tells it unasked"
-	ngircdStormMissed = "no reconnect_storm finding: ii started 8 times on 10.99.3.1, 200 ms apart (SYNs #83 to #157, 1.47 s), each accepted and refused at once by ngIRCd's MaxConnectionsIP, yet only the 4 closed with FIN then RST (47094, 47102, 47104, 47116) are accept_then_close (a warning accept_then_close finding of 4 flows), below the five a storm takes; the 4 closed with an RST alone (" + "47070, 47084, 47112, 55348: see the verdicts) are left out, and the storm, at 5.4 a second, goes unreported"
 	ngircdQueuedClose = "57528, whose path nftables cut on the client's host at 1.05 s: ngIRCd gave up on it (log \"Ping timeout: 5 seconds\") on the pass that closed 57514 (#220-#222 at 12.604 s), its NOTICE, ERROR and FIN queued behind its unacknowledged PING (#198 at 6.592 s, sent again to #247 at 19.900 s): ss FIN-WAIT-1, Send-Q 139; no capture can show that FIN, flowdoc says ESTABLISHED"
 )
 

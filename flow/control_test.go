@@ -69,6 +69,8 @@ func TestRefusal(t *testing.T) {
 		{"sshd past MaxStartups", []byte("Exceeded MaxStartups\r\n"), RefusalSSH},
 		{"sshd's banner", []byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n"), NoRefusal},
 		{"HTTP 503", []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"), NoRefusal},
+		{"ngIRCd past MaxConnectionsIP", []byte("ERROR :Connection refused, too many connections from your IP address\r\n"), RefusalIRC},
+		{"an IRC server's first notice", []byte(":irc.example NOTICE * :*** Looking up your hostname\r\n"), NoRefusal},
 	} {
 		if got := refusal(c.b, len(c.b)); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)

@@ -434,6 +434,7 @@ const (
 	RefusalSSH               // OpenSSH's "Exceeded MaxStartups" instead of its banner
 	RefusalAMQP              // an AMQP Connection.Close 530 or 403 as the connection opens (RabbitMQ's connection limits)
 	RefusalIMAP              // an IMAP NO [LIMIT] or [UNAVAILABLE] to the login (Dovecot's mail_max_userip_connections)
+	RefusalIRC               // an IRC ERROR line as the server's first message (ngIRCd's MaxConnectionsIP, a ban)
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
@@ -441,7 +442,8 @@ var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", 
 	"a TLS alert instead of the server's hello", "memcached's \"Too many open connections\"",
 	"sshd's \"Exceeded MaxStartups\" instead of its banner",
 	"an AMQP Connection.Close refusing the connection as it opens (530 NOT_ALLOWED or 403 ACCESS_REFUSED)",
-	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login"}
+	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login",
+	"an IRC ERROR line instead of its greeting"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 

@@ -1184,6 +1184,12 @@ func refusal(b []byte, n int) Refusal {
 		return RefusalMQTT
 	case fatalAlert(b):
 		return RefusalTLS
+	case bytes.HasPrefix(b, []byte("ERROR :")):
+		// An IRC server's ERROR closes the link; as its first message,
+		// before any greeting, it refuses the client (ngIRCd's
+		// "Connection refused, too many connections from your IP
+		// address", a ban).
+		return RefusalIRC
 	case bytes.HasPrefix(b, []byte("Exceeded MaxStartups")), bytes.HasPrefix(b, []byte("Exceeded PerSourceMaxStartups")):
 		// OpenSSH over MaxStartups (unauthenticated connections) or
 		// PerSourceMaxStartups writes this and closes, where its banner
