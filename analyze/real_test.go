@@ -87,6 +87,14 @@ var knownWrong = map[string]string{
 	// ngIRCd's PING timeout, registration timeout, MaxConnectionsIP refusals and QUIT.
 	"ngircd-irc@timeout states": ngircdQueuedClose,
 	"ngircd-irc@late states":    ngircdQueuedClose,
+	// uWSGI behind nginx (listen queue, harakiri) and its own HTTP (router, http-socket, http11-socket).
+	"uwsgi-nginx@early states":   "55804, 55810, 55818, 55822, 55828 to 9000: SYNs #88-#104 (0.03 s) and again #111-#115 (1.03 s), dropped by uWSGI's full accept queue; nginx gave up each connect at its uwsgi_connect_timeout 2s (2.0 s, 504 \"while connecting to upstream\", nothing on the wire) and ss shows no socket, but flowdoc keeps the client SYN_SENT at the cut (3.50 s) though the third SYN, due 2 s after the second (Linux doubles the 1 s RTO: 3.03 s), is 0.47 s overdue (at the late cut it says \"SYN_SENT ended\"); " + uwsgiDeferred,
+	"uwsgi-nginx@early verdicts": "2.2 s in CLOSE_WAIT at the cut, " + uwsgiHsockCloseWait,
+	"uwsgi-nginx@early findings": "an error close_wait_leak finding (\"its application never closed the socket ... Fix the client: close or release the connection after each response\") for 36074 and 36082, 2.2 s in CLOSE_WAIT at the cut: " + uwsgiHsockCloseWait,
+	"uwsgi-nginx@mid states":     "52632 to 8003 (a socket that never sends): the http11-socket's kernel sent its SYN-ACK again at the end of the 3 s deferral (#242, 4.233 s, 3.03 s after the ACK #126) and the client's ACK (#243) completed the handshake: uWSGI's worker accepted it (ss ESTAB on both sides, LISTEN 0 100) and closed it 3.03 s later (FIN #321 in the late cut); flowdoc keeps the server SYN_RECV, taking the SYN-ACK for a listen overflow's (see the verdicts); 36068 (8002) and 38700 (8001): " + uwsgiDeferred,
+	"uwsgi-nginx@mid verdicts":   "38704, 38712 (8001, the router) and 52638, 52648 (8003, the http11-socket), keep-alive connections uWSGI closed after 3.0 s idle (FIN #244-#247 at 4.26-4.29 s), 1.31-1.34 s in CLOSE_WAIT at the cut, are close_wait_leak(client) (error) as 36074 and 36082 (8002) are, 4.31 s in CLOSE_WAIT (" + uwsgiHsockCloseWait + "): each is a pooled connection its client uses again 5 s after its response (http.client sends its GET and is reset: #279/#280, #293/#294, #304/#305; the Session closes it, FIN #281, #295, #309, and connects anew): open(client); and 52632 (8003, never sending) is listen_overflow(server) (\"the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK\"): uWSGI's TCP_DEFER_ACCEPT (--socket-timeout 3) ignored the bare ACK #126 for 3 s and sent its SYN-ACK again at the end of the deferral (#242); the listener's queue was empty (ss LISTEN 0 100 on 8003) and the server's ListenOverflows did not move after the burst on 9000 (10 at the early and the mid cut); at the late cut, after the server's FIN, flowdoc no longer says so",
+	"uwsgi-nginx@mid findings":   "an error close_wait_leak finding (\"holds 6 connections ... its application never closed the socket\") for the six pooled connections of the verdicts, idle_timeout_close findings for 8001 and 8003 saying \"Every one of these connections was then leaked by its peer in CLOSE_WAIT: the timeout is what exposes the leak\", and an error listen_overflow finding for 10.99.2.2:8003 (\"1 connection hit its full listen queue\") for 52632's deferred accept",
+	"uwsgi-nginx@late findings":  "the stale_reuse_reset finding for 8002 says that 36074's GET (#304, RST #305) went on a connection 10.99.2.2:8002 \"had closed for being idle (it closed others after 11.3 s idle)\", remedy \"Make the client pool's idle timeout shorter than 11.3 s\": the --http-socket closed it 0.09 ms after its response (FIN #162; HTTP/1.1 200 with no Connection: close), no idle timeout at all, and keeps no connection alive; the 11.3 s is 36068's close (FIN #363), a socket that never sent, held 7.3 s by TCP_DEFER_ACCEPT and 4 s by --socket-timeout after the accept: a timeout for a first request, no keep-alive timeout; no pool idle timeout helps (the fix: --http11-socket or the router's --http-keepalive, or a Connection: close from uWSGI)",
 }
 
 const (
@@ -98,14 +106,20 @@ const (
 	slapdPoolLeakMid = "36359, 37821, 42851: ldap3 connections slapd closed idle (FIN #154 at 3.329 s; #181, #182 at 4.332 s, delayed ACKs 40 ms later), in CLOSE_WAIT 1.0 s and 40 ms at the cut, are close_wait_leak(client) (error) on the strength of one other close of the host (44566, a raw socket that closed 0.17 ms after its FIN) and \"one more of the same\": each sends its next search 4.929, 5.229, 5.529 s in and is reset (#209, #211, #223), a pool that notices at its next use; 44558, never closing, is too young (39 ms) for any verdict but open"
 )
 
-// The key incidents over IPv6 only.
 // ngIRCd (MaxConnectionsIP 2, PingTimeout and PongTimeout 5) and ii, sic.
 const (
 	ngircdQueuedClose = "57528, whose path nftables cut on the client's host at 1.05 s: ngIRCd gave up on it (log \"Ping timeout: 5 seconds\") on the pass that closed 57514 (#220-#222 at 12.604 s), its NOTICE, ERROR and FIN queued behind its unacknowledged PING (#198 at 6.592 s, sent again to #247 at 19.900 s): ss FIN-WAIT-1, Send-Q 139; no capture can show that FIN, flowdoc says ESTABLISHED"
 )
 
+// The key incidents over IPv6 only.
 const (
 	ipv6YoungCloseWait = "48478 (http.client) and 48484 (a requests Session), nginx's idle FINs #199, #200 63 ms before the cut (the client's delayed ACKs #201, #202 40 ms after them): close_wait_leak(client) \"one more of the same\" on the strength of 3 leaked connections of the host 2.2-2.7 s in CLOSE_WAIT; 48478 sends its next GET 1.0 s after the FIN (#203, RST #204), 48484 is closed by the Session at its next request (FIN #205) and replaced (48492): young CLOSE_WAITs of clients that notice at their next use, open(client)"
+)
+
+// uWSGI behind nginx and its own HTTP.
+const (
+	uwsgiDeferred       = "52632 (8003), 36068 (8002), 38700 (8001), sockets that never send (handshakes #124-#126, #118-#120, #121-#123 at 1.18-1.20 s): server ESTABLISHED, ss SYN-RECV: uWSGI's TCP_DEFER_ACCEPT (--socket-timeout: 3 s on 8003, 4 s by default on 8001 and 8002) keeps the request socket, ignoring the bare ACK, until data comes or the deferral ends, and no packet can show it before the SYN-ACK is sent again (#242 at 4.23 s, #326 and #327 at 8.49 s)"
+	uwsgiHsockCloseWait = "36074 (http.client) and 36082 (a requests Session) to 8002, the --http-socket, which closes each connection right after its response (FIN #162 and #170, 0.09 and 0.03 ms after the 200s #160 and #168, HTTP/1.1 with no Connection: close), are close_wait_leak(client) (error), judged apparently by the proxy host's other closes, nginx's of its uwsgi connections within 0.3 ms of uWSGI's FIN (55746: #176, #177; the 200 ms floor), another application on the same host; both are pooled keep-alive connections used again 5 s after the response: http.client sends its GET and is reset (#304, #305), the Session checks the socket, closes it (FIN #309) and connects anew: open(client), no leak"
 )
 
 type realTruth struct {

@@ -46,7 +46,9 @@
 # instance of its own with dovecot -F -c), unbound, bind9-dnsutils (dig),
 # knot-dnsutils (kdig), python3-dnspython and tshark (unbound-dns-tcp; two
 # instances of its own with unbound -c, the system's not started), ngircd,
-# ii, sic and tshark (ngircd-irc; ngircd run by hand with ngircd -n -f).
+# ii, sic and tshark (ngircd-irc; ngircd run by hand with ngircd -n -f),
+# uwsgi (uwsgi-core, its python3 and http plugins), uwsgi-plugin-python3,
+# python3-requests and tshark (uwsgi-nginx).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -510,6 +512,21 @@
 #                       from your IP address", FIN or RST); sic's QUIT
 #                       (ERROR, ngIRCd closes first) and ii's (QUIT and FIN
 #                       at once, ngIRCd's ERROR reset).
+#   uwsgi-nginx         uWSGI 2.0 serving a python WSGI app: behind nginx
+#                       (uwsgi_pass), 2 workers with --listen 4 under 12
+#                       slow requests at once (listen queue full: SYNs and
+#                       a request dropped, nginx's connect and read
+#                       timeouts: 504s, the late answers reset) and
+#                       --harakiri 3 killing workers mid-request (FIN for
+#                       a GET, RST for a POST's unread body: 502s); its
+#                       own HTTP (the --http router with --http-keepalive
+#                       and --http-timeout 3, --http-socket closing after
+#                       every response, --http11-socket with
+#                       --socket-timeout 3) to http.client connections
+#                       reused after its close (RST), requests Sessions
+#                       that reconnect, and sockets that never send
+#                       (TCP_DEFER_ACCEPT: SYN-RECV on the server, the
+#                       SYN-ACK again, then closed by uWSGI's timeout).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8347,7 +8364,435 @@ nofinding stale_reuse_reset
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc"
+# uwsgi_app DIR: the WSGI app of the uWSGI scenario: every path answers
+# "ok" with a Content-Length after sleeping ?ms= milliseconds; it never
+# reads a request body.
+uwsgi_app() {
+	mkdir -p "$1"
+	cat >"$1/app.py" <<'APP'
+import time
+from urllib.parse import parse_qs
+
+
+def application(environ, start_response):
+    ms = int(parse_qs(environ.get("QUERY_STRING", "")).get("ms", ["0"])[0])
+    if ms:
+        time.sleep(ms / 1000)
+    body = b"ok\n"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+APP
+}
+
+# run_uwsgi NAME ARG...: a uWSGI instance of its own in the server host,
+# the app of $work/app, its log in $work/uwsgi-NAME.log. --die-on-term:
+# without it uWSGI takes the SIGTERM that ends the scenario for a reload.
+run_uwsgi() {
+	local n=$1
+	shift
+	on server uwsgi --die-on-term --master --plugin python3,http --wsgi-file "$work/app/app.py" \
+		--logto "$work/uwsgi-$n.log" "$@"
+}
+
+# uwsgi_log NAME: what uWSGI instance NAME logged that matters here.
+uwsgi_log() {
+	grep -E 'listen queue|HARAKIRI ON|killed by signal|Respawned|error|Broken pipe|reset by peer|=> generated' "$work/uwsgi-$1.log" |
+		sed "s/^/  uwsgi-$1: /" || true
+}
+
+# uwsgi_kind FILE SPORT KIND: the client ports (nginx's, to uWSGI's SPORT)
+# of the connections in FILE of one KIND, comma separated: "unanswered"
+# (SYNs, no SYN-ACK), "abandoned" (nginx's FIN before any answer of
+# uWSGI's, then uWSGI's answer), "answered" (uWSGI's answer before any
+# FIN), "killed" (uWSGI's FIN or RST with no answer at all).
+uwsgi_kind() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e tcp.srcport -e tcp.dstport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v k="$3" '
+			$2 == sp { c = $1; seen[c] = 1; if ($5 == 1 && !data[c]) cfin[c] = 1 }
+			$1 == sp { c = $2; if ($3 == 1) synack[c] = 1; if ($7 > 0) data[c] = 1; if (($5 == 1 || $6 == 1) && !data[c]) sfin[c] = 1 }
+			END {
+				for (c in seen) {
+					kind = !synack[c] ? "unanswered" : cfin[c] && data[c] ? "abandoned" : data[c] ? "answered" : sfin[c] ? "killed" : "other"
+					if (kind == k) { printf "%s%s", s, c; s = "," }
+				}
+			}'
+}
+
+# uwsgi_times FILE SPORT: per connection to SPORT in FILE, one line:
+# nginx's port, then the moments (s, from its SYN) of its request's end
+# (its last data before any answer), uWSGI's first data, uWSGI's FIN or
+# RST (F or R), nginx's FIN or RST, "-" for none.
+uwsgi_times() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" '
+			function at(x) { return x == "" ? "-" : sprintf("%.3f", x - t0[c]) }
+			$3 == sp { c = $2; if ($4 == 1 && $5 == 0 && !(c in t0)) { t0[c] = $1; order[++n] = c }
+				if ($8 > 0 && !(c in ans)) req[c] = $1
+				if (($6 == 1 || $7 == 1) && !(c in cend)) { cend[c] = $1; ck[c] = $7 == 1 ? "R" : "F" } }
+			$2 == sp { c = $3; if ($8 > 0 && !(c in ans)) ans[c] = $1
+				if (($6 == 1 || $7 == 1) && !(c in send)) { send[c] = $1; sk[c] = $7 == 1 ? "R" : "F" } }
+			END { for (i = 1; i <= n; i++) { c = order[i]
+				printf "%s req %s ans %s uwsgi %s%s nginx %s%s\n", c, at(req[c]), at(ans[c]), sk[c], at(send[c]), ck[c], at(cend[c]) } }'
+}
+
+# data_dropped FILE SPORT: the client ports of the connections to SPORT in
+# FILE whose first data the server left unacknowledged and the client
+# sent again (the ACK that carried it dropped), comma separated.
+data_dropped() {
+	tshark -r "$1" -Y "tcp.dstport == $2 && tcp.len > 0 && tcp.analysis.retransmission" -T fields -e tcp.srcport 2>/dev/null |
+		sort -un | paste -sd,
+}
+
+# ka_times FILE SPORT PORT...: per keep-alive connection to SPORT in FILE
+# (client PORT), one line: when the server's response ended (s from the
+# SYN), its FIN (ms after its response), and what the client did after it
+# (its next request, answered by RST or not; its own FIN).
+ka_times() {
+	local f=$1 sp=$2 p
+	shift 2
+	for p in "$@"; do
+		tshark -r "$f" -Y "tcp.port == $sp && tcp.port == $p" -T fields -e frame.number -e frame.time_epoch -e tcp.srcport \
+			-e tcp.flags.syn -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+			awk -v sp="$sp" -v p="$p" '
+				NR == 1 { t0 = $2 }
+				$3 == sp && $7 > 0 && !sfin { resp = $2 }
+				$3 == sp && $5 == 1 && !sfin { sfin = $2; sfn = $1 }
+				$3 != sp && $7 > 0 && sfin && !req { req = $2; rqn = $1 }
+				$3 == sp && $6 == 1 && !rst { rst = $2; rsn = $1 }
+				$3 != sp && $5 == 1 && !cfin { cfin = $2; cfn = $1 }
+				END {
+					printf "%s: response ended at %.3f s; FIN #%d %.2f ms after it", p, resp - t0, sfn, 1e3 * (sfin - resp)
+					if (req) printf "; next request #%d %.3f s after the FIN", rqn, req - sfin
+					if (rst) printf ", RST #%d %.2f ms later", rsn, 1e3 * (rst - req)
+					if (cfin) printf "; client FIN #%d %.3f s after the server%ss", cfn, cfin - sfin, "\047"
+					printf "\n"
+				}'
+	done
+}
+
+# silent_times FILE SPORT PORT...: per connection to SPORT in FILE that
+# never carried data (client PORT), one line: when the server sent its
+# SYN-ACK again (s after the client's handshake ACK), its FIN (s after
+# that), the client's FIN.
+silent_times() {
+	local f=$1 sp=$2 p
+	shift 2
+	for p in "$@"; do
+		tshark -r "$f" -Y "tcp.port == $sp && tcp.port == $p" -T fields -e frame.number -e frame.time_epoch -e tcp.srcport \
+			-e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin 2>/dev/null |
+			awk -v sp="$sp" -v p="$p" '
+				$3 != sp && $4 == 0 && !ack { ack = $2 }
+				$3 == sp && $4 == 1 { n++; if (n == 2) { again = $2; an = $1 } }
+				$3 == sp && $6 == 1 { sfin = $2; sfn = $1 }
+				$3 != sp && $6 == 1 { cfin = $2 }
+				END {
+					printf "%s: SYN-ACK again #%d %.2f s after the handshake%ss ACK; FIN #%d %.2f s after that (%.2f s after the first ACK)", p, an, again - ack, "\047", sfn, sfin - again, sfin - ack
+					if (cfin) printf ", the client%ss FIN %.2f ms later", "\047", 1e3 * (cfin - sfin)
+					printf "\n"
+				}'
+	done
+}
+
+# uWSGI 2.0 serving a python WSGI app: behind nginx over the uwsgi
+# protocol (a small worker pool under a burst, harakiri), and its own HTTP
+# (the --http router with --http-keepalive, --http-socket, --http11-socket)
+# to keep-alive clients that reuse a connection it closed, and to sockets
+# that never send.
+sc_uwsgi_nginx() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/nginx
+	wire proxy server
+	mkdir -p "$d/tmp"
+	uwsgi_app "$work/app"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	log_format up '\$remote_port \$request \$status up=\$upstream_addr/\$upstream_status/\$upstream_response_time t=\$request_time';
+	access_log $d/access.log up;
+	client_body_temp_path $d/tmp;
+	proxy_temp_path $d/tmp;
+	fastcgi_temp_path $d/tmp;
+	uwsgi_temp_path $d/tmp;
+	scgi_temp_path $d/tmp;
+	keepalive_timeout 60s;
+	client_max_body_size 1m;
+	server {
+		listen $front:8080;
+		location /busy/ {
+			include /etc/nginx/uwsgi_params;
+			uwsgi_pass $server_ip:9000;
+			uwsgi_connect_timeout 2s;
+			uwsgi_read_timeout 5s;
+		}
+		location /hara/ {
+			include /etc/nginx/uwsgi_params;
+			uwsgi_pass $server_ip:9001;
+			uwsgi_read_timeout 15s;
+		}
+	}
+}
+CONF
+	local somaxconn
+	somaxconn=$(ip netns exec "$tag-server" sysctl -n net.core.somaxconn)
+	# busy: 2 workers, listen(4); hara: harakiri 3 s; router: the --http
+	# router, keep-alive, 3 s timeout; hsock: --http-socket (with the
+	# router's --http-keepalive, which it ignores); h11: --http11-socket,
+	# socket-timeout 3. Every other setting is uWSGI's default
+	# (socket-timeout 4, listen 100).
+	run_uwsgi busy --socket "$server_ip:9000" --processes 2 --listen 4
+	run_uwsgi hara --socket "$server_ip:9001" --processes 2 --harakiri 3
+	run_uwsgi router --http "$server_ip:8001" --http-keepalive --http-timeout 3 --processes 2
+	run_uwsgi hsock --http-socket "$server_ip:8002" --http-keepalive --processes 2
+	run_uwsgi h11 --http11-socket "$server_ip:8003" --socket-timeout 3 --processes 2
+	run_nginx proxy "$d"
+	local p
+	for p in 9000 9001 8001 8002 8003; do listening server $p 20; done
+	listening proxy 8080
+	sleep 1 # the workers forked
+	: >"$work/curl"
+	: >"$work/listenq"
+	capture proxy any "$work/cap.pcap" -B 65536
+	begin uwsgi-nginx
+	local curl="ip netns exec $tag-client curl -s -o /dev/null" i at lc0 lc1 lc2 lc3
+	lc0=$(listen_counters server)
+	# At 0 s: 12 curl at once to the busy pool (2 s per request).
+	for i in $(seq 12); do
+		$curl --max-time 12 -w 'busy %{http_code} %{local_port} %{time_total}\n' \
+			"http://$front:8080/busy/x?ms=2000" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	# At 1 s, from the proxy host: keep-alive clients of uWSGI's own HTTP
+	# that reuse their connection after 5 s idle, and sockets that never
+	# send.
+	until_t 1
+	for p in router:8001 hsock:8002 h11:8003; do
+		client proxy $pylab uwsgistale "$server_ip" "${p#*:}" "${p%:*}" 5
+		client proxy $pylab uwsgisilent "$server_ip" "${p#*:}" "${p%:*}silent" 20
+	done
+	for at in 0.3 1.2 2.2 3.2 4.2 5.2 6.2 7.2 8.2; do
+		until_t $at
+		echo "$at $(ip netns exec "$tag-server" ss -tlnH 'sport = :9000' | awk '{ print "Recv-Q", $2, "Send-Q", $3 }')" >>"$work/listenq"
+		case $at in
+		3.2)
+			# The early cut: four requests still queued in the kernel,
+			# two in the workers; the sockets that never send deferred.
+			until_t 3.5
+			cut early client proxy server
+			lc1=$(listen_counters server)
+			;;
+		5.2)
+			# The mid cut: nginx gave up on the queued requests at 5 s
+			# (uWSGI still holds them, unanswered: CLOSE_WAIT); the
+			# keep-alive clients not yet back (6 s).
+			until_t 5.6
+			cut mid client proxy server
+			lc2=$(listen_counters server)
+			;;
+		esac
+	done
+	# At 9 s: a GET and a POST (16 KB that the app never reads) that
+	# sleep 8 s, in the pool whose harakiri is 3 s.
+	until_t 9
+	head -c 16384 /dev/zero | tr '\0' x >"$work/body"
+	$curl --max-time 15 -w 'haraget %{http_code} %{local_port} %{time_total}\n' \
+		"http://$front:8080/hara/x?ms=8000" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	$curl --max-time 15 -w 'harapost %{http_code} %{local_port} %{time_total}\n' -H 'Content-Type: application/octet-stream' \
+		--data-binary "@$work/body" "http://$front:8080/hara/x?ms=8000" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+	until_t 20
+	cut late client proxy server
+	lc3=$(listen_counters server)
+	finish "$work/cap.pcap"
+	for p in busy hara router hsock h11; do uwsgi_log $p; done
+	grep -h 'upstream\|failed' "$d/error.log" | sed 's/^/  nginx: /' || true
+	sed 's/^/  nginx: /' "$d/access.log"
+	awk '{ print $1 $2, $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	local late=$out/$name@late.pcap served unanswered abandoned dropped killed overflow n_over hara_log queue_log
+	served=$(uwsgi_kind "$late" 9000 answered)
+	unanswered=$(uwsgi_kind "$late" 9000 unanswered)
+	abandoned=$(uwsgi_kind "$late" 9000 abandoned)
+	dropped=$(data_dropped "$late" 9000)
+	killed=$(uwsgi_kind "$late" 9001 killed)
+	overflow=$unanswered${dropped:+,$dropped}
+	n_over=$(echo "$overflow" | tr , '\n' | grep -c . || true)
+	local n_served n_unans n_aband n_drop late_ans got200 got504 drop_text=
+	n_served=$(echo "$served" | tr , '\n' | grep -c . || true)
+	n_unans=$(echo "$unanswered" | tr , '\n' | grep -c . || true)
+	n_aband=$(echo "$abandoned" | tr , '\n' | grep -c . || true)
+	n_drop=$(echo "$dropped" | tr , '\n' | grep -c . || true)
+	late_ans=$(uwsgi_times "$late" 9000 | awk -v l=",$abandoned," 'index(l, "," $1 ",") { printf "%s%.1f", s, $5; s = ", " }')
+	local mid_held mid_queued mid_listen hara_at
+	hara_at=$(uwsgi_times "$late" 9001 | awk '{ sub(/^[FR]/, "", $7); printf "%s%.2f", s, $7; s = " and " }')
+	mid_held=$(awk '$1 == "CLOSE-WAIT" && $4 ~ /:9000$/ && $2 == 1' "$out/$name@mid.truth" | wc -l)
+	mid_queued=$(awk '$1 == "CLOSE-WAIT" && $4 ~ /:9000$/ && $2 > 1' "$out/$name@mid.truth" | wc -l)
+	mid_listen=$(awk '$1 == "LISTEN" && $4 ~ /:9000$/ { print $2 }' "$out/$name@mid.truth")
+	got200=$(grep -c '^busy 200 ' "$work/curl" || true)
+	got504=$(grep -c '^busy 504 ' "$work/curl" || true)
+	[ -z "$dropped" ] || drop_text=" Handshakes that completed on nginx's side while the queue was full ($dropped): the request that followed the handshake's ACK was dropped as the ACK was (no room to accept) and sent again (RTO doubling from 200 ms) until the queue had room."
+	queue_log=$(grep -o 'uWSGI listen queue of socket .*full !!! ([0-9/]*)' "$work/uwsgi-busy.log" | sort | uniq -c |
+		awk '{ c = $1; $1 = ""; printf "%s%d x \"%s\"", s, c, substr($0, 2); s = "; " }')
+	hara_log=$(grep -hE 'HARAKIRI ON|killed by signal' "$work/uwsgi-hara.log" | sed 's/^.* - //; s/ (pid: [0-9]*, try: [0-9]*)//; s/ (pid: [0-9]*)//' |
+		awk '{ printf "%s\"%s\"", s, $0; s = "; " }')
+	local rhc rrs rrs2 rsil hhc hrs hrs2 hsil ehc ers ers2 esil
+	rhc=$(ports routerhc) rrs=$(ports routerrs) rrs2=$(ports routerrs2) rsil=$(ports routersilent)
+	hhc=$(ports hsockhc) hrs=$(ports hsockrs) hrs2=$(ports hsockrs2) hsil=$(ports hsocksilent)
+	ehc=$(ports h11hc) ers=$(ports h11rs) ers2=$(ports h11rs2) esil=$(ports h11silent)
+	expect <<EXP
+# uWSGI $(uwsgi --version) (Debian's uwsgi-core and uwsgi-plugin-python3
+# $(dpkg-query -W -f '${Version}' uwsgi-plugin-python3), the python3 and http plugins) serving a WSGI app (every path
+# answers "ok" with a Content-Length after sleeping ?ms=; it never reads a
+# request body): five instances of its own (--master, --die-on-term) on
+# the server host ($server_ip), nginx $(nginx -v 2>&1 | sed 's|.*/||') (one worker) on the proxy host
+# ($proxy_ip) in front of two of them over the uwsgi protocol
+# (uwsgi_pass, a connection per request), curl on the client host
+# ($client_ip), python3 clients on the proxy host straight to the other
+# three; captured on the proxy (-i any). net.core.somaxconn in the server's
+# namespace: $somaxconn (uWSGI refuses to start with a --listen above it;
+# listen(4) is taken as given). Every uWSGI TCP socket has TCP_DEFER_ACCEPT
+# set to --socket-timeout (default 4 s): the kernel keeps a connection in
+# SYN-RECV, not accepted, until its first data comes or the deferral ends
+# (on the SYN-ACK retransmission schedule: 3 s after the ACK for 3, 7 s
+# for 4), when it sends its SYN-ACK again and the client's ACK of it
+# completes the handshake.
+#
+# busy (:9000, --processes 2 --listen 4: the accept queue holds 5), 2 s per
+# request, 12 curl at once through nginx (uwsgi_connect_timeout 2s,
+# uwsgi_read_timeout 5s). Each uwsgi connection (nginx's port: seconds
+# from its SYN to the request's end, uWSGI's first data, uWSGI's FIN (F)
+# or RST (R), nginx's FIN or RST):
+$(uwsgi_times "$late" 9000 | sed 's/^/#   /')
+# The listener (ss -ltn, Send-Q 4), s after begin: $(awk '{ printf "%s%s %s", s, $1, $3; s = ", " }' "$work/listenq").
+# uWSGI's master, checking the queue each second (TCP_INFO), logged:
+# $queue_log.
+# The server's counters before, at the early, mid and late cuts:
+# $lc0
+# $lc1
+# $lc2
+# $lc3
+$(echo "$n_served answered, 200 (uWSGI or nginx closes first, a race): two at 2.0 s, the first two the workers took; the others at 4.0 s, from the accept queue. The queue filled at once with 5 (nginx's request came right after the handshake, which TCP_DEFER_ACCEPT waits for; the kernel acknowledged it). $n_unans SYNs after them ($unanswered) were dropped, sent again 1 s later, dropped again: nginx gave up each at 2.0 s (504, \"upstream timed out (110: Connection timed out) while connecting to upstream\"; nothing more on the wire, no socket left: ss CLOSED on both sides at the early cut).$drop_text nginx's read timeout fired at 5.0 s on the $n_aband requests still waiting ($abandoned: 504, \"upstream timed out ... while reading response header from upstream\"): nginx's FIN, acknowledged by uWSGI's kernel: CLOSE_WAIT on uWSGI's side, at the mid cut $mid_held held by workers asleep in the app (ss Recv-Q 1: the FIN unread) and $mid_queued not accepted yet (Recv-Q 377: the request and the FIN; LISTEN Recv-Q $mid_listen). uWSGI accepts them later, runs the app 2 s for a caller that is gone, writes its answer (at $late_ans s), nginx's host resets it (RST), and logs each as served (\"generated 3 bytes in 2000 msecs (HTTP/1.1 200)\"), no error. Callers: 200 $got200 times, 504 $got504 times. No leak: too few workers for the burst, and a listen queue whose requests wait longer than nginx does." | fold -s -w 72 | sed 's/ *$//; s/^/# /')
+#
+# hara (:9001, --processes 2 --harakiri 3), sleep 8 s: a GET and a POST
+# (16 KB of body, never read) at once through nginx (uwsgi_read_timeout
+$(echo "15s). The master kills both workers with SIGKILL $hara_at s into their requests (the deadline is kept in whole seconds and checked once a second: 3 to 5 s) and respawns them:" | fold -s -w 72 | sed 's/ *$//; s/^/# /')
+$(echo "$hara_log" | fold -s -w 72 | sed 's/ *$//; s/^/#   /')
+$(uwsgi_times "$late" 9001 | sed 's/^/#   /')
+# The kernel closes the killed workers' sockets: FIN where uWSGI had read
+# the whole request (the GET), RST where the body lay unread in the socket
+# (the POST); no byte of answer either way. nginx answers 502 Bad Gateway
+# ("upstream prematurely closed connection while reading response header
+# from upstream" for the FIN, "recv() failed (104: Connection reset by
+# peer)" for the RST). The server's request timeout, closing without an
+# answer; not a stale reuse (nginx's request came first, on a fresh
+# connection).
+#
+# uWSGI's own HTTP, from the proxy host: per port an http.client
+# connection ("hc") and a requests Session ("rs"), one GET at 1 s each,
+# then the next GET on the same connection after 5 s idle; http.client
+# sends it as it is, the Session (urllib3) first checks the socket, closes
+# it if the server closed it and connects anew ("rs2"); and a socket that
+# connects and never sends, reading until the server closes, then
+# closing ("silent").
+# router (:8001, --http router, --http-keepalive, --http-timeout 3): it
+# closes idle keep-alive connections after 3 s (its FIN, no log line):
+$(ka_times "$late" 8001 $rhc $rrs | sed 's/^/#   /')
+# hsock (:8002, --http-socket, with --http-keepalive, which is the
+# router's option: the http-socket ignores it): it answers "HTTP/1.1 200
+# OK" without "Connection: close", and closes the connection right after
+# every response. Both clients pool it as a keep-alive connection:
+$(ka_times "$late" 8002 $hhc $hrs | sed 's/^/#   /')
+# h11 (:8003, --http11-socket, --socket-timeout 3): a worker keeps each
+# keep-alive connection and closes it after 3 s idle:
+$(ka_times "$late" 8003 $ehc $ers | sed 's/^/#   /')
+# http.client's next GET after the close is reset (RemoteDisconnected:
+# "Remote end closed connection without response"): a stale reuse, the
+# same on the three ports; on hsock the close came with the response, not
+# after an idle time. The Sessions close the closed connection and send
+# their GET on a new one (200; rs2, closed by the client: healthy),
+# within 2-5 ms of http.client's reset: the same request line on a new
+# connection of the same host, which is not a retry of it (http.client
+# raised RemoteDisconnected to its caller and retries nothing). Until
+# their next use, both hold the closed connection in CLOSE_WAIT: a pool
+# that notices at its next use, no leak.
+# The sockets that never send: the server's kernel defers the accept
+# (TCP_DEFER_ACCEPT, --socket-timeout): ss SYN-RECV on the server while the
+# client is ESTABLISHED; at the end of the deferral it sends its SYN-ACK
+# again, the client's ACK completes the handshake and uWSGI accepts; then
+# the router closes after --http-timeout, a worker of the http-socket and
+# of the http11-socket after --socket-timeout (a bare FIN, nothing logged):
+$(silent_times "$late" 8001 $rsil | sed 's/^/#   /')
+$(silent_times "$late" 8002 $hsil | sed 's/^/#   /')
+$(silent_times "$late" 8003 $esil | sed 's/^/#   /')
+# The SYN-ACK sent again after the client's ACK is the deferral, not a
+# full accept queue. The server's timeout for a first request (deferral
+# plus timeout), closed cleanly: the client closes at once.
+# Cuts: early (3.5 s) with the requests nginx gives up on later still
+# queued in the kernel, two in the workers, the deferred sockets in
+# SYN-RECV and hsock's closed connections in CLOSE_WAIT; mid (5.6 s) just
+# after nginx gave up on the queued ones (uWSGI's sockets in CLOSE_WAIT,
+# unanswered), the keep-alive connections closed and not yet reused, the
+# http11-socket's silent socket accepted; late (20 s) after the harakiri
+# kills.
+#
+# Toward nginx (:8080) curl closes each connection first after its
+# response, 200, 502 or 504 alike: healthy as TCP.
+healthy sport=8080
+noproblem time_wait_pressure
+healthy sport=9000 cport=$served
+expect sport=9000 cport=$served n>=$n_served : !listen_overflow(server) !idle_timeout_close(client) !idle_timeout_close(server)
+expect sport=9000 cport=$unanswered n>=$n_unans : listen_overflow(server)
+@early,mid expect sport=9000 cport=$unanswered client.ss=CLOSED n>=$n_unans : listen_overflow(server)
+${dropped:+expect sport=9000 cport=$dropped n>=$n_drop : listen_overflow(server)
+}infinding sport=9000 cport=$overflow : listen_overflow
+finding listen_overflow
+says listen_overflow : $server_ip:9000 could not keep up with incoming connections: $n_over connections
+@early expect sport=9000 cport=$abandoned n>=$n_aband : !idle_timeout_close(client) !close_wait_leak(server) !close_wait_leak(client)
+@mid,late expect sport=9000 cport=$abandoned n>=$n_aband : idle_timeout_close(client) !close_wait_leak(server) !stale_reuse_reset(server) !stale_reuse_reset(client)
+@mid expect sport=9000 cport=$abandoned server.ss=CLOSE-WAIT n>=$n_aband : idle_timeout_close(client) !close_wait_leak(server)
+@mid,late infinding sport=9000 cport=$abandoned : idle_timeout_close
+@mid,late says idle_timeout_close : $proxy_ip gave up on $n_aband connections to $server_ip:9000 after waiting 5.0 s for an answer
+@mid,late says idle_timeout_close : 504 Gateway Time-out
+@late expect sport=9001 cport=$killed n>=2 : idle_timeout_close(server) !stale_reuse_reset(server) !stale_reuse_reset(client) !close_wait_leak(client)
+@late infinding sport=9001 cport=$killed : idle_timeout_close
+@late says idle_timeout_close : $server_ip:9001 (server) closed (1 of them by RST) 2 connections
+@late says idle_timeout_close : 502 Bad Gateway
+@early,mid expect cport=$rhc,$rrs,$ehc,$ers n>=4 : !stale_reuse_reset(client) !close_wait_leak(client)
+@early,mid expect cport=$hhc,$hrs client.ss=CLOSE-WAIT n>=2 : open(client) !close_wait_leak(client) !idle_timeout_close(server)
+@mid expect cport=$rhc,$rrs,$ehc,$ers client.ss=CLOSE-WAIT n>=4 : idle_timeout_close(server) !close_wait_leak(client)
+@mid infinding sport=8001 cport=$rhc,$rrs : idle_timeout_close
+@mid infinding sport=8003 cport=$ehc,$ers : idle_timeout_close
+@mid,late says idle_timeout_close : $server_ip:8001 (server) closed 2 idle connections after 3.0 s without traffic
+@mid,late says idle_timeout_close : $server_ip:8003 (server) closed 2 idle connections after 3.0 s without traffic
+@late expect cport=$rhc,$ehc n>=2 : stale_reuse_reset(client) idle_timeout_close(server)
+@late expect cport=$hhc n>=1 : stale_reuse_reset(client) !idle_timeout_close(server)
+@late infinding cport=$rhc,$hhc,$ehc : stale_reuse_reset
+@late says stale_reuse_reset : on 1 connection that $server_ip:8001 had closed after 3.0 s idle
+@late says stale_reuse_reset : on 1 connection that $server_ip:8003 had closed after 3.0 s idle
+@late says stale_reuse_reset : on 1 connection that $server_ip:8002 had already closed
+@late expect cport=$rrs,$ers n>=2 : idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
+@late healthy cport=$hrs
+@late healthy cport=$rrs2,$hrs2,$ers2
+@early expect cport=$rsil,$hsil,$esil n>=3 : open(client) !listen_overflow(server) !handshake_incomplete(server)
+@early expect cport=$rsil,$hsil,$esil server.ss=SYN-RECV n>=3 : !listen_overflow(server)
+@mid expect cport=$rsil,$hsil,$esil server.ss=SYN-RECV n>=2 : open(client) !listen_overflow(server) !handshake_incomplete(server)
+@mid expect cport=$rsil,$hsil,$esil n>=3 : !listen_overflow(server) !close_wait_leak(client)
+@late expect cport=$rsil,$hsil,$esil n>=3 : idle_timeout_close(server) !listen_overflow(server) !close_wait_leak(client) !stale_reuse_reset(client)
+@late infinding cport=$rsil,$hsil,$esil : idle_timeout_close
+@late says idle_timeout_close : $server_ip:8003 (server) closed 1 connection from $proxy_ip
+@late says idle_timeout_close : the clients having sent nothing
+noproblem close_wait_leak
+@early,mid nofinding stale_reuse_reset
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -8445,6 +8890,10 @@ for s in ${@:-$all}; do
 		$py -c 'import dns.query' 2>/dev/null && command -v tshark >/dev/null || die "needs python3-dnspython and tshark"
 		;;
 	ngircd_irc) command -v ngircd >/dev/null && command -v ii >/dev/null && command -v sic >/dev/null && command -v tshark >/dev/null || die "needs ngircd, ii, sic and tshark" ;;
+	uwsgi_nginx)
+		command -v uwsgi >/dev/null && [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] && [ -f /usr/lib/uwsgi/plugins/http_plugin.so ] || die "needs uwsgi (uwsgi-core) and uwsgi-plugin-python3"
+		command -v tshark >/dev/null || die "needs tshark"
+		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

@@ -337,6 +337,19 @@ count and time and exits by itself. Clients print one line per connection,
                                        server closes it (or HOLD s), then
                                        closed; what each got, and when, to
                                        stderr
+  uwsgistale HOST PORT ROLE PAUSE     keep-alive clients of uWSGI's own HTTP:
+                                       an http.client connection and a requests
+                                       Session, one GET / each ("ROLEhc",
+                                       "ROLErs"), then each sends its next GET
+                                       on the same pooled connection after
+                                       PAUSE s idle (the Session checks it
+                                       first, and opens a new one if the
+                                       server closed it: "ROLErs2"); what each
+                                       got to stderr
+  uwsgisilent HOST PORT ROLE HOLD      a socket that connects and never sends,
+                                       reading until the server closes (up to
+                                       HOLD s), then closes ("ROLE"); how long
+                                       that took to stderr
 """
 
 import http.client
@@ -2181,6 +2194,57 @@ def ircraw(host, port, hold):
     for s, (role, got) in socks.items():
         print("ircraw %s: still open after %s s, having got %d bytes" % (role, hold, len(got)), file=sys.stderr, flush=True)
         s.close()
+
+
+def uwsgistale(host, port, role, pause):
+    import requests
+
+    t0 = time.time()
+    c = http.client.HTTPConnection(host, int(port), timeout=5)
+    c.request("GET", "/")
+    say(role + "hc", c.sock)
+    r = c.getresponse()
+    r.read()
+    print("%shc: %d %s, Connection: %s" % (role, r.status, r.reason, r.getheader("Connection")), file=sys.stderr, flush=True)
+    s = requests.Session()
+    r = s.get("http://%s/" % urlhost(host, port), timeout=5, stream=True)
+    say(role + "rs", r.raw._connection.sock)  # its first connection
+    r.content
+    time.sleep(float(pause))
+    try:
+        c.request("GET", "/")
+        r = c.getresponse()
+        r.read()
+        got = "%d" % r.status
+    except (OSError, http.client.HTTPException) as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    print("%shc: its next GET after %.1f s idle got %s" % (role, float(pause), got), file=sys.stderr, flush=True)
+    c.close()
+    try:
+        r = s.get("http://%s/" % urlhost(host, port), timeout=5, stream=True)
+        if r.raw._connection is not None and r.raw._connection.sock is not None:
+            say(role + "rs2", r.raw._connection.sock)  # the connection it used
+        r.content
+        got = "%d" % r.status_code
+    except Exception as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    print("%srs: its next GET after %.1f s idle got %s (%.2f s after the start)" % (role, float(pause), got, time.time() - t0),
+          file=sys.stderr, flush=True)
+    s.close()
+
+
+def uwsgisilent(host, port, role, hold):
+    s = socket.create_connection((host, int(port)), timeout=5)
+    say(role, s)
+    t0 = time.time()
+    s.settimeout(float(hold))
+    try:
+        b = s.recv(4096)
+        got = "EOF" if not b else "%r" % b[:60]
+    except OSError as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    print("%s: %s after %.2f s without sending, closing" % (role, got, time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
 
 
 if __name__ == "__main__":
