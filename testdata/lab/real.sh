@@ -4602,6 +4602,9 @@ CONF
 # young" (the same client program's other connections to nginx and
 # Apache closed within a millisecond of their last data, and those to
 # HAProxy did not: its connections to them are judged leaks by that).
+EXP
+}
+
 # Downloads whose reader stops reading: nginx (sendfile on) serving a
 # 20 MB file to readers that close with the rest unread, curl throttled
 # and timed out, a reader stalled to the end, and nginx's send_timeout
@@ -4966,6 +4969,9 @@ healthy sport=8000
 @mid,late says idle_timeout_close : its timeout for an idle upgraded connection: they had been upgraded (101 Switching Protocols
 @mid,late says idle_timeout_close : nginx proxy_read_timeout, 60 s by default
 @mid,late says idle_timeout_close : (a WebSocket, which no pool keeps): a proxy's, such as nginx's proxy_read_timeout
+EXP
+}
+
 # Health checks beside real traffic: HAProxy's checks of its backends
 # (HTTP, layer 4, tcp-check) and an orchestrator's liveness probes, many
 # short connections from one host to one endpoint, none of them a problem.
@@ -5846,11 +5852,15 @@ healthy cport=$t408
 @mid,late says idle_timeout_close : HAProxy
 @mid,late says idle_timeout_close : is a proxy in front of it, which passes the Server header on
 @mid,late says idle_timeout_close : the request's headers never ended
+@mid,late says idle_timeout_close : after the handshake, the clients having sent nothing on them, answering 408 Request Time-out first
 @late says stale_reuse_reset : after 2.0 s idle
 # HAProxy's connections to gunicorn: gunicorn closes after each
 # response, HAProxy in turn (FIN or RST).
 healthy sport=8000
 expect sport=8000 n>=10 : !accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
+EXP
+}
+
 # php_fpm_conf DIR POOL...: a PHP-FPM of its own in DIR (php-fpm.conf, its
 # log, its pools' access logs), one pool per POOL, "name:port:settings"
 # with settings ';'-separated pool directives.
