@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -600,5 +601,52 @@ func TestRealLab(t *testing.T) {
 	}
 	if !stillWrong["healthy"] && total.healthyQuiet != total.healthy {
 		t.Errorf("healthy flows quiet %s, want all", pct(total.healthyQuiet, total.healthy))
+	}
+}
+
+// shellFunc is a line of real.sh that begins a function.
+var shellFunc = regexp.MustCompile(`^[a-z_][a-z0-9_]*\(\) \{$`)
+
+// TestRealScript holds testdata/lab/real.sh together, which merges of
+// scenarios written side by side have broken: every expectations heredoc
+// ends before the next function begins, and every scenario in all= has
+// its function.
+func TestRealScript(t *testing.T) {
+	b, err := os.ReadFile("../testdata/lab/real.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0 // the line of the heredoc being read; 0 outside one
+	funcs := map[string]bool{}
+	var all []string
+	for n, l := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.Contains(l, "<<EXP"):
+			if open > 0 {
+				t.Errorf("real.sh:%d: a heredoc begins inside the one of line %d", n+1, open)
+			}
+			open = n + 1
+		case l == "EXP":
+			open = 0
+		case shellFunc.MatchString(l):
+			name := strings.TrimSuffix(l, "() {")
+			if open > 0 {
+				t.Errorf("real.sh:%d: function %s begins inside the heredoc of line %d", n+1, name, open)
+			}
+			funcs[name] = true
+		case strings.HasPrefix(l, `all="`):
+			all = append(all, strings.Fields(strings.Trim(strings.TrimPrefix(l, "all="), `"`))...)
+		}
+	}
+	if open > 0 {
+		t.Errorf("real.sh: the heredoc of line %d never ends", open)
+	}
+	if len(all) == 0 {
+		t.Fatal("real.sh: no all= line")
+	}
+	for _, s := range all {
+		if !funcs["sc_"+s] {
+			t.Errorf("real.sh: scenario %s in all= has no function sc_%s", s, s)
+		}
 	}
 }
