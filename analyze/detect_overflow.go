@@ -59,6 +59,13 @@ func inspectListenOverflow(c *flowCtx) {
 	handshake := func() *flow.Event {
 		return firstEvent(r, func(e *flow.Event) bool { return e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) })
 	}
+	if e := deferredAccept(r); e != nil && c.cap.servedWhile(r.Key.Server(), r.First, e.At) {
+		// The SYN-ACK came again at the end of a deferred accept, not
+		// for a full queue: the client sent nothing, the SYN-ACK's first
+		// rounds were skipped, and the server took up and served
+		// connections opened after this one meanwhile.
+		return
+	}
 	if e := firstEvent(r, func(e *flow.Event) bool { return e.Note&flow.NoteListenOverflow != 0 }); e != nil {
 		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Error, Confidence: 0.9, Since: e.At,
 			Summary: "the server sent its SYN-ACK again after the client had acknowledged it: its accept queue was full and it dropped the ACK"}

@@ -161,6 +161,21 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 				j.confidence = 0.95
 			}
 		}
+		if own := ev.closes[j.app]; j.leak && !j.ownApps && (own == nil || own.n == 0) && ev.reused[j.app] == 0 {
+			// Its application has closed none of its connections to this
+			// server: the host's closes are other programs' (a proxy's
+			// beside a pool of a script's). Then, as with nothing to
+			// compare with, a pool that notices a close only at its next
+			// use may hold it as long as it had been idle.
+			if idle, ok := idledBeforeClose(r, s); ok && j.quiet < idle {
+				// Unless the application leaks elsewhere (its host's other
+				// programs' leaks say nothing of it).
+				others := ev.leaks[j.app]
+				if !siblings || others <= 0 {
+					j.leak, j.confidence, j.before = false, 0, idle
+				}
+			}
+		}
 	} else {
 		// Nothing to compare with. An application that reads EOF closes
 		// within milliseconds; the default grace is the prior. But a
@@ -172,8 +187,7 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 		// taken at its word.)
 		j.on = byPrior
 		prior := max(DefaultCloseWaitGrace, cadence)
-		if closer, idle, ok := firstCloser(r); ok && s == flow.Client && closer == flow.Server && idle >= minIdle &&
-			!j.sending && !waitedFor(closer, r.Server.DataBeforeFinFrom) {
+		if idle, ok := idledBeforeClose(r, s); ok && !j.sending {
 			// Its host's leaks on their own evidence, this one left out
 			// (judged so first, with the same prior).
 			others := ev.leakHosts[j.app.host]
@@ -222,6 +236,17 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 		}
 	}
 	return j
+}
+
+// idledBeforeClose returns how long the connection had been idle when
+// the server closed it for that, where side s is the client it closed it
+// on (no wait for an answer of its own): how seldom a pool used it.
+func idledBeforeClose(r *flow.Record, s flow.Side) (time.Duration, bool) {
+	closer, idle, ok := firstCloser(r)
+	if !ok || s != flow.Client || closer != flow.Server || idle < minIdle || waitedFor(closer, r.Server.DataBeforeFinFrom) {
+		return 0, false
+	}
+	return idle, true
 }
 
 // basis says, in words, what the judgement rests on.
@@ -282,6 +307,9 @@ func (j *judgement) basis() string {
 		return fmt.Sprintf("%s %s, and has not let go of this one in %s", who, sent, quiet)
 	}
 	switch {
+	case !j.leak && j.before > 0:
+		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, no longer than the %s the connection had been idle before the peer closed it; this host closed %s within %s of the peer's FIN, but %s has closed none of its connections to %s: those closes are other programs', and a pool that notices a close only when it next uses the connection holds it this long: the capture cannot tell yet whether it will close",
+			quiet, fmtDur(j.before), plural(l.n, "other connection"), slowest, j.app.host, j.app.endpoint)
 	case !j.leak:
 		return fmt.Sprintf("in CLOSE_WAIT for %s at the end of the capture, and %s has taken up to %s to close after the peer's FIN: the capture cannot tell yet whether it will close",
 			quiet, who, slowest)

@@ -504,7 +504,7 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 		}
 	}
 	for _, r := range recs {
-		if silentClose(r) {
+		if silentClose(r) || deferredAccept(r) != nil {
 			if ev.served == nil {
 				ev.served = map[netip.AddrPort][]flow.Timestamp{}
 			}
@@ -729,6 +729,39 @@ func silentClose(r *flow.Record) bool {
 	_, ok := acceptCloseOf(r)
 	return ok
 }
+
+// deferredAccept returns the SYN-ACK that r's server sent again after
+// the client's ACK of it, where that may be a deferred accept's
+// (TCP_DEFER_ACCEPT, uWSGI's and others' default) rather than a full
+// accept queue's: the client sent nothing, and the SYN-ACK came again not
+// at its first retransmission timeout (1 s) but at 2 s or more after the
+// first. A kernel deferring the accept ignores the bare ACK, skips the
+// first rounds of the SYN-ACK's timer, and sends it again when the
+// deferral ends. nil otherwise.
+func deferredAccept(r *flow.Record) *flow.Event {
+	if r.Client.Bytes != 0 {
+		return nil
+	}
+	var synAck *flow.Event
+	for i := range r.Events {
+		e := &r.Events[i]
+		switch {
+		case e.From == flow.Server && e.Note&flow.NoteListenOverflow != 0:
+			if synAck == nil || e.At.Sub(synAck.At) < deferMin {
+				return nil
+			}
+			return e
+		case e.From == flow.Server && e.Flags.Has(packet.SYN|packet.ACK) && synAck == nil:
+			synAck = e
+		}
+	}
+	return nil
+}
+
+// deferMin is how long after the first a SYN-ACK sent again must come to
+// be a deferred accept's: past the first retransmission timeout (1 s),
+// with room for the second (3 s after the first).
+const deferMin = 2 * time.Second
 
 // servedWhile reports whether server served a connection opened after
 // from and up to to (a silent connection's handshake and close).
