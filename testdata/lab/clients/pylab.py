@@ -307,6 +307,11 @@ count and time and exits by itself. Clients print one line per connection,
   imapsilent HOST PORT HOLD            a socket that reads the greeting and
                                        never logs in, held HOLD s
                                        ("imapsilent")
+  natsraw HOST PORT ROLE MODE HOLD     a socket to nats-server that never
+                                       sends CONNECT: MODE "read" reads the
+                                       INFO and on until EOF, then closes;
+                                       "silent" never reads nor closes (up to
+                                       HOLD s); what it read to stderr
 """
 
 import http.client
@@ -1983,6 +1988,27 @@ def imapsilent(host, port, hold):
     print("imapsilent: greeting %r" % s.recv(4096), file=sys.stderr, flush=True)
     keep.append(s)
     time.sleep(float(hold))
+
+
+def natsraw(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed: the server's -ERR and FIN wait unread
+        time.sleep(float(hold))
+        return
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("natsraw %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-80:]), file=sys.stderr, flush=True)
+    s.close()
 
 
 if __name__ == "__main__":
