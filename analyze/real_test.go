@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -96,7 +97,29 @@ var knownWrong = map[string]string{
 	"uwsgi-nginx@mid verdicts":   "36074 and 36082 (8002, the http-socket), 4.31 s in CLOSE_WAIT at the cut: " + uwsgiHsockCloseWait,
 	"uwsgi-nginx@mid findings":   "an error close_wait_leak finding (\"holds 2 connections to 10.99.2.2:8002 ... its application never closed the socket\") for the http-socket's pooled connections of the verdicts",
 	"uwsgi-nginx@late findings":  "the stale_reuse_reset finding for 8002 says that 36074's GET (#304, RST #305) went on a connection 10.99.2.2:8002 \"had closed for being idle (it closed others after 11.3 s idle)\", remedy \"Make the client pool's idle timeout shorter than 11.3 s\": the --http-socket closed it 0.09 ms after its response (FIN #162; HTTP/1.1 200 with no Connection: close), no idle timeout at all, and keeps no connection alive; the 11.3 s is 36068's close (FIN #363), a socket that never sent, held 7.3 s by TCP_DEFER_ACCEPT and 4 s by --socket-timeout after the accept: a timeout for a first request, no keep-alive timeout; no pool idle timeout helps (the fix: --http11-socket or the router's --http-keepalive, or a Connection: close from uWSGI)",
+	// nats-server's PING/PONG keep-alive ("Stale Connection"), authorization timeout and max_connections, nats.go clients.
+	"nats-server@early verdicts": natsBadAuth + "; " + natsStormReset + " (at this cut 52606 only)",
+	"nats-server@early findings": "a stale_reuse_reset finding for 39996 (\"sent requests on 1 connection just as 10.99.1.2:4222 closed them for being idle (it closed others after 1.0 s idle) ... a race with its idle timeout\"), a connection 1.4 ms old refused at its login: " + natsBadAuthShort,
+	"nats-server@mid states":     natsGoneStates,
+	"nats-server@late states":    natsGoneStates,
+	"nats-server@mid verdicts":   natsBadAuth + "; " + natsStormReset,
+	"nats-server@late verdicts":  natsBadAuth + "; " + natsStormReset + "; " + natsPausedPongs,
+	"nats-server@mid findings":   natsStaleIdle + "; the reconnect_storm finding leaves out 52606, 52612, 52654 (" + natsStormShort + "); the stale_reuse_reset finding for 39996 as at the early cut (" + natsBadAuthShort + ")",
+	"nats-server@late findings":  natsStaleIdle + ", and it says of 39950 \"1 of them was then reused by the peer anyway, and reset: its pool keeps connections idle longer than this\" (" + natsPausedShort + "); the reconnect_storm finding says \"opened 7 connections\" of nats.go's 10, leaving out 52606, 52612, 52654 (" + natsStormShort + "); a stale_reuse_reset finding for 39996 and 39950, \"sent requests on 2 connections that 10.99.1.2:4222 had closed after 1.0 s idle (its idle timeout) ... its pool reuses connections the server has already closed\", remedy a pool idle timeout under 1.0 s: 39996 was 1.4 ms old, refused at its login (" + natsBadAuthShort + "), 39950 a stopped client's late PONGs (" + natsPausedShort + "); no pool, no request lost",
 }
+
+// nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,
+// max_connections 3) and nats.go 1.22.
+const (
+	natsBadAuth      = "39996, 40000, 40016: nats.go with a wrong password gets \"-ERR 'Authorization Violation'\" (32 bytes: #180, #197, #227) in answer to its CONNECT (#178, #193, #223) within 0.3 ms and nats-server's FIN at once (#181, #198, #228): the server refusing the client's credentials and closing, an access check that fails; no accept_then_close(server): 39996 is stale_reuse_reset(client), nats.go's PING, the second write of its connect (#182, 229 µs after the FIN, written before any answer came), reset (#183); 40000 (the FINs crossing, #198 and #199 1 µs apart) time_wait clean(server), 40016 clean(server) (nats.go's FIN #229 6 µs after the server's). A NATS -ERR is no refusal flowdoc reads (Record.Refusal), and this one answers the client's CONNECT, so it is no unasked message either (closedUnasked)"
+	natsBadAuthShort = "\"-ERR 'Authorization Violation'\" #180 and FIN #181 0.2 ms after nats.go's CONNECT #178; its PING #182, its connect's second write, reset"
+	natsStormReset   = "52606, 52612, 52654, three of nats.go's 10 reconnect attempts (RetryOnFailedConnect, 200-300 ms apart) refused by max_connections 3: after nats-server's INFO, nats.go's CONNECT (#252, #270, #343) reached it before its close: \"-ERR 'maximum connections exceeded'\" (#251, #274, #347) and an RST, the CONNECT unread (#254, #275, #348; no FIN): reset(server), where the 7 whose CONNECT came after the server's FIN are accept_then_close(server); the same refusal at the accept: closedUnasked wants the server's FIN, sent before it acknowledged a byte of the client's, and a NATS -ERR is no refusal flowdoc reads"
+	natsStormShort   = "reset(server): their CONNECT reached nats-server before its close, an RST after the -ERR 'maximum connections exceeded', no FIN"
+	natsPausedPongs  = "39950, nats.go stopped (SIGSTOP) and declared stale by nats-server (\"-ERR 'Stale Connection'\" #366, FIN #368, after 2 PINGs unanswered #214, #302), resumed 1.2 s later: its flusher writes the PONGs to those two PINGs (#410, 12 bytes, 1.356 s after the FIN) before nats.go closes the socket, and the server's kernel resets them (#411): stale_reuse_reset(client) \"a connection reused after the peer closed it\"; no request went out on a connection kept idle, only late answers to the keep-alive that had given up on it, nothing lost"
+	natsPausedShort  = "the PONGs #410 to the server's unanswered PINGs, written 1.356 s after its FIN as the stopped client ran again, reset #411"
+	natsGoneStates   = "39966, its path cut by nftables at 1.54 s: nats-server declared it stale on its clock (log \"Stale Client Connection - Closing\") and closed it, its -ERR 'Stale Connection' and FIN queued behind its unacknowledged PING (#207, sent again #234, #245, #276, #337, #412, #507): ss FIN-WAIT-1, Send-Q 38 (two PINGs, the -ERR, the FIN); no capture can show that FIN, flowdoc says ESTABLISHED"
+	natsStaleIdle    = "the idle_timeout_close finding for 4222 says \"closed 4 idle connections after 1.0 s without traffic\" (the says check wants the 3.0 s the keep-alive waited): the 1.0 s runs from the server's own last PING, unanswered (39958: PING #281, \"-ERR 'Stale Connection'\" #353; 39950: #302, #366; the raw sockets 39980 and 39982: #171 and #169, \"-ERR 'Authentication Timeout'\" #259 and #256); the stopped clients had been silent 3.0 s (their last PONG #134, #156) and nats-server gives up at its third tick with 2 PINGs unanswered (ping_interval 1 s, ping_max 2: 3 s), the connections carrying its PING every second all along; the raw sockets never sent a byte and were closed 2.0 s after the accept (the authorization timeout): two timeouts, neither of 1.0 s of idle. The rule measures the quiet from the last payload either way, the closer's own keep-alive probe included"
+)
 
 const (
 	lossyStates = "the states follow the packets captured (their verdicts say the capture lost packets of these closes): 52 flows (e.g. 42950: #1255 server FIN, nothing after) lost the client's FIN+ACK and the server's last ACK (the reference capture has them 2 ms later): flowdoc says client CLOSE_WAIT/server FIN_WAIT_1, ss CLOSED/TIME-WAIT, though that FIN is never acknowledged in the capture nor retransmitted up to the cut, 0.3-11 s later (Linux's RTO: 200 ms); 25 flows (e.g. 47338: #6071 client FIN ack=147, #6072 server ACK seq=147) lost the server's 145-byte response and FIN: the client acknowledged 146 sequence numbers the capture never saw, yet flowdoc says server CLOSE_WAIT, ss TIME-WAIT; 47 more lost everything after the request (both ESTABLISHED, ss CLOSED/TIME-WAIT)"
@@ -608,7 +631,7 @@ var shellFunc = regexp.MustCompile(`^[a-z_][a-z0-9_]*\(\) \{$`)
 // TestRealScript holds testdata/lab/real.sh together, which merges of
 // scenarios written side by side have broken: every expectations heredoc
 // ends before the next function begins, and every scenario in all= has
-// its function.
+// its function; and bash reads it.
 func TestRealScript(t *testing.T) {
 	b, err := os.ReadFile("../testdata/lab/real.sh")
 	if err != nil {
@@ -638,6 +661,11 @@ func TestRealScript(t *testing.T) {
 	}
 	if open > 0 {
 		t.Errorf("real.sh: the heredoc of line %d never ends", open)
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		if out, err := exec.Command(bash, "-n", "../testdata/lab/real.sh").CombinedOutput(); err != nil {
+			t.Errorf("bash -n real.sh: %v: %s", err, out)
+		}
 	}
 	if len(all) == 0 {
 		t.Fatal("real.sh: no all= line")

@@ -48,7 +48,9 @@
 # instances of its own with unbound -c, the system's not started), ngircd,
 # ii, sic and tshark (ngircd-irc; ngircd run by hand with ngircd -n -f),
 # uwsgi (uwsgi-core, its python3 and http plugins), uwsgi-plugin-python3,
-# python3-requests and tshark (uwsgi-nginx).
+# python3-requests and tshark (uwsgi-nginx), nats-server,
+# golang-github-nats-io-go-nats-dev and tshark (nats-server; nats.go's
+# Go source built offline in GOPATH mode, no module of the project's).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -527,6 +529,18 @@
 #                       that reconnect, and sockets that never send
 #                       (TCP_DEFER_ACCEPT: SYN-RECV on the server, the
 #                       SYN-ACK again, then closed by uWSGI's timeout).
+#   nats-server         nats-server 2.9 (ping_interval 1s, ping_max 2) and
+#                       nats.go 1.22 clients: idle subscribers answering
+#                       its PINGs (healthy); two stopped (SIGSTOP) and
+#                       declared stale ("-ERR 'Stale Connection'", FIN:
+#                       CLOSE-WAIT; one resumed, closing and
+#                       reconnecting); one whose path is cut (the PING
+#                       retransmitted, the FIN queued); raw sockets never
+#                       sending CONNECT closed by the authorization
+#                       timeout (2 s; one never closes); a wrong password;
+#                       max_connections 3 refusing nats.go's reconnect
+#                       loop (INFO, "-ERR 'maximum connections
+#                       exceeded'", FIN or RST); a clean close.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8802,7 +8816,532 @@ noproblem close_wait_leak
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx"
+# natslab DIR: build testdata/lab's nats.go client (nats.go 1.22 from
+# Debian's golang-github-nats-io-go-nats-dev, Go source under
+# /usr/share/gocode, built offline in GOPATH mode: it is no module of the
+# project's) as DIR/natslab.
+natslab() {
+	local d=$1
+	mkdir -p "$d/natslab.src"
+	cat >"$d/natslab.src/main.go" <<'GO'
+// natslab plays nats.go 1.22 (Debian's golang-github-nats-io-go-nats-dev)
+// clients for the real-software lab's nats-server scenario. Each prints
+// "ROLE PORT" on stdout for every TCP connection it dials ("ROLEre" for
+// its reconnections), its events on stderr, and exits by itself.
+//
+//	natslab sub URL ROLE SUBJECT HOLD    subscribe, then hold (answering the
+//	                                     server's PINGs; reconnect on loss)
+//	natslab pub URL ROLE SUBJECT EVERY HOLD  publish a message every EVERY
+//	natslab hold URL ROLE N HOLD         N connections, idle
+//	natslab close URL ROLE PAUSE         subscribe, publish, wait for its own
+//	                                     message (1 s at most); Close PAUSE
+//	                                     later
+//	natslab storm URL ROLE N WAIT        RetryOnFailedConnect, MaxReconnects
+//	                                     N-1, ReconnectWait WAIT (jitter
+//	                                     100 ms): N attempts at most, each
+//	                                     printed as ROLE
+//	natslab once URL ROLE                one Connect (no retry): its error,
+//	                                     or Close at once
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+var t0 = time.Now()
+
+func logf(format string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "natslab %.3f s: %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, a...))
+}
+
+// dialer prints the local port of every connection it makes, as ROLE,
+// or after the first as ROLEre unless same.
+type dialer struct {
+	role string
+	same bool
+	mu   sync.Mutex
+	n    int
+}
+
+func (d *dialer) Dial(network, address string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 2 * time.Second}).Dial(network, address)
+	if err != nil {
+		logf("%s: dial: %v", d.role, err)
+		return nil, err
+	}
+	d.mu.Lock()
+	role := d.role
+	if d.n > 0 && !d.same {
+		role += "re"
+	}
+	d.n++
+	d.mu.Unlock()
+	fmt.Fprintf(os.Stdout, "%s %d\n", role, c.LocalAddr().(*net.TCPAddr).Port)
+	return c, nil
+}
+
+func opts(role string, extra ...nats.Option) []nats.Option {
+	o := []nats.Option{
+		nats.Name(role),
+		nats.SetCustomDialer(&dialer{role: role}),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logf("%s: disconnected: %v", role, err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { logf("%s: reconnected to %s", role, nc.ConnectedUrl()) }),
+		nats.ClosedHandler(func(nc *nats.Conn) { logf("%s: closed: %v", role, nc.LastError()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { logf("%s: async error: %v", role, err) }),
+	}
+	return append(o, extra...)
+}
+
+func dur(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	return d
+}
+
+func connect(url, role string, extra ...nats.Option) *nats.Conn {
+	nc, err := nats.Connect(url, opts(role, extra...)...)
+	if err != nil {
+		logf("%s: connect: %v", role, err)
+		os.Exit(1)
+	}
+	return nc
+}
+
+func main() {
+	a := os.Args[1:]
+	if len(a) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: natslab sub|pub|hold|close|storm|once URL ROLE ...")
+		os.Exit(2)
+	}
+	url, role := a[1], a[2]
+	switch a[0] {
+	case "sub":
+		nc := connect(url, role)
+		n := 0
+		var mu sync.Mutex
+		if _, err := nc.Subscribe(a[3], func(*nats.Msg) { mu.Lock(); n++; mu.Unlock() }); err != nil {
+			logf("%s: subscribe: %v", role, err)
+		}
+		nc.Flush()
+		time.Sleep(dur(a[4]))
+		mu.Lock()
+		logf("%s: %d messages, %d reconnects, status %v", role, n, nc.Reconnects, nc.Status())
+		mu.Unlock()
+	case "pub":
+		nc := connect(url, role)
+		every, hold := dur(a[4]), dur(a[5])
+		n := 0
+		for end := time.Now().Add(hold); time.Now().Before(end); time.Sleep(every) {
+			if err := nc.Publish(a[3], []byte(fmt.Sprintf("tick %d", n))); err != nil {
+				logf("%s: publish: %v", role, err)
+			}
+			n++
+		}
+		logf("%s: %d published", role, n)
+	case "hold":
+		n, _ := strconv.Atoi(a[3])
+		for i := 0; i < n; i++ {
+			nc := connect(url, role)
+			defer nc.Close()
+		}
+		time.Sleep(dur(a[4]))
+	case "close":
+		nc := connect(url, role)
+		got := make(chan struct{}, 1)
+		nc.Subscribe("lab.close", func(*nats.Msg) { got <- struct{}{} })
+		nc.Publish("lab.close", []byte("hello"))
+		nc.Flush()
+		select {
+		case <-got:
+			logf("%s: got its own message", role)
+		case <-time.After(time.Second):
+			logf("%s: no message", role)
+		}
+		time.Sleep(dur(a[3]))
+		nc.Close()
+		logf("%s: closed", role)
+	case "storm":
+		n, _ := strconv.Atoi(a[3])
+		done := make(chan struct{})
+		nc, err := nats.Connect(url, opts(role,
+			nats.SetCustomDialer(&dialer{role: role, same: true}),
+			nats.RetryOnFailedConnect(true), nats.MaxReconnects(n-1),
+			nats.ReconnectWait(dur(a[4])), nats.ReconnectJitter(100*time.Millisecond, 0),
+			nats.ClosedHandler(func(nc *nats.Conn) { logf("%s: closed: %v", role, nc.LastError()); close(done) }))...)
+		if err != nil {
+			logf("%s: connect: %v", role, err)
+			os.Exit(1)
+		}
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			logf("%s: still %v after 20 s", role, nc.Status())
+		}
+	case "once":
+		nc, err := nats.Connect(url, opts(role)...)
+		if err != nil {
+			logf("%s: connect: %v", role, err)
+			return
+		}
+		nc.Close()
+	}
+}
+GO
+	(cd "$d/natslab.src" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off go build -o "$d/natslab" .) ||
+		die "natslab: the nats.go client did not build"
+}
+
+# nats_wire FILE CPORT: the connection from CPORT as the capture FILE
+# shows it, times after its SYN: each segment of data ("s" from the
+# server, "c" from the client: its protocol lines, the first word of
+# each, -ERR whole; "again" for a retransmission), FIN and RST.
+nats_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.analysis.retransmission -e tcp.payload 2>/dev/null |
+		awk -F '\t' -v p="$2" '
+			function text(h, i, c, s, line, w, out) {
+				s = ""
+				for (i = 1; i < length(h); i += 2) {
+					c = (index(hex, substr(h, i, 1)) - 1) * 16 + index(hex, substr(h, i + 1, 1)) - 1
+					s = s sprintf("%c", c)
+				}
+				out = ""
+				while ((i = index(s, "\r\n")) > 0) {
+					line = substr(s, 1, i - 1)
+					s = substr(s, i + 2)
+					w = line
+					if (line !~ /^-ERR/) sub(/ .*/, "", w)
+					out = out (out == "" ? "" : "+") w
+				}
+				return out
+			}
+			BEGIN { hex = "0123456789abcdef" }
+			$2 == p && $3 == 1 && $4 == 0 { syn = $1; next }
+			{ who = $2 == p ? "c" : "s"; e = "" }
+			$7 > 0 { e = text($9); if ($8 != "") e = e " again" }
+			$5 == 1 { e = e (e == "" ? "" : ", ") "FIN" }
+			$6 == 1 { e = e (e == "" ? "" : ", ") "RST" }
+			e != "" { printf "%s%s +%.3f %s", n++ ? "; " : "", who, $1 - syn, e }
+			END { printf "\n" }'
+}
+
+# nats_stale FILE CPORT: for a connection nats-server declared stale, the
+# client's silence before the server's -ERR (since its last byte of data)
+# and the server's PINGs in it, unanswered.
+nats_stale() {
+	tshark -r "$1" -Y "tcp.port == $2 && tcp.len > 0" -T fields -e frame.time_relative -e tcp.srcport -e tcp.len \
+		-e tcp.analysis.retransmission 2>/dev/null |
+		awk -F '\t' -v p="$2" '
+			er != "" { next }
+			$2 == p { cl = $1; n = 0; next }
+			$4 != "" { next }
+			$3 == 6 { n++; lp = $1; next }
+			$3 == 25 { er = $1 }
+			END { printf "%.1f s silent, %d PINGs unanswered, the last %.3f s before the -ERR\n", er - cl, n, er - lp }'
+}
+
+# nats-server's keep-alive (PING/PONG, "Stale Connection"), its
+# authorization timeout and its max_connections, against nats.go clients
+# and raw sockets.
+sc_nats_server() {
+	host client; host server; wire client server
+	local d=$work/nats
+	mkdir -p "$d"
+	natslab "$d"
+	# Server "a" (4222): the keep-alive and the authorization timeout.
+	# Server "b" (4223): max_connections 3, no authorization.
+	cat >"$d/a.conf" <<CONF
+listen: "$server_ip:4222"
+ping_interval: "1s"
+ping_max: 2
+authorization {
+	user: lab
+	password: secret
+	timeout: 2
+}
+debug: true
+logtime: true
+log_file: "$d/a.log"
+CONF
+	cat >"$d/b.conf" <<CONF
+listen: "$server_ip:4223"
+ping_interval: "1s"
+ping_max: 2
+max_connections: 3
+debug: true
+logtime: true
+log_file: "$d/b.log"
+CONF
+	on server nats-server -c "$d/a.conf"
+	on server nats-server -c "$d/b.conf"
+	listening server 4222
+	listening server 4223
+	local a=nats://lab:secret@$server_ip:4222 b=nats://$server_ip:4223 nl="$d/natslab"
+	capture client "$client_if" "$work/cap.pcap"
+	begin nats-server
+	# Long-lived nats.go connections to "a": "idle" subscribed to a
+	# subject nothing is published on (the server's PINGs and its PONGs
+	# only), "pub" publishing on lab.tick every second and "sub" receiving
+	# it; "frozen" and "paused", to be stopped, and "gone", to be cut off,
+	# idle subscribers. The cap of "b" held by three connections ("hold").
+	client client $nl sub "$a" idle lab.idle 30s
+	client client $nl pub "$a" pub lab.tick 1s 30s
+	client client $nl sub "$a" sub lab.tick 30s
+	client client $nl sub "$a" frozen lab.frozen 30s
+	local frozen=${pids[-1]}
+	client client $nl sub "$a" paused lab.paused 30s
+	local paused=${pids[-1]}
+	client client $nl sub "$a" gone lab.gone 30s
+	client client $nl hold "$b" hold 3 30s
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$work/ports")" -ge 9 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$work/ports")" -ge 9 ] || die "the nats.go clients did not connect: $(tail -5 "$work/log")"
+	t0=$(date +%s.%N) # the clock starts with every long-lived connection made
+	until_t 0.5
+	# Raw sockets that never send CONNECT: the authorization timeout (2 s).
+	client client $pylab natsraw "$server_ip" 4222 authread read 30
+	client client $pylab natsraw "$server_ip" 4222 authsilent silent 30
+	# At 1.5 s, each having answered the server's first PING (1-1.2 s after
+	# its connect), "frozen" and "paused" are stopped (SIGSTOP); "gone" is
+	# cut off: nftables on the client drops its packets both ways.
+	until_t 1.5
+	local gone
+	gone=$(ports gone)
+	ip netns exec "$tag-client" nft add table inet flowdoc
+	ip netns exec "$tag-client" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-client" nft add chain inet flowdoc out '{ type filter hook output priority 0; }'
+	ip netns exec "$tag-client" nft add rule inet flowdoc in tcp dport "$gone" drop
+	ip netns exec "$tag-client" nft add rule inet flowdoc out tcp sport "$gone" drop
+	kill -STOP "$frozen" "$paused"
+	local stop_at
+	stop_at=$(since_t0)
+	until_t 1.8
+	# nats.go clients with a wrong password, three, 150 ms apart.
+	for _ in 1 2 3; do
+		client client $nl once "nats://lab:wrong@$server_ip:4222" badauth
+		sleep 0.15
+	done
+	until_t 2
+	# nats.go's reconnect loop against the cap of "b": RetryOnFailedConnect,
+	# 10 attempts, ReconnectWait 200 ms (jitter 100 ms).
+	client client $nl storm "$b" storm 10 200ms
+	# Early: right after the authorization timeouts, the stopped clients'
+	# next PING unanswered, two or three refusals of the storm.
+	for _ in $(seq 100); do
+		[ "$(grep -c 'Authentication Timeout' "$d/a.log")" -ge 2 ] && break
+		sleep 0.02
+	done
+	sleep 0.15
+	cut early client server
+	# Mid: 0.3 s after nats-server gave up on the three ("Stale Client
+	# Connection"), the stopped ones in CLOSE-WAIT.
+	for _ in $(seq 200); do
+		[ "$(grep -c 'Stale Client Connection' "$d/a.log")" -ge 3 ] && break
+		sleep 0.02
+	done
+	local stale_at
+	stale_at=$(since_t0)
+	sleep 0.3
+	cut mid client server
+	# "paused" runs again (SIGCONT) 1 s later; a client that works and
+	# closes.
+	sleep 1
+	kill -CONT "$paused"
+	local cont_at
+	cont_at=$(since_t0)
+	sleep 0.5
+	client client $nl close "$a" close 500ms
+	until_t 14
+	cut late client server
+	finish "$work/cap.pcap"
+	echo "lab: $name: stopped and cut off at $stop_at s, stale by $stale_at s, paused resumed at $cont_at s" >&2
+	grep -hE 'Stale|Timeout|authentication|maximum|closed|created' "$d/a.log" "$d/b.log" | grep -v 'Server Shutdown\|SYSTEM' |
+		sed 's/^\[[0-9]*\] [0-9/]* //; s/^/  nats-server: /'
+	local late=$out/$name@late.pcap role p wire=
+	for role in frozen paused gone authread authsilent badauth storm close; do
+		for p in $(ports $role | tr , ' '); do
+			wire+="#   $role $p: $(nats_wire "$late" "$p")"$'\n'
+		done
+	done
+	printf '%s' "$wire" | sed "s/^#  /lab: $name:/" >&2
+	local fstale pstale silence pings refused fins resets span badways silentq
+	# How each wrong password ended: the PING after nats-server's FIN
+	# (reset), the PING unread at its close (an RST, no FIN), or FINs.
+	badways=$(for p in $(ports badauth | tr , ' '); do nats_wire "$late" "$p"; done |
+		awk '/FIN; c [^;]* PING; s [^;]* RST/ { a++; next } /RST/ { b++; next } { c++ }
+			END { printf "here %d, %d and %d of the 3", a, b, c }')
+	# The ss queues at the late cut: authsilent's and frozen's unread bytes
+	# (with the FIN), what the server holds unsent for "gone".
+	silentq=$(awk -v p="$client_ip:$(ports authsilent)" '$4 == p { print $2 }' "$out/$name@late.truth")
+	local frozenq goneq
+	frozenq=$(awk -v p="$client_ip:$(ports frozen)" '$4 == p { print $1 " Recv-Q " $2 }' "$out/$name@late.truth")
+	goneq=$(awk -v p="$client_ip:$(ports gone)" '$5 == p { print $1 ", Send-Q " $3 }' "$out/$name@late.truth")
+	# How the resumed client ended its stale connection: its PONGs to the
+	# two PINGs after the server's FIN (reset), or a FIN.
+	local pausedend
+	pausedend=$(nats_wire "$late" "$(ports paused)" | tr ';' '\n' |
+		awk '$1 == "s" && $3 == "FIN" { f = substr($2, 2) } f != "" && $1 == "c" && $3 ~ /PONG/ && p == "" { p = substr($2, 2) }
+			f != "" && $1 == "c" && $3 == "FIN" && c == "" { c = substr($2, 2) } p != "" && $1 == "s" && $3 == "RST" { r = substr($2, 2) }
+			END { if (p != "") printf "its flusher writes the PONGs to the two PINGs first (12 bytes, %.3f s after the server\047s FIN), and nats-server\047s kernel resets them %.0f µs later (the socket closed): data after the server\047s FIN answered with RST, but no request on a connection kept idle, the late answers to the keep-alive that gave up on it: no stale reuse, nothing lost", p - f, 1e6 * (r - p)
+				else printf "its FIN %.3f s after the server\047s, its PONGs never written: both FINs, the server\047s TIME-WAIT", c - f }')
+	fstale=$(nats_stale "$late" "$(ports frozen)") pstale=$(nats_stale "$late" "$(ports paused)")
+	# The shortest silence of a client before its stale close.
+	silence=$(printf '%s\n%s\n' "$fstale" "$pstale" | awk '{ print $1 }' | sort -n | head -1)
+	# The healthy idle subscriber: the server's PINGs and its PONGs, after
+	# the connect's PING and PONG.
+	pings=$(nats_wire "$late" "$(ports idle)" | tr ';' '\n' |
+		awk '$1 == "s" && $3 == "PING" { n++; t = substr($2, 2); if (l != "") { g = t - l; if (g > mx) mx = g; if (mn == "" || g < mn) mn = g }; l = t }
+			$1 == "c" && $3 == "PONG" { m++ }
+			END { printf "%d PINGs from the server %.2f-%.2f s apart, %d PONGs", n, mn, mx, m }')
+	refused=$(ports storm)
+	fins=$(for p in ${refused//,/ }; do nats_wire "$late" "$p"; done | grep -c 'FIN; c') || true
+	resets=$(($(echo "$refused" | tr , '\n' | wc -l) - fins))
+	span=$(tshark -r "$late" -Y "tcp.dstport == 4223 && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e frame.time_relative -e tcp.srcport 2>/dev/null |
+		awk -v want="$refused" 'BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) k[w[i]] = 1 } ($2 in k) { if (f == "") f = $1; l = $1; c++ }
+			END { printf "%d connections in %.2f s (%.1f a second)", c, l - f, (c - 1) / (l - f) }')
+	expect <<EXP
+# nats-server $(nats-server --version | sed 's/.* v//') (Debian's $(dpkg-query -W -f '${Version}' nats-server)), two instances of its
+# own in the server host: "a" on 4222 with ping_interval "1s", ping_max 2
+# and authorization { user, password, timeout: 2 }; "b" on 4223 with
+# ping_interval "1s", ping_max 2, max_connections 3. Clients: nats.go
+# 1.22.1 (Debian's golang-github-nats-io-go-nats-dev $(dpkg-query -W -f '${Version}' golang-github-nats-io-go-nats-dev), a client
+# program of the lab's built offline with Go's GOPATH mode; its own PINGs
+# every 2 min, never in this capture) and raw python sockets. Each
+# connection opens with the server's INFO (304-326 bytes); nats.go answers
+# CONNECT and PING and gets PONG.
+# The keep-alive: every second nats-server sends PING (6 bytes) to each
+# client; one that has 2 PINGs unanswered (ping_max) at the next tick is
+# declared stale: "-ERR 'Stale Connection'" (25 bytes) and close, 3 ticks
+# after its last answer (log: "Stale Client Connection - Closing",
+# "Client connection closed: Stale Connection"). A healthy nats.go client
+# answers each PING with PONG at once: "idle", subscribed to a subject
+# nothing is published on ($(ports idle)): $pings, nothing else: open and healthy, the PINGs being
+# keep-alive, no application data; as are "pub" ($(ports pub), a PUB a
+# second) and "sub" ($(ports sub), a MSG a second), and the three "hold"
+# connections to "b" ($(ports hold)).
+# At $stop_at s, each having answered the server's first PING, two idle
+# subscribers are stopped (SIGSTOP) and the path of a third is cut
+# (nftables on the client drops its packets both ways).
+# Measured in the late capture (times after each connection's SYN; "s"
+# the server, "c" the client):
+$wire# - "frozen" ($fstale) and "paused" ($pstale):
+#   the client's kernel acknowledges the PINGs and the -ERR, and the
+#   server's FIN: nats-server closes with a FIN (nothing unread on its
+#   side), the stopped client sits in CLOSE-WAIT with the two PINGs and
+#   the -ERR unread (frozen at the late cut: ss $frozenq with the FIN),
+#   the server in FIN-WAIT-2. The server's keep-alive giving up on a client silent for
+#   $silence s or more: a close of the server's for the client's silence (idle
+#   timeout class; its timeout is 3 ticks of ping_interval without an
+#   answer, ${silence} s here, not the 1.0 s since its own last PING),
+#   and the CLOSE-WAIT a hung application, a leak for as long as it
+#   lasts. "paused" runs again at $cont_at s (SIGCONT): nats.go reads the
+#   PINGs and the -ERR ("nats: stale connection") and closes its socket:
+#   $pausedend. It reconnects 0.5 s later ("pausedre",
+#   $(ports pausedre)), healthy.
+# - "gone" (the path cut): the server's next PING is never acknowledged
+#   and goes out again with backoff to the end; nats-server declares it
+#   stale on the same clock (its log says so), but its -ERR and FIN stay
+#   queued behind the unacknowledged PING (ss at the late cut: $goneq,
+#   the PINGs, the -ERR and the FIN): the capture cannot show them, the
+#   client's ss says ESTAB (nats.go would notice after 2 of its own
+#   PINGs, 2 min apart). A peer that stopped answering.
+# - The authorization timeout (2 s): two raw sockets that never send
+#   CONNECT get the INFO, a PING at about 1 s (nats-server pings a client
+#   that has not connected yet) and one at about 2 s, racing the timeout
+#   (before or after its -ERR, or lost to the close), and at 2.0 s after
+#   the accept "-ERR 'Authentication Timeout'" (31 bytes; log
+#   "Authentication Timeout") and a FIN. "authread" reads to EOF
+#   and closes at once (the server holds TIME-WAIT); "authsilent" never
+#   reads nor closes: CLOSE-WAIT to the end (Recv-Q $silentq: the INFO,
+#   the PINGs, the -ERR and the FIN). A server's
+#   deadline for a client that never logged in, counted from the accept:
+#   not a refusal at the accept, and no stale reuse; the CLOSE-WAIT the
+#   raw client's leak.
+# - "badauth": three nats.go clients with a wrong password, 150 ms
+#   apart: nats-server reads the CONNECT, answers "-ERR 'Authorization
+#   Violation'" (32 bytes; log "authentication error") and closes. nats.go
+#   writes its PING right after its CONNECT (a second write, as part of
+#   its connect): where the PING came in after nats-server's FIN, the
+#   server's kernel resets it (RST, no FIN from nats.go); where it came in
+#   before the close, unread, the close is an RST after the -ERR, no FIN;
+#   else nats.go closes as it reads the -ERR, its FIN crossing the
+#   server's (FINs within a millisecond): $badways. The server
+#   refusing the client's credentials as it logs in, closing at once (an
+#   access check that fails: accept_then_close, whether FIN or RST): no
+#   timeout, no leak, and the PING no request on a connection the server
+#   had closed idle but its connect's, written before any answer came: no
+#   stale reuse.
+# - max_connections 3 on "b", held by "hold": nats.go's reconnect loop
+#   ("storm": RetryOnFailedConnect, MaxReconnects 9, ReconnectWait 200 ms,
+#   jitter 100 ms), $span, each a
+#   new connection: nats-server accepts, sends its INFO and "-ERR 'maximum
+#   connections exceeded'" (37 bytes; log "maximum connections exceeded",
+#   "Client connection closed: Maximum Connections Exceeded") and closes
+#   within a millisecond, never reading; after the tenth nats.go gives up
+#   ("nats: no servers available for connection"). nats.go answers the INFO with its
+#   CONNECT: $fins of them came after the server's FIN (RST), $resets reached
+#   nats-server before its close, which it then makes with an RST (unread
+#   data), the -ERR sent first and no FIN. Either way a refusal at the
+#   accept by a connection cap: accept_then_close, at 3-4 a second from
+#   one host a reconnect storm (the client's backoff is 200-300 ms, no
+#   exponential growth). nats.go never closes the failed sockets of its
+#   reconnect loop (a new dial replaces them): the RSTs closed them.
+# - "close": nats.go connects, subscribes, publishes, gets its message
+#   and 0.5 s later closes (Close: FIN first); nats-server closes at once:
+#   healthy.
+# The cuts: early right after the authorization timeouts (authsilent's
+# CLOSE-WAIT a fraction of a second old), the stopped clients' next PING
+# unanswered, two or three refusals of the storm; mid 0.3 s after
+# nats-server declared the three stale ($stale_at s), the storm over or
+# nearly; late (14 s)
+# after "paused" ran again and "close".
+healthy cport=$(ports idle),$(ports pub),$(ports sub),$(ports hold)
+expect cport=$(ports idle),$(ports pub),$(ports sub),$(ports hold) client.ss=ESTAB n>=6 : open(client)
+@early expect cport=$(ports frozen),$(ports paused) client.ss=ESTAB n>=2 : open(client) !close_wait_leak(client)
+# At the mid cut both stopped clients' CLOSE-WAITs are a few tenths of a
+# second old, and one will close when it runs again: either verdict.
+@mid expect cport=$(ports frozen),$(ports paused) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client) idle_timeout_close(server)
+@late expect cport=$(ports frozen) client.ss=CLOSE-WAIT n>=1 : close_wait_leak(client) idle_timeout_close(server)
+@late expect cport=$(ports paused) n>=1 : idle_timeout_close(server) !close_wait_leak(client) !stale_reuse_reset(client)
+@late healthy cport=$(ports pausedre),$(ports close)
+@late expect cport=$(ports pausedre) client.ss=ESTAB n>=1 : open(client)
+@mid,late infinding cport=$(ports frozen),$(ports paused) : idle_timeout_close
+@mid,late says idle_timeout_close : after $silence s
+expect cport=$(ports gone) client.ss=ESTAB n>=1 : peer_unreachable(client) !close_wait_leak(client)
+finding peer_unreachable
+expect cport=$(ports authread) server.ss=TIME-WAIT n>=1 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+@early expect cport=$(ports authsilent) client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) close_wait_leak(client)|open(client) !accept_then_close(server)
+@mid,late expect cport=$(ports authsilent) client.ss=CLOSE-WAIT n>=1 : idle_timeout_close(server) close_wait_leak(client) !accept_then_close(server)
+infinding cport=$(ports authread),$(ports authsilent) : idle_timeout_close
+@mid,late infinding cport=$(ports frozen),$(ports authsilent) : close_wait_leak
+@mid,late finding close_wait_leak
+expect cport=$(ports badauth) n>=3 : accept_then_close(server) !idle_timeout_close(server) !close_wait_leak(client) !stale_reuse_reset(client)
+@early expect cport=$refused n>=2 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client) !idle_timeout_close(server)
+@mid expect cport=$refused n>=8 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client) !idle_timeout_close(server)
+@late expect cport=$refused n>=10 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !open(client) !idle_timeout_close(server)
+@mid,late infinding cport=$refused : reconnect_storm
+@mid,late finding reconnect_storm
+@mid,late says reconnect_storm : to $server_ip:4223 in
+@late says reconnect_storm : opened 10 connections
+nofinding stale_reuse_reset
+@late expect cport=$(ports close) n>=1 : clean(client)|clean(server) !reset(client) !reset(server)
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -8903,6 +9442,10 @@ for s in ${@:-$all}; do
 	uwsgi_nginx)
 		command -v uwsgi >/dev/null && [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] && [ -f /usr/lib/uwsgi/plugins/http_plugin.so ] || die "needs uwsgi (uwsgi-core) and uwsgi-plugin-python3"
 		command -v tshark >/dev/null || die "needs tshark"
+		;;
+	nats_server)
+		command -v nats-server >/dev/null && command -v tshark >/dev/null || die "needs nats-server and tshark"
+		[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || die "needs golang-github-nats-io-go-nats-dev"
 		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;

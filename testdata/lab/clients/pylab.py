@@ -350,6 +350,11 @@ count and time and exits by itself. Clients print one line per connection,
                                        reading until the server closes (up to
                                        HOLD s), then closes ("ROLE"); how long
                                        that took to stderr
+  natsraw HOST PORT ROLE MODE HOLD     a socket to nats-server that never
+                                       sends CONNECT: MODE "read" reads the
+                                       INFO and on until EOF, then closes;
+                                       "silent" never reads nor closes (up to
+                                       HOLD s); what it read to stderr
 """
 
 import http.client
@@ -2244,6 +2249,24 @@ def uwsgisilent(host, port, role, hold):
     except OSError as e:
         got = "%s: %s" % (type(e).__name__, e)
     print("%s: %s after %.2f s without sending, closing" % (role, got, time.time() - t0), file=sys.stderr, flush=True)
+def natsraw(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed: the server's -ERR and FIN wait unread
+        time.sleep(float(hold))
+        return
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("natsraw %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-80:]), file=sys.stderr, flush=True)
     s.close()
 
 
