@@ -22,11 +22,13 @@ var acceptCloseDetector = detector{
 		Detection: "The server's FIN (or RST) comes within a second of the handshake, before the client's FIN and " +
 			"with no payload from the server before it, or only an error that refuses the client (Redis's \"max " +
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
-			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\"; or, within the server's first kilobyte, an AMQP " +
+			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\", an IRC ERROR line before any greeting; or, within the server's first kilobyte, an AMQP " +
 			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits; an IMAP NO [LIMIT] to the login: Dovecot's " +
-			"mail_max_userip_connections), or one short message " +
+			"mail_max_userip_connections; a NATS -ERR 'maximum connections exceeded' or 'Authorization Violation'), or one short message " +
 			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
-			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets.",
+			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets. " +
+			"A silent connection closed while the server served connections opened after it is no refusal: the server was not refusing, " +
+			"but closed one that sent nothing (a timeout for a first request).",
 		Causes: "A connection limit, per client (ZooKeeper maxClientCnxns, a proxy's per-source limit) or for all " +
 			"clients (Redis maxclients, MySQL and PostgreSQL max_connections: these say so in an error first), an " +
 			"access check that fails, a server shutting down.",
@@ -267,6 +269,12 @@ func acceptCloseFinding(g *group) Finding {
 		why = "the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban"
 		short = "the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)"
 		fix = "Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."
+		shortFix = fix
+	}
+	if kinds[flow.RefusalNATS.String()] == n {
+		why = "the NATS server refuses the client as it connects: over its max_connections, or for credentials it does not accept (its -ERR says which: 'maximum connections exceeded', 'Authorization Violation')"
+		short = "the NATS server refuses the client as it connects (over max_connections, or an authorization violation: its -ERR says which)"
+		fix = "Read the -ERR: for 'maximum connections exceeded', find what holds the server's connections (its /connz monitoring endpoint) and raise max_connections or free them; for 'Authorization Violation', fix the client's credentials. Make the client back off instead of reconnecting at once (nats.go's ReconnectWait, MaxReconnects)."
 		shortFix = fix
 	}
 	if handshakes == n {

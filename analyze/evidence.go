@@ -568,6 +568,11 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			}
 			d, ok := closeLatency(r, s)
 			reused := false
+			if s == flow.Client && r.PongsAfterFin() {
+				// A stopped client, woken, answering pings that gave up
+				// on it: no pace of its application's closes or reuses.
+				continue
+			}
 			if !ok {
 				// Data on the closed connection, reset: a reuse, its
 				// application's own pace and not its host's; unless it was

@@ -194,3 +194,45 @@ func TestOpener(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSRefusal: a NATS server's -ERR that refuses a client as it
+// connects is told from its timeouts' and from other protocols' errors.
+func TestNATSRefusal(t *testing.T) {
+	for _, c := range []struct {
+		b    string
+		want bool
+	}{
+		{"-ERR 'maximum connections exceeded'\r\n", true},
+		{"-ERR 'Authorization Violation'\r\n", true},
+		{"-ERR 'Authentication Timeout'\r\n", false},
+		{"-ERR 'Stale Connection'\r\n", false},
+		{"-ERR max number of clients reached\r\n", false},
+		{"INFO {\"server_id\":\"x\"}\r\n", false},
+	} {
+		if got := natsRefusal([]byte(c.b)); got != c.want {
+			t.Errorf("%q: natsRefusal = %v, want %v", c.b, got, c.want)
+		}
+	}
+}
+
+// TestPongLines: answers to pings, whole lines, are told from pings and
+// from anything else.
+func TestPongLines(t *testing.T) {
+	for _, c := range []struct {
+		b    string
+		want bool
+	}{
+		{"PONG\r\n", true},
+		{"PONG\r\nPONG\r\n", true},
+		{"PONG :irc.example.net\r\n", true},
+		{"PING\r\n", false},
+		{"PONG\r\nPUB a 1\r\nx\r\n", false},
+		{"PONGS\r\n", false},
+		{"PONG", false},
+		{"+PONG\r\n", false},
+	} {
+		if got := pongLines([]byte(c.b)); got != c.want {
+			t.Errorf("%q: pongLines = %v, want %v", c.b, got, c.want)
+		}
+	}
+}

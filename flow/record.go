@@ -435,6 +435,7 @@ const (
 	RefusalAMQP              // an AMQP Connection.Close 530 or 403 as the connection opens (RabbitMQ's connection limits)
 	RefusalIMAP              // an IMAP NO [LIMIT] or [UNAVAILABLE] to the login (Dovecot's mail_max_userip_connections)
 	RefusalIRC               // an IRC ERROR line as the server's first message (ngIRCd's MaxConnectionsIP, a ban)
+	RefusalNATS              // a NATS -ERR as the connection opens: max_connections, or an authorization violation
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
@@ -443,7 +444,8 @@ var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", 
 	"sshd's \"Exceeded MaxStartups\" instead of its banner",
 	"an AMQP Connection.Close refusing the connection as it opens (530 NOT_ALLOWED or 403 ACCESS_REFUSED)",
 	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login",
-	"an IRC ERROR line instead of its greeting"}
+	"an IRC ERROR line instead of its greeting",
+	"a NATS -ERR as the connection opens (maximum connections exceeded, or an authorization violation)"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 
@@ -486,7 +488,17 @@ const (
 	ext2RefusalHigh ext2Flags = 1 << iota
 	// ext2Opener: the client's first payload opened a handshake (Opened).
 	ext2Opener
+	// ext2Pongs: the client answered pings after the server's FIN
+	// (PongsAfterFin).
+	ext2Pongs
 )
+
+// PongsAfterFin reports whether the client, after the server's FIN, sent
+// answers to pings (NATS's or IRC's PONG lines): a stopped client, woken,
+// answering the pings that gave up on it. Neither a request on the
+// closed connection nor its application's close. Known only where the
+// payload was read.
+func (r *Record) PongsAfterFin() bool { return r.ext2()&ext2Pongs != 0 }
 
 // Opened reports whether the client's first payload opened a handshake
 // that the server's protocol answers as soon as it has accepted the

@@ -208,6 +208,9 @@ const (
 	// opened a handshake that a server answers as soon as it has
 	// accepted the connection (see opener and Record.Opened).
 	noteOpener sideNotes = 1 << (noteRefusalShift + 2)
+	// notePongs, on the client's track, is set once it answered pings
+	// after the server's FIN (pongLines; see Record.PongsAfterFin).
+	notePongs sideNotes = 1 << 7
 )
 
 // An echo is a payload of echoMax bytes or fewer that the client sends
@@ -1225,6 +1228,15 @@ func imapRefusal(b []byte) bool {
 	return bytes.Contains(b, []byte(" NO [LIMIT]")) || bytes.Contains(b, []byte(" NO [UNAVAILABLE]"))
 }
 
+// natsRefusal reports whether b begins with a NATS server's -ERR that
+// refuses the client as it connects: over max_connections (after its
+// INFO), or credentials it does not accept (the answer to the client's
+// CONNECT). (Its timeouts, "Authentication Timeout" and "Stale
+// Connection", are no refusals.)
+func natsRefusal(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("-ERR 'maximum connections exceeded'")) || bytes.HasPrefix(b, []byte("-ERR 'Authorization Violation'"))
+}
+
 // opener reports whether b, the client's first payload, opens a handshake
 // that the server's protocol answers as soon as it has accepted the
 // connection, whatever its application does: a TLS ClientHello, an AMQP
@@ -1276,6 +1288,26 @@ func calm(b []byte) bool {
 		b = b[9+n:]
 	}
 	return false
+}
+
+// pongLines reports whether b is nothing but a text protocol's answers
+// to pings, whole lines: NATS's "PONG", IRC's "PONG :token". After the
+// peer's FIN they ask nothing: a stopped client's late answers to the
+// pings that gave up on it. (A PING asks, as Redis's inline PING is a
+// request; and before the FIN a pong is data still: one sent again into a
+// cut path is what shows it cut.)
+func pongLines(b []byte) bool {
+	if len(b) < 6 || len(b) > 256 {
+		return false
+	}
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte("\r\n"))
+		if !ok || len(line) < 4 || string(line[:4]) != "PONG" || len(line) > 4 && line[4] != ' ' {
+			return false
+		}
+		b = rest
+	}
+	return true
 }
 
 // heartbeat reports whether b, a packet's payload, is an AMQP heartbeat
@@ -1566,6 +1598,8 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 			f = RefusalAMQP
 		case c.t[Server].bytes <= refusalWithin && imapRefusal(seg.Payload):
 			f = RefusalIMAP
+		case c.t[Server].bytes <= refusalWithin && natsRefusal(seg.Payload):
+			f = RefusalNATS
 		}
 		if f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f&7) << noteRefusalShift
@@ -1637,6 +1671,11 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		case len(seg.Payload) == 0 || m.Cut > 0:
 		case h.lastCtl:
 			c.t[s].notes |= afterControl
+		case pongLines(seg.Payload):
+			c.t[s].notes |= afterControl
+			if s == Client {
+				c.t[Client].notes |= notePongs
+			}
 		default:
 			c.t[s].notes |= afterData
 		}
@@ -2231,6 +2270,9 @@ func (c *conn) summarize(r *Record, strs *intern.Table) {
 	}
 	if c.t[Client].notes&noteOpener != 0 {
 		r.setExt2(ext2Opener, true)
+	}
+	if c.t[Client].notes&notePongs != 0 {
+		r.setExt2(ext2Pongs, true)
 	}
 	r.History = strs.Get(c.hist[:c.nh])
 	if !c.t[Client].sent != !c.t[Server].sent {
