@@ -240,8 +240,19 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	var latest time.Duration // the longest a request came after the close
 	retried, retryMax := 0, time.Duration(0)
 	unread := 0 // flows whose payload was not read (--no-payload)
+	// Closes right after the server's own answer, and of those, the ones
+	// whose HTTP response had said Connection: close.
+	afterAnswer, announced := 0, 0
+	var afterMax time.Duration
 	for i, fl := range g.flows {
 		s := g.vs[i].Side
+		if d, ok := closedAfterAnswer(fl.Record, s.Other()); ok {
+			afterAnswer++
+			afterMax = max(afterMax, d)
+			if h := httpOf(fl.Record, s, &pb); h != nil && answeredClose(h) {
+				announced++
+			}
+		}
 		if fl.Half(s.Other()).RSTs == 0 {
 			unanswered++
 			if p := fl.Half(s.Other()); p.FinPacket > 0 && fl.Half(s).LastPayload < p.FinAt {
@@ -360,6 +371,19 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		closed = "that %s had closed all at once with other idle connections, whatever their idle times (a restart, reload or shutdown: see its idle_timeout_close finding)"
 		why = "requests that raced the server's restart, which no pool's idle timeout prevents."
 	}
+	if afterAnswer == len(g.flows) && massed == 0 {
+		// No idle time: the server closed each right after answering.
+		closed = "that %s had closed right after its answer (within " + fmtBound(afterMax) + ")"
+		bound = 0
+		switch {
+		case announced == len(g.flows):
+			why = "the responses said Connection: close, and the client reused the connections anyway: it ignores the header."
+		case announced == 0 && httpOf(f.Record, v.Side, &pb) != nil:
+			why = "the server closes each connection after its response without saying so (no Connection: close in an HTTP/1.1 response), so the client's pool kept the connection to use again."
+		default:
+			why = "the server closes each connection after answering, and the client's pool kept it to use again."
+		}
+	}
 	sum := fmt.Sprintf("%s sent %s on %s "+closed+", and %s: %s",
 		f.Endpoint(v.Side).Addr(), sent, plural(len(g.flows), "connection"), peer, got, why)
 	if massed > 0 && massed < len(g.flows) {
@@ -370,6 +394,10 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	switch {
 	case massed == len(g.flows):
 		fix = "Retry an idempotent request once when a pooled connection fails at its first write: a server's restart or reload closes connections under every pool. Drain a server (out of its load balancer) before reloading it."
+	case afterAnswer == len(g.flows) && announced == len(g.flows):
+		fix = "Make the client honour Connection: close (close the connection after such a response instead of pooling it); retry idempotent requests once."
+	case afterAnswer == len(g.flows):
+		fix = "Make the server say Connection: close when it will close (or keep connections alive as HTTP/1.1 expects, e.g. uWSGI's --http11-socket, or its http router with --http-keepalive), or have the client not reuse its connections; retry idempotent requests once."
 	case bound > 0:
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (%s), or validate connections after inactivity; retry idempotent requests once.", fmtDur(bound), measured)
 		ms = append(ms, Metric{"peer_idle_timeout_s", bound.Seconds()})
@@ -423,6 +451,34 @@ func staleFinding(g *group, fx *findCtx) Finding {
 	}
 	return Finding{Class: StaleReuseReset, Severity: Warning, Hosts: []netip.Addr{f.Endpoint(v.Side).Addr()},
 		Endpoints: []netip.AddrPort{peer}, Flows: ids(g.flows), Metrics: ms, Summary: sum, Remedy: fix, Evidence: evidence(g, false)}
+}
+
+// answerCloseWithin is how soon after its own answer a server's close
+// counts as closing on the answer, not on an idle timer (the shortest
+// idle timeouts are a second or more).
+const answerCloseWithin = 100 * time.Millisecond
+
+// closedAfterAnswer reports whether side s (the server) of r closed the
+// connection right after its own last data, within answerCloseWithin:
+// and how soon.
+func closedAfterAnswer(r *flow.Record, s flow.Side) (time.Duration, bool) {
+	h := r.Half(s)
+	if h.FinPacket == 0 || h.DataBeforeFin == 0 || h.DataBeforeFinFrom != s || h.Goodbye() {
+		return 0, false
+	}
+	d := h.FinAt.Sub(h.DataBeforeFin)
+	return d, d < answerCloseWithin
+}
+
+// answeredClose reports whether the last HTTP response of h said
+// Connection: close.
+func answeredClose(h *payload.HTTP) bool {
+	for i := len(h.Exchanges) - 1; i >= 0; i-- {
+		if x := &h.Exchanges[i]; x.Status != 0 {
+			return x.ResponseClose
+		}
+	}
+	return false
 }
 
 // resent reports whether the request line (method and target) that

@@ -8799,7 +8799,8 @@ says listen_overflow : $server_ip:9000 could not keep up with incoming connectio
 @late infinding cport=$rhc,$hhc,$ehc : stale_reuse_reset
 @late says stale_reuse_reset : on 1 connection that $server_ip:8001 had closed after 3.0 s idle
 @late says stale_reuse_reset : on 1 connection that $server_ip:8003 had closed after 3.0 s idle
-@late says stale_reuse_reset : on 1 connection that $server_ip:8002 had already closed
+@late says stale_reuse_reset : on 1 connection that $server_ip:8002 had closed right after its answer
+@late says stale_reuse_reset : without saying so (no Connection: close
 @late expect cport=$rrs,$ers n>=2 : idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client)
 @late healthy cport=$hrs
 @late healthy cport=$rrs2,$hrs2,$ers2
