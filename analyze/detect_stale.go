@@ -396,8 +396,10 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		fix = "Retry an idempotent request once when a pooled connection fails at its first write: a server's restart or reload closes connections under every pool. Drain a server (out of its load balancer) before reloading it."
 	case afterAnswer == len(g.flows) && announced == len(g.flows):
 		fix = "Make the client honour Connection: close (close the connection after such a response instead of pooling it); retry idempotent requests once."
-	case afterAnswer == len(g.flows):
+	case afterAnswer == len(g.flows) && httpOf(f.Record, v.Side, &pb) != nil:
 		fix = "Make the server say Connection: close when it will close (or keep connections alive as HTTP/1.1 expects, e.g. uWSGI's --http11-socket, or its http router with --http-keepalive), or have the client not reuse its connections; retry idempotent requests once."
+	case afterAnswer == len(g.flows):
+		fix = "The server closes each connection once it has answered: have the client open one per exchange (or validate pooled connections before reuse) rather than keep them; retry idempotent requests once."
 	case bound > 0:
 		fix = fmt.Sprintf("Make the client pool's idle timeout shorter than %s (%s), or validate connections after inactivity; retry idempotent requests once.", fmtDur(bound), measured)
 		ms = append(ms, Metric{"peer_idle_timeout_s", bound.Seconds()})
@@ -463,7 +465,8 @@ const answerCloseWithin = 100 * time.Millisecond
 // and how soon.
 func closedAfterAnswer(r *flow.Record, s flow.Side) (time.Duration, bool) {
 	h := r.Half(s)
-	if h.FinPacket == 0 || h.DataBeforeFin == 0 || h.DataBeforeFinFrom != s || h.Goodbye() {
+	if r.Midstream || h.FinPacket == 0 || h.DataBeforeFin == 0 || h.DataBeforeFinFrom != s || h.Goodbye() {
+		// (Met midstream, a goodbye may not be told as one.)
 		return 0, false
 	}
 	d := h.FinAt.Sub(h.DataBeforeFin)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/flowdoc/flowdoc/flow"
 	"github.com/flowdoc/flowdoc/flow/packet"
+	"github.com/flowdoc/flowdoc/flow/payload"
 )
 
 // Judging at the edge of the capture. A capture stops at an arbitrary
@@ -55,14 +56,15 @@ type judgement struct {
 type basisKind uint8
 
 const (
-	byGrace    basisKind = iota // --close-wait-grace
-	byCloses                    // the host's or application's own closes
-	byPrior                     // nothing to compare with
-	byDone                      // the application closes what it is done with
-	bySiblings                  // its application's leaks beyond doubt
-	byLoss                      // the capture lost packets of this close
-	byQueue                     // a server still answering the requests before this one
-	byNextUse                   // a pool that closes a connection at its next use
+	byGrace       basisKind = iota // --close-wait-grace
+	byCloses                       // the host's or application's own closes
+	byPrior                        // nothing to compare with
+	byDone                         // the application closes what it is done with
+	bySiblings                     // its application's leaks beyond doubt
+	byLoss                         // the capture lost packets of this close
+	byQueue                        // a server still answering the requests before this one
+	byNextUse                      // a pool that closes a connection at its next use
+	byUnannounced                  // a server that closed right after a response that did not say it would
 )
 
 const (
@@ -127,6 +129,14 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 		// out, and has opened none but replacements since.
 		if n, ok := ev.nextUsePool(j.app, r.Server.FinAt); ok {
 			j.on, j.replaced = byNextUse, n
+			return j
+		}
+		// The server closed right after an HTTP/1.1 response that did
+		// not say Connection: close: the client's pool keeps such a
+		// connection to use again, and notices the close at its next use
+		// (unless its application leaks elsewhere).
+		if d, ok := closedAfterAnswer(r, flow.Server); ok && unannouncedClose(r) && !(siblings && ev.leaks[j.app] > 0) {
+			j.on, j.before = byUnannounced, d
 			return j
 		}
 	}
@@ -238,6 +248,23 @@ func (ev *captureEvidence) judgeCloseWait(r *flow.Record, s flow.Side, siblings 
 	return j
 }
 
+// unannouncedClose reports whether the last response on r was an
+// HTTP/1.1 one that did not say Connection: close: a client may keep the
+// connection to use again.
+func unannouncedClose(r *flow.Record) bool {
+	var pb payload.Buffer
+	h := httpOf(r, flow.Client, &pb)
+	if h == nil || h.Upgraded {
+		return false
+	}
+	for i := len(h.Exchanges) - 1; i >= 0; i-- {
+		if x := &h.Exchanges[i]; x.Status != 0 {
+			return x.Version == "HTTP/1.1" && !x.ResponseClose
+		}
+	}
+	return false
+}
+
 // idledBeforeClose returns how long the connection had been idle when
 // the server closed it for that, where side s is the client it closed it
 // on (no wait for an answer of its own): how seldom a pool used it.
@@ -270,6 +297,9 @@ func (j *judgement) basis() string {
 		}
 		return fmt.Sprintf("in CLOSE_WAIT for %s, its request unanswered for %s, while %s is still answering requests (%s, the last %s before the end) and has taken up to %s to answer one: it may be in line behind them (workers busy with each in turn, the accept queue), and the capture cannot tell yet whether it will close",
 			quiet, fmtDur(j.waited), j.app.endpoint, fmt.Sprintf("%d answered", j.line.n), fmtDur(j.ago), fmtDur(j.line.slowest))
+	case byUnannounced:
+		return fmt.Sprintf("in CLOSE_WAIT for %s: the server closed the connection right after its response (within %s), which did not say Connection: close; an HTTP/1.1 client keeps such a connection in its pool to use again and notices the close only then, and the capture cannot tell yet whether it will close (the server's close without saying so is what leaves it there)",
+			quiet, fmtBound(j.before))
 	case byNextUse:
 		return fmt.Sprintf("in CLOSE_WAIT for %s, and %s, on its connections to %s, closed %s the server had closed each just as it opened a new one in its place (within %s): a pool that finds a connection closed only when it next hands it out (Apache's mod_proxy without ttl, a pool validating on lease), and it has opened no other connection since this one was closed: it holds it until its next use, bounded by the pool's size",
 			quiet, j.app.host, j.app.endpoint, plural(j.replaced, "connection"), fmtDur(replaceWithin))
