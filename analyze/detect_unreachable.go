@@ -91,6 +91,11 @@ func inspectPeerUnreachable(c *flowCtx) {
 	}
 }
 
+// quickMiddlebox is an idle time shorter than middleboxes commonly keep
+// idle connections (cloud load balancers and NATs: 60 s to an hour;
+// Linux conntrack: 5 days).
+const quickMiddlebox = 30 * time.Second
+
 func unreachableFinding(g *group) Finding {
 	v0, f0 := g.vs[0], g.flows[0]
 	from, to := f0.Endpoint(v0.Side.Other()).Addr(), f0.Endpoint(v0.Side)
@@ -114,10 +119,26 @@ func unreachableFinding(g *group) Finding {
 	default:
 		fmt.Fprintf(&sb, " They had been idle for %s to %s when they went silent", fmtDur(lo), fmtDur(hi))
 	}
-	fmt.Fprintf(&sb, ": a stateful firewall or NAT between them forgets connections idle for %s or less and then drops their packets (or the peer is down).", fmtDur(lo))
+	if lo < quickMiddlebox {
+		// Firewalls, NATs and load balancers keep idle connections for
+		// minutes: one this quick is possible, but the peer's going down
+		// or the path's being cut is as likely.
+		fmt.Fprintf(&sb, ": the peer went down or the path was cut, or a stateful firewall or NAT between them forgets connections idle for %s or less (unusually quick: most keep them for minutes) and then drops their packets.", fmtDur(lo))
+	} else {
+		fmt.Fprintf(&sb, ": a stateful firewall or NAT between them forgets connections idle for %s or less and then drops their packets (or the peer is down).", fmtDur(lo))
+	}
 	return Finding{Class: PeerUnreachable, Severity: Warning, Hosts: []netip.Addr{from}, Endpoints: []netip.AddrPort{to}, Flows: ids(g.flows),
 		Metrics:  []Metric{{"connections", float64(len(g.flows))}, {"idle_before_silence_min_s", lo.Seconds()}, {"idle_before_silence_max_s", hi.Seconds()}},
 		Summary:  sb.String(),
-		Remedy:   fmt.Sprintf("Find the middlebox's idle timeout (the capture puts it at %s at most), then enable TCP keep-alive on these connections with an idle time shorter than it (net.ipv4.tcp_keepalive_time, or the client's or pool's keep-alive setting), or have the pool evict connections idle longer than it; or raise the idle timeout of the firewall, NAT or load balancer on the path.", fmtDur(lo)),
+		Remedy:   remedyPrefix(lo) + fmt.Sprintf(" (the capture puts it at %s at most), then enable TCP keep-alive on these connections with an idle time shorter than it (net.ipv4.tcp_keepalive_time, or the client's or pool's keep-alive setting), or have the pool evict connections idle longer than it; or raise the idle timeout of the firewall, NAT or load balancer on the path.", fmtDur(lo)),
 		Evidence: evidence(g, false)}
+}
+
+// remedyPrefix is what to check first where the silence came after an
+// idle time shorter than middleboxes keep connections.
+func remedyPrefix(idle time.Duration) string {
+	if idle < quickMiddlebox {
+		return "First check that the peer was up and the path whole at that moment (its logs, its uptime, a link or route change). If a middlebox forgets connections this quickly, find its idle timeout"
+	}
+	return "Find the middlebox's idle timeout"
 }

@@ -877,7 +877,7 @@ func TestEdgeJudgement(t *testing.T) {
 				[]seg{{2.0, true, "FA", 0, 100}, {2.2, true, "FA", 0, 100}, {2.6, true, "FA", 0, 100}})}, last(50000)},
 			verdicts: []string{"peer_unreachable(server)", "open(client)"},
 			findings: []string{"warning peer_unreachable 1"},
-			says:     []string{"idle for 2.0 s when it went silent", "forgets connections idle for 2.0 s or less", "its state is shown as it was when it last answered (ESTABLISHED)"},
+			says:     []string{"idle for 2.0 s when it went silent", "forgets connections idle for 2.0 s or less", "the peer went down or the path was cut", "its state is shown as it was when it last answered (ESTABLISHED)"},
 		},
 		{
 			// SYN cookies: one SYN-ACK, nothing acknowledged after it.
