@@ -797,16 +797,16 @@ func (t *Tracker) finishLone(at Timestamp) []*aggregate {
 }
 
 // gaveUpBy reports whether the clients in bucket b had given up by time
-// at: silent for a quarter as long again as the next retransmission
-// interval (see gaveUp), counted from the end of the bucket's second
-// (the latest their last SYN can have been).
+// at: silent past the next retransmission interval (synWait, see
+// gaveUp), counted from the end of the bucket's second (the latest their
+// last SYN can have been).
 func gaveUpBy(b uint64, at Timestamp) bool {
 	last := Timestamp(b>>5+1) * Timestamp(time.Second)
 	next := 3 * time.Second
 	if gap := time.Duration(b&15) * time.Second; b&(1<<4) != 0 && gap > 0 {
 		next = 2 * gap
 	}
-	return at.Sub(last) > next+next/4
+	return at.Sub(last) > synWait(next)
 }
 
 // settle counts in GaveUp the folded connections of the buckets whose

@@ -2641,10 +2641,10 @@ func (t *Tracker) finalize(r *Record, at Timestamp) {
 // the next one. The first interval is the initial RTO, 1 s on Linux (3 s
 // on older Windows). The retry count is a setting
 // (net.ipv4.tcp_syn_retries), so it is not assumed: silence for
-// a quarter as long again as the next interval means no retransmission
-// is coming (stacks back off by doubling, or less: macOS repeats its
-// first interval; none waits longer, and a retransmission timer is
-// exact to a few milliseconds).
+// a tenth as long again as the next interval (100 ms at least: a
+// path's queues) means no retransmission is coming (stacks back off by
+// doubling, or less: macOS repeats its first interval; none waits longer,
+// and a retransmission timer is exact to a few milliseconds).
 func gaveUp(h *Half, at Timestamp) bool {
 	if h.synCount == 0 || h.synLast == 0 {
 		return false
@@ -2653,8 +2653,12 @@ func gaveUp(h *Half, at Timestamp) bool {
 	if h.synCount < 2 || next <= 0 {
 		next = 3 * time.Second
 	}
-	return at.Sub(h.synLast) > next+next/4
+	return at.Sub(h.synLast) > synWait(next)
 }
+
+// synWait is how long after a SYN (or SYN-ACK) sent again the next one
+// is overdue, next being the interval expected before it (see gaveUp).
+func synWait(next time.Duration) time.Duration { return next + max(next/10, 100*time.Millisecond) }
 
 // inferRoles fixes the roles of midstream connections. The side that sent
 // HTTP requests is the client, whatever the ports say; an endpoint that

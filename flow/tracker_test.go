@@ -304,7 +304,12 @@ func TestTransitions(t *testing.T) {
 			{Client, S, c, 0, 0, 0, 0},
 			{Client, S, c, 0, 0, 1, 0},
 			{Client, S, c, 0, 0, 3, 0},
-		}, at: 8, client: SynSent, srv: Closed},
+		}, at: 7.3, client: SynSent, srv: Closed},
+		{name: "SYN retransmitted, overdue", pkts: []pkt{
+			{Client, S, c, 0, 0, 0, 0},
+			{Client, S, c, 0, 0, 1, 0},
+			{Client, S, c, 0, 0, 3, 0},
+		}, at: 7.6, client: Closed, srv: Closed},
 		{name: "SYN retransmitted, given up", pkts: []pkt{
 			{Client, S, c, 0, 0, 0, 0},
 			{Client, S, c, 0, 0, 1, 0},
