@@ -50,7 +50,9 @@
 # uwsgi (uwsgi-core, its python3 and http plugins), uwsgi-plugin-python3,
 # python3-requests and tshark (uwsgi-nginx), nats-server,
 # golang-github-nats-io-go-nats-dev and tshark (nats-server; nats.go's
-# Go source built offline in GOPATH mode, no module of the project's).
+# Go source built offline in GOPATH mode, no module of the project's),
+# tinyproxy-bin (the program alone, no service), openssl and tshark
+# (tinyproxy; two instances of its own run by hand with tinyproxy -d -c).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -541,6 +543,23 @@
 #                       max_connections 3 refusing nats.go's reconnect
 #                       loop (INFO, "-ERR 'maximum connections
 #                       exceeded'", FIN or RST); a clean close.
+#   tinyproxy           tinyproxy 1.11 as a forward proxy (Timeout 3),
+#                       captured on the proxy (-i any): it closes every
+#                       plain-HTTP client connection right after the
+#                       response, with no Connection: close (http.client
+#                       reusing it: RST; a requests Session reconnecting;
+#                       one never closed: CLOSE_WAIT); CONNECT tunnels to
+#                       nginx over TLS closed on both legs after 3 s idle
+#                       (bare FINs, no close_notify; one reused after it:
+#                       RST; one never closed); sockets that never send
+#                       (FIN at 3 s) or send half a request (400 at 6 s);
+#                       origins that drop SYNs (500 at 3 s), refuse (500)
+#                       or never answer (a bare FIN at 3 s; a client that
+#                       gave up first held in CLOSE_WAIT until then);
+#                       MaxClients 3 held by idle tunnels or hung origins:
+#                       tinyproxy stops accepting, the kernel queues the
+#                       clients, served when a place frees (one that gave
+#                       up while queued answered anyway: RST).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9342,7 +9361,479 @@ nofinding stale_reuse_reset
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server"
+# tinyproxy_conf FILE ADDR PORT MAXCLIENTS: a tinyproxy of its own listening
+# on ADDR:PORT, Timeout 3, MaxClients MAXCLIENTS, CONNECT to port 8443
+# only, LogLevel Info to FILE.log (it runs as nobody).
+tinyproxy_conf() {
+	cat >"$1" <<CONF
+User nobody
+Group nogroup
+Listen $2
+Port $3
+Timeout 3
+MaxClients $4
+LogFile "$1.log"
+LogLevel Info
+ConnectPort 8443
+CONF
+	: >"$1.log"
+	chown nobody:nogroup "$1.log"
+}
+
+# tinyproxy_curl ROLE PROXY MAXTIME URL: curl through the proxy, in the
+# client host, in the background; "ROLE CODE PORT TIME EXIT" to work/curl.
+tinyproxy_curl() {
+	ip netns exec "$tag-client" curl -s -k -o /dev/null --max-time "$3" -x "http://$2" \
+		-w "$1 %{http_code} %{local_port} %{time_total} %{exitcode}\n" "$4" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+}
+
+# tp_events FILE CPORT: the connection from CPORT as FILE shows it, times
+# from its SYN: "c" the client's and "s" the server's data (its first word,
+# an HTTP response's status code, "TLS" for TLS records; with the bytes of
+# the writes that followed within 5 ms), FIN and RST.
+tp_events() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.payload 2>/dev/null |
+		awk -F '\t' -v p="$2" '
+			function text(h, i, c, s) {
+				s = ""
+				for (i = 1; i < length(h) && i < 60; i += 2) {
+					c = (index(hex, substr(h, i, 1)) - 1) * 16 + index(hex, substr(h, i + 1, 1)) - 1
+					if (c == 13) break
+					s = s sprintf("%c", c)
+				}
+				return s
+			}
+			function word(h, f) {
+				if (h ~ /^1[4-7]03/) return "TLS"
+				split(text(h), f, " ")
+				return f[1] ~ /^HTTP\// ? f[2] : f[1]
+			}
+			function out(s) { printf "%s%s", n++ ? "; " : "", s }
+			function flush() {
+				if (pend) out(sprintf("%s +%.3f %s (%d B)", lw, t1 - syn, w, bytes))
+				pend = 0
+			}
+			BEGIN { hex = "0123456789abcdef" }
+			$2 == p && $3 == 1 && $4 == 0 { if (syn == "") syn = $1; next }
+			syn == "" || $3 == 1 { next }
+			{ who = $2 == p ? "c" : "s" }
+			$7 > 0 {
+				if (pend && who == lw && $1 - lt < 0.005) { bytes += $7; lt = $1 }
+				else { flush(); lw = who; lt = t1 = $1; bytes = $7; w = word($8); pend = 1 }
+			}
+			$5 == 1 { flush(); out(sprintf("%s +%.3f FIN", who, $1 - syn)) }
+			$6 == 1 { flush(); out(sprintf("%s +%.3f RST", who, $1 - syn)) }
+			END { flush(); printf "\n" }'
+}
+
+# tp_closes FILE PORTS [c]: for the connections from the client ports
+# PORTS (comma separated) that the server (with c, the client) closed
+# first, its FIN after the last payload either way, or the handshake: the
+# fastest and the slowest (in µs when under 10 ms).
+tp_closes() {
+	tshark -r "$1" -Y tcp -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk -v want="$2" -v side="${3:-s}" 'BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+			($2 in keep) { c = $2; if (!(c in last) || $5 > 0) last[c] = $1; if ($4 == 1) fin(c, "c"); next }
+			($3 in keep) { c = $3; if ($5 > 0) last[c] = $1; if ($4 == 1) fin(c, "s") }
+			function fin(c, who, d) { if (c in done) return; done[c] = 1; if (who != side) return; d = $1 - last[c]
+				if (lo == "" || d < lo) lo = d; if (hi == "" || d > hi) hi = d }
+			END { if (hi < 0.01) printf "%.0f-%.0f µs", 1e6 * lo, 1e6 * hi; else printf "%.3f-%.3f s", lo, hi }'
+}
+
+# tp_legs FILE: "CPORT BPORT" for each CONNECT tunnel through the proxy:
+# the client's port and the proxy's to 8443 that carried the same TLS
+# ClientHello (its random).
+tp_legs() {
+	tshark -r "$1" -Y "tls.handshake.type == 1" -T fields -e tcp.srcport -e tcp.dstport -e tls.handshake.random 2>/dev/null |
+		awk '$2 == 8443 { b[$3] = $1; next } { c[$3] = $1 } END { for (r in c) if (r in b) print c[r], b[r] }'
+}
+
+# tp_tunnel_closes FILE: for the tunnels (work/legs: "CPORT BPORT") the
+# proxy closed first: its FIN to nginx after its FIN to the client, nginx's
+# FIN after the proxy's, and the bytes either side sent on the server leg
+# after the proxy's FIN.
+tp_tunnel_closes() {
+	tshark -r "$1" -Y "tcp.flags.fin == 1 || tcp.len > 0" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport \
+		-e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk 'NR == FNR { leg[$1] = $2; cl[$2] = $1; next }
+			# the client leg: the proxy'"'"'s FIN, the client'"'"'s
+			($3 in leg) && $4 == 1 && !($3 in pfin) { pfin[$3] = $1 }
+			($2 in leg) && $4 == 1 && !($2 in cfin) { cfin[$2] = $1 }
+			# the server leg: the proxy'"'"'s FIN to nginx, nginx'"'"'s; data after
+			($2 in cl) && ($2 in sfin) && $5 > 0 { after += $5 }
+			($2 in cl) && $4 == 1 && !($2 in sfin) { sfin[$2] = $1 }
+			($3 in cl) && ($3 in sfin) && $5 > 0 { after += $5 }
+			($3 in cl) && $4 == 1 && !($3 in nfin) { nfin[$3] = $1 }
+			END { for (c in leg) { b = leg[c]; if (!(c in pfin) || !(b in sfin) || ((c in cfin) && cfin[c] < pfin[c])) continue
+					d = 1e6 * (sfin[b] - pfin[c]); e = 1e6 * (nfin[b] - sfin[b]); k++
+					if (k == 1 || d < dlo) dlo = d; if (k == 1 || d > dhi) dhi = d
+					if (k == 1 || e < elo) elo = e; if (k == 1 || e > ehi) ehi = e }
+				printf "%d tunnels: its FIN to nginx %.0f-%.0f µs after its FIN to the client, nginx\047s FIN %.0f-%.0f µs after it, %d bytes after it", k, dlo, dhi, elo, ehi, after }' \
+			"$work/legs" -
+}
+
+# tp_ev FILE ROLE...: tp_events of each client port noted for the ROLEs, as
+# comment lines.
+tp_ev() {
+	local f=$1 r p
+	shift
+	for r in "$@"; do
+		for p in $(ports "$r" | tr , ' '); do
+			printf '#   %s %s: %s\n' "$r" "$p" "$(tp_events "$f" "$p")"
+		done
+	done
+}
+
+# tp_ss CUT ROLE: the proxy's sockets of the client ports noted for ROLE
+# in the cut's ss: "PORT STATE Recv-Q N".
+tp_ss() {
+	awk -v l=",$(ports "$2")," '$4 ~ /:888[89]$/ { p = $5; sub(/.*:/, "", p); if (index(l, "," p ","))
+			{ printf "%s%s %s, Recv-Q %s", s, p, $1, $2; s = "; " } }' "$out/$name@$1.truth"
+}
+
+# tp_cut_at CUT: the moment of the cut, in seconds after the clock's start.
+tp_cut_at() {
+	awk -v t0="$t0" -v at="$(date -d "$(sed -n 's/^at //p' "$out/$name@$1.truth")" +%s.%N)" 'BEGIN { printf "%.2f", at - t0 }'
+}
+
+# tinyproxy 1.11 as a forward proxy: its Timeout, its MaxClients, CONNECT
+# tunnels, origins that do not answer, clients that never send.
+sc_tinyproxy() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip
+	wire proxy server
+	local d=$work/tinyproxy n=$work/nginx
+	mkdir -p "$d" "$n/html"
+	self_signed "$n"
+	echo ok >"$n/html/ok"
+	# The origins: nginx over HTTP (8080) and TLS 1.3 (8443), keep-alive
+	# 60 s (tinyproxy closes first); a server that accepts and reads and
+	# never answers nor closes (8081); a port whose SYNs the server's host
+	# drops (8082); a port nothing listens on (8083).
+	cat >"$n/nginx.conf" <<CONF
+worker_processes 1;
+pid $n/nginx.pid;
+error_log $n/error.log info;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $n/tmp;
+	proxy_temp_path $n/tmp;
+	fastcgi_temp_path $n/tmp;
+	uwsgi_temp_path $n/tmp;
+	scgi_temp_path $n/tmp;
+	keepalive_timeout 60s;
+	server {
+		listen $server_ip:8080;
+		root $n/html;
+	}
+	server {
+		listen $server_ip:8443 ssl;
+		ssl_certificate $n/cert.pem;
+		ssl_certificate_key $n/key.pem;
+		ssl_protocols TLSv1.3;
+		root $n/html;
+	}
+}
+CONF
+	run_nginx server "$n"
+	on server $pylab silent "$server_ip" 8081 40
+	ip netns exec "$tag-server" nft add table inet flowdoc
+	ip netns exec "$tag-server" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-server" nft add rule inet flowdoc in tcp dport 8082 drop
+	# Two tinyproxies in the foreground (-d), Timeout 3 each: "a" (8888,
+	# MaxClients 20) and "b" (8889, MaxClients 3).
+	tinyproxy_conf "$d/a.conf" "$front" 8888 20
+	tinyproxy_conf "$d/b.conf" "$front" 8889 3
+	on proxy tinyproxy -d -c "$d/a.conf"
+	on proxy tinyproxy -d -c "$d/b.conf"
+	listening server 8080
+	listening server 8443
+	listening server 8081
+	listening proxy 8888
+	listening proxy 8889
+	: >"$work/curl"
+	local a=$front:8888 b=$front:8889 i
+	capture proxy any "$work/cap.pcap" -B 65536
+	begin tinyproxy
+	# Through "a": plain HTTP keep-alive clients (one reused 5 s later);
+	# CONNECT tunnels to nginx over TLS, idle after one GET; sockets that
+	# never send, or send half a request. "b"'s three places taken by idle
+	# tunnels that close when tinyproxy closes them.
+	client client $pylab tinyproxyplain "$front" 8888 "http://$server_ip:8080/ok" 5 20
+	client client $pylab tinyproxytunnel "$front" 8888 "$server_ip" 8443 tunidle idle 0 20
+	client client $pylab tinyproxytunnel "$front" 8888 "$server_ip" 8443 tunread read 0 20
+	client client $pylab tinyproxytunnel "$front" 8888 "$server_ip" 8443 tunreuse reuse 6 20
+	client client $pylab tinyproxytunnel "$front" 8888 "$server_ip" 8443 tunclose close 1 20
+	for i in 1 2 3; do
+		client client $pylab tinyproxytunnel "$front" 8889 "$server_ip" 8443 holder read 0 20
+	done
+	client client $pylab tinyproxysilent "$front" 8888 silentread read 20
+	client client $pylab tinyproxysilent "$front" 8888 silent silent 20
+	client client $pylab tinyproxysilent "$front" 8888 half half 20 "http://$server_ip:8080/ok"
+	for i in $(seq 200); do
+		[ "$(wc -l <"$work/ports")" -ge 14 ] && break
+		[ "$i" -lt 200 ] || die "the python clients did not connect: $(tail -5 "$work/log")"
+		sleep 0.05
+	done
+	t0=$(date +%s.%N) # the clock starts with every python client connected
+	# curl through "a": nginx over HTTP and over a tunnel; the origin that
+	# never answers (one curl that waits 8 s, one 1.5 s), the one that
+	# drops SYNs, the one that refuses.
+	tinyproxy_curl curlplain "$a" 5 "http://$server_ip:8080/ok"
+	tinyproxy_curl curltls "$a" 5 "https://$server_ip:8443/ok"
+	tinyproxy_curl silentorigin "$a" 8 "http://$server_ip:8081/ok"
+	tinyproxy_curl quitorigin "$a" 1.5 "http://$server_ip:8081/ok"
+	tinyproxy_curl droporigin "$a" 8 "http://$server_ip:8082/ok"
+	tinyproxy_curl refusedorigin "$a" 8 "http://$server_ip:8083/ok"
+	until_t 0.3
+	# More clients than "b" takes: 5 curl --max-time 8 and one --max-time 1.5.
+	for i in 1 2 3 4 5; do
+		tinyproxy_curl waited "$b" 8 "http://$server_ip:8080/ok"
+	done
+	tinyproxy_curl gaveup "$b" 1.5 "http://$server_ip:8080/ok"
+	until_t 1.0
+	cut early client proxy server
+	until_t 2.4
+	cut mid client proxy server
+	until_t 3.6
+	cut timeout client proxy server
+	until_t 6
+	# "b" again: three requests to the origin that never answers fill it,
+	# two more come 1 s later.
+	for i in 1 2 3; do
+		tinyproxy_curl hung "$b" 8 "http://$server_ip:8081/ok"
+	done
+	until_t 7
+	for i in 1 2; do
+		tinyproxy_curl stuck "$b" 8 "http://$server_ip:8080/ok"
+	done
+	until_t 12
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	awk '{ print $1, $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: curl (role, code, port, time, exit): $(sort "$work/curl" | tr '\n' ';')" >&2
+	# tinyproxy's log: its messages of timeouts and limits, counted.
+	local logs=
+	for i in a b; do
+		logs+="$i: $(grep -E 'Maximum number|Idle Timeout|process_server_headers|Could not|read_request_line|no entity' "$d/$i.conf.log" |
+			sed 's/^[A-Z]* *[A-Z][a-z][a-z] [0-9]* [0-9:.]* \[[0-9]*\]: //; s/descriptor:* [0-9]*/descriptor N/; s/ host .*//' |
+			sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s\"%s\" x%d", (NR > 1 ? "; " : ""), substr($0, 2), n }'). "
+	done
+	echo "lab: $name: tinyproxy's log: $logs" >&2
+	local late=$out/$name@late.pcap
+	tp_legs "$late" >"$work/legs"
+	local tunnels=$(ports tunidle),$(ports tunread),$(ports tunreuse),$(ports holder)
+	local early_q mid_q
+	early_q=$(awk '$1 == "LISTEN" && $4 ~ /:8889$/ { print $2 "/" $3 }' "$out/$name@early.truth")
+	mid_q=$(awk '$1 == "LISTEN" && $4 ~ /:8889$/ { print $2 "/" $3 }' "$out/$name@mid.truth")
+	expect <<EXP
+# tinyproxy $(tinyproxy -v 2>&1 | awk '{ print $2 }') (Debian's tinyproxy-bin $(dpkg-query -W -f '${Version}' tinyproxy-bin)) as a forward
+# proxy between the client and the server hosts, captured on the proxy
+# (-i any: both legs). Two instances of its own, run by hand (tinyproxy
+# -d -c), each with Timeout 3, ConnectPort 8443 (CONNECT to that port
+# only), LogLevel Info, no upstream: "a" on 8888 (MaxClients 20) and "b"
+# on 8889 (MaxClients 3). The origins on the server host: nginx 1.22
+# (keepalive_timeout 60s) over HTTP on 8080 and TLS 1.3 on 8443; a python
+# server on 8081 that accepts, reads the request and never answers nor
+# closes; 8082, whose SYNs nftables drops on the server; 8083, where
+# nothing listens. Clients: python3 http.client and requests $(/usr/bin/python3 -c 'import requests; print(requests.__version__)'), curl
+# $(curl --version | awk 'NR == 1 { print $2 }'). The clock starts when every python client has connected;
+# the cuts (after it): early $(tp_cut_at early) s, every client of the first
+# round connected, the tunnels idle; mid $(tp_cut_at mid) s, just before tinyproxy's
+# Timeout closes the idle tunnels; timeout $(tp_cut_at timeout) s, right after it; late
+# $(tp_cut_at late) s.
+# Each connection below as the late capture shows it (times from its SYN;
+# c: the client, s: the proxy or the server; data with its first word or
+# status code, "TLS" for TLS records, and its bytes).
+#
+# - Plain HTTP through "a" (absolute-URI GETs). tinyproxy 1.11 forwards
+#   "GET /ok HTTP/1.1" with "Connection: close" to nginx, which answers
+#   and closes first (nginx's TIME_WAIT); it answers its client with
+#   nginx's "HTTP/1.1 200 OK" (its Via header added, Connection dropped:
+#   no "Connection: close", no Keep-Alive), one write per header line, and
+#   closes right after the body: its FIN $(tp_closes "$late" "$(ports plainleak),$(ports plainclose),$(ports plainstale),$(ports plainsession),$(ports curlplain)") after the last byte.
+#   tinyproxy keeps no client connection alive, whatever its Timeout:
+#   a keep-alive client's pooled connection is closed when it gets it
+#   back, not after 3 s idle. http.client keeps it in its pool:
+#   "plainleak" never reads nor closes it (CLOSE_WAIT to the end, a
+#   leak); "plainstale" sends its next GET 5 s later and is reset
+#   (RemoteDisconnected); the requests Session ("plainsession") checks
+#   the socket at its next GET, closes it and connects anew
+#   ("plainsession2"): healthy; "plainclose" reads to EOF and closes; curl
+#   closes at once. No Connection: close was sent, so none was ignored.
+$(tp_ev "$late" plainleak plainstale plainsession plainclose)
+# - CONNECT tunnels through "a" to nginx over TLS ("HTTP/1.0 200
+#   Connection established"), one GET each, then idle. tinyproxy's relay
+#   waits Timeout (3 s) for data either way, then logs "Idle Timeout
+#   (after poll)", shuts down the client's side and closes both sockets:
+#   a bare FIN to the client and one to nginx (no TLS alert: tinyproxy
+#   relays bytes, it has no TLS of its own; nginx answers the FIN with
+#   its own at once, no close_notify either). tinyproxy counts from its
+#   last read or write: its FIN to nginx $(tp_closes "$late" "$(legs_of tunidle tunread tunreuse holder)" c) after the last data
+#   on that leg; its FIN to the client $(tp_closes "$late" "$tunnels") after the last data
+#   there (its last write to the client, nginx's session tickets, held
+#   back by Nagle's algorithm until the client's delayed ACK, some 40 ms
+#   later, where that write followed another unacknowledged); the
+#   $(tp_tunnel_closes "$late").
+#   "tunidle" never reads nor closes (CLOSE_WAIT to the end: a leak);
+#   "tunread" reads the EOF and closes; "tunreuse" sends its next GET 6 s
+#   after its response, 3 s after the proxy's FIN (RST: a stale reuse);
+#   "tunclose" closes after 1 s (FIN, no close_notify: python's close),
+#   and tinyproxy closes both legs at once: healthy; curl -k through a
+#   tunnel closes at once: healthy. The proxy's closes of its idle
+#   tunnels are an idle timeout on both legs (a TCP relay's inactivity
+#   timeout); nginx's side is healthy. The tunnels and their legs
+#   (client port, the proxy's port to 8443):
+$(tr '\n' ';' <"$work/legs" | sed 's/;$//; s/;/, /g' | fold -s -w 72 | sed 's/^/#   /; s/ *$//').
+$(tp_ev "$late" tunidle tunread tunreuse tunclose)
+# - Sockets to "a" that never send: tinyproxy reads the request line
+#   with Timeout as the socket's receive timeout (SO_RCVTIMEO), gives up
+#   ("read_request_line: Client ... closed socket before read") and
+#   closes: a bare FIN $(tp_closes "$late" "$(ports silent),$(ports silentread)") after the handshake, no answer. "silentread"
+#   closes at once, "silent" never reads nor closes (CLOSE_WAIT to the
+#   end). "half" sends a request line and one header, no blank line:
+#   tinyproxy gives up on the headers after 3 s ("Could not retrieve all
+#   the headers from the client"), then waits Timeout again for a request
+#   body ("no entity"), and answers "HTTP/1.0 400 Bad Request" and FIN
+#   6 s after the request: its timeout for a request that never came
+#   whole, an idle-timeout close of the server with an error first.
+$(tp_ev "$late" silentread silent half)
+# - Origins that do not answer, through "a". tinyproxy's sockets to the
+#   origins carry the same timeouts: the connect to 8082 (SYNs dropped)
+#   gives up after 3 s or a little more ("opensock: Could not establish a
+#   connection"; the SYN sent again every second, below: the socket is
+#   let go with no packet, its next SYN never sent), and tinyproxy answers its client
+#   "500 Unable to connect" (not 504), FIN ("droporigin", curl waiting 8
+#   s: healthy, the proxy answering); 8083 refuses the SYN (RST) and the
+#   client gets that 500 at once ("refusedorigin"). The origin on 8081
+#   accepts and reads the request and never answers: tinyproxy's read of
+#   its response headers gives up after 3 s ("process_server_headers
+#   failed: Resource temporarily unavailable"), and tinyproxy closes both
+#   sides with a bare FIN, no 504 ("silentorigin": curl exit 52, empty
+#   reply): a server closing a request it never answered. "quitorigin"
+#   gives up after 1.5 s (FIN): tinyproxy, blocked on the origin, does
+#   not watch its client and holds its socket in CLOSE_WAIT until its own
+#   timeout on the origin, then closes (FIN; at the mid cut ss shows it
+#   in CLOSE-WAIT, the request read, the FIN not: $(tp_ss mid quitorigin)): no leak, bounded
+#   by Timeout. The origin on 8081 never closes its side after the
+#   proxy's FIN: CLOSE_WAIT on the server to the end, the origin's leak.
+$(tp_ev "$late" silentorigin quitorigin droporigin refusedorigin)
+#   The proxy's SYNs to 8082 (from the first): $(tshark -r "$late" -Y "tcp.dstport == 8082 && tcp.flags.syn == 1" -T fields -e frame.time_relative 2>/dev/null | awk 'NR == 1 { t = $1 } { printf "%s+%.3f", (NR > 1 ? ", " : ""), $1 - t }') s.
+# - MaxClients 3 on "b": three idle tunnels ("holder") hold its three
+#   places; 0.3 s later 5 curl (--max-time 8, "waited") and one
+#   (--max-time 1.5, "gaveup") connect. tinyproxy stops accepting while
+#   full (log "Maximum number of connections reached. Refusing new
+#   connections."): no refusal on the wire, no RST, no error; the kernel
+#   completes the handshakes into the listen queue (backlog 1024; ss
+#   LISTEN Recv-Q/Send-Q: early $early_q, mid $mid_q) and acknowledges
+#   the requests, unread. When Timeout closes the holders' tunnels,
+#   tinyproxy accepts the queued ones and answers them: a slow answer,
+#   healthy. "gaveup" gave up (FIN) while queued (at the mid cut ss shows
+#   it in CLOSE-WAIT, never accepted, its request and FIN unread:
+#   $(tp_ss mid gaveup)); tinyproxy accepts it
+#   anyway, reads the request, asks nginx, and writes the response to a
+#   closed socket: the client's kernel resets it, and tinyproxy resets
+#   its connection to nginx (the response unread): no leak, no stale
+#   reuse.
+$(tp_ev "$late" holder | head -1; tp_ev "$late" waited | head -2; tp_ev "$late" gaveup)
+# - "b" again at 6 s: three curl (--max-time 8, "hung") to the origin
+#   that never answers take its three places; tinyproxy gives up on each
+#   after 3 s (bare FIN to the client, curl exit 52); two more curl at 7 s
+#   ("stuck") wait in the listen queue and are served when those places
+#   free: healthy.
+$(tp_ev "$late" hung | head -1; tp_ev "$late" stuck)
+# tinyproxy's log (its messages of timeouts and limits, counted; the
+# file descriptors as N):
+$(echo "$logs" | fold -s -w 72 | sed 's/^/#   /; s/ *$//')
+# The proxy's connections to nginx on 8080: $(tshark -r "$late" -Y "tcp.port == 8080" -T fields -e tcp.srcport -e tcp.dstport \
+	-e tcp.flags.fin -e tcp.flags.reset 2>/dev/null | awk '{ c = $1 == 8080 ? $2 : $1; all[c] = 1 }
+		$3 == 1 && !(c in first) { first[c] = $1 == 8080 ? "s" : "c" } $1 != 8080 && $4 == 1 { r[c] = 1 }
+		END { for (k in all) { m++; if (first[k] == "s") n++; if (k in r) rr++ }
+			printf "%d, nginx closing first on %d (tinyproxy asks with Connection: close), tinyproxy resetting %d", m, n, rr }').
+# Findings wanted: the client host's leaks (plainleak, tunidle, silent)
+# and the origin's (8081); tinyproxy's idle closes of tunnels (both legs
+# at once: a relay's inactivity timeout, 3.0 s) and of sockets that never
+# sent; the stale reuses; the unanswered SYNs and the refusal to 8082 and
+# 8083 (the proxy's connects). No listen overflow (the queue is far from
+# full: tinyproxy stops accepting, the kernel queues), no refusal at the
+# accept, no storm, no Connection: close ignored.
+# Every selector names its port: the proxy's ports to the origins come
+# from the same ephemeral range as the client's.
+healthy sport=8888 cport=$(ports curlplain),$(ports curltls),$(ports plainclose),$(ports plainsession2),$(ports tunread),$(ports tunclose),$(ports silentread),$(ports droporigin),$(ports refusedorigin)
+healthy sport=8889 cport=$(ports holder),$(ports waited)
+@late healthy sport=8888 cport=$(ports plainsession)
+@late healthy sport=8889 cport=$(ports stuck)
+healthy sport=8443
+healthy sport=8080
+nofinding listen_overflow
+nofinding accept_then_close
+nofinding reconnect_storm
+nofinding handshake_incomplete
+nofinding peer_unreachable
+nofinding connection_close_ignored
+# Plain HTTP: closed by the proxy right after each response, not idle.
+expect sport=8888 cport=$(ports plainleak),$(ports plainclose),$(ports plainstale),$(ports plainsession),$(ports curlplain) n>=5 : !idle_timeout_close(server)
+@early,mid,timeout expect sport=8888 cport=$(ports plainleak),$(ports plainstale),$(ports plainsession) client.ss=CLOSE-WAIT n>=3 : close_wait_leak(client)|open(client)
+@late expect sport=8888 cport=$(ports plainleak) client.ss=CLOSE-WAIT : close_wait_leak(client)
+@late expect sport=8888 cport=$(ports plainstale) : stale_reuse_reset(client) !close_wait_leak(client)
+@late expect sport=8888 cport=$(ports plainsession) : !close_wait_leak(client) !stale_reuse_reset(client)
+# Tunnels: idle until tinyproxy's Timeout, then both legs closed at once.
+@early,mid expect sport=8888 cport=$(ports tunidle),$(ports tunread),$(ports tunreuse) client.ss=ESTAB n>=3 : open(client) !idle_timeout_close(server)
+@early,mid expect sport=8889 cport=$(ports holder) client.ss=ESTAB n>=3 : open(client) !idle_timeout_close(server)
+@timeout,late expect sport=8888 cport=$(ports tunidle),$(ports tunread),$(ports tunreuse) n>=3 : idle_timeout_close(server)
+@timeout,late expect sport=8889 cport=$(ports holder) n>=3 : idle_timeout_close(server)
+@timeout,late expect sport=8443 cport=$(legs_of tunidle tunread tunreuse holder) n>=6 : idle_timeout_close(client) !close_wait_leak(server) !reset(server)
+@timeout expect sport=8888 cport=$(ports tunidle),$(ports tunreuse) client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client)
+@late expect sport=8888 cport=$(ports tunidle) client.ss=CLOSE-WAIT : close_wait_leak(client)
+@late expect sport=8888 cport=$(ports tunreuse) : stale_reuse_reset(client) !close_wait_leak(client)
+@late infinding sport=8888 cport=$(ports plainstale),$(ports tunreuse) : stale_reuse_reset
+@late finding stale_reuse_reset
+@late says stale_reuse_reset : on 2 connections
+@late says stale_reuse_reset : on 1 connection that $front:8888 had already closed
+@timeout,late finding idle_timeout_close
+@timeout,late says idle_timeout_close : after 3.0 s without traffic
+@timeout,late says idle_timeout_close : it is a TCP proxy relaying them
+@timeout,late says idle_timeout_close : (client) closed 6 idle connections to $server_ip:8443 after 3.0 s without traffic
+# Sockets that never send, and half a request.
+@early,mid expect sport=8888 cport=$(ports silent),$(ports silentread),$(ports half) n>=3 : open(client) !idle_timeout_close(server)
+@timeout,late expect sport=8888 cport=$(ports silent),$(ports silentread) n>=2 : idle_timeout_close(server) !accept_then_close(server)
+@timeout expect sport=8888 cport=$(ports silent) client.ss=CLOSE-WAIT : close_wait_leak(client)|open(client)
+@late expect sport=8888 cport=$(ports silent) client.ss=CLOSE-WAIT : close_wait_leak(client)
+@late infinding sport=8888 cport=$(ports plainleak),$(ports tunidle),$(ports silent) : close_wait_leak
+@late says close_wait_leak : holds 3 connections to $front:8888
+@timeout expect sport=8888 cport=$(ports half) client.ss=ESTAB : open(client)
+@late expect sport=8888 cport=$(ports half) : idle_timeout_close(server) !close_wait_leak(client)
+@late says idle_timeout_close : the request's headers never ended
+# Origins that do not answer.
+expect sport=8082 : unanswered_syn(server)
+finding unanswered_syn
+expect sport=8083 : refused(server)
+finding refused
+@early,mid expect sport=8888 cport=$(ports silentorigin),$(ports droporigin) client.ss=ESTAB n>=2 : open(client)
+@timeout,late expect sport=8888 cport=$(ports silentorigin) : idle_timeout_close(server) !close_wait_leak(client)
+@timeout,late says idle_timeout_close : without answering it
+@early expect sport=8888 cport=$(ports quitorigin) client.ss=ESTAB : open(client)
+@mid expect sport=8888 cport=$(ports quitorigin) server.ss=CLOSE-WAIT : idle_timeout_close(client) close_wait_leak(server)|open(server)
+@timeout,late expect sport=8888 cport=$(ports quitorigin) : idle_timeout_close(client) !close_wait_leak(server)
+@early,mid expect sport=8081 n>=2 : open(client) !idle_timeout_close(client)
+@timeout expect sport=8081 server.ss=CLOSE-WAIT n>=2 : idle_timeout_close(client) close_wait_leak(server)|open(server)
+@late expect sport=8081 server.ss=CLOSE-WAIT n>=5 : idle_timeout_close(client) close_wait_leak(server)
+@late infinding sport=8081 : close_wait_leak
+@late says close_wait_leak : $server_ip holds 5 connections
+# MaxClients: the queue waits, no refusal.
+@early,mid expect sport=8889 cport=$(ports waited) client.ss=ESTAB n>=5 : open(client) !listen_overflow(server)
+@early expect sport=8889 cport=$(ports gaveup) client.ss=ESTAB : open(client)
+@mid expect sport=8889 cport=$(ports gaveup) server.ss=CLOSE-WAIT : idle_timeout_close(client) !close_wait_leak(server)
+@timeout,late expect sport=8889 cport=$(ports gaveup) : idle_timeout_close(client) !close_wait_leak(server) !stale_reuse_reset(server)
+@late expect sport=8889 cport=$(ports hung) n>=3 : idle_timeout_close(server) !close_wait_leak(client) !accept_then_close(server)
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -9448,6 +9939,7 @@ for s in ${@:-$all}; do
 		command -v nats-server >/dev/null && command -v tshark >/dev/null || die "needs nats-server and tshark"
 		[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || die "needs golang-github-nats-io-go-nats-dev"
 		;;
+	tinyproxy) command -v tinyproxy >/dev/null && command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs tinyproxy (tinyproxy-bin), openssl and tshark" ;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

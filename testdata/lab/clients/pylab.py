@@ -355,6 +355,34 @@ count and time and exits by itself. Clients print one line per connection,
                                        INFO and on until EOF, then closes;
                                        "silent" never reads nor closes (up to
                                        HOLD s); what it read to stderr
+  tinyproxyplain PHOST PPORT URL PAUSE HOLD  keep-alive clients of a forward
+                                       proxy, one GET of the absolute URL
+                                       each: an http.client connection never
+                                       read again nor closed ("plainleak"),
+                                       one that reads to the proxy's EOF and
+                                       closes ("plainclose"), one sending its
+                                       next GET after PAUSE s ("plainstale"),
+                                       a requests Session whose next GET after
+                                       PAUSE s checks the connection first
+                                       ("plainsession", then "plainsession2"
+                                       for the one it opens); what each got to
+                                       stderr
+  tinyproxytunnel PHOST PPORT HOST PORT ROLE MODE PAUSE HOLD  http.client
+                                       over TLS through a CONNECT tunnel
+                                       (certificate not verified): one GET,
+                                       then MODE idle never reads nor closes,
+                                       read reads until EOF and closes, reuse
+                                       sends its next GET after PAUSE s, close
+                                       closes after PAUSE s (held HOLD s);
+                                       what it got, and when, to stderr
+  tinyproxysilent PHOST PPORT ROLE MODE HOLD [URL]  a socket to a forward
+                                       proxy: MODE read sends nothing and
+                                       reads until EOF, then closes; silent
+                                       never sends, reads nor closes; half
+                                       sends a request line (of URL) and one
+                                       header, no blank line, and reads until
+                                       EOF, then closes (up to HOLD s); what
+                                       it got to stderr
 """
 
 import http.client
@@ -2267,6 +2295,139 @@ def natsraw(host, port, role, mode, hold):
     except OSError as e:
         got += ("<%s>" % e).encode()
     print("natsraw %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-80:]), file=sys.stderr, flush=True)
+    s.close()
+
+
+def tinyproxyplain(phost, pport, url, pause, hold):
+    import requests
+
+    t0 = time.time()
+
+    def log(msg):
+        print("tinyproxyplain +%.3f s: %s" % (time.time() - t0, msg), file=sys.stderr, flush=True)
+
+    def get(role):
+        c = http.client.HTTPConnection(phost, int(pport), timeout=5)
+        c.request("GET", url)
+        say(role, c.sock)
+        r = c.getresponse()
+        r.read()
+        log("%s: %d %s, %s, Connection: %s" % (role, r.status, r.reason, "HTTP/1.%d" % (r.version - 10), r.getheader("Connection")))
+        return c
+
+    leak = get("plainleak")
+    keep.append(leak)  # the bug: never read (the EOF), never closed
+    c = get("plainclose")
+    s = c.sock
+    s.settimeout(float(hold))
+    try:
+        while s.recv(65536):
+            pass
+        log("plainclose: EOF, closing")
+    except OSError as e:
+        log("plainclose: %s" % type(e).__name__)
+    c.close()
+    stale = get("plainstale")
+    ses = requests.Session()
+    proxies = {"http": "http://%s" % urlhost(phost, pport)}
+    r = ses.get(url, proxies=proxies, timeout=5, stream=True)
+    say("plainsession", r.raw._connection.sock)  # its first connection
+    r.content
+    log("plainsession: %d, Connection: %s" % (r.status_code, r.headers.get("Connection")))
+    time.sleep(float(pause))
+    try:
+        stale.request("GET", url)
+        r = stale.getresponse()
+        r.read()
+        got = "%d" % r.status
+    except (OSError, http.client.HTTPException) as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    log("plainstale: its next GET after %.1f s idle got %s" % (float(pause), got))
+    stale.close()
+    try:
+        r = ses.get(url, proxies=proxies, timeout=5, stream=True)
+        if r.raw._connection is not None and r.raw._connection.sock is not None:
+            say("plainsession2", r.raw._connection.sock)  # the connection it used
+        r.content
+        got = "%d" % r.status_code
+    except Exception as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    log("plainsession: its next GET after %.1f s idle got %s" % (float(pause), got))
+    ses.close()
+    time.sleep(float(hold))
+
+
+def tinyproxytunnel(phost, pport, host, port, role, mode, pause, hold):
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
+    c = http.client.HTTPSConnection(phost, int(pport), timeout=5, context=ctx)
+    c.set_tunnel(host, int(port))
+    c.request("GET", "/ok")
+    say(role, c.sock)
+    r = c.getresponse()
+    r.read()
+    t0 = time.time()
+
+    def log(msg):
+        print("tinyproxytunnel %s: %s (+%.3f s after its response)" % (role, msg, time.time() - t0), file=sys.stderr, flush=True)
+
+    if mode == "idle":
+        keep.append(c)  # never read, never closed: the tunnel's close waits unread
+        time.sleep(float(hold))
+        return
+    if mode == "read":
+        s = c.sock
+        s.settimeout(float(hold))
+        try:
+            b = s.recv(65536)
+            log("read %s" % ("EOF" if not b else "%d bytes" % len(b)))
+        except OSError as e:
+            log("read: %s: %s" % (type(e).__name__, e))
+        c.close()
+        return
+    time.sleep(float(pause))
+    if mode == "close":
+        log("closing")
+        c.close()
+        return
+    try:
+        c.request("GET", "/ok")
+        r = c.getresponse()
+        r.read()
+        got = "%d" % r.status
+    except (OSError, http.client.HTTPException) as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    log("its next GET got %s" % got)
+    c.close()
+    time.sleep(float(hold))
+
+
+def tinyproxysilent(phost, pport, role, mode, hold, url="http://lab/"):
+    s = socket.create_connection((phost, int(pport)), timeout=5)
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed
+        time.sleep(float(hold))
+        return
+    if mode == "half":
+        host = url.split("/")[2]
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n" % (url, host)).encode())
+    s.settimeout(float(hold))
+    got = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    line = got.split(b"\r\n", 1)[0]
+    print("tinyproxysilent %s: EOF after %.3f s, %d bytes: %r" % (role, time.time() - t0, len(got), line[:60]), file=sys.stderr, flush=True)
     s.close()
 
 
