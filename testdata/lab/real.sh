@@ -52,7 +52,13 @@
 # golang-github-nats-io-go-nats-dev and tshark (nats-server; nats.go's
 # Go source built offline in GOPATH mode, no module of the project's),
 # tinyproxy-bin (the program alone, no service), openssl and tshark
-# (tinyproxy; two instances of its own run by hand with tinyproxy -d -c).
+# (tinyproxy; two instances of its own run by hand with tinyproxy -d -c),
+# exim4-daemon-light, swaks and tshark (exim-smtp; three daemons of its
+# own run by hand with exim -C FILE -bdf, the system's not started;
+# exim4-config's debconf question exim4/dc_eximconfig_configtype can be
+# preseeded "no configuration at this time"; Debian's exim4 and postfix
+# conflict, both a mail-transport-agent: exim-smtp and postfix-smtp are
+# not recorded on one machine).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -560,6 +566,23 @@
 #                       tinyproxy stops accepting, the kernel queues the
 #                       clients, served when a place frees (one that gave
 #                       up while queued answered anyway: RST).
+#   exim-smtp           Exim 4.96's daemon, three of its own
+#                       (smtp_receive_timeout 3s): smtp_accept_max 2 and
+#                       smtp_accept_max_per_host 2 (a greet pause of 1 s),
+#                       reconnect loops of smtplib and swaks refused by the
+#                       daemon with "421 Too many concurrent SMTP
+#                       connections..." and FIN (swaks' QUIT after it
+#                       reset); QUIT answered with 221 and FIN together
+#                       200 ms late (Exim closes first); sockets that never
+#                       send and mails stalled in DATA closed with "421 ...
+#                       SMTP command timeout" and "... SMTP incoming data
+#                       timeout" (two never read: CLOSE_WAIT); early
+#                       talkers (taken as PIPECONNECT, or "554 SMTP
+#                       synchronization error"); swaks --pipeline; and
+#                       smtp_connect_backlog 2 under a daemon main loop
+#                       blocked 1.2 s per accept: a burst of 8 smtplib
+#                       sessions (SYNs and handshake ACKs dropped, those
+#                       that gave up waiting for the greeting reset it).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9833,7 +9856,523 @@ finding refused
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy"
+# exim_conf DIR: an Exim of its own in DIR/exim.conf, one file for every
+# instance, each chosen by macros on exim's command line (-D): NAME (its
+# spool DIR/spool-NAME and log DIR/log-NAME/mainlog, rejectlog,
+# paniclog), MAX (smtp_accept_max), PERHOST (smtp_accept_max_per_host),
+# BACKLOG (smtp_connect_backlog), GREETPAUSE (a connect ACL that
+# delays the greeting that long: "accept delay = GREETPAUSE", the
+# early-talker check done after it), NOPIPECONNECT (PIPECONNECT advertised
+# to no host: early input before the greeting a synchronization error)
+# and SLOW (s: smtp_accept_max_per_host
+# expanded with ${run{/bin/sleep SLOW}}, as a slow lookup there would be:
+# the daemon mainline blocked that long at each accept). Every instance:
+# smtp_receive_timeout 3s, IPv4 only, no DNS, ident nor TLS; every
+# recipient accepted, every mail discarded (a :blackhole: redirect).
+exim_conf() {
+	local d=$1
+	cat >"$d/exim.conf" <<CONF
+.ifndef NAME
+NAME = a
+.endif
+primary_hostname = mx.lab.example
+qualify_domain = lab.example
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = root
+spool_directory = $d/spool-NAME
+log_file_path = $d/log-NAME/%slog
+pid_file_path = $d/exim-NAME.pid
+notifier_socket =
+keep_environment =
+deliver_drop_privilege = true
+disable_ipv6 = true
+local_interfaces = 0.0.0.0
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+log_selector = +smtp_connection +incoming_port +smtp_no_mail +smtp_protocol_error +smtp_syntax_error +pipelining +smtp_incomplete_transaction
+smtp_receive_timeout = 3s
+.ifdef MAX
+smtp_accept_max = MAX
+.endif
+.ifdef PERHOST
+smtp_accept_max_per_host = PERHOST
+.endif
+.ifdef SLOW
+smtp_accept_max_per_host = \${run{/bin/sleep SLOW}{20}{20}}
+.endif
+.ifdef BACKLOG
+smtp_connect_backlog = BACKLOG
+.endif
+.ifdef NOPIPECONNECT
+pipelining_connect_advertise_hosts = :
+.endif
+.ifdef GREETPAUSE
+acl_smtp_connect = acl_connect
+.endif
+acl_smtp_rcpt = acl_rcpt
+begin acl
+.ifdef GREETPAUSE
+acl_connect:
+  accept delay = GREETPAUSE
+.endif
+acl_rcpt:
+  accept
+begin routers
+discard:
+  driver = redirect
+  data = :blackhole:
+begin transports
+CONF
+	local n
+	for n in a b c; do
+		mkdir -p "$d/spool-$n" "$d/log-$n"
+		chown Debian-exim:Debian-exim "$d/spool-$n" "$d/log-$n"
+	done
+}
+
+# run_exim NAME PORT MACRO...: the Exim of $work/exim as the instance NAME,
+# a daemon in the foreground (-bdf) in the server's namespace listening on
+# PORT, no queue runner.
+run_exim() {
+	local n=$1 p=$2
+	shift 2
+	on server exim -C "$work/exim/exim.conf" -DNAME="$n" "$@" -bdf -oX "$p"
+}
+
+# exim_wire FILE CPORT: one connection of FILE, by its client port, in a
+# line: each SYN, SYN-ACK, segment of data (the first word of each of its
+# lines, its length), FIN and RST, "c" the client's, "s" the server's, in
+# s after the client's first SYN ("again": a retransmission).
+exim_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_relative -e tcp.srcport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.analysis.retransmission -e tcp.payload 2>/dev/null |
+		awk -F '\t' -v p="$2" '
+			function text(h, i, c, s, line, w, out) {
+				s = ""
+				for (i = 1; i < length(h); i += 2) {
+					c = (index(hex, substr(h, i, 1)) - 1) * 16 + index(hex, substr(h, i + 1, 1)) - 1
+					s = s sprintf("%c", c)
+				}
+				out = ""
+				while ((i = index(s, "\r\n")) > 0) {
+					line = substr(s, 1, i - 1)
+					s = substr(s, i + 2)
+					w = toupper(substr(line, 1, 4))
+					sub(/[ -]$/, "", w)
+					if (w != last) out = out (out == "" ? "" : "+") w
+					last = w
+				}
+				if (s != "") out = out (out == "" ? "" : "+") "(text)"
+				return out
+			}
+			BEGIN { hex = "0123456789abcdef" }
+			{ who = $2 == p ? "c" : "s"; e = "" }
+			$3 == 1 && $4 == 0 { if (syn == "") syn = $1; else e = "SYN again" }
+			$3 == 1 && $4 == 1 { e = "SYN-ACK" (sa++ ? " again" : "") }
+			$7 > 0 { last = ""; e = text($9) " (" $7 ")"; if ($8 != "") e = e " again" }
+			$5 == 1 { e = e (e == "" ? "" : ", ") "FIN"; if ($7 == 0 && $8 != "") e = e " again" }
+			$6 == 1 { e = e (e == "" ? "" : ", ") "RST" }
+			e != "" { printf "%s%s +%.3f %s", n++ ? "; " : "", who, $1 - syn, e }
+			END { printf "\n" }'
+}
+
+# exim_burst FILE PORTS: for each client port of PORTS (comma separated),
+# a line "PORT SYNS ACKDROPS GREETING CFIN RST": the SYNs it sent, the
+# server's SYN-ACKs sent again after the client's ACK of one (its ACK
+# dropped), the moment of the server's first data (its greeting), of the
+# client's FIN and of the client's RST, in s after its first SYN ("-":
+# none).
+exim_burst() {
+	tshark -r "$1" -Y "tcp.port == 2526" -T fields -e frame.time_relative -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v want="$2" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+			{ s = $2 == 2526; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 1 { if (!(c in t0)) t0[c] = $1; syns[c]++ }
+			!s && $4 == 0 && $5 == 1 && (c in sa) { acked[c] = 1 }
+			s && $4 == 1 { if (acked[c]) drops[c]++; sa[c] = 1 }
+			s && $8 > 0 && !(c in g) { g[c] = $1 }
+			!s && $6 == 1 && !(c in f) { f[c] = $1 }
+			!s && $7 == 1 && !(c in r) { r[c] = $1 }
+			function at(x, c) { return (c in x) ? sprintf("%.3f", x[c] - t0[c]) : "-" }
+			END { for (i = 1; i <= n; i++) { c = w[i]; printf "%s %d %d %s %s %s\n", c, syns[c], drops[c], at(g, c), at(f, c), at(r, c) } }'
+}
+
+# exim_quits FILE PORTS SPORT: how long Exim took to answer the QUITs of
+# the client ports PORTS (comma separated) to SPORT with its 221 and FIN,
+# and the client's FIN after them: "A-B ms; the client's FIN C-D µs later".
+exim_quits() {
+	tshark -r "$1" -Y "tcp.port == $3" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.len -e tcp.payload 2>/dev/null |
+		awk -v want="$2" -v sp="$3" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $5 == 6 && tolower($6) == "717569740d0a" { q[c] = $1 }
+			s && $4 == 1 && (c in q) && !(c in b) { b[c] = $1; d = 1000 * ($1 - q[c]); if (lo == "" || d < lo) lo = d; if (d > hi) hi = d }
+			!s && $4 == 1 && (c in b) && !(c in cf) { cf[c] = 1; e = 1e6 * ($1 - b[c]); if (elo == "" || e < elo) elo = e; if (e > ehi) ehi = e }
+			END { printf "%.1f-%.1f ms after the QUIT; the client\047s FIN %.0f-%.0f µs after them", lo, hi, elo, ehi }'
+}
+
+# exim_timeouts FILE SPORT PORTS: for the client ports PORTS of SPORT, one
+# a line, Exim's 421 on smtp_receive_timeout after the quiet before it
+# (from the last data either way), its length, Exim's FIN and the
+# client's (before Exim's when the client closed on reading the 421).
+exim_timeouts() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.len -e tcp.analysis.retransmission 2>/dev/null |
+		awk -v sp="$2" -v want="$3" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			!(c in keep) || $6 != "" { next }
+			$5 > 0 && !(c in sfin) { if (s) { quiet[c] = $1 - last[c]; msg[c] = $1; len[c] = $5; who[c] = lw[c] } last[c] = $1; lw[c] = s ? "its greeting" : "the client\047s last data" }
+			s && $4 == 1 && !(c in sfin) { sfin[c] = $1 }
+			!s && $4 == 1 && !(c in cfin) { cfin[c] = $1 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]
+					printf "%s: its 421 (%d bytes) %.3f s after %s; its FIN +%.0f µs, ", c, len[c], quiet[c], who[c], 1e6 * (sfin[c] - msg[c])
+					if (!(c in cfin)) printf "none from the client\n"
+					else if (cfin[c] < sfin[c]) printf "the client\047s %.0f µs before it\n", 1e6 * (sfin[c] - cfin[c])
+					else printf "the client\047s +%.0f µs\n", 1e6 * (cfin[c] - sfin[c])
+				}
+			}'
+}
+
+# exim_ends FILE SPORT PORTS: how the connections to SPORT of the client
+# ports PORTS (comma separated) that Exim refused ended in FILE, one a
+# line: its reply after the accept (the handshake's last ACK), then the
+# FINs, the client's data and RST after it (in µs after the packet
+# before).
+exim_ends() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk -v sp="$2" -v want="$3" '
+			BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) keep[w[i]] = i }
+			{ s = $2 == sp; c = s ? $3 : $2 }
+			!(c in keep) { next }
+			!s && $4 == 0 && $5 == 1 && !(c in acc) { acc[c] = $1 }
+			s && $8 > 0 && !(c in sdata) { sdata[c] = $1; slen[c] = $8 }
+			s && $6 == 1 && !(c in sfin) { sfin[c] = $1 }
+			s && $7 == 1 && !(c in srst) { srst[c] = $1 }
+			!s && $6 == 1 && !(c in cfin) { cfin[c] = $1 }
+			!s && $8 > 0 && (c in sfin) && !(c in cafter) { cafter[c] = $1; clen[c] = $8 }
+			END {
+				for (i = 1; i <= n; i++) { c = w[i]; if (!(c in acc)) continue
+					printf "%s: its %d bytes %.0f µs after the accept; ", c, slen[c], 1e6 * (sdata[c] - acc[c])
+					if ((c in cfin) && (!(c in sfin) || cfin[c] < sfin[c]))
+						printf "the client\047s FIN +%.0f µs, Exim\047s %s +%.0f µs\n", 1e6 * (cfin[c] - sdata[c]),
+							(c in sfin ? "FIN" : "RST"), 1e6 * ((c in sfin ? sfin[c] : srst[c]) - cfin[c])
+					else if (!(c in sfin)) printf "no FIN from Exim\n"
+					else if (c in cafter) printf "its FIN +%.0f µs, %d bytes +%.0f µs, RST +%.0f µs\n", 1e6 * (sfin[c] - sdata[c]),
+						clen[c], 1e6 * (cafter[c] - sfin[c]), 1e6 * (srst[c] - cafter[c])
+					else if (c in cfin) printf "its FIN +%.0f µs, the client\047s +%.0f µs\n", 1e6 * (sfin[c] - sdata[c]),
+						1e6 * (cfin[c] - sfin[c])
+					else printf "its FIN +%.0f µs, none from the client\n", 1e6 * (sfin[c] - sdata[c])
+				}
+			}'
+}
+
+# Exim's daemon: smtp_accept_max and smtp_accept_max_per_host (its 421
+# at the accept), smtp_receive_timeout (command and data), a slow daemon
+# mainline behind a small smtp_connect_backlog, QUIT, early talkers and
+# PIPELINING.
+sc_exim_smtp() {
+	host client; host server; wire client server
+	local d=$work/exim
+	mkdir -p "$d"
+	exim_conf "$d"
+	# "a": smtp_accept_max 2; "b": smtp_accept_max_per_host 2 and PIPECONNECT
+	# advertised to no host; both with a greet pause of 1 s. "c":
+	# smtp_connect_backlog 2, its daemon mainline blocked 1.2 s at each
+	# accept.
+	run_exim a 25 -DMAX=2 -DGREETPAUSE=1s
+	run_exim b 2525 -DMAX=20 -DPERHOST=2 -DGREETPAUSE=1s -DNOPIPECONNECT
+	run_exim c 2526 -DSLOW=1.2 -DBACKLOG=2
+	listening server 25
+	listening server 2525
+	listening server 2526
+	capture client "$client_if" "$work/cap.pcap"
+	begin exim-smtp
+	# The holders: two smtplib sessions on "a" (its smtp_accept_max) and
+	# two on "b" (smtp_accept_max_per_host), NOOP every second, QUIT 3.4 s
+	# after the second connected.
+	client client $pylab eximhold "$server_ip" 25 holda 2 1 3.4
+	client client $pylab eximhold "$server_ip" 2525 holdb 2 1 3.4
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$work/ports")" -ge 4 ] && break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$work/ports")" -ge 4 ] || die "the holders did not connect: $(tail -5 "$work/log")"
+	t0=$(date +%s.%N) # the clock starts with the four held
+	until_t 0.3
+	# smtplib reconnecting to "a": 6 attempts, 200 ms apart; swaks to "b",
+	# 6 runs 200 ms apart (each from a port of its own, above the
+	# ephemeral range).
+	client client $pylab smtprefused "$server_ip" 25 6 0.2
+	(
+		for i in 1 2 3 4 5 6; do
+			echo "swaksrefused 6200$i" >>"$work/ports"
+			ip netns exec "$tag-client" timeout 5 swaks --server "$server_ip" --port 2525 --local-port "6200$i" \
+				--helo client.lab.example --from app@client.lab.example --to root@lab.example --timeout 5 \
+				>"$work/swaks$i.out" 2>&1 || echo "swaks $i: exit $?" >>"$work/log"
+			[ $i = 6 ] || sleep 0.2
+		done
+	) &
+	pids+=($!)
+	until_t 0.5
+	# A burst of 8 smtplib sessions to "c" (timeout 4 s: connect, then the
+	# greeting): its queue holds 3, the daemon takes one each 1.2 s.
+	client client $pylab eximburst "$server_ip" 2526 8 4
+	for _ in $(seq 100); do
+		[ "$(grep -c '^eximburst' "$work/ports")" -ge 8 ] && break
+		sleep 0.02
+	done
+	local burst_at
+	burst_at=$(since_t0)
+	# Early: right after the burst's dropped SYNs went out again (1 s after
+	# the first), before its first greeting (1.2 s), the refusals going on.
+	sleep 1.1
+	cut early client server
+	# After the holders' QUIT: sockets that never send to "a" (the command
+	# timeout), mails stalled in DATA to "b" (the data timeout).
+	until_t 4.3
+	client client $pylab eximsilent "$server_ip" 25 silentread read 20
+	client client $pylab eximsilent "$server_ip" 25 silentleak silent 20
+	client client $pylab eximdata "$server_ip" 2525 dataread read 20
+	client client $pylab eximdata "$server_ip" 2525 dataleak silent 20
+	# Mid: right after the four timeouts (3 s after their greetings).
+	for _ in $(seq 400); do
+		[ "$(cat "$d"/log-[ab]/mainlog | grep -c 'timeout')" -ge 4 ] && break
+		sleep 0.02
+	done
+	sleep 0.05
+	cut mid client server
+	until_t 9.5
+	# Early talkers: to "a" (PIPECONNECT advertised, Exim's default) and
+	# to "b" (advertised to no host); swaks --pipeline to "a", a mail;
+	# swaks to "b", a mail.
+	client client $pylab eximearly "$server_ip" 25 earlya
+	client client $pylab eximearly "$server_ip" 2525 earlyb
+	until_t 10
+	echo "swakspipe 62010" >>"$work/ports"
+	ip netns exec "$tag-client" timeout 5 swaks --pipeline --server "$server_ip" --port 25 --local-port 62010 \
+		--helo client.lab.example --from app@client.lab.example --to root@lab.example --timeout 5 \
+		>"$work/swakspipe.out" 2>&1 || echo "swaks pipeline: exit $?" >>"$work/log"
+	echo "swaksok 62011" >>"$work/ports"
+	ip netns exec "$tag-client" timeout 5 swaks --server "$server_ip" --port 2525 --local-port 62011 \
+		--helo client.lab.example --from app@client.lab.example --to root@lab.example --timeout 5 \
+		>"$work/swaksok.out" 2>&1 || echo "swaks ok: exit $?" >>"$work/log"
+	until_t 15
+	cut late client server
+	finish "$work/cap.pcap"
+	local n
+	for n in a b c; do
+		grep -hE 'refused|timeout|synchronization|closed by QUIT|lost|<=|Completed' "$d/log-$n/mainlog" |
+			sed "s/^[0-9-]* [0-9:]* /  exim $n: /"
+	done
+	for n in a b c; do
+		[ -s "$d/log-$n/rejectlog" ] && sed "s/^[0-9-]* [0-9:]* /  exim $n rejectlog: /" "$d/log-$n/rejectlog"
+		[ -s "$d/log-$n/paniclog" ] && sed "s/^/  exim $n paniclog: /" "$d/log-$n/paniclog"
+	done
+	grep -E '^ *(<-|->) *(MAIL|RCPT|DATA|250 |354|221|QUIT)' "$work/swakspipe.out" | sed 's/^/  swaks --pipeline: /' || true
+	local late=$out/$name@late.pcap holda holdb holders refused swref burst
+	holda=$(ports holda) holdb=$(ports holdb) holders=$(ports holda),$(ports holdb)
+	refused=$(ports smtprefused) swref=$(ports swaksrefused) burst=$(ports eximburst)
+	local sread sleak dread dleak earlya earlyb pipe ok
+	sread=$(ports silentread) sleak=$(ports silentleak) dread=$(ports dataread) dleak=$(ports dataleak)
+	earlya=$(ports earlya) earlyb=$(ports earlyb) pipe=$(ports swakspipe) ok=$(ports swaksok)
+	# The burst, each connection: its SYNs, its handshake's ACKs dropped,
+	# its greeting, the client's FIN (it gave up) and RST, in s after its
+	# first SYN.
+	local bstats bserved bgaveup bsyn backdrop
+	bstats=$(exim_burst "$late" "$burst")
+	bserved=$(echo "$bstats" | awk '$4 != "-" && ($5 == "-" || $4 < $5) { printf "%s%s", s, $1; s = "," }')
+	bgaveup=$(echo "$bstats" | awk '$5 != "-" && ($4 == "-" || $5 < $4) { printf "%s%s", s, $1; s = "," }')
+	bsyn=$(echo "$bstats" | awk '$2 > 1 { printf "%s%s", s, $1; s = "," }')
+	backdrop=$(echo "$bstats" | awk '$3 > 0 { printf "%s%s", s, $1; s = "," }')
+	local bdropped
+	bdropped=$(echo "$bstats" | awk '$2 > 1 || $3 > 0 { printf "%s%s", s, $1; s = "," }')
+	[ -n "$bserved" ] && [ -n "$bgaveup" ] && [ -n "$bsyn" ] || echo "lab: $name: the burst was not served, given up and dropped at once ($bstats): record it again" >&2
+	local role p wire=
+	for role in holda holdb earlya earlyb swakspipe swaksok silentread silentleak dataread dataleak eximburst; do
+		for p in $(ports $role | tr , ' '); do
+			wire+="#   $role $p: $(exim_wire "$late" "$p")"$'\n'
+		done
+	done
+	local ends swends quits timeouts dtimeouts
+	ends=$(exim_ends "$late" 25 "$refused" | sed '2,$s/^/#   /')
+	swends=$(exim_ends "$late" 2525 "$swref" | sed '2,$s/^/#   /')
+	quits="$(exim_quits "$late" "$holda,$earlya,$pipe" 25) (\"a\"), $(exim_quits "$late" "$holdb,$ok" 2525) (\"b\")"
+	timeouts=$(exim_timeouts "$late" 25 "$sread,$sleak" | sed '2,$s/^/#   /')
+	dtimeouts=$(exim_timeouts "$late" 2525 "$dread,$dleak" | sed '2,$s/^/#   /')
+	local sleakq dleakq lq
+	sleakq=$(awk -v p="$client_ip:$sleak" '$4 == p { print $1 " Recv-Q " $2 }' "$out/$name@late.truth")
+	dleakq=$(awk -v p="$client_ip:$dleak" '$4 == p { print $1 " Recv-Q " $2 }' "$out/$name@late.truth")
+	# At the mid cut: the listener's queue and the burst's sockets on the
+	# server.
+	lq=$(awk '$1 == "LISTEN" && $4 ~ /:2526$/ { printf "LISTEN Recv-Q %s of %s", $2, $3 }' "$out/$name@mid.truth")
+	local lqe
+	lqe=$(awk '$1 == "LISTEN" && $4 ~ /:2526$/ { printf "LISTEN Recv-Q %s of %s", $2, $3 }' "$out/$name@early.truth")
+	local midcw
+	midcw=$(awk -v want="$bgaveup" 'BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) k["10.99.1.1:" w[i]] = 1 }
+		$1 == "CLOSE-WAIT" && ($5 in k) { sub(/.*:/, "", $5); printf "%s%s", s, $5; s = "," }' "$out/$name@mid.truth")
+	expect <<EXP
+# Exim $(exim -bV 2>&1 | sed -n 's/^Exim version \([^ ]*\).*/\1/p') (Debian's exim4-daemon-light $(dpkg-query -W -f '${Version}' exim4-daemon-light)), three daemons of its own
+# in the server host, one configuration file with macros (exim -C FILE
+# -DNAME=... -bdf -oX PORT: in the foreground, no queue runner; its own
+# spool directory and mainlog, rejectlog and paniclog in the work
+# directory), smtp_receive_timeout 3s, no DNS, ident nor TLS, every
+# recipient accepted and every mail discarded (:blackhole:):
+#   "a" on 25: smtp_accept_max 2, a connect ACL "accept delay = 1s" (a
+#     greet pause: the greeting 1 s after the accept);
+#   "b" on 2525: smtp_accept_max_per_host 2 (smtp_accept_max 20), the
+#     same greet pause, pipelining_connect_advertise_hosts empty;
+#   "c" on 2526: smtp_connect_backlog 2 (the kernel's accept queue holds
+#     3) and smtp_accept_max_per_host expanded with \${run{/bin/sleep 1.2}},
+#     as a slow lookup there would be: Exim's daemon expands it in its
+#     main loop before it forks (the spec warns of it), so it accepts
+#     one connection each 1.2 s and greets it then.
+# Exim refuses a connection over smtp_accept_max or
+# smtp_accept_max_per_host in the daemon itself, before any fork and with
+# no greeting: it writes "421 Too many concurrent SMTP connections;
+# please try again later." (67 bytes; mainlog "Connection from
+# [10.99.1.1]:PORT refused: too many connections") or "421 Too many
+# concurrent SMTP connections from this IP address; please try again
+# later." (88 bytes; "... refused: too many connections from that IP
+# address"), no hostname, no enhanced status code, and closes, never
+# reading; nothing in rejectlog. (Postfix greets the refused with "421
+# 4.7.0 HOST Error: too many connections from IP" from its smtpd, after
+# asking anvil.) The holders: two python3 smtplib sessions on "a"
+# ($holda) and two on "b" ($holdb), EHLO, NOOP every second (none
+# of them quiet for 3 s), QUIT 3.4 s after the second connected.
+# With them held, an smtplib reconnect loop to "a" ($refused: 6
+# attempts 200 ms apart, each as smtplib.SMTP(host) does: the greeting
+# read, close, SMTPConnectError 421) and a swaks one to "b" ($swref: 6
+# runs 200 ms apart, swaks answering the 421 with QUIT, exit 21: Exim's
+# kernel resets it, the socket closed). Each, from the accept:
+#   $ends
+#   $swends
+# Refusals at the accept by a connection cap: accepted, then closed at
+# once (both FINs within a fraction of a millisecond of the 421,
+# smtplib's at times first); 5 or 6 a second from one host to each
+# port: reconnect storms. swaks' QUIT after the FIN is its goodbye
+# to the 421, no request on a connection closed idle: nothing lost, the
+# RST only answers it.
+# QUIT: on QUIT Exim corks its socket (TCP_CORK), waits up to 200 ms for
+# the client to close first (poll; strace shows it), then writes its 221
+# and exits: the 221 and its FIN come in one segment $quits. The client, waiting for the
+# 221 before it closes, never closes first: Exim always does, and holds
+# the TIME-WAIT (Postfix: either side, within a millisecond of the 221).
+# Healthy, both FINs.
+# smtp_receive_timeout 3s, per read: "silentread" ($sread) and
+# "silentleak" ($sleak) connect to "a" and never send: 3 s after the
+# greeting Exim writes "421 mx.lab.example: SMTP command timeout -
+# closing connection" and closes (mainlog "SMTP command timeout on
+# connection from [10.99.1.1]:PORT"):
+#   $timeouts
+# "dataread" ($dread) and "dataleak" ($dleak), smtplib to "b": EHLO,
+# MAIL, RCPT, DATA, 354, then the headers and half a body line, and
+# nothing more: 3 s after that data Exim writes "421 mx.lab.example SMTP
+# incoming data timeout - closing connection." and closes (mainlog "...
+# SMTP data timeout (message abandoned) on connection from
+# (client.lab.example) [10.99.1.1]:PORT F=<app@client.lab.example>"; the
+# spool files removed):
+#   $dtimeouts
+# Both are the server's timeout closing with a goodbye and a FIN, no RST:
+# an idle-timeout close of the server's (the command timeout after its
+# own greeting, the data timeout after the client's last data: a request
+# it never finished reading); "silentread" and "dataread" read the 421
+# and close (either FIN first), "silentleak" and "dataleak" never read
+# nor close: CLOSE_WAIT to the end (ss at the late cut: $sleakq, $dleakq),
+# leaks.
+# Early talkers: a socket that sends "EHLO client.lab.example" as soon as
+# it is connected, inside the greet pause. "a" ($earlya) advertises
+# PIPECONNECT (Exim's default, pipelining_connect_advertise_hosts *): it
+# takes the early EHLO as pipelined, and after the pause writes its
+# greeting and the EHLO's answer in one segment (229 bytes); the client
+# QUITs: healthy. "b" ($earlyb), PIPECONNECT advertised to no host: at
+# the end of the pause Exim finds input waiting, writes "554 SMTP
+# synchronization error" (32 bytes) in place of its greeting and closes
+# (mainlog and rejectlog: "SMTP protocol synchronization error (input
+# sent without waiting for greeting): rejected connection from
+# H=[10.99.1.1]:PORT input="EHLO client.lab.example\r\n""); it read
+# the EHLO first, so its close is a FIN, not an RST. A refusal of the
+# client at its greeting, 1 s after the accept: no idle timeout.
+# "swakspipe" ($pipe): swaks --pipeline to "a": MAIL, RCPT and DATA in
+# one segment (70 bytes), Exim's 250, 250 and 354 in one (78 bytes), the
+# mail, "250 OK id=...", QUIT, 221: healthy. "swaksok" ($ok): swaks to
+# "b", one command a segment: healthy.
+# The burst to "c" ($burst): 8 smtplib sessions at once (timeout 4 s,
+# for the connect and for the greeting). With the queue of 3 full and
+# the daemon blocked 1.2 s at each accept, the kernel drops the SYNs of
+# the others (ss at the early cut: $lqe; the SYNs sent again at 1, 2 s
+# and on) and, its queue full again, the
+# handshake's ACK of some (the SYN-ACK sent again: $backdrop); a
+# connection waits in the queue until the daemon takes it, smtplib until
+# its timeout: the greeting comes too late to some, who had closed (the
+# client's FIN, acknowledged by the kernel of a socket no process had
+# accepted), and their late greeting is reset. Per connection ("PORT
+# SYNs ACK-drops greeting client-FIN RST", s after its first SYN):
+$(echo "$bstats" | sed 's/^/#   /')
+# served: $bserved; gave up waiting for the greeting: $bgaveup. A listen
+# queue overflow: the daemon does not accept as fast as connections
+# come (its main loop blocked), the backlog too small for the burst.
+# At the mid cut the given-up sockets not yet taken wait in CLOSE-WAIT on
+# the server ($midcw; $lq): in the accept queue or in the daemon's
+# hands before its fork, no application's leak; and the client's close
+# of a connection whose server never greeted it is its greeting timeout,
+# no idle close.
+# Measured in the late capture (s after the client's first SYN; "s" the
+# server, "c" the client; a data segment by the first word of its lines
+# and its length):
+$wire# The cuts: early 1.1 s after the burst began ($burst_at s), after its dropped SYNs went
+# out again and before its first greeting, the refusals going on (5 or 6
+# each);
+# mid 0.05 s after the four timeouts (the CLOSE-WAITs of "silentleak"
+# and "dataleak" young); late (15 s) after the early talkers, the mails
+# and the burst.
+@early expect cport=$holders n>=4 : open(client) !close_wait_leak(client)
+@early healthy cport=$holders
+@mid,late expect cport=$holders server.ss=TIME-WAIT n>=4 : time_wait(server) !reset(client) !reset(server) !idle_timeout_close(server)
+@mid,late healthy cport=$holders
+@early expect cport=$refused,$swref n>=9 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !idle_timeout_close(server)
+@mid,late expect cport=$refused,$swref n>=12 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !idle_timeout_close(server)
+infinding cport=$refused : reconnect_storm
+@mid,late infinding cport=$swref : reconnect_storm
+finding reconnect_storm
+says reconnect_storm : to $server_ip:25 in
+says reconnect_storm : opened 6 connections
+@mid,late says reconnect_storm : to $server_ip:2525 in
+nofinding stale_reuse_reset
+@early expect cport=$bsyn n>=2 : listen_overflow(server)
+@early expect cport=$burst : !close_wait_leak(server) !reset(client)
+@mid,late expect cport=$bdropped : listen_overflow(server)
+@mid,late expect cport=$bgaveup : listen_overflow(server) !close_wait_leak(server) !idle_timeout_close(client)
+@mid,late infinding cport=$bgaveup : listen_overflow
+@mid,late expect cport=$bserved : !close_wait_leak(server) !reset(client) !reset(server)
+finding listen_overflow
+says listen_overflow : $server_ip:2526
+@mid noproblem close_wait_leak
+@mid expect cport=$sread,$sleak,$dread,$dleak n>=4 : idle_timeout_close(server) !accept_then_close(server) !stale_reuse_reset(client)
+@mid expect cport=$sleak,$dleak client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)|open(client)
+@late expect cport=$sread,$sleak,$dread,$dleak n>=4 : idle_timeout_close(server) !accept_then_close(server) !stale_reuse_reset(client)
+@mid,late expect cport=$sread,$dread : !close_wait_leak(client) !reset(client) !reset(server)
+@late expect cport=$sleak,$dleak client.ss=CLOSE-WAIT n>=2 : close_wait_leak(client)
+@late infinding cport=$sleak,$dleak : close_wait_leak
+@late finding close_wait_leak
+@late says close_wait_leak : holds 2 connections
+@mid,late infinding cport=$sread,$sleak : idle_timeout_close
+@mid,late says idle_timeout_close : after 3.0 s
+@late healthy cport=$earlya,$pipe,$ok
+@late expect cport=$earlya,$pipe,$ok n>=3 : time_wait(server) !reset(client) !reset(server)
+@late expect cport=$earlyb : accept_then_close(server) !idle_timeout_close(server) !reset(server) !close_wait_leak(client)
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -9940,6 +10479,11 @@ for s in ${@:-$all}; do
 		[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || die "needs golang-github-nats-io-go-nats-dev"
 		;;
 	tinyproxy) command -v tinyproxy >/dev/null && command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs tinyproxy (tinyproxy-bin), openssl and tshark" ;;
+	exim_smtp)
+		command -v exim >/dev/null && [ -f /usr/sbin/exim4 ] && id Debian-exim >/dev/null 2>&1 ||
+			die "needs exim4-daemon-light (it conflicts with postfix: exim-smtp and postfix-smtp are recorded on different machines)"
+		command -v swaks >/dev/null && command -v tshark >/dev/null || die "needs swaks and tshark"
+		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;
 	grpc_keepalive) $py -c 'import grpc' 2>/dev/null || die "needs python3-grpcio" ;;

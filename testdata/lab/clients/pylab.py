@@ -383,6 +383,36 @@ count and time and exits by itself. Clients print one line per connection,
                                        header, no blank line, and reads until
                                        EOF, then closes (up to HOLD s); what
                                        it got to stderr
+  eximhold HOST PORT ROLE N EVERY QUIT smtplib sessions held open: N connections
+                                       (EHLO client.lab.example), each sending
+                                       NOOP every EVERY s, and QUIT (smtplib's
+                                       quit: QUIT, the 221 read, close) QUIT s
+                                       after the last of them connected
+                                       ("ROLE"); what each got to stderr
+  eximsilent HOST PORT ROLE MODE HOLD  a socket that connects and never sends:
+                                       MODE "read" reads the greeting and on
+                                       until EOF, then closes; "silent" never
+                                       reads nor closes (up to HOLD s); what
+                                       it read to stderr
+  eximdata HOST PORT ROLE MODE HOLD    smtplib: EHLO, MAIL, RCPT, DATA (354),
+                                       then the headers and half a body line
+                                       and nothing more, the mail never ended
+                                       (no "."): MODE "read" waits until the
+                                       socket is readable (the server's
+                                       close), reads the reply there and
+                                       closes; "silent" never reads nor closes
+                                       (up to HOLD s); what it got to stderr
+  eximearly HOST PORT ROLE             an early talker: connects and sends
+                                       "EHLO client.lab.example" at once,
+                                       before the greeting; when the EHLO is
+                                       answered, QUIT; reads until EOF and
+                                       closes ("ROLE"); what it read to stderr
+  eximburst HOST PORT N TIMEOUT        N smtplib sessions at once (threads),
+                                       each smtplib.SMTP(HOST, PORT,
+                                       timeout=TIMEOUT): connect, the greeting
+                                       read, EHLO, QUIT; says "eximburst PORT"
+                                       as it binds, before its SYN; how each
+                                       ended, and when, to stderr
 """
 
 import http.client
@@ -2429,6 +2459,160 @@ def tinyproxysilent(phost, pport, role, mode, hold, url="http://lab/"):
     line = got.split(b"\r\n", 1)[0]
     print("tinyproxysilent %s: EOF after %.3f s, %d bytes: %r" % (role, time.time() - t0, len(got), line[:60]), file=sys.stderr, flush=True)
     s.close()
+
+
+def eximhold(host, port, role, n, every, quit):
+    import smtplib
+
+    t0 = time.time()
+
+    def log(p, what):
+        print("eximhold %s %d at %.3f s: %s" % (role, p, time.time() - t0, what), file=sys.stderr, flush=True)
+
+    def held(c, p):
+        end = t1 + float(quit)
+        while time.time() + float(every) < end:
+            time.sleep(float(every))
+            try:
+                code, msg = c.noop()
+            except Exception as e:
+                log(p, "NOOP: %s: %s" % (type(e).__name__, e))
+                c.close()
+                return
+        time.sleep(max(0.0, end - time.time()))
+        try:
+            code, msg = c.quit()
+            log(p, "QUIT: %d %s" % (code, msg.decode(errors="replace")))
+        except Exception as e:
+            log(p, "QUIT: %s: %s" % (type(e).__name__, e))
+            c.close()
+
+    held_ = []
+    for _ in range(int(n)):
+        c = smtplib.SMTP(host, int(port), local_hostname="client.lab.example", timeout=5)
+        code, msg = c.ehlo()
+        say(role, c.sock)
+        p = c.sock.getsockname()[1]
+        log(p, "EHLO: %d %s" % (code, msg.splitlines()[0].decode()))
+        held_.append((c, p))
+    t1 = time.time()  # the QUIT clock starts with all N held
+    threads = [threading.Thread(target=held, args=cp) for cp in held_]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def eximsilent(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed: the server's close waits unread
+        time.sleep(float(hold))
+        return
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("eximsilent %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-120:]), file=sys.stderr, flush=True)
+    s.close()
+
+
+def eximdata(host, port, role, mode, hold):
+    import smtplib
+
+    c = smtplib.SMTP(host, int(port), local_hostname="client.lab.example", timeout=5)
+    c.ehlo()
+    say(role, c.sock)
+    c.mail("app@client.lab.example")
+    c.rcpt("root@lab.example")
+    code, msg = c.docmd("DATA")
+    t0 = time.time()
+    # The headers and half a line of the body: the producer stalls there.
+    c.send(b"From: app@client.lab.example\r\nTo: root@lab.example\r\nSubject: lab\r\n\r\nthe first line of the bo")
+    print("eximdata %s: DATA: %d, half a body sent" % (role, code), file=sys.stderr, flush=True)
+    s = c.sock
+    s.settimeout(None)
+    if mode == "silent":
+        keep.append(c)  # never read, never closed
+        time.sleep(float(hold))
+        return
+    if not select.select([s], [], [], float(hold))[0]:
+        print("eximdata %s: nothing from the server in %s s" % (role, hold), file=sys.stderr, flush=True)
+        return
+    try:
+        got = c.getreply()
+    except Exception as e:
+        got = "%s: %s" % (type(e).__name__, e)
+    print("eximdata %s: readable after %.3f s: %r" % (role, time.time() - t0, got), file=sys.stderr, flush=True)
+    c.close()
+
+
+def eximearly(host, port, role):
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(b"EHLO client.lab.example\r\n")  # before the greeting
+    say(role, s)
+    t0 = time.time()
+    got = b""
+    quit = False
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+            # Served (the EHLO taken as PIPECONNECT): QUIT once its reply is in.
+            if not quit and (got.startswith(b"250 ") or b"\r\n250 " in got):
+                s.sendall(b"QUIT\r\n")
+                quit = True
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("eximearly %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got), file=sys.stderr, flush=True)
+    s.close()
+
+
+def eximburst(host, port, n, timeout):
+    import smtplib
+
+    t0 = time.time()
+
+    class Bound(smtplib.SMTP):
+        def _get_socket(self, host, port, timeout):
+            s = socket.socket(family(host), socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.bind(("", 0))
+            say("eximburst", s)  # before the SYN: one whose connect fails is named too
+            self.port_ = s.getsockname()[1]
+            try:
+                s.connect((host, port))
+            except OSError:
+                s.close()
+                raise
+            return s
+
+    def one():
+        c = Bound(local_hostname="client.lab.example", timeout=float(timeout))
+        try:
+            code, msg = c.connect(host, int(port))
+            c.ehlo()
+            c.quit()
+            what = "served (greeting %d)" % code
+        except Exception as e:
+            what = "%s: %s" % (type(e).__name__, e)
+            c.close()
+        print("eximburst %s at %.3f s: %s" % (getattr(c, "port_", "?"), time.time() - t0, what), file=sys.stderr, flush=True)
+
+    threads = [threading.Thread(target=one) for _ in range(int(n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 if __name__ == "__main__":
