@@ -69,7 +69,11 @@ func inspectCloseWait(c *flowCtx) {
 		}
 		age := c.age(h.Since)
 		if s == flow.Server && notTakenUp(r) && c.end.Sub(r.Client.LastPayload) >= takeUpWait {
-			c.add(notTakenUpVerdict(c, age))
+			c.add(notTakenUpVerdict(c, age, false))
+			continue
+		}
+		if s == flow.Server && ungreeted(r) && c.cap.greets[r.Key.Server()] && c.end.Sub(opened(r)) >= takeUpWait {
+			c.add(notTakenUpVerdict(c, age, true))
 			continue
 		}
 		j := c.cap.judgeCloseWait(r, s, true)
@@ -105,21 +109,33 @@ func notTakenUp(r *flow.Record) bool {
 // and a capture cut sooner cannot tell.
 const takeUpWait = time.Second
 
-func notTakenUpVerdict(c *flowCtx, age time.Duration) Verdict {
+// notTakenUpVerdict is the listen overflow of a connection in CLOSE_WAIT
+// that its server never came to: the client's opening message never
+// answered, or, where the server speaks first, no greeting (greeting).
+func notTakenUpVerdict(c *flowCtx, age time.Duration, greeting bool) Verdict {
 	r := c.r
 	what := "opening message"
 	if p := r.ReadPayload(c.pb); p != nil && p.Protocol == "tls" {
 		what = "TLS ClientHello"
 	}
-	waited := r.Client.FinAt.Sub(r.Client.LastPayload)
-	return Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Server.Since, Age: age, notTakenUp: true,
-		Summary: fmt.Sprintf("the server never answered the client's %s, which a server answers as soon as it takes a connection up; its kernel acknowledged it, and the client gave up %s later and closed. "+
-			"The server never accepted the connection (a connection cap: RabbitMQ's connection_max, HAProxy's maxconn, Tomcat's maxConnections; or it stopped accepting), or accepted it and never came to it (every worker busy): "+
-			"its CLOSE_WAIT waits in the kernel until the server takes it up, no application's leak", what, fmtDur(waited)),
-		Evidence: []Evidence{
-			{Input: int(r.Client.LastPayloadInput), Packet: int(r.Client.LastPayloadPacket), At: r.Client.LastPayload, What: "the client's " + what + ", never answered"},
-			{Input: int(r.Client.FinInput), Packet: int(r.Client.FinPacket), At: r.Client.FinAt, What: fmt.Sprintf("FIN from client %s later: it gave up", fmtDur(waited))},
-		}}
+	since, ok := r.Client.LastPayload, true
+	first := fmt.Sprintf("the server never answered the client's %s, which a server answers as soon as it takes a connection up; its kernel acknowledged it", what)
+	if greeting {
+		since, ok = opened(r), false
+		first = "the server never greeted the client, though it speaks first on its other connections, at once"
+	}
+	waited := r.Client.FinAt.Sub(since)
+	v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: r.Server.Since, Age: age, notTakenUp: true,
+		Summary: fmt.Sprintf("%s, and the client gave up %s later and closed. "+
+			"The server never accepted the connection (a connection cap: RabbitMQ's connection_max, HAProxy's maxconn, Tomcat's maxConnections; a full accept queue; or it stopped accepting), or accepted it and never came to it (every worker busy): "+
+			"its CLOSE_WAIT waits in the kernel until the server takes it up, no application's leak", first, fmtDur(waited))}
+	if ok {
+		v.Evidence = append(v.Evidence, Evidence{Input: int(r.Client.LastPayloadInput), Packet: int(r.Client.LastPayloadPacket), At: r.Client.LastPayload, What: "the client's " + what + ", never answered"})
+	} else if e := handshakeEnd(r); e != nil {
+		v.Evidence = append(v.Evidence, ev(e, "the handshake's last packet: no greeting after it"))
+	}
+	v.Evidence = append(v.Evidence, Evidence{Input: int(r.Client.FinInput), Packet: int(r.Client.FinPacket), At: r.Client.FinAt, What: fmt.Sprintf("FIN from client %s later: it gave up", fmtDur(waited))})
+	return v
 }
 
 func closeWaitVerdict(c *flowCtx, s flow.Side, j judgement, age time.Duration) Verdict {

@@ -67,7 +67,7 @@ var idleDetector = detector{
 		_, from := idleBefore(f.Record, v)
 		waiting := waitedFor(v.Side, from) && !v.unused
 		if v.Side == flow.Client {
-			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waiting, unused: v.unused}, true
+			return groupKey{host: f.Key.Client().Addr(), endpoint: f.Key.Server(), waiting: waiting, unused: v.unused, greet: v.greetWait}, true
 		}
 		return groupKey{endpoint: f.Key.Server(), waiting: waiting, mass: v.mass, pings: v.pings, unused: v.unused}, true
 	},
@@ -314,6 +314,7 @@ func inspectIdle(c *flowCtx) {
 		}
 		what := fmt.Sprintf("FIN from %s after %s idle", sideName(closer), fmtDur(idle))
 		quiet := ch.DataBeforeFin == 0 // idle since the handshake (firstCloser)
+		greet := false                 // a client that waited for a greeting
 		switch {
 		case quiet && closer == flow.Server:
 			what = fmt.Sprintf("FIN from server %s after the handshake", fmtDur(ch.FinAt.Sub(opened(r))))
@@ -321,6 +322,10 @@ func inspectIdle(c *flowCtx) {
 			if serverWaitOf(r, c.pb) == waitIncomplete {
 				sum = fmt.Sprintf("the server answered 408 Request Time-out and closed the connection %s after the handshake, the client having sent nothing: its timeout for a request that never came (HAProxy's timeout http-request, or timeout client without it; Apache's RequestReadTimeout)", fmtDur(idle))
 			}
+		case quiet && c.cap.greets[r.Key.Server()]:
+			what = fmt.Sprintf("FIN from client %s after the handshake, no greeting", fmtDur(ch.FinAt.Sub(opened(r))))
+			sum = fmt.Sprintf("the client gave up waiting for the server's greeting %s after the handshake, and closed: the server speaks first on its other connections, and never greeted this one in time", fmtDur(idle))
+			greet = true
 		case quiet:
 			what = fmt.Sprintf("FIN from client %s after the handshake", fmtDur(ch.FinAt.Sub(opened(r))))
 			sum = fmt.Sprintf("the client closed the connection %s after the handshake, having sent nothing and received nothing: a connection opened and let go unused (a pool's or a browser's spare connection, a health check that only connects)", fmtDur(idle))
@@ -380,7 +385,7 @@ func inspectIdle(c *flowCtx) {
 		if fin != ch {
 			since = annAt
 		}
-		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass, pings: pings, unused: quiet && !mass && !pings && !c.cap.sameTimer(r.Key.Server(), closer, idle)}
+		v := Verdict{Class: IdleTimeoutClose, Side: closer, Severity: sev, Confidence: 0.8, Since: since, Summary: sum, mass: mass, pings: pings, unused: quiet && !mass && !pings && !c.cap.sameTimer(r.Key.Server(), closer, idle), greetWait: greet}
 		switch {
 		case !quiet:
 			v.Evidence = append(v.Evidence,
@@ -806,6 +811,11 @@ func unusedFinding(g *group) Finding {
 		}
 		sb.WriteString(": its timeout for a first request or message (HAProxy's timeout http-request, or timeout client without it, and Apache's RequestReadTimeout answer 408 first; nginx's client_header_timeout; a login or handshake timeout), or an idle timeout counting from the accept.")
 		fix = "Nothing to fix where the clients open connections they may not use (a pool's spare connections, a browser's preconnect, a health check that only connects). Otherwise find why they connect and send nothing; many sources each holding connections without a request are a slow-request attack (slowloris): keep this timeout short and limit connections per client."
+	} else if v0.greetWait {
+		hosts, scope = []netip.Addr{f0.Key.Client().Addr()}, []netip.AddrPort{server}
+		fmt.Fprintf(&sb, "%s gave up on %s to %s %s after the handshake, waiting for a greeting the server never sent in time (it speaks first on its other connections, at once): the server did not come to them (see its listen_overflow finding, where it has one).",
+			f0.Key.Client().Addr(), plural(len(g.flows), "connection"), server, after)
+		fix = "Find why the server is slow to take up connections (its accept queue: ss -ltn; its connection cap; its workers; a slow accept loop); raise the client's greeting timeout only if the server is merely slow."
 	} else {
 		hosts, scope = []netip.Addr{f0.Key.Client().Addr()}, []netip.AddrPort{server}
 		fmt.Fprintf(&sb, "%s closed %s to %s %s after the handshake, having sent nothing on them and received nothing: connections opened and let go unused (a pool's spare connections, a browser's preconnect, a health check that only connects).",

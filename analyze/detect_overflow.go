@@ -32,7 +32,9 @@ var listenOverflowDetector = detector{
 			"With the payload read, also a server that never came to a connection though its queue had room: the client's " +
 			"opening message, which a server's protocol answers as soon as it takes a connection up (a TLS ClientHello, an AMQP " +
 			"header, PostgreSQL's startup message, an SSH version line, an MQTT CONNECT, the HTTP/2 preface), acknowledged " +
-			"by its kernel and never answered until the client gave up and closed: the server's CLOSE_WAIT is no leak of an application.",
+			"by its kernel and never answered until the client gave up and closed: the server's CLOSE_WAIT is no leak of an application. " +
+			"Likewise, where the server speaks first (its other connections' data begins with its own: a greeting), a client that " +
+			"gave up and closed without a greeting, or got it only after its FIN.",
 		Causes: "An application stuck or too slow to accept (all worker threads blocked, e.g. on an upstream with " +
 			"no timeout), every worker busy (PHP-FPM pm.max_children, gunicorn's workers), a connection cap at which the " +
 			"application stops accepting on purpose (HAProxy maxconn, Tomcat maxConnections), or a backlog too small for bursts.",
@@ -89,6 +91,20 @@ func inspectListenOverflow(c *flowCtx) {
 		}
 		// Not told by the SYNs: the handshake's ACK may have been the
 		// one dropped (below).
+	}
+	if greetingLate(r) && c.cap.greets[r.Key.Server()] {
+		// A server that speaks first greeted the client only after it had
+		// given up: it came to the connection too late.
+		wait := r.Client.FinAt.Sub(opened(r))
+		v := Verdict{Class: ListenOverflow, Side: flow.Server, Severity: Warning, Confidence: 0.7, Since: opened(r),
+			Summary: fmt.Sprintf("the server, which speaks first on its other connections at once, sent nothing for %s after the handshake: the client gave up and closed, and the server's greeting came %s after that, too late: it never came to the connection in time (a full accept queue, a connection cap, every worker busy, an accept loop that is slow)",
+				fmtDur(wait), fmtDur(r.Server.LastPayload.Sub(r.Client.FinAt)))}
+		if e := handshakeEnd(r); e != nil {
+			v.Evidence = append(v.Evidence, ev(e, "the handshake's last packet: no greeting after it"))
+		}
+		v.Evidence = append(v.Evidence, Evidence{Input: int(r.Client.FinInput), Packet: int(r.Client.FinPacket), At: r.Client.FinAt, What: fmt.Sprintf("FIN from client %s after the handshake: it gave up", fmtDur(wait))})
+		c.add(v)
+		return
 	}
 	if r.Server.Expired != flow.SynRecv || r.Server.State != flow.Closed || r.Unanswered(flow.Client) == 0 {
 		n := requestSentAgain(r)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flowdoc/flowdoc/flow"
@@ -50,6 +51,12 @@ type captureEvidence struct {
 	// been quiet when it closed them first after minIdle or more: its
 	// idle timeout, where it has one.
 	idleCloses map[netip.AddrPort]*latencies
+	// greets holds the server endpoints that speak first: on their
+	// connections where both sides sent data, the server's came first
+	// (a greeting: SMTP's 220, FTP's, an SSH banner), judged where a
+	// connection to them carried none of the server's, or only after the
+	// client's FIN (greetingLate).
+	greets map[netip.AddrPort]bool
 	// served holds, per server endpoint that closed a silent connection
 	// soon after its handshake (silentClose), when the connections it
 	// served were opened, in order: one opened while the silent one
@@ -523,6 +530,39 @@ func gatherEvidence(recs []*flow.Record, aggs []flow.Aggregate, end flow.Timesta
 			}
 		}
 	}
+	// Servers that speak first, where a connection got no greeting or
+	// one only after its client gave up.
+	var firsts map[netip.AddrPort][2]int // server first, client first
+	for _, r := range recs {
+		if ungreeted(r) || greetingLate(r) {
+			if firsts == nil {
+				firsts = map[netip.AddrPort][2]int{}
+			}
+			firsts[r.Key.Server()] = [2]int{}
+		}
+	}
+	if len(firsts) > 0 {
+		for _, r := range recs {
+			n, ok := firsts[r.Key.Server()]
+			if !ok || r.Midstream || r.Client.Bytes == 0 || r.Server.Bytes == 0 {
+				continue
+			}
+			if strings.IndexByte(r.History, 'd') < strings.IndexByte(r.History, 'D') {
+				n[0]++
+			} else {
+				n[1]++
+			}
+			firsts[r.Key.Server()] = n
+		}
+		for ep, n := range firsts {
+			if n[0] >= 2 && n[1]*10 <= n[0] {
+				if ev.greets == nil {
+					ev.greets = map[netip.AddrPort]bool{}
+				}
+				ev.greets[ep] = true
+			}
+		}
+	}
 	// Requests a server left unacknowledged after its only SYN-ACK, and
 	// when it acknowledged its other connections' (siblingAcked).
 	for _, r := range recs {
@@ -774,4 +814,23 @@ func (ev *captureEvidence) servedWhile(server netip.AddrPort, from, to flow.Time
 	sv := ev.served[server]
 	i, _ := slices.BinarySearch(sv, from+1)
 	return i < len(sv) && sv[i] <= to
+}
+
+// ungreeted reports whether r's client, having sent nothing, gave up and
+// closed without a byte from its server: a server that speaks first
+// (captureEvidence.greets) never greeted it.
+func ungreeted(r *flow.Record) bool {
+	return !r.Midstream && r.Client.Bytes == 0 && r.Server.Bytes == 0 && r.Server.RSTs == 0 && r.Client.FinPacket > 0 &&
+		has(r, flow.Client, 'S') && has(r, flow.Server, 'H')
+}
+
+// greetingLate reports whether r's server sent its first data only after
+// its client, having sent nothing, had given up and closed: a server that
+// speaks first came to the connection too late.
+func greetingLate(r *flow.Record) bool {
+	if r.Midstream || r.Client.Bytes != 0 || r.Server.Bytes == 0 || r.Client.FinPacket == 0 || !has(r, flow.Client, 'S') || !has(r, flow.Server, 'H') {
+		return false
+	}
+	h := r.History
+	return strings.IndexByte(h, 'F') >= 0 && strings.IndexByte(h, 'F') < strings.IndexByte(h, 'd')
 }

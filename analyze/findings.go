@@ -78,6 +78,7 @@ type groupKey struct {
 	mass     bool // a server's idle closes all at once (Verdict.mass)
 	pings    bool // a server's closes for its clients' pings (Verdict.pings)
 	unused   bool // closes of connections that carried no data (Verdict.unused)
+	greet    bool // a client's closes waiting for a greeting (Verdict.greetWait)
 	taken    bool // connections the server never came to (Verdict.notTakenUp)
 }
 

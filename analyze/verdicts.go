@@ -30,6 +30,9 @@ type Verdict struct {
 	// data either way before it (but the closer's goodbye): quiet since
 	// its handshake.
 	unused bool
+	// greetWait is set on such a close by a client that waited for the
+	// greeting of a server that speaks first.
+	greetWait bool
 	// notTakenUp is set on a listen overflow of a connection in CLOSE_WAIT
 	// whose server never came to it (notTakenUp).
 	notTakenUp bool
