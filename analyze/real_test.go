@@ -106,6 +106,13 @@ var knownWrong = map[string]string{
 	// Exim 4.96's daemons: smtp_accept_max, smtp_accept_max_per_host, smtp_receive_timeout, a slow main loop behind smtp_connect_backlog 2, early talkers.
 	"exim-smtp@mid verdicts":  eximDataFirst,
 	"exim-smtp@late verdicts": eximDataFirst + "; " + eximEarlyTalker,
+	// Jetty 9.4's idle timeout (3000 ms, a bare FIN, then it reads and drops what comes), JDK and python clients, a burst on two threads.
+	"jetty-idle@early verdicts": "54506 (http.client, reused 7.5 s after its response) in CLOSE_WAIT 0.79 s at the cut (Jetty's idle FIN #71 at 5.001 s into the capture, the delayed ACK #78) is close_wait_leak(client) (error) " + jettyYoungCloseWait + ": it sends its next GET 4.29 s after Jetty's FIN (#117; RST #118), a pool that notices at its next use, open(client), no leak",
+	"jetty-idle@early healthy":  "54520, a requests Session's pooled connection, in CLOSE_WAIT 0.77 s at the cut (Jetty's idle FIN #73 at 5.023 s): error close_wait_leak(client) and warning idle_timeout_close(server) " + jettyYoungCloseWait + "; the Session checks it at its next request, closes it (FIN #85, 1.37 s after Jetty's) and connects anew: healthy",
+	"jetty-idle@mid verdicts":   jettyDeadlineStale,
+	"jetty-idle@late verdicts":  jettyDeadlineStale,
+	"jetty-idle@mid findings":   jettyDeadlineFinding,
+	"jetty-idle@late findings":  jettyDeadlineFinding,
 }
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
@@ -122,6 +129,14 @@ const (
 const (
 	eximDataFirst   = "59514 (2525), a mail stalled in DATA (its last data #292 at 7.548 s): Exim's data timeout, \"421 mx.lab.example SMTP incoming data timeout - closing connection.\" (#332 at 10.549 s, 3.001 s later, mainlog \"SMTP data timeout (message abandoned)\"), its FIN #334 1.1 ms after it (Exim logs and removes the spool files first); smtplib read the 421 and closed in 0.35 ms, its FIN #333 before Exim's: flowdoc says time_wait(client) clean(client), no idle_timeout_close(server), the client taken for the closer; the 421 says \"closing connection\" and the client's FIN only answers it (the rule lets a peer's FIN answering an announcement leave the announcer the closer, as for a TLS close_notify, but not an SMTP 421); its twin 59522, whose client never reads, has idle_timeout_close(server)"
 	eximEarlyTalker = "59524 (2525), an early talker: its EHLO (#350) 0.13 ms after the handshake, inside Exim's greet pause (a connect ACL's delay = 1s); with PIPECONNECT advertised to no host, Exim answers \"554 SMTP synchronization error\" (#364, 32 bytes) where its greeting belongs, 1.003 s after the accept, and closes (FIN #368, 0.65 ms later; the client's #369); rejectlog \"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection\": a refusal at the greeting, accept_then_close(server), but flowdoc says time_wait(server) clean(server): 554 is a refusal line to it, and the close came 1.0034 s after the handshake, just past acceptCloseWithin (1 s), the greet pause counted in"
+)
+
+// Jetty 9.4.57 (idleTimeout 3000, maxThreads 4) and the JDK's and python's
+// clients.
+const (
+	jettyYoungCloseWait  = "on the strength of the host's other closes (the raw sockets 54490 and 54538, blocked in a read, closing 0.22 and 0.23 ms after Jetty's FINs #67 and #75; other programs of that host)"
+	jettyDeadlineStale   = "54506 (http.client, GET / #117 4.29 s after Jetty's idle FIN #71, RST #118 0.06 ms later) is idle_timeout_close(server) reset(server) with no stale_reuse_reset(client); 54560 and 60548 (HttpURLConnection's KeepAliveCache: GET /ok #127 1.50 s after Jetty's FIN #121, and #167 3.7 ms after FIN #166; no answer, no RST: Jetty's closed parser read and dropped them, its DEBUG log \"parseNext s=CLOSE\"; both retried on a new connection, 60534 #133 and 60562 #173) are idle_timeout_close(server) half_close_ok(server) with no stale_reuse_reset(client). Jetty closed each 3.0 s after its one answer, 3.005-3.027 s after the SYN (one request right after the connect): flowdoc takes those closes for a deadline counted from the accept (its run 3.005-3.027 s, the idle times ten times as far apart only because of 60534, whose GET /ok #152 came 0.97 ms before Jetty's timer FIN #153) and skips any data after them as a late answer to a login (atDeadline in inspectStaleReuse); an idle timeout of connections that carry one request at once keeps every close near one age from the SYN"
+	jettyDeadlineFinding = "54506, 54560 and 60548 in no stale_reuse_reset finding: " + jettyDeadlineStale + "; and the finding says \"1 of these requests was sent again on a new connection within 8.5 ms\": 60534's GET /ok (#152, lost to Jetty's timer) went out again first thing on 60548 (#159, 2.6 ms later) as 54476's did on 54560: 2 of its 3"
 )
 
 // nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,

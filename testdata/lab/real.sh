@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The flowdoc lab of real software: servers and clients installed from
-# packages (nginx, HAProxy, Tomcat 10, ZooKeeper 3.8, Redis, memcached,
+# packages (nginx, HAProxy, Tomcat 10, Jetty 9.4, ZooKeeper 3.8, Redis, memcached,
 # MariaDB, PostgreSQL, Apache httpd, ApacheBench, vsftpd, squid, varnish,
 # caddy, mosquitto, PgBouncer, Node.js, curl, socat, python3
 # http.client/requests/kazoo/psycopg2/ftplib/h2/paho-mqtt/redis/grpcio/aiohttp, Perl's
@@ -58,7 +58,10 @@
 # exim4-config's debconf question exim4/dc_eximconfig_configtype can be
 # preseeded "no configuration at this time"; Debian's exim4 and postfix
 # conflict, both a mail-transport-agent: exim-smtp and postfix-smtp are
-# not recorded on one machine).
+# not recorded on one machine),
+# jetty9, python3-requests and tshark (jetty-idle; Jetty run by hand from
+# /usr/share/jetty9 with a jetty.base of its own, the jetty9 service not
+# used).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -583,6 +586,21 @@
 #                       blocked 1.2 s per accept: a burst of 8 smtplib
 #                       sessions (SYNs and handshake ACKs dropped, those
 #                       that gave up waiting for the greeting reset it).
+#   jetty-idle          Jetty 9.4 (jetty.http.idleTimeout 3000,
+#                       acceptQueueSize 2, maxThreads 4: two threads for
+#                       requests): idle connections closed with a bare FIN
+#                       (shutdownOutput), Jetty still reading and dropping
+#                       what comes; the JDK's HttpClient (its pool closes
+#                       on the FIN; requests racing the timer dropped and
+#                       retried), HttpURLConnection (its KeepAliveCache
+#                       reuses closed connections: dropped, retried),
+#                       http.client reused 1 s after the FIN (dropped) and
+#                       4.5 s after (RST), requests Sessions, raw sockets
+#                       (never closing: CLOSE_WAIT; half a request: FIN,
+#                       no 408); 10 slow requests at once, queued in
+#                       Jetty's thread pool (no 503), some dropped by the
+#                       idle timeout while they wait unread (FIN, no
+#                       answer).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10373,7 +10391,336 @@ says listen_overflow : $server_ip:2526
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp"
+# jetty_base DIR: a jetty.base of its own in DIR for Debian's jetty9 9.4
+# (jetty.home /usr/share/jetty9, whose start.ini is not read): the http
+# connector on $server_ip:8080 (idleTimeout 3000 ms, acceptQueueSize 2, one
+# acceptor and one selector), a thread pool of 4 (maxThreads 4, no
+# reserved threads: the acceptor and the selector hold two, two are left
+# for requests), deploy with a webapp at / (testdata/lab/webapp/
+# JettySlow.java: /slow after 1.5 s, any other path at once), a request
+# log (client port, when a thread began the request, status, ms taken,
+# request line, User-Agent), and DEBUG logs of its parser and connections
+# (the idle timeouts, the shutdownOutput, what it read after them).
+jetty_base() {
+	local d=$1
+	mkdir -p "$d/webapps/ROOT/WEB-INF/classes" "$d/logs" "$d/resources"
+	javac -cp /usr/share/jetty9/lib/servlet-api-3.1.jar -d "$d/webapps/ROOT/WEB-INF/classes" "$here/webapp/JettySlow.java"
+	cat >"$d/webapps/ROOT/WEB-INF/web.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="http://xmlns.jcp.org/xml/ns/javaee" version="3.1" metadata-complete="true">
+  <servlet><servlet-name>slow</servlet-name><servlet-class>JettySlow</servlet-class><load-on-startup>1</load-on-startup></servlet>
+  <servlet-mapping><servlet-name>slow</servlet-name><url-pattern>/</url-pattern></servlet-mapping>
+</web-app>
+XML
+	cat >"$d/start.ini" <<INI
+--module=server,http,deploy,customrequestlog,resources
+jetty.http.host=$server_ip
+jetty.http.port=8080
+jetty.http.idleTimeout=3000
+jetty.http.acceptQueueSize=2
+jetty.http.acceptors=1
+jetty.http.selectors=1
+jetty.threadPool.minThreads=4
+jetty.threadPool.maxThreads=4
+jetty.threadPool.reservedThreads=0
+jetty.requestlog.filePath=logs/request.log
+jetty.customrequestlog.formatString=%{remote}p %{HH:mm:ss.SSS|UTC}t %s %{ms}T "%r" "%{User-Agent}i"
+INI
+	cat >"$d/resources/jetty-logging.properties" <<'PROPS'
+org.eclipse.jetty.http.HttpParser.LEVEL=DEBUG
+org.eclipse.jetty.io.AbstractConnection.LEVEL=DEBUG
+org.eclipse.jetty.io.AbstractEndPoint.LEVEL=DEBUG
+PROPS
+}
+
+# ua_ports FILE UA: the client ports of the connections to 8080 in FILE
+# that carried a request with User-Agent UA, comma separated.
+ua_ports() {
+	tshark -r "$1" -Y "tcp.dstport == 8080 && http.user_agent == \"$2\"" -T fields -e tcp.srcport 2>/dev/null |
+		sort -un | paste -sd,
+}
+
+# jetty_fins FILE: the connections to 8080 in FILE that the server closed
+# first (its FIN before any of the client's): how many, and the quiet
+# before the FIN (since the last payload either way, or the handshake).
+jetty_fins() {
+	tshark -r "$1" -Y "tcp.port == 8080" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.len 2>/dev/null |
+		awk '$2 != 8080 { c = $2; if (($4 == 1 && !(c in last)) || $6 > 0) last[c] = $1; if ($5 == 1) cfin[c] = 1 }
+			$2 == 8080 { c = $3; if ($4 == 1 && !(c in last)) last[c] = $1; if ($6 > 0) last[c] = $1
+				if ($5 == 1 && !(c in sfin) && !(c in cfin)) { sfin[c] = 1; q = $1 - last[c]; n++
+					if (min == "" || q < min) min = q; if (q > max) max = q } }
+			END { printf "%d, %.3f-%.3f s after the last payload", n, min, max }'
+}
+
+# jetty_races FILE: the requests sent after Jetty's FIN on the same
+# connection, "PORT (+MS ms after the FIN, answer)", where the answer is
+# Jetty's RST or none.
+jetty_races() {
+	tshark -r "$1" -Y "tcp.port == 8080" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.flags.reset -e tcp.len 2>/dev/null |
+		awk '$2 == 8080 && $4 == 1 && !($3 in fin) { fin[$3] = $1 }
+			$2 == 8080 && $5 == 1 && ($3 in at) && !($3 in rst) { rst[$3] = 1 }
+			$3 == 8080 && $6 > 0 && ($2 in fin) && !($2 in at) { at[$2] = $1; order[++n] = $2 }
+			END { for (i = 1; i <= n; i++) { p = order[i]
+				printf "%s%s (+%.1f ms, %s)", (i > 1 ? ", " : ""), p, (at[p] - fin[p]) * 1000, (p in rst ? "RST" : "no answer, no RST") } }'
+}
+
+# jetty_unanswered FILE: the connections to 8080 in FILE whose last
+# request got no answer before the server's FIN: "PORT MS" a line, MS the
+# milliseconds from the request to the FIN.
+jetty_unanswered() {
+	tshark -r "$1" -Y "tcp.port == 8080" -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.len 2>/dev/null |
+		awk '$3 == 8080 && $5 > 0 && !($2 in fin) { req[$2] = $1 }
+			$2 == 8080 && $5 > 0 { delete req[$3] }
+			$2 == 8080 && $4 == 1 && !($3 in fin) { fin[$3] = 1; if ($3 in req) printf "%s %.1f\n", $3, ($1 - req[$3]) * 1000 }'
+}
+
+# csv_and A B, csv_minus A B: the ports of the comma-separated list A that
+# are (are not) in B, comma separated.
+csv_and() {
+	awk -v a="$1" -v b="$2" 'BEGIN { n = split(b, x, ","); for (i = 1; i <= n; i++) in_b[x[i]] = 1
+		n = split(a, y, ","); for (i = 1; i <= n; i++) if (y[i] != "" && in_b[y[i]]) { printf "%s%s", s, y[i]; s = "," } }'
+}
+csv_minus() {
+	awk -v a="$1" -v b="$2" 'BEGIN { n = split(b, x, ","); for (i = 1; i <= n; i++) in_b[x[i]] = 1
+		n = split(a, y, ","); for (i = 1; i <= n; i++) if (y[i] != "" && !in_b[y[i]]) { printf "%s%s", s, y[i]; s = "," } }'
+}
+
+# Jetty 9.4's idle timeout and its small thread pool.
+sc_jetty_idle() {
+	host client; host server; wire client server
+	local d=$work/jetty
+	jetty_base "$d"
+	javac -d "$work" "$here/clients/JettyJdk.java"
+	# Jetty in the foreground, its log (stderr) to a file of its own.
+	on server sh -c "cd $d && exec java -Xmx256m -jar /usr/share/jetty9/start.jar jetty.home=/usr/share/jetty9 jetty.base=$d 2>$d/jetty.log"
+	local i
+	for i in $(seq 300); do
+		grep -q "Started @" "$d/jetty.log" 2>/dev/null && break
+		[ "$i" -lt 300 ] || die "Jetty did not start: $(tail -5 "$d/jetty.log")"
+		sleep 0.1
+	done
+	listening server 8080
+	: >"$work/curl"
+	capture client "$client_if" "$work/cap.pcap"
+	begin jetty-idle
+	# Every client starts at t0, 3 s from now (the JVMs start meanwhile).
+	t0=$(awk -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", n + 3 }')
+	local url=http://$server_ip:8080/ok
+	# HttpClient: a response, another 1.5 s later (the pooled connection),
+	# one 4 s later (after Jetty's close), then six 2.994-2.999 s after the
+	# one before, around Jetty's 3 s.
+	client client java -XX:TieredStopAtLevel=1 -cp "$work" JettyJdk pool jdkpool "$url" "$t0" 24 1500 4000 2994 2995 2996 2997 2998 2999
+	# HttpURLConnection: 1.5 s, 4 s and 4.5 s (after Jetty's close, within
+	# the cache's 5 s), then 2.998 and 3.002 s.
+	client client java -XX:TieredStopAtLevel=1 -cp "$work" JettyJdk urlconn urlconn "$url" "$t0" 28 1500 4000 4500 2998 3002
+	# http.client connections: reused 4 s after their response (Jetty
+	# closed it at 3 s: its output shut, still reading) and 7.5 s after it
+	# (Jetty's socket gone at 6 s), one never reused nor closed; a requests
+	# Session at 0, 4.6 and 11.3 s (apart from the others' requests).
+	client client $pylab pooled "$server_ip" 8080 "$t0" 45 hc:stale4:0,4:close hc:stale7:0,7.5:close hc:leak:0:keep \
+		rs:session:0,4.6,11.3:close
+	# Raw sockets: one never sends, reads nor closes; one reads until
+	# EOF and closes; one sends half a request and reads until EOF.
+	until_t 0
+	client client $pylab jettyraw "$server_ip" 8080 silent silent 45
+	client client $pylab jettyraw "$server_ip" 8080 silentread read 20
+	client client $pylab jettyraw "$server_ip" 8080 half half 20
+	# Early: Jetty's first idle closes (3 s) are 1.2 s old; the request
+	# reused 4 s after its response is dropped.
+	until_t 4.2
+	cut early client server
+	# The burst, at 25 s (the JDK clients' last requests at about 24 and
+	# 16 s): 10 curl --max-time 8 at once to /slow (1.5 s each, two
+	# threads).
+	until_t 25
+	for i in $(seq 10); do
+		ip netns exec "$tag-client" curl -s -o /dev/null --max-time 8 \
+			-w 'slow %{http_code} %{local_port} %{time_connect} %{time_total} %{exitcode}\n' \
+			"http://$server_ip:8080/slow" >>"$work/curl" 2>>"$work/log" &
+		pids+=($!)
+	done
+	# Mid: 2.5 s into the burst: two answered and closed by their clients
+	# (Jetty closes in turn when a thread is free to read the FIN), two in
+	# their servlet, the others waiting unread in Jetty's queue, their
+	# idle timeout running.
+	until_t 27.5
+	cut mid client server
+	until_t 42
+	cut late client server
+	finish "$work/cap.pcap"
+	# served: 200; dropped: closed with no answer (curl's exit 52, "Empty
+	# reply from server"); timedout: curl gave up (exit 28).
+	awk '$1 == "slow" && $3 != 0 { print ($2 == 200 ? "served" : $6 == 52 ? "dropped" : "timedout"), $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: $(command cut -d" " -f1 "$work/ports" | sort | uniq -c | tr -s "\\n " " ")" >&2
+	grep -h '^jettyjdk\|^jettyraw\| error ' "$work/log" | sed 's/^/  client: /' || true
+	local late=$out/$name@late.pcap c at cuts_at="" burst
+	local jdk url afterfin timer stale stale_jdk stale_url ok_jdk ok_url overflow served dropped timedout
+	local idlefins closes discarded logged began queued srvcw dropwait
+	jdk=$(ua_ports "$late" lab-jdkpool)
+	url=$(ua_ports "$late" lab-urlconn)
+	# The requests lost: sent after Jetty's FIN, or just before it (its
+	# timer fired with the request unread: the FIN within 100 ms).
+	afterfin=$(fin_then_data "$late" 8080)
+	timer=$(jetty_unanswered "$late" | awk '$2 < 100 { printf "%s%s", s, $1; s = "," }')
+	stale=$afterfin${timer:+,$timer}
+	stale_jdk=$(csv_and "$jdk" "$stale")
+	stale_url=$(csv_and "$url" "$stale")
+	ok_jdk=$(csv_minus "$jdk" "$stale")
+	ok_url=$(csv_minus "$url" "$stale")
+	served=$(ports served) dropped=$(ports dropped) timedout=$(ports timedout)
+	# The burst's SYNs sent more than once (dropped by a full accept queue).
+	overflow=$(tshark -r "$late" -Y "tcp.dstport == 8080 && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.srcport 2>/dev/null |
+		sort | uniq -d | paste -sd,)
+	burst=$(tshark -r "$late" -Y "tcp.dstport == 8080 && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.srcport \
+		-e frame.time_epoch 2>/dev/null | awk -v l=",$served,$dropped,$timedout," 'index(l, "," $1 ",") { print $2; exit }')
+	for c in early mid late; do
+		at=$(date -d "$(sed -n 's/^at //p' "$out/$name@$c.truth")" +%s.%N)
+		cuts_at+=$(awk -v c="$c" -v a="$at" -v t="$t0" -v b="$burst" \
+			'BEGIN { printf "%s%s %.2f s", (c == "early" ? "" : ", "), c, a - t; if (c != "early") printf " (%.2f s after the burst)", a - b }')
+	done
+	# Jetty's DEBUG log: its idle FINs (shutdownOutput on an open endpoint,
+	# by its Scheduler thread), its closes at the second idle timeout, and
+	# the requests its closed parser read and dropped.
+	idlefins=$(grep -c 'Scheduler-[0-9-]*: shutdownOutput .*,OPEN,' "$d/jetty.log")
+	closes=$(sed -n 's/.*Scheduler-[0-9-]*: close SocketChannelEndPoint.*,r=\/[0-9.]*:\([0-9]*\),.*/\1/p' "$d/jetty.log" | paste -sd,)
+	discarded=$(sed -n 's/.*parseNext s=CLOSE HeapByteBuffer@[^[]*\[p=0,l=[1-9][0-9]*,.*<<<\(GET [^ ]*\).*/\1/p' "$d/jetty.log" |
+		sort | uniq -c | awk '{ printf "%s%s %s x%d", s, $2, $3, $1; s = ", " }')
+	logged=$(wc -l <"$d/logs/request.log")
+	# When a thread began each /slow request (s after the burst's first
+	# SYN), its client port and the ms it took, from the request log.
+	began=$(awk -v b="$burst" '$0 ~ /GET \/slow/ { split(substr($2, 2, 12), h, ":"); day = int(b / 86400) * 86400
+			printf "%s%s +%.2f (%d ms)", s, $1, day + h[1] * 3600 + h[2] * 60 + h[3] - b, $4; s = ", " }' "$d/logs/request.log")
+	queued=$(awk '$1 == "ESTAB" && $2 > 0 && $4 ~ /:8080$/ { n++ } END { print n + 0 }' "$out/$name@mid.truth")
+	# How long the dropped requests waited for Jetty's FIN.
+	dropwait=$(jetty_unanswered "$late" | awk -v l=",$dropped," 'index(l, "," $1 ",") { if (min == "" || $2 < min) min = $2; if ($2 > max) max = $2 }
+		END { printf (min == max ? "%.2f s" : "%.2f-%.2f s"), min / 1000, max / 1000 }')
+	srvcw=$(awk '$1 == "CLOSE-WAIT" && $4 ~ /:8080$/ { p = $5; sub(/.*:/, "", p); printf "%s%s", s, p; s = "," }' "$out/$name@mid.truth")
+	expect <<EXP
+# Jetty 9.4.57 (Debian's jetty9, run by hand from /usr/share/jetty9 with
+# a jetty.base of its own; OpenJDK 17): its http connector with
+# jetty.http.idleTimeout 3000, acceptQueueSize 2 (listen(2): the kernel's
+# accept queue holds 3), one acceptor and one selector; a QueuedThreadPool
+# of maxThreads 4 with no reserved threads (the acceptor and the selector
+# take two: two threads for requests; its job queue unbounded); a webapp
+# answering /slow after 1.5 s. The clock starts at the clients' first
+# requests; the cuts: $cuts_at.
+#
+# Jetty's idle timeout fires 3 s after a connection's last read or
+# write, on its Scheduler thread: it closes its HTTP parser and shuts the
+# output down, a bare FIN (no 408 nor any response first), and keeps
+# reading: whatever comes after is read and dropped (no answer, no RST),
+# until the client's FIN, when it closes (TIME-WAIT on its side), or one
+# more idle period, when it closes the socket, which the kernel keeps in
+# FIN-WAIT-2 (60 s) with nothing on the wire; a request after that is
+# reset. Its FINs that came first, in this recording: $(jetty_fins "$late").
+# At INFO Jetty logs nothing of it; its DEBUG log (AbstractConnection,
+# AbstractEndPoint, HttpParser) shows "Idle timeout expired: 3000/3000 ms"
+# and a shutdownOutput for each ($idlefins, by the Scheduler), the closes
+# at the second timeout (${closes:-none}), and the requests the closed
+# parser read and dropped ("parseNext s=CLOSE": ${discarded:-none}). Its
+# request log holds the $logged requests it answered, none of those.
+#
+# The clients, on one host:
+# - java.net.http.HttpClient (User-Agent lab-jdkpool; $jdk): its pool
+#   (keep-alive 1200 s) watches idle connections: on Jetty's FIN it closes
+#   within milliseconds and the next request connects anew; a request 1.5 s
+#   after a response reuses the connection. Requests 2.994-2.999 s after
+#   a response race Jetty's timer: one that reaches Jetty just before the
+#   timer fires, not yet read, is acknowledged and dropped (Jetty's FIN
+#   a millisecond or two after it: the timer wins over the selector); one
+#   sent before the JDK saw the FIN goes out on the closed connection and
+#   is read and dropped. No answer, no RST: the JDK reads EOF, closes and
+#   sends the GET again on a new connection (200 to its caller). Lost and
+#   retried: ${stale_jdk:-none in this recording}.
+# - HttpURLConnection (lab-urlconn; $url): its KeepAliveCache keeps a
+#   connection 5 s, unwatched: its requests 4 and 4.5 s after a response
+#   go out on the connection Jetty closed at 3 s, read and dropped; it
+#   reads EOF, closes (its FIN right after the request) and retries on a
+#   new connection (200); those 2.998 and 3.002 s after race the timer.
+#   Lost and retried: ${stale_url:-none}. Its last connection waits in
+#   CLOSE_WAIT until the cache's cleaner drops it, seconds later: no leak.
+# - http.client (python3): "stale4" ($(ports stale4)) sends its next GET 4 s
+#   after its response, 1 s after Jetty's FIN: read and dropped, no answer,
+#   no RST; "stale7" ($(ports stale7)) 7.5 s after it, when Jetty has let
+#   go of the socket (6 s): RST. Both raise RemoteDisconnected ("Remote end
+#   closed connection without response": the FIN read first), not retried.
+#   "leak" ($(ports leak)) is never used nor closed again: CLOSE_WAIT to the
+#   end, a leak. A requests Session ($(ports session), then $(ports session-new),
+#   $(ports session-new2)) checks its pooled connection before a request: at
+#   4.6 and 11.3 s it finds Jetty's FIN, closes and connects anew: healthy.
+# - Raw sockets: "silent" ($(ports silent)) never sends, reads nor closes:
+#   Jetty's FIN 3 s after the accept, CLOSE_WAIT to the end (a leak);
+#   "silentread" ($(ports silentread)) reads that FIN and closes; "half"
+#   ($(ports half)) sends a request line and a Host header, no blank line:
+#   Jetty's bare FIN 3 s later (no 408), and it closes.
+# Requests sent after Jetty's FIN (client port, ms after it, Jetty's
+# answer): $(jetty_races "$late"). Connections whose last data from the
+# client had no answer when Jetty's FIN came (ms from that data to the
+# FIN: a request the timer beat by a few ms, a request queued, "half"):
+# $(jetty_unanswered "$late" | awk '{ printf "%s%s (%s ms)", s, $1, $2; s = ", " }').
+#
+# The burst: 10 curl --max-time 8 to /slow at once. Jetty's acceptor
+# takes every connection at once: no 503, no refusal, the accept queue
+# empty but for the burst's first milliseconds ($(handshakes "$late" 8080);
+# SYNs sent again: ${overflow:-none}). The work waits in the thread
+# pool's queue, two requests at a time, 1.5 s each, the requests
+# acknowledged by the kernel and unread (at the mid cut $queued
+# connections with Recv-Q). Its request log (client port, when a thread
+# began the request, s after the burst's first SYN, and the ms it took):
+# $began. A client's FIN after its response waits for a thread to read
+# it: Jetty's FIN comes when a thread is free or at its idle timeout
+# (CLOSE-WAIT on Jetty's side meanwhile, at the mid cut: ${srvcw:-none}): no
+# leak. Jetty's idle timeout runs while a request waits unread in the
+# queue (from when a thread set the connection up): the requests no
+# thread read within 3 s of it are dropped, Jetty's bare FIN $dropwait
+# after the request, which its closed parser reads and drops later; curl
+# gets "Empty reply from server" (exit 52) and closes: ${dropped:-none}. Served: $served.${timedout:+ Timed out (curl gave up, exit 28): $timedout.}
+#
+# Jetty's idle closes, its peers' stale reuses and the requests it drops.
+finding idle_timeout_close
+@mid,late says idle_timeout_close : after 3.0 s without traffic
+@mid,late says idle_timeout_close : Jetty
+nofinding accept_then_close
+nofinding reconnect_storm
+nofinding peer_unreachable
+nofinding unanswered_syn
+nofinding handshake_incomplete
+@early nofinding listen_overflow
+$([ -n "$overflow" ] && echo "@mid,late finding listen_overflow" || echo "nofinding listen_overflow")
+$([ -n "$overflow" ] && echo "expect cport=$overflow : listen_overflow(server)")
+expect cport=$(ports silentread),$(ports half) n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+healthy cport=$(ports silentread),$(ports half)
+expect cport=$(ports stale4) : stale_reuse_reset(client) idle_timeout_close(server) !close_wait_leak(client)
+@early expect cport=$(ports stale7) client.ss=CLOSE-WAIT : idle_timeout_close(server) !close_wait_leak(client)
+@mid,late expect cport=$(ports stale7) : stale_reuse_reset(client) idle_timeout_close(server)
+@early expect cport=$(ports leak),$(ports silent) client.ss=CLOSE-WAIT n>=2 : idle_timeout_close(server) open(client)|close_wait_leak(client)
+@mid,late expect cport=$(ports leak),$(ports silent) client.ss=CLOSE-WAIT n>=2 : idle_timeout_close(server) close_wait_leak(client)
+@mid,late infinding cport=$(ports leak),$(ports silent) : close_wait_leak
+@mid,late finding close_wait_leak
+@mid,late says close_wait_leak : holds 2 connections
+healthy cport=$(ports session),$(ports session-new),$(ports session-new2)
+@mid,late expect cport=$(ports session),$(ports session-new) n>=2 : idle_timeout_close(server) !stale_reuse_reset(client)
+@mid,late healthy cport=${ok_jdk:-0},${ok_url:-0}
+@mid,late expect cport=${stale_jdk:-0},${stale_url:-0},$(ports stale4),$(ports stale7) n>=3 : stale_reuse_reset(client)
+@mid,late infinding cport=${stale_jdk:-0},${stale_url:-0},$(ports stale4),$(ports stale7) : stale_reuse_reset
+finding stale_reuse_reset
+$([ -n "$stale_jdk$stale_url" ] && echo "@mid,late says stale_reuse_reset : retried")
+@late says idle_timeout_close : with a request's headers whole and no response
+# The burst: those served are healthy; Jetty's CLOSE-WAITs behind its busy
+# threads are no leak; the requests it dropped were closed by its idle
+# timeout with no answer, no reuse of a closed connection.
+healthy cport=$(csv_minus "$served" "$overflow")
+@mid expect sport=8080 server.ss=CLOSE-WAIT : !close_wait_leak(server)
+@mid expect cport=${dropped:-0} server.ss=ESTAB : !close_wait_leak(server) !idle_timeout_close(server) !stale_reuse_reset(client)
+@mid expect cport=${dropped:-0} server.ss=TIME-WAIT : idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !accept_then_close(server)
+@late expect cport=${dropped:-0} n>=1 : idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !accept_then_close(server)
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -10484,6 +10831,10 @@ for s in ${@:-$all}; do
 		command -v exim >/dev/null && [ -f /usr/sbin/exim4 ] && id Debian-exim >/dev/null 2>&1 ||
 			die "needs exim4-daemon-light (it conflicts with postfix: exim-smtp and postfix-smtp are recorded on different machines)"
 		command -v swaks >/dev/null && command -v tshark >/dev/null || die "needs swaks and tshark"
+		;;
+	jetty_idle)
+		[ -f /usr/share/jetty9/start.jar ] && [ -f /usr/share/jetty9/lib/servlet-api-3.1.jar ] || die "needs jetty9"
+		command -v tshark >/dev/null || die "needs tshark"
 		;;
 	nginx_h2_tls) command -v openssl >/dev/null && $py -c 'import h2' 2>/dev/null || die "needs openssl and python3-h2" ;;
 	grpc_idle) command -v openssl >/dev/null && $py -c 'import grpc, h2' 2>/dev/null || die "needs openssl, python3-grpcio and python3-h2" ;;

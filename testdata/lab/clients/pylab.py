@@ -413,6 +413,14 @@ count and time and exits by itself. Clients print one line per connection,
                                        read, EHLO, QUIT; says "eximburst PORT"
                                        as it binds, before its SYN; how each
                                        ended, and when, to stderr
+  jettyraw HOST PORT ROLE MODE HOLD    a socket to an HTTP server ("ROLE"):
+                                       MODE "silent" never sends, reads nor
+                                       closes (held HOLD s); "read" never
+                                       sends, reads until EOF and closes;
+                                       "half" sends a request line and one
+                                       header (no blank line), reads until
+                                       EOF and closes; what it read, and
+                                       when, to stderr
 """
 
 import http.client
@@ -2613,6 +2621,29 @@ def eximburst(host, port, n, timeout):
         t.start()
     for t in threads:
         t.join()
+
+
+def jettyraw(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed: the server's FIN waits unread
+        time.sleep(float(hold))
+        return
+    if mode == "half":
+        s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\n" % host.encode())  # no blank line: the headers never end
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("jettyraw %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-80:]), file=sys.stderr, flush=True)
+    s.close()
 
 
 if __name__ == "__main__":
