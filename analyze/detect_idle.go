@@ -123,8 +123,14 @@ type closeAge struct {
 // or more within the spread of their median, whose idle times, and the
 // moments they came, are ten times as far apart as their ages (100 ms at
 // least for idle times, the spread for moments): connections opened
-// apart and closed at one age, whatever their use. (Connections opened
-// together and closed together, at a restart, are not apart.)
+// apart and closed at one age, whatever their use. Idle times shorter
+// than raceIdle are left out: data just before a close may have raced an
+// idle timer. (Connections opened together and closed together, at a
+// restart, are not apart.)
+// raceIdle is the idle time under which a close may be an idle timer's
+// that a request raced (Jetty's FIN 1 ms after a request it never read).
+const raceIdle = 50 * time.Millisecond
+
 func deadlineRun(cs []closeAge) ([]closeAge, bool) {
 	cs = slices.DeleteFunc(cs, func(c closeAge) bool { return c.age < minIdle })
 	slices.SortFunc(cs, func(a, b closeAge) int { return cmp.Compare(a.age, b.age) })
@@ -139,12 +145,20 @@ func deadlineRun(cs []closeAge) ([]closeAge, bool) {
 			continue
 		}
 		ageSpread := run[len(run)-1].age - run[0].age
-		idleLo, idleHi, atLo, atHi := run[0].idle, run[0].idle, run[0].at, run[0].at
+		idleLo, idleHi, atLo, atHi := time.Duration(-1), time.Duration(-1), run[0].at, run[0].at
 		for _, c := range run {
-			idleLo, idleHi = min(idleLo, c.idle), max(idleHi, c.idle)
 			atLo, atHi = min(atLo, c.at), max(atHi, c.at)
+			if c.idle < raceIdle {
+				// Data just before the close: a request that raced an
+				// idle timer (Jetty's), which says nothing of a deadline.
+				continue
+			}
+			if idleLo < 0 {
+				idleLo, idleHi = c.idle, c.idle
+			}
+			idleLo, idleHi = min(idleLo, c.idle), max(idleHi, c.idle)
 		}
-		if idleHi-idleLo >= max(10*ageSpread, 100*time.Millisecond) && atHi.Sub(atLo) >= max(10*ageSpread, deadlineSpread) {
+		if idleLo >= 0 && idleHi-idleLo >= max(10*ageSpread, 100*time.Millisecond) && atHi.Sub(atLo) >= max(10*ageSpread, deadlineSpread) {
 			best = run
 		}
 	}

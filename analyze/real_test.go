@@ -109,10 +109,6 @@ var knownWrong = map[string]string{
 	// Jetty 9.4's idle timeout (3000 ms, a bare FIN, then it reads and drops what comes), JDK and python clients, a burst on two threads.
 	"jetty-idle@early verdicts": "54506 (http.client, reused 7.5 s after its response) in CLOSE_WAIT 0.79 s at the cut (Jetty's idle FIN #71 at 5.001 s into the capture, the delayed ACK #78) is close_wait_leak(client) (error) " + jettyYoungCloseWait + ": it sends its next GET 4.29 s after Jetty's FIN (#117; RST #118), a pool that notices at its next use, open(client), no leak",
 	"jetty-idle@early healthy":  "54520, a requests Session's pooled connection, in CLOSE_WAIT 0.77 s at the cut (Jetty's idle FIN #73 at 5.023 s): error close_wait_leak(client) and warning idle_timeout_close(server) " + jettyYoungCloseWait + "; the Session checks it at its next request, closes it (FIN #85, 1.37 s after Jetty's) and connects anew: healthy",
-	"jetty-idle@mid verdicts":   jettyDeadlineStale,
-	"jetty-idle@late verdicts":  jettyDeadlineStale,
-	"jetty-idle@mid findings":   jettyDeadlineFinding,
-	"jetty-idle@late findings":  jettyDeadlineFinding,
 }
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
@@ -134,9 +130,7 @@ const (
 // Jetty 9.4.57 (idleTimeout 3000, maxThreads 4) and the JDK's and python's
 // clients.
 const (
-	jettyYoungCloseWait  = "on the strength of the host's other closes (the raw sockets 54490 and 54538, blocked in a read, closing 0.22 and 0.23 ms after Jetty's FINs #67 and #75; other programs of that host)"
-	jettyDeadlineStale   = "54506 (http.client, GET / #117 4.29 s after Jetty's idle FIN #71, RST #118 0.06 ms later) is idle_timeout_close(server) reset(server) with no stale_reuse_reset(client); 54560 and 60548 (HttpURLConnection's KeepAliveCache: GET /ok #127 1.50 s after Jetty's FIN #121, and #167 3.7 ms after FIN #166; no answer, no RST: Jetty's closed parser read and dropped them, its DEBUG log \"parseNext s=CLOSE\"; both retried on a new connection, 60534 #133 and 60562 #173) are idle_timeout_close(server) half_close_ok(server) with no stale_reuse_reset(client). Jetty closed each 3.0 s after its one answer, 3.005-3.027 s after the SYN (one request right after the connect): flowdoc takes those closes for a deadline counted from the accept (its run 3.005-3.027 s, the idle times ten times as far apart only because of 60534, whose GET /ok #152 came 0.97 ms before Jetty's timer FIN #153) and skips any data after them as a late answer to a login (atDeadline in inspectStaleReuse); an idle timeout of connections that carry one request at once keeps every close near one age from the SYN"
-	jettyDeadlineFinding = "54506, 54560 and 60548 in no stale_reuse_reset finding: " + jettyDeadlineStale + "; and the finding says \"1 of these requests was sent again on a new connection within 8.5 ms\": 60534's GET /ok (#152, lost to Jetty's timer) went out again first thing on 60548 (#159, 2.6 ms later) as 54476's did on 54560: 2 of its 3"
+	jettyYoungCloseWait = "on the strength of the host's other closes (the raw sockets 54490 and 54538, blocked in a read, closing 0.22 and 0.23 ms after Jetty's FINs #67 and #75; other programs of that host)"
 )
 
 // nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,
