@@ -357,7 +357,7 @@ func inspectIdle(c *flowCtx) {
 		if announced && answeredFirst(r, closer) {
 			fin = r.Half(closer.Other())
 			what = fmt.Sprintf("FIN from %s %s after the announcement, answering it", sideName(closer.Other()), fmtDur(fin.FinAt.Sub(annAt)))
-			sum += fmt.Sprintf(", announcing it (a short message that answered nothing, such as a TLS close_notify); the %s answered with its own FIN before the %s's", sideName(closer.Other()), sideName(closer))
+			sum += fmt.Sprintf(", announcing it (a short message that answered nothing, such as a TLS close_notify or an SMTP 421); the %s answered with its own FIN before the %s's", sideName(closer.Other()), sideName(closer))
 		} else if announced {
 			what = fmt.Sprintf("FIN from %s %s after its announcement", sideName(closer), fmtDur(ch.FinAt.Sub(annAt)))
 			sum += fmt.Sprintf(", announcing it first (a short message that answered nothing, such as an HTTP/2 GOAWAY) and sending its FIN %s later", fmtDur(ch.FinAt.Sub(annAt)))

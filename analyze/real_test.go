@@ -104,8 +104,7 @@ var knownWrong = map[string]string{
 	"tinyproxy@late verdicts":    tinyproxyHalf,
 	"tinyproxy@late findings":    tinyproxyStale + "; " + tinyproxyRelayedClose + "; no finding for 37178: " + tinyproxyHalf,
 	// Exim 4.96's daemons: smtp_accept_max, smtp_accept_max_per_host, smtp_receive_timeout, a slow main loop behind smtp_connect_backlog 2, early talkers.
-	"exim-smtp@mid verdicts":  eximDataFirst,
-	"exim-smtp@late verdicts": eximDataFirst + "; " + eximEarlyTalker,
+	"exim-smtp@late verdicts": eximEarlyTalker,
 	// Jetty 9.4's idle timeout (3000 ms, a bare FIN, then it reads and drops what comes), JDK and python clients, a burst on two threads.
 	"jetty-idle@early verdicts": "54506 (http.client, reused 7.5 s after its response) in CLOSE_WAIT 0.79 s at the cut (Jetty's idle FIN #71 at 5.001 s into the capture, the delayed ACK #78) is close_wait_leak(client) (error) " + jettyYoungCloseWait + ": it sends its next GET 4.29 s after Jetty's FIN (#117; RST #118), a pool that notices at its next use, open(client), no leak",
 	"jetty-idle@early healthy":  "54520, a requests Session's pooled connection, in CLOSE_WAIT 0.77 s at the cut (Jetty's idle FIN #73 at 5.023 s): error close_wait_leak(client) and warning idle_timeout_close(server) " + jettyYoungCloseWait + "; the Session checks it at its next request, closes it (FIN #85, 1.37 s after Jetty's) and connects anew: healthy",
@@ -123,7 +122,6 @@ const (
 // smtp_accept_max_per_host expansion) and a burst of 8 smtplib sessions
 // (timeout 4 s); a data timeout; an early talker refused by "b" (2525).
 const (
-	eximDataFirst   = "59514 (2525), a mail stalled in DATA (its last data #292 at 7.548 s): Exim's data timeout, \"421 mx.lab.example SMTP incoming data timeout - closing connection.\" (#332 at 10.549 s, 3.001 s later, mainlog \"SMTP data timeout (message abandoned)\"), its FIN #334 1.1 ms after it (Exim logs and removes the spool files first); smtplib read the 421 and closed in 0.35 ms, its FIN #333 before Exim's: flowdoc says time_wait(client) clean(client), no idle_timeout_close(server), the client taken for the closer; the 421 says \"closing connection\" and the client's FIN only answers it (the rule lets a peer's FIN answering an announcement leave the announcer the closer, as for a TLS close_notify, but not an SMTP 421); its twin 59522, whose client never reads, has idle_timeout_close(server)"
 	eximEarlyTalker = "59524 (2525), an early talker: its EHLO (#350) 0.13 ms after the handshake, inside Exim's greet pause (a connect ACL's delay = 1s); with PIPECONNECT advertised to no host, Exim answers \"554 SMTP synchronization error\" (#364, 32 bytes) where its greeting belongs, 1.003 s after the accept, and closes (FIN #368, 0.65 ms later; the client's #369); rejectlog \"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection\": a refusal at the greeting, accept_then_close(server), but flowdoc says time_wait(server) clean(server): 554 is a refusal line to it, and the close came 1.0034 s after the handshake, just past acceptCloseWithin (1 s), the greet pause counted in"
 )
 

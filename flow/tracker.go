@@ -1404,7 +1404,9 @@ func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 		return false
 	}
 	p := c.prevData // the data before the announcement
-	if p.from != as || p.at == 0 {
+	if p.at == 0 || p.from != as && !c.h[as].lastCtl {
+		// (After the peer's data, only a control message announces: a
+		// reply would be an answer.)
 		return false
 	}
 	// The announcement: its time and packet, noted in the record when a
@@ -1424,7 +1426,7 @@ func (c *conn) closeAnnounced(s, from Side, m Meta) bool {
 	r.annGapUS, r.annPacket = uint32(gap/time.Microsecond), packet
 	ha := r.Half(as)
 	ha.DataBeforeFin, ha.DataBeforeFinPacket, ha.DataBeforeFinInput = p.at, p.packet, p.input
-	ha.DataBeforeFinFrom = as
+	ha.DataBeforeFinFrom = p.from
 	r.ext |= annDone | a&annServer
 	return as == s
 }
@@ -1639,12 +1641,13 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		if l.lastPayload > 0 && c.t[from].notes&noteEcho == 0 && (from != s || !ctl || m.At.Sub(l.lastPayload) > burstGap) {
 			c.prevData = dataMark{l.lastPayload, l.lastPayloadPacket, l.lastPayloadInput, from}
 		}
-		if p := c.prevData; short && p.from == s && (p.at == l.lastPayload || c.t[from].notes&noteEcho != 0) &&
+		if p := c.prevData; short && (p.from == s || ctl) && (p.at == l.lastPayload || c.t[from].notes&noteEcho != 0) &&
 			p.input == m.Input && m.At.Sub(p.at) >= goodbyeQuiet && m.At.Sub(p.at) < maxAnnounceGap &&
 			!c.t[Client].finSent && !c.t[Server].finSent && (c.rec == nil || c.rec.ext&annDone == 0) {
 			// A short message after a quiet period, its side's own data
-			// the last before it (but for an echo of it): perhaps a close
-			// announced. The connection notes it; no record is made
+			// the last before it (but for an echo of it), or a control
+			// message (an SMTP 421 after the client's stalled DATA):
+			// perhaps a close announced. The connection notes it; no record is made
 			// for it (a server's heartbeats look the same).
 			c.ann = annNoted
 			if s == Server {
