@@ -9682,13 +9682,19 @@ sc_rsyncd() {
 	rsync_run get client rsync -a --exclude big.bin "rsync://$sv/data/" "$work/get/"
 	sleep 6
 	cut late client backup far server
-	local h
+	local h swept=()
 	# Every process left in the hosts (the daemons' children too) is ended
 	# by finish, after the capture.
 	for h in client backup far server; do
-		for p in $(ip netns pids "$tag-$h"); do [ "$p" = "$capture_pid" ] || pids+=("$p"); done
+		for p in $(ip netns pids "$tag-$h"); do [ "$p" = "$capture_pid" ] || swept+=("$p"); done
 	done
+	pids+=("${swept[@]}")
 	finish "$work/cap.pcap"
+	# A daemon's child whose peer went away with a zero window (a holder
+	# ended by finish; capped has no timeout) takes SIGTERM and then waits
+	# to flush its exit message into the closed window: kill what is left.
+	sleep 0.3
+	for p in "${swept[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	echo "lab: $name: stopped at $stop_at s, stalled by $stall_at s, the daemon's io timeout by $timeout_at s, the pull resumed at $cont_at s" >&2
 	grep -v 'connect from\|allowed access' "$d/rsyncd.log" | sed 's/^[0-9/]* [0-9:]* //; s/^/  rsyncd: /' | tail -40
 	for f in "$work"/rsync-*.err; do sort "$f" | uniq -c | sed "s/^/  $(basename "$f" .err): /"; done
