@@ -108,6 +108,13 @@ var knownWrong = map[string]string{
 	// Jetty 9.4's idle timeout (3000 ms, a bare FIN, then it reads and drops what comes), JDK and python clients, a burst on two threads.
 	"jetty-idle@early verdicts": "54506 (http.client, reused 7.5 s after its response) in CLOSE_WAIT 0.79 s at the cut (Jetty's idle FIN #71 at 5.001 s into the capture, the delayed ACK #78) is close_wait_leak(client) (error) " + jettyYoungCloseWait + ": it sends its next GET 4.29 s after Jetty's FIN (#117; RST #118), a pool that notices at its next use, open(client), no leak",
 	"jetty-idle@early healthy":  "54520, a requests Session's pooled connection, in CLOSE_WAIT 0.77 s at the cut (Jetty's idle FIN #73 at 5.023 s): error close_wait_leak(client) and warning idle_timeout_close(server) " + jettyYoungCloseWait + "; the Session checks it at its next request, closes it (FIN #85, 1.37 s after Jetty's) and connects anew: healthy",
+	// An rsync daemon's max connections, its module timeout on stalled transfers, a stopped daemon.
+	"rsyncd@early verdicts": "37368, 37384, 37386, 37388, the first four of a retry loop of rsync from 10.99.1.1 (SYNs #1180 to #1248 in 0.63 s): " + rsyncRefusalOpen + "#1188, #1211, #1234, #1256" + rsyncRefusalClose,
+	"rsyncd@mid states":     rsyncQueuedFin,
+	"rsyncd@mid verdicts":   rsyncStorm + "; " + rsyncNotTakenMid,
+	"rsyncd@mid findings":   rsyncNoStorm,
+	"rsyncd@late verdicts":  rsyncStorm + "; " + rsyncNotTakenLate,
+	"rsyncd@late findings":  rsyncNoStorm + "; " + rsyncPullGaveUp + "; and an error close_wait_leak finding for 10.99.3.2 (\"its application never closed the socket: it is still working on, or blocked in, the request. Fix the server: close the socket when the client has closed it\") for " + rsyncNotTaken,
 }
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
@@ -129,6 +136,20 @@ const (
 // clients.
 const (
 	jettyYoungCloseWait = "on the strength of the host's other closes (the raw sockets 54490 and 54538, blocked in a read, closing 0.22 and 0.23 ms after Jetty's FINs #67 and #75; other programs of that host)"
+)
+
+// rsync 3.2.7's daemon (max connections 2 on a module, timeout 4) and
+// rsync clients; a second daemon stopped (SIGSTOP).
+const (
+	rsyncRefusalOpen  = "rsync's greeting, the daemon's \"@RSYNCD: 32.0 ...\" (41 bytes each; #1183, #1185 on 37368), the module name \"capped\" (#1187), then the daemon's \"@ERROR: max connections (2) reached -- try again later\" (55 bytes: "
+	rsyncRefusalClose = ") and its FIN within 1 ms (rsync's FIN first on 37386, 37400, 37422, having read the refusal), all within 2 ms of the SYN: a module's connection cap refusing the client right after the protocol's opening exchange (log \"max connections (2) reached\"), as Dovecot's NO [LIMIT] to a login, but flowdoc says clean and time_wait, no accept_then_close: refusedAtAccept knows no rsync refusal (flow.Record.Refusal has no \"@ERROR: max connections\"), and closedUnasked fails because the daemon's @ERROR acknowledges the module name it answers"
+	rsyncStorm        = "37368, 37384, 37386, 37388, 37390, 37400, 37416, 37422, a retry loop of rsync from 10.99.1.1 (8 attempts 200 ms apart, SYNs #1180 to #1332 in 1.47 s, 4.8 a second): " + rsyncRefusalOpen + "#1188, #1211, #1234, #1256, #1278, #1301, #1317, #1340" + rsyncRefusalClose
+	rsyncNoStorm      = "no reconnect_storm finding for the 8 refused connections from 10.99.1.1 to 10.99.1.2:873 in 1.47 s (4.8 a second; the daemon's log \"max connections (2) reached\" for each): with no accept_then_close verdict (see the verdicts) no finding gathers them, and they appear in none"
+	rsyncQueuedFin    = "35244, a pull stopped (SIGSTOP) whose zero window lasts since #1167 (00:17:58.330): the daemon's sender gave up on it (log \"[sender] io timeout after 4 seconds -- exiting\", some 00:18:02.6) and exited, its FIN queued behind the 1,479,281 bytes its socket still held (ss: FIN-WAIT-1, Send-Q 1479281), its kernel probing the window as before (#1197, #1246, #1351, #1425, the next due after the cut); no capture can show that FIN, flowdoc says ESTABLISHED"
+	rsyncPullGaveUp   = "the zero_window_stall finding for 35244 says \"it advertised a zero receive window, then read again\" and not that the sender gave up on the stalled reader: the daemon had closed the connection during the stall (its io timeout; its FIN queued, never sent) and its kernel reset the reader's first write after SIGCONT (#1698, 4 bytes; RST #1699 32 µs later) 4 ms after the reader had opened its window again (#1587) and taken 0.3 MB of what the orphaned socket still held: inspectZeroWindow reads a sender's RST as giving up only while the window is still zero (ZeroWindowAtEnd)"
+	rsyncNotTaken     = "41838, from 10.99.3.1 to the daemon on 874 stopped (SIGSTOP) as it listened: its kernel completed the handshake (#1174-#1176) and acknowledged rsync's greeting \"@RSYNCD: 32.0 ...\" (#1177, 41 bytes; ACK #1178), nothing came from the daemon, and rsync's --timeout=3 gave up 6.0 s later (FIN #1526, acknowledged #1531 41 ms later); the daemon never accepted the socket (ss: LISTEN 0.0.0.0:874 Recv-Q 1, the socket CLOSE-WAIT with Recv-Q 42, the greeting and the FIN unread): the listen queue's CLOSE-WAIT, no application's. flowdoc's rule for a server that never came to a connection (listen_overflow(server), notTakenUp in detect_closewait.go) is gated on Record.Opened(), and flow/tracker.go's opener() knows the TLS ClientHello, AMQP, PostgreSQL, SSH, MQTT and the HTTP/2 preface but not rsync's \"@RSYNCD: \" greeting, which a daemon answers with its own as soon as it takes a connection up"
+	rsyncNotTakenMid  = rsyncNotTaken + ": at the mid cut, 0.43 s after the FIN, open(server) (a CLOSE_WAIT too young to judge) where listen_overflow(server) belongs"
+	rsyncNotTakenLate = rsyncNotTaken + ": at the late cut, 8.7 s after the FIN, close_wait_leak(server) (error) where listen_overflow(server) belongs"
 )
 
 // nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,

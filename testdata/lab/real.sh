@@ -61,7 +61,9 @@
 # not recorded on one machine),
 # jetty9, python3-requests and tshark (jetty-idle; Jetty run by hand from
 # /usr/share/jetty9 with a jetty.base of its own, the jetty9 service not
-# used).
+# used),
+# rsync and tshark (rsyncd; two daemons of its own with rsync --daemon
+# --no-detach --config, the system's not started).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -601,6 +603,22 @@
 #                       Jetty's thread pool (no 503), some dropped by the
 #                       idle timeout while they wait unread (FIN, no
 #                       answer).
+#   rsyncd              an rsync 3.2 daemon (rsync --daemon, its own
+#                       rsyncd.conf) and rsync clients: a module's max
+#                       connections 2 held by two paced pulls, a retry
+#                       loop of 8 refused 200 ms apart ("@ERROR: max
+#                       connections (2) reached -- try again later" after
+#                       the greetings, then the daemon's FIN); a module's
+#                       timeout 4 on a pull stopped (SIGSTOP) mid-transfer
+#                       (zero window; the daemon gives up, its FIN queued
+#                       behind the unsent data; the resumed client's write
+#                       reset) and on a push stopped (never: the daemon's
+#                       keep-alives count as I/O); raw sockets never
+#                       sending their greeting or arguments (no timer:
+#                       open to the end); --contimeout against dropped
+#                       SYNs, and against a stopped daemon whose kernel
+#                       still accepts (only --timeout ends it; CLOSE-WAIT
+#                       in the listen queue); listings and a transfer.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10720,7 +10738,535 @@ healthy cport=$(csv_minus "$served" "$overflow")
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle"
+# rsyncd_conf DIR: an rsync daemon of its own in DIR: rsyncd.conf (port
+# 873 on every address, no reverse lookups; module "capped" with max
+# connections 2 and its lock file, an 8 MB file; module "data", writable,
+# timeout 4, three small files and a 20 MB one) and hung.conf (the same
+# modules on port 874, for a daemon that will be stopped).
+rsyncd_conf() {
+	local d=$1 i
+	mkdir -p "$d/capped" "$d/data/up" "$d/in"
+	for i in 1 2 3; do echo "file $i of the rsyncd lab" >"$d/data/f$i.txt"; done
+	head -c 8000000 /dev/urandom >"$d/capped/big.bin"
+	head -c 20000000 /dev/urandom >"$d/data/big.bin"
+	head -c 8000000 /dev/urandom >"$d/in/up.bin"
+	cat >"$d/rsyncd.conf" <<CONF
+pid file = $d/rsyncd.pid
+log file = $d/rsyncd.log
+port = 873
+use chroot = no
+reverse lookup = no
+uid = root
+gid = root
+[capped]
+	path = $d/capped
+	comment = capped at 2
+	max connections = 2
+	lock file = $d/rsyncd.lock
+[data]
+	path = $d/data
+	comment = lab data
+	read only = no
+	timeout = 4
+CONF
+	sed "s#^pid file = .*#pid file = $d/hung.pid#; s#^log file = .*#log file = $d/hung.log#; s#^port = 873#port = 874#; s#rsyncd.lock#hung.lock#" \
+		"$d/rsyncd.conf" >"$d/hung.conf"
+}
+
+# rsync_run ROLE HOST CMD...: run an rsync client in HOST in the
+# foreground (10 s at most), noting "ROLE START END RC" in the windows
+# file: the connection it makes is the one whose SYN falls in the window.
+rsync_run() {
+	local role=$1 h=$2 s rc=0
+	shift 2
+	s=$(date +%s.%N)
+	ip netns exec "$tag-$h" timeout 10 "$@" >>"$work/rsync-$role.out" 2>>"$work/rsync-$role.err" || rc=$?
+	echo "$role $s $(date +%s.%N) $rc" >>"$work/windows"
+}
+
+# rsync_window_ports FILE ADDR PORT: the client ports of the connections
+# from ADDR to PORT whose SYN falls in a window of the windows file, noted
+# as that window's role.
+rsync_window_ports() {
+	tshark -r "$1" -Y "ip.src == $2 && tcp.dstport == $3 && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields \
+		-e frame.time_epoch -e tcp.srcport 2>/dev/null |
+		awk 'NR == FNR { r[NR] = $1; s[NR] = $2; e[NR] = $3; n = NR; next }
+			!seen[$2]++ { for (i = 1; i <= n; i++) if ($1 >= s[i] && $1 <= e[i]) { print r[i], $2; break } }' "$work/windows" - >>"$work/ports"
+}
+
+# rsync_dump FILE: the TCP segments of the capture, one a line: epoch,
+# client port, "s" from the daemon or "c" from the client, SYN, ACK, FIN,
+# RST, length, window, tshark's zero-window flag, and the payload as
+# text (printable bytes; "." for the others).
+rsync_dump() {
+	tshark -r "$1" -Y tcp -T fields -e frame.time_epoch -e tcp.srcport -e tcp.dstport -e tcp.flags.syn -e tcp.flags.ack \
+		-e tcp.flags.fin -e tcp.flags.reset -e tcp.len -e tcp.window_size -e tcp.analysis.zero_window -e tcp.payload 2>/dev/null |
+		awk -F '\t' 'BEGIN { hex = "0123456789abcdef"; OFS = "\t" }
+			{ s = ($2 == 873 || $2 == 874); c = s ? $3 : $2; t = ""
+				for (i = 1; i < length($11) && i < 160; i += 2) {
+					b = (index(hex, substr($11, i, 1)) - 1) * 16 + index(hex, substr($11, i + 1, 1)) - 1
+					t = t (b >= 32 && b < 127 ? sprintf("%c", b) : ".")
+				}
+				print $1, c, s ? "s" : "c", $4, $5, $6, $7, $8, $9, $10 == "" ? 0 : 1, t }'
+}
+
+# rsync_refusals DUMP PORTS: for the client ports PORTS, the daemon's
+# "@ERROR: max connections" line after the greetings and the module name,
+# its FIN and the client's: the span of the attempts and the worst delays.
+rsync_refusals() {
+	awk -F '\t' -v want="$2" '
+		BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) k[w[i]] = 1 }
+		!($2 in k) { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn[$2] = $1; if (f == "" || $1 < f) f = $1; if ($1 > l) l = $1 }
+		$3 == "s" && $8 > 0 && $11 ~ /^@RSYNCD: / && !($2 in sg) { sg[$2] = $1 }
+		$3 == "c" && $8 > 0 && $11 ~ /^@RSYNCD: / && !($2 in cg) { cg[$2] = $1 }
+		$3 == "c" && $8 > 0 && $11 !~ /^@RSYNCD: / && !($2 in mod) { mod[$2] = $1; mname = $11 }
+		$3 == "s" && $8 > 0 && $11 ~ /^@ERROR/ { er[$2] = $1; elen = $8; etext = $11 }
+		$3 == "s" && $6 == 1 && !($2 in sf) { sf[$2] = $1 }
+		$3 == "c" && $6 == 1 && !($2 in cf) { cf[$2] = $1 }
+		$7 == 1 { rst++ }
+		END { for (c in syn) { m++; if (c in er) ne++
+				e = 1e3 * (er[c] - syn[c]); if (e > emax) emax = e
+				g = 1e6 * (sf[c] - er[c]); if (g > gmax) gmax = g
+				h = 1e6 * (cf[c] - sf[c]); if (cf[c] < sf[c]) cfirst++; else if (h > hmax) hmax = h }
+			sub(/\.$/, "", etext); sub(/\.$/, "", mname)
+			printf "%d attempts in %.2f s (%.1f a second); %d answered \"%s\" (%d bytes) after the greetings and the module name \"%s\", within %.1f ms of the SYN; the daemon\047s FIN within %.0f µs after it, rsync\047s FIN within %.0f µs after that (%d first), %d RST", m, l - f, (m - 1) / (l - f), ne, etext, elen, mname, emax, gmax, hmax, cfirst, rst }' "$1"
+}
+
+# rsync_close DUMP PORT: who closed the connection from PORT first, and
+# the other's FIN or RST after it.
+rsync_close() {
+	awk -F '\t' -v p="$2" '$2 != p { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn = $1 }
+		$8 > 0 { last = $1; lw = $3; ll = $8; lt = $11 }
+		$3 == "s" && $6 == 1 && sf == "" { sf = $1; if (first == "") first = "s" }
+		$3 == "c" && $6 == 1 && cf == "" { cf = $1; if (first == "") first = "c" }
+		$7 == 1 && r == "" { r = $1; rw = $3 }
+		END { if (first == "s") printf "the daemon\047s FIN %.1f ms after the SYN, %.0f µs after its last data, rsync\047s FIN %.0f µs after it", 1e3 * (sf - syn), 1e6 * (sf - last), 1e6 * (cf - sf)
+			else if (first == "c" && sf == "") printf "the client\047s FIN %.3f s after the SYN, none from the daemon", cf - syn
+			else if (first == "c") printf "the client\047s FIN %.3f s after the SYN, the daemon\047s %.0f µs after it", cf - syn, 1e6 * (sf - cf)
+			else printf "no FIN"
+			if (r != "") printf ", an RST from the %s", rw == "s" ? "daemon" : "client" }' "$1"
+}
+
+# rsync_pull DUMP PORT: a pull whose reader stopped: the bytes it got,
+# the zero window it advertised last (the stall), the daemon's probes
+# into it, the window opening again if it did, the client's last data
+# (its first since the transfer began) and the daemon's RST; then "|"
+# and the epoch of that zero window.
+rsync_pull() {
+	awk -F '\t' -v p="$2" '$2 != p { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn = $1; next }
+		{ n++; t[n] = $1; w[n] = $3; len[n] = $8; win[n] = $9; f[n] = $6; r[n] = $7; ack[n] = $5 }
+		END {
+			for (i = 1; i <= n; i++) if (w[i] == "c" && len[i] > 0) cd = i
+			for (i = 1; i <= cd; i++) if (w[i] == "c") {
+				if (win[i] == 0 && pw > 0) { zs = i; op = "" }
+				if (win[i] > 0 && pw == 0 && zs != "" && i < cd) op = i
+				pw = win[i]
+			}
+			for (i = 1; i <= n; i++) if (w[i] == "s") {
+				if (len[i] > 1) { if (op == "" || i < op) got += len[i]; else after += len[i] }
+				if (i > zs && (op == "" ? i < cd : i < op) && len[i] <= 1 && ack[i] == 1 && !r[i] && !f[i]) { pr++; lp = t[i] }
+				if (r[i] && rs == "") rs = t[i]
+				if (f[i]) sf = 1
+			}
+			printf "%.1f MB from the daemon; the client\047s zero window %.3f s after the SYN, the daemon\047s %d probes to %.3f s", got / 1e6, t[zs] - syn, pr, lp - syn
+			if (op != "") printf "; the window opened at %.3f s, %.1f MB more from the daemon", t[op] - syn, after / 1e6
+			printf "; the client\047s %d bytes at %.3f s%s, the daemon\047s RST %.0f µs after them, %s", len[cd], t[cd] - syn,
+				op == "" ? " (its window still zero: it had read nothing)" : "", 1e6 * (rs - t[cd]), sf ? "a FIN from the daemon" : "no FIN from the daemon"
+			printf "|%.6f", t[zs] }' "$1"
+}
+
+# rsync_push DUMP PORT: a push whose sender stopped: the last data from
+# the client, the daemon's 4-byte messages after it (its keep-alives:
+# "00 00 00 07", an empty multiplexed data message).
+rsync_push() {
+	awk -F '\t' -v p="$2" '$2 != p { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn = $1 }
+		$3 == "c" && $8 > 0 { cl = $1; sent += $8 }
+		$3 == "s" && $8 == 4 { k[++nk] = $1 }
+		$6 == 1 || $7 == 1 { e = e " " $3 ($6 == 1 ? "FIN" : "RST") }
+		END { for (i = 1; i <= nk; i++) { if (k[i] <= cl) continue
+				n++; if (lk != "") { g = k[i] - lk; if (mn == "" || g < mn) mn = g; if (g > mx) mx = g } else fk = k[i]; lk = k[i] }
+			printf "%.1f MB from the client, its last data %.3f s after the SYN; then %d messages of 4 bytes from the daemon, the first %.3f s later, %.2f-%.2f s apart, each acknowledged at once%s", sent / 1e6, cl - syn, n, fk - cl, mn, mx, e == "" ? ", no FIN, no RST" : ";" e }' "$1"
+}
+
+# rsync_raw DUMP PORT: a socket that never sent the arguments: what each
+# side sent, and its close.
+rsync_raw() {
+	awk -F '\t' -v p="$2" '$2 != p { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn = $1 }
+		$8 > 0 { out = out sprintf("%s%s %d bytes +%.1f ms", out == "" ? "" : ", ", $3 == "s" ? "daemon" : "client", $8, 1e3 * ($1 - syn)) }
+		$6 == 1 { out = out sprintf(", %s FIN +%.3f s", $3 == "s" ? "daemon" : "client", $1 - syn) }
+		$7 == 1 { out = out sprintf(", %s RST +%.3f s", $3 == "s" ? "daemon" : "client", $1 - syn) }
+		END { print out }' "$1"
+}
+
+# rsync_hung DUMP PORT: a client of the stopped daemon: the handshake (the
+# kernel), its greeting acknowledged, its FIN and the ACK of it.
+rsync_hung() {
+	awk -F '\t' -v p="$2" '$2 != p { next }
+		$3 == "c" && $4 == 1 && $5 == 0 { syn = $1 }
+		$3 == "s" && $4 == 1 { sa = $1 }
+		$3 == "c" && $8 > 0 && g == "" { g = $1; gl = $8 }
+		$3 == "s" && g != "" && ga == "" && $5 == 1 { ga = $1 }
+		$3 == "s" && $8 > 0 { sd += $8 }
+		$3 == "c" && $6 == 1 && cf == "" { cf = $1 }
+		$3 == "s" && cf != "" && fa == "" { fa = $1 }
+		$3 == "s" && $6 == 1 { sfin = 1 }
+		END { printf "SYN-ACK %.0f µs after the SYN, its greeting (%d bytes) at +%.1f ms acknowledged %.0f µs later, %d bytes from the daemon; ", 1e6 * (sa - syn), gl, 1e3 * (g - syn), 1e6 * (ga - g), sd
+			if (cf == "") printf "no FIN yet"
+			else printf "the client\047s FIN %.3f s after the SYN, acknowledged %.1f ms later, %s", cf - syn, 1e3 * (fa - cf), sfin ? "a FIN from the server" : "no FIN from the server" }' "$1"
+}
+
+# rsync_syns DUMP PORT: the SYNs of a connection never answered.
+rsync_syns() {
+	awk -F '\t' -v p="$2" '$2 != p { next } $3 == "c" && $4 == 1 { n++; t = t sprintf("%s+%.3f s", n > 1 ? ", " : "", f == "" ? 0 : $1 - f); if (f == "") f = $1 }
+		$3 == "s" { s++ } END { printf "%d SYNs (%s), %d packets back", n, t, s }' "$1"
+}
+
+# cut_t CUT: when the cut CUT was taken, in seconds after begin's clock
+# (t0), from its truth file.
+cut_t() {
+	awk -v t0="$t0" -v at="$(date -d "$(sed -n 's/^at //p' "$out/$name@$1.truth")" +%s.%N)" 'BEGIN { printf "%.2f", at - t0 }'
+}
+
+# The rsync daemon's own limits: max connections (its lock file), its
+# module timeout on stalled transfers and on sockets that never send, and
+# rsync's --contimeout and --timeout, against rsync clients.
+sc_rsyncd() {
+	host client; host backup; host far; host server
+	wire client server
+	local sv=$server_ip
+	wire backup server
+	local sv_backup=$server_ip
+	wire far server
+	local sv_far=$server_ip
+	local d=$work/rsyncd
+	rsyncd_conf "$d"
+	: >"$work/windows"
+	# Both daemons in the foreground (--no-detach), their logs to files of
+	# their own; the one on 874 stopped (SIGSTOP) once it listens: its
+	# kernel still completes handshakes into the listen queue.
+	on server rsync --daemon --no-detach --config "$d/rsyncd.conf"
+	on server rsync --daemon --no-detach --config "$d/hung.conf"
+	local hung=${pids[-1]}
+	listening server 873
+	listening server 874
+	kill -STOP "$hung"
+	# The far host's SYNs to 873 are dropped on the server (nftables).
+	ip netns exec "$tag-server" nft add table inet flowdoc
+	ip netns exec "$tag-server" nft add chain inet flowdoc in '{ type filter hook input priority 0; }'
+	ip netns exec "$tag-server" nft add rule inet flowdoc in ip saddr "$far_ip" tcp dport 873 drop
+	capture server any "$work/cap.pcap" -s 192
+	begin rsyncd
+	# The holders: two pulls of capped's 8 MB file from the client host at
+	# --bwlimit=32 (KB/s; the daemon, the sender, paces them): 2 of 2.
+	local i
+	for i in 1 2; do
+		ip netns exec "$tag-client" rsync -a --bwlimit=32 "rsync://$sv/capped/big.bin" "$work/hold$i/" >/dev/null 2>>"$work/rsync-hold.err" &
+		pids+=($!)
+		newport client 873 hold
+	done
+	for _ in $(seq 100); do
+		[ "$(grep -c 'rsync on capped/big.bin' "$d/rsyncd.log")" -ge 2 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c 'rsync on capped/big.bin' "$d/rsyncd.log")" -ge 2 ] || die "the holders did not start: $(tail -5 "$d/rsyncd.log")"
+	t0=$(date +%s.%N) # the clock starts with both transfers going
+	# Sockets that never send their arguments: one never sends at all, one
+	# sends the greeting and the module name, one reads the greeting and
+	# closes after 4 s.
+	until_t 0.2
+	client backup $pylab rsyncraw "$sv_backup" 873 rawsilent silent 30
+	client backup $pylab rsyncraw "$sv_backup" 873 rawmodule module 30
+	client backup $pylab rsyncraw "$sv_backup" 873 rawquit quit 4
+	for _ in $(seq 100); do
+		[ "$(grep -c '^raw' "$work/ports")" -ge 3 ] && break
+		sleep 0.02
+	done
+	# A pull of data's 20 MB file at --bwlimit=4000 and a push of 8 MB at
+	# --bwlimit=1000 from the backup host, both stopped (SIGSTOP) 1 s in.
+	until_t 0.4
+	ip netns exec "$tag-backup" rsync -a --bwlimit=4000 "rsync://$sv_backup/data/big.bin" "$work/pull/" >/dev/null 2>>"$work/rsync-pull.err" &
+	local pull=$!
+	pids+=($pull)
+	newport backup 873 pull
+	ip netns exec "$tag-backup" rsync -a --bwlimit=1000 "$d/in/up.bin" "rsync://$sv_backup/data/up/" >/dev/null 2>>"$work/rsync-push.err" &
+	local push=$!
+	pids+=($push)
+	newport backup 873 push
+	# The module list and a listing of data (healthy).
+	until_t 1.0
+	rsync_run list client rsync "rsync://$sv/"
+	rsync_run lsmod client rsync "rsync://$sv/data/"
+	until_t 1.4
+	local stopped
+	# The pull's rsync forked its receiver; the push's is one process.
+	stopped="$pull $push $(pgrep -P "$pull" | tr '\n' ' ' || true)$(pgrep -P "$push" | tr '\n' ' ' || true)"
+	kill -STOP $stopped
+	local p
+	for p in $stopped; do pids+=("$p"); done
+	local stop_at
+	stop_at=$(since_t0)
+	# The stall: the stopped pull's zero window (the daemon's kernel
+	# probing it: a persist timer on its socket that lasts; a transient
+	# zero window at the start of the transfer does not).
+	local pullp stall_at
+	pullp=$(ports pull)
+	for _ in $(seq 100); do
+		if ip netns exec "$tag-server" ss -tnoH "dport = :$pullp" | grep -q persist; then
+			sleep 0.3
+			ip netns exec "$tag-server" ss -tnoH "dport = :$pullp" | grep -q persist && break
+		fi
+		sleep 0.1
+	done
+	stall_at=$(since_t0)
+	# The far host: --contimeout=2 against SYNs dropped on the way; and
+	# --contimeout=2 --timeout=3 against the stopped daemon on 874.
+	on far rsync --contimeout=2 "rsync://$sv_far/data/" "$work/far1/"
+	on far rsync --contimeout=2 --timeout=3 "rsync://$sv_far:874/data/" "$work/far2/"
+	local far_at
+	far_at=$(date +%s.%N)
+	# A retry loop from the client host while the holders hold capped: 8
+	# attempts, 200 ms apart, as a wrapper script would ("until rsync ...;
+	# do sleep 0.2; done", bounded).
+	on client bash -c "for i in 1 2 3 4 5 6 7 8; do s=\$(date +%s.%N); rc=0; timeout 5 rsync -a rsync://$sv/capped/ $work/storm/ >/dev/null 2>>$work/rsync-storm.err || rc=\$?; echo \"storm \$s \$(date +%s.%N) \$rc\" >>$work/windows; [ \$rc = 0 ] && break; sleep 0.2; done"
+	# Early: four refusals, the pull stalled some 1 s, the daemon not yet
+	# timed out, the far clients' SYN sent again and greeting unanswered.
+	for _ in $(seq 100); do
+		[ "$(grep -c '^storm' "$work/windows")" -ge 4 ] && break
+		sleep 0.02
+	done
+	cut early client backup far server
+	# Mid: 0.3 s after the daemon gave up on the stalled pull ("io
+	# timeout"), its FIN queued behind the data the reader never took.
+	for _ in $(seq 300); do
+		grep -q 'io timeout' "$d/rsyncd.log" && break
+		sleep 0.02
+	done
+	local timeout_at
+	timeout_at=$(since_t0)
+	sleep 0.3
+	# and the client of the stopped daemon gone (6 s after it connected).
+	sleep "$(awk -v f="$far_at" -v now="$(date +%s.%N)" 'BEGIN { d = f + 6.4 - now; print (d > 0 ? d : 0) }')"
+	cut mid client backup far server
+	# The pull runs again (SIGCONT) 1 s later; the push stays stopped.
+	sleep 1
+	kill -CONT "$pull" $(pgrep -P "$pull" || true)
+	local cont_at
+	cont_at=$(since_t0)
+	sleep 1
+	rsync_run get client rsync -a --exclude big.bin "rsync://$sv/data/" "$work/get/"
+	sleep 6
+	cut late client backup far server
+	local h swept=()
+	# Every process left in the hosts (the daemons' children too) is ended
+	# by finish, after the capture.
+	for h in client backup far server; do
+		for p in $(ip netns pids "$tag-$h"); do [ "$p" = "$capture_pid" ] || swept+=("$p"); done
+	done
+	pids+=("${swept[@]}")
+	finish "$work/cap.pcap"
+	# A daemon's child whose peer went away with a zero window (a holder
+	# ended by finish; capped has no timeout) takes SIGTERM and then waits
+	# to flush its exit message into the closed window: kill what is left.
+	sleep 0.3
+	for p in "${swept[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	echo "lab: $name: stopped at $stop_at s, stalled by $stall_at s, the daemon's io timeout by $timeout_at s, the pull resumed at $cont_at s" >&2
+	grep -v 'connect from\|allowed access' "$d/rsyncd.log" | sed 's/^[0-9/]* [0-9:]* //; s/^/  rsyncd: /' | tail -40
+	for f in "$work"/rsync-*.err; do sort "$f" | uniq -c | sed "s/^/  $(basename "$f" .err): /"; done
+	local late=$out/$name@late.pcap dump=$work/dump.tsv
+	rsync_window_ports "$late" "$client_ip" 873
+	tshark -r "$late" -Y "ip.src == $far_ip && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.dstport -e tcp.srcport 2>/dev/null |
+		sort -u | awk '$1 == 873 { print "contimeout", $2 } $1 == 874 { print "hung", $2 }' >>"$work/ports"
+	rsync_dump "$late" >"$dump"
+	local role wire= h
+	for role in hold list lsmod storm get pull push rawsilent rawmodule rawquit contimeout hung; do
+		for p in $(ports $role | tr , ' '); do
+			wire+="#   $role $p: $(rsync_close "$dump" "$p")"$'\n'
+		done
+	done
+	printf '%s' "$wire" | sed "s/^#  /lab: $name:/" >&2
+	local refusals pullw pushw silentw modw quitw synw hungw listw lsmodw getw
+	refusals=$(rsync_refusals "$dump" "$(ports storm)")
+	pullw=$(rsync_pull "$dump" "$(ports pull)") pushw=$(rsync_push "$dump" "$(ports push)")
+	local zwe=${pullw##*|}
+	pullw=${pullw%|*}
+	silentw=$(rsync_raw "$dump" "$(ports rawsilent)") modw=$(rsync_raw "$dump" "$(ports rawmodule)") quitw=$(rsync_raw "$dump" "$(ports rawquit)")
+	synw=$(rsync_syns "$dump" "$(ports contimeout)") hungw=$(rsync_hung "$dump" "$(ports hung)")
+	listw=$(rsync_close "$dump" "$(ports list)") lsmodw=$(rsync_close "$dump" "$(ports lsmod)") getw=$(rsync_close "$dump" "$(ports get)")
+	echo "lab: $name: refusals: $refusals" >&2
+	echo "lab: $name: pull: $pullw" >&2
+	echo "lab: $name: push: $pushw" >&2
+	echo "lab: $name: raw: $silentw | $modw | $quitw" >&2
+	echo "lab: $name: far: $synw | $hungw" >&2
+	echo "lab: $name: list: $listw | $lsmodw | $getw" >&2
+	local iot gen pushq hungq silentq modq lst pullmid pullmidc estorm storm early_t mid_t late_t zw_t far_t
+	early_t=$(cut_t early) mid_t=$(cut_t mid) late_t=$(cut_t late)
+	zw_t=$(awk -v t0="$t0" -v e="$zwe" 'BEGIN { printf "%.2f", e - t0 }')
+	far_t=$(awk -v t0="$t0" -v e="$far_at" 'BEGIN { printf "%.2f", e - t0 }')
+	iot=$(sed -n 's/.*\[sender\] \(io timeout after [0-9]* seconds -- exiting\).*/\1/p' "$d/rsyncd.log" | head -1)
+	gen=$(grep -c '\[generator\] io timeout' "$d/rsyncd.log") || true
+	pushq=$(awk -v p="$backup_ip:$(ports push)" '$4 == p { print $1 ", Recv-Q " $2 }' "$out/$name@late.truth")
+	hungq=$(awk -v p="$far_ip:$(ports hung)" '$5 == p { print $1 ", Recv-Q " $2 }' "$out/$name@late.truth")
+	silentq=$(awk -v p="$backup_ip:$(ports rawsilent)" '$4 == p { print $1 ", Recv-Q " $2 }' "$out/$name@late.truth")
+	modq=$(awk -v p="$backup_ip:$(ports rawmodule)" '$4 == p { print $1 ", Recv-Q " $2 }' "$out/$name@late.truth")
+	lst=$(awk '$1 == "LISTEN" && $4 == "0.0.0.0:874" { print "Recv-Q " $2 " of " $3 }' "$out/$name@late.truth")
+	pullmid=$(awk -v p="$backup_ip:$(ports pull)" '$5 == p { print $1 ", Send-Q " $3 }' "$out/$name@mid.truth")
+	pullmidc=$(awk -v p="$backup_ip:$(ports pull)" '$4 == p { print $1 ", Recv-Q " $2 }' "$out/$name@mid.truth")
+	storm=$(ports storm)
+	# The attempts of the storm the early cut holds.
+	estorm=$(tshark -r "$out/$name@early.pcap" -Y "ip.src == $client_ip && tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.srcport 2>/dev/null |
+		grep -xF -f <(echo "$storm" | tr , '\n') | paste -sd,) || true
+	echo "lab: $name: $iot; $gen generator timeouts; push $pushq; hung $hungq (874: $lst); rawsilent $silentq; pull at mid $pullmid / $pullmidc; early storm $estorm" >&2
+	expect <<EXP
+# rsync $(rsync --version | sed -n '1s/.*version \([0-9.]*\).*protocol version \([0-9]*\).*/\1 (protocol \2)/p'), Debian's $(dpkg-query -W -f '${Version}' rsync), both ends. A daemon run by
+# hand in the server host (rsync --daemon --no-detach --config: its own
+# rsyncd.conf, log file and pid file; use chroot = no, reverse lookup =
+# no, so its log says "connect from UNDETERMINED (ADDR)"), port 873 on
+# every address, two modules: "capped" (max connections = 2, lock file
+# in the work directory; an 8 MB file) and "data" (read only = no,
+# timeout = 4; three small files and a 20 MB one). A second daemon of
+# the same configuration on port 874, stopped (SIGSTOP) as soon as it
+# listens. Four hosts on links of their own to the server, captured on
+# the server (-i any, snap length 192).
+# Each connection of rsync's opens with the greetings: it sends "@RSYNCD: 32.0
+# sha512 sha256 sha1 md5 md4" (41 bytes) right after the handshake, not
+# waiting for the daemon's, and the daemon's child sends the same line
+# as it starts, within a millisecond or so: the two cross. Then rsync
+# sends the module name (an empty line asks for the list), and the
+# daemon answers "@RSYNCD: OK" (12 bytes), the list, or an "@ERROR:"
+# line. Measured in the late capture (times after each SYN):
+$wire# - Healthy: the holders ("hold", two pulls of capped's big.bin at
+#   --bwlimit=32 from the client host, paced by the daemon, the sender),
+#   open to the end; "list" (rsync rsync://HOST/: the module list,
+#   "@RSYNCD: EXIT" and the daemon's FIN; log "module-list request"):
+#   $listw;
+#   "lsmod" (rsync rsync://HOST/data/, a list-only transfer): $lsmodw;
+#   "get" (rsync -a --exclude big.bin of data's files, after the
+#   rest): $getw. Each ends with both FINs within some 20 ms of its last
+#   data: the daemon's first as its child exits, or rsync's as it reads
+#   the end (a race of the two exits; seen both ways in trials): clean,
+#   TIME-WAIT on the closer's side.
+# - max connections (2) on capped, held by the two holders: a retry loop
+#   of rsync on the client host (8 attempts, 200 ms apart, "until rsync
+#   -a rsync://HOST/capped/ DIR; do sleep 0.2; done", bounded): $refusals.
+#   The daemon's log: "rsync allowed access on module capped" and "max
+#   connections (2) reached" for each; rsync says "@ERROR: max
+#   connections (2) reached -- try again later" and exits with code 5
+#   ("error starting client-server protocol"). The cap is the module's,
+#   counted by locks on its lock file: the daemon accepts, greets, reads
+#   the module name and refuses, then its child exits (FIN); rsync reads
+#   the refusal and exits, its FIN within a millisecond, before the
+#   daemon's at times (a race; both orderly, no RST). A refusal by a
+#   connection cap right after the accept (the greetings and the module
+#   name are the protocol's opening, as Dovecot's LOGIN before its NO
+#   [LIMIT]): accept_then_close, and 8 in 1.5 s from one host a
+#   reconnect storm (a fixed 200 ms pause, no backoff).
+# - The module's timeout (4 s) on a stalled reader: "pull", rsync -a
+#   --bwlimit=4000 of data's 20 MB file from the backup host, stopped
+#   (SIGSTOP, both its processes) at $stop_at s, some 1 s into the
+#   transfer: $pullw.
+#   The daemon, the sender, blocked on the closed window, writes nothing
+#   and reads nothing: its log "[sender] $iot" and "rsync error: timeout
+#   in data send/receive (code 30)"; it exits, and its close queues its
+#   FIN behind the data its socket still holds: nothing on the wire, its
+#   kernel probing the window as before (ss at the mid cut: the daemon
+#   $pullmid, the reader $pullmidc). Resumed (SIGCONT) at $cont_at s,
+#   rsync writes 4 bytes on the connection the daemon had closed, before
+#   its receiver reads or after it read a little (a race of its two
+#   processes: both seen in trials), and the daemon's kernel resets it
+#   (data for a closed socket; what was unread lost): rsync says
+#   "[receiver] read error: Connection reset by peer (104)". The reader stalled and the sender gave up on it
+#   (a warning): zero_window_stall(client); its FIN never sent, no close
+#   of an idle connection, no request on a connection reused after an
+#   idle close (the 4 bytes are the stalled transfer's own).
+# - The same timeout on a stalled writer: "push", rsync -a --bwlimit=1000
+#   of an 8 MB file to data/up/ from the backup host, stopped at the same
+#   moment: $pushw.
+#   Those are rsync's keep-alives ("00 00 00 07", an empty multiplexed
+#   data message), sent by the daemon's generator whenever it has written
+#   nothing for ceil(timeout / 2) = 2 s on its whole-second clock. Its
+#   check takes the later of its last read and its last write, and a
+#   write to a stopped peer's kernel succeeds: the module's timeout never
+#   fires on a pusher that stops ($gen generator timeouts in the log). The
+#   stopped rsync reads none of them (ss at the late cut: $pushq). Open
+#   at both ends, every segment acknowledged: a stalled application, not
+#   the network. (With timeout = 3 in trials, the keep-alive every 2 s
+#   raced the timeout on that clock: one daemon closed a stopped pusher
+#   after some 6 s, another never did.)
+# - No timeout before a module is chosen: "timeout" is a module's,
+#   applied once its transfer starts (a global one is only the modules'
+#   default). Raw sockets from the backup host: "rawsilent" never sends
+#   ($silentw; the daemon's child waits in its first read, on no timer,
+#   SO_KEEPALIVE at Linux's 2 h: ss at the late cut $silentq, the
+#   greeting unread); "rawmodule" sends the greeting and "data" and never
+#   the arguments ($modw; the daemon's child waits for them on no timer
+#   either: $modq): both open at the late cut, some 16 s, and would stay
+#   so; nothing closes them but the client. "rawquit" reads the
+#   greeting, sends nothing and closes after 4 s: $quitw
+#   (the daemon's child reads the EOF and exits): clean, the client's
+#   TIME-WAIT.
+# - rsync --contimeout=2 from the far host, whose packets to 873 the
+#   server drops (nftables): $synw; at 2 s rsync gives up ("timeout
+#   waiting for daemon connection (code 35)"), its socket closed in
+#   SYN-SENT, nothing on the wire: unanswered SYNs (a firewall drops
+#   them). --contimeout=2 --timeout=3 to the stopped daemon on 874:
+#   $hungw.
+#   The kernel completes the handshake into the listen queue and
+#   acknowledges the greeting: connect() succeeds at once and
+#   --contimeout does not help; rsync's --timeout does ("[Receiver] io
+#   timeout after 4 seconds -- exiting", code 30: its clock starts at its
+#   first idle wake-up, 2 s in: 6 s in all). The daemon never accepted
+#   the connection:
+#   at the late cut ss shows 874's listener with $lst and the socket $hungq
+#   (the greeting and the FIN unread). A server that never came to a
+#   connection its queue had room for: the CLOSE-WAIT is the listen
+#   queue's, no application's leak; the client's close ends its wait for
+#   an answer (a read timeout).
+# The cuts (times after both holders' transfers began): early at
+# $early_t s, the pull's window closed since $zw_t s, right after the
+# fourth refusal ($estorm), the far clients started at $far_t s (one
+# SYN; the greeting unanswered); mid at $mid_t s, after the daemon's
+# timeout on the pull (logged by $timeout_at s), its FIN queued, the
+# storm over, the client of the stopped daemon gone some 0.4 s before;
+# late at $late_t s, 6 s after "get", the pull reset.
+healthy cport=$(ports hold),$(ports list),$(ports lsmod),$(ports get)
+expect cport=$(ports hold) client.ss=ESTAB n>=2 : open(client)
+@early expect cport=$estorm n>=4 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !idle_timeout_close(server) !open(client)
+@mid,late expect cport=$storm n>=8 : accept_then_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !idle_timeout_close(server) !open(client)
+@mid,late infinding cport=$storm : reconnect_storm
+@mid,late finding reconnect_storm
+@mid,late says reconnect_storm : to $sv:873 in
+@mid,late says reconnect_storm : opened 8 connections
+@early expect cport=$(ports pull) client.ss=ESTAB server.ss=ESTAB n>=1 : zero_window_stall(client) !reset(client) !reset(server)
+@mid expect cport=$(ports pull) client.ss=ESTAB n>=1 : zero_window_stall(client) !idle_timeout_close(server) !reset(client)
+@late expect cport=$(ports pull) client.ss=CLOSED server.ss=CLOSED n>=1 : zero_window_stall(client) !stale_reuse_reset(client) !idle_timeout_close(server) !reset(client)
+@late says zero_window_stall : stopped reading on 1 connection to $sv_backup:873
+# The daemon had closed the stalled connection (its RST answers the
+# resumed reader's first write, no FIN ever sent), whether or not the
+# reader read a little of what its kernel still sent first.
+@late says zero_window_stall : the sender gave up on the stalled reader
+finding zero_window_stall
+expect cport=$(ports push) client.ss=ESTAB server.ss=ESTAB n>=1 : open(client) !idle_timeout_close(server) !peer_unreachable(client) !peer_unreachable(server) !zero_window_stall(server) !zero_window_stall(client)
+healthy cport=$(ports push)
+expect cport=$(ports rawsilent),$(ports rawmodule) client.ss=ESTAB server.ss=ESTAB n>=2 : open(client) !idle_timeout_close(server) !accept_then_close(server)
+healthy cport=$(ports rawsilent),$(ports rawmodule),$(ports rawquit)
+@mid,late expect cport=$(ports rawquit) client.ss=TIME-WAIT n>=1 : clean(client) !reset(client) !reset(server) !accept_then_close(server)
+@early expect cport=$(ports contimeout) client.ss=SYN-SENT n>=1 : open(client)
+@mid,late expect cport=$(ports contimeout) n>=1 : unanswered_syn(server)
+@mid,late finding unanswered_syn
+@mid,late says unanswered_syn : did not answer 1 connection attempt from $far_ip
+@early expect cport=$(ports hung) client.ss=ESTAB server.ss=ESTAB n>=1 : open(client) !close_wait_leak(server)
+@mid,late expect cport=$(ports hung) client.ss=FIN-WAIT-2 server.ss=CLOSE-WAIT n>=1 : listen_overflow(server) idle_timeout_close(client) !close_wait_leak(server)
+noproblem close_wait_leak
+nofinding stale_reuse_reset
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle rsyncd"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -10822,6 +11368,7 @@ for s in ${@:-$all}; do
 		command -v uwsgi >/dev/null && [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] && [ -f /usr/lib/uwsgi/plugins/http_plugin.so ] || die "needs uwsgi (uwsgi-core) and uwsgi-plugin-python3"
 		command -v tshark >/dev/null || die "needs tshark"
 		;;
+	rsyncd) command -v rsync >/dev/null && command -v tshark >/dev/null || die "needs rsync and tshark" ;;
 	nats_server)
 		command -v nats-server >/dev/null && command -v tshark >/dev/null || die "needs nats-server and tshark"
 		[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || die "needs golang-github-nats-io-go-nats-dev"

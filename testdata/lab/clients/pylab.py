@@ -421,6 +421,16 @@ count and time and exits by itself. Clients print one line per connection,
                                        header (no blank line), reads until
                                        EOF and closes; what it read, and
                                        when, to stderr
+  rsyncraw HOST PORT ROLE MODE HOLD    a socket to an rsync daemon: MODE
+                                       "silent" never sends nor reads (held
+                                       HOLD s); "module" sends the greeting
+                                       ("@RSYNCD: 32.0 ...") and the module
+                                       name "data", reads the daemon's
+                                       greeting and "@RSYNCD: OK", then sends
+                                       nothing more (held HOLD s); "quit"
+                                       reads the daemon's greeting, sends
+                                       nothing, and closes after HOLD s; what
+                                       it read, and when, to stderr
 """
 
 import http.client
@@ -2644,6 +2654,37 @@ def jettyraw(host, port, role, mode, hold):
         got += ("<%s>" % e).encode()
     print("jettyraw %s: EOF after %.3f s, read %r" % (role, time.time() - t0, got[-80:]), file=sys.stderr, flush=True)
     s.close()
+
+
+def rsyncraw(host, port, role, mode, hold):
+    s = socket.create_connection((host, int(port)), timeout=5)
+    say(role, s)
+    t0 = time.time()
+    if mode == "silent":
+        keep.append(s)  # never read, never closed: the daemon's greeting waits unread
+        time.sleep(float(hold))
+        return
+    got = b""
+    if mode == "module":
+        s.sendall(b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n")
+        s.sendall(b"data\n")
+    try:
+        while got.count(b"\n") < (2 if mode == "module" else 1):
+            b = s.recv(4096)
+            if not b:
+                got += b"<EOF>"
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("rsyncraw %s: read %r after %.3f s" % (role, got, time.time() - t0), file=sys.stderr, flush=True)
+    if mode == "module":
+        keep.append(s)  # the arguments never sent; held open
+        time.sleep(float(hold))
+        return
+    time.sleep(max(0.0, t0 + float(hold) - time.time()))
+    s.close()
+    print("rsyncraw %s: closed after %.3f s" % (role, time.time() - t0), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
