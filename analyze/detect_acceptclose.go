@@ -24,7 +24,7 @@ var acceptCloseDetector = detector{
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
 			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\", an IRC ERROR line before any greeting; or, within the server's first kilobyte, an AMQP " +
 			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits; an IMAP NO [LIMIT] to the login: Dovecot's " +
-			"mail_max_userip_connections; a NATS -ERR 'maximum connections exceeded' or 'Authorization Violation'), or one short message " +
+			"mail_max_userip_connections; a NATS -ERR 'maximum connections exceeded' or 'Authorization Violation'; an rsync daemon's @ERROR), or one short message " +
 			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
 			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets. " +
 			"A silent connection closed while the server served connections opened after it is no refusal: the server was not refusing, " +
@@ -269,6 +269,12 @@ func acceptCloseFinding(g *group) Finding {
 		why = "the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban"
 		short = "the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)"
 		fix = "Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."
+		shortFix = fix
+	}
+	if kinds[flow.RefusalRsync.String()] == n {
+		why = "the rsync daemon refuses the client after the greetings, its @ERROR saying why: most often a module's max connections reached, or an unknown module or an access check"
+		short = "the rsync daemon refuses the client (a module's max connections, an unknown module, an access check: its @ERROR says which)"
+		fix = "Read the @ERROR: for 'max connections', find what holds the module's connections (long transfers, --bwlimit, stuck clients: the daemon's log) and raise max connections or spread the clients; make the client back off instead of retrying at once."
 		shortFix = fix
 	}
 	if kinds[flow.RefusalNATS.String()] == n {

@@ -182,6 +182,7 @@ func TestOpener(t *testing.T) {
 		{"MQTT 3.1.1 CONNECT", []byte("\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04test"), true},
 		{"MQTT 3.1 CONNECT", []byte("\x10\x12\x00\x06MQIsdp\x03\x02\x00\x3c\x00\x04test"), true},
 		{"HTTP/2 preface", []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), true},
+		{"rsync client's greeting", []byte("@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n"), true},
 		{"HTTP/1.1 request", []byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), false},
 		{"TLS application data", []byte{0x17, 0x03, 0x03, 0x00, 0x20, 0x01}, false},
 		{"TLS ServerHello", []byte{0x16, 0x03, 0x03, 0x00, 0x5a, 0x02}, false},

@@ -436,6 +436,7 @@ const (
 	RefusalIMAP              // an IMAP NO [LIMIT] or [UNAVAILABLE] to the login (Dovecot's mail_max_userip_connections)
 	RefusalIRC               // an IRC ERROR line as the server's first message (ngIRCd's MaxConnectionsIP, a ban)
 	RefusalNATS              // a NATS -ERR as the connection opens: max_connections, or an authorization violation
+	RefusalRsync             // an rsync daemon's @ERROR after the greetings: max connections, an unknown module, access
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
@@ -445,7 +446,8 @@ var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", 
 	"an AMQP Connection.Close refusing the connection as it opens (530 NOT_ALLOWED or 403 ACCESS_REFUSED)",
 	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login",
 	"an IRC ERROR line instead of its greeting",
-	"a NATS -ERR as the connection opens (maximum connections exceeded, or an authorization violation)"}
+	"a NATS -ERR as the connection opens (maximum connections exceeded, or an authorization violation)",
+	"an rsync daemon's @ERROR after the greetings (max connections reached, an unknown module, access denied)"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 

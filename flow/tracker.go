@@ -1241,8 +1241,9 @@ func natsRefusal(b []byte) bool {
 // that the server's protocol answers as soon as it has accepted the
 // connection, whatever its application does: a TLS ClientHello, an AMQP
 // protocol header, PostgreSQL's startup message or SSL request, an SSH
-// client's version line, an MQTT CONNECT, the HTTP/2 connection preface.
-// (An HTTP/1 request is not one: its answer waits on a handler.)
+// client's version line, an MQTT CONNECT, the HTTP/2 connection preface,
+// an rsync client's greeting. (An HTTP/1 request is not one: its answer
+// waits on a handler.)
 func opener(b []byte) bool {
 	switch {
 	case len(b) >= 6 && b[0] == 0x16 && b[1] == 0x03 && b[5] == 0x01:
@@ -1257,6 +1258,10 @@ func opener(b []byte) bool {
 	case len(b) >= 10 && b[0] == 0x10 && (bytes.Contains(b[2:min(len(b), 12)], []byte("MQTT")) || bytes.Contains(b[2:min(len(b), 14)], []byte("MQIsdp"))):
 		return true
 	case len(b) >= 14 && string(b[:14]) == "PRI * HTTP/2.0":
+		return true
+	case len(b) >= 9 && string(b[:9]) == "@RSYNCD: ":
+		// An rsync client's greeting: the daemon sends its own as it
+		// takes the connection up.
 		return true
 	}
 	return false
@@ -1602,6 +1607,11 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 			f = RefusalIMAP
 		case c.t[Server].bytes <= refusalWithin && natsRefusal(seg.Payload):
 			f = RefusalNATS
+		case c.t[Server].bytes <= refusalWithin && bytes.HasPrefix(seg.Payload, []byte("@ERROR:")):
+			// An rsync daemon's refusal after the greetings and the
+			// module name: "@ERROR: max connections (2) reached -- try
+			// again later", an unknown module, an access check.
+			f = RefusalRsync
 		}
 		if f != NoRefusal {
 			c.t[Server].notes |= sideNotes(f&7) << noteRefusalShift
