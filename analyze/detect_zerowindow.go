@@ -104,7 +104,24 @@ func inspectZeroWindow(c *flowCtx) {
 			continue
 		}
 		zw := firstEvent(r, func(e *flow.Event) bool { return e.From == s && e.Note&flow.NoteZeroWindow != 0 })
-		probe := firstEvent(r, func(e *flow.Event) bool { return e.From == s.Other() && e.Note&flow.NoteWindowProbe != 0 })
+		if h.ZeroWindowAtEnd && peer.LastPayload > 0 {
+			// The stall that lasts to the end began as the peer's last
+			// new data filled the window: not at an earlier zero window
+			// that a read soon opened again (rsync's at its start).
+			if last := lastEvent(r, func(e *flow.Event) bool {
+				return e.From == s && e.Note&flow.NoteZeroWindow != 0 && e.At <= peer.LastPayload
+			}); last != nil && zw != nil && last.At > zw.At {
+				zw = last
+			}
+			if next := firstEvent(r, func(e *flow.Event) bool {
+				return e.From == s && e.Note&flow.NoteZeroWindow != 0 && e.At >= peer.LastPayload
+			}); next != nil {
+				zw = next
+			}
+		}
+		probe := firstEvent(r, func(e *flow.Event) bool {
+			return e.From == s.Other() && e.Note&flow.NoteWindowProbe != 0 && (zw == nil || e.At >= zw.At)
+		})
 		v := Verdict{Class: ZeroWindowStall, Side: s, Severity: Warning, Confidence: 0.9}
 		if zw != nil {
 			v.Since, v.Age = zw.At, c.age(zw.At)
