@@ -278,8 +278,9 @@ func serverWaitOf(r *flow.Record, pb *payload.Buffer) serverWait {
 	}
 	x := p.HTTP.Last()
 	switch {
-	case x != nil && x.Status == 408 && x.RequestLine() == "":
-		// The server said so: a 408 Request Timeout to no whole request.
+	case x != nil && (x.Status == 408 || x.Status == 400) && x.RequestLine() == "":
+		// The server said so: a 408 Request Timeout (or, from some, a
+		// 400) to no whole request.
 		return waitIncomplete
 	case x == nil || x.Status != 0 && flow.Timestamp(x.ResponseAt) < r.Client.LastPayload:
 		// Data after the last whole request's answer, or none whole:

@@ -1158,6 +1158,12 @@ func controlMessage(b []byte) bool {
 		// request (HAProxy's timeout http-request, or timeout client
 		// without it; Apache's RequestReadTimeout), and closes.
 		return true
+	case len(b) >= 13 && (string(b[:13]) == "HTTP/1.1 400 " || string(b[:13]) == "HTTP/1.0 400 "):
+		// A 400 Bad Request: what some servers answer a request whose
+		// headers never ended when they give up on it (tinyproxy's
+		// Timeout). A goodbye only after a quiet period (Half.Goodbye);
+		// one at once answers a bad request.
+		return true
 	}
 	return false
 }
@@ -1447,7 +1453,9 @@ func (c *conn) answered(t Timestamp) bool {
 		return false
 	}
 	x := p.HTTP.LastResponse()
-	return x != nil && x.Status != 408 && (Timestamp(x.ResponseAt) == t || Timestamp(x.ResponseEnd) == t)
+	// A 408, or a 400 to no whole request, is a timeout's goodbye.
+	return x != nil && x.Status != 408 && !(x.Status == 400 && x.RequestLine() == "") &&
+		(Timestamp(x.ResponseAt) == t || Timestamp(x.ResponseEnd) == t)
 }
 
 // finNotCaptured takes side o as having sent its FIN, at its next sequence
@@ -1640,7 +1648,9 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 		}
 		return
 	}
-	ctl := controlMessage(seg.Payload)
+	// A control message's continuation, written right after it (its
+	// body: tinyproxy's 400 page), is the same message.
+	ctl := controlMessage(seg.Payload) || from == s && c.h[s].lastCtl && m.At.Sub(c.h[s].lastPayload) <= burstGap
 	l := &c.h[from]
 	echo := s == Client && from != s && l.lastPayload > 0 && n <= echoMax && m.At.Sub(l.lastPayload) <= echoWindow
 	short := ctl || n <= echoMax
