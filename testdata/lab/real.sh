@@ -63,7 +63,9 @@
 # /usr/share/jetty9 with a jetty.base of its own, the jetty9 service not
 # used),
 # rsync and tshark (rsyncd; two daemons of its own with rsync --daemon
-# --no-detach --config, the system's not started).
+# --no-detach --config, the system's not started),
+# stunnel4, openssl and tshark (stunnel-tls; stunnel run by hand with
+# foreground = yes and its own stunnel.conf, the system's not started).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -619,6 +621,16 @@
 #                       SYNs, and against a stopped daemon whose kernel
 #                       still accepts (only --timeout ends it; CLOSE-WAIT
 #                       in the listen queue); listings and a transfer.
+#   stunnel-tls         stunnel 5.68 as a TLS server (TIMEOUTidle 3,
+#                       TIMEOUTbusy 4, TIMEOUTclose 1) in front of a plain
+#                       nginx, captured on its host (-i any): idle
+#                       connections of http.client reset on both legs in
+#                       the same millisecond (no close_notify, no FIN; one
+#                       reused 2 s later fails with nothing on the wire),
+#                       a socket that never starts the handshake reset at
+#                       4 s, curl with and without keep-alive (close_notify
+#                       and FIN both ways; curl's kernel resetting
+#                       stunnel's late close_notify at times).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11266,7 +11278,180 @@ nofinding stale_reuse_reset
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle rsyncd"
+# stunnel_conf DIR FRONT BACKEND: a stunnel of its own in DIR, a TLS server
+# on FRONT:8443 in front of the plain HTTP BACKEND.
+stunnel_conf() {
+	local d=$1
+	self_signed "$d"
+	cat >"$d/stunnel.conf" <<CONF
+foreground = yes
+pid = $d/stunnel.pid
+output = $d/stunnel.log
+syslog = no
+debug = info
+[https]
+accept = $2:8443
+connect = $3
+cert = $d/cert.pem
+key = $d/key.pem
+TIMEOUTidle = 3
+TIMEOUTbusy = 4
+TIMEOUTclose = 1
+CONF
+}
+
+# stunnel_wire FILE CPORT: the connection from CPORT as FILE shows it,
+# times from its SYN: "c" the client's and "s" the server's TLS records
+# (content types: 22 handshake, 20 change cipher spec, 23 application
+# data: TLS 1.3 sends its alerts as such, a close_notify 24 bytes on the
+# wire), FIN and RST.
+stunnel_wire() {
+	tshark -r "$1" -Y "tcp.port == $2" -T fields -e frame.number -e frame.time_relative -e ip.src -e tcp.flags.syn \
+		-e tcp.flags.fin -e tcp.flags.reset -e tls.record.content_type -e tcp.len 2>/dev/null |
+		awk -F'\t' -v cip="$client_ip" '
+			$4 == 1 && t0 == "" { t0 = $2 }
+			t0 == "" { next }
+			{ w = ($3 == cip ? "c" : "s"); e = "" }
+			$8 > 0 { e = w ($7 != "" ? " TLS(" $7 ")" : " data") " " $8 " B" }
+			$5 == 1 { e = e (e ? "+" : "") w " FIN" }
+			$6 == 1 { e = e (e ? "+" : "") w " RST" }
+			e != "" { printf "%s#%d %s %.3f", s, $1, e, $2 - t0; s = ", " }
+			END { print "" }'
+}
+
+# stunnel 5.68 as a TLS server in front of a plain nginx: its idle timeout
+# (TIMEOUTidle 3 s) on idle TLS connections, a connection reused after it,
+# curl with and without keep-alive, and a socket that never starts the
+# handshake (TIMEOUTbusy 4 s).
+sc_stunnel_tls() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip d=$work/stunnel
+	wire proxy server
+	nginx_conf "$work/nginx" 8080 60s
+	run_nginx server "$work/nginx"
+	stunnel_conf "$d" "$front" "$server_ip:8080"
+	on proxy stunnel "$d/stunnel.conf"
+	listening server 8080
+	listening proxy 8443
+	capture proxy any "$work/cap.pcap" -B 16384
+	begin stunnel-tls
+	# http.client over TLS: a request, then reused 5 s later ("stale"),
+	# or never read nor closed ("leak").
+	client client $pylab stunnel_tls "$front" 8443 stale 5 15
+	first_port 10 # the clock starts at the first request
+	client client $pylab stunnel_tls "$front" 8443 leak 0 20
+	# A socket that never starts the TLS handshake.
+	client client $pylab stunnel_raw "$front" 8443 raw 20
+	# curl -k, keep-alive off (Connection: close) and on (two requests on
+	# one connection, then curl exits).
+	client client curl -s -k -o /dev/null --max-time 5 -H 'Connection: close' -w 'curlclose %{local_port}\n' "https://$front:8443/ok"
+	client client curl -s -k -o /dev/null --max-time 5 -w 'curlka %{local_port}\n' "https://$front:8443/ok" "https://$front:8443/ok"
+	until_t 3.5 # stunnel's TIMEOUTidle (3 s) reset stale and leak; raw open
+	cut early client proxy server
+	until_t 5.6 # stale reused at 5 s; raw reset by TIMEOUTbusy at 4 s
+	cut mid client proxy server
+	until_t 12
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	local f=$out/$name@late.pcap p wire= log
+	for p in stale leak raw curlclose curlka; do
+		wire+="#   $p ($(ports $p)): $(stunnel_wire "$f" "$(ports $p)")
+"
+	done
+	wire=$(echo -n "$wire" | fold -s -w 72 | sed '/^#/!s/^/#     /')
+	# stunnel's own words for its timeouts and closes.
+	log=$(grep -E 'TIMEOUT|Connection (reset|closed)|close_notify' "$d/stunnel.log" | sed 's/^[0-9.]* [0-9:]* /#   /' | sort | uniq -c |
+		sed 's/^ *\([0-9]*\) #/#   (x\1)/')
+	# stunnel's legs to nginx, reset in the same millisecond as the
+	# client's leg.
+	local legs
+	legs=$(tshark -r "$f" -Y "tcp.flags.reset == 1" -T fields -e frame.number -e frame.time_relative -e tcp.srcport -e tcp.dstport 2>/dev/null |
+		awk '{ printf "%s#%s %.4f s %s>%s", s, $1, $2, $3, $4; s = ", " }' | fold -s -w 68 | sed 's/^/#   /')
+	local bport
+	bport=$(tshark -r "$f" -Y "tcp.flags.reset == 1 && tcp.dstport == 8080" -T fields -e tcp.srcport 2>/dev/null | paste -sd,)
+	echo "lab: $name: resets $legs; legs to nginx reset $bport" >&2
+	echo "$wire" >&2
+	expect <<EXP
+# stunnel $(stunnel -version 2>&1 | sed -n 's/^stunnel \([0-9.]*\) .*/\1/p' | head -1) (Debian's $(dpkg-query -W -f '${Version}' stunnel4), OpenSSL $(openssl version | command cut -d' ' -f2)), run by
+# hand in the middle host (foreground = yes, its own stunnel.conf, pid
+# file and log, debug = info), a TLS server: service [https], accept
+# $front:8443, connect $server_ip:8080 (nginx, plain HTTP,
+# keepalive_timeout 60s), a self-signed certificate, TIMEOUTidle = 3,
+# TIMEOUTbusy = 4, TIMEOUTclose = 1. stunnel does the TLS handshake first
+# and connects to nginx only then; one connection to nginx per client
+# connection. Captured on the middle host (-i any): both legs.
+# The clients (times after the first request):
+# - "stale": python http.client over TLS (HTTPSConnection, certificate
+#   not checked), a request, then the next on the same connection 5 s
+#   later, past TIMEOUTidle; "leak": the same, never used again nor
+#   closed; "raw": a TCP socket to 8443 that never sends a ClientHello;
+#   "curlclose": curl -k with Connection: close; "curlka": curl -k with
+#   two URLs, both on one keep-alive connection, then curl exits.
+# What the late capture shows of each (times after its SYN; TLS content
+# types, 23 application data, which carries TLS 1.3's encrypted alerts:
+# a close_notify is 24 bytes on the wire):
+$wire
+# stunnel's log (debug = info):
+$log
+# - TIMEOUTidle: after 3 s without traffic either way stunnel logs
+#   "transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset" and resets
+#   BOTH legs, with no close_notify and no FIN: an RST to the client and,
+#   in the same millisecond, an RST to nginx. The RSTs of the late
+#   capture (times from its start, source port > destination port):
+$legs
+#   The client's leg is the server's idle timeout (idle_timeout_close of
+#   8443, by RST); the leg to nginx is stunnel's close as nginx's client
+#   (idle_timeout_close(client)): one relay, its inactivity timeout
+#   closing both legs at once, nginx (60 s) closing nothing. No CLOSE_WAIT
+#   anywhere: an RST leaves none. "leak" never learns of it until it
+#   reads; "stale" sends its second request 2 s after the RST: its socket
+#   already reset, python raises SSLEOFError ("EOF occurred in violation
+#   of protocol") and nothing reaches the wire: no request after the
+#   close, so no stale reuse to see in the capture (the error is the
+#   client's, the cause the idle RST it saw).
+# - TIMEOUTbusy: "raw" never starts the handshake; 4 s after its
+#   connect stunnel logs "ssl_start: s_poll_wait: TIMEOUTbusy exceeded:
+#   sending reset" and resets it: python reads "Connection reset by peer".
+#   A handshake timeout (the client sent nothing), 4 s from the accept,
+#   not the 3 s idle timer; no leg to nginx was ever opened.
+# - curl closes first after its responses: close_notify and FIN; stunnel
+#   reads them ("TLS closed (SSL_read)"), closes its leg to nginx with a
+#   FIN (nginx answers with its own: TIME-WAIT on stunnel's side), and
+#   sends its own close_notify ("SSL_shutdown successfully sent
+#   close_notify alert") and FIN. When they reach a socket curl has
+#   already closed, curl's kernel resets it; otherwise the close is a
+#   clean one (a race: both seen in trials, and within one recording).
+#   A clean close by curl either way; the RST only answers stunnel's
+#   close_notify, nothing lost: healthy.
+# The cuts (after the first request): early at 3.5 s, after the idle
+# resets of stale and leak (about 3.0-3.2 s), raw still waiting for its
+# handshake (ESTAB both ends); mid at 5.6 s, after raw's reset (about
+# 4.1 s) and stale's failed reuse (5 s); late at 12 s.
+expect cport=$(ports stale),$(ports leak) client.ss=CLOSED server.ss=CLOSED n>=2 : idle_timeout_close(server) !close_wait_leak(client) !stale_reuse_reset(client) !accept_then_close(server)
+infinding cport=$(ports stale),$(ports leak) : idle_timeout_close
+expect sport=8080 cport=$bport n>=2 : idle_timeout_close(client) !stale_reuse_reset(client) !stale_reuse_reset(server)
+finding idle_timeout_close
+says idle_timeout_close : after 3.0 s
+# The relay: stunnel reset its leg to nginx in the same millisecond as
+# each client leg it reset.
+says idle_timeout_close : it is a TCP proxy relaying them
+@early expect cport=$(ports raw) client.ss=ESTAB server.ss=ESTAB n>=1 : open(client)
+@mid,late expect cport=$(ports raw) client.ss=CLOSED server.ss=CLOSED n>=1 : idle_timeout_close(server) !accept_then_close(server) !stale_reuse_reset(client)
+expect cport=$(ports curlclose),$(ports curlka) n>=2 : !idle_timeout_close(server) !stale_reuse_reset(client) !close_wait_leak(client) !accept_then_close(server)
+healthy cport=$(ports curlclose),$(ports curlka)
+# Its other legs to nginx end with both FINs: nginx first after
+# "Connection: close" (TIME-WAIT on nginx), stunnel first after curl's
+# close on the keep-alive one (TIME-WAIT on stunnel).
+expect sport=8080 cport!=$bport n>=2 : clean(client)|clean(server)
+healthy sport=8080 cport!=$bport
+nofinding close_wait_leak
+nofinding stale_reuse_reset
+nofinding accept_then_close
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle rsyncd stunnel_tls"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -11368,6 +11553,7 @@ for s in ${@:-$all}; do
 		command -v uwsgi >/dev/null && [ -f /usr/lib/uwsgi/plugins/python3_plugin.so ] && [ -f /usr/lib/uwsgi/plugins/http_plugin.so ] || die "needs uwsgi (uwsgi-core) and uwsgi-plugin-python3"
 		command -v tshark >/dev/null || die "needs tshark"
 		;;
+	stunnel_tls) command -v stunnel >/dev/null && command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs stunnel4, openssl and tshark" ;;
 	rsyncd) command -v rsync >/dev/null && command -v tshark >/dev/null || die "needs rsync and tshark" ;;
 	nats_server)
 		command -v nats-server >/dev/null && command -v tshark >/dev/null || die "needs nats-server and tshark"

@@ -2687,5 +2687,55 @@ def rsyncraw(host, port, role, mode, hold):
     print("rsyncraw %s: closed after %.3f s" % (role, time.time() - t0), file=sys.stderr, flush=True)
 
 
+def stunnel_tls(host, port, role, pause, hold):
+    """http.client over TLS through stunnel: one request, then, after pause
+    seconds idle (past stunnel's TIMEOUTidle), a second on the same
+    connection; pause 0 holds it open, never read nor closed, for hold s."""
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the lab's self-signed certificate
+    c = http.client.HTTPSConnection(host, int(port), timeout=5, context=ctx)
+    c.request("GET", "/ok")
+    say(role, c.sock)
+    c.getresponse().read()
+    t0 = time.time()
+    if float(pause) == 0:
+        keep.append(c)  # never read again, never closed
+        time.sleep(float(hold))
+        return
+    time.sleep(float(pause))
+    try:
+        c.request("GET", "/ok")
+        r = c.getresponse()
+        print("stunnel_tls %s: reused after %.3f s: %d" % (role, time.time() - t0, r.status), file=sys.stderr, flush=True)
+        r.read()
+    except (OSError, http.client.HTTPException) as e:
+        print("stunnel_tls %s: reused after %.3f s: %s %s" % (role, time.time() - t0, type(e).__name__, e), file=sys.stderr, flush=True)
+    c.close()
+    time.sleep(float(hold))
+
+
+def stunnel_raw(host, port, role, hold):
+    """A TCP socket to stunnel's TLS port that never starts the handshake:
+    reads until EOF or an error, then closes."""
+    s = socket.create_connection((host, int(port)), timeout=float(hold))
+    say(role, s)
+    t0 = time.time()
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                got += b"<EOF>"
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("stunnel_raw %s: %r after %.3f s" % (role, got[-80:], time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])
