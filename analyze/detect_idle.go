@@ -753,7 +753,9 @@ func idleFinding(g *group, fx *findCtx) Finding {
 	case v0.Side == flow.Client && leaked == 0 && reused == 0 && resets == 0:
 		fix = "Nothing to fix: the client closes its idle connections itself, as a pool should, before the server's timeout can."
 	}
+	relayed := false
 	if other, n := relayedCloses(fx, g); !upgraded && n*2 > len(g.flows) {
+		relayed = true
 		// The closer closed another connection of its own in the same
 		// moment each time: a TCP relay closing both legs.
 		if v0.Side == flow.Server {
@@ -772,7 +774,14 @@ func idleFinding(g *group, fx *findCtx) Finding {
 			sev = Warning
 		}
 		fmt.Fprintf(&sb, " A reset gives the peer no orderly end of stream: a pooled client that sends its next request on such a connection gets an error (\"server has gone away\", \"connection reset by peer\").")
-		fix = fmt.Sprintf("Make the clients' pools validate connections before reuse (a test query or a liveness check after inactivity) and keep their idle time below %s, the server's idle timeout measured here; or raise the server's timeout.", fmtDur(main.Median))
+		switch {
+		case relayed:
+			// The relay's remedy stands: its timeout is the one to fix.
+		case v0.Side == flow.Client:
+			fix = "The client closes its idle connections with RST (a zero linger) rather than FIN, which the server sees as errors: have it close them in order, unless it means to; nothing to fix in the server."
+		default:
+			fix = fmt.Sprintf("Make the clients' pools validate connections before reuse (a test query or a liveness check after inactivity) and keep their idle time below %s, the server's idle timeout measured here; or raise the server's timeout.", fmtDur(main.Median))
+		}
 	}
 	scope := []netip.AddrPort{ep}
 	var hosts []netip.Addr
@@ -1132,12 +1141,18 @@ func relayedCloses(fx *findCtx, g *group) (other netip.AddrPort, n int) {
 		}
 		if h := f.Half(side); h.FinPacket > 0 {
 			closes = append(closes, legClose{h.FinAt, f.Key.Server()})
+		} else if rst := firstEvent(f.Record, func(e *flow.Event) bool { return e.From == side && e.Flags.Has(packet.RST) }); rst != nil {
+			// A relay that resets both legs (stunnel's TIMEOUTidle).
+			closes = append(closes, legClose{rst.At, f.Key.Server()})
 		}
 	}
 	slices.SortFunc(closes, func(a, b legClose) int { return cmp.Compare(a.at, b.at) })
 	eps := map[netip.AddrPort]int{}
 	for i, f := range g.flows {
 		t := closeAt(f.Record, g.vs[i].Side)
+		if t == 0 {
+			t = g.vs[i].Since // closed with an RST
+		}
 		j, _ := slices.BinarySearchFunc(closes, t-flow.Timestamp(relayGap), func(c legClose, t flow.Timestamp) int { return cmp.Compare(c.at, t) })
 		if j < len(closes) && closes[j].at <= t+flow.Timestamp(relayGap) {
 			n++

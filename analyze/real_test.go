@@ -110,15 +110,7 @@ var knownWrong = map[string]string{
 	// An rsync daemon's max connections, its module timeout on stalled transfers, a stopped daemon.
 	"rsyncd@mid states":    rsyncQueuedFin,
 	"rsyncd@late findings": rsyncPullGaveUp,
-	// stunnel 5.68 as a TLS server in front of nginx (TIMEOUTidle 3, TIMEOUTbusy 4), captured on the middle host.
-	"stunnel-tls@early findings": stunnelRelayReset,
-	"stunnel-tls@mid findings":   stunnelRelayReset,
-	"stunnel-tls@late findings":  stunnelRelayReset,
 }
-
-// stunnel 5.68 (TIMEOUTidle 3, TIMEOUTbusy 4) terminating TLS in front of
-// nginx, captured on the middle host.
-const stunnelRelayReset = "stunnel's TIMEOUTidle (log \"transfer: s_poll_wait: TIMEOUTidle exceeded: sending reset\") resets both legs of a relayed connection at once, no close_notify, no FIN: to nginx RST #125 at 3.169255 s (59492>8080) and to the client RST #126 73 µs later (8443>50432, \"stale\"); RST #127 at 3.340892 s (59532>8080) and #128 70 µs later (8443>50442, \"leak\"). flowdoc gives the two legs two unrelated idle_timeout_close findings, \"10.99.1.2:8443 (server) reset (RST) 2 idle connections after 3.0 s\" and \"10.99.2.1 (client) reset (RST) 2 idle connections to 10.99.2.2:8080 ... its pool's idle timeout, or its application done with them\" (remedy \"... below 3.0 s, the server's idle timeout measured here; or raise the server's timeout\", for a close that was the client's), and neither says \"it is a TCP proxy relaying them\" (the says check): relayedCloses (analyze/detect_idle.go) counts only legs the host closed with a FIN (h.FinPacket > 0), so a relay whose inactivity timeout closes both legs by RST (stunnel, and any proxy closing with zero linger) is not recognised"
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
 const (
