@@ -110,6 +110,13 @@ var knownWrong = map[string]string{
 	// An rsync daemon's max connections, its module timeout on stalled transfers, a stopped daemon.
 	"rsyncd@mid states":    rsyncQueuedFin,
 	"rsyncd@late findings": rsyncPullGaveUp,
+	// Dante 1.4.2's danted (timeout.negotiate 3, timeout.io 4, a socks block rule), raw SOCKS5 sockets and curl --socks5.
+	"dante-socks@early verdicts": danteBlocked,
+	"dante-socks@mid verdicts":   danteBlocked,
+	"dante-socks@late verdicts":  danteBlocked,
+	"dante-socks@early findings": danteBlockedFinding,
+	"dante-socks@mid findings":   danteBlockedFinding,
+	"dante-socks@late findings":  danteBlockedFinding,
 }
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
@@ -136,8 +143,10 @@ const (
 // rsync 3.2.7's daemon (max connections 2 on a module, timeout 4) and
 // rsync clients; a second daemon stopped (SIGSTOP).
 const (
-	rsyncQueuedFin  = "35244, a pull stopped (SIGSTOP) whose zero window lasts since #1167 (00:17:58.330): the daemon's sender gave up on it (log \"[sender] io timeout after 4 seconds -- exiting\", some 00:18:02.6) and exited, its FIN queued behind the 1,479,281 bytes its socket still held (ss: FIN-WAIT-1, Send-Q 1479281), its kernel probing the window as before (#1197, #1246, #1351, #1425, the next due after the cut); no capture can show that FIN, flowdoc says ESTABLISHED"
-	rsyncPullGaveUp = "the zero_window_stall finding for 35244 says \"it advertised a zero receive window, then read again\" and not that the sender gave up on the stalled reader: the daemon had closed the connection during the stall (its io timeout; its FIN queued, never sent) and its kernel reset the reader's first write after SIGCONT (#1698, 4 bytes; RST #1699 32 µs later) 4 ms after the reader had opened its window again (#1587) and taken 0.3 MB of what the orphaned socket still held: inspectZeroWindow reads a sender's RST as giving up only while the window is still zero (ZeroWindowAtEnd)"
+	danteBlocked        = "43828 to 1080 (\"blocked\": a SOCKS5 CONNECT to 10.99.2.2:8081, which danted's socks block rule refuses): after the method exchange (#13, #15) and the CONNECT request (#19, 10 B), danted answers the SOCKS5 reply 0x02, \"connection not allowed by ruleset\" (#23, 10 B, 0.055608 s), and its FIN 27 µs later (#24; log \"blocked by higher-level socks-rule #1\"), no connection to the server: a refusal by the proxy's access rules within 2 ms of the accept, yet flowdoc says time_wait(server) clean(server), not accept_then_close(server). The rule knows the refusing errors of Redis, MySQL, PostgreSQL, FTP, SMTP, MQTT, TLS, AMQP, IMAP, NATS, rsync... but not a SOCKS reply whose REP byte is not 0 (SOCKS5 0x01-0x08, SOCKS4 0x5B-0x5D), and the reply answered the client's request, so the clause of a message the client had not asked for does not apply"
+	danteBlockedFinding = "no accept_then_close finding for 10.99.1.2:1080's refusal of 43828 by its socks block rule (SOCKS5 reply 0x02 #23 and FIN #24, 27 µs apart): see the verdicts"
+	rsyncQueuedFin      = "35244, a pull stopped (SIGSTOP) whose zero window lasts since #1167 (00:17:58.330): the daemon's sender gave up on it (log \"[sender] io timeout after 4 seconds -- exiting\", some 00:18:02.6) and exited, its FIN queued behind the 1,479,281 bytes its socket still held (ss: FIN-WAIT-1, Send-Q 1479281), its kernel probing the window as before (#1197, #1246, #1351, #1425, the next due after the cut); no capture can show that FIN, flowdoc says ESTABLISHED"
+	rsyncPullGaveUp     = "the zero_window_stall finding for 35244 says \"it advertised a zero receive window, then read again\" and not that the sender gave up on the stalled reader: the daemon had closed the connection during the stall (its io timeout; its FIN queued, never sent) and its kernel reset the reader's first write after SIGCONT (#1698, 4 bytes; RST #1699 32 µs later) 4 ms after the reader had opened its window again (#1587) and taken 0.3 MB of what the orphaned socket still held: inspectZeroWindow reads a sender's RST as giving up only while the window is still zero (ZeroWindowAtEnd)"
 )
 
 // nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,

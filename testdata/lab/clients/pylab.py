@@ -383,6 +383,12 @@ count and time and exits by itself. Clients print one line per connection,
                                        header, no blank line, and reads until
                                        EOF, then closes (up to HOLD s); what
                                        it got to stderr
+  dantesocks PHOST PPORT ROLE MODE DHOST DPORT HOLD  a raw SOCKS5 client of
+                                       danted: MODE silent never negotiates;
+                                       idle CONNECTs to DHOST:DPORT, sends one
+                                       GET and stays idle; blocked CONNECTs
+                                       and reads the reply; each reads until
+                                       EOF (up to HOLD s), then closes
   eximhold HOST PORT ROLE N EVERY QUIT smtplib sessions held open: N connections
                                        (EHLO client.lab.example), each sending
                                        NOOP every EVERY s, and QUIT (smtplib's
@@ -2685,6 +2691,42 @@ def rsyncraw(host, port, role, mode, hold):
     time.sleep(max(0.0, t0 + float(hold) - time.time()))
     s.close()
     print("rsyncraw %s: closed after %.3f s" % (role, time.time() - t0), file=sys.stderr, flush=True)
+
+
+def dantesocks(phost, pport, role, mode, dhost, dport, hold):
+    """A raw SOCKS5 client of danted: MODE "silent" connects and never
+    negotiates (no method greeting), reads until EOF and closes; "idle"
+    negotiates (no authentication), CONNECTs to DHOST:DPORT, sends one
+    HTTP/1.1 GET through it, reads the response and stays idle, reading
+    until EOF, then closes; "blocked" CONNECTs to DHOST:DPORT and reads the
+    reply (its REP byte) and on until EOF, then closes (up to HOLD s);
+    what it got to stderr."""
+    s = socket.create_connection((phost, int(pport)), timeout=5)
+    say(role, s)
+    t0 = time.time()
+    s.settimeout(float(hold))
+    got = b""
+    try:
+        if mode != "silent":
+            s.sendall(b"\x05\x01\x00")
+            got += s.recv(2)
+            a = socket.inet_aton(dhost)
+            s.sendall(b"\x05\x01\x00\x01" + a + int(dport).to_bytes(2, "big"))
+            r = s.recv(10)
+            got += r
+            print("dantesocks %s: reply %r after %.3f s" % (role, r.hex(), time.time() - t0), file=sys.stderr, flush=True)
+            if mode == "idle" and len(r) >= 2 and r[1] == 0:
+                s.sendall(("GET /ok HTTP/1.1\r\nHost: %s\r\n\r\n" % dhost).encode())
+        while True:
+            b = s.recv(65536)
+            if not b:
+                got += b"<EOF>"
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("dantesocks %s: %d bytes, ends %r, after %.3f s" % (role, len(got), got[-12:], time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
 
 
 if __name__ == "__main__":
