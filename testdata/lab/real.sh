@@ -624,12 +624,13 @@
 #   dante-socks         Dante 1.4's SOCKS5 server (danted, its own
 #                       danted.conf: timeout.negotiate 3, timeout.io 4, a
 #                       socks block rule for port 8081) between clients and
-#                       nginx, both legs captured on the proxy: a raw
-#                       socket that never negotiates (danted's bare FIN
-#                       after some 4 s), a session relayed to nginx then
+#                       nginx, both legs captured on the proxy: raw
+#                       sockets that never negotiate (danted's bare FIN
+#                       after some 4 s), sessions relayed to nginx then
 #                       idle (both legs closed by the i/o timeout after
-#                       some 5 s), a CONNECT refused by the block rule
-#                       (SOCKS5 reply 0x02 and FIN), curl --socks5.
+#                       some 5 s), CONNECTs refused by the block rule
+#                       (SOCKS5 reply 0x02 and FIN); one of each never
+#                       closing (CLOSE_WAIT); curl --socks5.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11346,12 +11347,17 @@ sc_dante_socks() {
 	client client $pylab dantesocks "$front" 1080 silent silent "$server_ip" 8080 20
 	client client $pylab dantesocks "$front" 1080 idle idle "$server_ip" 8080 20
 	client client $pylab dantesocks "$front" 1080 blocked blocked "$server_ip" 8081 20
+	client client $pylab dantesocks "$front" 1080 greet greet "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 silentkeep silentkeep "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 idlekeep idlekeep "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 blockedkeep blockedkeep "$server_ip" 8081 20
 	for i in $(seq 200); do
-		[ "$(wc -l <"$work/ports")" -ge 3 ] && break
+		[ "$(wc -l <"$work/ports")" -ge 7 ] && break
 		[ "$i" -lt 200 ] || die "the python clients did not connect: $(tail -5 "$work/log")"
 		sleep 0.05
 	done
 	t0=$(date +%s.%N) # the clock starts with every python client connected
+	sleep 0.2 # their SOCKS exchanges done
 	dante_curl curl1 "$front:1080" "http://$server_ip:8080/ok"
 	dante_curl curl2 "$front:1080" "http://$server_ip:8080/big"
 	until_t 1.0
@@ -11368,7 +11374,9 @@ sc_dante_socks() {
 	echo "lab: $name: danted's log: $(grep -v 'info: .*pass(1)\|^$' "$d/danted.conf.log" | sed 's/^[A-Z][a-z][a-z] [0-9 ]*[0-9:]* ([0-9.]*) danted\[[0-9]*\]: //' | tr '\n' '|' | head -c 3000)" >&2
 	# Each leg apart (danted connects to nginx from the client's port
 	# number): the client leg's packets and the server leg's.
-	local late=$out/$name@late.pcap
+	local late=$out/$name@late.pcap neglog iolog
+	neglog=$(grep -o 'negotiate timeout after [0-9]* seconds' "$d/danted.conf.log" | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s\"%s\" x%d", (NR > 1 ? ", " : ""), substr($0, 2), n }')
+	iolog=$(grep -o 'i/o timeout.  Session duration: [0-9]*s' "$d/danted.conf.log" | sed 's/  */ /g' | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s\"%s\" x%d", (NR > 1 ? ", " : ""), substr($0, 2), n }')
 	tshark -r "$late" -Y "tcp && ip.addr == $front" -w "$work/front.pcap" 2>/dev/null
 	tshark -r "$late" -Y "tcp && ip.addr == $back" -w "$work/back.pcap" 2>/dev/null
 	expect <<EXP
@@ -11382,7 +11390,7 @@ sc_dante_socks() {
 # nginx from the client's own port number: each relayed session is two
 # flows with the same client port, one to $front:1080, one from $back to
 # $server_ip:8080. Clients: python3 raw sockets speaking SOCKS5 and curl
-# $(curl --version | awk 'NR == 1 { print $2 }') --socks5. The clock starts when the three python
+# $(curl --version | awk 'NR == 1 { print $2 }') --socks5. The clock starts when the seven python
 # clients have connected; cuts: early $(tp_cut_at early) s, everyone connected, the
 # sessions idle; mid $(tp_cut_at mid) s, after the negotiate timeout's close and
 # before the i/o timeout's; late $(tp_cut_at late) s, everything closed.
@@ -11391,35 +11399,49 @@ sc_dante_socks() {
 #
 # - "silent" connects and never sends its method greeting: danted's
 #   negotiate timeout closes it with a bare FIN (no RST, no SOCKS reply)
-#   some 4.1 s after the handshake (timeout.negotiate 3: danted checks
-#   its timers at a one-second granularity; its log: "negotiate timeout
-#   after 4 seconds"); the client reads EOF and closes: an idle-timeout
+#   over 4 s after the accept (each FIN below; timeout.negotiate 3: danted
+#   checks its timers at a one-second granularity; its log: $neglog);
+#   the client reads EOF and closes: an idle-timeout
 #   close of the server's on a connection that never sent a first
 #   message (a handshake or login timeout), not a refusal.
+#   "silentkeep" does the same and never reads nor closes: CLOSE_WAIT on
+#   the client to the end (its leak), FIN_WAIT_2 on the proxy. "greet"
+#   sends its method greeting, gets danted's choice (0x05 0x00) and never
+#   sends its request: the same negotiate timeout (counted from the
+#   accept), the same bare FIN.
 #   silent $(ports silent): $(dante_ev "$work/front.pcap" "$(ports silent)")
+#   silentkeep $(ports silentkeep): $(dante_ev "$work/front.pcap" "$(ports silentkeep)")
+#   greet $(ports greet): $(dante_ev "$work/front.pcap" "$(ports greet)")
 # - "idle" negotiates, CONNECTs to nginx (reply 0x00), sends one HTTP/1.1
 #   GET through it, reads the 200 and stays idle. danted's i/o timeout
-#   closes both legs at once (log "i/o timeout. Session duration: 5s"):
+#   closes both legs at once (log: $iolog):
 #   its FIN to the client and its FIN to nginx within a millisecond, some
-#   5.1 s after the last data (timeout.io 4, same granularity); nginx
+#   5 s after the last data (timeout.io 4, same granularity); nginx
 #   answers its FIN at once, the client reads EOF and closes: a relay's
 #   inactivity timeout closing both legs, healthy by itself.
 #   idle $(ports idle), client leg: $(dante_ev "$work/front.pcap" "$(ports idle)")
 #   idle $(ports idle), server leg: $(dante_ev "$work/back.pcap" "$(ports idle)")
+#   "idlekeep" does the same and never reads again nor closes: the same
+#   two FINs, nginx closing its leg in turn, the client's socket left in
+#   CLOSE_WAIT to the end (its leak; FIN_WAIT_2 on the proxy).
+#   idlekeep $(ports idlekeep), client leg: $(dante_ev "$work/front.pcap" "$(ports idlekeep)")
+#   idlekeep $(ports idlekeep), server leg: $(dante_ev "$work/back.pcap" "$(ports idlekeep)")
 # - "blocked" negotiates and CONNECTs to $server_ip:8081: the socks block
 #   rule refuses it: SOCKS5 reply 0x02 ("connection not allowed by
 #   ruleset") and danted's FIN right behind it (log "blocked by
 #   higher-level socks-rule #1"); no connection to the server. A refusal
 #   by the proxy's access rules after the accept, within a millisecond:
 #   accepted, then closed at once, with an error refusing the client.
+#   "blockedkeep" reads the refusal and never closes (CLOSE_WAIT on the
+#   client to the end, its leak).
 #   blocked $(ports blocked): $(dante_ev "$work/front.pcap" "$(ports blocked)")
+#   blockedkeep $(ports blockedkeep): $(dante_ev "$work/front.pcap" "$(ports blockedkeep)")
 # - curl --socks5 (curl1: /ok, curl2: /big, 16 KB): answered, curl closes
 #   first, danted closes the nginx leg right after: healthy.
 #   curl1 $(ports curl1): $(dante_ev "$work/front.pcap" "$(ports curl1)")
 #   curl2 $(ports curl2): $(dante_ev "$work/front.pcap" "$(ports curl2)")
 healthy sport=1080 cport=$(ports curl1),$(ports curl2)
 healthy sport=8080 cport=$(ports curl1),$(ports curl2)
-nofinding close_wait_leak
 nofinding stale_reuse_reset
 nofinding listen_overflow
 nofinding reconnect_storm
@@ -11427,14 +11449,24 @@ nofinding reconnect_storm
 @early expect sport=1080 cport=$(ports idle) client.ss=ESTAB : open(client) !idle_timeout_close(server)
 @early,mid expect sport=8080 cport=$(ports idle) server.ss=ESTAB : open(client) !idle_timeout_close(client)
 @mid expect sport=1080 cport=$(ports idle) client.ss=ESTAB : open(client) !idle_timeout_close(server)
-@mid,late expect sport=1080 cport=$(ports silent) : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+@early expect sport=1080 cport=$(ports silentkeep),$(ports greet),$(ports idlekeep) client.ss=ESTAB n>=3 : open(client) !idle_timeout_close(server)
+@mid,late expect sport=1080 cport=$(ports silent),$(ports greet) n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+@mid,late expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)
+@mid expect sport=1080 cport=$(ports idlekeep) client.ss=ESTAB : open(client) !idle_timeout_close(server)
+@late expect sport=1080 cport=$(ports idlekeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) close_wait_leak(client)
+@late expect sport=8080 cport=$(ports idlekeep) : idle_timeout_close(client) !close_wait_leak(server)
+expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)
+finding close_wait_leak
+@late infinding sport=1080 cport=$(ports silentkeep),$(ports idlekeep),$(ports blockedkeep) : close_wait_leak
+@late says close_wait_leak : holds 3 connections
 @mid,late finding idle_timeout_close
-@mid,late says idle_timeout_close : s after the handshake, the clients
+# The negotiate timeout's closes (no SOCKS request ever came) are a
+# timeout for a first request, a handshake timeout, not a keep-alive one.
+@mid,late says idle_timeout_close : handshake timeout
 @late expect sport=1080 cport=$(ports idle) : idle_timeout_close(server) !close_wait_leak(client)
 @late expect sport=8080 cport=$(ports idle) : idle_timeout_close(client) !close_wait_leak(server)
-@late says idle_timeout_close : closed 1 idle connection after
 @late says idle_timeout_close : it is a TCP proxy relaying them
-expect sport=1080 cport=$(ports blocked) : accept_then_close(server)
+expect sport=1080 cport=$(ports blocked) : accept_then_close(server) !close_wait_leak(client)
 finding accept_then_close
 EXP
 }

@@ -385,10 +385,13 @@ count and time and exits by itself. Clients print one line per connection,
                                        it got to stderr
   dantesocks PHOST PPORT ROLE MODE DHOST DPORT HOLD  a raw SOCKS5 client of
                                        danted: MODE silent never negotiates;
+                                       greet sends its method greeting only;
                                        idle CONNECTs to DHOST:DPORT, sends one
                                        GET and stays idle; blocked CONNECTs
                                        and reads the reply; each reads until
-                                       EOF (up to HOLD s), then closes
+                                       EOF (up to HOLD s), then closes; with
+                                       "keep" appended, never reads again nor
+                                       closes
   eximhold HOST PORT ROLE N EVERY QUIT smtplib sessions held open: N connections
                                        (EHLO client.lab.example), each sending
                                        NOOP every EVERY s, and QUIT (smtplib's
@@ -2695,12 +2698,16 @@ def rsyncraw(host, port, role, mode, hold):
 
 def dantesocks(phost, pport, role, mode, dhost, dport, hold):
     """A raw SOCKS5 client of danted: MODE "silent" connects and never
-    negotiates (no method greeting), reads until EOF and closes; "idle"
-    negotiates (no authentication), CONNECTs to DHOST:DPORT, sends one
-    HTTP/1.1 GET through it, reads the response and stays idle, reading
-    until EOF, then closes; "blocked" CONNECTs to DHOST:DPORT and reads the
-    reply (its REP byte) and on until EOF, then closes (up to HOLD s);
-    what it got to stderr."""
+    negotiates (no method greeting); "greet" sends the method greeting,
+    reads danted's choice and never sends its request; "idle" negotiates,
+    CONNECTs to DHOST:DPORT, sends one HTTP/1.1 GET through it, reads the
+    response and stays idle; "blocked" CONNECTs to DHOST:DPORT and reads
+    the reply (its REP byte). Each then reads until EOF and closes (up to
+    HOLD s); with "keep" after the MODE (silentkeep, idlekeep,
+    blockedkeep) it never reads again nor closes, held open HOLD s. What
+    it got to stderr."""
+    keepit = mode.endswith("keep")
+    mode = mode[:-4] if keepit else mode
     s = socket.create_connection((phost, int(pport)), timeout=5)
     say(role, s)
     t0 = time.time()
@@ -2710,6 +2717,7 @@ def dantesocks(phost, pport, role, mode, dhost, dport, hold):
         if mode != "silent":
             s.sendall(b"\x05\x01\x00")
             got += s.recv(2)
+        if mode in ("idle", "blocked"):
             a = socket.inet_aton(dhost)
             s.sendall(b"\x05\x01\x00\x01" + a + int(dport).to_bytes(2, "big"))
             r = s.recv(10)
@@ -2717,6 +2725,13 @@ def dantesocks(phost, pport, role, mode, dhost, dport, hold):
             print("dantesocks %s: reply %r after %.3f s" % (role, r.hex(), time.time() - t0), file=sys.stderr, flush=True)
             if mode == "idle" and len(r) >= 2 and r[1] == 0:
                 s.sendall(("GET /ok HTTP/1.1\r\nHost: %s\r\n\r\n" % dhost).encode())
+                if keepit:
+                    got += s.recv(65536)
+        if keepit:
+            keep.append(s)  # never read again, never closed
+            print("dantesocks %s: holding after %d bytes" % (role, len(got)), file=sys.stderr, flush=True)
+            time.sleep(float(hold))
+            return
         while True:
             b = s.recv(65536)
             if not b:
@@ -2727,7 +2742,6 @@ def dantesocks(phost, pport, role, mode, dhost, dport, hold):
         got += ("<%s>" % e).encode()
     print("dantesocks %s: %d bytes, ends %r, after %.3f s" % (role, len(got), got[-12:], time.time() - t0), file=sys.stderr, flush=True)
     s.close()
-
 
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])
