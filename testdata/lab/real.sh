@@ -11451,11 +11451,14 @@ nofinding reconnect_storm
 @mid expect sport=1080 cport=$(ports idle) client.ss=ESTAB : open(client) !idle_timeout_close(server)
 @early expect sport=1080 cport=$(ports silentkeep),$(ports greet),$(ports idlekeep) client.ss=ESTAB n>=3 : open(client) !idle_timeout_close(server)
 @mid,late expect sport=1080 cport=$(ports silent),$(ports greet) n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
-@mid,late expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)
+# Young CLOSE_WAITs (0.2 s at mid, 0.9 s at early) may be leaks or not yet.
+@mid expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)|open(client)
+@late expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)
 @mid expect sport=1080 cport=$(ports idlekeep) client.ss=ESTAB : open(client) !idle_timeout_close(server)
 @late expect sport=1080 cport=$(ports idlekeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) close_wait_leak(client)
 @late expect sport=8080 cport=$(ports idlekeep) : idle_timeout_close(client) !close_wait_leak(server)
-expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)
+@early expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)|open(client)
+@mid,late expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)
 finding close_wait_leak
 @late infinding sport=1080 cport=$(ports silentkeep),$(ports idlekeep),$(ports blockedkeep) : close_wait_leak
 @late says close_wait_leak : holds 3 connections
