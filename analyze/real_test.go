@@ -110,6 +110,13 @@ var knownWrong = map[string]string{
 	// An rsync daemon's max connections, its module timeout on stalled transfers, a stopped daemon.
 	"rsyncd@mid states":    rsyncQueuedFin,
 	"rsyncd@late findings": rsyncPullGaveUp,
+	// Dante 1.4.2's danted (timeout.negotiate 3, timeout.io 4, a socks block rule), raw SOCKS5 sockets and curl --socks5.
+	"dante-socks@early verdicts": danteBlocked,
+	"dante-socks@mid verdicts":   danteBlocked,
+	"dante-socks@late verdicts":  danteBlocked,
+	"dante-socks@early findings": danteBlockedFinding,
+	"dante-socks@mid findings":   danteBlockedFinding,
+	"dante-socks@late findings":  danteBlockedFinding,
 }
 
 // tinyproxy 1.11 (Timeout 3) as a forward proxy, captured on the proxy.
@@ -136,8 +143,11 @@ const (
 // rsync 3.2.7's daemon (max connections 2 on a module, timeout 4) and
 // rsync clients; a second daemon stopped (SIGSTOP).
 const (
-	rsyncQueuedFin  = "35244, a pull stopped (SIGSTOP) whose zero window lasts since #1167 (00:17:58.330): the daemon's sender gave up on it (log \"[sender] io timeout after 4 seconds -- exiting\", some 00:18:02.6) and exited, its FIN queued behind the 1,479,281 bytes its socket still held (ss: FIN-WAIT-1, Send-Q 1479281), its kernel probing the window as before (#1197, #1246, #1351, #1425, the next due after the cut); no capture can show that FIN, flowdoc says ESTABLISHED"
-	rsyncPullGaveUp = "the zero_window_stall finding for 35244 says \"it advertised a zero receive window, then read again\" and not that the sender gave up on the stalled reader: the daemon had closed the connection during the stall (its io timeout; its FIN queued, never sent) and its kernel reset the reader's first write after SIGCONT (#1698, 4 bytes; RST #1699 32 µs later) 4 ms after the reader had opened its window again (#1587) and taken 0.3 MB of what the orphaned socket still held: inspectZeroWindow reads a sender's RST as giving up only while the window is still zero (ZeroWindowAtEnd)"
+	danteBlocked        = "48282 and 48310 to 1080 (\"blocked\", \"blockedkeep\": a SOCKS5 CONNECT to 10.99.2.2:8081, which danted's socks block rule refuses): after the method exchange and the CONNECT request, danted answers SOCKS5 reply 0x02, \"connection not allowed by ruleset\" (#35 at 0.0906 s, #54 at 0.1068 s, 10 B each), and its FIN 35 µs and 7 µs later (#36, #55; #55 sent again 7.6 ms later, #56, a tail-loss probe; log \"blocked by higher-level socks-rule #1\"), no connection to the server: a refusal by the proxy's access rules within 20 ms of the accept, yet flowdoc says time_wait(server) clean(server) for 48282 and only close_wait_leak(client) for 48310 (it never closes: that part is right), not accept_then_close(server). The rule knows the refusing errors of Redis, MySQL, PostgreSQL, FTP, SMTP, MQTT, TLS, AMQP, IMAP, NATS, rsync, but not a SOCKS reply whose REP byte is not 0 (SOCKS5 0x01-0x08, SOCKS4 0x5B-0x5D), and the reply answered the client's request, so the clause of a message the client had not asked for does not apply"
+	danteBlockedFinding = "no accept_then_close finding for 10.99.1.2:1080's refusals of 48282 and 48310 by its socks block rule (SOCKS5 reply 0x02 and FIN: #35/#36, #54/#55): see the verdicts"
+	danteNegotiate      = "danted's negotiate timeout (timeout.negotiate 3; log \"negotiate timeout after 4 seconds\" x3) closed 48260 and 48326, which never sent a byte, and 48296, which sent only its method greeting (#42, 3 B at 0.0987 s, answered 0x05 0x00, #44), with bare FINs #153, #156, #157 at 4.424-4.427 s (within 2.1 ms: danted's one-second tick), 4.3-4.4 s after their accepts: no SOCKS request ever came, a timeout for the negotiation (a handshake timeout), yet the idle_timeout_close finding calls them \"idle connections ... its idle or keep-alive timeout\"; with one such connection alone (an earlier recording) it said \"after the handshake, the clients having sent nothing on them: its timeout for a first request or message\". The method exchange of 48296 counts as traffic (flowdoc does not read SOCKS), so the group is no longer all silent and the first-request reading is dropped for all three"
+	rsyncQueuedFin      = "35244, a pull stopped (SIGSTOP) whose zero window lasts since #1167 (00:17:58.330): the daemon's sender gave up on it (log \"[sender] io timeout after 4 seconds -- exiting\", some 00:18:02.6) and exited, its FIN queued behind the 1,479,281 bytes its socket still held (ss: FIN-WAIT-1, Send-Q 1479281), its kernel probing the window as before (#1197, #1246, #1351, #1425, the next due after the cut); no capture can show that FIN, flowdoc says ESTABLISHED"
+	rsyncPullGaveUp     = "the zero_window_stall finding for 35244 says \"it advertised a zero receive window, then read again\" and not that the sender gave up on the stalled reader: the daemon had closed the connection during the stall (its io timeout; its FIN queued, never sent) and its kernel reset the reader's first write after SIGCONT (#1698, 4 bytes; RST #1699 32 µs later) 4 ms after the reader had opened its window again (#1587) and taken 0.3 MB of what the orphaned socket still held: inspectZeroWindow reads a sender's RST as giving up only while the window is still zero (ZeroWindowAtEnd)"
 )
 
 // nats-server 2.9 (ping_interval 1s, ping_max 2, authorization timeout 2,

@@ -65,7 +65,9 @@
 # rsync and tshark (rsyncd; two daemons of its own with rsync --daemon
 # --no-detach --config, the system's not started),
 # stunnel4, openssl and tshark (stunnel-tls; stunnel run by hand with
-# foreground = yes and its own stunnel.conf, the system's not started).
+# foreground = yes and its own stunnel.conf, the system's not started),
+# dante-server, curl and tshark (dante-socks; danted run by hand with
+# danted -f FILE, the danted service not used).
 # The system's services are not used: each server runs in its namespace
 # with its own files (installing apache2 or postgresql must not start
 # theirs: a policy-rc.d that forbids it, as in containers).
@@ -631,6 +633,16 @@
 #                       4 s, curl with and without keep-alive (close_notify
 #                       and FIN both ways; curl's kernel resetting
 #                       stunnel's late close_notify at times).
+#   dante-socks         Dante 1.4's SOCKS5 server (danted, its own
+#                       danted.conf: timeout.negotiate 3, timeout.io 4, a
+#                       socks block rule for port 8081) between clients and
+#                       nginx, both legs captured on the proxy: raw
+#                       sockets that never negotiate (danted's bare FIN
+#                       after some 4 s), sessions relayed to nginx then
+#                       idle (both legs closed by the i/o timeout after
+#                       some 5 s), CONNECTs refused by the block rule
+#                       (SOCKS5 reply 0x02 and FIN); one of each never
+#                       closing (CLOSE_WAIT); curl --socks5.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11451,7 +11463,203 @@ nofinding accept_then_close
 EXP
 }
 
-all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle rsyncd stunnel_tls"
+# dante_conf FILE IN OUT: a danted of its own listening on IN:1080, its
+# outgoing connections from OUT; timeout.negotiate 3, timeout.io 4; no
+# authentication; a socks block rule for the server's port 8081, every
+# other CONNECT passed; its log to FILE.log.
+dante_conf() {
+	cat >"$1" <<CONF
+logoutput: $1.log
+debug: 0
+internal: $2 port = 1080
+external: $3
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+timeout.negotiate: 3
+timeout.io: 4
+client pass {
+	from: 0.0.0.0/0 to: 0.0.0.0/0
+	log: connect disconnect error
+}
+socks block {
+	from: 0.0.0.0/0 to: 0.0.0.0/0 port = 8081
+	log: connect error
+}
+socks pass {
+	from: 0.0.0.0/0 to: 0.0.0.0/0
+	command: connect
+	log: connect disconnect error iooperation
+}
+CONF
+	: >"$1.log"
+}
+
+# dante_curl ROLE PROXY URL: curl --socks5 through danted, in the client
+# host, in the background; "ROLE CODE PORT TIME EXIT" to work/curl.
+dante_curl() {
+	ip netns exec "$tag-client" curl -s -o /dev/null --max-time 5 --socks5 "$2" \
+		-w "$1 %{http_code} %{local_port} %{time_total} %{exitcode}\n" "$3" >>"$work/curl" 2>>"$work/log" &
+	pids+=($!)
+}
+
+# dante_ev FILE CPORT: tp_events of a leg (SOCKS5's binary messages have
+# no first word: their NUL bytes dropped).
+dante_ev() {
+	tp_events "$1" "$2" | tr -d '\0'
+}
+
+# Dante 1.4's SOCKS5 server (danted) between a client and nginx: its
+# timeout.negotiate on a client that never negotiates, its timeout.io on
+# an idle relayed session, a CONNECT refused by a socks block rule.
+sc_dante_socks() {
+	host client; host proxy; host server
+	wire client proxy
+	local front=$proxy_ip
+	wire proxy server
+	local back=$proxy_ip d=$work/dante n=$work/nginx
+	mkdir -p "$d"
+	nginx_conf "$n" 8080 60s "$server_ip"
+	run_nginx server "$n"
+	dante_conf "$d/danted.conf" "$front" "$back"
+	on proxy danted -f "$d/danted.conf" -p "$d/danted.pid"
+	listening server 8080
+	listening proxy 1080
+	: >"$work/curl"
+	capture proxy any "$work/cap.pcap" -B 65536
+	begin dante-socks
+	client client $pylab dantesocks "$front" 1080 silent silent "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 idle idle "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 blocked blocked "$server_ip" 8081 20
+	client client $pylab dantesocks "$front" 1080 greet greet "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 silentkeep silentkeep "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 idlekeep idlekeep "$server_ip" 8080 20
+	client client $pylab dantesocks "$front" 1080 blockedkeep blockedkeep "$server_ip" 8081 20
+	for i in $(seq 200); do
+		[ "$(wc -l <"$work/ports")" -ge 7 ] && break
+		[ "$i" -lt 200 ] || die "the python clients did not connect: $(tail -5 "$work/log")"
+		sleep 0.05
+	done
+	t0=$(date +%s.%N) # the clock starts with every python client connected
+	sleep 0.2 # their SOCKS exchanges done
+	dante_curl curl1 "$front:1080" "http://$server_ip:8080/ok"
+	dante_curl curl2 "$front:1080" "http://$server_ip:8080/big"
+	until_t 1.0
+	cut early client proxy server
+	# mid: after the negotiate timeout's close (about 4 s), before the i/o
+	# timeout's (about 5 s).
+	until_t 4.6
+	cut mid client proxy server
+	until_t 9
+	cut late client proxy server
+	finish "$work/cap.pcap"
+	awk '{ print $1, $3 }' "$work/curl" >>"$work/ports"
+	echo "lab: $name: curl (role, code, port, time, exit): $(sort "$work/curl" | tr '\n' ';')" >&2
+	echo "lab: $name: danted's log: $(grep -v 'info: .*pass(1)\|^$' "$d/danted.conf.log" | sed 's/^[A-Z][a-z][a-z] [0-9 ]*[0-9:]* ([0-9.]*) danted\[[0-9]*\]: //' | tr '\n' '|' | head -c 3000)" >&2
+	# Each leg apart (danted connects to nginx from the client's port
+	# number): the client leg's packets and the server leg's.
+	local late=$out/$name@late.pcap neglog iolog
+	neglog=$(grep -o 'negotiate timeout after [0-9]* seconds' "$d/danted.conf.log" | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s\"%s\" x%d", (NR > 1 ? ", " : ""), substr($0, 2), n }')
+	iolog=$(grep -o 'i/o timeout.  Session duration: [0-9]*s' "$d/danted.conf.log" | sed 's/  */ /g' | sort | uniq -c | awk '{ n = $1; $1 = ""; printf "%s\"%s\" x%d", (NR > 1 ? ", " : ""), substr($0, 2), n }')
+	tshark -r "$late" -Y "tcp && ip.addr == $front" -w "$work/front.pcap" 2>/dev/null
+	tshark -r "$late" -Y "tcp && ip.addr == $back" -w "$work/back.pcap" 2>/dev/null
+	expect <<EXP
+# Dante $(danted -v 2>&1 | awk 'NR == 1 { sub(/^v/, "", $2); sub(/\.$/, "", $2); print $2 }') (Debian's dante-server $(dpkg-query -W -f '${Version}' dante-server)): danted, a SOCKS5 server run by
+# hand in the proxy host (danted -f, its own danted.conf; the system's
+# service not started), between the client host and nginx 1.22 on the
+# server host (port 8080, keepalive_timeout 60s); captured on the proxy
+# (-i any: both legs). danted: no authentication (socksmethod none),
+# timeout.negotiate 3, timeout.io 4, a "socks block" rule for every
+# CONNECT to port 8081, every other CONNECT passed. danted connects to
+# nginx from the client's own port number: each relayed session is two
+# flows with the same client port, one to $front:1080, one from $back to
+# $server_ip:8080. Clients: python3 raw sockets speaking SOCKS5 and curl
+# $(curl --version | awk 'NR == 1 { print $2 }') --socks5. The clock starts when the seven python
+# clients have connected; cuts: early $(tp_cut_at early) s, everyone connected, the
+# sessions idle; mid $(tp_cut_at mid) s, after the negotiate timeout's close and
+# before the i/o timeout's; late $(tp_cut_at late) s, everything closed.
+# Each connection as the late capture shows it (times from its SYN; c the
+# client, s the server of that leg; data with its first word and bytes).
+#
+# - "silent" connects and never sends its method greeting: danted's
+#   negotiate timeout closes it with a bare FIN (no RST, no SOCKS reply)
+#   over 4 s after the accept (each FIN below; timeout.negotiate 3: danted
+#   checks its timers at a one-second granularity; its log: $neglog);
+#   the client reads EOF and closes: an idle-timeout
+#   close of the server's on a connection that never sent a first
+#   message (a handshake or login timeout), not a refusal.
+#   "silentkeep" does the same and never reads nor closes: CLOSE_WAIT on
+#   the client to the end (its leak), FIN_WAIT_2 on the proxy. "greet"
+#   sends its method greeting, gets danted's choice (0x05 0x00) and never
+#   sends its request: the same negotiate timeout (counted from the
+#   accept), the same bare FIN.
+#   silent $(ports silent): $(dante_ev "$work/front.pcap" "$(ports silent)")
+#   silentkeep $(ports silentkeep): $(dante_ev "$work/front.pcap" "$(ports silentkeep)")
+#   greet $(ports greet): $(dante_ev "$work/front.pcap" "$(ports greet)")
+# - "idle" negotiates, CONNECTs to nginx (reply 0x00), sends one HTTP/1.1
+#   GET through it, reads the 200 and stays idle. danted's i/o timeout
+#   closes both legs at once (log: $iolog):
+#   its FIN to the client and its FIN to nginx within a millisecond, some
+#   5 s after the last data (timeout.io 4, same granularity); nginx
+#   answers its FIN at once, the client reads EOF and closes: a relay's
+#   inactivity timeout closing both legs, healthy by itself.
+#   idle $(ports idle), client leg: $(dante_ev "$work/front.pcap" "$(ports idle)")
+#   idle $(ports idle), server leg: $(dante_ev "$work/back.pcap" "$(ports idle)")
+#   "idlekeep" does the same and never reads again nor closes: the same
+#   two FINs, nginx closing its leg in turn, the client's socket left in
+#   CLOSE_WAIT to the end (its leak; FIN_WAIT_2 on the proxy).
+#   idlekeep $(ports idlekeep), client leg: $(dante_ev "$work/front.pcap" "$(ports idlekeep)")
+#   idlekeep $(ports idlekeep), server leg: $(dante_ev "$work/back.pcap" "$(ports idlekeep)")
+# - "blocked" negotiates and CONNECTs to $server_ip:8081: the socks block
+#   rule refuses it: SOCKS5 reply 0x02 ("connection not allowed by
+#   ruleset") and danted's FIN right behind it (log "blocked by
+#   higher-level socks-rule #1"); no connection to the server. A refusal
+#   by the proxy's access rules after the accept, within a millisecond:
+#   accepted, then closed at once, with an error refusing the client.
+#   "blockedkeep" reads the refusal and never closes (CLOSE_WAIT on the
+#   client to the end, its leak).
+#   blocked $(ports blocked): $(dante_ev "$work/front.pcap" "$(ports blocked)")
+#   blockedkeep $(ports blockedkeep): $(dante_ev "$work/front.pcap" "$(ports blockedkeep)")
+# - curl --socks5 (curl1: /ok, curl2: /big, 16 KB): answered, curl closes
+#   first, danted closes the nginx leg right after: healthy.
+#   curl1 $(ports curl1): $(dante_ev "$work/front.pcap" "$(ports curl1)")
+#   curl2 $(ports curl2): $(dante_ev "$work/front.pcap" "$(ports curl2)")
+healthy sport=1080 cport=$(ports curl1),$(ports curl2)
+healthy sport=8080 cport=$(ports curl1),$(ports curl2)
+nofinding stale_reuse_reset
+nofinding listen_overflow
+nofinding reconnect_storm
+@early expect sport=1080 cport=$(ports silent) client.ss=ESTAB : open(client) !idle_timeout_close(server)
+@early expect sport=1080 cport=$(ports idle) client.ss=ESTAB : open(client) !idle_timeout_close(server)
+@early,mid expect sport=8080 cport=$(ports idle) server.ss=ESTAB : open(client) !idle_timeout_close(client)
+@mid expect sport=1080 cport=$(ports idle) client.ss=ESTAB : open(client) !idle_timeout_close(server)
+@early expect sport=1080 cport=$(ports silentkeep),$(ports greet),$(ports idlekeep) client.ss=ESTAB n>=3 : open(client) !idle_timeout_close(server)
+@mid,late expect sport=1080 cport=$(ports silent),$(ports greet) n>=2 : idle_timeout_close(server) !accept_then_close(server) !close_wait_leak(client)
+# Young CLOSE_WAITs (0.2 s at mid, 0.9 s at early) may be leaks or not yet.
+@mid expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)|open(client)
+@late expect sport=1080 cport=$(ports silentkeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) !accept_then_close(server) close_wait_leak(client)
+@mid expect sport=1080 cport=$(ports idlekeep) client.ss=ESTAB : open(client) !idle_timeout_close(server)
+@late expect sport=1080 cport=$(ports idlekeep) client.ss=CLOSE-WAIT : idle_timeout_close(server) close_wait_leak(client)
+@late expect sport=8080 cport=$(ports idlekeep) : idle_timeout_close(client) !close_wait_leak(server)
+@early expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)|open(client)
+@mid,late expect sport=1080 cport=$(ports blockedkeep) client.ss=CLOSE-WAIT : accept_then_close(server) close_wait_leak(client)
+finding close_wait_leak
+@late infinding sport=1080 cport=$(ports silentkeep),$(ports idlekeep),$(ports blockedkeep) : close_wait_leak
+@late says close_wait_leak : holds 3 connections
+@mid,late finding idle_timeout_close
+# The negotiate timeout's closes (no SOCKS request ever came) are a
+# timeout for a first request, a handshake timeout, not a keep-alive one.
+@mid,late says idle_timeout_close : handshake timeout
+@late expect sport=1080 cport=$(ports idle) : idle_timeout_close(server) !close_wait_leak(client)
+@late expect sport=8080 cport=$(ports idle) : idle_timeout_close(client) !close_wait_leak(server)
+@late says idle_timeout_close : it is a TCP proxy relaying them
+expect sport=1080 cport=$(ports blocked) : accept_then_close(server) !close_wait_leak(client)
+finding accept_then_close
+EXP
+}
+
+all="nginx_404_leak httpclient_pool tomcat_leak haproxy_python_leak zk_cap node_maxconn proxy_leak nginx_clean haproxy_timeout half_close_stream listen_overflow gunicorn_backlog tomcat_accept_queue keepalive_silence db_idle mariadb_idle firewall_idle nginx_stale postgres_idle apache_keepalive apache_tls ab_timewait ftp_idle node_keepalive_race lossy_capture port_exhaustion h2_idle squid_pconn nginx_tls_leak haproxy_tls_stale node_tls_race postgres_tls_idle mariadb_tls_idle go_h2_idle lighttpd_keepalive gunicorn_upstream varnish_backend caddy_proxy mosquitto_keepalive pgbouncer_idle redis_pool jdk_httpclient node_fetch_undici nginx_h2_tls grpc_idle grpc_keepalive nginx_node_upstream apache_proxy_upstream uvicorn_haproxy server_cap_refusal request_timeouts server_reload download_stall perl_curl_pools more_caps websocket_idle health_checks tls_failures sshd_limits haproxy_maxconn php_fpm_fastcgi rabbitmq_heartbeat apache_ajp_tomcat haproxy_tcp_db slapd_idle ipv6_incidents postfix_smtp dovecot_imap unbound_dns_tcp ngircd_irc uwsgi_nginx nats_server tinyproxy exim_smtp jetty_idle rsyncd stunnel_tls dante_socks"
 # What the newer scenarios need besides, checked before any is recorded.
 for s in ${@:-$all}; do
 	case ${s//-/_} in
@@ -11555,6 +11763,7 @@ for s in ${@:-$all}; do
 		;;
 	stunnel_tls) command -v stunnel >/dev/null && command -v openssl >/dev/null && command -v tshark >/dev/null || die "needs stunnel4, openssl and tshark" ;;
 	rsyncd) command -v rsync >/dev/null && command -v tshark >/dev/null || die "needs rsync and tshark" ;;
+	dante_socks) command -v danted >/dev/null && command -v curl >/dev/null && command -v tshark >/dev/null || die "needs dante-server (danted), curl and tshark" ;;
 	nats_server)
 		command -v nats-server >/dev/null && command -v tshark >/dev/null || die "needs nats-server and tshark"
 		[ -d /usr/share/gocode/src/github.com/nats-io/nats.go ] || die "needs golang-github-nats-io-go-nats-dev"

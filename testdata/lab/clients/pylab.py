@@ -431,6 +431,15 @@ count and time and exits by itself. Clients print one line per connection,
                                        reads the daemon's greeting, sends
                                        nothing, and closes after HOLD s; what
                                        it read, and when, to stderr
+  dantesocks PHOST PPORT ROLE MODE DHOST DPORT HOLD  a raw SOCKS5 client of
+                                       danted: MODE silent never negotiates;
+                                       greet sends its method greeting only;
+                                       idle CONNECTs to DHOST:DPORT, sends one
+                                       GET and stays idle; blocked CONNECTs
+                                       and reads the reply; each reads until
+                                       EOF (up to HOLD s), then closes; with
+                                       "keep" appended, never reads again nor
+                                       closes
 """
 
 import http.client
@@ -2734,6 +2743,54 @@ def stunnel_raw(host, port, role, hold):
     except OSError as e:
         got += ("<%s>" % e).encode()
     print("stunnel_raw %s: %r after %.3f s" % (role, got[-80:], time.time() - t0), file=sys.stderr, flush=True)
+    s.close()
+
+
+def dantesocks(phost, pport, role, mode, dhost, dport, hold):
+    """A raw SOCKS5 client of danted: MODE "silent" connects and never
+    negotiates (no method greeting); "greet" sends the method greeting,
+    reads danted's choice and never sends its request; "idle" negotiates,
+    CONNECTs to DHOST:DPORT, sends one HTTP/1.1 GET through it, reads the
+    response and stays idle; "blocked" CONNECTs to DHOST:DPORT and reads
+    the reply (its REP byte). Each then reads until EOF and closes (up to
+    HOLD s); with "keep" after the MODE (silentkeep, idlekeep,
+    blockedkeep) it never reads again nor closes, held open HOLD s. What
+    it got to stderr."""
+    keepit = mode.endswith("keep")
+    mode = mode[:-4] if keepit else mode
+    s = socket.create_connection((phost, int(pport)), timeout=5)
+    say(role, s)
+    t0 = time.time()
+    s.settimeout(float(hold))
+    got = b""
+    try:
+        if mode != "silent":
+            s.sendall(b"\x05\x01\x00")
+            got += s.recv(2)
+        if mode in ("idle", "blocked"):
+            a = socket.inet_aton(dhost)
+            s.sendall(b"\x05\x01\x00\x01" + a + int(dport).to_bytes(2, "big"))
+            r = s.recv(10)
+            got += r
+            print("dantesocks %s: reply %r after %.3f s" % (role, r.hex(), time.time() - t0), file=sys.stderr, flush=True)
+            if mode == "idle" and len(r) >= 2 and r[1] == 0:
+                s.sendall(("GET /ok HTTP/1.1\r\nHost: %s\r\n\r\n" % dhost).encode())
+                if keepit:
+                    got += s.recv(65536)
+        if keepit:
+            keep.append(s)  # never read again, never closed
+            print("dantesocks %s: holding after %d bytes" % (role, len(got)), file=sys.stderr, flush=True)
+            time.sleep(float(hold))
+            return
+        while True:
+            b = s.recv(65536)
+            if not b:
+                got += b"<EOF>"
+                break
+            got += b
+    except OSError as e:
+        got += ("<%s>" % e).encode()
+    print("dantesocks %s: %d bytes, ends %r, after %.3f s" % (role, len(got), got[-12:], time.time() - t0), file=sys.stderr, flush=True)
     s.close()
 
 
