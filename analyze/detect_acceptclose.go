@@ -24,7 +24,7 @@ var acceptCloseDetector = detector{
 			"number of clients reached\", a MySQL error packet where its handshake belongs, a PostgreSQL FATAL to " +
 			"the startup message, an FTP or SMTP 421, an MQTT CONNACK refusing, a TLS alert, memcached's \"Too many open connections\", sshd's \"Exceeded MaxStartups\", an IRC ERROR line before any greeting; or, within the server's first kilobyte, an AMQP " +
 			"Connection.Close 530 or 403 as the connection opens: RabbitMQ's connection limits; an IMAP NO [LIMIT] to the login: Dovecot's " +
-			"mail_max_userip_connections; a NATS -ERR 'maximum connections exceeded' or 'Authorization Violation'; an rsync daemon's @ERROR), or one short message " +
+			"mail_max_userip_connections; a NATS -ERR 'maximum connections exceeded' or 'Authorization Violation'; an rsync daemon's @ERROR; a SOCKS reply refusing the request), or one short message " +
 			"the client had not asked for (it sent nothing, or the server sent its message and its FIN before acknowledging a byte " +
 			"of the client's: their first messages crossed, which --no-payload can tell too); whether the client then closes cleanly or resets. " +
 			"A silent connection closed while the server served connections opened after it is no refusal: the server was not refusing, " +
@@ -269,6 +269,12 @@ func acceptCloseFinding(g *group) Finding {
 		why = "the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban"
 		short = "the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)"
 		fix = "Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."
+		shortFix = fix
+	}
+	if kinds[flow.RefusalSOCKS.String()] == n {
+		why = "the SOCKS proxy refuses the client's requests: its ruleset does not allow them (Dante's socks block rules), or the destination is unreachable from it (the reply's status says which)"
+		short = "the SOCKS proxy refuses the request (its ruleset, or the destination unreachable: the reply's status says which)"
+		fix = "Read the reply's status: for \"not allowed by ruleset\", allow the destination in the proxy's rules or stop the client asking for it; for an unreachable destination, check the route from the proxy. Make the client back off instead of retrying at once."
 		shortFix = fix
 	}
 	if kinds[flow.RefusalRsync.String()] == n {

@@ -237,3 +237,25 @@ func TestPongLines(t *testing.T) {
 		}
 	}
 }
+
+// TestSOCKSRefusal: a SOCKS proxy's reply refusing a request, after its
+// method selection (SOCKS5) or as its first message (SOCKS4).
+func TestSOCKSRefusal(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		b      []byte
+		before uint64
+		want   bool
+	}{
+		{"SOCKS5 not allowed by ruleset", []byte{5, 2, 0, 1, 0, 0, 0, 0, 0, 0}, 2, true},
+		{"SOCKS5 host unreachable", []byte{5, 4, 0, 1, 0, 0, 0, 0, 0, 0}, 2, true},
+		{"SOCKS5 succeeded", []byte{5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90}, 2, false},
+		{"SOCKS5 reply as a first message", []byte{5, 2, 0, 1, 0, 0, 0, 0, 0, 0}, 0, false},
+		{"SOCKS4 rejected", []byte{0, 0x5b, 0, 0, 0, 0, 0, 0}, 0, true},
+		{"SOCKS4 granted", []byte{0, 0x5a, 0, 0, 0, 0, 0, 0}, 0, false},
+	} {
+		if got := socksRefusal(c.b, c.before); got != c.want {
+			t.Errorf("%s: socksRefusal = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

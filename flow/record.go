@@ -437,6 +437,7 @@ const (
 	RefusalIRC               // an IRC ERROR line as the server's first message (ngIRCd's MaxConnectionsIP, a ban)
 	RefusalNATS              // a NATS -ERR as the connection opens: max_connections, or an authorization violation
 	RefusalRsync             // an rsync daemon's @ERROR after the greetings: max connections, an unknown module, access
+	RefusalSOCKS             // a SOCKS proxy's reply refusing the request: its ruleset, an unreachable host
 )
 
 var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", "a MySQL error packet instead of its handshake",
@@ -447,7 +448,8 @@ var refusalNames = [...]string{"", "Redis's \"max number of clients reached\"", 
 	"an IMAP NO [LIMIT] or [UNAVAILABLE] to the login",
 	"an IRC ERROR line instead of its greeting",
 	"a NATS -ERR as the connection opens (maximum connections exceeded, or an authorization violation)",
-	"an rsync daemon's @ERROR after the greetings (max connections reached, an unknown module, access denied)"}
+	"an rsync daemon's @ERROR after the greetings (max connections reached, an unknown module, access denied)",
+	"a SOCKS reply refusing the request (its ruleset, or the destination unreachable)"}
 
 func (f Refusal) String() string { return refusalNames[f] }
 

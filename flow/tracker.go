@@ -1234,6 +1234,21 @@ func imapRefusal(b []byte) bool {
 	return bytes.Contains(b, []byte(" NO [LIMIT]")) || bytes.Contains(b, []byte(" NO [UNAVAILABLE]"))
 }
 
+// socksRefusal reports whether b, sent after before bytes of the server's,
+// is a SOCKS proxy's reply refusing the client's request: SOCKS5's, a
+// status from 1 to 8 after its 2-byte method selection (a ruleset's
+// "connection not allowed", a host unreachable); SOCKS4's, 91 to 93 as
+// its first message.
+func socksRefusal(b []byte, before uint64) bool {
+	switch {
+	case before == 2 && len(b) >= 10 && b[0] == 5 && b[1] >= 1 && b[1] <= 8 && b[2] == 0 && (b[3] == 1 || b[3] == 3 || b[3] == 4):
+		return true
+	case before == 0 && len(b) == 8 && b[0] == 0 && b[1] >= 0x5b && b[1] <= 0x5d:
+		return true
+	}
+	return false
+}
+
 // natsRefusal reports whether b begins with a NATS server's -ERR that
 // refuses the client as it connects: over max_connections (after its
 // INFO), or credentials it does not accept (the answer to the client's
@@ -1615,6 +1630,8 @@ func (c *conn) payload(s Side, seg *packet.Segment, n uint32, m Meta) {
 			f = RefusalIMAP
 		case c.t[Server].bytes <= refusalWithin && natsRefusal(seg.Payload):
 			f = RefusalNATS
+		case c.t[Server].bytes-uint64(n) <= 2 && socksRefusal(seg.Payload, c.t[Server].bytes-uint64(n)):
+			f = RefusalSOCKS
 		case c.t[Server].bytes <= refusalWithin && bytes.HasPrefix(seg.Payload, []byte("@ERROR:")):
 			// An rsync daemon's refusal after the greetings and the
 			// module name: "@ERROR: max connections (2) reached -- try
