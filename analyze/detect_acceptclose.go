@@ -190,6 +190,39 @@ func inspectAcceptClose(c *flowCtx) {
 	c.add(v)
 }
 
+// refusalReasons says, for a protocol's refusal that every connection of
+// a finding was refused with, why the server refuses (why, and short for
+// a finding of accept_then_close alone) and what to do.
+var refusalReasons = []struct {
+	refusal         flow.Refusal
+	why, short, fix string
+}{
+	{flow.RefusalSSH,
+		"it refuses new connections past sshd's MaxStartups: too many connections not yet authenticated, from all clients together (10:30:100 by default: some refused past 10, all past 100), held by clients that connect and do not log in (scanners, stuck clients) for up to LoginGraceTime (120 s by default)",
+		"sshd refuses new connections past MaxStartups: too many connections not yet authenticated, from all clients together",
+		"Find who holds unauthenticated connections to sshd (its log: \"Connection closed by ... [preauth]\", \"Timeout before authentication\"; ss -tn state established '( sport = :22 )'); lower LoginGraceTime, raise MaxStartups, or cap each source (PerSourceMaxStartups, fail2ban)."},
+	{flow.RefusalIMAP,
+		"a per-user limit refuses the login: connections of one user from one address over the server's cap (Dovecot's mail_max_userip_connections, 10 by default), not the server's whole capacity",
+		"a per-user limit refuses the login (Dovecot's mail_max_userip_connections)",
+		"Find which clients hold that user's connections (a mail client per device, a misbehaving sync tool), close the idle ones or share one; raise the per-user limit if the load is legitimate; make the client back off instead of retrying at once."},
+	{flow.RefusalIRC,
+		"the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban",
+		"the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)",
+		"Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."},
+	{flow.RefusalSOCKS,
+		"the SOCKS proxy refuses the client's requests: its ruleset does not allow them (Dante's socks block rules), or the destination is unreachable from it (the reply's status says which)",
+		"the SOCKS proxy refuses the request (its ruleset, or the destination unreachable: the reply's status says which)",
+		"Read the reply's status: for \"not allowed by ruleset\", allow the destination in the proxy's rules or stop the client asking for it; for an unreachable destination, check the route from the proxy. Make the client back off instead of retrying at once."},
+	{flow.RefusalRsync,
+		"the rsync daemon refuses the client after the greetings, its @ERROR saying why: most often a module's max connections reached, or an unknown module or an access check",
+		"the rsync daemon refuses the client (a module's max connections, an unknown module, an access check: its @ERROR says which)",
+		"Read the @ERROR: for 'max connections', find what holds the module's connections (long transfers, --bwlimit, stuck clients: the daemon's log) and raise max connections or spread the clients; make the client back off instead of retrying at once."},
+	{flow.RefusalNATS,
+		"the NATS server refuses the client as it connects: over its max_connections, or for credentials it does not accept (its -ERR says which: 'maximum connections exceeded', 'Authorization Violation')",
+		"the NATS server refuses the client as it connects (over max_connections, or an authorization violation: its -ERR says which)",
+		"Read the -ERR: for 'maximum connections exceeded', find what holds the server's connections (its /connz monitoring endpoint) and raise max_connections or free them; for 'Authorization Violation', fix the client's credentials. Make the client back off instead of reconnecting at once (nats.go's ReconnectWait, MaxReconnects)."},
+}
+
 // refusalName names what the server of r refused its client with: the
 // protocol's refusal, or one short message the client had not asked for.
 func refusalName(r *flow.Record) string {
@@ -253,41 +286,11 @@ func acceptCloseFinding(g *group) Finding {
 	// alert instead of its hello refuses the client's handshake.
 	why, fix := "it refuses this client, typically because the client is over a per-client connection cap (ZooKeeper's maxClientCnxns), or all clients together over the server's (Redis's maxclients, a database's max_connections)", remedy(ReconnectStorm)
 	short, shortFix := "a connection cap or an access check refuses this client", remedy(AcceptThenClose)
-	if kinds[flow.RefusalSSH.String()] == n {
-		why = "it refuses new connections past sshd's MaxStartups: too many connections not yet authenticated, from all clients together (10:30:100 by default: some refused past 10, all past 100), held by clients that connect and do not log in (scanners, stuck clients) for up to LoginGraceTime (120 s by default)"
-		short = "sshd refuses new connections past MaxStartups: too many connections not yet authenticated, from all clients together"
-		fix = "Find who holds unauthenticated connections to sshd (its log: \"Connection closed by ... [preauth]\", \"Timeout before authentication\"; ss -tn state established '( sport = :22 )'); lower LoginGraceTime, raise MaxStartups, or cap each source (PerSourceMaxStartups, fail2ban)."
-		shortFix = fix
-	}
-	if kinds[flow.RefusalIMAP.String()] == n {
-		why = "a per-user limit refuses the login: connections of one user from one address over the server's cap (Dovecot's mail_max_userip_connections, 10 by default), not the server's whole capacity"
-		short = "a per-user limit refuses the login (Dovecot's mail_max_userip_connections)"
-		fix = "Find which clients hold that user's connections (a mail client per device, a misbehaving sync tool), close the idle ones or share one; raise the per-user limit if the load is legitimate; make the client back off instead of retrying at once."
-		shortFix = fix
-	}
-	if kinds[flow.RefusalIRC.String()] == n {
-		why = "the IRC server refuses the connection as it opens, its ERROR line saying why: most often too many connections from the client's address (ngIRCd's MaxConnectionsIP, an ircd's per-host limit), or a ban"
-		short = "the IRC server refuses the connection as it opens (too many connections from the client's address, or a ban: its ERROR line says which)"
-		fix = "Find what holds the connections from that address (several users behind one NAT, a bot reconnecting in a loop), raise the per-address limit (ngIRCd MaxConnectionsIP) where that load is legitimate, and make the client back off instead of reconnecting at once."
-		shortFix = fix
-	}
-	if kinds[flow.RefusalSOCKS.String()] == n {
-		why = "the SOCKS proxy refuses the client's requests: its ruleset does not allow them (Dante's socks block rules), or the destination is unreachable from it (the reply's status says which)"
-		short = "the SOCKS proxy refuses the request (its ruleset, or the destination unreachable: the reply's status says which)"
-		fix = "Read the reply's status: for \"not allowed by ruleset\", allow the destination in the proxy's rules or stop the client asking for it; for an unreachable destination, check the route from the proxy. Make the client back off instead of retrying at once."
-		shortFix = fix
-	}
-	if kinds[flow.RefusalRsync.String()] == n {
-		why = "the rsync daemon refuses the client after the greetings, its @ERROR saying why: most often a module's max connections reached, or an unknown module or an access check"
-		short = "the rsync daemon refuses the client (a module's max connections, an unknown module, an access check: its @ERROR says which)"
-		fix = "Read the @ERROR: for 'max connections', find what holds the module's connections (long transfers, --bwlimit, stuck clients: the daemon's log) and raise max connections or spread the clients; make the client back off instead of retrying at once."
-		shortFix = fix
-	}
-	if kinds[flow.RefusalNATS.String()] == n {
-		why = "the NATS server refuses the client as it connects: over its max_connections, or for credentials it does not accept (its -ERR says which: 'maximum connections exceeded', 'Authorization Violation')"
-		short = "the NATS server refuses the client as it connects (over max_connections, or an authorization violation: its -ERR says which)"
-		fix = "Read the -ERR: for 'maximum connections exceeded', find what holds the server's connections (its /connz monitoring endpoint) and raise max_connections or free them; for 'Authorization Violation', fix the client's credentials. Make the client back off instead of reconnecting at once (nats.go's ReconnectWait, MaxReconnects)."
-		shortFix = fix
+	for _, w := range refusalReasons {
+		if kinds[w.refusal.String()] == n {
+			// Every one refused with the same protocol's refusal: it says why.
+			why, short, fix, shortFix = w.why, w.short, w.fix, w.fix
+		}
 	}
 	if handshakes == n {
 		why = "it refuses the client's TLS handshake: a protocol version, a cipher or a server name it does not accept, which the alert's description says (tshark -Y tls.alert_message), not a connection limit"

@@ -234,7 +234,7 @@ func firstCloser(r *flow.Record) (flow.Side, time.Duration, bool) {
 			if h.Goodbye() {
 				end = h.LastPayload
 			}
-			return closer, end.Sub(max(C.FirstPacket, S.FirstPacket)), true
+			return closer, end.Sub(opened(r)), true
 		}
 		return closer, 0, false
 	}

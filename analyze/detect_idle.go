@@ -405,13 +405,14 @@ func inspectIdle(c *flowCtx) {
 		case !quiet:
 			v.Evidence = append(v.Evidence,
 				Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(ch.DataBeforeFinPacket), At: ch.DataBeforeFin, What: "last data from " + sideName(dataFrom)})
-		case handshakeEnd(r) != nil:
-			e := handshakeEnd(r)
-			what := "handshake completed (ACK from client): no data either way after it"
-			if e.From == flow.Server {
-				what = "SYN-ACK from server: no data either way after the handshake"
+		default:
+			if e := handshakeEnd(r); e != nil {
+				what := "handshake completed (ACK from client): no data either way after it"
+				if e.From == flow.Server {
+					what = "SYN-ACK from server: no data either way after the handshake"
+				}
+				v.Evidence = append(v.Evidence, ev(e, what))
 			}
-			v.Evidence = append(v.Evidence, ev(e, what))
 		}
 		if announced {
 			v.Evidence = append(v.Evidence, Evidence{Input: int(ch.DataBeforeFinInput), Packet: int(annPacket), At: annAt,
@@ -437,14 +438,14 @@ func inspectIdle(c *flowCtx) {
 	from, last := lastData(r)
 	if last == 0 && !r.Midstream && has(r, flow.Client, 'S') && has(r, flow.Server, 'H') && has(r, flow.Client, 'A') {
 		// No data either way: the quiet began with the handshake.
-		if opened := max(r.Client.FirstPacket, r.Server.FirstPacket); rst.At.Sub(opened) >= minIdle {
-			if p := r.Half(rst.From.Other()).LastPacket; p > opened && rst.At.Sub(p) < provokedWithin(r) {
+		if at := opened(r); rst.At.Sub(at) >= minIdle {
+			if p := r.Half(rst.From.Other()).LastPacket; p > at && rst.At.Sub(p) < provokedWithin(r) {
 				return
 			}
 			c.add(Verdict{Class: IdleTimeoutClose, Side: rst.From, Severity: Info, Confidence: 0.75, Since: rst.At,
 				Summary: fmt.Sprintf("the %s reset the connection %s after the handshake, no data sent either way: a timeout for the first message (a handshake or login timeout: RabbitMQ's handshake_timeout, sshd's LoginGraceTime), closing with RST (zero linger)",
-					sideName(rst.From), fmtDur(rst.At.Sub(opened))),
-				Evidence: []Evidence{ev(rst, fmt.Sprintf("RST from %s %s after the handshake", sideName(rst.From), fmtDur(rst.At.Sub(opened))))}})
+					sideName(rst.From), fmtDur(rst.At.Sub(at))),
+				Evidence: []Evidence{ev(rst, fmt.Sprintf("RST from %s %s after the handshake", sideName(rst.From), fmtDur(rst.At.Sub(at))))}})
 		}
 		return
 	}
@@ -560,7 +561,7 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 		return h.FinAt.Sub(h.DataBeforeFin), h.DataBeforeFinFrom
 	}
 	from, last := lastData(r)
-	if opened := max(r.Client.FirstPacket, r.Server.FirstPacket); last == 0 || h.FinPacket > 0 && quietSinceHandshake(r, v.Side) {
+	if last == 0 || h.FinPacket > 0 && quietSinceHandshake(r, v.Side) {
 		// No data either way (but the closer's goodbye): idle since the
 		// handshake, the server's last word (its SYN-ACK), up to the
 		// goodbye when it said one.
@@ -568,7 +569,7 @@ func idleBefore(r *flow.Record, v *Verdict) (time.Duration, flow.Side) {
 		if h.Goodbye() {
 			end = h.LastPayload
 		}
-		return end.Sub(opened), flow.Server
+		return end.Sub(opened(r)), flow.Server
 	}
 	return v.Since.Sub(last), from
 }

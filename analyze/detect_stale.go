@@ -371,6 +371,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		closed = "that %s had closed all at once with other idle connections, whatever their idle times (a restart, reload or shutdown: see its idle_timeout_close finding)"
 		why = "requests that raced the server's restart, which no pool's idle timeout prevents."
 	}
+	isHTTP := httpOf(f.Record, v.Side, &pb) != nil
 	if afterAnswer == len(g.flows) && massed == 0 {
 		// No idle time: the server closed each right after answering.
 		closed = "that %s had closed right after its answer (within " + fmtBound(afterMax) + ")"
@@ -378,7 +379,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		switch {
 		case announced == len(g.flows):
 			why = "the responses said Connection: close, and the client reused the connections anyway: it ignores the header."
-		case announced == 0 && httpOf(f.Record, v.Side, &pb) != nil:
+		case announced == 0 && isHTTP:
 			why = "the server closes each connection after its response without saying so (no Connection: close in an HTTP/1.1 response), so the client's pool kept the connection to use again."
 		default:
 			why = "the server closes each connection after answering, and the client's pool kept it to use again."
@@ -396,7 +397,7 @@ func staleFinding(g *group, fx *findCtx) Finding {
 		fix = "Retry an idempotent request once when a pooled connection fails at its first write: a server's restart or reload closes connections under every pool. Drain a server (out of its load balancer) before reloading it."
 	case afterAnswer == len(g.flows) && announced == len(g.flows):
 		fix = "Make the client honour Connection: close (close the connection after such a response instead of pooling it); retry idempotent requests once."
-	case afterAnswer == len(g.flows) && httpOf(f.Record, v.Side, &pb) != nil:
+	case afterAnswer == len(g.flows) && isHTTP:
 		fix = "Make the server say Connection: close when it will close (or keep connections alive as HTTP/1.1 expects, e.g. uWSGI's --http11-socket, or its http router with --http-keepalive), or have the client not reuse its connections; retry idempotent requests once."
 	case afterAnswer == len(g.flows):
 		fix = "The server closes each connection once it has answered: have the client open one per exchange (or validate pooled connections before reuse) rather than keep them; retry idempotent requests once."
